@@ -1,0 +1,44 @@
+package collectors
+
+import (
+	"context"
+	"time"
+
+	"netlens/model"
+)
+
+// Publisher receives the updates a collector produces. *model.Store
+// implements it.
+type Publisher interface {
+	Publish(model.Update)
+}
+
+// Collector reads one kernel interface and publishes what it read.
+//
+// Collect is called by the Runner, never concurrently with itself. It
+// publishes zero or more updates and returns nil, or an error wrapping
+// ErrNotSupported or ErrPermission when the kernel or privileges lack what
+// it needs (the message says what: "needs CAP_NET_ADMIN"), or any other
+// error. It must return promptly when ctx is done.
+type Collector interface {
+	Name() string
+	Collect(ctx context.Context, pub Publisher) error
+}
+
+// Sourcer is implemented by collectors that can read from more than one
+// source and want the status to say which one they used.
+type Sourcer interface {
+	Source() string
+}
+
+// Closer is implemented by collectors that hold resources (sockets,
+// goroutines) to release when the Runner stops.
+type Closer interface {
+	Close() error
+}
+
+// Spec is a collector with the interval it runs at.
+type Spec struct {
+	Collector Collector
+	Interval  time.Duration
+}

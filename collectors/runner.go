@@ -1,0 +1,175 @@
+package collectors
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"netlens/model"
+)
+
+// Runner runs each collector on its own goroutine and interval, and
+// records its status in the Store. A collector that fails, hangs or
+// panics does not hold up the others: each run is bounded by a timeout
+// (its interval, at least MinTimeout) and recovered.
+//
+// A collector that reports not-supported or no-permission is retried at
+// a slower pace (RetryInterval), since those states rarely change.
+//
+// A Runner is safe for concurrent use; Run may be called once.
+type Runner struct {
+	store *model.Store
+	specs []Spec
+	// Now returns the current time; tests replace it.
+	Now func() time.Time
+	// RetryInterval is how often a collector that lacks a capability is retried.
+	RetryInterval time.Duration
+	// MinTimeout is the smallest per-run timeout.
+	MinTimeout time.Duration
+
+	wg     sync.WaitGroup
+	busyMu sync.Mutex
+	busy   map[string]bool // collectors whose last Collect has not returned
+}
+
+// NewRunner returns a Runner publishing into store.
+func NewRunner(store *model.Store, specs ...Spec) *Runner {
+	r := &Runner{store: store, specs: specs, Now: time.Now, RetryInterval: 30 * time.Second, MinTimeout: 2 * time.Second, busy: map[string]bool{}}
+	for _, s := range specs {
+		store.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: s.Collector.Name(), State: model.StatePending, Interval: s.Interval}})
+	}
+	return r
+}
+
+// Run starts every collector and returns at once. The collectors stop when
+// ctx is done; Wait waits for them.
+func (r *Runner) Run(ctx context.Context) {
+	for _, s := range r.specs {
+		r.wg.Add(1)
+		go r.loop(ctx, s)
+	}
+}
+
+// Wait waits for every collector goroutine to end and closes the
+// collectors that hold resources.
+func (r *Runner) Wait() {
+	r.wg.Wait()
+	for _, s := range r.specs {
+		if c, ok := s.Collector.(Closer); ok {
+			_ = c.Close()
+		}
+	}
+}
+
+// Once runs every collector once, concurrently, and waits for all of them
+// (each bounded by timeout). It is what `netlens snapshot` uses.
+func (r *Runner) Once(ctx context.Context, timeout time.Duration) {
+	var wg sync.WaitGroup
+	for _, s := range r.specs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.runOne(ctx, s, timeout)
+		}()
+	}
+	wg.Wait()
+}
+
+func (r *Runner) loop(ctx context.Context, s Spec) {
+	defer r.wg.Done()
+	for {
+		state := r.runOne(ctx, s, max(s.Interval, r.MinTimeout))
+		wait := s.Interval
+		if state == model.StateNoPermission || state == model.StateNotSupported {
+			wait = max(wait, r.RetryInterval)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// runOne runs one collection and records its status. The collection runs
+// on its own goroutine so that one which ignores its context cannot stall
+// the loop: after the timeout the status says so and the loop goes on
+// (the stuck call is abandoned, and the next run waits for it to return).
+func (r *Runner) runOne(ctx context.Context, s Spec, timeout time.Duration) model.CollectorState {
+	name := s.Collector.Name()
+	prev, _ := r.snapshotStatus(name)
+	if prev.busy {
+		return model.StateError
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := r.Now()
+	done := make(chan error, 1)
+	r.setBusy(name, true)
+	go func() {
+		defer r.setBusy(name, false)
+		defer func() {
+			if p := recover(); p != nil {
+				done <- panicError{p}
+			}
+		}()
+		done <- s.Collector.Collect(cctx, r.store)
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-cctx.Done():
+		if ctx.Err() != nil {
+			return model.StatePending
+		}
+		err = errTimeout{timeout}
+	}
+	st := prev.status
+	st.Name = name
+	st.Interval = s.Interval
+	st.LastRun = start
+	st.LastDuration = r.Now().Sub(start)
+	st.State = Classify(err)
+	st.Reason = ""
+	if err != nil {
+		st.Reason = err.Error()
+	} else {
+		st.LastSuccess = start
+	}
+	if src, ok := s.Collector.(Sourcer); ok {
+		st.Source = src.Source()
+	}
+	r.store.Publish(model.StatusUpdate{Status: st})
+	return st.State
+}
+
+type runState struct {
+	status model.CollectorStatus
+	busy   bool
+}
+
+func (r *Runner) setBusy(name string, b bool) {
+	r.busyMu.Lock()
+	r.busy[name] = b
+	r.busyMu.Unlock()
+}
+
+func (r *Runner) snapshotStatus(name string) (runState, bool) {
+	r.busyMu.Lock()
+	b := r.busy[name]
+	r.busyMu.Unlock()
+	snap := r.store.Snapshot()
+	st, ok := snap.Status(name)
+	return runState{status: st, busy: b}, ok
+}
+
+type panicError struct{ v any }
+
+func (p panicError) Error() string { return fmt.Sprintf("collector panicked: %v", p.v) }
+
+type errTimeout struct{ d time.Duration }
+
+func (e errTimeout) Error() string { return "timed out after " + e.d.String() }

@@ -1,0 +1,84 @@
+package model
+
+import "time"
+
+// Layer is a layer of the network stack, ordered as a received packet
+// travels it (bottom-up).
+type Layer string
+
+// Layers, bottom-up.
+const (
+	LayerNIC       Layer = "nic"
+	LayerSoftnet   Layer = "softnet"
+	LayerQdisc     Layer = "qdisc"
+	LayerIP        Layer = "ip"
+	LayerNetfilter Layer = "netfilter"
+	LayerTransport Layer = "transport"
+	LayerSocket    Layer = "socket"
+	LayerIPsec     Layer = "ipsec"
+	LayerOther     Layer = "other"
+)
+
+// Layers lists every Layer in packet order.
+var Layers = []Layer{LayerNIC, LayerSoftnet, LayerQdisc, LayerIP, LayerNetfilter, LayerTransport, LayerSocket, LayerIPsec, LayerOther}
+
+// Rank returns the position of l in Layers (unknown layers sort last).
+func (l Layer) Rank() int {
+	for i, x := range Layers {
+		if x == l {
+			return i
+		}
+	}
+	return len(Layers)
+}
+
+// CounterKind says whether a value only grows (a counter) or goes up and
+// down (a gauge, e.g. sockets in use). Deltas and rates are computed for
+// counters only.
+type CounterKind string
+
+// Counter kinds.
+const (
+	KindCounter CounterKind = "counter"
+	KindGauge   CounterKind = "gauge"
+)
+
+// CounterKey identifies one counter across samples.
+type CounterKey struct {
+	Source   string // the file or interface it was read from: "/proc/net/snmp"
+	Group    string // the kernel's group: "Udp", "TcpExt", "IpExt"; "" if none
+	Instance string // per-instance counters: interface "eth0", CPU "cpu1"; "" if global
+	Name     string // the kernel's name: "RcvbufErrors"
+}
+
+// RawCounter is one value as a collector read it.
+type RawCounter struct {
+	Layer    Layer       `json:"layer"`
+	Source   string      `json:"source"`
+	Group    string      `json:"group,omitempty"`
+	Instance string      `json:"instance,omitempty"`
+	Name     string      `json:"name"`
+	Kind     CounterKind `json:"kind"`
+	Value    uint64      `json:"value"`
+}
+
+// Key returns the identity of the counter.
+func (c RawCounter) Key() CounterKey {
+	return CounterKey{Source: c.Source, Group: c.Group, Instance: c.Instance, Name: c.Name}
+}
+
+// Counter is a RawCounter with what the Store derived from its history.
+type Counter struct {
+	RawCounter
+	// Delta is the change since the previous sample (counters only).
+	Delta uint64 `json:"delta"`
+	// Total is the change since netlens first saw the counter.
+	Total uint64 `json:"delta_total"`
+	// Rate is Delta per second over the last interval.
+	Rate float64 `json:"rate"`
+	// LastChange is when the value last moved (zero if it never has).
+	LastChange time.Time `json:"last_change,omitzero"`
+	// Reset is set when the value went backwards (wrap or reset);
+	// Delta then counts from zero.
+	Reset bool `json:"reset,omitempty"`
+}

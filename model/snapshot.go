@@ -1,0 +1,34 @@
+package model
+
+import "time"
+
+// SchemaVersion is the version of the snapshot JSON schema
+// (docs/snapshot.schema.json). Bump it on any incompatible change.
+const SchemaVersion = 1
+
+// Snapshot is everything netlens knows at one moment. It is a value: the
+// Store never changes a Snapshot, or any slice in it, once handed out, and
+// readers must not either.
+type Snapshot struct {
+	SchemaVersion int       `json:"schema_version"`
+	Host          string    `json:"host"`
+	Kernel        string    `json:"kernel"`
+	TakenAt       time.Time `json:"taken_at"`
+	StartedAt     time.Time `json:"started_at"`
+	// Seq grows by one with every update the Store applies.
+	Seq        uint64            `json:"seq"`
+	Sockets    []Socket          `json:"sockets"`
+	Counters   []Counter         `json:"counters"`
+	Sysctls    []Sysctl          `json:"sysctls"`
+	Collectors []CollectorStatus `json:"collectors"`
+}
+
+// Status returns the status of the named collector, if known.
+func (s Snapshot) Status(name string) (CollectorStatus, bool) {
+	for _, c := range s.Collectors {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return CollectorStatus{}, false
+}

@@ -1,0 +1,116 @@
+package model
+
+import (
+	"net/netip"
+)
+
+// Proto is a transport protocol of a socket.
+type Proto string
+
+// Socket protocols.
+const (
+	ProtoTCP     Proto = "tcp"
+	ProtoUDP     Proto = "udp"
+	ProtoUDPLite Proto = "udplite"
+	ProtoRAW     Proto = "raw"
+)
+
+// Family is an address family.
+type Family string
+
+// Address families.
+const (
+	FamilyIPv4 Family = "ipv4" // AF_INET
+	FamilyIPv6 Family = "ipv6" // AF_INET6
+)
+
+// SockState is a socket state as the kernel numbers it (include/net/tcp_states.h).
+// It is used for every protocol: UDP and RAW sockets report TCP_CLOSE
+// (shown "UNCONN") or TCP_ESTABLISHED (a connected datagram socket).
+type SockState uint8
+
+// Socket states, with the kernel's names in comments.
+const (
+	StateUnknown     SockState = 0
+	StateEstablished SockState = 1  // TCP_ESTABLISHED
+	StateSynSent     SockState = 2  // TCP_SYN_SENT
+	StateSynRecv     SockState = 3  // TCP_SYN_RECV
+	StateFinWait1    SockState = 4  // TCP_FIN_WAIT1
+	StateFinWait2    SockState = 5  // TCP_FIN_WAIT2
+	StateTimeWait    SockState = 6  // TCP_TIME_WAIT
+	StateClose       SockState = 7  // TCP_CLOSE
+	StateCloseWait   SockState = 8  // TCP_CLOSE_WAIT
+	StateLastAck     SockState = 9  // TCP_LAST_ACK
+	StateListen      SockState = 10 // TCP_LISTEN
+	StateClosing     SockState = 11 // TCP_CLOSING
+	StateNewSynRecv  SockState = 12 // TCP_NEW_SYN_RECV
+)
+
+var stateNames = [...]string{
+	StateUnknown:     "UNKNOWN",
+	StateEstablished: "ESTAB",
+	StateSynSent:     "SYN-SENT",
+	StateSynRecv:     "SYN-RECV",
+	StateFinWait1:    "FIN-WAIT-1",
+	StateFinWait2:    "FIN-WAIT-2",
+	StateTimeWait:    "TIME-WAIT",
+	StateClose:       "UNCONN",
+	StateCloseWait:   "CLOSE-WAIT",
+	StateLastAck:     "LAST-ACK",
+	StateListen:      "LISTEN",
+	StateClosing:     "CLOSING",
+	StateNewSynRecv:  "NEW-SYN-RECV",
+}
+
+// String returns the state as ss(8) prints it ("ESTAB", "LISTEN", "UNCONN", ...).
+func (s SockState) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return "UNKNOWN"
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s SockState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *SockState) UnmarshalText(b []byte) error {
+	for i, n := range stateNames {
+		if n == string(b) {
+			*s = SockState(i)
+			return nil
+		}
+	}
+	*s = StateUnknown
+	return nil
+}
+
+// Proc is a process holding a socket open.
+type Proc struct {
+	PID  int    `json:"pid"`
+	Comm string `json:"comm"`
+	FD   int    `json:"fd"`
+}
+
+// Socket is one socket as the kernel reports it.
+type Socket struct {
+	Proto  Proto          `json:"proto"`
+	Family Family         `json:"family"`
+	Local  netip.AddrPort `json:"local"`
+	Remote netip.AddrPort `json:"remote"`
+	State  SockState      `json:"state"`
+	SendQ  uint32         `json:"send_q"`
+	RecvQ  uint32         `json:"recv_q"`
+	UID    uint32         `json:"uid"`
+	Inode  uint64         `json:"inode"`
+	// Cookie is the kernel's socket cookie (sock_diag only; 0 otherwise).
+	Cookie uint64 `json:"cookie,omitempty"`
+	// Interface is the device the socket is bound to, if any.
+	Interface string `json:"interface,omitempty"`
+	// Procs are the processes holding the socket, when known.
+	Procs []Proc `json:"procs,omitempty"`
+	// Drops is the kernel's per-socket drop count (sk_drops), valid only
+	// when HasDrops is set.
+	Drops    uint64 `json:"drops"`
+	HasDrops bool   `json:"drops_known"`
+}

@@ -1,0 +1,31 @@
+package model
+
+import "time"
+
+// CollectorState is the health of a collector.
+type CollectorState string
+
+// Collector states.
+const (
+	StatePending      CollectorState = "pending" // not run yet
+	StateOK           CollectorState = "ok"
+	StateNotSupported CollectorState = "not-supported"
+	StateNoPermission CollectorState = "no-permission"
+	StateError        CollectorState = "error"
+)
+
+// CollectorStatus is what the runner knows about one collector.
+type CollectorStatus struct {
+	Name  string         `json:"name"`
+	State CollectorState `json:"state"`
+	// Reason says why a collector is not ok, in words a user can act on
+	// ("needs CAP_NET_ADMIN").
+	Reason       string        `json:"reason,omitempty"`
+	Interval     time.Duration `json:"interval_ns"`
+	LastDuration time.Duration `json:"last_duration_ns"`
+	LastRun      time.Time     `json:"last_run,omitzero"`
+	LastSuccess  time.Time     `json:"last_success,omitzero"`
+	// Source says where the data came from when a collector has several
+	// ("sock_diag", "/proc/net").
+	Source string `json:"source,omitempty"`
+}

@@ -1,0 +1,213 @@
+package model
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Update is a change a collector publishes into a Store. The concrete types
+// are defined in this package (SocketsUpdate, CountersUpdate, ...); a Store
+// takes ownership of the slices in an Update it is given.
+type Update interface {
+	apply(s *Store, snap *Snapshot)
+}
+
+// SocketsUpdate replaces the socket table.
+type SocketsUpdate struct {
+	At      time.Time
+	Sockets []Socket
+}
+
+// CountersUpdate replaces every counter previously published by Collector
+// with Counters, sampled at At. The Store computes deltas, totals and rates.
+type CountersUpdate struct {
+	Collector string
+	At        time.Time
+	Counters  []RawCounter
+}
+
+// SysctlsUpdate replaces the sysctl table.
+type SysctlsUpdate struct {
+	At      time.Time
+	Sysctls []Sysctl
+}
+
+// StatusUpdate records the status of one collector.
+type StatusUpdate struct {
+	Status CollectorStatus
+}
+
+type counterState struct {
+	prev       uint64
+	prevAt     time.Time
+	total      uint64
+	lastChange time.Time
+}
+
+// Store holds the current Snapshot. Collectors publish Updates into it;
+// readers take Snapshots and subscribe to be told of changes.
+// A Store is safe for concurrent use.
+type Store struct {
+	mu       sync.Mutex
+	cur      Snapshot
+	counters map[CounterKey]*counterState
+	bySet    map[string][]Counter
+	subs     map[chan struct{}]struct{}
+}
+
+// NewStore returns an empty Store for the given host and kernel release,
+// started at now.
+func NewStore(host, kernel string, now time.Time) *Store {
+	return &Store{
+		cur: Snapshot{
+			SchemaVersion: SchemaVersion,
+			Host:          host,
+			Kernel:        kernel,
+			StartedAt:     now,
+			TakenAt:       now,
+			Sockets:       []Socket{},
+			Counters:      []Counter{},
+			Sysctls:       []Sysctl{},
+			Collectors:    []CollectorStatus{},
+		},
+		counters: make(map[CounterKey]*counterState),
+		bySet:    make(map[string][]Counter),
+		subs:     make(map[chan struct{}]struct{}),
+	}
+}
+
+// Snapshot returns the current snapshot. It is safe to keep and read from
+// any goroutine; it never changes.
+func (s *Store) Snapshot() Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur
+}
+
+// Publish applies u and wakes every subscriber.
+func (s *Store) Publish(u Update) {
+	s.mu.Lock()
+	next := s.cur
+	u.apply(s, &next)
+	next.Seq++
+	s.cur = next
+	for ch := range s.subs {
+		select {
+		case ch <- struct{}{}:
+		default: // a notification is already pending; it covers this one
+		}
+	}
+	s.mu.Unlock()
+}
+
+// Subscribe returns a channel that receives a value after every Publish.
+// Notifications coalesce: a slow reader sees one pending notification and
+// then reads the latest Snapshot, so it never blocks a publisher and never
+// falls behind. cancel stops the subscription.
+func (s *Store) Subscribe() (ch <-chan struct{}, cancel func()) {
+	c := make(chan struct{}, 1)
+	s.mu.Lock()
+	s.subs[c] = struct{}{}
+	s.mu.Unlock()
+	return c, func() {
+		s.mu.Lock()
+		delete(s.subs, c)
+		s.mu.Unlock()
+	}
+}
+
+func (u SocketsUpdate) apply(s *Store, snap *Snapshot) {
+	if u.Sockets == nil {
+		u.Sockets = []Socket{}
+	}
+	snap.Sockets = u.Sockets
+	snap.TakenAt = later(snap.TakenAt, u.At)
+}
+
+func (u SysctlsUpdate) apply(s *Store, snap *Snapshot) {
+	if u.Sysctls == nil {
+		u.Sysctls = []Sysctl{}
+	}
+	snap.Sysctls = u.Sysctls
+	snap.TakenAt = later(snap.TakenAt, u.At)
+}
+
+func (u StatusUpdate) apply(s *Store, snap *Snapshot) {
+	next := make([]CollectorStatus, 0, len(snap.Collectors)+1)
+	replaced := false
+	for _, c := range snap.Collectors {
+		if c.Name == u.Status.Name {
+			c, replaced = u.Status, true
+		}
+		next = append(next, c)
+	}
+	if !replaced {
+		next = append(next, u.Status)
+		slices.SortFunc(next, func(a, b CollectorStatus) int { return cmp.Compare(a.Name, b.Name) })
+	}
+	snap.Collectors = next
+}
+
+func (u CountersUpdate) apply(s *Store, snap *Snapshot) {
+	out := make([]Counter, len(u.Counters))
+	for i, raw := range u.Counters {
+		c := Counter{RawCounter: raw}
+		k := raw.Key()
+		st, ok := s.counters[k]
+		if !ok {
+			st = &counterState{prev: raw.Value, prevAt: u.At}
+			s.counters[k] = st
+		} else if raw.Kind != KindGauge {
+			if raw.Value >= st.prev {
+				c.Delta = raw.Value - st.prev
+			} else {
+				c.Delta = raw.Value
+				c.Reset = true
+			}
+			st.total += c.Delta
+			if dt := u.At.Sub(st.prevAt).Seconds(); dt > 0 {
+				c.Rate = float64(c.Delta) / dt
+			}
+			if c.Delta > 0 {
+				st.lastChange = u.At
+			}
+		} else if raw.Value != st.prev {
+			st.lastChange = u.At
+		}
+		st.prev, st.prevAt = raw.Value, u.At
+		c.Total = st.total
+		c.LastChange = st.lastChange
+		out[i] = c
+	}
+	s.bySet[u.Collector] = out
+	n := 0
+	for _, cs := range s.bySet {
+		n += len(cs)
+	}
+	all := make([]Counter, 0, n)
+	for _, cs := range s.bySet {
+		all = append(all, cs...)
+	}
+	slices.SortStableFunc(all, compareCounters)
+	snap.Counters = all
+	snap.TakenAt = later(snap.TakenAt, u.At)
+}
+
+func compareCounters(a, b Counter) int {
+	return cmp.Or(
+		cmp.Compare(a.Layer.Rank(), b.Layer.Rank()),
+		cmp.Compare(a.Source, b.Source),
+		cmp.Compare(a.Group, b.Group),
+		cmp.Compare(a.Instance, b.Instance),
+		cmp.Compare(a.Name, b.Name),
+	)
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
