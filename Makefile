@@ -1,0 +1,66 @@
+# netlens — see README.md.
+#   make run    build and start the TUI
+#   make test   install what the tests need, then run all of them
+
+SHELL        := /bin/bash
+export PATH  := $(PATH):/usr/local/go/bin
+GO           ?= go
+VERSION      ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+BIN          := bin/netlens
+LDFLAGS      := -s -w -X main.version=$(VERSION)
+FUZZTIME     ?= 60s
+GOTESTFLAGS  ?= -count=1
+
+# Debian packages the tests use: peer tools as oracles (ss, nstat, conntrack,
+# nft, tshark, tcpdump), tmux and sshd for end-to-end runs, and traffic tools.
+TEST_PKGS := iproute2 tmux openssh-server openssh-client nftables conntrack \
+	tshark tcpdump python3-scapy iputils-ping socat util-linux procps jq hyperfine
+
+.PHONY: all build run test test-deps vet unit kmod kmod-test bench lint fuzz clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+
+run: build
+	./$(BIN)
+
+# test-deps installs the missing test packages (needs root, as in CI).
+test-deps:
+	@missing=$$(for p in $(TEST_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+vet:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+
+lint: vet
+
+# unit runs every Go test: unit tests, fuzz seed corpora, and, as root, the
+# privileged integration and end-to-end tests (each in its own netns).
+unit: build
+	CGO_ENABLED=1 $(GO) test $(GOTESTFLAGS) -race ./...
+
+test: test-deps vet unit
+
+kmod:
+	$(MAKE) -C kernelmod
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$f ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+clean:
+	rm -rf bin
+	-$(MAKE) -C kernelmod clean
