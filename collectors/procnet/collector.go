@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/procfs"
-
 	"netlens/collectors"
 	"netlens/model"
 )
@@ -126,7 +124,7 @@ func (c *Collector) collect(ctx context.Context) ([]model.RawCounter, error) {
 				out, err = f.parse(c.p, c.buf, out)
 			}
 		} else {
-			out, err = c.sockstat(f.source, out)
+			out, err = readSockstat(c.procRoot, f.source, out)
 		}
 		switch {
 		case err == nil:
@@ -156,21 +154,4 @@ func (c *Collector) collect(ctx context.Context) ([]model.RawCounter, error) {
 	}
 	c.last = len(out)
 	return out, errors.Join(errs...)
-}
-
-func (c *Collector) sockstat(source string, out []model.RawCounter) ([]model.RawCounter, error) {
-	fs, err := procfs.NewFS(c.procRoot)
-	if err != nil {
-		return out, err
-	}
-	var st *procfs.NetSockstat
-	if source == SourceSockstat {
-		st, err = fs.NetSockstat()
-	} else {
-		st, err = fs.NetSockstat6()
-	}
-	if err != nil {
-		return out, wrapProcfs(source, err)
-	}
-	return sockstatCounters(source, st, out), nil
 }

@@ -14,9 +14,9 @@ import (
 // no strings) and scratch field slices. A parser is not safe for concurrent
 // use.
 type parser struct {
-	names  map[string]string
-	fields [][]byte
-	header [][]byte
+	names   map[string]string
+	fields  [][]byte
+	header  [][]byte
 	devCols []devColumn
 }
 
@@ -74,6 +74,21 @@ func (l *lines) next() ([]byte, bool) {
 	line := l.b[:i]
 	l.b = l.b[i+1:]
 	return line, true
+}
+
+// nextFields reads the next line that is not blank from ls and splits it
+// into p.fields. It returns the line and false at the end.
+func (p *parser) nextFields(ls *lines) ([]byte, bool) {
+	for {
+		line, ok := ls.next()
+		if !ok {
+			return nil, false
+		}
+		p.fields = splitFields(p.fields, line)
+		if len(p.fields) > 0 {
+			return line, true
+		}
+	}
 }
 
 // parseValue parses a decimal value as the kernel prints it. A negative

@@ -62,13 +62,9 @@ func (p *parser) parseNameValues(source string, b []byte, out []model.RawCounter
 	ls := lines{b: b}
 	seen := false
 	for {
-		line, ok := ls.next()
+		line, ok := p.nextFields(&ls)
 		if !ok {
 			break
-		}
-		p.fields = splitFields(p.fields, line)
-		if len(p.fields) == 0 {
-			continue
 		}
 		if len(p.fields) != 2 {
 			return out[:start], parseErr(source, ls.n, "want \"Name value\", got %d fields in %q", len(p.fields), truncate(line))

@@ -17,30 +17,33 @@ import (
 // "mem"). Every value is a gauge at the socket layer, except FRAG (IP
 // reassembly queues) at the ip layer. It is safe for concurrent use.
 func NetSockstat(procRoot string) ([]model.RawCounter, error) {
-	fs, err := procfs.NewFS(procRoot)
-	if err != nil {
-		return nil, err
-	}
-	st, err := fs.NetSockstat()
-	if err != nil {
-		return nil, wrapProcfs(SourceSockstat, err)
-	}
-	return sockstatCounters(SourceSockstat, st, nil), nil
+	return readSockstat(procRoot, SourceSockstat, nil)
 }
 
 // NetSockstat6 reads /proc/net/sockstat6 under procRoot, as NetSockstat
 // does (groups TCP6, UDP6, UDPLITE6, RAW6, FRAG6). The file is missing
 // when IPv6 is disabled. It is safe for concurrent use.
 func NetSockstat6(procRoot string) ([]model.RawCounter, error) {
+	return readSockstat(procRoot, SourceSockstat6, nil)
+}
+
+// readSockstat reads source (SourceSockstat or SourceSockstat6) under
+// procRoot and appends its counters to out.
+func readSockstat(procRoot, source string, out []model.RawCounter) ([]model.RawCounter, error) {
 	fs, err := procfs.NewFS(procRoot)
 	if err != nil {
-		return nil, err
+		return out, err
 	}
-	st, err := fs.NetSockstat6()
+	var st *procfs.NetSockstat
+	if source == SourceSockstat {
+		st, err = fs.NetSockstat()
+	} else {
+		st, err = fs.NetSockstat6()
+	}
 	if err != nil {
-		return nil, wrapProcfs(SourceSockstat6, err)
+		return out, wrapProcfs(source, err)
 	}
-	return sockstatCounters(SourceSockstat6, st, nil), nil
+	return sockstatCounters(source, st, out), nil
 }
 
 // wrapProcfs keeps a read error as it is (so os.ErrNotExist still

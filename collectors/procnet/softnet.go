@@ -23,7 +23,7 @@ var softnetColumns = [...]softnetColumn{
 	8:  {"cpu_collision", model.KindCounter},
 	9:  {"received_rps", model.KindCounter},
 	10: {"flow_limit_count", model.KindCounter},
-	11: {"backlog_len", model.KindGauge}, // input_qlen + process_qlen (5.10+)
+	11: {"backlog_len", model.KindGauge},  // input_qlen + process_qlen (5.10+)
 	13: {"input_qlen", model.KindGauge},   // 6.x
 	14: {"process_qlen", model.KindGauge}, // 6.x
 }
@@ -56,13 +56,9 @@ func parseSoftnetBytes(p *parser, b []byte, out []model.RawCounter) ([]model.Raw
 	var vals [len(softnetColumns)]uint64
 	cpu := 0
 	for {
-		line, ok := ls.next()
+		_, ok := p.nextFields(&ls)
 		if !ok {
 			break
-		}
-		p.fields = splitFields(p.fields, line)
-		if len(p.fields) == 0 {
-			continue
 		}
 		if len(p.fields) < softnetMinColumns {
 			return out[:start], parseErr(SourceSoftnet, ls.n, "%d columns, want at least %d", len(p.fields), softnetMinColumns)

@@ -71,4 +71,3 @@ func trimNL(b []byte) []byte {
 	}
 	return b
 }
-
