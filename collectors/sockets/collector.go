@@ -1,0 +1,328 @@
+package sockets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"netlens/collectors"
+	"netlens/model"
+)
+
+// Sources a Collector reads sockets from.
+const (
+	SourceSockDiag = "sock_diag"
+	SourceProcNet  = "/proc/net"
+)
+
+// Options configure a Collector. The zero value collects the caller's
+// network namespace from sock_diag, falling back to /proc/net, with owners.
+type Options struct {
+	// ProcRoot is where procfs is mounted; "/proc" when empty.
+	ProcRoot string
+	// NetNS is an open file descriptor of the network namespace to collect
+	// (from /run/netns/NAME or /proc/PID/ns/net); 0 for the caller's.
+	// Entering another namespace needs CAP_SYS_ADMIN. The Collector does
+	// not close it.
+	NetNS int
+	// NoOwners turns off the owning-process lookup.
+	NoOwners bool
+	// Source forces a source (SourceSockDiag or SourceProcNet); empty
+	// means sock_diag when the kernel and privileges allow it, else
+	// /proc/net.
+	Source string
+	// Now returns the time stamped on updates; time.Now when nil.
+	Now func() time.Time
+}
+
+// Collector publishes the socket table as model.SocketsUpdate. It
+// implements collectors.Collector, collectors.Sourcer and
+// collectors.Closer. Collect must not be called concurrently with itself
+// (the Runner never does); Source, Stats and Close are safe to call from
+// any goroutine.
+type Collector struct {
+	opts Options
+
+	diag   *diagConn
+	owners *owners
+	last   int // sockets in the previous collection, to size the next
+
+	mu       sync.Mutex
+	source   string
+	stats    Stats
+	diagDown error // why sock_diag is not used, once it failed for good
+}
+
+// Stats describe the last collection.
+type Stats struct {
+	Sockets int
+	// Source is the source the last collection used.
+	Source string
+	// FallbackReason says why sock_diag was not used (empty if it was).
+	FallbackReason string
+	// Interrupted counts sock_diag dumps kept although the kernel flagged
+	// them NLM_F_DUMP_INTR after every retry.
+	Interrupted uint64
+	// ProcNetTables lists the /proc/net tables read because sock_diag has
+	// no handler for them (e.g. "raw", "raw6" without CONFIG_INET_RAW_DIAG).
+	ProcNetTables []string
+	// SkippedProtos lists tables neither source has (e.g. "udplite").
+	SkippedProtos []string
+	Owners        OwnerStats
+	DumpDuration  time.Duration
+	OwnerDuration time.Duration
+}
+
+// New returns a Collector with opts. It opens nothing until the first
+// Collect.
+func New(opts Options) *Collector {
+	if opts.ProcRoot == "" {
+		opts.ProcRoot = "/proc"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Collector{opts: opts}
+}
+
+// Name returns "sockets".
+func (c *Collector) Name() string { return "sockets" }
+
+// Source returns the source of the last collection: "sock_diag" or
+// "/proc/net" ("" before the first). When sock_diag lacks a handler for
+// some tables and they were read from /proc/net, it says so:
+// "sock_diag (raw, raw6 from /proc/net)".
+func (c *Collector) Source() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.source
+}
+
+// Stats returns what the last collection did.
+func (c *Collector) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}
+
+// Close releases the sock_diag socket.
+func (c *Collector) Close() error {
+	if c.diag != nil {
+		err := c.diag.Close()
+		c.diag = nil
+		return err
+	}
+	return nil
+}
+
+// Collect reads the socket table, resolves owners unless turned off, and
+// publishes a model.SocketsUpdate.
+func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error {
+	socks, st, err := c.Sockets(ctx)
+	if err != nil {
+		return err
+	}
+	pub.Publish(model.SocketsUpdate{At: c.opts.Now(), Sockets: socks})
+	c.mu.Lock()
+	c.stats = st
+	c.source = st.Source
+	c.mu.Unlock()
+	return nil
+}
+
+// Sockets reads the socket table and its owners once, without publishing.
+func (c *Collector) Sockets(ctx context.Context) ([]model.Socket, Stats, error) {
+	var st Stats
+	t0 := time.Now()
+	socks := make([]model.Socket, 0, c.last+c.last/8+64)
+	var err error
+	switch c.opts.Source {
+	case SourceProcNet:
+		socks, err = c.fromProcNet(socks)
+		st.Source = SourceProcNet
+	case SourceSockDiag:
+		socks, err = c.fromDiag(ctx, socks, &st)
+		st.Source = SourceSockDiag
+		if len(st.ProcNetTables) > 0 {
+			st.Source += " (" + strings.Join(st.ProcNetTables, ", ") + " from /proc/net)"
+		}
+	case "":
+		c.mu.Lock()
+		down := c.diagDown
+		c.mu.Unlock()
+		if down == nil {
+			socks, err = c.fromDiag(ctx, socks, &st)
+			st.Source = SourceSockDiag
+			if len(st.ProcNetTables) > 0 {
+				st.Source += " (" + strings.Join(st.ProcNetTables, ", ") + " from /proc/net)"
+			}
+			if isCapability(err) {
+				c.mu.Lock()
+				c.diagDown, down = err, err
+				c.mu.Unlock()
+			}
+		}
+		if down != nil {
+			st.FallbackReason = down.Error()
+			socks, err = c.fromProcNet(socks[:0])
+			st.Source = SourceProcNet
+		}
+	default:
+		return nil, st, fmt.Errorf("unknown socket source %q", c.opts.Source)
+	}
+	if err != nil {
+		return nil, st, err
+	}
+	st.DumpDuration = time.Since(t0)
+	c.last = len(socks)
+	st.Sockets = len(socks)
+	if !c.opts.NoOwners {
+		t1 := time.Now()
+		if c.owners == nil {
+			c.owners = newOwners(c.opts.ProcRoot)
+		}
+		if err := c.owners.refresh(socks); err != nil {
+			return nil, st, fmt.Errorf("socket owners: %w", err)
+		}
+		st.Owners = c.owners.stats
+		st.OwnerDuration = time.Since(t1)
+	}
+	return socks, st, nil
+}
+
+func isCapability(err error) bool {
+	s := collectors.Classify(err)
+	return s == model.StateNotSupported || s == model.StateNoPermission
+}
+
+// dumps are the protocol/family pairs dumped, in order.
+var dumps = []struct {
+	proto  ipProto
+	family uint8
+}{
+	{protoTCP, afInet}, {protoTCP, afInet6},
+	{protoUDP, afInet}, {protoUDP, afInet6},
+	{protoUDPLite, afInet}, {protoUDPLite, afInet6},
+	{protoRAW, afInet}, {protoRAW, afInet6},
+}
+
+func (c *Collector) fromDiag(ctx context.Context, out []model.Socket, st *Stats) ([]model.Socket, error) {
+	if c.diag == nil {
+		d, err := dialDiag(c.opts.NetNS)
+		if err != nil {
+			return out, err
+		}
+		c.diag = d
+	}
+	c.diag.names.reset()
+	for _, d := range dumps {
+		var err error
+		out, err = c.diag.dump(ctx, d.family, d.proto, out)
+		if err == nil {
+			continue
+		}
+		// A kernel without UDP-Lite, raw_diag or IPv6 has no handler
+		// for the pair: skip it, as ss does.
+		// raw_diag is often not built (CONFIG_INET_RAW_DIAG): read
+		// /proc/net/raw{,6} instead, as ss does.
+		optional := d.proto != protoTCP || d.family == afInet6
+		if optional && (errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EAFNOSUPPORT) || errors.Is(err, unix.EOPNOTSUPP)) {
+			name := procNetName(d.proto, d.family)
+			if d.proto == protoRAW {
+				var perr error
+				out, perr = c.readProcNet([]procNetFile{{name, model.ProtoRAW}}, out)
+				if perr == nil {
+					st.ProcNetTables = append(st.ProcNetTables, name)
+					continue
+				}
+			}
+			st.SkippedProtos = append(st.SkippedProtos, name)
+			continue
+		}
+		// The socket may hold the rest of a dump: start afresh next time.
+		_ = c.diag.Close()
+		c.diag = nil
+		if d.proto == protoTCP && d.family == afInet && (errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EOPNOTSUPP)) {
+			return out, fmt.Errorf("sock_diag has no inet_diag (module inet_diag/tcp_diag absent?): %w: %w", collectors.ErrNotSupported, err)
+		}
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+			return out, fmt.Errorf("sock_diag denied: %w: %w", collectors.ErrPermission, err)
+		}
+		return out, err
+	}
+	st.Interrupted = c.diag.interrupted
+	return out, nil
+}
+
+func (c *Collector) fromProcNet(out []model.Socket) ([]model.Socket, error) {
+	return c.readProcNet(procNetFiles, out)
+}
+
+// procNetName is the /proc/net table of proto and family: "tcp", "raw6".
+func procNetName(p ipProto, family uint8) string {
+	n := string(p.model())
+	if family == afInet6 {
+		n += "6"
+	}
+	return n
+}
+
+// readProcNet reads tables of the collector's namespace.
+func (c *Collector) readProcNet(files []procNetFile, out []model.Socket) ([]model.Socket, error) {
+	if c.opts.NetNS == 0 {
+		out, err := netFiles(filepath.Join(c.opts.ProcRoot, "net"), files, out)
+		return out, classifyProc(err)
+	}
+	var err error
+	nerr := inNetNS(c.opts.NetNS, func() {
+		out, err = netFiles(filepath.Join(c.opts.ProcRoot, "thread-self", "net"), files, out)
+	})
+	if nerr != nil {
+		return out, nerr
+	}
+	return out, classifyProc(err)
+}
+
+func classifyProc(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("%w: %w", collectors.ErrNotSupported, err)
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("%w: %w", collectors.ErrPermission, err)
+	}
+	return err
+}
+
+// inNetNS runs fn on an OS thread that has entered the network namespace
+// ns. The thread is thrown away afterwards rather than trusted to have
+// returned to its namespace.
+func inNetNS(ns int, fn func()) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// No UnlockOSThread: the goroutine's exit ends the thread.
+		if err := unix.Setns(ns, unix.CLONE_NEWNET); err != nil {
+			errc <- classifyDial("network namespace", err)
+			return
+		}
+		fn()
+		errc <- nil
+	}()
+	return <-errc
+}
+
+var _ interface {
+	collectors.Collector
+	collectors.Sourcer
+	collectors.Closer
+} = (*Collector)(nil)

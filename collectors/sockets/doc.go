@@ -1,0 +1,20 @@
+// Package sockets collects the host's TCP, UDP, UDP-Lite and RAW sockets
+// over IPv4 and IPv6, with the processes that hold them, and publishes them
+// as model.SocketsUpdate.
+//
+// The primary source is sock_diag (INET_DIAG over NETLINK_SOCK_DIAG, what
+// ss(8) uses): one dump per protocol and family, decoded straight from the
+// receive buffer. When sock_diag is unavailable (no inet_diag module, a
+// seccomp or LSM policy that denies it) the collector falls back to the
+// text tables /proc/net/{tcp,tcp6,udp,udp6,udplite,udplite6,raw,raw6}; its
+// Source says which one it used.
+//
+// Owners (which process holds which socket, as `ss -p` shows) come from
+// the socket:[inode] links under /proc/PID/fd, kept in a cache that is
+// refreshed incrementally: a process's fd directory is listed every
+// collection, but only fd numbers that are new, or whose cached socket has
+// left the socket table, are resolved again with readlink.
+//
+// The collector works on one network namespace: the caller's, or the one
+// given by Options.NetNS. Processes are those of Options.ProcRoot.
+package sockets

@@ -1,0 +1,485 @@
+package sockets
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"netlens/model"
+)
+
+// OwnerStats describes the last owner refresh.
+type OwnerStats struct {
+	// Procs is how many processes were listed under the proc root.
+	Procs int
+	// Unreadable is how many of them could not be inspected (another
+	// user's process without CAP_SYS_PTRACE/CAP_DAC_READ_SEARCH); their
+	// sockets have no owner.
+	Unreadable int
+	// Scanned is how many processes had their fd directory read in full
+	// (new processes, restarted PIDs, changed comm).
+	Scanned int
+	// Readlinks is how many fd links were resolved with readlink.
+	Readlinks int
+	// FullPasses counts refreshes that re-resolved every cached fd
+	// because a socket's inode was found nowhere (fd number reuse that the
+	// cheap checks cannot see).
+	FullPasses int
+}
+
+// fdEntry is one open fd of a process: its number and, when it is a
+// socket, the socket's inode (0 otherwise).
+type fdEntry struct {
+	fd  int32
+	ino uint64
+}
+
+// procState is what the cache knows of one process.
+type procState struct {
+	start uint64    // starttime from /proc/PID/stat: tells a reused PID apart
+	comm  string    // from /proc/PID/stat, as ss prints it
+	fds   []fdEntry // sorted by fd
+	gen   uint64
+}
+
+// ownerEntry holds the processes of one socket inode. procs is never
+// modified in place once built: published snapshots share it.
+type ownerEntry struct {
+	procs []model.Proc
+	gen   uint64 // refresh in which the socket was last seen in the table
+}
+
+// owners maps socket inodes to the processes holding them, from the
+// socket:[INODE] links under <root>/PID/fd, like `ss -p`. It is refreshed
+// incrementally (see refresh). An owners is not safe for concurrent use.
+type owners struct {
+	root    string
+	gen     uint64
+	procs   map[int]*procState
+	byInode map[uint64]*ownerEntry
+	// unowned remembers inodes a full pass could not find, with the
+	// refresh in which they were last seen, so that each costs one pass.
+	unowned map[uint64]uint64
+	stats   OwnerStats
+
+	dirBuf  []byte
+	statBuf []byte
+	linkBuf []byte
+	newFds  []fdEntry
+	recheck map[int][]int32 // pid -> fds to resolve again
+}
+
+func newOwners(root string) *owners {
+	return &owners{
+		root:    root,
+		procs:   map[int]*procState{},
+		byInode: map[uint64]*ownerEntry{},
+		unowned: map[uint64]uint64{},
+		dirBuf:  make([]byte, 64<<10),
+		statBuf: make([]byte, 4096),
+		linkBuf: make([]byte, 256),
+		recheck: map[int][]int32{},
+	}
+}
+
+// refresh brings the cache up to date for socks and sets their Procs.
+//
+// Per refresh it lists <root>, reads each /proc/PID/stat (comm and start
+// time) and lists each /proc/PID/fd directory; it calls readlink only for
+// fd numbers it has not seen, for fds whose cached socket is no longer in
+// socks (the number may have been reused), and for every fd of a process
+// that is new, restarted or changed comm (exec). If a socket in socks is
+// then still unknown, one full pass re-resolves every cached fd (a number
+// reused while its old socket lives on elsewhere); inodes that pass does
+// not find are remembered and do not trigger another.
+func (o *owners) refresh(socks []model.Socket) error {
+	o.gen++
+	gen := o.gen
+	o.stats = OwnerStats{}
+	// Mark the sockets still in the table.
+	for i := range socks {
+		if e := o.byInode[socks[i].Inode]; e != nil {
+			e.gen = gen
+		}
+	}
+	// Fds whose socket was in the table last time and is not now: the
+	// number may have been reused, resolve them again.
+	clear(o.recheck)
+	for _, e := range o.byInode {
+		if e.gen != gen-1 {
+			continue
+		}
+		for _, p := range e.procs {
+			o.recheck[p.PID] = append(o.recheck[p.PID], int32(p.FD))
+		}
+	}
+	if err := o.scan(gen, scanChanged); err != nil {
+		return err
+	}
+	for _, mode := range []scanMode{scanNonTable, scanAll} {
+		if !o.hasUnknown(socks, gen) {
+			break
+		}
+		o.stats.FullPasses++
+		if err := o.scan(gen, mode); err != nil {
+			return err
+		}
+	}
+	for i := range socks {
+		ino := socks[i].Inode
+		if ino == 0 {
+			continue
+		}
+		if e := o.byInode[ino]; e != nil {
+			e.gen = gen
+			socks[i].Procs = e.procs
+		} else {
+			o.unowned[ino] = gen
+		}
+	}
+	for ino, g := range o.unowned {
+		if g != gen {
+			delete(o.unowned, ino)
+		}
+	}
+	return nil
+}
+
+// hasUnknown says whether a socket of socks has an inode that is neither
+// cached nor known to have no readable owner; it marks those it finds.
+func (o *owners) hasUnknown(socks []model.Socket, gen uint64) bool {
+	unknown := false
+	for i := range socks {
+		ino := socks[i].Inode
+		if ino == 0 {
+			continue
+		}
+		if e := o.byInode[ino]; e != nil {
+			e.gen = gen
+			continue
+		}
+		if _, ok := o.unowned[ino]; !ok {
+			unknown = true
+		}
+	}
+	return unknown
+}
+
+// scanMode says which cached fds a scan resolves again.
+type scanMode int
+
+const (
+	// scanChanged resolves new fd numbers and those in recheck.
+	scanChanged scanMode = iota
+	// scanNonTable also resolves fds not cached as a socket of the table
+	// (files, pipes, unix sockets whose number a new socket may reuse).
+	scanNonTable
+	// scanAll resolves every fd (a number reused while its old socket
+	// lives on in another process).
+	scanAll
+)
+
+// scan walks <root>/PID and brings the cache of each process up to date.
+func (o *owners) scan(gen uint64, mode scanMode) error {
+	d, err := unix.Open(o.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", o.root, err)
+	}
+	defer unix.Close(d)
+	var pids []int
+	err = readDirents(d, o.dirBuf, func(name []byte) {
+		if pid, ok := parseUint(name, 10, 31); ok && pid > 0 {
+			pids = append(pids, int(pid))
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("list %s: %w", o.root, err)
+	}
+	o.stats.Procs = len(pids)
+	for _, pid := range pids {
+		o.scanPID(d, pid, gen, mode)
+	}
+	// Processes that are gone.
+	for pid, ps := range o.procs {
+		if ps.gen != gen {
+			o.dropAll(pid, ps)
+			delete(o.procs, pid)
+		}
+	}
+	return nil
+}
+
+func (o *owners) scanPID(rootfd, pid int, gen uint64, mode scanMode) {
+	name := strconv.Itoa(pid)
+	start, comm, ok := o.readStat(rootfd, name)
+	if !ok {
+		return // exited
+	}
+	fdd, err := unix.Openat(rootfd, name+"/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+			o.stats.Unreadable++
+		}
+		if ps := o.procs[pid]; ps != nil {
+			ps.gen = gen
+			if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+				o.dropAll(pid, ps)
+				ps.fds = nil
+			}
+		}
+		return
+	}
+	defer unix.Close(fdd)
+	ps := o.procs[pid]
+	if ps != nil && (ps.start != start || ps.comm != string(comm)) {
+		o.dropAll(pid, ps)
+		ps = nil
+	}
+	fresh := ps == nil
+	if fresh {
+		ps = &procState{start: start, comm: string(comm)}
+		o.procs[pid] = ps
+		o.stats.Scanned++
+	}
+	ps.gen = gen
+	// Merge the directory listing (ascending fd order, as procfs lists
+	// it; sorted to be safe) with the cached entries.
+	o.newFds = o.newFds[:0]
+	if err := readDirents(fdd, o.dirBuf, func(n []byte) {
+		if fd, ok := parseUint(n, 10, 31); ok {
+			o.newFds = append(o.newFds, fdEntry{fd: int32(fd)})
+		}
+	}); err != nil {
+		return
+	}
+	if !slices.IsSortedFunc(o.newFds, cmpFd) {
+		slices.SortFunc(o.newFds, cmpFd)
+	}
+	recheck := o.recheck[pid]
+	slices.Sort(recheck)
+	old := ps.fds
+	i := 0
+	for k := range o.newFds {
+		nf := &o.newFds[k]
+		for i < len(old) && old[i].fd < nf.fd {
+			o.remove(old[i].ino, pid, old[i].fd) // closed
+			i++
+		}
+		resolve := true
+		if i < len(old) && old[i].fd == nf.fd {
+			nf.ino = old[i].ino
+			i++
+			resolve = fresh || o.resolveAgain(mode, nf, recheck)
+		}
+		if !resolve {
+			continue
+		}
+		ino := o.readSocketLink(fdd, nf.fd)
+		if ino != nf.ino {
+			o.remove(nf.ino, pid, nf.fd)
+			nf.ino = ino
+			o.add(ino, model.Proc{PID: pid, Comm: ps.comm, FD: int(nf.fd)})
+		} else if fresh && ino != 0 {
+			o.add(ino, model.Proc{PID: pid, Comm: ps.comm, FD: int(nf.fd)})
+		}
+	}
+	for ; i < len(old); i++ {
+		o.remove(old[i].ino, pid, old[i].fd)
+	}
+	ps.fds = append(ps.fds[:0], o.newFds...)
+}
+
+// resolveAgain says whether a cached fd must be resolved again in mode.
+func (o *owners) resolveAgain(mode scanMode, e *fdEntry, recheck []int32) bool {
+	switch mode {
+	case scanAll:
+		return true
+	case scanNonTable:
+		if e.ino == 0 {
+			return true
+		}
+		oe := o.byInode[e.ino]
+		return oe == nil || oe.gen != o.gen
+	}
+	_, again := slices.BinarySearch(recheck, e.fd)
+	return again
+}
+
+func cmpFd(a, b fdEntry) int { return int(a.fd) - int(b.fd) }
+
+// dropAll removes every socket of pid from the inode index.
+func (o *owners) dropAll(pid int, ps *procState) {
+	for _, e := range ps.fds {
+		o.remove(e.ino, pid, e.fd)
+	}
+	ps.fds = ps.fds[:0]
+}
+
+// add records that p holds socket ino. The slice is rebuilt, never
+// appended to in place, since published snapshots share it.
+func (o *owners) add(ino uint64, p model.Proc) {
+	if ino == 0 {
+		return
+	}
+	e := o.byInode[ino]
+	if e == nil {
+		e = &ownerEntry{}
+		o.byInode[ino] = e
+	}
+	procs := make([]model.Proc, 0, len(e.procs)+1)
+	procs = append(procs, e.procs...)
+	procs = append(procs, p)
+	slices.SortFunc(procs, func(a, b model.Proc) int {
+		if a.PID != b.PID {
+			return a.PID - b.PID
+		}
+		return a.FD - b.FD
+	})
+	e.procs = procs
+}
+
+// remove forgets that pid holds ino through fd.
+func (o *owners) remove(ino uint64, pid int, fd int32) {
+	if ino == 0 {
+		return
+	}
+	e := o.byInode[ino]
+	if e == nil {
+		return
+	}
+	idx := slices.IndexFunc(e.procs, func(p model.Proc) bool { return p.PID == pid && p.FD == int(fd) })
+	if idx < 0 {
+		return
+	}
+	if len(e.procs) == 1 {
+		delete(o.byInode, ino)
+		return
+	}
+	procs := make([]model.Proc, 0, len(e.procs)-1)
+	procs = append(procs, e.procs[:idx]...)
+	procs = append(procs, e.procs[idx+1:]...)
+	e.procs = procs
+}
+
+// readStat reads <root>/PID/stat and returns the start time and comm.
+// comm aliases an internal buffer.
+func (o *owners) readStat(rootfd int, pid string) (start uint64, comm []byte, ok bool) {
+	f, err := unix.Openat(rootfd, pid+"/stat", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, nil, false
+	}
+	n, err := readFull(f, o.statBuf)
+	unix.Close(f)
+	if err != nil {
+		return 0, nil, false
+	}
+	return parseStat(o.statBuf[:n])
+}
+
+// parseStat extracts comm and starttime (field 22) from the text of
+// /proc/PID/stat. comm may contain spaces and parentheses; it ends at the
+// last ')'.
+func parseStat(b []byte) (start uint64, comm []byte, ok bool) {
+	l := bytes.IndexByte(b, '(')
+	r := bytes.LastIndexByte(b, ')')
+	if l < 0 || r < l {
+		return 0, nil, false
+	}
+	comm = b[l+1 : r]
+	var f [24][]byte
+	n := splitFields(b[r+1:], f[:])
+	const startField = 22 - 3 // fields after ')' start at field 3 (state)
+	if n <= startField {
+		return 0, nil, false
+	}
+	start, ok = parseUint(f[startField], 10, 64)
+	return start, comm, ok
+}
+
+var socketPrefix = []byte("socket:[")
+
+// readSocketLink resolves fd in the fd directory dirfd and returns the
+// socket inode it points to, or 0 if it is not a socket (or is gone).
+func (o *owners) readSocketLink(dirfd int, fd int32) uint64 {
+	o.stats.Readlinks++
+	var name [16]byte
+	nb := strconv.AppendInt(name[:0], int64(fd), 10)
+	nb = append(nb, 0)
+	n, _, errno := unix.Syscall6(unix.SYS_READLINKAT, uintptr(dirfd), uintptr(unsafe.Pointer(&nb[0])),
+		uintptr(unsafe.Pointer(&o.linkBuf[0])), uintptr(len(o.linkBuf)), 0, 0)
+	if errno != 0 {
+		return 0
+	}
+	link := o.linkBuf[:n]
+	if !bytes.HasPrefix(link, socketPrefix) || len(link) < len(socketPrefix)+2 || link[len(link)-1] != ']' {
+		return 0
+	}
+	ino, ok := parseUint(link[len(socketPrefix):len(link)-1], 10, 64)
+	if !ok {
+		return 0
+	}
+	return ino
+}
+
+// readDirents lists the directory open at fd with getdents64 into buf and
+// calls fn with each name (aliasing buf), skipping "." and "..".
+func readDirents(fd int, buf []byte, fn func(name []byte)) error {
+	if _, err := unix.Seek(fd, 0, 0); err != nil {
+		return err
+	}
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n <= 0 {
+			return nil
+		}
+		for off := 0; off+19 <= n; {
+			reclen := int(*(*uint16)(unsafe.Pointer(&buf[off+16])))
+			if reclen < 19 || off+reclen > n {
+				return fmt.Errorf("getdents64: bad record length %d: %w", reclen, ErrMalformed)
+			}
+			name := buf[off+19 : off+reclen]
+			if i := bytes.IndexByte(name, 0); i >= 0 {
+				name = name[:i]
+			}
+			if !(len(name) == 1 && name[0] == '.') && !(len(name) == 2 && name[0] == '.' && name[1] == '.') {
+				fn(name)
+			}
+			off += reclen
+		}
+	}
+}
+
+// readFull reads a small file whole into buf.
+func readFull(fd int, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := unix.Read(fd, buf[n:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	return n, nil
+}
+
+// procDir is <root>/PID for messages.
+func procDir(root string, pid int) string { return filepath.Join(root, strconv.Itoa(pid)) }

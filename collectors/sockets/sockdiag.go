@@ -1,0 +1,205 @@
+package sockets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+
+	"netlens/collectors"
+	"netlens/model"
+)
+
+// recvBufSize is the receive buffer for dump datagrams. The kernel sizes a
+// dump datagram after the reader's buffer but caps it near 32 KiB; 64 KiB
+// always holds one whole.
+const recvBufSize = 64 << 10
+
+// maxDumpRetries bounds how often a dump flagged NLM_F_DUMP_INTR is
+// restarted before its (possibly inconsistent) result is kept.
+const maxDumpRetries = 3
+
+// diagConn is a NETLINK_SOCK_DIAG socket that dumps inet sockets. Replies
+// are read with recvfrom into one reused buffer and decoded in place, so a
+// dump allocates nothing per socket beyond the model.Socket it appends.
+// A diagConn is not safe for concurrent use.
+type diagConn struct {
+	c     *netlink.Conn
+	rc    syscall.RawConn
+	buf   []byte
+	seq   uint32
+	names *ifNames
+	// Interrupted counts dumps that stayed NLM_F_DUMP_INTR after every retry.
+	interrupted uint64
+}
+
+// dialDiag opens a sock_diag socket in the network namespace netns (an
+// open namespace file descriptor; 0 for the caller's). Errors wrap
+// collectors.ErrNotSupported when the kernel has no sock_diag, and
+// collectors.ErrPermission when it is denied.
+func dialDiag(netns int) (*diagConn, error) {
+	c, err := netlink.Dial(familySockDiag, &netlink.Config{NetNS: netns})
+	if err != nil {
+		return nil, classifyDial("NETLINK_SOCK_DIAG", err)
+	}
+	// Extended ACK makes the kernel explain a rejected request; older
+	// kernels lack it, which only costs the explanation.
+	_ = c.SetOption(netlink.ExtendedAcknowledge, true)
+	_ = c.SetReadBuffer(1 << 20)
+	rc, err := c.SyscallConn()
+	if err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("sock_diag raw conn: %w", err)
+	}
+	d := &diagConn{c: c, rc: rc, buf: make([]byte, recvBufSize), seq: uint32(time.Now().UnixNano())}
+	d.names = &ifNames{lookup: func() map[uint32]string { return dumpLinks(netns) }}
+	return d, nil
+}
+
+func classifyDial(what string, err error) error {
+	switch {
+	case errors.Is(err, unix.EPROTONOSUPPORT), errors.Is(err, unix.EAFNOSUPPORT):
+		return fmt.Errorf("open %s: %w: %w", what, collectors.ErrNotSupported, err)
+	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
+		return fmt.Errorf("open %s: %w: %w", what, collectors.ErrPermission, err)
+	}
+	return fmt.Errorf("open %s: %w", what, err)
+}
+
+// Close closes the socket.
+func (d *diagConn) Close() error { return d.c.Close() }
+
+// dump appends the sockets of one family and protocol to out. A dump the
+// kernel flags NLM_F_DUMP_INTR (its tables changed underneath) is started
+// again, up to maxDumpRetries times. An error leaves the socket in an
+// unknown state: the caller must close it.
+func (d *diagConn) dump(ctx context.Context, family uint8, proto ipProto, out []model.Socket) ([]model.Socket, error) {
+	start := len(out)
+	for attempt := 0; ; attempt++ {
+		out = out[:start]
+		var intr bool
+		var err error
+		out, intr, err = d.dumpOnce(ctx, family, proto, out)
+		if err != nil {
+			return out[:start], err
+		}
+		if !intr {
+			return out, nil
+		}
+		if attempt == maxDumpRetries {
+			d.interrupted++
+			return out, nil
+		}
+	}
+}
+
+func (d *diagConn) dumpOnce(ctx context.Context, family uint8, proto ipProto, out []model.Socket) ([]model.Socket, bool, error) {
+	d.seq++
+	seq := d.seq
+	req := appendDumpRequest(d.buf[:0], seq, family, proto)
+	if err := d.send(req); err != nil {
+		return out, false, fmt.Errorf("send sock_diag request: %w", err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = d.c.SetReadDeadline(dl)
+	} else {
+		_ = d.c.SetReadDeadline(time.Time{})
+	}
+	mp := proto.model()
+	add := func(s *model.Socket) { out = append(out, *s) }
+	intr := false
+	for {
+		if err := ctx.Err(); err != nil {
+			return out, intr, err
+		}
+		n, err := d.recv()
+		if err != nil {
+			return out, intr, fmt.Errorf("receive sock_diag reply: %w", err)
+		}
+		st, err := decodeDatagram(d.buf[:n], seq, mp, d.names, add)
+		intr = intr || st.interrupted
+		if err != nil {
+			return out, intr, fmt.Errorf("%s/%s: %w", mp, familyName(family), err)
+		}
+		if st.done {
+			return out, intr, nil
+		}
+	}
+}
+
+func (d *diagConn) send(b []byte) error {
+	var serr error
+	sa := &unix.SockaddrNetlink{Family: unix.AF_NETLINK}
+	err := d.rc.Write(func(fd uintptr) bool {
+		serr = unix.Sendto(int(fd), b, 0, sa)
+		return serr != unix.EAGAIN
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
+func (d *diagConn) recv() (int, error) {
+	var n int
+	var rerr error
+	err := d.rc.Read(func(fd uintptr) bool {
+		n, _, rerr = unix.Recvfrom(int(fd), d.buf, unix.MSG_TRUNC)
+		return rerr != unix.EAGAIN && rerr != unix.EINTR
+	})
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return 0, fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+		}
+		return 0, err
+	}
+	if rerr != nil {
+		return 0, rerr
+	}
+	if n > len(d.buf) {
+		return 0, fmt.Errorf("datagram of %d bytes truncated to %d: %w", n, len(d.buf), ErrMalformed)
+	}
+	return n, nil
+}
+
+func familyName(f uint8) string {
+	if f == afInet6 {
+		return "ipv6"
+	}
+	return "ipv4"
+}
+
+// dumpLinks returns the interfaces of network namespace netns (0: the
+// caller's) by index, or nil if it cannot ask rtnetlink.
+func dumpLinks(netns int) map[uint32]string {
+	c, err := netlink.Dial(familyRoute, &netlink.Config{NetNS: netns})
+	if err != nil {
+		return nil
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	req := netlink.Message{
+		Header: netlink.Header{Type: msgGetLink, Flags: netlink.Request | netlink.Dump},
+		Data:   make([]byte, ifinfoLen), // struct ifinfomsg, AF_UNSPEC
+	}
+	if _, err := c.Send(req); err != nil {
+		return nil
+	}
+	m := map[uint32]string{}
+	for msg, err := range c.ReceiveIter() {
+		if err != nil {
+			return nil
+		}
+		b, err := msg.MarshalBinary()
+		if err != nil {
+			return nil
+		}
+		parseLinks(b, m)
+	}
+	return m
+}
