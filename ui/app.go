@@ -1,0 +1,545 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/colorprofile"
+
+	"netlens/model"
+)
+
+// App is the root Bubble Tea model of the netlens TUI. Create it with New;
+// it is driven by a tea.Program (see Run) and is not safe for concurrent
+// use. Close releases its Store subscription.
+type App struct {
+	store *model.Store
+	opts  Options
+
+	styles Styles
+	keys   *KeyMap
+	help   help.Model
+
+	pages  []page
+	active int
+
+	width, height int
+
+	snap        model.Snapshot // on screen
+	paused      bool
+	pending     bool // the Store changed while paused or waiting
+	tickPending bool
+	lastApply   time.Time
+
+	showHelp  bool
+	filtering bool   // the filter input has the keyboard
+	input     []rune // the filter being typed
+
+	status    string
+	statusErr bool
+
+	sub       <-chan struct{}
+	unsub     func()
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// New returns the TUI model reading store. It subscribes to the Store at
+// once; call Close when the program has ended (Run does).
+func New(store *model.Store, opts Options) *App {
+	opts = opts.withDefaults()
+	a := &App{
+		store: store,
+		opts:  opts,
+		keys:  DefaultKeyMap(),
+		help:  help.New(),
+		done:  make(chan struct{}),
+	}
+	a.styles = *NewStyles(colorprofile.TrueColor)
+	a.help.ShortSeparator = "  "
+	a.help.FullSeparator = "   "
+	a.help.Ellipsis = ellipsis
+	a.help.Styles = a.styles.Help
+	c := Common{Styles: &a.styles, Keys: a.keys}
+	a.pages = []page{
+		newConnsPage(c, opts.Deps.Connections),
+		newDropsPage(c, opts.Deps.Drops),
+		newSysctlPage(c, opts.Deps.Sysctl),
+	}
+	a.sub, a.unsub = store.Subscribe()
+	a.apply()
+	return a
+}
+
+// Close ends the Store subscription and the command waiting on it. It is
+// safe to call more than once.
+func (a *App) Close() {
+	a.closeOnce.Do(func() {
+		a.unsub()
+		close(a.done)
+	})
+}
+
+// Run runs the TUI on the terminal until the user quits or ctx is done.
+// It uses the alternate screen, reads keys from the controlling terminal
+// even when stdin is redirected, and detects the colour profile from the
+// terminal and environment (NO_COLOR with any non-empty value turns colours
+// off). A cancelled ctx is not an error.
+func Run(ctx context.Context, store *model.Store, opts Options) error {
+	a := New(store, opts)
+	defer a.Close()
+	popts := []tea.ProgramOption{tea.WithContext(ctx)}
+	if os.Getenv("NO_COLOR") != "" {
+		p := colorprofile.Detect(os.Stdout, os.Environ())
+		popts = append(popts, tea.WithColorProfile(min(p, colorprofile.ASCII)))
+	}
+	_, err := tea.NewProgram(a, popts...).Run()
+	if err != nil && ctx.Err() != nil && errors.Is(err, tea.ErrProgramKilled) {
+		return nil
+	}
+	return err
+}
+
+// Init implements tea.Model.
+func (a *App) Init() tea.Cmd {
+	cmds := []tea.Cmd{waitStoreCmd(a.sub, a.done)}
+	for _, p := range a.pages {
+		cmds = append(cmds, p.Init())
+	}
+	return tea.Batch(cmds...)
+}
+
+// apply shows the Store's latest snapshot, if it is new.
+func (a *App) apply() {
+	a.pending = false
+	snap := a.store.Snapshot()
+	a.lastApply = a.opts.Now()
+	if snap.Seq == a.snap.Seq && a.snap.Host != "" {
+		return
+	}
+	a.snap = snap
+	for _, p := range a.pages {
+		p.SetSnapshot(snap)
+	}
+	a.pages[a.active].Sync()
+}
+
+// Update implements tea.Model.
+func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		a.width, a.height = msg.Width, msg.Height
+		a.layout()
+		return a, nil
+	case tea.ColorProfileMsg:
+		a.styles = *NewStyles(msg.Profile)
+		a.help.Styles = a.styles.Help
+		return a, nil
+	case storeChangedMsg:
+		cmd := waitStoreCmd(a.sub, a.done)
+		a.pending = true
+		if a.paused || a.tickPending {
+			return a, cmd
+		}
+		wait := a.opts.Refresh - a.opts.Now().Sub(a.lastApply)
+		if wait <= 0 {
+			a.apply()
+			return a, cmd
+		}
+		a.tickPending = true
+		return a, tea.Batch(cmd, refreshCmd(wait))
+	case refreshMsg:
+		a.tickPending = false
+		if a.pending && !a.paused {
+			a.apply()
+		}
+		return a, nil
+	case snapshotSavedMsg:
+		if msg.err != nil {
+			a.setStatus("snapshot failed: "+oneLine(msg.err.Error()), true)
+		} else {
+			a.setStatus("snapshot saved: "+msg.path, false)
+		}
+		return a, nil
+	case tea.KeyPressMsg:
+		return a.handleKey(msg)
+	case tea.MouseWheelMsg:
+		if !a.showHelp {
+			return a.updatePage(msg)
+		}
+		return a, nil
+	}
+	return a.updatePage(msg)
+}
+
+func (a *App) updatePage(msg tea.Msg) (tea.Model, tea.Cmd) {
+	p, cmd := a.pages[a.active].Update(msg)
+	a.pages[a.active] = p
+	p.Sync()
+	return a, cmd
+}
+
+func (a *App) setStatus(s string, isErr bool) {
+	a.status, a.statusErr = s, isErr
+}
+
+func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	k := a.keys
+	if msg.String() == "ctrl+c" {
+		return a, tea.Quit
+	}
+	if a.filtering {
+		return a.handleFilterKey(msg)
+	}
+	if a.showHelp {
+		switch {
+		case key.Matches(msg, k.Quit):
+			return a, tea.Quit
+		case key.Matches(msg, k.Help), key.Matches(msg, k.Escape):
+			a.showHelp = false
+		}
+		return a, nil
+	}
+	switch {
+	case key.Matches(msg, k.Quit):
+		return a, tea.Quit
+	case key.Matches(msg, k.Help):
+		a.showHelp = true
+	case key.Matches(msg, k.NextTab):
+		a.switchTab((a.active + 1) % len(a.pages))
+	case key.Matches(msg, k.PrevTab):
+		a.switchTab((a.active + len(a.pages) - 1) % len(a.pages))
+	case key.Matches(msg, k.Tab):
+		if n := int(msg.Code - '1'); len(msg.Text) == 1 && n >= 0 && n < len(a.pages) {
+			a.switchTab(n)
+		}
+	case key.Matches(msg, k.Filter):
+		a.filtering = true
+		a.input = []rune(a.pages[a.active].Filter())
+	case key.Matches(msg, k.Escape):
+		switch {
+		case a.pages[a.active].Filter() != "":
+			a.setFilter("")
+		default:
+			a.setStatus("", false)
+		}
+	case key.Matches(msg, k.Pause):
+		a.paused = !a.paused
+		if !a.paused && a.pending {
+			a.apply()
+		}
+	case key.Matches(msg, k.Snapshot):
+		if a.opts.SaveSnapshot == nil {
+			a.setStatus("snapshots are not available here", true)
+			return a, nil
+		}
+		a.setStatus("saving snapshot...", false)
+		return a, saveSnapshotCmd(a.opts.SaveSnapshot, a.snap)
+	default:
+		return a.updatePage(msg)
+	}
+	return a, nil
+}
+
+func (a *App) handleFilterKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	k := a.keys
+	switch {
+	case key.Matches(msg, k.Escape):
+		a.filtering = false
+		a.setFilter("")
+	case key.Matches(msg, k.FilterAccept):
+		a.filtering = false
+	case key.Matches(msg, k.FilterDelete):
+		if len(a.input) > 0 {
+			a.input = a.input[:len(a.input)-1]
+			a.setFilter(string(a.input))
+		}
+	case key.Matches(msg, k.FilterClear):
+		a.input = a.input[:0]
+		a.setFilter("")
+	case msg.Text != "" && msg.Mod&^tea.ModShift == 0:
+		a.input = append(a.input, []rune(sanitize(msg.Text))...)
+		a.setFilter(string(a.input))
+	case key.Matches(msg, k.Up, k.Down, k.PageUp, k.PageDown):
+		return a.updatePage(msg)
+	}
+	return a, nil
+}
+
+func (a *App) setFilter(f string) {
+	p := a.pages[a.active]
+	p.SetFilter(f)
+	p.Sync()
+	if f == "" {
+		a.input = a.input[:0]
+	}
+}
+
+func (a *App) switchTab(i int) {
+	if i == a.active {
+		return
+	}
+	a.filtering = false
+	a.active = i
+	a.pages[i].Sync()
+}
+
+// Chrome around the page: header, health and tab lines above; status and
+// help lines below.
+const (
+	chromeTop    = 3
+	chromeBottom = 2
+)
+
+func (a *App) layout() {
+	a.help.SetWidth(a.width)
+	for _, p := range a.pages {
+		p.SetSize(a.width, max(a.height-chromeTop-chromeBottom, 1))
+	}
+}
+
+// tooSmall reports whether the terminal is below the minimum size.
+func (a *App) tooSmall() bool { return a.width < MinWidth || a.height < MinHeight }
+
+// View implements tea.Model.
+func (a *App) View() tea.View {
+	v := tea.NewView(a.render())
+	v.AltScreen = true
+	if !a.opts.NoMouse {
+		v.MouseMode = tea.MouseModeCellMotion
+	}
+	return v
+}
+
+// render draws the whole screen.
+func (a *App) render() string {
+	if a.width == 0 || a.height == 0 {
+		return ""
+	}
+	if a.tooSmall() {
+		return a.tooSmallView()
+	}
+	var b strings.Builder
+	b.WriteString(a.headerView())
+	b.WriteByte('\n')
+	b.WriteString(a.healthView())
+	b.WriteByte('\n')
+	b.WriteString(a.tabsView())
+	b.WriteByte('\n')
+	if a.showHelp {
+		b.WriteString(a.fullHelpView())
+	} else {
+		b.WriteString(a.pages[a.active].View())
+	}
+	b.WriteByte('\n')
+	b.WriteString(a.statusView())
+	b.WriteByte('\n')
+	b.WriteString(a.footerView())
+	return b.String()
+}
+
+func (a *App) tooSmallView() string {
+	lines := []string{
+		"terminal too small",
+		"need " + itoa(MinWidth) + "x" + itoa(MinHeight) + ", have " + itoa(a.width) + "x" + itoa(a.height),
+		"enlarge the window, or press q to quit",
+	}
+	out := make([]string, 0, a.height)
+	top := max((a.height-len(lines))/2, 0)
+	for range top {
+		out = append(out, "")
+	}
+	for _, l := range lines {
+		pad := max((a.width-len(l))/2, 0)
+		out = append(out, fitString(strings.Repeat(" ", pad)+l, a.width))
+	}
+	return fixHeight(out, a.height)
+}
+
+func (a *App) headerView() string {
+	s := &a.styles
+	left := " netlens"
+	if a.opts.Version != "" {
+		left += " " + a.opts.Version
+	}
+	left += "  host " + sanitize(a.snap.Host) + "  kernel " + sanitize(a.snap.Kernel) + "  refresh " + a.opts.Refresh.String()
+	state, st := " LIVE ", s.Live
+	if a.paused {
+		state, st = " PAUSED ", s.Paused
+	}
+	return s.Header.Render(fitString(left, a.width-len(state))) + st.Render(state)
+}
+
+// healthView is one line of collector health: those that are down first,
+// with their reasons, then those starting, then the healthy ones.
+func (a *App) healthView() string {
+	s := &a.styles
+	type seg struct {
+		text string
+		st   *lipgloss.Style
+	}
+	var bad, pending, ok []string
+	for _, c := range a.snap.Collectors {
+		switch c.State {
+		case model.StateOK:
+			ok = append(ok, c.Name)
+		case model.StatePending:
+			pending = append(pending, c.Name)
+		default:
+			bad = append(bad, describe(c))
+		}
+	}
+	var segs []seg
+	for _, t := range bad {
+		segs = append(segs, seg{t, &s.HealthBad})
+	}
+	if len(pending) > 0 {
+		segs = append(segs, seg{"starting: " + strings.Join(pending, " "), &s.HealthPending})
+	}
+	if len(ok) > 0 {
+		segs = append(segs, seg{"ok: " + strings.Join(ok, " "), &s.HealthOK})
+	}
+	if len(segs) == 0 {
+		return fitString(" collectors: none yet", a.width)
+	}
+	var b strings.Builder
+	used := 0
+	b.WriteByte(' ')
+	used++
+	for i, g := range segs {
+		sep := ""
+		if i > 0 {
+			sep = " | "
+		}
+		room := a.width - used - len(sep)
+		if room <= 1 {
+			break
+		}
+		t := g.text
+		if width(t) > room {
+			t = fitString(t, room)
+		}
+		b.WriteString(sep)
+		b.WriteString(g.st.Render(t))
+		used += len(sep) + width(t)
+	}
+	return b.String() + strings.Repeat(" ", max(a.width-used, 0))
+}
+
+func (a *App) tabsView() string {
+	s := &a.styles
+	var b strings.Builder
+	used := 0
+	for i, p := range a.pages {
+		t := " " + itoa(i+1) + " " + p.Title() + " "
+		if f := p.Filter(); f != "" {
+			t = " " + itoa(i+1) + " " + p.Title() + " [/] "
+		}
+		if used+len(t)+1 > a.width {
+			break
+		}
+		b.WriteByte(' ')
+		if i == a.active {
+			b.WriteString(s.TabActive.Render(t))
+		} else {
+			b.WriteString(s.TabInactive.Render(t))
+		}
+		used += len(t) + 1
+	}
+	return b.String() + strings.Repeat(" ", max(a.width-used, 0))
+}
+
+func (a *App) statusView() string {
+	s := &a.styles
+	w := a.width
+	switch {
+	case a.filtering:
+		prompt := " filter /"
+		text := string(a.input)
+		room := w - len(prompt) - 1
+		if width(text) > room {
+			text = ellipsis + string([]rune(text)[len([]rune(text))-(room-1):])
+		}
+		line := s.FilterPrompt.Render(prompt) + text + s.Cursor.Render(" ")
+		return line + strings.Repeat(" ", max(w-len(prompt)-width(text)-1, 0))
+	case a.status != "":
+		st := s.Status
+		if a.statusErr {
+			st = s.StatusErr
+		}
+		return st.Render(fitString(" "+a.status, w))
+	case a.pages[a.active].Filter() != "":
+		return s.Dim.Render(fitString(" filter: "+a.pages[a.active].Filter()+"   (/ edit, esc clear)", w))
+	}
+	return strings.Repeat(" ", w)
+}
+
+func (a *App) footerView() string {
+	p := a.pages[a.active]
+	var bs []key.Binding
+	if a.filtering {
+		bs = []key.Binding{a.keys.FilterAccept, a.keys.Escape, a.keys.FilterClear}
+	} else {
+		g := a.keys.globalShort()
+		bs = append(append(g[:len(g)-1:len(g)-1], p.ShortHelp()...), g[len(g)-1])
+	}
+	return shortHelp(&a.styles, bs, a.width)
+}
+
+// shortHelp renders bindings on one line of w cells, in order, leaving out
+// those that do not fit but always keeping the last one (quit).
+func shortHelp(s *Styles, bs []key.Binding, w int) string {
+	var enabled []key.Binding
+	for _, b := range bs {
+		if b.Enabled() {
+			enabled = append(enabled, b)
+		}
+	}
+	if len(enabled) == 0 {
+		return strings.Repeat(" ", w)
+	}
+	itemWidth := func(b key.Binding) int { return 2 + width(b.Help().Key) + 1 + width(b.Help().Desc) }
+	last := enabled[len(enabled)-1]
+	room := w - itemWidth(last)
+	var out strings.Builder
+	used := 0
+	for _, b := range enabled[:len(enabled)-1] {
+		iw := itemWidth(b)
+		if used+iw > room {
+			continue
+		}
+		out.WriteString("  " + s.Help.ShortKey.Render(b.Help().Key) + " " + s.Help.ShortDesc.Render(b.Help().Desc))
+		used += iw
+	}
+	if used+itemWidth(last) <= w {
+		out.WriteString("  " + s.Help.ShortKey.Render(last.Help().Key) + " " + s.Help.ShortDesc.Render(last.Help().Desc))
+		used += itemWidth(last)
+	}
+	return out.String()[1:] + strings.Repeat(" ", max(w-used+1, 0))
+}
+
+func (a *App) fullHelpView() string {
+	h := max(a.height-chromeTop-chromeBottom, 1)
+	p := a.pages[a.active]
+	groups := append(a.keys.globalFull(), p.FullHelp()...)
+	a.help.SetWidth(a.width - 2)
+	body := a.help.FullHelpView(groups)
+	lines := []string{a.styles.Summary.Render(fitString(" Keys ("+p.Title()+" tab)", a.width)), ""}
+	for _, l := range strings.Split(body, "\n") {
+		lines = append(lines, " "+l)
+	}
+	lines = append(lines, "",
+		fitString(" Filter: case-insensitive substring over the visible columns.", a.width),
+		fitString(" Sort: o picks the next column (its header shows ^ or v), O reverses.", a.width),
+		fitString(" Paused, the screen keeps the snapshot it froze on; s saves that one.", a.width),
+		fitString(" ? or esc closes this help.", a.width))
+	return fixHeight(lines, h)
+}

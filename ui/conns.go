@@ -1,0 +1,292 @@
+package ui
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"netlens/model"
+)
+
+// Connections table columns.
+const (
+	connProto = iota
+	connLocal
+	connRemote
+	connState
+	connRecvQ
+	connSendQ
+	connProc
+	connUID
+	connDrops
+)
+
+// sockKey identifies a socket across snapshots.
+type sockKey struct {
+	proto         model.Proto
+	local, remote netip.AddrPort
+	inode         uint64
+}
+
+// connsPage is the Connections tab: the socket table. Not safe for
+// concurrent use.
+type connsPage struct {
+	listBase[sockKey]
+	summary string // "1234 sockets: 800 ESTAB, 12 LISTEN, ..."
+}
+
+func newConnsPage(c Common, deps []string) *connsPage {
+	p := &connsPage{}
+	p.Common, p.deps = c, deps
+	cols := []column{
+		connProto:  {title: "Proto", width: 5},
+		connLocal:  {title: "Local", width: 15, flex: 3, keepTail: true},
+		connRemote: {title: "Remote", width: 15, flex: 3, keepTail: true},
+		connState:  {title: "State", width: 12},
+		connRecvQ:  {title: "Recv-Q", width: 6, right: true},
+		connSendQ:  {title: "Send-Q", width: 6, right: true},
+		connProc:   {title: "Process", width: 10, flex: 2},
+		connUID:    {title: "UID", width: 5, right: true, drop: 1},
+		connDrops:  {title: "Drops", width: 5, right: true, drop: 2},
+	}
+	socks := func() []model.Socket { return p.snap.Sockets }
+	sorts := []sortSpec{
+		{name: "local", col: connLocal, cmp: func(a, b int) int { s := socks(); return cmpSockLocal(&s[a], &s[b]) }},
+		{name: "remote", col: connRemote, cmp: func(a, b int) int {
+			s := socks()
+			return cmp.Or(s[a].Remote.Compare(s[b].Remote), cmpSockLocal(&s[a], &s[b]))
+		}},
+		{name: "state", col: connState, cmp: func(a, b int) int {
+			s := socks()
+			return cmp.Or(cmp.Compare(s[a].State.String(), s[b].State.String()), cmpSockLocal(&s[a], &s[b]))
+		}},
+		{name: "recv-q", col: connRecvQ, desc: true, cmp: func(a, b int) int { s := socks(); return cmp.Compare(s[a].RecvQ, s[b].RecvQ) }},
+		{name: "send-q", col: connSendQ, desc: true, cmp: func(a, b int) int { s := socks(); return cmp.Compare(s[a].SendQ, s[b].SendQ) }},
+		{name: "process", col: connProc, cmp: func(a, b int) int {
+			s := socks()
+			return cmp.Or(cmpProcs(s[a].Procs, s[b].Procs), cmpSockLocal(&s[a], &s[b]))
+		}},
+		{name: "uid", col: connUID, cmp: func(a, b int) int { s := socks(); return cmp.Compare(s[a].UID, s[b].UID) }},
+		{name: "drops", col: connDrops, desc: true, cmp: func(a, b int) int { s := socks(); return cmp.Compare(s[a].Drops, s[b].Drops) }},
+		{name: "proto", col: connProto, cmp: func(a, b int) int {
+			s := socks()
+			return cmp.Or(cmp.Compare(s[a].Proto, s[b].Proto), cmpSockLocal(&s[a], &s[b]))
+		}},
+	}
+	p.init(cols, sorts, 0)
+	return p
+}
+
+func cmpSockLocal(a, b *model.Socket) int {
+	return cmp.Or(a.Local.Compare(b.Local), cmp.Compare(a.Proto, b.Proto), a.Remote.Compare(b.Remote))
+}
+
+func cmpProcs(a, b []model.Proc) int {
+	switch {
+	case len(a) == 0 && len(b) == 0:
+		return 0
+	case len(a) == 0:
+		return 1 // sockets without a known process last
+	case len(b) == 0:
+		return -1
+	}
+	return cmp.Or(cmp.Compare(a[0].Comm, b[0].Comm), cmp.Compare(a[0].PID, b[0].PID))
+}
+
+// Title implements page.
+func (p *connsPage) Title() string { return "Connections" }
+
+// SetSize implements page.
+func (p *connsPage) SetSize(w, h int) { p.setSize(w, h, h-1) }
+
+// SetSnapshot implements page.
+func (p *connsPage) SetSnapshot(s model.Snapshot) { p.setSnapshot(p, s) }
+
+// Sync implements page.
+func (p *connsPage) Sync() {
+	if p.fresh() {
+		p.summary = socketSummary(p.snap.Sockets)
+	}
+	p.sync(p)
+}
+
+// Update implements page.
+func (p *connsPage) Update(msg tea.Msg) (page, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.KeyPressMsg:
+		p.handleKey(msg)
+	case tea.MouseWheelMsg:
+		p.handleMouse(msg)
+	}
+	return p, nil
+}
+
+// ShortHelp implements page.
+func (p *connsPage) ShortHelp() []key.Binding { return nil }
+
+// FullHelp implements page.
+func (p *connsPage) FullHelp() [][]key.Binding { return nil }
+
+func (p *connsPage) count() int       { return len(p.snap.Sockets) }
+func (p *connsPage) include(int) bool { return true }
+func (p *connsPage) key(i int) sockKey {
+	s := &p.snap.Sockets[i]
+	return sockKey{proto: s.Proto, local: s.Local, remote: s.Remote, inode: s.Inode}
+}
+
+func (p *connsPage) haystack(i int) string {
+	s := &p.snap.Sockets[i]
+	var b strings.Builder
+	for c := connProto; c <= connDrops; c++ {
+		if c == connProc {
+			for _, pr := range s.Procs {
+				b.WriteString(pr.Comm + "/" + strconv.Itoa(pr.PID) + " ")
+			}
+			continue
+		}
+		b.WriteString(p.cell(i, c))
+		b.WriteByte(' ')
+	}
+	return b.String()
+}
+
+// cell returns the text of column c for socket i.
+func (p *connsPage) cell(i, c int) string {
+	s := &p.snap.Sockets[i]
+	switch c {
+	case connProto:
+		return string(s.Proto)
+	case connLocal:
+		return fmtAddr(s.Local)
+	case connRemote:
+		return fmtAddr(s.Remote)
+	case connState:
+		return s.State.String()
+	case connRecvQ:
+		return fmtCount(uint64(s.RecvQ), 6)
+	case connSendQ:
+		return fmtCount(uint64(s.SendQ), 6)
+	case connProc:
+		return fmtProcs(s.Procs)
+	case connUID:
+		return strconv.FormatUint(uint64(s.UID), 10)
+	case connDrops:
+		if !s.HasDrops {
+			return "-"
+		}
+		return fmtCount(s.Drops, 5)
+	}
+	return ""
+}
+
+// View implements page.
+func (p *connsPage) View() string {
+	s := p.Styles
+	socks := p.snap.Sockets
+	right := p.sortLabel()
+	if f := p.shownLabel(len(socks)); f != "" {
+		right = f + "  " + right
+	}
+	head := summaryLine(s, p.summary, right, p.Width)
+	if len(socks) == 0 && len(p.problems) > 0 {
+		return head + "\n" + paneMessage(s, p.Width, p.Height-1, p.problems)
+	}
+	warn := p.fitTable(p.problems, p.Height-1)
+	empty := "no sockets"
+	if p.filter != "" {
+		empty = "no sockets match the filter " + strconv.Quote(p.filter)
+	}
+	rows := p.idx
+	body := p.tbl.View(s, func(i, c int) string { return p.cell(rows[i], c) }, p.rowKind, empty)
+	return head + "\n" + warn + body
+}
+
+func (p *connsPage) rowKind(i int) rowKind {
+	s := &p.snap.Sockets[p.idx[i]]
+	if s.HasDrops && s.Drops > 0 {
+		return rowHot
+	}
+	return rowPlain
+}
+
+// socketSummary counts sockets by state: "1234 sockets: 800 ESTAB, 12
+// LISTEN, ...", biggest first.
+func socketSummary(socks []model.Socket) string {
+	var counts [256]int
+	for i := range socks {
+		counts[socks[i].State]++
+	}
+	type sc struct {
+		name string
+		n    int
+	}
+	var byState []sc
+	for st, n := range counts {
+		if n > 0 {
+			byState = append(byState, sc{model.SockState(st).String(), n})
+		}
+	}
+	slices.SortFunc(byState, func(a, b sc) int { return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.name, b.name)) })
+	var b strings.Builder
+	b.WriteString(strconv.Itoa(len(socks)))
+	if len(socks) == 1 {
+		b.WriteString(" socket")
+	} else {
+		b.WriteString(" sockets")
+	}
+	for i, x := range byState {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Itoa(x.n) + " " + x.name)
+	}
+	return b.String()
+}
+
+// summaryLine renders a page's first line: left, then right aligned to the
+// edge (left is cut to make room).
+func summaryLine(s *Styles, left, right string, w int) string {
+	rw := width(right)
+	if rw+2 > w {
+		return s.Summary.Render(fitString(left, w))
+	}
+	return s.Summary.Render(fitString(left, w-rw-1)) + " " + s.Dim.Render(right)
+}
+
+// fitTable sizes the table below the summary line, and a warning line
+// when collectors it depends on are down while it still shows (older)
+// data. It returns the warning line, with its newline, or "".
+func (l *listBase[K]) fitTable(ps []problem, th int) string {
+	var bad []problem
+	for _, p := range ps {
+		if p.known && p.status.State != model.StatePending {
+			bad = append(bad, p)
+		}
+	}
+	warn := ""
+	if len(bad) > 0 {
+		warn = l.Styles.Warn.Render(fitString(problemLine(bad), l.Width)) + "\n"
+		th--
+	}
+	if l.tbl.height != th || l.tbl.width != l.Width {
+		l.tbl.SetSize(l.Width, max(th, 1))
+	}
+	return warn
+}
+
+// problemLine is a one-line warning for collectors that are down while the
+// pane still has (older) data.
+func problemLine(ps []problem) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = describe(p.status)
+	}
+	return "! " + strings.Join(parts, "; ") + " (data may be stale)"
+}

@@ -1,0 +1,161 @@
+package ui
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"netlens/model"
+)
+
+// ellipsis marks truncated text. It is ASCII so that the Linux console
+// shows it.
+const ellipsis = "~"
+
+// isASCII reports whether s has only single-cell ASCII bytes.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf || s[i] < 0x20 {
+			return false
+		}
+	}
+	return true
+}
+
+// width returns the number of cells s takes.
+func width(s string) int {
+	if isASCII(s) {
+		return len(s)
+	}
+	return ansi.StringWidth(s)
+}
+
+// fit pads or truncates s to exactly w cells. Truncation keeps the start of
+// the text, or its end when keepTail is set (addresses: the port matters).
+func fit(b *strings.Builder, s string, w int, right, keepTail bool) {
+	if w <= 0 {
+		return
+	}
+	sw := width(s)
+	if sw > w {
+		switch {
+		case w == 1:
+			s = ellipsis
+		case keepTail && isASCII(s):
+			s = ellipsis + s[len(s)-(w-1):]
+		case keepTail:
+			s = ansi.TruncateLeft(s, sw-w+1, ellipsis)
+		case isASCII(s):
+			s = s[:w-1] + ellipsis
+		default:
+			s = ansi.Truncate(s, w, ellipsis)
+		}
+		sw = width(s)
+	}
+	pad := w - sw
+	if right {
+		b.WriteString(strings.Repeat(" ", pad))
+		b.WriteString(s)
+		return
+	}
+	b.WriteString(s)
+	b.WriteString(strings.Repeat(" ", pad))
+}
+
+// fitString is fit into a new string.
+func fitString(s string, w int) string {
+	var b strings.Builder
+	fit(&b, s, w, false, false)
+	return b.String()
+}
+
+// sanitize replaces control characters (a process name may hold anything)
+// so that they cannot move the cursor or change the terminal's state.
+func sanitize(s string) string {
+	if isASCII(s) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' {
+			return ' '
+		}
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// fmtAddr formats an address and port as ss does, with "*" for a wildcard
+// port and "*:*" for no address at all.
+func fmtAddr(ap netip.AddrPort) string {
+	if !ap.Addr().IsValid() {
+		return "*:*"
+	}
+	port := "*"
+	if ap.Port() != 0 {
+		port = strconv.Itoa(int(ap.Port()))
+	}
+	a := ap.Addr()
+	if a.Is4() {
+		return a.String() + ":" + port
+	}
+	return "[" + a.String() + "]:" + port
+}
+
+// fmtProcs formats the processes of a socket as "comm/pid", with "+N" when
+// more processes share it.
+func fmtProcs(ps []model.Proc) string {
+	if len(ps) == 0 {
+		return ""
+	}
+	s := sanitize(ps[0].Comm) + "/" + strconv.Itoa(ps[0].PID)
+	if len(ps) > 1 {
+		s += "+" + strconv.Itoa(len(ps)-1)
+	}
+	return s
+}
+
+// fmtCount formats a count to fit in w cells: exact when it fits, else
+// with an SI suffix (k, M, G, T, P, E).
+func fmtCount(v uint64, w int) string {
+	s := strconv.FormatUint(v, 10)
+	if len(s) <= w {
+		return s
+	}
+	f := float64(v)
+	for _, suf := range []string{"k", "M", "G", "T", "P", "E"} {
+		f /= 1000
+		for prec := 2; prec >= 0; prec-- {
+			t := strconv.FormatFloat(f, 'f', prec, 64) + suf
+			if len(t) <= w {
+				return t
+			}
+		}
+	}
+	return s
+}
+
+// fmtRate formats a per-second rate compactly: "0", "0.25", "12.5", "3.4k".
+func fmtRate(r float64) string {
+	switch {
+	case r == 0:
+		return "0"
+	case r < 10:
+		return strconv.FormatFloat(r, 'f', 2, 64)
+	case r < 1000:
+		return strconv.FormatFloat(r, 'f', 1, 64)
+	}
+	for _, suf := range []string{"k", "M", "G", "T"} {
+		r /= 1000
+		if r < 1000 {
+			return strconv.FormatFloat(r, 'f', 1, 64) + suf
+		}
+	}
+	return strconv.FormatFloat(r, 'e', 1, 64)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

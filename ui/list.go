@@ -1,0 +1,256 @@
+package ui
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"netlens/model"
+)
+
+// sortSpec is one way to sort a list: its name in the status line, the
+// table column whose header shows the arrow, and the comparison of two rows
+// (indexes into the page's data).
+type sortSpec struct {
+	name string
+	col  int
+	cmp  func(a, b int) int
+	// desc makes descending the first direction (queues, rates: the
+	// biggest first).
+	desc bool
+}
+
+// listSource is what a list page tells listBase about its rows. Indexes are
+// into the page's own data for the current snapshot.
+type listSource[K comparable] interface {
+	// count is the number of rows in the snapshot.
+	count() int
+	// include is the page's own predicate (moved only, watched only).
+	include(i int) bool
+	// haystack is the text of row i's columns, for the filter.
+	haystack(i int) string
+	// key identifies row i across snapshots, to keep the selection.
+	key(i int) K
+}
+
+// listBase is the state every table page shares: the snapshot, the filter,
+// the sort and the index of the rows shown, in order. The rows are
+// recomputed by Sync only when the snapshot, the filter, the sort or the
+// page's predicate changed. Not safe for concurrent use.
+type listBase[K comparable] struct {
+	Common
+	tbl   table
+	snap  model.Snapshot
+	dirty bool
+
+	filter  string // as typed
+	lfilter string // lower case
+
+	sorts   []sortSpec
+	sortIdx int
+	desc    bool
+
+	idx []int // rows shown, in order
+
+	hay      []string // lower-case haystacks, built when a filter is first used
+	hayValid bool
+
+	// selKey is the key of the selected row, captured before the data
+	// changes so that Sync can find the row again.
+	selKey   K
+	selValid bool
+	captured bool
+
+	// deps are the collectors the page's data comes from; problems are
+	// those not ok in the current snapshot.
+	deps     []string
+	problems []problem
+	seenSeq  uint64
+	seenSet  bool
+}
+
+// Init implements page; a list page has no work of its own to start.
+func (l *listBase[K]) Init() tea.Cmd { return nil }
+
+// fresh reports, once per snapshot, that the snapshot is new, after
+// refreshing the collector problems; pages recompute their summaries then.
+func (l *listBase[K]) fresh() bool {
+	if l.seenSet && l.seenSeq == l.snap.Seq {
+		return false
+	}
+	l.seenSeq, l.seenSet = l.snap.Seq, true
+	l.problems = problems(l.snap, l.deps)
+	return true
+}
+
+func (l *listBase[K]) init(cols []column, sorts []sortSpec, sortIdx int) {
+	l.tbl = newTable(cols)
+	l.sorts = sorts
+	l.sortIdx = sortIdx
+	l.desc = sorts[sortIdx].desc
+	l.tbl.sortCol = sorts[sortIdx].col
+	l.tbl.sortDesc = l.desc
+	l.dirty = true
+}
+
+// SetSize sets the area of the page; the table gets tableHeight lines.
+func (l *listBase[K]) setSize(w, h, tableHeight int) {
+	l.Common.SetSize(w, h)
+	l.tbl.SetSize(w, max(tableHeight, 1))
+}
+
+// capture records the key of the selected row while src still holds the
+// data it was selected in.
+func (l *listBase[K]) capture(src listSource[K]) {
+	if l.captured {
+		return
+	}
+	l.selValid = false
+	if i := l.selected(); i >= 0 && i < src.count() {
+		l.selKey, l.selValid = src.key(i), true
+	}
+	l.captured = true
+}
+
+// setSnapshot is SetSnapshot for a page: it captures the selection in the
+// old data first.
+func (l *listBase[K]) setSnapshot(src listSource[K], s model.Snapshot) {
+	l.capture(src)
+	l.snap = s
+	l.hayValid = false
+	l.dirty = true
+}
+
+// SetFilter implements page.
+func (l *listBase[K]) SetFilter(f string) {
+	if f == l.filter {
+		return
+	}
+	l.filter = f
+	l.lfilter = strings.ToLower(f)
+	l.dirty = true
+}
+
+// Filter implements page.
+func (l *listBase[K]) Filter() string { return l.filter }
+
+// sync recomputes the rows shown from src when something changed, keeping
+// the selected row selected when it is still there.
+func (l *listBase[K]) sync(src listSource[K]) {
+	if !l.dirty {
+		return
+	}
+	l.dirty = false
+	l.capture(src)
+	l.captured = false
+	n := src.count()
+	if l.lfilter != "" && !l.hayValid {
+		l.hay = l.hay[:0]
+		for i := range n {
+			l.hay = append(l.hay, strings.ToLower(src.haystack(i)))
+		}
+		l.hayValid = true
+	}
+	idx := l.idx[:0]
+	for i := range n {
+		if !src.include(i) {
+			continue
+		}
+		if l.lfilter != "" && !strings.Contains(l.hay[i], l.lfilter) {
+			continue
+		}
+		idx = append(idx, i)
+	}
+	spec := l.sorts[l.sortIdx]
+	desc := l.desc
+	slices.SortStableFunc(idx, func(a, b int) int {
+		c := spec.cmp(a, b)
+		if desc {
+			c = -c
+		}
+		return cmp.Or(c, cmp.Compare(a, b))
+	})
+	l.idx = idx
+	l.tbl.SetLen(len(idx))
+	if l.selValid {
+		for pos, i := range idx {
+			if src.key(i) == l.selKey {
+				l.tbl.SetCursor(pos)
+				break
+			}
+		}
+	}
+}
+
+// selected returns the data index of the selected row, or -1.
+func (l *listBase[K]) selected() int {
+	c := l.tbl.Cursor()
+	if c < 0 || c >= len(l.idx) {
+		return -1
+	}
+	return l.idx[c]
+}
+
+// handleKey handles the keys every list shares: movement and sort. It
+// reports whether it used the key.
+func (l *listBase[K]) handleKey(msg tea.KeyPressMsg) bool {
+	k := l.Keys
+	switch {
+	case key.Matches(msg, k.Up):
+		l.tbl.MoveBy(-1)
+	case key.Matches(msg, k.Down):
+		l.tbl.MoveBy(1)
+	case key.Matches(msg, k.PageUp):
+		l.tbl.PageUp()
+	case key.Matches(msg, k.PageDown):
+		l.tbl.PageDown()
+	case key.Matches(msg, k.Home):
+		l.tbl.Top()
+	case key.Matches(msg, k.End):
+		l.tbl.Bottom()
+	case key.Matches(msg, k.Sort):
+		l.sortIdx = (l.sortIdx + 1) % len(l.sorts)
+		l.desc = l.sorts[l.sortIdx].desc
+		l.tbl.sortCol = l.sorts[l.sortIdx].col
+		l.dirty = true
+	case key.Matches(msg, k.Reverse):
+		l.desc = !l.desc
+		l.tbl.sortDesc = l.desc
+		l.dirty = true
+	default:
+		return false
+	}
+	l.tbl.sortDesc = l.desc
+	return true
+}
+
+// handleMouse scrolls on the mouse wheel.
+func (l *listBase[K]) handleMouse(msg tea.MouseWheelMsg) {
+	switch msg.Button {
+	case tea.MouseWheelUp:
+		l.tbl.ScrollBy(-3)
+	case tea.MouseWheelDown:
+		l.tbl.ScrollBy(3)
+	}
+}
+
+// sortLabel describes the sort for the summary line: "sort: state^".
+func (l *listBase[K]) sortLabel() string {
+	arrow := "^"
+	if l.desc {
+		arrow = "v"
+	}
+	return "sort " + l.sorts[l.sortIdx].name + arrow
+}
+
+// shownLabel says how many rows are shown out of how many.
+func (l *listBase[K]) shownLabel(total int) string {
+	if len(l.idx) == total {
+		return ""
+	}
+	return strconv.Itoa(len(l.idx)) + " of " + strconv.Itoa(total) + " shown"
+}

@@ -1,0 +1,66 @@
+package ui
+
+import (
+	"time"
+
+	"netlens/model"
+)
+
+// DefaultRefresh is the redraw interval when Options.Refresh is zero.
+const DefaultRefresh = time.Second
+
+// Minimum terminal size the layout is designed for.
+const (
+	MinWidth  = 80
+	MinHeight = 24
+)
+
+// Options configure the UI.
+type Options struct {
+	// Refresh is the minimum interval between redraws caused by new data:
+	// however often collectors publish, the screen changes at most once
+	// per Refresh (DefaultRefresh when zero).
+	Refresh time.Duration
+	// SaveSnapshot writes a snapshot and returns where it went. It is
+	// called, off the UI goroutine, with the snapshot on screen when the
+	// user presses `s`. Nil disables the key (the status line says so).
+	SaveSnapshot func(model.Snapshot) (path string, err error)
+	// Version is shown in the header.
+	Version string
+	// NoMouse leaves the mouse to the terminal (text selection); by
+	// default the UI takes mouse events to scroll with the wheel.
+	NoMouse bool
+	// Deps names the collectors each tab's data comes from, so that a tab
+	// whose collector is down says why instead of showing an empty table.
+	// Nil fields take DefaultConnectionsDeps, DefaultDropsDeps and
+	// DefaultSysctlDeps.
+	Deps Deps
+	// Now is the clock (time.Now when nil); tests replace it.
+	Now func() time.Time
+}
+
+// Deps names the collectors behind each tab.
+type Deps struct {
+	Connections []string
+	Drops       []string
+	Sysctl      []string
+}
+
+func (o Options) withDefaults() Options {
+	if o.Refresh <= 0 {
+		o.Refresh = DefaultRefresh
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Deps.Connections == nil {
+		o.Deps.Connections = DefaultConnectionsDeps
+	}
+	if o.Deps.Drops == nil {
+		o.Deps.Drops = DefaultDropsDeps
+	}
+	if o.Deps.Sysctl == nil {
+		o.Deps.Sysctl = DefaultSysctlDeps
+	}
+	return o
+}

@@ -1,0 +1,221 @@
+package ui
+
+import (
+	"cmp"
+	"strconv"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"netlens/model"
+)
+
+// Sysctl table columns.
+const (
+	sysMark = iota
+	sysName
+	sysValue
+)
+
+// sysctlDetailLines is the height of the "why" pane under the table.
+const sysctlDetailLines = 4
+
+// sysctlPage is the Sysctl tab: every entry under /proc/sys/net, watched
+// ones first and marked, with what a watched entry governs in a pane
+// under the table. Not safe for concurrent use.
+type sysctlPage struct {
+	listBase[string]
+	watchedOnly bool
+	details     bool
+	watched     int
+}
+
+func newSysctlPage(c Common, deps []string) *sysctlPage {
+	p := &sysctlPage{details: true}
+	p.Common, p.deps = c, deps
+	cols := []column{
+		sysMark:  {title: "W", width: 2},
+		sysName:  {title: "Name", width: 30, flex: 3},
+		sysValue: {title: "Value", width: 20, flex: 2},
+	}
+	ss := func() []model.Sysctl { return p.snap.Sysctls }
+	byName := func(a, b int) int { s := ss(); return cmp.Compare(s[a].Name, s[b].Name) }
+	sorts := []sortSpec{
+		{name: "watched", col: sysMark, cmp: func(a, b int) int {
+			s := ss()
+			return cmp.Or(-cmp.Compare(b2i(s[a].Watched), b2i(s[b].Watched)), byName(a, b))
+		}},
+		{name: "name", col: sysName, cmp: byName},
+		{name: "value", col: sysValue, cmp: func(a, b int) int {
+			s := ss()
+			return cmp.Or(cmpValues(s[a].Value, s[b].Value), byName(a, b))
+		}},
+	}
+	p.init(cols, sorts, 0)
+	return p
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// cmpValues compares sysctl values numerically when both are integers.
+func cmpValues(a, b string) int {
+	x, errA := strconv.ParseInt(a, 10, 64)
+	y, errB := strconv.ParseInt(b, 10, 64)
+	if errA == nil && errB == nil {
+		return cmp.Compare(x, y)
+	}
+	return cmp.Compare(a, b)
+}
+
+// Title implements page.
+func (p *sysctlPage) Title() string { return "Sysctl" }
+
+// SetSize implements page.
+func (p *sysctlPage) SetSize(w, h int) { p.setSize(w, h, p.tableHeight(h)) }
+
+func (p *sysctlPage) tableHeight(h int) int {
+	if p.details {
+		return h - 1 - sysctlDetailLines
+	}
+	return h - 1
+}
+
+// SetSnapshot implements page.
+func (p *sysctlPage) SetSnapshot(s model.Snapshot) { p.setSnapshot(p, s) }
+
+// Sync implements page.
+func (p *sysctlPage) Sync() {
+	if p.fresh() {
+		p.watched = 0
+		for i := range p.snap.Sysctls {
+			if p.snap.Sysctls[i].Watched {
+				p.watched++
+			}
+		}
+	}
+	p.sync(p)
+}
+
+// Update implements page.
+func (p *sysctlPage) Update(msg tea.Msg) (page, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.KeyPressMsg:
+		switch {
+		case key.Matches(msg, p.Keys.WatchedOnly):
+			p.watchedOnly = !p.watchedOnly
+			p.dirty = true
+			p.Sync()
+		case key.Matches(msg, p.Keys.Details):
+			p.details = !p.details
+		default:
+			p.handleKey(msg)
+		}
+	case tea.MouseWheelMsg:
+		p.handleMouse(msg)
+	}
+	return p, nil
+}
+
+// ShortHelp implements page.
+func (p *sysctlPage) ShortHelp() []key.Binding {
+	return []key.Binding{p.Keys.WatchedOnly, p.Keys.Details}
+}
+
+// FullHelp implements page.
+func (p *sysctlPage) FullHelp() [][]key.Binding {
+	return [][]key.Binding{{p.Keys.WatchedOnly, p.Keys.Details}}
+}
+
+func (p *sysctlPage) count() int { return len(p.snap.Sysctls) }
+func (p *sysctlPage) include(i int) bool {
+	return !p.watchedOnly || p.snap.Sysctls[i].Watched
+}
+func (p *sysctlPage) key(i int) string { return p.snap.Sysctls[i].Name }
+func (p *sysctlPage) haystack(i int) string {
+	return p.cell(i, sysMark) + " " + p.cell(i, sysName) + " " + p.cell(i, sysValue)
+}
+
+func (p *sysctlPage) cell(i, c int) string {
+	x := &p.snap.Sysctls[i]
+	switch c {
+	case sysMark:
+		if x.Watched {
+			return "*"
+		}
+		return ""
+	case sysName:
+		return sanitize(x.Name)
+	case sysValue:
+		return sanitize(x.Value)
+	}
+	return ""
+}
+
+// View implements page.
+func (p *sysctlPage) View() string {
+	s := p.Styles
+	n := len(p.snap.Sysctls)
+	left := itoa(n) + " sysctls, " + itoa(p.watched) + " watched (*)"
+	if p.watchedOnly {
+		left += ", showing watched only"
+	}
+	right := p.sortLabel()
+	if f := p.shownLabel(n); f != "" && p.filter != "" {
+		right = f + "  " + right
+	}
+	head := summaryLine(s, left, right, p.Width)
+	if n == 0 && len(p.problems) > 0 {
+		return head + "\n" + paneMessage(s, p.Width, p.Height-1, p.problems)
+	}
+	warn := p.fitTable(p.problems, p.tableHeight(p.Height))
+	empty := "no sysctls"
+	if p.filter != "" {
+		empty = "no sysctls match the filter " + strconv.Quote(p.filter)
+	}
+	rows := p.idx
+	body := p.tbl.View(s, func(i, c int) string { return p.cell(rows[i], c) }, p.rowKind, empty)
+	out := head + "\n" + warn + body
+	if p.details {
+		out += "\n" + p.detailView()
+	}
+	return out
+}
+
+// detailView is the pane under the table: the selected entry in full and,
+// for a watched one, why it matters.
+func (p *sysctlPage) detailView() string {
+	s := p.Styles
+	lines := []string{s.Dim.Render(fitString(repeat('-', p.Width), p.Width))}
+	if i := p.selected(); i >= 0 {
+		x := &p.snap.Sysctls[i]
+		lines = append(lines, s.Summary.Render(fitString(sanitize(x.Name)+" = "+sanitize(x.Value), p.Width)))
+		why := x.Why
+		if why == "" {
+			why = "(not on the watch list)"
+		}
+		for _, l := range wrap(oneLine(why), p.Width) {
+			lines = append(lines, fitString(l, p.Width))
+		}
+	}
+	return fixHeight(lines, sysctlDetailLines)
+}
+
+func (p *sysctlPage) rowKind(i int) rowKind {
+	if p.snap.Sysctls[p.idx[i]].Watched {
+		return rowMarked
+	}
+	return rowPlain
+}
+
+func repeat(c byte, n int) string {
+	b := make([]byte, max(n, 0))
+	for i := range b {
+		b[i] = c
+	}
+	return string(b)
+}
