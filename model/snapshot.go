@@ -21,6 +21,12 @@ type Snapshot struct {
 	Counters   []Counter         `json:"counters"`
 	Sysctls    []Sysctl          `json:"sysctls"`
 	Collectors []CollectorStatus `json:"collectors"`
+	// Flows is the conntrack table (at most ConntrackStats.FlowsLimit
+	// entries: see ConntrackStats.FlowsTruncated).
+	Flows []Flow `json:"flows"`
+	// Conntrack is the conntrack table's health; zero until the conntrack
+	// collector has run.
+	Conntrack ConntrackStats `json:"conntrack,omitzero"`
 }
 
 // Status returns the status of the named collector, if known.

@@ -34,6 +34,17 @@ type SysctlsUpdate struct {
 	Sysctls []Sysctl
 }
 
+// FlowsUpdate replaces the conntrack flow table.
+type FlowsUpdate struct {
+	At    time.Time
+	Flows []Flow
+}
+
+// ConntrackStatsUpdate replaces the conntrack table's statistics.
+type ConntrackStatsUpdate struct {
+	Stats ConntrackStats
+}
+
 // StatusUpdate records the status of one collector.
 type StatusUpdate struct {
 	Status CollectorStatus
@@ -71,6 +82,7 @@ func NewStore(host, kernel string, now time.Time) *Store {
 			Counters:      []Counter{},
 			Sysctls:       []Sysctl{},
 			Collectors:    []CollectorStatus{},
+			Flows:         []Flow{},
 		},
 		counters: make(map[CounterKey]*counterState),
 		bySet:    make(map[string][]Counter),
@@ -132,6 +144,19 @@ func (u SysctlsUpdate) apply(s *Store, snap *Snapshot) {
 	}
 	snap.Sysctls = u.Sysctls
 	snap.TakenAt = later(snap.TakenAt, u.At)
+}
+
+func (u FlowsUpdate) apply(s *Store, snap *Snapshot) {
+	if u.Flows == nil {
+		u.Flows = []Flow{}
+	}
+	snap.Flows = u.Flows
+	snap.TakenAt = later(snap.TakenAt, u.At)
+}
+
+func (u ConntrackStatsUpdate) apply(s *Store, snap *Snapshot) {
+	snap.Conntrack = u.Stats
+	snap.TakenAt = later(snap.TakenAt, u.Stats.At)
 }
 
 func (u StatusUpdate) apply(s *Store, snap *Snapshot) {

@@ -42,6 +42,24 @@ func fullSnapshot() model.Snapshot {
 		{Name: "net.core.somaxconn", Value: "4096", Watched: true, Why: "listen backlog cap"},
 		{Name: "net.ipv4.tcp_rmem", Value: "4096 131072 6291456"},
 	}})
+	s.Publish(model.FlowsUpdate{At: t0, Flows: []model.Flow{
+		{ID: 7, Family: model.FamilyIPv4, Proto: model.ProtoTCP, ProtoNum: 6,
+			Orig:     model.FlowTuple{Src: netip.MustParseAddrPort("192.0.2.7:40000"), Dst: netip.MustParseAddrPort("198.51.100.1:80")},
+			Reply:    model.FlowTuple{Src: netip.MustParseAddrPort("10.0.0.5:8080"), Dst: netip.MustParseAddrPort("10.0.0.1:61000")},
+			TCPState: model.TCPEstablished, Status: model.StatusSeenReply | model.StatusAssured | model.StatusConfirmed | model.StatusSrcNAT | model.StatusDstNAT,
+			Timeout: 431999 * time.Second, Mark: 1, Zone: 3, Helper: "ftp", OrigPackets: 3, OrigBytes: 180, ReplyPackets: 2, ReplyBytes: 120, CountersKnown: true,
+			Start: t0.Add(-time.Minute), NAT: model.NATBoth, NATSrc: netip.MustParseAddrPort("10.0.0.1:61000"), NATDst: netip.MustParseAddrPort("10.0.0.5:8080"),
+			FirstSeen: t0, Updated: t0},
+		{ID: 8, Family: model.FamilyIPv6, Proto: model.ProtoICMPv6, ProtoNum: 58,
+			Orig:   model.FlowTuple{Src: netip.MustParseAddrPort("[fd00::1]:0"), Dst: netip.MustParseAddrPort("[fd00::2]:0"), ICMP: &model.ICMPKey{Type: 128, Code: 0, ID: 9}},
+			Reply:  model.FlowTuple{Src: netip.MustParseAddrPort("[fd00::2]:0"), Dst: netip.MustParseAddrPort("[fd00::1]:0"), ICMP: &model.ICMPKey{Type: 129, Code: 0, ID: 9}},
+			Status: model.StatusConfirmed, Timeout: 29 * time.Second, FirstSeen: t0, Updated: t0},
+	}})
+	s.Publish(model.ConntrackStatsUpdate{Stats: model.ConntrackStats{At: t0, Count: 2, Max: 262144, Buckets: 65536, Accounting: true, Timestamps: true, Events: true,
+		PerCPU:    []model.ConntrackCPU{{CPU: 0, Found: 1, Invalid: 2, Ignore: 3, Insert: 4, InsertFailed: 5, Drop: 6, EarlyDrop: 7, Error: 8, SearchRestart: 9, ClashResolve: 10, ChainTooLong: 11}},
+		Total:     model.ConntrackCPU{Found: 1, Invalid: 2, Ignore: 3, Insert: 4, InsertFailed: 5, Drop: 6, EarlyDrop: 7, Error: 8, SearchRestart: 9, ClashResolve: 10, ChainTooLong: 11},
+		FlowsHeld: 2, FlowsLimit: 65536, FlowsTruncated: true, Dumps: 3, Resyncs: 1, LastDump: t0, DumpDuration: time.Millisecond, Listening: false,
+		EventsError: "needs CAP_NET_ADMIN", EventsNew: 10, EventsUpdate: 20, EventsDestroy: 8, EventsLost: 2, Overruns: 1, EventBuffer: 8 << 20, DecodeErrors: 0}})
 	s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: "sockets", State: model.StateOK, Interval: time.Second,
 		LastDuration: time.Millisecond, LastRun: t0, LastSuccess: t0, Source: "sock_diag"}})
 	s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: "conntrack", State: model.StateNoPermission, Reason: "needs CAP_NET_ADMIN"}})
