@@ -1,0 +1,273 @@
+package sockets
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"netlens/model"
+)
+
+// fakeProc is a directory laid out like /proc: PID/stat and PID/fd/N
+// symlinks to "socket:[INODE]" or a path.
+type fakeProc struct {
+	t    *testing.T
+	root string
+}
+
+func newFakeProc(t *testing.T) *fakeProc { return &fakeProc{t: t, root: t.TempDir()} }
+
+func (f *fakeProc) proc(pid int, comm string, start int) {
+	f.t.Helper()
+	dir := filepath.Join(f.root, strconv.Itoa(pid))
+	if err := os.MkdirAll(filepath.Join(dir, "fd"), 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+	// Real layout: comm in parentheses, then fields 3..52; starttime is 22.
+	stat := fmt.Sprintf("%d (%s) S 1 1 1 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 %d 1000 100 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n", pid, comm, start)
+	if err := os.WriteFile(filepath.Join(dir, "stat"), []byte(stat), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fakeProc) fd(pid, fd int, target string) {
+	f.t.Helper()
+	p := filepath.Join(f.root, strconv.Itoa(pid), "fd", strconv.Itoa(fd))
+	_ = os.Remove(p)
+	if err := os.Symlink(target, p); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fakeProc) close(pid, fd int) {
+	f.t.Helper()
+	if err := os.Remove(filepath.Join(f.root, strconv.Itoa(pid), "fd", strconv.Itoa(fd))); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fakeProc) exit(pid int) {
+	f.t.Helper()
+	if err := os.RemoveAll(filepath.Join(f.root, strconv.Itoa(pid))); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func sockLink(ino int) string { return fmt.Sprintf("socket:[%d]", ino) }
+
+func socketsOf(inodes ...uint64) []model.Socket {
+	s := make([]model.Socket, len(inodes))
+	for i, ino := range inodes {
+		s[i] = model.Socket{Proto: model.ProtoTCP, Inode: ino}
+	}
+	return s
+}
+
+// ownersOf renders who holds each socket: inode -> "comm/pid/fd ...".
+func ownersOf(socks []model.Socket) map[uint64][]string {
+	m := map[uint64][]string{}
+	for _, s := range socks {
+		for _, p := range s.Procs {
+			m[s.Inode] = append(m[s.Inode], fmt.Sprintf("%s/%d/%d", p.Comm, p.PID, p.FD))
+		}
+	}
+	return m
+}
+
+func TestOwnersIncremental(t *testing.T) {
+	fp := newFakeProc(t)
+	fp.proc(100, "nginx", 5000)
+	fp.fd(100, 0, "/dev/null")
+	fp.fd(100, 3, sockLink(1000))
+	fp.fd(100, 4, sockLink(1001))
+	fp.fd(100, 5, "pipe:[77]")
+	fp.fd(100, 6, sockLink(3000)) // a unix socket: never in the table
+	fp.proc(200, "sshd: root@pts/0 (x)", 6000)
+	fp.fd(200, 7, sockLink(1001)) // shared with 100 (inherited)
+	if err := os.MkdirAll(filepath.Join(fp.root, "self"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	o := newOwners(fp.root)
+
+	type step struct {
+		name      string
+		change    func()
+		inodes    []uint64
+		want      map[uint64][]string
+		readlinks int
+		scanned   int
+		passes    int
+	}
+	steps := []step{
+		{
+			name:   "first refresh reads everything",
+			inodes: []uint64{1000, 1001, 2000},
+			want: map[uint64][]string{
+				1000: {"nginx/100/3"},
+				1001: {"nginx/100/4", "sshd: root@pts/0 (x)/200/7"},
+			},
+			// 6 fds read as the processes are new; 2000 is nowhere, so
+			// two more passes look for it (fds not holding a socket of
+			// the table: 0, 5, 6; then all 6).
+			readlinks: 6 + 3 + 6, scanned: 2, passes: 2,
+		},
+		{
+			name:      "nothing changed: no readlink at all",
+			inodes:    []uint64{1000, 1001, 2000},
+			want:      map[uint64][]string{1000: {"nginx/100/3"}, 1001: {"nginx/100/4", "sshd: root@pts/0 (x)/200/7"}},
+			readlinks: 0,
+		},
+		{
+			name:      "new fd is read alone",
+			change:    func() { fp.fd(100, 8, sockLink(1002)) },
+			inodes:    []uint64{1000, 1001, 1002},
+			want:      map[uint64][]string{1000: {"nginx/100/3"}, 1001: {"nginx/100/4", "sshd: root@pts/0 (x)/200/7"}, 1002: {"nginx/100/8"}},
+			readlinks: 1,
+		},
+		{
+			name:      "fd number reused after its socket left the table",
+			change:    func() { fp.fd(100, 3, sockLink(1003)) },
+			inodes:    []uint64{1001, 1002, 1003},
+			want:      map[uint64][]string{1001: {"nginx/100/4", "sshd: root@pts/0 (x)/200/7"}, 1002: {"nginx/100/8"}, 1003: {"nginx/100/3"}},
+			readlinks: 1,
+		},
+		{
+			name:   "fd of a file reused by a socket",
+			change: func() { fp.fd(100, 0, sockLink(1004)) },
+			inodes: []uint64{1001, 1002, 1003, 1004},
+			want: map[uint64][]string{1001: {"nginx/100/4", "sshd: root@pts/0 (x)/200/7"}, 1002: {"nginx/100/8"}, 1003: {"nginx/100/3"},
+				1004: {"nginx/100/0"}},
+			readlinks: 3, passes: 1, // fds 0, 5 (pipe), 6 (unix socket)
+		},
+		{
+			name:   "fd reused while its old socket lives on in another process",
+			change: func() { fp.fd(100, 4, sockLink(1005)) },
+			inodes: []uint64{1001, 1002, 1003, 1004, 1005},
+			want: map[uint64][]string{1001: {"sshd: root@pts/0 (x)/200/7"}, 1002: {"nginx/100/8"}, 1003: {"nginx/100/3"},
+				1004: {"nginx/100/0"}, 1005: {"nginx/100/4"}},
+			readlinks: 2 + 7, passes: 2,
+		},
+		{
+			name:      "closed fd",
+			change:    func() { fp.close(100, 8) },
+			inodes:    []uint64{1001, 1003, 1004, 1005},
+			want:      map[uint64][]string{1001: {"sshd: root@pts/0 (x)/200/7"}, 1003: {"nginx/100/3"}, 1004: {"nginx/100/0"}, 1005: {"nginx/100/4"}},
+			readlinks: 0,
+		},
+		{
+			name:      "exec changes comm",
+			change:    func() { fp.proc(200, "bash", 6000) },
+			inodes:    []uint64{1001, 1003, 1004, 1005},
+			want:      map[uint64][]string{1001: {"bash/200/7"}, 1003: {"nginx/100/3"}, 1004: {"nginx/100/0"}, 1005: {"nginx/100/4"}},
+			readlinks: 1, scanned: 1,
+		},
+		{
+			name: "pid reused by another process",
+			change: func() {
+				fp.exit(100)
+				fp.proc(100, "redis", 9000)
+				fp.fd(100, 3, sockLink(1006))
+			},
+			inodes:    []uint64{1001, 1006},
+			want:      map[uint64][]string{1001: {"bash/200/7"}, 1006: {"redis/100/3"}},
+			readlinks: 1, scanned: 1,
+		},
+		{
+			name:      "process exited",
+			change:    func() { fp.exit(200) },
+			inodes:    []uint64{1006},
+			want:      map[uint64][]string{1006: {"redis/100/3"}},
+			readlinks: 0,
+		},
+	}
+	for _, s := range steps {
+		if s.change != nil {
+			s.change()
+		}
+		socks := socketsOf(s.inodes...)
+		if err := o.refresh(socks); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if diff := cmp.Diff(s.want, ownersOf(socks)); diff != "" {
+			t.Errorf("%s: owners (-want +got)\n%s", s.name, diff)
+		}
+		got := [3]int{o.stats.Readlinks, o.stats.Scanned, o.stats.FullPasses}
+		want := [3]int{s.readlinks, s.scanned, s.passes}
+		if got != want {
+			t.Errorf("%s: readlinks, scanned, passes = %v, want %v", s.name, got, want)
+		}
+	}
+}
+
+func TestOwnersNeverModifyPublishedSlices(t *testing.T) {
+	fp := newFakeProc(t)
+	fp.proc(10, "a", 1)
+	fp.fd(10, 3, sockLink(500))
+	fp.proc(11, "b", 1)
+	fp.fd(11, 4, sockLink(500))
+	o := newOwners(fp.root)
+	socks := socketsOf(500)
+	if err := o.refresh(socks); err != nil {
+		t.Fatal(err)
+	}
+	published := socks[0].Procs
+	before := fmt.Sprint(published)
+	fp.close(10, 3)
+	fp.fd(11, 5, sockLink(500))
+	next := socketsOf(500)
+	if err := o.refresh(next); err != nil {
+		t.Fatal(err)
+	}
+	if after := fmt.Sprint(published); after != before {
+		t.Errorf("published owners changed from %s to %s", before, after)
+	}
+	if diff := cmp.Diff(map[uint64][]string{500: {"b/11/4", "b/11/5"}}, ownersOf(next)); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+}
+
+func TestOwnersMissingRoot(t *testing.T) {
+	o := newOwners(filepath.Join(t.TempDir(), "nope"))
+	if err := o.refresh(socketsOf(1)); err == nil {
+		t.Fatal("no error for a missing proc root")
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	tests := []struct {
+		in    string
+		comm  string
+		start uint64
+		ok    bool
+	}{
+		{"1 (systemd) S 0 1 1 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 42 1000 100\n", "systemd", 42, true},
+		{"7 (a) b) (c) R 0 1 1 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 9 1000\n", "a) b) (c", 9, true},
+		{"7 (short) R 0 1\n", "", 0, false},
+		{"7 no parens\n", "", 0, false},
+		{"7 (x) R 0 1 1 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 notanumber 1000\n", "x", 0, false},
+	}
+	for _, tt := range tests {
+		start, comm, ok := parseStat([]byte(tt.in))
+		if ok != tt.ok || (ok && (string(comm) != tt.comm || start != tt.start)) {
+			t.Errorf("parseStat(%q) = %d, %q, %v; want %d, %q, %v", tt.in, start, comm, ok, tt.start, tt.comm, tt.ok)
+		}
+	}
+}
+
+func FuzzParseStat(f *testing.F) {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte("1 (a b) S 0 1 1 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 42 1000 100\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, comm, ok := parseStat(b)
+		if ok && len(comm) > len(b) {
+			t.Fatal("comm longer than input")
+		}
+	})
+}
