@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -245,3 +246,20 @@ func BenchmarkParse(b *testing.B) {
 type discard struct{}
 
 func (discard) Publish(model.Update) {}
+
+// BenchmarkNstatCommand runs `nstat -az` (snmp, snmp6 and netstat only),
+// the peer tool, to compare with BenchmarkCollect in the same run.
+func BenchmarkNstatCommand(b *testing.B) {
+	path, err := exec.LookPath("nstat")
+	if err != nil {
+		b.Skip("no nstat(8)")
+	}
+	hist := b.TempDir() + "/nstat.hist"
+	for b.Loop() {
+		cmd := exec.Command(path, "-a", "-z", "-s")
+		cmd.Env = append(os.Environ(), "NSTAT_HISTORY="+hist)
+		if err := cmd.Run(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,84 @@
+package sysctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"netlens/collectors"
+	"netlens/model"
+)
+
+// CollectorName is the name the sysctl collector reports under.
+const CollectorName = "sysctl"
+
+// DefaultInterval is a sensible interval for the Collector: sysctls
+// change rarely, and a walk reads about a thousand files.
+const DefaultInterval = 5 * time.Second
+
+// Collector is the "sysctl" collector: each Collect walks /proc/sys/net and
+// publishes the whole table as a model.SysctlsUpdate.
+//
+// Collect must not be called concurrently with itself (the Runner never
+// does); Stats and Source are safe to call at any time.
+type Collector struct {
+	root string
+	// Now returns the sample time; tests replace it.
+	Now func() time.Time
+
+	w *walker
+
+	mu    sync.Mutex
+	stats Stats
+}
+
+// NewCollector returns a sysctl collector reading root/net, with root
+// standing for /proc/sys ("/proc/sys"; a testdata directory in tests).
+// /proc/sys/net shows the network namespace of the thread that reads it.
+func NewCollector(root string) *Collector {
+	return &Collector{root: root, Now: time.Now, w: newWalker()}
+}
+
+// Name implements collectors.Collector.
+func (c *Collector) Name() string { return CollectorName }
+
+// Stats returns what the last Collect read and skipped.
+func (c *Collector) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}
+
+// Source implements collectors.Sourcer: "/proc/sys/net", with the number
+// of unreadable entries when there are any.
+func (c *Collector) Source() string {
+	st := c.Stats()
+	if len(st.Unreadable) == 0 {
+		return "/proc/sys/net"
+	}
+	return "/proc/sys/net (" + strconv.Itoa(len(st.Unreadable)) + " unreadable)"
+}
+
+// Collect implements collectors.Collector.
+func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	out, st, err := c.w.walk(c.root)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("no %s: %w", filepath.Join(c.root, "net"), collectors.ErrNotSupported)
+		}
+		return err
+	}
+	c.mu.Lock()
+	c.stats = st
+	c.mu.Unlock()
+	pub.Publish(model.SysctlsUpdate{At: c.Now(), Sysctls: out})
+	return nil
+}
