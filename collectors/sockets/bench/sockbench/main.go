@@ -4,6 +4,7 @@
 //
 //	sockbench hold -n 50000            open 50000 connections, print READY, hold until stdin closes
 //	sockbench time -runs 7             time collection vs ss -tan / ss -tanp, print a Markdown table row
+//	sockbench once [-owners]           collect once and exit (a cold process, for hyperfine)
 //	sockbench print [-owners] [-proc]  print the socket table as `ss -tuwanpH` would (for eyeballing)
 package main
 
@@ -12,11 +13,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
+
+	"netlens/collectors/sockets"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: sockbench hold|time|print [flags]")
+		fmt.Fprintln(os.Stderr, "usage: sockbench hold|time|once|print [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -25,10 +28,12 @@ func main() {
 		err = hold(os.Args[2:])
 	case "time":
 		err = timeIt(os.Args[2:])
+	case "once":
+		err = once(os.Args[2:])
 	case "print":
 		err = printTable(context.Background(), os.Args[2:])
 	default:
-		fmt.Fprintln(os.Stderr, "usage: sockbench hold|time|print [flags]")
+		fmt.Fprintln(os.Stderr, "usage: sockbench hold|time|once|print [flags]")
 		os.Exit(2)
 	}
 	if err != nil {
@@ -37,4 +42,14 @@ func main() {
 	}
 }
 
-var _ = flag.ErrHelp
+// once collects the socket table once and exits: a cold process, for
+// timing with hyperfine beside ss.
+func once(args []string) error {
+	fs := flag.NewFlagSet("once", flag.ExitOnError)
+	owners := fs.Bool("owners", false, "resolve owning processes")
+	_ = fs.Parse(args)
+	c := sockets.New(sockets.Options{NoOwners: !*owners})
+	defer c.Close()
+	_, _, err := c.Sockets(context.Background())
+	return err
+}
