@@ -59,7 +59,10 @@ func newConnsPage(c Common, deps []string) *connsPage {
 		{name: "local", col: connLocal, cmp: func(a, b int) int { s := socks(); return cmpSockLocal(&s[a], &s[b]) }},
 		{name: "remote", col: connRemote, cmp: func(a, b int) int {
 			s := socks()
-			return cmp.Or(s[a].Remote.Compare(s[b].Remote), cmpSockLocal(&s[a], &s[b]))
+			if c := cmpAddrPort(s[a].Remote, s[b].Remote); c != 0 {
+				return c
+			}
+			return cmpSockLocal(&s[a], &s[b])
 		}},
 		{name: "state", col: connState, cmp: func(a, b int) int {
 			s := socks()
@@ -82,8 +85,31 @@ func newConnsPage(c Common, deps []string) *connsPage {
 	return p
 }
 
+// cmpSockLocal orders by local address, protocol and remote address. It
+// is the hottest function of a sort, so it compares lazily.
 func cmpSockLocal(a, b *model.Socket) int {
-	return cmp.Or(a.Local.Compare(b.Local), cmp.Compare(a.Proto, b.Proto), a.Remote.Compare(b.Remote))
+	if c := cmpAddrPort(a.Local, b.Local); c != 0 {
+		return c
+	}
+	if a.Proto != b.Proto {
+		return cmp.Compare(a.Proto, b.Proto)
+	}
+	return cmpAddrPort(a.Remote, b.Remote)
+}
+
+// cmpAddrPort is netip.AddrPort.Compare with a fast path for two IPv4
+// addresses.
+func cmpAddrPort(a, b netip.AddrPort) int {
+	x, y := a.Addr(), b.Addr()
+	if x.Is4() && y.Is4() {
+		if x != y {
+			xa, ya := x.As4(), y.As4()
+			return cmp.Compare(uint32(xa[0])<<24|uint32(xa[1])<<16|uint32(xa[2])<<8|uint32(xa[3]),
+				uint32(ya[0])<<24|uint32(ya[1])<<16|uint32(ya[2])<<8|uint32(ya[3]))
+		}
+		return cmp.Compare(a.Port(), b.Port())
+	}
+	return a.Compare(b)
 }
 
 func cmpProcs(a, b []model.Proc) int {
@@ -132,27 +158,40 @@ func (p *connsPage) ShortHelp() []key.Binding { return nil }
 // FullHelp implements page.
 func (p *connsPage) FullHelp() [][]key.Binding { return nil }
 
-func (p *connsPage) count() int       { return len(p.snap.Sockets) }
-func (p *connsPage) include(int) bool { return true }
+func (p *connsPage) sameRows(a, b model.Snapshot) bool { return sameSlice(a.Sockets, b.Sockets) }
+func (p *connsPage) count() int                        { return len(p.snap.Sockets) }
+func (p *connsPage) include(int) bool                  { return true }
 func (p *connsPage) key(i int) sockKey {
 	s := &p.snap.Sockets[i]
 	return sockKey{proto: s.Proto, local: s.Local, remote: s.Remote, inode: s.Inode}
 }
 
-func (p *connsPage) haystack(i int) string {
+func (p *connsPage) appendHaystack(b []byte, i int) []byte {
 	s := &p.snap.Sockets[i]
-	var b strings.Builder
-	for c := connProto; c <= connDrops; c++ {
-		if c == connProc {
-			for _, pr := range s.Procs {
-				b.WriteString(pr.Comm + "/" + strconv.Itoa(pr.PID) + " ")
-			}
-			continue
-		}
-		b.WriteString(p.cell(i, c))
-		b.WriteByte(' ')
+	b = append(b, s.Proto...)
+	b = append(b, ' ')
+	b = appendAddr(b, s.Local)
+	b = append(b, ' ')
+	b = appendAddr(b, s.Remote)
+	b = append(b, ' ')
+	b = append(b, s.State.String()...)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, uint64(s.RecvQ), 10)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, uint64(s.SendQ), 10)
+	b = append(b, ' ')
+	for _, pr := range s.Procs {
+		b = append(b, pr.Comm...)
+		b = append(b, '/')
+		b = strconv.AppendInt(b, int64(pr.PID), 10)
+		b = append(b, ' ')
 	}
-	return b.String()
+	b = strconv.AppendUint(b, uint64(s.UID), 10)
+	if s.HasDrops {
+		b = append(b, ' ')
+		b = strconv.AppendUint(b, s.Drops, 10)
+	}
+	return b
 }
 
 // cell returns the text of column c for socket i.

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"cmp"
-	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -118,19 +117,19 @@ func (p *dropsPage) FullHelp() [][]key.Binding {
 	return [][]key.Binding{{p.Keys.ShowAll}}
 }
 
-func (p *dropsPage) count() int { return len(p.snap.Counters) }
+func (p *dropsPage) sameRows(a, b model.Snapshot) bool { return sameSlice(a.Counters, b.Counters) }
+func (p *dropsPage) count() int                        { return len(p.snap.Counters) }
 func (p *dropsPage) include(i int) bool {
 	return p.all || movedSinceStart(&p.snap.Counters[i])
 }
 func (p *dropsPage) key(i int) model.CounterKey { return p.snap.Counters[i].Key() }
 
-func (p *dropsPage) haystack(i int) string {
-	var b strings.Builder
+func (p *dropsPage) appendHaystack(b []byte, i int) []byte {
 	for c := dropLayer; c <= dropRate; c++ {
-		b.WriteString(p.cell(i, c, false))
-		b.WriteByte(' ')
+		b = append(b, p.cell(i, c, false)...)
+		b = append(b, ' ')
 	}
-	return b.String()
+	return b
 }
 
 // cell returns the text of column c for counter i. blankLayer leaves the

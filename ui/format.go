@@ -91,19 +91,26 @@ func sanitize(s string) string {
 
 // fmtAddr formats an address and port as ss does, with "*" for a wildcard
 // port and "*:*" for no address at all.
-func fmtAddr(ap netip.AddrPort) string {
-	if !ap.Addr().IsValid() {
-		return "*:*"
-	}
-	port := "*"
-	if ap.Port() != 0 {
-		port = strconv.Itoa(int(ap.Port()))
-	}
+func fmtAddr(ap netip.AddrPort) string { return string(appendAddr(nil, ap)) }
+
+// appendAddr appends the text of fmtAddr to b.
+func appendAddr(b []byte, ap netip.AddrPort) []byte {
 	a := ap.Addr()
-	if a.Is4() {
-		return a.String() + ":" + port
+	if !a.IsValid() {
+		return append(b, "*:*"...)
 	}
-	return "[" + a.String() + "]:" + port
+	if a.Is4() {
+		b = a.AppendTo(b)
+	} else {
+		b = append(b, '[')
+		b = a.AppendTo(b)
+		b = append(b, ']')
+	}
+	b = append(b, ':')
+	if ap.Port() == 0 {
+		return append(b, '*')
+	}
+	return strconv.AppendUint(b, uint64(ap.Port()), 10)
 }
 
 // fmtProcs formats the processes of a socket as "comm/pid", with "+N" when

@@ -1,10 +1,12 @@
 package ui
 
 import (
+	"bytes"
 	"cmp"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -31,10 +33,19 @@ type listSource[K comparable] interface {
 	count() int
 	// include is the page's own predicate (moved only, watched only).
 	include(i int) bool
-	// haystack is the text of row i's columns, for the filter.
-	haystack(i int) string
+	// appendHaystack appends the text of row i's columns, for the filter.
+	appendHaystack(b []byte, i int) []byte
 	// key identifies row i across snapshots, to keep the selection.
 	key(i int) K
+	// sameRows reports whether two snapshots hold the very same rows for
+	// the page (the Store shares unchanged slices between snapshots), so
+	// that the filter and sort need not run again.
+	sameRows(a, b model.Snapshot) bool
+}
+
+// sameSlice reports whether a and b are the same slice (not merely equal).
+func sameSlice[T any](a, b []T) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // listBase is the state every table page shares: the snapshot, the filter,
@@ -56,7 +67,10 @@ type listBase[K comparable] struct {
 
 	idx []int // rows shown, in order
 
-	hay      []string // lower-case haystacks, built when a filter is first used
+	// Lower-case haystacks, built once per snapshot when a filter is in
+	// use: row i's text is hay[hayOff[i]:hayOff[i+1]].
+	hay      []byte
+	hayOff   []int
 	hayValid bool
 
 	// selKey is the key of the selected row, captured before the data
@@ -119,6 +133,10 @@ func (l *listBase[K]) capture(src listSource[K]) {
 // setSnapshot is SetSnapshot for a page: it captures the selection in the
 // old data first.
 func (l *listBase[K]) setSnapshot(src listSource[K], s model.Snapshot) {
+	if src.sameRows(l.snap, s) {
+		l.snap = s
+		return
+	}
 	l.capture(src)
 	l.snap = s
 	l.hayValid = false
@@ -149,25 +167,22 @@ func (l *listBase[K]) sync(src listSource[K]) {
 	l.captured = false
 	n := src.count()
 	if l.lfilter != "" && !l.hayValid {
-		l.hay = l.hay[:0]
-		for i := range n {
-			l.hay = append(l.hay, strings.ToLower(src.haystack(i)))
-		}
-		l.hayValid = true
+		l.buildHaystacks(src)
 	}
+	needle := []byte(l.lfilter)
 	idx := l.idx[:0]
 	for i := range n {
 		if !src.include(i) {
 			continue
 		}
-		if l.lfilter != "" && !strings.Contains(l.hay[i], l.lfilter) {
+		if len(needle) > 0 && !bytes.Contains(l.hay[l.hayOff[i]:l.hayOff[i+1]], needle) {
 			continue
 		}
 		idx = append(idx, i)
 	}
 	spec := l.sorts[l.sortIdx]
 	desc := l.desc
-	slices.SortStableFunc(idx, func(a, b int) int {
+	slices.SortFunc(idx, func(a, b int) int {
 		c := spec.cmp(a, b)
 		if desc {
 			c = -c
@@ -184,6 +199,32 @@ func (l *listBase[K]) sync(src listSource[K]) {
 			}
 		}
 	}
+}
+
+// buildHaystacks builds the lower-case text of every row into one buffer.
+func (l *listBase[K]) buildHaystacks(src listSource[K]) {
+	n := src.count()
+	l.hay = l.hay[:0]
+	l.hayOff = append(l.hayOff[:0], 0)
+	for i := range n {
+		start := len(l.hay)
+		l.hay = src.appendHaystack(l.hay, i)
+		row := l.hay[start:]
+		ascii := true
+		for j, c := range row {
+			switch {
+			case c >= utf8.RuneSelf:
+				ascii = false
+			case 'A' <= c && c <= 'Z':
+				row[j] = c + 'a' - 'A'
+			}
+		}
+		if !ascii {
+			l.hay = append(l.hay[:start], bytes.ToLower(row)...)
+		}
+		l.hayOff = append(l.hayOff, len(l.hay))
+	}
+	l.hayValid = true
 }
 
 // selected returns the data index of the selected row, or -1.

@@ -131,13 +131,18 @@ func (p *sysctlPage) FullHelp() [][]key.Binding {
 	return [][]key.Binding{{p.Keys.WatchedOnly, p.Keys.Details}}
 }
 
-func (p *sysctlPage) count() int { return len(p.snap.Sysctls) }
+func (p *sysctlPage) sameRows(a, b model.Snapshot) bool { return sameSlice(a.Sysctls, b.Sysctls) }
+func (p *sysctlPage) count() int                        { return len(p.snap.Sysctls) }
 func (p *sysctlPage) include(i int) bool {
 	return !p.watchedOnly || p.snap.Sysctls[i].Watched
 }
 func (p *sysctlPage) key(i int) string { return p.snap.Sysctls[i].Name }
-func (p *sysctlPage) haystack(i int) string {
-	return p.cell(i, sysMark) + " " + p.cell(i, sysName) + " " + p.cell(i, sysValue)
+func (p *sysctlPage) appendHaystack(b []byte, i int) []byte {
+	for c := sysMark; c <= sysValue; c++ {
+		b = append(b, p.cell(i, c)...)
+		b = append(b, ' ')
+	}
+	return b
 }
 
 func (p *sysctlPage) cell(i, c int) string {

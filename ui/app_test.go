@@ -1,0 +1,500 @@
+package ui
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/google/go-cmp/cmp"
+
+	"netlens/model"
+)
+
+// fakeClock is a settable clock.
+type fakeClock struct{ now time.Time }
+
+func (c *fakeClock) Now() time.Time { return c.now }
+
+// newTestApp returns an App on store at w x h without colours, driven
+// directly (no tea.Program).
+func newTestApp(t testing.TB, store *model.Store, opts Options, w, h int) *App {
+	t.Helper()
+	if opts.Now == nil {
+		opts.Now = fixedClock
+	}
+	a := New(store, opts)
+	t.Cleanup(a.Close)
+	a.Update(tea.ColorProfileMsg{Profile: colorprofile.ASCII})
+	a.Update(tea.WindowSizeMsg{Width: w, Height: h})
+	return a
+}
+
+// send feeds key presses to a and returns the last command.
+func send(a *App, ks ...string) tea.Cmd {
+	var cmd tea.Cmd
+	for _, k := range ks {
+		_, cmd = a.Update(press(k))
+	}
+	return cmd
+}
+
+// screen is the current screen without escape sequences.
+func screen(a *App) string { return stripANSI(a.View().Content) }
+
+// rows returns the text of the table rows on screen (below the page's
+// summary and header lines, above the status and help lines), trimmed.
+func rows(a *App) []string {
+	lines := strings.Split(screen(a), "\n")
+	var out []string
+	for _, l := range lines[chromeTop+2 : len(lines)-chromeBottom] {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func firstField(s string, n int) string {
+	f := strings.Fields(s)
+	if n < len(f) {
+		return f[n]
+	}
+	return ""
+}
+
+func TestFilter(t *testing.T) {
+	tests := []struct {
+		name   string
+		tab    string
+		filter string
+		want   int
+	}{
+		{"connections all", "1", "", 17}, // 27 sockets, 17 rows on screen
+		{"by process, any case", "1", "NGINX", 4},
+		{"by state", "1", "estab", 4},
+		{"by address prefix", "1", "203.0.113.1", 10},
+		{"by process hidden behind +N", "1", "nginx/1404", 2},
+		{"ipv6 with zone", "1", "fe80::1%eth0", 1},
+		{"nothing matches", "1", "no-such-thing", 0},
+		{"drops by group", "2", "tcpext", 2},
+		{"drops by layer", "2", "softnet", 2},
+		{"sysctl by name", "3", "rmem", 3},
+		{"sysctl by value", "3", "fq_codel", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newTestApp(t, fixtureStore(), Options{}, 80, 24)
+			send(a, tt.tab)
+			send(a, "/")
+			for _, r := range tt.filter {
+				send(a, string(r))
+			}
+			send(a, "enter")
+			got := rows(a)
+			n := len(got)
+			switch p := a.pages[a.active].(type) {
+			case *sysctlPage:
+				n = len(p.idx) // the why pane is under the rows
+			case *dropsPage:
+				n = len(p.idx)
+			}
+			if len(got) == 1 && strings.HasPrefix(got[0], "no ") {
+				n = 0
+			}
+			if n != tt.want {
+				t.Errorf("filter %q: %d rows, want %d:\n%s", tt.filter, n, tt.want, strings.Join(got, "\n"))
+			}
+			if tt.filter != "" && !strings.Contains(screen(a), "filter: "+tt.filter) {
+				t.Errorf("status line does not show the filter:\n%s", screen(a))
+			}
+		})
+	}
+}
+
+func TestFilterEditAndClear(t *testing.T) {
+	a := newTestApp(t, fixtureStore(), Options{}, 80, 24)
+	send(a, "/", "s", "s", "h", "d", "x", "backspace")
+	if got := a.pages[0].Filter(); got != "sshd" {
+		t.Fatalf("filter %q, want sshd", got)
+	}
+	if n := len(rows(a)); n != 3 {
+		t.Errorf("%d rows for sshd, want 3", n)
+	}
+	// Keys typed into the filter are not commands.
+	send(a, "q", "p")
+	if a.paused || a.pages[0].Filter() != "sshdqp" {
+		t.Fatalf("keys leaked out of the filter input: paused=%v filter=%q", a.paused, a.pages[0].Filter())
+	}
+	send(a, "esc")
+	if a.filtering || a.pages[0].Filter() != "" {
+		t.Fatalf("esc did not clear: filtering=%v filter=%q", a.filtering, a.pages[0].Filter())
+	}
+	// A filter belongs to its tab.
+	send(a, "/", "x", "enter", "2")
+	if a.pages[1].Filter() != "" || a.pages[0].Filter() != "x" {
+		t.Fatalf("filters: conns %q drops %q", a.pages[0].Filter(), a.pages[1].Filter())
+	}
+	send(a, "1", "esc")
+	if a.pages[0].Filter() != "" {
+		t.Fatalf("esc outside the input did not clear the filter")
+	}
+}
+
+func TestSort(t *testing.T) {
+	tests := []struct {
+		name  string
+		keys  []string
+		field int
+		want  []string
+	}{
+		{"local ascending by default", nil, 1, []string{"0.0.0.0:22", "0.0.0.0:80", "0.0.0.0:443"}},
+		{"local reversed", []string{"O"}, 1, []string{"[fe80::1%eth0]:546", "[2001:db8:10::5]:443", "[::]:58"}},
+		{"remote", []string{"o"}, 2, []string{"0.0.0.0:*", "0.0.0.0:*", "0.0.0.0:*"}},
+		{"state", []string{"o", "o"}, 3, []string{"CLOSE-WAIT", "ESTAB", "ESTAB"}},
+		{"recv-q biggest first", []string{"o", "o", "o"}, 4, []string{"212992", "4096", "3"}},
+		{"process", []string{"o", "o", "o", "o", "o"}, 6, []string{"NetworkManager/955", "app-server/3001", "app-server/3001"}},
+		{"wraps around", []string{"o", "o", "o", "o", "o", "o", "o", "o", "o"}, 1, []string{"0.0.0.0:22", "0.0.0.0:80", "0.0.0.0:443"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newTestApp(t, fixtureStore(), Options{}, 120, 40)
+			send(a, tt.keys...)
+			var got []string
+			for _, r := range rows(a)[:3] {
+				got = append(got, firstField(r, tt.field))
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got)\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDropsShowsMovedThenAll(t *testing.T) {
+	a := newTestApp(t, fixtureStore(), Options{}, 120, 40)
+	send(a, "2")
+	moved := rows(a)
+	if len(moved) != 9 {
+		t.Fatalf("%d moved counters, want 9:\n%s", len(moved), strings.Join(moved, "\n"))
+	}
+	send(a, "a")
+	if n := len(rows(a)); n != 18 {
+		t.Fatalf("%d counters with a, want 18", n)
+	}
+	// By rate, biggest first: time_squeeze moved 25 in one second.
+	send(a, "o", "o", "o", "o")
+	if got := rows(a)[0]; !strings.Contains(got, "time_squeeze") || !strings.HasSuffix(got, "25.0") {
+		t.Fatalf("first row by rate: %q", got)
+	}
+}
+
+func TestSysctlWatchedFirstAndWhy(t *testing.T) {
+	a := newTestApp(t, fixtureStore(), Options{}, 80, 24)
+	send(a, "3")
+	r := rows(a)
+	if !strings.HasPrefix(r[0], "*  net.core.netdev_budget") {
+		t.Fatalf("first row %q, want the first watched entry", r[0])
+	}
+	if !strings.Contains(screen(a), "softnet time_squeeze") {
+		t.Fatalf("why pane missing:\n%s", screen(a))
+	}
+	send(a, "w")
+	for _, l := range rows(a)[:12] {
+		if !strings.HasPrefix(l, "*") {
+			t.Fatalf("watched-only shows %q", l)
+		}
+	}
+	send(a, "enter")
+	if strings.Contains(screen(a), "softnet time_squeeze") {
+		t.Fatalf("enter did not hide the why pane")
+	}
+}
+
+func TestTabSwitching(t *testing.T) {
+	a := newTestApp(t, fixtureStore(), Options{}, 80, 24)
+	steps := []struct {
+		key  string
+		want int
+	}{
+		{"tab", 1}, {"tab", 2}, {"tab", 0}, {"shift+tab", 2}, {"shift+tab", 1},
+		{"1", 0}, {"3", 2}, {"9", 2}, {"2", 1},
+	}
+	for _, s := range steps {
+		send(a, s.key)
+		if a.active != s.want {
+			t.Fatalf("after %s: tab %d, want %d", s.key, a.active, s.want)
+		}
+	}
+	if !strings.Contains(strings.Split(screen(a), "\n")[3], "counters moved since start") {
+		t.Fatalf("Drops tab not shown:\n%s", screen(a))
+	}
+}
+
+func TestPause(t *testing.T) {
+	store := fixtureStore()
+	clock := &fakeClock{now: t0}
+	a := newTestApp(t, store, Options{Now: clock.Now}, 80, 24)
+	send(a, "p")
+	if !strings.Contains(screen(a), "PAUSED") {
+		t.Fatal("header does not say PAUSED")
+	}
+	before := a.snap.Seq
+	store.Publish(model.SocketsUpdate{At: t0.Add(5 * time.Second), Sockets: fixtureSockets()[:1]})
+	clock.now = clock.now.Add(time.Hour)
+	a.Update(storeChangedMsg{})
+	a.Update(refreshMsg{})
+	if a.snap.Seq != before || !strings.Contains(screen(a), "27 sockets") {
+		t.Fatalf("paused view changed: seq %d -> %d\n%s", before, a.snap.Seq, screen(a))
+	}
+	send(a, "p")
+	if a.snap.Seq == before || !strings.Contains(screen(a), "1 socket:") || !strings.Contains(screen(a), "LIVE") {
+		t.Fatalf("unpause did not show the latest snapshot:\n%s", screen(a))
+	}
+}
+
+func TestRefreshCoalesces(t *testing.T) {
+	store := fixtureStore()
+	clock := &fakeClock{now: t0}
+	a := newTestApp(t, store, Options{Now: clock.Now, Refresh: time.Second}, 80, 24)
+	start := a.snap.Seq
+
+	// 200ms after the last redraw: wait for the rest of the interval.
+	clock.now = clock.now.Add(200 * time.Millisecond)
+	store.Publish(model.SocketsUpdate{Sockets: fixtureSockets()[:2]})
+	_, cmd := a.Update(storeChangedMsg{})
+	if a.snap.Seq != start || !a.tickPending || cmd == nil {
+		t.Fatalf("applied at once within the interval (seq %d, tick %v)", a.snap.Seq, a.tickPending)
+	}
+	// More updates within the interval add no redraw and no timer.
+	for range 5 {
+		store.Publish(model.SocketsUpdate{Sockets: fixtureSockets()[:3]})
+		a.Update(storeChangedMsg{})
+	}
+	if a.snap.Seq != start {
+		t.Fatal("applied before the refresh tick")
+	}
+	clock.now = clock.now.Add(800 * time.Millisecond)
+	a.Update(refreshMsg{})
+	if a.snap.Seq != store.Snapshot().Seq || len(a.snap.Sockets) != 3 {
+		t.Fatalf("tick applied seq %d, want the latest %d", a.snap.Seq, store.Snapshot().Seq)
+	}
+	// Long after the last redraw: applied at once.
+	clock.now = clock.now.Add(5 * time.Second)
+	store.Publish(model.SocketsUpdate{Sockets: fixtureSockets()[:4]})
+	a.Update(storeChangedMsg{})
+	if len(a.snap.Sockets) != 4 || a.tickPending {
+		t.Fatalf("not applied at once after a quiet period")
+	}
+}
+
+func TestWaitStoreCmd(t *testing.T) {
+	store := fixtureStore()
+	a := newTestApp(t, store, Options{}, 80, 24)
+	got := make(chan tea.Msg, 1)
+	go func() { got <- waitStoreCmd(a.sub, a.done)() }()
+	store.Publish(model.SysctlsUpdate{})
+	select {
+	case m := <-got:
+		if _, ok := m.(storeChangedMsg); !ok {
+			t.Fatalf("got %T", m)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no notification")
+	}
+	// Close ends a waiting command.
+	go func() { got <- waitStoreCmd(a.sub, a.done)() }()
+	a.Close()
+	select {
+	case m := <-got:
+		if m != nil {
+			t.Fatalf("got %T after Close", m)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not end the wait")
+	}
+}
+
+func TestSnapshotKey(t *testing.T) {
+	store := fixtureStore()
+	var saved []model.Snapshot
+	saveErr := error(nil)
+	opts := Options{SaveSnapshot: func(s model.Snapshot) (string, error) {
+		saved = append(saved, s)
+		if saveErr != nil {
+			return "", saveErr
+		}
+		return "/var/tmp/netlens-web-1.json", nil
+	}}
+	a := newTestApp(t, store, opts, 80, 24)
+	run := func(cmd tea.Cmd) {
+		t.Helper()
+		if cmd == nil {
+			t.Fatal("s returned no command")
+		}
+		a.Update(cmd())
+	}
+	cmd := send(a, "s")
+	if !strings.Contains(screen(a), "saving snapshot") {
+		t.Errorf("no progress message")
+	}
+	run(cmd)
+	if len(saved) != 1 || saved[0].Seq != a.snap.Seq {
+		t.Fatalf("saved %d snapshots (seq %v), want the one on screen (%d)", len(saved), saved, a.snap.Seq)
+	}
+	if !strings.Contains(screen(a), "snapshot saved: /var/tmp/netlens-web-1.json") {
+		t.Fatalf("path not shown:\n%s", screen(a))
+	}
+
+	// Paused: the frozen snapshot is saved, not the Store's latest.
+	send(a, "p")
+	frozen := a.snap.Seq
+	store.Publish(model.SocketsUpdate{Sockets: nil})
+	run(send(a, "s"))
+	if saved[1].Seq != frozen || len(saved[1].Sockets) != 27 {
+		t.Fatalf("paused save took seq %d, want frozen %d", saved[1].Seq, frozen)
+	}
+
+	// An error is shown on one line.
+	saveErr = errors.New("open /ro/netlens.json.tmp: read-only file system\nsecond line")
+	run(send(a, "s"))
+	want := "snapshot failed: open /ro/netlens.json.tmp: read-only file system second line"
+	if !strings.Contains(screen(a), want) {
+		t.Fatalf("error not shown as %q:\n%s", want, screen(a))
+	}
+	send(a, "esc")
+	if strings.Contains(screen(a), "snapshot failed") {
+		t.Fatal("esc did not clear the status")
+	}
+
+	// Without SaveSnapshot the key says so.
+	b := newTestApp(t, fixtureStore(), Options{}, 80, 24)
+	if cmd := send(b, "s"); cmd != nil || !strings.Contains(screen(b), "snapshots are not available") {
+		t.Fatalf("no SaveSnapshot: cmd %v\n%s", cmd, screen(b))
+	}
+}
+
+func TestResizeAndTooSmall(t *testing.T) {
+	a := newTestApp(t, fixtureStore(), Options{}, 80, 24)
+	sizes := []struct {
+		w, h  int
+		small bool
+	}{{80, 24, false}, {79, 24, true}, {80, 23, true}, {20, 5, true}, {132, 50, false}, {200, 60, false}, {80, 24, false}}
+	for _, s := range sizes {
+		a.Update(tea.WindowSizeMsg{Width: s.w, Height: s.h})
+		scr := screen(a)
+		lines := strings.Split(scr, "\n")
+		if len(lines) != s.h {
+			t.Errorf("%dx%d: %d lines", s.w, s.h, len(lines))
+		}
+		for i, l := range lines {
+			if width(l) > s.w {
+				t.Errorf("%dx%d: line %d is %d wide", s.w, s.h, i, width(l))
+			}
+		}
+		small := strings.Contains(scr, "too small")
+		if small != s.small {
+			t.Errorf("%dx%d: too small shown %v, want %v", s.w, s.h, small, s.small)
+		}
+		if s.small && s.w >= 24 && !strings.Contains(scr, "have "+itoa(s.w)+"x"+itoa(s.h)) {
+			t.Errorf("%dx%d: size not in message:\n%s", s.w, s.h, scr)
+		}
+		if !s.small && len(rows(a)) != min(27, s.h-chromeTop-chromeBottom-2) {
+			t.Errorf("%dx%d: %d rows", s.w, s.h, len(rows(a)))
+		}
+	}
+	// q still quits when too small.
+	a.Update(tea.WindowSizeMsg{Width: 40, Height: 10})
+	if cmd := send(a, "q"); cmd == nil {
+		t.Fatal("q does nothing when the terminal is too small")
+	}
+}
+
+func TestScrollKeepsCursorVisible(t *testing.T) {
+	a := newTestApp(t, fixtureStore(), Options{}, 80, 24)
+	send(a, "end")
+	r := rows(a)
+	if got := r[len(r)-1]; !strings.Contains(got, "1%eth0]:546") {
+		t.Fatalf("end: last row %q", got)
+	}
+	send(a, "home")
+	if !strings.HasPrefix(rows(a)[0], "tcp   0.0.0.0:22") {
+		t.Fatalf("home: first row %q", rows(a)[0])
+	}
+	send(a, "pgdown", "pgdown", "pgdown")
+	if c := a.pages[0].(*connsPage).tbl.Cursor(); c != 26 {
+		t.Fatalf("cursor %d after 3 pages, want the last row 26", c)
+	}
+	a.Update(tea.MouseWheelMsg{Button: tea.MouseWheelUp})
+	a.Update(tea.MouseWheelMsg{Button: tea.MouseWheelUp})
+	p := a.pages[0].(*connsPage)
+	if p.tbl.offset != 10-6 || p.tbl.Cursor() < p.tbl.offset || p.tbl.Cursor() >= p.tbl.offset+p.tbl.rows() {
+		t.Fatalf("wheel: offset %d cursor %d", p.tbl.offset, p.tbl.Cursor())
+	}
+}
+
+func TestSelectionFollowsRowAcrossUpdates(t *testing.T) {
+	store := fixtureStore()
+	clock := &fakeClock{now: t0}
+	a := newTestApp(t, store, Options{Now: clock.Now}, 80, 24)
+	send(a, "down", "down", "down") // rsyslogd's udp socket
+	p := a.pages[0].(*connsPage)
+	if got := p.cell(p.selected(), connProc); got != "rsyslogd/701" {
+		t.Fatalf("selected %q", got)
+	}
+	socks := fixtureSockets()
+	// New sockets that sort before it, and the old order reversed.
+	extra := []model.Socket{
+		{Proto: model.ProtoTCP, Local: ap("0.0.0.0:1"), Remote: ap("0.0.0.0:0"), State: model.StateListen, Inode: 5},
+		{Proto: model.ProtoTCP, Local: ap("0.0.0.0:2"), Remote: ap("0.0.0.0:0"), State: model.StateListen, Inode: 6},
+	}
+	for i, j := 0, len(socks)-1; i < j; i, j = i+1, j-1 {
+		socks[i], socks[j] = socks[j], socks[i]
+	}
+	store.Publish(model.SocketsUpdate{Sockets: append(socks, extra...)})
+	clock.now = clock.now.Add(time.Hour)
+	a.Update(storeChangedMsg{})
+	if got := p.cell(p.selected(), connProc); got != "rsyslogd/701" {
+		t.Fatalf("after update selected %q, want rsyslogd/701", got)
+	}
+	if c := p.tbl.Cursor(); c != 5 {
+		t.Fatalf("cursor %d, want 5", c)
+	}
+}
+
+func TestHelpToggles(t *testing.T) {
+	a := newTestApp(t, fixtureStore(), Options{}, 80, 24)
+	send(a, "?")
+	if !strings.Contains(screen(a), "reverse sort") {
+		t.Fatalf("no full help:\n%s", screen(a))
+	}
+	send(a, "j") // ignored while help is up
+	send(a, "esc")
+	if strings.Contains(screen(a), "reverse sort") || a.pages[0].(*connsPage).tbl.Cursor() != 0 {
+		t.Fatal("esc did not close help, or a key went through")
+	}
+	send(a, "?", "?")
+	if a.showHelp {
+		t.Fatal("? did not close help")
+	}
+}
+
+func TestQuit(t *testing.T) {
+	for _, k := range []string{"q", "ctrl+c"} {
+		a := newTestApp(t, fixtureStore(), Options{}, 80, 24)
+		cmd := send(a, k)
+		if cmd == nil {
+			t.Fatalf("%s: no command", k)
+		}
+		if _, ok := cmd().(tea.QuitMsg); !ok {
+			t.Fatalf("%s does not quit", k)
+		}
+	}
+	// ctrl+c quits from the filter input too.
+	a := newTestApp(t, fixtureStore(), Options{}, 80, 24)
+	if cmd := send(a, "/", "ctrl+c"); cmd == nil {
+		t.Fatal("ctrl+c in filter input does not quit")
+	}
+}
