@@ -73,7 +73,7 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.refresh < 100*time.Millisecond {
-				return usageError{fmt.Errorf("--refresh %s is too short (minimum 100ms)", o.refresh)}
+				return usageError{fmt.Errorf("--refresh %s is too short (minimum 100ms)\n%s", o.refresh, cmd.UsageString())}
 			}
 			return runTUI(cmd.Context(), o)
 		},

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+func runNetlens(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(netlensBinary(t), args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	default:
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), code
+}
+
+func TestCLIUsage(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		stdout   string
+		stderr   string
+		noStdout bool
+	}{
+		{name: "version", args: []string{"version"}, stdout: "netlens "},
+		{name: "root help", args: []string{"--help"}, stdout: "Usage:\n  netlens [flags]"},
+		{name: "snapshot help", args: []string{"snapshot", "--help"}, stdout: "netlens snapshot [flags]"},
+		{name: "version help", args: []string{"version", "--help"}, stdout: "netlens version"},
+		{name: "unknown subcommand", args: []string{"frobnicate"}, code: 2, stderr: `unknown command "frobnicate"`, noStdout: true},
+		{name: "unknown flag", args: []string{"--frobnicate"}, code: 2, stderr: "unknown flag: --frobnicate", noStdout: true},
+		{name: "unknown snapshot flag", args: []string{"snapshot", "--bogus"}, code: 2, stderr: "unknown flag: --bogus", noStdout: true},
+		{name: "bad flag value", args: []string{"--refresh", "soon"}, code: 2, stderr: "invalid argument", noStdout: true},
+		{name: "refresh too short", args: []string{"--refresh", "1ms"}, code: 2, stderr: "too short", noStdout: true},
+		{name: "extra argument", args: []string{"version", "x"}, code: 2, stderr: "takes no arguments", noStdout: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := runNetlens(t, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d; stderr %q", code, tt.code, errOut)
+			}
+			if !strings.Contains(out, tt.stdout) {
+				t.Errorf("stdout %q does not contain %q", out, tt.stdout)
+			}
+			if !strings.Contains(errOut, tt.stderr) {
+				t.Errorf("stderr %q does not contain %q", errOut, tt.stderr)
+			}
+			if tt.code == 2 && !strings.Contains(errOut, "Usage:") {
+				t.Errorf("usage error without usage: %q", errOut)
+			}
+			if tt.noStdout && out != "" {
+				t.Errorf("stdout not empty: %q", out)
+			}
+		})
+	}
+}
+
+func validateSnapshot(t *testing.T, b []byte) map[string]any {
+	t.Helper()
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	sch, err := c.Compile("docs/snapshot.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("not JSON: %v\n%.500s", err, b)
+	}
+	if err := sch.Validate(inst); err != nil {
+		t.Fatalf("snapshot does not validate: %v", err)
+	}
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	return m
+}
+
+func collectorStates(m map[string]any) map[string]string {
+	states := map[string]string{}
+	cs, _ := m["collectors"].([]any)
+	for _, c := range cs {
+		c := c.(map[string]any)
+		r, _ := c["reason"].(string)
+		states[c["name"].(string)] = c["state"].(string) + " " + r
+	}
+	return states
+}
+
+func TestSnapshotCommand(t *testing.T) {
+	out, errOut, code := runNetlens(t, "snapshot")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	m := validateSnapshot(t, []byte(out))
+	for name, st := range collectorStates(m) {
+		if !strings.HasPrefix(st, "ok") {
+			t.Errorf("collector %s: %s", name, st)
+		}
+	}
+	if n := len(m["counters"].([]any)); n < 100 {
+		t.Errorf("only %d counters", n)
+	}
+	if n := len(m["sysctls"].([]any)); n < 100 {
+		t.Errorf("only %d sysctls", n)
+	}
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "snap.json")
+	if _, errOut, code := runNetlens(t, "snapshot", "-o", file); code != 0 {
+		t.Fatalf("snapshot -o: exit %d: %s", code, errOut)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	validateSnapshot(t, b)
+}
+
+func TestSnapshotCommandBadPath(t *testing.T) {
+	dir := t.TempDir()
+	for _, path := range []string{
+		filepath.Join(dir, "missing", "snap.json"),
+		filepath.Join("/proc", "snap.json"), // not writable, even for root
+	} {
+		out, errOut, code := runNetlens(t, "snapshot", "-o", path)
+		if code != 1 {
+			t.Errorf("%s: exit %d, want 1", path, code)
+		}
+		if lines := strings.Count(strings.TrimSpace(errOut), "\n") + 1; lines != 1 || !strings.Contains(errOut, path) {
+			t.Errorf("%s: want a one-line error naming the path, got %q", path, errOut)
+		}
+		if out != "" {
+			t.Errorf("%s: stdout %q", path, out)
+		}
+		if _, err := os.Stat(path); err == nil {
+			t.Errorf("%s exists", path)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("leftovers: %v", ents)
+	}
+}
+
+// TestIntegrationSnapshotAsNobody runs `netlens snapshot` with no
+// privileges: it still writes a valid snapshot, and every collector that
+// could not run says why.
+func TestIntegrationSnapshotAsNobody(t *testing.T) {
+	requireRoot(t)
+	bin := netlensBinary(t)
+	dir, err := os.MkdirTemp("", "netlens-nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o777)
+	file := filepath.Join(dir, "nobody.json")
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
+		bin, "snapshot", "-o", file)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("snapshot as nobody: %v: %s", err, out)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := validateSnapshot(t, b)
+	states := collectorStates(m)
+	for name, st := range states {
+		state, reason, _ := strings.Cut(st, " ")
+		if state != "ok" && reason == "" {
+			t.Errorf("collector %s is %s without a reason", name, state)
+		}
+	}
+	if !strings.HasPrefix(states["sockets"], "ok") || !strings.HasPrefix(states["counters"], "ok") {
+		t.Errorf("sockets and counters must work without privileges: %v", states)
+	}
+	if len(m["sockets"].([]any)) == 0 {
+		t.Errorf("no sockets as nobody")
+	}
+	t.Logf("collector states as nobody: %v", states)
+}
