@@ -28,6 +28,19 @@
 // root), Group the kernel's group ("Udp", "TcpExt", "Ip6"), Name the field
 // ("InErrors"), so Group+Name is the name nstat(8) prints.
 //
+// Layers: Ip, IpExt, Icmp, IcmpMsg, Ip6, Icmp6 and sockstat's FRAG lines
+// are ip; Tcp, Udp, UdpLite, Udp6, UdpLite6, TcpExt and MPTcpExt are
+// transport (except TcpExt IPReversePathFilter and ArpFilter, drops made
+// by routing and ARP, at ip); the rest of sockstat is socket; dev is nic,
+// softnet_stat softnet, xfrm_stat ipsec.
+//
+// Kinds: settings and current levels are gauges (Ip Forwarding and
+// DefaultTTL; Tcp RtoAlgorithm, RtoMin, RtoMax, MaxConn and CurrEstab;
+// MPTcpExt MPCurrEstab; softnet backlog_len, input_qlen, process_qlen;
+// all of sockstat); everything else is a counter. A negative value is
+// skipped: the kernel prints one only for Tcp MaxConn (-1, "no limit"),
+// which a uint64 cannot hold and is not a quantity.
+//
 // Collector reads all of them on every tick and publishes one
 // model.CountersUpdate.
 package procnet
