@@ -1,0 +1,114 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testNetns creates a network namespace with loopback up and removes it
+// (and kills what runs in it) when the test ends.
+func testNetns(t *testing.T) string {
+	t.Helper()
+	requireRoot(t)
+	name := fmt.Sprintf("nl-e2e-%d-%d", os.Getpid(), time.Now().UnixNano()%100000)
+	for _, args := range [][]string{{"netns", "add", name}, {"-n", name, "link", "set", "lo", "up"}} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	t.Cleanup(func() {
+		out, _ := exec.Command("ip", "netns", "pids", name).Output()
+		for _, pid := range strings.Fields(string(out)) {
+			exec.Command("kill", "-9", pid).Run()
+		}
+		exec.Command("ip", "netns", "del", name).Run()
+	})
+	return name
+}
+
+// TestIntegrationE2ETmux drives the real binary in a real terminal: it
+// switches tabs, filters, takes a snapshot and quits, and checks that the
+// terminal is restored.
+func TestIntegrationE2ETmux(t *testing.T) {
+	requireTmux(t)
+	bin := netlensBinary(t)
+	ns := testNetns(t)
+	dir := t.TempDir()
+	script := fmt.Sprintf(`before=$(stty -g)
+socat TCP6-LISTEN:47777,ipv6only=0,reuseaddr,fork /dev/null &
+%s --snapshot-dir %s
+echo "EXIT=$?"
+[ "$(stty -g)" = "$before" ] && echo TTY-RESTORED || echo TTY-CHANGED
+kill %%1
+sleep 60`, bin, dir)
+	s := startTmux(t, 120, 40, []string{"TERM=xterm-256color"}, fmt.Sprintf("ip netns exec %s sh -c '%s'", ns, strings.ReplaceAll(script, "'", `'\''`)))
+
+	// Connections: the listener in the namespace, with its process.
+	scr := s.waitFor("the socat listener", 10*time.Second, func(scr string) bool {
+		return regexp.MustCompile(`tcp\s+\[::\]:47777.*LISTEN.*socat`).MatchString(scr)
+	})
+	if !strings.Contains(scr, "Connections") || !regexp.MustCompile(`ok: counters.*sockets.*sysctl`).MatchString(scr) {
+		t.Fatalf("header/tabs missing:\n%s", scr)
+	}
+
+	// Drops, then Sysctl by number; the tab bar marks the one shown.
+	s.keys("2")
+	s.waitText("counters moved since start", 5*time.Second)
+	s.keys("3")
+	s.waitText("net.core.somaxconn", 5*time.Second)
+
+	// A live filter narrows the table to what matches.
+	s.keys("/")
+	s.literal("somaxconn")
+	s.keys("Enter")
+	scr = s.waitText("filter: somaxconn", 5*time.Second)
+	if strings.Contains(scr, "tcp_rmem") {
+		t.Fatalf("filter let tcp_rmem through:\n%s", scr)
+	}
+	s.keys("Escape")
+	s.waitFor("the filter cleared", 5*time.Second, func(scr string) bool {
+		return !strings.Contains(scr, "filter: somaxconn") && strings.Contains(scr, "net.core.rmem_max")
+	})
+
+	// tab wraps around to Connections; shift+tab goes back to Sysctl.
+	s.keys("Tab")
+	s.waitText(":47777", 5*time.Second)
+	s.keys("BTab")
+	s.waitText("net.core.somaxconn", 5*time.Second)
+
+	// A snapshot: the path is shown, the file is valid and complete.
+	s.keys("s")
+	scr = s.waitText("snapshot saved: ", 10*time.Second)
+	m := regexp.MustCompile(`snapshot saved: (\S+\.json)`).FindStringSubmatch(scr)
+	if m == nil {
+		t.Fatalf("no path on screen:\n%s", scr)
+	}
+	path := m[1]
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(dir, filepath.Base(path))
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := validateSnapshot(t, b)
+	if !strings.Contains(string(b), `"local": "[::]:47777"`) {
+		t.Errorf("snapshot lacks the listener")
+	}
+	if len(snap["sysctls"].([]any)) == 0 || len(snap["counters"].([]any)) == 0 {
+		t.Errorf("snapshot sections empty")
+	}
+
+	// q quits cleanly and gives the terminal back as it was.
+	s.keys("q")
+	scr = s.waitText("EXIT=", 5*time.Second)
+	if !strings.Contains(scr, "EXIT=0") || !strings.Contains(scr, "TTY-RESTORED") {
+		t.Fatalf("unclean exit:\n%s", scr)
+	}
+}
