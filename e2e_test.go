@@ -112,3 +112,54 @@ sleep 60`, bin, dir)
 		t.Fatalf("unclean exit:\n%s", scr)
 	}
 }
+
+// TestIntegrationE2ETmuxAsNobody runs the TUI with no privileges at all:
+// it starts, lists the sockets /proc allows (without the owners it may not
+// see), and every collector that cannot run says why.
+func TestIntegrationE2ETmuxAsNobody(t *testing.T) {
+	requireTmux(t)
+	bin := netlensBinary(t)
+	ns := testNetns(t)
+	dir, err := os.MkdirTemp("", "netlens-nobody-tui")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o777)
+	script := fmt.Sprintf(`socat TCP-LISTEN:47778,reuseaddr,fork /dev/null &
+setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all %s --snapshot-dir %s
+echo "EXIT=$?"
+kill %%1
+sleep 60`, bin, dir)
+	s := startTmux(t, 120, 40, []string{"TERM=xterm-256color"}, fmt.Sprintf("ip netns exec %s sh -c '%s'", ns, strings.ReplaceAll(script, "'", `'\''`)))
+	scr := s.waitFor("root's listener, seen by nobody", 10*time.Second, func(scr string) bool {
+		return regexp.MustCompile(`tcp\s+0\.0\.0\.0:47778.*LISTEN`).MatchString(scr)
+	})
+	if strings.Contains(scr, "socat/") {
+		t.Errorf("nobody sees root's process:\n%s", scr)
+	}
+	for _, tab := range []string{"2", "3"} {
+		s.keys(tab)
+		scr = s.waitFor("tab "+tab, 5*time.Second, func(scr string) bool {
+			return strings.Contains(scr, "counters moved") || strings.Contains(scr, "sysctls,")
+		})
+	}
+	// Every collector either works or says why not, in the header.
+	if m := regexp.MustCompile(`(?m)^ *(ok: .*)$`).FindStringSubmatch(scr); m == nil {
+		t.Errorf("no collector health line:\n%s", scr)
+	}
+	s.keys("s")
+	scr = s.waitText("snapshot saved: ", 10*time.Second)
+	s.keys("q")
+	s.waitText("EXIT=0", 5*time.Second)
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Fatalf("snapshot dir holds %v", ents)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, ents[0].Name()))
+	for name, st := range collectorStates(validateSnapshot(t, b)) {
+		if state, reason, _ := strings.Cut(st, " "); state != "ok" && reason == "" {
+			t.Errorf("collector %s is %s without a reason", name, state)
+		}
+	}
+}
