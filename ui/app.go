@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"charm.land/bubbles/v2/help"
@@ -13,6 +15,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
 
 	"netlens/model"
 )
@@ -34,6 +37,7 @@ type App struct {
 	width, height int
 
 	snap        model.Snapshot // on screen
+	applied     bool           // snap came from the Store
 	paused      bool
 	pending     bool // the Store changed while paused or waiting
 	tickPending bool
@@ -88,15 +92,21 @@ func (a *App) Close() {
 	})
 }
 
-// Run runs the TUI on the terminal until the user quits or ctx is done.
-// It uses the alternate screen, reads keys from the controlling terminal
-// even when stdin is redirected, and detects the colour profile from the
-// terminal and environment (NO_COLOR with any non-empty value turns colours
-// off). A cancelled ctx is not an error.
+// Run runs the TUI on the terminal until the user quits, ctx is done, or
+// the process gets SIGINT, SIGTERM or SIGHUP (the terminal is restored in
+// every case; none of these is an error). It uses the alternate screen,
+// reads keys from the controlling terminal even when stdin is redirected,
+// and detects the colour profile from the terminal and environment
+// (NO_COLOR with any non-empty value turns colours off).
 func Run(ctx context.Context, store *model.Store, opts Options) error {
 	a := New(store, opts)
 	defer a.Close()
-	popts := []tea.ProgramOption{tea.WithContext(ctx)}
+	// Signals end the program through its context. Bubble Tea's own
+	// handler is off: it can block forever sending QuitMsg to an event
+	// loop that a cancelled context has already stopped.
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	popts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithoutSignalHandler()}
 	if os.Getenv("NO_COLOR") != "" {
 		p := colorprofile.Detect(os.Stdout, os.Environ())
 		popts = append(popts, tea.WithColorProfile(min(p, colorprofile.ASCII)))
@@ -122,10 +132,10 @@ func (a *App) apply() {
 	a.pending = false
 	snap := a.store.Snapshot()
 	a.lastApply = a.opts.Now()
-	if snap.Seq == a.snap.Seq && a.snap.Host != "" {
+	if a.applied && snap.Seq == a.snap.Seq {
 		return
 	}
-	a.snap = snap
+	a.snap, a.applied = snap, true
 	for _, p := range a.pages {
 		p.SetSnapshot(snap)
 	}
@@ -193,8 +203,11 @@ func (a *App) setStatus(s string, isErr bool) {
 
 func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	k := a.keys
-	if msg.String() == "ctrl+c" {
+	switch msg.String() {
+	case "ctrl+c":
 		return a, tea.Quit
+	case "ctrl+z":
+		return a, tea.Suspend
 	}
 	if a.filtering {
 		return a.handleFilterKey(msg)
@@ -390,7 +403,11 @@ func (a *App) healthView() string {
 	for _, c := range a.snap.Collectors {
 		switch c.State {
 		case model.StateOK:
-			ok = append(ok, c.Name)
+			if c.Source != "" {
+				ok = append(ok, c.Name+"("+sanitize(c.Source)+")")
+			} else {
+				ok = append(ok, c.Name)
+			}
 		case model.StatePending:
 			pending = append(pending, c.Name)
 		default:
@@ -529,13 +546,16 @@ func shortHelp(s *Styles, bs []key.Binding, w int) string {
 func (a *App) fullHelpView() string {
 	h := max(a.height-chromeTop-chromeBottom, 1)
 	p := a.pages[a.active]
-	groups := append(a.keys.globalFull(), p.FullHelp()...)
-	a.help.SetWidth(a.width - 2)
-	body := a.help.FullHelpView(groups)
-	lines := []string{a.styles.Summary.Render(fitString(" Keys ("+p.Title()+" tab)", a.width)), ""}
-	for _, l := range strings.Split(body, "\n") {
-		lines = append(lines, " "+l)
+	groups := []helpGroup{}
+	for _, g := range p.FullHelp() {
+		groups = append(groups, helpGroup{p.Title(), g})
 	}
+	titles := []string{"Move", "Tables", "netlens"}
+	for i, g := range a.keys.globalFull() {
+		groups = append(groups, helpGroup{titles[i], g})
+	}
+	lines := []string{a.styles.Summary.Render(fitString(" Keys", a.width))}
+	lines = append(lines, fullHelp(&a.styles, groups, a.width)...)
 	lines = append(lines, "",
 		fitString(" Filter: case-insensitive substring over the visible columns.", a.width),
 		fitString(" Sort: o picks the next column (its header shows ^ or v), O reverses.", a.width),
@@ -543,3 +563,80 @@ func (a *App) fullHelpView() string {
 		fitString(" ? or esc closes this help.", a.width))
 	return fixHeight(lines, h)
 }
+
+// helpGroup is a titled column of the full help.
+type helpGroup struct {
+	title string
+	keys  []key.Binding
+}
+
+// fullHelp lays groups out in columns, left to right, starting a new band
+// of columns below when the next one does not fit in w.
+func fullHelp(s *Styles, groups []helpGroup, w int) []string {
+	type block struct {
+		lines []string
+		width int
+	}
+	var blocks []block
+	for _, g := range groups {
+		kw, dw := 0, len(g.title)
+		for _, b := range g.keys {
+			if b.Enabled() {
+				kw = max(kw, width(b.Help().Key))
+			}
+		}
+		for _, b := range g.keys {
+			if b.Enabled() {
+				dw = max(dw, kw+1+width(b.Help().Desc))
+			}
+		}
+		bl := block{width: dw, lines: []string{s.Summary.Render(fitString(g.title, dw))}}
+		for _, b := range g.keys {
+			if !b.Enabled() {
+				continue
+			}
+			k := b.Help().Key
+			bl.lines = append(bl.lines, s.Help.FullKey.Render(k)+strings.Repeat(" ", kw-width(k)+1)+
+				s.Help.FullDesc.Render(fitString(b.Help().Desc, dw-kw-1)))
+		}
+		blocks = append(blocks, bl)
+	}
+	const gap = 3
+	var out []string
+	for len(blocks) > 0 {
+		n, used := 0, 1
+		for n < len(blocks) && (n == 0 || used+gap+blocks[n].width <= w) {
+			if n > 0 {
+				used += gap
+			}
+			used += blocks[n].width
+			n++
+		}
+		band := blocks[:n]
+		blocks = blocks[n:]
+		rows := 0
+		for _, b := range band {
+			rows = max(rows, len(b.lines))
+		}
+		out = append(out, "")
+		for r := range rows {
+			var line strings.Builder
+			line.WriteByte(' ')
+			for i, b := range band {
+				if i > 0 {
+					line.WriteString(strings.Repeat(" ", gap))
+				}
+				text := ""
+				if r < len(b.lines) {
+					text = b.lines[r]
+				}
+				line.WriteString(text + strings.Repeat(" ", max(b.width-width(stripSGR(text)), 0)))
+			}
+			out = append(out, line.String())
+		}
+	}
+	return out
+}
+
+// stripSGR removes escape sequences, to measure styled text.
+func stripSGR(s string) string { return ansi.Strip(s) }

@@ -498,3 +498,29 @@ func TestQuit(t *testing.T) {
 		t.Fatal("ctrl+c in filter input does not quit")
 	}
 }
+
+func TestUnchangedRowsAreNotRecomputed(t *testing.T) {
+	store := fixtureStore()
+	clock := &fakeClock{now: t0}
+	a := newTestApp(t, store, Options{Now: clock.Now}, 80, 24)
+	send(a, "/", "t", "c", "p", "enter")
+	p := a.pages[0].(*connsPage)
+	before := p.recomputes
+	// Counters and statuses change; the socket table does not.
+	store.Publish(model.CountersUpdate{Collector: "counters", At: t0.Add(2 * time.Second), Counters: fixtureCounters(2)})
+	store.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: "sockets", State: model.StateError, Reason: "boom"}})
+	clock.now = clock.now.Add(time.Hour)
+	a.Update(storeChangedMsg{})
+	if p.recomputes != before {
+		t.Fatalf("connections recomputed %d times for an unchanged socket table", p.recomputes-before)
+	}
+	if !strings.Contains(screen(a), "! sockets: boom (data may be stale)") {
+		t.Fatalf("status change not shown:\n%s", screen(a))
+	}
+	store.Publish(model.SocketsUpdate{Sockets: fixtureSockets()})
+	clock.now = clock.now.Add(time.Hour)
+	a.Update(storeChangedMsg{})
+	if p.recomputes != before+1 {
+		t.Fatalf("new sockets: %d recomputes, want 1", p.recomputes-before)
+	}
+}

@@ -41,28 +41,59 @@ func fit(b *strings.Builder, s string, w int, right, keepTail bool) {
 	}
 	sw := width(s)
 	if sw > w {
-		switch {
-		case w == 1:
-			s = ellipsis
-		case keepTail && isASCII(s):
-			s = ellipsis + s[len(s)-(w-1):]
-		case keepTail:
-			s = ansi.TruncateLeft(s, sw-w+1, ellipsis)
-		case isASCII(s):
-			s = s[:w-1] + ellipsis
-		default:
-			s = ansi.Truncate(s, w, ellipsis)
-		}
+		s = truncate(s, w, keepTail)
 		sw = width(s)
+		if sw > w { // a cluster the per-rune widths misjudged
+			s = truncate(asciiOnly(s), w, keepTail)
+			sw = width(s)
+		}
 	}
-	pad := w - sw
+	pad := strings.Repeat(" ", max(w-sw, 0))
 	if right {
-		b.WriteString(strings.Repeat(" ", pad))
+		b.WriteString(pad)
 		b.WriteString(s)
 		return
 	}
 	b.WriteString(s)
-	b.WriteString(strings.Repeat(" ", pad))
+	b.WriteString(pad)
+}
+
+// truncate cuts s, wider than w cells, to at most w cells ending (or, with
+// keepTail, starting) with the ellipsis.
+func truncate(s string, w int, keepTail bool) string {
+	if w == 1 {
+		return ellipsis
+	}
+	if isASCII(s) {
+		if keepTail {
+			return ellipsis + s[len(s)-(w-1):]
+		}
+		return s[:w-1] + ellipsis
+	}
+	if !keepTail {
+		return ansi.Truncate(s, w, ellipsis)
+	}
+	runes := []rune(s)
+	used, i := 0, len(runes)
+	for i > 0 {
+		rw := ansi.StringWidth(string(runes[i-1]))
+		if used+rw > w-1 {
+			break
+		}
+		used += rw
+		i--
+	}
+	return ellipsis + string(runes[i:])
+}
+
+// asciiOnly replaces every non-ASCII rune with '?'.
+func asciiOnly(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= utf8.RuneSelf || r < 0x20 {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 // fitString is fit into a new string.

@@ -53,7 +53,7 @@ func DefaultKeyMap() *KeyMap {
 		Reverse:  key.NewBinding(key.WithKeys("O"), key.WithHelp("O", "reverse sort")),
 		Pause:    key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause")),
 		Snapshot: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "save snapshot")),
-		Escape:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter/close")),
+		Escape:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
 
 		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("up/k", "up")),
 		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("down/j", "down")),

@@ -85,6 +85,9 @@ type listBase[K comparable] struct {
 	problems []problem
 	seenSeq  uint64
 	seenSet  bool
+
+	// recomputes counts the filter-and-sort runs (for tests).
+	recomputes int
 }
 
 // Init implements page; a list page has no work of its own to start.
@@ -163,6 +166,7 @@ func (l *listBase[K]) sync(src listSource[K]) {
 		return
 	}
 	l.dirty = false
+	l.recomputes++
 	l.capture(src)
 	l.captured = false
 	n := src.count()
