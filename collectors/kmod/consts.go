@@ -1,0 +1,192 @@
+package kmod
+
+// Protocol identifiers, mirrored from kernelmod/uapi/netlens.h.
+const (
+	familyName    = "netlens" // NETLENS_GENL_NAME
+	familyVersion = 1         // NETLENS_GENL_VERSION
+	groupEvents   = "events"  // NETLENS_GENL_MCGRP_EVENTS
+
+	// LabelMax is the longest label a rule can carry, in bytes.
+	LabelMax = 64 // NETLENS_LABEL_MAX
+	// RevertMax is the longest revert deadline the kernel accepts.
+	revertMSMax = 3600000 // NETLENS_REVERT_MS_MAX
+)
+
+// command is a generic netlink command of the netlens family.
+type command uint8
+
+const (
+	cmdUnspec   command = iota // NETLENS_CMD_UNSPEC
+	cmdCreate                  // NETLENS_CMD_CREATE
+	cmdDelete                  // NETLENS_CMD_DELETE
+	cmdChange                  // NETLENS_CMD_CHANGE
+	cmdGet                     // NETLENS_CMD_GET
+	cmdCounters                // NETLENS_CMD_COUNTERS
+	cmdFlush                   // NETLENS_CMD_FLUSH
+	cmdConfirm                 // NETLENS_CMD_CONFIRM
+	cmdEvent                   // NETLENS_CMD_EVENT
+)
+
+// attr is a top-level attribute type.
+type attr uint16
+
+const (
+	attrUnspec    attr = iota // NETLENS_A_UNSPEC
+	attrPad                   // NETLENS_A_PAD
+	attrRuleID                // NETLENS_A_RULE_ID
+	attrEnabled               // NETLENS_A_RULE_ENABLED
+	attrHooks                 // NETLENS_A_RULE_HOOKS
+	attrFamily                // NETLENS_A_RULE_FAMILY
+	attrProto                 // NETLENS_A_RULE_PROTO
+	attrSrcAddr               // NETLENS_A_RULE_SRC_ADDR
+	attrSrcPlen               // NETLENS_A_RULE_SRC_PLEN
+	attrDstAddr               // NETLENS_A_RULE_DST_ADDR
+	attrDstPlen               // NETLENS_A_RULE_DST_PLEN
+	attrSportMin              // NETLENS_A_RULE_SPORT_MIN
+	attrSportMax              // NETLENS_A_RULE_SPORT_MAX
+	attrDportMin              // NETLENS_A_RULE_DPORT_MIN
+	attrDportMax              // NETLENS_A_RULE_DPORT_MAX
+	attrIifname               // NETLENS_A_RULE_IIFNAME
+	attrOifname               // NETLENS_A_RULE_OIFNAME
+	attrAction                // NETLENS_A_RULE_ACTION
+	attrPriority              // NETLENS_A_RULE_PRIORITY
+	attrLabel                 // NETLENS_A_RULE_LABEL
+	attrPackets               // NETLENS_A_RULE_PACKETS
+	attrBytes                 // NETLENS_A_RULE_BYTES
+	attrLastHitNS             // NETLENS_A_RULE_LAST_HIT_NS
+	attrRevertMS              // NETLENS_A_REVERT_MS
+	attrTxnID                 // NETLENS_A_TXN_ID
+	attrEvent                 // NETLENS_A_EVENT
+	attrHookStats             // NETLENS_A_HOOK_STATS
+	attrRuleCount             // NETLENS_A_RULE_COUNT
+)
+
+// hsAttr is an attribute nested in NETLENS_A_HOOK_STATS.
+type hsAttr uint16
+
+const (
+	hsUnspec   hsAttr = iota // NETLENS_A_HS_UNSPEC
+	hsPad                    // NETLENS_A_HS_PAD
+	hsFamily                 // NETLENS_A_HS_FAMILY
+	hsHook                   // NETLENS_A_HS_HOOK
+	hsSeen                   // NETLENS_A_HS_SEEN
+	hsAccepted               // NETLENS_A_HS_ACCEPTED
+	hsDropped                // NETLENS_A_HS_DROPPED
+)
+
+// Family is the address family a rule applies to.
+type Family uint8
+
+const (
+	FamilyUnspec Family = iota // NETLENS_FAMILY_UNSPEC
+	FamilyIPv4                 // NETLENS_FAMILY_IPV4
+	FamilyIPv6                 // NETLENS_FAMILY_IPV6
+	FamilyBoth                 // NETLENS_FAMILY_BOTH
+)
+
+// Action is what a matching rule does with a packet.
+type Action uint8
+
+const (
+	ActionUnspec Action = iota // NETLENS_ACTION_UNSPEC
+	ActionAccept               // NETLENS_ACTION_ACCEPT: stop, let the packet through
+	ActionDrop                 // NETLENS_ACTION_DROP: stop, drop the packet
+	ActionCount                // NETLENS_ACTION_COUNT: count and go on
+)
+
+// EventType says what an Event announces.
+type EventType uint8
+
+const (
+	EventUnspec    EventType = iota // NETLENS_EVENT_UNSPEC
+	EventCreated                    // NETLENS_EVENT_CREATED
+	EventDeleted                    // NETLENS_EVENT_DELETED
+	EventChanged                    // NETLENS_EVENT_CHANGED
+	EventFlushed                    // NETLENS_EVENT_FLUSHED
+	EventConfirmed                  // NETLENS_EVENT_CONFIRMED
+	EventReverted                   // NETLENS_EVENT_REVERTED
+)
+
+// Hooks is a set of netfilter hooks (bit n is hook NF_INET_* n).
+type Hooks uint32
+
+const (
+	HookPreRouting  Hooks = 1 << 0 // NETLENS_HOOK_PRE_ROUTING
+	HookLocalIn     Hooks = 1 << 1 // NETLENS_HOOK_LOCAL_IN
+	HookForward     Hooks = 1 << 2 // NETLENS_HOOK_FORWARD
+	HookLocalOut    Hooks = 1 << 3 // NETLENS_HOOK_LOCAL_OUT
+	HookPostRouting Hooks = 1 << 4 // NETLENS_HOOK_POST_ROUTING
+	HookAll         Hooks = 0x1f   // NETLENS_HOOK_ALL
+)
+
+// String returns the short name of an action.
+func (a Action) String() string {
+	switch a {
+	case ActionAccept:
+		return "accept"
+	case ActionDrop:
+		return "drop"
+	case ActionCount:
+		return "count"
+	}
+	return "unspec"
+}
+
+// String returns the short name of a family.
+func (f Family) String() string {
+	switch f {
+	case FamilyIPv4:
+		return "ipv4"
+	case FamilyIPv6:
+		return "ipv6"
+	case FamilyBoth:
+		return "both"
+	}
+	return "unspec"
+}
+
+// String returns the short name of an event type.
+func (e EventType) String() string {
+	switch e {
+	case EventCreated:
+		return "created"
+	case EventDeleted:
+		return "deleted"
+	case EventChanged:
+		return "changed"
+	case EventFlushed:
+		return "flushed"
+	case EventConfirmed:
+		return "confirmed"
+	case EventReverted:
+		return "reverted"
+	}
+	return "unspec"
+}
+
+var hookNames = [...]string{"prerouting", "input", "forward", "output", "postrouting"}
+
+// HookName returns the short name of hook number n (NF_INET_*).
+func HookName(n uint8) string {
+	if int(n) < len(hookNames) {
+		return hookNames[n]
+	}
+	return "unknown"
+}
+
+// String lists the hooks of the set, comma separated.
+func (h Hooks) String() string {
+	s := ""
+	for i, n := range hookNames {
+		if h&(1<<i) != 0 {
+			if s != "" {
+				s += ","
+			}
+			s += n
+		}
+	}
+	if s == "" {
+		return "none"
+	}
+	return s
+}

@@ -1,0 +1,38 @@
+package kmod
+
+import "github.com/mdlayher/netlink"
+
+// HookCounters are the verdict counters of one hook of one family in a
+// namespace.
+type HookCounters struct {
+	Family   Family // FamilyIPv4 or FamilyIPv6
+	Hook     uint8  // NF_INET_* hook number; see HookName
+	Seen     uint64 // packets that entered the hook
+	Accepted uint64 // packets let through (no rule, ACCEPT, COUNT only, or bypassed)
+	Dropped  uint64 // packets dropped by a DROP rule
+}
+
+// Counters is the reply of the COUNTERS command.
+type Counters struct {
+	Rules uint32 // rules in the namespace
+	Hooks []HookCounters
+}
+
+func parseHookStats(ad *netlink.AttributeDecoder) HookCounters {
+	var h HookCounters
+	for ad.Next() {
+		switch hsAttr(ad.Type()) {
+		case hsFamily:
+			h.Family = Family(ad.Uint8())
+		case hsHook:
+			h.Hook = ad.Uint8()
+		case hsSeen:
+			h.Seen = ad.Uint64()
+		case hsAccepted:
+			h.Accepted = ad.Uint64()
+		case hsDropped:
+			h.Dropped = ad.Uint64()
+		}
+	}
+	return h
+}

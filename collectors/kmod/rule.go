@@ -1,0 +1,294 @@
+package kmod
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/mdlayher/netlink"
+)
+
+// PortRange is an inclusive range of ports. The zero value means any port.
+type PortRange struct {
+	Min, Max uint16
+}
+
+// Any reports whether the range matches every port.
+func (p PortRange) Any() bool {
+	return (p.Min == 0 && p.Max == 0) || (p.Min == 0 && p.Max == 0xffff)
+}
+
+// String returns "*", "80" or "1000-2000".
+func (p PortRange) String() string {
+	switch {
+	case p.Any():
+		return "*"
+	case p.Min == p.Max:
+		return fmt.Sprint(p.Min)
+	}
+	return fmt.Sprintf("%d-%d", p.Min, p.Max)
+}
+
+// Rule is one netlens rule. Values are plain data, safe to copy.
+//
+// For Create, ID and the read-only fields are ignored; a zero Hooks means
+// LOCAL_IN only, a zero Family means both (or the family of Src/Dst), zero
+// Proto, Src, Dst, ports and interface names mean any. Action is required.
+type Rule struct {
+	ID       uint32 // kernel-assigned
+	Disabled bool   // a disabled rule stays in the table but matches nothing
+	Hooks    Hooks
+	Family   Family
+	Proto    uint8        // IPPROTO_*, 0 = any
+	Src, Dst netip.Prefix // invalid (zero) Prefix = any
+	SrcPorts PortRange
+	DstPorts PortRange
+	InIface  string
+	OutIface string
+	Action   Action
+	Priority uint32 // lower runs first; ties go by ID
+	Label    string // at most LabelMax bytes
+
+	// Read-only, filled by the kernel.
+	Packets    uint64
+	Bytes      uint64
+	LastHit    time.Time     // zero: never hit
+	PendingTxn uint32        // non-zero: an unconfirmed change that will revert
+	RevertIn   time.Duration // time left before PendingTxn reverts
+}
+
+// Field selects the fields Change sends.
+type Field uint32
+
+// Fields of a Rule that Change can set.
+const (
+	FieldDisabled Field = 1 << iota
+	FieldHooks
+	FieldFamily
+	FieldProto
+	FieldSrc
+	FieldDst
+	FieldSrcPorts
+	FieldDstPorts
+	FieldInIface
+	FieldOutIface
+	FieldAction
+	FieldPriority
+	FieldLabel
+
+	// fieldsCreate is what Create sends.
+	fieldsCreate = FieldDisabled | FieldHooks | FieldFamily | FieldProto | FieldSrc | FieldDst |
+		FieldSrcPorts | FieldDstPorts | FieldInIface | FieldOutIface | FieldAction |
+		FieldPriority | FieldLabel
+)
+
+// encodePrefix puts an address and its prefix length; an invalid prefix
+// sends prefix length 0 (any) when clear is set, nothing otherwise.
+func encodePrefix(ae *netlink.AttributeEncoder, a, l attr, p netip.Prefix, clear bool) {
+	if !p.IsValid() {
+		if clear {
+			ae.Uint8(uint16(l), 0)
+		}
+		return
+	}
+	addr := p.Addr()
+	if addr.Is4() {
+		b := addr.As4()
+		ae.Bytes(uint16(a), b[:])
+	} else {
+		b := addr.As16()
+		ae.Bytes(uint16(a), b[:])
+	}
+	ae.Uint8(uint16(l), uint8(p.Bits()))
+}
+
+func encodePorts(ae *netlink.AttributeEncoder, lo, hi attr, p PortRange) {
+	if p.Any() {
+		ae.Uint16(uint16(lo), 0)
+		ae.Uint16(uint16(hi), 0xffff)
+		return
+	}
+	ae.Uint16(uint16(lo), p.Min)
+	ae.Uint16(uint16(hi), p.Max)
+}
+
+// encodeRule writes the fields of r selected by f. Create passes
+// create=true: zero values are then left to the kernel's defaults.
+func encodeRule(ae *netlink.AttributeEncoder, r Rule, f Field, create bool) {
+	if f&FieldDisabled != 0 {
+		en := uint8(1)
+		if r.Disabled {
+			en = 0
+		}
+		ae.Uint8(uint16(attrEnabled), en)
+	}
+	if f&FieldHooks != 0 && !(create && r.Hooks == 0) {
+		ae.Uint32(uint16(attrHooks), uint32(r.Hooks))
+	}
+	if f&FieldFamily != 0 && !(create && r.Family == FamilyUnspec) {
+		ae.Uint8(uint16(attrFamily), uint8(r.Family))
+	}
+	if f&FieldProto != 0 && !(create && r.Proto == 0) {
+		ae.Uint8(uint16(attrProto), r.Proto)
+	}
+	if f&FieldSrc != 0 {
+		encodePrefix(ae, attrSrcAddr, attrSrcPlen, r.Src, !create)
+	}
+	if f&FieldDst != 0 {
+		encodePrefix(ae, attrDstAddr, attrDstPlen, r.Dst, !create)
+	}
+	if f&FieldSrcPorts != 0 && !(create && r.SrcPorts.Any()) {
+		encodePorts(ae, attrSportMin, attrSportMax, r.SrcPorts)
+	}
+	if f&FieldDstPorts != 0 && !(create && r.DstPorts.Any()) {
+		encodePorts(ae, attrDportMin, attrDportMax, r.DstPorts)
+	}
+	if f&FieldInIface != 0 && !(create && r.InIface == "") {
+		ae.String(uint16(attrIifname), r.InIface)
+	}
+	if f&FieldOutIface != 0 && !(create && r.OutIface == "") {
+		ae.String(uint16(attrOifname), r.OutIface)
+	}
+	if f&FieldAction != 0 && !(create && r.Action == ActionUnspec) {
+		ae.Uint8(uint16(attrAction), uint8(r.Action))
+	}
+	if f&FieldPriority != 0 {
+		ae.Uint32(uint16(attrPriority), r.Priority)
+	}
+	if f&FieldLabel != 0 && !(create && r.Label == "") {
+		ae.String(uint16(attrLabel), r.Label)
+	}
+}
+
+// decodeAddr turns 4 or 16 raw bytes into an address.
+func decodeAddr(b []byte) (netip.Addr, error) {
+	switch len(b) {
+	case 4:
+		return netip.AddrFrom4([4]byte(b)), nil
+	case 16:
+		return netip.AddrFrom16([16]byte(b)), nil
+	}
+	return netip.Addr{}, fmt.Errorf("address of %d bytes: %w", len(b), errBadAttr)
+}
+
+// ruleAttrs collects the attributes of a message that describes a rule.
+// It is the pure decoder the tests and fuzzers call.
+type ruleAttrs struct {
+	rule     Rule
+	hasRule  bool
+	event    EventType
+	txn      uint32
+	count    uint32
+	hooks    []HookCounters
+	revertMS uint32
+}
+
+func parseAttrs(b []byte) (ruleAttrs, error) {
+	var (
+		out             ruleAttrs
+		src, dst        netip.Addr
+		srcLen, dstLen  int = -1, -1
+		sport, dport        = PortRange{0, 0xffff}, PortRange{0, 0xffff}
+		lastHit         uint64
+		ruleTxn, hasTxn = uint32(0), false
+	)
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return out, fmt.Errorf("decode attributes: %w", err)
+	}
+	r := &out.rule
+	for ad.Next() {
+		switch attr(ad.Type()) {
+		case attrRuleID:
+			r.ID = ad.Uint32()
+			out.hasRule = true
+		case attrEnabled:
+			r.Disabled = ad.Uint8() == 0
+		case attrHooks:
+			r.Hooks = Hooks(ad.Uint32())
+		case attrFamily:
+			r.Family = Family(ad.Uint8())
+		case attrProto:
+			r.Proto = ad.Uint8()
+		case attrSrcAddr:
+			if src, err = decodeAddr(ad.Bytes()); err != nil {
+				return out, fmt.Errorf("source: %w", err)
+			}
+		case attrSrcPlen:
+			srcLen = int(ad.Uint8())
+		case attrDstAddr:
+			if dst, err = decodeAddr(ad.Bytes()); err != nil {
+				return out, fmt.Errorf("destination: %w", err)
+			}
+		case attrDstPlen:
+			dstLen = int(ad.Uint8())
+		case attrSportMin:
+			sport.Min = ad.Uint16()
+		case attrSportMax:
+			sport.Max = ad.Uint16()
+		case attrDportMin:
+			dport.Min = ad.Uint16()
+		case attrDportMax:
+			dport.Max = ad.Uint16()
+		case attrIifname:
+			r.InIface = ad.String()
+		case attrOifname:
+			r.OutIface = ad.String()
+		case attrAction:
+			r.Action = Action(ad.Uint8())
+		case attrPriority:
+			r.Priority = ad.Uint32()
+		case attrLabel:
+			r.Label = ad.String()
+		case attrPackets:
+			r.Packets = ad.Uint64()
+		case attrBytes:
+			r.Bytes = ad.Uint64()
+		case attrLastHitNS:
+			lastHit = ad.Uint64()
+		case attrRevertMS:
+			out.revertMS = ad.Uint32()
+		case attrTxnID:
+			ruleTxn, hasTxn = ad.Uint32(), true
+		case attrEvent:
+			out.event = EventType(ad.Uint8())
+		case attrRuleCount:
+			out.count = ad.Uint32()
+		case attrHookStats:
+			ad.Nested(func(nad *netlink.AttributeDecoder) error {
+				out.hooks = append(out.hooks, parseHookStats(nad))
+				return nil
+			})
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return out, fmt.Errorf("decode attributes: %w", err)
+	}
+	if src.IsValid() {
+		if srcLen < 0 || srcLen > src.BitLen() {
+			return out, fmt.Errorf("source prefix length %d: %w", srcLen, errBadAttr)
+		}
+		r.Src = netip.PrefixFrom(src, srcLen)
+	}
+	if dst.IsValid() {
+		if dstLen < 0 || dstLen > dst.BitLen() {
+			return out, fmt.Errorf("destination prefix length %d: %w", dstLen, errBadAttr)
+		}
+		r.Dst = netip.PrefixFrom(dst, dstLen)
+	}
+	if !sport.Any() {
+		r.SrcPorts = sport
+	}
+	if !dport.Any() {
+		r.DstPorts = dport
+	}
+	if lastHit != 0 {
+		r.LastHit = time.Unix(0, int64(lastHit))
+	}
+	out.txn = ruleTxn
+	if hasTxn && out.hasRule && out.event != EventConfirmed && out.event != EventReverted {
+		r.PendingTxn = ruleTxn
+		r.RevertIn = time.Duration(out.revertMS) * time.Millisecond
+	}
+	return out, nil
+}

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * netlens.h - internal declarations of the netlens module.
+ *
+ * Locking
+ * -------
+ * Each network namespace has one struct netlens_net.  Its @lock (a mutex)
+ * serialises every writer: the generic netlink commands, the revert work and
+ * namespace teardown.  Under @lock are: @rules (id -> rule), @nrules, the
+ * index chains (writers), @plen_cnt, @txns, @next_txn, @gen and every
+ * rule's @txn pointer.
+ *
+ * The packet path (netlens_hooks.c) takes no lock.  It walks the index chains
+ * under RCU (the netfilter core holds rcu_read_lock around hooks), reads
+ * @plen_map, @nindexed and @enabled with READ_ONCE, and adds to per-CPU
+ * counters.  A rule is never modified once it is published: a change builds
+ * a new struct netlens_rule, links it into the indexes, then unlinks the old
+ * one and frees it after a grace period (call_rcu).  The per-CPU @stats of a
+ * rule move from the old copy to the new one, so counters survive a change;
+ * they are freed only when the rule is deleted (@owns_stats).
+ *
+ * Lookup (no linear scan for the common shapes)
+ * ----------------------------------------------
+ * An enabled rule lives in exactly one index, chosen by its most selective
+ * field, in this order:
+ *   DST4/DST6  destination prefix: one hash table keyed by (prefix length,
+ *              masked address); @plen_map says which lengths are in use, so
+ *              a packet costs one bucket probe per length in use (like a
+ *              per-length LPM);
+ *   DPORT      exact destination port (dport_min == dport_max);
+ *   SRC4/SRC6  source prefix, as for DST;
+ *   MISC       everything else (a short list, ideally).
+ * Every chain is kept sorted by (priority, id), which is the evaluation
+ * order of the rules.  A packet probes each candidate chain; the first
+ * matching ACCEPT/DROP rule of a chain is that chain's candidate and the
+ * walk stops there (or as soon as it passes the best candidate so far).  The
+ * smallest (priority, id) over all chains is the verdict, so priority order
+ * is exact across indexes.  A second pass over the same chains counts the
+ * matching COUNT rules that come before the verdict rule (it is skipped when
+ * the namespace has no enabled COUNT rule).  A COUNT rule is only counted
+ * in the probe of its own key, so hash collisions never count it twice.
+ * A packet that matches nothing costs a few bucket probes, independent of
+ * how many rules sit in other buckets.
+ */
+#ifndef _NETLENS_H
+#define _NETLENS_H
+
+#include <linux/types.h>
+#include <linux/mutex.h>
+#include <linux/xarray.h>
+#include <linux/netfilter.h>
+#include <linux/netdevice.h>
+#include <linux/workqueue.h>
+#include <linux/rculist.h>
+#include <net/net_namespace.h>
+#include <net/genetlink.h>
+#include <net/netns/generic.h>
+#include <linux/inetdevice.h>
+#include "uapi/netlens.h"
+
+#define NETLENS_HASH_BITS	11
+#define NETLENS_NHOOKS		5	/* NF_INET_NUMHOOKS */
+#define NETLENS_MAX_RULES_HARD	(1 << 20)
+
+enum netlens_index {
+	NETLENS_IDX_DST4,
+	NETLENS_IDX_DST6,
+	NETLENS_IDX_SRC4,
+	NETLENS_IDX_SRC6,
+	NETLENS_IDX_DPORT,
+	NETLENS_IDX_HASHED,	/* number of hash tables */
+	NETLENS_IDX_MISC = NETLENS_IDX_HASHED,
+	NETLENS_IDX_NONE,	/* disabled: not indexed */
+};
+
+/* per-CPU counters of one rule */
+struct netlens_rule_stats {
+	u64 packets;
+	u64 bytes;
+	u64 last_hit_ns;
+};
+
+/* per-CPU verdict counters of one namespace, [family 0=v4 1=v6][hook] */
+struct netlens_hook_stats {
+	u64 seen[2][NETLENS_NHOOKS];
+	u64 accepted[2][NETLENS_NHOOKS];
+	u64 dropped[2][NETLENS_NHOOKS];
+};
+
+struct netlens_match {
+	u32 hooks;			/* NETLENS_HOOK_* mask */
+	u8 family;			/* NETLENS_FAMILY_* (a bit mask: BOTH = V4|V6) */
+	u8 proto;			/* 0 = any */
+	u8 src_plen, dst_plen;		/* 0 = any */
+	union nf_inet_addr src, src_mask;
+	union nf_inet_addr dst, dst_mask;
+	u16 sport_min, sport_max;
+	u16 dport_min, dport_max;
+	char iifname[IFNAMSIZ];
+	char oifname[IFNAMSIZ];
+};
+
+struct netlens_txn;
+
+struct netlens_rule {
+	struct hlist_node node;		/* index chain, RCU */
+	struct rcu_head rcu;
+	u32 id;
+	u32 priority;
+	u8 enabled;
+	u8 action;			/* NETLENS_ACTION_* */
+	u8 index;			/* enum netlens_index, NONE when not linked */
+	u8 owns_stats;			/* free @stats with this copy */
+	struct netlens_match m;
+	char label[NETLENS_LABEL_MAX + 1];
+	struct netlens_rule_stats __percpu *stats;
+	struct netlens_txn *txn;	/* pending commit-confirmed change, under lock */
+};
+
+/* a create or change made with a revert deadline, not confirmed yet */
+struct netlens_txn {
+	struct list_head node;		/* in netlens_net.txns */
+	u32 id;
+	u32 rule_id;
+	unsigned long deadline;		/* jiffies */
+	struct netlens_rule *prev;	/* state to restore; NULL: delete the rule */
+};
+
+struct netlens_net {
+	struct net *net;
+	struct mutex lock;
+
+	/* under lock */
+	struct xarray rules;		/* id -> struct netlens_rule */
+	u32 nrules;
+	u32 plen_cnt[NETLENS_IDX_HASHED][129];
+	u32 ncount;			/* enabled COUNT rules */
+	struct list_head txns;
+	u32 next_txn;
+	u32 next_id;			/* for xa_alloc_cyclic */
+	u32 gen;			/* bumped by every change, for dumps */
+
+	/* written under lock, read locklessly by the packet path */
+	struct hlist_head *tab[NETLENS_IDX_HASHED];
+	struct hlist_head misc;
+	unsigned long plen_map[NETLENS_IDX_HASHED][BITS_TO_LONGS(129)];
+	u32 nindexed;
+
+	/* sysctls (net.netlens.*) */
+	int sysctl_enabled;
+	int sysctl_max_rules;
+	struct ctl_table_header *sysctl_hdr;
+
+	struct netlens_hook_stats __percpu *hstats;
+	struct delayed_work revert_work;
+	struct nf_hook_ops ops[2 * NETLENS_NHOOKS];
+};
+
+extern unsigned int netlens_net_id;
+extern int netlens_hook_priority;
+extern unsigned int netlens_max_rules_default;
+
+static inline struct netlens_net *netlens_pernet(struct net *net)
+{
+	return net_generic(net, netlens_net_id);
+}
+
+/* netlens_rules.c */
+int netlens_rules_init(struct netlens_net *nn);
+void netlens_rules_exit(struct netlens_net *nn);
+struct netlens_rule *netlens_rule_alloc(void);
+void netlens_rule_free(struct netlens_rule *r);
+int netlens_rule_insert(struct netlens_net *nn, struct netlens_rule *r);
+void netlens_rule_remove(struct netlens_net *nn, struct netlens_rule *r);
+void netlens_rule_replace(struct netlens_net *nn, struct netlens_rule *old,
+			  struct netlens_rule *nr);
+void netlens_rules_flush(struct netlens_net *nn);
+void netlens_rule_read_stats(const struct netlens_rule *r,
+			     struct netlens_rule_stats *sum);
+bool netlens_rule_before(const struct netlens_rule *a,
+			 const struct netlens_rule *b);
+u32 netlens_bucket(int idx, const union nf_inet_addr *addr, u8 plen, u16 port);
+void netlens_txn_free(struct netlens_txn *t);
+void netlens_txn_arm(struct netlens_net *nn);
+void netlens_revert_work(struct work_struct *work);
+
+/* netlens_hooks.c */
+int netlens_hooks_register(struct net *net, struct netlens_net *nn);
+void netlens_hooks_unregister(struct net *net, struct netlens_net *nn);
+
+/* netlens_genl.c */
+int netlens_genl_init(void);
+void netlens_genl_exit(void);
+void netlens_notify(struct netlens_net *nn, u8 event,
+		    const struct netlens_rule *r, u32 txn_id);
+
+/* netlens_proc.c */
+int netlens_proc_init(struct net *net);
+void netlens_proc_exit(struct net *net);
+
+/* netlens_sysctl.c */
+int netlens_sysctl_init(struct net *net, struct netlens_net *nn);
+void netlens_sysctl_exit(struct netlens_net *nn);
+
+#endif /* _NETLENS_H */

@@ -1,0 +1,786 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * netlens_genl.c - the "netlens" generic netlink family: policy, commands,
+ * reply builders and the "events" multicast group.  Modelled on
+ * net/core/drop_monitor.c.  Every command runs with netlens_net.lock held
+ * for its whole duration, so a reply shows the state the command left.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/slab.h>
+#include <linux/in.h>
+#include <linux/jiffies.h>
+#include <net/genetlink.h>
+#include <net/ipv6.h>
+#include "netlens.h"
+
+enum netlens_mcgrp {
+	NETLENS_MCGRP_EVENTS,
+};
+
+static const struct genl_multicast_group netlens_mcgrps[] = {
+	[NETLENS_MCGRP_EVENTS] = { .name = NETLENS_GENL_MCGRP_EVENTS },
+};
+
+static struct netlink_range_validation netlens_revert_range = {
+	.min = 1,
+	.max = NETLENS_REVERT_MS_MAX,
+};
+
+static const struct nla_policy netlens_policy[NETLENS_A_MAX + 1] = {
+	[NETLENS_A_PAD]			= { .type = NLA_REJECT },
+	[NETLENS_A_RULE_ID]		= NLA_POLICY_MIN(NLA_U32, 1),
+	[NETLENS_A_RULE_ENABLED]	= NLA_POLICY_MAX(NLA_U8, 1),
+	[NETLENS_A_RULE_HOOKS]		= NLA_POLICY_MASK(NLA_U32, NETLENS_HOOK_ALL),
+	[NETLENS_A_RULE_FAMILY]		= NLA_POLICY_RANGE(NLA_U8, NETLENS_FAMILY_IPV4,
+							   NETLENS_FAMILY_BOTH),
+	[NETLENS_A_RULE_PROTO]		= { .type = NLA_U8 },
+	[NETLENS_A_RULE_SRC_ADDR]	= { .type = NLA_BINARY, .len = 16 },
+	[NETLENS_A_RULE_SRC_PLEN]	= NLA_POLICY_MAX(NLA_U8, 128),
+	[NETLENS_A_RULE_DST_ADDR]	= { .type = NLA_BINARY, .len = 16 },
+	[NETLENS_A_RULE_DST_PLEN]	= NLA_POLICY_MAX(NLA_U8, 128),
+	[NETLENS_A_RULE_SPORT_MIN]	= { .type = NLA_U16 },
+	[NETLENS_A_RULE_SPORT_MAX]	= { .type = NLA_U16 },
+	[NETLENS_A_RULE_DPORT_MIN]	= { .type = NLA_U16 },
+	[NETLENS_A_RULE_DPORT_MAX]	= { .type = NLA_U16 },
+	[NETLENS_A_RULE_IIFNAME]	= { .type = NLA_NUL_STRING, .len = IFNAMSIZ - 1 },
+	[NETLENS_A_RULE_OIFNAME]	= { .type = NLA_NUL_STRING, .len = IFNAMSIZ - 1 },
+	[NETLENS_A_RULE_ACTION]		= NLA_POLICY_RANGE(NLA_U8, NETLENS_ACTION_ACCEPT,
+							   NETLENS_ACTION_COUNT),
+	[NETLENS_A_RULE_PRIORITY]	= { .type = NLA_U32 },
+	[NETLENS_A_RULE_LABEL]		= { .type = NLA_NUL_STRING, .len = NETLENS_LABEL_MAX },
+	[NETLENS_A_RULE_PACKETS]	= { .type = NLA_REJECT,
+					    .reject_message = "packet counter is read-only" },
+	[NETLENS_A_RULE_BYTES]		= { .type = NLA_REJECT,
+					    .reject_message = "byte counter is read-only" },
+	[NETLENS_A_RULE_LAST_HIT_NS]	= { .type = NLA_REJECT,
+					    .reject_message = "last hit time is read-only" },
+	[NETLENS_A_REVERT_MS]		= NLA_POLICY_FULL_RANGE(NLA_U32, &netlens_revert_range),
+	[NETLENS_A_TXN_ID]		= NLA_POLICY_MIN(NLA_U32, 1),
+	[NETLENS_A_EVENT]		= { .type = NLA_REJECT,
+					    .reject_message = "events are sent by the kernel only" },
+	[NETLENS_A_HOOK_STATS]		= { .type = NLA_REJECT,
+					    .reject_message = "hook counters are read-only" },
+	[NETLENS_A_RULE_COUNT]		= { .type = NLA_REJECT,
+					    .reject_message = "rule count is read-only" },
+};
+
+static struct genl_family netlens_family;
+
+/* ---- reply builders ---- */
+
+static int netlens_put_addr(struct sk_buff *skb, int aattr, int pattr, u8 fam,
+			    const union nf_inet_addr *a, u8 plen)
+{
+	if (!plen)
+		return 0;
+	if (nla_put(skb, aattr, fam == NETLENS_FAMILY_IPV4 ? 4 : 16, a))
+		return -EMSGSIZE;
+	return nla_put_u8(skb, pattr, plen);
+}
+
+static int netlens_rule_fill(struct sk_buff *skb, const struct netlens_rule *r)
+{
+	const struct netlens_match *m = &r->m;
+	struct netlens_rule_stats st;
+
+	netlens_rule_read_stats(r, &st);
+	if (nla_put_u32(skb, NETLENS_A_RULE_ID, r->id) ||
+	    nla_put_u8(skb, NETLENS_A_RULE_ENABLED, r->enabled) ||
+	    nla_put_u32(skb, NETLENS_A_RULE_HOOKS, m->hooks) ||
+	    nla_put_u8(skb, NETLENS_A_RULE_FAMILY, m->family) ||
+	    nla_put_u8(skb, NETLENS_A_RULE_PROTO, m->proto) ||
+	    netlens_put_addr(skb, NETLENS_A_RULE_SRC_ADDR, NETLENS_A_RULE_SRC_PLEN,
+			     m->family, &m->src, m->src_plen) ||
+	    netlens_put_addr(skb, NETLENS_A_RULE_DST_ADDR, NETLENS_A_RULE_DST_PLEN,
+			     m->family, &m->dst, m->dst_plen) ||
+	    nla_put_u16(skb, NETLENS_A_RULE_SPORT_MIN, m->sport_min) ||
+	    nla_put_u16(skb, NETLENS_A_RULE_SPORT_MAX, m->sport_max) ||
+	    nla_put_u16(skb, NETLENS_A_RULE_DPORT_MIN, m->dport_min) ||
+	    nla_put_u16(skb, NETLENS_A_RULE_DPORT_MAX, m->dport_max) ||
+	    (m->iifname[0] && nla_put_string(skb, NETLENS_A_RULE_IIFNAME, m->iifname)) ||
+	    (m->oifname[0] && nla_put_string(skb, NETLENS_A_RULE_OIFNAME, m->oifname)) ||
+	    nla_put_u8(skb, NETLENS_A_RULE_ACTION, r->action) ||
+	    nla_put_u32(skb, NETLENS_A_RULE_PRIORITY, r->priority) ||
+	    (r->label[0] && nla_put_string(skb, NETLENS_A_RULE_LABEL, r->label)) ||
+	    nla_put_u64_64bit(skb, NETLENS_A_RULE_PACKETS, st.packets, NETLENS_A_PAD) ||
+	    nla_put_u64_64bit(skb, NETLENS_A_RULE_BYTES, st.bytes, NETLENS_A_PAD) ||
+	    nla_put_u64_64bit(skb, NETLENS_A_RULE_LAST_HIT_NS, st.last_hit_ns,
+			      NETLENS_A_PAD))
+		return -EMSGSIZE;
+	if (r->txn) {
+		unsigned long now = jiffies, left = 0;
+
+		if (time_after(r->txn->deadline, now))
+			left = jiffies_to_msecs(r->txn->deadline - now);
+		if (nla_put_u32(skb, NETLENS_A_TXN_ID, r->txn->id) ||
+		    nla_put_u32(skb, NETLENS_A_REVERT_MS, left))
+			return -EMSGSIZE;
+	}
+	return 0;
+}
+
+/*
+ * netlens_rule_msg - one message about @r (may be NULL) with an optional
+ * event and transaction id; cancels and returns -EMSGSIZE on overflow.
+ */
+static int netlens_rule_msg(struct sk_buff *skb, const struct netlens_rule *r,
+			    u32 portid, u32 seq, int flags, u8 cmd, u8 event,
+			    u32 txn, struct netlink_callback *cb)
+{
+	void *hdr;
+
+	hdr = genlmsg_put(skb, portid, seq, &netlens_family, flags, cmd);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (cb)
+		genl_dump_check_consistent(cb, hdr);
+	if (event && nla_put_u8(skb, NETLENS_A_EVENT, event))
+		goto cancel;
+	if (txn && !(r && r->txn) && nla_put_u32(skb, NETLENS_A_TXN_ID, txn))
+		goto cancel;
+	if (r && netlens_rule_fill(skb, r))
+		goto cancel;
+	genlmsg_end(skb, hdr);
+	return 0;
+
+cancel:
+	genlmsg_cancel(skb, hdr);
+	return -EMSGSIZE;
+}
+
+/* netlens_notify - announce a change on the events group; lock held. */
+void netlens_notify(struct netlens_net *nn, u8 event,
+		    const struct netlens_rule *r, u32 txn_id)
+{
+	struct sk_buff *skb;
+
+	if (!genl_has_listeners(&netlens_family, nn->net, NETLENS_MCGRP_EVENTS))
+		return;
+	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!skb)
+		return;
+	if (netlens_rule_msg(skb, r, 0, 0, 0, NETLENS_CMD_EVENT, event, txn_id,
+			     NULL)) {
+		nlmsg_free(skb);
+		return;
+	}
+	genlmsg_multicast_netns(&netlens_family, nn->net, skb, 0,
+				NETLENS_MCGRP_EVENTS, GFP_KERNEL);
+}
+
+static int netlens_reply_rule(struct genl_info *info,
+			      const struct netlens_rule *r)
+{
+	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+
+	if (!skb)
+		return -ENOMEM;
+	if (netlens_rule_msg(skb, r, info->snd_portid, info->snd_seq, 0,
+			     info->genlhdr->cmd, 0, 0, NULL)) {
+		nlmsg_free(skb);
+		return -EMSGSIZE;
+	}
+	return genlmsg_reply(skb, info);
+}
+
+/* ---- request parsing ---- */
+
+static void netlens_make_mask(u8 fam, u8 plen, union nf_inet_addr *mask)
+{
+	int i;
+
+	memset(mask, 0, sizeof(*mask));
+	if (fam == NETLENS_FAMILY_IPV4) {
+		mask->ip = inet_make_mask(plen);
+		return;
+	}
+	for (i = 0; i < 4; i++) {
+		int bits = clamp_t(int, plen - 32 * i, 0, 32);
+
+		mask->ip6[i] = bits ? htonl(~0U << (32 - bits)) : 0;
+	}
+}
+
+/*
+ * netlens_parse_addr - apply an address and/or prefix length attribute.
+ * @fam is the family of the current address (0 when there is none) and is
+ * updated.
+ */
+static int netlens_parse_addr(struct genl_info *info, int aattr, int pattr,
+			      union nf_inet_addr *addr, union nf_inet_addr *mask,
+			      u8 *plen, u8 *fam, const char *what)
+{
+	struct netlink_ext_ack *extack = info->extack;
+	struct nlattr *a = info->attrs[aattr], *pl = info->attrs[pattr];
+	int i, len;
+
+	if (a) {
+		len = nla_len(a);
+		if (len != 4 && len != 16) {
+			NL_SET_ERR_MSG_ATTR(extack, a,
+					    "address must be 4 (IPv4) or 16 (IPv6) bytes");
+			return -EINVAL;
+		}
+		memset(addr, 0, sizeof(*addr));
+		memcpy(addr, nla_data(a), len);
+		*fam = len == 4 ? NETLENS_FAMILY_IPV4 : NETLENS_FAMILY_IPV6;
+		*plen = len * 8;
+	}
+	if (pl) {
+		*plen = nla_get_u8(pl);
+		if (*plen && !*fam) {
+			NL_SET_ERR_MSG_ATTR(extack, pl,
+					    "prefix length given without an address");
+			return -EINVAL;
+		}
+	}
+	if (!*plen) {
+		memset(addr, 0, sizeof(*addr));
+		memset(mask, 0, sizeof(*mask));
+		*fam = 0;
+		return 0;
+	}
+	if (*fam == NETLENS_FAMILY_IPV4 && *plen > 32) {
+		NL_SET_ERR_MSG_ATTR(extack, pl ?: a,
+				    "bad prefix length: an IPv4 prefix is at most 32 bits");
+		return -EINVAL;
+	}
+	netlens_make_mask(*fam, *plen, mask);
+	for (i = 0; i < 4; i++) {
+		if (addr->all[i] & ~mask->all[i]) {
+			NL_SET_ERR_MSG_ATTR(extack, a ?: pl,
+					    "address has bits set beyond its prefix length");
+			return -EINVAL;
+		}
+	}
+	pr_debug("%s prefix /%u\n", what, *plen);
+	return 0;
+}
+
+static int netlens_parse_ports(struct genl_info *info, int minattr,
+			       int maxattr, u16 *min, u16 *max, bool src)
+{
+	struct nlattr *a = info->attrs[minattr], *b = info->attrs[maxattr];
+
+	if (a) {
+		*min = nla_get_u16(a);
+		if (!b)
+			*max = *min;	/* MIN alone is an exact port */
+	}
+	if (b)
+		*max = nla_get_u16(b);
+	if (*min > *max) {
+		if (src)
+			NL_SET_ERR_MSG_ATTR(info->extack, b ?: a,
+					    "source port range reversed (min > max)");
+		else
+			NL_SET_ERR_MSG_ATTR(info->extack, b ?: a,
+					    "destination port range reversed (min > max)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool netlens_ports_ok(u8 proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP ||
+	       proto == IPPROTO_UDPLITE || proto == IPPROTO_SCTP;
+}
+
+/*
+ * netlens_parse_rule - apply the request's rule attributes to @r (defaults
+ * for a create, a copy of the current rule for a change) and check the
+ * result as a whole.
+ */
+static int netlens_parse_rule(struct genl_info *info, struct netlens_rule *r)
+{
+	struct netlink_ext_ack *extack = info->extack;
+	struct nlattr **tb = info->attrs;
+	struct netlens_match *m = &r->m;
+	u8 sfam = m->src_plen ? m->family : 0;
+	u8 dfam = m->dst_plen ? m->family : 0;
+	u8 afam;
+	int err;
+
+	if (tb[NETLENS_A_RULE_ENABLED])
+		r->enabled = nla_get_u8(tb[NETLENS_A_RULE_ENABLED]);
+	if (tb[NETLENS_A_RULE_HOOKS]) {
+		m->hooks = nla_get_u32(tb[NETLENS_A_RULE_HOOKS]);
+		if (!m->hooks) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NETLENS_A_RULE_HOOKS],
+					    "hook mask is empty: give at least one hook");
+			return -EINVAL;
+		}
+	}
+	if (tb[NETLENS_A_RULE_PROTO])
+		m->proto = nla_get_u8(tb[NETLENS_A_RULE_PROTO]);
+	if (tb[NETLENS_A_RULE_ACTION])
+		r->action = nla_get_u8(tb[NETLENS_A_RULE_ACTION]);
+	if (tb[NETLENS_A_RULE_PRIORITY])
+		r->priority = nla_get_u32(tb[NETLENS_A_RULE_PRIORITY]);
+	if (tb[NETLENS_A_RULE_LABEL])
+		nla_strscpy(r->label, tb[NETLENS_A_RULE_LABEL], sizeof(r->label));
+	if (tb[NETLENS_A_RULE_IIFNAME])
+		nla_strscpy(m->iifname, tb[NETLENS_A_RULE_IIFNAME], IFNAMSIZ);
+	if (tb[NETLENS_A_RULE_OIFNAME])
+		nla_strscpy(m->oifname, tb[NETLENS_A_RULE_OIFNAME], IFNAMSIZ);
+
+	err = netlens_parse_addr(info, NETLENS_A_RULE_SRC_ADDR,
+				 NETLENS_A_RULE_SRC_PLEN, &m->src, &m->src_mask,
+				 &m->src_plen, &sfam, "source");
+	if (err)
+		return err;
+	err = netlens_parse_addr(info, NETLENS_A_RULE_DST_ADDR,
+				 NETLENS_A_RULE_DST_PLEN, &m->dst, &m->dst_mask,
+				 &m->dst_plen, &dfam, "destination");
+	if (err)
+		return err;
+	if (sfam && dfam && sfam != dfam) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "source and destination addresses are of different families");
+		return -EINVAL;
+	}
+	afam = sfam ?: dfam;
+	if (tb[NETLENS_A_RULE_FAMILY]) {
+		m->family = nla_get_u8(tb[NETLENS_A_RULE_FAMILY]);
+		if (afam && m->family != afam) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NETLENS_A_RULE_FAMILY],
+					    "family does not match the family of the addresses");
+			return -EINVAL;
+		}
+	} else if (afam) {
+		m->family = afam;
+	}
+
+	err = netlens_parse_ports(info, NETLENS_A_RULE_SPORT_MIN,
+				  NETLENS_A_RULE_SPORT_MAX, &m->sport_min,
+				  &m->sport_max, true);
+	if (err)
+		return err;
+	err = netlens_parse_ports(info, NETLENS_A_RULE_DPORT_MIN,
+				  NETLENS_A_RULE_DPORT_MAX, &m->dport_min,
+				  &m->dport_max, false);
+	if (err)
+		return err;
+	if ((m->sport_min || m->sport_max != 0xffff ||
+	     m->dport_min || m->dport_max != 0xffff) && !netlens_ports_ok(m->proto)) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "ports need protocol tcp (6), udp (17), udplite (136) or sctp (132)");
+		return -EINVAL;
+	}
+	if (!r->action) {
+		NL_SET_ERR_MSG_MOD(extack, "an action (ACCEPT, DROP or COUNT) is required");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- commands ---- */
+
+static struct netlens_net *netlens_info_nn(struct genl_info *info)
+{
+	return netlens_pernet(genl_info_net(info));
+}
+
+static struct netlens_rule *netlens_find(struct netlens_net *nn,
+					 struct genl_info *info)
+{
+	struct nlattr *a = info->attrs[NETLENS_A_RULE_ID];
+	struct netlens_rule *r;
+
+	if (!a) {
+		NL_SET_ERR_MSG_MOD(info->extack, "a rule id (NETLENS_A_RULE_ID) is required");
+		return ERR_PTR(-EINVAL);
+	}
+	r = xa_load(&nn->rules, nla_get_u32(a));
+	if (!r) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a, "unknown rule id");
+		return ERR_PTR(-ENOENT);
+	}
+	return r;
+}
+
+static struct netlens_txn *netlens_txn_new(struct netlens_net *nn,
+					   struct genl_info *info, u32 rule_id,
+					   struct netlens_rule *prev)
+{
+	u32 ms = nla_get_u32(info->attrs[NETLENS_A_REVERT_MS]);
+	struct netlens_txn *t = kzalloc(sizeof(*t), GFP_KERNEL);
+
+	if (!t)
+		return NULL;
+	if (++nn->next_txn == 0)
+		nn->next_txn = 1;
+	t->id = nn->next_txn;
+	t->rule_id = rule_id;
+	t->deadline = jiffies + msecs_to_jiffies(ms);
+	t->prev = prev;
+	list_add_tail(&t->node, &nn->txns);
+	return t;
+}
+
+static int netlens_check_write_attrs(struct genl_info *info)
+{
+	if (info->attrs[NETLENS_A_TXN_ID]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[NETLENS_A_TXN_ID],
+				    "a transaction id only goes with CONFIRM");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int netlens_cmd_create(struct sk_buff *skb, struct genl_info *info)
+{
+	struct netlens_net *nn = netlens_info_nn(info);
+	struct netlens_rule *r;
+	int err;
+
+	if (info->attrs[NETLENS_A_RULE_ID]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[NETLENS_A_RULE_ID],
+				    "rule ids are assigned by the kernel");
+		return -EINVAL;
+	}
+	err = netlens_check_write_attrs(info);
+	if (err)
+		return err;
+	r = netlens_rule_alloc();
+	if (!r)
+		return -ENOMEM;
+	r->enabled = 1;
+	r->m.hooks = NETLENS_HOOK_LOCAL_IN;
+	r->m.family = NETLENS_FAMILY_BOTH;
+	r->m.sport_max = 0xffff;
+	r->m.dport_max = 0xffff;
+	err = netlens_parse_rule(info, r);
+	if (err)
+		goto free_rule;
+
+	mutex_lock(&nn->lock);
+	if (nn->nrules >= READ_ONCE(nn->sysctl_max_rules)) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "rule limit reached (sysctl net.netlens.max_rules)");
+		err = -ENOSPC;
+		goto unlock;
+	}
+	err = netlens_rule_insert(nn, r);
+	if (err) {
+		NL_SET_ERR_MSG_MOD(info->extack, "no free rule id");
+		goto unlock;
+	}
+	if (info->attrs[NETLENS_A_REVERT_MS]) {
+		r->txn = netlens_txn_new(nn, info, r->id, NULL);
+		if (!r->txn) {
+			netlens_rule_remove(nn, r);
+			mutex_unlock(&nn->lock);
+			return -ENOMEM;
+		}
+		netlens_txn_arm(nn);
+	}
+	netlens_notify(nn, NETLENS_EVENT_CREATED, r, 0);
+	err = netlens_reply_rule(info, r);
+	mutex_unlock(&nn->lock);
+	return err;
+
+unlock:
+	mutex_unlock(&nn->lock);
+free_rule:
+	netlens_rule_free(r);
+	return err;
+}
+
+static int netlens_cmd_change(struct sk_buff *skb, struct genl_info *info)
+{
+	struct netlens_net *nn = netlens_info_nn(info);
+	struct netlens_rule *old, *nr, *prev = NULL;
+	int err;
+
+	err = netlens_check_write_attrs(info);
+	if (err)
+		return err;
+	mutex_lock(&nn->lock);
+	old = netlens_find(nn, info);
+	if (IS_ERR(old)) {
+		err = PTR_ERR(old);
+		goto unlock;
+	}
+	if (old->txn) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "rule has an unconfirmed change: confirm it or let it revert first");
+		err = -EBUSY;
+		goto unlock;
+	}
+	err = -ENOMEM;
+	nr = kmemdup(old, sizeof(*old), GFP_KERNEL);
+	if (!nr)
+		goto unlock;
+	nr->index = NETLENS_IDX_NONE;
+	err = netlens_parse_rule(info, nr);
+	if (err) {
+		kfree(nr);
+		goto unlock;
+	}
+	if (info->attrs[NETLENS_A_REVERT_MS]) {
+		prev = kmemdup(old, sizeof(*old), GFP_KERNEL);
+		if (!prev) {
+			kfree(nr);
+			err = -ENOMEM;
+			goto unlock;
+		}
+		prev->stats = NULL;
+		prev->owns_stats = 0;
+		prev->index = NETLENS_IDX_NONE;
+		nr->txn = netlens_txn_new(nn, info, old->id, prev);
+		if (!nr->txn) {
+			kfree(prev);
+			kfree(nr);
+			err = -ENOMEM;
+			goto unlock;
+		}
+	}
+	netlens_rule_replace(nn, old, nr);
+	if (nr->txn)
+		netlens_txn_arm(nn);
+	netlens_notify(nn, NETLENS_EVENT_CHANGED, nr, 0);
+	err = netlens_reply_rule(info, nr);
+unlock:
+	mutex_unlock(&nn->lock);
+	return err;
+}
+
+static int netlens_cmd_delete(struct sk_buff *skb, struct genl_info *info)
+{
+	struct netlens_net *nn = netlens_info_nn(info);
+	struct netlens_rule *r;
+	int err = 0;
+
+	mutex_lock(&nn->lock);
+	r = netlens_find(nn, info);
+	if (IS_ERR(r)) {
+		err = PTR_ERR(r);
+		goto unlock;
+	}
+	netlens_notify(nn, NETLENS_EVENT_DELETED, r, 0);
+	netlens_rule_remove(nn, r);
+	netlens_txn_arm(nn);
+unlock:
+	mutex_unlock(&nn->lock);
+	return err;
+}
+
+static int netlens_cmd_flush(struct sk_buff *skb, struct genl_info *info)
+{
+	struct netlens_net *nn = netlens_info_nn(info);
+
+	mutex_lock(&nn->lock);
+	netlens_rules_flush(nn);
+	netlens_notify(nn, NETLENS_EVENT_FLUSHED, NULL, 0);
+	mutex_unlock(&nn->lock);
+	return 0;
+}
+
+static int netlens_cmd_confirm(struct sk_buff *skb, struct genl_info *info)
+{
+	struct netlens_net *nn = netlens_info_nn(info);
+	struct nlattr *a = info->attrs[NETLENS_A_TXN_ID];
+	struct netlens_txn *t, *found = NULL;
+	struct netlens_rule *r;
+	u32 id;
+
+	if (!a) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "a transaction id (NETLENS_A_TXN_ID) is required");
+		return -EINVAL;
+	}
+	id = nla_get_u32(a);
+	mutex_lock(&nn->lock);
+	list_for_each_entry(t, &nn->txns, node) {
+		if (t->id == id) {
+			found = t;
+			break;
+		}
+	}
+	if (!found) {
+		mutex_unlock(&nn->lock);
+		NL_SET_ERR_MSG_ATTR(info->extack, a,
+				    "unknown transaction id: already confirmed, reverted or never made");
+		return -ENOENT;
+	}
+	list_del(&found->node);
+	r = xa_load(&nn->rules, found->rule_id);
+	if (r)
+		r->txn = NULL;
+	netlens_notify(nn, NETLENS_EVENT_CONFIRMED, r, id);
+	netlens_txn_free(found);
+	netlens_txn_arm(nn);
+	mutex_unlock(&nn->lock);
+	return 0;
+}
+
+static int netlens_cmd_get(struct sk_buff *skb, struct genl_info *info)
+{
+	struct netlens_net *nn = netlens_info_nn(info);
+	struct netlens_rule *r;
+	int err;
+
+	mutex_lock(&nn->lock);
+	r = netlens_find(nn, info);
+	err = IS_ERR(r) ? PTR_ERR(r) : netlens_reply_rule(info, r);
+	mutex_unlock(&nn->lock);
+	return err;
+}
+
+static int netlens_dump_rules(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct netlens_net *nn = netlens_pernet(sock_net(skb->sk));
+	struct netlens_rule *r;
+	unsigned long id;
+
+	if (cb->args[1])	/* done */
+		return 0;
+	mutex_lock(&nn->lock);
+	cb->seq = nn->gen;
+	xa_for_each_start(&nn->rules, id, r, cb->args[0]) {
+		if (netlens_rule_msg(skb, r, NETLINK_CB(cb->skb).portid,
+				     cb->nlh->nlmsg_seq, NLM_F_MULTI,
+				     NETLENS_CMD_GET, 0, 0, cb)) {
+			cb->args[0] = id;
+			mutex_unlock(&nn->lock);
+			return skb->len ?: -EMSGSIZE;
+		}
+	}
+	cb->args[1] = 1;
+	mutex_unlock(&nn->lock);
+	return skb->len;
+}
+
+static int netlens_put_hook_stats(struct sk_buff *skb, struct netlens_net *nn)
+{
+	struct netlens_hook_stats sum = {};
+	struct nlattr *nest;
+	int cpu, f, h;
+
+	for_each_possible_cpu(cpu) {
+		const struct netlens_hook_stats *s = per_cpu_ptr(nn->hstats, cpu);
+
+		for (f = 0; f < 2; f++) {
+			for (h = 0; h < NETLENS_NHOOKS; h++) {
+				sum.seen[f][h] += READ_ONCE(s->seen[f][h]);
+				sum.accepted[f][h] += READ_ONCE(s->accepted[f][h]);
+				sum.dropped[f][h] += READ_ONCE(s->dropped[f][h]);
+			}
+		}
+	}
+	for (f = 0; f < 2; f++) {
+		for (h = 0; h < NETLENS_NHOOKS; h++) {
+			nest = nla_nest_start(skb, NETLENS_A_HOOK_STATS);
+			if (!nest)
+				return -EMSGSIZE;
+			if (nla_put_u8(skb, NETLENS_A_HS_FAMILY,
+				       f ? NETLENS_FAMILY_IPV6 : NETLENS_FAMILY_IPV4) ||
+			    nla_put_u8(skb, NETLENS_A_HS_HOOK, h) ||
+			    nla_put_u64_64bit(skb, NETLENS_A_HS_SEEN,
+					      sum.seen[f][h], NETLENS_A_HS_PAD) ||
+			    nla_put_u64_64bit(skb, NETLENS_A_HS_ACCEPTED,
+					      sum.accepted[f][h], NETLENS_A_HS_PAD) ||
+			    nla_put_u64_64bit(skb, NETLENS_A_HS_DROPPED,
+					      sum.dropped[f][h], NETLENS_A_HS_PAD)) {
+				nla_nest_cancel(skb, nest);
+				return -EMSGSIZE;
+			}
+			nla_nest_end(skb, nest);
+		}
+	}
+	return 0;
+}
+
+static int netlens_cmd_counters(struct sk_buff *skb, struct genl_info *info)
+{
+	struct netlens_net *nn = netlens_info_nn(info);
+	struct sk_buff *msg;
+	void *hdr;
+	u32 n;
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &netlens_family, 0,
+				NETLENS_CMD_COUNTERS);
+	if (!hdr)
+		goto nospace;
+	mutex_lock(&nn->lock);
+	n = nn->nrules;
+	mutex_unlock(&nn->lock);
+	if (nla_put_u32(msg, NETLENS_A_RULE_COUNT, n) ||
+	    netlens_put_hook_stats(msg, nn))
+		goto cancel;
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+
+cancel:
+	genlmsg_cancel(msg, hdr);
+nospace:
+	nlmsg_free(msg);
+	return -EMSGSIZE;
+}
+
+static const struct genl_small_ops netlens_ops[] = {
+	{
+		.cmd = NETLENS_CMD_CREATE,
+		.doit = netlens_cmd_create,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = NETLENS_CMD_DELETE,
+		.doit = netlens_cmd_delete,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = NETLENS_CMD_CHANGE,
+		.doit = netlens_cmd_change,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = NETLENS_CMD_GET,
+		.doit = netlens_cmd_get,
+		.dumpit = netlens_dump_rules,
+	},
+	{
+		.cmd = NETLENS_CMD_COUNTERS,
+		.doit = netlens_cmd_counters,
+	},
+	{
+		.cmd = NETLENS_CMD_FLUSH,
+		.doit = netlens_cmd_flush,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = NETLENS_CMD_CONFIRM,
+		.doit = netlens_cmd_confirm,
+		.flags = GENL_ADMIN_PERM,
+	},
+};
+
+static struct genl_family netlens_family __ro_after_init = {
+	.name		= NETLENS_GENL_NAME,
+	.version	= NETLENS_GENL_VERSION,
+	.maxattr	= NETLENS_A_MAX,
+	.policy		= netlens_policy,
+	.netnsok	= true,
+	.parallel_ops	= true,
+	.module		= THIS_MODULE,
+	.small_ops	= netlens_ops,
+	.n_small_ops	= ARRAY_SIZE(netlens_ops),
+	.mcgrps		= netlens_mcgrps,
+	.n_mcgrps	= ARRAY_SIZE(netlens_mcgrps),
+};
+
+int netlens_genl_init(void)
+{
+	return genl_register_family(&netlens_family);
+}
+
+void netlens_genl_exit(void)
+{
+	genl_unregister_family(&netlens_family);
+}

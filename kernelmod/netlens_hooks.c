@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * netlens_hooks.c - the verdict path: IPv4 and IPv6 on all five netfilter
+ * hooks of a namespace.  Runs under the RCU read lock the netfilter core
+ * holds; takes no lock; counts in per-CPU counters.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6.h>
+#include <linux/timekeeping.h>
+#include <net/ip.h>
+#include <net/ipv6.h>
+#include "netlens.h"
+
+/* what the rules look at, parsed once per packet */
+struct netlens_pkt {
+	u8 family;			/* NETLENS_FAMILY_IPV4 or _IPV6 */
+	u8 proto;
+	bool has_ports;
+	u16 sport, dport;
+	union nf_inet_addr src, dst;
+	const struct net_device *in, *out;
+};
+
+static bool netlens_ports_proto(u8 proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP ||
+	       proto == IPPROTO_UDPLITE || proto == IPPROTO_SCTP;
+}
+
+static void netlens_parse_ports(const struct sk_buff *skb, unsigned int off,
+				struct netlens_pkt *p)
+{
+	__be16 buf[2];
+	const __be16 *ports;
+
+	if (!netlens_ports_proto(p->proto))
+		return;
+	ports = skb_header_pointer(skb, off, sizeof(buf), buf);
+	if (!ports)
+		return;
+	p->sport = ntohs(ports[0]);
+	p->dport = ntohs(ports[1]);
+	p->has_ports = true;
+}
+
+static bool netlens_parse4(const struct sk_buff *skb, struct netlens_pkt *p)
+{
+	struct iphdr _iph;
+	const struct iphdr *iph;
+
+	iph = skb_header_pointer(skb, skb_network_offset(skb), sizeof(_iph),
+				 &_iph);
+	if (!iph || iph->ihl < 5)
+		return false;
+	p->family = NETLENS_FAMILY_IPV4;
+	p->proto = iph->protocol;
+	p->src.ip = iph->saddr;
+	p->dst.ip = iph->daddr;
+	if (!(iph->frag_off & htons(IP_OFFSET)))
+		netlens_parse_ports(skb, skb_network_offset(skb) + iph->ihl * 4,
+				    p);
+	return true;
+}
+
+static bool netlens_parse6(const struct sk_buff *skb, struct netlens_pkt *p)
+{
+	struct ipv6hdr _ip6h;
+	const struct ipv6hdr *ip6h;
+	unsigned int thoff = 0;
+	unsigned short fragoff = 0;
+	int proto;
+
+	ip6h = skb_header_pointer(skb, skb_network_offset(skb), sizeof(_ip6h),
+				  &_ip6h);
+	if (!ip6h)
+		return false;
+	p->family = NETLENS_FAMILY_IPV6;
+	p->src.in6 = ip6h->saddr;
+	p->dst.in6 = ip6h->daddr;
+	proto = ipv6_find_hdr(skb, &thoff, -1, &fragoff, NULL);
+	if (proto < 0)
+		return true;	/* no L4 header found: matches proto-any rules only */
+	p->proto = proto;
+	if (!fragoff)
+		netlens_parse_ports(skb, thoff, p);
+	return true;
+}
+
+static bool netlens_addr_match(u8 family, const union nf_inet_addr *a,
+			       const union nf_inet_addr *net,
+			       const union nf_inet_addr *mask)
+{
+	if (family == NETLENS_FAMILY_IPV4)
+		return !((a->ip ^ net->ip) & mask->ip);
+	return !ipv6_masked_addr_cmp(&a->in6, &mask->in6, &net->in6);
+}
+
+static bool netlens_match(const struct netlens_rule *r,
+			  const struct netlens_pkt *p, u32 hookbit)
+{
+	const struct netlens_match *m = &r->m;
+
+	if (!(m->hooks & hookbit) || !(m->family & p->family))
+		return false;
+	if (m->proto && m->proto != p->proto)
+		return false;
+	if (m->dst_plen && !netlens_addr_match(p->family, &p->dst, &m->dst,
+					       &m->dst_mask))
+		return false;
+	if (m->src_plen && !netlens_addr_match(p->family, &p->src, &m->src,
+					       &m->src_mask))
+		return false;
+	if (m->dport_min != 0 || m->dport_max != 0xffff) {
+		if (!p->has_ports || p->dport < m->dport_min ||
+		    p->dport > m->dport_max)
+			return false;
+	}
+	if (m->sport_min != 0 || m->sport_max != 0xffff) {
+		if (!p->has_ports || p->sport < m->sport_min ||
+		    p->sport > m->sport_max)
+			return false;
+	}
+	if (m->iifname[0] &&
+	    (!p->in || strncmp(p->in->name, m->iifname, IFNAMSIZ)))
+		return false;
+	if (m->oifname[0] &&
+	    (!p->out || strncmp(p->out->name, m->oifname, IFNAMSIZ)))
+		return false;
+	return true;
+}
+
+/*
+ * A probe: one chain to walk and the key that chain was looked up with, so
+ * that a rule is only taken from the probe of its own key (hash collisions
+ * put rules with other keys in the same chain).
+ */
+struct netlens_probe {
+	struct hlist_head *head;
+	int idx;
+	u8 plen;
+	u16 port;
+};
+
+static void netlens_count(const struct netlens_rule *r,
+			  const struct sk_buff *skb)
+{
+	this_cpu_inc(r->stats->packets);
+	this_cpu_add(r->stats->bytes, skb->len);
+	this_cpu_write(r->stats->last_hit_ns, ktime_get_coarse_real_ns());
+}
+
+static bool netlens_probe_owns(const struct netlens_probe *pr,
+			       const struct netlens_rule *r)
+{
+	switch (pr->idx) {
+	case NETLENS_IDX_DST4:
+	case NETLENS_IDX_DST6:
+		return r->m.dst_plen == pr->plen;
+	case NETLENS_IDX_SRC4:
+	case NETLENS_IDX_SRC6:
+		return r->m.src_plen == pr->plen;
+	case NETLENS_IDX_DPORT:
+		return r->m.dport_min == pr->port;
+	default:
+		return true;
+	}
+}
+
+/* what one pass over the probes is looking for */
+struct netlens_scan {
+	const struct sk_buff *skb;
+	const struct netlens_pkt *p;
+	u32 hookbit;
+	bool counting;			/* pass 2: count COUNT rules before @best */
+	const struct netlens_rule *best;
+};
+
+static void netlens_walk(const struct netlens_probe *pr, struct netlens_scan *s)
+{
+	const struct netlens_rule *r;
+
+	hlist_for_each_entry_rcu(r, pr->head, node) {
+		if (s->best && !netlens_rule_before(r, s->best))
+			return;
+		if ((r->action == NETLENS_ACTION_COUNT) != s->counting ||
+		    !netlens_probe_owns(pr, r) ||
+		    !netlens_match(r, s->p, s->hookbit))
+			continue;
+		if (s->counting) {
+			netlens_count(r, s->skb);
+		} else {
+			s->best = r;
+			return;
+		}
+	}
+}
+
+static void netlens_walk_prefixes(struct netlens_net *nn, int idx,
+				  const union nf_inet_addr *addr,
+				  struct netlens_scan *s)
+{
+	bool v4 = idx == NETLENS_IDX_DST4 || idx == NETLENS_IDX_SRC4;
+	struct netlens_probe pr = { .idx = idx };
+	union nf_inet_addr masked = {};
+	unsigned long plen;
+
+	for_each_set_bit(plen, nn->plen_map[idx], v4 ? 33 : 129) {
+		if (!plen)
+			continue;
+		if (v4)
+			masked.ip = addr->ip & inet_make_mask(plen);
+		else
+			ipv6_addr_prefix(&masked.in6, &addr->in6, plen);
+		pr.plen = plen;
+		pr.head = &nn->tab[idx][netlens_bucket(idx, &masked, plen, 0)];
+		netlens_walk(&pr, s);
+	}
+}
+
+/* netlens_scan - one pass over every chain the packet can match in. */
+static void netlens_scan(struct netlens_net *nn, struct netlens_scan *s)
+{
+	const struct netlens_pkt *p = s->p;
+	bool v4 = p->family == NETLENS_FAMILY_IPV4;
+	struct netlens_probe pr = {};
+
+	netlens_walk_prefixes(nn, v4 ? NETLENS_IDX_DST4 : NETLENS_IDX_DST6,
+			      &p->dst, s);
+	if (p->has_ports) {
+		pr.idx = NETLENS_IDX_DPORT;
+		pr.port = p->dport;
+		pr.head = &nn->tab[NETLENS_IDX_DPORT]
+			[netlens_bucket(NETLENS_IDX_DPORT, NULL, 0, p->dport)];
+		netlens_walk(&pr, s);
+	}
+	netlens_walk_prefixes(nn, v4 ? NETLENS_IDX_SRC4 : NETLENS_IDX_SRC6,
+			      &p->src, s);
+	pr.idx = NETLENS_IDX_MISC;
+	pr.head = &nn->misc;
+	netlens_walk(&pr, s);
+}
+
+static const struct netlens_rule *
+netlens_lookup(struct netlens_net *nn, const struct sk_buff *skb,
+	       const struct netlens_pkt *p, u32 hookbit)
+{
+	struct netlens_scan s = { .skb = skb, .p = p, .hookbit = hookbit };
+
+	/* pass 1: the first ACCEPT/DROP rule in (priority, id) order */
+	netlens_scan(nn, &s);
+	/* pass 2: the COUNT rules that come before it */
+	if (READ_ONCE(nn->ncount)) {
+		s.counting = true;
+		netlens_scan(nn, &s);
+	}
+	return s.best;
+}
+
+static unsigned int netlens_hook(void *priv, struct sk_buff *skb,
+				 const struct nf_hook_state *state)
+{
+	struct netlens_net *nn = priv;
+	struct netlens_hook_stats __percpu *hs = nn->hstats;
+	const struct netlens_rule *r;
+	struct netlens_pkt p = {};
+	unsigned int hook = state->hook;
+	int fi = state->pf == NFPROTO_IPV6;
+	bool ok;
+
+	if (hook >= NETLENS_NHOOKS)
+		return NF_ACCEPT;
+	this_cpu_inc(hs->seen[fi][hook]);
+	if (!READ_ONCE(nn->nindexed) || !READ_ONCE(nn->sysctl_enabled))
+		goto accept;
+
+	ok = fi ? netlens_parse6(skb, &p) : netlens_parse4(skb, &p);
+	if (!ok)
+		goto accept;
+	p.in = state->in;
+	p.out = state->out;
+
+	r = netlens_lookup(nn, skb, &p, BIT(hook));
+	if (!r)
+		goto accept;
+	netlens_count(r, skb);
+	if (r->action == NETLENS_ACTION_DROP) {
+		this_cpu_inc(hs->dropped[fi][hook]);
+		return NF_DROP;
+	}
+accept:
+	this_cpu_inc(hs->accepted[fi][hook]);
+	return NF_ACCEPT;
+}
+
+/* netlens_hooks_register - attach the hooks to @net; called from pernet init. */
+int netlens_hooks_register(struct net *net, struct netlens_net *nn)
+{
+	int h;
+
+	for (h = 0; h < NETLENS_NHOOKS; h++) {
+		struct nf_hook_ops *o4 = &nn->ops[h];
+		struct nf_hook_ops *o6 = &nn->ops[NETLENS_NHOOKS + h];
+
+		o4->hook = netlens_hook;
+		o4->priv = nn;
+		o4->pf = NFPROTO_IPV4;
+		o4->hooknum = h;
+		o4->priority = netlens_hook_priority;
+		*o6 = *o4;
+		o6->pf = NFPROTO_IPV6;
+	}
+	return nf_register_net_hooks(net, nn->ops, ARRAY_SIZE(nn->ops));
+}
+
+/* netlens_hooks_unregister - detach the hooks; waits for packets in flight. */
+void netlens_hooks_unregister(struct net *net, struct netlens_net *nn)
+{
+	nf_unregister_net_hooks(net, nn->ops, ARRAY_SIZE(nn->ops));
+}

@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * netlens_rules.c - the rule table: id allocation, the lookup indexes (see
+ * netlens.h for the algorithm), RCU publication and commit-confirmed
+ * transactions.  Every function here runs with netlens_net.lock held unless
+ * it says otherwise.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/slab.h>
+#include <linux/percpu.h>
+#include <linux/jhash.h>
+#include <linux/hash.h>
+#include <linux/jiffies.h>
+#include "netlens.h"
+
+#define NETLENS_HASH_SIZE	(1U << NETLENS_HASH_BITS)
+
+/* netlens_rule_before - true when @a is evaluated before @b. */
+bool netlens_rule_before(const struct netlens_rule *a,
+			 const struct netlens_rule *b)
+{
+	if (a->priority != b->priority)
+		return a->priority < b->priority;
+	return a->id < b->id;
+}
+
+/* netlens_bucket - the bucket of a key in hash table @idx; safe anywhere. */
+u32 netlens_bucket(int idx, const union nf_inet_addr *addr, u8 plen, u16 port)
+{
+	switch (idx) {
+	case NETLENS_IDX_DST4:
+	case NETLENS_IDX_SRC4:
+		return jhash_2words((__force u32)addr->ip, plen, 0) &
+		       (NETLENS_HASH_SIZE - 1);
+	case NETLENS_IDX_DST6:
+	case NETLENS_IDX_SRC6:
+		return jhash2((const u32 *)addr->all, 4, plen) &
+		       (NETLENS_HASH_SIZE - 1);
+	default:
+		return hash_32(port, NETLENS_HASH_BITS);
+	}
+}
+
+static int netlens_rule_index(const struct netlens_rule *r)
+{
+	const struct netlens_match *m = &r->m;
+
+	if (!r->enabled)
+		return NETLENS_IDX_NONE;
+	if (m->dst_plen)
+		return m->family == NETLENS_FAMILY_IPV4 ? NETLENS_IDX_DST4 :
+							  NETLENS_IDX_DST6;
+	if (m->dport_min == m->dport_max)
+		return NETLENS_IDX_DPORT;
+	if (m->src_plen)
+		return m->family == NETLENS_FAMILY_IPV4 ? NETLENS_IDX_SRC4 :
+							  NETLENS_IDX_SRC6;
+	return NETLENS_IDX_MISC;
+}
+
+static u8 netlens_index_plen(const struct netlens_rule *r, int idx)
+{
+	switch (idx) {
+	case NETLENS_IDX_DST4:
+	case NETLENS_IDX_DST6:
+		return r->m.dst_plen;
+	case NETLENS_IDX_SRC4:
+	case NETLENS_IDX_SRC6:
+		return r->m.src_plen;
+	default:
+		return 0;
+	}
+}
+
+static struct hlist_head *netlens_rule_head(struct netlens_net *nn,
+					    const struct netlens_rule *r,
+					    int idx)
+{
+	switch (idx) {
+	case NETLENS_IDX_DST4:
+	case NETLENS_IDX_DST6:
+		return &nn->tab[idx][netlens_bucket(idx, &r->m.dst,
+						     r->m.dst_plen, 0)];
+	case NETLENS_IDX_SRC4:
+	case NETLENS_IDX_SRC6:
+		return &nn->tab[idx][netlens_bucket(idx, &r->m.src,
+						     r->m.src_plen, 0)];
+	case NETLENS_IDX_DPORT:
+		return &nn->tab[idx][netlens_bucket(idx, NULL, 0,
+						     r->m.dport_min)];
+	default:
+		return &nn->misc;
+	}
+}
+
+/* netlens_link - publish @r in its index, keeping the chain in (priority, id) order. */
+static void netlens_link(struct netlens_net *nn, struct netlens_rule *r)
+{
+	int idx = netlens_rule_index(r);
+	struct netlens_rule *pos, *prev = NULL;
+	struct hlist_head *head;
+	u8 plen;
+
+	r->index = idx;
+	if (idx == NETLENS_IDX_NONE)
+		return;
+
+	plen = netlens_index_plen(r, idx);
+	if (plen && nn->plen_cnt[idx][plen]++ == 0)
+		set_bit(plen, nn->plen_map[idx]);
+	if (r->action == NETLENS_ACTION_COUNT)
+		WRITE_ONCE(nn->ncount, nn->ncount + 1);
+
+	head = netlens_rule_head(nn, r, idx);
+	hlist_for_each_entry(pos, head, node) {
+		if (netlens_rule_before(r, pos)) {
+			hlist_add_before_rcu(&r->node, &pos->node);
+			goto linked;
+		}
+		prev = pos;
+	}
+	if (prev)
+		hlist_add_behind_rcu(&r->node, &prev->node);
+	else
+		hlist_add_head_rcu(&r->node, head);
+linked:
+	WRITE_ONCE(nn->nindexed, nn->nindexed + 1);
+}
+
+static void netlens_unlink(struct netlens_net *nn, struct netlens_rule *r)
+{
+	int idx = r->index;
+	u8 plen;
+
+	if (idx == NETLENS_IDX_NONE)
+		return;
+	hlist_del_rcu(&r->node);
+	plen = netlens_index_plen(r, idx);
+	if (plen && --nn->plen_cnt[idx][plen] == 0)
+		clear_bit(plen, nn->plen_map[idx]);
+	if (r->action == NETLENS_ACTION_COUNT)
+		WRITE_ONCE(nn->ncount, nn->ncount - 1);
+	WRITE_ONCE(nn->nindexed, nn->nindexed - 1);
+	r->index = NETLENS_IDX_NONE;
+}
+
+/* netlens_rule_alloc - a zeroed rule with its own per-CPU counters; any context that may sleep. */
+struct netlens_rule *netlens_rule_alloc(void)
+{
+	struct netlens_rule *r = kzalloc(sizeof(*r), GFP_KERNEL);
+
+	if (!r)
+		return NULL;
+	r->stats = alloc_percpu(struct netlens_rule_stats);
+	if (!r->stats) {
+		kfree(r);
+		return NULL;
+	}
+	r->owns_stats = 1;
+	r->index = NETLENS_IDX_NONE;
+	return r;
+}
+
+/* netlens_rule_free - free a rule that was never published. */
+void netlens_rule_free(struct netlens_rule *r)
+{
+	if (!r)
+		return;
+	if (r->owns_stats)
+		free_percpu(r->stats);
+	kfree(r);
+}
+
+static void netlens_rule_free_rcu(struct rcu_head *head)
+{
+	netlens_rule_free(container_of(head, struct netlens_rule, rcu));
+}
+
+void netlens_rule_read_stats(const struct netlens_rule *r,
+			     struct netlens_rule_stats *sum)
+{
+	int cpu;
+
+	memset(sum, 0, sizeof(*sum));
+	for_each_possible_cpu(cpu) {
+		const struct netlens_rule_stats *s = per_cpu_ptr(r->stats, cpu);
+		u64 last = READ_ONCE(s->last_hit_ns);
+
+		sum->packets += READ_ONCE(s->packets);
+		sum->bytes += READ_ONCE(s->bytes);
+		if (last > sum->last_hit_ns)
+			sum->last_hit_ns = last;
+	}
+}
+
+/* netlens_rule_insert - give @r an id and publish it; -ENOSPC when the id space is full. */
+int netlens_rule_insert(struct netlens_net *nn, struct netlens_rule *r)
+{
+	int err;
+
+	err = xa_alloc_cyclic(&nn->rules, &r->id, r, XA_LIMIT(1, U32_MAX),
+			      &nn->next_id, GFP_KERNEL);
+	if (err < 0)
+		return err == -EBUSY ? -ENOSPC : err;
+	netlens_link(nn, r);
+	nn->nrules++;
+	nn->gen++;
+	return 0;
+}
+
+/* netlens_rule_remove - unpublish @r, drop its pending transaction, free it after a grace period. */
+void netlens_rule_remove(struct netlens_net *nn, struct netlens_rule *r)
+{
+	xa_erase(&nn->rules, r->id);
+	netlens_unlink(nn, r);
+	if (r->txn) {
+		list_del(&r->txn->node);
+		netlens_txn_free(r->txn);
+		r->txn = NULL;
+	}
+	nn->nrules--;
+	nn->gen++;
+	r->owns_stats = 1;
+	call_rcu(&r->rcu, netlens_rule_free_rcu);
+}
+
+/*
+ * netlens_rule_replace - publish @nr in place of @old (same id).  @nr takes
+ * over the counters; the new copy is linked before the old one is unlinked,
+ * so a packet never sees neither.
+ */
+void netlens_rule_replace(struct netlens_net *nn, struct netlens_rule *old,
+			  struct netlens_rule *nr)
+{
+	if (nr->owns_stats && nr->stats != old->stats)
+		free_percpu(nr->stats);
+	nr->id = old->id;
+	nr->stats = old->stats;
+	nr->owns_stats = 1;
+	old->owns_stats = 0;
+	nr->index = NETLENS_IDX_NONE;
+	xa_store(&nn->rules, nr->id, nr, GFP_KERNEL);
+	netlens_link(nn, nr);
+	netlens_unlink(nn, old);
+	nn->gen++;
+	call_rcu(&old->rcu, netlens_rule_free_rcu);
+}
+
+/* netlens_rules_flush - remove every rule and every pending transaction. */
+void netlens_rules_flush(struct netlens_net *nn)
+{
+	struct netlens_rule *r;
+	unsigned long id;
+
+	xa_for_each(&nn->rules, id, r)
+		netlens_rule_remove(nn, r);
+	netlens_txn_arm(nn);
+}
+
+void netlens_txn_free(struct netlens_txn *t)
+{
+	if (t->prev)
+		netlens_rule_free(t->prev);
+	kfree(t);
+}
+
+/* netlens_txn_arm - (re)schedule the revert work for the earliest deadline. */
+void netlens_txn_arm(struct netlens_net *nn)
+{
+	struct netlens_txn *t;
+	unsigned long first = 0, now = jiffies;
+	bool any = false;
+
+	list_for_each_entry(t, &nn->txns, node) {
+		if (!any || time_before(t->deadline, first))
+			first = t->deadline;
+		any = true;
+	}
+	if (!any) {
+		cancel_delayed_work(&nn->revert_work);
+		return;
+	}
+	mod_delayed_work(system_wq, &nn->revert_work,
+			 time_after(first, now) ? first - now : 0);
+}
+
+static void netlens_txn_revert(struct netlens_net *nn, struct netlens_txn *t)
+{
+	struct netlens_rule *r = xa_load(&nn->rules, t->rule_id);
+	struct netlens_rule *nr;
+
+	list_del(&t->node);
+	if (r)
+		r->txn = NULL;
+	if (r && !t->prev) {
+		/* a create: the rule goes away */
+		netlens_notify(nn, NETLENS_EVENT_REVERTED, r, t->id);
+		netlens_rule_remove(nn, r);
+	} else if (r) {
+		/* a change: the previous copy comes back */
+		nr = t->prev;
+		t->prev = NULL;
+		nr->txn = NULL;
+		netlens_rule_replace(nn, r, nr);
+		netlens_notify(nn, NETLENS_EVENT_REVERTED, nr, t->id);
+	}
+	pr_debug("reverted transaction %u on rule %u\n", t->id, t->rule_id);
+	netlens_txn_free(t);
+}
+
+/* netlens_revert_work - undo every transaction whose deadline passed; takes the lock. */
+void netlens_revert_work(struct work_struct *work)
+{
+	struct netlens_net *nn = container_of(to_delayed_work(work),
+					      struct netlens_net, revert_work);
+	struct netlens_txn *t, *tmp;
+
+	mutex_lock(&nn->lock);
+	list_for_each_entry_safe(t, tmp, &nn->txns, node)
+		if (!time_before(jiffies, t->deadline))
+			netlens_txn_revert(nn, t);
+	netlens_txn_arm(nn);
+	mutex_unlock(&nn->lock);
+}
+
+/* netlens_rules_init - set up the empty table of a namespace; no lock needed. */
+int netlens_rules_init(struct netlens_net *nn)
+{
+	int i;
+
+	mutex_init(&nn->lock);
+	xa_init_flags(&nn->rules, XA_FLAGS_ALLOC1);
+	INIT_HLIST_HEAD(&nn->misc);
+	INIT_LIST_HEAD(&nn->txns);
+	INIT_DELAYED_WORK(&nn->revert_work, netlens_revert_work);
+	for (i = 0; i < NETLENS_IDX_HASHED; i++) {
+		nn->tab[i] = kvcalloc(NETLENS_HASH_SIZE, sizeof(*nn->tab[i]),
+				      GFP_KERNEL);
+		if (!nn->tab[i])
+			goto free_tabs;
+	}
+	return 0;
+
+free_tabs:
+	while (--i >= 0)
+		kvfree(nn->tab[i]);
+	return -ENOMEM;
+}
+
+/*
+ * netlens_rules_exit - free everything; the hooks must be unregistered and
+ * the revert work cancelled.  Takes the lock.
+ */
+void netlens_rules_exit(struct netlens_net *nn)
+{
+	int i;
+
+	mutex_lock(&nn->lock);
+	netlens_rules_flush(nn);
+	mutex_unlock(&nn->lock);
+	cancel_delayed_work_sync(&nn->revert_work);
+	xa_destroy(&nn->rules);
+	for (i = 0; i < NETLENS_IDX_HASHED; i++)
+		kvfree(nn->tab[i]);
+}

@@ -1,0 +1,98 @@
+#!/bin/bash
+# run-qemu.sh - build netlens.ko and the static Go test binary, pack them
+# with busybox into an initramfs, boot Debian's own kernel in qemu (TCG)
+# and read the results from the serial console.
+#
+# Exits non-zero on a test failure, on any BUG/WARNING/Oops/KASAN/UBSAN line
+# from the kernel, on a build warning, or on timeout.
+#
+#   kernelmod/test/run-qemu.sh              the whole suite
+#   kernelmod/test/run-qemu.sh -bench       also the per-packet cost benchmark
+#   TIMEOUT=600 kernelmod/test/run-qemu.sh  longer bound (default 300 s)
+#
+# Needs the packages of kernelmod/test/deps.sh.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+OUT=${OUT:-$HERE/out}
+TIMEOUT=${TIMEOUT:-300}
+VMARGS=""
+for a in "$@"; do
+	VMARGS="${VMARGS:+$VMARGS,}$a"
+done
+
+VMLINUZ=${VMLINUZ:-$(ls -1 /boot/vmlinuz-*-amd64 2>/dev/null | sort -V | tail -1)}
+[ -n "$VMLINUZ" ] || { echo "run-qemu: no /boot/vmlinuz-*-amd64; run kernelmod/test/deps.sh" >&2; exit 2; }
+KVER=${VMLINUZ#/boot/vmlinuz-}
+KDIR=${KDIR:-/usr/src/linux-headers-$KVER}
+[ -d "$KDIR" ] || { echo "run-qemu: no headers at $KDIR" >&2; exit 2; }
+BUSYBOX=${BUSYBOX:-/bin/busybox}
+VETH=$(ls /lib/modules/"$KVER"/kernel/drivers/net/veth.ko* | head -1)
+
+echo "run-qemu: kernel $KVER"
+rm -rf "$OUT"
+mkdir -p "$OUT/root/bin"
+
+# 1. the module, warning-free with W=1
+make -s -C "$ROOT/kernelmod" KDIR="$KDIR" clean >/dev/null
+if ! make -C "$ROOT/kernelmod" KDIR="$KDIR" W=1 >"$OUT/build.log" 2>&1; then
+	cat "$OUT/build.log"
+	echo "run-qemu: FAIL: module build" >&2
+	exit 1
+fi
+if grep -E "warning:|error:" "$OUT/build.log"; then
+	echo "run-qemu: FAIL: module build has warnings" >&2
+	exit 1
+fi
+
+# 2. the static Go test binary
+(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$OUT/root/vmtest" ./kernelmod/test/vmtest)
+
+# 3. the initramfs
+cp "$BUSYBOX" "$OUT/root/bin/busybox"
+cp "$HERE/init" "$OUT/root/init"
+chmod 755 "$OUT/root/init"
+cp "$ROOT/kernelmod/netlens.ko" "$OUT/root/netlens.ko"
+case "$VETH" in
+*.xz) xz -dc "$VETH" >"$OUT/root/veth.ko" ;;
+*.zst) zstd -qdc "$VETH" >"$OUT/root/veth.ko" ;;
+*) cp "$VETH" "$OUT/root/veth.ko" ;;
+esac
+mkdir -p "$OUT/root/proc" "$OUT/root/sys" "$OUT/root/dev" "$OUT/root/etc"
+echo "root:x:0:0:root:/:/bin/sh" >"$OUT/root/etc/passwd"
+echo "nobody:x:65534:65534:nobody:/:/bin/false" >>"$OUT/root/etc/passwd"
+(cd "$OUT/root" && find . | cpio -o -H newc --quiet | gzip -1) >"$OUT/initramfs.gz"
+
+# 4. boot
+echo "run-qemu: booting (timeout ${TIMEOUT}s)"
+start=$(date +%s)
+set +e
+timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -m 1024 -smp 2 \
+	-nographic -no-reboot -nic none \
+	-kernel "$VMLINUZ" -initrd "$OUT/initramfs.gz" \
+	-append "console=ttyS0 panic=-1 oops=panic quiet loglevel=4 netlens.args=$VMARGS" \
+	</dev/null >"$OUT/console.log" 2>&1
+qrc=$?
+set -e
+end=$(date +%s)
+tr -d '\r' <"$OUT/console.log" >"$OUT/console.txt"
+cat "$OUT/console.txt"
+echo "run-qemu: qemu exited $qrc after $((end - start))s"
+
+fail=0
+if [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
+	echo "run-qemu: FAIL: timeout after ${TIMEOUT}s" >&2
+	fail=1
+fi
+if grep -nE "BUG:|WARNING:|Oops|KASAN|UBSAN|general protection|Kernel panic|Call Trace" "$OUT/console.txt"; then
+	echo "run-qemu: FAIL: the kernel reported a problem" >&2
+	fail=1
+fi
+grep -q "NETLENS-DMESG-BAD" "$OUT/console.txt" && { echo "run-qemu: FAIL: dmesg" >&2; fail=1; }
+if ! grep -q "NETLENS-VMTEST-RC=0" "$OUT/console.txt"; then
+	echo "run-qemu: FAIL: vmtest did not pass" >&2
+	fail=1
+fi
+[ "$fail" -eq 0 ] && echo "run-qemu: PASS ($((end - start))s in qemu)"
+exit "$fail"

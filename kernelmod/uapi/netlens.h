@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * netlens.h - generic netlink protocol of the netlens kernel module.
+ *
+ * This header is the one source of truth for the protocol: the Go client in
+ * collectors/kmod mirrors every value below and a test keeps it equal.
+ *
+ * Family name "netlens", version 1, multicast group "events".
+ * Every attribute is a plain TLV; there are no binary structs.  Addresses are
+ * raw network-order bytes (4 for IPv4, 16 for IPv6), like IFA_ADDRESS.
+ * u64 attributes are 64-bit aligned with NETLENS_A_PAD.
+ */
+#ifndef _UAPI_LINUX_NETLENS_H
+#define _UAPI_LINUX_NETLENS_H
+
+#define NETLENS_GENL_NAME		"netlens"
+#define NETLENS_GENL_VERSION		1
+#define NETLENS_GENL_MCGRP_EVENTS	"events"
+
+#define NETLENS_LABEL_MAX		64	/* bytes, without the NUL */
+#define NETLENS_REVERT_MS_MAX		3600000	/* one hour */
+
+enum netlens_cmd {
+	NETLENS_CMD_UNSPEC,
+	NETLENS_CMD_CREATE,	/* rule attrs [+ REVERT_MS] -> reply: rule */
+	NETLENS_CMD_DELETE,	/* RULE_ID */
+	NETLENS_CMD_CHANGE,	/* RULE_ID + attrs to change [+ REVERT_MS] -> reply: rule */
+	NETLENS_CMD_GET,	/* doit: RULE_ID -> rule; dumpit: every rule */
+	NETLENS_CMD_COUNTERS,	/* -> nested HOOK_STATS */
+	NETLENS_CMD_FLUSH,	/* delete every rule of the namespace */
+	NETLENS_CMD_CONFIRM,	/* TXN_ID: keep a change made with REVERT_MS */
+	NETLENS_CMD_EVENT,	/* multicast only: EVENT + rule attrs */
+
+	__NETLENS_CMD_MAX,
+};
+#define NETLENS_CMD_MAX (__NETLENS_CMD_MAX - 1)
+
+enum netlens_attr {
+	NETLENS_A_UNSPEC,
+	NETLENS_A_PAD,			/* pad for u64 alignment */
+	NETLENS_A_RULE_ID,		/* u32, kernel-assigned, never 0 */
+	NETLENS_A_RULE_ENABLED,		/* u8, 0 or 1 */
+	NETLENS_A_RULE_HOOKS,		/* u32, mask of 1 << NF_INET_* hook */
+	NETLENS_A_RULE_FAMILY,		/* u8, enum netlens_family */
+	NETLENS_A_RULE_PROTO,		/* u8, IPPROTO_*, 0 = any */
+	NETLENS_A_RULE_SRC_ADDR,	/* binary, 4 or 16 bytes */
+	NETLENS_A_RULE_SRC_PLEN,	/* u8, prefix length */
+	NETLENS_A_RULE_DST_ADDR,	/* binary, 4 or 16 bytes */
+	NETLENS_A_RULE_DST_PLEN,	/* u8, prefix length */
+	NETLENS_A_RULE_SPORT_MIN,	/* u16, host order */
+	NETLENS_A_RULE_SPORT_MAX,	/* u16, host order */
+	NETLENS_A_RULE_DPORT_MIN,	/* u16, host order */
+	NETLENS_A_RULE_DPORT_MAX,	/* u16, host order */
+	NETLENS_A_RULE_IIFNAME,		/* string, input interface, "" = any */
+	NETLENS_A_RULE_OIFNAME,		/* string, output interface, "" = any */
+	NETLENS_A_RULE_ACTION,		/* u8, enum netlens_action */
+	NETLENS_A_RULE_PRIORITY,	/* u32, lower runs first, ties by id */
+	NETLENS_A_RULE_LABEL,		/* string, at most NETLENS_LABEL_MAX bytes */
+	NETLENS_A_RULE_PACKETS,		/* u64, read-only */
+	NETLENS_A_RULE_BYTES,		/* u64, read-only */
+	NETLENS_A_RULE_LAST_HIT_NS,	/* u64, read-only, CLOCK_REALTIME ns, 0 = never */
+	NETLENS_A_REVERT_MS,		/* u32, revert deadline of a create/change; in a rule: ms left */
+	NETLENS_A_TXN_ID,		/* u32, commit-confirmed transaction to CONFIRM */
+	NETLENS_A_EVENT,		/* u8, enum netlens_event */
+	NETLENS_A_HOOK_STATS,		/* nested, one per family and hook: NETLENS_A_HS_* */
+	NETLENS_A_RULE_COUNT,		/* u32, read-only, rules in the namespace */
+
+	__NETLENS_A_MAX,
+};
+#define NETLENS_A_MAX (__NETLENS_A_MAX - 1)
+
+/* attributes nested in NETLENS_A_HOOK_STATS */
+enum netlens_hook_stats_attr {
+	NETLENS_A_HS_UNSPEC,
+	NETLENS_A_HS_PAD,		/* pad for u64 alignment */
+	NETLENS_A_HS_FAMILY,		/* u8, NETLENS_FAMILY_IPV4 or NETLENS_FAMILY_IPV6 */
+	NETLENS_A_HS_HOOK,		/* u8, NF_INET_* hook number */
+	NETLENS_A_HS_SEEN,		/* u64, packets that entered the hook */
+	NETLENS_A_HS_ACCEPTED,		/* u64, packets let through */
+	NETLENS_A_HS_DROPPED,		/* u64, packets dropped by a DROP rule */
+
+	__NETLENS_A_HS_MAX,
+};
+#define NETLENS_A_HS_MAX (__NETLENS_A_HS_MAX - 1)
+
+enum netlens_family {
+	NETLENS_FAMILY_UNSPEC,
+	NETLENS_FAMILY_IPV4,
+	NETLENS_FAMILY_IPV6,
+	NETLENS_FAMILY_BOTH,
+};
+
+enum netlens_action {
+	NETLENS_ACTION_UNSPEC,
+	NETLENS_ACTION_ACCEPT,	/* stop evaluating, let the packet through */
+	NETLENS_ACTION_DROP,	/* stop evaluating, drop the packet */
+	NETLENS_ACTION_COUNT,	/* count and continue with the next rule */
+};
+
+enum netlens_event {
+	NETLENS_EVENT_UNSPEC,
+	NETLENS_EVENT_CREATED,
+	NETLENS_EVENT_DELETED,
+	NETLENS_EVENT_CHANGED,
+	NETLENS_EVENT_FLUSHED,
+	NETLENS_EVENT_CONFIRMED,
+	NETLENS_EVENT_REVERTED,
+};
+
+/* hooks, as bits of NETLENS_A_RULE_HOOKS (1 << NF_INET_*) */
+#define NETLENS_HOOK_PRE_ROUTING	(1U << 0)
+#define NETLENS_HOOK_LOCAL_IN		(1U << 1)
+#define NETLENS_HOOK_FORWARD		(1U << 2)
+#define NETLENS_HOOK_LOCAL_OUT		(1U << 3)
+#define NETLENS_HOOK_POST_ROUTING	(1U << 4)
+#define NETLENS_HOOK_ALL		0x1fU
+
+#endif /* _UAPI_LINUX_NETLENS_H */
