@@ -50,6 +50,7 @@ type options struct {
 	refresh     time.Duration
 	snapshotDir string
 	noOwners    bool
+	noMouse     bool
 }
 
 func (o options) config() all.Config {
@@ -79,6 +80,7 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 		},
 	}
 	root.Flags().DurationVar(&o.refresh, "refresh", time.Second, "how often the screen and the collectors refresh")
+	root.Flags().BoolVar(&o.noMouse, "no-mouse", false, "leave the mouse to the terminal (text selection) instead of scrolling with the wheel")
 	root.Flags().StringVar(&o.snapshotDir, "snapshot-dir", ".", "directory where 's' writes snapshots")
 	root.PersistentFlags().BoolVar(&o.noOwners, "no-owners", false, "do not map sockets to processes (cheaper on hosts with many sockets)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
@@ -143,6 +145,7 @@ func runTUI(ctx context.Context, o options) error {
 	return ui.Run(ctx, store, ui.Options{
 		Refresh: o.refresh,
 		Version: version,
+		NoMouse: o.noMouse,
 		SaveSnapshot: func(s model.Snapshot) (string, error) {
 			return export.Save(o.snapshotDir, s)
 		},
