@@ -126,20 +126,30 @@ func (c *Collector) Close() error {
 // Collect reads the socket table, resolves owners unless turned off, and
 // publishes a model.SocketsUpdate.
 func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error {
-	socks, st, err := c.Sockets(ctx)
+	socks, _, err := c.Sockets(ctx)
 	if err != nil {
 		return err
 	}
 	pub.Publish(model.SocketsUpdate{At: c.opts.Now(), Sockets: socks})
-	c.mu.Lock()
-	c.stats = st
-	c.source = st.Source
-	c.mu.Unlock()
 	return nil
 }
 
 // Sockets reads the socket table and its owners once, without publishing.
+// Like Collect, it must not be called concurrently with itself or Collect.
 func (c *Collector) Sockets(ctx context.Context) ([]model.Socket, Stats, error) {
+	socks, st, err := c.sockets(ctx)
+	c.mu.Lock()
+	if err == nil {
+		c.stats = st
+	}
+	if st.Source != "" {
+		c.source = st.Source // what was tried, also when it failed
+	}
+	c.mu.Unlock()
+	return socks, st, err
+}
+
+func (c *Collector) sockets(ctx context.Context) ([]model.Socket, Stats, error) {
 	var st Stats
 	t0 := time.Now()
 	socks := make([]model.Socket, 0, c.last+c.last/8+64)

@@ -248,8 +248,33 @@ func TestIntegrationSocketsMatchSS(t *testing.T) {
 
 	var diagSocks []model.Socket
 	t.Run("sock_diag", func(t *testing.T) {
-		diagSocks = match(t, func() []ssLine { return e.ss(false, false) }, inProcess(""))
+		c := New(Options{NetNS: int(nsFile.Fd())})
+		defer c.Close()
+		var first Stats
+		diagSocks = match(t, func() []ssLine { return e.ss(false, false) }, func() []model.Socket {
+			socks, st, err := c.Sockets(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first.Owners.Readlinks == 0 {
+				first = st
+			}
+			return socks
+		})
 		checkScenario(t, diagSocks, true)
+		// The owner cache is incremental: a second refresh resolves only
+		// what changed on the host meanwhile, not every fd again.
+		_, again, err := c.Sockets(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("owner refresh: first %+v, again %+v", first.Owners, again.Owners)
+		if again.Owners.Readlinks*2 > first.Owners.Readlinks {
+			t.Errorf("second refresh resolved %d fd links, the first %d", again.Owners.Readlinks, first.Owners.Readlinks)
+		}
+		if st := c.Stats(); st.Source != c.Source() || !strings.HasPrefix(st.Source, SourceSockDiag) || st.Sockets != len(diagSocks) {
+			t.Errorf("stats %+v, source %q", st, c.Source())
+		}
 	})
 	t.Run("proc_net", func(t *testing.T) {
 		socks := match(t, func() []ssLine { return e.ss(false, true) }, inProcess(SourceProcNet))

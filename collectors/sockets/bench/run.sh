@@ -43,11 +43,6 @@ cleanup() {
 trap cleanup EXIT
 
 (cd "$repo" && CGO_ENABLED=0 go build -o "$tmp/sockbench" ./collectors/sockets/bench/sockbench)
-ip netns add "$NS"
-ip -n "$NS" link set lo up
-ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
-ip netns exec "$NS" sysctl -qw net.core.somaxconn=65535
-ip netns exec "$NS" sysctl -qw net.ipv4.tcp_max_syn_backlog=65535
 
 rows=$tmp/rows.md
 hf=$tmp/hyperfine.md
@@ -55,6 +50,13 @@ hf=$tmp/hyperfine.md
 : >"$hf"
 for n in $SIZES; do
 	echo "== $n connections" >&2
+	# A fresh namespace per size: no TIME-WAIT left over from the last.
+	ip netns del "$NS" 2>/dev/null || true
+	ip netns add "$NS"
+	ip -n "$NS" link set lo up
+	ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+	ip netns exec "$NS" sysctl -qw net.core.somaxconn=65535
+	ip netns exec "$NS" sysctl -qw net.ipv4.tcp_max_syn_backlog=65535
 	procs=$(((n + PER - 1) / PER))
 	holders=()
 	left=$n
