@@ -195,28 +195,21 @@ func TestCollectorCancelled(t *testing.T) {
 }
 
 // BenchmarkCollect measures one full collection of this machine's
-// /proc/net (every file the Collector reads), publishing into a no-op.
+// /proc/net (every file the Collector reads), publishing into a no-op;
+// "with-sysfs" adds /sys/class/net/*/statistics.
 func BenchmarkCollect(b *testing.B) {
-	c := NewCollector("/proc")
-	var r discard
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := c.Collect(context.Background(), r); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkCollectWithSysfs adds /sys/class/net/*/statistics.
-func BenchmarkCollectWithSysfs(b *testing.B) {
-	c := NewCollector("/proc")
-	c.SysRoot = "/sys"
-	var r discard
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := c.Collect(context.Background(), r); err != nil {
-			b.Fatal(err)
-		}
+	for _, sys := range []string{"", "/sys"} {
+		name := map[string]string{"": "proc", "/sys": "with-sysfs"}[sys]
+		b.Run(name, func(b *testing.B) {
+			c := NewCollector("/proc")
+			c.SysRoot = sys
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.Collect(context.Background(), discard{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
