@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
@@ -18,7 +19,7 @@ const ellipsis = "~"
 // isASCII reports whether s has only single-cell ASCII bytes.
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf || s[i] < 0x20 {
+		if s[i] >= 0x7f || s[i] < 0x20 {
 			return false
 		}
 	}
@@ -35,27 +36,36 @@ func width(s string) int {
 
 // fit pads or truncates s to exactly w cells. Truncation keeps the start of
 // the text, or its end when keepTail is set (addresses: the port matters).
+// Text whose cells do not add up (a mark that joins the padding, a
+// cluster the per-rune widths misjudge) is shown with '?' for every
+// non-ASCII rune rather than break the table.
 func fit(b *strings.Builder, s string, w int, right, keepTail bool) {
 	if w <= 0 {
 		return
 	}
-	sw := width(s)
+	if isASCII(s) {
+		b.WriteString(fitCells(s, len(s), w, right, keepTail))
+		return
+	}
+	out := fitCells(s, width(s), w, right, keepTail)
+	if width(out) != w {
+		s = asciiOnly(s)
+		out = fitCells(s, len(s), w, right, keepTail)
+	}
+	b.WriteString(out)
+}
+
+// fitCells is fit for s of sw cells.
+func fitCells(s string, sw, w int, right, keepTail bool) string {
 	if sw > w {
 		s = truncate(s, w, keepTail)
 		sw = width(s)
-		if sw > w { // a cluster the per-rune widths misjudged
-			s = truncate(asciiOnly(s), w, keepTail)
-			sw = width(s)
-		}
 	}
 	pad := strings.Repeat(" ", max(w-sw, 0))
 	if right {
-		b.WriteString(pad)
-		b.WriteString(s)
-		return
+		return pad + s
 	}
-	b.WriteString(s)
-	b.WriteString(pad)
+	return s + pad
 }
 
 // truncate cuts s, wider than w cells, to at most w cells ending (or, with
@@ -89,7 +99,7 @@ func truncate(s string, w int, keepTail bool) string {
 // asciiOnly replaces every non-ASCII rune with '?'.
 func asciiOnly(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r >= utf8.RuneSelf || r < 0x20 {
+		if r >= 0x7f || r < 0x20 {
 			return '?'
 		}
 		return r
@@ -113,7 +123,7 @@ func sanitize(s string) string {
 		if r == '\t' || r == '\n' {
 			return ' '
 		}
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError || unicode.Is(unicode.Cf, r) {
 			return '?'
 		}
 		return r
