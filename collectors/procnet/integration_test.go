@@ -340,3 +340,99 @@ func TestIntegrationNetDevOracle(t *testing.T) {
 		}
 	}
 }
+
+// TestIntegrationDropDeltas makes drops of known size in a namespace and
+// checks that the collector, through a model.Store, attributes them to the
+// right layer and counter with the exact delta: UDP datagrams to a closed
+// port (Udp NoPorts) and an overflowing UDP receive buffer (Udp
+// RcvbufErrors and InErrors: sent minus what the socket could queue).
+func TestIntegrationDropDeltas(t *testing.T) {
+	ns := newNetns(t, "drops")
+	const sent = 200
+	store := model.NewStore("h", "k", time.Unix(0, 0))
+	ns.do(t, func() {
+		c := NewCollector("/proc/thread-self")
+		tick := time.Unix(100, 0)
+		c.Now = func() time.Time { return tick }
+		if err := c.Collect(context.Background(), store); err != nil {
+			t.Error(err)
+			return
+		}
+
+		// A closed port: bind and close to find one that is free.
+		closed, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		closedAddr := closed.LocalAddr().String()
+		closed.Close()
+		// A socket with the smallest receive buffer, never read while
+		// the datagrams arrive.
+		full, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer full.Close()
+		if err := full.SetReadBuffer(1); err != nil {
+			t.Error(err)
+			return
+		}
+		// An unconnected sender: a connected one would take the ICMP
+		// port unreachable as an error and fail every other write.
+		src, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer src.Close()
+		for _, dst := range []string{closedAddr, full.LocalAddr().String()} {
+			addr, err := net.ResolveUDPAddr("udp4", dst)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			for range sent {
+				if _, err := src.WriteTo(make([]byte, 1000), addr); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+		delivered := 0
+		_ = full.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		for b := make([]byte, 2000); ; delivered++ {
+			if _, err := full.Read(b); err != nil {
+				break
+			}
+		}
+		tick = tick.Add(2 * time.Second)
+		if err := c.Collect(context.Background(), store); err != nil {
+			t.Error(err)
+			return
+		}
+		t.Logf("%d of %d datagrams fit the small receive buffer", delivered, sent)
+
+		got := map[string]model.Counter{}
+		for _, x := range store.Snapshot().Counters {
+			if x.Source == SourceSNMP {
+				got[x.Group+x.Name] = x
+			}
+		}
+		for name, want := range map[string]uint64{
+			"UdpNoPorts":      sent,
+			"UdpRcvbufErrors": uint64(sent - delivered),
+			"UdpInErrors":     uint64(sent - delivered),
+			"UdpInDatagrams":  uint64(delivered),
+		} {
+			x := got[name]
+			if x.Delta != want || x.Layer != model.LayerTransport || x.Rate != float64(want)/2 {
+				t.Errorf("%s: delta %d rate %.1f layer %s, want delta %d rate %.1f layer transport", name, x.Delta, x.Rate, x.Layer, want, float64(want)/2)
+			}
+		}
+		if sent-delivered < sent/2 {
+			t.Errorf("only %d drops: the receive buffer was not small", sent-delivered)
+		}
+	})
+}
