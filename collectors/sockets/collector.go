@@ -52,6 +52,7 @@ type Collector struct {
 	opts Options
 
 	diag   *diagConn
+	dial   func(netns int) (*diagConn, error) // dialDiag; tests replace it
 	owners *owners
 	last   int // sockets in the previous collection, to size the next
 
@@ -90,7 +91,7 @@ func New(opts Options) *Collector {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Collector{opts: opts}
+	return &Collector{opts: opts, dial: dialDiag}
 }
 
 // Name returns "sockets".
@@ -226,7 +227,7 @@ var dumps = []struct {
 
 func (c *Collector) fromDiag(ctx context.Context, out []model.Socket, st *Stats) ([]model.Socket, error) {
 	if c.diag == nil {
-		d, err := dialDiag(c.opts.NetNS)
+		d, err := c.dial(c.opts.NetNS)
 		if err != nil {
 			return out, err
 		}
