@@ -13,7 +13,7 @@ import (
 
 // testNetns creates a network namespace with loopback up and removes it
 // (and kills what runs in it) when the test ends.
-func testNetns(t *testing.T) string {
+func testNetns(t testing.TB) string {
 	t.Helper()
 	requireRoot(t)
 	name := fmt.Sprintf("nl-e2e-%d-%d", os.Getpid(), time.Now().UnixNano()%100000)

@@ -23,7 +23,7 @@ type sshServer struct {
 // testUser is the unprivileged account the SSH tests log in as.
 const testUser = "netlens-test"
 
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (network namespaces, sshd, other users); run as root as CI does")
