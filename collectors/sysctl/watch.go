@@ -15,7 +15,7 @@ var WatchList = []Watch{
 	{"net.core.netdev_max_backlog", "per-CPU input queue length; packets beyond it count in softnet_stat dropped"},
 	{"net.core.netdev_budget", "packets one NET_RX softirq may process; running out counts in softnet_stat time_squeeze"},
 	{"net.core.netdev_budget_usecs", "time one NET_RX softirq may run; running out counts in softnet_stat time_squeeze"},
-	{"net.core.dev_weight", "packets a driver's NAPI poll may process per round (backlog and RPS)"},
+	{"net.core.dev_weight", "packets the per-CPU backlog (non-NAPI drivers, RPS) may process per NAPI round"},
 	{"net.core.flow_limit_table_len", "size of the per-CPU flow table of flow limiting; its drops count in softnet_stat flow_limit_count"},
 	{"net.core.rps_sock_flow_entries", "size of the RFS global flow table; 0 disables Receive Flow Steering"},
 	{"net.core.default_qdisc", "queueing discipline given to new interfaces (fq, fq_codel, pfifo_fast)"},
@@ -37,10 +37,10 @@ var WatchList = []Watch{
 	{"net.ipv4.ipfrag_time", "seconds an incomplete IPv4 datagram is kept (Ip ReasmTimeout)"},
 	{"net.ipv6.ip6frag_high_thresh", "bytes of IPv6 fragments held for reassembly; beyond it fragments are dropped (Ip6 ReasmFails)"},
 	{"net.ipv4.neigh.default.gc_thresh1", "ARP entries below which garbage collection does not run"},
-	{"net.ipv4.neigh.default.gc_thresh2", "soft ARP table limit: above it entries older than 5 s are collected"},
+	{"net.ipv4.neigh.default.gc_thresh2", "soft ARP table limit: the table may stay above it for 5 s before garbage collection runs"},
 	{"net.ipv4.neigh.default.gc_thresh3", "hard ARP table limit: beyond it new neighbours fail ('neighbour table overflow')"},
 	{"net.ipv6.neigh.default.gc_thresh3", "hard IPv6 neighbour table limit: beyond it new neighbours fail"},
-	{"net.ipv4.icmp_ratelimit", "minimum milliseconds between ICMP errors to one host (mask in icmp_ratemask); Icmp OutRateLimitHost"},
+	{"net.ipv4.icmp_ratelimit", "milliseconds per token of the per-host ICMP rate limit (types in icmp_ratemask); limited ones count in Icmp OutRateLimitHost"},
 	{"net.ipv4.icmp_msgs_per_sec", "host-wide cap on ICMP messages sent per second; Icmp OutRateLimitGlobal"},
 
 	// Netfilter.
