@@ -153,5 +153,10 @@ func (c *Collector) collect(ctx context.Context) ([]model.RawCounter, error) {
 		return nil, fmt.Errorf("no counter file under %s: %w", filepath.Join(c.procRoot, "net"), collectors.ErrNotSupported)
 	}
 	c.last = len(out)
+	if len(c.p.names) > 2*len(out)+1024 {
+		// Interfaces come and go (container veths): forget the names no
+		// longer printed rather than keep every one ever seen.
+		c.p.names = make(map[string]string, len(out))
+	}
 	return out, errors.Join(errs...)
 }

@@ -3,6 +3,7 @@ package procnet
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -254,5 +255,30 @@ func BenchmarkNstatCommand(b *testing.B) {
 		if err := cmd.Run(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestCollectorForgetsOldNames checks that the intern table does not keep
+// the names of interfaces that went away forever.
+func TestCollectorForgetsOldNames(t *testing.T) {
+	root := copyProc(t)
+	c := NewCollector(root)
+	header := "Inter-|   Receive                                                |  Transmit\n" +
+		" face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n"
+	for i := range 200 {
+		var b strings.Builder
+		b.WriteString(header)
+		for j := range 10 {
+			fmt.Fprintf(&b, "veth%d_%d: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n", i, j)
+		}
+		if err := os.WriteFile(filepath.Join(root, "net", "dev"), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.collect(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(c.p.names); n > 3000 {
+		t.Errorf("intern table holds %d names after 2000 interfaces came and went", n)
 	}
 }
