@@ -145,11 +145,10 @@ func (w *walker) walkDir(fd int, path string) error {
 			if err != nil {
 				continue // vanished (an interface went away)
 			}
-			err = w.walkDir(sub, path+"/"+name)
+			// A subdirectory that fails (its interface went away
+			// mid-walk) loses its entries, not the whole walk.
+			_ = w.walkDir(sub, path+"/"+name)
 			unix.Close(sub)
-			if err != nil {
-				return err
-			}
 		case unix.DT_REG:
 			w.readEntry(fd, name)
 		}
