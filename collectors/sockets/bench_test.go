@@ -2,6 +2,7 @@ package sockets
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -93,12 +94,12 @@ func BenchmarkOwnersSteadyRefresh(b *testing.B) {
 		}
 	}
 	o := newOwners(root)
-	if err := o.refresh(socks); err != nil {
+	if err := o.refresh(context.Background(), socks); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := o.refresh(socks); err != nil {
+		if err := o.refresh(context.Background(), socks); err != nil {
 			b.Fatal(err)
 		}
 		if o.stats.Readlinks != 0 {

@@ -55,6 +55,8 @@ type Collector struct {
 	dial   func(netns int) (*diagConn, error) // dialDiag; tests replace it
 	owners *owners
 	last   int // sockets in the previous collection, to size the next
+	// namesAt is when the interface name cache was last emptied.
+	namesAt time.Time
 
 	mu       sync.Mutex
 	source   string
@@ -105,6 +107,30 @@ func (c *Collector) Source() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.source
+}
+
+// namesTTL bounds how long an interface index keeps its cached name.
+const namesTTL = 30 * time.Second
+
+// Note returns what a user should know about the last collection beyond
+// its source, or "": the owners it could not see and why, tables neither
+// source had, dumps kept although the kernel flagged them inconsistent.
+// "owners of 41 of 97 processes unreadable (needs root or CAP_SYS_PTRACE)"
+func (c *Collector) Note() string {
+	c.mu.Lock()
+	st := c.stats
+	c.mu.Unlock()
+	var notes []string
+	if n := st.Owners.Unreadable; n > 0 {
+		notes = append(notes, fmt.Sprintf("owners of %d of %d processes unreadable (needs root or CAP_SYS_PTRACE)", n, st.Owners.Procs))
+	}
+	if len(st.SkippedProtos) > 0 {
+		notes = append(notes, "no "+strings.Join(st.SkippedProtos, ", ")+" in this kernel")
+	}
+	if st.Interrupted > 0 {
+		notes = append(notes, fmt.Sprintf("%d dumps inconsistent after %d retries", st.Interrupted, maxDumpRetries))
+	}
+	return strings.Join(notes, "; ")
 }
 
 // Stats returns what the last collection did.
@@ -200,7 +226,7 @@ func (c *Collector) sockets(ctx context.Context) ([]model.Socket, Stats, error) 
 		if c.owners == nil {
 			c.owners = newOwners(c.opts.ProcRoot)
 		}
-		if err := c.owners.refresh(socks); err != nil {
+		if err := c.owners.refresh(ctx, socks); err != nil {
 			return nil, st, fmt.Errorf("socket owners: %w", err)
 		}
 		st.Owners = c.owners.stats
@@ -233,7 +259,11 @@ func (c *Collector) fromDiag(ctx context.Context, out []model.Socket, st *Stats)
 		}
 		c.diag = d
 	}
-	c.diag.names.reset()
+	// Forget interface names now and then: indexes get reused.
+	if now := time.Now(); now.Sub(c.namesAt) > namesTTL {
+		c.diag.names.reset()
+		c.namesAt = now
+	}
 	for _, d := range dumps {
 		var err error
 		out, err = c.diag.dump(ctx, d.family, d.proto, out)

@@ -273,6 +273,7 @@ type collectResult struct {
 	Sockets []model.Socket
 	Stats   Stats
 	Source  string
+	Note    string
 	Err     string
 	State   model.CollectorState
 }
@@ -288,7 +289,7 @@ func helperCollect() int {
 	defer c.Close()
 	var pub nopPublisher
 	err := c.Collect(context.Background(), &pub)
-	res := collectResult{Source: c.Source(), Stats: c.Stats()}
+	res := collectResult{Source: c.Source(), Note: c.Note(), Stats: c.Stats()}
 	if err != nil {
 		res.Err = err.Error()
 	}

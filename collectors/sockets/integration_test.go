@@ -305,9 +305,10 @@ func TestIntegrationSocketsMatchSS(t *testing.T) {
 		if res.State != model.StateOK || !strings.HasPrefix(res.Source, SourceSockDiag) {
 			t.Errorf("nobody: state %s (%s), source %q", res.State, res.Err, res.Source)
 		}
-		if res.Stats.Owners.Unreadable == 0 {
-			t.Errorf("nobody: no unreadable processes counted: %+v", res.Stats.Owners)
+		if res.Stats.Owners.Unreadable == 0 || !strings.Contains(res.Note, "processes unreadable (needs root or CAP_SYS_PTRACE)") {
+			t.Errorf("nobody: unreadable processes not reported: %+v, note %q", res.Stats.Owners, res.Note)
 		}
+		t.Logf("nobody: source %q, note %q", res.Source, res.Note)
 		s := findSocket(socks, model.ProtoUDP, fmt.Sprintf("127.0.0.1:%d", portNobody))
 		if s == nil || len(s.Procs) != 1 || s.Procs[0].Comm != "nlsk-nobody" {
 			t.Errorf("nobody's own socket: %+v", s)

@@ -2,6 +2,7 @@ package sockets
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -26,6 +27,9 @@ type OwnerStats struct {
 	// Scanned is how many processes had their fd directory read in full
 	// (new processes, restarted PIDs, changed comm).
 	Scanned int
+	// Unlisted is how many processes were not listed at all: same
+	// process, same number of fds, none of its sockets gone.
+	Unlisted int
 	// Readlinks is how many fd links were resolved with readlink.
 	Readlinks int
 	// FullPasses counts refreshes that re-resolved every cached fd
@@ -63,10 +67,12 @@ type ownerEntry struct {
 // procfs offers no cheap change signal for a fd table: the mtime and ctime
 // of /proc/PID/fd are fixed when its inode is made and never move as fds
 // open and close (checked on 6.18), and its st_size (6.2+) is the number of
-// open fds, which a close plus an open leaves equal. So every refresh
-// lists each fd directory (getdents64 into a reused buffer, about 0.8 µs
-// per fd) and readlinks only what the listing and the socket table say may
-// have changed.
+// open fds, which a close plus an open leaves equal. So a refresh lists
+// fd directories (getdents64 into a reused buffer, about 0.8 µs per fd) and
+// readlinks only what the listing and the socket table say may have
+// changed. Where the kernel reports the fd count (6.2+), a process whose
+// count has not changed and whose sockets are all still in the table is
+// not even listed (see listEvery).
 type owners struct {
 	root    string
 	gen     uint64
@@ -76,6 +82,10 @@ type owners struct {
 	// refresh in which they were last seen, so that each costs one pass.
 	unowned map[uint64]uint64
 	stats   OwnerStats
+
+	// fdCount returns the number of open fds of a process without
+	// listing them (statFdCount; tests replace it).
+	fdCount func(rootfd int, pid string) (int, bool)
 
 	dirBuf  []byte
 	statBuf []byte
@@ -94,6 +104,7 @@ func newOwners(root string) *owners {
 		statBuf: make([]byte, 4096),
 		linkBuf: make([]byte, 256),
 		recheck: map[int][]int32{},
+		fdCount: statFdCount,
 	}
 }
 
@@ -107,7 +118,7 @@ func newOwners(root string) *owners {
 // then still unknown, one full pass re-resolves every cached fd (a number
 // reused while its old socket lives on elsewhere); inodes that pass does
 // not find are remembered and do not trigger another.
-func (o *owners) refresh(socks []model.Socket) error {
+func (o *owners) refresh(ctx context.Context, socks []model.Socket) error {
 	o.gen++
 	gen := o.gen
 	o.stats = OwnerStats{}
@@ -128,7 +139,7 @@ func (o *owners) refresh(socks []model.Socket) error {
 			o.recheck[p.PID] = append(o.recheck[p.PID], int32(p.FD))
 		}
 	}
-	if err := o.scan(gen, scanChanged); err != nil {
+	if err := o.scan(ctx, gen, scanChanged); err != nil {
 		return err
 	}
 	for _, mode := range []scanMode{scanNonTable, scanAll} {
@@ -136,7 +147,7 @@ func (o *owners) refresh(socks []model.Socket) error {
 			break
 		}
 		o.stats.FullPasses++
-		if err := o.scan(gen, mode); err != nil {
+		if err := o.scan(ctx, gen, mode); err != nil {
 			return err
 		}
 	}
@@ -195,7 +206,7 @@ const (
 )
 
 // scan walks <root>/PID and brings the cache of each process up to date.
-func (o *owners) scan(gen uint64, mode scanMode) error {
+func (o *owners) scan(ctx context.Context, gen uint64, mode scanMode) error {
 	d, err := unix.Open(o.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", o.root, err)
@@ -211,7 +222,17 @@ func (o *owners) scan(gen uint64, mode scanMode) error {
 		return fmt.Errorf("list %s: %w", o.root, err)
 	}
 	o.stats.Procs = len(pids)
-	for _, pid := range pids {
+	o.stats.Unreadable = 0 // counted again by each pass
+	for i, pid := range pids {
+		if i%64 == 0 && ctx.Err() != nil {
+			// Keep what is known; processes not reached stay cached.
+			for _, p := range pids[i:] {
+				if ps := o.procs[p]; ps != nil {
+					ps.gen = gen
+				}
+			}
+			return ctx.Err()
+		}
 		o.scanPID(d, pid, gen, mode)
 	}
 	// Processes that are gone.
@@ -230,6 +251,18 @@ func (o *owners) scanPID(rootfd, pid int, gen uint64, mode scanMode) {
 	if !ok {
 		return // exited
 	}
+	ps := o.procs[pid]
+	if mode == scanChanged && ps != nil && ps.start == start && ps.comm == string(comm) &&
+		len(o.recheck[pid]) == 0 && gen%listEvery != 0 {
+		// Same process, none of its sockets left the table, as many fds
+		// as last time: skip the listing (see listEvery for what that
+		// can miss, and for how long).
+		if n, ok := o.fdCount(rootfd, name); ok && n == len(ps.fds) {
+			ps.gen = gen
+			o.stats.Unlisted++
+			return
+		}
+	}
 	fdd, err := unix.Openat(rootfd, name+"/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
@@ -245,7 +278,6 @@ func (o *owners) scanPID(rootfd, pid int, gen uint64, mode scanMode) {
 		return
 	}
 	defer unix.Close(fdd)
-	ps := o.procs[pid]
 	if ps != nil && (ps.start != start || ps.comm != string(comm)) {
 		o.dropAll(pid, ps)
 		ps = nil
@@ -374,6 +406,27 @@ func (o *owners) remove(ino uint64, pid int, fd int32) {
 	procs = append(procs, e.procs[:idx]...)
 	procs = append(procs, e.procs[idx+1:]...)
 	e.procs = procs
+}
+
+// listEvery is how often (in refreshes) every fd directory is listed even
+// when its fd count has not changed. Skipping a listing is safe for every
+// change that leaves a trace: a socket that left the table puts its fds
+// in recheck, and a socket of the table found nowhere triggers a pass that
+// lists everything. What it can miss is a process closing a socket that
+// lives on in another process while opening something else: its stale
+// ownership lasts until the next full listing, listEvery refreshes at
+// most.
+const listEvery = 16
+
+// statFdCount returns the number of open fds of process name from the
+// size of <root>/PID/fd (Linux 6.2 and later; older kernels report 0,
+// which makes the caller list the directory).
+func statFdCount(rootfd int, name string) (int, bool) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(rootfd, name+"/fd", &st, 0); err != nil || st.Size <= 0 {
+		return 0, false
+	}
+	return int(st.Size), true
 }
 
 // readStat reads <root>/PID/stat and returns the start time and comm.

@@ -1,6 +1,7 @@
 package sockets
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -78,7 +79,20 @@ func ownersOf(socks []model.Socket) map[uint64][]string {
 	return m
 }
 
+// TestOwnersIncremental plays a scenario twice: as on kernels before 6.2
+// (the fd count is unknown: every directory is listed) and as on later
+// ones (unchanged counts skip the listing). Owners must be the same; the
+// readlink counts are checked for the first.
 func TestOwnersIncremental(t *testing.T) {
+	t.Run("fd count unknown", func(t *testing.T) {
+		testOwnersIncremental(t, false)
+	})
+	t.Run("fd count known", func(t *testing.T) {
+		testOwnersIncremental(t, true)
+	})
+}
+
+func testOwnersIncremental(t *testing.T, countKnown bool) {
 	fp := newFakeProc(t)
 	fp.proc(100, "nginx", 5000)
 	fp.fd(100, 0, "/dev/null")
@@ -92,6 +106,13 @@ func TestOwnersIncremental(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := newOwners(fp.root)
+	o.fdCount = func(_ int, pid string) (int, bool) {
+		if !countKnown {
+			return 0, false
+		}
+		ents, err := os.ReadDir(filepath.Join(fp.root, pid, "fd"))
+		return len(ents), err == nil
+	}
 
 	type step struct {
 		name      string
@@ -189,7 +210,7 @@ func TestOwnersIncremental(t *testing.T) {
 			s.change()
 		}
 		socks := socketsOf(s.inodes...)
-		if err := o.refresh(socks); err != nil {
+		if err := o.refresh(context.Background(), socks); err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
 		if diff := cmp.Diff(s.want, ownersOf(socks)); diff != "" {
@@ -197,6 +218,10 @@ func TestOwnersIncremental(t *testing.T) {
 		}
 		got := [3]int{o.stats.Readlinks, o.stats.Scanned, o.stats.FullPasses}
 		want := [3]int{s.readlinks, s.scanned, s.passes}
+		if countKnown {
+			t.Logf("%s: stats %+v", s.name, o.stats)
+			continue
+		}
 		if got != want {
 			t.Errorf("%s: readlinks, scanned, passes = %v, want %v", s.name, got, want)
 		}
@@ -211,7 +236,7 @@ func TestOwnersNeverModifyPublishedSlices(t *testing.T) {
 	fp.fd(11, 4, sockLink(500))
 	o := newOwners(fp.root)
 	socks := socketsOf(500)
-	if err := o.refresh(socks); err != nil {
+	if err := o.refresh(context.Background(), socks); err != nil {
 		t.Fatal(err)
 	}
 	published := socks[0].Procs
@@ -219,7 +244,7 @@ func TestOwnersNeverModifyPublishedSlices(t *testing.T) {
 	fp.close(10, 3)
 	fp.fd(11, 5, sockLink(500))
 	next := socketsOf(500)
-	if err := o.refresh(next); err != nil {
+	if err := o.refresh(context.Background(), next); err != nil {
 		t.Fatal(err)
 	}
 	if after := fmt.Sprint(published); after != before {
@@ -232,7 +257,7 @@ func TestOwnersNeverModifyPublishedSlices(t *testing.T) {
 
 func TestOwnersMissingRoot(t *testing.T) {
 	o := newOwners(filepath.Join(t.TempDir(), "nope"))
-	if err := o.refresh(socketsOf(1)); err == nil {
+	if err := o.refresh(context.Background(), socketsOf(1)); err == nil {
 		t.Fatal("no error for a missing proc root")
 	}
 }
@@ -270,4 +295,37 @@ func FuzzParseStat(f *testing.F) {
 			t.Fatal("comm longer than input")
 		}
 	})
+}
+
+// TestOwnersStaleAtMostListEvery covers the one change an unchanged fd
+// count hides: a process closes a socket that lives on in another process
+// and opens something else. The stale owner must go within listEvery
+// refreshes.
+func TestOwnersStaleAtMostListEvery(t *testing.T) {
+	fp := newFakeProc(t)
+	fp.proc(10, "a", 1)
+	fp.fd(10, 3, sockLink(500))
+	fp.proc(11, "b", 1)
+	fp.fd(11, 4, sockLink(500))
+	o := newOwners(fp.root)
+	o.fdCount = func(_ int, pid string) (int, bool) {
+		ents, err := os.ReadDir(filepath.Join(fp.root, pid, "fd"))
+		return len(ents), err == nil
+	}
+	if err := o.refresh(context.Background(), socketsOf(500)); err != nil {
+		t.Fatal(err)
+	}
+	fp.close(10, 3)
+	fp.fd(10, 5, "/dev/null")
+	for i := 1; i <= listEvery; i++ {
+		socks := socketsOf(500)
+		if err := o.refresh(context.Background(), socks); err != nil {
+			t.Fatal(err)
+		}
+		if len(ownersOf(socks)[500]) == 1 {
+			t.Logf("stale owner gone after %d refreshes", i)
+			return
+		}
+	}
+	t.Fatalf("stale owner still there after %d refreshes", listEvery)
 }
