@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -161,4 +162,51 @@ func TestIntegrationSysctlOracle(t *testing.T) {
 		}
 	}
 	t.Logf("%d entries equal to sysctl -a; unreadable, as sysctl -a also leaves them out: %v", len(ours), st.Unreadable)
+}
+
+// TestIntegrationSysctlChurn walks /proc/sys/net while interfaces are
+// created and deleted in the namespace: no walk may fail, and the entries
+// of lo must be there every time.
+func TestIntegrationSysctlChurn(t *testing.T) {
+	ns := newNetns(t, "churn")
+	const churns = 20
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for n := range churns {
+			name := fmt.Sprintf("ch%d", n%4)
+			_ = exec.Command("ip", "netns", "exec", ns.name, "ip", "link", "add", name, "type", "veth", "peer", "name", name+".p").Run()
+			_ = exec.Command("ip", "netns", "exec", ns.name, "ip", "link", "del", name).Run()
+		}
+	}()
+	walks := 0
+	ns.do(t, func() {
+		c := NewCollector("/proc/sys")
+		deadline := time.After(20 * time.Second)
+		for {
+			select {
+			case <-done:
+				return
+			case <-deadline:
+				t.Error("the churn did not finish in 20 s")
+				return
+			default:
+			}
+			walks++
+			var r recorder
+			if err := c.Collect(context.Background(), &r); err != nil {
+				t.Errorf("walk %d: %v", walks, err)
+				return
+			}
+			found := false
+			for _, e := range r.updates[0].(model.SysctlsUpdate).Sysctls {
+				found = found || e.Name == "net.ipv4.conf.lo.rp_filter"
+			}
+			if !found {
+				t.Errorf("walk %d: net.ipv4.conf.lo.rp_filter missing", walks)
+			}
+		}
+	})
+	<-done
+	t.Logf("%d walks while %d veth pairs came and went", walks, churns)
 }
