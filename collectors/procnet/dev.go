@@ -61,6 +61,7 @@ func parseDevBytes(p *parser, b []byte, out []model.RawCounter) ([]model.RawCoun
 			cols = append(cols, devColumn{group, p.intern(n)})
 		}
 	}
+	clear(p.seen)
 	for {
 		line, ok := ls.next()
 		if !ok {
@@ -82,6 +83,9 @@ func parseDevBytes(p *parser, b []byte, out []model.RawCounter) ([]model.RawCoun
 			return out[:start], parseErr(SourceDev, ls.n, "interface %s has %d values, header has %d columns", name, len(p.fields), len(cols))
 		}
 		inst := p.intern(name)
+		if !p.firstTime(inst) {
+			continue
+		}
 		for i, f := range p.fields {
 			v, err := parseDec(f)
 			if err != nil {

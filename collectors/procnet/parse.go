@@ -18,9 +18,23 @@ type parser struct {
 	fields  [][]byte
 	header  [][]byte
 	devCols []devColumn
+	// seen holds the instances of one parse, to drop a line repeated by
+	// a multi-read seq_file walk that raced with a device going away.
+	seen map[string]struct{}
 }
 
-func newParser() *parser { return &parser{names: make(map[string]string)} }
+func newParser() *parser {
+	return &parser{names: make(map[string]string), seen: make(map[string]struct{})}
+}
+
+// firstTime reports whether inst has not been seen in this parse.
+func (p *parser) firstTime(inst string) bool {
+	if _, ok := p.seen[inst]; ok {
+		return false
+	}
+	p.seen[inst] = struct{}{}
+	return true
+}
 
 // intern returns b as a string, allocating only the first time it is seen.
 func (p *parser) intern(b []byte) string {

@@ -453,3 +453,24 @@ func FuzzParseNetSNMP6(f *testing.F)    { fuzzParser(f, parseNetSNMP6, "snmp6") 
 func FuzzParseNetSoftnet(f *testing.F)  { fuzzParser(f, parseNetSoftnetStat, "softnet") }
 func FuzzParseNetDev(f *testing.F)      { fuzzParser(f, parseNetDev, "dev") }
 func FuzzParseNetXfrmStat(f *testing.F) { fuzzParser(f, parseNetXfrmStat, "xfrm_stat") }
+
+// TestRepeatedInstances: a line repeated by a racing multi-read seq_file
+// walk is reported once.
+func TestRepeatedInstances(t *testing.T) {
+	dev := "Inter-| Receive | Transmit\n face |bytes packets|bytes packets\n  lo: 1 2 3 4\n  lo: 1 2 3 4\n eth0: 5 6 7 8\n"
+	out, err := parseNetDev(strings.NewReader(dev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 8 {
+		t.Errorf("%d counters, want 8: %+v", len(out), out)
+	}
+	softnet := strings.Repeat("00000001 00000002 00000003 0 0 0 0 0 0 0 0 0 00000000 0 0\n", 2)
+	out, err = parseNetSoftnetStat(strings.NewReader(softnet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 9 {
+		t.Errorf("%d counters, want 9", len(out))
+	}
+}

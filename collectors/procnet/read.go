@@ -19,8 +19,11 @@ func readFile(path string, buf []byte) ([]byte, error) {
 		return buf[:0], &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer unix.Close(fd)
-	if cap(buf) < 4096 {
-		buf = make([]byte, 0, 4096)
+	if cap(buf) < 16<<10 {
+		// Big enough for /proc/net/dev with ~100 interfaces in one
+		// read(): a seq_file read in several calls can repeat or skip
+		// a line when a device goes away between them.
+		buf = make([]byte, 0, 16<<10)
 	}
 	buf = buf[:0]
 	for {

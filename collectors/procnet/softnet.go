@@ -55,6 +55,7 @@ func parseSoftnetBytes(p *parser, b []byte, out []model.RawCounter) ([]model.Raw
 	ls := lines{b: b}
 	var vals [len(softnetColumns)]uint64
 	cpu := 0
+	clear(p.seen)
 	for {
 		_, ok := p.nextFields(&ls)
 		if !ok {
@@ -76,6 +77,10 @@ func parseSoftnetBytes(p *parser, b []byte, out []model.RawCounter) ([]model.Raw
 			idx = vals[softnetIndexCol]
 		}
 		inst := p.cpuName(idx)
+		cpu++
+		if !p.firstTime(inst) {
+			continue
+		}
 		for i := range n {
 			col := softnetColumns[i]
 			if col.name == "" {
@@ -90,7 +95,6 @@ func parseSoftnetBytes(p *parser, b []byte, out []model.RawCounter) ([]model.Raw
 				Value:    vals[i],
 			})
 		}
-		cpu++
 	}
 	if cpu == 0 {
 		return out, errEmpty(SourceSoftnet)
