@@ -1,0 +1,435 @@
+package conntrack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mdlayher/netlink"
+	ct "github.com/ti-mo/conntrack"
+	"github.com/ti-mo/netfilter"
+	"golang.org/x/sys/unix"
+
+	"netlens/collectors"
+	"netlens/model"
+)
+
+// Name is the collector's name in statuses.
+const Name = "conntrack"
+
+// Defaults.
+const (
+	// DefaultInterval is how often the Runner should call Collect.
+	DefaultInterval = 2 * time.Second
+	// DefaultEventBuffer is the event socket's receive buffer: about
+	// 20,000 events at the ~800 bytes of kernel memory each takes.
+	DefaultEventBuffer = 16 << 20
+	// DefaultRefresh is how often a full dump refreshes the byte and
+	// packet counts, which conntrack events do not carry.
+	DefaultRefresh = 10 * time.Second
+)
+
+// Config tunes a Collector. The zero value is the default.
+type Config struct {
+	// MaxFlows bounds the flows held (DefaultMaxFlows).
+	MaxFlows int
+	// EventBuffer is the event socket's receive buffer in bytes
+	// (DefaultEventBuffer); set with SO_RCVBUFFORCE when privileged, else
+	// SO_RCVBUF, capped by net.core.rmem_max.
+	EventBuffer int
+	// Refresh is how often a full dump refreshes the counters
+	// (DefaultRefresh). Dumps are never closer than 20 times the last
+	// dump's duration, so that a huge table does not keep a core busy.
+	Refresh time.Duration
+	// NoEvents turns the event listener off: the table is then only as
+	// fresh as the last dump.
+	NoEvents bool
+	// NetNS is an open network namespace file to work in (0: the
+	// caller's).
+	NetNS int
+	// SysctlDir overrides SysctlDir (tests).
+	SysctlDir string
+	// Now returns the current time (tests).
+	Now func() time.Time
+}
+
+// receiver is what the event listener reads from: a *netlink.Conn, or a
+// fake in tests.
+type receiver interface {
+	Receive() ([]netlink.Message, error)
+}
+
+// Collector reads the conntrack table over ctnetlink: a full dump on the
+// first Collect, on RequestDump, every Refresh, and after lost events;
+// between dumps, NEW/UPDATE/DESTROY events from a separate socket keep
+// the table current. It publishes model.FlowsUpdate,
+// model.ConntrackStatsUpdate and model.CountersUpdate.
+//
+// The event listener goroutine belongs to the Collector; Close stops it
+// and waits for it. Collect must not be called concurrently with itself
+// (the Runner never does); RequestDump and Close are safe for concurrent
+// use.
+type Collector struct {
+	cfg Config
+
+	query *netlink.Conn // dumps and statistics; used by Collect only
+	wg    sync.WaitGroup
+
+	requested atomic.Bool
+	closing   atomic.Bool
+
+	mu         sync.Mutex // guards everything below
+	events     *netlink.Conn
+	tab        *table
+	resyncing  bool    // a dump is running: events go to pending
+	pending    []event // events received during the dump, applied after it
+	needResync bool    // events were lost: the table needs a dump
+	listening  bool
+	evErr      error
+	evBuf      int
+	st         model.ConntrackStats // event and dump counters
+}
+
+// NewCollector returns a conntrack collector. Run it every
+// DefaultInterval; it holds sockets and a goroutine until Close.
+func NewCollector(cfg Config) *Collector {
+	if cfg.MaxFlows <= 0 {
+		cfg.MaxFlows = DefaultMaxFlows
+	}
+	if cfg.EventBuffer <= 0 {
+		cfg.EventBuffer = DefaultEventBuffer
+	}
+	if cfg.Refresh <= 0 {
+		cfg.Refresh = DefaultRefresh
+	}
+	if cfg.SysctlDir == "" {
+		cfg.SysctlDir = SysctlDir
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Collector{cfg: cfg, tab: newTable(cfg.MaxFlows)}
+}
+
+// Name implements collectors.Collector.
+func (c *Collector) Name() string { return Name }
+
+// Source implements collectors.Sourcer.
+func (c *Collector) Source() string { return "ctnetlink" }
+
+// RequestDump makes the next Collect dump the whole table.
+func (c *Collector) RequestDump() { c.requested.Store(true) }
+
+// Collect implements collectors.Collector.
+func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error {
+	now := c.cfg.Now()
+	var sys sysctls
+	if err := inNetNS(c.cfg.NetNS, func() (err error) { sys, err = netfilterSysctls(c.cfg.SysctlDir); return err }); err != nil {
+		return err
+	}
+	st := model.ConntrackStats{At: now, Count: sys.count, Max: sys.max, Buckets: sys.buckets,
+		Accounting: sys.acct, Timestamps: sys.timestamp, Events: sys.eventsOn, FlowsLimit: c.cfg.MaxFlows, PerCPU: []model.ConntrackCPU{}}
+
+	if err := c.open(); err != nil {
+		// What /proc allows is still worth showing: count and max.
+		c.publishStats(pub, st)
+		return err
+	}
+	cpus, err := cpuStats(c.query)
+	if err != nil {
+		return err
+	}
+	st.PerCPU = cpus
+	for _, s := range cpus {
+		st.Total.Add(s)
+	}
+	if n, m, err := globalStats(c.query); err == nil {
+		st.Count = n
+		if m != 0 {
+			st.Max = m
+		}
+	}
+
+	if c.dumpDue(now) {
+		if err := c.dump(ctx); err != nil {
+			c.publishStats(pub, st)
+			return err
+		}
+	}
+
+	c.mu.Lock()
+	var flows []model.Flow
+	if c.tab.dirty {
+		flows = c.tab.flows()
+		c.tab.dirty = false
+	}
+	c.mu.Unlock()
+	if flows != nil {
+		pub.Publish(model.FlowsUpdate{At: now, Flows: flows})
+	}
+	st = c.publishStats(pub, st)
+	pub.Publish(model.CountersUpdate{Collector: Name, At: now, Counters: counters(st)})
+	return nil
+}
+
+// publishStats fills st with the collector's own counters and publishes it.
+func (c *Collector) publishStats(pub collectors.Publisher, st model.ConntrackStats) model.ConntrackStats {
+	c.mu.Lock()
+	if c.events != nil {
+		if d, err := sockDrops(c.events); err == nil {
+			c.st.EventsLost = d
+		}
+	}
+	own := c.st
+	st.FlowsHeld = len(c.tab.m)
+	st.FlowsTruncated = c.tab.truncated
+	st.Listening = c.listening
+	st.EventBuffer = c.evBuf
+	if c.evErr != nil {
+		st.EventsError = c.evErr.Error()
+	}
+	c.mu.Unlock()
+	st.Dumps, st.Resyncs, st.LastDump, st.DumpDuration = own.Dumps, own.Resyncs, own.LastDump, own.DumpDuration
+	st.EventsNew, st.EventsUpdate, st.EventsDestroy = own.EventsNew, own.EventsUpdate, own.EventsDestroy
+	st.EventsLost, st.Overruns, st.DecodeErrors = own.EventsLost, own.Overruns, own.DecodeErrors
+	pub.Publish(model.ConntrackStatsUpdate{Stats: st})
+	return st
+}
+
+// open dials the query socket and starts the event listener, once.
+func (c *Collector) open() error {
+	if c.query == nil {
+		q, err := dial(c.cfg.NetNS)
+		if err != nil {
+			return err
+		}
+		c.query = q
+	}
+	c.mu.Lock()
+	start := !c.cfg.NoEvents && !c.listening && !c.closing.Load()
+	c.mu.Unlock()
+	if start {
+		if err := c.startEvents(); err != nil {
+			var perm error
+			if errors.Is(err, collectors.ErrPermission) {
+				perm = err
+			}
+			c.mu.Lock()
+			c.evErr = err
+			c.mu.Unlock()
+			return perm // without events the table is refreshed by dumps
+		}
+	}
+	return nil
+}
+
+// startEvents opens the event socket, subscribed to NEW, UPDATE and
+// DESTROY, with an enlarged receive buffer, and starts the listener. The
+// table is marked for a dump: events before now were not seen.
+func (c *Collector) startEvents() error {
+	conn, err := dial(c.cfg.NetNS)
+	if err != nil {
+		return err
+	}
+	for _, g := range []netfilter.NetlinkGroup{netfilter.GroupCTNew, netfilter.GroupCTUpdate, netfilter.GroupCTDestroy} {
+		if err := conn.JoinGroup(uint32(g)); err != nil {
+			conn.Close()
+			return permError("subscribe to events", err)
+		}
+	}
+	buf, err := setRcvBuf(conn, c.cfg.EventBuffer)
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("conntrack event socket buffer: %w", err)
+	}
+	c.mu.Lock()
+	c.events, c.evBuf, c.listening, c.evErr, c.needResync = conn, buf, true, nil, true
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.listen(conn)
+	}()
+	return nil
+}
+
+// listen reads events until r fails. ENOBUFS means the kernel dropped
+// events because the socket buffer was full: it is counted (the exact
+// number lost is the socket's drop count, read at each Collect) and the
+// table marked for a re-dump; the socket stays usable and reading goes on.
+func (c *Collector) listen(r receiver) {
+	for {
+		msgs, err := r.Receive()
+		if err != nil {
+			if errors.Is(err, unix.ENOBUFS) {
+				c.mu.Lock()
+				c.st.Overruns++
+				c.needResync = true
+				c.mu.Unlock()
+				continue
+			}
+			c.mu.Lock()
+			c.listening = false
+			if !c.closing.Load() && !errors.Is(err, os.ErrClosed) {
+				c.evErr = fmt.Errorf("conntrack events: %w", err)
+			}
+			if c.events != nil {
+				c.events.Close()
+				c.events = nil
+			}
+			c.needResync = true
+			c.mu.Unlock()
+			return
+		}
+		now := c.cfg.Now()
+		evs := make([]event, 0, len(msgs))
+		bad := 0
+		for _, m := range msgs {
+			var ev ct.Event
+			if err := ev.Unmarshal(m); err != nil || ev.Flow == nil {
+				bad++
+				continue
+			}
+			var k eventKind
+			switch ev.Type {
+			case ct.EventNew:
+				k = evNew
+			case ct.EventUpdate:
+				k = evUpdate
+			case ct.EventDestroy:
+				k = evDestroy
+			default:
+				bad++
+				continue
+			}
+			evs = append(evs, event{kind: k, flow: toModel(ev.Flow, now)})
+		}
+		c.mu.Lock()
+		c.st.DecodeErrors += uint64(bad)
+		c.applyLocked(evs)
+		c.mu.Unlock()
+	}
+}
+
+// applyLocked counts and applies events, or queues them while a dump
+// runs. The queue is bounded: past it the events are dropped and the
+// table marked for another dump. c.mu must be held.
+func (c *Collector) applyLocked(evs []event) {
+	for _, e := range evs {
+		switch e.kind {
+		case evNew:
+			c.st.EventsNew++
+		case evUpdate:
+			c.st.EventsUpdate++
+		case evDestroy:
+			c.st.EventsDestroy++
+		}
+		if c.resyncing {
+			if len(c.pending) < 4*c.cfg.MaxFlows {
+				c.pending = append(c.pending, e)
+			} else {
+				c.needResync = true
+			}
+			continue
+		}
+		c.tab.apply(e)
+	}
+}
+
+// dumpDue says whether Collect should dump now.
+func (c *Collector) dumpDue(now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.st.Dumps == 0 || c.requested.Load() {
+		return true
+	}
+	since := now.Sub(c.st.LastDump)
+	if c.needResync {
+		return since >= max(time.Second, 10*c.st.DumpDuration)
+	}
+	return since >= max(c.cfg.Refresh, 20*c.st.DumpDuration)
+}
+
+// dump replaces the table with a fresh dump. Events that arrive during it
+// are queued and applied after it, in order, so the table ends current.
+func (c *Collector) dump(ctx context.Context) error {
+	c.mu.Lock()
+	resync := c.needResync && c.st.Dumps > 0
+	c.needResync = false
+	c.resyncing = true
+	c.pending = c.pending[:0]
+	c.mu.Unlock()
+	c.requested.Store(false)
+
+	start := c.cfg.Now()
+	var d *topN
+	bad, err := dumpTable(ctx, c.query, func() { d = &topN{limit: c.cfg.MaxFlows} }, func(f *ct.Flow) {
+		d.add(toModel(f, start))
+	})
+	end := c.cfg.Now()
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.resyncing = false
+	c.st.DecodeErrors += bad
+	if err != nil {
+		c.needResync = true
+		for _, e := range c.pending {
+			c.tab.apply(e)
+		}
+		c.pending = c.pending[:0]
+		return err
+	}
+	c.tab.replace(d)
+	for _, e := range c.pending {
+		c.tab.apply(e)
+	}
+	c.pending = c.pending[:0]
+	c.st.Dumps++
+	if resync {
+		c.st.Resyncs++
+	}
+	c.st.LastDump, c.st.DumpDuration = end, end.Sub(start)
+	return nil
+}
+
+// Close stops the event listener, waits for it, and closes the sockets.
+func (c *Collector) Close() error {
+	c.closing.Store(true)
+	c.mu.Lock()
+	ev := c.events
+	c.mu.Unlock()
+	if ev != nil {
+		ev.Close()
+	}
+	c.wg.Wait()
+	if c.query != nil {
+		c.query.Close()
+		c.query = nil
+	}
+	return nil
+}
+
+// inNetNS runs fn on a thread in the network namespace netns (an open
+// file; 0 runs fn here). The thread is discarded afterwards, so the
+// namespace cannot leak into other goroutines.
+func inNetNS(netns int, fn func() error) error {
+	if netns <= 0 {
+		return fn()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+		if err := unix.Setns(netns, unix.CLONE_NEWNET); err != nil {
+			errc <- permError("enter network namespace", err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}

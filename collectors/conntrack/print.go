@@ -1,0 +1,120 @@
+package conntrack
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"netlens/model"
+)
+
+// DumpOnce reads the conntrack table and its statistics once, for
+// `netlens flows`: no event listener, at most cfg.MaxFlows flows (the
+// ones with the most bytes; stats.FlowsTruncated says so). Errors wrap
+// collectors.ErrPermission ("needs CAP_NET_ADMIN") or
+// collectors.ErrNotSupported as Collect's do.
+func DumpOnce(ctx context.Context, cfg Config) ([]model.Flow, model.ConntrackStats, error) {
+	cfg.NoEvents = true
+	c := NewCollector(cfg)
+	defer c.Close()
+	var rec recorder
+	err := c.Collect(ctx, &rec)
+	return rec.flows, rec.stats, err
+}
+
+type recorder struct {
+	flows []model.Flow
+	stats model.ConntrackStats
+}
+
+func (r *recorder) Publish(u model.Update) {
+	switch u := u.(type) {
+	case model.FlowsUpdate:
+		r.flows = u.Flows
+	case model.ConntrackStatsUpdate:
+		r.stats = u.Stats
+	}
+}
+
+// PrintFlows writes flows to w: as JSON (an array of the snapshot's flow
+// objects, docs/snapshot.md) when asJSON is set, else one line per flow
+// laid out like `conntrack -L -o extended`, with the NAT at the end
+// ("[DNAT 10.0.0.5:8080]"), followed by a summary line on stderr-free
+// output: "netlens: N flow entries".
+func PrintFlows(w io.Writer, flows []model.Flow, asJSON bool) error {
+	if asJSON {
+		if flows == nil {
+			flows = []model.Flow{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(flows)
+	}
+	bw := bufio.NewWriter(w)
+	now := time.Now()
+	for i := range flows {
+		bw.WriteString(FormatFlow(&flows[i], now))
+		bw.WriteByte('\n')
+	}
+	fmt.Fprintf(bw, "netlens: %d flow entries shown.\n", len(flows))
+	return bw.Flush()
+}
+
+// FormatFlow returns one flow as a `conntrack -L -o extended` line:
+//
+//	ipv4     2 tcp      6 431999 ESTABLISHED src=... dst=... sport=... dport=... [packets=... bytes=...] src=... [ASSURED] mark=0 zone=3 use=1
+//
+// (without "use", which netlens does not keep), plus "[SNAT addr:port]"
+// / "[DNAT addr:port]" when the flow is translated.
+func FormatFlow(f *model.Flow, now time.Time) string {
+	b := make([]byte, 0, 256)
+	fam, l3 := "ipv4", 2
+	if f.Family == model.FamilyIPv6 {
+		fam, l3 = "ipv6", 10
+	}
+	b = fmt.Appendf(b, "%-8s %d %-8s %d ", fam, l3, f.Proto, f.ProtoNum)
+	b = strconv.AppendInt(b, int64(f.TimeoutLeft(now)/time.Second), 10)
+	b = append(b, ' ')
+	if s := f.State(); s != "" {
+		b = append(b, s...)
+		b = append(b, ' ')
+	}
+	b = append(b, f.Orig.String()...)
+	if f.CountersKnown {
+		b = fmt.Appendf(b, " packets=%d bytes=%d", f.OrigPackets, f.OrigBytes)
+	}
+	if f.Status&model.StatusSeenReply == 0 {
+		b = append(b, " [UNREPLIED]"...)
+	}
+	b = append(b, ' ')
+	b = append(b, f.Reply.String()...)
+	if f.CountersKnown {
+		b = fmt.Appendf(b, " packets=%d bytes=%d", f.ReplyPackets, f.ReplyBytes)
+	}
+	for _, fl := range []struct {
+		bit  model.FlowStatus
+		name string
+	}{{model.StatusAssured, " [ASSURED]"}, {model.StatusOffload, " [OFFLOAD]"}, {model.StatusHWOffload, " [HW_OFFLOAD]"}} {
+		if f.Status&fl.bit != 0 {
+			b = append(b, fl.name...)
+		}
+	}
+	b = fmt.Appendf(b, " mark=%d", f.Mark)
+	if f.Zone != 0 {
+		b = fmt.Appendf(b, " zone=%d", f.Zone)
+	}
+	if f.Helper != "" {
+		b = fmt.Appendf(b, " helper=%s", f.Helper)
+	}
+	if f.NATSrc.IsValid() {
+		b = fmt.Appendf(b, " [SNAT %s]", f.NATSrc)
+	}
+	if f.NATDst.IsValid() {
+		b = fmt.Appendf(b, " [DNAT %s]", f.NATDst)
+	}
+	return string(b)
+}
