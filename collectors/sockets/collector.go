@@ -179,7 +179,11 @@ func (c *Collector) Sockets(ctx context.Context) ([]model.Socket, Stats, error) 
 func (c *Collector) sockets(ctx context.Context) ([]model.Socket, Stats, error) {
 	var st Stats
 	t0 := time.Now()
-	socks := make([]model.Socket, 0, c.last+c.last/8+64)
+	hint := c.last
+	if hint == 0 && c.opts.NetNS == 0 {
+		hint = sockstatHint(filepath.Join(c.opts.ProcRoot, "net"))
+	}
+	socks := make([]model.Socket, 0, hint+hint/8+64)
 	var err error
 	switch c.opts.Source {
 	case SourceProcNet:

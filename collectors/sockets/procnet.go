@@ -261,3 +261,46 @@ func parseUint(b []byte, base uint64, bits uint) (uint64, bool) {
 	}
 	return v, true
 }
+
+// sockstatHint reads /proc/net/sockstat and sockstat6 under dir and
+// returns how many sockets a dump should expect (0 if it cannot tell).
+// It only sizes the first collection's buffer.
+func sockstatHint(dir string) int {
+	n := 0
+	for _, name := range []string{"sockstat", "sockstat6"} {
+		f, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			continue
+		}
+		n += parseSockstatHint(f)
+		f.Close()
+	}
+	return n
+}
+
+// parseSockstatHint sums the "inuse" and "tw" counts of the TCP, UDP,
+// UDPLITE and RAW lines of a /proc/net/sockstat{,6} text.
+func parseSockstatHint(r io.Reader) int {
+	sc := bufio.NewScanner(r)
+	n := 0
+	var f [16][]byte
+	for sc.Scan() {
+		nf := splitFields(sc.Bytes(), f[:])
+		if nf == 0 {
+			continue
+		}
+		switch string(f[0]) {
+		case "TCP:", "TCP6:", "UDP:", "UDP6:", "UDPLITE:", "UDPLITE6:", "RAW:", "RAW6:":
+		default:
+			continue
+		}
+		for i := 1; i+1 < nf; i += 2 {
+			if k := string(f[i]); k == "inuse" || k == "tw" {
+				if v, ok := parseUint(f[i+1], 10, 31); ok && n+int(v) < 1<<24 {
+					n += int(v)
+				}
+			}
+		}
+	}
+	return n
+}

@@ -178,3 +178,31 @@ func FuzzParseNetTCP(f *testing.F) {
 		}
 	})
 }
+
+func TestParseSockstatHint(t *testing.T) {
+	const in = `sockets: used 14
+TCP: inuse 5 orphan 1 tw 3 alloc 1004 mem 164
+UDP: inuse 2 mem 0
+UDPLITE: inuse 0
+RAW: inuse 1
+FRAG: inuse 7 memory 0
+TCP6: inuse 4
+UDP6: inuse x
+`
+	if got := parseSockstatHint(strings.NewReader(in)); got != 5+3+2+1+4 {
+		t.Errorf("hint %d, want 15", got)
+	}
+}
+
+func FuzzParseSockstatHint(f *testing.F) {
+	for _, name := range []string{"/proc/net/sockstat", "/proc/net/sockstat6"} {
+		if b, err := os.ReadFile(name); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if n := parseSockstatHint(strings.NewReader(string(b))); n < 0 || n >= 1<<24 {
+			t.Fatalf("hint %d", n)
+		}
+	})
+}
