@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -51,6 +52,7 @@ type options struct {
 	snapshotDir string
 	noOwners    bool
 	noMouse     bool
+	cpuProfile  string
 }
 
 func (o options) config() all.Config {
@@ -82,6 +84,19 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 	root.Flags().DurationVar(&o.refresh, "refresh", time.Second, "how often the screen and the collectors refresh")
 	root.Flags().BoolVar(&o.noMouse, "no-mouse", false, "leave the mouse to the terminal (text selection) instead of scrolling with the wheel")
 	root.Flags().StringVar(&o.snapshotDir, "snapshot-dir", ".", "directory where 's' writes snapshots")
+	root.PersistentFlags().StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (for performance work)")
+	root.PersistentFlags().MarkHidden("cpuprofile")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if o.cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		cobra.OnFinalize(func() { pprof.StopCPUProfile(); f.Close() })
+		return pprof.StartCPUProfile(f)
+	}
 	root.PersistentFlags().BoolVar(&o.noOwners, "no-owners", false, "do not map sockets to processes (cheaper on hosts with many sockets)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w\n%s", err, cmd.UsageString())}

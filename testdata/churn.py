@@ -3,9 +3,11 @@
 to RATE of them, so that RATE rows of a socket table change per second
 (their peer's Recv-Q grows). Bounded: exits after DURATION seconds or when
 its stdin closes. Usage: churn.py N RATE DURATION"""
-import random, select, socket, sys, time
+import random, resource, select, socket, sys, time
 
 n, rate, duration = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, n + 100)), hard))
 l = socket.socket()
 l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 l.bind(("127.0.0.1", 0))

@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
@@ -29,7 +28,6 @@ type App struct {
 
 	styles Styles
 	keys   *KeyMap
-	help   help.Model
 
 	pages  []page
 	active int
@@ -64,14 +62,9 @@ func New(store *model.Store, opts Options) *App {
 		store: store,
 		opts:  opts,
 		keys:  DefaultKeyMap(),
-		help:  help.New(),
 		done:  make(chan struct{}),
 	}
 	a.styles = *NewStyles(colorprofile.TrueColor)
-	a.help.ShortSeparator = "  "
-	a.help.FullSeparator = "   "
-	a.help.Ellipsis = ellipsis
-	a.help.Styles = a.styles.Help
 	c := Common{Styles: &a.styles, Keys: a.keys}
 	a.pages = []page{
 		newConnsPage(c, opts.Deps.Connections),
@@ -151,7 +144,6 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, nil
 	case tea.ColorProfileMsg:
 		a.styles = *NewStyles(msg.Profile)
-		a.help.Styles = a.styles.Help
 		return a, nil
 	case storeChangedMsg:
 		cmd := waitStoreCmd(a.sub, a.done)
@@ -244,6 +236,10 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		default:
 			a.setStatus("", false)
 		}
+	case key.Matches(msg, k.Redraw):
+		// A full repaint, for a screen garbled by another program's output
+		// or a flaky link.
+		return a, tea.ClearScreen
 	case key.Matches(msg, k.Pause):
 		a.paused = !a.paused
 		if !a.paused && a.pending {
@@ -313,7 +309,6 @@ const (
 )
 
 func (a *App) layout() {
-	a.help.SetWidth(a.width)
 	for _, p := range a.pages {
 		p.SetSize(a.width, max(a.height-chromeTop-chromeBottom, 1))
 	}

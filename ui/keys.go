@@ -15,6 +15,7 @@ type KeyMap struct {
 	Sort     key.Binding
 	Reverse  key.Binding
 	Pause    key.Binding
+	Redraw   key.Binding
 	Snapshot key.Binding
 	Escape   key.Binding
 
@@ -52,6 +53,7 @@ func DefaultKeyMap() *KeyMap {
 		Sort:     key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "sort column")),
 		Reverse:  key.NewBinding(key.WithKeys("O"), key.WithHelp("O", "reverse sort")),
 		Pause:    key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause")),
+		Redraw:   key.NewBinding(key.WithKeys("ctrl+l"), key.WithHelp("ctrl+l", "redraw the screen")),
 		Snapshot: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "save snapshot")),
 		Escape:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
 
@@ -93,15 +95,6 @@ func (k *KeyMap) globalFull() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.End},
 		{k.NextTab, k.PrevTab, k.Tab, k.Filter, k.Escape, k.Sort, k.Reverse},
-		{k.Pause, k.Snapshot, k.Help, k.Quit},
+		{k.Pause, k.Redraw, k.Snapshot, k.Help, k.Quit},
 	}
 }
-
-// helpKeyMap adapts a list of bindings to help.KeyMap.
-type helpKeyMap struct {
-	short []key.Binding
-	full  [][]key.Binding
-}
-
-func (h helpKeyMap) ShortHelp() []key.Binding  { return h.short }
-func (h helpKeyMap) FullHelp() [][]key.Binding { return h.full }
