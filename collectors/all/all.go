@@ -29,7 +29,7 @@ func Specs(cfg Config) []collectors.Spec {
 	}
 	return []collectors.Spec{
 		{Collector: sockets.New(sockets.Options{NoOwners: !cfg.Owners}), Interval: cfg.Refresh},
-		{Collector: procnet.NewCollector("/proc"), Interval: cfg.Refresh},
+		{Collector: counters(), Interval: cfg.Refresh},
 		// Sysctls change rarely and a full walk reads ~1,000 files.
 		{Collector: sysctl.NewCollector("/proc/sys"), Interval: max(5*time.Second, cfg.Refresh)},
 	}
@@ -42,4 +42,13 @@ func KernelRelease() string {
 		return "unknown"
 	}
 	return unix.ByteSliceToString(u.Release[:])
+}
+
+// counters returns the /proc/net counters collector, with the per-interface
+// error counters of /sys/class/net/*/statistics that /proc/net/dev only
+// prints summed (rx_missed_errors, rx_crc_errors, rx_nohandler, ...).
+func counters() *procnet.Collector {
+	c := procnet.NewCollector("/proc")
+	c.SysRoot = "/sys"
+	return c
 }
