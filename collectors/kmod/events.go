@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
@@ -105,3 +106,6 @@ func (e *Events) SetReadBuffer(n int) error { return e.c.SetReadBuffer(n) }
 
 // Close closes the socket; a blocked Receive returns an error.
 func (e *Events) Close() error { return e.c.Close() }
+
+// SetReadDeadline bounds the next Receive calls.
+func (e *Events) SetReadDeadline(t time.Time) error { return e.c.SetReadDeadline(t) }

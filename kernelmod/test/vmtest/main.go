@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"time"
 )
 
@@ -16,11 +17,19 @@ var (
 	runBench   = flag.Bool("bench", false, "also measure per-packet cost")
 	unprivMode = flag.Bool("unpriv", false, "internal: run the unprivileged half of the permission check")
 	only       = flag.String("run", "", "run only the check with this name")
+	unprivRule = flag.Int("rule", 0, "internal: the rule id the unprivileged half expects")
 )
 
 // checkTimeout bounds one check; a hang fails the run instead of waiting
 // for the harness's global timeout.
-const checkTimeout = 90 * time.Second
+const checkTimeout = 150 * time.Second
+
+func init() {
+	// Keep the main goroutine, and so no other, on the main thread: a
+	// goroutine that enters another network namespace (netns.do) must never
+	// land on the thread group leader, whose namespace /proc/net shows.
+	runtime.LockOSThread()
+}
 
 type check struct {
 	name string

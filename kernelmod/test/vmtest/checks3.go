@@ -1,0 +1,344 @@
+package main
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mdlayher/genetlink"
+	"golang.org/x/sys/unix"
+
+	"netlens/collectors/kmod"
+)
+
+const (
+	nlaFNested    = 1 << 15
+	nlaMaxKnown   = 27 // NETLENS_A_MAX
+	fuzzMessages  = 100000
+	fuzzBatch     = 64
+	fuzzBadFrames = 2000
+)
+
+// randAttrs builds attribute soup: right and wrong lengths, unknown and
+// oversize types, nested garbage, truncated headers.
+func randAttrs(rng *rand.Rand, depth int) []byte {
+	var b []byte
+	for k := rng.IntN(7); k > 0; k-- {
+		typ := uint16(rng.IntN(nlaMaxKnown + 4))
+		var val []byte
+		switch rng.IntN(10) {
+		case 0: // unknown type
+			typ = uint16(nlaMaxKnown + 1 + rng.IntN(2000))
+			val = make([]byte, rng.IntN(16))
+		case 1: // oversize
+			val = make([]byte, 100+rng.IntN(3000))
+		case 2: // nested garbage
+			typ |= nlaFNested
+			if depth < 3 {
+				val = randAttrs(rng, depth+1)
+			} else {
+				val = make([]byte, rng.IntN(12))
+			}
+		case 3: // string without NUL, or an over-long one
+			val = []byte(strings.Repeat("A", 1+rng.IntN(80)))
+		case 4: // empty
+		default: // plausible scalar
+			val = make([]byte, []int{1, 2, 4, 8, 16}[rng.IntN(5)])
+		}
+		for i := range val {
+			if rng.IntN(3) == 0 {
+				val[i] = byte(rng.Uint32())
+			}
+		}
+		l := 4 + len(val)
+		if rng.IntN(20) == 0 { // lie about the length
+			l = rng.IntN(l + 64)
+		}
+		hdr := make([]byte, 4)
+		binary.NativeEndian.PutUint16(hdr, uint16(l))
+		binary.NativeEndian.PutUint16(hdr[2:], typ)
+		b = append(b, hdr...)
+		b = append(b, val...)
+		for len(b)%4 != 0 {
+			b = append(b, 0)
+		}
+	}
+	if rng.IntN(15) == 0 && len(b) > 0 { // truncate mid-attribute
+		b = b[:rng.IntN(len(b))]
+	}
+	return b
+}
+
+func nlmsg(typ uint16, flags uint16, seq uint32, payload []byte) []byte {
+	b := make([]byte, 16, 16+len(payload))
+	binary.NativeEndian.PutUint32(b, uint32(16+len(payload)))
+	binary.NativeEndian.PutUint16(b[4:], typ)
+	binary.NativeEndian.PutUint16(b[6:], flags)
+	binary.NativeEndian.PutUint32(b[8:], seq)
+	return append(b, payload...)
+}
+
+// checkMalformed sends 100,000 randomised requests to the family, each with
+// NLM_F_ACK so each gets exactly one ack or error back, plus frames with
+// broken netlink lengths, and checks nothing leaks and the module works.
+func checkMalformed() error {
+	if err := ensureLoaded(); err != nil {
+		return err
+	}
+	gc, err := genetlink.Dial(nil)
+	if err != nil {
+		return err
+	}
+	fam, err := gc.GetFamily("netlens")
+	gc.Close()
+	if err != nil {
+		return err
+	}
+	slab0, _ := slabObjects()
+	pcpu0 := percpuKB()
+
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_GENERIC)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return err
+	}
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_EXT_ACK, 1)
+	tv := unix.Timeval{Sec: 5}
+	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	kernel := &unix.SockaddrNetlink{Family: unix.AF_NETLINK}
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	buf := make([]byte, 1<<16)
+	var seq uint32
+	errnos := map[int32]int{}
+	sent := 0
+	t0 := time.Now()
+	for sent < fuzzMessages {
+		for i := 0; i < fuzzBatch; i++ {
+			seq++
+			gen := []byte{byte(rng.IntN(12)), byte(rng.IntN(3)), 0, 0} // cmd, version, reserved
+			if rng.IntN(50) == 0 {
+				gen[2] = byte(rng.Uint32())
+			}
+			payload := append(gen, randAttrs(rng, 0)...)
+			flags := uint16(unix.NLM_F_REQUEST | unix.NLM_F_ACK)
+			if err := unix.Sendto(fd, nlmsg(fam.ID, flags, seq, payload), 0, kernel); err != nil {
+				return fmt.Errorf("send %d: %w", sent, err)
+			}
+		}
+		acks := 0
+		for acks < fuzzBatch {
+			n, _, err := unix.Recvfrom(fd, buf, 0)
+			if err != nil {
+				return fmt.Errorf("after %d messages, %d/%d acks: %w", sent, acks, fuzzBatch, err)
+			}
+			for b := buf[:n]; len(b) >= 16; {
+				l := int(binary.NativeEndian.Uint32(b))
+				typ := binary.NativeEndian.Uint16(b[4:])
+				if l < 16 || l > len(b) {
+					break
+				}
+				if typ == unix.NLMSG_ERROR && l >= 20 {
+					acks++
+					errnos[-int32(binary.NativeEndian.Uint32(b[16:]))]++
+				}
+				b = b[(l+3)&^3:]
+			}
+		}
+		sent += fuzzBatch
+	}
+	// frames whose netlink length is wrong: the core drops them silently
+	for i := 0; i < fuzzBadFrames; i++ {
+		m := nlmsg(fam.ID, unix.NLM_F_REQUEST|unix.NLM_F_ACK, 0, append([]byte{1, 1, 0, 0}, randAttrs(rng, 0)...))
+		binary.NativeEndian.PutUint32(m, uint32(rng.IntN(len(m)*2+1)))
+		_ = unix.Sendto(fd, m[:4+rng.IntN(len(m)-3)], 0, kernel)
+	}
+	logf("%d random requests + %d bad frames in %v; errno histogram %v", sent, fuzzBadFrames,
+		time.Since(t0).Round(time.Millisecond), errnos)
+
+	// whatever the soup created goes; then the module must still work
+	c, err := kmod.Dial(nil)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Flush(); err != nil {
+		return err
+	}
+	if err := checkCRUD(); err != nil {
+		return fmt.Errorf("after fuzzing: %w", err)
+	}
+	time.Sleep(500 * time.Millisecond) // RCU callbacks
+	slab1, _ := slabObjects()
+	pcpu1 := percpuKB()
+	logf("kmalloc objects %d -> %d, percpu %d kB -> %d kB", slab0, slab1, pcpu0, pcpu1)
+	if slab1-slab0 > 10000 {
+		return fmt.Errorf("kmalloc objects grew by %d", slab1-slab0)
+	}
+	if pcpu1-pcpu0 > 512 {
+		return fmt.Errorf("percpu grew by %d kB", pcpu1-pcpu0)
+	}
+	return nil
+}
+
+// checkRmmodTraffic unloads the module while packets flow through its
+// hooks, rules drop and count, a revert is pending, a subscriber listens
+// and another namespace holds rules; then loads it again.
+func checkRmmodTraffic() error {
+	c, err := dial()
+	if err != nil {
+		return err
+	}
+	if err := c.Flush(); err != nil {
+		return err
+	}
+	for _, r := range []kmod.Rule{
+		{Proto: 17, DstPorts: kmod.PortRange{Min: 5000, Max: 5000}, Action: kmod.ActionCount, Hooks: kmod.HookAll},
+		{Proto: 17, DstPorts: kmod.PortRange{Min: 5001, Max: 5001}, Action: kmod.ActionDrop},
+		{Dst: pfx("127.0.0.1/32"), Action: kmod.ActionCount, Hooks: kmod.HookAll},
+	} {
+		if _, err := c.Create(r, 0); err != nil {
+			return err
+		}
+	}
+	if _, err := c.Create(kmod.Rule{Action: kmod.ActionCount}, time.Minute); err != nil {
+		return err
+	}
+	ns, err := newNetns()
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	if err := ns.do(func() error {
+		nc, err := kmod.Dial(nil)
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		_, err = nc.Create(kmod.Rule{Action: kmod.ActionDrop, Proto: 17}, 0)
+		return err
+	}); err != nil {
+		return err
+	}
+	ev, err := kmod.Subscribe(nil)
+	if err != nil {
+		return err
+	}
+	defer ev.Close()
+	c.Close()
+
+	var (
+		stop atomic.Bool
+		sent atomic.Int64
+		wg   sync.WaitGroup
+	)
+	for _, port := range []int{5000, 5001} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sc, err := net.Dial("udp4", udpAddr("127.0.0.1", port))
+			if err != nil {
+				return
+			}
+			defer sc.Close()
+			deadline := time.Now().Add(20 * time.Second)
+			for !stop.Load() && time.Now().Before(deadline) {
+				_, _ = sc.Write([]byte("x"))
+				sent.Add(1)
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	t0 := time.Now()
+	err = unloadModule()
+	took := time.Since(t0)
+	time.Sleep(200 * time.Millisecond)
+	stop.Store(true)
+	wg.Wait()
+	if err != nil {
+		return err
+	}
+	logf("rmmod under traffic took %v; %d packets sent meanwhile", took.Round(time.Millisecond), sent.Load())
+	if _, err := os.Stat("/proc/net/netlens"); !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("/proc/net/netlens after rmmod: %v", err)
+	}
+	if _, err := os.Stat(sysctlDir); !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("sysctls after rmmod: %v", err)
+	}
+	if err := loadModule(""); err != nil {
+		return err
+	}
+	c, err = kmod.Dial(nil)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	rules, err := c.Dump()
+	if err != nil {
+		return err
+	}
+	if len(rules) != 0 {
+		return fmt.Errorf("%d rules after reload", len(rules))
+	}
+	return nil
+}
+
+func checkLoadCycles() error {
+	if moduleLoaded() {
+		if err := unloadModule(); err != nil {
+			return err
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	slab0, _ := slabObjects()
+	pcpu0 := percpuKB()
+	t0 := time.Now()
+	const cycles = 100
+	for i := 0; i < cycles; i++ {
+		if err := loadModule(fmt.Sprintf("max_rules=%d", 1000+i)); err != nil {
+			return fmt.Errorf("cycle %d: %w", i, err)
+		}
+		if i%10 == 0 {
+			c, err := kmod.Dial(nil)
+			if err != nil {
+				return fmt.Errorf("cycle %d: %w", i, err)
+			}
+			_, err = c.Create(kmod.Rule{Action: kmod.ActionCount, Proto: 17}, 0)
+			c.Close()
+			if err != nil {
+				return fmt.Errorf("cycle %d: %w", i, err)
+			}
+		}
+		if err := unloadModule(); err != nil {
+			return fmt.Errorf("cycle %d: %w", i, err)
+		}
+	}
+	took := time.Since(t0)
+	time.Sleep(500 * time.Millisecond)
+	slab1, _ := slabObjects()
+	pcpu1 := percpuKB()
+	b, _ := os.ReadFile("/proc/modules")
+	logf("%d load/unload cycles in %v; kmalloc objects %d -> %d, percpu %d kB -> %d kB", cycles,
+		took.Round(time.Millisecond), slab0, slab1, pcpu0, pcpu1)
+	if strings.Contains(string(b), "netlens") {
+		return errors.New("netlens still in /proc/modules")
+	}
+	if slab1-slab0 > 5000 {
+		return fmt.Errorf("kmalloc objects grew by %d", slab1-slab0)
+	}
+	if pcpu1-pcpu0 > 256 {
+		return fmt.Errorf("percpu grew by %d kB", pcpu1-pcpu0)
+	}
+	return loadModule("")
+}
