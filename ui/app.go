@@ -174,12 +174,36 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyPressMsg:
 		return a.handleKey(msg)
 	case tea.MouseWheelMsg:
-		if !a.showHelp {
+		if !a.showHelp && !a.tooSmall() {
 			return a.updatePage(msg)
 		}
 		return a, nil
+	case tea.MouseClickMsg:
+		return a.handleClick(msg)
 	}
 	return a.updatePage(msg)
+}
+
+// handleClick switches tabs on a click in the tab bar and hands clicks in
+// the page area to the page, with Y relative to the page.
+func (a *App) handleClick(msg tea.MouseClickMsg) (tea.Model, tea.Cmd) {
+	if a.showHelp || a.tooSmall() || msg.Button != tea.MouseLeft {
+		return a, nil
+	}
+	switch {
+	case msg.Y == chromeTop-1:
+		for i, r := range a.tabRanges() {
+			if msg.X >= r[0] && msg.X < r[1] {
+				a.switchTab(i)
+			}
+		}
+		return a, nil
+	case msg.Y >= chromeTop && msg.Y < a.height-chromeBottom:
+		m := msg
+		m.Y -= chromeTop
+		return a.updatePage(m)
+	}
+	return a, nil
 }
 
 func (a *App) updatePage(msg tea.Msg) (tea.Model, tea.Cmd) {
@@ -446,25 +470,43 @@ func (a *App) healthView() string {
 	return b.String() + strings.Repeat(" ", max(a.width-used, 0))
 }
 
+// tabLabel is the text of tab i in the tab bar.
+func (a *App) tabLabel(i int) string {
+	p := a.pages[i]
+	if p.Filter() != "" {
+		return " " + itoa(i+1) + " " + p.Title() + " [/] "
+	}
+	return " " + itoa(i+1) + " " + p.Title() + " "
+}
+
+// tabRanges returns the columns [start, end) of each tab that fits in the
+// tab bar.
+func (a *App) tabRanges() [][2]int {
+	var out [][2]int
+	x := 0
+	for i := range a.pages {
+		n := len(a.tabLabel(i))
+		if x+1+n > a.width {
+			break
+		}
+		out = append(out, [2]int{x + 1, x + 1 + n})
+		x += 1 + n
+	}
+	return out
+}
+
 func (a *App) tabsView() string {
 	s := &a.styles
 	var b strings.Builder
 	used := 0
-	for i, p := range a.pages {
-		t := " " + itoa(i+1) + " " + p.Title() + " "
-		if f := p.Filter(); f != "" {
-			t = " " + itoa(i+1) + " " + p.Title() + " [/] "
-		}
-		if used+len(t)+1 > a.width {
-			break
-		}
+	for i, r := range a.tabRanges() {
 		b.WriteByte(' ')
 		if i == a.active {
-			b.WriteString(s.TabActive.Render(t))
+			b.WriteString(s.TabActive.Render(a.tabLabel(i)))
 		} else {
-			b.WriteString(s.TabInactive.Render(t))
+			b.WriteString(s.TabInactive.Render(a.tabLabel(i)))
 		}
-		used += len(t) + 1
+		used = r[1]
 	}
 	return b.String() + strings.Repeat(" ", max(a.width-used, 0))
 }

@@ -524,3 +524,36 @@ func TestUnchangedRowsAreNotRecomputed(t *testing.T) {
 		t.Fatalf("new sockets: %d recomputes, want 1", p.recomputes-before)
 	}
 }
+
+func TestMouse(t *testing.T) {
+	a := newTestApp(t, fixtureStore(), Options{}, 80, 24)
+	click := func(x, y int) { a.Update(tea.MouseClickMsg{X: x, Y: y, Button: tea.MouseLeft}) }
+	// The tab bar is line 2: " 1 Connections   2 Drops   3 Sysctl".
+	click(20, 2)
+	if a.active != 1 {
+		t.Fatalf("click on Drops: tab %d", a.active)
+	}
+	click(30, 2)
+	if a.active != 2 {
+		t.Fatalf("click on Sysctl: tab %d", a.active)
+	}
+	click(3, 2)
+	if a.active != 0 {
+		t.Fatalf("click on Connections: tab %d", a.active)
+	}
+	// Page lines: 3 summary, 4 header, 5 first row.
+	click(10, 5+3)
+	p := a.pages[0].(*connsPage)
+	if c := p.tbl.Cursor(); c != 3 {
+		t.Fatalf("click on the fourth row: cursor %d", c)
+	}
+	click(10, 4) // the header: no change
+	click(10, 23)
+	if c := p.tbl.Cursor(); c != 3 {
+		t.Fatalf("clicks outside the rows moved the cursor to %d", c)
+	}
+	a.Update(tea.MouseWheelMsg{Button: tea.MouseWheelDown})
+	if p.tbl.offset != 3 {
+		t.Fatalf("wheel down: offset %d, want 3", p.tbl.offset)
+	}
+}

@@ -146,7 +146,7 @@ func (p *connsPage) Update(msg tea.Msg) (page, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.KeyPressMsg:
 		p.handleKey(msg)
-	case tea.MouseWheelMsg:
+	case tea.MouseMsg:
 		p.handleMouse(msg)
 	}
 	return p, nil
@@ -297,35 +297,4 @@ func summaryLine(s *Styles, left, right string, w int) string {
 		return s.Summary.Render(fitString(left, w))
 	}
 	return s.Summary.Render(fitString(left, w-rw-1)) + " " + s.Dim.Render(right)
-}
-
-// fitTable sizes the table below the summary line, and a warning line
-// when collectors it depends on are down while it still shows (older)
-// data. It returns the warning line, with its newline, or "".
-func (l *listBase[K]) fitTable(ps []problem, th int) string {
-	var bad []problem
-	for _, p := range ps {
-		if p.known && p.status.State != model.StatePending {
-			bad = append(bad, p)
-		}
-	}
-	warn := ""
-	if len(bad) > 0 {
-		warn = l.Styles.Warn.Render(fitString(problemLine(bad), l.Width)) + "\n"
-		th--
-	}
-	if l.tbl.height != th || l.tbl.width != l.Width {
-		l.tbl.SetSize(l.Width, max(th, 1))
-	}
-	return warn
-}
-
-// problemLine is a one-line warning for collectors that are down while the
-// pane still has (older) data.
-func problemLine(ps []problem) string {
-	parts := make([]string, len(ps))
-	for i, p := range ps {
-		parts[i] = describe(p.status)
-	}
-	return "! " + strings.Join(parts, "; ") + " (data may be stale)"
 }

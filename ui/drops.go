@@ -103,7 +103,7 @@ func (p *dropsPage) Update(msg tea.Msg) (page, tea.Cmd) {
 			return p, nil
 		}
 		p.handleKey(msg)
-	case tea.MouseWheelMsg:
+	case tea.MouseMsg:
 		p.handleMouse(msg)
 	}
 	return p, nil

@@ -86,6 +86,9 @@ type listBase[K comparable] struct {
 	seenSeq  uint64
 	seenSet  bool
 
+	// tblTop is the line of the page where the table's header is.
+	tblTop int
+
 	// recomputes counts the filter-and-sort runs (for tests).
 	recomputes int
 }
@@ -108,6 +111,7 @@ func (l *listBase[K]) init(cols []column, sorts []sortSpec, sortIdx int) {
 	l.tbl = newTable(cols)
 	l.sorts = sorts
 	l.sortIdx = sortIdx
+	l.tblTop = 1
 	l.desc = sorts[sortIdx].desc
 	l.tbl.sortCol = sorts[sortIdx].col
 	l.tbl.sortDesc = l.desc
@@ -273,13 +277,22 @@ func (l *listBase[K]) handleKey(msg tea.KeyPressMsg) bool {
 	return true
 }
 
-// handleMouse scrolls on the mouse wheel.
-func (l *listBase[K]) handleMouse(msg tea.MouseWheelMsg) {
-	switch msg.Button {
-	case tea.MouseWheelUp:
-		l.tbl.ScrollBy(-3)
-	case tea.MouseWheelDown:
-		l.tbl.ScrollBy(3)
+// handleMouse scrolls on the mouse wheel and selects the row clicked
+// (Y is relative to the page).
+func (l *listBase[K]) handleMouse(msg tea.MouseMsg) {
+	switch msg := msg.(type) {
+	case tea.MouseWheelMsg:
+		switch msg.Button {
+		case tea.MouseWheelUp:
+			l.tbl.ScrollBy(-3)
+		case tea.MouseWheelDown:
+			l.tbl.ScrollBy(3)
+		}
+	case tea.MouseClickMsg:
+		row := msg.Y - l.tblTop - 1
+		if msg.Button == tea.MouseLeft && row >= 0 && row < l.tbl.rows() && l.tbl.offset+row < l.tbl.Len() {
+			l.tbl.SetCursor(l.tbl.offset + row)
+		}
 	}
 }
 
@@ -298,4 +311,37 @@ func (l *listBase[K]) shownLabel(total int) string {
 		return ""
 	}
 	return strconv.Itoa(len(l.idx)) + " of " + strconv.Itoa(total) + " shown"
+}
+
+// fitTable sizes the table below the summary line, and a warning line
+// when collectors it depends on are down while it still shows (older)
+// data. It returns the warning line, with its newline, or "".
+func (l *listBase[K]) fitTable(ps []problem, th int) string {
+	var bad []problem
+	for _, p := range ps {
+		if p.known && p.status.State != model.StatePending {
+			bad = append(bad, p)
+		}
+	}
+	warn := ""
+	l.tblTop = 1
+	if len(bad) > 0 {
+		warn = l.Styles.Warn.Render(fitString(problemLine(bad), l.Width)) + "\n"
+		th--
+		l.tblTop++
+	}
+	if l.tbl.height != th || l.tbl.width != l.Width {
+		l.tbl.SetSize(l.Width, max(th, 1))
+	}
+	return warn
+}
+
+// problemLine is a one-line warning for collectors that are down while the
+// pane still has (older) data.
+func problemLine(ps []problem) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = describe(p.status)
+	}
+	return "! " + strings.Join(parts, "; ") + " (data may be stale)"
 }

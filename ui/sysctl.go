@@ -115,7 +115,7 @@ func (p *sysctlPage) Update(msg tea.Msg) (page, tea.Cmd) {
 		default:
 			p.handleKey(msg)
 		}
-	case tea.MouseWheelMsg:
+	case tea.MouseMsg:
 		p.handleMouse(msg)
 	}
 	return p, nil
