@@ -46,8 +46,8 @@ type Options struct {
 // Collector publishes the socket table as model.SocketsUpdate. It
 // implements collectors.Collector, collectors.Sourcer and
 // collectors.Closer. Collect must not be called concurrently with itself
-// (the Runner never does); Source, Stats and Close are safe to call from
-// any goroutine.
+// (the Runner never does); Source, Stats, Note and Close are safe to call
+// from any goroutine.
 type Collector struct {
 	opts Options
 
@@ -62,6 +62,7 @@ type Collector struct {
 	source   string
 	stats    Stats
 	diagDown error // why sock_diag is not used, once it failed for good
+	closed   bool
 }
 
 // Stats describe the last collection.
@@ -140,12 +141,15 @@ func (c *Collector) Stats() Stats {
 	return c.stats
 }
 
-// Close releases the sock_diag socket.
+// Close releases the sock_diag socket; a Collect still running (one the
+// Runner gave up waiting for) is unblocked and fails. Later Collects fail.
 func (c *Collector) Close() error {
-	if c.diag != nil {
-		err := c.diag.Close()
-		c.diag = nil
-		return err
+	c.mu.Lock()
+	d := c.diag
+	c.diag, c.closed = nil, true
+	c.mu.Unlock()
+	if d != nil {
+		return d.Close()
 	}
 	return nil
 }
@@ -256,28 +260,41 @@ var dumps = []struct {
 }
 
 func (c *Collector) fromDiag(ctx context.Context, out []model.Socket, st *Stats) ([]model.Socket, error) {
-	if c.diag == nil {
+	c.mu.Lock()
+	dc, closed := c.diag, c.closed
+	c.mu.Unlock()
+	if closed {
+		return out, errors.New("sockets collector closed")
+	}
+	if dc == nil {
 		d, err := c.dial(c.opts.NetNS)
 		if err != nil {
 			return out, err
 		}
-		c.diag = d
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			_ = d.Close()
+			return out, errors.New("sockets collector closed")
+		}
+		c.diag, dc = d, d
+		c.mu.Unlock()
 	}
 	// Forget interface names now and then: indexes get reused.
 	if now := time.Now(); now.Sub(c.namesAt) > namesTTL {
-		c.diag.names.reset()
+		dc.names.reset()
 		c.namesAt = now
 	}
 	for _, d := range dumps {
 		var err error
-		out, err = c.diag.dump(ctx, d.family, d.proto, out)
+		out, err = dc.dump(ctx, d.family, d.proto, out)
 		if err == nil {
 			continue
 		}
-		// A kernel without UDP-Lite, raw_diag or IPv6 has no handler
-		// for the pair: skip it, as ss does.
-		// raw_diag is often not built (CONFIG_INET_RAW_DIAG): read
-		// /proc/net/raw{,6} instead, as ss does.
+		// A kernel without UDP-Lite, raw_diag or IPv6 has no handler for
+		// the pair: skip it, as ss does. raw_diag is often not built
+		// (CONFIG_INET_RAW_DIAG): read /proc/net/raw{,6} instead, as ss
+		// does.
 		optional := d.proto != protoTCP || d.family == afInet6
 		if optional && (errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EAFNOSUPPORT) || errors.Is(err, unix.EOPNOTSUPP)) {
 			name := procNetName(d.proto, d.family)
@@ -293,8 +310,12 @@ func (c *Collector) fromDiag(ctx context.Context, out []model.Socket, st *Stats)
 			continue
 		}
 		// The socket may hold the rest of a dump: start afresh next time.
-		_ = c.diag.Close()
-		c.diag = nil
+		c.mu.Lock()
+		if c.diag == dc {
+			c.diag = nil
+		}
+		c.mu.Unlock()
+		_ = dc.Close()
 		if d.proto == protoTCP && d.family == afInet && (errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EOPNOTSUPP)) {
 			return out, fmt.Errorf("sock_diag has no inet_diag (module inet_diag/tcp_diag absent?): %w: %w", collectors.ErrNotSupported, err)
 		}
@@ -303,7 +324,7 @@ func (c *Collector) fromDiag(ctx context.Context, out []model.Socket, st *Stats)
 		}
 		return out, err
 	}
-	st.Interrupted = c.diag.interrupted
+	st.Interrupted = dc.interrupted
 	return out, nil
 }
 

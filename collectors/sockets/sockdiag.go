@@ -29,13 +29,31 @@ const maxDumpRetries = 3
 // dump allocates nothing per socket beyond the model.Socket it appends.
 // A diagConn is not safe for concurrent use.
 type diagConn struct {
-	c     *netlink.Conn
+	c     sockConn
 	rc    syscall.RawConn
 	buf   []byte
 	seq   uint32
 	names *ifNames
 	// Interrupted counts dumps that stayed NLM_F_DUMP_INTR after every retry.
 	interrupted uint64
+}
+
+// sockConn is the socket a diagConn reads and writes through its raw
+// file descriptor: a *netlink.Conn, or in tests one end of a socket pair
+// (an *os.File).
+type sockConn interface {
+	SyscallConn() (syscall.RawConn, error)
+	SetReadDeadline(time.Time) error
+	Close() error
+}
+
+// newDiagConn wraps c, whose peer speaks sock_diag.
+func newDiagConn(c sockConn, names *ifNames) (*diagConn, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("sock_diag raw conn: %w", err)
+	}
+	return &diagConn{c: c, rc: rc, buf: make([]byte, recvBufSize), seq: uint32(time.Now().UnixNano()), names: names}, nil
 }
 
 // dialDiag opens a sock_diag socket in the network namespace netns (an
@@ -51,13 +69,11 @@ func dialDiag(netns int) (*diagConn, error) {
 	// kernels lack it, which only costs the explanation.
 	_ = c.SetOption(netlink.ExtendedAcknowledge, true)
 	_ = c.SetReadBuffer(1 << 20)
-	rc, err := c.SyscallConn()
+	d, err := newDiagConn(c, &ifNames{lookup: func() map[uint32]string { return dumpLinks(netns) }})
 	if err != nil {
 		_ = c.Close()
-		return nil, fmt.Errorf("sock_diag raw conn: %w", err)
+		return nil, err
 	}
-	d := &diagConn{c: c, rc: rc, buf: make([]byte, recvBufSize), seq: uint32(time.Now().UnixNano())}
-	d.names = &ifNames{lookup: func() map[uint32]string { return dumpLinks(netns) }}
 	return d, nil
 }
 
@@ -132,12 +148,13 @@ func (d *diagConn) dumpOnce(ctx context.Context, family uint8, proto ipProto, ou
 	}
 }
 
+// send writes a request. An unconnected netlink socket sends a message
+// without address to the kernel.
 func (d *diagConn) send(b []byte) error {
 	var serr error
-	sa := &unix.SockaddrNetlink{Family: unix.AF_NETLINK}
 	err := d.rc.Write(func(fd uintptr) bool {
-		serr = unix.Sendto(int(fd), b, 0, sa)
-		return serr != unix.EAGAIN
+		_, serr = unix.Write(int(fd), b)
+		return serr != unix.EAGAIN && serr != unix.EINTR
 	})
 	if err != nil {
 		return err
