@@ -81,4 +81,14 @@ type Counter struct {
 	// Reset is set when the value went backwards (wrap or reset);
 	// Delta then counts from zero.
 	Reset bool `json:"reset,omitempty"`
+	// History holds the last HistoryLen samples, oldest first, for
+	// sparklines: the Delta of each (counters) or the Value (gauges). It
+	// is shorter while netlens has seen fewer samples, and empty after
+	// the first. It is shared with later snapshots and must not be
+	// modified.
+	History []uint64 `json:"history,omitempty"`
 }
+
+// HistoryLen is how many samples Counter.History keeps (a minute at the
+// default 1s refresh).
+const HistoryLen = 60

@@ -27,6 +27,9 @@ type Snapshot struct {
 	// Conntrack is the conntrack table's health; zero until the conntrack
 	// collector has run.
 	Conntrack ConntrackStats `json:"conntrack,omitzero"`
+	// DropMonitor is the kernel drop monitor's per-reason aggregates;
+	// zero until the drop monitor collector has run.
+	DropMonitor DropMonitor `json:"drop_monitor,omitzero"`
 }
 
 // Status returns the status of the named collector, if known.

@@ -55,6 +55,26 @@ type counterState struct {
 	prevAt     time.Time
 	total      uint64
 	lastChange time.Time
+	// hist is the history's backing array: History is its last
+	// HistoryLen elements. Appends write past every published view, and
+	// a full array is copied to a new one, so a published History never
+	// changes.
+	hist []uint64
+	// gen is the Store's counterGen when the counter was last published;
+	// a counter its collector stops publishing is forgotten.
+	gen uint64
+}
+
+// push appends v to the history and returns the published view.
+func (st *counterState) push(v uint64) []uint64 {
+	if len(st.hist) == cap(st.hist) {
+		keep := st.hist[max(0, len(st.hist)-(HistoryLen-1)):]
+		next := make([]uint64, len(keep), 2*HistoryLen)
+		copy(next, keep)
+		st.hist = next
+	}
+	st.hist = append(st.hist, v)
+	return st.hist[max(0, len(st.hist)-HistoryLen):len(st.hist):len(st.hist)]
 }
 
 // Store holds the current Snapshot. Collectors publish Updates into it;
@@ -64,8 +84,10 @@ type Store struct {
 	mu       sync.Mutex
 	cur      Snapshot
 	counters map[CounterKey]*counterState
-	bySet    map[string][]Counter
-	subs     map[chan struct{}]struct{}
+	// counterGen counts CountersUpdates, to find counters that vanished.
+	counterGen uint64
+	bySet      map[string][]Counter
+	subs       map[chan struct{}]struct{}
 }
 
 // NewStore returns an empty Store for the given host and kernel release,
@@ -176,6 +198,8 @@ func (u StatusUpdate) apply(s *Store, snap *Snapshot) {
 }
 
 func (u CountersUpdate) apply(s *Store, snap *Snapshot) {
+	s.counterGen++
+	gen := s.counterGen
 	out := make([]Counter, len(u.Counters))
 	for i, raw := range u.Counters {
 		c := Counter{RawCounter: raw}
@@ -184,6 +208,9 @@ func (u CountersUpdate) apply(s *Store, snap *Snapshot) {
 		if !ok {
 			st = &counterState{prev: raw.Value, prevAt: u.At}
 			s.counters[k] = st
+			if raw.Kind == KindGauge {
+				c.History = st.push(raw.Value)
+			}
 		} else if raw.Kind != KindGauge {
 			if raw.Value >= st.prev {
 				c.Delta = raw.Value - st.prev
@@ -198,13 +225,27 @@ func (u CountersUpdate) apply(s *Store, snap *Snapshot) {
 			if c.Delta > 0 {
 				st.lastChange = u.At
 			}
-		} else if raw.Value != st.prev {
-			st.lastChange = u.At
+			c.History = st.push(c.Delta)
+		} else {
+			if raw.Value != st.prev {
+				st.lastChange = u.At
+			}
+			c.History = st.push(raw.Value)
 		}
-		st.prev, st.prevAt = raw.Value, u.At
+		st.prev, st.prevAt, st.gen = raw.Value, u.At, gen
 		c.Total = st.total
 		c.LastChange = st.lastChange
 		out[i] = c
+	}
+	// A counter the collector no longer publishes (an interface that went
+	// away, a qdisc replaced) is forgotten: if it comes back it is a new
+	// object and starts again from its first sample, rather than taking
+	// a delta against a value of the object it replaced.
+	for _, old := range s.bySet[u.Collector] {
+		k := old.Key()
+		if st, ok := s.counters[k]; ok && st.gen != gen {
+			delete(s.counters, k)
+		}
 	}
 	s.bySet[u.Collector] = out
 	n := 0
