@@ -127,9 +127,6 @@ func cmpProcs(a, b []model.Proc) int {
 // Title implements page.
 func (p *connsPage) Title() string { return "Connections" }
 
-// SetSize implements page.
-func (p *connsPage) SetSize(w, h int) { p.setSize(w, h, h-1) }
-
 // SetSnapshot implements page.
 func (p *connsPage) SetSnapshot(s model.Snapshot) { p.setSnapshot(p, s) }
 
@@ -153,10 +150,10 @@ func (p *connsPage) Update(msg tea.Msg) (page, tea.Cmd) {
 }
 
 // ShortHelp implements page.
-func (p *connsPage) ShortHelp() []key.Binding { return nil }
+func (p *connsPage) ShortHelp() []key.Binding { return []key.Binding{p.Keys.Details} }
 
 // FullHelp implements page.
-func (p *connsPage) FullHelp() [][]key.Binding { return nil }
+func (p *connsPage) FullHelp() [][]key.Binding { return [][]key.Binding{{p.Keys.Details}} }
 
 func (p *connsPage) sameRows(a, b model.Snapshot) bool { return sameSlice(a.Sockets, b.Sockets) }
 func (p *connsPage) count() int                        { return len(p.snap.Sockets) }
@@ -232,17 +229,40 @@ func (p *connsPage) View() string {
 		right = f + "  " + right
 	}
 	head := summaryLine(s, p.summary, right, p.Width)
-	if len(socks) == 0 && len(p.problems) > 0 {
-		return head + "\n" + paneMessage(s, p.Width, p.Height-1, p.problems)
-	}
-	warn := p.fitTable(p.problems, p.Height-1)
 	empty := "no sockets"
 	if p.filter != "" {
 		empty = "no sockets match the filter " + strconv.Quote(p.filter)
 	}
 	rows := p.idx
-	body := p.tbl.View(s, func(i, c int) string { return p.cell(rows[i], c) }, p.rowKind, empty)
-	return head + "\n" + warn + body
+	return p.render(head, len(socks), empty, func(i, c int) string { return p.cell(rows[i], c) }, p.rowKind, p.detail)
+}
+
+// detail is the selected socket in full: both ends, every process holding
+// it, and what the table leaves out.
+func (p *connsPage) detail(i int) []string {
+	s := &p.snap.Sockets[p.idx[i]]
+	first := string(s.Proto) + " " + fmtAddr(s.Local) + " -> " + fmtAddr(s.Remote) + "  " + s.State.String()
+	if s.Interface != "" {
+		first += "  dev " + sanitize(s.Interface)
+	}
+	drops := "-"
+	if s.HasDrops {
+		drops = strconv.FormatUint(s.Drops, 10)
+	}
+	second := "recv-q " + strconv.FormatUint(uint64(s.RecvQ), 10) + "  send-q " + strconv.FormatUint(uint64(s.SendQ), 10) +
+		"  drops " + drops + "  uid " + strconv.FormatUint(uint64(s.UID), 10) + "  inode " + strconv.FormatUint(s.Inode, 10)
+	if s.Cookie != 0 {
+		second += "  cookie " + strconv.FormatUint(s.Cookie, 10)
+	}
+	procs := "process unknown (no owner found, or not permitted to look)"
+	if len(s.Procs) > 0 {
+		parts := make([]string, len(s.Procs))
+		for j, pr := range s.Procs {
+			parts[j] = sanitize(pr.Comm) + "/" + strconv.Itoa(pr.PID) + " fd " + strconv.Itoa(pr.FD)
+		}
+		procs = "held by " + strings.Join(parts, ", ")
+	}
+	return []string{first, second, procs}
 }
 
 func (p *connsPage) rowKind(i int) rowKind {

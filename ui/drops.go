@@ -2,6 +2,7 @@ package ui
 
 import (
 	"cmp"
+	"strconv"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -73,9 +74,6 @@ func movedSinceStart(c *model.Counter) bool {
 // Title implements page.
 func (p *dropsPage) Title() string { return "Drops" }
 
-// SetSize implements page.
-func (p *dropsPage) SetSize(w, h int) { p.setSize(w, h, h-1) }
-
 // SetSnapshot implements page.
 func (p *dropsPage) SetSnapshot(s model.Snapshot) { p.setSnapshot(p, s) }
 
@@ -110,11 +108,13 @@ func (p *dropsPage) Update(msg tea.Msg) (page, tea.Cmd) {
 }
 
 // ShortHelp implements page.
-func (p *dropsPage) ShortHelp() []key.Binding { return []key.Binding{p.Keys.ShowAll} }
+func (p *dropsPage) ShortHelp() []key.Binding {
+	return []key.Binding{p.Keys.ShowAll, p.Keys.Details}
+}
 
 // FullHelp implements page.
 func (p *dropsPage) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{p.Keys.ShowAll}}
+	return [][]key.Binding{{p.Keys.ShowAll, p.Keys.Details}}
 }
 
 func (p *dropsPage) sameRows(a, b model.Snapshot) bool { return sameSlice(a.Counters, b.Counters) }
@@ -185,25 +185,54 @@ func (p *dropsPage) View() string {
 		right = f + "  " + right
 	}
 	head := summaryLine(s, left, right, p.Width)
-	if n == 0 && len(p.problems) > 0 {
-		return head + "\n" + paneMessage(s, p.Width, p.Height-1, p.problems)
-	}
-	warn := p.fitTable(p.problems, p.Height-1)
 	empty := "no counter has moved since netlens started (a: show all)"
 	switch {
 	case p.filter != "":
-		empty = "no counters match the filter \"" + p.filter + "\""
+		empty = "no counters match the filter " + strconv.Quote(p.filter)
 	case p.all:
 		empty = "no counters"
 	}
 	rows := p.idx
 	grouped := p.sortIdx == 0 && !p.desc
-	body := p.tbl.View(s, func(i, c int) string {
+	return p.render(head, n, empty, func(i, c int) string {
 		blank := grouped && c == dropLayer && i > p.tbl.offset &&
 			p.snap.Counters[rows[i-1]].Layer == p.snap.Counters[rows[i]].Layer
 		return p.cell(rows[i], c, blank)
-	}, p.rowKind, empty)
-	return head + "\n" + warn + body
+	}, p.rowKind, p.detail)
+}
+
+// detail is the selected counter in full: where it comes from and how it
+// moved.
+func (p *dropsPage) detail(i int) []string {
+	c := &p.snap.Counters[p.idx[i]]
+	name := c.Name
+	if c.Group != "" {
+		name = c.Group + " " + name
+	}
+	if c.Instance != "" {
+		name += " (" + sanitize(c.Instance) + ")"
+	}
+	first := name + "  layer " + string(c.Layer) + "  from " + c.Source
+	val := strconv.FormatUint(c.Value, 10)
+	if c.Kind == model.KindGauge {
+		return []string{first, "gauge: " + val + " now (it goes up and down; no delta or rate)", lastMoved(c)}
+	}
+	second := "counter: " + val + "  +" + strconv.FormatUint(c.Delta, 10) + " in the last interval (" + fmtRate(c.Rate) + "/s)  +" +
+		strconv.FormatUint(c.Total, 10) + " since netlens started"
+	third := lastMoved(c)
+	if c.Reset {
+		third += "  (went backwards at the last sample: reset or wrapped)"
+	}
+	return []string{first, second, third}
+}
+
+// lastMoved says when a counter last changed, in UTC from the sample
+// times (never the wall clock, so that it does not tick on an idle screen).
+func lastMoved(c *model.Counter) string {
+	if c.LastChange.IsZero() {
+		return "has not moved since netlens started"
+	}
+	return "last moved at " + c.LastChange.UTC().Format("15:04:05") + " UTC"
 }
 
 func (p *dropsPage) rowKind(i int) rowKind {

@@ -30,7 +30,7 @@ type KeyMap struct {
 	// Page-specific.
 	ShowAll     key.Binding // drops: moved only / all counters
 	WatchedOnly key.Binding // sysctl: watched only / all
-	Details     key.Binding // sysctl: show/hide the "why" pane
+	Details     key.Binding // lists: show/hide the detail pane (sysctl: the "why")
 
 	// Shorter help texts for the footer.
 	shortHelp, shortFilter, shortTab, shortSort, shortPause, shortSnapshot key.Binding
@@ -66,7 +66,7 @@ func DefaultKeyMap() *KeyMap {
 
 		ShowAll:     key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "all/moved")),
 		WatchedOnly: key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "watched")),
-		Details:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "why")),
+		Details:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details")),
 
 		FilterAccept: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
 		FilterDelete: key.NewBinding(key.WithKeys("backspace", "ctrl+h"), key.WithHelp("bksp", "delete")),

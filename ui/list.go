@@ -89,6 +89,10 @@ type listBase[K comparable] struct {
 	// tblTop is the line of the page where the table's header is.
 	tblTop int
 
+	// details shows the detail pane (the selected row in full) under the
+	// table.
+	details bool
+
 	// recomputes counts the filter-and-sort runs (for tests).
 	recomputes int
 }
@@ -118,10 +122,49 @@ func (l *listBase[K]) init(cols []column, sorts []sortSpec, sortIdx int) {
 	l.dirty = true
 }
 
-// SetSize sets the area of the page; the table gets tableHeight lines.
-func (l *listBase[K]) setSize(w, h, tableHeight int) {
+// detailLines is the height of the detail pane: a rule and three lines.
+const detailLines = 4
+
+// SetSize implements page.
+func (l *listBase[K]) SetSize(w, h int) {
 	l.Common.SetSize(w, h)
-	l.tbl.SetSize(w, max(tableHeight, 1))
+	l.tbl.SetSize(w, max(l.tableHeight(), 1))
+}
+
+// tableHeight is the height left for the table (header included) under
+// the summary line and above the detail pane.
+func (l *listBase[K]) tableHeight() int {
+	if l.details {
+		return l.Height - 1 - detailLines
+	}
+	return l.Height - 1
+}
+
+// render draws a list page: the summary line head, then either why the
+// page has no data (when dataLen is 0 and a collector it needs is down),
+// or a warning line when that collector is down, the table, and the
+// detail pane. cell, kind and detail take table rows (positions in idx).
+func (l *listBase[K]) render(head string, dataLen int, empty string, cell func(i, c int) string, kind func(i int) rowKind, detail func(i int) []string) string {
+	s := l.Styles
+	if dataLen == 0 && len(l.problems) > 0 {
+		return head + "\n" + paneMessage(s, l.Width, l.Height-1, l.problems)
+	}
+	warn := l.fitTable(l.problems, l.tableHeight())
+	out := head + "\n" + warn + l.tbl.View(s, cell, kind, empty)
+	if !l.details {
+		return out
+	}
+	lines := []string{s.Dim.Render(repeat('-', l.Width))}
+	if c := l.tbl.Cursor(); c >= 0 && c < len(l.idx) {
+		for i, t := range detail(c) {
+			st := s.PaneText
+			if i == 0 {
+				st = s.Summary
+			}
+			lines = append(lines, st.Render(fitString(t, l.Width)))
+		}
+	}
+	return out + "\n" + fixHeight(lines, detailLines)
 }
 
 // capture records the key of the selected row while src still holds the
@@ -261,6 +304,9 @@ func (l *listBase[K]) handleKey(msg tea.KeyPressMsg) bool {
 		l.tbl.Top()
 	case key.Matches(msg, k.End):
 		l.tbl.Bottom()
+	case key.Matches(msg, k.Details):
+		l.details = !l.details
+		l.tbl.SetSize(l.Width, max(l.tableHeight(), 1))
 	case key.Matches(msg, k.Sort):
 		l.sortIdx = (l.sortIdx + 1) % len(l.sorts)
 		l.desc = l.sorts[l.sortIdx].desc

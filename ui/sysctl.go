@@ -17,21 +17,18 @@ const (
 	sysValue
 )
 
-// sysctlDetailLines is the height of the "why" pane under the table.
-const sysctlDetailLines = 4
-
 // sysctlPage is the Sysctl tab: every entry under /proc/sys/net, watched
 // ones first and marked, with what a watched entry governs in a pane
 // under the table. Not safe for concurrent use.
 type sysctlPage struct {
 	listBase[string]
 	watchedOnly bool
-	details     bool
 	watched     int
 }
 
 func newSysctlPage(c Common, deps []string) *sysctlPage {
-	p := &sysctlPage{details: true}
+	p := &sysctlPage{}
+	p.details = true
 	p.Common, p.deps = c, deps
 	cols := []column{
 		sysMark:  {title: "W", width: 2},
@@ -75,16 +72,6 @@ func cmpValues(a, b string) int {
 // Title implements page.
 func (p *sysctlPage) Title() string { return "Sysctl" }
 
-// SetSize implements page.
-func (p *sysctlPage) SetSize(w, h int) { p.setSize(w, h, p.tableHeight(h)) }
-
-func (p *sysctlPage) tableHeight(h int) int {
-	if p.details {
-		return h - 1 - sysctlDetailLines
-	}
-	return h - 1
-}
-
 // SetSnapshot implements page.
 func (p *sysctlPage) SetSnapshot(s model.Snapshot) { p.setSnapshot(p, s) }
 
@@ -110,8 +97,6 @@ func (p *sysctlPage) Update(msg tea.Msg) (page, tea.Cmd) {
 			p.watchedOnly = !p.watchedOnly
 			p.dirty = true
 			p.Sync()
-		case key.Matches(msg, p.Keys.Details):
-			p.details = !p.details
 		default:
 			p.handleKey(msg)
 		}
@@ -174,40 +159,23 @@ func (p *sysctlPage) View() string {
 		right = f + "  " + right
 	}
 	head := summaryLine(s, left, right, p.Width)
-	if n == 0 && len(p.problems) > 0 {
-		return head + "\n" + paneMessage(s, p.Width, p.Height-1, p.problems)
-	}
-	warn := p.fitTable(p.problems, p.tableHeight(p.Height))
 	empty := "no sysctls"
 	if p.filter != "" {
 		empty = "no sysctls match the filter " + strconv.Quote(p.filter)
 	}
 	rows := p.idx
-	body := p.tbl.View(s, func(i, c int) string { return p.cell(rows[i], c) }, p.rowKind, empty)
-	out := head + "\n" + warn + body
-	if p.details {
-		out += "\n" + p.detailView()
-	}
-	return out
+	return p.render(head, n, empty, func(i, c int) string { return p.cell(rows[i], c) }, p.rowKind, p.detail)
 }
 
-// detailView is the pane under the table: the selected entry in full and,
-// for a watched one, why it matters.
-func (p *sysctlPage) detailView() string {
-	s := p.Styles
-	lines := []string{s.Dim.Render(fitString(repeat('-', p.Width), p.Width))}
-	if i := p.selected(); i >= 0 {
-		x := &p.snap.Sysctls[i]
-		lines = append(lines, s.Summary.Render(fitString(sanitize(x.Name)+" = "+sanitize(x.Value), p.Width)))
-		why := x.Why
-		if why == "" {
-			why = "(not on the watch list)"
-		}
-		for _, l := range wrap(oneLine(why), p.Width) {
-			lines = append(lines, fitString(l, p.Width))
-		}
+// detail is the selected entry in full and, for a watched one, why it
+// matters.
+func (p *sysctlPage) detail(i int) []string {
+	x := &p.snap.Sysctls[p.idx[i]]
+	why := x.Why
+	if why == "" {
+		why = "(not on the watch list)"
 	}
-	return fixHeight(lines, sysctlDetailLines)
+	return append([]string{sanitize(x.Name) + " = " + sanitize(x.Value)}, wrap(oneLine(why), p.Width)...)
 }
 
 func (p *sysctlPage) rowKind(i int) rowKind {
