@@ -205,6 +205,13 @@ func decodeError(p []byte, flags uint16) error {
 // decodeDiagMsg decodes an inet_diag_msg and its attributes into s,
 // whose Proto is already set. A raw socket's local port is its protocol,
 // as in ss.
+//
+// The queues are taken as the kernel fills idiag_rqueue and idiag_wqueue,
+// which is what ss prints as Recv-Q and Send-Q: for a TCP listener the
+// accept queue length and its limit (the listen backlog); for other TCP
+// sockets the bytes not yet read and the bytes not yet acknowledged; for
+// UDP and RAW the memory charged to the receive and send buffers.
+// (/proc/net/tcp differs for listeners only: its tx_queue is 0.)
 func decodeDiagMsg(p []byte, names *ifNames, s *model.Socket) error {
 	if len(p) < diagMsgLen {
 		return fmt.Errorf("inet_diag_msg of %d bytes, want %d: %w", len(p), diagMsgLen, ErrMalformed)

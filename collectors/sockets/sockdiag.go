@@ -28,6 +28,11 @@ const maxDumpRetries = 3
 // are read with recvfrom into one reused buffer and decoded in place, so a
 // dump allocates nothing per socket beyond the model.Socket it appends.
 // A diagConn is not safe for concurrent use.
+//
+// A dump cannot overrun a slow reader: the kernel builds the next reply
+// datagram only when the reader has taken the previous ones, so ENOBUFS
+// does not happen. Any receive error (ENOBUFS included) fails the
+// collection, and the collector opens a fresh socket for the next.
 type diagConn struct {
 	c     sockConn
 	rc    syscall.RawConn
