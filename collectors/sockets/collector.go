@@ -195,20 +195,17 @@ func (c *Collector) sockets(ctx context.Context) ([]model.Socket, Stats, error) 
 		st.Source = SourceProcNet
 	case SourceSockDiag:
 		socks, err = c.fromDiag(ctx, socks, &st)
-		st.Source = SourceSockDiag
-		if len(st.ProcNetTables) > 0 {
-			st.Source += " (" + strings.Join(st.ProcNetTables, ", ") + " from /proc/net)"
-		}
+		st.Source = diagSource(st.ProcNetTables)
 	case "":
 		c.mu.Lock()
 		down := c.diagDown
 		c.mu.Unlock()
 		if down == nil {
 			socks, err = c.fromDiag(ctx, socks, &st)
-			st.Source = SourceSockDiag
-			if len(st.ProcNetTables) > 0 {
-				st.Source += " (" + strings.Join(st.ProcNetTables, ", ") + " from /proc/net)"
-			}
+			st.Source = diagSource(st.ProcNetTables)
+			// The kernel and privileges do not change under a running
+			// collector: once sock_diag is missing or denied, stay on
+			// /proc/net.
 			if isCapability(err) {
 				c.mu.Lock()
 				c.diagDown, down = err, err
@@ -241,6 +238,15 @@ func (c *Collector) sockets(ctx context.Context) ([]model.Socket, Stats, error) 
 		st.OwnerDuration = time.Since(t1)
 	}
 	return socks, st, nil
+}
+
+// diagSource names the source of a sock_diag collection that read tables
+// from /proc/net where sock_diag has no handler.
+func diagSource(procNetTables []string) string {
+	if len(procNetTables) == 0 {
+		return SourceSockDiag
+	}
+	return SourceSockDiag + " (" + strings.Join(procNetTables, ", ") + " from /proc/net)"
 }
 
 func isCapability(err error) bool {
