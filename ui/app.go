@@ -173,6 +173,14 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, nil
 	case tea.KeyPressMsg:
 		return a.handleKey(msg)
+	case tea.PasteMsg:
+		// A paste into the filter input (bracketed paste): its first line.
+		if a.filtering {
+			text, _, _ := strings.Cut(msg.Content, "\n")
+			a.input = append(a.input, []rune(sanitize(strings.TrimRight(text, "\r")))...)
+			a.setFilter(string(a.input))
+		}
+		return a, nil
 	case tea.MouseWheelMsg:
 		if !a.showHelp && !a.tooSmall() {
 			return a.updatePage(msg)

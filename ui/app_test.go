@@ -557,3 +557,19 @@ func TestMouse(t *testing.T) {
 		t.Fatalf("wheel down: offset %d, want 3", p.tbl.offset)
 	}
 }
+
+func TestPasteIntoFilter(t *testing.T) {
+	a := newTestApp(t, fixtureStore(), Options{}, 80, 24)
+	a.Update(tea.PasteMsg{Content: "10.20.0.5:443\nsecond line"}) // not filtering: ignored
+	if a.pages[0].Filter() != "" {
+		t.Fatal("paste outside the filter input changed the filter")
+	}
+	send(a, "/")
+	a.Update(tea.PasteMsg{Content: "10.20.0.5:443\r\nsecond line"})
+	if got := a.pages[0].Filter(); got != "10.20.0.5:443" {
+		t.Fatalf("filter %q after paste", got)
+	}
+	if n := len(a.pages[0].(*connsPage).idx); n != 13 {
+		t.Fatalf("%d sockets on 10.20.0.5:443, want 13", n)
+	}
+}
