@@ -38,10 +38,10 @@ func newDropsPage(c Common, deps []string) *dropsPage {
 	p.Common, p.deps = c, deps
 	cols := []column{
 		dropLayer:    {title: "Layer", width: 9},
-		dropSource:   {title: "Source", width: 12, flex: 1, keepTail: true, drop: 1},
-		dropGroup:    {title: "Group", width: 7, flex: 1},
+		dropSource:   {title: "Source", width: 12, flex: 3, keepTail: true, drop: 1},
+		dropGroup:    {title: "Group", width: 7},
 		dropInstance: {title: "Inst", width: 6, flex: 1},
-		dropName:     {title: "Name", width: 16, flex: 4},
+		dropName:     {title: "Name", width: 16, flex: 3},
 		dropValue:    {title: "Value", width: 11, right: true},
 		dropDelta:    {title: "Delta", width: 7, right: true},
 		dropTotal:    {title: "Total", width: 9, right: true},
