@@ -76,6 +76,7 @@ type ownerEntry struct {
 type owners struct {
 	root    string
 	gen     uint64
+	lastAll uint64 // refresh of the last pass over every fd
 	procs   map[int]*procState
 	byInode map[uint64]*ownerEntry
 	// unowned remembers inodes a full pass could not find, with the
@@ -114,10 +115,18 @@ func newOwners(root string) *owners {
 // time) and lists each /proc/PID/fd directory; it calls readlink only for
 // fd numbers it has not seen, for fds whose cached socket is no longer in
 // socks (the number may have been reused), and for every fd of a process
-// that is new, restarted or changed comm (exec). If a socket in socks is
-// then still unknown, one full pass re-resolves every cached fd (a number
-// reused while its old socket lives on elsewhere); inodes that pass does
-// not find are remembered and do not trigger another.
+// that is new, restarted or changed comm (exec). A process whose fd count
+// is unchanged and none of whose sockets left the table is not listed at
+// all (see listEvery).
+//
+// If a socket in socks is then still unknown, a pass re-resolves the fds
+// not cached as a socket of the table (a file's or pipe's number reused by
+// a socket); if that does not find it either, a pass re-resolves every fd
+// (a number reused while its old socket lives on in another process), at
+// most once every listEvery refreshes, since a socket closed between the
+// dump and the scan also looks unknown and busy servers close many.
+// Inodes that a full pass does not find are remembered and trigger no
+// other.
 func (o *owners) refresh(ctx context.Context, socks []model.Socket) error {
 	o.gen++
 	gen := o.gen
@@ -142,9 +151,19 @@ func (o *owners) refresh(ctx context.Context, socks []model.Socket) error {
 	if err := o.scan(ctx, gen, scanChanged); err != nil {
 		return err
 	}
+	// Sockets found nowhere: look at the fds not holding a socket of the
+	// table, then (at most every listEvery refreshes) at every fd.
+	searched := true
 	for _, mode := range []scanMode{scanNonTable, scanAll} {
 		if !o.hasUnknown(socks, gen) {
 			break
+		}
+		if mode == scanAll {
+			if o.lastAll != 0 && gen-o.lastAll < listEvery {
+				searched = false
+				break
+			}
+			o.lastAll = gen
 		}
 		o.stats.FullPasses++
 		if err := o.scan(ctx, gen, mode); err != nil {
@@ -159,7 +178,7 @@ func (o *owners) refresh(ctx context.Context, socks []model.Socket) error {
 		if e := o.byInode[ino]; e != nil {
 			e.gen = gen
 			socks[i].Procs = e.procs
-		} else {
+		} else if _, known := o.unowned[ino]; known || searched {
 			o.unowned[ino] = gen
 		}
 	}

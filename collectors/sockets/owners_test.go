@@ -122,6 +122,7 @@ func testOwnersIncremental(t *testing.T, countKnown bool) {
 		readlinks int
 		scanned   int
 		passes    int
+		settle    bool // may take up to listEvery refreshes
 	}
 	steps := []step{
 		{
@@ -165,12 +166,14 @@ func testOwnersIncremental(t *testing.T, countKnown bool) {
 			readlinks: 3, passes: 1, // fds 0, 5 (pipe), 6 (unix socket)
 		},
 		{
+			// Found by the pass over every fd, which runs at most every
+			// listEvery refreshes: refreshed until then.
 			name:   "fd reused while its old socket lives on in another process",
 			change: func() { fp.fd(100, 4, sockLink(1005)) },
 			inodes: []uint64{1001, 1002, 1003, 1004, 1005},
 			want: map[uint64][]string{1001: {"sshd: root@pts/0 (x)/200/7"}, 1002: {"nginx/100/8"}, 1003: {"nginx/100/3"},
 				1004: {"nginx/100/0"}, 1005: {"nginx/100/4"}},
-			readlinks: 2 + 7, passes: 2,
+			readlinks: 2 + 7, passes: 2, settle: true,
 		},
 		{
 			name:      "closed fd",
@@ -210,8 +213,14 @@ func testOwnersIncremental(t *testing.T, countKnown bool) {
 			s.change()
 		}
 		socks := socketsOf(s.inodes...)
-		if err := o.refresh(context.Background(), socks); err != nil {
-			t.Fatalf("%s: %v", s.name, err)
+		for i := 1; ; i++ {
+			if err := o.refresh(context.Background(), socks); err != nil {
+				t.Fatalf("%s: %v", s.name, err)
+			}
+			if !s.settle || cmp.Equal(s.want, ownersOf(socks)) || i > listEvery {
+				break
+			}
+			socks = socketsOf(s.inodes...)
 		}
 		if diff := cmp.Diff(s.want, ownersOf(socks)); diff != "" {
 			t.Errorf("%s: owners (-want +got)\n%s", s.name, diff)
@@ -328,4 +337,42 @@ func TestOwnersStaleAtMostListEvery(t *testing.T) {
 		}
 	}
 	t.Fatalf("stale owner still there after %d refreshes", listEvery)
+}
+
+// TestOwnersChurnBoundsFullPasses: sockets closed between the dump and the
+// scan are in the table but in no fd directory. A busy server has some in
+// every refresh; they must not make every refresh readlink every fd.
+func TestOwnersChurnBoundsFullPasses(t *testing.T) {
+	fp := newFakeProc(t)
+	fp.proc(10, "srv", 1)
+	for fd := range 50 {
+		fp.fd(10, fd, sockLink(100+fd))
+	}
+	o := newOwners(fp.root)
+	inodes := make([]uint64, 0, 51)
+	for fd := range 50 {
+		inodes = append(inodes, uint64(100+fd))
+	}
+	const refreshes = 40
+	allPasses, readlinks := 0, 0
+	for i := range refreshes {
+		socks := socketsOf(append(inodes, uint64(9000+i))...) // gone before the scan
+		if err := o.refresh(context.Background(), socks); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			continue
+		}
+		if o.stats.FullPasses == 2 {
+			allPasses++
+		}
+		readlinks += o.stats.Readlinks
+		if got := len(ownersOf(socks)); got != 50 {
+			t.Fatalf("refresh %d: %d owned sockets, want 50", i, got)
+		}
+	}
+	if max := refreshes/listEvery + 1; allPasses > max {
+		t.Errorf("%d passes over every fd in %d refreshes, want at most %d", allPasses, refreshes, max)
+	}
+	t.Logf("%d passes over every fd, %d readlinks in %d refreshes", allPasses, readlinks, refreshes-1)
 }
