@@ -430,11 +430,7 @@ func (a *App) healthView() string {
 	for _, c := range a.snap.Collectors {
 		switch c.State {
 		case model.StateOK:
-			if c.Source != "" {
-				ok = append(ok, c.Name+"("+sanitize(c.Source)+")")
-			} else {
-				ok = append(ok, c.Name)
-			}
+			ok = append(ok, c.Name)
 		case model.StatePending:
 			pending = append(pending, c.Name)
 		default:
@@ -602,11 +598,48 @@ func (a *App) fullHelpView() string {
 	lines := []string{a.styles.Summary.Render(fitString(" Keys", a.width))}
 	lines = append(lines, fullHelp(&a.styles, groups, a.width)...)
 	lines = append(lines, "",
-		fitString(" Filter: case-insensitive substring over the visible columns.", a.width),
-		fitString(" Sort: o picks the next column (its header shows ^ or v), O reverses.", a.width),
-		fitString(" Paused, the screen keeps the snapshot it froze on; s saves that one.", a.width),
-		fitString(" ? or esc closes this help.", a.width))
+		fitString(" / matches a substring of the visible columns, any case. o sorts by the next", a.width),
+		fitString(" column (^ or v in its header). Paused, s saves the frozen snapshot. ? closes.", a.width),
+		"", a.styles.Summary.Render(fitString(" Collectors", a.width)))
+	lines = append(lines, a.collectorLines()...)
 	return fixHeight(lines, h)
+}
+
+// collectorLines describes every collector on one line each: name, state,
+// where its data comes from or why it is down, and how long its last run
+// took.
+func (a *App) collectorLines() []string {
+	s := &a.styles
+	if len(a.snap.Collectors) == 0 {
+		return []string{fitString(" none has reported yet", a.width)}
+	}
+	nw := 0
+	for _, c := range a.snap.Collectors {
+		nw = max(nw, len(c.Name))
+	}
+	var out []string
+	for _, c := range a.snap.Collectors {
+		st := s.HealthOK
+		text := string(c.State)
+		switch c.State {
+		case model.StateOK:
+			if c.Source != "" {
+				text += "  from " + sanitize(c.Source)
+			}
+			if c.LastDuration > 0 {
+				text += "  took " + c.LastDuration.Round(time.Microsecond).String()
+			}
+		case model.StatePending:
+			st = s.HealthPending
+		default:
+			st = s.HealthBad
+			if r := oneLine(c.Reason); r != "" {
+				text += ": " + r
+			}
+		}
+		out = append(out, " "+fitString(c.Name, nw)+"  "+st.Render(fitString(text, max(a.width-nw-3, 1))))
+	}
+	return out
 }
 
 // helpGroup is a titled column of the full help.
@@ -646,7 +679,7 @@ func fullHelp(s *Styles, groups []helpGroup, w int) []string {
 		}
 		blocks = append(blocks, bl)
 	}
-	const gap = 3
+	const gap = 2
 	var out []string
 	for len(blocks) > 0 {
 		n, used := 0, 1
