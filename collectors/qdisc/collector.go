@@ -1,0 +1,280 @@
+package qdisc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+
+	"netlens/collectors"
+	"netlens/model"
+)
+
+// CollectorName is the name the collector reports under.
+const CollectorName = "qdisc"
+
+// Source is the Source of every counter the collector publishes.
+const Source = "rtnetlink"
+
+// Counter groups.
+const (
+	GroupQdisc = "qdisc"      // per qdisc: drops, overlimits, ...
+	GroupLink  = "statistics" // per interface: rtnl_link_stats64 fields
+)
+
+// maxDumpRetries bounds how often a dump flagged NLM_F_DUMP_INTR is redone.
+const maxDumpRetries = 3
+
+// Options configure a Collector.
+type Options struct {
+	// NetNS, when not 0, is an open file descriptor of the network
+	// namespace to read (/run/netns/NAME); 0 reads the caller's.
+	NetNS int
+	// Links also publishes every interface's rtnl_link_stats64 (layer
+	// nic), from the same link dump that names the qdiscs' devices.
+	Links bool
+	// Now returns the sample time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Collector is the "qdisc" collector: on each Collect it dumps the
+// interfaces and qdiscs over one rtnetlink socket and publishes one
+// model.CountersUpdate. Collect must not be called concurrently with
+// itself (the Runner never does); Close may be called at any time after.
+type Collector struct {
+	opts Options
+
+	mu   sync.Mutex // guards conn against Close during Collect
+	conn *netlink.Conn
+	// dialer replaces netlink.Dial in tests (nltest).
+	dialer func() (*netlink.Conn, error)
+
+	names map[int32]string
+	stats []uint64
+	wide  map[string]*widened // 32-bit qdisc counters widened to 64, by Instance
+	last  int
+}
+
+// widened keeps the last 32-bit values of a qdisc's wrapping counters and
+// their 64-bit running values.
+type widened struct {
+	last [4]uint32 // drops, overlimits, requeues, packets
+	wide [4]uint64
+	seen bool
+	gen  bool
+}
+
+// New returns a qdisc collector. It opens its socket on the first Collect.
+func New(opts Options) *Collector {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Collector{opts: opts, names: map[int32]string{}, wide: map[string]*widened{}}
+}
+
+// Name implements collectors.Collector.
+func (c *Collector) Name() string { return CollectorName }
+
+// Source implements collectors.Sourcer.
+func (c *Collector) Source() string { return Source }
+
+// Close releases the socket. It is safe to call more than once.
+func (c *Collector) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn == nil {
+		return nil
+	}
+	err := c.conn.Close()
+	c.conn = nil
+	return err
+}
+
+// Collect implements collectors.Collector.
+func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error {
+	out, err := c.Sample(ctx, make([]model.RawCounter, 0, c.last))
+	if len(out) == 0 && err != nil {
+		return err
+	}
+	c.last = len(out)
+	pub.Publish(model.CountersUpdate{Collector: CollectorName, At: c.opts.Now(), Counters: out})
+	return err
+}
+
+// Sample dumps interfaces and qdiscs and appends their counters to out.
+// Messages it cannot decode are skipped and reported in the error (with
+// ErrMalformed) after the others are appended; a failed dump returns
+// what was appended before it.
+func (c *Collector) Sample(ctx context.Context, out []model.RawCounter) ([]model.RawCounter, error) {
+	conn, err := c.dial()
+	if err != nil {
+		return out, err
+	}
+	if d, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(d)
+	} else {
+		_ = conn.SetDeadline(time.Time{})
+	}
+	// Interfaces first: qdiscs name their device by index.
+	clear(c.names)
+	linkMsg := netlink.Message{Header: netlink.Header{Type: rtmGetLink, Flags: netlink.Request | netlink.Dump}, Data: make([]byte, sizeofIfinfomsg)}
+	badLinks, err := c.dump(conn, linkMsg, func(b []byte) error {
+		l, err := parseLink(b, c.stats)
+		if err != nil {
+			return err
+		}
+		c.stats = l.Stats
+		c.names[l.Index] = l.Name
+		if c.opts.Links {
+			for i, v := range l.Stats {
+				out = append(out, model.RawCounter{Layer: model.LayerNIC, Source: Source, Group: GroupLink, Instance: l.Name,
+					Name: linkStatNames[i], Kind: model.KindCounter, Value: v})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		c.drop(conn)
+		return out, fmt.Errorf("qdisc: dump links: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return out, err
+	}
+	for _, w := range c.wide {
+		w.gen = false
+	}
+	qmsg := netlink.Message{Header: netlink.Header{Type: rtmGetQdisc, Flags: netlink.Request | netlink.Dump}, Data: make([]byte, sizeofTcmsg)}
+	badQdiscs, err := c.dump(conn, qmsg, func(b []byte) error {
+		q, err := parseQdisc(b)
+		if err != nil {
+			return err
+		}
+		if !q.HasStats {
+			return nil
+		}
+		dev, ok := c.names[q.Ifindex]
+		if !ok {
+			dev = "if" + fmt.Sprint(q.Ifindex) // the interface came after the link dump
+		}
+		out = c.appendQdisc(out, dev, q)
+		return nil
+	})
+	if err != nil {
+		c.drop(conn)
+		return out, fmt.Errorf("qdisc: dump qdiscs: %w", err)
+	}
+	for k, w := range c.wide {
+		if !w.gen {
+			delete(c.wide, k)
+		}
+	}
+	if bad := errors.Join(badLinks, badQdiscs); bad != nil {
+		return out, fmt.Errorf("qdisc: skipped messages: %w", bad)
+	}
+	return out, nil
+}
+
+func (c *Collector) appendQdisc(out []model.RawCounter, dev string, q Qdisc) []model.RawCounter {
+	inst := q.Instance(dev)
+	w := c.wide[inst]
+	if w == nil {
+		w = &widened{}
+		c.wide[inst] = w
+	}
+	w.gen = true
+	cur := [4]uint32{q.Drops, q.Overlimits, q.Requeues, uint32(q.Packets)}
+	for i, v := range cur {
+		if !w.seen {
+			w.wide[i] = uint64(v)
+		} else {
+			w.wide[i] += uint64(v - w.last[i]) // modulo 2^32: a wrap is not a reset
+		}
+	}
+	w.last, w.seen = cur, true
+	packets := w.wide[3]
+	if q.Packets64 {
+		packets = q.Packets
+	}
+	add := func(name string, kind model.CounterKind, v uint64) {
+		out = append(out, model.RawCounter{Layer: model.LayerQdisc, Source: Source, Group: GroupQdisc, Instance: inst, Name: name, Kind: kind, Value: v})
+	}
+	add("drops", model.KindCounter, w.wide[0])
+	add("overlimits", model.KindCounter, w.wide[1])
+	add("requeues", model.KindCounter, w.wide[2])
+	add("bytes", model.KindCounter, q.Bytes)
+	add("packets", model.KindCounter, packets)
+	add("backlog", model.KindGauge, uint64(q.Backlog))
+	add("qlen", model.KindGauge, uint64(q.Qlen))
+	return out
+}
+
+func (c *Collector) dial() (*netlink.Conn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn != nil {
+		return c.conn, nil
+	}
+	var conn *netlink.Conn
+	var err error
+	if c.dialer != nil {
+		conn, err = c.dialer()
+	} else {
+		conn, err = netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{NetNS: c.opts.NetNS, Strict: true})
+	}
+	if err != nil {
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+			return nil, fmt.Errorf("qdisc: open rtnetlink: needs CAP_SYS_ADMIN to enter the namespace: %w: %w", collectors.ErrPermission, err)
+		}
+		return nil, fmt.Errorf("qdisc: open rtnetlink: %w", err)
+	}
+	_ = conn.SetOption(netlink.ExtendedAcknowledge, true)
+	c.conn = conn
+	return conn, nil
+}
+
+// drop closes a socket after a failed dump (a timeout leaves replies
+// queued on it); the next Collect opens a new one.
+func (c *Collector) drop(conn *netlink.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn == conn {
+		_ = conn.Close()
+		c.conn = nil
+	}
+}
+
+// dump sends req and calls fn with the payload of every reply of the
+// last attempt, redoing the dump (at most maxDumpRetries times) while the
+// kernel flags it interrupted. It returns the socket's error; fn's errors
+// (a message that cannot be decoded) are joined into bad, and do not stop
+// the other messages.
+func (c *Collector) dump(conn *netlink.Conn, req netlink.Message, fn func([]byte) error) (bad, err error) {
+	var msgs []netlink.Message
+	for try := 0; ; try++ {
+		msgs, err = conn.Execute(req)
+		if err != nil {
+			return nil, err
+		}
+		intr := false
+		for _, m := range msgs {
+			if m.Header.Flags&netlink.DumpInterrupted != 0 {
+				intr = true
+				break
+			}
+		}
+		if !intr || try >= maxDumpRetries {
+			break
+		}
+	}
+	var errs []error
+	for _, m := range msgs {
+		if err := fn(m.Data); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...), nil
+}

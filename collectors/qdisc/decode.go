@@ -1,0 +1,190 @@
+package qdisc
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/mdlayher/netlink"
+)
+
+// ErrMalformed is wrapped by errors about a kernel message netlens cannot
+// decode.
+var ErrMalformed = errors.New("malformed rtnetlink message")
+
+// Qdisc is one queueing discipline as RTM_GETQDISC reports it.
+type Qdisc struct {
+	Ifindex int32
+	Handle  uint32
+	Parent  uint32
+	Kind    string // TCA_KIND: "tbf", "pfifo_fast", "noqueue", ...
+	// HasStats is set when the kernel sent TCA_STATS2 or TCA_STATS.
+	HasStats   bool
+	Bytes      uint64
+	Packets    uint64
+	Packets64  bool // Packets came from TCA_STATS_PKT64 (no wrap at 2^32)
+	Qlen       uint32
+	Backlog    uint32
+	Drops      uint32
+	Requeues   uint32
+	Overlimits uint32
+}
+
+// HandleString formats a qdisc handle as tc(8) does: "8001:" for a major
+// with minor 0, "8001:1" otherwise, "root" for TC_H_ROOT.
+func HandleString(h uint32) string {
+	if h == tcHRoot {
+		return "root"
+	}
+	b := strconv.AppendUint(nil, uint64(h>>16), 16)
+	b = append(b, ':')
+	if minor := h & 0xffff; minor != 0 {
+		b = strconv.AppendUint(b, uint64(minor), 16)
+	}
+	return string(b)
+}
+
+// Instance returns the counter Instance for q on device dev:
+// "veth0 tbf 8001: root", "eth0 pfifo 8002: parent 8001:1".
+func (q Qdisc) Instance(dev string) string {
+	p := "root"
+	if q.Parent != tcHRoot {
+		p = "parent " + HandleString(q.Parent)
+	}
+	return dev + " " + q.Kind + " " + HandleString(q.Handle) + " " + p
+}
+
+var ne = binary.NativeEndian
+
+// parseQdisc decodes the payload of an RTM_NEWQDISC message: struct tcmsg
+// followed by TCA_* attributes. Attributes it does not use are skipped; a
+// TCA_STATS2 member shorter than its struct is ignored rather than read
+// past its end.
+func parseQdisc(b []byte) (Qdisc, error) {
+	var q Qdisc
+	if len(b) < sizeofTcmsg {
+		return q, fmt.Errorf("tcmsg: %d bytes, want %d: %w", len(b), sizeofTcmsg, ErrMalformed)
+	}
+	// struct tcmsg { u8 family; u8 pad1; u16 pad2; int ifindex; u32 handle; u32 parent; u32 info; }
+	q.Ifindex = int32(ne.Uint32(b[4:8]))
+	q.Handle = ne.Uint32(b[8:12])
+	q.Parent = ne.Uint32(b[12:16])
+	ad, err := netlink.NewAttributeDecoder(b[sizeofTcmsg:])
+	if err != nil {
+		return q, fmt.Errorf("qdisc attributes: %w: %w", ErrMalformed, err)
+	}
+	ad.ByteOrder = ne
+	haveStats2 := false
+	var old []byte
+	for ad.Next() {
+		switch tcaAttr(ad.Type()) {
+		case tcaKind:
+			q.Kind = ad.String()
+		case tcaStats2:
+			haveStats2 = true
+			ad.Nested(func(nd *netlink.AttributeDecoder) error {
+				parseStats2(nd, &q)
+				return nil
+			})
+		case tcaStats:
+			old = ad.Bytes()
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return q, fmt.Errorf("qdisc attributes of ifindex %d handle %s: %w: %w", q.Ifindex, HandleString(q.Handle), ErrMalformed, err)
+	}
+	if !haveStats2 && len(old) >= sizeofTcStats {
+		// struct tc_stats { u64 bytes; u32 packets, drops, overlimits, bps, pps, qlen, backlog; }
+		q.HasStats = true
+		q.Bytes = ne.Uint64(old[0:8])
+		q.Packets = uint64(ne.Uint32(old[8:12]))
+		q.Drops = ne.Uint32(old[12:16])
+		q.Overlimits = ne.Uint32(old[16:20])
+		q.Qlen = ne.Uint32(old[28:32])
+		q.Backlog = ne.Uint32(old[32:36])
+	}
+	if q.Kind == "" {
+		return q, fmt.Errorf("qdisc of ifindex %d handle %s has no TCA_KIND: %w", q.Ifindex, HandleString(q.Handle), ErrMalformed)
+	}
+	return q, nil
+}
+
+func parseStats2(nd *netlink.AttributeDecoder, q *Qdisc) {
+	for nd.Next() {
+		v := nd.Bytes()
+		switch tcaStatsAttr(nd.Type()) {
+		case tcaStatsBasic:
+			// struct gnet_stats_basic { u64 bytes; u32 packets; } (12 bytes
+			// packed in older kernels, 16 padded in newer)
+			if len(v) >= 12 {
+				q.HasStats = true
+				q.Bytes = ne.Uint64(v[0:8])
+				if !q.Packets64 {
+					q.Packets = uint64(ne.Uint32(v[8:12]))
+				}
+			}
+		case tcaStatsPkt64:
+			if len(v) >= 8 {
+				q.Packets = ne.Uint64(v[0:8])
+				q.Packets64 = true
+			}
+		case tcaStatsQueue:
+			// struct gnet_stats_queue { u32 qlen, backlog, drops, requeues, overlimits; }
+			if len(v) >= sizeofGnetStatsQueue {
+				q.HasStats = true
+				q.Qlen = ne.Uint32(v[0:4])
+				q.Backlog = ne.Uint32(v[4:8])
+				q.Drops = ne.Uint32(v[8:12])
+				q.Requeues = ne.Uint32(v[12:16])
+				q.Overlimits = ne.Uint32(v[16:20])
+			}
+		}
+	}
+}
+
+// Link is one interface as RTM_GETLINK reports it.
+type Link struct {
+	Index int32
+	Name  string
+	// Stats are the struct rtnl_link_stats64 fields the kernel sent, in
+	// the order of linkStatNames (nil without IFLA_STATS64).
+	Stats []uint64
+}
+
+// parseLink decodes the payload of an RTM_NEWLINK message: struct
+// ifinfomsg followed by IFLA_* attributes. stats, when not nil, is reused
+// for Link.Stats.
+func parseLink(b []byte, stats []uint64) (Link, error) {
+	var l Link
+	if len(b) < sizeofIfinfomsg {
+		return l, fmt.Errorf("ifinfomsg: %d bytes, want %d: %w", len(b), sizeofIfinfomsg, ErrMalformed)
+	}
+	// struct ifinfomsg { u8 family; u8 pad; u16 type; int index; u32 flags; u32 change; }
+	l.Index = int32(ne.Uint32(b[4:8]))
+	ad, err := netlink.NewAttributeDecoder(b[sizeofIfinfomsg:])
+	if err != nil {
+		return l, fmt.Errorf("link attributes: %w: %w", ErrMalformed, err)
+	}
+	for ad.Next() {
+		switch linkAttr(ad.Type()) {
+		case iflaIfname:
+			l.Name = ad.String()
+		case iflaStats64:
+			v := ad.Bytes()
+			n := min(len(v)/8, len(linkStatNames))
+			stats = stats[:0]
+			for i := range n {
+				stats = append(stats, ne.Uint64(v[8*i:]))
+			}
+			l.Stats = stats
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return l, fmt.Errorf("link attributes of ifindex %d: %w: %w", l.Index, ErrMalformed, err)
+	}
+	if l.Name == "" {
+		return l, fmt.Errorf("link ifindex %d has no IFLA_IFNAME: %w", l.Index, ErrMalformed)
+	}
+	return l, nil
+}

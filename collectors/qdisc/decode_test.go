@@ -1,0 +1,126 @@
+package qdisc
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func readFixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestParseQdisc(t *testing.T) {
+	tests := []struct {
+		file    string
+		want    Qdisc
+		wantErr bool
+	}{
+		{file: "qdisc-tbf-va.bin", want: Qdisc{Ifindex: 3, Handle: 0x10000, Parent: tcHRoot, Kind: "tbf", HasStats: true,
+			Bytes: 76676, Packets: 64, Drops: 297, Overlimits: 355}},
+		{file: "qdisc-noqueue-lo.bin", want: Qdisc{Ifindex: 1, Handle: 0, Parent: tcHRoot, Kind: "noqueue", HasStats: true}},
+		{file: "broken-qdisc-short-tcmsg.bin", wantErr: true},
+		{file: "broken-qdisc-attr-overrun.bin", wantErr: true},
+		{file: "broken-qdisc-no-kind.bin", wantErr: true},
+		// A TCA_STATS_QUEUE shorter than its struct is not read; the basic
+		// stats still are.
+		{file: "broken-qdisc-short-queue.bin", want: Qdisc{Ifindex: 3, Handle: 0x10000, Parent: tcHRoot, Kind: "tbf", HasStats: true,
+			Bytes: 76676, Packets: 64}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			got, err := parseQdisc(readFixture(t, tt.file))
+			if tt.wantErr {
+				if !errors.Is(err, ErrMalformed) {
+					t.Fatalf("err = %v, want ErrMalformed", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got)\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseLink(t *testing.T) {
+	tests := []struct {
+		file      string
+		wantName  string
+		wantIndex int32
+		wantStats map[string]uint64
+		wantErr   bool
+	}{
+		{file: "link-va.bin", wantName: "va", wantIndex: 3, wantStats: map[string]uint64{"rx_packets": 68, "tx_packets": 64, "rx_bytes": 75056, "tx_bytes": 76676}},
+		{file: "link-lo.bin", wantName: "lo", wantIndex: 1},
+		{file: "broken-link-short.bin", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			l, err := parseLink(readFixture(t, tt.file), nil)
+			if tt.wantErr {
+				if !errors.Is(err, ErrMalformed) {
+					t.Fatalf("err = %v, want ErrMalformed", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Name != tt.wantName || l.Index != tt.wantIndex || len(l.Stats) != len(linkStatNames) {
+				t.Fatalf("got %s index %d with %d stats", l.Name, l.Index, len(l.Stats))
+			}
+			for i, v := range l.Stats {
+				if want := tt.wantStats[linkStatNames[i]]; tt.wantStats != nil && v != want {
+					t.Errorf("%s = %d, want %d", linkStatNames[i], v, want)
+				}
+			}
+		})
+	}
+}
+
+func TestHandleString(t *testing.T) {
+	q := Qdisc{Kind: "pfifo", Handle: 0x80020000, Parent: 0x80010001}
+	if got, want := q.Instance("eth0"), "eth0 pfifo 8002: parent 8001:1"; got != want {
+		t.Errorf("Instance = %q, want %q", got, want)
+	}
+	q = Qdisc{Kind: "ingress", Handle: 0xffff0000, Parent: 0xfffffff1}
+	if got, want := q.Instance("eth0"), "eth0 ingress ffff: parent ffff:fff1"; got != want {
+		t.Errorf("Instance = %q, want %q", got, want)
+	}
+}
+
+func FuzzParseQdisc(f *testing.F) {
+	for _, n := range []string{"qdisc-tbf-va.bin", "qdisc-noqueue-lo.bin", "broken-qdisc-short-queue.bin", "broken-qdisc-attr-overrun.bin"} {
+		f.Add(readFixture(f, n))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		q, err := parseQdisc(b)
+		if err == nil && q.Kind == "" {
+			t.Fatal("no error and no kind")
+		}
+	})
+}
+
+func FuzzParseLink(f *testing.F) {
+	for _, n := range []string{"link-va.bin", "link-lo.bin", "broken-link-short.bin"} {
+		f.Add(readFixture(f, n))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		l, err := parseLink(b, nil)
+		if err == nil && (l.Name == "" || len(l.Stats) > len(linkStatNames)) {
+			t.Fatalf("bad link %+v", l)
+		}
+	})
+}
