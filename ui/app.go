@@ -598,8 +598,9 @@ func (a *App) fullHelpView() string {
 	lines := []string{a.styles.Summary.Render(fitString(" Keys", a.width))}
 	lines = append(lines, fullHelp(&a.styles, groups, a.width)...)
 	lines = append(lines, "",
-		fitString(" / matches a substring of the visible columns, any case. o sorts by the next", a.width),
-		fitString(" column (^ or v in its header). Paused, s saves the frozen snapshot. ? closes.", a.width),
+		fitString(" / matches a substring of the visible columns, any case; o sorts by the next", a.width),
+		fitString(" column (^ or v in its header); s saves the snapshot on screen, even paused.", a.width),
+		fitString(" ? or esc closes this help.", a.width),
 		"", a.styles.Summary.Render(fitString(" Collectors", a.width)))
 	lines = append(lines, a.collectorLines()...)
 	return fixHeight(lines, h)
