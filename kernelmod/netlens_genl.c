@@ -22,11 +22,6 @@ static const struct genl_multicast_group netlens_mcgrps[] = {
 	[NETLENS_MCGRP_EVENTS] = { .name = NETLENS_GENL_MCGRP_EVENTS },
 };
 
-static struct netlink_range_validation netlens_revert_range = {
-	.min = 1,
-	.max = NETLENS_REVERT_MS_MAX,
-};
-
 static const struct nla_policy netlens_policy[NETLENS_A_MAX + 1] = {
 	[NETLENS_A_PAD]			= { .type = NLA_REJECT },
 	[NETLENS_A_RULE_ID]		= NLA_POLICY_MIN(NLA_U32, 1),
@@ -43,19 +38,20 @@ static const struct nla_policy netlens_policy[NETLENS_A_MAX + 1] = {
 	[NETLENS_A_RULE_SPORT_MAX]	= { .type = NLA_U16 },
 	[NETLENS_A_RULE_DPORT_MIN]	= { .type = NLA_U16 },
 	[NETLENS_A_RULE_DPORT_MAX]	= { .type = NLA_U16 },
-	[NETLENS_A_RULE_IIFNAME]	= { .type = NLA_NUL_STRING, .len = IFNAMSIZ - 1 },
-	[NETLENS_A_RULE_OIFNAME]	= { .type = NLA_NUL_STRING, .len = IFNAMSIZ - 1 },
+	/* string lengths are checked in netlens_parse_rule, with a clearer message */
+	[NETLENS_A_RULE_IIFNAME]	= { .type = NLA_NUL_STRING },
+	[NETLENS_A_RULE_OIFNAME]	= { .type = NLA_NUL_STRING },
 	[NETLENS_A_RULE_ACTION]		= NLA_POLICY_RANGE(NLA_U8, NETLENS_ACTION_ACCEPT,
 							   NETLENS_ACTION_COUNT),
 	[NETLENS_A_RULE_PRIORITY]	= { .type = NLA_U32 },
-	[NETLENS_A_RULE_LABEL]		= { .type = NLA_NUL_STRING, .len = NETLENS_LABEL_MAX },
+	[NETLENS_A_RULE_LABEL]		= { .type = NLA_NUL_STRING },
 	[NETLENS_A_RULE_PACKETS]	= { .type = NLA_REJECT,
 					    .reject_message = "packet counter is read-only" },
 	[NETLENS_A_RULE_BYTES]		= { .type = NLA_REJECT,
 					    .reject_message = "byte counter is read-only" },
 	[NETLENS_A_RULE_LAST_HIT_NS]	= { .type = NLA_REJECT,
 					    .reject_message = "last hit time is read-only" },
-	[NETLENS_A_REVERT_MS]		= NLA_POLICY_FULL_RANGE(NLA_U32, &netlens_revert_range),
+	[NETLENS_A_REVERT_MS]		= { .type = NLA_U32 },	/* range: netlens_revert_ms() */
 	[NETLENS_A_TXN_ID]		= NLA_POLICY_MIN(NLA_U32, 1),
 	[NETLENS_A_EVENT]		= { .type = NLA_REJECT,
 					    .reject_message = "events are sent by the kernel only" },
@@ -319,12 +315,27 @@ static int netlens_parse_rule(struct genl_info *info, struct netlens_rule *r)
 		r->action = nla_get_u8(tb[NETLENS_A_RULE_ACTION]);
 	if (tb[NETLENS_A_RULE_PRIORITY])
 		r->priority = nla_get_u32(tb[NETLENS_A_RULE_PRIORITY]);
-	if (tb[NETLENS_A_RULE_LABEL])
-		nla_strscpy(r->label, tb[NETLENS_A_RULE_LABEL], sizeof(r->label));
-	if (tb[NETLENS_A_RULE_IIFNAME])
-		nla_strscpy(m->iifname, tb[NETLENS_A_RULE_IIFNAME], IFNAMSIZ);
-	if (tb[NETLENS_A_RULE_OIFNAME])
-		nla_strscpy(m->oifname, tb[NETLENS_A_RULE_OIFNAME], IFNAMSIZ);
+	if (tb[NETLENS_A_RULE_LABEL]) {
+		if (nla_strscpy(r->label, tb[NETLENS_A_RULE_LABEL], sizeof(r->label)) < 0) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NETLENS_A_RULE_LABEL],
+					    "label longer than 64 bytes");
+			return -EINVAL;
+		}
+	}
+	if (tb[NETLENS_A_RULE_IIFNAME]) {
+		if (nla_strscpy(m->iifname, tb[NETLENS_A_RULE_IIFNAME], IFNAMSIZ) < 0) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NETLENS_A_RULE_IIFNAME],
+					    "input interface name longer than 15 bytes");
+			return -EINVAL;
+		}
+	}
+	if (tb[NETLENS_A_RULE_OIFNAME]) {
+		if (nla_strscpy(m->oifname, tb[NETLENS_A_RULE_OIFNAME], IFNAMSIZ) < 0) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NETLENS_A_RULE_OIFNAME],
+					    "output interface name longer than 15 bytes");
+			return -EINVAL;
+		}
+	}
 
 	err = netlens_parse_addr(info, NETLENS_A_RULE_SRC_ADDR,
 				 NETLENS_A_RULE_SRC_PLEN, &m->src, &m->src_mask,
@@ -422,10 +433,17 @@ static struct netlens_txn *netlens_txn_new(struct netlens_net *nn,
 
 static int netlens_check_write_attrs(struct genl_info *info)
 {
+	struct nlattr *rv = info->attrs[NETLENS_A_REVERT_MS];
+
 	if (info->attrs[NETLENS_A_TXN_ID]) {
 		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[NETLENS_A_TXN_ID],
 				    "a transaction id only goes with CONFIRM");
 		return -EINVAL;
+	}
+	if (rv && (nla_get_u32(rv) < 1 || nla_get_u32(rv) > NETLENS_REVERT_MS_MAX)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, rv,
+				    "revert deadline out of range: 1 to 3600000 ms");
+		return -ERANGE;
 	}
 	return 0;
 }

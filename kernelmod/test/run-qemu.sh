@@ -80,6 +80,12 @@ tr -d '\r' <"$OUT/console.log" >"$OUT/console.txt"
 cat "$OUT/console.txt"
 echo "run-qemu: qemu exited $qrc after $((end - start))s"
 
+# real kernel replies for the unit tests of collectors/kmod
+mkdir -p "$OUT/fixtures"
+command -v xxd >/dev/null && grep -E "^FIXTURE [a-z0-9-]+ [0-9a-f]+$" "$OUT/console.txt" | while read -r _ name hexdata; do
+	echo "$hexdata" | xxd -r -p >"$OUT/fixtures/$name.bin"
+done
+
 fail=0
 if [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
 	echo "run-qemu: FAIL: timeout after ${TIMEOUT}s" >&2

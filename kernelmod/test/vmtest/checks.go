@@ -40,6 +40,7 @@ func allChecks() []check {
 		{"malformed-100k", checkMalformed},
 		{"rmmod-under-traffic", checkRmmodTraffic},
 		{"load-unload-100", checkLoadCycles},
+		{"fixtures", checkFixtures},
 	}
 }
 
@@ -230,7 +231,7 @@ func checkExtack() error {
 					ae.Uint8(17, 2)
 					ae.Uint32(23, 0) // NETLENS_A_REVERT_MS
 				})
-			}, syscall.ERANGE, ""},
+			}, syscall.ERANGE, "revert deadline out of range"},
 			{"unknown attribute", func() error {
 				return raw(1, func(ae *netlink.AttributeEncoder) {
 					ae.Uint8(17, 2)
@@ -276,7 +277,11 @@ func checkExtack() error {
 			{"label too long", func() error {
 				_, err := c.Create(kmod.Rule{Action: kmod.ActionDrop, Label: strings.Repeat("x", kmod.LabelMax+1)}, 0)
 				return err
-			}, syscall.ERANGE, ""},
+			}, syscall.EINVAL, "label longer than 64 bytes"},
+			{"interface name too long", func() error {
+				_, err := c.Create(kmod.Rule{Action: kmod.ActionDrop, InIface: "an-interface-name"}, 0)
+				return err
+			}, syscall.EINVAL, "input interface name longer than 15 bytes"},
 			{"unknown rule id: delete", func() error { return c.Delete(999999) }, syscall.ENOENT, "unknown rule id"},
 			{"unknown rule id: change", func() error {
 				_, err := c.Change(999999, kmod.Rule{}, kmod.FieldDisabled, 0)

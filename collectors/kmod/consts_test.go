@@ -1,0 +1,186 @@
+package kmod
+
+import (
+	"bufio"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const uapiHeader = "../../kernelmod/uapi/netlens.h"
+
+var (
+	reEnumStart = regexp.MustCompile(`^enum\s+\w+\s*\{`)
+	reEnumEntry = regexp.MustCompile(`^(\w+)\s*(?:=\s*([^,/]+?))?\s*,`)
+	reDefine    = regexp.MustCompile(`^#define\s+(NETLENS_\w+)\s+(.+?)\s*(?:/\*.*)?$`)
+	reShift     = regexp.MustCompile(`^\(1U?\s*<<\s*(\d+)\)$`)
+	reMinusOne  = regexp.MustCompile(`^\((__\w+)\s*-\s*1\)$`)
+)
+
+// parseUAPI reads the enums and #defines of the uapi header: numbers into
+// nums, string literals into strs. It understands exactly the forms the
+// header uses and fails on anything else, so a new form is noticed.
+func parseUAPI(t *testing.T, path string) (nums map[string]int64, strs map[string]string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("open uapi header: %v", err)
+	}
+	defer f.Close()
+	nums, strs = map[string]int64{}, map[string]string{}
+	eval := func(v string) int64 {
+		v = strings.TrimSpace(v)
+		if m := reShift.FindStringSubmatch(v); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			return 1 << n
+		}
+		if m := reMinusOne.FindStringSubmatch(v); m != nil {
+			n, ok := nums[m[1]]
+			if !ok {
+				t.Fatalf("%s used before definition", m[1])
+			}
+			return n - 1
+		}
+		n, err := strconv.ParseInt(strings.TrimRight(v, "uUlL"), 0, 64)
+		if err != nil {
+			t.Fatalf("cannot evaluate %q", v)
+		}
+		return n
+	}
+	inEnum, next := false, int64(0)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case reEnumStart.MatchString(line):
+			inEnum, next = true, 0
+		case inEnum && strings.HasPrefix(line, "}"):
+			inEnum = false
+		case inEnum:
+			if m := reEnumEntry.FindStringSubmatch(line); m != nil {
+				if m[2] != "" {
+					next = eval(m[2])
+				}
+				nums[m[1]] = next
+				next++
+			}
+		default:
+			m := reDefine.FindStringSubmatch(line)
+			if m == nil || m[1] == "_UAPI_LINUX_NETLENS_H" {
+				continue
+			}
+			if strings.HasPrefix(m[2], `"`) {
+				strs[m[1]] = strings.Trim(m[2], `"`)
+				continue
+			}
+			nums[m[1]] = eval(m[2])
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return nums, strs
+}
+
+// TestConstantsMatchHeader keeps consts.go equal to the uapi header: every
+// name of the header must be mirrored here with the same value.
+func TestConstantsMatchHeader(t *testing.T) {
+	nums, strs := parseUAPI(t, uapiHeader)
+	goNums := map[string]int64{
+		"NETLENS_GENL_VERSION":  familyVersion,
+		"NETLENS_LABEL_MAX":     LabelMax,
+		"NETLENS_REVERT_MS_MAX": revertMSMax,
+
+		"NETLENS_CMD_UNSPEC":   int64(cmdUnspec),
+		"NETLENS_CMD_CREATE":   int64(cmdCreate),
+		"NETLENS_CMD_DELETE":   int64(cmdDelete),
+		"NETLENS_CMD_CHANGE":   int64(cmdChange),
+		"NETLENS_CMD_GET":      int64(cmdGet),
+		"NETLENS_CMD_COUNTERS": int64(cmdCounters),
+		"NETLENS_CMD_FLUSH":    int64(cmdFlush),
+		"NETLENS_CMD_CONFIRM":  int64(cmdConfirm),
+		"NETLENS_CMD_EVENT":    int64(cmdEvent),
+		"__NETLENS_CMD_MAX":    int64(cmdEvent) + 1,
+		"NETLENS_CMD_MAX":      int64(cmdEvent),
+
+		"NETLENS_A_UNSPEC":           int64(attrUnspec),
+		"NETLENS_A_PAD":              int64(attrPad),
+		"NETLENS_A_RULE_ID":          int64(attrRuleID),
+		"NETLENS_A_RULE_ENABLED":     int64(attrEnabled),
+		"NETLENS_A_RULE_HOOKS":       int64(attrHooks),
+		"NETLENS_A_RULE_FAMILY":      int64(attrFamily),
+		"NETLENS_A_RULE_PROTO":       int64(attrProto),
+		"NETLENS_A_RULE_SRC_ADDR":    int64(attrSrcAddr),
+		"NETLENS_A_RULE_SRC_PLEN":    int64(attrSrcPlen),
+		"NETLENS_A_RULE_DST_ADDR":    int64(attrDstAddr),
+		"NETLENS_A_RULE_DST_PLEN":    int64(attrDstPlen),
+		"NETLENS_A_RULE_SPORT_MIN":   int64(attrSportMin),
+		"NETLENS_A_RULE_SPORT_MAX":   int64(attrSportMax),
+		"NETLENS_A_RULE_DPORT_MIN":   int64(attrDportMin),
+		"NETLENS_A_RULE_DPORT_MAX":   int64(attrDportMax),
+		"NETLENS_A_RULE_IIFNAME":     int64(attrIifname),
+		"NETLENS_A_RULE_OIFNAME":     int64(attrOifname),
+		"NETLENS_A_RULE_ACTION":      int64(attrAction),
+		"NETLENS_A_RULE_PRIORITY":    int64(attrPriority),
+		"NETLENS_A_RULE_LABEL":       int64(attrLabel),
+		"NETLENS_A_RULE_PACKETS":     int64(attrPackets),
+		"NETLENS_A_RULE_BYTES":       int64(attrBytes),
+		"NETLENS_A_RULE_LAST_HIT_NS": int64(attrLastHitNS),
+		"NETLENS_A_REVERT_MS":        int64(attrRevertMS),
+		"NETLENS_A_TXN_ID":           int64(attrTxnID),
+		"NETLENS_A_EVENT":            int64(attrEvent),
+		"NETLENS_A_HOOK_STATS":       int64(attrHookStats),
+		"NETLENS_A_RULE_COUNT":       int64(attrRuleCount),
+		"__NETLENS_A_MAX":            int64(attrRuleCount) + 1,
+		"NETLENS_A_MAX":              int64(attrRuleCount),
+
+		"NETLENS_A_HS_UNSPEC":   int64(hsUnspec),
+		"NETLENS_A_HS_PAD":      int64(hsPad),
+		"NETLENS_A_HS_FAMILY":   int64(hsFamily),
+		"NETLENS_A_HS_HOOK":     int64(hsHook),
+		"NETLENS_A_HS_SEEN":     int64(hsSeen),
+		"NETLENS_A_HS_ACCEPTED": int64(hsAccepted),
+		"NETLENS_A_HS_DROPPED":  int64(hsDropped),
+		"__NETLENS_A_HS_MAX":    int64(hsDropped) + 1,
+		"NETLENS_A_HS_MAX":      int64(hsDropped),
+
+		"NETLENS_FAMILY_UNSPEC": int64(FamilyUnspec),
+		"NETLENS_FAMILY_IPV4":   int64(FamilyIPv4),
+		"NETLENS_FAMILY_IPV6":   int64(FamilyIPv6),
+		"NETLENS_FAMILY_BOTH":   int64(FamilyBoth),
+
+		"NETLENS_ACTION_UNSPEC": int64(ActionUnspec),
+		"NETLENS_ACTION_ACCEPT": int64(ActionAccept),
+		"NETLENS_ACTION_DROP":   int64(ActionDrop),
+		"NETLENS_ACTION_COUNT":  int64(ActionCount),
+
+		"NETLENS_EVENT_UNSPEC":    int64(EventUnspec),
+		"NETLENS_EVENT_CREATED":   int64(EventCreated),
+		"NETLENS_EVENT_DELETED":   int64(EventDeleted),
+		"NETLENS_EVENT_CHANGED":   int64(EventChanged),
+		"NETLENS_EVENT_FLUSHED":   int64(EventFlushed),
+		"NETLENS_EVENT_CONFIRMED": int64(EventConfirmed),
+		"NETLENS_EVENT_REVERTED":  int64(EventReverted),
+
+		"NETLENS_HOOK_PRE_ROUTING":  int64(HookPreRouting),
+		"NETLENS_HOOK_LOCAL_IN":     int64(HookLocalIn),
+		"NETLENS_HOOK_FORWARD":      int64(HookForward),
+		"NETLENS_HOOK_LOCAL_OUT":    int64(HookLocalOut),
+		"NETLENS_HOOK_POST_ROUTING": int64(HookPostRouting),
+		"NETLENS_HOOK_ALL":          int64(HookAll),
+	}
+	goStrs := map[string]string{
+		"NETLENS_GENL_NAME":         familyName,
+		"NETLENS_GENL_MCGRP_EVENTS": groupEvents,
+	}
+	if diff := cmp.Diff(nums, goNums); diff != "" {
+		t.Errorf("numeric constants: header vs Go (-header +go):\n%s", diff)
+	}
+	if diff := cmp.Diff(strs, goStrs); diff != "" {
+		t.Errorf("string constants: header vs Go (-header +go):\n%s", diff)
+	}
+}
