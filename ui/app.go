@@ -474,13 +474,20 @@ func (a *App) healthView() string {
 	return b.String() + strings.Repeat(" ", max(a.width-used, 0))
 }
 
-// tabLabel is the text of tab i in the tab bar.
+// tabLabel is the text of tab i in the tab bar: its number and title,
+// "[/]" when it has a filter, and its badge.
 func (a *App) tabLabel(i int) string {
 	p := a.pages[i]
+	t := " " + itoa(i+1) + " " + p.Title()
 	if p.Filter() != "" {
-		return " " + itoa(i+1) + " " + p.Title() + " [/] "
+		t += " [/]"
 	}
-	return " " + itoa(i+1) + " " + p.Title() + " "
+	if b, ok := p.(badger); ok {
+		if s := b.Badge(); s != "" {
+			t += " (" + s + ")"
+		}
+	}
+	return t + " "
 }
 
 // tabRanges returns the columns [start, end) of each tab that fits in the
