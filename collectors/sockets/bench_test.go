@@ -38,8 +38,8 @@ func BenchmarkDecodeDatagram(b *testing.B) {
 	b.SetBytes(int64(len(dg)))
 	b.ReportAllocs()
 	for b.Loop() {
-		out = out[:0]
-		if _, err := decodeDatagram(dg, 1, model.ProtoTCP, nil, func(s *model.Socket) { out = append(out, *s) }); err != nil {
+		var err error
+		if out, _, err = decodeDatagram(dg, 1, model.ProtoTCP, nil, out[:0]); err != nil {
 			b.Fatal(err)
 		}
 	}

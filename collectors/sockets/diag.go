@@ -114,15 +114,15 @@ type dumpStatus struct {
 }
 
 // decodeDatagram decodes one datagram of a sock_diag dump reply: every
-// SOCK_DIAG_BY_FAMILY message in it is decoded and passed to fn, which
-// must not keep s. Interface indexes are named through names (which may
-// be nil). Messages whose sequence number is not seq are skipped.
-// An NLMSG_ERROR, or an NLMSG_DONE carrying an error, is returned as an
-// error wrapping the errno (with the extended ACK message, if any).
-// It never panics on malformed input.
-func decodeDatagram(b []byte, seq uint32, proto model.Proto, names *ifNames, fn func(s *model.Socket)) (dumpStatus, error) {
+// SOCK_DIAG_BY_FAMILY message in it is decoded straight into a new element
+// appended to out. Messages whose sequence number is not seq are skipped.
+// Interface indexes are named through names (which may be nil). An
+// NLMSG_ERROR, or an NLMSG_DONE carrying an error, is returned as an error
+// wrapping the errno (with the extended ACK message, if any). On error, out
+// is returned as it was given. It never panics on malformed input.
+func decodeDatagram(b []byte, seq uint32, proto model.Proto, names *ifNames, out []model.Socket) ([]model.Socket, dumpStatus, error) {
 	var st dumpStatus
-	var s model.Socket
+	start := len(out)
 	ne := binary.NativeEndian
 	for off := 0; len(b)-off >= nlmsgHdrLen; {
 		l := int(ne.Uint32(b[off:]))
@@ -130,7 +130,7 @@ func decodeDatagram(b []byte, seq uint32, proto model.Proto, names *ifNames, fn 
 		flags := ne.Uint16(b[off+6:])
 		mseq := ne.Uint32(b[off+8:])
 		if l < nlmsgHdrLen || l > len(b)-off {
-			return st, fmt.Errorf("netlink message at offset %d: length %d with %d bytes left: %w", off, l, len(b)-off, ErrMalformed)
+			return out[:start], st, fmt.Errorf("netlink message at offset %d: length %d with %d bytes left: %w", off, l, len(b)-off, ErrMalformed)
 		}
 		payload := b[off+nlmsgHdrLen : off+l]
 		off += align4(l)
@@ -145,21 +145,22 @@ func decodeDatagram(b []byte, seq uint32, proto model.Proto, names *ifNames, fn 
 			st.done = true
 			if len(payload) >= 4 {
 				if errno := int32(ne.Uint32(payload)); errno < 0 {
-					return st, fmt.Errorf("sock_diag dump: %w", syscall.Errno(-errno))
+					return out[:start], st, fmt.Errorf("sock_diag dump: %w", syscall.Errno(-errno))
 				}
 			}
-			return st, nil
+			return out, st, nil
 		case msgError:
-			return st, decodeError(payload, flags)
-		case msgSockDiagByFamily:
-			s = model.Socket{Proto: proto}
-			if err := decodeDiagMsg(payload, names, &s); err != nil {
-				return st, err
+			if err := decodeError(payload, flags); err != nil {
+				return out[:start], st, err
 			}
-			fn(&s)
+		case msgSockDiagByFamily:
+			out = append(out, model.Socket{Proto: proto})
+			if err := decodeDiagMsg(payload, names, &out[len(out)-1]); err != nil {
+				return out[:start], st, err
+			}
 		}
 	}
-	return st, nil
+	return out, st, nil
 }
 
 // decodeError turns an NLMSG_ERROR payload into an error (nil for an ACK).

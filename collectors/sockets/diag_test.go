@@ -38,7 +38,8 @@ func TestDecodeRealDumpsMatchSS(t *testing.T) {
 		if strings.HasPrefix(name, "sockdiag_udp") {
 			proto = model.ProtoUDP
 		}
-		st, err := decodeDatagram(b, fixtureSeq, proto, names, func(s *model.Socket) { got = append(got, *s) })
+		var st dumpStatus
+		got, st, err = decodeDatagram(b, fixtureSeq, proto, names, got)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -283,8 +284,7 @@ func TestDecodeDatagram(t *testing.T) {
 	names := &ifNames{byIndex: map[uint32]string{3: "eth0"}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var got []model.Socket
-			st, err := decodeDatagram(tt.in, seq, model.ProtoTCP, names, func(s *model.Socket) { got = append(got, *s) })
+			got, st, err := decodeDatagram(tt.in, seq, model.ProtoTCP, names, nil)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("error %v, want %v", err, tt.wantErr)
@@ -342,15 +342,18 @@ func FuzzDecodeDatagram(f *testing.F) {
 	f.Add(nlmsg(msgError, 0, fixtureSeq, []byte{0xff, 0xff, 0xff, 0xff, 200, 0, 0, 0}))
 	names := &ifNames{byIndex: map[uint32]string{1: "lo"}}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		n := 0
-		_, _ = decodeDatagram(b, fixtureSeq, model.ProtoTCP, names, func(s *model.Socket) {
-			n++
+		prefix := []model.Socket{{Proto: model.ProtoRAW}}
+		out, _, err := decodeDatagram(b, fixtureSeq, model.ProtoTCP, names, prefix)
+		if len(out) == 0 || out[0].Proto != model.ProtoRAW || (err != nil && len(out) != 1) {
+			t.Fatalf("sockets before the datagram lost or partial result kept: %d, %v", len(out), err)
+		}
+		for _, s := range out[1:] {
 			if s.Family != model.FamilyIPv4 && s.Family != model.FamilyIPv6 {
 				t.Fatalf("family %q", s.Family)
 			}
-		})
-		if n > len(b)/(nlmsgHdrLen+diagMsgLen) {
-			t.Fatalf("%d sockets from %d bytes", n, len(b))
+		}
+		if n := len(out) - 1; n > len(b)/(nlmsgHdrLen+diagMsgLen) {
+			t.Fatalf("%d sockets from %d bytes", len(out)-1, len(b))
 		}
 		_ = decodeError(b, flagAckTLVs)
 		_ = decodeError(b, flagAckTLVs|flagCapped)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -41,6 +42,10 @@ type diagConn struct {
 	names *ifNames
 	// Interrupted counts dumps that stayed NLM_F_DUMP_INTR after every retry.
 	interrupted uint64
+
+	readFn  func(fd uintptr) bool
+	recvN   int
+	recvErr error
 }
 
 // sockConn is the socket a diagConn reads and writes through its raw
@@ -132,7 +137,6 @@ func (d *diagConn) dumpOnce(ctx context.Context, family uint8, proto ipProto, ou
 		_ = d.c.SetReadDeadline(time.Time{})
 	}
 	mp := proto.model()
-	add := func(s *model.Socket) { out = append(out, *s) }
 	intr := false
 	for {
 		if err := ctx.Err(); err != nil {
@@ -142,7 +146,8 @@ func (d *diagConn) dumpOnce(ctx context.Context, family uint8, proto ipProto, ou
 		if err != nil {
 			return out, intr, fmt.Errorf("receive sock_diag reply: %w", err)
 		}
-		st, err := decodeDatagram(d.buf[:n], seq, mp, d.names, add)
+		var st dumpStatus
+		out, st, err = decodeDatagram(d.buf[:n], seq, mp, d.names, out)
 		intr = intr || st.interrupted
 		if err != nil {
 			return out, intr, fmt.Errorf("%s/%s: %w", mp, familyName(family), err)
@@ -167,13 +172,25 @@ func (d *diagConn) send(b []byte) error {
 	return serr
 }
 
+// recvfrom is the raw read of recv, kept as a method value so that a
+// read allocates no closure; it leaves its results in recvN and recvErr.
+// It calls recvfrom(2) without asking for the source address, which
+// unix.Recvfrom would allocate for every datagram.
+func (d *diagConn) recvfrom(fd uintptr) bool {
+	n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&d.buf[0])), uintptr(len(d.buf)), unix.MSG_TRUNC, 0, 0)
+	d.recvN, d.recvErr = int(n), nil
+	if errno != 0 {
+		d.recvN, d.recvErr = 0, errno
+	}
+	return errno != unix.EAGAIN && errno != unix.EINTR
+}
+
 func (d *diagConn) recv() (int, error) {
-	var n int
-	var rerr error
-	err := d.rc.Read(func(fd uintptr) bool {
-		n, _, rerr = unix.Recvfrom(int(fd), d.buf, unix.MSG_TRUNC)
-		return rerr != unix.EAGAIN && rerr != unix.EINTR
-	})
+	if d.readFn == nil {
+		d.readFn = d.recvfrom
+	}
+	err := d.rc.Read(d.readFn)
+	n, rerr := d.recvN, d.recvErr
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return 0, fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
