@@ -474,20 +474,13 @@ func (a *App) healthView() string {
 	return b.String() + strings.Repeat(" ", max(a.width-used, 0))
 }
 
-// tabLabel is the text of tab i in the tab bar: its number and title,
-// "[/]" when it has a filter, and its badge.
+// tabLabel is the text of tab i in the tab bar.
 func (a *App) tabLabel(i int) string {
 	p := a.pages[i]
-	t := " " + itoa(i+1) + " " + p.Title()
 	if p.Filter() != "" {
-		t += " [/]"
+		return " " + itoa(i+1) + " " + p.Title() + " [/] "
 	}
-	if b, ok := p.(badger); ok {
-		if s := b.Badge(); s != "" {
-			t += " (" + s + ")"
-		}
-	}
-	return t + " "
+	return " " + itoa(i+1) + " " + p.Title() + " "
 }
 
 // tabRanges returns the columns [start, end) of each tab that fits in the

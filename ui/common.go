@@ -49,11 +49,3 @@ type page interface {
 	ShortHelp() []key.Binding
 	FullHelp() [][]key.Binding
 }
-
-// badger is implemented by pages that have something to say on their tab
-// even when another tab is shown (counters that just moved).
-type badger interface {
-	// Badge is a short text for the tab bar, "" for none. It reads only
-	// the last snapshot handed to SetSnapshot.
-	Badge() string
-}

@@ -90,20 +90,6 @@ func (p *dropsPage) Sync() {
 	p.sync(p)
 }
 
-// Badge implements badger: how many counters moved in the last interval.
-func (p *dropsPage) Badge() string {
-	n := 0
-	for i := range p.snap.Counters {
-		if c := &p.snap.Counters[i]; c.Kind != model.KindGauge && c.Delta > 0 {
-			n++
-		}
-	}
-	if n == 0 {
-		return ""
-	}
-	return itoa(n) + " moving"
-}
-
 // Update implements page.
 func (p *dropsPage) Update(msg tea.Msg) (page, tea.Cmd) {
 	switch msg := msg.(type) {
