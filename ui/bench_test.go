@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/colorprofile"
+
 	"netlens/model"
 )
 
@@ -37,7 +39,7 @@ func BenchmarkView(b *testing.B) {
 // process, with colours.
 func BenchmarkViewScrolled(b *testing.B) {
 	a := newTestApp(b, benchStore(50000), Options{}, 120, 40)
-	a.styles = *NewStyles(3) // colorprofile.ANSI256
+	a.styles = *NewStyles(colorprofile.ANSI256)
 	send(a, "o", "o", "o", "o", "o")
 	for range 500 {
 		send(a, "pgdown")
