@@ -154,32 +154,26 @@ func alertMsg(reason, sym string) genetlink.Message {
 // waitTotal waits until the collector has counted n drops.
 func waitTotal(t *testing.T, c *Collector, n uint64) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		c.agg.mu.Lock()
-		got := c.agg.total
-		c.agg.mu.Unlock()
-		if got >= n {
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
-	t.Fatalf("drops not counted in time (want %d)", n)
+	waitAgg(t, c, func(a *aggregator) bool { return a.total >= n })
 }
 
+// waitLost waits until the collector has counted n ENOBUFS.
 func waitLost(t *testing.T, c *Collector, n uint64) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	waitAgg(t, c, func(a *aggregator) bool { return a.lost >= n })
+}
+
+func waitAgg(t *testing.T, c *Collector, ok func(*aggregator) bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		c.agg.mu.Lock()
-		got := c.agg.lost
+		done := ok(c.agg)
 		c.agg.mu.Unlock()
-		if got >= n {
+		if done {
 			return
 		}
-		time.Sleep(time.Millisecond)
 	}
-	t.Fatalf("ENOBUFS not counted in time (want %d)", n)
+	t.Fatal("the listener did not count in time")
 }
 
 func TestCollectorNotSupported(t *testing.T) {
