@@ -7,7 +7,7 @@
 # from the kernel, on a build warning, or on timeout.
 #
 #   kernelmod/test/run-qemu.sh              the whole suite
-#   kernelmod/test/run-qemu.sh -bench       also the per-packet cost benchmark
+#   kernelmod/test/run-qemu.sh -bench       the per-packet cost table instead of the checks
 #   TIMEOUT=600 kernelmod/test/run-qemu.sh  longer bound (default 300 s)
 #
 # Needs the packages of kernelmod/test/deps.sh.
@@ -59,6 +59,18 @@ case "$VETH" in
 *.zst) zstd -qdc "$VETH" >"$OUT/root/veth.ko" ;;
 *) cp "$VETH" "$OUT/root/veth.ko" ;;
 esac
+# for the nftables comparison of -bench (loaded by vmtest, in this order)
+mkdir -p "$OUT/root/mods"
+for m in kernel/crypto/crc32c_generic kernel/lib/libcrc32c kernel/net/netfilter/nfnetlink kernel/net/netfilter/nf_tables; do
+	src=$(ls /lib/modules/"$KVER"/$m.ko* 2>/dev/null | head -1) || true
+	[ -n "$src" ] || continue
+	dst="$OUT/root/mods/$(basename "$m").ko"
+	case "$src" in
+	*.xz) xz -dc "$src" >"$dst" ;;
+	*.zst) zstd -qdc "$src" >"$dst" ;;
+	*) cp "$src" "$dst" ;;
+	esac
+done
 mkdir -p "$OUT/root/proc" "$OUT/root/sys" "$OUT/root/dev" "$OUT/root/etc"
 echo "root:x:0:0:root:/:/bin/sh" >"$OUT/root/etc/passwd"
 echo "nobody:x:65534:65534:nobody:/:/bin/false" >>"$OUT/root/etc/passwd"

@@ -14,7 +14,7 @@ import (
 
 var (
 	modulePath = flag.String("module", "/netlens.ko", "path of netlens.ko")
-	runBench   = flag.Bool("bench", false, "also measure per-packet cost")
+	runBench   = flag.Bool("bench", false, "measure the per-packet cost table instead of running the checks")
 	unprivMode = flag.Bool("unpriv", false, "internal: run the unprivileged half of the permission check")
 	only       = flag.String("run", "", "run only the check with this name")
 	unprivRule = flag.Int("rule", 0, "internal: the rule id the unprivileged half expects")
@@ -43,7 +43,7 @@ func main() {
 	}
 	checks := allChecks()
 	if *runBench {
-		checks = append(checks, check{"bench", benchCost})
+		checks = []check{{"load", checkLoad}, {"bench", benchCost}}
 	}
 	failed := 0
 	start := time.Now()
