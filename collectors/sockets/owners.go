@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"syscall"
@@ -560,6 +559,3 @@ func readFull(fd int, buf []byte) (int, error) {
 	}
 	return n, nil
 }
-
-// procDir is <root>/PID for messages.
-func procDir(root string, pid int) string { return filepath.Join(root, strconv.Itoa(pid)) }

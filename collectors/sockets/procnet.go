@@ -29,16 +29,11 @@ var procNetFiles = []procNetFile{
 	{"raw", model.ProtoRAW}, {"raw6", model.ProtoRAW},
 }
 
-// netSockets reads the socket tables /proc/net/{tcp,tcp6,udp,udp6,udplite,
-// udplite6,raw,raw6} under dir (normally /proc/net, or /proc/PID/net for
-// another namespace) and appends their sockets to out. A missing tcp or
-// udp table is an error wrapping os.ErrNotExist; missing udplite tables
-// are skipped.
-func netSockets(dir string, out []model.Socket) ([]model.Socket, error) {
-	return netFiles(dir, procNetFiles, out)
-}
-
-// netFiles reads the given tables under dir (see netSockets).
+// netFiles reads socket tables such as /proc/net/{tcp,tcp6,udp,udp6,
+// udplite,udplite6,raw,raw6} under dir (normally /proc/net, or
+// /proc/thread-self/net in another namespace) and appends their sockets to
+// out. A missing tcp or udp table is an error wrapping os.ErrNotExist;
+// missing udplite tables (UDP-Lite removed or not built) are skipped.
 func netFiles(dir string, files []procNetFile, out []model.Socket) ([]model.Socket, error) {
 	for _, f := range files {
 		var err error

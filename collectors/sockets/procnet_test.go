@@ -17,7 +17,7 @@ import (
 // `ss -tuwanH` (sock_diag for tcp and udp; /proc/net/raw{,6} for raw, as
 // this kernel has no raw_diag).
 func TestParseNetFixturesMatchSS(t *testing.T) {
-	got, err := netSockets("testdata/proc_net_dir", nil)
+	got, err := netFiles("testdata/proc_net_dir", procNetFiles, nil)
 	if err == nil || len(got) != 0 {
 		t.Fatalf("missing directory: %v, %d sockets", err, len(got))
 	}
