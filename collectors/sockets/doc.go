@@ -11,9 +11,13 @@
 //
 // Owners (which process holds which socket, as `ss -p` shows) come from
 // the socket:[inode] links under /proc/PID/fd, kept in a cache that is
-// refreshed incrementally: a process's fd directory is listed every
-// collection, but only fd numbers that are new, or whose cached socket has
-// left the socket table, are resolved again with readlink.
+// refreshed incrementally: a process's fd directory is listed only when its
+// fd count changed or one of its sockets left the table (and every 16th
+// collection), and only fd numbers that are new, or whose cached socket
+// has left the table, are resolved again with readlink. See owners.go.
+//
+// New(Options{}) is what netlens runs; Collector.Note says what the user
+// should know beyond the source (e.g. owners hidden by missing privileges).
 //
 // The collector works on one network namespace: the caller's, or the one
 // given by Options.NetNS. Processes are those of Options.ProcRoot.
