@@ -32,13 +32,13 @@ func (s *tmuxSession) capture() string { return s.run("capture-pane", "-p", "-t"
 
 func (s *tmuxSession) keys(ks ...string) { s.run(append([]string{"send-keys", "-t", "e2e"}, ks...)...) }
 
-// waitFor waits up to 10s for the screen to contain want.
+// waitFor waits up to 20s for the screen to contain want.
 func (s *tmuxSession) waitFor(want string) string {
 	s.t.Helper()
 	return s.waitUntil("show "+strconv.Quote(want), func(scr string) bool { return strings.Contains(scr, want) })
 }
 
-// waitGone waits up to 10s for the screen to lose text.
+// waitGone waits up to 20s for the screen to lose text.
 func (s *tmuxSession) waitGone(text string) {
 	s.t.Helper()
 	s.waitUntil("lose "+strconv.Quote(text), func(scr string) bool { return !strings.Contains(scr, text) })
@@ -46,7 +46,7 @@ func (s *tmuxSession) waitGone(text string) {
 
 func (s *tmuxSession) waitUntil(what string, ok func(string) bool) string {
 	s.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		scr := s.capture()
 		if ok(scr) {
@@ -101,7 +101,7 @@ func TestEndToEndTmux(t *testing.T) {
 	}
 	waitExit := func(t *testing.T, dir string) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(20 * time.Second)
 		for {
 			b, err := os.ReadFile(filepath.Join(dir, "exit"))
 			if err == nil && len(b) > 0 {

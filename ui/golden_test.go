@@ -74,7 +74,7 @@ func runGolden(t *testing.T, store *model.Store, w, h int, p colorprofile.Profil
 	if err := tm.Quit(); err != nil {
 		t.Fatal(err)
 	}
-	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*App)
+	final := tm.FinalModel(t, teatest.WithFinalTimeout(20*time.Second)).(*App)
 	var buf bytes.Buffer
 	cw := &colorprofile.Writer{Forward: &buf, Profile: p}
 	if _, err := cw.WriteString(final.View().Content); err != nil {
