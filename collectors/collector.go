@@ -31,6 +31,12 @@ type Sourcer interface {
 	Source() string
 }
 
+// Noter is implemented by collectors that can tell, after a successful
+// run, what they could only partly read and why.
+type Noter interface {
+	Note() string
+}
+
 // Closer is implemented by collectors that hold resources (sockets,
 // goroutines) to release when the Runner stops.
 type Closer interface {

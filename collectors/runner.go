@@ -142,6 +142,10 @@ func (r *Runner) runOne(ctx context.Context, s Spec, timeout time.Duration) mode
 	if src, ok := s.Collector.(Sourcer); ok {
 		st.Source = src.Source()
 	}
+	st.Note = ""
+	if n, ok := s.Collector.(Noter); ok && err == nil {
+		st.Note = n.Note()
+	}
 	r.store.Publish(model.StatusUpdate{Status: st})
 	return st.State
 }

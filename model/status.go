@@ -28,4 +28,8 @@ type CollectorStatus struct {
 	// Source says where the data came from when a collector has several
 	// ("sock_diag", "/proc/net").
 	Source string `json:"source,omitempty"`
+	// Note is what a working collector wants the user to know: data it
+	// could only partly read and why ("owners of 3 of 90 processes
+	// unreadable (needs root or CAP_SYS_PTRACE)").
+	Note string `json:"note,omitempty"`
 }
