@@ -573,3 +573,17 @@ func TestPasteIntoFilter(t *testing.T) {
 		t.Fatalf("%d sockets on 10.20.0.5:443, want 13", n)
 	}
 }
+
+func TestFilterKeystrokeDoesNotSort(t *testing.T) {
+	a := newTestApp(t, fixtureStore(), Options{}, 80, 24)
+	p := a.pages[0].(*connsPage)
+	before := p.sortRuns
+	send(a, "/", "t", "c", "p", "backspace", "esc")
+	if p.sortRuns != before {
+		t.Fatalf("%d sorts while typing a filter, want 0", p.sortRuns-before)
+	}
+	send(a, "o")
+	if p.sortRuns != before+1 {
+		t.Fatalf("a new sort column: %d sorts, want 1", p.sortRuns-before)
+	}
+}

@@ -96,7 +96,7 @@ func (p *dropsPage) Update(msg tea.Msg) (page, tea.Cmd) {
 	case tea.KeyPressMsg:
 		if key.Matches(msg, p.Keys.ShowAll) {
 			p.all = !p.all
-			p.dirty = true
+			p.invalidate()
 			p.Sync()
 			return p, nil
 		}

@@ -67,6 +67,11 @@ type listBase[K comparable] struct {
 
 	idx []int // rows shown, in order
 
+	// order is every row the page's predicate includes, sorted, whatever
+	// the filter; a keystroke in the filter only narrows it again.
+	order      []int
+	orderValid bool
+
 	// Lower-case haystacks, built once per snapshot when a filter is in
 	// use: row i's text is hay[hayOff[i]:hayOff[i+1]].
 	hay      []byte
@@ -93,8 +98,9 @@ type listBase[K comparable] struct {
 	// table.
 	details bool
 
-	// recomputes counts the filter-and-sort runs (for tests).
-	recomputes int
+	// recomputes counts the filter-and-sort runs, sortRuns the sorts
+	// (for tests).
+	recomputes, sortRuns int
 }
 
 // Init implements page; a list page has no work of its own to start.
@@ -190,6 +196,12 @@ func (l *listBase[K]) setSnapshot(src listSource[K], s model.Snapshot) {
 	l.capture(src)
 	l.snap = s
 	l.hayValid = false
+	l.invalidate()
+}
+
+// invalidate says the rows, the sort or the page's predicate changed.
+func (l *listBase[K]) invalidate() {
+	l.orderValid = false
 	l.dirty = true
 }
 
@@ -216,30 +228,19 @@ func (l *listBase[K]) sync(src listSource[K]) {
 	l.recomputes++
 	l.capture(src)
 	l.captured = false
-	n := src.count()
+	if !l.orderValid {
+		l.sortOrder(src)
+	}
 	if l.lfilter != "" && !l.hayValid {
 		l.buildHaystacks(src)
 	}
 	needle := []byte(l.lfilter)
 	idx := l.idx[:0]
-	for i := range n {
-		if !src.include(i) {
-			continue
+	for _, i := range l.order {
+		if len(needle) == 0 || bytes.Contains(l.hay[l.hayOff[i]:l.hayOff[i+1]], needle) {
+			idx = append(idx, i)
 		}
-		if len(needle) > 0 && !bytes.Contains(l.hay[l.hayOff[i]:l.hayOff[i+1]], needle) {
-			continue
-		}
-		idx = append(idx, i)
 	}
-	spec := l.sorts[l.sortIdx]
-	desc := l.desc
-	slices.SortFunc(idx, func(a, b int) int {
-		c := spec.cmp(a, b)
-		if desc {
-			c = -c
-		}
-		return cmp.Or(c, cmp.Compare(a, b))
-	})
 	l.idx = idx
 	l.tbl.SetLen(len(idx))
 	if l.selValid {
@@ -250,6 +251,28 @@ func (l *listBase[K]) sync(src listSource[K]) {
 			}
 		}
 	}
+}
+
+// sortOrder sorts every row the page includes.
+func (l *listBase[K]) sortOrder(src listSource[K]) {
+	order := l.order[:0]
+	for i := range src.count() {
+		if src.include(i) {
+			order = append(order, i)
+		}
+	}
+	spec := l.sorts[l.sortIdx]
+	desc := l.desc
+	slices.SortFunc(order, func(a, b int) int {
+		c := spec.cmp(a, b)
+		if desc {
+			c = -c
+		}
+		return cmp.Or(c, cmp.Compare(a, b))
+	})
+	l.order = order
+	l.orderValid = true
+	l.sortRuns++
 }
 
 // buildHaystacks builds the lower-case text of every row into one buffer.
@@ -311,11 +334,11 @@ func (l *listBase[K]) handleKey(msg tea.KeyPressMsg) bool {
 		l.sortIdx = (l.sortIdx + 1) % len(l.sorts)
 		l.desc = l.sorts[l.sortIdx].desc
 		l.tbl.sortCol = l.sorts[l.sortIdx].col
-		l.dirty = true
+		l.invalidate()
 	case key.Matches(msg, k.Reverse):
 		l.desc = !l.desc
 		l.tbl.sortDesc = l.desc
-		l.dirty = true
+		l.invalidate()
 	default:
 		return false
 	}

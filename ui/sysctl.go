@@ -95,7 +95,7 @@ func (p *sysctlPage) Update(msg tea.Msg) (page, tea.Cmd) {
 		switch {
 		case key.Matches(msg, p.Keys.WatchedOnly):
 			p.watchedOnly = !p.watchedOnly
-			p.dirty = true
+			p.invalidate()
 			p.Sync()
 		default:
 			p.handleKey(msg)
