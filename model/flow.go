@@ -419,10 +419,13 @@ type ConntrackStats struct {
 	FlowsTruncated bool `json:"flows_truncated"`
 	// Dumps counts full dumps; Resyncs those made to repair lost events.
 	// LastDump is when the last one finished and DumpDuration what it took.
-	Dumps        uint64        `json:"dumps"`
-	Resyncs      uint64        `json:"resyncs"`
-	LastDump     time.Time     `json:"last_dump,omitzero"`
-	DumpDuration time.Duration `json:"dump_duration_ns"`
+	Dumps   uint64 `json:"dumps"`
+	Resyncs uint64 `json:"resyncs"`
+	// ResyncPending is set when events were lost and the re-dump that
+	// repairs the table has not run yet: until then the table may be stale.
+	ResyncPending bool          `json:"resync_pending"`
+	LastDump      time.Time     `json:"last_dump,omitzero"`
+	DumpDuration  time.Duration `json:"dump_duration_ns"`
 	// Listening is set while the event listener runs; EventsError says
 	// why it does not.
 	Listening   bool   `json:"listening"`

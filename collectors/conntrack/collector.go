@@ -93,6 +93,8 @@ type Collector struct {
 	evErr      error
 	evBuf      int
 	st         model.ConntrackStats // event and dump counters
+
+	onEvent func(event) // tests: called for every event received, under mu
 }
 
 // NewCollector returns a conntrack collector. Run it every
@@ -189,6 +191,7 @@ func (c *Collector) publishStats(pub collectors.Publisher, st model.ConntrackSta
 	st.FlowsHeld = len(c.tab.m)
 	st.FlowsTruncated = c.tab.truncated
 	st.Listening = c.listening
+	st.ResyncPending = c.needResync
 	st.EventBuffer = c.evBuf
 	if c.evErr != nil {
 		st.EventsError = c.evErr.Error()
@@ -321,6 +324,9 @@ func (c *Collector) listen(r receiver) {
 // table marked for another dump. c.mu must be held.
 func (c *Collector) applyLocked(evs []event) {
 	for _, e := range evs {
+		if c.onEvent != nil {
+			c.onEvent(e)
+		}
 		switch e.kind {
 		case evNew:
 			c.st.EventsNew++

@@ -66,12 +66,21 @@ var errDumpInterrupted = errors.New("conntrack dump interrupted (NLM_F_DUMP_INTR
 // collectors.ErrPermission that says what is needed.
 func permError(op string, err error) error {
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		return fmt.Errorf("conntrack %s needs CAP_NET_ADMIN: %w (%v)", op, collectors.ErrPermission, err)
+		return fmt.Errorf("needs CAP_NET_ADMIN (%s: %v): %w", op, unwrapErrno(err), collectors.ErrPermission)
 	}
 	if errors.Is(err, unix.EPROTONOSUPPORT) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EOPNOTSUPP) {
 		return fmt.Errorf("conntrack %s: ctnetlink unavailable: %w (%v)", op, collectors.ErrNotSupported, err)
 	}
 	return fmt.Errorf("conntrack %s: %w", op, err)
+}
+
+// unwrapErrno returns the errno inside err, or err.
+func unwrapErrno(err error) error {
+	var e syscall.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return err
 }
 
 // dial opens a NETLINK_NETFILTER socket in the network namespace netns
