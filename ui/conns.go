@@ -2,6 +2,7 @@ package ui
 
 import (
 	"cmp"
+	"encoding/binary"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -38,6 +39,9 @@ type sockKey struct {
 type connsPage struct {
 	listBase[sockKey]
 	summary string // "1234 sockets: 800 ESTAB, 12 LISTEN, ..."
+
+	ord   []sockOrd     // sort keys, by socket
+	ordOf *model.Socket // the first socket of the rows ord was built for
 }
 
 func newConnsPage(c Common, deps []string) *connsPage {
@@ -55,61 +59,105 @@ func newConnsPage(c Common, deps []string) *connsPage {
 		connDrops:  {title: "Drops", width: 5, right: true, drop: 2},
 	}
 	socks := func() []model.Socket { return p.snap.Sockets }
+	// Address sorts compare precomputed integer keys (sockOrd); the
+	// others break ties by local address the same way.
+	prep := p.buildOrd
+	byLocal := p.cmpLocal
 	sorts := []sortSpec{
-		{name: "local", col: connLocal, cmp: func(a, b int) int { s := socks(); return cmpSockLocal(&s[a], &s[b]) }},
-		{name: "remote", col: connRemote, cmp: func(a, b int) int {
-			s := socks()
-			if c := cmpAddrPort(s[a].Remote, s[b].Remote); c != 0 {
+		{name: "local", col: connLocal, prep: prep, cmp: byLocal},
+		{name: "remote", col: connRemote, prep: prep, cmp: func(a, b int) int {
+			if c := p.ord[a].remote.compare(&p.ord[b].remote); c != 0 {
 				return c
 			}
-			return cmpSockLocal(&s[a], &s[b])
+			return byLocal(a, b)
 		}},
-		{name: "state", col: connState, cmp: func(a, b int) int {
+		{name: "state", col: connState, prep: prep, cmp: func(a, b int) int {
 			s := socks()
-			return cmp.Or(cmp.Compare(s[a].State.String(), s[b].State.String()), cmpSockLocal(&s[a], &s[b]))
+			return cmp.Or(cmp.Compare(s[a].State.String(), s[b].State.String()), byLocal(a, b))
 		}},
 		{name: "recv-q", col: connRecvQ, desc: true, cmp: func(a, b int) int { s := socks(); return cmp.Compare(s[a].RecvQ, s[b].RecvQ) }},
 		{name: "send-q", col: connSendQ, desc: true, cmp: func(a, b int) int { s := socks(); return cmp.Compare(s[a].SendQ, s[b].SendQ) }},
-		{name: "process", col: connProc, cmp: func(a, b int) int {
+		{name: "process", col: connProc, prep: prep, cmp: func(a, b int) int {
 			s := socks()
-			return cmp.Or(cmpProcs(s[a].Procs, s[b].Procs), cmpSockLocal(&s[a], &s[b]))
+			return cmp.Or(cmpProcs(s[a].Procs, s[b].Procs), byLocal(a, b))
 		}},
 		{name: "uid", col: connUID, cmp: func(a, b int) int { s := socks(); return cmp.Compare(s[a].UID, s[b].UID) }},
 		{name: "drops", col: connDrops, desc: true, cmp: func(a, b int) int { s := socks(); return cmp.Compare(s[a].Drops, s[b].Drops) }},
-		{name: "proto", col: connProto, cmp: func(a, b int) int {
+		{name: "proto", col: connProto, prep: prep, cmp: func(a, b int) int {
 			s := socks()
-			return cmp.Or(cmp.Compare(s[a].Proto, s[b].Proto), cmpSockLocal(&s[a], &s[b]))
+			return cmp.Or(cmp.Compare(s[a].Proto, s[b].Proto), byLocal(a, b))
 		}},
 	}
 	p.init(cols, sorts, 0)
 	return p
 }
 
-// cmpSockLocal orders by local address, protocol and remote address. It
-// is the hottest function of a sort, so it compares lazily.
-func cmpSockLocal(a, b *model.Socket) int {
-	if c := cmpAddrPort(a.Local, b.Local); c != 0 {
-		return c
-	}
-	if a.Proto != b.Proto {
-		return cmp.Compare(a.Proto, b.Proto)
-	}
-	return cmpAddrPort(a.Remote, b.Remote)
+// addrOrd is an address and port as integers, ordered as
+// netip.AddrPort.Compare orders them (family, address, port; zones are
+// left out).
+type addrOrd struct {
+	hi, lo uint64
+	port   uint16
+	bits   uint8 // 0 (none), 32 or 128
 }
 
-// cmpAddrPort is netip.AddrPort.Compare with a fast path for two IPv4
-// addresses.
-func cmpAddrPort(a, b netip.AddrPort) int {
-	x, y := a.Addr(), b.Addr()
-	if x.Is4() && y.Is4() {
-		if x != y {
-			xa, ya := x.As4(), y.As4()
-			return cmp.Compare(uint32(xa[0])<<24|uint32(xa[1])<<16|uint32(xa[2])<<8|uint32(xa[3]),
-				uint32(ya[0])<<24|uint32(ya[1])<<16|uint32(ya[2])<<8|uint32(ya[3]))
-		}
-		return cmp.Compare(a.Port(), b.Port())
+func newAddrOrd(ap netip.AddrPort) addrOrd {
+	a := ap.Addr()
+	o := addrOrd{port: ap.Port(), bits: uint8(a.BitLen())}
+	b := a.As16()
+	if a.IsValid() {
+		o.hi, o.lo = binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 	}
-	return a.Compare(b)
+	return o
+}
+
+func (x *addrOrd) compare(y *addrOrd) int {
+	switch {
+	case x.bits != y.bits:
+		return cmp.Compare(x.bits, y.bits)
+	case x.hi != y.hi:
+		return cmp.Compare(x.hi, y.hi)
+	case x.lo != y.lo:
+		return cmp.Compare(x.lo, y.lo)
+	}
+	return cmp.Compare(x.port, y.port)
+}
+
+// sockOrd is the sort key of a socket by local address, protocol and
+// remote address.
+type sockOrd struct {
+	local, remote addrOrd
+	proto         model.Proto
+}
+
+// buildOrd computes the sort keys of the snapshot's sockets, unless they
+// are those of the same rows already.
+func (p *connsPage) buildOrd() {
+	socks := p.snap.Sockets
+	if len(p.ord) == len(socks) && (len(socks) == 0 || p.ordOf == &socks[0]) {
+		return
+	}
+	p.ord = p.ord[:0]
+	for i := range socks {
+		s := &socks[i]
+		p.ord = append(p.ord, sockOrd{local: newAddrOrd(s.Local), remote: newAddrOrd(s.Remote), proto: s.Proto})
+	}
+	if len(socks) > 0 {
+		p.ordOf = &socks[0]
+	}
+}
+
+// cmpLocal orders sockets a and b by local address, protocol and remote
+// address (after buildOrd).
+func (p *connsPage) cmpLocal(a, b int) int {
+	x, y := &p.ord[a], &p.ord[b]
+	if c := x.local.compare(&y.local); c != 0 {
+		return c
+	}
+	if x.proto != y.proto {
+		return cmp.Compare(x.proto, y.proto)
+	}
+	return x.remote.compare(&y.remote)
 }
 
 func cmpProcs(a, b []model.Proc) int {

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -127,4 +128,26 @@ func FuzzFit(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestAddrOrdMatchesNetip checks that the integer sort keys order
+// addresses as netip.AddrPort.Compare does.
+func TestAddrOrdMatchesNetip(t *testing.T) {
+	addrs := []string{
+		"0.0.0.0:0", "0.0.0.0:22", "10.0.0.1:80", "10.0.0.1:443", "10.0.0.2:1", "127.0.0.1:5432",
+		"255.255.255.255:65535", "[::]:0", "[::1]:22", "[::ffff:10.0.0.1]:80", "[2001:db8::1]:443",
+		"[2001:db8::1]:80", "[fe80::1]:546", "[ffff::]:1",
+	}
+	aps := []netip.AddrPort{{}}
+	for _, s := range addrs {
+		aps = append(aps, ap(s))
+	}
+	for _, x := range aps {
+		for _, y := range aps {
+			ox, oy := newAddrOrd(x), newAddrOrd(y)
+			if got, want := ox.compare(&oy), x.Compare(y); got != want {
+				t.Errorf("compare(%v, %v) = %d, netip says %d", x, y, got, want)
+			}
+		}
+	}
 }

@@ -24,6 +24,8 @@ type sortSpec struct {
 	// desc makes descending the first direction (queues, rates: the
 	// biggest first).
 	desc bool
+	// prep, if set, runs before a sort (to build sort keys).
+	prep func()
 }
 
 // listSource is what a list page tells listBase about its rows. Indexes are
@@ -262,6 +264,9 @@ func (l *listBase[K]) sortOrder(src listSource[K]) {
 		}
 	}
 	spec := l.sorts[l.sortIdx]
+	if spec.prep != nil {
+		spec.prep()
+	}
 	desc := l.desc
 	slices.SortFunc(order, func(a, b int) int {
 		c := spec.cmp(a, b)
