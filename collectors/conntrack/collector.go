@@ -94,8 +94,12 @@ type Collector struct {
 	evBuf      int
 	st         model.ConntrackStats // event and dump counters
 
-	onEvent func(event) // tests: called for every event received, under mu
+	onEvent  func(event) // tests: called for every event received, under mu
+	fakeDump dumpFunc    // tests: replaces the ctnetlink dump
 }
+
+// dumpFunc dumps the table: start before each try, fn for each flow.
+type dumpFunc func(ctx context.Context, start func(), fn func(*ct.Flow)) (badMsgs uint64, err error)
 
 // NewCollector returns a conntrack collector. Run it every
 // DefaultInterval; it holds sockets and a goroutine until Close.
@@ -374,7 +378,13 @@ func (c *Collector) dump(ctx context.Context) error {
 
 	start := c.cfg.Now()
 	var d *topN
-	bad, err := dumpTable(ctx, c.query, func() { d = &topN{limit: c.cfg.MaxFlows} }, func(f *ct.Flow) {
+	do := c.fakeDump
+	if do == nil {
+		do = func(ctx context.Context, start func(), fn func(*ct.Flow)) (uint64, error) {
+			return dumpTable(ctx, c.query, start, fn)
+		}
+	}
+	bad, err := do(ctx, func() { d = &topN{limit: c.cfg.MaxFlows} }, func(f *ct.Flow) {
 		d.add(toModel(f, start))
 	})
 	end := c.cfg.Now()

@@ -77,7 +77,7 @@ func FormatFlow(f *model.Flow, now time.Time) string {
 		fam, l3 = "ipv6", 10
 	}
 	b = fmt.Appendf(b, "%-8s %d %-8s %d ", fam, l3, f.Proto, f.ProtoNum)
-	b = strconv.AppendInt(b, int64(f.TimeoutLeft(now)/time.Second), 10)
+	b = strconv.AppendInt(b, int64(f.TimeoutLeft(now).Round(time.Second)/time.Second), 10)
 	b = append(b, ' ')
 	if s := f.State(); s != "" {
 		b = append(b, s...)

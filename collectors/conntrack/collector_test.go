@@ -1,0 +1,595 @@
+package conntrack
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/mdlayher/netlink"
+	ct "github.com/ti-mo/conntrack"
+	"github.com/ti-mo/netfilter"
+	"golang.org/x/sys/unix"
+
+	"netlens/collectors"
+	"netlens/model"
+)
+
+// ctnetlink attribute types (include/uapi/linux/netfilter/nfnetlink_conntrack.h),
+// for building messages as the kernel sends them.
+const (
+	ctaTupleOrig     = 1  // CTA_TUPLE_ORIG
+	ctaTupleReply    = 2  // CTA_TUPLE_REPLY
+	ctaStatus        = 3  // CTA_STATUS
+	ctaProtoinfo     = 4  // CTA_PROTOINFO
+	ctaTimeout       = 7  // CTA_TIMEOUT
+	ctaMark          = 8  // CTA_MARK
+	ctaCountersOrig  = 9  // CTA_COUNTERS_ORIG
+	ctaCountersReply = 10 // CTA_COUNTERS_REPLY
+	ctaID            = 12 // CTA_ID
+	ctaZone          = 18 // CTA_ZONE
+	ctaTimestamp     = 20 // CTA_TIMESTAMP
+
+	ctaTupleIP    = 1 // CTA_TUPLE_IP
+	ctaTupleProto = 2 // CTA_TUPLE_PROTO
+
+	ctaIPv4Src, ctaIPv4Dst, ctaIPv6Src, ctaIPv6Dst = 1, 2, 3, 4 // CTA_IP_V4_SRC ...
+
+	ctaProtoNum, ctaProtoSrcPort, ctaProtoDstPort                                  = 1, 2, 3 // CTA_PROTO_NUM, CTA_PROTO_SRC_PORT, CTA_PROTO_DST_PORT
+	ctaProtoICMPID, ctaProtoICMPType, ctaProtoICMPCode                             = 4, 5, 6 // CTA_PROTO_ICMP_ID ...
+	ctaProtoICMPv6ID, ctaProtoICMPv6Type, ctaProtoICMPv6Code                       = 7, 8, 9 // CTA_PROTO_ICMPV6_ID ...
+	ctaProtoinfoTCP, ctaProtoinfoTCPState                                          = 1, 1    // CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_STATE
+	ctaCountersPackets, ctaCountersBytes                                           = 1, 2    // CTA_COUNTERS_PACKETS, CTA_COUNTERS_BYTES
+	ctaTimestampStart                                                              = 1       // CTA_TIMESTAMP_START
+	msgCTDelete                                              netfilter.MessageType = 2       // IPCTNL_MSG_CT_DELETE
+)
+
+func tupleAttr(typ uint16, proto uint8, t model.FlowTuple) netfilter.Attribute {
+	src, dst := t.Src.Addr(), t.Dst.Addr()
+	ip := netfilter.Attribute{Type: ctaTupleIP, Nested: true}
+	if src.Is4() {
+		ip.Children = []netfilter.Attribute{{Type: ctaIPv4Src, Data: src.AsSlice()}, {Type: ctaIPv4Dst, Data: dst.AsSlice()}}
+	} else {
+		ip.Children = []netfilter.Attribute{{Type: ctaIPv6Src, Data: src.AsSlice()}, {Type: ctaIPv6Dst, Data: dst.AsSlice()}}
+	}
+	p := netfilter.Attribute{Type: ctaTupleProto, Nested: true, Children: []netfilter.Attribute{{Type: ctaProtoNum, Data: []byte{proto}}}}
+	switch {
+	case t.ICMP != nil && proto == 1:
+		p.Children = append(p.Children, netfilter.Attribute{Type: ctaProtoICMPID, Data: netfilter.Uint16Bytes(t.ICMP.ID)},
+			netfilter.Attribute{Type: ctaProtoICMPType, Data: []byte{t.ICMP.Type}}, netfilter.Attribute{Type: ctaProtoICMPCode, Data: []byte{t.ICMP.Code}})
+	case t.ICMP != nil:
+		p.Children = append(p.Children, netfilter.Attribute{Type: ctaProtoICMPv6ID, Data: netfilter.Uint16Bytes(t.ICMP.ID)},
+			netfilter.Attribute{Type: ctaProtoICMPv6Type, Data: []byte{t.ICMP.Type}}, netfilter.Attribute{Type: ctaProtoICMPv6Code, Data: []byte{t.ICMP.Code}})
+	default:
+		p.Children = append(p.Children, netfilter.Attribute{Type: ctaProtoSrcPort, Data: netfilter.Uint16Bytes(t.Src.Port())},
+			netfilter.Attribute{Type: ctaProtoDstPort, Data: netfilter.Uint16Bytes(t.Dst.Port())})
+	}
+	return netfilter.Attribute{Type: typ, Nested: true, Children: []netfilter.Attribute{ip, p}}
+}
+
+// flowMsg builds the ctnetlink message the kernel sends for f: a NEW or
+// UPDATE event, a dump entry (evUpdate), or a DESTROY event.
+func flowMsg(t testing.TB, kind eventKind, f model.Flow) netlink.Message {
+	t.Helper()
+	attrs := []netfilter.Attribute{
+		tupleAttr(ctaTupleOrig, f.ProtoNum, f.Orig),
+		tupleAttr(ctaTupleReply, f.ProtoNum, f.Reply),
+		{Type: ctaStatus, Data: netfilter.Uint32Bytes(uint32(f.Status))},
+		{Type: ctaTimeout, Data: netfilter.Uint32Bytes(uint32(f.Timeout / time.Second))},
+		{Type: ctaID, Data: netfilter.Uint32Bytes(f.ID)},
+	}
+	if f.Mark != 0 {
+		attrs = append(attrs, netfilter.Attribute{Type: ctaMark, Data: netfilter.Uint32Bytes(f.Mark)})
+	}
+	if f.Zone != 0 {
+		attrs = append(attrs, netfilter.Attribute{Type: ctaZone, Data: netfilter.Uint16Bytes(f.Zone)})
+	}
+	if f.ProtoNum == 6 && f.TCPState != 0 {
+		attrs = append(attrs, netfilter.Attribute{Type: ctaProtoinfo, Nested: true, Children: []netfilter.Attribute{
+			{Type: ctaProtoinfoTCP, Nested: true, Children: []netfilter.Attribute{{Type: ctaProtoinfoTCPState, Data: []byte{uint8(f.TCPState)}}}}}})
+	}
+	if f.CountersKnown {
+		for _, c := range []struct {
+			typ       uint16
+			pk, bytes uint64
+		}{{ctaCountersOrig, f.OrigPackets, f.OrigBytes}, {ctaCountersReply, f.ReplyPackets, f.ReplyBytes}} {
+			attrs = append(attrs, netfilter.Attribute{Type: c.typ, Nested: true, Children: []netfilter.Attribute{
+				{Type: ctaCountersPackets, Data: netfilter.Uint64Bytes(c.pk)}, {Type: ctaCountersBytes, Data: netfilter.Uint64Bytes(c.bytes)}}})
+		}
+	}
+	if !f.Start.IsZero() {
+		attrs = append(attrs, netfilter.Attribute{Type: ctaTimestamp, Nested: true, Children: []netfilter.Attribute{
+			{Type: ctaTimestampStart, Data: netfilter.Uint64Bytes(uint64(f.Start.UnixNano()))}}})
+	}
+	h := netfilter.Header{SubsystemID: netfilter.NFSubsysCTNetlink, MessageType: msgCTNew, Family: netfilter.ProtoIPv4}
+	switch kind {
+	case evNew:
+		h.Flags = netlink.Create | netlink.Excl
+	case evDestroy:
+		h.MessageType = msgCTDelete
+	}
+	m, err := netfilter.MarshalNetlink(h, attrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Round-trip through the wire format, as the kernel's bytes.
+	m.Header.Length = uint32(16 + len(m.Data))
+	b, _ := m.MarshalBinary()
+	var back netlink.Message
+	if err := back.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	return back
+}
+
+var t0 = time.Date(2026, 11, 21, 6, 0, 0, 0, time.UTC)
+
+func tcpFlow(id uint32, sport uint16, bytes uint64) model.Flow {
+	f := model.Flow{ID: id, Family: model.FamilyIPv4, Proto: model.ProtoTCP, ProtoNum: 6,
+		Orig:     model.FlowTuple{Src: netip.AddrPortFrom(netip.MustParseAddr("10.1.0.2"), sport), Dst: netip.MustParseAddrPort("10.1.0.1:8080")},
+		Reply:    model.FlowTuple{Src: netip.MustParseAddrPort("10.2.0.2:80"), Dst: netip.AddrPortFrom(netip.MustParseAddr("10.2.0.1"), sport)},
+		TCPState: model.TCPSynSent, Status: model.StatusConfirmed, Timeout: 120 * time.Second, FirstSeen: t0, Updated: t0}
+	if bytes > 0 {
+		f.OrigPackets, f.OrigBytes, f.ReplyPackets, f.ReplyBytes, f.CountersKnown = 1, bytes/2, 1, bytes-bytes/2, true
+	}
+	f.SetNAT()
+	return f
+}
+
+func TestToModel(t *testing.T) {
+	tcp := tcpFlow(7, 40000, 300)
+	tcp.TCPState, tcp.Status, tcp.Mark, tcp.Zone = model.TCPEstablished, model.StatusSeenReply|model.StatusAssured|model.StatusConfirmed, 42, 3
+	tcp.Start = t0.Add(-time.Minute)
+	icmp6 := model.Flow{ID: 9, Family: model.FamilyIPv6, Proto: model.ProtoICMPv6, ProtoNum: 58,
+		Orig:   model.FlowTuple{Src: netip.MustParseAddrPort("[fd01::2]:0"), Dst: netip.MustParseAddrPort("[fd02::2]:0"), ICMP: &model.ICMPKey{Type: 128, ID: 77}},
+		Reply:  model.FlowTuple{Src: netip.MustParseAddrPort("[fd02::2]:0"), Dst: netip.MustParseAddrPort("[fd02::1]:0"), ICMP: &model.ICMPKey{Type: 129, ID: 77}},
+		Status: model.StatusConfirmed | model.StatusSeenReply, Timeout: 29 * time.Second, FirstSeen: t0, Updated: t0}
+	icmp6.SetNAT()
+	udp := model.Flow{ID: 11, Family: model.FamilyIPv4, Proto: model.ProtoUDP, ProtoNum: 17,
+		Orig:   model.FlowTuple{Src: netip.MustParseAddrPort("10.0.0.1:5000"), Dst: netip.MustParseAddrPort("10.0.0.2:53")},
+		Reply:  model.FlowTuple{Src: netip.MustParseAddrPort("10.0.0.2:53"), Dst: netip.MustParseAddrPort("10.0.0.1:5000")},
+		Status: model.StatusConfirmed, Timeout: 30 * time.Second, FirstSeen: t0, Updated: t0}
+	for _, want := range []model.Flow{tcp, icmp6, udp} {
+		t.Run(string(want.Proto), func(t *testing.T) {
+			var ev ct.Event
+			if err := ev.Unmarshal(flowMsg(t, evUpdate, want)); err != nil {
+				t.Fatal(err)
+			}
+			got := toModel(ev.Flow, t0)
+			if diff := cmp.Diff(want, got, addrOpts); diff != "" {
+				t.Errorf("(-want +got)\n%s", diff)
+			}
+		})
+	}
+	if icmp6.NAT != model.NATSrc || icmp6.NATSrc != netip.MustParseAddrPort("[fd02::1]:77") {
+		t.Errorf("icmpv6 masquerade: %s %s", icmp6.NAT, icmp6.NATSrc)
+	}
+}
+
+func TestMerge(t *testing.T) {
+	old := tcpFlow(1, 40000, 500)
+	old.Mark, old.Start = 5, t0.Add(-time.Hour)
+	u := tcpFlow(1, 40000, 0)
+	u.TCPState, u.Status, u.Timeout, u.Updated = model.TCPEstablished, model.StatusAssured|model.StatusSeenReply, time.Hour, t0.Add(time.Second)
+	got := merge(old, u)
+	want := old
+	want.TCPState, want.Status, want.Timeout, want.Updated = model.TCPEstablished, model.StatusAssured|model.StatusSeenReply, time.Hour, t0.Add(time.Second)
+	if diff := cmp.Diff(want, got, addrOpts); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+	// An update without protocol state keeps the old one.
+	u2 := u
+	u2.TCPState = model.TCPNone
+	if merge(got, u2).TCPState != model.TCPEstablished {
+		t.Error("state lost")
+	}
+}
+
+func TestTableBoundedTopN(t *testing.T) {
+	tab := newTable(3)
+	d := &topN{limit: 3}
+	for i := range 10 {
+		d.add(tcpFlow(uint32(i), uint16(1000+i), uint64((i*7)%10)*100))
+	}
+	tab.replace(d)
+	ids := func() []uint32 {
+		var out []uint32
+		for _, f := range tab.flows() {
+			out = append(out, f.ID)
+		}
+		return out
+	}
+	// bytes: id0 0, 1 700, 2 400, 3 100, 4 800, 5 500, 6 200, 7 900, 8 600, 9 300
+	if diff := cmp.Diff([]uint32{7, 4, 1}, ids()); diff != "" || !tab.truncated {
+		t.Fatalf("top 3 by bytes (-want +got)\n%s truncated=%v", diff, tab.truncated)
+	}
+	tab.apply(event{evNew, tcpFlow(20, 2000, 0)})
+	if len(tab.m) != 3 {
+		t.Fatalf("table grew past its limit: %d", len(tab.m))
+	}
+	tab.apply(event{evDestroy, tcpFlow(4, 1004, 0)})
+	tab.apply(event{evNew, tcpFlow(21, 2001, 0)})
+	if diff := cmp.Diff([]uint32{7, 1, 21}, ids()); diff != "" {
+		t.Errorf("after destroy + new (-want +got)\n%s", diff)
+	}
+	// A dump that fits clears truncation and keeps FirstSeen.
+	d = &topN{limit: 3}
+	later := tcpFlow(7, 1007, 900)
+	later.FirstSeen = t0.Add(time.Hour)
+	d.add(later)
+	tab.replace(d)
+	if tab.truncated || len(tab.m) != 1 || tab.flows()[0].FirstSeen != t0 {
+		t.Errorf("after a small dump: truncated=%v flows=%+v", tab.truncated, tab.flows())
+	}
+}
+
+func TestTableApply(t *testing.T) {
+	tab := newTable(10)
+	a := tcpFlow(1, 1, 0)
+	tab.apply(event{evUpdate, a}) // an update for an unknown flow adds it
+	if len(tab.m) != 1 {
+		t.Fatal("update of unknown flow not added")
+	}
+	tab.apply(event{evDestroy, tcpFlow(1, 2, 0)}) // unknown: no-op
+	b := a
+	b.ID = 99 // same tuple, new entry: replaces
+	tab.apply(event{evNew, b})
+	if len(tab.m) != 1 || tab.flows()[0].ID != 99 {
+		t.Fatalf("new with a reused tuple: %+v", tab.flows())
+	}
+	z := a
+	z.Zone = 5 // same tuple, other zone: another entry
+	tab.apply(event{evNew, z})
+	tab.apply(event{eventKind(42), z})
+	if len(tab.m) != 2 {
+		t.Fatalf("zones not kept apart: %d", len(tab.m))
+	}
+	tab.apply(event{evDestroy, a})
+	if len(tab.m) != 1 || tab.flows()[0].Zone != 5 {
+		t.Fatalf("destroy: %+v", tab.flows())
+	}
+}
+
+// fakeReceiver plays back a script of Receive results, then reports the
+// socket closed.
+type fakeReceiver struct {
+	steps []func() ([]netlink.Message, error)
+}
+
+func (f *fakeReceiver) Receive() ([]netlink.Message, error) {
+	if len(f.steps) == 0 {
+		return nil, os.ErrClosed
+	}
+	s := f.steps[0]
+	f.steps = f.steps[1:]
+	return s()
+}
+
+func msgs(m ...netlink.Message) func() ([]netlink.Message, error) {
+	return func() ([]netlink.Message, error) { return m, nil }
+}
+
+func TestListenAppliesEventsAndCountsENOBUFS(t *testing.T) {
+	now := t0
+	c := NewCollector(Config{Now: func() time.Time { return now }})
+	a, b := tcpFlow(1, 1000, 0), tcpFlow(2, 2000, 0)
+	aUp := a
+	aUp.TCPState, aUp.Status = model.TCPEstablished, model.StatusSeenReply|model.StatusAssured
+	enobufs := &netlink.OpError{Op: "receive", Err: os.NewSyscallError("recvmsg", unix.ENOBUFS)}
+	r := &fakeReceiver{steps: []func() ([]netlink.Message, error){
+		msgs(flowMsg(t, evNew, a)),
+		msgs(flowMsg(t, evNew, b), flowMsg(t, evUpdate, aUp)),
+		func() ([]netlink.Message, error) { return nil, enobufs },
+		msgs(flowMsg(t, evDestroy, b), netlink.Message{Header: netlink.Header{Type: 99}, Data: []byte{1, 2}}),
+	}}
+	c.listening = true
+	c.closing.Store(true)
+	c.listen(r)
+	if c.listening || c.evErr != nil {
+		t.Errorf("after close: listening=%v err=%v", c.listening, c.evErr)
+	}
+	st := c.st
+	if st.EventsNew != 2 || st.EventsUpdate != 1 || st.EventsDestroy != 1 || st.Overruns != 1 || st.DecodeErrors != 1 {
+		t.Errorf("counts: %+v", st)
+	}
+	if !c.needResync {
+		t.Error("ENOBUFS did not mark the table for a re-dump")
+	}
+	flows := c.tab.flows()
+	if len(flows) != 1 || flows[0].ID != 1 || flows[0].TCPState != model.TCPEstablished || flows[0].Status&model.StatusAssured == 0 {
+		t.Errorf("table: %+v", flows)
+	}
+
+	// A failure that is not a close is reported.
+	c2 := NewCollector(Config{})
+	c2.listening = true
+	c2.listen(&fakeReceiver{steps: []func() ([]netlink.Message, error){func() ([]netlink.Message, error) { return nil, unix.EIO }}})
+	if c2.listening || c2.evErr == nil || !c2.needResync {
+		t.Errorf("fatal error: listening=%v err=%v resync=%v", c2.listening, c2.evErr, c2.needResync)
+	}
+}
+
+func TestResyncAfterLossAndEventsDuringDump(t *testing.T) {
+	now := t0
+	c := NewCollector(Config{Now: func() time.Time { return now }, Refresh: time.Hour})
+	kernel := []model.Flow{tcpFlow(1, 1000, 100), tcpFlow(2, 2000, 200)}
+	var during []event // events that "arrive" while the dump runs
+	c.fakeDump = func(ctx context.Context, start func(), fn func(*ct.Flow)) (uint64, error) {
+		start()
+		for _, f := range kernel {
+			var ev ct.Event
+			if err := ev.Unmarshal(flowMsg(t, evUpdate, f)); err != nil {
+				return 0, err
+			}
+			fn(ev.Flow)
+		}
+		c.mu.Lock()
+		c.applyLocked(during)
+		c.mu.Unlock()
+		return 0, nil
+	}
+	if !c.dumpDue(now) {
+		t.Fatal("no first dump")
+	}
+	if err := c.dump(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.tab.m) != 2 || c.st.Dumps != 1 || c.st.Resyncs != 0 {
+		t.Fatalf("first dump: %d flows, %+v", len(c.tab.m), c.st)
+	}
+	now = now.Add(2 * time.Second)
+	if c.dumpDue(now) {
+		t.Fatal("dump due before Refresh")
+	}
+	// Events were lost: a re-dump is due, not before a second has passed.
+	c.mu.Lock()
+	c.needResync = true
+	c.mu.Unlock()
+	if !c.dumpDue(now) || c.dumpDue(c.st.LastDump.Add(500*time.Millisecond)) {
+		t.Fatal("re-dump not due after loss, or due too soon")
+	}
+	kernel = append(kernel, tcpFlow(3, 3000, 300))
+	during = []event{{evDestroy, tcpFlow(1, 1000, 0)}, {evNew, tcpFlow(4, 4000, 0)}}
+	if err := c.dump(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var ids []uint32
+	for _, f := range c.tab.flows() {
+		ids = append(ids, f.ID)
+	}
+	if diff := cmp.Diff([]uint32{3, 2, 4}, ids); diff != "" {
+		t.Errorf("after re-dump with events during it (-want +got)\n%s", diff)
+	}
+	if c.st.Resyncs != 1 || c.needResync || c.st.Dumps != 2 {
+		t.Errorf("stats after re-dump: %+v resync=%v", c.st, c.needResync)
+	}
+	c.RequestDump()
+	if !c.dumpDue(now) {
+		t.Error("RequestDump did not make a dump due")
+	}
+	// A failed dump keeps the table, applies the queued events and asks
+	// for another.
+	c.fakeDump = func(ctx context.Context, start func(), fn func(*ct.Flow)) (uint64, error) {
+		start()
+		c.mu.Lock()
+		c.applyLocked([]event{{evDestroy, tcpFlow(2, 2000, 0)}})
+		c.mu.Unlock()
+		return 0, errors.New("boom")
+	}
+	if err := c.dump(context.Background()); err == nil {
+		t.Fatal("no error")
+	}
+	if len(c.tab.m) != 2 || !c.needResync {
+		t.Errorf("after a failed dump: %d flows, resync=%v", len(c.tab.m), c.needResync)
+	}
+}
+
+func TestPendingQueueIsBounded(t *testing.T) {
+	c := NewCollector(Config{MaxFlows: 2})
+	c.resyncing = true
+	var evs []event
+	for i := range 20 {
+		evs = append(evs, event{evNew, tcpFlow(uint32(i), uint16(i), 0)})
+	}
+	c.applyLocked(evs)
+	if len(c.pending) != 8 || !c.needResync || c.st.EventsNew != 20 {
+		t.Errorf("pending %d resync %v new %d", len(c.pending), c.needResync, c.st.EventsNew)
+	}
+}
+
+func TestDecodeStats(t *testing.T) {
+	u32 := func(typ uint16, v uint32) netfilter.Attribute {
+		return netfilter.Attribute{Type: typ, Data: netfilter.Uint32Bytes(v)}
+	}
+	m, _ := netfilter.MarshalNetlink(netfilter.Header{SubsystemID: netfilter.NFSubsysCTNetlink, MessageType: msgCTGetStatsCPU, ResourceID: 3},
+		[]netfilter.Attribute{u32(attrStatsFound, 1), u32(attrStatsInvalid, 2), u32(attrStatsIgnore, 3), u32(attrStatsInsert, 4),
+			u32(attrStatsInsertFailed, 5), u32(attrStatsDrop, 6), u32(attrStatsEarlyDrop, 7), u32(attrStatsError, 8),
+			u32(attrStatsSearchRestart, 9), u32(attrStatsClashResolve, 10), u32(attrStatsChainTooLong, 11),
+			u32(attrStatsSearched, 99), u32(42, 99), {Type: attrStatsDrop, Data: []byte{1}}})
+	got, err := decodeCPUStats(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := model.ConntrackCPU{CPU: 3, Found: 1, Invalid: 2, Ignore: 3, Insert: 4, InsertFailed: 5, Drop: 6, EarlyDrop: 7, Error: 8, SearchRestart: 9, ClashResolve: 10, ChainTooLong: 11}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+	g, _ := netfilter.MarshalNetlink(netfilter.Header{SubsystemID: netfilter.NFSubsysCTNetlink, MessageType: msgCTGetStats},
+		[]netfilter.Attribute{u32(attrStatsGlobalEntries, 12), u32(attrStatsGlobalMaxEntries, 262144)})
+	if n, max, err := decodeGlobalStats(g); err != nil || n != 12 || max != 262144 {
+		t.Errorf("global = %d %d %v", n, max, err)
+	}
+	for _, bad := range []netlink.Message{{Data: []byte{1}}, {Data: []byte{0, 0, 0, 0, 9, 0}}} {
+		if _, err := decodeCPUStats(bad); !errors.Is(err, ErrDecode) {
+			t.Errorf("decodeCPUStats(%v) err = %v", bad.Data, err)
+		}
+		if _, _, err := decodeGlobalStats(bad); !errors.Is(err, ErrDecode) {
+			t.Errorf("decodeGlobalStats(%v) err = %v", bad.Data, err)
+		}
+	}
+	st := model.ConntrackStats{Count: 5, Max: 10, EventsLost: 3, Total: want}
+	var names []string
+	for _, c := range counters(st) {
+		if c.Layer != model.LayerNetfilter || c.Source != "ctnetlink" {
+			t.Errorf("counter %+v", c)
+		}
+		names = append(names, fmt.Sprintf("%s=%d", c.Name, c.Value))
+	}
+	if diff := cmp.Diff("found=1 invalid=2 ignore=3 insert=4 insert_failed=5 drop=6 early_drop=7 error=8 search_restart=9 clash_resolve=10 chaintoolong=11 entries=5 max=10 events_lost=3", strings.Join(names, " ")); diff != "" {
+		t.Errorf("counters (-want +got)\n%s", diff)
+	}
+}
+
+func TestParseSysctlUint(t *testing.T) {
+	tests := []struct {
+		in   string
+		want uint64
+		err  bool
+	}{
+		{"262144\n", 262144, false},
+		{"0", 0, false},
+		{" 7 \n", 7, false},
+		{"", 0, true},
+		{"-1\n", 0, true},
+		{"1 2\n", 0, true},
+		{"99999999999999999999999\n", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := parseSysctlUint(strings.NewReader(tt.in))
+		if (err != nil) != tt.err || got != tt.want || (err != nil && !errors.Is(err, ErrParse)) {
+			t.Errorf("parseSysctlUint(%q) = %d, %v", tt.in, got, err)
+		}
+	}
+}
+
+func TestNetfilterSysctls(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := netfilterSysctls(dir); !errors.Is(err, collectors.ErrNotSupported) {
+		t.Fatalf("empty dir: %v, want ErrNotSupported", err)
+	}
+	for name, v := range map[string]string{"nf_conntrack_max": "262144\n", "nf_conntrack_count": "12\n", "nf_conntrack_buckets": "65536\n",
+		"nf_conntrack_acct": "1\n", "nf_conntrack_timestamp": "0\n", "nf_conntrack_events": "2\n"} {
+		os.WriteFile(filepath.Join(dir, name), []byte(v), 0o644)
+	}
+	s, err := netfilterSysctls(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.max != 262144 || s.count != 12 || s.buckets != 65536 || !s.acct || s.timestamp || !s.eventsOn {
+		t.Errorf("%+v", s)
+	}
+	os.WriteFile(filepath.Join(dir, "nf_conntrack_count"), []byte("x\n"), 0o644)
+	if _, err := netfilterSysctls(dir); !errors.Is(err, ErrParse) || !strings.Contains(err.Error(), "nf_conntrack_count") {
+		t.Errorf("bad count: %v", err)
+	}
+}
+
+func TestFormatAndPrintFlows(t *testing.T) {
+	f := tcpFlow(7, 40000, 300)
+	f.TCPState, f.Status, f.Zone, f.Timeout, f.Updated = model.TCPEstablished, model.StatusSeenReply|model.StatusAssured, 3, 431999*time.Second, time.Now()
+	u := model.Flow{Family: model.FamilyIPv6, Proto: model.ProtoICMPv6, ProtoNum: 58, Timeout: 29 * time.Second, Updated: time.Now(),
+		Orig:  model.FlowTuple{Src: netip.MustParseAddrPort("[fd01::2]:0"), Dst: netip.MustParseAddrPort("[fd02::2]:0"), ICMP: &model.ICMPKey{Type: 128, ID: 5}},
+		Reply: model.FlowTuple{Src: netip.MustParseAddrPort("[fd02::2]:0"), Dst: netip.MustParseAddrPort("[fd01::2]:0"), ICMP: &model.ICMPKey{Type: 129, ID: 5}}}
+	var b bytes.Buffer
+	if err := PrintFlows(&b, []model.Flow{f, u}, false); err != nil {
+		t.Fatal(err)
+	}
+	want := "ipv4     2 tcp      6 431999 ESTABLISHED src=10.1.0.2 dst=10.1.0.1 sport=40000 dport=8080 packets=1 bytes=150 src=10.2.0.2 dst=10.2.0.1 sport=80 dport=40000 packets=1 bytes=150 [ASSURED] mark=0 zone=3 [SNAT 10.2.0.1:40000] [DNAT 10.2.0.2:80]\n" +
+		"ipv6     10 icmpv6   58 29 src=fd01::2 dst=fd02::2 type=128 code=0 id=5 [UNREPLIED] src=fd02::2 dst=fd01::2 type=129 code=0 id=5 mark=0\n" +
+		"netlens: 2 flow entries shown.\n"
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+	// The text is what conntrack prints, so the oracle parser reads it back.
+	back, err := parseConntrackL(strings.NewReader(strings.ReplaceAll(strings.ReplaceAll(b.String(), " [SNAT 10.2.0.1:40000] [DNAT 10.2.0.2:80]", ""), "netlens:", "conntrack v")))
+	if err != nil || len(back) != 2 || back[0].Orig != f.Orig || back[1].Reply.String() != u.Reply.String() {
+		t.Errorf("parse back: %v %+v", err, back)
+	}
+	b.Reset()
+	if err := PrintFlows(&b, nil, true); err != nil || strings.TrimSpace(b.String()) != "[]" {
+		t.Errorf("empty JSON: %q %v", b.String(), err)
+	}
+	b.Reset()
+	PrintFlows(&b, []model.Flow{f}, true)
+	if !strings.Contains(b.String(), `"nat": "both"`) || !strings.Contains(b.String(), `"status": [`) {
+		t.Errorf("JSON: %s", b.String())
+	}
+}
+
+func TestCloseWaitsForListener(t *testing.T) {
+	c := NewCollector(Config{})
+	block := make(chan struct{})
+	var once sync.Once
+	r := &fakeReceiver{steps: []func() ([]netlink.Message, error){func() ([]netlink.Message, error) { <-block; return nil, os.ErrClosed }}}
+	c.listening = true
+	c.wg.Add(1)
+	go func() { defer c.wg.Done(); c.listen(r) }()
+	done := make(chan struct{})
+	go func() { c.Close(); close(done) }()
+	select {
+	case <-done:
+		t.Fatal("Close returned while the listener ran")
+	case <-time.After(50 * time.Millisecond):
+	}
+	once.Do(func() { close(block) })
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close did not return")
+	}
+}
+
+func FuzzDecodeEvent(f *testing.F) {
+	for _, k := range []eventKind{evNew, evUpdate, evDestroy} {
+		tf := tcpFlow(1, 1, 100)
+		tf.Start, tf.Mark, tf.Zone = t0, 3, 4
+		m := flowMsg(f, k, tf)
+		m.Header.Length = uint32(16 + len(m.Data))
+		b, _ := m.MarshalBinary()
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var m netlink.Message
+		if err := m.UnmarshalBinary(b); err != nil {
+			return
+		}
+		var ev ct.Event
+		if err := ev.Unmarshal(m); err != nil || ev.Flow == nil {
+			return
+		}
+		fl := toModel(ev.Flow, t0)
+		tab := newTable(4)
+		tab.apply(event{evNew, fl})
+		tab.apply(event{evUpdate, fl})
+		tab.apply(event{evDestroy, fl})
+		_ = FormatFlow(&fl, t0)
+	})
+}
+
+func FuzzDecodeStats(f *testing.F) {
+	m, _ := netfilter.MarshalNetlink(netfilter.Header{SubsystemID: netfilter.NFSubsysCTNetlink, MessageType: msgCTGetStatsCPU, ResourceID: 1},
+		[]netfilter.Attribute{{Type: attrStatsDrop, Data: netfilter.Uint32Bytes(5)}})
+	f.Add(m.Data)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m := netlink.Message{Data: b}
+		_, _ = decodeCPUStats(m)
+		_, _, _ = decodeGlobalStats(m)
+	})
+}
+
+func FuzzParseSysctlUint(f *testing.F) {
+	for _, s := range []string{"262144\n", "0", "-1", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		_, _ = parseSysctlUint(strings.NewReader(s))
+	})
+}
