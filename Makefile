@@ -50,8 +50,13 @@ test: test-deps vet unit
 kmod:
 	$(MAKE) -C kernelmod
 
-bench: build
+# bench runs every Go benchmark (parsers, decoders, the UI, and in the
+# top-level package the TUI's CPU and screen bytes at 120x40) and the
+# side-by-side runs against the peer tools. Needs root. Results and method:
+# docs/performance.md.
+bench: build test-deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	bash collectors/sockets/bench/run.sh
 
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
