@@ -1,0 +1,134 @@
+package drops
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"netlens/model"
+)
+
+func ctr(layer model.Layer, source, group, inst, name string, delta uint64) model.Counter {
+	return model.Counter{RawCounter: model.RawCounter{Layer: layer, Source: source, Group: group, Instance: inst, Name: name, Kind: model.KindCounter, Value: 100 + delta}, Delta: delta, Total: delta, Rate: float64(delta)}
+}
+
+func names(fc []FunnelCounter) []string {
+	var out []string
+	for _, c := range fc {
+		out = append(out, strings.Join(strings.Fields(c.Group+" "+c.Instance+" "+c.Name), " "))
+	}
+	return out
+}
+
+func TestFunnel(t *testing.T) {
+	cs := []model.Counter{
+		ctr(model.LayerTransport, "/proc/net/snmp", "Udp", "", "InDatagrams", 9), // not a drop counter
+		ctr(model.LayerTransport, "/proc/net/snmp", "Udp", "", "RcvbufErrors", 3),
+		ctr(model.LayerTransport, "/proc/net/snmp", "Udp", "", "NoPorts", 0),
+		ctr(model.LayerNIC, "/proc/net/dev", "Receive", "eth0", "drop", 1),  // eth0 has finer counters
+		ctr(model.LayerNIC, "/proc/net/dev", "Receive", "tun9", "drop", 2),  // tun9 has not
+		ctr(model.LayerNIC, "rtnetlink", "statistics", "eth0", "rx_dropped", 1),
+		ctr(model.LayerNIC, "rtnetlink", "statistics", "eth0", "rx_missed_errors", 0),
+		ctr(model.LayerSoftnet, "/proc/net/softnet_stat", "", "cpu1", "dropped", 4),
+		ctr(model.LayerSoftnet, "/proc/net/softnet_stat", "", "cpu0", "dropped", 0),
+		ctr(model.LayerQdisc, "rtnetlink", "qdisc", "eth0 tbf 1: root", "drops", 5),
+		ctr(model.LayerNetfilter, "drop_monitor", "reason", "", "NETFILTER_DROP", 6),
+		ctr(model.LayerOther, "drop_monitor", "location", "", "0xffffffff81000010", 1),
+		ctr(model.LayerTransport, "/proc/net/netstat", "TcpExt", "", "ListenOverflows", 2),
+		ctr(model.LayerTransport, "/proc/net/netstat", "TcpExt", "", "ListenDrops", 2),
+	}
+	got := names(Funnel(cs))
+	want := []string{
+		// nic: the knowledge file's order, rx before tx; the sum only for tun9
+		"statistics eth0 rx_missed_errors", "statistics eth0 rx_dropped", "Receive tun9 drop",
+		"cpu0 dropped", "cpu1 dropped",
+		"qdisc eth0 tbf 1: root drops",
+		"reason NETFILTER_DROP",
+		"TcpExt ListenOverflows", "TcpExt ListenDrops", "Udp NoPorts", "Udp RcvbufErrors",
+		"location 0xffffffff81000010",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+	moved := names(Moved(Funnel(cs)))
+	if diff := cmp.Diff([]string{"statistics eth0 rx_dropped", "Receive tun9 drop", "cpu1 dropped", "qdisc eth0 tbf 1: root drops",
+		"reason NETFILTER_DROP", "TcpExt ListenOverflows", "TcpExt ListenDrops", "Udp RcvbufErrors", "location 0xffffffff81000010"}, moved); diff != "" {
+		t.Errorf("moved (-want +got)\n%s", diff)
+	}
+}
+
+func TestTopSockets(t *testing.T) {
+	s := func(port uint16, drops uint64, known bool) model.Socket {
+		return model.Socket{Proto: model.ProtoUDP, Local: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port), Drops: drops, HasDrops: known}
+	}
+	socks := []model.Socket{s(1, 5, true), s(2, 0, true), s(3, 9, false), s(4, 50, true), s(5, 5, true), s(6, 7, true)}
+	got := TopSockets(socks, 3)
+	var ports []uint16
+	for _, k := range got {
+		ports = append(ports, k.Local.Port())
+	}
+	if diff := cmp.Diff([]uint16{4, 6, 1}, ports); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+	if len(TopSockets(socks, -1)) != 4 || socks[0].Local.Port() != 1 {
+		t.Error("n < 0 must return all with drops, and socks must not change")
+	}
+}
+
+func TestPrintMoved(t *testing.T) {
+	t0 := time.Date(2026, 11, 21, 5, 50, 0, 0, time.UTC)
+	st := model.NewStore("h", "k", t0)
+	var snaps []model.Snapshot
+	for i, v := range []uint64{10, 13, 13} {
+		at := t0.Add(time.Duration(i) * time.Second)
+		st.Publish(model.CountersUpdate{Collector: "counters", At: at, Counters: []model.RawCounter{
+			{Layer: model.LayerTransport, Source: "/proc/net/snmp", Group: "Udp", Name: "RcvbufErrors", Kind: model.KindCounter, Value: v},
+			{Layer: model.LayerTransport, Source: "/proc/net/snmp", Group: "Udp", Name: "InDatagrams", Kind: model.KindCounter, Value: v * 10},
+		}})
+		st.Publish(model.SocketsUpdate{At: at, Sockets: []model.Socket{{Proto: model.ProtoUDP, Family: model.FamilyIPv4,
+			Local: netip.MustParseAddrPort("127.0.0.1:5353"), Drops: v, HasDrops: true, Procs: []model.Proc{{PID: 7, Comm: "dnsd"}}}}})
+		st.Publish(model.DropsUpdate{Monitor: model.DropMonitor{At: at, Reason: "kernel has no drop monitor (CONFIG_NET_DROP_MONITOR)"}})
+		snaps = append(snaps, st.Snapshot())
+	}
+	var b bytes.Buffer
+	if err := PrintMoved(&b, snaps, false); err != nil {
+		t.Fatal(err)
+	}
+	want := `# 2026-11-21T05:50:01Z  interval 1.00s
+layer      counter                                      instance                    delta      rate/s        total
+transport  /proc/net/snmp Udp RcvbufErrors                                              3         3.0            3
+top sockets by drops:
+  udp     127.0.0.1:5353               *                                    13 dnsd[7]
+drop reasons: kernel has no drop monitor (CONFIG_NET_DROP_MONITOR)
+
+# 2026-11-21T05:50:02Z  interval 1.00s
+no drop counter moved
+top sockets by drops:
+  udp     127.0.0.1:5353               *                                    13 dnsd[7]
+drop reasons: kernel has no drop monitor (CONFIG_NET_DROP_MONITOR)
+
+`
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("text (-want +got)\n%s", diff)
+	}
+	b.Reset()
+	if err := PrintMoved(&b, snaps, true); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d JSON lines, want 2", len(lines))
+	}
+	var s Sample
+	if err := json.Unmarshal([]byte(lines[0]), &s); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Counters) != 1 || s.Counters[0].Name != "RcvbufErrors" || s.Counters[0].Delta != 3 || s.Interval != 1 || len(s.TopSockets) != 1 || s.DropMonitor == "" {
+		t.Errorf("JSON sample: %+v", s)
+	}
+}

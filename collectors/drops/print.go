@@ -1,0 +1,135 @@
+package drops
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"netlens/model"
+)
+
+// Sample is one sample of `netlens drops --json`: the funnel counters
+// that moved in the interval that ended at TakenAt, the drop monitor's
+// reasons that moved, and the sockets with the most drops.
+type Sample struct {
+	TakenAt  time.Time `json:"taken_at"`
+	Interval float64   `json:"interval_s"`
+	// Counters are the snapshot's counters (docs/snapshot.md, counter)
+	// that moved, in funnel order.
+	Counters []model.Counter `json:"counters"`
+	// Reasons are the drop monitor's aggregates with a non-zero delta.
+	Reasons []model.DropReason `json:"reasons"`
+	// DropMonitor says whether the drop monitor runs ("" when it does)
+	// or why not.
+	DropMonitor string `json:"drop_monitor,omitempty"`
+	// TopSockets are up to 10 sockets with the most drops since they
+	// were created.
+	TopSockets []model.Socket `json:"top_sockets"`
+}
+
+// TopSocketsShown is how many sockets PrintMoved lists.
+const TopSocketsShown = 10
+
+// NewSample builds the Sample of snap. The interval is snap's counters'
+// sample spacing, taken from prev (zero for the first sample).
+func NewSample(prev, snap model.Snapshot) Sample {
+	s := Sample{TakenAt: snap.TakenAt, Counters: []model.Counter{}, Reasons: []model.DropReason{}}
+	if !prev.TakenAt.IsZero() {
+		s.Interval = snap.TakenAt.Sub(prev.TakenAt).Seconds()
+	}
+	for _, c := range Moved(Funnel(snap.Counters)) {
+		s.Counters = append(s.Counters, c.Counter)
+	}
+	for _, d := range snap.DropMonitor.Drops {
+		if d.Delta > 0 {
+			s.Reasons = append(s.Reasons, d)
+		}
+	}
+	if !snap.DropMonitor.Supported {
+		s.DropMonitor = snap.DropMonitor.Reason
+		if st, ok := snap.Status("dropmon"); ok && s.DropMonitor == "" {
+			s.DropMonitor = st.Reason
+		}
+	}
+	s.TopSockets = TopSockets(snap.Sockets, TopSocketsShown)
+	if s.TopSockets == nil {
+		s.TopSockets = []model.Socket{}
+	}
+	return s
+}
+
+// PrintMoved writes, for every snapshot after the first (the first only
+// sets the baseline: its deltas are zero), the drop counters that moved
+// since the one before. As JSON it writes one Sample object per line
+// (JSON Lines); as text, one block per sample:
+//
+//	# 2026-11-21T05:50:01Z  interval 1.00s
+//	layer      counter                                  instance               delta      rate/s     total
+//	transport  /proc/net/snmp Udp RcvbufErrors                                   120       120.0       340
+//	socket     drop reason SOCKET_RCVBUFF               udp_queue_rcv_one_skb+0x1a0  ...
+//
+// followed by the top sockets by drops and, when the drop monitor is not
+// running, why. The snapshots must come from one Store, in order.
+func PrintMoved(w io.Writer, snaps []model.Snapshot, asJSON bool) error {
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	for i := 1; i < len(snaps); i++ {
+		s := NewSample(snaps[i-1], snaps[i])
+		if asJSON {
+			if err := enc.Encode(s); err != nil {
+				return err
+			}
+			continue
+		}
+		writeText(bw, s)
+	}
+	return bw.Flush()
+}
+
+func writeText(w *bufio.Writer, s Sample) {
+	fmt.Fprintf(w, "# %s  interval %.2fs\n", s.TakenAt.UTC().Format(time.RFC3339), s.Interval)
+	if len(s.Counters) == 0 && len(s.Reasons) == 0 {
+		w.WriteString("no drop counter moved\n")
+	} else {
+		fmt.Fprintf(w, "%-10s %-44s %-22s %10s %11s %12s\n", "layer", "counter", "instance", "delta", "rate/s", "total")
+		for _, c := range s.Counters {
+			name := strings.TrimSpace(c.Source + " " + c.Group + " " + c.Name)
+			fmt.Fprintf(w, "%-10s %-44s %-22s %10d %11s %12d\n", c.Layer, name, c.Instance, c.Delta, rate(c.Rate), c.Total)
+		}
+		for _, d := range s.Reasons {
+			name := "drop reason " + d.Reason
+			if d.Reason == "" {
+				name = "drop location"
+			}
+			fmt.Fprintf(w, "%-10s %-44s %-22s %10d %11s %12d\n", d.Layer, name, d.Location, d.Delta, rate(float64(d.Delta)/max(s.Interval, 1)), d.Total)
+		}
+	}
+	if len(s.TopSockets) > 0 {
+		w.WriteString("top sockets by drops:\n")
+		for _, k := range s.TopSockets {
+			fmt.Fprintf(w, "  %-7s %-28s %-28s %10d", k.Proto, addr(k.Local), addr(k.Remote), k.Drops)
+			for _, p := range k.Procs {
+				fmt.Fprintf(w, " %s[%d]", p.Comm, p.PID)
+			}
+			w.WriteByte('\n')
+		}
+	}
+	if s.DropMonitor != "" {
+		fmt.Fprintf(w, "drop reasons: %s\n", s.DropMonitor)
+	}
+	w.WriteByte('\n')
+}
+
+func rate(r float64) string { return strconv.FormatFloat(r, 'f', 1, 64) }
+
+func addr(a netip.AddrPort) string {
+	if !a.IsValid() {
+		return "*"
+	}
+	return a.String()
+}
