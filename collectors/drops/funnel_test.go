@@ -30,8 +30,8 @@ func TestFunnel(t *testing.T) {
 		ctr(model.LayerTransport, "/proc/net/snmp", "Udp", "", "InDatagrams", 9), // not a drop counter
 		ctr(model.LayerTransport, "/proc/net/snmp", "Udp", "", "RcvbufErrors", 3),
 		ctr(model.LayerTransport, "/proc/net/snmp", "Udp", "", "NoPorts", 0),
-		ctr(model.LayerNIC, "/proc/net/dev", "Receive", "eth0", "drop", 1),  // eth0 has finer counters
-		ctr(model.LayerNIC, "/proc/net/dev", "Receive", "tun9", "drop", 2),  // tun9 has not
+		ctr(model.LayerNIC, "/proc/net/dev", "Receive", "eth0", "drop", 1), // eth0 has finer counters
+		ctr(model.LayerNIC, "/proc/net/dev", "Receive", "tun9", "drop", 2), // tun9 has not
 		ctr(model.LayerNIC, "rtnetlink", "statistics", "eth0", "rx_dropped", 1),
 		ctr(model.LayerNIC, "rtnetlink", "statistics", "eth0", "rx_missed_errors", 0),
 		ctr(model.LayerSoftnet, "/proc/net/softnet_stat", "", "cpu1", "dropped", 4),

@@ -19,8 +19,9 @@ func (k *Knowledge) Markdown() []byte {
 	b.WriteString("govern it, and the traps in reading it. Counters are named as the kernel names them; where they are\n")
 	b.WriteString("read from is given as `source group`.\n\n")
 	b.WriteString("## Contents\n\n")
+	byLayer := k.byLayer()
 	for _, l := range model.Layers {
-		es := k.inLayer(l)
+		es := byLayer[l]
 		if len(es) == 0 {
 			continue
 		}
@@ -35,7 +36,7 @@ func (k *Knowledge) Markdown() []byte {
 	}
 	b.WriteString("- [Drop reasons](#drop-reasons)\n\n")
 	for _, l := range model.Layers {
-		es := k.inLayer(l)
+		es := byLayer[l]
 		if len(es) == 0 {
 			continue
 		}
@@ -86,12 +87,11 @@ func (k *Knowledge) Markdown() []byte {
 	return b.Bytes()
 }
 
-func (k *Knowledge) inLayer(l model.Layer) []Entry {
-	var out []Entry
+// byLayer groups the entries by layer, in file order.
+func (k *Knowledge) byLayer() map[model.Layer][]Entry {
+	out := map[model.Layer][]Entry{}
 	for _, e := range k.Counters {
-		if e.Layer == l {
-			out = append(out, e)
-		}
+		out[e.Layer] = append(out[e.Layer], e)
 	}
 	return out
 }
