@@ -19,6 +19,10 @@
  * rule move from the old copy to the new one, so counters survive a change;
  * they are freed only when the rule is deleted (@owns_stats).
  *
+ * @tabs (80 KiB of buckets) is allocated by the first command that creates
+ * or changes a rule and published with rcu_assign_pointer, so a namespace
+ * that never gets a rule costs a few KiB only.
+ *
  * Lookup (no linear scan for the common shapes)
  * ----------------------------------------------
  * An enabled rule lives in exactly one index, chosen by its most selective
@@ -59,6 +63,7 @@
 #include "uapi/netlens.h"
 
 #define NETLENS_HASH_BITS	11
+#define NETLENS_HASH_SIZE	(1U << NETLENS_HASH_BITS)
 #define NETLENS_NHOOKS		5	/* NF_INET_NUMHOOKS */
 #define NETLENS_MAX_RULES_HARD	(1 << 20)
 
@@ -85,6 +90,7 @@ struct netlens_hook_stats {
 	u64 seen[2][NETLENS_NHOOKS];
 	u64 accepted[2][NETLENS_NHOOKS];
 	u64 dropped[2][NETLENS_NHOOKS];
+	u64 examined[2][NETLENS_NHOOKS];	/* rules the lookup looked at */
 };
 
 struct netlens_match {
@@ -101,6 +107,11 @@ struct netlens_match {
 };
 
 struct netlens_txn;
+
+/* the hash tables of the indexes, allocated with the first rule that needs them */
+struct netlens_tabs {
+	struct hlist_head b[NETLENS_IDX_HASHED][NETLENS_HASH_SIZE];
+};
 
 struct netlens_rule {
 	struct hlist_node node;		/* index chain, RCU */
@@ -141,7 +152,7 @@ struct netlens_net {
 	u32 gen;			/* bumped by every change, for dumps */
 
 	/* written under lock, read locklessly by the packet path */
-	struct hlist_head *tab[NETLENS_IDX_HASHED];
+	struct netlens_tabs __rcu *tabs;	/* set once, freed at namespace exit */
 	struct hlist_head misc;
 	unsigned long plen_map[NETLENS_IDX_HASHED][BITS_TO_LONGS(129)];
 	u32 nindexed;
@@ -166,10 +177,11 @@ static inline struct netlens_net *netlens_pernet(struct net *net)
 }
 
 /* netlens_rules.c */
-int netlens_rules_init(struct netlens_net *nn);
+void netlens_rules_init(struct netlens_net *nn);
 void netlens_rules_exit(struct netlens_net *nn);
 struct netlens_rule *netlens_rule_alloc(void);
 void netlens_rule_free(struct netlens_rule *r);
+int netlens_tabs_ensure(struct netlens_net *nn);
 int netlens_rule_insert(struct netlens_net *nn, struct netlens_rule *r);
 void netlens_rule_remove(struct netlens_net *nn, struct netlens_rule *r);
 void netlens_rule_replace(struct netlens_net *nn, struct netlens_rule *old,

@@ -475,6 +475,9 @@ static int netlens_cmd_create(struct sk_buff *skb, struct genl_info *info)
 		goto free_rule;
 
 	mutex_lock(&nn->lock);
+	err = netlens_tabs_ensure(nn);
+	if (err)
+		goto unlock;
 	if (nn->nrules >= READ_ONCE(nn->sysctl_max_rules)) {
 		NL_SET_ERR_MSG_MOD(info->extack,
 				   "rule limit reached (sysctl net.netlens.max_rules)");
@@ -517,6 +520,9 @@ static int netlens_cmd_change(struct sk_buff *skb, struct genl_info *info)
 	if (err)
 		return err;
 	mutex_lock(&nn->lock);
+	err = netlens_tabs_ensure(nn);
+	if (err)
+		goto unlock;
 	old = netlens_find(nn, info);
 	if (IS_ERR(old)) {
 		err = PTR_ERR(old);
@@ -686,6 +692,7 @@ static int netlens_put_hook_stats(struct sk_buff *skb, struct netlens_net *nn)
 				sum.seen[f][h] += READ_ONCE(s->seen[f][h]);
 				sum.accepted[f][h] += READ_ONCE(s->accepted[f][h]);
 				sum.dropped[f][h] += READ_ONCE(s->dropped[f][h]);
+				sum.examined[f][h] += READ_ONCE(s->examined[f][h]);
 			}
 		}
 	}
@@ -702,7 +709,9 @@ static int netlens_put_hook_stats(struct sk_buff *skb, struct netlens_net *nn)
 			    nla_put_u64_64bit(skb, NETLENS_A_HS_ACCEPTED,
 					      sum.accepted[f][h], NETLENS_A_HS_PAD) ||
 			    nla_put_u64_64bit(skb, NETLENS_A_HS_DROPPED,
-					      sum.dropped[f][h], NETLENS_A_HS_PAD)) {
+					      sum.dropped[f][h], NETLENS_A_HS_PAD) ||
+			    nla_put_u64_64bit(skb, NETLENS_A_HS_EXAMINED,
+					      sum.examined[f][h], NETLENS_A_HS_PAD)) {
 				nla_nest_cancel(skb, nest);
 				return -EMSGSIZE;
 			}

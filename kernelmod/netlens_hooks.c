@@ -174,11 +174,13 @@ static bool netlens_probe_owns(const struct netlens_probe *pr,
 
 /* what one pass over the probes is looking for */
 struct netlens_scan {
+	struct netlens_tabs *tabs;	/* NULL: no rule ever needed the hash tables */
 	const struct sk_buff *skb;
 	const struct netlens_pkt *p;
 	u32 hookbit;
 	bool counting;			/* pass 2: count COUNT rules before @best */
 	const struct netlens_rule *best;
+	unsigned int examined;		/* rules looked at, both passes */
 };
 
 static void netlens_walk(const struct netlens_probe *pr, struct netlens_scan *s)
@@ -186,6 +188,7 @@ static void netlens_walk(const struct netlens_probe *pr, struct netlens_scan *s)
 	const struct netlens_rule *r;
 
 	hlist_for_each_entry_rcu(r, pr->head, node) {
+		s->examined++;
 		if (s->best && !netlens_rule_before(r, s->best))
 			return;
 		if ((r->action == NETLENS_ACTION_COUNT) != s->counting ||
@@ -218,7 +221,7 @@ static void netlens_walk_prefixes(struct netlens_net *nn, int idx,
 		else
 			ipv6_addr_prefix(&masked.in6, &addr->in6, plen);
 		pr.plen = plen;
-		pr.head = &nn->tab[idx][netlens_bucket(idx, &masked, plen, 0)];
+		pr.head = &s->tabs->b[idx][netlens_bucket(idx, &masked, plen, 0)];
 		netlens_walk(&pr, s);
 	}
 }
@@ -230,17 +233,19 @@ static void netlens_scan(struct netlens_net *nn, struct netlens_scan *s)
 	bool v4 = p->family == NETLENS_FAMILY_IPV4;
 	struct netlens_probe pr = {};
 
-	netlens_walk_prefixes(nn, v4 ? NETLENS_IDX_DST4 : NETLENS_IDX_DST6,
-			      &p->dst, s);
-	if (p->has_ports) {
-		pr.idx = NETLENS_IDX_DPORT;
-		pr.port = p->dport;
-		pr.head = &nn->tab[NETLENS_IDX_DPORT]
-			[netlens_bucket(NETLENS_IDX_DPORT, NULL, 0, p->dport)];
-		netlens_walk(&pr, s);
+	if (s->tabs) {
+		netlens_walk_prefixes(nn, v4 ? NETLENS_IDX_DST4 : NETLENS_IDX_DST6,
+				      &p->dst, s);
+		if (p->has_ports) {
+			pr.idx = NETLENS_IDX_DPORT;
+			pr.port = p->dport;
+			pr.head = &s->tabs->b[NETLENS_IDX_DPORT]
+				[netlens_bucket(NETLENS_IDX_DPORT, NULL, 0, p->dport)];
+			netlens_walk(&pr, s);
+		}
+		netlens_walk_prefixes(nn, v4 ? NETLENS_IDX_SRC4 : NETLENS_IDX_SRC6,
+				      &p->src, s);
 	}
-	netlens_walk_prefixes(nn, v4 ? NETLENS_IDX_SRC4 : NETLENS_IDX_SRC6,
-			      &p->src, s);
 	pr.idx = NETLENS_IDX_MISC;
 	pr.head = &nn->misc;
 	netlens_walk(&pr, s);
@@ -248,9 +253,14 @@ static void netlens_scan(struct netlens_net *nn, struct netlens_scan *s)
 
 static const struct netlens_rule *
 netlens_lookup(struct netlens_net *nn, const struct sk_buff *skb,
-	       const struct netlens_pkt *p, u32 hookbit)
+	       const struct netlens_pkt *p, u32 hookbit, unsigned int *examined)
 {
-	struct netlens_scan s = { .skb = skb, .p = p, .hookbit = hookbit };
+	struct netlens_scan s = {
+		.tabs = rcu_dereference(nn->tabs),
+		.skb = skb,
+		.p = p,
+		.hookbit = hookbit,
+	};
 
 	/* pass 1: the first ACCEPT/DROP rule in (priority, id) order */
 	netlens_scan(nn, &s);
@@ -259,6 +269,7 @@ netlens_lookup(struct netlens_net *nn, const struct sk_buff *skb,
 		s.counting = true;
 		netlens_scan(nn, &s);
 	}
+	*examined = s.examined;
 	return s.best;
 }
 
@@ -269,7 +280,7 @@ static unsigned int netlens_hook(void *priv, struct sk_buff *skb,
 	struct netlens_hook_stats __percpu *hs = nn->hstats;
 	const struct netlens_rule *r;
 	struct netlens_pkt p = {};
-	unsigned int hook = state->hook;
+	unsigned int hook = state->hook, examined = 0;
 	int fi = state->pf == NFPROTO_IPV6;
 	bool ok;
 
@@ -285,7 +296,8 @@ static unsigned int netlens_hook(void *priv, struct sk_buff *skb,
 	p.in = state->in;
 	p.out = state->out;
 
-	r = netlens_lookup(nn, skb, &p, BIT(hook));
+	r = netlens_lookup(nn, skb, &p, BIT(hook), &examined);
+	this_cpu_add(hs->examined[fi][hook], examined);
 	if (!r)
 		goto accept;
 	netlens_count(r, skb);

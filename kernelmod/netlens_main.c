@@ -36,13 +36,10 @@ static int __net_init netlens_net_init(struct net *net)
 	nn->sysctl_enabled = 1;
 	nn->sysctl_max_rules = clamp_t(unsigned int, netlens_max_rules_default,
 				       1, NETLENS_MAX_RULES_HARD);
-	err = netlens_rules_init(nn);
-	if (err)
-		return err;
-	err = -ENOMEM;
+	netlens_rules_init(nn);
 	nn->hstats = alloc_percpu(struct netlens_hook_stats);
 	if (!nn->hstats)
-		goto exit_rules;
+		return -ENOMEM;
 	err = netlens_sysctl_init(net, nn);
 	if (err)
 		goto free_hstats;
@@ -60,8 +57,6 @@ exit_sysctl:
 	netlens_sysctl_exit(nn);
 free_hstats:
 	free_percpu(nn->hstats);
-exit_rules:
-	netlens_rules_exit(nn);
 	return err;
 }
 

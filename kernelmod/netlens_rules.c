@@ -14,8 +14,6 @@
 #include <linux/jiffies.h>
 #include "netlens.h"
 
-#define NETLENS_HASH_SIZE	(1U << NETLENS_HASH_BITS)
-
 /* netlens_rule_before - true when @a is evaluated before @b. */
 bool netlens_rule_before(const struct netlens_rule *a,
 			 const struct netlens_rule *b)
@@ -73,21 +71,42 @@ static u8 netlens_index_plen(const struct netlens_rule *r, int idx)
 	}
 }
 
+static struct netlens_tabs *netlens_tabs_locked(struct netlens_net *nn)
+{
+	return rcu_dereference_protected(nn->tabs, lockdep_is_held(&nn->lock));
+}
+
+/* netlens_tabs_ensure - allocate the index hash tables if not done yet. */
+int netlens_tabs_ensure(struct netlens_net *nn)
+{
+	struct netlens_tabs *t;
+
+	if (netlens_tabs_locked(nn))
+		return 0;
+	t = kvzalloc(sizeof(*t), GFP_KERNEL);
+	if (!t)
+		return -ENOMEM;
+	rcu_assign_pointer(nn->tabs, t);
+	return 0;
+}
+
 static struct hlist_head *netlens_rule_head(struct netlens_net *nn,
 					    const struct netlens_rule *r,
 					    int idx)
 {
+	struct hlist_head (*tab)[NETLENS_HASH_SIZE] = netlens_tabs_locked(nn)->b;
+
 	switch (idx) {
 	case NETLENS_IDX_DST4:
 	case NETLENS_IDX_DST6:
-		return &nn->tab[idx][netlens_bucket(idx, &r->m.dst,
+		return &tab[idx][netlens_bucket(idx, &r->m.dst,
 						     r->m.dst_plen, 0)];
 	case NETLENS_IDX_SRC4:
 	case NETLENS_IDX_SRC6:
-		return &nn->tab[idx][netlens_bucket(idx, &r->m.src,
+		return &tab[idx][netlens_bucket(idx, &r->m.src,
 						     r->m.src_plen, 0)];
 	case NETLENS_IDX_DPORT:
-		return &nn->tab[idx][netlens_bucket(idx, NULL, 0,
+		return &tab[idx][netlens_bucket(idx, NULL, 0,
 						     r->m.dport_min)];
 	default:
 		return &nn->misc;
@@ -325,27 +344,13 @@ void netlens_revert_work(struct work_struct *work)
 }
 
 /* netlens_rules_init - set up the empty table of a namespace; no lock needed. */
-int netlens_rules_init(struct netlens_net *nn)
+void netlens_rules_init(struct netlens_net *nn)
 {
-	int i;
-
 	mutex_init(&nn->lock);
 	xa_init_flags(&nn->rules, XA_FLAGS_ALLOC1);
 	INIT_HLIST_HEAD(&nn->misc);
 	INIT_LIST_HEAD(&nn->txns);
 	INIT_DELAYED_WORK(&nn->revert_work, netlens_revert_work);
-	for (i = 0; i < NETLENS_IDX_HASHED; i++) {
-		nn->tab[i] = kvcalloc(NETLENS_HASH_SIZE, sizeof(*nn->tab[i]),
-				      GFP_KERNEL);
-		if (!nn->tab[i])
-			goto free_tabs;
-	}
-	return 0;
-
-free_tabs:
-	while (--i >= 0)
-		kvfree(nn->tab[i]);
-	return -ENOMEM;
 }
 
 /*
@@ -354,13 +359,11 @@ free_tabs:
  */
 void netlens_rules_exit(struct netlens_net *nn)
 {
-	int i;
-
 	mutex_lock(&nn->lock);
 	netlens_rules_flush(nn);
 	mutex_unlock(&nn->lock);
 	cancel_delayed_work_sync(&nn->revert_work);
 	xa_destroy(&nn->rules);
-	for (i = 0; i < NETLENS_IDX_HASHED; i++)
-		kvfree(nn->tab[i]);
+	/* no packet can see the tables: the hooks are gone */
+	kvfree(rcu_dereference_protected(nn->tabs, true));
 }

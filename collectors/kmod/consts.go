@@ -72,6 +72,7 @@ const (
 	hsSeen                   // NETLENS_A_HS_SEEN
 	hsAccepted               // NETLENS_A_HS_ACCEPTED
 	hsDropped                // NETLENS_A_HS_DROPPED
+	hsExamined               // NETLENS_A_HS_EXAMINED
 )
 
 // Family is the address family a rule applies to.

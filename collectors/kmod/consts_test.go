@@ -145,8 +145,9 @@ func TestConstantsMatchHeader(t *testing.T) {
 		"NETLENS_A_HS_SEEN":     int64(hsSeen),
 		"NETLENS_A_HS_ACCEPTED": int64(hsAccepted),
 		"NETLENS_A_HS_DROPPED":  int64(hsDropped),
-		"__NETLENS_A_HS_MAX":    int64(hsDropped) + 1,
-		"NETLENS_A_HS_MAX":      int64(hsDropped),
+		"NETLENS_A_HS_EXAMINED": int64(hsExamined),
+		"__NETLENS_A_HS_MAX":    int64(hsExamined) + 1,
+		"NETLENS_A_HS_MAX":      int64(hsExamined),
 
 		"NETLENS_FAMILY_UNSPEC": int64(FamilyUnspec),
 		"NETLENS_FAMILY_IPV4":   int64(FamilyIPv4),

@@ -10,6 +10,10 @@ type HookCounters struct {
 	Seen     uint64 // packets that entered the hook
 	Accepted uint64 // packets let through (no rule, ACCEPT, COUNT only, or bypassed)
 	Dropped  uint64 // packets dropped by a DROP rule
+	// Examined counts the rules the lookup looked at: Examined/Seen is the
+	// per-packet lookup cost, a few probes for indexed rules and one per
+	// rule for rules that fit no index.
+	Examined uint64
 }
 
 // Counters is the reply of the COUNTERS command.
@@ -32,6 +36,8 @@ func parseHookStats(ad *netlink.AttributeDecoder) HookCounters {
 			h.Accepted = ad.Uint64()
 		case hsDropped:
 			h.Dropped = ad.Uint64()
+		case hsExamined:
+			h.Examined = ad.Uint64()
 		}
 	}
 	return h

@@ -106,6 +106,9 @@ func TestParseCountersFixture(t *testing.T) {
 		if h.Accepted+h.Dropped > h.Seen {
 			t.Errorf("entry %d: accepted %d + dropped %d > seen %d", i, h.Accepted, h.Dropped, h.Seen)
 		}
+		if h.Family == FamilyIPv4 && h.Hook == 1 && h.Examined == 0 {
+			t.Errorf("entry %d: IPv4 LOCAL_IN examined no rule", i)
+		}
 	}
 }
 

@@ -78,6 +78,7 @@ enum netlens_hook_stats_attr {
 	NETLENS_A_HS_SEEN,		/* u64, packets that entered the hook */
 	NETLENS_A_HS_ACCEPTED,		/* u64, packets let through */
 	NETLENS_A_HS_DROPPED,		/* u64, packets dropped by a DROP rule */
+	NETLENS_A_HS_EXAMINED,		/* u64, rules looked at by the lookup (its cost) */
 
 	__NETLENS_A_HS_MAX,
 };

@@ -23,7 +23,7 @@ func allChecks() []check {
 		{"crud", checkCRUD},
 		{"extack", checkExtack},
 		{"limits", checkLimits},
-		{"drop-udp4-each-hook", checkDropUDP4Hooks},
+		{"drop-udp-each-hook", checkDropUDPHooks},
 		{"drop-udp6", checkDropUDP6},
 		{"drop-tcp", checkDropTCP},
 		{"drop-icmp", checkDropICMP},
@@ -432,21 +432,27 @@ func dropCase(c *kmod.Client, r kmod.Rule, fam kmod.Family, hook uint8, send fun
 	return c.Delete(rule.ID)
 }
 
-func checkDropUDP4Hooks() error {
+func checkDropUDPHooks() error {
 	return withClient(func(c *kmod.Client) error {
 		const n = 25
-		for hook := uint8(0); hook < 5; hook++ {
-			if hook == 2 { // FORWARD: see checkForward
-				continue
-			}
-			port := 4000 + int(hook)
-			r := kmod.Rule{Hooks: 1 << hook, Proto: 17, DstPorts: kmod.PortRange{Min: uint16(port), Max: uint16(port)},
-				Action: kmod.ActionDrop}
-			send := func() (int, error) {
-				return udpExchange("udp4", udpAddr("127.0.0.1", port), udpAddr("127.0.0.1", port), n)
-			}
-			if err := dropCase(c, r, kmod.FamilyIPv4, hook, send, n); err != nil {
-				return err
+		for _, f := range []struct {
+			fam     kmod.Family
+			network string
+			ip      string
+		}{{kmod.FamilyIPv4, "udp4", "127.0.0.1"}, {kmod.FamilyIPv6, "udp6", "::1"}} {
+			for hook := uint8(0); hook < 5; hook++ {
+				if hook == 2 { // FORWARD: see checkForward
+					continue
+				}
+				port := 4000 + 10*int(f.fam) + int(hook)
+				r := kmod.Rule{Hooks: 1 << hook, Family: f.fam, Proto: 17,
+					DstPorts: kmod.PortRange{Min: uint16(port), Max: uint16(port)}, Action: kmod.ActionDrop}
+				send := func() (int, error) {
+					return udpExchange(f.network, udpAddr(f.ip, port), udpAddr(f.ip, port), n)
+				}
+				if err := dropCase(c, r, f.fam, hook, send, n); err != nil {
+					return err
+				}
 			}
 		}
 		// untouched traffic to another port keeps flowing while a rule is in
