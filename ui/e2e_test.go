@@ -175,7 +175,7 @@ func TestEndToEndTmux(t *testing.T) {
 	}{
 		{"TERM=linux", "TERM=linux", func(sgr string) bool { return !strings.Contains(sgr, "38;") && !strings.Contains(sgr, "48;") }},
 		{"NO_COLOR", "TERM=xterm-256color NO_COLOR=1", func(sgr string) bool {
-			return !regexp.MustCompile(`[\[;](3[0-9]|4[0-9]|9[0-7]|10[0-7])[;m]`).MatchString(sgr)
+			return !regexp.MustCompile(`[\[;](3[0-8]|4[0-8]|9[0-7]|10[0-7])[;m]`).MatchString(sgr)
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
