@@ -3,6 +3,7 @@ package kmod
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/mdlayher/genetlink"
@@ -23,6 +24,7 @@ const maxDumpRetries = 5
 // (the namespace of the thread that called Dial). A Client is safe for
 // concurrent use: requests are serialised on one socket.
 type Client struct {
+	mu     sync.Mutex // one request (or dump) at a time on c
 	c      *genetlink.Conn
 	family genetlink.Family
 }
@@ -103,7 +105,9 @@ func (c *Client) execute(op string, cmd command, flags netlink.HeaderFlags, enc 
 		Header: genetlink.Header{Command: uint8(cmd), Version: familyVersion},
 		Data:   data,
 	}
+	c.mu.Lock()
 	msgs, err := c.c.Execute(msg, c.family.ID, netlink.Request|flags)
+	c.mu.Unlock()
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
@@ -214,6 +218,8 @@ func (c *Client) Dump() ([]Rule, error) {
 }
 
 func (c *Client) dumpOnce() ([]Rule, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	msg := genetlink.Message{Header: genetlink.Header{Command: uint8(cmdGet), Version: familyVersion}}
 	req, err := c.c.Send(msg, c.family.ID, netlink.Request|netlink.Dump)
 	if err != nil {

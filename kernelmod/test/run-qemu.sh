@@ -17,8 +17,12 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 OUT=${OUT:-$HERE/out}
 TIMEOUT=${TIMEOUT:-300}
+# slub_debug: red zones, poisoning and sanity checks catch memory misuse
+# (a bad write shows as "BUG kmalloc-..." on the console). Off for -bench.
+KARGS=${KARGS-slub_debug=FZP}
 VMARGS=""
 for a in "$@"; do
+	[ "$a" = "-bench" ] && KARGS=${KARGS_BENCH-}
 	VMARGS="${VMARGS:+$VMARGS,}$a"
 done
 
@@ -83,7 +87,7 @@ set +e
 timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -m 1024 -smp 2 \
 	-nographic -no-reboot -nic none \
 	-kernel "$VMLINUZ" -initrd "$OUT/initramfs.gz" \
-	-append "console=ttyS0 panic=-1 oops=panic quiet loglevel=4 netlens.args=$VMARGS" \
+	-append "console=ttyS0 panic=-1 oops=panic quiet loglevel=4 $KARGS netlens.args=$VMARGS" \
 	</dev/null >"$OUT/console.log" 2>&1
 qrc=$?
 set -e
@@ -103,7 +107,7 @@ if [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
 	echo "run-qemu: FAIL: timeout after ${TIMEOUT}s" >&2
 	fail=1
 fi
-if grep -nE "BUG:|WARNING:|Oops|KASAN|UBSAN|general protection|Kernel panic|Call Trace" "$OUT/console.txt"; then
+if grep -nE "BUG:|BUG [a-z]|WARNING:|Oops|KASAN|UBSAN|general protection|Kernel panic|Call Trace|list_(add|del) corruption" "$OUT/console.txt"; then
 	echo "run-qemu: FAIL: the kernel reported a problem" >&2
 	fail=1
 fi
