@@ -630,6 +630,9 @@ func (a *App) collectorLines() []string {
 			if c.LastDuration > 0 {
 				text += "  took " + c.LastDuration.Round(time.Microsecond).String()
 			}
+			if n := oneLine(c.Note); n != "" {
+				text += "  note: " + n
+			}
 		case model.StatePending:
 			st = s.HealthPending
 		default:

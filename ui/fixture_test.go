@@ -115,6 +115,15 @@ func fixtureStore() *model.Store {
 	return s
 }
 
+// notedStore is fixtureStore with a sockets collector that could not see
+// every socket's owner.
+func notedStore() *model.Store {
+	s := fixtureStore()
+	s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: "sockets", State: model.StateOK, Interval: time.Second, Source: "sock_diag",
+		LastDuration: 1500 * time.Microsecond, Note: "owners of 3 of 90 processes unreadable (needs root or CAP_SYS_PTRACE)"}})
+	return s
+}
+
 // degradedStore has no sockets and no sysctls because their collectors
 // lack privileges, and counters still starting.
 func degradedStore() *model.Store {

@@ -163,6 +163,8 @@ func TestGoldenStates(t *testing.T) {
 		{"Paused", fixtureStore, 80, 24, keys("p")},
 		{"Snapshot", fixtureStore, 80, 24, append(keys("s"), snapshotSavedMsg{path: "/tmp/netlens-web-1-20261121T050010Z.json"})},
 		{"DegradedConnections", degradedStore, 80, 24, nil},
+		{"NotedConnections", notedStore, 80, 24, nil},
+		{"NotedHelp", notedStore, 120, 40, keys("?")},
 		{"DegradedDrops", degradedStore, 80, 24, keys("2")},
 		{"DegradedSysctl", degradedStore, 80, 24, keys("3")},
 	}

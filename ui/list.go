@@ -90,6 +90,7 @@ type listBase[K comparable] struct {
 	// those not ok in the current snapshot.
 	deps     []string
 	problems []problem
+	notes    []string // what working collectors say about partial data
 	seenSeq  uint64
 	seenSet  bool
 
@@ -116,6 +117,12 @@ func (l *listBase[K]) fresh() bool {
 	}
 	l.seenSeq, l.seenSet = l.snap.Seq, true
 	l.problems = problems(l.snap, l.deps)
+	l.notes = l.notes[:0]
+	for _, name := range l.deps {
+		if st, ok := l.snap.Status(name); ok && st.State == model.StateOK && st.Note != "" {
+			l.notes = append(l.notes, name+": "+oneLine(st.Note))
+		}
+	}
 	return true
 }
 
@@ -401,6 +408,11 @@ func (l *listBase[K]) fitTable(ps []problem, th int) string {
 	l.tblTop = 1
 	if len(bad) > 0 {
 		warn = l.Styles.Warn.Render(fitString(problemLine(bad), l.Width)) + "\n"
+		th--
+		l.tblTop++
+	}
+	if len(l.notes) > 0 {
+		warn += l.Styles.Dim.Render(fitString("note: "+strings.Join(l.notes, "; "), l.Width)) + "\n"
 		th--
 		l.tblTop++
 	}
