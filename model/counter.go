@@ -24,10 +24,25 @@ var Layers = []Layer{LayerNIC, LayerSoftnet, LayerQdisc, LayerIP, LayerNetfilter
 
 // Rank returns the position of l in Layers (unknown layers sort last).
 func (l Layer) Rank() int {
-	for i, x := range Layers {
-		if x == l {
-			return i
-		}
+	switch l {
+	case LayerNIC:
+		return 0
+	case LayerSoftnet:
+		return 1
+	case LayerQdisc:
+		return 2
+	case LayerIP:
+		return 3
+	case LayerNetfilter:
+		return 4
+	case LayerTransport:
+		return 5
+	case LayerSocket:
+		return 6
+	case LayerIPsec:
+		return 7
+	case LayerOther:
+		return 8
 	}
 	return len(Layers)
 }

@@ -147,3 +147,64 @@ func TestVanishedCountersAreForgotten(t *testing.T) {
 		t.Fatalf("store keeps %d counter states, want 2", n)
 	}
 }
+
+func TestLayerRankFollowsLayers(t *testing.T) {
+	for i, l := range Layers {
+		if l.Rank() != i {
+			t.Errorf("%s.Rank() = %d, want %d", l, l.Rank(), i)
+		}
+	}
+	if Layer("nope").Rank() != len(Layers) {
+		t.Error("unknown layer must rank last")
+	}
+}
+
+func TestCountersMergedInOrder(t *testing.T) {
+	s := NewStore("h", "k", time.Unix(0, 0))
+	s.Publish(CountersUpdate{Collector: "b", Counters: []RawCounter{
+		{Layer: LayerTransport, Source: "/proc/net/snmp", Group: "Udp", Name: "NoPorts"},
+		{Layer: LayerNIC, Source: "rtnetlink", Group: "statistics", Instance: "eth1", Name: "rx_dropped"},
+	}})
+	s.Publish(CountersUpdate{Collector: "a", Counters: []RawCounter{
+		{Layer: LayerQdisc, Source: "rtnetlink", Group: "qdisc", Instance: "eth0 tbf 1: root", Name: "drops"},
+		{Layer: LayerNIC, Source: "rtnetlink", Group: "statistics", Instance: "eth0", Name: "rx_dropped"},
+		{Layer: LayerOther, Source: "x", Name: "y"},
+	}})
+	var got []string
+	for _, c := range s.Snapshot().Counters {
+		got = append(got, string(c.Layer)+" "+c.Instance+" "+c.Name)
+	}
+	want := []string{"nic eth0 rx_dropped", "nic eth1 rx_dropped", "qdisc eth0 tbf 1: root drops", "transport  NoPorts", "other  y"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+}
+
+func TestCounterOrderReusedAndRedone(t *testing.T) {
+	s := NewStore("h", "k", time.Unix(0, 0))
+	names := func() []string {
+		var out []string
+		for _, c := range s.Snapshot().Counters {
+			out = append(out, c.Name)
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		in   []string
+		want []string
+	}{
+		{[]string{"c", "a", "b"}, []string{"a", "b", "c"}},
+		{[]string{"c", "a", "b"}, []string{"a", "b", "c"}}, // same order: permutation reused
+		{[]string{"b", "c", "a"}, []string{"a", "b", "c"}}, // same keys, new order
+		{[]string{"d", "a"}, []string{"a", "d"}},
+	} {
+		var cs []RawCounter
+		for _, n := range tt.in {
+			cs = append(cs, RawCounter{Name: n, Value: uint64(len(n))})
+		}
+		s.Publish(CountersUpdate{Collector: "x", Counters: cs})
+		if diff := cmp.Diff(tt.want, names()); diff != "" {
+			t.Errorf("%v: (-want +got)\n%s", tt.in, diff)
+		}
+	}
+}

@@ -87,7 +87,11 @@ type Store struct {
 	// counterGen counts CountersUpdates, to find counters that vanished.
 	counterGen uint64
 	bySet      map[string][]Counter
-	subs       map[chan struct{}]struct{}
+	// orders remembers, per collector, the order its last update came in
+	// and the permutation that sorted it: collectors publish the same
+	// counters in the same order from one update to the next.
+	orders map[string]*setOrder
+	subs   map[chan struct{}]struct{}
 }
 
 // NewStore returns an empty Store for the given host and kernel release,
@@ -108,6 +112,7 @@ func NewStore(host, kernel string, now time.Time) *Store {
 		},
 		counters: make(map[CounterKey]*counterState),
 		bySet:    make(map[string][]Counter),
+		orders:   make(map[string]*setOrder),
 		subs:     make(map[chan struct{}]struct{}),
 	}
 }
@@ -200,6 +205,14 @@ func (u StatusUpdate) apply(s *Store, snap *Snapshot) {
 func (u CountersUpdate) apply(s *Store, snap *Snapshot) {
 	s.counterGen++
 	gen := s.counterGen
+	ord := s.orders[u.Collector]
+	if ord == nil {
+		ord = &setOrder{}
+		s.orders[u.Collector] = ord
+	}
+	// Each collector's set is kept sorted, and the snapshot's list is
+	// their merge: O(n) per update rather than a sort of every counter.
+	pos := ord.positions(u.Counters)
 	out := make([]Counter, len(u.Counters))
 	for i, raw := range u.Counters {
 		c := Counter{RawCounter: raw}
@@ -235,7 +248,7 @@ func (u CountersUpdate) apply(s *Store, snap *Snapshot) {
 		st.prev, st.prevAt, st.gen = raw.Value, u.At, gen
 		c.Total = st.total
 		c.LastChange = st.lastChange
-		out[i] = c
+		out[pos[i]] = c
 	}
 	// A counter the collector no longer publishes (an interface that went
 	// away, a qdisc replaced) is forgotten: if it comes back it is a new
@@ -248,20 +261,79 @@ func (u CountersUpdate) apply(s *Store, snap *Snapshot) {
 		}
 	}
 	s.bySet[u.Collector] = out
-	n := 0
-	for _, cs := range s.bySet {
-		n += len(cs)
+	names := make([]string, 0, len(s.bySet))
+	for name := range s.bySet {
+		names = append(names, name)
 	}
-	all := make([]Counter, 0, n)
-	for _, cs := range s.bySet {
-		all = append(all, cs...)
+	slices.Sort(names)
+	sets := make([][]Counter, len(names))
+	for i, name := range names {
+		sets[i] = s.bySet[name]
 	}
-	slices.SortStableFunc(all, compareCounters)
-	snap.Counters = all
+	snap.Counters = mergeCounters(sets)
 	snap.TakenAt = later(snap.TakenAt, u.At)
 }
 
-func compareCounters(a, b Counter) int {
+// setOrder is the order of one collector's last update.
+type setOrder struct {
+	keys []CounterKey // as they came
+	pos  []int32      // pos[i]: where keys[i] goes in sorted order
+}
+
+// positions returns, for each counter of cs, its index in cs sorted by
+// compareRaw. When cs has the keys of the previous update in the
+// same order (the usual case: collectors publish the same counters in
+// the same order) it reuses the previous answer. The result is valid
+// until the next call.
+func (o *setOrder) positions(cs []RawCounter) []int32 {
+	same := len(cs) == len(o.keys)
+	for i := 0; same && i < len(cs); i++ {
+		same = cs[i].Key() == o.keys[i]
+	}
+	if same {
+		return o.pos
+	}
+	o.keys = o.keys[:0]
+	perm := make([]int32, len(cs))
+	for i := range cs {
+		o.keys = append(o.keys, cs[i].Key())
+		perm[i] = int32(i)
+	}
+	slices.SortFunc(perm, func(a, b int32) int { return compareRaw(&cs[a], &cs[b]) })
+	o.pos = slices.Grow(o.pos[:0], len(cs))[:len(cs)]
+	for rank, i := range perm {
+		o.pos[i] = int32(rank)
+	}
+	return o.pos
+}
+
+// mergeCounters merges sorted lists into one new list; on equal keys the
+// earlier list's counter comes first.
+func mergeCounters(sets [][]Counter) []Counter {
+	n := 0
+	for _, cs := range sets {
+		n += len(cs)
+	}
+	out := make([]Counter, 0, n)
+	heads := make([]int, len(sets))
+	for len(out) < n {
+		best := -1
+		for k, cs := range sets {
+			if heads[k] == len(cs) {
+				continue
+			}
+			if best < 0 || compareRaw(&cs[heads[k]].RawCounter, &sets[best][heads[best]].RawCounter) < 0 {
+				best = k
+			}
+		}
+		out = append(out, sets[best][heads[best]])
+		heads[best]++
+	}
+	return out
+}
+
+
+func compareRaw(a, b *RawCounter) int {
 	return cmp.Or(
 		cmp.Compare(a.Layer.Rank(), b.Layer.Rank()),
 		cmp.Compare(a.Source, b.Source),

@@ -10,7 +10,8 @@ import (
 // FunnelCounter is a counter of the funnel with its explanation.
 type FunnelCounter struct {
 	model.Counter
-	Entry Entry
+	// Entry explains the counter; never nil, shared, not to be modified.
+	Entry *Entry
 }
 
 // Funnel returns the drop-like counters among cs, in the order a received
@@ -26,32 +27,37 @@ func (k *Knowledge) Funnel(cs []model.Counter) []FunnelCounter {
 			fine[c.Instance] = true
 		}
 	}
-	out := make([]FunnelCounter, 0, 64)
-	for _, c := range cs {
-		e, ok := k.Lookup(c.Key())
-		if !ok {
+	type ranked struct {
+		layer, rank int
+		i           int32
+		e           *Entry
+	}
+	rs := make([]ranked, 0, 256)
+	for i := range cs {
+		c := &cs[i]
+		e := k.lookup(c.Source, c.Group, c.Name)
+		if e == nil {
 			if c.Source != dropMonitorSource {
 				continue
 			}
-			e = Entry{Layer: c.Layer, In: dropMonitorSource, Name: c.Name, Title: "Drops at " + c.Name,
+			e = &Entry{Layer: c.Layer, In: dropMonitorSource, Name: c.Name, Title: "Drops at " + c.Name,
 				Increments: "The kernel's drop monitor, for packets freed as dropped at this location (no drop reason: summary mode or a kernel before 5.18).",
 				Rank:       1 << 20}
 		}
 		if e.Fallback && fine[c.Instance] {
 			continue
 		}
-		out = append(out, FunnelCounter{Counter: c, Entry: e})
+		rs = append(rs, ranked{c.Layer.Rank(), e.Rank, int32(i), e})
 	}
-	slices.SortStableFunc(out, func(a, b FunnelCounter) int {
-		return cmp.Or(
-			cmp.Compare(a.Layer.Rank(), b.Layer.Rank()),
-			cmp.Compare(a.Entry.Rank, b.Entry.Rank),
-			cmp.Compare(a.Name, b.Name),
-			cmp.Compare(a.Instance, b.Instance),
-			cmp.Compare(a.Source, b.Source),
-			cmp.Compare(a.Group, b.Group),
-		)
+	slices.SortFunc(rs, func(a, b ranked) int {
+		x, y := &cs[a.i], &cs[b.i]
+		return cmp.Or(cmp.Compare(a.layer, b.layer), cmp.Compare(a.rank, b.rank), cmp.Compare(x.Name, y.Name),
+			cmp.Compare(x.Instance, y.Instance), cmp.Compare(x.Source, y.Source), cmp.Compare(x.Group, y.Group))
 	})
+	out := make([]FunnelCounter, len(rs))
+	for j, r := range rs {
+		out[j] = FunnelCounter{Counter: cs[r.i], Entry: r.e}
+	}
 	return out
 }
 

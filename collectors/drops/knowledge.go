@@ -93,7 +93,10 @@ type Knowledge struct {
 	Reasons  []Reason         `json:"reasons"`
 
 	index   map[lookupKey]int
+	byName  map[string][]int // entries by counter name, for lookup
 	reasons map[string]int
+	// reasonEntries are the reasons as entries, by name.
+	reasonEntries map[string]*Entry
 }
 
 type lookupKey struct{ source, group, name string }
@@ -130,7 +133,12 @@ func Parse(b []byte) (*Knowledge, error) {
 			k.index[lk] = i
 		}
 	}
+	k.byName = make(map[string][]int, len(k.Counters))
+	for i, e := range k.Counters {
+		k.byName[e.Name] = append(k.byName[e.Name], i)
+	}
 	k.reasons = make(map[string]int, len(k.Reasons))
+	k.reasonEntries = make(map[string]*Entry, len(k.Reasons))
 	for i, r := range k.Reasons {
 		if _, dup := k.reasons[r.Name]; dup {
 			return nil, fmt.Errorf("knowledge: drop reason %s listed twice", r.Name)
@@ -139,6 +147,8 @@ func Parse(b []byte) (*Knowledge, error) {
 			return nil, fmt.Errorf("knowledge: drop reason %s: layer and meaning are required", r.Name)
 		}
 		k.reasons[r.Name] = i
+		e := r.Entry()
+		k.reasonEntries[r.Name] = &e
 	}
 	return &k, nil
 }
@@ -170,15 +180,26 @@ const (
 // Lookup returns the entry for a counter, whatever its Instance. Counters
 // of the drop monitor's reasons get an entry made from the reason.
 func (k *Knowledge) Lookup(key model.CounterKey) (Entry, bool) {
-	if i, ok := k.index[lookupKey{key.Source, key.Group, key.Name}]; ok {
-		return k.Counters[i], true
-	}
-	if key.Source == dropMonitorSource && key.Group == dropMonitorReason {
-		if r, ok := k.Reason(key.Name); ok {
-			return r.Entry(), true
-		}
+	if e := k.lookup(key.Source, key.Group, key.Name); e != nil {
+		return *e, true
 	}
 	return Entry{}, false
+}
+
+// lookup is Lookup returning a pointer to the shared entry, or nil. It
+// hashes the name only: few names have more than two entries.
+func (k *Knowledge) lookup(source, group, name string) *Entry {
+	for _, i := range k.byName[name] {
+		for _, key := range k.Counters[i].Keys {
+			if key.Source == source && key.Group == group {
+				return &k.Counters[i]
+			}
+		}
+	}
+	if source == dropMonitorSource && group == dropMonitorReason {
+		return k.reasonEntries[name]
+	}
+	return nil
 }
 
 // Reason returns what the kernel's drop reason name means.
