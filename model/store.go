@@ -332,7 +332,6 @@ func mergeCounters(sets [][]Counter) []Counter {
 	return out
 }
 
-
 func compareRaw(a, b *RawCounter) int {
 	return cmp.Or(
 		cmp.Compare(a.Layer.Rank(), b.Layer.Rank()),
