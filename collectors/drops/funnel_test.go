@@ -132,3 +132,23 @@ drop reasons: kernel has no drop monitor (CONFIG_NET_DROP_MONITOR)
 		t.Errorf("JSON sample: %+v", s)
 	}
 }
+
+func TestSettingsNow(t *testing.T) {
+	e, ok := Lookup(model.CounterKey{Source: "/proc/net/netstat", Group: "TcpExt", Name: "IPReversePathFilter"})
+	if !ok {
+		t.Fatal("IPReversePathFilter not found")
+	}
+	sysctls := []model.Sysctl{{Name: "net.ipv4.conf.all.rp_filter", Value: "2"}, {Name: "net.ipv4.conf.eth0.rp_filter", Value: "1"}}
+	var got []string
+	for _, s := range e.SettingsNow("eth0", sysctls) {
+		got = append(got, s.Name+"="+s.Value)
+	}
+	if diff := cmp.Diff([]string{"net.ipv4.conf.all.rp_filter=2", "net.ipv4.conf.eth0.rp_filter=1"}, got); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+	e, _ = Lookup(model.CounterKey{Source: "/proc/net/snmp", Group: "Udp", Name: "RcvbufErrors"})
+	s := e.SettingsNow("", nil)
+	if len(s) != 3 || s[0].Known || s[2].Name != "setsockopt SO_RCVBUF" {
+		t.Errorf("RcvbufErrors settings: %+v", s)
+	}
+}
