@@ -80,3 +80,25 @@ func TestOnce(t *testing.T) {
 		t.Fatalf("status %+v", st)
 	}
 }
+
+type notingCollector struct {
+	fakeCollector
+	note string
+}
+
+func (n *notingCollector) Note() string   { return n.note }
+func (n *notingCollector) Source() string { return "/proc/net" }
+
+func TestStatusCarriesSourceAndNote(t *testing.T) {
+	store := model.NewStore("h", "k", time.Now())
+	ok := &notingCollector{fakeCollector{name: "ok", fn: func(context.Context) error { return nil }}, "owners of 3 of 9 processes unreadable"}
+	bad := &notingCollector{fakeCollector{name: "bad", fn: func(context.Context) error { return errors.New("boom") }}, "stale note"}
+	NewRunner(store, Spec{ok, time.Second}, Spec{bad, time.Second}).Once(context.Background(), time.Second)
+	snap := store.Snapshot()
+	if st, _ := snap.Status("ok"); st.Note != ok.note || st.Source != "/proc/net" {
+		t.Errorf("ok: %+v", st)
+	}
+	if st, _ := snap.Status("bad"); st.Note != "" || st.Reason != "boom" {
+		t.Errorf("a failed run must carry its reason, not a note: %+v", st)
+	}
+}
