@@ -63,6 +63,15 @@ func fullSnapshot() model.Snapshot {
 	s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: "sockets", State: model.StateOK, Interval: time.Second,
 		LastDuration: time.Millisecond, LastRun: t0, LastSuccess: t0, Source: "sock_diag", Note: "owners of 3 of 90 processes unreadable"}})
 	s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: "conntrack", State: model.StateNoPermission, Reason: "needs CAP_NET_ADMIN"}})
+	s.Publish(model.CaptureUpdate{Stats: model.CaptureStats{At: t0, Source: "live", Interface: "eth0", Filter: "tcp port 443", Running: true, Started: t0,
+		Packets: 1000, Bytes: 900000, PacketsPerSec: 100, BitsPerSec: 720000, RingDrops: 3, RingFreezes: 1, DecodeErrors: 2, Truncated: 4, Fragments: 5,
+		CPUSeconds: 0.5, CPUPercent: 2.5, RingBytes: 4 << 20, StoreBytes: 1 << 20, StorePackets: 1024,
+		Protocols: []model.CaptureProto{{Name: "eth", Packets: 1000, Bytes: 900000, PacketsPerSec: 100, BitsPerSec: 720000}, {Name: "tcp", Packets: 990, Bytes: 899000}},
+		TopFlows: []model.CaptureFlow{{Key: model.CaptureFlowKey{Proto: model.ProtoTCP, A: netip.MustParseAddrPort("10.0.0.1:443"), B: netip.MustParseAddrPort("[2001:db8::2]:50000")},
+			PacketsAToB: 600, BytesAToB: 800000, PacketsBToA: 390, BytesBToA: 99000, PacketsPerSec: 99, BitsPerSec: 719000, FirstSeen: t0, LastSeen: t0}},
+		FlowsTracked: 1, FlowsEvicted: 7,
+		TopHosts:     []model.CaptureHost{{Addr: netip.MustParseAddr("10.0.0.1"), PacketsSent: 600, BytesSent: 800000, PacketsRecv: 390, BytesRecv: 99000, BitsPerSec: 719000, PacketsPerSec: 99, LastSeen: t0}},
+		HostsTracked: 1, HostsEvicted: 0}})
 	return s.Snapshot()
 }
 
