@@ -5,93 +5,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"netlens/collectors/internal/netnstest"
 	"netlens/model"
 )
-
-// netns is a named network namespace made for one test.
-type netns struct{ name string }
-
-// newNetns creates a network namespace (ip netns add) that the test
-// deletes when it ends. It skips the test only when the caller cannot
-// create namespaces (not root) or iproute2 is absent.
-func newNetns(t *testing.T, suffix string) netns {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_SYS_ADMIN) to create network namespaces")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs ip(8) from iproute2 (apt-get install -y iproute2)")
-	}
-	ns := netns{fmt.Sprintf("nlpn-%d-%s", os.Getpid(), suffix)}
-	run(t, "ip", "netns", "add", ns.name)
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns.name).Run() })
-	ns.run(t, "ip", "link", "set", "lo", "up")
-	return ns
-}
-
-func run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// run runs a command inside the namespace.
-func (ns netns) run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	return run(t, "ip", append([]string{"netns", "exec", ns.name, name}, args...)...)
-}
-
-// do runs fn on an OS thread that has joined the namespace; inside fn,
-// /proc/thread-self/net is the namespace's /proc/net and sockets are
-// made in it.
-func (ns netns) do(t *testing.T, fn func()) {
-	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer unix.Close(orig)
-		fd, err := unix.Open("/run/netns/"+ns.name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer unix.Close(fd)
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			errc <- err
-			return
-		}
-		fn()
-		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-			errc <- err // the thread stays locked and dies with the goroutine
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- nil
-	}()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-}
 
 // makeTraffic makes IPv4 and IPv6 TCP, UDP and ICMP traffic on loopback
 // so that many counters are not zero: a TCP connection with data, a
@@ -146,10 +70,10 @@ func makeTraffic(t *testing.T) {
 // readNstat runs `nstat -az` in the namespace: absolute values of every
 // counter of snmp, netstat and snmp6, named Group+Name. A private history
 // file keeps nstat from reading or writing the user's.
-func readNstat(t *testing.T, ns netns) map[string]uint64 {
+func readNstat(t *testing.T, ns *netnstest.NS) map[string]uint64 {
 	t.Helper()
 	hist := t.TempDir() + "/nstat.hist"
-	cmd := exec.Command("ip", "netns", "exec", ns.name, "nstat", "-a", "-z", "-s")
+	cmd := exec.Command("ip", "netns", "exec", ns.Name, "nstat", "-a", "-z", "-s")
 	cmd.Env = append(os.Environ(), "NSTAT_HISTORY="+hist)
 	out, err := cmd.Output()
 	if err != nil {
@@ -191,10 +115,10 @@ func TestIntegrationNstatOracle(t *testing.T) {
 	if _, err := exec.LookPath("nstat"); err != nil {
 		t.Skip("needs nstat(8) from iproute2 (apt-get install -y iproute2)")
 	}
-	ns := newNetns(t, "nstat")
+	ns := netnstest.New(t, "nlpn-nstat")
 	var before, after []model.RawCounter
 	var nst map[string]uint64
-	ns.do(t, func() {
+	ns.Do(t, func() {
 		makeTraffic(t)
 		c := NewCollector("/proc/thread-self")
 		var err error
@@ -289,28 +213,28 @@ type ipLink struct {
 // counters) after a few pings over it, folding ip's fine fields the way
 // the kernel does for /proc/net/dev.
 func TestIntegrationNetDevOracle(t *testing.T) {
-	ns1 := newNetns(t, "dev1")
-	ns2 := newNetns(t, "dev2")
-	for _, ns := range []netns{ns1, ns2} {
-		ns.run(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
+	ns1 := netnstest.New(t, "nlpn-dev1")
+	ns2 := netnstest.New(t, "nlpn-dev2")
+	for _, ns := range []*netnstest.NS{ns1, ns2} {
+		ns.Run(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
 	}
-	ns1.run(t, "ip", "link", "add", "nlpn-a", "type", "veth", "peer", "name", "nlpn-b", "netns", ns2.name)
-	ns1.run(t, "ip", "addr", "add", "10.231.0.1/24", "dev", "nlpn-a")
-	ns2.run(t, "ip", "addr", "add", "10.231.0.2/24", "dev", "nlpn-b")
-	ns1.run(t, "ip", "link", "set", "nlpn-a", "up")
-	ns2.run(t, "ip", "link", "set", "nlpn-b", "up")
-	ns1.run(t, "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.231.0.2")
+	ns1.Run(t, "ip", "link", "add", "nlpn-a", "type", "veth", "peer", "name", "nlpn-b", "netns", ns2.Name)
+	ns1.Run(t, "ip", "addr", "add", "10.231.0.1/24", "dev", "nlpn-a")
+	ns2.Run(t, "ip", "addr", "add", "10.231.0.2/24", "dev", "nlpn-b")
+	ns1.Run(t, "ip", "link", "set", "nlpn-a", "up")
+	ns2.Run(t, "ip", "link", "set", "nlpn-b", "up")
+	ns1.Run(t, "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.231.0.2")
 	time.Sleep(200 * time.Millisecond)
 
 	var got []model.RawCounter
-	ns1.do(t, func() {
+	ns1.Do(t, func() {
 		var err error
 		if got, err = NetDev("/proc/thread-self"); err != nil {
 			t.Error(err)
 		}
 	})
 	var links []ipLink
-	if err := json.Unmarshal([]byte(ns1.run(t, "ip", "-s", "-s", "-j", "link", "show")), &links); err != nil {
+	if err := json.Unmarshal([]byte(ns1.Run(t, "ip", "-s", "-s", "-j", "link", "show")), &links); err != nil {
 		t.Fatal(err)
 	}
 	if len(links) != 2 {
@@ -347,10 +271,10 @@ func TestIntegrationNetDevOracle(t *testing.T) {
 // port (Udp NoPorts) and an overflowing UDP receive buffer (Udp
 // RcvbufErrors and InErrors: sent minus what the socket could queue).
 func TestIntegrationDropDeltas(t *testing.T) {
-	ns := newNetns(t, "drops")
+	ns := netnstest.New(t, "nlpn-drops")
 	const sent = 200
 	store := model.NewStore("h", "k", time.Unix(0, 0))
-	ns.do(t, func() {
+	ns.Do(t, func() {
 		c := NewCollector("/proc/thread-self")
 		tick := time.Unix(100, 0)
 		c.Now = func() time.Time { return tick }

@@ -2,90 +2,16 @@ package sysctl
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"netlens/collectors/internal/netnstest"
 	"netlens/model"
 )
-
-// The namespace helpers below mirror procnet's integration_test.go; test
-// files cannot be shared across packages without a common test package.
-
-type netns struct{ name string }
-
-func newNetns(t *testing.T, suffix string) netns {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_SYS_ADMIN) to create network namespaces")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs ip(8) from iproute2 (apt-get install -y iproute2)")
-	}
-	ns := netns{fmt.Sprintf("nlsc-%d-%s", os.Getpid(), suffix)}
-	if out, err := exec.Command("ip", "netns", "add", ns.name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns.name).Run() })
-	return ns
-}
-
-// run runs a command inside the namespace and returns its standard output.
-func (ns netns) run(t *testing.T, name string, args ...string) []byte {
-	t.Helper()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", ns.name, name}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.Bytes())
-	}
-	return out
-}
-
-// do runs fn on an OS thread that has joined the namespace, so that
-// /proc/sys/net is the namespace's.
-func (ns netns) do(t *testing.T, fn func()) {
-	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer unix.Close(orig)
-		fd, err := unix.Open("/run/netns/"+ns.name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer unix.Close(fd)
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			errc <- err
-			return
-		}
-		fn()
-		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-			errc <- err // the thread stays locked and dies with the goroutine
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- nil
-	}()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-}
 
 // volatile are entries whose value may change between two reads.
 var volatile = map[string]bool{"net.netfilter.nf_conntrack_count": true}
@@ -98,13 +24,13 @@ func TestIntegrationSysctlOracle(t *testing.T) {
 	if _, err := exec.LookPath("sysctl"); err != nil {
 		t.Skip("needs sysctl(8) from procps (apt-get install -y procps)")
 	}
-	ns := newNetns(t, "oracle")
-	ns.run(t, "ip", "link", "add", "nl0.7", "type", "veth", "peer", "name", "nl0.7.100")
-	ns.run(t, "sysctl", "-qw", "net.ipv4.tcp_rmem=4096 65536 1048576", "net.ipv4.conf.nl0/7.rp_filter=2")
+	ns := netnstest.New(t, "nlsc-oracle")
+	ns.Run(t, "ip", "link", "add", "nl0.7", "type", "veth", "peer", "name", "nl0.7.100")
+	ns.Run(t, "sysctl", "-qw", "net.ipv4.tcp_rmem=4096 65536 1048576", "net.ipv4.conf.nl0/7.rp_filter=2")
 
 	var got []model.Sysctl
 	var st Stats
-	ns.do(t, func() {
+	ns.Do(t, func() {
 		c := NewCollector("/proc/sys")
 		var r recorder
 		if err := c.Collect(context.Background(), &r); err != nil {
@@ -118,7 +44,7 @@ func TestIntegrationSysctlOracle(t *testing.T) {
 		return
 	}
 	oracle := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(ns.run(t, "sysctl", "-a", "--deprecated", "--pattern", "^net")))
+	sc := bufio.NewScanner(strings.NewReader(ns.Run(t, "sysctl", "-a", "--deprecated", "--pattern", "^net")))
 	for sc.Scan() {
 		name, val, ok := strings.Cut(sc.Text(), " = ")
 		if !ok {
@@ -168,19 +94,19 @@ func TestIntegrationSysctlOracle(t *testing.T) {
 // created and deleted in the namespace: no walk may fail, and the entries
 // of lo must be there every time.
 func TestIntegrationSysctlChurn(t *testing.T) {
-	ns := newNetns(t, "churn")
+	ns := netnstest.New(t, "nlsc-churn")
 	const churns = 20
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for n := range churns {
 			name := fmt.Sprintf("ch%d", n%4)
-			_ = exec.Command("ip", "netns", "exec", ns.name, "ip", "link", "add", name, "type", "veth", "peer", "name", name+".p").Run()
-			_ = exec.Command("ip", "netns", "exec", ns.name, "ip", "link", "del", name).Run()
+			_ = exec.Command("ip", "netns", "exec", ns.Name, "ip", "link", "add", name, "type", "veth", "peer", "name", name+".p").Run()
+			_ = exec.Command("ip", "netns", "exec", ns.Name, "ip", "link", "del", name).Run()
 		}
 	}()
 	walks := 0
-	ns.do(t, func() {
+	ns.Do(t, func() {
 		c := NewCollector("/proc/sys")
 		deadline := time.After(20 * time.Second)
 		for {

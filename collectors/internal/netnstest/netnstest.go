@@ -1,0 +1,125 @@
+// Package netnstest gives integration tests a network namespace of their
+// own: created with `ip netns add`, deleted (and emptied of processes)
+// when the test ends, with helpers to run commands in it and to run Go
+// code on a thread that has joined it.
+//
+// Tests that use it skip only when the capability is truly absent: not
+// root (no CAP_SYS_ADMIN), or no ip(8).
+package netnstest
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// NS is a named network namespace made for one test. It is safe for
+// concurrent use.
+type NS struct {
+	Name string
+}
+
+var seq atomic.Int32
+
+// New creates a network namespace named "<prefix>-<pid>-<n>" with loopback
+// up, which is removed when the test ends, together with every process
+// still running in it.
+func New(tb testing.TB, prefix string) *NS {
+	tb.Helper()
+	RequireRoot(tb)
+	if _, err := exec.LookPath("ip"); err != nil {
+		tb.Skip("needs ip(8) from iproute2 (apt-get install -y iproute2)")
+	}
+	ns := &NS{Name: fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), seq.Add(1))}
+	Run(tb, "ip", "netns", "add", ns.Name)
+	tb.Cleanup(func() {
+		out, _ := exec.Command("ip", "netns", "pids", ns.Name).Output()
+		for _, pid := range strings.Fields(string(out)) {
+			_ = exec.Command("kill", "-9", pid).Run()
+		}
+		_ = exec.Command("ip", "netns", "del", ns.Name).Run()
+	})
+	ns.Run(tb, "ip", "link", "set", "lo", "up")
+	return ns
+}
+
+// RequireRoot skips the test unless it runs as root.
+func RequireRoot(tb testing.TB) {
+	tb.Helper()
+	if os.Geteuid() != 0 {
+		tb.Skip("needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN) for network namespaces; run as root as CI does")
+	}
+}
+
+// Run runs a command and fails the test, showing its standard error, if
+// it fails; it returns the standard output.
+func Run(tb testing.TB, name string, args ...string) string {
+	tb.Helper()
+	cmd := exec.Command(name, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		tb.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, out, stderr.Bytes())
+	}
+	return string(out)
+}
+
+// Run runs a command inside the namespace (ip netns exec).
+func (ns *NS) Run(tb testing.TB, name string, args ...string) string {
+	tb.Helper()
+	return Run(tb, "ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
+}
+
+// Command returns an exec.Cmd that runs inside the namespace.
+func (ns *NS) Command(name string, args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
+}
+
+// Do runs fn on an OS thread that has joined the namespace: inside fn,
+// /proc/thread-self/net is the namespace's /proc/net, and sockets (and
+// netlink sockets) are made in it and stay there.
+func (ns *NS) Do(tb testing.TB, fn func()) {
+	tb.Helper()
+	if err := ns.do(fn); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func (ns *NS) do(fn func()) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- fmt.Errorf("open own netns: %w", err)
+			return
+		}
+		defer unix.Close(orig)
+		fd, err := unix.Open("/run/netns/"+ns.Name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- fmt.Errorf("open netns %s: %w", ns.Name, err)
+			return
+		}
+		defer unix.Close(fd)
+		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("setns %s: %w", ns.Name, err)
+			return
+		}
+		fn()
+		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("setns back: %w", err) // the thread stays locked and dies with the goroutine
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- nil
+	}()
+	return <-errc
+}
