@@ -29,6 +29,11 @@ type DropMonitor struct {
 	// netlens because its socket buffer was full (ENOBUFS): the drops in
 	// them are missing from Drops and Total.
 	Lost uint64 `json:"lost"`
+	// QueueDropped is the kernel's own count of alerts it discarded
+	// because its per-CPU queue of packet alerts was full
+	// (NET_DM_ATTR_STATS_DROPPED, packet mode): those drops are missing
+	// from Drops and Total too.
+	QueueDropped uint64 `json:"queue_dropped,omitempty"`
 	// Evicted counts aggregates dropped to keep Drops bounded.
 	Evicted uint64 `json:"evicted,omitempty"`
 }

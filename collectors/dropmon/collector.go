@@ -99,6 +99,8 @@ type Collector struct {
 	failed   error // why the listener stopped, reported by the next Collect
 	wg       sync.WaitGroup
 	decodeEr uint64
+	// kernelDropped is the last NET_DM_ATTR_STATS_DROPPED read.
+	kernelDropped uint64
 }
 
 // New returns a drop monitor collector. Nothing is opened until the
@@ -148,6 +150,13 @@ func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error
 	m.Supported = true
 	m.Mode = c.mode.String()
 	failed := c.failed
+	if c.mode == ModePacket && c.ctrl != nil {
+		// The kernel's own losses: alerts its queue could not hold.
+		if n, err := c.queueDropped(); err == nil {
+			c.kernelDropped = n
+		}
+	}
+	m.QueueDropped = c.kernelDropped
 	c.mu.Unlock()
 	pub.Publish(model.DropsUpdate{Monitor: m})
 	pub.Publish(model.CountersUpdate{Collector: CollectorName, At: now, Counters: counters})
@@ -287,6 +296,23 @@ func (c *Collector) execute(cmd command, enc func(*netlink.AttributeEncoder)) ([
 	}
 	return c.ctrl.Execute(genetlink.Message{Header: genetlink.Header{Command: uint8(cmd), Version: familyVer}, Data: b},
 		c.family.ID, netlink.Request|netlink.Acknowledge)
+}
+
+// queueDropped asks the kernel how many packet alerts it discarded for
+// a full queue (NET_DM_CMD_STATS_GET; NET_DM_ATTR_STATS /
+// NET_DM_ATTR_STATS_DROPPED). c.mu must be held.
+func (c *Collector) queueDropped() (uint64, error) {
+	msgs, err := c.ctrl.Execute(genetlink.Message{Header: genetlink.Header{Command: uint8(cmdStatsGet), Version: familyVer}},
+		c.family.ID, netlink.Request)
+	if err != nil {
+		return 0, wrapErr("get stats", err)
+	}
+	for _, m := range msgs {
+		if n, ok := parseStats(m.Data); ok {
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("dropmon stats: no NET_DM_ATTR_STATS: %w", ErrMalformed)
 }
 
 // wrapErr gives a request error its context and its kernel message;

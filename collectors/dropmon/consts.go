@@ -51,6 +51,10 @@ const (
 	attrReason           attr = 23 // NET_DM_ATTR_REASON, string
 )
 
+// statsDropped is NET_DM_ATTR_STATS_DROPPED (u64), nested in
+// NET_DM_ATTR_STATS.
+const statsDropped = 0
+
 // alertMode is an enum net_dm_alert_mode.
 type alertMode uint8
 

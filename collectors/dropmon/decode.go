@@ -129,3 +129,29 @@ func location(sym string, pc uint64) string {
 	}
 	return sym
 }
+
+// parseStats decodes a NET_DM_CMD_STATS_NEW reply: NET_DM_ATTR_STATS
+// nesting NET_DM_ATTR_STATS_DROPPED (u64).
+func parseStats(b []byte) (dropped uint64, ok bool) {
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return 0, false
+	}
+	for ad.Next() {
+		if attr(ad.Type()) != attrStats {
+			continue
+		}
+		ad.Nested(func(nd *netlink.AttributeDecoder) error {
+			for nd.Next() {
+				if nd.Type() == statsDropped && len(nd.Bytes()) == 8 {
+					dropped, ok = nd.Uint64(), true
+				}
+			}
+			return nil
+		})
+	}
+	if ad.Err() != nil {
+		return 0, false
+	}
+	return dropped, ok
+}

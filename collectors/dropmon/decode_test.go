@@ -143,3 +143,16 @@ func FuzzParseSummaryAlert(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseStats(f *testing.F) {
+	ae := netlink.NewAttributeEncoder()
+	ae.Nested(uint16(attrStats), func(nae *netlink.AttributeEncoder) error {
+		nae.Uint64(statsDropped, 17)
+		return nil
+	})
+	b, _ := ae.Encode()
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = parseStats(b)
+	})
+}

@@ -29,7 +29,10 @@
 // receive buffer (Options.ReadBuffer, 4 MiB by default) is full the kernel
 // discards them and the next read fails with ENOBUFS. netlens counts each
 // such failure in DropMonitor.Lost and goes on reading: the aggregates
-// then undercount, and the Drops tab says so.
+// then undercount, and the Drops tab says so. In packet mode the kernel
+// also queues at most Options.QueueLen alerts per CPU and discards the
+// rest; Collect reads its count of those (NET_DM_CMD_STATS_GET) into
+// DropMonitor.QueueDropped.
 //
 // Kernel facts that bound what this can do: the family exists only with
 // CONFIG_NET_DROP_MONITOR (Collect then fails with ErrNotSupported,

@@ -19,12 +19,17 @@ type FunnelCounter struct {
 // file's order, then by instance. Counters the knowledge does not list
 // are left out, except the drop monitor's (every reason and location it
 // reports is a drop). A /proc/net/dev sum is left out for an interface
-// whose unsummed statistics (sysfs or rtnetlink) are present.
+// whose unsummed statistics (sysfs or rtnetlink) are present, and sysfs
+// statistics for an interface rtnetlink reports.
 func (k *Knowledge) Funnel(cs []model.Counter) []FunnelCounter {
-	fine := map[string]bool{}
+	// Interfaces with unsummed statistics, and those with them from
+	// rtnetlink (which then win over sysfs: the same values, and from the
+	// right network namespace).
+	fine, rtnl := map[string]bool{}, map[string]bool{}
 	for _, c := range cs {
 		if c.Group == "statistics" && (c.Source == "/sys/class/net" || c.Source == "rtnetlink") {
 			fine[c.Instance] = true
+			rtnl[c.Instance] = rtnl[c.Instance] || c.Source == "rtnetlink"
 		}
 	}
 	type ranked struct {
@@ -44,7 +49,7 @@ func (k *Knowledge) Funnel(cs []model.Counter) []FunnelCounter {
 				Increments: "The kernel's drop monitor, for packets freed as dropped at this location (no drop reason: summary mode or a kernel before 5.18).",
 				Rank:       1 << 20}
 		}
-		if e.Fallback && fine[c.Instance] {
+		if e.Fallback && fine[c.Instance] || c.Source == "/sys/class/net" && rtnl[c.Instance] {
 			continue
 		}
 		rs = append(rs, ranked{c.Layer.Rank(), e.Rank, int32(i), e})

@@ -34,6 +34,8 @@ func TestFunnel(t *testing.T) {
 		ctr(model.LayerNIC, "/proc/net/dev", "Receive", "tun9", "drop", 2), // tun9 has not
 		ctr(model.LayerNIC, "rtnetlink", "statistics", "eth0", "rx_dropped", 1),
 		ctr(model.LayerNIC, "rtnetlink", "statistics", "eth0", "rx_missed_errors", 0),
+		ctr(model.LayerNIC, "/sys/class/net", "statistics", "eth0", "rx_dropped", 1), // rtnetlink has it
+		ctr(model.LayerNIC, "/sys/class/net", "statistics", "eth7", "rx_crc_errors", 0),
 		ctr(model.LayerSoftnet, "/proc/net/softnet_stat", "", "cpu1", "dropped", 4),
 		ctr(model.LayerSoftnet, "/proc/net/softnet_stat", "", "cpu0", "dropped", 0),
 		ctr(model.LayerQdisc, "rtnetlink", "qdisc", "eth0 tbf 1: root", "drops", 5),
@@ -45,7 +47,7 @@ func TestFunnel(t *testing.T) {
 	got := names(Funnel(cs))
 	want := []string{
 		// nic: the knowledge file's order, rx before tx; the sum only for tun9
-		"statistics eth0 rx_missed_errors", "statistics eth0 rx_dropped", "Receive tun9 drop",
+		"statistics eth0 rx_missed_errors", "statistics eth7 rx_crc_errors", "statistics eth0 rx_dropped", "Receive tun9 drop",
 		"cpu0 dropped", "cpu1 dropped",
 		"qdisc eth0 tbf 1: root drops",
 		"reason NETFILTER_DROP",

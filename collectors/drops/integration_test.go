@@ -553,3 +553,78 @@ func (r *monRecorder) Publish(u model.Update) {
 		r.counters = u.Counters
 	}
 }
+
+// softnetColumns reads /proc/net/softnet_stat's first two columns
+// (processed, dropped) per line, the way a reader with awk would.
+func softnetColumns(t *testing.T) [][2]uint64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/net/softnet_stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][2]uint64
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		var v [2]uint64
+		for i := range v {
+			if v[i], err = strconv.ParseUint(f[i], 16, 64); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// TestIntegrationSoftnetMatchesProc checks the softnet layer against
+// /proc/net/softnet_stat read directly. softnet_stat is per CPU, not per
+// namespace, and the machine's other traffic moves it at any time, so the
+// file is read just before and just after each netlens sample and
+// netlens's delta must lie between the smallest and largest delta those
+// reads allow; with traffic through a veth pair (which goes through the
+// per-CPU backlog) in between.
+func TestIntegrationSoftnetMatchesProc(t *testing.T) {
+	ns := newNetns(t, "softnet")
+	peer := newNetns(t, "softnetpeer")
+	ns.run(t, "ip", "link", "add", "sa", "type", "veth", "peer", "name", "sb", "netns", peer.name)
+	ns.run(t, "ip", "addr", "add", "10.78.0.1/24", "dev", "sa")
+	ns.run(t, "ip", "link", "set", "sa", "up")
+	peer.run(t, "ip", "addr", "add", "10.78.0.2/24", "dev", "sb")
+	peer.run(t, "ip", "link", "set", "sb", "up")
+	nl := newNetlens(t, ns)
+	p0 := softnetColumns(t)
+	nl.sample()
+	p1 := softnetColumns(t)
+	ns.do(t, func() error {
+		c, err := net.Dial("udp4", "10.78.0.2:9")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for range 200 {
+			if _, err := c.Write([]byte("x")); err != nil && !errors.Is(err, syscall.ECONNREFUSED) {
+				return err
+			}
+		}
+		return nil
+	})
+	p2 := softnetColumns(t)
+	snap := nl.sample()
+	p3 := softnetColumns(t)
+	var total uint64
+	for cpu := range p0 {
+		for col, name := range []string{"processed", "dropped"} {
+			c := counter(t, snap, procnet.SourceSoftnet, "", fmt.Sprintf("cpu%d", cpu), name)
+			lo, hi := p2[cpu][col]-p1[cpu][col], p3[cpu][col]-p0[cpu][col]
+			if c.Delta < lo || c.Delta > hi {
+				t.Errorf("cpu%d %s: netlens delta %d outside [%d, %d] from /proc/net/softnet_stat", cpu, name, c.Delta, lo, hi)
+			}
+			if name == "processed" {
+				total += c.Delta
+			}
+		}
+	}
+	if total < 200 {
+		t.Errorf("softnet processed %d packets, want at least the 200 sent over the veth", total)
+	}
+}

@@ -27,6 +27,10 @@ type Sample struct {
 	// DropMonitor says whether the drop monitor runs ("" when it does)
 	// or why not.
 	DropMonitor string `json:"drop_monitor,omitempty"`
+	// Lost and QueueDropped are the drop monitor's notifications lost so
+	// far (docs/snapshot.md, drop monitor): its reasons undercount.
+	Lost         uint64 `json:"drop_monitor_lost,omitempty"`
+	QueueDropped uint64 `json:"drop_monitor_queue_dropped,omitempty"`
 	// TopSockets are up to 10 sockets with the most drops since they
 	// were created.
 	TopSockets []model.Socket `json:"top_sockets"`
@@ -50,6 +54,7 @@ func NewSample(prev, snap model.Snapshot) Sample {
 			s.Reasons = append(s.Reasons, d)
 		}
 	}
+	s.Lost, s.QueueDropped = snap.DropMonitor.Lost, snap.DropMonitor.QueueDropped
 	if !snap.DropMonitor.Supported {
 		s.DropMonitor = snap.DropMonitor.Reason
 		if st, ok := snap.Status("dropmon"); ok && s.DropMonitor == "" {
@@ -121,6 +126,9 @@ func writeText(w *bufio.Writer, s Sample) {
 	}
 	if s.DropMonitor != "" {
 		fmt.Fprintf(w, "drop reasons: %s\n", s.DropMonitor)
+	}
+	if s.Lost > 0 || s.QueueDropped > 0 {
+		fmt.Fprintf(w, "drop reasons undercount: %d notification overruns (ENOBUFS), %d alerts the kernel's queue discarded\n", s.Lost, s.QueueDropped)
 	}
 	w.WriteByte('\n')
 }
