@@ -33,6 +33,9 @@ type Snapshot struct {
 	// Capture is the packet capture's statistics; zero unless a capture
 	// runs (it is opt-in).
 	Capture CaptureStats `json:"capture,omitzero"`
+	// Rules are the filter rules and the backend holding them; nil until
+	// the filters collector has run.
+	Rules *RulesState `json:"rules,omitempty"`
 }
 
 // Status returns the status of the named collector, if known.

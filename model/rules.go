@@ -1,0 +1,117 @@
+package model
+
+import (
+	"net/netip"
+	"time"
+)
+
+// RuleAction is what a filter rule does with a packet it matches.
+type RuleAction string
+
+// Rule actions.
+const (
+	ActionAccept RuleAction = "accept" // stop evaluating, let the packet through
+	ActionDrop   RuleAction = "drop"   // stop evaluating, drop the packet
+	ActionCount  RuleAction = "count"  // count and continue with the next rule
+)
+
+// Netfilter hooks a rule can sit at, named as nft(8) names them.
+const (
+	HookPreRouting  = "prerouting"  // NF_INET_PRE_ROUTING
+	HookInput       = "input"       // NF_INET_LOCAL_IN
+	HookForward     = "forward"     // NF_INET_FORWARD
+	HookOutput      = "output"      // NF_INET_LOCAL_OUT
+	HookPostRouting = "postrouting" // NF_INET_POST_ROUTING
+)
+
+// RuleFamilyBoth is a rule's Family when it applies to IPv4 and IPv6.
+const RuleFamilyBoth Family = "both"
+
+// PortRange is an inclusive range of ports; the zero value means any port.
+type PortRange struct {
+	Min uint16 `json:"min"`
+	Max uint16 `json:"max"`
+}
+
+// Any reports whether the range matches every port.
+func (p PortRange) Any() bool { return p.Min == 0 && (p.Max == 0 || p.Max == 0xffff) }
+
+// Rule is one filter rule of the backend in use (the netlens kernel module
+// or the netlens nftables table), with its counters.
+type Rule struct {
+	// ID is assigned by the backend; it is 0 in a rule not yet added.
+	ID      uint32 `json:"id"`
+	Enabled bool   `json:"enabled"`
+	// Hooks are the netfilter hooks the rule sits at (HookInput, ...).
+	Hooks []string `json:"hooks"`
+	// Family is FamilyIPv4, FamilyIPv6 or RuleFamilyBoth.
+	Family Family `json:"family"`
+	// Proto is the L4 protocol: "tcp", "udp", "udplite", "sctp", "icmp",
+	// "icmpv6", or an IP protocol number in decimal; "" is any.
+	Proto string `json:"proto,omitempty"`
+	// Src and Dst are address prefixes; the zero Prefix is any.
+	Src      netip.Prefix `json:"src,omitzero"`
+	Dst      netip.Prefix `json:"dst,omitzero"`
+	SrcPorts PortRange    `json:"sport,omitzero"`
+	DstPorts PortRange    `json:"dport,omitzero"`
+	// InIface and OutIface are interface names; "" is any.
+	InIface  string     `json:"iif,omitempty"`
+	OutIface string     `json:"oif,omitempty"`
+	Action   RuleAction `json:"action"`
+	// Priority orders rules: lower runs first, ties by ID.
+	Priority uint32 `json:"priority"`
+	Label    string `json:"label,omitempty"`
+
+	// Read-only: counters and state the backend reports.
+	Packets uint64 `json:"packets"`
+	Bytes   uint64 `json:"bytes"`
+	// Rate is packets per second between the last two samples.
+	Rate float64 `json:"rate_pps"`
+	// LastHit is when the rule last matched a packet, when the backend
+	// knows it (the kernel module does, nftables does not).
+	LastHit time.Time `json:"last_hit,omitzero"`
+	// PendingTxn is the unconfirmed change the rule is part of; the change
+	// is undone at RevertAt unless confirmed.
+	PendingTxn uint32    `json:"pending_txn,omitempty"`
+	RevertAt   time.Time `json:"revert_at,omitzero"`
+	// Foreign marks a rule netlens did not make and cannot read fully (a
+	// rule added to the netlens nftables table by hand); it is shown but
+	// not changed.
+	Foreign bool `json:"foreign,omitempty"`
+}
+
+// HookVerdicts are the verdict counters of one hook of one family.
+type HookVerdicts struct {
+	Family   Family `json:"family"`
+	Hook     string `json:"hook"`
+	Seen     uint64 `json:"seen"`
+	Accepted uint64 `json:"accepted"`
+	Dropped  uint64 `json:"dropped"`
+}
+
+// RulesState is the filter rules section of a snapshot, and the shape of a
+// rules file (`netlens rules save`).
+type RulesState struct {
+	// Backend is "kmod", "nft" or "none".
+	Backend string `json:"backend"`
+	// ReadOnly says why rules cannot be changed ("" when they can).
+	ReadOnly string    `json:"read_only,omitempty"`
+	At       time.Time `json:"at,omitzero"`
+	Rules    []Rule    `json:"rules"`
+	// Hooks are the per-hook verdict counters (kernel module only).
+	Hooks []HookVerdicts `json:"hooks,omitempty"`
+}
+
+// RulesUpdate replaces the filter rules section.
+type RulesUpdate struct {
+	State RulesState
+}
+
+func (u RulesUpdate) apply(s *Store, snap *Snapshot) {
+	st := u.State
+	if st.Rules == nil {
+		st.Rules = []Rule{}
+	}
+	snap.Rules = &st
+	snap.TakenAt = later(snap.TakenAt, st.At)
+}
