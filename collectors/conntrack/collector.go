@@ -83,23 +83,24 @@ type Collector struct {
 	requested atomic.Bool
 	closing   atomic.Bool
 
-	mu         sync.Mutex // guards everything below
-	events     *netlink.Conn
-	tab        *table
-	resyncing  bool    // a dump is running: events go to pending
-	pending    []event // events received during the dump, applied after it
-	needResync bool    // events were lost: the table needs a dump
-	listening  bool
-	evErr      error
-	evBuf      int
-	st         model.ConntrackStats // event and dump counters
+	mu          sync.Mutex // guards everything below
+	events      *netlink.Conn
+	tab         *table
+	resyncing   bool    // a dump is running: events go to pending
+	pending     []event // events received during the dump, applied after it
+	needResync  bool    // events were lost: the table needs a dump
+	dropsAtDump uint64  // the event socket's drop count when the last dump began
+	listening   bool
+	evErr       error
+	evBuf       int
+	st          model.ConntrackStats // event and dump counters
 
 	onEvent  func(event) // tests: called for every event received, under mu
 	fakeDump dumpFunc    // tests: replaces the ctnetlink dump
 }
 
 // dumpFunc dumps the table: start before each try, fn for each flow.
-type dumpFunc func(ctx context.Context, start func(), fn func(*ct.Flow)) (badMsgs uint64, err error)
+type dumpFunc func(ctx context.Context, now time.Time, start func(), fn func(*model.Flow)) (badMsgs uint64, err error)
 
 // NewCollector returns a conntrack collector. Run it every
 // DefaultInterval; it holds sockets and a goroutine until Close.
@@ -134,38 +135,22 @@ func (c *Collector) RequestDump() { c.requested.Store(true) }
 // Collect implements collectors.Collector.
 func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error {
 	now := c.cfg.Now()
-	var sys sysctls
-	if err := inNetNS(c.cfg.NetNS, func() (err error) { sys, err = netfilterSysctls(c.cfg.SysctlDir); return err }); err != nil {
-		return err
-	}
-	st := model.ConntrackStats{At: now, Count: sys.count, Max: sys.max, Buckets: sys.buckets,
-		Accounting: sys.acct, Timestamps: sys.timestamp, Events: sys.eventsOn, FlowsLimit: c.cfg.MaxFlows, PerCPU: []model.ConntrackCPU{}}
-
-	if err := c.open(); err != nil {
-		// What /proc allows is still worth showing: count and max.
-		c.publishStats(pub, st)
-		return err
-	}
-	cpus, err := cpuStats(c.query)
+	st, err := c.baseStats(now)
 	if err != nil {
+		if st.Max != 0 {
+			// What /proc allows is still worth showing: count and max.
+			c.publishStats(pub, st)
+		}
 		return err
 	}
-	st.PerCPU = cpus
-	for _, s := range cpus {
-		st.Total.Add(s)
-	}
-	if n, m, err := globalStats(c.query); err == nil {
-		st.Count = n
-		if m != 0 {
-			st.Max = m
-		}
-	}
+	c.checkDrops()
 
 	if c.dumpDue(now) {
-		if err := c.dump(ctx); err != nil {
+		if err := c.dump(ctx, int(st.Count+st.Count/8)); err != nil {
 			c.publishStats(pub, st)
 			return err
 		}
+		c.checkDrops() // events dropped while dumping are not in the queue
 	}
 
 	c.mu.Lock()
@@ -181,6 +166,35 @@ func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error
 	st = c.publishStats(pub, st)
 	pub.Publish(model.CountersUpdate{Collector: Name, At: now, Counters: counters(st)})
 	return nil
+}
+
+// baseStats reads the sysctls, opens the sockets (once) and reads the
+// kernel's statistics. On error st holds what could be read.
+func (c *Collector) baseStats(now time.Time) (model.ConntrackStats, error) {
+	var sys sysctls
+	if err := inNetNS(c.cfg.NetNS, func() (err error) { sys, err = netfilterSysctls(c.cfg.SysctlDir); return err }); err != nil {
+		return model.ConntrackStats{}, err
+	}
+	st := model.ConntrackStats{At: now, Count: sys.count, Max: sys.max, Buckets: sys.buckets,
+		Accounting: sys.acct, Timestamps: sys.timestamp, Events: sys.eventsOn, FlowsLimit: c.cfg.MaxFlows, PerCPU: []model.ConntrackCPU{}}
+	if err := c.open(); err != nil {
+		return st, err
+	}
+	cpus, err := cpuStats(c.query)
+	if err != nil {
+		return st, err
+	}
+	st.PerCPU = cpus
+	for _, s := range cpus {
+		st.Total.Add(s)
+	}
+	if n, m, err := globalStats(c.query); err == nil {
+		st.Count = n
+		if m != 0 {
+			st.Max = m
+		}
+	}
+	return st, nil
 }
 
 // publishStats fills st with the collector's own counters and publishes it.
@@ -351,6 +365,26 @@ func (c *Collector) applyLocked(evs []event) {
 	}
 }
 
+// checkDrops reads the event socket's drop count and marks the table for
+// a re-dump when events were dropped since the last dump began. It does
+// not depend on seeing ENOBUFS, which the kernel reports once per
+// congestion episode.
+func (c *Collector) checkDrops() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.events == nil {
+		return
+	}
+	d, err := sockDrops(c.events)
+	if err != nil {
+		return
+	}
+	c.st.EventsLost = d
+	if d > c.dropsAtDump {
+		c.needResync = true
+	}
+}
+
 // dumpDue says whether Collect should dump now.
 func (c *Collector) dumpDue(now time.Time) bool {
 	c.mu.Lock()
@@ -367,11 +401,16 @@ func (c *Collector) dumpDue(now time.Time) bool {
 
 // dump replaces the table with a fresh dump. Events that arrive during it
 // are queued and applied after it, in order, so the table ends current.
-func (c *Collector) dump(ctx context.Context) error {
+func (c *Collector) dump(ctx context.Context, hint int) error {
 	c.mu.Lock()
 	resync := c.needResync && c.st.Dumps > 0
 	c.needResync = false
 	c.resyncing = true
+	if c.events != nil {
+		if d, err := sockDrops(c.events); err == nil {
+			c.dropsAtDump = d
+		}
+	}
 	c.pending = c.pending[:0]
 	c.mu.Unlock()
 	c.requested.Store(false)
@@ -380,13 +419,11 @@ func (c *Collector) dump(ctx context.Context) error {
 	var d *topN
 	do := c.fakeDump
 	if do == nil {
-		do = func(ctx context.Context, start func(), fn func(*ct.Flow)) (uint64, error) {
-			return dumpTable(ctx, c.query, start, fn)
+		do = func(ctx context.Context, now time.Time, start func(), fn func(*model.Flow)) (uint64, error) {
+			return dumpFast(ctx, c.query, now, start, fn)
 		}
 	}
-	bad, err := do(ctx, func() { d = &topN{limit: c.cfg.MaxFlows} }, func(f *ct.Flow) {
-		d.add(toModel(f, start))
-	})
+	bad, err := do(ctx, start, func() { d = newTopN(c.cfg.MaxFlows, hint) }, func(f *model.Flow) { d.add(*f) })
 	end := c.cfg.Now()
 
 	c.mu.Lock()

@@ -195,7 +195,7 @@ func TestMerge(t *testing.T) {
 
 func TestTableBoundedTopN(t *testing.T) {
 	tab := newTable(3)
-	d := &topN{limit: 3}
+	d := newTopN(3, 0)
 	for i := range 10 {
 		d.add(tcpFlow(uint32(i), uint16(1000+i), uint64((i*7)%10)*100))
 	}
@@ -221,7 +221,7 @@ func TestTableBoundedTopN(t *testing.T) {
 		t.Errorf("after destroy + new (-want +got)\n%s", diff)
 	}
 	// A dump that fits clears truncation and keeps FirstSeen.
-	d = &topN{limit: 3}
+	d = newTopN(3, 0)
 	later := tcpFlow(7, 1007, 900)
 	later.FirstSeen = t0.Add(time.Hour)
 	d.add(later)
@@ -252,9 +252,20 @@ func TestTableApply(t *testing.T) {
 	if len(tab.m) != 2 {
 		t.Fatalf("zones not kept apart: %d", len(tab.m))
 	}
-	tab.apply(event{evDestroy, a})
+	tab.apply(event{evDestroy, a}) // a late DESTROY for the replaced entry (id 1)
+	if len(tab.m) != 2 {
+		t.Fatalf("a stale DESTROY removed the new entry: %+v", tab.flows())
+	}
+	tab.apply(event{evDestroy, b})
 	if len(tab.m) != 1 || tab.flows()[0].Zone != 5 {
 		t.Fatalf("destroy: %+v", tab.flows())
+	}
+	c := z
+	c.ID, c.TCPState = 7, model.TCPEstablished // an UPDATE for a new entry under the tuple replaces
+	c.Mark = 0
+	tab.apply(event{evUpdate, c})
+	if f := tab.flows()[0]; f.ID != 7 || f.TCPState != model.TCPEstablished {
+		t.Fatalf("update with a new id: %+v", f)
 	}
 }
 
@@ -322,14 +333,14 @@ func TestResyncAfterLossAndEventsDuringDump(t *testing.T) {
 	c := NewCollector(Config{Now: func() time.Time { return now }, Refresh: time.Hour})
 	kernel := []model.Flow{tcpFlow(1, 1000, 100), tcpFlow(2, 2000, 200)}
 	var during []event // events that "arrive" while the dump runs
-	c.fakeDump = func(ctx context.Context, start func(), fn func(*ct.Flow)) (uint64, error) {
+	c.fakeDump = func(ctx context.Context, now time.Time, start func(), fn func(*model.Flow)) (uint64, error) {
 		start()
 		for _, f := range kernel {
-			var ev ct.Event
-			if err := ev.Unmarshal(flowMsg(t, evUpdate, f)); err != nil {
+			var got model.Flow
+			if err := decodeFlow(flowMsg(t, evUpdate, f).Data[nfgenmsgLen:], now, &got); err != nil {
 				return 0, err
 			}
-			fn(ev.Flow)
+			fn(&got)
 		}
 		c.mu.Lock()
 		c.applyLocked(during)
@@ -339,7 +350,7 @@ func TestResyncAfterLossAndEventsDuringDump(t *testing.T) {
 	if !c.dumpDue(now) {
 		t.Fatal("no first dump")
 	}
-	if err := c.dump(context.Background()); err != nil {
+	if err := c.dump(context.Background(), 0); err != nil {
 		t.Fatal(err)
 	}
 	if len(c.tab.m) != 2 || c.st.Dumps != 1 || c.st.Resyncs != 0 {
@@ -358,7 +369,7 @@ func TestResyncAfterLossAndEventsDuringDump(t *testing.T) {
 	}
 	kernel = append(kernel, tcpFlow(3, 3000, 300))
 	during = []event{{evDestroy, tcpFlow(1, 1000, 0)}, {evNew, tcpFlow(4, 4000, 0)}}
-	if err := c.dump(context.Background()); err != nil {
+	if err := c.dump(context.Background(), 0); err != nil {
 		t.Fatal(err)
 	}
 	var ids []uint32
@@ -377,14 +388,14 @@ func TestResyncAfterLossAndEventsDuringDump(t *testing.T) {
 	}
 	// A failed dump keeps the table, applies the queued events and asks
 	// for another.
-	c.fakeDump = func(ctx context.Context, start func(), fn func(*ct.Flow)) (uint64, error) {
+	c.fakeDump = func(ctx context.Context, now time.Time, start func(), fn func(*model.Flow)) (uint64, error) {
 		start()
 		c.mu.Lock()
 		c.applyLocked([]event{{evDestroy, tcpFlow(2, 2000, 0)}})
 		c.mu.Unlock()
 		return 0, errors.New("boom")
 	}
-	if err := c.dump(context.Background()); err == nil {
+	if err := c.dump(context.Background(), 0); err == nil {
 		t.Fatal("no error")
 	}
 	if len(c.tab.m) != 2 || !c.needResync {
@@ -592,4 +603,24 @@ func FuzzParseSysctlUint(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		_, _ = parseSysctlUint(strings.NewReader(s))
 	})
+}
+
+func TestSortFlowsMatchesTableOrder(t *testing.T) {
+	tab := newTable(100)
+	var fl []model.Flow
+	for i := range 50 {
+		f := tcpFlow(uint32((i*37)%11), uint16(1000+(i*13)%50), uint64((i*7)%5)*100)
+		fl = append(fl, f)
+		tab.apply(event{evNew, f})
+	}
+	sortFlows(fl)
+	if diff := cmp.Diff(tab.flows(), fl, addrOpts); diff != "" {
+		t.Errorf("sortFlows differs from table order (-table +sortFlows)\n%s", diff)
+	}
+	for i := 1; i < len(fl); i++ {
+		if fl[i-1].Bytes() < fl[i].Bytes() {
+			t.Fatalf("not by bytes at %d", i)
+		}
+	}
+	sortFlows(nil)
 }

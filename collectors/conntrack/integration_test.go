@@ -322,6 +322,22 @@ func TestIntegrationFlowsMatchConntrack(t *testing.T) {
 		t.Errorf("stats: %+v", st)
 	}
 
+	// The one-shot dump of `netlens flows` sees the same table.
+	once, onceSt, err := DumpOnce(context.Background(), Config{NetNS: l.rtr.fd()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(once) != len(oracle) || onceSt.FlowsHeld != len(once) || onceSt.Count != uint64(len(oracle)) {
+		t.Errorf("DumpOnce: %d flows, stats %+v; conntrack %d", len(once), onceSt, len(oracle))
+	}
+	for _, f := range once {
+		if want, ok := oracle[f.ID]; !ok {
+			t.Errorf("DumpOnce flow %d not in conntrack", f.ID)
+		} else {
+			compareFlow(t, want, f, true)
+		}
+	}
+
 	// What the lab set up, spelled out.
 	var sawDNAT4, sawDNAT6, sawMark, sawZone4, sawZone6, sawICMP4, sawICMP6, sawLocal bool
 	for _, f := range snap.Flows {
@@ -466,25 +482,13 @@ func TestIntegrationEventsNoSilentLoss(t *testing.T) {
 			made := shortFlowsOn(t, ns, lport, 10000, 30*time.Second)
 			elapsed := time.Since(start)
 			time.Sleep(500 * time.Millisecond) // let the listener drain
-			if err := c.Collect(context.Background(), store); err != nil {
-				t.Fatal(err)
-			}
+			settle(t, c, store)
 			// The table, built from events (and a re-dump if any were
 			// lost), equals conntrack -L.
 			compareTable(t, ns, store.Snapshot().Flows)
 
 			ns.run(t, "conntrack", "-F")
-			// Wait for the DESTROY events to drain and, if any were lost,
-			// for the repairing re-dump (bounded).
-			for stop := time.Now().Add(10 * time.Second); ; {
-				time.Sleep(300 * time.Millisecond)
-				if err := c.Collect(context.Background(), store); err != nil {
-					t.Fatal(err)
-				}
-				if !store.Snapshot().Conntrack.ResyncPending || time.Now().After(stop) {
-					break
-				}
-			}
+			settle(t, c, store)
 			snap := store.Snapshot()
 			st := snap.Conntrack
 			mu.Lock()
@@ -555,6 +559,24 @@ func shortFlowsOn(t *testing.T, ns *netns, port uint16, n int, deadline time.Dur
 	}
 	wg.Wait()
 	return int(made.Load())
+}
+
+// settle collects until no re-dump is pending: the listener has drained
+// and any loss has been repaired (bounded to 15 s).
+func settle(t *testing.T, c *Collector, store *model.Store) {
+	t.Helper()
+	for stop := time.Now().Add(15 * time.Second); ; {
+		time.Sleep(300 * time.Millisecond)
+		if err := c.Collect(context.Background(), store); err != nil {
+			t.Fatal(err)
+		}
+		if !store.Snapshot().Conntrack.ResyncPending {
+			return
+		}
+		if time.Now().After(stop) {
+			t.Fatalf("a re-dump is still pending: %+v", store.Snapshot().Conntrack)
+		}
+	}
 }
 
 // compareTable checks that netlens's flows are conntrack's: same ids,

@@ -1,7 +1,6 @@
 package conntrack
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"unsafe"
 
 	"github.com/mdlayher/netlink"
-	ct "github.com/ti-mo/conntrack"
 	"github.com/ti-mo/netfilter"
 	"golang.org/x/sys/unix"
 
@@ -106,53 +104,6 @@ func request(t netfilter.MessageType, flags netlink.HeaderFlags) netlink.Message
 		panic(err) // a header without attributes always marshals
 	}
 	return m
-}
-
-// dumpTable dumps the conntrack table on c, IPv4 and IPv6, calling fn for
-// each entry as it is decoded; memory stays bounded by what fn keeps. A
-// dump the kernel flags as interrupted is restarted (start is called
-// before each try, so fn's owner can reset). Entries that fail to decode
-// are counted in badMsgs and skipped.
-func dumpTable(ctx context.Context, c *netlink.Conn, start func(), fn func(*ct.Flow)) (badMsgs uint64, err error) {
-	for try := 0; try < dumpRetries; try++ {
-		start()
-		badMsgs = 0
-		if _, err := c.Send(request(msgCTGet, netlink.Request|netlink.Dump)); err != nil {
-			return 0, permError("dump", err)
-		}
-		intr := false
-		var rerr error
-		n := 0
-		for m, err := range c.ReceiveIter() {
-			if err != nil {
-				rerr = err
-				break
-			}
-			if m.Header.Flags&netlink.DumpInterrupted != 0 {
-				intr = true
-			}
-			if n++; n%1024 == 0 && ctx.Err() != nil {
-				rerr = ctx.Err()
-				break
-			}
-			if intr {
-				continue // drain; the dump restarts
-			}
-			var ev ct.Event
-			if err := ev.Unmarshal(m); err != nil || ev.Flow == nil {
-				badMsgs++
-				continue
-			}
-			fn(ev.Flow)
-		}
-		if rerr != nil {
-			return badMsgs, permError("dump", rerr)
-		}
-		if !intr {
-			return badMsgs, nil
-		}
-	}
-	return badMsgs, errDumpInterrupted
 }
 
 // cpuStats asks for the per-CPU statistics (what `conntrack -S` prints).
