@@ -19,7 +19,7 @@
  * rule move from the old copy to the new one, so counters survive a change;
  * they are freed only when the rule is deleted (@owns_stats).
  *
- * @tabs (80 KiB of buckets) is allocated by the first command that creates
+ * @tabs (160 KiB of buckets) is allocated by the first command that creates
  * or changes a rule and published with rcu_assign_pointer, so a namespace
  * that never gets a rule costs a few KiB only.
  *
@@ -44,7 +44,8 @@
  * the namespace has no enabled COUNT rule).  A COUNT rule is only counted
  * in the probe of its own key, so hash collisions never count it twice.
  * A packet that matches nothing costs a few bucket probes, independent of
- * how many rules sit in other buckets.
+ * how many rules sit in other buckets.  A hook where no enabled rule of the
+ * packet's family applies (@hook_rules) costs a counter increment only.
  */
 #ifndef _NETLENS_H
 #define _NETLENS_H
@@ -62,7 +63,7 @@
 #include <linux/inetdevice.h>
 #include "uapi/netlens.h"
 
-#define NETLENS_HASH_BITS	11
+#define NETLENS_HASH_BITS	12
 #define NETLENS_HASH_SIZE	(1U << NETLENS_HASH_BITS)
 #define NETLENS_NHOOKS		5	/* NF_INET_NUMHOOKS */
 #define NETLENS_MAX_RULES_HARD	(1 << 20)
@@ -156,6 +157,7 @@ struct netlens_net {
 	struct hlist_head misc;
 	unsigned long plen_map[NETLENS_IDX_HASHED][BITS_TO_LONGS(129)];
 	u32 nindexed;
+	u32 hook_rules[2][NETLENS_NHOOKS];	/* indexed rules per [v4/v6][hook] */
 
 	/* sysctls (net.netlens.*) */
 	int sysctl_enabled;

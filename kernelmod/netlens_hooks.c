@@ -287,7 +287,7 @@ static unsigned int netlens_hook(void *priv, struct sk_buff *skb,
 	if (hook >= NETLENS_NHOOKS)
 		return NF_ACCEPT;
 	this_cpu_inc(hs->seen[fi][hook]);
-	if (!READ_ONCE(nn->nindexed) || !READ_ONCE(nn->sysctl_enabled))
+	if (!READ_ONCE(nn->hook_rules[fi][hook]) || !READ_ONCE(nn->sysctl_enabled))
 		goto accept;
 
 	ok = fi ? netlens_parse6(skb, &p) : netlens_parse4(skb, &p);

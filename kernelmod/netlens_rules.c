@@ -113,6 +113,21 @@ static struct hlist_head *netlens_rule_head(struct netlens_net *nn,
 	}
 }
 
+static void netlens_count_hooks(struct netlens_net *nn,
+				const struct netlens_rule *r, int delta)
+{
+	int f, h;
+
+	for (f = 0; f < 2; f++) {
+		if (!(r->m.family & (f ? NETLENS_FAMILY_IPV6 : NETLENS_FAMILY_IPV4)))
+			continue;
+		for (h = 0; h < NETLENS_NHOOKS; h++)
+			if (r->m.hooks & BIT(h))
+				WRITE_ONCE(nn->hook_rules[f][h],
+					   nn->hook_rules[f][h] + delta);
+	}
+}
+
 /* netlens_link - publish @r in its index, keeping the chain in (priority, id) order. */
 static void netlens_link(struct netlens_net *nn, struct netlens_rule *r)
 {
@@ -144,6 +159,8 @@ static void netlens_link(struct netlens_net *nn, struct netlens_rule *r)
 	else
 		hlist_add_head_rcu(&r->node, head);
 linked:
+	/* counted after linking: a hook that starts looking finds the rule */
+	netlens_count_hooks(nn, r, 1);
 	WRITE_ONCE(nn->nindexed, nn->nindexed + 1);
 }
 
@@ -154,6 +171,7 @@ static void netlens_unlink(struct netlens_net *nn, struct netlens_rule *r)
 
 	if (idx == NETLENS_IDX_NONE)
 		return;
+	netlens_count_hooks(nn, r, -1);
 	hlist_del_rcu(&r->node);
 	plen = netlens_index_plen(r, idx);
 	if (plen && --nn->plen_cnt[idx][plen] == 0)

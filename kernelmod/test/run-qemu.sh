@@ -19,10 +19,13 @@ OUT=${OUT:-$HERE/out}
 TIMEOUT=${TIMEOUT:-300}
 # slub_debug: red zones, poisoning and sanity checks catch memory misuse
 # (a bad write shows as "BUG kmalloc-..." on the console). Off for -bench.
+# -bench runs on one CPU so that all the work a packet causes (including
+# softirq and ksoftirqd) is inside the measured time.
 KARGS=${KARGS-slub_debug=FZP}
+SMP=${SMP:-2}
 VMARGS=""
 for a in "$@"; do
-	[ "$a" = "-bench" ] && KARGS=${KARGS_BENCH-}
+	[ "$a" = "-bench" ] && KARGS=${KARGS_BENCH-} && SMP=${SMP_BENCH:-1}
 	VMARGS="${VMARGS:+$VMARGS,}$a"
 done
 
@@ -84,7 +87,7 @@ echo "nobody:x:65534:65534:nobody:/:/bin/false" >>"$OUT/root/etc/passwd"
 echo "run-qemu: booting (timeout ${TIMEOUT}s)"
 start=$(date +%s)
 set +e
-timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -m 1024 -smp 2 \
+timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -m 1024 -smp "$SMP" \
 	-nographic -no-reboot -nic none \
 	-kernel "$VMLINUZ" -initrd "$OUT/initramfs.gz" \
 	-append "console=ttyS0 panic=-1 oops=panic quiet loglevel=4 $KARGS netlens.args=$VMARGS" \
