@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -53,10 +54,14 @@ type Collector struct {
 	// dialer replaces netlink.Dial in tests (nltest).
 	dialer func() (*netlink.Conn, error)
 
-	names map[int32]string
-	stats []uint64
-	wide  map[string]*widened // 32-bit qdisc counters widened to 64, by Instance
-	last  int
+	names      map[int32]string
+	sinceNames int  // samples since the names were dumped
+	noGetStats bool // the kernel has no RTM_GETSTATS
+	stats      []uint64
+	linkIdx    []linkAt // this sample's link statistics
+	linkVals   []uint64
+	wide       map[string]*widened // 32-bit qdisc counters widened to 64, by Instance
+	last       int
 }
 
 // widened keeps the last 32-bit values of a qdisc's wrapping counters and
@@ -109,6 +114,13 @@ func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error
 // Messages it cannot decode are skipped and reported in the error (with
 // ErrMalformed) after the others are appended; a failed dump returns
 // what was appended before it.
+//
+// Link statistics come from RTM_GETSTATS (IFLA_STATS_LINK_64), a tenth
+// of the cost of a full RTM_GETLINK dump, which is done only for the
+// interface names: on the first call, when a dump shows an ifindex it
+// does not know, and every NamesEvery calls (so a renamed interface is
+// seen within that many samples). Kernels before 4.7, which lack
+// RTM_GETSTATS, get their statistics from the link dump on every call.
 func (c *Collector) Sample(ctx context.Context, out []model.RawCounter) ([]model.RawCounter, error) {
 	conn, err := c.dial()
 	if err != nil {
@@ -119,27 +131,45 @@ func (c *Collector) Sample(ctx context.Context, out []model.RawCounter) ([]model
 	} else {
 		_ = conn.SetDeadline(time.Time{})
 	}
-	// Interfaces first: qdiscs name their device by index.
-	clear(c.names)
-	linkMsg := netlink.Message{Header: netlink.Header{Type: rtmGetLink, Flags: netlink.Request | netlink.Dump}, Data: make([]byte, sizeofIfinfomsg)}
-	badLinks, err := c.dump(conn, linkMsg, func(b []byte) error {
-		l, err := parseLink(b, c.stats)
-		if err != nil {
-			return err
-		}
-		c.stats = l.Stats
-		c.names[l.Index] = l.Name
-		if c.opts.Links {
-			for i, v := range l.Stats {
-				out = append(out, model.RawCounter{Layer: model.LayerNIC, Source: Source, Group: GroupLink, Instance: l.Name,
-					Name: linkStatNames[i], Kind: model.KindCounter, Value: v})
+	var bad []error
+	c.linkIdx, c.linkVals = c.linkIdx[:0], c.linkVals[:0]
+	c.sinceNames++
+	needNames := len(c.names) == 0 || c.sinceNames >= NamesEvery
+	if c.opts.Links && !c.noGetStats {
+		req := netlink.Message{Header: netlink.Header{Type: rtmGetStats, Flags: netlink.Request | netlink.Dump}, Data: make([]byte, sizeofIfStatsMsg)}
+		ne.PutUint32(req.Data[8:], filterLink64)
+		b, err := c.dump(conn, req, func(b []byte) error {
+			idx, st, ok, err := parseStats(b, c.stats)
+			c.stats = st
+			if err != nil || !ok {
+				return err
 			}
+			if _, known := c.names[idx]; !known {
+				needNames = true
+			}
+			c.linkIdx = append(c.linkIdx, linkAt{idx, len(c.linkVals), len(st)})
+			c.linkVals = append(c.linkVals, st...)
+			return nil
+		})
+		switch {
+		case errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.EINVAL):
+			c.noGetStats, needNames = true, true // before 4.7: statistics from the link dump
+		case err != nil:
+			c.drop(conn)
+			return out, fmt.Errorf("qdisc: dump link statistics: %w", err)
 		}
-		return nil
-	})
-	if err != nil {
-		c.drop(conn)
-		return out, fmt.Errorf("qdisc: dump links: %w", err)
+		bad = append(bad, b)
+	}
+	if needNames || (c.opts.Links && c.noGetStats) {
+		b, err := c.dumpLinks(conn)
+		if err != nil {
+			c.drop(conn)
+			return out, fmt.Errorf("qdisc: dump links: %w", err)
+		}
+		bad = append(bad, b)
+	}
+	for _, l := range c.linkIdx {
+		out = c.appendLink(out, c.name(l.index), c.linkVals[l.off:l.off+l.n])
 	}
 	if err := ctx.Err(); err != nil {
 		return out, err
@@ -148,7 +178,7 @@ func (c *Collector) Sample(ctx context.Context, out []model.RawCounter) ([]model
 		w.gen = false
 	}
 	qmsg := netlink.Message{Header: netlink.Header{Type: rtmGetQdisc, Flags: netlink.Request | netlink.Dump}, Data: make([]byte, sizeofTcmsg)}
-	badQdiscs, err := c.dump(conn, qmsg, func(b []byte) error {
+	b, err := c.dump(conn, qmsg, func(b []byte) error {
 		q, err := parseQdisc(b)
 		if err != nil {
 			return err
@@ -156,26 +186,74 @@ func (c *Collector) Sample(ctx context.Context, out []model.RawCounter) ([]model
 		if !q.HasStats {
 			return nil
 		}
-		dev, ok := c.names[q.Ifindex]
-		if !ok {
-			dev = "if" + fmt.Sprint(q.Ifindex) // the interface came after the link dump
-		}
-		out = c.appendQdisc(out, dev, q)
+		out = c.appendQdisc(out, c.name(q.Ifindex), q)
 		return nil
 	})
 	if err != nil {
 		c.drop(conn)
 		return out, fmt.Errorf("qdisc: dump qdiscs: %w", err)
 	}
+	bad = append(bad, b)
 	for k, w := range c.wide {
 		if !w.gen {
 			delete(c.wide, k)
 		}
 	}
-	if bad := errors.Join(badLinks, badQdiscs); bad != nil {
-		return out, fmt.Errorf("qdisc: skipped messages: %w", bad)
+	if err := errors.Join(bad...); err != nil {
+		return out, fmt.Errorf("qdisc: skipped messages: %w", err)
 	}
 	return out, nil
+}
+
+// NamesEvery is how many samples the interface names are kept before
+// the link dump that refreshes them is done again.
+const NamesEvery = 10
+
+// linkAt locates one interface's statistics in Collector.linkVals.
+type linkAt struct {
+	index int32
+	off   int
+	n     int
+}
+
+// dumpLinks refreshes the names and, when RTM_GETSTATS is missing, takes
+// the link statistics from the same dump.
+func (c *Collector) dumpLinks(conn *netlink.Conn) (bad, err error) {
+	clear(c.names)
+	c.sinceNames = 0
+	fromLinks := c.opts.Links && c.noGetStats
+	req := netlink.Message{Header: netlink.Header{Type: rtmGetLink, Flags: netlink.Request | netlink.Dump}, Data: make([]byte, sizeofIfinfomsg)}
+	return c.dump(conn, req, func(b []byte) error {
+		l, err := parseLink(b, c.stats)
+		if err != nil {
+			return err
+		}
+		c.stats = l.Stats
+		c.names[l.Index] = l.Name
+		if fromLinks && l.Stats != nil {
+			c.linkIdx = append(c.linkIdx, linkAt{l.Index, len(c.linkVals), len(l.Stats)})
+			c.linkVals = append(c.linkVals, l.Stats...)
+		}
+		return nil
+	})
+}
+
+// name returns the name of interface idx, or "ifN" for one that appeared
+// since the last link dump (and makes the next sample redo it).
+func (c *Collector) name(idx int32) string {
+	if n, ok := c.names[idx]; ok {
+		return n
+	}
+	c.sinceNames = NamesEvery
+	return "if" + strconv.Itoa(int(idx))
+}
+
+func (c *Collector) appendLink(out []model.RawCounter, dev string, stats []uint64) []model.RawCounter {
+	for i, v := range stats {
+		out = append(out, model.RawCounter{Layer: model.LayerNIC, Source: Source, Group: GroupLink, Instance: dev,
+			Name: linkStatNames[i], Kind: model.KindCounter, Value: v})
+	}
+	return out
 }
 
 func (c *Collector) appendQdisc(out []model.RawCounter, dev string, q Qdisc) []model.RawCounter {

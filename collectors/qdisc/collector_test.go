@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/mdlayher/netlink"
 	"github.com/mdlayher/netlink/nltest"
+	"golang.org/x/sys/unix"
 
 	"netlens/model"
 )
@@ -52,13 +53,36 @@ type fakeKernel struct {
 	qdiscs func(n int) [][]byte
 	intr   int // flag the next intr qdisc dumps as interrupted
 	dumps  int
+	// stats are the RTM_GETSTATS replies (stats-lo and stats-va when nil);
+	// noStats answers RTM_GETSTATS with EOPNOTSUPP, as kernels before 4.7.
+	stats     []string
+	noStats   bool
+	linkDumps int
 }
 
 func (k *fakeKernel) fn(req []netlink.Message) ([]netlink.Message, error) {
 	var out []netlink.Message
 	var flags netlink.HeaderFlags
 	switch req[0].Header.Type {
+	case rtmGetStats:
+		if k.noStats {
+			// An NLMSG_ERROR as the kernel sends it: errno, then the
+			// request's header.
+			hdr, _ := req[0].MarshalBinary()
+			errno := -int32(unix.EOPNOTSUPP)
+			data := binary.NativeEndian.AppendUint32(nil, uint32(errno))
+			return []netlink.Message{{Header: netlink.Header{Type: netlink.Error, Sequence: req[0].Header.Sequence, PID: req[0].Header.PID},
+				Data: append(data, hdr[:16]...)}}, nil
+		}
+		files := k.stats
+		if files == nil {
+			files = []string{"stats-lo.bin", "stats-va.bin"}
+		}
+		for _, f := range files {
+			out = append(out, netlink.Message{Header: netlink.Header{Type: rtmNewStats}, Data: readFixture(k.t, f)})
+		}
 	case rtmGetLink:
+		k.linkDumps++
 		for _, f := range []string{"link-lo.bin", "link-va.bin"} {
 			out = append(out, netlink.Message{Header: netlink.Header{Type: rtmNewLink}, Data: readFixture(k.t, f)})
 		}
@@ -75,7 +99,7 @@ func (k *fakeKernel) fn(req []netlink.Message) ([]netlink.Message, error) {
 		k.t.Fatalf("unexpected request type %d", req[0].Header.Type)
 	}
 	// The kernel ends a dump with an empty NLMSG_DONE.
-	out = append(out, netlink.Message{})
+	out = append(out, netlink.Message{Header: netlink.Header{Type: netlink.Done, Flags: netlink.Multi}})
 	for i := range out {
 		out[i].Header.Sequence = req[0].Header.Sequence
 		out[i].Header.PID = req[0].Header.PID
@@ -123,8 +147,8 @@ func TestCollectorCounters(t *testing.T) {
 		t.Errorf("tbf on va (-want +got)\n%s", diff)
 	}
 	links := byName(got.Counters, "va")
-	if links["rx_packets"] != 68 || links["tx_bytes"] != 76676 || len(links) != len(linkStatNames) {
-		t.Errorf("link va: %v", links)
+	if links["rx_packets"] != 1 || links["tx_bytes"] != 308 || len(links) != len(linkStatNames) {
+		t.Errorf("link va (from RTM_GETSTATS): %v", links)
 	}
 	for _, cn := range got.Counters {
 		wantLayer := model.LayerQdisc
@@ -199,5 +223,50 @@ func TestCollectorSkipsBadMessages(t *testing.T) {
 	}
 	if len(rec.updates) != 1 || len(byName(rec.updates[0].Counters, "va tbf 1: root")) != 7 {
 		t.Fatalf("the good qdisc was not published: %v", rec.updates)
+	}
+}
+
+func TestCollectorNamesRefresh(t *testing.T) {
+	k := &fakeKernel{t: t, qdiscs: func(int) [][]byte { return nil }}
+	c := newFake(t, k, Options{Links: true})
+	collect := func() map[string]uint64 {
+		t.Helper()
+		var rec recorder
+		if err := c.Collect(context.Background(), &rec); err != nil {
+			t.Fatal(err)
+		}
+		return byName(rec.updates[0].Counters, "va")
+	}
+	for range NamesEvery + 1 {
+		if len(collect()) == 0 {
+			t.Fatal("no va counters")
+		}
+	}
+	if k.linkDumps != 2 {
+		t.Errorf("%d link dumps in %d samples, want 2 (first, then after %d)", k.linkDumps, NamesEvery+1, NamesEvery)
+	}
+	// An interface the names do not know makes the sample redo the dump.
+	k.stats = []string{"stats-lo.bin", "stats-va.bin", "stats-vb.bin"}
+	before := k.linkDumps
+	collect()
+	if k.linkDumps != before+1 {
+		t.Errorf("unknown ifindex: %d link dumps, want %d", k.linkDumps, before+1)
+	}
+}
+
+func TestCollectorWithoutGetStats(t *testing.T) {
+	k := &fakeKernel{t: t, noStats: true, qdiscs: func(int) [][]byte { return nil }}
+	c := newFake(t, k, Options{Links: true})
+	for i := range 3 {
+		var rec recorder
+		if err := c.Collect(context.Background(), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if va := byName(rec.updates[0].Counters, "va"); va["rx_packets"] != 68 {
+			t.Fatalf("sample %d: va from the link dump: %v", i, va)
+		}
+	}
+	if k.linkDumps != 3 {
+		t.Errorf("%d link dumps, want one per sample", k.linkDumps)
 	}
 }

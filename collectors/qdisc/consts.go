@@ -6,12 +6,23 @@ const (
 	rtmNewLink  = 16 // RTM_NEWLINK
 	rtmGetQdisc = 38 // RTM_GETQDISC
 	rtmNewQdisc = 36 // RTM_NEWQDISC
+	rtmNewStats = 92 // RTM_NEWSTATS
+	rtmGetStats = 94 // RTM_GETSTATS
 )
 
 // Sizes of the fixed headers that precede the attributes.
 const (
-	sizeofIfinfomsg = 16 // struct ifinfomsg
-	sizeofTcmsg     = 20 // struct tcmsg
+	sizeofIfinfomsg  = 16 // struct ifinfomsg
+	sizeofTcmsg      = 20 // struct tcmsg
+	sizeofIfStatsMsg = 12 // struct if_stats_msg
+)
+
+// iflaStatsLink64 is IFLA_STATS_LINK_64, the struct rtnl_link_stats64
+// attribute of RTM_NEWSTATS; filterLink64 asks for it alone
+// (IFLA_STATS_FILTER_BIT(IFLA_STATS_LINK_64)).
+const (
+	iflaStatsLink64 = 1
+	filterLink64    = 1 << (iflaStatsLink64 - 1)
 )
 
 // linkAttr is an IFLA_* attribute type (include/uapi/linux/if_link.h).

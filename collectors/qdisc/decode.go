@@ -188,3 +188,35 @@ func parseLink(b []byte, stats []uint64) (Link, error) {
 	}
 	return l, nil
 }
+
+// parseStats decodes the payload of an RTM_NEWSTATS message: struct
+// if_stats_msg followed by IFLA_STATS_* attributes, of which it reads
+// IFLA_STATS_LINK_64 into stats (reused). ok is false when the message
+// carries no IFLA_STATS_LINK_64.
+func parseStats(b []byte, stats []uint64) (index int32, out []uint64, ok bool, err error) {
+	if len(b) < sizeofIfStatsMsg {
+		return 0, stats, false, fmt.Errorf("if_stats_msg: %d bytes, want %d: %w", len(b), sizeofIfStatsMsg, ErrMalformed)
+	}
+	// struct if_stats_msg { u8 family; u8 pad1; u16 pad2; u32 ifindex; u32 filter_mask; }
+	index = int32(ne.Uint32(b[4:8]))
+	ad, err := netlink.NewAttributeDecoder(b[sizeofIfStatsMsg:])
+	if err != nil {
+		return index, stats, false, fmt.Errorf("stats attributes of ifindex %d: %w: %w", index, ErrMalformed, err)
+	}
+	out = stats[:0]
+	for ad.Next() {
+		if ad.Type() != iflaStatsLink64 {
+			continue
+		}
+		v := ad.Bytes()
+		n := min(len(v)/8, len(linkStatNames))
+		for i := range n {
+			out = append(out, ne.Uint64(v[8*i:]))
+		}
+		ok = true
+	}
+	if err := ad.Err(); err != nil {
+		return index, out, false, fmt.Errorf("stats attributes of ifindex %d: %w: %w", index, ErrMalformed, err)
+	}
+	return index, out, ok, nil
+}

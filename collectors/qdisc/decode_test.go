@@ -124,3 +124,49 @@ func FuzzParseLink(f *testing.F) {
 		}
 	})
 }
+
+func TestParseStats(t *testing.T) {
+	tests := []struct {
+		file      string
+		wantIndex int32
+		wantOK    bool
+		wantErr   bool
+		want      map[string]uint64
+	}{
+		{"stats-va.bin", 3, true, false, map[string]uint64{"rx_packets": 1, "tx_packets": 4, "rx_bytes": 90, "tx_bytes": 308}},
+		{"stats-lo.bin", 1, true, false, map[string]uint64{"rx_packets": 0}},
+		{"broken-stats-short.bin", 0, false, true, nil},
+		{"broken-stats-attr-overrun.bin", 3, false, true, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			idx, st, ok, err := parseStats(readFixture(t, tt.file), nil)
+			if tt.wantErr {
+				if !errors.Is(err, ErrMalformed) {
+					t.Fatalf("err = %v, want ErrMalformed", err)
+				}
+				return
+			}
+			if err != nil || idx != tt.wantIndex || ok != tt.wantOK || len(st) != len(linkStatNames) {
+				t.Fatalf("index %d ok %v err %v, %d fields", idx, ok, err, len(st))
+			}
+			for i, v := range st {
+				if w, in := tt.want[linkStatNames[i]]; in && v != w {
+					t.Errorf("%s = %d, want %d", linkStatNames[i], v, w)
+				}
+			}
+		})
+	}
+}
+
+func FuzzParseStats(f *testing.F) {
+	for _, n := range []string{"stats-va.bin", "stats-lo.bin", "broken-stats-short.bin", "broken-stats-attr-overrun.bin"} {
+		f.Add(readFixture(f, n))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, st, ok, err := parseStats(b, nil)
+		if len(st) > len(linkStatNames) || (err != nil && ok) {
+			t.Fatalf("%d fields, ok %v, err %v", len(st), ok, err)
+		}
+	})
+}

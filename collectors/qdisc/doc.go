@@ -2,10 +2,16 @@
 // interface statistics over rtnetlink, as `tc -s qdisc` and `ip -s link`
 // print them, in the network namespace of the caller (or of Options.NetNS).
 //
-// One collection is two dumps on one NETLINK_ROUTE socket:
+// One collection is up to three dumps on one NETLINK_ROUTE socket:
 //
-//	RTM_GETLINK   every interface: its name (IFLA_IFNAME) and, with
-//	              Options.Links, its struct rtnl_link_stats64 (IFLA_STATS64)
+//	RTM_GETSTATS  with Options.Links, every interface's struct
+//	              rtnl_link_stats64 (IFLA_STATS_LINK_64 only)
+//	RTM_GETLINK   every interface's name (IFLA_IFNAME); a full link dump
+//	              costs ten times the stats dump, so it is done only on
+//	              the first sample, every NamesEvery samples (renames)
+//	              and when an ifindex it does not know shows up. Kernels
+//	              before 4.7 (no RTM_GETSTATS) take the statistics from
+//	              it (IFLA_STATS64) on every sample.
 //	RTM_GETQDISC  every qdisc: TCA_KIND and TCA_STATS2 with
 //	              TCA_STATS_BASIC (bytes, packets) and TCA_STATS_QUEUE
 //	              (qlen, backlog, drops, requeues, overlimits); the older
