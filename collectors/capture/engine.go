@@ -1,0 +1,258 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/afpacket"
+	"golang.org/x/sys/unix"
+
+	"netlens/collectors"
+	"netlens/model"
+)
+
+// Options configure a capture.
+type Options struct {
+	// Interface is the interface to capture on, "any" (or "") for all.
+	// File, when set, replays a pcap or pcapng file instead.
+	Interface string
+	File      string
+	// Filter is a capture filter in tcpdump syntax (see Compile); "" for
+	// none.
+	Filter string
+	// Count stops the capture after this many packets (0: no limit).
+	Count int
+	// RingMiB is the size of the kernel ring in MiB (default 8).
+	RingMiB int
+	// StorePackets and StoreBytes bound the store of the last packets
+	// (defaults 4096 and 8 MiB).
+	StorePackets int
+	StoreBytes   int
+}
+
+func (o *Options) defaults() {
+	if o.RingMiB <= 0 {
+		o.RingMiB = 8
+	}
+	if o.StorePackets <= 0 {
+		o.StorePackets = 4096
+	}
+	if o.StoreBytes <= 0 {
+		o.StoreBytes = 8 << 20
+	}
+	if o.Interface == "" {
+		o.Interface = "any"
+	}
+}
+
+// engine reads packets from one source, decodes and aggregates them. Its
+// exported-through-model methods (FlowPackets, WritePcapng) and snapshot
+// are safe for concurrent use with the reading goroutine.
+type engine struct {
+	opts   Options
+	filter *Filter
+
+	mu      sync.Mutex
+	st      *stats
+	store   *packetStore
+	running bool
+	err     error
+	// ring statistics (live only)
+	ringDrops, ringFreezes uint64
+	ringBytes              int
+	cpu                    time.Duration
+	prevCPU                time.Duration
+	prevCPUAt              time.Time
+}
+
+func newEngine(opts Options) (*engine, error) {
+	opts.defaults()
+	e := &engine{opts: opts, st: newStats(), store: newPacketStore(opts.StorePackets, opts.StoreBytes)}
+	if opts.Filter != "" {
+		f, err := Compile(opts.Filter)
+		if err != nil {
+			return nil, err
+		}
+		e.filter = f
+	}
+	return e, nil
+}
+
+// openLive opens the AF_PACKET ring and attaches the filter.
+func (e *engine) openLive() (*afpacket.TPacket, time.Time, error) {
+	iface := e.opts.Interface
+	if iface == "any" {
+		iface = ""
+	}
+	tp, err := afpacket.NewTPacket(
+		afpacket.OptInterface(iface),
+		afpacket.OptTPacketVersion(afpacket.TPacketVersion3),
+		afpacket.OptBlockSize(1<<20),
+		afpacket.OptNumBlocks(e.opts.RingMiB),
+		afpacket.OptBlockTimeout(50*time.Millisecond),
+		afpacket.OptPollTimeout(100*time.Millisecond),
+		// Put back the 802.1Q tag the kernel took off (VLAN offload), as
+		// libpcap does, so that frames look as they did on the wire.
+		afpacket.OptAddVLANHeader(true),
+	)
+	if err != nil {
+		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
+			return nil, time.Time{}, fmt.Errorf("capture on %s: needs CAP_NET_RAW: %w", e.opts.Interface, collectors.ErrPermission)
+		}
+		return nil, time.Time{}, fmt.Errorf("capture on %s: %w", e.opts.Interface, err)
+	}
+	var attached time.Time
+	if e.filter != nil {
+		if err := tp.SetBPF(e.filter.Kernel); err != nil {
+			tp.Close()
+			return nil, time.Time{}, fmt.Errorf("capture on %s: attach filter: %w", e.opts.Interface, err)
+		}
+		attached = time.Now()
+	}
+	e.ringBytes = e.opts.RingMiB << 20
+	return tp, attached, nil
+}
+
+// run reads packets until ctx is done, the source ends, or Count packets.
+// verifyBefore: packets stamped before it may have entered the ring before
+// the kernel filter was attached, and are filtered again here.
+func (e *engine) run(ctx context.Context, src packetSource, live *afpacket.TPacket, verifyBefore time.Time) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e.mu.Lock()
+	e.running = true
+	e.prevCPUAt = time.Now()
+	e.mu.Unlock()
+	d := newDecoder()
+	var pi packetInfo
+	n := 0
+	userFilter := e.filter != nil && live == nil
+	var err error
+	for {
+		if n&255 == 0 {
+			e.sampleCPU(live)
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		var data []byte
+		var ci gopacket.CaptureInfo
+		data, ci, err = src.ZeroCopyReadPacketData()
+		if err != nil {
+			if errors.Is(err, afpacket.ErrTimeout) || errors.Is(err, syscall.EINTR) {
+				e.sampleCPU(live)
+				if ctx.Err() != nil {
+					err = nil
+					break
+				}
+				continue
+			}
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+			break
+		}
+		if e.filter != nil && (userFilter || e.filter.NeedsCheck(data) || ci.Timestamp.Before(verifyBefore)) && !e.filter.Match(data, ci.Length) {
+			continue
+		}
+		n++
+		e.mu.Lock()
+		d.decode(data, &pi)
+		e.st.add(&pi, ci.Timestamp, ci.Length, ci.CaptureLength)
+		e.store.add(data, &ci, &pi)
+		e.mu.Unlock()
+		if e.opts.Count > 0 && n >= e.opts.Count {
+			break
+		}
+	}
+	e.sampleCPU(live)
+	e.mu.Lock()
+	e.running = false
+	if err != nil {
+		e.err = fmt.Errorf("capture %s: %w", e.sourceName(), err)
+	}
+	e.mu.Unlock()
+	return e.err
+}
+
+// sampleCPU reads the calling thread's CPU time (the capture goroutine is
+// locked to it) and the ring's statistics.
+func (e *engine) sampleCPU(live *afpacket.TPacket) {
+	var ru unix.Rusage
+	cpu := time.Duration(0)
+	if unix.Getrusage(unix.RUSAGE_THREAD, &ru) == nil {
+		cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	var drops, freezes uint64
+	if live != nil {
+		if _, v3, err := live.SocketStats(); err == nil {
+			drops, freezes = uint64(v3.Drops()), uint64(v3.QueueFreezes())
+		}
+	}
+	e.mu.Lock()
+	e.cpu = cpu
+	if live != nil {
+		e.ringDrops, e.ringFreezes = drops, freezes
+	}
+	e.mu.Unlock()
+}
+
+func (e *engine) sourceName() string {
+	if e.opts.File != "" {
+		return e.opts.File
+	}
+	return e.opts.Interface
+}
+
+// snapshot returns the statistics as of now.
+func (e *engine) snapshot(now time.Time) model.CaptureStats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	cs := model.CaptureStats{Source: "live", Interface: e.opts.Interface, Filter: e.opts.Filter, Running: e.running,
+		RingDrops: e.ringDrops, RingFreezes: e.ringFreezes, RingBytes: e.ringBytes,
+		StoreBytes: len(e.store.buf), StorePackets: len(e.store.recs), Control: e}
+	if e.opts.File != "" {
+		cs.Source, cs.Interface = "file", e.opts.File
+	}
+	e.st.snapshot(now, &cs)
+	cs.CPUSeconds = e.cpu.Seconds()
+	if dt := now.Sub(e.prevCPUAt); dt > 0 && e.cpu >= e.prevCPU {
+		cs.CPUPercent = 100 * float64(e.cpu-e.prevCPU) / float64(dt)
+	}
+	e.prevCPU, e.prevCPUAt = e.cpu, now
+	return cs
+}
+
+// FlowPackets implements model.CaptureControl.
+func (e *engine) FlowPackets(flow model.CaptureFlowKey, n int) []model.CapturedPacket {
+	e.mu.Lock()
+	pkts := e.store.last(&flow, n)
+	e.mu.Unlock()
+	out := make([]model.CapturedPacket, len(pkts))
+	for i, p := range pkts {
+		out[i] = describe(p.data, p.rec.at, int(p.rec.length))
+	}
+	return out
+}
+
+// WritePcapng implements model.CaptureControl.
+func (e *engine) WritePcapng(path string, flow *model.CaptureFlowKey) (int, error) {
+	e.mu.Lock()
+	stored := e.store.last(flow, len(e.store.recs))
+	e.mu.Unlock()
+	recs := make([]packetRecord, len(stored))
+	for i, p := range stored {
+		recs[i] = packetRecord{ci: gopacket.CaptureInfo{Timestamp: p.rec.at, Length: int(p.rec.length)}, data: p.data}
+	}
+	if err := writePcapng(path, e.sourceName(), 262144, recs); err != nil {
+		return 0, err
+	}
+	return len(recs), nil
+}

@@ -1,0 +1,138 @@
+package capture
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// packetSource is where packets come from: a live ring or a file.
+type packetSource interface {
+	// ZeroCopyReadPacketData returns the next packet; its bytes are valid
+	// until the next call. io.EOF ends a file.
+	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+}
+
+// fileSource reads a pcap or pcapng file.
+type fileSource struct {
+	packetSource
+	f *os.File
+}
+
+func (s *fileSource) Close() error { return s.f.Close() }
+
+// openFile opens a pcap or pcapng file (told apart by their magic numbers)
+// holding Ethernet frames.
+func openFile(path string) (*fileSource, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	src, err := newFileReader(bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return &fileSource{packetSource: src, f: f}, nil
+}
+
+// errLinkType is returned for files whose frames are not Ethernet.
+var errLinkType = errors.New("link type not supported (netlens decodes Ethernet frames)")
+
+func newFileReader(r *bufio.Reader) (packetSource, error) {
+	magic, err := r.Peek(4)
+	if err != nil {
+		return nil, fmt.Errorf("not a pcap or pcapng file: %w", err)
+	}
+	if magic[0] == 0x0a && magic[1] == 0x0d && magic[2] == 0x0d && magic[3] == 0x0a {
+		ng, err := pcapgo.NewNgReader(r, pcapgo.DefaultNgReaderOptions)
+		if err != nil {
+			return nil, err
+		}
+		if ng.LinkType() != layers.LinkTypeEthernet {
+			return nil, fmt.Errorf("%v: %w", ng.LinkType(), errLinkType)
+		}
+		return ng, nil
+	}
+	pr, err := pcapgo.NewReader(r)
+	if err != nil {
+		return nil, err
+	}
+	if pr.LinkType() != layers.LinkTypeEthernet {
+		return nil, fmt.Errorf("%v: %w", pr.LinkType(), errLinkType)
+	}
+	return pr, nil
+}
+
+// packetRecord is one packet to write.
+type packetRecord struct {
+	ci   gopacket.CaptureInfo
+	data []byte
+}
+
+// writePcapng writes packets to path as pcapng atomically: a temporary
+// file in the same directory, fsynced, then renamed into place. On error
+// no file is left behind.
+func writePcapng(path, ifname string, snaplen int, pkts []packetRecord) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+			err = fmt.Errorf("write %s: %w", path, err)
+		}
+	}()
+	if err = writeNg(tmp, ifname, snaplen, pkts); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+func writeNg(w io.Writer, ifname string, snaplen int, pkts []packetRecord) error {
+	bw := bufio.NewWriter(w)
+	ng, err := pcapgo.NewNgWriterInterface(bw, pcapgo.NgInterface{
+		Name: ifname, LinkType: layers.LinkTypeEthernet, SnapLength: uint32(snaplen), TimestampResolution: 9,
+	}, pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{Application: "netlens"}})
+	if err != nil {
+		return err
+	}
+	for _, p := range pkts {
+		ci := p.ci
+		ci.InterfaceIndex = 0 // the one interface block
+		ci.CaptureLength = len(p.data)
+		if err := ng.WritePacket(ci, p.data); err != nil {
+			return err
+		}
+	}
+	if err := ng.Flush(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
