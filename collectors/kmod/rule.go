@@ -292,3 +292,53 @@ func parseAttrs(b []byte) (ruleAttrs, error) {
 	}
 	return out, nil
 }
+
+// String renders the rule on one line, e.g.
+// "#7 drop tcp 192.0.2.0/24:* -> *:22 in=eth0 [input] prio 100 \"ssh\"".
+func (r Rule) String() string {
+	proto := "any"
+	switch r.Proto {
+	case 0:
+	case 1:
+		proto = "icmp"
+	case 6:
+		proto = "tcp"
+	case 17:
+		proto = "udp"
+	case 58:
+		proto = "icmpv6"
+	case 132:
+		proto = "sctp"
+	case 136:
+		proto = "udplite"
+	default:
+		proto = fmt.Sprintf("proto %d", r.Proto)
+	}
+	pfx := func(p netip.Prefix) string {
+		if !p.IsValid() {
+			return "*"
+		}
+		return p.String()
+	}
+	s := fmt.Sprintf("#%d %s %s %s:%s -> %s:%s", r.ID, r.Action, proto, pfx(r.Src), r.SrcPorts, pfx(r.Dst), r.DstPorts)
+	if r.Family == FamilyIPv4 || r.Family == FamilyIPv6 {
+		s += " " + r.Family.String()
+	}
+	if r.InIface != "" {
+		s += " in=" + r.InIface
+	}
+	if r.OutIface != "" {
+		s += " out=" + r.OutIface
+	}
+	s += fmt.Sprintf(" [%s] prio %d", r.Hooks, r.Priority)
+	if r.Label != "" {
+		s += fmt.Sprintf(" %q", r.Label)
+	}
+	if r.Disabled {
+		s += " (disabled)"
+	}
+	if r.PendingTxn != 0 {
+		s += fmt.Sprintf(" (reverts in %v unless txn %d is confirmed)", r.RevertIn, r.PendingTxn)
+	}
+	return s
+}

@@ -212,3 +212,21 @@ func TestPortRangeString(t *testing.T) {
 		}
 	}
 }
+
+func TestRuleString(t *testing.T) {
+	tests := []struct {
+		r    Rule
+		want string
+	}{
+		{Rule{ID: 7, Action: ActionDrop, Proto: 6, Src: netip.MustParsePrefix("192.0.2.0/24"), DstPorts: PortRange{22, 22},
+			Family: FamilyIPv4, InIface: "eth0", Hooks: HookLocalIn, Priority: 100, Label: "ssh"},
+			`#7 drop tcp 192.0.2.0/24:* -> *:22 ipv4 in=eth0 [input] prio 100 "ssh"`},
+		{Rule{ID: 1, Action: ActionCount, Hooks: HookAll, Family: FamilyBoth, Disabled: true, PendingTxn: 3, RevertIn: time.Second},
+			"#1 count any *:* -> *:* [prerouting,input,forward,output,postrouting] prio 0 (disabled) (reverts in 1s unless txn 3 is confirmed)"},
+	}
+	for _, tt := range tests {
+		if got := tt.r.String(); got != tt.want {
+			t.Errorf("String() =\n%s\nwant\n%s", got, tt.want)
+		}
+	}
+}
