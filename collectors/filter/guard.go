@@ -1,0 +1,338 @@
+package filter
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"netlens/model"
+)
+
+// DefaultRevert is how long a drop-capable change waits for a confirm
+// before it is undone.
+const DefaultRevert = 30 * time.Second
+
+// SSHSession is the operator's own SSH connection, from SSH_CONNECTION
+// ("client_ip client_port server_ip server_port").
+type SSHSession struct {
+	Client netip.AddrPort
+	Server netip.AddrPort
+}
+
+// ParseSSHConnection parses the value of SSH_CONNECTION.
+func ParseSSHConnection(s string) (SSHSession, error) {
+	f := strings.Fields(s)
+	if len(f) != 4 {
+		return SSHSession{}, fmt.Errorf("SSH_CONNECTION %q: want 4 fields (client ip, port, server ip, port)", s)
+	}
+	var eps [2]netip.AddrPort
+	for i := range 2 {
+		a, err := netip.ParseAddr(f[2*i])
+		if err != nil {
+			return SSHSession{}, fmt.Errorf("SSH_CONNECTION %q: %w", s, err)
+		}
+		p, err := strconv.ParseUint(f[2*i+1], 10, 16)
+		if err != nil {
+			return SSHSession{}, fmt.Errorf("SSH_CONNECTION %q: port %q", s, f[2*i+1])
+		}
+		eps[i] = netip.AddrPortFrom(a.Unmap().WithZone(""), uint16(p))
+	}
+	return SSHSession{Client: eps[0], Server: eps[1]}, nil
+}
+
+// GuardInput is what the guard checks a rule set against.
+type GuardInput struct {
+	// SSH is the operator's session, if any.
+	SSH *SSHSession
+	// Sockets and Flows are the host's sockets and conntrack flows (from
+	// the Snapshot); only established ones are checked.
+	Sockets []model.Socket
+	Flows   []model.Flow
+	// LocalAddrs are the host's addresses: a flow to or from one of them
+	// is local (input/output hooks), any other is forwarded. When empty,
+	// flows are checked at every hook.
+	LocalAddrs []netip.Addr
+}
+
+// HitKind says what a Hit is.
+type HitKind string
+
+// Kinds of hits.
+const (
+	HitSession HitKind = "ssh-session" // the operator's own SSH connection
+	HitSocket  HitKind = "socket"      // an established local socket
+	HitFlow    HitKind = "flow"        // a conntrack flow
+)
+
+// Hit is one connection a rule set would cut.
+type Hit struct {
+	Kind HitKind
+	// What describes the connection: "tcp 10.0.0.2:50000 -> 10.0.0.1:22".
+	What string
+	// Hook and Dir say where the packet is dropped (Dir: "in", "out" or
+	// "forward").
+	Hook, Dir string
+	// Rule is the rule that drops it.
+	Rule model.Rule
+}
+
+// Impact is what applying a change would cut.
+type Impact struct {
+	// Session is set when the operator's own SSH session would be cut.
+	Session *Hit
+	// Hits are the sockets and flows cut (the session not included),
+	// at most MaxHits of them; Sockets and Flows count all.
+	Hits    []Hit
+	Sockets int
+	Flows   int
+}
+
+// MaxHits bounds Impact.Hits.
+const MaxHits = 50
+
+// Cuts reports whether anything at all would be cut.
+func (im Impact) Cuts() bool { return im.Session != nil || im.Sockets > 0 || im.Flows > 0 }
+
+// String summarises the impact for a confirmation prompt or the CLI.
+func (im Impact) String() string {
+	var parts []string
+	if im.Session != nil {
+		parts = append(parts, fmt.Sprintf("YOUR SSH SESSION (%s) would be cut by rule %d %q at %s",
+			im.Session.What, im.Session.Rule.ID, im.Session.Rule.Label, im.Session.Hook))
+	}
+	if im.Sockets > 0 {
+		parts = append(parts, fmt.Sprintf("%d established socket(s)", im.Sockets))
+	}
+	if im.Flows > 0 {
+		parts = append(parts, fmt.Sprintf("%d conntrack flow(s)", im.Flows))
+	}
+	if len(parts) == 0 {
+		return "no established connection would be cut"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// packet is one direction of a connection as the rules see it.
+type packet struct {
+	proto    uint8
+	src, dst netip.AddrPort
+	loopback bool
+}
+
+// conn is a connection with its packets and the hooks each passes.
+type conn struct {
+	kind HitKind
+	what string
+	legs []leg
+}
+
+type leg struct {
+	p     packet
+	hooks []string
+	dir   string
+}
+
+var (
+	inHooks  = []string{model.HookPreRouting, model.HookInput}
+	outHooks = []string{model.HookOutput, model.HookPostRouting}
+	fwdHooks = []string{model.HookPreRouting, model.HookForward, model.HookPostRouting}
+)
+
+func localConn(kind HitKind, what string, proto uint8, local, remote netip.AddrPort) conn {
+	lo := local.Addr().IsLoopback() || remote.Addr().IsLoopback()
+	return conn{kind: kind, what: what, legs: []leg{
+		{packet{proto, remote, local, lo}, inHooks, "in"},
+		{packet{proto, local, remote, lo}, outHooks, "out"},
+	}}
+}
+
+// Assess returns what applying a change from rule set before to rule set
+// after would cut: the connections in (and the operator's session) that
+// the after set drops and the before set does not. It is pure and safe
+// for concurrent use.
+func Assess(before, after []model.Rule, in GuardInput) Impact {
+	b, a := prepare(before), prepare(after)
+	var im Impact
+	check := func(c conn) *Hit {
+		for _, l := range c.legs {
+			for _, h := range l.hooks {
+				if r, drop := verdict(a, h, l.p); drop {
+					if _, dropBefore := verdict(b, h, l.p); !dropBefore {
+						return &Hit{Kind: c.kind, What: c.what, Hook: h, Dir: l.dir, Rule: r}
+					}
+				}
+			}
+		}
+		return nil
+	}
+	if in.SSH != nil {
+		s := in.SSH
+		c := localConn(HitSession, fmt.Sprintf("tcp %s -> %s", s.Client, s.Server), 6, s.Server, s.Client)
+		im.Session = check(c)
+	}
+	for _, s := range in.Sockets {
+		if s.State != model.StateEstablished || !s.Remote.IsValid() {
+			continue
+		}
+		if in.SSH != nil && s.Proto == model.ProtoTCP && sameEP(s.Local, in.SSH.Server) && sameEP(s.Remote, in.SSH.Client) {
+			continue // the session itself
+		}
+		proto, _ := ProtoNum(string(s.Proto))
+		what := fmt.Sprintf("%s %s <-> %s", s.Proto, s.Local, s.Remote)
+		if len(s.Procs) > 0 {
+			what += " (" + s.Procs[0].Comm + ")"
+		}
+		if h := check(localConn(HitSocket, what, proto, s.Local, s.Remote)); h != nil {
+			im.Sockets++
+			if len(im.Hits) < MaxHits {
+				im.Hits = append(im.Hits, *h)
+			}
+		}
+	}
+	for _, f := range in.Flows {
+		if !liveFlow(f) {
+			continue
+		}
+		if h := check(flowConn(f, in.LocalAddrs)); h != nil {
+			im.Flows++
+			if len(im.Hits) < MaxHits {
+				im.Hits = append(im.Hits, *h)
+			}
+		}
+	}
+	return im
+}
+
+func sameEP(a, b netip.AddrPort) bool {
+	return a.Addr().Unmap().WithZone("") == b.Addr().Unmap().WithZone("") && a.Port() == b.Port()
+}
+
+func liveFlow(f model.Flow) bool {
+	if f.Proto == model.ProtoTCP {
+		return f.TCPState == model.TCPEstablished
+	}
+	return f.Status&model.StatusSeenReply != 0
+}
+
+func flowConn(f model.Flow, local []netip.Addr) conn {
+	what := fmt.Sprintf("%s %s", f.Proto, f.Orig)
+	isLocal := func(a netip.Addr) bool { return slices.Contains(local, a.Unmap().WithZone("")) }
+	lo := f.Orig.Src.Addr().IsLoopback() || f.Orig.Dst.Addr().IsLoopback()
+	orig := packet{f.ProtoNum, f.Orig.Src, f.Orig.Dst, lo}
+	reply := packet{f.ProtoNum, f.Reply.Src, f.Reply.Dst, lo}
+	c := conn{kind: HitFlow, what: what}
+	switch {
+	case len(local) == 0:
+		c.legs = []leg{{orig, Hooks, "any"}, {reply, Hooks, "any"}}
+	case isLocal(f.Orig.Dst.Addr()) || isLocal(f.Reply.Src.Addr()):
+		c.legs = []leg{{orig, inHooks, "in"}, {reply, outHooks, "out"}}
+	case isLocal(f.Orig.Src.Addr()):
+		c.legs = []leg{{orig, outHooks, "out"}, {reply, inHooks, "in"}}
+	default:
+		c.legs = []leg{{orig, fwdHooks, "forward"}, {reply, fwdHooks, "forward"}}
+	}
+	return c
+}
+
+type prepared struct {
+	r     model.Rule
+	proto uint8
+	hooks []string
+}
+
+func prepare(rs []model.Rule) []prepared {
+	rs = slices.Clone(rs)
+	SortRules(rs)
+	out := make([]prepared, 0, len(rs))
+	for _, r := range rs {
+		if !r.Enabled || r.Action == model.ActionCount || r.Foreign {
+			continue
+		}
+		n := Normalize(r)
+		proto, err := ProtoNum(n.Proto)
+		if err != nil {
+			continue
+		}
+		out = append(out, prepared{r: r, proto: proto, hooks: n.Hooks})
+	}
+	return out
+}
+
+// verdict returns the first ACCEPT or DROP rule matching p at hook, and
+// whether it drops.
+func verdict(rs []prepared, hook string, p packet) (model.Rule, bool) {
+	for _, pr := range rs {
+		if matches(pr, hook, p) {
+			return pr.r, pr.r.Action == model.ActionDrop
+		}
+	}
+	return model.Rule{}, false
+}
+
+// matches applies the module's match semantics. An interface match is
+// decided only for loopback traffic (lo); for any other traffic the
+// interface is unknown and the guard assumes the rule matches, erring on
+// the side of warning.
+func matches(pr prepared, hook string, p packet) bool {
+	r := pr.r
+	if !slices.Contains(pr.hooks, hook) {
+		return false
+	}
+	src, dst := p.src.Addr().Unmap().WithZone(""), p.dst.Addr().Unmap().WithZone("")
+	switch r.Family {
+	case model.FamilyIPv4:
+		if !src.Is4() {
+			return false
+		}
+	case model.FamilyIPv6:
+		if !src.Is6() {
+			return false
+		}
+	}
+	if pr.proto != 0 && pr.proto != p.proto {
+		return false
+	}
+	if r.Src.IsValid() && !r.Src.Contains(src) {
+		return false
+	}
+	if r.Dst.IsValid() && !r.Dst.Contains(dst) {
+		return false
+	}
+	if !inRange(r.SrcPorts, p.src.Port()) || !inRange(r.DstPorts, p.dst.Port()) {
+		return false
+	}
+	for _, ifn := range []string{r.InIface, r.OutIface} {
+		if ifn != "" && p.loopback != (ifn == "lo") {
+			return false
+		}
+	}
+	return true
+}
+
+func inRange(r model.PortRange, port uint16) bool {
+	return r.Any() || (port >= r.Min && port <= r.Max)
+}
+
+// DropCapable reports whether going from rule set before to after can
+// drop traffic that before let through: an enabled DROP rule that was not
+// there (or not enabled) before, or an enabled ACCEPT rule that is gone
+// or disabled. Such a change gets a revert deadline.
+func DropCapable(before, after []model.Rule) bool {
+	has := func(set []model.Rule, r model.Rule) bool {
+		return slices.ContainsFunc(set, func(o model.Rule) bool { return o.Enabled && SameMatch(o, r) })
+	}
+	for _, r := range after {
+		if r.Enabled && r.Action == model.ActionDrop && !has(before, r) {
+			return true
+		}
+	}
+	for _, r := range before {
+		if r.Enabled && r.Action == model.ActionAccept && !has(after, r) {
+			return true
+		}
+	}
+	return false
+}

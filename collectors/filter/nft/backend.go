@@ -1,0 +1,532 @@
+package nft
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/google/nftables"
+	"golang.org/x/sys/unix"
+
+	"netlens/collectors"
+	"netlens/model"
+)
+
+// Names of the table and its chains.
+const (
+	TableName     = "netlens"
+	DisabledChain = "disabled"
+)
+
+// hookChains are the base chains, indexed by NF_INET_* hook number.
+var hookChains = []string{model.HookPreRouting, model.HookInput, model.HookForward, model.HookOutput, model.HookPostRouting}
+
+// ErrPending is wrapped by the error of a change refused because another
+// commit-confirmed change is waiting for its confirm.
+var ErrPending = errors.New("a change is waiting for confirmation")
+
+// ErrUnknownTxn is wrapped by Confirm's error for a transaction that was
+// already confirmed or reverted, or never made.
+var ErrUnknownTxn = errors.New("unknown transaction: already confirmed, reverted or never made")
+
+// foreignIDBase is added to the nftables handle of a foreign rule to make
+// its id, outside the range netlens assigns.
+const foreignIDBase = 1 << 31
+
+// Options configure a Backend.
+type Options struct {
+	// NetNS is an open network namespace file; 0 is the caller's.
+	NetNS int
+	// StateDir holds the revert helper's state files; default
+	// /run/netlens/nft.
+	StateDir string
+	// HelperCmd is the command (and leading arguments) that runs the
+	// revert helper; the state file's path is appended. Default: this
+	// executable with "rules revert-watch".
+	HelperCmd []string
+}
+
+// Backend keeps netlens rules in the nftables table `inet netlens`. It is
+// safe for concurrent use; changes are serialised within the process, and
+// every change is one nftables transaction (batch).
+type Backend struct {
+	opt Options
+	mu  sync.Mutex
+}
+
+// New returns a Backend for the namespace of opt.NetNS. It fails with an
+// error wrapping collectors.ErrPermission without CAP_NET_ADMIN and
+// collectors.ErrNotSupported when the kernel has no nf_tables.
+func New(opt Options) (*Backend, error) {
+	if opt.StateDir == "" {
+		opt.StateDir = "/run/netlens/nft"
+	}
+	b := &Backend{opt: opt}
+	if _, err := b.conn().ListTablesOfFamily(nftables.TableFamilyINet); err != nil {
+		return nil, classify("nft: list tables", err)
+	}
+	return b, nil
+}
+
+// Name returns "nft".
+func (b *Backend) Name() string { return "nft" }
+
+// ReadOnly returns "": a Backend that New returned can change rules.
+func (b *Backend) ReadOnly() string { return "" }
+
+// Close releases nothing: every operation opens its own socket.
+func (b *Backend) Close() error { return nil }
+
+func classify(op string, err error) error {
+	switch {
+	case errors.Is(err, unix.EPERM), errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("%s: needs CAP_NET_ADMIN: %w: %w", op, collectors.ErrPermission, err)
+	case errors.Is(err, unix.EPROTONOSUPPORT), errors.Is(err, unix.EAFNOSUPPORT):
+		return fmt.Errorf("%s: no nf_tables in this kernel: %w: %w", op, collectors.ErrNotSupported, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func (b *Backend) conn() *nftables.Conn {
+	c, _ := nftables.New(nftables.WithNetNSFd(b.opt.NetNS))
+	return c
+}
+
+var table = &nftables.Table{Name: TableName, Family: nftables.TableFamilyINet}
+
+func baseChain(hook int) *nftables.Chain {
+	h := nftables.ChainHook(hook)
+	return &nftables.Chain{
+		Name: hookChains[hook], Table: table, Type: nftables.ChainTypeFilter,
+		Hooknum: &h, Priority: nftables.ChainPriorityFilter, Policy: ptr(nftables.ChainPolicyAccept),
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+var disabledChain = &nftables.Chain{Name: DisabledChain, Table: table}
+
+// ensure queues the table and its chains (a no-op when they exist).
+func ensure(c *nftables.Conn) {
+	c.AddTable(table)
+	for h := range hookChains {
+		c.AddChain(baseChain(h))
+	}
+	c.AddChain(disabledChain)
+}
+
+// copyRule is one nftables rule: one hook's copy of a netlens rule.
+type copyRule struct {
+	chain  string // a hook name or DisabledChain
+	handle uint64
+	meta   meta
+	ok     bool // netlens user data present
+	rule   model.Rule
+	err    error // decode error: foreign
+}
+
+// readCopies lists every rule of the table, chain by chain, in chain
+// order. A missing table is an empty list.
+func (b *Backend) readCopies() ([]copyRule, error) {
+	c := b.conn()
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return nil, classify("nft: list chains", err)
+	}
+	var out []copyRule
+	for _, ch := range chains {
+		if ch.Table.Name != TableName {
+			continue
+		}
+		rs, err := c.GetRules(table, ch)
+		if err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue
+			}
+			return nil, classify("nft: list rules of chain "+ch.Name, err)
+		}
+		for _, r := range rs {
+			m, ok := decodeUserData(r.UserData)
+			mr, derr := decodeRule(r.Exprs)
+			out = append(out, copyRule{chain: ch.Name, handle: r.Handle, meta: m, ok: ok, rule: mr, err: derr})
+		}
+	}
+	return out, nil
+}
+
+// group turns copies into netlens rules, in evaluation order.
+func group(copies []copyRule) []model.Rule {
+	byID := map[uint32]*model.Rule{}
+	var order []uint32
+	var out []model.Rule
+	for _, cp := range copies {
+		if !cp.ok || cp.err != nil {
+			r := cp.rule
+			if cp.err != nil {
+				r = model.Rule{Action: model.ActionCount, Family: model.RuleFamilyBoth}
+			}
+			r.ID = foreignIDBase + uint32(cp.handle)
+			r.Foreign = true
+			r.Label = cp.meta.Label
+			if cp.err != nil && r.Label == "" {
+				r.Label = "(not netlens: " + cp.err.Error() + ")"
+			}
+			r.Hooks = []string{cp.chain}
+			r.Enabled = cp.chain != DisabledChain
+			out = append(out, r)
+			continue
+		}
+		r, seen := byID[cp.meta.ID]
+		if !seen {
+			nr := cp.rule
+			nr.ID, nr.Priority, nr.Label = cp.meta.ID, cp.meta.Priority, cp.meta.Label
+			nr.Packets, nr.Bytes = 0, 0
+			nr.Enabled = true
+			for h, name := range hookChains {
+				if cp.meta.Hooks&(1<<h) != 0 {
+					nr.Hooks = append(nr.Hooks, name)
+				}
+			}
+			byID[cp.meta.ID] = &nr
+			order = append(order, cp.meta.ID)
+			r = &nr
+		}
+		r.Packets += cp.rule.Packets
+		r.Bytes += cp.rule.Bytes
+		if cp.chain == DisabledChain {
+			r.Enabled = false
+		}
+	}
+	for _, id := range order {
+		out = append(out, *byID[id])
+	}
+	slices.SortStableFunc(out, func(a, b model.Rule) int {
+		return cmp.Or(cmp.Compare(a.Priority, b.Priority), cmp.Compare(a.ID, b.ID))
+	})
+	return out
+}
+
+// List returns the rules in evaluation order, with their counters and the
+// pending revert deadline of a change not yet confirmed.
+func (b *Backend) List() ([]model.Rule, error) {
+	copies, err := b.readCopies()
+	if err != nil {
+		return nil, err
+	}
+	rules := group(copies)
+	if st, err := b.pending(); err == nil && st != nil {
+		for i := range rules {
+			if slices.Contains(st.Changed, rules[i].ID) {
+				rules[i].PendingTxn, rules[i].RevertAt = st.Txn, st.Deadline
+			}
+		}
+	}
+	return rules, nil
+}
+
+// Verdicts returns nil: nftables keeps no per-hook verdict counters.
+func (b *Backend) Verdicts() ([]model.HookVerdicts, error) { return nil, nil }
+
+func hookMask(hooks []string) uint8 {
+	var m uint8
+	for _, h := range hooks {
+		if i := slices.Index(hookChains, h); i >= 0 {
+			m |= 1 << i
+		}
+	}
+	return m
+}
+
+// queueRule queues the copies of r (one per hook, or in the disabled
+// chain), each placed before the first rule of its chain that comes after
+// it in (priority, id) order among existing. carry gives each chain's
+// starting counter values.
+func queueRule(c *nftables.Conn, r model.Rule, existing []copyRule, carry map[string][2]uint64) error {
+	m := meta{ID: r.ID, Priority: r.Priority, Hooks: hookMask(r.Hooks), Label: r.Label}
+	ud := encodeUserData(m)
+	for _, h := range r.Hooks {
+		hi := slices.Index(hookChains, h)
+		if hi < 0 {
+			return fmt.Errorf("unknown hook %q", h)
+		}
+		chainName := h
+		ch := baseChain(hi)
+		if !r.Enabled {
+			chainName, ch = DisabledChain, disabledChain
+		}
+		cnt := carry[h]
+		ex, err := encodeRule(r, cnt[0], cnt[1])
+		if err != nil {
+			return err
+		}
+		nr := &nftables.Rule{Table: table, Chain: ch, Exprs: ex, UserData: ud}
+		var before *copyRule
+		for i := range existing {
+			e := &existing[i]
+			if e.chain != chainName || !e.ok {
+				continue
+			}
+			if cmp.Or(cmp.Compare(e.meta.Priority, r.Priority), cmp.Compare(e.meta.ID, r.ID)) > 0 {
+				before = e
+				break
+			}
+		}
+		if before != nil && chainName != DisabledChain {
+			nr.Position = before.handle
+			c.InsertRule(nr)
+		} else {
+			c.AddRule(nr)
+		}
+	}
+	return nil
+}
+
+func nextID(copies []copyRule, extra []model.Rule) uint32 {
+	var max uint32
+	for _, cp := range copies {
+		if cp.ok && cp.meta.ID > max && cp.meta.ID < foreignIDBase {
+			max = cp.meta.ID
+		}
+	}
+	for _, r := range extra {
+		if r.ID > max && r.ID < foreignIDBase {
+			max = r.ID
+		}
+	}
+	return max + 1
+}
+
+func flush(c *nftables.Conn, op string) error {
+	if err := c.Flush(); err != nil {
+		return classify(op, err)
+	}
+	return nil
+}
+
+func (b *Backend) get(id uint32) (model.Rule, error) {
+	rules, err := b.List()
+	if err != nil {
+		return model.Rule{}, err
+	}
+	for _, r := range rules {
+		if r.ID == id {
+			return r, nil
+		}
+	}
+	return model.Rule{}, fmt.Errorf("nft: rule %d: %w", id, syscall.ENOENT)
+}
+
+// Add adds r and returns it with its id. A non-zero revert makes it
+// commit-confirmed (see Confirm).
+func (b *Backend) Add(r model.Rule, revert time.Duration) (model.Rule, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	copies, err := b.readCopies()
+	if err != nil {
+		return model.Rule{}, err
+	}
+	r.ID = nextID(copies, nil)
+	if err := b.change("add", copies, revert, []uint32{r.ID}, func(c *nftables.Conn) error {
+		return queueRule(c, r, copies, nil)
+	}); err != nil {
+		return model.Rule{}, err
+	}
+	return b.get(r.ID)
+}
+
+// Change replaces rule id's fields by those of r (its counters carry
+// over per hook).
+func (b *Backend) Change(id uint32, r model.Rule, revert time.Duration) (model.Rule, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	copies, err := b.readCopies()
+	if err != nil {
+		return model.Rule{}, err
+	}
+	r.ID = id
+	var mine []copyRule
+	carry := map[string][2]uint64{}
+	for _, cp := range copies {
+		if cp.ok && cp.meta.ID == id {
+			mine = append(mine, cp)
+			// a disabled copy's hook is the next base chain in its mask
+			// order; counters go to the same hook when enabled again.
+			hook := cp.chain
+			if hook == DisabledChain {
+				hook = nthHook(cp.meta.Hooks, len(mine)-1)
+			}
+			carry[hook] = [2]uint64{cp.rule.Packets, cp.rule.Bytes}
+		}
+	}
+	if len(mine) == 0 {
+		return model.Rule{}, fmt.Errorf("nft: rule %d: %w", id, syscall.ENOENT)
+	}
+	if id >= foreignIDBase {
+		return model.Rule{}, fmt.Errorf("nft: rule %d was not made by netlens: change it with nft(8)", id)
+	}
+	if err := b.change("change", copies, revert, []uint32{id}, func(c *nftables.Conn) error {
+		for _, cp := range mine {
+			if err := c.DelRule(cpRule(cp)); err != nil {
+				return err
+			}
+		}
+		rest := slices.DeleteFunc(slices.Clone(copies), func(cp copyRule) bool { return cp.ok && cp.meta.ID == id })
+		return queueRule(c, r, rest, carry)
+	}); err != nil {
+		return model.Rule{}, err
+	}
+	return b.get(id)
+}
+
+// nthHook returns the n-th hook (0-based) set in mask, or "".
+func nthHook(mask uint8, n int) string {
+	for i, h := range hookChains {
+		if mask&(1<<i) != 0 {
+			if n == 0 {
+				return h
+			}
+			n--
+		}
+	}
+	return ""
+}
+
+func cpRule(cp copyRule) *nftables.Rule {
+	ch := disabledChain
+	if i := slices.Index(hookChains, cp.chain); i >= 0 {
+		ch = baseChain(i)
+	}
+	return &nftables.Rule{Table: table, Chain: ch, Handle: cp.handle}
+}
+
+// SetEnabled enables or disables rule id: its copies move between the base
+// chains and the disabled chain with their counters.
+func (b *Backend) SetEnabled(id uint32, enabled bool, revert time.Duration) (model.Rule, error) {
+	r, err := b.get(id)
+	if err != nil {
+		return model.Rule{}, err
+	}
+	r.Enabled = enabled
+	return b.Change(id, r, revert)
+}
+
+// Delete removes rule id (every copy of it). A foreign rule can be
+// deleted too.
+func (b *Backend) Delete(id uint32) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	copies, err := b.readCopies()
+	if err != nil {
+		return err
+	}
+	return b.change("delete", copies, 0, nil, func(c *nftables.Conn) error {
+		n := 0
+		for _, cp := range copies {
+			if (cp.ok && cp.meta.ID == id) || (!cp.ok || cp.err != nil) && foreignIDBase+uint32(cp.handle) == id {
+				if err := c.DelRule(cpRule(cp)); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		if n == 0 {
+			return fmt.Errorf("rule %d: %w", id, syscall.ENOENT)
+		}
+		return nil
+	})
+}
+
+// Replace makes rules the whole rule set of the table, in one nftables
+// transaction: all of them or, on any error, none. Rules with ID 0 get
+// new ids; rules keep their counters. Foreign rules are left alone.
+func (b *Backend) Replace(rules []model.Rule, revert time.Duration) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	copies, err := b.readCopies()
+	if err != nil {
+		return err
+	}
+	rules = slices.Clone(rules)
+	next := nextID(copies, rules)
+	var changed []uint32
+	for i := range rules {
+		if rules[i].ID == 0 || rules[i].ID >= foreignIDBase {
+			rules[i].ID = next
+			next++
+		}
+		changed = append(changed, rules[i].ID)
+	}
+	slices.SortStableFunc(rules, func(a, b model.Rule) int {
+		return cmp.Or(cmp.Compare(a.Priority, b.Priority), cmp.Compare(a.ID, b.ID))
+	})
+	return b.change("replace", copies, revert, changed, func(c *nftables.Conn) error {
+		return queueAll(c, copies, rules)
+	})
+}
+
+// queueAll queues the deletion of every netlens copy (foreign rules stay)
+// and the copies of rules, which must be in (priority, id) order.
+func queueAll(c *nftables.Conn, copies []copyRule, rules []model.Rule) error {
+	for _, cp := range copies {
+		if cp.ok && cp.err == nil {
+			if err := c.DelRule(cpRule(cp)); err != nil {
+				return err
+			}
+		}
+	}
+	var foreign []copyRule
+	for _, cp := range copies {
+		if !cp.ok || cp.err != nil {
+			foreign = append(foreign, cp)
+		}
+	}
+	for _, r := range rules {
+		if r.Foreign {
+			continue
+		}
+		// Spread the counters over the hooks: the first copy carries them.
+		carry := map[string][2]uint64{}
+		if len(r.Hooks) > 0 {
+			carry[r.Hooks[0]] = [2]uint64{r.Packets, r.Bytes}
+		}
+		if err := queueRule(c, r, foreign, carry); err != nil {
+			return fmt.Errorf("rule %d: %w", r.ID, err)
+		}
+	}
+	return nil
+}
+
+// change runs one batch: the table and chains, then what queue adds. With
+// a revert deadline it first arms the revert helper with the rules as
+// they are; if the batch fails the helper is disarmed.
+func (b *Backend) change(op string, copies []copyRule, revert time.Duration, changed []uint32, queue func(*nftables.Conn) error) error {
+	if st, err := b.pending(); err != nil {
+		return err
+	} else if st != nil {
+		return fmt.Errorf("nft %s: %w: transaction %d reverts at %s unless confirmed (netlens rules confirm %d)",
+			op, ErrPending, st.Txn, st.Deadline.Format(time.TimeOnly), st.Txn)
+	}
+	var st *revertState
+	if revert > 0 {
+		var err error
+		if st, err = b.arm(group(copies), changed, revert); err != nil {
+			return fmt.Errorf("nft %s: arm the revert: %w", op, err)
+		}
+	}
+	c := b.conn()
+	ensure(c)
+	if err := queue(c); err != nil {
+		b.disarm(st)
+		return fmt.Errorf("nft %s: %w", op, err)
+	}
+	if err := flush(c, "nft "+op); err != nil {
+		b.disarm(st)
+		return err
+	}
+	return nil
+}

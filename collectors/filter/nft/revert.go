@@ -1,0 +1,270 @@
+package nft
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"netlens/model"
+)
+
+// revertState is the revert helper's state file: the rule set to restore
+// and when.
+type revertState struct {
+	Txn       uint32       `json:"txn"`
+	Deadline  time.Time    `json:"deadline"`
+	Changed   []uint32     `json:"changed"`
+	Prev      []model.Rule `json:"prev"`
+	HelperPID int          `json:"helper_pid,omitempty"`
+}
+
+// staleAfter is how long past its deadline a state file is taken for the
+// leftover of a helper that died, and ignored.
+const staleAfter = 10 * time.Second
+
+// statePath is the state file of the backend's namespace, named after the
+// namespace's inode so that namespaces do not share it.
+func (b *Backend) statePath() (string, error) {
+	var st unix.Stat_t
+	var err error
+	if b.opt.NetNS > 0 {
+		err = unix.Fstat(b.opt.NetNS, &st)
+	} else {
+		err = unix.Stat("/proc/thread-self/ns/net", &st)
+	}
+	if err != nil {
+		return "", fmt.Errorf("netns inode: %w", err)
+	}
+	return filepath.Join(b.opt.StateDir, "netns-"+strconv.FormatUint(st.Ino, 10)+".json"), nil
+}
+
+func readState(path string) (*revertState, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var st revertState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("revert state %s: %w", path, err)
+	}
+	return &st, nil
+}
+
+// pending returns the pending change of the namespace, or nil.
+func (b *Backend) pending() (*revertState, error) {
+	path, err := b.statePath()
+	if err != nil {
+		return nil, err
+	}
+	st, err := readState(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if time.Since(st.Deadline) > staleAfter {
+		return nil, nil
+	}
+	return st, nil
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// arm writes the state file and starts the revert helper, and returns
+// once the helper has read it. The helper runs in its own session
+// (setsid), outside this process's process group, so it survives this
+// process being killed (SIGKILL) and the terminal hanging up.
+func (b *Backend) arm(prev []model.Rule, changed []uint32, revert time.Duration) (*revertState, error) {
+	path, err := b.statePath()
+	if err != nil {
+		return nil, err
+	}
+	st := &revertState{Txn: rand.Uint32()>>1 | 1, Deadline: time.Now().Add(revert), Changed: changed, Prev: prev}
+	data, err := json.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(path, data); err != nil {
+		return nil, fmt.Errorf("write revert state: %w", err)
+	}
+	argv := b.opt.HelperCmd
+	if len(argv) == 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			os.Remove(path)
+			return nil, err
+		}
+		argv = []string{exe, "rules", "revert-watch"}
+	}
+	argv = append(slices.Clone(argv), path)
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		os.Remove(path)
+		return nil, err
+	}
+	defer rd.Close()
+	nsPath := "/proc/thread-self/ns/net"
+	if b.opt.NetNS > 0 {
+		nsPath = "/proc/self/fd/" + strconv.Itoa(b.opt.NetNS)
+	}
+	ns, err := os.Open(nsPath)
+	if err != nil {
+		wr.Close()
+		os.Remove(path)
+		return nil, fmt.Errorf("open netns: %w", err)
+	}
+	defer ns.Close()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.ExtraFiles = []*os.File{wr, ns} // fd 3: ready, fd 4: the namespace
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Env = append(os.Environ(), "NETLENS_REVERT_WATCH=1")
+	if err := cmd.Start(); err != nil {
+		wr.Close()
+		os.Remove(path)
+		return nil, fmt.Errorf("start revert helper: %w", err)
+	}
+	wr.Close()
+	st.HelperPID = cmd.Process.Pid
+	done := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 1)
+		_, err := rd.Read(buf)
+		done <- err
+	}()
+	select {
+	case err = <-done:
+	case <-time.After(5 * time.Second):
+		err = errors.New("timed out")
+	}
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		os.Remove(path)
+		return nil, fmt.Errorf("revert helper did not start: %w", err)
+	}
+	// The helper outlives us; reap it if we are still here when it ends.
+	go func() { _ = cmd.Wait() }()
+	return st, nil
+}
+
+// disarm cancels an armed revert whose change failed to apply.
+func (b *Backend) disarm(st *revertState) {
+	if st == nil {
+		return
+	}
+	if path, err := b.statePath(); err == nil {
+		os.Remove(path)
+	}
+}
+
+// Confirm keeps the pending change txn: the helper sees its state file
+// gone and exits without reverting.
+func (b *Backend) Confirm(txn uint32) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	path, err := b.statePath()
+	if err != nil {
+		return err
+	}
+	st, err := readState(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("nft confirm %d: %w", txn, ErrUnknownTxn)
+	}
+	if err != nil {
+		return err
+	}
+	if st.Txn != txn {
+		return fmt.Errorf("nft confirm %d: %w (pending is %d)", txn, ErrUnknownTxn, st.Txn)
+	}
+	if time.Now().After(st.Deadline) {
+		return fmt.Errorf("nft confirm %d: too late, the deadline passed: %w", txn, ErrUnknownTxn)
+	}
+	if err := os.Remove(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("nft confirm %d: too late, being reverted: %w", txn, ErrUnknownTxn)
+		}
+		return err
+	}
+	return nil
+}
+
+// RevertWatch is the revert helper (`netlens rules revert-watch FILE`):
+// it expects the ready pipe on fd 3 and the network namespace on fd 4,
+// reads the state file, says it is ready, and waits for the deadline. If
+// the state file is still there then (no confirm), it claims it and puts
+// back the rule set it holds in one nftables transaction. Counters of
+// rules that still exist are kept.
+func RevertWatch(path string) error {
+	ready := os.NewFile(3, "ready")
+	st, err := readState(path)
+	if err != nil {
+		return err
+	}
+	b := &Backend{opt: Options{NetNS: 4, StateDir: filepath.Dir(path)}}
+	if _, err := ready.Write([]byte{1}); err != nil {
+		return err
+	}
+	ready.Close()
+	for {
+		left := time.Until(st.Deadline)
+		if left <= 0 {
+			break
+		}
+		time.Sleep(min(left, 50*time.Millisecond))
+		cur, err := readState(path)
+		if err != nil || cur.Txn != st.Txn {
+			return nil // confirmed
+		}
+	}
+	claimed := path + ".reverting"
+	if err := os.Rename(path, claimed); err != nil {
+		return nil // confirmed at the last moment
+	}
+	defer os.Remove(claimed)
+	return b.restore(st.Prev)
+}
+
+func (b *Backend) restore(prev []model.Rule) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	copies, err := b.readCopies()
+	if err != nil {
+		return err
+	}
+	now := group(copies)
+	rules := slices.Clone(prev)
+	for i := range rules {
+		for _, n := range now {
+			if n.ID == rules[i].ID && n.Packets >= rules[i].Packets {
+				rules[i].Packets, rules[i].Bytes = n.Packets, n.Bytes
+			}
+		}
+	}
+	c := b.conn()
+	ensure(c)
+	if err := queueAll(c, copies, rules); err != nil {
+		return err
+	}
+	return flush(c, "nft revert")
+}
