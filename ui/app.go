@@ -41,6 +41,11 @@ type App struct {
 	tickPending bool
 	lastApply   time.Time
 
+	// ct is the conntrack table's health in snap; while it alarms (table
+	// full, new flows dropped) a banner line shows under the header on
+	// every tab.
+	ct ctHealth
+
 	showHelp  bool
 	filtering bool   // the filter input has the keyboard
 	input     []rune // the filter being typed
@@ -67,8 +72,8 @@ func New(store *model.Store, opts Options) *App {
 	a.styles = *NewStyles(colorprofile.TrueColor)
 	c := Common{Styles: &a.styles, Keys: a.keys}
 	a.pages = []page{
-		newConnsPage(c, opts.Deps.Connections),
-		newDropsPage(c, opts.Deps.Drops),
+		newConnsPage(c, opts.Deps.Connections, opts.Deps.Flows),
+		newDropsPage(c, opts.Deps.Drops, ctCollector(opts.Deps)),
 		newSysctlPage(c, opts.Deps.Sysctl),
 	}
 	a.sub, a.unsub = store.Subscribe()
@@ -129,6 +134,11 @@ func (a *App) apply() {
 		return
 	}
 	a.snap, a.applied = snap, true
+	was := a.ct.alarm()
+	a.ct = conntrackHealth(&a.snap, ctCollector(a.opts.Deps))
+	if a.ct.alarm() != was {
+		a.layout()
+	}
 	for _, p := range a.pages {
 		p.SetSnapshot(snap)
 	}
@@ -199,16 +209,16 @@ func (a *App) handleClick(msg tea.MouseClickMsg) (tea.Model, tea.Cmd) {
 		return a, nil
 	}
 	switch {
-	case msg.Y == chromeTop-1:
+	case msg.Y == a.top()-1:
 		for i, r := range a.tabRanges() {
 			if msg.X >= r[0] && msg.X < r[1] {
 				a.switchTab(i)
 			}
 		}
 		return a, nil
-	case msg.Y >= chromeTop && msg.Y < a.height-chromeBottom:
+	case msg.Y >= a.top() && msg.Y < a.height-chromeBottom:
 		m := msg
-		m.Y -= chromeTop
+		m.Y -= a.top()
 		return a.updatePage(m)
 	}
 	return a, nil
@@ -333,16 +343,33 @@ func (a *App) switchTab(i int) {
 	a.pages[i].Sync()
 }
 
-// Chrome around the page: header, health and tab lines above; status and
-// help lines below.
+// Chrome around the page: header, health and tab lines above (and the
+// TABLE FULL banner under the header while it shows); status and help
+// lines below.
 const (
 	chromeTop    = 3
 	chromeBottom = 2
 )
 
+// top is the number of lines above the page.
+func (a *App) top() int {
+	if a.ct.alarm() {
+		return chromeTop + 1
+	}
+	return chromeTop
+}
+
+// ctCollector is the name of the conntrack collector.
+func ctCollector(d Deps) string {
+	if len(d.Flows) > 0 {
+		return d.Flows[0]
+	}
+	return conntrackName
+}
+
 func (a *App) layout() {
 	for _, p := range a.pages {
-		p.SetSize(a.width, max(a.height-chromeTop-chromeBottom, 1))
+		p.SetSize(a.width, max(a.height-a.top()-chromeBottom, 1))
 	}
 }
 
@@ -370,6 +397,10 @@ func (a *App) render() string {
 	var b strings.Builder
 	b.WriteString(a.headerView())
 	b.WriteByte('\n')
+	if a.ct.alarm() {
+		b.WriteString(a.styles.Alarm.Render(fitString(a.ct.banner(), a.width)))
+		b.WriteByte('\n')
+	}
 	b.WriteString(a.healthView())
 	b.WriteByte('\n')
 	b.WriteString(a.tabsView())
@@ -585,7 +616,7 @@ func shortHelp(s *Styles, bs []key.Binding, w int) string {
 }
 
 func (a *App) fullHelpView() string {
-	h := max(a.height-chromeTop-chromeBottom, 1)
+	h := max(a.height-a.top()-chromeBottom, 1)
 	p := a.pages[a.active]
 	groups := []helpGroup{}
 	for _, g := range p.FullHelp() {
@@ -598,8 +629,15 @@ func (a *App) fullHelpView() string {
 	lines := []string{a.styles.Summary.Render(fitString(" Keys", a.width))}
 	lines = append(lines, fullHelp(&a.styles, groups, a.width)...)
 	lines = append(lines, "",
-		fitString(" / matches a substring of the visible columns, any case; o sorts by the next", a.width),
-		fitString(" column (^ or v in its header); s saves the snapshot on screen, even paused.", a.width),
+		fitString(" / keeps rows with every word in their columns, any case; o sorts by the next", a.width),
+		fitString(" column (^ or v in its header); s saves the snapshot on screen, even paused.", a.width))
+	if _, ok := p.(*connsPage); ok {
+		lines = append(lines,
+			fitString(" Connections: v shows sockets, flows, joined; flow State A assured, U unreplied.", a.width),
+			fitString(" Filter terms: proto:udp port:53 addr:10.0.0.0/8 state:estab mark:N zone:N", a.width),
+			fitString(" nat:snat|dnat|both|any|none (n cycles it).", a.width))
+	}
+	lines = append(lines,
 		fitString(" ? or esc closes this help.", a.width),
 		"", a.styles.Summary.Render(fitString(" Collectors", a.width)))
 	lines = append(lines, a.collectorLines()...)

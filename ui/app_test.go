@@ -48,8 +48,12 @@ func screen(a *App) string { return stripANSI(a.View().Content) }
 // summary and header lines, above the status and help lines), trimmed.
 func rows(a *App) []string {
 	lines := strings.Split(screen(a), "\n")
+	top := a.top() + 2
+	if _, ok := a.pages[a.active].(*dropsPage); ok {
+		top += healthLines // the netfilter section
+	}
 	var out []string
-	for _, l := range lines[chromeTop+2 : len(lines)-chromeBottom] {
+	for _, l := range lines[top : len(lines)-chromeBottom] {
 		if l = strings.TrimSpace(l); l != "" {
 			out = append(out, l)
 		}
@@ -228,7 +232,7 @@ func TestTabSwitching(t *testing.T) {
 			t.Fatalf("after %s: tab %d, want %d", s.key, a.active, s.want)
 		}
 	}
-	if !strings.Contains(strings.Split(screen(a), "\n")[3], "counters moved since start") {
+	if !strings.Contains(strings.Split(screen(a), "\n")[3+healthLines], "counters moved since start") {
 		t.Fatalf("Drops tab not shown:\n%s", screen(a))
 	}
 }
@@ -424,12 +428,12 @@ func TestScrollKeepsCursorVisible(t *testing.T) {
 		t.Fatalf("home: first row %q", rows(a)[0])
 	}
 	send(a, "pgdown", "pgdown", "pgdown")
-	if c := a.pages[0].(*connsPage).tbl.Cursor(); c != 26 {
+	if c := a.pages[0].(*connsPage).socks.tbl.Cursor(); c != 26 {
 		t.Fatalf("cursor %d after 3 pages, want the last row 26", c)
 	}
 	a.Update(tea.MouseWheelMsg{Button: tea.MouseWheelUp})
 	a.Update(tea.MouseWheelMsg{Button: tea.MouseWheelUp})
-	p := a.pages[0].(*connsPage)
+	p := a.pages[0].(*connsPage).socks
 	if p.tbl.offset != 10-6 || p.tbl.Cursor() < p.tbl.offset || p.tbl.Cursor() >= p.tbl.offset+p.tbl.rows() {
 		t.Fatalf("wheel: offset %d cursor %d", p.tbl.offset, p.tbl.Cursor())
 	}
@@ -440,7 +444,7 @@ func TestSelectionFollowsRowAcrossUpdates(t *testing.T) {
 	clock := &fakeClock{now: t0}
 	a := newTestApp(t, store, Options{Now: clock.Now}, 80, 24)
 	send(a, "down", "down", "down") // rsyslogd's udp socket
-	p := a.pages[0].(*connsPage)
+	p := a.pages[0].(*connsPage).socks
 	if got := p.cell(p.selected(), connProc); got != "rsyslogd/701" {
 		t.Fatalf("selected %q", got)
 	}
@@ -472,7 +476,7 @@ func TestHelpToggles(t *testing.T) {
 	}
 	send(a, "j") // ignored while help is up
 	send(a, "esc")
-	if strings.Contains(screen(a), "reverse sort") || a.pages[0].(*connsPage).tbl.Cursor() != 0 {
+	if strings.Contains(screen(a), "reverse sort") || a.pages[0].(*connsPage).socks.tbl.Cursor() != 0 {
 		t.Fatal("esc did not close help, or a key went through")
 	}
 	send(a, "?", "?")
@@ -504,7 +508,7 @@ func TestUnchangedRowsAreNotRecomputed(t *testing.T) {
 	clock := &fakeClock{now: t0}
 	a := newTestApp(t, store, Options{Now: clock.Now}, 80, 24)
 	send(a, "/", "t", "c", "p", "enter")
-	p := a.pages[0].(*connsPage)
+	p := a.pages[0].(*connsPage).socks
 	before := p.recomputes
 	// Counters and statuses change; the socket table does not.
 	store.Publish(model.CountersUpdate{Collector: "counters", At: t0.Add(2 * time.Second), Counters: fixtureCounters(2)})
@@ -543,7 +547,7 @@ func TestMouse(t *testing.T) {
 	}
 	// Page lines: 3 summary, 4 header, 5 first row.
 	click(10, 5+3)
-	p := a.pages[0].(*connsPage)
+	p := a.pages[0].(*connsPage).socks
 	if c := p.tbl.Cursor(); c != 3 {
 		t.Fatalf("click on the fourth row: cursor %d", c)
 	}
@@ -569,14 +573,14 @@ func TestPasteIntoFilter(t *testing.T) {
 	if got := a.pages[0].Filter(); got != "10.20.0.5:443" {
 		t.Fatalf("filter %q after paste", got)
 	}
-	if n := len(a.pages[0].(*connsPage).idx); n != 13 {
+	if n := len(a.pages[0].(*connsPage).socks.idx); n != 13 {
 		t.Fatalf("%d sockets on 10.20.0.5:443, want 13", n)
 	}
 }
 
 func TestFilterKeystrokeDoesNotSort(t *testing.T) {
 	a := newTestApp(t, fixtureStore(), Options{}, 80, 24)
-	p := a.pages[0].(*connsPage)
+	p := a.pages[0].(*connsPage).socks
 	before := p.sortRuns
 	send(a, "/", "t", "c", "p", "backspace", "esc")
 	if p.sortRuns != before {

@@ -1,11 +1,6 @@
 package ui
 
 import (
-	"cmp"
-	"encoding/binary"
-	"net/netip"
-	"slices"
-	"strconv"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -14,355 +9,160 @@ import (
 	"netlens/model"
 )
 
-// Connections table columns.
+// connView is one of the Connections tab's views.
+type connView int
+
+// Connections views, in the order v cycles through them.
 const (
-	connProto = iota
-	connLocal
-	connRemote
-	connState
-	connRecvQ
-	connSendQ
-	connProc
-	connUID
-	connDrops
+	viewSockets connView = iota // the socket table (sockView)
+	viewFlows                   // the conntrack table (flowView)
+	viewJoined                  // sockets with their flows (joinView)
+	numViews
 )
 
-// sockKey identifies a socket across snapshots.
-type sockKey struct {
-	proto         model.Proto
-	local, remote netip.AddrPort
-	inode         uint64
-}
-
-// connsPage is the Connections tab: the socket table. Not safe for
-// concurrent use.
+// connsPage is the Connections tab: three views of the host's
+// connections, which v cycles through: the sockets (what ss shows), the
+// conntrack flows (what conntrack -L shows, NAT included) and the two
+// joined on the 5-tuple (a process, its socket state and its conntrack
+// state on one row). The filter is shared by the three views; each keeps
+// its own sort and selection. Only the view on screen does any work. Not
+// safe for concurrent use.
 type connsPage struct {
-	listBase[sockKey]
-	summary string // "1234 sockets: 800 ESTAB, 12 LISTEN, ..."
-
-	ord   []sockOrd     // sort keys, by socket
-	ordOf *model.Socket // the first socket of the rows ord was built for
+	Common
+	view   connView
+	socks  *sockView
+	flows  *flowView
+	joined *joinView
+	filter string
 }
 
-func newConnsPage(c Common, deps []string) *connsPage {
-	p := &connsPage{}
-	p.Common, p.deps = c, deps
-	cols := []column{
-		connProto:  {title: "Proto", width: 5},
-		connLocal:  {title: "Local", width: 15, flex: 3, keepTail: true},
-		connRemote: {title: "Remote", width: 15, flex: 3, keepTail: true},
-		connState:  {title: "State", width: 12},
-		connRecvQ:  {title: "Recv-Q", width: 6, right: true},
-		connSendQ:  {title: "Send-Q", width: 6, right: true},
-		connProc:   {title: "Process", width: 10, flex: 2},
-		connUID:    {title: "UID", width: 5, right: true, drop: 1},
-		connDrops:  {title: "Drops", width: 5, right: true, drop: 2},
-	}
-	socks := func() []model.Socket { return p.snap.Sockets }
-	// Address sorts compare precomputed integer keys (sockOrd); the
-	// others break ties by local address the same way.
-	prep := p.buildOrd
-	byLocal := p.cmpLocal
-	sorts := []sortSpec{
-		{name: "local", col: connLocal, prep: prep, cmp: byLocal},
-		{name: "remote", col: connRemote, prep: prep, cmp: func(a, b int) int {
-			if c := p.ord[a].remote.compare(&p.ord[b].remote); c != 0 {
-				return c
-			}
-			return byLocal(a, b)
-		}},
-		{name: "state", col: connState, prep: prep, cmp: func(a, b int) int {
-			s := socks()
-			return cmp.Or(cmp.Compare(s[a].State.String(), s[b].State.String()), byLocal(a, b))
-		}},
-		{name: "recv-q", col: connRecvQ, desc: true, cmp: func(a, b int) int { s := socks(); return cmp.Compare(s[a].RecvQ, s[b].RecvQ) }},
-		{name: "send-q", col: connSendQ, desc: true, cmp: func(a, b int) int { s := socks(); return cmp.Compare(s[a].SendQ, s[b].SendQ) }},
-		{name: "process", col: connProc, prep: prep, cmp: func(a, b int) int {
-			s := socks()
-			return cmp.Or(cmpProcs(s[a].Procs, s[b].Procs), byLocal(a, b))
-		}},
-		{name: "uid", col: connUID, cmp: func(a, b int) int { s := socks(); return cmp.Compare(s[a].UID, s[b].UID) }},
-		{name: "drops", col: connDrops, desc: true, cmp: func(a, b int) int { s := socks(); return cmp.Compare(s[a].Drops, s[b].Drops) }},
-		{name: "proto", col: connProto, prep: prep, cmp: func(a, b int) int {
-			s := socks()
-			return cmp.Or(cmp.Compare(s[a].Proto, s[b].Proto), byLocal(a, b))
-		}},
-	}
-	p.init(cols, sorts, 0)
-	return p
-}
-
-// addrOrd is an address and port as integers, ordered as
-// netip.AddrPort.Compare orders them (family, address, port; zones are
-// left out).
-type addrOrd struct {
-	hi, lo uint64
-	port   uint16
-	bits   uint8 // 0 (none), 32 or 128
-}
-
-func newAddrOrd(ap netip.AddrPort) addrOrd {
-	a := ap.Addr()
-	o := addrOrd{port: ap.Port(), bits: uint8(a.BitLen())}
-	b := a.As16()
-	if a.IsValid() {
-		o.hi, o.lo = binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
-	}
-	return o
-}
-
-func (x *addrOrd) compare(y *addrOrd) int {
-	switch {
-	case x.bits != y.bits:
-		return cmp.Compare(x.bits, y.bits)
-	case x.hi != y.hi:
-		return cmp.Compare(x.hi, y.hi)
-	case x.lo != y.lo:
-		return cmp.Compare(x.lo, y.lo)
-	}
-	return cmp.Compare(x.port, y.port)
-}
-
-// sockOrd is the sort key of a socket by local address, protocol and
-// remote address.
-type sockOrd struct {
-	local, remote addrOrd
-	proto         model.Proto
-}
-
-// buildOrd computes the sort keys of the snapshot's sockets, unless they
-// are those of the same rows already.
-func (p *connsPage) buildOrd() {
-	socks := p.snap.Sockets
-	if len(p.ord) == len(socks) && (len(socks) == 0 || p.ordOf == &socks[0]) {
-		return
-	}
-	p.ord = p.ord[:0]
-	for i := range socks {
-		s := &socks[i]
-		p.ord = append(p.ord, sockOrd{local: newAddrOrd(s.Local), remote: newAddrOrd(s.Remote), proto: s.Proto})
-	}
-	if len(socks) > 0 {
-		p.ordOf = &socks[0]
+// newConnsPage returns the Connections tab. sockDeps are the collectors
+// of the sockets view, flowDeps those of the flows view; the joined view
+// depends on both.
+func newConnsPage(c Common, sockDeps, flowDeps []string) *connsPage {
+	return &connsPage{
+		Common: c,
+		socks:  newSockView(c, sockDeps),
+		flows:  newFlowView(c, flowDeps),
+		joined: newJoinView(c, append(append([]string{}, sockDeps...), flowDeps...)),
 	}
 }
 
-// cmpLocal orders sockets a and b by local address, protocol and remote
-// address (after buildOrd).
-func (p *connsPage) cmpLocal(a, b int) int {
-	x, y := &p.ord[a], &p.ord[b]
-	if c := x.local.compare(&y.local); c != 0 {
-		return c
+// cur returns the view on screen.
+func (p *connsPage) cur() page {
+	switch p.view {
+	case viewFlows:
+		return p.flows
+	case viewJoined:
+		return p.joined
 	}
-	if x.proto != y.proto {
-		return cmp.Compare(x.proto, y.proto)
-	}
-	return x.remote.compare(&y.remote)
+	return p.socks
 }
 
-func cmpProcs(a, b []model.Proc) int {
-	switch {
-	case len(a) == 0 && len(b) == 0:
-		return 0
-	case len(a) == 0:
-		return 1 // sockets without a known process last
-	case len(b) == 0:
-		return -1
-	}
-	return cmp.Or(cmp.Compare(a[0].Comm, b[0].Comm), cmp.Compare(a[0].PID, b[0].PID))
-}
+func (p *connsPage) views() []page { return []page{p.socks, p.flows, p.joined} }
 
 // Title implements page.
 func (p *connsPage) Title() string { return "Connections" }
 
-// SetSnapshot implements page.
-func (p *connsPage) SetSnapshot(s model.Snapshot) { p.setSnapshot(p, s) }
+// Init implements page.
+func (p *connsPage) Init() tea.Cmd { return nil }
 
-// Sync implements page.
-func (p *connsPage) Sync() {
-	if p.fresh() {
-		p.summary = socketSummary(p.snap.Sockets)
-	}
-	p.sync(p)
-}
-
-// Update implements page.
+// Update implements page: v switches views, n cycles the NAT term of the
+// filter (flows and joined views); the rest goes to the view.
 func (p *connsPage) Update(msg tea.Msg) (page, tea.Cmd) {
-	switch msg := msg.(type) {
-	case tea.KeyPressMsg:
-		p.handleKey(msg)
-	case tea.MouseMsg:
-		p.handleMouse(msg)
-	}
-	return p, nil
-}
-
-// ShortHelp implements page.
-func (p *connsPage) ShortHelp() []key.Binding { return []key.Binding{p.Keys.Details} }
-
-// FullHelp implements page.
-func (p *connsPage) FullHelp() [][]key.Binding { return [][]key.Binding{{p.Keys.Details}} }
-
-func (p *connsPage) sameRows(a, b model.Snapshot) bool { return sameSlice(a.Sockets, b.Sockets) }
-func (p *connsPage) count() int                        { return len(p.snap.Sockets) }
-func (p *connsPage) include(int) bool                  { return true }
-func (p *connsPage) key(i int) sockKey {
-	s := &p.snap.Sockets[i]
-	return sockKey{proto: s.Proto, local: s.Local, remote: s.Remote, inode: s.Inode}
-}
-
-func (p *connsPage) appendHaystack(b []byte, i int) []byte {
-	s := &p.snap.Sockets[i]
-	b = append(b, s.Proto...)
-	b = append(b, ' ')
-	b = appendAddr(b, s.Local)
-	b = append(b, ' ')
-	b = appendAddr(b, s.Remote)
-	b = append(b, ' ')
-	b = append(b, s.State.String()...)
-	b = append(b, ' ')
-	b = strconv.AppendUint(b, uint64(s.RecvQ), 10)
-	b = append(b, ' ')
-	b = strconv.AppendUint(b, uint64(s.SendQ), 10)
-	b = append(b, ' ')
-	for _, pr := range s.Procs {
-		b = append(b, pr.Comm...)
-		b = append(b, '/')
-		b = strconv.AppendInt(b, int64(pr.PID), 10)
-		b = append(b, ' ')
-	}
-	b = strconv.AppendUint(b, uint64(s.UID), 10)
-	if s.HasDrops {
-		b = append(b, ' ')
-		b = strconv.AppendUint(b, s.Drops, 10)
-	}
-	return b
-}
-
-// cell returns the text of column c for socket i.
-func (p *connsPage) cell(i, c int) string {
-	s := &p.snap.Sockets[i]
-	switch c {
-	case connProto:
-		return string(s.Proto)
-	case connLocal:
-		return fmtAddr(s.Local)
-	case connRemote:
-		return fmtAddr(s.Remote)
-	case connState:
-		return s.State.String()
-	case connRecvQ:
-		return fmtCount(uint64(s.RecvQ), 6)
-	case connSendQ:
-		return fmtCount(uint64(s.SendQ), 6)
-	case connProc:
-		return fmtProcs(s.Procs)
-	case connUID:
-		return strconv.FormatUint(uint64(s.UID), 10)
-	case connDrops:
-		if !s.HasDrops {
-			return "-"
+	if msg, ok := msg.(tea.KeyPressMsg); ok {
+		switch {
+		case key.Matches(msg, p.Keys.View):
+			p.setView((p.view + 1) % numViews)
+			return p, nil
+		case key.Matches(msg, p.Keys.NATFilter) && p.view != viewSockets:
+			p.SetFilter(cycleNAT(p.filter))
+			p.Sync()
+			return p, nil
 		}
-		return fmtCount(s.Drops, 5)
 	}
-	return ""
+	_, cmd := p.cur().Update(msg)
+	return p, cmd
+}
+
+// setView shows view v.
+func (p *connsPage) setView(v connView) {
+	p.view = v
+	p.cur().Sync()
 }
 
 // View implements page.
-func (p *connsPage) View() string {
-	s := p.Styles
-	socks := p.snap.Sockets
-	right := p.sortLabel()
-	if f := p.shownLabel(len(socks)); f != "" {
-		right = f + "  " + right
+func (p *connsPage) View() string { return p.cur().View() }
+
+// SetSize implements page.
+func (p *connsPage) SetSize(w, h int) {
+	p.Common.SetSize(w, h)
+	for _, v := range p.views() {
+		v.SetSize(w, h)
 	}
-	head := summaryLine(s, p.summary, right, p.Width)
-	empty := "no sockets"
-	if p.filter != "" {
-		empty = "no sockets match the filter " + strconv.Quote(p.filter)
-	}
-	rows := p.idx
-	return p.render(head, len(socks), empty, func(i, c int) string { return p.cell(rows[i], c) }, p.rowKind, p.detail)
 }
 
-// detail is the selected socket in full: both ends, every process holding
-// it, and what the table leaves out.
-func (p *connsPage) detail(i int) []string {
-	s := &p.snap.Sockets[p.idx[i]]
-	first := string(s.Proto) + " " + fmtAddr(s.Local) + " -> " + fmtAddr(s.Remote) + "  " + s.State.String()
-	if s.Interface != "" {
-		first += "  dev " + sanitize(s.Interface)
+// SetSnapshot implements page. Views that are not on screen only note
+// the snapshot; they catch up when shown.
+func (p *connsPage) SetSnapshot(s model.Snapshot) {
+	for _, v := range p.views() {
+		v.SetSnapshot(s)
 	}
-	drops := "-"
-	if s.HasDrops {
-		drops = strconv.FormatUint(s.Drops, 10)
+}
+
+// Sync implements page.
+func (p *connsPage) Sync() { p.cur().Sync() }
+
+// SetFilter implements page: the filter applies to every view.
+func (p *connsPage) SetFilter(f string) {
+	p.filter = f
+	for _, v := range p.views() {
+		v.SetFilter(f)
 	}
-	second := "recv-q " + strconv.FormatUint(uint64(s.RecvQ), 10) + "  send-q " + strconv.FormatUint(uint64(s.SendQ), 10) +
-		"  drops " + drops + "  uid " + strconv.FormatUint(uint64(s.UID), 10) + "  inode " + strconv.FormatUint(s.Inode, 10)
-	if s.Cookie != 0 {
-		second += "  cookie " + strconv.FormatUint(s.Cookie, 10)
+}
+
+// Filter implements page.
+func (p *connsPage) Filter() string { return p.filter }
+
+// ShortHelp implements page.
+func (p *connsPage) ShortHelp() []key.Binding {
+	if p.view == viewSockets {
+		return []key.Binding{p.Keys.shortView, p.Keys.Details}
 	}
-	procs := "process unknown (no owner found, or not permitted to look)"
-	if len(s.Procs) > 0 {
-		parts := make([]string, len(s.Procs))
-		for j, pr := range s.Procs {
-			parts[j] = sanitize(pr.Comm) + "/" + strconv.Itoa(pr.PID) + " fd " + strconv.Itoa(pr.FD)
+	return []key.Binding{p.Keys.shortView, p.Keys.NATFilter, p.Keys.Details}
+}
+
+// FullHelp implements page.
+func (p *connsPage) FullHelp() [][]key.Binding {
+	return [][]key.Binding{{p.Keys.View, p.Keys.NATFilter, p.Keys.Details}}
+}
+
+// natCycle is the order n steps the nat: term through ("" is none).
+var natCycle = []string{"", "nat:snat", "nat:dnat", "nat:any"}
+
+// cycleNAT returns filter f with its nat: term replaced by the next one
+// of natCycle (the first nat: term counts; the others are dropped).
+func cycleNAT(f string) string {
+	fields := strings.Fields(f)
+	cur := ""
+	rest := fields[:0:0]
+	for _, x := range fields {
+		if strings.HasPrefix(strings.ToLower(x), "nat:") {
+			if cur == "" {
+				cur = strings.ToLower(x)
+			}
+			continue
 		}
-		procs = "held by " + strings.Join(parts, ", ")
+		rest = append(rest, x)
 	}
-	return []string{first, second, procs}
-}
-
-func (p *connsPage) rowKind(i int) rowKind {
-	s := &p.snap.Sockets[p.idx[i]]
-	if s.HasDrops && s.Drops > 0 {
-		return rowHot
-	}
-	return rowPlain
-}
-
-// socketSummary counts sockets by state: "1234 sockets: 800 ESTAB, 12
-// LISTEN, ...", biggest first.
-func socketSummary(socks []model.Socket) string {
-	var counts [256]int
-	for i := range socks {
-		counts[socks[i].State]++
-	}
-	type sc struct {
-		name string
-		n    int
-	}
-	var byState []sc
-	for st, n := range counts {
-		if n > 0 {
-			byState = append(byState, sc{model.SockState(st).String(), n})
+	next := natCycle[1] // after none, or a nat: term not in the cycle
+	for i, n := range natCycle {
+		if n == cur && cur != "" {
+			next = natCycle[(i+1)%len(natCycle)]
 		}
 	}
-	slices.SortFunc(byState, func(a, b sc) int { return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.name, b.name)) })
-	var b strings.Builder
-	b.WriteString(strconv.Itoa(len(socks)))
-	if len(socks) == 1 {
-		b.WriteString(" socket")
-	} else {
-		b.WriteString(" sockets")
+	if next != "" {
+		rest = append(rest, next)
 	}
-	for i, x := range byState {
-		if i == 0 {
-			b.WriteString(": ")
-		} else {
-			b.WriteString(", ")
-		}
-		b.WriteString(strconv.Itoa(x.n) + " " + x.name)
-	}
-	return b.String()
-}
-
-// summaryLine renders a page's first line: left, then right aligned to the
-// edge (left is cut to make room).
-func summaryLine(s *Styles, left, right string, w int) string {
-	rw := width(right)
-	if rw+2 > w {
-		return s.Summary.Render(fitString(left, w))
-	}
-	return s.Summary.Render(fitString(left, w-rw-1)) + " " + s.Dim.Render(right)
+	return strings.Join(rest, " ")
 }

@@ -31,10 +31,15 @@ type dropsPage struct {
 	listBase[model.CounterKey]
 	all   bool
 	moved int // counters that moved since start
+
+	// The netfilter section above the counters: the conntrack table's
+	// health, of the collector ctName.
+	ctName string
+	ct     ctHealth
 }
 
-func newDropsPage(c Common, deps []string) *dropsPage {
-	p := &dropsPage{}
+func newDropsPage(c Common, deps []string, ctName string) *dropsPage {
+	p := &dropsPage{ctName: ctName}
 	p.Common, p.deps = c, deps
 	cols := []column{
 		dropLayer:    {title: "Layer", width: 9},
@@ -80,6 +85,7 @@ func (p *dropsPage) SetSnapshot(s model.Snapshot) { p.setSnapshot(p, s) }
 // Sync implements page.
 func (p *dropsPage) Sync() {
 	if p.fresh() {
+		p.ct = conntrackHealth(&p.snap, p.ctName)
 		p.moved = 0
 		for i := range p.snap.Counters {
 			if movedSinceStart(&p.snap.Counters[i]) {
@@ -101,10 +107,19 @@ func (p *dropsPage) Update(msg tea.Msg) (page, tea.Cmd) {
 			return p, nil
 		}
 		p.handleKey(msg)
+	case tea.MouseClickMsg:
+		msg.Y -= healthLines
+		p.handleMouse(msg)
 	case tea.MouseMsg:
 		p.handleMouse(msg)
 	}
 	return p, nil
+}
+
+// SetSize implements page: the counters table gets what the netfilter
+// section leaves.
+func (p *dropsPage) SetSize(w, h int) {
+	p.listBase.SetSize(w, max(h-healthLines, 1))
 }
 
 // ShortHelp implements page.
@@ -194,7 +209,7 @@ func (p *dropsPage) View() string {
 	}
 	rows := p.idx
 	grouped := p.sortIdx == 0 && !p.desc
-	return p.render(head, n, empty, func(i, c int) string {
+	return netfilterSection(s, &p.ct, p.Width) + "\n" + p.render(head, n, empty, func(i, c int) string {
 		blank := grouped && c == dropLayer && i > p.tbl.offset &&
 			p.snap.Counters[rows[i-1]].Layer == p.snap.Counters[rows[i]].Layer
 		return p.cell(rows[i], c, blank)

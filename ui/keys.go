@@ -31,9 +31,11 @@ type KeyMap struct {
 	ShowAll     key.Binding // drops: moved only / all counters
 	WatchedOnly key.Binding // sysctl: watched only / all
 	Details     key.Binding // lists: show/hide the detail pane (sysctl: the "why")
+	View        key.Binding // connections: sockets / flows / joined
+	NATFilter   key.Binding // connections: cycle the nat: filter term
 
 	// Shorter help texts for the footer.
-	shortHelp, shortFilter, shortTab, shortSort, shortPause, shortSnapshot key.Binding
+	shortHelp, shortFilter, shortTab, shortSort, shortPause, shortSnapshot, shortView key.Binding
 
 	// Filter input.
 	FilterAccept key.Binding
@@ -67,6 +69,8 @@ func DefaultKeyMap() *KeyMap {
 		ShowAll:     key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "all/moved")),
 		WatchedOnly: key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "watched")),
 		Details:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details")),
+		View:        key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "view")),
+		NATFilter:   key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "nat")),
 
 		FilterAccept: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
 		FilterDelete: key.NewBinding(key.WithKeys("backspace", "ctrl+h"), key.WithHelp("bksp", "delete")),
@@ -82,6 +86,7 @@ func DefaultKeyMap() *KeyMap {
 	k.shortSort = short(k.Sort, "sort")
 	k.shortPause = short(k.Pause, "pause")
 	k.shortSnapshot = short(k.Snapshot, "snapshot")
+	k.shortView = short(k.View, "view")
 	return k
 }
 

@@ -98,8 +98,9 @@ type listBase[K comparable] struct {
 	tblTop int
 
 	// details shows the detail pane (the selected row in full) under the
-	// table.
+	// table; detailH is its number of text lines (defaultDetailH if 0).
 	details bool
+	detailH int
 
 	// recomputes counts the filter-and-sort runs, sortRuns the sorts
 	// (for tests).
@@ -137,8 +138,17 @@ func (l *listBase[K]) init(cols []column, sorts []sortSpec, sortIdx int) {
 	l.dirty = true
 }
 
-// detailLines is the height of the detail pane: a rule and three lines.
-const detailLines = 4
+// defaultDetailH is the number of text lines of a detail pane, under
+// its rule.
+const defaultDetailH = 3
+
+// detailLines is the height of the detail pane: a rule and its lines.
+func (l *listBase[K]) detailLines() int {
+	if l.detailH > 0 {
+		return 1 + l.detailH
+	}
+	return 1 + defaultDetailH
+}
 
 // SetSize implements page.
 func (l *listBase[K]) SetSize(w, h int) {
@@ -150,7 +160,7 @@ func (l *listBase[K]) SetSize(w, h int) {
 // the summary line and above the detail pane.
 func (l *listBase[K]) tableHeight() int {
 	if l.details {
-		return l.Height - 1 - detailLines
+		return l.Height - 1 - l.detailLines()
 	}
 	return l.Height - 1
 }
@@ -179,7 +189,7 @@ func (l *listBase[K]) render(head string, dataLen int, empty string, cell func(i
 			lines = append(lines, st.Render(fitString(t, l.Width)))
 		}
 	}
-	return out + "\n" + fixHeight(lines, detailLines)
+	return out + "\n" + fixHeight(lines, l.detailLines())
 }
 
 // capture records the key of the selected row while src still holds the
@@ -240,15 +250,28 @@ func (l *listBase[K]) sync(src listSource[K]) {
 	if !l.orderValid {
 		l.sortOrder(src)
 	}
-	if l.lfilter != "" && !l.hayValid {
+	tm, withTerms := src.(termMatcher)
+	pf := parseFilter(l.lfilter, withTerms)
+	if len(pf.words) > 0 && !l.hayValid {
 		l.buildHaystacks(src)
 	}
-	needle := []byte(l.lfilter)
 	idx := l.idx[:0]
+rows:
 	for _, i := range l.order {
-		if len(needle) == 0 || bytes.Contains(l.hay[l.hayOff[i]:l.hayOff[i+1]], needle) {
-			idx = append(idx, i)
+		if len(pf.words) > 0 {
+			hay := l.hay[l.hayOff[i]:l.hayOff[i+1]]
+			for _, w := range pf.words {
+				if !bytes.Contains(hay, w) {
+					continue rows
+				}
+			}
 		}
+		for k := range pf.terms {
+			if !tm.matchTerm(i, &pf.terms[k]) {
+				continue rows
+			}
+		}
+		idx = append(idx, i)
 	}
 	l.idx = idx
 	l.tbl.SetLen(len(idx))
@@ -375,6 +398,42 @@ func (l *listBase[K]) handleMouse(msg tea.MouseMsg) {
 			l.tbl.SetCursor(l.tbl.offset + row)
 		}
 	}
+}
+
+// update handles a message for a list with no keys of its own:
+// movement, sort, the detail pane, the mouse.
+func (l *listBase[K]) update(msg tea.Msg) {
+	switch msg := msg.(type) {
+	case tea.KeyPressMsg:
+		l.handleKey(msg)
+	case tea.MouseMsg:
+		l.handleMouse(msg)
+	}
+}
+
+// ShortHelp implements page for a list whose only key of its own is the
+// detail pane.
+func (l *listBase[K]) ShortHelp() []key.Binding { return []key.Binding{l.Keys.Details} }
+
+// FullHelp implements page like ShortHelp.
+func (l *listBase[K]) FullHelp() [][]key.Binding { return [][]key.Binding{{l.Keys.Details}} }
+
+// rightLabel is the right of a summary line: how many of total rows are
+// shown (when filtered) and the sort.
+func (l *listBase[K]) rightLabel(total int) string {
+	if f := l.shownLabel(total); f != "" {
+		return f + "  " + l.sortLabel()
+	}
+	return l.sortLabel()
+}
+
+// emptyText says why the table has no rows: none (there are no rows),
+// or no noun matches the filter.
+func (l *listBase[K]) emptyText(noun, none string) string {
+	if l.filter != "" {
+		return "no " + noun + " match the filter " + strconv.Quote(l.filter)
+	}
+	return none
 }
 
 // sortLabel describes the sort for the summary line: "sort: state^".

@@ -32,8 +32,8 @@ type Options struct {
 	NoMouse bool
 	// Deps names the collectors each tab's data comes from, so that a tab
 	// whose collector is down says why instead of showing an empty table.
-	// Nil fields take DefaultConnectionsDeps, DefaultDropsDeps and
-	// DefaultSysctlDeps.
+	// Nil fields take DefaultConnectionsDeps, DefaultFlowsDeps,
+	// DefaultDropsDeps and DefaultSysctlDeps.
 	Deps Deps
 	// Now is the clock (time.Now when nil); tests replace it.
 	Now func() time.Time
@@ -41,7 +41,12 @@ type Options struct {
 
 // Deps names the collectors behind each tab.
 type Deps struct {
+	// Connections is the Connections tab's sockets view; Flows its flows
+	// view (the joined view needs both). The first of Flows is also the
+	// collector whose health the Drops tab's netfilter section and the
+	// TABLE FULL banner describe.
 	Connections []string
+	Flows       []string
 	Drops       []string
 	Sysctl      []string
 }
@@ -55,6 +60,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Deps.Connections == nil {
 		o.Deps.Connections = DefaultConnectionsDeps
+	}
+	if o.Deps.Flows == nil {
+		o.Deps.Flows = DefaultFlowsDeps
 	}
 	if o.Deps.Drops == nil {
 		o.Deps.Drops = DefaultDropsDeps

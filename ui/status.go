@@ -9,9 +9,14 @@ import (
 // Default collector names each pane depends on (Options.Deps overrides).
 var (
 	DefaultConnectionsDeps = []string{"sockets"}
+	DefaultFlowsDeps       = []string{conntrackName}
 	DefaultDropsDeps       = []string{"counters"}
 	DefaultSysctlDeps      = []string{"sysctl"}
 )
+
+// conntrackName is the conntrack collector's name (collectors/conntrack
+// Name).
+const conntrackName = "conntrack"
 
 // problem is a collector a pane depends on that is not ok.
 type problem struct {
@@ -50,6 +55,14 @@ func describe(st model.CollectorStatus) string {
 
 // hint says what the user can do about a collector's state.
 func hint(st model.CollectorStatus) string {
+	if st.Name == conntrackName {
+		switch st.State {
+		case model.StateNoPermission:
+			return "Conntrack needs CAP_NET_ADMIN. Run netlens with sudo, or grant it once: sudo setcap cap_net_admin+ep $(command -v netlens)"
+		case model.StateNotSupported:
+			return "No conntrack here: load it with sudo modprobe nf_conntrack_netlink (the kernel tracks flows once a firewall or NAT rule uses conntrack)."
+		}
+	}
 	switch st.State {
 	case model.StateNoPermission:
 		return "Run netlens as root, or grant the binary the capabilities: sudo setcap cap_net_admin,cap_net_raw+ep $(command -v netlens)"
@@ -59,6 +72,17 @@ func hint(st model.CollectorStatus) string {
 		return "netlens retries it every interval."
 	}
 	return ""
+}
+
+// ctHint is hint for the conntrack collector in one short line.
+func ctHint(st model.CollectorStatus) string {
+	switch st.State {
+	case model.StateNoPermission:
+		return "fix: sudo netlens, or: sudo setcap cap_net_admin+ep $(command -v netlens)"
+	case model.StateNotSupported:
+		return "fix: sudo modprobe nf_conntrack_netlink"
+	}
+	return hint(st)
 }
 
 // oneLine turns a multi-line message into one line.

@@ -32,6 +32,7 @@ type Styles struct {
 
 	Summary lipgloss.Style
 	Warn    lipgloss.Style
+	Alarm   lipgloss.Style // TABLE FULL: impossible to miss
 
 	PaneTitle lipgloss.Style // "sockets: no-permission"
 	PaneText  lipgloss.Style
@@ -69,6 +70,7 @@ func NewStyles(p colorprofile.Profile) *Styles {
 		s.Marker = n().Bold(true)
 		s.Summary = n()
 		s.Warn = n().Bold(true)
+		s.Alarm = n().Bold(true).Reverse(true)
 		s.PaneTitle = n().Bold(true)
 		s.PaneText = n()
 		s.Status = n()
@@ -83,15 +85,15 @@ func NewStyles(p colorprofile.Profile) *Styles {
 	}
 
 	// Colours: basic ANSI for 16-colour terminals, the 256 palette above.
-	type palette struct{ headerBg, headerFg, key, ok, pending, bad, warn, hot, dim, selBg, selFg, tabBg, tabFg, accent string }
+	type palette struct{ headerBg, headerFg, key, ok, pending, bad, warn, hot, dim, selBg, selFg, tabBg, tabFg, accent, alarmBg, alarmFg string }
 	c := palette{
 		headerBg: "4", headerFg: "15", key: "14", ok: "2", pending: "3", bad: "9", warn: "11",
-		hot: "11", dim: "8", selBg: "6", selFg: "0", tabBg: "7", tabFg: "0", accent: "6",
+		hot: "11", dim: "8", selBg: "6", selFg: "0", tabBg: "7", tabFg: "0", accent: "6", alarmBg: "1", alarmFg: "15",
 	}
 	if p >= colorprofile.ANSI256 {
 		c = palette{
 			headerBg: "24", headerFg: "255", key: "117", ok: "71", pending: "178", bad: "203", warn: "214",
-			hot: "221", dim: "245", selBg: "31", selFg: "231", tabBg: "252", tabFg: "235", accent: "38",
+			hot: "221", dim: "245", selBg: "31", selFg: "231", tabBg: "252", tabFg: "235", accent: "38", alarmBg: "160", alarmFg: "231",
 		}
 	}
 	col := lipgloss.Color
@@ -111,6 +113,7 @@ func NewStyles(p colorprofile.Profile) *Styles {
 	s.Marker = n().Foreground(col(c.accent)).Bold(true)
 	s.Summary = n().Bold(true)
 	s.Warn = n().Foreground(col(c.warn)).Bold(true)
+	s.Alarm = n().Background(col(c.alarmBg)).Foreground(col(c.alarmFg)).Bold(true)
 	s.PaneTitle = n().Foreground(col(c.bad)).Bold(true)
 	s.PaneText = n()
 	s.Status = n().Foreground(col(c.ok))

@@ -59,7 +59,7 @@ func fullSnapshot() model.Snapshot {
 		PerCPU:    []model.ConntrackCPU{{CPU: 0, Found: 1, Invalid: 2, Ignore: 3, Insert: 4, InsertFailed: 5, Drop: 6, EarlyDrop: 7, Error: 8, SearchRestart: 9, ClashResolve: 10, ChainTooLong: 11}},
 		Total:     model.ConntrackCPU{Found: 1, Invalid: 2, Ignore: 3, Insert: 4, InsertFailed: 5, Drop: 6, EarlyDrop: 7, Error: 8, SearchRestart: 9, ClashResolve: 10, ChainTooLong: 11},
 		FlowsHeld: 2, FlowsLimit: 65536, FlowsTruncated: true, Dumps: 3, Resyncs: 1, ResyncPending: true, LastDump: t0, DumpDuration: time.Millisecond, Listening: false,
-		EventsError: "needs CAP_NET_ADMIN", EventsNew: 10, EventsUpdate: 20, EventsDestroy: 8, EventsLost: 2, Overruns: 1, EventBuffer: 8 << 20, DecodeErrors: 0}})
+		EventsError: "needs CAP_NET_ADMIN", EventsNew: 10, EventsUpdate: 20, EventsDestroy: 8, EventsLost: 2, Overruns: 1, EventBuffer: 8 << 20, EventQueued: 4096, DecodeErrors: 0}})
 	s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: "sockets", State: model.StateOK, Interval: time.Second,
 		LastDuration: time.Millisecond, LastRun: t0, LastSuccess: t0, Source: "sock_diag", Note: "owners of 3 of 90 processes unreadable"}})
 	s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: "conntrack", State: model.StateNoPermission, Reason: "needs CAP_NET_ADMIN"}})

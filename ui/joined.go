@@ -1,0 +1,340 @@
+package ui
+
+import (
+	"cmp"
+	"strconv"
+
+	tea "charm.land/bubbletea/v2"
+
+	"netlens/model"
+)
+
+// Joined table columns.
+const (
+	joinProto = iota
+	joinLocal
+	joinRemote
+	joinState
+	joinCT
+	joinNAT
+	joinProc
+	joinBytes
+	joinDir
+	joinXlat
+	joinTTL
+)
+
+// joinView is the Connections tab's joined view: one row per local
+// socket with the conntrack flow it belongs to (model.JoinSocketsFlows),
+// so that a process, its socket state and its conntrack state and NAT
+// show together. Sockets that cannot have a flow (listening, unconnected)
+// show "-", connected ones without a flow "no flow". Flows of no local
+// socket (forwarded traffic) are counted in the summary and listed by
+// the flows view. Not safe for concurrent use.
+type joinView struct {
+	listBase[sockKey]
+	summary string
+
+	// join[i] is socket i's flow; computed by Sync when the sockets or
+	// the flows changed.
+	join      []model.SocketFlow
+	joinSocks []model.Socket
+	joinFlows []model.Flow
+	orphans   int // flows without a local socket
+	matched   int // sockets with a flow
+
+	ord sockOrder
+}
+
+func newJoinView(c Common, deps []string) *joinView {
+	p := &joinView{}
+	p.Common, p.deps = c, deps
+	p.detailH = 4
+	cols := []column{
+		joinProto:  {title: "Proto", width: 4},
+		joinLocal:  {title: "Local", width: 15, flex: 3, keepTail: true},
+		joinRemote: {title: "Remote", width: 15, flex: 3, keepTail: true},
+		joinState:  {title: "State", width: 11},
+		joinCT:     {title: "Conntrack", width: 12},
+		joinNAT:    {title: "NAT", width: 4},
+		joinProc:   {title: "Process", width: 10, flex: 2},
+		joinBytes:  {title: "Bytes o/r", width: 9, right: true, drop: 1},
+		joinDir:    {title: "Dir", width: 5, drop: 2},
+		joinXlat:   {title: "Translated", width: 15, flex: 1, keepTail: true, drop: 3},
+		joinTTL:    {title: "TTL", width: 6, right: true, drop: 4},
+	}
+	socks := func() []model.Socket { return p.snap.Sockets }
+	prep := func() { p.ord.build(p.snap.Sockets) }
+	byLocal := p.ord.cmpLocal
+	flowOf := func(i int) *model.Flow {
+		if fi := p.join[i].Flow; fi >= 0 {
+			return &p.joinFlows[fi]
+		}
+		return nil
+	}
+	sorts := []sortSpec{
+		{name: "local", col: joinLocal, prep: prep, cmp: byLocal},
+		{name: "remote", col: joinRemote, prep: prep, cmp: func(a, b int) int {
+			return cmp.Or(p.ord.ord[a].remote.compare(&p.ord.ord[b].remote), byLocal(a, b))
+		}},
+		{name: "state", col: joinState, prep: prep, cmp: func(a, b int) int {
+			s := socks()
+			return cmp.Or(cmp.Compare(s[a].State.String(), s[b].State.String()), byLocal(a, b))
+		}},
+		{name: "conntrack", col: joinCT, prep: prep, cmp: func(a, b int) int {
+			return cmp.Or(cmp.Compare(p.ctCell(a), p.ctCell(b)), byLocal(a, b))
+		}},
+		{name: "nat", col: joinNAT, prep: prep, cmp: func(a, b int) int {
+			x, y := model.NATNone, model.NATNone
+			if f := flowOf(a); f != nil {
+				x = f.NAT
+			}
+			if f := flowOf(b); f != nil {
+				y = f.NAT
+			}
+			return cmp.Or(-cmp.Compare(x, y), byLocal(a, b))
+		}},
+		{name: "process", col: joinProc, prep: prep, cmp: func(a, b int) int {
+			s := socks()
+			return cmp.Or(cmpProcs(s[a].Procs, s[b].Procs), byLocal(a, b))
+		}},
+		{name: "bytes", col: joinBytes, desc: true, prep: prep, cmp: func(a, b int) int {
+			x, y := int64(-1), int64(-1)
+			if f := flowOf(a); f != nil {
+				x = int64(f.Bytes())
+			}
+			if f := flowOf(b); f != nil {
+				y = int64(f.Bytes())
+			}
+			return cmp.Or(cmp.Compare(x, y), -byLocal(a, b))
+		}},
+		{name: "proto", col: joinProto, prep: prep, cmp: func(a, b int) int {
+			s := socks()
+			return cmp.Or(cmp.Compare(s[a].Proto, s[b].Proto), byLocal(a, b))
+		}},
+	}
+	p.init(cols, sorts, 0)
+	return p
+}
+
+// Title implements page.
+func (p *joinView) Title() string { return "Connections" }
+
+// SetSnapshot implements page.
+func (p *joinView) SetSnapshot(s model.Snapshot) { p.setSnapshot(p, s) }
+
+// Sync implements page: it joins the sockets with the flows when either
+// changed, then filters and sorts.
+func (p *joinView) Sync() {
+	if p.fresh() {
+		p.joinNow()
+	}
+	p.sync(p)
+}
+
+// joinNow joins the snapshot's sockets and flows, unless they are those
+// joined already.
+func (p *joinView) joinNow() {
+	socks, flows := p.snap.Sockets, p.snap.Flows
+	if p.join != nil && sameSlice(socks, p.joinSocks) && sameSlice(flows, p.joinFlows) {
+		return
+	}
+	rows := model.JoinSocketsFlows(socks, flows)
+	p.join, p.joinSocks, p.joinFlows = rows[:len(socks)], socks, flows
+	p.orphans = len(rows) - len(socks)
+	p.matched = 0
+	for _, r := range p.join {
+		if r.Flow >= 0 {
+			p.matched++
+		}
+	}
+	p.summary = joinSummary(len(socks), p.matched, p.orphans)
+}
+
+// joinSummary is "120 sockets, 80 with a conntrack flow; 12 flows of no
+// local socket (v: flows)".
+func joinSummary(socks, matched, orphans int) string {
+	s := strconv.Itoa(socks) + " sockets, " + strconv.Itoa(matched) + " with a conntrack flow"
+	if socks == 1 {
+		s = "1 socket, " + strconv.Itoa(matched) + " with a conntrack flow"
+	}
+	if orphans > 0 {
+		s += "; " + strconv.Itoa(orphans) + " flows of no local socket (forwarded)"
+	}
+	return s
+}
+
+// Update implements page.
+func (p *joinView) Update(msg tea.Msg) (page, tea.Cmd) {
+	p.update(msg)
+	return p, nil
+}
+
+func (p *joinView) sameRows(a, b model.Snapshot) bool {
+	return sameSlice(a.Sockets, b.Sockets) && sameSlice(a.Flows, b.Flows)
+}
+func (p *joinView) count() int       { return len(p.snap.Sockets) }
+func (p *joinView) include(int) bool { return true }
+func (p *joinView) key(i int) sockKey {
+	s := &p.snap.Sockets[i]
+	return sockKey{proto: s.Proto, local: s.Local, remote: s.Remote, inode: s.Inode}
+}
+
+// flow returns socket i's flow, or nil.
+func (p *joinView) flow(i int) *model.Flow {
+	if i < len(p.join) {
+		if fi := p.join[i].Flow; fi >= 0 {
+			return &p.joinFlows[fi]
+		}
+	}
+	return nil
+}
+
+// ctDown reports whether the flows are unknown: the conntrack collector
+// is not working and has given no flows.
+func (p *joinView) ctDown() bool {
+	if len(p.snap.Flows) > 0 {
+		return false
+	}
+	for _, pr := range p.problems {
+		if pr.status.Name == conntrackName {
+			return true
+		}
+	}
+	return false
+}
+
+// ctCell is the conntrack column of socket i.
+func (p *joinView) ctCell(i int) string {
+	if f := p.flow(i); f != nil {
+		return flowStateCell(f)
+	}
+	switch {
+	case !canHaveFlow(&p.snap.Sockets[i]):
+		return "-"
+	case p.ctDown():
+		return "unknown"
+	}
+	return "no flow"
+}
+
+// matchTerm implements termMatcher: proto, port, addr and state match
+// the socket or its flow; nat, mark and zone the flow (nat:none matches
+// sockets without one).
+func (p *joinView) matchTerm(i int, t *filterTerm) bool {
+	s, f := &p.snap.Sockets[i], p.flow(i)
+	switch t.key {
+	case "proto":
+		return string(s.Proto) == t.val
+	case "port":
+		if t.matchPort(s.Local.Port()) || t.matchPort(s.Remote.Port()) {
+			return true
+		}
+	case "addr":
+		if t.matchAddr(s.Local.Addr()) || t.matchAddr(s.Remote.Addr()) {
+			return true
+		}
+	case "state":
+		if t.matchState(s.State.String()) {
+			return true
+		}
+	case "nat":
+		if f == nil {
+			return t.val == "none" || t.val == "no"
+		}
+	}
+	return f != nil && matchFlowTerm(f, t)
+}
+
+func (p *joinView) appendHaystack(b []byte, i int) []byte {
+	b = appendSockText(b, &p.snap.Sockets[i])
+	if f := p.flow(i); f != nil {
+		return appendFlowHaystack(b, f)
+	}
+	return append(b, p.ctCell(i)...)
+}
+
+// cell returns the text of column c for socket i.
+func (p *joinView) cell(i, c int) string {
+	s := &p.snap.Sockets[i]
+	f := p.flow(i)
+	switch c {
+	case joinProto:
+		return protoCell(s.Proto, 0)
+	case joinLocal:
+		return fmtAddr(s.Local)
+	case joinRemote:
+		return fmtAddr(s.Remote)
+	case joinState:
+		return s.State.String()
+	case joinCT:
+		return p.ctCell(i)
+	case joinProc:
+		return fmtProcs(s.Procs)
+	}
+	if f == nil {
+		return ""
+	}
+	switch c {
+	case joinNAT:
+		return natCell(f)
+	case joinBytes:
+		return flowCell(f, flowBytes, &p.snap)
+	case joinDir:
+		if p.join[i].Dir == model.DirReply {
+			return "reply"
+		}
+		return "orig"
+	case joinXlat:
+		return natAddr(f)
+	case joinTTL:
+		return flowCell(f, flowTTL, &p.snap)
+	}
+	return ""
+}
+
+// View implements page.
+func (p *joinView) View() string {
+	n := len(p.snap.Sockets)
+	head := flowHead(p.Styles, "[joined] ", p.summary, &p.snap.Conntrack, p.rightLabel(n), p.Width)
+	rows := p.idx
+	empty := p.emptyText("sockets", "no sockets")
+	return p.render(head, n, empty, func(i, c int) string { return p.cell(rows[i], c) }, p.rowKind, p.detail)
+}
+
+// detail is the selected socket and its flow.
+func (p *joinView) detail(i int) []string {
+	si := p.idx[i]
+	s := &p.snap.Sockets[si]
+	first := string(s.Proto) + " " + fmtAddr(s.Local) + " -> " + fmtAddr(s.Remote) + "  " + s.State.String()
+	if len(s.Procs) > 0 {
+		first += "  " + procsDetail(s.Procs)
+	} else {
+		first += "  process unknown"
+	}
+	f := p.flow(si)
+	if f == nil {
+		why := "no conntrack flow has this socket's 5-tuple (untracked, or not seen yet)"
+		switch p.ctCell(si) {
+		case "-":
+			why = "not connected: only connected TCP and UDP sockets have a conntrack flow"
+		case "unknown":
+			why = "conntrack flows unknown: the conntrack collector is not working (see the warning above)"
+		}
+		return []string{first, why}
+	}
+	d := flowDetail(f, &p.snap)
+	end := "this socket opened the flow (original direction)"
+	if p.join[si].Dir == model.DirReply {
+		end = "this socket answered the flow (reply direction)"
+	}
+	return []string{first, d[0], d[3], end + ";  " + string(appendTuple(nil, f.Orig)) + "  /  " + string(appendTuple(nil, f.Reply))}
+}
+
+func (p *joinView) rowKind(i int) rowKind {
+	si := p.idx[i]
+	if p.flow(si) == nil && canHaveFlow(&p.snap.Sockets[si]) && !p.ctDown() {
+		return rowDim
+	}
+	return rowPlain
+}

@@ -1,0 +1,383 @@
+package ui
+
+import (
+	"cmp"
+	"encoding/binary"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+
+	"netlens/model"
+)
+
+// Connections table columns.
+const (
+	connProto = iota
+	connLocal
+	connRemote
+	connState
+	connRecvQ
+	connSendQ
+	connProc
+	connUID
+	connDrops
+)
+
+// sockKey identifies a socket across snapshots.
+type sockKey struct {
+	proto         model.Proto
+	local, remote netip.AddrPort
+	inode         uint64
+}
+
+// sockView is the Connections tab's sockets view: the socket table, as
+// ss shows it. Not safe for concurrent use.
+type sockView struct {
+	listBase[sockKey]
+	summary string // "1234 sockets: 800 ESTAB, 12 LISTEN, ..."
+	ord     sockOrder
+}
+
+func newSockView(c Common, deps []string) *sockView {
+	p := &sockView{}
+	p.Common, p.deps = c, deps
+	cols := []column{
+		connProto:  {title: "Proto", width: 5},
+		connLocal:  {title: "Local", width: 15, flex: 3, keepTail: true},
+		connRemote: {title: "Remote", width: 15, flex: 3, keepTail: true},
+		connState:  {title: "State", width: 12},
+		connRecvQ:  {title: "Recv-Q", width: 6, right: true},
+		connSendQ:  {title: "Send-Q", width: 6, right: true},
+		connProc:   {title: "Process", width: 10, flex: 2},
+		connUID:    {title: "UID", width: 5, right: true, drop: 1},
+		connDrops:  {title: "Drops", width: 5, right: true, drop: 2},
+	}
+	socks := func() []model.Socket { return p.snap.Sockets }
+	// Address sorts compare precomputed integer keys (sockOrd); the
+	// others break ties by local address the same way.
+	prep := func() { p.ord.build(p.snap.Sockets) }
+	byLocal := p.ord.cmpLocal
+	sorts := []sortSpec{
+		{name: "local", col: connLocal, prep: prep, cmp: byLocal},
+		{name: "remote", col: connRemote, prep: prep, cmp: func(a, b int) int {
+			if c := p.ord.ord[a].remote.compare(&p.ord.ord[b].remote); c != 0 {
+				return c
+			}
+			return byLocal(a, b)
+		}},
+		{name: "state", col: connState, prep: prep, cmp: func(a, b int) int {
+			s := socks()
+			return cmp.Or(cmp.Compare(s[a].State.String(), s[b].State.String()), byLocal(a, b))
+		}},
+		{name: "recv-q", col: connRecvQ, desc: true, cmp: func(a, b int) int { s := socks(); return cmp.Compare(s[a].RecvQ, s[b].RecvQ) }},
+		{name: "send-q", col: connSendQ, desc: true, cmp: func(a, b int) int { s := socks(); return cmp.Compare(s[a].SendQ, s[b].SendQ) }},
+		{name: "process", col: connProc, prep: prep, cmp: func(a, b int) int {
+			s := socks()
+			return cmp.Or(cmpProcs(s[a].Procs, s[b].Procs), byLocal(a, b))
+		}},
+		{name: "uid", col: connUID, cmp: func(a, b int) int { s := socks(); return cmp.Compare(s[a].UID, s[b].UID) }},
+		{name: "drops", col: connDrops, desc: true, cmp: func(a, b int) int { s := socks(); return cmp.Compare(s[a].Drops, s[b].Drops) }},
+		{name: "proto", col: connProto, prep: prep, cmp: func(a, b int) int {
+			s := socks()
+			return cmp.Or(cmp.Compare(s[a].Proto, s[b].Proto), byLocal(a, b))
+		}},
+	}
+	p.init(cols, sorts, 0)
+	return p
+}
+
+// addrOrd is an address and port as integers, ordered as
+// netip.AddrPort.Compare orders them (family, address, port; zones are
+// left out).
+type addrOrd struct {
+	hi, lo uint64
+	port   uint16
+	bits   uint8 // 0 (none), 32 or 128
+}
+
+func newAddrOrd(ap netip.AddrPort) addrOrd {
+	a := ap.Addr()
+	o := addrOrd{port: ap.Port(), bits: uint8(a.BitLen())}
+	b := a.As16()
+	if a.IsValid() {
+		o.hi, o.lo = binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+	}
+	return o
+}
+
+func (x *addrOrd) compare(y *addrOrd) int {
+	switch {
+	case x.bits != y.bits:
+		return cmp.Compare(x.bits, y.bits)
+	case x.hi != y.hi:
+		return cmp.Compare(x.hi, y.hi)
+	case x.lo != y.lo:
+		return cmp.Compare(x.lo, y.lo)
+	}
+	return cmp.Compare(x.port, y.port)
+}
+
+// sockOrd is the sort key of a socket by local address, protocol and
+// remote address.
+type sockOrd struct {
+	local, remote addrOrd
+	proto         model.Proto
+}
+
+// sockOrder holds the sort keys of a socket table.
+type sockOrder struct {
+	ord []sockOrd     // sort keys, by socket
+	of  *model.Socket // the first socket of the rows ord was built for
+}
+
+// build computes the sort keys of socks, unless they are those of the
+// same rows already.
+func (o *sockOrder) build(socks []model.Socket) {
+	if len(o.ord) == len(socks) && (len(socks) == 0 || o.of == &socks[0]) {
+		return
+	}
+	o.ord = o.ord[:0]
+	for i := range socks {
+		s := &socks[i]
+		o.ord = append(o.ord, sockOrd{local: newAddrOrd(s.Local), remote: newAddrOrd(s.Remote), proto: s.Proto})
+	}
+	if len(socks) > 0 {
+		o.of = &socks[0]
+	}
+}
+
+// cmpLocal orders sockets a and b by local address, protocol and remote
+// address (after build).
+func (o *sockOrder) cmpLocal(a, b int) int {
+	x, y := &o.ord[a], &o.ord[b]
+	if c := x.local.compare(&y.local); c != 0 {
+		return c
+	}
+	if x.proto != y.proto {
+		return cmp.Compare(x.proto, y.proto)
+	}
+	return x.remote.compare(&y.remote)
+}
+
+func cmpProcs(a, b []model.Proc) int {
+	switch {
+	case len(a) == 0 && len(b) == 0:
+		return 0
+	case len(a) == 0:
+		return 1 // sockets without a known process last
+	case len(b) == 0:
+		return -1
+	}
+	return cmp.Or(cmp.Compare(a[0].Comm, b[0].Comm), cmp.Compare(a[0].PID, b[0].PID))
+}
+
+// Title implements page.
+func (p *sockView) Title() string { return "Connections" }
+
+// SetSnapshot implements page.
+func (p *sockView) SetSnapshot(s model.Snapshot) { p.setSnapshot(p, s) }
+
+// Sync implements page.
+func (p *sockView) Sync() {
+	if p.fresh() {
+		p.summary = socketSummary(p.snap.Sockets)
+	}
+	p.sync(p)
+}
+
+// Update implements page.
+func (p *sockView) Update(msg tea.Msg) (page, tea.Cmd) {
+	p.update(msg)
+	return p, nil
+}
+
+// matchTerm implements termMatcher. Sockets have no NAT, mark or zone:
+// nat:none matches every socket, the other nat, mark and zone terms none.
+func (p *sockView) matchTerm(i int, t *filterTerm) bool {
+	s := &p.snap.Sockets[i]
+	switch t.key {
+	case "proto":
+		return string(s.Proto) == t.val
+	case "port":
+		return t.matchPort(s.Local.Port()) || t.matchPort(s.Remote.Port())
+	case "addr":
+		return t.matchAddr(s.Local.Addr()) || t.matchAddr(s.Remote.Addr())
+	case "state":
+		return t.matchState(s.State.String())
+	case "nat":
+		return t.val == "none"
+	}
+	return false
+}
+
+func (p *sockView) sameRows(a, b model.Snapshot) bool { return sameSlice(a.Sockets, b.Sockets) }
+func (p *sockView) count() int                        { return len(p.snap.Sockets) }
+func (p *sockView) include(int) bool                  { return true }
+func (p *sockView) key(i int) sockKey {
+	s := &p.snap.Sockets[i]
+	return sockKey{proto: s.Proto, local: s.Local, remote: s.Remote, inode: s.Inode}
+}
+
+func (p *sockView) appendHaystack(b []byte, i int) []byte {
+	s := &p.snap.Sockets[i]
+	b = appendSockText(b, s)
+	b = strconv.AppendUint(b, uint64(s.RecvQ), 10)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, uint64(s.SendQ), 10)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, uint64(s.UID), 10)
+	if s.HasDrops {
+		b = append(b, ' ')
+		b = strconv.AppendUint(b, s.Drops, 10)
+	}
+	return b
+}
+
+// appendSockText appends a socket's protocol, addresses, state and
+// processes, each followed by a space, for the filter.
+func appendSockText(b []byte, s *model.Socket) []byte {
+	b = append(b, s.Proto...)
+	b = append(b, ' ')
+	b = appendAddr(b, s.Local)
+	b = append(b, ' ')
+	b = appendAddr(b, s.Remote)
+	b = append(b, ' ')
+	b = append(b, s.State.String()...)
+	b = append(b, ' ')
+	for _, pr := range s.Procs {
+		b = append(b, pr.Comm...)
+		b = append(b, '/')
+		b = strconv.AppendInt(b, int64(pr.PID), 10)
+		b = append(b, ' ')
+	}
+	return b
+}
+
+// cell returns the text of column c for socket i.
+func (p *sockView) cell(i, c int) string {
+	s := &p.snap.Sockets[i]
+	switch c {
+	case connProto:
+		return string(s.Proto)
+	case connLocal:
+		return fmtAddr(s.Local)
+	case connRemote:
+		return fmtAddr(s.Remote)
+	case connState:
+		return s.State.String()
+	case connRecvQ:
+		return fmtCount(uint64(s.RecvQ), 6)
+	case connSendQ:
+		return fmtCount(uint64(s.SendQ), 6)
+	case connProc:
+		return fmtProcs(s.Procs)
+	case connUID:
+		return strconv.FormatUint(uint64(s.UID), 10)
+	case connDrops:
+		if !s.HasDrops {
+			return "-"
+		}
+		return fmtCount(s.Drops, 5)
+	}
+	return ""
+}
+
+// View implements page.
+func (p *sockView) View() string {
+	socks := p.snap.Sockets
+	head := summaryLine(p.Styles, "[sockets] "+p.summary, p.rightLabel(len(socks)), p.Width)
+	empty := p.emptyText("sockets", "no sockets")
+	rows := p.idx
+	return p.render(head, len(socks), empty, func(i, c int) string { return p.cell(rows[i], c) }, p.rowKind, p.detail)
+}
+
+// detail is the selected socket in full: both ends, every process holding
+// it, and what the table leaves out.
+func (p *sockView) detail(i int) []string {
+	s := &p.snap.Sockets[p.idx[i]]
+	first := string(s.Proto) + " " + fmtAddr(s.Local) + " -> " + fmtAddr(s.Remote) + "  " + s.State.String()
+	if s.Interface != "" {
+		first += "  dev " + sanitize(s.Interface)
+	}
+	drops := "-"
+	if s.HasDrops {
+		drops = strconv.FormatUint(s.Drops, 10)
+	}
+	second := "recv-q " + strconv.FormatUint(uint64(s.RecvQ), 10) + "  send-q " + strconv.FormatUint(uint64(s.SendQ), 10) +
+		"  drops " + drops + "  uid " + strconv.FormatUint(uint64(s.UID), 10) + "  inode " + strconv.FormatUint(s.Inode, 10)
+	if s.Cookie != 0 {
+		second += "  cookie " + strconv.FormatUint(s.Cookie, 10)
+	}
+	procs := "process unknown (no owner found, or not permitted to look)"
+	if len(s.Procs) > 0 {
+		procs = procsDetail(s.Procs)
+	}
+	return []string{first, second, procs}
+}
+
+// procsDetail lists every process holding a socket: "held by
+// nginx/1402 fd 6, nginx/1403 fd 6".
+func procsDetail(ps []model.Proc) string {
+	parts := make([]string, len(ps))
+	for j, pr := range ps {
+		parts[j] = sanitize(pr.Comm) + "/" + strconv.Itoa(pr.PID) + " fd " + strconv.Itoa(pr.FD)
+	}
+	return "held by " + strings.Join(parts, ", ")
+}
+
+func (p *sockView) rowKind(i int) rowKind {
+	s := &p.snap.Sockets[p.idx[i]]
+	if s.HasDrops && s.Drops > 0 {
+		return rowHot
+	}
+	return rowPlain
+}
+
+// socketSummary counts sockets by state: "1234 sockets: 800 ESTAB, 12
+// LISTEN, ...", biggest first.
+func socketSummary(socks []model.Socket) string {
+	var counts [256]int
+	for i := range socks {
+		counts[socks[i].State]++
+	}
+	type sc struct {
+		name string
+		n    int
+	}
+	var byState []sc
+	for st, n := range counts {
+		if n > 0 {
+			byState = append(byState, sc{model.SockState(st).String(), n})
+		}
+	}
+	slices.SortFunc(byState, func(a, b sc) int { return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.name, b.name)) })
+	var b strings.Builder
+	b.WriteString(strconv.Itoa(len(socks)))
+	if len(socks) == 1 {
+		b.WriteString(" socket")
+	} else {
+		b.WriteString(" sockets")
+	}
+	for i, x := range byState {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Itoa(x.n) + " " + x.name)
+	}
+	return b.String()
+}
+
+// summaryLine renders a page's first line: left, then right aligned to the
+// edge (left is cut to make room).
+func summaryLine(s *Styles, left, right string, w int) string {
+	rw := width(right)
+	if rw+2 > w {
+		return s.Summary.Render(fitString(left, w))
+	}
+	return s.Summary.Render(fitString(left, w-rw-1)) + " " + s.Dim.Render(right)
+}
