@@ -440,8 +440,11 @@ type ConntrackStats struct {
 	// is repaired by a re-dump (Resyncs).
 	EventsLost uint64 `json:"events_lost"`
 	Overruns   uint64 `json:"overruns"`
-	// EventBuffer is the event socket's receive buffer in bytes.
+	// EventBuffer is the event socket's receive buffer in bytes;
+	// EventQueued the bytes of events in it not read yet (near
+	// EventBuffer, events are about to be lost).
 	EventBuffer int `json:"event_buffer"`
+	EventQueued int `json:"event_queued"`
 	// DecodeErrors counts kernel messages netlens could not decode.
 	DecodeErrors uint64 `json:"decode_errors"`
 }

@@ -86,10 +86,12 @@ type Collector struct {
 	mu          sync.Mutex // guards everything below
 	events      *netlink.Conn
 	tab         *table
-	resyncing   bool    // a dump is running: events go to pending
-	pending     []event // events received during the dump, applied after it
-	needResync  bool    // events were lost: the table needs a dump
-	dropsAtDump uint64  // the event socket's drop count when the last dump began
+	resyncing   bool     // a dump is running: events go to pending
+	pending     []event  // events received during the dump, applied after it
+	needResync  bool     // events were lost: the table needs a dump
+	dropsAtDump uint64   // the event socket's drop count when the last dump began
+	lostBase    uint64   // events lost on event sockets since replaced
+	cur         receiver // what the running listener reads (events, or a fake)
 	listening   bool
 	evErr       error
 	evBuf       int
@@ -201,8 +203,8 @@ func (c *Collector) baseStats(now time.Time) (model.ConntrackStats, error) {
 func (c *Collector) publishStats(pub collectors.Publisher, st model.ConntrackStats) model.ConntrackStats {
 	c.mu.Lock()
 	if c.events != nil {
-		if d, err := sockDrops(c.events); err == nil {
-			c.st.EventsLost = d
+		if d, q, err := sockMem(c.events); err == nil {
+			c.st.EventsLost, c.st.EventQueued = c.lostBase+d, q
 		}
 	}
 	own := c.st
@@ -217,7 +219,7 @@ func (c *Collector) publishStats(pub collectors.Publisher, st model.ConntrackSta
 	c.mu.Unlock()
 	st.Dumps, st.Resyncs, st.LastDump, st.DumpDuration = own.Dumps, own.Resyncs, own.LastDump, own.DumpDuration
 	st.EventsNew, st.EventsUpdate, st.EventsDestroy = own.EventsNew, own.EventsUpdate, own.EventsDestroy
-	st.EventsLost, st.Overruns, st.DecodeErrors = own.EventsLost, own.Overruns, own.DecodeErrors
+	st.EventsLost, st.Overruns, st.DecodeErrors, st.EventQueued = own.EventsLost, own.Overruns, own.DecodeErrors, own.EventQueued
 	pub.Publish(model.ConntrackStatsUpdate{Stats: st})
 	return st
 }
@@ -269,7 +271,7 @@ func (c *Collector) startEvents() error {
 		return fmt.Errorf("conntrack event socket buffer: %w", err)
 	}
 	c.mu.Lock()
-	c.events, c.evBuf, c.listening, c.evErr, c.needResync = conn, buf, true, nil, true
+	c.events, c.cur, c.evBuf, c.listening, c.evErr, c.needResync, c.dropsAtDump = conn, conn, buf, true, nil, true, 0
 	c.mu.Unlock()
 	c.wg.Add(1)
 	go func() {
@@ -295,6 +297,11 @@ func (c *Collector) listen(r receiver) {
 				continue
 			}
 			c.mu.Lock()
+			if c.cur != r {
+				c.mu.Unlock()
+				return // replaced on purpose (restartEvents)
+			}
+			c.cur = nil
 			c.listening = false
 			if !c.closing.Load() && !errors.Is(err, os.ErrClosed) {
 				c.evErr = fmt.Errorf("conntrack events: %w", err)
@@ -375,11 +382,11 @@ func (c *Collector) checkDrops() {
 	if c.events == nil {
 		return
 	}
-	d, err := sockDrops(c.events)
+	d, q, err := sockMem(c.events)
 	if err != nil {
 		return
 	}
-	c.st.EventsLost = d
+	c.st.EventsLost, c.st.EventQueued = c.lostBase+d, q
 	if d > c.dropsAtDump {
 		c.needResync = true
 	}
@@ -404,10 +411,19 @@ func (c *Collector) dumpDue(now time.Time) bool {
 func (c *Collector) dump(ctx context.Context, hint int) error {
 	c.mu.Lock()
 	resync := c.needResync && c.st.Dumps > 0
+	c.mu.Unlock()
+	if resync {
+		if err := c.restartEvents(); err != nil {
+			c.mu.Lock()
+			c.evErr = err
+			c.mu.Unlock()
+		}
+	}
+	c.mu.Lock()
 	c.needResync = false
 	c.resyncing = true
 	if c.events != nil {
-		if d, err := sockDrops(c.events); err == nil {
+		if d, _, err := sockMem(c.events); err == nil {
 			c.dropsAtDump = d
 		}
 	}
@@ -449,6 +465,29 @@ func (c *Collector) dump(ctx context.Context, hint int) error {
 	}
 	c.st.LastDump, c.st.DumpDuration = end, end.Sub(start)
 	return nil
+}
+
+// restartEvents replaces the event socket with a fresh one and discards
+// what the old one still held. After a loss, those queued events are
+// older than the dump about to run, with gaps: replayed after it they
+// would take flows back to stale states. Events on the new socket all
+// come after the subscription, which is before the dump, and replaying
+// them in order ends at the kernel's state.
+func (c *Collector) restartEvents() error {
+	c.mu.Lock()
+	old := c.events
+	if old == nil {
+		c.mu.Unlock()
+		return nil
+	}
+	if d, _, err := sockMem(old); err == nil {
+		c.lostBase += d
+	}
+	c.events, c.cur, c.listening = nil, nil, false
+	c.mu.Unlock()
+	old.Close()
+	c.wg.Wait()
+	return c.startEvents()
 }
 
 // Close stops the event listener, waits for it, and closes the sockets.

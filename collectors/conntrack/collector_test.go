@@ -301,7 +301,7 @@ func TestListenAppliesEventsAndCountsENOBUFS(t *testing.T) {
 		func() ([]netlink.Message, error) { return nil, enobufs },
 		msgs(flowMsg(t, evDestroy, b), netlink.Message{Header: netlink.Header{Type: 99}, Data: []byte{1, 2}}),
 	}}
-	c.listening = true
+	c.listening, c.cur = true, r
 	c.closing.Store(true)
 	c.listen(r)
 	if c.listening || c.evErr != nil {
@@ -321,8 +321,9 @@ func TestListenAppliesEventsAndCountsENOBUFS(t *testing.T) {
 
 	// A failure that is not a close is reported.
 	c2 := NewCollector(Config{})
-	c2.listening = true
-	c2.listen(&fakeReceiver{steps: []func() ([]netlink.Message, error){func() ([]netlink.Message, error) { return nil, unix.EIO }}})
+	r2 := &fakeReceiver{steps: []func() ([]netlink.Message, error){func() ([]netlink.Message, error) { return nil, unix.EIO }}}
+	c2.listening, c2.cur = true, r2
+	c2.listen(r2)
 	if c2.listening || c2.evErr == nil || !c2.needResync {
 		t.Errorf("fatal error: listening=%v err=%v resync=%v", c2.listening, c2.evErr, c2.needResync)
 	}
@@ -540,7 +541,7 @@ func TestCloseWaitsForListener(t *testing.T) {
 	block := make(chan struct{})
 	var once sync.Once
 	r := &fakeReceiver{steps: []func() ([]netlink.Message, error){func() ([]netlink.Message, error) { <-block; return nil, os.ErrClosed }}}
-	c.listening = true
+	c.listening, c.cur = true, r
 	c.wg.Add(1)
 	go func() { defer c.wg.Done(); c.listen(r) }()
 	done := make(chan struct{})

@@ -561,8 +561,8 @@ func shortFlowsOn(t *testing.T, ns *netns, port uint16, n int, deadline time.Dur
 	return int(made.Load())
 }
 
-// settle collects until no re-dump is pending: the listener has drained
-// and any loss has been repaired (bounded to 15 s).
+// settle collects until the listener has read every queued event and no
+// re-dump is pending (any loss repaired); bounded to 15 s.
 func settle(t *testing.T, c *Collector, store *model.Store) {
 	t.Helper()
 	for stop := time.Now().Add(15 * time.Second); ; {
@@ -570,7 +570,7 @@ func settle(t *testing.T, c *Collector, store *model.Store) {
 		if err := c.Collect(context.Background(), store); err != nil {
 			t.Fatal(err)
 		}
-		if !store.Snapshot().Conntrack.ResyncPending {
+		if st := store.Snapshot().Conntrack; !st.ResyncPending && st.EventQueued == 0 {
 			return
 		}
 		if time.Now().After(stop) {

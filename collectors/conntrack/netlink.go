@@ -203,13 +203,14 @@ func setRcvBuf(c *netlink.Conn, n int) (int, error) {
 	return c.ReadBuffer()
 }
 
-// sockDrops returns the socket's drop count (SK_MEMINFO_DROPS of
-// SO_MEMINFO): for a netlink socket, the multicast messages the kernel
-// could not queue because the receive buffer was full.
-func sockDrops(c *netlink.Conn) (uint64, error) {
+// sockMem returns the socket's drop count (SK_MEMINFO_DROPS of
+// SO_MEMINFO: for a netlink socket, the multicast messages the kernel
+// could not queue because the receive buffer was full) and the bytes
+// queued unread (SK_MEMINFO_RMEM_ALLOC).
+func sockMem(c *netlink.Conn) (drops uint64, queued int, err error) {
 	rc, err := c.SyscallConn()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	var mem [unix.SK_MEMINFO_VARS]uint32
 	var serr error
@@ -222,7 +223,7 @@ func sockDrops(c *netlink.Conn) (uint64, error) {
 		}
 	})
 	if err := errors.Join(cerr, serr); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return uint64(mem[unix.SK_MEMINFO_DROPS]), nil
+	return uint64(mem[unix.SK_MEMINFO_DROPS]), int(mem[unix.SK_MEMINFO_RMEM_ALLOC]), nil
 }
