@@ -1,6 +1,7 @@
 package model
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -65,6 +66,7 @@ func TestCounterWrapAndReset(t *testing.T) {
 		v       uint64
 		dt      time.Duration
 	}
+	global := RawCounter{Layer: LayerTransport, Source: "/proc/net/snmp", Group: "Udp", Name: "RcvbufErrors", Kind: KindCounter}
 	type res struct {
 		Present bool
 		Delta   uint64
@@ -101,6 +103,13 @@ func TestCounterWrapAndReset(t *testing.T) {
 			want:  []res{{true, 0, 0, 0, false, nil}, {false, 0, 0, 0, false, nil}, {true, 0, 0, 0, false, nil}, {true, 3, 3, 3, false, []uint64{3}}},
 		},
 		{
+			name: "global counter missing from one update keeps its state",
+			// procnet leaves out a file it could not parse; the next
+			// delta covers both intervals.
+			steps: []step{{true, 10, time.Second}, {false, 0, time.Second}, {true, 16, time.Second}},
+			want:  []res{{true, 0, 0, 0, false, nil}, {false, 0, 0, 0, false, nil}, {true, 6, 6, 3, false, []uint64{6}}},
+		},
+		{
 			name:  "same timestamp: delta but no rate",
 			steps: []step{{true, 1, 0}, {true, 4, 0}},
 			want:  []res{{true, 0, 0, 0, false, nil}, {true, 3, 3, 0, false, []uint64{3}}},
@@ -108,6 +117,10 @@ func TestCounterWrapAndReset(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			key := key
+			if strings.HasPrefix(tt.name, "global") {
+				key = global
+			}
 			s := NewStore("h", "k", t0)
 			at := t0
 			var got []res

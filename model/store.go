@@ -250,11 +250,16 @@ func (u CountersUpdate) apply(s *Store, snap *Snapshot) {
 		c.LastChange = st.lastChange
 		out[pos[i]] = c
 	}
-	// A counter the collector no longer publishes (an interface that went
-	// away, a qdisc replaced) is forgotten: if it comes back it is a new
-	// object and starts again from its first sample, rather than taking
-	// a delta against a value of the object it replaced.
+	// A per-object counter the collector no longer publishes (an
+	// interface that went away, a qdisc replaced) is forgotten: if it
+	// comes back it is a new object and starts again from its first
+	// sample, rather than taking a delta against a value of the object it
+	// replaced. A global counter (no Instance) missing from one update (a
+	// file that failed to parse) is kept: its next delta spans the gap.
 	for _, old := range s.bySet[u.Collector] {
+		if old.Instance == "" {
+			continue
+		}
 		k := old.Key()
 		if st, ok := s.counters[k]; ok && st.gen != gen {
 			delete(s.counters, k)
