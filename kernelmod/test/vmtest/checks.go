@@ -31,6 +31,7 @@ func allChecks() []check {
 		{"priority-across-indexes", checkPriority},
 		{"forward", checkForward},
 		{"events", checkEvents},
+		{"events-slow-subscriber", checkSlowSubscriber},
 		{"revert", checkRevert},
 		{"netns-isolation", checkNetns},
 		{"unprivileged", checkUnpriv},

@@ -91,6 +91,47 @@ func checkEvents() error {
 	})
 }
 
+// checkSlowSubscriber lets events pile up in a small receive buffer: the
+// subscriber learns it lost some (ErrEventsLost, counted) instead of
+// missing them silently.
+func checkSlowSubscriber() error {
+	return withClient(func(c *kmod.Client) error {
+		ev, err := kmod.Subscribe(nil)
+		if err != nil {
+			return err
+		}
+		defer ev.Close()
+		if err := ev.SetReadBuffer(4096); err != nil {
+			return err
+		}
+		r, err := c.Create(kmod.Rule{Action: kmod.ActionCount}, 0)
+		if err != nil {
+			return err
+		}
+		for i := 0; i < 200; i++ {
+			if _, err := c.SetEnabled(r.ID, i%2 == 1, 0); err != nil {
+				return err
+			}
+		}
+		_ = ev.SetReadDeadline(time.Now().Add(2 * time.Second))
+		var lostErr error
+		got := 0
+		for lostErr == nil {
+			es, err := ev.Receive()
+			if err != nil {
+				lostErr = err
+				break
+			}
+			got += len(es)
+		}
+		logf("read %d events, then: %v; Lost() = %d", got, lostErr, ev.Lost())
+		if !errors.Is(lostErr, kmod.ErrEventsLost) || ev.Lost() != 1 {
+			return fmt.Errorf("overrun: err %v, Lost() %d; want ErrEventsLost and 1", lostErr, ev.Lost())
+		}
+		return nil
+	})
+}
+
 func checkRevert() error {
 	return withClient(func(c *kmod.Client) error {
 		ev, err := kmod.Subscribe(nil)
@@ -493,6 +534,52 @@ func checkManyRules() error {
 		}
 		if k := strings.Count(string(b), "\n"); k != n+1 {
 			return fmt.Errorf("/proc/net/netlens: %d lines, want %d", k, n+1)
+		}
+		// a dump racing with changes is flagged NLM_F_DUMP_INTR by the
+		// kernel and restarted by the client: it must still come back whole
+		stop := make(chan struct{})
+		churn := make(chan error, 1)
+		go func() {
+			cc, err := kmod.Dial(nil)
+			if err != nil {
+				churn <- err
+				return
+			}
+			defer cc.Close()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					churn <- nil
+					return
+				default:
+				}
+				if _, err := cc.SetEnabled(created[i%n].ID, i%2 == 1, 0); err != nil {
+					churn <- err
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+		sawIntr := false
+		for i := 0; i < 3; i++ {
+			rules, err = c.Dump()
+			sawIntr = sawIntr || err != nil
+			if err != nil && !strings.Contains(err.Error(), "interrupted") {
+				close(stop)
+				return fmt.Errorf("dump during changes: %w", err)
+			}
+			if err == nil && len(rules) != n {
+				close(stop)
+				return fmt.Errorf("dump during changes: %d rules", len(rules))
+			}
+			logf("dump during changes %d: %d rules, err %v", i, len(rules), err)
+		}
+		close(stop)
+		if err := <-churn; err != nil {
+			return err
+		}
+		if !sawIntr {
+			return errors.New("no dump was flagged NLM_F_DUMP_INTR while rules changed every millisecond")
 		}
 		t0 = time.Now()
 		if err := c.Flush(); err != nil {
