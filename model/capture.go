@@ -40,7 +40,7 @@ type CaptureStats struct {
 	// truncated headers); Truncated those whose capture length was shorter
 	// than their length on the wire (a snap length). Fragments counts IP
 	// fragments (IPv4 with MF or an offset, IPv6 with a fragment header):
-	// they are not reassembled, and only a first fragment has ports.
+	// they are not reassembled and count in a flow of proto "ip" without ports.
 	DecodeErrors uint64 `json:"decode_errors"`
 	Truncated    uint64 `json:"truncated"`
 	Fragments    uint64 `json:"fragments"`
@@ -109,7 +109,7 @@ type CaptureProto struct {
 // CaptureFlowKey identifies a flow in both directions: A is the lesser
 // endpoint (address, then port), so a reply counts in the same flow.
 // Proto is "tcp", "udp", "icmp", "icmpv6" or, for other IP protocols and
-// for fragments after the first, "ip"; ports are 0 where there are none.
+// for IP fragments (the first too), "ip"; ports are 0 where there are none.
 // A CaptureFlowKey is comparable and may be a map key.
 type CaptureFlowKey struct {
 	Proto Proto          `json:"proto"`

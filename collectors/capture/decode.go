@@ -67,7 +67,7 @@ type decoder struct {
 	dot1q layers.Dot1Q
 	arp   layers.ARP
 	ip4   layers.IPv4
-	ip6   layers.IPv6
+	ip6   ipv6Layer
 	ext6  ipv6Ext
 	frag6 layers.IPv6Fragment
 	tcp   tcpLayer
@@ -76,6 +76,47 @@ type decoder struct {
 	icmp6 layers.ICMPv6
 	dns   layers.DNS
 }
+
+// ipv6Layer decodes the fixed IPv6 header (RFC 8200 section 3) into a
+// layers.IPv6 without looking at a hop-by-hop header: layers.IPv6 parses
+// that one itself, allocating its options for every packet. The
+// hop-by-hop header is left to ipv6Ext.
+type ipv6Layer struct{ layers.IPv6 }
+
+func (ip *ipv6Layer) NextLayerType() gopacket.LayerType { return ip.NextHeader.LayerType() }
+
+func (ip *ipv6Layer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+	if len(data) < 40 {
+		df.SetTruncated()
+		return errShortIPv6
+	}
+	ip.Version = data[0] >> 4
+	if ip.Version != 6 {
+		return errIPv6Version
+	}
+	ip.TrafficClass = data[0]<<4 | data[1]>>4
+	ip.FlowLabel = uint32(data[1]&0x0f)<<16 | uint32(data[2])<<8 | uint32(data[3])
+	ip.Length = uint16(data[4])<<8 | uint16(data[5])
+	ip.NextHeader = layers.IPProtocol(data[6])
+	ip.HopLimit = data[7]
+	ip.SrcIP, ip.DstIP = data[8:24], data[24:40]
+	ip.HopByHop = nil
+	end := 40 + int(ip.Length)
+	if ip.Length == 0 && ip.NextHeader == layers.IPProtocolIPv6HopByHop {
+		end = len(data) // a jumbogram: its length is in the hop-by-hop header
+	}
+	if end > len(data) {
+		df.SetTruncated()
+		end = len(data)
+	}
+	ip.BaseLayer = layers.BaseLayer{Contents: data[:40], Payload: data[40:end]}
+	return nil
+}
+
+var (
+	errShortIPv6   = errors.New("IPv6 header truncated")
+	errIPv6Version = errors.New("IPv6 version is not 6")
+)
 
 // ipv6Ext decodes the IPv6 extension headers gopacket has no
 // DecodingLayer for (routing, destination options, and a hop-by-hop header
@@ -168,8 +209,16 @@ func (d *decoder) decode(data []byte, pi *packetInfo) {
 			pi.layers |= layerDNS
 		}
 	}
-	if pi.layers&(layerARP|layerIPv4|layerIPv6) == 0 && pi.layers&layerEth != 0 {
-		pi.layers |= layerOther
+	if pi.layers&layerEth != 0 {
+		// "other": a network layer netlens does not decode (not a
+		// header it failed to decode).
+		next := d.eth.EthernetType
+		if pi.layers&layerVLAN != 0 {
+			next = d.dot1q.Type
+		}
+		if next != layers.EthernetTypeARP && next != layers.EthernetTypeIPv4 && next != layers.EthernetTypeIPv6 && next != layers.EthernetTypeDot1Q {
+			pi.layers |= layerOther
+		}
 	}
 	if err != nil {
 		pi.err = true

@@ -75,6 +75,7 @@ type engine struct {
 func newEngine(opts Options) (*engine, error) {
 	opts.defaults()
 	e := &engine{opts: opts, st: newStats(), store: newPacketStore(opts.StorePackets, opts.StoreBytes)}
+	e.st.overall = opts.File != ""
 	if opts.Filter != "" {
 		f, err := Compile(opts.Filter)
 		if err != nil {

@@ -81,6 +81,8 @@ type stats struct {
 	flows            *table[model.CaptureFlowKey, flowEntry]
 	hosts            *table[netip.Addr, hostEntry]
 	started, lastPkt time.Time
+	// overall: rates over the whole capture by packet times (a file).
+	overall bool
 
 	// The previous snapshot, for rates.
 	prevAt                       time.Time
@@ -177,6 +179,18 @@ func (s *stats) snapshot(now time.Time, cs *model.CaptureStats) {
 	dt := 0.0
 	if !s.prevAt.IsZero() {
 		dt = now.Sub(s.prevAt).Seconds()
+	}
+	if s.overall {
+		// A file: rates are averages over the packets' own times.
+		now, dt = s.lastPkt, s.lastPkt.Sub(s.started).Seconds()
+		s.prevAt, s.prevPackets, s.prevBytes = time.Time{}, 0, 0
+		s.prevProtoPkts, s.prevProtoByte = [numLayers]uint64{}, [numLayers]uint64{}
+		for i := range s.flows.entries {
+			s.flows.entries[i].prevPkts, s.flows.entries[i].prevBytes = 0, 0
+		}
+		for i := range s.hosts.entries {
+			s.hosts.entries[i].prevPkts, s.hosts.entries[i].prevBytes = 0, 0
+		}
 	}
 	cs.At = now
 	cs.Started = s.started

@@ -1,0 +1,120 @@
+package capture
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/gopacket/gopacket/afpacket"
+
+	"netlens/collectors"
+	"netlens/model"
+)
+
+// Name is the collector's name in statuses.
+const Name = "capture"
+
+// DefaultInterval is how often the Runner should call Collect: the
+// interval the rates are computed over.
+const DefaultInterval = time.Second
+
+// Collector captures packets on a goroutine of its own (started by the
+// first Collect) and publishes a model.CaptureUpdate on every Collect. The
+// published CaptureStats carries a model.CaptureControl for the packets of
+// a flow and for pcapng files.
+//
+// Collect must not be called concurrently with itself (the Runner never
+// does); Close stops the capture goroutine and waits for it, and is safe
+// for concurrent use.
+type Collector struct {
+	opts Options
+
+	mu       sync.Mutex
+	eng      *engine
+	started  bool
+	startErr error
+	cancel   context.CancelFunc
+	done     chan struct{}
+	now      func() time.Time
+}
+
+// New returns a Collector for opts: a live capture on opts.Interface, or
+// the replay of opts.File. The filter is compiled here: an unsupported one
+// is an error wrapping ErrFilter.
+func New(opts Options) (*Collector, error) {
+	e, err := newEngine(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Collector{opts: e.opts, eng: e, now: time.Now}, nil
+}
+
+// Name implements collectors.Collector.
+func (c *Collector) Name() string { return Name }
+
+// Source implements collectors.Sourcer.
+func (c *Collector) Source() string {
+	if c.opts.File != "" {
+		return "file " + c.opts.File
+	}
+	return "AF_PACKET TPACKET_V3 on " + c.opts.Interface
+}
+
+// Collect starts the capture the first time and publishes its statistics.
+// It returns an error wrapping collectors.ErrPermission without
+// CAP_NET_RAW (retried by the Runner), or the error that stopped the
+// capture.
+func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error {
+	if err := c.start(); err != nil {
+		return err
+	}
+	pub.Publish(model.CaptureUpdate{Stats: c.eng.snapshot(c.now())})
+	c.eng.mu.Lock()
+	defer c.eng.mu.Unlock()
+	return c.eng.err
+}
+
+func (c *Collector) start() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.started {
+		return nil
+	}
+	var src packetSource
+	var live *afpacket.TPacket
+	var attached time.Time
+	var closeSrc func()
+	if c.opts.File != "" {
+		f, err := openFile(c.opts.File)
+		if err != nil {
+			return err
+		}
+		src, closeSrc = f, func() { f.Close() }
+	} else {
+		tp, at, err := c.eng.openLive()
+		if err != nil {
+			return err
+		}
+		src, live, attached, closeSrc = tp, tp, at, tp.Close
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel, c.done, c.started = cancel, make(chan struct{}), true
+	go func() {
+		defer close(c.done)
+		defer closeSrc()
+		c.eng.run(ctx, src, live, attached)
+	}()
+	return nil
+}
+
+// Close stops the capture and waits for its goroutine.
+func (c *Collector) Close() error {
+	c.mu.Lock()
+	cancel, done := c.cancel, c.done
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+	return nil
+}
