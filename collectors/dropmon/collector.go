@@ -197,7 +197,7 @@ func (c *Collector) start() error {
 	if err != nil {
 		c.closeLocked()
 		if errors.Is(err, unix.ENOENT) {
-			return fmt.Errorf("dropmon: generic netlink family %s not found: %w", familyName, errNoFamily)
+			return fmt.Errorf("dropmon: %w", errNoFamily) // no NET_DM generic netlink family
 		}
 		return fmt.Errorf("dropmon: get family %s: %w", familyName, err)
 	}
