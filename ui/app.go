@@ -398,7 +398,7 @@ func (a *App) render() string {
 	b.WriteString(a.headerView())
 	b.WriteByte('\n')
 	if a.ct.alarm() {
-		b.WriteString(a.styles.Alarm.Render(fitString(a.ct.banner(), a.width)))
+		b.WriteString(a.styles.Alarm.Render(fitString(a.ct.banner(a.width), a.width)))
 		b.WriteByte('\n')
 	}
 	b.WriteString(a.healthView())
@@ -633,7 +633,8 @@ func (a *App) fullHelpView() string {
 		fitString(" column (^ or v in its header); s saves the snapshot on screen, even paused.", a.width))
 	if _, ok := p.(*connsPage); ok {
 		lines = append(lines,
-			fitString(" Connections: v shows sockets, flows, joined; flow State A assured, U unreplied.", a.width),
+			fitString(" Connections: v shows sockets, flows, joined; flow State A assured, U unreplied;", a.width),
+			fitString(" Bytes and Packets are original/reply direction.", a.width),
 			fitString(" Filter terms: proto:udp port:53 addr:10.0.0.0/8 state:estab mark:N zone:N", a.width),
 			fitString(" nat:snat|dnat|both|any|none (n cycles it).", a.width))
 	}

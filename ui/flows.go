@@ -57,15 +57,15 @@ func newFlowView(c Common, deps []string) *flowView {
 	p.Common, p.deps = c, deps
 	p.detailH = 4
 	cols := []column{
-		flowProto: {title: "Proto", width: 4},
+		flowProto: {title: "Proto", width: 5},
 		flowSrc:   {title: "Source", width: 15, flex: 3, keepTail: true},
 		flowDst:   {title: "Destination", width: 15, flex: 3, keepTail: true},
 		flowState: {title: "State", width: 12},
 		flowNAT:   {title: "NAT", width: 4},
 		flowXlat:  {title: "Translated", width: 14, flex: 2, keepTail: true},
-		flowBytes: {title: "Bytes o/r", width: 9, right: true},
+		flowBytes: {title: "Bytes", width: 9, right: true},
 		flowTTL:   {title: "TTL", width: 6, right: true, drop: 1},
-		flowPkts:  {title: "Pkts o/r", width: 9, right: true, drop: 2},
+		flowPkts:  {title: "Packets", width: 9, right: true, drop: 2},
 		flowAge:   {title: "Age", width: 6, right: true, drop: 3},
 		flowZone:  {title: "Zone", width: 4, right: true, drop: 4},
 		flowMark:  {title: "Mark", width: 8, right: true, drop: 5},

@@ -174,3 +174,81 @@ func TestGoldenStates(t *testing.T) {
 		})
 	}
 }
+
+// typed is the key presses of typing text.
+func typed(text string) []tea.Msg {
+	var out []tea.Msg
+	for _, r := range text {
+		out = append(out, press(string(r)))
+	}
+	return out
+}
+
+func TestGoldenConntrack(t *testing.T) {
+	cat := func(parts ...[]tea.Msg) []tea.Msg {
+		var out []tea.Msg
+		for _, p := range parts {
+			out = append(out, p...)
+		}
+		return out
+	}
+	tests := []struct {
+		name  string
+		store func() *model.Store
+		w, h  int
+		msgs  []tea.Msg
+	}{
+		{"Flows_80x24", flowStore, 80, 24, keys("v")},
+		{"Flows_120x40", flowStore, 120, 40, keys("v")},
+		{"FlowsDetails", flowStore, 80, 24, keys("v", "down", "enter")},
+		{"FlowsDetailsNAT_120x40", flowStore, 120, 40, keys("v", "o", "o", "o", "o", "o", "o", "o", "down", "down", "enter")},
+		{"FlowsNATFilter", flowStore, 80, 24, keys("v", "n", "n")},
+		{"FlowsFilterTerms", flowStore, 80, 24, cat(keys("v", "/"), typed("proto:udp port:53"), keys("enter"))},
+		{"FlowsAcctOff_80x24", acctOffStore, 80, 24, keys("v")},
+		{"FlowsAcctOff_120x40", acctOffStore, 120, 40, keys("v")},
+		{"FlowsNoPermission", fixtureStore, 80, 24, keys("v")},
+		{"FlowsNotSupported", ctNotSupportedStore, 80, 24, keys("v")},
+		{"Joined_80x24", flowStore, 80, 24, keys("v", "v")},
+		{"Joined_120x40", flowStore, 120, 40, keys("v", "v")},
+		{"JoinedDetails", flowStore, 120, 40, keys("v", "v", "down", "down", "down", "down", "enter")},
+		{"JoinedDetailsNoFlow", flowStore, 80, 24, keys("v", "v", "down", "down", "down", "down", "down", "enter")},
+		{"JoinedNoPermission", fixtureStore, 80, 24, keys("v", "v")},
+		{"Netfilter_80x24", flowStore, 80, 24, keys("2")},
+		{"Netfilter_120x40", flowStore, 120, 40, keys("2")},
+		{"NetfilterAcctOff", acctOffStore, 80, 24, keys("2")},
+		{"NetfilterNoPermission", ctPermissionStore, 80, 24, keys("2")},
+		{"NetfilterNotSupported", ctNotSupportedStore, 80, 24, keys("2")},
+		{"TableFullDrops_80x24", tableFullStore, 80, 24, keys("2")},
+		{"TableFullDrops_120x40", tableFullStore, 120, 40, keys("2")},
+		{"TableFullSockets", tableFullStore, 80, 24, nil},
+		{"TableFullSysctl", tableFullStore, 80, 24, keys("3")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			runGolden(t, tt.store(), tt.w, tt.h, colorprofile.ANSI256, tt.msgs...)
+		})
+	}
+}
+
+// TestGoldenConntrackProfiles renders the flows view and a full table
+// without colours (NO_COLOR) and in 16 colours (TERM=linux).
+func TestGoldenConntrackProfiles(t *testing.T) {
+	for _, p := range []struct {
+		name    string
+		profile colorprofile.Profile
+	}{{"NoColor", colorprofile.ASCII}, {"ANSI16", colorprofile.ANSI}} {
+		for _, v := range []struct {
+			name  string
+			store func() *model.Store
+			msgs  []tea.Msg
+		}{
+			{"Flows", flowStore, keys("v", "down")},
+			{"Joined", flowStore, keys("v", "v", "down")},
+			{"TableFullDrops", tableFullStore, keys("2")},
+		} {
+			t.Run(p.name+"_"+v.name, func(t *testing.T) {
+				runGolden(t, v.store(), 80, 24, p.profile, v.msgs...)
+			})
+		}
+	}
+}

@@ -51,14 +51,14 @@ func newJoinView(c Common, deps []string) *joinView {
 	p.Common, p.deps = c, deps
 	p.detailH = 4
 	cols := []column{
-		joinProto:  {title: "Proto", width: 4},
+		joinProto:  {title: "Proto", width: 5},
 		joinLocal:  {title: "Local", width: 15, flex: 3, keepTail: true},
 		joinRemote: {title: "Remote", width: 15, flex: 3, keepTail: true},
-		joinState:  {title: "State", width: 11},
+		joinState:  {title: "State", width: 10},
 		joinCT:     {title: "Conntrack", width: 12},
 		joinNAT:    {title: "NAT", width: 4},
 		joinProc:   {title: "Process", width: 10, flex: 2},
-		joinBytes:  {title: "Bytes o/r", width: 9, right: true, drop: 1},
+		joinBytes:  {title: "Bytes", width: 9, right: true, drop: 1},
 		joinDir:    {title: "Dir", width: 5, drop: 2},
 		joinXlat:   {title: "Translated", width: 15, flex: 1, keepTail: true, drop: 3},
 		joinTTL:    {title: "TTL", width: 6, right: true, drop: 4},
@@ -149,6 +149,9 @@ func (p *joinView) joinNow() {
 		}
 	}
 	p.summary = joinSummary(len(socks), p.matched, p.orphans)
+	if p.ctDown() {
+		p.summary = strconv.Itoa(len(socks)) + " sockets; their conntrack flows are unknown (conntrack down)"
+	}
 }
 
 // joinSummary is "120 sockets, 80 with a conntrack flow; 12 flows of no

@@ -69,21 +69,34 @@ func conntrackHealth(snap *model.Snapshot, name string) ctHealth {
 // banner shows on every tab.
 func (h *ctHealth) alarm() bool { return h.full || h.dropping }
 
-// banner is the TABLE FULL line: what happens, how bad, and what to do.
-func (h *ctHealth) banner() string {
-	var b strings.Builder
-	b.WriteString(" !! CONNTRACK TABLE FULL")
+// banner is the TABLE FULL line in w cells: what happens, how bad, and
+// what to do: the most that fits of count/max, the drop rates and the
+// fix.
+func (h *ctHealth) banner(w int) string {
+	head := " !! CONNTRACK TABLE FULL"
 	if h.st.Max > 0 {
-		b.WriteString(" " + strconv.FormatUint(h.st.Count, 10) + "/" + strconv.FormatUint(h.st.Max, 10))
+		head += " " + strconv.FormatUint(h.st.Count, 10) + "/" + strconv.FormatUint(h.st.Max, 10)
 	}
-	b.WriteString(": new connections dropped")
+	var rates []string
 	for _, r := range h.rates[:2] {
 		if r.known {
-			b.WriteString(", " + r.name + " " + fmtRate(r.rate) + "/s")
+			rates = append(rates, r.name+" "+fmtRate(r.rate)+"/s")
 		}
 	}
-	b.WriteString(". Raise net.netfilter.nf_conntrack_max (Drops tab) !!")
-	return b.String()
+	const fix, short = "new connections fail: raise net.netfilter.nf_conntrack_max", "raise nf_conntrack_max"
+	candidates := [][]string{
+		append(append([]string{}, rates...), fix),
+		append(append([]string{}, rates...), short),
+		append(append([]string{}, rates[:min(len(rates), 1)]...), short),
+		{short},
+	}
+	for _, parts := range candidates {
+		text := head + "  " + strings.Join(parts, "  ") + " !!"
+		if len(text) <= w {
+			return text
+		}
+	}
+	return head + " !!"
 }
 
 // healthLines is the height of the Drops tab's netfilter section.
@@ -116,7 +129,9 @@ func netfilterSection(s *Styles, h *ctHealth, w int) string {
 }
 
 // fillLine is " Netfilter  conntrack 1234/262144 [####......] 0.5%
-// buckets 65536", with TABLE FULL at the end when it is.
+// buckets 65536", with what the kernel does not keep (acct off, ts off,
+// events off) in place of the buckets, and TABLE FULL at the end when it
+// is.
 func fillLine(s *Styles, h *ctHealth, w int) string {
 	title := " Netfilter  conntrack "
 	if !h.statsKnown || h.st.Max == 0 {
@@ -129,7 +144,20 @@ func fillLine(s *Styles, h *ctHealth, w int) string {
 	count := strconv.FormatUint(h.st.Count, 10) + "/" + strconv.FormatUint(h.st.Max, 10)
 	pct := strconv.FormatFloat(100*h.st.Fill(), 'f', 1, 64) + "%"
 	tail := " " + pct
-	if h.st.Buckets > 0 {
+	var off []string
+	if !h.st.Accounting {
+		off = append(off, "acct off")
+	}
+	if !h.st.Timestamps {
+		off = append(off, "ts off")
+	}
+	if !h.st.Events {
+		off = append(off, "events off")
+	}
+	switch {
+	case len(off) > 0 && h.statusKnown && h.status.State == model.StateOK:
+		tail += "  " + strings.Join(off, "  ")
+	case h.st.Buckets > 0:
 		tail += "  buckets " + strconv.FormatUint(h.st.Buckets, 10)
 	}
 	full := ""
@@ -162,32 +190,26 @@ func fillLine(s *Styles, h *ctHealth, w int) string {
 	return out + strings.Repeat(" ", max(w-used, 0))
 }
 
-// rateLine is "   per second  drop 0  early_drop 0  insert_failed 0.50
+// rateLine is "   rate/s  drop 0  early_drop 0  insert_failed 0.50
 // invalid 12.0", a statistic that moved in the last interval
 // highlighted.
 func rateLine(s *Styles, h *ctHealth, w int) string {
-	return statLine(s, w, "   per second ", h, func(r *ctRate) (string, bool) {
+	return statLine(s, w, "   rate/s", h, func(r *ctRate) (string, bool) {
 		if !r.known {
 			return "-", false
 		}
 		return fmtRate(r.rate), r.delta > 0
-	}, "")
+	}, nil)
 }
 
-// totalLine is "   since start drop 0  early_drop 0 ...  events lost 0
-// acct on  ts off".
+// totalLine is "   total  drop 0  early_drop 0 ...  lost 12 events": the
+// totals since netlens started, and the conntrack events lost.
 func totalLine(s *Styles, h *ctHealth, w int) string {
-	extra := "   events lost " + strconv.FormatUint(h.st.EventsLost, 10)
-	if !h.st.Accounting {
-		extra += "  acct off"
+	var extra []string
+	if n := h.st.EventsLost; n > 0 {
+		extra = append(extra, "lost "+strconv.FormatUint(n, 10)+" events")
 	}
-	if !h.st.Timestamps {
-		extra += "  ts off"
-	}
-	if !h.st.Events {
-		extra += "  events off"
-	}
-	return statLine(s, w, "   since start", h, func(r *ctRate) (string, bool) {
+	return statLine(s, w, "   total ", h, func(r *ctRate) (string, bool) {
 		if !r.known {
 			return "-", false
 		}
@@ -196,8 +218,8 @@ func totalLine(s *Styles, h *ctHealth, w int) string {
 }
 
 // statLine lays out the four statistics after label, each value from val
-// (hot ones highlighted), then extra, in w cells.
-func statLine(s *Styles, w int, label string, h *ctHealth, val func(*ctRate) (string, bool), extra string) string {
+// (hot ones highlighted), then as many of extra as fit, in w cells.
+func statLine(s *Styles, w int, label string, h *ctHealth, val func(*ctRate) (string, bool), extra []string) string {
 	var out strings.Builder
 	out.WriteString(s.Dim.Render(label))
 	used := len(label)
@@ -215,9 +237,16 @@ func statLine(s *Styles, w int, label string, h *ctHealth, val func(*ctRate) (st
 		out.WriteString("  " + r.name + " " + st.Render(v))
 		used += len(item)
 	}
-	if extra != "" && used+len(extra) <= w {
-		out.WriteString(s.Dim.Render(extra))
-		used += len(extra)
+	for i, e := range extra {
+		sep := "  "
+		if i == 0 {
+			sep = "   "
+		}
+		if used+len(sep)+len(e) > w {
+			break
+		}
+		out.WriteString(sep + s.Warn.Render(e))
+		used += len(sep) + len(e)
 	}
 	return out.String() + strings.Repeat(" ", max(w-used, 0))
 }
