@@ -12,8 +12,8 @@ import (
 func flow(id uint32, proto uint8, os, od, rs, rd string, tcp model.TCPState, status model.FlowStatus, timeout time.Duration) model.Flow {
 	f := model.Flow{
 		ID: id, Family: model.FamilyIPv4, Proto: model.FlowProto(proto), ProtoNum: proto,
-		Orig:  model.FlowTuple{Src: ap(os), Dst: ap(od)},
-		Reply: model.FlowTuple{Src: ap(rs), Dst: ap(rd)},
+		Orig:   model.FlowTuple{Src: ap(os), Dst: ap(od)},
+		Reply:  model.FlowTuple{Src: ap(rs), Dst: ap(rd)},
 		Status: status | model.StatusConfirmed, Timeout: timeout,
 		FirstSeen: t0, Updated: t0.Add(time.Second),
 	}
