@@ -100,6 +100,15 @@ type RulesState struct {
 	Rules    []Rule    `json:"rules"`
 	// Hooks are the per-hook verdict counters (kernel module only).
 	Hooks []HookVerdicts `json:"hooks,omitempty"`
+	// Pending are the changes waiting for a confirm, each undone at its
+	// RevertAt otherwise (also those no rule shows: a pending delete).
+	Pending []PendingChange `json:"pending,omitempty"`
+}
+
+// PendingChange is a commit-confirmed change not yet confirmed.
+type PendingChange struct {
+	Txn      uint32    `json:"txn"`
+	RevertAt time.Time `json:"revert_at"`
 }
 
 // RulesUpdate replaces the filter rules section.

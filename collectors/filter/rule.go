@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"netlens/collectors/filter/internal/proto"
 	"netlens/model"
 )
 
@@ -21,46 +22,13 @@ func HookNum(name string) (int, bool) {
 	return i, i >= 0
 }
 
-// protoNums are the protocols known by name, with their IPPROTO_* numbers.
-var protoNums = map[string]uint8{
-	"icmp":    1,   // IPPROTO_ICMP
-	"tcp":     6,   // IPPROTO_TCP
-	"udp":     17,  // IPPROTO_UDP
-	"icmpv6":  58,  // IPPROTO_ICMPV6
-	"sctp":    132, // IPPROTO_SCTP
-	"udplite": 136, // IPPROTO_UDPLITE
-}
-
 // ProtoNum returns the IP protocol number of a rule's Proto ("" is 0, any).
-func ProtoNum(p string) (uint8, error) {
-	if p == "" {
-		return 0, nil
-	}
-	if n, ok := protoNums[strings.ToLower(p)]; ok {
-		return n, nil
-	}
-	n, err := strconv.ParseUint(p, 10, 8)
-	if err != nil {
-		return 0, fmt.Errorf("unknown protocol %q (tcp, udp, udplite, sctp, icmp, icmpv6 or a number 0-255)", p)
-	}
-	return uint8(n), nil
-}
+func ProtoNum(p string) (uint8, error) { return proto.Num(p) }
 
 // ProtoName returns the Proto of a rule for IP protocol number n.
-func ProtoName(n uint8) string {
-	if n == 0 {
-		return ""
-	}
-	for name, v := range protoNums {
-		if v == n {
-			return name
-		}
-	}
-	return strconv.Itoa(int(n))
-}
+func ProtoName(n uint8) string { return proto.Name(n) }
 
-// hasPorts reports whether protocol n has ports a rule can match.
-func hasPorts(n uint8) bool { return n == 6 || n == 17 || n == 132 || n == 136 }
+func hasPorts(n uint8) bool { return proto.HasPorts(n) }
 
 // Normalize returns r with defaults filled in and fields in canonical
 // form: no hooks means input; hooks in kernel order without duplicates;

@@ -415,16 +415,16 @@ func (b *Backend) SetEnabled(id uint32, enabled bool, revert time.Duration) (mod
 	return b.Change(id, r, revert)
 }
 
-// Delete removes rule id (every copy of it). A foreign rule can be
-// deleted too.
-func (b *Backend) Delete(id uint32) error {
+// Delete removes rule id (every copy of it); a non-zero revert makes it
+// commit-confirmed. A foreign rule can be deleted too.
+func (b *Backend) Delete(id uint32, revert time.Duration) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	copies, err := b.readCopies()
 	if err != nil {
 		return err
 	}
-	return b.change("delete", copies, 0, nil, func(c *nftables.Conn) error {
+	return b.change("delete", copies, revert, []uint32{id}, func(c *nftables.Conn) error {
 		n := 0
 		for _, cp := range copies {
 			if (cp.ok && cp.meta.ID == id) || (!cp.ok || cp.err != nil) && foreignIDBase+uint32(cp.handle) == id {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
 
+	"netlens/collectors/filter/internal/proto"
 	"netlens/model"
 )
 
@@ -76,31 +77,6 @@ func decodeUserData(ud []byte) (m meta, ok bool) {
 	return m, ok && m.ID != 0
 }
 
-var protoNums = map[string]uint8{"icmp": 1, "tcp": 6, "udp": 17, "icmpv6": 58, "sctp": 132, "udplite": 136}
-
-func protoNum(p string) (uint8, error) {
-	if p == "" {
-		return 0, nil
-	}
-	if n, ok := protoNums[p]; ok {
-		return n, nil
-	}
-	var n uint8
-	if _, err := fmt.Sscanf(p, "%d", &n); err != nil {
-		return 0, fmt.Errorf("unknown protocol %q", p)
-	}
-	return n, nil
-}
-
-func protoName(n uint8) string {
-	for k, v := range protoNums {
-		if v == n {
-			return k
-		}
-	}
-	return fmt.Sprint(n)
-}
-
 func ifname(s string) []byte {
 	b := make([]byte, unix.IFNAMSIZ)
 	copy(b, s)
@@ -131,12 +107,12 @@ func encodeRule(r model.Rule, packets, bytes uint64) ([]expr.Any, error) {
 	case model.FamilyIPv6:
 		ex = append(ex, &expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1}, cmpEq([]byte{unix.NFPROTO_IPV6}))
 	}
-	proto, err := protoNum(r.Proto)
+	pn, err := proto.Num(r.Proto)
 	if err != nil {
 		return nil, err
 	}
-	if proto != 0 {
-		ex = append(ex, &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, cmpEq([]byte{proto}))
+	if pn != 0 {
+		ex = append(ex, &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, cmpEq([]byte{pn}))
 	}
 	for i, p := range []netip.Prefix{r.Src, r.Dst} {
 		if !p.IsValid() {
@@ -227,7 +203,7 @@ func decodeRule(ex []expr.Any) (r model.Rule, err error) {
 				if len(c.Data) != 1 {
 					return foreign("l4proto")
 				}
-				r.Proto = protoName(c.Data[0])
+				r.Proto = proto.Name(c.Data[0])
 			case expr.MetaKeyIIFNAME, expr.MetaKeyOIFNAME:
 				n := string(trimNUL(c.Data))
 				if e.Key == expr.MetaKeyIIFNAME {

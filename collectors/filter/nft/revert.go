@@ -268,3 +268,13 @@ func (b *Backend) restore(prev []model.Rule) error {
 	}
 	return flush(c, "nft revert")
 }
+
+// Pending returns the change waiting for a confirm in the namespace, if
+// any (a pending delete shows in no rule).
+func (b *Backend) Pending() (txn uint32, revertAt time.Time, ok bool) {
+	st, err := b.pending()
+	if err != nil || st == nil {
+		return 0, time.Time{}, false
+	}
+	return st.Txn, st.Deadline, true
+}

@@ -1,0 +1,141 @@
+package filter
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"netlens/collectors"
+	"netlens/model"
+)
+
+// Collector is the "filters" collector: it publishes the backend's rules,
+// counters, rates and pending changes as a model.RulesUpdate on every run,
+// and at once after any change the backend's Watch reports (another
+// netlens, nft(8), the module's events, a revert). It is safe for
+// concurrent use; Close stops the watch goroutine and waits for it.
+type Collector struct {
+	b   Backend
+	now func() time.Time
+
+	mu       sync.Mutex
+	prev     map[uint32]sample
+	pub      collectors.Publisher
+	watchErr string
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+type sample struct {
+	packets uint64
+	at      time.Time
+}
+
+// NewCollector returns the collector over b.
+func NewCollector(b Backend) *Collector {
+	return &Collector{b: b, now: time.Now, prev: map[uint32]sample{}}
+}
+
+// Name returns "filters".
+func (c *Collector) Name() string { return "filters" }
+
+// Source returns the backend in use ("kmod", "nft" or "none").
+func (c *Collector) Source() string { return c.b.Name() }
+
+// Note says why rules are read-only, or why live updates stopped.
+func (c *Collector) Note() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ro := c.b.ReadOnly(); ro != "" {
+		return ro
+	}
+	if c.watchErr != "" {
+		return "live updates stopped (" + c.watchErr + "); refreshing on the interval"
+	}
+	return ""
+}
+
+// Backend returns the backend the collector reads.
+func (c *Collector) Backend() Backend { return c.b }
+
+// Collect publishes the current rules and starts the watch on first use.
+func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error {
+	c.startWatch(pub)
+	return c.publish(pub)
+}
+
+// Refresh publishes the rules now (after a change made through a
+// Manager, so that the UI shows it without waiting for the interval).
+// It does nothing before the first Collect.
+func (c *Collector) Refresh() error {
+	c.mu.Lock()
+	pub := c.pub
+	c.mu.Unlock()
+	if pub == nil {
+		return nil
+	}
+	return c.publish(pub)
+}
+
+func (c *Collector) startWatch(pub collectors.Publisher) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pub != nil {
+		return
+	}
+	c.pub = pub
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		err := c.b.Watch(ctx, func() { _ = c.publish(pub) })
+		if err != nil {
+			c.mu.Lock()
+			c.watchErr = err.Error()
+			c.mu.Unlock()
+		}
+	}()
+}
+
+// Close stops the watch and closes the backend.
+func (c *Collector) Close() error {
+	c.mu.Lock()
+	cancel := c.cancel
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	c.wg.Wait()
+	return c.b.Close()
+}
+
+func (c *Collector) publish(pub collectors.Publisher) error {
+	rules, err := c.b.List()
+	if err != nil {
+		return err
+	}
+	hooks, err := c.b.Verdicts()
+	if err != nil {
+		return err
+	}
+	now := c.now()
+	c.mu.Lock()
+	next := make(map[uint32]sample, len(rules))
+	for i := range rules {
+		r := &rules[i]
+		if p, ok := c.prev[r.ID]; ok && r.Packets >= p.packets {
+			if dt := now.Sub(p.at).Seconds(); dt > 0 {
+				r.Rate = float64(r.Packets-p.packets) / dt
+			}
+		}
+		next[r.ID] = sample{r.Packets, now}
+	}
+	c.prev = next
+	c.mu.Unlock()
+	pub.Publish(model.RulesUpdate{State: model.RulesState{
+		Backend: c.b.Name(), ReadOnly: c.b.ReadOnly(), At: now,
+		Rules: rules, Hooks: hooks, Pending: PendingChanges(c.b, rules),
+	}})
+	return nil
+}

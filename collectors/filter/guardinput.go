@@ -1,0 +1,45 @@
+package filter
+
+import (
+	"net"
+	"net/netip"
+	"os"
+
+	"netlens/model"
+)
+
+// SessionFromEnv returns the operator's SSH session from SSH_CONNECTION,
+// or nil when not over SSH (or the variable is malformed).
+func SessionFromEnv() *SSHSession {
+	v := os.Getenv("SSH_CONNECTION")
+	if v == "" {
+		return nil
+	}
+	s, err := ParseSSHConnection(v)
+	if err != nil {
+		return nil
+	}
+	return &s
+}
+
+// LocalAddrs returns the addresses of this host's interfaces (of the
+// caller's network namespace).
+func LocalAddrs() []netip.Addr {
+	as, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var out []netip.Addr
+	for _, a := range as {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			out = append(out, p.Addr().Unmap())
+		}
+	}
+	return out
+}
+
+// GuardFromSnapshot is the guard input for the TUI: the SSH session of
+// the environment and the sockets and flows of the snapshot.
+func GuardFromSnapshot(s model.Snapshot) GuardInput {
+	return GuardInput{SSH: SessionFromEnv(), Sockets: s.Sockets, Flows: s.Flows, LocalAddrs: LocalAddrs()}
+}

@@ -1,0 +1,38 @@
+package filter
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"netlens/model"
+)
+
+// pendinger is implemented by backends that can have a pending change no
+// rule shows (nft: a pending delete).
+type pendinger interface {
+	Pending() (txn uint32, revertAt time.Time, ok bool)
+}
+
+// PendingChanges returns the changes of b waiting for a confirm: those of
+// rules, and the backend's own.
+func PendingChanges(b Backend, rules []model.Rule) []model.PendingChange {
+	var out []model.PendingChange
+	add := func(txn uint32, at time.Time) {
+		if !slices.ContainsFunc(out, func(p model.PendingChange) bool { return p.Txn == txn }) {
+			out = append(out, model.PendingChange{Txn: txn, RevertAt: at})
+		}
+	}
+	for _, r := range rules {
+		if r.PendingTxn != 0 {
+			add(r.PendingTxn, r.RevertAt)
+		}
+	}
+	if p, ok := b.(pendinger); ok {
+		if txn, at, ok := p.Pending(); ok {
+			add(txn, at)
+		}
+	}
+	slices.SortFunc(out, func(a, b model.PendingChange) int { return cmp.Compare(a.Txn, b.Txn) })
+	return out
+}
