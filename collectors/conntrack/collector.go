@@ -270,13 +270,18 @@ func (c *Collector) startEvents() error {
 		conn.Close()
 		return fmt.Errorf("conntrack event socket buffer: %w", err)
 	}
+	rr, err := newRawReceiver(conn)
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("conntrack event socket: %w", err)
+	}
 	c.mu.Lock()
-	c.events, c.cur, c.evBuf, c.listening, c.evErr, c.needResync, c.dropsAtDump = conn, conn, buf, true, nil, true, 0
+	c.events, c.cur, c.evBuf, c.listening, c.evErr, c.needResync, c.dropsAtDump = conn, rr, buf, true, nil, true, 0
 	c.mu.Unlock()
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		c.listen(conn)
+		c.listen(rr)
 	}()
 	return nil
 }

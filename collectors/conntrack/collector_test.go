@@ -625,3 +625,56 @@ func TestSortFlowsMatchesTableOrder(t *testing.T) {
 	}
 	sortFlows(nil)
 }
+
+func TestDecodeFlowMatchesTiMo(t *testing.T) {
+	tcp := tcpFlow(7, 40000, 300)
+	tcp.TCPState, tcp.Mark, tcp.Zone, tcp.Start = model.TCPEstablished, 42, 3, t0.Add(-time.Minute)
+	icmp := model.Flow{ID: 9, Family: model.FamilyIPv6, Proto: model.ProtoICMPv6, ProtoNum: 58,
+		Orig:  model.FlowTuple{Src: netip.MustParseAddrPort("[fd01::2]:0"), Dst: netip.MustParseAddrPort("[fd02::2]:0"), ICMP: &model.ICMPKey{Type: 128, ID: 77}},
+		Reply: model.FlowTuple{Src: netip.MustParseAddrPort("[fd02::2]:0"), Dst: netip.MustParseAddrPort("[fd02::1]:0"), ICMP: &model.ICMPKey{Type: 129, ID: 77}}}
+	for _, f := range []model.Flow{tcp, icmp} {
+		m := flowMsg(t, evUpdate, f)
+		var fast model.Flow
+		if err := decodeFlow(m.Data[nfgenmsgLen:], t0, &fast); err != nil {
+			t.Fatal(err)
+		}
+		var ev ct.Event
+		if err := ev.Unmarshal(m); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(toModel(ev.Flow, t0), fast, addrOpts); diff != "" {
+			t.Errorf("(-ti-mo +decodeFlow)\n%s", diff)
+		}
+	}
+	for _, bad := range [][]byte{{1}, {4, 0, 1, 0}, {8, 0, 1, 0, 4, 0, 1, 0}, {5, 0, 12, 0, 1, 0, 0, 0}} {
+		var f model.Flow
+		if err := decodeFlow(bad, t0, &f); !errors.Is(err, ErrDecode) {
+			t.Errorf("decodeFlow(%v) err = %v", bad, err)
+		}
+	}
+}
+
+// FuzzDecodeFlow checks decodeFlow against ti-mo/conntrack's decoder: when
+// both accept a message they must agree.
+func FuzzDecodeFlow(f *testing.F) {
+	for _, fl := range []model.Flow{tcpFlow(1, 1, 100), tcpFlow(2, 3, 0)} {
+		fl.Start, fl.Mark, fl.Zone = t0, 3, 4
+		f.Add(flowMsg(f, evUpdate, fl).Data[nfgenmsgLen:])
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var fast model.Flow
+		ferr := decodeFlow(b, t0, &fast)
+		var ev ct.Event
+		m := netlink.Message{Header: netlink.Header{Type: netlink.HeaderType(nfnlSubsysCTNetlink << 8)}, Data: append([]byte{2, 0, 0, 0}, b...)}
+		if err := ev.Unmarshal(m); err != nil || ev.Flow == nil || ferr != nil {
+			return
+		}
+		slow := toModel(ev.Flow, t0)
+		if !slow.Orig.Src.IsValid() || !slow.Reply.Src.IsValid() {
+			return // ti-mo accepts flows without tuples; decodeFlow does not
+		}
+		if diff := cmp.Diff(slow, fast, addrOpts); diff != "" {
+			t.Errorf("(-ti-mo +decodeFlow)\n%s", diff)
+		}
+	})
+}

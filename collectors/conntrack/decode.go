@@ -83,7 +83,9 @@ func attrs(b []byte, fn func(typ uint16, v []byte) error) error {
 		if l < 4 || l > len(b) {
 			return fmt.Errorf("%w: attribute length %d of %d bytes", ErrDecode, l, len(b))
 		}
-		if err := fn(binary.NativeEndian.Uint16(b[2:])&nlaTypeMask, b[4:l]); err != nil {
+		// ctnetlink's attribute types all fit in a byte; like
+		// ti-mo/conntrack, look at the low byte only.
+		if err := fn(uint16(uint8(binary.NativeEndian.Uint16(b[2:])&nlaTypeMask)), b[4:l]); err != nil {
 			return err
 		}
 		l = (l + 3) &^ 3
@@ -131,7 +133,6 @@ func decodeTuple(b []byte, t *model.FlowTuple, proto *uint8) error {
 	var src, dst netip.Addr
 	var sport, dport uint16
 	var icmp model.ICMPKey
-	isICMP := false
 	err := attrs(b, func(typ uint16, v []byte) error {
 		var err error
 		switch typ {
@@ -173,13 +174,10 @@ func decodeTuple(b []byte, t *model.FlowTuple, proto *uint8) error {
 					dport, err = be16(v)
 				case ctaProtoICMPIDA, ctaProtoICMPv6IDA:
 					icmp.ID, err = be16(v)
-					isICMP = true
 				case ctaProtoICMPTypeA, ctaProtoICMPv6TypeA:
 					icmp.Type, err = u8(v)
-					isICMP = true
 				case ctaProtoICMPCodeA, ctaProtoICMPv6CodeA:
 					icmp.Code, err = u8(v)
-					isICMP = true
 				}
 				return err
 			})
@@ -192,7 +190,7 @@ func decodeTuple(b []byte, t *model.FlowTuple, proto *uint8) error {
 	if !src.IsValid() || !dst.IsValid() {
 		return fmt.Errorf("%w: tuple without addresses", ErrDecode)
 	}
-	if isICMP || *proto == 1 || *proto == 58 {
+	if *proto == 1 || *proto == 58 { // as ti-mo/conntrack: ICMP by protocol number
 		t.Src, t.Dst = netip.AddrPortFrom(src, 0), netip.AddrPortFrom(dst, 0)
 		t.ICMP = &icmp
 		return nil

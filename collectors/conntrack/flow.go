@@ -66,7 +66,7 @@ func toModel(f *ct.Flow, now time.Time) model.Flow {
 	co, cr := f.CountersOrig, f.CountersReply
 	m.OrigPackets, m.OrigBytes, m.ReplyPackets, m.ReplyBytes = co.Packets, co.Bytes, cr.Packets, cr.Bytes
 	m.CountersKnown = co.Packets != 0 || co.Bytes != 0 || cr.Packets != 0 || cr.Bytes != 0
-	if !f.Timestamp.Start.IsZero() && f.Timestamp.Start.UnixNano() != 0 {
+	if !f.Timestamp.Start.IsZero() && f.Timestamp.Start.UnixNano() > 0 {
 		m.Start = f.Timestamp.Start.UTC()
 	}
 	m.SetNAT()
