@@ -10,6 +10,7 @@
 #include <linux/slab.h>
 #include <linux/in.h>
 #include <linux/jiffies.h>
+#include <linux/rwsem.h>
 #include <net/genetlink.h>
 #include <net/ipv6.h>
 #include "netlens.h"
@@ -62,6 +63,15 @@ static const struct nla_policy netlens_policy[NETLENS_A_MAX + 1] = {
 };
 
 static struct genl_family netlens_family;
+
+/*
+ * Events may come from the revert work, which runs until the namespaces are
+ * torn down, after the family is gone on module exit. netlens_notify sends
+ * only while netlens_genl_live, which exit clears under the write lock
+ * before unregistering the family, so no event goes to a stale group id.
+ */
+static DECLARE_RWSEM(netlens_genl_rwsem);
+static bool netlens_genl_live;
 
 /* ---- reply builders ---- */
 
@@ -151,18 +161,22 @@ void netlens_notify(struct netlens_net *nn, u8 event,
 {
 	struct sk_buff *skb;
 
-	if (!genl_has_listeners(&netlens_family, nn->net, NETLENS_MCGRP_EVENTS))
-		return;
+	down_read(&netlens_genl_rwsem);
+	if (!netlens_genl_live ||
+	    !genl_has_listeners(&netlens_family, nn->net, NETLENS_MCGRP_EVENTS))
+		goto unlock;
 	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!skb)
-		return;
+		goto unlock;
 	if (netlens_rule_msg(skb, r, 0, 0, 0, NETLENS_CMD_EVENT, event, txn_id,
 			     NULL)) {
 		nlmsg_free(skb);
-		return;
+		goto unlock;
 	}
 	genlmsg_multicast_netns(&netlens_family, nn->net, skb, 0,
 				NETLENS_MCGRP_EVENTS, GFP_KERNEL);
+unlock:
+	up_read(&netlens_genl_rwsem);
 }
 
 static int netlens_reply_rule(struct genl_info *info,
@@ -804,10 +818,20 @@ static struct genl_family netlens_family __ro_after_init = {
 
 int netlens_genl_init(void)
 {
-	return genl_register_family(&netlens_family);
+	int err = genl_register_family(&netlens_family);
+
+	if (err)
+		return err;
+	down_write(&netlens_genl_rwsem);
+	netlens_genl_live = true;
+	up_write(&netlens_genl_rwsem);
+	return 0;
 }
 
 void netlens_genl_exit(void)
 {
+	down_write(&netlens_genl_rwsem);
+	netlens_genl_live = false;
+	up_write(&netlens_genl_rwsem);
 	genl_unregister_family(&netlens_family);
 }

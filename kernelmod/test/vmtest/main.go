@@ -22,7 +22,7 @@ var (
 
 // checkTimeout bounds one check; a hang fails the run instead of waiting
 // for the harness's global timeout.
-const checkTimeout = 150 * time.Second
+const checkTimeout = 240 * time.Second
 
 func init() {
 	// Keep the main goroutine, and so no other, on the main thread: a
