@@ -3,8 +3,10 @@ package capture
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,10 +31,12 @@ var tsharkFilters = map[string]string{
 	"ipv4":     "ip",
 	"ipv6":     "ipv6",
 	"fragment": "!(" + notFrag + ")",
-	"tcp":      "tcp && " + notFrag,
-	"udp":      "udp && " + notFrag,
-	"icmp":     "icmp && " + notFrag,
-	"icmpv6":   "icmpv6 && " + notFrag,
+	// An ICMP error quotes the header of the packet it is about:
+	// tshark's "udp" matches it, netlens counts it as ICMP only.
+	"tcp":    "tcp && !icmp && !icmpv6 && " + notFrag,
+	"udp":    "udp && !icmp && !icmpv6 && " + notFrag,
+	"icmp":   "icmp && " + notFrag,
+	"icmpv6": "icmpv6 && " + notFrag,
 	// netlens decodes DNS over UDP port 53 only (not mDNS, not over
 	// TCP); a malformed DNS message is a decode error.
 	"dns": "dns && udp.port==53 && " + notFrag + " && !_ws.malformed",
@@ -64,15 +68,33 @@ func tsharkCounts(t *testing.T, path string, limit int) (map[string]uint64, map[
 		}
 		return string(out)
 	}
+	// One pass for every filter: io,stat counts the frames each matches.
+	names := slices.Sorted(maps.Keys(tsharkFilters))
+	stat := "io,stat,0"
+	for _, name := range names {
+		stat += "," + lim + "(" + tsharkFilters[name] + ")"
+	}
 	protos := map[string]uint64{}
-	for name, f := range tsharkFilters {
-		out := strings.TrimSpace(run("-Y", lim+"("+f+")", "-T", "fields", "-e", "frame.number"))
-		if out != "" {
-			protos[name] = uint64(len(strings.Split(out, "\n")))
+	for _, l := range strings.Split(run("-q", "-z", stat), "\n") {
+		if !strings.Contains(l, "<>") {
+			continue
+		}
+		cells := strings.Split(strings.Trim(strings.TrimSpace(l), "|"), "|")
+		if len(cells) != 1+2*len(names) {
+			t.Fatalf("tshark io,stat row %q: want %d columns", l, 1+2*len(names))
+		}
+		for i, name := range names {
+			n, err := strconv.ParseUint(strings.TrimSpace(cells[1+2*i]), 10, 64)
+			if err != nil {
+				t.Fatalf("tshark io,stat row %q: %v", l, err)
+			}
+			if n > 0 {
+				protos[name] = n
+			}
 		}
 	}
 	flows := map[string]flowCount{}
-	out := run("-Y", lim+"(tcp || udp) && "+notFrag, "-T", "fields", "-E", "separator=,",
+	out := run("-Y", lim+"(tcp || udp) && !icmp && !icmpv6 && "+notFrag, "-T", "fields", "-E", "separator=,", "-E", "aggregator=;",
 		"-e", "frame.len", "-e", "ip.src", "-e", "ip.dst", "-e", "ipv6.src", "-e", "ipv6.dst",
 		"-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "udp.srcport", "-e", "udp.dstport")
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
@@ -90,7 +112,7 @@ func tsharkCounts(t *testing.T, path string, limit int) (map[string]uint64, map[
 		}
 		// tshark prints every value of a repeated field (tunnels): keep
 		// the outermost.
-		src, dst = strings.Split(src, ",")[0], strings.Split(dst, ",")[0]
+		src, dst = strings.Split(src, ";")[0], strings.Split(dst, ";")[0]
 		sPort, _ := strconv.ParseUint(sp, 10, 16)
 		dPort, _ := strconv.ParseUint(dp, 10, 16)
 		a := netip.AddrPortFrom(netip.MustParseAddr(src), uint16(sPort))
