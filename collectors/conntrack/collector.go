@@ -77,11 +77,18 @@ type receiver interface {
 type Collector struct {
 	cfg Config
 
-	query *netlink.Conn // dumps and statistics; used by Collect only
-	wg    sync.WaitGroup
+	query    *netlink.Conn  // statistics; used by Collect only
+	dumpConn *netlink.Conn  // dumps; used by the dump goroutine only
+	wg       sync.WaitGroup // the dump goroutine
+	lwg      sync.WaitGroup // the event listener
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	dumping  chan struct{} // closed when the running dump ends; Collect only
+	dumpErr  error         // guarded by mu
 
 	requested atomic.Bool
 	closing   atomic.Bool
+	evMu      sync.Mutex // serialises starting and restarting the listener
 
 	mu          sync.Mutex // guards everything below
 	events      *netlink.Conn
@@ -122,7 +129,8 @@ func NewCollector(cfg Config) *Collector {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Collector{cfg: cfg, tab: newTable(cfg.MaxFlows)}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Collector{cfg: cfg, tab: newTable(cfg.MaxFlows), bgCtx: ctx, bgCancel: cancel}
 }
 
 // Name implements collectors.Collector.
@@ -147,12 +155,38 @@ func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error
 	}
 	c.checkDrops()
 
-	if c.dumpDue(now) {
-		if err := c.dump(ctx, int(st.Count+st.Count/8)); err != nil {
-			c.publishStats(pub, st)
-			return err
+	// A dump runs on its own goroutine, so that a table too big to dump
+	// within ctx still gets dumped: Collect waits for it while ctx lasts,
+	// and a later Collect publishes what it found.
+	if c.dumping == nil && c.dumpDue(now) {
+		done := make(chan struct{})
+		c.dumping = done
+		hint := int(st.Count + st.Count/8)
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			defer close(done)
+			err := c.dump(c.bgCtx, hint)
+			c.mu.Lock()
+			c.dumpErr = err
+			c.mu.Unlock()
+		}()
+	}
+	if c.dumping != nil {
+		select {
+		case <-c.dumping:
+			c.dumping = nil
+			c.mu.Lock()
+			err := c.dumpErr
+			c.dumpErr = nil
+			c.mu.Unlock()
+			if err != nil {
+				c.publishStats(pub, st)
+				return err
+			}
+			c.checkDrops() // events dropped while dumping are not in the queue
+		case <-ctx.Done():
 		}
-		c.checkDrops() // events dropped while dumping are not in the queue
 	}
 
 	c.mu.Lock()
@@ -233,8 +267,13 @@ func (c *Collector) open() error {
 		}
 		c.query = q
 	}
+	if c.cfg.NoEvents {
+		return nil
+	}
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
 	c.mu.Lock()
-	start := !c.cfg.NoEvents && !c.listening && !c.closing.Load()
+	start := !c.listening && !c.closing.Load()
 	c.mu.Unlock()
 	if start {
 		if err := c.startEvents(); err != nil {
@@ -278,9 +317,9 @@ func (c *Collector) startEvents() error {
 	c.mu.Lock()
 	c.events, c.cur, c.evBuf, c.listening, c.evErr, c.needResync, c.dropsAtDump = conn, rr, buf, true, nil, true, 0
 	c.mu.Unlock()
-	c.wg.Add(1)
+	c.lwg.Add(1)
 	go func() {
-		defer c.wg.Done()
+		defer c.lwg.Done()
 		c.listen(rr)
 	}()
 	return nil
@@ -441,7 +480,14 @@ func (c *Collector) dump(ctx context.Context, hint int) error {
 	do := c.fakeDump
 	if do == nil {
 		do = func(ctx context.Context, now time.Time, start func(), fn func(*model.Flow)) (uint64, error) {
-			return dumpFast(ctx, c.query, now, start, fn)
+			if c.dumpConn == nil {
+				conn, err := dial(c.cfg.NetNS)
+				if err != nil {
+					return 0, err
+				}
+				c.dumpConn = conn
+			}
+			return dumpFast(ctx, c.dumpConn, now, start, fn)
 		}
 	}
 	bad, err := do(ctx, start, func() { d = newTopN(c.cfg.MaxFlows, hint) }, func(f *model.Flow) { d.add(*f) })
@@ -479,6 +525,8 @@ func (c *Collector) dump(ctx context.Context, hint int) error {
 // come after the subscription, which is before the dump, and replaying
 // them in order ends at the kernel's state.
 func (c *Collector) restartEvents() error {
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
 	c.mu.Lock()
 	old := c.events
 	if old == nil {
@@ -491,24 +539,31 @@ func (c *Collector) restartEvents() error {
 	c.events, c.cur, c.listening = nil, nil, false
 	c.mu.Unlock()
 	old.Close()
-	c.wg.Wait()
+	c.lwg.Wait()
+	if c.closing.Load() {
+		return nil
+	}
 	return c.startEvents()
 }
 
 // Close stops the event listener, waits for it, and closes the sockets.
 func (c *Collector) Close() error {
 	c.closing.Store(true)
+	c.bgCancel()
+	c.wg.Wait() // the dump: it may restart the listener
 	c.mu.Lock()
 	ev := c.events
 	c.mu.Unlock()
 	if ev != nil {
 		ev.Close()
 	}
-	c.wg.Wait()
-	if c.query != nil {
-		c.query.Close()
-		c.query = nil
+	c.lwg.Wait()
+	for _, conn := range []*netlink.Conn{c.query, c.dumpConn} {
+		if conn != nil {
+			conn.Close()
+		}
 	}
+	c.query, c.dumpConn = nil, nil
 	return nil
 }
 

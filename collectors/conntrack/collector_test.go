@@ -542,8 +542,8 @@ func TestCloseWaitsForListener(t *testing.T) {
 	var once sync.Once
 	r := &fakeReceiver{steps: []func() ([]netlink.Message, error){func() ([]netlink.Message, error) { <-block; return nil, os.ErrClosed }}}
 	c.listening, c.cur = true, r
-	c.wg.Add(1)
-	go func() { defer c.wg.Done(); c.listen(r) }()
+	c.lwg.Add(1)
+	go func() { defer c.lwg.Done(); c.listen(r) }()
 	done := make(chan struct{})
 	go func() { c.Close(); close(done) }()
 	select {
