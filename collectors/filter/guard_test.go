@@ -144,7 +144,11 @@ func TestAssessSocketsAndFlows(t *testing.T) {
 			Reply: model.FlowTuple{Src: ap("10.0.0.1:443"), Dst: ap("192.0.2.10:1000")}},
 	}
 	in := GuardInput{SSH: session("192.0.2.7 50022 10.0.0.1 22"), Sockets: socks, Flows: flows, LocalAddrs: []netip.Addr{netip.MustParseAddr("10.0.0.1")}}
-	https := []model.Rule{drop(1, func(r *model.Rule) { r.Proto = "tcp"; r.DstPorts = ports(443); r.Hooks = []string{model.HookInput, model.HookForward} })}
+	https := []model.Rule{drop(1, func(r *model.Rule) {
+		r.Proto = "tcp"
+		r.DstPorts = ports(443)
+		r.Hooks = []string{model.HookInput, model.HookForward}
+	})}
 	im := Assess(nil, https, in)
 	if im.Session != nil || im.Sockets != 1 || im.Flows != 2 {
 		t.Fatalf("https drop: %v (hits %+v)", im, im.Hits)
