@@ -3,6 +3,7 @@ package conntrack
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -677,4 +678,33 @@ func FuzzDecodeFlow(f *testing.F) {
 			t.Errorf("(-ti-mo +decodeFlow)\n%s", diff)
 		}
 	})
+}
+
+func TestNLError(t *testing.T) {
+	ack := []byte{0, 0, 0, 0}
+	if err := nlError(0, ack); err != nil {
+		t.Errorf("ACK: %v", err)
+	}
+	minusEPERM := -int32(unix.EPERM)
+	eperm := binary.NativeEndian.AppendUint32(nil, uint32(minusEPERM))
+	if err := nlError(0, eperm); !errors.Is(err, unix.EPERM) {
+		t.Errorf("EPERM: %v", err)
+	}
+	// Capped, with an extended ACK message.
+	b := append(append([]byte{}, eperm...), make([]byte, unix.NLMSG_HDRLEN)...)
+	msg := []byte("ctnetlink says no\x00")
+	b = binary.NativeEndian.AppendUint16(b, uint16(4+len(msg)))
+	b = binary.NativeEndian.AppendUint16(b, 1)
+	b = append(b, msg...)
+	err := nlError(0x300, b)
+	if !errors.Is(err, unix.EPERM) || !strings.Contains(err.Error(), "ctnetlink says no") {
+		t.Errorf("extack: %v", err)
+	}
+	if err := nlError(0, []byte{1}); !errors.Is(err, ErrDecode) {
+		t.Errorf("short: %v", err)
+	}
+	// And it reads as a permission error.
+	if pe := permError("dump", err); !errors.Is(pe, collectors.ErrPermission) || !strings.Contains(pe.Error(), "needs CAP_NET_ADMIN") {
+		t.Errorf("permError: %v", pe)
+	}
 }

@@ -376,10 +376,8 @@ func dumpFast(ctx context.Context, c *netlink.Conn, now time.Time, start func(),
 				case typ == unix.NLMSG_DONE:
 					done = true
 				case typ == unix.NLMSG_ERROR:
-					if len(payload) >= 4 {
-						if e := int32(binary.NativeEndian.Uint32(payload)); e != 0 {
-							return badMsgs, permError("dump", syscall.Errno(-e))
-						}
+					if err := nlError(flags, payload); err != nil {
+						return badMsgs, permError("dump", err)
 					}
 					done = true
 				case typ == nfnlSubsysCTNetlink<<8|uint16(msgCTNew) && !intr:
@@ -396,6 +394,45 @@ func dumpFast(ctx context.Context, c *netlink.Conn, now time.Time, start func(),
 		}
 	}
 	return badMsgs, errDumpInterrupted
+}
+
+// nlError returns the error an NLMSG_ERROR payload carries (nil for an
+// ACK), with the kernel's extended ACK message when it sent one.
+func nlError(flags uint16, payload []byte) error {
+	if len(payload) < 4 {
+		return fmt.Errorf("%w: short NLMSG_ERROR", ErrDecode)
+	}
+	e := int32(binary.NativeEndian.Uint32(payload))
+	if e == 0 {
+		return nil
+	}
+	errno := syscall.Errno(-e)
+	const (
+		flagCapped  = 0x100 // NLM_F_CAPPED
+		flagAckTLVs = 0x200 // NLM_F_ACK_TLVS
+		attrMsg     = 1     // NLMSGERR_ATTR_MSG
+	)
+	if flags&flagAckTLVs == 0 || len(payload) < 4+unix.NLMSG_HDRLEN {
+		return errno
+	}
+	off := 4 + unix.NLMSG_HDRLEN
+	if flags&flagCapped == 0 {
+		off = 4 + int(binary.NativeEndian.Uint32(payload[4:]))
+	}
+	if off > len(payload) {
+		return errno
+	}
+	msg := ""
+	_ = attrs(payload[off:], func(typ uint16, v []byte) error {
+		if typ == attrMsg {
+			msg = string(trimNUL(v))
+		}
+		return nil
+	})
+	if msg == "" {
+		return errno
+	}
+	return fmt.Errorf("%w (%s)", errno, msg)
 }
 
 // dumpDrain reads and discards the rest of a dump (bounded).

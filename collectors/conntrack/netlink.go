@@ -1,7 +1,6 @@
 package conntrack
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"syscall"
@@ -160,10 +159,8 @@ func globalStats(c *netlink.Conn) (entries, maxEntries uint64, err error) {
 				continue
 			}
 			if m.Header.Type == unix.NLMSG_ERROR {
-				if len(m.Data) >= 4 {
-					if e := int32(binary.NativeEndian.Uint32(m.Data)); e != 0 {
-						return 0, 0, permError("global stats", syscall.Errno(-e))
-					}
+				if err := nlError(m.Header.Flags, m.Data); err != nil {
+					return 0, 0, permError("global stats", err)
 				}
 				if !found {
 					return 0, 0, errors.New("conntrack global stats: empty reply")
