@@ -708,3 +708,20 @@ func TestNLError(t *testing.T) {
 		t.Errorf("permError: %v", pe)
 	}
 }
+
+func TestFlowsNote(t *testing.T) {
+	tests := []struct {
+		st   model.ConntrackStats
+		want string
+	}{
+		{model.ConntrackStats{Accounting: true, Count: 3, Max: 10, FlowsHeld: 3}, ""},
+		{model.ConntrackStats{Count: 100000, Max: 262144, FlowsHeld: 65536, FlowsTruncated: true},
+			"netlens: 65536 of 100000 entries shown (those with the most bytes); accounting off (net.netfilter.nf_conntrack_acct=0): no byte counts"},
+		{model.ConntrackStats{Accounting: true, Count: 10, Max: 10}, "netlens: TABLE FULL: 10 of 10 entries, new connections are dropped"},
+	}
+	for _, tt := range tests {
+		if got := FlowsNote(tt.st); got != tt.want {
+			t.Errorf("FlowsNote(%+v) = %q, want %q", tt.st, got, tt.want)
+		}
+	}
+}

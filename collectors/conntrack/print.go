@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"netlens/model"
@@ -56,8 +57,9 @@ func (r *recorder) Publish(u model.Update) {
 // PrintFlows writes flows to w: as JSON (an array of the snapshot's flow
 // objects, docs/snapshot.md) when asJSON is set, else one line per flow
 // laid out like `conntrack -L -o extended`, with the NAT at the end
-// ("[DNAT 10.0.0.5:8080]"), followed by a summary line on stderr-free
-// output: "netlens: N flow entries".
+// ("[DNAT 10.0.0.5:8080]"), and a last line "netlens: N flow entries
+// shown." as conntrack(8) ends its listing. FlowsNote says what else the
+// reader should know (truncation, accounting off, table full).
 func PrintFlows(w io.Writer, flows []model.Flow, asJSON bool) error {
 	if asJSON {
 		if flows == nil {
@@ -75,6 +77,27 @@ func PrintFlows(w io.Writer, flows []model.Flow, asJSON bool) error {
 	}
 	fmt.Fprintf(bw, "netlens: %d flow entries shown.\n", len(flows))
 	return bw.Flush()
+}
+
+// FlowsNote returns what a reader of PrintFlows's output should know
+// about the table, for standard error: "" when nothing, else for example
+// "netlens: 65536 of 100000 entries shown (those with the most bytes);
+// accounting off (net.netfilter.nf_conntrack_acct=0): no byte counts".
+func FlowsNote(st model.ConntrackStats) string {
+	var notes []string
+	if st.FlowsTruncated {
+		notes = append(notes, fmt.Sprintf("%d of %d entries shown (those with the most bytes)", st.FlowsHeld, st.Count))
+	}
+	if !st.Accounting {
+		notes = append(notes, "accounting off (net.netfilter.nf_conntrack_acct=0): no byte counts")
+	}
+	if st.Full() {
+		notes = append(notes, fmt.Sprintf("TABLE FULL: %d of %d entries, new connections are dropped", st.Count, st.Max))
+	}
+	if len(notes) == 0 {
+		return ""
+	}
+	return "netlens: " + strings.Join(notes, "; ")
 }
 
 // FormatFlow returns one flow as a `conntrack -L -o extended` line:
