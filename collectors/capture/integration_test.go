@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -214,7 +215,7 @@ func dnsQuery(t *testing.T, id uint16, name string) []byte {
 // file; stop ends it and waits.
 func (l *lab) startTcpdump(t *testing.T, path string) (stop func()) {
 	t.Helper()
-	cmd := l.a.Command("tcpdump", "-i", "a0", "-U", "-w", path)
+	cmd := l.a.Command("tcpdump", "-i", "a0", "--immediate-mode", "-U", "-w", path)
 	var stderr bytes.Buffer
 	pr, pw := io.Pipe()
 	cmd.Stderr = io.MultiWriter(&stderr, pw)
@@ -248,6 +249,7 @@ func (l *lab) startTcpdump(t *testing.T, path string) (stop func()) {
 		cmd.Process.Signal(syscall.SIGINT)
 		cmd.Wait()
 		pw.Close()
+		t.Logf("tcpdump: %s", strings.Join(strings.Fields(stderr.String()), " "))
 	}
 }
 
@@ -296,7 +298,7 @@ func TestIntegrationCaptureMatchesTshark(t *testing.T) {
 	l.traffic(t)
 	stop()
 	stopF()
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(500 * time.Millisecond) // tcpdump writes what it holds
 	stopTD()
 
 	ngFile := filepath.Join(dir, "netlens.pcapng")
@@ -332,7 +334,12 @@ func TestIntegrationCaptureMatchesTshark(t *testing.T) {
 	}
 	for _, file := range []string{ngFile, tdFile} {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			wantP, wantF := tsharkCounts(t, file, 0)
+			// tcpdump ran a little longer than netlens: compare what it
+			// saw while netlens captured (a neighbour probe may come
+			// after).
+			window := fmt.Sprintf("frame.time_epoch >= %.6f && frame.time_epoch <= %.6f && ",
+				float64(e.st.started.UnixNano())/1e9-0.001, float64(e.st.lastPkt.UnixNano())/1e9+0.001)
+			wantP, wantF := tsharkCounts(t, file, window)
 			if diff := cmp.Diff(wantP, gotP); diff != "" {
 				t.Errorf("per-protocol packets differ from tshark's (-want +got):\n%s", diff)
 			}

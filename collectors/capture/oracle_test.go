@@ -49,16 +49,13 @@ type flowCount struct {
 
 // tsharkCounts reads a capture file with tshark and returns the packet
 // count per netlens protocol name and the TCP and UDP flows (fragments
-// excluded), aggregated as netlens aggregates them.
-func tsharkCounts(t *testing.T, path string, limit int) (map[string]uint64, map[string]flowCount) {
+// excluded), aggregated as netlens aggregates them. lim, when not "", is
+// a display filter ending in "&& " that selects the frames to count.
+func tsharkCounts(t *testing.T, path, lim string) (map[string]uint64, map[string]flowCount) {
 	t.Helper()
 	tshark, err := exec.LookPath("tshark")
 	if err != nil {
 		t.Skip("tshark not installed (apt-get install tshark): it is the oracle")
-	}
-	lim := ""
-	if limit > 0 {
-		lim = fmt.Sprintf("frame.number <= %d && ", limit)
 	}
 	run := func(args ...string) string {
 		args = append([]string{"-n", "-r", path, "-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE"}, args...)
@@ -170,7 +167,7 @@ func netlensCounts(t *testing.T, path string, limit int) (*engine, map[string]ui
 // tshark's.
 func TestCountsMatchTshark(t *testing.T) {
 	const path, clean = "testdata/mixed.pcap", 300
-	wantP, wantF := tsharkCounts(t, path, clean)
+	wantP, wantF := tsharkCounts(t, path, fmt.Sprintf("frame.number <= %d && ", clean))
 	_, gotP, gotF := netlensCounts(t, path, clean)
 	if diff := cmp.Diff(wantP, gotP); diff != "" {
 		t.Errorf("per-protocol packets differ from tshark's (-want +got):\n%s", diff)
