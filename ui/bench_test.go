@@ -2,6 +2,7 @@ package ui
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,6 +112,101 @@ func BenchmarkSnapshotUpdateSameRows(b *testing.B) {
 		store.Publish(model.CountersUpdate{Collector: "counters", At: t0.Add(time.Duration(i) * time.Second), Counters: fixtureCounters(i)})
 		clock.now = clock.now.Add(time.Hour)
 		a.Update(storeChangedMsg{})
+		_ = a.View()
+	}
+}
+
+// flowBenchStore is benchStore(50000) with 50,000 flows, a third of them
+// the sockets' own (so that the joined view joins them).
+func flowBenchStore(n int) *model.Store {
+	s := benchStore(n)
+	s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: "conntrack", State: model.StateOK}})
+	s.Publish(model.FlowsUpdate{At: t0, Flows: shuffledFlows(n)})
+	st := fixtureCTStats(uint64(n), 262144)
+	s.Publish(model.ConntrackStatsUpdate{Stats: st})
+	return s
+}
+
+// shuffledFlows returns bigFlows(n) in a fixed pseudo-random order, as a
+// dump (hash order) gives them.
+func shuffledFlows(n int) []model.Flow {
+	fs := bigFlows(n)
+	r := rand.New(rand.NewPCG(3, 4))
+	r.Shuffle(len(fs), func(i, j int) { fs[i], fs[j] = fs[j], fs[i] })
+	return fs
+}
+
+// BenchmarkFlowsView renders the flows view at 120x40 with 50,000 flows:
+// one redraw (only the visible rows are formatted).
+func BenchmarkFlowsView(b *testing.B) {
+	a := newTestApp(b, flowBenchStore(50000), Options{}, 120, 40)
+	send(a, "v")
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = a.View()
+	}
+}
+
+// BenchmarkJoinedView renders the joined view at 120x40 with 50,000
+// sockets and 50,000 flows.
+func BenchmarkJoinedView(b *testing.B) {
+	a := newTestApp(b, flowBenchStore(50000), Options{}, 120, 40)
+	send(a, "v", "v")
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = a.View()
+	}
+}
+
+// BenchmarkFlowsSnapshotUpdate applies a new table of 50,000 flows (sort
+// by bytes, summary) in the flows view and renders it.
+func BenchmarkFlowsSnapshotUpdate(b *testing.B) {
+	benchFlowUpdates(b, "v")
+}
+
+// BenchmarkFlowsSnapshotUpdateFiltered is BenchmarkFlowsSnapshotUpdate
+// with a filter of words and terms: every row's text is built and
+// matched.
+func BenchmarkFlowsSnapshotUpdateFiltered(b *testing.B) {
+	benchFlowUpdates(b, append([]string{"v", "/"}, strings.Split("tcp nat:snat port:443", "")...)...)
+}
+
+// BenchmarkJoinedSnapshotUpdate applies a new table of 50,000 flows in
+// the joined view: the join on the 5-tuple with 50,000 sockets, the sort
+// and the render.
+func BenchmarkJoinedSnapshotUpdate(b *testing.B) {
+	benchFlowUpdates(b, "v", "v")
+}
+
+// benchFlowUpdates publishes a new 50,000-flow table per iteration, with
+// keys pressed first, and lets the App apply and render it.
+func benchFlowUpdates(b *testing.B, ks ...string) {
+	store := flowBenchStore(50000)
+	clock := &fakeClock{now: t0}
+	a := newTestApp(b, store, Options{Now: clock.Now}, 120, 40)
+	send(a, ks...)
+	tables := [2][]model.Flow{shuffledFlows(50000), shuffledFlows(50000)}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		n++
+		store.Publish(model.FlowsUpdate{Flows: tables[n%2]})
+		clock.now = clock.now.Add(time.Hour)
+		a.Update(storeChangedMsg{})
+		_ = a.View()
+	}
+}
+
+// BenchmarkFlowsFilterKeystroke is one key typed into the filter with
+// 50,000 flows.
+func BenchmarkFlowsFilterKeystroke(b *testing.B) {
+	a := newTestApp(b, flowBenchStore(50000), Options{}, 120, 40)
+	send(a, "v", "/", "1", "0", ".")
+	b.ReportAllocs()
+	for b.Loop() {
+		send(a, "1")
+		_ = a.View()
+		send(a, "backspace")
 		_ = a.View()
 	}
 }

@@ -37,8 +37,13 @@ type flowKey struct {
 	src, dst netip.AddrPort
 }
 
-// flowOrd is the sort key of a flow by its original tuple.
-type flowOrd struct{ src, dst addrOrd }
+// flowOrd is the sort keys of a flow, built once per snapshot (a Flow is
+// big: comparing fields in place would walk 50,000 of them per sort).
+type flowOrd struct {
+	src, dst       addrOrd
+	bytes, packets uint64
+	start, expires int64 // unix ns: age and timeout left
+}
 
 // flowView is the Connections tab's flows view: the conntrack table, one
 // row per flow, with its original tuple, state, NAT at a glance (kind and
@@ -75,20 +80,16 @@ func newFlowView(c Common, deps []string) *flowView {
 	bySrc := p.cmpSrc
 	sorts := []sortSpec{
 		{name: "bytes", col: flowBytes, desc: true, prep: prep, cmp: func(a, b int) int {
-			f := fs()
-			return cmp.Or(cmp.Compare(f[a].Bytes(), f[b].Bytes()), -bySrc(a, b))
+			return cmp.Or(cmp.Compare(p.ord[a].bytes, p.ord[b].bytes), -bySrc(a, b))
 		}},
 		{name: "packets", col: flowPkts, desc: true, prep: prep, cmp: func(a, b int) int {
-			f := fs()
-			return cmp.Or(cmp.Compare(f[a].Packets(), f[b].Packets()), -bySrc(a, b))
+			return cmp.Or(cmp.Compare(p.ord[a].packets, p.ord[b].packets), -bySrc(a, b))
 		}},
 		{name: "age", col: flowAge, desc: true, prep: prep, cmp: func(a, b int) int {
-			f := fs()
-			return cmp.Or(flowStart(&f[b]).Compare(flowStart(&f[a])), -bySrc(a, b))
+			return cmp.Or(cmp.Compare(p.ord[b].start, p.ord[a].start), -bySrc(a, b))
 		}},
 		{name: "ttl", col: flowTTL, prep: prep, cmp: func(a, b int) int {
-			f := fs()
-			return cmp.Or(f[a].Updated.Add(f[a].Timeout).Compare(f[b].Updated.Add(f[b].Timeout)), bySrc(a, b))
+			return cmp.Or(cmp.Compare(p.ord[a].expires, p.ord[b].expires), bySrc(a, b))
 		}},
 		{name: "source", col: flowSrc, prep: prep, cmp: bySrc},
 		{name: "destination", col: flowDst, prep: prep, cmp: func(a, b int) int {
@@ -128,7 +129,12 @@ func (p *flowView) buildOrd() {
 	}
 	p.ord = p.ord[:0]
 	for i := range fs {
-		p.ord = append(p.ord, flowOrd{src: newAddrOrd(fs[i].Orig.Src), dst: newAddrOrd(fs[i].Orig.Dst)})
+		f := &fs[i]
+		p.ord = append(p.ord, flowOrd{
+			src: newAddrOrd(f.Orig.Src), dst: newAddrOrd(f.Orig.Dst),
+			bytes: f.OrigBytes + f.ReplyBytes, packets: f.OrigPackets + f.ReplyPackets,
+			start: flowStart(f).UnixNano(), expires: f.Updated.Add(f.Timeout).UnixNano(),
+		})
 	}
 	if len(fs) > 0 {
 		p.ordOf = &fs[0]
@@ -180,16 +186,21 @@ func (p *flowView) appendHaystack(b []byte, i int) []byte {
 	return appendFlowHaystack(b, &p.snap.Flows[i])
 }
 
-// appendFlowHaystack appends the text the filter matches in a flow: both
-// tuples, the state and flags, the NAT, mark, zone and helper.
+// appendFlowHaystack appends the text the filter matches in a flow: the
+// original tuple (and the reply tuple when NAT makes it say more), the
+// state and flags, the NAT, and the mark, zone and helper when set.
 func appendFlowHaystack(b []byte, f *model.Flow) []byte {
 	b = append(b, f.Proto...)
 	b = append(b, ' ')
 	b = appendTuple(b, f.Orig)
+	if f.NAT != model.NATNone || f.Orig.ICMP != nil {
+		b = append(b, ' ')
+		b = appendTuple(b, f.Reply)
+	}
 	b = append(b, ' ')
-	b = appendTuple(b, f.Reply)
+	b = append(b, f.State()...)
 	b = append(b, ' ')
-	b = append(b, flowStateLong(f)...)
+	b = append(b, f.Status.Brackets()...)
 	b = append(b, ' ')
 	b = append(b, flowStateCell(f)...)
 	if f.NAT != model.NATNone {
@@ -198,10 +209,14 @@ func appendFlowHaystack(b []byte, f *model.Flow) []byte {
 		b = append(b, ' ')
 		b = append(b, natAddr(f)...)
 	}
-	b = append(b, " mark "...)
-	b = strconv.AppendUint(b, uint64(f.Mark), 10)
-	b = append(b, " zone "...)
-	b = strconv.AppendUint(b, uint64(f.Zone), 10)
+	if f.Mark != 0 {
+		b = append(b, " mark "...)
+		b = strconv.AppendUint(b, uint64(f.Mark), 10)
+	}
+	if f.Zone != 0 {
+		b = append(b, " zone "...)
+		b = strconv.AppendUint(b, uint64(f.Zone), 10)
+	}
 	if f.Helper != "" {
 		b = append(b, ' ')
 		b = append(b, f.Helper...)
