@@ -1,11 +1,11 @@
 package conntrack
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 
 	"github.com/mdlayher/netlink"
-	"github.com/ti-mo/netfilter"
 
 	"netlens/model"
 )
@@ -18,65 +18,72 @@ var ErrDecode = errors.New("malformed ctnetlink message")
 type cpuStat = model.ConntrackCPU
 
 // decodeCPUStats decodes one IPCTNL_MSG_CT_GET_STATS_CPU reply: the CPU
-// is the nfgenmsg res_id, the counters are u32 attributes. Unknown
-// attributes (newer kernels) are ignored. It is what the fuzzer calls.
+// is the nfgenmsg res_id, the counters are u32 attributes. Unknown or
+// malformed attributes (newer kernels) are ignored. It is what the
+// fuzzer calls.
 func decodeCPUStats(m netlink.Message) (cpuStat, error) {
-	h, attrs, err := netfilter.UnmarshalNetlink(m)
-	if err != nil {
-		return cpuStat{}, fmt.Errorf("cpu stats: %w: %v", ErrDecode, err)
+	if len(m.Data) < nfgenmsgLen {
+		return cpuStat{}, fmt.Errorf("cpu stats: %w: %d bytes", ErrDecode, len(m.Data))
 	}
-	s := cpuStat{CPU: int(h.ResourceID)}
-	for _, a := range attrs {
-		if len(a.Data) != 4 {
-			continue
+	s := cpuStat{CPU: int(binary.BigEndian.Uint16(m.Data[2:]))}
+	err := attrs(m.Data[nfgenmsgLen:], func(typ uint16, v []byte) error {
+		if len(v) != 4 {
+			return nil
 		}
-		v := uint64(a.Uint32())
-		switch a.Type {
+		x := uint64(binary.BigEndian.Uint32(v))
+		switch typ {
 		case attrStatsFound:
-			s.Found = v
+			s.Found = x
 		case attrStatsInvalid:
-			s.Invalid = v
+			s.Invalid = x
 		case attrStatsIgnore:
-			s.Ignore = v
+			s.Ignore = x
 		case attrStatsInsert:
-			s.Insert = v
+			s.Insert = x
 		case attrStatsInsertFailed:
-			s.InsertFailed = v
+			s.InsertFailed = x
 		case attrStatsDrop:
-			s.Drop = v
+			s.Drop = x
 		case attrStatsEarlyDrop:
-			s.EarlyDrop = v
+			s.EarlyDrop = x
 		case attrStatsError:
-			s.Error = v
+			s.Error = x
 		case attrStatsSearchRestart:
-			s.SearchRestart = v
+			s.SearchRestart = x
 		case attrStatsClashResolve:
-			s.ClashResolve = v
+			s.ClashResolve = x
 		case attrStatsChainTooLong:
-			s.ChainTooLong = v
+			s.ChainTooLong = x
 		case attrStatsSearched, attrStatsNew, attrStatsDelete, attrStatsDeleteList:
 			// No longer sent by the kernel.
 		}
+		return nil
+	})
+	if err != nil {
+		return cpuStat{}, fmt.Errorf("cpu stats: %w", err)
 	}
 	return s, nil
 }
 
 // decodeGlobalStats decodes an IPCTNL_MSG_CT_GET_STATS reply.
 func decodeGlobalStats(m netlink.Message) (entries, maxEntries uint64, err error) {
-	_, attrs, err := netfilter.UnmarshalNetlink(m)
-	if err != nil {
-		return 0, 0, fmt.Errorf("global stats: %w: %v", ErrDecode, err)
+	if len(m.Data) < nfgenmsgLen {
+		return 0, 0, fmt.Errorf("global stats: %w: %d bytes", ErrDecode, len(m.Data))
 	}
-	for _, a := range attrs {
-		if len(a.Data) != 4 {
-			continue
+	err = attrs(m.Data[nfgenmsgLen:], func(typ uint16, v []byte) error {
+		if len(v) != 4 {
+			return nil
 		}
-		switch a.Type {
+		switch typ {
 		case attrStatsGlobalEntries:
-			entries = uint64(a.Uint32())
+			entries = uint64(binary.BigEndian.Uint32(v))
 		case attrStatsGlobalMaxEntries:
-			maxEntries = uint64(a.Uint32())
+			maxEntries = uint64(binary.BigEndian.Uint32(v))
 		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("global stats: %w", err)
 	}
 	return entries, maxEntries, nil
 }
