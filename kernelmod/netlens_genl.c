@@ -298,6 +298,15 @@ static bool netlens_ports_ok(u8 proto)
 	       proto == IPPROTO_UDPLITE || proto == IPPROTO_SCTP;
 }
 
+/* netlens_label_ok - no control characters: labels go into /proc lines. */
+static bool netlens_label_ok(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
 /*
  * netlens_parse_rule - apply the request's rule attributes to @r (defaults
  * for a create, a copy of the current rule for a change) and check the
@@ -335,6 +344,11 @@ static int netlens_parse_rule(struct genl_info *info, struct netlens_rule *r)
 					    "label longer than 64 bytes");
 			return -EINVAL;
 		}
+		if (!netlens_label_ok(r->label)) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NETLENS_A_RULE_LABEL],
+					    "label has control characters");
+			return -EINVAL;
+		}
 	}
 	if (tb[NETLENS_A_RULE_IIFNAME]) {
 		if (nla_strscpy(m->iifname, tb[NETLENS_A_RULE_IIFNAME], IFNAMSIZ) < 0) {
@@ -342,11 +356,21 @@ static int netlens_parse_rule(struct genl_info *info, struct netlens_rule *r)
 					    "input interface name longer than 15 bytes");
 			return -EINVAL;
 		}
+		if (m->iifname[0] && !dev_valid_name(m->iifname)) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NETLENS_A_RULE_IIFNAME],
+					    "input interface name is not a valid interface name");
+			return -EINVAL;
+		}
 	}
 	if (tb[NETLENS_A_RULE_OIFNAME]) {
 		if (nla_strscpy(m->oifname, tb[NETLENS_A_RULE_OIFNAME], IFNAMSIZ) < 0) {
 			NL_SET_ERR_MSG_ATTR(extack, tb[NETLENS_A_RULE_OIFNAME],
 					    "output interface name longer than 15 bytes");
+			return -EINVAL;
+		}
+		if (m->oifname[0] && !dev_valid_name(m->oifname)) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NETLENS_A_RULE_OIFNAME],
+					    "output interface name is not a valid interface name");
 			return -EINVAL;
 		}
 	}

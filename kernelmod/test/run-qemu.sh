@@ -8,7 +8,7 @@
 #
 #   kernelmod/test/run-qemu.sh              the whole suite
 #   kernelmod/test/run-qemu.sh -bench       the per-packet cost table instead of the checks
-#   TIMEOUT=600 kernelmod/test/run-qemu.sh  longer bound (default 420 s)
+#   TIMEOUT=600 kernelmod/test/run-qemu.sh  longer bound (default 600 s)
 #
 # Needs the packages of kernelmod/test/deps.sh.
 set -euo pipefail
@@ -16,7 +16,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 OUT=${OUT:-$HERE/out}
-TIMEOUT=${TIMEOUT:-420}
+TIMEOUT=${TIMEOUT:-600}
 # slub_debug: red zones, poisoning and sanity checks catch memory misuse
 # (a bad write shows as "BUG kmalloc-..." on the console). Off for -bench.
 # -bench runs on one CPU so that all the work a packet causes (including

@@ -283,6 +283,14 @@ func checkExtack() error {
 				_, err := c.Create(kmod.Rule{Action: kmod.ActionDrop, InIface: "an-interface-name"}, 0)
 				return err
 			}, syscall.EINVAL, "input interface name longer than 15 bytes"},
+			{"label with a newline", func() error {
+				_, err := c.Create(kmod.Rule{Action: kmod.ActionDrop, Label: "a\nfake line"}, 0)
+				return err
+			}, syscall.EINVAL, "control characters"},
+			{"interface name with a slash", func() error {
+				_, err := c.Create(kmod.Rule{Action: kmod.ActionDrop, OutIface: "eth0/1"}, 0)
+				return err
+			}, syscall.EINVAL, "not a valid interface name"},
 			{"unknown rule id: delete", func() error { return c.Delete(999999) }, syscall.ENOENT, "unknown rule id"},
 			{"unknown rule id: change", func() error {
 				_, err := c.Change(999999, kmod.Rule{}, kmod.FieldDisabled, 0)

@@ -561,7 +561,7 @@ func checkManyRules() error {
 			}
 		}()
 		sawIntr := false
-		for i := 0; i < 3; i++ {
+		for i := 0; i < 1; i++ {
 			rules, err = c.Dump()
 			sawIntr = sawIntr || err != nil
 			if err != nil && !strings.Contains(err.Error(), "interrupted") {
