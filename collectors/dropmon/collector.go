@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mdlayher/genetlink"
@@ -85,6 +86,8 @@ type Collector struct {
 	opts Options
 	// dial opens a generic netlink socket; tests replace it.
 	dial func() (conn, error)
+	// tap, when set (by tests), sees every message the kernel sends.
+	tap atomic.Pointer[func(genetlink.Message)]
 
 	agg *aggregator
 
@@ -308,6 +311,9 @@ func (c *Collector) queueDropped() (uint64, error) {
 		return 0, wrapErr("get stats", err)
 	}
 	for _, m := range msgs {
+		if tap := c.tap.Load(); tap != nil {
+			(*tap)(m)
+		}
 		if n, ok := parseStats(m.Data); ok {
 			return n, nil
 		}
@@ -351,6 +357,9 @@ func (c *Collector) listen(ev conn) {
 		}
 		now := c.opts.Now()
 		for _, m := range msgs {
+			if tap := c.tap.Load(); tap != nil {
+				(*tap)(m)
+			}
 			buf = buf[:0]
 			var err error
 			switch command(m.Header.Command) {

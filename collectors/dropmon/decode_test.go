@@ -2,10 +2,15 @@ package dropmon
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/mdlayher/netlink"
+
+	"netlens/model"
 )
 
 // packetAlert encodes a NET_DM_CMD_PACKET_ALERT body the way
@@ -125,6 +130,9 @@ func FuzzParsePacketAlert(f *testing.F) {
 	f.Add(packetAlert("NETFILTER_DROP", "nf_hook_slow+0x9c/0x140", 0xffffffff81a0b0c0))
 	f.Add(packetAlert("", "x+0x1/0x2 [m]", 0))
 	f.Add(packetAlert("NO_SOCKET", "", 5)[:20])
+	for _, n := range []string{"no-socket-packet-alert.bin", "netfilter-packet-alert.bin", "broken-packet-alert-truncated.bin"} {
+		f.Add(readFixture(f, n))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		al, err := parsePacketAlert(b)
 		if err == nil && (al.Location == "" || al.Count != 1) {
@@ -136,6 +144,8 @@ func FuzzParsePacketAlert(f *testing.F) {
 func FuzzParseSummaryAlert(f *testing.F) {
 	f.Add(summaryAlert(2, [2]uint64{0xffffffff81000010, 3}, [2]uint64{0xffffffff81000020, 1}))
 	f.Add(summaryAlert(9, [2]uint64{1, 1}))
+	f.Add(readFixture(f, "summary-summary-alert.bin"))
+	f.Add(readFixture(f, "broken-summary-alert-short.bin"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		out, _ := parseSummaryAlert(b, nil)
 		if len(out) > len(b)/sizeofDropPoint {
@@ -152,7 +162,63 @@ func FuzzParseStats(f *testing.F) {
 	})
 	b, _ := ae.Encode()
 	f.Add(b)
+	f.Add(readFixture(f, "no-socket-stats-new.bin"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = parseStats(b)
 	})
+}
+
+func readFixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestParseRealKernelAlerts decodes messages a real drop monitor sent
+// (testdata/README.md).
+func TestParseRealKernelAlerts(t *testing.T) {
+	tests := []struct {
+		file    string
+		want    alert
+		wantErr bool
+	}{
+		{"no-socket-packet-alert.bin", alert{Reason: "NO_SOCKET", Location: "__udp4_lib_rcv+0x9a2", Origin: "sw", Count: 1}, false},
+		{"netfilter-packet-alert.bin", alert{Reason: "NETFILTER_DROP", Location: "nft_do_chain+0x580 [nf_tables]", Origin: "sw", Count: 1}, false},
+		{"broken-packet-alert-truncated.bin", alert{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			got, err := parsePacketAlert(readFixture(t, tt.file))
+			if tt.wantErr {
+				if !errors.Is(err, ErrMalformed) {
+					t.Fatalf("err = %v, want ErrMalformed", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got)\n%s", diff)
+			}
+			if l := LayerOf(got.Reason); l != map[string]model.Layer{"NO_SOCKET": model.LayerTransport, "NETFILTER_DROP": model.LayerNetfilter}[got.Reason] {
+				t.Errorf("LayerOf(%s) = %s", got.Reason, l)
+			}
+		})
+	}
+	sum, err := parseSummaryAlert(readFixture(t, "summary-summary-alert.bin"), nil)
+	if err != nil || len(sum) != 1 || sum[0].Count != 20 || !strings.HasPrefix(sum[0].Location, "0xffffffff") {
+		t.Errorf("summary alert: %+v, %v", sum, err)
+	}
+	if sum, err := parseSummaryAlert(readFixture(t, "broken-summary-alert-short.bin"), nil); !errors.Is(err, ErrMalformed) || len(sum) != 1 {
+		t.Errorf("short summary alert: %+v, %v", sum, err)
+	}
+	for _, f := range []string{"no-socket-stats-new.bin", "netfilter-stats-new.bin"} {
+		if n, ok := parseStats(readFixture(t, f)); !ok || n != 0 {
+			t.Errorf("%s: %d, %v", f, n, ok)
+		}
+	}
 }

@@ -45,4 +45,11 @@
 // START fails and netlens listens to the alerts that tool asked for
 // without reconfiguring or stopping it. Close stops the monitor only if
 // this Collector started it.
+//
+// Testing: unit tests run against a fake kernel (genltest) and decode
+// real NET_DM messages under testdata/; the integration tests need a
+// kernel with the drop monitor, and vmtest/run.sh boots one in qemu
+// (Debian's 6.1, CONFIG_NET_DROP_MONITOR=m) when the machine's own has
+// none: there they check NO_SOCKET drops (packet mode), NETFILTER_DROP
+// from an nftables drop policy, and summary mode.
 package dropmon
