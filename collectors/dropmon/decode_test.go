@@ -9,8 +9,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/mdlayher/netlink"
-
-	"netlens/model"
 )
 
 // packetAlert encodes a NET_DM_CMD_PACKET_ALERT body the way
@@ -79,6 +77,10 @@ func TestParsePacketAlert(t *testing.T) {
 			return b
 		}(), alert{}, true},
 		{"truncated attribute", packetAlert("NETFILTER_DROP", "f+0x1/0x2", 1)[:13], alert{}, true},
+		// Sent by a real drop monitor (testdata/README.md).
+		{"kernel: NO_SOCKET", mustRead("no-socket-packet-alert.bin"), alert{Reason: "NO_SOCKET", Location: "__udp4_lib_rcv+0x9a2", Origin: "sw", Count: 1}, false},
+		{"kernel: NETFILTER_DROP", mustRead("netfilter-packet-alert.bin"), alert{Reason: "NETFILTER_DROP", Location: "nft_do_chain+0x580 [nf_tables]", Origin: "sw", Count: 1}, false},
+		{"kernel: truncated", mustRead("broken-packet-alert-truncated.bin"), alert{}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -168,6 +170,15 @@ func FuzzParseStats(f *testing.F) {
 	})
 }
 
+// mustRead returns testdata/name; it panics when the file is missing.
+func mustRead(name string) []byte {
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
@@ -177,38 +188,10 @@ func readFixture(t testing.TB, name string) []byte {
 	return b
 }
 
-// TestParseRealKernelAlerts decodes messages a real drop monitor sent
-// (testdata/README.md).
-func TestParseRealKernelAlerts(t *testing.T) {
-	tests := []struct {
-		file    string
-		want    alert
-		wantErr bool
-	}{
-		{"no-socket-packet-alert.bin", alert{Reason: "NO_SOCKET", Location: "__udp4_lib_rcv+0x9a2", Origin: "sw", Count: 1}, false},
-		{"netfilter-packet-alert.bin", alert{Reason: "NETFILTER_DROP", Location: "nft_do_chain+0x580 [nf_tables]", Origin: "sw", Count: 1}, false},
-		{"broken-packet-alert-truncated.bin", alert{}, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.file, func(t *testing.T) {
-			got, err := parsePacketAlert(readFixture(t, tt.file))
-			if tt.wantErr {
-				if !errors.Is(err, ErrMalformed) {
-					t.Fatalf("err = %v, want ErrMalformed", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("(-want +got)\n%s", diff)
-			}
-			if l := LayerOf(got.Reason); l != map[string]model.Layer{"NO_SOCKET": model.LayerTransport, "NETFILTER_DROP": model.LayerNetfilter}[got.Reason] {
-				t.Errorf("LayerOf(%s) = %s", got.Reason, l)
-			}
-		})
-	}
+// TestParseRealKernelSummaryAndStats decodes summary alerts and stats
+// replies a real drop monitor sent (testdata/README.md); its packet
+// alerts are in TestParsePacketAlert.
+func TestParseRealKernelSummaryAndStats(t *testing.T) {
 	sum, err := parseSummaryAlert(readFixture(t, "summary-summary-alert.bin"), nil)
 	if err != nil || len(sum) != 1 || sum[0].Count != 20 || !strings.HasPrefix(sum[0].Location, "0xffffffff") {
 		t.Errorf("summary alert: %+v, %v", sum, err)
