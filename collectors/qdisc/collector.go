@@ -102,7 +102,9 @@ func (c *Collector) Close() error {
 // Collect implements collectors.Collector.
 func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error {
 	out, err := c.Sample(ctx, make([]model.RawCounter, 0, c.last))
-	if len(out) == 0 && err != nil {
+	if err != nil && !errors.Is(err, ErrMalformed) {
+		// A dump that failed part way: publishing the part would make
+		// the Store forget the rest and restart their deltas.
 		return err
 	}
 	c.last = len(out)
