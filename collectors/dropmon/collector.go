@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -86,6 +88,9 @@ type Collector struct {
 	opts Options
 	// dial opens a generic netlink socket; tests replace it.
 	dial func() (conn, error)
+	// kallsyms is the symbol file for summary mode ("/proc/kallsyms").
+	kallsyms string
+	syms     *symtab // read from kallsyms when summary mode starts
 	// tap, when set (by tests), sees every message the kernel sends.
 	tap atomic.Pointer[func(genetlink.Message)]
 
@@ -119,9 +124,10 @@ func New(opts Options) *Collector {
 		opts.QueueLen = DefaultQueueLen
 	}
 	return &Collector{
-		opts: opts,
-		dial: func() (conn, error) { return genetlink.Dial(nil) },
-		agg:  newAggregator(model.DropMonitorMaxEntries),
+		opts:     opts,
+		dial:     func() (conn, error) { return genetlink.Dial(nil) },
+		kallsyms: "/proc/kallsyms",
+		agg:      newAggregator(model.DropMonitorMaxEntries),
 	}
 }
 
@@ -249,6 +255,11 @@ func (c *Collector) start() error {
 	c.agg.mu.Lock()
 	c.agg.summary = mode == ModeSummary
 	c.agg.mu.Unlock()
+	if mode == ModeSummary && c.syms == nil {
+		// Summary alerts carry bare addresses; without symbols (no
+		// CAP_SYSLOG, kptr_restrict) they stay in hex.
+		c.syms, _ = readKallsyms(c.kallsyms)
+	}
 	c.running = true
 	c.wg.Add(1)
 	go c.listen(ev)
@@ -380,6 +391,13 @@ func (c *Collector) listen(ev conn) {
 				c.mu.Unlock()
 			}
 			for _, al := range buf {
+				if strings.HasPrefix(al.Location, "0x") {
+					if pc, err := strconv.ParseUint(al.Location[2:], 16, 64); err == nil {
+						if sym := c.syms.resolve(pc); sym != "" {
+							al.Location = sym
+						}
+					}
+				}
 				c.agg.add(al, now)
 			}
 		}

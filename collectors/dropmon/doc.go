@@ -21,7 +21,10 @@
 // NET_DM_ATTR_REASON; the payload is truncated to one byte since netlens
 // does not look at it. In summary mode (NET_DM_ALERT_MODE_SUMMARY, the
 // only mode before 5.4) it sends NET_DM_CMD_ALERT about once a second with
-// a struct net_dm_alert_msg of (pc, count) points and no reason or symbol.
+// a struct net_dm_alert_msg of (pc, count) points and no reason or symbol;
+// the Collector resolves those addresses through /proc/kallsyms when it
+// may read the addresses there (CAP_SYSLOG, kptr_restrict), else keeps
+// them in hex.
 // ModeAuto asks for packet mode and falls back to summary when the kernel
 // refuses.
 //

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -234,6 +235,10 @@ func TestIntegrationDropMonitorSummary(t *testing.T) {
 			if m.Mode != "summary" || len(m.Drops) == 0 || m.Drops[0].Reason != "" {
 				t.Fatalf("summary monitor %+v", m)
 			}
+			if _, err := readKallsyms("/proc/kallsyms"); err == nil && strings.HasPrefix(m.Drops[0].Location, "0x") {
+				t.Errorf("location %s not resolved through /proc/kallsyms", m.Drops[0].Location)
+			}
+			t.Logf("summary: %d drops at %s", m.Drops[0].Total, m.Drops[0].Location)
 			return
 		}
 	}
