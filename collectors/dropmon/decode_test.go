@@ -205,3 +205,13 @@ func TestParseRealKernelSummaryAndStats(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkParsePacketAlert(b *testing.B) {
+	msg := mustRead("netfilter-packet-alert.bin")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parsePacketAlert(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

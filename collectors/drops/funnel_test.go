@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -153,4 +154,34 @@ func TestSettingsNow(t *testing.T) {
 	if len(s) != 3 || s[0].Known || s[2].Name != "setsockopt SO_RCVBUF" {
 		t.Errorf("RcvbufErrors settings: %+v", s)
 	}
+}
+
+// BenchmarkFunnel builds the funnel of a host with 64 interfaces and 2
+// CPUs: every counter procnet and rtnetlink publish, most not drop-like.
+func BenchmarkFunnel(b *testing.B) {
+	var cs []model.Counter
+	for i := range 64 {
+		for _, n := range []string{"rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "rx_errors", "tx_errors", "rx_dropped", "tx_dropped",
+			"multicast", "collisions", "rx_length_errors", "rx_over_errors", "rx_crc_errors", "rx_frame_errors", "rx_fifo_errors",
+			"rx_missed_errors", "tx_aborted_errors", "tx_carrier_errors", "tx_fifo_errors", "tx_heartbeat_errors", "tx_window_errors",
+			"rx_compressed", "tx_compressed", "rx_nohandler", "rx_otherhost_dropped"} {
+			cs = append(cs, ctr(model.LayerNIC, "rtnetlink", "statistics", "veth"+strconv.Itoa(i), n, 1))
+		}
+		for _, n := range []string{"drops", "overlimits", "requeues", "bytes", "packets", "backlog", "qlen"} {
+			cs = append(cs, ctr(model.LayerQdisc, "rtnetlink", "qdisc", "veth"+strconv.Itoa(i)+" noqueue 0: root", n, 0))
+		}
+	}
+	for _, g := range []string{"Ip", "Udp", "Tcp", "Icmp"} {
+		for i := range 30 {
+			cs = append(cs, ctr(model.LayerIP, "/proc/net/snmp", g, "", "Field"+strconv.Itoa(i), 0))
+		}
+	}
+	cs = append(cs, ctr(model.LayerTransport, "/proc/net/snmp", "Udp", "", "RcvbufErrors", 3))
+	b.ReportAllocs()
+	var n int
+	for b.Loop() {
+		n = len(Funnel(cs))
+	}
+	b.ReportMetric(float64(len(cs)), "counters")
+	b.ReportMetric(float64(n), "funnel")
 }

@@ -170,3 +170,22 @@ func FuzzParseStats(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseQdisc(b *testing.B) {
+	msg := readFixture(b, "qdisc-tbf-va.bin")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseQdisc(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseStats(b *testing.B) {
+	msg := readFixture(b, "stats-va.bin")
+	var st []uint64
+	b.ReportAllocs()
+	for b.Loop() {
+		_, st, _, _ = parseStats(msg, st)
+	}
+}
