@@ -19,6 +19,25 @@
 // add a tab, write a page (for a table: a listBase plus count, include,
 // appendHaystack, key, sameRows, cell and detail) and append it in New.
 //
+// The Connections tab (conns.go) holds three views, which v cycles
+// through, each a list page of its own sharing the tab's filter: sockets
+// (sockets.go, what ss shows), conntrack flows (flows.go, what conntrack
+// -L shows, with NAT at a glance and both tuples in the detail pane) and
+// the two joined on the 5-tuple (joined.go, model.JoinSocketsFlows: a
+// process, its socket state and its conntrack state on one row). Only the
+// flows and joined views depend on the conntrack collector (Deps.Flows),
+// so the sockets view is never degraded by it. The Drops tab starts with
+// a netfilter section (netfilter.go): the conntrack table's fill with a
+// bar, the rates and totals of drop, early_drop, insert_failed and
+// invalid, and why the collector is down and how to fix it. While the
+// table is full, or drop/early_drop move, a TABLE FULL banner shows under
+// the header on every tab.
+//
+// A filter (filter.go) is words, all of which a row's text must contain,
+// and, on the Connections tab, key:value terms: proto:udp port:53
+// addr:10.0.0.0/8 state:estab nat:snat|dnat|both|any|none mark:N zone:N.
+// n cycles the nat: term.
+//
 // Tables (table.go) format only their visible rows. Pages filter and sort
 // into an index only when the snapshot (or the filter, the sort, a page
 // toggle) changes, and not at all when the Store hands them the same rows
@@ -34,7 +53,8 @@
 // or the user does, so an idle screen writes nothing.
 //
 // Keys (keys.go): tab/shift+tab and 1-9 switch tabs; / filters (enter
-// keeps, esc clears); o sorts by the next column, O reverses; up/down/j/k,
+// keeps, esc clears); o sorts by the next column, O reverses; v switches
+// the Connections view, n cycles its nat: filter; up/down/j/k,
 // pgup/pgdn, home/end (g/G) and the mouse wheel scroll, a click selects a
 // row or a tab; enter shows the detail pane; a shows every counter (Drops);
 // w shows watched sysctls only; p pauses; s saves a snapshot; ctrl+l

@@ -143,6 +143,14 @@ func TestEndToEndTmux(t *testing.T) {
 		s.waitFor("sysctls, 2 watched")
 		s.keys("tab")
 		s.waitFor("200 sockets")
+		// The flows view says why conntrack is down; v comes back round.
+		s.keys("v")
+		s.waitFor("needs CAP_NET_ADMIN")
+		s.waitFor("cap_net_admin+ep")
+		s.keys("v")
+		s.waitFor("[joined] 200 sockets")
+		s.keys("v")
+		s.waitFor("[sockets] 200 sockets")
 		s.keys("/", "10.1.0.42:", "Enter")
 		scr := s.waitFor("1 of 200 shown")
 		if !strings.Contains(scr, "10.1.0.42:20042") || strings.Contains(scr, "10.1.0.43:") {
@@ -166,6 +174,29 @@ func TestEndToEndTmux(t *testing.T) {
 		s.run("resize-window", "-t", "e2e", "-x", "100", "-y", "30")
 		s.waitFor("200 sockets")
 		quitASCII(t, s, dir, raw)
+	})
+
+	// A conntrack table that is full: the banner on every tab, the flows
+	// and the netfilter section, on the Linux console's 16 colours.
+	t.Run("table full", func(t *testing.T) {
+		dir := t.TempDir()
+		s := &tmuxSession{t: t, socket: fmt.Sprintf("netlens-ui-e2e-full-%d-%d", os.Getpid(), time.Now().UnixNano())}
+		t.Cleanup(func() { _ = exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
+		script := fmt.Sprintf("sleep 0.3; env -u TMUX TERM=linux %s -sockets 100 -flows 100 -table-full -churn 0 -snapshot-dir %s; echo $? > %s; sleep 30",
+			bin, dir, filepath.Join(dir, "exit"))
+		s.run("new-session", "-d", "-s", "e2e", "-x", "80", "-y", "24", script)
+		s.waitFor("CONNTRACK TABLE FULL 262144/262144")
+		s.keys("v")
+		s.waitFor("[flows] 110 flows")
+		s.keys("v")
+		s.waitFor("[joined] 100 sockets, 100 with a conntrack flow")
+		s.keys("2")
+		scr := s.waitFor("rate/s  drop")
+		if !regexp.MustCompile(`Netfilter\s+conntrack 262144/262144 .*TABLE FULL`).MatchString(scr) || !strings.Contains(scr, "counters moved since start") {
+			t.Fatalf("drops tab:\n%s", scr)
+		}
+		s.keys("q")
+		waitExit(t, dir)
 	})
 
 	colour := regexp.MustCompile(`\x1b\[[0-9;]*m`)

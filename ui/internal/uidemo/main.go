@@ -3,6 +3,10 @@
 // measuring what a redraw costs on the wire (see -churn).
 //
 //	go run ./ui/internal/uidemo -sockets 1000 -churn 0.05 -refresh 1s
+//
+// With -flows N it has a conntrack table as well: one flow per socket (up
+// to N, a seventh of them port-forwarded: DNAT) plus forwarded,
+// masqueraded flows (SNAT); -table-full fills the table and drops.
 package main
 
 import (
@@ -35,6 +39,8 @@ func run() error {
 	publish := flag.Duration("publish", 0, "publish interval (default: -refresh)")
 	dir := flag.String("snapshot-dir", ".", "where s writes snapshots")
 	noMouse := flag.Bool("no-mouse", false, "leave the mouse to the terminal")
+	nflows := flag.Int("flows", 0, "conntrack flows (0: conntrack needs CAP_NET_ADMIN)")
+	full := flag.Bool("table-full", false, "the conntrack table is full and dropping")
 	flag.Parse()
 	if *publish <= 0 {
 		*publish = *refresh
@@ -48,12 +54,38 @@ func run() error {
 		{Name: "counters", State: model.StateOK},
 		{Name: "sockets", State: model.StateOK, Source: "synthetic"},
 		{Name: "sysctl", State: model.StateOK},
-		{Name: "conntrack", State: model.StateNoPermission, Reason: "needs CAP_NET_ADMIN"},
 	} {
 		store.Publish(model.StatusUpdate{Status: st})
 	}
 	socks := sockets(*n)
 	store.Publish(model.SocketsUpdate{At: time.Now(), Sockets: socks})
+	ct := model.CollectorStatus{Name: "conntrack", State: model.StateNoPermission, Reason: "needs CAP_NET_ADMIN"}
+	var drops uint64
+	publishCT := func() {}
+	if *nflows > 0 {
+		ct = model.CollectorStatus{Name: "conntrack", State: model.StateOK, Source: "ctnetlink"}
+		fs := flows(socks, *nflows)
+		store.Publish(model.FlowsUpdate{At: time.Now(), Flows: fs})
+		publishCT = func() {
+			st := model.ConntrackStats{At: time.Now(), Count: uint64(len(fs)), Max: 262144, Buckets: 65536,
+				Accounting: true, Timestamps: true, Events: true, FlowsHeld: len(fs), FlowsLimit: 65536, Listening: true}
+			if *full {
+				st.Count, st.Max = 262144, 262144
+				drops += 150
+			}
+			store.Publish(model.ConntrackStatsUpdate{Stats: st})
+			var cs []model.RawCounter
+			for _, c := range []struct {
+				name string
+				v    uint64
+			}{{"drop", drops}, {"early_drop", drops / 3}, {"insert_failed", 0}, {"invalid", 4}} {
+				cs = append(cs, model.RawCounter{Layer: model.LayerNetfilter, Source: "ctnetlink", Group: "conntrack", Name: c.name, Kind: model.KindCounter, Value: c.v})
+			}
+			store.Publish(model.CountersUpdate{Collector: "conntrack", At: time.Now(), Counters: cs})
+		}
+	}
+	store.Publish(model.StatusUpdate{Status: ct})
+	publishCT()
 	store.Publish(model.SysctlsUpdate{At: time.Now(), Sysctls: []model.Sysctl{
 		{Name: "net.core.somaxconn", Value: "4096", Watched: true, Why: "Upper bound on a listen() backlog."},
 		{Name: "net.core.netdev_max_backlog", Value: "1000", Watched: true, Why: "Per-CPU input queue length."},
@@ -89,6 +121,7 @@ func run() error {
 			store.Publish(model.SocketsUpdate{At: time.Now(), Sockets: next})
 			udpErrs += uint64(r.IntN(3))
 			publishCounters()
+			publishCT()
 		}
 	}()
 
@@ -113,6 +146,42 @@ func sockets(n int) []model.Socket {
 			State:  model.StateEstablished,
 			Inode:  uint64(1000 + i),
 			Procs:  []model.Proc{{PID: 4242, Comm: "nginx", FD: 10 + i}},
+		}
+	}
+	return out
+}
+
+// flows returns the conntrack flows of the first n sockets (a seventh of
+// them port-forwarded to the socket: DNAT), and a forwarded, masqueraded
+// flow (SNAT) for every tenth.
+func flows(socks []model.Socket, n int) []model.Flow {
+	now := time.Now()
+	public := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 100, 1}), 443)
+	var out []model.Flow
+	for i, s := range socks[:min(n, len(socks))] {
+		f := model.Flow{
+			ID: uint32(i + 1), Family: model.FamilyIPv4, Proto: model.ProtoTCP, ProtoNum: 6,
+			Orig:     model.FlowTuple{Src: s.Remote, Dst: s.Local},
+			Reply:    model.FlowTuple{Src: s.Local, Dst: s.Remote},
+			TCPState: model.TCPEstablished, Status: model.StatusSeenReply | model.StatusAssured | model.StatusConfirmed,
+			Timeout: 432000 * time.Second, CountersKnown: true,
+			OrigPackets: uint64(10 + i%90), ReplyPackets: uint64(12 + i%70), OrigBytes: uint64(1400 * (10 + i%90)), ReplyBytes: uint64(9000 * (12 + i%70)),
+			Start: now.Add(-time.Duration(i%3600) * time.Second), FirstSeen: now, Updated: now,
+		}
+		if i%7 == 0 {
+			f.Orig.Dst = public
+			f.Status |= model.StatusDstNAT
+		}
+		f.SetNAT()
+		out = append(out, f)
+		if i%10 == 0 {
+			g := f
+			g.ID += 1 << 20
+			g.Orig = model.FlowTuple{Src: netip.AddrPortFrom(netip.AddrFrom4([4]byte{172, 17, 0, byte(2 + i%200)}), uint16(40000+i%20000)), Dst: public}
+			g.Reply = model.FlowTuple{Src: public, Dst: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, 1}), uint16(40000+i%20000))}
+			g.Status |= model.StatusSrcNAT
+			g.SetNAT()
+			out = append(out, g)
 		}
 	}
 	return out
