@@ -164,11 +164,7 @@ func (e *engine) run(ctx context.Context, src packetSource, live *afpacket.TPack
 			continue
 		}
 		n++
-		e.mu.Lock()
-		d.decode(data, &pi)
-		e.st.add(&pi, ci.Timestamp, ci.Length, ci.CaptureLength)
-		e.store.add(data, &ci, &pi)
-		e.mu.Unlock()
+		e.packet(d, &pi, data, &ci)
 		if e.opts.Count > 0 && n >= e.opts.Count {
 			break
 		}
@@ -181,6 +177,15 @@ func (e *engine) run(ctx context.Context, src packetSource, live *afpacket.TPack
 	}
 	e.mu.Unlock()
 	return e.err
+}
+
+// packet decodes, counts and stores one packet.
+func (e *engine) packet(d *decoder, pi *packetInfo, data []byte, ci *gopacket.CaptureInfo) {
+	e.mu.Lock()
+	d.decode(data, pi)
+	e.st.add(pi, ci.Timestamp, ci.Length, ci.CaptureLength)
+	e.store.add(data, ci, pi)
+	e.mu.Unlock()
 }
 
 // sampleCPU reads the calling thread's CPU time (the capture goroutine is
