@@ -150,11 +150,14 @@ func sortFlows(flows []model.Flow) {
 }
 
 func compareKeys(a, b sortKey) int {
-	return cmp.Or(
-		cmp.Compare(b.bytes, a.bytes),
-		cmp.Compare(a.id, b.id),
-		compareTuples(a.f, b.f),
-	)
+	// Not cmp.Or: it would compare the tuples of every pair.
+	if c := cmp.Compare(b.bytes, a.bytes); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.id, b.id); c != 0 {
+		return c
+	}
+	return compareTuples(a.f, b.f)
 }
 
 type sortKey struct {
