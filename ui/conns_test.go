@@ -473,3 +473,19 @@ func FuzzParseFilter(f *testing.F) {
 		}
 	})
 }
+
+func TestDropsClickBelowNetfilter(t *testing.T) {
+	a := newTestApp(t, flowStore(), Options{}, 80, 24)
+	send(a, "2")
+	p := a.pages[1].(*dropsPage)
+	// Page lines: 0-2 netfilter, 3 summary, 4 header, 5 first row; the
+	// page starts at screen line 3.
+	a.Update(teaClick(10, 3+5+2))
+	if c := p.tbl.Cursor(); c != 2 {
+		t.Fatalf("click on the third counter: cursor %d", c)
+	}
+	a.Update(teaClick(10, 3+1)) // the netfilter section: no change
+	if c := p.tbl.Cursor(); c != 2 {
+		t.Fatalf("click on the netfilter section moved the cursor to %d", c)
+	}
+}

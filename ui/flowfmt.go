@@ -47,7 +47,16 @@ func flowStateCell(f *model.Flow) string {
 // flowStateLong is a flow's state as conntrack(8) prints it:
 // "ESTABLISHED [ASSURED]".
 func flowStateLong(f *model.Flow) string {
-	return strings.TrimSpace(f.State() + " " + f.Status.Brackets())
+	return strings.TrimSpace(tcpState(f) + " " + f.Status.Brackets())
+}
+
+// tcpState is model.Flow.State without copying the flow (the methods of
+// model.Flow take it by value, and filters call this for every flow).
+func tcpState(f *model.Flow) string {
+	if f.ProtoNum == 6 {
+		return f.TCPState.String()
+	}
+	return ""
 }
 
 // protoCell is a protocol in a narrow column.
@@ -225,7 +234,7 @@ func matchFlowTerm(f *model.Flow, t *filterTerm) bool {
 		}
 		return false
 	case "state":
-		if f.ProtoNum == 6 && (t.matchState(f.State()) || t.matchState(flowStateCell(f))) {
+		if f.ProtoNum == 6 && (t.matchState(tcpState(f)) || t.matchState(flowStateCell(f))) {
 			return true
 		}
 		switch {

@@ -198,7 +198,7 @@ func appendFlowHaystack(b []byte, f *model.Flow) []byte {
 		b = appendTuple(b, f.Reply)
 	}
 	b = append(b, ' ')
-	b = append(b, f.State()...)
+	b = append(b, tcpState(f)...)
 	b = append(b, ' ')
 	b = append(b, f.Status.Brackets()...)
 	b = append(b, ' ')

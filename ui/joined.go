@@ -101,10 +101,10 @@ func newJoinView(c Common, deps []string) *joinView {
 		{name: "bytes", col: joinBytes, desc: true, prep: prep, cmp: func(a, b int) int {
 			x, y := int64(-1), int64(-1)
 			if f := flowOf(a); f != nil {
-				x = int64(f.Bytes())
+				x = int64(f.OrigBytes + f.ReplyBytes)
 			}
 			if f := flowOf(b); f != nil {
-				y = int64(f.Bytes())
+				y = int64(f.OrigBytes + f.ReplyBytes)
 			}
 			return cmp.Or(cmp.Compare(x, y), -byLocal(a, b))
 		}},
