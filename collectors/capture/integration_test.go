@@ -255,6 +255,11 @@ func (l *lab) startTcpdump(t *testing.T, path string) (stop func()) {
 
 // liveEngine opens a capture on a0 inside A and runs it until stop.
 func (l *lab) liveEngine(t *testing.T, opts Options) (e *engine, stop func()) {
+	return liveEngineIn(t, l.a, opts)
+}
+
+// liveEngineIn opens a capture inside ns and runs it until stop.
+func liveEngineIn(t *testing.T, ns *netnstest.NS, opts Options) (e *engine, stop func()) {
 	t.Helper()
 	e, err := newEngine(opts)
 	if err != nil {
@@ -262,7 +267,7 @@ func (l *lab) liveEngine(t *testing.T, opts Options) (e *engine, stop func()) {
 	}
 	var tp *afpacket.TPacket
 	var attached time.Time
-	l.a.Do(t, func() {
+	ns.Do(t, func() {
 		tp, attached, err = e.openLive()
 	})
 	if err != nil {
@@ -294,8 +299,26 @@ func TestIntegrationCaptureMatchesTshark(t *testing.T) {
 	const filter = "udp port 53 or (ip6 and tcp) or vlan" // vlan shifts what follows it
 	e, stop := l.liveEngine(t, Options{Interface: "a0", StorePackets: 100000, StoreBytes: 64 << 20})
 	ef, stopF := l.liveEngine(t, Options{Interface: "a0", Filter: filter, StorePackets: 100000, StoreBytes: 64 << 20})
+	// On b0 the kernel takes the 802.1Q tag off received frames (it
+	// always does, VLAN devices or not): the kernel filter lets tagged
+	// frames through and the capture filters them once the tag is back.
+	eb, stopB := liveEngineIn(t, l.b, Options{Interface: "b0"})
+	ebf, stopBF := liveEngineIn(t, l.b, Options{Interface: "b0", Filter: "vlan 10 and icmp"})
 	time.Sleep(200 * time.Millisecond)
 	l.traffic(t)
+	stopB()
+	stopBF()
+	if l.vlanDev {
+		t.Log("VLAN devices present: the injected-tag check on b0 is skipped")
+	} else {
+		bs, bfs := eb.snapshot(time.Now()), ebf.snapshot(time.Now())
+		if got := bs.Protocols[1].Packets; got != 4 {
+			t.Errorf("b0: %d VLAN-tagged frames, want the 4 injected", got)
+		}
+		if bfs.Packets != 3 || bfs.Protocols[1].Packets != 3 {
+			t.Errorf("b0 with filter \"vlan 10 and icmp\": %d packets (%d tagged), want the 3 tagged echo requests", bfs.Packets, bfs.Protocols[1].Packets)
+		}
+	}
 	stop()
 	stopF()
 	time.Sleep(500 * time.Millisecond) // tcpdump writes what it holds
