@@ -689,33 +689,47 @@ func checkForward() error {
 	}
 	defer sh("ip link del fwb")
 	if err := sh(`
+		sysctl -w net.ipv6.conf.fwa.accept_dad=0
+		sysctl -w net.ipv6.conf.fwb.accept_dad=0
 		ip addr add 10.91.1.1/24 dev fwa
 		ip addr add 10.91.2.1/24 dev fwb
+		ip -6 addr add fd91:1::1/64 dev fwa
+		ip -6 addr add fd91:2::1/64 dev fwb
 		ip link set fwa up
 		ip link set fwb up
-		sysctl -w net.ipv4.ip_forward=1`); err != nil {
+		sysctl -w net.ipv4.ip_forward=1
+		sysctl -w net.ipv6.conf.all.forwarding=1`); err != nil {
 		return err
 	}
-	if err := a.sh(`
-		ip addr add 10.91.1.2/24 dev eth0
-		ip link set eth0 up
-		ip route add default via 10.91.1.1`); err != nil {
-		return err
-	}
-	if err := b.sh(`
-		ip addr add 10.91.2.2/24 dev eth0
-		ip link set eth0 up
-		ip route add default via 10.91.2.1`); err != nil {
-		return err
+	for i, ns := range []*netns{a, b} {
+		if err := ns.sh(fmt.Sprintf(`
+			sysctl -w net.ipv6.conf.eth0.accept_dad=0
+			ip addr add 10.91.%[1]d.2/24 dev eth0
+			ip -6 addr add fd91:%[1]d::2/64 dev eth0
+			ip link set eth0 up
+			ip route add default via 10.91.%[1]d.1
+			ip -6 route add default via fd91:%[1]d::1`, i+1)); err != nil {
+			return err
+		}
 	}
 	return withClient(func(c *kmod.Client) error {
 		const n = 20
-		send := func() (int, error) { return forwardExchange(a, b, n) }
-		if k, err := send(); err != nil || k != n {
-			return fmt.Errorf("forwarding without rules: %d of %d (%v)", k, n, err)
+		for _, f := range []struct {
+			fam     kmod.Family
+			network string
+			dst     string
+			bits    int
+		}{{kmod.FamilyIPv4, "udp4", "10.91.2.2", 32}, {kmod.FamilyIPv6, "udp6", "fd91:2::2", 128}} {
+			send := func() (int, error) { return forwardExchange(a, b, f.network, f.dst, n) }
+			if k, err := send(); err != nil || k != n {
+				return fmt.Errorf("%v forwarding without rules: %d of %d (%v)", f.fam, k, n, err)
+			}
+			r := kmod.Rule{Hooks: kmod.HookForward, Dst: netip.PrefixFrom(netip.MustParseAddr(f.dst), f.bits), Proto: 17,
+				InIface: "fwa", OutIface: "fwb", Action: kmod.ActionDrop}
+			if err := dropCase(c, r, f.fam, 2, send, n); err != nil {
+				return err
+			}
 		}
-		r := kmod.Rule{Hooks: kmod.HookForward, Dst: pfx("10.91.2.2/32"), Proto: 17, InIface: "fwa", OutIface: "fwb",
-			Action: kmod.ActionDrop}
-		return dropCase(c, r, kmod.FamilyIPv4, 2, send, n)
+		return nil
 	})
 }

@@ -128,20 +128,22 @@ func ping(v6 bool, dst string, n int) (int, error) {
 	return replies, nil
 }
 
-// forwardExchange sends n datagrams from namespace a to 10.91.2.2:4600 in
-// namespace b (routed through the root namespace) and counts arrivals.
-func forwardExchange(a, b *netns, n int) (int, error) {
+// forwardExchange sends n datagrams from namespace a to dst (an address
+// of namespace b, port 4600), routed through the root namespace, and counts
+// arrivals.
+func forwardExchange(a, b *netns, network, dst string, n int) (int, error) {
 	var (
 		lc  net.PacketConn
 		sc  *net.UDPConn
 		err error
 	)
-	if err = b.do(func() (e error) { lc, e = net.ListenPacket("udp4", "10.91.2.2:4600"); return }); err != nil {
+	laddr := udpAddr(dst, 4600)
+	if err = b.do(func() (e error) { lc, e = net.ListenPacket(network, laddr); return }); err != nil {
 		return 0, err
 	}
 	defer lc.Close()
-	raddr := &net.UDPAddr{IP: net.ParseIP("10.91.2.2"), Port: 4600}
-	if err = a.do(func() (e error) { sc, e = net.DialUDP("udp4", nil, raddr); return }); err != nil {
+	raddr := &net.UDPAddr{IP: net.ParseIP(dst), Port: 4600}
+	if err = a.do(func() (e error) { sc, e = net.DialUDP(network, nil, raddr); return }); err != nil {
 		return 0, err
 	}
 	defer sc.Close()
@@ -162,7 +164,7 @@ func forwardExchange(a, b *netns, n int) (int, error) {
 	for i := 0; i < n; i++ {
 		_, _ = sc.Write(msg)
 		if i == 0 {
-			time.Sleep(50 * time.Millisecond) // let ARP resolve on the first run
+			time.Sleep(100 * time.Millisecond) // let ARP/ND resolve on the first run
 		}
 	}
 	return <-got, nil
