@@ -748,8 +748,11 @@ func TestIntegrationTableFull(t *testing.T) {
 // /proc allows.
 func TestIntegrationNonRoot(t *testing.T) {
 	if os.Getenv("NETLENS_CT_NONROOT_HELPER") == "1" {
-		err := NewCollector(Config{}).Collect(context.Background(), &recorder{})
-		fmt.Printf("STATE=%s\nERR=%v\n", collectors.Classify(err), err)
+		var rec recorder
+		err := NewCollector(Config{}).Collect(context.Background(), &rec)
+		fmt.Printf("STATE=%s\nERR=%v\nMAX=%d\n", collectors.Classify(err), err, rec.stats.Max)
+		_, _, err = DumpOnce(context.Background(), Config{})
+		fmt.Printf("ONCE=%s\nONCEERR=%v\n", collectors.Classify(err), err)
 		return
 	}
 	requireRoot(t)
@@ -774,7 +777,8 @@ func TestIntegrationNonRoot(t *testing.T) {
 	if err != nil {
 		t.Fatalf("helper: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "STATE=no-permission") || !strings.Contains(string(out), "needs CAP_NET_ADMIN") {
+	if !strings.Contains(string(out), "STATE=no-permission") || !strings.Contains(string(out), "needs CAP_NET_ADMIN") ||
+		!strings.Contains(string(out), "ONCE=no-permission") || strings.Contains(string(out), "MAX=0\n") {
 		t.Errorf("as nobody: %s", out)
 	}
 	t.Logf("as nobody: %s", bytes.TrimSpace(out))
