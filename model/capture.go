@@ -42,8 +42,12 @@ type CaptureStats struct {
 	// fragments (IPv4 with MF or an offset, IPv6 with a fragment header):
 	// they are not reassembled and count in a flow of proto "ip" without ports.
 	DecodeErrors uint64 `json:"decode_errors"`
-	Truncated    uint64 `json:"truncated"`
-	Fragments    uint64 `json:"fragments"`
+	// NonEthernet counts packets skipped because they came from an
+	// interface without Ethernet headers (a tunnel, WireGuard) while
+	// capturing on all interfaces: netlens decodes Ethernet frames only.
+	NonEthernet uint64 `json:"non_ethernet"`
+	Truncated   uint64 `json:"truncated"`
+	Fragments   uint64 `json:"fragments"`
 
 	// CPUSeconds is the CPU time the capture goroutine used (user and
 	// system, its thread's) since it started; CPUPercent its share of one

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"runtime"
 	"sync"
 	"syscall"
@@ -67,9 +68,13 @@ type engine struct {
 	// ring statistics (live only)
 	ringDrops, ringFreezes uint64
 	ringBytes              int
-	cpu                    time.Duration
-	prevCPU                time.Duration
-	prevCPUAt              time.Time
+	nonEthernet            uint64
+	// notEther are the interfaces without Ethernet headers, by index, as
+	// of when a capture on all interfaces opened.
+	notEther  map[int]bool
+	cpu       time.Duration
+	prevCPU   time.Duration
+	prevCPUAt time.Time
 }
 
 func newEngine(opts Options) (*engine, error) {
@@ -91,6 +96,26 @@ func (e *engine) openLive() (*afpacket.TPacket, time.Time, error) {
 	iface := e.opts.Interface
 	if iface == "any" {
 		iface = ""
+		// Packets from interfaces without Ethernet headers are counted
+		// and skipped, not decoded as garbage.
+		ifs, err := net.Interfaces()
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("capture on any: list interfaces: %w", err)
+		}
+		e.notEther = map[int]bool{}
+		for _, ifi := range ifs {
+			if !ethernetLike(ifi) {
+				e.notEther[ifi.Index] = true
+			}
+		}
+	} else {
+		ifi, err := net.InterfaceByName(iface)
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("capture on %s: %w", iface, err)
+		}
+		if !ethernetLike(*ifi) {
+			return nil, time.Time{}, fmt.Errorf("capture on %s: no Ethernet headers on this interface (netlens decodes Ethernet frames): %w", iface, collectors.ErrNotSupported)
+		}
 	}
 	tp, err := afpacket.NewTPacket(
 		afpacket.OptInterface(iface),
@@ -160,6 +185,12 @@ func (e *engine) run(ctx context.Context, src packetSource, live *afpacket.TPack
 			}
 			break
 		}
+		if e.notEther[ci.InterfaceIndex] {
+			e.mu.Lock()
+			e.nonEthernet++
+			e.mu.Unlock()
+			continue
+		}
 		if e.filter != nil && (userFilter || e.filter.NeedsCheck(data) || ci.Timestamp.Before(verifyBefore)) && !e.filter.Match(data, ci.Length) {
 			continue
 		}
@@ -177,6 +208,14 @@ func (e *engine) run(ctx context.Context, src packetSource, live *afpacket.TPack
 	}
 	e.mu.Unlock()
 	return e.err
+}
+
+// ethernetLike reports whether an interface's packets carry Ethernet
+// headers as a packet socket sees them: a 6-byte hardware address
+// (Ethernet, veth, bridges, Wi-Fi), or loopback (zero MAC addresses).
+// Tunnels and WireGuard have none.
+func ethernetLike(ifi net.Interface) bool {
+	return len(ifi.HardwareAddr) == 6 || ifi.Flags&net.FlagLoopback != 0
 }
 
 // packet decodes, counts and stores one packet.
@@ -222,7 +261,7 @@ func (e *engine) snapshot(now time.Time) model.CaptureStats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	cs := model.CaptureStats{Source: "live", Interface: e.opts.Interface, Filter: e.opts.Filter, Running: e.running,
-		RingDrops: e.ringDrops, RingFreezes: e.ringFreezes, RingBytes: e.ringBytes,
+		RingDrops: e.ringDrops, RingFreezes: e.ringFreezes, RingBytes: e.ringBytes, NonEthernet: e.nonEthernet,
 		StoreBytes: len(e.store.buf), StorePackets: len(e.store.recs), Control: e}
 	if e.opts.File != "" {
 		cs.Source, cs.Interface = "file", e.opts.File

@@ -439,3 +439,55 @@ func TestIntegrationNonRootNeedsCapNetRaw(t *testing.T) {
 	}
 	_ = c
 }
+
+// TestIntegrationAnyInterfaceSkipsNonEthernet: capturing on all
+// interfaces, packets of an interface without Ethernet headers (a tun
+// device) are counted as non_ethernet and not decoded; capturing on that
+// interface alone is refused as not supported.
+func TestIntegrationAnyInterfaceSkipsNonEthernet(t *testing.T) {
+	ns := netnstest.New(t, "capt")
+	var tun int
+	ns.Do(t, func() {
+		var err error
+		if tun, err = unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0); err != nil {
+			t.Skipf("no tun devices: %v", err)
+		}
+		ifr, err := unix.NewIfreq("tun0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
+		if err := unix.IoctlIfreq(tun, unix.TUNSETIFF, ifr); err != nil {
+			t.Fatalf("TUNSETIFF: %v", err)
+		}
+	})
+	defer unix.Close(tun)
+	ns.Run(t, "ip", "addr", "add", "10.79.0.1/24", "dev", "tun0")
+	ns.Run(t, "ip", "link", "set", "tun0", "up")
+
+	e, stop := liveEngineIn(t, ns, Options{Interface: "any"})
+	time.Sleep(100 * time.Millisecond)
+	ns.Command("ping", "-c", "2", "-i", "0.05", "-W", "1", "10.79.0.2").Run() // out of tun0, unanswered
+	ns.Run(t, "ping", "-c", "2", "-i", "0.05", "127.0.0.1")                   // loopback: Ethernet-like
+	time.Sleep(200 * time.Millisecond)
+	stop()
+	cs := e.snapshot(time.Now())
+	if cs.NonEthernet < 2 {
+		t.Errorf("non_ethernet %d, want the 2 pings out of tun0", cs.NonEthernet)
+	}
+	if cs.DecodeErrors != 0 {
+		t.Errorf("decode errors %d: tun packets were decoded as Ethernet", cs.DecodeErrors)
+	}
+	if got := cs.Protocols[8].Packets; got < 4 { // icmp: 2 requests and 2 replies on lo
+		t.Errorf("%d ICMP packets on lo, want 4", got)
+	}
+
+	e2, err := newEngine(Options{Interface: "tun0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Do(t, func() { _, _, err = e2.openLive() })
+	if !errors.Is(err, collectors.ErrNotSupported) {
+		t.Errorf("capture on tun0: %v, want an error wrapping ErrNotSupported", err)
+	}
+}

@@ -64,7 +64,7 @@ func fullSnapshot() model.Snapshot {
 		LastDuration: time.Millisecond, LastRun: t0, LastSuccess: t0, Source: "sock_diag", Note: "owners of 3 of 90 processes unreadable"}})
 	s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: "conntrack", State: model.StateNoPermission, Reason: "needs CAP_NET_ADMIN"}})
 	s.Publish(model.CaptureUpdate{Stats: model.CaptureStats{At: t0, Source: "live", Interface: "eth0", Filter: "tcp port 443", Running: true, Started: t0,
-		Packets: 1000, Bytes: 900000, PacketsPerSec: 100, BitsPerSec: 720000, RingDrops: 3, RingFreezes: 1, DecodeErrors: 2, Truncated: 4, Fragments: 5,
+		Packets: 1000, Bytes: 900000, PacketsPerSec: 100, BitsPerSec: 720000, RingDrops: 3, RingFreezes: 1, DecodeErrors: 2, NonEthernet: 6, Truncated: 4, Fragments: 5,
 		CPUSeconds: 0.5, CPUPercent: 2.5, RingBytes: 4 << 20, StoreBytes: 1 << 20, StorePackets: 1024,
 		Protocols: []model.CaptureProto{{Name: "eth", Packets: 1000, Bytes: 900000, PacketsPerSec: 100, BitsPerSec: 720000}, {Name: "tcp", Packets: 990, Bytes: 899000}},
 		TopFlows: []model.CaptureFlow{{Key: model.CaptureFlowKey{Proto: model.ProtoTCP, A: netip.MustParseAddrPort("10.0.0.1:443"), B: netip.MustParseAddrPort("[2001:db8::2]:50000")},
