@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -48,6 +49,8 @@ func TestCLIUsage(t *testing.T) {
 		{name: "unknown snapshot flag", args: []string{"snapshot", "--bogus"}, code: 2, stderr: "unknown flag: --bogus", noStdout: true},
 		{name: "bad flag value", args: []string{"--refresh", "soon"}, code: 2, stderr: "invalid argument", noStdout: true},
 		{name: "refresh too short", args: []string{"--refresh", "1ms"}, code: 2, stderr: "too short", noStdout: true},
+		{name: "drops help", args: []string{"drops", "--help"}, stdout: "netlens drops [flags]"},
+		{name: "drops interval too short", args: []string{"drops", "--interval", "1ms"}, code: 2, stderr: "too short", noStdout: true},
 		{name: "extra argument", args: []string{"version", "x"}, code: 2, stderr: "takes no arguments", noStdout: true},
 	}
 	for _, tt := range tests {
@@ -196,4 +199,54 @@ func TestIntegrationSnapshotAsNobody(t *testing.T) {
 		t.Errorf("no sockets as nobody")
 	}
 	t.Logf("collector states as nobody: %v", states)
+}
+
+// TestIntegrationDropsCommand runs `netlens drops --json` in a namespace
+// while UDP datagrams go to a closed port there: the second sample shows
+// Udp NoPorts moving at the transport layer.
+func TestIntegrationDropsCommand(t *testing.T) {
+	bin := netlensBinary(t)
+	ns := testNetns(t)
+	cmd := exec.Command("ip", "netns", "exec", ns, bin, "drops", "--json", "--interval", "1s", "--count", "3")
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	send := exec.Command("ip", "netns", "exec", ns, "/usr/bin/python3", "-c",
+		"import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor i in range(20): s.sendto(b'x',('127.0.0.1',9))")
+	if b, err := send.CombinedOutput(); err != nil {
+		t.Fatalf("send: %v: %s", err, b)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("drops: %v: %s", err, errOut.String())
+	}
+	var moved uint64
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("want 3 JSON lines, got %d:\n%s", len(lines), out.String())
+	}
+	for _, line := range lines {
+		var s struct {
+			Counters []struct {
+				Layer, Group, Name string
+				Delta              uint64
+			}
+		}
+		if err := json.Unmarshal([]byte(line), &s); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		for _, c := range s.Counters {
+			if c.Group == "Udp" && c.Name == "NoPorts" {
+				if c.Layer != "transport" {
+					t.Errorf("Udp NoPorts at layer %q", c.Layer)
+				}
+				moved += c.Delta
+			}
+		}
+	}
+	if moved != 20 {
+		t.Errorf("Udp NoPorts moved by %d over the samples, want 20:\n%s", moved, out.String())
+	}
 }

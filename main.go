@@ -17,6 +17,7 @@ import (
 
 	"netlens/collectors"
 	"netlens/collectors/all"
+	"netlens/collectors/drops"
 	"netlens/model"
 	"netlens/ui"
 	"netlens/ui/export"
@@ -118,6 +119,36 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 	snap.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "give up on a collector after this long")
 	root.AddCommand(snap)
 
+	var dropsJSON bool
+	var dropsInterval time.Duration
+	var dropsCount int
+	dropsCmd := &cobra.Command{
+		Use:   "drops",
+		Short: "Print the drop counters that move, by layer, every interval (for scripts)",
+		Long: `drops samples the drop-like counters of every layer (NIC, softnet,
+qdisc, IP, transport, socket, IPsec, and the kernel's drop monitor where it
+exists) and prints, after each interval, those that moved: the delta, the
+rate and the total since it started.`,
+		Args:          noArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dropsInterval < 100*time.Millisecond {
+				return usageError{fmt.Errorf("--interval %s is too short (minimum 100ms)\n%s", dropsInterval, cmd.UsageString())}
+			}
+			store := newStore()
+			cfg := o.config()
+			cfg.Only = all.DropsDeps
+			r := collectors.NewRunner(store, all.Specs(cfg)...)
+			defer r.Wait()
+			return drops.Watch(cmd.Context(), cmd.OutOrStdout(), r, store, dropsInterval, dropsCount, dropsJSON)
+		},
+	}
+	dropsCmd.Flags().BoolVar(&dropsJSON, "json", false, "print one JSON object per sample")
+	dropsCmd.Flags().DurationVar(&dropsInterval, "interval", time.Second, "time between samples")
+	dropsCmd.Flags().IntVar(&dropsCount, "count", 1, "samples to print (0: until interrupted)")
+	root.AddCommand(dropsCmd)
+
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the netlens version",
@@ -161,6 +192,7 @@ func runTUI(ctx context.Context, o options) error {
 		Refresh: o.refresh,
 		Version: version,
 		NoMouse: o.noMouse,
+		Deps:    ui.Deps{Drops: all.DropsDeps},
 		SaveSnapshot: func(s model.Snapshot) (string, error) {
 			return export.Save(o.snapshotDir, s)
 		},

@@ -3,12 +3,15 @@
 package all
 
 import (
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"netlens/collectors"
+	"netlens/collectors/dropmon"
 	"netlens/collectors/procnet"
+	"netlens/collectors/qdisc"
 	"netlens/collectors/sockets"
 	"netlens/collectors/sysctl"
 )
@@ -20,19 +23,44 @@ type Config struct {
 	// Owners maps sockets to the processes holding them (costs a walk of
 	// /proc/*/fd, cached).
 	Owners bool
+	// Only, when not empty, keeps just the collectors of these names.
+	Only []string
 }
+
+// Collector names, for Config.Only and the UI's tab dependencies.
+const (
+	Sockets  = "sockets"
+	Counters = procnet.CollectorName
+	Sysctl   = sysctl.CollectorName
+	Qdisc    = qdisc.CollectorName
+	DropMon  = dropmon.CollectorName
+)
+
+// DropsDeps are the collectors behind the Drops tab and `netlens drops`.
+var DropsDeps = []string{Counters, Qdisc, DropMon}
 
 // Specs returns the collectors to run for cfg.
 func Specs(cfg Config) []collectors.Spec {
 	if cfg.Refresh <= 0 {
 		cfg.Refresh = time.Second
 	}
-	return []collectors.Spec{
-		{Collector: sockets.New(sockets.Options{NoOwners: !cfg.Owners}), Interval: cfg.Refresh},
-		{Collector: counters(), Interval: cfg.Refresh},
-		// Sysctls change rarely and a full walk reads ~1,000 files.
-		{Collector: sysctl.NewCollector("/proc/sys"), Interval: max(5*time.Second, cfg.Refresh)},
+	var specs []collectors.Spec
+	add := func(name string, c func() collectors.Collector, interval time.Duration) {
+		if len(cfg.Only) == 0 || slices.Contains(cfg.Only, name) {
+			specs = append(specs, collectors.Spec{Collector: c(), Interval: interval})
+		}
 	}
+	add(Sockets, func() collectors.Collector { return sockets.New(sockets.Options{NoOwners: !cfg.Owners}) }, cfg.Refresh)
+	// /proc/net counters; the per-interface device counters come from
+	// rtnetlink in the qdisc collector (the namespace's own, and a tenth
+	// of the cost of /sys/class/net/*/statistics).
+	add(Counters, func() collectors.Collector { return procnet.NewCollector("/proc") }, cfg.Refresh)
+	add(Qdisc, func() collectors.Collector { return qdisc.New(qdisc.Options{Links: true}) }, cfg.Refresh)
+	// The drop monitor aggregates per Collect: keep it at the refresh.
+	add(DropMon, func() collectors.Collector { return dropmon.New(dropmon.Options{}) }, cfg.Refresh)
+	// Sysctls change rarely and a full walk reads ~1,000 files.
+	add(Sysctl, func() collectors.Collector { return sysctl.NewCollector("/proc/sys") }, max(5*time.Second, cfg.Refresh))
+	return specs
 }
 
 // KernelRelease returns uname -r, or "unknown".
@@ -42,13 +70,4 @@ func KernelRelease() string {
 		return "unknown"
 	}
 	return unix.ByteSliceToString(u.Release[:])
-}
-
-// counters returns the /proc/net counters collector, with the per-interface
-// error counters of /sys/class/net/*/statistics that /proc/net/dev only
-// prints summed (rx_missed_errors, rx_crc_errors, rx_nohandler, ...).
-func counters() *procnet.Collector {
-	c := procnet.NewCollector("/proc")
-	c.SysRoot = "/sys"
-	return c
 }
