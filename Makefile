@@ -14,7 +14,7 @@ GOTESTFLAGS  ?= -count=1
 # Debian packages the tests use: peer tools as oracles (ss, nstat, conntrack,
 # nft, tshark, tcpdump), tmux and sshd for end-to-end runs, and traffic tools.
 TEST_PKGS := iproute2 tmux openssh-server openssh-client nftables conntrack \
-	tshark tcpdump python3-scapy iputils-ping socat util-linux procps jq hyperfine
+	tshark tcpdump python3-scapy iputils-ping socat util-linux procps jq hyperfine bc
 
 .PHONY: all build run test test-deps vet unit kmod kmod-test bench lint fuzz clean
 
@@ -57,6 +57,7 @@ kmod:
 bench: build test-deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bash collectors/sockets/bench/run.sh
+	bash collectors/drops/bench/run.sh
 
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
