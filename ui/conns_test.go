@@ -489,3 +489,12 @@ func TestDropsClickBelowNetfilter(t *testing.T) {
 		t.Fatalf("click on the netfilter section moved the cursor to %d", c)
 	}
 }
+
+func TestJoinedViewOfTheBenchmark(t *testing.T) {
+	a := newTestApp(t, flowBenchStore(1000), Options{}, 120, 40)
+	send(a, "v", "v")
+	// Every TCP flow is its socket's; the UDP fifth matches no (TCP) socket.
+	if p := conns(a).joined; p.matched != 800 || p.orphans != 200 {
+		t.Fatalf("matched %d, orphans %d; want 800, 200", p.matched, p.orphans)
+	}
+}
