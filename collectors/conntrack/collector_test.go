@@ -595,6 +595,12 @@ func FuzzDecodeStats(f *testing.F) {
 		m := netlink.Message{Data: b}
 		_, _ = decodeCPUStats(m)
 		_, _, _ = decodeGlobalStats(m)
+		// The other kernel-message decoders: NLMSG_ERROR payloads (with
+		// and without extended ACK TLVs) and event batches.
+		_ = nlError(0, b)
+		_ = nlError(0x300, b)
+		_ = nlError(0x200, b)
+		_, _ = parseMessages(b)
 	})
 }
 
