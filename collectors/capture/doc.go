@@ -11,9 +11,18 @@
 // drops (tp_drops), decode errors, flows and hosts evicted from the
 // bounded tables.
 //
-// Files: decode.go (per-packet decoding), stats.go (aggregation),
-// store.go (the last packets; layer-by-layer decoding), pcapng.go (files in
-// and out), filter.go (the tcpdump expression parser), bpf.go (its
-// compiler to classic BPF), live.go (the AF_PACKET ring), collector.go (the
-// collectors.Collector for the TUI) and cli.go (`netlens capture`).
+// Files: decode.go (per-packet decoding), stats.go (aggregation into
+// bounded tables), store.go (the last packets; layer-by-layer decoding),
+// pcapng.go (files in and out), filter.go (the tcpdump expression parser),
+// bpf.go (its compiler to classic BPF), engine.go (the AF_PACKET ring and
+// the read loop), collector.go (the collectors.Collector for the TUI) and
+// cli.go (`netlens capture`).
+//
+// The filter compiler follows libpcap's code for a savefile: a packet is
+// accepted exactly when tcpdump with the same expression accepts it
+// (TestFilterMatchesTcpdump), including libpcap's rule that "vlan" shifts
+// the offsets of every primitive after it. The kernel hands a socket filter
+// frames with their 802.1Q tag taken off, so the program attached to the
+// socket lets tagged frames through and the capture checks those again once
+// gopacket has put the tag back.
 package capture

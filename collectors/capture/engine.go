@@ -158,11 +158,11 @@ func (e *engine) run(ctx context.Context, src packetSource, live *afpacket.TPack
 	e.mu.Unlock()
 	d := newDecoder()
 	var pi packetInfo
-	n := 0
+	n := 0 // packets accepted
 	userFilter := e.filter != nil && live == nil
 	var err error
-	for {
-		if n&255 == 0 {
+	for i := 0; ; i++ {
+		if i&255 == 0 {
 			e.sampleCPU(live)
 			if ctx.Err() != nil {
 				break

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -68,25 +69,22 @@ func (s *packetStore) data(r *storedPacket) []byte {
 	return s.buf[off : off+uint64(r.caplen)]
 }
 
-// each calls fn for the stored packets, oldest first, with their bytes
-// (valid only during the call); only the flow's when flow is not nil.
-func (s *packetStore) each(flow *model.CaptureFlowKey, fn func(r *storedPacket, data []byte)) {
-	for i := range s.n {
-		r := &s.recs[(s.next-s.n+i+len(s.recs))%len(s.recs)]
-		if !s.valid(r) || (flow != nil && (!r.hasFlow || r.flow != *flow)) {
-			continue
-		}
-		fn(r, s.data(r))
-	}
-}
-
-// last returns the flow's last n stored packets, oldest first, copied.
+// last returns the last n stored packets, oldest first, copied; only the
+// flow's when flow is not nil.
 func (s *packetStore) last(flow *model.CaptureFlowKey, n int) []storedData {
 	var out []storedData
-	s.each(flow, func(r *storedPacket, data []byte) {
-		out = append(out, storedData{rec: *r, data: append([]byte(nil), data...)})
-	})
-	return out[max(0, len(out)-n):]
+	for i := 0; i < s.n && len(out) < n; i++ {
+		r := &s.recs[(s.next-1-i+2*len(s.recs))%len(s.recs)]
+		if !s.valid(r) {
+			break // older records are overwritten too
+		}
+		if flow != nil && (!r.hasFlow || r.flow != *flow) {
+			continue
+		}
+		out = append(out, storedData{rec: *r, data: append([]byte(nil), s.data(r)...)})
+	}
+	slices.Reverse(out)
+	return out
 }
 
 type storedData struct {
