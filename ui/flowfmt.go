@@ -13,35 +13,34 @@ import (
 // column ("ESTAB", "TIME-WAIT").
 var tcpShort = [...]string{"NONE", "SYN-SENT", "SYN-RECV", "ESTAB", "FIN-WAIT", "CLOSE-WAIT", "LAST-ACK", "TIME-WAIT", "CLOSE", "SYN-SENT2"}
 
+// tcpCells are the state cells of TCP flows, by state and flag (none,
+// A, U), built once so that sorting by state allocates nothing.
+var tcpCells = func() (c [len(tcpShort)][3]string) {
+	for i, st := range tcpShort {
+		c[i] = [3]string{st, st + " A", st + " U"}
+	}
+	return c
+}()
+
 // flowStateCell is a flow's state in a column: the TCP state, short, with
 // A when conntrack has assured the flow or U when no reply was seen
 // ("ESTAB A", "SYN-SENT U"); for other protocols ASSURED, UNREPLIED or
 // REPLIED.
 func flowStateCell(f *model.Flow) string {
-	flag := ""
+	flag := 0
 	switch {
 	case f.Status&model.StatusAssured != 0:
-		flag = "A"
+		flag = 1
 	case f.Status&model.StatusSeenReply == 0:
-		flag = "U"
+		flag = 2
 	}
 	if f.ProtoNum == 6 {
-		st := "UNKNOWN"
-		if int(f.TCPState) < len(tcpShort) {
-			st = tcpShort[f.TCPState]
+		if int(f.TCPState) < len(tcpCells) {
+			return tcpCells[f.TCPState][flag]
 		}
-		if flag != "" {
-			st += " " + flag
-		}
-		return st
+		return "UNKNOWN"
 	}
-	switch flag {
-	case "A":
-		return "ASSURED"
-	case "U":
-		return "UNREPLIED"
-	}
-	return "REPLIED"
+	return [...]string{"REPLIED", "ASSURED", "UNREPLIED"}[flag]
 }
 
 // flowStateLong is a flow's state as conntrack(8) prints it:

@@ -128,6 +128,7 @@ func (p *joinView) SetSnapshot(s model.Snapshot) { p.setSnapshot(p, s) }
 func (p *joinView) Sync() {
 	if p.fresh() {
 		p.joinNow()
+		p.describe()
 	}
 	p.sync(p)
 }
@@ -148,9 +149,18 @@ func (p *joinView) joinNow() {
 			p.matched++
 		}
 	}
-	p.summary = joinSummary(len(socks), p.matched, p.orphans)
+}
+
+// describe sets the summary line, and the warning's note while conntrack
+// is down (the sockets are fresh; the flows unknown).
+func (p *joinView) describe() {
+	p.summary = joinSummary(len(p.snap.Sockets), p.matched, p.orphans)
+	p.staleNote = ""
 	if p.ctDown() {
-		p.summary = strconv.Itoa(len(socks)) + " sockets; their conntrack flows are unknown (conntrack down)"
+		p.summary = strconv.Itoa(len(p.snap.Sockets)) + " sockets; their conntrack flows are unknown (conntrack down)"
+		if len(p.problems) == 1 {
+			p.staleNote = "(flows unknown)"
+		}
 	}
 }
 

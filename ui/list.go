@@ -94,6 +94,10 @@ type listBase[K comparable] struct {
 	seenSeq  uint64
 	seenSet  bool
 
+	// staleNote ends the warning line about collectors that are down
+	// while the table shows data ("(data may be stale)" when empty).
+	staleNote string
+
 	// tblTop is the line of the page where the table's header is.
 	tblTop int
 
@@ -466,7 +470,11 @@ func (l *listBase[K]) fitTable(ps []problem, th int) string {
 	warn := ""
 	l.tblTop = 1
 	if len(bad) > 0 {
-		warn = l.Styles.Warn.Render(fitString(problemLine(bad), l.Width)) + "\n"
+		note := l.staleNote
+		if note == "" {
+			note = "(data may be stale)"
+		}
+		warn = l.Styles.Warn.Render(fitString(problemLine(bad, note), l.Width)) + "\n"
 		th--
 		l.tblTop++
 	}
@@ -483,10 +491,10 @@ func (l *listBase[K]) fitTable(ps []problem, th int) string {
 
 // problemLine is a one-line warning for collectors that are down while the
 // pane still has (older) data.
-func problemLine(ps []problem) string {
+func problemLine(ps []problem, note string) string {
 	parts := make([]string, len(ps))
 	for i, p := range ps {
 		parts[i] = describe(p.status)
 	}
-	return "! " + strings.Join(parts, "; ") + " (data may be stale)"
+	return "! " + strings.Join(parts, "; ") + " " + note
 }
