@@ -500,6 +500,14 @@ func checkDropTCP() error {
 	return withClient(func(c *kmod.Client) error {
 		for _, tc := range []struct{ network, addr string }{{"tcp4", "127.0.0.1:4300"}, {"tcp6", "[::1]:4301"}} {
 			ap := netip.MustParseAddrPort(tc.addr)
+			fam := kmod.FamilyIPv4
+			if tc.network == "tcp6" {
+				fam = kmod.FamilyIPv6
+			}
+			before, err := hookStats(c, fam, 1)
+			if err != nil {
+				return err
+			}
 			r, err := c.Create(kmod.Rule{Proto: 6, DstPorts: kmod.PortRange{Min: ap.Port(), Max: ap.Port()},
 				Action: kmod.ActionDrop}, 0)
 			if err != nil {
@@ -512,8 +520,13 @@ func checkDropTCP() error {
 			if err != nil {
 				return err
 			}
-			if g.Packets == 0 {
-				return fmt.Errorf("%s: SYNs not counted", tc.network)
+			after, err := hookStats(c, fam, 1)
+			if err != nil {
+				return err
+			}
+			if g.Packets == 0 || g.Packets != after.Dropped-before.Dropped {
+				return fmt.Errorf("%s: rule counted %d SYNs, LOCAL_IN dropped %d", tc.network, g.Packets,
+					after.Dropped-before.Dropped)
 			}
 			logf("%s: connect blocked, %d SYNs dropped", tc.network, g.Packets)
 			if err := c.Delete(r.ID); err != nil {

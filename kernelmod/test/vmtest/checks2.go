@@ -764,7 +764,7 @@ func checkNoLinearScan() error {
 			idx, base time.Duration
 			ratio     float64
 		)
-		exIdx, err := examinedPerPacket(c, func() (err error) { idx, base, ratio, err = pairedCost(300, 30); return err })
+		exIdx, err := examinedPerPacket(c, func() (err error) { idx, base, ratio, err = pairedCost(200, 15); return err })
 		if err != nil {
 			return err
 		}
@@ -775,7 +775,7 @@ func checkNoLinearScan() error {
 			return err
 		}
 		var lin time.Duration
-		exLin, err := examinedPerPacket(c, func() (err error) { lin, err = packetCost(200, 1); return err })
+		exLin, err := examinedPerPacket(c, func() (err error) { lin, err = packetCost(100, 1); return err })
 		if err != nil {
 			return err
 		}

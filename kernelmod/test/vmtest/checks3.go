@@ -310,6 +310,9 @@ func checkLoadCycles() error {
 			return fmt.Errorf("cycle %d: %w", i, err)
 		}
 		if i%10 == 0 {
+			if v, _ := readFile(sysctlDir + "max_rules"); v != fmt.Sprint(1000+i) {
+				return fmt.Errorf("cycle %d: module parameter max_rules=%d shows as sysctl %q", i, 1000+i, v)
+			}
 			c, err := kmod.Dial(nil)
 			if err != nil {
 				return fmt.Errorf("cycle %d: %w", i, err)
