@@ -319,7 +319,8 @@ func inRange(r model.PortRange, port uint16) bool {
 // DropCapable reports whether going from rule set before to after can
 // drop traffic that before let through: an enabled DROP rule that was not
 // there (or not enabled) before, or an enabled ACCEPT rule that is gone
-// or disabled. Such a change gets a revert deadline.
+// or disabled while a DROP rule remains. Such a change gets a revert
+// deadline.
 func DropCapable(before, after []model.Rule) bool {
 	has := func(set []model.Rule, r model.Rule) bool {
 		return slices.ContainsFunc(set, func(o model.Rule) bool { return o.Enabled && SameMatch(o, r) })
@@ -329,8 +330,12 @@ func DropCapable(before, after []model.Rule) bool {
 			return true
 		}
 	}
+	// An ACCEPT only stops the rules after it in the same table (other
+	// tables and hooks still run), so losing one can drop traffic only
+	// when an enabled DROP rule remains.
+	anyDrop := slices.ContainsFunc(after, func(r model.Rule) bool { return r.Enabled && r.Action == model.ActionDrop })
 	for _, r := range before {
-		if r.Enabled && r.Action == model.ActionAccept && !has(after, r) {
+		if anyDrop && r.Enabled && r.Action == model.ActionAccept && !has(after, r) {
 			return true
 		}
 	}

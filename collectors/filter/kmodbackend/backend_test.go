@@ -1,0 +1,236 @@
+package kmodbackend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"netlens/collectors/kmod"
+	"netlens/model"
+)
+
+// fakeClient plays the module: ids from 1, commit-confirmed changes
+// recorded, and a create that fails on a chosen label.
+type fakeClient struct {
+	rules    []kmod.Rule
+	next     uint32
+	failOn   string
+	calls    []string
+	counters kmod.Counters
+}
+
+func (f *fakeClient) Create(r kmod.Rule, revert time.Duration) (kmod.Rule, error) {
+	f.calls = append(f.calls, fmt.Sprintf("create %q %v", r.Label, revert))
+	if r.Label == f.failOn {
+		return kmod.Rule{}, errors.New("rule limit reached")
+	}
+	f.next++
+	r.ID = f.next
+	if revert > 0 {
+		r.PendingTxn, r.RevertIn = 100+r.ID, revert
+	}
+	f.rules = append(f.rules, r)
+	return r, nil
+}
+
+func (f *fakeClient) find(id uint32) int {
+	return slices.IndexFunc(f.rules, func(r kmod.Rule) bool { return r.ID == id })
+}
+
+func (f *fakeClient) Change(id uint32, r kmod.Rule, fields kmod.Field, revert time.Duration) (kmod.Rule, error) {
+	f.calls = append(f.calls, fmt.Sprintf("change %d %#x %v", id, fields, revert))
+	i := f.find(id)
+	if i < 0 {
+		return kmod.Rule{}, errors.New("unknown rule id")
+	}
+	if fields == kmod.FieldDisabled {
+		f.rules[i].Disabled = r.Disabled
+	} else {
+		r.ID = id
+		f.rules[i] = r
+	}
+	return f.rules[i], nil
+}
+
+func (f *fakeClient) SetEnabled(id uint32, on bool, revert time.Duration) (kmod.Rule, error) {
+	return f.Change(id, kmod.Rule{Disabled: !on}, kmod.FieldDisabled, revert)
+}
+
+func (f *fakeClient) Delete(id uint32) error {
+	f.calls = append(f.calls, fmt.Sprintf("delete %d", id))
+	i := f.find(id)
+	if i < 0 {
+		return errors.New("unknown rule id")
+	}
+	f.rules = slices.Delete(f.rules, i, i+1)
+	return nil
+}
+
+func (f *fakeClient) Get(id uint32) (kmod.Rule, error) { return f.rules[f.find(id)], nil }
+func (f *fakeClient) Dump() ([]kmod.Rule, error)       { return slices.Clone(f.rules), nil }
+func (f *fakeClient) Counters() (kmod.Counters, error) { return f.counters, nil }
+func (f *fakeClient) Confirm(txn uint32) error {
+	f.calls = append(f.calls, fmt.Sprintf("confirm %d", txn))
+	return nil
+}
+func (f *fakeClient) Close() error { return nil }
+
+var cmpOpts = []cmp.Option{
+	cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),
+	cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) }),
+}
+
+func TestConvertRoundTrip(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	rules := []model.Rule{
+		{ID: 3, Enabled: true, Hooks: []string{model.HookPreRouting, model.HookOutput}, Family: model.FamilyIPv4, Proto: "tcp",
+			Src: netip.MustParsePrefix("10.0.0.0/8"), Dst: netip.MustParsePrefix("192.0.2.1/32"),
+			SrcPorts: model.PortRange{Min: 1024, Max: 65535}, DstPorts: model.PortRange{Min: 22, Max: 22},
+			InIface: "eth0", OutIface: "eth1", Action: model.ActionDrop, Priority: 7, Label: "x"},
+		{ID: 4, Enabled: false, Hooks: []string{model.HookForward}, Family: model.RuleFamilyBoth, Action: model.ActionCount},
+		{ID: 5, Enabled: true, Hooks: []string{model.HookInput}, Family: model.FamilyIPv6, Proto: "icmpv6", Action: model.ActionAccept,
+			Dst: netip.MustParsePrefix("2001:db8::/32")},
+	}
+	for _, r := range rules {
+		k, err := ToKmod(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(r, FromKmod(k, now), cmpOpts...); diff != "" {
+			t.Errorf("round trip (-want +got)\n%s", diff)
+		}
+	}
+	k := kmod.Rule{ID: 9, Hooks: kmod.HookLocalIn, Family: kmod.FamilyBoth, Action: kmod.ActionDrop, Packets: 5, Bytes: 300,
+		LastHit: now, PendingTxn: 77, RevertIn: 20 * time.Second, DstPorts: kmod.PortRange{Min: 0, Max: 0xffff}}
+	got := FromKmod(k, now)
+	if got.PendingTxn != 77 || !got.RevertAt.Equal(now.Add(20*time.Second)) || !got.LastHit.Equal(now) || got.Packets != 5 || !got.DstPorts.Any() {
+		t.Errorf("read-only fields: %+v", got)
+	}
+	if _, err := ToKmod(model.Rule{Action: "reject"}); err == nil {
+		t.Error("ToKmod accepted action reject")
+	}
+	if _, err := ToKmod(model.Rule{Action: model.ActionDrop, Hooks: []string{"ingress"}}); err == nil {
+		t.Error("ToKmod accepted hook ingress")
+	}
+}
+
+func TestBackendOperations(t *testing.T) {
+	fc := &fakeClient{counters: kmod.Counters{Rules: 1, Hooks: []kmod.HookCounters{{Family: kmod.FamilyIPv6, Hook: 1, Seen: 10, Accepted: 7, Dropped: 3}}}}
+	b := New(fc, nil, "")
+	r, err := b.Add(model.Rule{Enabled: true, Hooks: []string{model.HookInput}, Action: model.ActionDrop, Label: "a"}, 30*time.Second)
+	if err != nil || r.ID != 1 || r.PendingTxn != 101 || r.RevertAt.IsZero() {
+		t.Fatalf("Add: %v %+v", err, r)
+	}
+	if err := b.Confirm(101); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.SetEnabled(1, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Delete(1, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Change(1, model.Rule{Enabled: true, Hooks: []string{model.HookForward}, Action: model.ActionCount}, 0); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`create "a" 30s`, "confirm 101", "change 1 0x1 0s", "change 1 0x1 5s", "change 1 0x1fff 0s"}
+	if diff := cmp.Diff(want, fc.calls); diff != "" {
+		t.Errorf("calls (-want +got)\n%s", diff)
+	}
+	v, _ := b.Verdicts()
+	if diff := cmp.Diff([]model.HookVerdicts{{Family: model.FamilyIPv6, Hook: "input", Seen: 10, Accepted: 7, Dropped: 3}}, v); diff != "" {
+		t.Errorf("verdicts (-want +got)\n%s", diff)
+	}
+	ro := New(&fakeClient{}, nil, "read-only: needs CAP_NET_ADMIN")
+	if _, err := ro.Add(model.Rule{Action: model.ActionDrop}, 0); err == nil {
+		t.Error("read-only backend added a rule")
+	}
+}
+
+func TestReplaceRollsBack(t *testing.T) {
+	fc := &fakeClient{}
+	b := New(fc, nil, "")
+	for _, l := range []string{"old1", "old2"} {
+		if _, err := b.Add(model.Rule{Enabled: true, Action: model.ActionCount, Label: l}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, _ := b.List()
+	fc.failOn = "bad"
+	err := b.Replace([]model.Rule{{Enabled: true, Action: model.ActionDrop, Label: "new"}, {Enabled: true, Action: model.ActionDrop, Label: "bad"}}, 0)
+	if err == nil {
+		t.Fatal("Replace succeeded")
+	}
+	after, _ := b.List()
+	if diff := cmp.Diff(before, after, cmpOpts...); diff != "" {
+		t.Errorf("a failed load changed the rules (-want +got)\n%s", diff)
+	}
+	fc.failOn = ""
+	if err := b.Replace([]model.Rule{{Enabled: true, Action: model.ActionDrop, Label: "new"}}, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	after, _ = b.List()
+	if len(after) != 1 || after[0].Label != "new" || after[0].PendingTxn == 0 {
+		t.Errorf("after load: %+v", after)
+	}
+}
+
+type fakeEvents struct {
+	batches [][]kmod.Event
+	errs    []error
+	closed  bool
+}
+
+func (e *fakeEvents) Receive() ([]kmod.Event, error) {
+	if len(e.errs) > 0 {
+		err := e.errs[0]
+		e.errs = e.errs[1:]
+		return nil, err
+	}
+	if len(e.batches) > 0 {
+		b := e.batches[0]
+		e.batches = e.batches[1:]
+		return b, nil
+	}
+	time.Sleep(5 * time.Millisecond)
+	return nil, os.ErrDeadlineExceeded
+}
+func (e *fakeEvents) SetReadDeadline(time.Time) error { return nil }
+func (e *fakeEvents) Close() error                    { e.closed = true; return nil }
+
+func TestWatch(t *testing.T) {
+	ev := &fakeEvents{
+		errs:    []error{fmt.Errorf("kmod events: %w", kmod.ErrEventsLost)},
+		batches: [][]kmod.Event{{{Type: kmod.EventCreated}}, {{Type: kmod.EventReverted, Txn: 3}}},
+	}
+	b := New(&fakeClient{}, func() (Events, error) { return ev, nil }, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	done := make(chan error)
+	go func() {
+		done <- b.Watch(ctx, func() {
+			n++
+			if n == 3 {
+				cancel()
+			}
+		})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Watch did not return")
+	}
+	if n != 3 || !ev.closed {
+		t.Errorf("changed %d times (want 3: overrun, created, reverted), closed %v", n, ev.closed)
+	}
+}
