@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+
 	"netlens/collectors"
 	"netlens/model"
 )
@@ -782,4 +785,91 @@ func TestIntegrationNonRoot(t *testing.T) {
 		t.Errorf("as nobody: %s", out)
 	}
 	t.Logf("as nobody: %s", bytes.TrimSpace(out))
+}
+
+// TestIntegrationCaptureFixtures records real ctnetlink messages from the
+// NAT lab into testdata (a dump and a stream of events), for the unit
+// tests and fuzz seeds. It runs only with NETLENS_UPDATE_FIXTURES=1.
+func TestIntegrationCaptureFixtures(t *testing.T) {
+	if os.Getenv("NETLENS_UPDATE_FIXTURES") != "1" {
+		t.Skip("set NETLENS_UPDATE_FIXTURES=1 to rewrite testdata/ctnetlink-*.bin")
+	}
+	requireRoot(t)
+	l := newNATLab(t)
+	l.serve(t)
+	evConn, err := dial(l.rtr.fd())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer evConn.Close()
+	for _, g := range []uint32{1, 2, 3} { // NFNLGRP_CONNTRACK_NEW, _UPDATE, _DESTROY
+		if err := evConn.JoinGroup(g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rr, err := newRawReceiver(evConn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dialIn(t, l.cli, "tcp", "10.1.0.1:8080")
+	c.Write([]byte("hello"))
+	udpExchange(t, l.cli, "[fd02::2]:7777")
+	udpExchange(t, l.cli, "10.2.0.2:5353")
+	l.cli.run(t, "ping", "-c1", "-W2", "10.2.0.2")
+	l.cli.run(t, "ping", "-6", "-c1", "-W2", "fd02::2")
+	time.Sleep(200 * time.Millisecond)
+	q, err := dial(l.rtr.fd())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	var dump []byte
+	rc, _ := q.SyscallConn()
+	if _, err := q.Send(request(msgCTGet, netlink.Request|netlink.Dump)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, recvBufSize)
+	for done := false; !done; {
+		var n int
+		var rerr error
+		rc.Read(func(fd uintptr) bool {
+			n, _, rerr = unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT)
+			return rerr != unix.EAGAIN
+		})
+		if rerr != nil {
+			t.Fatal(rerr)
+		}
+		msgs, err := parseMessages(buf[:n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if m.Header.Type == netlink.Done {
+				done = true
+				continue
+			}
+			b, _ := m.MarshalBinary()
+			dump = append(dump, b...)
+		}
+	}
+	c.Close()
+	time.Sleep(200 * time.Millisecond)
+	l.rtr.run(t, "conntrack", "-D", "-p", "udp", "--dport", "5353")
+	time.Sleep(200 * time.Millisecond)
+	rr.pause = 0
+	msgs, err := rr.Receive()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []byte
+	for _, m := range msgs {
+		b, _ := m.MarshalBinary()
+		events = append(events, b...)
+	}
+	for name, b := range map[string][]byte{"testdata/ctnetlink-dump-nat.bin": dump, "testdata/ctnetlink-events-nat.bin": events} {
+		if err := os.WriteFile(name, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote %s: %d bytes", name, len(b))
+	}
 }
