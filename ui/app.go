@@ -47,6 +47,7 @@ type App struct {
 	ct ctHealth
 
 	showHelp  bool
+	helpTop   int // the first line of the full help shown (it scrolls)
 	filtering bool   // the filter input has the keyboard
 	input     []rune // the filter being typed
 
@@ -252,6 +253,14 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			return a, tea.Quit
 		case key.Matches(msg, k.Help), key.Matches(msg, k.Escape):
 			a.showHelp = false
+		case key.Matches(msg, k.Down):
+			a.helpTop++
+		case key.Matches(msg, k.Up):
+			a.helpTop--
+		case key.Matches(msg, k.PageDown, k.End):
+			a.helpTop += a.height
+		case key.Matches(msg, k.PageUp, k.Home):
+			a.helpTop = 0
 		}
 		return a, nil
 	}
@@ -259,7 +268,7 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Quit):
 		return a, tea.Quit
 	case key.Matches(msg, k.Help):
-		a.showHelp = true
+		a.showHelp, a.helpTop = true, 0
 	case key.Matches(msg, k.NextTab):
 		a.switchTab((a.active + 1) % len(a.pages))
 	case key.Matches(msg, k.PrevTab):
@@ -642,6 +651,18 @@ func (a *App) fullHelpView() string {
 		fitString(" ? or esc closes this help.", a.width),
 		"", a.styles.Summary.Render(fitString(" Collectors", a.width)))
 	lines = append(lines, a.collectorLines()...)
+	// Longer than the screen (80x24): it scrolls, and says so.
+	if len(lines) <= h {
+		a.helpTop = 0
+	} else {
+		body := h - 1 // and a line that says there is more
+		a.helpTop = max(min(a.helpTop, len(lines)-body), 0)
+		more := a.styles.Dim.Render(fitString(" -- more: down/j, pgdn --", a.width))
+		if a.helpTop+body >= len(lines) {
+			more = a.styles.Dim.Render(fitString(" -- end: up/k, home --", a.width))
+		}
+		lines = append(lines[a.helpTop:a.helpTop+body:a.helpTop+body], more)
+	}
 	return fixHeight(lines, h)
 }
 

@@ -483,6 +483,20 @@ func TestHelpToggles(t *testing.T) {
 	if a.showHelp {
 		t.Fatal("? did not close help")
 	}
+	// At 80x24 the help is longer than the screen: it scrolls to the
+	// collectors, and opens at the top again.
+	send(a, "?")
+	if strings.Contains(screen(a), "sockets    ok") || !strings.Contains(screen(a), "-- more") {
+		t.Fatalf("help fits at 80x24?\n%s", screen(a))
+	}
+	send(a, "pgdown")
+	if !strings.Contains(screen(a), "sockets    ok") || !strings.Contains(screen(a), "-- end") {
+		t.Fatalf("help did not scroll to the collectors:\n%s", screen(a))
+	}
+	send(a, "esc", "?")
+	if a.helpTop != 0 || !strings.Contains(screen(a), " Keys") {
+		t.Fatalf("help reopened scrolled:\n%s", screen(a))
+	}
 }
 
 func TestQuit(t *testing.T) {

@@ -150,6 +150,7 @@ func TestGoldenStates(t *testing.T) {
 		{"TooSmall", fixtureStore, 79, 24, nil},
 		{"TooShort", fixtureStore, 100, 20, nil},
 		{"Help", fixtureStore, 80, 24, keys("?")},
+		{"HelpScrolled", fixtureStore, 80, 24, keys("?", "end")},
 		{"Filtering", fixtureStore, 80, 24, keys("/", "n", "g", "i", "n", "x")},
 		{"FilterKept", fixtureStore, 80, 24, keys("/", "e", "s", "t", "a", "b", "enter")},
 		{"FilterNoMatch", fixtureStore, 80, 24, keys("/", "z", "z", "z", "enter")},
