@@ -47,7 +47,7 @@ type App struct {
 	ct ctHealth
 
 	showHelp  bool
-	helpTop   int // the first line of the full help shown (it scrolls)
+	helpTop   int    // the first line of the full help shown (it scrolls)
 	filtering bool   // the filter input has the keyboard
 	input     []rune // the filter being typed
 
