@@ -84,6 +84,7 @@ type genIns struct {
 	in     bpf.Instruction
 	jt, jf int // labels for conditional jumps; -1: next instruction
 	cond   bool
+	jump   bool // unconditional, to jt
 }
 
 func (g *gen) label() int {
@@ -110,6 +111,8 @@ func (g *gen) node(n node, t, f int) {
 		g.node(n.r, t, f)
 	case notNode:
 		g.node(n.x, f, t)
+	case trueNode:
+		g.ins = append(g.ins, genIns{in: bpf.Jump{}, jt: t, jf: -1, jump: true})
 	case cmpNode:
 		if n.ipHdr {
 			g.emit(bpf.LoadMemShift{Off: n.ipHdrAt})
@@ -146,6 +149,10 @@ func codegen(n node) ([]bpf.Instruction, error) {
 	g.emit(bpf.RetConstant{Val: 0})
 	out := make([]bpf.Instruction, len(g.ins))
 	for i, in := range g.ins {
+		if in.jump {
+			out[i] = bpf.Jump{Skip: uint32(g.labels[in.jt] - (i + 1))}
+			continue
+		}
 		if !in.cond {
 			out[i] = in.in
 			continue

@@ -48,10 +48,14 @@ const (
 	opGt               // jgt
 )
 
-func (andNode) isNode() {}
-func (orNode) isNode()  {}
-func (notNode) isNode() {}
-func (cmpNode) isNode() {}
+// trueNode always holds (a /0 prefix).
+type trueNode struct{}
+
+func (trueNode) isNode() {}
+func (andNode) isNode()  {}
+func (orNode) isNode()   {}
+func (notNode) isNode()  {}
+func (cmpNode) isNode()  {}
 
 func and(ns ...node) node {
 	out := ns[0]
@@ -424,7 +428,10 @@ func words(pf netip.Prefix) (addr, mask []uint32) {
 
 // addrMatch tests the words at off against a prefix.
 func addrMatch(off uint32, addr, mask []uint32, wordOffs []uint32) node {
-	var ns []node
+	ns := []node{trueNode{}} // a /0 prefix tests no word
+	if len(addr) > 0 {
+		ns = ns[:0]
+	}
 	for i := range addr {
 		m := mask[i]
 		if m == 0xffffffff {

@@ -26,6 +26,7 @@ var oracleExprs = []string{
 	"vlan and udp", "vlan and tcp port 80", "vlan and vlan", "vlan 100 and vlan 20 and udp", "vlan and host 10.0.0.1",
 	"ip6 and tcp port 80", "icmp6 || arp", "!ip && !ip6", "ip and not tcp and not udp",
 	"udp and not (port 53 or port 5353)", "ip6 and not ip6 host 2001:db8::2",
+	"net 0.0.0.0/0", "ip6 net ::/0", "not net 0.0.0.0/0", "src net 10.0.0.0/31",
 }
 
 // readMixed returns the frames of testdata/mixed.pcap and their
