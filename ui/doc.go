@@ -58,6 +58,6 @@
 // pgup/pgdn, home/end (g/G) and the mouse wheel scroll, a click selects a
 // row or a tab; enter shows the detail pane; a shows every counter (Drops);
 // w shows watched sysctls only; p pauses; s saves a snapshot; ctrl+l
-// repaints; ? shows every key and each collector's state; q or ctrl+c
-// quits; ctrl+z suspends.
+// repaints; ? shows every key and each collector's state (up/down scroll
+// it); q or ctrl+c quits; ctrl+z suspends.
 package ui
