@@ -72,6 +72,19 @@ func fullSnapshot() model.Snapshot {
 		FlowsTracked: 1, FlowsEvicted: 7,
 		TopHosts:     []model.CaptureHost{{Addr: netip.MustParseAddr("10.0.0.1"), PacketsSent: 600, BytesSent: 800000, PacketsRecv: 390, BytesRecv: 99000, BitsPerSec: 719000, PacketsPerSec: 99, LastSeen: t0}},
 		HostsTracked: 1, HostsEvicted: 0}})
+	s.Publish(model.RulesUpdate{State: model.RulesState{Backend: "kmod", At: t0,
+		Rules: []model.Rule{
+			{ID: 1, Enabled: true, Hooks: []string{model.HookInput}, Family: model.RuleFamilyBoth, Proto: "tcp", DstPorts: model.PortRange{Min: 22, Max: 22},
+				Action: model.ActionAccept, Label: "keep ssh", Packets: 10, Bytes: 600, Rate: 0.5, LastHit: t0},
+			{ID: 2, Enabled: false, Hooks: []string{model.HookInput, model.HookForward}, Family: model.FamilyIPv4, Proto: "udp",
+				Src: netip.MustParsePrefix("198.51.100.0/24"), Dst: netip.MustParsePrefix("10.0.0.1/32"), SrcPorts: model.PortRange{Min: 1024, Max: 65535},
+				DstPorts: model.PortRange{Min: 53, Max: 53}, InIface: "eth0", Action: model.ActionDrop, Priority: 10, Label: "no dns",
+				PendingTxn: 7, RevertAt: t0.Add(30 * time.Second)},
+			{ID: 1<<31 + 9, Enabled: true, Hooks: []string{model.HookOutput}, Family: model.FamilyIPv6, OutIface: "eth1", Action: model.ActionCount, Foreign: true},
+		},
+		Hooks:   []model.HookVerdicts{{Family: model.FamilyIPv4, Hook: model.HookInput, Seen: 100, Accepted: 90, Dropped: 10}},
+		Pending: []model.PendingChange{{Txn: 7, RevertAt: t0.Add(30 * time.Second)}},
+	}})
 	return s.Snapshot()
 }
 
@@ -122,6 +135,8 @@ func TestSchemaRejects(t *testing.T) {
 		{"bad state", `"state": "ESTAB"`, `"state": "established"`},
 		{"negative counter", `"value": 25`, `"value": -1`},
 		{"bad address", `"local": "10.0.0.1:22"`, `"local": "10.0.0.1"`},
+		{"bad rule action", `"action": "accept"`, `"action": "reject"`},
+		{"bad rule prefix", `"src": "198.51.100.0/24"`, `"src": "198.51.100.0"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
