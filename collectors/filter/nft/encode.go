@@ -41,7 +41,8 @@ func encodeUserData(m meta) []byte {
 	v = append(v, m.Hooks)
 	var ud []byte
 	if m.Label != "" {
-		c := append([]byte(m.Label), 0)
+		// a TLV length is one byte; labels are at most 64 bytes anyway
+		c := append([]byte(m.Label[:min(len(m.Label), 200)]), 0)
 		ud = append(ud, udataComment, byte(len(c)))
 		ud = append(ud, c...)
 	}

@@ -1,0 +1,71 @@
+package filter
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"netlens/model"
+)
+
+func TestCollectorPublishesRulesAndRates(t *testing.T) {
+	b := &memBackend{}
+	b.Add(model.Rule{Enabled: true, Action: model.ActionCount, Hooks: []string{"input"}, Family: "both", Label: "c"}, 0)
+	b.Add(model.Rule{Enabled: true, Action: model.ActionDrop, Hooks: []string{"input"}, Family: "both"}, 30*time.Second)
+	c := NewCollector(b)
+	t0 := time.Unix(1000, 0)
+	now := t0
+	c.now = func() time.Time { return now }
+	store := model.NewStore("h", "k", t0)
+	if err := c.Collect(context.Background(), store); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	b.mu.Lock()
+	b.rules[0].Packets = 50
+	b.mu.Unlock()
+	now = t0.Add(2 * time.Second)
+	if err := c.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	st := store.Snapshot().Rules
+	if st == nil || st.Backend != "mem" || len(st.Rules) != 2 {
+		t.Fatalf("rules section: %+v", st)
+	}
+	if st.Rules[0].Rate != 25 {
+		t.Errorf("rate %v, want 25 packets/s", st.Rules[0].Rate)
+	}
+	if len(st.Pending) != 1 || st.Pending[0].Txn != 1 {
+		t.Errorf("pending: %+v", st.Pending)
+	}
+	if c.Name() != "filters" || c.Source() != "mem" || c.Note() != "" {
+		t.Errorf("name %q source %q note %q", c.Name(), c.Source(), c.Note())
+	}
+	ro := NewCollector(readOnly{name: BackendNone, reason: "kmod: not loaded; nft: needs CAP_NET_ADMIN"})
+	if err := ro.Collect(context.Background(), store); err != nil {
+		t.Fatal(err)
+	}
+	ro.Close()
+	if st := store.Snapshot().Rules; st.Backend != "none" || st.ReadOnly == "" || ro.Note() == "" {
+		t.Errorf("read-only: %+v note %q", st, ro.Note())
+	}
+}
+
+func TestOpenUnknownBackend(t *testing.T) {
+	if _, err := Open(Options{Backend: "iptables"}); !isUsage(err) {
+		t.Errorf("Open(iptables) = %v, want a UsageError", err)
+	}
+	b, err := Open(Options{Backend: BackendNone})
+	if err != nil || b.Name() != BackendNone || b.ReadOnly() == "" {
+		t.Errorf("Open(none) = %v %v", b, err)
+	}
+	if _, err := b.Add(model.Rule{}, 0); err == nil {
+		t.Error("read-only Add succeeded")
+	}
+}
+
+func TestCapNetAdmin(t *testing.T) {
+	if !capNetAdmin("Name:\tx\nCapEff:\t000001ffffffffff\n") || capNetAdmin("CapEff:\t0000000000000000\n") || capNetAdmin("") {
+		t.Error("capNetAdmin")
+	}
+}

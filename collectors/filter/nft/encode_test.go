@@ -1,0 +1,100 @@
+package nft
+
+import (
+	"errors"
+	"net/netip"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/nftables/expr"
+
+	"netlens/model"
+)
+
+var cmpPrefix = cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })
+
+func TestEncodeDecodeRoundTrip(t *testing.T) {
+	tests := []model.Rule{
+		{Family: model.RuleFamilyBoth, Action: model.ActionCount},
+		{Family: model.FamilyIPv4, Proto: "tcp", DstPorts: model.PortRange{Min: 22, Max: 22}, Action: model.ActionDrop, Packets: 5, Bytes: 300},
+		{Family: model.FamilyIPv4, Proto: "udp", Src: netip.MustParsePrefix("10.0.0.0/8"), Dst: netip.MustParsePrefix("192.0.2.1/32"),
+			SrcPorts: model.PortRange{Min: 1024, Max: 65535}, DstPorts: model.PortRange{Min: 53, Max: 54}, InIface: "eth0", Action: model.ActionAccept},
+		{Family: model.FamilyIPv6, Proto: "icmpv6", Src: netip.MustParsePrefix("2001:db8::/33"), Dst: netip.MustParsePrefix("fd00::1/128"),
+			OutIface: "wg0", Action: model.ActionDrop},
+		{Family: model.FamilyIPv6, Proto: "47", Action: model.ActionCount},
+		{Family: model.RuleFamilyBoth, Proto: "sctp", SrcPorts: model.PortRange{Min: 9, Max: 9}, Action: model.ActionAccept},
+	}
+	for _, r := range tests {
+		ex, err := encodeRule(r, r.Packets, r.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeRule(ex)
+		if err != nil {
+			t.Fatalf("decode %+v: %v", r, err)
+		}
+		if diff := cmp.Diff(r, got, cmpPrefix); diff != "" {
+			t.Errorf("round trip (-want +got)\n%s", diff)
+		}
+	}
+	// family both with an address becomes that address's family
+	ex, _ := encodeRule(model.Rule{Family: model.RuleFamilyBoth, Dst: netip.MustParsePrefix("10.0.0.0/24"), Action: model.ActionDrop}, 0, 0)
+	if got, _ := decodeRule(ex); got.Family != model.FamilyIPv4 {
+		t.Errorf("family %s, want ipv4", got.Family)
+	}
+}
+
+func TestDecodeForeign(t *testing.T) {
+	for name, ex := range map[string][]expr.Any{
+		"no counter":      {&expr.Verdict{Kind: expr.VerdictDrop}},
+		"jump":            {&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictJump, Chain: "x"}},
+		"meta mark":       {&expr.Meta{Key: expr.MetaKeyMARK, Register: 1}, &expr.Cmp{Register: 1, Data: []byte{1, 0, 0, 0}}, &expr.Counter{}},
+		"neq":             {&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{6}}, &expr.Counter{}},
+		"after verdict":   {&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictAccept}, &expr.Counter{}},
+		"log":             {&expr.Log{}, &expr.Counter{}},
+		"dangling meta":   {&expr.Counter{}, &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}},
+		"payload ttl":     {&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 8, Len: 1}, &expr.Cmp{Register: 1, Data: []byte{1}}, &expr.Counter{}},
+		"two counters":    {&expr.Counter{}, &expr.Counter{}},
+		"port, bad width": {&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 4}, &expr.Cmp{Register: 1, Data: []byte{0, 0, 0, 1}}, &expr.Counter{}},
+	} {
+		if _, err := decodeRule(ex); !errors.Is(err, errForeign) {
+			t.Errorf("%s: err %v, want errForeign", name, err)
+		}
+	}
+}
+
+func TestUserData(t *testing.T) {
+	m := meta{ID: 7, Priority: 300, Hooks: 0b10010, Label: "keep ssh"}
+	got, ok := decodeUserData(encodeUserData(m))
+	if !ok || got != m {
+		t.Errorf("round trip: %+v %v", got, ok)
+	}
+	// nft(8) writes a comment only: not a netlens rule, label kept
+	got, ok = decodeUserData([]byte{0, 4, 'a', 'b', 'c', 0})
+	if ok || got.Label != "abc" {
+		t.Errorf("comment only: %+v %v", got, ok)
+	}
+	for _, bad := range [][]byte{nil, {0x4e}, {0x4e, 200, 1}, {0x4e, 3, 1, 0, 0}, {0x4e, 10, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0}} {
+		if _, ok := decodeUserData(bad); ok {
+			t.Errorf("decodeUserData(%v) accepted", bad)
+		}
+	}
+}
+
+func FuzzDecodeUserData(f *testing.F) {
+	f.Add(encodeUserData(meta{ID: 7, Priority: 300, Hooks: 3, Label: "x"}))
+	f.Add([]byte{0, 4, 'a', 'b', 'c', 0})
+	f.Add([]byte{0x4e, 255})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, ok := decodeUserData(b)
+		if !ok {
+			return
+		}
+		if len(m.Label) > 253 {
+			t.Fatalf("label of %d bytes from %d bytes of user data", len(m.Label), len(b))
+		}
+		if m2, ok2 := decodeUserData(encodeUserData(m)); ok2 && len(m.Label) < 200 && m2 != m {
+			t.Fatalf("re-encode: %+v != %+v", m2, m)
+		}
+	})
+}
