@@ -21,7 +21,7 @@ type Filter struct {
 	// so Kernel accepts every frame that had a tag and the capture runs
 	// Program on it once gopacket has put the tag back; every other frame
 	// is filtered by the kernel with Program.
-	Kernel []bpf.RawInstruction
+	Kernel []bpf.Instruction
 	vm     *bpf.VM
 }
 
@@ -46,11 +46,38 @@ func Compile(expr string) (*Filter, error) {
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipTrue: 1},
 		bpf.RetConstant{Val: snapLen},
 	}, prog...)
-	raw, err := bpf.Assemble(kprog)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %q: %v", ErrFilter, expr, err)
+	return &Filter{Expr: expr, Program: prog, Kernel: kprog, vm: vm}, nil
+}
+
+// packetOutgoing is PACKET_OUTGOING (include/uapi/linux/if_packet.h), the
+// skb pkt_type of a packet a tap sees leave.
+const packetOutgoing = 4
+
+// kernelProgram returns the program to attach to the socket: packets
+// leaving loopback (index lo) are dropped, since they come back as
+// received packets and would be counted twice (libpcap does the same);
+// then f's Kernel program, or accept everything when f is nil.
+func kernelProgram(f *Filter, lo int) ([]bpf.RawInstruction, error) {
+	prog := []bpf.Instruction{
+		bpf.LoadExtension{Num: bpf.ExtInterfaceIndex},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(lo), SkipFalse: 3},
+		bpf.LoadExtension{Num: bpf.ExtType},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: packetOutgoing, SkipFalse: 1},
+		bpf.RetConstant{Val: 0},
 	}
-	return &Filter{Expr: expr, Program: prog, Kernel: raw, vm: vm}, nil
+	if lo <= 0 {
+		prog = prog[:0]
+	}
+	if f == nil {
+		prog = append(prog, bpf.RetConstant{Val: snapLen})
+	} else {
+		prog = append(prog, f.Kernel...)
+	}
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrFilter, err)
+	}
+	return raw, nil
 }
 
 // snapLen is what an accepting program returns: the whole packet.

@@ -134,14 +134,20 @@ func (e *engine) openLive() (*afpacket.TPacket, time.Time, error) {
 		}
 		return nil, time.Time{}, fmt.Errorf("capture on %s: %w", e.opts.Interface, err)
 	}
-	var attached time.Time
-	if e.filter != nil {
-		if err := tp.SetBPF(e.filter.Kernel); err != nil {
-			tp.Close()
-			return nil, time.Time{}, fmt.Errorf("capture on %s: attach filter: %w", e.opts.Interface, err)
-		}
-		attached = time.Now()
+	// A filter is always attached: it drops loopback's outgoing copies.
+	lo := 0
+	if ifi, err := net.InterfaceByName("lo"); err == nil {
+		lo = ifi.Index
 	}
+	prog, err := kernelProgram(e.filter, lo)
+	if err == nil {
+		err = tp.SetBPF(prog)
+	}
+	if err != nil {
+		tp.Close()
+		return nil, time.Time{}, fmt.Errorf("capture on %s: attach filter: %w", e.opts.Interface, err)
+	}
+	attached := time.Now()
 	e.ringBytes = e.opts.RingMiB << 20
 	return tp, attached, nil
 }

@@ -122,6 +122,16 @@ func TestFilterKernelProgram(t *testing.T) {
 	if len(f.Kernel) != len(f.Program)+3 {
 		t.Fatalf("kernel program has %d instructions, want %d", len(f.Kernel), len(f.Program)+3)
 	}
+	for _, tt := range []struct {
+		f    *Filter
+		lo   int
+		want int
+	}{{nil, 1, 6}, {nil, 0, 1}, {f, 1, 5 + len(f.Kernel)}} {
+		raw, err := kernelProgram(tt.f, tt.lo)
+		if err != nil || len(raw) != tt.want {
+			t.Errorf("kernelProgram(lo %d) = %d instructions, %v; want %d", tt.lo, len(raw), err, tt.want)
+		}
+	}
 }
 
 func FuzzCompile(f *testing.F) {
