@@ -1,6 +1,7 @@
 package conntrack
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -133,6 +134,7 @@ func decodeTuple(b []byte, t *model.FlowTuple, proto *uint8) error {
 	var src, dst netip.Addr
 	var sport, dport uint16
 	var icmp model.ICMPKey
+	isICMP := false // as ti-mo/conntrack: set by an ICMP protocol number
 	err := attrs(b, func(typ uint16, v []byte) error {
 		var err error
 		switch typ {
@@ -168,6 +170,7 @@ func decodeTuple(b []byte, t *model.FlowTuple, proto *uint8) error {
 				switch typ {
 				case ctaProtoNumA:
 					*proto, err = u8(v)
+					isICMP = isICMP || *proto == 1 || *proto == 58
 				case ctaProtoSrcPortA:
 					sport, err = be16(v)
 				case ctaProtoDstPortA:
@@ -190,7 +193,7 @@ func decodeTuple(b []byte, t *model.FlowTuple, proto *uint8) error {
 	if !src.IsValid() || !dst.IsValid() {
 		return fmt.Errorf("%w: tuple without addresses", ErrDecode)
 	}
-	if *proto == 1 || *proto == 58 { // as ti-mo/conntrack: ICMP by protocol number
+	if isICMP {
 		t.Src, t.Dst = netip.AddrPortFrom(src, 0), netip.AddrPortFrom(dst, 0)
 		t.ICMP = &icmp
 		return nil
@@ -256,7 +259,7 @@ func decodeFlow(b []byte, now time.Time, f *model.Flow) error {
 		case ctaHelpA:
 			return attrs(v, func(typ uint16, v []byte) error {
 				if typ == ctaHelpNameA {
-					f.Helper = string(trimNUL(v))
+					f.Helper = string(bytes.TrimRight(v, "\x00")) // as netlink's nlenc.String
 				}
 				return nil
 			})

@@ -17,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/mdlayher/netlink"
+	ct "github.com/ti-mo/conntrack"
 	"golang.org/x/sys/unix"
 
 	"netlens/collectors"
@@ -787,13 +789,11 @@ func TestIntegrationNonRoot(t *testing.T) {
 	t.Logf("as nobody: %s", bytes.TrimSpace(out))
 }
 
-// TestIntegrationCaptureFixtures records real ctnetlink messages from the
-// NAT lab into testdata (a dump and a stream of events), for the unit
-// tests and fuzz seeds. It runs only with NETLENS_UPDATE_FIXTURES=1.
-func TestIntegrationCaptureFixtures(t *testing.T) {
-	if os.Getenv("NETLENS_UPDATE_FIXTURES") != "1" {
-		t.Skip("set NETLENS_UPDATE_FIXTURES=1 to rewrite testdata/ctnetlink-*.bin")
-	}
+// TestIntegrationRawMessages captures what the kernel sends in the NAT lab
+// (a dump and a stream of events) and checks that both decoders agree on
+// every message. With NETLENS_UPDATE_FIXTURES=1 it writes them to
+// testdata/ctnetlink-*.bin, the unit tests' fixtures and fuzz seeds.
+func TestIntegrationRawMessages(t *testing.T) {
 	requireRoot(t)
 	l := newNATLab(t)
 	l.serve(t)
@@ -866,10 +866,31 @@ func TestIntegrationCaptureFixtures(t *testing.T) {
 		b, _ := m.MarshalBinary()
 		events = append(events, b...)
 	}
-	for name, b := range map[string][]byte{"testdata/ctnetlink-dump-nat.bin": dump, "testdata/ctnetlink-events-nat.bin": events} {
-		if err := os.WriteFile(name, b, 0o644); err != nil {
-			t.Fatal(err)
+	for name, b := range map[string][]byte{"dump": dump, "events": events} {
+		msgs, err := parseMessages(b)
+		if err != nil || len(msgs) < 4 {
+			t.Fatalf("%s: %d messages, %v", name, len(msgs), err)
 		}
-		t.Logf("wrote %s: %d bytes", name, len(b))
+		for _, m := range msgs {
+			var ev ct.Event
+			if err := ev.Unmarshal(m); err != nil {
+				t.Fatalf("%s: ti-mo: %v", name, err)
+			}
+			var fast model.Flow
+			if err := decodeFlow(m.Data[nfgenmsgLen:], t0, &fast); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if diff := cmp.Diff(toModel(ev.Flow, t0), fast, addrOpts); diff != "" {
+				t.Errorf("%s %v (-ti-mo +decodeFlow)\n%s", name, ev.Type, diff)
+			}
+		}
+	}
+	if os.Getenv("NETLENS_UPDATE_FIXTURES") == "1" {
+		for name, b := range map[string][]byte{"testdata/ctnetlink-dump-nat.bin": dump, "testdata/ctnetlink-events-nat.bin": events} {
+			if err := os.WriteFile(name, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("wrote %s: %d bytes", name, len(b))
+		}
 	}
 }
