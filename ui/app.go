@@ -477,6 +477,24 @@ func (a *App) healthView() string {
 			bad = append(bad, describe(c))
 		}
 	}
+	// When it all does not fit, the longest reasons of the collectors
+	// that are down are cut to what the list of healthy ones leaves (the
+	// help's Collectors list and each tab's pane say them in full); the
+	// starting ones may go.
+	rest := 1 + 3*len(bad)
+	if len(ok) > 0 {
+		rest += len("ok: "+strings.Join(ok, " ")) + 3
+	}
+	for i, t := range bad {
+		bad[i] = shortReason(t)
+	}
+	if c := fillCap(bad, a.width-rest, 24); c >= 0 && len(ok) > 0 {
+		for i, t := range bad {
+			if width(t) > c {
+				bad[i] = fitString(t, c)
+			}
+		}
+	}
 	var segs []seg
 	for _, t := range bad {
 		segs = append(segs, seg{t, &s.HealthBad})
@@ -512,6 +530,45 @@ func (a *App) healthView() string {
 		used += len(sep) + width(t)
 	}
 	return b.String() + strings.Repeat(" ", max(a.width-used, 0))
+}
+
+// shortReason shortens a collector's reason for the health line: what
+// it needs is enough without "permission denied", and "not supported by
+// this kernel" is "not supported".
+func shortReason(s string) string {
+	if w, ok := strings.CutSuffix(s, ": permission denied"); ok && strings.Contains(w, "needs ") {
+		return w
+	}
+	if w, ok := strings.CutSuffix(s, " by this kernel"); ok {
+		return w
+	}
+	return s
+}
+
+// fillCap returns the largest width c (at least least) such that the
+// texts cut to c cells take at most room cells, or -1 when they fit as
+// they are.
+func fillCap(texts []string, room, least int) int {
+	total, longest := 0, 0
+	for _, t := range texts {
+		total += width(t)
+		longest = max(longest, width(t))
+	}
+	if total <= room {
+		return -1
+	}
+	c := longest
+	for c > least {
+		sum := 0
+		for _, t := range texts {
+			sum += min(width(t), c)
+		}
+		if sum <= room {
+			break
+		}
+		c--
+	}
+	return c
 }
 
 // tabLabel is the text of tab i in the tab bar.

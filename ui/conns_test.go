@@ -498,3 +498,18 @@ func TestJoinedViewOfTheBenchmark(t *testing.T) {
 		t.Fatalf("matched %d, orphans %d; want 800, 200", p.matched, p.orphans)
 	}
 }
+
+func TestHealthLineKeepsHealthyList(t *testing.T) {
+	s := fixtureStore()
+	s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: "dropmon", State: model.StateNotSupported,
+		Reason: "dropmon: kernel has no drop monitor (CONFIG_NET_DROP_MONITOR): not supported by this kernel"}})
+	s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: "qdisc", State: model.StateOK}})
+	for _, w := range []int{120, 132} {
+		a := newTestApp(t, s, Options{}, w, 24)
+		line := strings.Split(screen(a), "\n")[1]
+		if !strings.Contains(line, "ok: counters qdisc sockets sysctl") || !strings.HasPrefix(line, " conntrack: needs CAP_NET_ADMIN") ||
+			!strings.Contains(line, "dropmon: kernel has no") || len(line) > w {
+			t.Errorf("%d columns: health line %q", w, line)
+		}
+	}
+}

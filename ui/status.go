@@ -43,7 +43,8 @@ func problems(snap model.Snapshot, names []string) []problem {
 // describe says in one line what is wrong with a collector:
 // "sockets: needs CAP_NET_ADMIN".
 func describe(st model.CollectorStatus) string {
-	why := oneLine(st.Reason)
+	// Reasons often start with the collector's name already.
+	why := strings.TrimPrefix(oneLine(st.Reason), st.Name+": ")
 	switch {
 	case st.State == model.StatePending:
 		return st.Name + ": waiting for the first sample"
