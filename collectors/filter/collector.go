@@ -18,6 +18,7 @@ type Collector struct {
 	b   Backend
 	now func() time.Time
 
+	pubMu    sync.Mutex // serialises publish
 	mu       sync.Mutex
 	prev     map[uint32]sample
 	pub      collectors.Publisher
@@ -89,14 +90,27 @@ func (c *Collector) startWatch(pub collectors.Publisher) {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		err := c.b.Watch(ctx, func() { _ = c.publish(pub) })
-		if err != nil {
+		// A watch that fails (a monitor socket overrun, the module
+		// unloaded) is noted and restarted; the interval refresh goes on
+		// meanwhile.
+		for ctx.Err() == nil {
+			err := c.b.Watch(ctx, func() { _ = c.publish(pub) })
+			if err == nil || ctx.Err() != nil {
+				return
+			}
 			c.mu.Lock()
 			c.watchErr = err.Error()
 			c.mu.Unlock()
+			select {
+			case <-ctx.Done():
+			case <-time.After(watchRetry):
+			}
 		}
 	}()
 }
+
+// watchRetry is how long a failed Watch waits before it starts again.
+const watchRetry = 5 * time.Second
 
 // Close stops the watch and closes the backend.
 func (c *Collector) Close() error {
@@ -111,6 +125,10 @@ func (c *Collector) Close() error {
 }
 
 func (c *Collector) publish(pub collectors.Publisher) error {
+	// One publish at a time, so that an older read is never published
+	// after a newer one.
+	c.pubMu.Lock()
+	defer c.pubMu.Unlock()
 	rules, err := c.b.List()
 	if err != nil {
 		return err

@@ -250,9 +250,15 @@ func queueRule(c *nftables.Conn, r model.Rule, existing []copyRule, carry map[st
 	m := meta{ID: r.ID, Priority: r.Priority, Hooks: hookMask(r.Hooks), Label: r.Label}
 	ud := encodeUserData(m)
 	for _, h := range r.Hooks {
-		hi := slices.Index(hookChains, h)
-		if hi < 0 {
+		if !slices.Contains(hookChains, h) {
 			return fmt.Errorf("unknown hook %q", h)
+		}
+	}
+	// In kernel order, whatever the order of r.Hooks: the copies in the
+	// disabled chain are matched to their hooks by that order.
+	for hi, h := range hookChains {
+		if !slices.Contains(r.Hooks, h) {
+			continue
 		}
 		chainName := h
 		ch := baseChain(hi)
