@@ -41,6 +41,7 @@ func allChecks() []check {
 		{"malformed-100k", checkMalformed},
 		{"rmmod-under-traffic", checkRmmodTraffic},
 		{"load-unload-100", checkLoadCycles},
+		{"filter-backend-exercise", checkFilterBackend},
 		{"fixtures", checkFixtures},
 	}
 }
