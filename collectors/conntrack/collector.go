@@ -389,7 +389,8 @@ func (c *Collector) listen(r receiver) {
 }
 
 // applyLocked counts and applies events, or queues them while a dump
-// runs. The queue is bounded: past it the events are dropped and the
+// runs. The queue is bounded (MaxFlows events, as much memory as the
+// table): past it the events are dropped and the
 // table marked for another dump. c.mu must be held.
 func (c *Collector) applyLocked(evs []event) {
 	for _, e := range evs {
@@ -405,7 +406,7 @@ func (c *Collector) applyLocked(evs []event) {
 			c.st.EventsDestroy++
 		}
 		if c.resyncing {
-			if len(c.pending) < 4*c.cfg.MaxFlows {
+			if len(c.pending) < c.cfg.MaxFlows {
 				c.pending = append(c.pending, e)
 			} else {
 				c.needResync = true

@@ -413,7 +413,7 @@ func TestPendingQueueIsBounded(t *testing.T) {
 		evs = append(evs, event{evNew, tcpFlow(uint32(i), uint16(i), 0)})
 	}
 	c.applyLocked(evs)
-	if len(c.pending) != 8 || !c.needResync || c.st.EventsNew != 20 {
+	if len(c.pending) != 2 || !c.needResync || c.st.EventsNew != 20 {
 		t.Errorf("pending %d resync %v new %d", len(c.pending), c.needResync, c.st.EventsNew)
 	}
 }
