@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -213,9 +214,9 @@ func dnsQuery(t *testing.T, id uint16, name string) []byte {
 
 // startTcpdump starts tcpdump writing what it captures on a0 in A to a
 // file; stop ends it and waits.
-func (l *lab) startTcpdump(t *testing.T, path string) (stop func()) {
+func (l *lab) startTcpdump(t *testing.T, path string) (stop func() (dropped int)) {
 	t.Helper()
-	cmd := l.a.Command("tcpdump", "-i", "a0", "--immediate-mode", "-U", "-w", path)
+	cmd := l.a.Command("tcpdump", "-i", "a0", "--immediate-mode", "-B", "16384", "-U", "-w", path)
 	var stderr bytes.Buffer
 	pr, pw := io.Pipe()
 	cmd.Stderr = io.MultiWriter(&stderr, pw)
@@ -245,11 +246,18 @@ func (l *lab) startTcpdump(t *testing.T, path string) (stop func()) {
 		cmd.Process.Kill()
 		t.Fatalf("tcpdump did not start: %s", stderr.String())
 	}
-	return func() {
+	return func() int {
 		cmd.Process.Signal(syscall.SIGINT)
 		cmd.Wait()
 		pw.Close()
-		t.Logf("tcpdump: %s", strings.Join(strings.Fields(stderr.String()), " "))
+		msg := strings.Join(strings.Fields(stderr.String()), " ")
+		t.Logf("tcpdump: %s", msg)
+		var dropped int
+		if i := strings.Index(msg, " packets dropped by kernel"); i > 0 {
+			f := strings.Fields(msg[:i])
+			dropped, _ = strconv.Atoi(f[len(f)-1])
+		}
+		return dropped
 	}
 }
 
@@ -292,6 +300,20 @@ func liveEngineIn(t *testing.T, ns *netnstest.NS, opts Options) (e *engine, stop
 // tshark's reading tcpdump's file; a filtered netlens capture (kernel BPF)
 // holds exactly the packets tcpdump's filter selects from its file.
 func TestIntegrationCaptureMatchesTshark(t *testing.T) {
+	// tcpdump, the oracle, may lose packets on a loaded machine (it says
+	// so): the run is then repeated, at most 3 times.
+	for try := 1; ; try++ {
+		if captureRound(t, try == 3) {
+			return
+		}
+		t.Logf("tcpdump dropped packets on round %d: again", try)
+	}
+}
+
+// captureRound is one round of TestIntegrationCaptureMatchesTshark. It
+// returns false, having checked nothing, when tcpdump dropped packets and
+// last is false.
+func captureRound(t *testing.T, last bool) bool {
 	l := newLab(t)
 	dir := worldDir(t, 0o777) // tcpdump drops privileges to write
 	tdFile := filepath.Join(dir, "tcpdump.pcap")
@@ -322,7 +344,12 @@ func TestIntegrationCaptureMatchesTshark(t *testing.T) {
 	stop()
 	stopF()
 	time.Sleep(500 * time.Millisecond) // tcpdump writes what it holds
-	stopTD()
+	if dropped := stopTD(); dropped > 0 {
+		if !last {
+			return false
+		}
+		t.Errorf("tcpdump dropped %d packets in every round: the machine is too loaded for the comparison", dropped)
+	}
 
 	ngFile := filepath.Join(dir, "netlens.pcapng")
 	n, err := e.WritePcapng(ngFile, nil)
@@ -380,6 +407,7 @@ func TestIntegrationCaptureMatchesTshark(t *testing.T) {
 	if fs.Packets != uint64(want) || want < 10 {
 		t.Errorf("filter %q: netlens captured %d packets, tcpdump selects %d", filter, fs.Packets, want)
 	}
+	return true
 }
 
 // worldDir returns a temporary directory other users can reach.
