@@ -19,7 +19,9 @@ const Name = "capture"
 const DefaultInterval = time.Second
 
 // Collector captures packets on a goroutine of its own (started by the
-// first Collect) and publishes a model.CaptureUpdate on every Collect. The
+// first Collect) and publishes a model.CaptureUpdate on every Collect, and
+// for a live capture the ring's drops as counters (layer socket, source
+// "capture", group PACKET_STATISTICS: tp_drops, tp_freeze_q_cnt). The
 // published CaptureStats carries a model.CaptureControl for the packets of
 // a flow and for pcapng files.
 //
@@ -68,7 +70,16 @@ func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error
 	if err := c.start(); err != nil {
 		return err
 	}
-	pub.Publish(model.CaptureUpdate{Stats: c.eng.snapshot(c.now())})
+	cs := c.eng.snapshot(c.now())
+	pub.Publish(model.CaptureUpdate{Stats: cs})
+	if cs.Source == "live" {
+		// The ring's drops are kernel drops too: published as counters
+		// they take part in the drops funnel (deltas, rates, history).
+		pub.Publish(model.CountersUpdate{Collector: Name, At: cs.At, Counters: []model.RawCounter{
+			{Layer: model.LayerSocket, Source: "capture", Group: "PACKET_STATISTICS", Instance: cs.Interface, Name: "tp_drops", Kind: model.KindCounter, Value: cs.RingDrops},
+			{Layer: model.LayerSocket, Source: "capture", Group: "PACKET_STATISTICS", Instance: cs.Interface, Name: "tp_freeze_q_cnt", Kind: model.KindCounter, Value: cs.RingFreezes},
+		}})
+	}
 	c.eng.mu.Lock()
 	defer c.eng.mu.Unlock()
 	return c.eng.err

@@ -25,6 +25,7 @@ import (
 
 	"netlens/collectors"
 	"netlens/collectors/internal/netnstest"
+	"netlens/model"
 )
 
 // lab is two namespaces joined by a veth pair (a0 in A, b0 in B) with
@@ -517,5 +518,42 @@ func TestIntegrationAnyInterfaceSkipsNonEthernet(t *testing.T) {
 	ns.Do(t, func() { _, _, err = e2.openLive() })
 	if !errors.Is(err, collectors.ErrNotSupported) {
 		t.Errorf("capture on tun0: %v, want an error wrapping ErrNotSupported", err)
+	}
+}
+
+// TestIntegrationCollectorLive: the collector captures on lo in a
+// namespace, publishes its statistics and the ring's counters.
+func TestIntegrationCollectorLive(t *testing.T) {
+	ns := netnstest.New(t, "capcol")
+	c, err := New(Options{Interface: "lo", Filter: "icmp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	store := model.NewStore("h", "k", time.Now())
+	// The first Collect opens the socket: in the namespace.
+	ns.Do(t, func() {
+		if err := c.Collect(context.Background(), store); err != nil {
+			t.Fatal(err)
+		}
+	})
+	time.Sleep(100 * time.Millisecond)
+	ns.Run(t, "ping", "-c", "3", "-i", "0.05", "127.0.0.1")
+	time.Sleep(200 * time.Millisecond)
+	if err := c.Collect(context.Background(), store); err != nil {
+		t.Fatal(err)
+	}
+	snap := store.Snapshot()
+	if cs := snap.Capture; cs.Packets != 6 || !cs.Running || cs.Source != "live" || cs.Interface != "lo" || cs.CPUSeconds <= 0 {
+		t.Errorf("packets %d running %v source %q interface %q cpu %v; want 6 true live lo >0", cs.Packets, cs.Running, cs.Source, cs.Interface, cs.CPUSeconds)
+	}
+	var names []string
+	for _, k := range snap.Counters {
+		if k.Source == "capture" {
+			names = append(names, k.Name)
+		}
+	}
+	if diff := cmp.Diff([]string{"tp_drops", "tp_freeze_q_cnt"}, names); diff != "" {
+		t.Errorf("capture counters (-want +got):\n%s", diff)
 	}
 }
