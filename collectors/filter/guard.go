@@ -155,12 +155,19 @@ func localConn(kind HitKind, what string, proto uint8, local, remote netip.AddrP
 // for concurrent use.
 func Assess(before, after []model.Rule, in GuardInput) Impact {
 	b, a := prepare(before), prepare(after)
+	// Only a packet that some rule of the difference between the two sets
+	// matches can get another verdict: the others are skipped at the cost
+	// of matching the few changed rules.
+	delta := difference(a, b)
 	var im Impact
 	check := func(c conn) *Hit {
 		for _, l := range c.legs {
 			for _, h := range l.hooks {
-				if r, drop := verdict(a, h, l.p); drop {
-					if _, dropBefore := verdict(b, h, l.p); !dropBefore {
+				if !delta.any(h, l.p) {
+					continue
+				}
+				if r, drop := a.verdict(h, l.p); drop {
+					if _, dropBefore := b.verdict(h, l.p); !dropBefore {
 						return &Hit{Kind: c.kind, What: c.what, Hook: h, Dir: l.dir, Rule: r}
 					}
 				}
@@ -239,14 +246,49 @@ func flowConn(f model.Flow, local []netip.Addr) conn {
 
 type prepared struct {
 	r     model.Rule
+	key   ruleKey
 	proto uint8
 	hooks []string
 }
 
-func prepare(rs []model.Rule) []prepared {
+// ruleSet is the decisive (enabled ACCEPT and DROP) rules of a set in
+// evaluation order, indexed like the module indexes them: rules with an
+// exact destination port by (hook, protocol, port), the others by hook.
+type ruleSet struct {
+	rules   []prepared
+	byPort  map[portKey][]int
+	general map[string][]int
+}
+
+type portKey struct {
+	hook  string
+	proto uint8
+	port  uint16
+}
+
+// ruleKey is a rule's identity for comparing two sets: its id and every
+// field that decides what it matches and does.
+type ruleKey struct {
+	id, priority     uint32
+	hooks            string
+	family           model.Family
+	proto            string
+	src, dst         netip.Prefix
+	sports, dports   model.PortRange
+	iif, oif         string
+	action           model.RuleAction
+	enabled, foreign bool
+}
+
+func keyOf(n model.Rule) ruleKey {
+	return ruleKey{n.ID, n.Priority, strings.Join(n.Hooks, ","), n.Family, n.Proto, n.Src, n.Dst, n.SrcPorts, n.DstPorts,
+		n.InIface, n.OutIface, n.Action, n.Enabled, n.Foreign}
+}
+
+func prepare(rs []model.Rule) ruleSet {
 	rs = slices.Clone(rs)
 	SortRules(rs)
-	out := make([]prepared, 0, len(rs))
+	set := ruleSet{byPort: map[portKey][]int{}, general: map[string][]int{}}
 	for _, r := range rs {
 		if !r.Enabled || r.Action == model.ActionCount || r.Foreign {
 			continue
@@ -256,17 +298,73 @@ func prepare(rs []model.Rule) []prepared {
 		if err != nil {
 			continue
 		}
-		out = append(out, prepared{r: r, proto: proto, hooks: n.Hooks})
+		i := len(set.rules)
+		set.rules = append(set.rules, prepared{r: r, key: keyOf(n), proto: proto, hooks: n.Hooks})
+		for _, h := range n.Hooks {
+			if !n.DstPorts.Any() && n.DstPorts.Min == n.DstPorts.Max && proto != 0 {
+				k := portKey{h, proto, n.DstPorts.Min}
+				set.byPort[k] = append(set.byPort[k], i)
+			} else {
+				set.general[h] = append(set.general[h], i)
+			}
+		}
 	}
-	return out
+	return set
 }
 
-// verdict returns the first ACCEPT or DROP rule matching p at hook, and
-// whether it drops.
-func verdict(rs []prepared, hook string, p packet) (model.Rule, bool) {
-	for _, pr := range rs {
-		if matches(pr, hook, p) {
-			return pr.r, pr.r.Action == model.ActionDrop
+// difference returns the rules of a not in b and of b not in a.
+func difference(a, b ruleSet) ruleSet {
+	in := func(s ruleSet) map[ruleKey]bool {
+		m := make(map[ruleKey]bool, len(s.rules))
+		for _, p := range s.rules {
+			m[p.key] = true
+		}
+		return m
+	}
+	ka, kb := in(a), in(b)
+	d := ruleSet{general: map[string][]int{}}
+	for _, x := range []struct {
+		s     ruleSet
+		other map[ruleKey]bool
+	}{{a, kb}, {b, ka}} {
+		for _, p := range x.s.rules {
+			if !x.other[p.key] {
+				i := len(d.rules)
+				d.rules = append(d.rules, p)
+				for _, h := range p.hooks {
+					d.general[h] = append(d.general[h], i)
+				}
+			}
+		}
+	}
+	return d
+}
+
+// any reports whether some rule of s matches p at hook.
+func (s ruleSet) any(hook string, p packet) bool {
+	for _, i := range s.general[hook] {
+		if matches(s.rules[i], hook, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// verdict returns the first rule matching p at hook, and whether it
+// drops. It walks the port bucket of p and the general rules of the hook
+// together, in evaluation order.
+func (s ruleSet) verdict(hook string, p packet) (model.Rule, bool) {
+	port := s.byPort[portKey{hook, p.proto, p.dst.Port()}]
+	gen := s.general[hook]
+	for len(port) > 0 || len(gen) > 0 {
+		var i int
+		if len(gen) == 0 || (len(port) > 0 && port[0] < gen[0]) {
+			i, port = port[0], port[1:]
+		} else {
+			i, gen = gen[0], gen[1:]
+		}
+		if matches(s.rules[i], hook, p) {
+			return s.rules[i].r, s.rules[i].r.Action == model.ActionDrop
 		}
 	}
 	return model.Rule{}, false
@@ -322,11 +420,25 @@ func inRange(r model.PortRange, port uint16) bool {
 // or disabled while a DROP rule remains. Such a change gets a revert
 // deadline.
 func DropCapable(before, after []model.Rule) bool {
-	has := func(set []model.Rule, r model.Rule) bool {
-		return slices.ContainsFunc(set, func(o model.Rule) bool { return o.Enabled && SameMatch(o, r) })
+	keys := func(set []model.Rule) map[ruleKey]bool {
+		m := make(map[ruleKey]bool, len(set))
+		for _, r := range set {
+			if r.Enabled {
+				k := keyOf(Normalize(r))
+				k.id = 0 // the same rule under another id is the same
+				m[k] = true
+			}
+		}
+		return m
+	}
+	kb, ka := keys(before), keys(after)
+	has := func(m map[ruleKey]bool, r model.Rule) bool {
+		k := keyOf(Normalize(r))
+		k.id = 0
+		return m[k]
 	}
 	for _, r := range after {
-		if r.Enabled && r.Action == model.ActionDrop && !has(before, r) {
+		if r.Enabled && r.Action == model.ActionDrop && !has(kb, r) {
 			return true
 		}
 	}
@@ -335,7 +447,7 @@ func DropCapable(before, after []model.Rule) bool {
 	// when an enabled DROP rule remains.
 	anyDrop := slices.ContainsFunc(after, func(r model.Rule) bool { return r.Enabled && r.Action == model.ActionDrop })
 	for _, r := range before {
-		if anyDrop && r.Enabled && r.Action == model.ActionAccept && !has(after, r) {
+		if anyDrop && r.Enabled && r.Action == model.ActionAccept && !has(ka, r) {
 			return true
 		}
 	}

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 
@@ -103,6 +104,14 @@ func TestAssessSession(t *testing.T) {
 			{ID: 2, Enabled: false, Hooks: []string{model.HookInput}, Proto: "tcp", DstPorts: ports(22), Action: model.ActionAccept},
 			drop(3, func(r *model.Rule) { r.Priority = 5 }),
 		}, v4, true, model.HookInput},
+		{"general accept before an indexed drop", nil, []model.Rule{
+			{ID: 5, Enabled: true, Hooks: []string{model.HookInput}, Src: netip.MustParsePrefix("192.0.2.0/24"), Action: model.ActionAccept},
+			drop(1, func(r *model.Rule) { r.Proto = "tcp"; r.DstPorts = ports(22); r.Priority = 5 }),
+		}, v4, false, ""},
+		{"indexed drop before a general accept", nil, []model.Rule{
+			{ID: 5, Enabled: true, Hooks: []string{model.HookInput}, Src: netip.MustParsePrefix("192.0.2.0/24"), Action: model.ActionAccept, Priority: 5},
+			drop(1, func(r *model.Rule) { r.Proto = "tcp"; r.DstPorts = ports(22) }),
+		}, v4, true, model.HookInput},
 		{"already dropped before is not new", []model.Rule{drop(1, nil)}, []model.Rule{drop(1, nil), drop(2, nil)}, v4, false, ""},
 		{"disabled drop", nil, []model.Rule{drop(1, func(r *model.Rule) { r.Enabled = false })}, v4, false, ""},
 		{"count never drops", nil, []model.Rule{drop(1, func(r *model.Rule) { r.Action = model.ActionCount })}, v4, false, ""},
@@ -203,5 +212,50 @@ func TestDropCapable(t *testing.T) {
 				t.Errorf("DropCapable = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestVerdictIndexMatchesLinear checks the indexed verdict against a
+// linear walk of the rules in evaluation order, on random rule sets.
+func TestVerdictIndexMatchesLinear(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	hooks := Hooks
+	protos := []string{"", "tcp", "udp"}
+	actions := []model.RuleAction{model.ActionAccept, model.ActionDrop, model.ActionCount}
+	for round := range 300 {
+		var rules []model.Rule
+		for i := range 1 + rng.IntN(12) {
+			r := model.Rule{ID: uint32(i + 1), Enabled: rng.IntN(5) > 0, Hooks: []string{hooks[rng.IntN(len(hooks))]},
+				Proto: protos[rng.IntN(3)], Action: actions[rng.IntN(3)], Priority: uint32(rng.IntN(3))}
+			if r.Proto != "" && rng.IntN(2) == 0 {
+				p := uint16(20 + rng.IntN(4))
+				r.DstPorts = model.PortRange{Min: p, Max: p + uint16(rng.IntN(2))}
+			}
+			if rng.IntN(3) == 0 {
+				r.Src = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(rng.IntN(2))}), 31+rng.IntN(2)).Masked()
+			}
+			rules = append(rules, r)
+		}
+		set := prepare(rules)
+		sorted := append([]model.Rule(nil), rules...)
+		SortRules(sorted)
+		for range 20 {
+			p := packet{proto: []uint8{6, 17}[rng.IntN(2)],
+				src: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(rng.IntN(3))}), 1000),
+				dst: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.9"), uint16(20+rng.IntN(5)))}
+			h := hooks[rng.IntN(len(hooks))]
+			got, gotDrop := set.verdict(h, p)
+			var want model.Rule
+			wantDrop := false
+			for _, pr := range prepare(sorted).rules {
+				if matches(pr, h, p) {
+					want, wantDrop = pr.r, pr.r.Action == model.ActionDrop
+					break
+				}
+			}
+			if got.ID != want.ID || gotDrop != wantDrop {
+				t.Fatalf("round %d, %s %+v: indexed verdict rule %d drop %v, linear rule %d drop %v\nrules %+v", round, h, p, got.ID, gotDrop, want.ID, wantDrop, rules)
+			}
+		}
 	}
 }
