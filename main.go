@@ -17,7 +17,10 @@ import (
 
 	"netlens/collectors"
 	"netlens/collectors/all"
+	"netlens/collectors/capture"
+	"netlens/collectors/conntrack"
 	"netlens/collectors/drops"
+	"netlens/collectors/filter"
 	"netlens/model"
 	"netlens/ui"
 	"netlens/ui/export"
@@ -32,42 +35,81 @@ type usageError struct{ error }
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "netlens:", err)
-		var ue usageError
-		if errors.As(err, &ue) {
+		if isUsage(err) {
 			os.Exit(2)
 		}
 		os.Exit(1)
 	}
 }
 
+func isUsage(err error) bool {
+	var ue usageError
+	var fe filter.UsageError
+	return errors.As(err, &ue) || errors.As(err, &fe) || errors.Is(err, capture.ErrUsage) || errors.Is(err, capture.ErrFilter)
+}
+
 func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	root := newRootCmd()
-	return root.ExecuteContext(ctx)
+	return newRootCmd().ExecuteContext(ctx)
 }
 
-// options are the flags shared by the TUI and the snapshot command.
+// options are the flags shared by the TUI and the commands that collect.
 type options struct {
-	refresh     time.Duration
-	snapshotDir string
-	noOwners    bool
-	noMouse     bool
-	cpuProfile  string
+	refresh       time.Duration
+	snapshotDir   string
+	noOwners      bool
+	noMouse       bool
+	filterBackend string
+	pcap          string
+	captureIface  string
+	captureFilter string
+	cpuProfile    string
 }
 
-func (o options) config() all.Config {
-	return all.Config{Refresh: o.refresh, Owners: !o.noOwners}
+// config returns the collectors' configuration, opening the filter
+// backend (never an error but for a bad --filter-backend).
+func (o options) config() (all.Config, error) {
+	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners}
+	b, err := filter.Open(filter.Options{Backend: o.filterBackend})
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Filters = b
+	switch {
+	case o.pcap != "" && o.captureIface != "":
+		return cfg, usageError{errors.New("--pcap and --capture exclude each other")}
+	case o.pcap != "":
+		cfg.Capture = &capture.Options{File: o.pcap, Filter: o.captureFilter}
+	case o.captureIface != "":
+		cfg.Capture = &capture.Options{Interface: o.captureIface, Filter: o.captureFilter}
+	case o.captureFilter != "":
+		return cfg, usageError{errors.New("--capture-filter needs --capture IFACE or --pcap FILE")}
+	}
+	return cfg, nil
+}
+
+func (o options) runner(store *model.Store) (*collectors.Runner, error) {
+	cfg, err := o.config()
+	if err != nil {
+		return nil, err
+	}
+	specs, err := all.Specs(cfg)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return collectors.NewRunner(store, specs...), nil
 }
 
 func newRootCmd() *cobra.Command {
 	var o options
 	root := &cobra.Command{
 		Use:   "netlens",
-		Short: "Terminal UI network inspector: sockets, counters, drops, sysctls",
-		Long: `netlens shows, live and in one place, the sockets on this host, the
-kernel's network counters by layer, and the network sysctls; 's' writes a
-JSON snapshot of it all.
+		Short: "Terminal UI network inspector: sockets, flows, filter rules, drops, sysctls",
+		Long: `netlens shows, live and in one place, the sockets and conntrack flows of
+this host, the filter rules, the kernel's network counters by layer (where
+packets are lost), and the network sysctls; 's' writes a JSON snapshot of
+it all.
 
 Run as root, or give the binary the capabilities it needs:
   setcap cap_net_admin,cap_net_raw,cap_sys_ptrace,cap_dac_read_search+ep netlens
@@ -82,11 +124,18 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 			return runTUI(cmd.Context(), o)
 		},
 	}
-	root.Flags().DurationVar(&o.refresh, "refresh", time.Second, "how often the screen and the collectors refresh")
-	root.Flags().BoolVar(&o.noMouse, "no-mouse", false, "leave the mouse to the terminal (text selection) instead of scrolling with the wheel")
-	root.Flags().StringVar(&o.snapshotDir, "snapshot-dir", ".", "directory where 's' writes snapshots")
-	root.PersistentFlags().StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (for performance work)")
-	root.PersistentFlags().MarkHidden("cpuprofile")
+	f := root.Flags()
+	f.DurationVar(&o.refresh, "refresh", time.Second, "how often the screen and the collectors refresh")
+	f.StringVar(&o.snapshotDir, "snapshot-dir", ".", "directory where 's' writes snapshots")
+	f.BoolVar(&o.noMouse, "no-mouse", false, "leave the mouse to the terminal (text selection) instead of scrolling with the wheel")
+	f.StringVar(&o.pcap, "pcap", "", "replay a pcap or pcapng `FILE` into the capture statistics (offline study)")
+	f.StringVar(&o.captureIface, "capture", "", "capture packets live on `IFACE` (\"any\" for all; costs CPU, needs CAP_NET_RAW)")
+	f.StringVar(&o.captureFilter, "capture-filter", "", "capture filter in tcpdump syntax (host, net, port, portrange, tcp, udp, icmp, vlan, and/or/not, ...)")
+	pf := root.PersistentFlags()
+	pf.BoolVar(&o.noOwners, "no-owners", false, "do not map sockets to processes (cheaper on hosts with many sockets)")
+	pf.StringVar(&o.filterBackend, "filter-backend", filter.BackendAuto, "filter rules backend: auto (kmod, else nft), kmod, nft or none")
+	pf.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (for performance work)")
+	pf.MarkHidden("cpuprofile")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if o.cpuProfile == "" {
 			return nil
@@ -98,69 +147,125 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 		cobra.OnFinalize(func() { pprof.StopCPUProfile(); f.Close() })
 		return pprof.StartCPUProfile(f)
 	}
-	root.PersistentFlags().BoolVar(&o.noOwners, "no-owners", false, "do not map sockets to processes (cheaper on hosts with many sockets)")
-	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return usageError{fmt.Errorf("%w\n%s", err, cmd.UsageString())}
-	})
 
+	root.AddCommand(snapshotCmd(&o), flowsCmd(), dropsCmd(&o), captureCmd(),
+		filter.NewRulesCmd(filter.CLIConfig{}),
+		&cobra.Command{
+			Use:   "version",
+			Short: "Print the netlens version",
+			Args:  noArgs,
+			Run: func(cmd *cobra.Command, _ []string) {
+				fmt.Fprintf(cmd.OutOrStdout(), "netlens %s\n", version)
+			},
+		})
+	flagErr := func(cmd *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w\n%s", err, cmd.UsageString())}
+	}
+	root.SetFlagErrorFunc(flagErr)
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.SetFlagErrorFunc(flagErr)
+		c.SilenceUsage, c.SilenceErrors = true, true
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	return root
+}
+
+func snapshotCmd(o *options) *cobra.Command {
 	var out string
 	var timeout time.Duration
-	snap := &cobra.Command{
-		Use:           "snapshot",
-		Short:         "Collect everything once and write a JSON snapshot (stdout by default)",
-		Args:          noArgs,
-		SilenceUsage:  true,
-		SilenceErrors: true,
+	cmd := &cobra.Command{
+		Use:   "snapshot",
+		Short: "Collect everything once and write a JSON snapshot (stdout by default)",
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runSnapshot(cmd.Context(), o, out, timeout)
+			return runSnapshot(cmd.Context(), *o, out, timeout)
 		},
 	}
-	snap.Flags().StringVarP(&out, "output", "o", "-", "write the snapshot to this file (atomically); - for stdout")
-	snap.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "give up on a collector after this long")
-	root.AddCommand(snap)
+	cmd.Flags().StringVarP(&out, "output", "o", "-", "write the snapshot to this file (atomically); - for stdout")
+	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "give up on a collector after this long")
+	return cmd
+}
 
-	var dropsJSON bool
-	var dropsInterval time.Duration
-	var dropsCount int
-	dropsCmd := &cobra.Command{
+func flowsCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "flows",
+		Short: "Print the conntrack table once, with NAT, state and counters (for scripts)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			flows, st, err := conntrack.DumpOnce(cmd.Context(), conntrack.Config{})
+			if err != nil {
+				return err
+			}
+			if note := conntrack.FlowsNote(st); note != "" && !asJSON {
+				fmt.Fprintln(cmd.ErrOrStderr(), note)
+			}
+			return conntrack.PrintFlows(cmd.OutOrStdout(), flows, asJSON)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (the snapshot's flow objects)")
+	return cmd
+}
+
+func dropsCmd(o *options) *cobra.Command {
+	var asJSON bool
+	var interval time.Duration
+	var count int
+	cmd := &cobra.Command{
 		Use:   "drops",
 		Short: "Print the drop counters that move, by layer, every interval (for scripts)",
 		Long: `drops samples the drop-like counters of every layer (NIC, softnet,
-qdisc, IP, transport, socket, IPsec, and the kernel's drop monitor where it
-exists) and prints, after each interval, those that moved: the delta, the
-rate and the total since it started.`,
-		Args:          noArgs,
-		SilenceUsage:  true,
-		SilenceErrors: true,
+qdisc, IP, netfilter, transport, socket, IPsec, and the kernel's drop
+monitor where it exists) and prints, after each interval, those that moved:
+the delta, the rate and the total since it started.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if dropsInterval < 100*time.Millisecond {
-				return usageError{fmt.Errorf("--interval %s is too short (minimum 100ms)\n%s", dropsInterval, cmd.UsageString())}
+			if interval < 100*time.Millisecond {
+				return usageError{fmt.Errorf("--interval %s is too short (minimum 100ms)\n%s", interval, cmd.UsageString())}
 			}
 			store := newStore()
-			cfg := o.config()
-			cfg.Only = all.DropsDeps
-			r := collectors.NewRunner(store, all.Specs(cfg)...)
+			specs, err := all.Specs(all.Config{Refresh: interval, Only: all.DropsDeps})
+			if err != nil {
+				return err
+			}
+			r := collectors.NewRunner(store, specs...)
 			defer r.Wait()
-			return drops.Watch(cmd.Context(), cmd.OutOrStdout(), r, store, dropsInterval, dropsCount, dropsJSON)
+			return drops.Watch(cmd.Context(), cmd.OutOrStdout(), r, store, interval, count, asJSON)
 		},
 	}
-	dropsCmd.Flags().BoolVar(&dropsJSON, "json", false, "print one JSON object per sample")
-	dropsCmd.Flags().DurationVar(&dropsInterval, "interval", time.Second, "time between samples")
-	dropsCmd.Flags().IntVar(&dropsCount, "count", 1, "samples to print (0: until interrupted)")
-	root.AddCommand(dropsCmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per sample")
+	cmd.Flags().DurationVar(&interval, "interval", time.Second, "time between samples")
+	cmd.Flags().IntVar(&count, "count", 1, "samples to print (0: until interrupted)")
+	return cmd
+}
 
-	root.AddCommand(&cobra.Command{
-		Use:   "version",
-		Short: "Print the netlens version",
+func captureCmd() *cobra.Command {
+	var opts capture.CLIOptions
+	cmd := &cobra.Command{
+		Use:   "capture (-i IFACE --count N | --pcap FILE) [--filter EXPR] [--json]",
+		Short: "Capture (or read a pcap) once and print statistics and top flows (for scripts)",
 		Args:  noArgs,
-		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintf(cmd.OutOrStdout(), "netlens %s\n", version)
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			err := capture.RunCLI(cmd.Context(), cmd.OutOrStdout(), opts)
+			if errors.Is(err, capture.ErrUsage) {
+				return usageError{fmt.Errorf("%w\n%s", err, cmd.UsageString())}
+			}
+			return err
 		},
-	})
-	for _, c := range root.Commands() {
-		c.SetFlagErrorFunc(root.FlagErrorFunc())
 	}
-	return root
+	f := cmd.Flags()
+	f.StringVarP(&opts.Interface, "interface", "i", "", "interface to capture on (\"any\" for all)")
+	f.StringVar(&opts.File, "pcap", "", "read this pcap or pcapng file instead of capturing")
+	f.StringVar(&opts.Filter, "filter", "", "capture filter in tcpdump syntax")
+	f.IntVar(&opts.Count, "count", 0, "stop after this many packets")
+	f.DurationVar(&opts.Duration, "duration", 0, "stop a live capture after this long")
+	f.BoolVar(&opts.JSON, "json", false, "print the statistics as JSON (the snapshot's capture object)")
+	f.StringVarP(&opts.Write, "write", "w", "", "also write the last packets to this pcapng file (atomically)")
+	return cmd
 }
 
 // noArgs refuses positional arguments (and so unknown subcommands) as a
@@ -182,9 +287,12 @@ func newStore() *model.Store {
 
 func runTUI(ctx context.Context, o options) error {
 	store := newStore()
+	r, err := o.runner(store)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r := collectors.NewRunner(store, all.Specs(o.config())...)
 	r.Run(ctx)
 	defer r.Wait()
 	defer cancel()
@@ -201,7 +309,10 @@ func runTUI(ctx context.Context, o options) error {
 
 func runSnapshot(ctx context.Context, o options, out string, timeout time.Duration) error {
 	store := newStore()
-	r := collectors.NewRunner(store, all.Specs(o.config())...)
+	r, err := o.runner(store)
+	if err != nil {
+		return err
+	}
 	// One sample: counters carry raw values; their deltas and rates are
 	// zero, since there is no earlier sample to compare with.
 	r.Once(ctx, timeout)

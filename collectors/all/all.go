@@ -9,7 +9,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"netlens/collectors"
+	"netlens/collectors/capture"
+	"netlens/collectors/conntrack"
 	"netlens/collectors/dropmon"
+	"netlens/collectors/filter"
 	"netlens/collectors/procnet"
 	"netlens/collectors/qdisc"
 	"netlens/collectors/sockets"
@@ -25,22 +28,32 @@ type Config struct {
 	Owners bool
 	// Only, when not empty, keeps just the collectors of these names.
 	Only []string
+	// Filters is the filter-rule backend the "filters" collector reads;
+	// nil leaves the collector out.
+	Filters filter.Backend
+	// Capture, when set, captures packets (opt-in: it costs CPU): live on
+	// an interface, or replaying a pcap/pcapng file.
+	Capture *capture.Options
 }
 
 // Collector names, for Config.Only and the UI's tab dependencies.
 const (
-	Sockets  = "sockets"
-	Counters = procnet.CollectorName
-	Sysctl   = sysctl.CollectorName
-	Qdisc    = qdisc.CollectorName
-	DropMon  = dropmon.CollectorName
+	Sockets   = "sockets"
+	Counters  = procnet.CollectorName
+	Sysctl    = sysctl.CollectorName
+	Qdisc     = qdisc.CollectorName
+	DropMon   = dropmon.CollectorName
+	Conntrack = conntrack.Name
+	Filters   = "filters"
+	Capture   = capture.Name
 )
 
 // DropsDeps are the collectors behind the Drops tab and `netlens drops`.
-var DropsDeps = []string{Counters, Qdisc, DropMon}
+var DropsDeps = []string{Counters, Qdisc, DropMon, Conntrack}
 
-// Specs returns the collectors to run for cfg.
-func Specs(cfg Config) []collectors.Spec {
+// Specs returns the collectors to run for cfg. A capture that cannot be
+// set up (a bad filter expression, an unreadable file) is an error.
+func Specs(cfg Config) ([]collectors.Spec, error) {
 	if cfg.Refresh <= 0 {
 		cfg.Refresh = time.Second
 	}
@@ -58,9 +71,21 @@ func Specs(cfg Config) []collectors.Spec {
 	add(Qdisc, func() collectors.Collector { return qdisc.New(qdisc.Options{Links: true}) }, cfg.Refresh)
 	// The drop monitor aggregates per Collect: keep it at the refresh.
 	add(DropMon, func() collectors.Collector { return dropmon.New(dropmon.Options{}) }, cfg.Refresh)
+	// Conntrack: a dump at start and every 10 s, live events between.
+	add(Conntrack, func() collectors.Collector { return conntrack.NewCollector(conntrack.Config{}) }, max(conntrack.DefaultInterval, cfg.Refresh))
 	// Sysctls change rarely and a full walk reads ~1,000 files.
 	add(Sysctl, func() collectors.Collector { return sysctl.NewCollector("/proc/sys") }, max(5*time.Second, cfg.Refresh))
-	return specs
+	if cfg.Filters != nil {
+		add(Filters, func() collectors.Collector { return filter.NewCollector(cfg.Filters) }, cfg.Refresh)
+	}
+	if cfg.Capture != nil {
+		c, err := capture.New(*cfg.Capture)
+		if err != nil {
+			return nil, err
+		}
+		add(Capture, func() collectors.Collector { return c }, cfg.Refresh)
+	}
+	return specs, nil
 }
 
 // KernelRelease returns uname -r, or "unknown".
