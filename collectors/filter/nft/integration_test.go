@@ -318,6 +318,9 @@ func TestIntegrationRevertSurvivesSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd.Stderr = os.Stderr
+	// The armer leads its own process group, as a shell's job does: the
+	// whole group is killed, as when an SSH session goes.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +333,7 @@ func TestIntegrationRevertSurvivesSIGKILL(t *testing.T) {
 		}
 		got.Write(buf[:n])
 	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	cmd.Wait()
@@ -436,3 +439,66 @@ func TestIntegrationReplaceAtomic(t *testing.T) {
 }
 
 func netipPrefix(s string) (p netip.Prefix) { return netip.MustParsePrefix(s) }
+
+// TestIntegrationIPv6AndPrefix drops IPv6 UDP to one port by destination
+// prefix and checks that IPv4 to the same port still flows.
+func TestIntegrationIPv6AndPrefix(t *testing.T) {
+	l := newLab(t)
+	var u6, u4 *net.UDPConn
+	l.ns.Do(t, func() {
+		var err error
+		if u6, err = net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback}); err != nil {
+			t.Error(err)
+			return
+		}
+		port := u6.LocalAddr().(*net.UDPAddr).Port
+		if u4, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}); err != nil {
+			t.Error(err)
+		}
+	})
+	if u6 == nil || u4 == nil {
+		t.Fatal("listeners")
+	}
+	defer u6.Close()
+	defer u4.Close()
+	port := uint16(u6.LocalAddr().(*net.UDPAddr).Port)
+	r, err := l.b.Add(model.Rule{Enabled: true, Hooks: []string{model.HookInput}, Proto: "udp", Dst: netipPrefix("::1/128"),
+		DstPorts: model.PortRange{Min: port, Max: port}, Action: model.ActionDrop, Label: "v6 only"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(network string, dst *net.UDPConn, n int) int {
+		l.ns.Do(t, func() {
+			c, err := net.DialUDP(network, nil, dst.LocalAddr().(*net.UDPAddr))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			for range n {
+				c.Write([]byte("x"))
+			}
+		})
+		got, buf := 0, make([]byte, 16)
+		for {
+			dst.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			if _, _, err := dst.ReadFromUDP(buf); err != nil {
+				return got
+			}
+			got++
+		}
+	}
+	if got := send("udp6", u6, 7); got != 0 {
+		t.Errorf("IPv6: %d of 7 received, want 0", got)
+	}
+	if got := send("udp4", u4, 7); got != 7 {
+		t.Errorf("IPv4: %d of 7 received, want 7", got)
+	}
+	rules, _ := l.b.List()
+	if len(rules) != 1 || rules[0].ID != r.ID || rules[0].Packets != 7 || rules[0].Family != model.FamilyIPv6 {
+		t.Errorf("rules: %+v", rules)
+	}
+	if want := l.oracleByID(t)[r.ID]; want[0] != rules[0].Packets || want[1] != rules[0].Bytes {
+		t.Errorf("counters %d/%d, nft says %v", rules[0].Packets, rules[0].Bytes, want)
+	}
+}
