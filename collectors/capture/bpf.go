@@ -3,6 +3,8 @@ package capture
 import (
 	"fmt"
 
+	"github.com/gopacket/gopacket/layers"
+
 	"golang.org/x/net/bpf"
 )
 
@@ -28,8 +30,13 @@ type Filter struct {
 // Compile compiles a tcpdump-syntax expression (see Supported) to classic
 // BPF. Syntax outside the supported subset is refused with an error
 // wrapping ErrFilter.
-func Compile(expr string) (*Filter, error) {
-	n, err := parse(expr)
+func Compile(expr string) (*Filter, error) { return CompileFor(expr, layers.LinkTypeEthernet) }
+
+// CompileFor compiles expr for frames of link type lt: Ethernet, or
+// LINUX_SLL and LINUX_SLL2 (what `tcpdump -i any` writes; no "vlan"
+// there).
+func CompileFor(expr string, lt layers.LinkType) (*Filter, error) {
+	n, err := parseFor(expr, lt)
 	if err != nil {
 		return nil, err
 	}

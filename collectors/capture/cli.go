@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,15 +43,19 @@ func RunCLI(ctx context.Context, w io.Writer, opts CLIOptions) error {
 		return err
 	}
 	start := time.Now()
+	var runErr error
 	if opts.File != "" {
 		f, err := openFile(opts.File)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		if err := e.run(ctx, f, nil, time.Time{}); err != nil {
+		if err := e.setLink(f.link); err != nil {
 			return err
 		}
+		// A file cut short (a capture copied while it was written) still
+		// gives the statistics of what it holds, then the error.
+		runErr = e.run(ctx, f, nil, time.Time{})
 	} else {
 		tp, attached, err := e.openLive()
 		if err != nil {
@@ -82,12 +87,15 @@ func RunCLI(ctx context.Context, w io.Writer, opts CLIOptions) error {
 			fmt.Fprintf(w, "wrote %d packets to %s\n", n, opts.Write)
 		}
 	}
+	var outErr error
 	if opts.JSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(cs)
+		outErr = enc.Encode(cs)
+	} else {
+		outErr = PrintStats(w, cs)
 	}
-	return PrintStats(w, cs)
+	return cmp.Or(runErr, outErr)
 }
 
 // PrintStats prints capture statistics as text tables.

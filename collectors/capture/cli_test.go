@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"netlens/collectors/internal/netnstest"
 	"netlens/model"
 )
@@ -127,5 +129,35 @@ func TestIntegrationRingDropsCounted(t *testing.T) {
 	}
 	if cs.Packets+cs.RingDrops != sent {
 		t.Errorf("captured %d + dropped %d != sent %d", cs.Packets, cs.RingDrops, sent)
+	}
+}
+
+// TestRunCLIFiles: a pcapng file (editcap's conversion of mixed.pcap)
+// gives the same statistics as the pcap; a file cut short gives the
+// statistics of what it holds, then an error.
+func TestRunCLIFiles(t *testing.T) {
+	read := func(path string) (model.CaptureStats, error) {
+		var out bytes.Buffer
+		err := RunCLI(context.Background(), &out, CLIOptions{Options: Options{File: path}, JSON: true})
+		var cs model.CaptureStats
+		if jerr := json.Unmarshal(out.Bytes(), &cs); jerr != nil {
+			t.Fatalf("%s: not JSON: %v\n%s", path, jerr, out.Bytes())
+		}
+		return cs, err
+	}
+	pcap, err := read("testdata/mixed.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ng, err := read("testdata/mixed.pcapng")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(pcap.Protocols, ng.Protocols); diff != "" || pcap.Packets != ng.Packets {
+		t.Errorf("pcapng differs from pcap (-pcap +pcapng):\n%s", diff)
+	}
+	cut, err := read("testdata/broken-truncated.pcap")
+	if err == nil || cut.Packets == 0 || cut.Packets >= pcap.Packets {
+		t.Errorf("truncated file: %d packets, error %v; want some packets and an error", cut.Packets, err)
 	}
 }

@@ -100,6 +100,10 @@ func (c *Collector) start() error {
 		if err != nil {
 			return err
 		}
+		if err := c.eng.setLink(f.link); err != nil {
+			f.Close()
+			return err
+		}
 		src, closeSrc = f, func() { f.Close() }
 	} else {
 		tp, at, err := c.eng.openLive()

@@ -64,6 +64,8 @@ type decoder struct {
 	decoded []gopacket.LayerType
 
 	eth   layers.Ethernet
+	sll   layers.LinuxSLL
+	sll2  layers.LinuxSLL2
 	dot1q layers.Dot1Q
 	arp   layers.ARP
 	ip4   layers.IPv4
@@ -151,10 +153,29 @@ func (e *ipv6Ext) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error
 
 var errShortExt = errors.New("IPv6 extension header truncated")
 
-func newDecoder() *decoder {
+func newDecoder() *decoder { return newDecoderFor(layers.LinkTypeEthernet) }
+
+// firstLayer returns the layer a frame of link type lt starts with, and
+// whether netlens decodes it.
+func firstLayer(lt layers.LinkType) (gopacket.LayerType, bool) {
+	switch lt {
+	case layers.LinkTypeEthernet:
+		return layers.LayerTypeEthernet, true
+	case layers.LinkTypeLinuxSLL:
+		return layers.LayerTypeLinuxSLL, true
+	case layers.LinkTypeLinuxSLL2:
+		return layers.LayerTypeLinuxSLL2, true
+	}
+	return 0, false
+}
+
+// newDecoderFor returns a decoder for frames of link type lt (one that
+// firstLayer accepts).
+func newDecoderFor(lt layers.LinkType) *decoder {
+	first, _ := firstLayer(lt)
 	d := &decoder{decoded: make([]gopacket.LayerType, 0, 16)}
-	d.parser = gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet,
-		&d.eth, &d.dot1q, &d.arp, &d.ip4, &d.ip6, &d.ext6, &d.frag6,
+	d.parser = gopacket.NewDecodingLayerParser(first,
+		&d.eth, &d.sll, &d.sll2, &d.dot1q, &d.arp, &d.ip4, &d.ip6, &d.ext6, &d.frag6,
 		&d.tcp, &d.udp, &d.icmp4, &d.icmp6, &d.dns)
 	// Layers netlens does not decode (payloads, other protocols) end the
 	// walk without an error.
@@ -168,12 +189,19 @@ func (d *decoder) decode(data []byte, pi *packetInfo) {
 	err := d.parser.DecodeLayers(data, &d.decoded)
 	var proto model.Proto
 	var sport, dport uint16
+	link, next := false, layers.EthernetType(0)
 	for _, t := range d.decoded {
 		switch t {
 		case layers.LayerTypeEthernet:
 			pi.layers |= layerEth
+			link, next = true, d.eth.EthernetType
+		case layers.LayerTypeLinuxSLL:
+			link, next = true, d.sll.EthernetType
+		case layers.LayerTypeLinuxSLL2:
+			link, next = true, d.sll2.ProtocolType
 		case layers.LayerTypeDot1Q:
 			pi.layers |= layerVLAN
+			next = d.dot1q.Type
 		case layers.LayerTypeARP:
 			pi.layers |= layerARP
 		case layers.LayerTypeIPv4:
@@ -209,13 +237,9 @@ func (d *decoder) decode(data []byte, pi *packetInfo) {
 			pi.layers |= layerDNS
 		}
 	}
-	if pi.layers&layerEth != 0 {
+	if link {
 		// "other": a network layer netlens does not decode (not a
 		// header it failed to decode).
-		next := d.eth.EthernetType
-		if pi.layers&layerVLAN != 0 {
-			next = d.dot1q.Type
-		}
 		if next != layers.EthernetTypeARP && next != layers.EthernetTypeIPv4 && next != layers.EthernetTypeIPv6 && next != layers.EthernetTypeDot1Q {
 			pi.layers |= layerOther
 		}

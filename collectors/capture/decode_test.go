@@ -57,22 +57,30 @@ func TestDecodeFlowKey(t *testing.T) {
 	}
 }
 
-// FuzzDecode: no frame makes the decoder, the aggregation, the store or
-// the layer-by-layer description panic.
+// FuzzDecode: no frame, of any of the link types netlens decodes, makes
+// the decoder, the aggregation, the store or the layer-by-layer
+// description panic.
 func FuzzDecode(f *testing.F) {
-	frames, _ := readMixed(f)
-	for _, fr := range frames {
-		f.Add(fr)
+	links := []layers.LinkType{layers.LinkTypeEthernet, layers.LinkTypeLinuxSLL, layers.LinkTypeLinuxSLL2}
+	for i, path := range []string{"testdata/mixed.pcap", "testdata/any-sll.pcap", "testdata/any-sll2.pcap"} {
+		frames, _, _ := readPcap(f, path)
+		for _, fr := range frames {
+			f.Add(uint8(i), fr)
+		}
 	}
-	d := newDecoder()
+	var decs []*decoder
+	for _, lt := range links {
+		decs = append(decs, newDecoderFor(lt))
+	}
 	st := newStats()
 	ps := newPacketStore(16, 4096)
-	f.Fuzz(func(t *testing.T, frame []byte) {
+	f.Fuzz(func(t *testing.T, link uint8, frame []byte) {
+		i := int(link) % len(links)
 		var pi packetInfo
-		d.decode(frame, &pi)
+		decs[i].decode(frame, &pi)
 		st.add(&pi, time.Unix(1, 0), len(frame), len(frame))
 		ps.add(frame, &gopacket.CaptureInfo{Timestamp: time.Unix(1, 0), Length: len(frame), CaptureLength: len(frame)}, &pi)
-		describe(frame, time.Unix(1, 0), len(frame))
+		describe(frame, links[i], time.Unix(1, 0), len(frame))
 	})
 }
 

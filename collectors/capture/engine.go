@@ -13,6 +13,7 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/afpacket"
+	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/sys/unix"
 
 	"netlens/collectors"
@@ -59,6 +60,8 @@ func (o *Options) defaults() {
 type engine struct {
 	opts   Options
 	filter *Filter
+	// link is the frames' link type: Ethernet live, a file's own.
+	link layers.LinkType
 
 	mu      sync.Mutex
 	st      *stats
@@ -79,7 +82,7 @@ type engine struct {
 
 func newEngine(opts Options) (*engine, error) {
 	opts.defaults()
-	e := &engine{opts: opts, st: newStats(), store: newPacketStore(opts.StorePackets, opts.StoreBytes)}
+	e := &engine{opts: opts, st: newStats(), store: newPacketStore(opts.StorePackets, opts.StoreBytes), link: layers.LinkTypeEthernet}
 	e.st.overall = opts.File != ""
 	if opts.Filter != "" {
 		f, err := Compile(opts.Filter)
@@ -89,6 +92,23 @@ func newEngine(opts Options) (*engine, error) {
 		e.filter = f
 	}
 	return e, nil
+}
+
+// setLink sets the frames' link type (a file's), compiling the filter
+// again for it.
+func (e *engine) setLink(lt layers.LinkType) error {
+	if _, ok := firstLayer(lt); !ok {
+		return fmt.Errorf("link type %v: %w", lt, errLinkType)
+	}
+	if e.filter != nil && lt != e.link {
+		f, err := CompileFor(e.opts.Filter, lt)
+		if err != nil {
+			return err
+		}
+		e.filter = f
+	}
+	e.link = lt
+	return nil
 }
 
 // openLive opens the AF_PACKET ring and attaches the filter.
@@ -162,7 +182,7 @@ func (e *engine) run(ctx context.Context, src packetSource, live *afpacket.TPack
 	e.running = true
 	e.prevCPUAt = time.Now()
 	e.mu.Unlock()
-	d := newDecoder()
+	d := newDecoderFor(e.link)
 	var pi packetInfo
 	n := 0 // packets accepted
 	userFilter := e.filter != nil && live == nil
@@ -288,7 +308,7 @@ func (e *engine) FlowPackets(flow model.CaptureFlowKey, n int) []model.CapturedP
 	e.mu.Unlock()
 	out := make([]model.CapturedPacket, len(pkts))
 	for i, p := range pkts {
-		out[i] = describe(p.data, p.rec.at, int(p.rec.length))
+		out[i] = describe(p.data, e.link, p.rec.at, int(p.rec.length))
 	}
 	return out
 }
@@ -302,7 +322,7 @@ func (e *engine) WritePcapng(path string, flow *model.CaptureFlowKey) (int, erro
 	for i, p := range stored {
 		recs[i] = packetRecord{ci: gopacket.CaptureInfo{Timestamp: p.rec.at, Length: int(p.rec.length)}, data: p.data}
 	}
-	if err := writePcapng(path, e.sourceName(), 262144, recs); err != nil {
+	if err := writePcapng(path, e.sourceName(), e.link, 262144, recs); err != nil {
 		return 0, err
 	}
 	return len(recs), nil

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/gopacket/gopacket/layers"
 )
 
 // ErrFilter is wrapped by errors for filter expressions that are invalid
@@ -114,8 +116,11 @@ func isWordByte(c byte) bool {
 type parser struct {
 	toks []token
 	i    int
-	// link is the offset of the network header: 14, plus 4 per "vlan".
-	link uint32
+	// link is the offset of the network header: 14 on Ethernet, plus 4
+	// per "vlan"; etherOff that of the Ethernet type (protocol) field.
+	link, etherOff uint32
+	ethernet       bool
+	linkName       string
 	// last qualifiers, for "host a or b" (tcpdump repeats them).
 	last *prim
 }
@@ -127,8 +132,25 @@ type prim struct {
 	kind  string // host, net, port, portrange
 }
 
-// parse parses expr into a tree.
-func parse(expr string) (node, error) {
+// Link layers a filter can be compiled for: where the network header and
+// the Ethernet type (protocol) field are.
+var linkOffsets = map[layers.LinkType]struct {
+	link, etherOff uint32
+}{
+	layers.LinkTypeEthernet:  {14, 12},
+	layers.LinkTypeLinuxSLL:  {16, 14}, // LINUX_SLL: protocol at 14
+	layers.LinkTypeLinuxSLL2: {20, 0},  // LINUX_SLL2: protocol at 0
+}
+
+// parse parses expr into a tree for Ethernet frames.
+func parse(expr string) (node, error) { return parseFor(expr, layers.LinkTypeEthernet) }
+
+// parseFor parses expr into a tree for frames of link type lt.
+func parseFor(expr string, lt layers.LinkType) (node, error) {
+	off, ok := linkOffsets[lt]
+	if !ok {
+		return nil, fmt.Errorf("%w: link type %v not supported", ErrFilter, lt)
+	}
 	toks, err := lex(expr)
 	if err != nil {
 		return nil, err
@@ -136,7 +158,7 @@ func parse(expr string) (node, error) {
 	if len(toks) == 0 {
 		return nil, fmt.Errorf("%w: empty expression", ErrFilter)
 	}
-	p := &parser{toks: toks, link: 14}
+	p := &parser{toks: toks, link: off.link, etherOff: off.etherOff, ethernet: lt == layers.LinkTypeEthernet, linkName: lt.String()}
 	n, err := p.or()
 	if err != nil {
 		return nil, err
@@ -236,6 +258,8 @@ func (p *parser) primitive() (node, error) {
 		return nil, p.errf("expression ends early")
 	case unsupportedWords[w] || strings.ContainsAny(w, "[]") || strings.HasPrefix(w, "\\"):
 		return nil, p.errf("%q is not supported (netlens supports: %s)", w, Supported)
+	case w == "vlan" && !p.ethernet:
+		return nil, p.errf("vlan is not supported on a %s capture (only on Ethernet)", p.linkName)
 	case w == "vlan":
 		p.i++
 		n := p.vlan()
@@ -247,6 +271,7 @@ func (p *parser) primitive() (node, error) {
 			n = and(n, cmpNode{size: 2, off: p.link, mask: 0xfff, val: uint32(id)})
 		}
 		p.link += 4
+		p.etherOff += 4
 		p.last = nil
 		return n, nil
 	}
@@ -364,7 +389,7 @@ const (
 	protoSCTP  = 132
 )
 
-func (p *parser) ether(t uint32) node { return cmpNode{size: 2, off: p.link - 2, val: t} }
+func (p *parser) ether(t uint32) node { return cmpNode{size: 2, off: p.etherOff, val: t} }
 
 func (p *parser) vlan() node {
 	return or(cmpNode{size: 2, off: p.link - 2, val: 0x8100}, cmpNode{size: 2, off: p.link - 2, val: 0x88a8}, cmpNode{size: 2, off: p.link - 2, val: 0x9100})

@@ -6,10 +6,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 )
 
@@ -33,7 +35,15 @@ var oracleExprs = []string{
 // timestamps as tcpdump -tt prints them.
 func readMixed(t testing.TB) ([][]byte, []string) {
 	t.Helper()
-	f, err := os.Open("testdata/mixed.pcap")
+	frames, stamps, _ := readPcap(t, "testdata/mixed.pcap")
+	return frames, stamps
+}
+
+// readPcap returns the frames of a pcap file, their timestamps as tcpdump
+// -tt prints them, and the link type.
+func readPcap(t testing.TB, path string) ([][]byte, []string, layers.LinkType) {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,46 +65,58 @@ func readMixed(t testing.TB) ([][]byte, []string) {
 		frames = append(frames, data)
 		stamps = append(stamps, fmt.Sprintf("%d.%06d", ci.Timestamp.Unix(), ci.Timestamp.Nanosecond()/1000))
 	}
-	return frames, stamps
+	return frames, stamps, r.LinkType()
 }
 
 // TestFilterMatchesTcpdump: for each expression, the packets the compiled
-// program accepts are exactly those tcpdump accepts.
+// program accepts are exactly those tcpdump accepts: over the mixed
+// Ethernet capture, and over real `tcpdump -i any` captures (LINUX_SLL and
+// LINUX_SLL2, where "vlan" does not apply).
 func TestFilterMatchesTcpdump(t *testing.T) {
 	tcpdump, err := exec.LookPath("tcpdump")
 	if err != nil {
 		t.Skip("tcpdump not installed (apt-get install tcpdump): it is the oracle")
 	}
-	frames, stamps := readMixed(t)
-	for _, expr := range oracleExprs {
-		t.Run(expr, func(t *testing.T) {
-			out, err := exec.Command(tcpdump, "-tt", "-nn", "-r", "testdata/mixed.pcap", expr).Output()
-			if err != nil {
-				t.Fatalf("tcpdump %q: %v", expr, err)
+	for _, path := range []string{"testdata/mixed.pcap", "testdata/any-sll.pcap", "testdata/any-sll2.pcap"} {
+		frames, stamps, lt := readPcap(t, path)
+		accepted := 0
+		for _, expr := range oracleExprs {
+			if lt != layers.LinkTypeEthernet && strings.Contains(expr, "vlan") {
+				continue
 			}
-			var want []string
-			for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-				if l != "" {
-					want = append(want, strings.Fields(l)[0])
+			t.Run(filepath.Base(path)+"/"+expr, func(t *testing.T) {
+				out, err := exec.Command(tcpdump, "-tt", "-nn", "-r", path, expr).Output()
+				if err != nil {
+					t.Fatalf("tcpdump %q: %v", expr, err)
 				}
-			}
-			f, err := Compile(expr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for i, fr := range frames {
-				if f.Match(fr, len(fr)) {
-					got = append(got, stamps[i])
+				var want []string
+				for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+					if l != "" {
+						want = append(want, strings.Fields(l)[0])
+					}
 				}
-			}
-			if len(want) == 0 {
-				t.Errorf("tcpdump accepts no packet: the fixture does not exercise %q", expr)
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("accepted packets differ from tcpdump's (-want +got):\n%s", diff)
-			}
-		})
+				f, err := CompileFor(expr, lt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for i, fr := range frames {
+					if f.Match(fr, len(fr)) {
+						got = append(got, stamps[i])
+					}
+				}
+				accepted += len(want)
+				if len(want) == 0 && lt == layers.LinkTypeEthernet {
+					t.Errorf("tcpdump accepts no packet: the fixture does not exercise %q", expr)
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("accepted packets differ from tcpdump's (-want +got):\n%s", diff)
+				}
+			})
+		}
+		if accepted < 100 {
+			t.Errorf("%s: tcpdump accepted only %d packets over all expressions", path, accepted)
+		}
 	}
 }
 

@@ -27,7 +27,7 @@ const notFrag = "!(ip.flags.mf==1 || ip.frag_offset>0 || ipv6.fraghdr)"
 var tsharkFilters = map[string]string{
 	"eth":      "eth",
 	"vlan":     "vlan",
-	"arp":      "arp && eth.type==0x0806", // tshark counts RARP as arp
+	"arp":      "arp && (eth.type==0x0806 || sll.etype==0x0806)", // tshark counts RARP as arp
 	"ipv4":     "ip",
 	"ipv6":     "ipv6",
 	"fragment": "!(" + notFrag + ")",
@@ -39,7 +39,7 @@ var tsharkFilters = map[string]string{
 	"icmpv6": "icmpv6 && " + notFrag,
 	// netlens decodes DNS over UDP port 53 only (not mDNS, not over
 	// TCP); a malformed DNS message is a decode error.
-	"dns": "dns && udp.port==53 && " + notFrag + " && !_ws.malformed",
+	"dns": "dns && udp.port==53 && !icmp && !icmpv6 && " + notFrag + " && !_ws.malformed",
 }
 
 // flowCount is one direction-independent flow's counts.
@@ -144,6 +144,9 @@ func netlensCounts(t *testing.T, path string, limit int) (*engine, map[string]ui
 		t.Fatal(err)
 	}
 	defer src.Close()
+	if err := e.setLink(src.link); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.run(context.Background(), src, nil, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
@@ -177,5 +180,31 @@ func TestCountsMatchTshark(t *testing.T) {
 	}
 	if len(wantF) < 50 {
 		t.Errorf("only %d flows compared", len(wantF))
+	}
+}
+
+// TestCountsMatchTsharkCooked: the same over real `tcpdump -i any`
+// captures (LINUX_SLL, LINUX_SLL2).
+func TestCountsMatchTsharkCooked(t *testing.T) {
+	for _, path := range []string{"testdata/any-sll.pcap", "testdata/any-sll2.pcap"} {
+		t.Run(path, func(t *testing.T) {
+			wantP, wantF := tsharkCounts(t, path, "")
+			e, gotP, gotF := netlensCounts(t, path, 0)
+			if diff := cmp.Diff(wantP, gotP); diff != "" {
+				t.Errorf("per-protocol packets differ from tshark's (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(wantF, gotF); diff != "" {
+				t.Errorf("flows differ from tshark's (-want +got):\n%s", diff)
+			}
+			for _, name := range []string{"ipv4", "ipv6", "tcp", "udp", "icmp", "icmpv6", "fragment"} {
+				if gotP[name] == 0 {
+					t.Errorf("no %s packets: the fixture does not exercise it", name)
+				}
+			}
+			// One malformed DNS query ("query\n" sent to port 53).
+			if e.st.decodeErrors != 1 {
+				t.Errorf("%d decode errors, want 1", e.st.decodeErrors)
+			}
+		})
 	}
 }

@@ -2,7 +2,6 @@ package capture
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"netlens/collectors"
 )
 
 // packetSource is where packets come from: a live ring or a file.
@@ -23,52 +24,52 @@ type packetSource interface {
 // fileSource reads a pcap or pcapng file.
 type fileSource struct {
 	packetSource
-	f *os.File
+	f    *os.File
+	link layers.LinkType
 }
 
 func (s *fileSource) Close() error { return s.f.Close() }
 
 // openFile opens a pcap or pcapng file (told apart by their magic numbers)
-// holding Ethernet frames.
+// of Ethernet, LINUX_SLL or LINUX_SLL2 frames.
 func openFile(path string) (*fileSource, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	src, err := newFileReader(bufio.NewReaderSize(f, 1<<20))
+	src, lt, err := newFileReader(bufio.NewReaderSize(f, 1<<20))
+	if err == nil {
+		if _, ok := firstLayer(lt); !ok {
+			err = fmt.Errorf("link type %v: %w", lt, errLinkType)
+		}
+	}
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	return &fileSource{packetSource: src, f: f}, nil
+	return &fileSource{packetSource: src, f: f, link: lt}, nil
 }
 
-// errLinkType is returned for files whose frames are not Ethernet.
-var errLinkType = errors.New("link type not supported (netlens decodes Ethernet frames)")
+// errLinkType is returned for files whose frames netlens does not decode.
+var errLinkType = fmt.Errorf("not supported (netlens decodes Ethernet, LINUX_SLL and LINUX_SLL2 frames): %w", collectors.ErrNotSupported)
 
-func newFileReader(r *bufio.Reader) (packetSource, error) {
+func newFileReader(r *bufio.Reader) (packetSource, layers.LinkType, error) {
 	magic, err := r.Peek(4)
 	if err != nil {
-		return nil, fmt.Errorf("not a pcap or pcapng file: %w", err)
+		return nil, 0, fmt.Errorf("not a pcap or pcapng file: %w", err)
 	}
 	if magic[0] == 0x0a && magic[1] == 0x0d && magic[2] == 0x0d && magic[3] == 0x0a {
 		ng, err := pcapgo.NewNgReader(r, pcapgo.DefaultNgReaderOptions)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		if ng.LinkType() != layers.LinkTypeEthernet {
-			return nil, fmt.Errorf("%v: %w", ng.LinkType(), errLinkType)
-		}
-		return ng, nil
+		return ng, ng.LinkType(), nil
 	}
 	pr, err := pcapgo.NewReader(r)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if pr.LinkType() != layers.LinkTypeEthernet {
-		return nil, fmt.Errorf("%v: %w", pr.LinkType(), errLinkType)
-	}
-	return pr, nil
+	return pr, pr.LinkType(), nil
 }
 
 // packetRecord is one packet to write.
@@ -80,7 +81,7 @@ type packetRecord struct {
 // writePcapng writes packets to path as pcapng atomically: a temporary
 // file in the same directory, fsynced, then renamed into place. On error
 // no file is left behind.
-func writePcapng(path, ifname string, snaplen int, pkts []packetRecord) (err error) {
+func writePcapng(path, ifname string, link layers.LinkType, snaplen int, pkts []packetRecord) (err error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -93,7 +94,7 @@ func writePcapng(path, ifname string, snaplen int, pkts []packetRecord) (err err
 			err = fmt.Errorf("write %s: %w", path, err)
 		}
 	}()
-	if err = writeNg(tmp, ifname, snaplen, pkts); err != nil {
+	if err = writeNg(tmp, ifname, link, snaplen, pkts); err != nil {
 		return err
 	}
 	if err = tmp.Sync(); err != nil {
@@ -115,10 +116,10 @@ func writePcapng(path, ifname string, snaplen int, pkts []packetRecord) (err err
 	return nil
 }
 
-func writeNg(w io.Writer, ifname string, snaplen int, pkts []packetRecord) error {
+func writeNg(w io.Writer, ifname string, link layers.LinkType, snaplen int, pkts []packetRecord) error {
 	bw := bufio.NewWriter(w)
 	ng, err := pcapgo.NewNgWriterInterface(bw, pcapgo.NgInterface{
-		Name: ifname, LinkType: layers.LinkTypeEthernet, SnapLength: uint32(snaplen), TimestampResolution: 9,
+		Name: ifname, LinkType: link, SnapLength: uint32(snaplen), TimestampResolution: 9,
 	}, pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{Application: "netlens"}})
 	if err != nil {
 		return err

@@ -94,8 +94,9 @@ type storedData struct {
 
 // describe decodes one packet layer by layer for display. It allocates
 // (gopacket.NewPacket); it runs on demand, not per captured packet.
-func describe(data []byte, at time.Time, length int) model.CapturedPacket {
-	p := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.DecodeOptions{NoCopy: true, Lazy: false})
+func describe(data []byte, link layers.LinkType, at time.Time, length int) model.CapturedPacket {
+	first, _ := firstLayer(link)
+	p := gopacket.NewPacket(data, first, gopacket.DecodeOptions{NoCopy: true, Lazy: false})
 	cp := model.CapturedPacket{At: at, Length: length, CaptureLength: len(data), Layers: []model.PacketLayer{}}
 	var summary []string
 	for _, l := range p.Layers() {
