@@ -513,3 +513,49 @@ func TestHealthLineKeepsHealthyList(t *testing.T) {
 		}
 	}
 }
+
+func TestJoinedKeepsOrderForNewFlows(t *testing.T) {
+	store := flowStore()
+	clock := &fakeClock{now: t0}
+	a := newTestApp(t, store, Options{Now: clock.Now}, 120, 40)
+	send(a, "v", "v")
+	p := conns(a).joined
+	sshd := -1
+	for i, s := range p.snap.Sockets {
+		if fmtAddr(s.Local) == "10.20.0.5:22" {
+			sshd = i
+		}
+	}
+	update := func(state model.TCPState) {
+		flows := fixtureFlows()
+		flows[0].TCPState = state
+		store.Publish(model.FlowsUpdate{At: t0.Add(2 * time.Second), Flows: flows})
+		clock.now = clock.now.Add(time.Hour)
+		a.Update(storeChangedMsg{})
+	}
+	before := p.sortRuns
+	update(model.TCPFinWait)
+	if p.sortRuns != before || p.cell(sshd, joinCT) != "FIN-WAIT A" {
+		t.Fatalf("by local: %d sorts for new flows (want 0), sshd's flow %q", p.sortRuns-before, p.cell(sshd, joinCT))
+	}
+	for p.sorts[p.sortIdx].name != "bytes" {
+		send(a, "o")
+	}
+	before = p.sortRuns
+	update(model.TCPCloseWait)
+	if p.sortRuns != before+1 || p.cell(sshd, joinCT) != "CLOSE-WAIT A" {
+		t.Fatalf("by bytes: %d sorts for new flows (want 1), sshd's flow %q", p.sortRuns-before, p.cell(sshd, joinCT))
+	}
+}
+
+func TestAppendBrackets(t *testing.T) {
+	for s := model.FlowStatus(0); s < 1<<16; s++ {
+		want := s.Brackets()
+		if want != "" {
+			want = " " + want
+		}
+		if got := string(appendBrackets(nil, s)); got != want {
+			t.Fatalf("status %#x: %q, want %q", s, got, want)
+		}
+	}
+}

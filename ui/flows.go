@@ -199,15 +199,18 @@ func appendFlowHaystack(b []byte, f *model.Flow) []byte {
 	}
 	b = append(b, ' ')
 	b = append(b, tcpState(f)...)
-	b = append(b, ' ')
-	b = append(b, f.Status.Brackets()...)
+	b = appendBrackets(b, f.Status)
 	b = append(b, ' ')
 	b = append(b, flowStateCell(f)...)
 	if f.NAT != model.NATNone {
 		b = append(b, ' ')
 		b = append(b, f.NAT...)
 		b = append(b, ' ')
-		b = append(b, natAddr(f)...)
+		if f.NAT == model.NATSrc {
+			b = appendAddr(b, f.NATSrc)
+		} else {
+			b = appendAddr(b, f.NATDst)
+		}
 	}
 	if f.Mark != 0 {
 		b = append(b, " mark "...)
@@ -220,6 +223,24 @@ func appendFlowHaystack(b []byte, f *model.Flow) []byte {
 	if f.Helper != "" {
 		b = append(b, ' ')
 		b = append(b, f.Helper...)
+	}
+	return b
+}
+
+// appendBrackets appends the flags conntrack(8) shows in brackets, as
+// model.FlowStatus.Brackets, each after a space, without allocating.
+func appendBrackets(b []byte, s model.FlowStatus) []byte {
+	if s&model.StatusSeenReply == 0 {
+		b = append(b, " [UNREPLIED]"...)
+	}
+	if s&model.StatusAssured != 0 {
+		b = append(b, " [ASSURED]"...)
+	}
+	if s&model.StatusOffload != 0 {
+		b = append(b, " [OFFLOAD]"...)
+	}
+	if s&model.StatusHWOffload != 0 {
+		b = append(b, " [HW_OFFLOAD]"...)
 	}
 	return b
 }

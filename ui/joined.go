@@ -81,10 +81,10 @@ func newJoinView(c Common, deps []string) *joinView {
 			s := socks()
 			return cmp.Or(cmp.Compare(s[a].State.String(), s[b].State.String()), byLocal(a, b))
 		}},
-		{name: "conntrack", col: joinCT, prep: prep, cmp: func(a, b int) int {
+		{name: "conntrack", col: joinCT, joined: true, prep: prep, cmp: func(a, b int) int {
 			return cmp.Or(cmp.Compare(p.ctCell(a), p.ctCell(b)), byLocal(a, b))
 		}},
-		{name: "nat", col: joinNAT, prep: prep, cmp: func(a, b int) int {
+		{name: "nat", col: joinNAT, joined: true, prep: prep, cmp: func(a, b int) int {
 			x, y := model.NATNone, model.NATNone
 			if f := flowOf(a); f != nil {
 				x = f.NAT
@@ -98,7 +98,7 @@ func newJoinView(c Common, deps []string) *joinView {
 			s := socks()
 			return cmp.Or(cmpProcs(s[a].Procs, s[b].Procs), byLocal(a, b))
 		}},
-		{name: "bytes", col: joinBytes, desc: true, prep: prep, cmp: func(a, b int) int {
+		{name: "bytes", col: joinBytes, desc: true, joined: true, prep: prep, cmp: func(a, b int) int {
 			x, y := int64(-1), int64(-1)
 			if f := flowOf(a); f != nil {
 				x = int64(f.OrigBytes + f.ReplyBytes)
@@ -120,8 +120,18 @@ func newJoinView(c Common, deps []string) *joinView {
 // Title implements page.
 func (p *joinView) Title() string { return "Connections" }
 
-// SetSnapshot implements page.
-func (p *joinView) SetSnapshot(s model.Snapshot) { p.setSnapshot(p, s) }
+// SetSnapshot implements page. A new flow table with the same sockets
+// keeps the order when the sort reads only the sockets (the flows change
+// every few seconds; re-sorting 50,000 sockets for them is waste).
+func (p *joinView) SetSnapshot(s model.Snapshot) {
+	if sameSlice(p.snap.Sockets, s.Sockets) && !sameSlice(p.snap.Flows, s.Flows) && !p.sorts[p.sortIdx].joined {
+		p.snap = s
+		p.hayValid = false
+		p.dirty = true
+		return
+	}
+	p.setSnapshot(p, s)
+}
 
 // Sync implements page: it joins the sockets with the flows when either
 // changed, then filters and sorts.

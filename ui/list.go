@@ -26,6 +26,9 @@ type sortSpec struct {
 	desc bool
 	// prep, if set, runs before a sort (to build sort keys).
 	prep func()
+	// joined marks a joined view's sort that reads the flows (the others
+	// read only the sockets, and survive a new flow table).
+	joined bool
 }
 
 // listSource is what a list page tells listBase about its rows. Indexes are
