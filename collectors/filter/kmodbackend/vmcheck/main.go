@@ -55,6 +55,7 @@ func main() {
 		{"revert-after-sigkill", checkSIGKILL},
 		{"cli", checkCLI},
 		{"verdicts", checkVerdicts},
+		{"watch", checkWatch},
 	}
 	failed := 0
 	for _, c := range checks {
@@ -197,7 +198,7 @@ func checkCLI() error {
 	if out, err = run("disable", fmt.Sprint(rules[0].ID)); !errors.Is(err, filter.ErrWouldCutSession) {
 		return fmt.Errorf("disable of the accept: %v %s", err, out)
 	}
-	logf("refused: %v", err)
+	logf("%v", err)
 	var ue filter.UsageError
 	if _, err = run("add", "--action", "drop", "--proto", "tcp", "--dport", "2000-1000"); !errors.As(err, &ue) {
 		return fmt.Errorf("bad input: %v, want a UsageError", err)
@@ -241,4 +242,54 @@ func checkVerdicts() error {
 	}
 	logf("hook verdicts: %d dropped in all", dropped)
 	return nil
+}
+
+// checkWatch: Watch reports a change made by another client, and the
+// kernel's revert of an unconfirmed change.
+func checkWatch() error {
+	b, err := kmodbackend.Dial("")
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	other, err := kmodbackend.Dial("")
+	if err != nil {
+		return err
+	}
+	defer other.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	calls := make(chan struct{}, 16)
+	done := make(chan error, 1)
+	go func() { done <- b.Watch(ctx, func() { calls <- struct{}{} }) }()
+	time.Sleep(300 * time.Millisecond)
+	wait := func(what string) error {
+		select {
+		case <-calls:
+			return nil
+		case err := <-done:
+			return fmt.Errorf("watch ended before %s: %v", what, err)
+		case <-time.After(5 * time.Second):
+			return fmt.Errorf("no callback for %s", what)
+		}
+	}
+	r, err := other.Add(model.Rule{Enabled: true, Hooks: []string{model.HookInput}, Action: model.ActionDrop, Proto: "udp",
+		DstPorts: model.PortRange{Min: 7, Max: 7}}, 500*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	if err := wait("the create"); err != nil {
+		return err
+	}
+	if err := wait("the revert"); err != nil {
+		return err
+	}
+	rules, _ := b.List()
+	for _, x := range rules {
+		if x.ID == r.ID {
+			return fmt.Errorf("rule %d still there after its revert", r.ID)
+		}
+	}
+	cancel()
+	return <-done
 }
