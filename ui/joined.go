@@ -182,7 +182,7 @@ func joinSummary(socks, matched, orphans int) string {
 		s = "1 socket, " + strconv.Itoa(matched) + " with a conntrack flow"
 	}
 	if orphans > 0 {
-		s += "; " + strconv.Itoa(orphans) + " flows of no local socket (forwarded)"
+		s += "; " + strconv.Itoa(orphans) + " flows without a local socket"
 	}
 	return s
 }
