@@ -424,6 +424,7 @@ func state(b Backend) (model.RulesState, error) {
 	if err != nil {
 		return model.RulesState{}, err
 	}
+	rules = jsonSafe(rules)
 	hooks, err := b.Verdicts()
 	if err != nil {
 		return model.RulesState{}, err

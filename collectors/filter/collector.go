@@ -133,6 +133,7 @@ func (c *Collector) publish(pub collectors.Publisher) error {
 	if err != nil {
 		return err
 	}
+	rules = jsonSafe(rules)
 	hooks, err := c.b.Verdicts()
 	if err != nil {
 		return err

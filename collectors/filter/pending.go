@@ -36,3 +36,14 @@ func PendingChanges(b Backend, rules []model.Rule) []model.PendingChange {
 	slices.SortFunc(out, func(a, b model.PendingChange) int { return cmp.Compare(a.Txn, b.Txn) })
 	return out
 }
+
+// jsonSafe gives every rule a non-nil Hooks, so that JSON has a list
+// (the schema requires one), and returns rules.
+func jsonSafe(rules []model.Rule) []model.Rule {
+	for i := range rules {
+		if rules[i].Hooks == nil {
+			rules[i].Hooks = []string{}
+		}
+	}
+	return rules
+}

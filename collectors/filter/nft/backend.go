@@ -176,7 +176,10 @@ func group(copies []copyRule) []model.Rule {
 			if cp.err != nil && r.Label == "" {
 				r.Label = "(not netlens: " + cp.err.Error() + ")"
 			}
-			r.Hooks = []string{cp.chain}
+			r.Hooks = []string{}
+			if slices.Contains(hookChains, cp.chain) {
+				r.Hooks = []string{cp.chain}
+			}
 			r.Enabled = cp.chain != DisabledChain
 			out = append(out, r)
 			continue
