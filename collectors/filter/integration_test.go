@@ -1,15 +1,22 @@
 package filter
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"netlens/collectors/filter/nft"
 	"netlens/collectors/internal/netnstest"
+	"netlens/model"
 )
 
 // TestMain doubles as the nft revert helper, as the netlens binary does
@@ -111,5 +118,62 @@ func TestIntegrationCLINft(t *testing.T) {
 	out := ns.Run(t, "nft", "list", "table", "inet", "netlens")
 	if !strings.Contains(out, `comment "keep ssh"`) || !strings.Contains(out, "ip6 saddr 2001:db8::/32") {
 		t.Errorf("nft list:\n%s", out)
+	}
+}
+
+// TestIntegrationSnapshotSchema publishes real nft rules (one of them
+// foreign, added with nft(8)) through the collector and validates the
+// snapshot against docs/snapshot.schema.json.
+func TestIntegrationSnapshotSchema(t *testing.T) {
+	ns, opt := nftNS(t)
+	store := model.NewStore("h", "k", time.Now())
+	var ferr error
+	ns.Do(t, func() {
+		b, err := nft.New(opt)
+		if err != nil {
+			ferr = err
+			return
+		}
+		for _, r := range []model.Rule{
+			{Enabled: true, Hooks: []string{model.HookInput, model.HookOutput}, Proto: "udp", Dst: mustPrefix("2001:db8::/32"),
+				DstPorts: model.PortRange{Min: 53, Max: 54}, Action: model.ActionCount, Label: "dns"},
+			{Enabled: false, Hooks: []string{model.HookForward}, Src: mustPrefix("10.0.0.0/8"), OutIface: "eth0", Action: model.ActionDrop},
+		} {
+			if _, err := b.Add(r, 0); err != nil {
+				ferr = err
+				return
+			}
+		}
+		if out, err := exec.Command("nft", "add", "rule", "inet", "netlens", "disabled", "meta", "mark", "1", "counter").CombinedOutput(); err != nil {
+			ferr = fmt.Errorf("nft: %v %s", err, out)
+			return
+		}
+		c := NewCollector(b)
+		ferr = c.Collect(context.Background(), store)
+		c.Close()
+	})
+	if ferr != nil {
+		t.Fatal(ferr)
+	}
+	st := store.Snapshot().Rules
+	if st == nil || len(st.Rules) != 3 || !st.Rules[2].Foreign {
+		t.Fatalf("rules: %+v", st)
+	}
+	b, err := json.Marshal(store.Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	sch, err := c.Compile("../../docs/snapshot.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(inst); err != nil {
+		t.Fatalf("snapshot does not validate: %v\n%s", err, b)
 	}
 }
