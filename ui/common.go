@@ -41,8 +41,9 @@ type page interface {
 	// Sync brings the page's rows up to date with its snapshot, filter
 	// and sort. It does nothing when nothing changed.
 	Sync()
-	// SetFilter sets the live filter (a case-insensitive substring over
-	// the visible columns); Filter returns it.
+	// SetFilter sets the live filter (words, any case, all of which a
+	// row's columns must contain, and key:value terms on pages that
+	// understand them: filter.go); Filter returns it.
 	SetFilter(f string)
 	Filter() string
 	// ShortHelp and FullHelp are the page's own bindings.
