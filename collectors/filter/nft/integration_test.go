@@ -31,6 +31,14 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	// after revert-watch: the helper the child starts inherits its environment
+	if os.Getenv("NETLENS_ARM_CHILD") != "" {
+		if err := armChild(); err != nil {
+			fmt.Fprintln(os.Stderr, "arm child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
 }
 
@@ -310,7 +318,7 @@ func TestIntegrationRevertSurvivesSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The armer: this test binary, running armChild in the namespace.
-	cmd := exec.Command(os.Args[0], "-test.run=^TestArmChild$")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "NETLENS_ARM_CHILD="+l.ns.Name, fmt.Sprintf("NETLENS_ARM_PORT=%d", port),
 		"NETLENS_ARM_STATE="+l.b.opt.StateDir)
 	out, err := cmd.StdoutPipe()
@@ -361,30 +369,27 @@ func TestIntegrationRevertSurvivesSIGKILL(t *testing.T) {
 	}
 }
 
-// TestArmChild is the armer of TestIntegrationRevertSurvivesSIGKILL, run
-// as a separate process: it adds a commit-confirmed drop rule, prints
-// ARMED and waits to be killed.
-func TestArmChild(t *testing.T) {
-	name := os.Getenv("NETLENS_ARM_CHILD")
-	if name == "" {
-		t.Skip("helper process of TestIntegrationRevertSurvivesSIGKILL")
-	}
-	fd, err := unix.Open("/run/netns/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+// armChild is the armer of TestIntegrationRevertSurvivesSIGKILL, run as
+// a separate process (this test binary with NETLENS_ARM_CHILD set): it
+// adds a commit-confirmed drop rule, prints ARMED and waits to be killed.
+func armChild() error {
+	fd, err := unix.Open("/run/netns/"+os.Getenv("NETLENS_ARM_CHILD"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	b, err := New(Options{NetNS: fd, StateDir: os.Getenv("NETLENS_ARM_STATE"), HelperCmd: []string{os.Args[0], "rules", "revert-watch"}})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	var port uint16
 	fmt.Sscan(os.Getenv("NETLENS_ARM_PORT"), &port)
 	if _, err := b.Add(model.Rule{Enabled: true, Action: model.ActionDrop, Proto: "tcp", Hooks: []string{model.HookInput},
 		DstPorts: model.PortRange{Min: port, Max: port}, Label: "pending"}, 2*time.Second); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	fmt.Println("ARMED")
 	time.Sleep(time.Minute)
+	return nil
 }
 
 func TestIntegrationConfirmKeeps(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -139,6 +140,11 @@ func (b *Backend) arm(prev []model.Rule, changed []uint32, revert time.Duration)
 	cmd.ExtraFiles = []*os.File{wr, ns} // fd 3: ready, fd 4: the namespace
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Env = append(os.Environ(), "NETLENS_REVERT_WATCH=1")
+	// The helper's errors go to a log next to the state file.
+	if logf, err := os.OpenFile(strings.TrimSuffix(path, ".json")+".log", os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
+		defer logf.Close()
+		cmd.Stdout, cmd.Stderr = logf, logf
+	}
 	if err := cmd.Start(); err != nil {
 		wr.Close()
 		os.Remove(path)
