@@ -163,7 +163,8 @@ type CaptureHost struct {
 // packets); WritePcapng does file I/O and belongs in a tea.Cmd.
 type CaptureControl interface {
 	// FlowPackets returns the last n stored packets of the flow, oldest
-	// first, decoded layer by layer.
+	// first, decoded layer by layer. The store keeps the capture's last
+	// StorePackets packets: a flow with none among them has none to show.
 	FlowPackets(flow CaptureFlowKey, n int) []CapturedPacket
 	// WritePcapng writes the stored packets (only the flow's when flow is
 	// not nil) to path atomically and returns how many it wrote.
