@@ -420,6 +420,9 @@ func impactText(im Impact) string {
 
 // state reads a backend's rules section.
 func state(b Backend) (model.RulesState, error) {
+	if err := recoverPending(b); err != nil {
+		return model.RulesState{}, err
+	}
 	rules, err := b.List()
 	if err != nil {
 		return model.RulesState{}, err

@@ -129,6 +129,9 @@ func (c *Collector) publish(pub collectors.Publisher) error {
 	// after a newer one.
 	c.pubMu.Lock()
 	defer c.pubMu.Unlock()
+	if err := recoverPending(c.b); err != nil {
+		return err
+	}
 	rules, err := c.b.List()
 	if err != nil {
 		return err

@@ -47,3 +47,19 @@ func jsonSafe(rules []model.Rule) []model.Rule {
 	}
 	return rules
 }
+
+// recoverer is implemented by backends whose reverts need a process
+// (nft): Recover reverts a change whose deadline passed without its
+// helper doing it.
+type recoverer interface {
+	Recover() (bool, error)
+}
+
+// recoverPending lets b revert an overdue change itself.
+func recoverPending(b Backend) error {
+	if r, ok := b.(recoverer); ok {
+		_, err := r.Recover()
+		return err
+	}
+	return nil
+}

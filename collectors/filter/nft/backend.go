@@ -250,6 +250,9 @@ func hookMask(hooks []string) uint8 {
 // it in (priority, id) order among existing. carry gives each chain's
 // starting counter values.
 func queueRule(c *nftables.Conn, r model.Rule, existing []copyRule, carry map[string][2]uint64) error {
+	if len(r.Hooks) == 0 {
+		r.Hooks = []string{model.HookInput} // the module's default
+	}
 	m := meta{ID: r.ID, Priority: r.Priority, Hooks: hookMask(r.Hooks), Label: r.Label}
 	ud := encodeUserData(m)
 	for _, h := range r.Hooks {

@@ -31,6 +31,10 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if len(os.Args) == 4 && os.Args[1] == "rules" && os.Args[2] == "revert-watch-dies" {
+		os.NewFile(3, "ready").Write([]byte{1}) // ready, then gone
+		os.Exit(0)
+	}
 	// after revert-watch: the helper the child starts inherits its environment
 	if os.Getenv("NETLENS_ARM_CHILD") != "" {
 		if err := armChild(); err != nil {
@@ -505,5 +509,36 @@ func TestIntegrationIPv6AndPrefix(t *testing.T) {
 	}
 	if want := l.oracleByID(t)[r.ID]; want[0] != rules[0].Packets || want[1] != rules[0].Bytes {
 		t.Errorf("counters %d/%d, nft says %v", rules[0].Packets, rules[0].Bytes, want)
+	}
+}
+
+// TestIntegrationRecoverAfterHelperDied: when the helper dies before the
+// deadline, the next netlens to look (the collector, the CLI, a plan)
+// reverts the change itself once the deadline has passed.
+func TestIntegrationRecoverAfterHelperDied(t *testing.T) {
+	l := newLab(t)
+	l.b.opt.HelperCmd = []string{os.Args[0], "rules", "revert-watch-dies"}
+	if _, err := l.b.Add(model.Rule{Enabled: true, Action: model.ActionCount, Label: "kept"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.b.Add(model.Rule{Enabled: true, Action: model.ActionDrop, Label: "orphan"}, 500*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := l.b.Recover(); ok || err != nil {
+		t.Fatalf("Recover before the deadline: %v %v", ok, err)
+	}
+	time.Sleep(500*time.Millisecond + recoverGrace + 100*time.Millisecond)
+	if rules, _ := l.b.List(); len(rules) != 2 {
+		t.Fatalf("the dead helper reverted? %+v", rules)
+	}
+	if ok, err := l.b.Recover(); !ok || err != nil {
+		t.Fatalf("Recover: %v %v", ok, err)
+	}
+	rules, _ := l.b.List()
+	if len(rules) != 1 || rules[0].Label != "kept" || rules[0].PendingTxn != 0 {
+		t.Fatalf("after Recover: %+v", rules)
+	}
+	if _, err := l.b.Add(model.Rule{Enabled: true, Action: model.ActionCount}, 0); err != nil {
+		t.Errorf("a change after the recovery: %v", err)
 	}
 }

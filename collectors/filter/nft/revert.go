@@ -30,10 +30,6 @@ type revertState struct {
 	HelperPID int          `json:"helper_pid,omitempty"`
 }
 
-// staleAfter is how long past its deadline a state file is taken for the
-// leftover of a helper that died, and ignored.
-const staleAfter = 10 * time.Second
-
 // statePath is the state file of the backend's namespace, named after the
 // namespace's inode so that namespaces do not share it.
 func (b *Backend) statePath() (string, error) {
@@ -74,9 +70,6 @@ func (b *Backend) pending() (*revertState, error) {
 	}
 	if err != nil {
 		return nil, err
-	}
-	if time.Since(st.Deadline) > staleAfter {
-		return nil, nil
 	}
 	return st, nil
 }
@@ -283,4 +276,33 @@ func (b *Backend) Pending() (txn uint32, revertAt time.Time, ok bool) {
 		return 0, time.Time{}, false
 	}
 	return st.Txn, st.Deadline, true
+}
+
+// recoverGrace is how long past its deadline a pending change waits for
+// its helper before Recover reverts it itself.
+const recoverGrace = 3 * time.Second
+
+// Recover reverts a pending change whose helper did not (it was killed,
+// or the machine was too busy): a state file still unclaimed recoverGrace
+// after its deadline. The claim (a rename) makes sure that only one of
+// the helper and any number of recovering processes reverts. It reports
+// whether it reverted. The filters collector calls it on every refresh.
+func (b *Backend) Recover() (bool, error) {
+	path, err := b.statePath()
+	if err != nil {
+		return false, err
+	}
+	st, err := readState(path)
+	if err != nil || time.Since(st.Deadline) < recoverGrace {
+		return false, nil
+	}
+	claimed := path + ".reverting"
+	if err := os.Rename(path, claimed); err != nil {
+		return false, nil // the helper got there first
+	}
+	defer os.Remove(claimed)
+	if err := b.restore(st.Prev); err != nil {
+		return false, fmt.Errorf("nft: revert of transaction %d after its helper died: %w", st.Txn, err)
+	}
+	return true, nil
 }
