@@ -559,3 +559,16 @@ func TestAppendBrackets(t *testing.T) {
 		}
 	}
 }
+
+func TestJoinedSaysTheTableIsEmpty(t *testing.T) {
+	s := fixtureStore()
+	s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: "conntrack", State: model.StateOK}})
+	a := newTestApp(t, s, Options{}, 120, 40)
+	send(a, "v", "v")
+	if got := summary(a); !strings.Contains(got, "0 with a conntrack flow (the conntrack table is empty)") {
+		t.Errorf("summary %q", got)
+	}
+	if got := conns(a).joined.cell(5, joinCT); got != "no flow" {
+		t.Errorf("connected socket without a flow: %q", got)
+	}
+}

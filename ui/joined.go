@@ -165,6 +165,9 @@ func (p *joinView) joinNow() {
 // is down (the sockets are fresh; the flows unknown).
 func (p *joinView) describe() {
 	p.summary = joinSummary(len(p.snap.Sockets), p.matched, p.orphans)
+	if len(p.snap.Flows) == 0 && len(p.problems) == 0 {
+		p.summary += " (the conntrack table is empty)"
+	}
 	p.staleNote = ""
 	if p.ctDown() {
 		p.summary = strconv.Itoa(len(p.snap.Sockets)) + " sockets; their conntrack flows are unknown (conntrack down)"
