@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"netlens/collectors"
 	"netlens/collectors/filter/kmodbackend"
 	"netlens/collectors/filter/nft"
 	"netlens/model"
@@ -85,7 +84,7 @@ func Open(opt Options) (Backend, error) {
 		if err == nil {
 			return b, nil
 		}
-		reasons = append(reasons, "kmod: "+err.Error())
+		reasons = append(reasons, err.Error()) // "kmod: ..."
 		if opt.Backend == BackendKmod {
 			return readOnly{name: BackendNone, reason: strings.Join(reasons, "; ")}, nil
 		}
@@ -137,7 +136,7 @@ type readOnly struct {
 func (r readOnly) Name() string     { return r.name }
 func (r readOnly) ReadOnly() string { return r.reason }
 func (r readOnly) err() error {
-	return fmt.Errorf("%w: %s: %w", ErrReadOnly, r.reason, collectors.ErrNotSupported)
+	return fmt.Errorf("%w: %s", ErrReadOnly, r.reason)
 }
 func (r readOnly) List() ([]model.Rule, error)             { return nil, nil }
 func (r readOnly) Verdicts() ([]model.HookVerdicts, error) { return nil, nil }
