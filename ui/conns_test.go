@@ -572,3 +572,15 @@ func TestJoinedSaysTheTableIsEmpty(t *testing.T) {
 		t.Errorf("connected socket without a flow: %q", got)
 	}
 }
+
+func TestDropsWarnsOnceAboutConntrack(t *testing.T) {
+	a := newTestApp(t, fixtureStore(), Options{Deps: Deps{Drops: []string{"counters", "conntrack"}}}, 80, 24)
+	send(a, "2")
+	scr := screen(a)
+	if n := strings.Count(scr, "needs CAP_NET_ADMIN"); n != 2 { // the health line and the netfilter section
+		t.Errorf("conntrack's reason %d times, want 2:\n%s", n, scr)
+	}
+	if strings.Contains(scr, "! conntrack") {
+		t.Errorf("the counters warn about conntrack too:\n%s", scr)
+	}
+}

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"cmp"
+	"slices"
 	"strconv"
 
 	"charm.land/bubbles/v2/key"
@@ -86,6 +87,9 @@ func (p *dropsPage) SetSnapshot(s model.Snapshot) { p.setSnapshot(p, s) }
 func (p *dropsPage) Sync() {
 	if p.fresh() {
 		p.ct = conntrackHealth(&p.snap, p.ctName)
+		// The netfilter section says why conntrack is down, and how to
+		// fix it: the warning over the counters need not say it again.
+		p.problems = slices.DeleteFunc(p.problems, func(pr problem) bool { return pr.status.Name == p.ctName })
 		p.moved = 0
 		for i := range p.snap.Counters {
 			if movedSinceStart(&p.snap.Counters[i]) {
