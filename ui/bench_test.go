@@ -91,12 +91,18 @@ func BenchmarkFilterKeystroke(b *testing.B) {
 func benchUpdates(b *testing.B, a *App, store *model.Store, clock *fakeClock) {
 	// Two tables with the same rows in different arrays, alternately: the
 	// page cannot tell them from a new dump and sorts and filters again.
-	tables := [2][]model.Socket{shuffled(50000), shuffled(50000)}
+	benchLoop(b, a, store, clock, [2]model.Update{
+		model.SocketsUpdate{Sockets: shuffled(50000)}, model.SocketsUpdate{Sockets: shuffled(50000)}})
+}
+
+// benchLoop publishes the two updates alternately, one per iteration,
+// and lets a apply and render each.
+func benchLoop(b *testing.B, a *App, store *model.Store, clock *fakeClock, ups [2]model.Update) {
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
 		n++
-		store.Publish(model.SocketsUpdate{Sockets: tables[n%2]})
+		store.Publish(ups[n%2])
 		clock.now = clock.now.Add(time.Hour)
 		a.Update(storeChangedMsg{})
 		_ = a.View()
@@ -184,16 +190,8 @@ func benchFlowUpdates(b *testing.B, ks ...string) {
 	clock := &fakeClock{now: t0}
 	a := newTestApp(b, store, Options{Now: clock.Now}, 120, 40)
 	send(a, ks...)
-	tables := [2][]model.Flow{shuffledFlows(50000), shuffledFlows(50000)}
-	b.ReportAllocs()
-	n := 0
-	for b.Loop() {
-		n++
-		store.Publish(model.FlowsUpdate{Flows: tables[n%2]})
-		clock.now = clock.now.Add(time.Hour)
-		a.Update(storeChangedMsg{})
-		_ = a.View()
-	}
+	benchLoop(b, a, store, clock, [2]model.Update{
+		model.FlowsUpdate{Flows: shuffledFlows(50000)}, model.FlowsUpdate{Flows: shuffledFlows(50000)}})
 }
 
 // BenchmarkFlowsFilterKeystroke is one key typed into the filter with
