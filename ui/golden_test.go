@@ -151,6 +151,7 @@ func TestGoldenStates(t *testing.T) {
 		{"TooShort", fixtureStore, 100, 20, nil},
 		{"Help", fixtureStore, 80, 24, keys("?")},
 		{"HelpScrolled", fixtureStore, 80, 24, keys("?", "end")},
+		{"DropsHelp", fixtureStore, 80, 24, keys("2", "?", "pgdown")},
 		{"Filtering", fixtureStore, 80, 24, keys("/", "n", "g", "i", "n", "x")},
 		{"FilterKept", fixtureStore, 80, 24, keys("/", "e", "s", "t", "a", "b", "enter")},
 		{"FilterNoMatch", fixtureStore, 80, 24, keys("/", "z", "z", "z", "enter")},
