@@ -540,5 +540,13 @@ func (b *Backend) change(op string, copies []copyRule, revert time.Duration, cha
 		b.disarm(st)
 		return err
 	}
+	if st != nil {
+		// The deadline counts from the change, not from the helper's
+		// start: the helper follows the state file.
+		st.Deadline = time.Now().Add(revert)
+		if err := b.writeState(st); err != nil {
+			return fmt.Errorf("nft %s: applied, but the revert deadline stays %s: %w", op, st.Deadline.Format(time.TimeOnly), err)
+		}
+	}
 	return nil
 }

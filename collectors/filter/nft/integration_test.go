@@ -399,7 +399,7 @@ func armChild() error {
 func TestIntegrationConfirmKeeps(t *testing.T) {
 	l := newLab(t)
 	r, err := l.b.Add(model.Rule{Enabled: true, Action: model.ActionDrop, Proto: "udp", Hooks: []string{model.HookInput},
-		DstPorts: model.PortRange{Min: 9, Max: 9}}, 1500*time.Millisecond)
+		DstPorts: model.PortRange{Min: 9, Max: 9}}, 4*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -415,7 +415,7 @@ func TestIntegrationConfirmKeeps(t *testing.T) {
 	if err := l.b.Confirm(r.PendingTxn); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Second)
+	time.Sleep(time.Until(r.RevertAt) + 300*time.Millisecond)
 	rules, _ := l.b.List()
 	if len(rules) != 1 || rules[0].PendingTxn != 0 {
 		t.Fatalf("after confirm and the deadline: %+v", rules)

@@ -95,12 +95,8 @@ func (b *Backend) arm(prev []model.Rule, changed []uint32, revert time.Duration)
 		return nil, err
 	}
 	st := &revertState{Txn: rand.Uint32()>>1 | 1, Deadline: time.Now().Add(revert), Changed: changed, Prev: prev}
-	data, err := json.Marshal(st)
-	if err != nil {
+	if err := b.writeState(st); err != nil {
 		return nil, err
-	}
-	if err := writeFileAtomic(path, data); err != nil {
-		return nil, fmt.Errorf("write revert state: %w", err)
 	}
 	argv := b.opt.HelperCmd
 	if len(argv) == 0 {
@@ -165,6 +161,22 @@ func (b *Backend) arm(prev []model.Rule, changed []uint32, revert time.Duration)
 	// The helper outlives us; reap it if we are still here when it ends.
 	go func() { _ = cmd.Wait() }()
 	return st, nil
+}
+
+// writeState writes st to the namespace's state file atomically.
+func (b *Backend) writeState(st *revertState) error {
+	path, err := b.statePath()
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(path, data); err != nil {
+		return fmt.Errorf("write revert state: %w", err)
+	}
+	return nil
 }
 
 // disarm cancels an armed revert whose change failed to apply.
@@ -232,9 +244,15 @@ func RevertWatch(path string) error {
 		}
 		time.Sleep(min(left, 50*time.Millisecond))
 		cur, err := readState(path)
-		if err != nil || cur.Txn != st.Txn {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			return nil // confirmed
+		case err != nil:
+			continue // keep waiting on what we know
+		case cur.Txn != st.Txn:
+			return nil
 		}
+		st.Deadline = cur.Deadline // moved once the change is applied
 	}
 	claimed := path + ".reverting"
 	if err := os.Rename(path, claimed); err != nil {
