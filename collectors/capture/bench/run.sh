@@ -18,13 +18,19 @@
 #
 # The results replace the generated block of RESULTS.md.
 #
-# Environment: N=1000000 ROUNDS=3 RESULTS=path/to/RESULTS.md
+# 4. Live (as root): the capture's own CPU cost on a flood ping between two
+#    namespaces, with tcpdump -w /dev/null capturing the same packets.
+#
+# Environment: N=1000000 ROUNDS=3 FLOOD=100000 LIVE_SECONDS=6
+# RESULTS=path/to/RESULTS.md
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
 N=${N:-1000000}
 ROUNDS=${ROUNDS:-3}
+FLOOD=${FLOOD:-100000}
+LIVE_SECONDS=${LIVE_SECONDS:-6}
 RESULTS=${RESULTS:-$here/RESULTS.md}
 
 for tool in tcpdump tshark go; do
@@ -78,6 +84,35 @@ ratio() {
 	awk -v a="$a" -v b="$b" 'BEGIN { printf "%.1f", b / a }'
 }
 
+# Live: the capture's own CPU cost. A flood ping (FLOOD echo requests, so
+# twice as many packets) between two namespaces over a veth, captured at
+# the same time by netlens (capbench -i: the capture thread's CPU, as the
+# Capture tab shows it) and by tcpdump -w /dev/null (its process's CPU).
+live="(live part skipped: needs root for network namespaces)"
+if [ "$(id -u)" = 0 ]; then
+	A=nlcap-bench-a-$$ B=nlcap-bench-b-$$
+	ip netns add "$A"; ip netns add "$B"
+	trap 'ip netns del "$A" 2>/dev/null || true; ip netns del "$B" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+	ip link add c0 netns "$A" type veth peer name c1 netns "$B"
+	ip -n "$A" addr add 10.88.0.1/24 dev c0; ip -n "$B" addr add 10.88.0.2/24 dev c1
+	ip -n "$A" link set c0 up; ip -n "$B" link set c1 up
+	sleep 1
+	ip netns exec "$A" "$tmp/capbench" -i c0 -d "${LIVE_SECONDS}s" > "$tmp/live.netlens" &
+	nl=$!
+	( TIMEFORMAT='%U %S'; { time ip netns exec "$A" timeout -s INT "${LIVE_SECONDS}s" tcpdump -i c0 -w /dev/null 2>/dev/null; } 2> "$tmp/live.tcpdump" ) &
+	td=$!
+	sleep 1
+	TIMEFORMAT='%R'
+	flood=$( { time ip netns exec "$A" ping -f -q -c "$FLOOD" 10.88.0.2 > /dev/null; } 2>&1 )
+	wait "$nl" "$td" || true
+	read -r lpk ldrop lcpu < "$tmp/live.netlens"
+	tcpu=$(awk '{ printf "%.3f", $1 + $2 }' "$tmp/live.tcpdump")
+	live=$(awk -v p="$lpk" -v d="$ldrop" -v c="$lcpu" -v t="$tcpu" -v f="$flood" 'BEGIN {
+		printf "Live (veth, flood ping, %.0f packets/s for %.2f s): netlens captured %d packets, %d ring drops,\n", p / f, f, p, d
+		printf "capture thread CPU %.3f s = %.2f us/packet (%.0f%% of one CPU while the flood ran); tcpdump -w /dev/null on the\n", c, 1e6 * c / p, 100 * c / f
+		printf "same packets: %.3f s = %.2f us/packet.", t, 1e6 * t / p }')
+fi
+
 bench=$(cd "$repo" && go test -run '^$' -bench 'BenchmarkDecode$|BenchmarkReplay$' -benchmem -count 3 ./collectors/capture | grep '^Benchmark')
 
 block=$(cat <<EOT
@@ -94,6 +129,8 @@ $(row tshark "tshark -n -r FILE > /dev/null")
 
 netlens vs tcpdump: $(ratio tcpdump 1)x by wall time, $(ratio tcpdump 2)x by CPU time.
 netlens vs tshark: $(ratio tshark 1)x by wall time, $(ratio tshark 2)x by CPU time.
+
+$live
 
 \`go test -bench -benchmem\` (BenchmarkDecode: decode and aggregate one frame;
 BenchmarkReplay: read a pcap record, decode, aggregate, store):

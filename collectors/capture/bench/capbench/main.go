@@ -3,7 +3,12 @@
 // aggregate protocols, flows and hosts, keep the last packets), without
 // the printing. It prints "packets seconds packets/s".
 //
+// With -i it captures live on an interface for -d instead and prints
+// "packets ring_drops capture_cpu_seconds": the CPU the capture thread
+// used, as the Capture tab shows it.
+//
 //	capbench -r mixed.pcap
+//	capbench -i veth0 -d 5s
 package main
 
 import (
@@ -22,6 +27,8 @@ import (
 func main() {
 	path := flag.String("r", "", "pcap or pcapng file")
 	filter := flag.String("filter", "", "capture filter")
+	iface := flag.String("i", "", "capture live on this interface instead")
+	dur := flag.Duration("d", 5*time.Second, "live capture duration")
 	flag.Parse()
 	start := time.Now()
 	pr, pw := io.Pipe()
@@ -32,7 +39,11 @@ func main() {
 		io.Copy(io.Discard, pr)
 		done <- cs
 	}()
-	err := capture.RunCLI(context.Background(), pw, capture.CLIOptions{Options: capture.Options{File: *path, Filter: *filter}, JSON: true})
+	opts := capture.CLIOptions{Options: capture.Options{File: *path, Filter: *filter}, JSON: true}
+	if *iface != "" {
+		opts.Options.Interface, opts.Options.File, opts.Duration = *iface, "", *dur
+	}
+	err := capture.RunCLI(context.Background(), pw, opts)
 	pw.Close()
 	el := time.Since(start)
 	if err != nil {
@@ -40,5 +51,9 @@ func main() {
 		os.Exit(1)
 	}
 	cs := <-done
+	if *iface != "" {
+		fmt.Printf("%d %d %.3f\n", cs.Packets, cs.RingDrops, cs.CPUSeconds)
+		return
+	}
 	fmt.Printf("%d %.3f %.0f\n", cs.Packets, el.Seconds(), float64(cs.Packets)/el.Seconds())
 }
