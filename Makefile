@@ -51,11 +51,13 @@ unit: build
 	CGO_ENABLED=1 $(GO) test $(GOTESTFLAGS) -race -run '^($(SERIAL))$$' ./...
 
 # kmod-test builds netlens.ko warning-free (W=1) and runs its suite in
-# Debian's own kernel under qemu (TCG); vm-test runs the drop-monitor tests
-# in the same kind of VM (this machine's kernel has no drop monitor).
+# Debian's own kernel under qemu (TCG), then the filter backend against the
+# real module and the drop-monitor tests in the same kind of VM (this
+# machine's kernel has neither loadable modules nor a drop monitor).
 kmod-test:
 	sh kernelmod/test/deps.sh
 	bash kernelmod/test/run-qemu.sh
+	bash collectors/filter/kmodbackend/vmcheck/run.sh
 	bash collectors/dropmon/vmtest/run.sh
 
 test: test-deps vet unit kmod-test
@@ -72,6 +74,7 @@ bench: build test-deps
 	bash collectors/sockets/bench/run.sh
 	bash collectors/drops/bench/run.sh
 	bash collectors/conntrack/bench/run.sh
+	bash collectors/capture/bench/run.sh
 	bash kernelmod/test/run-qemu.sh -bench
 
 fuzz:

@@ -74,7 +74,7 @@ func Specs(cfg Config) ([]collectors.Spec, error) {
 	// Conntrack: a dump at start and every 10 s, live events between.
 	add(Conntrack, func() collectors.Collector { return conntrack.NewCollector(conntrack.Config{}) }, max(conntrack.DefaultInterval, cfg.Refresh))
 	// Sysctls change rarely and a full walk reads ~1,000 files.
-	add(Sysctl, func() collectors.Collector { return sysctl.NewCollector("/proc/sys") }, max(5*time.Second, cfg.Refresh))
+	add(Sysctl, func() collectors.Collector { return sysctl.NewCollector("/proc/sys") }, max(10*time.Second, cfg.Refresh))
 	if cfg.Filters != nil {
 		add(Filters, func() collectors.Collector { return filter.NewCollector(cfg.Filters) }, cfg.Refresh)
 	}
@@ -83,7 +83,7 @@ func Specs(cfg Config) ([]collectors.Spec, error) {
 		if err != nil {
 			return nil, err
 		}
-		add(Capture, func() collectors.Collector { return c }, cfg.Refresh)
+		add(Capture, func() collectors.Collector { return c }, capture.DefaultInterval)
 	}
 	return specs, nil
 }
