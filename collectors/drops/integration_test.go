@@ -1,6 +1,8 @@
 package drops
 
 import (
+	"netlens/collectors/internal/netnstest"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -10,7 +12,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,78 +27,51 @@ import (
 	"netlens/model"
 )
 
-// netns is a network namespace made for one test.
+// netns is a network namespace made for one test, with an open handle
+// for the collectors that enter it.
 type netns struct {
+	*netnstest.NS
 	name string
 	fd   int // open /run/netns/NAME
 }
 
-// newNetns creates a namespace (ip netns add) that the test deletes when
-// it ends, with lo up. It skips only when namespaces cannot be made here:
-// not root, or no iproute2.
+// newNetns creates a namespace that the test deletes when it ends, with lo
+// up. It skips only when namespaces cannot be made here: not root, or no
+// iproute2.
 func newNetns(t *testing.T, suffix string) *netns {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_SYS_ADMIN) to create network namespaces")
-	}
+	netnstest.RequireRoot(t)
 	for _, tool := range []string{"ip", "nstat", "tc"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("needs %s from iproute2 (apt-get install -y iproute2)", tool)
 		}
 	}
-	ns := &netns{name: fmt.Sprintf("nldr-%d-%s", os.Getpid(), suffix)}
-	sh(t, "ip", "netns", "add", ns.name)
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns.name).Run() })
-	fd, err := unix.Open("/run/netns/"+ns.name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	n := netnstest.New(t, "nldr-"+suffix)
+	fd, err := unix.Open("/run/netns/"+n.Name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns.fd = fd
 	t.Cleanup(func() { unix.Close(fd) })
-	ns.run(t, "ip", "link", "set", "lo", "up")
-	return ns
+	return &netns{NS: n, name: n.Name, fd: fd}
 }
 
 func sh(t *testing.T, name string, args ...string) string {
 	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	return netnstest.Run(t, name, args...)
 }
 
 func (ns *netns) run(t *testing.T, name string, args ...string) string {
 	t.Helper()
-	return sh(t, "ip", append([]string{"netns", "exec", ns.name, name}, args...)...)
+	return ns.NS.Run(t, name, args...)
 }
 
 // do runs fn on a thread inside the namespace.
 func (ns *netns) do(t *testing.T, fn func() error) {
 	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer unix.Close(orig)
-		if err := unix.Setns(ns.fd, unix.CLONE_NEWNET); err != nil {
-			errc <- err
-			return
-		}
-		ferr := fn()
-		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-			errc <- err // the thread stays locked and dies with the goroutine
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
+	var ferr error
+	ns.NS.Do(t, func() { ferr = fn() })
+	if ferr != nil {
+		t.Fatal(ferr)
 	}
 }
 
