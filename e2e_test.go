@@ -163,3 +163,39 @@ sleep 60`, bin, dir)
 		}
 	}
 }
+
+// TestIntegrationE2ETerminals starts the real binary under each kind of
+// terminal netlens supports, at the smallest usable size, and below it:
+// it lays out, switches tabs, says "terminal too small" when it is, and
+// quits cleanly everywhere.
+func TestIntegrationE2ETerminals(t *testing.T) {
+	requireTmux(t)
+	bin := netlensBinary(t)
+	for _, tc := range []struct {
+		name string
+		env  []string
+	}{
+		{"linux", []string{"TERM=linux"}},
+		{"xterm-256color", []string{"TERM=xterm-256color"}},
+		{"truecolor", []string{"TERM=xterm-256color", "COLORTERM=truecolor"}},
+		{"screen", []string{"TERM=screen"}},
+		{"tmux-256color", []string{"TERM=tmux-256color"}},
+		{"no-color", []string{"TERM=xterm-256color", "NO_COLOR=1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startTmux(t, 80, 24, tc.env, bin+`; echo "EXIT=$?"; sleep 60`)
+			scr := s.waitText("Connections", 10*time.Second)
+			if !strings.Contains(scr, "q quit") {
+				t.Errorf("no footer at 80x24:\n%s", scr)
+			}
+			s.keys("3")
+			s.waitText("net.core.somaxconn", 5*time.Second)
+			s.tmux("resize-window", "-t", s.name, "-x", "70", "-y", "20")
+			s.waitText("terminal too small", 5*time.Second)
+			s.tmux("resize-window", "-t", s.name, "-x", "80", "-y", "24")
+			s.waitText("net.core.somaxconn", 5*time.Second)
+			s.keys("q")
+			s.waitText("EXIT=0", 5*time.Second)
+		})
+	}
+}
