@@ -74,7 +74,7 @@ func New(store *model.Store, opts Options) *App {
 	c := Common{Styles: &a.styles, Keys: a.keys}
 	a.pages = []page{
 		newConnsPage(c, opts.Deps.Connections, opts.Deps.Flows),
-		newDropsPage(c, opts.Deps.Drops, ctCollector(opts.Deps)),
+		newDropsPage(c, opts.Deps.Drops, ctCollector(opts.Deps), opts.Glyphs),
 		newSysctlPage(c, opts.Deps.Sysctl),
 	}
 	a.sub, a.unsub = store.Subscribe()
@@ -96,8 +96,13 @@ func (a *App) Close() {
 // every case; none of these is an error). It uses the alternate screen,
 // reads keys from the controlling terminal even when stdin is redirected,
 // and detects the colour profile from the terminal and environment
-// (NO_COLOR with any non-empty value turns colours off).
+// (NO_COLOR with any non-empty value turns colours off), and, unless
+// opts.Glyphs says, whether the sparklines may use block glyphs
+// (DetectGlyphs).
 func Run(ctx context.Context, store *model.Store, opts Options) error {
+	if opts.Glyphs == GlyphsAuto {
+		opts.Glyphs = detectGlyphs()
+	}
 	a := New(store, opts)
 	defer a.Close()
 	// Signals end the program through its context. Bubble Tea's own

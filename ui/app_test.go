@@ -190,7 +190,7 @@ func TestDropsShowsMovedThenAll(t *testing.T) {
 	}
 	// By rate, biggest first: time_squeeze moved 25 in one second.
 	send(a, "o", "o", "o", "o")
-	if got := rows(a)[0]; !strings.Contains(got, "time_squeeze") || !strings.HasSuffix(got, "25.0") {
+	if got := rows(a)[0]; !strings.Contains(got, "time_squeeze") || !strings.Contains(got, " 25.0 ") {
 		t.Fatalf("first row by rate: %q", got)
 	}
 }

@@ -31,7 +31,15 @@
 // bar, the rates and totals of drop, early_drop, insert_failed and
 // invalid, and why the collector is down and how to fix it. While the
 // table is full, or drop/early_drop move, a TABLE FULL banner shows under
-// the header on every tab.
+// the header on every tab. Under it, v cycles three views (drops.go,
+// dropviews.go): the funnel, every drop-like counter netlens knows
+// (collectors/drops.Funnel) by layer in packet order with its deltas,
+// rate and a sparkline of its last samples (sparkline.go), highlighted
+// for 10 s of sample time after it moved, and enter explaining it
+// (explain.go: what increments it, its causes, the settings with the
+// sysctls' current values from the snapshot, the traps); the kernel
+// drop monitor's drops per reason and location, or why there are none;
+// and the sockets with the most drops (collectors/drops.TopSockets).
 //
 // A filter (filter.go) is words, all of which a row's text must contain,
 // and, on the Connections tab, key:value terms: proto:udp port:53
@@ -45,7 +53,9 @@
 // snapshot.
 //
 // Output is plain ASCII (no box-drawing or other glyphs the Linux console
-// lacks); colours come from one Styles value (styles.go) built for the
+// lacks), but for the sparklines' block elements where TERM and the
+// locale say the terminal has them (Options.Glyphs, DetectGlyphs: never
+// on TERM=linux); colours come from one Styles value (styles.go) built for the
 // terminal's colour profile: none under NO_COLOR (selection in reverse
 // video), the 16 basic colours on TERM=linux and other 16-colour terminals,
 // the 256 palette otherwise. The layout needs 80x24; a smaller terminal
@@ -56,7 +66,8 @@
 // keeps, esc clears); o sorts by the next column, O reverses; v switches
 // the Connections view, n cycles its nat: filter; up/down/j/k,
 // pgup/pgdn, home/end (g/G) and the mouse wheel scroll, a click selects a
-// row or a tab; enter shows the detail pane; a shows every counter (Drops);
+// row or a tab; enter shows the detail pane (Drops: the explanation); v
+// switches the Drops view; a shows every counter (Drops);
 // w shows watched sysctls only; p pauses; s saves a snapshot; ctrl+l
 // repaints; ? shows every key and each collector's state (up/down scroll
 // it); q or ctrl+c quits; ctrl+z suspends.

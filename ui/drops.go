@@ -4,10 +4,13 @@ import (
 	"cmp"
 	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"netlens/collectors/drops"
 	"netlens/model"
 )
 
@@ -22,40 +25,79 @@ const (
 	dropDelta
 	dropTotal
 	dropRate
+	dropSpark
 )
 
-// dropsPage is the Drops tab: every counter, grouped by layer in the order
-// a received packet meets them, with its delta over the last interval,
-// since netlens started, and its rate. By default only counters that moved
-// since netlens started are shown. Not safe for concurrent use.
+// dropsView is one of the Drops tab's views.
+type dropsView int
+
+// Drops views, in the order v cycles through them.
+const (
+	viewFunnel      dropsView = iota // the drop counters, in packet order
+	viewReasons                      // the drop monitor's reasons and locations (reasonView)
+	viewDropSockets                  // the sockets with the most drops (dropSockView)
+	numDropsViews
+)
+
+// recentWindow is how long after it moved a counter stays highlighted.
+const recentWindow = 10 * time.Second
+
+// dropmonName is the drop monitor collector's name (collectors/dropmon
+// CollectorName).
+const dropmonName = "dropmon"
+
+// dropsPage is the Drops tab: a netfilter section (netfilter.go) over
+// one of three views, which v cycles through. The funnel (this type's
+// own list) has every drop-like counter netlens knows
+// (collectors/drops.Funnel), grouped by layer in the order a received
+// packet meets them, with its delta over the last interval, since netlens
+// started, its rate and a sparkline of its last samples; a counter that
+// moved in the last recentWindow (of sample time) is highlighted; by
+// default only counters that moved since netlens started are shown (a
+// shows all); enter explains the selected counter (explain.go). The
+// reasons view has the kernel drop monitor's drops per reason and
+// location, or says why there is none; the sockets view the sockets with
+// the most drops (collectors/drops.TopSockets). The filter is shared by
+// the views. Not safe for concurrent use.
 type dropsPage struct {
 	listBase[model.CounterKey]
 	all   bool
 	moved int // counters that moved since start
 
-	// The netfilter section above the counters: the conntrack table's
+	// fc is the funnel of snap.Counters (fcOf), the rows.
+	fc   []drops.FunnelCounter
+	fcOf []model.Counter
+
+	glyphs Glyphs
+	view   dropsView
+	rs     *reasonView
+	ss     *dropSockView
+
+	// The netfilter section above the views: the conntrack table's
 	// health, of the collector ctName.
 	ctName string
 	ct     ctHealth
 }
 
-func newDropsPage(c Common, deps []string, ctName string) *dropsPage {
-	p := &dropsPage{ctName: ctName}
+func newDropsPage(c Common, deps []string, ctName string, g Glyphs) *dropsPage {
+	p := &dropsPage{ctName: ctName, glyphs: g}
 	p.Common, p.deps = c, deps
+	p.detailH = 9
 	cols := []column{
 		dropLayer:    {title: "Layer", width: 9},
-		dropSource:   {title: "Source", width: 12, flex: 3, keepTail: true, drop: 1},
-		dropGroup:    {title: "Group", width: 7},
+		dropSource:   {title: "Source", width: 12, flex: 2, keepTail: true, drop: 2},
+		dropGroup:    {title: "Group", width: 6},
 		dropInstance: {title: "Inst", width: 6, flex: 1},
 		dropName:     {title: "Name", width: 16, flex: 3},
-		dropValue:    {title: "Value", width: 11, right: true},
-		dropDelta:    {title: "Delta", width: 7, right: true},
-		dropTotal:    {title: "Total", width: 9, right: true},
-		dropRate:     {title: "Rate/s", width: 8, right: true},
+		dropValue:    {title: "Value", width: 11, right: true, drop: 1},
+		dropDelta:    {title: "Delta", width: 6, right: true},
+		dropTotal:    {title: "Total", width: 8, right: true},
+		dropRate:     {title: "Rate/s", width: 7, right: true},
+		dropSpark:    {title: "History", width: 10, flex: 6},
 	}
-	cs := func() []model.Counter { return p.snap.Counters }
+	cs := func() []drops.FunnelCounter { return p.fc }
 	sorts := []sortSpec{
-		{name: "layer", col: dropLayer, cmp: func(a, b int) int { c := cs(); return cmp.Compare(c[a].Layer.Rank(), c[b].Layer.Rank()) }},
+		{name: "layer", col: dropLayer, cmp: func(a, b int) int { return cmp.Compare(a, b) }}, // the funnel's order
 		{name: "name", col: dropName, cmp: func(a, b int) int {
 			c := cs()
 			return cmp.Or(cmp.Compare(c[a].Name, c[b].Name), cmp.Compare(c[a].Group, c[b].Group), cmp.Compare(c[a].Instance, c[b].Instance))
@@ -66,6 +108,8 @@ func newDropsPage(c Common, deps []string, ctName string) *dropsPage {
 		{name: "value", col: dropValue, desc: true, cmp: func(a, b int) int { c := cs(); return cmp.Compare(c[a].Value, c[b].Value) }},
 	}
 	p.init(cols, sorts, 0)
+	p.rs = newReasonView(c)
+	p.ss = newDropSockView(c)
 	return p
 }
 
@@ -77,31 +121,100 @@ func movedSinceStart(c *model.Counter) bool {
 	return c.Total > 0 || c.Reset
 }
 
+// movedRecently reports whether c moved within window before now. now is
+// the snapshot's time, not the wall clock: a paused or idle screen does
+// not change.
+func movedRecently(c *model.Counter, now time.Time, window time.Duration) bool {
+	if c.LastChange.IsZero() {
+		return false
+	}
+	if c.Kind != model.KindGauge && c.Delta > 0 {
+		return true
+	}
+	return now.Sub(c.LastChange) < window
+}
+
 // Title implements page.
 func (p *dropsPage) Title() string { return "Drops" }
 
 // SetSnapshot implements page.
-func (p *dropsPage) SetSnapshot(s model.Snapshot) { p.setSnapshot(p, s) }
+func (p *dropsPage) SetSnapshot(s model.Snapshot) {
+	p.setSnapshot(p, s)
+	p.rs.SetSnapshot(s)
+	p.ss.SetSnapshot(s)
+}
 
 // Sync implements page.
 func (p *dropsPage) Sync() {
 	if p.fresh() {
 		p.ct = conntrackHealth(&p.snap, p.ctName)
 		// The netfilter section says why conntrack is down, and how to
-		// fix it: the warning over the counters need not say it again.
-		p.problems = slices.DeleteFunc(p.problems, func(pr problem) bool { return pr.status.Name == p.ctName })
+		// fix it, and a kernel without a drop monitor is a note, not
+		// stale data: the warning over the counters need not say them.
+		p.problems = slices.DeleteFunc(p.problems, func(pr problem) bool {
+			return pr.status.Name == p.ctName || pr.status.Name == dropmonName
+		})
+		if why := dropmonDown(&p.snap); why != "" {
+			p.notes = append(p.notes, "no drop reasons: "+why)
+		}
+		if !sameSlice(p.fcOf, p.snap.Counters) {
+			p.fc, p.fcOf = drops.Funnel(p.snap.Counters), p.snap.Counters
+		}
 		p.moved = 0
-		for i := range p.snap.Counters {
-			if movedSinceStart(&p.snap.Counters[i]) {
+		for i := range p.fc {
+			if movedSinceStart(&p.fc[i].Counter) {
 				p.moved++
 			}
 		}
 	}
 	p.sync(p)
+	switch p.view {
+	case viewReasons:
+		p.rs.Sync()
+	case viewDropSockets:
+		p.ss.Sync()
+	}
+}
+
+// dropmonDown says why the drop monitor gives no reasons, or "" when it
+// runs or has not reported.
+func dropmonDown(snap *model.Snapshot) string {
+	dm := &snap.DropMonitor
+	if dm.Supported {
+		return ""
+	}
+	if dm.Reason != "" {
+		return oneLine(dm.Reason)
+	}
+	if st, ok := snap.Status(dropmonName); ok && st.State != model.StateOK && st.State != model.StatePending {
+		return strings.TrimPrefix(describe(st), dropmonName+": ")
+	}
+	return ""
 }
 
 // Update implements page.
 func (p *dropsPage) Update(msg tea.Msg) (page, tea.Cmd) {
+	if msg, ok := msg.(tea.MouseClickMsg); ok {
+		msg.Y -= healthLines
+		return p.updateView(msg)
+	}
+	if msg, ok := msg.(tea.KeyPressMsg); ok && key.Matches(msg, p.Keys.View) {
+		p.view = (p.view + 1) % numDropsViews
+		p.Sync()
+		return p, nil
+	}
+	return p.updateView(msg)
+}
+
+func (p *dropsPage) updateView(msg tea.Msg) (page, tea.Cmd) {
+	switch p.view {
+	case viewReasons:
+		p.rs.update(msg)
+		return p, nil
+	case viewDropSockets:
+		p.ss.update(msg)
+		return p, nil
+	}
 	switch msg := msg.(type) {
 	case tea.KeyPressMsg:
 		if key.Matches(msg, p.Keys.ShowAll) {
@@ -110,43 +223,76 @@ func (p *dropsPage) Update(msg tea.Msg) (page, tea.Cmd) {
 			p.Sync()
 			return p, nil
 		}
+		if key.Matches(msg, p.Keys.Details) {
+			p.handleKey(msg)
+			p.sizeDetail()
+			return p, nil
+		}
 		p.handleKey(msg)
-	case tea.MouseClickMsg:
-		msg.Y -= healthLines
-		p.handleMouse(msg)
 	case tea.MouseMsg:
 		p.handleMouse(msg)
 	}
 	return p, nil
 }
 
-// SetSize implements page: the counters table gets what the netfilter
-// section leaves.
+// SetSize implements page: the views get what the netfilter section
+// leaves.
 func (p *dropsPage) SetSize(w, h int) {
-	p.listBase.SetSize(w, max(h-healthLines, 1))
+	h = max(h-healthLines, 1)
+	p.listBase.SetSize(w, h)
+	p.sizeDetail()
+	p.rs.SetSize(w, h)
+	p.ss.SetSize(w, h)
+}
+
+// sizeDetail gives the explanation most of the page, leaving the table
+// its header and at least three rows (the selected one among them).
+func (p *dropsPage) sizeDetail() {
+	p.detailH = max(min(p.Height-1-1-4-1, 18), 3)
+	p.tbl.SetSize(p.Width, max(p.tableHeight(), 1))
+}
+
+// SetFilter implements page: the filter applies to every view.
+func (p *dropsPage) SetFilter(f string) {
+	p.listBase.SetFilter(f)
+	p.rs.SetFilter(f)
+	p.ss.SetFilter(f)
 }
 
 // ShortHelp implements page.
 func (p *dropsPage) ShortHelp() []key.Binding {
-	return []key.Binding{p.Keys.ShowAll, p.Keys.Details}
+	if p.view != viewFunnel {
+		return []key.Binding{p.Keys.shortView, p.Keys.Details}
+	}
+	return []key.Binding{p.Keys.shortView, p.Keys.ShowAll, p.explainKey()}
+}
+
+// explainKey is the enter key with the funnel's help text.
+func (p *dropsPage) explainKey() key.Binding {
+	b := p.Keys.Details
+	b.SetHelp(b.Help().Key, "explain")
+	return b
 }
 
 // FullHelp implements page.
 func (p *dropsPage) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{p.Keys.ShowAll, p.Keys.Details}}
+	return [][]key.Binding{{p.Keys.View, p.Keys.ShowAll, p.explainKey()}}
 }
 
 func (p *dropsPage) sameRows(a, b model.Snapshot) bool { return sameSlice(a.Counters, b.Counters) }
-func (p *dropsPage) count() int                        { return len(p.snap.Counters) }
+func (p *dropsPage) count() int                        { return len(p.fc) }
 func (p *dropsPage) include(i int) bool {
-	return p.all || movedSinceStart(&p.snap.Counters[i])
+	return p.all || movedSinceStart(&p.fc[i].Counter)
 }
-func (p *dropsPage) key(i int) model.CounterKey { return p.snap.Counters[i].Key() }
+func (p *dropsPage) key(i int) model.CounterKey { return p.fc[i].Key() }
 
 func (p *dropsPage) appendHaystack(b []byte, i int) []byte {
 	for c := dropLayer; c <= dropRate; c++ {
 		b = append(b, p.cell(i, c, false)...)
 		b = append(b, ' ')
+	}
+	if g := p.fc[i].Group; g == "statistics" {
+		b = append(b, g...)
 	}
 	return b
 }
@@ -154,7 +300,7 @@ func (p *dropsPage) appendHaystack(b []byte, i int) []byte {
 // cell returns the text of column c for counter i. blankLayer leaves the
 // layer out (a row below the first of its layer).
 func (p *dropsPage) cell(i, c int, blankLayer bool) string {
-	x := &p.snap.Counters[i]
+	x := &p.fc[i].Counter
 	gauge := x.Kind == model.KindGauge
 	switch c {
 	case dropLayer:
@@ -165,6 +311,9 @@ func (p *dropsPage) cell(i, c int, blankLayer bool) string {
 	case dropSource:
 		return x.Source
 	case dropGroup:
+		if x.Group == "statistics" { // the interface's: Source says which
+			return ""
+		}
 		return x.Group
 	case dropInstance:
 		return sanitize(x.Instance)
@@ -176,28 +325,44 @@ func (p *dropsPage) cell(i, c int, blankLayer bool) string {
 		if gauge {
 			return ""
 		}
-		return fmtCount(x.Delta, 7)
+		return fmtCount(x.Delta, 6)
 	case dropTotal:
 		if gauge {
 			return "gauge"
 		}
-		return fmtCount(x.Total, 9)
+		return fmtCount(x.Total, 8)
 	case dropRate:
 		if gauge {
 			return ""
 		}
 		return fmtRate(x.Rate)
+	case dropSpark:
+		return sparkString(x.History, p.tbl.ColWidth(dropSpark), p.glyphs)
 	}
 	return ""
 }
 
 // View implements page.
 func (p *dropsPage) View() string {
+	var body string
+	switch p.view {
+	case viewReasons:
+		body = p.rs.View()
+	case viewDropSockets:
+		body = p.ss.View()
+	default:
+		body = p.funnelView()
+	}
+	return netfilterSection(p.Styles, &p.ct, p.Width) + "\n" + body
+}
+
+// funnelView renders the funnel: summary, table and explanation.
+func (p *dropsPage) funnelView() string {
 	s := p.Styles
-	n := len(p.snap.Counters)
-	left := itoa(p.moved) + " of " + itoa(n) + " counters moved since start, by layer in packet order"
+	n := len(p.fc)
+	left := "[funnel] " + itoa(p.moved) + " of " + itoa(n) + " counters moved since start, in packet order"
 	if p.all {
-		left = itoa(n) + " counters (" + itoa(p.moved) + " moved since start), by layer in packet order"
+		left = "[funnel] " + itoa(n) + " counters (" + itoa(p.moved) + " moved since start), in packet order"
 	}
 	right := p.sortLabel()
 	if f := p.shownLabel(n); f != "" && p.filter != "" {
@@ -213,36 +378,21 @@ func (p *dropsPage) View() string {
 	}
 	rows := p.idx
 	grouped := p.sortIdx == 0 && !p.desc
-	return netfilterSection(s, &p.ct, p.Width) + "\n" + p.render(head, n, empty, func(i, c int) string {
+	return p.render(head, len(p.snap.Counters), empty, func(i, c int) string {
 		blank := grouped && c == dropLayer && i > p.tbl.offset &&
-			p.snap.Counters[rows[i-1]].Layer == p.snap.Counters[rows[i]].Layer
+			p.fc[rows[i-1]].Layer == p.fc[rows[i]].Layer
 		return p.cell(rows[i], c, blank)
 	}, p.rowKind, p.detail)
 }
 
-// detail is the selected counter in full: where it comes from and how it
-// moved.
+// detail is the explanation of the selected counter (explain.go), cut
+// to the pane; a cut explanation says where the rest is.
 func (p *dropsPage) detail(i int) []string {
-	c := &p.snap.Counters[p.idx[i]]
-	name := c.Name
-	if c.Group != "" {
-		name = c.Group + " " + name
+	lines := explainLines(&p.fc[p.idx[i]], p.snap.Sysctls, p.Width)
+	if h := p.detailH; len(lines) > h {
+		lines = append(lines[:h-1:h-1], "... (the rest: a taller terminal, or docs/drops.md)")
 	}
-	if c.Instance != "" {
-		name += " (" + sanitize(c.Instance) + ")"
-	}
-	first := name + "  layer " + string(c.Layer) + "  from " + c.Source
-	val := strconv.FormatUint(c.Value, 10)
-	if c.Kind == model.KindGauge {
-		return []string{first, "gauge: " + val + " now (it goes up and down; no delta or rate)", lastMoved(c)}
-	}
-	second := "counter: " + val + "  +" + strconv.FormatUint(c.Delta, 10) + " in the last interval (" + fmtRate(c.Rate) + "/s)  +" +
-		strconv.FormatUint(c.Total, 10) + " since netlens started"
-	third := lastMoved(c)
-	if c.Reset {
-		third += "  (went backwards at the last sample: reset or wrapped)"
-	}
-	return []string{first, second, third}
+	return lines
 }
 
 // lastMoved says when a counter last changed, in UTC from the sample
@@ -254,9 +404,10 @@ func lastMoved(c *model.Counter) string {
 	return "last moved at " + c.LastChange.UTC().Format("15:04:05") + " UTC"
 }
 
+// rowKind highlights a counter that moved in the last recentWindow
+// before the snapshot.
 func (p *dropsPage) rowKind(i int) rowKind {
-	c := &p.snap.Counters[p.idx[i]]
-	if c.Kind != model.KindGauge && c.Delta > 0 {
+	if movedRecently(&p.fc[p.idx[i]].Counter, p.snap.TakenAt, recentWindow) {
 		return rowHot
 	}
 	return rowPlain

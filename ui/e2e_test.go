@@ -118,8 +118,10 @@ func TestEndToEndTmux(t *testing.T) {
 	}
 
 	// quitASCII presses q, waits for exit status 0 and returns what the
-	// program wrote, which must be ASCII only.
-	quitASCII := func(t *testing.T, s *tmuxSession, dir, raw string) []byte {
+	// program wrote, which must be ASCII only, except, when blocks is
+	// set, the block elements of the Drops tab's sparklines (U+2581 to
+	// U+2588, drawn where TERM and the locale allow: DetectGlyphs).
+	quitASCII := func(t *testing.T, s *tmuxSession, dir, raw string, blocks bool) []byte {
 		t.Helper()
 		s.keys("q")
 		waitExit(t, dir)
@@ -127,14 +129,14 @@ func TestEndToEndTmux(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if i := bytes.IndexFunc(out, func(r rune) bool { return r > 0x7e }); i >= 0 {
+		if i := bytes.IndexFunc(out, func(r rune) bool { return r > 0x7e && !(blocks && r >= 0x2581 && r <= 0x2588) }); i >= 0 {
 			t.Errorf("non-ASCII output at byte %d: %q", i, out[max(i-20, 0):min(i+20, len(out))])
 		}
 		return out
 	}
 
 	t.Run("session", func(t *testing.T) {
-		s, dir, raw := start(t, "TERM=xterm-256color")
+		s, dir, raw := start(t, "TERM=xterm-256color LC_ALL= LANG=C.UTF-8")
 		s.waitFor("1 Connections")
 		s.waitFor("200 sockets: 200 ESTAB")
 		s.keys("2")
@@ -173,7 +175,7 @@ func TestEndToEndTmux(t *testing.T) {
 		s.waitFor("need 80x24, have 70x20")
 		s.run("resize-window", "-t", "e2e", "-x", "100", "-y", "30")
 		s.waitFor("200 sockets")
-		quitASCII(t, s, dir, raw)
+		quitASCII(t, s, dir, raw, true)
 	})
 
 	// A conntrack table that is full: the banner on every tab, the flows
@@ -200,23 +202,31 @@ func TestEndToEndTmux(t *testing.T) {
 	})
 
 	colour := regexp.MustCompile(`\x1b\[[0-9;]*m`)
+	// The Linux console gets no block elements even in a UTF-8 locale;
+	// NO_COLOR is about colours only, so it keeps them.
 	for _, tt := range []struct {
 		name, env string
+		blocks    bool
 		ok        func(sgr string) bool
 	}{
-		{"TERM=linux", "TERM=linux", func(sgr string) bool { return !strings.Contains(sgr, "38;") && !strings.Contains(sgr, "48;") }},
-		{"NO_COLOR", "TERM=xterm-256color NO_COLOR=1", func(sgr string) bool {
+		{"TERM=linux", "TERM=linux LC_ALL= LANG=C.UTF-8", false, func(sgr string) bool { return !strings.Contains(sgr, "38;") && !strings.Contains(sgr, "48;") }},
+		{"NO_COLOR", "TERM=xterm-256color LC_ALL= LANG=C.UTF-8 NO_COLOR=1", true, func(sgr string) bool {
 			return !regexp.MustCompile(`[\[;](3[0-8]|4[0-8]|9[0-7]|10[0-7])[;m]`).MatchString(sgr)
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s, dir, raw := start(t, tt.env)
 			s.waitFor("1 Connections")
-			s.keys("2")
-			s.waitFor("counters moved")
+			s.keys("2", "a")
+			s.waitFor("counters (")
+			// Wait for a sample that moved: its sparkline is drawn.
+			time.Sleep(2500 * time.Millisecond)
 			s.keys("3", "?")
 			s.waitFor("reverse sort")
-			out := quitASCII(t, s, dir, raw)
+			out := quitASCII(t, s, dir, raw, tt.blocks)
+			if hasBlocks := bytes.ContainsRune(out, 0x2588); hasBlocks != tt.blocks {
+				t.Errorf("%s: full block drawn %v, want %v", tt.name, hasBlocks, tt.blocks)
+			}
 			seqs := colour.FindAllString(string(out), -1)
 			if len(seqs) == 0 {
 				t.Fatal("no SGR sequences at all")

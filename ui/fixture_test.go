@@ -51,9 +51,9 @@ func fixtureSockets() []model.Socket {
 func fixtureCounters(step int) []model.RawCounter {
 	v := func(base, per uint64) uint64 { return base + per*uint64(step) }
 	return []model.RawCounter{
-		{Layer: model.LayerNIC, Source: "/sys/class/net", Instance: "eth0", Name: "rx_dropped", Kind: model.KindCounter, Value: v(17, 1)},
-		{Layer: model.LayerNIC, Source: "/sys/class/net", Instance: "eth0", Name: "rx_missed_errors", Kind: model.KindCounter, Value: v(0, 0)},
-		{Layer: model.LayerNIC, Source: "/sys/class/net", Instance: "eth0", Name: "tx_dropped", Kind: model.KindCounter, Value: v(2, 0)},
+		{Layer: model.LayerNIC, Source: "/sys/class/net", Group: "statistics", Instance: "eth0", Name: "rx_dropped", Kind: model.KindCounter, Value: v(17, 1)},
+		{Layer: model.LayerNIC, Source: "/sys/class/net", Group: "statistics", Instance: "eth0", Name: "rx_missed_errors", Kind: model.KindCounter, Value: v(0, 0)},
+		{Layer: model.LayerNIC, Source: "/sys/class/net", Group: "statistics", Instance: "eth0", Name: "tx_dropped", Kind: model.KindCounter, Value: v(2, 0)},
 		{Layer: model.LayerSoftnet, Source: "/proc/net/softnet_stat", Instance: "cpu0", Name: "dropped", Kind: model.KindCounter, Value: v(0, 0)},
 		{Layer: model.LayerSoftnet, Source: "/proc/net/softnet_stat", Instance: "cpu1", Name: "dropped", Kind: model.KindCounter, Value: v(40, 3)},
 		{Layer: model.LayerSoftnet, Source: "/proc/net/softnet_stat", Instance: "cpu1", Name: "time_squeeze", Kind: model.KindCounter, Value: v(1200, 25)},
@@ -67,8 +67,8 @@ func fixtureCounters(step int) []model.RawCounter {
 		{Layer: model.LayerTransport, Source: "/proc/net/netstat", Group: "TcpExt", Name: "ListenOverflows", Kind: model.KindCounter, Value: v(88, 2)},
 		{Layer: model.LayerTransport, Source: "/proc/net/netstat", Group: "TcpExt", Name: "TCPBacklogDrop", Kind: model.KindCounter, Value: v(0, 0)},
 		{Layer: model.LayerTransport, Source: "/proc/net/netstat", Group: "TcpExt", Name: "TCPZeroWindowDrop", Kind: model.KindCounter, Value: v(12345678901, 0)},
-		{Layer: model.LayerSocket, Source: "/proc/net/sockstat", Group: "TCP", Name: "inuse", Kind: model.KindGauge, Value: v(42, 1)},
-		{Layer: model.LayerSocket, Source: "/proc/net/sockstat", Group: "UDP", Name: "mem", Kind: model.KindGauge, Value: v(12, 0)},
+		{Layer: model.LayerQdisc, Source: "rtnetlink", Group: "qdisc", Instance: "eth0 fq_codel 0: root", Name: "backlog", Kind: model.KindGauge, Value: v(42, 1)},
+		{Layer: model.LayerQdisc, Source: "rtnetlink", Group: "qdisc", Instance: "eth0 fq_codel 0: root", Name: "drops", Kind: model.KindCounter, Value: v(12, 0)},
 	}
 }
 

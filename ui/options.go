@@ -37,6 +37,10 @@ type Options struct {
 	Deps Deps
 	// Now is the clock (time.Now when nil); tests replace it.
 	Now func() time.Time
+	// Glyphs says whether the Drops tab's sparklines may use Unicode
+	// block glyphs. Run detects it from TERM and the locale when it is
+	// GlyphsAuto; New alone then draws ASCII.
+	Glyphs Glyphs
 }
 
 // Deps names the collectors behind each tab.
