@@ -308,3 +308,18 @@ func TestDropsReasonsAbsent(t *testing.T) {
 		t.Fatalf("reasons view:\n%s", scr)
 	}
 }
+
+// TestDropsReasonsClick selects a reason with the mouse under the
+// netfilter section and the undercount warning.
+func TestDropsReasonsClick(t *testing.T) {
+	a := newTestApp(t, funnelStore(), Options{}, 80, 24)
+	send(a, "2", "v")
+	p := a.pages[1].(*dropsPage)
+	_ = screen(a) // what the user clicks on
+	// Page lines: 0-2 netfilter, 3 summary, 4 warning, 5 header, 6 the
+	// first row; the page starts at screen line 3.
+	a.Update(teaClick(10, 3+6+2))
+	if c := p.rs.tbl.Cursor(); c != 2 {
+		t.Fatalf("click on the third reason: cursor %d", c)
+	}
+}

@@ -157,7 +157,11 @@ func (p *reasonView) View() string {
 	}
 	empty := p.emptyText("drops", "no drops reported since netlens started")
 	rows := p.idx
-	return p.render(head, 1, empty, func(i, c int) string { return p.cell(rows[i], c) }, p.rowKind, p.detail)
+	out := p.render(head, 1, empty, func(i, c int) string { return p.cell(rows[i], c) }, p.rowKind, p.detail)
+	if len(lost) > 0 {
+		p.tblTop++ // clicks land one line lower
+	}
+	return out
 }
 
 func (p *reasonView) rowKind(i int) rowKind {
