@@ -702,12 +702,8 @@ func (a *App) fullHelpView() string {
 	lines = append(lines, "",
 		fitString(" / keeps rows with every word in their columns, any case; o sorts by the next", a.width),
 		fitString(" column (^ or v in its header); s saves the snapshot on screen, even paused.", a.width))
-	if _, ok := p.(*dropsPage); ok {
-		lines = append(lines,
-			fitString(" Netfilter: drop = a new flow refused, table full; early_drop = an unassured", a.width),
-			fitString(" flow evicted to make room; insert_failed = lost an insert race (clash);", a.width),
-			fitString(" invalid = a packet that fits no valid state (e.g. out of window). TABLE FULL:", a.width),
-			fitString(" raise net.netfilter.nf_conntrack_max (and nf_conntrack_buckets).", a.width))
+	if d, ok := p.(*dropsPage); ok {
+		lines = append(lines, d.helpLines(a.width)...)
 	}
 	if _, ok := p.(*connsPage); ok {
 		lines = append(lines,

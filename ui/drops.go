@@ -412,3 +412,18 @@ func (p *dropsPage) rowKind(i int) rowKind {
 	}
 	return rowPlain
 }
+
+// helpLines is what the full help says about the Drops tab, in w cells.
+func (p *dropsPage) helpLines(w int) []string {
+	return []string{
+		fitString(" Funnel: every drop counter netlens knows, in the order a received packet meets", w),
+		fitString(" them. History: one cell per sample, newest right, scaled to the largest shown", w),
+		fitString(" (blank: zero). A row stays highlighted 10 s after it moved. enter explains a", w),
+		fitString(" counter: what increments it, causes, its settings with their values, traps.", w),
+		fitString(" v: the drop monitor's reasons per location, then the sockets with most drops.", w),
+		fitString(" Netfilter: drop = a new flow refused, table full; early_drop = an unassured", w),
+		fitString(" flow evicted to make room; insert_failed = lost an insert race (clash);", w),
+		fitString(" invalid = a packet that fits no valid state (e.g. out of window). TABLE FULL:", w),
+		fitString(" raise net.netfilter.nf_conntrack_max (and nf_conntrack_buckets).", w),
+	}
+}
