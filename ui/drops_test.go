@@ -323,3 +323,38 @@ func TestDropsReasonsClick(t *testing.T) {
 		t.Fatalf("click on the third reason: cursor %d", c)
 	}
 }
+
+// FuzzSparkline checks that any history draws exactly w cells of the
+// levels, in both glyph sets, and that the largest sample is the top
+// level.
+func FuzzSparkline(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 255}, uint8(10))
+	f.Add([]byte{}, uint8(0))
+	f.Fuzz(func(t *testing.T, data []byte, w8 uint8) {
+		w := int(w8 % 100)
+		var hist []uint64
+		for i := 0; i+2 <= len(data); i += 2 {
+			hist = append(hist, uint64(data[i])<<uint(data[i+1]%64))
+		}
+		for _, g := range []Glyphs{GlyphsASCII, GlyphsUnicode} {
+			s := sparkString(hist, w, g)
+			if n := len([]rune(s)); n != w || width(s) != w {
+				t.Fatalf("%d runes, %d cells, want %d: %q", n, width(s), w, s)
+			}
+			shown := hist[max(len(hist)-w, 0):]
+			var top uint64
+			for _, v := range shown {
+				top = max(top, v)
+			}
+			if top > 0 && w > 0 {
+				last := sparkASCII[len(sparkASCII)-1]
+				if g == GlyphsUnicode {
+					last = sparkUnicode[len(sparkUnicode)-1]
+				}
+				if !strings.Contains(s, last) {
+					t.Fatalf("no top level in %q for %v", s, shown)
+				}
+			}
+		}
+	})
+}
