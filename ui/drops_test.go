@@ -72,6 +72,9 @@ func TestDetectGlyphs(t *testing.T) {
 		{"no locale", []string{"TERM=xterm"}, GlyphsASCII},
 		{"LC_ALL wins over LANG", []string{"TERM=xterm", "LANG=C.UTF-8", "LC_ALL=POSIX"}, GlyphsASCII},
 		{"empty LC_ALL is unset", []string{"TERM=xterm", "LC_ALL=", "LANG=C.UTF-8"}, GlyphsUnicode},
+		{"Japanese: ambiguous width", []string{"TERM=xterm-256color", "LANG=ja_JP.UTF-8"}, GlyphsASCII},
+		{"Korean", []string{"TERM=xterm-256color", "LC_CTYPE=ko_KR.utf8"}, GlyphsASCII},
+		{"German", []string{"TERM=xterm-256color", "LANG=de_DE.UTF-8"}, GlyphsUnicode},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -29,7 +29,9 @@ var asciiTerms = []string{"", "dumb", "linux", "ansi", "cons25", "vt52", "vt100"
 // is about colour only): the Linux console (TERM=linux), the DEC
 // terminals and dumb ones get ASCII; so does a locale that is not UTF-8
 // (LC_ALL, else LC_CTYPE, else LANG), where tmux and screen would
-// replace the glyphs anyway. Everything else gets Unicode.
+// replace the glyphs anyway, and a Chinese, Japanese or Korean locale,
+// whose terminals may draw them two cells wide. Everything else gets
+// Unicode.
 func DetectGlyphs(environ []string) Glyphs {
 	env := map[string]string{}
 	for _, kv := range environ {
@@ -53,6 +55,14 @@ func DetectGlyphs(environ []string) Glyphs {
 	l := strings.ToLower(loc)
 	if !strings.Contains(l, "utf-8") && !strings.Contains(l, "utf8") {
 		return GlyphsASCII
+	}
+	// The block elements are of ambiguous East Asian width: terminals
+	// set up for Chinese, Japanese or Korean draw them two cells wide,
+	// which would break the table.
+	for _, cjk := range []string{"ja", "zh", "ko"} {
+		if strings.HasPrefix(l, cjk+"_") || strings.HasPrefix(l, cjk+".") {
+			return GlyphsASCII
+		}
 	}
 	return GlyphsUnicode
 }
