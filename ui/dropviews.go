@@ -58,6 +58,7 @@ func newReasonView(c Common) *reasonView {
 		{name: "location", col: reasonLocation, cmp: func(a, b int) int { d := ds(); return cmp.Compare(d[a].Location, d[b].Location) }},
 	}
 	p.init(cols, sorts, 0)
+	p.detailH = 4
 	return p
 }
 
@@ -164,8 +165,11 @@ func (p *reasonView) View() string {
 	return out
 }
 
+// rowKind highlights, like the funnel, an aggregate that moved in the
+// last recentWindow before the snapshot.
 func (p *reasonView) rowKind(i int) rowKind {
-	if p.snap.DropMonitor.Drops[p.idx[i]].Delta > 0 {
+	d := &p.snap.DropMonitor.Drops[p.idx[i]]
+	if d.Delta > 0 || !d.LastSeen.IsZero() && p.snap.TakenAt.Sub(d.LastSeen) < recentWindow {
 		return rowHot
 	}
 	return rowPlain
