@@ -39,6 +39,7 @@ type App struct {
 	paused      bool
 	pending     bool // the Store changed while paused or waiting
 	tickPending bool
+	ticking     bool // a countdownMsg is on its way
 	lastApply   time.Time
 
 	// ct is the conntrack table's health in snap; while it alarms (table
@@ -76,6 +77,8 @@ func New(store *model.Store, opts Options) *App {
 		newConnsPage(c, opts.Deps.Connections, opts.Deps.Flows),
 		newDropsPage(c, opts.Deps.Drops, ctCollector(opts.Deps), opts.Glyphs),
 		newSysctlPage(c, opts.Deps.Sysctl),
+		newFiltersPage(c, opts.Deps.Filters, opts.Filters, opts.Now),
+		newCapturePage(c, opts.Deps.Capture, opts.CaptureDir, opts.Now),
 	}
 	a.sub, a.unsub = store.Subscribe()
 	a.apply()
@@ -153,7 +156,20 @@ func (a *App) apply() {
 
 // Update implements tea.Model.
 func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	m, cmd := a.update(msg)
+	// A pending filter change counts down on every tab (filters.go).
+	if t := a.countdownCmd(); t != nil {
+		cmd = tea.Batch(cmd, t)
+	}
+	return m, cmd
+}
+
+func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
+	case filtersMsg, countdownMsg:
+		return a, a.updateFilters(msg)
+	case captureMsg:
+		return a, a.updateCapture(msg)
 	case tea.WindowSizeMsg:
 		a.width, a.height = msg.Width, msg.Height
 		a.layout()
@@ -251,6 +267,10 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	}
 	if a.filtering {
 		return a.handleFilterKey(msg)
+	}
+	// A form or a question on the page takes every key.
+	if c, ok := a.pages[a.active].(interface{ capturesKeys() bool }); ok && c.capturesKeys() && !a.showHelp {
+		return a.updatePage(msg)
 	}
 	if a.showHelp {
 		switch {
@@ -459,6 +479,9 @@ func (a *App) headerView() string {
 	state, st := " LIVE ", s.Live
 	if a.paused {
 		state, st = " PAUSED ", s.Paused
+	}
+	if rev := a.revertText(); rev != "" {
+		return s.Header.Render(fitString(left, a.width-len(state)-len(rev))) + s.Alarm.Render(rev) + st.Render(state)
 	}
 	return s.Header.Render(fitString(left, a.width-len(state))) + st.Render(state)
 }

@@ -223,7 +223,7 @@ func TestTabSwitching(t *testing.T) {
 		key  string
 		want int
 	}{
-		{"tab", 1}, {"tab", 2}, {"tab", 0}, {"shift+tab", 2}, {"shift+tab", 1},
+		{"tab", 1}, {"tab", 2}, {"tab", 3}, {"tab", 4}, {"tab", 0}, {"shift+tab", 4}, {"shift+tab", 3},
 		{"1", 0}, {"3", 2}, {"9", 2}, {"2", 1},
 	}
 	for _, s := range steps {

@@ -47,6 +47,10 @@ func press(k string) tea.KeyPressMsg {
 		return tea.KeyPressMsg{Code: tea.KeyBackspace}
 	case "ctrl+c":
 		return tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
+	case "ctrl+u":
+		return tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl}
+	case "space":
+		return tea.KeyPressMsg{Code: tea.KeySpace, Text: " "}
 	}
 	r := []rune(k)
 	if len(r) != 1 {
@@ -60,7 +64,13 @@ func press(k string) tea.KeyPressMsg {
 // to p as the renderer would write it, with testdata/<test name>.golden.
 func runGolden(t *testing.T, store *model.Store, w, h int, p colorprofile.Profile, msgs ...tea.Msg) {
 	t.Helper()
-	app := New(store, goldenOpts())
+	runGoldenOpts(t, store, goldenOpts(), w, h, p, msgs...)
+}
+
+// runGoldenOpts is runGolden with options of the test's own.
+func runGoldenOpts(t *testing.T, store *model.Store, opts Options, w, h int, p colorprofile.Profile, msgs ...tea.Msg) {
+	t.Helper()
+	app := New(store, opts)
 	defer app.Close()
 	tm := teatest.NewTestModel(t, app,
 		teatest.WithInitialTermSize(w, h),

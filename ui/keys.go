@@ -34,6 +34,16 @@ type KeyMap struct {
 	View        key.Binding // connections: sockets / flows / joined
 	NATFilter   key.Binding // connections: cycle the nat: filter term
 
+	// Filters tab (space is its toggle, page down elsewhere).
+	RuleToggle  key.Binding
+	RuleAdd     key.Binding
+	RuleEdit    key.Binding
+	RuleDelete  key.Binding
+	RuleConfirm key.Binding
+
+	// Capture tab.
+	CaptureWrite key.Binding
+
 	// Shorter help texts for the footer.
 	shortHelp, shortFilter, shortTab, shortSort, shortPause, shortSnapshot, shortView key.Binding
 
@@ -71,6 +81,14 @@ func DefaultKeyMap() *KeyMap {
 		Details:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details")),
 		View:        key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "view")),
 		NATFilter:   key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "nat")),
+
+		RuleToggle:  key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "on/off")),
+		RuleAdd:     key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "add")),
+		RuleEdit:    key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit")),
+		RuleDelete:  key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "delete")),
+		RuleConfirm: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "confirm")),
+
+		CaptureWrite: key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "pcapng")),
 
 		FilterAccept: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
 		FilterDelete: key.NewBinding(key.WithKeys("backspace", "ctrl+h"), key.WithHelp("bksp", "delete")),

@@ -3,6 +3,7 @@ package ui
 import (
 	"time"
 
+	"netlens/collectors/filter"
 	"netlens/model"
 )
 
@@ -35,12 +36,32 @@ type Options struct {
 	// Nil fields take DefaultConnectionsDeps, DefaultFlowsDeps,
 	// DefaultDropsDeps and DefaultSysctlDeps.
 	Deps Deps
+	// Filters changes filter rules for the Filters tab (a
+	// *filter.Manager satisfies it); nil shows the rules read-only.
+	Filters FilterControl
+	// CaptureDir is the directory where the Capture tab's w writes
+	// pcapng files ("." when empty).
+	CaptureDir string
 	// Now is the clock (time.Now when nil); tests replace it.
 	Now func() time.Time
 	// Glyphs says whether the Drops tab's sparklines may use Unicode
 	// block glyphs. Run detects it from TERM and the locale when it is
 	// GlyphsAuto; New alone then draws ASCII.
 	Glyphs Glyphs
+}
+
+// FilterControl plans, applies and confirms filter rule changes: what
+// *filter.Manager does. The UI calls it only from tea.Cmds, never from
+// Update; implementations must be safe for concurrent use.
+type FilterControl interface {
+	// Plan validates op and works out its effect (drop-capable, the
+	// revert deadline, the lockout guard's Impact).
+	Plan(op filter.Op) (filter.Plan, error)
+	// Apply makes the planned change (commit-confirmed when the plan has
+	// a revert deadline).
+	Apply(p filter.Plan) (filter.Result, error)
+	// Confirm keeps the pending change txn (0: every pending change).
+	Confirm(txn uint32) error
 }
 
 // Deps names the collectors behind each tab.
@@ -53,6 +74,8 @@ type Deps struct {
 	Flows       []string
 	Drops       []string
 	Sysctl      []string
+	Filters     []string
+	Capture     []string
 }
 
 func (o Options) withDefaults() Options {
@@ -73,6 +96,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Deps.Sysctl == nil {
 		o.Deps.Sysctl = DefaultSysctlDeps
+	}
+	if o.Deps.Filters == nil {
+		o.Deps.Filters = DefaultFiltersDeps
+	}
+	if o.Deps.Capture == nil {
+		o.Deps.Capture = DefaultCaptureDeps
+	}
+	if o.CaptureDir == "" {
+		o.CaptureDir = "."
 	}
 	return o
 }

@@ -12,6 +12,8 @@ var (
 	DefaultFlowsDeps       = []string{conntrackName}
 	DefaultDropsDeps       = []string{"counters"}
 	DefaultSysctlDeps      = []string{"sysctl"}
+	DefaultFiltersDeps     = []string{"filters"}
+	DefaultCaptureDeps     = []string{"capture"}
 )
 
 // conntrackName is the conntrack collector's name (collectors/conntrack

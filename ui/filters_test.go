@@ -1,0 +1,571 @@
+package ui
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"netlens/collectors/filter"
+	"netlens/model"
+)
+
+// cmpRules compares rules (netip values are comparable, not exported).
+var cmpRules = cmpopts.EquateComparable(netip.Prefix{}, netip.Addr{})
+
+// fixtureRules is a small nft rule set: an SSH accept, a drop on 8080
+// (pending), a disabled count rule, and a foreign rule.
+func fixtureRules() []model.Rule {
+	return []model.Rule{
+		{ID: 1, Enabled: true, Hooks: []string{model.HookInput}, Family: model.RuleFamilyBoth, Proto: "tcp",
+			DstPorts: model.PortRange{Min: 22, Max: 22}, Action: model.ActionAccept, Priority: 0, Label: "ssh",
+			Packets: 48211, Bytes: 5123456, Rate: 12.5},
+		{ID: 2, Enabled: true, Hooks: []string{model.HookInput}, Family: model.FamilyIPv4, Proto: "tcp",
+			Src: netip.MustParsePrefix("203.0.113.0/24"), DstPorts: model.PortRange{Min: 8080, Max: 8080},
+			Action: model.ActionDrop, Priority: 10, Label: "block 8080", Packets: 17, Bytes: 1020,
+			PendingTxn: 4242, RevertAt: t0.Add(35 * time.Second)},
+		{ID: 3, Enabled: false, Hooks: []string{model.HookPreRouting, model.HookForward}, Family: model.FamilyIPv6, Proto: "udp",
+			DstPorts: model.PortRange{Min: 5000, Max: 5100}, InIface: "eth0", Action: model.ActionCount, Priority: 20, Label: "rtp probe"},
+		{ID: 2147483700, Enabled: true, Hooks: []string{model.HookOutput}, Family: model.RuleFamilyBoth, Action: model.ActionAccept,
+			Label: "added by hand", Foreign: true, Packets: 3, Bytes: 180},
+	}
+}
+
+// rulesStore is fixtureStore with the nft rules of fixtureRules.
+func rulesStore() *model.Store {
+	s := fixtureStore()
+	s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: "filters", State: model.StateOK, Source: "nft", Interval: time.Second}})
+	s.Publish(model.RulesUpdate{State: model.RulesState{Backend: "nft", At: t0.Add(9 * time.Second), Rules: fixtureRules()}})
+	return s
+}
+
+// pendingStore is rulesStore with rule 2's change pending.
+func pendingStore() *model.Store {
+	s := rulesStore()
+	s.Publish(model.RulesUpdate{State: model.RulesState{Backend: "nft", At: t0.Add(9 * time.Second), Rules: fixtureRules(),
+		Pending: []model.PendingChange{{Txn: 4242, RevertAt: t0.Add(35 * time.Second)}}}})
+	return s
+}
+
+// kmodStore has the kernel module's rules with per-hook verdicts.
+func kmodStore() *model.Store {
+	s := fixtureStore()
+	s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: "filters", State: model.StateOK, Source: "kmod", Interval: time.Second}})
+	rules := fixtureRules()[:3]
+	rules[0].LastHit = t0.Add(9 * time.Second)
+	rules[1].PendingTxn, rules[1].RevertAt = 0, time.Time{}
+	s.Publish(model.RulesUpdate{State: model.RulesState{Backend: "kmod", At: t0.Add(9 * time.Second), Rules: rules,
+		Hooks: []model.HookVerdicts{
+			{Family: model.FamilyIPv4, Hook: model.HookInput, Seen: 90210, Accepted: 90193, Dropped: 17},
+			{Family: model.FamilyIPv4, Hook: model.HookOutput, Seen: 81000, Accepted: 81000},
+			{Family: model.FamilyIPv6, Hook: model.HookInput, Seen: 1200, Accepted: 1200},
+		}}})
+	return s
+}
+
+// readOnlyStore has no backend that can change rules.
+func readOnlyStore() *model.Store {
+	s := fixtureStore()
+	s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: "filters", State: model.StateOK, Source: "none", Interval: time.Second,
+		Note: "kmod: the netlens module is not loaded; nft: needs CAP_NET_ADMIN"}})
+	s.Publish(model.RulesUpdate{State: model.RulesState{Backend: "none", At: t0.Add(9 * time.Second),
+		ReadOnly: "kmod: the netlens module is not loaded; nft: needs CAP_NET_ADMIN"}})
+	return s
+}
+
+// fakeFilters is a FilterControl that records calls and answers with
+// canned plans. Safe for concurrent use.
+type fakeFilters struct {
+	mu       sync.Mutex
+	plan     filter.Plan // returned by Plan (Op filled in)
+	planErr  error
+	res      filter.Result
+	applyErr error
+	ops      []filter.Op
+	applied  []filter.Op
+	confirms []uint32
+}
+
+func (f *fakeFilters) Plan(op filter.Op) (filter.Plan, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ops = append(f.ops, op)
+	if f.planErr != nil {
+		return filter.Plan{}, f.planErr
+	}
+	if err := func() error {
+		if op.Kind == filter.OpAdd || op.Kind == filter.OpChange {
+			return filter.Validate(op.Rule)
+		}
+		return nil
+	}(); err != nil {
+		return filter.Plan{}, filter.UsageError{Err: err}
+	}
+	p := f.plan
+	p.Op = op
+	return p, nil
+}
+
+func (f *fakeFilters) Apply(p filter.Plan) (filter.Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.applied = append(f.applied, p.Op)
+	return f.res, f.applyErr
+}
+
+func (f *fakeFilters) Confirm(txn uint32) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.confirms = append(f.confirms, txn)
+	return nil
+}
+
+// guardPlan is a drop-capable plan that cuts the operator's session and
+// two sockets.
+func guardPlan() filter.Plan {
+	drop := model.Rule{ID: ^uint32(0), Enabled: true, Hooks: []string{model.HookInput}, Proto: "tcp", DstPorts: model.PortRange{Min: 22, Max: 22}, Action: model.ActionDrop}
+	return filter.Plan{
+		Op:          filter.Op{Kind: filter.OpAdd, Rule: drop},
+		DropCapable: true,
+		Revert:      30 * time.Second,
+		Impact: filter.Impact{
+			Session: &filter.Hit{Kind: filter.HitSession, What: "tcp 192.168.100.200:51234 -> 10.20.0.5:22", Hook: "input", Dir: "in", Rule: drop},
+			Hits: []filter.Hit{
+				{Kind: filter.HitSocket, What: "tcp 192.168.100.200:51234 -> 10.20.0.5:22", Hook: "input", Dir: "in", Rule: drop},
+				{Kind: filter.HitSocket, What: "tcp 10.20.0.77:40100 -> 10.20.0.5:22", Hook: "input", Dir: "in", Rule: drop},
+			},
+			Sockets: 2,
+		},
+	}
+}
+
+func filtersOpts(ctl FilterControl) Options {
+	o := goldenOpts()
+	o.Filters = ctl
+	return o
+}
+
+func TestGoldenFilters(t *testing.T) {
+	cat := func(parts ...[]tea.Msg) []tea.Msg {
+		var out []tea.Msg
+		for _, p := range parts {
+			out = append(out, p...)
+		}
+		return out
+	}
+	gp := guardPlan()
+	tests := []struct {
+		name  string
+		store func() *model.Store
+		ctl   FilterControl
+		w, h  int
+		msgs  []tea.Msg
+	}{
+		{"Rules_80x24", rulesStore, &fakeFilters{}, 80, 24, keys("4")},
+		{"Rules_120x40", rulesStore, &fakeFilters{}, 120, 40, keys("4")},
+		{"Kmod_120x40", kmodStore, &fakeFilters{}, 120, 40, keys("4", "down", "enter")},
+		{"ReadOnly_80x24", readOnlyStore, &fakeFilters{}, 80, 24, keys("4")},
+		{"ReadOnly_120x40", readOnlyStore, &fakeFilters{}, 120, 40, keys("4")},
+		{"NoCollector", fixtureStore, nil, 80, 24, keys("4")},
+		{"Pending_80x24", pendingStore, &fakeFilters{}, 80, 24, keys("4")},
+		{"Pending_120x40", pendingStore, &fakeFilters{}, 120, 40, keys("4")},
+		{"PendingOtherTab", pendingStore, &fakeFilters{}, 80, 24, nil},
+		{"Guard_80x24", rulesStore, &fakeFilters{}, 80, 24, append(keys("4"), planDoneMsg{plan: gp})},
+		{"Guard_120x40", rulesStore, &fakeFilters{}, 120, 40, append(keys("4"), planDoneMsg{plan: gp})},
+		{"GuardOnceMore", rulesStore, &fakeFilters{}, 80, 24, append(append(keys("4"), planDoneMsg{plan: gp}), press("y"))},
+		{"FormAdd_80x24", rulesStore, &fakeFilters{}, 80, 24, keys("4", "a")},
+		{"FormInvalid_80x24", rulesStore, &fakeFilters{}, 80, 24,
+			cat(keys("4", "a"), typed(",bogus"), keys("down", "down", "down", "down"), typed("10.0.0.1/8"), keys("down", "down"), typed("80-70"), keys("enter"))},
+		{"FormInvalid_120x40", rulesStore, &fakeFilters{}, 120, 40,
+			cat(keys("4", "a"), typed(",bogus"), keys("down", "down", "down", "down"), typed("10.0.0.1/8"), keys("down", "down"), typed("80-70"), keys("enter"))},
+		{"FormEdit", rulesStore, &fakeFilters{}, 80, 24, keys("4", "down", "e")},
+		{"DeleteQuestion", rulesStore, &fakeFilters{}, 80, 24, keys("4", "down", "down", "d")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			runGoldenOpts(t, tt.store(), filtersOpts(tt.ctl), tt.w, tt.h, colorprofile.ANSI256, tt.msgs...)
+		})
+	}
+}
+
+// TestGoldenFiltersProfiles renders a pending change and the guard
+// without colours (NO_COLOR) and in 16 colours (TERM=linux).
+func TestGoldenFiltersProfiles(t *testing.T) {
+	for _, p := range []struct {
+		name    string
+		profile colorprofile.Profile
+	}{{"NoColor", colorprofile.ASCII}, {"ANSI16", colorprofile.ANSI}} {
+		t.Run(p.name+"_Pending", func(t *testing.T) {
+			runGoldenOpts(t, pendingStore(), filtersOpts(&fakeFilters{}), 80, 24, p.profile, keys("4", "down")...)
+		})
+		t.Run(p.name+"_Guard", func(t *testing.T) {
+			runGoldenOpts(t, rulesStore(), filtersOpts(&fakeFilters{}), 80, 24, p.profile, append(keys("4"), planDoneMsg{plan: guardPlan()})...)
+		})
+	}
+}
+
+// run feeds msg to a and runs the commands it returns (and theirs) until
+// none is left, the way a program would, but synchronously. Ticks are
+// not run.
+func run(a *App, msg tea.Msg) {
+	queue := []tea.Msg{msg}
+	for len(queue) > 0 {
+		m := queue[0]
+		queue = queue[1:]
+		_, cmd := a.Update(m)
+		queue = append(queue, collect(cmd)...)
+	}
+}
+
+// collect runs cmd (and the commands of a batch) and returns their
+// messages, leaving out ticks.
+func collect(cmd tea.Cmd) []tea.Msg {
+	if cmd == nil {
+		return nil
+	}
+	done := make(chan tea.Msg, 1)
+	go func() { done <- cmd() }()
+	var m tea.Msg
+	select {
+	case m = <-done:
+	case <-time.After(50 * time.Millisecond):
+		return nil // a tick or a wait on the Store
+	}
+	switch m := m.(type) {
+	case tea.BatchMsg:
+		var out []tea.Msg
+		for _, c := range m {
+			out = append(out, collect(c)...)
+		}
+		return out
+	case nil:
+		return nil
+	case countdownMsg, storeChangedMsg, refreshMsg:
+		return nil
+	}
+	return []tea.Msg{m}
+}
+
+func runKeys(a *App, ks ...string) {
+	for _, k := range ks {
+		run(a, press(k))
+	}
+}
+
+func runText(a *App, text string) {
+	for _, r := range text {
+		run(a, press(string(r)))
+	}
+}
+
+func filtersApp(t *testing.T, store *model.Store, ctl FilterControl) *App {
+	t.Helper()
+	o := Options{Filters: ctl}
+	if ctl == nil {
+		o.Filters = nil
+	}
+	a := newTestApp(t, store, o, 120, 40)
+	runKeys(a, "4")
+	return a
+}
+
+func TestFiltersToggle(t *testing.T) {
+	tests := []struct {
+		name string
+		down int
+		want filter.Op
+	}{
+		{"enabled rule is disabled", 0, filter.Op{Kind: filter.OpDisable, ID: 1}},
+		{"disabled rule is enabled", 2, filter.Op{Kind: filter.OpEnable, ID: 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctl := &fakeFilters{}
+			a := filtersApp(t, rulesStore(), ctl)
+			for range tt.down {
+				runKeys(a, "down")
+			}
+			runKeys(a, "space")
+			if diff := cmp.Diff([]filter.Op{tt.want}, ctl.applied, cmpRules); diff != "" {
+				t.Errorf("applied (-want +got):\n%s", diff)
+			}
+			if !strings.Contains(screen(a), "done") {
+				t.Errorf("no result on screen:\n%s", screen(a))
+			}
+		})
+	}
+}
+
+// TestFiltersSpacePagesElsewhere: space still pages down on the other
+// tabs.
+func TestFiltersSpacePagesElsewhere(t *testing.T) {
+	ctl := &fakeFilters{}
+	a := newTestApp(t, fixtureStore(), Options{Filters: ctl}, 80, 24)
+	cur := func() int { return a.pages[0].(*connsPage).socks.tbl.Cursor() }
+	before := cur()
+	runKeys(a, "space")
+	if cur() <= before {
+		t.Errorf("space did not page down on Connections")
+	}
+	if len(ctl.ops) != 0 {
+		t.Errorf("space on Connections planned %v", ctl.ops)
+	}
+}
+
+func TestFiltersReadOnlyRefuses(t *testing.T) {
+	ctl := &fakeFilters{}
+	a := filtersApp(t, readOnlyStore(), ctl)
+	for _, k := range []string{"space", "a", "c"} {
+		runKeys(a, k)
+		if len(ctl.ops) != 0 || len(ctl.confirms) != 0 {
+			t.Fatalf("%s on a read-only backend reached the control", k)
+		}
+	}
+	scr := screen(a)
+	for _, want := range []string{"READ-ONLY", "needs CAP_NET_ADMIN", "setcap cap_net_admin+ep", "cannot confirm"} {
+		if !strings.Contains(scr, want) {
+			t.Errorf("screen lacks %q:\n%s", want, scr)
+		}
+	}
+}
+
+func TestFiltersFormValidation(t *testing.T) {
+	tests := []struct {
+		name   string
+		field  int // the field to type into (moves down this many)
+		text   string
+		want   string // on screen
+		field2 string
+	}{
+		{"prefix with host bits", ffDst, "10.0.0.1/8", "did you mean 10.0.0.0/8", "dst"},
+		{"reversed port range", ffDport, "2000-1000", "port range reversed", "dport"},
+		{"ports without tcp", ffDport, "53", "ports need protocol", "dport"},
+		{"bad interface", ffIif, "eth0/1", "interface name cannot contain", "iif"},
+		{"oif at input", ffOif, "eth0", "never matches at prerouting or input", "oif"},
+		{"unknown action", ffAction, "x", "unknown action", "action"},
+		{"priority not a number", ffPriority, "x", "not a number", "priority"},
+		{"family against address", ffFamily, "ipv6", "", ""}, // valid alone
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctl := &fakeFilters{}
+			a := filtersApp(t, rulesStore(), ctl)
+			runKeys(a, "a")
+			for range tt.field {
+				runKeys(a, "down")
+			}
+			runText(a, tt.text)
+			scr := screen(a)
+			if tt.want == "" {
+				if strings.Contains(scr, "invalid") {
+					t.Fatalf("valid form shown invalid:\n%s", scr)
+				}
+				return
+			}
+			if !strings.Contains(scr, tt.want) {
+				t.Fatalf("the form does not say %q as the user types:\n%s", tt.want, scr)
+			}
+			runKeys(a, "enter")
+			if len(ctl.ops) != 0 {
+				t.Fatalf("an invalid form was planned: %v", ctl.ops)
+			}
+			if scr := screen(a); !strings.Contains(scr, "not applied: ") || !strings.Contains(scr, tt.field2+": ") {
+				t.Fatalf("enter on an invalid form does not refuse with the reason:\n%s", scr)
+			}
+			// Esc leaves the form; nothing was changed.
+			runKeys(a, "esc")
+			if a.filtersPage().mode != modeRules || len(ctl.applied) != 0 {
+				t.Fatalf("esc did not cancel")
+			}
+		})
+	}
+}
+
+func TestFiltersAddAndEdit(t *testing.T) {
+	ctl := &fakeFilters{plan: filter.Plan{DropCapable: true, Revert: 30 * time.Second},
+		res: filter.Result{Rule: model.Rule{ID: 5}, Txn: 77, RevertAt: fixedClock().Add(30 * time.Second)}}
+	a := filtersApp(t, rulesStore(), ctl)
+	// Add: the form starts as an enabled input drop; proto tcp, dport 9090.
+	runKeys(a, "a", "down", "down")
+	runText(a, "tcp")
+	runKeys(a, "down", "down", "down", "down")
+	runText(a, "9090")
+	runKeys(a, "down", "down", "down", "down", "down")
+	runText(a, "web")
+	runKeys(a, "enter")
+	want := model.Rule{Enabled: true, Hooks: []string{model.HookInput}, Proto: "tcp", DstPorts: model.PortRange{Min: 9090, Max: 9090},
+		Action: model.ActionDrop, Label: "web"}
+	if diff := cmp.Diff([]filter.Op{{Kind: filter.OpAdd, Rule: want}}, ctl.applied, cmpRules); diff != "" {
+		t.Fatalf("add (-want +got):\n%s", diff)
+	}
+	scr := screen(a)
+	for _, s := range []string{"add rule 5: applied; press c to keep it", "REVERT IN 30s"} {
+		if !strings.Contains(scr, s) {
+			t.Errorf("screen lacks %q:\n%s", s, scr)
+		}
+	}
+	// The header counts down on every tab.
+	runKeys(a, "1")
+	if !strings.Contains(strings.SplitN(screen(a), "\n", 2)[0], "REVERT IN 30s") {
+		t.Errorf("header has no countdown on Connections:\n%s", screen(a))
+	}
+	runKeys(a, "4")
+	// Edit rule 3: its fields are in the form; change the label.
+	ctl.plan = filter.Plan{}
+	runKeys(a, "down", "down", "e")
+	for range ffLabel {
+		runKeys(a, "down")
+	}
+	runKeys(a, "ctrl+u")
+	runText(a, "probe")
+	runKeys(a, "enter")
+	r3 := fixtureRules()[2]
+	wantEdit := model.Rule{Enabled: false, Hooks: r3.Hooks, Family: r3.Family, Proto: "udp", DstPorts: r3.DstPorts, InIface: "eth0",
+		Action: model.ActionCount, Priority: 20, Label: "probe"}
+	if diff := cmp.Diff(filter.Op{Kind: filter.OpChange, ID: 3, Rule: wantEdit}, ctl.applied[len(ctl.applied)-1], cmpRules); diff != "" {
+		t.Fatalf("edit (-want +got):\n%s", diff)
+	}
+}
+
+func TestFiltersEditForeignRefused(t *testing.T) {
+	ctl := &fakeFilters{}
+	a := filtersApp(t, rulesStore(), ctl)
+	runKeys(a, "end", "e")
+	if a.filtersPage().mode != modeRules || !strings.Contains(screen(a), "was not made by netlens") {
+		t.Fatalf("foreign rule opened in the form:\n%s", screen(a))
+	}
+}
+
+func TestFiltersDeleteConfirm(t *testing.T) {
+	for _, tt := range []struct {
+		answer string
+		want   []filter.Op
+	}{
+		{"n", nil},
+		{"esc", nil},
+		{"y", []filter.Op{{Kind: filter.OpDelete, ID: 2}}},
+	} {
+		t.Run(tt.answer, func(t *testing.T) {
+			ctl := &fakeFilters{}
+			a := filtersApp(t, rulesStore(), ctl)
+			runKeys(a, "down", "d")
+			if !strings.Contains(screen(a), "Delete rule 2") {
+				t.Fatalf("no delete question:\n%s", screen(a))
+			}
+			if len(ctl.ops) != 0 {
+				t.Fatalf("d alone planned %v", ctl.ops)
+			}
+			runKeys(a, tt.answer)
+			if diff := cmp.Diff(tt.want, ctl.applied, cmpRules); diff != "" {
+				t.Errorf("applied (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestFiltersGuard(t *testing.T) {
+	tests := []struct {
+		name    string
+		keys    []string
+		applied bool
+	}{
+		{"Y applies", []string{"Y"}, true},
+		{"y twice applies", []string{"y", "y"}, true},
+		{"y once does not", []string{"y"}, false},
+		{"n cancels", []string{"y", "n"}, false},
+		{"esc cancels", []string{"esc"}, false},
+		{"other keys do nothing", []string{"q", "space", "c", "1"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctl := &fakeFilters{plan: guardPlan(), res: filter.Result{Txn: 9, RevertAt: fixedClock().Add(30 * time.Second)}}
+			a := filtersApp(t, rulesStore(), ctl)
+			runKeys(a, "space")
+			scr := screen(a)
+			for _, s := range []string{"LOCKOUT GUARD", "YOUR OWN SSH SESSION", "2 established socket(s)", "press Y"} {
+				if !strings.Contains(scr, s) {
+					t.Fatalf("guard prompt lacks %q:\n%s", s, scr)
+				}
+			}
+			if len(ctl.applied) != 0 {
+				t.Fatalf("applied before the second confirmation")
+			}
+			runKeys(a, tt.keys...)
+			if got := len(ctl.applied) == 1; got != tt.applied {
+				t.Fatalf("applied = %v, want %v; screen:\n%s", got, tt.applied, screen(a))
+			}
+			if a.active != 3 {
+				t.Fatalf("a key at the guard prompt switched tabs")
+			}
+		})
+	}
+}
+
+func TestFiltersCountdownAndConfirm(t *testing.T) {
+	clock := &fakeClock{now: fixedClock()}
+	ctl := &fakeFilters{plan: filter.Plan{DropCapable: true, Revert: 30 * time.Second},
+		res: filter.Result{Rule: model.Rule{ID: 2}, Txn: 4242, RevertAt: clock.now.Add(30 * time.Second)}}
+	store := rulesStore()
+	a := newTestApp(t, store, Options{Filters: ctl, Now: clock.Now}, 80, 24)
+	runKeys(a, "4", "down", "space")
+	header := func() string { return strings.SplitN(screen(a), "\n", 2)[0] }
+	if !strings.Contains(header(), "REVERT IN 30s") {
+		t.Fatalf("no countdown in the header:\n%s", screen(a))
+	}
+	clock.now = clock.now.Add(12 * time.Second)
+	run(a, countdownMsg{})
+	if !strings.Contains(header(), "REVERT IN 18s") {
+		t.Fatalf("countdown did not move:\n%s", screen(a))
+	}
+	// The tick is re-issued while a change is pending.
+	if a.countdownCmd() != nil || !a.ticking {
+		t.Fatalf("no tick in flight while a change is pending")
+	}
+	runKeys(a, "c")
+	if diff := cmp.Diff([]uint32{4242}, ctl.confirms); diff != "" {
+		t.Fatalf("confirms (-want +got):\n%s", diff)
+	}
+	if strings.Contains(header(), "REVERT") || !strings.Contains(screen(a), "confirmed: ") {
+		t.Fatalf("confirmed change still counts down:\n%s", screen(a))
+	}
+}
+
+func TestFiltersRevertShown(t *testing.T) {
+	clock := &fakeClock{now: fixedClock()}
+	ctl := &fakeFilters{plan: filter.Plan{DropCapable: true, Revert: 30 * time.Second},
+		res: filter.Result{Rule: model.Rule{ID: 2}, Txn: 4242, RevertAt: clock.now.Add(30 * time.Second)}}
+	store := rulesStore()
+	a := newTestApp(t, store, Options{Filters: ctl, Now: clock.Now, Refresh: time.Millisecond}, 80, 24)
+	runKeys(a, "4", "down", "space")
+	// The collector reports the change pending, then (after the
+	// deadline) gone: the kernel or the helper reverted it.
+	store.Publish(model.RulesUpdate{State: model.RulesState{Backend: "nft", At: clock.now, Rules: fixtureRules(),
+		Pending: []model.PendingChange{{Txn: 4242, RevertAt: clock.now.Add(30 * time.Second)}}}})
+	a.apply()
+	clock.now = clock.now.Add(31 * time.Second)
+	store.Publish(model.RulesUpdate{State: model.RulesState{Backend: "nft", At: clock.now, Rules: fixtureRules()[:1]}})
+	a.apply()
+	a.pages[a.active].Sync()
+	if scr := screen(a); !strings.Contains(scr, "REVERTED: disable rule 2") {
+		t.Fatalf("the revert is not shown:\n%s", scr)
+	}
+}
+
+func TestFiltersPlanError(t *testing.T) {
+	ctl := &fakeFilters{planErr: errors.New("a change is waiting for confirmation: netlens rules confirm 7")}
+	a := filtersApp(t, rulesStore(), ctl)
+	runKeys(a, "space")
+	if scr := screen(a); !strings.Contains(scr, "refused: a change is waiting") {
+		t.Fatalf("plan error not shown:\n%s", scr)
+	}
+	if len(ctl.applied) != 0 {
+		t.Fatal("applied after a refused plan")
+	}
+}
