@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/google/go-cmp/cmp"
 
 	"netlens/collectors/drops"
@@ -360,4 +361,17 @@ func FuzzSparkline(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestBlocksWidth(t *testing.T) {
+	for _, s := range []string{"", "abc", "\u2581\u2588", "x \u2584y", "\u2580", "\u2589", "é", "\u2581\x1b", "\xe2\x96"} {
+		n, ok := blocksWidth(s)
+		if ok && n != ansi.StringWidth(s) {
+			t.Errorf("blocksWidth(%q) = %d, ansi says %d", s, n, ansi.StringWidth(s))
+		}
+		want := !strings.ContainsFunc(s, func(r rune) bool { return (r < 0x20 || r >= 0x7f) && (r < 0x2581 || r > 0x2588) })
+		if ok != want {
+			t.Errorf("blocksWidth(%q) ok = %v, want %v", s, ok, want)
+		}
+	}
 }

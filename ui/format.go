@@ -31,6 +31,9 @@ func width(s string) int {
 	if isASCII(s) {
 		return len(s)
 	}
+	if n, ok := blocksWidth(s); ok {
+		return n
+	}
 	return ansi.StringWidth(s)
 }
 

@@ -121,3 +121,21 @@ func sparkString(hist []uint64, w int, g Glyphs) string {
 	sparkline(&b, hist, w, g)
 	return b.String()
 }
+
+// blocksWidth is the width of s when s holds only printable ASCII and
+// the sparklines' block elements (one cell each), without the grapheme
+// segmentation ansi.StringWidth does; ok is false for any other text.
+func blocksWidth(s string) (n int, ok bool) {
+	for i := 0; i < len(s); {
+		switch c := s[i]; {
+		case c >= 0x20 && c < 0x7f:
+			i++
+		case c == 0xe2 && i+2 < len(s) && s[i+1] == 0x96 && s[i+2] >= 0x81 && s[i+2] <= 0x88: // U+2581-U+2588
+			i += 3
+		default:
+			return 0, false
+		}
+		n++
+	}
+	return n, true
+}
