@@ -90,15 +90,54 @@ func (o options) config() (all.Config, error) {
 }
 
 func (o options) runner(store *model.Store) (*collectors.Runner, error) {
+	r, _, err := o.runnerSpecs(store)
+	return r, err
+}
+
+// runnerSpecs is runner that also returns the collectors it runs.
+func (o options) runnerSpecs(store *model.Store) (*collectors.Runner, []collectors.Spec, error) {
 	cfg, err := o.config()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	specs, err := all.Specs(cfg)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, nil, usageError{err}
 	}
-	return collectors.NewRunner(store, specs...), nil
+	return collectors.NewRunner(store, specs...), specs, nil
+}
+
+// tuiFilters is the Filters tab's control: a filter.Manager over the
+// filters collector's backend, guarded by the SSH session and the
+// snapshot's sockets and flows; after a change it has the collector
+// publish at once. Nil when the filters collector does not run.
+func tuiFilters(store *model.Store, specs []collectors.Spec) ui.FilterControl {
+	for _, s := range specs {
+		if c, ok := s.Collector.(*filter.Collector); ok {
+			m := &filter.Manager{Backend: c.Backend(), Guard: func() filter.GuardInput { return filter.GuardFromSnapshot(store.Snapshot()) }}
+			return filterControl{m, c}
+		}
+	}
+	return nil
+}
+
+// filterControl is a filter.Manager whose changes the collector
+// publishes at once.
+type filterControl struct {
+	*filter.Manager
+	col *filter.Collector
+}
+
+func (f filterControl) Apply(p filter.Plan) (filter.Result, error) {
+	res, err := f.Manager.Apply(p)
+	_ = f.col.Refresh()
+	return res, err
+}
+
+func (f filterControl) Confirm(txn uint32) error {
+	err := f.Manager.Confirm(txn)
+	_ = f.col.Refresh()
+	return err
 }
 
 func newRootCmd() *cobra.Command {
@@ -287,7 +326,7 @@ func newStore() *model.Store {
 
 func runTUI(ctx context.Context, o options) error {
 	store := newStore()
-	r, err := o.runner(store)
+	r, specs, err := o.runnerSpecs(store)
 	if err != nil {
 		return err
 	}
@@ -304,6 +343,8 @@ func runTUI(ctx context.Context, o options) error {
 		SaveSnapshot: func(s model.Snapshot) (string, error) {
 			return export.Save(o.snapshotDir, s)
 		},
+		Filters:    tuiFilters(store, specs),
+		CaptureDir: o.snapshotDir,
 	})
 }
 
