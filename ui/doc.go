@@ -41,6 +41,28 @@
 // drop monitor's drops per reason and location, or why there are none;
 // and the sockets with the most drops (collectors/drops.TopSockets).
 //
+// The Filters tab (filters.go, ruleform.go) lists the filter rules of the
+// backend in use (kmod, nft, or none with the reason it is read-only and
+// the fix) in evaluation order with their counters, and the per-hook
+// verdicts. It changes them only through Options.Filters (a
+// *filter.Manager in main), from tea.Cmds: every change is planned first;
+// one that would cut the operator's SSH session or established
+// connections shows them and asks again (Y, or y twice); a drop-capable
+// one is applied with a revert deadline whose countdown shows in the tab
+// and in the header on every tab (countdownMsg ticks once a second only
+// while a change is pending) until c keeps it, or the collector reports
+// it reverted. The form validates as the user types with the filter
+// package's parsers and filter.Validate, and refuses enter with the
+// reason. While the form or a question is open it takes every key.
+//
+// The Capture tab (capture.go) shows the capture's rates and totals, its
+// losses (ring drops, decode errors: never hidden), its CPU cost, the
+// per-protocol rates, and the top flows or (v) hosts by bytes; enter on a
+// flow decodes its last packets layer by layer, w writes the stored
+// packets (or the open flow's) to a pcapng file in Options.CaptureDir,
+// both through model.CaptureControl from tea.Cmds. Without a capture it
+// says how to start one (--capture IFACE, --pcap FILE).
+//
 // A filter (filter.go) is words, all of which a row's text must contain,
 // and, on the Connections tab, key:value terms: proto:udp port:53
 // addr:10.0.0.0/8 state:estab nat:snat|dnat|both|any|none mark:N zone:N.
@@ -68,7 +90,9 @@
 // pgup/pgdn, home/end (g/G) and the mouse wheel scroll, a click selects a
 // row or a tab; enter shows the detail pane (Drops: the explanation); v
 // switches the Drops view; a shows every counter (Drops);
-// w shows watched sysctls only; p pauses; s saves a snapshot; ctrl+l
+// w shows watched sysctls only; space toggles a rule, a adds, e edits, d
+// deletes, c confirms (Filters; space pages down elsewhere); w writes
+// pcapng, v flows/hosts (Capture); p pauses; s saves a snapshot; ctrl+l
 // repaints; ? shows every key and each collector's state (up/down scroll
 // it); q or ctrl+c quits; ctrl+z suspends.
 package ui
