@@ -735,6 +735,19 @@ func (a *App) fullHelpView() string {
 			fitString(" Filter terms: proto:udp port:53 addr:10.0.0.0/8 state:estab mark:N zone:N", a.width),
 			fitString(" nat:snat|dnat|both|any|none (n cycles it).", a.width))
 	}
+	if _, ok := p.(*filtersPage); ok {
+		lines = append(lines,
+			fitString(" Filters: On * = part of a change waiting for c; a change that can drop traffic", a.width),
+			fitString(" is undone at its deadline (REVERT IN, also in the header) unless c keeps it;", a.width),
+			fitString(" one that would cut your SSH session or established connections asks again", a.width),
+			fitString(" (Y or y twice). Foreign rules (id fN: nft handle N) are shown, never changed.", a.width))
+	}
+	if _, ok := p.(*capturePage); ok {
+		lines = append(lines,
+			fitString(" Capture: enter on a flow shows its last packets layer by layer; w writes the", a.width),
+			fitString(" stored packets (or the open flow's) to a pcapng file in --snapshot-dir.", a.width),
+			fitString(" Ring drops are packets the kernel lost before netlens saw them.", a.width))
+	}
 	lines = append(lines,
 		fitString(" ? or esc closes this help.", a.width),
 		"", a.styles.Summary.Render(fitString(" Collectors", a.width)))

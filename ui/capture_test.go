@@ -108,6 +108,7 @@ func TestGoldenCapture(t *testing.T) {
 		{"Flows_80x24", func() *model.Store { return captureStore(&fakeCapture{}) }, 80, 24, keys("5")},
 		{"Flows_120x40", func() *model.Store { return captureStore(&fakeCapture{}) }, 120, 40, keys("5")},
 		{"Hosts_80x24", func() *model.Store { return captureStore(&fakeCapture{}) }, 80, 24, keys("5", "v")},
+		{"Help", func() *model.Store { return captureStore(&fakeCapture{}) }, 120, 40, keys("5", "?")},
 		{"Packets_120x40", func() *model.Store { return captureStore(&fakeCapture{}) }, 120, 40, append(keys("5", "enter"), pkts)},
 		{"Written", func() *model.Store { return captureStore(&fakeCapture{}) }, 80, 24,
 			append(keys("5"), pcapngMsg{path: "/tmp/netlens-web-1-20261121T050010Z.pcapng", n: 1000})},

@@ -187,6 +187,7 @@ func TestGoldenFilters(t *testing.T) {
 			cat(keys("4", "a"), typed(",bogus"), keys("down", "down", "down", "down"), typed("10.0.0.1/8"), keys("down", "down"), typed("80-70"), keys("enter"))},
 		{"FormEdit", rulesStore, &fakeFilters{}, 80, 24, keys("4", "down", "e")},
 		{"DeleteQuestion", rulesStore, &fakeFilters{}, 80, 24, keys("4", "down", "down", "d")},
+		{"Help", rulesStore, &fakeFilters{}, 80, 24, keys("4", "?")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
