@@ -171,7 +171,7 @@ func TestGoldenStates(t *testing.T) {
 		{"SysctlWatchedOnly", fixtureStore, 80, 24, keys("3", "w", "down", "down")},
 		{"ConnectionsDetails", fixtureStore, 80, 24, keys("down", "enter")},
 		{"DropsDetails", fixtureStore, 80, 24, keys("2", "down", "enter")},
-		{"DropsGaugeDetails", fixtureStore, 80, 24, keys("2", "end", "enter")},
+		{"DropsGaugeDetails", fixtureStore, 80, 24, keys("2", "down", "down", "down", "enter")},
 		{"Paused", fixtureStore, 80, 24, keys("p")},
 		{"Snapshot", fixtureStore, 80, 24, append(keys("s"), snapshotSavedMsg{path: "/tmp/netlens-web-1-20261121T050010Z.json"})},
 		{"DegradedConnections", degradedStore, 80, 24, nil},
