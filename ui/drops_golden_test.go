@@ -1,14 +1,12 @@
 package ui
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
-	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	"netlens/model"
 )
@@ -100,35 +98,14 @@ func noDropmonStore() *model.Store {
 	return s
 }
 
-// runGoldenGlyphs is runGolden with glyphs g: with Unicode, the block
-// elements of the sparklines are the only non-ASCII text allowed.
+// runGoldenGlyphs is runGolden with glyphs g and the drop monitor among
+// the Drops tab's collectors.
 func runGoldenGlyphs(t *testing.T, store *model.Store, w, h int, p colorprofile.Profile, g Glyphs, msgs ...tea.Msg) {
 	t.Helper()
 	opts := goldenOpts()
 	opts.Glyphs = g
 	opts.Deps.Drops = []string{"counters", dropmonName, conntrackName}
-	app := New(store, opts)
-	defer app.Close()
-	tm := teatest.NewTestModel(t, app, teatest.WithInitialTermSize(w, h), teatest.WithProgramOptions(tea.WithColorProfile(p)))
-	tm.Send(tea.ColorProfileMsg{Profile: p})
-	for _, m := range msgs {
-		tm.Send(m)
-	}
-	if err := tm.Quit(); err != nil {
-		t.Fatal(err)
-	}
-	final := tm.FinalModel(t, teatest.WithFinalTimeout(20*time.Second)).(*App)
-	var buf bytes.Buffer
-	cw := &colorprofile.Writer{Forward: &buf, Profile: p}
-	if _, err := cw.WriteString(final.View().Content); err != nil {
-		t.Fatal(err)
-	}
-	scr := buf.String()
-	if g == GlyphsUnicode {
-		scr = blocksToASCII(scr)
-	}
-	checkScreen(t, scr, w, h)
-	teatest.RequireEqualOutput(t, buf.Bytes())
+	runGoldenOpts(t, store, opts, w, h, p, msgs...)
 }
 
 // blocksToASCII replaces the sparkline block elements with '#'.
