@@ -340,3 +340,78 @@ sleep 60`, port, bin)
 	s.keys("q")
 	s.waitText("EXIT=0", 10*time.Second)
 }
+
+// TestIntegrationE2EFilterGuard runs the real binary as if over SSH
+// (SSH_CONNECTION names an established loopback connection in the test's
+// namespace) with the nftables backend: a drop rule for the session's
+// port brings up the lockout guard, which names the session and asks a
+// second time; n leaves the ruleset alone; Y applies it commit-confirmed
+// with the countdown; c keeps it.
+func TestIntegrationE2EFilterGuard(t *testing.T) {
+	requireTmux(t)
+	for _, tool := range []string{"nft", "socat"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	bin := netlensBinary(t)
+	ns := testNetns(t)
+	const port, clientPort = "47791", "40123"
+	script := fmt.Sprintf(`socat TCP-LISTEN:%s,reuseaddr,fork EXEC:"sleep 60" &
+sleep 0.3
+sleep 60 | socat - TCP:127.0.0.1:%s,sourceport=%s &
+SSH_CONNECTION="127.0.0.1 %s 127.0.0.1 %s" %s --filter-backend nft
+echo "EXIT=$?"
+kill %%1 %%2
+sleep 60`, port, port, clientPort, clientPort, port, bin)
+	s := startTmux(t, 120, 40, []string{"TERM=xterm-256color"}, fmt.Sprintf("ip netns exec %s sh -c '%s'", ns, strings.ReplaceAll(script, "'", `'\''`)))
+	t.Cleanup(func() { exec.Command("ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "netlens").Run() })
+	nftRules := func() int {
+		out, _ := exec.Command("ip", "netns", "exec", ns, "nft", "list", "table", "inet", "netlens").Output()
+		return strings.Count(string(out), "dport "+port)
+	}
+	s.waitFor("the session's connection", 10*time.Second, func(scr string) bool {
+		return regexp.MustCompile(`127\.0\.0\.1:` + clientPort + `.*ESTAB`).MatchString(scr)
+	})
+	s.keys("4")
+	s.waitText("backend nft:", 10*time.Second)
+	addDrop := func() {
+		s.keys("a")
+		s.waitText("Add a rule", 5*time.Second)
+		s.keys("Down", "Down")
+		s.literal("tcp")
+		s.keys("Down", "Down", "Down", "Down")
+		s.literal(port)
+		s.keys("Enter")
+	}
+	addDrop()
+	scr := s.waitText("LOCKOUT GUARD", 10*time.Second)
+	for _, want := range []string{"YOUR OWN SSH SESSION would be cut", "127.0.0.1:" + clientPort, "press Y (or y twice)"} {
+		if !strings.Contains(scr, want) {
+			t.Fatalf("guard prompt lacks %q:\n%s", want, scr)
+		}
+	}
+	s.keys("y")
+	s.waitText("y once more to apply", 5*time.Second)
+	s.keys("n")
+	s.waitText("cancelled: nothing was changed", 5*time.Second)
+	if n := nftRules(); n != 0 {
+		t.Fatalf("cancelled change reached nft: %d rules", n)
+	}
+
+	addDrop()
+	s.waitText("LOCKOUT GUARD", 10*time.Second)
+	s.keys("Y")
+	s.waitText("add rule 1: applied; press c to keep it", 10*time.Second)
+	scr = s.waitText("REVERT IN", 5*time.Second)
+	if !strings.Contains(strings.SplitN(scr, "\n", 2)[0], "REVERT IN") {
+		t.Errorf("no countdown in the header:\n%s", scr)
+	}
+	if n := nftRules(); n != 1 {
+		t.Fatalf("applied change: %d rules in nft", n)
+	}
+	s.keys("c")
+	s.waitText("confirmed: add rule 1 is kept", 10*time.Second)
+	s.keys("q")
+	s.waitText("EXIT=0", 10*time.Second)
+}
