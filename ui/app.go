@@ -206,7 +206,11 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyPressMsg:
 		return a.handleKey(msg)
 	case tea.PasteMsg:
-		// A paste into the filter input (bracketed paste): its first line.
+		// A paste into the filter input (bracketed paste): its first line;
+		// into a page's form when one is open.
+		if c, ok := a.pages[a.active].(interface{ capturesKeys() bool }); ok && c.capturesKeys() && !a.filtering {
+			return a.updatePage(msg)
+		}
 		if a.filtering {
 			text, _, _ := strings.Cut(msg.Content, "\n")
 			a.input = append(a.input, []rune(sanitize(strings.TrimRight(text, "\r")))...)

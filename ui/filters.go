@@ -263,6 +263,10 @@ func (p *filtersPage) Update(msg tea.Msg) (page, tea.Cmd) {
 		p.setMsg("confirmed: "+what+" is kept", false)
 		p.mine, p.confirm = pendingTxn{}, false
 		return p, nil
+	case tea.PasteMsg:
+		if p.mode == modeForm {
+			p.form.paste(msg.Content)
+		}
 	case tea.KeyPressMsg:
 		switch p.mode {
 		case modeForm:
@@ -668,7 +672,8 @@ func (p *filtersPage) infoView() string {
 	case rs == nil:
 		lines = append(lines, s.Dim.Render(fitString(" backend: not known yet", w)))
 	case rs.ReadOnly != "":
-		lines = append(lines, s.Warn.Render(fitString(" backend "+rs.Backend+" READ-ONLY: "+oneLine(rs.ReadOnly), w)))
+		why := strings.TrimPrefix(oneLine(rs.ReadOnly), "read-only: ")
+		lines = append(lines, s.Warn.Render(fitString(" backend "+rs.Backend+" READ-ONLY: "+why, w)))
 		lines = append(lines, s.PaneText.Render(fitString("   fix: sudo netlens, or: sudo setcap cap_net_admin+ep $(command -v netlens)", w)))
 	case p.ctl == nil:
 		lines = append(lines, s.Dim.Render(fitString(" backend "+rs.Backend+": rules are shown; changing them is not available here", w)))

@@ -570,3 +570,15 @@ func TestFiltersPlanError(t *testing.T) {
 		t.Fatal("applied after a refused plan")
 	}
 }
+
+func TestFiltersFormPaste(t *testing.T) {
+	a := filtersApp(t, rulesStore(), &fakeFilters{})
+	runKeys(a, "a", "down", "down", "down", "down")
+	run(a, tea.PasteMsg{Content: "10.0.0.0/8\nrm -rf /"})
+	if got := a.filtersPage().form.text(ffDst); got != "10.0.0.0/8" {
+		t.Fatalf("dst after a paste = %q, want the first line", got)
+	}
+	if a.filtering {
+		t.Fatal("a paste in the form opened the filter")
+	}
+}

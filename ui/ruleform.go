@@ -187,6 +187,12 @@ func (f *ruleForm) key(msg tea.KeyPressMsg) {
 	}
 }
 
+// paste types the first line of a paste into the current field.
+func (f *ruleForm) paste(text string) {
+	line, _, _ := strings.Cut(text, "\n")
+	f.fields[f.cur].text = append(f.fields[f.cur].text, []rune(sanitize(strings.TrimRight(line, "\r")))...)
+}
+
 // formView draws the rule form: one line per field with its problem (or
 // its hint on the current field), and what enter and esc do.
 func (p *filtersPage) formView() string {
