@@ -2,6 +2,7 @@ package ui
 
 import (
 	"cmp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -119,6 +120,10 @@ func (p *filtersPage) Sync() {
 		p.rules = nil
 		if p.snap.Rules != nil {
 			p.rules = p.snap.Rules.Rules
+			// The collector's note is the read-only reason, shown above.
+			if ro := p.snap.Rules.ReadOnly; ro != "" {
+				p.notes = slices.DeleteFunc(p.notes, func(n string) bool { return strings.Contains(n, oneLine(ro)) })
+			}
 		}
 		p.followPending()
 	}
