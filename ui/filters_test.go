@@ -582,3 +582,20 @@ func TestFiltersFormPaste(t *testing.T) {
 		t.Fatal("a paste in the form opened the filter")
 	}
 }
+
+// TestFiltersNoTickWhenIdle: without a pending change nothing ticks (an
+// idle screen writes nothing).
+func TestFiltersNoTickWhenIdle(t *testing.T) {
+	a := filtersApp(t, rulesStore(), &fakeFilters{})
+	if cmd := a.countdownCmd(); cmd != nil || a.ticking {
+		t.Fatal("a countdown ticks with no change pending")
+	}
+	// Another netlens's pending change counts down here too.
+	b := newTestApp(t, pendingStore(), Options{}, 80, 24)
+	if !b.ticking {
+		t.Fatal("no countdown for a change pending elsewhere")
+	}
+	if h := strings.SplitN(screen(b), "\n", 2)[0]; !strings.Contains(h, "REVERT IN 25s") {
+		t.Fatalf("header: %q", h)
+	}
+}
