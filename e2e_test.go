@@ -415,3 +415,60 @@ sleep 60`, port, port, clientPort, clientPort, port, bin)
 	s.keys("q")
 	s.waitText("EXIT=0", 10*time.Second)
 }
+
+// TestIntegrationE2EFilterRevert applies a drop rule through the Filters
+// tab with the nftables backend and does not confirm it: at the deadline
+// (30 s) the revert helper undoes it, the tab says so, and traffic to the
+// port flows again. It takes about 35 s.
+func TestIntegrationE2EFilterRevert(t *testing.T) {
+	requireTmux(t)
+	for _, tool := range []string{"nft", "socat"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	bin := netlensBinary(t)
+	ns := testNetns(t)
+	const port = "47792"
+	script := fmt.Sprintf(`socat TCP-LISTEN:%s,reuseaddr,fork /dev/null &
+env -u SSH_CONNECTION %s --filter-backend nft
+echo "EXIT=$?"
+kill %%1
+sleep 60`, port, bin)
+	s := startTmux(t, 120, 40, []string{"TERM=xterm-256color"}, fmt.Sprintf("ip netns exec %s sh -c '%s'", ns, strings.ReplaceAll(script, "'", `'\''`)))
+	t.Cleanup(func() { exec.Command("ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "netlens").Run() })
+	connect := func() bool {
+		return exec.Command("ip", "netns", "exec", ns, "socat", "-T1", "/dev/null", "TCP:127.0.0.1:"+port+",connect-timeout=1").Run() == nil
+	}
+	s.waitText("4 Filters", 10*time.Second)
+	s.keys("4")
+	s.waitText("backend nft:", 10*time.Second)
+	s.keys("a")
+	s.waitText("Add a rule", 5*time.Second)
+	s.keys("Down", "Down")
+	s.literal("tcp")
+	s.keys("Down", "Down", "Down", "Down")
+	s.literal(port)
+	s.keys("Enter")
+	applied := time.Now()
+	s.waitText("add rule 1: applied; press c to keep it", 10*time.Second)
+	s.waitText("REVERT IN", 5*time.Second)
+	if connect() {
+		t.Fatal("a connect went through the unconfirmed drop rule")
+	}
+	scr := s.waitText("REVERTED: add rule 1 was undone at its deadline", 45*time.Second)
+	took := time.Since(applied)
+	if strings.Contains(scr, "REVERT IN") || regexp.MustCompile(`1 on\*?\s+in\s+any\s+tcp`).MatchString(scr) {
+		t.Fatalf("the rule or its countdown is still shown after the revert:\n%s", scr)
+	}
+	out, _ := exec.Command("ip", "netns", "exec", ns, "nft", "list", "table", "inet", "netlens").Output()
+	if strings.Contains(string(out), "dport "+port) {
+		t.Fatalf("nft still has the rule after the revert:\n%s", out)
+	}
+	if !connect() {
+		t.Fatal("connects still fail after the revert")
+	}
+	t.Logf("reverted and shown %.1f s after the change was applied (deadline 30 s)", took.Seconds())
+	s.keys("q")
+	s.waitText("EXIT=0", 10*time.Second)
+}
