@@ -195,7 +195,7 @@ func (p *capturePage) Update(msg tea.Msg) (page, tea.Cmd) {
 		if msg.err != nil {
 			p.setMsg("pcapng write failed: "+oneLine(msg.err.Error()), true)
 		} else {
-			p.setMsg("wrote "+itoa(msg.n)+" packets ("+what+") to "+msg.path, false)
+			p.setMsg("wrote "+msg.path+": "+itoa(msg.n)+" packets, "+what, false)
 		}
 		return p, nil
 	case tea.KeyPressMsg:

@@ -140,8 +140,8 @@ func TestCaptureWrite(t *testing.T) {
 		wantFlow bool
 		want     string
 	}{
-		{"all stored packets", []string{"w"}, false, "wrote 1000 packets (the last captured packets) to /var/tmp/cap/netlens-web-1-20261121T050010Z.pcapng"},
-		{"the open flow's", []string{"enter", "w"}, true, "wrote 3 packets (the packets of tcp 10.20.0.5:38800 <-> 10.20.0.9:6379) to /var/tmp/cap/"},
+		{"all stored packets", []string{"w"}, false, "wrote /var/tmp/cap/netlens-web-1-20261121T050010Z.pcapng: 1000 packets, the last captured packets"},
+		{"the open flow's", []string{"enter", "w"}, true, "wrote /var/tmp/cap/netlens-web-1-20261121T050010Z.pcapng: 3 packets, the packets of tcp 10.20.0.5:38800"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
