@@ -651,9 +651,6 @@ func (p *filtersPage) View() string {
 		}
 	}
 	left := " " + itoa(n) + " rules, " + itoa(on) + " on, in evaluation order"
-	if p.snap.Rules != nil {
-		left += "  backend " + p.snap.Rules.Backend
-	}
 	head := summaryLine(s, left, p.rightLabel(n), p.Width)
 	empty := "no rules (a adds one)"
 	if p.readOnly() != "" {
