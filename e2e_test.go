@@ -535,3 +535,73 @@ sleep 60`, bin, pcap, dir)
 	s.keys("q")
 	s.waitText("EXIT=0", 10*time.Second)
 }
+
+// TestIntegrationE2EFilterKilled applies a drop rule through the Filters
+// tab (nft) and kills the TUI with SIGKILL before confirming: the revert
+// helper, which outlives it, still undoes the rule at the deadline
+// (30 s). It takes about 35 s.
+func TestIntegrationE2EFilterKilled(t *testing.T) {
+	requireTmux(t)
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("nft is not installed")
+	}
+	bin := netlensBinary(t)
+	ns := testNetns(t)
+	const port = "47793"
+	script := fmt.Sprintf(`env -u SSH_CONNECTION %s --filter-backend nft
+echo "EXIT=$?"
+sleep 60`, bin)
+	s := startTmux(t, 120, 40, []string{"TERM=xterm-256color"}, fmt.Sprintf("ip netns exec %s sh -c '%s'", ns, strings.ReplaceAll(script, "'", `'\''`)))
+	t.Cleanup(func() { exec.Command("ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "netlens").Run() })
+	hasRule := func() bool {
+		out, _ := exec.Command("ip", "netns", "exec", ns, "nft", "list", "table", "inet", "netlens").Output()
+		return strings.Contains(string(out), "dport "+port)
+	}
+	s.waitText("4 Filters", 10*time.Second)
+	s.keys("4")
+	s.waitText("backend nft:", 10*time.Second)
+	s.keys("a")
+	s.waitText("Add a rule", 5*time.Second)
+	s.keys("Down", "Down")
+	s.literal("tcp")
+	s.keys("Down", "Down", "Down", "Down")
+	s.literal(port)
+	s.keys("Enter")
+	applied := time.Now()
+	s.waitText("REVERT IN", 10*time.Second)
+	if !hasRule() {
+		t.Fatal("the rule is not in nft")
+	}
+	// SIGKILL the TUI (not the helper, `netlens rules revert-watch`).
+	out, _ := exec.Command("ip", "netns", "pids", ns).Output()
+	killed := 0
+	for _, pid := range strings.Fields(string(out)) {
+		cmdline, _ := os.ReadFile("/proc/" + pid + "/cmdline")
+		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+		if len(args) > 0 && args[0] == bin && !strings.Contains(string(cmdline), "revert-watch") {
+			if err := exec.Command("kill", "-9", pid).Run(); err != nil {
+				t.Fatalf("kill -9 %s: %v", pid, err)
+			}
+			killed++
+		}
+	}
+	if killed != 1 {
+		t.Fatalf("killed %d netlens TUI processes, want 1 (pids %q)", killed, out)
+	}
+	s.waitText("EXIT=137", 5*time.Second)
+	if !hasRule() {
+		t.Fatal("the rule went with the TUI, before its deadline")
+	}
+	deadline := applied.Add(40 * time.Second)
+	for hasRule() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the rule is still in nft %.0f s after it was applied (deadline 30 s)", time.Since(applied).Seconds())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	took := time.Since(applied)
+	if took < 29*time.Second {
+		t.Fatalf("the rule was undone after %.1f s, before its 30 s deadline", took.Seconds())
+	}
+	t.Logf("TUI killed; the helper undid the rule %.1f s after it was applied (deadline 30 s)", took.Seconds())
+}
