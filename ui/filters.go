@@ -383,6 +383,10 @@ func (p *filtersPage) rulesKey(msg tea.KeyPressMsg) tea.Cmd {
 			p.setMsg("nothing to confirm: no change is pending", true)
 			return nil
 		}
+		if p.busy {
+			p.setMsg("busy: the last change has not finished", true)
+			return nil
+		}
 		p.busy = true
 		p.setMsg("confirming...", false)
 		return confirmCmd(p.ctl, p.mine.txn)
