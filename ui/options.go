@@ -34,7 +34,8 @@ type Options struct {
 	// Deps names the collectors each tab's data comes from, so that a tab
 	// whose collector is down says why instead of showing an empty table.
 	// Nil fields take DefaultConnectionsDeps, DefaultFlowsDeps,
-	// DefaultDropsDeps and DefaultSysctlDeps.
+	// DefaultDropsDeps, DefaultSysctlDeps, DefaultFiltersDeps and
+	// DefaultCaptureDeps.
 	Deps Deps
 	// Filters changes filter rules for the Filters tab (a
 	// *filter.Manager satisfies it); nil shows the rules read-only.
