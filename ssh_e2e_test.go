@@ -142,3 +142,69 @@ func TestIntegrationSSHUnprivileged(t *testing.T) {
 	fi, _ := os.Stat(filepath.Join(dir, ents[0].Name()))
 	t.Logf("snapshot as %s: %s (%d bytes)", testUser, ents[0].Name(), fi.Size())
 }
+
+// TestIntegrationSSHLockoutGuard is the operator's case: over SSH, adding
+// a rule that would drop the SSH session itself is stopped by the lockout
+// guard, which names the session; cancelling leaves the rules as they
+// were. (netlens runs in a namespace of the test's, so even an applied
+// rule could not cut this session; the guard judges by SSH_CONNECTION.)
+func TestIntegrationSSHLockoutGuard(t *testing.T) {
+	requireTmux(t)
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("nftables is not installed (make test-deps installs it)")
+	}
+	sshd := startSSHD(t)
+	bin := netlensBinary(t)
+	ns := testNetns(t)
+	t.Cleanup(func() { exec.Command("ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "netlens").Run() })
+	remote := fmt.Sprintf("echo SSH_CONNECTION=$SSH_CONNECTION; exec ip netns exec %s %s --filter-backend nft", ns, bin)
+	s := startTmux(t, 120, 40, []string{"TERM=xterm-256color"}, "exec "+sshd.sshCommand("root", nil, remote))
+	s.waitText("Connections", 15*time.Second)
+	s.keys("4")
+	s.waitText("backend nft", 10*time.Second)
+
+	// A drop rule for TCP to the sshd port, on input.
+	s.keys("a")
+	s.waitText("Add a rule", 5*time.Second)
+	s.keys("Down", "Down")
+	s.literal("tcp")
+	s.keys("Down", "Down", "Down", "Down")
+	s.literal(fmt.Sprint(sshd.port))
+	s.keys("Down", "Down", "Down", "Down", "Down")
+	s.literal("would cut ssh")
+	s.keys("Enter")
+	scr := s.waitText("LOCKOUT GUARD", 10*time.Second)
+	if !strings.Contains(scr, "YOUR OWN SSH SESSION would be cut") || !strings.Contains(scr, fmt.Sprintf(":%d", sshd.port)) {
+		t.Fatalf("the guard does not name the session:\n%s", scr)
+	}
+	// Cancel: nothing is applied.
+	s.keys("Escape")
+	s.waitFor("the guard to close", 5*time.Second, func(scr string) bool { return !strings.Contains(scr, "LOCKOUT GUARD") })
+	time.Sleep(500 * time.Millisecond)
+	out, _ := exec.Command("ip", "netns", "exec", ns, "nft", "list", "ruleset").CombinedOutput()
+	if strings.Contains(string(out), "would cut ssh") || strings.Contains(string(out), fmt.Sprint(sshd.port)) {
+		t.Fatalf("a cancelled change reached nftables:\n%s", out)
+	}
+
+	// A rule that spares the session goes through with its revert
+	// countdown; c keeps it; space toggles it off, as over any terminal.
+	s.keys("a")
+	s.waitText("Add a rule", 5*time.Second)
+	s.keys("Down", "Down")
+	s.literal("tcp")
+	s.keys("Down", "Down", "Down", "Down")
+	s.literal("47799")
+	s.keys("Down", "Down", "Down", "Down", "Down")
+	s.literal("ssh toggle")
+	s.keys("Enter")
+	s.waitText("press c to keep it", 10*time.Second)
+	s.waitText("REVERT IN", 5*time.Second)
+	s.keys("c")
+	s.waitText("is kept", 10*time.Second)
+	s.keys("1", "4", "Home") // back to the table, first row
+	s.keys("Space")
+	s.waitFor("the rule off", 10*time.Second, func(scr string) bool {
+		return regexp.MustCompile(`\d+ off\s+in\s+any\s+tcp \* -> \*:47799`).MatchString(scr)
+	})
+	s.keys("q")
+}
