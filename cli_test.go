@@ -57,6 +57,7 @@ func TestCLIUsage(t *testing.T) {
 		{name: "rules help", args: []string{"rules", "--help"}, stdout: "netlens rules"},
 		{name: "rules unknown backend", args: []string{"rules", "list", "--filter-backend", "bogus"}, code: 2, stderr: "unknown filter backend", noStdout: true},
 		{name: "pcap and capture together", args: []string{"--pcap", "x.pcap", "--capture", "lo"}, code: 2, stderr: "exclude each other", noStdout: true},
+		{name: "revert too short", args: []string{"--revert", "100ms"}, code: 2, stderr: "too short", noStdout: true},
 		{name: "extra argument", args: []string{"version", "x"}, code: 2, stderr: "takes no arguments", noStdout: true},
 	}
 	for _, tt := range tests {

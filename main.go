@@ -65,6 +65,8 @@ type options struct {
 	captureIface  string
 	captureFilter string
 	cpuProfile    string
+	revert        time.Duration
+	ascii         bool
 }
 
 // config returns the collectors' configuration, opening the filter
@@ -111,10 +113,17 @@ func (o options) runnerSpecs(store *model.Store) (*collectors.Runner, []collecto
 // filters collector's backend, guarded by the SSH session and the
 // snapshot's sockets and flows; after a change it has the collector
 // publish at once. Nil when the filters collector does not run.
-func tuiFilters(store *model.Store, specs []collectors.Spec) ui.FilterControl {
+func glyphs(ascii bool) ui.Glyphs {
+	if ascii {
+		return ui.GlyphsASCII
+	}
+	return ui.GlyphsAuto
+}
+
+func tuiFilters(store *model.Store, specs []collectors.Spec, revert time.Duration) ui.FilterControl {
 	for _, s := range specs {
 		if c, ok := s.Collector.(*filter.Collector); ok {
-			m := &filter.Manager{Backend: c.Backend(), Guard: func() filter.GuardInput { return filter.GuardFromSnapshot(store.Snapshot()) }}
+			m := &filter.Manager{Backend: c.Backend(), Revert: revert, Guard: func() filter.GuardInput { return filter.GuardFromSnapshot(store.Snapshot()) }}
 			return filterControl{m, c}
 		}
 	}
@@ -160,6 +169,9 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 			if o.refresh < 100*time.Millisecond {
 				return usageError{fmt.Errorf("--refresh %s is too short (minimum 100ms)\n%s", o.refresh, cmd.UsageString())}
 			}
+			if o.revert < time.Second {
+				return usageError{fmt.Errorf("--revert %s is too short (minimum 1s): the operator needs time to confirm\n%s", o.revert, cmd.UsageString())}
+			}
 			return runTUI(cmd.Context(), o)
 		},
 	}
@@ -167,6 +179,8 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 	f.DurationVar(&o.refresh, "refresh", time.Second, "how often the screen and the collectors refresh")
 	f.StringVar(&o.snapshotDir, "snapshot-dir", ".", "directory where 's' writes snapshots")
 	f.BoolVar(&o.noMouse, "no-mouse", false, "leave the mouse to the terminal (text selection) instead of scrolling with the wheel")
+	f.DurationVar(&o.revert, "revert", filter.DefaultRevert, "revert deadline of a filter change that can drop traffic: unless confirmed with c, it is undone")
+	f.BoolVar(&o.ascii, "ascii", false, "draw only ASCII (sparklines too), for fonts without block elements")
 	f.StringVar(&o.pcap, "pcap", "", "replay a pcap or pcapng `FILE` into the capture statistics (offline study)")
 	f.StringVar(&o.captureIface, "capture", "", "capture packets live on `IFACE` (\"any\" for all; costs CPU, needs CAP_NET_RAW)")
 	f.StringVar(&o.captureFilter, "capture-filter", "", "capture filter in tcpdump syntax (host, net, port, portrange, tcp, udp, icmp, vlan, and/or/not, ...)")
@@ -343,7 +357,8 @@ func runTUI(ctx context.Context, o options) error {
 		SaveSnapshot: func(s model.Snapshot) (string, error) {
 			return export.Save(o.snapshotDir, s)
 		},
-		Filters:    tuiFilters(store, specs),
+		Filters:    tuiFilters(store, specs, o.revert),
+		Glyphs:     glyphs(o.ascii),
 		CaptureDir: o.snapshotDir,
 	})
 }
