@@ -227,7 +227,7 @@ echo "EXIT=$?"
 kill %%1
 sleep 60`, port, bin)
 	s := startTmux(t, 120, 40, []string{"TERM=xterm-256color"}, fmt.Sprintf("ip netns exec %s sh -c '%s'", ns, strings.ReplaceAll(script, "'", `'\''`)))
-	t.Cleanup(func() { exec.Command("ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "netlens").Run() })
+	deleteNetlensTable(t, ns)
 
 	// connects tries n connects to the port from inside the namespace,
 	// each bounded to 1 s, and returns how many succeeded.
@@ -251,15 +251,7 @@ sleep 60`, port, bin)
 	s.waitText("backend nft:", 10*time.Second)
 	// The form: hooks (input), family, proto, src, dst, sport, dport, iif,
 	// oif, action (drop), priority, label, enabled.
-	s.keys("a")
-	s.waitText("Add a rule", 5*time.Second)
-	s.keys("Down", "Down")
-	s.literal("tcp")
-	s.keys("Down", "Down", "Down", "Down")
-	s.literal(port)
-	s.keys("Down", "Down", "Down", "Down", "Down")
-	s.literal("e2e drop")
-	s.keys("Enter")
+	s.addTCPDropRule(port, "e2e drop")
 	s.waitText("add rule 1: applied; press c to keep it", 10*time.Second)
 	s.waitText("REVERT IN", 5*time.Second)
 	s.waitFor("the rule in the table", 10*time.Second, func(scr string) bool {
@@ -368,7 +360,7 @@ echo "EXIT=$?"
 kill %%1 %%2
 sleep 60`, port, port, clientPort, clientPort, port, bin)
 	s := startTmux(t, 120, 40, []string{"TERM=xterm-256color"}, fmt.Sprintf("ip netns exec %s sh -c '%s'", ns, strings.ReplaceAll(script, "'", `'\''`)))
-	t.Cleanup(func() { exec.Command("ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "netlens").Run() })
+	deleteNetlensTable(t, ns)
 	nftRules := func() int {
 		out, _ := exec.Command("ip", "netns", "exec", ns, "nft", "list", "table", "inet", "netlens").Output()
 		return strings.Count(string(out), "dport "+port)
@@ -378,16 +370,7 @@ sleep 60`, port, port, clientPort, clientPort, port, bin)
 	})
 	s.keys("4")
 	s.waitText("backend nft:", 10*time.Second)
-	addDrop := func() {
-		s.keys("a")
-		s.waitText("Add a rule", 5*time.Second)
-		s.keys("Down", "Down")
-		s.literal("tcp")
-		s.keys("Down", "Down", "Down", "Down")
-		s.literal(port)
-		s.keys("Enter")
-	}
-	addDrop()
+	s.addTCPDropRule(port, "")
 	scr := s.waitText("LOCKOUT GUARD", 10*time.Second)
 	for _, want := range []string{"YOUR OWN SSH SESSION would be cut", "127.0.0.1:" + clientPort, "press Y (or y twice)"} {
 		if !strings.Contains(scr, want) {
@@ -402,7 +385,7 @@ sleep 60`, port, port, clientPort, clientPort, port, bin)
 		t.Fatalf("cancelled change reached nft: %d rules", n)
 	}
 
-	addDrop()
+	s.addTCPDropRule(port, "")
 	s.waitText("LOCKOUT GUARD", 10*time.Second)
 	s.keys("Y")
 	s.waitText("add rule 1: applied; press c to keep it", 10*time.Second)
@@ -439,20 +422,14 @@ echo "EXIT=$?"
 kill %%1
 sleep 60`, port, bin)
 	s := startTmux(t, 120, 40, []string{"TERM=xterm-256color"}, fmt.Sprintf("ip netns exec %s sh -c '%s'", ns, strings.ReplaceAll(script, "'", `'\''`)))
-	t.Cleanup(func() { exec.Command("ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "netlens").Run() })
+	deleteNetlensTable(t, ns)
 	connect := func() bool {
 		return exec.Command("ip", "netns", "exec", ns, "socat", "-T1", "/dev/null", "TCP:127.0.0.1:"+port+",connect-timeout=1").Run() == nil
 	}
 	s.waitText("4 Filters", 10*time.Second)
 	s.keys("4")
 	s.waitText("backend nft:", 10*time.Second)
-	s.keys("a")
-	s.waitText("Add a rule", 5*time.Second)
-	s.keys("Down", "Down")
-	s.literal("tcp")
-	s.keys("Down", "Down", "Down", "Down")
-	s.literal(port)
-	s.keys("Enter")
+	s.addTCPDropRule(port, "")
 	applied := time.Now()
 	s.waitText("add rule 1: applied; press c to keep it", 10*time.Second)
 	s.waitText("REVERT IN", 5*time.Second)
@@ -552,7 +529,7 @@ func TestIntegrationE2EFilterKilled(t *testing.T) {
 echo "EXIT=$?"
 sleep 60`, bin)
 	s := startTmux(t, 120, 40, []string{"TERM=xterm-256color"}, fmt.Sprintf("ip netns exec %s sh -c '%s'", ns, strings.ReplaceAll(script, "'", `'\''`)))
-	t.Cleanup(func() { exec.Command("ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "netlens").Run() })
+	deleteNetlensTable(t, ns)
 	hasRule := func() bool {
 		out, _ := exec.Command("ip", "netns", "exec", ns, "nft", "list", "table", "inet", "netlens").Output()
 		return strings.Contains(string(out), "dport "+port)
@@ -560,13 +537,7 @@ sleep 60`, bin)
 	s.waitText("4 Filters", 10*time.Second)
 	s.keys("4")
 	s.waitText("backend nft:", 10*time.Second)
-	s.keys("a")
-	s.waitText("Add a rule", 5*time.Second)
-	s.keys("Down", "Down")
-	s.literal("tcp")
-	s.keys("Down", "Down", "Down", "Down")
-	s.literal(port)
-	s.keys("Enter")
+	s.addTCPDropRule(port, "")
 	applied := time.Now()
 	s.waitText("REVERT IN", 10*time.Second)
 	if !hasRule() {

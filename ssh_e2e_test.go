@@ -156,7 +156,7 @@ func TestIntegrationSSHLockoutGuard(t *testing.T) {
 	sshd := startSSHD(t)
 	bin := netlensBinary(t)
 	ns := testNetns(t)
-	t.Cleanup(func() { exec.Command("ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "netlens").Run() })
+	deleteNetlensTable(t, ns)
 	remote := fmt.Sprintf("echo SSH_CONNECTION=$SSH_CONNECTION; exec ip netns exec %s %s --filter-backend nft", ns, bin)
 	s := startTmux(t, 120, 40, []string{"TERM=xterm-256color"}, "exec "+sshd.sshCommand("root", nil, remote))
 	s.waitText("Connections", 15*time.Second)
@@ -164,15 +164,7 @@ func TestIntegrationSSHLockoutGuard(t *testing.T) {
 	s.waitText("backend nft", 10*time.Second)
 
 	// A drop rule for TCP to the sshd port, on input.
-	s.keys("a")
-	s.waitText("Add a rule", 5*time.Second)
-	s.keys("Down", "Down")
-	s.literal("tcp")
-	s.keys("Down", "Down", "Down", "Down")
-	s.literal(fmt.Sprint(sshd.port))
-	s.keys("Down", "Down", "Down", "Down", "Down")
-	s.literal("would cut ssh")
-	s.keys("Enter")
+	s.addTCPDropRule(fmt.Sprint(sshd.port), "would cut ssh")
 	scr := s.waitText("LOCKOUT GUARD", 10*time.Second)
 	if !strings.Contains(scr, "YOUR OWN SSH SESSION would be cut") || !strings.Contains(scr, fmt.Sprintf(":%d", sshd.port)) {
 		t.Fatalf("the guard does not name the session:\n%s", scr)

@@ -130,3 +130,29 @@ func (s *tmuxSession) paneDead() (bool, string) {
 	}
 	return out[0] == "1", status
 }
+
+// addTCPDropRule opens the Filters tab's form (the tab must be shown) and
+// submits a rule dropping TCP to port on input (the form's defaults for
+// hooks, family and action), labelled label when not empty. The form's
+// fields, in order: hooks, family, proto, src, dst, sport, dport, iif,
+// oif, action, priority, label, enabled.
+func (s *tmuxSession) addTCPDropRule(port, label string) {
+	s.t.Helper()
+	s.keys("a")
+	s.waitText("Add a rule", 5*time.Second)
+	s.keys("Down", "Down")
+	s.literal("tcp")
+	s.keys("Down", "Down", "Down", "Down")
+	s.literal(port)
+	if label != "" {
+		s.keys("Down", "Down", "Down", "Down", "Down")
+		s.literal(label)
+	}
+	s.keys("Enter")
+}
+
+// deleteNetlensTable removes the nftables table netlens made in ns when
+// the test ends.
+func deleteNetlensTable(t testing.TB, ns string) {
+	t.Cleanup(func() { exec.Command("ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "netlens").Run() })
+}
