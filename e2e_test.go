@@ -112,7 +112,9 @@ sleep 60`, bin, dir)
 
 	// q quits cleanly and gives the terminal back as it was.
 	s.keys("q")
-	scr = s.waitText("EXIT=", 5*time.Second)
+	// The script prints EXIT= and then, after a stty, TTY-...: wait for
+	// the last line so both are on the screen.
+	scr = s.waitText("TTY-", 5*time.Second)
 	if !strings.Contains(scr, "EXIT=0") || !strings.Contains(scr, "TTY-RESTORED") {
 		t.Fatalf("unclean exit:\n%s", scr)
 	}
