@@ -215,11 +215,7 @@ func TestIntegrationE2ETerminals(t *testing.T) {
 // it; the rule's packets in the tab equal the counters nft(8) lists.
 func TestIntegrationE2EFilterToggle(t *testing.T) {
 	requireTmux(t)
-	for _, tool := range []string{"nft", "socat"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed", tool)
-		}
-	}
+	requireTools(t, "nft", "socat")
 	bin := netlensBinary(t)
 	ns := testNetns(t)
 	const port = "47790"
@@ -231,37 +227,13 @@ sleep 60`, port, bin)
 	s := startTmux(t, 120, 40, []string{"TERM=xterm-256color"}, fmt.Sprintf("ip netns exec %s sh -c '%s'", ns, strings.ReplaceAll(script, "'", `'\''`)))
 	deleteNetlensTable(t, ns)
 
-	// connects tries n connects to the port from inside the namespace,
-	// each bounded to 1 s, and returns how many succeeded.
-	connects := func(n int) int {
-		ok := 0
-		for range n {
-			cmd := exec.Command("ip", "netns", "exec", ns, "socat", "-T1", "/dev/null", "TCP:127.0.0.1:"+port+",connect-timeout=1")
-			if cmd.Run() == nil {
-				ok++
-			}
-		}
-		return ok
-	}
+	connects := func(n int) int { return tcpConnects(ns, port, n) }
 	s.waitText("4 Filters", 10*time.Second)
-	s.waitFor("the listener", 10*time.Second, func(scr string) bool { return strings.Contains(scr, ":"+port) })
-	if got := connects(3); got != 3 {
-		t.Fatalf("before any rule: %d of 3 connects succeeded", got)
-	}
-
-	s.keys("4")
-	s.waitText("backend nft:", 10*time.Second)
-	// The form: hooks (input), family, proto, src, dst, sport, dport, iif,
-	// oif, action (drop), priority, label, enabled.
-	s.addTCPDropRule(port, "e2e drop")
-	s.waitText("add rule 1: applied; press c to keep it", 10*time.Second)
+	s.dropPortViaForm(ns, port, "e2e drop")
 	s.waitText("REVERT IN", 5*time.Second)
 	s.waitFor("the rule in the table", 10*time.Second, func(scr string) bool {
 		return regexp.MustCompile(`1 on\*?\s+in\s+any\s+tcp \* -> \*:` + port + `\s+drop`).MatchString(scr)
 	})
-	if got := connects(3); got != 0 {
-		t.Fatalf("with the drop rule: %d of 3 connects succeeded", got)
-	}
 	s.keys("c")
 	s.waitText("confirmed: add rule 1 is kept", 10*time.Second)
 	s.waitFor("the countdown to end", 10*time.Second, func(scr string) bool { return !strings.Contains(scr, "REVERT IN") })
@@ -346,11 +318,7 @@ sleep 60`, port, bin)
 // with the countdown; c keeps it.
 func TestIntegrationE2EFilterGuard(t *testing.T) {
 	requireTmux(t)
-	for _, tool := range []string{"nft", "socat"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed", tool)
-		}
-	}
+	requireTools(t, "nft", "socat")
 	bin := netlensBinary(t)
 	ns := testNetns(t)
 	const port, clientPort = "47791", "40123"
@@ -410,11 +378,7 @@ sleep 60`, port, port, clientPort, clientPort, port, bin)
 // port flows again. It takes about 35 s.
 func TestIntegrationE2EFilterRevert(t *testing.T) {
 	requireTmux(t)
-	for _, tool := range []string{"nft", "socat"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed", tool)
-		}
-	}
+	requireTools(t, "nft", "socat")
 	bin := netlensBinary(t)
 	ns := testNetns(t)
 	const port = "47792"

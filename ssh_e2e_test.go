@@ -180,3 +180,60 @@ func TestIntegrationSSHLockoutGuard(t *testing.T) {
 
 	s.keys("q")
 }
+
+// TestIntegrationSSHToggleRule: over a real SSH session, a drop rule
+// added through the form stops connections to its port, space turns it
+// off at once (the keys arrive faster than a refresh) and they flow
+// again; nft agrees at each step.
+func TestIntegrationSSHToggleRule(t *testing.T) {
+	requireTmux(t)
+	requireTools(t, "nft", "socat")
+	sshd := startSSHD(t)
+	bin := netlensBinary(t)
+	ns := testNetns(t)
+	deleteNetlensTable(t, ns)
+	const port = "47791"
+	lis := exec.Command("ip", "netns", "exec", ns, "socat", "TCP-LISTEN:"+port+",reuseaddr,fork", "/dev/null")
+	if err := lis.Start(); err != nil {
+		t.Fatalf("socat listener: %v", err)
+	}
+	t.Cleanup(func() { lis.Process.Kill(); lis.Wait() })
+	connects := func(n int) int { return tcpConnects(ns, port, n) }
+	nftRule := func() string {
+		out, err := exec.Command("ip", "netns", "exec", ns, "nft", "list", "table", "inet", "netlens").CombinedOutput()
+		if err != nil {
+			t.Fatalf("nft list table: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+
+	remote := fmt.Sprintf("exec ip netns exec %s %s --filter-backend nft", ns, bin)
+	s := startTmux(t, 120, 40, []string{"TERM=xterm-256color"}, "exec "+sshd.sshCommand("root", nil, remote))
+	s.waitText("Connections", 15*time.Second)
+	s.dropPortViaForm(ns, port, "ssh toggle")
+	s.keys("c")
+	s.waitText("confirmed: add rule 1 is kept", 10*time.Second)
+	// No wait for the table: space right after the confirm, as a user
+	// types it.
+	s.keys("Space")
+	s.waitText("disable rule 1: done", 10*time.Second)
+	s.waitFor("the rule off", 10*time.Second, func(scr string) bool {
+		return regexp.MustCompile(`1 off\s+in\s+any\s+tcp \* -> \*:` + port).MatchString(scr)
+	})
+	if got := connects(2); got != 2 {
+		t.Fatalf("rule disabled: %d of 2 connects succeeded", got)
+	}
+	// nft keeps a rule that is off, with its counter, in the table's
+	// unhooked chain; the tab's packets equal that counter.
+	r := nftRule()
+	in, _, _ := strings.Cut(r[strings.Index(r, "chain input {"):], "}")
+	m := regexp.MustCompile(`(?s)chain disabled \{.*tcp dport ` + port + ` counter packets (\d+) bytes \d+ drop comment "ssh toggle"`).FindStringSubmatch(r)
+	if strings.Contains(in, port) || m == nil {
+		t.Fatalf("nft does not hold the rule off:\n%s", r)
+	}
+	s.waitFor("the tab's packets to equal nft's ("+m[1]+")", 10*time.Second, func(scr string) bool {
+		return regexp.MustCompile(`1 off\s+in\s+any\s+tcp \* -> \*:` + port + `\s+drop\s+` + m[1] + `\s`).MatchString(scr)
+	})
+	s.keys("q")
+	s.waitFor("netlens and ssh to exit", 10*time.Second, func(string) bool { dead, _ := s.paneDead(); return dead })
+}

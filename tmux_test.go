@@ -156,3 +156,44 @@ func (s *tmuxSession) addTCPDropRule(port, label string) {
 func deleteNetlensTable(t testing.TB, ns string) {
 	t.Cleanup(func() { exec.Command("ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "netlens").Run() })
 }
+
+// requireTools skips t when a tool it runs is not installed.
+func requireTools(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (make test-deps installs it)", tool)
+		}
+	}
+}
+
+// tcpConnects tries n TCP connects to 127.0.0.1:port inside ns, each
+// bounded to 1 s, and returns how many succeeded.
+func tcpConnects(ns, port string, n int) int {
+	ok := 0
+	for range n {
+		if exec.Command("ip", "netns", "exec", ns, "socat", "-T1", "/dev/null", "TCP:127.0.0.1:"+port+",connect-timeout=1").Run() == nil {
+			ok++
+		}
+	}
+	return ok
+}
+
+// dropPortViaForm is the start of the filter toggle tests: the listener
+// on port (in ns) is on screen and takes connects; the Filters tab's form
+// adds a drop rule for it (rule 1, labelled label), which is applied and
+// stops them.
+func (s *tmuxSession) dropPortViaForm(ns, port, label string) {
+	s.t.Helper()
+	s.waitFor("the listener", 10*time.Second, func(scr string) bool { return strings.Contains(scr, ":"+port) })
+	if got := tcpConnects(ns, port, 2); got != 2 {
+		s.t.Fatalf("before any rule: %d of 2 connects succeeded", got)
+	}
+	s.keys("4")
+	s.waitText("backend nft:", 10*time.Second)
+	s.addTCPDropRule(port, label)
+	s.waitText("add rule 1: applied; press c to keep it", 10*time.Second)
+	if got := tcpConnects(ns, port, 2); got != 0 {
+		s.t.Fatalf("with the drop rule: %d of 2 connects succeeded", got)
+	}
+}

@@ -898,6 +898,17 @@ func (a *App) updateFilters(msg tea.Msg) tea.Cmd {
 		return nil
 	}
 	_, cmd := f.Update(msg)
+	switch msg.(type) {
+	case applyDoneMsg, confirmDoneMsg:
+		// The control has published the rules the change left (main.go
+		// refreshes the collector before it returns): show them now, not
+		// at the next refresh, so that the rule just added can be
+		// selected at once. After the page has taken the result, so that
+		// it knows the change as its own.
+		if !a.paused {
+			a.apply()
+		}
+	}
 	f.Sync()
 	return cmd
 }

@@ -304,6 +304,46 @@ func TestFiltersToggle(t *testing.T) {
 	}
 }
 
+// publishingFilters is fakeFilters whose Apply publishes the rule it
+// adds to the Store before it returns, as main.go's control does.
+type publishingFilters struct {
+	*fakeFilters
+	store *model.Store
+}
+
+func (f publishingFilters) Apply(p filter.Plan) (filter.Result, error) {
+	res, err := f.fakeFilters.Apply(p)
+	r := p.Op.Rule
+	r.ID = res.Rule.ID
+	f.store.Publish(model.RulesUpdate{State: model.RulesState{Backend: "nft", At: t0.Add(10 * time.Second), Rules: []model.Rule{r}}})
+	return res, err
+}
+
+// TestFiltersAddedRuleSelectable: a rule just added is in the table, and
+// space toggles it, at once: not at the next refresh (keys typed fast
+// over SSH arrive well within one).
+func TestFiltersAddedRuleSelectable(t *testing.T) {
+	store := fixtureStore()
+	store.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: "filters", State: model.StateOK, Source: "nft", Interval: time.Second}})
+	store.Publish(model.RulesUpdate{State: model.RulesState{Backend: "nft", At: t0.Add(9 * time.Second)}})
+	ctl := publishingFilters{&fakeFilters{res: filter.Result{Rule: model.Rule{ID: 1}}}, store}
+	a := newTestApp(t, store, Options{Filters: ctl, Refresh: time.Hour}, 120, 40)
+	runKeys(a, "4")
+	runKeys(a, "a", "down", "down")
+	runText(a, "tcp")
+	runKeys(a, "down", "down", "down", "down")
+	runText(a, "47791")
+	runKeys(a, "enter")
+	if scr := screen(a); !strings.Contains(scr, "1 rules") || !strings.Contains(scr, "tcp * -> *:47791") {
+		t.Fatalf("the added rule is not shown at once:\n%s", scr)
+	}
+	runKeys(a, "space")
+	want := filter.Op{Kind: filter.OpDisable, ID: 1}
+	if got := ctl.applied; len(got) != 2 || got[1].Kind != want.Kind || got[1].ID != want.ID {
+		t.Fatalf("space after the add applied %+v, want %+v last", got, want)
+	}
+}
+
 // TestFiltersSpacePagesElsewhere: space still pages down on the other
 // tabs.
 func TestFiltersSpacePagesElsewhere(t *testing.T) {

@@ -59,7 +59,9 @@ type FilterControl interface {
 	// revert deadline, the lockout guard's Impact).
 	Plan(op filter.Op) (filter.Plan, error)
 	// Apply makes the planned change (commit-confirmed when the plan has
-	// a revert deadline).
+	// a revert deadline). Apply and Confirm should publish the rules they
+	// leave to the Store before they return: the UI shows the Store's
+	// latest snapshot as soon as they do, whatever the refresh interval.
 	Apply(p filter.Plan) (filter.Result, error)
 	// Confirm keeps the pending change txn (0: every pending change).
 	Confirm(txn uint32) error
