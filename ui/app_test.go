@@ -272,13 +272,21 @@ func TestRefreshCoalesces(t *testing.T) {
 	if a.snap.Seq != start || !a.tickPending || cmd == nil {
 		t.Fatalf("applied at once within the interval (seq %d, tick %v)", a.snap.Seq, a.tickPending)
 	}
-	// More updates within the interval add no redraw and no timer.
+	// More updates within the interval add no redraw and no timer, and
+	// View returns the screen it drew (Bubble Tea calls it after every
+	// message).
+	a.View()
+	before, renders := screen(a), a.renders
 	for range 5 {
 		store.Publish(model.SocketsUpdate{Sockets: fixtureSockets()[:3]})
 		a.Update(storeChangedMsg{})
+		a.View()
 	}
 	if a.snap.Seq != start {
 		t.Fatal("applied before the refresh tick")
+	}
+	if a.renders != renders || screen(a) != before {
+		t.Fatalf("notifications within the interval drew the screen %d times", a.renders-renders)
 	}
 	clock.now = clock.now.Add(800 * time.Millisecond)
 	a.Update(refreshMsg{})
