@@ -108,3 +108,21 @@ func BenchmarkOwnersSteadyRefresh(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(socks)), "ns/socket")
 }
+
+// BenchmarkOwnersRealProc measures a steady owner refresh over this
+// machine's /proc (no socket of interest: every process is visited and
+// none listed), per process.
+func BenchmarkOwnersRealProc(b *testing.B) {
+	o := newOwners("/proc")
+	if err := o.refresh(context.Background(), nil); err != nil {
+		b.Fatal(err)
+	}
+	procs := 0
+	for b.Loop() {
+		if err := o.refresh(context.Background(), nil); err != nil {
+			b.Fatal(err)
+		}
+		procs += o.stats.Procs
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(max(procs, 1)), "ns/process")
+}

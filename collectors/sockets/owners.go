@@ -50,6 +50,11 @@ type procState struct {
 	comm  string    // from /proc/PID/stat, as ss prints it
 	fds   []fdEntry // sorted by fd
 	gen   uint64
+	// kthread marks a kernel thread (no fds, no exec); ino is the inode
+	// of its /proc/PID directory, which a reused PID does not share, so
+	// that one stat tells it is the same thread (see scanPID).
+	kthread bool
+	ino     uint64
 }
 
 // ownerEntry holds the processes of one socket inode. procs is never
@@ -111,7 +116,8 @@ func newOwners(root string) *owners {
 // refresh brings the cache up to date for socks and sets their Procs.
 //
 // Per refresh it lists <root>, reads each /proc/PID/stat (comm and start
-// time) and lists each /proc/PID/fd directory; it calls readlink only for
+// time; of a kernel thread it only stats the /proc/PID directory, see
+// scanPID) and lists each /proc/PID/fd directory; it calls readlink only for
 // fd numbers it has not seen, for fds whose cached socket is no longer in
 // socks (the number may have been reused), and for every fd of a process
 // that is new, restarted or changed comm (exec). A process whose fd count
@@ -265,11 +271,35 @@ func (o *owners) scan(ctx context.Context, gen uint64, mode scanMode) error {
 
 func (o *owners) scanPID(rootfd, pid int, gen uint64, mode scanMode) {
 	name := strconv.Itoa(pid)
-	start, comm, ok := o.readStat(rootfd, name)
+	ps := o.procs[pid]
+	if ps != nil && ps.kthread && mode == scanChanged {
+		// A kernel thread has no fds and never execs; while its /proc
+		// directory is the same inode it is the same thread, which
+		// spares reading its stat and fd directory every refresh (most
+		// of a host's processes are kernel threads).
+		var st unix.Stat_t
+		if unix.Fstatat(rootfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+			return // exited
+		}
+		if st.Ino == ps.ino {
+			ps.gen = gen
+			o.stats.Unlisted++
+			return
+		}
+	}
+	start, flags, comm, ok := o.readStat(rootfd, name)
 	if !ok {
 		return // exited
 	}
-	ps := o.procs[pid]
+	if flags&pfKthread != 0 {
+		o.kernelThread(rootfd, pid, name, start, comm, gen)
+		return
+	}
+	if ps != nil && ps.kthread {
+		o.dropAll(pid, ps) // a kernel thread's PID, reused
+		delete(o.procs, pid)
+		ps = nil
+	}
 	if mode == scanChanged && ps != nil && ps.start == start && ps.comm == string(comm) &&
 		len(o.recheck[pid]) == 0 && gen%listEvery != 0 {
 		// Same process, none of its sockets left the table, as many fds
@@ -352,6 +382,29 @@ func (o *owners) scanPID(rootfd, pid int, gen uint64, mode scanMode) {
 		o.remove(old[i].ino, pid, old[i].fd)
 	}
 	ps.fds = append(ps.fds[:0], o.newFds...)
+}
+
+// pfKthread is PF_KTHREAD in the flags of /proc/PID/stat.
+const pfKthread = 0x00200000
+
+// kernelThread records pid as a kernel thread: no fds to list, and the
+// inode of its /proc directory to know it again.
+func (o *owners) kernelThread(rootfd, pid int, name string, start uint64, comm []byte, gen uint64) {
+	var st unix.Stat_t
+	if unix.Fstatat(rootfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+		return // exited
+	}
+	ps := o.procs[pid]
+	if ps != nil && !ps.kthread {
+		o.dropAll(pid, ps) // a reused PID
+		ps = nil
+	}
+	if ps == nil {
+		ps = &procState{kthread: true}
+		o.procs[pid] = ps
+		o.stats.Scanned++
+	}
+	ps.start, ps.comm, ps.ino, ps.gen = start, string(comm), st.Ino, gen
 }
 
 // resolveAgain says whether a cached fd must be resolved again in mode.
@@ -447,39 +500,43 @@ func statFdCount(rootfd int, name string) (int, bool) {
 	return int(st.Size), true
 }
 
-// readStat reads <root>/PID/stat and returns the start time and comm.
-// comm aliases an internal buffer.
-func (o *owners) readStat(rootfd int, pid string) (start uint64, comm []byte, ok bool) {
+// readStat reads <root>/PID/stat and returns the start time, the flags
+// and comm. comm aliases an internal buffer.
+func (o *owners) readStat(rootfd int, pid string) (start, flags uint64, comm []byte, ok bool) {
 	f, err := unix.Openat(rootfd, pid+"/stat", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return 0, nil, false
+		return 0, 0, nil, false
 	}
 	n, err := readFull(f, o.statBuf)
 	unix.Close(f)
 	if err != nil {
-		return 0, nil, false
+		return 0, 0, nil, false
 	}
 	return parseStat(o.statBuf[:n])
 }
 
-// parseStat extracts comm and starttime (field 22) from the text of
-// /proc/PID/stat. comm may contain spaces and parentheses; it ends at the
-// last ')'.
-func parseStat(b []byte) (start uint64, comm []byte, ok bool) {
+// parseStat extracts comm, the flags (field 9) and starttime (field 22)
+// from the text of /proc/PID/stat. comm may contain spaces and
+// parentheses; it ends at the last ')'.
+func parseStat(b []byte) (start, flags uint64, comm []byte, ok bool) {
 	l := bytes.IndexByte(b, '(')
 	r := bytes.LastIndexByte(b, ')')
 	if l < 0 || r < l {
-		return 0, nil, false
+		return 0, 0, nil, false
 	}
 	comm = b[l+1 : r]
 	var f [24][]byte
 	n := splitFields(b[r+1:], f[:])
-	const startField = 22 - 3 // fields after ')' start at field 3 (state)
+	// Fields after ')' start at field 3 (state).
+	const flagsField, startField = 9 - 3, 22 - 3
 	if n <= startField {
-		return 0, nil, false
+		return 0, 0, nil, false
+	}
+	if flags, ok = parseUint(f[flagsField], 10, 64); !ok {
+		return 0, 0, nil, false
 	}
 	start, ok = parseUint(f[startField], 10, 64)
-	return start, comm, ok
+	return start, flags, comm, ok
 }
 
 var socketPrefix = []byte("socket:[")

@@ -23,13 +23,22 @@ type fakeProc struct {
 func newFakeProc(t *testing.T) *fakeProc { return &fakeProc{t: t, root: t.TempDir()} }
 
 func (f *fakeProc) proc(pid int, comm string, start int) {
+	// Real layout: comm in parentheses, then fields 3..52; starttime is 22.
+	f.write(pid, fmt.Sprintf("%d (%s) S 1 1 1 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 %d 1000 100 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n", pid, comm, start))
+}
+
+// kthread adds a kernel thread: PF_KTHREAD in its flags, no fds.
+func (f *fakeProc) kthread(pid int, comm string, start int) {
+	f.write(pid, fmt.Sprintf("%d (%s) I 2 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 0 -20 1 0 %d 0 0 18446744073709551615 0 0 0 0 0 0 0 2147483647 0 0 0 0 17 0 0 0 0 0 0\n", pid, comm, start))
+}
+
+// write makes PID/ with an empty fd/ and stat.
+func (f *fakeProc) write(pid int, stat string) {
 	f.t.Helper()
 	dir := filepath.Join(f.root, strconv.Itoa(pid))
 	if err := os.MkdirAll(filepath.Join(dir, "fd"), 0o755); err != nil {
 		f.t.Fatal(err)
 	}
-	// Real layout: comm in parentheses, then fields 3..52; starttime is 22.
-	stat := fmt.Sprintf("%d (%s) S 1 1 1 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 %d 1000 100 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n", pid, comm, start)
 	if err := os.WriteFile(filepath.Join(dir, "stat"), []byte(stat), 0o644); err != nil {
 		f.t.Fatal(err)
 	}
@@ -273,21 +282,24 @@ func TestOwnersMissingRoot(t *testing.T) {
 
 func TestParseStat(t *testing.T) {
 	tests := []struct {
-		in    string
-		comm  string
-		start uint64
-		ok    bool
+		in           string
+		comm         string
+		start, flags uint64
+		ok           bool
 	}{
-		{"1 (systemd) S 0 1 1 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 42 1000 100\n", "systemd", 42, true},
-		{"7 (a) b) (c) R 0 1 1 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 9 1000\n", "a) b) (c", 9, true},
-		{"7 (short) R 0 1\n", "", 0, false},
-		{"7 no parens\n", "", 0, false},
-		{"7 (x) R 0 1 1 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 notanumber 1000\n", "x", 0, false},
+		{"1 (systemd) S 0 1 1 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 42 1000 100\n", "systemd", 42, 4194560, true},
+		{"7 (a) b) (c) R 0 1 1 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 9 1000\n", "a) b) (c", 9, 4194560, true},
+		// A kernel thread (PF_KTHREAD in the flags), from this machine.
+		{"2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 0 0 0 18446744073709551615\n", "kthreadd", 0, 2129984, true},
+		{"7 (short) R 0 1\n", "", 0, 0, false},
+		{"7 no parens\n", "", 0, 0, false},
+		{"7 (x) R 0 1 1 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 notanumber 1000\n", "x", 0, 0, false},
+		{"7 (x) R 0 1 1 0 -1 -5 1 2 3 4 5 6 7 8 20 0 1 0 9 1000\n", "x", 0, 0, false},
 	}
 	for _, tt := range tests {
-		start, comm, ok := parseStat([]byte(tt.in))
-		if ok != tt.ok || (ok && (string(comm) != tt.comm || start != tt.start)) {
-			t.Errorf("parseStat(%q) = %d, %q, %v; want %d, %q, %v", tt.in, start, comm, ok, tt.start, tt.comm, tt.ok)
+		start, flags, comm, ok := parseStat([]byte(tt.in))
+		if ok != tt.ok || (ok && (string(comm) != tt.comm || start != tt.start || flags != tt.flags)) {
+			t.Errorf("parseStat(%q) = %d, %#x, %q, %v; want %d, %#x, %q, %v", tt.in, start, flags, comm, ok, tt.start, tt.flags, tt.comm, tt.ok)
 		}
 	}
 }
@@ -299,7 +311,7 @@ func FuzzParseStat(f *testing.F) {
 	}
 	f.Add([]byte("1 (a b) S 0 1 1 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 42 1000 100\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, comm, ok := parseStat(b)
+		_, _, comm, ok := parseStat(b)
 		if ok && len(comm) > len(b) {
 			t.Fatal("comm longer than input")
 		}
@@ -375,4 +387,63 @@ func TestOwnersChurnBoundsFullPasses(t *testing.T) {
 		t.Errorf("%d passes over every fd in %d refreshes, want at most %d", allPasses, refreshes, max)
 	}
 	t.Logf("%d passes over every fd, %d readlinks in %d refreshes", allPasses, readlinks, refreshes-1)
+}
+
+// TestOwnersKernelThreads: a kernel thread costs one stat of its /proc
+// directory per refresh (its stat file is not read again), and a PID of
+// a kernel thread that a user process reuses is scanned in full.
+func TestOwnersKernelThreads(t *testing.T) {
+	fp := newFakeProc(t)
+	fp.kthread(50, "kworker/0:1", 10)
+	fp.proc(100, "nginx", 5000)
+	fp.fd(100, 3, sockLink(1000))
+	o := newOwners(fp.root)
+	socks := socketsOf(1000, 2000)
+	if err := o.refresh(context.Background(), socks); err != nil {
+		t.Fatal(err)
+	}
+	if ps := o.procs[50]; ps == nil || !ps.kthread || ps.comm != "kworker/0:1" {
+		t.Fatalf("pid 50 not known as a kernel thread: %+v", o.procs[50])
+	}
+	// Without its stat file the thread is still known: the stat is not read.
+	if err := os.Remove(filepath.Join(fp.root, "50", "stat")); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.refresh(context.Background(), socks); err != nil {
+		t.Fatal(err)
+	}
+	if o.procs[50] == nil || o.stats.Unlisted < 1 {
+		t.Fatalf("kernel thread dropped or listed: %+v, stats %+v", o.procs[50], o.stats)
+	}
+	// The thread exits and a user process gets its PID (a new /proc
+	// directory, whose inode differs as procfs gives each a new one; the
+	// old one is kept until then so that this file system cannot reuse
+	// its number).
+	old := filepath.Join(fp.root, "exited-50")
+	if err := os.Rename(filepath.Join(fp.root, "50"), old); err != nil {
+		t.Fatal(err)
+	}
+	fp.proc(50, "sshd", 9000)
+	fp.fd(50, 4, sockLink(2000))
+	if err := os.RemoveAll(old); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.refresh(context.Background(), socks); err != nil {
+		t.Fatal(err)
+	}
+	want := map[uint64][]string{1000: {"nginx/100/3"}, 2000: {"sshd/50/4"}}
+	if diff := cmp.Diff(want, ownersOf(socks)); diff != "" {
+		t.Errorf("owners after the PID was reused (-want +got):\n%s", diff)
+	}
+	if o.procs[50].kthread {
+		t.Error("pid 50 still marked a kernel thread")
+	}
+	// Gone: dropped.
+	fp.exit(50)
+	if err := o.refresh(context.Background(), socketsOf(1000)); err != nil {
+		t.Fatal(err)
+	}
+	if o.procs[50] != nil {
+		t.Error("an exited process is still cached")
+	}
 }
