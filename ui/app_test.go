@@ -2,6 +2,7 @@ package ui
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -611,5 +612,38 @@ func TestFilterKeystrokeDoesNotSort(t *testing.T) {
 	send(a, "o")
 	if p.sortRuns != before+1 {
 		t.Fatalf("a new sort column: %d sorts, want 1", p.sortRuns-before)
+	}
+}
+
+// TestSortSteadyRows: a snapshot holding the same rows in the same places
+// with other queues (a steady table) starts its sort from the last order;
+// the result is the order a fresh screen sorts from scratch, by every
+// sort.
+func TestSortSteadyRows(t *testing.T) {
+	next := fixtureSockets()
+	for i := range next {
+		next[i].RecvQ = uint32((i * 7919) % 101)
+		next[i].SendQ = uint32((i * 104729) % 37)
+	}
+	for k := range 8 {
+		keys := slices.Repeat([]string{"o"}, k)
+		store := fixtureStore()
+		a := newTestApp(t, store, Options{}, 120, 40)
+		send(a, keys...)
+		reuses := a.pages[0].(*connsPage).socks.reuses
+		store.Publish(model.SocketsUpdate{Sockets: next})
+		a.apply()
+		fresh := fixtureStore()
+		fresh.Publish(model.SocketsUpdate{Sockets: next})
+		b := newTestApp(t, fresh, Options{}, 120, 40)
+		send(b, keys...)
+		sv := a.pages[0].(*connsPage).socks
+		if sv.reuses != reuses+1 {
+			t.Errorf("sort %d: the steady update's sort did not start from the last order", k)
+		}
+		got, want := sv.idx, b.pages[0].(*connsPage).socks.idx
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("sort %d after a steady update (-fresh +steady):\n%s", k, diff)
+		}
 	}
 }

@@ -76,6 +76,11 @@ type listBase[K comparable] struct {
 	// the filter; a keystroke in the filter only narrows it again.
 	order      []int
 	orderValid bool
+	// sortedKeys are the keys of the rows order was last sorted from, by
+	// index. When the next data holds the same rows in the same places
+	// (a steady table: only counters and queues move), the sort starts
+	// from the last order, which it then finishes in about one pass.
+	sortedKeys []K
 
 	// Lower-case haystacks, built once per snapshot when a filter is in
 	// use: row i's text is hay[hayOff[i]:hayOff[i+1]].
@@ -109,9 +114,9 @@ type listBase[K comparable] struct {
 	details bool
 	detailH int
 
-	// recomputes counts the filter-and-sort runs, sortRuns the sorts
-	// (for tests).
-	recomputes, sortRuns int
+	// recomputes counts the filter-and-sort runs, sortRuns the sorts,
+	// reuses the sorts that started from the last order (for tests).
+	recomputes, sortRuns, reuses int
 }
 
 // Init implements page; a list page has no work of its own to start.
@@ -294,10 +299,32 @@ rows:
 
 // sortOrder sorts every row the page includes.
 func (l *listBase[K]) sortOrder(src listSource[K]) {
+	n := src.count()
+	same := len(l.sortedKeys) == n
+	for i := 0; same && i < n; i++ {
+		same = src.key(i) == l.sortedKeys[i]
+	}
+	if !same {
+		l.sortedKeys = l.sortedKeys[:0]
+		for i := range n {
+			l.sortedKeys = append(l.sortedKeys, src.key(i))
+		}
+	}
 	order := l.order[:0]
-	for i := range src.count() {
+	inc := 0
+	for i := range n {
 		if src.include(i) {
-			order = append(order, i)
+			inc++
+		}
+	}
+	if same && inc == len(l.order) && !slices.ContainsFunc(l.order, func(i int) bool { return !src.include(i) }) {
+		order = l.order // the same rows: start from their last order
+		l.reuses++
+	} else {
+		for i := range n {
+			if src.include(i) {
+				order = append(order, i)
+			}
 		}
 	}
 	spec := l.sorts[l.sortIdx]
