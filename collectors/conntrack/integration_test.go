@@ -907,3 +907,39 @@ func TestIntegrationRawMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestIntegrationEmptyNamespaceSkipsWalk: in a namespace without a
+// conntrack entry the dump does not walk the host's table (no dump socket
+// is even opened); once the namespace has flows, they are dumped and
+// equal conntrack's.
+func TestIntegrationEmptyNamespaceSkipsWalk(t *testing.T) {
+	requireRoot(t)
+	ns := loopbackLab(t, "empty")
+	c := NewCollector(Config{NetNS: ns.fd(), Refresh: time.Hour})
+	defer c.Close()
+	store := model.NewStore("h", "k", time.Now())
+	if err := c.Collect(context.Background(), store); err != nil {
+		t.Fatal(err)
+	}
+	snap := store.Snapshot()
+	if c.emptySkips.Load() != 1 || c.dumpConn != nil || snap.Conntrack.Dumps != 1 || len(snap.Flows) != 0 {
+		t.Fatalf("empty namespace: %d skips, dump socket %v, %d dumps, %d flows", c.emptySkips.Load(), c.dumpConn != nil, snap.Conntrack.Dumps, len(snap.Flows))
+	}
+
+	if n := shortFlowsOn(t, ns, 9300, 3, 5*time.Second); n != 3 {
+		t.Fatalf("%d of 3 flows made", n)
+	}
+	c.requested.Store(true)
+	if err := c.Collect(context.Background(), store); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, c, store)
+	snap = store.Snapshot()
+	if c.emptySkips.Load() != 1 || c.dumpConn == nil {
+		t.Fatalf("a namespace with flows was not dumped (%d skips)", c.emptySkips.Load())
+	}
+	if len(snap.Flows) < 3 {
+		t.Fatalf("%d flows, want the 3 made", len(snap.Flows))
+	}
+	compareTable(t, ns, snap.Flows)
+}
