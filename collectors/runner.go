@@ -84,7 +84,7 @@ func (r *Runner) loop(ctx context.Context, s Spec) {
 		if state == model.StateNoPermission || state == model.StateNotSupported {
 			wait = max(wait, r.RetryInterval)
 		}
-		t := time.NewTimer(wait)
+		t := time.NewTimer(untilNext(time.Now(), wait))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -92,6 +92,19 @@ func (r *Runner) loop(ctx context.Context, s Spec) {
 		case <-t.C:
 		}
 	}
+}
+
+// untilNext returns the time from now to the next multiple of every
+// (counted from the Unix epoch): runs start on that grid, as a ticker's
+// would, and in phase with every other collector of the same interval,
+// so that the collectors of one refresh wake the process once, together,
+// rather than drifting apart by their run times. A run that overran its
+// slot waits for the next one.
+func untilNext(now time.Time, every time.Duration) time.Duration {
+	if every <= 0 {
+		return 0
+	}
+	return every - time.Duration(now.UnixNano()%int64(every))
 }
 
 // runOne runs one collection and records its status. The collection runs

@@ -102,3 +102,30 @@ func TestStatusCarriesSourceAndNote(t *testing.T) {
 		t.Errorf("a failed run must carry its reason, not a note: %+v", st)
 	}
 }
+
+func TestUntilNext(t *testing.T) {
+	at := func(s string) time.Time {
+		t.Helper()
+		v, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	tests := []struct {
+		now   string
+		every time.Duration
+		want  time.Duration
+	}{
+		{"2026-11-21T08:00:00.015Z", time.Second, 985 * time.Millisecond}, // a run that took 15 ms
+		{"2026-11-21T08:00:00Z", time.Second, time.Second},                // on the grid: the next slot
+		{"2026-11-21T08:00:01.2Z", 2 * time.Second, 800 * time.Millisecond},
+		{"2026-11-21T08:00:03.5Z", 10 * time.Second, 6500 * time.Millisecond},
+		{"2026-11-21T08:00:03.5Z", 0, 0},
+	}
+	for _, tt := range tests {
+		if got := untilNext(at(tt.now), tt.every); got != tt.want {
+			t.Errorf("untilNext(%s, %v) = %v, want %v", tt.now, tt.every, got, tt.want)
+		}
+	}
+}
