@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -594,21 +593,15 @@ func (c *Collector) Close() error {
 	return nil
 }
 
-// inNetNS runs fn on a thread in the network namespace netns (an open
-// file; 0 runs fn here). The thread is discarded afterwards, so the
-// namespace cannot leak into other goroutines.
+// inNetNS runs fn in the network namespace netns (an open file; 0 runs
+// fn here; see collectors.InNetNS).
 func inNetNS(netns int, fn func() error) error {
 	if netns <= 0 {
 		return fn()
 	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
-		if err := unix.Setns(netns, unix.CLONE_NEWNET); err != nil {
-			errc <- permError("enter network namespace", err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
+	var err error
+	if nerr := collectors.InNetNS(netns, func() { err = fn() }); nerr != nil {
+		return permError("enter network namespace", nerr)
+	}
+	return err
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -80,6 +79,9 @@ type Stats struct {
 	ProcNetTables []string
 	// SkippedProtos lists tables neither source has (e.g. "udplite").
 	SkippedProtos []string
+	// Empty lists the tables not dumped because /proc/net/sockstat says
+	// they hold no socket.
+	Empty         []string
 	Owners        OwnerStats
 	DumpDuration  time.Duration
 	OwnerDuration time.Duration
@@ -183,9 +185,10 @@ func (c *Collector) Sockets(ctx context.Context) ([]model.Socket, Stats, error) 
 func (c *Collector) sockets(ctx context.Context) ([]model.Socket, Stats, error) {
 	var st Stats
 	t0 := time.Now()
+	counts := c.sockstat()
 	hint := c.last
-	if hint == 0 && c.opts.NetNS == 0 {
-		hint = sockstatHint(filepath.Join(c.opts.ProcRoot, "net"))
+	if hint == 0 {
+		hint = counts.hint()
 	}
 	socks := make([]model.Socket, 0, hint+hint/8+64)
 	var err error
@@ -194,14 +197,14 @@ func (c *Collector) sockets(ctx context.Context) ([]model.Socket, Stats, error) 
 		socks, err = c.fromProcNet(socks)
 		st.Source = SourceProcNet
 	case SourceSockDiag:
-		socks, err = c.fromDiag(ctx, socks, &st)
+		socks, err = c.fromDiag(ctx, socks, counts, &st)
 		st.Source = diagSource(st.ProcNetTables)
 	case "":
 		c.mu.Lock()
 		down := c.diagDown
 		c.mu.Unlock()
 		if down == nil {
-			socks, err = c.fromDiag(ctx, socks, &st)
+			socks, err = c.fromDiag(ctx, socks, counts, &st)
 			st.Source = diagSource(st.ProcNetTables)
 			// The kernel and privileges do not change under a running
 			// collector: once sock_diag is missing or denied, stay on
@@ -265,7 +268,25 @@ var dumps = []struct {
 	{protoRAW, afInet}, {protoRAW, afInet6},
 }
 
-func (c *Collector) fromDiag(ctx context.Context, out []model.Socket, st *Stats) ([]model.Socket, error) {
+// sockstat reads the namespace's socket counts (see sockCounts); on
+// error every table is unknown.
+func (c *Collector) sockstat() sockCounts {
+	if c.opts.NetNS == 0 {
+		return readSockstat(filepath.Join(c.opts.ProcRoot, "net"))
+	}
+	var counts sockCounts
+	if inNetNS(c.opts.NetNS, func() { counts = readSockstat(filepath.Join(c.opts.ProcRoot, "thread-self", "net")) }) != nil {
+		return sockCounts{}
+	}
+	return counts
+}
+
+// fromDiag dumps every table, except those counts says are empty: the
+// kernel walks a whole hash table for a dump (TCP's established table is
+// shared by every namespace, 262,144 buckets here), whether or not it
+// finds anything. TCP over IPv4 is always dumped: its answer tells
+// whether sock_diag works at all.
+func (c *Collector) fromDiag(ctx context.Context, out []model.Socket, counts sockCounts, st *Stats) ([]model.Socket, error) {
 	c.mu.Lock()
 	dc, closed := c.diag, c.closed
 	c.mu.Unlock()
@@ -292,6 +313,10 @@ func (c *Collector) fromDiag(ctx context.Context, out []model.Socket, st *Stats)
 		c.namesAt = now
 	}
 	for _, d := range dumps {
+		if name := procNetName(d.proto, d.family); name != "tcp" && counts.empty(name) {
+			st.Empty = append(st.Empty, name)
+			continue
+		}
 		var err error
 		out, err = dc.dump(ctx, d.family, d.proto, out)
 		if err == nil {
@@ -375,22 +400,12 @@ func classifyProc(err error) error {
 	return err
 }
 
-// inNetNS runs fn on an OS thread that has entered the network namespace
-// ns. The thread is thrown away afterwards rather than trusted to have
-// returned to its namespace.
+// inNetNS runs fn in the network namespace ns (collectors.InNetNS).
 func inNetNS(ns int, fn func()) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// No UnlockOSThread: the goroutine's exit ends the thread.
-		if err := unix.Setns(ns, unix.CLONE_NEWNET); err != nil {
-			errc <- classifyDial("network namespace", err)
-			return
-		}
-		fn()
-		errc <- nil
-	}()
-	return <-errc
+	if err := collectors.InNetNS(ns, fn); err != nil {
+		return classifyDial("network namespace", err)
+	}
+	return nil
 }
 
 var _ interface {

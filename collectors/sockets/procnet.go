@@ -257,45 +257,77 @@ func parseUint(b []byte, base uint64, bits uint) (uint64, bool) {
 	return v, true
 }
 
-// sockstatHint reads /proc/net/sockstat and sockstat6 under dir and
-// returns how many sockets a dump should expect (0 if it cannot tell).
-// It only sizes the first collection's buffer.
-func sockstatHint(dir string) int {
-	n := 0
+// sockCounts are the counts of /proc/net/sockstat and sockstat6: for
+// each table ("tcp", "udp6", ... as procNetName names them) the sockets
+// in use, which are the ones its dump finds, and the TIME-WAIT sockets of
+// both TCP tables. A table not listed is not known.
+type sockCounts struct {
+	inuse map[string]uint64
+	tw    uint64
+}
+
+// sockstatTables maps sockstat's line keys to table names.
+var sockstatTables = map[string]string{
+	"TCP:": "tcp", "TCP6:": "tcp6", "UDP:": "udp", "UDP6:": "udp6",
+	"UDPLITE:": "udplite", "UDPLITE6:": "udplite6", "RAW:": "raw", "RAW6:": "raw6",
+}
+
+// readSockstat reads sockstat and sockstat6 under dir into counts; a file
+// that cannot be read leaves its tables unknown.
+func readSockstat(dir string) sockCounts {
+	c := sockCounts{inuse: map[string]uint64{}}
 	for _, name := range []string{"sockstat", "sockstat6"} {
 		f, err := os.Open(filepath.Join(dir, name))
 		if err != nil {
 			continue
 		}
-		n += parseSockstatHint(f)
+		parseSockstat(f, &c)
 		f.Close()
 	}
-	return n
+	return c
 }
 
-// parseSockstatHint sums the "inuse" and "tw" counts of the TCP, UDP,
-// UDPLITE and RAW lines of a /proc/net/sockstat{,6} text.
-func parseSockstatHint(r io.Reader) int {
+// parseSockstat adds the "inuse" counts of the TCP, UDP, UDPLITE and RAW
+// lines of a /proc/net/sockstat{,6} text, and TCP's "tw", to c. A line
+// whose count does not parse is left out (its table stays unknown).
+func parseSockstat(r io.Reader, c *sockCounts) {
 	sc := bufio.NewScanner(r)
-	n := 0
 	var f [16][]byte
 	for sc.Scan() {
 		nf := splitFields(sc.Bytes(), f[:])
 		if nf == 0 {
 			continue
 		}
-		switch string(f[0]) {
-		case "TCP:", "TCP6:", "UDP:", "UDP6:", "UDPLITE:", "UDPLITE6:", "RAW:", "RAW6:":
-		default:
+		table, ok := sockstatTables[string(f[0])]
+		if !ok {
 			continue
 		}
 		for i := 1; i+1 < nf; i += 2 {
-			if k := string(f[i]); k == "inuse" || k == "tw" {
-				if v, ok := parseUint(f[i+1], 10, 31); ok && n+int(v) < 1<<24 {
-					n += int(v)
-				}
+			v, ok := parseUint(f[i+1], 10, 31)
+			switch k := string(f[i]); {
+			case !ok:
+			case k == "inuse":
+				c.inuse[table] = v
+			case k == "tw" && table == "tcp":
+				c.tw = v
 			}
 		}
 	}
-	return n
+}
+
+// hint is how many sockets a dump of every table should expect.
+func (c sockCounts) hint() int {
+	n := c.tw
+	for _, v := range c.inuse {
+		n += v
+	}
+	return int(min(n, 1<<24))
+}
+
+// empty reports whether table is known to hold no socket: its dump would
+// find nothing. TIME-WAIT sockets are counted for both TCP tables
+// together, so tcp6 is empty only when there are none.
+func (c sockCounts) empty(table string) bool {
+	v, ok := c.inuse[table]
+	return ok && v == 0 && (table != "tcp6" || c.tw == 0)
 }

@@ -179,30 +179,57 @@ func FuzzParseNetTCP(f *testing.F) {
 	})
 }
 
-func TestParseSockstatHint(t *testing.T) {
+func TestParseSockstat(t *testing.T) {
 	const in = `sockets: used 14
 TCP: inuse 5 orphan 1 tw 3 alloc 1004 mem 164
 UDP: inuse 2 mem 0
 UDPLITE: inuse 0
 RAW: inuse 1
 FRAG: inuse 7 memory 0
-TCP6: inuse 4
+TCP6: inuse 0
 UDP6: inuse x
 `
-	if got := parseSockstatHint(strings.NewReader(in)); got != 5+3+2+1+4 {
-		t.Errorf("hint %d, want 15", got)
+	c := sockCounts{inuse: map[string]uint64{}}
+	parseSockstat(strings.NewReader(in), &c)
+	want := sockCounts{inuse: map[string]uint64{"tcp": 5, "udp": 2, "udplite": 0, "raw": 1, "tcp6": 0}, tw: 3}
+	if diff := cmp.Diff(want, c, cmp.AllowUnexported(sockCounts{})); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+	if got := c.hint(); got != 5+3+2+1 {
+		t.Errorf("hint %d, want 11", got)
+	}
+	for table, want := range map[string]bool{
+		"tcp": false, "udp": false, "udplite": true, "raw": false,
+		"tcp6":     false, // TIME-WAIT sockets may be IPv6
+		"udp6":     false, // did not parse: unknown
+		"udplite6": false, // not listed: unknown
+	} {
+		if got := c.empty(table); got != want {
+			t.Errorf("empty(%s) = %v, want %v", table, got, want)
+		}
+	}
+	c.tw = 0
+	if !c.empty("tcp6") {
+		t.Error("tcp6 with no socket and no TIME-WAIT is not empty")
 	}
 }
 
-func FuzzParseSockstatHint(f *testing.F) {
+func FuzzParseSockstat(f *testing.F) {
 	for _, name := range []string{"/proc/net/sockstat", "/proc/net/sockstat6"} {
 		if b, err := os.ReadFile(name); err == nil {
 			f.Add(b)
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if n := parseSockstatHint(strings.NewReader(string(b))); n < 0 || n >= 1<<24 {
+		c := sockCounts{inuse: map[string]uint64{}}
+		parseSockstat(strings.NewReader(string(b)), &c)
+		if n := c.hint(); n < 0 || n > 1<<24 {
 			t.Fatalf("hint %d", n)
+		}
+		for table, v := range c.inuse {
+			if v >= 1<<31 || (v == 0) != c.empty(table) && table != "tcp6" {
+				t.Fatalf("%s: inuse %d, empty %v", table, v, c.empty(table))
+			}
 		}
 	})
 }

@@ -10,9 +10,9 @@ package netnstest
 import (
 	"bytes"
 	"fmt"
+	"netlens/collectors"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -83,6 +83,18 @@ func (ns *NS) Command(name string, args ...string) *exec.Cmd {
 	return exec.Command("ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
 }
 
+// FD opens the namespace and returns its file descriptor (what
+// collectors take as their NetNS), closed when the test ends.
+func (ns *NS) FD(tb testing.TB) int {
+	tb.Helper()
+	fd, err := unix.Open("/run/netns/"+ns.Name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		tb.Fatalf("open netns %s: %v", ns.Name, err)
+	}
+	tb.Cleanup(func() { unix.Close(fd) })
+	return fd
+}
+
 // Do runs fn on an OS thread that has joined the namespace: inside fn,
 // /proc/thread-self/net is the namespace's /proc/net, and sockets (and
 // netlink sockets) are made in it and stay there.
@@ -94,32 +106,10 @@ func (ns *NS) Do(tb testing.TB, fn func()) {
 }
 
 func (ns *NS) do(fn func()) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- fmt.Errorf("open own netns: %w", err)
-			return
-		}
-		defer unix.Close(orig)
-		fd, err := unix.Open("/run/netns/"+ns.Name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- fmt.Errorf("open netns %s: %w", ns.Name, err)
-			return
-		}
-		defer unix.Close(fd)
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns.Name, err)
-			return
-		}
-		fn()
-		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns back: %w", err) // the thread stays locked and dies with the goroutine
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- nil
-	}()
-	return <-errc
+	fd, err := unix.Open("/run/netns/"+ns.Name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open netns %s: %w", ns.Name, err)
+	}
+	defer unix.Close(fd)
+	return collectors.InNetNS(fd, fn)
 }

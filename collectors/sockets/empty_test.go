@@ -1,0 +1,96 @@
+package sockets
+
+import (
+	"context"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"netlens/collectors/internal/netnstest"
+	"netlens/model"
+)
+
+// TestIntegrationEmptyTablesNotDumped: the tables /proc/net/sockstat
+// says are empty are not dumped, and the sockets found are still exactly
+// ss's; a socket in a table, or a TIME-WAIT socket for tcp6, makes the
+// table dumped again.
+func TestIntegrationEmptyTablesNotDumped(t *testing.T) {
+	ns := netnstest.New(t, "nlsk-empty")
+	// inNS runs fn in the namespace; what it opens stays open until the
+	// test ends.
+	inNS := func(fn func() (io.Closer, error)) {
+		t.Helper()
+		var c io.Closer
+		var err error
+		ns.Do(t, func() { c, err = fn() })
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	var lis net.Listener
+	inNS(func() (io.Closer, error) {
+		var err error
+		lis, err = net.Listen("tcp4", "127.0.0.1:0")
+		return lis, err
+	})
+	tcpAddr := lis.Addr().String()
+	c := New(Options{NetNS: ns.FD(t), NoOwners: true})
+	defer c.Close()
+	collect := func() ([]model.Socket, Stats) {
+		t.Helper()
+		socks, st, err := c.Sockets(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss := strings.Count(ns.Run(t, "ss", "-tuwanH"), "\n")
+		if len(socks) != ss {
+			t.Fatalf("%d sockets, ss lists %d", len(socks), ss)
+		}
+		return socks, st
+	}
+	socks, st := collect()
+	if want := []string{"tcp6", "udp", "udp6", "udplite", "udplite6", "raw", "raw6"}; !slices.Equal(st.Empty, want) {
+		t.Errorf("tables not dumped: %v, want %v", st.Empty, want)
+	}
+	if findSocket(socks, model.ProtoTCP, tcpAddr) == nil {
+		t.Fatalf("the listener %s is missing", tcpAddr)
+	}
+
+	// A UDP socket on IPv6, and a TCP connection closed by its client,
+	// which leaves a TIME-WAIT socket (sockstat counts those for both
+	// families together).
+	var udp net.PacketConn
+	inNS(func() (io.Closer, error) {
+		var err error
+		udp, err = net.ListenPacket("udp6", "[::1]:0")
+		return udp, err
+	})
+	udpAddr := udp.LocalAddr().String()
+	inNS(func() (io.Closer, error) {
+		conn, err := net.Dial("tcp4", tcpAddr)
+		if err != nil {
+			return nil, err
+		}
+		srv, err := lis.Accept()
+		if err != nil {
+			return nil, err
+		}
+		conn.Close()
+		srv.Close() // after the client: the client's side waits
+		return srv, nil
+	})
+	for i := 0; !strings.Contains(ns.Run(t, "ss", "-tanH", "state", "time-wait"), "127.0.0.1") && i < 50; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	socks, st = collect()
+	if slices.Contains(st.Empty, "udp6") || slices.Contains(st.Empty, "tcp6") {
+		t.Errorf("tables not dumped: %v; udp6 has a socket and TIME-WAIT sockets may be IPv6", st.Empty)
+	}
+	if findSocket(socks, model.ProtoUDP, udpAddr) == nil {
+		t.Errorf("the UDP socket %s is missing", udpAddr)
+	}
+}
