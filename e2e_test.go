@@ -216,16 +216,8 @@ func TestIntegrationE2ETerminals(t *testing.T) {
 func TestIntegrationE2EFilterToggle(t *testing.T) {
 	requireTmux(t)
 	requireTools(t, "nft", "socat")
-	bin := netlensBinary(t)
-	ns := testNetns(t)
 	const port = "47790"
-	script := fmt.Sprintf(`socat TCP-LISTEN:%s,reuseaddr,fork /dev/null &
-env -u SSH_CONNECTION %s --filter-backend nft
-echo "EXIT=$?"
-kill %%1
-sleep 60`, port, bin)
-	s := startTmux(t, 120, 40, []string{"TERM=xterm-256color"}, fmt.Sprintf("ip netns exec %s sh -c '%s'", ns, strings.ReplaceAll(script, "'", `'\''`)))
-	deleteNetlensTable(t, ns)
+	s, ns := startFilterTUI(t, port)
 
 	connects := func(n int) int { return tcpConnects(ns, port, n) }
 	s.waitText("4 Filters", 10*time.Second)
@@ -379,19 +371,9 @@ sleep 60`, port, port, clientPort, clientPort, port, bin)
 func TestIntegrationE2EFilterRevert(t *testing.T) {
 	requireTmux(t)
 	requireTools(t, "nft", "socat")
-	bin := netlensBinary(t)
-	ns := testNetns(t)
 	const port = "47792"
-	script := fmt.Sprintf(`socat TCP-LISTEN:%s,reuseaddr,fork /dev/null &
-env -u SSH_CONNECTION %s --filter-backend nft
-echo "EXIT=$?"
-kill %%1
-sleep 60`, port, bin)
-	s := startTmux(t, 120, 40, []string{"TERM=xterm-256color"}, fmt.Sprintf("ip netns exec %s sh -c '%s'", ns, strings.ReplaceAll(script, "'", `'\''`)))
-	deleteNetlensTable(t, ns)
-	connect := func() bool {
-		return exec.Command("ip", "netns", "exec", ns, "socat", "-T1", "/dev/null", "TCP:127.0.0.1:"+port+",connect-timeout=1").Run() == nil
-	}
+	s, ns := startFilterTUI(t, port)
+	connect := func() bool { return tcpConnects(ns, port, 1) == 1 }
 	s.waitText("4 Filters", 10*time.Second)
 	s.keys("4")
 	s.waitText("backend nft:", 10*time.Second)

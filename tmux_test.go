@@ -197,3 +197,21 @@ func (s *tmuxSession) dropPortViaForm(ns, port, label string) {
 		s.t.Fatalf("with the drop rule: %d of 2 connects succeeded", got)
 	}
 }
+
+// startFilterTUI runs, in a namespace of its own, a TCP listener on port
+// and netlens with the nftables backend and no SSH_CONNECTION, in tmux at
+// 120x40; the shell prints "EXIT=<status>" when netlens ends. The netlens
+// nft table is removed when the test ends.
+func startFilterTUI(t *testing.T, port string) (*tmuxSession, string) {
+	t.Helper()
+	bin := netlensBinary(t)
+	ns := testNetns(t)
+	script := fmt.Sprintf(`socat TCP-LISTEN:%s,reuseaddr,fork /dev/null &
+env -u SSH_CONNECTION %s --filter-backend nft
+echo "EXIT=$?"
+kill %%1
+sleep 60`, port, bin)
+	s := startTmux(t, 120, 40, []string{"TERM=xterm-256color"}, fmt.Sprintf("ip netns exec %s sh -c '%s'", ns, strings.ReplaceAll(script, "'", `'\''`)))
+	deleteNetlensTable(t, ns)
+	return s, ns
+}
