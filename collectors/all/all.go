@@ -34,6 +34,14 @@ type Config struct {
 	// Capture, when set, captures packets (opt-in: it costs CPU): live on
 	// an interface, or replaying a pcap/pcapng file.
 	Capture *capture.Options
+	// NetNS, when not 0, is an open network namespace file (from
+	// netns.Open): every collector reads that namespace. The socket,
+	// link, conntrack and capture collectors open their sockets inside
+	// it; the counters and sysctl collectors read /proc/thread-self/net
+	// and /proc/sys/net on a thread that entered it
+	// (collectors.InNamespace). The drop monitor is the kernel's, for the
+	// whole host. Filters take the namespace in filter.Options.NetNS.
+	NetNS int
 }
 
 // Collector names, for Config.Only and the UI's tab dependencies.
@@ -63,29 +71,45 @@ func Specs(cfg Config) ([]collectors.Spec, error) {
 			specs = append(specs, collectors.Spec{Collector: c(), Interval: interval})
 		}
 	}
-	add(Sockets, func() collectors.Collector { return sockets.New(sockets.Options{NoOwners: !cfg.Owners}) }, cfg.Refresh)
+	add(Sockets, func() collectors.Collector {
+		return sockets.New(sockets.Options{NoOwners: !cfg.Owners, NetNS: cfg.NetNS})
+	}, cfg.Refresh)
 	// /proc/net counters; the per-interface device counters come from
 	// rtnetlink in the qdisc collector (the namespace's own, and a tenth
 	// of the cost of /sys/class/net/*/statistics).
-	add(Counters, func() collectors.Collector { return procnet.NewCollector("/proc") }, cfg.Refresh)
-	add(Qdisc, func() collectors.Collector { return qdisc.New(qdisc.Options{Links: true}) }, cfg.Refresh)
+	add(Counters, func() collectors.Collector { return counters(cfg.NetNS) }, cfg.Refresh)
+	add(Qdisc, func() collectors.Collector { return qdisc.New(qdisc.Options{Links: true, NetNS: cfg.NetNS}) }, cfg.Refresh)
 	// The drop monitor aggregates per Collect: keep it at the refresh.
 	add(DropMon, func() collectors.Collector { return dropmon.New(dropmon.Options{}) }, cfg.Refresh)
 	// Conntrack: a dump at start and every 10 s, live events between.
-	add(Conntrack, func() collectors.Collector { return conntrack.NewCollector(conntrack.Config{}) }, max(conntrack.DefaultInterval, cfg.Refresh))
+	add(Conntrack, func() collectors.Collector { return conntrack.NewCollector(conntrack.Config{NetNS: cfg.NetNS}) }, max(conntrack.DefaultInterval, cfg.Refresh))
 	// Sysctls change rarely and a full walk reads ~1,000 files.
-	add(Sysctl, func() collectors.Collector { return sysctl.NewCollector("/proc/sys") }, max(10*time.Second, cfg.Refresh))
+	add(Sysctl, func() collectors.Collector {
+		return collectors.InNamespace(cfg.NetNS, sysctl.NewCollector("/proc/sys"))
+	}, max(10*time.Second, cfg.Refresh))
 	if cfg.Filters != nil {
 		add(Filters, func() collectors.Collector { return filter.NewCollector(cfg.Filters) }, cfg.Refresh)
 	}
 	if cfg.Capture != nil {
-		c, err := capture.New(*cfg.Capture)
+		opts := *cfg.Capture
+		opts.NetNS = cfg.NetNS
+		c, err := capture.New(opts)
 		if err != nil {
 			return nil, err
 		}
 		add(Capture, func() collectors.Collector { return c }, capture.DefaultInterval)
 	}
 	return specs, nil
+}
+
+// counters returns the counters collector for the network namespace
+// netns (0: the caller's). /proc/net is the main thread's view, so a
+// namespace is read through /proc/thread-self/net on a thread inside it.
+func counters(netns int) collectors.Collector {
+	if netns == 0 {
+		return procnet.NewCollector("/proc")
+	}
+	return collectors.InNamespace(netns, procnet.NewCollector("/proc/thread-self"))
 }
 
 // KernelRelease returns uname -r, or "unknown".

@@ -65,6 +65,9 @@ type Options struct {
 	Backend string
 	// NFT configures the nftables backend.
 	NFT nft.Options
+	// NetNS, when not 0, is an open network namespace file whose rules
+	// both backends read and change (it overrides NFT.NetNS).
+	NetNS int
 }
 
 // Open selects the backend. It never fails: when no backend can be used
@@ -80,7 +83,7 @@ func Open(opt Options) (Backend, error) {
 	var reasons []string
 	switch opt.Backend {
 	case "", BackendAuto, BackendKmod:
-		b, err := kmodbackend.Dial(noAdmin)
+		b, err := kmodbackend.DialNetNS(noAdmin, opt.NetNS)
 		if err == nil {
 			return b, nil
 		}
@@ -93,6 +96,9 @@ func Open(opt Options) (Backend, error) {
 		if !admin {
 			reasons = append(reasons, "nft: needs CAP_NET_ADMIN")
 			break
+		}
+		if opt.NetNS != 0 {
+			opt.NFT.NetNS = opt.NetNS
 		}
 		b, err := nft.New(opt.NFT)
 		if err == nil {
