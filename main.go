@@ -21,6 +21,7 @@ import (
 	"netlens/collectors/conntrack"
 	"netlens/collectors/drops"
 	"netlens/collectors/filter"
+	"netlens/collectors/netns"
 	"netlens/model"
 	"netlens/ui"
 	"netlens/ui/export"
@@ -67,13 +68,15 @@ type options struct {
 	cpuProfile    string
 	revert        time.Duration
 	ascii         bool
+	netns         string        // --netns selector
+	ns            *netns.Handle // the namespace it opened (nil: our own)
 }
 
 // config returns the collectors' configuration, opening the filter
 // backend (never an error but for a bad --filter-backend).
 func (o options) config() (all.Config, error) {
-	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners}
-	b, err := filter.Open(filter.Options{Backend: o.filterBackend})
+	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners, NetNS: o.nsFD()}
+	b, err := filter.Open(filter.Options{Backend: o.filterBackend, NetNS: o.nsFD()})
 	if err != nil {
 		return cfg, err
 	}
@@ -189,7 +192,11 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 	pf.StringVar(&o.filterBackend, "filter-backend", filter.BackendAuto, "filter rules backend: auto (kmod, else nft), kmod, nft or none")
 	pf.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (for performance work)")
 	pf.MarkHidden("cpuprofile")
+	pf.StringVar(&o.netns, "netns", "", "read (and change) the network namespace `NS`: NAME (ip netns), PATH, pid:PID or inode:N (netlens netns lists them)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := o.openNetNS(); err != nil {
+			return err
+		}
 		if o.cpuProfile == "" {
 			return nil
 		}
@@ -201,8 +208,11 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 		return pprof.StartCPUProfile(f)
 	}
 
-	root.AddCommand(snapshotCmd(&o), flowsCmd(), dropsCmd(&o), captureCmd(),
-		filter.NewRulesCmd(filter.CLIConfig{}),
+	root.AddCommand(snapshotCmd(&o), flowsCmd(&o), dropsCmd(&o), captureCmd(&o), netnsCmd(),
+		filter.NewRulesCmd(filter.CLIConfig{Open: func(opt filter.Options) (filter.Backend, error) {
+			opt.NetNS = o.nsFD()
+			return filter.Open(opt)
+		}}),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the netlens version",
@@ -243,14 +253,14 @@ func snapshotCmd(o *options) *cobra.Command {
 	return cmd
 }
 
-func flowsCmd() *cobra.Command {
+func flowsCmd(o *options) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "flows",
 		Short: "Print the conntrack table once, with NAT, state and counters (for scripts)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			flows, st, err := conntrack.DumpOnce(cmd.Context(), conntrack.Config{})
+			flows, st, err := conntrack.DumpOnce(cmd.Context(), conntrack.Config{NetNS: o.nsFD()})
 			if err != nil {
 				return err
 			}
@@ -281,7 +291,7 @@ the delta, the rate and the total since it started.`,
 				return usageError{fmt.Errorf("--interval %s is too short (minimum 100ms)\n%s", interval, cmd.UsageString())}
 			}
 			store := newStore()
-			specs, err := all.Specs(all.Config{Refresh: interval, Only: all.DropsDeps})
+			specs, err := all.Specs(all.Config{Refresh: interval, Only: all.DropsDeps, NetNS: o.nsFD()})
 			if err != nil {
 				return err
 			}
@@ -296,13 +306,14 @@ the delta, the rate and the total since it started.`,
 	return cmd
 }
 
-func captureCmd() *cobra.Command {
+func captureCmd(o *options) *cobra.Command {
 	var opts capture.CLIOptions
 	cmd := &cobra.Command{
 		Use:   "capture (-i IFACE --count N | --pcap FILE) [--filter EXPR] [--json]",
 		Short: "Capture (or read a pcap) once and print statistics and top flows (for scripts)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.NetNS = o.nsFD()
 			err := capture.RunCLI(cmd.Context(), cmd.OutOrStdout(), opts)
 			if errors.Is(err, capture.ErrUsage) {
 				return usageError{fmt.Errorf("%w\n%s", err, cmd.UsageString())}
@@ -338,8 +349,17 @@ func newStore() *model.Store {
 	return model.NewStore(host, all.KernelRelease(), time.Now())
 }
 
+// newStore is newStore that records the --netns namespace.
+func (o options) newStore() *model.Store {
+	s := newStore()
+	if o.ns != nil {
+		s.Publish(model.NetNSUpdate{NetNS: o.ns.Namespace.Model()})
+	}
+	return s
+}
+
 func runTUI(ctx context.Context, o options) error {
-	store := newStore()
+	store := o.newStore()
 	r, specs, err := o.runnerSpecs(store)
 	if err != nil {
 		return err
@@ -364,7 +384,7 @@ func runTUI(ctx context.Context, o options) error {
 }
 
 func runSnapshot(ctx context.Context, o options, out string, timeout time.Duration) error {
-	store := newStore()
+	store := o.newStore()
 	r, err := o.runner(store)
 	if err != nil {
 		return err

@@ -4,7 +4,7 @@ import "time"
 
 // SchemaVersion is the version of the snapshot JSON schema
 // (docs/snapshot.schema.json). Bump it on any incompatible change.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Snapshot is everything netlens knows at one moment. It is a value: the
 // Store never changes a Snapshot, or any slice in it, once handed out, and
@@ -36,6 +36,9 @@ type Snapshot struct {
 	// Rules are the filter rules and the backend holding them; nil until
 	// the filters collector has run.
 	Rules *RulesState `json:"rules,omitempty"`
+	// NetNS is the network namespace every section was read in; nil for
+	// netlens's own.
+	NetNS *NetNS `json:"netns,omitempty"`
 }
 
 // Status returns the status of the named collector, if known.
