@@ -69,6 +69,7 @@ type options struct {
 	revert        time.Duration
 	ascii         bool
 	netns         string        // --netns selector
+	debugLog      string        // --debug-log: the TUI logs each namespace switch
 	ns            *netns.Handle // the namespace it opened (nil: our own)
 }
 
@@ -192,6 +193,8 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 	pf.StringVar(&o.filterBackend, "filter-backend", filter.BackendAuto, "filter rules backend: auto (kmod, else nft), kmod, nft or none")
 	pf.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (for performance work)")
 	pf.MarkHidden("cpuprofile")
+	f.StringVar(&o.debugLog, "debug-log", "", "append a line per namespace switch (goroutines, open files) to this file (for tests)")
+	f.MarkHidden("debug-log")
 	pf.StringVar(&o.netns, "netns", "", "read (and change) the network namespace `NS`: NAME (ip netns), PATH, pid:PID or inode:N (netlens netns lists them)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if err := o.openNetNS(); err != nil {
@@ -360,14 +363,13 @@ func (o options) newStore() *model.Store {
 
 func runTUI(ctx context.Context, o options) error {
 	store := o.newStore()
-	r, specs, err := o.runnerSpecs(store)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sw, err := newNSSwitcher(ctx, o, store)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	r.Run(ctx)
-	defer r.Wait()
+	defer sw.Stop()
 	defer cancel()
 	return ui.Run(ctx, store, ui.Options{
 		Refresh: o.refresh,
@@ -377,9 +379,10 @@ func runTUI(ctx context.Context, o options) error {
 		SaveSnapshot: func(s model.Snapshot) (string, error) {
 			return export.Save(o.snapshotDir, s)
 		},
-		Filters:    tuiFilters(store, specs, o.revert),
+		Filters:    &sw.filters,
 		Glyphs:     glyphs(o.ascii),
 		CaptureDir: o.snapshotDir,
+		NetNS:      sw,
 	})
 }
 

@@ -11,7 +11,7 @@ import (
 
 // netnsCmd is `netlens netns`: every network namespace of the host.
 func netnsCmd() *cobra.Command {
-	var asJSON bool
+	var asJSON, brief bool
 	cmd := &cobra.Command{
 		Use:   "netns",
 		Short: "List every network namespace: names, containers and pods, main process, addresses, sockets",
@@ -24,7 +24,7 @@ runtimes' state files. '*' marks netlens's own namespace. Any of them can be
 given to --netns (NAME, PATH, pid:PID or inode:N).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := netns.Discover(netns.Options{Details: true})
+			res, err := netns.Discover(netns.Options{Details: !brief})
 			if err != nil {
 				return err
 			}
@@ -32,6 +32,7 @@ given to --netns (NAME, PATH, pid:PID or inode:N).`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&brief, "brief", false, "leave out interfaces, addresses and socket counts (no namespace is entered)")
 	return cmd
 }
 

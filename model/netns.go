@@ -26,16 +26,45 @@ type NetNS struct {
 }
 
 // NetNSUpdate sets the namespace the collectors read (nil: netlens's
-// own).
+// own). With Switch, the collectors have moved to another namespace: every
+// section read in the old one is emptied (and counters start their deltas
+// afresh) for the new one's collectors to fill; the drop monitor's, which
+// is the whole host's, stays.
 type NetNSUpdate struct {
-	NetNS *NetNS
+	NetNS  *NetNS
+	Switch bool
 }
 
-func (u NetNSUpdate) apply(_ *Store, snap *Snapshot) {
+func (u NetNSUpdate) apply(s *Store, snap *Snapshot) {
+	snap.NetNS = nil
 	if u.NetNS != nil {
 		n := *u.NetNS
 		snap.NetNS = &n
+	}
+	if !u.Switch {
 		return
 	}
-	snap.NetNS = nil
+	snap.Sockets, snap.Sysctls, snap.Flows = []Socket{}, []Sysctl{}, []Flow{}
+	snap.Conntrack, snap.Capture, snap.Rules = ConntrackStats{}, CaptureStats{}, nil
+	// Counters: every collector's set goes but the drop monitor's.
+	var sets [][]Counter
+	for name, set := range s.bySet {
+		if len(set) > 0 && set[0].Source == dropMonitorSource {
+			sets = append(sets, set)
+			continue
+		}
+		for _, c := range set {
+			delete(s.counters, c.Key())
+		}
+		delete(s.bySet, name)
+		delete(s.orders, name)
+	}
+	snap.Counters = mergeCounters(sets)
+	if snap.Counters == nil {
+		snap.Counters = []Counter{}
+	}
 }
+
+// dropMonitorSource is the Source of the drop monitor's counters
+// (dropmon.CounterSource): the whole host's, kept across a switch.
+const dropMonitorSource = "drop_monitor"

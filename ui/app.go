@@ -62,6 +62,8 @@ type App struct {
 	status    string
 	statusErr bool
 
+	picker *nsPicker // the namespace picker, when open (netns.go)
+
 	sub       <-chan struct{}
 	unsub     func()
 	done      chan struct{}
@@ -186,6 +188,8 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, a.updateFilters(msg)
 	case captureMsg:
 		return a, a.updateCapture(msg)
+	case netnsListMsg, netnsSwitchedMsg:
+		return a.updateNetNS(msg)
 	case tea.WindowSizeMsg:
 		a.width, a.height = msg.Width, msg.Height
 		a.layout()
@@ -286,6 +290,9 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case "ctrl+z":
 		return a, tea.Suspend
 	}
+	if a.picker != nil {
+		return a.handlePickerKey(msg)
+	}
 	if a.filtering {
 		return a.handleFilterKey(msg)
 	}
@@ -333,6 +340,8 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		default:
 			a.setStatus("", false)
 		}
+	case key.Matches(msg, k.NetNS):
+		return a.openNetNSPicker()
 	case key.Matches(msg, k.Redraw):
 		// A full repaint, for a screen garbled by another program's output
 		// or a flaky link.
@@ -466,6 +475,8 @@ func (a *App) render() string {
 	b.WriteByte('\n')
 	if a.showHelp {
 		b.WriteString(a.fullHelpView())
+	} else if a.picker != nil {
+		b.WriteString(a.pickerView(max(a.height-a.top()-chromeBottom, 1)))
 	} else {
 		b.WriteString(a.pages[a.active].View())
 	}
@@ -500,7 +511,7 @@ func (a *App) headerView() string {
 	if a.opts.Version != "" {
 		left += " " + a.opts.Version
 	}
-	left += "  host " + sanitize(a.snap.Host) + "  kernel " + sanitize(a.snap.Kernel) + "  refresh " + a.opts.Refresh.String()
+	left += "  host " + sanitize(a.snap.Host) + netnsHeader(a.snap.NetNS) + "  kernel " + sanitize(a.snap.Kernel) + "  refresh " + a.opts.Refresh.String()
 	state, st := " LIVE ", s.Live
 	if a.paused {
 		state, st = " PAUSED ", s.Paused

@@ -18,6 +18,7 @@ type KeyMap struct {
 	Redraw   key.Binding
 	Snapshot key.Binding
 	Escape   key.Binding
+	NetNS    key.Binding // the namespace picker
 
 	// Movement.
 	Up       key.Binding
@@ -68,6 +69,7 @@ func DefaultKeyMap() *KeyMap {
 		Redraw:   key.NewBinding(key.WithKeys("ctrl+l"), key.WithHelp("ctrl+l", "redraw")),
 		Snapshot: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "save snapshot")),
 		Escape:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
+		NetNS:    key.NewBinding(key.WithKeys("N"), key.WithHelp("N", "network namespace")),
 
 		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("up/k", "up")),
 		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("down/j", "down")),
@@ -118,6 +120,6 @@ func (k *KeyMap) globalFull() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.End},
 		{k.NextTab, k.PrevTab, k.Tab, k.Filter, k.Escape, k.Sort, k.Reverse},
-		{k.Pause, k.Redraw, k.Snapshot, k.Help, k.Quit},
+		{k.Pause, k.Redraw, k.Snapshot, k.NetNS, k.Help, k.Quit},
 	}
 }

@@ -49,6 +49,9 @@ type Options struct {
 	// block glyphs. Run detects it from TERM and the locale when it is
 	// GlyphsAuto; New alone then draws ASCII.
 	Glyphs Glyphs
+	// NetNS lists namespaces and switches the collectors for the picker
+	// (N); nil disables the key.
+	NetNS NetNSControl
 }
 
 // FilterControl plans, applies and confirms filter rule changes: what
