@@ -22,6 +22,7 @@ import (
 	"netlens/collectors/drops"
 	"netlens/collectors/filter"
 	"netlens/collectors/netns"
+	"netlens/collectors/sockets"
 	"netlens/model"
 	"netlens/ui"
 	"netlens/ui/export"
@@ -68,15 +69,17 @@ type options struct {
 	cpuProfile    string
 	revert        time.Duration
 	ascii         bool
-	netns         string        // --netns selector
-	debugLog      string        // --debug-log: the TUI logs each namespace switch
-	ns            *netns.Handle // the namespace it opened (nil: our own)
+	netns         string              // --netns selector
+	debugLog      string              // --debug-log: the TUI logs each namespace switch
+	owners        *sockets.OwnerCache // kept across the TUI's namespace switches
+	allNS         bool                // the TUI's all-namespaces view
+	ns            *netns.Handle       // the namespace it opened (nil: our own)
 }
 
 // config returns the collectors' configuration, opening the filter
 // backend (never an error but for a bad --filter-backend).
 func (o options) config() (all.Config, error) {
-	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners, NetNS: o.nsFD()}
+	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners, NetNS: o.nsFD(), SocketOwners: o.owners, AllNamespaces: o.allNS}
 	b, err := filter.Open(filter.Options{Backend: o.filterBackend, NetNS: o.nsFD()})
 	if err != nil {
 		return cfg, err

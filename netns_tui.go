@@ -13,6 +13,7 @@ import (
 	"netlens/collectors"
 	"netlens/collectors/filter"
 	"netlens/collectors/netns"
+	"netlens/collectors/sockets"
 	"netlens/model"
 	"netlens/ui"
 )
@@ -39,6 +40,7 @@ type nsSwitcher struct {
 }
 
 func newNSSwitcher(ctx context.Context, o options, store *model.Store) (*nsSwitcher, error) {
+	o.owners = sockets.NewOwnerCache("")
 	s := &nsSwitcher{parent: ctx, o: o, store: store, watchDone: make(chan struct{})}
 	if o.debugLog != "" {
 		f, err := os.OpenFile(o.debugLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
@@ -98,7 +100,9 @@ func (s *nsSwitcher) List() ([]ui.NetNSChoice, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]ui.NetNSChoice, 0, len(res.Namespaces))
+	out := make([]ui.NetNSChoice, 0, len(res.Namespaces)+1)
+	out = append(out, ui.NetNSChoice{Inode: ui.AllNamespaces, All: true, Procs: -1, Sockets: -1, Enterable: true,
+		Command: fmt.Sprintf("the sockets of all %d namespaces, with a Namespace column", len(res.Namespaces))})
 	for i := range res.Namespaces {
 		n := &res.Namespaces[i]
 		m := n.Model()
@@ -118,10 +122,13 @@ func (s *nsSwitcher) List() ([]ui.NetNSChoice, error) {
 	return out, nil
 }
 
-// Switch implements ui.NetNSControl: inode 0 is netlens's own namespace.
+// Switch implements ui.NetNSControl: inode 0 is netlens's own
+// namespace, ui.AllNamespaces the all-namespaces view (the sockets of
+// every namespace; the other collectors read our own).
 func (s *nsSwitcher) Switch(inode uint64) error {
 	var h *netns.Handle
-	if inode != 0 {
+	all := inode == ui.AllNamespaces
+	if inode != 0 && !all {
 		var err error
 		if h, err = netns.Open(netns.Selector{Kind: netns.ByInode, Inode: inode}, netns.Options{}); err != nil {
 			return err
@@ -131,9 +138,12 @@ func (s *nsSwitcher) Switch(inode uint64) error {
 	defer s.mu.Unlock()
 	s.stopLocked()
 	old := s.o.ns
-	s.o.ns = h
+	s.o.ns, s.o.allNS = h, all
 	var m *model.NetNS
-	if h != nil {
+	switch {
+	case all:
+		m = &model.NetNS{All: true, Name: "all namespaces"}
+	case h != nil:
 		m = h.Namespace.Model()
 	}
 	s.store.Publish(model.NetNSUpdate{NetNS: m, Switch: true})

@@ -28,9 +28,10 @@ type Runner struct {
 	// MinTimeout is the smallest per-run timeout.
 	MinTimeout time.Duration
 
-	wg     sync.WaitGroup
-	busyMu sync.Mutex
-	busy   map[string]bool // collectors whose last Collect has not returned
+	wg       sync.WaitGroup
+	inflight sync.WaitGroup // Collect calls, abandoned ones included
+	busyMu   sync.Mutex
+	busy     map[string]bool // collectors whose last Collect has not returned
 }
 
 // NewRunner returns a Runner publishing into store.
@@ -51,10 +52,25 @@ func (r *Runner) Run(ctx context.Context) {
 	}
 }
 
-// Wait waits for every collector goroutine to end and closes the
-// collectors that hold resources.
+// WaitInflight bounds how long Wait waits for Collect calls that a
+// timeout abandoned (they were told to stop by their context).
+const WaitInflight = 5 * time.Second
+
+// Wait waits for every collector goroutine to end, and for Collect calls
+// a timeout abandoned to return (at most WaitInflight: a collector that
+// ignores its context is left behind), then closes the collectors that
+// hold resources: nothing still uses them, nor the namespace file they
+// were given.
 func (r *Runner) Wait() {
 	r.wg.Wait()
+	done := make(chan struct{})
+	go func() { r.inflight.Wait(); close(done) }()
+	t := time.NewTimer(WaitInflight)
+	select {
+	case <-done:
+	case <-t.C:
+	}
+	t.Stop()
 	for _, s := range r.specs {
 		if c, ok := s.Collector.(Closer); ok {
 			_ = c.Close()
@@ -122,7 +138,9 @@ func (r *Runner) runOne(ctx context.Context, s Spec, timeout time.Duration) mode
 	start := r.Now()
 	done := make(chan error, 1)
 	r.setBusy(name, true)
+	r.inflight.Add(1)
 	go func() {
+		defer r.inflight.Done()
 		defer r.setBusy(name, false)
 		defer func() {
 			if p := recover(); p != nil {

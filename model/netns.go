@@ -20,6 +20,10 @@ type NetNS struct {
 	// Runtime is the container runtime (docker, containerd, cri-o,
 	// podman, machined, lxc).
 	Runtime string `json:"runtime,omitempty"`
+	// All is set in the all-namespaces view: the sockets are those of
+	// every namespace netlens can enter (each with its Namespace), the
+	// other sections netlens's own namespace's.
+	All bool `json:"all,omitempty"`
 	// Gone is set once the namespace has disappeared while selected: the
 	// data shown are the last read.
 	Gone bool `json:"gone,omitempty"`

@@ -24,6 +24,10 @@ type NetNSControl interface {
 	Switch(inode uint64) error
 }
 
+// AllNamespaces is the inode NetNSControl.Switch takes for the
+// all-namespaces view.
+const AllNamespaces = ^uint64(0)
+
 // NetNSChoice is one namespace in the picker.
 type NetNSChoice struct {
 	Inode     uint64
@@ -35,6 +39,7 @@ type NetNSChoice struct {
 	Procs     int
 	Sockets   int  // TCP+UDP+raw in use; -1 unknown
 	Own       bool // netlens's own namespace
+	All       bool // the all-namespaces view (Inode is AllNamespaces)
 	Enterable bool
 	Reason    string // why it cannot be entered
 }
@@ -42,6 +47,8 @@ type NetNSChoice struct {
 // label is what the picker and the status line call the choice.
 func (c NetNSChoice) label() string {
 	switch {
+	case c.All:
+		return "all namespaces"
 	case c.Own:
 		return "host (netlens's own)"
 	case c.Name != "":
@@ -90,7 +97,10 @@ func listNetNSCmd(c NetNSControl) tea.Cmd {
 func switchNetNSCmd(c NetNSControl, ch NetNSChoice) tea.Cmd {
 	return func() tea.Msg {
 		inode := ch.Inode
-		if ch.Own {
+		switch {
+		case ch.All:
+			inode = AllNamespaces
+		case ch.Own:
 			inode = 0
 		}
 		return netnsSwitchedMsg{label: ch.label(), err: c.Switch(inode)}
@@ -139,12 +149,8 @@ func (a *App) updateNetNS(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return a, nil
 		}
 		a.picker.all = msg.choices
-		cur := uint64(0)
-		if a.snap.NetNS != nil {
-			cur = a.snap.NetNS.Inode
-		}
 		for i, c := range msg.choices {
-			if (cur == 0 && c.Own) || (cur != 0 && c.Inode == cur) {
+			if isCurrent(c, a.snap.NetNS) {
 				a.picker.sel = i
 			}
 		}
@@ -239,16 +245,12 @@ func (a *App) pickerView(h int) string {
 		hdr[i] = c.title
 	}
 	lines = append(lines, s.TableHeader.Render(row(hdr)))
-	cur := uint64(0)
-	if a.snap.NetNS != nil {
-		cur = a.snap.NetNS.Inode
-	}
 	room := max(h-len(lines), 1)
 	first := max(0, p.sel-room+1)
 	for i := first; i < len(p.shown) && i < first+room; i++ {
 		c := p.all[p.shown[i]]
 		mark := " "
-		if (cur == 0 && c.Own) || (cur != 0 && c.Inode == cur) {
+		if isCurrent(c, a.snap.NetNS) {
 			mark = "*"
 		}
 		socks := "-"
@@ -264,10 +266,15 @@ func (a *App) pickerView(h int) string {
 			cmd = "(" + c.Reason + ") " + cmd
 		}
 		name := c.Name
-		if c.Own {
-			name = "host (netlens's own)"
+		if c.Own || c.All {
+			name = c.label()
 		}
-		line := row([]string{mark, strconv.FormatUint(c.Inode, 10), sanitize(name), sanitize(c.Container), sanitize(c.Pod), pid, itoa(c.Procs), socks, cmd})
+		inode := strconv.FormatUint(c.Inode, 10)
+		procs := itoa(c.Procs)
+		if c.All {
+			inode, procs = "*", "-"
+		}
+		line := row([]string{mark, inode, sanitize(name), sanitize(c.Container), sanitize(c.Pod), pid, procs, socks, cmd})
 		if i == p.sel {
 			line = s.Selected.Render(line)
 		}
@@ -279,12 +286,27 @@ func (a *App) pickerView(h int) string {
 	return fixHeight(lines, h)
 }
 
+// isCurrent says whether c is the namespace n the collectors read (nil:
+// netlens's own).
+func isCurrent(c NetNSChoice, n *model.NetNS) bool {
+	switch {
+	case n == nil:
+		return c.Own
+	case n.All:
+		return c.All
+	}
+	return !c.All && c.Inode == n.Inode
+}
+
 // netnsHeader is the header's namespace part: "netns NAME container C
 // pod P", with GONE when it disappeared while selected; "" for
 // netlens's own.
 func netnsHeader(n *model.NetNS) string {
 	if n == nil {
 		return ""
+	}
+	if n.All {
+		return "  netns ALL"
 	}
 	name := n.Name
 	if name == "" {

@@ -24,6 +24,7 @@ const (
 	connProc
 	connUID
 	connDrops
+	connNS // the all-namespaces view only
 )
 
 // sockKey identifies a socket across snapshots.
@@ -54,6 +55,7 @@ func newSockView(c Common, deps []string) *sockView {
 		connProc:   {title: "Process", width: 10, flex: 2},
 		connUID:    {title: "UID", width: 5, right: true, drop: 1},
 		connDrops:  {title: "Drops", width: 5, right: true, drop: 2},
+		connNS:     {title: "Namespace", width: 12, flex: 2, off: true},
 	}
 	socks := func() []model.Socket { return p.snap.Sockets }
 	// Address sorts compare precomputed integer keys (sockOrd); the
@@ -83,6 +85,10 @@ func newSockView(c Common, deps []string) *sockView {
 		{name: "proto", col: connProto, prep: prep, cmp: func(a, b int) int {
 			s := socks()
 			return cmp.Or(cmp.Compare(s[a].Proto, s[b].Proto), byLocal(a, b))
+		}},
+		{name: "namespace", col: connNS, prep: prep, cmp: func(a, b int) int {
+			s := socks()
+			return cmp.Or(cmp.Compare(s[a].Namespace, s[b].Namespace), byLocal(a, b))
 		}},
 	}
 	p.init(cols, sorts, 0)
@@ -239,6 +245,10 @@ func (p *sockView) appendHaystack(b []byte, i int) []byte {
 // appendSockText appends a socket's protocol, addresses, state and
 // processes, each followed by a space, for the filter.
 func appendSockText(b []byte, s *model.Socket) []byte {
+	if s.Namespace != "" {
+		b = append(b, s.Namespace...)
+		b = append(b, ' ')
+	}
 	b = append(b, s.Proto...)
 	b = append(b, ' ')
 	b = appendAddr(b, s.Local)
@@ -281,6 +291,8 @@ func (p *sockView) cell(i, c int) string {
 			return "-"
 		}
 		return fmtCount(s.Drops, 5)
+	case connNS:
+		return sanitize(s.Namespace)
 	}
 	return ""
 }

@@ -13,6 +13,7 @@ import (
 	"netlens/collectors/conntrack"
 	"netlens/collectors/dropmon"
 	"netlens/collectors/filter"
+	"netlens/collectors/netns"
 	"netlens/collectors/procnet"
 	"netlens/collectors/qdisc"
 	"netlens/collectors/sockets"
@@ -42,6 +43,14 @@ type Config struct {
 	// (collectors.InNamespace). The drop monitor is the kernel's, for the
 	// whole host. Filters take the namespace in filter.Options.NetNS.
 	NetNS int
+	// SocketOwners, when set, is the socket-owner cache the sockets
+	// collector uses, kept warm across namespace switches.
+	SocketOwners *sockets.OwnerCache
+	// AllNamespaces replaces the sockets collector with the
+	// all-namespaces one (netns.AllSockets): the sockets of every
+	// namespace netlens can enter, each tagged with its namespace. The
+	// other collectors read NetNS as usual.
+	AllNamespaces bool
 }
 
 // Collector names, for Config.Only and the UI's tab dependencies.
@@ -72,7 +81,10 @@ func Specs(cfg Config) ([]collectors.Spec, error) {
 		}
 	}
 	add(Sockets, func() collectors.Collector {
-		return sockets.New(sockets.Options{NoOwners: !cfg.Owners, NetNS: cfg.NetNS})
+		if cfg.AllNamespaces {
+			return netns.NewAllSockets(netns.Options{}, cfg.SocketOwners, !cfg.Owners)
+		}
+		return sockets.New(sockets.Options{NoOwners: !cfg.Owners, NetNS: cfg.NetNS, Owners: cfg.SocketOwners})
 	}, cfg.Refresh)
 	// /proc/net counters; the per-interface device counters come from
 	// rtnetlink in the qdisc collector (the namespace's own, and a tenth
