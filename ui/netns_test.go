@@ -2,6 +2,7 @@ package ui
 
 import (
 	"errors"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -117,5 +118,38 @@ func TestNetNSPickerUnavailable(t *testing.T) {
 	send(a, "N")
 	if a.picker != nil || !strings.Contains(screen(a), "namespaces: not available here") {
 		t.Errorf("N without a control:\n%s", screen(a))
+	}
+}
+
+// TestAllNamespacesColumn: in the all-namespaces view the Connections
+// table has a Namespace column, which the filter and the sort use.
+func TestAllNamespacesColumn(t *testing.T) {
+	store := model.NewStore("h", "k", fixedClock())
+	ap := netip.MustParseAddrPort
+	store.Publish(model.NetNSUpdate{NetNS: &model.NetNS{All: true, Name: "all namespaces"}, Switch: true})
+	store.Publish(model.SocketsUpdate{Sockets: []model.Socket{
+		{Proto: model.ProtoTCP, Local: ap("127.0.0.1:80"), Remote: ap("0.0.0.0:0"), State: model.StateListen, Namespace: "prod/api web-1", NetNS: 5,
+			Procs: []model.Proc{{PID: 4242, Comm: "nginx"}}},
+		{Proto: model.ProtoTCP, Local: ap("127.0.0.1:22"), Remote: ap("0.0.0.0:0"), State: model.StateListen, Namespace: "host", NetNS: 1},
+	}})
+	a := newTestApp(t, store, Options{}, 160, 30)
+	s := screen(a)
+	if !strings.Contains(s, "Namespace") || !strings.Contains(s, "prod/api web-1") || !strings.Contains(s, "netns ALL") || !strings.Contains(s, "nginx/4242") {
+		t.Fatalf("no Namespace column:\n%s", s)
+	}
+	send(a, "/")
+	for _, r := range "web-1" {
+		send(a, string(r))
+	}
+	send(a, "enter")
+	if r := rows(a); len(r) != 1 || !strings.Contains(r[0], ":80") {
+		t.Errorf("filter web-1: %q", r)
+	}
+	// Back in one namespace, the column goes.
+	store.Publish(model.NetNSUpdate{Switch: true})
+	store.Publish(model.SocketsUpdate{Sockets: []model.Socket{{Proto: model.ProtoTCP, Local: ap("127.0.0.1:22"), State: model.StateListen}}})
+	a.apply()
+	if strings.Contains(screen(a), "Namespace") {
+		t.Errorf("Namespace column outside the all-namespaces view:\n%s", screen(a))
 	}
 }

@@ -184,7 +184,14 @@ func cmpProcs(a, b []model.Proc) int {
 func (p *sockView) Title() string { return "Connections" }
 
 // SetSnapshot implements page.
-func (p *sockView) SetSnapshot(s model.Snapshot) { p.setSnapshot(p, s) }
+func (p *sockView) SetSnapshot(s model.Snapshot) {
+	// The Namespace column shows in the all-namespaces view only.
+	if all := s.NetNS != nil && s.NetNS.All; p.tbl.cols[connNS].off == all {
+		p.tbl.cols[connNS].off = !all
+		p.tbl.layout()
+	}
+	p.setSnapshot(p, s)
+}
 
 // Sync implements page.
 func (p *sockView) Sync() {

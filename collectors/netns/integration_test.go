@@ -1,6 +1,7 @@
 package netns
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -10,11 +11,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
 	"netlens/collectors/internal/netnstest"
+	"netlens/model"
 )
 
 // testNamespaces are the five namespaces the integration tests make:
@@ -262,6 +265,76 @@ func TestIntegrationOpen(t *testing.T) {
 		if h, err := Open(sel, Options{}); err == nil {
 			h.Close()
 			t.Errorf("Open(%s) succeeded", bad)
+		}
+	}
+}
+
+type lastSockets struct{ socks []model.Socket }
+
+func (l *lastSockets) Publish(u model.Update) {
+	if s, ok := u.(model.SocketsUpdate); ok {
+		l.socks = s.Sockets
+	}
+}
+
+// TestIntegrationAllSockets: the all-namespaces collector returns each
+// test namespace's listener tagged with that namespace, with its owner
+// (a host PID), and drops a namespace that went away.
+func TestIntegrationAllSockets(t *testing.T) {
+	a, b := netnstest.New(t, "nl-alla"), netnstest.New(t, "nl-allb")
+	var held []net.Listener
+	for i, ns := range []*netnstest.NS{a, b} {
+		ns.Do(t, func() {
+			l, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", 47900+i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, l)
+		})
+	}
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	c := NewAllSockets(Options{}, nil, false)
+	defer c.Close()
+	var pub lastSockets
+	if err := c.Collect(context.Background(), &pub); err != nil {
+		t.Fatal(err)
+	}
+	for i, ns := range []*netnstest.NS{a, b} {
+		ino := inode(t, "/run/netns/"+ns.Name)
+		var found []model.Socket
+		for _, s := range pub.socks {
+			if s.NetNS == ino {
+				found = append(found, s)
+			}
+		}
+		if len(found) != 1 || found[0].Local.Port() != uint16(47900+i) || found[0].Namespace != ns.Name {
+			t.Errorf("%s: %+v, want one listener on %d", ns.Name, found, 47900+i)
+			continue
+		}
+		if len(found[0].Procs) != 1 || found[0].Procs[0].PID != os.Getpid() {
+			t.Errorf("%s: owner %+v, want this process (%d)", ns.Name, found[0].Procs, os.Getpid())
+		}
+	}
+	own := 0
+	for _, s := range pub.socks {
+		if s.Namespace == "host" {
+			own++
+		}
+	}
+	t.Logf("%d sockets from %d namespaces (%d in the host's)", len(pub.socks), len(c.per), own)
+	held[1].Close()
+	netnstest.Run(t, "ip", "netns", "del", b.Name)
+	c.found = time.Time{} // rediscover now
+	if err := c.Collect(context.Background(), &pub); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range pub.socks {
+		if s.Namespace == b.Name {
+			t.Errorf("socket of the deleted %s: %+v", b.Name, s)
 		}
 	}
 }
