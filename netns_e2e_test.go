@@ -115,7 +115,9 @@ func TestIntegrationE2ENetnsPicker(t *testing.T) {
 	fdEnd := minFDs(t, pid)
 	goEnd := goroutinesAt(t, log, 102)
 	t.Logf("after 102 switches: open files %d -> %d, goroutines %d -> %d", fdStart, fdEnd, goStart, goEnd)
-	if fdEnd != fdStart || goEnd != goStart {
+	// The goroutine count is taken at the same point of each switch;
+	// one more or fewer can be a Bubble Tea command in flight.
+	if fdEnd > fdStart || goEnd > goStart {
 		t.Errorf("leak: open files %d -> %d, goroutines %d -> %d", fdStart, fdEnd, goStart, goEnd)
 	}
 
@@ -132,7 +134,8 @@ func TestIntegrationE2ENetnsPicker(t *testing.T) {
 	s.waitText("netns "+c+" (GONE", 10*time.Second)
 	s.keys("N")
 	s.waitFor("the picker without c", 10*time.Second, func(scr string) bool {
-		return strings.Contains(scr, a) && strings.Contains(scr, b) && !strings.Contains(scr, " "+c+" ")
+		_, rows, ok := strings.Cut(scr, "INODE")
+		return ok && strings.Contains(rows, a) && strings.Contains(rows, b) && !strings.Contains(rows, c)
 	})
 	s.keys("Escape", "q")
 	s.waitText("EXIT=0", 10*time.Second)
