@@ -31,18 +31,29 @@ const AllSocketsName = "sockets"
 type AllSockets struct {
 	// Rediscover is how often the namespaces are listed again (5 s).
 	Rediscover time.Duration
-	opts       Options
-	owners     *sockets.OwnerCache
-	noOwners   bool
+	// Budget bounds the time one Collect spends dumping namespaces (40
+	// ms): each Collect dumps namespaces in turn, from where the last one
+	// stopped, until the budget is spent, and publishes every namespace's
+	// latest sockets. A sock_diag dump walks the kernel's socket hash,
+	// which all namespaces share, so its cost grows with the host's
+	// sockets, not the namespace's; without a budget 500 namespaces would
+	// cost 500 walks a tick. A namespace never dumped yet is dumped
+	// whatever the budget.
+	Budget   time.Duration
+	opts     Options
+	owners   *sockets.OwnerCache
+	noOwners bool
 
 	found  time.Time
 	nss    []Namespace
+	next   int // the namespace the next Collect dumps first
 	per    map[uint64]*nsSockets
 	cap    capture
 	merged []model.Socket
 
 	mu     sync.Mutex
 	note   string
+	dumped int // namespaces dumped by the last Collect
 	closed bool
 }
 
@@ -50,6 +61,9 @@ type nsSockets struct {
 	fd    int
 	col   *sockets.Collector
 	label string
+	socks []model.Socket // the last dump
+	read  bool
+	err   error
 }
 
 // capture is a Publisher that keeps the last SocketsUpdate.
@@ -67,7 +81,7 @@ func NewAllSockets(opt Options, owners *sockets.OwnerCache, noOwners bool) *AllS
 	if owners == nil {
 		owners = sockets.NewOwnerCache(opt.ProcRoot)
 	}
-	return &AllSockets{Rediscover: 5 * time.Second, opts: opt, owners: owners, noOwners: noOwners, per: map[uint64]*nsSockets{}}
+	return &AllSockets{Rediscover: 5 * time.Second, Budget: 40 * time.Millisecond, opts: opt, owners: owners, noOwners: noOwners, per: map[uint64]*nsSockets{}}
 }
 
 // Name implements collectors.Collector.
@@ -94,16 +108,15 @@ func (a *AllSockets) Collect(ctx context.Context, pub collectors.Publisher) erro
 	a.merged = a.merged[:0]
 	var failed []string
 	var errPerm error
-	for i := range a.nss {
+	start := time.Now()
+	dumped, first := 0, a.next
+	for k := range a.nss {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		i := (first + k) % len(a.nss)
 		n := &a.nss[i]
 		ps, err := a.open(n)
-		if err == nil {
-			a.cap.socks = nil
-			err = ps.col.Collect(ctx, &a.cap)
-		}
 		if err != nil {
 			if errors.Is(err, collectors.ErrPermission) {
 				errPerm = err
@@ -111,15 +124,41 @@ func (a *AllSockets) Collect(ctx context.Context, pub collectors.Publisher) erro
 			failed = append(failed, fmt.Sprintf("%s: %v", n.Label(), err))
 			continue
 		}
-		for _, s := range a.cap.socks {
-			s.NetNS, s.Namespace = n.Inode, ps.label
-			a.merged = append(a.merged, s)
+		if ps.read && time.Since(start) >= a.Budget {
+			continue // dumped again on a later tick
+		}
+		a.next = i + 1
+		a.cap.socks = nil
+		ps.err = ps.col.Collect(ctx, &a.cap)
+		ps.read, dumped = true, dumped+1
+		if ps.err == nil {
+			ps.socks = append(ps.socks[:0], a.cap.socks...)
+			for j := range ps.socks {
+				ps.socks[j].NetNS, ps.socks[j].Namespace = n.Inode, ps.label
+			}
 		}
 	}
+	for i := range a.nss {
+		ps := a.per[a.nss[i].Inode]
+		if ps == nil {
+			continue
+		}
+		if ps.err != nil {
+			if errors.Is(ps.err, collectors.ErrPermission) {
+				errPerm = ps.err
+			}
+			failed = append(failed, fmt.Sprintf("%s: %v", a.nss[i].Label(), ps.err))
+			continue
+		}
+		a.merged = append(a.merged, ps.socks...)
+	}
 	a.mu.Lock()
-	a.note = ""
+	a.dumped = dumped
+	a.mu.Unlock()
+	a.mu.Lock()
+	a.note = fmt.Sprintf("%d namespaces, %d dumped this refresh", len(a.nss), dumped)
 	if len(failed) > 0 {
-		a.note = fmt.Sprintf("%d of %d namespaces not read (first: %s)", len(failed), len(a.nss), failed[0])
+		a.note += fmt.Sprintf("; %d not read (first: %s)", len(failed), failed[0])
 	}
 	a.mu.Unlock()
 	if len(failed) == len(a.nss) && errPerm != nil {

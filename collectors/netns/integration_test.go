@@ -325,7 +325,7 @@ func TestIntegrationAllSockets(t *testing.T) {
 			own++
 		}
 	}
-	t.Logf("%d sockets from %d namespaces (%d in the host's)", len(pub.socks), len(c.per), own)
+	t.Logf("%d sockets from %d namespaces (%d in the host's); note: %s", len(pub.socks), len(c.per), own, c.Note())
 	held[1].Close()
 	netnstest.Run(t, "ip", "netns", "del", b.Name)
 	c.found = time.Time{} // rediscover now
