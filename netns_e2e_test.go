@@ -135,9 +135,12 @@ func TestIntegrationE2ENetnsPicker(t *testing.T) {
 	s.keys("N")
 	s.waitFor("the picker without c", 10*time.Second, func(scr string) bool {
 		_, rows, ok := strings.Cut(scr, "INODE")
+		rows, _, _ = strings.Cut(rows, "now reading namespace") // the status line names c
 		return ok && strings.Contains(rows, a) && strings.Contains(rows, b) && !strings.Contains(rows, c)
 	})
-	s.keys("Escape", "q")
+	s.keys("Escape") // alone: ESC q would be alt+q
+	s.waitFor("the picker closed", 10*time.Second, func(scr string) bool { return !strings.Contains(scr, "Network namespaces") })
+	s.keys("q")
 	s.waitText("EXIT=0", 10*time.Second)
 }
 
