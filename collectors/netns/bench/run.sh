@@ -35,3 +35,11 @@ hyperfine -N --warmup 3 --runs "${RUNS:-20}" --export-markdown "$tmp/result.md" 
 	"$tmp/netlens netns --brief" \
 	"$tmp/netlens netns"
 cat "$tmp/result.md"
+cleanup
+trap - EXIT
+# The switch and the all-namespaces view, in-process (nsbench makes its
+# own namespaces and connections).
+CGO_ENABLED=0 go build -o /tmp/nsbench.$$ ./collectors/netns/bench/nsbench
+/tmp/nsbench.$$ switch -conns 5000 -runs "${RUNS_SWITCH:-7}"
+/tmp/nsbench.$$ all -ns 500 -conns 10 -ticks "${TICKS:-15}"
+rm -f /tmp/nsbench.$$
