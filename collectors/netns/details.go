@@ -3,7 +3,9 @@ package netns
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -15,8 +17,7 @@ import (
 // (collectors.WithNetNSThread); without, namespaces with a process get
 // their socket counts from /proc/PID/net/sockstat{,6}.
 func details(procRoot string, nss []Namespace, admin bool) {
-	var buf []byte
-	fromProc := func(n *Namespace) {
+	fromProc := func(n *Namespace, buf *[]byte) {
 		if n.PID == 0 {
 			return
 		}
@@ -24,7 +25,7 @@ func details(procRoot string, nss []Namespace, admin bool) {
 		var s Sockets
 		ok := false
 		for _, f := range []string{"sockstat", "sockstat6"} {
-			if b, err := readFile(dir+f, &buf); err == nil {
+			if b, err := readFile(dir+f, buf); err == nil {
 				s.parseSockstat(b)
 				ok = true
 			}
@@ -34,22 +35,35 @@ func details(procRoot string, nss []Namespace, admin bool) {
 		}
 	}
 	if !admin {
+		var buf []byte
 		for i := range nss {
-			fromProc(&nss[i])
+			fromProc(&nss[i], &buf)
 		}
 		return
 	}
-	_ = collectors.WithNetNSThread(func(t *collectors.NetNSThread) error {
-		for i := range nss {
-			n := &nss[i]
-			if err := enterOne(t, n, &buf); err != nil {
-				n.Enterable = false
-				n.Reason = err.Error()
-				fromProc(n)
-			}
-		}
-		return nil
-	})
+	// Two threads share the namespaces: entering and the two rtnetlink
+	// dumps wait on the kernel as much as they use the CPU.
+	var wg sync.WaitGroup
+	workers := min(2, runtime.NumCPU(), len(nss))
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var buf []byte
+			_ = collectors.WithNetNSThread(func(t *collectors.NetNSThread) error {
+				for i := w; i < len(nss); i += workers {
+					n := &nss[i]
+					if err := enterOne(t, n, &buf); err != nil {
+						n.Enterable = false
+						n.Reason = err.Error()
+						fromProc(n, &buf)
+					}
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
 }
 
 // enterOne enters n on t and reads its interfaces and socket counts.
