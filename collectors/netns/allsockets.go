@@ -31,7 +31,7 @@ const AllSocketsName = "sockets"
 type AllSockets struct {
 	// Rediscover is how often the namespaces are listed again (5 s).
 	Rediscover time.Duration
-	// Budget bounds the time one Collect spends dumping namespaces (40
+	// Budget bounds the time one Collect spends dumping namespaces (20
 	// ms): each Collect dumps namespaces in turn, from where the last one
 	// stopped, until the budget is spent, and publishes every namespace's
 	// latest sockets. A sock_diag dump walks the kernel's socket hash,
@@ -81,7 +81,7 @@ func NewAllSockets(opt Options, owners *sockets.OwnerCache, noOwners bool) *AllS
 	if owners == nil {
 		owners = sockets.NewOwnerCache(opt.ProcRoot)
 	}
-	return &AllSockets{Rediscover: 5 * time.Second, Budget: 40 * time.Millisecond, opts: opt, owners: owners, noOwners: noOwners, per: map[uint64]*nsSockets{}}
+	return &AllSockets{Rediscover: 5 * time.Second, Budget: 20 * time.Millisecond, opts: opt, owners: owners, noOwners: noOwners, per: map[uint64]*nsSockets{}}
 }
 
 // Name implements collectors.Collector.

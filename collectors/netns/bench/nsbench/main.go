@@ -215,6 +215,7 @@ func benchAll(args []string) error {
 	n := fs.Int("ns", 500, "namespaces")
 	conns := fs.Int("conns", 10, "connections per namespace (2 sockets each)")
 	ticks := fs.Int("ticks", 15, "ticks measured")
+	budget := fs.Duration("budget", 0, "AllSockets.Budget (0: its default)")
 	fs.Parse(args)
 	var cleanups []func()
 	defer func() {
@@ -231,11 +232,16 @@ func benchAll(args []string) error {
 	}
 	col := netns.NewAllSockets(netns.Options{}, nil, false)
 	defer col.Close()
+	if *budget > 0 {
+		col.Budget = *budget
+	}
 	store := model.NewStore("bench", "bench", time.Now())
 	ctx := context.Background()
-	if err := col.Collect(ctx, store); err != nil { // first: opens every namespace, warms the owners
+	f0, fc0 := time.Now(), cpuTime()
+	if err := col.Collect(ctx, store); err != nil { // first: opens and dumps every namespace, warms the owners
 		return err
 	}
+	fmt.Printf("first refresh (every namespace dumped, owners found): %v wall, %v CPU\n", time.Since(f0).Round(time.Millisecond), (cpuTime() - fc0).Round(time.Millisecond))
 	var walls []time.Duration
 	var collectCPU time.Duration
 	cpu0, t0 := cpuTime(), time.Now()
@@ -257,6 +263,7 @@ func benchAll(args []string) error {
 		walls = append(walls, time.Since(w0))
 	}
 	cpu, elapsed := cpuTime()-cpu0, time.Since(t0)
+	fmt.Printf("last refresh: %s\n", col.Note())
 	socks := len(store.Snapshot().Sockets)
 	fmt.Printf("all namespaces, %d namespaces x %d sockets (%d sockets in all, owners on; in-process, %d ticks of 1 s): refresh median %v (max %v); CPU %.2f%% of one core, of which the collector %.2f%% (the rest: a new TUI frame each tick)\n",
 		*n, 2**conns+1, socks, *ticks, median(walls).Round(time.Millisecond), slices.Max(walls).Round(time.Millisecond), 100*cpu.Seconds()/elapsed.Seconds(), 100*collectCPU.Seconds()/elapsed.Seconds())
