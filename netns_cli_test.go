@@ -219,3 +219,49 @@ for i in range(300):
 		t.Errorf("rules --netns: exit %d: %s\n%s", code, stderr, out)
 	}
 }
+
+// TestIntegrationNetnsAsNobody: without privileges `netlens netns` lists
+// what /proc allows (the named namespaces, its own) and marks every
+// namespace as not enterable, saying it needs CAP_SYS_ADMIN; --netns
+// then fails with that reason.
+func TestIntegrationNetnsAsNobody(t *testing.T) {
+	requireRoot(t)
+	bin := netlensBinary(t)
+	ns := testNetns(t)
+	asNobody := func(args ...string) (string, error) {
+		cmd := exec.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", bin}, args...)...)
+		cmd.Dir = "/"
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := asNobody("netns", "--json")
+	if err != nil {
+		t.Fatalf("netns as nobody: %v: %s", err, out)
+	}
+	var got struct {
+		Namespaces []struct {
+			Names     []string `json:"names"`
+			Current   bool     `json:"current"`
+			Enterable bool     `json:"enterable"`
+			Reason    string   `json:"reason"`
+		} `json:"namespaces"`
+		Unreadable int `json:"unreadable_processes"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	named, current := false, false
+	for _, n := range got.Namespaces {
+		named = named || (len(n.Names) == 1 && n.Names[0] == ns)
+		current = current || n.Current
+		if n.Enterable || !strings.Contains(n.Reason, "CAP_SYS_ADMIN") {
+			t.Errorf("as nobody: %+v, want not enterable, needs CAP_SYS_ADMIN", n)
+		}
+	}
+	if !named || !current || got.Unreadable == 0 {
+		t.Errorf("as nobody: named %s listed %v, own listed %v, unreadable processes %d (root's should be)", ns, named, current, got.Unreadable)
+	}
+	if out, err := asNobody("--netns", ns, "flows"); err == nil || !strings.Contains(out, "CAP_SYS_ADMIN") {
+		t.Errorf("--netns as nobody: %v: %s", err, out)
+	}
+}

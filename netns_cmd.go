@@ -5,7 +5,9 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
+	"netlens/collectors"
 	"netlens/collectors/netns"
 )
 
@@ -52,6 +54,11 @@ func (o *options) openNetNS() error {
 			return fmt.Errorf("%w (netlens netns lists them)", err)
 		}
 		return err
+	}
+	var own unix.Stat_t
+	if unix.Stat("/proc/self/ns/net", &own) == nil && own.Ino != h.Namespace.Inode && !collectors.HasCapability(unix.CAP_SYS_ADMIN) {
+		h.Close()
+		return fmt.Errorf("netns %s: entering a network namespace needs CAP_SYS_ADMIN (run as root): %w", sel, collectors.ErrPermission)
 	}
 	o.ns = h
 	cobra.OnFinalize(func() { h.Close() })
