@@ -145,6 +145,11 @@ func TestAllNamespacesColumn(t *testing.T) {
 	if r := rows(a); len(r) != 1 || !strings.Contains(r[0], ":80") {
 		t.Errorf("filter web-1: %q", r)
 	}
+	// The detail names the namespace and says the PIDs are the host's.
+	send(a, "enter")
+	if s := screen(a); !strings.Contains(s, "held by nginx/4242 fd 0  (host PIDs)  namespace prod/api web-1 net:[5]") {
+		t.Errorf("detail:\n%s", s)
+	}
 	// Back in one namespace, the column goes.
 	store.Publish(model.NetNSUpdate{Switch: true})
 	store.Publish(model.SocketsUpdate{Sockets: []model.Socket{{Proto: model.ProtoTCP, Local: ap("127.0.0.1:22"), State: model.StateListen}}})

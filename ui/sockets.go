@@ -334,6 +334,13 @@ func (p *sockView) detail(i int) []string {
 	if len(s.Procs) > 0 {
 		procs = procsDetail(s.Procs)
 	}
+	// In another namespace: which, and that the PIDs are the host's.
+	switch n := p.snap.NetNS; {
+	case s.Namespace != "":
+		procs += "  (host PIDs)  namespace " + sanitize(s.Namespace) + " net:[" + strconv.FormatUint(s.NetNS, 10) + "]"
+	case n != nil && !n.All:
+		procs += "  (host PIDs)" + netnsHeader(n)
+	}
 	return []string{first, second, procs}
 }
 
