@@ -182,11 +182,11 @@ func (s *nsSwitcher) watch(ctx context.Context) {
 			ino, pid, path = h.Namespace.Inode, h.Namespace.PID, h.Namespace.EnterPath
 		}
 		s.mu.Unlock()
-		if h == nil || alive(ino, pid, path) {
+		if h == nil {
 			continue
 		}
 		snap := s.store.Snapshot()
-		if snap.NetNS == nil || snap.NetNS.Inode != ino || snap.NetNS.Gone {
+		if snap.NetNS == nil || snap.NetNS.Inode != ino || snap.NetNS.Gone || alive(ino, pid, path) {
 			continue
 		}
 		n := *snap.NetNS
