@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -198,7 +199,6 @@ for i in range(300):
 	if err := traffic.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer traffic.Wait()
 	out, stderr, code := runNetlens(t, "--netns", ns, "capture", "-i", "lo", "--count", "20", "--duration", "10s", "--json")
 	if code != 0 {
 		t.Fatalf("capture --netns: exit %d: %s", code, stderr)
@@ -213,6 +213,38 @@ for i in range(300):
 	}
 	if out, _, _ := runNetlens(t, "flows", "--json"); strings.Contains(out, `"127.0.0.1:47999"`) {
 		t.Errorf("flows without --netns shows the namespace's flow")
+	}
+	// drops: the namespace's Udp NoPorts moves by the datagrams sent
+	// inside it (the host's is left alone by this test).
+	traffic.Wait()
+	drops := exec.Command(netlensBinary(t), "--netns", ns, "drops", "--json", "--interval", "1s", "--count", "2")
+	var dout bytes.Buffer
+	drops.Stdout = &dout
+	if err := drops.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	run("/usr/bin/python3", "-c", "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor i in range(20): s.sendto(b'x',('127.0.0.1',9))")
+	if err := drops.Wait(); err != nil {
+		t.Fatalf("drops --netns: %v", err)
+	}
+	var moved uint64
+	for _, line := range strings.Split(strings.TrimSpace(dout.String()), "\n") {
+		var smp struct {
+			Counters []struct {
+				Group, Name string
+				Delta       uint64
+			}
+		}
+		json.Unmarshal([]byte(line), &smp)
+		for _, c := range smp.Counters {
+			if c.Group == "Udp" && c.Name == "NoPorts" {
+				moved += c.Delta
+			}
+		}
+	}
+	if moved != 20 {
+		t.Errorf("drops --netns: Udp NoPorts moved by %d, want 20:\n%s", moved, dout.String())
 	}
 	out, stderr, code = runNetlens(t, "--netns", ns, "rules", "list", "--filter-backend", "nft")
 	if code != 0 {
