@@ -52,7 +52,7 @@
 // and in the header on every tab (countdownMsg ticks once a second only
 // while a change is pending) until c keeps it, or the collector reports
 // it reverted. The form validates as the user types with the filter
-// package's parsers and filter.Validate, and refuses enter with the
+// package's parsers and rules.Validate, and refuses enter with the
 // reason. While the form or a question is open it takes every key.
 //
 // The Capture tab (capture.go) shows the capture's rates and totals, its

@@ -10,8 +10,8 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"netlens/collectors/filter"
 	"netlens/model"
+	"netlens/model/rules"
 )
 
 // Filters table columns.
@@ -62,11 +62,11 @@ type filtersPage struct {
 
 	mode    filtersMode
 	form    *ruleForm
-	plan    filter.Plan // waiting for the guard's second confirmation
-	yes     int         // y pressed at the guard prompt
-	delID   uint32      // the rule the delete question is about
-	busy    bool        // a call to the control is running
-	msg     string      // the result of the last action
+	plan    rules.Plan // waiting for the guard's second confirmation
+	yes     int        // y pressed at the guard prompt
+	delID   uint32     // the rule the delete question is about
+	busy    bool       // a call to the control is running
+	msg     string     // the result of the last action
 	msgErr  bool
 	pageH   int        // the page's height (the list's is less)
 	mine    pendingTxn // the change this UI applied last, until it ends
@@ -191,14 +191,14 @@ type filtersMsg interface{ filtersMsg() }
 
 // planDoneMsg is the result of FilterControl.Plan.
 type planDoneMsg struct {
-	plan filter.Plan
+	plan rules.Plan
 	err  error
 }
 
 // applyDoneMsg is the result of FilterControl.Apply.
 type applyDoneMsg struct {
-	plan filter.Plan
-	res  filter.Result
+	plan rules.Plan
+	res  rules.Result
 	err  error
 }
 
@@ -213,7 +213,7 @@ func (applyDoneMsg) filtersMsg()   {}
 func (confirmDoneMsg) filtersMsg() {}
 
 // planCmd plans op off the UI goroutine.
-func planCmd(ctl FilterControl, op filter.Op) tea.Cmd {
+func planCmd(ctl FilterControl, op rules.Op) tea.Cmd {
 	return func() tea.Msg {
 		pl, err := ctl.Plan(op)
 		return planDoneMsg{plan: pl, err: err}
@@ -221,7 +221,7 @@ func planCmd(ctl FilterControl, op filter.Op) tea.Cmd {
 }
 
 // applyCmd applies a plan off the UI goroutine.
-func applyCmd(ctl FilterControl, pl filter.Plan) tea.Cmd {
+func applyCmd(ctl FilterControl, pl rules.Plan) tea.Cmd {
 	return func() tea.Msg {
 		res, err := ctl.Apply(pl)
 		return applyDoneMsg{plan: pl, res: res, err: err}
@@ -305,7 +305,7 @@ func (p *filtersPage) selectedRule() (model.Rule, bool) {
 }
 
 // start plans op, unless the rules are read-only or a call is running.
-func (p *filtersPage) start(op filter.Op) tea.Cmd {
+func (p *filtersPage) start(op rules.Op) tea.Cmd {
 	if ro := p.readOnly(); ro != "" {
 		p.setMsg("cannot change rules: "+ro, true)
 		return nil
@@ -319,11 +319,11 @@ func (p *filtersPage) start(op filter.Op) tea.Cmd {
 	return planCmd(p.ctl, op)
 }
 
-func opText(op filter.Op) string {
+func opText(op rules.Op) string {
 	switch op.Kind {
-	case filter.OpAdd:
+	case rules.OpAdd:
 		return "the new rule"
-	case filter.OpLoad:
+	case rules.OpLoad:
 		return "the rule set"
 	}
 	return string(op.Kind) + " rule " + strconv.FormatUint(uint64(op.ID), 10)
@@ -338,11 +338,11 @@ func (p *filtersPage) rulesKey(msg tea.KeyPressMsg) tea.Cmd {
 			p.setMsg("no rule selected", true)
 			return nil
 		}
-		kind := filter.OpEnable
+		kind := rules.OpEnable
 		if r.Enabled {
-			kind = filter.OpDisable
+			kind = rules.OpDisable
 		}
-		return p.start(filter.Op{Kind: kind, ID: r.ID})
+		return p.start(rules.Op{Kind: kind, ID: r.ID})
 	case key.Matches(msg, k.RuleAdd):
 		if ro := p.readOnly(); ro != "" {
 			p.setMsg("cannot add rules: "+ro, true)
@@ -400,7 +400,7 @@ func (p *filtersPage) deleteKey(msg tea.KeyPressMsg) tea.Cmd {
 	switch msg.String() {
 	case "y", "Y":
 		p.mode = modeRules
-		return p.start(filter.Op{Kind: filter.OpDelete, ID: p.delID})
+		return p.start(rules.Op{Kind: rules.OpDelete, ID: p.delID})
 	case "n", "N", "esc", "q":
 		p.mode = modeRules
 		p.setMsg("delete cancelled", false)
@@ -443,9 +443,9 @@ func (p *filtersPage) formKey(msg tea.KeyPressMsg) tea.Cmd {
 			p.setMsg("not applied: "+oneLine(err.Error()), true)
 			return nil
 		}
-		op := filter.Op{Kind: filter.OpAdd, Rule: r}
+		op := rules.Op{Kind: rules.OpAdd, Rule: r}
 		if f.id != 0 {
-			op = filter.Op{Kind: filter.OpChange, ID: f.id, Rule: r}
+			op = rules.Op{Kind: rules.OpChange, ID: f.id, Rule: r}
 		}
 		p.mode, p.form = modeRules, nil
 		return p.start(op)
@@ -474,7 +474,7 @@ func (p *filtersPage) planned(msg planDoneMsg) tea.Cmd {
 func (p *filtersPage) applied(msg applyDoneMsg) {
 	p.busy = false
 	what := opText(msg.plan.Op)
-	if msg.res.Rule.ID != 0 && msg.plan.Op.Kind == filter.OpAdd {
+	if msg.res.Rule.ID != 0 && msg.plan.Op.Kind == rules.OpAdd {
 		what = "add rule " + strconv.FormatUint(uint64(msg.res.Rule.ID), 10)
 	}
 	if msg.err != nil {
@@ -615,7 +615,7 @@ func (p *filtersPage) cell(i, c int) string {
 		}
 		nf := *r
 		nf.Family = "" // the Fam column says it
-		return sanitize(filter.Summary(nf))
+		return sanitize(rules.Summary(nf))
 	case frAction:
 		return string(r.Action)
 	case frPackets:
@@ -707,7 +707,7 @@ func (p *filtersPage) verdictLine() string {
 		return ""
 	}
 	if len(rs.Hooks) == 0 {
-		if rs.Backend == filter.BackendNFT {
+		if rs.Backend == rules.BackendNFT {
 			return " per-hook verdicts: not kept by nftables (the kernel module keeps them)"
 		}
 		return " per-hook verdicts: none"
@@ -773,7 +773,7 @@ func (p *filtersPage) rowKind(i int) rowKind {
 // detail is the selected rule in full.
 func (p *filtersPage) detail(i int) []string {
 	r := p.snap.Rules.Rules[p.idx[i]]
-	first := "rule " + strconv.FormatUint(uint64(r.ID), 10) + " (" + ruleID(&r) + ")  " + string(r.Action) + "  " + sanitize(filter.Summary(r)) +
+	first := "rule " + strconv.FormatUint(uint64(r.ID), 10) + " (" + ruleID(&r) + ")  " + string(r.Action) + "  " + sanitize(rules.Summary(r)) +
 		"  hooks " + strings.Join(r.Hooks, ",") + "  priority " + strconv.FormatUint(uint64(r.Priority), 10)
 	second := strconv.FormatUint(r.Packets, 10) + " packets, " + strconv.FormatUint(r.Bytes, 10) + " bytes, " + fmtRate(r.Rate) + " pkt/s"
 	if !r.LastHit.IsZero() {
@@ -847,7 +847,7 @@ func (p *filtersPage) guardView() string {
 
 // hitLine is one connection the guard found: "socket tcp 10.0.0.2:5000 ->
 // 10.0.0.1:22: dropped at input by rule 3".
-func hitLine(h filter.Hit) string {
+func hitLine(h rules.Hit) string {
 	return fitCells(string(h.Kind), len(h.Kind), 11, false, false) + " " + sanitize(h.What) + "  at " + h.Hook + " by " + ruleRef(h.Rule)
 }
 

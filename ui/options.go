@@ -3,8 +3,8 @@ package ui
 import (
 	"time"
 
-	"netlens/collectors/filter"
 	"netlens/model"
+	"netlens/model/rules"
 )
 
 // DefaultRefresh is the redraw interval when Options.Refresh is zero.
@@ -57,12 +57,12 @@ type Options struct {
 type FilterControl interface {
 	// Plan validates op and works out its effect (drop-capable, the
 	// revert deadline, the lockout guard's Impact).
-	Plan(op filter.Op) (filter.Plan, error)
+	Plan(op rules.Op) (rules.Plan, error)
 	// Apply makes the planned change (commit-confirmed when the plan has
 	// a revert deadline). Apply and Confirm should publish the rules they
 	// leave to the Store before they return: the UI shows the Store's
 	// latest snapshot as soon as they do, whatever the refresh interval.
-	Apply(p filter.Plan) (filter.Result, error)
+	Apply(p rules.Plan) (rules.Result, error)
 	// Confirm keeps the pending change txn (0: every pending change).
 	Confirm(txn uint32) error
 }

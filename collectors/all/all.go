@@ -30,7 +30,7 @@ type Config struct {
 	Only []string
 	// Filters is the filter-rule backend the "filters" collector reads;
 	// nil leaves the collector out.
-	Filters filter.Backend
+	Filters filter.Source
 	// Capture, when set, captures packets (opt-in: it costs CPU): live on
 	// an interface, or replaying a pcap/pcapng file.
 	Capture *capture.Options

@@ -13,7 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"netlens/collectors/internal/netnstest"
+	"netlens/internal/netnstest"
 	"netlens/model"
 )
 

@@ -1,7 +1,7 @@
 package drops
 
 import (
-	"netlens/collectors/internal/netnstest"
+	"netlens/internal/netnstest"
 
 	"bufio"
 	"bytes"

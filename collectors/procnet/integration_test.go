@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"netlens/collectors/internal/netnstest"
+	"netlens/internal/netnstest"
 	"netlens/model"
 )
 
