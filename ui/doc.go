@@ -33,13 +33,13 @@
 // table is full, or drop/early_drop move, a TABLE FULL banner shows under
 // the header on every tab. Under it, v cycles three views (drops.go,
 // dropviews.go): the funnel, every drop-like counter netlens knows
-// (collectors/drops.Funnel) by layer in packet order with its deltas,
+// (model/drops.Funnel) by layer in packet order with its deltas,
 // rate and a sparkline of its last samples (sparkline.go), highlighted
 // for 10 s of sample time after it moved, and enter explaining it
 // (explain.go: what increments it, its causes, the settings with the
 // sysctls' current values from the snapshot, the traps); the kernel
 // drop monitor's drops per reason and location, or why there are none;
-// and the sockets with the most drops (collectors/drops.TopSockets).
+// and the sockets with the most drops (model/drops.TopSockets).
 //
 // The Filters tab (filters.go, ruleform.go) lists the filter rules of the
 // backend in use (kmod, nft, or none with the reason it is read-only and

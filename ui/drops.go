@@ -10,8 +10,8 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"netlens/collectors/drops"
 	"netlens/model"
+	"netlens/model/drops"
 )
 
 // Drops table columns.
@@ -49,7 +49,7 @@ const dropmonName = "dropmon"
 // dropsPage is the Drops tab: a netfilter section (netfilter.go) over
 // one of three views, which v cycles through. The funnel (this type's
 // own list) has every drop-like counter netlens knows
-// (collectors/drops.Funnel), grouped by layer in the order a received
+// (model/drops.Funnel), grouped by layer in the order a received
 // packet meets them, with its delta over the last interval, since netlens
 // started, its rate and a sparkline of its last samples; a counter that
 // moved in the last recentWindow (of sample time) is highlighted; by
@@ -57,7 +57,7 @@ const dropmonName = "dropmon"
 // shows all); enter explains the selected counter (explain.go). The
 // reasons view has the kernel drop monitor's drops per reason and
 // location, or says why there is none; the sockets view the sockets with
-// the most drops (collectors/drops.TopSockets). The filter is shared by
+// the most drops (model/drops.TopSockets). The filter is shared by
 // the views. Not safe for concurrent use.
 type dropsPage struct {
 	listBase[model.CounterKey]

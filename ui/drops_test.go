@@ -8,8 +8,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/google/go-cmp/cmp"
 
-	"netlens/collectors/drops"
 	"netlens/model"
+	"netlens/model/drops"
 )
 
 func TestSparkline(t *testing.T) {

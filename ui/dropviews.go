@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"strings"
 
-	"netlens/collectors/drops"
 	"netlens/model"
+	"netlens/model/drops"
 )
 
 // Drop reasons table columns.

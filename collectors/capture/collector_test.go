@@ -50,9 +50,3 @@ func TestNewRefusesBadFilter(t *testing.T) {
 		t.Fatalf("New with an unsupported filter: %v", err)
 	}
 }
-
-func TestRunCLIUsage(t *testing.T) {
-	if err := RunCLI(context.Background(), nil, CLIOptions{Options: Options{Interface: "lo"}}); !errors.Is(err, ErrUsage) {
-		t.Fatalf("RunCLI without --count: %v", err)
-	}
-}

@@ -11,10 +11,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"netlens/collectors/drops"
 	"netlens/collectors/procnet"
 	"netlens/collectors/qdisc"
 	"netlens/model"
+	"netlens/model/drops"
 )
 
 const pairs = 32

@@ -11,7 +11,7 @@ import (
 // Markdown renders the knowledge as docs/drops.md.
 func (k *Knowledge) Markdown() []byte {
 	var b bytes.Buffer
-	b.WriteString("<!-- Generated from collectors/drops/knowledge.json by `go generate ./collectors/drops`. Do not edit. -->\n\n")
+	b.WriteString("<!-- Generated from model/drops/knowledge.json by `go generate ./model/drops`. Do not edit. -->\n\n")
 	b.WriteString("# Drop counters\n\n")
 	b.WriteString(k.About + "\n\n")
 	b.WriteString("netlens shows these counters in the Drops tab and `netlens drops`, layer by layer in the order a received\n")

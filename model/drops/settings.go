@@ -1,48 +1,10 @@
 package drops
 
 import (
-	"context"
-	"io"
 	"strings"
-	"time"
 
-	"netlens/collectors"
 	"netlens/model"
 )
-
-// Watch is `netlens drops`: it runs every collector of r once to set the
-// baseline, then count times (forever when count <= 0) waits interval,
-// runs them again and prints the drop counters that moved (PrintMoved),
-// until ctx is done. r must publish into store. Each run is bounded by
-// interval (at least 2s). It returns ctx's error only if ctx ends before
-// the first printed sample.
-func Watch(ctx context.Context, w io.Writer, r *collectors.Runner, store *model.Store, interval time.Duration, count int, asJSON bool) error {
-	if interval <= 0 {
-		interval = time.Second
-	}
-	timeout := max(interval, 2*time.Second)
-	r.Once(ctx, timeout)
-	prev := store.Snapshot()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for i := 0; count <= 0 || i < count; i++ {
-		select {
-		case <-ctx.Done():
-			if i == 0 {
-				return ctx.Err()
-			}
-			return nil
-		case <-t.C:
-		}
-		r.Once(ctx, timeout)
-		cur := store.Snapshot()
-		if err := PrintMoved(w, []model.Snapshot{prev, cur}, asJSON); err != nil {
-			return err
-		}
-		prev = cur
-	}
-	return nil
-}
 
 // SettingValue is a setting of an entry with its current value.
 type SettingValue struct {

@@ -1,5 +1,5 @@
 // Command gen writes docs/drops.md from the drop knowledge embedded in
-// package drops: go generate ./collectors/drops.
+// package drops: go generate ./model/drops.
 package main
 
 import (
@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"os"
 
-	"netlens/collectors/drops"
+	"netlens/model/drops"
 )
 
 func main() {

@@ -72,7 +72,7 @@ func TestDocsAreCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, Default().Markdown()) {
-		t.Fatal("docs/drops.md is stale: run go generate ./collectors/drops")
+		t.Fatal("docs/drops.md is stale: run go generate ./model/drops")
 	}
 }
 
