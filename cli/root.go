@@ -111,6 +111,17 @@ func tuiFilters(store *model.Store, cfg all.Config, specs []collectors.Spec, rev
 	return nil
 }
 
+// tuiCapture is the Capture tab's control: the capture collector itself
+// (its stored packets). Nil when no capture runs.
+func tuiCapture(specs []collectors.Spec) ui.CaptureControl {
+	for _, s := range specs {
+		if c, ok := s.Collector.(*capture.Collector); ok {
+			return c
+		}
+	}
+	return nil
+}
+
 // NewRoot returns the netlens command: the TUI, and its subcommands. A
 // new subcommand is a file cli/<name>.go with a function returning its
 // *cobra.Command, added to the list below.
@@ -226,7 +237,10 @@ func runTUI(ctx context.Context, o options) error {
 		SaveSnapshot: func(s model.Snapshot) (string, error) {
 			return export.Save(o.snapshotDir, s)
 		},
-		Filters:    tuiFilters(store, cfg, specs, o.revert),
+		Controls: ui.Controls{
+			Filters: tuiFilters(store, cfg, specs, o.revert),
+			Capture: tuiCapture(specs),
+		},
 		Glyphs:     glyphs(o.ascii),
 		CaptureDir: o.snapshotDir,
 	})

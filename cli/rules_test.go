@@ -36,10 +36,7 @@ func runCLI(t *testing.T, b filter.Backend, ssh *filter.SSHSession, stdin string
 	return cliRun{out.String(), errOut.String(), err}
 }
 
-func isUsage(err error) bool {
-	var ue UsageError
-	return errors.As(err, &ue)
-}
+func isUsage(err error) bool { return ExitCode(err) == 2 }
 
 func TestCLIUsageErrors(t *testing.T) {
 	for _, args := range [][]string{

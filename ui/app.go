@@ -84,8 +84,8 @@ func New(store *model.Store, opts Options) *App {
 		newConnsPage(c, opts.Deps.Connections, opts.Deps.Flows),
 		newDropsPage(c, opts.Deps.Drops, ctCollector(opts.Deps), opts.Glyphs),
 		newSysctlPage(c, opts.Deps.Sysctl),
-		newFiltersPage(c, opts.Deps.Filters, opts.Filters, opts.Now),
-		newCapturePage(c, opts.Deps.Capture, opts.CaptureDir, opts.Now),
+		newFiltersPage(c, opts.Deps.Filters, opts.Controls.Filters, opts.Now),
+		newCapturePage(c, opts.Deps.Capture, opts.Controls.Capture, opts.CaptureDir, opts.Now),
 	}
 	a.sub, a.unsub = store.Subscribe()
 	a.apply()

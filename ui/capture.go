@@ -45,13 +45,14 @@ const (
 // lost (ring drops, decode errors: never hidden), its own CPU cost, the
 // per-protocol breakdown, and the top flows or (v) top hosts by bytes.
 // enter on a flow shows its last packets decoded layer by layer
-// (model.CaptureControl.FlowPackets); w writes the stored packets, or
+// (CaptureControl.FlowPackets); w writes the stored packets, or
 // the open flow's, to a pcapng file. Not safe for concurrent use.
 type capturePage struct {
 	Common
 	flows *captureFlows
 	hosts *captureHosts
-	dir   string // where w writes
+	ctl   CaptureControl // nil: no capture runs here
+	dir   string         // where w writes
 	now   func() time.Time
 	deps  []string
 
@@ -70,8 +71,8 @@ type capturePage struct {
 	filter string
 }
 
-func newCapturePage(c Common, deps []string, dir string, now func() time.Time) *capturePage {
-	p := &capturePage{Common: c, dir: dir, now: now, deps: deps}
+func newCapturePage(c Common, deps []string, ctl CaptureControl, dir string, now func() time.Time) *capturePage {
+	p := &capturePage{Common: c, ctl: ctl, dir: dir, now: now, deps: deps}
 	p.flows = newCaptureFlows(c, deps)
 	p.hosts = newCaptureHosts(c, deps)
 	return p
@@ -147,7 +148,7 @@ func (pcapngMsg) captureMsg()  {}
 type captureMsg interface{ captureMsg() }
 
 // flowPacketsCmd decodes the flow's last packets off the UI goroutine.
-func flowPacketsCmd(ctl model.CaptureControl, flow model.CaptureFlowKey) tea.Cmd {
+func flowPacketsCmd(ctl CaptureControl, flow model.CaptureFlowKey) tea.Cmd {
 	return func() tea.Msg {
 		return packetsMsg{flow: flow, pkts: ctl.FlowPackets(flow, capturePackets)}
 	}
@@ -155,7 +156,7 @@ func flowPacketsCmd(ctl model.CaptureControl, flow model.CaptureFlowKey) tea.Cmd
 
 // writePcapngCmd writes the stored packets (the flow's when flow is not
 // nil) to path off the UI goroutine.
-func writePcapngCmd(ctl model.CaptureControl, path string, flow *model.CaptureFlowKey) tea.Cmd {
+func writePcapngCmd(ctl CaptureControl, path string, flow *model.CaptureFlowKey) tea.Cmd {
 	return func() tea.Msg {
 		n, err := ctl.WritePcapng(path, flow)
 		return pcapngMsg{path: path, n: n, flow: flow, err: err}
@@ -199,7 +200,13 @@ func (p *capturePage) Update(msg tea.Msg) (page, tea.Cmd) {
 		}
 		return p, nil
 	case tea.KeyPressMsg:
-		ctl := p.snap.Capture.Control
+		// The capture reaches the UI once it has published statistics:
+		// until then (or when it could not start) there is nothing to
+		// show or write.
+		ctl := p.ctl
+		if p.snap.Capture.Source == "" {
+			ctl = nil
+		}
 		switch {
 		case key.Matches(msg, k.CaptureWrite):
 			if ctl == nil {

@@ -148,7 +148,7 @@ func guardPlan() rules.Plan {
 
 func filtersOpts(ctl FilterControl) Options {
 	o := goldenOpts()
-	o.Filters = ctl
+	o.Controls.Filters = ctl
 	return o
 }
 
@@ -268,9 +268,9 @@ func runText(a *App, text string) {
 
 func filtersApp(t *testing.T, store *model.Store, ctl FilterControl) *App {
 	t.Helper()
-	o := Options{Filters: ctl}
+	o := Options{Controls: Controls{Filters: ctl}}
 	if ctl == nil {
-		o.Filters = nil
+		o.Controls.Filters = nil
 	}
 	a := newTestApp(t, store, o, 120, 40)
 	runKeys(a, "4")
@@ -327,7 +327,7 @@ func TestFiltersAddedRuleSelectable(t *testing.T) {
 	store.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: "filters", State: model.StateOK, Source: "nft", Interval: time.Second}})
 	store.Publish(model.RulesUpdate{State: model.RulesState{Backend: "nft", At: t0.Add(9 * time.Second)}})
 	ctl := publishingFilters{&fakeFilters{res: rules.Result{Rule: model.Rule{ID: 1}}}, store}
-	a := newTestApp(t, store, Options{Filters: ctl, Refresh: time.Hour}, 120, 40)
+	a := newTestApp(t, store, Options{Controls: Controls{Filters: ctl}, Refresh: time.Hour}, 120, 40)
 	runKeys(a, "4")
 	runKeys(a, "a", "down", "down")
 	runText(a, "tcp")
@@ -348,7 +348,7 @@ func TestFiltersAddedRuleSelectable(t *testing.T) {
 // tabs.
 func TestFiltersSpacePagesElsewhere(t *testing.T) {
 	ctl := &fakeFilters{}
-	a := newTestApp(t, fixtureStore(), Options{Filters: ctl}, 80, 24)
+	a := newTestApp(t, fixtureStore(), Options{Controls: Controls{Filters: ctl}}, 80, 24)
 	cur := func() int { return a.pages[0].(*connsPage).socks.tbl.Cursor() }
 	before := cur()
 	runKeys(a, "space")
@@ -554,7 +554,7 @@ func TestFiltersCountdownAndConfirm(t *testing.T) {
 	ctl := &fakeFilters{plan: rules.Plan{DropCapable: true, Revert: 30 * time.Second},
 		res: rules.Result{Rule: model.Rule{ID: 2}, Txn: 4242, RevertAt: clock.now.Add(30 * time.Second)}}
 	store := rulesStore()
-	a := newTestApp(t, store, Options{Filters: ctl, Now: clock.Now}, 80, 24)
+	a := newTestApp(t, store, Options{Controls: Controls{Filters: ctl}, Now: clock.Now}, 80, 24)
 	runKeys(a, "4", "down", "space")
 	header := func() string { return strings.SplitN(screen(a), "\n", 2)[0] }
 	if !strings.Contains(header(), "REVERT IN 30s") {
@@ -583,7 +583,7 @@ func TestFiltersRevertShown(t *testing.T) {
 	ctl := &fakeFilters{plan: rules.Plan{DropCapable: true, Revert: 30 * time.Second},
 		res: rules.Result{Rule: model.Rule{ID: 2}, Txn: 4242, RevertAt: clock.now.Add(30 * time.Second)}}
 	store := rulesStore()
-	a := newTestApp(t, store, Options{Filters: ctl, Now: clock.Now, Refresh: time.Millisecond}, 80, 24)
+	a := newTestApp(t, store, Options{Controls: Controls{Filters: ctl}, Now: clock.Now, Refresh: time.Millisecond}, 80, 24)
 	runKeys(a, "4", "down", "space")
 	// The collector reports the change pending, then (after the
 	// deadline) gone: the kernel or the helper reverted it.
