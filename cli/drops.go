@@ -63,7 +63,7 @@ func newDropsSample(prev, snap model.Snapshot) dropsSample {
 	s.Lost, s.QueueDropped = snap.DropMonitor.Lost, snap.DropMonitor.QueueDropped
 	if !snap.DropMonitor.Supported {
 		s.DropMonitor = snap.DropMonitor.Reason
-		if st, ok := snap.Status("dropmon"); ok && s.DropMonitor == "" {
+		if st, ok := snap.Status(model.CollectorDropMon); ok && s.DropMonitor == "" {
 			s.DropMonitor = st.Reason
 		}
 	}

@@ -469,7 +469,7 @@ func printRules(w io.Writer, st model.RulesState) {
 // nothing).
 func defaultGuard(ctx context.Context) filter.GuardInput {
 	store := model.NewStore("", "", time.Now())
-	ct := conntrack.NewCollector(conntrack.Config{NoEvents: true})
+	ct := conntrack.New(conntrack.Config{NoEvents: true})
 	r := collectors.NewRunner(store, collectors.Spec{Collector: sockets.New(sockets.Options{}), Interval: time.Second},
 		collectors.Spec{Collector: ct, Interval: time.Second})
 	r.Once(ctx, 3*time.Second)

@@ -419,7 +419,7 @@ func ctCollector(d Deps) string {
 	if len(d.Flows) > 0 {
 		return d.Flows[0]
 	}
-	return conntrackName
+	return model.CollectorConntrack
 }
 
 func (a *App) layout() {

@@ -42,10 +42,6 @@ const (
 // recentWindow is how long after it moved a counter stays highlighted.
 const recentWindow = 10 * time.Second
 
-// dropmonName is the drop monitor collector's name (collectors/dropmon
-// CollectorName).
-const dropmonName = "dropmon"
-
 // dropsPage is the Drops tab: a netfilter section (netfilter.go) over
 // one of three views, which v cycles through. The funnel (this type's
 // own list) has every drop-like counter netlens knows
@@ -152,7 +148,7 @@ func (p *dropsPage) Sync() {
 		// fix it, and a kernel without a drop monitor is a note, not
 		// stale data: the warning over the counters need not say them.
 		p.problems = slices.DeleteFunc(p.problems, func(pr problem) bool {
-			return pr.status.Name == p.ctName || pr.status.Name == dropmonName
+			return pr.status.Name == p.ctName || pr.status.Name == model.CollectorDropMon
 		})
 		if why := dropmonDown(&p.snap); why != "" {
 			p.notes = append(p.notes, "no drop reasons: "+why)
@@ -186,8 +182,8 @@ func dropmonDown(snap *model.Snapshot) string {
 	if dm.Reason != "" {
 		return oneLine(dm.Reason)
 	}
-	if st, ok := snap.Status(dropmonName); ok && st.State != model.StateOK && st.State != model.StatePending {
-		return strings.TrimPrefix(describe(st), dropmonName+": ")
+	if st, ok := snap.Status(model.CollectorDropMon); ok && st.State != model.StateOK && st.State != model.StatePending {
+		return strings.TrimPrefix(describe(st), model.CollectorDropMon+": ")
 	}
 	return ""
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // Name is the collector's name in statuses.
-const Name = "capture"
+const Name = model.CollectorCapture
 
 // DefaultInterval is how often the Runner should call Collect: the
 // interval the rates are computed over.

@@ -290,7 +290,7 @@ func msgs(m ...netlink.Message) func() ([]netlink.Message, error) {
 
 func TestListenAppliesEventsAndCountsENOBUFS(t *testing.T) {
 	now := t0
-	c := NewCollector(Config{Now: func() time.Time { return now }})
+	c := New(Config{Now: func() time.Time { return now }})
 	a, b := tcpFlow(1, 1000, 0), tcpFlow(2, 2000, 0)
 	aUp := a
 	aUp.TCPState, aUp.Status = model.TCPEstablished, model.StatusSeenReply|model.StatusAssured
@@ -320,7 +320,7 @@ func TestListenAppliesEventsAndCountsENOBUFS(t *testing.T) {
 	}
 
 	// A failure that is not a close is reported.
-	c2 := NewCollector(Config{})
+	c2 := New(Config{})
 	r2 := &fakeReceiver{steps: []func() ([]netlink.Message, error){func() ([]netlink.Message, error) { return nil, unix.EIO }}}
 	c2.listening, c2.cur = true, r2
 	c2.listen(r2)
@@ -331,7 +331,7 @@ func TestListenAppliesEventsAndCountsENOBUFS(t *testing.T) {
 
 func TestResyncAfterLossAndEventsDuringDump(t *testing.T) {
 	now := t0
-	c := NewCollector(Config{Now: func() time.Time { return now }, Refresh: time.Hour})
+	c := New(Config{Now: func() time.Time { return now }, Refresh: time.Hour})
 	kernel := []model.Flow{tcpFlow(1, 1000, 100), tcpFlow(2, 2000, 200)}
 	var during []event // events that "arrive" while the dump runs
 	c.fakeDump = func(ctx context.Context, now time.Time, start func(), fn func(*model.Flow)) (uint64, error) {
@@ -405,7 +405,7 @@ func TestResyncAfterLossAndEventsDuringDump(t *testing.T) {
 }
 
 func TestPendingQueueIsBounded(t *testing.T) {
-	c := NewCollector(Config{MaxFlows: 2})
+	c := New(Config{MaxFlows: 2})
 	c.resyncing = true
 	var evs []event
 	for i := range 20 {
@@ -529,7 +529,7 @@ func TestFormatFlow(t *testing.T) {
 }
 
 func TestCloseWaitsForListener(t *testing.T) {
-	c := NewCollector(Config{})
+	c := New(Config{})
 	block := make(chan struct{})
 	var once sync.Once
 	r := &fakeReceiver{steps: []func() ([]netlink.Message, error){func() ([]netlink.Message, error) { <-block; return nil, os.ErrClosed }}}
@@ -802,7 +802,7 @@ func TestRealKernelEvents(t *testing.T) {
 	if kinds["EventNew"] == 0 || kinds["EventUpdate"] == 0 || kinds["EventDestroy"] == 0 {
 		t.Fatalf("event kinds: %v", kinds)
 	}
-	c := NewCollector(Config{Now: func() time.Time { return t0 }})
+	c := New(Config{Now: func() time.Time { return t0 }})
 	c.listening, c.cur = true, r
 	c.closing.Store(true)
 	c.listen(r)

@@ -14,7 +14,7 @@ import (
 // ("needs CAP_NET_ADMIN") or collectors.ErrNotSupported as Collect's do.
 func DumpOnce(ctx context.Context, cfg Config) ([]model.Flow, model.ConntrackStats, error) {
 	cfg.NoEvents = true
-	c := NewCollector(cfg)
+	c := New(cfg)
 	defer c.Close()
 	start := c.cfg.Now()
 	st, err := c.baseStats(start)

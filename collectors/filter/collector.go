@@ -11,7 +11,7 @@ import (
 )
 
 // Name is the collector's name.
-const Name = "filters"
+const Name = model.CollectorFilters
 
 // Source is what the collector reads: the read side of a filter backend
 // (control/filter.Backend satisfies it). The collector never changes the
@@ -56,8 +56,8 @@ type sample struct {
 	at      time.Time
 }
 
-// NewCollector returns the collector over b.
-func NewCollector(b Source) *Collector {
+// New returns the collector over b.
+func New(b Source) *Collector {
 	return &Collector{b: b, Now: time.Now, prev: map[uint32]sample{}}
 }
 

@@ -17,7 +17,7 @@ func TestCollectorPublishesRulesAndRates(t *testing.T) {
 	b := &filtermem.Backend{}
 	b.Add(model.Rule{Enabled: true, Action: model.ActionCount, Hooks: []string{"input"}, Family: "both", Label: "c"}, 0)
 	b.Add(model.Rule{Enabled: true, Action: model.ActionDrop, Hooks: []string{"input"}, Family: "both"}, 30*time.Second)
-	c := filtercol.NewCollector(b)
+	c := filtercol.New(b)
 	t0 := time.Unix(1000, 0)
 	now := t0
 	c.Now = func() time.Time { return now }
@@ -46,7 +46,7 @@ func TestCollectorPublishesRulesAndRates(t *testing.T) {
 	if c.Name() != "filters" || c.Source() != "mem" || c.Note() != "" {
 		t.Errorf("name %q source %q note %q", c.Name(), c.Source(), c.Note())
 	}
-	ro := filtercol.NewCollector(readOnly{name: rules.BackendNone, reason: "kmod: not loaded; nft: needs CAP_NET_ADMIN"})
+	ro := filtercol.New(readOnly{name: rules.BackendNone, reason: "kmod: not loaded; nft: needs CAP_NET_ADMIN"})
 	if err := ro.Collect(context.Background(), store); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@
 // Wiring, as cli uses it:
 //
 //	b, err := filter.Open(filter.Options{Backend: flagFilterBackend}) // never fails but for a bad name (rules.InvalidError)
-//	col := filtercol.NewCollector(b)                                  // the collector reads b; Close closes b
+//	col := filtercol.New(b)                                  // the collector reads b; Close closes b
 //	m := &filter.Manager{Backend: b, Guard: func() filter.GuardInput { return filter.GuardFromSnapshot(store.Snapshot()) }}
 //	p, err := m.Plan(rules.Op{Kind: rules.OpDisable, ID: id}) // validation errors: rules.InvalidError wrapping *rules.ValidationError
 //	if p.NeedsSecondConfirm() { /* show p.Impact (String, Session, Hits), ask again */ }

@@ -73,7 +73,7 @@ func TestIntegrationSnapshotSchema(t *testing.T) {
 			ferr = fmt.Errorf("nft: %v %s", err, out)
 			return
 		}
-		c := filtercol.NewCollector(b)
+		c := filtercol.New(b)
 		ferr = c.Collect(context.Background(), store)
 		c.Close()
 	})

@@ -89,7 +89,7 @@ type netlens struct {
 
 func newNetlens(t *testing.T, ns *netns) *netlens {
 	n := &netlens{t: t, ns: ns, store: model.NewStore("test", "test", time.Now()), at: time.Now()}
-	n.pn = procnet.NewCollector("/proc/thread-self")
+	n.pn = procnet.New("/proc/thread-self")
 	n.qd = qdisc.New(qdisc.Options{NetNS: ns.fd, Links: true})
 	t.Cleanup(func() { n.qd.Close() })
 	return n

@@ -96,7 +96,7 @@ func (r *recorder) Publish(u model.Update) {
 // kernel lacks the whole file.
 func TestCounterNamesExistOnThisKernel(t *testing.T) {
 	seen := map[seenKey]bool{}
-	pn := procnet.NewCollector("/proc")
+	pn := procnet.New("/proc")
 	pn.SysRoot = "/sys"
 	var rec recorder
 	if err := pn.Collect(context.Background(), &rec); err != nil {

@@ -16,7 +16,7 @@ mkdir -p "$WORK/root/bin" "$WORK/kmod"
 cp "$ROOT"/kernelmod/*.c "$ROOT"/kernelmod/*.h "$ROOT"/kernelmod/Kbuild "$ROOT"/kernelmod/Makefile "$WORK/kmod/"
 cp -r "$ROOT"/kernelmod/uapi "$WORK/kmod/"
 make -s -C "$WORK/kmod" KDIR="$KDIR" >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; exit 1; }
-(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$WORK/root/vmcheck" ./collectors/filter/kmodbackend/vmcheck)
+(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$WORK/root/vmcheck" ./control/filter/kmodbackend/vmcheck)
 cp /bin/busybox "$WORK/root/bin/busybox"
 cp "$HERE/init" "$WORK/root/init"
 chmod 755 "$WORK/root/init"
