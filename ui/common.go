@@ -43,7 +43,7 @@ type page interface {
 	Sync()
 	// SetFilter sets the live filter (words, any case, all of which a
 	// row's columns must contain, and key:value terms on pages that
-	// understand them: filter.go); Filter returns it.
+	// understand them: search.go); Filter returns it.
 	SetFilter(f string)
 	Filter() string
 	// ShortHelp and FullHelp are the page's own bindings.

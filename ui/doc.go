@@ -63,7 +63,7 @@
 // both through model.CaptureControl from tea.Cmds. Without a capture it
 // says how to start one (--capture IFACE, --pcap FILE).
 //
-// A filter (filter.go) is words, all of which a row's text must contain,
+// A filter (search.go) is words, all of which a row's text must contain,
 // and, on the Connections tab, key:value terms: proto:udp port:53
 // addr:10.0.0.0/8 state:estab nat:snat|dnat|both|any|none mark:N zone:N.
 // n cycles the nat: term.
