@@ -225,7 +225,7 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.PasteMsg:
 		// A paste into the filter input (bracketed paste): its first line;
 		// into a page's form when one is open.
-		if c, ok := a.pages[a.active].(interface{ capturesKeys() bool }); ok && c.capturesKeys() && !a.filtering {
+		if a.pages[a.active].CapturesKeys() && !a.filtering {
 			return a.updatePage(msg)
 		}
 		if a.filtering {
@@ -290,7 +290,7 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return a.handleFilterKey(msg)
 	}
 	// A form or a question on the page takes every key.
-	if c, ok := a.pages[a.active].(interface{ capturesKeys() bool }); ok && c.capturesKeys() && !a.showHelp {
+	if a.pages[a.active].CapturesKeys() && !a.showHelp {
 		return a.updatePage(msg)
 	}
 	if a.showHelp {
@@ -750,29 +750,7 @@ func (a *App) fullHelpView() string {
 	lines = append(lines, "",
 		fitString(" / keeps rows with every word in their columns, any case; o sorts by the next", a.width),
 		fitString(" column (^ or v in its header); s saves the snapshot on screen, even paused.", a.width))
-	if d, ok := p.(*dropsPage); ok {
-		lines = append(lines, d.helpLines(a.width)...)
-	}
-	if _, ok := p.(*connsPage); ok {
-		lines = append(lines,
-			fitString(" Connections: v shows sockets, flows, joined; flow State A assured, U unreplied;", a.width),
-			fitString(" Bytes and Packets are original/reply direction.", a.width),
-			fitString(" Filter terms: proto:udp port:53 addr:10.0.0.0/8 state:estab mark:N zone:N", a.width),
-			fitString(" nat:snat|dnat|both|any|none (n cycles it).", a.width))
-	}
-	if _, ok := p.(*filtersPage); ok {
-		lines = append(lines,
-			fitString(" Filters: On * = part of a change waiting for c; a change that can drop traffic", a.width),
-			fitString(" is undone at its deadline (REVERT IN, also in the header) unless c keeps it;", a.width),
-			fitString(" one that would cut your SSH session or established connections asks again", a.width),
-			fitString(" (Y or y twice). Foreign rules (id fN: nft handle N) are shown, never changed.", a.width))
-	}
-	if _, ok := p.(*capturePage); ok {
-		lines = append(lines,
-			fitString(" Capture: enter on a flow shows its last packets layer by layer; w writes the", a.width),
-			fitString(" stored packets (or the open flow's) to a pcapng file in --snapshot-dir.", a.width),
-			fitString(" Ring drops are packets the kernel lost before netlens saw them.", a.width))
-	}
+	lines = append(lines, p.HelpLines(a.width)...)
 	lines = append(lines,
 		fitString(" ? or esc closes this help.", a.width),
 		"", a.styles.Summary.Render(fitString(" Collectors", a.width)))

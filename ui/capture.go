@@ -122,9 +122,9 @@ func (p *capturePage) SetFilter(f string) {
 // Filter implements page.
 func (p *capturePage) Filter() string { return p.filter }
 
-// capturesKeys reports whether the packets view is open: it takes every
+// CapturesKeys reports whether the packets view is open: it takes every
 // key (esc, enter and q close it).
-func (p *capturePage) capturesKeys() bool { return p.open }
+func (p *capturePage) CapturesKeys() bool { return p.open }
 
 // packetsMsg is a flow's last packets, decoded.
 type packetsMsg struct {
@@ -626,4 +626,12 @@ func (a *App) updateCapture(msg tea.Msg) tea.Cmd {
 		}
 	}
 	return nil
+}
+
+// HelpLines implements page.
+func (p *capturePage) HelpLines(width int) []string {
+	return []string{
+		fitString(" Capture: enter on a flow shows its last packets layer by layer; w writes the", width),
+		fitString(" stored packets (or the open flow's) to a pcapng file in --snapshot-dir.", width),
+		fitString(" Ring drops are packets the kernel lost before netlens saw them.", width)}
 }

@@ -19,11 +19,17 @@ type Common struct {
 // SetSize records the size of the page's area.
 func (c *Common) SetSize(w, h int) { c.Width, c.Height = w, h }
 
+// HelpLines are none by default.
+func (c *Common) HelpLines(width int) []string { return nil }
+
+// CapturesKeys is false by default.
+func (c *Common) CapturesKeys() bool { return false }
+
 // page is one tab. Pages are pointers updated in place by the App (only from
 // the Bubble Tea goroutine; pages are not safe for concurrent use).
 //
-// To add a tab (Filters, Capture, ...), implement page and append it in
-// New. A page that needs its own asynchronous work returns commands from
+// To add a tab, implement page (embed Common) and append it in New: the
+// App knows pages only through this interface. A page that needs its own asynchronous work returns commands from
 // Init/Update like any Bubble Tea model.
 type page interface {
 	// Title is the name on the tab bar.
@@ -49,4 +55,10 @@ type page interface {
 	// ShortHelp and FullHelp are the page's own bindings.
 	ShortHelp() []key.Binding
 	FullHelp() [][]key.Binding
+	// HelpLines are what the full help (?) says about the page, under
+	// the keys, each fitted to width (Common: none).
+	HelpLines(width int) []string
+	// CapturesKeys reports whether a form, a question or a view open on
+	// the page takes every key (Common: never).
+	CapturesKeys() bool
 }

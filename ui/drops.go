@@ -409,8 +409,8 @@ func (p *dropsPage) rowKind(i int) rowKind {
 	return rowPlain
 }
 
-// helpLines is what the full help says about the Drops tab, in w cells.
-func (p *dropsPage) helpLines(w int) []string {
+// HelpLines is what the full help says about the Drops tab, in w cells.
+func (p *dropsPage) HelpLines(w int) []string {
 	return []string{
 		fitString(" Funnel: every drop counter netlens knows, in the order a received packet meets", w),
 		fitString(" them. History: one cell per sample, newest right, scaled to the largest shown", w),

@@ -174,9 +174,9 @@ const revertGrace = 5 * time.Second
 
 func (p *filtersPage) setMsg(s string, isErr bool) { p.msg, p.msgErr = s, isErr }
 
-// capturesKeys reports whether the page takes every key (the form and
+// CapturesKeys reports whether the page takes every key (the form and
 // the questions), the App's global keys included.
-func (p *filtersPage) capturesKeys() bool { return p.mode != modeRules }
+func (p *filtersPage) CapturesKeys() bool { return p.mode != modeRules }
 
 // SetSize implements page: the table gets what the info lines and the
 // message line leave.
@@ -944,4 +944,13 @@ func (a *App) revertText() string {
 		return full
 	}
 	return " " + cd + " "
+}
+
+// HelpLines implements page.
+func (p *filtersPage) HelpLines(width int) []string {
+	return []string{
+		fitString(" Filters: On * = part of a change waiting for c; a change that can drop traffic", width),
+		fitString(" is undone at its deadline (REVERT IN, also in the header) unless c keeps it;", width),
+		fitString(" one that would cut your SSH session or established connections asks again", width),
+		fitString(" (Y or y twice). Foreign rules (id fN: nft handle N) are shown, never changed.", width)}
 }
