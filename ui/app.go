@@ -103,10 +103,8 @@ func (a *App) Close() {
 
 // renderFPS is how often Bubble Tea's renderer wakes to write what
 // changed. Its ticker runs whether or not anything did, and each wake-up
-// of an otherwise idle process costs: the idle TUI used 2.0% of a core
-// here at 60 (the default), 1.3% at 20, 1.2% at 10; at 10k sockets 20 fps
-// cost 0.2-0.3 points more than 10 (docs/performance.md). 15 keeps a key's
-// echo within 67 ms, under what a typist notices.
+// of an otherwise idle process costs (figures in docs/performance.md,
+// "Waking up"); 15 keeps a key's echo under what a typist notices.
 const renderFPS = 15
 
 // Run runs the TUI on the terminal until the user quits, ctx is done, or
