@@ -92,7 +92,7 @@ func compileSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
-	sch, err := c.Compile("../../docs/snapshot.schema.json")
+	sch, err := c.Compile("../docs/snapshot.schema.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,11 +154,11 @@ func TestSchemaRejects(t *testing.T) {
 // TestDocsDescribeEverySchemaField keeps docs/snapshot.md true: every
 // property the schema knows is documented there.
 func TestDocsDescribeEverySchemaField(t *testing.T) {
-	raw, err := os.ReadFile("../../docs/snapshot.schema.json")
+	raw, err := os.ReadFile("../docs/snapshot.schema.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := os.ReadFile("../../docs/snapshot.md")
+	doc, err := os.ReadFile("../docs/snapshot.md")
 	if err != nil {
 		t.Fatal(err)
 	}
