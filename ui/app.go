@@ -54,10 +54,9 @@ type App struct {
 	// every tab.
 	ct ctHealth
 
-	showHelp  bool
-	helpTop   int    // the first line of the full help shown (it scrolls)
-	filtering bool   // the filter input has the keyboard
-	input     []rune // the filter being typed
+	mode    inputMode // who has the keyboard
+	helpTop int       // the first line of the full help shown (it scrolls)
+	input   []rune    // the filter being typed
 
 	status    string
 	statusErr bool
@@ -67,6 +66,17 @@ type App struct {
 	done      chan struct{}
 	closeOnce sync.Once
 }
+
+// inputMode says who has the keyboard: the active page (which may itself
+// hold a form or a question open: page.CapturesKeys), the search input
+// (/), or the full help (?).
+type inputMode int
+
+const (
+	inputNormal inputMode = iota
+	inputSearch
+	inputHelp
+)
 
 // New returns the TUI model reading store. It subscribes to the Store at
 // once; call Close when the program has ended (Run does).
@@ -223,17 +233,17 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.PasteMsg:
 		// A paste into the filter input (bracketed paste): its first line;
 		// into a page's form when one is open.
-		if a.pages[a.active].CapturesKeys() && !a.filtering {
+		if a.pages[a.active].CapturesKeys() && a.mode != inputSearch {
 			return a.updatePage(msg)
 		}
-		if a.filtering {
+		if a.mode == inputSearch {
 			text, _, _ := strings.Cut(msg.Content, "\n")
 			a.input = append(a.input, []rune(sanitize(strings.TrimRight(text, "\r")))...)
 			a.setFilter(string(a.input))
 		}
 		return a, nil
 	case tea.MouseWheelMsg:
-		if !a.showHelp && !a.tooSmall() {
+		if a.mode != inputHelp && !a.tooSmall() {
 			return a.updatePage(msg)
 		}
 		return a, nil
@@ -246,7 +256,7 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // handleClick switches tabs on a click in the tab bar and hands clicks in
 // the page area to the page, with Y relative to the page.
 func (a *App) handleClick(msg tea.MouseClickMsg) (tea.Model, tea.Cmd) {
-	if a.showHelp || a.tooSmall() || msg.Button != tea.MouseLeft {
+	if a.mode == inputHelp || a.tooSmall() || msg.Button != tea.MouseLeft {
 		return a, nil
 	}
 	switch {
@@ -284,19 +294,19 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case "ctrl+z":
 		return a, tea.Suspend
 	}
-	if a.filtering {
+	if a.mode == inputSearch {
 		return a.handleFilterKey(msg)
 	}
 	// A form or a question on the page takes every key.
-	if a.pages[a.active].CapturesKeys() && !a.showHelp {
+	if a.pages[a.active].CapturesKeys() && a.mode != inputHelp {
 		return a.updatePage(msg)
 	}
-	if a.showHelp {
+	if a.mode == inputHelp {
 		switch {
 		case key.Matches(msg, k.Quit):
 			return a, tea.Quit
 		case key.Matches(msg, k.Help), key.Matches(msg, k.Escape):
-			a.showHelp = false
+			a.mode = inputNormal
 		case key.Matches(msg, k.Down):
 			a.helpTop++
 		case key.Matches(msg, k.Up):
@@ -312,7 +322,7 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Quit):
 		return a, tea.Quit
 	case key.Matches(msg, k.Help):
-		a.showHelp, a.helpTop = true, 0
+		a.mode, a.helpTop = inputHelp, 0
 	case key.Matches(msg, k.NextTab):
 		a.switchTab((a.active + 1) % len(a.pages))
 	case key.Matches(msg, k.PrevTab):
@@ -322,7 +332,7 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			a.switchTab(n)
 		}
 	case key.Matches(msg, k.Filter):
-		a.filtering = true
+		a.mode = inputSearch
 		a.input = []rune(a.pages[a.active].Filter())
 	case key.Matches(msg, k.Escape):
 		switch {
@@ -357,10 +367,10 @@ func (a *App) handleFilterKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	k := a.keys
 	switch {
 	case key.Matches(msg, k.Escape):
-		a.filtering = false
+		a.mode = inputNormal
 		a.setFilter("")
 	case key.Matches(msg, k.FilterAccept):
-		a.filtering = false
+		a.mode = inputNormal
 	case key.Matches(msg, k.FilterDelete):
 		if len(a.input) > 0 {
 			a.input = a.input[:len(a.input)-1]
@@ -391,7 +401,9 @@ func (a *App) switchTab(i int) {
 	if i == a.active {
 		return
 	}
-	a.filtering = false
+	if a.mode == inputSearch {
+		a.mode = inputNormal
+	}
 	a.active = i
 	a.pages[i].Sync()
 }
@@ -462,7 +474,7 @@ func (a *App) render() string {
 	b.WriteByte('\n')
 	b.WriteString(a.tabsView())
 	b.WriteByte('\n')
-	if a.showHelp {
+	if a.mode == inputHelp {
 		b.WriteString(a.fullHelpView())
 	} else {
 		b.WriteString(a.pages[a.active].View())
@@ -667,7 +679,7 @@ func (a *App) statusView() string {
 	s := &a.styles
 	w := a.width
 	switch {
-	case a.filtering:
+	case a.mode == inputSearch:
 		prompt := " filter /"
 		text := string(a.input)
 		room := w - len(prompt) - 1
@@ -691,7 +703,7 @@ func (a *App) statusView() string {
 func (a *App) footerView() string {
 	p := a.pages[a.active]
 	var bs []key.Binding
-	if a.filtering {
+	if a.mode == inputSearch {
 		bs = []key.Binding{a.keys.FilterAccept, a.keys.Escape, a.keys.FilterClear}
 	} else {
 		g := a.keys.globalShort()

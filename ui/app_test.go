@@ -134,8 +134,8 @@ func TestFilterEditAndClear(t *testing.T) {
 		t.Fatalf("keys leaked out of the filter input: paused=%v filter=%q", a.paused, a.pages[0].Filter())
 	}
 	send(a, "esc")
-	if a.filtering || a.pages[0].Filter() != "" {
-		t.Fatalf("esc did not clear: filtering=%v filter=%q", a.filtering, a.pages[0].Filter())
+	if a.mode == inputSearch || a.pages[0].Filter() != "" {
+		t.Fatalf("esc did not clear: filtering=%v filter=%q", a.mode == inputSearch, a.pages[0].Filter())
 	}
 	// A filter belongs to its tab.
 	send(a, "/", "x", "enter", "2")
@@ -489,7 +489,7 @@ func TestHelpToggles(t *testing.T) {
 		t.Fatal("esc did not close help, or a key went through")
 	}
 	send(a, "?", "?")
-	if a.showHelp {
+	if a.mode == inputHelp {
 		t.Fatal("? did not close help")
 	}
 	// At 80x24 the help is longer than the screen: it scrolls to the

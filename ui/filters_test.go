@@ -618,7 +618,7 @@ func TestFiltersFormPaste(t *testing.T) {
 	if got := a.filtersPage().form.text(ffDst); got != "10.0.0.0/8" {
 		t.Fatalf("dst after a paste = %q, want the first line", got)
 	}
-	if a.filtering {
+	if a.mode == inputSearch {
 		t.Fatal("a paste in the form opened the filter")
 	}
 }
