@@ -900,7 +900,7 @@ func (a *App) updateFilters(msg tea.Msg) tea.Cmd {
 	_, cmd := f.Update(msg)
 	switch msg.(type) {
 	case applyDoneMsg, confirmDoneMsg:
-		// The control has published the rules the change left (main.go
+		// The control has published the rules the change left (cli/root.go
 		// refreshes the collector before it returns): show them now, not
 		// at the next refresh, so that the rule just added can be
 		// selected at once. After the page has taken the result, so that

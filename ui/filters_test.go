@@ -305,7 +305,7 @@ func TestFiltersToggle(t *testing.T) {
 }
 
 // publishingFilters is fakeFilters whose Apply publishes the rule it
-// adds to the Store before it returns, as main.go's control does.
+// adds to the Store before it returns, as cli's control does (control/filter.Control).
 type publishingFilters struct {
 	*fakeFilters
 	store *model.Store

@@ -1,5 +1,5 @@
 // Package all lists the collectors netlens runs and their intervals. It is
-// the one place main.go learns what there is to collect.
+// the one place cli learns what there is to collect.
 package all
 
 import (
