@@ -45,8 +45,7 @@ type App struct {
 	// times a second while the screen takes new data once per refresh.
 	same      bool
 	view      string
-	renders   int  // screens drawn (for tests)
-	ticking   bool // a countdownMsg is on its way
+	renders   int // screens drawn (for tests)
 	lastApply time.Time
 
 	// ct is the conntrack table's health in snap; while it alarms (table
@@ -181,19 +180,46 @@ func (a *App) apply() {
 func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	a.same = false
 	m, cmd := a.update(msg)
-	// A pending filter change counts down on every tab (filters.go).
-	if t := a.countdownCmd(); t != nil {
+	// A page's timer runs on every tab (a pending filter change counts
+	// down in the header).
+	if t := a.tickCmds(); t != nil {
 		cmd = tea.Batch(cmd, t)
 	}
 	return m, cmd
 }
 
+// tickCmds are the pages' next ticks (nil when none needs one).
+func (a *App) tickCmds() tea.Cmd {
+	var cmds []tea.Cmd
+	for _, p := range a.pages {
+		if t := p.TickCmd(); t != nil {
+			cmds = append(cmds, t)
+		}
+	}
+	return tea.Batch(cmds...)
+}
+
+// background hands a page the results of its commands and its ticks,
+// whichever tab is shown; ok is false when msg is no page's.
+func (a *App) background(msg tea.Msg) (cmd tea.Cmd, ok bool) {
+	refresh := func() {
+		if !a.paused {
+			a.apply()
+		}
+	}
+	for _, p := range a.pages {
+		if cmd, ok := p.Background(msg, refresh); ok {
+			return cmd, true
+		}
+	}
+	return nil, false
+}
+
 func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if cmd, ok := a.background(msg); ok {
+		return a, cmd
+	}
 	switch msg := msg.(type) {
-	case filtersMsg, countdownMsg:
-		return a, a.updateFilters(msg)
-	case captureMsg:
-		return a, a.updateCapture(msg)
 	case tea.WindowSizeMsg:
 		a.width, a.height = msg.Width, msg.Height
 		a.layout()
@@ -504,6 +530,17 @@ func (a *App) tooSmallView() string {
 	return fixHeight(out, a.height)
 }
 
+// alarm is what a page wants the header to show on every tab (the
+// countdown of a pending filter change), or "".
+func (a *App) alarm() string {
+	for _, p := range a.pages {
+		if t := p.Alarm(a.width); t != "" {
+			return t
+		}
+	}
+	return ""
+}
+
 func (a *App) headerView() string {
 	s := &a.styles
 	left := " netlens"
@@ -515,7 +552,7 @@ func (a *App) headerView() string {
 	if a.paused {
 		state, st = " PAUSED ", s.Paused
 	}
-	if rev := a.revertText(); rev != "" {
+	if rev := a.alarm(); rev != "" {
 		return s.Header.Render(fitString(left, a.width-len(state)-len(rev))) + s.Alarm.Render(rev) + st.Render(state)
 	}
 	return s.Header.Render(fitString(left, a.width-len(state))) + st.Render(state)

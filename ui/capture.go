@@ -617,15 +617,14 @@ func (p *captureHosts) detail(i int) []string {
 	}
 }
 
-// updateCapture hands the Capture tab its results, whichever tab is shown.
-func (a *App) updateCapture(msg tea.Msg) tea.Cmd {
-	for _, p := range a.pages {
-		if c, ok := p.(*capturePage); ok {
-			_, cmd := c.Update(msg)
-			return cmd
-		}
+// Background implements page: the results of the tab's commands,
+// whichever tab is shown.
+func (p *capturePage) Background(msg tea.Msg, _ func()) (tea.Cmd, bool) {
+	if _, ok := msg.(captureMsg); !ok {
+		return nil, false
 	}
-	return nil
+	_, cmd := p.Update(msg)
+	return cmd, true
 }
 
 // HelpLines implements page.

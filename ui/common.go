@@ -25,6 +25,15 @@ func (c *Common) HelpLines(width int) []string { return nil }
 // CapturesKeys is false by default.
 func (c *Common) CapturesKeys() bool { return false }
 
+// Background takes no message by default.
+func (c *Common) Background(tea.Msg, func()) (tea.Cmd, bool) { return nil, false }
+
+// TickCmd is none by default.
+func (c *Common) TickCmd() tea.Cmd { return nil }
+
+// Alarm is none by default.
+func (c *Common) Alarm(width int) string { return "" }
+
 // page is one tab. Pages are pointers updated in place by the App (only from
 // the Bubble Tea goroutine; pages are not safe for concurrent use).
 //
@@ -61,4 +70,15 @@ type page interface {
 	// CapturesKeys reports whether a form, a question or a view open on
 	// the page takes every key (Common: never).
 	CapturesKeys() bool
+	// Background takes a message of the page's own (the result of one of
+	// its commands, its tick) whichever tab is shown, and reports whether
+	// it did; refresh has the App take the Store's latest snapshot now
+	// (unless paused). Common takes none.
+	Background(msg tea.Msg, refresh func()) (tea.Cmd, bool)
+	// TickCmd returns the command for the page's next tick, or nil when
+	// it needs none (an idle screen writes nothing). Common: nil.
+	TickCmd() tea.Cmd
+	// Alarm is what the header shows on every tab, fitted to a screen
+	// width cells wide, or "" (Common).
+	Alarm(width int) string
 }

@@ -57,6 +57,8 @@ type filtersPage struct {
 	listBase[uint32]
 	ctl FilterControl
 	now func() time.Time
+	// ticking says that a countdownMsg is on its way.
+	ticking bool
 
 	rules []model.Rule // of snap (nil when there is no rules section)
 
@@ -873,31 +875,19 @@ func (p *filtersPage) FullHelp() [][]key.Binding {
 // countdownMsg is a tick of the pending change's countdown.
 type countdownMsg struct{}
 
-// filtersPage returns the Filters tab.
-func (a *App) filtersPage() *filtersPage {
-	for _, p := range a.pages {
-		if f, ok := p.(*filtersPage); ok {
-			return f
-		}
+// Background implements page: the results of the tab's commands, and
+// the countdown's ticks.
+func (p *filtersPage) Background(msg tea.Msg, refresh func()) (tea.Cmd, bool) {
+	switch msg.(type) {
+	case countdownMsg:
+		p.ticking = false
+		p.followPending()
+		return nil, true
+	case filtersMsg:
+	default:
+		return nil, false
 	}
-	return nil
-}
-
-// updateFilters hands the Filters tab its results (whichever tab is
-// shown) and the countdown's ticks.
-func (a *App) updateFilters(msg tea.Msg) tea.Cmd {
-	f := a.filtersPage()
-	if _, ok := msg.(countdownMsg); ok {
-		a.ticking = false
-		if f != nil {
-			f.followPending()
-		}
-		return nil
-	}
-	if f == nil {
-		return nil
-	}
-	_, cmd := f.Update(msg)
+	_, cmd := p.Update(msg)
 	switch msg.(type) {
 	case applyDoneMsg, confirmDoneMsg:
 		// The control has published the rules the change left (cli/root.go
@@ -905,42 +895,34 @@ func (a *App) updateFilters(msg tea.Msg) tea.Cmd {
 		// at the next refresh, so that the rule just added can be
 		// selected at once. After the page has taken the result, so that
 		// it knows the change as its own.
-		if !a.paused {
-			a.apply()
-		}
+		refresh()
 	}
-	f.Sync()
-	return cmd
+	p.Sync()
+	return cmd, true
 }
 
-// countdownCmd ticks once a second while a filter change waits for its
-// confirm, so that the countdown moves; nil otherwise (an idle screen
-// writes nothing).
-func (a *App) countdownCmd() tea.Cmd {
-	f := a.filtersPage()
-	if a.ticking || f == nil {
+// TickCmd implements page: a tick once a second while a filter change
+// waits for its confirm, so that the countdown moves; nil otherwise.
+func (p *filtersPage) TickCmd() tea.Cmd {
+	if p.ticking {
 		return nil
 	}
-	if _, n := f.revertAt(); n == 0 {
+	if _, n := p.revertAt(); n == 0 {
 		return nil
 	}
-	a.ticking = true
+	p.ticking = true
 	return tea.Tick(time.Second, func(time.Time) tea.Msg { return countdownMsg{} })
 }
 
-// revertText is the header's countdown of a pending filter change,
+// Alarm implements page: the countdown of a pending filter change,
 // " REVERT IN 25s: c on Filters keeps it ", or "".
-func (a *App) revertText() string {
-	f := a.filtersPage()
-	if f == nil {
-		return ""
-	}
-	cd := f.countdown()
+func (p *filtersPage) Alarm(width int) string {
+	cd := p.countdown()
 	if cd == "" {
 		return ""
 	}
 	full := " " + cd + ": c on Filters keeps it "
-	if a.width-len(full) >= 40 {
+	if width-len(full) >= 40 {
 		return full
 	}
 	return " " + cd + " "

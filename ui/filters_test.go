@@ -566,7 +566,7 @@ func TestFiltersCountdownAndConfirm(t *testing.T) {
 		t.Fatalf("countdown did not move:\n%s", screen(a))
 	}
 	// The tick is re-issued while a change is pending.
-	if a.countdownCmd() != nil || !a.ticking {
+	if a.tickCmds() != nil || !a.filtersPage().ticking {
 		t.Fatalf("no tick in flight while a change is pending")
 	}
 	runKeys(a, "c")
@@ -627,12 +627,12 @@ func TestFiltersFormPaste(t *testing.T) {
 // idle screen writes nothing).
 func TestFiltersNoTickWhenIdle(t *testing.T) {
 	a := filtersApp(t, rulesStore(), &fakeFilters{})
-	if cmd := a.countdownCmd(); cmd != nil || a.ticking {
+	if cmd := a.tickCmds(); cmd != nil || a.filtersPage().ticking {
 		t.Fatal("a countdown ticks with no change pending")
 	}
 	// Another netlens's pending change counts down here too.
 	b := newTestApp(t, pendingStore(), Options{}, 80, 24)
-	if !b.ticking {
+	if !b.filtersPage().ticking {
 		t.Fatal("no countdown for a change pending elsewhere")
 	}
 	if h := strings.SplitN(screen(b), "\n", 2)[0]; !strings.Contains(h, "REVERT IN 25s") {
@@ -676,4 +676,14 @@ func FuzzRuleForm(f *testing.F) {
 			}
 		}
 	})
+}
+
+// filtersPage returns the Filters tab.
+func (a *App) filtersPage() *filtersPage {
+	for _, p := range a.pages {
+		if f, ok := p.(*filtersPage); ok {
+			return f
+		}
+	}
+	return nil
 }
