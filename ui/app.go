@@ -34,19 +34,15 @@ type App struct {
 
 	width, height int
 
-	snap        model.Snapshot // on screen
-	applied     bool           // snap came from the Store
-	paused      bool
-	pending     bool // the Store changed while paused or waiting
-	tickPending bool
+	snap model.Snapshot // on screen
+	feed feed           // how the Store's snapshots reach the screen
 	// same says that the last Update changed nothing on screen (a Store
 	// notification to be applied later): View returns view again. Bubble
 	// Tea calls View after every message, and collectors publish several
 	// times a second while the screen takes new data once per refresh.
-	same      bool
-	view      string
-	renders   int // screens drawn (for tests)
-	lastApply time.Time
+	same    bool
+	view    string
+	renders int // screens drawn (for tests)
 
 	// ct is the conntrack table's health in snap; while it alarms (table
 	// full, new flows dropped) a banner line shows under the header on
@@ -64,6 +60,16 @@ type App struct {
 	unsub     func()
 	done      chan struct{}
 	closeOnce sync.Once
+}
+
+// feed is the state of one concern: how the Store's snapshots reach the
+// screen (at most once per refresh interval, not while paused).
+type feed struct {
+	applied bool      // the snapshot on screen came from the Store
+	last    time.Time // when it was taken
+	paused  bool      // p: keep it on screen
+	pending bool      // the Store changed since, while paused or waiting
+	waiting bool      // a refreshMsg is on its way: the interval has not passed
 }
 
 // inputMode says who has the keyboard: the active page (which may itself
@@ -158,13 +164,13 @@ func (a *App) Init() tea.Cmd {
 
 // apply shows the Store's latest snapshot, if it is new.
 func (a *App) apply() {
-	a.pending = false
+	a.feed.pending = false
 	snap := a.store.Snapshot()
-	a.lastApply = a.opts.Now()
-	if a.applied && snap.Seq == a.snap.Seq {
+	a.feed.last = a.opts.Now()
+	if a.feed.applied && snap.Seq == a.snap.Seq {
 		return
 	}
-	a.snap, a.applied = snap, true
+	a.snap, a.feed.applied = snap, true
 	was := a.ct.alarm()
 	a.ct = conntrackHealth(&a.snap, ctCollector(a.opts.Deps))
 	if a.ct.alarm() != was {
@@ -203,7 +209,7 @@ func (a *App) tickCmds() tea.Cmd {
 // whichever tab is shown; ok is false when msg is no page's.
 func (a *App) background(msg tea.Msg) (cmd tea.Cmd, ok bool) {
 	refresh := func() {
-		if !a.paused {
+		if !a.feed.paused {
 			a.apply()
 		}
 	}
@@ -229,21 +235,21 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, nil
 	case storeChangedMsg:
 		cmd := waitStoreCmd(a.sub, a.done)
-		a.pending = true
-		if a.paused || a.tickPending {
+		a.feed.pending = true
+		if a.feed.paused || a.feed.waiting {
 			a.same = true
 			return a, cmd
 		}
-		wait := a.opts.Refresh - a.opts.Now().Sub(a.lastApply)
+		wait := a.opts.Refresh - a.opts.Now().Sub(a.feed.last)
 		if wait <= 0 {
 			a.apply()
 			return a, cmd
 		}
-		a.tickPending, a.same = true, true
+		a.feed.waiting, a.same = true, true
 		return a, tea.Batch(cmd, refreshCmd(wait))
 	case refreshMsg:
-		a.tickPending = false
-		if a.pending && !a.paused {
+		a.feed.waiting = false
+		if a.feed.pending && !a.feed.paused {
 			a.apply()
 		}
 		return a, nil
@@ -372,8 +378,8 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		// or a flaky link.
 		return a, tea.ClearScreen
 	case key.Matches(msg, k.Pause):
-		a.paused = !a.paused
-		if !a.paused && a.pending {
+		a.feed.paused = !a.feed.paused
+		if !a.feed.paused && a.feed.pending {
 			a.apply()
 		}
 	case key.Matches(msg, k.Snapshot):
@@ -549,7 +555,7 @@ func (a *App) headerView() string {
 	}
 	left += "  host " + sanitize(a.snap.Host) + "  kernel " + sanitize(a.snap.Kernel) + "  refresh " + a.opts.Refresh.String()
 	state, st := " LIVE ", s.Live
-	if a.paused {
+	if a.feed.paused {
 		state, st = " PAUSED ", s.Paused
 	}
 	if rev := a.alarm(); rev != "" {
