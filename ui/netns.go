@@ -10,40 +10,6 @@ import (
 	"netlens/model"
 )
 
-// NetNSControl lists the host's network namespaces and moves every
-// collector into one, without restarting netlens. It is declared here and
-// wired in main (collectors/netns behind it). The UI calls it only from
-// tea.Cmds; implementations must be safe for concurrent use.
-type NetNSControl interface {
-	// List returns every namespace netlens can see, netlens's own first
-	// or marked Own.
-	List() ([]NetNSChoice, error)
-	// Switch moves every collector into the namespace with this inode
-	// (0: netlens's own). When it returns, the Store has the new
-	// namespace (model.NetNSUpdate) and the collectors run in it.
-	Switch(inode uint64) error
-}
-
-// AllNamespaces is the inode NetNSControl.Switch takes for the
-// all-namespaces view.
-const AllNamespaces = ^uint64(0)
-
-// NetNSChoice is one namespace in the picker.
-type NetNSChoice struct {
-	Inode     uint64
-	Name      string // ip netns name, or a bind-mount path
-	Container string
-	Pod       string
-	PID       int
-	Command   string
-	Procs     int
-	Sockets   int  // TCP+UDP+raw in use; -1 unknown
-	Own       bool // netlens's own namespace
-	All       bool // the all-namespaces view (Inode is AllNamespaces)
-	Enterable bool
-	Reason    string // why it cannot be entered
-}
-
 // label is what the picker and the status line call the choice.
 func (c NetNSChoice) label() string {
 	switch {
@@ -128,19 +94,19 @@ func (p *nsPicker) refilter() {
 
 // openNetNSPicker opens the picker and asks for the list.
 func (a *App) openNetNSPicker() (tea.Model, tea.Cmd) {
-	if a.opts.NetNS == nil {
+	if a.opts.Controls.NetNS == nil {
 		a.setStatus("namespaces: not available here", true)
 		return a, nil
 	}
-	a.picker = &nsPicker{loading: true}
-	return a, listNetNSCmd(a.opts.NetNS)
+	a.mode, a.picker = inputPicker, &nsPicker{loading: true}
+	return a, listNetNSCmd(a.opts.Controls.NetNS)
 }
 
 // updateNetNS handles the answers of the NetNSControl.
 func (a *App) updateNetNS(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case netnsListMsg:
-		if a.picker == nil {
+		if a.mode != inputPicker {
 			return a, nil
 		}
 		a.picker.loading = false
@@ -165,6 +131,9 @@ func (a *App) updateNetNS(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return a, nil
 }
 
+// closePicker gives the keyboard back to the page.
+func (a *App) closePicker() { a.mode, a.picker = inputNormal, nil }
+
 // handlePickerKey: typing filters, up/down move, Enter switches, Esc
 // closes (or clears the filter first).
 func (a *App) handlePickerKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
@@ -175,7 +144,7 @@ func (a *App) handlePickerKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			p.filter = p.filter[:0]
 			p.refilter()
 		} else {
-			a.picker = nil
+			a.closePicker()
 		}
 	case msg.String() == "enter":
 		if len(p.shown) == 0 {
@@ -186,9 +155,9 @@ func (a *App) handlePickerKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			p.err = ch.label() + ": " + ch.Reason
 			return a, nil
 		}
-		a.picker = nil
+		a.closePicker()
 		a.setStatus("switching to namespace "+ch.label()+"...", false)
-		return a, switchNetNSCmd(a.opts.NetNS, ch)
+		return a, switchNetNSCmd(a.opts.Controls.NetNS, ch)
 	case msg.String() == "up":
 		p.sel = max(p.sel-1, 0)
 	case msg.String() == "down":

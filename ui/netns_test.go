@@ -48,7 +48,7 @@ func TestNetNSPicker(t *testing.T) {
 		{Inode: 4026532400, Container: "web-1", Pod: "prod/api-7f9c", PID: 4242, Command: "nginx: master", Procs: 3, Enterable: true, Sockets: 5},
 		{Inode: 4026532500, Container: "0123456789ab", PID: 5000, Command: "sleep 600", Procs: 1, Reason: "entering needs CAP_SYS_ADMIN", Sockets: -1},
 	}}
-	a := newTestApp(t, store, Options{NetNS: ctl}, 140, 30)
+	a := newTestApp(t, store, Options{Controls: Controls{NetNS: ctl}}, 140, 30)
 	run := func(cmd tea.Cmd) {
 		t.Helper()
 		if cmd == nil {

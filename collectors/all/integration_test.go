@@ -19,10 +19,11 @@ import (
 
 	"netlens/collectors"
 	"netlens/collectors/all"
-	"netlens/collectors/filter"
-	"netlens/collectors/internal/netnstest"
 	"netlens/collectors/procnet"
+	"netlens/control/filter"
+	"netlens/internal/netnstest"
 	"netlens/model"
+	"netlens/model/rules"
 )
 
 // nsUnderTest is one namespace of the oracle test and the file that
@@ -102,7 +103,7 @@ func TestIntegrationEveryCollectorInNetNS(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer unix.Close(fd)
-			b, err := filter.Open(filter.Options{Backend: filter.BackendNFT, NetNS: fd})
+			b, err := filter.Open(filter.Options{Backend: rules.BackendNFT, NetNS: fd})
 			if err != nil || b.ReadOnly() != "" {
 				t.Fatalf("nft backend: %v %s", err, b.ReadOnly())
 			}

@@ -16,7 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
-	"netlens/collectors/internal/netnstest"
+	"netlens/internal/netnstest"
 	"netlens/model"
 )
 
