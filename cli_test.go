@@ -59,6 +59,9 @@ func TestCLIUsage(t *testing.T) {
 		{name: "pcap and capture together", args: []string{"--pcap", "x.pcap", "--capture", "lo"}, code: 2, stderr: "exclude each other", noStdout: true},
 		{name: "revert too short", args: []string{"--revert", "100ms"}, code: 2, stderr: "too short", noStdout: true},
 		{name: "extra argument", args: []string{"version", "x"}, code: 2, stderr: "takes no arguments", noStdout: true},
+		{name: "netns help", args: []string{"netns", "--help"}, stdout: "netlens netns [flags]"},
+		{name: "netns extra argument", args: []string{"netns", "x"}, code: 2, stderr: "takes no arguments", noStdout: true},
+		{name: "bad netns selector", args: []string{"--netns", "pid:zero", "flows"}, code: 2, stderr: "pid:zero", noStdout: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
