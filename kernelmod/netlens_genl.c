@@ -23,43 +23,80 @@ static const struct genl_multicast_group netlens_mcgrps[] = {
 	[NETLENS_MCGRP_EVENTS] = { .name = NETLENS_GENL_MCGRP_EVENTS },
 };
 
-static const struct nla_policy netlens_policy[NETLENS_A_MAX + 1] = {
-	[NETLENS_A_PAD]			= { .type = NLA_REJECT },
+/*
+ * One policy per command (genl_ops.policy): an attribute a command does not
+ * use is refused with an extack message instead of being ignored.
+ */
+#define NETLENS_RULE_ATTRS_POLICY					\
+	[NETLENS_A_PAD]			= { .type = NLA_REJECT },	\
+	[NETLENS_A_RULE_ENABLED]	= NLA_POLICY_MAX(NLA_U8, 1),	\
+	[NETLENS_A_RULE_HOOKS]		= NLA_POLICY_MASK(NLA_U32, NETLENS_HOOK_ALL), \
+	[NETLENS_A_RULE_FAMILY]		= NLA_POLICY_RANGE(NLA_U8, NETLENS_FAMILY_IPV4, \
+							   NETLENS_FAMILY_BOTH), \
+	[NETLENS_A_RULE_PROTO]		= { .type = NLA_U8 },		\
+	[NETLENS_A_RULE_SRC_ADDR]	= { .type = NLA_BINARY, .len = 16 }, \
+	[NETLENS_A_RULE_SRC_PLEN]	= NLA_POLICY_MAX(NLA_U8, 128),	\
+	[NETLENS_A_RULE_DST_ADDR]	= { .type = NLA_BINARY, .len = 16 }, \
+	[NETLENS_A_RULE_DST_PLEN]	= NLA_POLICY_MAX(NLA_U8, 128),	\
+	[NETLENS_A_RULE_SPORT_MIN]	= { .type = NLA_U16 },		\
+	[NETLENS_A_RULE_SPORT_MAX]	= { .type = NLA_U16 },		\
+	[NETLENS_A_RULE_DPORT_MIN]	= { .type = NLA_U16 },		\
+	[NETLENS_A_RULE_DPORT_MAX]	= { .type = NLA_U16 },		\
+	/* string lengths are checked in netlens_parse_rule, with a clearer message */ \
+	[NETLENS_A_RULE_IIFNAME]	= { .type = NLA_NUL_STRING },	\
+	[NETLENS_A_RULE_OIFNAME]	= { .type = NLA_NUL_STRING },	\
+	[NETLENS_A_RULE_ACTION]		= NLA_POLICY_RANGE(NLA_U8, NETLENS_ACTION_ACCEPT, \
+							   NETLENS_ACTION_COUNT), \
+	[NETLENS_A_RULE_PRIORITY]	= { .type = NLA_U32 },		\
+	[NETLENS_A_RULE_LABEL]		= { .type = NLA_NUL_STRING },	\
+	[NETLENS_A_RULE_PACKETS]	= { .type = NLA_REJECT,		\
+					    .reject_message = "packet counter is read-only" }, \
+	[NETLENS_A_RULE_BYTES]		= { .type = NLA_REJECT,		\
+					    .reject_message = "byte counter is read-only" }, \
+	[NETLENS_A_RULE_LAST_HIT_NS]	= { .type = NLA_REJECT,		\
+					    .reject_message = "last hit time is read-only" }, \
+	[NETLENS_A_REVERT_MS]		= { .type = NLA_U32 },	/* range: netlens_check_write_attrs() */ \
+	[NETLENS_A_TXN_ID]		= { .type = NLA_REJECT,		\
+					    .reject_message = "a transaction id only goes with CONFIRM" }, \
+	[NETLENS_A_RULE_COUNT]		= { .type = NLA_REJECT,		\
+					    .reject_message = "rule count is read-only" }, \
+	[NETLENS_A_HOOKS_REGISTERED]	= { .type = NLA_REJECT,		\
+					    .reject_message = "hook count is read-only" }
+
+static const struct nla_policy netlens_create_policy[NETLENS_A_MAX + 1] = {
+	NETLENS_RULE_ATTRS_POLICY,
+	[NETLENS_A_RULE_ID]		= { .type = NLA_REJECT,
+					    .reject_message = "rule ids are assigned by the kernel" },
+};
+
+static const struct nla_policy netlens_change_policy[NETLENS_A_MAX + 1] = {
+	NETLENS_RULE_ATTRS_POLICY,
 	[NETLENS_A_RULE_ID]		= NLA_POLICY_MIN(NLA_U32, 1),
-	[NETLENS_A_RULE_ENABLED]	= NLA_POLICY_MAX(NLA_U8, 1),
-	[NETLENS_A_RULE_HOOKS]		= NLA_POLICY_MASK(NLA_U32, NETLENS_HOOK_ALL),
-	[NETLENS_A_RULE_FAMILY]		= NLA_POLICY_RANGE(NLA_U8, NETLENS_FAMILY_IPV4,
-							   NETLENS_FAMILY_BOTH),
-	[NETLENS_A_RULE_PROTO]		= { .type = NLA_U8 },
-	[NETLENS_A_RULE_SRC_ADDR]	= { .type = NLA_BINARY, .len = 16 },
-	[NETLENS_A_RULE_SRC_PLEN]	= NLA_POLICY_MAX(NLA_U8, 128),
-	[NETLENS_A_RULE_DST_ADDR]	= { .type = NLA_BINARY, .len = 16 },
-	[NETLENS_A_RULE_DST_PLEN]	= NLA_POLICY_MAX(NLA_U8, 128),
-	[NETLENS_A_RULE_SPORT_MIN]	= { .type = NLA_U16 },
-	[NETLENS_A_RULE_SPORT_MAX]	= { .type = NLA_U16 },
-	[NETLENS_A_RULE_DPORT_MIN]	= { .type = NLA_U16 },
-	[NETLENS_A_RULE_DPORT_MAX]	= { .type = NLA_U16 },
-	/* string lengths are checked in netlens_parse_rule, with a clearer message */
-	[NETLENS_A_RULE_IIFNAME]	= { .type = NLA_NUL_STRING },
-	[NETLENS_A_RULE_OIFNAME]	= { .type = NLA_NUL_STRING },
-	[NETLENS_A_RULE_ACTION]		= NLA_POLICY_RANGE(NLA_U8, NETLENS_ACTION_ACCEPT,
-							   NETLENS_ACTION_COUNT),
-	[NETLENS_A_RULE_PRIORITY]	= { .type = NLA_U32 },
-	[NETLENS_A_RULE_LABEL]		= { .type = NLA_NUL_STRING },
-	[NETLENS_A_RULE_PACKETS]	= { .type = NLA_REJECT,
-					    .reject_message = "packet counter is read-only" },
-	[NETLENS_A_RULE_BYTES]		= { .type = NLA_REJECT,
-					    .reject_message = "byte counter is read-only" },
-	[NETLENS_A_RULE_LAST_HIT_NS]	= { .type = NLA_REJECT,
-					    .reject_message = "last hit time is read-only" },
-	[NETLENS_A_REVERT_MS]		= { .type = NLA_U32 },	/* range: netlens_revert_ms() */
+};
+
+static const struct nla_policy netlens_delete_policy[NETLENS_A_MAX + 1] = {
+	[NETLENS_A_RULE_ID]		= NLA_POLICY_MIN(NLA_U32, 1),
+	[NETLENS_A_REVERT_MS]		= { .type = NLA_REJECT,
+					    .reject_message = "a deletion cannot be reverted: disable the rule with a revert deadline instead" },
+};
+
+static const struct nla_policy netlens_get_policy[NETLENS_A_MAX + 1] = {
+	[NETLENS_A_RULE_ID]		= NLA_POLICY_MIN(NLA_U32, 1),
+};
+
+static const struct nla_policy netlens_flush_policy[NETLENS_A_MAX + 1] = {
+	[NETLENS_A_REVERT_MS]		= { .type = NLA_REJECT,
+					    .reject_message = "a flush cannot be reverted: disable the rules with a revert deadline instead" },
+};
+
+static const struct nla_policy netlens_confirm_policy[NETLENS_A_MAX + 1] = {
 	[NETLENS_A_TXN_ID]		= NLA_POLICY_MIN(NLA_U32, 1),
-	[NETLENS_A_EVENT]		= { .type = NLA_REJECT,
-					    .reject_message = "events are sent by the kernel only" },
-	[NETLENS_A_HOOK_STATS]		= { .type = NLA_REJECT,
-					    .reject_message = "hook counters are read-only" },
-	[NETLENS_A_RULE_COUNT]		= { .type = NLA_REJECT,
-					    .reject_message = "rule count is read-only" },
+	[NETLENS_A_REVERT_MS]		= { .type = NLA_REJECT,
+					    .reject_message = "a confirmation cannot be reverted" },
+};
+
+/* COUNTERS takes no attribute */
+static const struct nla_policy netlens_counters_policy[NETLENS_A_MAX + 1] = {
 };
 
 static struct genl_family netlens_family;
@@ -88,7 +125,7 @@ static int netlens_put_addr(struct sk_buff *skb, int aattr, int pattr, u8 fam,
 static int netlens_rule_fill(struct sk_buff *skb, const struct netlens_rule *r)
 {
 	const struct netlens_match *m = &r->m;
-	struct netlens_rule_stats st;
+	struct netlens_rule_counts st;
 
 	netlens_rule_read_stats(r, &st);
 	if (nla_put_u32(skb, NETLENS_A_RULE_ID, r->id) ||
@@ -455,7 +492,7 @@ static struct netlens_txn *netlens_txn_new(struct netlens_net *nn,
 					   struct netlens_rule *prev)
 {
 	u32 ms = nla_get_u32(info->attrs[NETLENS_A_REVERT_MS]);
-	struct netlens_txn *t = kzalloc(sizeof(*t), GFP_KERNEL);
+	struct netlens_txn *t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
 
 	if (!t)
 		return NULL;
@@ -473,11 +510,6 @@ static int netlens_check_write_attrs(struct genl_info *info)
 {
 	struct nlattr *rv = info->attrs[NETLENS_A_REVERT_MS];
 
-	if (info->attrs[NETLENS_A_TXN_ID]) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[NETLENS_A_TXN_ID],
-				    "a transaction id only goes with CONFIRM");
-		return -EINVAL;
-	}
 	if (rv && (nla_get_u32(rv) < 1 || nla_get_u32(rv) > NETLENS_REVERT_MS_MAX)) {
 		NL_SET_ERR_MSG_ATTR(info->extack, rv,
 				    "revert deadline out of range: 1 to 3600000 ms");
@@ -486,23 +518,44 @@ static int netlens_check_write_attrs(struct genl_info *info)
 	return 0;
 }
 
+/*
+ * netlens_reply_alloc - the reply of a create or change, allocated before
+ * anything changes: once the rule is in, the command succeeds whatever
+ * happens to the reply, so that a client never retries a change that was
+ * made.
+ */
+static struct sk_buff *netlens_reply_alloc(void)
+{
+	return genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+}
+
+/* netlens_reply_send - send the reply of a change that is made; never fails. */
+static void netlens_reply_send(struct sk_buff *msg, struct genl_info *info,
+			       const struct netlens_rule *r)
+{
+	if (netlens_rule_msg(msg, r, info->snd_portid, info->snd_seq, 0,
+			     info->genlhdr->cmd, 0, 0, NULL)) {
+		nlmsg_free(msg);
+		return;
+	}
+	genlmsg_reply(msg, info);
+}
+
 static int netlens_cmd_create(struct sk_buff *skb, struct genl_info *info)
 {
 	struct netlens_net *nn = netlens_info_nn(info);
+	struct sk_buff *msg;
 	struct netlens_rule *r;
 	int err;
 
-	if (info->attrs[NETLENS_A_RULE_ID]) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[NETLENS_A_RULE_ID],
-				    "rule ids are assigned by the kernel");
-		return -EINVAL;
-	}
 	err = netlens_check_write_attrs(info);
 	if (err)
 		return err;
 	r = netlens_rule_alloc();
-	if (!r)
-		return -ENOMEM;
+	msg = netlens_reply_alloc();
+	err = -ENOMEM;
+	if (!r || !msg)
+		goto free;
 	r->enabled = 1;
 	r->m.hooks = NETLENS_HOOK_LOCAL_IN;
 	r->m.family = NETLENS_FAMILY_BOTH;
@@ -510,7 +563,7 @@ static int netlens_cmd_create(struct sk_buff *skb, struct genl_info *info)
 	r->m.dport_max = 0xffff;
 	err = netlens_parse_rule(info, r);
 	if (err)
-		goto free_rule;
+		goto free;
 
 	mutex_lock(&nn->lock);
 	err = netlens_tabs_ensure(nn);
@@ -522,29 +575,43 @@ static int netlens_cmd_create(struct sk_buff *skb, struct genl_info *info)
 		err = -ENOSPC;
 		goto unlock;
 	}
+	if (info->attrs[NETLENS_A_REVERT_MS]) {
+		r->txn = netlens_txn_new(nn, info, 0, NULL);
+		if (!r->txn) {
+			err = -ENOMEM;
+			goto unlock;
+		}
+	}
 	err = netlens_rule_insert(nn, r);
 	if (err) {
 		NL_SET_ERR_MSG_MOD(info->extack, "no free rule id");
-		goto unlock;
+		goto drop_txn;
 	}
-	if (info->attrs[NETLENS_A_REVERT_MS]) {
-		r->txn = netlens_txn_new(nn, info, r->id, NULL);
-		if (!r->txn) {
-			netlens_rule_remove(nn, r);
-			mutex_unlock(&nn->lock);
-			return -ENOMEM;
-		}
+	err = netlens_hooks_sync(nn);
+	if (err) {
+		NL_SET_ERR_MSG_MOD(info->extack, "cannot register the netfilter hooks");
+		netlens_rule_remove(nn, r);	/* frees @r after a grace period */
+		netlens_hooks_sync(nn);
+		mutex_unlock(&nn->lock);
+		nlmsg_free(msg);
+		return err;
+	}
+	if (r->txn) {
+		r->txn->rule_id = r->id;
 		netlens_txn_arm(nn);
 	}
 	netlens_notify(nn, NETLENS_EVENT_CREATED, r, 0);
-	err = netlens_reply_rule(info, r);
+	netlens_reply_send(msg, info, r);
 	mutex_unlock(&nn->lock);
-	return err;
+	return 0;
 
+drop_txn:
+	netlens_txn_drop(r);
 unlock:
 	mutex_unlock(&nn->lock);
-free_rule:
+free:
 	netlens_rule_free(r);
+	nlmsg_free(msg);
 	return err;
 }
 
@@ -552,11 +619,15 @@ static int netlens_cmd_change(struct sk_buff *skb, struct genl_info *info)
 {
 	struct netlens_net *nn = netlens_info_nn(info);
 	struct netlens_rule *old, *nr, *prev = NULL;
+	struct sk_buff *msg;
 	int err;
 
 	err = netlens_check_write_attrs(info);
 	if (err)
 		return err;
+	msg = netlens_reply_alloc();
+	if (!msg)
+		return -ENOMEM;
 	mutex_lock(&nn->lock);
 	err = netlens_tabs_ensure(nn);
 	if (err)
@@ -604,9 +675,13 @@ static int netlens_cmd_change(struct sk_buff *skb, struct genl_info *info)
 	if (nr->txn)
 		netlens_txn_arm(nn);
 	netlens_notify(nn, NETLENS_EVENT_CHANGED, nr, 0);
-	err = netlens_reply_rule(info, nr);
+	netlens_reply_send(msg, info, nr);
+	mutex_unlock(&nn->lock);
+	return 0;
+
 unlock:
 	mutex_unlock(&nn->lock);
+	nlmsg_free(msg);
 	return err;
 }
 
@@ -622,9 +697,12 @@ static int netlens_cmd_delete(struct sk_buff *skb, struct genl_info *info)
 		err = PTR_ERR(r);
 		goto unlock;
 	}
+	/* a deleted rule has no pending change: its event carries no TXN_ID */
+	netlens_txn_drop(r);
 	netlens_notify(nn, NETLENS_EVENT_DELETED, r, 0);
 	netlens_rule_remove(nn, r);
 	netlens_txn_arm(nn);
+	netlens_hooks_sync(nn);
 unlock:
 	mutex_unlock(&nn->lock);
 	return err;
@@ -718,22 +796,11 @@ static int netlens_dump_rules(struct sk_buff *skb, struct netlink_callback *cb)
 
 static int netlens_put_hook_stats(struct sk_buff *skb, struct netlens_net *nn)
 {
-	struct netlens_hook_stats sum = {};
+	struct netlens_hook_counts sum;
 	struct nlattr *nest;
-	int cpu, f, h;
+	int f, h;
 
-	for_each_possible_cpu(cpu) {
-		const struct netlens_hook_stats *s = per_cpu_ptr(nn->hstats, cpu);
-
-		for (f = 0; f < 2; f++) {
-			for (h = 0; h < NETLENS_NHOOKS; h++) {
-				sum.seen[f][h] += READ_ONCE(s->seen[f][h]);
-				sum.accepted[f][h] += READ_ONCE(s->accepted[f][h]);
-				sum.dropped[f][h] += READ_ONCE(s->dropped[f][h]);
-				sum.examined[f][h] += READ_ONCE(s->examined[f][h]);
-			}
-		}
-	}
+	netlens_hook_read_stats(nn, &sum);
 	for (f = 0; f < 2; f++) {
 		for (h = 0; h < NETLENS_NHOOKS; h++) {
 			nest = nla_nest_start(skb, NETLENS_A_HOOK_STATS);
@@ -764,7 +831,7 @@ static int netlens_cmd_counters(struct sk_buff *skb, struct genl_info *info)
 	struct netlens_net *nn = netlens_info_nn(info);
 	struct sk_buff *msg;
 	void *hdr;
-	u32 n;
+	u32 n, hooks;
 
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!msg)
@@ -775,8 +842,10 @@ static int netlens_cmd_counters(struct sk_buff *skb, struct genl_info *info)
 		goto nospace;
 	mutex_lock(&nn->lock);
 	n = nn->nrules;
+	hooks = nn->hooks_on ? ARRAY_SIZE(nn->ops) : 0;
 	mutex_unlock(&nn->lock);
 	if (nla_put_u32(msg, NETLENS_A_RULE_COUNT, n) ||
+	    nla_put_u32(msg, NETLENS_A_HOOKS_REGISTERED, hooks) ||
 	    netlens_put_hook_stats(msg, nn))
 		goto cancel;
 	genlmsg_end(msg, hdr);
@@ -789,39 +858,61 @@ nospace:
 	return -EMSGSIZE;
 }
 
-static const struct genl_small_ops netlens_ops[] = {
+/*
+ * Privileges (one model, see docs/kernelmod.md): reading (GET, COUNTERS,
+ * the events group, /proc/net/netlens) is open to every process of the
+ * namespace; every change needs CAP_NET_ADMIN in the initial user namespace
+ * (GENL_ADMIN_PERM), and the sysctls are read-only in namespaces owned by
+ * another user namespace, so root of a container can neither change nor
+ * bypass the rules the host put in its namespace.
+ */
+static const struct genl_ops netlens_ops[] = {
 	{
 		.cmd = NETLENS_CMD_CREATE,
 		.doit = netlens_cmd_create,
+		.policy = netlens_create_policy,
+		.maxattr = NETLENS_A_MAX,
 		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = NETLENS_CMD_DELETE,
 		.doit = netlens_cmd_delete,
+		.policy = netlens_delete_policy,
+		.maxattr = NETLENS_A_MAX,
 		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = NETLENS_CMD_CHANGE,
 		.doit = netlens_cmd_change,
+		.policy = netlens_change_policy,
+		.maxattr = NETLENS_A_MAX,
 		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = NETLENS_CMD_GET,
 		.doit = netlens_cmd_get,
 		.dumpit = netlens_dump_rules,
+		.policy = netlens_get_policy,
+		.maxattr = NETLENS_A_MAX,
 	},
 	{
 		.cmd = NETLENS_CMD_COUNTERS,
 		.doit = netlens_cmd_counters,
+		.policy = netlens_counters_policy,
+		.maxattr = NETLENS_A_MAX,
 	},
 	{
 		.cmd = NETLENS_CMD_FLUSH,
 		.doit = netlens_cmd_flush,
+		.policy = netlens_flush_policy,
+		.maxattr = NETLENS_A_MAX,
 		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = NETLENS_CMD_CONFIRM,
 		.doit = netlens_cmd_confirm,
+		.policy = netlens_confirm_policy,
+		.maxattr = NETLENS_A_MAX,
 		.flags = GENL_ADMIN_PERM,
 	},
 };
@@ -830,12 +921,11 @@ static struct genl_family netlens_family __ro_after_init = {
 	.name		= NETLENS_GENL_NAME,
 	.version	= NETLENS_GENL_VERSION,
 	.maxattr	= NETLENS_A_MAX,
-	.policy		= netlens_policy,
 	.netnsok	= true,
 	.parallel_ops	= true,
 	.module		= THIS_MODULE,
-	.small_ops	= netlens_ops,
-	.n_small_ops	= ARRAY_SIZE(netlens_ops),
+	.ops		= netlens_ops,
+	.n_ops		= ARRAY_SIZE(netlens_ops),
 	.mcgrps		= netlens_mcgrps,
 	.n_mcgrps	= ARRAY_SIZE(netlens_mcgrps),
 };

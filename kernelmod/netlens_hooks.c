@@ -147,12 +147,17 @@ struct netlens_probe {
 	u16 port;
 };
 
+/* netlens_count - one hit of @r; BH disabled (one writer per CPU). */
 static void netlens_count(const struct netlens_rule *r,
 			  const struct sk_buff *skb)
 {
-	this_cpu_inc(r->stats->packets);
-	this_cpu_add(r->stats->bytes, skb->len);
-	this_cpu_write(r->stats->last_hit_ns, ktime_get_coarse_real_ns());
+	struct netlens_rule_stats *s = this_cpu_ptr(r->stats);
+
+	u64_stats_update_begin(&s->syncp);
+	u64_stats_inc(&s->packets);
+	u64_stats_add(&s->bytes, skb->len);
+	u64_stats_set(&s->last_hit_ns, ktime_get_coarse_real_ns());
+	u64_stats_update_end(&s->syncp);
 }
 
 static bool netlens_probe_owns(const struct netlens_probe *pr,
@@ -277,41 +282,78 @@ static unsigned int netlens_hook(void *priv, struct sk_buff *skb,
 				 const struct nf_hook_state *state)
 {
 	struct netlens_net *nn = priv;
-	struct netlens_hook_stats __percpu *hs = nn->hstats;
-	const struct netlens_rule *r;
+	const struct netlens_rule *r = NULL;
+	struct netlens_hook_stats *hs;
 	struct netlens_pkt p = {};
 	unsigned int hook = state->hook, examined = 0;
+	unsigned int verdict = NF_ACCEPT;
 	int fi = state->pf == NFPROTO_IPV6;
-	bool ok;
 
 	if (hook >= NETLENS_NHOOKS)
 		return NF_ACCEPT;
-	this_cpu_inc(hs->seen[fi][hook]);
-	if (!READ_ONCE(nn->hook_rules[fi][hook]) || !READ_ONCE(nn->sysctl_enabled))
-		goto accept;
-
-	ok = fi ? netlens_parse6(skb, &p) : netlens_parse4(skb, &p);
-	if (!ok)
-		goto accept;
-	p.in = state->in;
-	p.out = state->out;
-
-	r = netlens_lookup(nn, skb, &p, BIT(hook), &examined);
-	this_cpu_add(hs->examined[fi][hook], examined);
-	if (!r)
-		goto accept;
-	netlens_count(r, skb);
-	if (r->action == NETLENS_ACTION_DROP) {
-		this_cpu_inc(hs->dropped[fi][hook]);
-		return NF_DROP;
+	/*
+	 * LOCAL_OUT runs in process context with BH enabled: disable it so
+	 * that the per-CPU counters have one writer at a time (u64_stats).
+	 */
+	local_bh_disable();
+	if (READ_ONCE(nn->hook_rules[fi][hook]) && READ_ONCE(nn->sysctl_enabled) &&
+	    (fi ? netlens_parse6(skb, &p) : netlens_parse4(skb, &p))) {
+		p.in = state->in;
+		p.out = state->out;
+		r = netlens_lookup(nn, skb, &p, BIT(hook), &examined);
 	}
-accept:
-	this_cpu_inc(hs->accepted[fi][hook]);
-	return NF_ACCEPT;
+	if (r) {
+		netlens_count(r, skb);
+		if (r->action == NETLENS_ACTION_DROP)
+			verdict = NF_DROP;
+	}
+	hs = this_cpu_ptr(nn->hstats);
+	u64_stats_update_begin(&hs->syncp);
+	u64_stats_inc(&hs->seen[fi][hook]);
+	u64_stats_add(&hs->examined[fi][hook], examined);
+	u64_stats_inc(verdict == NF_DROP ? &hs->dropped[fi][hook] :
+					   &hs->accepted[fi][hook]);
+	u64_stats_update_end(&hs->syncp);
+	local_bh_enable();
+	return verdict;
 }
 
-/* netlens_hooks_register - attach the hooks to @net; called from pernet init. */
-int netlens_hooks_register(struct net *net, struct netlens_net *nn)
+/* netlens_hook_read_stats - the namespace's verdict counters summed over CPUs. */
+void netlens_hook_read_stats(const struct netlens_net *nn,
+			     struct netlens_hook_counts *sum)
+{
+	int cpu, f, h;
+
+	memset(sum, 0, sizeof(*sum));
+	for_each_possible_cpu(cpu) {
+		const struct netlens_hook_stats *s = per_cpu_ptr(nn->hstats, cpu);
+		struct netlens_hook_counts c;
+		unsigned int start;
+
+		do {
+			start = u64_stats_fetch_begin(&s->syncp);
+			for (f = 0; f < 2; f++) {
+				for (h = 0; h < NETLENS_NHOOKS; h++) {
+					c.seen[f][h] = u64_stats_read(&s->seen[f][h]);
+					c.accepted[f][h] = u64_stats_read(&s->accepted[f][h]);
+					c.dropped[f][h] = u64_stats_read(&s->dropped[f][h]);
+					c.examined[f][h] = u64_stats_read(&s->examined[f][h]);
+				}
+			}
+		} while (u64_stats_fetch_retry(&s->syncp, start));
+		for (f = 0; f < 2; f++) {
+			for (h = 0; h < NETLENS_NHOOKS; h++) {
+				sum->seen[f][h] += c.seen[f][h];
+				sum->accepted[f][h] += c.accepted[f][h];
+				sum->dropped[f][h] += c.dropped[f][h];
+				sum->examined[f][h] += c.examined[f][h];
+			}
+		}
+	}
+}
+
+/* netlens_hooks_init - fill in the hook ops of @nn; nothing is registered. */
+void netlens_hooks_init(struct netlens_net *nn)
 {
 	int h;
 
@@ -327,11 +369,42 @@ int netlens_hooks_register(struct net *net, struct netlens_net *nn)
 		*o6 = *o4;
 		o6->pf = NFPROTO_IPV6;
 	}
-	return nf_register_net_hooks(net, nn->ops, ARRAY_SIZE(nn->ops));
 }
 
-/* netlens_hooks_unregister - detach the hooks; waits for packets in flight. */
-void netlens_hooks_unregister(struct net *net, struct netlens_net *nn)
+/*
+ * netlens_hooks_sync - register the hooks when the namespace has a rule,
+ * unregister them when it has none (as x_tables and nf_tables do), so that
+ * a namespace without rules pays nothing per packet.  Lock held.
+ *
+ * nf_unregister_net_hooks() does not wait for packets already in
+ * netlens_hook(): what they read (@nn, its counters, the index tables) lives
+ * until the namespace's .exit, which runs a grace period after .pre_exit
+ * (see netlens_main.c), and rules are freed with call_rcu.
+ */
+int netlens_hooks_sync(struct netlens_net *nn)
 {
-	nf_unregister_net_hooks(net, nn->ops, ARRAY_SIZE(nn->ops));
+	bool want = nn->nrules > 0 && !nn->dying;
+	int err;
+
+	lockdep_assert_held(&nn->lock);
+	if (want == nn->hooks_on)
+		return 0;
+	if (want) {
+		err = nf_register_net_hooks(nn->net, nn->ops, ARRAY_SIZE(nn->ops));
+		if (err)
+			return err;
+	} else {
+		nf_unregister_net_hooks(nn->net, nn->ops, ARRAY_SIZE(nn->ops));
+	}
+	nn->hooks_on = want;
+	return 0;
+}
+
+/* netlens_hooks_unregister - detach the hooks for good (pre_exit); takes the lock. */
+void netlens_hooks_unregister(struct netlens_net *nn)
+{
+	mutex_lock(&nn->lock);
+	nn->dying = true;
+	netlens_hooks_sync(nn);
+	mutex_unlock(&nn->lock);
 }

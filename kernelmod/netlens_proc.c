@@ -27,8 +27,12 @@ static void *netlens_seq_find(struct netlens_net *nn, loff_t pos)
 	return xa_find(&nn->rules, &id, U32_MAX, XA_PRESENT);
 }
 
+/*
+ * No __acquires/__releases here: sparse tracks spinlock contexts, not
+ * mutexes, and a mutex taken in start and released in stop is the seq_file
+ * pattern (as in net/netfilter/nf_tables_api.c's nf_tables_*_start).
+ */
 static void *netlens_seq_start(struct seq_file *seq, loff_t *pos)
-	__acquires(&nn->lock)
 {
 	struct netlens_net *nn = netlens_seq_nn(seq);
 
@@ -48,7 +52,6 @@ static void *netlens_seq_next(struct seq_file *seq, void *v, loff_t *pos)
 }
 
 static void netlens_seq_stop(struct seq_file *seq, void *v)
-	__releases(&nn->lock)
 {
 	mutex_unlock(&netlens_seq_nn(seq)->lock);
 }
@@ -92,7 +95,7 @@ static int netlens_seq_show(struct seq_file *seq, void *v)
 {
 	const struct netlens_rule *r = v;
 	const struct netlens_match *m;
-	struct netlens_rule_stats st;
+	struct netlens_rule_counts st;
 
 	if (v == SEQ_START_TOKEN) {
 		seq_puts(seq, "id enabled action priority hooks family proto src sport dst dport iif oif packets bytes last_hit_ns label\n");

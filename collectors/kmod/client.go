@@ -266,7 +266,7 @@ func (c *Client) Counters() (Counters, error) {
 	if err != nil {
 		return Counters{}, fmt.Errorf("kmod counters: %w", err)
 	}
-	return Counters{Rules: a.count, Hooks: a.hooks}, nil
+	return Counters{Rules: a.count, HooksRegistered: a.hooksRegistered, Hooks: a.hooks}, nil
 }
 
 // Flush deletes every rule of the namespace.

@@ -31,34 +31,35 @@ const (
 type attr uint16
 
 const (
-	attrUnspec    attr = iota // NETLENS_A_UNSPEC
-	attrPad                   // NETLENS_A_PAD
-	attrRuleID                // NETLENS_A_RULE_ID
-	attrEnabled               // NETLENS_A_RULE_ENABLED
-	attrHooks                 // NETLENS_A_RULE_HOOKS
-	attrFamily                // NETLENS_A_RULE_FAMILY
-	attrProto                 // NETLENS_A_RULE_PROTO
-	attrSrcAddr               // NETLENS_A_RULE_SRC_ADDR
-	attrSrcPlen               // NETLENS_A_RULE_SRC_PLEN
-	attrDstAddr               // NETLENS_A_RULE_DST_ADDR
-	attrDstPlen               // NETLENS_A_RULE_DST_PLEN
-	attrSportMin              // NETLENS_A_RULE_SPORT_MIN
-	attrSportMax              // NETLENS_A_RULE_SPORT_MAX
-	attrDportMin              // NETLENS_A_RULE_DPORT_MIN
-	attrDportMax              // NETLENS_A_RULE_DPORT_MAX
-	attrIifname               // NETLENS_A_RULE_IIFNAME
-	attrOifname               // NETLENS_A_RULE_OIFNAME
-	attrAction                // NETLENS_A_RULE_ACTION
-	attrPriority              // NETLENS_A_RULE_PRIORITY
-	attrLabel                 // NETLENS_A_RULE_LABEL
-	attrPackets               // NETLENS_A_RULE_PACKETS
-	attrBytes                 // NETLENS_A_RULE_BYTES
-	attrLastHitNS             // NETLENS_A_RULE_LAST_HIT_NS
-	attrRevertMS              // NETLENS_A_REVERT_MS
-	attrTxnID                 // NETLENS_A_TXN_ID
-	attrEvent                 // NETLENS_A_EVENT
-	attrHookStats             // NETLENS_A_HOOK_STATS
-	attrRuleCount             // NETLENS_A_RULE_COUNT
+	attrUnspec          attr = iota // NETLENS_A_UNSPEC
+	attrPad                         // NETLENS_A_PAD
+	attrRuleID                      // NETLENS_A_RULE_ID
+	attrEnabled                     // NETLENS_A_RULE_ENABLED
+	attrHooks                       // NETLENS_A_RULE_HOOKS
+	attrFamily                      // NETLENS_A_RULE_FAMILY
+	attrProto                       // NETLENS_A_RULE_PROTO
+	attrSrcAddr                     // NETLENS_A_RULE_SRC_ADDR
+	attrSrcPlen                     // NETLENS_A_RULE_SRC_PLEN
+	attrDstAddr                     // NETLENS_A_RULE_DST_ADDR
+	attrDstPlen                     // NETLENS_A_RULE_DST_PLEN
+	attrSportMin                    // NETLENS_A_RULE_SPORT_MIN
+	attrSportMax                    // NETLENS_A_RULE_SPORT_MAX
+	attrDportMin                    // NETLENS_A_RULE_DPORT_MIN
+	attrDportMax                    // NETLENS_A_RULE_DPORT_MAX
+	attrIifname                     // NETLENS_A_RULE_IIFNAME
+	attrOifname                     // NETLENS_A_RULE_OIFNAME
+	attrAction                      // NETLENS_A_RULE_ACTION
+	attrPriority                    // NETLENS_A_RULE_PRIORITY
+	attrLabel                       // NETLENS_A_RULE_LABEL
+	attrPackets                     // NETLENS_A_RULE_PACKETS
+	attrBytes                       // NETLENS_A_RULE_BYTES
+	attrLastHitNS                   // NETLENS_A_RULE_LAST_HIT_NS
+	attrRevertMS                    // NETLENS_A_REVERT_MS
+	attrTxnID                       // NETLENS_A_TXN_ID
+	attrEvent                       // NETLENS_A_EVENT
+	attrHookStats                   // NETLENS_A_HOOK_STATS
+	attrRuleCount                   // NETLENS_A_RULE_COUNT
+	attrHooksRegistered             // NETLENS_A_HOOKS_REGISTERED
 )
 
 // hsAttr is an attribute nested in NETLENS_A_HOOK_STATS.

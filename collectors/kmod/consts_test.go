@@ -135,8 +135,9 @@ func TestConstantsMatchHeader(t *testing.T) {
 		"NETLENS_A_EVENT":            int64(attrEvent),
 		"NETLENS_A_HOOK_STATS":       int64(attrHookStats),
 		"NETLENS_A_RULE_COUNT":       int64(attrRuleCount),
-		"__NETLENS_A_MAX":            int64(attrRuleCount) + 1,
-		"NETLENS_A_MAX":              int64(attrRuleCount),
+		"NETLENS_A_HOOKS_REGISTERED": int64(attrHooksRegistered),
+		"__NETLENS_A_MAX":            int64(attrHooksRegistered) + 1,
+		"NETLENS_A_MAX":              int64(attrHooksRegistered),
 
 		"NETLENS_A_HS_UNSPEC":   int64(hsUnspec),
 		"NETLENS_A_HS_PAD":      int64(hsPad),

@@ -19,7 +19,11 @@ type HookCounters struct {
 // Counters is the reply of the COUNTERS command.
 type Counters struct {
 	Rules uint32 // rules in the namespace
-	Hooks []HookCounters
+	// HooksRegistered is how many netfilter hooks the module has in the
+	// namespace now: they come with its first rule and go with its last,
+	// so a namespace without rules has 0 and pays nothing per packet.
+	HooksRegistered uint32
+	Hooks           []HookCounters
 }
 
 func parseHookStats(ad *netlink.AttributeDecoder) HookCounters {

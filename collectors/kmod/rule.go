@@ -174,13 +174,14 @@ func decodeAddr(b []byte) (netip.Addr, error) {
 // ruleAttrs collects the attributes of a message that describes a rule.
 // It is the pure decoder the tests and fuzzers call.
 type ruleAttrs struct {
-	rule     Rule
-	hasRule  bool
-	event    EventType
-	txn      uint32
-	count    uint32
-	hooks    []HookCounters
-	revertMS uint32
+	rule            Rule
+	hasRule         bool
+	event           EventType
+	txn             uint32
+	count           uint32
+	hooksRegistered uint32
+	hooks           []HookCounters
+	revertMS        uint32
 }
 
 func parseAttrs(b []byte) (ruleAttrs, error) {
@@ -254,6 +255,8 @@ func parseAttrs(b []byte) (ruleAttrs, error) {
 			out.event = EventType(ad.Uint8())
 		case attrRuleCount:
 			out.count = ad.Uint32()
+		case attrHooksRegistered:
+			out.hooksRegistered = ad.Uint32()
 		case attrHookStats:
 			ad.Nested(func(nad *netlink.AttributeDecoder) error {
 				out.hooks = append(out.hooks, parseHookStats(nad))
@@ -286,7 +289,10 @@ func parseAttrs(b []byte) (ruleAttrs, error) {
 		r.LastHit = time.Unix(0, int64(lastHit))
 	}
 	out.txn = ruleTxn
-	if hasTxn && out.hasRule && out.event != EventConfirmed && out.event != EventReverted {
+	// a deleted rule has no pending change (the kernel sends no TXN_ID with
+	// it; older modules did)
+	if hasTxn && out.hasRule && out.event != EventConfirmed && out.event != EventReverted &&
+		out.event != EventDeleted {
 		r.PendingTxn = ruleTxn
 		r.RevertIn = time.Duration(out.revertMS) * time.Millisecond
 	}

@@ -64,6 +64,7 @@ enum netlens_attr {
 	NETLENS_A_EVENT,		/* u8, enum netlens_event */
 	NETLENS_A_HOOK_STATS,		/* nested, one per family and hook: NETLENS_A_HS_* */
 	NETLENS_A_RULE_COUNT,		/* u32, read-only, rules in the namespace */
+	NETLENS_A_HOOKS_REGISTERED,	/* u32, read-only, netfilter hooks the namespace has now (0 without rules) */
 
 	__NETLENS_A_MAX,
 };
@@ -75,7 +76,7 @@ enum netlens_hook_stats_attr {
 	NETLENS_A_HS_PAD,		/* pad for u64 alignment */
 	NETLENS_A_HS_FAMILY,		/* u8, NETLENS_FAMILY_IPV4 or NETLENS_FAMILY_IPV6 */
 	NETLENS_A_HS_HOOK,		/* u8, NF_INET_* hook number */
-	NETLENS_A_HS_SEEN,		/* u64, packets that entered the hook */
+	NETLENS_A_HS_SEEN,		/* u64, packets that entered the hook (while it was registered) */
 	NETLENS_A_HS_ACCEPTED,		/* u64, packets let through */
 	NETLENS_A_HS_DROPPED,		/* u64, packets dropped by a DROP rule */
 	NETLENS_A_HS_EXAMINED,		/* u64, rules looked at by the lookup (its cost) */

@@ -33,14 +33,19 @@ func allChecks() []check {
 		{"events", checkEvents},
 		{"events-slow-subscriber", checkSlowSubscriber},
 		{"revert", checkRevert},
+		{"change-counts-once", checkChangeCountsOnce},
 		{"netns-isolation", checkNetns},
 		{"unprivileged", checkUnpriv},
+		{"userns-root-cannot-bypass", checkUserns},
+		{"hooks-only-with-rules", checkLazyHooks},
 		{"proc-sysctl", checkProcSysctl},
 		{"10k-rules", checkManyRules},
 		{"no-linear-scan", checkNoLinearScan},
 		{"malformed-100k", checkMalformed},
 		{"rmmod-under-traffic", checkRmmodTraffic},
 		{"load-unload-100", checkLoadCycles},
+		{"rmmod-flood", checkRmmodFlood},
+		{"nft-toggle-flood", checkNftToggleFlood},
 		{"filter-backend-exercise", checkFilterBackend},
 		{"fixtures", checkFixtures},
 	}
@@ -302,6 +307,37 @@ func checkExtack() error {
 				_, err := c.Change(pending.ID, kmod.Rule{Disabled: true}, kmod.FieldDisabled, 0)
 				return err
 			}, syscall.EBUSY, "unconfirmed change"},
+			// per-command policies: what a command does not use is refused
+			{"revert deadline on delete", func() error {
+				return raw(2, func(ae *netlink.AttributeEncoder) {
+					ae.Uint32(2, base.ID) // NETLENS_A_RULE_ID
+					ae.Uint32(23, 1000)   // NETLENS_A_REVERT_MS
+				})
+			}, syscall.EINVAL, "a deletion cannot be reverted"},
+			{"revert deadline on flush", func() error {
+				return raw(6, func(ae *netlink.AttributeEncoder) { ae.Uint32(23, 1000) })
+			}, syscall.EINVAL, "a flush cannot be reverted"},
+			{"revert deadline on confirm", func() error {
+				return raw(7, func(ae *netlink.AttributeEncoder) {
+					ae.Uint32(24, pending.PendingTxn) // NETLENS_A_TXN_ID
+					ae.Uint32(23, 1000)
+				})
+			}, syscall.EINVAL, "a confirmation cannot be reverted"},
+			{"transaction id on create", func() error {
+				return raw(1, func(ae *netlink.AttributeEncoder) {
+					ae.Uint8(17, 2)
+					ae.Uint32(24, 1)
+				})
+			}, syscall.EINVAL, "only goes with CONFIRM"},
+			{"label on delete", func() error {
+				return raw(2, func(ae *netlink.AttributeEncoder) {
+					ae.Uint32(2, base.ID)
+					ae.String(19, "x") // NETLENS_A_RULE_LABEL
+				})
+			}, syscall.EINVAL, ""},
+			{"rule id on counters", func() error {
+				return raw(5, func(ae *netlink.AttributeEncoder) { ae.Uint32(2, base.ID) })
+			}, syscall.EINVAL, ""},
 		}
 		for _, tc := range cases {
 			err := tc.do()
@@ -318,6 +354,12 @@ func checkExtack() error {
 			}
 			if tc.msg != "" && !strings.Contains(msg, tc.msg) {
 				return fmt.Errorf("%s: message %q, want it to contain %q", tc.name, msg, tc.msg)
+			}
+		}
+		// the refused delete and flush changed nothing
+		for _, id := range []uint32{base.ID, pending.ID} {
+			if _, err := c.Get(id); err != nil {
+				return fmt.Errorf("rule %d after the refused delete/flush: %w", id, err)
 			}
 		}
 		return nil

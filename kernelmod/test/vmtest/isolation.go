@@ -213,3 +213,89 @@ func checkProcSysctl() error {
 		return nil
 	})
 }
+
+// checkLazyHooks: a namespace without rules has no hooks (0 registered, its
+// packets never enter the module); its first rule registers them and its
+// last rule's deletion, a flush or a reverted create removes them.
+func checkLazyHooks() error {
+	ns, err := newNetns()
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	return ns.do(func() error {
+		c, err := kmod.Dial(nil)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		state := func() (uint32, uint64, error) {
+			cs, err := c.Counters()
+			if err != nil {
+				return 0, 0, err
+			}
+			var seen uint64
+			for _, h := range cs.Hooks {
+				seen += h.Seen
+			}
+			return cs.HooksRegistered, seen, nil
+		}
+		traffic := func() error {
+			_, err := udpExchange("udp4", "127.0.0.1:5400", "127.0.0.1:5400", 10)
+			return err
+		}
+		expect := func(step string, wantHooks uint32, seenGrows bool) error {
+			_, seen0, err := state()
+			if err != nil {
+				return err
+			}
+			if err := traffic(); err != nil {
+				return err
+			}
+			hooks, seen1, err := state()
+			if err != nil {
+				return err
+			}
+			logf("%-28s hooks registered %2d, packets seen %d -> %d", step, hooks, seen0, seen1)
+			if hooks != wantHooks {
+				return fmt.Errorf("%s: %d hooks registered, want %d", step, hooks, wantHooks)
+			}
+			if grew := seen1 > seen0; grew != seenGrows {
+				return fmt.Errorf("%s: packets seen %d -> %d", step, seen0, seen1)
+			}
+			return nil
+		}
+		if err := expect("no rule", 0, false); err != nil {
+			return err
+		}
+		r, err := c.Create(kmod.Rule{Action: kmod.ActionCount, Proto: 17}, 0)
+		if err != nil {
+			return err
+		}
+		if err := expect("one rule", 10, true); err != nil {
+			return err
+		}
+		if err := c.Delete(r.ID); err != nil {
+			return err
+		}
+		if err := expect("last rule deleted", 0, false); err != nil {
+			return err
+		}
+		for i := 0; i < 3; i++ {
+			if _, err := c.Create(kmod.Rule{Action: kmod.ActionCount}, 0); err != nil {
+				return err
+			}
+		}
+		if err := c.Flush(); err != nil {
+			return err
+		}
+		if err := expect("flushed", 0, false); err != nil {
+			return err
+		}
+		if _, err := c.Create(kmod.Rule{Action: kmod.ActionCount}, 300*time.Millisecond); err != nil {
+			return err
+		}
+		time.Sleep(time.Second)
+		return expect("create reverted", 0, false)
+	})
+}
