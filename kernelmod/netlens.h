@@ -145,6 +145,8 @@ struct netlens_rule {
 	u8 action;			/* NETLENS_ACTION_* */
 	u8 index;			/* enum netlens_index, NONE when not linked */
 	u8 owns_stats;			/* free @stats with this copy */
+	u8 reject_with;			/* NETLENS_REJECT_*, for ACTION_REJECT */
+	u8 reject_code;			/* ICMP/ICMPv6 code, for REJECT_ICMP_UNREACH */
 	struct netlens_match m;
 	char label[NETLENS_LABEL_MAX + 1];
 	struct netlens_rule_stats __percpu *stats;

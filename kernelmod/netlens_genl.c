@@ -13,6 +13,8 @@
 #include <linux/rwsem.h>
 #include <net/genetlink.h>
 #include <net/ipv6.h>
+#include <linux/icmp.h>
+#include <linux/icmpv6.h>
 #include "netlens.h"
 
 enum netlens_mcgrp {
@@ -46,7 +48,10 @@ static const struct genl_multicast_group netlens_mcgrps[] = {
 	[NETLENS_A_RULE_IIFNAME]	= { .type = NLA_NUL_STRING },	\
 	[NETLENS_A_RULE_OIFNAME]	= { .type = NLA_NUL_STRING },	\
 	[NETLENS_A_RULE_ACTION]		= NLA_POLICY_RANGE(NLA_U8, NETLENS_ACTION_ACCEPT, \
-							   NETLENS_ACTION_COUNT), \
+							   NETLENS_ACTION_REJECT), \
+	[NETLENS_A_RULE_REJECT_WITH]	= NLA_POLICY_RANGE(NLA_U8, NETLENS_REJECT_ICMP_UNREACH, \
+							   NETLENS_REJECT_TCP_RESET), \
+	[NETLENS_A_RULE_REJECT_CODE]	= { .type = NLA_U8 },		\
 	[NETLENS_A_RULE_PRIORITY]	= { .type = NLA_U32 },		\
 	[NETLENS_A_RULE_LABEL]		= { .type = NLA_NUL_STRING },	\
 	[NETLENS_A_RULE_PACKETS]	= { .type = NLA_REJECT,		\
@@ -146,6 +151,10 @@ static int netlens_rule_fill(struct sk_buff *skb, const struct netlens_rule *r)
 	    nla_put_u8(skb, NETLENS_A_RULE_ACTION, r->action) ||
 	    nla_put_u32(skb, NETLENS_A_RULE_PRIORITY, r->priority) ||
 	    (r->label[0] && nla_put_string(skb, NETLENS_A_RULE_LABEL, r->label)) ||
+	    (r->action == NETLENS_ACTION_REJECT &&
+	     (nla_put_u8(skb, NETLENS_A_RULE_REJECT_WITH, r->reject_with) ||
+	      (r->reject_with == NETLENS_REJECT_ICMP_UNREACH &&
+	       nla_put_u8(skb, NETLENS_A_RULE_REJECT_CODE, r->reject_code)))) ||
 	    nla_put_u64_64bit(skb, NETLENS_A_RULE_PACKETS, st.packets, NETLENS_A_PAD) ||
 	    nla_put_u64_64bit(skb, NETLENS_A_RULE_BYTES, st.bytes, NETLENS_A_PAD) ||
 	    nla_put_u64_64bit(skb, NETLENS_A_RULE_LAST_HIT_NS, st.last_hit_ns,
@@ -345,6 +354,70 @@ static bool netlens_label_ok(const char *s)
 }
 
 /*
+ * netlens_parse_reject - how a REJECT rule answers; checked against the rule
+ * as a whole (its hooks, protocol and family).  Other actions carry none.
+ */
+static int netlens_parse_reject(struct genl_info *info, struct netlens_rule *r)
+{
+	struct netlink_ext_ack *extack = info->extack;
+	struct nlattr *with = info->attrs[NETLENS_A_RULE_REJECT_WITH];
+	struct nlattr *code = info->attrs[NETLENS_A_RULE_REJECT_CODE];
+	u8 fam = r->m.family;
+	bool was_icmp;
+
+	if (r->action != NETLENS_ACTION_REJECT) {
+		if (with || code) {
+			NL_SET_ERR_MSG_ATTR(extack, with ?: code,
+					    "a reject type or code goes with action REJECT only");
+			return -EINVAL;
+		}
+		r->reject_with = 0;
+		r->reject_code = 0;
+		return 0;
+	}
+	was_icmp = r->reject_with == NETLENS_REJECT_ICMP_UNREACH;
+	if (with)
+		r->reject_with = nla_get_u8(with);
+	if (!r->reject_with)
+		r->reject_with = NETLENS_REJECT_ICMP_UNREACH;
+	if (r->m.hooks & ~NETLENS_HOOK_REJECT_OK) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "REJECT works at PRE_ROUTING, LOCAL_IN, FORWARD and LOCAL_OUT only");
+		return -EINVAL;
+	}
+	if (r->reject_with == NETLENS_REJECT_TCP_RESET) {
+		if (code) {
+			NL_SET_ERR_MSG_ATTR(extack, code, "a TCP reset has no ICMP code");
+			return -EINVAL;
+		}
+		if (r->m.proto != IPPROTO_TCP) {
+			NL_SET_ERR_MSG_MOD(extack, "a TCP reset needs protocol tcp (6)");
+			return -EINVAL;
+		}
+		r->reject_code = 0;
+		return 0;
+	}
+	if (code && fam == NETLENS_FAMILY_BOTH) {
+		NL_SET_ERR_MSG_ATTR(extack, code,
+				    "an ICMP code needs one family: ICMP and ICMPv6 codes differ");
+		return -EINVAL;
+	}
+	if (code)
+		r->reject_code = nla_get_u8(code);
+	else if (!was_icmp || fam == NETLENS_FAMILY_BOTH)
+		/* a dual-family rule sends each family's port unreachable */
+		r->reject_code = fam == NETLENS_FAMILY_IPV6 ?
+				 NETLENS_REJECT_CODE_DEFAULT6 : NETLENS_REJECT_CODE_DEFAULT4;
+	if ((fam == NETLENS_FAMILY_IPV4 && r->reject_code > NR_ICMP_UNREACH) ||
+	    (fam == NETLENS_FAMILY_IPV6 && r->reject_code > ICMPV6_REJECT_ROUTE)) {
+		NL_SET_ERR_MSG_ATTR(extack, code,
+				    "ICMP unreachable codes are 0..15 (IPv4) and 0..6 (IPv6)");
+		return -ERANGE;
+	}
+	return 0;
+}
+
+/*
  * netlens_parse_rule - apply the request's rule attributes to @r (defaults
  * for a create, a copy of the current rule for a change) and check the
  * result as a whole.
@@ -456,10 +529,10 @@ static int netlens_parse_rule(struct genl_info *info, struct netlens_rule *r)
 		return -EINVAL;
 	}
 	if (!r->action) {
-		NL_SET_ERR_MSG_MOD(extack, "an action (ACCEPT, DROP or COUNT) is required");
+		NL_SET_ERR_MSG_MOD(extack, "an action (ACCEPT, DROP, COUNT or REJECT) is required");
 		return -EINVAL;
 	}
-	return 0;
+	return netlens_parse_reject(info, r);
 }
 
 /* ---- commands ---- */

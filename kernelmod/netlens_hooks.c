@@ -15,6 +15,8 @@
 #include <linux/timekeeping.h>
 #include <net/ip.h>
 #include <net/ipv6.h>
+#include <net/netfilter/ipv4/nf_reject.h>
+#include <net/netfilter/ipv6/nf_reject.h>
 #include "netlens.h"
 
 /* what the rules look at, parsed once per packet */
@@ -278,6 +280,33 @@ netlens_lookup(struct netlens_net *nn, const struct sk_buff *skb,
 	return s.best;
 }
 
+/*
+ * netlens_reject - answer the packet a REJECT rule matched (it is dropped
+ * after): a TCP reset, or an ICMP/ICMPv6 destination unreachable with the
+ * rule's code (the family's port unreachable for a dual-family rule).  The
+ * reply goes out through the stack and may pass our hooks again.
+ */
+static void netlens_reject(const struct netlens_rule *r, struct sk_buff *skb,
+			   const struct nf_hook_state *state, bool v6)
+{
+	if (r->reject_with == NETLENS_REJECT_TCP_RESET) {
+		if (v6)
+			nf_send_reset6(state->net, state->sk, skb, state->hook);
+		else
+			nf_send_reset(state->net, state->sk, skb, state->hook);
+		return;
+	}
+	if (v6)
+		nf_send_unreach6(state->net, skb,
+				 r->m.family == NETLENS_FAMILY_BOTH ?
+				 NETLENS_REJECT_CODE_DEFAULT6 : r->reject_code,
+				 state->hook);
+	else
+		nf_send_unreach(skb, r->m.family == NETLENS_FAMILY_BOTH ?
+				NETLENS_REJECT_CODE_DEFAULT4 : r->reject_code,
+				state->hook);
+}
+
 static unsigned int netlens_hook(void *priv, struct sk_buff *skb,
 				 const struct nf_hook_state *state)
 {
@@ -304,7 +333,10 @@ static unsigned int netlens_hook(void *priv, struct sk_buff *skb,
 	}
 	if (r) {
 		netlens_count(r, skb);
-		if (r->action == NETLENS_ACTION_DROP)
+		if (r->action == NETLENS_ACTION_REJECT)
+			netlens_reject(r, skb, state, fi);
+		if (r->action == NETLENS_ACTION_DROP ||
+		    r->action == NETLENS_ACTION_REJECT)
 			verdict = NF_DROP;
 	}
 	hs = this_cpu_ptr(nn->hstats);

@@ -61,6 +61,7 @@ static const char *const netlens_action_names[] = {
 	[NETLENS_ACTION_ACCEPT] = "accept",
 	[NETLENS_ACTION_DROP] = "drop",
 	[NETLENS_ACTION_COUNT] = "count",
+	[NETLENS_ACTION_REJECT] = "reject",
 };
 
 static const char *const netlens_family_names[] = {

@@ -82,7 +82,7 @@ func TestManagerInvalid(t *testing.T) {
 	m := &Manager{Backend: b}
 	var ue UsageError
 	for _, op := range []Op{
-		{Kind: OpAdd, Rule: model.Rule{Action: "reject"}},
+		{Kind: OpAdd, Rule: model.Rule{Action: "masquerade"}},
 		{Kind: OpEnable, ID: 9},
 		{Kind: OpChange, ID: 9, Rule: model.Rule{Action: model.ActionDrop}},
 		{Kind: "flip"},

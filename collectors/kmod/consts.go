@@ -60,6 +60,8 @@ const (
 	attrHookStats                   // NETLENS_A_HOOK_STATS
 	attrRuleCount                   // NETLENS_A_RULE_COUNT
 	attrHooksRegistered             // NETLENS_A_HOOKS_REGISTERED
+	attrRejectWith                  // NETLENS_A_RULE_REJECT_WITH
+	attrRejectCode                  // NETLENS_A_RULE_REJECT_CODE
 )
 
 // hsAttr is an attribute nested in NETLENS_A_HOOK_STATS.
@@ -94,6 +96,25 @@ const (
 	ActionAccept               // NETLENS_ACTION_ACCEPT: stop, let the packet through
 	ActionDrop                 // NETLENS_ACTION_DROP: stop, drop the packet
 	ActionCount                // NETLENS_ACTION_COUNT: count and go on
+	ActionReject               // NETLENS_ACTION_REJECT: stop, drop and answer (TCP reset or ICMP unreachable)
+)
+
+// RejectWith is how a REJECT rule answers the packets it drops.
+type RejectWith uint8
+
+const (
+	RejectUnspec      RejectWith = iota // NETLENS_REJECT_UNSPEC: the default, ICMP unreachable
+	RejectICMPUnreach                   // NETLENS_REJECT_ICMP_UNREACH: ICMP/ICMPv6 destination unreachable
+	RejectTCPReset                      // NETLENS_REJECT_TCP_RESET: a TCP RST (the rule must match tcp)
+)
+
+const (
+	// RejectCodeDefault4 and RejectCodeDefault6 are the codes of a REJECT
+	// rule that names none: port unreachable.
+	RejectCodeDefault4 = 3 // NETLENS_REJECT_CODE_DEFAULT4
+	RejectCodeDefault6 = 4 // NETLENS_REJECT_CODE_DEFAULT6
+	// HooksRejectOK are the hooks where a REJECT rule may be.
+	HooksRejectOK Hooks = 0x0f // NETLENS_HOOK_REJECT_OK
 )
 
 // EventType says what an Event announces.
@@ -130,6 +151,8 @@ func (a Action) String() string {
 		return "drop"
 	case ActionCount:
 		return "count"
+	case ActionReject:
+		return "reject"
 	}
 	return "unspec"
 }

@@ -136,8 +136,10 @@ func TestConstantsMatchHeader(t *testing.T) {
 		"NETLENS_A_HOOK_STATS":       int64(attrHookStats),
 		"NETLENS_A_RULE_COUNT":       int64(attrRuleCount),
 		"NETLENS_A_HOOKS_REGISTERED": int64(attrHooksRegistered),
-		"__NETLENS_A_MAX":            int64(attrHooksRegistered) + 1,
-		"NETLENS_A_MAX":              int64(attrHooksRegistered),
+		"NETLENS_A_RULE_REJECT_WITH": int64(attrRejectWith),
+		"NETLENS_A_RULE_REJECT_CODE": int64(attrRejectCode),
+		"__NETLENS_A_MAX":            int64(attrRejectCode) + 1,
+		"NETLENS_A_MAX":              int64(attrRejectCode),
 
 		"NETLENS_A_HS_UNSPEC":   int64(hsUnspec),
 		"NETLENS_A_HS_PAD":      int64(hsPad),
@@ -159,6 +161,14 @@ func TestConstantsMatchHeader(t *testing.T) {
 		"NETLENS_ACTION_ACCEPT": int64(ActionAccept),
 		"NETLENS_ACTION_DROP":   int64(ActionDrop),
 		"NETLENS_ACTION_COUNT":  int64(ActionCount),
+		"NETLENS_ACTION_REJECT": int64(ActionReject),
+
+		"NETLENS_REJECT_UNSPEC":        int64(RejectUnspec),
+		"NETLENS_REJECT_ICMP_UNREACH":  int64(RejectICMPUnreach),
+		"NETLENS_REJECT_TCP_RESET":     int64(RejectTCPReset),
+		"NETLENS_REJECT_CODE_DEFAULT4": RejectCodeDefault4,
+		"NETLENS_REJECT_CODE_DEFAULT6": RejectCodeDefault6,
+		"NETLENS_HOOK_REJECT_OK":       int64(HooksRejectOK),
 
 		"NETLENS_EVENT_UNSPEC":    int64(EventUnspec),
 		"NETLENS_EVENT_CREATED":   int64(EventCreated),

@@ -48,6 +48,13 @@ type Rule struct {
 	Action   Action
 	Priority uint32 // lower runs first; ties go by ID
 	Label    string // at most LabelMax bytes
+	// RejectWith and RejectCode say how an ActionReject rule answers:
+	// RejectCode is the ICMP (IPv4, 0..15) or ICMPv6 (0..6) unreachable
+	// code, sent when RejectCodeSet (one family only); unset, the
+	// family's port unreachable.
+	RejectWith    RejectWith
+	RejectCode    uint8
+	RejectCodeSet bool
 
 	// Read-only, filled by the kernel.
 	Packets    uint64
@@ -75,11 +82,12 @@ const (
 	FieldAction
 	FieldPriority
 	FieldLabel
+	FieldReject // RejectWith and RejectCode (sent only with ActionReject)
 
 	// fieldsCreate is what Create sends.
 	fieldsCreate = FieldDisabled | FieldHooks | FieldFamily | FieldProto | FieldSrc | FieldDst |
 		FieldSrcPorts | FieldDstPorts | FieldInIface | FieldOutIface | FieldAction |
-		FieldPriority | FieldLabel
+		FieldPriority | FieldLabel | FieldReject
 )
 
 // encodePrefix puts an address and its prefix length; an invalid prefix
@@ -157,6 +165,14 @@ func encodeRule(ae *netlink.AttributeEncoder, r Rule, f Field, create bool) {
 	}
 	if f&FieldLabel != 0 && !(create && r.Label == "") {
 		ae.String(uint16(attrLabel), r.Label)
+	}
+	if f&FieldReject != 0 && r.Action == ActionReject {
+		if r.RejectWith != RejectUnspec {
+			ae.Uint8(uint16(attrRejectWith), uint8(r.RejectWith))
+		}
+		if r.RejectCodeSet {
+			ae.Uint8(uint16(attrRejectCode), r.RejectCode)
+		}
 	}
 }
 
@@ -241,6 +257,10 @@ func parseAttrs(b []byte) (ruleAttrs, error) {
 			r.Priority = ad.Uint32()
 		case attrLabel:
 			r.Label = ad.String()
+		case attrRejectWith:
+			r.RejectWith = RejectWith(ad.Uint8())
+		case attrRejectCode:
+			r.RejectCode, r.RejectCodeSet = ad.Uint8(), true
 		case attrPackets:
 			r.Packets = ad.Uint64()
 		case attrBytes:

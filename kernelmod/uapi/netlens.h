@@ -65,6 +65,8 @@ enum netlens_attr {
 	NETLENS_A_HOOK_STATS,		/* nested, one per family and hook: NETLENS_A_HS_* */
 	NETLENS_A_RULE_COUNT,		/* u32, read-only, rules in the namespace */
 	NETLENS_A_HOOKS_REGISTERED,	/* u32, read-only, netfilter hooks the namespace has now (0 without rules) */
+	NETLENS_A_RULE_REJECT_WITH,	/* u8, enum netlens_reject, ACTION_REJECT only (default ICMP unreachable) */
+	NETLENS_A_RULE_REJECT_CODE,	/* u8, ICMP (0..15) or ICMPv6 (0..7) unreachable code; one family only */
 
 	__NETLENS_A_MAX,
 };
@@ -97,7 +99,22 @@ enum netlens_action {
 	NETLENS_ACTION_ACCEPT,	/* stop evaluating, let the packet through */
 	NETLENS_ACTION_DROP,	/* stop evaluating, drop the packet */
 	NETLENS_ACTION_COUNT,	/* count and continue with the next rule */
+	NETLENS_ACTION_REJECT,	/* stop evaluating, drop and answer (TCP reset or ICMP unreachable) */
 };
+
+/* how a REJECT rule answers */
+enum netlens_reject {
+	NETLENS_REJECT_UNSPEC,
+	NETLENS_REJECT_ICMP_UNREACH,	/* ICMP/ICMPv6 destination unreachable, REJECT_CODE (default port unreachable) */
+	NETLENS_REJECT_TCP_RESET,	/* TCP RST; the rule must match protocol tcp */
+};
+
+/* the ICMP codes a REJECT rule without REJECT_CODE sends */
+#define NETLENS_REJECT_CODE_DEFAULT4	3	/* ICMP_PORT_UNREACH */
+#define NETLENS_REJECT_CODE_DEFAULT6	4	/* ICMPV6_PORT_UNREACH */
+
+/* hooks where a REJECT rule may be (as nft's reject) */
+#define NETLENS_HOOK_REJECT_OK		0x0fU	/* PRE_ROUTING, LOCAL_IN, FORWARD, LOCAL_OUT */
 
 enum netlens_event {
 	NETLENS_EVENT_UNSPEC,

@@ -27,6 +27,7 @@ func allChecks() []check {
 		{"drop-udp6", checkDropUDP6},
 		{"drop-tcp", checkDropTCP},
 		{"drop-icmp", checkDropICMP},
+		{"reject", checkReject},
 		{"count", checkCount},
 		{"priority-across-indexes", checkPriority},
 		{"forward", checkForward},
@@ -307,6 +308,28 @@ func checkExtack() error {
 				_, err := c.Change(pending.ID, kmod.Rule{Disabled: true}, kmod.FieldDisabled, 0)
 				return err
 			}, syscall.EBUSY, "unconfirmed change"},
+			{"reject at post-routing", func() error {
+				_, err := c.Create(kmod.Rule{Hooks: kmod.HookPostRouting, Action: kmod.ActionReject}, 0)
+				return err
+			}, syscall.EINVAL, "REJECT works at"},
+			{"tcp reset without tcp", func() error {
+				_, err := c.Create(kmod.Rule{Proto: 17, Action: kmod.ActionReject, RejectWith: kmod.RejectTCPReset}, 0)
+				return err
+			}, syscall.EINVAL, "needs protocol tcp"},
+			{"icmp code for both families", func() error {
+				_, err := c.Create(kmod.Rule{Action: kmod.ActionReject, RejectCode: 1, RejectCodeSet: true}, 0)
+				return err
+			}, syscall.EINVAL, "needs one family"},
+			{"icmp code out of range", func() error {
+				_, err := c.Create(kmod.Rule{Family: kmod.FamilyIPv6, Action: kmod.ActionReject, RejectCode: 9, RejectCodeSet: true}, 0)
+				return err
+			}, syscall.ERANGE, "unreachable codes"},
+			{"reject code on a drop rule", func() error {
+				return raw(1, func(ae *netlink.AttributeEncoder) {
+					ae.Uint8(17, 2) // DROP
+					ae.Uint8(30, 1) // NETLENS_A_RULE_REJECT_CODE
+				})
+			}, syscall.EINVAL, "action REJECT only"},
 			// per-command policies: what a command does not use is refused
 			{"revert deadline on delete", func() error {
 				return raw(2, func(ae *netlink.AttributeEncoder) {

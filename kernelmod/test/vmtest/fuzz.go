@@ -15,7 +15,7 @@ import (
 
 const (
 	nlaFNested    = 1 << 15
-	nlaMaxKnown   = 27 // NETLENS_A_MAX
+	nlaMaxKnown   = 28 // NETLENS_A_MAX
 	fuzzMessages  = 100000
 	fuzzBatch     = 64
 	fuzzBadFrames = 2000
@@ -87,80 +87,11 @@ func checkMalformed() error {
 	if err := ensureLoaded(); err != nil {
 		return err
 	}
-	gc, err := genetlink.Dial(nil)
-	if err != nil {
-		return err
-	}
-	fam, err := gc.GetFamily("netlens")
-	gc.Close()
-	if err != nil {
-		return err
-	}
 	slab0, _ := slabObjects()
 	pcpu0 := percpuKB()
-
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_GENERIC)
-	if err != nil {
+	if _, err := fuzzFamily(fuzzMessages, fuzzBadFrames, 1); err != nil {
 		return err
 	}
-	defer unix.Close(fd)
-	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return err
-	}
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
-	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_EXT_ACK, 1)
-	tv := unix.Timeval{Sec: 5}
-	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-	kernel := &unix.SockaddrNetlink{Family: unix.AF_NETLINK}
-
-	rng := rand.New(rand.NewPCG(1, 2))
-	buf := make([]byte, 1<<16)
-	var seq uint32
-	errnos := map[int32]int{}
-	sent := 0
-	t0 := time.Now()
-	for sent < fuzzMessages {
-		for i := 0; i < fuzzBatch; i++ {
-			seq++
-			gen := []byte{byte(rng.IntN(12)), byte(rng.IntN(3)), 0, 0} // cmd, version, reserved
-			if rng.IntN(50) == 0 {
-				gen[2] = byte(rng.Uint32())
-			}
-			payload := append(gen, randAttrs(rng, 0)...)
-			flags := uint16(unix.NLM_F_REQUEST | unix.NLM_F_ACK)
-			if err := unix.Sendto(fd, nlmsg(fam.ID, flags, seq, payload), 0, kernel); err != nil {
-				return fmt.Errorf("send %d: %w", sent, err)
-			}
-		}
-		acks := 0
-		for acks < fuzzBatch {
-			n, _, err := unix.Recvfrom(fd, buf, 0)
-			if err != nil {
-				return fmt.Errorf("after %d messages, %d/%d acks: %w", sent, acks, fuzzBatch, err)
-			}
-			for b := buf[:n]; len(b) >= 16; {
-				l := int(binary.NativeEndian.Uint32(b))
-				typ := binary.NativeEndian.Uint16(b[4:])
-				if l < 16 || l > len(b) {
-					break
-				}
-				if typ == unix.NLMSG_ERROR && l >= 20 {
-					acks++
-					errnos[-int32(binary.NativeEndian.Uint32(b[16:]))]++
-				}
-				b = b[(l+3)&^3:]
-			}
-		}
-		sent += fuzzBatch
-	}
-	// frames whose netlink length is wrong: the core drops them silently
-	for i := 0; i < fuzzBadFrames; i++ {
-		m := nlmsg(fam.ID, unix.NLM_F_REQUEST|unix.NLM_F_ACK, 0, append([]byte{1, 1, 0, 0}, randAttrs(rng, 0)...))
-		binary.NativeEndian.PutUint32(m, uint32(rng.IntN(len(m)*2+1)))
-		_ = unix.Sendto(fd, m[:4+rng.IntN(len(m)-3)], 0, kernel)
-	}
-	logf("%d random requests + %d bad frames in %v; errno histogram %v", sent, fuzzBadFrames,
-		time.Since(t0).Round(time.Millisecond), errnos)
 
 	// whatever the soup created goes; then the module must still work
 	c, err := kmod.Dial(nil)
@@ -185,4 +116,82 @@ func checkMalformed() error {
 		return fmt.Errorf("percpu grew by %d kB", pcpu1-pcpu0)
 	}
 	return nil
+}
+
+// fuzzFamily sends n randomised requests to the family, each with
+// NLM_F_ACK so each gets exactly one ack or error back, then bad frames
+// with broken netlink lengths; it returns the errno histogram.
+func fuzzFamily(n, badFrames int, seed uint64) (map[int32]int, error) {
+	gc, err := genetlink.Dial(nil)
+	if err != nil {
+		return nil, err
+	}
+	fam, err := gc.GetFamily("netlens")
+	gc.Close()
+	if err != nil {
+		return nil, err
+	}
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_GENERIC)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return nil, err
+	}
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_EXT_ACK, 1)
+	tv := unix.Timeval{Sec: 5}
+	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	kernel := &unix.SockaddrNetlink{Family: unix.AF_NETLINK}
+
+	rng := rand.New(rand.NewPCG(seed, 2))
+	buf := make([]byte, 1<<16)
+	var seq uint32
+	errnos := map[int32]int{}
+	sent := 0
+	t0 := time.Now()
+	for sent < n {
+		for i := 0; i < fuzzBatch; i++ {
+			seq++
+			gen := []byte{byte(rng.IntN(12)), byte(rng.IntN(3)), 0, 0} // cmd, version, reserved
+			if rng.IntN(50) == 0 {
+				gen[2] = byte(rng.Uint32())
+			}
+			payload := append(gen, randAttrs(rng, 0)...)
+			flags := uint16(unix.NLM_F_REQUEST | unix.NLM_F_ACK)
+			if err := unix.Sendto(fd, nlmsg(fam.ID, flags, seq, payload), 0, kernel); err != nil {
+				return errnos, fmt.Errorf("send %d: %w", sent, err)
+			}
+		}
+		acks := 0
+		for acks < fuzzBatch {
+			k, _, err := unix.Recvfrom(fd, buf, 0)
+			if err != nil {
+				return errnos, fmt.Errorf("after %d messages, %d/%d acks: %w", sent, acks, fuzzBatch, err)
+			}
+			for b := buf[:k]; len(b) >= 16; {
+				l := int(binary.NativeEndian.Uint32(b))
+				typ := binary.NativeEndian.Uint16(b[4:])
+				if l < 16 || l > len(b) {
+					break
+				}
+				if typ == unix.NLMSG_ERROR && l >= 20 {
+					acks++
+					errnos[-int32(binary.NativeEndian.Uint32(b[16:]))]++
+				}
+				b = b[(l+3)&^3:]
+			}
+		}
+		sent += fuzzBatch
+	}
+	// frames whose netlink length is wrong: the core drops them silently
+	for i := 0; i < badFrames; i++ {
+		m := nlmsg(fam.ID, unix.NLM_F_REQUEST|unix.NLM_F_ACK, 0, append([]byte{1, 1, 0, 0}, randAttrs(rng, 0)...))
+		binary.NativeEndian.PutUint32(m, uint32(rng.IntN(len(m)*2+1)))
+		_ = unix.Sendto(fd, m[:4+rng.IntN(len(m)-3)], 0, kernel)
+	}
+	logf("%d random requests + %d bad frames in %v; errno histogram %v", sent, badFrames,
+		time.Since(t0).Round(time.Millisecond), errnos)
+	return errnos, nil
 }

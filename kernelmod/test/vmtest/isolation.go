@@ -86,6 +86,9 @@ func checkNetns() error {
 	})
 }
 
+// unprivFuzz is how many random requests the unprivileged half sends.
+const unprivFuzz = 5056 // a multiple of fuzzBatch
+
 func checkUnpriv() error {
 	return withClient(func(c *kmod.Client) error {
 		r, err := c.Create(kmod.Rule{Action: kmod.ActionCount, Label: "visible"}, 0)
@@ -156,6 +159,16 @@ func unpriv() error {
 		fmt.Printf("%s: %v\n", name, err)
 	}
 	fmt.Println("dump, get, counters, /proc/net/netlens and events allowed")
+	// malformed and well-formed requests as nobody: nothing changes
+	errnos, err := fuzzFamily(unprivFuzz, 200, 7)
+	if err != nil {
+		return fmt.Errorf("unprivileged fuzz: %w", err)
+	}
+	after, err := c.Dump()
+	if err != nil || len(after) != 1 || after[0] != rules[0] {
+		return fmt.Errorf("after the unprivileged fuzz (%d requests succeeded): rules %+v (%v)", errnos[0], after, err)
+	}
+	fmt.Printf("%d random requests: errno histogram %v; the rules are unchanged\n", unprivFuzz, errnos)
 	return nil
 }
 

@@ -389,3 +389,50 @@ func percpuKB() int {
 	}
 	return -1
 }
+
+// benchScale creates -scale-rules rules on the catch-all list (the shape
+// whose insertion was a sorted O(n) walk) and as many indexed ones, timing
+// each tenth, then flushes: the time per rule of the last tenth against
+// the first tells whether create is linear, and the flush runs with
+// cond_resched (no soft lockup on the console).
+func benchScale() error {
+	if err := ensureLoaded(); err != nil {
+		return err
+	}
+	if err := writeFile(sysctlDir+"max_rules", fmt.Sprint(2**scaleRules)); err != nil {
+		return err
+	}
+	return withClient(func(c *kmod.Client) error {
+		n := *scaleRules
+		for _, shape := range []struct {
+			name string
+			mk   func(i int) kmod.Rule
+		}{
+			{"catch-all", func(i int) kmod.Rule { return kmod.Rule{Action: kmod.ActionCount, Priority: 5} }},
+			{"indexed", func(i int) kmod.Rule {
+				return kmod.Rule{Dst: netip.PrefixFrom(addrN(netip.MustParseAddr("10.0.0.0"), i), 32), Action: kmod.ActionDrop}
+			}},
+		} {
+			tenth := n / 10
+			var per []string
+			t0 := time.Now()
+			for k := 0; k < 10; k++ {
+				tk := time.Now()
+				for i := k * tenth; i < (k+1)*tenth; i++ {
+					if _, err := c.Create(shape.mk(i), 0); err != nil {
+						return fmt.Errorf("%s rule %d: %w", shape.name, i, err)
+					}
+				}
+				per = append(per, fmt.Sprintf("%.0f", float64(time.Since(tk).Microseconds())/float64(tenth)))
+			}
+			total := time.Since(t0)
+			t1 := time.Now()
+			if err := c.Flush(); err != nil {
+				return err
+			}
+			fmt.Printf("BENCH scale %s: %d creates in %v, µs per create by tenth [%s]; flush %v\n",
+				shape.name, n, total.Round(time.Millisecond), strings.Join(per, " "), time.Since(t1).Round(time.Millisecond))
+		}
+		return nil
+	})
+}
