@@ -127,6 +127,10 @@ struct netlens_match {
 	u16 dport_min, dport_max;
 	char iifname[IFNAMSIZ];
 	char oifname[IFNAMSIZ];
+	u8 has_icmp_type, has_icmp_code;
+	u8 icmp_type, icmp_code;
+	u8 tcp_flags, tcp_mask;		/* mask 0: flags not looked at */
+	u32 neg;			/* NETLENS_NEG_* */
 };
 
 struct netlens_txn;

@@ -52,6 +52,11 @@ static const struct genl_multicast_group netlens_mcgrps[] = {
 	[NETLENS_A_RULE_REJECT_WITH]	= NLA_POLICY_RANGE(NLA_U8, NETLENS_REJECT_ICMP_UNREACH, \
 							   NETLENS_REJECT_TCP_RESET), \
 	[NETLENS_A_RULE_REJECT_CODE]	= { .type = NLA_U8 },		\
+	[NETLENS_A_RULE_ICMP_TYPE]	= { .type = NLA_U8 },		\
+	[NETLENS_A_RULE_ICMP_CODE]	= { .type = NLA_U8 },		\
+	[NETLENS_A_RULE_TCP_FLAGS]	= { .type = NLA_U8 },		\
+	[NETLENS_A_RULE_TCP_FLAGS_MASK]	= { .type = NLA_U8 },		\
+	[NETLENS_A_RULE_NEGATE]		= NLA_POLICY_MASK(NLA_U32, NETLENS_NEG_ALL), \
 	[NETLENS_A_RULE_PRIORITY]	= { .type = NLA_U32 },		\
 	[NETLENS_A_RULE_LABEL]		= { .type = NLA_NUL_STRING },	\
 	[NETLENS_A_RULE_PACKETS]	= { .type = NLA_REJECT,		\
@@ -151,6 +156,11 @@ static int netlens_rule_fill(struct sk_buff *skb, const struct netlens_rule *r)
 	    nla_put_u8(skb, NETLENS_A_RULE_ACTION, r->action) ||
 	    nla_put_u32(skb, NETLENS_A_RULE_PRIORITY, r->priority) ||
 	    (r->label[0] && nla_put_string(skb, NETLENS_A_RULE_LABEL, r->label)) ||
+	    (m->has_icmp_type && nla_put_u8(skb, NETLENS_A_RULE_ICMP_TYPE, m->icmp_type)) ||
+	    (m->has_icmp_code && nla_put_u8(skb, NETLENS_A_RULE_ICMP_CODE, m->icmp_code)) ||
+	    (m->tcp_mask && (nla_put_u8(skb, NETLENS_A_RULE_TCP_FLAGS, m->tcp_flags) ||
+			     nla_put_u8(skb, NETLENS_A_RULE_TCP_FLAGS_MASK, m->tcp_mask))) ||
+	    (m->neg && nla_put_u32(skb, NETLENS_A_RULE_NEGATE, m->neg)) ||
 	    (r->action == NETLENS_ACTION_REJECT &&
 	     (nla_put_u8(skb, NETLENS_A_RULE_REJECT_WITH, r->reject_with) ||
 	      (r->reject_with == NETLENS_REJECT_ICMP_UNREACH &&
@@ -354,6 +364,87 @@ static bool netlens_label_ok(const char *s)
 }
 
 /*
+ * netlens_parse_l4 - ICMP type/code, TCP flags and negation, checked
+ * against the rule as a whole: a match that no longer fits the protocol is
+ * dropped when the request does not set it, refused when it does.
+ */
+static int netlens_parse_l4(struct genl_info *info, struct netlens_rule *r)
+{
+	struct netlink_ext_ack *extack = info->extack;
+	struct nlattr **tb = info->attrs;
+	struct netlens_match *m = &r->m;
+	bool icmp = m->proto == IPPROTO_ICMP || m->proto == IPPROTO_ICMPV6;
+	u32 have = 0;
+
+	if (tb[NETLENS_A_RULE_ICMP_TYPE]) {
+		if (!icmp) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NETLENS_A_RULE_ICMP_TYPE],
+					    "an ICMP type needs protocol icmp (1) or icmpv6 (58)");
+			return -EINVAL;
+		}
+		m->icmp_type = nla_get_u8(tb[NETLENS_A_RULE_ICMP_TYPE]);
+		m->has_icmp_type = 1;
+	} else if (!icmp) {
+		m->has_icmp_type = 0;
+		m->has_icmp_code = 0;
+	}
+	if (tb[NETLENS_A_RULE_ICMP_CODE]) {
+		if (!m->has_icmp_type) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NETLENS_A_RULE_ICMP_CODE],
+					    "an ICMP code needs an ICMP type");
+			return -EINVAL;
+		}
+		m->icmp_code = nla_get_u8(tb[NETLENS_A_RULE_ICMP_CODE]);
+		m->has_icmp_code = 1;
+	}
+	if (tb[NETLENS_A_RULE_TCP_FLAGS_MASK])
+		m->tcp_mask = nla_get_u8(tb[NETLENS_A_RULE_TCP_FLAGS_MASK]);
+	if (tb[NETLENS_A_RULE_TCP_FLAGS])
+		m->tcp_flags = nla_get_u8(tb[NETLENS_A_RULE_TCP_FLAGS]);
+	if (m->proto != IPPROTO_TCP) {
+		if (m->tcp_mask && (tb[NETLENS_A_RULE_TCP_FLAGS_MASK] ||
+				    tb[NETLENS_A_RULE_TCP_FLAGS])) {
+			NL_SET_ERR_MSG_MOD(extack, "TCP flags need protocol tcp (6)");
+			return -EINVAL;
+		}
+		m->tcp_mask = 0;
+	}
+	if (!m->tcp_mask)
+		m->tcp_flags = 0;
+	if (m->tcp_flags & ~m->tcp_mask) {
+		NL_SET_ERR_MSG_MOD(extack, "TCP flags set outside the flags mask");
+		return -EINVAL;
+	}
+	if (tb[NETLENS_A_RULE_NEGATE])
+		m->neg = nla_get_u32(tb[NETLENS_A_RULE_NEGATE]);
+	if (m->src_plen)
+		have |= NETLENS_NEG_SRC;
+	if (m->dst_plen)
+		have |= NETLENS_NEG_DST;
+	if (m->sport_min || m->sport_max != 0xffff)
+		have |= NETLENS_NEG_SPORT;
+	if (m->dport_min || m->dport_max != 0xffff)
+		have |= NETLENS_NEG_DPORT;
+	if (m->iifname[0])
+		have |= NETLENS_NEG_IIF;
+	if (m->oifname[0])
+		have |= NETLENS_NEG_OIF;
+	if (m->has_icmp_type)
+		have |= NETLENS_NEG_ICMP;
+	if (m->tcp_mask)
+		have |= NETLENS_NEG_TCP_FLAGS;
+	if (m->neg & ~have) {
+		if (tb[NETLENS_A_RULE_NEGATE]) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NETLENS_A_RULE_NEGATE],
+					    "negation of a match the rule does not have");
+			return -EINVAL;
+		}
+		m->neg &= have;	/* the match went away with this change */
+	}
+	return 0;
+}
+
+/*
  * netlens_parse_reject - how a REJECT rule answers; checked against the rule
  * as a whole (its hooks, protocol and family).  Other actions carry none.
  */
@@ -532,6 +623,9 @@ static int netlens_parse_rule(struct genl_info *info, struct netlens_rule *r)
 		NL_SET_ERR_MSG_MOD(extack, "an action (ACCEPT, DROP, COUNT or REJECT) is required");
 		return -EINVAL;
 	}
+	err = netlens_parse_l4(info, r);
+	if (err)
+		return err;
 	return netlens_parse_reject(info, r);
 }
 

@@ -15,6 +15,7 @@
 #include <linux/timekeeping.h>
 #include <net/ip.h>
 #include <net/ipv6.h>
+#include <asm/unaligned.h>
 #include <net/netfilter/ipv4/nf_reject.h>
 #include <net/netfilter/ipv6/nf_reject.h>
 #include "netlens.h"
@@ -23,7 +24,8 @@
 struct netlens_pkt {
 	u8 family;			/* NETLENS_FAMILY_IPV4 or _IPV6 */
 	u8 proto;
-	bool has_ports;
+	bool has_ports, has_icmp, has_tcp_flags;
+	u8 icmp_type, icmp_code, tcp_flags;
 	u16 sport, dport;
 	union nf_inet_addr src, dst;
 	const struct net_device *in, *out;
@@ -35,20 +37,34 @@ static bool netlens_ports_proto(u8 proto)
 	       proto == IPPROTO_UDPLITE || proto == IPPROTO_SCTP;
 }
 
+/* netlens_parse_ports - ports, and the TCP flags or the ICMP type and code */
 static void netlens_parse_ports(const struct sk_buff *skb, unsigned int off,
 				struct netlens_pkt *p)
 {
-	__be16 buf[2];
-	const __be16 *ports;
+	u8 buf[14];
+	const u8 *h;
 
+	if (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6) {
+		h = skb_header_pointer(skb, off, 2, buf);
+		if (h) {
+			p->icmp_type = h[0];
+			p->icmp_code = h[1];
+			p->has_icmp = true;
+		}
+		return;
+	}
 	if (!netlens_ports_proto(p->proto))
 		return;
-	ports = skb_header_pointer(skb, off, sizeof(buf), buf);
-	if (!ports)
+	h = skb_header_pointer(skb, off, p->proto == IPPROTO_TCP ? 14 : 4, buf);
+	if (!h)
 		return;
-	p->sport = ntohs(ports[0]);
-	p->dport = ntohs(ports[1]);
+	p->sport = get_unaligned_be16(h);
+	p->dport = get_unaligned_be16(h + 2);
 	p->has_ports = true;
+	if (p->proto == IPPROTO_TCP) {
+		p->tcp_flags = h[13];
+		p->has_tcp_flags = true;
+	}
 }
 
 static bool netlens_parse4(const struct sk_buff *skb, struct netlens_pkt *p)
@@ -103,6 +119,9 @@ static bool netlens_addr_match(u8 family, const union nf_inet_addr *a,
 	return !ipv6_masked_addr_cmp(&a->in6, &mask->in6, &net->in6);
 }
 
+/* a match that fails: @hit is whether it matched, @negbit its negation bit */
+#define NETLENS_MISS(m, negbit, hit)	(!!(hit) == !!((m)->neg & (negbit)))
+
 static bool netlens_match(const struct netlens_rule *r,
 			  const struct netlens_pkt *p, u32 hookbit)
 {
@@ -112,27 +131,40 @@ static bool netlens_match(const struct netlens_rule *r,
 		return false;
 	if (m->proto && m->proto != p->proto)
 		return false;
-	if (m->dst_plen && !netlens_addr_match(p->family, &p->dst, &m->dst,
-					       &m->dst_mask))
+	if (m->dst_plen &&
+	    NETLENS_MISS(m, NETLENS_NEG_DST,
+			 netlens_addr_match(p->family, &p->dst, &m->dst, &m->dst_mask)))
 		return false;
-	if (m->src_plen && !netlens_addr_match(p->family, &p->src, &m->src,
-					       &m->src_mask))
+	if (m->src_plen &&
+	    NETLENS_MISS(m, NETLENS_NEG_SRC,
+			 netlens_addr_match(p->family, &p->src, &m->src, &m->src_mask)))
 		return false;
-	if (m->dport_min != 0 || m->dport_max != 0xffff) {
-		if (!p->has_ports || p->dport < m->dport_min ||
-		    p->dport > m->dport_max)
-			return false;
-	}
-	if (m->sport_min != 0 || m->sport_max != 0xffff) {
-		if (!p->has_ports || p->sport < m->sport_min ||
-		    p->sport > m->sport_max)
-			return false;
-	}
+	if ((m->dport_min != 0 || m->dport_max != 0xffff) &&
+	    NETLENS_MISS(m, NETLENS_NEG_DPORT,
+			 p->has_ports && p->dport >= m->dport_min &&
+			 p->dport <= m->dport_max))
+		return false;
+	if ((m->sport_min != 0 || m->sport_max != 0xffff) &&
+	    NETLENS_MISS(m, NETLENS_NEG_SPORT,
+			 p->has_ports && p->sport >= m->sport_min &&
+			 p->sport <= m->sport_max))
+		return false;
 	if (m->iifname[0] &&
-	    (!p->in || strncmp(p->in->name, m->iifname, IFNAMSIZ)))
+	    NETLENS_MISS(m, NETLENS_NEG_IIF,
+			 p->in && !strncmp(p->in->name, m->iifname, IFNAMSIZ)))
 		return false;
 	if (m->oifname[0] &&
-	    (!p->out || strncmp(p->out->name, m->oifname, IFNAMSIZ)))
+	    NETLENS_MISS(m, NETLENS_NEG_OIF,
+			 p->out && !strncmp(p->out->name, m->oifname, IFNAMSIZ)))
+		return false;
+	if (m->has_icmp_type &&
+	    NETLENS_MISS(m, NETLENS_NEG_ICMP,
+			 p->has_icmp && p->icmp_type == m->icmp_type &&
+			 (!m->has_icmp_code || p->icmp_code == m->icmp_code)))
+		return false;
+	if (m->tcp_mask &&
+	    NETLENS_MISS(m, NETLENS_NEG_TCP_FLAGS,
+			 p->has_tcp_flags && (p->tcp_flags & m->tcp_mask) == m->tcp_flags))
 		return false;
 	return true;
 }

@@ -46,12 +46,13 @@ static int netlens_rule_index(const struct netlens_rule *r)
 
 	if (!r->enabled)
 		return NETLENS_IDX_NONE;
-	if (m->dst_plen)
+	/* a negated match selects nothing: it cannot be an index key */
+	if (m->dst_plen && !(m->neg & NETLENS_NEG_DST))
 		return m->family == NETLENS_FAMILY_IPV4 ? NETLENS_IDX_DST4 :
 							  NETLENS_IDX_DST6;
-	if (m->dport_min == m->dport_max)
+	if (m->dport_min == m->dport_max && !(m->neg & NETLENS_NEG_DPORT))
 		return NETLENS_IDX_DPORT;
-	if (m->src_plen)
+	if (m->src_plen && !(m->neg & NETLENS_NEG_SRC))
 		return m->family == NETLENS_FAMILY_IPV4 ? NETLENS_IDX_SRC4 :
 							  NETLENS_IDX_SRC6;
 	return NETLENS_IDX_MISC;

@@ -62,6 +62,11 @@ const (
 	attrHooksRegistered             // NETLENS_A_HOOKS_REGISTERED
 	attrRejectWith                  // NETLENS_A_RULE_REJECT_WITH
 	attrRejectCode                  // NETLENS_A_RULE_REJECT_CODE
+	attrICMPType                    // NETLENS_A_RULE_ICMP_TYPE
+	attrICMPCode                    // NETLENS_A_RULE_ICMP_CODE
+	attrTCPFlags                    // NETLENS_A_RULE_TCP_FLAGS
+	attrTCPFlagsMask                // NETLENS_A_RULE_TCP_FLAGS_MASK
+	attrNegate                      // NETLENS_A_RULE_NEGATE
 )
 
 // hsAttr is an attribute nested in NETLENS_A_HOOK_STATS.
@@ -128,6 +133,33 @@ const (
 	EventFlushed                    // NETLENS_EVENT_FLUSHED
 	EventConfirmed                  // NETLENS_EVENT_CONFIRMED
 	EventReverted                   // NETLENS_EVENT_REVERTED
+)
+
+// Negation is a set of a rule's matches that hold when they do not match.
+type Negation uint32
+
+const (
+	NegSrc      Negation = 1 << 0 // NETLENS_NEG_SRC
+	NegDst      Negation = 1 << 1 // NETLENS_NEG_DST
+	NegSrcPorts Negation = 1 << 2 // NETLENS_NEG_SPORT
+	NegDstPorts Negation = 1 << 3 // NETLENS_NEG_DPORT
+	NegInIface  Negation = 1 << 4 // NETLENS_NEG_IIF
+	NegOutIface Negation = 1 << 5 // NETLENS_NEG_OIF
+	NegICMP     Negation = 1 << 6 // NETLENS_NEG_ICMP
+	NegTCPFlags Negation = 1 << 7 // NETLENS_NEG_TCP_FLAGS
+	NegAll      Negation = 0xff   // NETLENS_NEG_ALL
+)
+
+// TCP flags, as in the TCP header's flags byte.
+const (
+	TCPFin uint8 = 0x01
+	TCPSyn uint8 = 0x02
+	TCPRst uint8 = 0x04
+	TCPPsh uint8 = 0x08
+	TCPAck uint8 = 0x10
+	TCPUrg uint8 = 0x20
+	TCPEce uint8 = 0x40
+	TCPCwr uint8 = 0x80
 )
 
 // Hooks is a set of netfilter hooks (bit n is hook NF_INET_* n).

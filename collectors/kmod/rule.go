@@ -55,6 +55,16 @@ type Rule struct {
 	RejectWith    RejectWith
 	RejectCode    uint8
 	RejectCodeSet bool
+	// ICMPType and ICMPCode match an ICMP/ICMPv6 message (Proto 1 or 58)
+	// when ICMPTypeSet (and ICMPCodeSet).
+	ICMPType, ICMPCode       uint8
+	ICMPTypeSet, ICMPCodeSet bool
+	// TCPFlags are the flags of TCPFlagsMask that must be set (Proto 6);
+	// a zero mask looks at no flag. TCPFlags SYN of SYN|ACK: a new
+	// connection's first packet.
+	TCPFlags, TCPFlagsMask uint8
+	// Negate lists the matches that hold when they do not match.
+	Negate Negation
 
 	// Read-only, filled by the kernel.
 	Packets    uint64
@@ -83,11 +93,12 @@ const (
 	FieldPriority
 	FieldLabel
 	FieldReject // RejectWith and RejectCode (sent only with ActionReject)
+	FieldL4     // ICMP type/code, TCP flags and Negate
 
 	// fieldsCreate is what Create sends.
 	fieldsCreate = FieldDisabled | FieldHooks | FieldFamily | FieldProto | FieldSrc | FieldDst |
 		FieldSrcPorts | FieldDstPorts | FieldInIface | FieldOutIface | FieldAction |
-		FieldPriority | FieldLabel | FieldReject
+		FieldPriority | FieldLabel | FieldReject | FieldL4
 )
 
 // encodePrefix puts an address and its prefix length; an invalid prefix
@@ -165,6 +176,21 @@ func encodeRule(ae *netlink.AttributeEncoder, r Rule, f Field, create bool) {
 	}
 	if f&FieldLabel != 0 && !(create && r.Label == "") {
 		ae.String(uint16(attrLabel), r.Label)
+	}
+	if f&FieldL4 != 0 {
+		if r.ICMPTypeSet {
+			ae.Uint8(uint16(attrICMPType), r.ICMPType)
+		}
+		if r.ICMPCodeSet {
+			ae.Uint8(uint16(attrICMPCode), r.ICMPCode)
+		}
+		if r.TCPFlagsMask != 0 || !create {
+			ae.Uint8(uint16(attrTCPFlagsMask), r.TCPFlagsMask)
+			ae.Uint8(uint16(attrTCPFlags), r.TCPFlags)
+		}
+		if r.Negate != 0 || !create {
+			ae.Uint32(uint16(attrNegate), uint32(r.Negate))
+		}
 	}
 	if f&FieldReject != 0 && r.Action == ActionReject {
 		if r.RejectWith != RejectUnspec {
@@ -261,6 +287,16 @@ func parseAttrs(b []byte) (ruleAttrs, error) {
 			r.RejectWith = RejectWith(ad.Uint8())
 		case attrRejectCode:
 			r.RejectCode, r.RejectCodeSet = ad.Uint8(), true
+		case attrICMPType:
+			r.ICMPType, r.ICMPTypeSet = ad.Uint8(), true
+		case attrICMPCode:
+			r.ICMPCode, r.ICMPCodeSet = ad.Uint8(), true
+		case attrTCPFlags:
+			r.TCPFlags = ad.Uint8()
+		case attrTCPFlagsMask:
+			r.TCPFlagsMask = ad.Uint8()
+		case attrNegate:
+			r.Negate = Negation(ad.Uint32())
 		case attrPackets:
 			r.Packets = ad.Uint64()
 		case attrBytes:

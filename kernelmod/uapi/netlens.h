@@ -66,7 +66,12 @@ enum netlens_attr {
 	NETLENS_A_RULE_COUNT,		/* u32, read-only, rules in the namespace */
 	NETLENS_A_HOOKS_REGISTERED,	/* u32, read-only, netfilter hooks the namespace has now (0 without rules) */
 	NETLENS_A_RULE_REJECT_WITH,	/* u8, enum netlens_reject, ACTION_REJECT only (default ICMP unreachable) */
-	NETLENS_A_RULE_REJECT_CODE,	/* u8, ICMP (0..15) or ICMPv6 (0..7) unreachable code; one family only */
+	NETLENS_A_RULE_REJECT_CODE,	/* u8, ICMP (0..15) or ICMPv6 (0..6) unreachable code; one family only */
+	NETLENS_A_RULE_ICMP_TYPE,	/* u8, ICMP or ICMPv6 type; needs protocol icmp (1) or icmpv6 (58) */
+	NETLENS_A_RULE_ICMP_CODE,	/* u8, ICMP or ICMPv6 code; needs ICMP_TYPE */
+	NETLENS_A_RULE_TCP_FLAGS,	/* u8, the TCP flags of TCP_FLAGS_MASK that must be set; needs protocol tcp */
+	NETLENS_A_RULE_TCP_FLAGS_MASK,	/* u8, the TCP flags looked at (FIN 0x01 .. CWR 0x80); 0 = none */
+	NETLENS_A_RULE_NEGATE,		/* u32, mask of NETLENS_NEG_*: those matches hold when they do not match */
 
 	__NETLENS_A_MAX,
 };
@@ -125,6 +130,17 @@ enum netlens_event {
 	NETLENS_EVENT_CONFIRMED,
 	NETLENS_EVENT_REVERTED,
 };
+
+/* matches a rule can negate, as bits of NETLENS_A_RULE_NEGATE */
+#define NETLENS_NEG_SRC			(1U << 0)
+#define NETLENS_NEG_DST			(1U << 1)
+#define NETLENS_NEG_SPORT		(1U << 2)
+#define NETLENS_NEG_DPORT		(1U << 3)
+#define NETLENS_NEG_IIF			(1U << 4)
+#define NETLENS_NEG_OIF			(1U << 5)
+#define NETLENS_NEG_ICMP		(1U << 6)
+#define NETLENS_NEG_TCP_FLAGS		(1U << 7)
+#define NETLENS_NEG_ALL			0xffU
 
 /* hooks, as bits of NETLENS_A_RULE_HOOKS (1 << NF_INET_*) */
 #define NETLENS_HOOK_PRE_ROUTING	(1U << 0)

@@ -28,6 +28,7 @@ func allChecks() []check {
 		{"drop-tcp", checkDropTCP},
 		{"drop-icmp", checkDropICMP},
 		{"reject", checkReject},
+		{"icmp-tcpflags-negation", checkL4Matches},
 		{"count", checkCount},
 		{"priority-across-indexes", checkPriority},
 		{"forward", checkForward},

@@ -25,7 +25,11 @@ func checkUserns() error {
 	if err := ensureLoaded(); err != nil {
 		return err
 	}
-	cmd := exec.Command("/bin/unshare", "-U", "-r", "-n", "/proc/self/exe", "-userns-child")
+	self, err := os.Executable() // not /proc/self/exe: that is unshare's own binary in the child
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("/bin/unshare", "-U", "-r", "-n", self, "-userns-child")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return err
