@@ -131,6 +131,7 @@ struct netlens_match {
 	u8 icmp_type, icmp_code;
 	u8 tcp_flags, tcp_mask;		/* mask 0: flags not looked at */
 	u32 neg;			/* NETLENS_NEG_* */
+	u8 ct_state;			/* NETLENS_CT_*, 0 = not looked at */
 };
 
 struct netlens_txn;
@@ -189,6 +190,7 @@ struct netlens_net {
 
 	/* under lock: hooks are registered while the namespace has rules */
 	bool hooks_on;
+	u32 ct_rules;			/* published rules with a ct match: conntrack is on while > 0 */
 	bool dying;			/* pre_exit ran: never register again */
 	struct netlens_rule *misc_tail;	/* last rule of @misc, for O(1) appends */
 

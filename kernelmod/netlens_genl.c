@@ -57,6 +57,7 @@ static const struct genl_multicast_group netlens_mcgrps[] = {
 	[NETLENS_A_RULE_TCP_FLAGS]	= { .type = NLA_U8 },		\
 	[NETLENS_A_RULE_TCP_FLAGS_MASK]	= { .type = NLA_U8 },		\
 	[NETLENS_A_RULE_NEGATE]		= NLA_POLICY_MASK(NLA_U32, NETLENS_NEG_ALL), \
+	[NETLENS_A_RULE_CT_STATE]	= NLA_POLICY_MASK(NLA_U8, NETLENS_CT_ALL), \
 	[NETLENS_A_RULE_PRIORITY]	= { .type = NLA_U32 },		\
 	[NETLENS_A_RULE_LABEL]		= { .type = NLA_NUL_STRING },	\
 	[NETLENS_A_RULE_PACKETS]	= { .type = NLA_REJECT,		\
@@ -161,6 +162,7 @@ static int netlens_rule_fill(struct sk_buff *skb, const struct netlens_rule *r)
 	    (m->tcp_mask && (nla_put_u8(skb, NETLENS_A_RULE_TCP_FLAGS, m->tcp_flags) ||
 			     nla_put_u8(skb, NETLENS_A_RULE_TCP_FLAGS_MASK, m->tcp_mask))) ||
 	    (m->neg && nla_put_u32(skb, NETLENS_A_RULE_NEGATE, m->neg)) ||
+	    (m->ct_state && nla_put_u8(skb, NETLENS_A_RULE_CT_STATE, m->ct_state)) ||
 	    (r->action == NETLENS_ACTION_REJECT &&
 	     (nla_put_u8(skb, NETLENS_A_RULE_REJECT_WITH, r->reject_with) ||
 	      (r->reject_with == NETLENS_REJECT_ICMP_UNREACH &&
@@ -415,8 +417,12 @@ static int netlens_parse_l4(struct genl_info *info, struct netlens_rule *r)
 		NL_SET_ERR_MSG_MOD(extack, "TCP flags set outside the flags mask");
 		return -EINVAL;
 	}
+	if (tb[NETLENS_A_RULE_CT_STATE])
+		m->ct_state = nla_get_u8(tb[NETLENS_A_RULE_CT_STATE]);
 	if (tb[NETLENS_A_RULE_NEGATE])
 		m->neg = nla_get_u32(tb[NETLENS_A_RULE_NEGATE]);
+	if (m->ct_state)
+		have |= NETLENS_NEG_CT;
 	if (m->src_plen)
 		have |= NETLENS_NEG_SRC;
 	if (m->dst_plen)
@@ -751,7 +757,8 @@ static int netlens_cmd_create(struct sk_buff *skb, struct genl_info *info)
 	}
 	err = netlens_rule_insert(nn, r);
 	if (err) {
-		NL_SET_ERR_MSG_MOD(info->extack, "no free rule id");
+		NL_SET_ERR_MSG_MOD(info->extack, err == -ENOSPC ? "no free rule id" :
+				   "cannot turn conntrack on for a ct state match");
 		goto drop_txn;
 	}
 	err = netlens_hooks_sync(nn);

@@ -16,6 +16,7 @@
 #include <net/ip.h>
 #include <net/ipv6.h>
 #include <asm/unaligned.h>
+#include <net/netfilter/nf_conntrack.h>
 #include <net/netfilter/ipv4/nf_reject.h>
 #include <net/netfilter/ipv6/nf_reject.h>
 #include "netlens.h"
@@ -26,6 +27,7 @@ struct netlens_pkt {
 	u8 proto;
 	bool has_ports, has_icmp, has_tcp_flags;
 	u8 icmp_type, icmp_code, tcp_flags;
+	u8 ct_state;			/* NETLENS_CT_*, when the namespace has ct rules */
 	u16 sport, dport;
 	union nf_inet_addr src, dst;
 	const struct net_device *in, *out;
@@ -161,6 +163,9 @@ static bool netlens_match(const struct netlens_rule *r,
 	    NETLENS_MISS(m, NETLENS_NEG_ICMP,
 			 p->has_icmp && p->icmp_type == m->icmp_type &&
 			 (!m->has_icmp_code || p->icmp_code == m->icmp_code)))
+		return false;
+	if (m->ct_state &&
+	    NETLENS_MISS(m, NETLENS_NEG_CT, p->ct_state & m->ct_state))
 		return false;
 	if (m->tcp_mask &&
 	    NETLENS_MISS(m, NETLENS_NEG_TCP_FLAGS,
@@ -339,6 +344,26 @@ static void netlens_reject(const struct netlens_rule *r, struct sk_buff *skb,
 				state->hook);
 }
 
+/* netlens_ct_state - the conntrack state of @skb as a NETLENS_CT_* bit */
+static u8 netlens_ct_state(const struct sk_buff *skb)
+{
+	enum ip_conntrack_info ctinfo;
+	const struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+
+	if (!ct)
+		return ctinfo == IP_CT_UNTRACKED ? NETLENS_CT_UNTRACKED :
+						   NETLENS_CT_INVALID;
+	switch (ctinfo) {
+	case IP_CT_NEW:
+		return NETLENS_CT_NEW;
+	case IP_CT_RELATED:
+	case IP_CT_RELATED_REPLY:
+		return NETLENS_CT_RELATED;
+	default:
+		return NETLENS_CT_ESTABLISHED;
+	}
+}
+
 static unsigned int netlens_hook(void *priv, struct sk_buff *skb,
 				 const struct nf_hook_state *state)
 {
@@ -361,6 +386,8 @@ static unsigned int netlens_hook(void *priv, struct sk_buff *skb,
 	    (fi ? netlens_parse6(skb, &p) : netlens_parse4(skb, &p))) {
 		p.in = state->in;
 		p.out = state->out;
+		if (READ_ONCE(nn->ct_rules))
+			p.ct_state = netlens_ct_state(skb);
 		r = netlens_lookup(nn, skb, &p, BIT(hook), &examined);
 	}
 	if (r) {

@@ -12,7 +12,36 @@
 #include <linux/jhash.h>
 #include <linux/hash.h>
 #include <linux/jiffies.h>
+#include <net/netfilter/nf_conntrack.h>
 #include "netlens.h"
+
+/*
+ * netlens_ct_hold - a published rule matches on conntrack state: the first
+ * one turns conntrack on in the namespace (nf_ct_netns_get, as xt_conntrack
+ * does), so that packets carry a state.
+ */
+static int netlens_ct_hold(struct netlens_net *nn, const struct netlens_rule *r)
+{
+	int err;
+
+	if (!r->m.ct_state)
+		return 0;
+	if (nn->ct_rules == 0) {
+		err = nf_ct_netns_get(nn->net, NFPROTO_INET);
+		if (err)
+			return err;
+	}
+	nn->ct_rules++;
+	return 0;
+}
+
+static void netlens_ct_release(struct netlens_net *nn, const struct netlens_rule *r)
+{
+	if (!r->m.ct_state)
+		return;
+	if (--nn->ct_rules == 0)
+		nf_ct_netns_put(nn->net, NFPROTO_INET);
+}
 
 /* netlens_rule_before - true when @a is evaluated before @b. */
 bool netlens_rule_before(const struct netlens_rule *a,
@@ -291,10 +320,15 @@ int netlens_rule_insert(struct netlens_net *nn, struct netlens_rule *r)
 {
 	int err;
 
+	err = netlens_ct_hold(nn, r);
+	if (err)
+		return err;
 	err = xa_alloc_cyclic(&nn->rules, &r->id, r, XA_LIMIT(1, U32_MAX),
 			      &nn->next_id, GFP_KERNEL_ACCOUNT);
-	if (err < 0)
+	if (err < 0) {
+		netlens_ct_release(nn, r);
 		return err == -EBUSY ? -ENOSPC : err;
+	}
 	netlens_link(nn, r);
 	nn->nrules++;
 	nn->gen++;
@@ -319,6 +353,7 @@ void netlens_rule_remove(struct netlens_net *nn, struct netlens_rule *r)
 {
 	xa_erase(&nn->rules, r->id);
 	netlens_unlink(nn, r);
+	netlens_ct_release(nn, r);
 	netlens_txn_drop(r);
 	nn->nrules--;
 	nn->gen++;
@@ -349,6 +384,11 @@ void netlens_rule_replace(struct netlens_net *nn, struct netlens_rule *old,
 	old->owns_stats = 0;
 	nr->index = NETLENS_IDX_NONE;
 	xa_store(&nn->rules, nr->id, nr, GFP_KERNEL_ACCOUNT);
+	/* without conntrack a ct match sees every packet as untracked */
+	if (netlens_ct_hold(nn, nr))
+		pr_warn_ratelimited("rule %u: cannot turn conntrack on\n", nr->id);
+	else
+		netlens_ct_release(nn, old);
 	if (netlens_same_place(nn, old, nr)) {
 		int idx = old->index;
 

@@ -67,6 +67,7 @@ const (
 	attrTCPFlags                    // NETLENS_A_RULE_TCP_FLAGS
 	attrTCPFlagsMask                // NETLENS_A_RULE_TCP_FLAGS_MASK
 	attrNegate                      // NETLENS_A_RULE_NEGATE
+	attrCTState                     // NETLENS_A_RULE_CT_STATE
 )
 
 // hsAttr is an attribute nested in NETLENS_A_HOOK_STATS.
@@ -147,7 +148,20 @@ const (
 	NegOutIface Negation = 1 << 5 // NETLENS_NEG_OIF
 	NegICMP     Negation = 1 << 6 // NETLENS_NEG_ICMP
 	NegTCPFlags Negation = 1 << 7 // NETLENS_NEG_TCP_FLAGS
-	NegAll      Negation = 0xff   // NETLENS_NEG_ALL
+	NegCT       Negation = 1 << 8 // NETLENS_NEG_CT
+	NegAll      Negation = 0x1ff  // NETLENS_NEG_ALL
+)
+
+// CTState is a set of conntrack states a rule matches.
+type CTState uint8
+
+const (
+	CTNew         CTState = 1 << 0 // NETLENS_CT_NEW
+	CTEstablished CTState = 1 << 1 // NETLENS_CT_ESTABLISHED
+	CTRelated     CTState = 1 << 2 // NETLENS_CT_RELATED
+	CTInvalid     CTState = 1 << 3 // NETLENS_CT_INVALID
+	CTUntracked   CTState = 1 << 4 // NETLENS_CT_UNTRACKED
+	CTAll         CTState = 0x1f   // NETLENS_CT_ALL
 )
 
 // TCP flags, as in the TCP header's flags byte.

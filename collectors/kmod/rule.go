@@ -65,6 +65,9 @@ type Rule struct {
 	TCPFlags, TCPFlagsMask uint8
 	// Negate lists the matches that hold when they do not match.
 	Negate Negation
+	// CTState matches the packet's conntrack state (any of the set); the
+	// module turns conntrack on in the namespace while such a rule exists.
+	CTState CTState
 
 	// Read-only, filled by the kernel.
 	Packets    uint64
@@ -188,6 +191,9 @@ func encodeRule(ae *netlink.AttributeEncoder, r Rule, f Field, create bool) {
 			ae.Uint8(uint16(attrTCPFlagsMask), r.TCPFlagsMask)
 			ae.Uint8(uint16(attrTCPFlags), r.TCPFlags)
 		}
+		if r.CTState != 0 || !create {
+			ae.Uint8(uint16(attrCTState), uint8(r.CTState))
+		}
 		if r.Negate != 0 || !create {
 			ae.Uint32(uint16(attrNegate), uint32(r.Negate))
 		}
@@ -297,6 +303,8 @@ func parseAttrs(b []byte) (ruleAttrs, error) {
 			r.TCPFlagsMask = ad.Uint8()
 		case attrNegate:
 			r.Negate = Negation(ad.Uint32())
+		case attrCTState:
+			r.CTState = CTState(ad.Uint8())
 		case attrPackets:
 			r.Packets = ad.Uint64()
 		case attrBytes:

@@ -79,10 +79,12 @@ case "$VETH" in
 *.zst) zstd -qdc "$VETH" >"$OUT/root/veth.ko" ;;
 *) cp "$VETH" "$OUT/root/veth.ko" ;;
 esac
-# for the nftables comparison of -bench (loaded by vmtest, in this order)
+# what netlens.ko needs (conntrack for ct state matches, the REJECT helpers)
+# and the nftables comparison of -bench; vmtest loads them in order
 mkdir -p "$OUT/root/mods"
 for m in kernel/crypto/crc32c_generic kernel/lib/libcrc32c kernel/net/netfilter/nfnetlink kernel/net/netfilter/nf_tables \
-	kernel/net/ipv4/netfilter/nf_reject_ipv4 kernel/net/ipv6/netfilter/nf_reject_ipv6; do
+	kernel/net/ipv4/netfilter/nf_reject_ipv4 kernel/net/ipv6/netfilter/nf_reject_ipv6 \
+	kernel/net/ipv4/netfilter/nf_defrag_ipv4 kernel/net/ipv6/netfilter/nf_defrag_ipv6 kernel/net/netfilter/nf_conntrack; do
 	src=$(ls /lib/modules/"$KVER"/$m.ko* 2>/dev/null | head -1) || true
 	[ -n "$src" ] || continue
 	dst="$OUT/root/mods/$(basename "$m").ko"

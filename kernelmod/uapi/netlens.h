@@ -72,6 +72,7 @@ enum netlens_attr {
 	NETLENS_A_RULE_TCP_FLAGS,	/* u8, the TCP flags of TCP_FLAGS_MASK that must be set; needs protocol tcp */
 	NETLENS_A_RULE_TCP_FLAGS_MASK,	/* u8, the TCP flags looked at (FIN 0x01 .. CWR 0x80); 0 = none */
 	NETLENS_A_RULE_NEGATE,		/* u32, mask of NETLENS_NEG_*: those matches hold when they do not match */
+	NETLENS_A_RULE_CT_STATE,	/* u8, mask of NETLENS_CT_*: the packet's conntrack state is one of them */
 
 	__NETLENS_A_MAX,
 };
@@ -140,7 +141,16 @@ enum netlens_event {
 #define NETLENS_NEG_OIF			(1U << 5)
 #define NETLENS_NEG_ICMP		(1U << 6)
 #define NETLENS_NEG_TCP_FLAGS		(1U << 7)
-#define NETLENS_NEG_ALL			0xffU
+#define NETLENS_NEG_CT			(1U << 8)
+#define NETLENS_NEG_ALL			0x1ffU
+
+/* conntrack states, as bits of NETLENS_A_RULE_CT_STATE */
+#define NETLENS_CT_NEW			(1U << 0)
+#define NETLENS_CT_ESTABLISHED		(1U << 1)
+#define NETLENS_CT_RELATED		(1U << 2)
+#define NETLENS_CT_INVALID		(1U << 3)
+#define NETLENS_CT_UNTRACKED		(1U << 4)
+#define NETLENS_CT_ALL			0x1fU
 
 /* hooks, as bits of NETLENS_A_RULE_HOOKS (1 << NF_INET_*) */
 #define NETLENS_HOOK_PRE_ROUTING	(1U << 0)

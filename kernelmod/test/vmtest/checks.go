@@ -29,6 +29,7 @@ func allChecks() []check {
 		{"drop-icmp", checkDropICMP},
 		{"reject", checkReject},
 		{"icmp-tcpflags-negation", checkL4Matches},
+		{"ct-state-allowlist", checkCTState},
 		{"count", checkCount},
 		{"priority-across-indexes", checkPriority},
 		{"forward", checkForward},

@@ -141,3 +141,70 @@ func checkL4Matches() error {
 		return nil
 	})
 }
+
+// checkCTState: a stateful allowlist. ACCEPT ct state established,related
+// before DROP tcp to the port: a connection opened before the DROP rule
+// keeps exchanging data, a new one is dropped; a rule matching ct state new
+// counts exactly the new connection's first packets.
+func checkCTState() error {
+	return withClient(func(c *kmod.Client) error {
+		const port = 5740
+		ln, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		accepted := make(chan net.Conn, 4)
+		go func() {
+			for {
+				s, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				accepted <- s
+			}
+		}()
+		// conntrack on first (a ct rule that only counts), then connect
+		newc, err := c.Create(kmod.Rule{Proto: 6, DstPorts: kmod.PortRange{Min: port, Max: port}, CTState: kmod.CTNew,
+			Action: kmod.ActionCount, Priority: 1}, 0)
+		if err != nil {
+			return err
+		}
+		est, err := net.DialTimeout("tcp4", fmt.Sprintf("127.0.0.1:%d", port), 3*time.Second)
+		if err != nil {
+			return err
+		}
+		defer est.Close()
+		srv := <-accepted
+		defer srv.Close()
+		if _, err := c.Create(kmod.Rule{CTState: kmod.CTEstablished | kmod.CTRelated, Action: kmod.ActionAccept, Priority: 5}, 0); err != nil {
+			return err
+		}
+		drop, err := c.Create(kmod.Rule{Proto: 6, DstPorts: kmod.PortRange{Min: port, Max: port}, Action: kmod.ActionDrop, Priority: 10}, 0)
+		if err != nil {
+			return err
+		}
+		for i := 0; i < 3; i++ {
+			if _, err := est.Write([]byte("data")); err != nil {
+				return err
+			}
+			_ = srv.SetReadDeadline(time.Now().Add(2 * time.Second))
+			if _, err := srv.Read(make([]byte, 4)); err != nil {
+				return fmt.Errorf("established connection under the allowlist: %w", err)
+			}
+		}
+		if s, err := net.DialTimeout("tcp4", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
+			s.Close()
+			return fmt.Errorf("a new connection passed the allowlist")
+		}
+		n, _ := c.Get(newc.ID)
+		d, _ := c.Get(drop.ID)
+		logf("allowlist: established connection exchanged 3 messages; new connect dropped (DROP counted %d SYNs); ct state new counted %d packets",
+			d.Packets, n.Packets)
+		// the first connect's SYN plus the refused one's SYN and retransmits
+		if n.Packets < 2 || d.Packets == 0 || d.Packets > n.Packets-1 {
+			return fmt.Errorf("ct new counted %d, drop counted %d", n.Packets, d.Packets)
+		}
+		return nil
+	})
+}

@@ -7,9 +7,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// netlensDeps are the modules netlens.ko needs (the kernel's REJECT
-// helpers); there is no modprobe in the VM: run-qemu.sh copies them to /mods.
-var netlensDeps = []string{"nf_reject_ipv4", "nf_reject_ipv6"}
+// netlensDeps are the modules netlens.ko needs (conntrack and the REJECT
+// helpers), in load order; there is no modprobe in the VM: run-qemu.sh
+// copies them to /mods.
+var netlensDeps = []string{"crc32c_generic", "libcrc32c", "nf_defrag_ipv4", "nf_defrag_ipv6", "nf_conntrack",
+	"nf_reject_ipv4", "nf_reject_ipv6"}
 
 // loadMods loads the modules of /mods in order, skipping loaded ones.
 func loadMods(names []string) error {
