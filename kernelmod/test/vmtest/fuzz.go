@@ -15,7 +15,7 @@ import (
 
 const (
 	nlaFNested    = 1 << 15
-	nlaMaxKnown   = 28 // NETLENS_A_MAX
+	nlaMaxKnown   = 36 // NETLENS_A_MAX (NETLENS_A_RULE_CT_STATE)
 	fuzzMessages  = 100000
 	fuzzBatch     = 64
 	fuzzBadFrames = 2000
