@@ -12,6 +12,10 @@
 #   kernelmod/test/run-qemu.sh -bench        the benchmarks instead of the checks
 #   STRESS_CYCLES=500 kernelmod/test/run-qemu.sh -only=rmmod-flood
 #                                            the full unload-under-flood stress
+#   kernelmod/test/run-qemu.sh -only=rmmod-flood -pin-hooks=false
+#                                            the same without an nftables table
+#                                            pinning the hook static keys (the
+#                                            open soft lockup, docs/kernelmod.md)
 #   TIMEOUT=600 kernelmod/test/run-qemu.sh   longer bound (default 600 s)
 #
 # Needs the packages of kernelmod/test/deps.sh.
@@ -33,7 +37,7 @@ VMARGS=""
 for a in "$@"; do
 	case "$a" in
 	-bench) KARGS=${KARGS_BENCH-} SMP=${SMP_BENCH:-1} ;;
-	-only=*|-pin-hooks) ;;
+	-only=*|-pin-hooks=*) ;;
 	*) echo "run-qemu: unknown argument $a" >&2; exit 2 ;;
 	esac
 	VMARGS="${VMARGS:+$VMARGS,}$a"
