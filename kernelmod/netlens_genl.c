@@ -757,8 +757,11 @@ static int netlens_cmd_create(struct sk_buff *skb, struct genl_info *info)
 	}
 	err = netlens_rule_insert(nn, r);
 	if (err) {
-		NL_SET_ERR_MSG_MOD(info->extack, err == -ENOSPC ? "no free rule id" :
-				   "cannot turn conntrack on for a ct state match");
+		if (err == -ENOSPC)
+			NL_SET_ERR_MSG_MOD(info->extack, "no free rule id");
+		else
+			NL_SET_ERR_MSG_MOD(info->extack,
+					   "cannot turn conntrack on for a ct state match");
 		goto drop_txn;
 	}
 	err = netlens_hooks_sync(nn);
