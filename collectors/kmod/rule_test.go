@@ -56,6 +56,16 @@ func TestParseRuleFixtures(t *testing.T) {
 			},
 			pending: true,
 		},
+		{
+			name: "rule-v4-reject",
+			want: Rule{Hooks: HookLocalIn, Family: FamilyIPv4, Proto: 17, DstPorts: PortRange{5111, 5111},
+				Action: ActionReject, RejectWith: RejectICMPUnreach, RejectCode: 13, RejectCodeSet: true},
+		},
+		{
+			name: "rule-l4-ct",
+			want: Rule{Hooks: HookLocalIn, Family: FamilyBoth, Proto: 6, DstPorts: PortRange{22, 22}, Negate: NegDstPorts,
+				TCPFlags: TCPSyn, TCPFlagsMask: TCPSyn | TCPAck, CTState: CTNew | CTInvalid, Action: ActionDrop},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,6 +133,8 @@ func TestParseEventFixtures(t *testing.T) {
 		{"event-created-v4", EventCreated, true, false, false},
 		{"event-created-count", EventCreated, true, false, false},
 		{"event-created-v6", EventCreated, true, true, true},
+		{"event-created-reject", EventCreated, true, false, false},
+		{"event-created-l4", EventCreated, true, false, false},
 		{"event-confirmed", EventConfirmed, true, true, false},
 		{"event-flushed", EventFlushed, false, false, false},
 	}
