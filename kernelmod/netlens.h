@@ -152,6 +152,7 @@ struct netlens_rule {
 	u8 owns_stats;			/* free @stats with this copy */
 	u8 reject_with;			/* NETLENS_REJECT_*, for ACTION_REJECT */
 	u8 reject_code;			/* ICMP/ICMPv6 code, for REJECT_ICMP_UNREACH */
+	u8 ct_held;			/* this copy holds a conntrack reference (ct_rules) */
 	struct netlens_match m;
 	char label[NETLENS_LABEL_MAX + 1];
 	struct netlens_rule_stats __percpu *stats;

@@ -20,10 +20,11 @@
  * one turns conntrack on in the namespace (nf_ct_netns_get, as xt_conntrack
  * does), so that packets carry a state.
  */
-static int netlens_ct_hold(struct netlens_net *nn, const struct netlens_rule *r)
+static int netlens_ct_hold(struct netlens_net *nn, struct netlens_rule *r)
 {
 	int err;
 
+	r->ct_held = 0;		/* a copy may carry its original's flag */
 	if (!r->m.ct_state)
 		return 0;
 	if (nn->ct_rules == 0) {
@@ -32,13 +33,16 @@ static int netlens_ct_hold(struct netlens_net *nn, const struct netlens_rule *r)
 			return err;
 	}
 	nn->ct_rules++;
+	r->ct_held = 1;
 	return 0;
 }
 
-static void netlens_ct_release(struct netlens_net *nn, const struct netlens_rule *r)
+/* netlens_ct_release - the copy @r is unpublished; balances netlens_ct_hold */
+static void netlens_ct_release(struct netlens_net *nn, struct netlens_rule *r)
 {
-	if (!r->m.ct_state)
+	if (!r->ct_held)
 		return;
+	r->ct_held = 0;
 	if (--nn->ct_rules == 0)
 		nf_ct_netns_put(nn->net, NFPROTO_INET);
 }
@@ -387,8 +391,7 @@ void netlens_rule_replace(struct netlens_net *nn, struct netlens_rule *old,
 	/* without conntrack a ct match sees every packet as untracked */
 	if (netlens_ct_hold(nn, nr))
 		pr_warn_ratelimited("rule %u: cannot turn conntrack on\n", nr->id);
-	else
-		netlens_ct_release(nn, old);
+	netlens_ct_release(nn, old);
 	if (netlens_same_place(nn, old, nr)) {
 		int idx = old->index;
 

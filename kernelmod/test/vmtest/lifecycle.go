@@ -266,6 +266,9 @@ func checkRmmodFlood() error {
 		{Dst: pfx("10.93.2.2/32"), Proto: 17, Action: kmod.ActionCount, Hooks: kmod.HookAll},
 		{Proto: 17, DstPorts: kmod.PortRange{Min: 5103, Max: 5103}, Action: kmod.ActionDrop, Hooks: kmod.HookPostRouting},
 		{Action: kmod.ActionCount, Hooks: kmod.HookAll, Priority: 10}, // catch-all, every packet
+		// conntrack on in the namespace while the module is loaded
+		{Proto: 17, DstPorts: kmod.PortRange{Min: 5102, Max: 5102}, CTState: kmod.CTNew | kmod.CTEstablished,
+			Action: kmod.ActionCount, Hooks: kmod.HookPreRouting | kmod.HookLocalIn},
 	}
 	// sentinels: count rules nobody's traffic matches
 	sentinels := []kmod.Rule{
@@ -326,7 +329,7 @@ func checkRmmodFlood() error {
 					return fmt.Errorf("sentinel rule %d counted %d packets, %d bytes: counter memory written by someone else", id, r.Packets, r.Bytes)
 				}
 			}
-			last, err := c.Get(ids[len(ids)-1])
+			last, err := c.Get(ids[len(sentinels)+5]) // the catch-all COUNT rule
 			if err != nil {
 				return err
 			}
