@@ -48,6 +48,9 @@ var experiments = map[string]bool{"nft-toggle-flood": true}
 func main() {
 	flag.Parse()
 	checkTimeout = max(checkTimeout, time.Duration(*stressN)*6*time.Second+time.Minute)
+	if *runBench {
+		checkTimeout = 30 * time.Minute // the scale benchmark creates 200,000 rules
+	}
 	if *unprivMode {
 		os.Exit(unprivMain())
 	}
