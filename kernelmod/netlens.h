@@ -166,6 +166,8 @@ struct netlens_txn {
 	u32 rule_id;
 	unsigned long deadline;		/* jiffies */
 	struct netlens_rule *prev;	/* state to restore; NULL: delete the rule */
+	bool policy;			/* a default policy change: restore @prev_verdict */
+	u8 fam, hook, prev_verdict;
 };
 
 struct netlens_net {
@@ -191,6 +193,7 @@ struct netlens_net {
 
 	/* under lock: hooks are registered while the namespace has rules */
 	bool hooks_on;
+	u8 policy[2][NETLENS_NHOOKS];	/* NETLENS_ACTION_ACCEPT/DROP; 0 = accept; read locklessly */
 	u32 ct_rules;			/* published rules with a ct match: conntrack is on while > 0 */
 	bool dying;			/* pre_exit ran: never register again */
 	struct netlens_rule *misc_tail;	/* last rule of @misc, for O(1) appends */
@@ -247,6 +250,7 @@ int netlens_genl_init(void);
 void netlens_genl_exit(void);
 void netlens_notify(struct netlens_net *nn, u8 event,
 		    const struct netlens_rule *r, u32 txn_id);
+void netlens_notify_policy(struct netlens_net *nn, int fi, int hook, u32 txn_id);
 
 /* netlens_proc.c */
 int netlens_proc_init(struct net *net);

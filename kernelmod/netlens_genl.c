@@ -106,6 +106,15 @@ static const struct nla_policy netlens_confirm_policy[NETLENS_A_MAX + 1] = {
 					    .reject_message = "a confirmation cannot be reverted" },
 };
 
+static const struct nla_policy netlens_policy_policy[NETLENS_A_MAX + 1] = {
+	[NETLENS_A_POLICY_FAMILY]	= NLA_POLICY_RANGE(NLA_U8, NETLENS_FAMILY_IPV4,
+							   NETLENS_FAMILY_IPV6),
+	[NETLENS_A_POLICY_HOOK]		= NLA_POLICY_MAX(NLA_U8, NETLENS_NHOOKS - 1),
+	[NETLENS_A_POLICY_VERDICT]	= NLA_POLICY_RANGE(NLA_U8, NETLENS_ACTION_ACCEPT,
+							   NETLENS_ACTION_DROP),
+	[NETLENS_A_REVERT_MS]		= { .type = NLA_U32 },
+};
+
 /* COUNTERS takes no attribute */
 static const struct nla_policy netlens_counters_policy[NETLENS_A_MAX + 1] = {
 };
@@ -213,28 +222,70 @@ cancel:
 	return -EMSGSIZE;
 }
 
+/*
+ * netlens_event_new - a message for the events group, or NULL when the
+ * family is going or nobody in the namespace listens.  On non-NULL it holds
+ * netlens_genl_rwsem for reading until netlens_event_send().
+ */
+static struct sk_buff *netlens_event_new(struct netlens_net *nn)
+{
+	struct sk_buff *skb = NULL;
+
+	down_read(&netlens_genl_rwsem);
+	if (netlens_genl_live &&
+	    genl_has_listeners(&netlens_family, nn->net, NETLENS_MCGRP_EVENTS))
+		skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!skb)
+		up_read(&netlens_genl_rwsem);
+	return skb;
+}
+
+/* netlens_event_send - multicast @skb if it was built (@err 0), else free it */
+static void netlens_event_send(struct netlens_net *nn, struct sk_buff *skb,
+			       int err)
+{
+	if (err)
+		nlmsg_free(skb);
+	else
+		genlmsg_multicast_netns(&netlens_family, nn->net, skb, 0,
+					NETLENS_MCGRP_EVENTS, GFP_KERNEL);
+	up_read(&netlens_genl_rwsem);
+}
+
+/* netlens_notify_policy - announce a default policy change; lock held. */
+void netlens_notify_policy(struct netlens_net *nn, int fi, int hook, u32 txn_id)
+{
+	struct sk_buff *skb = netlens_event_new(nn);
+	void *hdr;
+
+	if (!skb)
+		return;
+	hdr = genlmsg_put(skb, 0, 0, &netlens_family, 0, NETLENS_CMD_EVENT);
+	if (!hdr ||
+	    nla_put_u8(skb, NETLENS_A_EVENT, NETLENS_EVENT_POLICY) ||
+	    nla_put_u8(skb, NETLENS_A_POLICY_FAMILY,
+		       fi ? NETLENS_FAMILY_IPV6 : NETLENS_FAMILY_IPV4) ||
+	    nla_put_u8(skb, NETLENS_A_POLICY_HOOK, hook) ||
+	    nla_put_u8(skb, NETLENS_A_POLICY_VERDICT,
+		       nn->policy[fi][hook] ?: NETLENS_ACTION_ACCEPT) ||
+	    (txn_id && nla_put_u32(skb, NETLENS_A_TXN_ID, txn_id))) {
+		netlens_event_send(nn, skb, -EMSGSIZE);
+		return;
+	}
+	genlmsg_end(skb, hdr);
+	netlens_event_send(nn, skb, 0);
+}
+
 /* netlens_notify - announce a change on the events group; lock held. */
 void netlens_notify(struct netlens_net *nn, u8 event,
 		    const struct netlens_rule *r, u32 txn_id)
 {
-	struct sk_buff *skb;
+	struct sk_buff *skb = netlens_event_new(nn);
 
-	down_read(&netlens_genl_rwsem);
-	if (!netlens_genl_live ||
-	    !genl_has_listeners(&netlens_family, nn->net, NETLENS_MCGRP_EVENTS))
-		goto unlock;
-	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!skb)
-		goto unlock;
-	if (netlens_rule_msg(skb, r, 0, 0, 0, NETLENS_CMD_EVENT, event, txn_id,
-			     NULL)) {
-		nlmsg_free(skb);
-		goto unlock;
-	}
-	genlmsg_multicast_netns(&netlens_family, nn->net, skb, 0,
-				NETLENS_MCGRP_EVENTS, GFP_KERNEL);
-unlock:
-	up_read(&netlens_genl_rwsem);
+	if (skb)
+		netlens_event_send(nn, skb,
+				   netlens_rule_msg(skb, r, 0, 0, 0, NETLENS_CMD_EVENT,
+						    event, txn_id, NULL));
 }
 
 static int netlens_reply_rule(struct genl_info *info,
@@ -934,6 +985,81 @@ static int netlens_cmd_confirm(struct sk_buff *skb, struct genl_info *info)
 	return 0;
 }
 
+/*
+ * netlens_cmd_policy - set the default verdict of one hook and family:
+ * what a packet no rule decides gets (ACCEPT unless set).  A DROP policy
+ * registers the hooks even without rules.  With REVERT_MS it is a
+ * commit-confirmed change like a rule's: the reply carries the TXN_ID to
+ * CONFIRM, and the old verdict comes back at the deadline.
+ */
+static int netlens_cmd_policy(struct sk_buff *skb, struct genl_info *info)
+{
+	struct netlens_net *nn = netlens_info_nn(info);
+	struct nlattr **tb = info->attrs;
+	struct netlens_txn *t = NULL;
+	struct sk_buff *msg;
+	void *hdr;
+	u8 old, verdict;
+	int fi, hook, err;
+
+	if (!tb[NETLENS_A_POLICY_FAMILY] || !tb[NETLENS_A_POLICY_HOOK] ||
+	    !tb[NETLENS_A_POLICY_VERDICT]) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "a policy needs POLICY_FAMILY, POLICY_HOOK and POLICY_VERDICT");
+		return -EINVAL;
+	}
+	err = netlens_check_write_attrs(info);
+	if (err)
+		return err;
+	fi = nla_get_u8(tb[NETLENS_A_POLICY_FAMILY]) == NETLENS_FAMILY_IPV6;
+	hook = nla_get_u8(tb[NETLENS_A_POLICY_HOOK]);
+	verdict = nla_get_u8(tb[NETLENS_A_POLICY_VERDICT]);
+	msg = netlens_reply_alloc();
+	if (!msg)
+		return -ENOMEM;
+	mutex_lock(&nn->lock);
+	old = nn->policy[fi][hook] ?: NETLENS_ACTION_ACCEPT;
+	if (tb[NETLENS_A_REVERT_MS]) {
+		err = -ENOMEM;
+		t = netlens_txn_new(nn, info, 0, NULL);
+		if (!t)
+			goto unlock;
+		t->policy = true;
+		t->fam = fi;
+		t->hook = hook;
+		t->prev_verdict = old;
+	}
+	WRITE_ONCE(nn->policy[fi][hook], verdict);
+	err = netlens_hooks_sync(nn);
+	if (err) {
+		NL_SET_ERR_MSG_MOD(info->extack, "cannot register the netfilter hooks");
+		WRITE_ONCE(nn->policy[fi][hook], old);
+		if (t) {
+			list_del(&t->node);
+			netlens_txn_free(t);
+		}
+		goto unlock;
+	}
+	if (t)
+		netlens_txn_arm(nn);
+	nn->gen++;
+	netlens_notify_policy(nn, fi, hook, t ? t->id : 0);
+	hdr = genlmsg_put_reply(msg, info, &netlens_family, 0, NETLENS_CMD_POLICY);
+	if (hdr && (!t || !nla_put_u32(msg, NETLENS_A_TXN_ID, t->id))) {
+		genlmsg_end(msg, hdr);
+		genlmsg_reply(msg, info);
+	} else {
+		nlmsg_free(msg);
+	}
+	mutex_unlock(&nn->lock);
+	return 0;
+
+unlock:
+	mutex_unlock(&nn->lock);
+	nlmsg_free(msg);
+	return err;
+}
+
 static int netlens_cmd_get(struct sk_buff *skb, struct genl_info *info)
 {
 	struct netlens_net *nn = netlens_info_nn(info);
@@ -993,7 +1119,9 @@ static int netlens_put_hook_stats(struct sk_buff *skb, struct netlens_net *nn)
 			    nla_put_u64_64bit(skb, NETLENS_A_HS_DROPPED,
 					      sum.dropped[f][h], NETLENS_A_HS_PAD) ||
 			    nla_put_u64_64bit(skb, NETLENS_A_HS_EXAMINED,
-					      sum.examined[f][h], NETLENS_A_HS_PAD)) {
+					      sum.examined[f][h], NETLENS_A_HS_PAD) ||
+			    nla_put_u8(skb, NETLENS_A_HS_POLICY,
+				       READ_ONCE(nn->policy[f][h]) ?: NETLENS_ACTION_ACCEPT)) {
 				nla_nest_cancel(skb, nest);
 				return -EMSGSIZE;
 			}
@@ -1082,6 +1210,13 @@ static const struct genl_ops netlens_ops[] = {
 		.cmd = NETLENS_CMD_FLUSH,
 		.doit = netlens_cmd_flush,
 		.policy = netlens_flush_policy,
+		.maxattr = NETLENS_A_MAX,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = NETLENS_CMD_POLICY,
+		.doit = netlens_cmd_policy,
+		.policy = netlens_policy_policy,
 		.maxattr = NETLENS_A_MAX,
 		.flags = GENL_ADMIN_PERM,
 	},

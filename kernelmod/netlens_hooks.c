@@ -390,6 +390,9 @@ static unsigned int netlens_hook(void *priv, struct sk_buff *skb,
 			p.ct_state = netlens_ct_state(skb);
 		r = netlens_lookup(nn, skb, &p, BIT(hook), &examined);
 	}
+	if (!r && READ_ONCE(nn->policy[fi][hook]) == NETLENS_ACTION_DROP &&
+	    READ_ONCE(nn->sysctl_enabled))
+		verdict = NF_DROP;	/* the default policy */
 	if (r) {
 		netlens_count(r, skb);
 		if (r->action == NETLENS_ACTION_REJECT)
@@ -474,8 +477,14 @@ void netlens_hooks_init(struct netlens_net *nn)
  */
 int netlens_hooks_sync(struct netlens_net *nn)
 {
-	bool want = nn->nrules > 0 && !nn->dying;
-	int err;
+	bool want = false;
+	int err, f, h;
+
+	for (f = 0; f < 2; f++)
+		for (h = 0; h < NETLENS_NHOOKS; h++)
+			if (nn->policy[f][h] == NETLENS_ACTION_DROP)
+				want = true;
+	want = (want || nn->nrules > 0) && !nn->dying;
 
 	lockdep_assert_held(&nn->lock);
 	if (want == nn->hooks_on)

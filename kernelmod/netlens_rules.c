@@ -463,6 +463,12 @@ static void netlens_txn_revert(struct netlens_net *nn, struct netlens_txn *t)
 	struct netlens_rule *nr;
 
 	list_del(&t->node);
+	if (t->policy) {
+		WRITE_ONCE(nn->policy[t->fam][t->hook], t->prev_verdict);
+		netlens_notify_policy(nn, t->fam, t->hook, t->id);
+		netlens_txn_free(t);
+		return;
+	}
 	if (r)
 		r->txn = NULL;
 	if (r && !t->prev) {
@@ -513,10 +519,17 @@ void netlens_rules_init(struct netlens_net *nn)
  */
 void netlens_rules_exit(struct netlens_net *nn)
 {
+	struct netlens_txn *t, *tmp;
+
 	mutex_lock(&nn->lock);
 	netlens_rules_flush(nn);
 	mutex_unlock(&nn->lock);
 	cancel_delayed_work_sync(&nn->revert_work);
+	/* what the flush left: pending default policy changes */
+	list_for_each_entry_safe(t, tmp, &nn->txns, node) {
+		list_del(&t->node);
+		netlens_txn_free(t);
+	}
 	xa_destroy(&nn->rules);
 	/* no packet can see the tables: unhooked in pre_exit, a grace period ago */
 	kvfree(rcu_dereference_protected(nn->tabs, true));

@@ -25,6 +25,7 @@ const (
 	cmdFlush                   // NETLENS_CMD_FLUSH
 	cmdConfirm                 // NETLENS_CMD_CONFIRM
 	cmdEvent                   // NETLENS_CMD_EVENT
+	cmdPolicy                  // NETLENS_CMD_POLICY
 )
 
 // attr is a top-level attribute type.
@@ -68,6 +69,9 @@ const (
 	attrTCPFlagsMask                // NETLENS_A_RULE_TCP_FLAGS_MASK
 	attrNegate                      // NETLENS_A_RULE_NEGATE
 	attrCTState                     // NETLENS_A_RULE_CT_STATE
+	attrPolicyFamily                // NETLENS_A_POLICY_FAMILY
+	attrPolicyHook                  // NETLENS_A_POLICY_HOOK
+	attrPolicyVerdict               // NETLENS_A_POLICY_VERDICT
 )
 
 // hsAttr is an attribute nested in NETLENS_A_HOOK_STATS.
@@ -82,6 +86,7 @@ const (
 	hsAccepted               // NETLENS_A_HS_ACCEPTED
 	hsDropped                // NETLENS_A_HS_DROPPED
 	hsExamined               // NETLENS_A_HS_EXAMINED
+	hsPolicy                 // NETLENS_A_HS_POLICY
 )
 
 // Family is the address family a rule applies to.
@@ -134,6 +139,7 @@ const (
 	EventFlushed                    // NETLENS_EVENT_FLUSHED
 	EventConfirmed                  // NETLENS_EVENT_CONFIRMED
 	EventReverted                   // NETLENS_EVENT_REVERTED
+	EventPolicy                     // NETLENS_EVENT_POLICY: a default policy changed
 )
 
 // Negation is a set of a rule's matches that hold when they do not match.

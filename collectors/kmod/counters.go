@@ -14,6 +14,8 @@ type HookCounters struct {
 	// per-packet lookup cost, a few probes for indexed rules and one per
 	// rule for rules that fit no index.
 	Examined uint64
+	// Policy is the hook's default verdict (ActionAccept or ActionDrop).
+	Policy Action
 }
 
 // Counters is the reply of the COUNTERS command.
@@ -42,6 +44,8 @@ func parseHookStats(ad *netlink.AttributeDecoder) HookCounters {
 			h.Dropped = ad.Uint64()
 		case hsExamined:
 			h.Examined = ad.Uint64()
+		case hsPolicy:
+			h.Policy = Action(ad.Uint8())
 		}
 	}
 	return h

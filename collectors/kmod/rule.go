@@ -228,8 +228,16 @@ type ruleAttrs struct {
 	txn             uint32
 	count           uint32
 	hooksRegistered uint32
+	policy          *Policy
 	hooks           []HookCounters
 	revertMS        uint32
+}
+
+func (a *ruleAttrs) policyAttr() *Policy {
+	if a.policy == nil {
+		a.policy = &Policy{}
+	}
+	return a.policy
 }
 
 func parseAttrs(b []byte) (ruleAttrs, error) {
@@ -321,6 +329,12 @@ func parseAttrs(b []byte) (ruleAttrs, error) {
 			out.count = ad.Uint32()
 		case attrHooksRegistered:
 			out.hooksRegistered = ad.Uint32()
+		case attrPolicyFamily:
+			out.policyAttr().Family = Family(ad.Uint8())
+		case attrPolicyHook:
+			out.policyAttr().Hook = ad.Uint8()
+		case attrPolicyVerdict:
+			out.policyAttr().Verdict = Action(ad.Uint8())
 		case attrHookStats:
 			ad.Nested(func(nad *netlink.AttributeDecoder) error {
 				out.hooks = append(out.hooks, parseHookStats(nad))

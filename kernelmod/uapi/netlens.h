@@ -30,6 +30,7 @@ enum netlens_cmd {
 	NETLENS_CMD_FLUSH,	/* delete every rule of the namespace */
 	NETLENS_CMD_CONFIRM,	/* TXN_ID: keep a change made with REVERT_MS */
 	NETLENS_CMD_EVENT,	/* multicast only: EVENT + rule attrs */
+	NETLENS_CMD_POLICY,	/* POLICY_FAMILY + POLICY_HOOK + POLICY_VERDICT [+ REVERT_MS] -> reply: TXN_ID when reverting */
 
 	__NETLENS_CMD_MAX,
 };
@@ -73,6 +74,9 @@ enum netlens_attr {
 	NETLENS_A_RULE_TCP_FLAGS_MASK,	/* u8, the TCP flags looked at (FIN 0x01 .. CWR 0x80); 0 = none */
 	NETLENS_A_RULE_NEGATE,		/* u32, mask of NETLENS_NEG_*: those matches hold when they do not match */
 	NETLENS_A_RULE_CT_STATE,	/* u8, mask of NETLENS_CT_*: the packet's conntrack state is one of them */
+	NETLENS_A_POLICY_FAMILY,	/* u8, NETLENS_FAMILY_IPV4 or _IPV6 */
+	NETLENS_A_POLICY_HOOK,		/* u8, NF_INET_* hook number */
+	NETLENS_A_POLICY_VERDICT,	/* u8, NETLENS_ACTION_ACCEPT or _DROP: what no rule decides */
 
 	__NETLENS_A_MAX,
 };
@@ -88,6 +92,7 @@ enum netlens_hook_stats_attr {
 	NETLENS_A_HS_ACCEPTED,		/* u64, packets let through */
 	NETLENS_A_HS_DROPPED,		/* u64, packets dropped by a DROP rule */
 	NETLENS_A_HS_EXAMINED,		/* u64, rules looked at by the lookup (its cost) */
+	NETLENS_A_HS_POLICY,		/* u8, the hook's default verdict (NETLENS_ACTION_ACCEPT or _DROP) */
 
 	__NETLENS_A_HS_MAX,
 };
@@ -130,6 +135,7 @@ enum netlens_event {
 	NETLENS_EVENT_FLUSHED,
 	NETLENS_EVENT_CONFIRMED,
 	NETLENS_EVENT_REVERTED,
+	NETLENS_EVENT_POLICY,		/* a default policy changed (or was reverted): POLICY_* attrs */
 };
 
 /* matches a rule can negate, as bits of NETLENS_A_RULE_NEGATE */

@@ -30,6 +30,7 @@ func allChecks() []check {
 		{"reject", checkReject},
 		{"icmp-tcpflags-negation", checkL4Matches},
 		{"ct-state-allowlist", checkCTState},
+		{"default-policy", checkPolicy},
 		{"count", checkCount},
 		{"priority-across-indexes", checkPriority},
 		{"forward", checkForward},

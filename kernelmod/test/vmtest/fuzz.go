@@ -15,7 +15,7 @@ import (
 
 const (
 	nlaFNested    = 1 << 15
-	nlaMaxKnown   = 36 // NETLENS_A_MAX (NETLENS_A_RULE_CT_STATE)
+	nlaMaxKnown   = 39 // NETLENS_A_MAX (NETLENS_A_POLICY_VERDICT)
 	fuzzMessages  = 100000
 	fuzzBatch     = 64
 	fuzzBadFrames = 2000

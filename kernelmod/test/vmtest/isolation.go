@@ -231,17 +231,7 @@ func checkProcSysctl() error {
 // packets never enter the module); its first rule registers them and its
 // last rule's deletion, a flush or a reverted create removes them.
 func checkLazyHooks() error {
-	ns, err := newNetns()
-	if err != nil {
-		return err
-	}
-	defer ns.Close()
-	return ns.do(func() error {
-		c, err := kmod.Dial(nil)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
+	return inNewNetns(func(c *kmod.Client) error {
 		state := func() (uint32, uint64, error) {
 			cs, err := c.Counters()
 			if err != nil {
