@@ -50,8 +50,9 @@ unit: build
 	CGO_ENABLED=1 $(GO) test $(GOTESTFLAGS) -race -skip '^($(SERIAL))$$' ./...
 	CGO_ENABLED=1 $(GO) test $(GOTESTFLAGS) -race -run '^($(SERIAL))$$' ./...
 
-# kmod-test builds netlens.ko warning-free (W=1) and runs its suite in
-# Debian's own kernel under qemu (TCG), then the filter backend against the
+# kmod-test builds netlens.ko warning-free (W=1, and sparse with C=2) and
+# runs its suite in Debian's own kernel under qemu (TCG), then the filter
+# backend against the
 # real module and the drop-monitor tests in the same kind of VM (this
 # machine's kernel has neither loadable modules nor a drop monitor).
 kmod-test:
@@ -75,7 +76,8 @@ bench: build test-deps
 	bash collectors/drops/bench/run.sh
 	bash collectors/conntrack/bench/run.sh
 	bash collectors/capture/bench/run.sh
-	bash kernelmod/test/run-qemu.sh -bench
+	TIMEOUT=3600 bash kernelmod/test/run-qemu.sh -bench
+	STRESS_CYCLES=500 TIMEOUT=3600 bash kernelmod/test/run-qemu.sh -only='^rmmod-flood$$'
 
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \

@@ -135,7 +135,7 @@ func TestSchemaRejects(t *testing.T) {
 		{"bad state", `"state": "ESTAB"`, `"state": "established"`},
 		{"negative counter", `"value": 25`, `"value": -1`},
 		{"bad address", `"local": "10.0.0.1:22"`, `"local": "10.0.0.1"`},
-		{"bad rule action", `"action": "accept"`, `"action": "reject"`},
+		{"bad rule action", `"action": "accept"`, `"action": "masquerade"`},
 		{"bad rule prefix", `"src": "198.51.100.0/24"`, `"src": "198.51.100.0"`},
 	}
 	for _, tt := range tests {
