@@ -201,7 +201,7 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 		return pprof.StartCPUProfile(f)
 	}
 
-	root.AddCommand(snapshotCmd(&o), flowsCmd(), dropsCmd(&o), captureCmd(),
+	root.AddCommand(snapshotCmd(&o), flowsCmd(), dropsCmd(&o), captureCmd(), topCmd(&o),
 		filter.NewRulesCmd(filter.CLIConfig{}),
 		&cobra.Command{
 			Use:   "version",

@@ -12,7 +12,7 @@ type ProcessRate struct {
 	// holding (owners turned off, unreadable, or a socket in TIME-WAIT).
 	Comm string `json:"comm"`
 	// PIDs are the processes of that name holding the sockets, ascending.
-	PIDs []int `json:"pids"`
+	PIDs []int `json:"pids,omitempty"`
 	// Conns is the number of its TCP sockets other than listeners; Rated
 	// of them had a rate this refresh.
 	Conns int `json:"conns"`

@@ -44,8 +44,8 @@ type rateTracker struct {
 	prev, next map[uint64]rateState
 }
 
-// update sets Rate on every TCP socket of socks that has tcp_info byte
-// counters and a cookie, from its counters now and at the previous
+// update sets Rate on every TCP socket of socks, listeners aside, that
+// has tcp_info byte counters and a cookie, from its counters now and at the previous
 // update. now is a monotonic time (any origin; the same for every call).
 func (r *rateTracker) update(socks []model.Socket, now time.Duration) {
 	if r.prev == nil {
@@ -55,7 +55,7 @@ func (r *rateTracker) update(socks []model.Socket, now time.Duration) {
 	clear(r.next)
 	for i := range socks {
 		s := &socks[i]
-		if s.Cookie == 0 || s.Proto != model.ProtoTCP || !s.TCP.HasBytes() {
+		if s.Cookie == 0 || s.Proto != model.ProtoTCP || s.State == model.StateListen || !s.TCP.HasBytes() {
 			continue
 		}
 		cur := rateSample{at: now, acked: s.TCP.BytesAcked, received: s.TCP.BytesReceived, retrans: s.TCP.TotalRetrans}
