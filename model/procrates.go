@@ -13,8 +13,9 @@ type ProcessRate struct {
 	Comm string `json:"comm"`
 	// PIDs are the processes of that name holding the sockets, ascending.
 	PIDs []int `json:"pids,omitempty"`
-	// Conns is the number of its TCP sockets other than listeners; Rated
-	// of them had a rate this refresh.
+	// Conns is the number of its TCP connections (sockets other than
+	// listeners, TIME-WAIT and request sockets, which no process holds);
+	// Rated of them had a rate this refresh.
 	Conns int `json:"conns"`
 	Rated int `json:"rated"`
 	// Sockets counts every socket it holds (UDP, raw and listeners too).
@@ -56,7 +57,7 @@ func ProcessRates(socks []Socket) []ProcessRate {
 				}
 			}
 		}
-		if s.Proto != ProtoTCP || s.State == StateListen {
+		if s.Proto != ProtoTCP || s.State == StateListen || s.State == StateTimeWait || s.State == StateNewSynRecv {
 			continue
 		}
 		p.Conns++

@@ -28,7 +28,7 @@ func TestProcessRates(t *testing.T) {
 	want := []ProcessRate{
 		{Comm: "curl", PIDs: []int{30}, Conns: 2, Rated: 1, Sockets: 2, RxBps: 5e6, TxBps: 1e3},
 		{Comm: "nginx", PIDs: []int{11, 12}, Conns: 2, Rated: 2, Sockets: 3, RxBps: 2e3, TxBps: 3e6, RetransPerSec: 1},
-		{Comm: "", Conns: 2, Rated: 1, Sockets: 2},
+		{Comm: "", Conns: 1, Rated: 1, Sockets: 2},
 		{Comm: "dnsmasq", PIDs: []int{40}, Sockets: 1},
 	}
 	if diff := cmp.Diff(want, ProcessRates(socks)); diff != "" {

@@ -81,7 +81,7 @@ func New(store *model.Store, opts Options) *App {
 	a.styles = *NewStyles(colorprofile.TrueColor)
 	c := Common{Styles: &a.styles, Keys: a.keys}
 	a.pages = []page{
-		newConnsPage(c, opts.Deps.Connections, opts.Deps.Flows),
+		newConnsPage(c, opts.Deps.Connections, opts.Deps.Flows, opts.Glyphs),
 		newDropsPage(c, opts.Deps.Drops, ctCollector(opts.Deps), opts.Glyphs),
 		newSysctlPage(c, opts.Deps.Sysctl),
 		newFiltersPage(c, opts.Deps.Filters, opts.Filters, opts.Now),
@@ -758,7 +758,11 @@ func (a *App) fullHelpView() string {
 			fitString(" Connections: v shows sockets, flows, joined; flow State A assured, U unreplied;", a.width),
 			fitString(" Bytes and Packets are original/reply direction.", a.width),
 			fitString(" Filter terms: proto:udp port:53 addr:10.0.0.0/8 state:estab mark:N zone:N", a.width),
-			fitString(" nat:snat|dnat|both|any|none (n cycles it).", a.width))
+			fitString(" nat:snat|dnat|both|any|none (n cycles it).", a.width),
+			fitString(" Rx/s Tx/s Retr/s: TCP bytes received, bytes acked and segments retransmitted", a.width),
+			fitString(" per second, from the kernel's tcp_info; - where there are none: UDP and raw", a.width),
+			fitString(" sockets (no byte counters in the kernel), listeners, sockets from /proc/net,", a.width),
+			fitString(" and a socket's first refresh. P groups them by process (the nethogs view).", a.width))
 	}
 	if _, ok := p.(*filtersPage); ok {
 		lines = append(lines,

@@ -34,7 +34,7 @@ func tcpDetail(s *model.Socket) []string {
 	}
 	b.WriteString("rtt " + ms(t.RTT) + "/" + ms(t.RTTVar) + " ms")
 	if t.MinRTT > 0 {
-		b.WriteString("  min " + ms(t.MinRTT))
+		b.WriteString("  min " + ms(t.MinRTT) + " ms")
 	}
 	b.WriteString("  rto " + strconv.FormatUint(uint64(t.RTO/1000), 10) + " ms  cwnd " + u32(t.SndCwnd))
 	if t.SndSsthresh < 0xffff {
@@ -98,10 +98,10 @@ func limitsLine(s *model.Socket) string {
 // noInfoReason says why a TCP socket has no tcp_info.
 func noInfoReason(s *model.Socket) string {
 	switch {
-	case s.Cookie == 0:
-		return "sockets read from /proc/net (sock_diag unavailable); rates show -"
 	case s.State == model.StateTimeWait || s.State == model.StateNewSynRecv:
 		return "a " + s.State.String() + " socket is not a full socket; rates show -"
+	case s.Cookie == 0:
+		return "sockets read from /proc/net (sock_diag unavailable); rates show -"
 	}
 	return "the kernel sent none for this socket; rates show -"
 }
@@ -112,7 +112,9 @@ func u32(v uint32) string { return strconv.FormatUint(uint64(v), 10) }
 // ss does ("0.03", "20.5").
 func ms(us uint32) string { return strconv.FormatFloat(float64(us)/1000, 'f', -1, 64) }
 
-func usec(us uint64) string { return (time.Duration(us) * time.Microsecond).Round(time.Millisecond).String() }
+func usec(us uint64) string {
+	return (time.Duration(us) * time.Microsecond).Round(time.Millisecond).String()
+}
 
 func secs(d time.Duration) string { return strconv.Itoa(int(d.Round(time.Second)/time.Second)) + " s" }
 
