@@ -163,7 +163,7 @@ func printTop(w io.Writer, iv topInterval, by string, first bool) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	rate := func(r model.SocketRate, v float64) string {
 		if !r.Known {
-			return "—"
+			return "-"
 		}
 		return fmtBps(v)
 	}
@@ -174,7 +174,7 @@ func printTop(w io.Writer, iv topInterval, by string, first bool) error {
 			if comm == "" {
 				comm = "(unknown)"
 			}
-			rx, tx, re := "—", "—", "—"
+			rx, tx, re := "-", "-", "-"
 			if p.Rated > 0 {
 				rx, tx, re = fmtBps(p.RxBps), fmtBps(p.TxBps), strconv.FormatFloat(p.RetransPerSec, 'f', 1, 64)
 			}

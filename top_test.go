@@ -57,7 +57,7 @@ func TestTopPrint(t *testing.T) {
 			"PROCESS  PIDS   CONNS  RX/s     TX/s     RETRANS/s",
 			"nginx    11,12  2      2.0 kB/s 6.5 MB/s 2.0",
 			"curl     30     1      3.0 MB/s 100 B/s  0.0",
-			"sleepy   31     1      —        —        —",
+			"sleepy   31     1      -        -        -",
 		}},
 		{"by socket, limit 2", topOptions{by: "socket", count: 1, limit: 2}, []string{
 			"sock_diag",
