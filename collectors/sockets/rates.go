@@ -32,6 +32,7 @@ type chronoSample struct {
 type rateState struct {
 	prev   rateSample
 	a0, a1 chronoSample
+	gen    uint32 // the update that last saw the socket
 }
 
 // rateTracker turns the cumulative tcp_info counters of successive
@@ -41,18 +42,19 @@ type rateState struct {
 // forgotten at the next update. A rateTracker is not safe for concurrent
 // use.
 type rateTracker struct {
-	prev, next map[uint64]rateState
+	state map[uint64]rateState
+	gen   uint32
 }
 
 // update sets Rate on every TCP socket of socks, listeners aside, that
 // has tcp_info byte counters and a cookie, from its counters now and at the previous
 // update. now is a monotonic time (any origin; the same for every call).
 func (r *rateTracker) update(socks []model.Socket, now time.Duration) {
-	if r.prev == nil {
-		r.prev = map[uint64]rateState{}
-		r.next = map[uint64]rateState{}
+	if r.state == nil {
+		r.state = map[uint64]rateState{}
 	}
-	clear(r.next)
+	r.gen++
+	seen := 0
 	for i := range socks {
 		s := &socks[i]
 		if s.Cookie == 0 || s.Proto != model.ProtoTCP || s.State == model.StateListen || !s.TCP.HasBytes() {
@@ -60,9 +62,9 @@ func (r *rateTracker) update(socks []model.Socket, now time.Duration) {
 		}
 		cur := rateSample{at: now, acked: s.TCP.BytesAcked, received: s.TCP.BytesReceived, retrans: s.TCP.TotalRetrans}
 		ch := chronoSample{at: now, busy: s.TCP.BusyTime, rwnd: s.TCP.RwndLimited, sndbuf: s.TCP.SndbufLimited}
-		st, seen := r.prev[s.Cookie]
+		st, known := r.state[s.Cookie]
 		p := st.prev
-		if seen && now > p.at && cur.acked >= p.acked && cur.received >= p.received {
+		if known && st.gen == r.gen-1 && now > p.at && cur.acked >= p.acked && cur.received >= p.received {
 			dt := now - p.at
 			sec := dt.Seconds()
 			s.Rate = model.SocketRate{
@@ -91,8 +93,17 @@ func (r *rateTracker) update(socks []model.Socket, now time.Duration) {
 		} else {
 			st = rateState{a0: ch, a1: ch}
 		}
-		st.prev = cur
-		r.next[s.Cookie] = st
+		st.prev, st.gen = cur, r.gen
+		r.state[s.Cookie] = st
+		seen++
 	}
-	r.prev, r.next = r.next, r.prev
+	// Forget the sockets that left (one map, not two swapped: it is the
+	// tracker's memory, ~130 bytes a socket).
+	if len(r.state) > seen {
+		for k, st := range r.state {
+			if st.gen != r.gen {
+				delete(r.state, k)
+			}
+		}
+	}
 }
