@@ -84,8 +84,8 @@ for n in $SIZES; do
 		grep -q READY "$tmp/out.$i" || { echo "holder $i not ready" >&2; exit 1; }
 	done
 	label="$((n / 1000))k conns"
-	ip netns exec "$NS" "$tmp/sockbench" time -runs "$RUNS" -label "$label" | tee -a "$rows"
-	# In process: the TCP dumps with and without tcp_info, medians of 5.
+	# In process: the TCP dumps with and without tcp_info, medians of 5,
+	# first (the connections are freshest).
 	echo "TCP sockets before the tcp_info runs: $(ip netns exec "$NS" ss -tanH | wc -l)" >&2
 	NETLENS_BENCH_SOCKETS=namespace ip netns exec "$NS" "$tmp/sockets.test" -test.run '^$' \
 		-test.bench '^BenchmarkDumpTCPInfo$' -test.benchtime "${RUNS}x" -test.count 5 >"$tmp/ti.$n.txt"
@@ -104,6 +104,7 @@ for n in $SIZES; do
 			printf "| %s | %d | %.1f ms | %.1f ms | **%.2fx** | %.1f ms | %.0f ns |\n", label, socks,
 				m["without"] / 1e6, m["with"] / 1e6, m["with"] / m["without"], m["with+rates"] / 1e6, (m["with"] - m["without"]) / socks
 		}' "$tmp/ti.$n.txt" | tee -a "$tirows"
+	ip netns exec "$NS" "$tmp/sockbench" time -runs "$RUNS" -label "$label" | tee -a "$rows"
 	if command -v hyperfine >/dev/null; then
 		ip netns exec "$NS" hyperfine -N --warmup 1 --runs "$RUNS" --style basic \
 			--export-markdown "$tmp/hf.$n.md" \
