@@ -41,3 +41,17 @@ func TestProcessRates(t *testing.T) {
 		t.Errorf("TopSockets(0) = %v, want the 4 rated sockets", got)
 	}
 }
+
+// BenchmarkProcessRates groups 10,000 sockets of 200 processes (the TUI
+// does it once a refresh, for the process view's sparklines).
+func BenchmarkProcessRates(b *testing.B) {
+	socks := make([]Socket, 10000)
+	for i := range socks {
+		comm := "proc" + string(rune('a'+i%26)) + string(rune('a'+(i/26)%8))
+		socks[i] = rated(comm, []int{1000 + i%200}, float64(i), float64(2*i), 0)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = ProcessRates(socks)
+	}
+}

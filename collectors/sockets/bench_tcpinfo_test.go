@@ -62,3 +62,22 @@ func BenchmarkDumpTCPInfo(b *testing.B) {
 
 // timeOf is the n-th second of a benchmark's clock.
 func timeOf(n int64) time.Duration { return time.Duration(n) * time.Second }
+
+// BenchmarkDecodeTCPInfoDump decodes the real tcp_info dump of
+// testdata (messages of about 424 bytes: inet_diag_msg, tcp_info,
+// congestion control, SKMEMINFO), per socket.
+func BenchmarkDecodeTCPInfoDump(b *testing.B) {
+	dg := readFixture(b, "sockdiag_tcpinfo_ipv4.bin")
+	var out []model.Socket
+	n := 0
+	b.SetBytes(int64(len(dg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if out, _, err = decodeDatagram(dg, fixtureSeq, model.ProtoTCP, nil, out[:0]); err != nil {
+			b.Fatal(err)
+		}
+		n = len(out)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/socket")
+}
