@@ -392,3 +392,43 @@ func TestIntegrationTCPInfoRetransmitsOneFlow(t *testing.T) {
 		t.Errorf("retransmit rates times intervals: lossy %.2f (want %d), clean %.2f (want 0)", rateSum[7112], lossy, rateSum[7111])
 	}
 }
+
+// TestIntegrationTCPInfoProcNetHasNoRates reads a namespace where a
+// connection moves data from /proc/net (the fallback when sock_diag is
+// unavailable): there is no tcp_info there, so no socket gets a rate,
+// where sock_diag gives the busy connection one.
+func TestIntegrationTCPInfoProcNetHasNoRates(t *testing.T) {
+	ns := netnstest.New(t, "nlti")
+	ps := []*pacer{{role: "pace-a", port: 7121, rate: 1e6}}
+	startPacers(t, ns, 5, ps)
+	goPacers(t, ps)
+	ctx := context.Background()
+	for _, source := range []string{SourceProcNet, SourceSockDiag} {
+		c := New(Options{NetNS: ns.FD(t), Source: source, NoOwners: true})
+		var socks []model.Socket
+		for range 2 {
+			var err error
+			if socks, _, err = c.Sockets(ctx); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		c.Close()
+		s := sender(socks, 7121)
+		if s == nil {
+			t.Fatalf("%s: the connection to 7121 is not listed", source)
+		}
+		switch source {
+		case SourceProcNet:
+			for _, x := range socks {
+				if x.Rate.Known || x.TCP.Len != 0 {
+					t.Errorf("/proc/net: %v %v has tcp_info (%d bytes) or a rate %+v", x.Local, x.Remote, x.TCP.Len, x.Rate)
+				}
+			}
+		case SourceSockDiag:
+			if !s.Rate.Known || s.Rate.TxBps <= 0 {
+				t.Errorf("sock_diag: the sender has no rate: %+v", s.Rate)
+			}
+		}
+	}
+}
