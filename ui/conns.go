@@ -187,3 +187,16 @@ func cycleNAT(f string) string {
 	}
 	return strings.Join(rest, " ")
 }
+
+// HelpLines implements page.
+func (p *connsPage) HelpLines(width int) []string {
+	return []string{
+		fitString(" Connections: v shows sockets, flows, joined; flow State A assured, U unreplied;", width),
+		fitString(" Bytes and Packets are original/reply direction.", width),
+		fitString(" Filter terms: proto:udp port:53 addr:10.0.0.0/8 state:estab mark:N zone:N", width),
+		fitString(" nat:snat|dnat|both|any|none (n cycles it).", width),
+		fitString(" Rx/s Tx/s Retr/s: TCP bytes received, bytes acked and segments retransmitted", width),
+		fitString(" per second, from the kernel's tcp_info; - where there are none: UDP and raw", width),
+		fitString(" sockets (no byte counters in the kernel), listeners, sockets from /proc/net,", width),
+		fitString(" and a socket's first refresh. P groups them by process (the nethogs view).", width)}
+}
