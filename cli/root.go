@@ -182,6 +182,7 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 		flowsCmd(),
 		dropsCmd(&o),
 		captureCmd(),
+		topCmd(&o),
 		RulesCmd(RulesConfig{}),
 		versionCmd(version),
 	)

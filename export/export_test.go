@@ -27,7 +27,15 @@ func fullSnapshot() model.Snapshot {
 	s.Publish(model.SocketsUpdate{At: t0, Sockets: []model.Socket{
 		{Proto: model.ProtoTCP, Family: model.FamilyIPv4, Local: netip.MustParseAddrPort("10.0.0.1:22"), Remote: netip.MustParseAddrPort("10.0.0.2:50000"),
 			State: model.StateEstablished, SendQ: 1, RecvQ: 2, UID: 0, Inode: 12345, Cookie: 99, Interface: "eth0",
-			Procs: []model.Proc{{PID: 42, Comm: "sshd", FD: 3}}, Drops: 7, HasDrops: true},
+			Procs: []model.Proc{{PID: 42, Comm: "sshd", FD: 3}}, Drops: 7, HasDrops: true,
+			TCP: model.TCPInfo{Len: 232, CAState: model.CARecovery, Retransmits: 1, Backoff: 1, RTO: 204000, ATO: 40000, SndMSS: 1448, RcvMSS: 536,
+				Unacked: 10, Sacked: 2, Lost: 1, Retrans: 1, LastDataSent: 4, LastDataRecv: 8, PMTU: 1500, RTT: 20000, RTTVar: 5000,
+				SndSsthresh: 20, SndCwnd: 10, Reordering: 3, TotalRetrans: 7, PacingRate: 1e6, MaxPacingRate: 1<<64 - 1, BytesAcked: 1e6,
+				BytesReceived: 2e5, SegsOut: 900, SegsIn: 800, NotsentBytes: 100, MinRTT: 15000, DataSegsIn: 300, DataSegsOut: 700,
+				DeliveryRate: 9e5, DeliveryRateAppLimited: true, BusyTime: 5e6, RwndLimited: 1e6, SndbufLimited: 2e5, BytesSent: 1.1e6,
+				BytesRetrans: 1e4, Congestion: "cubic"},
+			Rate: model.SocketRate{Known: true, Interval: time.Second, RxBps: 1000, TxBps: 2e6, RetransPerSec: 0.5,
+				Limits: model.SendLimits{Window: 10 * time.Second, Busy: 8 * time.Second, Rwnd: time.Second, Sndbuf: 2 * time.Second}}},
 		{Proto: model.ProtoUDP, Family: model.FamilyIPv6, Local: netip.MustParseAddrPort("[::]:53"), State: model.StateClose},
 		{Proto: model.ProtoRAW, Family: model.FamilyIPv6, Local: netip.MustParseAddrPort("[fe80::1%eth0]:58"), State: model.StateClose},
 	}})
@@ -131,7 +139,7 @@ func TestSchemaRejects(t *testing.T) {
 	good, _ := Marshal(fullSnapshot())
 	tests := []struct{ name, from, to string }{
 		{"unknown top-level field", `"seq":`, `"extra": 1, "seq":`},
-		{"wrong schema version", `"schema_version": 1`, `"schema_version": 2`},
+		{"wrong schema version", `"schema_version": 2`, `"schema_version": 1`},
 		{"bad state", `"state": "ESTAB"`, `"state": "established"`},
 		{"negative counter", `"value": 25`, `"value": -1`},
 		{"bad address", `"local": "10.0.0.1:22"`, `"local": "10.0.0.1"`},

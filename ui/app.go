@@ -96,7 +96,7 @@ func New(store *model.Store, opts Options) *App {
 	a.styles = *NewStyles(colorprofile.TrueColor)
 	c := Common{Styles: &a.styles, Keys: a.keys}
 	a.pages = []page{
-		newConnsPage(c, opts.Deps.Connections, opts.Deps.Flows),
+		newConnsPage(c, opts.Deps.Connections, opts.Deps.Flows, opts.Glyphs),
 		newDropsPage(c, opts.Deps.Drops, ctCollector(opts.Deps), opts.Glyphs),
 		newSysctlPage(c, opts.Deps.Sysctl),
 		newFiltersPage(c, opts.Deps.Filters, opts.Controls.Filters, opts.Now),

@@ -32,6 +32,7 @@ type KeyMap struct {
 	WatchedOnly key.Binding // sysctl: watched only / all
 	Details     key.Binding // lists: show/hide the detail pane (sysctl: the "why")
 	View        key.Binding // connections: sockets / flows / joined
+	ProcView    key.Binding // connections: sockets by process (P)
 	NATFilter   key.Binding // connections: cycle the nat: filter term
 
 	// Filters tab (space is its toggle, page down elsewhere).
@@ -80,6 +81,7 @@ func DefaultKeyMap() *KeyMap {
 		WatchedOnly: key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "watched")),
 		Details:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details")),
 		View:        key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "view")),
+		ProcView:    key.NewBinding(key.WithKeys("P"), key.WithHelp("P", "by process")),
 		NATFilter:   key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "nat")),
 
 		RuleToggle:  key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "on/off")),

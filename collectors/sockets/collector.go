@@ -56,6 +56,9 @@ type Collector struct {
 	last   int // sockets in the previous collection, to size the next
 	// namesAt is when the interface name cache was last emptied.
 	namesAt time.Time
+	// rates turns tcp_info counters into rates; clock is its time base.
+	rates rateTracker
+	clock time.Time
 
 	mu       sync.Mutex
 	source   string
@@ -230,6 +233,10 @@ func (c *Collector) sockets(ctx context.Context) ([]model.Socket, Stats, error) 
 		return nil, st, err
 	}
 	st.DumpDuration = time.Since(t0)
+	if c.clock.IsZero() {
+		c.clock = t0
+	}
+	c.rates.update(socks, time.Since(c.clock))
 	c.last = len(socks)
 	st.Sockets = len(socks)
 	if !c.opts.NoOwners {
