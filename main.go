@@ -18,7 +18,6 @@ import (
 	"netlens/collectors"
 	"netlens/collectors/all"
 	"netlens/collectors/capture"
-	"netlens/collectors/conntrack"
 	"netlens/collectors/drops"
 	"netlens/collectors/filter"
 	"netlens/model"
@@ -228,39 +227,34 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 }
 
 func snapshotCmd(o *options) *cobra.Command {
-	var out string
-	var timeout time.Duration
+	var so snapshotOptions
 	cmd := &cobra.Command{
 		Use:   "snapshot",
 		Short: "Collect everything once and write a JSON snapshot (stdout by default)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runSnapshot(cmd.Context(), *o, out, timeout)
+			return runSnapshot(cmd.Context(), *o, so)
 		},
 	}
-	cmd.Flags().StringVarP(&out, "output", "o", "-", "write the snapshot to this file (atomically); - for stdout")
-	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "give up on a collector after this long")
+	cmd.Flags().StringVarP(&so.out, "output", "o", "-", "write the snapshot to this file (atomically); - for stdout")
+	cmd.Flags().DurationVar(&so.timeout, "timeout", 10*time.Second, "give up on a collector after this long")
+	cmd.Flags().BoolVar(&so.indent, "indent", false, "indent the JSON (it is compact unless written to a terminal)")
 	return cmd
 }
 
 func flowsCmd() *cobra.Command {
-	var asJSON bool
+	var o flowsOptions
 	cmd := &cobra.Command{
 		Use:   "flows",
 		Short: "Print the conntrack table once, with NAT, state and counters (for scripts)",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			flows, st, err := conntrack.DumpOnce(cmd.Context(), conntrack.Config{})
-			if err != nil {
-				return err
-			}
-			if note := conntrack.FlowsNote(st); note != "" && !asJSON {
-				fmt.Fprintln(cmd.ErrOrStderr(), note)
-			}
-			return conntrack.PrintFlows(cmd.OutOrStdout(), flows, asJSON)
-		},
+		Long: `flows prints every conntrack entry once, as the kernel lists them (like
+conntrack -L), or with --limit N the N with the most bytes, most first.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runFlows(cmd, o) },
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (the snapshot's flow objects)")
+	cmd.Flags().BoolVar(&o.json, "json", false, "print JSON (the snapshot's flow objects), compact unless --indent or a terminal")
+	cmd.Flags().BoolVar(&o.indent, "indent", false, "indent the JSON")
+	cmd.Flags().IntVar(&o.limit, "limit", 0, "print only the `N` entries with the most bytes, and say whether others were left out (0: all)")
 	return cmd
 }
 
@@ -361,21 +355,4 @@ func runTUI(ctx context.Context, o options) error {
 		Glyphs:     glyphs(o.ascii),
 		CaptureDir: o.snapshotDir,
 	})
-}
-
-func runSnapshot(ctx context.Context, o options, out string, timeout time.Duration) error {
-	store := newStore()
-	r, err := o.runner(store)
-	if err != nil {
-		return err
-	}
-	// One sample: counters carry raw values; their deltas and rates are
-	// zero, since there is no earlier sample to compare with.
-	r.Once(ctx, timeout)
-	r.Wait()
-	snap := store.Snapshot()
-	if out == "-" || out == "" {
-		return export.Write(os.Stdout, snap)
-	}
-	return export.WriteFile(out, snap)
 }

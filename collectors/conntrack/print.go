@@ -107,7 +107,11 @@ func FlowsNote(st model.ConntrackStats) string {
 // (without "use", which netlens does not keep), plus "[SNAT addr:port]"
 // / "[DNAT addr:port]" when the flow is translated.
 func FormatFlow(f *model.Flow, now time.Time) string {
-	b := make([]byte, 0, 256)
+	return string(AppendFlow(make([]byte, 0, 256), f, now))
+}
+
+// AppendFlow appends FormatFlow's line for f to b.
+func AppendFlow(b []byte, f *model.Flow, now time.Time) []byte {
 	fam, l3 := "ipv4", 2
 	if f.Family == model.FamilyIPv6 {
 		fam, l3 = "ipv6", 10
@@ -152,5 +156,34 @@ func FormatFlow(f *model.Flow, now time.Time) string {
 	if f.NATDst.IsValid() {
 		b = fmt.Appendf(b, " [DNAT %s]", f.NATDst)
 	}
-	return string(b)
+	return b
+}
+
+// DumpEach reads the conntrack table once and calls fn with each flow as
+// it is decoded, in the kernel's order (as `conntrack -L` lists them),
+// holding no table: memory stays flat however many entries there are.
+// The flow passed to fn is only valid during the call; an error from fn
+// stops the dump and is returned. An interrupted dump (NLM_F_DUMP_INTR)
+// is not restarted, since what fn was given cannot be taken back: it runs
+// to its end and interrupted is set: entries may then be missing or
+// repeated, as with conntrack -L. Errors wrap
+// collectors.ErrPermission or collectors.ErrNotSupported as Collect's do.
+func DumpEach(ctx context.Context, cfg Config, fn func(*model.Flow) error) (st model.ConntrackStats, interrupted bool, err error) {
+	cfg.NoEvents = true
+	c := NewCollector(cfg)
+	defer c.Close()
+	start := c.cfg.Now()
+	st, err = c.baseStats(start)
+	if err != nil {
+		return st, false, err
+	}
+	n := 0
+	bad, intr, err := dumpEach(ctx, c.query, start, func() {}, func(f *model.Flow) error {
+		n++
+		return fn(f)
+	}, true)
+	end := c.cfg.Now()
+	st.FlowsHeld, st.FlowsLimit, st.FlowsTruncated = n, 0, false
+	st.Dumps, st.LastDump, st.DumpDuration, st.DecodeErrors = 1, end, end.Sub(start), bad
+	return st, intr, err
 }
