@@ -15,19 +15,36 @@
 #             at CT_SIZES entries (100k, 1M) filled in a fresh namespace,
 #             and the check that `flows --json | jq length` equals
 #             `conntrack -L | wc -l`.
+#   events    conntrack events: ctbench gen creates and deletes entries
+#             at EV_RATE events/s (half NEW, half DESTROY) for EV_DUR s
+#             in a fresh namespace while netlens's collector (ctbench
+#             listen) and `conntrack -E -e NEW,DESTROY` listen side by
+#             side; every NEW and DESTROY must be seen or counted lost.
+#   live      live capture on a veth pair between two namespaces: pacer
+#             sends 64-byte UDP frames, then 1,514-byte TCP segments, at
+#             each rate of LIVE_RATES frames/s for LIVE_DUR s; at each
+#             rate `netlens capture -i IFACE --json` and then
+#             `tcpdump -i IFACE -w /dev/null` capture a run of their own;
+#             their ring drops and CPU per packet, and the highest rate
+#             each captured without a drop.
 #   sockets   netlens snapshot --no-owners  vs  ss -tani,
 #             netlens snapshot              vs  ss -tanp
 #             at SOCKETS sockets (established loopback pairs) in a fresh
 #             namespace.
 #
-# Environment: PARTS="capture flows sockets" RUNS=5 PACKETS=1000000
+# Environment: PARTS="capture flows events live sockets" RUNS=5 EV_RATE=200000 EV_DUR=10
+# LIVE_RATES="25000 50000 100000 200000 400000" LIVE_DUR=4 PACKETS=1000000
 # FLOWS="100 1000 5000 10000 100000" CT_SIZES="100000 1000000"
 # SOCKETS=100000 RESULTS=path/to/RESULTS.md
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-PARTS=${PARTS:-"capture flows sockets"}
+PARTS=${PARTS:-"capture flows events live sockets"}
+LIVE_RATES=${LIVE_RATES:-"25000 50000 100000 200000 400000"}
+LIVE_DUR=${LIVE_DUR:-4}
+EV_RATE=${EV_RATE:-200000}
+EV_DUR=${EV_DUR:-10}
 RUNS=${RUNS:-5}
 PACKETS=${PACKETS:-1000000}
 FLOWS=${FLOWS:-"100 1000 5000 10000 100000"}
@@ -54,6 +71,7 @@ cleanup() {
 	ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null || true
 	sleep 0.5
 	ip netns del "$NS" 2>/dev/null || true
+	ip netns del "$NS-b" 2>/dev/null || true
 	if [ -n "$ctmax_orig" ] && [ "$(cat /proc/sys/net/netfilter/nf_conntrack_max)" != "$ctmax_orig" ]; then
 		echo "$ctmax_orig" >/proc/sys/net/netfilter/nf_conntrack_max
 	fi
@@ -64,6 +82,7 @@ trap cleanup EXIT
 (cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$tmp/netlens" . &&
 	go build -o "$tmp/churngen" ./collectors/capture/bench/churngen &&
 	go build -o "$tmp/ctbench" ./collectors/conntrack/bench/ctbench &&
+	go build -o "$tmp/pacer" ./bench/whole/pacer &&
 	go build -o "$tmp/sockbench" ./collectors/sockets/bench/sockbench)
 nl=$tmp/netlens
 rows=$tmp/rows.md
@@ -131,6 +150,98 @@ if [[ " $PARTS " == *" flows "* ]]; then
 		ip netns del "$NS"
 		if [ -n "$ctmax_orig" ]; then echo "$ctmax_orig" >/proc/sys/net/netfilter/nf_conntrack_max; fi
 	done
+fi
+
+if [[ " $PARTS " == *" events "* ]]; then
+	echo "== events: $EV_RATE/s for ${EV_DUR}s" >&2
+	new_ns
+	in_ns "$tmp/ctbench" listen -for $((EV_DUR + 4))s >"$tmp/listen" 2>&1 &
+	lpid=$!
+	in_ns conntrack -E -e NEW,DESTROY >"$tmp/ctE" 2>"$tmp/ctE.err" &
+	cpid=$!
+	sleep 1
+	g=$(in_ns "$tmp/ctbench" gen -rate "$EV_RATE" -for "${EV_DUR}s" -base 3000000)
+	wait "$lpid"
+	sleep 1
+	kill "$cpid" 2>/dev/null || true
+	wait "$cpid" 2>/dev/null || true
+	l=$(cat "$tmp/listen")
+	ct_new=$(grep -c '\[NEW\]' "$tmp/ctE" || true)
+	ct_destroy=$(grep -c '\[DESTROY\]' "$tmp/ctE" || true)
+	ct_warn=$(grep -ci 'enobufs\|losing events' "$tmp/ctE.err" || true)
+	echo "$g $l ct_new=$ct_new ct_destroy=$ct_destroy ct_enobufs_warnings=$ct_warn" >&2
+	{
+		echo
+		echo "Conntrack events, asked $EV_RATE/s (half NEW, half DESTROY) for ${EV_DUR}s; both listeners side by side in one run:"
+		echo
+		echo "| listener | generated | achieved events/s | seen NEW | seen DESTROY | lost (counted) | unaccounted | re-dumps | CPU s |"
+		echo "|---|---|---|---|---|---|---|---|---|"
+		echo "$g $l" | awk '{
+			for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+			gen = v["created"] + v["deleted"]; seen = v["seen_new"] + v["seen_destroy"]
+			printf "| netlens (ctbench listen: the collector) | %d | %.0f | %d | %d | %d | %d | %d | %s |\n", gen, v["events_per_s"], v["seen_new"], v["seen_destroy"], v["lost"], gen - seen - v["lost"], v["resyncs"], v["cpu_s"]
+		}'
+		echo "$g" | awk -v n="$ct_new" -v d="$ct_destroy" -v w="$ct_warn" '{
+			for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+			gen = v["created"] + v["deleted"]
+			printf "| `conntrack -E -e NEW,DESTROY` | %d | %.0f | %d | %d | not counted (%d ENOBUFS warnings) | %d | - | - |\n", gen, v["events_per_s"], n, d, w, gen - n - d
+		}'
+	} >>"$notes"
+	ip netns del "$NS"
+fi
+
+if [[ " $PARTS " == *" live "* ]]; then
+	echo "== live capture" >&2
+	NSB=$NS-b
+	new_ns
+	ip netns del "$NSB" 2>/dev/null || true
+	ip netns add "$NSB"
+	ip link add va netns "$NS" type veth peer vb netns "$NSB"
+	ip -n "$NS" addr add 10.99.0.1/24 dev va
+	ip -n "$NSB" addr add 10.99.0.2/24 dev vb
+	# One frame per segment on the wire and in the capture: no GSO.
+	ip -n "$NS" link set va gso_max_segs 1 up 2>/dev/null || ip -n "$NS" link set va up
+	ip -n "$NSB" link set vb gso_max_segs 1 up 2>/dev/null || ip -n "$NSB" link set vb up
+	in_ns "$tmp/pacer" sink -listen 10.99.0.1:9000 -for 1h >"$tmp/sink" 2>&1 &
+	sink=$!
+	sleep 1
+	{
+		echo
+		echo "Live capture on a veth between two namespaces, ${LIVE_DUR}s per run; at each rate netlens and tcpdump capture a run each, one after the other:"
+		echo
+		echo "| frames | asked /s | sent /s (netlens run) | netlens captured | netlens ring drops | netlens CPU µs/frame | sent /s (tcpdump run) | tcpdump captured | tcpdump dropped | tcpdump CPU µs/frame |"
+		echo "|---|---|---|---|---|---|---|---|---|---|"
+	} >>"$notes"
+	for mode in udp tcp; do
+		best_nl=0 best_td=0
+		for r in $LIVE_RATES; do
+			in_ns "$nl" capture -i va --duration $((LIVE_DUR + 2))s --json >"$tmp/nl.json" 2>"$tmp/nl.err" &
+			cap=$!
+			sleep 1
+			s1=$(ip netns exec "$NSB" "$tmp/pacer" "$mode" -dst 10.99.0.1:9000 -rate "$r" -for "${LIVE_DUR}s")
+			wait "$cap" || { cat "$tmp/nl.err" >&2; }
+			in_ns /usr/bin/time -f "cpu=%U+%S" timeout -s INT $((LIVE_DUR + 2)) tcpdump -i va -w /dev/null 2>"$tmp/td.err" &
+			cap=$!
+			sleep 1
+			s2=$(ip netns exec "$NSB" "$tmp/pacer" "$mode" -dst 10.99.0.1:9000 -rate "$r" -for "${LIVE_DUR}s")
+			wait "$cap" || true
+			read -r np nd nc < <(jq -r '"\(.packets) \(.ring_drops) \(.cpu_seconds)"' "$tmp/nl.json")
+			tp=$(awk '/packets captured/ { print $1 }' "$tmp/td.err")
+			tdr=$(awk '/dropped by kernel/ { print $1 }' "$tmp/td.err")
+			tc=$(sed -n 's/.*cpu=\([0-9.]*\)+\([0-9.]*\).*/\1 \2/p' "$tmp/td.err" | awk '{ print $1 + $2 }')
+			r1=$(echo "$s1" | sed 's/.*rate=//')
+			r2=$(echo "$s2" | sed 's/.*rate=//')
+			frame=$([ "$mode" = udp ] && echo "64 B UDP" || echo "1,514 B TCP")
+			awk -v f="$frame" -v r="$r" -v r1="$r1" -v np="$np" -v nd="$nd" -v nc="$nc" -v r2="$r2" -v tp="$tp" -v tdr="$tdr" -v tc="$tc" 'BEGIN {
+				printf "| %s | %d | %d | %d | %d | %.2f | %d | %d | %d | %.2f |\n", f, r, r1, np, nd, (np > 0 ? 1e6 * nc / np : 0), r2, tp, tdr, (tp > 0 ? 1e6 * tc / tp : 0) }' | tee -a "$notes" >&2
+			[ "${nd:-1}" = 0 ] && best_nl=$r1
+			[ "${tdr:-1}" = 0 ] && best_td=$r2
+		done
+		echo "- $mode: highest rate captured without a drop: netlens $best_nl frames/s, tcpdump $best_td frames/s (of the rates tried; the sender's own limit caps both)" >>"$notes"
+	done
+	kill "$sink" 2>/dev/null || true
+	ip netns del "$NSB"
+	ip netns del "$NS"
 fi
 
 if [[ " $PARTS " == *" sockets "* ]]; then
