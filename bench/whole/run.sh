@@ -254,8 +254,8 @@ if [[ " $PARTS " == *" live "* ]]; then
 			frame=$([ "$mode" = udp ] && echo "64 B UDP" || echo "1,514 B TCP")
 			awk -v f="$frame" -v r="$r" -v r1="$r1" -v np="$np" -v nd="$nd" -v nc="$nc" -v r2="$r2" -v tp="$tp" -v tdr="$tdr" -v tc="$tc" 'BEGIN {
 				printf "| %s | %d | %d | %d | %d | %.2f | %d | %d | %d | %.2f |\n", f, r, r1, np, nd, (np > 0 ? 1e6 * nc / np : 0), r2, tp, tdr, (tp > 0 ? 1e6 * tc / tp : 0) }' | tee -a "$notes" >&2
-			[ "${nd:-1}" = 0 ] && best_nl=$r1
-			[ "${tdr:-1}" = 0 ] && best_td=$r2
+			if [ "${nd:-1}" = 0 ] && [ "$r1" -gt "$best_nl" ]; then best_nl=$r1; fi
+			if [ "${tdr:-1}" = 0 ] && [ "$r2" -gt "$best_td" ]; then best_td=$r2; fi
 		done
 		echo "- $mode: highest rate captured without a drop: netlens $best_nl frames/s, tcpdump $best_td frames/s (of the rates tried; the sender's own limit caps both)" >>"$notes"
 	done
