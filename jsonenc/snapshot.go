@@ -115,17 +115,30 @@ func omitted(v reflect.Value, opts string) bool {
 				}
 			}
 		case "omitzero":
-			if z, ok := v.Interface().(interface{ IsZero() bool }); ok {
-				if (v.Kind() != reflect.Pointer || !v.IsNil()) && z.IsZero() {
-					return true
-				}
-				if v.Kind() == reflect.Pointer && v.IsNil() {
-					return true
-				}
-			} else if v.IsZero() {
+			if isZero(v) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+type isZeroer interface{ IsZero() bool }
+
+// isZero reports whether encoding/json's omitzero leaves v out: a nil
+// pointer or interface, else the type's IsZero method (on the value or,
+// for an addressable v, its pointer), else the zero value.
+func isZero(v reflect.Value) bool {
+	if (v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface) && v.IsNil() {
+		return true
+	}
+	if z, ok := v.Interface().(isZeroer); ok {
+		return z.IsZero()
+	}
+	if v.CanAddr() {
+		if z, ok := v.Addr().Interface().(isZeroer); ok {
+			return z.IsZero()
+		}
+	}
+	return v.IsZero()
 }
