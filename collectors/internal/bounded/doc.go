@@ -1,10 +1,12 @@
 // Package bounded is the table netlens keeps wherever it counts "top N"
 // of something under churn (the capture's flows and hosts, the conntrack
-// collector's bounded view): an open-addressing hash table over one
-// preallocated slab, with CLOCK (second-chance) eviction.
+// collector's bounded view): an open-addressing hash table over one slab
+// of entries, with CLOCK (second-chance) eviction.
 //
 // Cost: a lookup, an insertion and an eviction are O(1) amortised and
-// allocate nothing; all memory is allocated by New. The index is linear
+// allocate nothing per entry: the slab starts at 256 slots and doubles
+// as it fills, up to its capacity (so a table that stays small costs
+// little), and once full it only reuses its slots. The index is linear
 // probing at a load factor of at most 1/2, with backward-shift deletion
 // (no tombstones), so its probe lengths do not degrade under churn.
 //

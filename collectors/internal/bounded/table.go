@@ -17,39 +17,63 @@ const (
 // Get or Lookup stays valid until that key is deleted or evicted.
 // It is not safe for concurrent use.
 type Table[K comparable, V any] struct {
-	hash    func(K) uint64
-	keys    []K
-	vals    []V
-	hashes  []uint64
-	state   []uint8
-	free    []int32 // slots freed by Delete, reused first
-	used    int     // slots [0, used) have been handed out at least once
-	n       int     // live entries
-	index   []int32 // slot+1; 0 is empty
-	mask    uint64
-	hand    int
-	evicted uint64
+	hash func(K) uint64
+	// capacity bounds the slab; keys, vals, hashes and state are the
+	// slab's columns, len(keys) slots so far.
+	capacity int
+	keys     []K
+	vals     []V
+	hashes   []uint64
+	state    []uint8
+	free     []int32 // slots freed by Delete, reused first
+	used     int     // slots [0, used) have been handed out at least once
+	n        int     // live entries
+	index    []int32 // slot+1; 0 is empty
+	mask     uint64
+	hand     int
+	evicted  uint64
 }
 
-// New returns a Table of capacity entries (at least 1) hashed by hash,
-// allocating all its memory.
+// initialSlots is the slab a Table starts with (or its capacity, if
+// smaller): a table that never fills costs memory for what it holds.
+const initialSlots = 256
+
+// New returns a Table of at most capacity entries (at least 1) hashed by
+// hash. Its slab starts small and doubles as it fills, up to capacity:
+// an insertion allocates only at a doubling (log2(capacity) times in the
+// table's life), never per entry.
 func New[K comparable, V any](capacity int, hash func(K) uint64) *Table[K, V] {
-	capacity = max(capacity, 1)
-	size := 1 << bits.Len(uint(2*capacity-1)) // >= 2*capacity
-	return &Table[K, V]{
-		hash:   hash,
-		keys:   make([]K, capacity),
-		vals:   make([]V, capacity),
-		hashes: make([]uint64, capacity),
-		state:  make([]uint8, capacity),
-		free:   make([]int32, 0, capacity),
-		index:  make([]int32, size),
-		mask:   uint64(size - 1),
+	t := &Table[K, V]{hash: hash, capacity: max(capacity, 1)}
+	t.resize(min(t.capacity, initialSlots))
+	return t
+}
+
+// resize makes the slab n slots (n >= t.used) and rebuilds the index.
+func (t *Table[K, V]) resize(n int) {
+	t.keys = regrow(t.keys, n)
+	t.vals = regrow(t.vals, n)
+	t.hashes = regrow(t.hashes, n)
+	t.state = regrow(t.state, n)
+	size := 1 << bits.Len(uint(2*n-1)) // >= 2n: load at most 1/2
+	t.index = make([]int32, size)
+	t.mask = uint64(size - 1)
+	for s := range t.used {
+		if t.state[s] == slotFree {
+			continue
+		}
+		i := t.hashes[s] & t.mask
+		for t.index[i] != 0 {
+			i = (i + 1) & t.mask
+		}
+		t.index[i] = int32(s) + 1
 	}
 }
 
+// regrow returns s copied into a new slice of length n.
+func regrow[T any](s []T, n int) []T { return append(make([]T, 0, n), s...)[:n] }
+
 // Capacity returns how many entries the table holds at most.
-func (t *Table[K, V]) Capacity() int { return len(t.keys) }
+func (t *Table[K, V]) Capacity() int { return t.capacity }
 
 // Len returns how many entries the table holds.
 func (t *Table[K, V]) Len() int { return t.n }
@@ -99,7 +123,11 @@ func (t *Table[K, V]) Get(k K) (v *V, fresh bool) {
 	case len(t.free) > 0:
 		s = t.free[len(t.free)-1]
 		t.free = t.free[:len(t.free)-1]
-	case t.used < len(t.keys):
+	case t.used < t.capacity:
+		if t.used == len(t.keys) {
+			t.resize(min(2*len(t.keys), t.capacity))
+			pos, _ = t.find(k, h) // the index was rebuilt
+		}
 		s = int32(t.used)
 		t.used++
 	default:

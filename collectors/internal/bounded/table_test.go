@@ -162,6 +162,36 @@ func TestTableKeepsHotKeys(t *testing.T) {
 	}
 }
 
+// TestTableGrows: the slab starts small and doubles up to the capacity;
+// entries survive each doubling, and nothing is evicted before the
+// capacity is reached.
+func TestTableGrows(t *testing.T) {
+	const capacity = 5000 // not a power of two: the last step is partial
+	tb := New[uint32, uint64](capacity, hashU32)
+	if got := len(tb.keys); got != initialSlots {
+		t.Fatalf("initial slab %d slots, want %d", got, initialSlots)
+	}
+	for k := range uint32(capacity) {
+		v, fresh := tb.Get(k)
+		if !fresh {
+			t.Fatalf("key %d not fresh", k)
+		}
+		*v = uint64(k) * 3
+	}
+	if len(tb.keys) != capacity || tb.Evicted() != 0 || tb.Len() != capacity {
+		t.Fatalf("slab %d, len %d, evicted %d; want %d, %d, 0", len(tb.keys), tb.Len(), tb.Evicted(), capacity, capacity)
+	}
+	for k := range uint32(capacity) {
+		if v, ok := tb.Lookup(k); !ok || *v != uint64(k)*3 {
+			t.Fatalf("key %d: %v %v after growing", k, ok, v)
+		}
+	}
+	tb.Get(capacity) // full: evicts
+	if tb.Evicted() != 1 || len(tb.keys) != capacity {
+		t.Fatalf("evicted %d, slab %d", tb.Evicted(), len(tb.keys))
+	}
+}
+
 func TestTableReset(t *testing.T) {
 	tb := New[uint32, uint64](4, hashU32)
 	for k := range uint32(10) {
@@ -179,6 +209,9 @@ func TestTableNoAllocs(t *testing.T) {
 	keys := make([]netip.AddrPort, 5000)
 	for i := range keys {
 		keys[i] = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), uint16(i))
+	}
+	for _, k := range keys[:1024] { // the slab grows to its capacity
+		tb.Get(k)
 	}
 	i := 0
 	allocs := testing.AllocsPerRun(20000, func() {
