@@ -222,7 +222,8 @@ if [[ " $PARTS " == *" live "* ]]; then
 	# One frame per segment on the wire and in the capture: no GSO.
 	ip -n "$NS" link set va gso_max_segs 1 up 2>/dev/null || ip -n "$NS" link set va up
 	ip -n "$NSB" link set vb gso_max_segs 1 up 2>/dev/null || ip -n "$NSB" link set vb up
-	in_ns "$tmp/pacer" sink -listen 10.99.0.1:9000 -for 1h >"$tmp/sink" 2>&1 &
+	# The sink stops by itself after 10x -for (bounded if this script dies).
+	in_ns "$tmp/pacer" sink -listen 10.99.0.1:9000 -for 120s >"$tmp/sink" 2>&1 &
 	sink=$!
 	sleep 1
 	{
@@ -260,6 +261,7 @@ if [[ " $PARTS " == *" live "* ]]; then
 		echo "- $mode: highest rate captured without a drop: netlens $best_nl frames/s, tcpdump $best_td frames/s (of the rates tried; the sender's own limit caps both)" >>"$notes"
 	done
 	kill "$sink" 2>/dev/null || true
+	ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null || true
 	ip netns del "$NSB"
 	ip netns del "$NS"
 fi
