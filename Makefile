@@ -14,7 +14,7 @@ GOTESTFLAGS  ?= -count=1
 # Debian packages the tests use: peer tools as oracles (ss, nstat, conntrack,
 # nft, tshark, tcpdump), tmux and sshd for end-to-end runs, and traffic tools.
 TEST_PKGS := iproute2 tmux openssh-server openssh-client nftables conntrack \
-	tshark tcpdump python3-scapy iputils-ping socat util-linux procps jq hyperfine bc
+	tshark tcpdump python3-scapy iputils-ping socat util-linux procps jq hyperfine bc time
 
 .PHONY: all build run test test-deps vet unit kmod kmod-test bench lint fuzz clean
 
@@ -67,8 +67,10 @@ kmod:
 	$(MAKE) -C kernelmod
 
 # bench runs every Go benchmark (parsers, decoders, the UI, and in the
-# top-level package the TUI's CPU and screen bytes at 120x40) and the
-# side-by-side runs against the peer tools. Needs root. Results and method:
+# top-level package the TUI's CPU and screen bytes at 120x40, and the TUI
+# at 100k sockets and flows) and the side-by-side runs against the peer
+# tools, among them bench/whole: whole netlens processes against tcpdump,
+# conntrack and ss with hyperfine -N. Needs root. Results and method:
 # docs/performance.md.
 bench: build test-deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
@@ -76,6 +78,7 @@ bench: build test-deps
 	bash collectors/drops/bench/run.sh
 	bash collectors/conntrack/bench/run.sh
 	bash collectors/capture/bench/run.sh
+	bash bench/whole/run.sh
 	TIMEOUT=3600 bash kernelmod/test/run-qemu.sh -bench
 	STRESS_CYCLES=500 TIMEOUT=3600 bash kernelmod/test/run-qemu.sh -only='^rmmod-flood$$'
 

@@ -35,6 +35,7 @@ type options struct {
 	captureIface  string
 	captureFilter string
 	cpuProfile    string
+	memProfile    string
 	revert        time.Duration
 	ascii         bool
 	version       string
@@ -165,7 +166,17 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 	pf.StringVar(&o.filterBackend, "filter-backend", rules.BackendAuto, "filter rules backend: auto (kmod, else nft), kmod, nft or none")
 	pf.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (for performance work)")
 	pf.MarkHidden("cpuprofile")
+	pf.StringVar(&o.memProfile, "memprofile", "", "write a Go heap profile to this file on exit (for performance work)")
+	pf.MarkHidden("memprofile")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if o.memProfile != "" {
+			cobra.OnFinalize(func() {
+				if f, err := os.Create(o.memProfile); err == nil {
+					pprof.Lookup("heap").WriteTo(f, 0)
+					f.Close()
+				}
+			})
+		}
 		if o.cpuProfile == "" {
 			return nil
 		}
