@@ -82,6 +82,9 @@ type Reason struct {
 	// Counter names the MIB or device counter that counts the same drops,
 	// when there is one ("Udp RcvbufErrors").
 	Counter string `json:"counter,omitempty"`
+	// Sysctl is the sysctl that governs the drops, when one does
+	// ("net.core.rmem_max").
+	Sysctl string `json:"sysctl,omitempty"`
 }
 
 // Knowledge is the parsed data file. It is immutable once loaded and safe
@@ -222,6 +225,9 @@ func (r Reason) Entry() Entry {
 	}
 	if r.Counter != "" {
 		e.Traps = []string{"The same drops are counted by " + r.Counter + "."}
+	}
+	if r.Sysctl != "" {
+		e.Settings = []Setting{{Name: r.Sysctl, Note: "governs these drops"}}
 	}
 	return e
 }

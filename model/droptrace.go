@@ -1,0 +1,156 @@
+package model
+
+import (
+	"net/netip"
+	"time"
+)
+
+// DropTrace is what the eBPF drop tracer (collectors/droptrace, on the
+// skb:kfree_skb tracepoint) counted: every packet the kernel freed as
+// dropped in the namespace in scope, per (reason, location) and per flow.
+// It is the zero value until the tracer has run; Supported and Reason say
+// whether it can run at all.
+//
+// Accounting: every drop in scope is counted in Seen, and then either in
+// a flow (Attributed) or, when the kernel's map had no room for it or
+// evicted its flow before netlens read it, in Unattributed. Seen =
+// Attributed + Unattributed.
+type DropTrace struct {
+	// At is when the tracer's map was last read.
+	At time.Time `json:"at"`
+	// Supported is false when the tracer cannot run; Reason then says
+	// why ("needs CAP_BPF and CAP_PERFMON (or root)").
+	Supported bool   `json:"supported"`
+	Reason    string `json:"reason,omitempty"`
+	// Attach is how the program is attached: "tp_btf/kfree_skb" or
+	// "raw_tp/kfree_skb".
+	Attach string `json:"attach,omitempty"`
+	// Netns is the inode of the network namespace in scope; 0 means
+	// every namespace.
+	Netns uint32 `json:"netns"`
+	// Seen counts the drops in scope since the tracer started.
+	Seen uint64 `json:"seen"`
+	// Attributed counts the drops read from the map into flows.
+	Attributed uint64 `json:"attributed"`
+	// Unattributed = Seen - Attributed: drops the map could not hold
+	// (NotAggregated) or whose flow was evicted before it was read.
+	Unattributed uint64 `json:"unattributed"`
+	// NotAggregated counts drops the kernel's map refused outright.
+	NotAggregated uint64 `json:"not_aggregated"`
+	// NotParsed counts drops whose headers could not be read; they are
+	// in flows with no tuple.
+	NotParsed uint64 `json:"not_parsed"`
+	// OtherNetns counts drops in namespaces out of scope (not in Seen).
+	OtherNetns uint64 `json:"other_netns"`
+	// MapEntries and MapMax are the flows map's fill and size.
+	MapEntries int `json:"map_entries"`
+	MapMax     int `json:"map_max"`
+	// Reasons are the counts per (reason, location) since the tracer
+	// started, most drops first.
+	Reasons []DropTraceReason `json:"reasons"`
+	// Flows are the flows the kernel's map holds, most recently dropped
+	// first.
+	Flows []DropTraceFlow `json:"flows"`
+}
+
+// UnattributedShare returns Unattributed / Seen, 0 when nothing was seen.
+func (d DropTrace) UnattributedShare() float64 {
+	if d.Seen == 0 {
+		return 0
+	}
+	return float64(d.Unattributed) / float64(d.Seen)
+}
+
+// DropTraceReason is the count of traced drops for one reason at one
+// location.
+type DropTraceReason struct {
+	// Reason is the kernel's name without SKB_DROP_REASON_ ("NO_SOCKET"),
+	// or the number in decimal when this kernel's BTF does not name it.
+	Reason string `json:"reason"`
+	// Code is the reason's number on this kernel.
+	Code uint32 `json:"code"`
+	// Location is where the packet was freed: "function+0xoffset", or the
+	// address in hex when /proc/kallsyms cannot resolve it. Function is
+	// the function alone.
+	Location string `json:"location"`
+	Function string `json:"function"`
+	// Layer is the layer the reason belongs to (the drops knowledge
+	// file).
+	Layer Layer `json:"layer"`
+	// Packets and Bytes count since the tracer started; Delta is the
+	// packets since the previous read.
+	Packets uint64 `json:"packets"`
+	Bytes   uint64 `json:"bytes"`
+	Delta   uint64 `json:"delta"`
+	// LastSeen is when the last of them was dropped.
+	LastSeen time.Time `json:"last_seen,omitzero"`
+}
+
+// DropTraceFlow is the count of traced drops of one flow, for one reason
+// at one location.
+type DropTraceFlow struct {
+	Reason   string `json:"reason"`
+	Code     uint32 `json:"code"`
+	Location string `json:"location"`
+	Function string `json:"function"`
+	Layer    Layer  `json:"layer"`
+	// Netns is the namespace's inode; Ifindex the device the packet was
+	// on (0 when none).
+	Netns   uint32 `json:"netns"`
+	Ifindex uint32 `json:"ifindex"`
+	// L3 is the ethertype ("ipv4", "ipv6", or "0x0806"), Proto the
+	// transport ("tcp", "udp", "icmp", "icmpv6", or the number).
+	L3    string `json:"l3"`
+	Proto string `json:"proto,omitempty"`
+	// Src and Dst are the addresses; the ports are 0 where the protocol
+	// has none. ICMP flows carry type and code instead.
+	Src      netip.Addr `json:"src,omitzero"`
+	Dst      netip.Addr `json:"dst,omitzero"`
+	SrcPort  uint16     `json:"sport,omitempty"`
+	DstPort  uint16     `json:"dport,omitempty"`
+	ICMPType uint8      `json:"icmp_type,omitempty"`
+	ICMPCode uint8      `json:"icmp_code,omitempty"`
+	// Fragment marks an IP fragment; Parsed is false when the headers
+	// could not be read (no tuple).
+	Fragment bool `json:"fragment,omitempty"`
+	Parsed   bool `json:"parsed"`
+	// Cookie is the socket cookie of the socket the packet belonged to
+	// (0 when none): Socket.Cookie holds the same number.
+	Cookie uint64 `json:"cookie,omitempty"`
+	// Packets and Bytes since the flow entered the kernel's map; Delta
+	// the packets since the previous read.
+	Packets  uint64    `json:"packets"`
+	Bytes    uint64    `json:"bytes"`
+	Delta    uint64    `json:"delta"`
+	LastSeen time.Time `json:"last_seen,omitzero"`
+}
+
+// DropTraceUpdate replaces the drop tracer's state.
+type DropTraceUpdate struct {
+	Trace DropTrace
+}
+
+func (u DropTraceUpdate) apply(s *Store, snap *Snapshot) {
+	if u.Trace.Reasons == nil {
+		u.Trace.Reasons = []DropTraceReason{}
+	}
+	if u.Trace.Flows == nil {
+		u.Trace.Flows = []DropTraceFlow{}
+	}
+	snap.DropTrace = u.Trace
+	snap.TakenAt = later(snap.TakenAt, u.Trace.At)
+}
+
+// SocketByCookie returns the socket with the given cookie. Sockets read
+// over sock_diag carry their cookie; cookie 0 matches nothing.
+func (s Snapshot) SocketByCookie(cookie uint64) (Socket, bool) {
+	if cookie == 0 {
+		return Socket{}, false
+	}
+	for _, so := range s.Sockets {
+		if so.Cookie == cookie {
+			return so, true
+		}
+	}
+	return Socket{}, false
+}
