@@ -154,3 +154,28 @@ func (s Snapshot) SocketByCookie(cookie uint64) (Socket, bool) {
 	}
 	return Socket{}, false
 }
+
+// DropOwner returns the socket a traced drop belongs to: the socket with
+// the flow's cookie (exact), else a socket of the same protocol bound to
+// the flow's destination (a drop on receive) or source (a drop on send)
+// address and port, an unspecified local address matching any. exact
+// says whether the cookie matched.
+func (s Snapshot) DropOwner(f DropTraceFlow) (so Socket, exact, ok bool) {
+	if so, ok := s.SocketByCookie(f.Cookie); ok {
+		return so, true, true
+	}
+	if f.SrcPort == 0 && f.DstPort == 0 {
+		return Socket{}, false, false
+	}
+	for _, end := range []netip.AddrPort{netip.AddrPortFrom(f.Dst, f.DstPort), netip.AddrPortFrom(f.Src, f.SrcPort)} {
+		for _, so := range s.Sockets {
+			if string(so.Proto) != f.Proto || so.Local.Port() != end.Port() {
+				continue
+			}
+			if la := so.Local.Addr(); la.Unmap() == end.Addr().Unmap() || la.IsUnspecified() {
+				return so, false, true
+			}
+		}
+	}
+	return Socket{}, false, false
+}

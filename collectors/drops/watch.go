@@ -17,31 +17,9 @@ import (
 // interval (at least 2s). It returns ctx's error only if ctx ends before
 // the first printed sample.
 func Watch(ctx context.Context, w io.Writer, r *collectors.Runner, store *model.Store, interval time.Duration, count int, asJSON bool) error {
-	if interval <= 0 {
-		interval = time.Second
-	}
-	timeout := max(interval, 2*time.Second)
-	r.Once(ctx, timeout)
-	prev := store.Snapshot()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for i := 0; count <= 0 || i < count; i++ {
-		select {
-		case <-ctx.Done():
-			if i == 0 {
-				return ctx.Err()
-			}
-			return nil
-		case <-t.C:
-		}
-		r.Once(ctx, timeout)
-		cur := store.Snapshot()
-		if err := PrintMoved(w, []model.Snapshot{prev, cur}, asJSON); err != nil {
-			return err
-		}
-		prev = cur
-	}
-	return nil
+	return r.Sample(ctx, interval, count, func(prev, cur model.Snapshot) error {
+		return PrintMoved(w, []model.Snapshot{prev, cur}, asJSON)
+	})
 }
 
 // SettingValue is a setting of an entry with its current value.
