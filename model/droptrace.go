@@ -179,3 +179,55 @@ func (s Snapshot) DropOwner(f DropTraceFlow) (so Socket, exact, ok bool) {
 	}
 	return Socket{}, false, false
 }
+
+// DropRule attributes a traced NETFILTER_DROP to the netlens filter rule
+// that made it. netlens's rules are evaluated at each hook in priority
+// order (then by ID), the first accept or drop rule that matches deciding;
+// the drop is attributed to the first such rule whose match (family,
+// protocol, addresses, ports) covers the flow's tuple, when it is a drop
+// rule that has counted packets. Rules bound to an interface are taken to
+// match (the flow carries an ifindex, the rule a name). It returns false
+// for other reasons, when the first deciding rule accepts the flow (the
+// drop then came from another table or from iptables: the location is
+// nft_do_chain or ipt_do_table alike), and when no rule matches.
+func (s Snapshot) DropRule(f DropTraceFlow) (Rule, bool) {
+	if f.Reason != "NETFILTER_DROP" || s.Rules == nil || !f.Parsed {
+		return Rule{}, false
+	}
+	rules := make([]Rule, 0, len(s.Rules.Rules))
+	for _, r := range s.Rules.Rules {
+		if r.Enabled && !r.Foreign && r.Action != ActionCount && r.matches(f) {
+			rules = append(rules, r)
+		}
+	}
+	if len(rules) == 0 {
+		return Rule{}, false
+	}
+	first := rules[0]
+	for _, r := range rules[1:] {
+		if r.Priority < first.Priority || (r.Priority == first.Priority && r.ID < first.ID) {
+			first = r
+		}
+	}
+	if first.Action != ActionDrop || first.Packets == 0 {
+		return Rule{}, false
+	}
+	return first, true
+}
+
+// matches reports whether r's match covers the flow's tuple.
+func (r Rule) matches(f DropTraceFlow) bool {
+	switch {
+	case r.Family == FamilyIPv4 && f.L3 != "ipv4", r.Family == FamilyIPv6 && f.L3 != "ipv6":
+		return false
+	case r.Proto != "" && r.Proto != f.Proto:
+		return false
+	case r.Src.IsValid() && !r.Src.Contains(f.Src), r.Dst.IsValid() && !r.Dst.Contains(f.Dst):
+		return false
+	case !r.SrcPorts.Any() && (f.SrcPort < r.SrcPorts.Min || f.SrcPort > r.SrcPorts.Max):
+		return false
+	case !r.DstPorts.Any() && (f.DstPort < r.DstPorts.Min || f.DstPort > r.DstPorts.Max):
+		return false
+	}
+	return true
+}

@@ -49,7 +49,7 @@ func TestSample(t *testing.T) {
 	}
 	want := []row{
 		{"TCP_LISTEN_OVERFLOW", 30, "~nginx[99]"}, // by tuple: the wildcard listener
-		{"SOCKET_RCVBUFF", 10, "python3[1234]"},  // by cookie
+		{"SOCKET_RCVBUFF", 10, "python3[1234]"},   // by cookie
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("rows (-want +got)\n%s", diff)

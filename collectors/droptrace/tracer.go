@@ -113,7 +113,7 @@ func OpenTracer(opts TracerOptions) (*Tracer, error) {
 	}
 	var errs []error
 	for _, a := range attaches {
-		t, err := load(opts, a, reasons, rxSk)
+		t, err := load(opts, a, reasons, rxSk, kspec)
 		if err == nil {
 			return t, nil
 		}
@@ -126,7 +126,7 @@ func OpenTracer(opts TracerOptions) (*Tracer, error) {
 }
 
 // load loads and attaches the program for one attach point.
-func load(opts TracerOptions, attach string, reasons *Reasons, rxSk bool) (*Tracer, error) {
+func load(opts TracerOptions, attach string, reasons *Reasons, rxSk bool, kspec *btf.Spec) (*Tracer, error) {
 	spec, err := loadDroptrace()
 	if err != nil {
 		return nil, fmt.Errorf("droptrace: parse embedded object: %w", err)
@@ -150,7 +150,8 @@ func load(opts TracerOptions, attach string, reasons *Reasons, rxSk bool) (*Trac
 			return nil, fmt.Errorf("droptrace: set %s: %w", name, err)
 		}
 	}
-	coll, err := ebpf.NewCollection(spec)
+	// CO-RE relocates against the kernel BTF already read.
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kspec}})
 	if err != nil {
 		return nil, wrapLoadErr(attach, err)
 	}

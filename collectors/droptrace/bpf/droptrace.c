@@ -213,92 +213,21 @@ static __always_inline int parse_ipv6(struct flow_key *k, unsigned char *nh, __u
 	return read_l4(k, nh + (off & 0xffff));
 }
 
-/* handle counts and aggregates one drop. sk is the socket the drop
- * belongs to: rx_sk where the tracepoint has it, else skb->sk. */
-static __always_inline int handle(__u64 *ctx, struct sk_buff *skb, struct sock *sk)
-{
-	__u32 reason = (__u32)ctx[2];
-	if (reason == skip_reason_a || reason == skip_reason_b)
-		return 0;
+#define HANDLE handle_btf
+#define RD(p, f) ((p)->f)
+#define RD_NETNS(p, nf) ((p)->nf.net->ns.inum)
+#include "handle.h"
+#undef HANDLE
+#undef RD
+#undef RD_NETNS
 
-	struct flow_key k;
-	__builtin_memset(&k, 0, sizeof(k));
-
-	struct net_device *dev = BPF_CORE_READ(skb, dev);
-	if (dev) {
-		k.netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
-		k.ifindex = BPF_CORE_READ(dev, ifindex);
-	} else {
-		k.ifindex = BPF_CORE_READ(skb, skb_iif);
-		if (sk)
-			k.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	}
-	if (target_netns && k.netns != target_netns) {
-		count(CTR_OTHER_NETNS);
-		return 0;
-	}
-	count(CTR_SEEN);
-
-	k.location = ctx[1];
-	k.reason = reason;
-	/* The cookie the socket has been given: the kernel makes one the
-	 * first time anyone asks (sock_diag, SO_COOKIE, BPF), so every socket
-	 * netlens's sockets collector has dumped has one; 0 before that.
-	 * (bpf_get_socket_cookie would make one, but tp_btf sees skb->sk as
-	 * an RCU pointer the helper refuses.) */
-	if (sk)
-		k.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-
-	__u64 len = BPF_CORE_READ(skb, len);
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	__u16 nhoff = BPF_CORE_READ(skb, network_header);
-	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
-	unsigned char *nh = head + nhoff;
-	if (proto != ETH_P_IP && proto != ETH_P_IPV6 && head) {
-		/* Not set yet (an skb on its way out): the version nibble says. */
-		__u8 v = 0;
-		if (!bpf_probe_read_kernel(&v, 1, nh))
-			proto = (v >> 4) == 4 ? ETH_P_IP : (v >> 4) == 6 ? ETH_P_IPV6 : proto;
-	}
-	int err = -1;
-	if (head && proto == ETH_P_IP)
-		err = parse_ipv4(&k, nh, &len);
-	else if (head && proto == ETH_P_IPV6)
-		err = parse_ipv6(&k, nh, &len);
-	else
-		k.l3proto = proto;
-	if (err) {
-		/* Keep the drop, without a tuple. */
-		__u16 l3 = proto;
-		__builtin_memset(&k.l3proto, 0, sizeof(k) - __builtin_offsetof(struct flow_key, l3proto));
-		k.l3proto = l3;
-		count(CTR_NOT_PARSED);
-	}
-
-	__u64 now = bpf_ktime_get_ns();
-	struct flow_val *v = bpf_map_lookup_elem(&flows, &k);
-	if (v) {
-		__sync_fetch_and_add(&v->packets, 1);
-		__sync_fetch_and_add(&v->bytes, len);
-		v->last_ns = now;
-		return 0;
-	}
-	struct flow_val nv = {.packets = 1, .bytes = len, .first_ns = now, .last_ns = now};
-	long ret = bpf_map_update_elem(&flows, &k, &nv, BPF_NOEXIST);
-	if (ret == -EEXIST) {
-		/* Another CPU made it first. */
-		v = bpf_map_lookup_elem(&flows, &k);
-		if (v) {
-			__sync_fetch_and_add(&v->packets, 1);
-			__sync_fetch_and_add(&v->bytes, len);
-			v->last_ns = now;
-			return 0;
-		}
-	}
-	if (ret)
-		count(CTR_NOT_AGGREGATED);
-	return 0;
-}
+#define HANDLE handle_raw
+#define RD(p, f) BPF_CORE_READ(p, f)
+#define RD_NETNS(p, nf) BPF_CORE_READ(p, nf.net, ns.inum)
+#include "handle.h"
+#undef HANDLE
+#undef RD
+#undef RD_NETNS
 
 /* kfree_skb_btf: BTF-typed tracepoint (5.5+ with CONFIG_DEBUG_INFO_BTF). */
 SEC("tp_btf/kfree_skb")
@@ -309,8 +238,8 @@ int kfree_skb_btf(__u64 *ctx)
 	if (has_rx_sk)
 		sk = (struct sock *)ctx[3];
 	if (!sk)
-		sk = BPF_CORE_READ(skb, sk);
-	return handle(ctx, skb, sk);
+		sk = skb->sk;
+	return handle_btf(ctx, skb, sk);
 }
 
 /* kfree_skb_raw: raw tracepoint, for kernels without BTF of their own
@@ -324,5 +253,5 @@ int kfree_skb_raw(struct bpf_raw_tracepoint_args *ctx)
 		sk = (struct sock *)ctx->args[3];
 	if (!sk)
 		sk = BPF_CORE_READ(skb, sk);
-	return handle(ctx->args, skb, sk);
+	return handle_raw(ctx->args, skb, sk);
 }
