@@ -125,9 +125,18 @@ func TestSnapshotCommand(t *testing.T) {
 			t.Errorf("collector %s: %q", name, states[name])
 		}
 	}
-	// The drop monitor exists only where the kernel has it; where it does
-	// not, the snapshot says so.
-	if st := states["dropmon"]; !strings.HasPrefix(st, "ok") && !strings.Contains(st, "kernel has no drop monitor") {
+	// Drop reasons come from one source: the eBPF tracer where it is
+	// permitted (as root on this kernel), else the drop monitor, which
+	// exists only where the kernel has it; where it does not, the
+	// snapshot says so.
+	if st, ok := states["droptrace"]; ok {
+		if !strings.HasPrefix(st, "ok") {
+			t.Errorf("collector droptrace: %q", st)
+		}
+		if dt, _ := m["drop_trace"].(map[string]any); dt["supported"] != true {
+			t.Errorf("drop_trace: %v", dt)
+		}
+	} else if st := states["dropmon"]; !strings.HasPrefix(st, "ok") && !strings.Contains(st, "kernel has no drop monitor") {
 		t.Errorf("collector dropmon: %q", st)
 	}
 	if n := len(m["counters"].([]any)); n < 100 {
