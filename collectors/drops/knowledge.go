@@ -177,6 +177,9 @@ func Default() *Knowledge {
 // Drop monitor counters (collectors/dropmon publishes them).
 const (
 	dropMonitorSource = "drop_monitor"
+	// DropTraceSource is the source of the eBPF drop tracer's per-reason
+	// counters (collectors/droptrace), group "reason" as well.
+	DropTraceSource = "drop_trace"
 	dropMonitorReason = "reason"
 )
 
@@ -199,7 +202,7 @@ func (k *Knowledge) lookup(source, group, name string) *Entry {
 			}
 		}
 	}
-	if source == dropMonitorSource && group == dropMonitorReason {
+	if (source == dropMonitorSource || source == DropTraceSource) && group == dropMonitorReason {
 		return k.reasonEntries[name]
 	}
 	return nil
@@ -219,7 +222,7 @@ func (r Reason) Entry() Entry {
 	e := Entry{
 		Layer: r.Layer, In: dropMonitorSource, Name: r.Name, Keys: []Key{{dropMonitorSource, dropMonitorReason}},
 		Title:      "Drop reason " + r.Name,
-		Increments: "The kernel's drop monitor, for each packet freed with SKB_DROP_REASON_" + r.Name + ": " + r.Meaning,
+		Increments: "The kernel's drop monitor or netlens's eBPF drop tracer, for each packet freed with SKB_DROP_REASON_" + r.Name + ": " + r.Meaning,
 		Docs:       []string{"include/net/dropreason-core.h"},
 		Rank:       1 << 20,
 	}

@@ -15,6 +15,7 @@ import (
 
 	"netlens/collectors"
 	"netlens/collectors/dropmon"
+	"netlens/collectors/drops"
 	"netlens/model"
 )
 
@@ -105,6 +106,14 @@ func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error
 		return err
 	}
 	pub.Publish(model.DropTraceUpdate{Trace: t})
+	// The per-(reason, location) totals as counters too, so that they
+	// take part in the funnel and get deltas, rates and histories.
+	cs := make([]model.RawCounter, 0, len(t.Reasons))
+	for _, r := range t.Reasons {
+		cs = append(cs, model.RawCounter{Layer: r.Layer, Source: drops.DropTraceSource, Group: "reason", Instance: r.Location,
+			Name: r.Reason, Kind: model.KindCounter, Value: r.Packets})
+	}
+	pub.Publish(model.CountersUpdate{Collector: CollectorName, At: now, Counters: cs})
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package droptrace
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"net"
@@ -11,7 +12,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"netlens/collectors/drops"
 	"netlens/collectors/internal/netnstest"
+	"netlens/model"
 )
 
 // Each incident runs in namespaces of its own with a tracer that sees
@@ -32,6 +35,18 @@ func TestIntegrationIncidentUDPClosedPort(t *testing.T) {
 	checkFlows(t, tr, m, "__udp4_lib_rcv", incidentPackets)
 	if delta != incidentPackets {
 		t.Errorf("UdpNoPorts moved by %d, want %d", delta, incidentPackets)
+	}
+	// The reason's total is a counter of the funnel too.
+	store := model.NewStore("h", "k", time.Now())
+	must(t, c.Collect(context.Background(), store))
+	var found bool
+	for _, fc := range drops.Funnel(store.Snapshot().Counters) {
+		if fc.Source == drops.DropTraceSource && fc.Name == "NO_SOCKET" && strings.HasPrefix(fc.Instance, "__udp4_lib_rcv+") {
+			found = fc.Value == incidentPackets && fc.Layer == model.LayerTransport
+		}
+	}
+	if !found {
+		t.Errorf("no funnel counter drop_trace reason NO_SOCKET = %d: %+v", incidentPackets, store.Snapshot().Counters)
 	}
 }
 
