@@ -179,7 +179,7 @@ const (
 	dropMonitorSource = "drop_monitor"
 	// DropTraceSource is the source of the eBPF drop tracer's per-reason
 	// counters (collectors/droptrace), group "reason" as well.
-	DropTraceSource = "drop_trace"
+	DropTraceSource   = "drop_trace"
 	dropMonitorReason = "reason"
 )
 
