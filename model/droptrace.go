@@ -231,3 +231,46 @@ func (r Rule) matches(f DropTraceFlow) bool {
 	}
 	return true
 }
+
+// DropOwners returns, for each of s.DropTrace.Flows, the index in
+// s.Sockets of the socket DropOwner would give, or -1. It indexes the
+// sockets once: O(flows + sockets).
+func (s Snapshot) DropOwners() []int {
+	out := make([]int, len(s.DropTrace.Flows))
+	if len(out) == 0 {
+		return out
+	}
+	type portKey struct {
+		proto string
+		port  uint16
+	}
+	byCookie := make(map[uint64]int, len(s.Sockets))
+	byPort := make(map[portKey][]int, len(s.Sockets))
+	for i, so := range s.Sockets {
+		if so.Cookie != 0 {
+			byCookie[so.Cookie] = i
+		}
+		k := portKey{string(so.Proto), so.Local.Port()}
+		byPort[k] = append(byPort[k], i)
+	}
+	for fi, f := range s.DropTrace.Flows {
+		out[fi] = -1
+		if i, ok := byCookie[f.Cookie]; ok && f.Cookie != 0 {
+			out[fi] = i
+			continue
+		}
+		if f.SrcPort == 0 && f.DstPort == 0 {
+			continue
+		}
+	ends:
+		for _, end := range []netip.AddrPort{netip.AddrPortFrom(f.Dst, f.DstPort), netip.AddrPortFrom(f.Src, f.SrcPort)} {
+			for _, i := range byPort[portKey{f.Proto, end.Port()}] {
+				if la := s.Sockets[i].Local.Addr(); la.Unmap() == end.Addr().Unmap() || la.IsUnspecified() {
+					out[fi] = i
+					break ends
+				}
+			}
+		}
+	}
+	return out
+}

@@ -3,6 +3,8 @@ package model
 import (
 	"net/netip"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestDropRuleAndOwner(t *testing.T) {
@@ -41,6 +43,10 @@ func TestDropRuleAndOwner(t *testing.T) {
 	}}
 	if so, exact, ok := s.DropOwner(flow); !ok || exact || so.Inode != 1 {
 		t.Errorf("by tuple: %+v %v %v", so, exact, ok)
+	}
+	s.DropTrace.Flows = []DropTraceFlow{flow, {Cookie: 7, Proto: "udp", DstPort: 1}, {Proto: "tcp", DstPort: 53}}
+	if diff := cmp.Diff([]int{0, 1, -1}, s.DropOwners()); diff != "" {
+		t.Errorf("DropOwners (-want +got)\n%s", diff)
 	}
 	f := flow
 	f.Cookie = 7
