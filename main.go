@@ -20,6 +20,7 @@ import (
 	"netlens/collectors/capture"
 	"netlens/collectors/conntrack"
 	"netlens/collectors/drops"
+	"netlens/collectors/droptrace"
 	"netlens/collectors/filter"
 	"netlens/model"
 	"netlens/ui"
@@ -67,12 +68,19 @@ type options struct {
 	cpuProfile    string
 	revert        time.Duration
 	ascii         bool
+	dropSource    string
+	dropTraceAll  bool
 }
 
 // config returns the collectors' configuration, opening the filter
 // backend (never an error but for a bad --filter-backend).
 func (o options) config() (all.Config, error) {
-	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners}
+	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners, DropTraceAll: o.dropTraceAll}
+	drop, err := o.dropChoice()
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Drops = drop
 	b, err := filter.Open(filter.Options{Backend: o.filterBackend})
 	if err != nil {
 		return cfg, err
@@ -160,7 +168,9 @@ packets are lost), and the network sysctls; 's' writes a JSON snapshot of
 it all.
 
 Run as root, or give the binary the capabilities it needs:
-  setcap cap_net_admin,cap_net_raw,cap_sys_ptrace,cap_dac_read_search+ep netlens
+  setcap cap_net_admin,cap_net_raw,cap_sys_ptrace,cap_dac_read_search,cap_bpf,cap_perfmon,cap_syslog+ep netlens
+(CAP_BPF and CAP_PERFMON for the eBPF drop tracer, CAP_SYSLOG to name the
+kernel functions where packets are dropped.)
 Without them netlens still runs and says, in each pane, what it cannot see.`,
 		Args:          noArgs,
 		SilenceUsage:  true,
@@ -187,6 +197,8 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 	pf := root.PersistentFlags()
 	pf.BoolVar(&o.noOwners, "no-owners", false, "do not map sockets to processes (cheaper on hosts with many sockets)")
 	pf.StringVar(&o.filterBackend, "filter-backend", filter.BackendAuto, "filter rules backend: auto (kmod, else nft), kmod, nft or none")
+	pf.StringVar(&o.dropSource, "drop-source", string(droptrace.SourceAuto), dropSourceUsage)
+	pf.BoolVar(&o.dropTraceAll, "drop-trace-all-netns", false, "the eBPF drop tracer traces every network namespace, not only netlens's own")
 	pf.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (for performance work)")
 	pf.MarkHidden("cpuprofile")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
@@ -265,7 +277,7 @@ func flowsCmd() *cobra.Command {
 }
 
 func dropsCmd(o *options) *cobra.Command {
-	var asJSON bool
+	var asJSON, trace bool
 	var interval time.Duration
 	var count int
 	cmd := &cobra.Command{
@@ -274,14 +286,27 @@ func dropsCmd(o *options) *cobra.Command {
 		Long: `drops samples the drop-like counters of every layer (NIC, softnet,
 qdisc, IP, netfilter, transport, socket, IPsec, and the kernel's drop
 monitor where it exists) and prints, after each interval, those that moved:
-the delta, the rate and the total since it started.`,
+the delta, the rate and the total since it started.
+
+With --trace it runs the eBPF drop tracer instead (CAP_BPF and CAP_PERFMON,
+or root) and prints, after each interval, every flow that dropped packets:
+the drops, the kernel's drop reason, the function that dropped them, the
+tuple and the owning process (by socket cookie; ~ when joined by tuple),
+with the share of drops the tracer could not attribute to a flow.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if interval < 100*time.Millisecond {
 				return usageError{fmt.Errorf("--interval %s is too short (minimum 100ms)\n%s", interval, cmd.UsageString())}
 			}
+			if trace {
+				return watchDropTrace(cmd.Context(), cmd.OutOrStdout(), *o, interval, count, asJSON)
+			}
+			drop, err := o.dropChoice()
+			if err != nil {
+				return err
+			}
 			store := newStore()
-			specs, err := all.Specs(all.Config{Refresh: interval, Only: all.DropsDeps})
+			specs, err := all.Specs(all.Config{Refresh: interval, Only: all.DropsDeps, Drops: drop, DropTraceAll: o.dropTraceAll})
 			if err != nil {
 				return err
 			}
@@ -291,6 +316,7 @@ the delta, the rate and the total since it started.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per sample")
+	cmd.Flags().BoolVar(&trace, "trace", false, "print the flows that dropped, from the eBPF drop tracer, with reason, function and owner")
 	cmd.Flags().DurationVar(&interval, "interval", time.Second, "time between samples")
 	cmd.Flags().IntVar(&count, "count", 1, "samples to print (0: until interrupted)")
 	return cmd
@@ -349,11 +375,16 @@ func runTUI(ctx context.Context, o options) error {
 	r.Run(ctx)
 	defer r.Wait()
 	defer cancel()
+	drop, err := o.dropChoice()
+	if err != nil {
+		return err
+	}
 	return ui.Run(ctx, store, ui.Options{
-		Refresh: o.refresh,
-		Version: version,
-		NoMouse: o.noMouse,
-		Deps:    ui.Deps{Drops: all.DropsDeps},
+		DropSource: drop.Why,
+		Refresh:    o.refresh,
+		Version:    version,
+		NoMouse:    o.noMouse,
+		Deps:       ui.Deps{Drops: all.DropsDeps},
 		SaveSnapshot: func(s model.Snapshot) (string, error) {
 			return export.Save(o.snapshotDir, s)
 		},

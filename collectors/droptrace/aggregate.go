@@ -28,7 +28,8 @@ import (
 // time changed (the entry was evicted and made again) or it is new.
 // What eviction lost — drops added to an entry after its last read and
 // before it was evicted — is then exactly Seen - Attributed, the
-// per-CPU count of drops minus the sum of the deltas read.
+// per-CPU count of drops minus the sum of the deltas read (once the
+// drops in flight during a read have landed: collector.go, readLocked).
 type aggregator struct {
 	reasons *Reasons
 	syms    *dropmon.Symbols

@@ -145,22 +145,24 @@ func (c *Collector) startLocked() error {
 	return nil
 }
 
-// readLocked reads the map, then the counters (in that order, so that
-// Seen >= Attributed: a drop between the two reads is unattributed until
-// the next read).
+// readLocked reads the counters, then the map. The program counts a
+// drop as seen before it adds it to the map, so a drop between the two
+// reads may be in the map but not in the counters read: Seen is then
+// raised to Attributed, and the next read counts it. (Read the other way
+// round, such drops would show as unattributed for one refresh.)
 func (c *Collector) readLocked(now time.Time) (model.DropTrace, error) {
 	var ts unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
 	clk := clock{wall: now, mono: uint64(ts.Nano())}
+	cnt, err := c.tracer.Counts()
+	if err != nil {
+		return model.DropTrace{}, err
+	}
 	a := c.agg
 	a.begin()
 	flows := make([]model.DropTraceFlow, 0, len(a.prev))
 	n, err := c.tracer.ReadFlows(func(k flowKey, v flowVal) { flows = append(flows, a.add(k, v, clk)) })
 	a.end()
-	if err != nil {
-		return model.DropTrace{}, err
-	}
-	cnt, err := c.tracer.Counts()
 	if err != nil {
 		return model.DropTrace{}, err
 	}
@@ -177,9 +179,8 @@ func (c *Collector) readLocked(now time.Time) (model.DropTrace, error) {
 		MapEntries: n, MapMax: c.tracer.MaxFlows(),
 		Reasons: a.reasonRows(), Flows: flows,
 	}
-	if t.Seen > t.Attributed {
-		t.Unattributed = t.Seen - t.Attributed
-	}
+	t.Seen = max(t.Seen, t.Attributed)
+	t.Unattributed = t.Seen - t.Attributed
 	return t, nil
 }
 
