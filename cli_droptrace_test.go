@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -72,4 +73,80 @@ func TestIntegrationDropsTraceCommand(t *testing.T) {
 	if err != nil || !strings.Contains(string(tbl), "DELTA  TOTAL  REASON") {
 		t.Errorf("table: %v\n%s", err, tbl)
 	}
+}
+
+// TestIntegrationDropsTraceSignals stops `netlens drops --trace` with
+// SIGTERM and with SIGHUP: it exits 0 and leaves no program, map or link
+// (bpftool before and after).
+func TestIntegrationDropsTraceSignals(t *testing.T) {
+	if _, err := exec.LookPath("bpftool"); err != nil {
+		t.Skip("needs bpftool (apt-get install -y bpftool)")
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			ns := testNetns(t)
+			cmd := exec.Command("ip", "netns", "exec", ns, netlensBinary(t), "drops", "--trace", "--json", "--interval", "200ms", "--count", "0")
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			if !bufio.NewScanner(out).Scan() {
+				t.Fatal("no first sample")
+			}
+			ids := tracerProgs(t)
+			if len(ids) == 0 {
+				t.Fatal("bpftool lists no kfree_skb_btf program while netlens runs")
+			}
+			// ip netns exec execs netlens: the PID is netlens's.
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Errorf("exit after %s: %v", sig, err)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				left := 0
+				now := tracerProgs(t)
+				for id := range ids {
+					if now[id] {
+						left++
+					}
+				}
+				if left == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("after %s, %d tracer programs are still loaded", sig, left)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// tracerProgs returns the IDs of the loaded kfree_skb_btf programs.
+func tracerProgs(t *testing.T) map[int]bool {
+	t.Helper()
+	b, err := exec.Command("bpftool", "-j", "prog", "list").Output()
+	if err != nil {
+		t.Fatalf("bpftool prog list: %v", err)
+	}
+	var progs []struct {
+		ID   int    `json:"id"`
+		Name string `json:"name"`
+	}
+	if err := json.Unmarshal(b, &progs); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[int]bool{}
+	for _, p := range progs {
+		if p.Name == "kfree_skb_btf" {
+			ids[p.ID] = true
+		}
+	}
+	return ids
 }
