@@ -129,6 +129,19 @@ func checkFlows(t *testing.T, tr model.DropTrace, m match, fn string, want uint6
 	return fs
 }
 
+// incident waits for the drops m selects (incident packets, or want),
+// checks their function, tuple and count (checkFlows), and that the
+// kernel's counter moved by the same count since base.
+func incident(t *testing.T, c *Collector, ns *netnstest.NS, base map[string]uint64, m match, counter, fn string, want uint64) (model.DropTrace, []model.DropTraceFlow) {
+	t.Helper()
+	tr, delta := waitTrace(t, c, ns, m, counter, base, want)
+	fs := checkFlows(t, tr, m, fn, want)
+	if delta != want {
+		t.Errorf("%s moved by %d, want %d", counter, delta, want)
+	}
+	return tr, fs
+}
+
 // sendUDP sends n datagrams of size bytes from an unconnected socket in
 // ns (ICMP errors are not reported to it) to dst.
 func sendUDP(t *testing.T, ns *netnstest.NS, src string, dst netip.AddrPort, n, size int) {

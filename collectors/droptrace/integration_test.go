@@ -31,11 +31,7 @@ func TestIntegrationIncidentUDPClosedPort(t *testing.T) {
 	dst := netip.MustParseAddrPort("127.0.0.1:7001")
 	sendUDP(t, ns, "127.0.0.1", dst, incidentPackets, 64)
 	m := match{reason: "NO_SOCKET", proto: "udp", dst: dst.Addr(), dport: dst.Port()}
-	tr, delta := waitTrace(t, c, ns, m, "UdpNoPorts", base, incidentPackets)
-	checkFlows(t, tr, m, "__udp4_lib_rcv", incidentPackets)
-	if delta != incidentPackets {
-		t.Errorf("UdpNoPorts moved by %d, want %d", delta, incidentPackets)
-	}
+	incident(t, c, ns, base, m, "UdpNoPorts", "__udp4_lib_rcv", incidentPackets)
 	// The reason's total is a counter of the funnel too.
 	store := model.NewStore("h", "k", time.Now())
 	must(t, c.Collect(context.Background(), store))
@@ -65,11 +61,7 @@ func TestIntegrationIncidentTCPSynClosedPort(t *testing.T) {
 	})
 	m := match{reason: "NO_SOCKET", proto: "tcp", dst: dst.Addr(), dport: dst.Port()}
 	// Each SYN is answered with a reset: Tcp OutRsts counts them.
-	tr, delta := waitTrace(t, c, ns, m, "TcpOutRsts", base, incidentPackets)
-	checkFlows(t, tr, m, "tcp_v4_rcv", incidentPackets)
-	if delta != incidentPackets {
-		t.Errorf("TcpOutRsts moved by %d, want %d", delta, incidentPackets)
-	}
+	incident(t, c, ns, base, m, "TcpOutRsts", "tcp_v4_rcv", incidentPackets)
 }
 
 func TestIntegrationIncidentNftablesDrop(t *testing.T) {
@@ -132,15 +124,11 @@ func TestIntegrationIncidentRPFilter(t *testing.T) {
 	dst := netip.MustParseAddrPort("10.31.0.2:7004")
 	sendUDP(t, a, "10.39.0.9", dst, incidentPackets, 64)
 	m := match{reason: "IP_RPFILTER", proto: "udp", dst: dst.Addr(), dport: dst.Port()}
-	tr, delta := waitTrace(t, c, b, m, "TcpExtIPReversePathFilter", base, incidentPackets)
-	fs := checkFlows(t, tr, m, "ip_rcv_finish_core", incidentPackets)
+	_, fs := incident(t, c, b, base, m, "TcpExtIPReversePathFilter", "ip_rcv_finish_core", incidentPackets)
 	for _, f := range fs {
 		if f.Src != mustAddr("10.39.0.9") || f.Ifindex == 0 {
 			t.Errorf("flow %+v: want source 10.39.0.9 on vt-b", f)
 		}
-	}
-	if delta != incidentPackets {
-		t.Errorf("TcpExtIPReversePathFilter moved by %d, want %d", delta, incidentPackets)
 	}
 }
 
@@ -155,11 +143,7 @@ func TestIntegrationIncidentNoRoute(t *testing.T) {
 	dst := netip.MustParseAddrPort("10.99.0.1:7005")
 	sendUDP(t, a, "10.32.0.1", dst, incidentPackets, 64)
 	m := match{reason: "IP_INNOROUTES", proto: "udp", dst: dst.Addr(), dport: dst.Port()}
-	tr, delta := waitTrace(t, c, b, m, "IpExtInNoRoutes", base, incidentPackets)
-	checkFlows(t, tr, m, "ip_error", incidentPackets)
-	if delta != incidentPackets {
-		t.Errorf("IpExtInNoRoutes moved by %d, want %d", delta, incidentPackets)
-	}
+	incident(t, c, b, base, m, "IpExtInNoRoutes", "ip_error", incidentPackets)
 }
 
 func TestIntegrationIncidentBadUDPChecksum(t *testing.T) {
@@ -190,11 +174,7 @@ func TestIntegrationIncidentBadUDPChecksum(t *testing.T) {
 		}
 	})
 	m := match{reason: "UDP_CSUM", proto: "udp", dst: mustAddr("127.0.0.1"), dport: port}
-	tr, delta := waitTrace(t, c, ns, m, "UdpInCsumErrors", base, incidentPackets)
-	checkFlows(t, tr, m, "__udp4_lib_rcv", incidentPackets)
-	if delta != incidentPackets {
-		t.Errorf("UdpInCsumErrors moved by %d, want %d", delta, incidentPackets)
-	}
+	incident(t, c, ns, base, m, "UdpInCsumErrors", "__udp4_lib_rcv", incidentPackets)
 }
 
 func TestIntegrationScopeOtherNetns(t *testing.T) {
