@@ -58,13 +58,16 @@ unit: build
 
 # kmod-test builds netlens.ko warning-free (W=1) and runs its suite in
 # Debian's own kernel under qemu (TCG), then the filter backend against the
-# real module and the drop-monitor tests in the same kind of VM (this
-# machine's kernel has neither loadable modules nor a drop monitor).
+# real module, the drop-monitor tests and the drop tracer's portable
+# incident test in the same kind of VM (this machine's kernel has neither
+# loadable modules nor a drop monitor; the tracer is proven on a second
+# kernel version there).
 kmod-test:
 	sh kernelmod/test/deps.sh
 	bash kernelmod/test/run-qemu.sh
 	bash collectors/filter/kmodbackend/vmcheck/run.sh
 	bash collectors/dropmon/vmtest/run.sh
+	bash collectors/droptrace/vmtest/run.sh
 
 # bpf regenerates the drop tracer's BPF objects (bpfel and bpfeb, committed)
 # from collectors/droptrace/bpf/*.c with bpf2go and $(BPF_CLANG).

@@ -274,3 +274,19 @@ func (s Snapshot) DropOwners() []int {
 	}
 	return out
 }
+
+// RuleDrops sums the traced NETFILTER_DROP flows that DropRule
+// attributes to the rule with the given ID: their packets and how many
+// flows.
+func (s Snapshot) RuleDrops(id uint32) (packets uint64, flows int) {
+	for _, f := range s.DropTrace.Flows {
+		if f.Reason != "NETFILTER_DROP" {
+			continue
+		}
+		if r, ok := s.DropRule(f); ok && r.ID == id {
+			packets += f.Packets
+			flows++
+		}
+	}
+	return packets, flows
+}

@@ -37,6 +37,10 @@ func TestDropRuleAndOwner(t *testing.T) {
 		})
 	}
 
+	rs := Snapshot{Rules: &RulesState{Rules: []Rule{count, drop53}}, DropTrace: DropTrace{Flows: []DropTraceFlow{flow, flow, {Reason: "NO_SOCKET", Packets: 9}}}}
+	if n, fl := rs.RuleDrops(2); n != 8 || fl != 2 {
+		t.Errorf("RuleDrops(2) = %d, %d", n, fl)
+	}
 	s := Snapshot{Sockets: []Socket{
 		{Proto: ProtoUDP, Local: netip.MustParseAddrPort("0.0.0.0:53"), Inode: 1},
 		{Proto: ProtoUDP, Local: netip.MustParseAddrPort("10.0.0.1:54"), Inode: 2, Cookie: 7},

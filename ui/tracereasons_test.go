@@ -118,3 +118,22 @@ func TestTraceReasonsNoPermission(t *testing.T) {
 		t.Errorf("reasons view:\n%s", scr)
 	}
 }
+
+// TestFiltersRuleTracedDrops: a netlens drop rule's details count the
+// traced NETFILTER_DROP flows attributed to it.
+func TestFiltersRuleTracedDrops(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 20, 0, 0, 0, time.UTC)
+	s := model.NewStore("h", "k", t0)
+	s.Publish(model.RulesUpdate{State: model.RulesState{Backend: "nft", At: t0, Rules: []model.Rule{
+		{ID: 5, Enabled: true, Hooks: []string{model.HookInput}, Family: model.RuleFamilyBoth, Proto: "udp",
+			DstPorts: model.PortRange{Min: 53, Max: 53}, Action: model.ActionDrop, Packets: 4, Label: "no dns"},
+	}}})
+	s.Publish(model.DropTraceUpdate{Trace: model.DropTrace{At: t0, Supported: true, Attach: "tp_btf/kfree_skb", Seen: 4, Attributed: 4,
+		Flows: []model.DropTraceFlow{{Reason: "NETFILTER_DROP", Location: "nft_do_chain+0x46f", Function: "nft_do_chain", L3: "ipv4", Proto: "udp",
+			Parsed: true, Src: netip.MustParseAddr("10.0.0.2"), Dst: netip.MustParseAddr("10.0.0.1"), SrcPort: 999, DstPort: 53, Packets: 4}}}})
+	a := newTestApp(t, s, Options{}, 120, 30)
+	send(a, "4", "enter")
+	if scr := screen(a); !strings.Contains(scr, "traced drops 4 in 1 flows") {
+		t.Errorf("rule details:\n%s", scr)
+	}
+}
