@@ -81,7 +81,7 @@ func New(store *model.Store, opts Options) *App {
 	a.styles = *NewStyles(colorprofile.TrueColor)
 	c := Common{Styles: &a.styles, Keys: a.keys}
 	dp := newDropsPage(c, opts.Deps.Drops, ctCollector(opts.Deps), opts.Glyphs)
-	dp.tr.source = opts.DropSource
+	dp.tr.source, dp.rs.source = opts.DropSource, opts.DropSource
 	a.pages = []page{
 		newConnsPage(c, opts.Deps.Connections, opts.Deps.Flows),
 		dp,

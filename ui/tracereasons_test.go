@@ -137,3 +137,13 @@ func TestFiltersRuleTracedDrops(t *testing.T) {
 		t.Errorf("rule details:\n%s", scr)
 	}
 }
+
+// TestReasonsCountersOnly: with --drop-source counters neither reason
+// collector runs, and the reasons view says so.
+func TestReasonsCountersOnly(t *testing.T) {
+	a := newTestApp(t, model.NewStore("h", "k", time.Unix(0, 0)), Options{DropSource: "counters: --drop-source counters"}, 80, 24)
+	send(a, "2", "v")
+	if scr := screen(a); !strings.Contains(scr, "[reasons] no drop reasons: drop source counters: --drop-source counters") {
+		t.Errorf("reasons view:\n%s", scr)
+	}
+}
