@@ -52,7 +52,12 @@ type Collector struct {
 	tracer *Tracer
 	agg    *aggregator
 	closed bool
+	// published are the (reason, location) counters published so far.
+	published map[traceCounterKey]bool
 }
+
+// traceCounterKey is a published counter: reason and location.
+type traceCounterKey struct{ reason, location string }
 
 // New returns a drop tracer collector. Nothing is loaded until the first
 // Collect.
@@ -63,7 +68,7 @@ func New(opts Options) *Collector {
 	if opts.Kallsyms == "" {
 		opts.Kallsyms = "/proc/kallsyms"
 	}
-	return &Collector{opts: opts}
+	return &Collector{opts: opts, published: map[traceCounterKey]bool{}}
 }
 
 // Name implements collectors.Collector.
@@ -107,11 +112,20 @@ func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error
 	}
 	pub.Publish(model.DropTraceUpdate{Trace: t})
 	// The per-(reason, location) totals as counters too, so that they
-	// take part in the funnel and get deltas, rates and histories.
+	// take part in the funnel and get deltas, rates and histories. The
+	// Store takes a counter's first value as its baseline; these count
+	// from the tracer's start, so a (reason, location) first seen now is
+	// published as 0 now and its count from the next read on: its first
+	// drops then show as that read's delta, one refresh late.
 	cs := make([]model.RawCounter, 0, len(t.Reasons))
 	for _, r := range t.Reasons {
+		v := r.Packets
+		k := traceCounterKey{r.Reason, r.Location}
+		if !c.published[k] {
+			c.published[k], v = true, 0
+		}
 		cs = append(cs, model.RawCounter{Layer: r.Layer, Source: drops.DropTraceSource, Group: "reason", Instance: r.Location,
-			Name: r.Reason, Kind: model.KindCounter, Value: r.Packets})
+			Name: r.Reason, Kind: model.KindCounter, Value: v})
 	}
 	pub.Publish(model.CountersUpdate{Collector: CollectorName, At: now, Counters: cs})
 	return nil
