@@ -65,7 +65,7 @@ unit: build
 kmod-test:
 	sh kernelmod/test/deps.sh
 	bash kernelmod/test/run-qemu.sh
-	bash collectors/filter/kmodbackend/vmcheck/run.sh
+	bash control/filter/kmodbackend/vmcheck/run.sh
 	bash collectors/dropmon/vmtest/run.sh
 	bash collectors/droptrace/vmtest/run.sh
 

@@ -9,13 +9,9 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"netlens/collectors/drops"
 	"netlens/model"
+	"netlens/model/drops"
 )
-
-// droptraceName is the eBPF drop tracer collector's name
-// (collectors/droptrace CollectorName).
-const droptraceName = "droptrace"
 
 // Trace reasons table columns.
 const (
@@ -54,7 +50,7 @@ type traceView struct {
 
 func newTraceView(c Common, g Glyphs) *traceView {
 	p := &traceView{glyphs: g}
-	p.Common, p.deps = c, []string{droptraceName}
+	p.Common, p.deps = c, []string{model.CollectorDropTrace}
 	cols := []column{
 		trReason:   {title: "Reason", width: 14, flex: 2},
 		trMeaning:  {title: "Meaning", width: 12, flex: 4, drop: 2},
@@ -91,7 +87,7 @@ func (p *traceView) active() bool {
 	if p.snap.DropTrace.Supported || p.snap.DropTrace.Reason != "" {
 		return true
 	}
-	_, ok := p.snap.Status(droptraceName)
+	_, ok := p.snap.Status(model.CollectorDropTrace)
 	return ok
 }
 
@@ -226,8 +222,8 @@ func (p *traceView) View() string {
 	d := &p.snap.DropTrace
 	if !d.Supported {
 		why := d.Reason
-		if st, ok := p.snap.Status(droptraceName); why == "" && ok && st.State != model.StateOK && st.State != model.StatePending {
-			why = strings.TrimPrefix(describe(st), droptraceName+": ")
+		if st, ok := p.snap.Status(model.CollectorDropTrace); why == "" && ok && st.State != model.StateOK && st.State != model.StatePending {
+			why = strings.TrimPrefix(describe(st), model.CollectorDropTrace+": ")
 		}
 		if why == "" {
 			why = "waiting for the first sample"
@@ -334,7 +330,7 @@ type traceFlowView struct {
 
 func newTraceFlowView(c Common) *traceFlowView {
 	p := &traceFlowView{}
-	p.Common, p.deps = c, []string{droptraceName}
+	p.Common, p.deps = c, []string{model.CollectorDropTrace}
 	cols := []column{
 		tfProto:     {title: "Proto", width: 6},
 		tfSrc:       {title: "Source", width: 15, flex: 3, keepTail: true},

@@ -46,7 +46,7 @@ func traceStore() *model.Store {
 			{Layer: model.LayerTransport, Source: "drop_trace", Group: "reason", Instance: "tcp_v4_rcv+0x13", Name: "NO_SOCKET", Kind: model.KindCounter, Value: 3},
 		}})
 	}
-	s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: droptraceName, State: model.StateOK, Source: "eBPF tp_btf/kfree_skb"}})
+	s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: model.CollectorDropTrace, State: model.StateOK, Source: "eBPF tp_btf/kfree_skb"}})
 	return s
 }
 
@@ -107,7 +107,7 @@ func TestTraceReasonsFlowsAndJump(t *testing.T) {
 func TestTraceReasonsNoPermission(t *testing.T) {
 	s := model.NewStore("h", "k", time.Unix(0, 0))
 	s.Publish(model.DropTraceUpdate{Trace: model.DropTrace{At: time.Unix(1, 0), Reason: "needs CAP_BPF and CAP_PERFMON (or root)"}})
-	s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: droptraceName, State: model.StateNoPermission, Reason: "needs CAP_BPF and CAP_PERFMON (or root)"}})
+	s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: model.CollectorDropTrace, State: model.StateNoPermission, Reason: "needs CAP_BPF and CAP_PERFMON (or root)"}})
 	a := newTestApp(t, s, Options{}, 80, 24)
 	send(a, "2")
 	if scr := screen(a); !strings.Contains(scr, "droptrace: needs CAP_BPF and CAP_PERFMON (or root)") {

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"netlens/collectors/dropmon"
-	"netlens/collectors/drops"
 	"netlens/model"
+	"netlens/model/drops"
 )
 
 // aggregator turns successive reads of the kernel's flows map into

@@ -15,12 +15,12 @@ import (
 
 	"netlens/collectors"
 	"netlens/collectors/dropmon"
-	"netlens/collectors/drops"
 	"netlens/model"
+	"netlens/model/drops"
 )
 
-// CollectorName is the name the collector reports under.
-const CollectorName = "droptrace"
+// Name is the name the collector reports under.
+const Name = model.CollectorDropTrace
 
 // Options configure a Collector.
 type Options struct {
@@ -72,7 +72,7 @@ func New(opts Options) *Collector {
 }
 
 // Name implements collectors.Collector.
-func (c *Collector) Name() string { return CollectorName }
+func (c *Collector) Name() string { return Name }
 
 // Source implements collectors.Sourcer: "eBPF tp_btf/kfree_skb".
 func (c *Collector) Source() string {
@@ -127,7 +127,7 @@ func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error
 		cs = append(cs, model.RawCounter{Layer: r.Layer, Source: drops.DropTraceSource, Group: "reason", Instance: r.Location,
 			Name: r.Reason, Kind: model.KindCounter, Value: v})
 	}
-	pub.Publish(model.CountersUpdate{Collector: CollectorName, At: now, Counters: cs})
+	pub.Publish(model.CountersUpdate{Collector: Name, At: now, Counters: cs})
 	return nil
 }
 

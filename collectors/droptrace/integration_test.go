@@ -12,9 +12,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"netlens/collectors/drops"
-	"netlens/collectors/internal/netnstest"
+	"netlens/internal/netnstest"
 	"netlens/model"
+	"netlens/model/drops"
 )
 
 // Each incident runs in namespaces of its own with a tracer that sees

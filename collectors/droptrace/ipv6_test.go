@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"netlens/collectors/internal/netnstest"
+	"netlens/internal/netnstest"
 )
 
 // TestIntegrationIncidentUDP6HopByHop sends UDP over IPv6 to a closed port

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"netlens/collectors"
-	"netlens/collectors/internal/netnstest"
+	"netlens/internal/netnstest"
 )
 
 // helperEnv makes the test binary act as a helper process (TestMain):

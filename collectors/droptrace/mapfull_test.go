@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"netlens/collectors/internal/netnstest"
+	"netlens/internal/netnstest"
 )
 
 // TestIntegrationMapFull sends one packet on each of 50,000 distinct

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"netlens/collectors/internal/netnstest"
 	"netlens/collectors/sockets"
+	"netlens/internal/netnstest"
 	"netlens/model"
 )
 

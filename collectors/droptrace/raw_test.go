@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"testing"
 
-	"netlens/collectors/internal/netnstest"
+	"netlens/internal/netnstest"
 )
 
 // TestIntegrationRawTracepoint runs the raw tracepoint program (the

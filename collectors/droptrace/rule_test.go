@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"netlens/collectors/filter/nft"
-	"netlens/collectors/internal/netnstest"
+	"netlens/control/filter/nft"
+	"netlens/internal/netnstest"
 	"netlens/model"
 )
 

@@ -12,8 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"netlens/collectors"
-	"netlens/collectors/drops"
-	"netlens/collectors/internal/netnstest"
+	"netlens/internal/netnstest"
+	"netlens/model/drops"
 )
 
 func TestSelect(t *testing.T) {
@@ -107,7 +107,7 @@ func TestIntegrationReasonsFromKernelBTF(t *testing.T) {
 			continue
 		}
 		if _, ok := drops.Default().Reason(name); !ok {
-			t.Errorf("collectors/drops/knowledge.json has no reason %s", name)
+			t.Errorf("model/drops/knowledge.json has no reason %s", name)
 		}
 	}
 	rx, err := hasRxSk(spec)
