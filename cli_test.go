@@ -51,6 +51,8 @@ func TestCLIUsage(t *testing.T) {
 		{name: "refresh too short", args: []string{"--refresh", "1ms"}, code: 2, stderr: "too short", noStdout: true},
 		{name: "drops help", args: []string{"drops", "--help"}, stdout: "netlens drops [flags]"},
 		{name: "drops interval too short", args: []string{"drops", "--interval", "1ms"}, code: 2, stderr: "too short", noStdout: true},
+		{name: "drops unknown drop source", args: []string{"drops", "--drop-source", "bogus"}, code: 2, stderr: `drop source "bogus"`, noStdout: true},
+		{name: "tui unknown drop source", args: []string{"--drop-source", "bogus"}, code: 2, stderr: `drop source "bogus"`, noStdout: true},
 		{name: "flows help", args: []string{"flows", "--help"}, stdout: "netlens flows [flags]"},
 		{name: "capture needs a source", args: []string{"capture"}, code: 2, stderr: "needs --count", noStdout: true},
 		{name: "capture bad filter", args: []string{"capture", "--pcap", "/dev/null", "--filter", "port nonsense("}, code: 2, noStdout: true},
