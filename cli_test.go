@@ -51,6 +51,8 @@ func TestCLIUsage(t *testing.T) {
 		{name: "refresh too short", args: []string{"--refresh", "1ms"}, code: 2, stderr: "too short", noStdout: true},
 		{name: "drops help", args: []string{"drops", "--help"}, stdout: "netlens drops [flags]"},
 		{name: "drops interval too short", args: []string{"drops", "--interval", "1ms"}, code: 2, stderr: "too short", noStdout: true},
+		{name: "drops unknown drop source", args: []string{"drops", "--drop-source", "bogus"}, code: 2, stderr: `drop source "bogus"`, noStdout: true},
+		{name: "tui unknown drop source", args: []string{"--drop-source", "bogus"}, code: 2, stderr: `drop source "bogus"`, noStdout: true},
 		{name: "flows help", args: []string{"flows", "--help"}, stdout: "netlens flows [flags]"},
 		{name: "top help", args: []string{"top", "--help"}, stdout: "netlens top [--json]"},
 		{name: "top bad grouping", args: []string{"top", "--by", "host"}, code: 2, stderr: "want process or socket", noStdout: true},
@@ -129,9 +131,18 @@ func TestSnapshotCommand(t *testing.T) {
 			t.Errorf("collector %s: %q", name, states[name])
 		}
 	}
-	// The drop monitor exists only where the kernel has it; where it does
-	// not, the snapshot says so.
-	if st := states["dropmon"]; !strings.HasPrefix(st, "ok") && !strings.Contains(st, "kernel has no drop monitor") {
+	// Drop reasons come from one source: the eBPF tracer where it is
+	// permitted (as root on this kernel), else the drop monitor, which
+	// exists only where the kernel has it; where it does not, the
+	// snapshot says so.
+	if st, ok := states["droptrace"]; ok {
+		if !strings.HasPrefix(st, "ok") {
+			t.Errorf("collector droptrace: %q", st)
+		}
+		if dt, _ := m["drop_trace"].(map[string]any); dt["supported"] != true {
+			t.Errorf("drop_trace: %v", dt)
+		}
+	} else if st := states["dropmon"]; !strings.HasPrefix(st, "ok") && !strings.Contains(st, "kernel has no drop monitor") {
 		t.Errorf("collector dropmon: %q", st)
 	}
 	if n := len(m["counters"].([]any)); n < 100 {

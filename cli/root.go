@@ -16,6 +16,7 @@ import (
 	"netlens/collectors"
 	"netlens/collectors/all"
 	"netlens/collectors/capture"
+	"netlens/collectors/droptrace"
 	filtercol "netlens/collectors/filter"
 	"netlens/control/filter"
 	"netlens/export"
@@ -39,12 +40,19 @@ type options struct {
 	revert        time.Duration
 	ascii         bool
 	version       string
+	dropSource    string
+	dropTraceAll  bool
 }
 
 // config returns the collectors' configuration, opening the filter
 // backend (never an error but for a bad --filter-backend).
 func (o options) config() (all.Config, error) {
-	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners}
+	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners, DropTraceAll: o.dropTraceAll}
+	drop, err := o.dropChoice()
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Drops = drop
 	b, err := filter.Open(filter.Options{Backend: o.filterBackend})
 	if err != nil {
 		return cfg, UsageError{err}
@@ -137,7 +145,9 @@ packets are lost), and the network sysctls; 's' writes a JSON snapshot of
 it all.
 
 Run as root, or give the binary the capabilities it needs:
-  setcap cap_net_admin,cap_net_raw,cap_sys_ptrace,cap_dac_read_search+ep netlens
+  setcap cap_net_admin,cap_net_raw,cap_sys_ptrace,cap_dac_read_search,cap_bpf,cap_perfmon,cap_syslog+ep netlens
+(CAP_BPF and CAP_PERFMON for the eBPF drop tracer, CAP_SYSLOG to name the
+kernel functions where packets are dropped.)
 Without them netlens still runs and says, in each pane, what it cannot see.`,
 		Args:          noArgs,
 		SilenceUsage:  true,
@@ -164,6 +174,8 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 	pf := root.PersistentFlags()
 	pf.BoolVar(&o.noOwners, "no-owners", false, "do not map sockets to processes (cheaper on hosts with many sockets)")
 	pf.StringVar(&o.filterBackend, "filter-backend", rules.BackendAuto, "filter rules backend: auto (kmod, else nft), kmod, nft or none")
+	pf.StringVar(&o.dropSource, "drop-source", string(droptrace.SourceAuto), dropSourceUsage)
+	pf.BoolVar(&o.dropTraceAll, "drop-trace-all-netns", false, "the eBPF drop tracer traces every network namespace, not only netlens's own")
 	pf.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (for performance work)")
 	pf.MarkHidden("cpuprofile")
 	pf.StringVar(&o.memProfile, "memprofile", "", "write a Go heap profile to this file on exit (for performance work)")
@@ -242,10 +254,11 @@ func runTUI(ctx context.Context, o options) error {
 	defer r.Wait()
 	defer cancel()
 	return ui.Run(ctx, store, ui.Options{
-		Refresh: o.refresh,
-		Version: o.version,
-		NoMouse: o.noMouse,
-		Deps:    ui.Deps{Drops: all.DropsDeps},
+		DropSource: cfg.Drops.Why,
+		Refresh:    o.refresh,
+		Version:    o.version,
+		NoMouse:    o.noMouse,
+		Deps:       ui.Deps{Drops: all.DropsDeps},
 		SaveSnapshot: func(s model.Snapshot) (string, error) {
 			return export.Save(o.snapshotDir, s)
 		},

@@ -80,6 +80,18 @@ func fullSnapshot() model.Snapshot {
 		FlowsTracked: 1, FlowsEvicted: 7,
 		TopHosts:     []model.CaptureHost{{Addr: netip.MustParseAddr("10.0.0.1"), PacketsSent: 600, BytesSent: 800000, PacketsRecv: 390, BytesRecv: 99000, BitsPerSec: 719000, PacketsPerSec: 99, LastSeen: t0}},
 		HostsTracked: 1, HostsEvicted: 0}})
+	s.Publish(model.DropTraceUpdate{Trace: model.DropTrace{At: t0, Supported: true, Attach: "tp_btf/kfree_skb", Netns: 4026531840,
+		Seen: 30, Attributed: 28, Unattributed: 2, NotAggregated: 1, NotParsed: 1, OtherNetns: 5, MapEntries: 2, MapMax: 16384,
+		Reasons: []model.DropTraceReason{{Reason: "NO_SOCKET", Code: 3, Location: "__udp4_lib_rcv+0x9c4", Function: "__udp4_lib_rcv", Layer: model.LayerTransport,
+			Packets: 25, Bytes: 2300, Delta: 5, LastSeen: t0}},
+		Flows: []model.DropTraceFlow{
+			{Reason: "NO_SOCKET", Code: 3, Location: "__udp4_lib_rcv+0x9c4", Function: "__udp4_lib_rcv", Layer: model.LayerTransport, Netns: 4026531840, Ifindex: 1,
+				L3: "ipv4", Proto: "udp", Src: netip.MustParseAddr("127.0.0.1"), Dst: netip.MustParseAddr("127.0.0.1"), SrcPort: 40000, DstPort: 7001,
+				Parsed: true, Cookie: 99, Packets: 25, Bytes: 2300, Delta: 5, LastSeen: t0},
+			{Reason: "IP_RPFILTER", Code: 9, Location: "0xffffffff81a0b0c0", Function: "0xffffffff81a0b0c0", Layer: model.LayerIP, L3: "ipv6", Proto: "icmpv6",
+				Src: netip.MustParseAddr("fd00::1"), Dst: netip.MustParseAddr("fd00::2"), ICMPType: 128, Fragment: true, Parsed: true, Packets: 3, Bytes: 300},
+			{Reason: "NOT_SPECIFIED", Code: 2, Location: "x+0x1", Function: "x", Layer: model.LayerOther, L3: "0x0806", Packets: 1, Bytes: 60},
+		}}})
 	s.Publish(model.RulesUpdate{State: model.RulesState{Backend: "kmod", At: t0,
 		Rules: []model.Rule{
 			{ID: 1, Enabled: true, Hooks: []string{model.HookInput}, Family: model.RuleFamilyBoth, Proto: "tcp", DstPorts: model.PortRange{Min: 22, Max: 22},

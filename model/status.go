@@ -43,6 +43,7 @@ const (
 	CollectorSysctl    = "sysctl"
 	CollectorQdisc     = "qdisc"
 	CollectorDropMon   = "dropmon"
+	CollectorDropTrace = "droptrace" // the eBPF drop tracer
 	CollectorConntrack = "conntrack"
 	CollectorFilters   = "filters"
 	CollectorCapture   = "capture"

@@ -95,9 +95,11 @@ func New(store *model.Store, opts Options) *App {
 	}
 	a.styles = *NewStyles(colorprofile.TrueColor)
 	c := Common{Styles: &a.styles, Keys: a.keys}
+	dp := newDropsPage(c, opts.Deps.Drops, ctCollector(opts.Deps), opts.Glyphs)
+	dp.tr.source, dp.rs.source = opts.DropSource, opts.DropSource
 	a.pages = []page{
 		newConnsPage(c, opts.Deps.Connections, opts.Deps.Flows, opts.Glyphs),
-		newDropsPage(c, opts.Deps.Drops, ctCollector(opts.Deps), opts.Glyphs),
+		dp,
 		newSysctlPage(c, opts.Deps.Sysctl),
 		newFiltersPage(c, opts.Deps.Filters, opts.Controls.Filters, opts.Now),
 		newCapturePage(c, opts.Deps.Capture, opts.Controls.Capture, opts.CaptureDir, opts.Now),
@@ -226,6 +228,15 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, cmd
 	}
 	switch msg := msg.(type) {
+	case showConnectionMsg:
+		for i, pg := range a.pages {
+			if _, ok := pg.(*connsPage); ok {
+				a.switchTab(i)
+				a.setFilter(msg.filter)
+				a.input = []rune(msg.filter)
+			}
+		}
+		return a, nil
 	case tea.WindowSizeMsg:
 		a.width, a.height = msg.Width, msg.Height
 		a.layout()

@@ -788,6 +788,12 @@ func (p *filtersPage) detail(i int) []string {
 	if r.Foreign {
 		third += "  foreign: not made by netlens (shown, deletable, never changed)"
 	}
+	if p.snap.DropTrace.Supported && r.Action == model.ActionDrop {
+		// The eBPF tracer's NETFILTER_DROP flows this rule decided
+		// (model.Snapshot.DropRule says how).
+		n, fl := p.snap.RuleDrops(r.ID)
+		third += "  traced drops " + strconv.FormatUint(n, 10) + " in " + itoa(fl) + " flows"
+	}
 	return []string{first, second, third}
 }
 

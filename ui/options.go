@@ -44,6 +44,9 @@ type Options struct {
 	CaptureDir string
 	// Now is the clock (time.Now when nil); tests replace it.
 	Now func() time.Time
+	// DropSource says where drop reasons come from and why ("eBPF:
+	// permitted (auto)"), for the Drops tab's reasons view.
+	DropSource string
 	// Glyphs says whether the Drops tab's sparklines may use Unicode
 	// block glyphs. Run detects it from TERM and the locale when it is
 	// GlyphsAuto; New alone then draws ASCII.

@@ -42,6 +42,8 @@ type sockView struct {
 	listBase[sockKey]
 	summary string // "1234 sockets: 800 ESTAB, 12 LISTEN, ..."
 	ord     sockOrder
+	// tr is the eBPF tracer's drops per socket (droptraced.go).
+	tr tracedDrops
 }
 
 func newSockView(c Common, deps []string) *sockView {
@@ -215,6 +217,7 @@ func (p *sockView) SetSnapshot(s model.Snapshot) { p.setSnapshot(p, s) }
 func (p *sockView) Sync() {
 	if p.fresh() {
 		p.summary = socketSummary(p.snap.Sockets)
+		p.tr.update(&p.snap)
 	}
 	p.sync(p)
 }
@@ -308,6 +311,9 @@ func (p *sockView) cell(i, c int) string {
 	case connUID:
 		return strconv.FormatUint(uint64(s.UID), 10)
 	case connDrops:
+		if p.tr.on {
+			return fmtCount(p.tr.count(i), 5)
+		}
 		if !s.HasDrops {
 			return "-"
 		}
@@ -374,6 +380,9 @@ func (p *sockView) detail(i int) []string {
 		"  drops " + drops + "  uid " + strconv.FormatUint(uint64(s.UID), 10) + "  inode " + strconv.FormatUint(s.Inode, 10)
 	if s.Cookie != 0 {
 		second += "  cookie " + strconv.FormatUint(s.Cookie, 10)
+	}
+	if why := p.tr.reasons(p.idx[i]); why != "" {
+		second += "  traced drops: " + why
 	}
 	procs := "process unknown (no owner found, or not permitted to look)"
 	if len(s.Procs) > 0 {
