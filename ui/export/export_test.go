@@ -131,7 +131,7 @@ func TestSchemaRejects(t *testing.T) {
 	good, _ := Marshal(fullSnapshot())
 	tests := []struct{ name, from, to string }{
 		{"unknown top-level field", `"seq":`, `"extra": 1, "seq":`},
-		{"wrong schema version", `"schema_version": 1`, `"schema_version": 2`},
+		{"wrong schema version", `"schema_version": 2`, `"schema_version": 3`},
 		{"bad state", `"state": "ESTAB"`, `"state": "established"`},
 		{"negative counter", `"value": 25`, `"value": -1`},
 		{"bad address", `"local": "10.0.0.1:22"`, `"local": "10.0.0.1"`},
