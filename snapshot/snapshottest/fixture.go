@@ -84,8 +84,8 @@ func Build(o Options) model.Snapshot {
 	}
 	s.Publish(model.FlowsUpdate{At: t0, Flows: append(flows, o.Flows...)})
 	s.Publish(model.ConntrackStatsUpdate{Stats: model.ConntrackStats{At: t0, Count: 1, Max: 262144, Buckets: 65536, Events: true,
-		PerCPU: []model.ConntrackCPU{{CPU: 0, Invalid: 2, InsertFailed: 5, Drop: 6, EarlyDrop: 7}},
-		Total:  model.ConntrackCPU{Invalid: 2, InsertFailed: 5, Drop: 6, EarlyDrop: 7},
+		PerCPU:    []model.ConntrackCPU{{CPU: 0, Invalid: 2, InsertFailed: 5, Drop: 6, EarlyDrop: 7}},
+		Total:     model.ConntrackCPU{Invalid: 2, InsertFailed: 5, Drop: 6, EarlyDrop: 7},
 		FlowsHeld: 1, FlowsLimit: 65536, Dumps: 3, LastDump: t0, Listening: true, EventsNew: 10, EventsLost: 2, Overruns: 1}})
 	s.Publish(model.DropsUpdate{Monitor: model.DropMonitor{At: t0, Supported: true, Mode: "packet", Total: 9, Drops: []model.DropReason{
 		{Reason: "NO_SOCKET", Layer: model.LayerTransport, Location: "__udp4_lib_rcv+0x1f", Origin: "sw", Delta: 2, Total: 6, LastSeen: t0},
