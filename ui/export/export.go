@@ -79,10 +79,14 @@ func WriteFile(path string, snap model.Snapshot) (err error) {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(path, b)
+	return WriteAtomic(path, b)
 }
 
-func writeAtomic(path string, data []byte) (err error) {
+// WriteAtomic writes data to path as WriteFile does: a temporary file in
+// the same directory, fsynced, renamed over path, the directory fsynced;
+// on any error nothing is left behind and the error names the path and
+// the cause (which errors.Is still finds, e.g. syscall.ENOSPC).
+func WriteAtomic(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
 	fi, err := os.Stat(dir)
 	if err != nil {
