@@ -14,7 +14,8 @@ GOTESTFLAGS  ?= -count=1
 # Debian packages the tests use: peer tools as oracles (ss, nstat, conntrack,
 # nft, tshark, tcpdump), tmux and sshd for end-to-end runs, and traffic tools.
 TEST_PKGS := iproute2 tmux openssh-server openssh-client nftables conntrack \
-	tshark tcpdump python3-scapy iputils-ping socat util-linux procps jq hyperfine bc
+	tshark tcpdump python3-scapy iputils-ping socat util-linux procps jq hyperfine bc \
+	prometheus prometheus-node-exporter curl
 
 .PHONY: all build run test test-deps vet unit kmod kmod-test bench lint fuzz clean
 

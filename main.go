@@ -34,6 +34,10 @@ type usageError struct{ error }
 
 func main() {
 	if err := run(); err != nil {
+		var code exitCode
+		if errors.As(err, &code) {
+			os.Exit(int(code))
+		}
 		fmt.Fprintln(os.Stderr, "netlens:", err)
 		if isUsage(err) {
 			os.Exit(2)
@@ -202,6 +206,7 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 	}
 
 	root.AddCommand(snapshotCmd(&o), flowsCmd(), dropsCmd(&o), captureCmd(),
+		serveCmd(&o), diffCmd(), recordCmd(&o),
 		filter.NewRulesCmd(filter.CLIConfig{}),
 		&cobra.Command{
 			Use:   "version",

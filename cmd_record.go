@@ -1,0 +1,76 @@
+package main
+
+// `netlens record`: the flight recorder. Kept in its own file so that it
+// moves as one piece into cli/ (issue #12).
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"netlens/recorder"
+)
+
+func recordCmd(o *options) *cobra.Command {
+	var ro recorder.Options
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "record --dir DIR [--interval 10s] [--keep 360] [--max-bytes N]",
+		Short: "Flight recorder: write a compressed snapshot into DIR every interval, keeping the newest",
+		Long: `record runs the collectors and writes a gzip-compressed JSON snapshot
+into DIR every --interval, named netlens-HOST-TIME.json.gz, keeping the
+newest --keep files and at most --max-bytes of them. netlens diff and
+netlens --open read the files as they are (zcat too).
+
+Files are written atomically: a reader never sees a partial one. Below
+--min-free bytes free on DIR's filesystem, or when the disk fills, it
+stops and says so, leaving no partial file.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch {
+			case ro.Dir == "":
+				return usageError{fmt.Errorf("record needs --dir\n%s", cmd.UsageString())}
+			case ro.Interval < 100*time.Millisecond:
+				return usageError{fmt.Errorf("--interval %s is too short (minimum 100ms)\n%s", ro.Interval, cmd.UsageString())}
+			case ro.Keep < 1:
+				return usageError{fmt.Errorf("--keep must be at least 1\n%s", cmd.UsageString())}
+			}
+			return runRecord(cmd.Context(), *o, ro, cmd.ErrOrStderr(), verbose)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&ro.Dir, "dir", "", "`DIR`ectory to write the snapshots into (must exist)")
+	f.DurationVar(&ro.Interval, "interval", recorder.DefaultInterval, "time between snapshots")
+	f.IntVar(&ro.Keep, "keep", recorder.DefaultKeep, "snapshot files to keep (the newest)")
+	f.Int64Var(&ro.MaxBytes, "max-bytes", 0, "bytes the kept files may take at most (0: no limit)")
+	f.Int64Var(&ro.MinFree, "min-free", recorder.DefaultMinFree, "stop when DIR's filesystem has fewer bytes free")
+	f.BoolVarP(&verbose, "verbose", "v", false, "print each file written")
+	return cmd
+}
+
+func runRecord(ctx context.Context, o options, ro recorder.Options, stderr io.Writer, verbose bool) error {
+	rec, err := recorder.New(ro)
+	if err != nil {
+		return err
+	}
+	// The collectors refresh at the recording interval: each snapshot's
+	// deltas and rates are over one interval.
+	o.refresh = ro.Interval
+	store, ctx, stop, err := startCollectors(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	fmt.Fprintf(stderr, "netlens record: a snapshot into %s every %s, keeping %d\n", ro.Dir, ro.Interval, rec.Options().Keep)
+	var written func(string)
+	if verbose {
+		written = func(p string) { fmt.Fprintln(stderr, p) }
+	}
+	if err := rec.Run(ctx, store, written); err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	return nil
+}
