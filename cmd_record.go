@@ -7,10 +7,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"netlens/model"
 	"netlens/recorder"
 )
 
@@ -73,4 +75,67 @@ func runRecord(ctx context.Context, o options, ro recorder.Options, stderr io.Wr
 		return fmt.Errorf("record: %w", err)
 	}
 	return nil
+}
+
+// recordControl is the TUI's 'R': it starts and stops a recorder of the
+// TUI's own Store. It is safe for concurrent use.
+type recordControl struct {
+	ctx   context.Context
+	store *model.Store
+	opts  recorder.Options
+
+	mu      sync.Mutex
+	cancel  context.CancelFunc
+	done    chan struct{}
+	stopped error
+}
+
+func (c *recordControl) Toggle() (string, error) {
+	c.mu.Lock()
+	cancel, done := c.cancel, c.done
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+		files, _ := recorder.Files(c.opts.Dir)
+		return fmt.Sprintf("recorder stopped: %d snapshots in %s", len(files), c.opts.Dir), nil
+	}
+	rec, err := recorder.New(c.opts)
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	done = make(chan struct{})
+	c.mu.Lock()
+	c.cancel, c.done, c.stopped = cancel, done, nil
+	c.mu.Unlock()
+	go func() {
+		defer close(done)
+		err := rec.Run(ctx, c.store, nil)
+		c.mu.Lock()
+		c.cancel, c.stopped = nil, err
+		c.mu.Unlock()
+		cancel()
+	}()
+	o := rec.Options()
+	return fmt.Sprintf("recording a snapshot every %s into %s, keeping %d (R stops)", o.Interval, o.Dir, o.Keep), nil
+}
+
+func (c *recordControl) Recording() (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cancel != nil, c.stopped
+}
+
+// tuiRecorder is the TUI's recorder control, writing into --record-dir
+// (--snapshot-dir when not given).
+func tuiRecorder(ctx context.Context, store *model.Store, o options) *recordControl {
+	ro := o.record
+	if ro.Dir == "" {
+		ro.Dir = o.snapshotDir
+	}
+	if ro.MinFree == 0 {
+		ro.MinFree = recorder.DefaultMinFree
+	}
+	return &recordControl{ctx: ctx, store: store, opts: ro}
 }

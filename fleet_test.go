@@ -5,6 +5,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -392,5 +394,61 @@ func TestIntegrationRecordFullDisk(t *testing.T) {
 			names = append(names, e.Name())
 		}
 		t.Errorf("directory holds %v, want only the filler", names)
+	}
+}
+
+// TestIntegrationOpenTmuxAsNobody: netlens --open on a gzip-compressed
+// snapshot, as nobody with no capabilities and in an empty namespace (so
+// nothing on screen can come from this host): the header says whose
+// snapshot and when; tabs, a filter and quit work.
+func TestIntegrationOpenTmuxAsNobody(t *testing.T) {
+	requireTmux(t)
+	bin := netlensBinary(t)
+	ns := testNetns(t)
+	dir, err := os.MkdirTemp("", "netlens-open")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	raw, err := os.ReadFile("ui/testdata/offline-b.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "web-1.json.gz")
+	gzipFile(t, file, raw)
+	script := fmt.Sprintf(`setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all %s --open %s
+echo "EXIT=$?"
+sleep 60`, bin, file)
+	s := startTmux(t, 120, 40, []string{"TERM=xterm-256color"}, fmt.Sprintf("ip netns exec %s sh -c '%s'", ns, strings.ReplaceAll(script, "'", `'\''`)))
+	scr := s.waitText("snapshot of web-1 at 2026-11-21 05:01:13Z", 10*time.Second)
+	if !strings.Contains(scr, "OFFLINE") || !strings.Contains(scr, "0.0.0.0:8080") || !strings.Contains(scr, "web/99") {
+		t.Fatalf("offline Connections tab:\n%s", scr)
+	}
+	s.keys("2")
+	s.waitText("NoPorts", 5*time.Second)
+	s.keys("3")
+	s.waitText("net.ipv4.ip_forward", 5*time.Second)
+	s.keys("4")
+	s.waitText("block 9999", 5*time.Second)
+	s.keys("1", "/")
+	s.literal("8080")
+	s.keys("Enter")
+	scr = s.waitText("filter: 8080", 5*time.Second)
+	if strings.Contains(scr, "10.0.0.1:22") {
+		t.Errorf("filter let 10.0.0.1:22 through:\n%s", scr)
+	}
+	s.keys("q")
+	s.waitText("EXIT=0", 5*time.Second)
+}
+
+func gzipFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	w.Write(data)
+	w.Close()
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

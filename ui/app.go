@@ -89,6 +89,9 @@ func New(store *model.Store, opts Options) *App {
 	}
 	a.sub, a.unsub = store.Subscribe()
 	a.apply()
+	if opts.Offline != nil && opts.Offline.Summary != "" {
+		a.setStatus(opts.Offline.Summary, false)
+	}
 	return a
 }
 
@@ -211,6 +214,13 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		a.tickPending = false
 		if a.pending && !a.paused {
 			a.apply()
+		}
+		return a, nil
+	case recordMsg:
+		if msg.err != nil {
+			a.setStatus("recorder: "+oneLine(msg.err.Error()), true)
+		} else {
+			a.setStatus(msg.text, false)
 		}
 		return a, nil
 	case snapshotSavedMsg:
@@ -342,6 +352,12 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		if !a.paused && a.pending {
 			a.apply()
 		}
+	case key.Matches(msg, k.Record):
+		if a.opts.Recorder == nil {
+			a.setStatus("the recorder is not available here", true)
+			return a, nil
+		}
+		return a, recordToggleCmd(a.opts.Recorder)
 	case key.Matches(msg, k.Snapshot):
 		if a.opts.SaveSnapshot == nil {
 			a.setStatus("snapshots are not available here", true)
@@ -504,6 +520,13 @@ func (a *App) headerView() string {
 	state, st := " LIVE ", s.Live
 	if a.paused {
 		state, st = " PAUSED ", s.Paused
+	}
+	if a.opts.Offline != nil {
+		left = " netlens  " + a.offlineHeader()
+		state, st = " OFFLINE ", s.Paused
+	}
+	if rec := a.recordState(); rec != "" {
+		state = rec + state
 	}
 	if rev := a.revertText(); rev != "" {
 		return s.Header.Render(fitString(left, a.width-len(state)-len(rev))) + s.Alarm.Render(rev) + st.Render(state)

@@ -49,6 +49,11 @@ type Options struct {
 	// block glyphs. Run detects it from TERM and the locale when it is
 	// GlyphsAuto; New alone then draws ASCII.
 	Glyphs Glyphs
+	// Offline, when set, says the TUI shows snapshot files, not a live
+	// host (netlens --open): the header says whose snapshot and when.
+	Offline *Offline
+	// Recorder toggles the flight recorder with R; nil disables the key.
+	Recorder RecordControl
 }
 
 // FilterControl plans, applies and confirms filter rule changes: what

@@ -1,0 +1,76 @@
+package ui
+
+import (
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+)
+
+// Offline describes the snapshot files the TUI shows when it reads no
+// live host (netlens --open FILE [--diff FILE2]).
+type Offline struct {
+	// File is the snapshot shown.
+	File string
+	// Base, when set, is the earlier snapshot of a diff: counters' deltas
+	// and rates are then from Base to File, so the Drops tab's "moved"
+	// view shows what moved between the two.
+	Base string
+	// BaseAt is when Base was taken.
+	BaseAt time.Time
+	// Summary says in a few words what changed from Base to File
+	// ("+1 socket, 1 counter, 1 sysctl"); shown in the status line.
+	Summary string
+}
+
+// offlineHeader is the header's left part for a snapshot read from a
+// file: "snapshot of HOST at TIME", or for a diff "diff of HOST: T1 ->
+// T2".
+func (a *App) offlineHeader() string {
+	o := a.opts.Offline
+	at := a.snap.TakenAt.UTC().Format("2006-01-02 15:04:05Z")
+	if o.Base != "" {
+		return "diff of " + sanitize(a.snap.Host) + ": " + o.BaseAt.UTC().Format("2006-01-02 15:04:05Z") + " -> " + at + "  kernel " + sanitize(a.snap.Kernel)
+	}
+	return "snapshot of " + sanitize(a.snap.Host) + " at " + at + "  kernel " + sanitize(a.snap.Kernel)
+}
+
+// RecordControl starts and stops the flight recorder ('R'). It is called
+// from tea.Cmds, never from Update; implementations must be safe for
+// concurrent use.
+type RecordControl interface {
+	// Toggle starts recording when it is stopped and stops it when it
+	// runs, and says what it did ("recording every 10s into /var/tmp").
+	Toggle() (msg string, err error)
+	// Recording reports whether the recorder runs, and, when it stopped
+	// by itself (a full disk), why.
+	Recording() (on bool, stopped error)
+}
+
+// recordMsg is the result of a Toggle.
+type recordMsg struct {
+	text string
+	err  error
+}
+
+func recordToggleCmd(rc RecordControl) tea.Cmd {
+	return func() tea.Msg {
+		text, err := rc.Toggle()
+		return recordMsg{text, err}
+	}
+}
+
+// recordState is the header's recording mark: " REC " while recording,
+// " REC STOPPED " after the recorder stopped by itself.
+func (a *App) recordState() string {
+	if a.opts.Recorder == nil {
+		return ""
+	}
+	on, stopped := a.opts.Recorder.Recording()
+	switch {
+	case on:
+		return " REC "
+	case stopped != nil:
+		return " REC STOPPED "
+	}
+	return ""
+}
