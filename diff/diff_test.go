@@ -45,8 +45,8 @@ func TestCompareScripted(t *testing.T) {
 		HostA: "web-1", HostB: "web-1", TakenA: a.TakenAt, TakenB: b.TakenAt, Interval: 10 * time.Second,
 		SocketsAppeared: []Socket{{Proto: model.ProtoTCP, Local: netip.MustParseAddrPort("0.0.0.0:8080"), Remote: netip.MustParseAddrPort("0.0.0.0:0"),
 			State: model.StateListen, Owners: []model.Proc{{PID: 99, Comm: "web", FD: 4}}}},
-		Counters: []Counter{{Layer: model.LayerTransport, Source: "/proc/net/snmp", Group: "Udp", Name: "NoPorts", A: 25, B: 55, Delta: 30, Rate: 3}},
-		Sysctls:  []Sysctl{{Name: "net.ipv4.ip_forward", A: "0", B: "1"}},
+		Counters:   []Counter{{Layer: model.LayerTransport, Source: "/proc/net/snmp", Group: "Udp", Name: "NoPorts", A: 25, B: 55, Delta: 30, Rate: 3}},
+		Sysctls:    []Sysctl{{Name: "net.ipv4.ip_forward", A: "0", B: "1"}},
 		RulesAdded: []Rule{{ID: 2, Summary: `drop input ipv4 udp dport 9999 "block 9999"`}},
 	}
 	if d := cmp.Diff(want, r, cmp.Comparer(func(x, y netip.AddrPort) bool { return x == y })); d != "" {
