@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"netlens/recorder"
 )
 
 // startIn starts a command in netns ns and returns it; it is killed when
@@ -450,5 +453,36 @@ func gzipFile(t *testing.T, path string, data []byte) {
 	w.Close()
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRecordControl: the TUI's R control starts a recorder of the
+// Store, and stops it (the files it wrote stay).
+func TestRecordControl(t *testing.T) {
+	dir := t.TempDir()
+	store := newStore()
+	rc := tuiRecorder(context.Background(), store, options{snapshotDir: dir, record: recorder.Options{Interval: 50 * time.Millisecond, Keep: 3, MinFree: 1}})
+	msg, err := rc.Toggle()
+	if err != nil || !strings.Contains(msg, "recording a snapshot every 50ms into "+dir) {
+		t.Fatalf("start: %q, %v", msg, err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		files, _ := recorder.Files(dir)
+		if len(files) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d files after 10 s", len(files))
+		}
+	}
+	if on, _ := rc.Recording(); !on {
+		t.Fatal("not recording")
+	}
+	msg, err = rc.Toggle()
+	if err != nil || msg != "recorder stopped: 3 snapshots in "+dir {
+		t.Fatalf("stop: %q, %v", msg, err)
+	}
+	if on, stopped := rc.Recording(); on || stopped != nil {
+		t.Fatalf("after stop: on %v, stopped %v", on, stopped)
 	}
 }

@@ -140,3 +140,20 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
 	}
 }
+
+// TestSocketStates: every state, unknown ones merged, other protocols
+// by name; the counts add up.
+func TestSocketStates(t *testing.T) {
+	snap := bigSnapshot(1000, 0)
+	snap.Sockets = append(snap.Sockets, model.Socket{Proto: model.ProtoTCP, State: 200}, model.Socket{Proto: "sctp", State: model.StateListen})
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(New(fixed(snap), Options{}))
+	got := series(t, reg, "netlens_sockets")
+	total := 0.0
+	for _, v := range got {
+		total += v
+	}
+	if total != float64(len(snap.Sockets)) || got["proto=tcp,state=UNKNOWN"] != 1 || got["proto=sctp,state=LISTEN"] != 1 {
+		t.Errorf("sum %v of %d sockets; %v", total, len(snap.Sockets), got)
+	}
+}

@@ -1,9 +1,11 @@
 package ui
 
 import (
+	"strings"
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 
 	"netlens/model"
@@ -65,4 +67,41 @@ func TestGoldenOfflineDiff(t *testing.T) {
 	opts.Now = func() time.Time { return b.TakenAt }
 	opts.Offline = &Offline{File: "b", Base: "a", BaseAt: a.TakenAt, Summary: "4 changes: +1 socket, 1 drop counter, 1 sysctl, +1 rule (netlens diff lists them)"}
 	runGoldenOpts(t, snapshot.DiffStore(a, b), opts, 120, 40, colorprofile.ANSI256, keys("2")...)
+}
+
+// fakeRecorder is a RecordControl that only remembers its state.
+type fakeRecorder struct{ on bool }
+
+func (f *fakeRecorder) Toggle() (string, error) {
+	f.on = !f.on
+	if f.on {
+		return "recording a snapshot every 10s into /var/tmp, keeping 360 (R stops)", nil
+	}
+	return "recorder stopped: 3 snapshots in /var/tmp", nil
+}
+
+func (f *fakeRecorder) Recording() (bool, error) { return f.on, nil }
+
+// TestRecordToggle: R starts the recorder (the header says REC and the
+// status line where it writes), R again stops it.
+func TestRecordToggle(t *testing.T) {
+	rec := &fakeRecorder{}
+	opts := goldenOpts()
+	opts.Recorder = rec
+	a := New(fixtureStore(), opts)
+	defer a.Close()
+	a.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	_, cmd := a.Update(press("R"))
+	if cmd == nil {
+		t.Fatal("R returned no command")
+	}
+	a.Update(cmd())
+	if !rec.on || !strings.Contains(a.View().Content, " REC ") || !strings.Contains(a.View().Content, "recording a snapshot every 10s") {
+		t.Fatalf("after R: on=%v\n%s", rec.on, a.View().Content)
+	}
+	_, cmd = a.Update(press("R"))
+	a.Update(cmd())
+	if rec.on || strings.Contains(a.View().Content, " REC ") || !strings.Contains(a.View().Content, "recorder stopped") {
+		t.Fatalf("after R again: on=%v\n%s", rec.on, a.View().Content)
+	}
 }
