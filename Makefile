@@ -76,6 +76,7 @@ bench: build test-deps
 	bash collectors/drops/bench/run.sh
 	bash collectors/conntrack/bench/run.sh
 	bash collectors/capture/bench/run.sh
+	bash exporter/bench/run.sh
 	bash kernelmod/test/run-qemu.sh -bench
 
 fuzz:

@@ -12,13 +12,17 @@
 # then measures, inside the namespace:
 #   1. scrape latency: hyperfine -N, one curl of /metrics per run, whole
 #      process against whole process, WARMUP + RUNS runs each;
-#   2. CPU: user+sys seconds of each exporter process over WINDOW seconds
-#      while both are scraped once a second (netlens's includes its own
-#      collection of the sockets and flows at REFRESH);
-#   3. exposition size and series count.
+#   2. the same, interleaved: PAIRS pairs of requests, one to each in turn,
+#      each timed by curl (time_total: the request, without curl's start),
+#      medians and 90th percentiles -- on a busy machine the fairer view;
+#   3. CPU: user+sys seconds of each exporter process over WINDOW seconds
+#      not scraped, then over WINDOW seconds scraped once a second: the
+#      difference is what the scrapes cost (netlens's idle figure is its
+#      own collection of the sockets and flows at REFRESH);
+#   4. exposition size and series count.
 # Results go to standard output as markdown (docs/performance.md quotes them).
 #
-# Environment: CONNS=50000 FLOWS=65536 REFRESH=15s RUNS=30 WARMUP=3 WINDOW=60
+# Environment: CONNS=50000 FLOWS=65536 REFRESH=15s RUNS=30 WARMUP=3 WINDOW=60 PAIRS=200
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,6 +33,7 @@ REFRESH=${REFRESH:-15s}
 RUNS=${RUNS:-30}
 WARMUP=${WARMUP:-3}
 WINDOW=${WINDOW:-60}
+PAIRS=${PAIRS:-200}
 PER=8000
 NS=nlexp-bench-$$
 
@@ -101,17 +106,30 @@ in_ns hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --style basic --export-mark
 	-n "netlens serve /metrics" "curl -s -o /dev/null $nl_url" \
 	-n "node_exporter netstat+conntrack /metrics" "curl -s -o /dev/null $ne_url" >&2
 
+: >"$tmp/nl.t"; : >"$tmp/ne.t"
+for _ in $(seq "$PAIRS"); do
+	in_ns curl -s -o /dev/null -w '%{time_total}\n' "$nl_url" >>"$tmp/nl.t"
+	in_ns curl -s -o /dev/null -w '%{time_total}\n' "$ne_url" >>"$tmp/ne.t"
+done
+quant() { sort -n "$1" | awk -v q="$2" '{ v[NR] = $1 } END { i = int(q * NR + 0.5); if (i < 1) i = 1; printf "%.1f", 1000 * v[i] }'; }
+
 cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 tck=$(getconf CLK_TCK)
+nli0=$(cpu "$nl_pid"); nei0=$(cpu "$ne_pid")
+sleep "$WINDOW"
 nl0=$(cpu "$nl_pid"); ne0=$(cpu "$ne_pid")
+curls=()
 for _ in $(seq "$WINDOW"); do
 	in_ns curl -s -o /dev/null "$nl_url" &
+	curls+=($!)
 	in_ns curl -s -o /dev/null "$ne_url" &
+	curls+=($!)
 	sleep 1
 done
-wait_curls=$(jobs -p | wc -l)
+wait "${curls[@]}"
 nl1=$(cpu "$nl_pid"); ne1=$(cpu "$ne_pid")
 pct() { awk -v a="$1" -v b="$2" -v t="$tck" -v w="$WINDOW" 'BEGIN { printf "%.2f s (%.2f%% of a core)", (b - a) / t, 100 * (b - a) / t / w }'; }
+per() { awk -v i0="$1" -v i1="$2" -v a="$3" -v b="$4" -v t="$tck" -v w="$WINDOW" 'BEGIN { printf "%.1f ms", 1000 * ((b - a) - (i1 - i0)) / t / w }'; }
 
 echo "Sockets in the namespace: $socks (netlens_sockets summed); conntrack entries: $ct; netlens --refresh $REFRESH --no-owners."
 echo
@@ -119,7 +137,14 @@ echo "Scrape latency (hyperfine -N, $RUNS runs after $WARMUP warm-up, one curl p
 echo
 cat "$tmp/hf.md"
 echo
-echo "| exporter | CPU over ${WINDOW} s scraped once a second | /metrics bytes | samples |"
-echo "|---|---|---|---|"
-echo "| netlens serve | $(pct "$nl0" "$nl1") | $(wc -c <"$tmp/nl.prom") | $(series "$tmp/nl.prom") |"
-echo "| node_exporter netstat+conntrack | $(pct "$ne0" "$ne1") | $(wc -c <"$tmp/ne.prom") | $(series "$tmp/ne.prom") |"
+echo "Interleaved, $PAIRS pairs, request time as curl measures it (time_total):"
+echo
+echo "| exporter | median ms | p90 ms |"
+echo "|---|---|---|"
+echo "| netlens serve | $(quant "$tmp/nl.t" 0.5) | $(quant "$tmp/nl.t" 0.9) |"
+echo "| node_exporter netstat+conntrack | $(quant "$tmp/ne.t" 0.5) | $(quant "$tmp/ne.t" 0.9) |"
+echo
+echo "| exporter | CPU over ${WINDOW} s, not scraped | CPU over ${WINDOW} s, scraped once a second | CPU per scrape | /metrics bytes | samples |"
+echo "|---|---|---|---|---|---|"
+echo "| netlens serve | $(pct "$nli0" "$nl0") | $(pct "$nl0" "$nl1") | $(per "$nli0" "$nl0" "$nl0" "$nl1") | $(wc -c <"$tmp/nl.prom") | $(series "$tmp/nl.prom") |"
+echo "| node_exporter netstat+conntrack | $(pct "$nei0" "$ne0") | $(pct "$ne0" "$ne1") | $(per "$nei0" "$ne0" "$ne0" "$ne1") | $(wc -c <"$tmp/ne.prom") | $(series "$tmp/ne.prom") |"
