@@ -486,3 +486,28 @@ func TestRecordControl(t *testing.T) {
 		t.Fatalf("after stop: on %v, stopped %v", on, stopped)
 	}
 }
+
+// TestFleetUsage: the new commands' usage errors exit 2 and say why.
+func TestFleetUsage(t *testing.T) {
+	for _, tt := range []struct {
+		args   []string
+		stderr string
+	}{
+		{[]string{"diff", "a.json"}, "diff needs two snapshot files"},
+		{[]string{"diff", "/nonexistent/a.json", "/nonexistent/b.json"}, "no such file"},
+		{[]string{"record"}, "record needs --dir"},
+		{[]string{"record", "--dir", ".", "--interval", "1ms"}, "too short"},
+		{[]string{"record", "--dir", ".", "--keep", "0"}, "--keep must be at least 1"},
+		{[]string{"--diff", "b.json"}, "--diff needs --open"},
+		{[]string{"--open", "/nonexistent.json"}, "no such file"},
+		{[]string{"serve", "--listen", "256.0.0.1:1"}, "--listen 256.0.0.1:1"},
+		{[]string{"serve", "--refresh", "1ms"}, "too short"},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			_, stderr, code := runNetlens(t, tt.args...)
+			if code != 2 || !strings.Contains(stderr, tt.stderr) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, tt.stderr)
+			}
+		})
+	}
+}
