@@ -37,6 +37,10 @@ const MinSchemaVersion = 1
 // 80 MB of JSON).
 const MaxBytes = 1 << 30
 
+// maxBytes is MaxBytes; the fuzz test lowers it, since decompressing a
+// gigabyte per input would leave it no time to explore.
+var maxBytes int64 = MaxBytes
+
 // Compression is how a snapshot file is compressed.
 type Compression string
 
@@ -96,20 +100,20 @@ func Decode(r io.Reader) (model.Snapshot, error) {
 		defer zr.Close()
 		body = zr
 	case Zstd:
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxBytes))
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(maxBytes)))
 		if err != nil {
 			return model.Snapshot{}, readErr(comp, 0, err)
 		}
 		defer zr.Close()
 		body = zr
 	}
-	cr := &countReader{r: io.LimitReader(body, MaxBytes+1)}
+	cr := &countReader{r: io.LimitReader(body, maxBytes+1)}
 	data, err := io.ReadAll(cr)
 	if err != nil {
 		return model.Snapshot{}, readErr(comp, cr.n, err)
 	}
-	if len(data) > MaxBytes {
-		return model.Snapshot{}, fmt.Errorf("%w: larger than %d bytes uncompressed", ErrFormat, MaxBytes)
+	if int64(len(data)) > maxBytes {
+		return model.Snapshot{}, fmt.Errorf("%w: larger than %d bytes uncompressed", ErrFormat, maxBytes)
 	}
 	return Unmarshal(data)
 }

@@ -154,6 +154,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(zst(f, plain))
 	f.Add([]byte(`{"schema_version":1,"host":"h"}`))
 	f.Add([]byte(`{"schema_version":2,"host":"h","sockets":[{"local":"1.2.3.4:5","state":"LISTEN"}],"flows":[{"status":["ASSURED"]}]}`))
+	maxBytes = 1 << 20
+	defer func() { maxBytes = MaxBytes }()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		snap, err := Decode(bytes.NewReader(data))
 		if err != nil {
