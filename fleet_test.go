@@ -143,6 +143,13 @@ func TestIntegrationPrometheusScrapesServe(t *testing.T) {
 	bin := netlensBinary(t)
 	_, serveLog := startIn(t, ns, bin, "serve", "--listen", "127.0.0.1:9347", "--refresh", "250ms", "--no-owners")
 	waitLine(t, serveLog, "listening on", 20*time.Second)
+	// The live exposition passes Prometheus's own linter.
+	body, code := curlIn(t, ns, "http://127.0.0.1:9347/metrics")
+	check := exec.Command("promtool", "check", "metrics")
+	check.Stdin = strings.NewReader(body)
+	if out, err := check.CombinedOutput(); code != 200 || err != nil || len(out) > 0 {
+		t.Fatalf("promtool check metrics on /metrics (HTTP %d): %v\n%s", code, err, out)
+	}
 
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
