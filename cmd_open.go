@@ -42,7 +42,7 @@ func runOpen(ctx context.Context, o options, file, other string) error {
 		if err != nil {
 			return usageError{fmt.Errorf("--diff: %w", err)}
 		}
-		off.BaseAt, off.Summary = base.TakenAt, summary(r)
+		off.BaseAt, off.Summary, off.Changed = base.TakenAt, summary(r), changed(r)
 		store, snap = snapshot.DiffStore(base, b), b
 	}
 	taken := snap.TakenAt
@@ -84,4 +84,25 @@ func summary(r diff.Report) string {
 	add(len(r.FlowsGone), "-", "flow")
 	add(len(r.Collectors), "", "collector")
 	return fmt.Sprintf("%d changes: %s (netlens diff lists them)", r.Changes(), strings.Join(parts, ", "))
+}
+
+// changed is what the TUI draws as changed in a diff.
+func changed(r diff.Report) *ui.Changed {
+	c := &ui.Changed{Sockets: map[ui.SocketID]bool{}, Sysctls: map[string]bool{}, Rules: map[uint32]bool{}}
+	for _, s := range r.SocketsAppeared {
+		c.Sockets[ui.SocketID{Proto: s.Proto, Local: s.Local, Remote: s.Remote}] = true
+	}
+	for _, s := range r.Sysctls {
+		c.Sysctls[s.Name] = true
+	}
+	for _, x := range r.RulesAdded {
+		c.Rules[x.ID] = true
+	}
+	for _, x := range r.RulesChanged {
+		c.Rules[x.ID] = true
+	}
+	for _, x := range r.RuleCounters {
+		c.Rules[x.ID] = true
+	}
+	return c
 }

@@ -80,6 +80,9 @@ func New(store *model.Store, opts Options) *App {
 	}
 	a.styles = *NewStyles(colorprofile.TrueColor)
 	c := Common{Styles: &a.styles, Keys: a.keys}
+	if opts.Offline != nil {
+		c.Changed = opts.Offline.Changed
+	}
 	a.pages = []page{
 		newConnsPage(c, opts.Deps.Connections, opts.Deps.Flows),
 		newDropsPage(c, opts.Deps.Drops, ctCollector(opts.Deps), opts.Glyphs),

@@ -1,9 +1,12 @@
 package ui
 
 import (
+	"net/netip"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+
+	"netlens/model"
 )
 
 // Offline describes the snapshot files the TUI shows when it reads no
@@ -20,6 +23,26 @@ type Offline struct {
 	// Summary says in a few words what changed from Base to File
 	// ("+1 socket, 1 counter, 1 sysctl"); shown in the status line.
 	Summary string
+	// Changed, for a diff, is what the tabs draw as changed.
+	Changed *Changed
+}
+
+// Changed is what differs between the two snapshots of a diff; the tabs
+// draw these rows in the style of a row that changed (Styles.Hot).
+type Changed struct {
+	// Sockets that appeared.
+	Sockets map[SocketID]bool
+	// Sysctls whose value changed, or that appeared.
+	Sysctls map[string]bool
+	// Rules added or changed, or whose counters moved.
+	Rules map[uint32]bool
+}
+
+// SocketID is a socket's identity across snapshots: its protocol and
+// address tuple.
+type SocketID struct {
+	Proto         model.Proto
+	Local, Remote netip.AddrPort
 }
 
 // offlineHeader is the header's left part for a snapshot read from a

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -65,8 +66,17 @@ func TestGoldenOfflineDiff(t *testing.T) {
 	opts := goldenOpts()
 	opts.SaveSnapshot = nil
 	opts.Now = func() time.Time { return b.TakenAt }
-	opts.Offline = &Offline{File: "b", Base: "a", BaseAt: a.TakenAt, Summary: "4 changes: +1 socket, 1 drop counter, 1 sysctl, +1 rule (netlens diff lists them)"}
-	runGoldenOpts(t, snapshot.DiffStore(a, b), opts, 120, 40, colorprofile.ANSI256, keys("2")...)
+	opts.Offline = &Offline{File: "b", Base: "a", BaseAt: a.TakenAt, Summary: "4 changes: +1 socket, 1 drop counter, 1 sysctl, +1 rule (netlens diff lists them)",
+		Changed: &Changed{
+			Sockets: map[SocketID]bool{{model.ProtoTCP, netip.MustParseAddrPort("0.0.0.0:8080"), netip.MustParseAddrPort("0.0.0.0:0")}: true},
+			Sysctls: map[string]bool{"net.ipv4.ip_forward": true},
+			Rules:   map[uint32]bool{2: true},
+		}}
+	for _, tab := range []string{"1", "2", "3", "4"} {
+		t.Run("tab"+tab, func(t *testing.T) {
+			runGoldenOpts(t, snapshot.DiffStore(a, b), opts, 120, 40, colorprofile.ANSI256, keys(tab)...)
+		})
+	}
 }
 
 // fakeRecorder is a RecordControl that only remembers its state.
