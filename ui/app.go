@@ -61,6 +61,9 @@ type App struct {
 
 	status    string
 	statusErr bool
+	// recReported is set once the status line said why the recorder
+	// stopped by itself.
+	recReported bool
 
 	sub       <-chan struct{}
 	unsub     func()
@@ -164,6 +167,7 @@ func (a *App) apply() {
 		return
 	}
 	a.snap, a.applied = snap, true
+	a.checkRecorder()
 	was := a.ct.alarm()
 	a.ct = conntrackHealth(&a.snap, ctCollector(a.opts.Deps))
 	if a.ct.alarm() != was {
@@ -220,6 +224,7 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return a, nil
 	case recordMsg:
+		a.recReported = false
 		if msg.err != nil {
 			a.setStatus("recorder: "+oneLine(msg.err.Error()), true)
 		} else {

@@ -82,6 +82,18 @@ func recordToggleCmd(rc RecordControl) tea.Cmd {
 	}
 }
 
+// checkRecorder says in the status line, once, why the recorder stopped
+// by itself (a full disk).
+func (a *App) checkRecorder() {
+	if a.opts.Recorder == nil || a.recReported {
+		return
+	}
+	if on, err := a.opts.Recorder.Recording(); !on && err != nil {
+		a.setStatus("recorder: "+oneLine(err.Error()), true)
+		a.recReported = true
+	}
+}
+
 // recordState is the header's recording mark: " REC " while recording,
 // " REC STOPPED " after the recorder stopped by itself.
 func (a *App) recordState() string {
