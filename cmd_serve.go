@@ -68,6 +68,9 @@ func runServe(ctx context.Context, o options, stderr io.Writer, listen, webConfi
 		scheme = "https or http as " + webConfig + " says,"
 	}
 	fmt.Fprintf(stderr, "netlens serve: listening on %s %s (/metrics, /snapshot)\n", scheme, l.Addr())
+	if ta, ok := l.Addr().(*net.TCPAddr); ok && !ta.IP.IsLoopback() && webConfig == "" {
+		fmt.Fprintf(stderr, "netlens serve: warning: %s is not loopback and there is no --web.config.file: anyone who reaches it reads the metrics and the snapshot (sockets, processes, rules)\n", l.Addr())
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	h := exporter.Handler(store, exporter.Options{MaxInstances: maxInstances, Version: version})
 	return exporter.Serve(ctx, l, h, webConfig, logger)

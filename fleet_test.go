@@ -518,3 +518,14 @@ func TestFleetUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestIntegrationServeWarnsOffLoopback: listening beyond loopback with no
+// web configuration is allowed when asked for, with a warning.
+func TestIntegrationServeWarnsOffLoopback(t *testing.T) {
+	ns := testNetns(t)
+	_, log := startIn(t, ns, netlensBinary(t), "serve", "--listen", "0.0.0.0:9347", "--filter-backend", "none")
+	seen := strings.Join(waitLine(t, log, "is not loopback and there is no --web.config.file", 20*time.Second), "\n")
+	if !strings.Contains(seen, "listening on http [::]:9347") {
+		t.Errorf("stderr:\n%s", seen)
+	}
+}
