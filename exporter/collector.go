@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -78,10 +79,10 @@ var (
 		"Drop-monitor alerts lost before netlens read them (socket buffer overruns, queue limits): the drop reasons undercount by at least this much.")
 	descCTEntries = newDesc("conntrack_entries", "Connections in the conntrack table (nf_conntrack_count).")
 	descCTMax     = newDesc("conntrack_entries_limit", "Size limit of the conntrack table (nf_conntrack_max): new connections are dropped when it is full.")
-	descCTDrop    = newDesc("conntrack_drop_total", "Packets dropped because a new conntrack entry could not be made (table full and no entry could be evicted), all CPUs.")
-	descCTEarly   = newDesc("conntrack_early_drop_total", "Conntrack entries evicted early to make room for new ones in a full table, all CPUs.")
-	descCTInsFail = newDesc("conntrack_insert_failed_total", "Packets whose conntrack entry could not be inserted (a clash with an entry made meanwhile), all CPUs.")
-	descCTInvalid = newDesc("conntrack_invalid_total", "Packets conntrack could not track (invalid state, malformed), all CPUs; rules matching ct state invalid often drop them.")
+	descCTDrop    = newDesc("conntrack_drop_total", conntrackHelp("drop"))
+	descCTEarly   = newDesc("conntrack_early_drop_total", conntrackHelp("early_drop"))
+	descCTInsFail = newDesc("conntrack_insert_failed_total", conntrackHelp("insert_failed"))
+	descCTInvalid = newDesc("conntrack_invalid_total", conntrackHelp("invalid"))
 	descCTLost    = newDesc("conntrack_events_lost_total", "Conntrack events netlens lost (ENOBUFS on its event socket): flows it may have missed until the next resync.")
 	descCTOverrun = newDesc("conntrack_event_overruns_total", "Times netlens's conntrack event socket overran and a full dump resynced the flow table.")
 	descSockets   = newDesc("sockets", "Sockets by transport protocol and state as ss prints it (ESTAB, LISTEN, UNCONN, TIME-WAIT, ...).", "proto", "state")
@@ -97,6 +98,17 @@ var (
 	descTaken     = newDesc("snapshot_timestamp_seconds", "When the newest data behind these metrics was read, in seconds since the Unix epoch.")
 	descBuild     = newDesc("build_info", "Always 1; labels say the netlens version and the kernel release.", "version", "kernel")
 )
+
+// conntrackHelp is the HELP of a conntrack statistic, from the knowledge
+// file (collectors/drops/knowledge.json): its title and what increments
+// it, summed over CPUs.
+func conntrackHelp(name string) string {
+	e, ok := drops.Lookup(model.CounterKey{Source: "ctnetlink", Group: "conntrack", Name: name})
+	if !ok {
+		return "The conntrack statistic " + name + ", all CPUs."
+	}
+	return e.Title + " (conntrack statistic " + name + ", all CPUs): " + strings.Join(strings.Fields(e.Increments), " ")
+}
 
 var allDescs = []*prometheus.Desc{descDrops, descDropsCurrent, descReason, descDropMonLost, descCTEntries, descCTMax, descCTDrop, descCTEarly,
 	descCTInsFail, descCTInvalid, descCTLost, descCTOverrun, descSockets, descRulePkts, descRuleBytes, descCapPkts, descCapBytes, descCapDrops,
