@@ -58,7 +58,7 @@ unit: build
 kmod-test:
 	sh kernelmod/test/deps.sh
 	bash kernelmod/test/run-qemu.sh
-	bash collectors/filter/kmodbackend/vmcheck/run.sh
+	bash control/filter/kmodbackend/vmcheck/run.sh
 	bash collectors/dropmon/vmtest/run.sh
 
 test: test-deps vet unit kmod-test

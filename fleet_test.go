@@ -7,7 +7,6 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,8 +18,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"netlens/recorder"
 )
 
 // startIn starts a command in netns ns and returns it; it is killed when
@@ -460,62 +457,6 @@ func gzipFile(t *testing.T, path string, data []byte) {
 	w.Close()
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// TestRecordControl: the TUI's R control starts a recorder of the
-// Store, and stops it (the files it wrote stay).
-func TestRecordControl(t *testing.T) {
-	dir := t.TempDir()
-	store := newStore()
-	rc := tuiRecorder(context.Background(), store, options{snapshotDir: dir, record: recorder.Options{Interval: 50 * time.Millisecond, Keep: 3, MinFree: 1}})
-	msg, err := rc.Toggle()
-	if err != nil || !strings.Contains(msg, "recording a snapshot every 50ms into "+dir) {
-		t.Fatalf("start: %q, %v", msg, err)
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		files, _ := recorder.Files(dir)
-		if len(files) == 3 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d files after 10 s", len(files))
-		}
-	}
-	if on, _ := rc.Recording(); !on {
-		t.Fatal("not recording")
-	}
-	msg, err = rc.Toggle()
-	if err != nil || msg != "recorder stopped: 3 snapshots in "+dir {
-		t.Fatalf("stop: %q, %v", msg, err)
-	}
-	if on, stopped := rc.Recording(); on || stopped != nil {
-		t.Fatalf("after stop: on %v, stopped %v", on, stopped)
-	}
-}
-
-// TestFleetUsage: the new commands' usage errors exit 2 and say why.
-func TestFleetUsage(t *testing.T) {
-	for _, tt := range []struct {
-		args   []string
-		stderr string
-	}{
-		{[]string{"diff", "a.json"}, "diff needs two snapshot files"},
-		{[]string{"diff", "/nonexistent/a.json", "/nonexistent/b.json"}, "no such file"},
-		{[]string{"record"}, "record needs --dir"},
-		{[]string{"record", "--dir", ".", "--interval", "1ms"}, "too short"},
-		{[]string{"record", "--dir", ".", "--keep", "0"}, "--keep must be at least 1"},
-		{[]string{"--diff", "b.json"}, "--diff needs --open"},
-		{[]string{"--open", "/nonexistent.json"}, "no such file"},
-		{[]string{"serve", "--listen", "256.0.0.1:1"}, "--listen 256.0.0.1:1"},
-		{[]string{"serve", "--refresh", "1ms"}, "too short"},
-	} {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			_, stderr, code := runNetlens(t, tt.args...)
-			if code != 2 || !strings.Contains(stderr, tt.stderr) {
-				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, tt.stderr)
-			}
-		})
 	}
 }
 

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"netlens/collectors/drops"
 	"netlens/model"
+	"netlens/model/drops"
 )
 
 // ErrDifferentHosts is returned by Compare for snapshots of two hosts

@@ -10,8 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"netlens/collectors/drops"
 	"netlens/model"
+	"netlens/model/drops"
 )
 
 // Source gives the latest snapshot; *model.Store is one.
@@ -67,7 +67,7 @@ func newDesc(name, help string, labels ...string) *prometheus.Desc {
 var (
 	descDrops = newDesc("drops_total",
 		"Drop-like kernel counters of the drop funnel, by layer in the order a received packet meets them (nic, softnet, qdisc, ip, netfilter, transport, socket, ipsec): "+
-			"name is the kernel's own counter name, source and group where it was read; what each one means, its causes and settings are in docs/drops.md (collectors/drops/knowledge.json).",
+			"name is the kernel's own counter name, source and group where it was read; what each one means, its causes and settings are in docs/drops.md (model/drops/knowledge.json).",
 		funnelLabels...)
 	descDropsCurrent = newDesc("drops_current",
 		"Drop-funnel values that go up and down (a qdisc backlog), as the kernel reports them; labels as netlens_drops_total.",
@@ -100,7 +100,7 @@ var (
 )
 
 // conntrackHelp is the HELP of a conntrack statistic, from the knowledge
-// file (collectors/drops/knowledge.json): its title and what increments
+// file (model/drops/knowledge.json): its title and what increments
 // it, summed over CPUs.
 func conntrackHelp(name string) string {
 	e, ok := drops.Lookup(model.CounterKey{Source: "ctnetlink", Group: "conntrack", Name: name})

@@ -14,8 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"netlens/export"
 	"netlens/model"
-	"netlens/ui/export"
 )
 
 // DefaultListen is where `netlens serve` listens unless told otherwise:

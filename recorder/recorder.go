@@ -16,8 +16,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"netlens/export"
 	"netlens/model"
-	"netlens/ui/export"
 )
 
 // ErrLowSpace is wrapped by the error that stops the recorder when the

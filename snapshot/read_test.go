@@ -13,9 +13,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/klauspost/compress/zstd"
 
+	"netlens/export"
 	"netlens/model"
 	"netlens/snapshot/snapshottest"
-	"netlens/ui/export"
 )
 
 // CmpOpts compare snapshots (netip values have unexported fields).

@@ -4,8 +4,6 @@ import (
 	"net/netip"
 	"time"
 
-	tea "charm.land/bubbletea/v2"
-
 	"netlens/model"
 )
 
@@ -55,57 +53,4 @@ func (a *App) offlineHeader() string {
 		return "diff of " + sanitize(a.snap.Host) + ": " + o.BaseAt.UTC().Format("2006-01-02 15:04:05Z") + " -> " + at + "  kernel " + sanitize(a.snap.Kernel)
 	}
 	return "snapshot of " + sanitize(a.snap.Host) + " at " + at + "  kernel " + sanitize(a.snap.Kernel)
-}
-
-// RecordControl starts and stops the flight recorder ('R'). It is called
-// from tea.Cmds, never from Update; implementations must be safe for
-// concurrent use.
-type RecordControl interface {
-	// Toggle starts recording when it is stopped and stops it when it
-	// runs, and says what it did ("recording every 10s into /var/tmp").
-	Toggle() (msg string, err error)
-	// Recording reports whether the recorder runs, and, when it stopped
-	// by itself (a full disk), why.
-	Recording() (on bool, stopped error)
-}
-
-// recordMsg is the result of a Toggle.
-type recordMsg struct {
-	text string
-	err  error
-}
-
-func recordToggleCmd(rc RecordControl) tea.Cmd {
-	return func() tea.Msg {
-		text, err := rc.Toggle()
-		return recordMsg{text, err}
-	}
-}
-
-// checkRecorder says in the status line, once, why the recorder stopped
-// by itself (a full disk).
-func (a *App) checkRecorder() {
-	if a.opts.Recorder == nil || a.recReported {
-		return
-	}
-	if on, err := a.opts.Recorder.Recording(); !on && err != nil {
-		a.setStatus("recorder: "+oneLine(err.Error()), true)
-		a.recReported = true
-	}
-}
-
-// recordState is the header's recording mark: " REC " while recording,
-// " REC STOPPED " after the recorder stopped by itself.
-func (a *App) recordState() string {
-	if a.opts.Recorder == nil {
-		return ""
-	}
-	on, stopped := a.opts.Recorder.Recording()
-	switch {
-	case on:
-		return " REC "
-	case stopped != nil:
-		return " REC STOPPED "
-	}
-	return ""
 }

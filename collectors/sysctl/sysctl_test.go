@@ -130,7 +130,7 @@ func (r *recorder) Publish(u model.Update) { r.updates = append(r.updates, u) }
 
 func TestCollector(t *testing.T) {
 	at := time.Unix(1700000000, 0)
-	c := NewCollector(filepath.Join("testdata", "sys"))
+	c := New(filepath.Join("testdata", "sys"))
 	c.Now = func() time.Time { return at }
 	var r recorder
 	for range 2 { // the second walk reuses the first one's strings
@@ -155,7 +155,7 @@ func TestCollector(t *testing.T) {
 		t.Errorf("source %q", c.Source())
 	}
 
-	c = NewCollector(t.TempDir())
+	c = New(t.TempDir())
 	if err := c.Collect(context.Background(), &r); !errors.Is(err, collectors.ErrNotSupported) {
 		t.Errorf("missing /proc/sys/net: got %v, want ErrNotSupported", err)
 	}
@@ -176,7 +176,7 @@ func TestCollectorSeesChanges(t *testing.T) {
 	}
 	write("somaxconn", "4096\n")
 	write("other", "1\n")
-	c := NewCollector(root)
+	c := New(root)
 	var r recorder
 	if err := c.Collect(context.Background(), &r); err != nil {
 		t.Fatal(err)
@@ -204,7 +204,7 @@ func TestUnreadableOnLiveKernel(t *testing.T) {
 	if _, err := os.Stat("/proc/sys/net/ipv4/route/flush"); err != nil {
 		t.Skip("no /proc/sys/net/ipv4/route/flush on this kernel")
 	}
-	c := NewCollector("/proc/sys")
+	c := New("/proc/sys")
 	var r recorder
 	if err := c.Collect(context.Background(), &r); err != nil {
 		t.Fatal(err)
@@ -291,7 +291,7 @@ func FuzzDottedName(f *testing.F) {
 }
 
 func BenchmarkWalk(b *testing.B) {
-	c := NewCollector("/proc/sys")
+	c := New("/proc/sys")
 	var r discard
 	b.ReportAllocs()
 	for b.Loop() {
