@@ -14,7 +14,8 @@ GOTESTFLAGS  ?= -count=1
 # Debian packages the tests use: peer tools as oracles (ss, nstat, conntrack,
 # nft, tshark, tcpdump), tmux and sshd for end-to-end runs, and traffic tools.
 TEST_PKGS := iproute2 tmux openssh-server openssh-client nftables conntrack \
-	tshark tcpdump python3-scapy iputils-ping socat util-linux procps jq hyperfine bc time
+	tshark tcpdump python3-scapy iputils-ping socat util-linux procps jq hyperfine bc time \
+	prometheus prometheus-node-exporter curl
 
 # Debian packages that build the eBPF objects of collectors/droptrace
 # (make bpf): one pinned clang major, its llvm-strip, libbpf's headers,
@@ -101,6 +102,7 @@ bench: build test-deps
 	TIMEOUT=3600 bash kernelmod/test/run-qemu.sh -bench
 	STRESS_CYCLES=500 TIMEOUT=3600 bash kernelmod/test/run-qemu.sh -only='^rmmod-flood$$'
 	bash collectors/droptrace/bench/run.sh
+	bash exporter/bench/run.sh
 
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \

@@ -65,6 +65,15 @@ func TestCLIUsage(t *testing.T) {
 		{name: "pcap and capture together", args: []string{"--pcap", "x.pcap", "--capture", "lo"}, code: 2, stderr: "exclude each other", noStdout: true},
 		{name: "revert too short", args: []string{"--revert", "100ms"}, code: 2, stderr: "too short", noStdout: true},
 		{name: "extra argument", args: []string{"version", "x"}, code: 2, stderr: "takes no arguments", noStdout: true},
+		{name: "diff one file", args: []string{"diff", "a.json"}, code: 2, stderr: "diff needs two snapshot files", noStdout: true},
+		{name: "diff missing files", args: []string{"diff", "/nonexistent/a.json", "/nonexistent/b.json"}, code: 2, stderr: "no such file", noStdout: true},
+		{name: "record needs dir", args: []string{"record"}, code: 2, stderr: "record needs --dir", noStdout: true},
+		{name: "record interval too short", args: []string{"record", "--dir", ".", "--interval", "1ms"}, code: 2, stderr: "too short", noStdout: true},
+		{name: "record keep 0", args: []string{"record", "--dir", ".", "--keep", "0"}, code: 2, stderr: "--keep must be at least 1", noStdout: true},
+		{name: "diff without open", args: []string{"--diff", "b.json"}, code: 2, stderr: "--diff needs --open", noStdout: true},
+		{name: "open missing file", args: []string{"--open", "/nonexistent.json"}, code: 2, stderr: "no such file", noStdout: true},
+		{name: "serve bad listen", args: []string{"serve", "--listen", "256.0.0.1:1"}, code: 2, stderr: "--listen 256.0.0.1:1", noStdout: true},
+		{name: "serve refresh too short", args: []string{"serve", "--refresh", "1ms"}, code: 2, stderr: "too short", noStdout: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

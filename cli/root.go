@@ -22,6 +22,7 @@ import (
 	"netlens/export"
 	"netlens/model"
 	"netlens/model/rules"
+	"netlens/recorder"
 	"netlens/ui"
 )
 
@@ -42,6 +43,10 @@ type options struct {
 	version       string
 	dropSource    string
 	dropTraceAll  bool
+	// open and diffWith are --open FILE and --diff FILE (offline TUI).
+	open, diffWith string
+	// record configures the TUI's flight recorder (R).
+	record recorder.Options
 }
 
 // config returns the collectors' configuration, opening the filter
@@ -159,6 +164,12 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 			if o.revert < time.Second {
 				return UsageError{fmt.Errorf("--revert %s is too short (minimum 1s): the operator needs time to confirm\n%s", o.revert, cmd.UsageString())}
 			}
+			if o.open != "" {
+				return runOpen(cmd.Context(), o, o.open, o.diffWith)
+			}
+			if o.diffWith != "" {
+				return UsageError{fmt.Errorf("--diff needs --open\n%s", cmd.UsageString())}
+			}
 			return runTUI(cmd.Context(), o)
 		},
 	}
@@ -170,6 +181,12 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 	f.BoolVar(&o.ascii, "ascii", false, "draw only ASCII (sparklines too), for fonts without block elements")
 	f.StringVar(&o.pcap, "pcap", "", "replay a pcap or pcapng `FILE` into the capture statistics (offline study)")
 	f.StringVar(&o.captureIface, "capture", "", "capture packets live on `IFACE` (\"any\" for all; costs CPU, needs CAP_NET_RAW)")
+	f.StringVar(&o.open, "open", "", "show the snapshot `FILE` (JSON, gzip or zstd) offline instead of this host: no privileges needed")
+	f.StringVar(&o.diffWith, "diff", "", "with --open, a second snapshot `FILE`: show the newer one with what moved since the older")
+	f.StringVar(&o.record.Dir, "record-dir", "", "directory of the flight recorder (R; default: --snapshot-dir)")
+	f.DurationVar(&o.record.Interval, "record-interval", recorder.DefaultInterval, "time between the flight recorder's snapshots")
+	f.IntVar(&o.record.Keep, "record-keep", recorder.DefaultKeep, "snapshots the flight recorder keeps")
+	f.Int64Var(&o.record.MaxBytes, "record-max-bytes", 0, "bytes the flight recorder's files may take (0: no limit)")
 	f.StringVar(&o.captureFilter, "capture-filter", "", "capture filter in tcpdump syntax (host, net, port, portrange, tcp, udp, icmp, vlan, and/or/not, ...)")
 	pf := root.PersistentFlags()
 	pf.BoolVar(&o.noOwners, "no-owners", false, "do not map sockets to processes (cheaper on hosts with many sockets)")
@@ -206,6 +223,9 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 		dropsCmd(&o),
 		captureCmd(),
 		topCmd(&o),
+		serveCmd(&o),
+		diffCmd(),
+		recordCmd(&o),
 		RulesCmd(RulesConfig{}),
 		versionCmd(version),
 	)
@@ -263,8 +283,9 @@ func runTUI(ctx context.Context, o options) error {
 			return export.Save(o.snapshotDir, s)
 		},
 		Controls: ui.Controls{
-			Filters: tuiFilters(store, cfg, specs, o.revert),
-			Capture: tuiCapture(specs),
+			Filters:  tuiFilters(store, cfg, specs, o.revert),
+			Capture:  tuiCapture(specs),
+			Recorder: tuiRecorder(ctx, store, o),
 		},
 		Glyphs:     glyphs(o.ascii),
 		CaptureDir: o.snapshotDir,

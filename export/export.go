@@ -80,6 +80,14 @@ func WriteFileIndent(path string, snap model.Snapshot, indent bool) error {
 	return writeAtomic(path, func(w io.Writer) error { return jsonenc.WriteSnapshot(w, snap, indent) })
 }
 
+// WriteAtomic writes data to path as WriteFile does: a temporary file in
+// the same directory, fsynced, renamed over path, the directory fsynced;
+// on any error nothing is left behind and the error names the path and
+// the cause (which errors.Is still finds, e.g. syscall.ENOSPC).
+func WriteAtomic(path string, data []byte) error {
+	return writeAtomic(path, func(w io.Writer) error { _, err := w.Write(data); return err })
+}
+
 func writeAtomic(path string, write func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	fi, err := os.Stat(dir)

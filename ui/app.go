@@ -55,6 +55,9 @@ type App struct {
 
 	status    string
 	statusErr bool
+	// recReported is set once the status line said why the recorder
+	// stopped by itself.
+	recReported bool
 
 	sub       <-chan struct{}
 	unsub     func()
@@ -97,6 +100,9 @@ func New(store *model.Store, opts Options) *App {
 	c := Common{Styles: &a.styles, Keys: a.keys}
 	dp := newDropsPage(c, opts.Deps.Drops, ctCollector(opts.Deps), opts.Glyphs)
 	dp.tr.source, dp.rs.source = opts.DropSource, opts.DropSource
+	if opts.Offline != nil {
+		c.Changed = opts.Offline.Changed
+	}
 	a.pages = []page{
 		newConnsPage(c, opts.Deps.Connections, opts.Deps.Flows, opts.Glyphs),
 		dp,
@@ -106,6 +112,9 @@ func New(store *model.Store, opts Options) *App {
 	}
 	a.sub, a.unsub = store.Subscribe()
 	a.apply()
+	if opts.Offline != nil && opts.Offline.Summary != "" {
+		a.setStatus(opts.Offline.Summary, false)
+	}
 	return a
 }
 
@@ -173,6 +182,7 @@ func (a *App) apply() {
 		return
 	}
 	a.snap, a.feed.applied = snap, true
+	a.checkRecorder()
 	was := a.ct.alarm()
 	a.ct = conntrackHealth(&a.snap, ctCollector(a.opts.Deps))
 	if a.ct.alarm() != was {
@@ -262,6 +272,14 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		a.feed.waiting = false
 		if a.feed.pending && !a.feed.paused {
 			a.apply()
+		}
+		return a, nil
+	case recordMsg:
+		a.recReported = false
+		if msg.err != nil {
+			a.setStatus("recorder: "+oneLine(msg.err.Error()), true)
+		} else {
+			a.setStatus(msg.text, false)
 		}
 		return a, nil
 	case snapshotSavedMsg:
@@ -393,6 +411,12 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		if !a.feed.paused && a.feed.pending {
 			a.apply()
 		}
+	case key.Matches(msg, k.Record):
+		if a.opts.Controls.Recorder == nil {
+			a.setStatus("the recorder is not available here", true)
+			return a, nil
+		}
+		return a, recordToggleCmd(a.opts.Controls.Recorder)
 	case key.Matches(msg, k.Snapshot):
 		if a.opts.SaveSnapshot == nil {
 			a.setStatus("snapshots are not available here", true)
@@ -568,6 +592,13 @@ func (a *App) headerView() string {
 	state, st := " LIVE ", s.Live
 	if a.feed.paused {
 		state, st = " PAUSED ", s.Paused
+	}
+	if a.opts.Offline != nil {
+		left = " netlens  " + a.offlineHeader()
+		state, st = " OFFLINE ", s.Paused
+	}
+	if rec := a.recordState(); rec != "" {
+		state = rec + state
 	}
 	if rev := a.alarm(); rev != "" {
 		return s.Header.Render(fitString(left, a.width-len(state)-len(rev))) + s.Alarm.Render(rev) + st.Render(state)

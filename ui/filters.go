@@ -764,6 +764,8 @@ func (p *filtersPage) rowKind(i int) rowKind {
 	switch {
 	case r.PendingTxn != 0:
 		return rowMarked
+	case p.Changed != nil && p.Changed.Rules[r.ID]:
+		return rowHot
 	case !r.Enabled:
 		return rowDim
 	case r.Rate > 0:

@@ -17,6 +17,7 @@ type KeyMap struct {
 	Pause    key.Binding
 	Redraw   key.Binding
 	Snapshot key.Binding
+	Record   key.Binding
 	Escape   key.Binding
 
 	// Movement.
@@ -68,6 +69,7 @@ func DefaultKeyMap() *KeyMap {
 		Pause:    key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause")),
 		Redraw:   key.NewBinding(key.WithKeys("ctrl+l"), key.WithHelp("ctrl+l", "redraw")),
 		Snapshot: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "save snapshot")),
+		Record:   key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "recorder")),
 		Escape:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
 
 		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("up/k", "up")),
@@ -120,6 +122,6 @@ func (k *KeyMap) globalFull() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.End},
 		{k.NextTab, k.PrevTab, k.Tab, k.Filter, k.Escape, k.Sort, k.Reverse},
-		{k.Pause, k.Redraw, k.Snapshot, k.Help, k.Quit},
+		{k.Pause, k.Redraw, k.Snapshot, k.Record, k.Help, k.Quit},
 	}
 }
