@@ -36,6 +36,9 @@ type nsSwitcher struct {
 	filters  switchingFilters
 	capture  switchingCapture
 	switches int
+	// dropWhy is why the drop source was chosen (the header shows it),
+	// from the first start: every namespace gets the same choice.
+	dropWhy string
 
 	watchDone chan struct{}
 }
@@ -65,6 +68,9 @@ func (s *nsSwitcher) startLocked() error {
 	}
 	ctx, cancel := context.WithCancel(s.parent)
 	s.runner, s.cancel = r, cancel
+	if s.dropWhy == "" {
+		s.dropWhy = cfg.Drops.Why
+	}
 	s.filters.set(tuiFilters(s.store, cfg, specs, s.o.revert))
 	s.capture.set(tuiCapture(specs))
 	r.Run(ctx)

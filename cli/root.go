@@ -16,6 +16,7 @@ import (
 	"netlens/collectors"
 	"netlens/collectors/all"
 	"netlens/collectors/capture"
+	"netlens/collectors/droptrace"
 	filtercol "netlens/collectors/filter"
 	"netlens/collectors/netns"
 	"netlens/collectors/sockets"
@@ -23,6 +24,7 @@ import (
 	"netlens/export"
 	"netlens/model"
 	"netlens/model/rules"
+	"netlens/recorder"
 	"netlens/ui"
 )
 
@@ -37,20 +39,32 @@ type options struct {
 	captureIface  string
 	captureFilter string
 	cpuProfile    string
+	memProfile    string
 	revert        time.Duration
 	ascii         bool
 	version       string
-	netns         string              // --netns selector
-	debugLog      string              // --debug-log: the TUI logs each namespace switch
-	owners        *sockets.OwnerCache // kept across the TUI's namespace switches
-	allNS         bool                // the TUI's all-namespaces view
-	ns            *netns.Handle       // the namespace --netns opened (nil: our own)
+	dropSource    string
+	dropTraceAll  bool
+	// open and diffWith are --open FILE and --diff FILE (offline TUI).
+	open, diffWith string
+	// record configures the TUI's flight recorder (R).
+	record   recorder.Options
+	netns    string              // --netns selector
+	debugLog string              // --debug-log: the TUI logs each namespace switch
+	owners   *sockets.OwnerCache // kept across the TUI's namespace switches
+	allNS    bool                // the TUI's all-namespaces view
+	ns       *netns.Handle       // the namespace --netns opened (nil: our own)
 }
 
 // config returns the collectors' configuration, opening the filter
 // backend (never an error but for a bad --filter-backend).
 func (o options) config() (all.Config, error) {
-	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners, NetNS: o.nsFD(), SocketOwners: o.owners, AllNamespaces: o.allNS}
+	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners, NetNS: o.nsFD(), SocketOwners: o.owners, AllNamespaces: o.allNS, DropTraceAll: o.dropTraceAll}
+	drop, err := o.dropChoice()
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Drops = drop
 	b, err := filter.Open(filter.Options{Backend: o.filterBackend, NetNS: o.nsFD()})
 	if err != nil {
 		return cfg, UsageError{err}
@@ -143,7 +157,9 @@ packets are lost), and the network sysctls; 's' writes a JSON snapshot of
 it all.
 
 Run as root, or give the binary the capabilities it needs:
-  setcap cap_net_admin,cap_net_raw,cap_sys_ptrace,cap_dac_read_search+ep netlens
+  setcap cap_net_admin,cap_net_raw,cap_sys_ptrace,cap_dac_read_search,cap_bpf,cap_perfmon,cap_syslog+ep netlens
+(CAP_BPF and CAP_PERFMON for the eBPF drop tracer, CAP_SYSLOG to name the
+kernel functions where packets are dropped.)
 Without them netlens still runs and says, in each pane, what it cannot see.`,
 		Args:          noArgs,
 		SilenceUsage:  true,
@@ -154,6 +170,15 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 			}
 			if o.revert < time.Second {
 				return UsageError{fmt.Errorf("--revert %s is too short (minimum 1s): the operator needs time to confirm\n%s", o.revert, cmd.UsageString())}
+			}
+			if o.open != "" && o.netns != "" {
+				return UsageError{fmt.Errorf("--open shows a file: --netns does not apply\n%s", cmd.UsageString())}
+			}
+			if o.open != "" {
+				return runOpen(cmd.Context(), o, o.open, o.diffWith)
+			}
+			if o.diffWith != "" {
+				return UsageError{fmt.Errorf("--diff needs --open\n%s", cmd.UsageString())}
 			}
 			return runTUI(cmd.Context(), o)
 		},
@@ -166,16 +191,34 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 	f.BoolVar(&o.ascii, "ascii", false, "draw only ASCII (sparklines too), for fonts without block elements")
 	f.StringVar(&o.pcap, "pcap", "", "replay a pcap or pcapng `FILE` into the capture statistics (offline study)")
 	f.StringVar(&o.captureIface, "capture", "", "capture packets live on `IFACE` (\"any\" for all; costs CPU, needs CAP_NET_RAW)")
+	f.StringVar(&o.open, "open", "", "show the snapshot `FILE` (JSON, gzip or zstd) offline instead of this host: no privileges needed")
+	f.StringVar(&o.diffWith, "diff", "", "with --open, a second snapshot `FILE`: show the newer one with what moved since the older")
+	f.StringVar(&o.record.Dir, "record-dir", "", "directory of the flight recorder (R; default: --snapshot-dir)")
+	f.DurationVar(&o.record.Interval, "record-interval", recorder.DefaultInterval, "time between the flight recorder's snapshots")
+	f.IntVar(&o.record.Keep, "record-keep", recorder.DefaultKeep, "snapshots the flight recorder keeps")
+	f.Int64Var(&o.record.MaxBytes, "record-max-bytes", 0, "bytes the flight recorder's files may take (0: no limit)")
 	f.StringVar(&o.captureFilter, "capture-filter", "", "capture filter in tcpdump syntax (host, net, port, portrange, tcp, udp, icmp, vlan, and/or/not, ...)")
 	pf := root.PersistentFlags()
 	pf.BoolVar(&o.noOwners, "no-owners", false, "do not map sockets to processes (cheaper on hosts with many sockets)")
 	pf.StringVar(&o.filterBackend, "filter-backend", rules.BackendAuto, "filter rules backend: auto (kmod, else nft), kmod, nft or none")
+	pf.StringVar(&o.dropSource, "drop-source", string(droptrace.SourceAuto), dropSourceUsage)
+	pf.BoolVar(&o.dropTraceAll, "drop-trace-all-netns", false, "the eBPF drop tracer traces every network namespace, not only the one netlens reads (--netns, else its own)")
 	pf.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (for performance work)")
 	pf.MarkHidden("cpuprofile")
+	pf.StringVar(&o.memProfile, "memprofile", "", "write a Go heap profile to this file on exit (for performance work)")
+	pf.MarkHidden("memprofile")
 	pf.StringVar(&o.netns, "netns", "", "read (and change) the network namespace `NS`: NAME (ip netns), PATH, pid:PID or inode:N (netlens netns lists them)")
 	f.StringVar(&o.debugLog, "debug-log", "", "append a line per namespace switch (goroutines, open files) to this file (for tests)")
 	f.MarkHidden("debug-log")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if o.memProfile != "" {
+			cobra.OnFinalize(func() {
+				if f, err := os.Create(o.memProfile); err == nil {
+					pprof.Lookup("heap").WriteTo(f, 0)
+					f.Close()
+				}
+			})
+		}
 		if err := o.openNetNS(); err != nil {
 			return err
 		}
@@ -195,6 +238,10 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 		flowsCmd(&o),
 		dropsCmd(&o),
 		captureCmd(&o),
+		topCmd(&o),
+		serveCmd(&o),
+		diffCmd(),
+		recordCmd(&o),
 		netnsCmd(),
 		RulesCmd(RulesConfig{Open: func(opt filter.Options) (filter.Backend, error) {
 			opt.NetNS = o.nsFD()
@@ -255,17 +302,19 @@ func runTUI(ctx context.Context, o options) error {
 	defer sw.Stop()
 	defer cancel()
 	return ui.Run(ctx, store, ui.Options{
-		Refresh: o.refresh,
-		Version: o.version,
-		NoMouse: o.noMouse,
-		Deps:    ui.Deps{Drops: all.DropsDeps},
+		DropSource: sw.dropWhy,
+		Refresh:    o.refresh,
+		Version:    o.version,
+		NoMouse:    o.noMouse,
+		Deps:       ui.Deps{Drops: all.DropsDeps},
 		SaveSnapshot: func(s model.Snapshot) (string, error) {
 			return export.Save(o.snapshotDir, s)
 		},
 		Controls: ui.Controls{
-			Filters: &sw.filters,
-			Capture: sw.captureControl(),
-			NetNS:   sw,
+			Filters:  &sw.filters,
+			Capture:  sw.captureControl(),
+			NetNS:    sw,
+			Recorder: tuiRecorder(ctx, store, o),
 		},
 		Glyphs:     glyphs(o.ascii),
 		CaptureDir: o.snapshotDir,

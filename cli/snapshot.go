@@ -8,25 +8,35 @@ import (
 	"github.com/spf13/cobra"
 
 	"netlens/export"
+	"netlens/jsonenc"
 )
 
+// snapshotOptions are the flags of `netlens snapshot`.
+type snapshotOptions struct {
+	out     string
+	timeout time.Duration
+	indent  bool
+}
+
 func snapshotCmd(o *options) *cobra.Command {
-	var out string
-	var timeout time.Duration
+	var so snapshotOptions
 	cmd := &cobra.Command{
 		Use:   "snapshot",
 		Short: "Collect everything once and write a JSON snapshot (stdout by default)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runSnapshot(cmd.Context(), *o, out, timeout)
+			return runSnapshot(cmd.Context(), *o, so)
 		},
 	}
-	cmd.Flags().StringVarP(&out, "output", "o", "-", "write the snapshot to this file (atomically); - for stdout")
-	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "give up on a collector after this long")
+	cmd.Flags().StringVarP(&so.out, "output", "o", "-", "write the snapshot to this file (atomically); - for stdout")
+	cmd.Flags().DurationVar(&so.timeout, "timeout", 10*time.Second, "give up on a collector after this long")
+	cmd.Flags().BoolVar(&so.indent, "indent", false, "indent the JSON (it is compact unless written to a terminal)")
 	return cmd
 }
 
-func runSnapshot(ctx context.Context, o options, out string, timeout time.Duration) error {
+// runSnapshot is `netlens snapshot`: collect once, then stream the
+// snapshot as JSON, compact unless --indent or stdout is a terminal.
+func runSnapshot(ctx context.Context, o options, so snapshotOptions) error {
 	store := o.newStore()
 	r, err := o.runner(store)
 	if err != nil {
@@ -34,11 +44,11 @@ func runSnapshot(ctx context.Context, o options, out string, timeout time.Durati
 	}
 	// One sample: counters carry raw values; their deltas and rates are
 	// zero, since there is no earlier sample to compare with.
-	r.Once(ctx, timeout)
+	r.Once(ctx, so.timeout)
 	r.Wait()
 	snap := store.Snapshot()
-	if out == "-" || out == "" {
-		return export.Write(os.Stdout, snap)
+	if so.out == "-" || so.out == "" {
+		return jsonenc.WriteSnapshot(os.Stdout, snap, so.indent || isTerminal(os.Stdout))
 	}
-	return export.WriteFile(out, snap)
+	return export.WriteFileIndent(so.out, snap, so.indent)
 }

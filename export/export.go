@@ -1,7 +1,7 @@
 package export
 
 import (
-	"encoding/json"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,26 +10,22 @@ import (
 	"strings"
 	"time"
 
+	"netlens/jsonenc"
 	"netlens/model"
 )
 
 // Marshal returns snap as indented JSON, ending in a newline.
 func Marshal(snap model.Snapshot) ([]byte, error) {
-	b, err := json.MarshalIndent(snap, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("encode snapshot: %w", err)
+	var b bytes.Buffer
+	if err := jsonenc.WriteSnapshot(&b, snap, true); err != nil {
+		return nil, err
 	}
-	return append(b, '\n'), nil
+	return b.Bytes(), nil
 }
 
-// Write writes snap as JSON to w.
+// Write writes snap as indented JSON to w, streamed.
 func Write(w io.Writer, snap model.Snapshot) error {
-	b, err := Marshal(snap)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(b)
-	return err
+	return jsonenc.WriteSnapshot(w, snap, true)
 }
 
 // FileName returns the name a snapshot taken on host at t is saved under:
@@ -75,14 +71,24 @@ func Save(dir string, snap model.Snapshot) (string, error) {
 // path, and the directory is fsynced. On any error no file is left behind
 // and the error names the path and the cause in one line.
 func WriteFile(path string, snap model.Snapshot) (err error) {
-	b, err := Marshal(snap)
-	if err != nil {
-		return err
-	}
-	return writeAtomic(path, b)
+	return WriteFileIndent(path, snap, true)
 }
 
-func writeAtomic(path string, data []byte) (err error) {
+// WriteFileIndent is WriteFile with the choice of compact or indented
+// JSON; the snapshot is streamed into the file.
+func WriteFileIndent(path string, snap model.Snapshot, indent bool) error {
+	return writeAtomic(path, func(w io.Writer) error { return jsonenc.WriteSnapshot(w, snap, indent) })
+}
+
+// WriteAtomic writes data to path as WriteFile does: a temporary file in
+// the same directory, fsynced, renamed over path, the directory fsynced;
+// on any error nothing is left behind and the error names the path and
+// the cause (which errors.Is still finds, e.g. syscall.ENOSPC).
+func WriteAtomic(path string, data []byte) error {
+	return writeAtomic(path, func(w io.Writer) error { _, err := w.Write(data); return err })
+}
+
+func writeAtomic(path string, write func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	fi, err := os.Stat(dir)
 	if err != nil {
@@ -102,7 +108,7 @@ func writeAtomic(path string, data []byte) (err error) {
 			os.Remove(tmp)
 		}
 	}()
-	if _, err = f.Write(data); err != nil {
+	if err = write(f); err != nil {
 		return fmt.Errorf("write snapshot %s: %w", path, unwrapPathError(err))
 	}
 	if err = f.Sync(); err != nil {

@@ -118,4 +118,10 @@ type Socket struct {
 	// else its container and pod, else "net:[INODE]").
 	NetNS     uint64 `json:"netns,omitempty"`
 	Namespace string `json:"namespace,omitempty"`
+	// TCP is the kernel's struct tcp_info and congestion control of a TCP
+	// socket (sock_diag only; zero when unknown: see TCPInfo.Len).
+	TCP TCPInfo `json:"tcp,omitzero"`
+	// Rate is the socket's throughput and retransmits over the last
+	// refresh (zero when unknown: see SocketRate.Known).
+	Rate SocketRate `json:"rate,omitzero"`
 }

@@ -12,6 +12,7 @@ import (
 	"netlens/collectors/capture"
 	"netlens/collectors/conntrack"
 	"netlens/collectors/dropmon"
+	"netlens/collectors/droptrace"
 	"netlens/collectors/filter"
 	"netlens/collectors/netns"
 	"netlens/collectors/procnet"
@@ -40,7 +41,8 @@ type Config struct {
 	// link, conntrack and capture collectors open their sockets inside
 	// it; the counters and sysctl collectors read /proc/thread-self/net
 	// and /proc/sys/net on a thread that entered it
-	// (collectors.InNamespace). The drop monitor is the kernel's, for the
+	// (collectors.InNamespace). The eBPF drop tracer traces that namespace
+	// (unless DropTraceAll); the drop monitor is the kernel's, for the
 	// whole host. Filters take the namespace in filter.Options.NetNS.
 	NetNS int
 	// SocketOwners, when set, is the socket-owner cache the sockets
@@ -51,6 +53,13 @@ type Config struct {
 	// namespace netlens can enter, each tagged with its namespace. The
 	// other collectors read NetNS as usual.
 	AllNamespaces bool
+	// Drops says where drop reasons come from (--drop-source): the eBPF
+	// tracer, the kernel's drop monitor, or neither (counters only). The
+	// zero value selects automatically (DropChoice).
+	Drops droptrace.Choice
+	// DropTraceAll makes the eBPF tracer trace every network namespace,
+	// not only netlens's own.
+	DropTraceAll bool
 }
 
 // Collector names, for Config.Only and the UI's tab dependencies.
@@ -63,10 +72,11 @@ const (
 	Conntrack = conntrack.Name
 	Filters   = filter.Name
 	Capture   = capture.Name
+	DropTrace = droptrace.Name
 )
 
 // DropsDeps are the collectors behind the Drops tab and `netlens drops`.
-var DropsDeps = []string{Counters, Qdisc, DropMon, Conntrack}
+var DropsDeps = []string{Counters, Qdisc, DropMon, DropTrace, Conntrack}
 
 // Specs returns the collectors to run for cfg. A capture that cannot be
 // set up (a bad filter expression, an unreadable file) is an error.
@@ -91,8 +101,10 @@ func Specs(cfg Config) ([]collectors.Spec, error) {
 	// of the cost of /sys/class/net/*/statistics).
 	add(Counters, func() collectors.Collector { return counters(cfg.NetNS) }, cfg.Refresh)
 	add(Qdisc, func() collectors.Collector { return qdisc.New(qdisc.Options{Links: true, NetNS: cfg.NetNS}) }, cfg.Refresh)
-	// The drop monitor aggregates per Collect: keep it at the refresh.
-	add(DropMon, func() collectors.Collector { return dropmon.New(dropmon.Options{}) }, cfg.Refresh)
+	// Drop reasons from one source (collectors/all/drops.go); the drop
+	// monitor and the tracer aggregate per Collect: keep them at the
+	// refresh.
+	addDropSource(cfg, add)
 	// Conntrack: a dump at start and every 10 s, live events between.
 	add(Conntrack, func() collectors.Collector { return conntrack.New(conntrack.Config{NetNS: cfg.NetNS}) }, max(conntrack.DefaultInterval, cfg.Refresh))
 	// Sysctls change rarely and a full walk reads ~1,000 files.
