@@ -22,7 +22,7 @@ var (
 	tupleTags  = []string{"src", "dst", "icmp,omitempty"}
 	icmpTags   = []string{"type", "code", "id"}
 	socketTags = []string{"proto", "family", "local", "remote", "state", "send_q", "recv_q", "uid", "inode",
-		"cookie,omitempty", "interface,omitempty", "procs,omitempty", "drops", "drops_known"}
+		"cookie,omitempty", "interface,omitempty", "procs,omitempty", "drops", "drops_known", "tcp,omitzero", "rate,omitzero"}
 	procTags = []string{"pid", "comm", "fd"}
 
 	flowFast = sameTags[model.Flow](flowTags) && sameTags[model.FlowTuple](tupleTags) &&
@@ -202,6 +202,22 @@ func AppendSocket(dst []byte, s *model.Socket) ([]byte, error) {
 	dst = appendUint(dst, s.Drops)
 	dst = append(dst, `,"drops_known":`...)
 	dst = appendBool(dst, s.HasDrops)
+	// tcp_info and the rate are rare enough outside busy TCP hosts, and
+	// wide enough, that encoding/json writes them (omitzero: only when
+	// set).
+	var err error
+	if s.TCP != (model.TCPInfo{}) {
+		dst = append(dst, `,"tcp":`...)
+		if dst, err = appendMarshal(dst, &s.TCP); err != nil {
+			return dst, err
+		}
+	}
+	if s.Rate != (model.SocketRate{}) {
+		dst = append(dst, `,"rate":`...)
+		if dst, err = appendMarshal(dst, &s.Rate); err != nil {
+			return dst, err
+		}
+	}
 	return append(dst, '}'), nil
 }
 

@@ -238,6 +238,22 @@ func TestIntegrationDropToggleCounters(t *testing.T) {
 	if _, err := l.b.SetEnabled(udrop.ID, false, 0); err != nil {
 		t.Fatal(err)
 	}
+	// A SYN the kernel retransmits for a connect still timing out may be
+	// counted between the read of before and the disable: the counters
+	// are read again once disabled, must not have gone back (kept, not
+	// reset), and must not move while the rule is off.
+	mid, err := l.b.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range mid {
+		if r.ID == drop.ID {
+			if r.Packets < before.Packets {
+				t.Errorf("disabling reset the counter: %d packets, had %d", r.Packets, before.Packets)
+			}
+			before = r
+		}
+	}
 	if got := l.connects(t, tcp.Addr().String(), 3); got != 3 {
 		t.Errorf("rule disabled: %d of 3 connects, want 3", got)
 	}
