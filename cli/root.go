@@ -171,9 +171,6 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 			if o.revert < time.Second {
 				return UsageError{fmt.Errorf("--revert %s is too short (minimum 1s): the operator needs time to confirm\n%s", o.revert, cmd.UsageString())}
 			}
-			if o.open != "" && o.netns != "" {
-				return UsageError{fmt.Errorf("--open shows a file: --netns does not apply\n%s", cmd.UsageString())}
-			}
 			if o.open != "" {
 				return runOpen(cmd.Context(), o, o.open, o.diffWith)
 			}
@@ -218,6 +215,9 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 					f.Close()
 				}
 			})
+		}
+		if o.open != "" && o.netns != "" {
+			return UsageError{fmt.Errorf("--open shows a file: --netns does not apply\n%s", cmd.UsageString())}
 		}
 		if err := o.openNetNS(); err != nil {
 			return err
