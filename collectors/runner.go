@@ -38,7 +38,7 @@ type Runner struct {
 func NewRunner(store *model.Store, specs ...Spec) *Runner {
 	r := &Runner{store: store, specs: specs, Now: time.Now, RetryInterval: 30 * time.Second, MinTimeout: 2 * time.Second, busy: map[string]bool{}}
 	for _, s := range specs {
-		store.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: s.Collector.Name(), State: model.StatePending, Interval: s.Interval}})
+		store.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: s.Collector.Name(), State: model.StatePending, Reason: "first run not finished yet", Interval: s.Interval}})
 	}
 	return r
 }
