@@ -238,7 +238,7 @@ func snapshotCmd(o *options) *cobra.Command {
 			return runSnapshot(cmd.Context(), *o, out, timeout)
 		},
 	}
-	cmd.Flags().StringVarP(&out, "output", "o", "-", "write the snapshot to this file (atomically); - for stdout")
+	cmd.Flags().StringVarP(&out, "output", "o", "-", "write the snapshot to this file (atomically if a regular file; devices, FIFOs and /dev/fd/N directly; - for stdout)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "give up on a collector after this long")
 	return cmd
 }
@@ -317,7 +317,7 @@ func captureCmd() *cobra.Command {
 	f.IntVar(&opts.Count, "count", 0, "stop after this many packets")
 	f.DurationVar(&opts.Duration, "duration", 0, "stop a live capture after this long")
 	f.BoolVar(&opts.JSON, "json", false, "print the statistics as JSON (the snapshot's capture object)")
-	f.StringVarP(&opts.Write, "write", "w", "", "also write the last packets to this pcapng file (atomically)")
+	f.StringVarP(&opts.Write, "write", "w", "", "also write the last packets to this pcapng file (new files 0600; - for stdout, statistics then on stderr)")
 	return cmd
 }
 

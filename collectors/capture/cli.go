@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
 	"time"
 
@@ -23,7 +24,9 @@ type CLIOptions struct {
 	// object) instead of tables.
 	JSON bool
 	// Write, when set, writes the stored packets (the last
-	// Options.StorePackets) to this pcapng file, atomically.
+	// Options.StorePackets) as pcapng with atomicfile (a new file is
+	// 0600); "-" is standard output, and the statistics then go to
+	// stderr.
 	Write string
 }
 
@@ -35,6 +38,9 @@ var ErrUsage = errors.New("usage")
 // statistics and top flows and hosts to w, once. It is `netlens capture
 // (-i IFACE --count N | --pcap FILE) [--filter EXPR] [--json]`.
 func RunCLI(ctx context.Context, w io.Writer, opts CLIOptions) error {
+	if opts.Write == "-" {
+		w = os.Stderr // standard output carries the pcapng
+	}
 	if opts.File == "" && opts.Count <= 0 && opts.Duration <= 0 {
 		return fmt.Errorf("%w: a live capture needs --count N or --duration D (or read a file with --pcap FILE)", ErrUsage)
 	}

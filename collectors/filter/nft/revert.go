@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"netlens/internal/atomicfile"
 	"netlens/model"
 )
 
@@ -74,15 +75,13 @@ func (b *Backend) pending() (*revertState, error) {
 	return st, nil
 }
 
+// writeFileAtomic writes a state file (0600, in a 0700 directory made if
+// missing) with atomicfile.
 func writeFileAtomic(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, data, atomicfile.Private)
 }
 
 // arm writes the state file and starts the revert helper, and returns
