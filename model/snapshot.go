@@ -4,7 +4,7 @@ import "time"
 
 // SchemaVersion is the version of the snapshot JSON schema
 // (docs/snapshot.schema.json). Bump it on any incompatible change.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Snapshot is everything netlens knows at one moment. It is a value: the
 // Store never changes a Snapshot, or any slice in it, once handed out, and

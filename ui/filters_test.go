@@ -54,6 +54,18 @@ func pendingStore() *model.Store {
 	return s
 }
 
+// revertLogStore is rulesStore after a revert that could not claim its
+// state file (the directory turned read-only).
+func revertLogStore() *model.Store {
+	s := rulesStore()
+	s.Publish(model.RulesUpdate{State: model.RulesState{Backend: "nft", At: t0.Add(9 * time.Second), Rules: fixtureRules(),
+		Events: []model.RulesEvent{
+			{At: t0.Add(5 * time.Second), Txn: 4241, By: "revert helper (pid 812)", Message: "cannot claim the state file /run/netlens/nft/netns-4026531840.json (try 5 of 5): read-only file system", Error: true},
+			{At: t0.Add(6 * time.Second), Txn: 4241, By: "revert helper (pid 812)", Message: "reverted at the deadline, without claiming the state file (read-only file system): it stays until its directory is writable again", Error: true},
+		}}})
+	return s
+}
+
 // kmodStore has the kernel module's rules with per-hook verdicts.
 func kmodStore() *model.Store {
 	s := fixtureStore()
@@ -175,6 +187,7 @@ func TestGoldenFilters(t *testing.T) {
 		{"ReadOnly_120x40", readOnlyStore, &fakeFilters{}, 120, 40, keys("4")},
 		{"NoCollector", fixtureStore, nil, 80, 24, keys("4")},
 		{"Pending_80x24", pendingStore, &fakeFilters{}, 80, 24, keys("4")},
+		{"RevertLog_80x24", revertLogStore, &fakeFilters{}, 80, 24, keys("4")},
 		{"Pending_120x40", pendingStore, &fakeFilters{}, 120, 40, keys("4")},
 		{"PendingOtherTab", pendingStore, &fakeFilters{}, 80, 24, nil},
 		{"Guard_80x24", rulesStore, &fakeFilters{}, 80, 24, append(keys("4"), planDoneMsg{plan: gp})},

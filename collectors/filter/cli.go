@@ -433,7 +433,7 @@ func state(b Backend) (model.RulesState, error) {
 		return model.RulesState{}, err
 	}
 	return model.RulesState{Backend: b.Name(), ReadOnly: b.ReadOnly(), At: time.Now(), Rules: rules, Hooks: hooks,
-		Pending: PendingChanges(b, rules)}, nil
+		Pending: PendingChanges(b, rules), Events: Events(b)}, nil
 }
 
 func printRules(w io.Writer, st model.RulesState) {
@@ -460,6 +460,20 @@ func printRules(w io.Writer, st model.RulesState) {
 	for _, p := range st.Pending {
 		fmt.Fprintf(w, "pending: txn %d reverts at %s unless confirmed\n", p.Txn, p.RevertAt.Format(time.TimeOnly))
 	}
+	for _, e := range st.Events {
+		fmt.Fprintln(w, EventLine(e))
+	}
+}
+
+// EventLine is one revert log entry as `rules list` prints it:
+// "revert log: 12:00:01 txn 7 revert helper (pid 42): reverted at the
+// deadline", with "ERROR" after the time for an entry to look at.
+func EventLine(e model.RulesEvent) string {
+	lvl := ""
+	if e.Error {
+		lvl = " ERROR"
+	}
+	return fmt.Sprintf("revert log: %s%s txn %d %s: %s", e.At.Local().Format(time.DateTime), lvl, e.Txn, e.By, e.Message)
 }
 
 // defaultGuard is SSH_CONNECTION plus one pass of the sockets and

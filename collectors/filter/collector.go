@@ -157,7 +157,7 @@ func (c *Collector) publish(pub collectors.Publisher) error {
 	c.mu.Unlock()
 	pub.Publish(model.RulesUpdate{State: model.RulesState{
 		Backend: c.b.Name(), ReadOnly: c.b.ReadOnly(), At: now,
-		Rules: rules, Hooks: hooks, Pending: PendingChanges(c.b, rules),
+		Rules: rules, Hooks: hooks, Pending: PendingChanges(c.b, rules), Events: Events(c.b),
 	}})
 	return nil
 }

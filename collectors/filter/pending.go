@@ -63,3 +63,16 @@ func recoverPending(b Backend) error {
 	}
 	return nil
 }
+
+// eventer is implemented by backends with a revert log (nft).
+type eventer interface {
+	Events() []model.RulesEvent
+}
+
+// Events returns the latest entries of b's revert log, if it has one.
+func Events(b Backend) []model.RulesEvent {
+	if e, ok := b.(eventer); ok {
+		return e.Events()
+	}
+	return nil
+}

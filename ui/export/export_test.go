@@ -84,6 +84,7 @@ func fullSnapshot() model.Snapshot {
 		},
 		Hooks:   []model.HookVerdicts{{Family: model.FamilyIPv4, Hook: model.HookInput, Seen: 100, Accepted: 90, Dropped: 10}},
 		Pending: []model.PendingChange{{Txn: 7, RevertAt: t0.Add(30 * time.Second)}},
+		Events:  []model.RulesEvent{{At: t0, Txn: 6, By: "revert helper (pid 42)", Message: "reverted at the deadline"}, {At: t0, Txn: 5, By: "netlens (pid 7)", Message: "cannot claim the state file: read-only file system; retrying", Error: true}},
 	}})
 	return s.Snapshot()
 }
@@ -131,7 +132,7 @@ func TestSchemaRejects(t *testing.T) {
 	good, _ := Marshal(fullSnapshot())
 	tests := []struct{ name, from, to string }{
 		{"unknown top-level field", `"seq":`, `"extra": 1, "seq":`},
-		{"wrong schema version", `"schema_version": 1`, `"schema_version": 2`},
+		{"wrong schema version", `"schema_version": 2`, `"schema_version": 1`},
 		{"bad state", `"state": "ESTAB"`, `"state": "established"`},
 		{"negative counter", `"value": 25`, `"value": -1`},
 		{"bad address", `"local": "10.0.0.1:22"`, `"local": "10.0.0.1"`},
