@@ -16,7 +16,7 @@ GOTESTFLAGS  ?= -count=1
 TEST_PKGS := iproute2 tmux openssh-server openssh-client nftables conntrack \
 	tshark tcpdump python3-scapy iputils-ping socat util-linux procps jq hyperfine bc
 
-.PHONY: all build run test test-deps vet unit kmod kmod-test bench lint fuzz clean
+.PHONY: all build run test test-deps vet unit kmod kmod-test test-summary bench lint fuzz clean
 
 all: build
 
@@ -44,23 +44,44 @@ lint: vet
 # run alone, after the others.
 SERIAL := TestIntegrationTableFull
 
+# Test results: `go test -json` of each run and the console of each VM
+# suite go to TESTOUT; internal/testsum counts passes, failures and skips
+# and fails on any skip not on SKIP_ALLOW (a commented list, empty in this
+# repository: CI runs as root with every capability).
+TESTOUT      := bin/test
+SKIP_ALLOW   ?= .ci/skip-allow
+TESTSUM      := bin/testsum
+
+$(TESTSUM): internal/testsum/main.go
+	$(GO) build -o $@ ./internal/testsum
+
 # unit runs every Go test: unit tests, fuzz seed corpora, and, as root, the
 # privileged integration and end-to-end tests (each in its own netns).
-unit: build
-	CGO_ENABLED=1 $(GO) test $(GOTESTFLAGS) -race -skip '^($(SERIAL))$$' ./...
-	CGO_ENABLED=1 $(GO) test $(GOTESTFLAGS) -race -run '^($(SERIAL))$$' ./...
+unit: build $(TESTSUM)
+	@rm -rf $(TESTOUT) && mkdir -p $(TESTOUT)
+	set -o pipefail; CGO_ENABLED=1 $(GO) test -json $(GOTESTFLAGS) -race -skip '^($(SERIAL))$$' ./... | \
+		$(TESTSUM) -stream -save $(TESTOUT)/unit.json -allow $(SKIP_ALLOW)
+	set -o pipefail; CGO_ENABLED=1 $(GO) test -json $(GOTESTFLAGS) -race -run '^($(SERIAL))$$' ./... | \
+		$(TESTSUM) -stream -save $(TESTOUT)/serial.json -allow $(SKIP_ALLOW)
 
 # kmod-test builds netlens.ko warning-free (W=1) and runs its suite in
 # Debian's own kernel under qemu (TCG), then the filter backend against the
 # real module and the drop-monitor tests in the same kind of VM (this
-# machine's kernel has neither loadable modules nor a drop monitor).
+# machine's kernel has neither loadable modules nor a drop monitor). Each
+# suite's console goes to TESTOUT, where test-summary counts its results.
 kmod-test:
+	@mkdir -p $(TESTOUT)
 	sh kernelmod/test/deps.sh
-	bash kernelmod/test/run-qemu.sh
-	bash collectors/filter/kmodbackend/vmcheck/run.sh
-	bash collectors/dropmon/vmtest/run.sh
+	TESTOUT=$(abspath $(TESTOUT)) bash kernelmod/test/run-qemu.sh
+	TESTOUT=$(abspath $(TESTOUT)) bash collectors/filter/kmodbackend/vmcheck/run.sh
+	TESTOUT=$(abspath $(TESTOUT)) bash collectors/dropmon/vmtest/run.sh
 
-test: test-deps vet unit kmod-test
+# test-summary prints the totals of every suite (Go and VM) and fails on
+# any failure or skip not on SKIP_ALLOW, or on a VM suite with no results.
+test-summary: $(TESTSUM)
+	$(TESTSUM) -allow $(SKIP_ALLOW) $(wildcard $(TESTOUT)/*.json) $(wildcard $(TESTOUT)/*.txt)
+
+test: test-deps vet unit kmod-test test-summary
 
 kmod:
 	$(MAKE) -C kernelmod
