@@ -372,7 +372,9 @@ func runSnapshot(ctx context.Context, o options, out string, timeout time.Durati
 	// One sample: counters carry raw values; their deltas and rates are
 	// zero, since there is no earlier sample to compare with.
 	r.Once(ctx, timeout)
-	r.Wait()
+	if err := r.Wait(); err != nil {
+		fmt.Fprintln(os.Stderr, "netlens snapshot:", err)
+	}
 	snap := store.Snapshot()
 	if out == "-" || out == "" {
 		return export.Write(os.Stdout, snap)
