@@ -57,7 +57,13 @@ func TestCLIUsage(t *testing.T) {
 		{name: "rules help", args: []string{"rules", "--help"}, stdout: "netlens rules"},
 		{name: "rules unknown backend", args: []string{"rules", "list", "--filter-backend", "bogus"}, code: 2, stderr: "unknown filter backend", noStdout: true},
 		{name: "pcap and capture together", args: []string{"--pcap", "x.pcap", "--capture", "lo"}, code: 2, stderr: "exclude each other", noStdout: true},
-		{name: "revert too short", args: []string{"--revert", "100ms"}, code: 2, stderr: "too short", noStdout: true},
+		{name: "revert too short", args: []string{"--revert", "1s"}, code: 2, stderr: "--revert 1s: must be between 5s and 1h", noStdout: true},
+		{name: "revert too long", args: []string{"--revert", "2h"}, code: 2, stderr: "must be between 5s and 1h", noStdout: true},
+		{name: "rules revert too short", args: []string{"rules", "list", "--revert", "1ms"}, code: 2, stderr: "--revert 1ms: must be between 5s and 1h", noStdout: true},
+		{name: "rules revert too long", args: []string{"rules", "add", "--action", "count", "--revert", "2h"}, code: 2, stderr: "must be between 5s and 1h", noStdout: true},
+		{name: "rules unknown subcommand", args: []string{"rules", "delet", "5"}, code: 2, stderr: `unknown command "delet" for "netlens rules"; did you mean del?`, noStdout: true},
+		{name: "rules bogus", args: []string{"rules", "bogus"}, code: 2, stderr: `unknown command "bogus"`, noStdout: true},
+		{name: "rules alone", args: []string{"rules"}, stdout: "Available Commands:"},
 		{name: "extra argument", args: []string{"version", "x"}, code: 2, stderr: "takes no arguments", noStdout: true},
 	}
 	for _, tt := range tests {

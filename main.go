@@ -169,8 +169,8 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 			if o.refresh < 100*time.Millisecond {
 				return usageError{fmt.Errorf("--refresh %s is too short (minimum 100ms)\n%s", o.refresh, cmd.UsageString())}
 			}
-			if o.revert < time.Second {
-				return usageError{fmt.Errorf("--revert %s is too short (minimum 1s): the operator needs time to confirm\n%s", o.revert, cmd.UsageString())}
+			if err := filter.CheckRevert(o.revert); err != nil {
+				return usageError{fmt.Errorf("%w\n%s", err, cmd.UsageString())}
 			}
 			return runTUI(cmd.Context(), o)
 		},

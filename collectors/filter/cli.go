@@ -71,7 +71,27 @@ that survives netlens being killed.
 Invalid input exits 2 and changes nothing.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Args:          usageArgs(cobra.NoArgs),
+		// Bare `rules` prints this help (exit 0); an unknown subcommand
+		// (`rules delet 5`) is a usage error (exit 2), not help.
+		Args: func(cmd *cobra.Command, args []string) error { return nil },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+			cmd.SuggestionsMinimumDistance = 2
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += "; did you mean " + strings.Join(s, " or ") + "?"
+			}
+			return UsageError{fmt.Errorf("%s\n%s", msg, cmd.UsageString())}
+		},
+	}
+	// The flags every subcommand shares are checked once, before any runs.
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if err := CheckRevert(f.revert); err != nil {
+			return UsageError{err}
+		}
+		return nil
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&f.backend, "filter-backend", BackendAuto, "rules backend: auto, kmod, nft or none")
@@ -82,9 +102,6 @@ Invalid input exits 2 and changes nothing.`,
 
 	open := func() (Backend, error) { return cfg.Open(Options{Backend: f.backend}) }
 	manager := func(cmd *cobra.Command) (*Manager, error) {
-		if f.revert <= 0 || f.revert > time.Hour {
-			return nil, UsageError{fmt.Errorf("--revert %s: must be between 1ms and 1h", f.revert)}
-		}
 		b, err := open()
 		if err != nil {
 			return nil, err
