@@ -64,6 +64,14 @@ func TestCLIUsage(t *testing.T) {
 		{name: "rules unknown subcommand", args: []string{"rules", "delet", "5"}, code: 2, stderr: `unknown command "delet" for "netlens rules"; did you mean del?`, noStdout: true},
 		{name: "rules bogus", args: []string{"rules", "bogus"}, code: 2, stderr: `unknown command "bogus"`, noStdout: true},
 		{name: "rules alone", args: []string{"rules"}, stdout: "Available Commands:"},
+		{name: "snapshot timeout 0", args: []string{"snapshot", "--timeout", "0"}, code: 2, stderr: "--timeout 0s: must be positive", noStdout: true},
+		{name: "snapshot timeout negative", args: []string{"snapshot", "--timeout", "-1s"}, code: 2, stderr: "--timeout -1s: must be positive", noStdout: true},
+		{name: "drops takes no --no-owners", args: []string{"drops", "--no-owners"}, code: 2, stderr: "unknown flag: --no-owners", noStdout: true},
+		{name: "drops takes no --filter-backend", args: []string{"drops", "--filter-backend", "nft"}, code: 2, stderr: "unknown flag: --filter-backend", noStdout: true},
+		{name: "flows takes no --filter-backend", args: []string{"flows", "--filter-backend", "nft"}, code: 2, stderr: "unknown flag: --filter-backend", noStdout: true},
+		{name: "flows takes no --no-owners", args: []string{"flows", "--no-owners"}, code: 2, stderr: "unknown flag: --no-owners", noStdout: true},
+		{name: "version takes no --no-owners", args: []string{"version", "--no-owners"}, code: 2, stderr: "unknown flag: --no-owners", noStdout: true},
+		{name: "snapshot help gives exit codes", args: []string{"snapshot", "--help"}, stdout: "Exit status: 0 when"},
 		{name: "extra argument", args: []string{"version", "x"}, code: 2, stderr: "takes no arguments", noStdout: true},
 	}
 	for _, tt := range tests {
@@ -153,6 +161,52 @@ func TestSnapshotCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	validateSnapshot(t, b)
+}
+
+// TestSnapshotNoCollectorSucceeded: a snapshot in which no collector
+// succeeded (each given 1ns) exits 1, and the file is still written with
+// every status filled.
+func TestSnapshotNoCollectorSucceeded(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "snap.json")
+	_, errOut, code := runNetlens(t, "snapshot", "--timeout", "1ns", "-o", file)
+	if code != 1 || !strings.Contains(errOut, "no collector succeeded") {
+		t.Errorf("exit %d, stderr %q; want 1 and \"no collector succeeded\"", code, errOut)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := collectorStates(validateSnapshot(t, b))
+	if len(states) == 0 {
+		t.Fatal("no collector statuses")
+	}
+	for name, st := range states {
+		if !strings.HasPrefix(st, "error timed out after 1ns") {
+			t.Errorf("%s: %q, want a timeout", name, st)
+		}
+	}
+}
+
+// TestIntegrationFilterBackendByName: a backend asked for by name that is
+// unavailable (here the kernel module, which this kernel cannot load)
+// exits 1 with the reason and how to load it; auto falls back.
+func TestIntegrationFilterBackendByName(t *testing.T) {
+	requireRoot(t)
+	if _, err := os.Stat("/sys/module/netlens"); err == nil {
+		t.Fatal("the netlens module is loaded here; this test needs it absent")
+	}
+	for _, args := range [][]string{
+		{"rules", "list", "--filter-backend", "kmod"},
+		{"snapshot", "--filter-backend", "kmod", "-o", os.DevNull},
+	} {
+		_, errOut, code := runNetlens(t, args...)
+		if code != 1 || !strings.Contains(errOut, "--filter-backend kmod: kmod:") || !strings.Contains(errOut, "modprobe netlens") {
+			t.Errorf("%q: exit %d, stderr %q; want 1, the reason and how to load the module", args, code, errOut)
+		}
+	}
+	if out, errOut, code := runNetlens(t, "rules", "list", "--filter-backend", "auto"); code != 0 || !strings.Contains(out, "backend: ") {
+		t.Errorf("auto: exit %d, %q %q; want the fallback", code, out, errOut)
+	}
 }
 
 func TestSnapshotCommandBadPath(t *testing.T) {

@@ -10,10 +10,12 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"netlens/collectors"
 	"netlens/collectors/all"
@@ -184,9 +186,8 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 	f.StringVar(&o.pcap, "pcap", "", "replay a pcap or pcapng `FILE` into the capture statistics (offline study)")
 	f.StringVar(&o.captureIface, "capture", "", "capture packets live on `IFACE` (\"any\" for all; costs CPU, needs CAP_NET_RAW)")
 	f.StringVar(&o.captureFilter, "capture-filter", "", "capture filter in tcpdump syntax (host, net, port, portrange, tcp, udp, icmp, vlan, and/or/not, ...)")
+	collectFlags(f, &o)
 	pf := root.PersistentFlags()
-	pf.BoolVar(&o.noOwners, "no-owners", false, "do not map sockets to processes (cheaper on hosts with many sockets)")
-	pf.StringVar(&o.filterBackend, "filter-backend", filter.BackendAuto, "filter rules backend: auto (kmod, else nft), kmod, nft or none")
 	pf.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (for performance work)")
 	pf.MarkHidden("cpuprofile")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
@@ -227,19 +228,37 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 	return root
 }
 
+// collectFlags are the flags of the commands that run every collector
+// (the TUI and snapshot); the others do not accept them.
+func collectFlags(f *pflag.FlagSet, o *options) {
+	f.BoolVar(&o.noOwners, "no-owners", false, "do not map sockets to processes (cheaper on hosts with many sockets)")
+	f.StringVar(&o.filterBackend, "filter-backend", filter.BackendAuto, "filter rules backend: auto (kmod, else nft, else read-only), kmod or nft (an error when unavailable), none")
+}
+
 func snapshotCmd(o *options) *cobra.Command {
 	var out string
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "snapshot",
 		Short: "Collect everything once and write a JSON snapshot (stdout by default)",
-		Args:  noArgs,
+		Long: `snapshot runs every collector once and writes one JSON document
+(docs/snapshot.md) to standard output or -o FILE.
+
+Exit status: 0 when at least one collector succeeded (the others say why
+in their status); 1 when none did (the snapshot is still written, every
+status filled) or the file could not be written; 2 for invalid flags or
+arguments.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if timeout <= 0 {
+				return usageError{fmt.Errorf("--timeout %s: must be positive\n%s", timeout, cmd.UsageString())}
+			}
 			return runSnapshot(cmd.Context(), *o, out, timeout)
 		},
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "-", "write the snapshot to this file (atomically if a regular file; devices, FIFOs and /dev/fd/N directly; - for stdout)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "give up on a collector after this long")
+	collectFlags(cmd.Flags(), o)
 	return cmd
 }
 
@@ -377,7 +396,25 @@ func runSnapshot(ctx context.Context, o options, out string, timeout time.Durati
 	}
 	snap := store.Snapshot()
 	if out == "-" || out == "" {
-		return export.Write(os.Stdout, snap)
+		err = export.Write(os.Stdout, snap)
+	} else {
+		err = export.WriteFile(out, snap)
 	}
-	return export.WriteFile(out, snap)
+	if err != nil {
+		return err
+	}
+	return anyCollectorOK(snap)
+}
+
+// anyCollectorOK fails when no collector of snap succeeded: a snapshot
+// with nothing in it must not look like a success.
+func anyCollectorOK(snap model.Snapshot) error {
+	var why []string
+	for _, c := range snap.Collectors {
+		if c.State == model.StateOK {
+			return nil
+		}
+		why = append(why, c.Name+": "+c.Reason)
+	}
+	return fmt.Errorf("no collector succeeded (%s)", strings.Join(why, "; "))
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"netlens/collectors"
 	"netlens/collectors/filter/kmodbackend"
 	"netlens/collectors/filter/nft"
 	"netlens/model"
@@ -67,10 +68,11 @@ type Options struct {
 	NFT nft.Options
 }
 
-// Open selects the backend. It never fails: when no backend can be used
-// it returns a read-only one whose ReadOnly says why (shown in the
-// Filters tab and by `netlens rules`). Only a bad Options.Backend is an
-// error (a UsageError).
+// Open selects the backend. With BackendAuto it never fails: when no
+// backend can be used it returns a read-only one whose ReadOnly says why
+// (shown in the Filters tab and by `netlens rules`). A backend asked for
+// by name (BackendKmod, BackendNFT) that cannot be used is an error with
+// the reason and the fix (exit 1); a bad Options.Backend is a UsageError.
 func Open(opt Options) (Backend, error) {
 	admin := HasNetAdmin()
 	noAdmin := ""
@@ -86,17 +88,25 @@ func Open(opt Options) (Backend, error) {
 		}
 		reasons = append(reasons, err.Error()) // "kmod: ..."
 		if opt.Backend == BackendKmod {
-			return readOnly{name: BackendNone, reason: strings.Join(reasons, "; ")}, nil
+			// Asked for by name: not having it is an error, not a
+			// silent fall back to read-only.
+			return nil, fmt.Errorf("--filter-backend kmod: %w (load the module: sudo modprobe netlens, or sudo insmod kernelmod/netlens.ko from a build; docs/kernelmod.md), or use --filter-backend auto", err)
 		}
 		fallthrough
 	case BackendNFT:
 		if !admin {
+			if opt.Backend == BackendNFT {
+				return nil, fmt.Errorf("--filter-backend nft: needs CAP_NET_ADMIN (run as root, or use --filter-backend auto for read-only rules): %w", collectors.ErrPermission)
+			}
 			reasons = append(reasons, "nft: needs CAP_NET_ADMIN")
 			break
 		}
 		b, err := nft.New(opt.NFT)
 		if err == nil {
 			return b, nil
+		}
+		if opt.Backend == BackendNFT {
+			return nil, fmt.Errorf("--filter-backend nft: %w", err)
 		}
 		reasons = append(reasons, err.Error())
 	case BackendNone:
