@@ -71,6 +71,12 @@ func TestCLIUsage(t *testing.T) {
 		{name: "flows takes no --filter-backend", args: []string{"flows", "--filter-backend", "nft"}, code: 2, stderr: "unknown flag: --filter-backend", noStdout: true},
 		{name: "flows takes no --no-owners", args: []string{"flows", "--no-owners"}, code: 2, stderr: "unknown flag: --no-owners", noStdout: true},
 		{name: "version takes no --no-owners", args: []string{"version", "--no-owners"}, code: 2, stderr: "unknown flag: --no-owners", noStdout: true},
+		{name: "capture unknown interface", args: []string{"capture", "-i", "bogus0", "--count", "1"}, code: 1, stderr: "netlens: capture: no interface bogus0 (there are: ", noStdout: true},
+		{name: "drops help gives exit codes", args: []string{"drops", "--help"}, stdout: "Exit status: 0"},
+		{name: "flows help gives exit codes", args: []string{"flows", "--help"}, stdout: "Exit status: 0"},
+		{name: "capture help gives exit codes", args: []string{"capture", "--help"}, stdout: "Exit status: 0"},
+		{name: "rules help gives exit codes", args: []string{"rules", "--help"}, stdout: "Exit status: 0"},
+		{name: "root help gives exit codes", args: []string{"--help"}, stdout: "Exit status: 0"},
 		{name: "snapshot help gives exit codes", args: []string{"snapshot", "--help"}, stdout: "Exit status: 0 when"},
 		{name: "extra argument", args: []string{"version", "x"}, code: 2, stderr: "takes no arguments", noStdout: true},
 	}
@@ -321,5 +327,29 @@ func TestIntegrationDropsCommand(t *testing.T) {
 	}
 	if moved != 20 {
 		t.Errorf("Udp NoPorts moved by %d over the samples, want 20:\n%s", moved, out.String())
+	}
+}
+
+// TestDropsInterrupted: Ctrl-C before the first sample is a normal end of
+// `netlens drops`: exit 0, nothing on stderr.
+func TestDropsInterrupted(t *testing.T) {
+	cmd := exec.Command(netlensBinary(t), "drops", "--interval", "10s")
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // the baseline is taken, the first sample is 10s away
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil || e.Len() != 0 {
+			t.Errorf("drops interrupted before its first sample: %v, stderr %q; want exit 0 and nothing", err, e.String())
+		}
+	case <-time.After(15 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("drops did not end 15s after SIGINT")
 	}
 }

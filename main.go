@@ -163,7 +163,11 @@ it all.
 
 Run as root, or give the binary the capabilities it needs:
   setcap cap_net_admin,cap_net_raw,cap_sys_ptrace,cap_dac_read_search+ep netlens
-Without them netlens still runs and says, in each pane, what it cannot see.`,
+Without them netlens still runs and says, in each pane, what it cannot see.
+
+Exit status: 0 when quit; 1 when it cannot start (no terminal, a filter
+backend asked for by name is unavailable); 2 for invalid flags or
+arguments. Each subcommand's --help gives its own.`,
 		Args:          noArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -267,7 +271,11 @@ func flowsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "flows",
 		Short: "Print the conntrack table once, with NAT, state and counters (for scripts)",
-		Args:  noArgs,
+		Long: `flows prints the conntrack table once, with NAT, state and counters.
+
+Exit status: 0 on success; 1 when the table cannot be read (no
+CAP_NET_ADMIN, no conntrack); 2 for invalid flags or arguments.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			flows, st, err := conntrack.DumpOnce(cmd.Context(), conntrack.Config{})
 			if err != nil {
@@ -293,7 +301,10 @@ func dropsCmd(o *options) *cobra.Command {
 		Long: `drops samples the drop-like counters of every layer (NIC, softnet,
 qdisc, IP, netfilter, transport, socket, IPsec, and the kernel's drop
 monitor where it exists) and prints, after each interval, those that moved:
-the delta, the rate and the total since it started.`,
+the delta, the rate and the total since it started.
+
+Exit status: 0 on success, and on Ctrl-C (before the first sample too);
+1 when it fails; 2 for invalid flags or arguments.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if interval < 100*time.Millisecond {
@@ -320,7 +331,15 @@ func captureCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "capture (-i IFACE --count N | --pcap FILE) [--filter EXPR] [--json]",
 		Short: "Capture (or read a pcap) once and print statistics and top flows (for scripts)",
-		Args:  noArgs,
+		Long: `capture captures on an interface (until --count packets or --duration)
+or reads a pcap/pcapng file, then prints the statistics, top flows and
+hosts; -w also writes the packets as pcapng.
+
+Exit status: 0 on success, and on Ctrl-C (the statistics of what was
+captured are printed); 1 when it fails (no such interface, no
+CAP_NET_RAW, a file that cannot be read or written); 2 for invalid flags
+or arguments.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			err := capture.RunCLI(cmd.Context(), cmd.OutOrStdout(), opts)
 			if errors.Is(err, capture.ErrUsage) {

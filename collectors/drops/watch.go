@@ -14,8 +14,8 @@ import (
 // baseline, then count times (forever when count <= 0) waits interval,
 // runs them again and prints the drop counters that moved (PrintMoved),
 // until ctx is done. r must publish into store. Each run is bounded by
-// interval (at least 2s). It returns ctx's error only if ctx ends before
-// the first printed sample.
+// interval (at least 2s). ctx ending (Ctrl-C) is a normal end, before
+// the first sample too: Watch then returns nil.
 func Watch(ctx context.Context, w io.Writer, r *collectors.Runner, store *model.Store, interval time.Duration, count int, asJSON bool) error {
 	if interval <= 0 {
 		interval = time.Second
@@ -28,9 +28,6 @@ func Watch(ctx context.Context, w io.Writer, r *collectors.Runner, store *model.
 	for i := 0; count <= 0 || i < count; i++ {
 		select {
 		case <-ctx.Done():
-			if i == 0 {
-				return ctx.Err()
-			}
 			return nil
 		case <-t.C:
 		}

@@ -68,7 +68,9 @@ revert deadline (--revert, default 30s): run "netlens rules confirm" before
 it, or the change is undone — by the kernel module, or by a helper process
 that survives netlens being killed.
 
-Invalid input exits 2 and changes nothing.`,
+Exit status: 0 on success; 1 when the change or read failed (nothing is
+left half done), or the backend asked for by name is unavailable; 2 for
+invalid input, which changes nothing.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// Bare `rules` prints this help (exit 0); an unknown subcommand
