@@ -123,10 +123,19 @@ func glyphs(ascii bool) ui.Glyphs {
 }
 
 func tuiFilters(store *model.Store, specs []collectors.Spec, revert time.Duration) ui.FilterControl {
+	c := filtersCollector(specs)
+	if c == nil {
+		return nil
+	}
+	m := &filter.Manager{Backend: c.Backend(), Revert: revert, Guard: func() filter.GuardInput { return filter.GuardFromSnapshot(store.Snapshot()) }}
+	return filterControl{m, c}
+}
+
+// filtersCollector returns the filters collector among specs, or nil.
+func filtersCollector(specs []collectors.Spec) *filter.Collector {
 	for _, s := range specs {
 		if c, ok := s.Collector.(*filter.Collector); ok {
-			m := &filter.Manager{Backend: c.Backend(), Revert: revert, Guard: func() filter.GuardInput { return filter.GuardFromSnapshot(store.Snapshot()) }}
-			return filterControl{m, c}
+			return c
 		}
 	}
 	return nil
@@ -387,6 +396,17 @@ func runTUI(ctx context.Context, o options) error {
 	r.Run(ctx)
 	defer r.Wait()
 	defer cancel()
+	// The TUI holds the filter control: it reverts an overdue change whose
+	// revert helper died (the read path only reports it).
+	if c := filtersCollector(specs); c != nil {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			filter.RecoverLoop(ctx, c.Backend(), o.refresh, func() { _ = c.Refresh() })
+		}()
+		defer func() { <-done }()
+		defer cancel()
+	}
 	return ui.Run(ctx, store, ui.Options{
 		Refresh: o.refresh,
 		Version: version,
@@ -414,6 +434,11 @@ func runSnapshot(ctx context.Context, o options, out string, timeout time.Durati
 		fmt.Fprintln(os.Stderr, "netlens snapshot:", err)
 	}
 	snap := store.Snapshot()
+	// A snapshot holds no control: an overdue change is reported loudly
+	// (here and in the filters status) and left as it is.
+	if note := filter.OverdueNote(filter.Overdue(snap.Rules, time.Now())); note != "" {
+		fmt.Fprintln(os.Stderr, "netlens snapshot: filters:", note)
+	}
 	if out == "-" || out == "" {
 		err = export.Write(os.Stdout, snap)
 	} else {

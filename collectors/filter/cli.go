@@ -439,7 +439,9 @@ func impactText(im Impact) string {
 
 // state reads a backend's rules section.
 func state(b Backend) (model.RulesState, error) {
-	if err := recoverPending(b); err != nil {
+	// `netlens rules` holds the filter control: it reverts an overdue
+	// change (logged in the revert log) before it reads.
+	if _, err := recoverPending(b); err != nil {
 		return model.RulesState{}, err
 	}
 	rules, err := b.List()

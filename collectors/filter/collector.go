@@ -23,6 +23,7 @@ type Collector struct {
 	prev     map[uint32]sample
 	pub      collectors.Publisher
 	watchErr string
+	overdue  string // OverdueNote of the last read
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
@@ -47,6 +48,9 @@ func (c *Collector) Source() string { return c.b.Name() }
 func (c *Collector) Note() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.overdue != "" {
+		return c.overdue
+	}
 	if ro := c.b.ReadOnly(); ro != "" {
 		return ro
 	}
@@ -129,9 +133,8 @@ func (c *Collector) publish(pub collectors.Publisher) error {
 	// after a newer one.
 	c.pubMu.Lock()
 	defer c.pubMu.Unlock()
-	if err := recoverPending(c.b); err != nil {
-		return err
-	}
+	// Reading never writes: an overdue change is reported (Note), and
+	// reverted only by the control side (RecoverLoop, `netlens rules`).
 	rules, err := c.b.List()
 	if err != nil {
 		return err
@@ -155,9 +158,13 @@ func (c *Collector) publish(pub collectors.Publisher) error {
 	}
 	c.prev = next
 	c.mu.Unlock()
-	pub.Publish(model.RulesUpdate{State: model.RulesState{
+	st := model.RulesState{
 		Backend: c.b.Name(), ReadOnly: c.b.ReadOnly(), At: now,
 		Rules: rules, Hooks: hooks, Pending: PendingChanges(c.b, rules), Events: Events(c.b),
-	}})
+	}
+	c.mu.Lock()
+	c.overdue = OverdueNote(Overdue(&st, now))
+	c.mu.Unlock()
+	pub.Publish(model.RulesUpdate{State: st})
 	return nil
 }

@@ -93,7 +93,7 @@ func (m *Manager) now() time.Time {
 // Plan validates op and works out its effect. Invalid input (a rule that
 // fails Validate, an unknown rule id) is a UsageError.
 func (m *Manager) Plan(op Op) (Plan, error) {
-	if err := recoverPending(m.Backend); err != nil {
+	if _, err := recoverPending(m.Backend); err != nil {
 		return Plan{}, err
 	}
 	before, err := m.Backend.List()

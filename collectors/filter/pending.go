@@ -2,6 +2,8 @@ package filter
 
 import (
 	"cmp"
+	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -55,13 +57,69 @@ type recoverer interface {
 	Recover() (bool, error)
 }
 
-// recoverPending lets b revert an overdue change itself.
-func recoverPending(b Backend) error {
+// recoverPending lets b revert an overdue change itself. Only the control
+// side calls it (`netlens rules`, RecoverLoop in the TUI): reading rules
+// (the filters collector, a snapshot) never changes them.
+func recoverPending(b Backend) (bool, error) {
 	if r, ok := b.(recoverer); ok {
-		_, err := r.Recover()
-		return err
+		return r.Recover()
 	}
-	return nil
+	return false, nil
+}
+
+// OverdueGrace is how long past its deadline a pending change may stay
+// before it is overdue: its revert helper (nft) or the kernel (kmod)
+// should have undone it by then.
+const OverdueGrace = 3 * time.Second
+
+// Overdue returns the changes of st still pending OverdueGrace after
+// their deadline: a revert that did not happen (the nft helper died).
+func Overdue(st *model.RulesState, now time.Time) []model.PendingChange {
+	if st == nil {
+		return nil
+	}
+	var out []model.PendingChange
+	for _, p := range st.Pending {
+		if now.Sub(p.RevertAt) > OverdueGrace {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// OverdueNote says what an overdue change means and who fixes it, for a
+// collector status and stderr.
+func OverdueNote(over []model.PendingChange) string {
+	if len(over) == 0 {
+		return ""
+	}
+	p := over[0]
+	return fmt.Sprintf("OVERDUE: change %d passed its revert deadline at %s and was not undone (its revert helper died?); "+
+		"netlens (the TUI) or `netlens rules list` reverts it", p.Txn, p.RevertAt.Local().Format(time.DateTime))
+}
+
+// RecoverLoop is the control side's safety net for reverts: every
+// interval until ctx is done it lets b revert an overdue change whose
+// helper died (each revert, and each failure, goes to b's revert log,
+// which `rules list` and the Filters tab show), and calls after when it
+// did. The process that holds the filter control (the TUI) runs it; it
+// returns when ctx is done.
+func RecoverLoop(ctx context.Context, b Backend, every time.Duration, after func()) {
+	if _, ok := b.(recoverer); !ok {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if ok, _ := recoverPending(b); ok && after != nil {
+			after()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // eventer is implemented by backends with a revert log (nft).
