@@ -94,6 +94,7 @@ bench: build test-deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bash collectors/sockets/bench/run.sh
 	bash collectors/drops/bench/run.sh
+	bash collectors/drops/bench/process.sh
 	bash collectors/conntrack/bench/run.sh
 	bash collectors/capture/bench/run.sh
 	bash kernelmod/test/run-qemu.sh -bench
