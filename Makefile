@@ -12,9 +12,10 @@ FUZZTIME     ?= 60s
 GOTESTFLAGS  ?= -count=1
 
 # Debian packages the tests use: peer tools as oracles (ss, nstat, conntrack,
-# nft, tshark, tcpdump), tmux and sshd for end-to-end runs, and traffic tools.
+# nft, tshark, tcpdump), tmux and sshd for end-to-end runs, traffic tools,
+# and chattr (e2fsprogs: an immutable state directory in the nft revert test).
 TEST_PKGS := iproute2 tmux openssh-server openssh-client nftables conntrack \
-	tshark tcpdump python3-scapy iputils-ping socat util-linux procps jq hyperfine bc
+	tshark tcpdump python3-scapy iputils-ping socat util-linux procps jq hyperfine bc e2fsprogs
 
 .PHONY: all build run test test-deps vet unit kmod kmod-test test-summary bench lint fuzz clean
 
