@@ -74,7 +74,7 @@ kmod-test:
 	@mkdir -p $(TESTOUT)
 	sh kernelmod/test/deps.sh
 	TESTOUT=$(abspath $(TESTOUT)) bash kernelmod/test/run-qemu.sh
-	TESTOUT=$(abspath $(TESTOUT)) bash collectors/filter/kmodbackend/vmcheck/run.sh
+	TESTOUT=$(abspath $(TESTOUT)) bash control/filter/kmodbackend/vmcheck/run.sh
 	TESTOUT=$(abspath $(TESTOUT)) bash collectors/dropmon/vmtest/run.sh
 
 # test-summary prints the totals of every suite (Go and VM) and fails on

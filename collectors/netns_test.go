@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"netlens/collectors"
-	"netlens/collectors/internal/netnstest"
+	"netlens/internal/netnstest"
 )
 
 // TestIntegrationInNetNS: fn runs in the namespace, and afterwards no

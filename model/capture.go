@@ -59,7 +59,7 @@ type CaptureStats struct {
 	RingBytes  int `json:"ring_bytes"`
 	StoreBytes int `json:"store_bytes"`
 	// StorePackets is how many of the last packets are kept (raw, for
-	// CaptureControl.FlowPackets and pcapng writing).
+	// the Capture tab's packets view and pcapng writing).
 	StorePackets int `json:"store_packets"`
 
 	// Protocols counts packets per protocol layer, in a fixed order
@@ -81,11 +81,6 @@ type CaptureStats struct {
 	TopHosts     []CaptureHost `json:"top_hosts"`
 	HostsTracked int           `json:"hosts_tracked"`
 	HostsEvicted uint64        `json:"hosts_evicted"`
-
-	// Control reaches the running capture for what is not published on
-	// every update (a flow's last packets decoded, pcapng files). Nil for
-	// a snapshot read back from JSON.
-	Control CaptureControl `json:"-"`
 }
 
 // Bounds of the capture's tables.
@@ -156,19 +151,6 @@ type CaptureHost struct {
 	BitsPerSec    float64    `json:"bits_per_sec"`
 	PacketsPerSec float64    `json:"packets_per_sec"`
 	LastSeen      time.Time  `json:"last_seen"`
-}
-
-// CaptureControl reaches a running capture. Its methods are safe for
-// concurrent use. FlowPackets is quick (it decodes at most n stored
-// packets); WritePcapng does file I/O and belongs in a tea.Cmd.
-type CaptureControl interface {
-	// FlowPackets returns the last n stored packets of the flow, oldest
-	// first, decoded layer by layer. The store keeps the capture's last
-	// StorePackets packets: a flow with none among them has none to show.
-	FlowPackets(flow CaptureFlowKey, n int) []CapturedPacket
-	// WritePcapng writes the stored packets (only the flow's when flow is
-	// not nil) to path atomically and returns how many it wrote.
-	WritePcapng(path string, flow *CaptureFlowKey) (int, error)
 }
 
 // CapturedPacket is one stored packet decoded.

@@ -33,3 +33,17 @@ type CollectorStatus struct {
 	// unreadable (needs root or CAP_SYS_PTRACE)").
 	Note string `json:"note,omitempty"`
 }
+
+// Collector names, as in CollectorStatus.Name and CountersUpdate.Collector.
+// Each collector package's Name is one of these; the UI, which imports no
+// collector, names the collectors behind its tabs with them.
+const (
+	CollectorSockets   = "sockets"
+	CollectorCounters  = "counters" // /proc/net counters (procnet)
+	CollectorSysctl    = "sysctl"
+	CollectorQdisc     = "qdisc"
+	CollectorDropMon   = "dropmon"
+	CollectorConntrack = "conntrack"
+	CollectorFilters   = "filters"
+	CollectorCapture   = "capture"
+)

@@ -34,30 +34,24 @@ type App struct {
 
 	width, height int
 
-	snap        model.Snapshot // on screen
-	applied     bool           // snap came from the Store
-	paused      bool
-	pending     bool // the Store changed while paused or waiting
-	tickPending bool
+	snap model.Snapshot // on screen
+	feed feed           // how the Store's snapshots reach the screen
 	// same says that the last Update changed nothing on screen (a Store
 	// notification to be applied later): View returns view again. Bubble
 	// Tea calls View after every message, and collectors publish several
 	// times a second while the screen takes new data once per refresh.
-	same      bool
-	view      string
-	renders   int  // screens drawn (for tests)
-	ticking   bool // a countdownMsg is on its way
-	lastApply time.Time
+	same    bool
+	view    string
+	renders int // screens drawn (for tests)
 
 	// ct is the conntrack table's health in snap; while it alarms (table
 	// full, new flows dropped) a banner line shows under the header on
 	// every tab.
 	ct ctHealth
 
-	showHelp  bool
-	helpTop   int    // the first line of the full help shown (it scrolls)
-	filtering bool   // the filter input has the keyboard
-	input     []rune // the filter being typed
+	mode    inputMode // who has the keyboard
+	helpTop int       // the first line of the full help shown (it scrolls)
+	input   []rune    // the filter being typed
 
 	status    string
 	statusErr bool
@@ -67,6 +61,27 @@ type App struct {
 	done      chan struct{}
 	closeOnce sync.Once
 }
+
+// feed is the state of one concern: how the Store's snapshots reach the
+// screen (at most once per refresh interval, not while paused).
+type feed struct {
+	applied bool      // the snapshot on screen came from the Store
+	last    time.Time // when it was taken
+	paused  bool      // p: keep it on screen
+	pending bool      // the Store changed since, while paused or waiting
+	waiting bool      // a refreshMsg is on its way: the interval has not passed
+}
+
+// inputMode says who has the keyboard: the active page (which may itself
+// hold a form or a question open: page.CapturesKeys), the search input
+// (/), or the full help (?).
+type inputMode int
+
+const (
+	inputNormal inputMode = iota
+	inputSearch
+	inputHelp
+)
 
 // New returns the TUI model reading store. It subscribes to the Store at
 // once; call Close when the program has ended (Run does).
@@ -84,8 +99,8 @@ func New(store *model.Store, opts Options) *App {
 		newConnsPage(c, opts.Deps.Connections, opts.Deps.Flows),
 		newDropsPage(c, opts.Deps.Drops, ctCollector(opts.Deps), opts.Glyphs),
 		newSysctlPage(c, opts.Deps.Sysctl),
-		newFiltersPage(c, opts.Deps.Filters, opts.Filters, opts.Now),
-		newCapturePage(c, opts.Deps.Capture, opts.CaptureDir, opts.Now),
+		newFiltersPage(c, opts.Deps.Filters, opts.Controls.Filters, opts.Now),
+		newCapturePage(c, opts.Deps.Capture, opts.Controls.Capture, opts.CaptureDir, opts.Now),
 	}
 	a.sub, a.unsub = store.Subscribe()
 	a.apply()
@@ -103,10 +118,8 @@ func (a *App) Close() {
 
 // renderFPS is how often Bubble Tea's renderer wakes to write what
 // changed. Its ticker runs whether or not anything did, and each wake-up
-// of an otherwise idle process costs: the idle TUI used 2.0% of a core
-// here at 60 (the default), 1.3% at 20, 1.2% at 10; at 10k sockets 20 fps
-// cost 0.2-0.3 points more than 10 (docs/performance.md). 15 keeps a key's
-// echo within 67 ms, under what a typist notices.
+// of an otherwise idle process costs (figures in docs/performance.md,
+// "Waking up"); 15 keeps a key's echo under what a typist notices.
 const renderFPS = 15
 
 // Run runs the TUI on the terminal until the user quits, ctx is done, or
@@ -151,13 +164,13 @@ func (a *App) Init() tea.Cmd {
 
 // apply shows the Store's latest snapshot, if it is new.
 func (a *App) apply() {
-	a.pending = false
+	a.feed.pending = false
 	snap := a.store.Snapshot()
-	a.lastApply = a.opts.Now()
-	if a.applied && snap.Seq == a.snap.Seq {
+	a.feed.last = a.opts.Now()
+	if a.feed.applied && snap.Seq == a.snap.Seq {
 		return
 	}
-	a.snap, a.applied = snap, true
+	a.snap, a.feed.applied = snap, true
 	was := a.ct.alarm()
 	a.ct = conntrackHealth(&a.snap, ctCollector(a.opts.Deps))
 	if a.ct.alarm() != was {
@@ -173,19 +186,46 @@ func (a *App) apply() {
 func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	a.same = false
 	m, cmd := a.update(msg)
-	// A pending filter change counts down on every tab (filters.go).
-	if t := a.countdownCmd(); t != nil {
+	// A page's timer runs on every tab (a pending filter change counts
+	// down in the header).
+	if t := a.tickCmds(); t != nil {
 		cmd = tea.Batch(cmd, t)
 	}
 	return m, cmd
 }
 
+// tickCmds are the pages' next ticks (nil when none needs one).
+func (a *App) tickCmds() tea.Cmd {
+	var cmds []tea.Cmd
+	for _, p := range a.pages {
+		if t := p.TickCmd(); t != nil {
+			cmds = append(cmds, t)
+		}
+	}
+	return tea.Batch(cmds...)
+}
+
+// background hands a page the results of its commands and its ticks,
+// whichever tab is shown; ok is false when msg is no page's.
+func (a *App) background(msg tea.Msg) (cmd tea.Cmd, ok bool) {
+	refresh := func() {
+		if !a.feed.paused {
+			a.apply()
+		}
+	}
+	for _, p := range a.pages {
+		if cmd, ok := p.Background(msg, refresh); ok {
+			return cmd, true
+		}
+	}
+	return nil, false
+}
+
 func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if cmd, ok := a.background(msg); ok {
+		return a, cmd
+	}
 	switch msg := msg.(type) {
-	case filtersMsg, countdownMsg:
-		return a, a.updateFilters(msg)
-	case captureMsg:
-		return a, a.updateCapture(msg)
 	case tea.WindowSizeMsg:
 		a.width, a.height = msg.Width, msg.Height
 		a.layout()
@@ -195,21 +235,21 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, nil
 	case storeChangedMsg:
 		cmd := waitStoreCmd(a.sub, a.done)
-		a.pending = true
-		if a.paused || a.tickPending {
+		a.feed.pending = true
+		if a.feed.paused || a.feed.waiting {
 			a.same = true
 			return a, cmd
 		}
-		wait := a.opts.Refresh - a.opts.Now().Sub(a.lastApply)
+		wait := a.opts.Refresh - a.opts.Now().Sub(a.feed.last)
 		if wait <= 0 {
 			a.apply()
 			return a, cmd
 		}
-		a.tickPending, a.same = true, true
+		a.feed.waiting, a.same = true, true
 		return a, tea.Batch(cmd, refreshCmd(wait))
 	case refreshMsg:
-		a.tickPending = false
-		if a.pending && !a.paused {
+		a.feed.waiting = false
+		if a.feed.pending && !a.feed.paused {
 			a.apply()
 		}
 		return a, nil
@@ -225,17 +265,17 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.PasteMsg:
 		// A paste into the filter input (bracketed paste): its first line;
 		// into a page's form when one is open.
-		if c, ok := a.pages[a.active].(interface{ capturesKeys() bool }); ok && c.capturesKeys() && !a.filtering {
+		if a.pages[a.active].CapturesKeys() && a.mode != inputSearch {
 			return a.updatePage(msg)
 		}
-		if a.filtering {
+		if a.mode == inputSearch {
 			text, _, _ := strings.Cut(msg.Content, "\n")
 			a.input = append(a.input, []rune(sanitize(strings.TrimRight(text, "\r")))...)
 			a.setFilter(string(a.input))
 		}
 		return a, nil
 	case tea.MouseWheelMsg:
-		if !a.showHelp && !a.tooSmall() {
+		if a.mode != inputHelp && !a.tooSmall() {
 			return a.updatePage(msg)
 		}
 		return a, nil
@@ -248,7 +288,7 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // handleClick switches tabs on a click in the tab bar and hands clicks in
 // the page area to the page, with Y relative to the page.
 func (a *App) handleClick(msg tea.MouseClickMsg) (tea.Model, tea.Cmd) {
-	if a.showHelp || a.tooSmall() || msg.Button != tea.MouseLeft {
+	if a.mode == inputHelp || a.tooSmall() || msg.Button != tea.MouseLeft {
 		return a, nil
 	}
 	switch {
@@ -286,19 +326,19 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case "ctrl+z":
 		return a, tea.Suspend
 	}
-	if a.filtering {
+	if a.mode == inputSearch {
 		return a.handleFilterKey(msg)
 	}
 	// A form or a question on the page takes every key.
-	if c, ok := a.pages[a.active].(interface{ capturesKeys() bool }); ok && c.capturesKeys() && !a.showHelp {
+	if a.pages[a.active].CapturesKeys() && a.mode != inputHelp {
 		return a.updatePage(msg)
 	}
-	if a.showHelp {
+	if a.mode == inputHelp {
 		switch {
 		case key.Matches(msg, k.Quit):
 			return a, tea.Quit
 		case key.Matches(msg, k.Help), key.Matches(msg, k.Escape):
-			a.showHelp = false
+			a.mode = inputNormal
 		case key.Matches(msg, k.Down):
 			a.helpTop++
 		case key.Matches(msg, k.Up):
@@ -314,7 +354,7 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Quit):
 		return a, tea.Quit
 	case key.Matches(msg, k.Help):
-		a.showHelp, a.helpTop = true, 0
+		a.mode, a.helpTop = inputHelp, 0
 	case key.Matches(msg, k.NextTab):
 		a.switchTab((a.active + 1) % len(a.pages))
 	case key.Matches(msg, k.PrevTab):
@@ -324,7 +364,7 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			a.switchTab(n)
 		}
 	case key.Matches(msg, k.Filter):
-		a.filtering = true
+		a.mode = inputSearch
 		a.input = []rune(a.pages[a.active].Filter())
 	case key.Matches(msg, k.Escape):
 		switch {
@@ -338,8 +378,8 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		// or a flaky link.
 		return a, tea.ClearScreen
 	case key.Matches(msg, k.Pause):
-		a.paused = !a.paused
-		if !a.paused && a.pending {
+		a.feed.paused = !a.feed.paused
+		if !a.feed.paused && a.feed.pending {
 			a.apply()
 		}
 	case key.Matches(msg, k.Snapshot):
@@ -359,10 +399,10 @@ func (a *App) handleFilterKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	k := a.keys
 	switch {
 	case key.Matches(msg, k.Escape):
-		a.filtering = false
+		a.mode = inputNormal
 		a.setFilter("")
 	case key.Matches(msg, k.FilterAccept):
-		a.filtering = false
+		a.mode = inputNormal
 	case key.Matches(msg, k.FilterDelete):
 		if len(a.input) > 0 {
 			a.input = a.input[:len(a.input)-1]
@@ -393,7 +433,9 @@ func (a *App) switchTab(i int) {
 	if i == a.active {
 		return
 	}
-	a.filtering = false
+	if a.mode == inputSearch {
+		a.mode = inputNormal
+	}
 	a.active = i
 	a.pages[i].Sync()
 }
@@ -419,7 +461,7 @@ func ctCollector(d Deps) string {
 	if len(d.Flows) > 0 {
 		return d.Flows[0]
 	}
-	return conntrackName
+	return model.CollectorConntrack
 }
 
 func (a *App) layout() {
@@ -464,7 +506,7 @@ func (a *App) render() string {
 	b.WriteByte('\n')
 	b.WriteString(a.tabsView())
 	b.WriteByte('\n')
-	if a.showHelp {
+	if a.mode == inputHelp {
 		b.WriteString(a.fullHelpView())
 	} else {
 		b.WriteString(a.pages[a.active].View())
@@ -494,6 +536,17 @@ func (a *App) tooSmallView() string {
 	return fixHeight(out, a.height)
 }
 
+// alarm is what a page wants the header to show on every tab (the
+// countdown of a pending filter change), or "".
+func (a *App) alarm() string {
+	for _, p := range a.pages {
+		if t := p.Alarm(a.width); t != "" {
+			return t
+		}
+	}
+	return ""
+}
+
 func (a *App) headerView() string {
 	s := &a.styles
 	left := " netlens"
@@ -502,10 +555,10 @@ func (a *App) headerView() string {
 	}
 	left += "  host " + sanitize(a.snap.Host) + "  kernel " + sanitize(a.snap.Kernel) + "  refresh " + a.opts.Refresh.String()
 	state, st := " LIVE ", s.Live
-	if a.paused {
+	if a.feed.paused {
 		state, st = " PAUSED ", s.Paused
 	}
-	if rev := a.revertText(); rev != "" {
+	if rev := a.alarm(); rev != "" {
 		return s.Header.Render(fitString(left, a.width-len(state)-len(rev))) + s.Alarm.Render(rev) + st.Render(state)
 	}
 	return s.Header.Render(fitString(left, a.width-len(state))) + st.Render(state)
@@ -669,7 +722,7 @@ func (a *App) statusView() string {
 	s := &a.styles
 	w := a.width
 	switch {
-	case a.filtering:
+	case a.mode == inputSearch:
 		prompt := " filter /"
 		text := string(a.input)
 		room := w - len(prompt) - 1
@@ -693,7 +746,7 @@ func (a *App) statusView() string {
 func (a *App) footerView() string {
 	p := a.pages[a.active]
 	var bs []key.Binding
-	if a.filtering {
+	if a.mode == inputSearch {
 		bs = []key.Binding{a.keys.FilterAccept, a.keys.Escape, a.keys.FilterClear}
 	} else {
 		g := a.keys.globalShort()
@@ -750,29 +803,7 @@ func (a *App) fullHelpView() string {
 	lines = append(lines, "",
 		fitString(" / keeps rows with every word in their columns, any case; o sorts by the next", a.width),
 		fitString(" column (^ or v in its header); s saves the snapshot on screen, even paused.", a.width))
-	if d, ok := p.(*dropsPage); ok {
-		lines = append(lines, d.helpLines(a.width)...)
-	}
-	if _, ok := p.(*connsPage); ok {
-		lines = append(lines,
-			fitString(" Connections: v shows sockets, flows, joined; flow State A assured, U unreplied;", a.width),
-			fitString(" Bytes and Packets are original/reply direction.", a.width),
-			fitString(" Filter terms: proto:udp port:53 addr:10.0.0.0/8 state:estab mark:N zone:N", a.width),
-			fitString(" nat:snat|dnat|both|any|none (n cycles it).", a.width))
-	}
-	if _, ok := p.(*filtersPage); ok {
-		lines = append(lines,
-			fitString(" Filters: On * = part of a change waiting for c; a change that can drop traffic", a.width),
-			fitString(" is undone at its deadline (REVERT IN, also in the header) unless c keeps it;", a.width),
-			fitString(" one that would cut your SSH session or established connections asks again", a.width),
-			fitString(" (Y or y twice). Foreign rules (id fN: nft handle N) are shown, never changed.", a.width))
-	}
-	if _, ok := p.(*capturePage); ok {
-		lines = append(lines,
-			fitString(" Capture: enter on a flow shows its last packets layer by layer; w writes the", a.width),
-			fitString(" stored packets (or the open flow's) to a pcapng file in --snapshot-dir.", a.width),
-			fitString(" Ring drops are packets the kernel lost before netlens saw them.", a.width))
-	}
+	lines = append(lines, p.HelpLines(a.width)...)
 	lines = append(lines,
 		fitString(" ? or esc closes this help.", a.width),
 		"", a.styles.Summary.Render(fitString(" Collectors", a.width)))

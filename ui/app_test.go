@@ -130,12 +130,12 @@ func TestFilterEditAndClear(t *testing.T) {
 	}
 	// Keys typed into the filter are not commands.
 	send(a, "q", "p")
-	if a.paused || a.pages[0].Filter() != "sshdqp" {
-		t.Fatalf("keys leaked out of the filter input: paused=%v filter=%q", a.paused, a.pages[0].Filter())
+	if a.feed.paused || a.pages[0].Filter() != "sshdqp" {
+		t.Fatalf("keys leaked out of the filter input: paused=%v filter=%q", a.feed.paused, a.pages[0].Filter())
 	}
 	send(a, "esc")
-	if a.filtering || a.pages[0].Filter() != "" {
-		t.Fatalf("esc did not clear: filtering=%v filter=%q", a.filtering, a.pages[0].Filter())
+	if a.mode == inputSearch || a.pages[0].Filter() != "" {
+		t.Fatalf("esc did not clear: filtering=%v filter=%q", a.mode == inputSearch, a.pages[0].Filter())
 	}
 	// A filter belongs to its tab.
 	send(a, "/", "x", "enter", "2")
@@ -270,8 +270,8 @@ func TestRefreshCoalesces(t *testing.T) {
 	clock.now = clock.now.Add(200 * time.Millisecond)
 	store.Publish(model.SocketsUpdate{Sockets: fixtureSockets()[:2]})
 	_, cmd := a.Update(storeChangedMsg{})
-	if a.snap.Seq != start || !a.tickPending || cmd == nil {
-		t.Fatalf("applied at once within the interval (seq %d, tick %v)", a.snap.Seq, a.tickPending)
+	if a.snap.Seq != start || !a.feed.waiting || cmd == nil {
+		t.Fatalf("applied at once within the interval (seq %d, tick %v)", a.snap.Seq, a.feed.waiting)
 	}
 	// More updates within the interval add no redraw and no timer, and
 	// View returns the screen it drew (Bubble Tea calls it after every
@@ -298,7 +298,7 @@ func TestRefreshCoalesces(t *testing.T) {
 	clock.now = clock.now.Add(5 * time.Second)
 	store.Publish(model.SocketsUpdate{Sockets: fixtureSockets()[:4]})
 	a.Update(storeChangedMsg{})
-	if len(a.snap.Sockets) != 4 || a.tickPending {
+	if len(a.snap.Sockets) != 4 || a.feed.waiting {
 		t.Fatalf("not applied at once after a quiet period")
 	}
 }
@@ -489,7 +489,7 @@ func TestHelpToggles(t *testing.T) {
 		t.Fatal("esc did not close help, or a key went through")
 	}
 	send(a, "?", "?")
-	if a.showHelp {
+	if a.mode == inputHelp {
 		t.Fatal("? did not close help")
 	}
 	// At 80x24 the help is longer than the screen: it scrolls to the

@@ -45,13 +45,14 @@ const (
 // lost (ring drops, decode errors: never hidden), its own CPU cost, the
 // per-protocol breakdown, and the top flows or (v) top hosts by bytes.
 // enter on a flow shows its last packets decoded layer by layer
-// (model.CaptureControl.FlowPackets); w writes the stored packets, or
+// (CaptureControl.FlowPackets); w writes the stored packets, or
 // the open flow's, to a pcapng file. Not safe for concurrent use.
 type capturePage struct {
 	Common
 	flows *captureFlows
 	hosts *captureHosts
-	dir   string // where w writes
+	ctl   CaptureControl // nil: no capture runs here
+	dir   string         // where w writes
 	now   func() time.Time
 	deps  []string
 
@@ -70,8 +71,8 @@ type capturePage struct {
 	filter string
 }
 
-func newCapturePage(c Common, deps []string, dir string, now func() time.Time) *capturePage {
-	p := &capturePage{Common: c, dir: dir, now: now, deps: deps}
+func newCapturePage(c Common, deps []string, ctl CaptureControl, dir string, now func() time.Time) *capturePage {
+	p := &capturePage{Common: c, ctl: ctl, dir: dir, now: now, deps: deps}
 	p.flows = newCaptureFlows(c, deps)
 	p.hosts = newCaptureHosts(c, deps)
 	return p
@@ -121,9 +122,9 @@ func (p *capturePage) SetFilter(f string) {
 // Filter implements page.
 func (p *capturePage) Filter() string { return p.filter }
 
-// capturesKeys reports whether the packets view is open: it takes every
+// CapturesKeys reports whether the packets view is open: it takes every
 // key (esc, enter and q close it).
-func (p *capturePage) capturesKeys() bool { return p.open }
+func (p *capturePage) CapturesKeys() bool { return p.open }
 
 // packetsMsg is a flow's last packets, decoded.
 type packetsMsg struct {
@@ -147,7 +148,7 @@ func (pcapngMsg) captureMsg()  {}
 type captureMsg interface{ captureMsg() }
 
 // flowPacketsCmd decodes the flow's last packets off the UI goroutine.
-func flowPacketsCmd(ctl model.CaptureControl, flow model.CaptureFlowKey) tea.Cmd {
+func flowPacketsCmd(ctl CaptureControl, flow model.CaptureFlowKey) tea.Cmd {
 	return func() tea.Msg {
 		return packetsMsg{flow: flow, pkts: ctl.FlowPackets(flow, capturePackets)}
 	}
@@ -155,7 +156,7 @@ func flowPacketsCmd(ctl model.CaptureControl, flow model.CaptureFlowKey) tea.Cmd
 
 // writePcapngCmd writes the stored packets (the flow's when flow is not
 // nil) to path off the UI goroutine.
-func writePcapngCmd(ctl model.CaptureControl, path string, flow *model.CaptureFlowKey) tea.Cmd {
+func writePcapngCmd(ctl CaptureControl, path string, flow *model.CaptureFlowKey) tea.Cmd {
 	return func() tea.Msg {
 		n, err := ctl.WritePcapng(path, flow)
 		return pcapngMsg{path: path, n: n, flow: flow, err: err}
@@ -199,7 +200,13 @@ func (p *capturePage) Update(msg tea.Msg) (page, tea.Cmd) {
 		}
 		return p, nil
 	case tea.KeyPressMsg:
-		ctl := p.snap.Capture.Control
+		// The capture reaches the UI once it has published statistics:
+		// until then (or when it could not start) there is nothing to
+		// show or write.
+		ctl := p.ctl
+		if p.snap.Capture.Source == "" {
+			ctl = nil
+		}
 		switch {
 		case key.Matches(msg, k.CaptureWrite):
 			if ctl == nil {
@@ -610,13 +617,20 @@ func (p *captureHosts) detail(i int) []string {
 	}
 }
 
-// updateCapture hands the Capture tab its results, whichever tab is shown.
-func (a *App) updateCapture(msg tea.Msg) tea.Cmd {
-	for _, p := range a.pages {
-		if c, ok := p.(*capturePage); ok {
-			_, cmd := c.Update(msg)
-			return cmd
-		}
+// Background implements page: the results of the tab's commands,
+// whichever tab is shown.
+func (p *capturePage) Background(msg tea.Msg, _ func()) (tea.Cmd, bool) {
+	if _, ok := msg.(captureMsg); !ok {
+		return nil, false
 	}
-	return nil
+	_, cmd := p.Update(msg)
+	return cmd, true
+}
+
+// HelpLines implements page.
+func (p *capturePage) HelpLines(width int) []string {
+	return []string{
+		fitString(" Capture: enter on a flow shows its last packets layer by layer; w writes the", width),
+		fitString(" stored packets (or the open flow's) to a pcapng file in --snapshot-dir.", width),
+		fitString(" Ring drops are packets the kernel lost before netlens saw them.", width)}
 }

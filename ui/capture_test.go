@@ -15,7 +15,7 @@ import (
 	"netlens/model"
 )
 
-// fakeCapture is a model.CaptureControl with canned packets that records
+// fakeCapture is a CaptureControl with canned packets that records
 // the files it was asked to write. Safe for concurrent use.
 type fakeCapture struct {
 	mu     sync.Mutex
@@ -59,7 +59,7 @@ func capturedPackets() []model.CapturedPacket {
 }
 
 // captureStore is fixtureStore with a live capture's statistics.
-func captureStore(ctl model.CaptureControl) *model.Store {
+func captureStore() *model.Store {
 	s := fixtureStore()
 	s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: "capture", State: model.StateOK, Source: "AF_PACKET TPACKET_V3 on eth0", Interval: time.Second}})
 	ap := netip.MustParseAddrPort
@@ -85,7 +85,6 @@ func captureStore(ctl model.CaptureControl) *model.Store {
 			{Addr: netip.MustParseAddr("10.20.0.9"), PacketsSent: 300000, BytesSent: 20000000, PacketsRecv: 400000, BytesRecv: 500000000, BitsPerSec: 80e6, PacketsPerSec: 9000},
 			{Addr: netip.MustParseAddr("203.0.113.10"), PacketsSent: 100000, BytesSent: 6000000, PacketsRecv: 200000, BytesRecv: 300000000, BitsPerSec: 17e6, PacketsPerSec: 5000},
 		},
-		Control: ctl,
 	}})
 	return s
 }
@@ -105,17 +104,19 @@ func TestGoldenCapture(t *testing.T) {
 			s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: "capture", State: model.StateNoPermission, Reason: "capture: AF_PACKET needs CAP_NET_RAW: permission denied"}})
 			return s
 		}, 80, 24, keys("5")},
-		{"Flows_80x24", func() *model.Store { return captureStore(&fakeCapture{}) }, 80, 24, keys("5")},
-		{"Flows_120x40", func() *model.Store { return captureStore(&fakeCapture{}) }, 120, 40, keys("5")},
-		{"Hosts_80x24", func() *model.Store { return captureStore(&fakeCapture{}) }, 80, 24, keys("5", "v")},
-		{"Help", func() *model.Store { return captureStore(&fakeCapture{}) }, 120, 40, keys("5", "?")},
-		{"Packets_120x40", func() *model.Store { return captureStore(&fakeCapture{}) }, 120, 40, append(keys("5", "enter"), pkts)},
-		{"Written", func() *model.Store { return captureStore(&fakeCapture{}) }, 80, 24,
+		{"Flows_80x24", func() *model.Store { return captureStore() }, 80, 24, keys("5")},
+		{"Flows_120x40", func() *model.Store { return captureStore() }, 120, 40, keys("5")},
+		{"Hosts_80x24", func() *model.Store { return captureStore() }, 80, 24, keys("5", "v")},
+		{"Help", func() *model.Store { return captureStore() }, 120, 40, keys("5", "?")},
+		{"Packets_120x40", func() *model.Store { return captureStore() }, 120, 40, append(keys("5", "enter"), pkts)},
+		{"Written", func() *model.Store { return captureStore() }, 80, 24,
 			append(keys("5"), pcapngMsg{path: "/tmp/netlens-web-1-20261121T050010Z.pcapng", n: 1000})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			runGolden(t, tt.store(), tt.w, tt.h, colorprofile.ANSI256, tt.msgs...)
+			opts := goldenOpts()
+			opts.Controls.Capture = &fakeCapture{}
+			runGoldenOpts(t, tt.store(), opts, tt.w, tt.h, colorprofile.ANSI256, tt.msgs...)
 		})
 	}
 }
@@ -128,7 +129,9 @@ func TestGoldenCaptureProfiles(t *testing.T) {
 		profile colorprofile.Profile
 	}{{"NoColor", colorprofile.ASCII}, {"ANSI16", colorprofile.ANSI}} {
 		t.Run(p.name, func(t *testing.T) {
-			runGolden(t, captureStore(&fakeCapture{}), 80, 24, p.profile, keys("5", "down")...)
+			opts := goldenOpts()
+			opts.Controls.Capture = &fakeCapture{}
+			runGoldenOpts(t, captureStore(), opts, 80, 24, p.profile, keys("5", "down")...)
 		})
 	}
 }
@@ -146,7 +149,7 @@ func TestCaptureWrite(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fc := &fakeCapture{}
-			a := newTestApp(t, captureStore(fc), Options{CaptureDir: "/var/tmp/cap/"}, 120, 40)
+			a := newTestApp(t, captureStore(), Options{Controls: Controls{Capture: fc}, CaptureDir: "/var/tmp/cap/"}, 120, 40)
 			runKeys(t, a, "5")
 			runKeys(t, a, tt.keys...)
 			if diff := cmp.Diff([]string{"/var/tmp/cap/netlens-web-1-20261121T050010Z.pcapng"}, fc.writes); diff != "" {
@@ -164,7 +167,7 @@ func TestCaptureWrite(t *testing.T) {
 
 func TestCaptureWriteError(t *testing.T) {
 	fc := &fakeCapture{err: errors.New("rename /x/y.pcapng: read-only file system")}
-	a := newTestApp(t, captureStore(fc), Options{}, 80, 24)
+	a := newTestApp(t, captureStore(), Options{Controls: Controls{Capture: fc}}, 80, 24)
 	runKeys(t, a, "5", "w")
 	if scr := screen(a); !strings.Contains(scr, "pcapng write failed: rename") {
 		t.Fatalf("error not shown:\n%s", scr)
@@ -172,7 +175,7 @@ func TestCaptureWriteError(t *testing.T) {
 }
 
 func TestCapturePackets(t *testing.T) {
-	a := newTestApp(t, captureStore(&fakeCapture{}), Options{}, 120, 40)
+	a := newTestApp(t, captureStore(), Options{Controls: Controls{Capture: &fakeCapture{}}}, 120, 40)
 	runKeys(t, a, "5", "enter")
 	scr := screen(a)
 	for _, s := range []string{"tcp 10.20.0.5:38800 <-> 10.20.0.9:6379: last packets", "[S.] len 0", "packet 3 of 3", "Ethernet", "IPv4", "flags=A"} {

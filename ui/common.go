@@ -19,11 +19,26 @@ type Common struct {
 // SetSize records the size of the page's area.
 func (c *Common) SetSize(w, h int) { c.Width, c.Height = w, h }
 
+// HelpLines are none by default.
+func (c *Common) HelpLines(width int) []string { return nil }
+
+// CapturesKeys is false by default.
+func (c *Common) CapturesKeys() bool { return false }
+
+// Background takes no message by default.
+func (c *Common) Background(tea.Msg, func()) (tea.Cmd, bool) { return nil, false }
+
+// TickCmd is none by default.
+func (c *Common) TickCmd() tea.Cmd { return nil }
+
+// Alarm is none by default.
+func (c *Common) Alarm(width int) string { return "" }
+
 // page is one tab. Pages are pointers updated in place by the App (only from
 // the Bubble Tea goroutine; pages are not safe for concurrent use).
 //
-// To add a tab (Filters, Capture, ...), implement page and append it in
-// New. A page that needs its own asynchronous work returns commands from
+// To add a tab, implement page (embed Common) and append it in New: the
+// App knows pages only through this interface. A page that needs its own asynchronous work returns commands from
 // Init/Update like any Bubble Tea model.
 type page interface {
 	// Title is the name on the tab bar.
@@ -43,10 +58,27 @@ type page interface {
 	Sync()
 	// SetFilter sets the live filter (words, any case, all of which a
 	// row's columns must contain, and key:value terms on pages that
-	// understand them: filter.go); Filter returns it.
+	// understand them: search.go); Filter returns it.
 	SetFilter(f string)
 	Filter() string
 	// ShortHelp and FullHelp are the page's own bindings.
 	ShortHelp() []key.Binding
 	FullHelp() [][]key.Binding
+	// HelpLines are what the full help (?) says about the page, under
+	// the keys, each fitted to width (Common: none).
+	HelpLines(width int) []string
+	// CapturesKeys reports whether a form, a question or a view open on
+	// the page takes every key (Common: never).
+	CapturesKeys() bool
+	// Background takes a message of the page's own (the result of one of
+	// its commands, its tick) whichever tab is shown, and reports whether
+	// it did; refresh has the App take the Store's latest snapshot now
+	// (unless paused). Common takes none.
+	Background(msg tea.Msg, refresh func()) (tea.Cmd, bool)
+	// TickCmd returns the command for the page's next tick, or nil when
+	// it needs none (an idle screen writes nothing). Common: nil.
+	TickCmd() tea.Cmd
+	// Alarm is what the header shows on every tab, fitted to a screen
+	// width cells wide, or "" (Common).
+	Alarm(width int) string
 }

@@ -166,3 +166,12 @@ func cycleNAT(f string) string {
 	}
 	return strings.Join(rest, " ")
 }
+
+// HelpLines implements page.
+func (p *connsPage) HelpLines(width int) []string {
+	return []string{
+		fitString(" Connections: v shows sockets, flows, joined; flow State A assured, U unreplied;", width),
+		fitString(" Bytes and Packets are original/reply direction.", width),
+		fitString(" Filter terms: proto:udp port:53 addr:10.0.0.0/8 state:estab mark:N zone:N", width),
+		fitString(" nat:snat|dnat|both|any|none (n cycles it).", width)}
+}

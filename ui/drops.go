@@ -10,8 +10,8 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"netlens/collectors/drops"
 	"netlens/model"
+	"netlens/model/drops"
 )
 
 // Drops table columns.
@@ -42,14 +42,10 @@ const (
 // recentWindow is how long after it moved a counter stays highlighted.
 const recentWindow = 10 * time.Second
 
-// dropmonName is the drop monitor collector's name (collectors/dropmon
-// CollectorName).
-const dropmonName = "dropmon"
-
 // dropsPage is the Drops tab: a netfilter section (netfilter.go) over
 // one of three views, which v cycles through. The funnel (this type's
 // own list) has every drop-like counter netlens knows
-// (collectors/drops.Funnel), grouped by layer in the order a received
+// (model/drops.Funnel), grouped by layer in the order a received
 // packet meets them, with its delta over the last interval, since netlens
 // started, its rate and a sparkline of its last samples; a counter that
 // moved in the last recentWindow (of sample time) is highlighted; by
@@ -57,7 +53,7 @@ const dropmonName = "dropmon"
 // shows all); enter explains the selected counter (explain.go). The
 // reasons view has the kernel drop monitor's drops per reason and
 // location, or says why there is none; the sockets view the sockets with
-// the most drops (collectors/drops.TopSockets). The filter is shared by
+// the most drops (model/drops.TopSockets). The filter is shared by
 // the views. Not safe for concurrent use.
 type dropsPage struct {
 	listBase[model.CounterKey]
@@ -152,7 +148,7 @@ func (p *dropsPage) Sync() {
 		// fix it, and a kernel without a drop monitor is a note, not
 		// stale data: the warning over the counters need not say them.
 		p.problems = slices.DeleteFunc(p.problems, func(pr problem) bool {
-			return pr.status.Name == p.ctName || pr.status.Name == dropmonName
+			return pr.status.Name == p.ctName || pr.status.Name == model.CollectorDropMon
 		})
 		if why := dropmonDown(&p.snap); why != "" {
 			p.notes = append(p.notes, "no drop reasons: "+why)
@@ -186,8 +182,8 @@ func dropmonDown(snap *model.Snapshot) string {
 	if dm.Reason != "" {
 		return oneLine(dm.Reason)
 	}
-	if st, ok := snap.Status(dropmonName); ok && st.State != model.StateOK && st.State != model.StatePending {
-		return strings.TrimPrefix(describe(st), dropmonName+": ")
+	if st, ok := snap.Status(model.CollectorDropMon); ok && st.State != model.StateOK && st.State != model.StatePending {
+		return strings.TrimPrefix(describe(st), model.CollectorDropMon+": ")
 	}
 	return ""
 }
@@ -413,8 +409,8 @@ func (p *dropsPage) rowKind(i int) rowKind {
 	return rowPlain
 }
 
-// helpLines is what the full help says about the Drops tab, in w cells.
-func (p *dropsPage) helpLines(w int) []string {
+// HelpLines is what the full help says about the Drops tab, in w cells.
+func (p *dropsPage) HelpLines(w int) []string {
 	return []string{
 		fitString(" Funnel: every drop counter netlens knows, in the order a received packet meets", w),
 		fitString(" them. History: one cell per sample, newest right, scaled to the largest shown", w),

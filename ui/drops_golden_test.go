@@ -75,11 +75,11 @@ func dropMonitor() model.DropMonitor {
 // a drop monitor and more sockets that drop.
 func funnelStore() *model.Store {
 	s := fixtureStore()
-	s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: dropmonName, State: model.StateOK, Source: "NET_DM packet mode", Interval: time.Second}})
+	s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: model.CollectorDropMon, State: model.StateOK, Source: "NET_DM packet mode", Interval: time.Second}})
 	for step := 0; step <= funnelSteps; step++ {
 		at := t0.Add(time.Duration(step) * time.Second)
 		s.Publish(model.CountersUpdate{Collector: "counters", At: at, Counters: funnelCounters(step)})
-		s.Publish(model.CountersUpdate{Collector: dropmonName, At: at, Counters: dropmonCounters(step)})
+		s.Publish(model.CountersUpdate{Collector: model.CollectorDropMon, At: at, Counters: dropmonCounters(step)})
 	}
 	socks := fixtureSockets()
 	socks[0].Drops, socks[0].HasDrops = 3, true
@@ -93,7 +93,7 @@ func funnelStore() *model.Store {
 func noDropmonStore() *model.Store {
 	s := funnelStore()
 	const why = "kernel has no drop monitor (CONFIG_NET_DROP_MONITOR)"
-	s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: dropmonName, State: model.StateNotSupported, Reason: "dropmon: " + why}})
+	s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: model.CollectorDropMon, State: model.StateNotSupported, Reason: "dropmon: " + why}})
 	s.Publish(model.DropsUpdate{Monitor: model.DropMonitor{At: t0.Add(funnelSteps * time.Second), Reason: why}})
 	return s
 }
@@ -104,7 +104,7 @@ func runGoldenGlyphs(t *testing.T, store *model.Store, w, h int, p colorprofile.
 	t.Helper()
 	opts := goldenOpts()
 	opts.Glyphs = g
-	opts.Deps.Drops = []string{"counters", dropmonName, conntrackName}
+	opts.Deps.Drops = []string{"counters", model.CollectorDropMon, model.CollectorConntrack}
 	runGoldenOpts(t, store, opts, w, h, p, msgs...)
 }
 

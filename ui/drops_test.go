@@ -8,8 +8,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/google/go-cmp/cmp"
 
-	"netlens/collectors/drops"
 	"netlens/model"
+	"netlens/model/drops"
 )
 
 func TestSparkline(t *testing.T) {
@@ -301,7 +301,7 @@ func TestDropsViews(t *testing.T) {
 }
 
 func TestDropsReasonsAbsent(t *testing.T) {
-	a := newTestApp(t, noDropmonStore(), Options{Deps: Deps{Drops: []string{"counters", dropmonName}}}, 80, 24)
+	a := newTestApp(t, noDropmonStore(), Options{Deps: Deps{Drops: []string{"counters", model.CollectorDropMon}}}, 80, 24)
 	send(a, "2")
 	scr := screen(a)
 	if !strings.Contains(scr, "no drop reasons: kernel has no drop monitor") || strings.Contains(scr, "! dropmon") {

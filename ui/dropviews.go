@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"strings"
 
-	"netlens/collectors/drops"
 	"netlens/model"
+	"netlens/model/drops"
 )
 
 // Drop reasons table columns.
@@ -33,7 +33,7 @@ type reasonView struct {
 
 func newReasonView(c Common) *reasonView {
 	p := &reasonView{}
-	p.Common, p.deps = c, []string{dropmonName}
+	p.Common, p.deps = c, []string{model.CollectorDropMon}
 	cols := []column{
 		reasonName:     {title: "Reason", width: 16, flex: 2},
 		reasonLayer:    {title: "Layer", width: 9},
@@ -118,7 +118,7 @@ func (p *reasonView) cell(i, c int) string {
 func (p *reasonView) View() string {
 	s := p.Styles
 	dm := &p.snap.DropMonitor
-	st, known := p.snap.Status(dropmonName)
+	st, known := p.snap.Status(model.CollectorDropMon)
 	if !dm.Supported {
 		var lines []string
 		why := dropmonDown(&p.snap)

@@ -4,8 +4,8 @@ import (
 	"strconv"
 	"strings"
 
-	"netlens/collectors/drops"
 	"netlens/model"
+	"netlens/model/drops"
 )
 
 // explainLines is the Drops tab's explanation of a funnel counter, in w

@@ -10,8 +10,8 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"netlens/collectors/filter"
 	"netlens/model"
+	"netlens/model/rules"
 )
 
 // Filters table columns.
@@ -57,16 +57,18 @@ type filtersPage struct {
 	listBase[uint32]
 	ctl FilterControl
 	now func() time.Time
+	// ticking says that a countdownMsg is on its way.
+	ticking bool
 
 	rules []model.Rule // of snap (nil when there is no rules section)
 
 	mode    filtersMode
 	form    *ruleForm
-	plan    filter.Plan // waiting for the guard's second confirmation
-	yes     int         // y pressed at the guard prompt
-	delID   uint32      // the rule the delete question is about
-	busy    bool        // a call to the control is running
-	msg     string      // the result of the last action
+	plan    rules.Plan // waiting for the guard's second confirmation
+	yes     int        // y pressed at the guard prompt
+	delID   uint32     // the rule the delete question is about
+	busy    bool       // a call to the control is running
+	msg     string     // the result of the last action
 	msgErr  bool
 	pageH   int        // the page's height (the list's is less)
 	mine    pendingTxn // the change this UI applied last, until it ends
@@ -174,9 +176,9 @@ const revertGrace = 5 * time.Second
 
 func (p *filtersPage) setMsg(s string, isErr bool) { p.msg, p.msgErr = s, isErr }
 
-// capturesKeys reports whether the page takes every key (the form and
+// CapturesKeys reports whether the page takes every key (the form and
 // the questions), the App's global keys included.
-func (p *filtersPage) capturesKeys() bool { return p.mode != modeRules }
+func (p *filtersPage) CapturesKeys() bool { return p.mode != modeRules }
 
 // SetSize implements page: the table gets what the info lines and the
 // message line leave.
@@ -191,14 +193,14 @@ type filtersMsg interface{ filtersMsg() }
 
 // planDoneMsg is the result of FilterControl.Plan.
 type planDoneMsg struct {
-	plan filter.Plan
+	plan rules.Plan
 	err  error
 }
 
 // applyDoneMsg is the result of FilterControl.Apply.
 type applyDoneMsg struct {
-	plan filter.Plan
-	res  filter.Result
+	plan rules.Plan
+	res  rules.Result
 	err  error
 }
 
@@ -213,7 +215,7 @@ func (applyDoneMsg) filtersMsg()   {}
 func (confirmDoneMsg) filtersMsg() {}
 
 // planCmd plans op off the UI goroutine.
-func planCmd(ctl FilterControl, op filter.Op) tea.Cmd {
+func planCmd(ctl FilterControl, op rules.Op) tea.Cmd {
 	return func() tea.Msg {
 		pl, err := ctl.Plan(op)
 		return planDoneMsg{plan: pl, err: err}
@@ -221,7 +223,7 @@ func planCmd(ctl FilterControl, op filter.Op) tea.Cmd {
 }
 
 // applyCmd applies a plan off the UI goroutine.
-func applyCmd(ctl FilterControl, pl filter.Plan) tea.Cmd {
+func applyCmd(ctl FilterControl, pl rules.Plan) tea.Cmd {
 	return func() tea.Msg {
 		res, err := ctl.Apply(pl)
 		return applyDoneMsg{plan: pl, res: res, err: err}
@@ -305,7 +307,7 @@ func (p *filtersPage) selectedRule() (model.Rule, bool) {
 }
 
 // start plans op, unless the rules are read-only or a call is running.
-func (p *filtersPage) start(op filter.Op) tea.Cmd {
+func (p *filtersPage) start(op rules.Op) tea.Cmd {
 	if ro := p.readOnly(); ro != "" {
 		p.setMsg("cannot change rules: "+ro, true)
 		return nil
@@ -319,11 +321,11 @@ func (p *filtersPage) start(op filter.Op) tea.Cmd {
 	return planCmd(p.ctl, op)
 }
 
-func opText(op filter.Op) string {
+func opText(op rules.Op) string {
 	switch op.Kind {
-	case filter.OpAdd:
+	case rules.OpAdd:
 		return "the new rule"
-	case filter.OpLoad:
+	case rules.OpLoad:
 		return "the rule set"
 	}
 	return string(op.Kind) + " rule " + strconv.FormatUint(uint64(op.ID), 10)
@@ -338,11 +340,11 @@ func (p *filtersPage) rulesKey(msg tea.KeyPressMsg) tea.Cmd {
 			p.setMsg("no rule selected", true)
 			return nil
 		}
-		kind := filter.OpEnable
+		kind := rules.OpEnable
 		if r.Enabled {
-			kind = filter.OpDisable
+			kind = rules.OpDisable
 		}
-		return p.start(filter.Op{Kind: kind, ID: r.ID})
+		return p.start(rules.Op{Kind: kind, ID: r.ID})
 	case key.Matches(msg, k.RuleAdd):
 		if ro := p.readOnly(); ro != "" {
 			p.setMsg("cannot add rules: "+ro, true)
@@ -400,7 +402,7 @@ func (p *filtersPage) deleteKey(msg tea.KeyPressMsg) tea.Cmd {
 	switch msg.String() {
 	case "y", "Y":
 		p.mode = modeRules
-		return p.start(filter.Op{Kind: filter.OpDelete, ID: p.delID})
+		return p.start(rules.Op{Kind: rules.OpDelete, ID: p.delID})
 	case "n", "N", "esc", "q":
 		p.mode = modeRules
 		p.setMsg("delete cancelled", false)
@@ -443,9 +445,9 @@ func (p *filtersPage) formKey(msg tea.KeyPressMsg) tea.Cmd {
 			p.setMsg("not applied: "+oneLine(err.Error()), true)
 			return nil
 		}
-		op := filter.Op{Kind: filter.OpAdd, Rule: r}
+		op := rules.Op{Kind: rules.OpAdd, Rule: r}
 		if f.id != 0 {
-			op = filter.Op{Kind: filter.OpChange, ID: f.id, Rule: r}
+			op = rules.Op{Kind: rules.OpChange, ID: f.id, Rule: r}
 		}
 		p.mode, p.form = modeRules, nil
 		return p.start(op)
@@ -474,7 +476,7 @@ func (p *filtersPage) planned(msg planDoneMsg) tea.Cmd {
 func (p *filtersPage) applied(msg applyDoneMsg) {
 	p.busy = false
 	what := opText(msg.plan.Op)
-	if msg.res.Rule.ID != 0 && msg.plan.Op.Kind == filter.OpAdd {
+	if msg.res.Rule.ID != 0 && msg.plan.Op.Kind == rules.OpAdd {
 		what = "add rule " + strconv.FormatUint(uint64(msg.res.Rule.ID), 10)
 	}
 	if msg.err != nil {
@@ -615,7 +617,7 @@ func (p *filtersPage) cell(i, c int) string {
 		}
 		nf := *r
 		nf.Family = "" // the Fam column says it
-		return sanitize(filter.Summary(nf))
+		return sanitize(rules.Summary(nf))
 	case frAction:
 		return string(r.Action)
 	case frPackets:
@@ -733,7 +735,7 @@ func (p *filtersPage) verdictLine() string {
 		return ""
 	}
 	if len(rs.Hooks) == 0 {
-		if rs.Backend == filter.BackendNFT {
+		if rs.Backend == rules.BackendNFT {
 			return " per-hook verdicts: not kept by nftables (the kernel module keeps them)"
 		}
 		return " per-hook verdicts: none"
@@ -799,7 +801,7 @@ func (p *filtersPage) rowKind(i int) rowKind {
 // detail is the selected rule in full.
 func (p *filtersPage) detail(i int) []string {
 	r := p.snap.Rules.Rules[p.idx[i]]
-	first := "rule " + strconv.FormatUint(uint64(r.ID), 10) + " (" + ruleID(&r) + ")  " + string(r.Action) + "  " + sanitize(filter.Summary(r)) +
+	first := "rule " + strconv.FormatUint(uint64(r.ID), 10) + " (" + ruleID(&r) + ")  " + string(r.Action) + "  " + sanitize(rules.Summary(r)) +
 		"  hooks " + strings.Join(r.Hooks, ",") + "  priority " + strconv.FormatUint(uint64(r.Priority), 10)
 	second := strconv.FormatUint(r.Packets, 10) + " packets, " + strconv.FormatUint(r.Bytes, 10) + " bytes, " + fmtRate(r.Rate) + " pkt/s"
 	if !r.LastHit.IsZero() {
@@ -873,7 +875,7 @@ func (p *filtersPage) guardView() string {
 
 // hitLine is one connection the guard found: "socket tcp 10.0.0.2:5000 ->
 // 10.0.0.1:22: dropped at input by rule 3".
-func hitLine(h filter.Hit) string {
+func hitLine(h rules.Hit) string {
 	return fitCells(string(h.Kind), len(h.Kind), 11, false, false) + " " + sanitize(h.What) + "  at " + h.Hook + " by " + ruleRef(h.Rule)
 }
 
@@ -899,75 +901,64 @@ func (p *filtersPage) FullHelp() [][]key.Binding {
 // countdownMsg is a tick of the pending change's countdown.
 type countdownMsg struct{}
 
-// filtersPage returns the Filters tab.
-func (a *App) filtersPage() *filtersPage {
-	for _, p := range a.pages {
-		if f, ok := p.(*filtersPage); ok {
-			return f
-		}
+// Background implements page: the results of the tab's commands, and
+// the countdown's ticks.
+func (p *filtersPage) Background(msg tea.Msg, refresh func()) (tea.Cmd, bool) {
+	switch msg.(type) {
+	case countdownMsg:
+		p.ticking = false
+		p.followPending()
+		return nil, true
+	case filtersMsg:
+	default:
+		return nil, false
 	}
-	return nil
-}
-
-// updateFilters hands the Filters tab its results (whichever tab is
-// shown) and the countdown's ticks.
-func (a *App) updateFilters(msg tea.Msg) tea.Cmd {
-	f := a.filtersPage()
-	if _, ok := msg.(countdownMsg); ok {
-		a.ticking = false
-		if f != nil {
-			f.followPending()
-		}
-		return nil
-	}
-	if f == nil {
-		return nil
-	}
-	_, cmd := f.Update(msg)
+	_, cmd := p.Update(msg)
 	switch msg.(type) {
 	case applyDoneMsg, confirmDoneMsg:
-		// The control has published the rules the change left (main.go
+		// The control has published the rules the change left (cli/root.go
 		// refreshes the collector before it returns): show them now, not
 		// at the next refresh, so that the rule just added can be
 		// selected at once. After the page has taken the result, so that
 		// it knows the change as its own.
-		if !a.paused {
-			a.apply()
-		}
+		refresh()
 	}
-	f.Sync()
-	return cmd
+	p.Sync()
+	return cmd, true
 }
 
-// countdownCmd ticks once a second while a filter change waits for its
-// confirm, so that the countdown moves; nil otherwise (an idle screen
-// writes nothing).
-func (a *App) countdownCmd() tea.Cmd {
-	f := a.filtersPage()
-	if a.ticking || f == nil {
+// TickCmd implements page: a tick once a second while a filter change
+// waits for its confirm, so that the countdown moves; nil otherwise.
+func (p *filtersPage) TickCmd() tea.Cmd {
+	if p.ticking {
 		return nil
 	}
-	if _, n := f.revertAt(); n == 0 {
+	if _, n := p.revertAt(); n == 0 {
 		return nil
 	}
-	a.ticking = true
+	p.ticking = true
 	return tea.Tick(time.Second, func(time.Time) tea.Msg { return countdownMsg{} })
 }
 
-// revertText is the header's countdown of a pending filter change,
+// Alarm implements page: the countdown of a pending filter change,
 // " REVERT IN 25s: c on Filters keeps it ", or "".
-func (a *App) revertText() string {
-	f := a.filtersPage()
-	if f == nil {
-		return ""
-	}
-	cd := f.countdown()
+func (p *filtersPage) Alarm(width int) string {
+	cd := p.countdown()
 	if cd == "" {
 		return ""
 	}
 	full := " " + cd + ": c on Filters keeps it "
-	if a.width-len(full) >= 40 {
+	if width-len(full) >= 40 {
 		return full
 	}
 	return " " + cd + " "
+}
+
+// HelpLines implements page.
+func (p *filtersPage) HelpLines(width int) []string {
+	return []string{
+		fitString(" Filters: On * = part of a change waiting for c; a change that can drop traffic", width),
+		fitString(" is undone at its deadline (REVERT IN, also in the header) unless c keeps it;", width),
+		fitString(" one that would cut your SSH session or established connections asks again", width),
+		fitString(" (Y or y twice). Foreign rules (id fN: nft handle N) are shown, never changed.", width)}
 }

@@ -13,8 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"netlens/collectors/filter"
 	"netlens/model"
+	"netlens/model/rules"
 )
 
 // cmpRules compares rules (netip values are comparable, not exported).
@@ -96,36 +96,36 @@ func readOnlyStore() *model.Store {
 // canned plans. Safe for concurrent use.
 type fakeFilters struct {
 	mu       sync.Mutex
-	plan     filter.Plan // returned by Plan (Op filled in)
+	plan     rules.Plan // returned by Plan (Op filled in)
 	planErr  error
-	res      filter.Result
+	res      rules.Result
 	applyErr error
-	ops      []filter.Op
-	applied  []filter.Op
+	ops      []rules.Op
+	applied  []rules.Op
 	confirms []uint32
 }
 
-func (f *fakeFilters) Plan(op filter.Op) (filter.Plan, error) {
+func (f *fakeFilters) Plan(op rules.Op) (rules.Plan, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.ops = append(f.ops, op)
 	if f.planErr != nil {
-		return filter.Plan{}, f.planErr
+		return rules.Plan{}, f.planErr
 	}
 	if err := func() error {
-		if op.Kind == filter.OpAdd || op.Kind == filter.OpChange {
-			return filter.Validate(op.Rule)
+		if op.Kind == rules.OpAdd || op.Kind == rules.OpChange {
+			return rules.Validate(op.Rule)
 		}
 		return nil
 	}(); err != nil {
-		return filter.Plan{}, filter.UsageError{Err: err}
+		return rules.Plan{}, rules.InvalidError{Err: err}
 	}
 	p := f.plan
 	p.Op = op
 	return p, nil
 }
 
-func (f *fakeFilters) Apply(p filter.Plan) (filter.Result, error) {
+func (f *fakeFilters) Apply(p rules.Plan) (rules.Result, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.applied = append(f.applied, p.Op)
@@ -141,17 +141,17 @@ func (f *fakeFilters) Confirm(txn uint32) error {
 
 // guardPlan is a drop-capable plan that cuts the operator's session and
 // two sockets.
-func guardPlan() filter.Plan {
+func guardPlan() rules.Plan {
 	drop := model.Rule{ID: ^uint32(0), Enabled: true, Hooks: []string{model.HookInput}, Proto: "tcp", DstPorts: model.PortRange{Min: 22, Max: 22}, Action: model.ActionDrop}
-	return filter.Plan{
-		Op:          filter.Op{Kind: filter.OpAdd, Rule: drop},
+	return rules.Plan{
+		Op:          rules.Op{Kind: rules.OpAdd, Rule: drop},
 		DropCapable: true,
 		Revert:      30 * time.Second,
-		Impact: filter.Impact{
-			Session: &filter.Hit{Kind: filter.HitSession, What: "tcp 192.168.100.200:51234 -> 10.20.0.5:22", Hook: "input", Dir: "in", Rule: drop},
-			Hits: []filter.Hit{
-				{Kind: filter.HitSocket, What: "tcp 192.168.100.200:51234 -> 10.20.0.5:22", Hook: "input", Dir: "in", Rule: drop},
-				{Kind: filter.HitSocket, What: "tcp 10.20.0.77:40100 -> 10.20.0.5:22", Hook: "input", Dir: "in", Rule: drop},
+		Impact: rules.Impact{
+			Session: &rules.Hit{Kind: rules.HitSession, What: "tcp 192.168.100.200:51234 -> 10.20.0.5:22", Hook: "input", Dir: "in", Rule: drop},
+			Hits: []rules.Hit{
+				{Kind: rules.HitSocket, What: "tcp 192.168.100.200:51234 -> 10.20.0.5:22", Hook: "input", Dir: "in", Rule: drop},
+				{Kind: rules.HitSocket, What: "tcp 10.20.0.77:40100 -> 10.20.0.5:22", Hook: "input", Dir: "in", Rule: drop},
 			},
 			Sockets: 2,
 		},
@@ -160,7 +160,7 @@ func guardPlan() filter.Plan {
 
 func filtersOpts(ctl FilterControl) Options {
 	o := goldenOpts()
-	o.Filters = ctl
+	o.Controls.Filters = ctl
 	return o
 }
 
@@ -292,9 +292,9 @@ func runText(t testing.TB, a *App, text string) {
 
 func filtersApp(t *testing.T, store *model.Store, ctl FilterControl) *App {
 	t.Helper()
-	o := Options{Filters: ctl}
+	o := Options{Controls: Controls{Filters: ctl}}
 	if ctl == nil {
-		o.Filters = nil
+		o.Controls.Filters = nil
 	}
 	a := newTestApp(t, store, o, 120, 40)
 	runKeys(t, a, "4")
@@ -305,10 +305,10 @@ func TestFiltersToggle(t *testing.T) {
 	tests := []struct {
 		name string
 		down int
-		want filter.Op
+		want rules.Op
 	}{
-		{"enabled rule is disabled", 0, filter.Op{Kind: filter.OpDisable, ID: 1}},
-		{"disabled rule is enabled", 2, filter.Op{Kind: filter.OpEnable, ID: 3}},
+		{"enabled rule is disabled", 0, rules.Op{Kind: rules.OpDisable, ID: 1}},
+		{"disabled rule is enabled", 2, rules.Op{Kind: rules.OpEnable, ID: 3}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -318,7 +318,7 @@ func TestFiltersToggle(t *testing.T) {
 				runKeys(t, a, "down")
 			}
 			runKeys(t, a, "space")
-			if diff := cmp.Diff([]filter.Op{tt.want}, ctl.applied, cmpRules); diff != "" {
+			if diff := cmp.Diff([]rules.Op{tt.want}, ctl.applied, cmpRules); diff != "" {
 				t.Errorf("applied (-want +got):\n%s", diff)
 			}
 			if !strings.Contains(screen(a), "done") {
@@ -329,13 +329,13 @@ func TestFiltersToggle(t *testing.T) {
 }
 
 // publishingFilters is fakeFilters whose Apply publishes the rule it
-// adds to the Store before it returns, as main.go's control does.
+// adds to the Store before it returns, as cli's control does (control/filter.Control).
 type publishingFilters struct {
 	*fakeFilters
 	store *model.Store
 }
 
-func (f publishingFilters) Apply(p filter.Plan) (filter.Result, error) {
+func (f publishingFilters) Apply(p rules.Plan) (rules.Result, error) {
 	res, err := f.fakeFilters.Apply(p)
 	r := p.Op.Rule
 	r.ID = res.Rule.ID
@@ -350,8 +350,8 @@ func TestFiltersAddedRuleSelectable(t *testing.T) {
 	store := fixtureStore()
 	store.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: "filters", State: model.StateOK, Source: "nft", Interval: time.Second}})
 	store.Publish(model.RulesUpdate{State: model.RulesState{Backend: "nft", At: t0.Add(9 * time.Second)}})
-	ctl := publishingFilters{&fakeFilters{res: filter.Result{Rule: model.Rule{ID: 1}}}, store}
-	a := newTestApp(t, store, Options{Filters: ctl, Refresh: time.Hour}, 120, 40)
+	ctl := publishingFilters{&fakeFilters{res: rules.Result{Rule: model.Rule{ID: 1}}}, store}
+	a := newTestApp(t, store, Options{Controls: Controls{Filters: ctl}, Refresh: time.Hour}, 120, 40)
 	runKeys(t, a, "4")
 	runKeys(t, a, "a", "down", "down")
 	runText(t, a, "tcp")
@@ -362,7 +362,7 @@ func TestFiltersAddedRuleSelectable(t *testing.T) {
 		t.Fatalf("the added rule is not shown at once:\n%s", scr)
 	}
 	runKeys(t, a, "space")
-	want := filter.Op{Kind: filter.OpDisable, ID: 1}
+	want := rules.Op{Kind: rules.OpDisable, ID: 1}
 	if got := ctl.applied; len(got) != 2 || got[1].Kind != want.Kind || got[1].ID != want.ID {
 		t.Fatalf("space after the add applied %+v, want %+v last", got, want)
 	}
@@ -372,7 +372,7 @@ func TestFiltersAddedRuleSelectable(t *testing.T) {
 // tabs.
 func TestFiltersSpacePagesElsewhere(t *testing.T) {
 	ctl := &fakeFilters{}
-	a := newTestApp(t, fixtureStore(), Options{Filters: ctl}, 80, 24)
+	a := newTestApp(t, fixtureStore(), Options{Controls: Controls{Filters: ctl}}, 80, 24)
 	cur := func() int { return a.pages[0].(*connsPage).socks.tbl.Cursor() }
 	before := cur()
 	runKeys(t, a, "space")
@@ -454,8 +454,8 @@ func TestFiltersFormValidation(t *testing.T) {
 }
 
 func TestFiltersAddAndEdit(t *testing.T) {
-	ctl := &fakeFilters{plan: filter.Plan{DropCapable: true, Revert: 30 * time.Second},
-		res: filter.Result{Rule: model.Rule{ID: 5}, Txn: 77, RevertAt: fixedClock().Add(30 * time.Second)}}
+	ctl := &fakeFilters{plan: rules.Plan{DropCapable: true, Revert: 30 * time.Second},
+		res: rules.Result{Rule: model.Rule{ID: 5}, Txn: 77, RevertAt: fixedClock().Add(30 * time.Second)}}
 	a := filtersApp(t, rulesStore(), ctl)
 	// Add: the form starts as an enabled input drop; proto tcp, dport 9090.
 	runKeys(t, a, "a", "down", "down")
@@ -467,7 +467,7 @@ func TestFiltersAddAndEdit(t *testing.T) {
 	runKeys(t, a, "enter")
 	want := model.Rule{Enabled: true, Hooks: []string{model.HookInput}, Proto: "tcp", DstPorts: model.PortRange{Min: 9090, Max: 9090},
 		Action: model.ActionDrop, Label: "web"}
-	if diff := cmp.Diff([]filter.Op{{Kind: filter.OpAdd, Rule: want}}, ctl.applied, cmpRules); diff != "" {
+	if diff := cmp.Diff([]rules.Op{{Kind: rules.OpAdd, Rule: want}}, ctl.applied, cmpRules); diff != "" {
 		t.Fatalf("add (-want +got):\n%s", diff)
 	}
 	scr := screen(a)
@@ -483,7 +483,7 @@ func TestFiltersAddAndEdit(t *testing.T) {
 	}
 	runKeys(t, a, "4")
 	// Edit rule 3: its fields are in the form; change the label.
-	ctl.plan = filter.Plan{}
+	ctl.plan = rules.Plan{}
 	runKeys(t, a, "down", "down", "e")
 	for range ffLabel {
 		runKeys(t, a, "down")
@@ -494,7 +494,7 @@ func TestFiltersAddAndEdit(t *testing.T) {
 	r3 := fixtureRules()[2]
 	wantEdit := model.Rule{Enabled: false, Hooks: r3.Hooks, Family: r3.Family, Proto: "udp", DstPorts: r3.DstPorts, InIface: "eth0",
 		Action: model.ActionCount, Priority: 20, Label: "probe"}
-	if diff := cmp.Diff(filter.Op{Kind: filter.OpChange, ID: 3, Rule: wantEdit}, ctl.applied[len(ctl.applied)-1], cmpRules); diff != "" {
+	if diff := cmp.Diff(rules.Op{Kind: rules.OpChange, ID: 3, Rule: wantEdit}, ctl.applied[len(ctl.applied)-1], cmpRules); diff != "" {
 		t.Fatalf("edit (-want +got):\n%s", diff)
 	}
 }
@@ -511,11 +511,11 @@ func TestFiltersEditForeignRefused(t *testing.T) {
 func TestFiltersDeleteConfirm(t *testing.T) {
 	for _, tt := range []struct {
 		answer string
-		want   []filter.Op
+		want   []rules.Op
 	}{
 		{"n", nil},
 		{"esc", nil},
-		{"y", []filter.Op{{Kind: filter.OpDelete, ID: 2}}},
+		{"y", []rules.Op{{Kind: rules.OpDelete, ID: 2}}},
 	} {
 		t.Run(tt.answer, func(t *testing.T) {
 			ctl := &fakeFilters{}
@@ -550,7 +550,7 @@ func TestFiltersGuard(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctl := &fakeFilters{plan: guardPlan(), res: filter.Result{Txn: 9, RevertAt: fixedClock().Add(30 * time.Second)}}
+			ctl := &fakeFilters{plan: guardPlan(), res: rules.Result{Txn: 9, RevertAt: fixedClock().Add(30 * time.Second)}}
 			a := filtersApp(t, rulesStore(), ctl)
 			runKeys(t, a, "space")
 			scr := screen(a)
@@ -575,10 +575,10 @@ func TestFiltersGuard(t *testing.T) {
 
 func TestFiltersCountdownAndConfirm(t *testing.T) {
 	clock := &fakeClock{now: fixedClock()}
-	ctl := &fakeFilters{plan: filter.Plan{DropCapable: true, Revert: 30 * time.Second},
-		res: filter.Result{Rule: model.Rule{ID: 2}, Txn: 4242, RevertAt: clock.now.Add(30 * time.Second)}}
+	ctl := &fakeFilters{plan: rules.Plan{DropCapable: true, Revert: 30 * time.Second},
+		res: rules.Result{Rule: model.Rule{ID: 2}, Txn: 4242, RevertAt: clock.now.Add(30 * time.Second)}}
 	store := rulesStore()
-	a := newTestApp(t, store, Options{Filters: ctl, Now: clock.Now}, 80, 24)
+	a := newTestApp(t, store, Options{Controls: Controls{Filters: ctl}, Now: clock.Now}, 80, 24)
 	runKeys(t, a, "4", "down", "space")
 	header := func() string { return strings.SplitN(screen(a), "\n", 2)[0] }
 	if !strings.Contains(header(), "REVERT IN 30s") {
@@ -590,7 +590,7 @@ func TestFiltersCountdownAndConfirm(t *testing.T) {
 		t.Fatalf("countdown did not move:\n%s", screen(a))
 	}
 	// The tick is re-issued while a change is pending.
-	if a.countdownCmd() != nil || !a.ticking {
+	if a.tickCmds() != nil || !a.filtersPage().ticking {
 		t.Fatalf("no tick in flight while a change is pending")
 	}
 	runKeys(t, a, "c")
@@ -604,10 +604,10 @@ func TestFiltersCountdownAndConfirm(t *testing.T) {
 
 func TestFiltersRevertShown(t *testing.T) {
 	clock := &fakeClock{now: fixedClock()}
-	ctl := &fakeFilters{plan: filter.Plan{DropCapable: true, Revert: 30 * time.Second},
-		res: filter.Result{Rule: model.Rule{ID: 2}, Txn: 4242, RevertAt: clock.now.Add(30 * time.Second)}}
+	ctl := &fakeFilters{plan: rules.Plan{DropCapable: true, Revert: 30 * time.Second},
+		res: rules.Result{Rule: model.Rule{ID: 2}, Txn: 4242, RevertAt: clock.now.Add(30 * time.Second)}}
 	store := rulesStore()
-	a := newTestApp(t, store, Options{Filters: ctl, Now: clock.Now, Refresh: time.Millisecond}, 80, 24)
+	a := newTestApp(t, store, Options{Controls: Controls{Filters: ctl}, Now: clock.Now, Refresh: time.Millisecond}, 80, 24)
 	runKeys(t, a, "4", "down", "space")
 	// The collector reports the change pending, then (after the
 	// deadline) gone: the kernel or the helper reverted it.
@@ -642,7 +642,7 @@ func TestFiltersFormPaste(t *testing.T) {
 	if got := a.filtersPage().form.text(ffDst); got != "10.0.0.0/8" {
 		t.Fatalf("dst after a paste = %q, want the first line", got)
 	}
-	if a.filtering {
+	if a.mode == inputSearch {
 		t.Fatal("a paste in the form opened the filter")
 	}
 }
@@ -651,12 +651,12 @@ func TestFiltersFormPaste(t *testing.T) {
 // idle screen writes nothing).
 func TestFiltersNoTickWhenIdle(t *testing.T) {
 	a := filtersApp(t, rulesStore(), &fakeFilters{})
-	if cmd := a.countdownCmd(); cmd != nil || a.ticking {
+	if cmd := a.tickCmds(); cmd != nil || a.filtersPage().ticking {
 		t.Fatal("a countdown ticks with no change pending")
 	}
 	// Another netlens's pending change counts down here too.
 	b := newTestApp(t, pendingStore(), Options{}, 80, 24)
-	if !b.ticking {
+	if !b.filtersPage().ticking {
 		t.Fatal("no countdown for a change pending elsewhere")
 	}
 	if h := strings.SplitN(screen(b), "\n", 2)[0]; !strings.Contains(h, "REVERT IN 25s") {
@@ -682,7 +682,7 @@ func FuzzRuleForm(f *testing.F) {
 		p.form.paste(text)
 		r, err := p.form.rule()
 		if err == nil {
-			if verr := filter.Validate(r); verr != nil {
+			if verr := rules.Validate(r); verr != nil {
 				t.Fatalf("the form accepted a rule Validate refuses: %v", verr)
 			}
 		}
@@ -712,4 +712,14 @@ func TestCollectWaitsForSlowCommands(t *testing.T) {
 	if diff := cmp.Diff([]tea.Msg{slowMsg{}}, got); diff != "" {
 		t.Errorf("collect (-want +got):\n%s", diff)
 	}
+}
+
+// filtersPage returns the Filters tab.
+func (a *App) filtersPage() *filtersPage {
+	for _, p := range a.pages {
+		if f, ok := p.(*filtersPage); ok {
+			return f
+		}
+	}
+	return nil
 }

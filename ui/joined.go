@@ -223,7 +223,7 @@ func (p *joinView) ctDown() bool {
 		return false
 	}
 	for _, pr := range p.problems {
-		if pr.status.Name == conntrackName {
+		if pr.status.Name == model.CollectorConntrack {
 			return true
 		}
 	}

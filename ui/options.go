@@ -3,8 +3,8 @@ package ui
 import (
 	"time"
 
-	"netlens/collectors/filter"
 	"netlens/model"
+	"netlens/model/rules"
 )
 
 // DefaultRefresh is the redraw interval when Options.Refresh is zero.
@@ -37,9 +37,8 @@ type Options struct {
 	// DefaultDropsDeps, DefaultSysctlDeps, DefaultFiltersDeps and
 	// DefaultCaptureDeps.
 	Deps Deps
-	// Filters changes filter rules for the Filters tab (a
-	// *filter.Manager satisfies it); nil shows the rules read-only.
-	Filters FilterControl
+	// Controls reach what the UI may act on; see Controls.
+	Controls Controls
 	// CaptureDir is the directory where the Capture tab's w writes
 	// pcapng files ("." when empty).
 	CaptureDir string
@@ -51,18 +50,46 @@ type Options struct {
 	Glyphs Glyphs
 }
 
+// Controls are the UI's only way to act on the host or on a running
+// collector: small interfaces declared here, implemented outside ui and
+// wired in cli (cli/root.go). A nil control turns its keys off and says
+// why. A new control is one more field here and one line in cli.
+type Controls struct {
+	// Filters changes filter rules for the Filters tab
+	// (control/filter.Control); nil shows the rules read-only.
+	Filters FilterControl
+	// Capture reaches the running capture for the Capture tab's packets
+	// view and pcapng writing; nil when no capture runs.
+	Capture CaptureControl
+}
+
+// CaptureControl reaches the running capture (collectors/capture.Collector
+// satisfies it) for what is not published on every update: a flow's last
+// packets decoded, pcapng files. Its methods are safe for
+// concurrent use. FlowPackets is quick (it decodes at most n stored
+// packets); WritePcapng does file I/O and belongs in a tea.Cmd.
+type CaptureControl interface {
+	// FlowPackets returns the last n stored packets of the flow, oldest
+	// first, decoded layer by layer. The store keeps the capture's last
+	// StorePackets packets: a flow with none among them has none to show.
+	FlowPackets(flow model.CaptureFlowKey, n int) []model.CapturedPacket
+	// WritePcapng writes the stored packets (only the flow's when flow is
+	// not nil) to path atomically and returns how many it wrote.
+	WritePcapng(path string, flow *model.CaptureFlowKey) (int, error)
+}
+
 // FilterControl plans, applies and confirms filter rule changes: what
-// *filter.Manager does. The UI calls it only from tea.Cmds, never from
+// control/filter.Manager does. The UI calls it only from tea.Cmds, never from
 // Update; implementations must be safe for concurrent use.
 type FilterControl interface {
 	// Plan validates op and works out its effect (drop-capable, the
 	// revert deadline, the lockout guard's Impact).
-	Plan(op filter.Op) (filter.Plan, error)
+	Plan(op rules.Op) (rules.Plan, error)
 	// Apply makes the planned change (commit-confirmed when the plan has
 	// a revert deadline). Apply and Confirm should publish the rules they
 	// leave to the Store before they return: the UI shows the Store's
 	// latest snapshot as soon as they do, whatever the refresh interval.
-	Apply(p filter.Plan) (filter.Result, error)
+	Apply(p rules.Plan) (rules.Result, error)
 	// Confirm keeps the pending change txn (0: every pending change).
 	Confirm(txn uint32) error
 }

@@ -8,12 +8,12 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"netlens/collectors/filter"
 	"netlens/model"
+	"netlens/model/rules"
 )
 
 // formField is one field of the rule form: its JSON name (the name
-// filter.ValidationError uses), its label, its text and a hint.
+// rules.ValidationError uses), its label, its text and a hint.
 type formField struct {
 	name, label, hint string
 	text              []rune
@@ -21,7 +21,7 @@ type formField struct {
 
 // ruleForm is the Filters tab's form to add or edit a rule. It validates
 // as the user types (filter.ParseX for the text of each field, then
-// filter.Validate for the rule) and shows each field's problem next to
+// rules.Validate for the rule) and shows each field's problem next to
 // it. Not safe for concurrent use.
 type ruleForm struct {
 	id     uint32 // the rule edited, 0 to add
@@ -62,7 +62,7 @@ func newRuleForm(r model.Rule, id uint32) *ruleForm {
 		if pr.Any() {
 			return ""
 		}
-		return filter.FormatPorts(pr)
+		return rules.FormatPorts(pr)
 	}
 	on := "yes"
 	if !r.Enabled {
@@ -103,27 +103,27 @@ func newRuleForm(r model.Rule, id uint32) *ruleForm {
 func (f *ruleForm) text(i int) string { return string(f.fields[i].text) }
 
 // rule parses the form into a rule and validates it. The error is a
-// *filter.ValidationError naming every bad field.
+// *rules.ValidationError naming every bad field.
 func (f *ruleForm) rule() (model.Rule, error) {
-	var errs []filter.FieldError
+	var errs []rules.FieldError
 	bad := func(i int, err error) {
 		if err != nil {
-			errs = append(errs, filter.FieldError{Field: f.fields[i].name, Msg: err.Error()})
+			errs = append(errs, rules.FieldError{Field: f.fields[i].name, Msg: err.Error()})
 		}
 	}
 	var r model.Rule
 	var err error
-	r.Hooks, err = filter.ParseHooks(f.text(ffHooks))
+	r.Hooks, err = rules.ParseHooks(f.text(ffHooks))
 	bad(ffHooks, err)
 	r.Family = model.Family(strings.ToLower(strings.TrimSpace(f.text(ffFamily))))
 	r.Proto = strings.ToLower(strings.TrimSpace(f.text(ffProto)))
-	r.Src, err = filter.ParsePrefix(f.text(ffSrc))
+	r.Src, err = rules.ParsePrefix(f.text(ffSrc))
 	bad(ffSrc, err)
-	r.Dst, err = filter.ParsePrefix(f.text(ffDst))
+	r.Dst, err = rules.ParsePrefix(f.text(ffDst))
 	bad(ffDst, err)
-	r.SrcPorts, err = filter.ParsePorts(f.text(ffSport))
+	r.SrcPorts, err = rules.ParsePorts(f.text(ffSport))
 	bad(ffSport, err)
-	r.DstPorts, err = filter.ParsePorts(f.text(ffDport))
+	r.DstPorts, err = rules.ParsePorts(f.text(ffDport))
 	bad(ffDport, err)
 	r.InIface = f.text(ffIif)
 	r.OutIface = f.text(ffOif)
@@ -144,9 +144,9 @@ func (f *ruleForm) rule() (model.Rule, error) {
 		bad(ffEnabled, errors.New("yes or no"))
 	}
 	if len(errs) > 0 {
-		return model.Rule{}, &filter.ValidationError{Fields: errs}
+		return model.Rule{}, &rules.ValidationError{Fields: errs}
 	}
-	if err := filter.Validate(r); err != nil {
+	if err := rules.Validate(r); err != nil {
 		return model.Rule{}, err
 	}
 	return r, nil
@@ -156,7 +156,7 @@ func (f *ruleForm) rule() (model.Rule, error) {
 func (f *ruleForm) problems() []string {
 	out := make([]string, len(f.fields))
 	_, err := f.rule()
-	var ve *filter.ValidationError
+	var ve *rules.ValidationError
 	if !errors.As(err, &ve) {
 		return out
 	}

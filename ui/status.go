@@ -8,17 +8,13 @@ import (
 
 // Default collector names each pane depends on (Options.Deps overrides).
 var (
-	DefaultConnectionsDeps = []string{"sockets"}
-	DefaultFlowsDeps       = []string{conntrackName}
-	DefaultDropsDeps       = []string{"counters"}
-	DefaultSysctlDeps      = []string{"sysctl"}
-	DefaultFiltersDeps     = []string{"filters"}
-	DefaultCaptureDeps     = []string{"capture"}
+	DefaultConnectionsDeps = []string{model.CollectorSockets}
+	DefaultFlowsDeps       = []string{model.CollectorConntrack}
+	DefaultDropsDeps       = []string{model.CollectorCounters}
+	DefaultSysctlDeps      = []string{model.CollectorSysctl}
+	DefaultFiltersDeps     = []string{model.CollectorFilters}
+	DefaultCaptureDeps     = []string{model.CollectorCapture}
 )
-
-// conntrackName is the conntrack collector's name (collectors/conntrack
-// Name).
-const conntrackName = "conntrack"
 
 // problem is a collector a pane depends on that is not ok.
 type problem struct {
@@ -58,7 +54,7 @@ func describe(st model.CollectorStatus) string {
 
 // hint says what the user can do about a collector's state.
 func hint(st model.CollectorStatus) string {
-	if st.Name == conntrackName {
+	if st.Name == model.CollectorConntrack {
 		switch st.State {
 		case model.StateNoPermission:
 			return "Conntrack needs CAP_NET_ADMIN. Run netlens with sudo, or grant it once: sudo setcap cap_net_admin+ep $(command -v netlens)"

@@ -1,5 +1,5 @@
 // Package all lists the collectors netlens runs and their intervals. It is
-// the one place main.go learns what there is to collect.
+// the one place cli learns what there is to collect.
 package all
 
 import (
@@ -30,7 +30,7 @@ type Config struct {
 	Only []string
 	// Filters is the filter-rule backend the "filters" collector reads;
 	// nil leaves the collector out.
-	Filters filter.Backend
+	Filters filter.Source
 	// Capture, when set, captures packets (opt-in: it costs CPU): live on
 	// an interface, or replaying a pcap/pcapng file.
 	Capture *capture.Options
@@ -38,13 +38,13 @@ type Config struct {
 
 // Collector names, for Config.Only and the UI's tab dependencies.
 const (
-	Sockets   = "sockets"
-	Counters  = procnet.CollectorName
-	Sysctl    = sysctl.CollectorName
-	Qdisc     = qdisc.CollectorName
-	DropMon   = dropmon.CollectorName
+	Sockets   = sockets.Name
+	Counters  = procnet.Name
+	Sysctl    = sysctl.Name
+	Qdisc     = qdisc.Name
+	DropMon   = dropmon.Name
 	Conntrack = conntrack.Name
-	Filters   = "filters"
+	Filters   = filter.Name
 	Capture   = capture.Name
 )
 
@@ -67,16 +67,16 @@ func Specs(cfg Config) ([]collectors.Spec, error) {
 	// /proc/net counters; the per-interface device counters come from
 	// rtnetlink in the qdisc collector (the namespace's own, and a tenth
 	// of the cost of /sys/class/net/*/statistics).
-	add(Counters, func() collectors.Collector { return procnet.NewCollector("/proc") }, cfg.Refresh)
+	add(Counters, func() collectors.Collector { return procnet.New("/proc") }, cfg.Refresh)
 	add(Qdisc, func() collectors.Collector { return qdisc.New(qdisc.Options{Links: true}) }, cfg.Refresh)
 	// The drop monitor aggregates per Collect: keep it at the refresh.
 	add(DropMon, func() collectors.Collector { return dropmon.New(dropmon.Options{}) }, cfg.Refresh)
 	// Conntrack: a dump at start and every 10 s, live events between.
-	add(Conntrack, func() collectors.Collector { return conntrack.NewCollector(conntrack.Config{}) }, max(conntrack.DefaultInterval, cfg.Refresh))
+	add(Conntrack, func() collectors.Collector { return conntrack.New(conntrack.Config{}) }, max(conntrack.DefaultInterval, cfg.Refresh))
 	// Sysctls change rarely and a full walk reads ~1,000 files.
-	add(Sysctl, func() collectors.Collector { return sysctl.NewCollector("/proc/sys") }, max(10*time.Second, cfg.Refresh))
+	add(Sysctl, func() collectors.Collector { return sysctl.New("/proc/sys") }, max(10*time.Second, cfg.Refresh))
 	if cfg.Filters != nil {
-		add(Filters, func() collectors.Collector { return filter.NewCollector(cfg.Filters) }, cfg.Refresh)
+		add(Filters, func() collectors.Collector { return filter.New(cfg.Filters) }, cfg.Refresh)
 	}
 	if cfg.Capture != nil {
 		c, err := capture.New(*cfg.Capture)

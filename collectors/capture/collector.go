@@ -12,7 +12,7 @@ import (
 )
 
 // Name is the collector's name in statuses.
-const Name = "capture"
+const Name = model.CollectorCapture
 
 // DefaultInterval is how often the Runner should call Collect: the
 // interval the rates are computed over.
@@ -21,9 +21,9 @@ const DefaultInterval = time.Second
 // Collector captures packets on a goroutine of its own (started by the
 // first Collect) and publishes a model.CaptureUpdate on every Collect, and
 // for a live capture the ring's drops as counters (layer socket, source
-// "capture", group PACKET_STATISTICS: tp_drops, tp_freeze_q_cnt). The
-// published CaptureStats carries a model.CaptureControl for the packets of
-// a flow and for pcapng files.
+// "capture", group PACKET_STATISTICS: tp_drops, tp_freeze_q_cnt).
+// FlowPackets and WritePcapng reach the stored packets (the UI's
+// CaptureControl).
 //
 // Collect must not be called concurrently with itself (the Runner never
 // does); Close stops the capture goroutine and waits for it, and is safe
@@ -49,6 +49,19 @@ func New(opts Options) (*Collector, error) {
 		return nil, err
 	}
 	return &Collector{opts: e.opts, eng: e, now: time.Now}, nil
+}
+
+// FlowPackets returns the last n stored packets of the flow, oldest
+// first, decoded layer by layer. It is quick and safe for concurrent use.
+func (c *Collector) FlowPackets(flow model.CaptureFlowKey, n int) []model.CapturedPacket {
+	return c.eng.FlowPackets(flow, n)
+}
+
+// WritePcapng writes the stored packets (only the flow's when flow is not
+// nil) to path atomically and returns how many it wrote. It is safe for
+// concurrent use.
+func (c *Collector) WritePcapng(path string, flow *model.CaptureFlowKey) (int, error) {
+	return c.eng.WritePcapng(path, flow)
 }
 
 // Name implements collectors.Collector.

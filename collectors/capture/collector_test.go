@@ -39,7 +39,7 @@ func TestCollectorReplaysFile(t *testing.T) {
 	if cs.PacketsPerSec <= 0 {
 		t.Errorf("packets/s %v: a file's rate is its average over its packets' times", cs.PacketsPerSec)
 	}
-	pk := cs.Control.FlowPackets(cs.TopFlows[0].Key, 2)
+	pk := c.FlowPackets(cs.TopFlows[0].Key, 2)
 	if len(pk) == 0 || pk[len(pk)-1].Layers[0].Name != "Ethernet" {
 		t.Fatalf("FlowPackets = %+v", pk)
 	}
@@ -48,11 +48,5 @@ func TestCollectorReplaysFile(t *testing.T) {
 func TestNewRefusesBadFilter(t *testing.T) {
 	if _, err := New(Options{File: "testdata/mixed.pcap", Filter: "ether host 1"}); !errors.Is(err, ErrFilter) {
 		t.Fatalf("New with an unsupported filter: %v", err)
-	}
-}
-
-func TestRunCLIUsage(t *testing.T) {
-	if err := RunCLI(context.Background(), nil, CLIOptions{Options: Options{Interface: "lo"}}); !errors.Is(err, ErrUsage) {
-		t.Fatalf("RunCLI without --count: %v", err)
 	}
 }

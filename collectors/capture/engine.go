@@ -290,7 +290,7 @@ func (e *engine) snapshot(now time.Time) model.CaptureStats {
 	defer e.mu.Unlock()
 	cs := model.CaptureStats{Source: "live", Interface: e.opts.Interface, Filter: e.opts.Filter, Running: e.running,
 		RingDrops: e.ringDrops, RingFreezes: e.ringFreezes, RingBytes: e.ringBytes, NonEthernet: e.nonEthernet,
-		StoreBytes: len(e.store.buf), StorePackets: len(e.store.recs), Control: e}
+		StoreBytes: len(e.store.buf), StorePackets: len(e.store.recs)}
 	if e.opts.File != "" {
 		cs.Source, cs.Interface = "file", e.opts.File
 	}
@@ -303,7 +303,7 @@ func (e *engine) snapshot(now time.Time) model.CaptureStats {
 	return cs
 }
 
-// FlowPackets implements model.CaptureControl.
+// FlowPackets returns the last n stored packets of flow, decoded.
 func (e *engine) FlowPackets(flow model.CaptureFlowKey, n int) []model.CapturedPacket {
 	e.mu.Lock()
 	pkts := e.store.last(&flow, n)
@@ -315,7 +315,8 @@ func (e *engine) FlowPackets(flow model.CaptureFlowKey, n int) []model.CapturedP
 	return out
 }
 
-// WritePcapng implements model.CaptureControl.
+// WritePcapng writes the stored packets (flow's only when flow is not
+// nil) to path atomically and returns how many it wrote.
 func (e *engine) WritePcapng(path string, flow *model.CaptureFlowKey) (int, error) {
 	e.mu.Lock()
 	stored := e.store.last(flow, len(e.store.recs))

@@ -24,7 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"netlens/collectors"
-	"netlens/collectors/internal/netnstest"
+	"netlens/internal/netnstest"
 	"netlens/model"
 )
 

@@ -20,7 +20,7 @@ import (
 )
 
 // Name is the collector's name in statuses.
-const Name = "conntrack"
+const Name = model.CollectorConntrack
 
 // Defaults.
 const (
@@ -114,9 +114,9 @@ type Collector struct {
 // dumpFunc dumps the table: start before each try, fn for each flow.
 type dumpFunc func(ctx context.Context, now time.Time, start func(), fn func(*model.Flow)) (badMsgs uint64, err error)
 
-// NewCollector returns a conntrack collector. Run it every
+// New returns a conntrack collector. Run it every
 // DefaultInterval; it holds sockets and a goroutine until Close.
-func NewCollector(cfg Config) *Collector {
+func New(cfg Config) *Collector {
 	if cfg.MaxFlows <= 0 {
 		cfg.MaxFlows = DefaultMaxFlows
 	}

@@ -1,7 +1,6 @@
 package conntrack
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -291,7 +290,7 @@ func msgs(m ...netlink.Message) func() ([]netlink.Message, error) {
 
 func TestListenAppliesEventsAndCountsENOBUFS(t *testing.T) {
 	now := t0
-	c := NewCollector(Config{Now: func() time.Time { return now }})
+	c := New(Config{Now: func() time.Time { return now }})
 	a, b := tcpFlow(1, 1000, 0), tcpFlow(2, 2000, 0)
 	aUp := a
 	aUp.TCPState, aUp.Status = model.TCPEstablished, model.StatusSeenReply|model.StatusAssured
@@ -321,7 +320,7 @@ func TestListenAppliesEventsAndCountsENOBUFS(t *testing.T) {
 	}
 
 	// A failure that is not a close is reported.
-	c2 := NewCollector(Config{})
+	c2 := New(Config{})
 	r2 := &fakeReceiver{steps: []func() ([]netlink.Message, error){func() ([]netlink.Message, error) { return nil, unix.EIO }}}
 	c2.listening, c2.cur = true, r2
 	c2.listen(r2)
@@ -332,7 +331,7 @@ func TestListenAppliesEventsAndCountsENOBUFS(t *testing.T) {
 
 func TestResyncAfterLossAndEventsDuringDump(t *testing.T) {
 	now := t0
-	c := NewCollector(Config{Now: func() time.Time { return now }, Refresh: time.Hour})
+	c := New(Config{Now: func() time.Time { return now }, Refresh: time.Hour})
 	kernel := []model.Flow{tcpFlow(1, 1000, 100), tcpFlow(2, 2000, 200)}
 	var during []event // events that "arrive" while the dump runs
 	c.fakeDump = func(ctx context.Context, now time.Time, start func(), fn func(*model.Flow)) (uint64, error) {
@@ -406,7 +405,7 @@ func TestResyncAfterLossAndEventsDuringDump(t *testing.T) {
 }
 
 func TestPendingQueueIsBounded(t *testing.T) {
-	c := NewCollector(Config{MaxFlows: 2})
+	c := New(Config{MaxFlows: 2})
 	c.resyncing = true
 	var evs []event
 	for i := range 20 {
@@ -505,40 +504,32 @@ func TestNetfilterSysctls(t *testing.T) {
 	}
 }
 
-func TestFormatAndPrintFlows(t *testing.T) {
+// TestFormatFlow: one line per flow as conntrack -L -o extended prints
+// it, with the NAT at the end (cli/flows_test.go checks the listing
+// `netlens flows` prints around these lines).
+func TestFormatFlow(t *testing.T) {
 	f := tcpFlow(7, 40000, 300)
 	f.TCPState, f.Status, f.Zone, f.Timeout, f.Updated = model.TCPEstablished, model.StatusSeenReply|model.StatusAssured, 3, 431999*time.Second, time.Now()
 	u := model.Flow{Family: model.FamilyIPv6, Proto: model.ProtoICMPv6, ProtoNum: 58, Timeout: 29 * time.Second, Updated: time.Now(),
 		Orig:  model.FlowTuple{Src: netip.MustParseAddrPort("[fd01::2]:0"), Dst: netip.MustParseAddrPort("[fd02::2]:0"), ICMP: &model.ICMPKey{Type: 128, ID: 5}},
 		Reply: model.FlowTuple{Src: netip.MustParseAddrPort("[fd02::2]:0"), Dst: netip.MustParseAddrPort("[fd01::2]:0"), ICMP: &model.ICMPKey{Type: 129, ID: 5}}}
-	var b bytes.Buffer
-	if err := PrintFlows(&b, []model.Flow{f, u}, false); err != nil {
-		t.Fatal(err)
-	}
+	now := time.Now()
+	got := FormatFlow(&f, now) + "\n" + FormatFlow(&u, now) + "\n" + "netlens: 2 flow entries shown.\n"
 	want := "ipv4     2 tcp      6 431999 ESTABLISHED src=10.1.0.2 dst=10.1.0.1 sport=40000 dport=8080 packets=1 bytes=150 src=10.2.0.2 dst=10.2.0.1 sport=80 dport=40000 packets=1 bytes=150 [ASSURED] mark=0 zone=3 [SNAT 10.2.0.1:40000] [DNAT 10.2.0.2:80]\n" +
 		"ipv6     10 icmpv6   58 29 src=fd01::2 dst=fd02::2 type=128 code=0 id=5 [UNREPLIED] src=fd02::2 dst=fd01::2 type=129 code=0 id=5 mark=0\n" +
 		"netlens: 2 flow entries shown.\n"
-	if diff := cmp.Diff(want, b.String()); diff != "" {
+	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got)\n%s", diff)
 	}
 	// The text is what conntrack prints, so the oracle parser reads it back.
-	back, err := parseConntrackL(strings.NewReader(strings.ReplaceAll(strings.ReplaceAll(b.String(), " [SNAT 10.2.0.1:40000] [DNAT 10.2.0.2:80]", ""), "netlens:", "conntrack v")))
+	back, err := parseConntrackL(strings.NewReader(strings.ReplaceAll(strings.ReplaceAll(got, " [SNAT 10.2.0.1:40000] [DNAT 10.2.0.2:80]", ""), "netlens:", "conntrack v")))
 	if err != nil || len(back) != 2 || back[0].Orig != f.Orig || back[1].Reply.String() != u.Reply.String() {
 		t.Errorf("parse back: %v %+v", err, back)
-	}
-	b.Reset()
-	if err := PrintFlows(&b, nil, true); err != nil || strings.TrimSpace(b.String()) != "[]" {
-		t.Errorf("empty JSON: %q %v", b.String(), err)
-	}
-	b.Reset()
-	PrintFlows(&b, []model.Flow{f}, true)
-	if !strings.Contains(b.String(), `"nat": "both"`) || !strings.Contains(b.String(), `"status": [`) {
-		t.Errorf("JSON: %s", b.String())
 	}
 }
 
 func TestCloseWaitsForListener(t *testing.T) {
-	c := NewCollector(Config{})
+	c := New(Config{})
 	block := make(chan struct{})
 	var once sync.Once
 	r := &fakeReceiver{steps: []func() ([]netlink.Message, error){func() ([]netlink.Message, error) { <-block; return nil, os.ErrClosed }}}
@@ -724,23 +715,6 @@ func TestNLError(t *testing.T) {
 	}
 }
 
-func TestFlowsNote(t *testing.T) {
-	tests := []struct {
-		st   model.ConntrackStats
-		want string
-	}{
-		{model.ConntrackStats{Accounting: true, Count: 3, Max: 10, FlowsHeld: 3}, ""},
-		{model.ConntrackStats{Count: 100000, Max: 262144, FlowsHeld: 65536, FlowsTruncated: true},
-			"netlens: 65536 of 100000 entries shown (those with the most bytes); accounting off (net.netfilter.nf_conntrack_acct=0): no byte counts"},
-		{model.ConntrackStats{Accounting: true, Count: 10, Max: 10}, "netlens: TABLE FULL: 10 of 10 entries, new connections are dropped"},
-	}
-	for _, tt := range tests {
-		if got := FlowsNote(tt.st); got != tt.want {
-			t.Errorf("FlowsNote(%+v) = %q, want %q", tt.st, got, tt.want)
-		}
-	}
-}
-
 // realMessages reads netlink messages the kernel sent (captured by
 // TestIntegrationCaptureFixtures).
 func realMessages(t testing.TB, name string) []netlink.Message {
@@ -828,7 +802,7 @@ func TestRealKernelEvents(t *testing.T) {
 	if kinds["EventNew"] == 0 || kinds["EventUpdate"] == 0 || kinds["EventDestroy"] == 0 {
 		t.Fatalf("event kinds: %v", kinds)
 	}
-	c := NewCollector(Config{Now: func() time.Time { return t0 }})
+	c := New(Config{Now: func() time.Time { return t0 }})
 	c.listening, c.cur = true, r
 	c.closing.Store(true)
 	c.listen(r)

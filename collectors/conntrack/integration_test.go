@@ -299,7 +299,7 @@ func TestIntegrationFlowsMatchConntrack(t *testing.T) {
 	dialIn(t, l.rtr, "tcp", "10.2.0.2:80")         // local TCP, masquerade keeps the address
 	time.Sleep(300 * time.Millisecond)             // let the last ACKs settle
 
-	c := NewCollector(Config{NetNS: l.rtr.fd(), Refresh: time.Hour})
+	c := New(Config{NetNS: l.rtr.fd(), Refresh: time.Hour})
 	defer c.Close()
 	store := model.NewStore("h", "k", time.Now())
 	// A Collect whose context is already done returns at once; its dump
@@ -477,7 +477,7 @@ func TestIntegrationEventsNoSilentLoss(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ns := loopbackLab(t, "ev")
-			c := NewCollector(Config{NetNS: ns.fd(), Refresh: time.Hour, EventBuffer: tc.buf})
+			c := New(Config{NetNS: ns.fd(), Refresh: time.Hour, EventBuffer: tc.buf})
 			defer c.Close()
 			var mu sync.Mutex
 			seen := map[eventKind]int{}
@@ -667,7 +667,7 @@ func TestIntegrationTableFull(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond)
 
-	c := NewCollector(Config{NetNS: ns.fd(), Refresh: time.Hour})
+	c := New(Config{NetNS: ns.fd(), Refresh: time.Hour})
 	defer c.Close()
 	store := model.NewStore("h", "k", time.Now())
 	if err := c.Collect(context.Background(), store); err != nil {
@@ -770,7 +770,7 @@ func TestIntegrationTableFull(t *testing.T) {
 func TestIntegrationNonRoot(t *testing.T) {
 	if os.Getenv("NETLENS_CT_NONROOT_HELPER") == "1" {
 		var rec recorder
-		err := NewCollector(Config{}).Collect(context.Background(), &rec)
+		err := New(Config{}).Collect(context.Background(), &rec)
 		fmt.Printf("STATE=%s\nERR=%v\nMAX=%d\n", collectors.Classify(err), err, rec.stats.Max)
 		_, _, err = DumpOnce(context.Background(), Config{})
 		fmt.Printf("ONCE=%s\nONCEERR=%v\n", collectors.Classify(err), err)
@@ -918,7 +918,7 @@ func TestIntegrationRawMessages(t *testing.T) {
 func TestIntegrationEmptyNamespaceSkipsWalk(t *testing.T) {
 	requireRoot(t)
 	ns := loopbackLab(t, "empty")
-	c := NewCollector(Config{NetNS: ns.fd(), Refresh: time.Hour})
+	c := New(Config{NetNS: ns.fd(), Refresh: time.Hour})
 	defer c.Close()
 	store := model.NewStore("h", "k", time.Now())
 	if err := c.Collect(context.Background(), store); err != nil {

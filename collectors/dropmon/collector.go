@@ -18,8 +18,8 @@ import (
 	"netlens/model"
 )
 
-// CollectorName is the name the collector reports under.
-const CollectorName = "dropmon"
+// Name is the name the collector reports under.
+const Name = model.CollectorDropMon
 
 // Mode selects how the kernel reports drops.
 type Mode int
@@ -132,7 +132,7 @@ func New(opts Options) *Collector {
 }
 
 // Name implements collectors.Collector.
-func (c *Collector) Name() string { return CollectorName }
+func (c *Collector) Name() string { return Name }
 
 // Source implements collectors.Sourcer: "NET_DM packet mode", "NET_DM
 // summary mode", or "NET_DM" before it has started.
@@ -168,7 +168,7 @@ func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error
 	m.QueueDropped = c.kernelDropped
 	c.mu.Unlock()
 	pub.Publish(model.DropsUpdate{Monitor: m})
-	pub.Publish(model.CountersUpdate{Collector: CollectorName, At: now, Counters: counters})
+	pub.Publish(model.CountersUpdate{Collector: Name, At: now, Counters: counters})
 	return failed
 }
 

@@ -7,7 +7,30 @@ import (
 
 	"netlens/collectors"
 	"netlens/model"
+	"netlens/model/rules"
 )
+
+// Name is the collector's name.
+const Name = model.CollectorFilters
+
+// Source is what the collector reads: the read side of a filter backend
+// (control/filter.Backend satisfies it). The collector never changes the
+// rules, and never reverts an overdue change either: it reports one in
+// its Note, and the control side reverts it (control/filter.RecoverLoop).
+type Source interface {
+	// Name is "kmod", "nft" or "none".
+	Name() string
+	// ReadOnly says why changes are refused, or "".
+	ReadOnly() string
+	// List returns the rules in evaluation order with their counters.
+	List() ([]model.Rule, error)
+	// Verdicts returns the per-hook verdict counters (nil when none).
+	Verdicts() ([]model.HookVerdicts, error)
+	// Watch calls changed after every change of the rules, whoever made
+	// it, until ctx is done.
+	Watch(ctx context.Context, changed func()) error
+	Close() error
+}
 
 // Collector is the "filters" collector: it publishes the backend's rules,
 // counters, rates and pending changes as a model.RulesUpdate on every run,
@@ -15,8 +38,9 @@ import (
 // netlens, nft(8), the module's events, a revert). It is safe for
 // concurrent use; Close stops the watch goroutine and waits for it.
 type Collector struct {
-	b   Backend
-	now func() time.Time
+	b Source
+	// Now is the clock (time.Now; tests replace it).
+	Now func() time.Time
 
 	pubMu    sync.Mutex // serialises publish
 	mu       sync.Mutex
@@ -33,13 +57,13 @@ type sample struct {
 	at      time.Time
 }
 
-// NewCollector returns the collector over b.
-func NewCollector(b Backend) *Collector {
-	return &Collector{b: b, now: time.Now, prev: map[uint32]sample{}}
+// New returns the collector over b.
+func New(b Source) *Collector {
+	return &Collector{b: b, Now: time.Now, prev: map[uint32]sample{}}
 }
 
-// Name returns "filters".
-func (c *Collector) Name() string { return "filters" }
+// Name returns Name.
+func (c *Collector) Name() string { return Name }
 
 // Source returns the backend in use ("kmod", "nft" or "none").
 func (c *Collector) Source() string { return c.b.Name() }
@@ -59,9 +83,6 @@ func (c *Collector) Note() string {
 	}
 	return ""
 }
-
-// Backend returns the backend the collector reads.
-func (c *Collector) Backend() Backend { return c.b }
 
 // Collect publishes the current rules and starts the watch on first use.
 func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error {
@@ -134,21 +155,22 @@ func (c *Collector) publish(pub collectors.Publisher) error {
 	c.pubMu.Lock()
 	defer c.pubMu.Unlock()
 	// Reading never writes: an overdue change is reported (Note), and
-	// reverted only by the control side (RecoverLoop, `netlens rules`).
-	rules, err := c.b.List()
+	// reverted only by the control side (control/filter.RecoverLoop,
+	// `netlens rules`).
+	rs, err := c.b.List()
 	if err != nil {
 		return err
 	}
-	rules = jsonSafe(rules)
+	rs = rules.JSONSafe(rs)
 	hooks, err := c.b.Verdicts()
 	if err != nil {
 		return err
 	}
-	now := c.now()
+	now := c.Now()
 	c.mu.Lock()
-	next := make(map[uint32]sample, len(rules))
-	for i := range rules {
-		r := &rules[i]
+	next := make(map[uint32]sample, len(rs))
+	for i := range rs {
+		r := &rs[i]
 		if p, ok := c.prev[r.ID]; ok && r.Packets >= p.packets {
 			if dt := now.Sub(p.at).Seconds(); dt > 0 {
 				r.Rate = float64(r.Packets-p.packets) / dt
@@ -160,10 +182,10 @@ func (c *Collector) publish(pub collectors.Publisher) error {
 	c.mu.Unlock()
 	st := model.RulesState{
 		Backend: c.b.Name(), ReadOnly: c.b.ReadOnly(), At: now,
-		Rules: rules, Hooks: hooks, Pending: PendingChanges(c.b, rules), Events: Events(c.b),
+		Rules: rs, Hooks: hooks, Pending: rules.PendingChanges(c.b, rs), Events: rules.Events(c.b),
 	}
 	c.mu.Lock()
-	c.overdue = OverdueNote(Overdue(&st, now))
+	c.overdue = rules.OverdueNote(rules.Overdue(&st, now))
 	c.mu.Unlock()
 	pub.Publish(model.RulesUpdate{State: st})
 	return nil

@@ -14,8 +14,8 @@ import (
 	"netlens/model"
 )
 
-// CollectorName is the name the counters collector reports under.
-const CollectorName = "counters"
+// Name is the name the counters collector reports under.
+const Name = model.CollectorCounters
 
 // file is one /proc/net file the Collector reads.
 type file struct {
@@ -65,15 +65,15 @@ type Collector struct {
 	missing []string
 }
 
-// NewCollector returns a counters collector reading the files under
+// New returns a counters collector reading the files under
 // procRoot ("/proc"; "/proc/thread-self" for the network namespace of the
 // calling thread, which is what /proc/net points at).
-func NewCollector(procRoot string) *Collector {
+func New(procRoot string) *Collector {
 	return &Collector{procRoot: procRoot, Now: time.Now, p: newParser()}
 }
 
 // Name implements collectors.Collector.
-func (c *Collector) Name() string { return CollectorName }
+func (c *Collector) Name() string { return Name }
 
 // Missing returns the files the last Collect found missing ("/proc/net/xfrm_stat").
 func (c *Collector) Missing() []string {
@@ -101,7 +101,7 @@ func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error
 	if out == nil {
 		return err
 	}
-	pub.Publish(model.CountersUpdate{Collector: CollectorName, At: c.Now(), Counters: out})
+	pub.Publish(model.CountersUpdate{Collector: Name, At: c.Now(), Counters: out})
 	return err
 }
 

@@ -98,7 +98,7 @@ func TestCollector(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			c := NewCollector(root)
+			c := New(root)
 			c.Now = func() time.Time { return at }
 			u, published, err := collectOnce(t, c)
 			if tt.wantErr == "" && err != nil {
@@ -118,7 +118,7 @@ func TestCollector(t *testing.T) {
 				if !published {
 					t.Fatal("nothing published")
 				}
-				if u.Collector != CollectorName || !u.At.Equal(at) || len(u.Counters) != tt.wantCount {
+				if u.Collector != Name || !u.At.Equal(at) || len(u.Counters) != tt.wantCount {
 					t.Errorf("update %s at %v with %d counters, want %d", u.Collector, u.At, len(u.Counters), tt.wantCount)
 				}
 			}
@@ -133,7 +133,7 @@ func TestCollector(t *testing.T) {
 // gives the same counters (the reused buffers and intern table carry no
 // state into the output).
 func TestCollectorRepeats(t *testing.T) {
-	c := NewCollector(filepath.Join("testdata", "proc"))
+	c := New(filepath.Join("testdata", "proc"))
 	first, _, err := collectOnce(t, c)
 	if err != nil {
 		t.Fatal(err)
@@ -175,7 +175,7 @@ func TestCollectorSysfs(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got)\n%s", diff)
 	}
-	c := NewCollector(filepath.Join("testdata", "proc"))
+	c := New(filepath.Join("testdata", "proc"))
 	c.SysRoot = sys
 	u, _, err := collectOnce(t, c)
 	if err != nil {
@@ -190,7 +190,7 @@ func TestCollectorCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var r recorder
-	if err := NewCollector("/proc").Collect(ctx, &r); !errors.Is(err, context.Canceled) || len(r.updates) != 0 {
+	if err := New("/proc").Collect(ctx, &r); !errors.Is(err, context.Canceled) || len(r.updates) != 0 {
 		t.Fatalf("err %v, %d updates", err, len(r.updates))
 	}
 }
@@ -202,7 +202,7 @@ func BenchmarkCollect(b *testing.B) {
 	for _, sys := range []string{"", "/sys"} {
 		name := map[string]string{"": "proc", "/sys": "with-sysfs"}[sys]
 		b.Run(name, func(b *testing.B) {
-			c := NewCollector("/proc")
+			c := New("/proc")
 			c.SysRoot = sys
 			b.ReportAllocs()
 			for b.Loop() {
@@ -262,7 +262,7 @@ func BenchmarkNstatCommand(b *testing.B) {
 // the names of interfaces that went away forever.
 func TestCollectorForgetsOldNames(t *testing.T) {
 	root := copyProc(t)
-	c := NewCollector(root)
+	c := New(root)
 	header := "Inter-|   Receive                                                |  Transmit\n" +
 		" face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n"
 	for i := range 200 {

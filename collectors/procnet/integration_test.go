@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"netlens/collectors/internal/netnstest"
+	"netlens/internal/netnstest"
 	"netlens/model"
 )
 
@@ -120,7 +120,7 @@ func TestIntegrationNstatOracle(t *testing.T) {
 	var nst map[string]uint64
 	ns.Do(t, func() {
 		makeTraffic(t)
-		c := NewCollector("/proc/thread-self")
+		c := New("/proc/thread-self")
 		var err error
 		if before, err = c.collect(context.Background()); err != nil {
 			t.Error(err)
@@ -275,7 +275,7 @@ func TestIntegrationDropDeltas(t *testing.T) {
 	const sent = 200
 	store := model.NewStore("h", "k", time.Unix(0, 0))
 	ns.Do(t, func() {
-		c := NewCollector("/proc/thread-self")
+		c := New("/proc/thread-self")
 		tick := time.Unix(100, 0)
 		c.Now = func() time.Time { return tick }
 		if err := c.Collect(context.Background(), store); err != nil {

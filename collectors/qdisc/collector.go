@@ -15,8 +15,8 @@ import (
 	"netlens/model"
 )
 
-// CollectorName is the name the collector reports under.
-const CollectorName = "qdisc"
+// Name is the name the collector reports under.
+const Name = model.CollectorQdisc
 
 // Source is the Source of every counter the collector publishes.
 const Source = "rtnetlink"
@@ -82,7 +82,7 @@ func New(opts Options) *Collector {
 }
 
 // Name implements collectors.Collector.
-func (c *Collector) Name() string { return CollectorName }
+func (c *Collector) Name() string { return Name }
 
 // Source implements collectors.Sourcer.
 func (c *Collector) Source() string { return Source }
@@ -108,7 +108,7 @@ func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error
 		return err
 	}
 	c.last = len(out)
-	pub.Publish(model.CountersUpdate{Collector: CollectorName, At: c.opts.Now(), Counters: out})
+	pub.Publish(model.CountersUpdate{Collector: Name, At: c.opts.Now(), Counters: out})
 	return err
 }
 

@@ -139,7 +139,7 @@ func TestCollectorCounters(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := rec.updates[0]
-	if got.Collector != CollectorName || !got.At.Equal(at) {
+	if got.Collector != Name || !got.At.Equal(at) {
 		t.Fatalf("update %s at %v", got.Collector, got.At)
 	}
 	want := map[string]uint64{"drops": 297, "overlimits": 355, "requeues": 0, "bytes": 76676, "packets": 64, "backlog": 0, "qlen": 0}

@@ -87,6 +87,9 @@ type Stats struct {
 	OwnerDuration time.Duration
 }
 
+// Name is the name the collector reports under.
+const Name = model.CollectorSockets
+
 // New returns a Collector with opts. It opens nothing until the first
 // Collect.
 func New(opts Options) *Collector {
@@ -100,7 +103,7 @@ func New(opts Options) *Collector {
 }
 
 // Name returns "sockets".
-func (c *Collector) Name() string { return "sockets" }
+func (c *Collector) Name() string { return Name }
 
 // Source returns the source of the last collection: "sock_diag" or
 // "/proc/net" ("" before the first). When sock_diag lacks a handler for

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"netlens/collectors/internal/netnstest"
+	"netlens/internal/netnstest"
 	"netlens/model"
 )
 

@@ -72,7 +72,7 @@ type ownerEntry struct {
 // of /proc/PID/fd are fixed when its inode is made and never move as fds
 // open and close (checked on 6.18), and its st_size (6.2+) is the number of
 // open fds, which a close plus an open leaves equal. So a refresh lists
-// fd directories (getdents64 into a reused buffer, about 0.8 µs per fd) and
+// fd directories (getdents64 into a reused buffer: cheap per fd) and
 // readlinks only what the listing and the socket table say may have
 // changed. Where the kernel reports the fd count (6.2+), a process whose
 // count has not changed and whose sockets are all still in the table is

@@ -14,8 +14,8 @@ import (
 	"netlens/model"
 )
 
-// CollectorName is the name the sysctl collector reports under.
-const CollectorName = "sysctl"
+// Name is the name the sysctl collector reports under.
+const Name = model.CollectorSysctl
 
 // DefaultInterval is a sensible interval for the Collector: sysctls
 // change rarely, and a walk reads about a thousand files.
@@ -37,15 +37,15 @@ type Collector struct {
 	stats Stats
 }
 
-// NewCollector returns a sysctl collector reading root/net, with root
+// New returns a sysctl collector reading root/net, with root
 // standing for /proc/sys ("/proc/sys"; a testdata directory in tests).
 // /proc/sys/net shows the network namespace of the thread that reads it.
-func NewCollector(root string) *Collector {
+func New(root string) *Collector {
 	return &Collector{root: root, Now: time.Now, w: newWalker()}
 }
 
 // Name implements collectors.Collector.
-func (c *Collector) Name() string { return CollectorName }
+func (c *Collector) Name() string { return Name }
 
 // Stats returns what the last Collect read and skipped.
 func (c *Collector) Stats() Stats {

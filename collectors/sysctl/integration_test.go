@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"netlens/collectors/internal/netnstest"
+	"netlens/internal/netnstest"
 	"netlens/model"
 )
 
@@ -31,7 +31,7 @@ func TestIntegrationSysctlOracle(t *testing.T) {
 	var got []model.Sysctl
 	var st Stats
 	ns.Do(t, func() {
-		c := NewCollector("/proc/sys")
+		c := New("/proc/sys")
 		var r recorder
 		if err := c.Collect(context.Background(), &r); err != nil {
 			t.Error(err)
@@ -107,7 +107,7 @@ func TestIntegrationSysctlChurn(t *testing.T) {
 	}()
 	walks := 0
 	ns.Do(t, func() {
-		c := NewCollector("/proc/sys")
+		c := New("/proc/sys")
 		deadline := time.After(20 * time.Second)
 		for {
 			select {

@@ -132,7 +132,7 @@ func (r *recorder) Publish(u model.Update) { r.updates = append(r.updates, u) }
 
 func TestCollector(t *testing.T) {
 	at := time.Unix(1700000000, 0)
-	c := NewCollector(filepath.Join("testdata", "sys"))
+	c := New(filepath.Join("testdata", "sys"))
 	c.Now = func() time.Time { return at }
 	var r recorder
 	for range 2 { // the second walk reuses the first one's strings
@@ -157,7 +157,7 @@ func TestCollector(t *testing.T) {
 		t.Errorf("source %q", c.Source())
 	}
 
-	c = NewCollector(t.TempDir())
+	c = New(t.TempDir())
 	if err := c.Collect(context.Background(), &r); !errors.Is(err, collectors.ErrNotSupported) {
 		t.Errorf("missing /proc/sys/net: got %v, want ErrNotSupported", err)
 	}
@@ -178,7 +178,7 @@ func TestCollectorSeesChanges(t *testing.T) {
 	}
 	write("somaxconn", "4096\n")
 	write("other", "1\n")
-	c := NewCollector(root)
+	c := New(root)
 	var r recorder
 	if err := c.Collect(context.Background(), &r); err != nil {
 		t.Fatal(err)
@@ -208,7 +208,7 @@ func TestUnreadableOnLiveKernel(t *testing.T) {
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	c := NewCollector("/proc/sys")
+	c := New("/proc/sys")
 	var r recorder
 	if err := c.Collect(context.Background(), &r); err != nil {
 		t.Fatal(err)
@@ -295,7 +295,7 @@ func FuzzDottedName(f *testing.F) {
 }
 
 func BenchmarkWalk(b *testing.B) {
-	c := NewCollector("/proc/sys")
+	c := New("/proc/sys")
 	var r discard
 	b.ReportAllocs()
 	for b.Loop() {

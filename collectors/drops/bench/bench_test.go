@@ -11,10 +11,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"netlens/collectors/drops"
 	"netlens/collectors/procnet"
 	"netlens/collectors/qdisc"
 	"netlens/model"
+	"netlens/model/drops"
 )
 
 const pairs = 32
@@ -87,7 +87,7 @@ type funnel struct {
 
 func newFunnel(fd int) *funnel {
 	return &funnel{
-		pn:    procnet.NewCollector("/proc/thread-self"),
+		pn:    procnet.New("/proc/thread-self"),
 		qd:    qdisc.New(qdisc.Options{NetNS: fd, Links: true}),
 		store: model.NewStore("bench", "bench", time.Now()),
 	}

@@ -1,13 +1,13 @@
 package main
 
 import (
-	"netlens/collectors/filter"
-	"netlens/collectors/filter/kmodbackend"
 	"netlens/collectors/kmod"
+	"netlens/control/filter/kmodbackend"
+	"netlens/internal/filtertest"
 )
 
 // checkFilterBackend runs the Filters pane's backend-independent end-to-end
-// check (collectors/filter.Exercise) with the kmod backend against the real
+// check (internal/filtertest.Exercise) with the kmod backend against the real
 // module: pending add reverted, confirmed add kept and counted, disable,
 // unconfirmed enable reverted.
 func checkFilterBackend() error {
@@ -17,6 +17,6 @@ func checkFilterBackend() error {
 			return err
 		}
 		defer b.Close()
-		return filter.Exercise(b, logf)
+		return filtertest.Exercise(b, logf)
 	})
 }

@@ -51,19 +51,19 @@ func run() error {
 
 	store := model.NewStore("demo-host", "6.12.48-demo", time.Now())
 	for _, st := range []model.CollectorStatus{
-		{Name: "counters", State: model.StateOK},
-		{Name: "sockets", State: model.StateOK, Source: "synthetic"},
-		{Name: "sysctl", State: model.StateOK},
+		{Name: model.CollectorCounters, State: model.StateOK},
+		{Name: model.CollectorSockets, State: model.StateOK, Source: "synthetic"},
+		{Name: model.CollectorSysctl, State: model.StateOK},
 	} {
 		store.Publish(model.StatusUpdate{Status: st})
 	}
 	socks := sockets(*n)
 	store.Publish(model.SocketsUpdate{At: time.Now(), Sockets: socks})
-	ct := model.CollectorStatus{Name: "conntrack", State: model.StateNoPermission, Reason: "needs CAP_NET_ADMIN"}
+	ct := model.CollectorStatus{Name: model.CollectorConntrack, State: model.StateNoPermission, Reason: "needs CAP_NET_ADMIN"}
 	var drops uint64
 	publishCT := func() {}
 	if *nflows > 0 {
-		ct = model.CollectorStatus{Name: "conntrack", State: model.StateOK, Source: "ctnetlink"}
+		ct = model.CollectorStatus{Name: model.CollectorConntrack, State: model.StateOK, Source: "ctnetlink"}
 		fs := flows(socks, *nflows)
 		store.Publish(model.FlowsUpdate{At: time.Now(), Flows: fs})
 		publishCT = func() {
@@ -81,7 +81,7 @@ func run() error {
 			}{{"drop", drops}, {"early_drop", drops / 3}, {"insert_failed", 0}, {"invalid", 4}} {
 				cs = append(cs, model.RawCounter{Layer: model.LayerNetfilter, Source: "ctnetlink", Group: "conntrack", Name: c.name, Kind: model.KindCounter, Value: c.v})
 			}
-			store.Publish(model.CountersUpdate{Collector: "conntrack", At: time.Now(), Counters: cs})
+			store.Publish(model.CountersUpdate{Collector: model.CollectorConntrack, At: time.Now(), Counters: cs})
 		}
 	}
 	store.Publish(model.StatusUpdate{Status: ct})
@@ -93,7 +93,7 @@ func run() error {
 	}})
 	var udpErrs uint64
 	publishCounters := func() {
-		store.Publish(model.CountersUpdate{Collector: "counters", At: time.Now(), Counters: []model.RawCounter{
+		store.Publish(model.CountersUpdate{Collector: model.CollectorCounters, At: time.Now(), Counters: []model.RawCounter{
 			{Layer: model.LayerTransport, Source: "/proc/net/snmp", Group: "Udp", Name: "RcvbufErrors", Kind: model.KindCounter, Value: udpErrs},
 			{Layer: model.LayerTransport, Source: "/proc/net/snmp", Group: "Udp", Name: "NoPorts", Kind: model.KindCounter, Value: 7},
 		}})

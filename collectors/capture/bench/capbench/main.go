@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"netlens/collectors/capture"
-	"netlens/model"
 )
 
 func main() {
@@ -31,26 +30,21 @@ func main() {
 	dur := flag.Duration("d", 5*time.Second, "live capture duration")
 	flag.Parse()
 	start := time.Now()
-	pr, pw := io.Pipe()
-	done := make(chan model.CaptureStats)
-	go func() {
-		var cs model.CaptureStats
-		json.NewDecoder(pr).Decode(&cs)
-		io.Copy(io.Discard, pr)
-		done <- cs
-	}()
-	opts := capture.CLIOptions{Options: capture.Options{File: *path, Filter: *filter}, JSON: true}
+	opts := capture.OnceOptions{Options: capture.Options{File: *path, Filter: *filter}}
 	if *iface != "" {
 		opts.Options.Interface, opts.Options.File, opts.Duration = *iface, "", *dur
 	}
-	err := capture.RunCLI(context.Background(), pw, opts)
-	pw.Close()
+	// The work of `netlens capture --json`: capture, then encode.
+	stats, _, err := capture.Once(context.Background(), opts)
+	if err == nil {
+		err = json.NewEncoder(io.Discard).Encode(stats)
+	}
 	el := time.Since(start)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "capbench:", err)
 		os.Exit(1)
 	}
-	cs := <-done
+	cs := *stats
 	if *iface != "" {
 		fmt.Printf("%d %d %.3f\n", cs.Packets, cs.RingDrops, cs.CPUSeconds)
 		return

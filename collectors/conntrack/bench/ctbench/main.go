@@ -133,7 +133,7 @@ func dump(runs, maxFlows int) error {
 	var times []time.Duration
 	var s sink
 	for range runs {
-		c := conntrack.NewCollector(conntrack.Config{NoEvents: true, MaxFlows: maxFlows})
+		c := conntrack.New(conntrack.Config{NoEvents: true, MaxFlows: maxFlows})
 		start := time.Now()
 		err := c.Collect(context.Background(), &s)
 		times = append(times, time.Since(start))
@@ -166,7 +166,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // listen runs a collector with its event listener for d and prints what
 // it received, lost and spent.
 func listen(d time.Duration, buf int) error {
-	c := conntrack.NewCollector(conntrack.Config{Refresh: time.Hour, EventBuffer: buf})
+	c := conntrack.New(conntrack.Config{Refresh: time.Hour, EventBuffer: buf})
 	defer c.Close()
 	var s sink
 	if err := c.Collect(context.Background(), &s); err != nil {

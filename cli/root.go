@@ -1,0 +1,287 @@
+// Package cli is every netlens command: the TUI (this file, with the
+// flags the commands share) and one file per subcommand, each registered
+// in NewRoot. Errors in how netlens was called are UsageErrors (exit 2).
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"netlens/collectors"
+	"netlens/collectors/all"
+	"netlens/collectors/capture"
+	filtercol "netlens/collectors/filter"
+	"netlens/control/filter"
+	"netlens/export"
+	"netlens/model"
+	"netlens/model/rules"
+	"netlens/ui"
+)
+
+// options are the flags shared by the TUI and the commands that collect.
+type options struct {
+	refresh       time.Duration
+	snapshotDir   string
+	noOwners      bool
+	noMouse       bool
+	filterBackend string
+	pcap          string
+	captureIface  string
+	captureFilter string
+	cpuProfile    string
+	revert        time.Duration
+	ascii         bool
+	version       string
+}
+
+// config returns the collectors' configuration, opening the filter
+// backend: a bad --filter-backend is a usage error (rules.InvalidError,
+// exit 2); a backend asked for by name that is unavailable is an error
+// (exit 1) with the reason and how to load it.
+func (o options) config() (all.Config, error) {
+	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners}
+	b, err := filter.Open(filter.Options{Backend: o.filterBackend})
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Filters = b
+	switch {
+	case o.pcap != "" && o.captureIface != "":
+		return cfg, UsageError{errors.New("--pcap and --capture exclude each other")}
+	case o.pcap != "":
+		cfg.Capture = &capture.Options{File: o.pcap, Filter: o.captureFilter}
+	case o.captureIface != "":
+		cfg.Capture = &capture.Options{Interface: o.captureIface, Filter: o.captureFilter}
+	case o.captureFilter != "":
+		return cfg, UsageError{errors.New("--capture-filter needs --capture IFACE or --pcap FILE")}
+	}
+	return cfg, nil
+}
+
+func (o options) runner(store *model.Store) (*collectors.Runner, error) {
+	r, _, _, err := o.runnerSpecs(store)
+	return r, err
+}
+
+// runnerSpecs is runner that also returns the configuration and the
+// collectors it runs.
+func (o options) runnerSpecs(store *model.Store) (*collectors.Runner, all.Config, []collectors.Spec, error) {
+	cfg, err := o.config()
+	if err != nil {
+		return nil, cfg, nil, err
+	}
+	specs, err := all.Specs(cfg)
+	if err != nil {
+		return nil, cfg, nil, UsageError{err}
+	}
+	return collectors.NewRunner(store, specs...), cfg, specs, nil
+}
+
+func glyphs(ascii bool) ui.Glyphs {
+	if ascii {
+		return ui.GlyphsASCII
+	}
+	return ui.GlyphsAuto
+}
+
+// tuiFilters is the Filters tab's control: a filter.Manager over the
+// filters collector's backend, guarded by the SSH session and the
+// snapshot's sockets and flows; after a change the collector publishes at
+// once. Nil when the filters collector does not run.
+func tuiFilters(store *model.Store, cfg all.Config, specs []collectors.Spec, revert time.Duration) ui.FilterControl {
+	b, c := filtersBackend(cfg, specs)
+	if c == nil {
+		return nil
+	}
+	m := &filter.Manager{Backend: b, Revert: revert, Guard: func() filter.GuardInput { return filter.GuardFromSnapshot(store.Snapshot()) }}
+	return filter.Control{Manager: m, Published: c.Refresh}
+}
+
+// filtersBackend returns the filter backend and the filters collector
+// that reads it, or a nil collector when it does not run.
+func filtersBackend(cfg all.Config, specs []collectors.Spec) (filter.Backend, *filtercol.Collector) {
+	b, ok := cfg.Filters.(filter.Backend)
+	if !ok {
+		return nil, nil
+	}
+	for _, s := range specs {
+		if c, ok := s.Collector.(*filtercol.Collector); ok {
+			return b, c
+		}
+	}
+	return nil, nil
+}
+
+// recoverLoop runs, until ctx is done, the safety net of the process
+// that holds the filter control (the TUI): an overdue change whose revert
+// helper died is reverted (the revert log says so) and the collector
+// publishes at once; the collector itself only reports it. The returned
+// function waits for the loop to end (after ctx is done).
+func recoverLoop(ctx context.Context, cfg all.Config, specs []collectors.Spec, every time.Duration) (wait func()) {
+	b, c := filtersBackend(cfg, specs)
+	if c == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		filter.RecoverLoop(ctx, b, every, func() { _ = c.Refresh() })
+	}()
+	return func() { <-done }
+}
+
+// tuiCapture is the Capture tab's control: the capture collector itself
+// (its stored packets). Nil when no capture runs.
+func tuiCapture(specs []collectors.Spec) ui.CaptureControl {
+	for _, s := range specs {
+		if c, ok := s.Collector.(*capture.Collector); ok {
+			return c
+		}
+	}
+	return nil
+}
+
+// NewRoot returns the netlens command: the TUI, and its subcommands. A
+// new subcommand is a file cli/<name>.go with a function returning its
+// *cobra.Command, added to the list below.
+func NewRoot(version string) *cobra.Command {
+	o := options{version: version}
+	root := &cobra.Command{
+		Use:   "netlens",
+		Short: "Terminal UI network inspector: sockets, flows, filter rules, drops, sysctls",
+		Long: `netlens shows, live and in one place, the sockets and conntrack flows of
+this host, the filter rules, the kernel's network counters by layer (where
+packets are lost), and the network sysctls; 's' writes a JSON snapshot of
+it all.
+
+Run as root, or give the binary the capabilities it needs:
+  setcap cap_net_admin,cap_net_raw,cap_sys_ptrace,cap_dac_read_search+ep netlens
+Without them netlens still runs and says, in each pane, what it cannot see.
+
+Exit status: 0 when quit; 1 when it cannot start (no terminal, a filter
+backend asked for by name is unavailable); 2 for invalid flags or
+arguments. Each subcommand's --help gives its own.`,
+		Args:          noArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.refresh < 100*time.Millisecond {
+				return UsageError{fmt.Errorf("--refresh %s is too short (minimum 100ms)\n%s", o.refresh, cmd.UsageString())}
+			}
+			if err := filter.CheckRevert(o.revert); err != nil {
+				return UsageError{fmt.Errorf("%w\n%s", err, cmd.UsageString())}
+			}
+			return runTUI(cmd.Context(), o)
+		},
+	}
+	f := root.Flags()
+	f.DurationVar(&o.refresh, "refresh", time.Second, "how often the screen and the collectors refresh")
+	f.StringVar(&o.snapshotDir, "snapshot-dir", ".", "directory where 's' writes snapshots")
+	f.BoolVar(&o.noMouse, "no-mouse", false, "leave the mouse to the terminal (text selection) instead of scrolling with the wheel")
+	f.DurationVar(&o.revert, "revert", filter.DefaultRevert, "revert deadline of a filter change that can drop traffic: unless confirmed with c, it is undone")
+	f.BoolVar(&o.ascii, "ascii", false, "draw only ASCII (sparklines too), for fonts without block elements")
+	f.StringVar(&o.pcap, "pcap", "", "replay a pcap or pcapng `FILE` into the capture statistics (offline study)")
+	f.StringVar(&o.captureIface, "capture", "", "capture packets live on `IFACE` (\"any\" for all; costs CPU, needs CAP_NET_RAW)")
+	f.StringVar(&o.captureFilter, "capture-filter", "", "capture filter in tcpdump syntax (host, net, port, portrange, tcp, udp, icmp, vlan, and/or/not, ...)")
+	collectFlags(f, &o)
+	pf := root.PersistentFlags()
+	pf.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (for performance work)")
+	pf.MarkHidden("cpuprofile")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if o.cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		cobra.OnFinalize(func() { pprof.StopCPUProfile(); f.Close() })
+		return pprof.StartCPUProfile(f)
+	}
+
+	root.AddCommand(
+		snapshotCmd(&o),
+		flowsCmd(),
+		dropsCmd(&o),
+		captureCmd(),
+		RulesCmd(RulesConfig{}),
+		versionCmd(version),
+	)
+	flagErr := func(cmd *cobra.Command, err error) error {
+		return UsageError{fmt.Errorf("%w\n%s", err, cmd.UsageString())}
+	}
+	root.SetFlagErrorFunc(flagErr)
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.SetFlagErrorFunc(flagErr)
+		c.SilenceUsage, c.SilenceErrors = true, true
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	return root
+}
+
+// collectFlags are the flags of the commands that run every collector
+// (the TUI and snapshot); the others do not accept them.
+func collectFlags(f *pflag.FlagSet, o *options) {
+	f.BoolVar(&o.noOwners, "no-owners", false, "do not map sockets to processes (cheaper on hosts with many sockets)")
+	f.StringVar(&o.filterBackend, "filter-backend", rules.BackendAuto, "filter rules backend: auto (kmod, else nft, else read-only), kmod or nft (an error when unavailable), none")
+}
+
+// noArgs refuses positional arguments (and so unknown subcommands) as a
+// usage error.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	if !cmd.HasParent() {
+		return UsageError{fmt.Errorf("unknown command %q\n%s", args[0], cmd.UsageString())}
+	}
+	return UsageError{fmt.Errorf("%s takes no arguments, got %q\n%s", cmd.CommandPath(), args, cmd.UsageString())}
+}
+
+func newStore() *model.Store {
+	host, _ := os.Hostname()
+	return model.NewStore(host, all.KernelRelease(), time.Now())
+}
+
+func runTUI(ctx context.Context, o options) error {
+	store := newStore()
+	r, cfg, specs, err := o.runnerSpecs(store)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r.Run(ctx)
+	defer r.Wait()
+	defer cancel()
+	// The TUI holds the filter control: it reverts an overdue change
+	// whose revert helper died (the read path only reports it).
+	defer recoverLoop(ctx, cfg, specs, o.refresh)()
+	defer cancel()
+	return ui.Run(ctx, store, ui.Options{
+		Refresh: o.refresh,
+		Version: o.version,
+		NoMouse: o.noMouse,
+		Deps:    ui.Deps{Drops: all.DropsDeps},
+		SaveSnapshot: func(s model.Snapshot) (string, error) {
+			return export.Save(o.snapshotDir, s)
+		},
+		Controls: ui.Controls{
+			Filters: tuiFilters(store, cfg, specs, o.revert),
+			Capture: tuiCapture(specs),
+		},
+		Glyphs:     glyphs(o.ascii),
+		CaptureDir: o.snapshotDir,
+	})
+}

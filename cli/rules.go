@@ -1,0 +1,513 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"netlens/collectors"
+	"netlens/collectors/conntrack"
+	"netlens/collectors/sockets"
+	"netlens/control/filter"
+	"netlens/control/filter/nft"
+	"netlens/model"
+	"netlens/model/rules"
+)
+
+// RulesConfig configures the `netlens rules` command.
+type RulesConfig struct {
+	// Guard returns what the lockout guard checks changes against. nil:
+	// SSH_CONNECTION and one pass of the sockets and conntrack
+	// collectors.
+	Guard func(ctx context.Context) filter.GuardInput
+	// Open opens the backend (nil: filter.Open); tests replace it.
+	Open func(filter.Options) (filter.Backend, error)
+}
+
+type cliFlags struct {
+	backend  string
+	json     bool
+	force    bool
+	revert   time.Duration
+	noRevert bool
+}
+
+// RulesCmd returns `netlens rules` with its subcommands list, add,
+// change, del, enable, disable, confirm, save, load (and the hidden
+// revert-watch that the nft backend starts). Invalid input returns a
+// UsageError (exit 2) and changes nothing; a change that would cut the
+// caller's own SSH session is refused without --force.
+func RulesCmd(cfg RulesConfig) *cobra.Command {
+	if cfg.Open == nil {
+		cfg.Open = filter.Open
+	}
+	if cfg.Guard == nil {
+		cfg.Guard = defaultGuard
+	}
+	var f cliFlags
+	root := &cobra.Command{
+		Use:   "rules",
+		Short: "List and change filter rules (kernel module or nftables) from scripts",
+		Long: `netlens rules lists and changes the filter rules netlens manages: in the
+netlens kernel module when it is loaded, else in the nftables table
+"inet netlens".
+
+A change that can drop traffic (a new or enabled DROP rule, a removed or
+disabled ACCEPT rule, a load) is checked against your SSH session
+(SSH_CONNECTION) and the established sockets and conntrack flows; one that
+would cut your own session is refused unless --force. It is applied with a
+revert deadline (--revert, default 30s): run "netlens rules confirm" before
+it, or the change is undone — by the kernel module, or by a helper process
+that survives netlens being killed.
+
+Exit status: 0 on success; 1 when the change or read failed (nothing is
+left half done), or the backend asked for by name is unavailable; 2 for
+invalid input, which changes nothing.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		// Bare `rules` prints this help (exit 0); an unknown subcommand
+		// (`rules delet 5`) is a usage error (exit 2), not help.
+		Args: func(cmd *cobra.Command, args []string) error { return nil },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+			cmd.SuggestionsMinimumDistance = 2
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += "; did you mean " + strings.Join(s, " or ") + "?"
+			}
+			return UsageError{fmt.Errorf("%s\n%s", msg, cmd.UsageString())}
+		},
+	}
+	// The flags every subcommand shares are checked once, before any runs.
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if err := filter.CheckRevert(f.revert); err != nil {
+			return UsageError{err}
+		}
+		return nil
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&f.backend, "filter-backend", rules.BackendAuto, "rules backend: auto, kmod, nft or none")
+	pf.BoolVar(&f.json, "json", false, "print JSON")
+	pf.BoolVar(&f.force, "force", false, "apply a change even if it would cut your own SSH session")
+	pf.DurationVar(&f.revert, "revert", filter.DefaultRevert, "revert deadline of a drop-capable change")
+	pf.BoolVar(&f.noRevert, "no-revert", false, "apply a drop-capable change without a revert deadline")
+
+	open := func() (filter.Backend, error) { return cfg.Open(filter.Options{Backend: f.backend}) }
+	manager := func(cmd *cobra.Command) (*filter.Manager, error) {
+		b, err := open()
+		if err != nil {
+			return nil, err
+		}
+		ctx := cmd.Context()
+		return &filter.Manager{Backend: b, Revert: f.revert, Guard: func() filter.GuardInput { return cfg.Guard(ctx) }}, nil
+	}
+	run := func(cmd *cobra.Command, op rules.Op) error {
+		m, err := manager(cmd)
+		if err != nil {
+			return err
+		}
+		defer m.Backend.Close()
+		return applyCLI(cmd, m, op, f)
+	}
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the rules with their counters",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := open()
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			st, err := state(b)
+			if err != nil {
+				return err
+			}
+			if f.json {
+				return filter.WriteRules(cmd.OutOrStdout(), st)
+			}
+			printRules(cmd.OutOrStdout(), st)
+			return nil
+		},
+	}
+
+	var rf ruleFlags
+	add := &cobra.Command{
+		Use:   "add --action accept|drop|count [match flags]",
+		Short: "Add a rule",
+		Example: `  netlens rules add --action drop --proto tcp --dport 8080 --label "block 8080"
+  netlens rules add --action accept --src 10.0.0.0/8 --hook input,forward`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := rf.rule(cmd.Flags(), model.Rule{Enabled: true})
+			if err != nil {
+				return err
+			}
+			return run(cmd, rules.Op{Kind: rules.OpAdd, Rule: r})
+		},
+	}
+	rf.register(add.Flags())
+
+	var cf ruleFlags
+	change := &cobra.Command{
+		Use:   "change ID [match flags]",
+		Short: "Change the fields given of a rule",
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			m, err := manager(cmd)
+			if err != nil {
+				return err
+			}
+			defer m.Backend.Close()
+			rs, err := m.Backend.List()
+			if err != nil {
+				return err
+			}
+			var cur *model.Rule
+			for i := range rs {
+				if rs[i].ID == id {
+					cur = &rs[i]
+				}
+			}
+			if cur == nil {
+				return UsageError{fmt.Errorf("no rule with id %d", id)}
+			}
+			r, err := cf.rule(cmd.Flags(), *cur)
+			if err != nil {
+				return err
+			}
+			return applyCLI(cmd, m, rules.Op{Kind: rules.OpChange, ID: id, Rule: r}, f)
+		},
+	}
+	cf.register(change.Flags())
+
+	idCmd := func(use, short string, kind rules.OpKind) *cobra.Command {
+		return &cobra.Command{
+			Use: use + " ID", Short: short, Args: usageArgs(cobra.ExactArgs(1)),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				id, err := parseID(args[0])
+				if err != nil {
+					return err
+				}
+				return run(cmd, rules.Op{Kind: kind, ID: id})
+			},
+		}
+	}
+
+	confirm := &cobra.Command{
+		Use:   "confirm [TXN]",
+		Short: "Keep a pending change (all pending changes without TXN)",
+		Args:  usageArgs(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var txn uint32
+			if len(args) == 1 {
+				var err error
+				if txn, err = parseID(args[0]); err != nil {
+					return err
+				}
+			}
+			m, err := manager(cmd)
+			if err != nil {
+				return err
+			}
+			defer m.Backend.Close()
+			if err := m.Confirm(txn); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "confirmed")
+			return nil
+		},
+	}
+
+	save := &cobra.Command{
+		Use:   "save FILE",
+		Short: "Write the rules to FILE as JSON (- for stdout)",
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := open()
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			st, err := state(b)
+			if err != nil {
+				return err
+			}
+			if args[0] == "-" {
+				return filter.WriteRules(cmd.OutOrStdout(), st)
+			}
+			return filter.SaveFile(args[0], st)
+		},
+	}
+
+	load := &cobra.Command{
+		Use:   "load FILE",
+		Short: "Replace every rule with those of FILE, all or none",
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var in io.Reader = cmd.InOrStdin()
+			if args[0] != "-" {
+				fh, err := os.Open(args[0])
+				if err != nil {
+					return err
+				}
+				defer fh.Close()
+				in = fh
+			}
+			rs, err := filter.ParseRules(in)
+			if err != nil {
+				return UsageError{fmt.Errorf("%s: %w (nothing changed)", args[0], err)}
+			}
+			return run(cmd, rules.Op{Kind: rules.OpLoad, Rules: rs})
+		},
+	}
+
+	watch := &cobra.Command{
+		Use:    "revert-watch STATE",
+		Short:  "Internal: the nft backend's revert helper",
+		Hidden: true,
+		Args:   usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return nft.RevertWatch(args[0])
+		},
+	}
+
+	root.AddCommand(list, add, change,
+		idCmd("del", "Delete a rule", rules.OpDelete),
+		idCmd("enable", "Enable a rule", rules.OpEnable),
+		idCmd("disable", "Disable a rule", rules.OpDisable),
+		confirm, save, load, watch)
+	flagErr := func(cmd *cobra.Command, err error) error {
+		return UsageError{fmt.Errorf("%w\n%s", err, cmd.UsageString())}
+	}
+	root.SetFlagErrorFunc(flagErr)
+	for _, c := range root.Commands() {
+		c.SetFlagErrorFunc(flagErr)
+		c.SilenceUsage, c.SilenceErrors = true, true
+	}
+	return root
+}
+
+// usageArgs makes an argument check's error a UsageError.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return UsageError{fmt.Errorf("%s: %w", cmd.CommandPath(), err)}
+		}
+		return nil
+	}
+}
+
+func parseID(s string) (uint32, error) {
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil || n == 0 {
+		return 0, UsageError{fmt.Errorf("%q is not a rule id or transaction (a number from 1)", s)}
+	}
+	return uint32(n), nil
+}
+
+// ruleFlags are the flags that describe a rule.
+type ruleFlags struct {
+	action, hooks, family, proto, src, dst, sport, dport, iif, oif, label string
+	priority                                                              uint32
+	disabled                                                              bool
+}
+
+func (rf *ruleFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&rf.action, "action", "", "accept, drop or count")
+	fs.StringVar(&rf.hooks, "hook", "", "hooks, comma separated: prerouting, input, forward, output, postrouting, or all (default input)")
+	fs.StringVar(&rf.family, "family", "", "ipv4, ipv6 or both (default: that of the addresses, else both)")
+	fs.StringVar(&rf.proto, "proto", "", "tcp, udp, udplite, sctp, icmp, icmpv6 or a number")
+	fs.StringVar(&rf.src, "src", "", "source address or prefix")
+	fs.StringVar(&rf.dst, "dst", "", "destination address or prefix")
+	fs.StringVar(&rf.sport, "sport", "", "source port or range (1000-2000)")
+	fs.StringVar(&rf.dport, "dport", "", "destination port or range")
+	fs.StringVar(&rf.iif, "iif", "", "input interface")
+	fs.StringVar(&rf.oif, "oif", "", "output interface")
+	fs.Uint32Var(&rf.priority, "priority", 0, "lower runs first; ties by id")
+	fs.StringVar(&rf.label, "label", "", "a label (at most 64 bytes)")
+	fs.BoolVar(&rf.disabled, "disabled", false, "add the rule disabled")
+}
+
+// rule applies the flags that were given to base, and validates.
+func (rf *ruleFlags) rule(fs *pflag.FlagSet, base model.Rule) (model.Rule, error) {
+	r := base
+	var errs []rules.FieldError
+	set := func(name string, fn func() error) {
+		if fs.Changed(name) {
+			if err := fn(); err != nil {
+				errs = append(errs, rules.FieldError{Field: name, Msg: err.Error()})
+			}
+		}
+	}
+	set("action", func() error { r.Action = model.RuleAction(strings.ToLower(rf.action)); return nil })
+	set("hook", func() (err error) { r.Hooks, err = rules.ParseHooks(rf.hooks); return })
+	set("family", func() error { r.Family = model.Family(strings.ToLower(rf.family)); return nil })
+	set("proto", func() error { r.Proto = rf.proto; return nil })
+	set("src", func() (err error) { r.Src, err = rules.ParsePrefix(rf.src); return })
+	set("dst", func() (err error) { r.Dst, err = rules.ParsePrefix(rf.dst); return })
+	set("sport", func() (err error) { r.SrcPorts, err = rules.ParsePorts(rf.sport); return })
+	set("dport", func() (err error) { r.DstPorts, err = rules.ParsePorts(rf.dport); return })
+	set("iif", func() error { r.InIface = rf.iif; return nil })
+	set("oif", func() error { r.OutIface = rf.oif; return nil })
+	set("priority", func() error { r.Priority = rf.priority; return nil })
+	set("label", func() error { r.Label = rf.label; return nil })
+	set("disabled", func() error { r.Enabled = !rf.disabled; return nil })
+	if len(errs) > 0 {
+		return model.Rule{}, UsageError{&rules.ValidationError{Fields: errs}}
+	}
+	if err := rules.Validate(r); err != nil {
+		return model.Rule{}, UsageError{err}
+	}
+	return r, nil
+}
+
+// ErrWouldCutSession is wrapped by the error of a change refused because
+// it would cut the caller's own SSH session.
+var ErrWouldCutSession = errors.New("refused: the change would cut your own SSH session")
+
+func applyCLI(cmd *cobra.Command, m *filter.Manager, op rules.Op, f cliFlags) error {
+	p, err := m.Plan(op)
+	if err != nil {
+		return err
+	}
+	out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if p.Impact.Cuts() {
+		fmt.Fprintln(errw, "netlens: warning:", p.Impact)
+		for _, h := range p.Impact.Hits {
+			fmt.Fprintf(errw, "  %s %s: dropped at %s (%s) by rule %d %s\n", h.Kind, h.What, h.Hook, h.Dir, h.Rule.ID, rules.Summary(h.Rule))
+		}
+	}
+	if p.Impact.Session != nil && !f.force {
+		return fmt.Errorf("%w: %s (rule %q, %s) would drop it at %s; use --force to apply anyway",
+			ErrWouldCutSession, p.Impact.Session.What, p.Impact.Session.Rule.Label, rules.Summary(p.Impact.Session.Rule), p.Impact.Session.Hook)
+	}
+	if f.noRevert {
+		p.Revert = 0
+	}
+	res, err := m.Apply(p)
+	if err != nil {
+		return err
+	}
+	if f.json {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Op       rules.OpKind `json:"op"`
+			Rule     model.Rule   `json:"rule,omitzero"`
+			Txn      uint32       `json:"txn,omitempty"`
+			RevertAt time.Time    `json:"revert_at,omitzero"`
+			Cuts     string       `json:"cuts,omitempty"`
+		}{op.Kind, res.Rule, res.Txn, res.RevertAt, impactText(p.Impact)})
+	}
+	what := string(op.Kind)
+	if res.Rule.ID != 0 {
+		what = fmt.Sprintf("%s rule %d", op.Kind, res.Rule.ID)
+	} else if op.ID != 0 {
+		what = fmt.Sprintf("%s rule %d", op.Kind, op.ID)
+	}
+	if p.Revert > 0 {
+		fmt.Fprintf(out, "%s: applied; it is undone at %s unless confirmed: netlens rules confirm %d\n",
+			what, res.RevertAt.Format(time.TimeOnly), res.Txn)
+		return nil
+	}
+	fmt.Fprintf(out, "%s: done\n", what)
+	return nil
+}
+
+func impactText(im rules.Impact) string {
+	if !im.Cuts() {
+		return ""
+	}
+	return im.String()
+}
+
+// state reads a backend's rules section.
+func state(b filter.Backend) (model.RulesState, error) {
+	// `netlens rules` holds the filter control: it reverts an overdue
+	// change (logged in the revert log) before it reads.
+	if err := filter.RecoverPending(b); err != nil {
+		return model.RulesState{}, err
+	}
+	rs, err := b.List()
+	if err != nil {
+		return model.RulesState{}, err
+	}
+	rs = rules.JSONSafe(rs)
+	hooks, err := b.Verdicts()
+	if err != nil {
+		return model.RulesState{}, err
+	}
+	return model.RulesState{Backend: b.Name(), ReadOnly: b.ReadOnly(), At: time.Now(), Rules: rs, Hooks: hooks,
+		Pending: rules.PendingChanges(b, rs), Events: rules.Events(b)}, nil
+}
+
+func printRules(w io.Writer, st model.RulesState) {
+	fmt.Fprintf(w, "backend: %s", st.Backend)
+	if st.ReadOnly != "" {
+		fmt.Fprintf(w, " (%s)", st.ReadOnly)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tON\tHOOKS\tMATCH\tACTION\tPRIO\tPACKETS\tBYTES\tLABEL\tPENDING")
+	for _, r := range st.Rules {
+		on := "on"
+		if !r.Enabled {
+			on = "off"
+		}
+		pend := ""
+		if r.PendingTxn != 0 {
+			pend = fmt.Sprintf("txn %d, reverts %s", r.PendingTxn, r.RevertAt.Format(time.TimeOnly))
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", r.ID, on, strings.Join(r.Hooks, ","), rules.Summary(r),
+			r.Action, r.Priority, r.Packets, r.Bytes, r.Label, pend)
+	}
+	tw.Flush()
+	for _, p := range st.Pending {
+		fmt.Fprintf(w, "pending: txn %d reverts at %s unless confirmed\n", p.Txn, p.RevertAt.Format(time.TimeOnly))
+	}
+	for _, e := range st.Events {
+		fmt.Fprintln(w, EventLine(e))
+	}
+}
+
+// EventLine is one revert log entry as `rules list` prints it:
+// "revert log: 12:00:01 txn 7 revert helper (pid 42): reverted at the
+// deadline", with "ERROR" after the time for an entry to look at.
+func EventLine(e model.RulesEvent) string {
+	lvl := ""
+	if e.Error {
+		lvl = " ERROR"
+	}
+	return fmt.Sprintf("revert log: %s%s txn %d %s: %s", e.At.Local().Format(time.DateTime), lvl, e.Txn, e.By, e.Message)
+}
+
+// defaultGuard is SSH_CONNECTION plus one pass of the sockets and
+// conntrack collectors (each bounded; a collector that cannot run adds
+// nothing).
+func defaultGuard(ctx context.Context) filter.GuardInput {
+	store := model.NewStore("", "", time.Now())
+	ct := conntrack.New(conntrack.Config{NoEvents: true})
+	r := collectors.NewRunner(store, collectors.Spec{Collector: sockets.New(sockets.Options{}), Interval: time.Second},
+		collectors.Spec{Collector: ct, Interval: time.Second})
+	r.Once(ctx, 3*time.Second)
+	r.Wait()
+	return filter.GuardFromSnapshot(store.Snapshot())
+}

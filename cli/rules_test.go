@@ -1,0 +1,173 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"netlens/control/filter"
+	"netlens/internal/filtermem"
+	"netlens/model"
+	"netlens/model/rules"
+)
+
+type cliRun struct {
+	out, errOut string
+	err         error
+}
+
+func runCLI(t *testing.T, b filter.Backend, ssh *filter.SSHSession, stdin string, args ...string) cliRun {
+	t.Helper()
+	cmd := RulesCmd(RulesConfig{
+		Open:  func(filter.Options) (filter.Backend, error) { return b, nil },
+		Guard: func(context.Context) filter.GuardInput { return filter.GuardInput{SSH: ssh} },
+	})
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetIn(strings.NewReader(stdin))
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	return cliRun{out.String(), errOut.String(), err}
+}
+
+func isUsage(err error) bool { return ExitCode(err) == 2 }
+
+func TestCLIUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"add", "--action", "drop", "--proto", "tcp", "--dport", "2000-1000"},
+		{"add", "--action", "drop", "--src", "10.0.0.0/33"},
+		{"add", "--action", "reject"},
+		{"add", "--action", "drop", "--hook", "ingress"},
+		{"add", "--action", "drop", "--iif", "a/b"},
+		{"add", "--action", "drop", "--label", strings.Repeat("x", 65)},
+		{"add", "--action", "drop", "--bogus"},
+		{"add"},
+		{"del"},
+		{"del", "x"},
+		{"enable", "0"},
+		{"enable", "99"},
+		{"list", "extra"},
+		{"confirm", "1", "2"},
+		{"add", "--action", "drop", "--revert", "0s"},
+		{"load", "-"},
+	} {
+		b := &filtermem.Backend{}
+		r := runCLI(t, b, nil, `{"rules":[{"action":"drop","dport":{"min":9,"max":1}}]}`, args...)
+		if !isUsage(r.err) {
+			t.Errorf("%q: err %v, want a UsageError (exit 2)", args, r.err)
+		}
+		if len(b.Rules) != 0 {
+			t.Errorf("%q changed the rules: %+v", args, b.Rules)
+		}
+	}
+}
+
+func TestCLIGuardRefusesOwnSession(t *testing.T) {
+	b := &filtermem.Backend{}
+	ssh := session("192.0.2.7 50022 10.0.0.1 22")
+	r := runCLI(t, b, ssh, "", "add", "--action", "drop", "--proto", "tcp", "--dport", "22", "--label", "oops")
+	if !errors.Is(r.err, ErrWouldCutSession) || isUsage(r.err) {
+		t.Fatalf("err = %v, want ErrWouldCutSession", r.err)
+	}
+	if !strings.Contains(r.err.Error(), "tcp 192.0.2.7:50022 -> 10.0.0.1:22") || !strings.Contains(r.err.Error(), "--force") {
+		t.Errorf("refusal does not say why: %v", r.err)
+	}
+	if len(b.Rules) != 0 {
+		t.Fatalf("refused change applied: %+v", b.Rules)
+	}
+	r = runCLI(t, b, ssh, "", "add", "--action", "drop", "--proto", "tcp", "--dport", "22", "--force", "--json")
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	var res struct {
+		Rule model.Rule `json:"rule"`
+		Txn  uint32     `json:"txn"`
+		Cuts string     `json:"cuts"`
+	}
+	if err := json.Unmarshal([]byte(r.out), &res); err != nil {
+		t.Fatalf("%v\n%s", err, r.out)
+	}
+	if res.Txn == 0 || res.Rule.ID == 0 || !strings.Contains(res.Cuts, "YOUR SSH SESSION") {
+		t.Errorf("forced add: %+v", res)
+	}
+	if !strings.Contains(r.errOut, "warning") {
+		t.Errorf("no warning on stderr: %q", r.errOut)
+	}
+	r = runCLI(t, b, ssh, "", "confirm")
+	if r.err != nil || b.Rules[0].PendingTxn != 0 {
+		t.Errorf("confirm: %v %+v", r.err, b.Rules)
+	}
+}
+
+func TestCLIListSaveLoad(t *testing.T) {
+	b := &filtermem.Backend{}
+	for _, args := range [][]string{
+		{"add", "--action", "accept", "--proto", "tcp", "--dport", "22", "--label", "ssh"},
+		{"add", "--action", "count", "--src", "2001:db8::/32", "--hook", "input,output", "--label", "v6"},
+		{"add", "--action", "drop", "--proto", "udp", "--dport", "9", "--disabled"},
+	} {
+		if r := runCLI(t, b, nil, "", args...); r.err != nil {
+			t.Fatalf("%q: %v", args, r.err)
+		}
+	}
+	r := runCLI(t, b, nil, "", "list")
+	if r.err != nil || !strings.Contains(r.out, "tcp * -> *:22") || !strings.Contains(r.out, "off") {
+		t.Errorf("list: %v\n%s", r.err, r.out)
+	}
+	path := filepath.Join(t.TempDir(), "rules.json")
+	if r := runCLI(t, b, nil, "", "save", path); r.err != nil {
+		t.Fatal(r.err)
+	}
+	saved, _ := os.ReadFile(path)
+	// load into another backend: the same rules
+	b2 := &filtermem.Backend{}
+	if r := runCLI(t, b2, nil, "", "load", path); r.err != nil {
+		t.Fatal(r.err)
+	}
+	if len(b2.Rules) != 3 || !rules.SameMatch(b2.Rules[1], b.Rules[1]) {
+		t.Errorf("loaded %+v", b2.Rules)
+	}
+	// a file with one bad rule changes nothing and names it
+	bad := strings.Replace(string(saved), `"label": "v6"`, `"label": "v6", "iif": "way-too-long-name0"`, 1)
+	r = runCLI(t, b2, nil, bad, "load", "-")
+	if !isUsage(r.err) || !strings.Contains(r.err.Error(), `rule 2 ("v6"): iif`) {
+		t.Errorf("bad load: %v", r.err)
+	}
+	if len(b2.Calls) != 1 {
+		t.Errorf("bad load reached the backend: %v", b2.Calls)
+	}
+}
+
+// TestPrintRulesEvents: `rules list` prints the revert log under the
+// rules, errors marked.
+func TestPrintRulesEvents(t *testing.T) {
+	at := time.Date(2026, 12, 2, 20, 0, 1, 0, time.Local)
+	var buf bytes.Buffer
+	printRules(&buf, model.RulesState{Backend: "nft", Events: []model.RulesEvent{
+		{At: at, Txn: 7, By: "revert helper (pid 42)", Message: "cannot claim the state file x (try 1 of 5): read-only file system", Error: true},
+		{At: at, Txn: 7, By: "revert helper (pid 42)", Message: "reverted at the deadline"},
+	}})
+	for _, want := range []string{
+		"revert log: 2026-12-02 20:00:01 ERROR txn 7 revert helper (pid 42): cannot claim the state file x (try 1 of 5): read-only file system\n",
+		"revert log: 2026-12-02 20:00:01 txn 7 revert helper (pid 42): reverted at the deadline\n",
+	} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("rules list output lacks %q:\n%s", want, buf.String())
+		}
+	}
+}
+
+func session(s string) *filter.SSHSession {
+	ss, err := filter.ParseSSHConnection(s)
+	if err != nil {
+		panic(err)
+	}
+	return &ss
+}

@@ -1,0 +1,73 @@
+package capture
+
+import (
+	"context"
+	"time"
+
+	"netlens/model"
+)
+
+// OnceOptions are the options of one capture (`netlens capture`).
+type OnceOptions struct {
+	Options
+	// Duration stops a live capture after this long (0: until Count
+	// packets or ctx is done).
+	Duration time.Duration
+	// Write, when set, writes the stored packets (the last
+	// Options.StorePackets) as pcapng with atomicfile (a new file is
+	// 0600); "-" is standard output.
+	Write string
+}
+
+// Once captures (live on opts.Interface until opts.Count packets,
+// opts.Duration or ctx is done; or a whole opts.File) and returns the
+// statistics, and how many packets it wrote to opts.Write. A live
+// capture needs opts.Count or opts.Duration. Stats are nil when nothing
+// was captured; a file cut short (a capture copied while it was written)
+// still gives the statistics of what it holds, with the error.
+func Once(ctx context.Context, opts OnceOptions) (stats *model.CaptureStats, written int, err error) {
+	e, err := newEngine(opts.Options)
+	if err != nil {
+		return nil, 0, err
+	}
+	start := time.Now()
+	var runErr error
+	if opts.File != "" {
+		f, err := openFile(opts.File)
+		if err != nil {
+			return nil, 0, err
+		}
+		defer f.Close()
+		if err := e.setLink(f.link); err != nil {
+			return nil, 0, err
+		}
+		runErr = e.run(ctx, f, nil, time.Time{})
+	} else {
+		tp, attached, err := e.openLive()
+		if err != nil {
+			return nil, 0, err
+		}
+		defer tp.Close()
+		if opts.Duration > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, opts.Duration)
+			defer cancel()
+		}
+		e.prevCPUAt = start
+		e.st.prevAt = start
+		if err := e.run(ctx, tp, tp, attached); err != nil {
+			return nil, 0, err
+		}
+	}
+	now := time.Now()
+	if opts.File == "" {
+		e.st.prevAt = start
+	}
+	cs := e.snapshot(now)
+	if opts.Write != "" {
+		if written, err = e.WritePcapng(opts.Write, nil); err != nil {
+			return nil, 0, err
+		}
+	}
+	return &cs, written, runErr
+}

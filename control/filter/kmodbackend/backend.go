@@ -1,0 +1,376 @@
+package kmodbackend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"netlens/collectors/kmod"
+	"netlens/internal/proto"
+	"netlens/model"
+)
+
+// Client is what the backend needs of a *kmod.Client; tests give a fake.
+type Client interface {
+	Create(r kmod.Rule, revert time.Duration) (kmod.Rule, error)
+	Change(id uint32, r kmod.Rule, fields kmod.Field, revert time.Duration) (kmod.Rule, error)
+	SetEnabled(id uint32, enabled bool, revert time.Duration) (kmod.Rule, error)
+	Delete(id uint32) error
+	Get(id uint32) (kmod.Rule, error)
+	Dump() ([]kmod.Rule, error)
+	Counters() (kmod.Counters, error)
+	Confirm(txn uint32) error
+	Close() error
+}
+
+// Events is what Watch needs of a *kmod.Events.
+type Events interface {
+	Receive() ([]kmod.Event, error)
+	SetReadDeadline(t time.Time) error
+	Close() error
+}
+
+// Backend keeps rules in the netlens kernel module. It is safe for
+// concurrent use (the Client serialises requests).
+type Backend struct {
+	c         Client
+	subscribe func() (Events, error)
+	readOnly  string
+	now       func() time.Time
+}
+
+// Dial connects to the module of the caller's network namespace. It
+// returns an error wrapping collectors.ErrNotSupported when the module is
+// not loaded. readOnly is the reason changes will be refused ("" when
+// the caller has CAP_NET_ADMIN).
+func Dial(readOnly string) (*Backend, error) {
+	c, err := kmod.Dial(nil)
+	if err != nil {
+		return nil, err
+	}
+	return New(c, func() (Events, error) { return kmod.Subscribe(nil) }, readOnly), nil
+}
+
+// New returns a Backend over c; subscribe opens an events subscription.
+func New(c Client, subscribe func() (Events, error), readOnly string) *Backend {
+	return &Backend{c: c, subscribe: subscribe, readOnly: readOnly, now: time.Now}
+}
+
+// Name returns "kmod".
+func (b *Backend) Name() string { return "kmod" }
+
+// ReadOnly returns why changes are refused, or "".
+func (b *Backend) ReadOnly() string { return b.readOnly }
+
+// Close closes the client.
+func (b *Backend) Close() error { return b.c.Close() }
+
+var hookBits = map[string]kmod.Hooks{
+	model.HookPreRouting:  kmod.HookPreRouting,
+	model.HookInput:       kmod.HookLocalIn,
+	model.HookForward:     kmod.HookForward,
+	model.HookOutput:      kmod.HookLocalOut,
+	model.HookPostRouting: kmod.HookPostRouting,
+}
+
+var hookOrder = []string{model.HookPreRouting, model.HookInput, model.HookForward, model.HookOutput, model.HookPostRouting}
+
+// ToKmod converts a rule for the module.
+func ToKmod(r model.Rule) (kmod.Rule, error) {
+	k := kmod.Rule{
+		ID: r.ID, Disabled: !r.Enabled, Src: r.Src, Dst: r.Dst,
+		SrcPorts: kmod.PortRange(r.SrcPorts), DstPorts: kmod.PortRange(r.DstPorts),
+		InIface: r.InIface, OutIface: r.OutIface, Priority: r.Priority, Label: r.Label,
+	}
+	for _, h := range r.Hooks {
+		bit, ok := hookBits[h]
+		if !ok {
+			return kmod.Rule{}, fmt.Errorf("unknown hook %q", h)
+		}
+		k.Hooks |= bit
+	}
+	switch r.Family {
+	case "":
+	case model.FamilyIPv4:
+		k.Family = kmod.FamilyIPv4
+	case model.FamilyIPv6:
+		k.Family = kmod.FamilyIPv6
+	case model.RuleFamilyBoth:
+		k.Family = kmod.FamilyBoth
+	default:
+		return kmod.Rule{}, fmt.Errorf("unknown family %q", r.Family)
+	}
+	p, err := proto.Num(r.Proto)
+	if err != nil {
+		return kmod.Rule{}, err
+	}
+	k.Proto = p
+	switch r.Action {
+	case model.ActionAccept:
+		k.Action = kmod.ActionAccept
+	case model.ActionDrop:
+		k.Action = kmod.ActionDrop
+	case model.ActionCount:
+		k.Action = kmod.ActionCount
+	default:
+		return kmod.Rule{}, fmt.Errorf("unknown action %q", r.Action)
+	}
+	return k, nil
+}
+
+// FromKmod converts a rule the module reported; now dates its revert
+// deadline.
+func FromKmod(k kmod.Rule, now time.Time) model.Rule {
+	r := model.Rule{
+		ID: k.ID, Enabled: !k.Disabled, Proto: proto.Name(k.Proto), Src: k.Src, Dst: k.Dst,
+		SrcPorts: model.PortRange(k.SrcPorts), DstPorts: model.PortRange(k.DstPorts),
+		InIface: k.InIface, OutIface: k.OutIface, Priority: k.Priority, Label: k.Label,
+		Packets: k.Packets, Bytes: k.Bytes, LastHit: k.LastHit, PendingTxn: k.PendingTxn,
+	}
+	if r.SrcPorts.Any() {
+		r.SrcPorts = model.PortRange{}
+	}
+	if r.DstPorts.Any() {
+		r.DstPorts = model.PortRange{}
+	}
+	if k.PendingTxn != 0 {
+		r.RevertAt = now.Add(k.RevertIn)
+	}
+	for _, h := range hookOrder {
+		if k.Hooks&hookBits[h] != 0 {
+			r.Hooks = append(r.Hooks, h)
+		}
+	}
+	switch k.Family {
+	case kmod.FamilyIPv4:
+		r.Family = model.FamilyIPv4
+	case kmod.FamilyIPv6:
+		r.Family = model.FamilyIPv6
+	default:
+		r.Family = model.RuleFamilyBoth
+	}
+	switch k.Action {
+	case kmod.ActionAccept:
+		r.Action = model.ActionAccept
+	case kmod.ActionDrop:
+		r.Action = model.ActionDrop
+	default:
+		r.Action = model.ActionCount
+	}
+	return r
+}
+
+// wrap adds the kernel's extack message, when there is one.
+func wrap(op string, err error) error {
+	if msg := kmod.KernelMessage(err); msg != "" {
+		return fmt.Errorf("%s: %s: %w", op, msg, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// List returns the rules in evaluation order.
+func (b *Backend) List() ([]model.Rule, error) {
+	ks, err := b.c.Dump()
+	if err != nil {
+		return nil, wrap("kmod list", err)
+	}
+	now := b.now()
+	out := make([]model.Rule, len(ks))
+	for i, k := range ks {
+		out[i] = FromKmod(k, now)
+	}
+	slices.SortStableFunc(out, func(a, b model.Rule) int {
+		if a.Priority != b.Priority {
+			if a.Priority < b.Priority {
+				return -1
+			}
+			return 1
+		}
+		return int(a.ID) - int(b.ID)
+	})
+	return out, nil
+}
+
+// Verdicts returns the module's per-family, per-hook verdict counters.
+func (b *Backend) Verdicts() ([]model.HookVerdicts, error) {
+	cs, err := b.c.Counters()
+	if err != nil {
+		return nil, wrap("kmod counters", err)
+	}
+	out := make([]model.HookVerdicts, 0, len(cs.Hooks))
+	for _, h := range cs.Hooks {
+		fam := model.FamilyIPv4
+		if h.Family == kmod.FamilyIPv6 {
+			fam = model.FamilyIPv6
+		}
+		out = append(out, model.HookVerdicts{Family: fam, Hook: kmod.HookName(h.Hook), Seen: h.Seen, Accepted: h.Accepted, Dropped: h.Dropped})
+	}
+	return out, nil
+}
+
+func (b *Backend) refuse(op string) error {
+	if b.readOnly != "" {
+		return fmt.Errorf("kmod %s: %s", op, b.readOnly)
+	}
+	return nil
+}
+
+// Add creates r; a non-zero revert makes it commit-confirmed by the
+// kernel.
+func (b *Backend) Add(r model.Rule, revert time.Duration) (model.Rule, error) {
+	if err := b.refuse("add"); err != nil {
+		return model.Rule{}, err
+	}
+	k, err := ToKmod(r)
+	if err != nil {
+		return model.Rule{}, fmt.Errorf("kmod add: %w", err)
+	}
+	k, err = b.c.Create(k, revert)
+	if err != nil {
+		return model.Rule{}, wrap("kmod add", err)
+	}
+	return FromKmod(k, b.now()), nil
+}
+
+// fieldsAll are the fields Change sends: every field of a rule.
+const fieldsAll = kmod.FieldDisabled | kmod.FieldHooks | kmod.FieldFamily | kmod.FieldProto | kmod.FieldSrc |
+	kmod.FieldDst | kmod.FieldSrcPorts | kmod.FieldDstPorts | kmod.FieldInIface | kmod.FieldOutIface |
+	kmod.FieldAction | kmod.FieldPriority | kmod.FieldLabel
+
+// Change sets every field of rule id to r's; the kernel keeps the
+// counters and, with a revert deadline, restores the old fields unless
+// confirmed.
+func (b *Backend) Change(id uint32, r model.Rule, revert time.Duration) (model.Rule, error) {
+	if err := b.refuse("change"); err != nil {
+		return model.Rule{}, err
+	}
+	k, err := ToKmod(r)
+	if err != nil {
+		return model.Rule{}, fmt.Errorf("kmod change: %w", err)
+	}
+	if k.Family == kmod.FamilyUnspec {
+		k.Family = kmod.FamilyBoth
+	}
+	k, err = b.c.Change(id, k, fieldsAll, revert)
+	if err != nil {
+		return model.Rule{}, wrap("kmod change", err)
+	}
+	return FromKmod(k, b.now()), nil
+}
+
+// SetEnabled enables or disables rule id.
+func (b *Backend) SetEnabled(id uint32, enabled bool, revert time.Duration) (model.Rule, error) {
+	if err := b.refuse("enable"); err != nil {
+		return model.Rule{}, err
+	}
+	k, err := b.c.SetEnabled(id, enabled, revert)
+	if err != nil {
+		return model.Rule{}, wrap("kmod enable", err)
+	}
+	return FromKmod(k, b.now()), nil
+}
+
+// Delete removes rule id. The module cannot revert a deletion, so a
+// non-zero revert disables the rule commit-confirmed instead: after the
+// confirm it stays, disabled, and deleting it again (no longer
+// drop-capable) removes it.
+func (b *Backend) Delete(id uint32, revert time.Duration) error {
+	if err := b.refuse("delete"); err != nil {
+		return err
+	}
+	if revert > 0 {
+		if _, err := b.c.SetEnabled(id, false, revert); err != nil {
+			return wrap("kmod delete (disable with revert)", err)
+		}
+		return nil
+	}
+	if err := b.c.Delete(id); err != nil {
+		return wrap("kmod delete", err)
+	}
+	return nil
+}
+
+// Replace makes rules the module's rule set: it creates every new rule
+// (commit-confirmed when revert is non-zero), deleting those it created
+// again if one fails, so that a failed load changes nothing; then it
+// deletes the old rules. The deletions are not revertible: only the new
+// rules are (see docs/filters.md).
+func (b *Backend) Replace(rules []model.Rule, revert time.Duration) error {
+	if err := b.refuse("load"); err != nil {
+		return err
+	}
+	old, err := b.c.Dump()
+	if err != nil {
+		return wrap("kmod load", err)
+	}
+	var made []uint32
+	rollback := func() {
+		for _, id := range made {
+			_ = b.c.Delete(id)
+		}
+	}
+	for i, r := range rules {
+		k, err := ToKmod(r)
+		if err == nil {
+			k, err = b.c.Create(k, revert)
+		}
+		if err != nil {
+			rollback()
+			return wrap(fmt.Sprintf("kmod load: rule %d (%q); nothing changed", i+1, r.Label), err)
+		}
+		made = append(made, k.ID)
+	}
+	var errs []error
+	for _, k := range old {
+		if err := b.c.Delete(k.ID); err != nil {
+			errs = append(errs, wrap(fmt.Sprintf("kmod load: delete old rule %d", k.ID), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Confirm keeps the commit-confirmed change txn.
+func (b *Backend) Confirm(txn uint32) error {
+	if err := b.c.Confirm(txn); err != nil {
+		return wrap("kmod confirm", err)
+	}
+	return nil
+}
+
+// Watch calls changed after every event of the module's "events" group
+// (any rule change, confirm or revert, whoever made it) and after an
+// overrun (ErrEventsLost: events were lost, so re-read everything). It
+// returns when ctx is done.
+func (b *Backend) Watch(ctx context.Context, changed func()) error {
+	ev, err := b.subscribe()
+	if err != nil {
+		return wrap("kmod events", err)
+	}
+	defer ev.Close()
+	for ctx.Err() == nil {
+		_ = ev.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
+		es, err := ev.Receive()
+		switch {
+		case errors.Is(err, kmod.ErrEventsLost):
+			changed()
+		case err != nil:
+			if isTimeout(err) {
+				continue
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			return wrap("kmod events", err)
+		case len(es) > 0:
+			changed()
+		}
+	}
+	return nil
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}

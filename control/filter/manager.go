@@ -1,0 +1,202 @@
+package filter
+
+import (
+	"fmt"
+	"slices"
+	"syscall"
+	"time"
+
+	"netlens/model"
+	"netlens/model/rules"
+)
+
+// Manager plans and applies changes with validation and the lockout
+// guard. It is what the TUI and the CLI use. It is safe for concurrent
+// use when its Backend is.
+type Manager struct {
+	Backend Backend
+	// Revert is the revert deadline of drop-capable changes
+	// (DefaultRevert when zero).
+	Revert time.Duration
+	// Guard returns what to check changes against (the SSH session,
+	// sockets, flows); nil checks nothing.
+	Guard func() GuardInput
+	// Now is the clock (tests replace it).
+	Now func() time.Time
+}
+
+func (m *Manager) revert() time.Duration {
+	if m.Revert > 0 {
+		return m.Revert
+	}
+	return DefaultRevert
+}
+
+func (m *Manager) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
+
+// Plan validates op and works out its effect. Invalid input (a rule that
+// fails rules.Validate, an unknown rule id) is a rules.InvalidError.
+func (m *Manager) Plan(op rules.Op) (rules.Plan, error) {
+	if err := RecoverPending(m.Backend); err != nil {
+		return rules.Plan{}, err
+	}
+	before, err := m.Backend.List()
+	if err != nil {
+		return rules.Plan{}, err
+	}
+	p := rules.Plan{Op: op, Before: before}
+	find := func() (int, error) {
+		i := slices.IndexFunc(before, func(r model.Rule) bool { return r.ID == op.ID })
+		if i < 0 {
+			return 0, rules.InvalidError{Err: fmt.Errorf("no rule with id %d: %w", op.ID, syscall.ENOENT)}
+		}
+		if before[i].Foreign && op.Kind != rules.OpDelete {
+			return 0, rules.InvalidError{Err: fmt.Errorf("rule %d was not made by netlens: change it where it was made", op.ID)}
+		}
+		return i, nil
+	}
+	after := slices.Clone(before)
+	switch op.Kind {
+	case rules.OpAdd:
+		if err := rules.Validate(op.Rule); err != nil {
+			return rules.Plan{}, rules.InvalidError{Err: err}
+		}
+		r := rules.Normalize(op.Rule)
+		r.ID = ^uint32(0) // after every existing rule of its priority
+		p.Op.Rule = rules.Normalize(op.Rule)
+		after = append(after, r)
+	case rules.OpChange:
+		i, err := find()
+		if err != nil {
+			return rules.Plan{}, err
+		}
+		if err := rules.Validate(op.Rule); err != nil {
+			return rules.Plan{}, rules.InvalidError{Err: err}
+		}
+		r := rules.Normalize(op.Rule)
+		r.ID = op.ID
+		p.Op.Rule = r
+		after[i] = r
+	case rules.OpEnable, rules.OpDisable:
+		i, err := find()
+		if err != nil {
+			return rules.Plan{}, err
+		}
+		after[i].Enabled = op.Kind == rules.OpEnable
+	case rules.OpDelete:
+		i, err := find()
+		if err != nil {
+			return rules.Plan{}, err
+		}
+		after = slices.Delete(after, i, i+1)
+	case rules.OpLoad:
+		after = nil
+		for i, r := range op.Rules {
+			if err := rules.Validate(r); err != nil {
+				return rules.Plan{}, rules.InvalidError{Err: fmt.Errorf("rule %d%s: %w", i+1, labelOf(r), err)}
+			}
+			r = rules.Normalize(r)
+			r.ID, r.Packets, r.Bytes, r.Rate, r.LastHit, r.PendingTxn, r.RevertAt = 0, 0, 0, 0, time.Time{}, 0, time.Time{}
+			after = append(after, r)
+		}
+		for _, r := range before {
+			if r.Foreign { // Replace leaves foreign rules alone
+				after = append(after, r)
+			}
+		}
+		p.Op.Rules = after
+	default:
+		return rules.Plan{}, rules.InvalidError{Err: fmt.Errorf("unknown operation %q", op.Kind)}
+	}
+	rules.SortRules(after)
+	p.After = after
+	p.DropCapable = DropCapable(before, after)
+	if p.DropCapable {
+		p.Revert = m.revert()
+		if m.Guard != nil {
+			p.Impact = Assess(before, after, m.Guard())
+		}
+	}
+	return p, nil
+}
+
+func labelOf(r model.Rule) string {
+	if r.Label == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (%q)", r.Label)
+}
+
+// Apply makes the planned change, commit-confirmed when it is
+// drop-capable. The rules may have changed since Plan: the backend
+// checks ids again, and the guard is the caller's to re-run if it wants.
+func (m *Manager) Apply(p rules.Plan) (rules.Result, error) {
+	var (
+		res rules.Result
+		err error
+		b   = m.Backend
+	)
+	switch p.Op.Kind {
+	case rules.OpAdd:
+		res.Rule, err = b.Add(p.Op.Rule, p.Revert)
+	case rules.OpChange:
+		res.Rule, err = b.Change(p.Op.ID, p.Op.Rule, p.Revert)
+	case rules.OpEnable, rules.OpDisable:
+		res.Rule, err = b.SetEnabled(p.Op.ID, p.Op.Kind == rules.OpEnable, p.Revert)
+	case rules.OpDelete:
+		err = b.Delete(p.Op.ID, p.Revert)
+	case rules.OpLoad:
+		var rules []model.Rule
+		for _, r := range p.Op.Rules {
+			if !r.Foreign {
+				rules = append(rules, r)
+			}
+		}
+		err = b.Replace(rules, p.Revert)
+	default:
+		err = rules.InvalidError{Err: fmt.Errorf("unknown operation %q", p.Op.Kind)}
+	}
+	if err != nil {
+		return rules.Result{}, err
+	}
+	res.Txn, res.RevertAt = res.Rule.PendingTxn, res.Rule.RevertAt
+	if res.Txn == 0 && p.Revert > 0 {
+		// delete and load: find the transaction.
+		if rs, err := b.List(); err == nil {
+			if pc := rules.PendingChanges(b, rs); len(pc) > 0 {
+				res.Txn, res.RevertAt = pc[0].Txn, pc[0].RevertAt
+			}
+		}
+		if res.RevertAt.IsZero() {
+			res.RevertAt = m.now().Add(p.Revert)
+		}
+	}
+	return res, nil
+}
+
+// Confirm keeps the pending change txn; txn 0 confirms every pending
+// change.
+func (m *Manager) Confirm(txn uint32) error {
+	if txn != 0 {
+		return m.Backend.Confirm(txn)
+	}
+	rs, err := m.Backend.List()
+	if err != nil {
+		return err
+	}
+	pcs := rules.PendingChanges(m.Backend, rs)
+	for _, pc := range pcs {
+		if err := m.Backend.Confirm(pc.Txn); err != nil {
+			return err
+		}
+	}
+	if len(pcs) == 0 {
+		return fmt.Errorf("nothing to confirm: no change is pending")
+	}
+	return nil
+}

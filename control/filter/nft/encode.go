@@ -1,0 +1,313 @@
+package nft
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/bits"
+	"net/netip"
+	"slices"
+
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+
+	"netlens/internal/proto"
+	"netlens/model"
+)
+
+// errForeign is returned by decodeRule for a rule netlens did not write.
+var errForeign = errors.New("not a netlens rule")
+
+// User data TLV types (libnftnl's NFTNL_UDATA_RULE_* numbering: 0 is the
+// comment nft(8) shows; nft ignores types it does not know).
+const (
+	udataComment = 0    // NFTNL_UDATA_RULE_COMMENT
+	udataNetlens = 0x4e // netlens: version, id, priority, hooks, flags
+	udataVersion = 1
+)
+
+// meta is what a netlens rule keeps in its user data.
+type meta struct {
+	ID       uint32
+	Priority uint32
+	Hooks    uint8 // bit n: hook NF_INET_* n
+	Label    string
+}
+
+func encodeUserData(m meta) []byte {
+	v := []byte{udataVersion}
+	v = binary.BigEndian.AppendUint32(v, m.ID)
+	v = binary.BigEndian.AppendUint32(v, m.Priority)
+	v = append(v, m.Hooks)
+	var ud []byte
+	if m.Label != "" {
+		// a TLV length is one byte; labels are at most 64 bytes anyway
+		c := append([]byte(m.Label[:min(len(m.Label), 200)]), 0)
+		ud = append(ud, udataComment, byte(len(c)))
+		ud = append(ud, c...)
+	}
+	ud = append(ud, udataNetlens, byte(len(v)))
+	return append(ud, v...)
+}
+
+// decodeUserData parses user data written by encodeUserData. ok is false
+// when there is no netlens TLV. It never trusts lengths.
+func decodeUserData(ud []byte) (m meta, ok bool) {
+	for len(ud) >= 2 {
+		typ, n := ud[0], int(ud[1])
+		if len(ud) < 2+n {
+			break
+		}
+		v := ud[2 : 2+n]
+		switch typ {
+		case udataComment:
+			if n > 0 && v[n-1] == 0 {
+				v = v[:n-1]
+			}
+			m.Label = string(v)
+		case udataNetlens:
+			if n >= 10 && v[0] == udataVersion {
+				m.ID = binary.BigEndian.Uint32(v[1:])
+				m.Priority = binary.BigEndian.Uint32(v[5:])
+				m.Hooks = v[9]
+				ok = true
+			}
+		}
+		ud = ud[2+n:]
+	}
+	return m, ok && m.ID != 0
+}
+
+func ifname(s string) []byte {
+	b := make([]byte, unix.IFNAMSIZ)
+	copy(b, s)
+	return b
+}
+
+func be16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
+
+// encodeRule returns the expressions of one nftables copy of r: its
+// matches, a counter starting at the given values, and its verdict.
+func encodeRule(r model.Rule, packets, bytes uint64) ([]expr.Any, error) {
+	var ex []expr.Any
+	cmpEq := func(data []byte) expr.Any { return &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: data} }
+	fam := r.Family
+	if fam == "" || fam == model.RuleFamilyBoth {
+		for _, p := range []netip.Prefix{r.Src, r.Dst} {
+			if p.IsValid() {
+				fam = model.FamilyIPv4
+				if p.Addr().Is6() {
+					fam = model.FamilyIPv6
+				}
+			}
+		}
+	}
+	switch fam {
+	case model.FamilyIPv4:
+		ex = append(ex, &expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1}, cmpEq([]byte{unix.NFPROTO_IPV4}))
+	case model.FamilyIPv6:
+		ex = append(ex, &expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1}, cmpEq([]byte{unix.NFPROTO_IPV6}))
+	}
+	pn, err := proto.Num(r.Proto)
+	if err != nil {
+		return nil, err
+	}
+	if pn != 0 {
+		ex = append(ex, &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, cmpEq([]byte{pn}))
+	}
+	for i, p := range []netip.Prefix{r.Src, r.Dst} {
+		if !p.IsValid() {
+			continue
+		}
+		a := p.Addr().AsSlice()
+		off := uint32(12 + 4*i) // saddr, daddr of struct iphdr
+		if len(a) == 16 {
+			off = uint32(8 + 16*i) // of struct ipv6hdr
+		}
+		ex = append(ex, &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: uint32(len(a))})
+		if p.Bits() < len(a)*8 {
+			mask := make([]byte, len(a))
+			for b := 0; b < p.Bits(); b++ {
+				mask[b/8] |= 0x80 >> (b % 8)
+			}
+			ex = append(ex, &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: uint32(len(a)), Mask: mask, Xor: make([]byte, len(a))})
+		}
+		ex = append(ex, cmpEq(a))
+	}
+	for i, pr := range []model.PortRange{r.SrcPorts, r.DstPorts} {
+		if pr.Any() {
+			continue
+		}
+		ex = append(ex, &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: uint32(2 * i), Len: 2})
+		if pr.Min == pr.Max {
+			ex = append(ex, cmpEq(be16(pr.Min)))
+		} else {
+			ex = append(ex, &expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: be16(pr.Min), ToData: be16(pr.Max)})
+		}
+	}
+	if r.InIface != "" {
+		ex = append(ex, &expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1}, cmpEq(ifname(r.InIface)))
+	}
+	if r.OutIface != "" {
+		ex = append(ex, &expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1}, cmpEq(ifname(r.OutIface)))
+	}
+	ex = append(ex, &expr.Counter{Packets: packets, Bytes: bytes})
+	switch r.Action {
+	case model.ActionAccept:
+		ex = append(ex, &expr.Verdict{Kind: expr.VerdictAccept})
+	case model.ActionDrop:
+		ex = append(ex, &expr.Verdict{Kind: expr.VerdictDrop})
+	case model.ActionCount:
+	default:
+		return nil, fmt.Errorf("unknown action %q", r.Action)
+	}
+	return ex, nil
+}
+
+// decodeRule reads the matches, counter and verdict of an nftables rule
+// netlens wrote; it returns errForeign for any other expression.
+func decodeRule(ex []expr.Any) (r model.Rule, err error) {
+	r.Action = model.ActionCount
+	r.Family = model.RuleFamilyBoth
+	foreign := func(what string) (model.Rule, error) {
+		return model.Rule{}, fmt.Errorf("%s: %w", what, errForeign)
+	}
+	seenCounter, seenVerdict := false, false
+	for i := 0; i < len(ex); i++ {
+		if seenVerdict {
+			return foreign("expression after the verdict")
+		}
+		next := func() expr.Any {
+			if i+1 < len(ex) {
+				i++
+				return ex[i]
+			}
+			return nil
+		}
+		switch e := ex[i].(type) {
+		case *expr.Meta:
+			c, ok := next().(*expr.Cmp)
+			if !ok || c.Op != expr.CmpOpEq || e.SourceRegister || c.Register != e.Register {
+				return foreign("meta without an equality")
+			}
+			switch e.Key {
+			case expr.MetaKeyNFPROTO:
+				switch {
+				case slices.Equal(c.Data, []byte{unix.NFPROTO_IPV4}):
+					r.Family = model.FamilyIPv4
+				case slices.Equal(c.Data, []byte{unix.NFPROTO_IPV6}):
+					r.Family = model.FamilyIPv6
+				default:
+					return foreign("nfproto")
+				}
+			case expr.MetaKeyL4PROTO:
+				if len(c.Data) != 1 {
+					return foreign("l4proto")
+				}
+				r.Proto = proto.Name(c.Data[0])
+			case expr.MetaKeyIIFNAME, expr.MetaKeyOIFNAME:
+				n := string(trimNUL(c.Data))
+				if e.Key == expr.MetaKeyIIFNAME {
+					r.InIface = n
+				} else {
+					r.OutIface = n
+				}
+			default:
+				return foreign("meta key")
+			}
+		case *expr.Payload:
+			if e.OperationType != expr.PayloadLoad {
+				return foreign("payload write")
+			}
+			n := next()
+			var mask []byte
+			if bw, ok := n.(*expr.Bitwise); ok {
+				mask = bw.Mask
+				n = next()
+			}
+			switch e.Base {
+			case expr.PayloadBaseNetworkHeader:
+				c, ok := n.(*expr.Cmp)
+				if !ok || c.Op != expr.CmpOpEq || len(c.Data) != int(e.Len) {
+					return foreign("address match")
+				}
+				a, ok := netip.AddrFromSlice(c.Data)
+				if !ok {
+					return foreign("address")
+				}
+				plen := a.BitLen()
+				if mask != nil {
+					plen = 0
+					for _, b := range mask {
+						plen += bits.OnesCount8(b)
+					}
+				}
+				p := netip.PrefixFrom(a, plen)
+				switch {
+				case e.Len == 4 && e.Offset == 12, e.Len == 16 && e.Offset == 8:
+					r.Src = p
+				case e.Len == 4 && e.Offset == 16, e.Len == 16 && e.Offset == 24:
+					r.Dst = p
+				default:
+					return foreign("network header field")
+				}
+			case expr.PayloadBaseTransportHeader:
+				if e.Len != 2 || (e.Offset != 0 && e.Offset != 2) || mask != nil {
+					return foreign("transport header field")
+				}
+				var pr model.PortRange
+				switch c := n.(type) {
+				case *expr.Cmp:
+					if c.Op != expr.CmpOpEq || len(c.Data) != 2 {
+						return foreign("port match")
+					}
+					pr.Min = binary.BigEndian.Uint16(c.Data)
+					pr.Max = pr.Min
+				case *expr.Range:
+					if c.Op != expr.CmpOpEq || len(c.FromData) != 2 || len(c.ToData) != 2 {
+						return foreign("port range")
+					}
+					pr.Min, pr.Max = binary.BigEndian.Uint16(c.FromData), binary.BigEndian.Uint16(c.ToData)
+				default:
+					return foreign("port match")
+				}
+				if e.Offset == 0 {
+					r.SrcPorts = pr
+				} else {
+					r.DstPorts = pr
+				}
+			default:
+				return foreign("payload base")
+			}
+		case *expr.Counter:
+			if seenCounter {
+				return foreign("two counters")
+			}
+			seenCounter = true
+			r.Packets, r.Bytes = e.Packets, e.Bytes
+		case *expr.Verdict:
+			switch e.Kind {
+			case expr.VerdictAccept:
+				r.Action = model.ActionAccept
+			case expr.VerdictDrop:
+				r.Action = model.ActionDrop
+			default:
+				return foreign("verdict")
+			}
+			seenVerdict = true
+		default:
+			return foreign(fmt.Sprintf("expression %T", e))
+		}
+	}
+	if !seenCounter {
+		return foreign("no counter")
+	}
+	return r, nil
+}
+
+func trimNUL(b []byte) []byte {
+	if i := slices.Index(b, 0); i >= 0 {
+		return b[:i]
+	}
+	return b
+}

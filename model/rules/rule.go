@@ -1,0 +1,136 @@
+package rules
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"netlens/internal/proto"
+	"netlens/model"
+)
+
+// Hooks lists the netfilter hooks in kernel order (NF_INET_PRE_ROUTING ..
+// NF_INET_POST_ROUTING); a hook's index is its NF_INET_* number.
+var Hooks = []string{model.HookPreRouting, model.HookInput, model.HookForward, model.HookOutput, model.HookPostRouting}
+
+// HookNum returns the NF_INET_* number of a hook name.
+func HookNum(name string) (int, bool) {
+	i := slices.Index(Hooks, name)
+	return i, i >= 0
+}
+
+// ProtoNum returns the IP protocol number of a rule's Proto ("" is 0, any).
+func ProtoNum(p string) (uint8, error) { return proto.Num(p) }
+
+// ProtoName returns the Proto of a rule for IP protocol number n.
+func ProtoName(n uint8) string { return proto.Name(n) }
+
+func hasPorts(n uint8) bool { return proto.HasPorts(n) }
+
+// Normalize returns r with defaults filled in and fields in canonical
+// form: no hooks means input; hooks in kernel order without duplicates;
+// no family means that of the addresses, else both; protocol names in
+// lower case; a port range 0-65535 is any.
+func Normalize(r model.Rule) model.Rule {
+	if len(r.Hooks) == 0 {
+		r.Hooks = []string{model.HookInput}
+	}
+	hs := slices.Clone(r.Hooks)
+	slices.SortFunc(hs, func(a, b string) int {
+		ia, _ := HookNum(a)
+		ib, _ := HookNum(b)
+		return cmp.Or(cmp.Compare(ia, ib), cmp.Compare(a, b))
+	})
+	r.Hooks = slices.Compact(hs)
+	if r.Family == "" {
+		r.Family = model.RuleFamilyBoth
+		for _, p := range []netip.Prefix{r.Src, r.Dst} {
+			if p.IsValid() {
+				r.Family = familyOf(p.Addr())
+			}
+		}
+	}
+	if n, err := ProtoNum(r.Proto); err == nil {
+		r.Proto = ProtoName(n)
+	}
+	if r.SrcPorts.Any() {
+		r.SrcPorts = model.PortRange{}
+	}
+	if r.DstPorts.Any() {
+		r.DstPorts = model.PortRange{}
+	}
+	r.Action = model.RuleAction(strings.ToLower(string(r.Action)))
+	return r
+}
+
+func familyOf(a netip.Addr) model.Family {
+	if a.Is4() {
+		return model.FamilyIPv4
+	}
+	return model.FamilyIPv6
+}
+
+// SameMatch reports whether a and b are the same rule apart from their
+// counters and state: same hooks, matches, action, priority and label.
+func SameMatch(a, b model.Rule) bool {
+	a, b = Normalize(a), Normalize(b)
+	return slices.Equal(a.Hooks, b.Hooks) && a.Family == b.Family && a.Proto == b.Proto &&
+		a.Src == b.Src && a.Dst == b.Dst && a.SrcPorts == b.SrcPorts && a.DstPorts == b.DstPorts &&
+		a.InIface == b.InIface && a.OutIface == b.OutIface && a.Action == b.Action &&
+		a.Priority == b.Priority && a.Label == b.Label
+}
+
+// Summary is a one-line, readable account of what a rule matches:
+// "tcp 10.0.0.0/8 -> *:22 iif eth0".
+func Summary(r model.Rule) string {
+	var b strings.Builder
+	if r.Family != "" && r.Family != model.RuleFamilyBoth {
+		b.WriteString(string(r.Family) + " ")
+	}
+	if r.Proto != "" {
+		b.WriteString(r.Proto + " ")
+	}
+	b.WriteString(endpoint(r.Src, r.SrcPorts) + " -> " + endpoint(r.Dst, r.DstPorts))
+	if r.InIface != "" {
+		b.WriteString(" iif " + r.InIface)
+	}
+	if r.OutIface != "" {
+		b.WriteString(" oif " + r.OutIface)
+	}
+	return b.String()
+}
+
+func endpoint(p netip.Prefix, ports model.PortRange) string {
+	s := "*"
+	if p.IsValid() {
+		s = p.String()
+	}
+	if ports.Any() {
+		return s
+	}
+	if p.IsValid() && p.Addr().Is6() {
+		s = "[" + s + "]"
+	}
+	return s + ":" + FormatPorts(ports)
+}
+
+// FormatPorts returns "*", "80" or "1000-2000".
+func FormatPorts(p model.PortRange) string {
+	switch {
+	case p.Any():
+		return "*"
+	case p.Min == p.Max:
+		return strconv.Itoa(int(p.Min))
+	}
+	return fmt.Sprintf("%d-%d", p.Min, p.Max)
+}
+
+// SortRules orders rules as they are evaluated: by priority, then ID.
+func SortRules(rs []model.Rule) {
+	slices.SortStableFunc(rs, func(a, b model.Rule) int {
+		return cmp.Or(cmp.Compare(a.Priority, b.Priority), cmp.Compare(a.ID, b.ID))
+	})
+}
