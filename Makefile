@@ -15,9 +15,16 @@ GOTESTFLAGS  ?= -count=1
 # nft, tshark, tcpdump), tmux and sshd for end-to-end runs, traffic tools,
 # and chattr (e2fsprogs: an immutable state directory in the nft revert test).
 TEST_PKGS := iproute2 tmux openssh-server openssh-client nftables conntrack \
-	tshark tcpdump python3-scapy iputils-ping socat util-linux procps jq hyperfine bc e2fsprogs
+	tshark tcpdump python3-scapy iputils-ping socat util-linux procps jq hyperfine bc time e2fsprogs \
+	prometheus prometheus-node-exporter curl
 
-.PHONY: all build run test test-deps vet unit kmod kmod-test test-summary bench lint fuzz clean
+# Debian packages that build the eBPF objects of collectors/droptrace
+# (make bpf): one pinned clang major, its llvm-strip, libbpf's headers,
+# and bpftool (the drop tracer's tests use it as the oracle).
+BPF_CLANG := clang-19
+BPF_PKGS  := $(BPF_CLANG) llvm-19 libbpf-dev bpftool
+
+.PHONY: all build run test test-deps vet unit kmod kmod-test test-summary bench lint fuzz clean bpf bpf-check
 
 all: build
 
@@ -29,7 +36,7 @@ run: build
 
 # test-deps installs the missing test packages (needs root, as in CI).
 test-deps:
-	@missing=$$(for p in $(TEST_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(TEST_PKGS) $(BPF_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing:" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -65,31 +72,47 @@ unit: build $(TESTSUM)
 	set -o pipefail; CGO_ENABLED=1 $(GO) test -json $(GOTESTFLAGS) -race -run '^($(SERIAL))$$' ./... | \
 		$(TESTSUM) -stream -save $(TESTOUT)/serial.json -allow $(SKIP_ALLOW)
 
-# kmod-test builds netlens.ko warning-free (W=1) and runs its suite in
-# Debian's own kernel under qemu (TCG), then the filter backend against the
-# real module and the drop-monitor tests in the same kind of VM (this
-# machine's kernel has neither loadable modules nor a drop monitor). Each
-# suite's console goes to TESTOUT, where test-summary counts its results.
+# kmod-test builds netlens.ko warning-free (W=1, and sparse with C=2) and
+# runs its suite in Debian's own kernel under qemu (TCG), then the filter
+# backend against the real module, the drop-monitor tests and the drop
+# tracer's portable incident test in the same kind of VM (this machine's
+# kernel has neither loadable modules nor a drop monitor; the tracer is
+# proven on a second kernel version there). Each suite's console goes to
+# TESTOUT, where test-summary counts its results.
 kmod-test:
 	@mkdir -p $(TESTOUT)
 	sh kernelmod/test/deps.sh
 	TESTOUT=$(abspath $(TESTOUT)) bash kernelmod/test/run-qemu.sh
 	TESTOUT=$(abspath $(TESTOUT)) bash control/filter/kmodbackend/vmcheck/run.sh
 	TESTOUT=$(abspath $(TESTOUT)) bash collectors/dropmon/vmtest/run.sh
+	TESTOUT=$(abspath $(TESTOUT)) bash collectors/droptrace/vmtest/run.sh
 
 # test-summary prints the totals of every suite (Go and VM) and fails on
 # any failure or skip not on SKIP_ALLOW, or on a VM suite with no results.
 test-summary: $(TESTSUM)
 	$(TESTSUM) -allow $(SKIP_ALLOW) $(wildcard $(TESTOUT)/*.json) $(wildcard $(TESTOUT)/*.txt)
 
-test: test-deps vet unit kmod-test test-summary
+# bpf regenerates the drop tracer's BPF objects (bpfel and bpfeb, committed)
+# from collectors/droptrace/bpf/*.c with bpf2go and $(BPF_CLANG).
+bpf:
+	$(GO) generate ./collectors/droptrace
+
+# bpf-check fails when the committed objects differ from what the source
+# compiles to.
+bpf-check: bpf
+	@git diff --quiet -- collectors/droptrace || { git diff --stat -- collectors/droptrace; \
+		echo "collectors/droptrace: BPF objects differ from their source: run make bpf and commit"; exit 1; }
+
+test: test-deps vet bpf-check unit kmod-test test-summary
 
 kmod:
 	$(MAKE) -C kernelmod
 
 # bench runs every Go benchmark (parsers, decoders, the UI, and in the
-# top-level package the TUI's CPU and screen bytes at 120x40) and the
-# side-by-side runs against the peer tools. Needs root. Results and method:
+# top-level package the TUI's CPU and screen bytes at 120x40, and the TUI
+# at 100k sockets and flows) and the side-by-side runs against the peer
+# tools, among them bench/whole: whole netlens processes against tcpdump,
+# conntrack and ss with hyperfine -N. Needs root. Results and method:
 # docs/performance.md.
 bench: build test-deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
@@ -98,7 +121,11 @@ bench: build test-deps
 	bash collectors/drops/bench/process.sh
 	bash collectors/conntrack/bench/run.sh
 	bash collectors/capture/bench/run.sh
-	bash kernelmod/test/run-qemu.sh -bench
+	bash bench/whole/run.sh
+	TIMEOUT=3600 bash kernelmod/test/run-qemu.sh -bench
+	STRESS_CYCLES=500 TIMEOUT=3600 bash kernelmod/test/run-qemu.sh -only='^rmmod-flood$$'
+	bash collectors/droptrace/bench/run.sh
+	bash exporter/bench/run.sh
 
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \

@@ -51,7 +51,13 @@ func TestCLIUsage(t *testing.T) {
 		{name: "refresh too short", args: []string{"--refresh", "1ms"}, code: 2, stderr: "too short", noStdout: true},
 		{name: "drops help", args: []string{"drops", "--help"}, stdout: "netlens drops [flags]"},
 		{name: "drops interval too short", args: []string{"drops", "--interval", "1ms"}, code: 2, stderr: "too short", noStdout: true},
+		{name: "drops unknown drop source", args: []string{"drops", "--drop-source", "bogus"}, code: 2, stderr: `drop source "bogus"`, noStdout: true},
+		{name: "tui unknown drop source", args: []string{"--drop-source", "bogus"}, code: 2, stderr: `drop source "bogus"`, noStdout: true},
 		{name: "flows help", args: []string{"flows", "--help"}, stdout: "netlens flows [flags]"},
+		{name: "top help", args: []string{"top", "--help"}, stdout: "netlens top [--json]"},
+		{name: "top bad grouping", args: []string{"top", "--by", "host"}, code: 2, stderr: "want process or socket", noStdout: true},
+		{name: "top interval too short", args: []string{"top", "--interval", "1ms"}, code: 2, stderr: "too short", noStdout: true},
+		{name: "top negative count", args: []string{"top", "--count", "-1"}, code: 2, stderr: "cannot be negative", noStdout: true},
 		{name: "capture needs a source", args: []string{"capture"}, code: 2, stderr: "needs --count", noStdout: true},
 		{name: "capture bad filter", args: []string{"capture", "--pcap", "/dev/null", "--filter", "port nonsense("}, code: 2, noStdout: true},
 		{name: "rules help", args: []string{"rules", "--help"}, stdout: "netlens rules"},
@@ -79,6 +85,15 @@ func TestCLIUsage(t *testing.T) {
 		{name: "root help gives exit codes", args: []string{"--help"}, stdout: "Exit status: 0"},
 		{name: "snapshot help gives exit codes", args: []string{"snapshot", "--help"}, stdout: "Exit status: 0 when"},
 		{name: "extra argument", args: []string{"version", "x"}, code: 2, stderr: "takes no arguments", noStdout: true},
+		{name: "diff one file", args: []string{"diff", "a.json"}, code: 2, stderr: "diff needs two snapshot files", noStdout: true},
+		{name: "diff missing files", args: []string{"diff", "/nonexistent/a.json", "/nonexistent/b.json"}, code: 2, stderr: "no such file", noStdout: true},
+		{name: "record needs dir", args: []string{"record"}, code: 2, stderr: "record needs --dir", noStdout: true},
+		{name: "record interval too short", args: []string{"record", "--dir", ".", "--interval", "1ms"}, code: 2, stderr: "too short", noStdout: true},
+		{name: "record keep 0", args: []string{"record", "--dir", ".", "--keep", "0"}, code: 2, stderr: "--keep must be at least 1", noStdout: true},
+		{name: "diff without open", args: []string{"--diff", "b.json"}, code: 2, stderr: "--diff needs --open", noStdout: true},
+		{name: "open missing file", args: []string{"--open", "/nonexistent.json"}, code: 2, stderr: "no such file", noStdout: true},
+		{name: "serve bad listen", args: []string{"serve", "--listen", "256.0.0.1:1"}, code: 2, stderr: "--listen 256.0.0.1:1", noStdout: true},
+		{name: "serve refresh too short", args: []string{"serve", "--refresh", "1ms"}, code: 2, stderr: "too short", noStdout: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,9 +160,18 @@ func TestSnapshotCommand(t *testing.T) {
 			t.Errorf("collector %s: %q", name, states[name])
 		}
 	}
-	// The drop monitor exists only where the kernel has it; where it does
-	// not, the snapshot says so.
-	if st := states["dropmon"]; !strings.HasPrefix(st, "ok") && !strings.Contains(st, "kernel has no drop monitor") {
+	// Drop reasons come from one source: the eBPF tracer where it is
+	// permitted (as root on this kernel), else the drop monitor, which
+	// exists only where the kernel has it; where it does not, the
+	// snapshot says so.
+	if st, ok := states["droptrace"]; ok {
+		if !strings.HasPrefix(st, "ok") {
+			t.Errorf("collector droptrace: %q", st)
+		}
+		if dt, _ := m["drop_trace"].(map[string]any); dt["supported"] != true {
+			t.Errorf("drop_trace: %v", dt)
+		}
+	} else if st := states["dropmon"]; !strings.HasPrefix(st, "ok") && !strings.Contains(st, "kernel has no drop monitor") {
 		t.Errorf("collector dropmon: %q", st)
 	}
 	if n := len(m["counters"].([]any)); n < 100 {

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -18,7 +19,9 @@ var version = "dev"
 
 func main() {
 	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "netlens:", err)
+		if !errors.As(err, new(cli.ExitStatus)) {
+			fmt.Fprintln(os.Stderr, "netlens:", err)
+		}
 		os.Exit(cli.ExitCode(err))
 	}
 }

@@ -9,6 +9,7 @@ import (
 	_ "charm.land/bubbletea/v2"
 	_ "charm.land/lipgloss/v2"
 	_ "github.com/charmbracelet/x/exp/teatest/v2"
+	_ "github.com/cilium/ebpf/cmd/bpf2go"
 	_ "github.com/google/go-cmp/cmp"
 	_ "github.com/google/nftables"
 	_ "github.com/gopacket/gopacket/afpacket"

@@ -149,7 +149,7 @@ func addrText(a netip.AddrPort) string {
 }
 
 func dropsCmd(o *options) *cobra.Command {
-	var asJSON bool
+	var asJSON, trace bool
 	var interval time.Duration
 	var count int
 	cmd := &cobra.Command{
@@ -160,6 +160,12 @@ qdisc, IP, netfilter, transport, socket, IPsec, and the kernel's drop
 monitor where it exists) and prints, after each interval, those that moved:
 the delta, the rate and the total since it started.
 
+With --trace it runs the eBPF drop tracer instead (CAP_BPF and CAP_PERFMON,
+or root) and prints, after each interval, every flow that dropped packets:
+the drops, the kernel's drop reason, the function that dropped them, the
+tuple and the owning process (by socket cookie; ~ when joined by tuple),
+with the share of drops the tracer could not attribute to a flow.
+
 Exit status: 0 on success, and on Ctrl-C (before the first sample too);
 1 when it fails; 2 for invalid flags or arguments.`,
 		Args: noArgs,
@@ -167,49 +173,39 @@ Exit status: 0 on success, and on Ctrl-C (before the first sample too);
 			if interval < 100*time.Millisecond {
 				return UsageError{fmt.Errorf("--interval %s is too short (minimum 100ms)\n%s", interval, cmd.UsageString())}
 			}
+			if trace {
+				return watchDropTrace(cmd.Context(), cmd.OutOrStdout(), *o, interval, count, asJSON)
+			}
+			drop, err := o.dropChoice()
+			if err != nil {
+				return err
+			}
 			store := newStore()
-			specs, err := all.Specs(all.Config{Refresh: interval, Only: all.DropsDeps})
+			specs, err := all.Specs(all.Config{Refresh: interval, Only: all.DropsDeps, Drops: drop, DropTraceAll: o.dropTraceAll})
 			if err != nil {
 				return err
 			}
 			r := collectors.NewRunner(store, specs...)
 			defer r.Wait()
-			return watchDrops(cmd.Context(), cmd.OutOrStdout(), r, store, interval, count, asJSON)
+			return watchDrops(cmd.Context(), cmd.OutOrStdout(), r, interval, count, asJSON)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per sample")
+	cmd.Flags().BoolVar(&trace, "trace", false, "print the flows that dropped, from the eBPF drop tracer, with reason, function and owner")
 	cmd.Flags().DurationVar(&interval, "interval", time.Second, "time between samples")
 	cmd.Flags().IntVar(&count, "count", 1, "samples to print (0: until interrupted)")
+	dropFlags(cmd.Flags(), o)
 	return cmd
 }
 
 // watchDrops is `netlens drops`: it runs every collector of r once to set the
 // baseline, then count times (forever when count <= 0) waits interval,
 // runs them again and prints the drop counters that moved (printMoved),
-// until ctx is done. r must publish into store. Each run is bounded by
-// interval (at least 2s). ctx ending (Ctrl-C) is a normal end, before
-// the first sample too: watchDrops then returns nil.
-func watchDrops(ctx context.Context, w io.Writer, r *collectors.Runner, store *model.Store, interval time.Duration, count int, asJSON bool) error {
-	if interval <= 0 {
-		interval = time.Second
-	}
-	timeout := max(interval, 2*time.Second)
-	r.Once(ctx, timeout)
-	prev := store.Snapshot()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for i := 0; count <= 0 || i < count; i++ {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		r.Once(ctx, timeout)
-		cur := store.Snapshot()
-		if err := printMoved(w, []model.Snapshot{prev, cur}, asJSON); err != nil {
-			return err
-		}
-		prev = cur
-	}
-	return nil
+// until ctx is done. Each run is bounded by interval (at least 2s).
+// ctx ending (Ctrl-C) is a normal end, before the first sample too:
+// watchDrops then returns nil.
+func watchDrops(ctx context.Context, w io.Writer, r *collectors.Runner, interval time.Duration, count int, asJSON bool) error {
+	return r.Sample(ctx, interval, count, func(prev, cur model.Snapshot) error {
+		return printMoved(w, []model.Snapshot{prev, cur}, asJSON)
+	})
 }

@@ -31,7 +31,7 @@ func TestWatchDrops(t *testing.T) {
 	store := model.NewStore("h", "k", time.Now())
 	r := collectors.NewRunner(store, collectors.Spec{Collector: &growing{}, Interval: 10 * time.Millisecond})
 	var b bytes.Buffer
-	if err := watchDrops(context.Background(), &b, r, store, 10*time.Millisecond, 3, true); err != nil {
+	if err := watchDrops(context.Background(), &b, r, 10*time.Millisecond, 3, true); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
@@ -46,7 +46,7 @@ func TestWatchDrops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	b.Reset()
-	if err := watchDrops(ctx, &b, r, store, time.Hour, 0, false); err != nil || b.Len() != 0 {
+	if err := watchDrops(ctx, &b, r, time.Hour, 0, false); err != nil || b.Len() != 0 {
 		t.Errorf("watchDrops with a done context: %v, printed %q; want a quiet normal end", err, b.String())
 	}
 }

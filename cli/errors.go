@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 
 	"netlens/collectors/capture"
 	"netlens/model/rules"
@@ -15,13 +16,24 @@ type UsageError struct{ Err error }
 func (e UsageError) Error() string { return e.Err.Error() }
 func (e UsageError) Unwrap() error { return e.Err }
 
-// ExitCode is the exit status for err: 2 for a usage error (a UsageError,
-// or input a package below refused: rules.InvalidError,
-// capture.ErrFilter), 1 for any other error, 0 for nil.
+// ExitStatus ends netlens with that status and no message: the command
+// has said what it had to (netlens diff exits 1 when the snapshots
+// differ, as diff(1) does). main prints nothing for it.
+type ExitStatus int
+
+func (e ExitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// ExitCode is the exit status for err: an ExitStatus's own, 2 for a usage
+// error (a UsageError, or input a package below refused:
+// rules.InvalidError, capture.ErrFilter), 1 for any other error, 0 for
+// nil.
 func ExitCode(err error) int {
+	var st ExitStatus
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &st):
+		return int(st)
 	case errors.As(err, new(UsageError)), errors.As(err, new(rules.InvalidError)),
 		errors.Is(err, capture.ErrFilter):
 		return 2

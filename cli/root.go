@@ -17,11 +17,13 @@ import (
 	"netlens/collectors"
 	"netlens/collectors/all"
 	"netlens/collectors/capture"
+	"netlens/collectors/droptrace"
 	filtercol "netlens/collectors/filter"
 	"netlens/control/filter"
 	"netlens/export"
 	"netlens/model"
 	"netlens/model/rules"
+	"netlens/recorder"
 	"netlens/ui"
 )
 
@@ -36,9 +38,16 @@ type options struct {
 	captureIface  string
 	captureFilter string
 	cpuProfile    string
+	memProfile    string
 	revert        time.Duration
 	ascii         bool
 	version       string
+	dropSource    string
+	dropTraceAll  bool
+	// open and diffWith are --open FILE and --diff FILE (offline TUI).
+	open, diffWith string
+	// record configures the TUI's flight recorder (R).
+	record recorder.Options
 }
 
 // config returns the collectors' configuration, opening the filter
@@ -46,7 +55,12 @@ type options struct {
 // exit 2); a backend asked for by name that is unavailable is an error
 // (exit 1) with the reason and how to load it.
 func (o options) config() (all.Config, error) {
-	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners}
+	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners, DropTraceAll: o.dropTraceAll}
+	drop, err := o.dropChoice()
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Drops = drop
 	b, err := filter.Open(filter.Options{Backend: o.filterBackend})
 	if err != nil {
 		return cfg, err
@@ -162,7 +176,9 @@ packets are lost), and the network sysctls; 's' writes a JSON snapshot of
 it all.
 
 Run as root, or give the binary the capabilities it needs:
-  setcap cap_net_admin,cap_net_raw,cap_sys_ptrace,cap_dac_read_search+ep netlens
+  setcap cap_net_admin,cap_net_raw,cap_sys_ptrace,cap_dac_read_search,cap_bpf,cap_perfmon,cap_syslog+ep netlens
+(CAP_BPF and CAP_PERFMON for the eBPF drop tracer, CAP_SYSLOG to name the
+kernel functions where packets are dropped.)
 Without them netlens still runs and says, in each pane, what it cannot see.
 
 Exit status: 0 when quit; 1 when it cannot start (no terminal, a filter
@@ -178,6 +194,12 @@ arguments. Each subcommand's --help gives its own.`,
 			if err := filter.CheckRevert(o.revert); err != nil {
 				return UsageError{fmt.Errorf("%w\n%s", err, cmd.UsageString())}
 			}
+			if o.open != "" {
+				return runOpen(cmd.Context(), o, o.open, o.diffWith)
+			}
+			if o.diffWith != "" {
+				return UsageError{fmt.Errorf("--diff needs --open\n%s", cmd.UsageString())}
+			}
 			return runTUI(cmd.Context(), o)
 		},
 	}
@@ -189,12 +211,28 @@ arguments. Each subcommand's --help gives its own.`,
 	f.BoolVar(&o.ascii, "ascii", false, "draw only ASCII (sparklines too), for fonts without block elements")
 	f.StringVar(&o.pcap, "pcap", "", "replay a pcap or pcapng `FILE` into the capture statistics (offline study)")
 	f.StringVar(&o.captureIface, "capture", "", "capture packets live on `IFACE` (\"any\" for all; costs CPU, needs CAP_NET_RAW)")
+	f.StringVar(&o.open, "open", "", "show the snapshot `FILE` (JSON, gzip or zstd) offline instead of this host: no privileges needed")
+	f.StringVar(&o.diffWith, "diff", "", "with --open, a second snapshot `FILE`: show the newer one with what moved since the older")
+	f.StringVar(&o.record.Dir, "record-dir", "", "directory of the flight recorder (R; default: --snapshot-dir)")
+	f.DurationVar(&o.record.Interval, "record-interval", recorder.DefaultInterval, "time between the flight recorder's snapshots")
+	f.IntVar(&o.record.Keep, "record-keep", recorder.DefaultKeep, "snapshots the flight recorder keeps")
+	f.Int64Var(&o.record.MaxBytes, "record-max-bytes", 0, "bytes the flight recorder's files may take (0: no limit)")
 	f.StringVar(&o.captureFilter, "capture-filter", "", "capture filter in tcpdump syntax (host, net, port, portrange, tcp, udp, icmp, vlan, and/or/not, ...)")
 	collectFlags(f, &o)
 	pf := root.PersistentFlags()
 	pf.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (for performance work)")
 	pf.MarkHidden("cpuprofile")
+	pf.StringVar(&o.memProfile, "memprofile", "", "write a Go heap profile to this file on exit (for performance work)")
+	pf.MarkHidden("memprofile")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if o.memProfile != "" {
+			cobra.OnFinalize(func() {
+				if f, err := os.Create(o.memProfile); err == nil {
+					pprof.Lookup("heap").WriteTo(f, 0)
+					f.Close()
+				}
+			})
+		}
 		if o.cpuProfile == "" {
 			return nil
 		}
@@ -211,6 +249,10 @@ arguments. Each subcommand's --help gives its own.`,
 		flowsCmd(),
 		dropsCmd(&o),
 		captureCmd(),
+		topCmd(),
+		serveCmd(&o),
+		diffCmd(),
+		recordCmd(&o),
 		RulesCmd(RulesConfig{}),
 		versionCmd(version),
 	)
@@ -231,10 +273,18 @@ arguments. Each subcommand's --help gives its own.`,
 }
 
 // collectFlags are the flags of the commands that run every collector
-// (the TUI and snapshot); the others do not accept them.
+// (the TUI, snapshot, serve and record); the others do not accept them.
 func collectFlags(f *pflag.FlagSet, o *options) {
 	f.BoolVar(&o.noOwners, "no-owners", false, "do not map sockets to processes (cheaper on hosts with many sockets)")
 	f.StringVar(&o.filterBackend, "filter-backend", rules.BackendAuto, "filter rules backend: auto (kmod, else nft, else read-only), kmod or nft (an error when unavailable), none")
+	dropFlags(f, o)
+}
+
+// dropFlags are the flags of the commands that read drop reasons (those
+// of collectFlags, and drops).
+func dropFlags(f *pflag.FlagSet, o *options) {
+	f.StringVar(&o.dropSource, "drop-source", string(droptrace.SourceAuto), dropSourceUsage)
+	f.BoolVar(&o.dropTraceAll, "drop-trace-all-netns", false, "the eBPF drop tracer traces every network namespace, not only netlens's own")
 }
 
 // noArgs refuses positional arguments (and so unknown subcommands) as a
@@ -270,16 +320,18 @@ func runTUI(ctx context.Context, o options) error {
 	defer recoverLoop(ctx, cfg, specs, o.refresh)()
 	defer cancel()
 	return ui.Run(ctx, store, ui.Options{
-		Refresh: o.refresh,
-		Version: o.version,
-		NoMouse: o.noMouse,
-		Deps:    ui.Deps{Drops: all.DropsDeps},
+		DropSource: cfg.Drops.Why,
+		Refresh:    o.refresh,
+		Version:    o.version,
+		NoMouse:    o.noMouse,
+		Deps:       ui.Deps{Drops: all.DropsDeps},
 		SaveSnapshot: func(s model.Snapshot) (string, error) {
 			return export.Save(o.snapshotDir, s)
 		},
 		Controls: ui.Controls{
-			Filters: tuiFilters(store, cfg, specs, o.revert),
-			Capture: tuiCapture(specs),
+			Filters:  tuiFilters(store, cfg, specs, o.revert),
+			Capture:  tuiCapture(specs),
+			Recorder: tuiRecorder(ctx, store, o),
 		},
 		Glyphs:     glyphs(o.ascii),
 		CaptureDir: o.snapshotDir,

@@ -146,7 +146,7 @@ invalid input, which changes nothing.`,
 
 	var rf ruleFlags
 	add := &cobra.Command{
-		Use:   "add --action accept|drop|count [match flags]",
+		Use:   "add --action accept|drop|reject|count [match flags]",
 		Short: "Add a rule",
 		Example: `  netlens rules add --action drop --proto tcp --dport 8080 --label "block 8080"
   netlens rules add --action accept --src 10.0.0.0/8 --hook input,forward`,
@@ -331,7 +331,7 @@ type ruleFlags struct {
 }
 
 func (rf *ruleFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&rf.action, "action", "", "accept, drop or count")
+	fs.StringVar(&rf.action, "action", "", "accept, drop, reject or count")
 	fs.StringVar(&rf.hooks, "hook", "", "hooks, comma separated: prerouting, input, forward, output, postrouting, or all (default input)")
 	fs.StringVar(&rf.family, "family", "", "ipv4, ipv6 or both (default: that of the addresses, else both)")
 	fs.StringVar(&rf.proto, "proto", "", "tcp, udp, udplite, sctp, icmp, icmpv6 or a number")

@@ -43,7 +43,7 @@ func TestCLIUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"add", "--action", "drop", "--proto", "tcp", "--dport", "2000-1000"},
 		{"add", "--action", "drop", "--src", "10.0.0.0/33"},
-		{"add", "--action", "reject"},
+		{"add", "--action", "masquerade"},
 		{"add", "--action", "drop", "--hook", "ingress"},
 		{"add", "--action", "drop", "--iif", "a/b"},
 		{"add", "--action", "drop", "--label", strings.Repeat("x", 65)},

@@ -10,13 +10,20 @@ import (
 	"github.com/spf13/cobra"
 
 	"netlens/export"
+	"netlens/jsonenc"
 	"netlens/model"
 	"netlens/model/rules"
 )
 
+// snapshotOptions are the flags of `netlens snapshot`.
+type snapshotOptions struct {
+	out     string
+	timeout time.Duration
+	indent  bool
+}
+
 func snapshotCmd(o *options) *cobra.Command {
-	var out string
-	var timeout time.Duration
+	var so snapshotOptions
 	cmd := &cobra.Command{
 		Use:   "snapshot",
 		Short: "Collect everything once and write a JSON snapshot (stdout by default)",
@@ -29,19 +36,22 @@ status filled) or the file could not be written; 2 for invalid flags or
 arguments.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if timeout <= 0 {
-				return UsageError{fmt.Errorf("--timeout %s: must be positive\n%s", timeout, cmd.UsageString())}
+			if so.timeout <= 0 {
+				return UsageError{fmt.Errorf("--timeout %s: must be positive\n%s", so.timeout, cmd.UsageString())}
 			}
-			return runSnapshot(cmd.Context(), *o, out, timeout)
+			return runSnapshot(cmd.Context(), *o, so)
 		},
 	}
-	cmd.Flags().StringVarP(&out, "output", "o", "-", "write the snapshot to this file (atomically if a regular file; devices, FIFOs and /dev/fd/N directly; - for stdout)")
-	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "give up on a collector after this long")
+	cmd.Flags().StringVarP(&so.out, "output", "o", "-", "write the snapshot to this file (atomically if a regular file; devices, FIFOs and /dev/fd/N directly; - for stdout)")
+	cmd.Flags().DurationVar(&so.timeout, "timeout", 10*time.Second, "give up on a collector after this long")
+	cmd.Flags().BoolVar(&so.indent, "indent", false, "indent the JSON (it is compact unless written to a terminal)")
 	collectFlags(cmd.Flags(), o)
 	return cmd
 }
 
-func runSnapshot(ctx context.Context, o options, out string, timeout time.Duration) error {
+// runSnapshot is `netlens snapshot`: collect once, then stream the
+// snapshot as JSON, compact unless --indent or stdout is a terminal.
+func runSnapshot(ctx context.Context, o options, so snapshotOptions) error {
 	store := newStore()
 	r, err := o.runner(store)
 	if err != nil {
@@ -49,7 +59,7 @@ func runSnapshot(ctx context.Context, o options, out string, timeout time.Durati
 	}
 	// One sample: counters carry raw values; their deltas and rates are
 	// zero, since there is no earlier sample to compare with.
-	r.Once(ctx, timeout)
+	r.Once(ctx, so.timeout)
 	if err := r.Wait(); err != nil {
 		fmt.Fprintln(os.Stderr, "netlens snapshot:", err)
 	}
@@ -59,10 +69,10 @@ func runSnapshot(ctx context.Context, o options, out string, timeout time.Durati
 	if note := rules.OverdueNote(rules.Overdue(snap.Rules, time.Now())); note != "" {
 		fmt.Fprintln(os.Stderr, "netlens snapshot: filters:", note)
 	}
-	if out == "-" || out == "" {
-		err = export.Write(os.Stdout, snap)
+	if so.out == "-" || so.out == "" {
+		err = jsonenc.WriteSnapshot(os.Stdout, snap, so.indent || isTerminal(os.Stdout))
 	} else {
-		err = export.WriteFile(out, snap)
+		err = export.WriteFileIndent(so.out, snap, so.indent)
 	}
 	if err != nil {
 		return err

@@ -200,6 +200,7 @@ func (r *Runner) runOne(ctx context.Context, s Spec, timeout time.Duration) mode
 	st.Reason = ""
 	if err != nil {
 		st.Reason = err.Error()
+		st.Errors++
 	} else {
 		st.LastSuccess = start
 	}

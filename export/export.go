@@ -1,7 +1,7 @@
 package export
 
 import (
-	"encoding/json"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -11,26 +11,22 @@ import (
 	"time"
 
 	"netlens/internal/atomicfile"
+	"netlens/jsonenc"
 	"netlens/model"
 )
 
 // Marshal returns snap as indented JSON, ending in a newline.
 func Marshal(snap model.Snapshot) ([]byte, error) {
-	b, err := json.MarshalIndent(snap, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("encode snapshot: %w", err)
+	var b bytes.Buffer
+	if err := jsonenc.WriteSnapshot(&b, snap, true); err != nil {
+		return nil, err
 	}
-	return append(b, '\n'), nil
+	return b.Bytes(), nil
 }
 
-// Write writes snap as JSON to w.
+// Write writes snap as indented JSON to w, streamed.
 func Write(w io.Writer, snap model.Snapshot) error {
-	b, err := Marshal(snap)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(b)
-	return err
+	return jsonenc.WriteSnapshot(w, snap, true)
 }
 
 // FileName returns the name a snapshot taken on host at t is saved under:
@@ -71,17 +67,32 @@ func Save(dir string, snap model.Snapshot) (string, error) {
 	return path, nil
 }
 
-// WriteFile writes snap as JSON to path with atomicfile: a regular file
-// atomically (no partial snapshot is ever seen, a failure leaves nothing
-// behind), a device, FIFO or /dev/fd/N directly, "-" to standard output;
-// a new file is 0644 less the umask, an existing one keeps its mode and
-// owner. The error names the path and the cause in one line.
+// WriteFile writes snap as indented JSON to path with atomicfile: a
+// regular file atomically (no partial snapshot is ever seen, a failure
+// leaves nothing behind), a device, FIFO or /dev/fd/N directly, "-" to
+// standard output; a new file is 0644 less the umask, an existing one
+// keeps its mode and owner. The error names the path and the cause in
+// one line.
 func WriteFile(path string, snap model.Snapshot) error {
-	b, err := Marshal(snap)
-	if err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(path, b, atomicfile.Shared); err != nil {
+	return WriteFileIndent(path, snap, true)
+}
+
+// WriteFileIndent is WriteFile with the choice of compact or indented
+// JSON; the snapshot is streamed into the file.
+func WriteFileIndent(path string, snap model.Snapshot, indent bool) error {
+	return writeShared(path, func(w io.Writer) error { return jsonenc.WriteSnapshot(w, snap, indent) })
+}
+
+// WriteAtomic writes data to path as WriteFile does (atomicfile, mode
+// 0644 less the umask for a new file); on any error a regular target is
+// left as it was and the error names the path and the cause (which
+// errors.Is still finds, e.g. syscall.ENOSPC).
+func WriteAtomic(path string, data []byte) error {
+	return writeShared(path, func(w io.Writer) error { _, err := w.Write(data); return err })
+}
+
+func writeShared(path string, fill func(io.Writer) error) error {
+	if err := atomicfile.Write(path, atomicfile.Shared, fill); err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
 	return nil

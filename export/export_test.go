@@ -27,7 +27,15 @@ func fullSnapshot() model.Snapshot {
 	s.Publish(model.SocketsUpdate{At: t0, Sockets: []model.Socket{
 		{Proto: model.ProtoTCP, Family: model.FamilyIPv4, Local: netip.MustParseAddrPort("10.0.0.1:22"), Remote: netip.MustParseAddrPort("10.0.0.2:50000"),
 			State: model.StateEstablished, SendQ: 1, RecvQ: 2, UID: 0, Inode: 12345, Cookie: 99, Interface: "eth0",
-			Procs: []model.Proc{{PID: 42, Comm: "sshd", FD: 3}}, Drops: 7, HasDrops: true},
+			Procs: []model.Proc{{PID: 42, Comm: "sshd", FD: 3}}, Drops: 7, HasDrops: true,
+			TCP: model.TCPInfo{Len: 232, CAState: model.CARecovery, Retransmits: 1, Backoff: 1, RTO: 204000, ATO: 40000, SndMSS: 1448, RcvMSS: 536,
+				Unacked: 10, Sacked: 2, Lost: 1, Retrans: 1, LastDataSent: 4, LastDataRecv: 8, PMTU: 1500, RTT: 20000, RTTVar: 5000,
+				SndSsthresh: 20, SndCwnd: 10, Reordering: 3, TotalRetrans: 7, PacingRate: 1e6, MaxPacingRate: 1<<64 - 1, BytesAcked: 1e6,
+				BytesReceived: 2e5, SegsOut: 900, SegsIn: 800, NotsentBytes: 100, MinRTT: 15000, DataSegsIn: 300, DataSegsOut: 700,
+				DeliveryRate: 9e5, DeliveryRateAppLimited: true, BusyTime: 5e6, RwndLimited: 1e6, SndbufLimited: 2e5, BytesSent: 1.1e6,
+				BytesRetrans: 1e4, Congestion: "cubic"},
+			Rate: model.SocketRate{Known: true, Interval: time.Second, RxBps: 1000, TxBps: 2e6, RetransPerSec: 0.5,
+				Limits: model.SendLimits{Window: 10 * time.Second, Busy: 8 * time.Second, Rwnd: time.Second, Sndbuf: 2 * time.Second}}},
 		{Proto: model.ProtoUDP, Family: model.FamilyIPv6, Local: netip.MustParseAddrPort("[::]:53"), State: model.StateClose},
 		{Proto: model.ProtoRAW, Family: model.FamilyIPv6, Local: netip.MustParseAddrPort("[fe80::1%eth0]:58"), State: model.StateClose},
 	}})
@@ -72,6 +80,18 @@ func fullSnapshot() model.Snapshot {
 		FlowsTracked: 1, FlowsEvicted: 7,
 		TopHosts:     []model.CaptureHost{{Addr: netip.MustParseAddr("10.0.0.1"), PacketsSent: 600, BytesSent: 800000, PacketsRecv: 390, BytesRecv: 99000, BitsPerSec: 719000, PacketsPerSec: 99, LastSeen: t0}},
 		HostsTracked: 1, HostsEvicted: 0}})
+	s.Publish(model.DropTraceUpdate{Trace: model.DropTrace{At: t0, Supported: true, Attach: "tp_btf/kfree_skb", Netns: 4026531840,
+		Seen: 30, Attributed: 28, Unattributed: 2, NotAggregated: 1, NotParsed: 1, OtherNetns: 5, MapEntries: 2, MapMax: 16384,
+		Reasons: []model.DropTraceReason{{Reason: "NO_SOCKET", Code: 3, Location: "__udp4_lib_rcv+0x9c4", Function: "__udp4_lib_rcv", Layer: model.LayerTransport,
+			Packets: 25, Bytes: 2300, Delta: 5, LastSeen: t0}},
+		Flows: []model.DropTraceFlow{
+			{Reason: "NO_SOCKET", Code: 3, Location: "__udp4_lib_rcv+0x9c4", Function: "__udp4_lib_rcv", Layer: model.LayerTransport, Netns: 4026531840, Ifindex: 1,
+				L3: "ipv4", Proto: "udp", Src: netip.MustParseAddr("127.0.0.1"), Dst: netip.MustParseAddr("127.0.0.1"), SrcPort: 40000, DstPort: 7001,
+				Parsed: true, Cookie: 99, Packets: 25, Bytes: 2300, Delta: 5, LastSeen: t0},
+			{Reason: "IP_RPFILTER", Code: 9, Location: "0xffffffff81a0b0c0", Function: "0xffffffff81a0b0c0", Layer: model.LayerIP, L3: "ipv6", Proto: "icmpv6",
+				Src: netip.MustParseAddr("fd00::1"), Dst: netip.MustParseAddr("fd00::2"), ICMPType: 128, Fragment: true, Parsed: true, Packets: 3, Bytes: 300},
+			{Reason: "NOT_SPECIFIED", Code: 2, Location: "x+0x1", Function: "x", Layer: model.LayerOther, L3: "0x0806", Packets: 1, Bytes: 60},
+		}}})
 	s.Publish(model.RulesUpdate{State: model.RulesState{Backend: "kmod", At: t0,
 		Rules: []model.Rule{
 			{ID: 1, Enabled: true, Hooks: []string{model.HookInput}, Family: model.RuleFamilyBoth, Proto: "tcp", DstPorts: model.PortRange{Min: 22, Max: 22},
@@ -136,7 +156,7 @@ func TestSchemaRejects(t *testing.T) {
 		{"bad state", `"state": "ESTAB"`, `"state": "established"`},
 		{"negative counter", `"value": 25`, `"value": -1`},
 		{"bad address", `"local": "10.0.0.1:22"`, `"local": "10.0.0.1"`},
-		{"bad rule action", `"action": "accept"`, `"action": "reject"`},
+		{"bad rule action", `"action": "accept"`, `"action": "masquerade"`},
 		{"bad rule prefix", `"src": "198.51.100.0/24"`, `"src": "198.51.100.0"`},
 	}
 	for _, tt := range tests {

@@ -61,6 +61,7 @@
 #include <net/genetlink.h>
 #include <net/netns/generic.h>
 #include <linux/inetdevice.h>
+#include <linux/u64_stats_sync.h>
 #include "uapi/netlens.h"
 
 #define NETLENS_HASH_BITS	12
@@ -79,8 +80,20 @@ enum netlens_index {
 	NETLENS_IDX_NONE,	/* disabled: not indexed */
 };
 
-/* per-CPU counters of one rule */
+/*
+ * per-CPU counters of one rule; u64_stats_t with a syncp so that a reader on
+ * a 32-bit kernel never sees a torn value (as nft counters do).  Writers run
+ * with BH disabled, so one CPU never has two writers at once.
+ */
 struct netlens_rule_stats {
+	u64_stats_t packets;
+	u64_stats_t bytes;
+	u64_stats_t last_hit_ns;
+	struct u64_stats_sync syncp;
+};
+
+/* the sum over CPUs of struct netlens_rule_stats */
+struct netlens_rule_counts {
 	u64 packets;
 	u64 bytes;
 	u64 last_hit_ns;
@@ -88,10 +101,19 @@ struct netlens_rule_stats {
 
 /* per-CPU verdict counters of one namespace, [family 0=v4 1=v6][hook] */
 struct netlens_hook_stats {
+	u64_stats_t seen[2][NETLENS_NHOOKS];
+	u64_stats_t accepted[2][NETLENS_NHOOKS];
+	u64_stats_t dropped[2][NETLENS_NHOOKS];
+	u64_stats_t examined[2][NETLENS_NHOOKS];	/* rules the lookup looked at */
+	struct u64_stats_sync syncp;
+};
+
+/* the sum over CPUs of struct netlens_hook_stats */
+struct netlens_hook_counts {
 	u64 seen[2][NETLENS_NHOOKS];
 	u64 accepted[2][NETLENS_NHOOKS];
 	u64 dropped[2][NETLENS_NHOOKS];
-	u64 examined[2][NETLENS_NHOOKS];	/* rules the lookup looked at */
+	u64 examined[2][NETLENS_NHOOKS];
 };
 
 struct netlens_match {
@@ -105,6 +127,11 @@ struct netlens_match {
 	u16 dport_min, dport_max;
 	char iifname[IFNAMSIZ];
 	char oifname[IFNAMSIZ];
+	u8 has_icmp_type, has_icmp_code;
+	u8 icmp_type, icmp_code;
+	u8 tcp_flags, tcp_mask;		/* mask 0: flags not looked at */
+	u32 neg;			/* NETLENS_NEG_* */
+	u8 ct_state;			/* NETLENS_CT_*, 0 = not looked at */
 };
 
 struct netlens_txn;
@@ -123,6 +150,9 @@ struct netlens_rule {
 	u8 action;			/* NETLENS_ACTION_* */
 	u8 index;			/* enum netlens_index, NONE when not linked */
 	u8 owns_stats;			/* free @stats with this copy */
+	u8 reject_with;			/* NETLENS_REJECT_*, for ACTION_REJECT */
+	u8 reject_code;			/* ICMP/ICMPv6 code, for REJECT_ICMP_UNREACH */
+	u8 ct_held;			/* this copy holds a conntrack reference (ct_rules) */
 	struct netlens_match m;
 	char label[NETLENS_LABEL_MAX + 1];
 	struct netlens_rule_stats __percpu *stats;
@@ -136,6 +166,8 @@ struct netlens_txn {
 	u32 rule_id;
 	unsigned long deadline;		/* jiffies */
 	struct netlens_rule *prev;	/* state to restore; NULL: delete the rule */
+	bool policy;			/* a default policy change: restore @prev_verdict */
+	u8 fam, hook, prev_verdict;
 };
 
 struct netlens_net {
@@ -158,6 +190,13 @@ struct netlens_net {
 	unsigned long plen_map[NETLENS_IDX_HASHED][BITS_TO_LONGS(129)];
 	u32 nindexed;
 	u32 hook_rules[2][NETLENS_NHOOKS];	/* indexed rules per [v4/v6][hook] */
+
+	/* under lock: hooks are registered while the namespace has rules */
+	bool hooks_on;
+	u8 policy[2][NETLENS_NHOOKS];	/* NETLENS_ACTION_ACCEPT/DROP; 0 = accept; read locklessly */
+	u32 ct_rules;			/* published rules with a ct match: conntrack is on while > 0 */
+	bool dying;			/* pre_exit ran: never register again */
+	struct netlens_rule *misc_tail;	/* last rule of @misc, for O(1) appends */
 
 	/* sysctls (net.netlens.*) */
 	int sysctl_enabled;
@@ -190,23 +229,28 @@ void netlens_rule_replace(struct netlens_net *nn, struct netlens_rule *old,
 			  struct netlens_rule *nr);
 void netlens_rules_flush(struct netlens_net *nn);
 void netlens_rule_read_stats(const struct netlens_rule *r,
-			     struct netlens_rule_stats *sum);
+			     struct netlens_rule_counts *sum);
+void netlens_hook_read_stats(const struct netlens_net *nn,
+			     struct netlens_hook_counts *sum);
 bool netlens_rule_before(const struct netlens_rule *a,
 			 const struct netlens_rule *b);
 u32 netlens_bucket(int idx, const union nf_inet_addr *addr, u8 plen, u16 port);
 void netlens_txn_free(struct netlens_txn *t);
+void netlens_txn_drop(struct netlens_rule *r);
 void netlens_txn_arm(struct netlens_net *nn);
 void netlens_revert_work(struct work_struct *work);
 
 /* netlens_hooks.c */
-int netlens_hooks_register(struct net *net, struct netlens_net *nn);
-void netlens_hooks_unregister(struct net *net, struct netlens_net *nn);
+void netlens_hooks_init(struct netlens_net *nn);
+int netlens_hooks_sync(struct netlens_net *nn);
+void netlens_hooks_unregister(struct netlens_net *nn);
 
 /* netlens_genl.c */
 int netlens_genl_init(void);
 void netlens_genl_exit(void);
 void netlens_notify(struct netlens_net *nn, u8 event,
 		    const struct netlens_rule *r, u32 txn_id);
+void netlens_notify_policy(struct netlens_net *nn, int fi, int hook, u32 txn_id);
 
 /* netlens_proc.c */
 int netlens_proc_init(struct net *net);

@@ -13,6 +13,8 @@
 #include <linux/rwsem.h>
 #include <net/genetlink.h>
 #include <net/ipv6.h>
+#include <linux/icmp.h>
+#include <linux/icmpv6.h>
 #include "netlens.h"
 
 enum netlens_mcgrp {
@@ -23,43 +25,98 @@ static const struct genl_multicast_group netlens_mcgrps[] = {
 	[NETLENS_MCGRP_EVENTS] = { .name = NETLENS_GENL_MCGRP_EVENTS },
 };
 
-static const struct nla_policy netlens_policy[NETLENS_A_MAX + 1] = {
-	[NETLENS_A_PAD]			= { .type = NLA_REJECT },
+/*
+ * One policy per command (genl_ops.policy): an attribute a command does not
+ * use is refused with an extack message instead of being ignored.
+ */
+#define NETLENS_RULE_ATTRS_POLICY					\
+	[NETLENS_A_PAD]			= { .type = NLA_REJECT },	\
+	[NETLENS_A_RULE_ENABLED]	= NLA_POLICY_MAX(NLA_U8, 1),	\
+	[NETLENS_A_RULE_HOOKS]		= NLA_POLICY_MASK(NLA_U32, NETLENS_HOOK_ALL), \
+	[NETLENS_A_RULE_FAMILY]		= NLA_POLICY_RANGE(NLA_U8, NETLENS_FAMILY_IPV4, \
+							   NETLENS_FAMILY_BOTH), \
+	[NETLENS_A_RULE_PROTO]		= { .type = NLA_U8 },		\
+	[NETLENS_A_RULE_SRC_ADDR]	= { .type = NLA_BINARY, .len = 16 }, \
+	[NETLENS_A_RULE_SRC_PLEN]	= NLA_POLICY_MAX(NLA_U8, 128),	\
+	[NETLENS_A_RULE_DST_ADDR]	= { .type = NLA_BINARY, .len = 16 }, \
+	[NETLENS_A_RULE_DST_PLEN]	= NLA_POLICY_MAX(NLA_U8, 128),	\
+	[NETLENS_A_RULE_SPORT_MIN]	= { .type = NLA_U16 },		\
+	[NETLENS_A_RULE_SPORT_MAX]	= { .type = NLA_U16 },		\
+	[NETLENS_A_RULE_DPORT_MIN]	= { .type = NLA_U16 },		\
+	[NETLENS_A_RULE_DPORT_MAX]	= { .type = NLA_U16 },		\
+	/* string lengths are checked in netlens_parse_rule, with a clearer message */ \
+	[NETLENS_A_RULE_IIFNAME]	= { .type = NLA_NUL_STRING },	\
+	[NETLENS_A_RULE_OIFNAME]	= { .type = NLA_NUL_STRING },	\
+	[NETLENS_A_RULE_ACTION]		= NLA_POLICY_RANGE(NLA_U8, NETLENS_ACTION_ACCEPT, \
+							   NETLENS_ACTION_REJECT), \
+	[NETLENS_A_RULE_REJECT_WITH]	= NLA_POLICY_RANGE(NLA_U8, NETLENS_REJECT_ICMP_UNREACH, \
+							   NETLENS_REJECT_TCP_RESET), \
+	[NETLENS_A_RULE_REJECT_CODE]	= { .type = NLA_U8 },		\
+	[NETLENS_A_RULE_ICMP_TYPE]	= { .type = NLA_U8 },		\
+	[NETLENS_A_RULE_ICMP_CODE]	= { .type = NLA_U8 },		\
+	[NETLENS_A_RULE_TCP_FLAGS]	= { .type = NLA_U8 },		\
+	[NETLENS_A_RULE_TCP_FLAGS_MASK]	= { .type = NLA_U8 },		\
+	[NETLENS_A_RULE_NEGATE]		= NLA_POLICY_MASK(NLA_U32, NETLENS_NEG_ALL), \
+	[NETLENS_A_RULE_CT_STATE]	= NLA_POLICY_MASK(NLA_U8, NETLENS_CT_ALL), \
+	[NETLENS_A_RULE_PRIORITY]	= { .type = NLA_U32 },		\
+	[NETLENS_A_RULE_LABEL]		= { .type = NLA_NUL_STRING },	\
+	[NETLENS_A_RULE_PACKETS]	= { .type = NLA_REJECT,		\
+					    .reject_message = "packet counter is read-only" }, \
+	[NETLENS_A_RULE_BYTES]		= { .type = NLA_REJECT,		\
+					    .reject_message = "byte counter is read-only" }, \
+	[NETLENS_A_RULE_LAST_HIT_NS]	= { .type = NLA_REJECT,		\
+					    .reject_message = "last hit time is read-only" }, \
+	[NETLENS_A_REVERT_MS]		= { .type = NLA_U32 },	/* range: netlens_check_write_attrs() */ \
+	[NETLENS_A_TXN_ID]		= { .type = NLA_REJECT,		\
+					    .reject_message = "a transaction id only goes with CONFIRM" }, \
+	[NETLENS_A_RULE_COUNT]		= { .type = NLA_REJECT,		\
+					    .reject_message = "rule count is read-only" }, \
+	[NETLENS_A_HOOKS_REGISTERED]	= { .type = NLA_REJECT,		\
+					    .reject_message = "hook count is read-only" }
+
+static const struct nla_policy netlens_create_policy[NETLENS_A_MAX + 1] = {
+	NETLENS_RULE_ATTRS_POLICY,
+	[NETLENS_A_RULE_ID]		= { .type = NLA_REJECT,
+					    .reject_message = "rule ids are assigned by the kernel" },
+};
+
+static const struct nla_policy netlens_change_policy[NETLENS_A_MAX + 1] = {
+	NETLENS_RULE_ATTRS_POLICY,
 	[NETLENS_A_RULE_ID]		= NLA_POLICY_MIN(NLA_U32, 1),
-	[NETLENS_A_RULE_ENABLED]	= NLA_POLICY_MAX(NLA_U8, 1),
-	[NETLENS_A_RULE_HOOKS]		= NLA_POLICY_MASK(NLA_U32, NETLENS_HOOK_ALL),
-	[NETLENS_A_RULE_FAMILY]		= NLA_POLICY_RANGE(NLA_U8, NETLENS_FAMILY_IPV4,
-							   NETLENS_FAMILY_BOTH),
-	[NETLENS_A_RULE_PROTO]		= { .type = NLA_U8 },
-	[NETLENS_A_RULE_SRC_ADDR]	= { .type = NLA_BINARY, .len = 16 },
-	[NETLENS_A_RULE_SRC_PLEN]	= NLA_POLICY_MAX(NLA_U8, 128),
-	[NETLENS_A_RULE_DST_ADDR]	= { .type = NLA_BINARY, .len = 16 },
-	[NETLENS_A_RULE_DST_PLEN]	= NLA_POLICY_MAX(NLA_U8, 128),
-	[NETLENS_A_RULE_SPORT_MIN]	= { .type = NLA_U16 },
-	[NETLENS_A_RULE_SPORT_MAX]	= { .type = NLA_U16 },
-	[NETLENS_A_RULE_DPORT_MIN]	= { .type = NLA_U16 },
-	[NETLENS_A_RULE_DPORT_MAX]	= { .type = NLA_U16 },
-	/* string lengths are checked in netlens_parse_rule, with a clearer message */
-	[NETLENS_A_RULE_IIFNAME]	= { .type = NLA_NUL_STRING },
-	[NETLENS_A_RULE_OIFNAME]	= { .type = NLA_NUL_STRING },
-	[NETLENS_A_RULE_ACTION]		= NLA_POLICY_RANGE(NLA_U8, NETLENS_ACTION_ACCEPT,
-							   NETLENS_ACTION_COUNT),
-	[NETLENS_A_RULE_PRIORITY]	= { .type = NLA_U32 },
-	[NETLENS_A_RULE_LABEL]		= { .type = NLA_NUL_STRING },
-	[NETLENS_A_RULE_PACKETS]	= { .type = NLA_REJECT,
-					    .reject_message = "packet counter is read-only" },
-	[NETLENS_A_RULE_BYTES]		= { .type = NLA_REJECT,
-					    .reject_message = "byte counter is read-only" },
-	[NETLENS_A_RULE_LAST_HIT_NS]	= { .type = NLA_REJECT,
-					    .reject_message = "last hit time is read-only" },
-	[NETLENS_A_REVERT_MS]		= { .type = NLA_U32 },	/* range: netlens_revert_ms() */
+};
+
+static const struct nla_policy netlens_delete_policy[NETLENS_A_MAX + 1] = {
+	[NETLENS_A_RULE_ID]		= NLA_POLICY_MIN(NLA_U32, 1),
+	[NETLENS_A_REVERT_MS]		= { .type = NLA_REJECT,
+					    .reject_message = "a deletion cannot be reverted: disable the rule with a revert deadline instead" },
+};
+
+static const struct nla_policy netlens_get_policy[NETLENS_A_MAX + 1] = {
+	[NETLENS_A_RULE_ID]		= NLA_POLICY_MIN(NLA_U32, 1),
+};
+
+static const struct nla_policy netlens_flush_policy[NETLENS_A_MAX + 1] = {
+	[NETLENS_A_REVERT_MS]		= { .type = NLA_REJECT,
+					    .reject_message = "a flush cannot be reverted: disable the rules with a revert deadline instead" },
+};
+
+static const struct nla_policy netlens_confirm_policy[NETLENS_A_MAX + 1] = {
 	[NETLENS_A_TXN_ID]		= NLA_POLICY_MIN(NLA_U32, 1),
-	[NETLENS_A_EVENT]		= { .type = NLA_REJECT,
-					    .reject_message = "events are sent by the kernel only" },
-	[NETLENS_A_HOOK_STATS]		= { .type = NLA_REJECT,
-					    .reject_message = "hook counters are read-only" },
-	[NETLENS_A_RULE_COUNT]		= { .type = NLA_REJECT,
-					    .reject_message = "rule count is read-only" },
+	[NETLENS_A_REVERT_MS]		= { .type = NLA_REJECT,
+					    .reject_message = "a confirmation cannot be reverted" },
+};
+
+static const struct nla_policy netlens_policy_policy[NETLENS_A_MAX + 1] = {
+	[NETLENS_A_POLICY_FAMILY]	= NLA_POLICY_RANGE(NLA_U8, NETLENS_FAMILY_IPV4,
+							   NETLENS_FAMILY_IPV6),
+	[NETLENS_A_POLICY_HOOK]		= NLA_POLICY_MAX(NLA_U8, NETLENS_NHOOKS - 1),
+	[NETLENS_A_POLICY_VERDICT]	= NLA_POLICY_RANGE(NLA_U8, NETLENS_ACTION_ACCEPT,
+							   NETLENS_ACTION_DROP),
+	[NETLENS_A_REVERT_MS]		= { .type = NLA_U32 },
+};
+
+/* COUNTERS takes no attribute */
+static const struct nla_policy netlens_counters_policy[NETLENS_A_MAX + 1] = {
 };
 
 static struct genl_family netlens_family;
@@ -88,7 +145,7 @@ static int netlens_put_addr(struct sk_buff *skb, int aattr, int pattr, u8 fam,
 static int netlens_rule_fill(struct sk_buff *skb, const struct netlens_rule *r)
 {
 	const struct netlens_match *m = &r->m;
-	struct netlens_rule_stats st;
+	struct netlens_rule_counts st;
 
 	netlens_rule_read_stats(r, &st);
 	if (nla_put_u32(skb, NETLENS_A_RULE_ID, r->id) ||
@@ -109,6 +166,16 @@ static int netlens_rule_fill(struct sk_buff *skb, const struct netlens_rule *r)
 	    nla_put_u8(skb, NETLENS_A_RULE_ACTION, r->action) ||
 	    nla_put_u32(skb, NETLENS_A_RULE_PRIORITY, r->priority) ||
 	    (r->label[0] && nla_put_string(skb, NETLENS_A_RULE_LABEL, r->label)) ||
+	    (m->has_icmp_type && nla_put_u8(skb, NETLENS_A_RULE_ICMP_TYPE, m->icmp_type)) ||
+	    (m->has_icmp_code && nla_put_u8(skb, NETLENS_A_RULE_ICMP_CODE, m->icmp_code)) ||
+	    (m->tcp_mask && (nla_put_u8(skb, NETLENS_A_RULE_TCP_FLAGS, m->tcp_flags) ||
+			     nla_put_u8(skb, NETLENS_A_RULE_TCP_FLAGS_MASK, m->tcp_mask))) ||
+	    (m->neg && nla_put_u32(skb, NETLENS_A_RULE_NEGATE, m->neg)) ||
+	    (m->ct_state && nla_put_u8(skb, NETLENS_A_RULE_CT_STATE, m->ct_state)) ||
+	    (r->action == NETLENS_ACTION_REJECT &&
+	     (nla_put_u8(skb, NETLENS_A_RULE_REJECT_WITH, r->reject_with) ||
+	      (r->reject_with == NETLENS_REJECT_ICMP_UNREACH &&
+	       nla_put_u8(skb, NETLENS_A_RULE_REJECT_CODE, r->reject_code)))) ||
 	    nla_put_u64_64bit(skb, NETLENS_A_RULE_PACKETS, st.packets, NETLENS_A_PAD) ||
 	    nla_put_u64_64bit(skb, NETLENS_A_RULE_BYTES, st.bytes, NETLENS_A_PAD) ||
 	    nla_put_u64_64bit(skb, NETLENS_A_RULE_LAST_HIT_NS, st.last_hit_ns,
@@ -155,28 +222,70 @@ cancel:
 	return -EMSGSIZE;
 }
 
+/*
+ * netlens_event_new - a message for the events group, or NULL when the
+ * family is going or nobody in the namespace listens.  On non-NULL it holds
+ * netlens_genl_rwsem for reading until netlens_event_send().
+ */
+static struct sk_buff *netlens_event_new(struct netlens_net *nn)
+{
+	struct sk_buff *skb = NULL;
+
+	down_read(&netlens_genl_rwsem);
+	if (netlens_genl_live &&
+	    genl_has_listeners(&netlens_family, nn->net, NETLENS_MCGRP_EVENTS))
+		skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!skb)
+		up_read(&netlens_genl_rwsem);
+	return skb;
+}
+
+/* netlens_event_send - multicast @skb if it was built (@err 0), else free it */
+static void netlens_event_send(struct netlens_net *nn, struct sk_buff *skb,
+			       int err)
+{
+	if (err)
+		nlmsg_free(skb);
+	else
+		genlmsg_multicast_netns(&netlens_family, nn->net, skb, 0,
+					NETLENS_MCGRP_EVENTS, GFP_KERNEL);
+	up_read(&netlens_genl_rwsem);
+}
+
+/* netlens_notify_policy - announce a default policy change; lock held. */
+void netlens_notify_policy(struct netlens_net *nn, int fi, int hook, u32 txn_id)
+{
+	struct sk_buff *skb = netlens_event_new(nn);
+	void *hdr;
+
+	if (!skb)
+		return;
+	hdr = genlmsg_put(skb, 0, 0, &netlens_family, 0, NETLENS_CMD_EVENT);
+	if (!hdr ||
+	    nla_put_u8(skb, NETLENS_A_EVENT, NETLENS_EVENT_POLICY) ||
+	    nla_put_u8(skb, NETLENS_A_POLICY_FAMILY,
+		       fi ? NETLENS_FAMILY_IPV6 : NETLENS_FAMILY_IPV4) ||
+	    nla_put_u8(skb, NETLENS_A_POLICY_HOOK, hook) ||
+	    nla_put_u8(skb, NETLENS_A_POLICY_VERDICT,
+		       nn->policy[fi][hook] ?: NETLENS_ACTION_ACCEPT) ||
+	    (txn_id && nla_put_u32(skb, NETLENS_A_TXN_ID, txn_id))) {
+		netlens_event_send(nn, skb, -EMSGSIZE);
+		return;
+	}
+	genlmsg_end(skb, hdr);
+	netlens_event_send(nn, skb, 0);
+}
+
 /* netlens_notify - announce a change on the events group; lock held. */
 void netlens_notify(struct netlens_net *nn, u8 event,
 		    const struct netlens_rule *r, u32 txn_id)
 {
-	struct sk_buff *skb;
+	struct sk_buff *skb = netlens_event_new(nn);
 
-	down_read(&netlens_genl_rwsem);
-	if (!netlens_genl_live ||
-	    !genl_has_listeners(&netlens_family, nn->net, NETLENS_MCGRP_EVENTS))
-		goto unlock;
-	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!skb)
-		goto unlock;
-	if (netlens_rule_msg(skb, r, 0, 0, 0, NETLENS_CMD_EVENT, event, txn_id,
-			     NULL)) {
-		nlmsg_free(skb);
-		goto unlock;
-	}
-	genlmsg_multicast_netns(&netlens_family, nn->net, skb, 0,
-				NETLENS_MCGRP_EVENTS, GFP_KERNEL);
-unlock:
-	up_read(&netlens_genl_rwsem);
+	if (skb)
+		netlens_event_send(nn, skb,
+				   netlens_rule_msg(skb, r, 0, 0, 0, NETLENS_CMD_EVENT,
+						    event, txn_id, NULL));
 }
 
 static int netlens_reply_rule(struct genl_info *info,
@@ -308,6 +417,155 @@ static bool netlens_label_ok(const char *s)
 }
 
 /*
+ * netlens_parse_l4 - ICMP type/code, TCP flags and negation, checked
+ * against the rule as a whole: a match that no longer fits the protocol is
+ * dropped when the request does not set it, refused when it does.
+ */
+static int netlens_parse_l4(struct genl_info *info, struct netlens_rule *r)
+{
+	struct netlink_ext_ack *extack = info->extack;
+	struct nlattr **tb = info->attrs;
+	struct netlens_match *m = &r->m;
+	bool icmp = m->proto == IPPROTO_ICMP || m->proto == IPPROTO_ICMPV6;
+	u32 have = 0;
+
+	if (tb[NETLENS_A_RULE_ICMP_TYPE]) {
+		if (!icmp) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NETLENS_A_RULE_ICMP_TYPE],
+					    "an ICMP type needs protocol icmp (1) or icmpv6 (58)");
+			return -EINVAL;
+		}
+		m->icmp_type = nla_get_u8(tb[NETLENS_A_RULE_ICMP_TYPE]);
+		m->has_icmp_type = 1;
+	} else if (!icmp) {
+		m->has_icmp_type = 0;
+		m->has_icmp_code = 0;
+	}
+	if (tb[NETLENS_A_RULE_ICMP_CODE]) {
+		if (!m->has_icmp_type) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NETLENS_A_RULE_ICMP_CODE],
+					    "an ICMP code needs an ICMP type");
+			return -EINVAL;
+		}
+		m->icmp_code = nla_get_u8(tb[NETLENS_A_RULE_ICMP_CODE]);
+		m->has_icmp_code = 1;
+	}
+	if (tb[NETLENS_A_RULE_TCP_FLAGS_MASK])
+		m->tcp_mask = nla_get_u8(tb[NETLENS_A_RULE_TCP_FLAGS_MASK]);
+	if (tb[NETLENS_A_RULE_TCP_FLAGS])
+		m->tcp_flags = nla_get_u8(tb[NETLENS_A_RULE_TCP_FLAGS]);
+	if (m->proto != IPPROTO_TCP) {
+		if (m->tcp_mask && (tb[NETLENS_A_RULE_TCP_FLAGS_MASK] ||
+				    tb[NETLENS_A_RULE_TCP_FLAGS])) {
+			NL_SET_ERR_MSG_MOD(extack, "TCP flags need protocol tcp (6)");
+			return -EINVAL;
+		}
+		m->tcp_mask = 0;
+	}
+	if (!m->tcp_mask)
+		m->tcp_flags = 0;
+	if (m->tcp_flags & ~m->tcp_mask) {
+		NL_SET_ERR_MSG_MOD(extack, "TCP flags set outside the flags mask");
+		return -EINVAL;
+	}
+	if (tb[NETLENS_A_RULE_CT_STATE])
+		m->ct_state = nla_get_u8(tb[NETLENS_A_RULE_CT_STATE]);
+	if (tb[NETLENS_A_RULE_NEGATE])
+		m->neg = nla_get_u32(tb[NETLENS_A_RULE_NEGATE]);
+	if (m->ct_state)
+		have |= NETLENS_NEG_CT;
+	if (m->src_plen)
+		have |= NETLENS_NEG_SRC;
+	if (m->dst_plen)
+		have |= NETLENS_NEG_DST;
+	if (m->sport_min || m->sport_max != 0xffff)
+		have |= NETLENS_NEG_SPORT;
+	if (m->dport_min || m->dport_max != 0xffff)
+		have |= NETLENS_NEG_DPORT;
+	if (m->iifname[0])
+		have |= NETLENS_NEG_IIF;
+	if (m->oifname[0])
+		have |= NETLENS_NEG_OIF;
+	if (m->has_icmp_type)
+		have |= NETLENS_NEG_ICMP;
+	if (m->tcp_mask)
+		have |= NETLENS_NEG_TCP_FLAGS;
+	if (m->neg & ~have) {
+		if (tb[NETLENS_A_RULE_NEGATE]) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NETLENS_A_RULE_NEGATE],
+					    "negation of a match the rule does not have");
+			return -EINVAL;
+		}
+		m->neg &= have;	/* the match went away with this change */
+	}
+	return 0;
+}
+
+/*
+ * netlens_parse_reject - how a REJECT rule answers; checked against the rule
+ * as a whole (its hooks, protocol and family).  Other actions carry none.
+ */
+static int netlens_parse_reject(struct genl_info *info, struct netlens_rule *r)
+{
+	struct netlink_ext_ack *extack = info->extack;
+	struct nlattr *with = info->attrs[NETLENS_A_RULE_REJECT_WITH];
+	struct nlattr *code = info->attrs[NETLENS_A_RULE_REJECT_CODE];
+	u8 fam = r->m.family;
+	bool was_icmp;
+
+	if (r->action != NETLENS_ACTION_REJECT) {
+		if (with || code) {
+			NL_SET_ERR_MSG_ATTR(extack, with ?: code,
+					    "a reject type or code goes with action REJECT only");
+			return -EINVAL;
+		}
+		r->reject_with = 0;
+		r->reject_code = 0;
+		return 0;
+	}
+	was_icmp = r->reject_with == NETLENS_REJECT_ICMP_UNREACH;
+	if (with)
+		r->reject_with = nla_get_u8(with);
+	if (!r->reject_with)
+		r->reject_with = NETLENS_REJECT_ICMP_UNREACH;
+	if (r->m.hooks & ~NETLENS_HOOK_REJECT_OK) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "REJECT works at PRE_ROUTING, LOCAL_IN, FORWARD and LOCAL_OUT only");
+		return -EINVAL;
+	}
+	if (r->reject_with == NETLENS_REJECT_TCP_RESET) {
+		if (code) {
+			NL_SET_ERR_MSG_ATTR(extack, code, "a TCP reset has no ICMP code");
+			return -EINVAL;
+		}
+		if (r->m.proto != IPPROTO_TCP) {
+			NL_SET_ERR_MSG_MOD(extack, "a TCP reset needs protocol tcp (6)");
+			return -EINVAL;
+		}
+		r->reject_code = 0;
+		return 0;
+	}
+	if (code && fam == NETLENS_FAMILY_BOTH) {
+		NL_SET_ERR_MSG_ATTR(extack, code,
+				    "an ICMP code needs one family: ICMP and ICMPv6 codes differ");
+		return -EINVAL;
+	}
+	if (code)
+		r->reject_code = nla_get_u8(code);
+	else if (!was_icmp || fam == NETLENS_FAMILY_BOTH)
+		/* a dual-family rule sends each family's port unreachable */
+		r->reject_code = fam == NETLENS_FAMILY_IPV6 ?
+				 NETLENS_REJECT_CODE_DEFAULT6 : NETLENS_REJECT_CODE_DEFAULT4;
+	if ((fam == NETLENS_FAMILY_IPV4 && r->reject_code > NR_ICMP_UNREACH) ||
+	    (fam == NETLENS_FAMILY_IPV6 && r->reject_code > ICMPV6_REJECT_ROUTE)) {
+		NL_SET_ERR_MSG_ATTR(extack, code,
+				    "ICMP unreachable codes are 0..15 (IPv4) and 0..6 (IPv6)");
+		return -ERANGE;
+	}
+	return 0;
+}
+
+/*
  * netlens_parse_rule - apply the request's rule attributes to @r (defaults
  * for a create, a copy of the current rule for a change) and check the
  * result as a whole.
@@ -419,10 +677,13 @@ static int netlens_parse_rule(struct genl_info *info, struct netlens_rule *r)
 		return -EINVAL;
 	}
 	if (!r->action) {
-		NL_SET_ERR_MSG_MOD(extack, "an action (ACCEPT, DROP or COUNT) is required");
+		NL_SET_ERR_MSG_MOD(extack, "an action (ACCEPT, DROP, COUNT or REJECT) is required");
 		return -EINVAL;
 	}
-	return 0;
+	err = netlens_parse_l4(info, r);
+	if (err)
+		return err;
+	return netlens_parse_reject(info, r);
 }
 
 /* ---- commands ---- */
@@ -455,7 +716,7 @@ static struct netlens_txn *netlens_txn_new(struct netlens_net *nn,
 					   struct netlens_rule *prev)
 {
 	u32 ms = nla_get_u32(info->attrs[NETLENS_A_REVERT_MS]);
-	struct netlens_txn *t = kzalloc(sizeof(*t), GFP_KERNEL);
+	struct netlens_txn *t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
 
 	if (!t)
 		return NULL;
@@ -473,11 +734,6 @@ static int netlens_check_write_attrs(struct genl_info *info)
 {
 	struct nlattr *rv = info->attrs[NETLENS_A_REVERT_MS];
 
-	if (info->attrs[NETLENS_A_TXN_ID]) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[NETLENS_A_TXN_ID],
-				    "a transaction id only goes with CONFIRM");
-		return -EINVAL;
-	}
 	if (rv && (nla_get_u32(rv) < 1 || nla_get_u32(rv) > NETLENS_REVERT_MS_MAX)) {
 		NL_SET_ERR_MSG_ATTR(info->extack, rv,
 				    "revert deadline out of range: 1 to 3600000 ms");
@@ -486,23 +742,44 @@ static int netlens_check_write_attrs(struct genl_info *info)
 	return 0;
 }
 
+/*
+ * netlens_reply_alloc - the reply of a create or change, allocated before
+ * anything changes: once the rule is in, the command succeeds whatever
+ * happens to the reply, so that a client never retries a change that was
+ * made.
+ */
+static struct sk_buff *netlens_reply_alloc(void)
+{
+	return genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+}
+
+/* netlens_reply_send - send the reply of a change that is made; never fails. */
+static void netlens_reply_send(struct sk_buff *msg, struct genl_info *info,
+			       const struct netlens_rule *r)
+{
+	if (netlens_rule_msg(msg, r, info->snd_portid, info->snd_seq, 0,
+			     info->genlhdr->cmd, 0, 0, NULL)) {
+		nlmsg_free(msg);
+		return;
+	}
+	genlmsg_reply(msg, info);
+}
+
 static int netlens_cmd_create(struct sk_buff *skb, struct genl_info *info)
 {
 	struct netlens_net *nn = netlens_info_nn(info);
+	struct sk_buff *msg;
 	struct netlens_rule *r;
 	int err;
 
-	if (info->attrs[NETLENS_A_RULE_ID]) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[NETLENS_A_RULE_ID],
-				    "rule ids are assigned by the kernel");
-		return -EINVAL;
-	}
 	err = netlens_check_write_attrs(info);
 	if (err)
 		return err;
 	r = netlens_rule_alloc();
-	if (!r)
-		return -ENOMEM;
+	msg = netlens_reply_alloc();
+	err = -ENOMEM;
+	if (!r || !msg)
+		goto free;
 	r->enabled = 1;
 	r->m.hooks = NETLENS_HOOK_LOCAL_IN;
 	r->m.family = NETLENS_FAMILY_BOTH;
@@ -510,7 +787,7 @@ static int netlens_cmd_create(struct sk_buff *skb, struct genl_info *info)
 	r->m.dport_max = 0xffff;
 	err = netlens_parse_rule(info, r);
 	if (err)
-		goto free_rule;
+		goto free;
 
 	mutex_lock(&nn->lock);
 	err = netlens_tabs_ensure(nn);
@@ -522,29 +799,47 @@ static int netlens_cmd_create(struct sk_buff *skb, struct genl_info *info)
 		err = -ENOSPC;
 		goto unlock;
 	}
+	if (info->attrs[NETLENS_A_REVERT_MS]) {
+		r->txn = netlens_txn_new(nn, info, 0, NULL);
+		if (!r->txn) {
+			err = -ENOMEM;
+			goto unlock;
+		}
+	}
 	err = netlens_rule_insert(nn, r);
 	if (err) {
-		NL_SET_ERR_MSG_MOD(info->extack, "no free rule id");
-		goto unlock;
+		if (err == -ENOSPC)
+			NL_SET_ERR_MSG_MOD(info->extack, "no free rule id");
+		else
+			NL_SET_ERR_MSG_MOD(info->extack,
+					   "cannot turn conntrack on for a ct state match");
+		goto drop_txn;
 	}
-	if (info->attrs[NETLENS_A_REVERT_MS]) {
-		r->txn = netlens_txn_new(nn, info, r->id, NULL);
-		if (!r->txn) {
-			netlens_rule_remove(nn, r);
-			mutex_unlock(&nn->lock);
-			return -ENOMEM;
-		}
+	err = netlens_hooks_sync(nn);
+	if (err) {
+		NL_SET_ERR_MSG_MOD(info->extack, "cannot register the netfilter hooks");
+		netlens_rule_remove(nn, r);	/* frees @r after a grace period */
+		netlens_hooks_sync(nn);
+		mutex_unlock(&nn->lock);
+		nlmsg_free(msg);
+		return err;
+	}
+	if (r->txn) {
+		r->txn->rule_id = r->id;
 		netlens_txn_arm(nn);
 	}
 	netlens_notify(nn, NETLENS_EVENT_CREATED, r, 0);
-	err = netlens_reply_rule(info, r);
+	netlens_reply_send(msg, info, r);
 	mutex_unlock(&nn->lock);
-	return err;
+	return 0;
 
+drop_txn:
+	netlens_txn_drop(r);
 unlock:
 	mutex_unlock(&nn->lock);
-free_rule:
+free:
 	netlens_rule_free(r);
+	nlmsg_free(msg);
 	return err;
 }
 
@@ -552,11 +847,15 @@ static int netlens_cmd_change(struct sk_buff *skb, struct genl_info *info)
 {
 	struct netlens_net *nn = netlens_info_nn(info);
 	struct netlens_rule *old, *nr, *prev = NULL;
+	struct sk_buff *msg;
 	int err;
 
 	err = netlens_check_write_attrs(info);
 	if (err)
 		return err;
+	msg = netlens_reply_alloc();
+	if (!msg)
+		return -ENOMEM;
 	mutex_lock(&nn->lock);
 	err = netlens_tabs_ensure(nn);
 	if (err)
@@ -604,9 +903,13 @@ static int netlens_cmd_change(struct sk_buff *skb, struct genl_info *info)
 	if (nr->txn)
 		netlens_txn_arm(nn);
 	netlens_notify(nn, NETLENS_EVENT_CHANGED, nr, 0);
-	err = netlens_reply_rule(info, nr);
+	netlens_reply_send(msg, info, nr);
+	mutex_unlock(&nn->lock);
+	return 0;
+
 unlock:
 	mutex_unlock(&nn->lock);
+	nlmsg_free(msg);
 	return err;
 }
 
@@ -622,9 +925,12 @@ static int netlens_cmd_delete(struct sk_buff *skb, struct genl_info *info)
 		err = PTR_ERR(r);
 		goto unlock;
 	}
+	/* a deleted rule has no pending change: its event carries no TXN_ID */
+	netlens_txn_drop(r);
 	netlens_notify(nn, NETLENS_EVENT_DELETED, r, 0);
 	netlens_rule_remove(nn, r);
 	netlens_txn_arm(nn);
+	netlens_hooks_sync(nn);
 unlock:
 	mutex_unlock(&nn->lock);
 	return err;
@@ -679,6 +985,81 @@ static int netlens_cmd_confirm(struct sk_buff *skb, struct genl_info *info)
 	return 0;
 }
 
+/*
+ * netlens_cmd_policy - set the default verdict of one hook and family:
+ * what a packet no rule decides gets (ACCEPT unless set).  A DROP policy
+ * registers the hooks even without rules.  With REVERT_MS it is a
+ * commit-confirmed change like a rule's: the reply carries the TXN_ID to
+ * CONFIRM, and the old verdict comes back at the deadline.
+ */
+static int netlens_cmd_policy(struct sk_buff *skb, struct genl_info *info)
+{
+	struct netlens_net *nn = netlens_info_nn(info);
+	struct nlattr **tb = info->attrs;
+	struct netlens_txn *t = NULL;
+	struct sk_buff *msg;
+	void *hdr;
+	u8 old, verdict;
+	int fi, hook, err;
+
+	if (!tb[NETLENS_A_POLICY_FAMILY] || !tb[NETLENS_A_POLICY_HOOK] ||
+	    !tb[NETLENS_A_POLICY_VERDICT]) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "a policy needs POLICY_FAMILY, POLICY_HOOK and POLICY_VERDICT");
+		return -EINVAL;
+	}
+	err = netlens_check_write_attrs(info);
+	if (err)
+		return err;
+	fi = nla_get_u8(tb[NETLENS_A_POLICY_FAMILY]) == NETLENS_FAMILY_IPV6;
+	hook = nla_get_u8(tb[NETLENS_A_POLICY_HOOK]);
+	verdict = nla_get_u8(tb[NETLENS_A_POLICY_VERDICT]);
+	msg = netlens_reply_alloc();
+	if (!msg)
+		return -ENOMEM;
+	mutex_lock(&nn->lock);
+	old = nn->policy[fi][hook] ?: NETLENS_ACTION_ACCEPT;
+	if (tb[NETLENS_A_REVERT_MS]) {
+		err = -ENOMEM;
+		t = netlens_txn_new(nn, info, 0, NULL);
+		if (!t)
+			goto unlock;
+		t->policy = true;
+		t->fam = fi;
+		t->hook = hook;
+		t->prev_verdict = old;
+	}
+	WRITE_ONCE(nn->policy[fi][hook], verdict);
+	err = netlens_hooks_sync(nn);
+	if (err) {
+		NL_SET_ERR_MSG_MOD(info->extack, "cannot register the netfilter hooks");
+		WRITE_ONCE(nn->policy[fi][hook], old);
+		if (t) {
+			list_del(&t->node);
+			netlens_txn_free(t);
+		}
+		goto unlock;
+	}
+	if (t)
+		netlens_txn_arm(nn);
+	nn->gen++;
+	netlens_notify_policy(nn, fi, hook, t ? t->id : 0);
+	hdr = genlmsg_put_reply(msg, info, &netlens_family, 0, NETLENS_CMD_POLICY);
+	if (hdr && (!t || !nla_put_u32(msg, NETLENS_A_TXN_ID, t->id))) {
+		genlmsg_end(msg, hdr);
+		genlmsg_reply(msg, info);
+	} else {
+		nlmsg_free(msg);
+	}
+	mutex_unlock(&nn->lock);
+	return 0;
+
+unlock:
+	mutex_unlock(&nn->lock);
+	nlmsg_free(msg);
+	return err;
+}
+
 static int netlens_cmd_get(struct sk_buff *skb, struct genl_info *info)
 {
 	struct netlens_net *nn = netlens_info_nn(info);
@@ -718,22 +1099,11 @@ static int netlens_dump_rules(struct sk_buff *skb, struct netlink_callback *cb)
 
 static int netlens_put_hook_stats(struct sk_buff *skb, struct netlens_net *nn)
 {
-	struct netlens_hook_stats sum = {};
+	struct netlens_hook_counts sum;
 	struct nlattr *nest;
-	int cpu, f, h;
+	int f, h;
 
-	for_each_possible_cpu(cpu) {
-		const struct netlens_hook_stats *s = per_cpu_ptr(nn->hstats, cpu);
-
-		for (f = 0; f < 2; f++) {
-			for (h = 0; h < NETLENS_NHOOKS; h++) {
-				sum.seen[f][h] += READ_ONCE(s->seen[f][h]);
-				sum.accepted[f][h] += READ_ONCE(s->accepted[f][h]);
-				sum.dropped[f][h] += READ_ONCE(s->dropped[f][h]);
-				sum.examined[f][h] += READ_ONCE(s->examined[f][h]);
-			}
-		}
-	}
+	netlens_hook_read_stats(nn, &sum);
 	for (f = 0; f < 2; f++) {
 		for (h = 0; h < NETLENS_NHOOKS; h++) {
 			nest = nla_nest_start(skb, NETLENS_A_HOOK_STATS);
@@ -749,7 +1119,9 @@ static int netlens_put_hook_stats(struct sk_buff *skb, struct netlens_net *nn)
 			    nla_put_u64_64bit(skb, NETLENS_A_HS_DROPPED,
 					      sum.dropped[f][h], NETLENS_A_HS_PAD) ||
 			    nla_put_u64_64bit(skb, NETLENS_A_HS_EXAMINED,
-					      sum.examined[f][h], NETLENS_A_HS_PAD)) {
+					      sum.examined[f][h], NETLENS_A_HS_PAD) ||
+			    nla_put_u8(skb, NETLENS_A_HS_POLICY,
+				       READ_ONCE(nn->policy[f][h]) ?: NETLENS_ACTION_ACCEPT)) {
 				nla_nest_cancel(skb, nest);
 				return -EMSGSIZE;
 			}
@@ -764,7 +1136,7 @@ static int netlens_cmd_counters(struct sk_buff *skb, struct genl_info *info)
 	struct netlens_net *nn = netlens_info_nn(info);
 	struct sk_buff *msg;
 	void *hdr;
-	u32 n;
+	u32 n, hooks;
 
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!msg)
@@ -775,8 +1147,10 @@ static int netlens_cmd_counters(struct sk_buff *skb, struct genl_info *info)
 		goto nospace;
 	mutex_lock(&nn->lock);
 	n = nn->nrules;
+	hooks = nn->hooks_on ? ARRAY_SIZE(nn->ops) : 0;
 	mutex_unlock(&nn->lock);
 	if (nla_put_u32(msg, NETLENS_A_RULE_COUNT, n) ||
+	    nla_put_u32(msg, NETLENS_A_HOOKS_REGISTERED, hooks) ||
 	    netlens_put_hook_stats(msg, nn))
 		goto cancel;
 	genlmsg_end(msg, hdr);
@@ -789,39 +1163,68 @@ nospace:
 	return -EMSGSIZE;
 }
 
-static const struct genl_small_ops netlens_ops[] = {
+/*
+ * Privileges (one model, see docs/kernelmod.md): reading (GET, COUNTERS,
+ * the events group, /proc/net/netlens) is open to every process of the
+ * namespace; every change needs CAP_NET_ADMIN in the initial user namespace
+ * (GENL_ADMIN_PERM), and the sysctls are read-only in namespaces owned by
+ * another user namespace, so root of a container can neither change nor
+ * bypass the rules the host put in its namespace.
+ */
+static const struct genl_ops netlens_ops[] = {
 	{
 		.cmd = NETLENS_CMD_CREATE,
 		.doit = netlens_cmd_create,
+		.policy = netlens_create_policy,
+		.maxattr = NETLENS_A_MAX,
 		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = NETLENS_CMD_DELETE,
 		.doit = netlens_cmd_delete,
+		.policy = netlens_delete_policy,
+		.maxattr = NETLENS_A_MAX,
 		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = NETLENS_CMD_CHANGE,
 		.doit = netlens_cmd_change,
+		.policy = netlens_change_policy,
+		.maxattr = NETLENS_A_MAX,
 		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = NETLENS_CMD_GET,
 		.doit = netlens_cmd_get,
 		.dumpit = netlens_dump_rules,
+		.policy = netlens_get_policy,
+		.maxattr = NETLENS_A_MAX,
 	},
 	{
 		.cmd = NETLENS_CMD_COUNTERS,
 		.doit = netlens_cmd_counters,
+		.policy = netlens_counters_policy,
+		.maxattr = NETLENS_A_MAX,
 	},
 	{
 		.cmd = NETLENS_CMD_FLUSH,
 		.doit = netlens_cmd_flush,
+		.policy = netlens_flush_policy,
+		.maxattr = NETLENS_A_MAX,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = NETLENS_CMD_POLICY,
+		.doit = netlens_cmd_policy,
+		.policy = netlens_policy_policy,
+		.maxattr = NETLENS_A_MAX,
 		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = NETLENS_CMD_CONFIRM,
 		.doit = netlens_cmd_confirm,
+		.policy = netlens_confirm_policy,
+		.maxattr = NETLENS_A_MAX,
 		.flags = GENL_ADMIN_PERM,
 	},
 };
@@ -830,12 +1233,11 @@ static struct genl_family netlens_family __ro_after_init = {
 	.name		= NETLENS_GENL_NAME,
 	.version	= NETLENS_GENL_VERSION,
 	.maxattr	= NETLENS_A_MAX,
-	.policy		= netlens_policy,
 	.netnsok	= true,
 	.parallel_ops	= true,
 	.module		= THIS_MODULE,
-	.small_ops	= netlens_ops,
-	.n_small_ops	= ARRAY_SIZE(netlens_ops),
+	.ops		= netlens_ops,
+	.n_ops		= ARRAY_SIZE(netlens_ops),
 	.mcgrps		= netlens_mcgrps,
 	.n_mcgrps	= ARRAY_SIZE(netlens_mcgrps),
 };

@@ -15,13 +15,19 @@
 #include <linux/timekeeping.h>
 #include <net/ip.h>
 #include <net/ipv6.h>
+#include <asm/unaligned.h>
+#include <net/netfilter/nf_conntrack.h>
+#include <net/netfilter/ipv4/nf_reject.h>
+#include <net/netfilter/ipv6/nf_reject.h>
 #include "netlens.h"
 
 /* what the rules look at, parsed once per packet */
 struct netlens_pkt {
 	u8 family;			/* NETLENS_FAMILY_IPV4 or _IPV6 */
 	u8 proto;
-	bool has_ports;
+	bool has_ports, has_icmp, has_tcp_flags;
+	u8 icmp_type, icmp_code, tcp_flags;
+	u8 ct_state;			/* NETLENS_CT_*, when the namespace has ct rules */
 	u16 sport, dport;
 	union nf_inet_addr src, dst;
 	const struct net_device *in, *out;
@@ -33,20 +39,34 @@ static bool netlens_ports_proto(u8 proto)
 	       proto == IPPROTO_UDPLITE || proto == IPPROTO_SCTP;
 }
 
+/* netlens_parse_ports - ports, and the TCP flags or the ICMP type and code */
 static void netlens_parse_ports(const struct sk_buff *skb, unsigned int off,
 				struct netlens_pkt *p)
 {
-	__be16 buf[2];
-	const __be16 *ports;
+	u8 buf[14];
+	const u8 *h;
 
+	if (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6) {
+		h = skb_header_pointer(skb, off, 2, buf);
+		if (h) {
+			p->icmp_type = h[0];
+			p->icmp_code = h[1];
+			p->has_icmp = true;
+		}
+		return;
+	}
 	if (!netlens_ports_proto(p->proto))
 		return;
-	ports = skb_header_pointer(skb, off, sizeof(buf), buf);
-	if (!ports)
+	h = skb_header_pointer(skb, off, p->proto == IPPROTO_TCP ? 14 : 4, buf);
+	if (!h)
 		return;
-	p->sport = ntohs(ports[0]);
-	p->dport = ntohs(ports[1]);
+	p->sport = get_unaligned_be16(h);
+	p->dport = get_unaligned_be16(h + 2);
 	p->has_ports = true;
+	if (p->proto == IPPROTO_TCP) {
+		p->tcp_flags = h[13];
+		p->has_tcp_flags = true;
+	}
 }
 
 static bool netlens_parse4(const struct sk_buff *skb, struct netlens_pkt *p)
@@ -101,6 +121,9 @@ static bool netlens_addr_match(u8 family, const union nf_inet_addr *a,
 	return !ipv6_masked_addr_cmp(&a->in6, &mask->in6, &net->in6);
 }
 
+/* a match that fails: @hit is whether it matched, @negbit its negation bit */
+#define NETLENS_MISS(m, negbit, hit)	(!!(hit) == !!((m)->neg & (negbit)))
+
 static bool netlens_match(const struct netlens_rule *r,
 			  const struct netlens_pkt *p, u32 hookbit)
 {
@@ -110,27 +133,43 @@ static bool netlens_match(const struct netlens_rule *r,
 		return false;
 	if (m->proto && m->proto != p->proto)
 		return false;
-	if (m->dst_plen && !netlens_addr_match(p->family, &p->dst, &m->dst,
-					       &m->dst_mask))
+	if (m->dst_plen &&
+	    NETLENS_MISS(m, NETLENS_NEG_DST,
+			 netlens_addr_match(p->family, &p->dst, &m->dst, &m->dst_mask)))
 		return false;
-	if (m->src_plen && !netlens_addr_match(p->family, &p->src, &m->src,
-					       &m->src_mask))
+	if (m->src_plen &&
+	    NETLENS_MISS(m, NETLENS_NEG_SRC,
+			 netlens_addr_match(p->family, &p->src, &m->src, &m->src_mask)))
 		return false;
-	if (m->dport_min != 0 || m->dport_max != 0xffff) {
-		if (!p->has_ports || p->dport < m->dport_min ||
-		    p->dport > m->dport_max)
-			return false;
-	}
-	if (m->sport_min != 0 || m->sport_max != 0xffff) {
-		if (!p->has_ports || p->sport < m->sport_min ||
-		    p->sport > m->sport_max)
-			return false;
-	}
+	if ((m->dport_min != 0 || m->dport_max != 0xffff) &&
+	    NETLENS_MISS(m, NETLENS_NEG_DPORT,
+			 p->has_ports && p->dport >= m->dport_min &&
+			 p->dport <= m->dport_max))
+		return false;
+	if ((m->sport_min != 0 || m->sport_max != 0xffff) &&
+	    NETLENS_MISS(m, NETLENS_NEG_SPORT,
+			 p->has_ports && p->sport >= m->sport_min &&
+			 p->sport <= m->sport_max))
+		return false;
 	if (m->iifname[0] &&
-	    (!p->in || strncmp(p->in->name, m->iifname, IFNAMSIZ)))
+	    NETLENS_MISS(m, NETLENS_NEG_IIF,
+			 p->in && !strncmp(p->in->name, m->iifname, IFNAMSIZ)))
 		return false;
 	if (m->oifname[0] &&
-	    (!p->out || strncmp(p->out->name, m->oifname, IFNAMSIZ)))
+	    NETLENS_MISS(m, NETLENS_NEG_OIF,
+			 p->out && !strncmp(p->out->name, m->oifname, IFNAMSIZ)))
+		return false;
+	if (m->has_icmp_type &&
+	    NETLENS_MISS(m, NETLENS_NEG_ICMP,
+			 p->has_icmp && p->icmp_type == m->icmp_type &&
+			 (!m->has_icmp_code || p->icmp_code == m->icmp_code)))
+		return false;
+	if (m->ct_state &&
+	    NETLENS_MISS(m, NETLENS_NEG_CT, p->ct_state & m->ct_state))
+		return false;
+	if (m->tcp_mask &&
+	    NETLENS_MISS(m, NETLENS_NEG_TCP_FLAGS,
+			 p->has_tcp_flags && (p->tcp_flags & m->tcp_mask) == m->tcp_flags))
 		return false;
 	return true;
 }
@@ -147,12 +186,17 @@ struct netlens_probe {
 	u16 port;
 };
 
+/* netlens_count - one hit of @r; BH disabled (one writer per CPU). */
 static void netlens_count(const struct netlens_rule *r,
 			  const struct sk_buff *skb)
 {
-	this_cpu_inc(r->stats->packets);
-	this_cpu_add(r->stats->bytes, skb->len);
-	this_cpu_write(r->stats->last_hit_ns, ktime_get_coarse_real_ns());
+	struct netlens_rule_stats *s = this_cpu_ptr(r->stats);
+
+	u64_stats_update_begin(&s->syncp);
+	u64_stats_inc(&s->packets);
+	u64_stats_add(&s->bytes, skb->len);
+	u64_stats_set(&s->last_hit_ns, ktime_get_coarse_real_ns());
+	u64_stats_update_end(&s->syncp);
 }
 
 static bool netlens_probe_owns(const struct netlens_probe *pr,
@@ -273,45 +317,137 @@ netlens_lookup(struct netlens_net *nn, const struct sk_buff *skb,
 	return s.best;
 }
 
+/*
+ * netlens_reject - answer the packet a REJECT rule matched (it is dropped
+ * after): a TCP reset, or an ICMP/ICMPv6 destination unreachable with the
+ * rule's code (the family's port unreachable for a dual-family rule).  The
+ * reply goes out through the stack and may pass our hooks again.
+ */
+static void netlens_reject(const struct netlens_rule *r, struct sk_buff *skb,
+			   const struct nf_hook_state *state, bool v6)
+{
+	if (r->reject_with == NETLENS_REJECT_TCP_RESET) {
+		if (v6)
+			nf_send_reset6(state->net, state->sk, skb, state->hook);
+		else
+			nf_send_reset(state->net, state->sk, skb, state->hook);
+		return;
+	}
+	if (v6)
+		nf_send_unreach6(state->net, skb,
+				 r->m.family == NETLENS_FAMILY_BOTH ?
+				 NETLENS_REJECT_CODE_DEFAULT6 : r->reject_code,
+				 state->hook);
+	else
+		nf_send_unreach(skb, r->m.family == NETLENS_FAMILY_BOTH ?
+				NETLENS_REJECT_CODE_DEFAULT4 : r->reject_code,
+				state->hook);
+}
+
+/* netlens_ct_state - the conntrack state of @skb as a NETLENS_CT_* bit */
+static u8 netlens_ct_state(const struct sk_buff *skb)
+{
+	enum ip_conntrack_info ctinfo;
+	const struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+
+	if (!ct)
+		return ctinfo == IP_CT_UNTRACKED ? NETLENS_CT_UNTRACKED :
+						   NETLENS_CT_INVALID;
+	switch (ctinfo) {
+	case IP_CT_NEW:
+		return NETLENS_CT_NEW;
+	case IP_CT_RELATED:
+	case IP_CT_RELATED_REPLY:
+		return NETLENS_CT_RELATED;
+	default:
+		return NETLENS_CT_ESTABLISHED;
+	}
+}
+
 static unsigned int netlens_hook(void *priv, struct sk_buff *skb,
 				 const struct nf_hook_state *state)
 {
 	struct netlens_net *nn = priv;
-	struct netlens_hook_stats __percpu *hs = nn->hstats;
-	const struct netlens_rule *r;
+	const struct netlens_rule *r = NULL;
+	struct netlens_hook_stats *hs;
 	struct netlens_pkt p = {};
 	unsigned int hook = state->hook, examined = 0;
+	unsigned int verdict = NF_ACCEPT;
 	int fi = state->pf == NFPROTO_IPV6;
-	bool ok;
 
 	if (hook >= NETLENS_NHOOKS)
 		return NF_ACCEPT;
-	this_cpu_inc(hs->seen[fi][hook]);
-	if (!READ_ONCE(nn->hook_rules[fi][hook]) || !READ_ONCE(nn->sysctl_enabled))
-		goto accept;
-
-	ok = fi ? netlens_parse6(skb, &p) : netlens_parse4(skb, &p);
-	if (!ok)
-		goto accept;
-	p.in = state->in;
-	p.out = state->out;
-
-	r = netlens_lookup(nn, skb, &p, BIT(hook), &examined);
-	this_cpu_add(hs->examined[fi][hook], examined);
-	if (!r)
-		goto accept;
-	netlens_count(r, skb);
-	if (r->action == NETLENS_ACTION_DROP) {
-		this_cpu_inc(hs->dropped[fi][hook]);
-		return NF_DROP;
+	/*
+	 * LOCAL_OUT runs in process context with BH enabled: disable it so
+	 * that the per-CPU counters have one writer at a time (u64_stats).
+	 */
+	local_bh_disable();
+	if (READ_ONCE(nn->hook_rules[fi][hook]) && READ_ONCE(nn->sysctl_enabled) &&
+	    (fi ? netlens_parse6(skb, &p) : netlens_parse4(skb, &p))) {
+		p.in = state->in;
+		p.out = state->out;
+		if (READ_ONCE(nn->ct_rules))
+			p.ct_state = netlens_ct_state(skb);
+		r = netlens_lookup(nn, skb, &p, BIT(hook), &examined);
 	}
-accept:
-	this_cpu_inc(hs->accepted[fi][hook]);
-	return NF_ACCEPT;
+	if (!r && READ_ONCE(nn->policy[fi][hook]) == NETLENS_ACTION_DROP &&
+	    READ_ONCE(nn->sysctl_enabled))
+		verdict = NF_DROP;	/* the default policy */
+	if (r) {
+		netlens_count(r, skb);
+		if (r->action == NETLENS_ACTION_REJECT)
+			netlens_reject(r, skb, state, fi);
+		if (r->action == NETLENS_ACTION_DROP ||
+		    r->action == NETLENS_ACTION_REJECT)
+			verdict = NF_DROP;
+	}
+	hs = this_cpu_ptr(nn->hstats);
+	u64_stats_update_begin(&hs->syncp);
+	u64_stats_inc(&hs->seen[fi][hook]);
+	u64_stats_add(&hs->examined[fi][hook], examined);
+	u64_stats_inc(verdict == NF_DROP ? &hs->dropped[fi][hook] :
+					   &hs->accepted[fi][hook]);
+	u64_stats_update_end(&hs->syncp);
+	local_bh_enable();
+	return verdict;
 }
 
-/* netlens_hooks_register - attach the hooks to @net; called from pernet init. */
-int netlens_hooks_register(struct net *net, struct netlens_net *nn)
+/* netlens_hook_read_stats - the namespace's verdict counters summed over CPUs. */
+void netlens_hook_read_stats(const struct netlens_net *nn,
+			     struct netlens_hook_counts *sum)
+{
+	int cpu, f, h;
+
+	memset(sum, 0, sizeof(*sum));
+	for_each_possible_cpu(cpu) {
+		const struct netlens_hook_stats *s = per_cpu_ptr(nn->hstats, cpu);
+		struct netlens_hook_counts c;
+		unsigned int start;
+
+		do {
+			start = u64_stats_fetch_begin(&s->syncp);
+			for (f = 0; f < 2; f++) {
+				for (h = 0; h < NETLENS_NHOOKS; h++) {
+					c.seen[f][h] = u64_stats_read(&s->seen[f][h]);
+					c.accepted[f][h] = u64_stats_read(&s->accepted[f][h]);
+					c.dropped[f][h] = u64_stats_read(&s->dropped[f][h]);
+					c.examined[f][h] = u64_stats_read(&s->examined[f][h]);
+				}
+			}
+		} while (u64_stats_fetch_retry(&s->syncp, start));
+		for (f = 0; f < 2; f++) {
+			for (h = 0; h < NETLENS_NHOOKS; h++) {
+				sum->seen[f][h] += c.seen[f][h];
+				sum->accepted[f][h] += c.accepted[f][h];
+				sum->dropped[f][h] += c.dropped[f][h];
+				sum->examined[f][h] += c.examined[f][h];
+			}
+		}
+	}
+}
+
+/* netlens_hooks_init - fill in the hook ops of @nn; nothing is registered. */
+void netlens_hooks_init(struct netlens_net *nn)
 {
 	int h;
 
@@ -327,11 +463,48 @@ int netlens_hooks_register(struct net *net, struct netlens_net *nn)
 		*o6 = *o4;
 		o6->pf = NFPROTO_IPV6;
 	}
-	return nf_register_net_hooks(net, nn->ops, ARRAY_SIZE(nn->ops));
 }
 
-/* netlens_hooks_unregister - detach the hooks; waits for packets in flight. */
-void netlens_hooks_unregister(struct net *net, struct netlens_net *nn)
+/*
+ * netlens_hooks_sync - register the hooks when the namespace has a rule,
+ * unregister them when it has none (as x_tables and nf_tables do), so that
+ * a namespace without rules pays nothing per packet.  Lock held.
+ *
+ * nf_unregister_net_hooks() does not wait for packets already in
+ * netlens_hook(): what they read (@nn, its counters, the index tables) lives
+ * until the namespace's .exit, which runs a grace period after .pre_exit
+ * (see netlens_main.c), and rules are freed with call_rcu.
+ */
+int netlens_hooks_sync(struct netlens_net *nn)
 {
-	nf_unregister_net_hooks(net, nn->ops, ARRAY_SIZE(nn->ops));
+	bool want = false;
+	int err, f, h;
+
+	for (f = 0; f < 2; f++)
+		for (h = 0; h < NETLENS_NHOOKS; h++)
+			if (nn->policy[f][h] == NETLENS_ACTION_DROP)
+				want = true;
+	want = (want || nn->nrules > 0) && !nn->dying;
+
+	lockdep_assert_held(&nn->lock);
+	if (want == nn->hooks_on)
+		return 0;
+	if (want) {
+		err = nf_register_net_hooks(nn->net, nn->ops, ARRAY_SIZE(nn->ops));
+		if (err)
+			return err;
+	} else {
+		nf_unregister_net_hooks(nn->net, nn->ops, ARRAY_SIZE(nn->ops));
+	}
+	nn->hooks_on = want;
+	return 0;
+}
+
+/* netlens_hooks_unregister - detach the hooks for good (pre_exit); takes the lock. */
+void netlens_hooks_unregister(struct netlens_net *nn)
+{
+	mutex_lock(&nn->lock);
+	nn->dying = true;
+	netlens_hooks_sync(nn);
+	mutex_unlock(&nn->lock);
 }

@@ -30,29 +30,29 @@ MODULE_PARM_DESC(max_rules,
 static int __net_init netlens_net_init(struct net *net)
 {
 	struct netlens_net *nn = netlens_pernet(net);
-	int err;
+	int err, cpu;
 
 	nn->net = net;
 	nn->sysctl_enabled = 1;
 	nn->sysctl_max_rules = clamp_t(unsigned int, netlens_max_rules_default,
 				       1, NETLENS_MAX_RULES_HARD);
 	netlens_rules_init(nn);
-	nn->hstats = alloc_percpu(struct netlens_hook_stats);
+	netlens_hooks_init(nn);
+	nn->hstats = alloc_percpu_gfp(struct netlens_hook_stats,
+				      GFP_KERNEL_ACCOUNT);
 	if (!nn->hstats)
 		return -ENOMEM;
+	for_each_possible_cpu(cpu)
+		u64_stats_init(&per_cpu_ptr(nn->hstats, cpu)->syncp);
 	err = netlens_sysctl_init(net, nn);
 	if (err)
 		goto free_hstats;
 	err = netlens_proc_init(net);
 	if (err)
 		goto exit_sysctl;
-	err = netlens_hooks_register(net, nn);
-	if (err)
-		goto exit_proc;
+	/* the hooks are registered with the namespace's first rule */
 	return 0;
 
-exit_proc:
-	netlens_proc_exit(net);
 exit_sysctl:
 	netlens_sysctl_exit(nn);
 free_hstats:
@@ -60,12 +60,24 @@ free_hstats:
 	return err;
 }
 
+/*
+ * netlens_net_pre_exit - unhook.  nf_unregister_net_hooks() does not wait
+ * for packets already inside netlens_hook(); the pernet core runs
+ * synchronize_rcu() between every namespace's .pre_exit and .exit (on
+ * module unload as on namespace teardown), and the hook runs inside the
+ * RCU read section of nf_hook(), so by .exit no CPU is in the hook any more.
+ * This is how iptable_filter and nf_tables unhook.
+ */
+static void __net_exit netlens_net_pre_exit(struct net *net)
+{
+	netlens_hooks_unregister(netlens_pernet(net));
+}
+
+/* netlens_net_exit - free; no packet is in the hooks (see pre_exit). */
 static void __net_exit netlens_net_exit(struct net *net)
 {
 	struct netlens_net *nn = netlens_pernet(net);
 
-	/* no packet sees the rules after this (it waits for packets in flight) */
-	netlens_hooks_unregister(net, nn);
 	netlens_proc_exit(net);
 	netlens_sysctl_exit(nn);
 	netlens_rules_exit(nn);
@@ -74,6 +86,7 @@ static void __net_exit netlens_net_exit(struct net *net)
 
 static struct pernet_operations netlens_net_ops = {
 	.init = netlens_net_init,
+	.pre_exit = netlens_net_pre_exit,
 	.exit = netlens_net_exit,
 	.id   = &netlens_net_id,
 	.size = sizeof(struct netlens_net),
@@ -98,6 +111,12 @@ unregister_pernet:
 	return err;
 }
 
+/*
+ * netlens_exit - the family goes first: genl_unregister_family() waits for
+ * every command in flight (they hold genl's cb_lock for reading), so no
+ * command can register hooks or add rules afterwards; then every namespace
+ * is unhooked (.pre_exit), a grace period passes, and it is freed (.exit).
+ */
 static void __exit netlens_exit(void)
 {
 	netlens_genl_exit();

@@ -27,8 +27,12 @@ static void *netlens_seq_find(struct netlens_net *nn, loff_t pos)
 	return xa_find(&nn->rules, &id, U32_MAX, XA_PRESENT);
 }
 
+/*
+ * No __acquires/__releases here: sparse tracks spinlock contexts, not
+ * mutexes, and a mutex taken in start and released in stop is the seq_file
+ * pattern (as in net/netfilter/nf_tables_api.c's nf_tables_*_start).
+ */
 static void *netlens_seq_start(struct seq_file *seq, loff_t *pos)
-	__acquires(&nn->lock)
 {
 	struct netlens_net *nn = netlens_seq_nn(seq);
 
@@ -48,7 +52,6 @@ static void *netlens_seq_next(struct seq_file *seq, void *v, loff_t *pos)
 }
 
 static void netlens_seq_stop(struct seq_file *seq, void *v)
-	__releases(&nn->lock)
 {
 	mutex_unlock(&netlens_seq_nn(seq)->lock);
 }
@@ -58,6 +61,7 @@ static const char *const netlens_action_names[] = {
 	[NETLENS_ACTION_ACCEPT] = "accept",
 	[NETLENS_ACTION_DROP] = "drop",
 	[NETLENS_ACTION_COUNT] = "count",
+	[NETLENS_ACTION_REJECT] = "reject",
 };
 
 static const char *const netlens_family_names[] = {
@@ -67,32 +71,37 @@ static const char *const netlens_family_names[] = {
 	[NETLENS_FAMILY_BOTH] = "both",
 };
 
+/* a negated match shows with a leading "!" */
 static void netlens_seq_addr(struct seq_file *seq, u8 fam,
-			     const union nf_inet_addr *a, u8 plen)
+			     const union nf_inet_addr *a, u8 plen, bool neg)
 {
+	const char *bang = neg ? "!" : "";
+
 	if (!plen)
 		seq_puts(seq, " *");
 	else if (fam == NETLENS_FAMILY_IPV4)
-		seq_printf(seq, " %pI4/%u", &a->ip, plen);
+		seq_printf(seq, " %s%pI4/%u", bang, &a->ip, plen);
 	else
-		seq_printf(seq, " %pI6c/%u", &a->in6, plen);
+		seq_printf(seq, " %s%pI6c/%u", bang, &a->in6, plen);
 }
 
-static void netlens_seq_ports(struct seq_file *seq, u16 min, u16 max)
+static void netlens_seq_ports(struct seq_file *seq, u16 min, u16 max, bool neg)
 {
+	const char *bang = neg ? "!" : "";
+
 	if (min == 0 && max == 0xffff)
 		seq_puts(seq, " *");
 	else if (min == max)
-		seq_printf(seq, " %u", min);
+		seq_printf(seq, " %s%u", bang, min);
 	else
-		seq_printf(seq, " %u-%u", min, max);
+		seq_printf(seq, " %s%u-%u", bang, min, max);
 }
 
 static int netlens_seq_show(struct seq_file *seq, void *v)
 {
 	const struct netlens_rule *r = v;
 	const struct netlens_match *m;
-	struct netlens_rule_stats st;
+	struct netlens_rule_counts st;
 
 	if (v == SEQ_START_TOKEN) {
 		seq_puts(seq, "id enabled action priority hooks family proto src sport dst dport iif oif packets bytes last_hit_ns label\n");
@@ -103,12 +112,18 @@ static int netlens_seq_show(struct seq_file *seq, void *v)
 	seq_printf(seq, "%u %u %s %u 0x%02x %s %u", r->id, r->enabled,
 		   netlens_action_names[r->action], r->priority, m->hooks,
 		   netlens_family_names[m->family & 3], m->proto);
-	netlens_seq_addr(seq, m->family, &m->src, m->src_plen);
-	netlens_seq_ports(seq, m->sport_min, m->sport_max);
-	netlens_seq_addr(seq, m->family, &m->dst, m->dst_plen);
-	netlens_seq_ports(seq, m->dport_min, m->dport_max);
-	seq_printf(seq, " %s %s %llu %llu %llu %s\n",
+	netlens_seq_addr(seq, m->family, &m->src, m->src_plen,
+			 m->neg & NETLENS_NEG_SRC);
+	netlens_seq_ports(seq, m->sport_min, m->sport_max,
+			  m->neg & NETLENS_NEG_SPORT);
+	netlens_seq_addr(seq, m->family, &m->dst, m->dst_plen,
+			 m->neg & NETLENS_NEG_DST);
+	netlens_seq_ports(seq, m->dport_min, m->dport_max,
+			  m->neg & NETLENS_NEG_DPORT);
+	seq_printf(seq, " %s%s %s%s %llu %llu %llu %s\n",
+		   m->neg & NETLENS_NEG_IIF ? "!" : "",
 		   m->iifname[0] ? m->iifname : "*",
+		   m->neg & NETLENS_NEG_OIF ? "!" : "",
 		   m->oifname[0] ? m->oifname : "*",
 		   st.packets, st.bytes, st.last_hit_ns,
 		   r->label[0] ? r->label : "-");

@@ -12,7 +12,40 @@
 #include <linux/jhash.h>
 #include <linux/hash.h>
 #include <linux/jiffies.h>
+#include <net/netfilter/nf_conntrack.h>
 #include "netlens.h"
+
+/*
+ * netlens_ct_hold - a published rule matches on conntrack state: the first
+ * one turns conntrack on in the namespace (nf_ct_netns_get, as xt_conntrack
+ * does), so that packets carry a state.
+ */
+static int netlens_ct_hold(struct netlens_net *nn, struct netlens_rule *r)
+{
+	int err;
+
+	r->ct_held = 0;		/* a copy may carry its original's flag */
+	if (!r->m.ct_state)
+		return 0;
+	if (nn->ct_rules == 0) {
+		err = nf_ct_netns_get(nn->net, NFPROTO_INET);
+		if (err)
+			return err;
+	}
+	nn->ct_rules++;
+	r->ct_held = 1;
+	return 0;
+}
+
+/* netlens_ct_release - the copy @r is unpublished; balances netlens_ct_hold */
+static void netlens_ct_release(struct netlens_net *nn, struct netlens_rule *r)
+{
+	if (!r->ct_held)
+		return;
+	r->ct_held = 0;
+	if (--nn->ct_rules == 0)
+		nf_ct_netns_put(nn->net, NFPROTO_INET);
+}
 
 /* netlens_rule_before - true when @a is evaluated before @b. */
 bool netlens_rule_before(const struct netlens_rule *a,
@@ -46,12 +79,13 @@ static int netlens_rule_index(const struct netlens_rule *r)
 
 	if (!r->enabled)
 		return NETLENS_IDX_NONE;
-	if (m->dst_plen)
+	/* a negated match selects nothing: it cannot be an index key */
+	if (m->dst_plen && !(m->neg & NETLENS_NEG_DST))
 		return m->family == NETLENS_FAMILY_IPV4 ? NETLENS_IDX_DST4 :
 							  NETLENS_IDX_DST6;
-	if (m->dport_min == m->dport_max)
+	if (m->dport_min == m->dport_max && !(m->neg & NETLENS_NEG_DPORT))
 		return NETLENS_IDX_DPORT;
-	if (m->src_plen)
+	if (m->src_plen && !(m->neg & NETLENS_NEG_SRC))
 		return m->family == NETLENS_FAMILY_IPV4 ? NETLENS_IDX_SRC4 :
 							  NETLENS_IDX_SRC6;
 	return NETLENS_IDX_MISC;
@@ -83,7 +117,7 @@ int netlens_tabs_ensure(struct netlens_net *nn)
 
 	if (netlens_tabs_locked(nn))
 		return 0;
-	t = kvzalloc(sizeof(*t), GFP_KERNEL);
+	t = kvzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
 	if (!t)
 		return -ENOMEM;
 	rcu_assign_pointer(nn->tabs, t);
@@ -128,25 +162,55 @@ static void netlens_count_hooks(struct netlens_net *nn,
 	}
 }
 
-/* netlens_link - publish @r in its index, keeping the chain in (priority, id) order. */
+/* netlens_account - the bookkeeping of @r entering (+1) or leaving (-1) index @idx. */
+static void netlens_account(struct netlens_net *nn,
+			    const struct netlens_rule *r, int idx, int delta)
+{
+	u8 plen = netlens_index_plen(r, idx);
+
+	if (plen) {
+		if (delta > 0 && nn->plen_cnt[idx][plen]++ == 0)
+			set_bit(plen, nn->plen_map[idx]);
+		if (delta < 0 && --nn->plen_cnt[idx][plen] == 0)
+			clear_bit(plen, nn->plen_map[idx]);
+	}
+	if (r->action == NETLENS_ACTION_COUNT)
+		WRITE_ONCE(nn->ncount, nn->ncount + delta);
+	netlens_count_hooks(nn, r, delta);
+	WRITE_ONCE(nn->nindexed, nn->nindexed + delta);
+}
+
+/* the rule before @r in the catch-all list, or NULL when @r is first */
+static struct netlens_rule *netlens_misc_prev(struct netlens_net *nn,
+					      struct netlens_rule *r)
+{
+	if (r->node.pprev == &nn->misc.first)
+		return NULL;
+	return container_of(r->node.pprev, struct netlens_rule, node.next);
+}
+
+/*
+ * netlens_link - publish @r in its index, keeping the chain in (priority,
+ * id) order.  New rules get the highest id, so on the catch-all list (which
+ * can be long) a rule whose priority is not lower than the last one's is
+ * appended in O(1) behind @misc_tail; the hashed chains are short.
+ */
 static void netlens_link(struct netlens_net *nn, struct netlens_rule *r)
 {
 	int idx = netlens_rule_index(r);
 	struct netlens_rule *pos, *prev = NULL;
 	struct hlist_head *head;
-	u8 plen;
 
 	r->index = idx;
 	if (idx == NETLENS_IDX_NONE)
 		return;
 
-	plen = netlens_index_plen(r, idx);
-	if (plen && nn->plen_cnt[idx][plen]++ == 0)
-		set_bit(plen, nn->plen_map[idx]);
-	if (r->action == NETLENS_ACTION_COUNT)
-		WRITE_ONCE(nn->ncount, nn->ncount + 1);
-
 	head = netlens_rule_head(nn, r, idx);
+	if (idx == NETLENS_IDX_MISC && nn->misc_tail &&
+	    !netlens_rule_before(r, nn->misc_tail)) {
+		prev = nn->misc_tail;
+		goto behind;
+	}
 	hlist_for_each_entry(pos, head, node) {
 		if (netlens_rule_before(r, pos)) {
 			hlist_add_before_rcu(&r->node, &pos->node);
@@ -154,46 +218,63 @@ static void netlens_link(struct netlens_net *nn, struct netlens_rule *r)
 		}
 		prev = pos;
 	}
+behind:
 	if (prev)
 		hlist_add_behind_rcu(&r->node, &prev->node);
 	else
 		hlist_add_head_rcu(&r->node, head);
+	if (idx == NETLENS_IDX_MISC)
+		nn->misc_tail = r;
 linked:
 	/* counted after linking: a hook that starts looking finds the rule */
-	netlens_count_hooks(nn, r, 1);
-	WRITE_ONCE(nn->nindexed, nn->nindexed + 1);
+	netlens_account(nn, r, idx, 1);
 }
 
 static void netlens_unlink(struct netlens_net *nn, struct netlens_rule *r)
 {
 	int idx = r->index;
-	u8 plen;
 
 	if (idx == NETLENS_IDX_NONE)
 		return;
-	netlens_count_hooks(nn, r, -1);
+	netlens_account(nn, r, idx, -1);
+	if (r == nn->misc_tail)
+		nn->misc_tail = netlens_misc_prev(nn, r);
 	hlist_del_rcu(&r->node);
-	plen = netlens_index_plen(r, idx);
-	if (plen && --nn->plen_cnt[idx][plen] == 0)
-		clear_bit(plen, nn->plen_map[idx]);
-	if (r->action == NETLENS_ACTION_COUNT)
-		WRITE_ONCE(nn->ncount, nn->ncount - 1);
-	WRITE_ONCE(nn->nindexed, nn->nindexed - 1);
 	r->index = NETLENS_IDX_NONE;
+}
+
+/*
+ * netlens_same_place - true when @nr would sit exactly where @old sits:
+ * same chain, same (priority, id), same prefix length.
+ */
+static bool netlens_same_place(struct netlens_net *nn,
+			       const struct netlens_rule *old,
+			       const struct netlens_rule *nr)
+{
+	int idx = netlens_rule_index(nr);
+
+	return old->index != NETLENS_IDX_NONE && idx == old->index &&
+	       nr->priority == old->priority &&
+	       netlens_index_plen(nr, idx) == netlens_index_plen(old, idx) &&
+	       netlens_rule_head(nn, nr, idx) == netlens_rule_head(nn, old, idx);
 }
 
 /* netlens_rule_alloc - a zeroed rule with its own per-CPU counters; any context that may sleep. */
 struct netlens_rule *netlens_rule_alloc(void)
 {
-	struct netlens_rule *r = kzalloc(sizeof(*r), GFP_KERNEL);
+	struct netlens_rule *r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
+	int cpu;
 
 	if (!r)
 		return NULL;
-	r->stats = alloc_percpu(struct netlens_rule_stats);
+	r->stats = alloc_percpu_gfp(struct netlens_rule_stats,
+				    GFP_KERNEL_ACCOUNT);
 	if (!r->stats) {
 		kfree(r);
 		return NULL;
 	}
+	for_each_possible_cpu(cpu)
+		u64_stats_init(&per_cpu_ptr(r->stats, cpu)->syncp);
 	r->owns_stats = 1;
 	r->index = NETLENS_IDX_NONE;
 	return r;
@@ -215,17 +296,24 @@ static void netlens_rule_free_rcu(struct rcu_head *head)
 }
 
 void netlens_rule_read_stats(const struct netlens_rule *r,
-			     struct netlens_rule_stats *sum)
+			     struct netlens_rule_counts *sum)
 {
 	int cpu;
 
 	memset(sum, 0, sizeof(*sum));
 	for_each_possible_cpu(cpu) {
 		const struct netlens_rule_stats *s = per_cpu_ptr(r->stats, cpu);
-		u64 last = READ_ONCE(s->last_hit_ns);
+		u64 packets, bytes, last;
+		unsigned int start;
 
-		sum->packets += READ_ONCE(s->packets);
-		sum->bytes += READ_ONCE(s->bytes);
+		do {
+			start = u64_stats_fetch_begin(&s->syncp);
+			packets = u64_stats_read(&s->packets);
+			bytes = u64_stats_read(&s->bytes);
+			last = u64_stats_read(&s->last_hit_ns);
+		} while (u64_stats_fetch_retry(&s->syncp, start));
+		sum->packets += packets;
+		sum->bytes += bytes;
 		if (last > sum->last_hit_ns)
 			sum->last_hit_ns = last;
 	}
@@ -236,26 +324,41 @@ int netlens_rule_insert(struct netlens_net *nn, struct netlens_rule *r)
 {
 	int err;
 
+	err = netlens_ct_hold(nn, r);
+	if (err)
+		return err;
 	err = xa_alloc_cyclic(&nn->rules, &r->id, r, XA_LIMIT(1, U32_MAX),
-			      &nn->next_id, GFP_KERNEL);
-	if (err < 0)
+			      &nn->next_id, GFP_KERNEL_ACCOUNT);
+	if (err < 0) {
+		netlens_ct_release(nn, r);
 		return err == -EBUSY ? -ENOSPC : err;
+	}
 	netlens_link(nn, r);
 	nn->nrules++;
 	nn->gen++;
 	return 0;
 }
 
-/* netlens_rule_remove - unpublish @r, drop its pending transaction, free it after a grace period. */
+/* netlens_txn_drop - forget the pending transaction of @r, if any. */
+void netlens_txn_drop(struct netlens_rule *r)
+{
+	if (!r->txn)
+		return;
+	list_del(&r->txn->node);
+	netlens_txn_free(r->txn);
+	r->txn = NULL;
+}
+
+/*
+ * netlens_rule_remove - unpublish @r, drop its pending transaction, free it
+ * after a grace period.  The caller calls netlens_hooks_sync() when done.
+ */
 void netlens_rule_remove(struct netlens_net *nn, struct netlens_rule *r)
 {
 	xa_erase(&nn->rules, r->id);
 	netlens_unlink(nn, r);
-	if (r->txn) {
-		list_del(&r->txn->node);
-		netlens_txn_free(r->txn);
-		r->txn = NULL;
-	}
+	netlens_ct_release(nn, r);
+	netlens_txn_drop(r);
 	nn->nrules--;
 	nn->gen++;
 	r->owns_stats = 1;
@@ -263,9 +366,16 @@ void netlens_rule_remove(struct netlens_net *nn, struct netlens_rule *r)
 }
 
 /*
- * netlens_rule_replace - publish @nr in place of @old (same id).  @nr takes
- * over the counters; the new copy is linked before the old one is unlinked,
- * so a packet never sees neither.
+ * netlens_rule_replace - publish @nr in place of @old (same id); @nr takes
+ * over the counters.  A packet sees exactly one copy:
+ *  - same place in the same chain: one pointer store (hlist_replace_rcu);
+ *  - else, when neither copy is a COUNT rule: @nr is linked before @old is
+ *    unlinked, so a packet never sees neither; if it sees both, the verdict
+ *    pass takes only one of them;
+ *  - else (a COUNT copy moves between chains): @old is unlinked and a grace
+ *    period passes before @nr is linked, so that no packet's counting pass
+ *    sees both copies and counts it twice.  A packet in between is not
+ *    counted by this rule.  Sleeps.
  */
 void netlens_rule_replace(struct netlens_net *nn, struct netlens_rule *old,
 			  struct netlens_rule *nr)
@@ -277,9 +387,31 @@ void netlens_rule_replace(struct netlens_net *nn, struct netlens_rule *old,
 	nr->owns_stats = 1;
 	old->owns_stats = 0;
 	nr->index = NETLENS_IDX_NONE;
-	xa_store(&nn->rules, nr->id, nr, GFP_KERNEL);
-	netlens_link(nn, nr);
-	netlens_unlink(nn, old);
+	xa_store(&nn->rules, nr->id, nr, GFP_KERNEL_ACCOUNT);
+	/* without conntrack a ct match sees every packet as untracked */
+	if (netlens_ct_hold(nn, nr))
+		pr_warn_ratelimited("rule %u: cannot turn conntrack on\n", nr->id);
+	netlens_ct_release(nn, old);
+	if (netlens_same_place(nn, old, nr)) {
+		int idx = old->index;
+
+		netlens_account(nn, nr, idx, 1);
+		hlist_replace_rcu(&old->node, &nr->node);
+		netlens_account(nn, old, idx, -1);
+		nr->index = idx;
+		old->index = NETLENS_IDX_NONE;
+		if (nn->misc_tail == old)
+			nn->misc_tail = nr;
+	} else if ((old->index != NETLENS_IDX_NONE &&
+		    old->action == NETLENS_ACTION_COUNT) ||
+		   (nr->enabled && nr->action == NETLENS_ACTION_COUNT)) {
+		netlens_unlink(nn, old);
+		synchronize_rcu();
+		netlens_link(nn, nr);
+	} else {
+		netlens_link(nn, nr);
+		netlens_unlink(nn, old);
+	}
 	nn->gen++;
 	call_rcu(&old->rcu, netlens_rule_free_rcu);
 }
@@ -290,9 +422,12 @@ void netlens_rules_flush(struct netlens_net *nn)
 	struct netlens_rule *r;
 	unsigned long id;
 
-	xa_for_each(&nn->rules, id, r)
+	xa_for_each(&nn->rules, id, r) {
 		netlens_rule_remove(nn, r);
+		cond_resched();
+	}
 	netlens_txn_arm(nn);
+	netlens_hooks_sync(nn);
 }
 
 void netlens_txn_free(struct netlens_txn *t)
@@ -328,6 +463,12 @@ static void netlens_txn_revert(struct netlens_net *nn, struct netlens_txn *t)
 	struct netlens_rule *nr;
 
 	list_del(&t->node);
+	if (t->policy) {
+		WRITE_ONCE(nn->policy[t->fam][t->hook], t->prev_verdict);
+		netlens_notify_policy(nn, t->fam, t->hook, t->id);
+		netlens_txn_free(t);
+		return;
+	}
 	if (r)
 		r->txn = NULL;
 	if (r && !t->prev) {
@@ -358,6 +499,7 @@ void netlens_revert_work(struct work_struct *work)
 		if (!time_before(jiffies, t->deadline))
 			netlens_txn_revert(nn, t);
 	netlens_txn_arm(nn);
+	netlens_hooks_sync(nn);
 	mutex_unlock(&nn->lock);
 }
 
@@ -377,11 +519,18 @@ void netlens_rules_init(struct netlens_net *nn)
  */
 void netlens_rules_exit(struct netlens_net *nn)
 {
+	struct netlens_txn *t, *tmp;
+
 	mutex_lock(&nn->lock);
 	netlens_rules_flush(nn);
 	mutex_unlock(&nn->lock);
 	cancel_delayed_work_sync(&nn->revert_work);
+	/* what the flush left: pending default policy changes */
+	list_for_each_entry_safe(t, tmp, &nn->txns, node) {
+		list_del(&t->node);
+		netlens_txn_free(t);
+	}
 	xa_destroy(&nn->rules);
-	/* no packet can see the tables: the hooks are gone */
+	/* no packet can see the tables: unhooked in pre_exit, a grace period ago */
 	kvfree(rcu_dereference_protected(nn->tabs, true));
 }

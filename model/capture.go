@@ -71,7 +71,8 @@ type CaptureStats struct {
 	// TopFlows are the flows with the most bytes, most first, at most
 	// CaptureTopN. FlowsTracked is how many flows the capture holds (at
 	// most CaptureMaxFlows); FlowsEvicted counts flows dropped to stay
-	// within that bound (the one with the fewest bytes goes).
+	// within that bound (the least recently seen goes, by CLOCK: see
+	// docs/performance.md, "Bounded tables").
 	TopFlows     []CaptureFlow `json:"top_flows"`
 	FlowsTracked int           `json:"flows_tracked"`
 	FlowsEvicted uint64        `json:"flows_evicted"`

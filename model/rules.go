@@ -13,7 +13,14 @@ const (
 	ActionAccept RuleAction = "accept" // stop evaluating, let the packet through
 	ActionDrop   RuleAction = "drop"   // stop evaluating, drop the packet
 	ActionCount  RuleAction = "count"  // count and continue with the next rule
+	// ActionReject stops evaluating, drops the packet and answers it: a TCP
+	// reset for a rule of protocol tcp, else an ICMP/ICMPv6 port
+	// unreachable, so the sender fails at once instead of timing out.
+	ActionReject RuleAction = "reject"
 )
+
+// Drops reports whether the action drops the packets it matches.
+func (a RuleAction) Drops() bool { return a == ActionDrop || a == ActionReject }
 
 // Netfilter hooks a rule can sit at, named as nft(8) names them.
 const (

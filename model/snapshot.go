@@ -30,6 +30,9 @@ type Snapshot struct {
 	// DropMonitor is the kernel drop monitor's per-reason aggregates;
 	// zero until the drop monitor collector has run.
 	DropMonitor DropMonitor `json:"drop_monitor,omitzero"`
+	// DropTrace is the eBPF drop tracer's per-reason and per-flow counts;
+	// zero until the drop tracer has run.
+	DropTrace DropTrace `json:"drop_trace,omitzero"`
 	// Capture is the packet capture's statistics; zero unless a capture
 	// runs (it is opt-in).
 	Capture CaptureStats `json:"capture,omitzero"`

@@ -113,4 +113,10 @@ type Socket struct {
 	// when HasDrops is set.
 	Drops    uint64 `json:"drops"`
 	HasDrops bool   `json:"drops_known"`
+	// TCP is the kernel's struct tcp_info and congestion control of a TCP
+	// socket (sock_diag only; zero when unknown: see TCPInfo.Len).
+	TCP TCPInfo `json:"tcp,omitzero"`
+	// Rate is the socket's throughput and retransmits over the last
+	// refresh (zero when unknown: see SocketRate.Known).
+	Rate SocketRate `json:"rate,omitzero"`
 }

@@ -23,8 +23,11 @@ type CollectorStatus struct {
 	Reason       string        `json:"reason,omitempty"`
 	Interval     time.Duration `json:"interval_ns"`
 	LastDuration time.Duration `json:"last_duration_ns"`
-	LastRun      time.Time     `json:"last_run,omitzero"`
-	LastSuccess  time.Time     `json:"last_success,omitzero"`
+	// Errors counts the runs that failed (any state but ok) since
+	// netlens started.
+	Errors      uint64    `json:"errors"`
+	LastRun     time.Time `json:"last_run,omitzero"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
 	// Source says where the data came from when a collector has several
 	// ("sock_diag", "/proc/net").
 	Source string `json:"source,omitempty"`
@@ -43,6 +46,7 @@ const (
 	CollectorSysctl    = "sysctl"
 	CollectorQdisc     = "qdisc"
 	CollectorDropMon   = "dropmon"
+	CollectorDropTrace = "droptrace" // the eBPF drop tracer
 	CollectorConntrack = "conntrack"
 	CollectorFilters   = "filters"
 	CollectorCapture   = "capture"

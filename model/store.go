@@ -117,6 +117,16 @@ func NewStore(host, kernel string, now time.Time) *Store {
 	}
 }
 
+// NewStoreFrom returns a Store holding snap as it is (its counters'
+// deltas, rates and histories included): a snapshot read from a file,
+// for the TUI to show offline. Updates published into it later compute
+// deltas from their own first sample.
+func NewStoreFrom(snap Snapshot) *Store {
+	s := NewStore(snap.Host, snap.Kernel, snap.StartedAt)
+	s.cur = snap
+	return s
+}
+
 // Snapshot returns the current snapshot. It is safe to keep and read from
 // any goroutine; it never changes.
 func (s *Store) Snapshot() Snapshot {

@@ -55,6 +55,9 @@ type App struct {
 
 	status    string
 	statusErr bool
+	// recReported is set once the status line said why the recorder
+	// stopped by itself.
+	recReported bool
 
 	sub       <-chan struct{}
 	unsub     func()
@@ -95,15 +98,23 @@ func New(store *model.Store, opts Options) *App {
 	}
 	a.styles = *NewStyles(colorprofile.TrueColor)
 	c := Common{Styles: &a.styles, Keys: a.keys}
+	dp := newDropsPage(c, opts.Deps.Drops, ctCollector(opts.Deps), opts.Glyphs)
+	dp.tr.source, dp.rs.source = opts.DropSource, opts.DropSource
+	if opts.Offline != nil {
+		c.Changed = opts.Offline.Changed
+	}
 	a.pages = []page{
-		newConnsPage(c, opts.Deps.Connections, opts.Deps.Flows),
-		newDropsPage(c, opts.Deps.Drops, ctCollector(opts.Deps), opts.Glyphs),
+		newConnsPage(c, opts.Deps.Connections, opts.Deps.Flows, opts.Glyphs),
+		dp,
 		newSysctlPage(c, opts.Deps.Sysctl),
 		newFiltersPage(c, opts.Deps.Filters, opts.Controls.Filters, opts.Now),
 		newCapturePage(c, opts.Deps.Capture, opts.Controls.Capture, opts.CaptureDir, opts.Now),
 	}
 	a.sub, a.unsub = store.Subscribe()
 	a.apply()
+	if opts.Offline != nil && opts.Offline.Summary != "" {
+		a.setStatus(opts.Offline.Summary, false)
+	}
 	return a
 }
 
@@ -171,6 +182,7 @@ func (a *App) apply() {
 		return
 	}
 	a.snap, a.feed.applied = snap, true
+	a.checkRecorder()
 	was := a.ct.alarm()
 	a.ct = conntrackHealth(&a.snap, ctCollector(a.opts.Deps))
 	if a.ct.alarm() != was {
@@ -226,6 +238,15 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, cmd
 	}
 	switch msg := msg.(type) {
+	case showConnectionMsg:
+		for i, pg := range a.pages {
+			if _, ok := pg.(*connsPage); ok {
+				a.switchTab(i)
+				a.setFilter(msg.filter)
+				a.input = []rune(msg.filter)
+			}
+		}
+		return a, nil
 	case tea.WindowSizeMsg:
 		a.width, a.height = msg.Width, msg.Height
 		a.layout()
@@ -251,6 +272,14 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		a.feed.waiting = false
 		if a.feed.pending && !a.feed.paused {
 			a.apply()
+		}
+		return a, nil
+	case recordMsg:
+		a.recReported = false
+		if msg.err != nil {
+			a.setStatus("recorder: "+oneLine(msg.err.Error()), true)
+		} else {
+			a.setStatus(msg.text, false)
 		}
 		return a, nil
 	case snapshotSavedMsg:
@@ -382,6 +411,12 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		if !a.feed.paused && a.feed.pending {
 			a.apply()
 		}
+	case key.Matches(msg, k.Record):
+		if a.opts.Controls.Recorder == nil {
+			a.setStatus("the recorder is not available here", true)
+			return a, nil
+		}
+		return a, recordToggleCmd(a.opts.Controls.Recorder)
 	case key.Matches(msg, k.Snapshot):
 		if a.opts.SaveSnapshot == nil {
 			a.setStatus("snapshots are not available here", true)
@@ -557,6 +592,13 @@ func (a *App) headerView() string {
 	state, st := " LIVE ", s.Live
 	if a.feed.paused {
 		state, st = " PAUSED ", s.Paused
+	}
+	if a.opts.Offline != nil {
+		left = " netlens  " + a.offlineHeader()
+		state, st = " OFFLINE ", s.Paused
+	}
+	if rec := a.recordState(); rec != "" {
+		state = rec + state
 	}
 	if rev := a.alarm(); rev != "" {
 		return s.Header.Render(fitString(left, a.width-len(state)-len(rev))) + s.Alarm.Render(rev) + st.Render(state)

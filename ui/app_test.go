@@ -156,12 +156,15 @@ func TestSort(t *testing.T) {
 		want  []string
 	}{
 		{"local ascending by default", nil, 1, []string{"0.0.0.0:22", "0.0.0.0:80", "0.0.0.0:443"}},
-		{"local reversed", []string{"O"}, 1, []string{"[fe80::1%eth0]:546", "[2001:db8:10::5]:443", "[::]:58"}},
+		{"local reversed", []string{"O"}, 1, []string{"[fe80::1%eth0]:546", "~001:db8:10::5]:443", "[::]:58"}},
 		{"remote", []string{"o"}, 2, []string{"0.0.0.0:*", "0.0.0.0:*", "0.0.0.0:*"}},
 		{"state", []string{"o", "o"}, 3, []string{"CLOSE-WAIT", "ESTAB", "ESTAB"}},
 		{"recv-q biggest first", []string{"o", "o", "o"}, 4, []string{"212992", "4096", "3"}},
 		{"process", []string{"o", "o", "o", "o", "o"}, 6, []string{"NetworkManager/955", "app-server/3001", "app-server/3001"}},
-		{"wraps around", []string{"o", "o", "o", "o", "o", "o", "o", "o", "o"}, 1, []string{"0.0.0.0:22", "0.0.0.0:80", "0.0.0.0:443"}},
+		{"rx/s biggest first", []string{"o", "o", "o", "o", "o", "o", "o", "o", "o"}, 9, []string{"1.5M", "200k", "1.2k"}},
+		{"tx/s biggest first", []string{"o", "o", "o", "o", "o", "o", "o", "o", "o", "o"}, 10, []string{"5.5M", "1.5M", "200k"}},
+		{"retrans/s biggest first", []string{"o", "o", "o", "o", "o", "o", "o", "o", "o", "o", "o"}, 11, []string{"2.00", "0.50", "0"}},
+		{"wraps around", []string{"o", "o", "o", "o", "o", "o", "o", "o", "o", "o", "o", "o"}, 1, []string{"0.0.0.0:22", "0.0.0.0:80", "0.0.0.0:443"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

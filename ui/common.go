@@ -14,6 +14,9 @@ type Common struct {
 	Width, Height int
 	Styles        *Styles
 	Keys          *KeyMap
+	// Changed, when the TUI shows a diff of two snapshot files, is what
+	// differs between them; nil otherwise.
+	Changed *Changed
 }
 
 // SetSize records the size of the page's area.

@@ -18,6 +18,9 @@ const (
 	viewFlows                   // the conntrack table (flowView)
 	viewJoined                  // sockets with their flows (joinView)
 	numViews
+	// viewProcs is the sockets by process (procView), reached with P
+	// rather than v.
+	viewProcs = numViews
 )
 
 // connsPage is the Connections tab: three views of the host's
@@ -33,18 +36,22 @@ type connsPage struct {
 	socks  *sockView
 	flows  *flowView
 	joined *joinView
+	procs  *procView
 	filter string
+	// back is the view P returns to.
+	back connView
 }
 
 // newConnsPage returns the Connections tab. sockDeps are the collectors
 // of the sockets view, flowDeps those of the flows view; the joined view
 // depends on both.
-func newConnsPage(c Common, sockDeps, flowDeps []string) *connsPage {
+func newConnsPage(c Common, sockDeps, flowDeps []string, g Glyphs) *connsPage {
 	return &connsPage{
 		Common: c,
 		socks:  newSockView(c, sockDeps),
 		flows:  newFlowView(c, flowDeps),
 		joined: newJoinView(c, append(append([]string{}, sockDeps...), flowDeps...)),
+		procs:  newProcView(c, sockDeps, g),
 	}
 }
 
@@ -55,11 +62,13 @@ func (p *connsPage) cur() page {
 		return p.flows
 	case viewJoined:
 		return p.joined
+	case viewProcs:
+		return p.procs
 	}
 	return p.socks
 }
 
-func (p *connsPage) views() []page { return []page{p.socks, p.flows, p.joined} }
+func (p *connsPage) views() []page { return []page{p.socks, p.flows, p.joined, p.procs} }
 
 // Title implements page.
 func (p *connsPage) Title() string { return "Connections" }
@@ -73,9 +82,21 @@ func (p *connsPage) Update(msg tea.Msg) (page, tea.Cmd) {
 	if msg, ok := msg.(tea.KeyPressMsg); ok {
 		switch {
 		case key.Matches(msg, p.Keys.View):
-			p.setView((p.view + 1) % numViews)
+			if p.view == viewProcs {
+				p.setView(viewSockets)
+			} else {
+				p.setView((p.view + 1) % numViews)
+			}
 			return p, nil
-		case key.Matches(msg, p.Keys.NATFilter) && p.view != viewSockets:
+		case key.Matches(msg, p.Keys.ProcView):
+			if p.view == viewProcs {
+				p.setView(p.back)
+			} else {
+				p.back = p.view
+				p.setView(viewProcs)
+			}
+			return p, nil
+		case key.Matches(msg, p.Keys.NATFilter) && p.view != viewSockets && p.view != viewProcs:
 			p.SetFilter(cycleNAT(p.filter))
 			p.Sync()
 			return p, nil
@@ -126,15 +147,15 @@ func (p *connsPage) Filter() string { return p.filter }
 
 // ShortHelp implements page.
 func (p *connsPage) ShortHelp() []key.Binding {
-	if p.view == viewSockets {
-		return []key.Binding{p.Keys.shortView, p.Keys.Details}
+	if p.view == viewSockets || p.view == viewProcs {
+		return []key.Binding{p.Keys.shortView, p.Keys.ProcView, p.Keys.Details}
 	}
 	return []key.Binding{p.Keys.shortView, p.Keys.NATFilter, p.Keys.Details}
 }
 
 // FullHelp implements page.
 func (p *connsPage) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{p.Keys.View, p.Keys.NATFilter, p.Keys.Details}}
+	return [][]key.Binding{{p.Keys.View, p.Keys.ProcView, p.Keys.NATFilter, p.Keys.Details}}
 }
 
 // natCycle is the order n steps the nat: term through ("" is none).
@@ -173,5 +194,9 @@ func (p *connsPage) HelpLines(width int) []string {
 		fitString(" Connections: v shows sockets, flows, joined; flow State A assured, U unreplied;", width),
 		fitString(" Bytes and Packets are original/reply direction.", width),
 		fitString(" Filter terms: proto:udp port:53 addr:10.0.0.0/8 state:estab mark:N zone:N", width),
-		fitString(" nat:snat|dnat|both|any|none (n cycles it).", width)}
+		fitString(" nat:snat|dnat|both|any|none (n cycles it).", width),
+		fitString(" Rx/s Tx/s Retr/s: TCP bytes received, bytes acked and segments retransmitted", width),
+		fitString(" per second, from the kernel's tcp_info; - where there are none: UDP and raw", width),
+		fitString(" sockets (no byte counters in the kernel), listeners, sockets from /proc/net,", width),
+		fitString(" and a socket's first refresh. P groups them by process (the nethogs view).", width)}
 }

@@ -67,6 +67,7 @@ type dropsPage struct {
 	glyphs Glyphs
 	view   dropsView
 	rs     *reasonView
+	tr     *traceView // the reasons view when the eBPF tracer is the source
 	ss     *dropSockView
 
 	// The netfilter section above the views: the conntrack table's
@@ -105,6 +106,7 @@ func newDropsPage(c Common, deps []string, ctName string, g Glyphs) *dropsPage {
 	}
 	p.init(cols, sorts, 0)
 	p.rs = newReasonView(c)
+	p.tr = newTraceView(c, g)
 	p.ss = newDropSockView(c)
 	return p
 }
@@ -137,6 +139,7 @@ func (p *dropsPage) Title() string { return "Drops" }
 func (p *dropsPage) SetSnapshot(s model.Snapshot) {
 	p.setSnapshot(p, s)
 	p.rs.SetSnapshot(s)
+	p.tr.SetSnapshot(s)
 	p.ss.SetSnapshot(s)
 }
 
@@ -148,10 +151,13 @@ func (p *dropsPage) Sync() {
 		// fix it, and a kernel without a drop monitor is a note, not
 		// stale data: the warning over the counters need not say them.
 		p.problems = slices.DeleteFunc(p.problems, func(pr problem) bool {
-			return pr.status.Name == p.ctName || pr.status.Name == model.CollectorDropMon
+			return pr.status.Name == p.ctName || pr.status.Name == model.CollectorDropMon || pr.status.Name == model.CollectorDropTrace
 		})
-		if why := dropmonDown(&p.snap); why != "" {
+		if why := dropmonDown(&p.snap); why != "" && !p.tr.active() {
 			p.notes = append(p.notes, "no drop reasons: "+why)
+		}
+		if d := &p.snap.DropTrace; !d.Supported && d.Reason != "" {
+			p.notes = append(p.notes, "no drop trace: "+oneLine(d.Reason))
 		}
 		if !sameSlice(p.fcOf, p.snap.Counters) {
 			p.fc, p.fcOf = drops.Funnel(p.snap.Counters), p.snap.Counters
@@ -166,7 +172,11 @@ func (p *dropsPage) Sync() {
 	p.sync(p)
 	switch p.view {
 	case viewReasons:
-		p.rs.Sync()
+		if p.tr.active() {
+			p.tr.Sync()
+		} else {
+			p.rs.Sync()
+		}
 	case viewDropSockets:
 		p.ss.Sync()
 	}
@@ -205,6 +215,9 @@ func (p *dropsPage) Update(msg tea.Msg) (page, tea.Cmd) {
 func (p *dropsPage) updateView(msg tea.Msg) (page, tea.Cmd) {
 	switch p.view {
 	case viewReasons:
+		if p.tr.active() {
+			return p, p.tr.update(msg)
+		}
 		p.rs.update(msg)
 		return p, nil
 	case viewDropSockets:
@@ -238,6 +251,7 @@ func (p *dropsPage) SetSize(w, h int) {
 	p.listBase.SetSize(w, h)
 	p.sizeDetail()
 	p.rs.SetSize(w, h)
+	p.tr.SetSize(w, h)
 	p.ss.SetSize(w, h)
 }
 
@@ -252,6 +266,7 @@ func (p *dropsPage) sizeDetail() {
 func (p *dropsPage) SetFilter(f string) {
 	p.listBase.SetFilter(f)
 	p.rs.SetFilter(f)
+	p.tr.SetFilter(f)
 	p.ss.SetFilter(f)
 }
 
@@ -343,7 +358,11 @@ func (p *dropsPage) View() string {
 	var body string
 	switch p.view {
 	case viewReasons:
-		body = p.rs.View()
+		if p.tr.active() {
+			body = p.tr.View()
+		} else {
+			body = p.rs.View()
+		}
 	case viewDropSockets:
 		body = p.ss.View()
 	default:
@@ -416,7 +435,9 @@ func (p *dropsPage) HelpLines(w int) []string {
 		fitString(" them. History: one cell per sample, newest right, scaled to the largest shown", w),
 		fitString(" (blank: zero). A row stays highlighted 10 s after it moved. enter explains a", w),
 		fitString(" counter: what increments it, causes, its settings with their values, traps.", w),
-		fitString(" v: the drop monitor's reasons per location, then the sockets with most drops.", w),
+		fitString(" v: drop reasons per location (eBPF tracer or drop monitor; with the tracer,", w),
+		fitString(" enter lists a reason's flows with owner and conntrack state, enter on a flow", w),
+		fitString(" shows it in Connections, left goes back), then the sockets with most drops.", w),
 		fitString(" Netfilter: drop = a new flow refused, table full; early_drop = an unassured", w),
 		fitString(" flow evicted to make room; insert_failed = lost an insert race (clash);", w),
 		fitString(" invalid = a packet that fits no valid state (e.g. out of window). TABLE FULL:", w),

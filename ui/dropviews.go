@@ -29,6 +29,8 @@ type reasonKey struct{ reason, location, origin string }
 // offers none. Not safe for concurrent use.
 type reasonView struct {
 	listBase[reasonKey]
+	// source is the drop source netlens chose and why (Options.DropSource).
+	source string
 }
 
 func newReasonView(c Common) *reasonView {
@@ -130,6 +132,8 @@ func (p *reasonView) View() string {
 			}
 		case known && st.State == model.StatePending:
 			lines = append(lines, s.Summary.Render(fitString("[reasons] drop monitor: waiting for the first sample", p.Width)))
+		case p.source != "" && !known:
+			lines = append(lines, s.Summary.Render(fitString("[reasons] no drop reasons: drop source "+p.source, p.Width)))
 		default:
 			lines = append(lines, s.Summary.Render(fitString("[reasons] drop monitor: the collector has not reported (not running here?)", p.Width)))
 		}

@@ -790,6 +790,8 @@ func (p *filtersPage) rowKind(i int) rowKind {
 	switch {
 	case r.PendingTxn != 0:
 		return rowMarked
+	case p.Changed != nil && p.Changed.Rules[r.ID]:
+		return rowHot
 	case !r.Enabled:
 		return rowDim
 	case r.Rate > 0:
@@ -813,6 +815,12 @@ func (p *filtersPage) detail(i int) []string {
 	}
 	if r.Foreign {
 		third += "  foreign: not made by netlens (shown, deletable, never changed)"
+	}
+	if p.snap.DropTrace.Supported && r.Action == model.ActionDrop {
+		// The eBPF tracer's NETFILTER_DROP flows this rule decided
+		// (model.Snapshot.DropRule says how).
+		n, fl := p.snap.RuleDrops(r.ID)
+		third += "  traced drops " + strconv.FormatUint(n, 10) + " in " + itoa(fl) + " flows"
 	}
 	return []string{first, second, third}
 }

@@ -38,6 +38,42 @@ func fixtureSockets() []model.Socket {
 		{Proto: model.ProtoUDP, Family: model.FamilyIPv6, Local: ap("[fe80::1%eth0]:546"), Remote: ap("[::]:0"), State: model.StateClose, UID: 0, Inode: 1022, HasDrops: true},
 		{Proto: model.ProtoRAW, Family: model.FamilyIPv6, Local: ap("[::]:58"), Remote: ap("[::]:0"), State: model.StateClose, UID: 0, Inode: 1030, Procs: []model.Proc{{PID: 955, Comm: "NetworkManager", FD: 21}}},
 	}
+	// tcp_info and rates of the TCP sockets past their handshake: busy
+	// ones, an idle one, a new one (no rate yet).
+	for i := range socks {
+		s := &socks[i]
+		if s.Proto != model.ProtoTCP || s.State == model.StateListen {
+			continue
+		}
+		s.Cookie = 5000 + s.Inode
+		s.TCP = model.TCPInfo{Len: 232, RTO: 204000, ATO: 40000, SndMSS: 1448, RcvMSS: 1448, PMTU: 1500, RTT: 20512, RTTVar: 3100, MinRTT: 18100,
+			SndSsthresh: 0x7fffffff, SndCwnd: 10, Reordering: 3, PacingRate: 1 << 20, MaxPacingRate: 1<<64 - 1, Congestion: "cubic",
+			BytesAcked: 1 << 20, BytesReceived: 64 << 10, SegsOut: 900, SegsIn: 700, DataSegsOut: 800, DataSegsIn: 300,
+			BusyTime: 9e6, RwndLimited: 1e6, SndbufLimited: 2e5, BytesSent: 1<<20 + 4096, BytesRetrans: 4096, TotalRetrans: 3}
+		if s.State == model.StateSynSent {
+			s.TCP = model.TCPInfo{Len: 232, RTO: 1000000, SndMSS: 536, SndCwnd: 10, SndSsthresh: 0x7fffffff, Backoff: 1, Retransmits: 1, TotalRetrans: 1, Congestion: "cubic"}
+			continue // seen for the first time: no rate yet
+		}
+		s.Rate = model.SocketRate{Known: true, Interval: time.Second,
+			Limits: model.SendLimits{Window: 12 * time.Second, Busy: 9 * time.Second, Rwnd: 6 * time.Second, Sndbuf: 600 * time.Millisecond}}
+	}
+	for i, r := range []struct {
+		inode           uint64
+		rx, tx, retrans float64
+		caState         model.CAState
+	}{
+		{1006, 1200, 35000, 0, model.CAOpen},
+		{1007, 800, 5.5e6, 2, model.CARecovery},
+		{1008, 1.5e6, 200e3, 0, model.CAOpen},
+		{1009, 200e3, 1.5e6, 0.5, model.CADisorder},
+	} {
+		for j := range socks {
+			if s := &socks[j]; s.Inode == r.inode {
+				s.Rate.RxBps, s.Rate.TxBps, s.Rate.RetransPerSec, s.TCP.CAState = r.rx, r.tx, r.retrans, r.caState
+				s.TCP.Lost, s.TCP.Unacked = uint32(i), uint32(2*i)
+			}
+		}
+	}
 	for i := range 12 {
 		socks = append(socks, model.Socket{
 			Proto: model.ProtoTCP, Family: model.FamilyIPv4,

@@ -17,6 +17,7 @@ type KeyMap struct {
 	Pause    key.Binding
 	Redraw   key.Binding
 	Snapshot key.Binding
+	Record   key.Binding
 	Escape   key.Binding
 
 	// Movement.
@@ -32,6 +33,7 @@ type KeyMap struct {
 	WatchedOnly key.Binding // sysctl: watched only / all
 	Details     key.Binding // lists: show/hide the detail pane (sysctl: the "why")
 	View        key.Binding // connections: sockets / flows / joined
+	ProcView    key.Binding // connections: sockets by process (P)
 	NATFilter   key.Binding // connections: cycle the nat: filter term
 
 	// Filters tab (space is its toggle, page down elsewhere).
@@ -67,6 +69,7 @@ func DefaultKeyMap() *KeyMap {
 		Pause:    key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause")),
 		Redraw:   key.NewBinding(key.WithKeys("ctrl+l"), key.WithHelp("ctrl+l", "redraw")),
 		Snapshot: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "save snapshot")),
+		Record:   key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "recorder")),
 		Escape:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
 
 		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("up/k", "up")),
@@ -80,6 +83,7 @@ func DefaultKeyMap() *KeyMap {
 		WatchedOnly: key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "watched")),
 		Details:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details")),
 		View:        key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "view")),
+		ProcView:    key.NewBinding(key.WithKeys("P"), key.WithHelp("P", "by process")),
 		NATFilter:   key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "nat")),
 
 		RuleToggle:  key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "on/off")),
@@ -118,6 +122,6 @@ func (k *KeyMap) globalFull() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.End},
 		{k.NextTab, k.PrevTab, k.Tab, k.Filter, k.Escape, k.Sort, k.Reverse},
-		{k.Pause, k.Redraw, k.Snapshot, k.Help, k.Quit},
+		{k.Pause, k.Redraw, k.Snapshot, k.Record, k.Help, k.Quit},
 	}
 }

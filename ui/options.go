@@ -44,10 +44,16 @@ type Options struct {
 	CaptureDir string
 	// Now is the clock (time.Now when nil); tests replace it.
 	Now func() time.Time
+	// DropSource says where drop reasons come from and why ("eBPF:
+	// permitted (auto)"), for the Drops tab's reasons view.
+	DropSource string
 	// Glyphs says whether the Drops tab's sparklines may use Unicode
 	// block glyphs. Run detects it from TERM and the locale when it is
 	// GlyphsAuto; New alone then draws ASCII.
 	Glyphs Glyphs
+	// Offline, when set, says the TUI shows snapshot files, not a live
+	// host (netlens --open): the header says whose snapshot and when.
+	Offline *Offline
 }
 
 // Controls are the UI's only way to act on the host or on a running
@@ -61,6 +67,23 @@ type Controls struct {
 	// Capture reaches the running capture for the Capture tab's packets
 	// view and pcapng writing; nil when no capture runs.
 	Capture CaptureControl
+	// Recorder starts and stops the flight recorder (R); nil turns the
+	// key off.
+	Recorder RecordControl
+}
+
+// RecordControl starts and stops the flight recorder (R; cli's
+// recordControl over package recorder). Toggle, which may wait for a
+// file being written, is called from tea.Cmds only; Recording must be
+// quick: the header asks it on every draw. Implementations must be safe
+// for concurrent use.
+type RecordControl interface {
+	// Toggle starts recording when it is stopped and stops it when it
+	// runs, and says what it did ("recording every 10s into /var/tmp").
+	Toggle() (msg string, err error)
+	// Recording reports whether the recorder runs, and, when it stopped
+	// by itself (a full disk), why.
+	Recording() (on bool, stopped error)
 }
 
 // CaptureControl reaches the running capture (collectors/capture.Collector

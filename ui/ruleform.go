@@ -78,7 +78,7 @@ func newRuleForm(r model.Rule, id uint32) *ruleForm {
 		ffDport:    {name: "dport", label: "dst ports", hint: "80 or 1000-2000; empty: any"},
 		ffIif:      {name: "iif", label: "in iface", hint: "interface name; empty: any"},
 		ffOif:      {name: "oif", label: "out iface", hint: "interface name; empty: any"},
-		ffAction:   {name: "action", label: "action", hint: "accept, drop or count"},
+		ffAction:   {name: "action", label: "action", hint: "accept, drop, reject or count"},
 		ffPriority: {name: "priority", label: "priority", hint: "0-4294967295, lower runs first"},
 		ffLabel:    {name: "label", label: "label", hint: "at most 64 bytes"},
 		ffEnabled:  {name: "enabled", label: "enabled", hint: "yes or no"},

@@ -24,6 +24,9 @@ const (
 	connProc
 	connUID
 	connDrops
+	connRx      // bytes received per second (tcp_info)
+	connTx      // bytes acknowledged per second (tcp_info)
+	connRetrans // segments retransmitted per second (tcp_info)
 )
 
 // sockKey identifies a socket across snapshots.
@@ -39,21 +42,26 @@ type sockView struct {
 	listBase[sockKey]
 	summary string // "1234 sockets: 800 ESTAB, 12 LISTEN, ..."
 	ord     sockOrder
+	// tr is the eBPF tracer's drops per socket (droptraced.go).
+	tr tracedDrops
 }
 
 func newSockView(c Common, deps []string) *sockView {
 	p := &sockView{}
 	p.Common, p.deps = c, deps
 	cols := []column{
-		connProto:  {title: "Proto", width: 5},
-		connLocal:  {title: "Local", width: 15, flex: 3, keepTail: true},
-		connRemote: {title: "Remote", width: 15, flex: 3, keepTail: true},
-		connState:  {title: "State", width: 12},
-		connRecvQ:  {title: "Recv-Q", width: 6, right: true},
-		connSendQ:  {title: "Send-Q", width: 6, right: true},
-		connProc:   {title: "Process", width: 10, flex: 2},
-		connUID:    {title: "UID", width: 5, right: true, drop: 1},
-		connDrops:  {title: "Drops", width: 5, right: true, drop: 2},
+		connProto:   {title: "Proto", width: 5},
+		connLocal:   {title: "Local", width: 13, flex: 2, keepTail: true, pref: 15},
+		connRemote:  {title: "Remote", width: 13, flex: 2, keepTail: true, pref: 15},
+		connState:   {title: "State", width: 10},
+		connRecvQ:   {title: "Recv-Q", width: 6, right: true},
+		connSendQ:   {title: "Send-Q", width: 6, right: true},
+		connProc:    {title: "Process", width: 9, flex: 3},
+		connUID:     {title: "UID", width: 5, right: true, drop: 3},
+		connDrops:   {title: "Drops", width: 5, right: true, drop: 2},
+		connRx:      {title: "Rx/s", width: 5, right: true},
+		connTx:      {title: "Tx/s", width: 5, right: true},
+		connRetrans: {title: "Retr/s", width: 6, right: true, drop: 1},
 	}
 	socks := func() []model.Socket { return p.snap.Sockets }
 	// Address sorts compare precomputed integer keys (sockOrd); the
@@ -84,8 +92,21 @@ func newSockView(c Common, deps []string) *sockView {
 			s := socks()
 			return cmp.Or(cmp.Compare(s[a].Proto, s[b].Proto), byLocal(a, b))
 		}},
+		{name: "rx/s", col: connRx, desc: true, prep: prep, cmp: func(a, b int) int {
+			s := socks()
+			return cmp.Or(cmpRate(&s[a], &s[b], s[a].Rate.RxBps, s[b].Rate.RxBps), byLocal(b, a))
+		}},
+		{name: "tx/s", col: connTx, desc: true, prep: prep, cmp: func(a, b int) int {
+			s := socks()
+			return cmp.Or(cmpRate(&s[a], &s[b], s[a].Rate.TxBps, s[b].Rate.TxBps), byLocal(b, a))
+		}},
+		{name: "retrans/s", col: connRetrans, desc: true, prep: prep, cmp: func(a, b int) int {
+			s := socks()
+			return cmp.Or(cmpRate(&s[a], &s[b], s[a].Rate.RetransPerSec, s[b].Rate.RetransPerSec), byLocal(b, a))
+		}},
 	}
 	p.init(cols, sorts, 0)
+	p.detailH = sockDetailH
 	return p
 }
 
@@ -162,6 +183,18 @@ func (o *sockOrder) cmpLocal(a, b int) int {
 	return x.remote.compare(&y.remote)
 }
 
+// cmpRate orders two sockets by a rate, a socket without a rate below
+// any with one (an ascending order: the rate sorts start descending).
+func cmpRate(a, b *model.Socket, x, y float64) int {
+	if a.Rate.Known != b.Rate.Known {
+		if a.Rate.Known {
+			return 1
+		}
+		return -1
+	}
+	return cmp.Compare(x, y)
+}
+
 func cmpProcs(a, b []model.Proc) int {
 	switch {
 	case len(a) == 0 && len(b) == 0:
@@ -184,6 +217,7 @@ func (p *sockView) SetSnapshot(s model.Snapshot) { p.setSnapshot(p, s) }
 func (p *sockView) Sync() {
 	if p.fresh() {
 		p.summary = socketSummary(p.snap.Sockets)
+		p.tr.update(&p.snap)
 	}
 	p.sync(p)
 }
@@ -277,12 +311,48 @@ func (p *sockView) cell(i, c int) string {
 	case connUID:
 		return strconv.FormatUint(uint64(s.UID), 10)
 	case connDrops:
+		if p.tr.on {
+			return fmtCount(p.tr.count(i), 5)
+		}
 		if !s.HasDrops {
 			return "-"
 		}
 		return fmtCount(s.Drops, 5)
+	case connRx:
+		return rateCell(s, s.Rate.RxBps)
+	case connTx:
+		return rateCell(s, s.Rate.TxBps)
+	case connRetrans:
+		return rateCell(s, s.Rate.RetransPerSec)
 	}
 	return ""
+}
+
+// rateCell is a rate of a socket, "-" where it has none: UDP and raw
+// sockets (no byte counters in the kernel), listeners, TIME-WAIT, sockets
+// from /proc/net (no tcp_info), and sockets seen for the first time.
+func rateCell(s *model.Socket, v float64) string {
+	if !s.Rate.Known {
+		return "-"
+	}
+	return fmtRateFit(v, 5)
+}
+
+// fmtRateFit is fmtRate in at most w cells, dropping the decimal where
+// it does not fit ("200.0k" in 5 cells is "200k").
+func fmtRateFit(r float64, w int) string {
+	s := fmtRate(r)
+	if len(s) <= w {
+		return s
+	}
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		j := i + 1
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		s = s[:i] + s[j:]
+	}
+	return s
 }
 
 // View implements page.
@@ -311,11 +381,14 @@ func (p *sockView) detail(i int) []string {
 	if s.Cookie != 0 {
 		second += "  cookie " + strconv.FormatUint(s.Cookie, 10)
 	}
+	if why := p.tr.reasons(p.idx[i]); why != "" {
+		second += "  traced drops: " + why
+	}
 	procs := "process unknown (no owner found, or not permitted to look)"
 	if len(s.Procs) > 0 {
 		procs = procsDetail(s.Procs)
 	}
-	return []string{first, second, procs}
+	return append([]string{first, second, procs}, tcpDetail(s)...)
 }
 
 // procsDetail lists every process holding a socket: "held by
@@ -330,7 +403,7 @@ func procsDetail(ps []model.Proc) string {
 
 func (p *sockView) rowKind(i int) rowKind {
 	s := &p.snap.Sockets[p.idx[i]]
-	if s.HasDrops && s.Drops > 0 {
+	if s.HasDrops && s.Drops > 0 || p.Changed != nil && p.Changed.Sockets[SocketID{s.Proto, s.Local, s.Remote}] {
 		return rowHot
 	}
 	return rowPlain

@@ -179,6 +179,9 @@ func (p *sysctlPage) detail(i int) []string {
 }
 
 func (p *sysctlPage) rowKind(i int) rowKind {
+	if p.Changed != nil && p.Changed.Sysctls[p.snap.Sysctls[p.idx[i]].Name] {
+		return rowHot
+	}
 	if p.snap.Sysctls[p.idx[i]].Watched {
 		return rowMarked
 	}

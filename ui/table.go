@@ -21,6 +21,9 @@ type column struct {
 	// drop is the order in which columns are hidden when the table is too
 	// narrow: the highest drop goes first; 0 is never hidden.
 	drop int
+	// pref, if set, is the width a flex column should reach before
+	// columns that can be hidden are shown (addresses before UIDs).
+	pref int
 }
 
 // rowKind says how to draw a row.
@@ -79,7 +82,26 @@ func (t *table) layout() {
 		}
 		return n + max(k-1, 0)
 	}
-	for need() > t.width {
+	flexOf := func() int {
+		f := 0
+		for i, c := range t.cols {
+			if shown[i] {
+				f += c.flex
+			}
+		}
+		return f
+	}
+	// short reports whether a flex column would stay under its pref.
+	short := func() bool {
+		spare, flex := max(t.width-need(), 0), flexOf()
+		for i, c := range t.cols {
+			if shown[i] && c.pref > 0 && flex > 0 && c.width+spare*c.flex/flex < c.pref {
+				return true
+			}
+		}
+		return false
+	}
+	for need() > t.width || short() {
 		worst := -1
 		for i, c := range t.cols {
 			if shown[i] && c.drop > 0 && (worst < 0 || c.drop > t.cols[worst].drop) {
@@ -92,12 +114,7 @@ func (t *table) layout() {
 		shown[worst] = false
 	}
 	spare := max(t.width-need(), 0)
-	flex := 0
-	for i, c := range t.cols {
-		if shown[i] {
-			flex += c.flex
-		}
-	}
+	flex := flexOf()
 	given := 0
 	last := -1
 	for i, c := range t.cols {

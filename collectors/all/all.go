@@ -12,6 +12,7 @@ import (
 	"netlens/collectors/capture"
 	"netlens/collectors/conntrack"
 	"netlens/collectors/dropmon"
+	"netlens/collectors/droptrace"
 	"netlens/collectors/filter"
 	"netlens/collectors/procnet"
 	"netlens/collectors/qdisc"
@@ -34,6 +35,13 @@ type Config struct {
 	// Capture, when set, captures packets (opt-in: it costs CPU): live on
 	// an interface, or replaying a pcap/pcapng file.
 	Capture *capture.Options
+	// Drops says where drop reasons come from (--drop-source): the eBPF
+	// tracer, the kernel's drop monitor, or neither (counters only). The
+	// zero value selects automatically (DropChoice).
+	Drops droptrace.Choice
+	// DropTraceAll makes the eBPF tracer trace every network namespace,
+	// not only netlens's own.
+	DropTraceAll bool
 }
 
 // Collector names, for Config.Only and the UI's tab dependencies.
@@ -46,10 +54,11 @@ const (
 	Conntrack = conntrack.Name
 	Filters   = filter.Name
 	Capture   = capture.Name
+	DropTrace = droptrace.Name
 )
 
 // DropsDeps are the collectors behind the Drops tab and `netlens drops`.
-var DropsDeps = []string{Counters, Qdisc, DropMon, Conntrack}
+var DropsDeps = []string{Counters, Qdisc, DropMon, DropTrace, Conntrack}
 
 // Specs returns the collectors to run for cfg. A capture that cannot be
 // set up (a bad filter expression, an unreadable file) is an error.
@@ -69,8 +78,10 @@ func Specs(cfg Config) ([]collectors.Spec, error) {
 	// of the cost of /sys/class/net/*/statistics).
 	add(Counters, func() collectors.Collector { return procnet.New("/proc") }, cfg.Refresh)
 	add(Qdisc, func() collectors.Collector { return qdisc.New(qdisc.Options{Links: true}) }, cfg.Refresh)
-	// The drop monitor aggregates per Collect: keep it at the refresh.
-	add(DropMon, func() collectors.Collector { return dropmon.New(dropmon.Options{}) }, cfg.Refresh)
+	// Drop reasons from one source (collectors/all/drops.go); the drop
+	// monitor and the tracer aggregate per Collect: keep them at the
+	// refresh.
+	addDropSource(cfg, add)
 	// Conntrack: a dump at start and every 10 s, live events between.
 	add(Conntrack, func() collectors.Collector { return conntrack.New(conntrack.Config{}) }, max(conntrack.DefaultInterval, cfg.Refresh))
 	// Sysctls change rarely and a full walk reads ~1,000 files.

@@ -15,6 +15,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"netlens/collectors/internal/bounded"
 	"netlens/model"
 )
 
@@ -84,9 +85,10 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-func TestTableEvictsSmallest(t *testing.T) {
+func TestTableEvictsLeastRecent(t *testing.T) {
 	st := newStats()
-	st.flows.max, st.hosts.max = 16, 16
+	st.flows = bounded.New[model.CaptureFlowKey, flowEntry](16, hashFlowKey)
+	st.hosts = bounded.New[netip.Addr, hostEntry](16, hashAddr)
 	for i := range 100 {
 		pi := packetInfo{hasFlow: true, aIsSrc: true,
 			src: netip.AddrFrom4([4]byte{10, 0, 0, 1}), dst: netip.AddrFrom4([4]byte{10, 0, byte(i / 256), byte(i)})}
@@ -96,13 +98,17 @@ func TestTableEvictsSmallest(t *testing.T) {
 			st.add(&pi, time.Unix(int64(i), 0), 100, 100)
 		}
 	}
-	if len(st.flows.entries) > 16 || st.flows.evicted == 0 {
-		t.Fatalf("%d flows held, %d evicted", len(st.flows.entries), st.flows.evicted)
+	if st.flows.Len() > 16 || st.flows.Evicted() == 0 {
+		t.Fatalf("%d flows held, %d evicted", st.flows.Len(), st.flows.Evicted())
 	}
 	var cs model.CaptureStats
 	st.snapshot(time.Unix(200, 0), &cs)
 	if got := cs.TopFlows[0].Key.B.Addr(); got != netip.AddrFrom4([4]byte{10, 0, 0, 99}) {
-		t.Errorf("top flow is to %v, want the biggest (10.0.0.99)", got)
+		t.Errorf("top flow is to %v, want the biggest and latest (10.0.0.99)", got)
+	}
+	// A flow held is counted exactly: flow 99 had 100 packets.
+	if got := cs.TopFlows[0].Packets(); got != 100 {
+		t.Errorf("top flow has %d packets, want 100", got)
 	}
 	if cs.FlowsEvicted+uint64(cs.FlowsTracked) != 100 {
 		t.Errorf("tracked %d + evicted %d != 100", cs.FlowsTracked, cs.FlowsEvicted)
@@ -163,7 +169,11 @@ func TestPcapngRoundTrip(t *testing.T) {
 		}
 	}
 	// A flow's packets only.
-	key := e.st.flows.entries[0].key
+	var key model.CaptureFlowKey
+	for k := range e.st.flows.All() {
+		key = k
+		break
+	}
 	fp := e.FlowPackets(key, 3)
 	if len(fp) == 0 || len(fp[0].Layers) < 2 || fp[0].Summary == "" {
 		t.Fatalf("FlowPackets(%v) = %+v", key, fp)

@@ -373,9 +373,9 @@ func captureRound(t *testing.T, last bool) bool {
 		}
 	}
 	gotF := map[string]flowCount{}
-	for _, f := range e.st.flows.entries {
-		if f.key.Proto == "tcp" || f.key.Proto == "udp" {
-			gotF[f.key.String()] = flowCount{f.pktsAB, f.bytesAB, f.pktsBA, f.bytesBA}
+	for k, f := range e.st.flows.All() {
+		if k.Proto == "tcp" || k.Proto == "udp" {
+			gotF[k.String()] = flowCount{f.pktsAB, f.bytesAB, f.pktsBA, f.bytesBA}
 		}
 	}
 	for _, want := range []string{"tcp", "udp", "icmp", "icmpv6", "vlan", "fragment", "dns", "ipv6", "arp"} {

@@ -157,9 +157,9 @@ func netlensCounts(t *testing.T, path string, limit int) (*engine, map[string]ui
 		}
 	}
 	flows := map[string]flowCount{}
-	for _, f := range e.st.flows.entries {
-		if f.key.Proto == model.ProtoTCP || f.key.Proto == model.ProtoUDP {
-			flows[f.key.String()] = flowCount{f.pktsAB, f.bytesAB, f.pktsBA, f.bytesBA}
+	for k, f := range e.st.flows.All() {
+		if k.Proto == model.ProtoTCP || k.Proto == model.ProtoUDP {
+			flows[k.String()] = flowCount{f.pktsAB, f.bytesAB, f.pktsBA, f.bytesBA}
 		}
 	}
 	return e, protos, flows

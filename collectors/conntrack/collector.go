@@ -245,7 +245,7 @@ func (c *Collector) publishStats(pub collectors.Publisher, st model.ConntrackSta
 		}
 	}
 	own := c.st
-	st.FlowsHeld = len(c.tab.m)
+	st.FlowsHeld = c.tab.len()
 	st.FlowsTruncated = c.tab.truncated
 	st.Listening = c.listening
 	st.ResyncPending = c.needResync

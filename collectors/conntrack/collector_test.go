@@ -212,8 +212,8 @@ func TestTableBoundedTopN(t *testing.T) {
 		t.Fatalf("top 3 by bytes (-want +got)\n%s truncated=%v", diff, tab.truncated)
 	}
 	tab.apply(event{evNew, tcpFlow(20, 2000, 0)})
-	if len(tab.m) != 3 {
-		t.Fatalf("table grew past its limit: %d", len(tab.m))
+	if tab.len() != 3 {
+		t.Fatalf("table grew past its limit: %d", tab.len())
 	}
 	tab.apply(event{evDestroy, tcpFlow(4, 1004, 0)})
 	tab.apply(event{evNew, tcpFlow(21, 2001, 0)})
@@ -226,7 +226,7 @@ func TestTableBoundedTopN(t *testing.T) {
 	later.FirstSeen = t0.Add(time.Hour)
 	d.add(later)
 	tab.replace(d)
-	if tab.truncated || len(tab.m) != 1 || tab.flows()[0].FirstSeen != t0 {
+	if tab.truncated || tab.len() != 1 || tab.flows()[0].FirstSeen != t0 {
 		t.Errorf("after a small dump: truncated=%v flows=%+v", tab.truncated, tab.flows())
 	}
 }
@@ -235,29 +235,29 @@ func TestTableApply(t *testing.T) {
 	tab := newTable(10)
 	a := tcpFlow(1, 1, 0)
 	tab.apply(event{evUpdate, a}) // an update for an unknown flow adds it
-	if len(tab.m) != 1 {
+	if tab.len() != 1 {
 		t.Fatal("update of unknown flow not added")
 	}
 	tab.apply(event{evDestroy, tcpFlow(1, 2, 0)}) // unknown: no-op
 	b := a
 	b.ID = 99 // same tuple, new entry: replaces
 	tab.apply(event{evNew, b})
-	if len(tab.m) != 1 || tab.flows()[0].ID != 99 {
+	if tab.len() != 1 || tab.flows()[0].ID != 99 {
 		t.Fatalf("new with a reused tuple: %+v", tab.flows())
 	}
 	z := a
 	z.Zone = 5 // same tuple, other zone: another entry
 	tab.apply(event{evNew, z})
 	tab.apply(event{eventKind(42), z})
-	if len(tab.m) != 2 {
-		t.Fatalf("zones not kept apart: %d", len(tab.m))
+	if tab.len() != 2 {
+		t.Fatalf("zones not kept apart: %d", tab.len())
 	}
 	tab.apply(event{evDestroy, a}) // a late DESTROY for the replaced entry (id 1)
-	if len(tab.m) != 2 {
+	if tab.len() != 2 {
 		t.Fatalf("a stale DESTROY removed the new entry: %+v", tab.flows())
 	}
 	tab.apply(event{evDestroy, b})
-	if len(tab.m) != 1 || tab.flows()[0].Zone != 5 {
+	if tab.len() != 1 || tab.flows()[0].Zone != 5 {
 		t.Fatalf("destroy: %+v", tab.flows())
 	}
 	c := z
@@ -354,8 +354,8 @@ func TestResyncAfterLossAndEventsDuringDump(t *testing.T) {
 	if err := c.dump(context.Background(), 0); err != nil {
 		t.Fatal(err)
 	}
-	if len(c.tab.m) != 2 || c.st.Dumps != 1 || c.st.Resyncs != 0 {
-		t.Fatalf("first dump: %d flows, %+v", len(c.tab.m), c.st)
+	if c.tab.len() != 2 || c.st.Dumps != 1 || c.st.Resyncs != 0 {
+		t.Fatalf("first dump: %d flows, %+v", c.tab.len(), c.st)
 	}
 	now = now.Add(2 * time.Second)
 	if c.dumpDue(now) {
@@ -399,8 +399,8 @@ func TestResyncAfterLossAndEventsDuringDump(t *testing.T) {
 	if err := c.dump(context.Background(), 0); err == nil {
 		t.Fatal("no error")
 	}
-	if len(c.tab.m) != 2 || !c.needResync {
-		t.Errorf("after a failed dump: %d flows, resync=%v", len(c.tab.m), c.needResync)
+	if c.tab.len() != 2 || !c.needResync {
+		t.Errorf("after a failed dump: %d flows, resync=%v", c.tab.len(), c.needResync)
 	}
 }
 
@@ -820,7 +820,7 @@ func TestRealKernelEvents(t *testing.T) {
 			t.Errorf("TCP flow stuck in SYN_SENT: %s", FormatFlow(&f, t0))
 		}
 	}
-	t.Logf("%d events: %v; %d flows held", len(msgs), kinds, len(c.tab.m))
+	t.Logf("%d events: %v; %d flows held", len(msgs), kinds, c.tab.len())
 }
 
 func msgs1(m netlink.Message) func() ([]netlink.Message, error) {

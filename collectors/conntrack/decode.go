@@ -323,9 +323,21 @@ func trimNUL(b []byte) []byte {
 // NLM_F_DUMP_INTR is restarted (start is called before each try).
 // Entries that fail to decode are counted in badMsgs and skipped.
 func dumpFast(ctx context.Context, c *netlink.Conn, now time.Time, start func(), fn func(*model.Flow)) (badMsgs uint64, err error) {
+	bad, _, err := dumpEach(ctx, c, now, start, func(f *model.Flow) error { fn(f); return nil }, false)
+	return bad, err
+}
+
+// dumpEach is dumpFast with a callback that may stop the dump (its error
+// is returned; the rest of the dump is left unread, so c is then only
+// good for closing). In stream mode an entry is
+// passed to fn as soon as it is decoded and an interrupted dump is not
+// restarted (what fn was given cannot be taken back, as with
+// `conntrack -L`): it runs to its end and reports interrupted, since the
+// kernel may have skipped or repeated entries.
+func dumpEach(ctx context.Context, c *netlink.Conn, now time.Time, start func(), fn func(*model.Flow) error, stream bool) (badMsgs uint64, interrupted bool, err error) {
 	rc, err := c.SyscallConn()
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	buf := make([]byte, recvBufSize)
 	var f model.Flow
@@ -334,14 +346,14 @@ func dumpFast(ctx context.Context, c *netlink.Conn, now time.Time, start func(),
 		badMsgs = 0
 		req, err := c.Send(request(msgCTGet, netlink.Request|netlink.Dump))
 		if err != nil {
-			return 0, permError("dump", err)
+			return 0, false, permError("dump", err)
 		}
 		intr, done := false, false
 		for !done {
 			if ctx.Err() != nil {
 				// Drain what is left so the socket stays usable.
 				_, _ = dumpDrain(rc, buf, req.Header.Sequence)
-				return badMsgs, ctx.Err()
+				return badMsgs, intr, ctx.Err()
 			}
 			var n int
 			var rerr error
@@ -349,16 +361,16 @@ func dumpFast(ctx context.Context, c *netlink.Conn, now time.Time, start func(),
 				n, _, rerr = unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT)
 				return rerr != unix.EAGAIN
 			}); err != nil {
-				return badMsgs, permError("dump", err)
+				return badMsgs, intr, permError("dump", err)
 			}
 			if rerr != nil {
-				return badMsgs, permError("dump", rerr)
+				return badMsgs, intr, permError("dump", rerr)
 			}
 			b := buf[:n]
 			for len(b) >= unix.NLMSG_HDRLEN {
 				l := int(binary.NativeEndian.Uint32(b))
 				if l < unix.NLMSG_HDRLEN || l > len(b) {
-					return badMsgs, fmt.Errorf("conntrack dump: %w: message length %d of %d bytes", ErrDecode, l, len(b))
+					return badMsgs, intr, fmt.Errorf("conntrack dump: %w: message length %d of %d bytes", ErrDecode, l, len(b))
 				}
 				typ := binary.NativeEndian.Uint16(b[4:])
 				flags := binary.NativeEndian.Uint16(b[6:])
@@ -380,23 +392,27 @@ func dumpFast(ctx context.Context, c *netlink.Conn, now time.Time, start func(),
 					done = true
 				case typ == unix.NLMSG_ERROR:
 					if err := nlError(flags, payload); err != nil {
-						return badMsgs, permError("dump", err)
+						return badMsgs, intr, permError("dump", err)
 					}
 					done = true
-				case typ == nfnlSubsysCTNetlink<<8|uint16(msgCTNew) && !intr:
+				case typ == nfnlSubsysCTNetlink<<8|uint16(msgCTNew) && (!intr || stream):
 					if len(payload) < nfgenmsgLen || decodeFlow(payload[nfgenmsgLen:], now, &f) != nil {
 						badMsgs++
 						continue
 					}
-					fn(&f)
+					if err := fn(&f); err != nil {
+						// The rest of the dump is left unread: the
+						// connection is only good for closing.
+						return badMsgs, intr, err
+					}
 				}
 			}
 		}
-		if !intr {
-			return badMsgs, nil
+		if !intr || stream {
+			return badMsgs, intr, nil
 		}
 	}
-	return badMsgs, errDumpInterrupted
+	return badMsgs, true, errDumpInterrupted
 }
 
 // nlError returns the error an NLMSG_ERROR payload carries (nil for an

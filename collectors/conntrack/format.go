@@ -15,7 +15,11 @@ import (
 // (without "use", which netlens does not keep), plus "[SNAT addr:port]"
 // / "[DNAT addr:port]" when the flow is translated.
 func FormatFlow(f *model.Flow, now time.Time) string {
-	b := make([]byte, 0, 256)
+	return string(AppendFlow(make([]byte, 0, 256), f, now))
+}
+
+// AppendFlow appends FormatFlow's line for f to b.
+func AppendFlow(b []byte, f *model.Flow, now time.Time) []byte {
 	fam, l3 := "ipv4", 2
 	if f.Family == model.FamilyIPv6 {
 		fam, l3 = "ipv6", 10
@@ -60,5 +64,5 @@ func FormatFlow(f *model.Flow, now time.Time) string {
 	if f.NATDst.IsValid() {
 		b = fmt.Appendf(b, " [DNAT %s]", f.NATDst)
 	}
-	return string(b)
+	return b
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 
+	"netlens/collectors/internal/bounded"
 	"netlens/model"
 )
 
@@ -39,12 +40,20 @@ type event struct {
 	flow model.Flow
 }
 
-// table is the in-memory conntrack table, bounded to limit flows. The
-// flows it points to are its own: snapshots get copies (flows).
+// table is the in-memory conntrack table, bounded to limit flows, in a
+// bounded.Table: one slab allocated up front, so an event allocates
+// nothing. The flows it holds are its own: snapshots get copies (flows).
+// Past the limit a new flow is not held (truncated is set) rather than
+// evicting one: the kernel is the source of truth, and the next dump
+// picks the flows with the most bytes again (topN).
 // It is not safe for concurrent use; the Collector guards it.
 type table struct {
 	limit int
-	m     map[flowKey]*model.Flow
+	m     *bounded.Table[flowKey, heldFlow]
+	// gen numbers the dumps replace applied (heldFlow.gen).
+	gen uint32
+	// stale is replace's scratch list of keys to delete.
+	stale []flowKey
 	// truncated is set when the kernel had more entries than limit at the
 	// last dump, or when an event brought a flow that did not fit since.
 	truncated bool
@@ -52,30 +61,49 @@ type table struct {
 	dirty bool
 }
 
+// heldFlow is a flow and the dump that last saw it.
+type heldFlow struct {
+	flow model.Flow
+	gen  uint32
+}
+
 func newTable(limit int) *table {
 	if limit <= 0 {
 		limit = DefaultMaxFlows
 	}
-	return &table{limit: limit, m: make(map[flowKey]*model.Flow), dirty: true}
+	return &table{limit: limit, m: bounded.New[flowKey, heldFlow](limit, hashFlowKey), dirty: true}
 }
+
+func hashFlowKey(k flowKey) uint64 {
+	h := uint64(k.zone)<<8 | uint64(k.proto)
+	h = bounded.Mix(h, uint64(k.icmp.Type)<<24|uint64(k.icmp.Code)<<16|uint64(k.icmp.ID))
+	return bounded.HashAddrPort(bounded.HashAddrPort(h, k.src), k.dst)
+}
+
+// len returns how many flows the table holds.
+func (t *table) len() int { return t.m.Len() }
 
 // apply applies one event. A NEW or UPDATE for a flow that is not held
 // is added while there is room; past the limit it is left out and the
 // table marked truncated (the next dump picks the top flows again).
 func (t *table) apply(ev event) {
 	k := keyOf(&ev.flow)
-	old, held := t.m[k]
+	held, ok := t.m.Lookup(k)
+	var old *model.Flow
+	if ok {
+		old = &held.flow
+	}
 	switch ev.kind {
 	case evDestroy:
 		// A DESTROY for another entry with the same tuple (one the kernel
 		// replaced, its event late) leaves the held one alone.
-		if held && (old.ID == ev.flow.ID || ev.flow.ID == 0 || old.ID == 0) {
-			delete(t.m, k)
+		if ok && (old.ID == ev.flow.ID || ev.flow.ID == 0 || old.ID == 0) {
+			t.m.Delete(k)
 			t.dirty = true
 		}
 		return
 	case evUpdate:
-		if held {
+		if ok {
 			if old.ID != ev.flow.ID && ev.flow.ID != 0 {
 				*old = ev.flow // a new entry under the same tuple
 			} else {
@@ -85,7 +113,7 @@ func (t *table) apply(ev event) {
 			return
 		}
 	case evNew:
-		if held {
+		if ok {
 			// The old entry's DESTROY was lost or is still to come for a
 			// different id: the kernel has one entry per tuple, the new one.
 			*old = ev.flow
@@ -95,12 +123,12 @@ func (t *table) apply(ev event) {
 	default:
 		return
 	}
-	if len(t.m) >= t.limit {
+	if t.m.Len() >= t.limit {
 		t.truncated = true
 		return
 	}
-	f := ev.flow
-	t.m[k] = &f
+	h, _ := t.m.Get(k)
+	*h = heldFlow{flow: ev.flow, gen: t.gen}
 	t.dirty = true
 }
 
@@ -108,8 +136,9 @@ func (t *table) apply(ev event) {
 // sortFlows does. It sorts small keys, not the flows, to keep a sort of
 // 100,000 flows cheap.
 func (t *table) flows() []model.Flow {
-	keys := make([]sortKey, 0, len(t.m))
-	for _, f := range t.m {
+	keys := make([]sortKey, 0, t.m.Len())
+	for _, h := range t.m.All() {
+		f := &h.flow
 		keys = append(keys, sortKey{bytes: f.Bytes(), id: f.ID, f: f})
 	}
 	slices.SortFunc(keys, compareKeys)
@@ -233,19 +262,43 @@ func (t *topN) down(i int) {
 	}
 }
 
-// replace makes the table hold the flows of a finished dump (taking
-// ownership of d's flows). Flows it already held keep their FirstSeen.
+// replace makes the table hold the flows of a finished dump (copying
+// them from d). Flows it already held keep their FirstSeen. It works in
+// place, in three passes, so that the slab never needs room for both
+// the old and the new flows: update the flows held, delete those the
+// dump did not see, add the new ones.
 func (t *table) replace(d *topN) {
-	m := make(map[flowKey]*model.Flow, len(d.flows))
+	t.gen++
+	var fresh int
 	for i := range d.flows {
 		f := &d.flows[i]
-		k := keyOf(f)
-		if old, ok := t.m[k]; ok && old.ID == f.ID && old.FirstSeen.Before(f.FirstSeen) {
-			f.FirstSeen = old.FirstSeen
+		h, ok := t.m.Lookup(keyOf(f))
+		if !ok {
+			fresh++
+			continue
 		}
-		m[k] = f
+		if h.flow.ID == f.ID && h.flow.FirstSeen.Before(f.FirstSeen) {
+			f.FirstSeen = h.flow.FirstSeen
+		}
+		*h = heldFlow{flow: *f, gen: t.gen}
 	}
-	t.m = m
+	t.stale = t.stale[:0]
+	for k, h := range t.m.All() {
+		if h.gen != t.gen {
+			t.stale = append(t.stale, k)
+		}
+	}
+	for _, k := range t.stale {
+		t.m.Delete(k)
+	}
+	if fresh > 0 {
+		for i := range d.flows {
+			f := &d.flows[i]
+			if h, isNew := t.m.Get(keyOf(f)); isNew {
+				*h = heldFlow{flow: *f, gen: t.gen}
+			}
+		}
+	}
 	t.truncated = d.seen > len(d.flows)
 	t.dirty = true
 }

@@ -271,7 +271,7 @@ func (c *Client) Counters() (Counters, error) {
 	if err != nil {
 		return Counters{}, fmt.Errorf("kmod counters: %w", err)
 	}
-	return Counters{Rules: a.count, Hooks: a.hooks}, nil
+	return Counters{Rules: a.count, HooksRegistered: a.hooksRegistered, Hooks: a.hooks}, nil
 }
 
 // Flush deletes every rule of the namespace.
@@ -286,4 +286,40 @@ func (c *Client) Confirm(txn uint32) error {
 		ae.Uint32(uint16(attrTxnID), txn)
 	})
 	return err
+}
+
+// Policy is the default verdict of one hook and family: what a packet no
+// rule decides gets.
+type Policy struct {
+	Family  Family // FamilyIPv4 or FamilyIPv6
+	Hook    uint8  // NF_INET_* hook number
+	Verdict Action // ActionAccept (the default) or ActionDrop
+}
+
+// SetPolicy sets a default policy. A non-zero revert makes it
+// commit-confirmed: the old verdict comes back unless Confirm(txn) arrives
+// first. A DROP policy registers the hooks even without rules.
+func (c *Client) SetPolicy(p Policy, revert time.Duration) (txn uint32, err error) {
+	if revert < 0 || revert > revertMSMax*time.Millisecond {
+		return 0, fmt.Errorf("kmod policy: revert deadline %v out of range (0 to 1h)", revert)
+	}
+	msgs, err := c.execute("policy", cmdPolicy, 0, func(ae *netlink.AttributeEncoder) {
+		ae.Uint8(uint16(attrPolicyFamily), uint8(p.Family))
+		ae.Uint8(uint16(attrPolicyHook), p.Hook)
+		ae.Uint8(uint16(attrPolicyVerdict), uint8(p.Verdict))
+		if revert > 0 {
+			ae.Uint32(uint16(attrRevertMS), uint32(max(revert.Milliseconds(), 1)))
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, m := range msgs {
+		a, err := parseAttrs(m.Data)
+		if err != nil {
+			return 0, fmt.Errorf("kmod policy: %w", err)
+		}
+		txn = a.txn
+	}
+	return txn, nil
 }

@@ -394,7 +394,7 @@ func TestCounters(t *testing.T) {
 	k.handle = func(greq genetlink.Message, nreq netlink.Message) ([]netlink.Message, error) {
 		return []netlink.Message{reply(cmdCounters, 0, func(ae *netlink.AttributeEncoder) {
 			ae.Uint32(uint16(attrRuleCount), 3)
-			for _, h := range []HookCounters{{FamilyIPv4, 1, 10, 8, 2, 40}, {FamilyIPv6, 3, 5, 5, 0, 0}} {
+			for _, h := range []HookCounters{{FamilyIPv4, 1, 10, 8, 2, 40, ActionDrop}, {FamilyIPv6, 3, 5, 5, 0, 0, ActionAccept}} {
 				ae.Nested(uint16(attrHookStats), func(nae *netlink.AttributeEncoder) error {
 					nae.Uint8(uint16(hsFamily), uint8(h.Family))
 					nae.Uint8(uint16(hsHook), h.Hook)
@@ -402,6 +402,7 @@ func TestCounters(t *testing.T) {
 					nae.Uint64(uint16(hsAccepted), h.Accepted)
 					nae.Uint64(uint16(hsDropped), h.Dropped)
 					nae.Uint64(uint16(hsExamined), h.Examined)
+					nae.Uint8(uint16(hsPolicy), uint8(h.Policy))
 					return nil
 				})
 			}
@@ -411,7 +412,7 @@ func TestCounters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Counters{Rules: 3, Hooks: []HookCounters{{FamilyIPv4, 1, 10, 8, 2, 40}, {FamilyIPv6, 3, 5, 5, 0, 0}}}
+	want := Counters{Rules: 3, Hooks: []HookCounters{{FamilyIPv4, 1, 10, 8, 2, 40, ActionDrop}, {FamilyIPv6, 3, 5, 5, 0, 0, ActionAccept}}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("counters (-want +got):\n%s", diff)
 	}

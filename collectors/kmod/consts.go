@@ -25,40 +25,53 @@ const (
 	cmdFlush                   // NETLENS_CMD_FLUSH
 	cmdConfirm                 // NETLENS_CMD_CONFIRM
 	cmdEvent                   // NETLENS_CMD_EVENT
+	cmdPolicy                  // NETLENS_CMD_POLICY
 )
 
 // attr is a top-level attribute type.
 type attr uint16
 
 const (
-	attrUnspec    attr = iota // NETLENS_A_UNSPEC
-	attrPad                   // NETLENS_A_PAD
-	attrRuleID                // NETLENS_A_RULE_ID
-	attrEnabled               // NETLENS_A_RULE_ENABLED
-	attrHooks                 // NETLENS_A_RULE_HOOKS
-	attrFamily                // NETLENS_A_RULE_FAMILY
-	attrProto                 // NETLENS_A_RULE_PROTO
-	attrSrcAddr               // NETLENS_A_RULE_SRC_ADDR
-	attrSrcPlen               // NETLENS_A_RULE_SRC_PLEN
-	attrDstAddr               // NETLENS_A_RULE_DST_ADDR
-	attrDstPlen               // NETLENS_A_RULE_DST_PLEN
-	attrSportMin              // NETLENS_A_RULE_SPORT_MIN
-	attrSportMax              // NETLENS_A_RULE_SPORT_MAX
-	attrDportMin              // NETLENS_A_RULE_DPORT_MIN
-	attrDportMax              // NETLENS_A_RULE_DPORT_MAX
-	attrIifname               // NETLENS_A_RULE_IIFNAME
-	attrOifname               // NETLENS_A_RULE_OIFNAME
-	attrAction                // NETLENS_A_RULE_ACTION
-	attrPriority              // NETLENS_A_RULE_PRIORITY
-	attrLabel                 // NETLENS_A_RULE_LABEL
-	attrPackets               // NETLENS_A_RULE_PACKETS
-	attrBytes                 // NETLENS_A_RULE_BYTES
-	attrLastHitNS             // NETLENS_A_RULE_LAST_HIT_NS
-	attrRevertMS              // NETLENS_A_REVERT_MS
-	attrTxnID                 // NETLENS_A_TXN_ID
-	attrEvent                 // NETLENS_A_EVENT
-	attrHookStats             // NETLENS_A_HOOK_STATS
-	attrRuleCount             // NETLENS_A_RULE_COUNT
+	attrUnspec          attr = iota // NETLENS_A_UNSPEC
+	attrPad                         // NETLENS_A_PAD
+	attrRuleID                      // NETLENS_A_RULE_ID
+	attrEnabled                     // NETLENS_A_RULE_ENABLED
+	attrHooks                       // NETLENS_A_RULE_HOOKS
+	attrFamily                      // NETLENS_A_RULE_FAMILY
+	attrProto                       // NETLENS_A_RULE_PROTO
+	attrSrcAddr                     // NETLENS_A_RULE_SRC_ADDR
+	attrSrcPlen                     // NETLENS_A_RULE_SRC_PLEN
+	attrDstAddr                     // NETLENS_A_RULE_DST_ADDR
+	attrDstPlen                     // NETLENS_A_RULE_DST_PLEN
+	attrSportMin                    // NETLENS_A_RULE_SPORT_MIN
+	attrSportMax                    // NETLENS_A_RULE_SPORT_MAX
+	attrDportMin                    // NETLENS_A_RULE_DPORT_MIN
+	attrDportMax                    // NETLENS_A_RULE_DPORT_MAX
+	attrIifname                     // NETLENS_A_RULE_IIFNAME
+	attrOifname                     // NETLENS_A_RULE_OIFNAME
+	attrAction                      // NETLENS_A_RULE_ACTION
+	attrPriority                    // NETLENS_A_RULE_PRIORITY
+	attrLabel                       // NETLENS_A_RULE_LABEL
+	attrPackets                     // NETLENS_A_RULE_PACKETS
+	attrBytes                       // NETLENS_A_RULE_BYTES
+	attrLastHitNS                   // NETLENS_A_RULE_LAST_HIT_NS
+	attrRevertMS                    // NETLENS_A_REVERT_MS
+	attrTxnID                       // NETLENS_A_TXN_ID
+	attrEvent                       // NETLENS_A_EVENT
+	attrHookStats                   // NETLENS_A_HOOK_STATS
+	attrRuleCount                   // NETLENS_A_RULE_COUNT
+	attrHooksRegistered             // NETLENS_A_HOOKS_REGISTERED
+	attrRejectWith                  // NETLENS_A_RULE_REJECT_WITH
+	attrRejectCode                  // NETLENS_A_RULE_REJECT_CODE
+	attrICMPType                    // NETLENS_A_RULE_ICMP_TYPE
+	attrICMPCode                    // NETLENS_A_RULE_ICMP_CODE
+	attrTCPFlags                    // NETLENS_A_RULE_TCP_FLAGS
+	attrTCPFlagsMask                // NETLENS_A_RULE_TCP_FLAGS_MASK
+	attrNegate                      // NETLENS_A_RULE_NEGATE
+	attrCTState                     // NETLENS_A_RULE_CT_STATE
+	attrPolicyFamily                // NETLENS_A_POLICY_FAMILY
+	attrPolicyHook                  // NETLENS_A_POLICY_HOOK
+	attrPolicyVerdict               // NETLENS_A_POLICY_VERDICT
 )
 
 // hsAttr is an attribute nested in NETLENS_A_HOOK_STATS.
@@ -73,6 +86,7 @@ const (
 	hsAccepted               // NETLENS_A_HS_ACCEPTED
 	hsDropped                // NETLENS_A_HS_DROPPED
 	hsExamined               // NETLENS_A_HS_EXAMINED
+	hsPolicy                 // NETLENS_A_HS_POLICY
 )
 
 // Family is the address family a rule applies to.
@@ -93,6 +107,25 @@ const (
 	ActionAccept               // NETLENS_ACTION_ACCEPT: stop, let the packet through
 	ActionDrop                 // NETLENS_ACTION_DROP: stop, drop the packet
 	ActionCount                // NETLENS_ACTION_COUNT: count and go on
+	ActionReject               // NETLENS_ACTION_REJECT: stop, drop and answer (TCP reset or ICMP unreachable)
+)
+
+// RejectWith is how a REJECT rule answers the packets it drops.
+type RejectWith uint8
+
+const (
+	RejectUnspec      RejectWith = iota // NETLENS_REJECT_UNSPEC: the default, ICMP unreachable
+	RejectICMPUnreach                   // NETLENS_REJECT_ICMP_UNREACH: ICMP/ICMPv6 destination unreachable
+	RejectTCPReset                      // NETLENS_REJECT_TCP_RESET: a TCP RST (the rule must match tcp)
+)
+
+const (
+	// RejectCodeDefault4 and RejectCodeDefault6 are the codes of a REJECT
+	// rule that names none: port unreachable.
+	RejectCodeDefault4 = 3 // NETLENS_REJECT_CODE_DEFAULT4
+	RejectCodeDefault6 = 4 // NETLENS_REJECT_CODE_DEFAULT6
+	// HooksRejectOK are the hooks where a REJECT rule may be.
+	HooksRejectOK Hooks = 0x0f // NETLENS_HOOK_REJECT_OK
 )
 
 // EventType says what an Event announces.
@@ -106,6 +139,47 @@ const (
 	EventFlushed                    // NETLENS_EVENT_FLUSHED
 	EventConfirmed                  // NETLENS_EVENT_CONFIRMED
 	EventReverted                   // NETLENS_EVENT_REVERTED
+	EventPolicy                     // NETLENS_EVENT_POLICY: a default policy changed
+)
+
+// Negation is a set of a rule's matches that hold when they do not match.
+type Negation uint32
+
+const (
+	NegSrc      Negation = 1 << 0 // NETLENS_NEG_SRC
+	NegDst      Negation = 1 << 1 // NETLENS_NEG_DST
+	NegSrcPorts Negation = 1 << 2 // NETLENS_NEG_SPORT
+	NegDstPorts Negation = 1 << 3 // NETLENS_NEG_DPORT
+	NegInIface  Negation = 1 << 4 // NETLENS_NEG_IIF
+	NegOutIface Negation = 1 << 5 // NETLENS_NEG_OIF
+	NegICMP     Negation = 1 << 6 // NETLENS_NEG_ICMP
+	NegTCPFlags Negation = 1 << 7 // NETLENS_NEG_TCP_FLAGS
+	NegCT       Negation = 1 << 8 // NETLENS_NEG_CT
+	NegAll      Negation = 0x1ff  // NETLENS_NEG_ALL
+)
+
+// CTState is a set of conntrack states a rule matches.
+type CTState uint8
+
+const (
+	CTNew         CTState = 1 << 0 // NETLENS_CT_NEW
+	CTEstablished CTState = 1 << 1 // NETLENS_CT_ESTABLISHED
+	CTRelated     CTState = 1 << 2 // NETLENS_CT_RELATED
+	CTInvalid     CTState = 1 << 3 // NETLENS_CT_INVALID
+	CTUntracked   CTState = 1 << 4 // NETLENS_CT_UNTRACKED
+	CTAll         CTState = 0x1f   // NETLENS_CT_ALL
+)
+
+// TCP flags, as in the TCP header's flags byte.
+const (
+	TCPFin uint8 = 0x01
+	TCPSyn uint8 = 0x02
+	TCPRst uint8 = 0x04
+	TCPPsh uint8 = 0x08
+	TCPAck uint8 = 0x10
+	TCPUrg uint8 = 0x20
+	TCPEce uint8 = 0x40
+	TCPCwr uint8 = 0x80
 )
 
 // Hooks is a set of netfilter hooks (bit n is hook NF_INET_* n).
@@ -129,6 +203,8 @@ func (a Action) String() string {
 		return "drop"
 	case ActionCount:
 		return "count"
+	case ActionReject:
+		return "reject"
 	}
 	return "unspec"
 }

@@ -14,12 +14,18 @@ type HookCounters struct {
 	// per-packet lookup cost, a few probes for indexed rules and one per
 	// rule for rules that fit no index.
 	Examined uint64
+	// Policy is the hook's default verdict (ActionAccept or ActionDrop).
+	Policy Action
 }
 
 // Counters is the reply of the COUNTERS command.
 type Counters struct {
 	Rules uint32 // rules in the namespace
-	Hooks []HookCounters
+	// HooksRegistered is how many netfilter hooks the module has in the
+	// namespace now: they come with its first rule and go with its last,
+	// so a namespace without rules has 0 and pays nothing per packet.
+	HooksRegistered uint32
+	Hooks           []HookCounters
 }
 
 func parseHookStats(ad *netlink.AttributeDecoder) HookCounters {
@@ -38,6 +44,8 @@ func parseHookStats(ad *netlink.AttributeDecoder) HookCounters {
 			h.Dropped = ad.Uint64()
 		case hsExamined:
 			h.Examined = ad.Uint64()
+		case hsPolicy:
+			h.Policy = Action(ad.Uint8())
 		}
 	}
 	return h

@@ -22,6 +22,8 @@ type Event struct {
 	Type EventType
 	Txn  uint32 // the transaction confirmed or reverted, or the one a change opened
 	Rule *Rule  // the rule as it is after the event (before, for deletions); nil for a flush
+	// Policy is the default policy as it is after an EventPolicy.
+	Policy *Policy
 }
 
 // Events is a subscription to the events group on its own socket, so a
@@ -87,7 +89,7 @@ func parseEvents(msgs []genetlink.Message) ([]Event, error) {
 		if err != nil {
 			return out, fmt.Errorf("kmod events: %w", err)
 		}
-		ev := Event{Type: a.event, Txn: a.txn}
+		ev := Event{Type: a.event, Txn: a.txn, Policy: a.policy}
 		if a.hasRule {
 			r := a.rule
 			ev.Rule = &r

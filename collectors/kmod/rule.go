@@ -48,6 +48,26 @@ type Rule struct {
 	Action   Action
 	Priority uint32 // lower runs first; ties go by ID
 	Label    string // at most LabelMax bytes
+	// RejectWith and RejectCode say how an ActionReject rule answers:
+	// RejectCode is the ICMP (IPv4, 0..15) or ICMPv6 (0..6) unreachable
+	// code, sent when RejectCodeSet (one family only); unset, the
+	// family's port unreachable.
+	RejectWith    RejectWith
+	RejectCode    uint8
+	RejectCodeSet bool
+	// ICMPType and ICMPCode match an ICMP/ICMPv6 message (Proto 1 or 58)
+	// when ICMPTypeSet (and ICMPCodeSet).
+	ICMPType, ICMPCode       uint8
+	ICMPTypeSet, ICMPCodeSet bool
+	// TCPFlags are the flags of TCPFlagsMask that must be set (Proto 6);
+	// a zero mask looks at no flag. TCPFlags SYN of SYN|ACK: a new
+	// connection's first packet.
+	TCPFlags, TCPFlagsMask uint8
+	// Negate lists the matches that hold when they do not match.
+	Negate Negation
+	// CTState matches the packet's conntrack state (any of the set); the
+	// module turns conntrack on in the namespace while such a rule exists.
+	CTState CTState
 
 	// Read-only, filled by the kernel.
 	Packets    uint64
@@ -75,11 +95,13 @@ const (
 	FieldAction
 	FieldPriority
 	FieldLabel
+	FieldReject // RejectWith and RejectCode (sent only with ActionReject)
+	FieldL4     // ICMP type/code, TCP flags and Negate
 
 	// fieldsCreate is what Create sends.
 	fieldsCreate = FieldDisabled | FieldHooks | FieldFamily | FieldProto | FieldSrc | FieldDst |
 		FieldSrcPorts | FieldDstPorts | FieldInIface | FieldOutIface | FieldAction |
-		FieldPriority | FieldLabel
+		FieldPriority | FieldLabel | FieldReject | FieldL4
 )
 
 // encodePrefix puts an address and its prefix length; an invalid prefix
@@ -158,6 +180,32 @@ func encodeRule(ae *netlink.AttributeEncoder, r Rule, f Field, create bool) {
 	if f&FieldLabel != 0 && !(create && r.Label == "") {
 		ae.String(uint16(attrLabel), r.Label)
 	}
+	if f&FieldL4 != 0 {
+		if r.ICMPTypeSet {
+			ae.Uint8(uint16(attrICMPType), r.ICMPType)
+		}
+		if r.ICMPCodeSet {
+			ae.Uint8(uint16(attrICMPCode), r.ICMPCode)
+		}
+		if r.TCPFlagsMask != 0 || !create {
+			ae.Uint8(uint16(attrTCPFlagsMask), r.TCPFlagsMask)
+			ae.Uint8(uint16(attrTCPFlags), r.TCPFlags)
+		}
+		if r.CTState != 0 || !create {
+			ae.Uint8(uint16(attrCTState), uint8(r.CTState))
+		}
+		if r.Negate != 0 || !create {
+			ae.Uint32(uint16(attrNegate), uint32(r.Negate))
+		}
+	}
+	if f&FieldReject != 0 && r.Action == ActionReject {
+		if r.RejectWith != RejectUnspec {
+			ae.Uint8(uint16(attrRejectWith), uint8(r.RejectWith))
+		}
+		if r.RejectCodeSet {
+			ae.Uint8(uint16(attrRejectCode), r.RejectCode)
+		}
+	}
 }
 
 // decodeAddr turns 4 or 16 raw bytes into an address.
@@ -174,13 +222,22 @@ func decodeAddr(b []byte) (netip.Addr, error) {
 // ruleAttrs collects the attributes of a message that describes a rule.
 // It is the pure decoder the tests and fuzzers call.
 type ruleAttrs struct {
-	rule     Rule
-	hasRule  bool
-	event    EventType
-	txn      uint32
-	count    uint32
-	hooks    []HookCounters
-	revertMS uint32
+	rule            Rule
+	hasRule         bool
+	event           EventType
+	txn             uint32
+	count           uint32
+	hooksRegistered uint32
+	policy          *Policy
+	hooks           []HookCounters
+	revertMS        uint32
+}
+
+func (a *ruleAttrs) policyAttr() *Policy {
+	if a.policy == nil {
+		a.policy = &Policy{}
+	}
+	return a.policy
 }
 
 func parseAttrs(b []byte) (ruleAttrs, error) {
@@ -240,6 +297,22 @@ func parseAttrs(b []byte) (ruleAttrs, error) {
 			r.Priority = ad.Uint32()
 		case attrLabel:
 			r.Label = ad.String()
+		case attrRejectWith:
+			r.RejectWith = RejectWith(ad.Uint8())
+		case attrRejectCode:
+			r.RejectCode, r.RejectCodeSet = ad.Uint8(), true
+		case attrICMPType:
+			r.ICMPType, r.ICMPTypeSet = ad.Uint8(), true
+		case attrICMPCode:
+			r.ICMPCode, r.ICMPCodeSet = ad.Uint8(), true
+		case attrTCPFlags:
+			r.TCPFlags = ad.Uint8()
+		case attrTCPFlagsMask:
+			r.TCPFlagsMask = ad.Uint8()
+		case attrNegate:
+			r.Negate = Negation(ad.Uint32())
+		case attrCTState:
+			r.CTState = CTState(ad.Uint8())
 		case attrPackets:
 			r.Packets = ad.Uint64()
 		case attrBytes:
@@ -254,6 +327,14 @@ func parseAttrs(b []byte) (ruleAttrs, error) {
 			out.event = EventType(ad.Uint8())
 		case attrRuleCount:
 			out.count = ad.Uint32()
+		case attrHooksRegistered:
+			out.hooksRegistered = ad.Uint32()
+		case attrPolicyFamily:
+			out.policyAttr().Family = Family(ad.Uint8())
+		case attrPolicyHook:
+			out.policyAttr().Hook = ad.Uint8()
+		case attrPolicyVerdict:
+			out.policyAttr().Verdict = Action(ad.Uint8())
 		case attrHookStats:
 			ad.Nested(func(nad *netlink.AttributeDecoder) error {
 				out.hooks = append(out.hooks, parseHookStats(nad))
@@ -286,7 +367,10 @@ func parseAttrs(b []byte) (ruleAttrs, error) {
 		r.LastHit = time.Unix(0, int64(lastHit))
 	}
 	out.txn = ruleTxn
-	if hasTxn && out.hasRule && out.event != EventConfirmed && out.event != EventReverted {
+	// a deleted rule has no pending change (the kernel sends no TXN_ID with
+	// it; older modules did)
+	if hasTxn && out.hasRule && out.event != EventConfirmed && out.event != EventReverted &&
+		out.event != EventDeleted {
 		r.PendingTxn = ruleTxn
 		r.RevertIn = time.Duration(out.revertMS) * time.Millisecond
 	}

@@ -1,12 +1,10 @@
 package procnet
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -70,33 +68,7 @@ func makeTraffic(t *testing.T) {
 // readNstat runs `nstat -az` in the namespace: absolute values of every
 // counter of snmp, netstat and snmp6, named Group+Name. A private history
 // file keeps nstat from reading or writing the user's.
-func readNstat(t *testing.T, ns *netnstest.NS) map[string]uint64 {
-	t.Helper()
-	hist := t.TempDir() + "/nstat.hist"
-	cmd := exec.Command("ip", "netns", "exec", ns.Name, "nstat", "-a", "-z", "-s")
-	cmd.Env = append(os.Environ(), "NSTAT_HISTORY="+hist)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("nstat: %v", err)
-	}
-	m := map[string]uint64{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
-			continue
-		}
-		if len(f) < 2 {
-			t.Fatalf("nstat line %q", sc.Text())
-		}
-		v, err := strconv.ParseUint(f[1], 10, 64)
-		if err != nil {
-			t.Fatalf("nstat line %q: %v", sc.Text(), err)
-		}
-		m[f[0]] = v
-	}
-	return m
-}
+func readNstat(t *testing.T, ns *netnstest.NS) map[string]uint64 { return ns.Nstat(t) }
 
 // nstatUseless are the fields nstat does not print (its useless_numbers:
 // settings and gauges, not counters).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -56,6 +57,9 @@ type Collector struct {
 	last   int // sockets in the previous collection, to size the next
 	// namesAt is when the interface name cache was last emptied.
 	namesAt time.Time
+	// rates turns tcp_info counters into rates; clock is its time base.
+	rates rateTracker
+	clock time.Time
 
 	mu       sync.Mutex
 	source   string
@@ -162,7 +166,17 @@ func (c *Collector) Close() error {
 // Collect reads the socket table, resolves owners unless turned off, and
 // publishes a model.SocketsUpdate.
 func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error {
-	socks, _, err := c.Sockets(ctx)
+	var early func([]model.Socket)
+	if !c.opts.NoOwners && c.owners == nil {
+		// The first run reads every process's descriptors, which takes
+		// seconds on a host with 100,000 sockets: publish the sockets
+		// first (a copy: the owners are filled in place), so that the
+		// screen has its rows at once, then again with their owners.
+		early = func(socks []model.Socket) {
+			pub.Publish(model.SocketsUpdate{At: c.opts.Now(), Sockets: slices.Clone(socks)})
+		}
+	}
+	socks, _, err := c.collect(ctx, early)
 	if err != nil {
 		return err
 	}
@@ -173,7 +187,13 @@ func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error
 // Sockets reads the socket table and its owners once, without publishing.
 // Like Collect, it must not be called concurrently with itself or Collect.
 func (c *Collector) Sockets(ctx context.Context) ([]model.Socket, Stats, error) {
-	socks, st, err := c.sockets(ctx)
+	return c.collect(ctx, nil)
+}
+
+// collect is Sockets that, when early is set, calls it with the sockets
+// before their owners are looked up.
+func (c *Collector) collect(ctx context.Context, early func([]model.Socket)) ([]model.Socket, Stats, error) {
+	socks, st, err := c.sockets(ctx, early)
 	c.mu.Lock()
 	if err == nil {
 		c.stats = st
@@ -185,7 +205,7 @@ func (c *Collector) Sockets(ctx context.Context) ([]model.Socket, Stats, error) 
 	return socks, st, err
 }
 
-func (c *Collector) sockets(ctx context.Context) ([]model.Socket, Stats, error) {
+func (c *Collector) sockets(ctx context.Context, early func([]model.Socket)) ([]model.Socket, Stats, error) {
 	var st Stats
 	t0 := time.Now()
 	counts := c.sockstat()
@@ -230,9 +250,16 @@ func (c *Collector) sockets(ctx context.Context) ([]model.Socket, Stats, error) 
 		return nil, st, err
 	}
 	st.DumpDuration = time.Since(t0)
+	if c.clock.IsZero() {
+		c.clock = t0
+	}
+	c.rates.update(socks, time.Since(c.clock))
 	c.last = len(socks)
 	st.Sockets = len(socks)
 	if !c.opts.NoOwners {
+		if early != nil {
+			early(socks)
+		}
 		t1 := time.Now()
 		if c.owners == nil {
 			c.owners = newOwners(c.opts.ProcRoot)

@@ -68,6 +68,8 @@ type diagAttr uint16
 
 // Reply attributes netlens reads.
 const (
+	attrInfo      diagAttr = 2  // INET_DIAG_INFO: struct tcp_info (TCP)
+	attrCong      diagAttr = 4  // INET_DIAG_CONG: congestion control name, NUL-terminated
 	attrSKMemInfo diagAttr = 7  // INET_DIAG_SKMEMINFO: __u32[SK_MEMINFO_VARS]
 	attrShutdown  diagAttr = 8  // INET_DIAG_SHUTDOWN: __u8
 	attrProtocol  diagAttr = 10 // INET_DIAG_PROTOCOL: __u8
@@ -87,9 +89,27 @@ const allStates = 1<<13 - 1
 // with missing or non-numeric fields.
 var ErrMalformed = errors.New("malformed kernel data")
 
+// extensions is the idiag_ext mask of the attributes requested for
+// proto: INET_DIAG_SKMEMINFO for every protocol, and for TCP also
+// INET_DIAG_INFO (struct tcp_info) and INET_DIAG_CONG. Other protocols
+// have no tcp_info (udp_diag answers INET_DIAG_INFO with an empty
+// attribute), so it is not asked of them.
+func extensions(proto ipProto) uint8 {
+	ext := uint8(1) << (uint8(attrSKMemInfo) - 1)
+	if proto == protoTCP {
+		ext |= 1<<(uint8(attrInfo)-1) | 1<<(uint8(attrCong)-1)
+	}
+	return ext
+}
+
 // appendDumpRequest appends a SOCK_DIAG_BY_FAMILY dump request for
-// family and proto, asking for INET_DIAG_SKMEMINFO, to b.
+// family and proto, asking for the attributes of extensions(proto), to b.
 func appendDumpRequest(b []byte, seq uint32, family uint8, proto ipProto) []byte {
+	return appendDumpRequestExt(b, seq, family, proto, extensions(proto))
+}
+
+// appendDumpRequestExt is appendDumpRequest with the idiag_ext mask ext.
+func appendDumpRequestExt(b []byte, seq uint32, family uint8, proto ipProto, ext uint8) []byte {
 	var req [nlmsgHdrLen + diagReqLen]byte
 	ne := binary.NativeEndian
 	ne.PutUint32(req[0:], uint32(len(req)))     // nlmsg_len
@@ -98,11 +118,11 @@ func appendDumpRequest(b []byte, seq uint32, family uint8, proto ipProto) []byte
 	ne.PutUint32(req[8:], seq)                  // nlmsg_seq
 	// nlmsg_pid 0: the kernel.
 	r := req[nlmsgHdrLen:]
-	r[0] = family                          // sdiag_family
-	r[1] = uint8(proto)                    // sdiag_protocol
-	r[2] = 1 << (uint8(attrSKMemInfo) - 1) // idiag_ext
-	r[3] = 0                               // pad / sdiag_raw_protocol: any
-	ne.PutUint32(r[4:], allStates)         // idiag_states
+	r[0] = family                  // sdiag_family
+	r[1] = uint8(proto)            // sdiag_protocol
+	r[2] = ext                     // idiag_ext
+	r[3] = 0                       // pad / sdiag_raw_protocol: any
+	ne.PutUint32(r[4:], allStates) // idiag_states
 	// id: zero, no filter.
 	return append(b, req[:]...)
 }
@@ -250,9 +270,14 @@ func decodeDiagMsg(p []byte, names *ifNames, s *model.Socket) error {
 			return fmt.Errorf("inet_diag attribute %d: length %d with %d bytes left: %w", typ, l, len(a), ErrMalformed)
 		}
 		v := a[4:l]
-		if typ == attrSKMemInfo && len(v) >= (skMemInfoDrops+1)*4 {
+		switch {
+		case typ == attrSKMemInfo && len(v) >= (skMemInfoDrops+1)*4:
 			s.Drops = uint64(ne.Uint32(v[skMemInfoDrops*4:]))
 			s.HasDrops = true
+		case typ == attrInfo && s.Proto == model.ProtoTCP:
+			decodeTCPInfo(v, &s.TCP)
+		case typ == attrCong:
+			s.TCP.Congestion = congName(v)
 		}
 		a = a[min(align4(l), len(a)):]
 	}

@@ -331,6 +331,9 @@ func TestIfNames(t *testing.T) {
 }
 
 func FuzzDecodeDatagram(f *testing.F) {
+	for _, fx := range tcpInfoFixtures {
+		f.Add(readFixture(f, fx.bin))
+	}
 	for _, name := range diagFixtures {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {

@@ -9,6 +9,16 @@
 // text tables /proc/net/{tcp,tcp6,udp,udp6,udplite,udplite6,raw,raw6}; its
 // Source says which one it used.
 //
+// TCP dumps also ask for INET_DIAG_INFO and INET_DIAG_CONG: each TCP
+// socket's struct tcp_info, decoded by length (older kernels send a
+// shorter struct; tcpinfo.go), and its congestion control. From one
+// collection to the next the rate tracker (rates.go), keyed by socket
+// cookie, turns the byte and retransmit counters into per-second rates
+// and the busy and limited times into a send-limit breakdown; a socket
+// seen for the first time has no rate yet. UDP, UDP-Lite and raw dumps
+// ask for no tcp_info (they have none), and /proc/net has none: there
+// Socket.Rate stays unknown.
+//
 // Owners (which process holds which socket, as `ss -p` shows) come from
 // the socket:[inode] links under /proc/PID/fd, kept in a cache that is
 // refreshed incrementally: a process's fd directory is listed only when its

@@ -75,6 +75,10 @@ func runHelper(role string) int {
 		keep = append(keep, c)
 	case "collect":
 		return helperCollect()
+	case "recv":
+		err = helperRecv()
+	case "pace-a", "pace-b":
+		return helperPace()
 	default:
 		err = fmt.Errorf("unknown role %q", role)
 	}

@@ -42,6 +42,9 @@ type diagConn struct {
 	names *ifNames
 	// Interrupted counts dumps that stayed NLM_F_DUMP_INTR after every retry.
 	interrupted uint64
+	// ext returns the idiag_ext mask to request for a protocol;
+	// extensions when nil (benchmarks compare other masks).
+	ext func(ipProto) uint8
 
 	readFn  func(fd uintptr) bool
 	recvN   int
@@ -127,7 +130,11 @@ func (d *diagConn) dump(ctx context.Context, family uint8, proto ipProto, out []
 func (d *diagConn) dumpOnce(ctx context.Context, family uint8, proto ipProto, out []model.Socket) ([]model.Socket, bool, error) {
 	d.seq++
 	seq := d.seq
-	req := appendDumpRequest(d.buf[:0], seq, family, proto)
+	ext := extensions
+	if d.ext != nil {
+		ext = d.ext
+	}
+	req := appendDumpRequestExt(d.buf[:0], seq, family, proto, ext(proto))
 	if err := d.send(req); err != nil {
 		return out, false, fmt.Errorf("send sock_diag request: %w", err)
 	}

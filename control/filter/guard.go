@@ -333,7 +333,7 @@ func (s ruleSet) verdict(hook string, p packet) (model.Rule, bool) {
 			i, gen = gen[0], gen[1:]
 		}
 		if matches(s.rules[i], hook, p) {
-			return s.rules[i].r, s.rules[i].r.Action == model.ActionDrop
+			return s.rules[i].r, s.rules[i].r.Action.Drops()
 		}
 	}
 	return model.Rule{}, false
@@ -407,14 +407,14 @@ func DropCapable(before, after []model.Rule) bool {
 		return m[k]
 	}
 	for _, r := range after {
-		if r.Enabled && r.Action == model.ActionDrop && !has(kb, r) {
+		if r.Enabled && r.Action.Drops() && !has(kb, r) {
 			return true
 		}
 	}
 	// An ACCEPT only stops the rules after it in the same table (other
 	// tables and hooks still run), so losing one can drop traffic only
 	// when an enabled DROP rule remains.
-	anyDrop := slices.ContainsFunc(after, func(r model.Rule) bool { return r.Enabled && r.Action == model.ActionDrop })
+	anyDrop := slices.ContainsFunc(after, func(r model.Rule) bool { return r.Enabled && r.Action.Drops() })
 	for _, r := range before {
 		if anyDrop && r.Enabled && r.Action == model.ActionAccept && !has(ka, r) {
 			return true

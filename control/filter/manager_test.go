@@ -84,7 +84,7 @@ func TestManagerInvalid(t *testing.T) {
 	m := &Manager{Backend: b}
 	var ue rules.InvalidError
 	for _, op := range []rules.Op{
-		{Kind: rules.OpAdd, Rule: model.Rule{Action: "reject"}},
+		{Kind: rules.OpAdd, Rule: model.Rule{Action: "masquerade"}},
 		{Kind: rules.OpEnable, ID: 9},
 		{Kind: rules.OpChange, ID: 9, Rule: model.Rule{Action: model.ActionDrop}},
 		{Kind: "flip"},

@@ -13,6 +13,7 @@ import (
 	"netlens/collectors"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -112,4 +113,31 @@ func (ns *NS) do(fn func()) error {
 	}
 	defer unix.Close(fd)
 	return collectors.InNetNS(fd, fn)
+}
+
+// Nstat runs `nstat -asz` in the namespace: the absolute value of every
+// counter of /proc/net/snmp, netstat and snmp6, named as nstat names
+// them (Group+Name: "UdpNoPorts"), with a private history file so that
+// nstat neither reads nor writes the user's.
+func (ns *NS) Nstat(tb testing.TB) map[string]uint64 {
+	tb.Helper()
+	cmd := ns.Command("nstat", "-a", "-s", "-z")
+	cmd.Env = append(os.Environ(), "NSTAT_HISTORY="+tb.TempDir()+"/nstat.hist")
+	out, err := cmd.Output()
+	if err != nil {
+		tb.Fatalf("nstat in %s: %v", ns.Name, err)
+	}
+	m := map[string]uint64{}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		v, err := strconv.ParseUint(f[1], 10, 64)
+		if err != nil {
+			tb.Fatalf("nstat line %q: %v", line, err)
+		}
+		m[f[0]] = v
+	}
+	return m
 }

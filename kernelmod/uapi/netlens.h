@@ -30,6 +30,7 @@ enum netlens_cmd {
 	NETLENS_CMD_FLUSH,	/* delete every rule of the namespace */
 	NETLENS_CMD_CONFIRM,	/* TXN_ID: keep a change made with REVERT_MS */
 	NETLENS_CMD_EVENT,	/* multicast only: EVENT + rule attrs */
+	NETLENS_CMD_POLICY,	/* POLICY_FAMILY + POLICY_HOOK + POLICY_VERDICT [+ REVERT_MS] -> reply: TXN_ID when reverting */
 
 	__NETLENS_CMD_MAX,
 };
@@ -64,6 +65,18 @@ enum netlens_attr {
 	NETLENS_A_EVENT,		/* u8, enum netlens_event */
 	NETLENS_A_HOOK_STATS,		/* nested, one per family and hook: NETLENS_A_HS_* */
 	NETLENS_A_RULE_COUNT,		/* u32, read-only, rules in the namespace */
+	NETLENS_A_HOOKS_REGISTERED,	/* u32, read-only, netfilter hooks the namespace has now (0 without rules) */
+	NETLENS_A_RULE_REJECT_WITH,	/* u8, enum netlens_reject, ACTION_REJECT only (default ICMP unreachable) */
+	NETLENS_A_RULE_REJECT_CODE,	/* u8, ICMP (0..15) or ICMPv6 (0..6) unreachable code; one family only */
+	NETLENS_A_RULE_ICMP_TYPE,	/* u8, ICMP or ICMPv6 type; needs protocol icmp (1) or icmpv6 (58) */
+	NETLENS_A_RULE_ICMP_CODE,	/* u8, ICMP or ICMPv6 code; needs ICMP_TYPE */
+	NETLENS_A_RULE_TCP_FLAGS,	/* u8, the TCP flags of TCP_FLAGS_MASK that must be set; needs protocol tcp */
+	NETLENS_A_RULE_TCP_FLAGS_MASK,	/* u8, the TCP flags looked at (FIN 0x01 .. CWR 0x80); 0 = none */
+	NETLENS_A_RULE_NEGATE,		/* u32, mask of NETLENS_NEG_*: those matches hold when they do not match */
+	NETLENS_A_RULE_CT_STATE,	/* u8, mask of NETLENS_CT_*: the packet's conntrack state is one of them */
+	NETLENS_A_POLICY_FAMILY,	/* u8, NETLENS_FAMILY_IPV4 or _IPV6 */
+	NETLENS_A_POLICY_HOOK,		/* u8, NF_INET_* hook number */
+	NETLENS_A_POLICY_VERDICT,	/* u8, NETLENS_ACTION_ACCEPT or _DROP: what no rule decides */
 
 	__NETLENS_A_MAX,
 };
@@ -75,10 +88,11 @@ enum netlens_hook_stats_attr {
 	NETLENS_A_HS_PAD,		/* pad for u64 alignment */
 	NETLENS_A_HS_FAMILY,		/* u8, NETLENS_FAMILY_IPV4 or NETLENS_FAMILY_IPV6 */
 	NETLENS_A_HS_HOOK,		/* u8, NF_INET_* hook number */
-	NETLENS_A_HS_SEEN,		/* u64, packets that entered the hook */
+	NETLENS_A_HS_SEEN,		/* u64, packets that entered the hook (while it was registered) */
 	NETLENS_A_HS_ACCEPTED,		/* u64, packets let through */
 	NETLENS_A_HS_DROPPED,		/* u64, packets dropped by a DROP rule */
 	NETLENS_A_HS_EXAMINED,		/* u64, rules looked at by the lookup (its cost) */
+	NETLENS_A_HS_POLICY,		/* u8, the hook's default verdict (NETLENS_ACTION_ACCEPT or _DROP) */
 
 	__NETLENS_A_HS_MAX,
 };
@@ -96,7 +110,22 @@ enum netlens_action {
 	NETLENS_ACTION_ACCEPT,	/* stop evaluating, let the packet through */
 	NETLENS_ACTION_DROP,	/* stop evaluating, drop the packet */
 	NETLENS_ACTION_COUNT,	/* count and continue with the next rule */
+	NETLENS_ACTION_REJECT,	/* stop evaluating, drop and answer (TCP reset or ICMP unreachable) */
 };
+
+/* how a REJECT rule answers */
+enum netlens_reject {
+	NETLENS_REJECT_UNSPEC,
+	NETLENS_REJECT_ICMP_UNREACH,	/* ICMP/ICMPv6 destination unreachable, REJECT_CODE (default port unreachable) */
+	NETLENS_REJECT_TCP_RESET,	/* TCP RST; the rule must match protocol tcp */
+};
+
+/* the ICMP codes a REJECT rule without REJECT_CODE sends */
+#define NETLENS_REJECT_CODE_DEFAULT4	3	/* ICMP_PORT_UNREACH */
+#define NETLENS_REJECT_CODE_DEFAULT6	4	/* ICMPV6_PORT_UNREACH */
+
+/* hooks where a REJECT rule may be (as nft's reject) */
+#define NETLENS_HOOK_REJECT_OK		0x0fU	/* PRE_ROUTING, LOCAL_IN, FORWARD, LOCAL_OUT */
 
 enum netlens_event {
 	NETLENS_EVENT_UNSPEC,
@@ -106,7 +135,28 @@ enum netlens_event {
 	NETLENS_EVENT_FLUSHED,
 	NETLENS_EVENT_CONFIRMED,
 	NETLENS_EVENT_REVERTED,
+	NETLENS_EVENT_POLICY,		/* a default policy changed (or was reverted): POLICY_* attrs */
 };
+
+/* matches a rule can negate, as bits of NETLENS_A_RULE_NEGATE */
+#define NETLENS_NEG_SRC			(1U << 0)
+#define NETLENS_NEG_DST			(1U << 1)
+#define NETLENS_NEG_SPORT		(1U << 2)
+#define NETLENS_NEG_DPORT		(1U << 3)
+#define NETLENS_NEG_IIF			(1U << 4)
+#define NETLENS_NEG_OIF			(1U << 5)
+#define NETLENS_NEG_ICMP		(1U << 6)
+#define NETLENS_NEG_TCP_FLAGS		(1U << 7)
+#define NETLENS_NEG_CT			(1U << 8)
+#define NETLENS_NEG_ALL			0x1ffU
+
+/* conntrack states, as bits of NETLENS_A_RULE_CT_STATE */
+#define NETLENS_CT_NEW			(1U << 0)
+#define NETLENS_CT_ESTABLISHED		(1U << 1)
+#define NETLENS_CT_RELATED		(1U << 2)
+#define NETLENS_CT_INVALID		(1U << 3)
+#define NETLENS_CT_UNTRACKED		(1U << 4)
+#define NETLENS_CT_ALL			0x1fU
 
 /* hooks, as bits of NETLENS_A_RULE_HOOKS (1 << NF_INET_*) */
 #define NETLENS_HOOK_PRE_ROUTING	(1U << 0)

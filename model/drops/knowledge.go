@@ -82,6 +82,9 @@ type Reason struct {
 	// Counter names the MIB or device counter that counts the same drops,
 	// when there is one ("Udp RcvbufErrors").
 	Counter string `json:"counter,omitempty"`
+	// Sysctl is the sysctl that governs the drops, when one does
+	// ("net.core.rmem_max").
+	Sysctl string `json:"sysctl,omitempty"`
 }
 
 // Knowledge is the parsed data file. It is immutable once loaded and safe
@@ -174,6 +177,9 @@ func Default() *Knowledge {
 // Drop monitor counters (collectors/dropmon publishes them).
 const (
 	dropMonitorSource = "drop_monitor"
+	// DropTraceSource is the source of the eBPF drop tracer's per-reason
+	// counters (collectors/droptrace), group "reason" as well.
+	DropTraceSource   = "drop_trace"
 	dropMonitorReason = "reason"
 )
 
@@ -196,7 +202,7 @@ func (k *Knowledge) lookup(source, group, name string) *Entry {
 			}
 		}
 	}
-	if source == dropMonitorSource && group == dropMonitorReason {
+	if (source == dropMonitorSource || source == DropTraceSource) && group == dropMonitorReason {
 		return k.reasonEntries[name]
 	}
 	return nil
@@ -216,12 +222,15 @@ func (r Reason) Entry() Entry {
 	e := Entry{
 		Layer: r.Layer, In: dropMonitorSource, Name: r.Name, Keys: []Key{{dropMonitorSource, dropMonitorReason}},
 		Title:      "Drop reason " + r.Name,
-		Increments: "The kernel's drop monitor, for each packet freed with SKB_DROP_REASON_" + r.Name + ": " + r.Meaning,
+		Increments: "The kernel's drop monitor or netlens's eBPF drop tracer, for each packet freed with SKB_DROP_REASON_" + r.Name + ": " + r.Meaning,
 		Docs:       []string{"include/net/dropreason-core.h"},
 		Rank:       1 << 20,
 	}
 	if r.Counter != "" {
 		e.Traps = []string{"The same drops are counted by " + r.Counter + "."}
+	}
+	if r.Sysctl != "" {
+		e.Settings = []Setting{{Name: r.Sysctl, Note: "governs these drops"}}
 	}
 	return e
 }

@@ -80,9 +80,15 @@ func (k *Knowledge) Markdown() []byte {
 	b.WriteString("Without a drop monitor the Drops tab says so; drops that no MIB counts (a netfilter DROP rule, most\n")
 	b.WriteString("notably) are then visible only in the rule's own counter (`nft list ruleset` with a `counter`\n")
 	b.WriteString("statement) or as a gap between Ip InReceives and InDelivers.\n\n")
-	b.WriteString("| reason | layer | meaning | also counted by |\n|---|---|---|---|\n")
+	b.WriteString("The eBPF drop tracer (`--drop-source ebpf`, collectors/droptrace) counts the same reasons on kernels\n")
+	b.WriteString("without a drop monitor, by the names of the running kernel's own `enum skb_drop_reason`.\n\n")
+	b.WriteString("| reason | layer | meaning | also counted by | sysctl |\n|---|---|---|---|---|\n")
 	for _, r := range k.Reasons {
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", r.Name, r.Layer, r.Meaning, r.Counter)
+		sysctl := ""
+		if r.Sysctl != "" {
+			sysctl = "`" + r.Sysctl + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", r.Name, r.Layer, r.Meaning, r.Counter, sysctl)
 	}
 	return b.Bytes()
 }

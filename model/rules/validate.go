@@ -134,10 +134,14 @@ func Validate(r model.Rule) error {
 	}
 	switch r.Action {
 	case model.ActionAccept, model.ActionDrop, model.ActionCount:
+	case model.ActionReject:
+		if hooks[model.HookPostRouting] {
+			bad("action", "reject works at prerouting, input, forward and output only")
+		}
 	case "":
-		bad("action", "an action is required (accept, drop or count)")
+		bad("action", "an action is required (accept, drop, reject or count)")
 	default:
-		bad("action", "unknown action %q (accept, drop or count)", r.Action)
+		bad("action", "unknown action %q (accept, drop, reject or count)", r.Action)
 	}
 	if len(r.Label) > LabelMax {
 		bad("label", "longer than %d bytes (%d)", LabelMax, len(r.Label))

@@ -33,7 +33,8 @@ func TestValidate(t *testing.T) {
 			r.Label = strings.Repeat("é", 32)
 		}), "", ""},
 		{"no action", with(func(r *model.Rule) { r.Action = "" }), "action", "required"},
-		{"unknown action", with(func(r *model.Rule) { r.Action = "reject" }), "action", "unknown action"},
+		{"unknown action", with(func(r *model.Rule) { r.Action = "masquerade" }), "action", "unknown action"},
+		{"reject at postrouting", with(func(r *model.Rule) { r.Action = model.ActionReject; r.Hooks = []string{model.HookPostRouting} }), "action", "reject works at"},
 		{"unknown hook", with(func(r *model.Rule) { r.Hooks = []string{"ingress"} }), "hooks", "unknown hook"},
 		{"unknown family", with(func(r *model.Rule) { r.Family = "inet" }), "family", "unknown family"},
 		{"unknown proto", with(func(r *model.Rule) { r.Proto = "tpc" }), "proto", "unknown protocol"},
@@ -171,7 +172,7 @@ func FuzzValidate(f *testing.F) {
 	f.Add("input,output", "ipv4", "tcp", "10.0.0.0/8", "192.0.2.1", "1000-2000", "22", "eth0", "", "drop", "label")
 	f.Add("", "", "", "", "", "", "", "", "", "count", "")
 	f.Add("forward", "ipv6", "udp", "2001:db8::/32", "::1", "", "53", "", "wg0", "accept", "x")
-	f.Add("all", "both", "icmp", "10.0.0.1/8", "", "2000-1000", "", "a/b", "", "reject", "\xff")
+	f.Add("all", "both", "icmp", "10.0.0.1/8", "", "2000-1000", "", "a/b", "", "masquerade", "\xff")
 	f.Fuzz(func(t *testing.T, hooks, fam, proto, src, dst, sport, dport, iif, oif, action, label string) {
 		var r model.Rule
 		var err error

@@ -8,16 +8,19 @@
 #   - netlens socket collection without owners  vs  ss -tan
 #   - steady-state netlens collection with owners (warm cache)  vs  ss -tanp
 # and, with hyperfine when installed, a cold `sockbench once` process vs
-# `ss -tan`. The results replace the generated part of RESULTS.md.
+# `ss -tan`, and `netlens snapshot --no-owners` vs `ss -tani` (both with
+# tcp_info). In process it also times the TCP dumps with and without
+# INET_DIAG_INFO (BenchmarkDumpTCPInfo of the sockets package, medians
+# of 5 counts). The results replace the generated part of RESULTS.md.
 #
-# Environment: SIZES="10000 50000" RUNS=7 PER=8000 (connections per holder
+# Environment: SIZES="5000 10000 50000" RUNS=7 PER=8000 (connections per holder
 # process; each needs 2 fds per connection and RLIMIT_NOFILE is often
 # 20000) RESULTS=path/to/RESULTS.md
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
-SIZES=${SIZES:-"10000 50000"}
+SIZES=${SIZES:-"5000 10000 50000"}
 RUNS=${RUNS:-7}
 PER=${PER:-8000}
 RESULTS=${RESULTS:-$here/RESULTS.md}
@@ -43,11 +46,15 @@ cleanup() {
 trap cleanup EXIT
 
 (cd "$repo" && CGO_ENABLED=0 go build -o "$tmp/sockbench" ./collectors/sockets/bench/sockbench)
+(cd "$repo" && CGO_ENABLED=0 go build -o "$tmp/netlens" .)
+(cd "$repo" && go test -c -o "$tmp/sockets.test" ./collectors/sockets)
 
 rows=$tmp/rows.md
 hf=$tmp/hyperfine.md
+tirows=$tmp/tcpinfo.md
 : >"$rows"
 : >"$hf"
+: >"$tirows"
 for n in $SIZES; do
 	echo "== $n connections" >&2
 	# A fresh namespace per size: no TIME-WAIT left over from the last.
@@ -77,14 +84,37 @@ for n in $SIZES; do
 		grep -q READY "$tmp/out.$i" || { echo "holder $i not ready" >&2; exit 1; }
 	done
 	label="$((n / 1000))k conns"
+	# In process: the TCP dumps with and without tcp_info, medians of 5,
+	# first (the connections are freshest).
+	echo "TCP sockets before the tcp_info runs: $(ip netns exec "$NS" ss -tanH | wc -l)" >&2
+	NETLENS_BENCH_SOCKETS=namespace ip netns exec "$NS" "$tmp/sockets.test" -test.run '^$' \
+		-test.bench '^BenchmarkDumpTCPInfo$' -test.benchtime "${RUNS}x" -test.count 5 >"$tmp/ti.$n.txt"
+	cat "$tmp/ti.$n.txt" >&2
+	awk -v label="$label" '
+		function median(arr, k,   i, j, t) {
+			for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (arr[j] < arr[i]) { t = arr[i]; arr[i] = arr[j]; arr[j] = t }
+			return arr[int((k + 1) / 2)]
+		}
+		/^BenchmarkDumpTCPInfo\// {
+			split($1, p, "[=-]"); v = p[2]
+			for (i = 1; i <= NF; i++) { if ($(i+1) == "ns/op") ns[v, ++cnt[v]] = $i; if ($(i+1) == "sockets") socks = $i }
+		}
+		END {
+			for (v in cnt) { for (i = 1; i <= cnt[v]; i++) a[i] = ns[v, i]; m[v] = median(a, cnt[v]) }
+			printf "| %s | %d | %.1f ms | %.1f ms | **%.2fx** | %.1f ms | %.0f ns |\n", label, socks,
+				m["without"] / 1e6, m["with"] / 1e6, m["with"] / m["without"], m["with+rates"] / 1e6, (m["with"] - m["without"]) / socks
+		}' "$tmp/ti.$n.txt" | tee -a "$tirows"
 	ip netns exec "$NS" "$tmp/sockbench" time -runs "$RUNS" -label "$label" | tee -a "$rows"
 	if command -v hyperfine >/dev/null; then
 		ip netns exec "$NS" hyperfine -N --warmup 1 --runs "$RUNS" --style basic \
 			--export-markdown "$tmp/hf.$n.md" \
 			-n "ss -tan ($label)" "ss -tan" \
-			-n "netlens cold process, no owners ($label)" "$tmp/sockbench once" >&2
+			-n "netlens cold process, no owners ($label)" "$tmp/sockbench once" \
+			-n "ss -tani ($label)" "ss -tani" \
+			-n "netlens snapshot --no-owners ($label)" "$tmp/netlens snapshot --no-owners -o /dev/null" >&2
 		tail -n +3 "$tmp/hf.$n.md" >>"$hf"
 	fi
+	echo "TCP sockets at the end: $(ip netns exec "$NS" ss -tanH | wc -l)" >&2
 	for fd in "${holders[@]}"; do eval "exec $fd>&-"; done
 	holders=()
 	wait
@@ -99,6 +129,12 @@ done
 	echo "| size | sockets | netlens, no owners | ss -tan | ratio (target <= 1.0x) | netlens first refresh with owners | netlens steady refresh with owners | ss -tanp | ratio (target <= 0.25x) |"
 	echo "|---|---|---|---|---|---|---|---|---|"
 	cat "$rows"
+	echo
+	echo "In process, the TCP dumps (IPv4 and IPv6) decoded, with INET_DIAG_SKMEMINFO alone and with INET_DIAG_INFO and INET_DIAG_CONG added (what netlens asks for), and with the rate tracker's pass; medians of 5 counts of ${RUNS} dumps:"
+	echo
+	echo "| size | TCP sockets | without tcp_info | with tcp_info | ratio | with tcp_info + rates | cost per socket |"
+	echo "|---|---|---|---|---|---|---|"
+	cat "$tirows"
 	if [ -s "$hf" ]; then
 		echo
 		echo "hyperfine, cold processes (process start-up included on both sides):"

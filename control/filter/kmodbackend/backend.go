@@ -114,6 +114,13 @@ func ToKmod(r model.Rule) (kmod.Rule, error) {
 		k.Action = kmod.ActionDrop
 	case model.ActionCount:
 		k.Action = kmod.ActionCount
+	case model.ActionReject:
+		// a TCP reset for tcp, else the family's ICMP port unreachable
+		// (as the nft backend's reject)
+		k.Action = kmod.ActionReject
+		if k.Proto == 6 {
+			k.RejectWith = kmod.RejectTCPReset
+		}
 	default:
 		return kmod.Rule{}, fmt.Errorf("unknown action %q", r.Action)
 	}
@@ -156,6 +163,8 @@ func FromKmod(k kmod.Rule, now time.Time) model.Rule {
 		r.Action = model.ActionAccept
 	case kmod.ActionDrop:
 		r.Action = model.ActionDrop
+	case kmod.ActionReject:
+		r.Action = model.ActionReject
 	default:
 		r.Action = model.ActionCount
 	}
@@ -237,7 +246,7 @@ func (b *Backend) Add(r model.Rule, revert time.Duration) (model.Rule, error) {
 // fieldsAll are the fields Change sends: every field of a rule.
 const fieldsAll = kmod.FieldDisabled | kmod.FieldHooks | kmod.FieldFamily | kmod.FieldProto | kmod.FieldSrc |
 	kmod.FieldDst | kmod.FieldSrcPorts | kmod.FieldDstPorts | kmod.FieldInIface | kmod.FieldOutIface |
-	kmod.FieldAction | kmod.FieldPriority | kmod.FieldLabel
+	kmod.FieldAction | kmod.FieldPriority | kmod.FieldLabel | kmod.FieldReject
 
 // Change sets every field of rule id to r's; the kernel keeps the
 // counters and, with a revert deadline, restores the old fields unless

@@ -97,6 +97,9 @@ func TestConvertRoundTrip(t *testing.T) {
 		{ID: 4, Enabled: false, Hooks: []string{model.HookForward}, Family: model.RuleFamilyBoth, Action: model.ActionCount},
 		{ID: 5, Enabled: true, Hooks: []string{model.HookInput}, Family: model.FamilyIPv6, Proto: "icmpv6", Action: model.ActionAccept,
 			Dst: netip.MustParsePrefix("2001:db8::/32")},
+		{ID: 6, Enabled: true, Hooks: []string{model.HookInput}, Family: model.FamilyIPv4, Proto: "tcp", Action: model.ActionReject,
+			DstPorts: model.PortRange{Min: 25, Max: 25}},
+		{ID: 7, Enabled: true, Hooks: []string{model.HookForward}, Family: model.RuleFamilyBoth, Proto: "udp", Action: model.ActionReject},
 	}
 	for _, r := range rules {
 		k, err := ToKmod(r)
@@ -107,14 +110,19 @@ func TestConvertRoundTrip(t *testing.T) {
 			t.Errorf("round trip (-want +got)\n%s", diff)
 		}
 	}
+	for i, want := range map[int]kmod.RejectWith{3: kmod.RejectTCPReset, 4: kmod.RejectUnspec} {
+		if k, _ := ToKmod(rules[i]); k.Action != kmod.ActionReject || k.RejectWith != want {
+			t.Errorf("reject rule %d: action %v with %v, want reject with %v", rules[i].ID, k.Action, k.RejectWith, want)
+		}
+	}
 	k := kmod.Rule{ID: 9, Hooks: kmod.HookLocalIn, Family: kmod.FamilyBoth, Action: kmod.ActionDrop, Packets: 5, Bytes: 300,
 		LastHit: now, PendingTxn: 77, RevertIn: 20 * time.Second, DstPorts: kmod.PortRange{Min: 0, Max: 0xffff}}
 	got := FromKmod(k, now)
 	if got.PendingTxn != 77 || !got.RevertAt.Equal(now.Add(20*time.Second)) || !got.LastHit.Equal(now) || got.Packets != 5 || !got.DstPorts.Any() {
 		t.Errorf("read-only fields: %+v", got)
 	}
-	if _, err := ToKmod(model.Rule{Action: "reject"}); err == nil {
-		t.Error("ToKmod accepted action reject")
+	if _, err := ToKmod(model.Rule{Action: "masquerade"}); err == nil {
+		t.Error("ToKmod accepted action masquerade")
 	}
 	if _, err := ToKmod(model.Rule{Action: model.ActionDrop, Hooks: []string{"ingress"}}); err == nil {
 		t.Error("ToKmod accepted hook ingress")
@@ -140,7 +148,7 @@ func TestBackendOperations(t *testing.T) {
 	if _, err := b.Change(1, model.Rule{Enabled: true, Hooks: []string{model.HookForward}, Action: model.ActionCount}, 0); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{`create "a" 30s`, "confirm 101", "change 1 0x1 0s", "change 1 0x1 5s", "change 1 0x1fff 0s"}
+	want := []string{`create "a" 30s`, "confirm 101", "change 1 0x1 0s", "change 1 0x1 5s", "change 1 0x3fff 0s"}
 	if diff := cmp.Diff(want, fc.calls); diff != "" {
 		t.Errorf("calls (-want +got)\n%s", diff)
 	}

@@ -157,6 +157,14 @@ func encodeRule(r model.Rule, packets, bytes uint64) ([]expr.Any, error) {
 		ex = append(ex, &expr.Verdict{Kind: expr.VerdictAccept})
 	case model.ActionDrop:
 		ex = append(ex, &expr.Verdict{Kind: expr.VerdictDrop})
+	case model.ActionReject:
+		// as the kmod backend: a TCP reset for tcp, else port unreachable
+		// (icmpx: ICMP or ICMPv6 by the packet's family)
+		if r.Proto == "tcp" || r.Proto == "6" {
+			ex = append(ex, &expr.Reject{Type: unix.NFT_REJECT_TCP_RST})
+		} else {
+			ex = append(ex, &expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_PORT_UNREACH})
+		}
 	case model.ActionCount:
 	default:
 		return nil, fmt.Errorf("unknown action %q", r.Action)
@@ -294,6 +302,13 @@ func decodeRule(ex []expr.Any) (r model.Rule, err error) {
 			default:
 				return foreign("verdict")
 			}
+			seenVerdict = true
+		case *expr.Reject:
+			if e.Type != unix.NFT_REJECT_TCP_RST &&
+				(e.Type != unix.NFT_REJECT_ICMPX_UNREACH || e.Code != unix.NFT_REJECT_ICMPX_PORT_UNREACH) {
+				return foreign("reject type")
+			}
+			r.Action = model.ActionReject
 			seenVerdict = true
 		default:
 			return foreign(fmt.Sprintf("expression %T", e))

@@ -23,6 +23,8 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 			OutIface: "wg0", Action: model.ActionDrop},
 		{Family: model.FamilyIPv6, Proto: "47", Action: model.ActionCount},
 		{Family: model.RuleFamilyBoth, Proto: "sctp", SrcPorts: model.PortRange{Min: 9, Max: 9}, Action: model.ActionAccept},
+		{Family: model.FamilyIPv4, Proto: "tcp", DstPorts: model.PortRange{Min: 25, Max: 25}, Action: model.ActionReject},
+		{Family: model.RuleFamilyBoth, Proto: "udp", Action: model.ActionReject},
 	}
 	for _, r := range tests {
 		ex, err := encodeRule(r, r.Packets, r.Bytes)

@@ -238,6 +238,22 @@ func TestIntegrationDropToggleCounters(t *testing.T) {
 	if _, err := l.b.SetEnabled(udrop.ID, false, 0); err != nil {
 		t.Fatal(err)
 	}
+	// A SYN the kernel retransmits for a connect still timing out may be
+	// counted between the read of before and the disable: the counters
+	// are read again once disabled, must not have gone back (kept, not
+	// reset), and must not move while the rule is off.
+	mid, err := l.b.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range mid {
+		if r.ID == drop.ID {
+			if r.Packets < before.Packets {
+				t.Errorf("disabling reset the counter: %d packets, had %d", r.Packets, before.Packets)
+			}
+			before = r
+		}
+	}
 	if got := l.connects(t, tcp.Addr().String(), 3); got != 3 {
 		t.Errorf("rule disabled: %d of 3 connects, want 3", got)
 	}
@@ -610,5 +626,55 @@ func TestIntegrationRevertStateDirUnwritable(t *testing.T) {
 				t.Errorf("the revert log does not say the claim failed (%s) and the revert went ahead: claim error %v, reverted %v", tt.wantInLog, claimErr, reverted)
 			}
 		})
+	}
+}
+
+// TestIntegrationRejectRefusesAtOnce: a reject rule on tcp answers with a
+// TCP reset, so connect fails with ECONNREFUSED at once instead of timing
+// out; on udp it answers with an ICMP port unreachable, which a connected
+// UDP socket reports as ECONNREFUSED; nft(8) shows both rules.
+func TestIntegrationRejectRefusesAtOnce(t *testing.T) {
+	l := newLab(t)
+	tcp, udp := l.listen(t)
+	tport := uint16(tcp.Addr().(*net.TCPAddr).Port)
+	uport := uint16(udp.LocalAddr().(*net.UDPAddr).Port)
+	for _, r := range []model.Rule{
+		{Proto: "tcp", DstPorts: model.PortRange{Min: tport, Max: tport}},
+		{Proto: "udp", DstPorts: model.PortRange{Min: uport, Max: uport}},
+	} {
+		r.Enabled, r.Hooks, r.Family, r.Action = true, []string{model.HookInput}, model.RuleFamilyBoth, model.ActionReject
+		if _, err := l.b.Add(r, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.ns.Do(t, func() {
+		t0 := time.Now()
+		_, err := net.DialTimeout("tcp4", tcp.Addr().String(), 5*time.Second)
+		if !errors.Is(err, syscall.ECONNREFUSED) || time.Since(t0) > time.Second {
+			t.Errorf("tcp connect with a reject rule: %v after %v, want ECONNREFUSED at once", err, time.Since(t0))
+		}
+		c, err := net.DialUDP("udp4", nil, udp.LocalAddr().(*net.UDPAddr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_, _ = c.Write([]byte("x"))
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Read(make([]byte, 16)); !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Errorf("udp with a reject rule: %v, want ECONNREFUSED (ICMP port unreachable)", err)
+		}
+	})
+	rules, err := l.b.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rules {
+		if r.Action != model.ActionReject || r.Packets == 0 {
+			t.Errorf("rule %d: action %s, %d packets", r.ID, r.Action, r.Packets)
+		}
+	}
+	out := l.ns.Run(t, "nft", "list", "table", "inet", TableName)
+	if !strings.Contains(out, "reject with tcp reset") || !strings.Contains(out, "reject") {
+		t.Errorf("nft ruleset:\n%s", out)
 	}
 }

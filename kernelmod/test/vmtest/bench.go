@@ -3,14 +3,11 @@ package main
 import (
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
 
 	"netlens/collectors/kmod"
 )
@@ -19,23 +16,7 @@ import (
 // run-qemu.sh copies them from /lib/modules into /mods.
 var nftModules = []string{"crc32c_generic", "libcrc32c", "nfnetlink", "nf_tables"}
 
-func loadNFT() error {
-	for _, m := range nftModules {
-		if _, err := os.Stat(filepath.Join("/sys/module", m)); err == nil {
-			continue
-		}
-		f, err := os.Open(filepath.Join("/mods", m+".ko"))
-		if err != nil {
-			return err
-		}
-		err = unix.FinitModule(int(f.Fd()), "", 0)
-		f.Close()
-		if err != nil && err != unix.EEXIST {
-			return fmt.Errorf("load %s: %w", m, err)
-		}
-	}
-	return nil
-}
+func loadNFT() error { return loadMods(nftModules) }
 
 // nftChain installs n "ip daddr 10.x.y.z drop" rules (the destination
 // rules of indexedRule, all non-matching) in an input chain, or removes

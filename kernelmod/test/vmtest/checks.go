@@ -27,20 +27,29 @@ func allChecks() []check {
 		{"drop-udp6", checkDropUDP6},
 		{"drop-tcp", checkDropTCP},
 		{"drop-icmp", checkDropICMP},
+		{"reject", checkReject},
+		{"icmp-tcpflags-negation", checkL4Matches},
+		{"ct-state-allowlist", checkCTState},
+		{"default-policy", checkPolicy},
 		{"count", checkCount},
 		{"priority-across-indexes", checkPriority},
 		{"forward", checkForward},
 		{"events", checkEvents},
 		{"events-slow-subscriber", checkSlowSubscriber},
 		{"revert", checkRevert},
+		{"change-counts-once", checkChangeCountsOnce},
 		{"netns-isolation", checkNetns},
 		{"unprivileged", checkUnpriv},
+		{"userns-root-cannot-bypass", checkUserns},
+		{"hooks-only-with-rules", checkLazyHooks},
 		{"proc-sysctl", checkProcSysctl},
 		{"10k-rules", checkManyRules},
 		{"no-linear-scan", checkNoLinearScan},
 		{"malformed-100k", checkMalformed},
 		{"rmmod-under-traffic", checkRmmodTraffic},
 		{"load-unload-100", checkLoadCycles},
+		{"rmmod-flood", checkRmmodFlood},
+		{"nft-toggle-flood", checkNftToggleFlood},
 		{"filter-backend-exercise", checkFilterBackend},
 		{"fixtures", checkFixtures},
 	}
@@ -302,6 +311,59 @@ func checkExtack() error {
 				_, err := c.Change(pending.ID, kmod.Rule{Disabled: true}, kmod.FieldDisabled, 0)
 				return err
 			}, syscall.EBUSY, "unconfirmed change"},
+			{"reject at post-routing", func() error {
+				_, err := c.Create(kmod.Rule{Hooks: kmod.HookPostRouting, Action: kmod.ActionReject}, 0)
+				return err
+			}, syscall.EINVAL, "REJECT works at"},
+			{"tcp reset without tcp", func() error {
+				_, err := c.Create(kmod.Rule{Proto: 17, Action: kmod.ActionReject, RejectWith: kmod.RejectTCPReset}, 0)
+				return err
+			}, syscall.EINVAL, "needs protocol tcp"},
+			{"icmp code for both families", func() error {
+				_, err := c.Create(kmod.Rule{Action: kmod.ActionReject, RejectCode: 1, RejectCodeSet: true}, 0)
+				return err
+			}, syscall.EINVAL, "needs one family"},
+			{"icmp code out of range", func() error {
+				_, err := c.Create(kmod.Rule{Family: kmod.FamilyIPv6, Action: kmod.ActionReject, RejectCode: 9, RejectCodeSet: true}, 0)
+				return err
+			}, syscall.ERANGE, "unreachable codes"},
+			{"reject code on a drop rule", func() error {
+				return raw(1, func(ae *netlink.AttributeEncoder) {
+					ae.Uint8(17, 2) // DROP
+					ae.Uint8(30, 1) // NETLENS_A_RULE_REJECT_CODE
+				})
+			}, syscall.EINVAL, "action REJECT only"},
+			// per-command policies: what a command does not use is refused
+			{"revert deadline on delete", func() error {
+				return raw(2, func(ae *netlink.AttributeEncoder) {
+					ae.Uint32(2, base.ID) // NETLENS_A_RULE_ID
+					ae.Uint32(23, 1000)   // NETLENS_A_REVERT_MS
+				})
+			}, syscall.EINVAL, "a deletion cannot be reverted"},
+			{"revert deadline on flush", func() error {
+				return raw(6, func(ae *netlink.AttributeEncoder) { ae.Uint32(23, 1000) })
+			}, syscall.EINVAL, "a flush cannot be reverted"},
+			{"revert deadline on confirm", func() error {
+				return raw(7, func(ae *netlink.AttributeEncoder) {
+					ae.Uint32(24, pending.PendingTxn) // NETLENS_A_TXN_ID
+					ae.Uint32(23, 1000)
+				})
+			}, syscall.EINVAL, "a confirmation cannot be reverted"},
+			{"transaction id on create", func() error {
+				return raw(1, func(ae *netlink.AttributeEncoder) {
+					ae.Uint8(17, 2)
+					ae.Uint32(24, 1)
+				})
+			}, syscall.EINVAL, "only goes with CONFIRM"},
+			{"label on delete", func() error {
+				return raw(2, func(ae *netlink.AttributeEncoder) {
+					ae.Uint32(2, base.ID)
+					ae.String(19, "x") // NETLENS_A_RULE_LABEL
+				})
+			}, syscall.EINVAL, ""},
+			{"rule id on counters", func() error {
+				return raw(5, func(ae *netlink.AttributeEncoder) { ae.Uint32(2, base.ID) })
+			}, syscall.EINVAL, ""},
 		}
 		for _, tc := range cases {
 			err := tc.do()
@@ -318,6 +380,12 @@ func checkExtack() error {
 			}
 			if tc.msg != "" && !strings.Contains(msg, tc.msg) {
 				return fmt.Errorf("%s: message %q, want it to contain %q", tc.name, msg, tc.msg)
+			}
+		}
+		// the refused delete and flush changed nothing
+		for _, id := range []uint32{base.ID, pending.ID} {
+			if _, err := c.Get(id); err != nil {
+				return fmt.Errorf("rule %d after the refused delete/flush: %w", id, err)
 			}
 		}
 		return nil

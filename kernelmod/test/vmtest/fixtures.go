@@ -76,10 +76,22 @@ func checkFixtures() error {
 		if err != nil {
 			return err
 		}
+		rej, err := c.Create(kmod.Rule{Family: kmod.FamilyIPv4, Proto: 17, DstPorts: kmod.PortRange{Min: 5111, Max: 5111},
+			Action: kmod.ActionReject, RejectWith: kmod.RejectICMPUnreach, RejectCode: 13, RejectCodeSet: true}, 0)
+		if err != nil {
+			return err
+		}
+		l4, err := c.Create(kmod.Rule{Proto: 6, DstPorts: kmod.PortRange{Min: 22, Max: 22}, Negate: kmod.NegDstPorts,
+			TCPFlags: kmod.TCPSyn, TCPFlagsMask: kmod.TCPSyn | kmod.TCPAck, CTState: kmod.CTNew | kmod.CTInvalid,
+			Action: kmod.ActionDrop}, 0)
+		if err != nil {
+			return err
+		}
 		for _, g := range []struct {
 			name string
 			id   uint32
-		}{{"rule-v4-drop", v4.ID}, {"rule-count-hit", cnt.ID}, {"rule-v6-pending", v6.ID}} {
+		}{{"rule-v4-drop", v4.ID}, {"rule-count-hit", cnt.ID}, {"rule-v6-pending", v6.ID}, {"rule-v4-reject", rej.ID},
+			{"rule-l4-ct", l4.ID}} {
 			if err := get(g.name, g.id); err != nil {
 				return err
 			}
@@ -97,7 +109,8 @@ func checkFixtures() error {
 			return err
 		}
 		_ = ec.SetReadDeadline(time.Now().Add(3 * time.Second))
-		names := []string{"event-created-v4", "event-created-count", "event-created-v6", "event-confirmed", "event-flushed"}
+		names := []string{"event-created-v4", "event-created-count", "event-created-v6", "event-created-reject",
+			"event-created-l4", "event-confirmed", "event-flushed"}
 		for i := 0; i < len(names); {
 			ms, _, err := ec.Receive()
 			if err != nil {

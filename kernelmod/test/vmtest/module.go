@@ -7,8 +7,36 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// loadModule inserts netlens.ko with finit_module.
+// netlensDeps are the modules netlens.ko needs (conntrack and the REJECT
+// helpers), in load order; there is no modprobe in the VM: run-qemu.sh
+// copies them to /mods.
+var netlensDeps = []string{"crc32c_generic", "libcrc32c", "nf_defrag_ipv4", "nf_defrag_ipv6", "nf_conntrack",
+	"nf_reject_ipv4", "nf_reject_ipv6"}
+
+// loadMods loads the modules of /mods in order, skipping loaded ones.
+func loadMods(names []string) error {
+	for _, m := range names {
+		if _, err := os.Stat("/sys/module/" + m); err == nil {
+			continue
+		}
+		f, err := os.Open("/mods/" + m + ".ko")
+		if err != nil {
+			return err
+		}
+		err = unix.FinitModule(int(f.Fd()), "", 0)
+		f.Close()
+		if err != nil && err != unix.EEXIST {
+			return fmt.Errorf("load %s: %w", m, err)
+		}
+	}
+	return nil
+}
+
+// loadModule inserts netlens.ko with finit_module, after what it needs.
 func loadModule(params string) error {
+	if err := loadMods(netlensDeps); err != nil {
+		return err
+	}
 	f, err := os.Open(*modulePath)
 	if err != nil {
 		return fmt.Errorf("open module: %w", err)

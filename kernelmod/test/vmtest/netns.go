@@ -9,6 +9,8 @@ import (
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"netlens/collectors/kmod"
 )
 
 // netns is a network namespace kept alive by an open fd.
@@ -135,4 +137,22 @@ func writeFile(path, s string) error {
 func readFile(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	return strings.TrimSpace(string(b)), err
+}
+
+// inNewNetns runs f with a client in a fresh namespace (lo up), on a
+// thread inside it.
+func inNewNetns(f func(c *kmod.Client) error) error {
+	ns, err := newNetns()
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	return ns.do(func() error {
+		c, err := kmod.Dial(nil)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		return f(c)
+	})
 }

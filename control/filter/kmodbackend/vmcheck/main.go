@@ -202,9 +202,8 @@ func checkCLI() error {
 		return fmt.Errorf("disable of the accept: %v %s", err, out)
 	}
 	logf("%v", err)
-	var ue rules.InvalidError
-	if _, err = run("add", "--action", "drop", "--proto", "tcp", "--dport", "2000-1000"); !errors.As(err, &ue) {
-		return fmt.Errorf("bad input: %v, want a UsageError", err)
+	if _, err = run("add", "--action", "drop", "--proto", "tcp", "--dport", "2000-1000"); cli.ExitCode(err) != 2 {
+		return fmt.Errorf("bad input: %v, want a usage error (exit 2)", err)
 	}
 	out, err = run("list")
 	if err != nil {

@@ -21,6 +21,17 @@ cp /bin/busybox "$WORK/root/bin/busybox"
 cp "$HERE/init" "$WORK/root/init"
 chmod 755 "$WORK/root/init"
 cp "$WORK/kmod/netlens.ko" "$WORK/root/netlens.ko"
+# what netlens.ko depends on (insmod'ed by init before it)
+for m in kernel/crypto/crc32c_generic kernel/lib/libcrc32c kernel/net/ipv4/netfilter/nf_defrag_ipv4 \
+	kernel/net/ipv6/netfilter/nf_defrag_ipv6 kernel/net/netfilter/nf_conntrack \
+	kernel/net/ipv4/netfilter/nf_reject_ipv4 kernel/net/ipv6/netfilter/nf_reject_ipv6; do
+	src=$(ls /lib/modules/"$KVER"/$m.ko* | head -1)
+	case "$src" in
+	*.xz) xz -dc "$src" >"$WORK/root/$(basename "$m").ko" ;;
+	*.zst) zstd -qdc "$src" >"$WORK/root/$(basename "$m").ko" ;;
+	*) cp "$src" "$WORK/root/$(basename "$m").ko" ;;
+	esac
+done
 mkdir -p "$WORK/root/proc" "$WORK/root/sys" "$WORK/root/dev"
 (cd "$WORK/root" && find . | cpio -o -H newc --quiet | gzip -1) >"$WORK/initramfs.gz"
 echo "vmcheck: booting $KVER (timeout ${TIMEOUT}s)"

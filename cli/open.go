@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"netlens/diff"
+	"netlens/model"
+	"netlens/snapshot"
+	"netlens/ui"
+)
+
+// runOpen shows the snapshot in file (and, with other, what moved
+// between the two, the older one as the base) in the TUI: no collector
+// runs and nothing on this machine is read, so it needs no privileges.
+func runOpen(ctx context.Context, o options, file, other string) error {
+	snap, err := snapshot.ReadFile(file)
+	if err != nil {
+		return UsageError{err}
+	}
+	off := &ui.Offline{File: file}
+	store := model.NewStoreFrom(snap)
+	if other != "" {
+		b, err := snapshot.ReadFile(other)
+		if err != nil {
+			return UsageError{err}
+		}
+		base := snap
+		if b.TakenAt.Before(base.TakenAt) {
+			base, b = b, base
+			off.File, off.Base = other, file
+		} else {
+			off.Base, off.File = file, other
+		}
+		r, err := diff.Compare(base, b, diff.Options{})
+		if err != nil {
+			return UsageError{fmt.Errorf("--diff: %w", err)}
+		}
+		off.BaseAt, off.Summary, off.Changed = base.TakenAt, summary(r), changed(r)
+		store, snap = snapshot.DiffStore(base, b), b
+	}
+	taken := snap.TakenAt
+	return ui.Run(ctx, store, ui.Options{
+		Refresh: o.refresh,
+		Version: o.version,
+		NoMouse: o.noMouse,
+		Glyphs:  glyphs(o.ascii),
+		Offline: off,
+		// Ages and timeouts count from when the snapshot was taken.
+		Now: func() time.Time { return taken },
+	})
+}
+
+// summary says what a diff report holds in a line.
+func summary(r diff.Report) string {
+	if r.Equal() {
+		return "no differences between the two snapshots"
+	}
+	var parts []string
+	add := func(n int, sign, what string) {
+		if n == 0 {
+			return
+		}
+		s := ""
+		if n > 1 {
+			s = "s"
+		}
+		parts = append(parts, fmt.Sprintf("%s%d %s%s", sign, n, what, s))
+	}
+	add(len(r.SocketsAppeared), "+", "socket")
+	add(len(r.SocketsGone), "-", "socket")
+	add(len(r.Counters), "", "drop counter")
+	add(len(r.Sysctls), "", "sysctl")
+	add(len(r.RulesAdded), "+", "rule")
+	add(len(r.RulesRemoved), "-", "rule")
+	add(len(r.RulesChanged)+len(r.RuleCounters), "~", "rule")
+	add(len(r.FlowsAppeared), "+", "flow")
+	add(len(r.FlowsGone), "-", "flow")
+	add(len(r.Collectors), "", "collector")
+	return fmt.Sprintf("%d changes: %s (netlens diff lists them)", r.Changes(), strings.Join(parts, ", "))
+}
+
+// changed is what the TUI draws as changed in a diff.
+func changed(r diff.Report) *ui.Changed {
+	c := &ui.Changed{Sockets: map[ui.SocketID]bool{}, Sysctls: map[string]bool{}, Rules: map[uint32]bool{}}
+	for _, s := range r.SocketsAppeared {
+		c.Sockets[ui.SocketID{Proto: s.Proto, Local: s.Local, Remote: s.Remote}] = true
+	}
+	for _, s := range r.Sysctls {
+		c.Sysctls[s.Name] = true
+	}
+	for _, x := range r.RulesAdded {
+		c.Rules[x.ID] = true
+	}
+	for _, x := range r.RulesChanged {
+		c.Rules[x.ID] = true
+	}
+	for _, x := range r.RuleCounters {
+		c.Rules[x.ID] = true
+	}
+	return c
+}

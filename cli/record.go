@@ -1,0 +1,143 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"netlens/model"
+	"netlens/recorder"
+)
+
+func recordCmd(o *options) *cobra.Command {
+	var ro recorder.Options
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "record --dir DIR [--interval 10s] [--keep 360] [--max-bytes N]",
+		Short: "Flight recorder: write a compressed snapshot into DIR every interval, keeping the newest",
+		Long: `record runs the collectors and writes a gzip-compressed JSON snapshot
+into DIR every --interval, named netlens-HOST-TIME.json.gz, keeping the
+newest --keep files and at most --max-bytes of them. netlens diff and
+netlens --open read the files as they are (zcat too).
+
+Files are written atomically: a reader never sees a partial one. Below
+--min-free bytes free on DIR's filesystem, or when the disk fills, it
+stops and says so, leaving no partial file.
+
+Exit status: 0 when interrupted (Ctrl-C, SIGTERM); 1 when a file cannot
+be written or the disk is too full to go on; 2 for invalid flags or
+arguments.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch {
+			case ro.Dir == "":
+				return UsageError{fmt.Errorf("record needs --dir\n%s", cmd.UsageString())}
+			case ro.Interval < 100*time.Millisecond:
+				return UsageError{fmt.Errorf("--interval %s is too short (minimum 100ms)\n%s", ro.Interval, cmd.UsageString())}
+			case ro.Keep < 1:
+				return UsageError{fmt.Errorf("--keep must be at least 1\n%s", cmd.UsageString())}
+			}
+			return runRecord(cmd.Context(), *o, ro, cmd.ErrOrStderr(), verbose)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&ro.Dir, "dir", "", "`DIR`ectory to write the snapshots into (must exist)")
+	f.DurationVar(&ro.Interval, "interval", recorder.DefaultInterval, "time between snapshots")
+	f.IntVar(&ro.Keep, "keep", recorder.DefaultKeep, "snapshot files to keep (the newest)")
+	f.Int64Var(&ro.MaxBytes, "max-bytes", 0, "bytes the kept files may take at most (0: no limit)")
+	f.Int64Var(&ro.MinFree, "min-free", recorder.DefaultMinFree, "stop when DIR's filesystem has fewer bytes free")
+	f.BoolVarP(&verbose, "verbose", "v", false, "print each file written")
+	collectFlags(f, o)
+	return cmd
+}
+
+func runRecord(ctx context.Context, o options, ro recorder.Options, stderr io.Writer, verbose bool) error {
+	rec, err := recorder.New(ro)
+	if err != nil {
+		return err
+	}
+	// The collectors refresh at the recording interval: each snapshot's
+	// deltas and rates are over one interval.
+	o.refresh = ro.Interval
+	store, ctx, stop, err := startCollectors(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	fmt.Fprintf(stderr, "netlens record: a snapshot into %s every %s, keeping %d\n", ro.Dir, ro.Interval, rec.Options().Keep)
+	var written func(string)
+	if verbose {
+		written = func(p string) { fmt.Fprintln(stderr, p) }
+	}
+	if err := rec.Run(ctx, store, written); err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	return nil
+}
+
+// recordControl is the TUI's 'R': it starts and stops a recorder of the
+// TUI's own Store. It is safe for concurrent use.
+type recordControl struct {
+	ctx   context.Context
+	store *model.Store
+	opts  recorder.Options
+
+	mu      sync.Mutex
+	cancel  context.CancelFunc
+	done    chan struct{}
+	stopped error
+}
+
+func (c *recordControl) Toggle() (string, error) {
+	c.mu.Lock()
+	cancel, done := c.cancel, c.done
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+		files, _ := recorder.Files(c.opts.Dir)
+		return fmt.Sprintf("recorder stopped: %d snapshots in %s", len(files), c.opts.Dir), nil
+	}
+	rec, err := recorder.New(c.opts)
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	done = make(chan struct{})
+	c.mu.Lock()
+	c.cancel, c.done, c.stopped = cancel, done, nil
+	c.mu.Unlock()
+	go func() {
+		defer close(done)
+		err := rec.Run(ctx, c.store, nil)
+		c.mu.Lock()
+		c.cancel, c.stopped = nil, err
+		c.mu.Unlock()
+		cancel()
+	}()
+	o := rec.Options()
+	return fmt.Sprintf("recording a snapshot every %s into %s, keeping %d (R stops)", o.Interval, o.Dir, o.Keep), nil
+}
+
+func (c *recordControl) Recording() (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cancel != nil, c.stopped
+}
+
+// tuiRecorder is the TUI's recorder control, writing into --record-dir
+// (--snapshot-dir when not given).
+func tuiRecorder(ctx context.Context, store *model.Store, o options) *recordControl {
+	ro := o.record
+	if ro.Dir == "" {
+		ro.Dir = o.snapshotDir
+	}
+	if ro.MinFree == 0 {
+		ro.MinFree = recorder.DefaultMinFree
+	}
+	return &recordControl{ctx: ctx, store: store, opts: ro}
+}

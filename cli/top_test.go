@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"netlens/collectors/sockets"
+	"netlens/model"
+)
+
+// fakeSockets returns a fixed series of socket tables.
+type fakeSockets struct {
+	tables [][]model.Socket
+	source string
+	n      int
+}
+
+func (f *fakeSockets) Sockets(context.Context) ([]model.Socket, sockets.Stats, error) {
+	t := f.tables[min(f.n, len(f.tables)-1)]
+	f.n++
+	return t, sockets.Stats{Source: f.source, FallbackReason: "sock_diag denied"}, nil
+}
+
+func topSock(local, remote string, comm string, pid int, rate model.SocketRate) model.Socket {
+	return model.Socket{Proto: model.ProtoTCP, State: model.StateEstablished, Local: netip.MustParseAddrPort(local), Remote: netip.MustParseAddrPort(remote),
+		Procs: []model.Proc{{PID: pid, Comm: comm, FD: 3}}, Rate: rate, TCP: model.TCPInfo{Len: 232, RTT: 1500, SndCwnd: 10, TotalRetrans: 4, Congestion: "cubic"}}
+}
+
+func TestTopPrint(t *testing.T) {
+	known := func(rx, tx, re float64) model.SocketRate {
+		return model.SocketRate{Known: true, Interval: time.Second, RxBps: rx, TxBps: tx, RetransPerSec: re}
+	}
+	table := []model.Socket{
+		topSock("10.0.0.1:443", "10.0.0.9:50000", "nginx", 12, known(1200, 5.5e6, 2)),
+		topSock("10.0.0.1:443", "10.0.0.9:50001", "nginx", 11, known(800, 1e6, 0)),
+		topSock("10.0.0.1:5000", "10.0.0.7:22", "curl", 30, known(3e6, 100, 0)),
+		topSock("10.0.0.1:5001", "10.0.0.7:22", "sleepy", 31, model.SocketRate{}),
+		{Proto: model.ProtoUDP, State: model.StateClose, Local: netip.MustParseAddrPort("0.0.0.0:53"), Procs: []model.Proc{{PID: 40, Comm: "dnsmasq"}}},
+	}
+	tests := []struct {
+		name string
+		o    topOptions
+		want []string // lines, times cut off
+	}{
+		{"by process", topOptions{by: "process", count: 1}, []string{
+			"sock_diag",
+			"PROCESS  PIDS   CONNS  RX/s     TX/s     RETRANS/s",
+			"nginx    11,12  2      2.0 kB/s 6.5 MB/s 2.0",
+			"curl     30     1      3.0 MB/s 100 B/s  0.0",
+			"sleepy   31     1      -        -        -",
+		}},
+		{"by socket, limit 2", topOptions{by: "socket", count: 1, limit: 2}, []string{
+			"sock_diag",
+			"LOCAL         REMOTE          STATE  PROCESS   RX/s     TX/s     RETRANS/s  RTT     CWND",
+			"10.0.0.1:443  10.0.0.9:50000  ESTAB  nginx/12  1.2 kB/s 5.5 MB/s 2.0        1.50ms  10",
+			"10.0.0.1:5000 10.0.0.7:22     ESTAB  curl/30   3.0 MB/s 100 B/s  0.0        1.50ms  10",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errw bytes.Buffer
+			tt.o.interval = time.Millisecond
+			src := &fakeSockets{tables: [][]model.Socket{nil, table}, source: sockets.SourceSockDiag}
+			if err := runTop(context.Background(), src, tt.o, &out, &errw); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(squash(tt.want), squash(cutTimes(out.String()))); diff != "" {
+				t.Errorf("top (-want +got)\n%s", diff)
+			}
+			if errw.Len() != 0 {
+				t.Errorf("stderr: %q", errw.String())
+			}
+		})
+	}
+}
+
+// squash collapses runs of spaces, so that tests do not depend on
+// column widths.
+func squash(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		out = append(out, strings.Join(strings.Fields(l), " "))
+	}
+	return out
+}
+
+// cutTimes drops the time of day that starts each interval's first line.
+func cutTimes(s string) []string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		if len(l) > 10 && l[2] == ':' && l[5] == ':' {
+			l = l[10:]
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+func TestTopJSONAndCount(t *testing.T) {
+	table := []model.Socket{topSock("127.0.0.1:1", "127.0.0.1:2", "a", 1, model.SocketRate{Known: true, Interval: time.Second, TxBps: 5})}
+	var out, errw bytes.Buffer
+	src := &fakeSockets{tables: [][]model.Socket{table}, source: sockets.SourceProcNet}
+	if err := runTop(context.Background(), src, topOptions{by: "process", count: 3, json: true, interval: time.Millisecond}, &out, &errw); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 || src.n != 4 {
+		t.Fatalf("%d lines from %d readings, want 3 from 4:\n%s", len(lines), src.n, out.String())
+	}
+	var iv topInterval
+	if err := json.Unmarshal([]byte(lines[2]), &iv); err != nil {
+		t.Fatal(err)
+	}
+	want := []model.ProcessRate{{Comm: "a", PIDs: []int{1}, Conns: 1, Rated: 1, Sockets: 1, TxBps: 5}}
+	if diff := cmp.Diff(want, iv.Processes); diff != "" {
+		t.Errorf("processes (-want +got)\n%s", diff)
+	}
+	if got := errw.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, "/proc/net, which has no tcp_info") {
+		t.Errorf("stderr %q, want one line saying why there are no rates", got)
+	}
+}

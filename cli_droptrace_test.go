@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestIntegrationDropsTraceCommand runs `netlens drops --trace --json`
+// inside a fresh namespace while UDP goes to a closed port there: a
+// sample names the reason, the function, the flow and the count sent.
+func TestIntegrationDropsTraceCommand(t *testing.T) {
+	ns := testNetns(t)
+	cmd := exec.Command("ip", "netns", "exec", ns, netlensBinary(t), "drops", "--trace", "--json", "--interval", "500ms", "--count", "6")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	type sample struct {
+		Supported  bool   `json:"supported"`
+		Attach     string `json:"attach"`
+		Seen       uint64 `json:"seen"`
+		Attributed uint64 `json:"attributed"`
+		Rows       []struct {
+			Reason   string `json:"reason"`
+			Function string `json:"function"`
+			Proto    string `json:"proto"`
+			DstPort  uint16 `json:"dport"`
+			Delta    uint64 `json:"delta"`
+		} `json:"rows"`
+	}
+	if !sc.Scan() { // the first sample: the tracer is attached
+		t.Fatalf("no sample: %v", sc.Err())
+	}
+	send := exec.Command("ip", "netns", "exec", ns, "sh", "-c", "for i in 1 2 3 4 5 6 7; do echo x | socat -u - UDP-SENDTO:127.0.0.1:7020; done")
+	if b, err := send.CombinedOutput(); err != nil {
+		t.Fatalf("socat: %v: %s", err, b)
+	}
+	var got uint64
+	deadline := time.Now().Add(10 * time.Second)
+	for got < 7 && time.Now().Before(deadline) && sc.Scan() {
+		var s sample
+		if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
+			t.Fatalf("sample %q: %v", sc.Text(), err)
+		}
+		if !s.Supported || s.Attach != "tp_btf/kfree_skb" {
+			t.Fatalf("sample: %+v", s)
+		}
+		for _, r := range s.Rows {
+			if r.DstPort == 7020 {
+				if r.Reason != "NO_SOCKET" || r.Function != "__udp4_lib_rcv" || r.Proto != "udp" {
+					t.Errorf("row %+v", r)
+				}
+				got += r.Delta
+			}
+		}
+	}
+	if got != 7 {
+		t.Errorf("traced %d drops to port 7020, want 7", got)
+	}
+	// The table form names the same.
+	tbl, err := exec.Command("ip", "netns", "exec", ns, netlensBinary(t), "drops", "--trace", "--count", "1", "--interval", "200ms").Output()
+	if err != nil || !strings.Contains(string(tbl), "DELTA  TOTAL  REASON") {
+		t.Errorf("table: %v\n%s", err, tbl)
+	}
+}
+
+// TestIntegrationDropsTraceSignals stops `netlens drops --trace` with
+// SIGTERM and with SIGHUP: it exits 0 and leaves no program, map or link
+// (bpftool before and after).
+func TestIntegrationDropsTraceSignals(t *testing.T) {
+	if _, err := exec.LookPath("bpftool"); err != nil {
+		t.Skip("needs bpftool (apt-get install -y bpftool)")
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			ns := testNetns(t)
+			cmd := exec.Command("ip", "netns", "exec", ns, netlensBinary(t), "drops", "--trace", "--json", "--interval", "200ms", "--count", "0")
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			if !bufio.NewScanner(out).Scan() {
+				t.Fatal("no first sample")
+			}
+			ids := tracerProgs(t)
+			if len(ids) == 0 {
+				t.Fatal("bpftool lists no kfree_skb_btf program while netlens runs")
+			}
+			// ip netns exec execs netlens: the PID is netlens's.
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Errorf("exit after %s: %v", sig, err)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				left := 0
+				now := tracerProgs(t)
+				for id := range ids {
+					if now[id] {
+						left++
+					}
+				}
+				if left == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("after %s, %d tracer programs are still loaded", sig, left)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// tracerProgs returns the IDs of the loaded kfree_skb_btf programs.
+func tracerProgs(t *testing.T) map[int]bool {
+	t.Helper()
+	b, err := exec.Command("bpftool", "-j", "prog", "list").Output()
+	if err != nil {
+		t.Fatalf("bpftool prog list: %v", err)
+	}
+	var progs []struct {
+		ID   int    `json:"id"`
+		Name string `json:"name"`
+	}
+	if err := json.Unmarshal(b, &progs); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[int]bool{}
+	for _, p := range progs {
+		if p.Name == "kfree_skb_btf" {
+			ids[p.ID] = true
+		}
+	}
+	return ids
+}

@@ -1,0 +1,115 @@
+// Command hold runs the droptrace collector on a namespace, reading the
+// kernel's map every -interval, until it gets SIGINT/SIGTERM or
+// -duration passes, then prints its accounting, its CPU and its memory
+// as JSON. It is the tracer side of the drop tracer's benchmark
+// (collectors/droptrace/bench/run.sh): a whole process, as netlens is.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"netlens/collectors/droptrace"
+	"netlens/model"
+)
+
+type pub struct{ last model.DropTrace }
+
+func (p *pub) Publish(u model.Update) {
+	if d, ok := u.(model.DropTraceUpdate); ok {
+		p.last = d.Trace
+	}
+}
+
+func main() {
+	ns := flag.String("netns", "/proc/self/ns/net", "namespace file to trace")
+	interval := flag.Duration("interval", time.Second, "map read interval")
+	dur := flag.Duration("duration", time.Minute, "stop after")
+	maxFlows := flag.Int("max-flows", droptrace.DefaultMaxFlows, "flows map size")
+	flag.Parse()
+	ino, err := droptrace.NetnsInode(*ns)
+	if err != nil {
+		fail(err)
+	}
+	c := droptrace.New(droptrace.Options{Netns: ino, MaxFlows: *maxFlows})
+	defer c.Close()
+	p := &pub{}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	if err := c.Collect(ctx, p); err != nil {
+		fail(err)
+	}
+	fmt.Println("ready")
+	var ru0 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	start := time.Now()
+	t := time.NewTicker(*interval)
+	defer t.Stop()
+	var maxRead time.Duration
+loop:
+	for time.Since(start) < *dur {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-t.C:
+		}
+		t0 := time.Now()
+		if err := c.Collect(ctx, p); err != nil {
+			fail(err)
+		}
+		maxRead = max(maxRead, time.Since(t0))
+	}
+	if err := c.Collect(context.Background(), p); err != nil {
+		fail(err)
+	}
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	secs := time.Since(start).Seconds()
+	cpu := tv(ru.Utime) + tv(ru.Stime) - tv(ru0.Utime) - tv(ru0.Stime)
+	d := p.last
+	var noSocket uint64
+	for _, r := range d.Reasons {
+		if r.Reason == "NO_SOCKET" {
+			noSocket += r.Packets
+		}
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(map[string]any{
+		"seconds": secs, "cpu_s": cpu, "cpu_pct": 100 * cpu / secs, "max_read_ms": float64(maxRead.Microseconds()) / 1000,
+		"rss_kb": status("VmRSS"), "hwm_kb": status("VmHWM"),
+		"seen": d.Seen, "no_socket": noSocket, "attributed": d.Attributed, "unattributed": d.Unattributed, "not_aggregated": d.NotAggregated,
+		"map_entries": d.MapEntries, "map_max": d.MapMax, "flows": len(d.Flows), "attach": d.Attach,
+	})
+}
+
+// status returns a kB field of /proc/self/status.
+func status(field string) int {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
+			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+			return n
+		}
+	}
+	return -1
+}
+
+func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "hold:", err)
+	os.Exit(1)
+}

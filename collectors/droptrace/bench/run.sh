@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Drop tracer benchmark for `make bench` (needs root): a UDP flood to a
+# closed port inside a fresh network namespace, every datagram dropped
+# (NO_SOCKET), with the tracer off and on, alternating, RUNS times each.
+#
+# The flood (bench/flood: one thread, sendmmsg of 64) runs the whole
+# receive path on loopback in its own context, so the tracer's cost per
+# drop shows as fewer packets per second at the same CPU. The tracer side
+# is a whole process (bench/hold: the droptrace collector reading the map
+# every second, as netlens does). Reported: packets/s off and on (median),
+# the loss, the flood's CPU, the tracer process's CPU, and uncounted drops
+# (the Udp NoPorts delta from nstat minus the tracer's NO_SOCKET drops and
+# its unattributed ones: drops the kernel counted that the tracer did
+# not). Then memory: the
+# tracer process's RSS and the kernel map's memlock with 50,000 distinct
+# flows into the default 16,384-key map and into a 65,536-key map.
+#
+# pwru is not compared: it is not packaged by Debian 12 and not served by
+# the Go module proxy this project reaches, and its BPF objects are
+# generated at build time with clang and its vendored libpcap is linked
+# with cgo, so `go install` cannot build it.
+#
+# Environment: RUNS=5 DURATION=5s RESULTS=path/to/RESULTS.md
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../../.." && pwd)
+RUNS=${RUNS:-5}
+DURATION=${DURATION:-5s}
+RESULTS=${RESULTS:-$here/RESULTS.md}
+
+if [ "$(id -u)" != 0 ]; then
+	echo "run.sh: needs root (namespaces, BPF)" >&2
+	exit 1
+fi
+for tool in ip nstat jq bpftool go; do
+	command -v "$tool" >/dev/null || { echo "run.sh: needs $tool (make test-deps)" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d)
+ns=dtbench-$$
+cleanup() {
+	[ -n "${holdpid:-}" ] && kill "$holdpid" 2>/dev/null || true
+	ip netns del "$ns" 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+(cd "$repo" && go build -o "$tmp/flood" ./collectors/droptrace/bench/flood && CGO_ENABLED=0 go build -o "$tmp/hold" ./collectors/droptrace/bench/hold)
+ip netns add "$ns"
+ip netns exec "$ns" ip link set lo up
+
+noports() { NSTAT_HISTORY=$tmp/h ip netns exec "$ns" nstat -asz UdpNoPorts | awk '$1=="UdpNoPorts"{print $2}'; }
+
+# start_hold ARGS...: starts the tracer process, waits until attached.
+start_hold() {
+	rm -f "$tmp/hold.out"
+	mkfifo "$tmp/ready" 2>/dev/null || true
+	"$tmp/hold" -netns "/run/netns/$ns" -duration 10m "$@" >"$tmp/hold.out" &
+	holdpid=$!
+	for _ in $(seq 100); do grep -q ready "$tmp/hold.out" 2>/dev/null && return; sleep 0.1; done
+	echo "run.sh: tracer did not start" >&2
+	cat "$tmp/hold.out" >&2
+	exit 1
+}
+# stop_hold: stops the tracer process; its report is then in $held.
+stop_hold() { kill -TERM "$holdpid"; wait "$holdpid" || true; holdpid=; held=$(tail -1 "$tmp/hold.out"); }
+
+# busy: the machine's busy CPU jiffies so far (/proc/stat, all CPUs):
+# softirq work that ksoftirqd does for the flood is not the flood's CPU.
+busy() { awk '$1=="cpu"{print $2+$3+$4+$7+$8}' /proc/stat; }
+
+median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+: >"$tmp/off"; : >"$tmp/on"
+for i in $(seq "$RUNS"); do
+	b0=$(busy)
+	off=$(ip netns exec "$ns" "$tmp/flood" -duration "$DURATION")
+	b1=$(busy)
+	echo "off $i: $off"
+	jq -c --argjson j "$((b1 - b0))" '. + {machine_pct: ($j / .seconds)}' <<<"$off" >>"$tmp/off"
+
+	start_hold
+	before=$(noports)
+	b0=$(busy)
+	on=$(ip netns exec "$ns" "$tmp/flood" -duration "$DURATION")
+	b1=$(busy)
+	sleep 0.2
+	after=$(noports)
+	stop_hold
+	echo "on  $i: $on"
+	echo "    tracer: $held"
+	jq -c --argjson h "$held" --argjson d "$((after - before))" --argjson j "$((b1 - b0))" '. + {machine_pct: ($j / .seconds), hold_cpu_pct: $h.cpu_pct, hold_max_read_ms: $h.max_read_ms, seen: $h.seen, noports: $d, no_socket: $h.no_socket, uncounted: ($d - $h.no_socket - $h.unattributed), unattributed: $h.unattributed}' <<<"$on" >>"$tmp/on"
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+pps_off=$(jq .pps "$tmp/off" | median)
+pps_on=$(jq .pps "$tmp/on" | median)
+cpu_off=$(jq '.cpu_s / .seconds * 100' "$tmp/off" | median)
+cpu_on=$(jq '.cpu_s / .seconds * 100' "$tmp/on" | median)
+mach_off=$(jq .machine_pct "$tmp/off" | median)
+mach_on=$(jq .machine_pct "$tmp/on" | median)
+hold_cpu=$(jq .hold_cpu_pct "$tmp/on" | median)
+uncounted=$(jq -s 'map(.uncounted) | add' "$tmp/on")
+unattributed=$(jq -s 'map(.unattributed) | add' "$tmp/on")
+# Packets per CPU-second of the flood: the rate one CPU would reach, which
+# a loaded machine's scheduling does not blur (on loopback the receive
+# path, the tracer included, runs in the sender's context).
+ppc_off=$(jq '.packets / .cpu_s' "$tmp/off" | median)
+ppc_on=$(jq '.packets / .cpu_s' "$tmp/on" | median)
+loss=$(awk -v a="$ppc_off" -v b="$ppc_on" 'BEGIN{printf "%.1f", (a-b)/a*100}')
+
+# Memory: 50,000 distinct flows (one datagram each) into a map of 16,384
+# keys (the default) and of 65,536.
+mem=""
+for size in 16384 65536; do
+	start_hold -max-flows "$size"
+	id=$(bpftool -j map list | jq "[.[] | select(.name == \"flows\" and .max_entries == $size)] | max_by(.id) | .id")
+	memlock=$(bpftool -j map show id "$id" | jq .bytes_memlock)
+	ip netns exec "$ns" "$tmp/flood" -count 50000 -flows 50000 -port 10000 -sport 9999 >/dev/null
+	sleep 1.5
+	stop_hold
+	echo "memory, map $size: memlock $memlock, tracer $held"
+	mem+="| $size | $(jq -r .map_entries <<<"$held") | $memlock | $(jq -r .rss_kb <<<"$held") | $(jq -r .hwm_kb <<<"$held") | $(jq -r .seen <<<"$held") | $(jq -r .unattributed <<<"$held") |"$'\n'
+done
+
+{
+	echo "# Drop tracer benchmark"
+	echo
+	echo "$(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) CPUs, load $load_before -> $load_after, commit $(git -C "$repo" describe --always --dirty)."
+	echo "UDP flood to a closed port on loopback in a namespace, $RUNS runs of $DURATION each, tracer off and on alternating; medians."
+	echo
+	echo "| tracer | packets/s | packets per flood CPU-second | flood process CPU % | machine CPU % (all $(nproc) CPUs, x100) | tracer process CPU % | uncounted drops | unattributed |"
+	echo "|---|---|---|---|---|---|---|---|"
+	echo "| off | $(printf %.0f "$pps_off") | $(printf %.0f "$ppc_off") | $(printf %.1f "$cpu_off") | $(printf %.0f "$mach_off") | - | - | - |"
+	echo "| on | $(printf %.0f "$pps_on") | $(printf %.0f "$ppc_on") | $(printf %.1f "$cpu_on") | $(printf %.0f "$mach_on") | $(printf %.2f "$hold_cpu") | $uncounted | $unattributed |"
+	echo
+	echo "Throughput loss with the tracer on, per flood CPU-second: $loss% (target <= 5%)."
+	echo
+	echo "| map keys | flows held | map memlock bytes | tracer RSS kB | tracer peak RSS kB | seen | unattributed |"
+	echo "|---|---|---|---|---|---|---|"
+	printf "%s" "$mem"
+} | tee "$RESULTS"

@@ -1,0 +1,245 @@
+package droptrace
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"netlens/collectors"
+	"netlens/collectors/dropmon"
+	"netlens/model"
+	"netlens/model/drops"
+)
+
+// Name is the name the collector reports under.
+const Name = model.CollectorDropTrace
+
+// Options configure a Collector.
+type Options struct {
+	// AllNetns traces every network namespace; by default only the one
+	// netlens runs in (or Netns).
+	AllNetns bool
+	// Netns is the inode of the namespace to trace; 0 means netlens's own
+	// (/proc/self/ns/net).
+	Netns uint32
+	// MaxFlows is the size of the kernel's flows map (DefaultMaxFlows
+	// when 0).
+	MaxFlows int
+	// Attach forces AttachBTF or AttachRaw.
+	Attach string
+	// Kallsyms is the symbol file ("/proc/kallsyms" when empty).
+	Kallsyms string
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Collector is the "droptrace" collector. The first Collect loads and
+// attaches the tracer; every Collect reads the kernel's map and
+// publishes a model.DropTrace. Collect must not be called concurrently
+// with itself (the Runner never does); Close detaches the tracer.
+type Collector struct {
+	opts Options
+
+	mu     sync.Mutex
+	tracer *Tracer
+	agg    *aggregator
+	closed bool
+	// published are the (reason, location) counters published so far.
+	published map[traceCounterKey]bool
+}
+
+// traceCounterKey is a published counter: reason and location.
+type traceCounterKey struct{ reason, location string }
+
+// New returns a drop tracer collector. Nothing is loaded until the first
+// Collect.
+func New(opts Options) *Collector {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Kallsyms == "" {
+		opts.Kallsyms = "/proc/kallsyms"
+	}
+	return &Collector{opts: opts, published: map[traceCounterKey]bool{}}
+}
+
+// Name implements collectors.Collector.
+func (c *Collector) Name() string { return Name }
+
+// Source implements collectors.Sourcer: "eBPF tp_btf/kfree_skb".
+func (c *Collector) Source() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tracer == nil {
+		return "eBPF"
+	}
+	return "eBPF " + c.tracer.Attach()
+}
+
+// NetnsInode returns the inode of a network namespace file
+// ("/proc/self/ns/net", "/run/netns/NAME"), which is what the tracer
+// compares with the kernel's ns.inum.
+func NetnsInode(path string) (uint32, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0, fmt.Errorf("stat %s: %w", path, err)
+	}
+	return uint32(st.Ino), nil
+}
+
+// Collect implements collectors.Collector. When the tracer cannot run it
+// publishes a DropTrace saying why (Supported false, Reason) and returns
+// the error.
+func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.opts.Now()
+	if err := c.startLocked(); err != nil {
+		pub.Publish(model.DropTraceUpdate{Trace: model.DropTrace{At: now, Reason: ReasonOf(err)}})
+		return err
+	}
+	t, err := c.readLocked(now)
+	if err != nil {
+		return err
+	}
+	pub.Publish(model.DropTraceUpdate{Trace: t})
+	// The per-(reason, location) totals as counters too, so that they
+	// take part in the funnel and get deltas, rates and histories. The
+	// Store takes a counter's first value as its baseline; these count
+	// from the tracer's start, so a (reason, location) first seen now is
+	// published as 0 now and its count from the next read on: its first
+	// drops then show as that read's delta, one refresh late.
+	cs := make([]model.RawCounter, 0, len(t.Reasons))
+	for _, r := range t.Reasons {
+		v := r.Packets
+		k := traceCounterKey{r.Reason, r.Location}
+		if !c.published[k] {
+			c.published[k], v = true, 0
+		}
+		cs = append(cs, model.RawCounter{Layer: r.Layer, Source: drops.DropTraceSource, Group: "reason", Instance: r.Location,
+			Name: r.Reason, Kind: model.KindCounter, Value: v})
+	}
+	pub.Publish(model.CountersUpdate{Collector: Name, At: now, Counters: cs})
+	return nil
+}
+
+// startLocked opens the tracer once; after a failure the next call tries
+// again.
+func (c *Collector) startLocked() error {
+	if c.closed {
+		return errors.New("droptrace: collector closed")
+	}
+	if c.tracer != nil {
+		return nil
+	}
+	ns := c.opts.Netns
+	if ns == 0 && !c.opts.AllNetns {
+		var err error
+		if ns, err = NetnsInode("/proc/self/ns/net"); err != nil {
+			return fmt.Errorf("droptrace: own namespace: %w", err)
+		}
+	}
+	if c.opts.AllNetns {
+		ns = 0
+	}
+	t, err := OpenTracer(TracerOptions{Netns: ns, MaxFlows: c.opts.MaxFlows, Attach: c.opts.Attach})
+	if err != nil {
+		return err
+	}
+	c.tracer = t
+	c.agg = newAggregator(t.Reasons(), func() *dropmon.Symbols { return kallsyms(c.opts.Kallsyms) })
+	return nil
+}
+
+// readLocked reads the counters, then the map. The program counts a
+// drop as seen before it adds it to the map, so a drop between the two
+// reads may be in the map but not in the counters read: Seen is then
+// raised to Attributed, and the next read counts it. (Read the other way
+// round, such drops would show as unattributed for one refresh.)
+func (c *Collector) readLocked(now time.Time) (model.DropTrace, error) {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	clk := clock{wall: now, mono: uint64(ts.Nano())}
+	cnt, err := c.tracer.Counts()
+	if err != nil {
+		return model.DropTrace{}, err
+	}
+	a := c.agg
+	a.begin()
+	flows := make([]model.DropTraceFlow, 0, len(a.prev))
+	n, err := c.tracer.ReadFlows(func(k flowKey, v flowVal) { flows = append(flows, a.add(k, v, clk)) })
+	a.end()
+	if err != nil {
+		return model.DropTrace{}, err
+	}
+	slices.SortFunc(flows, func(x, y model.DropTraceFlow) int {
+		if c := y.LastSeen.Compare(x.LastSeen); c != 0 {
+			return c
+		}
+		return cmp.Compare(y.Packets, x.Packets)
+	})
+	t := model.DropTrace{
+		At: now, Supported: true, Attach: c.tracer.Attach(), Netns: c.tracer.Netns(),
+		Seen: cnt.Seen, Attributed: a.attributed, NotAggregated: cnt.NotAggregated,
+		NotParsed: cnt.NotParsed, OtherNetns: cnt.OtherNetns,
+		MapEntries: n, MapMax: c.tracer.MaxFlows(),
+		Reasons: a.reasonRows(), Flows: flows,
+	}
+	t.Seen = max(t.Seen, t.Attributed)
+	t.Unattributed = t.Seen - t.Attributed
+	return t, nil
+}
+
+var (
+	symsMu    sync.Mutex
+	symsCache = map[string]*dropmon.Symbols{}
+)
+
+// kallsyms reads the symbol file once per process (a quarter of a second
+// for /proc/kallsyms' 200,000 lines): symbols of modules loaded later
+// resolve to hex. Without CAP_SYSLOG (or with kptr_restrict) it is nil
+// and every location stays in hex.
+func kallsyms(path string) *dropmon.Symbols {
+	symsMu.Lock()
+	defer symsMu.Unlock()
+	s, ok := symsCache[path]
+	if !ok {
+		s, _ = dropmon.ReadKallsyms(path)
+		symsCache[path] = s
+	}
+	return s
+}
+
+// Close detaches the tracer. It is safe to call more than once.
+func (c *Collector) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	if c.tracer == nil {
+		return nil
+	}
+	err := c.tracer.Close()
+	c.tracer = nil
+	return err
+}
+
+// ReasonOf returns the words the UI shows for an error of the tracer.
+func ReasonOf(err error) string {
+	switch {
+	case errors.Is(err, collectors.ErrPermission):
+		return "needs CAP_BPF and CAP_PERFMON (or root)"
+	case errors.Is(err, errNoBTF):
+		return "kernel has no BTF (CONFIG_DEBUG_INFO_BTF)"
+	case errors.Is(err, collectors.ErrNotSupported), errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ENOENT):
+		return "kernel cannot run the drop tracer: " + err.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,207 @@
+package droptrace
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"netlens/collectors"
+	"netlens/internal/netnstest"
+)
+
+// helperEnv makes the test binary act as a helper process (TestMain):
+// "hold" opens a tracer, prints its program's ID and waits to be killed;
+// "open" opens one and prints the error.
+const helperEnv = "NETLENS_DROPTRACE_HELPER"
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(helperEnv) {
+	case "hold":
+		tr, err := OpenTracer(TracerOptions{})
+		if err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		id, _ := tr.progID()
+		fmt.Println("attached", id)
+		time.Sleep(time.Minute)
+		os.Exit(0)
+	case "open":
+		_, err := OpenTracer(TracerOptions{})
+		fmt.Printf("perm=%v\n%v\n", errors.Is(err, collectors.ErrPermission), err)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// progID returns the ID of the attached program.
+func (t *Tracer) progID() (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, p := range t.coll.Programs {
+		info, err := p.Info()
+		if err != nil {
+			return 0, err
+		}
+		id, _ := info.ID()
+		return int(id), nil
+	}
+	return 0, errors.New("no program")
+}
+
+// bpfObjects lists the IDs of what bpftool sees: "prog", "map" or "link".
+func bpfObjects(t *testing.T, kind string) map[int]string {
+	t.Helper()
+	if _, err := exec.LookPath("bpftool"); err != nil {
+		t.Skip("needs bpftool (apt-get install -y bpftool)")
+	}
+	out, err := exec.Command("bpftool", "-j", kind, "list").Output()
+	if err != nil {
+		t.Fatalf("bpftool %s list: %v", kind, err)
+	}
+	var objs []struct {
+		ID     int    `json:"id"`
+		Name   string `json:"name"`
+		ProgID int    `json:"prog_id"`
+	}
+	if err := json.Unmarshal(out, &objs); err != nil {
+		t.Fatalf("bpftool %s list: %v", kind, err)
+	}
+	m := map[int]string{}
+	for _, o := range objs {
+		m[o.ID] = o.Name + "/" + strconv.Itoa(o.ProgID)
+	}
+	return m
+}
+
+// ours returns the objects in after, not in before, that the tracer
+// makes (programs kfree_skb_*, maps flows, counters and .rodata, and any
+// link).
+func ours(before, after map[int]string) []string {
+	var out []string
+	for id, name := range after {
+		if _, ok := before[id]; ok {
+			continue
+		}
+		n, _, _ := strings.Cut(name, "/")
+		if strings.HasPrefix(n, "kfree_skb") || n == "flows" || n == "counters" || strings.HasSuffix(n, ".rodata") || n == "" {
+			out = append(out, fmt.Sprintf("%d:%s", id, name))
+		}
+	}
+	return out
+}
+
+// TestIntegrationLifecycle starts and stops the collector 100 times:
+// no program, map or link is left behind (bpftool before and after).
+func TestIntegrationLifecycle(t *testing.T) {
+	ns := netnstest.New(t, "dt-life")
+	kinds := []string{"prog", "map", "link"}
+	before := map[string]map[int]string{}
+	for _, k := range kinds {
+		before[k] = bpfObjects(t, k)
+	}
+	ino, err := NetnsInode("/run/netns/" + ns.Name)
+	must(t, err)
+	for i := range 100 {
+		c := New(Options{Netns: ino})
+		if _, err := collect(c); err != nil {
+			t.Fatalf("cycle %d: %v", i, err)
+		}
+		must(t, c.Close())
+	}
+	waitGone(t, kinds, before)
+}
+
+// waitGone waits (the kernel frees programs after an RCU grace period)
+// until none of the tracer's objects is left, or fails after 5 s.
+func waitGone(t *testing.T, kinds []string, before map[string]map[int]string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var left []string
+		for _, k := range kinds {
+			for _, o := range ours(before[k], bpfObjects(t, k)) {
+				left = append(left, k+" "+o)
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("left behind: %v", left)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestIntegrationKilledLeavesNothing kills (SIGKILL) a process with the
+// tracer attached: its program, maps and link go with its descriptors.
+func TestIntegrationKilledLeavesNothing(t *testing.T) {
+	netnstest.RequireRoot(t)
+	kinds := []string{"prog", "map", "link"}
+	before := map[string]map[int]string{}
+	for _, k := range kinds {
+		before[k] = bpfObjects(t, k)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"=hold")
+	out, err := cmd.StdoutPipe()
+	must(t, err)
+	must(t, cmd.Start())
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	f := strings.Fields(line)
+	if len(f) != 2 || f[0] != "attached" {
+		_ = cmd.Process.Kill()
+		t.Fatalf("helper: %q", line)
+	}
+	if progs := bpfObjects(t, "prog"); !strings.HasPrefix(progs[atoi(t, f[1])], "kfree_skb_btf") {
+		t.Errorf("program %s not listed by bpftool: %v", f[1], progs)
+	}
+	must(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+	waitGone(t, kinds, before)
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	must(t, err)
+	return n
+}
+
+// TestIntegrationNonRootPermission opens the tracer as nobody: the error
+// wraps ErrPermission and names CAP_BPF and CAP_PERFMON.
+func TestIntegrationNonRootPermission(t *testing.T) {
+	netnstest.RequireRoot(t)
+	dir, err := os.MkdirTemp("", "droptrace-nobody")
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	must(t, os.Chmod(dir, 0o755))
+	bin := filepath.Join(dir, "droptrace.test")
+	b, err := os.ReadFile(os.Args[0])
+	must(t, err)
+	must(t, os.WriteFile(bin, b, 0o755))
+	cmd := exec.Command(bin, "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"=open")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	got, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("helper as nobody: %v\n%s", err, got)
+	}
+	s := string(got)
+	if !strings.HasPrefix(s, "perm=true") || !strings.Contains(s, "CAP_BPF") || !strings.Contains(s, "CAP_PERFMON") {
+		t.Errorf("as nobody: %q, want an ErrPermission naming CAP_BPF and CAP_PERFMON", s)
+	}
+	if !strings.Contains(ReasonOf(fmt.Errorf("x: %w", errPerm)), "CAP_BPF and CAP_PERFMON") {
+		t.Error("ReasonOf does not name the capabilities")
+	}
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs the drop tracer's portable incident test (portable_test.go) on a
+# second kernel: the Debian kernel under /boot (Linux 6.1: another enum
+# skb_drop_reason, a kfree_skb tracepoint without rx_sk), booted in qemu
+# with an initramfs holding busybox and the static test binary. The same
+# BPF objects load there (CO-RE against that kernel's BTF).
+#
+# Needs root, qemu-system-x86, busybox-static and linux-image-amd64
+# (kernelmod/test/deps.sh installs them). Environment: VMLINUZ,
+# TIMEOUT=300, ACCEL=tcg (kvm where nested virtualisation works), TESTOUT
+# (where make test collects the console).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../../.." && pwd)
+OUT=${OUT:-$(mktemp -d)}
+TIMEOUT=${TIMEOUT:-300}
+VMLINUZ=${VMLINUZ:-$(ls -1 /boot/vmlinuz-*-amd64 2>/dev/null | sort -V | tail -1)}
+[ -n "$VMLINUZ" ] || { echo "run.sh: no /boot/vmlinuz-*-amd64 (apt-get install -y linux-image-amd64)" >&2; exit 2; }
+KVER=${VMLINUZ#/boot/vmlinuz-}
+for tool in qemu-system-x86_64 busybox cpio go; do
+	command -v "$tool" >/dev/null || { echo "run.sh: needs $tool (kernelmod/test/deps.sh)" >&2; exit 2; }
+done
+
+root=$OUT/root
+rm -rf "$root" && mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev"
+(cd "$repo" && CGO_ENABLED=0 go test -c -trimpath -o "$root/droptrace.test" ./collectors/droptrace)
+cp "$(command -v busybox)" "$root/bin/busybox"
+cp "$here/init" "$root/init" && chmod 755 "$root/init"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$OUT/initramfs.gz"
+
+# TCG by default: KVM inside this kind of (nested) VM hangs in the BIOS.
+accel=${ACCEL:-tcg}
+echo "run.sh: booting $KVER ($accel)"
+set +e
+timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 -accel "$accel" -m 1024 -smp 2 \
+	-nographic -no-reboot -nic none \
+	-kernel "$VMLINUZ" -initrd "$OUT/initramfs.gz" \
+	-append "console=ttyS0 panic=-1 quiet loglevel=4" </dev/null >"$OUT/console.log" 2>&1
+qrc=$?
+set -e
+tr -d '\r' <"$OUT/console.log" >"$OUT/console.txt"
+[ -n "${TESTOUT:-}" ] && cp "$OUT/console.txt" "$TESTOUT/droptrace-vmtest.txt"
+cat "$OUT/console.txt"
+if ! grep -q 'DROPTRACE-VMTEST-RC=0' "$OUT/console.txt"; then
+	echo "run.sh: FAIL (qemu exit $qrc; console in $OUT/console.txt)" >&2
+	exit 1
+fi
+echo "run.sh: PASS"

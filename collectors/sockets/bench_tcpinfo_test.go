@@ -1,0 +1,83 @@
+package sockets
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"netlens/model"
+)
+
+// BenchmarkDumpTCPInfo is the cost of tcp_info: the TCP dumps (IPv4 and
+// IPv6) of the namespace, decoded as the collector decodes them, with
+// the attributes the collector asks for (INET_DIAG_INFO, INET_DIAG_CONG,
+// INET_DIAG_SKMEMINFO) and with INET_DIAG_SKMEMINFO alone, plus the rate
+// tracker's pass over the result. It opens 2000 loopback connections
+// unless $NETLENS_BENCH_SOCKETS=namespace, which benchmarks the sockets
+// the namespace already holds (collectors/sockets/bench/run.sh runs it
+// so, at 10k and 100k sockets).
+func BenchmarkDumpTCPInfo(b *testing.B) {
+	if os.Getenv("NETLENS_BENCH_SOCKETS") != "namespace" {
+		loopbackConns(b, 2000)
+	}
+	ctx := context.Background()
+	for _, bc := range []struct {
+		name  string
+		ext   func(ipProto) uint8
+		rates bool
+	}{
+		{"tcp_info=with", extensions, false},
+		{"tcp_info=without", func(ipProto) uint8 { return 1 << (uint8(attrSKMemInfo) - 1) }, false},
+		{"tcp_info=with+rates", extensions, true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			d, err := dialDiag(0)
+			if err != nil {
+				b.Skip(err)
+			}
+			defer d.Close()
+			d.ext = bc.ext
+			var out []model.Socket
+			var r rateTracker
+			var clock int64
+			b.ReportAllocs()
+			for b.Loop() {
+				out = out[:0]
+				for _, fam := range []uint8{afInet, afInet6} {
+					if out, err = d.dump(ctx, fam, protoTCP, out); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if bc.rates {
+					clock++
+					r.update(out, timeOf(clock))
+				}
+			}
+			b.ReportMetric(float64(len(out)), "sockets")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*max(len(out), 1)), "ns/socket")
+		})
+	}
+}
+
+// timeOf is the n-th second of a benchmark's clock.
+func timeOf(n int64) time.Duration { return time.Duration(n) * time.Second }
+
+// BenchmarkDecodeTCPInfoDump decodes the real tcp_info dump of
+// testdata (messages of about 424 bytes: inet_diag_msg, tcp_info,
+// congestion control, SKMEMINFO), per socket.
+func BenchmarkDecodeTCPInfoDump(b *testing.B) {
+	dg := readFixture(b, "sockdiag_tcpinfo_ipv4.bin")
+	var out []model.Socket
+	n := 0
+	b.SetBytes(int64(len(dg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if out, _, err = decodeDatagram(dg, fixtureSeq, model.ProtoTCP, nil, out[:0]); err != nil {
+			b.Fatal(err)
+		}
+		n = len(out)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/socket")
+}

@@ -1,0 +1,358 @@
+package exporter
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"netlens/model"
+	"netlens/model/drops"
+)
+
+// Source gives the latest snapshot; *model.Store is one.
+type Source interface {
+	Snapshot() model.Snapshot
+}
+
+// DefaultMaxInstances is Options.MaxInstances when zero.
+const DefaultMaxInstances = 32
+
+// OtherInstance is the instance label of the sum of the instances past
+// the cap.
+const OtherInstance = "other"
+
+// Options tune a Collector.
+type Options struct {
+	// MaxInstances is how many instance values (interfaces, CPUs,
+	// qdiscs) one counter keeps; the rest are summed into
+	// instance="other". Zero means DefaultMaxInstances.
+	MaxInstances int
+	// Version is the netlens version for netlens_build_info.
+	Version string
+	// Knowledge decides which counters are drop-like (the funnel); nil
+	// means drops.Default().
+	Knowledge *drops.Knowledge
+}
+
+// Collector is a prometheus.Collector over a Source's snapshots. It is
+// safe for concurrent use.
+type Collector struct {
+	src Source
+	o   Options
+}
+
+// New returns a Collector over src.
+func New(src Source, o Options) *Collector {
+	if o.MaxInstances <= 0 {
+		o.MaxInstances = DefaultMaxInstances
+	}
+	if o.Knowledge == nil {
+		o.Knowledge = drops.Default()
+	}
+	return &Collector{src: src, o: o}
+}
+
+var funnelLabels = []string{"layer", "source", "group", "name", "instance"}
+
+func newDesc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("netlens_"+name, help, labels, nil)
+}
+
+// The metrics. docs/metrics.md lists them with their labels and bounds.
+var (
+	descDrops = newDesc("drops_total",
+		"Drop-like kernel counters of the drop funnel, by layer in the order a received packet meets them (nic, softnet, qdisc, ip, netfilter, transport, socket, ipsec): "+
+			"name is the kernel's own counter name, source and group where it was read; what each one means, its causes and settings are in docs/drops.md (model/drops/knowledge.json).",
+		funnelLabels...)
+	descDropsCurrent = newDesc("drops_current",
+		"Drop-funnel values that go up and down (a qdisc backlog), as the kernel reports them; labels as netlens_drops_total.",
+		funnelLabels...)
+	descReason = newDesc("drop_reason_total",
+		"Packets the kernel freed as dropped, by drop reason (include/net/dropreason-core.h; \"none\" in summary mode) and the layer it belongs to, as the kernel's drop monitor (NET_DM) reported them since netlens started.",
+		"reason", "layer")
+	descDropMonLost = newDesc("drop_monitor_lost_total",
+		"Drop-monitor alerts lost before netlens read them (socket buffer overruns, queue limits): the drop reasons undercount by at least this much.")
+	descCTEntries = newDesc("conntrack_entries", "Connections in the conntrack table (nf_conntrack_count).")
+	descCTMax     = newDesc("conntrack_entries_limit", "Size limit of the conntrack table (nf_conntrack_max): new connections are dropped when it is full.")
+	descCTDrop    = newDesc("conntrack_drop_total", conntrackHelp("drop"))
+	descCTEarly   = newDesc("conntrack_early_drop_total", conntrackHelp("early_drop"))
+	descCTInsFail = newDesc("conntrack_insert_failed_total", conntrackHelp("insert_failed"))
+	descCTInvalid = newDesc("conntrack_invalid_total", conntrackHelp("invalid"))
+	descCTLost    = newDesc("conntrack_events_lost_total", "Conntrack events netlens lost (ENOBUFS on its event socket): flows it may have missed until the next resync.")
+	descCTOverrun = newDesc("conntrack_event_overruns_total", "Times netlens's conntrack event socket overran and a full dump resynced the flow table.")
+	descSockets   = newDesc("sockets", "Sockets by transport protocol and state as ss prints it (ESTAB, LISTEN, UNCONN, TIME-WAIT, ...).", "proto", "state")
+	descRulePkts  = newDesc("rule_packets_total", "Packets that matched a netlens filter rule, by rule id and label.", "backend", "id", "label")
+	descRuleBytes = newDesc("rule_bytes_total", "Bytes that matched a netlens filter rule, by rule id and label.", "backend", "id", "label")
+	descCapPkts   = newDesc("capture_packets_total", "Packets netlens's capture saw since it started.", "interface")
+	descCapBytes  = newDesc("capture_bytes_total", "Bytes netlens's capture saw since it started.", "interface")
+	descCapDrops  = newDesc("capture_ring_drops_total", "Packets the kernel dropped because netlens's capture ring was full (PACKET_STATISTICS tp_drops).", "interface")
+	descUp        = newDesc("collector_up", "Whether the collector's last run succeeded (1) or not (0: no permission, not supported, error, or not run yet).", "collector")
+	descDuration  = newDesc("collector_last_duration_seconds", "How long the collector's last run took.", "collector")
+	descErrors    = newDesc("collector_errors_total", "Runs of the collector that failed since netlens started (errors, timeouts, missing capabilities).", "collector")
+	descSuccess   = newDesc("collector_last_success_timestamp_seconds", "When the collector last ran successfully, in seconds since the Unix epoch (absent if never).", "collector")
+	descTaken     = newDesc("snapshot_timestamp_seconds", "When the newest data behind these metrics was read, in seconds since the Unix epoch.")
+	descBuild     = newDesc("build_info", "Always 1; labels say the netlens version and the kernel release.", "version", "kernel")
+)
+
+// conntrackHelp is the HELP of a conntrack statistic, from the knowledge
+// file (model/drops/knowledge.json): its title and what increments
+// it, summed over CPUs.
+func conntrackHelp(name string) string {
+	e, ok := drops.Lookup(model.CounterKey{Source: "ctnetlink", Group: "conntrack", Name: name})
+	if !ok {
+		return "The conntrack statistic " + name + ", all CPUs."
+	}
+	return e.Title + " (conntrack statistic " + name + ", all CPUs): " + strings.Join(strings.Fields(e.Increments), " ")
+}
+
+var allDescs = []*prometheus.Desc{descDrops, descDropsCurrent, descReason, descDropMonLost, descCTEntries, descCTMax, descCTDrop, descCTEarly,
+	descCTInsFail, descCTInvalid, descCTLost, descCTOverrun, descSockets, descRulePkts, descRuleBytes, descCapPkts, descCapBytes, descCapDrops,
+	descUp, descDuration, descErrors, descSuccess, descTaken, descBuild}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range allDescs {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector: it reads the Source's latest
+// snapshot once.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	snap := c.src.Snapshot()
+	c.funnel(ch, snap.Counters)
+	dropMonitor(ch, snap.DropMonitor)
+	conntrack(ch, snap.Conntrack)
+	sockets(ch, snap.Sockets)
+	rules(ch, snap.Rules)
+	capture(ch, snap.Capture)
+	health(ch, snap.Collectors)
+	if !snap.TakenAt.IsZero() {
+		ch <- prometheus.MustNewConstMetric(descTaken, prometheus.GaugeValue, seconds(snap.TakenAt))
+	}
+	ch <- prometheus.MustNewConstMetric(descBuild, prometheus.GaugeValue, 1, c.o.Version, snap.Kernel)
+}
+
+func seconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+// funnelKey is one series of the funnel families.
+type funnelKey struct {
+	layer                         model.Layer
+	source, group, name, instance string
+	gauge                         bool
+}
+
+// funnel exports the drop funnel's counters (the drop monitor's per
+// reason counters are left to dropMonitor), capping instances.
+func (c *Collector) funnel(ch chan<- prometheus.Metric, cs []model.Counter) {
+	fc := c.o.Knowledge.Funnel(cs)
+	// Instances of each counter, to cap them.
+	type counterID struct {
+		layer               model.Layer
+		source, group, name string
+	}
+	instances := map[counterID][]string{}
+	for i := range fc {
+		f := &fc[i]
+		if f.Source == dropMonitorSource || f.Instance == "" {
+			continue
+		}
+		id := counterID{f.Layer, f.Source, f.Group, f.Name}
+		instances[id] = append(instances[id], f.Instance)
+	}
+	kept := map[counterID]map[string]bool{}
+	for id, in := range instances {
+		if len(in) <= c.o.MaxInstances {
+			continue
+		}
+		slices.SortFunc(in, compareInstance)
+		k := make(map[string]bool, c.o.MaxInstances)
+		for _, name := range in[:c.o.MaxInstances] {
+			k[name] = true
+		}
+		kept[id] = k
+	}
+	sums := map[funnelKey]uint64{}
+	var order []funnelKey
+	for i := range fc {
+		f := &fc[i]
+		if f.Source == dropMonitorSource {
+			continue
+		}
+		key := funnelKey{f.Layer, f.Source, f.Group, f.Name, f.Instance, f.Kind == model.KindGauge}
+		if k := kept[counterID{f.Layer, f.Source, f.Group, f.Name}]; k != nil && !k[f.Instance] {
+			key.instance = OtherInstance
+		}
+		if _, ok := sums[key]; !ok {
+			order = append(order, key)
+		}
+		sums[key] += f.Value
+	}
+	for _, k := range order {
+		d, t := descDrops, prometheus.CounterValue
+		if k.gauge {
+			d, t = descDropsCurrent, prometheus.GaugeValue
+		}
+		ch <- prometheus.MustNewConstMetric(d, t, float64(sums[k]), string(k.layer), k.source, k.group, k.name, k.instance)
+	}
+}
+
+// dropMonitorSource is the Source of the drop monitor's counters.
+const dropMonitorSource = "drop_monitor"
+
+// compareInstance orders instance names with their numbers compared as
+// numbers (cpu2 before cpu10), so the kept set is the natural first N.
+func compareInstance(a, b string) int {
+	pa, na := splitNum(a)
+	pb, nb := splitNum(b)
+	return cmp.Or(cmp.Compare(pa, pb), cmp.Compare(na, nb), cmp.Compare(a, b))
+}
+
+func splitNum(s string) (string, int) {
+	i := len(s)
+	for i > 0 && s[i-1] >= '0' && s[i-1] <= '9' {
+		i--
+	}
+	n, err := strconv.Atoi(s[i:])
+	if err != nil {
+		return s, -1
+	}
+	return s[:i], n
+}
+
+func dropMonitor(ch chan<- prometheus.Metric, dm model.DropMonitor) {
+	if dm.At.IsZero() || !dm.Supported {
+		return
+	}
+	type key struct {
+		reason string
+		layer  model.Layer
+	}
+	sums := map[key]uint64{}
+	var order []key
+	for _, d := range dm.Drops {
+		k := key{d.Reason, d.Layer}
+		if k.reason == "" {
+			k.reason = "none"
+		}
+		if _, ok := sums[k]; !ok {
+			order = append(order, k)
+		}
+		sums[k] += d.Total
+	}
+	for _, k := range order {
+		ch <- prometheus.MustNewConstMetric(descReason, prometheus.CounterValue, float64(sums[k]), k.reason, string(k.layer))
+	}
+	ch <- prometheus.MustNewConstMetric(descDropMonLost, prometheus.CounterValue, float64(dm.Lost))
+}
+
+func conntrack(ch chan<- prometheus.Metric, st model.ConntrackStats) {
+	if st.At.IsZero() {
+		return
+	}
+	for _, m := range []struct {
+		d *prometheus.Desc
+		t prometheus.ValueType
+		v uint64
+	}{
+		{descCTEntries, prometheus.GaugeValue, st.Count},
+		{descCTMax, prometheus.GaugeValue, st.Max},
+		{descCTDrop, prometheus.CounterValue, st.Total.Drop},
+		{descCTEarly, prometheus.CounterValue, st.Total.EarlyDrop},
+		{descCTInsFail, prometheus.CounterValue, st.Total.InsertFailed},
+		{descCTInvalid, prometheus.CounterValue, st.Total.Invalid},
+		{descCTLost, prometheus.CounterValue, st.EventsLost},
+		{descCTOverrun, prometheus.CounterValue, st.Overruns},
+	} {
+		ch <- prometheus.MustNewConstMetric(m.d, m.t, float64(m.v))
+	}
+}
+
+// socketProtos are the protocols netlens_sockets counts, in label
+// order; a socket of any other is counted under its own name.
+var socketProtos = [...]model.Proto{model.ProtoRAW, model.ProtoTCP, model.ProtoUDP, model.ProtoUDPLite}
+
+func sockets(ch chan<- prometheus.Metric, socks []model.Socket) {
+	// One pass into a small array: at 100k sockets a map keyed by
+	// (proto, state) cost 8 ms a scrape, this well under 1 ms.
+	// States past the last the kernel has are counted as UNKNOWN (0).
+	const states = int(model.StateNewSynRecv) + 1
+	var n [len(socketProtos)][states]int
+	other := map[model.Proto]*[states]int{}
+	for i := range socks {
+		s := &socks[i]
+		st := s.State
+		if int(st) >= states {
+			st = model.StateUnknown
+		}
+		switch s.Proto {
+		case model.ProtoRAW:
+			n[0][st]++
+		case model.ProtoTCP:
+			n[1][st]++
+		case model.ProtoUDP:
+			n[2][st]++
+		case model.ProtoUDPLite:
+			n[3][st]++
+		default:
+			if other[s.Proto] == nil {
+				other[s.Proto] = new([states]int)
+			}
+			other[s.Proto][st]++
+		}
+	}
+	emit := func(p model.Proto, counts *[states]int) {
+		for st, c := range counts {
+			if c > 0 {
+				ch <- prometheus.MustNewConstMetric(descSockets, prometheus.GaugeValue, float64(c), string(p), model.SockState(st).String())
+			}
+		}
+	}
+	for i, p := range socketProtos {
+		emit(p, &n[i])
+	}
+	for _, p := range slices.Sorted(maps.Keys(other)) {
+		emit(p, other[p])
+	}
+}
+
+func rules(ch chan<- prometheus.Metric, rs *model.RulesState) {
+	if rs == nil {
+		return
+	}
+	for _, r := range rs.Rules {
+		id := strconv.FormatUint(uint64(r.ID), 10)
+		ch <- prometheus.MustNewConstMetric(descRulePkts, prometheus.CounterValue, float64(r.Packets), rs.Backend, id, r.Label)
+		ch <- prometheus.MustNewConstMetric(descRuleBytes, prometheus.CounterValue, float64(r.Bytes), rs.Backend, id, r.Label)
+	}
+}
+
+func capture(ch chan<- prometheus.Metric, cs model.CaptureStats) {
+	if cs.At.IsZero() {
+		return
+	}
+	iface := cs.Interface
+	ch <- prometheus.MustNewConstMetric(descCapPkts, prometheus.CounterValue, float64(cs.Packets), iface)
+	ch <- prometheus.MustNewConstMetric(descCapBytes, prometheus.CounterValue, float64(cs.Bytes), iface)
+	ch <- prometheus.MustNewConstMetric(descCapDrops, prometheus.CounterValue, float64(cs.RingDrops), iface)
+}
+
+func health(ch chan<- prometheus.Metric, cs []model.CollectorStatus) {
+	for _, c := range cs {
+		up := 0.0
+		if c.State == model.StateOK {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up, c.Name)
+		ch <- prometheus.MustNewConstMetric(descDuration, prometheus.GaugeValue, c.LastDuration.Seconds(), c.Name)
+		ch <- prometheus.MustNewConstMetric(descErrors, prometheus.CounterValue, float64(c.Errors), c.Name)
+		if !c.LastSuccess.IsZero() {
+			ch <- prometheus.MustNewConstMetric(descSuccess, prometheus.GaugeValue, seconds(c.LastSuccess), c.Name)
+		}
+	}
+}

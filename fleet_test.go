@@ -1,0 +1,472 @@
+package main
+
+// End-to-end tests of serve, diff and record (issue #17): the real
+// binary, in network namespaces, against a real Prometheus.
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startIn starts a command in netns ns and returns it; it is killed when
+// the test ends. Its standard error goes to the returned lines channel.
+func startIn(t *testing.T, ns string, name string, args ...string) (*exec.Cmd, <-chan string) {
+	t.Helper()
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...)
+	stderr, _ := cmd.StderrPipe()
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 1000)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+		close(lines)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return cmd, lines
+}
+
+// waitLine waits (bounded) for a line containing want.
+func waitLine(t *testing.T, lines <-chan string, want string, timeout time.Duration) []string {
+	t.Helper()
+	var seen []string
+	deadline := time.After(timeout)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("exited before saying %q:\n%s", want, strings.Join(seen, "\n"))
+			}
+			seen = append(seen, l)
+			if strings.Contains(l, want) {
+				return seen
+			}
+		case <-deadline:
+			t.Fatalf("no %q after %s:\n%s", want, timeout, strings.Join(seen, "\n"))
+		}
+	}
+}
+
+// curlIn GETs url from inside ns and returns the body and HTTP status
+// (0 when it could not connect).
+func curlIn(t *testing.T, ns, u string, args ...string) (string, int) {
+	t.Helper()
+	out, err := exec.Command("ip", append(append([]string{"netns", "exec", ns, "curl", "-sS", "--max-time", "10", "-w", "\n%{http_code}"}, args...), u)...).Output()
+	if err != nil {
+		return err.Error(), 0
+	}
+	s := string(out)
+	i := strings.LastIndexByte(s, '\n')
+	code, _ := strconv.Atoi(s[i+1:])
+	return s[:i], code
+}
+
+// promQuery runs an instant PromQL query (at time at, unless zero) and
+// returns its single value and the sample's timestamp; ok is false when
+// the result is empty.
+func promQuery(t *testing.T, ns, prom, expr string, at float64) (v, ts float64, ok bool) {
+	t.Helper()
+	q := url.Values{"query": {expr}}
+	if at != 0 {
+		q.Set("time", strconv.FormatFloat(at, 'f', 3, 64))
+	}
+	body, code := curlIn(t, ns, prom+"/api/v1/query?"+q.Encode())
+	if code != 200 {
+		t.Fatalf("query %s: HTTP %d: %s", expr, code, body)
+	}
+	var r struct {
+		Data struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		t.Fatalf("query %s: %v: %s", expr, err, body)
+	}
+	if len(r.Data.Result) == 0 {
+		return 0, 0, false
+	}
+	if len(r.Data.Result) > 1 {
+		t.Fatalf("query %s: %d series, want 1: %s", expr, len(r.Data.Result), body)
+	}
+	ts, _ = r.Data.Result[0].Value[0].(float64)
+	s, _ := r.Data.Result[0].Value[1].(string)
+	v, _ = strconv.ParseFloat(s, 64)
+	return v, ts, true
+}
+
+// sendUDP sends n datagrams from inside ns to 127.0.0.1:port.
+func sendUDP(t *testing.T, ns string, n, port int) {
+	t.Helper()
+	script := fmt.Sprintf("import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor i in range(%d): s.sendto(b'x',('127.0.0.1',%d))\ns.close()", n, port)
+	if out, err := exec.Command("ip", "netns", "exec", ns, "/usr/bin/python3", "-c", script).CombinedOutput(); err != nil {
+		t.Fatalf("send: %v: %s", err, out)
+	}
+}
+
+// TestIntegrationPrometheusScrapesServe: a real Prometheus scrapes
+// `netlens serve` in a namespace where 500 datagrams go to a closed
+// port; PromQL sees exactly 500 more NoPorts, as a raw counter delta and
+// as increase() evaluated at the last scrape.
+func TestIntegrationPrometheusScrapesServe(t *testing.T) {
+	prometheus, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Fatal("prometheus not found: install the Debian package prometheus (make test-deps)")
+	}
+	ns := testNetns(t)
+	bin := netlensBinary(t)
+	_, serveLog := startIn(t, ns, bin, "serve", "--listen", "127.0.0.1:9347", "--refresh", "250ms", "--no-owners")
+	waitLine(t, serveLog, "listening on", 20*time.Second)
+	// The live exposition passes Prometheus's own linter.
+	body, code := curlIn(t, ns, "http://127.0.0.1:9347/metrics")
+	check := exec.Command("promtool", "check", "metrics")
+	check.Stdin = strings.NewReader(body)
+	if out, err := check.CombinedOutput(); code != 200 || err != nil || len(out) > 0 {
+		t.Fatalf("promtool check metrics on /metrics (HTTP %d): %v\n%s", code, err, out)
+	}
+
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prometheus.yml")
+	os.WriteFile(cfg, []byte("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: netlens\n    static_configs:\n      - targets: ['127.0.0.1:9347']\n"), 0o644)
+	startIn(t, ns, prometheus, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address=127.0.0.1:9090", "--log.level=warn")
+	const prom = "http://127.0.0.1:9090"
+	const series = `netlens_drops_total{job="netlens",group="Udp",name="NoPorts"}`
+
+	var v0 float64
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(60 * time.Second); !cond(); time.Sleep(250 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	// Up: ready, and two scrapes of the counter before anything is sent.
+	var firstTS float64
+	wait("the first scrape", func() bool {
+		_, code := curlIn(t, ns, prom+"/-/ready")
+		if code != 200 {
+			return false
+		}
+		var ok bool
+		v0, firstTS, ok = promQuery(t, ns, prom, series, 0)
+		return ok
+	})
+	wait("a second scrape", func() bool {
+		_, ts, ok := promQuery(t, ns, prom, "timestamp("+series+")", 0)
+		return ok && ts > 0 && mustQuery(t, ns, prom, "timestamp("+series+")") > firstTS
+	})
+	v0 = mustQuery(t, ns, prom, series)
+
+	sendUDP(t, ns, 500, 9)
+
+	var v1 float64
+	wait("a scrape that sees the datagrams", func() bool {
+		v1 = mustQuery(t, ns, prom, series)
+		return v1 != v0
+	})
+	if v1-v0 != 500 {
+		t.Fatalf("raw counter delta %v, want 500 (from %v to %v)", v1-v0, v0, v1)
+	}
+	// The scrape that follows changes nothing.
+	last := mustQuery(t, ns, prom, "timestamp("+series+")")
+	wait("the scrape that follows", func() bool { return mustQuery(t, ns, prom, "timestamp("+series+")") > last })
+	ts := mustQuery(t, ns, prom, "timestamp("+series+")")
+	if v := mustQuery(t, ns, prom, series); v != v1 {
+		t.Fatalf("the next scrape says %v, want %v", v, v1)
+	}
+	// Evaluated at the last sample, with the counter starting at zero in
+	// the fresh namespace, increase() extrapolates neither end.
+	if v0 != 0 {
+		t.Fatalf("NoPorts is %v in a fresh namespace, want 0", v0)
+	}
+	inc, _, ok := promQuery(t, ns, prom, `increase(`+series+`[1m])`, ts)
+	if !ok || inc != 500 {
+		t.Fatalf("increase(...[1m]) at the last scrape = %v (ok %v), want 500", inc, ok)
+	}
+	t.Logf("NoPorts %v -> %v; increase([1m]) at the last scrape %v", v0, v1, inc)
+}
+
+func mustQuery(t *testing.T, ns, prom, expr string) float64 {
+	t.Helper()
+	v, _, ok := promQuery(t, ns, prom, expr, 0)
+	if !ok {
+		t.Fatalf("query %s: no result", expr)
+	}
+	return v
+}
+
+// TestIntegrationServeUnprivileged: as nobody with no capabilities,
+// serve still serves and says which collectors it cannot run.
+func TestIntegrationServeUnprivileged(t *testing.T) {
+	ns := testNetns(t)
+	bin := netlensBinary(t)
+	_, log := startIn(t, ns, "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
+		bin, "serve", "--listen", "127.0.0.1:9347", "--filter-backend", "none")
+	seen := strings.Join(waitLine(t, log, "listening on", 20*time.Second), "\n")
+	if !strings.Contains(seen, "cannot run conntrack: no-permission") {
+		t.Errorf("serve did not say conntrack cannot run:\n%s", seen)
+	}
+	body, code := curlIn(t, ns, "http://127.0.0.1:9347/metrics")
+	if code != 200 || !strings.Contains(body, `netlens_collector_up{collector="conntrack"} 0`) || !strings.Contains(body, `netlens_collector_up{collector="counters"} 1`) {
+		t.Errorf("HTTP %d; metrics:\n%.3000s", code, body)
+	}
+}
+
+// TestIntegrationDiffScripted: snapshots around a scripted change (a new
+// listener, 30 datagrams to a closed port, a sysctl flipped, a rule
+// added) differ by exactly those four; identical snapshots exit 0; a
+// truncated one exits 2 and says so.
+func TestIntegrationDiffScripted(t *testing.T) {
+	ns := testNetns(t)
+	bin := netlensBinary(t)
+	dir := t.TempDir()
+	snap := func(name string) string {
+		p := filepath.Join(dir, name)
+		if out, err := exec.Command("ip", "netns", "exec", ns, bin, "snapshot", "--filter-backend", "nft", "-o", p).CombinedOutput(); err != nil {
+			t.Fatalf("snapshot: %v: %s", err, out)
+		}
+		return p
+	}
+	a := snap("a.json")
+
+	listener := exec.Command("ip", "netns", "exec", ns, "/usr/bin/python3", "-c",
+		"import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',8080))\ns.listen()\nprint('ok',flush=True)\ntime.sleep(120)")
+	out, _ := listener.StdoutPipe()
+	if err := listener.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { listener.Process.Kill(); listener.Wait() })
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	sendUDP(t, ns, 30, 9)
+	if o, err := exec.Command("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.tcp_syncookies=0").CombinedOutput(); err != nil {
+		t.Fatalf("sysctl: %v: %s", err, o)
+	}
+	if o, err := exec.Command("ip", "netns", "exec", ns, bin, "rules", "add", "--filter-backend", "nft", "--action", "count",
+		"--proto", "udp", "--dport", "9999", "--label", "count 9999").CombinedOutput(); err != nil {
+		t.Fatalf("rules add: %v: %s", err, o)
+	}
+	b := snap("b.json")
+
+	res, code := runDiff(t, bin, a, b)
+	if code != 1 {
+		t.Fatalf("diff exit %d, want 1", code)
+	}
+	got := []string{}
+	for _, s := range res.SocketsAppeared {
+		got = append(got, "socket "+s.Local+" "+s.State+" "+s.Owner)
+	}
+	for _, c := range res.Counters {
+		got = append(got, fmt.Sprintf("counter %s %s +%d", c.Group, c.Name, c.Delta))
+	}
+	for _, s := range res.Sysctls {
+		got = append(got, "sysctl "+s.Name+" "+s.A+"->"+s.B)
+	}
+	for _, r := range res.RulesAdded {
+		got = append(got, "rule "+r.Summary)
+	}
+	want := []string{"socket 127.0.0.1:8080 LISTEN python3", "counter Udp NoPorts +30", "sysctl net.ipv4.tcp_syncookies 1->0",
+		`rule count input both udp dport 9999 "count 9999"`}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") || res.Changes != 4 {
+		t.Errorf("changes (%d):\n%s\nwant exactly:\n%s", res.Changes, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	if _, code := runDiff(t, bin, a, a); code != 0 {
+		t.Errorf("identical snapshots: exit %d, want 0", code)
+	}
+	whole, _ := os.ReadFile(a)
+	cut := filepath.Join(dir, "cut.json")
+	os.WriteFile(cut, whole[:len(whole)/2], 0o644)
+	_, stderr, code := runNetlens(t, "diff", a, cut)
+	if code != 2 || !strings.Contains(stderr, "truncated") {
+		t.Errorf("truncated file: exit %d, stderr %q; want 2 and the reason", code, stderr)
+	}
+}
+
+type diffResult struct {
+	Changes         int `json:"changes"`
+	SocketsAppeared []struct {
+		Local, State string
+		Owners       []struct{ Comm string }
+		Owner        string
+	} `json:"sockets_appeared"`
+	Counters []struct {
+		Group, Name string
+		Delta       uint64
+	} `json:"counters"`
+	Sysctls []struct {
+		Name, A, B string
+	} `json:"sysctls"`
+	RulesAdded []struct {
+		Summary string
+	} `json:"rules_added"`
+}
+
+func runDiff(t *testing.T, bin, a, b string) (diffResult, int) {
+	t.Helper()
+	stdout, stderr, code := runNetlens(t, "diff", "--json", a, b)
+	var r diffResult
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatalf("diff --json: %v\n%s\n%s", err, stdout, stderr)
+	}
+	for i, s := range r.SocketsAppeared {
+		if len(s.Owners) > 0 {
+			r.SocketsAppeared[i].Owner = s.Owners[0].Comm
+		}
+	}
+	return r, code
+}
+
+// TestIntegrationRecordKeep: 100 intervals of 0.1 s with --keep 10
+// leave exactly 10 files, each readable by diff.
+func TestIntegrationRecordKeep(t *testing.T) {
+	ns := testNetns(t)
+	bin := netlensBinary(t)
+	dir := t.TempDir()
+	cmd, log := startIn(t, ns, bin, "record", "--dir", dir, "--interval", "100ms", "--keep", "10", "--no-owners", "-v")
+	for range 100 {
+		waitLine(t, log, ".json.gz", 30*time.Second)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	cmd.Wait()
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(files) != 10 {
+		t.Fatalf("%d files after 100 intervals, want 10: %v", len(files), files)
+	}
+	for _, f := range files {
+		if _, stderr, code := runNetlens(t, "diff", files[0], f); code == 2 {
+			t.Errorf("diff %s: %s", f, stderr)
+		}
+	}
+}
+
+// TestIntegrationRecordFullDisk: on a small, full tmpfs, record stops
+// with a clear message and leaves no partial file.
+func TestIntegrationRecordFullDisk(t *testing.T) {
+	ns := testNetns(t)
+	bin := netlensBinary(t)
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "netlens-rec", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	// Leave 4 KiB: less than a snapshot of a namespace's sysctls.
+	if err := os.WriteFile(filepath.Join(dir, "filler"), make([]byte, 60<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("ip", "netns", "exec", ns, bin, "record", "--dir", dir, "--interval", "100ms", "--min-free", "0")
+	done := make(chan struct{})
+	var out []byte
+	var err error
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("record did not stop on a full disk")
+	}
+	if err == nil || !strings.Contains(string(out), "not enough free space") || !strings.Contains(string(out), "recording stopped") {
+		t.Errorf("record: %v\n%s", err, out)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("directory holds %v, want only the filler", names)
+	}
+}
+
+// TestIntegrationOpenTmuxAsNobody: netlens --open on a gzip-compressed
+// snapshot, as nobody with no capabilities and in an empty namespace (so
+// nothing on screen can come from this host): the header says whose
+// snapshot and when; tabs, a filter and quit work.
+func TestIntegrationOpenTmuxAsNobody(t *testing.T) {
+	requireTmux(t)
+	bin := netlensBinary(t)
+	ns := testNetns(t)
+	dir, err := os.MkdirTemp("", "netlens-open")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	raw, err := os.ReadFile("ui/testdata/offline-b.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "web-1.json.gz")
+	gzipFile(t, file, raw)
+	script := fmt.Sprintf(`setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all %s --open %s
+echo "EXIT=$?"
+sleep 60`, bin, file)
+	s := startTmux(t, 120, 40, []string{"TERM=xterm-256color"}, fmt.Sprintf("ip netns exec %s sh -c '%s'", ns, strings.ReplaceAll(script, "'", `'\''`)))
+	scr := s.waitText("snapshot of web-1 at 2026-11-21 05:01:13Z", 10*time.Second)
+	if !strings.Contains(scr, "OFFLINE") || !strings.Contains(scr, "0.0.0.0:8080") || !strings.Contains(scr, "web/99") {
+		t.Fatalf("offline Connections tab:\n%s", scr)
+	}
+	s.keys("2")
+	s.waitText("NoPorts", 5*time.Second)
+	s.keys("3")
+	s.waitText("net.ipv4.ip_forward", 5*time.Second)
+	s.keys("4")
+	s.waitText("block 9999", 5*time.Second)
+	s.keys("1", "/")
+	s.literal("8080")
+	s.keys("Enter")
+	scr = s.waitText("filter: 8080", 5*time.Second)
+	if strings.Contains(scr, "10.0.0.1:22") {
+		t.Errorf("filter let 10.0.0.1:22 through:\n%s", scr)
+	}
+	s.keys("q")
+	s.waitText("EXIT=0", 5*time.Second)
+}
+
+func gzipFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	w.Write(data)
+	w.Close()
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIntegrationServeWarnsOffLoopback: listening beyond loopback with no
+// web configuration is allowed when asked for, with a warning.
+func TestIntegrationServeWarnsOffLoopback(t *testing.T) {
+	ns := testNetns(t)
+	_, log := startIn(t, ns, netlensBinary(t), "serve", "--listen", "0.0.0.0:9347", "--filter-backend", "none")
+	seen := strings.Join(waitLine(t, log, "is not loopback and there is no --web.config.file", 20*time.Second), "\n")
+	if !strings.Contains(seen, "listening on http [::]:9347") {
+		t.Errorf("stderr:\n%s", seen)
+	}
+}

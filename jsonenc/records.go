@@ -1,0 +1,231 @@
+package jsonenc
+
+import (
+	"encoding/json"
+	"math/bits"
+	"net/netip"
+	"reflect"
+	"slices"
+
+	"netlens/model"
+)
+
+// The JSON tags the appenders were written for, in order. When a type's
+// tags differ (a field was added, renamed or reordered), its appender is
+// not used: encoding/json encodes it, and TestAppendersKnowEveryField
+// fails until this package catches up.
+var (
+	flowTags = []string{"id", "family", "proto", "proto_num", "orig", "reply", "tcp_state,omitempty", "status",
+		"timeout_ns", "mark", "zone", "helper,omitempty", "orig_packets", "orig_bytes", "reply_packets",
+		"reply_bytes", "counters_known", "start,omitzero", "nat,omitempty", "nat_src,omitzero", "nat_dst,omitzero",
+		"first_seen", "updated"}
+	tupleTags  = []string{"src", "dst", "icmp,omitempty"}
+	icmpTags   = []string{"type", "code", "id"}
+	socketTags = []string{"proto", "family", "local", "remote", "state", "send_q", "recv_q", "uid", "inode",
+		"cookie,omitempty", "interface,omitempty", "procs,omitempty", "drops", "drops_known", "tcp,omitzero", "rate,omitzero"}
+	procTags = []string{"pid", "comm", "fd"}
+
+	flowFast = sameTags[model.Flow](flowTags) && sameTags[model.FlowTuple](tupleTags) &&
+		sameTags[model.ICMPKey](icmpTags)
+	socketFast = sameTags[model.Socket](socketTags) && sameTags[model.Proc](procTags)
+)
+
+// jsonTags returns the json tags of T's exported fields, in order.
+func jsonTags(t reflect.Type) []string {
+	var tags []string
+	for f := range t.Fields() {
+		if f.IsExported() {
+			tags = append(tags, f.Tag.Get("json"))
+		}
+	}
+	return tags
+}
+
+func sameTags[T any](want []string) bool {
+	return slices.Equal(jsonTags(reflect.TypeFor[T]()), want)
+}
+
+// statusJSON holds each status bit's name as a JSON string, as
+// model.FlowStatus.MarshalJSON writes it.
+var statusJSON = func() (names [32]string) {
+	for i := range names {
+		names[i] = string(appendString(nil, model.FlowStatus(1 << i).Names()[0]))
+	}
+	return names
+}()
+
+// AppendFlow appends f as encoding/json encodes a model.Flow (compact).
+func AppendFlow(dst []byte, f *model.Flow) ([]byte, error) {
+	if !flowFast {
+		return appendMarshal(dst, f)
+	}
+	start := len(dst)
+	dst = append(dst, `{"id":`...)
+	dst = appendUint(dst, uint64(f.ID))
+	dst = append(dst, `,"family":`...)
+	dst = appendString(dst, string(f.Family))
+	dst = append(dst, `,"proto":`...)
+	dst = appendString(dst, string(f.Proto))
+	dst = append(dst, `,"proto_num":`...)
+	dst = appendUint(dst, uint64(f.ProtoNum))
+	dst = append(dst, `,"orig":`...)
+	dst = appendTuple(dst, &f.Orig)
+	dst = append(dst, `,"reply":`...)
+	dst = appendTuple(dst, &f.Reply)
+	if f.TCPState != 0 {
+		dst = append(dst, `,"tcp_state":`...)
+		dst = appendString(dst, f.TCPState.String())
+	}
+	dst = append(dst, `,"status":[`...)
+	first := true
+	for st := uint32(f.Status); st != 0; st &= st - 1 {
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, statusJSON[bits.TrailingZeros32(st)]...)
+	}
+	dst = append(dst, `],"timeout_ns":`...)
+	dst = appendInt(dst, int64(f.Timeout))
+	dst = append(dst, `,"mark":`...)
+	dst = appendUint(dst, uint64(f.Mark))
+	dst = append(dst, `,"zone":`...)
+	dst = appendUint(dst, uint64(f.Zone))
+	if f.Helper != "" {
+		dst = append(dst, `,"helper":`...)
+		dst = appendString(dst, f.Helper)
+	}
+	dst = append(dst, `,"orig_packets":`...)
+	dst = appendUint(dst, f.OrigPackets)
+	dst = append(dst, `,"orig_bytes":`...)
+	dst = appendUint(dst, f.OrigBytes)
+	dst = append(dst, `,"reply_packets":`...)
+	dst = appendUint(dst, f.ReplyPackets)
+	dst = append(dst, `,"reply_bytes":`...)
+	dst = appendUint(dst, f.ReplyBytes)
+	dst = append(dst, `,"counters_known":`...)
+	dst = appendBool(dst, f.CountersKnown)
+	ok := true
+	if !f.Start.IsZero() {
+		dst = append(dst, `,"start":`...)
+		dst, ok = appendTime(dst, f.Start)
+	}
+	if f.NAT != "" {
+		dst = append(dst, `,"nat":`...)
+		dst = appendString(dst, string(f.NAT))
+	}
+	if f.NATSrc != (netip.AddrPort{}) {
+		dst = append(dst, `,"nat_src":`...)
+		dst = appendAddrPort(dst, f.NATSrc)
+	}
+	if f.NATDst != (netip.AddrPort{}) {
+		dst = append(dst, `,"nat_dst":`...)
+		dst = appendAddrPort(dst, f.NATDst)
+	}
+	dst = append(dst, `,"first_seen":`...)
+	dst, ok1 := appendTime(dst, f.FirstSeen)
+	dst = append(dst, `,"updated":`...)
+	dst, ok2 := appendTime(dst, f.Updated)
+	if !ok || !ok1 || !ok2 {
+		return appendMarshal(dst[:start], f)
+	}
+	return append(dst, '}'), nil
+}
+
+func appendTuple(dst []byte, t *model.FlowTuple) []byte {
+	dst = append(dst, `{"src":`...)
+	dst = appendAddrPort(dst, t.Src)
+	dst = append(dst, `,"dst":`...)
+	dst = appendAddrPort(dst, t.Dst)
+	if t.ICMP != nil {
+		dst = append(dst, `,"icmp":{"type":`...)
+		dst = appendUint(dst, uint64(t.ICMP.Type))
+		dst = append(dst, `,"code":`...)
+		dst = appendUint(dst, uint64(t.ICMP.Code))
+		dst = append(dst, `,"id":`...)
+		dst = appendUint(dst, uint64(t.ICMP.ID))
+		dst = append(dst, '}')
+	}
+	return append(dst, '}')
+}
+
+// AppendSocket appends s as encoding/json encodes a model.Socket
+// (compact).
+func AppendSocket(dst []byte, s *model.Socket) ([]byte, error) {
+	if !socketFast {
+		return appendMarshal(dst, s)
+	}
+	dst = append(dst, `{"proto":`...)
+	dst = appendString(dst, string(s.Proto))
+	dst = append(dst, `,"family":`...)
+	dst = appendString(dst, string(s.Family))
+	dst = append(dst, `,"local":`...)
+	dst = appendAddrPort(dst, s.Local)
+	dst = append(dst, `,"remote":`...)
+	dst = appendAddrPort(dst, s.Remote)
+	dst = append(dst, `,"state":`...)
+	dst = appendString(dst, s.State.String())
+	dst = append(dst, `,"send_q":`...)
+	dst = appendUint(dst, uint64(s.SendQ))
+	dst = append(dst, `,"recv_q":`...)
+	dst = appendUint(dst, uint64(s.RecvQ))
+	dst = append(dst, `,"uid":`...)
+	dst = appendUint(dst, uint64(s.UID))
+	dst = append(dst, `,"inode":`...)
+	dst = appendUint(dst, s.Inode)
+	if s.Cookie != 0 {
+		dst = append(dst, `,"cookie":`...)
+		dst = appendUint(dst, s.Cookie)
+	}
+	if s.Interface != "" {
+		dst = append(dst, `,"interface":`...)
+		dst = appendString(dst, s.Interface)
+	}
+	if len(s.Procs) > 0 {
+		dst = append(dst, `,"procs":[`...)
+		for i := range s.Procs {
+			p := &s.Procs[i]
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `{"pid":`...)
+			dst = appendInt(dst, int64(p.PID))
+			dst = append(dst, `,"comm":`...)
+			dst = appendString(dst, p.Comm)
+			dst = append(dst, `,"fd":`...)
+			dst = appendInt(dst, int64(p.FD))
+			dst = append(dst, '}')
+		}
+		dst = append(dst, ']')
+	}
+	dst = append(dst, `,"drops":`...)
+	dst = appendUint(dst, s.Drops)
+	dst = append(dst, `,"drops_known":`...)
+	dst = appendBool(dst, s.HasDrops)
+	// tcp_info and the rate are rare enough outside busy TCP hosts, and
+	// wide enough, that encoding/json writes them (omitzero: only when
+	// set).
+	var err error
+	if s.TCP != (model.TCPInfo{}) {
+		dst = append(dst, `,"tcp":`...)
+		if dst, err = appendMarshal(dst, &s.TCP); err != nil {
+			return dst, err
+		}
+	}
+	if s.Rate != (model.SocketRate{}) {
+		dst = append(dst, `,"rate":`...)
+		if dst, err = appendMarshal(dst, &s.Rate); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// appendMarshal appends v through encoding/json.
+func appendMarshal(dst []byte, v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, b...), nil
+}

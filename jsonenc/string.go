@@ -1,0 +1,106 @@
+package jsonenc
+
+import (
+	"net/netip"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+const hex = "0123456789abcdef"
+
+// appendString appends s as a JSON string exactly as encoding/json does
+// (HTML-safe: <, > and & escaped; invalid UTF-8 replaced by U+FFFD;
+// U+2028 and U+2029 escaped).
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		if c == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if c == '\u2028' || c == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[c&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendAddrPort appends a as encoding/json does (its MarshalText,
+// quoted: "" for the zero value). Addresses need no escaping.
+func appendAddrPort(dst []byte, a netip.AddrPort) []byte {
+	dst = append(dst, '"')
+	if a.Addr().IsValid() {
+		dst = a.AppendTo(dst)
+	}
+	return append(dst, '"')
+}
+
+// appendAddr appends a as encoding/json does.
+func appendAddr(dst []byte, a netip.Addr) []byte {
+	dst = append(dst, '"')
+	dst = a.AppendTo(dst)
+	return append(dst, '"')
+}
+
+// appendTime appends t as time.Time.MarshalJSON does (RFC 3339 with
+// nanoseconds). ok is false for a time it refuses (a year outside
+// 0-9999), which the caller then leaves to encoding/json.
+func appendTime(dst []byte, t time.Time) ([]byte, bool) {
+	if y := t.Year(); y < 0 || y > 9999 {
+		return dst, false
+	}
+	if _, off := t.Zone(); off%60 != 0 {
+		return dst, false // encoding/json writes such offsets its own way
+	}
+	dst = append(dst, '"')
+	dst = t.AppendFormat(dst, time.RFC3339Nano)
+	return append(dst, '"'), true
+}
+
+func appendUint(dst []byte, v uint64) []byte { return strconv.AppendUint(dst, v, 10) }
+func appendInt(dst []byte, v int64) []byte   { return strconv.AppendInt(dst, v, 10) }
+
+func appendBool(dst []byte, v bool) []byte {
+	if v {
+		return append(dst, "true"...)
+	}
+	return append(dst, "false"...)
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/mdlayher/netlink"
+)
+
+// nftHookTable adds (or, with add false, removes) an inet table with an
+// empty accepting base chain on each of the five hooks: while it exists the
+// kernel's nf_hooks_needed static keys of every IPv4/IPv6 hook are on, so
+// registering and unregistering other hooks patches no kernel text.
+func nftHookTable(add bool) error {
+	if err := loadNFT(); err != nil {
+		return err
+	}
+	c, err := nftables.New(nftables.WithSockOptions(func(nc *netlink.Conn) error { return nil }))
+	if err != nil {
+		return err
+	}
+	t := &nftables.Table{Family: nftables.TableFamilyINet, Name: "netlenspin"}
+	c.DelTable(t)
+	_ = c.Flush() // absent the first time
+	if !add {
+		return nil
+	}
+	c.AddTable(t)
+	accept := nftables.ChainPolicyAccept
+	for i, h := range []*nftables.ChainHook{nftables.ChainHookPrerouting, nftables.ChainHookInput,
+		nftables.ChainHookForward, nftables.ChainHookOutput, nftables.ChainHookPostrouting} {
+		c.AddChain(&nftables.Chain{Name: fmt.Sprintf("c%d", i), Table: t, Type: nftables.ChainTypeFilter,
+			Hooknum: h, Priority: nftables.ChainPriorityFilter, Policy: &accept})
+	}
+	return c.Flush()
+}
+
+// startFloods runs the UDP floods of the stress checks (see floodTopology)
+// until the returned stop function is called; it returns the datagrams sent.
+func startFloods(a *netns) (stop func() (int64, error)) {
+	var (
+		quit atomic.Bool
+		sent atomic.Int64
+		wg   sync.WaitGroup
+		errs = make(chan error, 8)
+	)
+	deadline := time.Now().Add(checkTimeout - 20*time.Second)
+	for _, f := range []struct{ network, dst string }{
+		{"udp4", "127.0.0.1:5100"}, {"udp6", "[::1]:5101"}, {"udp4", "127.0.0.1:5102"},
+	} {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- flood(f.network, f.dst, &quit, &sent, deadline) }()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		errs <- a.do(func() error { return flood("udp4", "10.93.2.2:5103", &quit, &sent, deadline) })
+	}()
+	return func() (int64, error) {
+		quit.Store(true)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				return sent.Load(), err
+			}
+		}
+		return sent.Load(), nil
+	}
+}
+
+// checkNftToggleFlood is the control experiment of rmmod-flood without
+// netlens: the same floods while an nftables table with base chains on all
+// five hooks is added and removed -stress-cycles times (each time the
+// kernel's nf_hooks_needed static keys flip and the kernel text of every
+// hook site is live-patched).
+func checkNftToggleFlood() error {
+	if moduleLoaded() {
+		if err := unloadModule(); err != nil {
+			return err
+		}
+	}
+	a, _, cleanup, err := floodTopology()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	stop := startFloods(a)
+	t0 := time.Now()
+	var cycleErr error
+	i := 0
+	for ; i < *stressN && cycleErr == nil; i++ {
+		if cycleErr = nftHookTable(true); cycleErr == nil {
+			time.Sleep(time.Duration(5+i%20) * time.Millisecond)
+			cycleErr = nftHookTable(false)
+		}
+	}
+	sent, err := stop()
+	logf("nftables table with 5 base chains added/removed %d times under flood in %v; %d datagrams sent",
+		i, time.Since(t0).Round(time.Millisecond), sent)
+	if cycleErr != nil {
+		return cycleErr
+	}
+	return err
+}

@@ -1,0 +1,292 @@
+package model
+
+import (
+	"net/netip"
+	"time"
+)
+
+// DropTrace is what the eBPF drop tracer (collectors/droptrace, on the
+// skb:kfree_skb tracepoint) counted: every packet the kernel freed as
+// dropped in the namespace in scope, per (reason, location) and per flow.
+// It is the zero value until the tracer has run; Supported and Reason say
+// whether it can run at all.
+//
+// Accounting: every drop in scope is counted in Seen, and then either in
+// a flow (Attributed) or, when the kernel's map had no room for it or
+// evicted its flow before netlens read it, in Unattributed. Seen =
+// Attributed + Unattributed.
+type DropTrace struct {
+	// At is when the tracer's map was last read.
+	At time.Time `json:"at"`
+	// Supported is false when the tracer cannot run; Reason then says
+	// why ("needs CAP_BPF and CAP_PERFMON (or root)").
+	Supported bool   `json:"supported"`
+	Reason    string `json:"reason,omitempty"`
+	// Attach is how the program is attached: "tp_btf/kfree_skb" or
+	// "raw_tp/kfree_skb".
+	Attach string `json:"attach,omitempty"`
+	// Netns is the inode of the network namespace in scope; 0 means
+	// every namespace.
+	Netns uint32 `json:"netns"`
+	// Seen counts the drops in scope since the tracer started.
+	Seen uint64 `json:"seen"`
+	// Attributed counts the drops read from the map into flows.
+	Attributed uint64 `json:"attributed"`
+	// Unattributed = Seen - Attributed: drops the map could not hold
+	// (NotAggregated) or whose flow was evicted before it was read.
+	Unattributed uint64 `json:"unattributed"`
+	// NotAggregated counts drops the kernel's map refused outright.
+	NotAggregated uint64 `json:"not_aggregated"`
+	// NotParsed counts drops whose headers could not be read; they are
+	// in flows with no tuple.
+	NotParsed uint64 `json:"not_parsed"`
+	// OtherNetns counts drops in namespaces out of scope (not in Seen).
+	OtherNetns uint64 `json:"other_netns"`
+	// MapEntries and MapMax are the flows map's fill and size.
+	MapEntries int `json:"map_entries"`
+	MapMax     int `json:"map_max"`
+	// Reasons are the counts per (reason, location) since the tracer
+	// started, most drops first.
+	Reasons []DropTraceReason `json:"reasons"`
+	// Flows are the flows the kernel's map holds, most recently dropped
+	// first.
+	Flows []DropTraceFlow `json:"flows"`
+}
+
+// UnattributedShare returns Unattributed / Seen, 0 when nothing was seen.
+func (d DropTrace) UnattributedShare() float64 {
+	if d.Seen == 0 {
+		return 0
+	}
+	return float64(d.Unattributed) / float64(d.Seen)
+}
+
+// DropTraceReason is the count of traced drops for one reason at one
+// location.
+type DropTraceReason struct {
+	// Reason is the kernel's name without SKB_DROP_REASON_ ("NO_SOCKET"),
+	// or the number in decimal when this kernel's BTF does not name it.
+	Reason string `json:"reason"`
+	// Code is the reason's number on this kernel.
+	Code uint32 `json:"code"`
+	// Location is where the packet was freed: "function+0xoffset", or the
+	// address in hex when /proc/kallsyms cannot resolve it. Function is
+	// the function alone.
+	Location string `json:"location"`
+	Function string `json:"function"`
+	// Layer is the layer the reason belongs to (the drops knowledge
+	// file).
+	Layer Layer `json:"layer"`
+	// Packets and Bytes count since the tracer started; Delta is the
+	// packets since the previous read.
+	Packets uint64 `json:"packets"`
+	Bytes   uint64 `json:"bytes"`
+	Delta   uint64 `json:"delta"`
+	// LastSeen is when the last of them was dropped.
+	LastSeen time.Time `json:"last_seen,omitzero"`
+}
+
+// DropTraceFlow is the count of traced drops of one flow, for one reason
+// at one location.
+type DropTraceFlow struct {
+	Reason   string `json:"reason"`
+	Code     uint32 `json:"code"`
+	Location string `json:"location"`
+	Function string `json:"function"`
+	Layer    Layer  `json:"layer"`
+	// Netns is the namespace's inode; Ifindex the device the packet was
+	// on (0 when none).
+	Netns   uint32 `json:"netns"`
+	Ifindex uint32 `json:"ifindex"`
+	// L3 is the ethertype ("ipv4", "ipv6", or "0x0806"), Proto the
+	// transport ("tcp", "udp", "icmp", "icmpv6", or the number).
+	L3    string `json:"l3"`
+	Proto string `json:"proto,omitempty"`
+	// Src and Dst are the addresses; the ports are 0 where the protocol
+	// has none. ICMP flows carry type and code instead.
+	Src      netip.Addr `json:"src,omitzero"`
+	Dst      netip.Addr `json:"dst,omitzero"`
+	SrcPort  uint16     `json:"sport,omitempty"`
+	DstPort  uint16     `json:"dport,omitempty"`
+	ICMPType uint8      `json:"icmp_type,omitempty"`
+	ICMPCode uint8      `json:"icmp_code,omitempty"`
+	// Fragment marks an IP fragment; Parsed is false when the headers
+	// could not be read (no tuple).
+	Fragment bool `json:"fragment,omitempty"`
+	Parsed   bool `json:"parsed"`
+	// Cookie is the socket cookie of the socket the packet belonged to
+	// (0 when none): Socket.Cookie holds the same number.
+	Cookie uint64 `json:"cookie,omitempty"`
+	// Packets and Bytes since the flow entered the kernel's map; Delta
+	// the packets since the previous read.
+	Packets  uint64    `json:"packets"`
+	Bytes    uint64    `json:"bytes"`
+	Delta    uint64    `json:"delta"`
+	LastSeen time.Time `json:"last_seen,omitzero"`
+}
+
+// DropTraceUpdate replaces the drop tracer's state.
+type DropTraceUpdate struct {
+	Trace DropTrace
+}
+
+func (u DropTraceUpdate) apply(s *Store, snap *Snapshot) {
+	if u.Trace.Reasons == nil {
+		u.Trace.Reasons = []DropTraceReason{}
+	}
+	if u.Trace.Flows == nil {
+		u.Trace.Flows = []DropTraceFlow{}
+	}
+	snap.DropTrace = u.Trace
+	snap.TakenAt = later(snap.TakenAt, u.Trace.At)
+}
+
+// SocketByCookie returns the socket with the given cookie. Sockets read
+// over sock_diag carry their cookie; cookie 0 matches nothing.
+func (s Snapshot) SocketByCookie(cookie uint64) (Socket, bool) {
+	if cookie == 0 {
+		return Socket{}, false
+	}
+	for _, so := range s.Sockets {
+		if so.Cookie == cookie {
+			return so, true
+		}
+	}
+	return Socket{}, false
+}
+
+// DropOwner returns the socket a traced drop belongs to: the socket with
+// the flow's cookie (exact), else a socket of the same protocol bound to
+// the flow's destination (a drop on receive) or source (a drop on send)
+// address and port, an unspecified local address matching any. exact
+// says whether the cookie matched.
+func (s Snapshot) DropOwner(f DropTraceFlow) (so Socket, exact, ok bool) {
+	if so, ok := s.SocketByCookie(f.Cookie); ok {
+		return so, true, true
+	}
+	if f.SrcPort == 0 && f.DstPort == 0 {
+		return Socket{}, false, false
+	}
+	for _, end := range []netip.AddrPort{netip.AddrPortFrom(f.Dst, f.DstPort), netip.AddrPortFrom(f.Src, f.SrcPort)} {
+		for _, so := range s.Sockets {
+			if string(so.Proto) != f.Proto || so.Local.Port() != end.Port() {
+				continue
+			}
+			if la := so.Local.Addr(); la.Unmap() == end.Addr().Unmap() || la.IsUnspecified() {
+				return so, false, true
+			}
+		}
+	}
+	return Socket{}, false, false
+}
+
+// DropRule attributes a traced NETFILTER_DROP to the netlens filter rule
+// that made it. netlens's rules are evaluated at each hook in priority
+// order (then by ID), the first accept or drop rule that matches deciding;
+// the drop is attributed to the first such rule whose match (family,
+// protocol, addresses, ports) covers the flow's tuple, when it is a drop
+// rule that has counted packets. Rules bound to an interface are taken to
+// match (the flow carries an ifindex, the rule a name). It returns false
+// for other reasons, when the first deciding rule accepts the flow (the
+// drop then came from another table or from iptables: the location is
+// nft_do_chain or ipt_do_table alike), and when no rule matches.
+func (s Snapshot) DropRule(f DropTraceFlow) (Rule, bool) {
+	if f.Reason != "NETFILTER_DROP" || s.Rules == nil || !f.Parsed {
+		return Rule{}, false
+	}
+	rules := make([]Rule, 0, len(s.Rules.Rules))
+	for _, r := range s.Rules.Rules {
+		if r.Enabled && !r.Foreign && r.Action != ActionCount && r.matches(f) {
+			rules = append(rules, r)
+		}
+	}
+	if len(rules) == 0 {
+		return Rule{}, false
+	}
+	first := rules[0]
+	for _, r := range rules[1:] {
+		if r.Priority < first.Priority || (r.Priority == first.Priority && r.ID < first.ID) {
+			first = r
+		}
+	}
+	if first.Action != ActionDrop || first.Packets == 0 {
+		return Rule{}, false
+	}
+	return first, true
+}
+
+// matches reports whether r's match covers the flow's tuple.
+func (r Rule) matches(f DropTraceFlow) bool {
+	switch {
+	case r.Family == FamilyIPv4 && f.L3 != "ipv4", r.Family == FamilyIPv6 && f.L3 != "ipv6":
+		return false
+	case r.Proto != "" && r.Proto != f.Proto:
+		return false
+	case r.Src.IsValid() && !r.Src.Contains(f.Src), r.Dst.IsValid() && !r.Dst.Contains(f.Dst):
+		return false
+	case !r.SrcPorts.Any() && (f.SrcPort < r.SrcPorts.Min || f.SrcPort > r.SrcPorts.Max):
+		return false
+	case !r.DstPorts.Any() && (f.DstPort < r.DstPorts.Min || f.DstPort > r.DstPorts.Max):
+		return false
+	}
+	return true
+}
+
+// DropOwners returns, for each of s.DropTrace.Flows, the index in
+// s.Sockets of the socket DropOwner would give, or -1. It indexes the
+// sockets once: O(flows + sockets).
+func (s Snapshot) DropOwners() []int {
+	out := make([]int, len(s.DropTrace.Flows))
+	if len(out) == 0 {
+		return out
+	}
+	type portKey struct {
+		proto string
+		port  uint16
+	}
+	byCookie := make(map[uint64]int, len(s.Sockets))
+	byPort := make(map[portKey][]int, len(s.Sockets))
+	for i, so := range s.Sockets {
+		if so.Cookie != 0 {
+			byCookie[so.Cookie] = i
+		}
+		k := portKey{string(so.Proto), so.Local.Port()}
+		byPort[k] = append(byPort[k], i)
+	}
+	for fi, f := range s.DropTrace.Flows {
+		out[fi] = -1
+		if i, ok := byCookie[f.Cookie]; ok && f.Cookie != 0 {
+			out[fi] = i
+			continue
+		}
+		if f.SrcPort == 0 && f.DstPort == 0 {
+			continue
+		}
+	ends:
+		for _, end := range []netip.AddrPort{netip.AddrPortFrom(f.Dst, f.DstPort), netip.AddrPortFrom(f.Src, f.SrcPort)} {
+			for _, i := range byPort[portKey{f.Proto, end.Port()}] {
+				if la := s.Sockets[i].Local.Addr(); la.Unmap() == end.Addr().Unmap() || la.IsUnspecified() {
+					out[fi] = i
+					break ends
+				}
+			}
+		}
+	}
+	return out
+}
+
+// RuleDrops sums the traced NETFILTER_DROP flows that DropRule
+// attributes to the rule with the given ID: their packets and how many
+// flows.
+func (s Snapshot) RuleDrops(id uint32) (packets uint64, flows int) {
+	for _, f := range s.DropTrace.Flows {
+		if f.Reason != "NETFILTER_DROP" {
+			continue
+		}
+		if r, ok := s.DropRule(f); ok && r.ID == id {
+			packets += f.Packets
+			flows++
+		}
+	}
+	return packets, flows
+}

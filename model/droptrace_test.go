@@ -1,0 +1,60 @@
+package model
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestDropRuleAndOwner(t *testing.T) {
+	flow := DropTraceFlow{Reason: "NETFILTER_DROP", L3: "ipv4", Proto: "udp", Parsed: true,
+		Src: netip.MustParseAddr("10.0.0.2"), Dst: netip.MustParseAddr("10.0.0.1"), SrcPort: 5000, DstPort: 53, Packets: 4}
+	drop53 := Rule{ID: 2, Enabled: true, Family: RuleFamilyBoth, Proto: "udp", DstPorts: PortRange{53, 53}, Action: ActionDrop, Priority: 10, Packets: 4}
+	acceptNet := Rule{ID: 1, Enabled: true, Family: FamilyIPv4, Src: netip.MustParsePrefix("10.0.0.0/24"), Action: ActionAccept, Priority: 5}
+	count := Rule{ID: 3, Enabled: true, Family: RuleFamilyBoth, Action: ActionCount, Packets: 9}
+	tests := []struct {
+		name  string
+		rules []Rule
+		flow  DropTraceFlow
+		want  uint32 // rule ID, 0: none
+	}{
+		{"the drop rule", []Rule{count, drop53}, flow, 2},
+		{"an accept rule decides first", []Rule{drop53, acceptNet}, flow, 0},
+		{"accept after the drop", []Rule{drop53, func() Rule { r := acceptNet; r.Priority = 20; return r }()}, flow, 2},
+		{"other port", []Rule{drop53}, func() DropTraceFlow { f := flow; f.DstPort = 54; return f }(), 0},
+		{"other reason", []Rule{drop53}, func() DropTraceFlow { f := flow; f.Reason = "NO_SOCKET"; return f }(), 0},
+		{"ipv6 rule", []Rule{func() Rule { r := drop53; r.Family = FamilyIPv6; return r }()}, flow, 0},
+		{"never counted", []Rule{func() Rule { r := drop53; r.Packets = 0; return r }()}, flow, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := Snapshot{Rules: &RulesState{Rules: tt.rules}}
+			r, ok := s.DropRule(tt.flow)
+			if got := map[bool]uint32{true: r.ID}[ok]; got != tt.want {
+				t.Errorf("rule %d (%v), want %d", r.ID, ok, tt.want)
+			}
+		})
+	}
+
+	rs := Snapshot{Rules: &RulesState{Rules: []Rule{count, drop53}}, DropTrace: DropTrace{Flows: []DropTraceFlow{flow, flow, {Reason: "NO_SOCKET", Packets: 9}}}}
+	if n, fl := rs.RuleDrops(2); n != 8 || fl != 2 {
+		t.Errorf("RuleDrops(2) = %d, %d", n, fl)
+	}
+	s := Snapshot{Sockets: []Socket{
+		{Proto: ProtoUDP, Local: netip.MustParseAddrPort("0.0.0.0:53"), Inode: 1},
+		{Proto: ProtoUDP, Local: netip.MustParseAddrPort("10.0.0.1:54"), Inode: 2, Cookie: 7},
+	}}
+	if so, exact, ok := s.DropOwner(flow); !ok || exact || so.Inode != 1 {
+		t.Errorf("by tuple: %+v %v %v", so, exact, ok)
+	}
+	s.DropTrace.Flows = []DropTraceFlow{flow, {Cookie: 7, Proto: "udp", DstPort: 1}, {Proto: "tcp", DstPort: 53}}
+	if diff := cmp.Diff([]int{0, 1, -1}, s.DropOwners()); diff != "" {
+		t.Errorf("DropOwners (-want +got)\n%s", diff)
+	}
+	f := flow
+	f.Cookie = 7
+	if so, exact, ok := s.DropOwner(f); !ok || !exact || so.Inode != 2 {
+		t.Errorf("by cookie: %+v %v %v", so, exact, ok)
+	}
+}

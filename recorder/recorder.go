@@ -1,0 +1,237 @@
+package recorder
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"netlens/export"
+	"netlens/model"
+)
+
+// ErrLowSpace is wrapped by the error that stops the recorder when the
+// filesystem is (nearly) full.
+var ErrLowSpace = errors.New("not enough free space")
+
+// Defaults of Options.
+const (
+	DefaultInterval = 10 * time.Second
+	DefaultKeep     = 360
+	DefaultMinFree  = 64 << 20
+)
+
+// Suffix ends the name of every file the recorder writes; only files
+// named netlens-*.json.gz are rotated, never anything else in the
+// directory.
+const Suffix = ".json.gz"
+
+// Options configure a Recorder.
+type Options struct {
+	// Dir is where the snapshots go; it must exist.
+	Dir string
+	// Interval is the time between snapshots (Run).
+	Interval time.Duration
+	// Keep is how many snapshot files to keep at most (the newest).
+	Keep int
+	// MaxBytes, when above zero, bounds the bytes the kept files take;
+	// the oldest go first. The newest file is always kept.
+	MaxBytes int64
+	// MinFree is the free space (bytes) of Dir's filesystem below which
+	// the recorder stops rather than write.
+	MinFree int64
+}
+
+// Recorder writes snapshots into a directory and rotates them.
+type Recorder struct {
+	o  Options
+	mu sync.Mutex
+	// statfs returns the bytes available to an unprivileged user on
+	// the filesystem of path; tests replace it.
+	statfs func(path string) (uint64, error)
+	// lastName and dup number the files of snapshots with one TakenAt.
+	lastName string
+	dup      int
+}
+
+// New returns a Recorder for o, after checking Dir is a directory.
+func New(o Options) (*Recorder, error) {
+	if o.Interval <= 0 {
+		o.Interval = DefaultInterval
+	}
+	if o.Keep <= 0 {
+		o.Keep = DefaultKeep
+	}
+	if o.MinFree < 0 {
+		o.MinFree = 0
+	}
+	fi, err := os.Stat(o.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("record: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("record: %s is not a directory", o.Dir)
+	}
+	return &Recorder{o: o, statfs: available}, nil
+}
+
+// Options returns the options in force (defaults filled in).
+func (r *Recorder) Options() Options { return r.o }
+
+func available(path string) (uint64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return 0, err
+	}
+	return st.Bavail * uint64(st.Bsize), nil
+}
+
+// FileName is the name snap is recorded under.
+func FileName(snap model.Snapshot) string {
+	return strings.TrimSuffix(export.FileName(snap.Host, snap.TakenAt), ".json") +
+		fmt.Sprintf(".%03d", snap.TakenAt.Nanosecond()/1e6) + Suffix
+}
+
+// Write records snap (gzip-compressed, atomically) and rotates the
+// directory. It returns the path written. An error wrapping ErrLowSpace
+// means the filesystem is full or below MinFree: nothing was written
+// and recording should stop.
+func (r *Recorder) Write(snap model.Snapshot) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if err := export.Write(zw, snap); err != nil {
+		return "", err
+	}
+	if err := zw.Close(); err != nil {
+		return "", err
+	}
+	if free, err := r.statfs(r.o.Dir); err == nil && free < uint64(r.o.MinFree)+uint64(buf.Len()) {
+		return "", fmt.Errorf("%w on %s: %s free, the floor is %s (--min-free) and a snapshot takes %s: recording stopped",
+			ErrLowSpace, r.o.Dir, human(int64(free)), human(r.o.MinFree), human(int64(buf.Len())))
+	}
+	// Two snapshots of one instant (a store that did not change between
+	// intervals) get numbered names that sort after the first.
+	name := FileName(snap)
+	if name == r.lastName {
+		r.dup++
+	} else {
+		r.lastName, r.dup = name, 0
+	}
+	if r.dup > 0 {
+		name = strings.TrimSuffix(name, Suffix) + fmt.Sprintf("-%04d", r.dup) + Suffix
+	}
+	path := filepath.Join(r.o.Dir, name)
+	if err := export.WriteAtomic(path, buf.Bytes()); err != nil {
+		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+			return "", fmt.Errorf("%w: %v: recording stopped", ErrLowSpace, err)
+		}
+		return "", err
+	}
+	return path, r.rotate()
+}
+
+// Files returns the recorded files in Dir, oldest first.
+func (r *Recorder) Files() ([]string, error) {
+	return Files(r.o.Dir)
+}
+
+// Files returns the snapshot files a recorder wrote in dir, oldest
+// first (their names sort in time order: the timestamp, then the
+// number of a second file of the same instant).
+func Files(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if n := e.Name(); e.Type().IsRegular() && strings.HasPrefix(n, "netlens-") && strings.HasSuffix(n, Suffix) {
+			out = append(out, filepath.Join(dir, n))
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int {
+		return strings.Compare(strings.TrimSuffix(a, Suffix), strings.TrimSuffix(b, Suffix))
+	})
+	return out, nil
+}
+
+// rotate removes the oldest files past Keep or MaxBytes.
+func (r *Recorder) rotate() error {
+	files, err := r.Files()
+	if err != nil {
+		return err
+	}
+	sizes := make([]int64, len(files))
+	var total int64
+	for i, f := range files {
+		if fi, err := os.Stat(f); err == nil {
+			sizes[i] = fi.Size()
+			total += sizes[i]
+		}
+	}
+	for i := 0; i < len(files)-1; i++ {
+		over := len(files)-i > r.o.Keep || (r.o.MaxBytes > 0 && total > r.o.MaxBytes)
+		if !over {
+			break
+		}
+		if err := os.Remove(files[i]); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("record: rotate: %w", err)
+		}
+		total -= sizes[i]
+	}
+	return nil
+}
+
+// Source gives the latest snapshot; *model.Store is one.
+type Source interface {
+	Snapshot() model.Snapshot
+}
+
+// Run writes src's snapshot every Interval until ctx is done (nil) or a
+// write fails (the error). written, when not nil, is called after each
+// file.
+func (r *Recorder) Run(ctx context.Context, src Source, written func(path string)) error {
+	t := time.NewTicker(r.o.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		p, err := r.Write(src.Snapshot())
+		if err != nil {
+			return err
+		}
+		if written != nil {
+			written(p)
+		}
+	}
+}
+
+func human(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -1,0 +1,66 @@
+package ui
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"netlens/model"
+)
+
+// tracedDrops is the eBPF drop tracer's drops per socket of a snapshot:
+// each traced flow counted on the socket that owns it (by socket cookie,
+// else by tuple: model.Snapshot.DropOwners), for the Connections tab's
+// Drops column and details. Not safe for concurrent use.
+type tracedDrops struct {
+	on       bool // the tracer runs: the Drops column counts its drops
+	flowsOf  []model.DropTraceFlow
+	socksOf  []model.Socket
+	packets  map[int]uint64            // by socket index
+	byReason map[int]map[string]uint64 // by socket index, then reason
+}
+
+// update recomputes the counts when the snapshot's flows or sockets
+// changed.
+func (t *tracedDrops) update(s *model.Snapshot) {
+	t.on = s.DropTrace.Supported
+	if !t.on || sameSlice(t.flowsOf, s.DropTrace.Flows) && sameSlice(t.socksOf, s.Sockets) {
+		return
+	}
+	t.flowsOf, t.socksOf = s.DropTrace.Flows, s.Sockets
+	t.packets, t.byReason = map[int]uint64{}, map[int]map[string]uint64{}
+	for fi, si := range s.DropOwners() {
+		if si < 0 {
+			continue
+		}
+		f := &s.DropTrace.Flows[fi]
+		t.packets[si] += f.Packets
+		if t.byReason[si] == nil {
+			t.byReason[si] = map[string]uint64{}
+		}
+		t.byReason[si][f.Reason] += f.Packets
+	}
+}
+
+// count is the traced drops of socket i.
+func (t *tracedDrops) count(i int) uint64 { return t.packets[i] }
+
+// reasons lists socket i's traced drops by reason, most first:
+// "SOCKET_RCVBUFF 120, NO_SOCKET 3"; "" when none.
+func (t *tracedDrops) reasons(i int) string {
+	m := t.byReason[i]
+	if len(m) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	slices.SortFunc(names, func(a, b string) int { return cmp.Or(cmp.Compare(m[b], m[a]), cmp.Compare(a, b)) })
+	parts := make([]string, len(names))
+	for j, n := range names {
+		parts[j] = sanitize(n) + " " + strconv.FormatUint(m[n], 10)
+	}
+	return strings.Join(parts, ", ")
+}

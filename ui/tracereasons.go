@@ -1,0 +1,519 @@
+package ui
+
+import (
+	"cmp"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"netlens/model"
+	"netlens/model/drops"
+)
+
+// Trace reasons table columns.
+const (
+	trReason = iota
+	trMeaning
+	trSysctl
+	trFunction
+	trLayer
+	trCount
+	trRate
+	trSpark
+)
+
+// traceKey identifies a traced (reason, location) across snapshots.
+type traceKey struct{ reason, location string }
+
+// traceView is the Drops tab's reasons view when the eBPF drop tracer
+// runs: every traced drop per reason and location, with what the reason
+// means, the sysctl that governs it, the function that freed the packet,
+// the layer, the count since the tracer started, the rate and a
+// sparkline (from the drop_trace counters the collector publishes). Enter
+// lists the reason's flows (traceFlowView); there, enter shows the flow's
+// socket in the Connections tab, and left or backspace goes back. Not
+// safe for concurrent use.
+type traceView struct {
+	listBase[traceKey]
+	glyphs Glyphs
+	// source says which drop source netlens uses and why (the header).
+	source string
+	// counters are the drop_trace counters of the snapshot, by row key.
+	counters   map[traceKey]*model.Counter
+	countersOf []model.Counter
+	flows      *traceFlowView
+	open       bool // the flows of one reason are shown
+}
+
+func newTraceView(c Common, g Glyphs) *traceView {
+	p := &traceView{glyphs: g}
+	p.Common, p.deps = c, []string{model.CollectorDropTrace}
+	cols := []column{
+		trReason:   {title: "Reason", width: 14, flex: 2},
+		trMeaning:  {title: "Meaning", width: 12, flex: 4, drop: 2},
+		trSysctl:   {title: "Sysctl", width: 10, flex: 1, drop: 3},
+		trFunction: {title: "Function", width: 12, flex: 2},
+		trLayer:    {title: "Layer", width: 9, drop: 1},
+		trCount:    {title: "Count", width: 8, right: true},
+		trRate:     {title: "Rate/s", width: 7, right: true},
+		trSpark:    {title: "History", width: 8, flex: 2, drop: 4},
+	}
+	rs := func() []model.DropTraceReason { return p.snap.DropTrace.Reasons }
+	sorts := []sortSpec{
+		{name: "count", col: trCount, desc: true, cmp: func(a, b int) int { r := rs(); return cmp.Compare(r[a].Packets, r[b].Packets) }},
+		{name: "rate", col: trRate, desc: true, cmp: func(a, b int) int {
+			r := rs()
+			return cmp.Or(cmp.Compare(r[a].Delta, r[b].Delta), cmp.Compare(r[a].Packets, r[b].Packets))
+		}},
+		{name: "reason", col: trReason, cmp: func(a, b int) int { r := rs(); return cmp.Compare(r[a].Reason, r[b].Reason) }},
+		{name: "layer", col: trLayer, cmp: func(a, b int) int {
+			r := rs()
+			return cmp.Or(cmp.Compare(r[a].Layer.Rank(), r[b].Layer.Rank()), cmp.Compare(r[a].Reason, r[b].Reason))
+		}},
+		{name: "function", col: trFunction, cmp: func(a, b int) int { r := rs(); return cmp.Compare(r[a].Location, r[b].Location) }},
+	}
+	p.init(cols, sorts, 0)
+	p.detailH = 4
+	p.flows = newTraceFlowView(c)
+	return p
+}
+
+// active reports whether the tracer is the drop source: it has run, or
+// its collector has reported (to say why it cannot).
+func (p *traceView) active() bool {
+	if p.snap.DropTrace.Supported || p.snap.DropTrace.Reason != "" {
+		return true
+	}
+	_, ok := p.snap.Status(model.CollectorDropTrace)
+	return ok
+}
+
+func (p *traceView) SetSnapshot(s model.Snapshot) {
+	p.setSnapshot(p, s)
+	p.flows.SetSnapshot(s)
+}
+
+func (p *traceView) Sync() {
+	if p.fresh() && !sameSlice(p.countersOf, p.snap.Counters) {
+		p.counters, p.countersOf = map[traceKey]*model.Counter{}, p.snap.Counters
+		for i := range p.snap.Counters {
+			c := &p.snap.Counters[i]
+			if c.Source == drops.DropTraceSource && c.Group == "reason" {
+				p.counters[traceKey{c.Name, c.Instance}] = c
+			}
+		}
+	}
+	p.sync(p)
+	if p.open {
+		p.flows.Sync()
+	}
+}
+
+func (p *traceView) SetSize(w, h int) {
+	p.listBase.SetSize(w, h)
+	p.flows.SetSize(w, h)
+}
+
+func (p *traceView) SetFilter(f string) {
+	p.listBase.SetFilter(f)
+	p.flows.SetFilter(f)
+}
+
+// update handles enter (open the selected reason's flows) and, in the
+// flows, left/backspace (back); the rest goes to the list shown.
+func (p *traceView) update(msg tea.Msg) tea.Cmd {
+	if k, ok := msg.(tea.KeyPressMsg); ok {
+		switch {
+		case p.open && isBack(k):
+			p.open = false
+			p.Sync()
+			return nil
+		case p.open:
+			return p.flows.update(k)
+		case key.Matches(k, p.Keys.Details):
+			if i := p.selected(); i >= 0 {
+				r := &p.snap.DropTrace.Reasons[i]
+				p.flows.show(traceKey{r.Reason, r.Location})
+				p.open = true
+				p.flows.Sync()
+			}
+			return nil
+		}
+	}
+	if p.open {
+		return p.flows.update(msg)
+	}
+	p.listBase.update(msg)
+	return nil
+}
+
+// isBack reports whether k is the key back from the flows to the
+// reasons: left, h or backspace.
+func isBack(k tea.KeyPressMsg) bool {
+	switch k.String() {
+	case "left", "h", "backspace":
+		return true
+	}
+	return false
+}
+
+func (p *traceView) sameRows(a, b model.Snapshot) bool {
+	return sameSlice(a.DropTrace.Reasons, b.DropTrace.Reasons) && sameSlice(a.Counters, b.Counters)
+}
+func (p *traceView) count() int         { return len(p.snap.DropTrace.Reasons) }
+func (p *traceView) include(i int) bool { return true }
+func (p *traceView) key(i int) traceKey {
+	r := &p.snap.DropTrace.Reasons[i]
+	return traceKey{r.Reason, r.Location}
+}
+
+func (p *traceView) appendHaystack(b []byte, i int) []byte {
+	for c := trReason; c <= trLayer; c++ {
+		b = append(b, p.cell(i, c)...)
+		b = append(b, ' ')
+	}
+	return append(b, p.snap.DropTrace.Reasons[i].Location...)
+}
+
+func (p *traceView) cell(i, c int) string {
+	r := &p.snap.DropTrace.Reasons[i]
+	switch c {
+	case trReason:
+		return sanitize(r.Reason)
+	case trMeaning:
+		if k, ok := drops.Default().Reason(r.Reason); ok {
+			return k.Meaning
+		}
+		return ""
+	case trSysctl:
+		if k, ok := drops.Default().Reason(r.Reason); ok {
+			return k.Sysctl
+		}
+		return ""
+	case trFunction:
+		return sanitize(r.Function)
+	case trLayer:
+		return string(r.Layer)
+	case trCount:
+		return fmtCount(r.Packets, 8)
+	case trRate:
+		if x := p.counters[traceKey{r.Reason, r.Location}]; x != nil {
+			return fmtRate(x.Rate)
+		}
+		return ""
+	case trSpark:
+		if x := p.counters[traceKey{r.Reason, r.Location}]; x != nil {
+			return sparkString(x.History, p.tbl.ColWidth(trSpark), p.glyphs)
+		}
+		return ""
+	}
+	return ""
+}
+
+// View renders the reasons, or a reason's flows, or why there are none.
+func (p *traceView) View() string {
+	if p.open {
+		return p.flows.View()
+	}
+	s := p.Styles
+	d := &p.snap.DropTrace
+	if !d.Supported {
+		why := d.Reason
+		if st, ok := p.snap.Status(model.CollectorDropTrace); why == "" && ok && st.State != model.StateOK && st.State != model.StatePending {
+			why = strings.TrimPrefix(describe(st), model.CollectorDropTrace+": ")
+		}
+		if why == "" {
+			why = "waiting for the first sample"
+		}
+		lines := []string{s.Summary.Render(fitString("[reasons] eBPF drop tracer: "+oneLine(why), p.Width)), ""}
+		for _, l := range wrap("The funnel (v) still shows every drop the kernel counts, layer by layer. The tracer needs CAP_BPF and CAP_PERFMON (or root), and a kernel with BTF (Linux 5.17+): sudo setcap cap_bpf,cap_perfmon,cap_syslog+ep netlens, or --drop-source netdm.", p.Width-4) {
+			lines = append(lines, s.PaneText.Render("   "+l))
+		}
+		return fixHeight(lines, p.Height)
+	}
+	left := "[reasons] eBPF " + d.Attach + ": " + strconv.FormatUint(d.Seen, 10) + " drops seen"
+	if d.Netns == 0 {
+		left += " (all namespaces)"
+	}
+	if p.source != "" {
+		left += "  source " + p.source
+	}
+	head := summaryLine(s, left, p.rightLabel(len(d.Reasons)), p.Width)
+	// What the map could not hold first: the counts below undercount.
+	warn := d.Unattributed > 0 || d.NotParsed > 0
+	if warn {
+		msg := "! unattributed " + strconv.FormatUint(d.Unattributed, 10) + " (" + strconv.FormatFloat(100*d.UnattributedShare(), 'f', 1, 64) +
+			"%: flows map full, " + itoa(d.MapEntries) + "/" + itoa(d.MapMax) + ")"
+		if d.NotParsed > 0 {
+			msg += ", " + strconv.FormatUint(d.NotParsed, 10) + " without a readable header"
+		}
+		head += "\n" + s.Warn.Render(fitString(msg, p.Width))
+		p.Height--
+		defer func() { p.Height++ }()
+	}
+	empty := p.emptyText("reasons", "no drops traced since the tracer started")
+	rows := p.idx
+	out := p.render(head, 1, empty, func(i, c int) string { return p.cell(rows[i], c) }, p.rowKind, p.detail)
+	if warn {
+		p.tblTop++
+	}
+	return out
+}
+
+func (p *traceView) rowKind(i int) rowKind {
+	r := &p.snap.DropTrace.Reasons[p.idx[i]]
+	if r.Delta > 0 || !r.LastSeen.IsZero() && p.snap.TakenAt.Sub(r.LastSeen) < recentWindow {
+		return rowHot
+	}
+	return rowPlain
+}
+
+// detail is the selected reason: location, meaning, counter, sysctl.
+func (p *traceView) detail(i int) []string {
+	r := &p.snap.DropTrace.Reasons[p.idx[i]]
+	out := []string{sanitize(r.Reason) + " (" + strconv.FormatUint(uint64(r.Code), 10) + ")  layer " + string(r.Layer) + "  at " + sanitize(r.Location) +
+		"  +" + strconv.FormatUint(r.Delta, 10) + " last interval  " + strconv.FormatUint(r.Packets, 10) + " since start  (enter: its flows)"}
+	if k, ok := drops.Default().Reason(r.Reason); ok {
+		text := k.Meaning
+		if k.Counter != "" {
+			text += " Also counted by " + k.Counter + "."
+		}
+		if k.Sysctl != "" {
+			text += " Governed by " + k.Sysctl + sysctlNow(p.snap.Sysctls, k.Sysctl) + "."
+		}
+		out = append(out, wrap(text, p.Width-1)...)
+	}
+	return out
+}
+
+// sysctlNow is " (= value)" of a sysctl in the snapshot, or "".
+func sysctlNow(scs []model.Sysctl, name string) string {
+	for _, sc := range scs {
+		if sc.Name == name {
+			return " (= " + strings.Join(strings.Fields(sanitize(sc.Value)), " ") + ")"
+		}
+	}
+	return ""
+}
+
+// Trace flows table columns.
+const (
+	tfProto = iota
+	tfSrc
+	tfDst
+	tfOwner
+	tfConntrack
+	tfDelta
+	tfCount
+)
+
+// traceFlowKey identifies a traced flow across snapshots.
+type traceFlowKey struct {
+	src, dst netip.AddrPort
+	proto    string
+	cookie   uint64
+}
+
+// traceFlowView is the flows of one traced reason and location: the
+// tuple, the owning process (by socket cookie, else by tuple: ~), the
+// conntrack state of the flow (NAT shown), the drops. Enter shows the
+// flow in the Connections tab. Not safe for concurrent use.
+type traceFlowView struct {
+	listBase[traceFlowKey]
+	which  traceKey
+	owners []int // DropOwners of the snapshot
+	ownOf  model.Snapshot
+}
+
+func newTraceFlowView(c Common) *traceFlowView {
+	p := &traceFlowView{}
+	p.Common, p.deps = c, []string{model.CollectorDropTrace}
+	cols := []column{
+		tfProto:     {title: "Proto", width: 6},
+		tfSrc:       {title: "Source", width: 15, flex: 3, keepTail: true},
+		tfDst:       {title: "Destination", width: 15, flex: 3, keepTail: true},
+		tfOwner:     {title: "Owner", width: 10, flex: 2},
+		tfConntrack: {title: "Conntrack", width: 10, flex: 2, drop: 1},
+		tfDelta:     {title: "Delta", width: 6, right: true},
+		tfCount:     {title: "Count", width: 8, right: true},
+	}
+	fs := func() []model.DropTraceFlow { return p.snap.DropTrace.Flows }
+	sorts := []sortSpec{
+		{name: "count", col: tfCount, desc: true, cmp: func(a, b int) int { f := fs(); return cmp.Compare(f[a].Packets, f[b].Packets) }},
+		{name: "delta", col: tfDelta, desc: true, cmp: func(a, b int) int { f := fs(); return cmp.Compare(f[a].Delta, f[b].Delta) }},
+	}
+	p.init(cols, sorts, 0)
+	p.detailH = 3
+	return p
+}
+
+func (p *traceFlowView) show(k traceKey) {
+	p.which = k
+	p.invalidate()
+}
+
+func (p *traceFlowView) SetSnapshot(s model.Snapshot) { p.setSnapshot(p, s) }
+
+func (p *traceFlowView) Sync() {
+	if p.fresh() && (!sameSlice(p.ownOf.DropTrace.Flows, p.snap.DropTrace.Flows) || !sameSlice(p.ownOf.Sockets, p.snap.Sockets)) {
+		p.owners, p.ownOf = p.snap.DropOwners(), p.snap
+	}
+	p.sync(p)
+}
+
+func (p *traceFlowView) update(msg tea.Msg) tea.Cmd {
+	if k, ok := msg.(tea.KeyPressMsg); ok && key.Matches(k, p.Keys.Details) {
+		if i := p.selected(); i >= 0 {
+			return showConnectionCmd(connFilter(&p.snap.DropTrace.Flows[i]))
+		}
+		return nil
+	}
+	p.listBase.update(msg)
+	return nil
+}
+
+func (p *traceFlowView) sameRows(a, b model.Snapshot) bool {
+	return sameSlice(a.DropTrace.Flows, b.DropTrace.Flows) && sameSlice(a.Sockets, b.Sockets) && sameSlice(a.Flows, b.Flows)
+}
+func (p *traceFlowView) count() int { return len(p.snap.DropTrace.Flows) }
+func (p *traceFlowView) include(i int) bool {
+	f := &p.snap.DropTrace.Flows[i]
+	return f.Reason == p.which.reason && f.Location == p.which.location
+}
+func (p *traceFlowView) key(i int) traceFlowKey {
+	f := &p.snap.DropTrace.Flows[i]
+	return traceFlowKey{netip.AddrPortFrom(f.Src, f.SrcPort), netip.AddrPortFrom(f.Dst, f.DstPort), f.Proto, f.Cookie}
+}
+
+func (p *traceFlowView) appendHaystack(b []byte, i int) []byte {
+	for c := tfProto; c <= tfConntrack; c++ {
+		b = append(b, p.cell(i, c)...)
+		b = append(b, ' ')
+	}
+	return b
+}
+
+func (p *traceFlowView) cell(i, c int) string {
+	f := &p.snap.DropTrace.Flows[i]
+	switch c {
+	case tfProto:
+		return cmp.Or(f.Proto, f.L3)
+	case tfSrc:
+		return traceEnd(f.Src, f.SrcPort, f)
+	case tfDst:
+		if f.Proto == "icmp" || f.Proto == "icmpv6" {
+			return traceEnd(f.Dst, 0, f) + " t" + itoa(int(f.ICMPType)) + "/c" + itoa(int(f.ICMPCode))
+		}
+		return traceEnd(f.Dst, f.DstPort, f)
+	case tfOwner:
+		if i < len(p.owners) && p.owners[i] >= 0 && p.owners[i] < len(p.snap.Sockets) {
+			so := &p.snap.Sockets[p.owners[i]]
+			own := fmtProcs(so.Procs)
+			if own == "" {
+				own = "socket " + strconv.FormatUint(so.Inode, 10)
+			}
+			if f.Cookie == 0 || so.Cookie != f.Cookie {
+				own = "~" + own // joined by tuple, not cookie
+			}
+			return own
+		}
+		return "-"
+	case tfConntrack:
+		return conntrackOf(p.snap.Flows, f)
+	case tfDelta:
+		return fmtCount(f.Delta, 6)
+	case tfCount:
+		return fmtCount(f.Packets, 8)
+	}
+	return ""
+}
+
+// traceEnd formats a flow's address and port, "-" when not parsed.
+func traceEnd(a netip.Addr, port uint16, f *model.DropTraceFlow) string {
+	switch {
+	case !a.IsValid():
+		return "-"
+	case port == 0:
+		return a.String()
+	}
+	return fmtAddr(netip.AddrPortFrom(a, port))
+}
+
+// conntrackOf is the conntrack state of the flow a traced drop belongs
+// to: the TCP state or "tracked", with "NAT" when the kernel rewrites
+// it; "" when conntrack has no such flow.
+func conntrackOf(flows []model.Flow, f *model.DropTraceFlow) string {
+	src, dst := netip.AddrPortFrom(f.Src, f.SrcPort), netip.AddrPortFrom(f.Dst, f.DstPort)
+	for i := range flows {
+		x := &flows[i]
+		if string(x.Proto) != f.Proto {
+			continue
+		}
+		if (x.Orig.Src == src && x.Orig.Dst == dst) || (x.Reply.Src == src && x.Reply.Dst == dst) {
+			st := "tracked"
+			if x.Proto == model.ProtoTCP {
+				st = x.TCPState.String()
+			}
+			if x.NAT != model.NATNone {
+				st += " NAT " + string(x.NAT)
+			}
+			return st
+		}
+	}
+	return ""
+}
+
+// View renders the flows of the reason.
+func (p *traceFlowView) View() string {
+	n := len(p.idx)
+	left := "[reasons > flows] " + sanitize(p.which.reason) + " at " + sanitize(p.which.location) + ": " + itoa(n) + " flows (enter: the connection; left: back)"
+	head := summaryLine(p.Styles, left, p.sortLabel(), p.Width)
+	empty := p.emptyText("flows", "no flows of this reason in the tracer's map (evicted, or unattributed)")
+	rows := p.idx
+	return p.render(head, len(p.snap.DropTrace.Flows), empty, func(i, c int) string { return p.cell(rows[i], c) }, nil, p.detail)
+}
+
+// detail is the selected flow in full.
+func (p *traceFlowView) detail(i int) []string {
+	f := &p.snap.DropTrace.Flows[p.idx[i]]
+	first := cmp.Or(f.Proto, f.L3) + " " + traceEnd(f.Src, f.SrcPort, f) + " -> " + traceEnd(f.Dst, f.DstPort, f) +
+		"  ifindex " + strconv.FormatUint(uint64(f.Ifindex), 10) + "  netns " + strconv.FormatUint(uint64(f.Netns), 10)
+	if f.Fragment {
+		first += "  fragment"
+	}
+	second := strconv.FormatUint(f.Packets, 10) + " packets, " + strconv.FormatUint(f.Bytes, 10) + " bytes"
+	if f.Cookie != 0 {
+		second += "  socket cookie " + strconv.FormatUint(f.Cookie, 10)
+	}
+	if r, ok := p.snap.DropRule(*f); ok {
+		second += "  dropped by netlens rule " + strconv.FormatUint(uint64(r.ID), 10)
+		if r.Label != "" {
+			second += " (" + sanitize(r.Label) + ")"
+		}
+	}
+	return []string{first, second}
+}
+
+// connFilter is the Connections filter that shows the socket of a traced
+// flow: its local end (the destination of a received packet).
+func connFilter(f *model.DropTraceFlow) string {
+	if !f.Dst.IsValid() {
+		return ""
+	}
+	if f.DstPort == 0 {
+		return f.Dst.String()
+	}
+	return fmtAddr(netip.AddrPortFrom(f.Dst, f.DstPort))
+}
+
+// showConnectionMsg asks the App to show the Connections tab filtered to
+// one connection.
+type showConnectionMsg struct{ filter string }
+
+// showConnectionCmd returns a command delivering showConnectionMsg.
+func showConnectionCmd(filter string) tea.Cmd {
+	return func() tea.Msg { return showConnectionMsg{filter} }
+}
