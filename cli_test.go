@@ -85,6 +85,9 @@ func TestCLIUsage(t *testing.T) {
 		{name: "root help gives exit codes", args: []string{"--help"}, stdout: "Exit status: 0"},
 		{name: "snapshot help gives exit codes", args: []string{"snapshot", "--help"}, stdout: "Exit status: 0 when"},
 		{name: "extra argument", args: []string{"version", "x"}, code: 2, stderr: "takes no arguments", noStdout: true},
+		{name: "netns help", args: []string{"netns", "--help"}, stdout: "netlens netns [flags]"},
+		{name: "netns extra argument", args: []string{"netns", "x"}, code: 2, stderr: "takes no arguments", noStdout: true},
+		{name: "bad netns selector", args: []string{"--netns", "pid:zero", "flows"}, code: 2, stderr: "pid:zero", noStdout: true},
 		{name: "diff one file", args: []string{"diff", "a.json"}, code: 2, stderr: "diff needs two snapshot files", noStdout: true},
 		{name: "diff missing files", args: []string{"diff", "/nonexistent/a.json", "/nonexistent/b.json"}, code: 2, stderr: "no such file", noStdout: true},
 		{name: "record needs dir", args: []string{"record"}, code: 2, stderr: "record needs --dir", noStdout: true},
@@ -94,6 +97,7 @@ func TestCLIUsage(t *testing.T) {
 		{name: "open missing file", args: []string{"--open", "/nonexistent.json"}, code: 2, stderr: "no such file", noStdout: true},
 		{name: "serve bad listen", args: []string{"serve", "--listen", "256.0.0.1:1"}, code: 2, stderr: "--listen 256.0.0.1:1", noStdout: true},
 		{name: "serve refresh too short", args: []string{"serve", "--refresh", "1ms"}, code: 2, stderr: "too short", noStdout: true},
+		{name: "open with netns", args: []string{"--open", "a.json", "--netns", "inode:1"}, code: 2, stderr: "--netns does not apply", noStdout: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

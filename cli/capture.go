@@ -15,7 +15,7 @@ import (
 	"netlens/collectors/capture"
 )
 
-func captureCmd() *cobra.Command {
+func captureCmd(o *options) *cobra.Command {
 	var opts captureOptions
 	cmd := &cobra.Command{
 		Use:   "capture (-i IFACE --count N | --pcap FILE) [--filter EXPR] [--json]",
@@ -33,6 +33,7 @@ or arguments.`,
 			if opts.File == "" && opts.Count <= 0 && opts.Duration <= 0 {
 				return UsageError{fmt.Errorf("%w\n%s", errCaptureNeedsCount, cmd.UsageString())}
 			}
+			opts.NetNS = o.nsFD()
 			w := cmd.OutOrStdout()
 			if opts.Write == "-" {
 				w = cmd.ErrOrStderr() // standard output carries the pcapng

@@ -148,7 +148,7 @@ func (o options) dropChoice() (droptrace.Choice, error) {
 // that dropped, with reason, location and owner, count times (0: until
 // ctx ends).
 func watchDropTrace(ctx context.Context, w io.Writer, o options, interval time.Duration, count int, asJSON bool) error {
-	cfg := all.Config{Refresh: interval, Owners: !o.noOwners, DropTraceAll: o.dropTraceAll,
+	cfg := all.Config{Refresh: interval, Owners: !o.noOwners, NetNS: o.nsFD(), DropTraceAll: o.dropTraceAll,
 		Only: []string{all.Sockets, all.DropTrace}, Drops: droptrace.Choice{Source: droptrace.SourceEBPF}}
 	specs, err := all.Specs(cfg)
 	if err != nil {

@@ -24,7 +24,7 @@ type flowsOptions struct {
 	limit  int
 }
 
-func flowsCmd() *cobra.Command {
+func flowsCmd(g *options) *cobra.Command {
 	var o flowsOptions
 	cmd := &cobra.Command{
 		Use:   "flows",
@@ -35,7 +35,7 @@ conntrack -L), or with --limit N the N with the most bytes, most first.
 Exit status: 0 on success; 1 when the table cannot be read (no
 CAP_NET_ADMIN, no conntrack); 2 for invalid flags or arguments.`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runFlows(cmd, o) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runFlows(cmd, o, g.nsFD()) },
 	}
 	cmd.Flags().BoolVar(&o.json, "json", false, "print JSON (the snapshot's flow objects), compact unless --indent or a terminal")
 	cmd.Flags().BoolVar(&o.indent, "indent", false, "indent the JSON")
@@ -59,14 +59,14 @@ func isTerminal(w io.Writer) bool {
 // table is held. With --limit N the N entries with the most bytes are
 // listed, most first, and whether that left some out is stated: a
 // "truncated" field in JSON, a line on standard error.
-func runFlows(cmd *cobra.Command, o flowsOptions) error {
+func runFlows(cmd *cobra.Command, o flowsOptions, netns int) error {
 	ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
 	if o.limit < 0 {
 		return UsageError{fmt.Errorf("--limit %d: want a number of entries, or 0 for all\n%s", o.limit, cmd.UsageString())}
 	}
 	indent := o.indent || isTerminal(stdout)
 	if o.limit > 0 {
-		flows, st, err := conntrack.DumpOnce(ctx, conntrack.Config{MaxFlows: o.limit})
+		flows, st, err := conntrack.DumpOnce(ctx, conntrack.Config{MaxFlows: o.limit, NetNS: netns})
 		if err != nil {
 			return err
 		}
@@ -98,7 +98,7 @@ func runFlows(cmd *cobra.Command, o flowsOptions) error {
 	if o.json {
 		w := jsonenc.NewWriter(stdout, indent)
 		a := w.Array()
-		st, interrupted, err = conntrack.DumpEach(ctx, conntrack.Config{}, a.Flow)
+		st, interrupted, err = conntrack.DumpEach(ctx, conntrack.Config{NetNS: netns}, a.Flow)
 		if err != nil {
 			return err
 		}
@@ -108,7 +108,7 @@ func runFlows(cmd *cobra.Command, o flowsOptions) error {
 		}
 	} else {
 		p := newFlowPrinter(stdout)
-		st, interrupted, err = conntrack.DumpEach(ctx, conntrack.Config{}, p.flow)
+		st, interrupted, err = conntrack.DumpEach(ctx, conntrack.Config{NetNS: netns}, p.flow)
 		if err != nil {
 			return err
 		}

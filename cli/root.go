@@ -19,6 +19,8 @@ import (
 	"netlens/collectors/capture"
 	"netlens/collectors/droptrace"
 	filtercol "netlens/collectors/filter"
+	"netlens/collectors/netns"
+	"netlens/collectors/sockets"
 	"netlens/control/filter"
 	"netlens/export"
 	"netlens/model"
@@ -47,7 +49,12 @@ type options struct {
 	// open and diffWith are --open FILE and --diff FILE (offline TUI).
 	open, diffWith string
 	// record configures the TUI's flight recorder (R).
-	record recorder.Options
+	record   recorder.Options
+	netns    string              // --netns selector
+	debugLog string              // --debug-log: the TUI logs each namespace switch
+	owners   *sockets.OwnerCache // kept across the TUI's namespace switches
+	allNS    bool                // the TUI's all-namespaces view
+	ns       *netns.Handle       // the namespace --netns opened (nil: our own)
 }
 
 // config returns the collectors' configuration, opening the filter
@@ -55,13 +62,13 @@ type options struct {
 // exit 2); a backend asked for by name that is unavailable is an error
 // (exit 1) with the reason and how to load it.
 func (o options) config() (all.Config, error) {
-	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners, DropTraceAll: o.dropTraceAll}
+	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners, NetNS: o.nsFD(), SocketOwners: o.owners, AllNamespaces: o.allNS, DropTraceAll: o.dropTraceAll}
 	drop, err := o.dropChoice()
 	if err != nil {
 		return cfg, err
 	}
 	cfg.Drops = drop
-	b, err := filter.Open(filter.Options{Backend: o.filterBackend})
+	b, err := filter.Open(filter.Options{Backend: o.filterBackend, NetNS: o.nsFD()})
 	if err != nil {
 		return cfg, err
 	}
@@ -224,6 +231,9 @@ arguments. Each subcommand's --help gives its own.`,
 	pf.MarkHidden("cpuprofile")
 	pf.StringVar(&o.memProfile, "memprofile", "", "write a Go heap profile to this file on exit (for performance work)")
 	pf.MarkHidden("memprofile")
+	pf.StringVar(&o.netns, "netns", "", "read (and change) the network namespace `NS`: NAME (ip netns), PATH, pid:PID or inode:N (netlens netns lists them)")
+	f.StringVar(&o.debugLog, "debug-log", "", "append a line per namespace switch (goroutines, open files) to this file (for tests)")
+	f.MarkHidden("debug-log")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if o.memProfile != "" {
 			cobra.OnFinalize(func() {
@@ -232,6 +242,12 @@ arguments. Each subcommand's --help gives its own.`,
 					f.Close()
 				}
 			})
+		}
+		if o.open != "" && o.netns != "" {
+			return UsageError{fmt.Errorf("--open shows a file: --netns does not apply\n%s", cmd.UsageString())}
+		}
+		if err := o.openNetNS(); err != nil {
+			return err
 		}
 		if o.cpuProfile == "" {
 			return nil
@@ -246,14 +262,18 @@ arguments. Each subcommand's --help gives its own.`,
 
 	root.AddCommand(
 		snapshotCmd(&o),
-		flowsCmd(),
+		flowsCmd(&o),
 		dropsCmd(&o),
-		captureCmd(),
-		topCmd(),
+		captureCmd(&o),
+		topCmd(&o),
 		serveCmd(&o),
 		diffCmd(),
 		recordCmd(&o),
-		RulesCmd(RulesConfig{}),
+		netnsCmd(),
+		RulesCmd(RulesConfig{Open: func(opt filter.Options) (filter.Backend, error) {
+			opt.NetNS = o.nsFD()
+			return filter.Open(opt)
+		}}),
 		versionCmd(version),
 	)
 	flagErr := func(cmd *cobra.Command, err error) error {
@@ -284,7 +304,7 @@ func collectFlags(f *pflag.FlagSet, o *options) {
 // of collectFlags, and drops).
 func dropFlags(f *pflag.FlagSet, o *options) {
 	f.StringVar(&o.dropSource, "drop-source", string(droptrace.SourceAuto), dropSourceUsage)
-	f.BoolVar(&o.dropTraceAll, "drop-trace-all-netns", false, "the eBPF drop tracer traces every network namespace, not only netlens's own")
+	f.BoolVar(&o.dropTraceAll, "drop-trace-all-netns", false, "the eBPF drop tracer traces every network namespace, not only the one netlens reads (--netns, else its own)")
 }
 
 // noArgs refuses positional arguments (and so unknown subcommands) as a
@@ -304,23 +324,27 @@ func newStore() *model.Store {
 	return model.NewStore(host, all.KernelRelease(), time.Now())
 }
 
+// newStore is newStore that records the --netns namespace.
+func (o options) newStore() *model.Store {
+	s := newStore()
+	if o.ns != nil {
+		s.Publish(model.NetNSUpdate{NetNS: o.ns.Namespace.Model()})
+	}
+	return s
+}
+
 func runTUI(ctx context.Context, o options) error {
-	store := newStore()
-	r, cfg, specs, err := o.runnerSpecs(store)
+	store := o.newStore()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sw, err := newNSSwitcher(ctx, o, store)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	r.Run(ctx)
-	defer r.Wait()
-	defer cancel()
-	// The TUI holds the filter control: it reverts an overdue change
-	// whose revert helper died (the read path only reports it).
-	defer recoverLoop(ctx, cfg, specs, o.refresh)()
+	defer sw.Stop()
 	defer cancel()
 	return ui.Run(ctx, store, ui.Options{
-		DropSource: cfg.Drops.Why,
+		DropSource: sw.dropWhy,
 		Refresh:    o.refresh,
 		Version:    o.version,
 		NoMouse:    o.noMouse,
@@ -329,8 +353,9 @@ func runTUI(ctx context.Context, o options) error {
 			return export.Save(o.snapshotDir, s)
 		},
 		Controls: ui.Controls{
-			Filters:  tuiFilters(store, cfg, specs, o.revert),
-			Capture:  tuiCapture(specs),
+			Filters:  &sw.filters,
+			Capture:  sw.captureControl(),
+			NetNS:    sw,
 			Recorder: tuiRecorder(ctx, store, o),
 		},
 		Glyphs:     glyphs(o.ascii),

@@ -82,7 +82,7 @@ func runServe(ctx context.Context, o options, stderr io.Writer, listen, webConfi
 // stop is called (or ctx is done); stop waits for them to end. The
 // returned context is done when stop is called.
 func startCollectors(ctx context.Context, o options) (store *model.Store, cctx context.Context, stop func(), err error) {
-	store = newStore()
+	store = o.newStore()
 	r, err := o.runner(store)
 	if err != nil {
 		return nil, nil, nil, err

@@ -52,7 +52,7 @@ arguments.`,
 // runSnapshot is `netlens snapshot`: collect once, then stream the
 // snapshot as JSON, compact unless --indent or stdout is a terminal.
 func runSnapshot(ctx context.Context, o options, so snapshotOptions) error {
-	store := newStore()
+	store := o.newStore()
 	r, err := o.runner(store)
 	if err != nil {
 		return err

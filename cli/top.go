@@ -26,7 +26,7 @@ type topOptions struct {
 	noOwners bool
 }
 
-func topCmd() *cobra.Command {
+func topCmd(o *options) *cobra.Command {
 	var to topOptions
 	cmd := &cobra.Command{
 		Use:   "top [--json] [--interval D] [--count N] [--by process|socket]",
@@ -53,7 +53,7 @@ sockets cannot be read; 2 for invalid flags or arguments.`,
 			if to.count < 0 || to.limit < 0 {
 				return UsageError{fmt.Errorf("--count and --limit cannot be negative\n%s", cmd.UsageString())}
 			}
-			c := sockets.New(sockets.Options{NoOwners: to.noOwners})
+			c := sockets.New(sockets.Options{NoOwners: to.noOwners, NetNS: o.nsFD()})
 			defer c.Close()
 			return runTop(cmd.Context(), c, to, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},

@@ -62,7 +62,8 @@ func (r *Runner) Run(ctx context.Context) {
 // Wait waits for the collector loops to end (cancel the context given to
 // Run first), then for every Collect call still running — those a timeout
 // or the cancel abandoned — for at most WaitBound, and closes the
-// collectors that hold resources. A collector whose Collect is still
+// collectors that hold resources: nothing still uses them, nor the
+// namespace file they were given. A collector whose Collect is still
 // running after WaitBound is not closed (that would race with the call)
 // and is named in the error; its goroutine is left to end on its own.
 // Wait must not be called concurrently with Run or Once.

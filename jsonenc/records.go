@@ -22,7 +22,8 @@ var (
 	tupleTags  = []string{"src", "dst", "icmp,omitempty"}
 	icmpTags   = []string{"type", "code", "id"}
 	socketTags = []string{"proto", "family", "local", "remote", "state", "send_q", "recv_q", "uid", "inode",
-		"cookie,omitempty", "interface,omitempty", "procs,omitempty", "drops", "drops_known", "tcp,omitzero", "rate,omitzero"}
+		"cookie,omitempty", "interface,omitempty", "procs,omitempty", "drops", "drops_known", "netns,omitempty", "namespace,omitempty",
+		"tcp,omitzero", "rate,omitzero"}
 	procTags = []string{"pid", "comm", "fd"}
 
 	flowFast = sameTags[model.Flow](flowTags) && sameTags[model.FlowTuple](tupleTags) &&
@@ -202,6 +203,14 @@ func AppendSocket(dst []byte, s *model.Socket) ([]byte, error) {
 	dst = appendUint(dst, s.Drops)
 	dst = append(dst, `,"drops_known":`...)
 	dst = appendBool(dst, s.HasDrops)
+	if s.NetNS != 0 {
+		dst = append(dst, `,"netns":`...)
+		dst = appendUint(dst, s.NetNS)
+	}
+	if s.Namespace != "" {
+		dst = append(dst, `,"namespace":`...)
+		dst = appendString(dst, s.Namespace)
+	}
 	// tcp_info and the rate are rare enough outside busy TCP hosts, and
 	// wide enough, that encoding/json writes them (omitzero: only when
 	// set).

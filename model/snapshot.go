@@ -39,6 +39,9 @@ type Snapshot struct {
 	// Rules are the filter rules and the backend holding them; nil until
 	// the filters collector has run.
 	Rules *RulesState `json:"rules,omitempty"`
+	// NetNS is the network namespace every section was read in; nil for
+	// netlens's own.
+	NetNS *NetNS `json:"netns,omitempty"`
 }
 
 // Status returns the status of the named collector, if known.

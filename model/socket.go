@@ -113,6 +113,11 @@ type Socket struct {
 	// when HasDrops is set.
 	Drops    uint64 `json:"drops"`
 	HasDrops bool   `json:"drops_known"`
+	// NetNS and Namespace are set in the all-namespaces view only: the
+	// inode of the socket's network namespace and its label (its name,
+	// else its container and pod, else "net:[INODE]").
+	NetNS     uint64 `json:"netns,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
 	// TCP is the kernel's struct tcp_info and congestion control of a TCP
 	// socket (sock_diag only; zero when unknown: see TCPInfo.Len).
 	TCP TCPInfo `json:"tcp,omitzero"`

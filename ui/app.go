@@ -59,6 +59,8 @@ type App struct {
 	// stopped by itself.
 	recReported bool
 
+	picker *nsPicker // the namespace picker's state while mode is inputPicker (netns.go)
+
 	sub       <-chan struct{}
 	unsub     func()
 	done      chan struct{}
@@ -77,13 +79,14 @@ type feed struct {
 
 // inputMode says who has the keyboard: the active page (which may itself
 // hold a form or a question open: page.CapturesKeys), the search input
-// (/), or the full help (?).
+// (/), the full help (?), or the namespace picker (N).
 type inputMode int
 
 const (
 	inputNormal inputMode = iota
 	inputSearch
 	inputHelp
+	inputPicker
 )
 
 // New returns the TUI model reading store. It subscribes to the Store at
@@ -238,6 +241,8 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, cmd
 	}
 	switch msg := msg.(type) {
+	case netnsListMsg, netnsSwitchedMsg:
+		return a.updateNetNS(msg)
 	case showConnectionMsg:
 		for i, pg := range a.pages {
 			if _, ok := pg.(*connsPage); ok {
@@ -304,7 +309,7 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return a, nil
 	case tea.MouseWheelMsg:
-		if a.mode != inputHelp && !a.tooSmall() {
+		if a.mode != inputHelp && a.mode != inputPicker && !a.tooSmall() {
 			return a.updatePage(msg)
 		}
 		return a, nil
@@ -317,7 +322,7 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // handleClick switches tabs on a click in the tab bar and hands clicks in
 // the page area to the page, with Y relative to the page.
 func (a *App) handleClick(msg tea.MouseClickMsg) (tea.Model, tea.Cmd) {
-	if a.mode == inputHelp || a.tooSmall() || msg.Button != tea.MouseLeft {
+	if a.mode == inputHelp || a.mode == inputPicker || a.tooSmall() || msg.Button != tea.MouseLeft {
 		return a, nil
 	}
 	switch {
@@ -354,6 +359,9 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return a, tea.Quit
 	case "ctrl+z":
 		return a, tea.Suspend
+	}
+	if a.mode == inputPicker {
+		return a.handlePickerKey(msg)
 	}
 	if a.mode == inputSearch {
 		return a.handleFilterKey(msg)
@@ -402,6 +410,8 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		default:
 			a.setStatus("", false)
 		}
+	case key.Matches(msg, k.NetNS):
+		return a.openNetNSPicker()
 	case key.Matches(msg, k.Redraw):
 		// A full repaint, for a screen garbled by another program's output
 		// or a flaky link.
@@ -543,6 +553,8 @@ func (a *App) render() string {
 	b.WriteByte('\n')
 	if a.mode == inputHelp {
 		b.WriteString(a.fullHelpView())
+	} else if a.mode == inputPicker {
+		b.WriteString(a.pickerView(max(a.height-a.top()-chromeBottom, 1)))
 	} else {
 		b.WriteString(a.pages[a.active].View())
 	}
@@ -588,7 +600,7 @@ func (a *App) headerView() string {
 	if a.opts.Version != "" {
 		left += " " + a.opts.Version
 	}
-	left += "  host " + sanitize(a.snap.Host) + "  kernel " + sanitize(a.snap.Kernel) + "  refresh " + a.opts.Refresh.String()
+	left += "  host " + sanitize(a.snap.Host) + netnsHeader(a.snap.NetNS) + "  kernel " + sanitize(a.snap.Kernel) + "  refresh " + a.opts.Refresh.String()
 	state, st := " LIVE ", s.Live
 	if a.feed.paused {
 		state, st = " PAUSED ", s.Paused

@@ -23,5 +23,8 @@
 // (capture.go). The search (search.go) is words and key:value terms;
 // keys are in keys.go, colours in styles.go. Output is ASCII but for the
 // sparklines' block glyphs where the terminal has them (Options.Glyphs).
+// N opens the namespace picker over the page (netns.go; the keyboard is
+// the picker's while the input mode is inputPicker); the header names the
+// namespace the collectors read.
 // The layout needs 80x24.
 package ui

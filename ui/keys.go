@@ -19,6 +19,7 @@ type KeyMap struct {
 	Snapshot key.Binding
 	Record   key.Binding
 	Escape   key.Binding
+	NetNS    key.Binding // the namespace picker
 
 	// Movement.
 	Up       key.Binding
@@ -71,6 +72,7 @@ func DefaultKeyMap() *KeyMap {
 		Snapshot: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "save snapshot")),
 		Record:   key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "recorder")),
 		Escape:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
+		NetNS:    key.NewBinding(key.WithKeys("N"), key.WithHelp("N", "network namespace")),
 
 		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("up/k", "up")),
 		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("down/j", "down")),
@@ -122,6 +124,6 @@ func (k *KeyMap) globalFull() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.End},
 		{k.NextTab, k.PrevTab, k.Tab, k.Filter, k.Escape, k.Sort, k.Reverse},
-		{k.Pause, k.Redraw, k.Snapshot, k.Record, k.Help, k.Quit},
+		{k.Pause, k.Redraw, k.Snapshot, k.Record, k.NetNS, k.Help, k.Quit},
 	}
 }

@@ -67,6 +67,9 @@ type Controls struct {
 	// Capture reaches the running capture for the Capture tab's packets
 	// view and pcapng writing; nil when no capture runs.
 	Capture CaptureControl
+	// NetNS lists namespaces and moves the collectors into one for the
+	// namespace picker (N); nil turns the key off.
+	NetNS NetNSControl
 	// Recorder starts and stops the flight recorder (R); nil turns the
 	// key off.
 	Recorder RecordControl
@@ -115,6 +118,40 @@ type FilterControl interface {
 	Apply(p rules.Plan) (rules.Result, error)
 	// Confirm keeps the pending change txn (0: every pending change).
 	Confirm(txn uint32) error
+}
+
+// NetNSControl lists the host's network namespaces and moves every
+// collector into one, without restarting netlens. It is wired in cli
+// (cli/netns_tui.go, collectors/netns behind it). The UI calls it only from
+// tea.Cmds; implementations must be safe for concurrent use.
+type NetNSControl interface {
+	// List returns every namespace netlens can see, netlens's own first
+	// or marked Own.
+	List() ([]NetNSChoice, error)
+	// Switch moves every collector into the namespace with this inode
+	// (0: netlens's own). When it returns, the Store has the new
+	// namespace (model.NetNSUpdate) and the collectors run in it.
+	Switch(inode uint64) error
+}
+
+// AllNamespaces is the inode NetNSControl.Switch takes for the
+// all-namespaces view.
+const AllNamespaces = ^uint64(0)
+
+// NetNSChoice is one namespace in the picker.
+type NetNSChoice struct {
+	Inode     uint64
+	Name      string // ip netns name, or a bind-mount path
+	Container string
+	Pod       string
+	PID       int
+	Command   string
+	Procs     int
+	Sockets   int  // TCP+UDP+raw in use; -1 unknown
+	Own       bool // netlens's own namespace
+	All       bool // the all-namespaces view (Inode is AllNamespaces)
+	Enterable bool
+	Reason    string // why it cannot be entered
 }
 
 // Deps names the collectors behind each tab.

@@ -27,6 +27,7 @@ const (
 	connRx      // bytes received per second (tcp_info)
 	connTx      // bytes acknowledged per second (tcp_info)
 	connRetrans // segments retransmitted per second (tcp_info)
+	connNS      // the all-namespaces view only
 )
 
 // sockKey identifies a socket across snapshots.
@@ -62,6 +63,7 @@ func newSockView(c Common, deps []string) *sockView {
 		connRx:      {title: "Rx/s", width: 5, right: true},
 		connTx:      {title: "Tx/s", width: 5, right: true},
 		connRetrans: {title: "Retr/s", width: 6, right: true, drop: 1},
+		connNS:      {title: "Namespace", width: 12, flex: 2, off: true},
 	}
 	socks := func() []model.Socket { return p.snap.Sockets }
 	// Address sorts compare precomputed integer keys (sockOrd); the
@@ -103,6 +105,10 @@ func newSockView(c Common, deps []string) *sockView {
 		{name: "retrans/s", col: connRetrans, desc: true, prep: prep, cmp: func(a, b int) int {
 			s := socks()
 			return cmp.Or(cmpRate(&s[a], &s[b], s[a].Rate.RetransPerSec, s[b].Rate.RetransPerSec), byLocal(b, a))
+		}},
+		{name: "namespace", col: connNS, prep: prep, cmp: func(a, b int) int {
+			s := socks()
+			return cmp.Or(cmp.Compare(s[a].Namespace, s[b].Namespace), byLocal(a, b))
 		}},
 	}
 	p.init(cols, sorts, 0)
@@ -211,7 +217,14 @@ func cmpProcs(a, b []model.Proc) int {
 func (p *sockView) Title() string { return "Connections" }
 
 // SetSnapshot implements page.
-func (p *sockView) SetSnapshot(s model.Snapshot) { p.setSnapshot(p, s) }
+func (p *sockView) SetSnapshot(s model.Snapshot) {
+	// The Namespace column shows in the all-namespaces view only.
+	if all := s.NetNS != nil && s.NetNS.All; p.tbl.cols[connNS].off == all {
+		p.tbl.cols[connNS].off = !all
+		p.tbl.layout()
+	}
+	p.setSnapshot(p, s)
+}
 
 // Sync implements page.
 func (p *sockView) Sync() {
@@ -273,6 +286,10 @@ func (p *sockView) appendHaystack(b []byte, i int) []byte {
 // appendSockText appends a socket's protocol, addresses, state and
 // processes, each followed by a space, for the filter.
 func appendSockText(b []byte, s *model.Socket) []byte {
+	if s.Namespace != "" {
+		b = append(b, s.Namespace...)
+		b = append(b, ' ')
+	}
 	b = append(b, s.Proto...)
 	b = append(b, ' ')
 	b = appendAddr(b, s.Local)
@@ -324,6 +341,8 @@ func (p *sockView) cell(i, c int) string {
 		return rateCell(s, s.Rate.TxBps)
 	case connRetrans:
 		return rateCell(s, s.Rate.RetransPerSec)
+	case connNS:
+		return sanitize(s.Namespace)
 	}
 	return ""
 }
@@ -387,6 +406,13 @@ func (p *sockView) detail(i int) []string {
 	procs := "process unknown (no owner found, or not permitted to look)"
 	if len(s.Procs) > 0 {
 		procs = procsDetail(s.Procs)
+	}
+	// In another namespace: which, and that the PIDs are the host's.
+	switch n := p.snap.NetNS; {
+	case s.Namespace != "":
+		procs += "  (host PIDs)  namespace " + sanitize(s.Namespace) + " net:[" + strconv.FormatUint(s.NetNS, 10) + "]"
+	case n != nil && !n.All:
+		procs += "  (host PIDs)" + netnsHeader(n)
 	}
 	return append([]string{first, second, procs}, tcpDetail(s)...)
 }

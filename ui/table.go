@@ -21,6 +21,9 @@ type column struct {
 	// drop is the order in which columns are hidden when the table is too
 	// narrow: the highest drop goes first; 0 is never hidden.
 	drop int
+	// off hides the column whatever the width (a column only some data
+	// has: the all-namespaces view's Namespace).
+	off bool
 	// pref, if set, is the width a flex column should reach before
 	// columns that can be hidden are shown (addresses before UIDs).
 	pref int
@@ -70,7 +73,7 @@ func (t *table) SetSize(w, h int) {
 func (t *table) layout() {
 	shown := make([]bool, len(t.cols))
 	for i := range shown {
-		shown[i] = true
+		shown[i] = !t.cols[i].off
 	}
 	need := func() int {
 		n, k := 0, 0

@@ -14,6 +14,7 @@ import (
 	"netlens/collectors/dropmon"
 	"netlens/collectors/droptrace"
 	"netlens/collectors/filter"
+	"netlens/collectors/netns"
 	"netlens/collectors/procnet"
 	"netlens/collectors/qdisc"
 	"netlens/collectors/sockets"
@@ -35,6 +36,23 @@ type Config struct {
 	// Capture, when set, captures packets (opt-in: it costs CPU): live on
 	// an interface, or replaying a pcap/pcapng file.
 	Capture *capture.Options
+	// NetNS, when not 0, is an open network namespace file (from
+	// netns.Open): every collector reads that namespace. The socket,
+	// link, conntrack and capture collectors open their sockets inside
+	// it; the counters and sysctl collectors read /proc/thread-self/net
+	// and /proc/sys/net on a thread that entered it
+	// (collectors.InNamespace). The eBPF drop tracer traces that namespace
+	// (unless DropTraceAll); the drop monitor is the kernel's, for the
+	// whole host. Filters take the namespace in filter.Options.NetNS.
+	NetNS int
+	// SocketOwners, when set, is the socket-owner cache the sockets
+	// collector uses, kept warm across namespace switches.
+	SocketOwners *sockets.OwnerCache
+	// AllNamespaces replaces the sockets collector with the
+	// all-namespaces one (netns.AllSockets): the sockets of every
+	// namespace netlens can enter, each tagged with its namespace. The
+	// other collectors read NetNS as usual.
+	AllNamespaces bool
 	// Drops says where drop reasons come from (--drop-source): the eBPF
 	// tracer, the kernel's drop monitor, or neither (counters only). The
 	// zero value selects automatically (DropChoice).
@@ -72,31 +90,50 @@ func Specs(cfg Config) ([]collectors.Spec, error) {
 			specs = append(specs, collectors.Spec{Collector: c(), Interval: interval})
 		}
 	}
-	add(Sockets, func() collectors.Collector { return sockets.New(sockets.Options{NoOwners: !cfg.Owners}) }, cfg.Refresh)
+	add(Sockets, func() collectors.Collector {
+		if cfg.AllNamespaces {
+			return netns.NewAllSockets(netns.Options{}, cfg.SocketOwners, !cfg.Owners)
+		}
+		return sockets.New(sockets.Options{NoOwners: !cfg.Owners, NetNS: cfg.NetNS, Owners: cfg.SocketOwners})
+	}, cfg.Refresh)
 	// /proc/net counters; the per-interface device counters come from
 	// rtnetlink in the qdisc collector (the namespace's own, and a tenth
 	// of the cost of /sys/class/net/*/statistics).
-	add(Counters, func() collectors.Collector { return procnet.New("/proc") }, cfg.Refresh)
-	add(Qdisc, func() collectors.Collector { return qdisc.New(qdisc.Options{Links: true}) }, cfg.Refresh)
+	add(Counters, func() collectors.Collector { return counters(cfg.NetNS) }, cfg.Refresh)
+	add(Qdisc, func() collectors.Collector { return qdisc.New(qdisc.Options{Links: true, NetNS: cfg.NetNS}) }, cfg.Refresh)
 	// Drop reasons from one source (collectors/all/drops.go); the drop
 	// monitor and the tracer aggregate per Collect: keep them at the
 	// refresh.
 	addDropSource(cfg, add)
 	// Conntrack: a dump at start and every 10 s, live events between.
-	add(Conntrack, func() collectors.Collector { return conntrack.New(conntrack.Config{}) }, max(conntrack.DefaultInterval, cfg.Refresh))
+	add(Conntrack, func() collectors.Collector { return conntrack.New(conntrack.Config{NetNS: cfg.NetNS}) }, max(conntrack.DefaultInterval, cfg.Refresh))
 	// Sysctls change rarely and a full walk reads ~1,000 files.
-	add(Sysctl, func() collectors.Collector { return sysctl.New("/proc/sys") }, max(10*time.Second, cfg.Refresh))
+	add(Sysctl, func() collectors.Collector {
+		return collectors.InNamespace(cfg.NetNS, sysctl.New("/proc/sys"))
+	}, max(10*time.Second, cfg.Refresh))
 	if cfg.Filters != nil {
 		add(Filters, func() collectors.Collector { return filter.New(cfg.Filters) }, cfg.Refresh)
 	}
 	if cfg.Capture != nil {
-		c, err := capture.New(*cfg.Capture)
+		opts := *cfg.Capture
+		opts.NetNS = cfg.NetNS
+		c, err := capture.New(opts)
 		if err != nil {
 			return nil, err
 		}
 		add(Capture, func() collectors.Collector { return c }, capture.DefaultInterval)
 	}
 	return specs, nil
+}
+
+// counters returns the counters collector for the network namespace
+// netns (0: the caller's). /proc/net is the main thread's view, so a
+// namespace is read through /proc/thread-self/net on a thread inside it.
+func counters(netns int) collectors.Collector {
+	if netns == 0 {
+		return procnet.New("/proc")
+	}
+	return collectors.InNamespace(netns, procnet.New("/proc/thread-self"))
 }
 
 // KernelRelease returns uname -r, or "unknown".

@@ -3,6 +3,8 @@ package all
 import (
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"netlens/collectors"
 	"netlens/collectors/dropmon"
 	"netlens/collectors/droptrace"
@@ -24,9 +26,22 @@ func addDropSource(cfg Config, add func(string, func() collectors.Collector, tim
 	switch DropChoice(cfg).Source {
 	case droptrace.SourceEBPF:
 		add(DropTrace, func() collectors.Collector {
-			return droptrace.New(droptrace.Options{AllNetns: cfg.DropTraceAll})
+			return droptrace.New(droptrace.Options{AllNetns: cfg.DropTraceAll, Netns: traceNetns(cfg.NetNS)})
 		}, cfg.Refresh)
 	case droptrace.SourceNetDM:
 		add(DropMon, func() collectors.Collector { return dropmon.New(dropmon.Options{}) }, cfg.Refresh)
 	}
+}
+
+// traceNetns returns the inode of the namespace open as fd (Config.NetNS)
+// for the tracer, or 0 (netlens's own) when fd is 0 or cannot be read.
+func traceNetns(fd int) uint32 {
+	if fd == 0 {
+		return 0
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return 0
+	}
+	return uint32(st.Ino)
 }

@@ -39,6 +39,10 @@ type Options struct {
 	// (defaults 4096 and 8 MiB).
 	StorePackets int
 	StoreBytes   int
+	// NetNS, when not 0, is an open network namespace file: the
+	// interface is looked up and the AF_PACKET socket opened inside it
+	// (collectors.InNetNS), so the capture sees that namespace's traffic.
+	NetNS int
 }
 
 func (o *Options) defaults() {
@@ -113,8 +117,20 @@ func (e *engine) setLink(lt layers.LinkType) error {
 	return nil
 }
 
-// openLive opens the AF_PACKET ring and attaches the filter.
-func (e *engine) openLive() (*afpacket.TPacket, time.Time, error) {
+// openLive opens the AF_PACKET ring and attaches the filter, inside
+// Options.NetNS when it is set.
+func (e *engine) openLive() (tp *afpacket.TPacket, at time.Time, err error) {
+	if e.opts.NetNS == 0 {
+		return e.openLiveHere()
+	}
+	if nerr := collectors.InNetNS(e.opts.NetNS, func() { tp, at, err = e.openLiveHere() }); nerr != nil {
+		return nil, time.Time{}, fmt.Errorf("capture on %s: %w", e.opts.Interface, nerr)
+	}
+	return tp, at, err
+}
+
+// openLiveHere opens the ring in the calling thread's namespace.
+func (e *engine) openLiveHere() (*afpacket.TPacket, time.Time, error) {
 	iface := e.opts.Interface
 	if iface == "any" {
 		iface = ""

@@ -35,6 +35,10 @@ type Options struct {
 	NetNS int
 	// NoOwners turns off the owning-process lookup.
 	NoOwners bool
+	// Owners, when set, is the owner cache to use (and keep warm) instead
+	// of a new one: the TUI keeps one across namespace switches, since
+	// /proc/*/fd is the whole host's whatever the namespace.
+	Owners *OwnerCache
 	// Source forces a source (SourceSockDiag or SourceProcNet); empty
 	// means sock_diag when the kernel and privileges allow it, else
 	// /proc/net.
@@ -262,12 +266,23 @@ func (c *Collector) sockets(ctx context.Context, early func([]model.Socket)) ([]
 		}
 		t1 := time.Now()
 		if c.owners == nil {
-			c.owners = newOwners(c.opts.ProcRoot)
+			if c.opts.Owners != nil {
+				c.owners = c.opts.Owners.o
+			} else {
+				c.owners = newOwners(c.opts.ProcRoot)
+			}
 		}
-		if err := c.owners.refresh(ctx, socks); err != nil {
+		if c.opts.Owners != nil {
+			c.opts.Owners.mu.Lock()
+		}
+		err := c.owners.refresh(ctx, socks)
+		st.Owners = c.owners.stats
+		if c.opts.Owners != nil {
+			c.opts.Owners.mu.Unlock()
+		}
+		if err != nil {
 			return nil, st, fmt.Errorf("socket owners: %w", err)
 		}
-		st.Owners = c.owners.stats
 		st.OwnerDuration = time.Since(t1)
 	}
 	return socks, st, nil

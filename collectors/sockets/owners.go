@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -97,6 +98,31 @@ type owners struct {
 	linkBuf []byte
 	newFds  []fdEntry
 	recheck map[int][]int32 // pid -> fds to resolve again
+}
+
+// OwnerCache is the cache of socket owners (socket inode -> processes,
+// from /proc/*/fd), for Options.Owners. It may be given to one collector
+// after another (a namespace switch); collectors sharing it take turns.
+type OwnerCache struct {
+	mu sync.Mutex // serialises the collectors that share it
+	o  *owners
+}
+
+// NewOwnerCache returns an empty cache over procRoot ("/proc" when empty).
+func NewOwnerCache(procRoot string) *OwnerCache {
+	if procRoot == "" {
+		procRoot = "/proc"
+	}
+	return &OwnerCache{o: newOwners(procRoot)}
+}
+
+// Fill brings the cache up to date and sets the Procs of socks (from
+// any namespaces: socket inodes are the whole host's). It must not be
+// Safe for concurrent use: calls (and collectors' refreshes) take turns.
+func (c *OwnerCache) Fill(ctx context.Context, socks []model.Socket) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.o.refresh(ctx, socks)
 }
 
 func newOwners(root string) *owners {

@@ -59,6 +59,9 @@ type Options struct {
 	Backend string
 	// NFT configures the nftables backend.
 	NFT nft.Options
+	// NetNS, when not 0, is an open network namespace file whose rules
+	// both backends read and change (it overrides NFT.NetNS).
+	NetNS int
 }
 
 // Open selects the backend. With rules.BackendAuto it never fails: when
@@ -76,7 +79,7 @@ func Open(opt Options) (Backend, error) {
 	var reasons []string
 	switch opt.Backend {
 	case "", rules.BackendAuto, rules.BackendKmod:
-		b, err := kmodbackend.Dial(noAdmin)
+		b, err := kmodbackend.DialNetNS(noAdmin, opt.NetNS)
 		if err == nil {
 			return b, nil
 		}
@@ -94,6 +97,9 @@ func Open(opt Options) (Backend, error) {
 			}
 			reasons = append(reasons, "nft: needs CAP_NET_ADMIN")
 			break
+		}
+		if opt.NetNS != 0 {
+			opt.NFT.NetNS = opt.NetNS
 		}
 		b, err := nft.New(opt.NFT)
 		if err == nil {

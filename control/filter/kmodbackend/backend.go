@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/mdlayher/netlink"
+
 	"netlens/collectors/kmod"
 	"netlens/internal/proto"
 	"netlens/model"
@@ -45,12 +47,17 @@ type Backend struct {
 // returns an error wrapping collectors.ErrNotSupported when the module is
 // not loaded. readOnly is the reason changes will be refused ("" when
 // the caller has CAP_NET_ADMIN).
-func Dial(readOnly string) (*Backend, error) {
-	c, err := kmod.Dial(nil)
+func Dial(readOnly string) (*Backend, error) { return DialNetNS(readOnly, 0) }
+
+// DialNetNS is Dial in the network namespace netns (an open namespace
+// file; 0 is the caller's): the module keeps rules per namespace.
+func DialNetNS(readOnly string, netns int) (*Backend, error) {
+	cfg := &netlink.Config{NetNS: netns}
+	c, err := kmod.Dial(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return New(c, func() (Events, error) { return kmod.Subscribe(nil) }, readOnly), nil
+	return New(c, func() (Events, error) { return kmod.Subscribe(cfg) }, readOnly), nil
 }
 
 // New returns a Backend over c; subscribe opens an events subscription.

@@ -1,0 +1,340 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"netlens/collectors"
+	"netlens/collectors/netns"
+	"netlens/collectors/sockets"
+	"netlens/model"
+	"netlens/model/rules"
+	"netlens/ui"
+)
+
+// nsSwitcher runs the TUI's collectors and moves them to another network
+// namespace on request (ui.NetNSControl): it stops the running
+// collectors (their sockets closed, their goroutines ended), empties what
+// the Store holds of the old namespace, and starts them again inside the
+// new one. It also watches the selected namespace and says in the Store
+// when it has disappeared. It is safe for concurrent use.
+type nsSwitcher struct {
+	parent context.Context
+	store  *model.Store
+	debug  *os.File // --debug-log: one line per switch (goroutines, fds)
+
+	mu       sync.Mutex
+	o        options // o.ns is the namespace the collectors run in (nil: our own)
+	cancel   context.CancelFunc
+	runner   *collectors.Runner
+	filters  switchingFilters
+	capture  switchingCapture
+	switches int
+	// recoverWait waits for the runner's recoverLoop to end.
+	recoverWait func()
+	// dropWhy is why the drop source was chosen (the header shows it),
+	// from the first start: every namespace gets the same choice.
+	dropWhy string
+
+	watchDone chan struct{}
+}
+
+func newNSSwitcher(ctx context.Context, o options, store *model.Store) (*nsSwitcher, error) {
+	o.owners = sockets.NewOwnerCache("")
+	s := &nsSwitcher{parent: ctx, o: o, store: store, watchDone: make(chan struct{})}
+	if o.debugLog != "" {
+		f, err := os.OpenFile(o.debugLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		s.debug = f
+	}
+	if err := s.startLocked(); err != nil {
+		return nil, err
+	}
+	go s.watch(ctx)
+	return s, nil
+}
+
+// startLocked builds the collectors for s.o and runs them.
+func (s *nsSwitcher) startLocked() error {
+	r, cfg, specs, err := s.o.runnerSpecs(s.store)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(s.parent)
+	s.runner, s.cancel = r, cancel
+	if s.dropWhy == "" {
+		s.dropWhy = cfg.Drops.Why
+	}
+	s.filters.set(tuiFilters(s.store, cfg, specs, s.o.revert))
+	s.capture.set(tuiCapture(specs))
+	r.Run(ctx)
+	// The TUI holds the filter control: it reverts an overdue change
+	// whose revert helper died (the read path only reports it), in the
+	// namespace the collectors run in.
+	s.recoverWait = recoverLoop(ctx, cfg, specs, s.o.refresh)
+	return nil
+}
+
+// stopLocked stops the collectors and waits for them (closing them).
+func (s *nsSwitcher) stopLocked() {
+	if s.runner == nil {
+		return
+	}
+	s.cancel()
+	s.recoverWait()
+	if err := s.runner.Wait(); err != nil && s.debug != nil {
+		fmt.Fprintln(s.debug, "wait:", err)
+	}
+	s.runner = nil
+}
+
+// Stop stops the collectors and closes the namespace; the watcher ends
+// with the context given to newNSSwitcher.
+func (s *nsSwitcher) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopLocked()
+	if s.o.ns != nil {
+		s.o.ns.Close()
+		s.o.ns = nil
+	}
+	if s.debug != nil {
+		s.debug.Close()
+	}
+}
+
+// List implements ui.NetNSControl.
+func (s *nsSwitcher) List() ([]ui.NetNSChoice, error) {
+	res, err := netns.Discover(netns.Options{Details: true})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ui.NetNSChoice, 0, len(res.Namespaces)+1)
+	out = append(out, ui.NetNSChoice{Inode: ui.AllNamespaces, All: true, Procs: -1, Sockets: -1, Enterable: true,
+		Command: fmt.Sprintf("the sockets of all %d namespaces, with a Namespace column", len(res.Namespaces))})
+	for i := range res.Namespaces {
+		n := &res.Namespaces[i]
+		m := n.Model()
+		c := ui.NetNSChoice{Inode: n.Inode, Name: m.Name, Container: m.Container, Pod: m.Pod, PID: n.PID,
+			Command: n.Cmdline, Procs: n.NProcs, Sockets: -1, Own: n.Current, Enterable: n.Enterable || n.Current, Reason: n.Reason}
+		if c.Name == "" && len(n.Mounts) > 0 {
+			c.Name = n.Mounts[0]
+		}
+		if c.Command == "" && n.Comm != "" {
+			c.Command = "[" + n.Comm + "]"
+		}
+		if n.Sockets != nil {
+			c.Sockets = n.Sockets.Total()
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Switch implements ui.NetNSControl: inode 0 is netlens's own
+// namespace, ui.AllNamespaces the all-namespaces view (the sockets of
+// every namespace; the other collectors read our own).
+func (s *nsSwitcher) Switch(inode uint64) error {
+	var h *netns.Handle
+	all := inode == ui.AllNamespaces
+	if inode != 0 && !all {
+		var err error
+		if h, err = netns.Open(netns.Selector{Kind: netns.ByInode, Inode: inode}, netns.Options{}); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopLocked()
+	old := s.o.ns
+	s.o.ns, s.o.allNS = h, all
+	var m *model.NetNS
+	switch {
+	case all:
+		m = &model.NetNS{All: true, Name: "all namespaces"}
+	case h != nil:
+		m = h.Namespace.Model()
+	}
+	s.store.Publish(model.NetNSUpdate{NetNS: m, Switch: true})
+	err := s.startLocked()
+	if old != nil {
+		old.Close() // after the collectors that used it are closed
+	}
+	s.switches++
+	if s.debug != nil {
+		fmt.Fprintf(s.debug, "switch %d inode %d goroutines %d fds %d\n", s.switches, inode, runtime.NumGoroutine(), countFDs())
+	}
+	return err
+}
+
+// watch checks every 2 s that the selected namespace still exists (a
+// process in it, or a bind mount of it); when it has gone, the Store
+// says so (the header shows it) and the collectors go on reading the
+// empty namespace, which the open file keeps alive, until the user
+// picks another.
+func (s *nsSwitcher) watch(ctx context.Context) {
+	defer close(s.watchDone)
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		h := s.o.ns
+		var ino uint64
+		var pid int
+		var path string
+		if h != nil {
+			ino, pid, path = h.Namespace.Inode, h.Namespace.PID, h.Namespace.EnterPath
+		}
+		s.mu.Unlock()
+		if h == nil {
+			continue
+		}
+		snap := s.store.Snapshot()
+		if snap.NetNS == nil || snap.NetNS.Inode != ino || snap.NetNS.Gone || alive(ino, pid, path) {
+			continue
+		}
+		n := *snap.NetNS
+		n.Gone = true
+		s.mu.Lock()
+		if s.o.ns == h { // not switched meanwhile
+			s.store.Publish(model.NetNSUpdate{NetNS: &n})
+		}
+		s.mu.Unlock()
+	}
+}
+
+// alive says whether the namespace ino is still held by something other
+// than netlens: its main process (cheap, the usual case), else anything
+// Discover finds.
+func alive(ino uint64, pid int, path string) bool {
+	var st os.FileInfo
+	var err error
+	if pid > 0 {
+		st, err = os.Stat("/proc/" + strconv.Itoa(pid) + "/ns/net")
+	} else if path != "" {
+		st, err = os.Stat(path)
+	}
+	if err == nil && st != nil && statIno(st) == ino {
+		return true
+	}
+	res, err := netns.Discover(netns.Options{})
+	if err != nil {
+		return true // cannot tell: say nothing
+	}
+	return res.Find(ino) != nil
+}
+
+// countFDs is the number of open files of this process (/proc/self/fd).
+func countFDs() int {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	return len(ents)
+}
+
+// switchingFilters is the Filters tab's control across switches: it
+// passes calls to the filter control of the collectors running now.
+type switchingFilters struct {
+	mu  sync.Mutex
+	cur ui.FilterControl
+}
+
+func (f *switchingFilters) set(c ui.FilterControl) {
+	f.mu.Lock()
+	f.cur = c
+	f.mu.Unlock()
+}
+
+func (f *switchingFilters) get() (ui.FilterControl, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cur == nil {
+		return nil, fmt.Errorf("no filter backend in this namespace")
+	}
+	return f.cur, nil
+}
+
+func statIno(st os.FileInfo) uint64 {
+	if s, ok := st.Sys().(*syscall.Stat_t); ok {
+		return s.Ino
+	}
+	return 0
+}
+
+func (f *switchingFilters) Plan(op rules.Op) (rules.Plan, error) {
+	c, err := f.get()
+	if err != nil {
+		return rules.Plan{}, err
+	}
+	return c.Plan(op)
+}
+
+func (f *switchingFilters) Apply(p rules.Plan) (rules.Result, error) {
+	c, err := f.get()
+	if err != nil {
+		return rules.Result{}, err
+	}
+	return c.Apply(p)
+}
+
+func (f *switchingFilters) Confirm(txn uint32) error {
+	c, err := f.get()
+	if err != nil {
+		return err
+	}
+	return c.Confirm(txn)
+}
+
+// switchingCapture is the Capture tab's control across switches: it
+// passes calls to the capture collector running now.
+type switchingCapture struct {
+	mu  sync.Mutex
+	cur ui.CaptureControl
+}
+
+func (c *switchingCapture) set(cur ui.CaptureControl) {
+	c.mu.Lock()
+	c.cur = cur
+	c.mu.Unlock()
+}
+
+func (c *switchingCapture) get() ui.CaptureControl {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cur
+}
+
+func (c *switchingCapture) FlowPackets(flow model.CaptureFlowKey, n int) []model.CapturedPacket {
+	if cur := c.get(); cur != nil {
+		return cur.FlowPackets(flow, n)
+	}
+	return nil
+}
+
+func (c *switchingCapture) WritePcapng(path string, flow *model.CaptureFlowKey) (int, error) {
+	cur := c.get()
+	if cur == nil {
+		return 0, fmt.Errorf("no capture runs in this namespace")
+	}
+	return cur.WritePcapng(path, flow)
+}
+
+// captureControl is the Capture tab's control: nil when no capture runs
+// (the collectors run the same capture in every namespace).
+func (s *nsSwitcher) captureControl() ui.CaptureControl {
+	if s.capture.get() == nil {
+		return nil
+	}
+	return &s.capture
+}

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// cgroup2Root returns the writable cgroup v2 mount, or skips.
+func cgroup2Root(t *testing.T) string {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		pre, post, ok := strings.Cut(line, " - ")
+		if f := strings.Fields(pre); ok && strings.HasPrefix(post, "cgroup2 ") && len(f) > 5 && strings.HasPrefix(f[5], "rw") {
+			return f[4]
+		}
+	}
+	t.Skip("needs a writable cgroup v2 hierarchy")
+	return ""
+}
+
+// unsharedIn starts `unshare -n sleep 600` in the cgroup (made, and
+// removed at the end, under the cgroup v2 mount) and returns its PID.
+func unsharedIn(t *testing.T, cgroup string) int {
+	t.Helper()
+	cmd := exec.Command("unshare", "-n", "sleep", "600")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var made []string
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		for i := len(made) - 1; i >= 0; i-- {
+			for j := 0; j < 100 && os.Remove(made[i]) != nil; j++ {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	})
+	dir := cgroup2Root(t)
+	for _, e := range strings.Split(strings.Trim(cgroup, "/"), "/") {
+		dir = filepath.Join(dir, e)
+		if err := os.Mkdir(dir, 0o755); err == nil {
+			made = append(made, dir)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	own, _ := os.Readlink("/proc/self/ns/net")
+	for i := 0; i < 200; i++ { // until unshare has unshared and exec'd sleep
+		l, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", cmd.Process.Pid))
+		c, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", cmd.Process.Pid))
+		if l != own && strings.TrimSpace(string(c)) == "sleep" {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return cmd.Process.Pid
+}
+
+type netnsJSON struct {
+	Namespaces []struct {
+		Inode     uint64   `json:"inode"`
+		Names     []string `json:"names"`
+		PID       int      `json:"pid"`
+		NProcs    int      `json:"nprocs"`
+		Container *struct {
+			Runtime, ID string
+			PodUID      string `json:"pod_uid"`
+		} `json:"container"`
+		Enterable bool `json:"enterable"`
+	} `json:"namespaces"`
+}
+
+// TestIntegrationNetnsCommand: `netlens netns --json` lists three named
+// namespaces and two held only by processes in Docker- and
+// Kubernetes-shaped cgroups with the right identities; inodes and PIDs
+// agree with lsns -t net -J (for the named ones, which have no process
+// and which lsns 2.38 does not list, with stat). `--netns pid:PID
+// snapshot` records the container.
+func TestIntegrationNetnsCommand(t *testing.T) {
+	requireRoot(t)
+	var named []string
+	for range 3 {
+		named = append(named, testNetns(t))
+	}
+	id := fmt.Sprintf("%064x", os.Getpid())
+	kid := strings.Repeat("ab", 32)
+	uid := fmt.Sprintf("%08x-aaaa-bbbb-cccc-0123456789ab", os.Getpid())
+	dpid := unsharedIn(t, fmt.Sprintf("/netlens-cli-%d.slice/docker-%s.scope", os.Getpid(), id))
+	kpid := unsharedIn(t, "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod"+strings.ReplaceAll(uid, "-", "_")+".slice/cri-containerd-"+kid+".scope")
+
+	out, stderr, code := runNetlens(t, "netns", "--json")
+	if code != 0 {
+		t.Fatalf("netlens netns --json: exit %d: %s", code, stderr)
+	}
+	var got netnsJSON
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	lsOut, err := exec.Command("lsns", "-t", "net", "-J", "-o", "NS,PID").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ls struct {
+		Namespaces []struct {
+			NS  uint64
+			PID int
+		}
+	}
+	json.Unmarshal(lsOut, &ls)
+	lsPID := map[uint64]int{}
+	for _, n := range ls.Namespaces {
+		lsPID[n.NS] = n.PID
+	}
+	ino := func(p string) uint64 {
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Ino
+	}
+	find := func(i uint64) int {
+		for k, n := range got.Namespaces {
+			if n.Inode == i {
+				return k
+			}
+		}
+		t.Fatalf("net:[%d] not listed:\n%s", i, out)
+		return -1
+	}
+	for _, name := range named {
+		n := got.Namespaces[find(ino("/run/netns/"+name))]
+		if len(n.Names) != 1 || n.Names[0] != name || n.PID != 0 || n.Container != nil || !n.Enterable {
+			t.Errorf("%s: %+v", name, n)
+		}
+	}
+	for _, c := range []struct {
+		pid                 int
+		runtime, id, poduid string
+	}{{dpid, "docker", id, ""}, {kpid, "containerd", kid, uid}} {
+		i := ino(fmt.Sprintf("/proc/%d/ns/net", c.pid))
+		n := got.Namespaces[find(i)]
+		if n.PID != c.pid || n.NProcs != 1 || lsPID[i] != c.pid {
+			t.Errorf("pid %d: netlens pid %d nprocs %d, lsns pid %d", c.pid, n.PID, n.NProcs, lsPID[i])
+		}
+		if n.Container == nil || n.Container.Runtime != c.runtime || n.Container.ID != c.id || n.Container.PodUID != c.poduid {
+			t.Errorf("pid %d: container %+v, want %s %s pod %q", c.pid, n.Container, c.runtime, c.id, c.poduid)
+		}
+	}
+	snap, stderr, code := runNetlens(t, "--netns", fmt.Sprintf("pid:%d", kpid), "snapshot")
+	if code != 0 {
+		t.Fatalf("snapshot --netns: exit %d: %s", code, stderr)
+	}
+	m := validateSnapshot(t, []byte(snap))
+	ns, _ := m["netns"].(map[string]any)
+	if ns["pod"] != "pod "+uid || ns["container"] != kid[:12] || ns["runtime"] != "containerd" || ns["pid"] != float64(kpid) {
+		t.Errorf("snapshot netns = %v", ns)
+	}
+	if _, stderr, code := runNetlens(t, "--netns", "pid:zero", "flows"); code != 2 {
+		t.Errorf("bad selector: exit %d, want 2 (%s)", code, stderr)
+	}
+	if _, stderr, code := runNetlens(t, "--netns", "nl-no-such-namespace", "flows"); code != 1 || !strings.Contains(stderr, "no such network namespace") {
+		t.Errorf("missing namespace: exit %d: %s", code, stderr)
+	}
+}
+
+// TestIntegrationNetnsSubcommands: flows, rules and capture with --netns
+// read the namespace: a UDP flow made inside (tracked because of an nft
+// ct rule made inside) is in `flows`, the rules are those of the
+// namespace, and `capture -i lo` sees the namespace's loopback traffic.
+func TestIntegrationNetnsSubcommands(t *testing.T) {
+	requireRoot(t)
+	ns := testNetns(t)
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v: %s", args, err, out)
+		}
+	}
+	run("nft", "add table inet t { chain o { type filter hook output priority 0; ct state new counter; }; }")
+	// Traffic inside: UDP datagrams to a closed port on loopback, for
+	// 3 s, while capture runs.
+	traffic := exec.Command("ip", "netns", "exec", ns, "/usr/bin/python3", "-c",
+		`import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(300):
+    s.sendto(b"x", ("127.0.0.1", 47999)); time.sleep(0.01)`)
+	if err := traffic.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := runNetlens(t, "--netns", ns, "capture", "-i", "lo", "--count", "20", "--duration", "10s", "--json")
+	if code != 0 {
+		t.Fatalf("capture --netns: exit %d: %s", code, stderr)
+	}
+	var cs struct{ Packets uint64 }
+	if err := json.Unmarshal([]byte(out), &cs); err != nil || cs.Packets != 20 {
+		t.Errorf("capture --netns: %d packets (%v), want 20:\n%s", cs.Packets, err, out)
+	}
+	out, stderr, code = runNetlens(t, "--netns", ns, "flows", "--json")
+	if code != 0 || !strings.Contains(out, `"127.0.0.1:47999"`) {
+		t.Errorf("flows --netns: exit %d, no flow to 127.0.0.1:47999: %s\n%s", code, stderr, out)
+	}
+	if out, _, _ := runNetlens(t, "flows", "--json"); strings.Contains(out, `"127.0.0.1:47999"`) {
+		t.Errorf("flows without --netns shows the namespace's flow")
+	}
+	// drops: the namespace's Udp NoPorts moves by the datagrams sent
+	// inside it (the host's is left alone by this test).
+	traffic.Wait()
+	drops := exec.Command(netlensBinary(t), "--netns", ns, "drops", "--json", "--interval", "1s", "--count", "2")
+	var dout bytes.Buffer
+	drops.Stdout = &dout
+	if err := drops.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	run("/usr/bin/python3", "-c", "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor i in range(20): s.sendto(b'x',('127.0.0.1',9))")
+	if err := drops.Wait(); err != nil {
+		t.Fatalf("drops --netns: %v", err)
+	}
+	var moved uint64
+	for _, line := range strings.Split(strings.TrimSpace(dout.String()), "\n") {
+		var smp struct {
+			Counters []struct {
+				Group, Name string
+				Delta       uint64
+			}
+		}
+		json.Unmarshal([]byte(line), &smp)
+		for _, c := range smp.Counters {
+			if c.Group == "Udp" && c.Name == "NoPorts" {
+				moved += c.Delta
+			}
+		}
+	}
+	if moved != 20 {
+		t.Errorf("drops --netns: Udp NoPorts moved by %d, want 20:\n%s", moved, dout.String())
+	}
+	out, stderr, code = runNetlens(t, "--netns", ns, "rules", "list", "--filter-backend", "nft")
+	if code != 0 {
+		t.Errorf("rules --netns: exit %d: %s\n%s", code, stderr, out)
+	}
+}
+
+// TestIntegrationNetnsAsNobody: without privileges `netlens netns` lists
+// what /proc allows (the named namespaces, its own) and marks every
+// namespace as not enterable, saying it needs CAP_SYS_ADMIN; --netns
+// then fails with that reason.
+func TestIntegrationNetnsAsNobody(t *testing.T) {
+	requireRoot(t)
+	bin := netlensBinary(t)
+	ns := testNetns(t)
+	asNobody := func(args ...string) (string, error) {
+		cmd := exec.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", bin}, args...)...)
+		cmd.Dir = "/"
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := asNobody("netns", "--json")
+	if err != nil {
+		t.Fatalf("netns as nobody: %v: %s", err, out)
+	}
+	var got struct {
+		Namespaces []struct {
+			Names     []string `json:"names"`
+			Current   bool     `json:"current"`
+			Enterable bool     `json:"enterable"`
+			Reason    string   `json:"reason"`
+		} `json:"namespaces"`
+		Unreadable int `json:"unreadable_processes"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	named, current := false, false
+	for _, n := range got.Namespaces {
+		named = named || (len(n.Names) == 1 && n.Names[0] == ns)
+		current = current || n.Current
+		if n.Enterable || !strings.Contains(n.Reason, "CAP_SYS_ADMIN") {
+			t.Errorf("as nobody: %+v, want not enterable, needs CAP_SYS_ADMIN", n)
+		}
+	}
+	if !named || !current || got.Unreadable == 0 {
+		t.Errorf("as nobody: named %s listed %v, own listed %v, unreadable processes %d (root's should be)", ns, named, current, got.Unreadable)
+	}
+	if out, err := asNobody("--netns", ns, "flows"); err == nil || !strings.Contains(out, "CAP_SYS_ADMIN") {
+		t.Errorf("--netns as nobody: %v: %s", err, out)
+	}
+}

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// listenIn starts socat listening on port in the named namespace; it
+// ends with the namespace (testNetns kills what runs in it).
+func listenIn(t *testing.T, ns string, port int) {
+	t.Helper()
+	if out, err := exec.Command("ip", "netns", "exec", ns, "sh", "-c", fmt.Sprintf("socat TCP-LISTEN:%d,reuseaddr,fork /dev/null >/dev/null 2>&1 &", port)).CombinedOutput(); err != nil {
+		t.Fatalf("listener: %v: %s", err, out)
+	}
+}
+
+// pickNetNS opens the picker, filters to name, and switches to it; it
+// waits for the header to name it.
+func pickNetNS(s *tmuxSession, name string) {
+	s.t.Helper()
+	s.keys("N")
+	s.waitText("Network namespaces", 10*time.Second)
+	s.literal(name)
+	s.waitFor("the filtered picker", 10*time.Second, func(scr string) bool {
+		return strings.Contains(scr, "filter: "+name) && strings.Contains(scr, " "+name+" ")
+	})
+	s.keys("Enter")
+	s.waitText("netns "+name+" ", 10*time.Second)
+}
+
+// minFDs is the fewest open files pid has over five reads 200 ms apart
+// (a collector may hold a /proc file open for a moment).
+func minFDs(t *testing.T, pid int) int {
+	t.Helper()
+	least := -1
+	for range 5 {
+		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if least < 0 || len(ents) < least {
+			least = len(ents)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return least
+}
+
+var switchLine = regexp.MustCompile(`(?m)^switch (\d+) inode \d+ goroutines (\d+) fds (\d+)$`)
+
+// goroutinesAt returns the goroutine count the debug log gives for
+// switch n.
+func goroutinesAt(t *testing.T, log string, n int) int {
+	t.Helper()
+	b, _ := os.ReadFile(log)
+	for _, m := range switchLine.FindAllStringSubmatch(string(b), -1) {
+		if m[1] == strconv.Itoa(n) {
+			g, _ := strconv.Atoi(m[2])
+			return g
+		}
+	}
+	t.Fatalf("no switch %d in the debug log:\n%s", n, b)
+	return 0
+}
+
+// TestIntegrationE2ENetnsPicker runs the TUI in the host namespace in a
+// real terminal: N, a namespace picked by typing its name, and the
+// Connections tab shows that namespace's listener with its process (host
+// PID); another pick shows the other's. Then 100 switches between them
+// leave the open files and the goroutines where they started. A
+// namespace deleted while selected: the header says GONE, netlens keeps
+// running, and N offers the others.
+func TestIntegrationE2ENetnsPicker(t *testing.T) {
+	requireTmux(t)
+	requireTools(t, "socat")
+	bin := netlensBinary(t)
+	a, b, c := testNetns(t), testNetns(t), testNetns(t)
+	listenIn(t, a, 47881)
+	listenIn(t, b, 47882)
+	listenIn(t, c, 47883)
+	log := t.TempDir() + "/debug.log"
+	s := startTmux(t, 160, 40, []string{"TERM=xterm-256color"}, fmt.Sprintf("%s --debug-log %s; echo EXIT=$?; sleep 60", bin, log))
+	s.waitText("Connections", 15*time.Second)
+
+	pickNetNS(s, a)
+	socat := func(port int) *regexp.Regexp {
+		return regexp.MustCompile(fmt.Sprintf(`tcp\s+0\.0\.0\.0:%d.*LISTEN.*socat/(\d+)`, port))
+	}
+	scr := s.waitFor("a's listener", 15*time.Second, func(scr string) bool { return socat(47881).MatchString(scr) })
+	pids, _ := exec.Command("ip", "netns", "pids", a).Output()
+	if m := socat(47881).FindStringSubmatch(scr); m == nil || !strings.Contains(" "+strings.Join(strings.Fields(string(pids)), " ")+" ", " "+m[1]+" ") {
+		t.Errorf("the owner is not a host PID of %s (%q):\n%s", a, pids, scr)
+	}
+	pickNetNS(s, b)
+	s.waitFor("b's listener, not a's", 15*time.Second, func(scr string) bool {
+		return socat(47882).MatchString(scr) && !strings.Contains(scr, ":47881")
+	})
+	procs := netlensProcs(bin)
+	if len(procs) != 1 {
+		t.Fatalf("netlens processes: %v", procs)
+	}
+	pid := procs[0]
+	fdStart := minFDs(t, pid)
+	goStart := goroutinesAt(t, log, 2)
+	for i := range 100 {
+		pickNetNS(s, []string{a, b}[i%2])
+	}
+	s.waitFor("b's listener after 100 switches", 30*time.Second, func(scr string) bool { return socat(47882).MatchString(scr) })
+	fdEnd := minFDs(t, pid)
+	goEnd := goroutinesAt(t, log, 102)
+	t.Logf("after 102 switches: open files %d -> %d, goroutines %d -> %d", fdStart, fdEnd, goStart, goEnd)
+	// The goroutine count is taken at the same point of each switch;
+	// one more or fewer can be a Bubble Tea command in flight.
+	if fdEnd > fdStart || goEnd > goStart {
+		t.Errorf("leak: open files %d -> %d, goroutines %d -> %d", fdStart, fdEnd, goStart, goEnd)
+	}
+
+	// c disappears while selected.
+	pickNetNS(s, c)
+	s.waitFor("c's listener", 15*time.Second, func(scr string) bool { return socat(47883).MatchString(scr) })
+	out, _ := exec.Command("ip", "netns", "pids", c).Output()
+	for _, p := range strings.Fields(string(out)) {
+		exec.Command("kill", "-9", p).Run()
+	}
+	if out, err := exec.Command("ip", "netns", "del", c).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns del: %v: %s", err, out)
+	}
+	s.waitText("netns "+c+" (GONE", 10*time.Second)
+	s.keys("N")
+	s.waitFor("the picker without c", 10*time.Second, func(scr string) bool {
+		_, rows, ok := strings.Cut(scr, "INODE")
+		rows, _, _ = strings.Cut(rows, "now reading namespace") // the status line names c
+		return ok && strings.Contains(rows, a) && strings.Contains(rows, b) && !strings.Contains(rows, c)
+	})
+	s.keys("Escape") // alone: ESC q would be alt+q
+	s.waitFor("the picker closed", 10*time.Second, func(scr string) bool { return !strings.Contains(scr, "Network namespaces") })
+	s.keys("q")
+	s.waitText("EXIT=0", 10*time.Second)
+}
+
+// TestIntegrationSSHNetnsPicker: over a real SSH session, N and a pick
+// show the picked namespace's sockets.
+func TestIntegrationSSHNetnsPicker(t *testing.T) {
+	requireTmux(t)
+	requireTools(t, "socat")
+	sshd := startSSHD(t)
+	bin := netlensBinary(t)
+	a := testNetns(t)
+	listenIn(t, a, 47884)
+	s := startTmux(t, 140, 40, []string{"TERM=xterm-256color"}, "exec "+sshd.sshCommand("root", nil, "exec "+bin))
+	s.waitText("Connections", 15*time.Second)
+	pickNetNS(s, a)
+	s.waitFor("the listener over ssh", 15*time.Second, func(scr string) bool {
+		return regexp.MustCompile(`tcp\s+0\.0\.0\.0:47884.*LISTEN.*socat`).MatchString(scr)
+	})
+	s.keys("q")
+}

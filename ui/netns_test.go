@@ -1,0 +1,160 @@
+package ui
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+
+	"netlens/model"
+)
+
+// fakeNetNS is a NetNSControl whose Switch publishes the namespace as the
+// real one does.
+type fakeNetNS struct {
+	store    *model.Store
+	mu       sync.Mutex
+	choices  []NetNSChoice
+	switched []uint64
+}
+
+func (f *fakeNetNS) List() ([]NetNSChoice, error) { return f.choices, nil }
+
+func (f *fakeNetNS) Switch(inode uint64) error {
+	f.mu.Lock()
+	f.switched = append(f.switched, inode)
+	f.mu.Unlock()
+	if inode == 99 {
+		return errors.New("no such network namespace")
+	}
+	var n *model.NetNS
+	for _, c := range f.choices {
+		if c.Inode == inode && !c.Own {
+			n = &model.NetNS{Inode: inode, Name: c.Name, Container: c.Container, Pod: c.Pod, Path: "/x"}
+		}
+	}
+	f.store.Publish(model.NetNSUpdate{NetNS: n, Switch: true})
+	return nil
+}
+
+func TestNetNSPicker(t *testing.T) {
+	store := fixtureStore()
+	ctl := &fakeNetNS{store: store, choices: []NetNSChoice{
+		{Inode: 4026531840, Own: true, Enterable: true, PID: 1, Command: "/sbin/init", Procs: 120, Sockets: 30},
+		{Inode: 4026532300, Name: "blue", Enterable: true, Sockets: 2},
+		{Inode: 4026532400, Container: "web-1", Pod: "prod/api-7f9c", PID: 4242, Command: "nginx: master", Procs: 3, Enterable: true, Sockets: 5},
+		{Inode: 4026532500, Container: "0123456789ab", PID: 5000, Command: "sleep 600", Procs: 1, Reason: "entering needs CAP_SYS_ADMIN", Sockets: -1},
+	}}
+	a := newTestApp(t, store, Options{Controls: Controls{NetNS: ctl}}, 140, 30)
+	run := func(cmd tea.Cmd) {
+		t.Helper()
+		if cmd == nil {
+			t.Fatal("no command")
+		}
+		a.Update(cmd())
+	}
+	run(send(a, "N"))
+	s := screen(a)
+	for _, want := range []string{"Network namespaces", "host (netlens's own)", "blue", "prod/api-7f9c", "web-1", "(entering needs CAP_SYS_ADMIN) sleep 600"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("picker lacks %q:\n%s", want, s)
+		}
+	}
+	if !strings.Contains(s, "* 4026531840") {
+		t.Errorf("the current namespace is not marked:\n%s", s)
+	}
+	// Filter to the pod, Enter switches to it.
+	send(a, "a", "p", "i")
+	if s := screen(a); strings.Contains(s, "blue") || !strings.Contains(s, "web-1") {
+		t.Errorf("filter 'api' shows:\n%s", s)
+	}
+	run(send(a, "enter"))
+	if len(ctl.switched) != 1 || ctl.switched[0] != 4026532400 {
+		t.Fatalf("switched %v, want [4026532400]", ctl.switched)
+	}
+	a.apply()
+	if h := strings.Split(screen(a), "\n")[0]; !strings.Contains(h, "netns net:[4026532400] container web-1 pod prod/api-7f9c") {
+		t.Errorf("header: %q", h)
+	}
+	if s := screen(a); !strings.Contains(s, "now reading namespace prod/api-7f9c web-1") {
+		t.Errorf("status:\n%s", s)
+	}
+	// A namespace that cannot be entered says why and stays open.
+	run(send(a, "N"))
+	send(a, "s", "l", "e", "e", "p", "enter")
+	if a.picker == nil || !strings.Contains(screen(a), "entering needs CAP_SYS_ADMIN") || len(ctl.switched) != 1 {
+		t.Errorf("picker after enter on a non-enterable namespace:\n%s", screen(a))
+	}
+	// Esc clears the filter, then closes; the current one is marked.
+	send(a, "esc")
+	if !strings.Contains(screen(a), "* 4026532400") {
+		t.Errorf("current not marked after switch:\n%s", screen(a))
+	}
+	send(a, "esc")
+	if a.picker != nil {
+		t.Error("esc did not close the picker")
+	}
+	// Gone: the header says so.
+	store.Publish(model.NetNSUpdate{NetNS: &model.NetNS{Inode: 4026532400, Container: "web-1", Path: "/x", Gone: true}})
+	a.apply()
+	if h := strings.Split(screen(a), "\n")[0]; !strings.Contains(h, "GONE") {
+		t.Errorf("header of a gone namespace: %q", h)
+	}
+	// Back to our own namespace.
+	run(send(a, "N"))
+	send(a, "home")
+	run(send(a, "enter"))
+	a.apply()
+	if ctl.switched[len(ctl.switched)-1] != 0 || strings.Contains(strings.Split(screen(a), "\n")[0], "netns") {
+		t.Errorf("back to own: switched %v, header %q", ctl.switched, strings.Split(screen(a), "\n")[0])
+	}
+}
+
+func TestNetNSPickerUnavailable(t *testing.T) {
+	a := newTestApp(t, fixtureStore(), Options{}, 100, 30)
+	send(a, "N")
+	if a.picker != nil || !strings.Contains(screen(a), "namespaces: not available here") {
+		t.Errorf("N without a control:\n%s", screen(a))
+	}
+}
+
+// TestAllNamespacesColumn: in the all-namespaces view the Connections
+// table has a Namespace column, which the filter and the sort use.
+func TestAllNamespacesColumn(t *testing.T) {
+	store := model.NewStore("h", "k", fixedClock())
+	ap := netip.MustParseAddrPort
+	store.Publish(model.NetNSUpdate{NetNS: &model.NetNS{All: true, Name: "all namespaces"}, Switch: true})
+	store.Publish(model.SocketsUpdate{Sockets: []model.Socket{
+		{Proto: model.ProtoTCP, Local: ap("127.0.0.1:80"), Remote: ap("0.0.0.0:0"), State: model.StateListen, Namespace: "prod/api web-1", NetNS: 5,
+			Procs: []model.Proc{{PID: 4242, Comm: "nginx"}}},
+		{Proto: model.ProtoTCP, Local: ap("127.0.0.1:22"), Remote: ap("0.0.0.0:0"), State: model.StateListen, Namespace: "host", NetNS: 1},
+	}})
+	a := newTestApp(t, store, Options{}, 160, 30)
+	s := screen(a)
+	if !strings.Contains(s, "Namespace") || !strings.Contains(s, "prod/api web-1") || !strings.Contains(s, "netns ALL") || !strings.Contains(s, "nginx/4242") {
+		t.Fatalf("no Namespace column:\n%s", s)
+	}
+	send(a, "/")
+	for _, r := range "web-1" {
+		send(a, string(r))
+	}
+	send(a, "enter")
+	if r := rows(a); len(r) != 1 || !strings.Contains(r[0], ":80") {
+		t.Errorf("filter web-1: %q", r)
+	}
+	// The detail names the namespace and says the PIDs are the host's.
+	send(a, "enter")
+	if s := screen(a); !strings.Contains(s, "held by nginx/4242 fd 0  (host PIDs)  namespace prod/api web-1 net:[5]") {
+		t.Errorf("detail:\n%s", s)
+	}
+	// Back in one namespace, the column goes.
+	store.Publish(model.NetNSUpdate{Switch: true})
+	store.Publish(model.SocketsUpdate{Sockets: []model.Socket{{Proto: model.ProtoTCP, Local: ap("127.0.0.1:22"), State: model.StateListen}}})
+	a.apply()
+	if strings.Contains(screen(a), "Namespace") {
+		t.Errorf("Namespace column outside the all-namespaces view:\n%s", screen(a))
+	}
+}
