@@ -12,9 +12,10 @@ FUZZTIME     ?= 60s
 GOTESTFLAGS  ?= -count=1
 
 # Debian packages the tests use: peer tools as oracles (ss, nstat, conntrack,
-# nft, tshark, tcpdump), tmux and sshd for end-to-end runs, and traffic tools.
+# nft, tshark, tcpdump), tmux and sshd for end-to-end runs, traffic tools,
+# and chattr (e2fsprogs: an immutable state directory in the nft revert test).
 TEST_PKGS := iproute2 tmux openssh-server openssh-client nftables conntrack \
-	tshark tcpdump python3-scapy iputils-ping socat util-linux procps jq hyperfine bc time \
+	tshark tcpdump python3-scapy iputils-ping socat util-linux procps jq hyperfine bc time e2fsprogs \
 	prometheus prometheus-node-exporter curl
 
 # Debian packages that build the eBPF objects of collectors/droptrace
@@ -23,7 +24,7 @@ TEST_PKGS := iproute2 tmux openssh-server openssh-client nftables conntrack \
 BPF_CLANG := clang-19
 BPF_PKGS  := $(BPF_CLANG) llvm-19 libbpf-dev bpftool
 
-.PHONY: all build run test test-deps vet unit kmod kmod-test bench lint fuzz clean bpf bpf-check
+.PHONY: all build run test test-deps vet unit kmod kmod-test test-summary bench lint fuzz clean bpf bpf-check
 
 all: build
 
@@ -51,24 +52,45 @@ lint: vet
 # run alone, after the others.
 SERIAL := TestIntegrationTableFull
 
+# Test results: `go test -json` of each run and the console of each VM
+# suite go to TESTOUT; internal/testsum counts passes, failures and skips
+# and fails on any skip not on SKIP_ALLOW (a commented list, empty in this
+# repository: CI runs as root with every capability).
+TESTOUT      := bin/test
+SKIP_ALLOW   ?= .ci/skip-allow
+TESTSUM      := bin/testsum
+
+$(TESTSUM): internal/testsum/main.go
+	$(GO) build -o $@ ./internal/testsum
+
 # unit runs every Go test: unit tests, fuzz seed corpora, and, as root, the
 # privileged integration and end-to-end tests (each in its own netns).
-unit: build
-	CGO_ENABLED=1 $(GO) test $(GOTESTFLAGS) -race -skip '^($(SERIAL))$$' ./...
-	CGO_ENABLED=1 $(GO) test $(GOTESTFLAGS) -race -run '^($(SERIAL))$$' ./...
+unit: build $(TESTSUM)
+	@rm -rf $(TESTOUT) && mkdir -p $(TESTOUT)
+	set -o pipefail; CGO_ENABLED=1 $(GO) test -json $(GOTESTFLAGS) -race -skip '^($(SERIAL))$$' ./... | \
+		$(TESTSUM) -stream -save $(TESTOUT)/unit.json -allow $(SKIP_ALLOW)
+	set -o pipefail; CGO_ENABLED=1 $(GO) test -json $(GOTESTFLAGS) -race -run '^($(SERIAL))$$' ./... | \
+		$(TESTSUM) -stream -save $(TESTOUT)/serial.json -allow $(SKIP_ALLOW)
 
 # kmod-test builds netlens.ko warning-free (W=1, and sparse with C=2) and
 # runs its suite in Debian's own kernel under qemu (TCG), then the filter
 # backend against the real module, the drop-monitor tests and the drop
 # tracer's portable incident test in the same kind of VM (this machine's
 # kernel has neither loadable modules nor a drop monitor; the tracer is
-# proven on a second kernel version there).
+# proven on a second kernel version there). Each suite's console goes to
+# TESTOUT, where test-summary counts its results.
 kmod-test:
+	@mkdir -p $(TESTOUT)
 	sh kernelmod/test/deps.sh
-	bash kernelmod/test/run-qemu.sh
-	bash control/filter/kmodbackend/vmcheck/run.sh
-	bash collectors/dropmon/vmtest/run.sh
-	bash collectors/droptrace/vmtest/run.sh
+	TESTOUT=$(abspath $(TESTOUT)) bash kernelmod/test/run-qemu.sh
+	TESTOUT=$(abspath $(TESTOUT)) bash control/filter/kmodbackend/vmcheck/run.sh
+	TESTOUT=$(abspath $(TESTOUT)) bash collectors/dropmon/vmtest/run.sh
+	TESTOUT=$(abspath $(TESTOUT)) bash collectors/droptrace/vmtest/run.sh
+
+# test-summary prints the totals of every suite (Go and VM) and fails on
+# any failure or skip not on SKIP_ALLOW, or on a VM suite with no results.
+test-summary: $(TESTSUM)
+	$(TESTSUM) -allow $(SKIP_ALLOW) $(wildcard $(TESTOUT)/*.json) $(wildcard $(TESTOUT)/*.txt)
 
 # bpf regenerates the drop tracer's BPF objects (bpfel and bpfeb, committed)
 # from collectors/droptrace/bpf/*.c with bpf2go and $(BPF_CLANG).
@@ -81,7 +103,7 @@ bpf-check: bpf
 	@git diff --quiet -- collectors/droptrace || { git diff --stat -- collectors/droptrace; \
 		echo "collectors/droptrace: BPF objects differ from their source: run make bpf and commit"; exit 1; }
 
-test: test-deps vet bpf-check unit kmod-test
+test: test-deps vet bpf-check unit kmod-test test-summary
 
 kmod:
 	$(MAKE) -C kernelmod
@@ -96,6 +118,7 @@ bench: build test-deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bash collectors/sockets/bench/run.sh
 	bash collectors/drops/bench/run.sh
+	bash collectors/drops/bench/process.sh
 	bash collectors/conntrack/bench/run.sh
 	bash collectors/capture/bench/run.sh
 	bash collectors/netns/bench/run.sh

@@ -63,7 +63,27 @@ func TestCLIUsage(t *testing.T) {
 		{name: "rules help", args: []string{"rules", "--help"}, stdout: "netlens rules"},
 		{name: "rules unknown backend", args: []string{"rules", "list", "--filter-backend", "bogus"}, code: 2, stderr: "unknown filter backend", noStdout: true},
 		{name: "pcap and capture together", args: []string{"--pcap", "x.pcap", "--capture", "lo"}, code: 2, stderr: "exclude each other", noStdout: true},
-		{name: "revert too short", args: []string{"--revert", "100ms"}, code: 2, stderr: "too short", noStdout: true},
+		{name: "revert too short", args: []string{"--revert", "1s"}, code: 2, stderr: "--revert 1s: must be between 5s and 1h", noStdout: true},
+		{name: "revert too long", args: []string{"--revert", "2h"}, code: 2, stderr: "must be between 5s and 1h", noStdout: true},
+		{name: "rules revert too short", args: []string{"rules", "list", "--revert", "1ms"}, code: 2, stderr: "--revert 1ms: must be between 5s and 1h", noStdout: true},
+		{name: "rules revert too long", args: []string{"rules", "add", "--action", "count", "--revert", "2h"}, code: 2, stderr: "must be between 5s and 1h", noStdout: true},
+		{name: "rules unknown subcommand", args: []string{"rules", "delet", "5"}, code: 2, stderr: `unknown command "delet" for "netlens rules"; did you mean del?`, noStdout: true},
+		{name: "rules bogus", args: []string{"rules", "bogus"}, code: 2, stderr: `unknown command "bogus"`, noStdout: true},
+		{name: "rules alone", args: []string{"rules"}, stdout: "Available Commands:"},
+		{name: "snapshot timeout 0", args: []string{"snapshot", "--timeout", "0"}, code: 2, stderr: "--timeout 0s: must be positive", noStdout: true},
+		{name: "snapshot timeout negative", args: []string{"snapshot", "--timeout", "-1s"}, code: 2, stderr: "--timeout -1s: must be positive", noStdout: true},
+		{name: "drops takes no --no-owners", args: []string{"drops", "--no-owners"}, code: 2, stderr: "unknown flag: --no-owners", noStdout: true},
+		{name: "drops takes no --filter-backend", args: []string{"drops", "--filter-backend", "nft"}, code: 2, stderr: "unknown flag: --filter-backend", noStdout: true},
+		{name: "flows takes no --filter-backend", args: []string{"flows", "--filter-backend", "nft"}, code: 2, stderr: "unknown flag: --filter-backend", noStdout: true},
+		{name: "flows takes no --no-owners", args: []string{"flows", "--no-owners"}, code: 2, stderr: "unknown flag: --no-owners", noStdout: true},
+		{name: "version takes no --no-owners", args: []string{"version", "--no-owners"}, code: 2, stderr: "unknown flag: --no-owners", noStdout: true},
+		{name: "capture unknown interface", args: []string{"capture", "-i", "bogus0", "--count", "1"}, code: 1, stderr: "netlens: capture: no interface bogus0 (there are: ", noStdout: true},
+		{name: "drops help gives exit codes", args: []string{"drops", "--help"}, stdout: "Exit status: 0"},
+		{name: "flows help gives exit codes", args: []string{"flows", "--help"}, stdout: "Exit status: 0"},
+		{name: "capture help gives exit codes", args: []string{"capture", "--help"}, stdout: "Exit status: 0"},
+		{name: "rules help gives exit codes", args: []string{"rules", "--help"}, stdout: "Exit status: 0"},
+		{name: "root help gives exit codes", args: []string{"--help"}, stdout: "Exit status: 0"},
+		{name: "snapshot help gives exit codes", args: []string{"snapshot", "--help"}, stdout: "Exit status: 0 when"},
 		{name: "extra argument", args: []string{"version", "x"}, code: 2, stderr: "takes no arguments", noStdout: true},
 		{name: "netns help", args: []string{"netns", "--help"}, stdout: "netlens netns [flags]"},
 		{name: "netns extra argument", args: []string{"netns", "x"}, code: 2, stderr: "takes no arguments", noStdout: true},
@@ -175,6 +195,52 @@ func TestSnapshotCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	validateSnapshot(t, b)
+}
+
+// TestSnapshotNoCollectorSucceeded: a snapshot in which no collector
+// succeeded (each given 1ns) exits 1, and the file is still written with
+// every status filled.
+func TestSnapshotNoCollectorSucceeded(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "snap.json")
+	_, errOut, code := runNetlens(t, "snapshot", "--timeout", "1ns", "-o", file)
+	if code != 1 || !strings.Contains(errOut, "no collector succeeded") {
+		t.Errorf("exit %d, stderr %q; want 1 and \"no collector succeeded\"", code, errOut)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := collectorStates(validateSnapshot(t, b))
+	if len(states) == 0 {
+		t.Fatal("no collector statuses")
+	}
+	for name, st := range states {
+		if !strings.HasPrefix(st, "error timed out after 1ns") {
+			t.Errorf("%s: %q, want a timeout", name, st)
+		}
+	}
+}
+
+// TestIntegrationFilterBackendByName: a backend asked for by name that is
+// unavailable (here the kernel module, which this kernel cannot load)
+// exits 1 with the reason and how to load it; auto falls back.
+func TestIntegrationFilterBackendByName(t *testing.T) {
+	requireRoot(t)
+	if _, err := os.Stat("/sys/module/netlens"); err == nil {
+		t.Fatal("the netlens module is loaded here; this test needs it absent")
+	}
+	for _, args := range [][]string{
+		{"rules", "list", "--filter-backend", "kmod"},
+		{"snapshot", "--filter-backend", "kmod", "-o", os.DevNull},
+	} {
+		_, errOut, code := runNetlens(t, args...)
+		if code != 1 || !strings.Contains(errOut, "--filter-backend kmod: kmod:") || !strings.Contains(errOut, "modprobe netlens") {
+			t.Errorf("%q: exit %d, stderr %q; want 1, the reason and how to load the module", args, code, errOut)
+		}
+	}
+	if out, errOut, code := runNetlens(t, "rules", "list", "--filter-backend", "auto"); code != 0 || !strings.Contains(out, "backend: ") {
+		t.Errorf("auto: exit %d, %q %q; want the fallback", code, out, errOut)
+	}
 }
 
 func TestSnapshotCommandBadPath(t *testing.T) {
@@ -289,5 +355,29 @@ func TestIntegrationDropsCommand(t *testing.T) {
 	}
 	if moved != 20 {
 		t.Errorf("Udp NoPorts moved by %d over the samples, want 20:\n%s", moved, out.String())
+	}
+}
+
+// TestDropsInterrupted: Ctrl-C before the first sample is a normal end of
+// `netlens drops`: exit 0, nothing on stderr.
+func TestDropsInterrupted(t *testing.T) {
+	cmd := exec.Command(netlensBinary(t), "drops", "--interval", "10s")
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // the baseline is taken, the first sample is 10s away
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil || e.Len() != 0 {
+			t.Errorf("drops interrupted before its first sample: %v, stderr %q; want exit 0 and nothing", err, e.String())
+		}
+	case <-time.After(15 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("drops did not end 15s after SIGINT")
 	}
 }

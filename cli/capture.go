@@ -20,13 +20,25 @@ func captureCmd(o *options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "capture (-i IFACE --count N | --pcap FILE) [--filter EXPR] [--json]",
 		Short: "Capture (or read a pcap) once and print statistics and top flows (for scripts)",
-		Args:  noArgs,
+		Long: `capture captures on an interface (until --count packets or --duration)
+or reads a pcap/pcapng file, then prints the statistics, top flows and
+hosts; -w also writes the packets as pcapng.
+
+Exit status: 0 on success, and on Ctrl-C (the statistics of what was
+captured are printed); 1 when it fails (no such interface, no
+CAP_NET_RAW, a file that cannot be read or written); 2 for invalid flags
+or arguments.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.File == "" && opts.Count <= 0 && opts.Duration <= 0 {
 				return UsageError{fmt.Errorf("%w\n%s", errCaptureNeedsCount, cmd.UsageString())}
 			}
 			opts.NetNS = o.nsFD()
-			return runCapture(cmd.Context(), cmd.OutOrStdout(), opts)
+			w := cmd.OutOrStdout()
+			if opts.Write == "-" {
+				w = cmd.ErrOrStderr() // standard output carries the pcapng
+			}
+			return runCapture(cmd.Context(), w, opts)
 		},
 	}
 	f := cmd.Flags()
@@ -36,7 +48,7 @@ func captureCmd(o *options) *cobra.Command {
 	f.IntVar(&opts.Count, "count", 0, "stop after this many packets")
 	f.DurationVar(&opts.Duration, "duration", 0, "stop a live capture after this long")
 	f.BoolVar(&opts.JSON, "json", false, "print the statistics as JSON (the snapshot's capture object)")
-	f.StringVarP(&opts.Write, "write", "w", "", "also write the last packets to this pcapng file (atomically)")
+	f.StringVarP(&opts.Write, "write", "w", "", "also write the last packets to this pcapng file (new files 0600; - for stdout, statistics then on stderr)")
 	return cmd
 }
 

@@ -164,7 +164,10 @@ With --trace it runs the eBPF drop tracer instead (CAP_BPF and CAP_PERFMON,
 or root) and prints, after each interval, every flow that dropped packets:
 the drops, the kernel's drop reason, the function that dropped them, the
 tuple and the owning process (by socket cookie; ~ when joined by tuple),
-with the share of drops the tracer could not attribute to a flow.`,
+with the share of drops the tracer could not attribute to a flow.
+
+Exit status: 0 on success, and on Ctrl-C (before the first sample too);
+1 when it fails; 2 for invalid flags or arguments.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if interval < 100*time.Millisecond {
@@ -191,15 +194,16 @@ with the share of drops the tracer could not attribute to a flow.`,
 	cmd.Flags().BoolVar(&trace, "trace", false, "print the flows that dropped, from the eBPF drop tracer, with reason, function and owner")
 	cmd.Flags().DurationVar(&interval, "interval", time.Second, "time between samples")
 	cmd.Flags().IntVar(&count, "count", 1, "samples to print (0: until interrupted)")
+	dropFlags(cmd.Flags(), o)
 	return cmd
 }
 
 // watchDrops is `netlens drops`: it runs every collector of r once to set the
 // baseline, then count times (forever when count <= 0) waits interval,
 // runs them again and prints the drop counters that moved (printMoved),
-// until ctx is done. Each run is bounded by
-// interval (at least 2s). It returns ctx's error only if ctx ends before
-// the first printed sample.
+// until ctx is done. Each run is bounded by interval (at least 2s).
+// ctx ending (Ctrl-C) is a normal end, before the first sample too:
+// watchDrops then returns nil.
 func watchDrops(ctx context.Context, w io.Writer, r *collectors.Runner, interval time.Duration, count int, asJSON bool) error {
 	return r.Sample(ctx, interval, count, func(prev, cur model.Snapshot) error {
 		return printMoved(w, []model.Snapshot{prev, cur}, asJSON)

@@ -30,7 +30,10 @@ func flowsCmd(g *options) *cobra.Command {
 		Use:   "flows",
 		Short: "Print the conntrack table once, with NAT, state and counters (for scripts)",
 		Long: `flows prints every conntrack entry once, as the kernel lists them (like
-conntrack -L), or with --limit N the N with the most bytes, most first.`,
+conntrack -L), or with --limit N the N with the most bytes, most first.
+
+Exit status: 0 on success; 1 when the table cannot be read (no
+CAP_NET_ADMIN, no conntrack); 2 for invalid flags or arguments.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runFlows(cmd, o, g.nsFD()) },
 	}

@@ -36,6 +36,8 @@ type nsSwitcher struct {
 	filters  switchingFilters
 	capture  switchingCapture
 	switches int
+	// recoverWait waits for the runner's recoverLoop to end.
+	recoverWait func()
 	// dropWhy is why the drop source was chosen (the header shows it),
 	// from the first start: every namespace gets the same choice.
 	dropWhy string
@@ -74,6 +76,10 @@ func (s *nsSwitcher) startLocked() error {
 	s.filters.set(tuiFilters(s.store, cfg, specs, s.o.revert))
 	s.capture.set(tuiCapture(specs))
 	r.Run(ctx)
+	// The TUI holds the filter control: it reverts an overdue change
+	// whose revert helper died (the read path only reports it), in the
+	// namespace the collectors run in.
+	s.recoverWait = recoverLoop(ctx, cfg, specs, s.o.refresh)
 	return nil
 }
 
@@ -83,7 +89,10 @@ func (s *nsSwitcher) stopLocked() {
 		return
 	}
 	s.cancel()
-	s.runner.Wait()
+	s.recoverWait()
+	if err := s.runner.Wait(); err != nil && s.debug != nil {
+		fmt.Fprintln(s.debug, "wait:", err)
+	}
 	s.runner = nil
 }
 

@@ -26,7 +26,11 @@ netlens --open read the files as they are (zcat too).
 
 Files are written atomically: a reader never sees a partial one. Below
 --min-free bytes free on DIR's filesystem, or when the disk fills, it
-stops and says so, leaving no partial file.`,
+stops and says so, leaving no partial file.
+
+Exit status: 0 when interrupted (Ctrl-C, SIGTERM); 1 when a file cannot
+be written or the disk is too full to go on; 2 for invalid flags or
+arguments.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {
@@ -47,6 +51,7 @@ stops and says so, leaving no partial file.`,
 	f.Int64Var(&ro.MaxBytes, "max-bytes", 0, "bytes the kept files may take at most (0: no limit)")
 	f.Int64Var(&ro.MinFree, "min-free", recorder.DefaultMinFree, "stop when DIR's filesystem has fewer bytes free")
 	f.BoolVarP(&verbose, "verbose", "v", false, "print each file written")
+	collectFlags(f, o)
 	return cmd
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"netlens/collectors"
 	"netlens/collectors/all"
@@ -57,7 +58,9 @@ type options struct {
 }
 
 // config returns the collectors' configuration, opening the filter
-// backend (never an error but for a bad --filter-backend).
+// backend: a bad --filter-backend is a usage error (rules.InvalidError,
+// exit 2); a backend asked for by name that is unavailable is an error
+// (exit 1) with the reason and how to load it.
 func (o options) config() (all.Config, error) {
 	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners, NetNS: o.nsFD(), SocketOwners: o.owners, AllNamespaces: o.allNS, DropTraceAll: o.dropTraceAll}
 	drop, err := o.dropChoice()
@@ -67,7 +70,7 @@ func (o options) config() (all.Config, error) {
 	cfg.Drops = drop
 	b, err := filter.Open(filter.Options{Backend: o.filterBackend, NetNS: o.nsFD()})
 	if err != nil {
-		return cfg, UsageError{err}
+		return cfg, err
 	}
 	cfg.Filters = b
 	switch {
@@ -114,22 +117,45 @@ func glyphs(ascii bool) ui.Glyphs {
 // snapshot's sockets and flows; after a change the collector publishes at
 // once. Nil when the filters collector does not run.
 func tuiFilters(store *model.Store, cfg all.Config, specs []collectors.Spec, revert time.Duration) ui.FilterControl {
+	b, c := filtersBackend(cfg, specs)
+	if c == nil {
+		return nil
+	}
+	m := &filter.Manager{Backend: b, Revert: revert, Guard: func() filter.GuardInput { return filter.GuardFromSnapshot(store.Snapshot()) }}
+	return filter.Control{Manager: m, Published: c.Refresh}
+}
+
+// filtersBackend returns the filter backend and the filters collector
+// that reads it, or a nil collector when it does not run.
+func filtersBackend(cfg all.Config, specs []collectors.Spec) (filter.Backend, *filtercol.Collector) {
 	b, ok := cfg.Filters.(filter.Backend)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	for _, s := range specs {
 		if c, ok := s.Collector.(*filtercol.Collector); ok {
-			// The control side reverts an overdue change whose helper
-			// died; the collector only reads. TODO(#13): #13 item 10
-			// makes this a periodic safety net of the process that holds
-			// the control, and logs each such revert.
-			_ = filter.RecoverPending(b)
-			m := &filter.Manager{Backend: b, Revert: revert, Guard: func() filter.GuardInput { return filter.GuardFromSnapshot(store.Snapshot()) }}
-			return filter.Control{Manager: m, Published: c.Refresh}
+			return b, c
 		}
 	}
-	return nil
+	return nil, nil
+}
+
+// recoverLoop runs, until ctx is done, the safety net of the process
+// that holds the filter control (the TUI): an overdue change whose revert
+// helper died is reverted (the revert log says so) and the collector
+// publishes at once; the collector itself only reports it. The returned
+// function waits for the loop to end (after ctx is done).
+func recoverLoop(ctx context.Context, cfg all.Config, specs []collectors.Spec, every time.Duration) (wait func()) {
+	b, c := filtersBackend(cfg, specs)
+	if c == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		filter.RecoverLoop(ctx, b, every, func() { _ = c.Refresh() })
+	}()
+	return func() { <-done }
 }
 
 // tuiCapture is the Capture tab's control: the capture collector itself
@@ -160,7 +186,11 @@ Run as root, or give the binary the capabilities it needs:
   setcap cap_net_admin,cap_net_raw,cap_sys_ptrace,cap_dac_read_search,cap_bpf,cap_perfmon,cap_syslog+ep netlens
 (CAP_BPF and CAP_PERFMON for the eBPF drop tracer, CAP_SYSLOG to name the
 kernel functions where packets are dropped.)
-Without them netlens still runs and says, in each pane, what it cannot see.`,
+Without them netlens still runs and says, in each pane, what it cannot see.
+
+Exit status: 0 when quit; 1 when it cannot start (no terminal, a filter
+backend asked for by name is unavailable); 2 for invalid flags or
+arguments. Each subcommand's --help gives its own.`,
 		Args:          noArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -168,8 +198,8 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 			if o.refresh < 100*time.Millisecond {
 				return UsageError{fmt.Errorf("--refresh %s is too short (minimum 100ms)\n%s", o.refresh, cmd.UsageString())}
 			}
-			if o.revert < time.Second {
-				return UsageError{fmt.Errorf("--revert %s is too short (minimum 1s): the operator needs time to confirm\n%s", o.revert, cmd.UsageString())}
+			if err := filter.CheckRevert(o.revert); err != nil {
+				return UsageError{fmt.Errorf("%w\n%s", err, cmd.UsageString())}
 			}
 			if o.open != "" {
 				return runOpen(cmd.Context(), o, o.open, o.diffWith)
@@ -195,11 +225,8 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 	f.IntVar(&o.record.Keep, "record-keep", recorder.DefaultKeep, "snapshots the flight recorder keeps")
 	f.Int64Var(&o.record.MaxBytes, "record-max-bytes", 0, "bytes the flight recorder's files may take (0: no limit)")
 	f.StringVar(&o.captureFilter, "capture-filter", "", "capture filter in tcpdump syntax (host, net, port, portrange, tcp, udp, icmp, vlan, and/or/not, ...)")
+	collectFlags(f, &o)
 	pf := root.PersistentFlags()
-	pf.BoolVar(&o.noOwners, "no-owners", false, "do not map sockets to processes (cheaper on hosts with many sockets)")
-	pf.StringVar(&o.filterBackend, "filter-backend", rules.BackendAuto, "filter rules backend: auto (kmod, else nft), kmod, nft or none")
-	pf.StringVar(&o.dropSource, "drop-source", string(droptrace.SourceAuto), dropSourceUsage)
-	pf.BoolVar(&o.dropTraceAll, "drop-trace-all-netns", false, "the eBPF drop tracer traces every network namespace, not only the one netlens reads (--netns, else its own)")
 	pf.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (for performance work)")
 	pf.MarkHidden("cpuprofile")
 	pf.StringVar(&o.memProfile, "memprofile", "", "write a Go heap profile to this file on exit (for performance work)")
@@ -263,6 +290,21 @@ Without them netlens still runs and says, in each pane, what it cannot see.`,
 	}
 	walk(root)
 	return root
+}
+
+// collectFlags are the flags of the commands that run every collector
+// (the TUI, snapshot, serve and record); the others do not accept them.
+func collectFlags(f *pflag.FlagSet, o *options) {
+	f.BoolVar(&o.noOwners, "no-owners", false, "do not map sockets to processes (cheaper on hosts with many sockets)")
+	f.StringVar(&o.filterBackend, "filter-backend", rules.BackendAuto, "filter rules backend: auto (kmod, else nft, else read-only), kmod or nft (an error when unavailable), none")
+	dropFlags(f, o)
+}
+
+// dropFlags are the flags of the commands that read drop reasons (those
+// of collectFlags, and drops).
+func dropFlags(f *pflag.FlagSet, o *options) {
+	f.StringVar(&o.dropSource, "drop-source", string(droptrace.SourceAuto), dropSourceUsage)
+	f.BoolVar(&o.dropTraceAll, "drop-trace-all-netns", false, "the eBPF drop tracer traces every network namespace, not only the one netlens reads (--netns, else its own)")
 }
 
 // noArgs refuses positional arguments (and so unknown subcommands) as a

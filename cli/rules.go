@@ -70,10 +70,32 @@ revert deadline (--revert, default 30s): run "netlens rules confirm" before
 it, or the change is undone — by the kernel module, or by a helper process
 that survives netlens being killed.
 
-Invalid input exits 2 and changes nothing.`,
+Exit status: 0 on success; 1 when the change or read failed (nothing is
+left half done), or the backend asked for by name is unavailable; 2 for
+invalid input, which changes nothing.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Args:          usageArgs(cobra.NoArgs),
+		// Bare `rules` prints this help (exit 0); an unknown subcommand
+		// (`rules delet 5`) is a usage error (exit 2), not help.
+		Args: func(cmd *cobra.Command, args []string) error { return nil },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+			cmd.SuggestionsMinimumDistance = 2
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += "; did you mean " + strings.Join(s, " or ") + "?"
+			}
+			return UsageError{fmt.Errorf("%s\n%s", msg, cmd.UsageString())}
+		},
+	}
+	// The flags every subcommand shares are checked once, before any runs.
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if err := filter.CheckRevert(f.revert); err != nil {
+			return UsageError{err}
+		}
+		return nil
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&f.backend, "filter-backend", rules.BackendAuto, "rules backend: auto, kmod, nft or none")
@@ -84,9 +106,6 @@ Invalid input exits 2 and changes nothing.`,
 
 	open := func() (filter.Backend, error) { return cfg.Open(filter.Options{Backend: f.backend}) }
 	manager := func(cmd *cobra.Command) (*filter.Manager, error) {
-		if f.revert <= 0 || f.revert > time.Hour {
-			return nil, UsageError{fmt.Errorf("--revert %s: must be between 1ms and 1h", f.revert)}
-		}
 		b, err := open()
 		if err != nil {
 			return nil, err
@@ -422,6 +441,8 @@ func impactText(im rules.Impact) string {
 
 // state reads a backend's rules section.
 func state(b filter.Backend) (model.RulesState, error) {
+	// `netlens rules` holds the filter control: it reverts an overdue
+	// change (logged in the revert log) before it reads.
 	if err := filter.RecoverPending(b); err != nil {
 		return model.RulesState{}, err
 	}
@@ -435,7 +456,7 @@ func state(b filter.Backend) (model.RulesState, error) {
 		return model.RulesState{}, err
 	}
 	return model.RulesState{Backend: b.Name(), ReadOnly: b.ReadOnly(), At: time.Now(), Rules: rs, Hooks: hooks,
-		Pending: rules.PendingChanges(b, rs)}, nil
+		Pending: rules.PendingChanges(b, rs), Events: rules.Events(b)}, nil
 }
 
 func printRules(w io.Writer, st model.RulesState) {
@@ -462,6 +483,20 @@ func printRules(w io.Writer, st model.RulesState) {
 	for _, p := range st.Pending {
 		fmt.Fprintf(w, "pending: txn %d reverts at %s unless confirmed\n", p.Txn, p.RevertAt.Format(time.TimeOnly))
 	}
+	for _, e := range st.Events {
+		fmt.Fprintln(w, EventLine(e))
+	}
+}
+
+// EventLine is one revert log entry as `rules list` prints it:
+// "revert log: 12:00:01 txn 7 revert helper (pid 42): reverted at the
+// deadline", with "ERROR" after the time for an entry to look at.
+func EventLine(e model.RulesEvent) string {
+	lvl := ""
+	if e.Error {
+		lvl = " ERROR"
+	}
+	return fmt.Sprintf("revert log: %s%s txn %d %s: %s", e.At.Local().Format(time.DateTime), lvl, e.Txn, e.By, e.Message)
 }
 
 // defaultGuard is SSH_CONNECTION plus one pass of the sockets and

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"netlens/control/filter"
 	"netlens/internal/filtermem"
@@ -141,6 +142,25 @@ func TestCLIListSaveLoad(t *testing.T) {
 	}
 	if len(b2.Calls) != 1 {
 		t.Errorf("bad load reached the backend: %v", b2.Calls)
+	}
+}
+
+// TestPrintRulesEvents: `rules list` prints the revert log under the
+// rules, errors marked.
+func TestPrintRulesEvents(t *testing.T) {
+	at := time.Date(2026, 12, 2, 20, 0, 1, 0, time.Local)
+	var buf bytes.Buffer
+	printRules(&buf, model.RulesState{Backend: "nft", Events: []model.RulesEvent{
+		{At: at, Txn: 7, By: "revert helper (pid 42)", Message: "cannot claim the state file x (try 1 of 5): read-only file system", Error: true},
+		{At: at, Txn: 7, By: "revert helper (pid 42)", Message: "reverted at the deadline"},
+	}})
+	for _, want := range []string{
+		"revert log: 2026-12-02 20:00:01 ERROR txn 7 revert helper (pid 42): cannot claim the state file x (try 1 of 5): read-only file system\n",
+		"revert log: 2026-12-02 20:00:01 txn 7 revert helper (pid 42): reverted at the deadline\n",
+	} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("rules list output lacks %q:\n%s", want, buf.String())
+		}
 	}
 }
 

@@ -28,7 +28,11 @@ snapshot: it never collects by itself.
 It listens on ` + exporter.DefaultListen + ` (loopback) unless --listen says otherwise.
 TLS and basic auth come from --web.config.file, in the format of the
 Prometheus exporter-toolkit (as node_exporter's). It runs without
-privileges and says, at start, which collectors cannot run and why.`,
+privileges and says, at start, which collectors cannot run and why.
+
+Exit status: 0 when interrupted (Ctrl-C, SIGTERM); 1 when it cannot
+serve (the web configuration, a filter backend asked for by name); 2 for
+invalid flags or arguments (--listen that cannot be bound included).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.refresh < 100*time.Millisecond {
@@ -42,6 +46,7 @@ privileges and says, at start, which collectors cannot run and why.`,
 	f.StringVar(&webConfig, "web.config.file", "", "exporter-toolkit web configuration `FILE` (TLS, basic auth)")
 	f.IntVar(&maxInstances, "max-instances", exporter.DefaultMaxInstances, "instances (interfaces, CPUs) kept per counter; the rest are summed into instance=\"other\"")
 	f.DurationVar(&o.refresh, "refresh", time.Second, "how often the collectors refresh")
+	collectFlags(f, o)
 	return cmd
 }
 

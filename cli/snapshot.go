@@ -2,13 +2,17 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"netlens/export"
 	"netlens/jsonenc"
+	"netlens/model"
+	"netlens/model/rules"
 )
 
 // snapshotOptions are the flags of `netlens snapshot`.
@@ -23,14 +27,25 @@ func snapshotCmd(o *options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "snapshot",
 		Short: "Collect everything once and write a JSON snapshot (stdout by default)",
-		Args:  noArgs,
+		Long: `snapshot runs every collector once and writes one JSON document
+(docs/snapshot.md) to standard output or -o FILE.
+
+Exit status: 0 when at least one collector succeeded (the others say why
+in their status); 1 when none did (the snapshot is still written, every
+status filled) or the file could not be written; 2 for invalid flags or
+arguments.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if so.timeout <= 0 {
+				return UsageError{fmt.Errorf("--timeout %s: must be positive\n%s", so.timeout, cmd.UsageString())}
+			}
 			return runSnapshot(cmd.Context(), *o, so)
 		},
 	}
-	cmd.Flags().StringVarP(&so.out, "output", "o", "-", "write the snapshot to this file (atomically); - for stdout")
+	cmd.Flags().StringVarP(&so.out, "output", "o", "-", "write the snapshot to this file (atomically if a regular file; devices, FIFOs and /dev/fd/N directly; - for stdout)")
 	cmd.Flags().DurationVar(&so.timeout, "timeout", 10*time.Second, "give up on a collector after this long")
 	cmd.Flags().BoolVar(&so.indent, "indent", false, "indent the JSON (it is compact unless written to a terminal)")
+	collectFlags(cmd.Flags(), o)
 	return cmd
 }
 
@@ -45,10 +60,35 @@ func runSnapshot(ctx context.Context, o options, so snapshotOptions) error {
 	// One sample: counters carry raw values; their deltas and rates are
 	// zero, since there is no earlier sample to compare with.
 	r.Once(ctx, so.timeout)
-	r.Wait()
-	snap := store.Snapshot()
-	if so.out == "-" || so.out == "" {
-		return jsonenc.WriteSnapshot(os.Stdout, snap, so.indent || isTerminal(os.Stdout))
+	if err := r.Wait(); err != nil {
+		fmt.Fprintln(os.Stderr, "netlens snapshot:", err)
 	}
-	return export.WriteFileIndent(so.out, snap, so.indent)
+	snap := store.Snapshot()
+	// A snapshot holds no control: an overdue change is reported loudly
+	// (here and in the filters status) and left as it is.
+	if note := rules.OverdueNote(rules.Overdue(snap.Rules, time.Now())); note != "" {
+		fmt.Fprintln(os.Stderr, "netlens snapshot: filters:", note)
+	}
+	if so.out == "-" || so.out == "" {
+		err = jsonenc.WriteSnapshot(os.Stdout, snap, so.indent || isTerminal(os.Stdout))
+	} else {
+		err = export.WriteFileIndent(so.out, snap, so.indent)
+	}
+	if err != nil {
+		return err
+	}
+	return anyCollectorOK(snap)
+}
+
+// anyCollectorOK fails when no collector of snap succeeded: a snapshot
+// with nothing in it must not look like a success.
+func anyCollectorOK(snap model.Snapshot) error {
+	var why []string
+	for _, c := range snap.Collectors {
+		if c.State == model.StateOK {
+			return nil
+		}
+		why = append(why, c.Name+": "+c.Reason)
+	}
+	return fmt.Errorf("no collector succeeded (%s)", strings.Join(why, "; "))
 }

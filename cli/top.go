@@ -38,10 +38,12 @@ segments per second: the nethogs view, without capturing a packet.
 
 The first figures come one interval after the start: a rate needs two
 readings. UDP and raw sockets have no byte counters in the kernel and are
-not shown. With --json each interval is one JSON object on its own line.`,
+not shown. With --json each interval is one JSON object on its own line.
+
+Exit status: 0 after --count intervals or when interrupted; 1 when the
+sockets cannot be read; 2 for invalid flags or arguments.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			to.noOwners = o.noOwners
 			if to.interval < 100*time.Millisecond {
 				return UsageError{fmt.Errorf("--interval %s is too short (minimum 100ms)\n%s", to.interval, cmd.UsageString())}
 			}
@@ -62,6 +64,7 @@ not shown. With --json each interval is one JSON object on its own line.`,
 	f.IntVar(&to.count, "count", 0, "stop after N intervals (0: until interrupted)")
 	f.StringVar(&to.by, "by", "process", "group by process or list sockets: process or socket")
 	f.IntVar(&to.limit, "limit", 20, "print at most N rows per interval (0: all)")
+	f.BoolVar(&to.noOwners, "no-owners", false, "do not map sockets to processes (cheaper on hosts with many sockets)")
 	return cmd
 }
 

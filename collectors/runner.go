@@ -3,6 +3,8 @@ package collectors
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,16 +29,21 @@ type Runner struct {
 	RetryInterval time.Duration
 	// MinTimeout is the smallest per-run timeout.
 	MinTimeout time.Duration
+	// WaitBound bounds how long Wait waits for Collect calls that are
+	// still running once the loops have ended (calls that ignore their
+	// context).
+	WaitBound time.Duration
 
-	wg       sync.WaitGroup
-	inflight sync.WaitGroup // Collect calls, abandoned ones included
-	busyMu   sync.Mutex
-	busy     map[string]bool // collectors whose last Collect has not returned
+	wg     sync.WaitGroup // the loops
+	calls  sync.WaitGroup // every Collect call, including abandoned ones
+	busyMu sync.Mutex
+	busy   map[string]bool // collectors whose last Collect has not returned
 }
 
 // NewRunner returns a Runner publishing into store.
 func NewRunner(store *model.Store, specs ...Spec) *Runner {
-	r := &Runner{store: store, specs: specs, Now: time.Now, RetryInterval: 30 * time.Second, MinTimeout: 2 * time.Second, busy: map[string]bool{}}
+	r := &Runner{store: store, specs: specs, Now: time.Now, RetryInterval: 30 * time.Second, MinTimeout: 2 * time.Second,
+		WaitBound: 5 * time.Second, busy: map[string]bool{}}
 	for _, s := range specs {
 		store.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: s.Collector.Name(), State: model.StatePending, Reason: "first run not finished yet", Interval: s.Interval}})
 	}
@@ -52,30 +59,56 @@ func (r *Runner) Run(ctx context.Context) {
 	}
 }
 
-// WaitInflight bounds how long Wait waits for Collect calls that a
-// timeout abandoned (they were told to stop by their context).
-const WaitInflight = 5 * time.Second
-
-// Wait waits for every collector goroutine to end, and for Collect calls
-// a timeout abandoned to return (at most WaitInflight: a collector that
-// ignores its context is left behind), then closes the collectors that
-// hold resources: nothing still uses them, nor the namespace file they
-// were given.
-func (r *Runner) Wait() {
+// Wait waits for the collector loops to end (cancel the context given to
+// Run first), then for every Collect call still running — those a timeout
+// or the cancel abandoned — for at most WaitBound, and closes the
+// collectors that hold resources: nothing still uses them, nor the
+// namespace file they were given. A collector whose Collect is still
+// running after WaitBound is not closed (that would race with the call)
+// and is named in the error; its goroutine is left to end on its own.
+// Wait must not be called concurrently with Run or Once.
+func (r *Runner) Wait() error {
 	r.wg.Wait()
 	done := make(chan struct{})
-	go func() { r.inflight.Wait(); close(done) }()
-	t := time.NewTimer(WaitInflight)
+	go func() {
+		r.calls.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(r.WaitBound)
+	defer t.Stop()
+	var stuck []string
 	select {
 	case <-done:
 	case <-t.C:
+		stuck = r.busyNames()
 	}
-	t.Stop()
 	for _, s := range r.specs {
+		if slices.Contains(stuck, s.Collector.Name()) {
+			continue
+		}
 		if c, ok := s.Collector.(Closer); ok {
 			_ = c.Close()
 		}
 	}
+	if len(stuck) > 0 {
+		return fmt.Errorf("collectors still running %v after the end, left running and not closed: %s",
+			r.WaitBound, strings.Join(stuck, ", "))
+	}
+	return nil
+}
+
+// busyNames returns the collectors whose Collect has not returned.
+func (r *Runner) busyNames() []string {
+	r.busyMu.Lock()
+	defer r.busyMu.Unlock()
+	var out []string
+	for name, b := range r.busy {
+		if b {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Once runs every collector once, concurrently, and waits for all of them
@@ -126,7 +159,8 @@ func untilNext(now time.Time, every time.Duration) time.Duration {
 // runOne runs one collection and records its status. The collection runs
 // on its own goroutine so that one which ignores its context cannot stall
 // the loop: after the timeout the status says so and the loop goes on
-// (the stuck call is abandoned, and the next run waits for it to return).
+// (the stuck call is abandoned, the next run waits for it to return, and
+// Wait waits for it, bounded).
 func (r *Runner) runOne(ctx context.Context, s Spec, timeout time.Duration) model.CollectorState {
 	name := s.Collector.Name()
 	prev, _ := r.snapshotStatus(name)
@@ -138,9 +172,9 @@ func (r *Runner) runOne(ctx context.Context, s Spec, timeout time.Duration) mode
 	start := r.Now()
 	done := make(chan error, 1)
 	r.setBusy(name, true)
-	r.inflight.Add(1)
+	r.calls.Add(1)
 	go func() {
-		defer r.inflight.Done()
+		defer r.calls.Done()
 		defer r.setBusy(name, false)
 		defer func() {
 			if p := recover(); p != nil {

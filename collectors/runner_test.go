@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -127,5 +128,83 @@ func TestUntilNext(t *testing.T) {
 		if got := untilNext(at(tt.now), tt.every); got != tt.want {
 			t.Errorf("untilNext(%s, %v) = %v, want %v", tt.now, tt.every, got, tt.want)
 		}
+	}
+}
+
+// stuckCollector ignores its context: Collect returns when release is
+// closed. It records whether Close ran while a Collect was running.
+type stuckCollector struct {
+	release     chan struct{}
+	running     atomic.Int32
+	closed      atomic.Bool
+	closedEarly atomic.Bool
+}
+
+func (c *stuckCollector) Name() string { return "stuck" }
+
+func (c *stuckCollector) Collect(ctx context.Context, pub Publisher) error {
+	c.running.Add(1)
+	defer c.running.Add(-1)
+	<-c.release
+	return nil
+}
+
+func (c *stuckCollector) Close() error {
+	if c.running.Load() > 0 {
+		c.closedEarly.Store(true)
+	}
+	c.closed.Store(true)
+	return nil
+}
+
+// TestWaitForAbandonedCollect: a Collect that ignores the cancel is
+// waited for (bounded by WaitBound) before its collector is closed; one
+// still running after the bound is named in Wait's error and not closed.
+func TestWaitForAbandonedCollect(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		releaseIn time.Duration // after the cancel
+		wantErr   bool
+	}{
+		{"returns within the bound", 300 * time.Millisecond, false},
+		{"still running after the bound", 5 * time.Second, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &stuckCollector{release: make(chan struct{})}
+			store := model.NewStore("h", "k", time.Now())
+			r := NewRunner(store, Spec{Collector: c, Interval: time.Hour})
+			r.WaitBound = time.Second
+			ctx, cancel := context.WithCancel(context.Background())
+			r.Run(ctx)
+			for deadline := time.Now().Add(5 * time.Second); c.running.Load() == 0; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("Collect did not start")
+				}
+			}
+			cancel()
+			timer := time.AfterFunc(tt.releaseIn, func() { close(c.release) })
+			defer timer.Stop()
+			start := time.Now()
+			err := r.Wait()
+			took := time.Since(start)
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "not closed: stuck") {
+					t.Errorf("Wait = %v, want it to name the stuck collector", err)
+				}
+				if c.closed.Load() {
+					t.Errorf("a collector whose Collect is running was closed")
+				}
+				if took < time.Second || took > 3*time.Second {
+					t.Errorf("Wait took %v, want about WaitBound (1s)", took)
+				}
+				return
+			}
+			if err != nil {
+				t.Errorf("Wait: %v", err)
+			}
+			if c.closedEarly.Load() || !c.closed.Load() {
+				t.Errorf("closed while Collect ran: %v; closed at all: %v", c.closedEarly.Load(), c.closed.Load())
+			}
+		})
 	}
 }

@@ -10,8 +10,8 @@ import (
 // Sample runs every collector of r once, then every interval runs them
 // again and calls fn with the snapshots before and after, count times (0:
 // until ctx ends). It is what the printing subcommands (`netlens drops`,
-// `netlens drops --trace`) loop on. It returns fn's first error, ctx's
-// error if ctx ends before the first sample, else nil.
+// `netlens drops --trace`) loop on. It returns fn's first error, else
+// nil: ctx ending (Ctrl-C) is a normal end, before the first sample too.
 func (r *Runner) Sample(ctx context.Context, interval time.Duration, count int, fn func(prev, cur model.Snapshot) error) error {
 	if interval <= 0 {
 		interval = time.Second
@@ -24,9 +24,6 @@ func (r *Runner) Sample(ctx context.Context, interval time.Duration, count int, 
 	for i := 0; count <= 0 || i < count; i++ {
 		select {
 		case <-ctx.Done():
-			if i == 0 {
-				return ctx.Err()
-			}
 			return nil
 		case <-t.C:
 		}

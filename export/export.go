@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"netlens/internal/atomicfile"
 	"netlens/jsonenc"
 	"netlens/model"
 )
@@ -66,80 +67,33 @@ func Save(dir string, snap model.Snapshot) (string, error) {
 	return path, nil
 }
 
-// WriteFile writes snap as JSON to path atomically: the data goes to a
-// temporary file in the same directory, which is fsynced and renamed over
-// path, and the directory is fsynced. On any error no file is left behind
-// and the error names the path and the cause in one line.
-func WriteFile(path string, snap model.Snapshot) (err error) {
+// WriteFile writes snap as indented JSON to path with atomicfile: a
+// regular file atomically (no partial snapshot is ever seen, a failure
+// leaves nothing behind), a device, FIFO or /dev/fd/N directly, "-" to
+// standard output; a new file is 0644 less the umask, an existing one
+// keeps its mode and owner. The error names the path and the cause in
+// one line.
+func WriteFile(path string, snap model.Snapshot) error {
 	return WriteFileIndent(path, snap, true)
 }
 
 // WriteFileIndent is WriteFile with the choice of compact or indented
 // JSON; the snapshot is streamed into the file.
 func WriteFileIndent(path string, snap model.Snapshot, indent bool) error {
-	return writeAtomic(path, func(w io.Writer) error { return jsonenc.WriteSnapshot(w, snap, indent) })
+	return writeShared(path, func(w io.Writer) error { return jsonenc.WriteSnapshot(w, snap, indent) })
 }
 
-// WriteAtomic writes data to path as WriteFile does: a temporary file in
-// the same directory, fsynced, renamed over path, the directory fsynced;
-// on any error nothing is left behind and the error names the path and
-// the cause (which errors.Is still finds, e.g. syscall.ENOSPC).
+// WriteAtomic writes data to path as WriteFile does (atomicfile, mode
+// 0644 less the umask for a new file); on any error a regular target is
+// left as it was and the error names the path and the cause (which
+// errors.Is still finds, e.g. syscall.ENOSPC).
 func WriteAtomic(path string, data []byte) error {
-	return writeAtomic(path, func(w io.Writer) error { _, err := w.Write(data); return err })
+	return writeShared(path, func(w io.Writer) error { _, err := w.Write(data); return err })
 }
 
-func writeAtomic(path string, write func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return fmt.Errorf("write snapshot %s: directory %s: %w", path, dir, unwrapPathError(err))
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("write snapshot %s: %s is not a directory", path, dir)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write snapshot %s: cannot create a file in %s: %w", path, dir, unwrapPathError(err))
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = write(f); err != nil {
-		return fmt.Errorf("write snapshot %s: %w", path, unwrapPathError(err))
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("write snapshot %s: fsync: %w", path, unwrapPathError(err))
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("write snapshot %s: chmod: %w", path, unwrapPathError(err))
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("write snapshot %s: close: %w", path, unwrapPathError(err))
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write snapshot %s: %w", path, unwrapPathError(err))
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync() // best effort: the rename is durable once the directory is
-		d.Close()
+func writeShared(path string, fill func(io.Writer) error) error {
+	if err := atomicfile.Write(path, atomicfile.Shared, fill); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
 	}
 	return nil
-}
-
-// unwrapPathError drops the *os.PathError wrapper (whose path would repeat
-// the one already in the message) but keeps the cause for errors.Is.
-func unwrapPathError(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	var le *os.LinkError
-	if errors.As(err, &le) {
-		return le.Err
-	}
-	return err
 }

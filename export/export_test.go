@@ -104,6 +104,7 @@ func fullSnapshot() model.Snapshot {
 		},
 		Hooks:   []model.HookVerdicts{{Family: model.FamilyIPv4, Hook: model.HookInput, Seen: 100, Accepted: 90, Dropped: 10}},
 		Pending: []model.PendingChange{{Txn: 7, RevertAt: t0.Add(30 * time.Second)}},
+		Events:  []model.RulesEvent{{At: t0, Txn: 6, By: "revert helper (pid 42)", Message: "reverted at the deadline"}, {At: t0, Txn: 5, By: "netlens (pid 7)", Message: "cannot claim the state file: read-only file system; retrying", Error: true}},
 	}})
 	s.Publish(model.NetNSUpdate{NetNS: &model.NetNS{Inode: 4026532361, Name: "", Path: "/proc/4242/ns/net", PID: 4242,
 		Container: "web-1", Pod: "prod/api-7f9c", Runtime: "containerd", Gone: true}})

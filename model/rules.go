@@ -110,6 +110,21 @@ type RulesState struct {
 	// Pending are the changes waiting for a confirm, each undone at its
 	// RevertAt otherwise (also those no rule shows: a pending delete).
 	Pending []PendingChange `json:"pending,omitempty"`
+	// Events are the latest entries of the revert log, oldest first:
+	// reverts done at a deadline, and reverts that met an error.
+	Events []RulesEvent `json:"events,omitempty"`
+}
+
+// RulesEvent is one entry of the revert log.
+type RulesEvent struct {
+	At  time.Time `json:"at"`
+	Txn uint32    `json:"txn,omitempty"`
+	// By is who acted: "revert helper (pid N)", "netlens (pid N)".
+	By      string `json:"by"`
+	Message string `json:"message"`
+	// Error marks an entry the operator must look at (a revert that
+	// could not claim its state file, or failed).
+	Error bool `json:"error,omitempty"`
 }
 
 // PendingChange is a commit-confirmed change not yet confirmed.

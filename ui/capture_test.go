@@ -150,8 +150,8 @@ func TestCaptureWrite(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fc := &fakeCapture{}
 			a := newTestApp(t, captureStore(), Options{Controls: Controls{Capture: fc}, CaptureDir: "/var/tmp/cap/"}, 120, 40)
-			runKeys(a, "5")
-			runKeys(a, tt.keys...)
+			runKeys(t, a, "5")
+			runKeys(t, a, tt.keys...)
 			if diff := cmp.Diff([]string{"/var/tmp/cap/netlens-web-1-20261121T050010Z.pcapng"}, fc.writes); diff != "" {
 				t.Fatalf("writes (-want +got):\n%s", diff)
 			}
@@ -168,7 +168,7 @@ func TestCaptureWrite(t *testing.T) {
 func TestCaptureWriteError(t *testing.T) {
 	fc := &fakeCapture{err: errors.New("rename /x/y.pcapng: read-only file system")}
 	a := newTestApp(t, captureStore(), Options{Controls: Controls{Capture: fc}}, 80, 24)
-	runKeys(a, "5", "w")
+	runKeys(t, a, "5", "w")
 	if scr := screen(a); !strings.Contains(scr, "pcapng write failed: rename") {
 		t.Fatalf("error not shown:\n%s", scr)
 	}
@@ -176,19 +176,19 @@ func TestCaptureWriteError(t *testing.T) {
 
 func TestCapturePackets(t *testing.T) {
 	a := newTestApp(t, captureStore(), Options{Controls: Controls{Capture: &fakeCapture{}}}, 120, 40)
-	runKeys(a, "5", "enter")
+	runKeys(t, a, "5", "enter")
 	scr := screen(a)
 	for _, s := range []string{"tcp 10.20.0.5:38800 <-> 10.20.0.9:6379: last packets", "[S.] len 0", "packet 3 of 3", "Ethernet", "IPv4", "flags=A"} {
 		if !strings.Contains(scr, s) {
 			t.Errorf("screen lacks %q:\n%s", s, scr)
 		}
 	}
-	runKeys(a, "up")
+	runKeys(t, a, "up")
 	if scr := screen(a); !strings.Contains(scr, "packet 2 of 3") || !strings.Contains(scr, "flags=SA") {
 		t.Errorf("up did not select the packet before:\n%s", scr)
 	}
 	// q closes the packets view, not the program; tabs do not switch.
-	runKeys(a, "1", "q")
+	runKeys(t, a, "1", "q")
 	if a.active != 4 || strings.Contains(screen(a), "last packets") {
 		t.Fatalf("q did not close the packets view:\n%s", screen(a))
 	}
@@ -196,7 +196,7 @@ func TestCapturePackets(t *testing.T) {
 
 func TestCaptureOff(t *testing.T) {
 	a := newTestApp(t, fixtureStore(), Options{}, 80, 24)
-	runKeys(a, "5", "w")
+	runKeys(t, a, "5", "w")
 	scr := screen(a)
 	for _, s := range []string{"Capture is off", "--capture IFACE", "--pcap FILE"} {
 		if !strings.Contains(scr, s) {

@@ -695,10 +695,36 @@ func (p *filtersPage) infoView() string {
 		}
 		lines = append(lines, s.Alarm.Render(fitString(text, w)))
 	}
+	if ev := p.lastEvent(); ev != "" && len(lines) < filtersInfoLines {
+		lines = append(lines, ev)
+	}
 	if len(lines) < filtersInfoLines {
 		lines = append(lines, s.Dim.Render(fitString(p.verdictLine(), w)))
 	}
 	return fixHeight(lines, filtersInfoLines)
+}
+
+// eventShown is how long the latest revert log entry stays above the
+// table (`netlens rules list` shows the log whole).
+const eventShown = time.Hour
+
+// lastEvent is the latest entry of the revert log, if it is recent:
+// " revert log 12:00:01: txn 7 revert helper (pid 42): reverted at the
+// deadline", as an alarm when it is an error.
+func (p *filtersPage) lastEvent() string {
+	rs := p.snap.Rules
+	if rs == nil || len(rs.Events) == 0 {
+		return ""
+	}
+	e := rs.Events[len(rs.Events)-1]
+	if p.now().Sub(e.At) > eventShown {
+		return ""
+	}
+	text := " revert log " + e.At.Local().Format("15:04:05") + ": txn " + strconv.FormatUint(uint64(e.Txn), 10) + " " + e.By + ": " + oneLine(e.Message)
+	if e.Error {
+		return p.Styles.Alarm.Render(fitString(" REVERT ERROR"+strings.TrimPrefix(text, " revert log"), p.Width))
+	}
+	return p.Styles.Dim.Render(fitString(text, p.Width))
 }
 
 // verdictLine is the per-hook verdict counters on one line:

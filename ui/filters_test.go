@@ -54,6 +54,18 @@ func pendingStore() *model.Store {
 	return s
 }
 
+// revertLogStore is rulesStore after a revert that could not claim its
+// state file (the directory turned read-only).
+func revertLogStore() *model.Store {
+	s := rulesStore()
+	s.Publish(model.RulesUpdate{State: model.RulesState{Backend: "nft", At: t0.Add(9 * time.Second), Rules: fixtureRules(),
+		Events: []model.RulesEvent{
+			{At: t0.Add(5 * time.Second), Txn: 4241, By: "revert helper (pid 812)", Message: "cannot claim the state file /run/netlens/nft/netns-4026531840.json (try 5 of 5): read-only file system", Error: true},
+			{At: t0.Add(6 * time.Second), Txn: 4241, By: "revert helper (pid 812)", Message: "reverted at the deadline, without claiming the state file (read-only file system): it stays until its directory is writable again", Error: true},
+		}}})
+	return s
+}
+
 // kmodStore has the kernel module's rules with per-hook verdicts.
 func kmodStore() *model.Store {
 	s := fixtureStore()
@@ -175,6 +187,7 @@ func TestGoldenFilters(t *testing.T) {
 		{"ReadOnly_120x40", readOnlyStore, &fakeFilters{}, 120, 40, keys("4")},
 		{"NoCollector", fixtureStore, nil, 80, 24, keys("4")},
 		{"Pending_80x24", pendingStore, &fakeFilters{}, 80, 24, keys("4")},
+		{"RevertLog_80x24", revertLogStore, &fakeFilters{}, 80, 24, keys("4")},
 		{"Pending_120x40", pendingStore, &fakeFilters{}, 120, 40, keys("4")},
 		{"PendingOtherTab", pendingStore, &fakeFilters{}, 80, 24, nil},
 		{"Guard_80x24", rulesStore, &fakeFilters{}, 80, 24, append(keys("4"), planDoneMsg{plan: gp})},
@@ -215,19 +228,28 @@ func TestGoldenFiltersProfiles(t *testing.T) {
 // run feeds msg to a and runs the commands it returns (and theirs) until
 // none is left, the way a program would, but synchronously. Ticks are
 // not run.
-func run(a *App, msg tea.Msg) {
+func run(t testing.TB, a *App, msg tea.Msg) {
+	t.Helper()
 	queue := []tea.Msg{msg}
 	for len(queue) > 0 {
 		m := queue[0]
 		queue = queue[1:]
 		_, cmd := a.Update(m)
-		queue = append(queue, collect(cmd)...)
+		queue = append(queue, collect(t, cmd)...)
 	}
 }
 
-// collect runs cmd (and the commands of a batch) and returns their
-// messages, leaving out ticks.
-func collect(cmd tea.Cmd) []tea.Msg {
+// collectWait bounds how long collect waits for one command: longer than
+// any tick the UI issues (the countdown's 1 s), far shorter than the test
+// timeout.
+const collectWait = 10 * time.Second
+
+// collect runs cmd (and the commands of a batch) to the end and returns
+// their messages, leaving out ticks. A command that does not return
+// within collectWait fails the test: a test must not pass because a slow
+// command's message was dropped.
+func collect(t testing.TB, cmd tea.Cmd) []tea.Msg {
+	t.Helper()
 	if cmd == nil {
 		return nil
 	}
@@ -236,14 +258,14 @@ func collect(cmd tea.Cmd) []tea.Msg {
 	var m tea.Msg
 	select {
 	case m = <-done:
-	case <-time.After(50 * time.Millisecond):
-		return nil // a tick or a wait on the Store
+	case <-time.After(collectWait):
+		t.Fatalf("collect: a command did not return in %v", collectWait)
 	}
 	switch m := m.(type) {
 	case tea.BatchMsg:
 		var out []tea.Msg
 		for _, c := range m {
-			out = append(out, collect(c)...)
+			out = append(out, collect(t, c)...)
 		}
 		return out
 	case nil:
@@ -254,15 +276,17 @@ func collect(cmd tea.Cmd) []tea.Msg {
 	return []tea.Msg{m}
 }
 
-func runKeys(a *App, ks ...string) {
+func runKeys(t testing.TB, a *App, ks ...string) {
+	t.Helper()
 	for _, k := range ks {
-		run(a, press(k))
+		run(t, a, press(k))
 	}
 }
 
-func runText(a *App, text string) {
+func runText(t testing.TB, a *App, text string) {
+	t.Helper()
 	for _, r := range text {
-		run(a, press(string(r)))
+		run(t, a, press(string(r)))
 	}
 }
 
@@ -273,7 +297,7 @@ func filtersApp(t *testing.T, store *model.Store, ctl FilterControl) *App {
 		o.Controls.Filters = nil
 	}
 	a := newTestApp(t, store, o, 120, 40)
-	runKeys(a, "4")
+	runKeys(t, a, "4")
 	return a
 }
 
@@ -291,9 +315,9 @@ func TestFiltersToggle(t *testing.T) {
 			ctl := &fakeFilters{}
 			a := filtersApp(t, rulesStore(), ctl)
 			for range tt.down {
-				runKeys(a, "down")
+				runKeys(t, a, "down")
 			}
-			runKeys(a, "space")
+			runKeys(t, a, "space")
 			if diff := cmp.Diff([]rules.Op{tt.want}, ctl.applied, cmpRules); diff != "" {
 				t.Errorf("applied (-want +got):\n%s", diff)
 			}
@@ -328,16 +352,16 @@ func TestFiltersAddedRuleSelectable(t *testing.T) {
 	store.Publish(model.RulesUpdate{State: model.RulesState{Backend: "nft", At: t0.Add(9 * time.Second)}})
 	ctl := publishingFilters{&fakeFilters{res: rules.Result{Rule: model.Rule{ID: 1}}}, store}
 	a := newTestApp(t, store, Options{Controls: Controls{Filters: ctl}, Refresh: time.Hour}, 120, 40)
-	runKeys(a, "4")
-	runKeys(a, "a", "down", "down")
-	runText(a, "tcp")
-	runKeys(a, "down", "down", "down", "down")
-	runText(a, "47791")
-	runKeys(a, "enter")
+	runKeys(t, a, "4")
+	runKeys(t, a, "a", "down", "down")
+	runText(t, a, "tcp")
+	runKeys(t, a, "down", "down", "down", "down")
+	runText(t, a, "47791")
+	runKeys(t, a, "enter")
 	if scr := screen(a); !strings.Contains(scr, "1 rules") || !strings.Contains(scr, "tcp * -> *:47791") {
 		t.Fatalf("the added rule is not shown at once:\n%s", scr)
 	}
-	runKeys(a, "space")
+	runKeys(t, a, "space")
 	want := rules.Op{Kind: rules.OpDisable, ID: 1}
 	if got := ctl.applied; len(got) != 2 || got[1].Kind != want.Kind || got[1].ID != want.ID {
 		t.Fatalf("space after the add applied %+v, want %+v last", got, want)
@@ -351,7 +375,7 @@ func TestFiltersSpacePagesElsewhere(t *testing.T) {
 	a := newTestApp(t, fixtureStore(), Options{Controls: Controls{Filters: ctl}}, 80, 24)
 	cur := func() int { return a.pages[0].(*connsPage).socks.tbl.Cursor() }
 	before := cur()
-	runKeys(a, "space")
+	runKeys(t, a, "space")
 	if cur() <= before {
 		t.Errorf("space did not page down on Connections")
 	}
@@ -364,7 +388,7 @@ func TestFiltersReadOnlyRefuses(t *testing.T) {
 	ctl := &fakeFilters{}
 	a := filtersApp(t, readOnlyStore(), ctl)
 	for _, k := range []string{"space", "a", "c"} {
-		runKeys(a, k)
+		runKeys(t, a, k)
 		if len(ctl.ops) != 0 || len(ctl.confirms) != 0 {
 			t.Fatalf("%s on a read-only backend reached the control", k)
 		}
@@ -398,11 +422,11 @@ func TestFiltersFormValidation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctl := &fakeFilters{}
 			a := filtersApp(t, rulesStore(), ctl)
-			runKeys(a, "a")
+			runKeys(t, a, "a")
 			for range tt.field {
-				runKeys(a, "down")
+				runKeys(t, a, "down")
 			}
-			runText(a, tt.text)
+			runText(t, a, tt.text)
 			scr := screen(a)
 			if tt.want == "" {
 				if strings.Contains(scr, "invalid") {
@@ -413,7 +437,7 @@ func TestFiltersFormValidation(t *testing.T) {
 			if !strings.Contains(scr, tt.want) {
 				t.Fatalf("the form does not say %q as the user types:\n%s", tt.want, scr)
 			}
-			runKeys(a, "enter")
+			runKeys(t, a, "enter")
 			if len(ctl.ops) != 0 {
 				t.Fatalf("an invalid form was planned: %v", ctl.ops)
 			}
@@ -421,7 +445,7 @@ func TestFiltersFormValidation(t *testing.T) {
 				t.Fatalf("enter on an invalid form does not refuse with the reason:\n%s", scr)
 			}
 			// Esc leaves the form; nothing was changed.
-			runKeys(a, "esc")
+			runKeys(t, a, "esc")
 			if a.filtersPage().mode != modeRules || len(ctl.applied) != 0 {
 				t.Fatalf("esc did not cancel")
 			}
@@ -434,13 +458,13 @@ func TestFiltersAddAndEdit(t *testing.T) {
 		res: rules.Result{Rule: model.Rule{ID: 5}, Txn: 77, RevertAt: fixedClock().Add(30 * time.Second)}}
 	a := filtersApp(t, rulesStore(), ctl)
 	// Add: the form starts as an enabled input drop; proto tcp, dport 9090.
-	runKeys(a, "a", "down", "down")
-	runText(a, "tcp")
-	runKeys(a, "down", "down", "down", "down")
-	runText(a, "9090")
-	runKeys(a, "down", "down", "down", "down", "down")
-	runText(a, "web")
-	runKeys(a, "enter")
+	runKeys(t, a, "a", "down", "down")
+	runText(t, a, "tcp")
+	runKeys(t, a, "down", "down", "down", "down")
+	runText(t, a, "9090")
+	runKeys(t, a, "down", "down", "down", "down", "down")
+	runText(t, a, "web")
+	runKeys(t, a, "enter")
 	want := model.Rule{Enabled: true, Hooks: []string{model.HookInput}, Proto: "tcp", DstPorts: model.PortRange{Min: 9090, Max: 9090},
 		Action: model.ActionDrop, Label: "web"}
 	if diff := cmp.Diff([]rules.Op{{Kind: rules.OpAdd, Rule: want}}, ctl.applied, cmpRules); diff != "" {
@@ -453,20 +477,20 @@ func TestFiltersAddAndEdit(t *testing.T) {
 		}
 	}
 	// The header counts down on every tab.
-	runKeys(a, "1")
+	runKeys(t, a, "1")
 	if !strings.Contains(strings.SplitN(screen(a), "\n", 2)[0], "REVERT IN 30s") {
 		t.Errorf("header has no countdown on Connections:\n%s", screen(a))
 	}
-	runKeys(a, "4")
+	runKeys(t, a, "4")
 	// Edit rule 3: its fields are in the form; change the label.
 	ctl.plan = rules.Plan{}
-	runKeys(a, "down", "down", "e")
+	runKeys(t, a, "down", "down", "e")
 	for range ffLabel {
-		runKeys(a, "down")
+		runKeys(t, a, "down")
 	}
-	runKeys(a, "ctrl+u")
-	runText(a, "probe")
-	runKeys(a, "enter")
+	runKeys(t, a, "ctrl+u")
+	runText(t, a, "probe")
+	runKeys(t, a, "enter")
 	r3 := fixtureRules()[2]
 	wantEdit := model.Rule{Enabled: false, Hooks: r3.Hooks, Family: r3.Family, Proto: "udp", DstPorts: r3.DstPorts, InIface: "eth0",
 		Action: model.ActionCount, Priority: 20, Label: "probe"}
@@ -478,7 +502,7 @@ func TestFiltersAddAndEdit(t *testing.T) {
 func TestFiltersEditForeignRefused(t *testing.T) {
 	ctl := &fakeFilters{}
 	a := filtersApp(t, rulesStore(), ctl)
-	runKeys(a, "end", "e")
+	runKeys(t, a, "end", "e")
 	if a.filtersPage().mode != modeRules || !strings.Contains(screen(a), "was not made by netlens") {
 		t.Fatalf("foreign rule opened in the form:\n%s", screen(a))
 	}
@@ -496,14 +520,14 @@ func TestFiltersDeleteConfirm(t *testing.T) {
 		t.Run(tt.answer, func(t *testing.T) {
 			ctl := &fakeFilters{}
 			a := filtersApp(t, rulesStore(), ctl)
-			runKeys(a, "down", "d")
+			runKeys(t, a, "down", "d")
 			if !strings.Contains(screen(a), "Delete rule 2") {
 				t.Fatalf("no delete question:\n%s", screen(a))
 			}
 			if len(ctl.ops) != 0 {
 				t.Fatalf("d alone planned %v", ctl.ops)
 			}
-			runKeys(a, tt.answer)
+			runKeys(t, a, tt.answer)
 			if diff := cmp.Diff(tt.want, ctl.applied, cmpRules); diff != "" {
 				t.Errorf("applied (-want +got):\n%s", diff)
 			}
@@ -528,7 +552,7 @@ func TestFiltersGuard(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctl := &fakeFilters{plan: guardPlan(), res: rules.Result{Txn: 9, RevertAt: fixedClock().Add(30 * time.Second)}}
 			a := filtersApp(t, rulesStore(), ctl)
-			runKeys(a, "space")
+			runKeys(t, a, "space")
 			scr := screen(a)
 			for _, s := range []string{"LOCKOUT GUARD", "YOUR OWN SSH SESSION", "2 established socket(s)", "press Y"} {
 				if !strings.Contains(scr, s) {
@@ -538,7 +562,7 @@ func TestFiltersGuard(t *testing.T) {
 			if len(ctl.applied) != 0 {
 				t.Fatalf("applied before the second confirmation")
 			}
-			runKeys(a, tt.keys...)
+			runKeys(t, a, tt.keys...)
 			if got := len(ctl.applied) == 1; got != tt.applied {
 				t.Fatalf("applied = %v, want %v; screen:\n%s", got, tt.applied, screen(a))
 			}
@@ -555,13 +579,13 @@ func TestFiltersCountdownAndConfirm(t *testing.T) {
 		res: rules.Result{Rule: model.Rule{ID: 2}, Txn: 4242, RevertAt: clock.now.Add(30 * time.Second)}}
 	store := rulesStore()
 	a := newTestApp(t, store, Options{Controls: Controls{Filters: ctl}, Now: clock.Now}, 80, 24)
-	runKeys(a, "4", "down", "space")
+	runKeys(t, a, "4", "down", "space")
 	header := func() string { return strings.SplitN(screen(a), "\n", 2)[0] }
 	if !strings.Contains(header(), "REVERT IN 30s") {
 		t.Fatalf("no countdown in the header:\n%s", screen(a))
 	}
 	clock.now = clock.now.Add(12 * time.Second)
-	run(a, countdownMsg{})
+	run(t, a, countdownMsg{})
 	if !strings.Contains(header(), "REVERT IN 18s") {
 		t.Fatalf("countdown did not move:\n%s", screen(a))
 	}
@@ -569,7 +593,7 @@ func TestFiltersCountdownAndConfirm(t *testing.T) {
 	if a.tickCmds() != nil || !a.filtersPage().ticking {
 		t.Fatalf("no tick in flight while a change is pending")
 	}
-	runKeys(a, "c")
+	runKeys(t, a, "c")
 	if diff := cmp.Diff([]uint32{4242}, ctl.confirms); diff != "" {
 		t.Fatalf("confirms (-want +got):\n%s", diff)
 	}
@@ -584,7 +608,7 @@ func TestFiltersRevertShown(t *testing.T) {
 		res: rules.Result{Rule: model.Rule{ID: 2}, Txn: 4242, RevertAt: clock.now.Add(30 * time.Second)}}
 	store := rulesStore()
 	a := newTestApp(t, store, Options{Controls: Controls{Filters: ctl}, Now: clock.Now, Refresh: time.Millisecond}, 80, 24)
-	runKeys(a, "4", "down", "space")
+	runKeys(t, a, "4", "down", "space")
 	// The collector reports the change pending, then (after the
 	// deadline) gone: the kernel or the helper reverted it.
 	store.Publish(model.RulesUpdate{State: model.RulesState{Backend: "nft", At: clock.now, Rules: fixtureRules(),
@@ -602,7 +626,7 @@ func TestFiltersRevertShown(t *testing.T) {
 func TestFiltersPlanError(t *testing.T) {
 	ctl := &fakeFilters{planErr: errors.New("a change is waiting for confirmation: netlens rules confirm 7")}
 	a := filtersApp(t, rulesStore(), ctl)
-	runKeys(a, "space")
+	runKeys(t, a, "space")
 	if scr := screen(a); !strings.Contains(scr, "refused: a change is waiting") {
 		t.Fatalf("plan error not shown:\n%s", scr)
 	}
@@ -613,8 +637,8 @@ func TestFiltersPlanError(t *testing.T) {
 
 func TestFiltersFormPaste(t *testing.T) {
 	a := filtersApp(t, rulesStore(), &fakeFilters{})
-	runKeys(a, "a", "down", "down", "down", "down")
-	run(a, tea.PasteMsg{Content: "10.0.0.0/8\nrm -rf /"})
+	runKeys(t, a, "a", "down", "down", "down", "down")
+	run(t, a, tea.PasteMsg{Content: "10.0.0.0/8\nrm -rf /"})
 	if got := a.filtersPage().form.text(ffDst); got != "10.0.0.0/8" {
 		t.Fatalf("dst after a paste = %q, want the first line", got)
 	}
@@ -676,6 +700,18 @@ func FuzzRuleForm(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCollectWaitsForSlowCommands: collect returns the message of a
+// command slower than a tick of the scheduler (a plan or an apply on a
+// busy machine), so that a test asserting what did not happen sees it.
+func TestCollectWaitsForSlowCommands(t *testing.T) {
+	type slowMsg struct{}
+	slow := func() tea.Msg { time.Sleep(300 * time.Millisecond); return slowMsg{} }
+	got := collect(t, tea.Batch(slow, func() tea.Msg { return countdownMsg{} }))
+	if diff := cmp.Diff([]tea.Msg{slowMsg{}}, got); diff != "" {
+		t.Errorf("collect (-want +got):\n%s", diff)
+	}
 }
 
 // filtersPage returns the Filters tab.

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -147,7 +149,7 @@ func (e *engine) openLiveHere() (*afpacket.TPacket, time.Time, error) {
 	} else {
 		ifi, err := net.InterfaceByName(iface)
 		if err != nil {
-			return nil, time.Time{}, fmt.Errorf("capture on %s: %w", iface, err)
+			return nil, time.Time{}, noInterface(iface, err)
 		}
 		if !ethernetLike(*ifi) {
 			return nil, time.Time{}, fmt.Errorf("capture on %s: no Ethernet headers on this interface (netlens decodes Ethernet frames): %w", iface, collectors.ErrNotSupported)
@@ -343,4 +345,20 @@ func (e *engine) WritePcapng(path string, flow *model.CaptureFlowKey) (int, erro
 		return 0, err
 	}
 	return len(recs), nil
+}
+
+// noInterface is the error for a capture on an interface that does not
+// exist: "no interface bogus0 (interfaces: eth0, lo)" rather than Go's
+// "route ip+net: no such network interface".
+func noInterface(name string, err error) error {
+	ifs, lerr := net.Interfaces()
+	if lerr != nil {
+		return fmt.Errorf("capture on %s: %w", name, err)
+	}
+	names := make([]string, 0, len(ifs))
+	for _, ifi := range ifs {
+		names = append(names, ifi.Name)
+	}
+	slices.Sort(names)
+	return fmt.Errorf("capture: no interface %s (there are: %s; or \"any\")", name, strings.Join(names, ", "))
 }

@@ -478,8 +478,12 @@ func TestIntegrationAnyInterfaceSkipsNonEthernet(t *testing.T) {
 	var tun int
 	ns.Do(t, func() {
 		var err error
-		if tun, err = unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0); err != nil {
-			t.Skipf("no tun devices: %v", err)
+		tun, err = unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+		switch {
+		case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENODEV), errors.Is(err, unix.ENXIO):
+			t.Skipf("no tun devices (/dev/net/tun, CONFIG_TUN): %v", err)
+		case err != nil:
+			t.Fatalf("open /dev/net/tun: %v", err)
 		}
 		ifr, err := unix.NewIfreq("tun0")
 		if err != nil {

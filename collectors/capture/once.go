@@ -14,7 +14,8 @@ type OnceOptions struct {
 	// packets or ctx is done).
 	Duration time.Duration
 	// Write, when set, writes the stored packets (the last
-	// Options.StorePackets) to this pcapng file, atomically.
+	// Options.StorePackets) as pcapng with atomicfile (a new file is
+	// 0600); "-" is standard output.
 	Write string
 }
 

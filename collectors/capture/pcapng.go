@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"netlens/collectors"
+	"netlens/internal/atomicfile"
 )
 
 // packetSource is where packets come from: a live ring or a file.
@@ -78,42 +78,14 @@ type packetRecord struct {
 	data []byte
 }
 
-// writePcapng writes packets to path as pcapng atomically: a temporary
-// file in the same directory, fsynced, then renamed into place. On error
-// no file is left behind.
-func writePcapng(path, ifname string, link layers.LinkType, snaplen int, pkts []packetRecord) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			err = fmt.Errorf("write %s: %w", path, err)
-		}
-	}()
-	if err = writeNg(tmp, ifname, link, snaplen, pkts); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+// writePcapng writes packets to path as pcapng with atomicfile: a
+// regular file atomically (on error no file is left behind), a device,
+// FIFO or /dev/fd/N directly. A new file is 0600 less the umask: packet
+// payloads are for the one who captured them.
+func writePcapng(path, ifname string, link layers.LinkType, snaplen int, pkts []packetRecord) error {
+	return atomicfile.Write(path, atomicfile.Private, func(w io.Writer) error {
+		return writeNg(w, ifname, link, snaplen, pkts)
+	})
 }
 
 func writeNg(w io.Writer, ifname string, link layers.LinkType, snaplen int, pkts []packetRecord) error {

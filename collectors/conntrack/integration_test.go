@@ -3,6 +3,7 @@ package conntrack
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -38,8 +39,10 @@ func requireRoot(t *testing.T) {
 			t.Fatalf("%s is not installed (apt-get install iproute2 nftables conntrack): %v", tool, err)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(SysctlDir, "nf_conntrack_max")); err != nil {
+	if _, err := os.Stat(filepath.Join(SysctlDir, "nf_conntrack_max")); errors.Is(err, os.ErrNotExist) {
 		t.Skipf("nf_conntrack not available in this kernel: %v", err)
+	} else if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -15,8 +15,8 @@ const Name = model.CollectorFilters
 
 // Source is what the collector reads: the read side of a filter backend
 // (control/filter.Backend satisfies it). The collector never changes the
-// rules, and never reverts an overdue change either: that is the control
-// side's job (control/filter.RecoverPending).
+// rules, and never reverts an overdue change either: it reports one in
+// its Note, and the control side reverts it (control/filter.RecoverLoop).
 type Source interface {
 	// Name is "kmod", "nft" or "none".
 	Name() string
@@ -47,6 +47,7 @@ type Collector struct {
 	prev     map[uint32]sample
 	pub      collectors.Publisher
 	watchErr string
+	overdue  string // OverdueNote of the last read
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
@@ -71,6 +72,9 @@ func (c *Collector) Source() string { return c.b.Name() }
 func (c *Collector) Note() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.overdue != "" {
+		return c.overdue
+	}
 	if ro := c.b.ReadOnly(); ro != "" {
 		return ro
 	}
@@ -150,6 +154,9 @@ func (c *Collector) publish(pub collectors.Publisher) error {
 	// after a newer one.
 	c.pubMu.Lock()
 	defer c.pubMu.Unlock()
+	// Reading never writes: an overdue change is reported (Note), and
+	// reverted only by the control side (control/filter.RecoverLoop,
+	// `netlens rules`).
 	rs, err := c.b.List()
 	if err != nil {
 		return err
@@ -173,9 +180,13 @@ func (c *Collector) publish(pub collectors.Publisher) error {
 	}
 	c.prev = next
 	c.mu.Unlock()
-	pub.Publish(model.RulesUpdate{State: model.RulesState{
+	st := model.RulesState{
 		Backend: c.b.Name(), ReadOnly: c.b.ReadOnly(), At: now,
-		Rules: rs, Hooks: hooks, Pending: rules.PendingChanges(c.b, rs),
-	}})
+		Rules: rs, Hooks: hooks, Pending: rules.PendingChanges(c.b, rs), Events: rules.Events(c.b),
+	}
+	c.mu.Lock()
+	c.overdue = rules.OverdueNote(rules.Overdue(&st, now))
+	c.mu.Unlock()
+	pub.Publish(model.RulesUpdate{State: st})
 	return nil
 }

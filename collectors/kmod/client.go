@@ -125,6 +125,11 @@ func (c *Client) ruleReply(op string, msgs []genetlink.Message) (Rule, error) {
 	return a.rule, nil
 }
 
+// MaxRevert is the longest revert deadline the module accepts
+// (NETLENS_REVERT_MS_MAX). netlens's own range, checked when its flags
+// are parsed, is filter.MinRevert..filter.MaxRevert, which ends here.
+const MaxRevert = revertMSMax * time.Millisecond
+
 func revertMS(revert time.Duration) (uint32, error) {
 	if revert < 0 || revert > revertMSMax*time.Millisecond {
 		return 0, fmt.Errorf("revert deadline %v out of range (0..%v)", revert, revertMSMax*time.Millisecond)

@@ -39,7 +39,7 @@ func loopbackConns(b *testing.B, n int) {
 	for range n {
 		c, err := net.DialTimeout("tcp4", l.Addr().String(), 2*time.Second)
 		if err != nil {
-			b.Skipf("opening %d loopback connections: %v", n, err)
+			b.Fatalf("opening %d loopback connections: %v", n, err)
 		}
 		conns = append(conns, c)
 		conns = append(conns, <-accepted)
@@ -57,7 +57,7 @@ func BenchmarkDumpTCP(b *testing.B) {
 	b.Run("recvfrom", func(b *testing.B) {
 		d, err := dialDiag(0)
 		if err != nil {
-			b.Skip(err)
+			b.Fatal(err)
 		}
 		defer d.Close()
 		var out []model.Socket
@@ -72,7 +72,7 @@ func BenchmarkDumpTCP(b *testing.B) {
 	b.Run("Execute", func(b *testing.B) {
 		c, err := netlink.Dial(familySockDiag, nil)
 		if err != nil {
-			b.Skip(err)
+			b.Fatal(err)
 		}
 		defer c.Close()
 		req := netlink.Message{

@@ -104,8 +104,10 @@ func TestWatchList(t *testing.T) {
 	}
 	// Every watched sysctl that this kernel has must be found by a walk of
 	// the real /proc/sys (catches typos in the list).
-	if _, err := os.Stat("/proc/sys/net/core/somaxconn"); err != nil {
+	if _, err := os.Stat("/proc/sys/net/core/somaxconn"); errors.Is(err, os.ErrNotExist) {
 		t.Skip("no /proc/sys/net here")
+	} else if err != nil {
+		t.Fatal(err)
 	}
 	got, _, err := ProcSysNet("/proc/sys")
 	if err != nil {
@@ -201,8 +203,10 @@ func TestCollectorSeesChanges(t *testing.T) {
 // TestUnreadableOnLiveKernel walks the real /proc/sys/net: the write-only
 // route.flush entries must be skipped and counted, not fail the walk.
 func TestUnreadableOnLiveKernel(t *testing.T) {
-	if _, err := os.Stat("/proc/sys/net/ipv4/route/flush"); err != nil {
+	if _, err := os.Stat("/proc/sys/net/ipv4/route/flush"); errors.Is(err, os.ErrNotExist) {
 		t.Skip("no /proc/sys/net/ipv4/route/flush on this kernel")
+	} else if err != nil {
+		t.Fatal(err)
 	}
 	c := New("/proc/sys")
 	var r recorder

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"netlens/collectors"
 	"netlens/control/filter/kmodbackend"
 	"netlens/control/filter/nft"
 	"netlens/model"
@@ -63,10 +64,12 @@ type Options struct {
 	NetNS int
 }
 
-// Open selects the backend. It never fails: when no backend can be used
-// it returns a read-only one whose ReadOnly says why (shown in the
-// Filters tab and by `netlens rules`). Only a bad Options.Backend is an
-// error (a UsageError).
+// Open selects the backend. With rules.BackendAuto it never fails: when
+// no backend can be used it returns a read-only one whose ReadOnly says
+// why (shown in the Filters tab and by `netlens rules`). A backend asked
+// for by name (rules.BackendKmod, rules.BackendNFT) that cannot be used is
+// an error with the reason and the fix (exit 1); a bad Options.Backend is
+// a rules.InvalidError.
 func Open(opt Options) (Backend, error) {
 	admin := HasNetAdmin()
 	noAdmin := ""
@@ -82,11 +85,16 @@ func Open(opt Options) (Backend, error) {
 		}
 		reasons = append(reasons, err.Error()) // "kmod: ..."
 		if opt.Backend == rules.BackendKmod {
-			return readOnly{name: rules.BackendNone, reason: strings.Join(reasons, "; ")}, nil
+			// Asked for by name: not having it is an error, not a
+			// silent fall back to read-only.
+			return nil, fmt.Errorf("--filter-backend kmod: %w (load the module: sudo modprobe netlens, or sudo insmod kernelmod/netlens.ko from a build; docs/kernelmod.md), or use --filter-backend auto", err)
 		}
 		fallthrough
 	case rules.BackendNFT:
 		if !admin {
+			if opt.Backend == rules.BackendNFT {
+				return nil, fmt.Errorf("--filter-backend nft: needs CAP_NET_ADMIN (run as root, or use --filter-backend auto for read-only rules): %w", collectors.ErrPermission)
+			}
 			reasons = append(reasons, "nft: needs CAP_NET_ADMIN")
 			break
 		}
@@ -96,6 +104,9 @@ func Open(opt Options) (Backend, error) {
 		b, err := nft.New(opt.NFT)
 		if err == nil {
 			return b, nil
+		}
+		if opt.Backend == rules.BackendNFT {
+			return nil, fmt.Errorf("--filter-backend nft: %w", err)
 		}
 		reasons = append(reasons, err.Error())
 	case rules.BackendNone:

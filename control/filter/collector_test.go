@@ -4,6 +4,8 @@ package filter
 
 import (
 	"context"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,5 +55,53 @@ func TestCollectorPublishesRulesAndRates(t *testing.T) {
 	ro.Close()
 	if st := store.Snapshot().Rules; st.Backend != "none" || st.ReadOnly == "" || ro.Note() == "" {
 		t.Errorf("read-only: %+v note %q", st, ro.Note())
+	}
+}
+
+// recoveringBackend is a filtermem.Backend with a Recover that counts its calls.
+type recoveringBackend struct {
+	*filtermem.Backend
+	recovers atomic.Int32
+}
+
+func (r *recoveringBackend) Recover() (bool, error) {
+	r.recovers.Add(1)
+	return true, nil
+}
+
+// TestCollectorNeverRecovers: reading rules never changes them; an
+// overdue change is reported in the Note. RecoverLoop, the control side,
+// does revert, and tells the caller.
+func TestCollectorNeverRecovers(t *testing.T) {
+	b := &recoveringBackend{Backend: &filtermem.Backend{}}
+	b.Add(model.Rule{Enabled: true, Action: model.ActionDrop, Hooks: []string{"input"}, Family: "both"}, 30*time.Second)
+	c := filtercol.New(b)
+	t0 := time.Now()
+	c.Now = func() time.Time { return t0.Add(30*time.Second + rules.OverdueGrace + time.Second) }
+	store := model.NewStore("h", "k", t0)
+	if err := c.Collect(context.Background(), store); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.recovers.Load(); n != 0 {
+		t.Errorf("the collector called Recover %d times; reading must not write", n)
+	}
+	if !strings.HasPrefix(c.Note(), "OVERDUE: change 1 passed its revert deadline") {
+		t.Errorf("note %q, want the overdue change", c.Note())
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	after := make(chan struct{}, 1)
+	go RecoverLoop(ctx, b, time.Hour, func() { after <- struct{}{}; cancel() })
+	select {
+	case <-after:
+	case <-time.After(10 * time.Second):
+		t.Fatal("RecoverLoop did not recover")
+	}
+	if b.recovers.Load() != 1 {
+		t.Errorf("RecoverLoop called Recover %d times, want 1", b.recovers.Load())
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"netlens/collectors/kmod"
 	"netlens/model"
 	"netlens/model/rules"
 )
@@ -15,6 +16,31 @@ import (
 // DefaultRevert is how long a drop-capable change waits for a confirm
 // before it is undone.
 const DefaultRevert = 30 * time.Second
+
+// MinRevert and MaxRevert bound every revert deadline an operator sets
+// (the TUI's --revert, `rules --revert`): at least long enough to read the
+// question and press c over a slow SSH link, at most the kernel module's
+// limit. They are checked once, when the flags are parsed.
+const (
+	MinRevert = 5 * time.Second
+	MaxRevert = kmod.MaxRevert
+)
+
+// CheckRevert says whether d is a revert deadline an operator may set.
+func CheckRevert(d time.Duration) error {
+	if d < MinRevert || d > MaxRevert {
+		return fmt.Errorf("--revert %s: must be between %s and %s", d, MinRevert, fmtHour(MaxRevert))
+	}
+	return nil
+}
+
+// fmtHour prints whole hours as "1h" rather than "1h0m0s".
+func fmtHour(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return d.String()
+}
 
 // SSHSession is the operator's own SSH connection, from SSH_CONNECTION
 // ("client_ip client_port server_ip server_port").

@@ -39,8 +39,8 @@ func (m *Manager) now() time.Time {
 	return time.Now()
 }
 
-// rules.Plan validates op and works out its effect. Invalid input (a rule that
-// fails rules.Validate, an unknown rule id) is a UsageError.
+// Plan validates op and works out its effect. Invalid input (a rule that
+// fails rules.Validate, an unknown rule id) is a rules.InvalidError.
 func (m *Manager) Plan(op rules.Op) (rules.Plan, error) {
 	if err := RecoverPending(m.Backend); err != nil {
 		return rules.Plan{}, err

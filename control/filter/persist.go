@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
+	"netlens/internal/atomicfile"
 	"netlens/model"
 	"netlens/model/rules"
 )
@@ -88,24 +88,17 @@ func WriteRules(w io.Writer, st model.RulesState) error {
 	return enc.Encode(st)
 }
 
-// SaveFile writes st to path atomically (a temporary file renamed over
-// it).
+// SaveFile writes st to path with atomicfile: a regular file atomically
+// and fsynced, a device, FIFO or /dev/fd/N directly, "-" to standard
+// output; a new file is 0644 less the umask, an existing one keeps its
+// mode and owner. Errors name the path.
 func SaveFile(path string, st model.RulesState) error {
 	var buf bytes.Buffer
 	if err := WriteRules(&buf, st); err != nil {
-		return err
+		return fmt.Errorf("rules save %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".netlens-rules-*")
-	if err != nil {
-		return err
+	if err := atomicfile.WriteFile(path, buf.Bytes(), atomicfile.Shared); err != nil {
+		return fmt.Errorf("rules save: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }

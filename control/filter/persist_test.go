@@ -2,10 +2,13 @@ package filter
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -69,6 +72,68 @@ func TestSaveFileAtomic(t *testing.T) {
 	ents, _ := os.ReadDir(filepath.Dir(path))
 	if len(ents) != 1 {
 		t.Errorf("temporary files left: %v", ents)
+	}
+}
+
+// TestSaveFileTargets: `rules save` keeps an existing file's mode, writes
+// through a symbolic link and a FIFO without replacing them, and names the
+// path in its errors.
+func TestSaveFileTargets(t *testing.T) {
+	dir := t.TempDir()
+	st := model.RulesState{Backend: "nft", Rules: []model.Rule{{ID: 1, Enabled: true, Action: model.ActionCount, Hooks: []string{"input"}, Family: "both"}}}
+
+	private := filepath.Join(dir, "private.json")
+	os.WriteFile(private, nil, 0o600)
+	if err := SaveFile(private, st); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(private); fi.Mode().Perm() != 0o600 {
+		t.Errorf("existing 0600 file is now %v", fi.Mode().Perm())
+	}
+
+	link := filepath.Join(dir, "link.json")
+	os.Symlink("private.json", link)
+	if err := SaveFile(link, st); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Lstat(link); fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link was replaced")
+	}
+
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []model.Rule, 1)
+	go func() {
+		f, err := os.Open(fifo)
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer f.Close()
+		rules, _ := ParseRules(f)
+		got <- rules
+	}()
+	if err := SaveFile(fifo, st); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case rules := <-got:
+		if len(rules) != 1 {
+			t.Errorf("the FIFO's reader got %d rules, want 1", len(rules))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the FIFO's reader got nothing in 10s")
+	}
+	if fi, _ := os.Lstat(fifo); fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("the FIFO was replaced")
+	}
+
+	missing := filepath.Join(dir, "missing", "rules.json")
+	err := SaveFile(missing, st)
+	if err == nil || !strings.Contains(err.Error(), missing) || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("save to %s: %v, want an error naming the path and wrapping ENOENT", missing, err)
 	}
 }
 

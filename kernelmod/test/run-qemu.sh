@@ -117,6 +117,8 @@ set -e
 end=$(date +%s)
 tr -d '\r' <"$OUT/console.log" >"$OUT/console.txt"
 cat "$OUT/console.txt"
+# make test counts the "--- PASS/FAIL" lines (internal/testsum).
+[ -n "${TESTOUT:-}" ] && cp "$OUT/console.txt" "$TESTOUT/kernelmod-vmtest.txt"
 echo "run-qemu: qemu exited $qrc after $((end - start))s"
 
 # real kernel replies for the unit tests of collectors/kmod (none in -bench,

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"time"
 
@@ -46,4 +47,49 @@ func JSONSafe(rules []model.Rule) []model.Rule {
 		}
 	}
 	return rules
+}
+
+// OverdueGrace is how long past its deadline a pending change may stay
+// before it is overdue: its revert helper (nft) or the kernel (kmod)
+// should have undone it by then.
+const OverdueGrace = 3 * time.Second
+
+// Overdue returns the changes of st still pending OverdueGrace after
+// their deadline: a revert that did not happen (the nft helper died).
+func Overdue(st *model.RulesState, now time.Time) []model.PendingChange {
+	if st == nil {
+		return nil
+	}
+	var out []model.PendingChange
+	for _, p := range st.Pending {
+		if now.Sub(p.RevertAt) > OverdueGrace {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// OverdueNote says what an overdue change means and who fixes it, for a
+// collector status and stderr; "" when there is none.
+func OverdueNote(over []model.PendingChange) string {
+	if len(over) == 0 {
+		return ""
+	}
+	p := over[0]
+	return fmt.Sprintf("OVERDUE: change %d passed its revert deadline at %s and was not undone (its revert helper died?); "+
+		"netlens (the TUI) or `netlens rules list` reverts it", p.Txn, p.RevertAt.Local().Format(time.DateTime))
+}
+
+// Eventer is implemented by backends with a revert log (nft).
+type Eventer interface {
+	Events() []model.RulesEvent
+}
+
+// Events returns the latest entries of b's revert log when b (a backend)
+// is an Eventer.
+func Events(b any) []model.RulesEvent {
+	if e, ok := b.(Eventer); ok {
+		return e.Events()
+	}
+	return nil
 }

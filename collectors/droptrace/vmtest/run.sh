@@ -7,7 +7,8 @@
 #
 # Needs root, qemu-system-x86, busybox-static and linux-image-amd64
 # (kernelmod/test/deps.sh installs them). Environment: VMLINUZ,
-# TIMEOUT=300, ACCEL=tcg (kvm where nested virtualisation works).
+# TIMEOUT=300, ACCEL=tcg (kvm where nested virtualisation works), TESTOUT
+# (where make test collects the console).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,6 +40,7 @@ timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 -accel "$accel" -m 1024
 qrc=$?
 set -e
 tr -d '\r' <"$OUT/console.log" >"$OUT/console.txt"
+[ -n "${TESTOUT:-}" ] && cp "$OUT/console.txt" "$TESTOUT/droptrace-vmtest.txt"
 cat "$OUT/console.txt"
 if ! grep -q 'DROPTRACE-VMTEST-RC=0' "$OUT/console.txt"; then
 	echo "run.sh: FAIL (qemu exit $qrc; console in $OUT/console.txt)" >&2

@@ -57,6 +57,10 @@ type Options struct {
 type Backend struct {
 	opt Options
 	mu  sync.Mutex
+	// reverted are the changes this process reverted without removing
+	// their state file (its directory read-only): not reverted again.
+	reverted map[uint32]bool
+	mem      memLog // log entries the log file could not take
 }
 
 // New returns a Backend for the namespace of opt.NetNS. It fails with an
@@ -66,7 +70,7 @@ func New(opt Options) (*Backend, error) {
 	if opt.StateDir == "" {
 		opt.StateDir = "/run/netlens/nft"
 	}
-	b := &Backend{opt: opt}
+	b := &Backend{opt: opt, reverted: map[uint32]bool{}}
 	if _, err := b.conn().ListTablesOfFamily(nftables.TableFamilyINet); err != nil {
 		return nil, classify("nft: list tables", err)
 	}

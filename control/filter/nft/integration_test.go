@@ -559,6 +559,76 @@ func TestIntegrationRecoverAfterHelperDied(t *testing.T) {
 	}
 }
 
+// TestIntegrationRevertStateDirUnwritable makes the state directory
+// unwritable in the middle of the countdown (a read-only bind mount:
+// EROFS; the immutable attribute: EPERM). The helper cannot claim the
+// state file, and must revert anyway at the deadline and log why where
+// `rules list` and the Filters tab read it (Events).
+func TestIntegrationRevertStateDirUnwritable(t *testing.T) {
+	tests := []struct {
+		name      string
+		lock      []string // commands that make dir unwritable ("DIR" is replaced)
+		unlock    []string
+		wantInLog string
+	}{
+		{"read-only bind mount", []string{"mount --bind DIR DIR", "mount -o remount,bind,ro DIR"}, []string{"umount DIR"}, "read-only file system"},
+		{"immutable directory", []string{"chattr +i DIR"}, []string{"chattr -i DIR"}, "operation not permitted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newLab(t)
+			dir := l.b.opt.StateDir
+			run := func(cmds []string) {
+				for _, c := range cmds {
+					args := strings.Fields(strings.ReplaceAll(c, "DIR", dir))
+					if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+						t.Fatalf("%s: %v: %s", c, err, out)
+					}
+				}
+			}
+			if _, err := l.b.Add(model.Rule{Enabled: true, Action: model.ActionCount, Label: "kept"}, 0); err != nil {
+				t.Fatal(err)
+			}
+			r, err := l.b.Add(model.Rule{Enabled: true, Action: model.ActionDrop, Label: "locks out"}, 2*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			run(tt.lock)
+			t.Cleanup(func() { run(tt.unlock) })
+			if f, err := os.Create(dir + "/probe"); err == nil {
+				f.Close()
+				t.Fatalf("%s is still writable", dir)
+			}
+			var rules []model.Rule
+			var claimErr, reverted bool
+			for deadline := r.RevertAt.Add(8 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+				rules, _ = l.b.List()
+				claimErr, reverted = false, false
+				for _, e := range l.b.Events() {
+					if e.Txn != r.PendingTxn || !e.Error || !strings.HasPrefix(e.By, "revert helper (pid ") {
+						continue
+					}
+					claimErr = claimErr || strings.Contains(e.Message, "cannot claim the state file") && strings.Contains(e.Message, tt.wantInLog)
+					reverted = reverted || strings.HasPrefix(e.Message, "reverted at the deadline, without claiming the state file")
+				}
+				if len(rules) == 1 && reverted {
+					break
+				}
+			}
+			if len(rules) != 1 || rules[0].Label != "kept" {
+				t.Fatalf("not reverted 8s after the deadline with the state directory unwritable: %+v", rules)
+			}
+			t.Logf("reverted by %v after the deadline", time.Since(r.RevertAt).Round(time.Millisecond))
+			for _, e := range l.b.Events() {
+				t.Logf("revert log: %s %s", e.By, e.Message)
+			}
+			if !claimErr || !reverted {
+				t.Errorf("the revert log does not say the claim failed (%s) and the revert went ahead: claim error %v, reverted %v", tt.wantInLog, claimErr, reverted)
+			}
+		})
+	}
+}
+
 // TestIntegrationRejectRefusesAtOnce: a reject rule on tcp answers with a
 // TCP reset, so connect fails with ECONNREFUSED at once instead of timing
 // out; on udp it answers with an ICMP port unreachable, which a connected

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"netlens/internal/atomicfile"
 	"netlens/model"
 )
 
@@ -74,15 +75,13 @@ func (b *Backend) pending() (*revertState, error) {
 	return st, nil
 }
 
+// writeFileAtomic writes a state file (0600, in a 0700 directory made if
+// missing) with atomicfile.
 func writeFileAtomic(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, data, atomicfile.Private)
 }
 
 // arm writes the state file and starts the revert helper, and returns
@@ -232,7 +231,7 @@ func RevertWatch(path string) error {
 	if err != nil {
 		return err
 	}
-	b := &Backend{opt: Options{NetNS: 4, StateDir: filepath.Dir(path)}}
+	b := &Backend{opt: Options{NetNS: 4, StateDir: filepath.Dir(path)}, reverted: map[uint32]bool{}}
 	if _, err := ready.Write([]byte{1}); err != nil {
 		return err
 	}
@@ -254,12 +253,75 @@ func RevertWatch(path string) error {
 		}
 		st.Deadline = cur.Deadline // moved once the change is applied
 	}
-	claimed := path + ".reverting"
-	if err := os.Rename(path, claimed); err != nil {
-		return nil // confirmed at the last moment
+	by := fmt.Sprintf("revert helper (pid %d)", os.Getpid())
+	logf := func(e model.RulesEvent) {
+		e.At, e.Txn, e.By = time.Now(), st.Txn, by
+		if err := writeEvent(os.Stdout, e); err != nil {
+			fmt.Fprintf(os.Stderr, "txn %d: %s\n", e.Txn, e.Message)
+		}
 	}
-	defer os.Remove(claimed)
-	return b.restore(st.Prev)
+	_, err = b.claimAndRestore(path, st, logf, "reverted at the deadline")
+	return err
+}
+
+// How a claim that fails for another reason than the state file being
+// gone is retried before the revert goes ahead without it.
+const (
+	claimTries   = 5
+	claimBackoff = 200 * time.Millisecond
+)
+
+// claimAndRestore claims the state file at path (a rename, so that one
+// process only reverts) and puts back st.Prev. Only a state file that no
+// longer exists means the change was confirmed (or another process is
+// reverting it): any other error (EACCES, EROFS, EIO) is logged and
+// retried, and then the revert is done anyway, without the claim: a
+// lockout must not outlive its deadline because a directory turned
+// read-only. Every outcome is logged with logf. It reports whether it
+// reverted.
+func (b *Backend) claimAndRestore(path string, st *revertState, logf func(model.RulesEvent), done string) (bool, error) {
+	claimed := path + ".reverting"
+	var claimErr error
+	for try := 1; try <= claimTries; try++ {
+		claimErr = os.Rename(path, claimed)
+		if claimErr == nil || errors.Is(claimErr, fs.ErrNotExist) {
+			break
+		}
+		logf(model.RulesEvent{Message: fmt.Sprintf("cannot claim the state file %s (try %d of %d): %v", path, try, claimTries, unwrapLink(claimErr)), Error: true})
+		if try < claimTries {
+			time.Sleep(claimBackoff)
+		}
+	}
+	switch {
+	case errors.Is(claimErr, fs.ErrNotExist):
+		return false, nil // confirmed at the last moment, or claimed by another process
+	case claimErr == nil:
+		defer os.Remove(claimed)
+	}
+	if err := b.restore(st.Prev); err != nil {
+		logf(model.RulesEvent{Message: "revert failed: " + err.Error(), Error: true})
+		return false, fmt.Errorf("nft: revert of transaction %d: %w", st.Txn, err)
+	}
+	if claimErr != nil {
+		b.mu.Lock()
+		b.reverted[st.Txn] = true
+		b.mu.Unlock()
+		logf(model.RulesEvent{Message: done + ", without claiming the state file (" + unwrapLink(claimErr).Error() +
+			"): it stays until its directory is writable again", Error: true})
+		return true, nil
+	}
+	logf(model.RulesEvent{Message: done})
+	return true, nil
+}
+
+// unwrapLink drops the *os.LinkError around a rename's cause, whose
+// paths the message already gives.
+func unwrapLink(err error) error {
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
 }
 
 func (b *Backend) restore(prev []model.Rule) error {
@@ -314,13 +376,17 @@ func (b *Backend) Recover() (bool, error) {
 	if err != nil || time.Since(st.Deadline) < recoverGrace {
 		return false, nil
 	}
-	claimed := path + ".reverting"
-	if err := os.Rename(path, claimed); err != nil {
-		return false, nil // the helper got there first
+	b.mu.Lock()
+	done := b.reverted[st.Txn]
+	b.mu.Unlock()
+	if done {
+		return false, nil // reverted already, its state file could not be removed
 	}
-	defer os.Remove(claimed)
-	if err := b.restore(st.Prev); err != nil {
-		return false, fmt.Errorf("nft: revert of transaction %d after its helper died: %w", st.Txn, err)
+	by := fmt.Sprintf("netlens (pid %d)", os.Getpid())
+	logf := func(e model.RulesEvent) {
+		e.At, e.Txn, e.By = time.Now(), st.Txn, by
+		b.logEvent(e)
 	}
-	return true, nil
+	return b.claimAndRestore(path, st, logf, fmt.Sprintf("reverted %s after the deadline: its revert helper did not",
+		time.Since(st.Deadline).Round(time.Second)))
 }

@@ -7,13 +7,14 @@ import (
 	"fmt"
 	"os"
 
+	"netlens/internal/atomicfile"
 	"netlens/model/drops"
 )
 
 func main() {
 	out := flag.String("o", "docs/drops.md", "file to write")
 	flag.Parse()
-	if err := os.WriteFile(*out, drops.Default().Markdown(), 0o644); err != nil {
+	if err := atomicfile.WriteFile(*out, drops.Default().Markdown(), atomicfile.Shared); err != nil {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)
 	}

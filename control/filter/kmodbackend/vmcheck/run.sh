@@ -42,6 +42,8 @@ timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -m 1024 -smp
 set -e
 tr -d '\r' <"$WORK/console.log" >"$WORK/console.txt"
 sed -n '/FILTERS-VMCHECK-START/,$p' "$WORK/console.txt"
+# make test counts the "--- PASS/FAIL" lines (internal/testsum).
+[ -n "${TESTOUT:-}" ] && cp "$WORK/console.txt" "$TESTOUT/filters-vmcheck.txt"
 fail=0
 grep -nE "BUG:|WARNING:|Oops|KASAN|UBSAN|Call Trace|FILTERS-DMESG-BAD" "$WORK/console.txt" && fail=1
 grep -q "FILTERS-VMCHECK-RC=0" "$WORK/console.txt" || fail=1
