@@ -115,9 +115,11 @@ func TestIntegrationE2ENetnsPicker(t *testing.T) {
 	fdEnd := minFDs(t, pid)
 	goEnd := goroutinesAt(t, log, 102)
 	t.Logf("after 102 switches: open files %d -> %d, goroutines %d -> %d", fdStart, fdEnd, goStart, goEnd)
-	// The goroutine count is taken at the same point of each switch;
-	// one more or fewer can be a Bubble Tea command in flight.
-	if fdEnd > fdStart || goEnd > goStart {
+	// The goroutine count is taken at the same point of each switch, but
+	// Bubble Tea commands and the refresh ticker can be in flight at
+	// that point (CI saw 20 -> 22). A leak of one per switch would show
+	// +100 here, so a slack of 4 still catches any per-switch leak.
+	if fdEnd > fdStart || goEnd > goStart+4 {
 		t.Errorf("leak: open files %d -> %d, goroutines %d -> %d", fdStart, fdEnd, goStart, goEnd)
 	}
 
