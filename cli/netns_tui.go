@@ -43,6 +43,23 @@ type nsSwitcher struct {
 	dropWhy string
 
 	watchDone chan struct{}
+	// beforeSwitch runs before the collectors move (the TUI's own
+	// capture stops: it reads the namespace being left).
+	beforeSwitch func()
+}
+
+func (s *nsSwitcher) setBeforeSwitch(f func()) {
+	s.mu.Lock()
+	s.beforeSwitch = f
+	s.mu.Unlock()
+}
+
+// nsFD is the open file of the namespace the collectors read (0: our
+// own).
+func (s *nsSwitcher) nsFD() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.o.nsFD()
 }
 
 func newNSSwitcher(ctx context.Context, o options, store *model.Store) (*nsSwitcher, error) {
@@ -153,6 +170,9 @@ func (s *nsSwitcher) Switch(inode uint64) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.beforeSwitch != nil {
+		s.beforeSwitch()
+	}
 	s.stopLocked()
 	old := s.o.ns
 	s.o.ns, s.o.allNS = h, all

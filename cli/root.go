@@ -21,6 +21,7 @@ import (
 	filtercol "netlens/collectors/filter"
 	"netlens/collectors/netns"
 	"netlens/collectors/sockets"
+	ctlcapture "netlens/control/capture"
 	"netlens/control/filter"
 	"netlens/export"
 	"netlens/model"
@@ -167,6 +168,20 @@ func tuiCapture(specs []collectors.Spec) ui.CaptureControl {
 		}
 	}
 	return nil
+}
+
+// tuiCaptureRun is the Capture tab's start/stop control (c) and the
+// packets control that goes with it: without --capture or --pcap, a
+// control/capture.Control that captures in the namespace the collectors
+// read (a namespace switch stops it); with them, the collector's capture
+// and no start/stop.
+func tuiCaptureRun(o options, store *model.Store, sw *nsSwitcher) (ui.CaptureControl, ui.CaptureRunControl) {
+	if o.captureIface != "" || o.pcap != "" {
+		return sw.captureControl(), nil
+	}
+	c := ctlcapture.New(store, sw.nsFD, 0)
+	sw.setBeforeSwitch(func() { _ = c.Close() })
+	return c, c
 }
 
 // NewRoot returns the netlens command: the TUI, and its subcommands. A
@@ -343,6 +358,10 @@ func runTUI(ctx context.Context, o options) error {
 	}
 	defer sw.Stop()
 	defer cancel()
+	capCtl, capRun := tuiCaptureRun(o, store, sw)
+	if c, ok := capRun.(*ctlcapture.Control); ok {
+		defer c.Close()
+	}
 	return ui.Run(ctx, store, ui.Options{
 		DropSource: sw.dropWhy,
 		Refresh:    o.refresh,
@@ -353,10 +372,11 @@ func runTUI(ctx context.Context, o options) error {
 			return export.Save(o.snapshotDir, s)
 		},
 		Controls: ui.Controls{
-			Filters:  &sw.filters,
-			Capture:  sw.captureControl(),
-			NetNS:    sw,
-			Recorder: tuiRecorder(ctx, store, o),
+			Filters:    &sw.filters,
+			Capture:    capCtl,
+			CaptureRun: capRun,
+			NetNS:      sw,
+			Recorder:   tuiRecorder(ctx, store, o),
 		},
 		Glyphs:     glyphs(o.ascii),
 		CaptureDir: o.snapshotDir,

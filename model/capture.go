@@ -199,3 +199,17 @@ func (u CaptureUpdate) apply(s *Store, snap *Snapshot) {
 	snap.Capture = u.Stats
 	snap.TakenAt = later(snap.TakenAt, u.Stats.At)
 }
+
+// CaptureRequest is a capture to start from inside the TUI (the Capture
+// tab's c): where, what, and when it stops by itself.
+type CaptureRequest struct {
+	// Interface is the interface to capture on, "any" for all.
+	Interface string
+	// Filter is a capture filter in tcpdump syntax ("" for none),
+	// compiled by the same compiler as --capture-filter.
+	Filter string
+	// Count stops the capture after this many packets, Duration after
+	// this long; at least one of them is set.
+	Count    int
+	Duration time.Duration
+}

@@ -111,7 +111,7 @@ func New(store *model.Store, opts Options) *App {
 		dp,
 		newSysctlPage(c, opts.Deps.Sysctl),
 		newFiltersPage(c, opts.Deps.Filters, opts.Controls.Filters, opts.Now),
-		newCapturePage(c, opts.Deps.Capture, opts.Controls.Capture, opts.CaptureDir, opts.Now),
+		newCapturePage(c, opts.Deps.Capture, opts.Controls.Capture, opts.Controls.CaptureRun, opts.CaptureDir, opts.Now),
 	}
 	a.sub, a.unsub = store.Subscribe()
 	a.apply()

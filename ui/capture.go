@@ -51,8 +51,11 @@ type capturePage struct {
 	Common
 	flows *captureFlows
 	hosts *captureHosts
-	ctl   CaptureControl // nil: no capture runs here
-	dir   string         // where w writes
+	ctl   CaptureControl    // nil: no capture runs here
+	run   CaptureRunControl // nil: c is off
+	form  *captureForm      // the start form, when open
+	busy  bool              // a start or stop is under way
+	dir   string            // where w writes
 	now   func() time.Time
 	deps  []string
 
@@ -71,8 +74,8 @@ type capturePage struct {
 	filter string
 }
 
-func newCapturePage(c Common, deps []string, ctl CaptureControl, dir string, now func() time.Time) *capturePage {
-	p := &capturePage{Common: c, ctl: ctl, dir: dir, now: now, deps: deps}
+func newCapturePage(c Common, deps []string, ctl CaptureControl, run CaptureRunControl, dir string, now func() time.Time) *capturePage {
+	p := &capturePage{Common: c, ctl: ctl, run: run, dir: dir, now: now, deps: deps}
 	p.flows = newCaptureFlows(c, deps)
 	p.hosts = newCaptureHosts(c, deps)
 	return p
@@ -122,9 +125,9 @@ func (p *capturePage) SetFilter(f string) {
 // Filter implements page.
 func (p *capturePage) Filter() string { return p.filter }
 
-// CapturesKeys reports whether the packets view is open: it takes every
-// key (esc, enter and q close it).
-func (p *capturePage) CapturesKeys() bool { return p.open }
+// CapturesKeys reports whether the packets view or the start form is
+// open: it takes every key (esc closes either).
+func (p *capturePage) CapturesKeys() bool { return p.open || p.form != nil }
 
 // packetsMsg is a flow's last packets, decoded.
 type packetsMsg struct {
@@ -140,8 +143,57 @@ type pcapngMsg struct {
 	err  error
 }
 
-func (packetsMsg) captureMsg() {}
-func (pcapngMsg) captureMsg()  {}
+// captureIfacesMsg is the links the start form offers.
+type captureIfacesMsg struct {
+	names []string
+	err   error
+}
+
+// captureStartedMsg is the result of starting a capture.
+type captureStartedMsg struct {
+	req model.CaptureRequest
+	err error
+}
+
+// captureStoppedMsg is the result of stopping it.
+type captureStoppedMsg struct{ err error }
+
+func (packetsMsg) captureMsg()        {}
+func (pcapngMsg) captureMsg()         {}
+func (captureIfacesMsg) captureMsg()  {}
+func (captureStartedMsg) captureMsg() {}
+func (captureStoppedMsg) captureMsg() {}
+
+func captureIfacesCmd(run CaptureRunControl) tea.Cmd {
+	return func() tea.Msg {
+		names, err := run.Interfaces()
+		return captureIfacesMsg{names: names, err: err}
+	}
+}
+
+func captureStartCmd(run CaptureRunControl, req model.CaptureRequest) tea.Cmd {
+	return func() tea.Msg { return captureStartedMsg{req: req, err: run.Start(req)} }
+}
+
+func captureStopCmd(run CaptureRunControl) tea.Cmd {
+	return func() tea.Msg { return captureStoppedMsg{err: run.Stop()} }
+}
+
+// describeCapture is a request in words: "on veth0, filter "udp port
+// 53", until 20 packets".
+func describeCapture(r model.CaptureRequest) string {
+	s := "on " + r.Interface
+	if r.Filter != "" {
+		s += ", filter " + strconv.Quote(r.Filter)
+	}
+	if r.Count > 0 {
+		s += ", until " + itoa(r.Count) + " packets"
+	}
+	if r.Duration > 0 {
+		s += ", for " + r.Duration.String()
+	}
+	return s
+}
 
 // captureMsg is a result for the Capture tab, delivered whichever tab is
 // shown.
@@ -199,7 +251,39 @@ func (p *capturePage) Update(msg tea.Msg) (page, tea.Cmd) {
 			p.setMsg("wrote "+msg.path+": "+itoa(msg.n)+" packets, "+what, false)
 		}
 		return p, nil
+	case captureIfacesMsg:
+		if p.form != nil {
+			p.form.setIfaces(msg.names, msg.err)
+		}
+		return p, nil
+	case captureStartedMsg:
+		p.busy = false
+		if msg.err != nil {
+			p.setMsg("capture not started: "+oneLine(msg.err.Error()), true)
+		} else {
+			p.setMsg("capture started "+describeCapture(msg.req)+"; c stops it, w writes pcapng", false)
+		}
+		return p, nil
+	case captureStoppedMsg:
+		p.busy = false
+		if msg.err != nil {
+			p.setMsg("stop: "+oneLine(msg.err.Error()), true)
+		} else {
+			p.setMsg("capture stopped: w writes its packets to pcapng", false)
+		}
+		return p, nil
+	case tea.PasteMsg:
+		if p.form != nil {
+			p.form.paste(msg.Content)
+		}
+		return p, nil
 	case tea.KeyPressMsg:
+		if p.form != nil {
+			return p, p.formKey(msg)
+		}
+		if key.Matches(msg, k.CaptureStart) && !p.open {
+			return p, p.startStop()
+		}
 		// The capture reaches the UI once it has published statistics:
 		// until then (or when it could not start) there is nothing to
 		// show or write.
@@ -259,6 +343,47 @@ func (p *capturePage) Update(msg tea.Msg) (page, tea.Cmd) {
 
 func (p *capturePage) setMsg(s string, isErr bool) { p.msg, p.msgErr = s, isErr }
 
+// startStop is c: it stops the capture started here when it runs, else
+// opens the start form (and lists the links).
+func (p *capturePage) startStop() tea.Cmd {
+	switch {
+	case p.run == nil:
+		p.setMsg("c is off: netlens was started with --capture or --pcap (that capture runs until it quits), or shows a file", true)
+		return nil
+	case p.busy:
+		return nil
+	case p.run.Running():
+		p.busy = true
+		p.setMsg("stopping the capture...", false)
+		return captureStopCmd(p.run)
+	}
+	p.form = newCaptureForm(p.run.CheckFilter)
+	return captureIfacesCmd(p.run)
+}
+
+// formKey handles a key while the start form is open: enter starts a
+// valid capture, esc cancels.
+func (p *capturePage) formKey(msg tea.KeyPressMsg) tea.Cmd {
+	f := p.form
+	switch msg.String() {
+	case "esc":
+		p.form = nil
+		p.setMsg("capture not started", false)
+		return nil
+	case "enter":
+		req, _ := f.request()
+		if !f.valid() {
+			f.tried = true
+			return nil
+		}
+		p.form, p.busy = nil, true
+		p.setMsg("starting a capture "+describeCapture(req)+"...", false)
+		return captureStartCmd(p.run, req)
+	}
+	f.key(msg)
+	return nil
+}
+
 // off reports whether no capture runs: the collector has never reported.
 func (p *capturePage) off() bool {
 	_, known := p.snap.Status(p.deps[0])
@@ -268,13 +393,21 @@ func (p *capturePage) off() bool {
 // View implements page.
 func (p *capturePage) View() string {
 	s, w := p.Styles, p.Width
+	if p.form != nil {
+		return p.form.view(s, w, p.Height-1) + "\n" + p.msgLine()
+	}
 	if p.off() {
 		lines := []string{"",
 			s.PaneTitle.Render(fitString("  Capture is off", w)),
 		}
-		for _, l := range wrap("Packet capture is opt-in (it costs CPU). Start netlens with --capture IFACE to capture live on an interface (\"any\" for all; needs CAP_NET_RAW), or with --pcap FILE to replay a pcap or pcapng file into this tab. --capture-filter EXPR (tcpdump syntax) narrows what is captured.", w-4) {
+		text := "Packet capture is opt-in (it costs CPU). Press c to start one here: pick the interface (or any), type a filter (tcpdump syntax), and set a packet or time limit; it needs CAP_NET_RAW. Or start netlens with --capture IFACE (--capture-filter EXPR), or with --pcap FILE to replay a pcap or pcapng file into this tab."
+		if p.run == nil {
+			text = "Packet capture is opt-in (it costs CPU). Start netlens with --capture IFACE to capture live on an interface (\"any\" for all; needs CAP_NET_RAW), or with --pcap FILE to replay a pcap or pcapng file into this tab. --capture-filter EXPR (tcpdump syntax) narrows what is captured."
+		}
+		for _, l := range wrap(text, w-4) {
 			lines = append(lines, s.PaneText.Render("    "+l))
 		}
+		lines = append(lines, "", p.msgLine())
 		return fixHeight(lines, p.Height)
 	}
 	cs := &p.snap.Capture
@@ -392,12 +525,15 @@ func (p *capturePage) msgLine() string { return resultLine(p.Styles, p.msg, p.ms
 
 // ShortHelp implements page.
 func (p *capturePage) ShortHelp() []key.Binding {
+	if p.run != nil {
+		return []key.Binding{p.Keys.CaptureStart, p.Keys.CaptureWrite, p.Keys.Details, p.Keys.View}
+	}
 	return []key.Binding{p.Keys.CaptureWrite, p.Keys.Details, p.Keys.View}
 }
 
 // FullHelp implements page.
 func (p *capturePage) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{p.Keys.View, p.Keys.Details, p.Keys.CaptureWrite}}
+	return [][]key.Binding{{p.Keys.View, p.Keys.Details, p.Keys.CaptureWrite, p.Keys.CaptureStart}}
 }
 
 // fmtBits formats bits per second: "0 bit/s", "12.5 kbit/s", "3.4 Mbit/s".
@@ -630,7 +766,8 @@ func (p *capturePage) Background(msg tea.Msg, _ func()) (tea.Cmd, bool) {
 // HelpLines implements page.
 func (p *capturePage) HelpLines(width int) []string {
 	return []string{
-		fitString(" Capture: enter on a flow shows its last packets layer by layer; w writes the", width),
+		fitString(" Capture: c starts a capture (interface, filter, limit) and stops it;", width),
+		fitString(" enter on a flow shows its last packets layer by layer; w writes the", width),
 		fitString(" stored packets (or the open flow's) to a pcapng file in --snapshot-dir.", width),
 		fitString(" Ring drops are packets the kernel lost before netlens saw them.", width)}
 }

@@ -46,6 +46,7 @@ type KeyMap struct {
 
 	// Capture tab.
 	CaptureWrite key.Binding
+	CaptureStart key.Binding // start / stop a capture
 
 	// Shorter help texts for the footer.
 	shortHelp, shortFilter, shortTab, shortSort, shortPause, shortSnapshot, shortView key.Binding
@@ -95,6 +96,7 @@ func DefaultKeyMap() *KeyMap {
 		RuleConfirm: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "confirm")),
 
 		CaptureWrite: key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "pcapng")),
+		CaptureStart: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "start/stop capture")),
 
 		FilterAccept: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
 		FilterDelete: key.NewBinding(key.WithKeys("backspace", "ctrl+h"), key.WithHelp("bksp", "delete")),

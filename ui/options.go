@@ -67,6 +67,10 @@ type Controls struct {
 	// Capture reaches the running capture for the Capture tab's packets
 	// view and pcapng writing; nil when no capture runs.
 	Capture CaptureControl
+	// CaptureRun starts and stops a capture from the Capture tab (c;
+	// control/capture.Control); nil turns the key off (netlens was started
+	// with --capture or --pcap, or shows a file).
+	CaptureRun CaptureRunControl
 	// NetNS lists namespaces and moves the collectors into one for the
 	// namespace picker (N); nil turns the key off.
 	NetNS NetNSControl
@@ -102,6 +106,27 @@ type CaptureControl interface {
 	// WritePcapng writes the stored packets (only the flow's when flow is
 	// not nil) to path atomically and returns how many it wrote.
 	WritePcapng(path string, flow *model.CaptureFlowKey) (int, error)
+}
+
+// CaptureRunControl starts and stops a packet capture from inside the
+// TUI (control/capture.Control). CheckFilter and Running are quick and
+// may be called from Update (the form validates the filter on every
+// key); Interfaces, Start and Stop open or close sockets and are called
+// from tea.Cmds only. Implementations must be safe for concurrent use.
+type CaptureRunControl interface {
+	// CheckFilter compiles a capture filter (tcpdump syntax) with the
+	// compiler of --capture-filter: nil when valid or empty.
+	CheckFilter(expr string) error
+	// Interfaces lists the links a capture can open on, "any" first.
+	Interfaces() ([]string, error)
+	// Start starts the capture req describes; it publishes its
+	// statistics to the Store until its limit or Stop. An error says
+	// why it did not start (CAP_NET_RAW named when it is missing).
+	Start(req model.CaptureRequest) error
+	// Stop stops the running capture; its packets stay writable (w).
+	Stop() error
+	// Running reports whether a capture started here runs.
+	Running() bool
 }
 
 // FilterControl plans, applies and confirms filter rule changes: what

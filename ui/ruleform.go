@@ -204,7 +204,6 @@ func (p *filtersPage) formView() string {
 	lines := []string{s.Summary.Render(fitString(title+"  (validated as you type)", w)), ""}
 	probs := f.problems()
 	const lw, vw = 11, 22
-	nbad := 0
 	for i, fd := range f.fields {
 		val := string(fd.text)
 		cell := fitCells(val, width(val), vw, false, true)
@@ -218,7 +217,6 @@ func (p *filtersPage) formView() string {
 		room := max(w-lw-vw-4, 0)
 		switch {
 		case probs[i] != "":
-			nbad++
 			line += s.StatusErr.Render(fitString("! "+probs[i], room))
 		case i == f.cur:
 			line += s.Dim.Render(fitString(fd.hint, room))
@@ -227,10 +225,24 @@ func (p *filtersPage) formView() string {
 	}
 	lines = append(lines, "")
 	help := " enter: apply   esc: cancel   up/down, tab: field   backspace, ctrl+u: edit"
+	lines = appendFormHelp(lines, s, w, help, probs, f.cur, f.tried, func(i int) string { return f.fields[i].label })
+	return fixHeight(lines, p.pageH-1) + "\n" + p.msgLine()
+}
+
+// appendFormHelp appends a form's last lines: help, or, when fields are
+// invalid, how many and the problem of the field being typed in full (the
+// column beside it may cut it), else the first one's; in the error style
+// once enter was refused (tried).
+func appendFormHelp(lines []string, s *Styles, w int, help string, probs []string, cur int, tried bool, label func(int) string) []string {
+	nbad := 0
+	for _, p := range probs {
+		if p != "" {
+			nbad++
+		}
+	}
+	st := s.Dim
 	if nbad > 0 {
-		// The problem of the field being typed in full (the column
-		// beside it may cut it), else the first one.
-		i := f.cur
+		i := cur
 		if probs[i] == "" {
 			for i = range probs {
 				if probs[i] != "" {
@@ -238,14 +250,14 @@ func (p *filtersPage) formView() string {
 				}
 			}
 		}
-		help = " " + itoa(nbad) + " invalid, enter refused: " + f.fields[i].label + ": " + probs[i]
+		help = " " + itoa(nbad) + " invalid, enter refused: " + label(i) + ": " + probs[i]
+		if tried {
+			st = s.StatusErr
+		}
 	}
-	st := s.Dim
-	if nbad > 0 && f.tried {
-		st = s.StatusErr
-	}
-	for _, l := range wrap(help, w-1)[:min(len(wrap(help, w-1)), 2)] {
+	ls := wrap(help, w-1)
+	for _, l := range ls[:min(len(ls), 2)] {
 		lines = append(lines, st.Render(fitString(" "+l, w)))
 	}
-	return fixHeight(lines, p.pageH-1) + "\n" + p.msgLine()
+	return lines
 }

@@ -135,6 +135,15 @@ func (c *Collector) start() error {
 	return nil
 }
 
+// Done returns a channel closed when the capture has ended by itself (a
+// file read to its end, Options.Count packets, an error) or by Close;
+// nil before the first Collect started it. It is safe for concurrent use.
+func (c *Collector) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.done
+}
+
 // Close stops the capture and waits for its goroutine.
 func (c *Collector) Close() error {
 	c.mu.Lock()
