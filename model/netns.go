@@ -49,7 +49,7 @@ func (u NetNSUpdate) apply(s *Store, snap *Snapshot) {
 		return
 	}
 	snap.Sockets, snap.Sysctls, snap.Flows = []Socket{}, []Sysctl{}, []Flow{}
-	snap.Conntrack, snap.Capture, snap.Rules = ConntrackStats{}, CaptureStats{}, nil
+	snap.Conntrack, snap.Capture, snap.Rules, snap.SysctlChanges = ConntrackStats{}, CaptureStats{}, nil, nil
 	// Counters: every collector's set goes but the drop monitor's.
 	var sets [][]Counter
 	for name, set := range s.bySet {

@@ -109,7 +109,9 @@ func Specs(cfg Config) ([]collectors.Spec, error) {
 	add(Conntrack, func() collectors.Collector { return conntrack.New(conntrack.Config{NetNS: cfg.NetNS}) }, max(conntrack.DefaultInterval, cfg.Refresh))
 	// Sysctls change rarely and a full walk reads ~1,000 files.
 	add(Sysctl, func() collectors.Collector {
-		return collectors.InNamespace(cfg.NetNS, sysctl.New("/proc/sys"))
+		c := sysctl.New("/proc/sys")
+		c.StateDir = sysctl.DefaultStateDir
+		return collectors.InNamespace(cfg.NetNS, c)
 	}, max(10*time.Second, cfg.Refresh))
 	if cfg.Filters != nil {
 		add(Filters, func() collectors.Collector { return filter.New(cfg.Filters) }, cfg.Refresh)

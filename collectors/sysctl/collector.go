@@ -22,7 +22,9 @@ const Name = model.CollectorSysctl
 const DefaultInterval = 5 * time.Second
 
 // Collector is the "sysctl" collector: each Collect walks /proc/sys/net and
-// publishes the whole table as a model.SysctlsUpdate.
+// publishes the whole table as a model.SysctlsUpdate, and the sysctl
+// change journal of the namespace (ReadChanges) as a
+// model.SysctlChangesUpdate.
 //
 // Collect must not be called concurrently with itself (the Runner never
 // does); Stats and Source are safe to call at any time.
@@ -32,6 +34,9 @@ type Collector struct {
 	Now func() time.Time
 
 	w *walker
+	// StateDir is where control/sysctl keeps the change journal
+	// (DefaultStateDir; "" reads none).
+	StateDir string
 
 	mu    sync.Mutex
 	stats Stats
@@ -80,5 +85,17 @@ func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error
 	c.stats = st
 	c.mu.Unlock()
 	pub.Publish(model.SysctlsUpdate{At: c.Now(), Sysctls: out})
+	if c.StateDir != "" {
+		// The change journal of the namespace this thread reads in.
+		ino, err := NetNSInode(0)
+		if err != nil {
+			return err
+		}
+		ch, err := ReadChanges(c.StateDir, ino)
+		if err != nil {
+			return err
+		}
+		pub.Publish(model.SysctlChangesUpdate{Changes: ch})
+	}
 	return nil
 }

@@ -7,17 +7,15 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"netlens/internal/atomicfile"
+	"netlens/internal/reverthelper"
 	"netlens/model"
 )
 
@@ -99,66 +97,18 @@ func (b *Backend) arm(prev []model.Rule, changed []uint32, revert time.Duration)
 	}
 	argv := b.opt.HelperCmd
 	if len(argv) == 0 {
-		exe, err := os.Executable()
-		if err != nil {
+		if argv, err = reverthelper.Self("rules", "revert-watch"); err != nil {
 			os.Remove(path)
 			return nil, err
 		}
-		argv = []string{exe, "rules", "revert-watch"}
 	}
 	argv = append(slices.Clone(argv), path)
-	rd, wr, err := os.Pipe()
+	pid, err := reverthelper.Spawn(argv, b.opt.NetNS, logPath(path))
 	if err != nil {
 		os.Remove(path)
 		return nil, err
 	}
-	defer rd.Close()
-	nsPath := "/proc/thread-self/ns/net"
-	if b.opt.NetNS > 0 {
-		nsPath = "/proc/self/fd/" + strconv.Itoa(b.opt.NetNS)
-	}
-	ns, err := os.Open(nsPath)
-	if err != nil {
-		wr.Close()
-		os.Remove(path)
-		return nil, fmt.Errorf("open netns: %w", err)
-	}
-	defer ns.Close()
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.ExtraFiles = []*os.File{wr, ns} // fd 3: ready, fd 4: the namespace
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	cmd.Env = append(os.Environ(), "NETLENS_REVERT_WATCH=1")
-	// The helper's errors go to a log next to the state file.
-	if logf, err := os.OpenFile(strings.TrimSuffix(path, ".json")+".log", os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
-		defer logf.Close()
-		cmd.Stdout, cmd.Stderr = logf, logf
-	}
-	if err := cmd.Start(); err != nil {
-		wr.Close()
-		os.Remove(path)
-		return nil, fmt.Errorf("start revert helper: %w", err)
-	}
-	wr.Close()
-	st.HelperPID = cmd.Process.Pid
-	done := make(chan error, 1)
-	go func() {
-		buf := make([]byte, 1)
-		_, err := rd.Read(buf)
-		done <- err
-	}()
-	select {
-	case err = <-done:
-	case <-time.After(5 * time.Second):
-		err = errors.New("timed out")
-	}
-	if err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		os.Remove(path)
-		return nil, fmt.Errorf("revert helper did not start: %w", err)
-	}
-	// The helper outlives us; reap it if we are still here when it ends.
-	go func() { _ = cmd.Wait() }()
+	st.HelperPID = pid
 	return st, nil
 }
 
@@ -226,16 +176,14 @@ func (b *Backend) Confirm(txn uint32) error {
 // back the rule set it holds in one nftables transaction. Counters of
 // rules that still exist are kept.
 func RevertWatch(path string) error {
-	ready := os.NewFile(3, "ready")
 	st, err := readState(path)
 	if err != nil {
 		return err
 	}
-	b := &Backend{opt: Options{NetNS: 4, StateDir: filepath.Dir(path)}, reverted: map[uint32]bool{}}
-	if _, err := ready.Write([]byte{1}); err != nil {
+	b := &Backend{opt: Options{NetNS: reverthelper.NetNSFD, StateDir: filepath.Dir(path)}, reverted: map[uint32]bool{}}
+	if err := reverthelper.Ready(); err != nil {
 		return err
 	}
-	ready.Close()
 	for {
 		left := time.Until(st.Deadline)
 		if left <= 0 {

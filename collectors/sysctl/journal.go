@@ -1,0 +1,159 @@
+package sysctl
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"netlens/model"
+)
+
+// The sysctl change journal and the pending change of a namespace are
+// files that control/sysctl writes and this package reads (the collector
+// publishes them; a snapshot shows them): under StateDir,
+// netns-INODE.json is the change waiting for a confirm (State) and
+// netns-INODE.log the journal, JSON lines of model.SysctlChange.
+
+// DefaultStateDir is where the journal and the pending change live.
+const DefaultStateDir = "/run/netlens/sysctl"
+
+// JournalEntries is how many of the journal's latest entries ReadChanges
+// returns.
+const JournalEntries = 16
+
+// journalTail is how much of the end of the journal ReadChanges reads.
+const journalTail = 64 << 10
+
+// State is the pending change's file: the change, and the revert helper
+// that will write Old back at RevertAt unless the file is gone by then.
+type State struct {
+	model.SysctlPending
+	// UID and User asked for the change (the journal says so again
+	// when it is reverted).
+	UID       int    `json:"uid"`
+	User      string `json:"user,omitempty"`
+	HelperPID int    `json:"helper_pid,omitempty"`
+}
+
+// Paths returns the pending change's and the journal's files of the
+// namespace with inode ino under dir.
+func Paths(dir string, ino uint64) (state, journal string) {
+	base := filepath.Join(dir, "netns-"+strconv.FormatUint(ino, 10))
+	return base + ".json", base + ".log"
+}
+
+// NetNSInode is the inode of the network namespace open as fd, or of the
+// calling thread's when fd is 0.
+func NetNSInode(fd int) (uint64, error) {
+	var st unix.Stat_t
+	var err error
+	if fd > 0 {
+		err = unix.Fstat(fd, &st)
+	} else {
+		err = unix.Stat("/proc/thread-self/ns/net", &st)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("netns inode: %w", err)
+	}
+	return st.Ino, nil
+}
+
+// ReadState reads a pending change's file.
+func ReadState(path string) (*State, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("sysctl revert state %s: %w", path, err)
+	}
+	return &st, nil
+}
+
+// ReadChanges returns the namespace's pending change and the journal's
+// latest JournalEntries entries, or nil when neither file exists.
+func ReadChanges(dir string, ino uint64) (*model.SysctlChanges, error) {
+	statePath, journalPath := Paths(dir, ino)
+	var out model.SysctlChanges
+	found := false
+	st, err := ReadState(statePath)
+	switch {
+	case err == nil:
+		p := st.SysctlPending
+		out.Pending, found = &p, true
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, err
+	}
+	j, err := readJournal(journalPath)
+	switch {
+	case err == nil:
+		out.Journal, found = j, true
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, err
+	}
+	if !found {
+		return nil, nil
+	}
+	return &out, nil
+}
+
+// readJournal reads the last entries of a journal file.
+func readJournal(path string) ([]model.SysctlChange, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	off := max(fi.Size()-journalTail, 0)
+	data := make([]byte, fi.Size()-off)
+	n, err := f.ReadAt(data, off)
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	data = data[:n]
+	if off > 0 {
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			data = data[i+1:]
+		}
+	}
+	return parseJournal(bytes.NewReader(data), fi.ModTime()), nil
+}
+
+// parseJournal parses JSON lines of model.SysctlChange, the last
+// JournalEntries of them; any other line (a helper's crash on its
+// stderr) becomes a failed entry dated modTime.
+func parseJournal(r io.Reader, modTime time.Time) []model.SysctlChange {
+	out := []model.SysctlChange{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), journalTail)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var e model.SysctlChange
+		if err := json.Unmarshal(line, &e); err != nil || e.Outcome == "" {
+			e = model.SysctlChange{At: modTime, By: "revert helper", Outcome: model.SysctlFailed, Message: string(line)}
+		}
+		out = append(out, e)
+	}
+	if len(out) > JournalEntries {
+		out = out[len(out)-JournalEntries:]
+	}
+	return out
+}
