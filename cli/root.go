@@ -285,6 +285,7 @@ arguments. Each subcommand's --help gives its own.`,
 		diffCmd(),
 		recordCmd(&o),
 		netnsCmd(),
+		sysctlCmd(&o),
 		RulesCmd(RulesConfig{Open: func(opt filter.Options) (filter.Backend, error) {
 			opt.NetNS = o.nsFD()
 			return filter.Open(opt)
@@ -359,6 +360,13 @@ func runTUI(ctx context.Context, o options) error {
 	defer sw.Stop()
 	defer cancel()
 	capCtl, capRun := tuiCaptureRun(o, store, sw)
+	sysctls := &sysctlTUI{store: store, nsFD: sw.nsFD, revert: o.revert}
+	sysDone := make(chan struct{})
+	go func() {
+		defer close(sysDone)
+		sysctls.loop(ctx, o.refresh)
+	}()
+	defer func() { cancel(); <-sysDone }()
 	if c, ok := capRun.(*ctlcapture.Control); ok {
 		defer c.Close()
 	}
@@ -375,6 +383,7 @@ func runTUI(ctx context.Context, o options) error {
 			Filters:    &sw.filters,
 			Capture:    capCtl,
 			CaptureRun: capRun,
+			Sysctl:     sysctls,
 			NetNS:      sw,
 			Recorder:   tuiRecorder(ctx, store, o),
 		},

@@ -101,7 +101,9 @@ func New(store *model.Store, opts Options) *App {
 	}
 	a.styles = *NewStyles(colorprofile.TrueColor)
 	c := Common{Styles: &a.styles, Keys: a.keys}
+	ed := &sysctlEditor{ctl: opts.Controls.Sysctl, now: opts.Now}
 	dp := newDropsPage(c, opts.Deps.Drops, ctCollector(opts.Deps), opts.Glyphs)
+	dp.ed = ed
 	dp.tr.source, dp.rs.source = opts.DropSource, opts.DropSource
 	if opts.Offline != nil {
 		c.Changed = opts.Offline.Changed
@@ -109,7 +111,7 @@ func New(store *model.Store, opts Options) *App {
 	a.pages = []page{
 		newConnsPage(c, opts.Deps.Connections, opts.Deps.Flows, opts.Glyphs),
 		dp,
-		newSysctlPage(c, opts.Deps.Sysctl),
+		newSysctlPage(c, opts.Deps.Sysctl, ed),
 		newFiltersPage(c, opts.Deps.Filters, opts.Controls.Filters, opts.Now),
 		newCapturePage(c, opts.Deps.Capture, opts.Controls.Capture, opts.Controls.CaptureRun, opts.CaptureDir, opts.Now),
 	}

@@ -74,6 +74,10 @@ type dropsPage struct {
 	// health, of the collector ctName.
 	ctName string
 	ct     ctHealth
+
+	// ed is e on a counter's explanation: it changes the counter's
+	// governing sysctl (shared with the Sysctl tab, which confirms).
+	ed *sysctlEditor
 }
 
 func newDropsPage(c Common, deps []string, ctName string, g Glyphs) *dropsPage {
@@ -200,6 +204,19 @@ func dropmonDown(snap *model.Snapshot) string {
 
 // Update implements page.
 func (p *dropsPage) Update(msg tea.Msg) (page, tea.Cmd) {
+	if p.ed != nil && p.ed.isOpen() {
+		switch msg := msg.(type) {
+		case tea.KeyPressMsg:
+			return p, p.ed.key(msg)
+		case tea.PasteMsg:
+			p.ed.paste(msg.Content)
+		}
+		return p, nil
+	}
+	if msg, ok := msg.(tea.KeyPressMsg); ok && p.view == viewFunnel && p.ed != nil && key.Matches(msg, p.Keys.SysctlEdit) {
+		p.editSysctl()
+		return p, nil
+	}
 	if msg, ok := msg.(tea.MouseClickMsg); ok {
 		msg.Y -= healthLines
 		return p.updateView(msg)
@@ -244,6 +261,50 @@ func (p *dropsPage) updateView(msg tea.Msg) (page, tea.Cmd) {
 	return p, nil
 }
 
+// CapturesKeys implements page: the sysctl editor takes every key.
+func (p *dropsPage) CapturesKeys() bool { return p.ed != nil && p.ed.isOpen() }
+
+// governingSysctl is the first sysctl among the settings of the selected
+// counter's explanation that the snapshot holds, with its value, and how
+// many such sysctls there are.
+func (p *dropsPage) governingSysctl() (name, value string, n int) {
+	i := p.selected()
+	if i < 0 || p.fc[i].Entry == nil {
+		return "", "", 0
+	}
+	c := &p.fc[i].Counter
+	dev := ""
+	if c.Layer == model.LayerNIC || c.Layer == model.LayerQdisc {
+		dev, _, _ = strings.Cut(c.Instance, " ")
+	}
+	for _, s := range p.fc[i].Entry.SettingsNow(dev, p.snap.Sysctls) {
+		if s.Known && strings.HasPrefix(s.Name, "net.") {
+			if n == 0 {
+				name, value = s.Name, s.Value
+			}
+			n++
+		}
+	}
+	return name, value, n
+}
+
+// editSysctl is e on the funnel: it opens the editor on the selected
+// counter's governing sysctl.
+func (p *dropsPage) editSysctl() {
+	name, value, n := p.governingSysctl()
+	if n == 0 {
+		p.ed.setMsg("e: the selected counter's explanation names no net.* sysctl this host has", true)
+		return
+	}
+	if why := p.ed.open(name, value); why != "" {
+		p.ed.setMsg(why, true)
+		return
+	}
+	if n > 1 {
+		p.ed.setMsg(name+" is the first of "+itoa(n)+" sysctls that govern this counter (the others: e on the Sysctl tab)", false)
+	}
+}
+
 // SetSize implements page: the views get what the netfilter section
 // leaves.
 func (p *dropsPage) SetSize(w, h int) {
@@ -274,6 +335,9 @@ func (p *dropsPage) SetFilter(f string) {
 func (p *dropsPage) ShortHelp() []key.Binding {
 	if p.view != viewFunnel {
 		return []key.Binding{p.Keys.shortView, p.Keys.Details}
+	}
+	if p.ed != nil && p.ed.ctl != nil {
+		return []key.Binding{p.Keys.shortView, p.Keys.ShowAll, p.explainKey(), p.Keys.SysctlEdit}
 	}
 	return []key.Binding{p.Keys.shortView, p.Keys.ShowAll, p.explainKey()}
 }
@@ -355,6 +419,10 @@ func (p *dropsPage) cell(i, c int, blankLayer bool) string {
 
 // View implements page.
 func (p *dropsPage) View() string {
+	if p.ed != nil && p.ed.isOpen() {
+		h := p.Height - 1
+		return p.ed.view(p.Styles, p.Width, h) + "\n" + resultLine(p.Styles, p.ed.msg, p.ed.msgErr, p.Width)
+	}
 	var body string
 	switch p.view {
 	case viewReasons:

@@ -44,6 +44,10 @@ type KeyMap struct {
 	RuleDelete  key.Binding
 	RuleConfirm key.Binding
 
+	// Sysctl tab (and a Drops counter's explanation).
+	SysctlEdit    key.Binding
+	SysctlConfirm key.Binding
+
 	// Capture tab.
 	CaptureWrite key.Binding
 	CaptureStart key.Binding // start / stop a capture
@@ -95,8 +99,10 @@ func DefaultKeyMap() *KeyMap {
 		RuleDelete:  key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "delete")),
 		RuleConfirm: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "confirm")),
 
-		CaptureWrite: key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "pcapng")),
-		CaptureStart: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "start/stop capture")),
+		CaptureWrite:  key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "pcapng")),
+		SysctlEdit:    key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit value")),
+		SysctlConfirm: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "confirm change")),
+		CaptureStart:  key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "start/stop capture")),
 
 		FilterAccept: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
 		FilterDelete: key.NewBinding(key.WithKeys("backspace", "ctrl+h"), key.WithHelp("bksp", "delete")),

@@ -71,6 +71,9 @@ type Controls struct {
 	// control/capture.Control); nil turns the key off (netlens was started
 	// with --capture or --pcap, or shows a file).
 	CaptureRun CaptureRunControl
+	// Sysctl changes net.* sysctls from the Sysctl tab and from a Drops
+	// counter's explanation (e; control/sysctl); nil turns the key off.
+	Sysctl SysctlControl
 	// NetNS lists namespaces and moves the collectors into one for the
 	// namespace picker (N); nil turns the key off.
 	NetNS NetNSControl
@@ -127,6 +130,39 @@ type CaptureRunControl interface {
 	Stop() error
 	// Running reports whether a capture started here runs.
 	Running() bool
+}
+
+// SysctlControl changes net.* sysctls with a revert deadline
+// (control/sysctl, wired in cli). Its methods read and write files: the
+// UI calls them from tea.Cmds only. Implementations must be safe for
+// concurrent use.
+type SysctlControl interface {
+	// Plan validates a change (an error says why it is refused, and
+	// nothing changed) and asks the guard (SysctlPlan.Risks).
+	Plan(name, value string) (SysctlPlan, error)
+	// Apply writes the planned value; with a revert deadline the old
+	// value comes back at SysctlResult.RevertAt unless confirmed. It
+	// publishes the new value and the journal to the Store before it
+	// returns.
+	Apply(p SysctlPlan) (SysctlResult, error)
+	// Confirm keeps the change waiting for a confirm.
+	Confirm() (model.SysctlPending, error)
+}
+
+// SysctlPlan is a validated sysctl change (control/sysctl.Plan).
+type SysctlPlan struct {
+	Name, Old, New string
+	// Revert is the deadline's delay (0: none).
+	Revert time.Duration
+	// Risks name what the change could cut (the operator's SSH
+	// session, routed traffic); the UI asks again when there are any.
+	Risks []string
+}
+
+// SysctlResult is an applied sysctl change.
+type SysctlResult struct {
+	Txn      uint32
+	RevertAt time.Time // zero: kept without a deadline
 }
 
 // FilterControl plans, applies and confirms filter rule changes: what

@@ -3,6 +3,7 @@ package ui
 import (
 	"cmp"
 	"strconv"
+	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -24,10 +25,13 @@ type sysctlPage struct {
 	listBase[string]
 	watchedOnly bool
 	watched     int
+	ed          *sysctlEditor // e, c: shared with the Drops tab
+	pageH       int
+	extra       int // lines under the table: the journal's, the message
 }
 
-func newSysctlPage(c Common, deps []string) *sysctlPage {
-	p := &sysctlPage{}
+func newSysctlPage(c Common, deps []string, ed *sysctlEditor) *sysctlPage {
+	p := &sysctlPage{ed: ed}
 	p.details = true
 	p.Common, p.deps = c, deps
 	cols := []column{
@@ -73,7 +77,52 @@ func cmpValues(a, b string) int {
 func (p *sysctlPage) Title() string { return "Sysctl" }
 
 // SetSnapshot implements page.
-func (p *sysctlPage) SetSnapshot(s model.Snapshot) { p.setSnapshot(p, s) }
+func (p *sysctlPage) SetSnapshot(s model.Snapshot) {
+	p.setSnapshot(p, s)
+	p.ed.setSnapshot(s)
+	if p.extraLines() != p.extra {
+		p.SetSize(p.Width, p.pageH)
+	}
+}
+
+// extraLines is how many lines go under the table: the last journal
+// entries and the message line, when sysctls can be changed here or a
+// change was made.
+func (p *sysctlPage) extraLines() int {
+	n := 0
+	if p.ed.ctl != nil || len(p.ed.journal) > 0 {
+		n = 1 + min(len(p.ed.journal), sysctlJournalLines)
+		if p.ed.pending != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// sysctlJournalLines is how many journal entries the tab shows.
+const sysctlJournalLines = 3
+
+// SetSize implements page: the table gets what the journal lines and
+// the message line leave.
+func (p *sysctlPage) SetSize(w, h int) {
+	p.pageH = h
+	p.extra = p.extraLines()
+	p.listBase.SetSize(w, max(h-p.extra, 1))
+}
+
+// CapturesKeys implements page: the editor takes every key.
+func (p *sysctlPage) CapturesKeys() bool { return p.ed.isOpen() }
+
+// Background implements page: the editor's results and ticks.
+func (p *sysctlPage) Background(msg tea.Msg, refresh func()) (tea.Cmd, bool) {
+	return p.ed.result(msg, refresh)
+}
+
+// TickCmd implements page: the countdown of a change waiting for c.
+func (p *sysctlPage) TickCmd() tea.Cmd { return p.ed.tickCmd() }
+
+// Alarm implements page.
+func (p *sysctlPage) Alarm(width int) string { return p.ed.alarm(width) }
 
 // Sync implements page.
 func (p *sysctlPage) Sync() {
@@ -91,8 +140,22 @@ func (p *sysctlPage) Sync() {
 // Update implements page.
 func (p *sysctlPage) Update(msg tea.Msg) (page, tea.Cmd) {
 	switch msg := msg.(type) {
+	case tea.PasteMsg:
+		p.ed.paste(msg.Content)
 	case tea.KeyPressMsg:
+		if p.ed.isOpen() {
+			return p, p.ed.key(msg)
+		}
 		switch {
+		case key.Matches(msg, p.Keys.SysctlEdit):
+			if i := p.selected(); i >= 0 {
+				x := p.snap.Sysctls[i]
+				if why := p.ed.open(x.Name, x.Value); why != "" {
+					p.ed.setMsg(why, true)
+				}
+			}
+		case key.Matches(msg, p.Keys.SysctlConfirm):
+			return p, p.ed.confirm()
 		case key.Matches(msg, p.Keys.WatchedOnly):
 			p.watchedOnly = !p.watchedOnly
 			p.invalidate()
@@ -108,12 +171,24 @@ func (p *sysctlPage) Update(msg tea.Msg) (page, tea.Cmd) {
 
 // ShortHelp implements page.
 func (p *sysctlPage) ShortHelp() []key.Binding {
+	if p.ed.ctl != nil {
+		return []key.Binding{p.Keys.WatchedOnly, p.Keys.Details, p.Keys.SysctlEdit, p.Keys.SysctlConfirm}
+	}
 	return []key.Binding{p.Keys.WatchedOnly, p.Keys.Details}
 }
 
 // FullHelp implements page.
 func (p *sysctlPage) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{p.Keys.WatchedOnly, p.Keys.Details}}
+	return [][]key.Binding{{p.Keys.WatchedOnly, p.Keys.Details, p.Keys.SysctlEdit, p.Keys.SysctlConfirm}}
+}
+
+// HelpLines implements page.
+func (p *sysctlPage) HelpLines(width int) []string {
+	return []string{
+		fitString(" Sysctl: e changes the selected value (also on a Drops counter's explanation):", width),
+		fitString(" it is checked, written, and written back at its deadline (SYSCTL REVERT IN, also", width),
+		fitString(" in the header) unless c keeps it, even if netlens is killed; a change that could", width),
+		fitString(" cut your SSH session asks again (Y or y twice). The last changes are listed below.", width)}
 }
 
 func (p *sysctlPage) sameRows(a, b model.Snapshot) bool { return sameSlice(a.Sysctls, b.Sysctls) }
@@ -163,8 +238,48 @@ func (p *sysctlPage) View() string {
 	if p.filter != "" {
 		empty = "no sysctls match the filter " + strconv.Quote(p.filter)
 	}
+	if p.ed.isOpen() {
+		return p.ed.view(s, p.Width, p.pageH-1) + "\n" + resultLine(s, p.ed.msg, p.ed.msgErr, p.Width)
+	}
 	rows := p.idx
-	return p.render(head, n, empty, func(i, c int) string { return p.cell(rows[i], c) }, p.rowKind, p.detail)
+	out := p.render(head, n, empty, func(i, c int) string { return p.cell(rows[i], c) }, p.rowKind, p.detail)
+	if p.extra == 0 {
+		return out
+	}
+	return out + "\n" + strings.Join(p.journalLines(), "\n")
+}
+
+// journalLines are the lines under the table: the change waiting for a
+// confirm, the last journal entries, and the message line.
+func (p *sysctlPage) journalLines() []string {
+	s, w := p.Styles, p.Width
+	var out []string
+	if pc := p.ed.pending; pc != nil {
+		out = append(out, s.Warn.Render(fitString(" pending: "+sanitize(pc.Name)+" "+sanitize(pc.Old)+" -> "+sanitize(pc.New)+
+			", written back at "+pc.RevertAt.Local().Format("15:04:05")+" unless c keeps it", w)))
+	}
+	j := p.ed.journal
+	for _, e := range j[max(len(j)-sysctlJournalLines, 0):] {
+		line := " " + e.At.Local().Format("15:04:05") + " " + e.Outcome + " " + sanitize(e.Name) + " " + sanitize(e.Old) + " -> " + sanitize(e.New) + " by " + sanitize(e.User)
+		if e.Message != "" {
+			line += ": " + sanitize(oneLine(e.Message))
+		}
+		st := s.Dim
+		if e.Outcome == model.SysctlFailed || e.Outcome == model.SysctlReverted {
+			st = s.Warn
+		}
+		out = append(out, st.Render(fitString(line, w)))
+	}
+	out = append(out, resultLine(s, p.ed.msg, p.ed.msgErr, w))
+	return fixLines(out, p.extra)
+}
+
+// fixLines pads or cuts lines to n.
+func fixLines(lines []string, n int) []string {
+	for len(lines) < n {
+		lines = append(lines, "")
+	}
+	return lines[:n]
 }
 
 // detail is the selected entry in full and, for a watched one, why it

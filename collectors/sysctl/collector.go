@@ -87,11 +87,11 @@ func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error
 	pub.Publish(model.SysctlsUpdate{At: c.Now(), Sysctls: out})
 	if c.StateDir != "" {
 		// The change journal of the namespace this thread reads in.
-		ino, err := NetNSInode(0)
+		key, err := NetNSKey(0)
 		if err != nil {
 			return err
 		}
-		ch, err := ReadChanges(c.StateDir, ino)
+		ch, err := ReadChanges(c.StateDir, key)
 		if err != nil {
 			return err
 		}

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"netlens/collectors"
 	"netlens/model"
 )
 
@@ -46,15 +47,22 @@ type State struct {
 }
 
 // Paths returns the pending change's and the journal's files of the
-// namespace with inode ino under dir.
-func Paths(dir string, ino uint64) (state, journal string) {
-	base := filepath.Join(dir, "netns-"+strconv.FormatUint(ino, 10))
+// namespace whose key (NetNSKey) is key, under dir.
+func Paths(dir, key string) (state, journal string) {
+	base := filepath.Join(dir, "netns-"+key)
 	return base + ".json", base + ".log"
 }
 
-// NetNSInode is the inode of the network namespace open as fd, or of the
-// calling thread's when fd is 0.
-func NetNSInode(fd int) (uint64, error) {
+// soNetNSCookie is SO_NETNS_COOKIE (Linux 5.14).
+const soNetNSCookie = 71
+
+// NetNSKey names the network namespace open as fd (0: the calling
+// thread's) for its files: "INODE-COOKIE". The inode alone is reused
+// once a namespace is gone (a new namespace would inherit the journal of
+// a dead one); the namespace cookie (SO_NETNS_COOKIE) is never reused
+// while the system runs, and /run, where the files are, does not outlive
+// a boot. Kernels without the cookie get "INODE".
+func NetNSKey(fd int) (string, error) {
 	var st unix.Stat_t
 	var err error
 	if fd > 0 {
@@ -63,9 +71,31 @@ func NetNSInode(fd int) (uint64, error) {
 		err = unix.Stat("/proc/thread-self/ns/net", &st)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("netns inode: %w", err)
+		return "", fmt.Errorf("netns inode: %w", err)
 	}
-	return st.Ino, nil
+	key := strconv.FormatUint(st.Ino, 10)
+	var cookie uint64
+	var cerr error
+	get := func() {
+		s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			cerr = err
+			return
+		}
+		defer unix.Close(s)
+		cookie, cerr = unix.GetsockoptUint64(s, unix.SOL_SOCKET, soNetNSCookie)
+	}
+	if fd > 0 {
+		if err := collectors.InNetNS(fd, get); err != nil {
+			return "", fmt.Errorf("netns cookie: %w", err)
+		}
+	} else {
+		get()
+	}
+	if cerr == nil {
+		key += "-" + strconv.FormatUint(cookie, 10)
+	}
+	return key, nil
 }
 
 // ReadState reads a pending change's file.
@@ -83,8 +113,8 @@ func ReadState(path string) (*State, error) {
 
 // ReadChanges returns the namespace's pending change and the journal's
 // latest JournalEntries entries, or nil when neither file exists.
-func ReadChanges(dir string, ino uint64) (*model.SysctlChanges, error) {
-	statePath, journalPath := Paths(dir, ino)
+func ReadChanges(dir, key string) (*model.SysctlChanges, error) {
+	statePath, journalPath := Paths(dir, key)
 	var out model.SysctlChanges
 	found := false
 	st, err := ReadState(statePath)

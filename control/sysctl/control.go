@@ -305,11 +305,11 @@ func (c *Control) Confirm() (model.SysctlPending, error) {
 
 // Changes returns the namespace's pending change and journal.
 func (c *Control) Changes() (*model.SysctlChanges, error) {
-	ino, err := colsysctl.NetNSInode(c.opt.NetNS)
+	key, err := colsysctl.NetNSKey(c.opt.NetNS)
 	if err != nil {
 		return nil, err
 	}
-	return colsysctl.ReadChanges(c.opt.StateDir, ino)
+	return colsysctl.ReadChanges(c.opt.StateDir, key)
 }
 
 // Recover reverts a pending change whose helper did not (it was killed):
@@ -381,19 +381,19 @@ func RecoverLoop(ctx context.Context, c *Control, every time.Duration, after fun
 }
 
 func (c *Control) paths() (string, string) {
-	ino, err := colsysctl.NetNSInode(c.opt.NetNS)
+	key, err := colsysctl.NetNSKey(c.opt.NetNS)
 	if err != nil {
 		return "", ""
 	}
-	return colsysctl.Paths(c.opt.StateDir, ino)
+	return colsysctl.Paths(c.opt.StateDir, key)
 }
 
 func (c *Control) statePath() (string, error) {
-	ino, err := colsysctl.NetNSInode(c.opt.NetNS)
+	key, err := colsysctl.NetNSKey(c.opt.NetNS)
 	if err != nil {
 		return "", err
 	}
-	s, _ := colsysctl.Paths(c.opt.StateDir, ino)
+	s, _ := colsysctl.Paths(c.opt.StateDir, key)
 	return s, nil
 }
 
@@ -460,4 +460,15 @@ func appendJournal(path string, e model.SysctlChange) error {
 		err = cerr
 	}
 	return err
+}
+
+// Value returns the current value of a sysctl of the namespace, as
+// sysctl(8) prints it.
+func (c *Control) Value(name string) (string, error) {
+	n, err := NormalizeName(name)
+	if err != nil {
+		return "", err
+	}
+	v, _, err := c.read(n)
+	return v, err
 }
