@@ -97,6 +97,11 @@ func TestCLIUsage(t *testing.T) {
 		{name: "open missing file", args: []string{"--open", "/nonexistent.json"}, code: 2, stderr: "no such file", noStdout: true},
 		{name: "serve bad listen", args: []string{"serve", "--listen", "256.0.0.1:1"}, code: 2, stderr: "--listen 256.0.0.1:1", noStdout: true},
 		{name: "serve refresh too short", args: []string{"serve", "--refresh", "1ms"}, code: 2, stderr: "too short", noStdout: true},
+		{name: "sysctl help gives exit codes", args: []string{"sysctl", "--help"}, stdout: "Exit status: 0"},
+		{name: "sysctl set without value", args: []string{"sysctl", "set", "net.ipv4.ip_forward"}, code: 2, stderr: "want NAME=VALUE", noStdout: true},
+		{name: "sysctl set outside net", args: []string{"sysctl", "set", "kernel.panic=1"}, code: 2, stderr: "only net.* sysctls", noStdout: true},
+		{name: "sysctl set revert too short", args: []string{"sysctl", "set", "net.ipv4.ip_forward=1", "--revert", "1s"}, code: 2, stderr: "must be between 5s and 1h", noStdout: true},
+		{name: "sysctl set two args", args: []string{"sysctl", "set", "a=1", "b=2"}, code: 2, stderr: "accepts 1 arg", noStdout: true},
 		{name: "open with netns", args: []string{"--open", "a.json", "--netns", "inode:1"}, code: 2, stderr: "--netns does not apply", noStdout: true},
 	}
 	for _, tt := range tests {

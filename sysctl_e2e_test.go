@@ -193,3 +193,55 @@ func TestIntegrationSSHSysctlGuard(t *testing.T) {
 	}
 	s.keys("q")
 }
+
+// TestIntegrationCLISysctl: netlens sysctl set / confirm / log in a
+// namespace, with their exit statuses: 0 for a change and its confirm, 1
+// for a confirm with nothing pending, 2 for an invalid value (nothing
+// changed).
+func TestIntegrationCLISysctl(t *testing.T) {
+	bin := netlensBinary(t)
+	ns := testNetns(t)
+	run := func(args ...string) (string, int) {
+		cmd := exec.Command("ip", append([]string{"netns", "exec", ns, "env", "-u", "SSH_CONNECTION", bin, "sysctl"}, args...)...)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	orig := nsSysctl(t, ns, e2eSysctl)
+	if out, code := run("set", e2eSysctl+"=40000"); code != 2 || !strings.Contains(out, "out of range") {
+		t.Fatalf("invalid value: exit %d: %s", code, out)
+	}
+	if got := nsSysctl(t, ns, e2eSysctl); got != orig {
+		t.Fatalf("%s after a refused change, want %s", got, orig)
+	}
+	if out, code := run("set", e2eSysctl+"=1234", "--revert", "5s"); code != 0 || !strings.Contains(out, orig+" -> 1234; written back to "+orig) {
+		t.Fatalf("set: exit %d: %s", code, out)
+	}
+	if out, code := run("set", e2eSysctl+"=1235"); code != 1 || !strings.Contains(out, "waits for a confirm") {
+		t.Fatalf("second set while one waits: exit %d: %s", code, out)
+	}
+	if out, code := run("confirm"); code != 0 || !strings.Contains(out, "confirmed: "+e2eSysctl+" = 1234 is kept") {
+		t.Fatalf("confirm: exit %d: %s", code, out)
+	}
+	if out, code := run("confirm"); code != 1 || !strings.Contains(out, "no sysctl change waits") {
+		t.Fatalf("second confirm: exit %d: %s", code, out)
+	}
+	time.Sleep(6 * time.Second)
+	if got := nsSysctl(t, ns, e2eSysctl); got != "1234" {
+		t.Fatalf("confirmed value %s after the deadline, want 1234", got)
+	}
+	if out, code := run("set", e2eSysctl+"="+orig, "--no-revert"); code != 0 || !strings.Contains(out, "kept: no revert deadline") {
+		t.Fatalf("--no-revert: exit %d: %s", code, out)
+	}
+	out, code := run("log")
+	for _, want := range []string{"refused", "applied", "confirmed", "kept"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("log (exit %d) lacks %q:\n%s", code, want, out)
+		}
+	}
+}

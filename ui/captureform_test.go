@@ -121,3 +121,18 @@ func TestCaptureFormWhileListing(t *testing.T) {
 		t.Fatalf("after a listing error: interface %q valid %v, want any true", req.Interface, f.valid())
 	}
 }
+
+func FuzzParseCaptureLimit(f *testing.F) {
+	for _, s := range []string{"20", "30s", "20 packets", "1h30m", "", "-1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, d, err := parseCaptureLimit(s)
+		if err != nil {
+			return
+		}
+		if (n > 0) == (d > 0) || n < 0 || n > captureMaxCount || d < 0 || d > captureMaxDuration {
+			t.Fatalf("parseCaptureLimit(%q) = %d, %s: want exactly one limit within bounds", s, n, d)
+		}
+	})
+}

@@ -950,12 +950,15 @@ func (p *filtersPage) TickCmd() tea.Cmd {
 
 // Alarm implements page: the countdown of a pending filter change,
 // " REVERT IN 25s: c on Filters keeps it ", or "".
-func (p *filtersPage) Alarm(width int) string {
-	cd := p.countdown()
+func (p *filtersPage) Alarm(width int) string { return alarmText(p.countdown(), "Filters", width) }
+
+// alarmText is the header's countdown cd with the tab whose c keeps the
+// change, when the header has room for it; "" when cd is.
+func alarmText(cd, tab string, width int) string {
 	if cd == "" {
 		return ""
 	}
-	full := " " + cd + ": c on Filters keeps it "
+	full := " " + cd + ": c on " + tab + " keeps it "
 	if width-len(full) >= 40 {
 		return full
 	}

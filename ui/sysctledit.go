@@ -135,17 +135,7 @@ func (e *sysctlEditor) countdown() string {
 }
 
 // alarm is the header's countdown, with the key that keeps the change.
-func (e *sysctlEditor) alarm(width int) string {
-	cd := e.countdown()
-	if cd == "" {
-		return ""
-	}
-	full := " " + cd + ": c on Sysctl keeps it "
-	if width-len(full) >= 40 {
-		return full
-	}
-	return " " + cd + " "
-}
+func (e *sysctlEditor) alarm(width int) string { return alarmText(e.countdown(), "Sysctl", width) }
 
 // tickCmd is the countdown's next tick while a change waits.
 func (e *sysctlEditor) tickCmd() tea.Cmd {

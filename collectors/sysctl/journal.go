@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"netlens/collectors"
+	"netlens/internal/reverthelper"
 	"netlens/model"
 )
 
@@ -140,28 +141,11 @@ func ReadChanges(dir, key string) (*model.SysctlChanges, error) {
 
 // readJournal reads the last entries of a journal file.
 func readJournal(path string) ([]model.SysctlChange, error) {
-	f, err := os.Open(path)
+	data, mod, err := reverthelper.ReadLogTail(path, journalTail)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	off := max(fi.Size()-journalTail, 0)
-	data := make([]byte, fi.Size()-off)
-	n, err := f.ReadAt(data, off)
-	if err != nil && err != io.EOF {
-		return nil, err
-	}
-	data = data[:n]
-	if off > 0 {
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			data = data[i+1:]
-		}
-	}
-	return parseJournal(bytes.NewReader(data), fi.ModTime()), nil
+	return parseJournal(bytes.NewReader(data), mod), nil
 }
 
 // parseJournal parses JSON lines of model.SysctlChange, the last

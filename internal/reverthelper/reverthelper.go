@@ -14,8 +14,10 @@
 package reverthelper
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -107,4 +109,32 @@ func Self(args ...string) ([]string, error) {
 		return nil, err
 	}
 	return append([]string{exe}, args...), nil
+}
+
+// ReadLogTail reads the end of a helper's log (JSON lines): at most
+// limit bytes, starting at a line boundary, and the file's modification
+// time (the date of lines that are not entries: a helper's crash).
+func ReadLogTail(path string, limit int64) ([]byte, time.Time, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	off := max(fi.Size()-limit, 0)
+	data := make([]byte, fi.Size()-off)
+	n, err := f.ReadAt(data, off)
+	if err != nil && err != io.EOF {
+		return nil, time.Time{}, err
+	}
+	data = data[:n]
+	if off > 0 {
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			data = data[i+1:]
+		}
+	}
+	return data, fi.ModTime(), nil
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"netlens/internal/reverthelper"
 	"netlens/model"
 )
 
@@ -114,31 +115,14 @@ func (b *Backend) Events() []model.RulesEvent {
 // readEvents reads the last entries of a revert log. Lines that are not
 // entries (a crash's message) are shown as errors by the helper.
 func readEvents(path string) ([]model.RulesEvent, error) {
-	f, err := os.Open(path)
+	data, mod, err := reverthelper.ReadLogTail(path, logTail)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	off := max(fi.Size()-logTail, 0)
-	data := make([]byte, fi.Size()-off)
-	n, err := f.ReadAt(data, off)
-	if err != nil && err != io.EOF {
-		return nil, err
-	}
-	data = data[:n]
-	if off > 0 {
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			data = data[i+1:]
-		}
-	}
-	return parseEvents(bytes.NewReader(data), fi.ModTime()), nil
+	return parseEvents(bytes.NewReader(data), mod), nil
 }
 
 // parseEvents parses JSON lines of model.RulesEvent; any other line (the
