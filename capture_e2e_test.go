@@ -112,3 +112,28 @@ for port in (53, 54):
 	s.keys("q")
 	s.waitText("EXIT=0", 10*time.Second)
 }
+
+// TestIntegrationE2ECaptureNeedsCapNetRaw: started by nobody, c on the
+// Capture tab opens the form, and starting says the capture needs
+// CAP_NET_RAW instead of failing silently or crashing.
+func TestIntegrationE2ECaptureNeedsCapNetRaw(t *testing.T) {
+	requireTmux(t)
+	bin := netlensBinary(t)
+	ns := testNetns(t)
+	script := fmt.Sprintf(`setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all %s --filter-backend none --snapshot-dir /tmp
+echo "EXIT=$?"
+sleep 60`, bin)
+	s := startTmux(t, 120, 40, []string{"TERM=xterm-256color"}, fmt.Sprintf("ip netns exec %s sh -c '%s'", ns, strings.ReplaceAll(script, "'", `'\''`)))
+	s.waitText("5 Capture", 10*time.Second)
+	s.keys("5")
+	s.waitText("Press c to start one here", 10*time.Second)
+	s.keys("c")
+	s.waitText("< any >", 5*time.Second)
+	s.keys("Enter")
+	scr := s.waitText("capture not started", 10*time.Second)
+	if !strings.Contains(scr, "needs CAP_NET_RAW") {
+		t.Fatalf("the refusal does not name CAP_NET_RAW:\n%s", scr)
+	}
+	s.keys("q")
+	s.waitText("EXIT=0", 10*time.Second)
+}

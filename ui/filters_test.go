@@ -270,7 +270,7 @@ func collect(t testing.TB, cmd tea.Cmd) []tea.Msg {
 		return out
 	case nil:
 		return nil
-	case countdownMsg, storeChangedMsg, refreshMsg:
+	case countdownMsg, sysctlTickMsg, storeChangedMsg, refreshMsg:
 		return nil
 	}
 	return []tea.Msg{m}
