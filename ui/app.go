@@ -102,6 +102,7 @@ func New(store *model.Store, opts Options) *App {
 	a.styles = *NewStyles(colorprofile.TrueColor)
 	c := Common{Styles: &a.styles, Keys: a.keys}
 	ed := &sysctlEditor{ctl: opts.Controls.Sysctl, now: opts.Now}
+	ed.status = func(s string, isErr bool) { a.setStatus(s, isErr) }
 	dp := newDropsPage(c, opts.Deps.Drops, ctCollector(opts.Deps), opts.Glyphs)
 	dp.ed = ed
 	dp.tr.source, dp.rs.source = opts.DropSource, opts.DropSource

@@ -293,13 +293,16 @@ func (p *dropsPage) governingSysctl() (name, value string, n int) {
 func (p *dropsPage) editSysctl() {
 	name, value, n := p.governingSysctl()
 	if n == 0 {
+		p.ed.fromDrops = true
 		p.ed.setMsg("e: the selected counter's explanation names no net.* sysctl this host has", true)
 		return
 	}
 	if why := p.ed.open(name, value); why != "" {
+		p.ed.fromDrops = true
 		p.ed.setMsg(why, true)
 		return
 	}
+	p.ed.fromDrops = true
 	if n > 1 {
 		p.ed.setMsg(name+" is the first of "+itoa(n)+" sysctls that govern this counter (the others: e on the Sysctl tab)", false)
 	}

@@ -151,10 +151,12 @@ func (p *sysctlPage) Update(msg tea.Msg) (page, tea.Cmd) {
 			if i := p.selected(); i >= 0 {
 				x := p.snap.Sysctls[i]
 				if why := p.ed.open(x.Name, x.Value); why != "" {
+					p.ed.fromDrops = false
 					p.ed.setMsg(why, true)
 				}
 			}
 		case key.Matches(msg, p.Keys.SysctlConfirm):
+			p.ed.fromDrops = false
 			return p, p.ed.confirm()
 		case key.Matches(msg, p.Keys.WatchedOnly):
 			p.watchedOnly = !p.watchedOnly

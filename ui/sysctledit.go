@@ -47,6 +47,11 @@ type sysctlEditor struct {
 
 	msg    string
 	msgErr bool
+	// status shows a message on the App's status line: the Drops tab has
+	// no message line of its own, so what the editor opened there says
+	// goes there (fromDrops).
+	status    func(string, bool)
+	fromDrops bool
 }
 
 // Messages of the editor's commands.
@@ -78,7 +83,7 @@ func (e *sysctlEditor) open(name, value string) string {
 	case e.isOpen():
 		return ""
 	}
-	e.stage, e.name, e.old, e.text, e.err, e.yes = edInput, name, value, []rune(value), "", 0
+	e.stage, e.name, e.old, e.text, e.err, e.yes, e.fromDrops = edInput, name, value, []rune(value), "", 0, false
 	return ""
 }
 
@@ -108,7 +113,12 @@ func (e *sysctlEditor) setSnapshot(s model.Snapshot) {
 	}
 }
 
-func (e *sysctlEditor) setMsg(s string, isErr bool) { e.msg, e.msgErr = s, isErr }
+func (e *sysctlEditor) setMsg(s string, isErr bool) {
+	e.msg, e.msgErr = s, isErr
+	if e.fromDrops && e.status != nil {
+		e.status(s, isErr)
+	}
+}
 
 // revertAt is the deadline of the change waiting for a confirm, if any.
 func (e *sysctlEditor) revertAt() (model.SysctlPending, bool) {

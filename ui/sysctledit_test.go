@@ -149,3 +149,19 @@ func TestDropsEditGoverningSysctl(t *testing.T) {
 		t.Fatalf("applied %+v", ctl.applied)
 	}
 }
+
+// TestDropsEditNoSysctl: e on a counter whose explanation names no
+// sysctl says so on the status line.
+func TestDropsEditNoSysctl(t *testing.T) {
+	a := newTestApp(t, funnelStore(), Options{Controls: Controls{Sysctl: &fakeSysctl{}}}, 120, 40)
+	send(a, "2", "home", "enter")
+	name, _, n := a.pages[1].(*dropsPage).governingSysctl()
+	runKeys(t, a, "e")
+	scr := screen(a)
+	if n == 0 && !strings.Contains(scr, "names no net.* sysctl") {
+		t.Fatalf("no word on the status line:\n%s", scr)
+	}
+	if n > 0 && !strings.Contains(scr, "Change "+name) {
+		t.Fatalf("the editor is not open on %s:\n%s", name, scr)
+	}
+}
