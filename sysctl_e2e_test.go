@@ -244,4 +244,18 @@ func TestIntegrationCLISysctl(t *testing.T) {
 			t.Fatalf("log (exit %d) lacks %q:\n%s", code, want, out)
 		}
 	}
+	// The snapshot has the journal, valid against the schema.
+	snap, err := exec.Command("ip", "netns", "exec", ns, bin, "snapshot", "--filter-backend", "none").Output()
+	if err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	sc, _ := validateSnapshot(t, snap)["sysctl_changes"].(map[string]any)
+	j, _ := sc["journal"].([]any)
+	if len(j) != 4 {
+		t.Fatalf("sysctl_changes.journal has %d entries, want 4 (refused, applied, confirmed, kept): %v", len(j), sc)
+	}
+	last, _ := j[3].(map[string]any)
+	if last["outcome"] != "kept" || last["new"] != orig || last["user"] != "root" {
+		t.Fatalf("last journal entry %v", last)
+	}
 }

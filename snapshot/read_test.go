@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -84,6 +85,7 @@ func TestDecodeV1(t *testing.T) {
 func TestDecodeErrors(t *testing.T) {
 	plain, _ := export.Marshal(snapshottest.Full())
 	half := plain[:len(plain)/2]
+	cur := []byte(fmt.Sprintf(`"schema_version": %d`, model.SchemaVersion))
 	tests := []struct {
 		name string
 		data []byte
@@ -95,8 +97,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"truncated gzip", gz(t, plain)[:200], ErrTruncated, "gzip stream ends"},
 		{"truncated zstd", zst(t, plain)[:200], ErrTruncated, "zstd stream ends"},
 		{"gzip of truncated JSON", gz(t, half), ErrTruncated, "ends after"},
-		{"newer version", bytes.Replace(plain, []byte(`"schema_version": 2`), []byte(`"schema_version": 9`), 1), ErrVersion, "newer than this netlens reads"},
-		{"version 0", bytes.Replace(plain, []byte(`"schema_version": 2`), []byte(`"schema_version": 0`), 1), ErrVersion, "older"},
+		{"newer version", bytes.Replace(plain, cur, []byte(`"schema_version": 9`), 1), ErrVersion, "newer than this netlens reads"},
+		{"version 0", bytes.Replace(plain, cur, []byte(`"schema_version": 0`), 1), ErrVersion, "older"},
 		{"no version", []byte(`{"host": "a"}`), ErrFormat, "no schema_version"},
 		{"no host", []byte(`{"schema_version": 2}`), ErrFormat, "no host"},
 		{"not JSON", []byte("hello"), ErrFormat, "invalid JSON"},

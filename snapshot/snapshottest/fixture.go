@@ -107,5 +107,13 @@ func Build(o Options) model.Snapshot {
 			Action: model.ActionAccept, Label: "keep ssh", Packets: 10, Bytes: 600},
 	}
 	s.Publish(model.RulesUpdate{State: model.RulesState{Backend: "nft", At: t0, Rules: append(rules, o.Rules...)}})
+	s.Publish(model.SysctlChangesUpdate{Changes: &model.SysctlChanges{
+		Pending: &model.SysctlPending{Txn: 9, Name: "net.core.somaxconn", Old: "4096", New: "8192", RevertAt: t0.Add(30 * time.Second)},
+		Journal: []model.SysctlChange{
+			{At: t0.Add(-time.Minute), Txn: 8, Name: "net.ipv4.tcp_keepalive_time", Old: "7200", New: "600", UID: 0, User: "root", By: "netlens (pid 4242)", Outcome: model.SysctlApplied, RevertAt: t0.Add(-30 * time.Second)},
+			{At: t0.Add(-30 * time.Second), Txn: 8, Name: "net.ipv4.tcp_keepalive_time", Old: "600", New: "7200", UID: 0, User: "root", By: "revert helper (pid 4250)", Outcome: model.SysctlReverted, Message: "written back at the deadline: not confirmed"},
+			{At: t0, Txn: 9, Name: "net.core.somaxconn", Old: "4096", New: "8192", UID: 0, User: "root", By: "netlens (pid 4242)", Outcome: model.SysctlApplied, RevertAt: t0.Add(30 * time.Second)},
+		},
+	}})
 	return s.Snapshot()
 }
