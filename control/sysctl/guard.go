@@ -9,13 +9,26 @@ import (
 )
 
 // Session is the operator's SSH path as the guard sees it: the session
-// (filter.SessionFromEnv, from SSH_CONNECTION) and the interface that
-// holds its local address, the interface its packets come in by (for a
-// session over loopback, lo). Iface is "" when not over SSH or when no
-// interface of the namespace holds the address.
+// (filter.SessionFromEnv, from SSH_CONNECTION), the interface the route
+// back to the client leaves by (RTM_GETROUTE, as `ip route get CLIENT`),
+// and the interface holding the session's local address when it is
+// another one (for a session over loopback, both are lo). Iface is ""
+// when not over SSH or when neither is found.
 type Session struct {
 	SSH   *filter.SSHSession
 	Iface string
+	// AddrIface is the interface holding the server address, when it
+	// differs from Iface.
+	AddrIface string
+}
+
+// onPath reports whether iface (a per-interface sysctl's: a name, all
+// or default) governs the session's path.
+func (s Session) onPath(iface string) bool {
+	if s.SSH == nil || iface == "" {
+		return false
+	}
+	return iface == "all" || iface == "default" || iface == s.Iface || iface == s.AddrIface
 }
 
 // SessionFromEnv finds the SSH path of this process in the namespace the
@@ -25,7 +38,14 @@ func SessionFromEnv() Session {
 	if s.SSH == nil {
 		return s
 	}
-	s.Iface = ifaceOf(s.SSH.Server.Addr())
+	s.Iface = routeIface(s.SSH.Client.Addr())
+	if a := ifaceOf(s.SSH.Server.Addr()); a != s.Iface {
+		if s.Iface == "" {
+			s.Iface = a
+		} else {
+			s.AddrIface = a
+		}
+	}
 	return s
 }
 
@@ -62,18 +82,21 @@ func Risks(name, old, new string, sess Session) []string {
 	if len(parts) == 5 && parts[2] == "conf" {
 		iface = parts[3]
 	}
-	onPath := iface != "" && sess.SSH != nil && (iface == "all" || iface == "default" || iface == sess.Iface)
+	onPath := sess.onPath(iface)
 	path := ""
 	if sess.SSH != nil {
 		path = "your SSH session (" + sess.SSH.Client.String() + " -> " + sess.SSH.Server.String()
 		if sess.Iface != "" {
 			path += " via " + sess.Iface
 		}
+		if sess.AddrIface != "" {
+			path += ", address on " + sess.AddrIface
+		}
 		path += ")"
 	}
 	var out []string
 	switch {
-	case name == "net.ipv4.ip_forward" || last == "forwarding" && (iface == "all" || iface == "default" || iface == sess.Iface):
+	case name == "net.ipv4.ip_forward" || last == "forwarding" && (iface == "all" || iface == "default" || sess.onPath(iface)):
 		if old != "0" && new == "0" {
 			r := "this host routes packets (" + name + " = " + old + "): setting 0 stops it forwarding, and every connection routed through it is cut"
 			if sess.SSH != nil {

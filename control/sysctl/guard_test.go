@@ -44,3 +44,13 @@ func TestRisks(t *testing.T) {
 		})
 	}
 }
+
+// TestRisksAddrIface: a sysctl of the interface that holds the session's
+// address counts as on its path, as the route's does.
+func TestRisksAddrIface(t *testing.T) {
+	s := Session{SSH: &filter.SSHSession{Client: netip.MustParseAddrPort("192.0.2.7:50000"), Server: netip.MustParseAddrPort("198.51.100.1:22")}, Iface: "eth0", AddrIface: "dummy0"}
+	got := strings.Join(Risks("net.ipv4.conf.dummy0.rp_filter", "0", "1", s), "\n")
+	if !strings.Contains(got, "reverse-path filtering on dummy0") || !strings.Contains(got, "via eth0, address on dummy0") {
+		t.Fatalf("Risks = %q", got)
+	}
+}

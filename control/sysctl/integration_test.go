@@ -3,6 +3,7 @@ package sysctl
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -169,5 +170,24 @@ func TestIntegrationRecoverAfterHelperDied(t *testing.T) {
 	last := ch.Journal[len(ch.Journal)-1]
 	if last.Outcome != model.SysctlReverted || !strings.Contains(last.Message, "its revert helper did not") {
 		t.Fatalf("last journal entry %+v", last)
+	}
+}
+
+// TestIntegrationRouteIface: the guard's SSH path is the interface of the
+// route back to the client, as `ip route get` says.
+func TestIntegrationRouteIface(t *testing.T) {
+	netnstest.RequireRoot(t)
+	ns := netnstest.New(t, "sysroute")
+	ns.Run(t, "ip", "link", "add", "ra0", "type", "veth", "peer", "name", "rb0")
+	ns.Run(t, "ip", "addr", "add", "10.79.5.1/24", "dev", "ra0")
+	ns.Run(t, "ip", "link", "set", "ra0", "up")
+	ns.Run(t, "ip", "link", "set", "rb0", "up")
+	for _, tt := range []struct{ dst, want string }{{"127.0.0.1", "lo"}, {"10.79.5.9", "ra0"}, {"192.0.2.1", ""}} {
+		var got string
+		ns.Do(t, func() { got = routeIface(netip.MustParseAddr(tt.dst)) })
+		out, _ := ns.Command("ip", "route", "get", tt.dst).CombinedOutput() // no route: exit 2
+		if got != tt.want || (tt.want != "" && !strings.Contains(string(out), "dev "+tt.want)) {
+			t.Errorf("routeIface(%s) = %q, want %q (ip route get: %s)", tt.dst, got, tt.want, strings.TrimSpace(string(out)))
+		}
 	}
 }
