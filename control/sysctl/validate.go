@@ -3,7 +3,6 @@ package sysctl
 import (
 	"errors"
 	"fmt"
-	"path"
 	"strconv"
 	"strings"
 	"unicode"
@@ -18,31 +17,46 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 }
 
-// NormalizeName turns "net/ipv4/ip_forward" or "net.ipv4.ip_forward"
-// into the dotted name, and refuses anything outside net.*, empty
-// components and "..".
+// NormalizeName turns a name into the dotted form sysctl(8) and the
+// Sysctl tab use, where a dot inside a component (an interface eth0.10)
+// is written '/': "net.ipv4.conf.eth0/10.rp_filter". The slash form
+// "net/ipv4/conf/eth0.10/rp_filter" (a path under /proc/sys) is
+// converted. Anything outside net.*, empty components and ".." are
+// refused.
 func NormalizeName(name string) (string, error) {
 	n := strings.TrimSpace(name)
-	if strings.Contains(n, "/") {
-		n = strings.ReplaceAll(strings.Trim(n, "/"), "/", ".")
+	if strings.HasPrefix(n, "/") || strings.HasPrefix(n, "net/") {
+		n = swapSeparators(strings.Trim(n, "/"))
 	}
 	if !strings.HasPrefix(n, "net.") {
 		return "", invalid("%q: only net.* sysctls can be changed", name)
 	}
 	for _, c := range strings.Split(n, ".") {
-		if c == "" || c == ".." || strings.ContainsAny(c, "\x00") {
+		if c == "" || c == ".." || strings.Trim(c, "/") == "" || strings.Contains(c, "//") || strings.ContainsAny(c, "\x00") {
 			return "", invalid("%q: not a sysctl name", name)
 		}
 	}
 	return n, nil
 }
 
-// procPath is the file of a dotted name under /proc/sys. A dot inside an
-// interface name (eth0.10) cannot be told apart in the dotted form; the
-// caller passes the slash form for those, which NormalizeName keeps:
-// the file is found by trying the dotted components as they are.
+// swapSeparators turns a dotted name into a path or back: '.' and '/'
+// trade places.
+func swapSeparators(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		switch c {
+		case '.':
+			b[i] = '/'
+		case '/':
+			b[i] = '.'
+		}
+	}
+	return string(b)
+}
+
+// procPath is the file of a dotted name under root (/proc/sys).
 func procPath(root, name string) string {
-	return path.Join(root, strings.ReplaceAll(name, ".", "/"))
+	return root + "/" + swapSeparators(name)
 }
 
 // rng is the documented range of an integer sysctl (or of every element

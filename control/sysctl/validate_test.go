@@ -14,10 +14,13 @@ func TestNormalizeName(t *testing.T) {
 	}{
 		{in: "net.ipv4.ip_forward", want: "net.ipv4.ip_forward"},
 		{in: "net/ipv4/ip_forward", want: "net.ipv4.ip_forward"},
+		{in: "net/ipv4/conf/eth0.10/rp_filter", want: "net.ipv4.conf.eth0/10.rp_filter"},
+		{in: "net.ipv4.conf.eth0/10.rp_filter", want: "net.ipv4.conf.eth0/10.rp_filter"},
 		{in: " /net/core/somaxconn ", want: "net.core.somaxconn"},
 		{in: "kernel.panic", err: "only net.*"},
 		{in: "net..ipv4", err: "not a sysctl name"},
 		{in: "net.ipv4.", err: "not a sysctl name"},
+		{in: "net.ipv4.conf./.rp_filter", err: "not a sysctl name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -98,6 +101,28 @@ func FuzzValidate(f *testing.F) {
 		again, err := Validate(name, cur, got)
 		if err != nil || again != got {
 			t.Fatalf("Validate(%q) = %q, then %q, %v", value, got, again, err)
+		}
+	})
+}
+
+// FuzzNormalizeName: a name accepted never leads out of /proc/sys/net.
+func FuzzNormalizeName(f *testing.F) {
+	for _, s := range []string{"net.ipv4.ip_forward", "net/ipv4/conf/eth0.10/rp_filter", "net.a//.b", "net/../x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		n, err := NormalizeName(name)
+		if err != nil {
+			return
+		}
+		p := procPath("/proc/sys", n)
+		for _, seg := range strings.Split(p, "/")[1:] {
+			if seg == ".." || seg == "." || seg == "" {
+				t.Fatalf("NormalizeName(%q) = %q: path %q has segment %q", name, n, p, seg)
+			}
+		}
+		if !strings.HasPrefix(p, "/proc/sys/net/") {
+			t.Fatalf("path %q outside /proc/sys/net", p)
 		}
 	})
 }
