@@ -470,3 +470,68 @@ func TestIntegrationServeWarnsOffLoopback(t *testing.T) {
 		t.Errorf("stderr:\n%s", seen)
 	}
 }
+
+// metricValue returns the value of the series (name and labels as the
+// text format prints them, labels in order) in a text exposition.
+func metricValue(body, series string) (float64, bool) {
+	for _, l := range strings.Split(body, "\n") {
+		if rest, ok := strings.CutPrefix(l, series+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
+}
+
+// waitMetric scrapes url (bounded) until cond holds for the series'
+// value; it returns the last body.
+func waitMetric(t *testing.T, ns, u, series string, cond func(v float64, ok bool) bool) string {
+	t.Helper()
+	var body string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var code int
+		body, code = curlIn(t, ns, u)
+		v, ok := metricValue(body, series)
+		if code == 200 && cond(v, ok) {
+			return body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: value %v (present %v), HTTP %d; exposition:\n%.4000s", series, v, ok, code, body)
+		}
+	}
+}
+
+// TestIntegrationServeDropTraceReasons: with the eBPF tracer as the drop
+// source, N datagrams to a closed port show as exactly N more
+// NO_SOCKET drops at the transport layer, source="ebpf", none of them
+// unattributed.
+func TestIntegrationServeDropTraceReasons(t *testing.T) {
+	ns := testNetns(t)
+	bin := netlensBinary(t)
+	_, log := startIn(t, ns, bin, "serve", "--listen", "127.0.0.1:9347", "--refresh", "250ms", "--no-owners", "--drop-source", "ebpf", "--filter-backend", "none")
+	waitLine(t, log, "listening on", 20*time.Second)
+	const u = "http://127.0.0.1:9347/metrics"
+	const reason = `netlens_drop_reason_total{layer="transport",reason="NO_SOCKET",source="ebpf"}`
+	body := waitMetric(t, ns, u, `netlens_collector_up{collector="droptrace"}`, func(v float64, ok bool) bool { return ok && v == 1 })
+	before, _ := metricValue(body, reason)
+	const n = 137
+	sendUDP(t, ns, n, 9)
+	var last float64
+	body = waitMetric(t, ns, u, reason, func(v float64, ok bool) bool { last = v; return ok && v-before >= n })
+	// One more refresh: nothing else arrives.
+	time.Sleep(time.Second)
+	body, _ = curlIn(t, ns, u)
+	v, _ := metricValue(body, reason)
+	if v-before != n || last != v {
+		t.Fatalf("%s went from %v to %v (then %v), want +%d", reason, before, last, v, n)
+	}
+	if u, ok := metricValue(body, "netlens_drop_trace_unattributed_total"); !ok || u != 0 {
+		t.Errorf("netlens_drop_trace_unattributed_total = %v (present %v), want 0", u, ok)
+	}
+	if s, ok := metricValue(body, "netlens_drop_trace_seen_total"); !ok || s < n {
+		t.Errorf("netlens_drop_trace_seen_total = %v (present %v), want at least %d", s, ok, n)
+	}
+	if strings.Contains(body, `source="netdm"`) || strings.Contains(body, `source="drop_trace"`) {
+		t.Errorf("reasons of another source, or tracer reasons in the funnel:\n%.4000s", body)
+	}
+}

@@ -73,10 +73,19 @@ var (
 		"Drop-funnel values that go up and down (a qdisc backlog), as the kernel reports them; labels as netlens_drops_total.",
 		funnelLabels...)
 	descReason = newDesc("drop_reason_total",
-		"Packets the kernel freed as dropped, by drop reason (include/net/dropreason-core.h; \"none\" in summary mode) and the layer it belongs to, as the kernel's drop monitor (NET_DM) reported them since netlens started.",
-		"reason", "layer")
+		"Packets the kernel freed as dropped, by drop reason (include/net/dropreason-core.h; \"none\" in NET_DM summary mode) and the layer it belongs to, since netlens started; "+
+			"source says which reported them: netdm (the kernel's drop monitor) or ebpf (netlens's tracer on skb:kfree_skb). Only one source runs at a time.",
+		"reason", "layer", "source")
 	descDropMonLost = newDesc("drop_monitor_lost_total",
 		"Drop-monitor alerts lost before netlens read them (socket buffer overruns, queue limits): the drop reasons undercount by at least this much.")
+	descTraceSeen = newDesc("drop_trace_seen_total",
+		"Drops the eBPF drop tracer saw in its scope since it started (netlens_drop_reason_total{source=\"ebpf\"} sums to this minus netlens_drop_trace_unattributed_total).")
+	descTraceUnattr = newDesc("drop_trace_unattributed_total",
+		"Drops the eBPF tracer saw but could not count under a reason: its kernel map had no room for their flow, or evicted it before netlens read it. The reasons undercount by exactly this much.")
+	descTraceNotAggr = newDesc("drop_trace_not_aggregated_total",
+		"Drops the eBPF tracer's kernel map refused outright (full); part of netlens_drop_trace_unattributed_total.")
+	descTraceOtherNS = newDesc("drop_trace_other_netns_total",
+		"Drops the eBPF tracer saw in network namespaces out of its scope (not counted in netlens_drop_trace_seen_total).")
 	descCTEntries = newDesc("conntrack_entries", "Connections in the conntrack table (nf_conntrack_count).")
 	descCTMax     = newDesc("conntrack_entries_limit", "Size limit of the conntrack table (nf_conntrack_max): new connections are dropped when it is full.")
 	descCTDrop    = newDesc("conntrack_drop_total", conntrackHelp("drop"))
@@ -110,7 +119,8 @@ func conntrackHelp(name string) string {
 	return e.Title + " (conntrack statistic " + name + ", all CPUs): " + strings.Join(strings.Fields(e.Increments), " ")
 }
 
-var allDescs = []*prometheus.Desc{descDrops, descDropsCurrent, descReason, descDropMonLost, descCTEntries, descCTMax, descCTDrop, descCTEarly,
+var allDescs = []*prometheus.Desc{descDrops, descDropsCurrent, descReason, descDropMonLost,
+	descTraceSeen, descTraceUnattr, descTraceNotAggr, descTraceOtherNS, descCTEntries, descCTMax, descCTDrop, descCTEarly,
 	descCTInsFail, descCTInvalid, descCTLost, descCTOverrun, descSockets, descRulePkts, descRuleBytes, descCapPkts, descCapBytes, descCapDrops,
 	descUp, descDuration, descErrors, descSuccess, descTaken, descBuild}
 
@@ -127,6 +137,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	snap := c.src.Snapshot()
 	c.funnel(ch, snap.Counters)
 	dropMonitor(ch, snap.DropMonitor)
+	dropTrace(ch, snap.DropTrace)
 	conntrack(ch, snap.Conntrack)
 	sockets(ch, snap.Sockets)
 	rules(ch, snap.Rules)
@@ -159,7 +170,7 @@ func (c *Collector) funnel(ch chan<- prometheus.Metric, cs []model.Counter) {
 	instances := map[counterID][]string{}
 	for i := range fc {
 		f := &fc[i]
-		if f.Source == dropMonitorSource || f.Instance == "" {
+		if isReasonSource(f.Source) || f.Instance == "" {
 			continue
 		}
 		id := counterID{f.Layer, f.Source, f.Group, f.Name}
@@ -181,7 +192,7 @@ func (c *Collector) funnel(ch chan<- prometheus.Metric, cs []model.Counter) {
 	var order []funnelKey
 	for i := range fc {
 		f := &fc[i]
-		if f.Source == dropMonitorSource {
+		if isReasonSource(f.Source) {
 			continue
 		}
 		key := funnelKey{f.Layer, f.Source, f.Group, f.Name, f.Instance, f.Kind == model.KindGauge}
@@ -204,6 +215,70 @@ func (c *Collector) funnel(ch chan<- prometheus.Metric, cs []model.Counter) {
 
 // dropMonitorSource is the Source of the drop monitor's counters.
 const dropMonitorSource = "drop_monitor"
+
+// isReasonSource says whether counters of source are drop reasons (the
+// drop monitor's and the eBPF tracer's, one series per code location):
+// netlens_drop_reason_total exports them summed over locations, not the
+// funnel.
+func isReasonSource(source string) bool {
+	return source == dropMonitorSource || source == drops.DropTraceSource
+}
+
+// Values of netlens_drop_reason_total's source label.
+const (
+	reasonSourceNetDM = "netdm"
+	reasonSourceEBPF  = "ebpf"
+)
+
+// reasonKey is one series of netlens_drop_reason_total.
+type reasonKey struct {
+	reason string
+	layer  model.Layer
+}
+
+// reasonSums sums packets by (reason, layer) over code locations, in
+// first-seen order.
+type reasonSums struct {
+	sums  map[reasonKey]uint64
+	order []reasonKey
+}
+
+func (r *reasonSums) add(reason string, layer model.Layer, n uint64) {
+	if reason == "" {
+		reason = "none"
+	}
+	k := reasonKey{reason, layer}
+	if r.sums == nil {
+		r.sums = map[reasonKey]uint64{}
+	}
+	if _, ok := r.sums[k]; !ok {
+		r.order = append(r.order, k)
+	}
+	r.sums[k] += n
+}
+
+func (r *reasonSums) emit(ch chan<- prometheus.Metric, source string) {
+	for _, k := range r.order {
+		ch <- prometheus.MustNewConstMetric(descReason, prometheus.CounterValue, float64(r.sums[k]), k.reason, string(k.layer), source)
+	}
+}
+
+// dropTrace exports the eBPF tracer's reasons, summed over locations
+// (never per flow), and its accounting.
+func dropTrace(ch chan<- prometheus.Metric, t model.DropTrace) {
+	if t.At.IsZero() || !t.Supported {
+		return
+	}
+	var rs reasonSums
+	for _, r := range t.Reasons {
+		rs.add(r.Reason, r.Layer, r.Packets)
+	}
+	rs.emit(ch, reasonSourceEBPF)
+	ch <- prometheus.MustNewConstMetric(descTraceSeen, prometheus.CounterValue, float64(t.Seen))
+	ch <- prometheus.MustNewConstMetric(descTraceUnattr, prometheus.CounterValue, float64(t.Unattributed))
+	ch <- prometheus.MustNewConstMetric(descTraceNotAggr, prometheus.CounterValue, float64(t.NotAggregated))
+	ch <- prometheus.MustNewConstMetric(descTraceOtherNS, prometheus.CounterValue, float64(t.OtherNetns))
+}
 
 // compareInstance orders instance names with their numbers compared as
 // numbers (cpu2 before cpu10), so the kept set is the natural first N.
@@ -229,25 +304,11 @@ func dropMonitor(ch chan<- prometheus.Metric, dm model.DropMonitor) {
 	if dm.At.IsZero() || !dm.Supported {
 		return
 	}
-	type key struct {
-		reason string
-		layer  model.Layer
-	}
-	sums := map[key]uint64{}
-	var order []key
+	var rs reasonSums
 	for _, d := range dm.Drops {
-		k := key{d.Reason, d.Layer}
-		if k.reason == "" {
-			k.reason = "none"
-		}
-		if _, ok := sums[k]; !ok {
-			order = append(order, k)
-		}
-		sums[k] += d.Total
+		rs.add(d.Reason, d.Layer, d.Total)
 	}
-	for _, k := range order {
-		ch <- prometheus.MustNewConstMetric(descReason, prometheus.CounterValue, float64(sums[k]), k.reason, string(k.layer))
-	}
+	rs.emit(ch, reasonSourceNetDM)
 	ch <- prometheus.MustNewConstMetric(descDropMonLost, prometheus.CounterValue, float64(dm.Lost))
 }
 
