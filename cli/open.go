@@ -84,7 +84,10 @@ func summary(r diff.Report) string {
 
 // changed is what the TUI draws as changed in a diff.
 func changed(r diff.Report) *ui.Changed {
-	c := &ui.Changed{Sockets: map[ui.SocketID]bool{}, Sysctls: map[string]bool{}, Rules: map[uint32]bool{}}
+	c := &ui.Changed{Sockets: map[ui.SocketID]bool{}, Sysctls: map[string]bool{}, Rules: map[uint32]bool{}, Flows: map[ui.FlowID]bool{}}
+	for _, f := range r.FlowsAppeared {
+		c.Flows[ui.FlowID{Proto: f.Proto, Src: f.Orig.Src, Dst: f.Orig.Dst, Zone: f.Zone}] = true
+	}
 	for _, s := range r.SocketsAppeared {
 		c.Sockets[ui.SocketID{Proto: s.Proto, Local: s.Local, Remote: s.Remote}] = true
 	}
