@@ -713,3 +713,37 @@ func pyListenIn(t *testing.T, ns string) *exec.Cmd {
 	}
 	return listener
 }
+
+// TestIntegrationServeWithCapabilities: as nobody with only the
+// capabilities docs/metrics.md lists (CAP_NET_ADMIN for conntrack, NET_DM
+// and nftables; CAP_BPF and CAP_PERFMON for the eBPF tracer), every
+// collector runs: serve names none it cannot run, every
+// netlens_collector_up is 1, and the tracer counts drops.
+func TestIntegrationServeWithCapabilities(t *testing.T) {
+	ns := testNetns(t)
+	bin := netlensBinary(t)
+	const caps = "-all,+net_admin,+bpf,+perfmon"
+	cmd, log := startIn(t, ns, "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+		"--inh-caps="+caps, "--ambient-caps="+caps, "--bounding-set="+caps,
+		bin, "serve", "--listen", "127.0.0.1:9347", "--refresh", "250ms", "--drop-source", "ebpf", "--filter-backend", "nft")
+	seen := strings.Join(waitLine(t, log, "listening on", 30*time.Second), "\n")
+	if strings.Contains(seen, "cannot run") {
+		t.Errorf("serve with its capabilities cannot run some collectors:\n%s", seen)
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	// Uid nobody; CapEff CAP_NET_ADMIN (12), CAP_PERFMON (38), CAP_BPF (39).
+	if err != nil || !strings.Contains(string(status), "\nUid:\t65534\t65534\t65534\t65534\n") || !strings.Contains(string(status), "\nCapEff:\t000000c000001000\n") {
+		t.Fatalf("serve does not run as nobody with three capabilities: %v\n%s", err, status)
+	}
+	const u = "http://127.0.0.1:9347/metrics"
+	const reason = `netlens_drop_reason_total{layer="transport",reason="NO_SOCKET",source="ebpf"}`
+	body := waitMetric(t, ns, u, `netlens_collector_up{collector="droptrace"}`, func(v float64, ok bool) bool { return ok && v == 1 })
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, "netlens_collector_up{") && !strings.HasSuffix(l, " 1") {
+			t.Errorf("not up as nobody with its capabilities: %s", l)
+		}
+	}
+	before, _ := metricValue(body, reason)
+	sendUDP(t, ns, 20, 9)
+	waitMetric(t, ns, u, reason, func(v float64, ok bool) bool { return ok && v-before == 20 })
+}
