@@ -36,6 +36,13 @@ type Changed struct {
 	Rules map[uint32]bool
 	// Flows (conntrack entries) that appeared.
 	Flows map[FlowID]bool
+	// Procs are the names of the processes holding a socket that
+	// appeared.
+	Procs map[string]bool
+	// CaptureFlows and CaptureHosts are the captured flows and hosts
+	// that appeared or whose packets grew.
+	CaptureFlows map[model.CaptureFlowKey]bool
+	CaptureHosts map[netip.Addr]bool
 }
 
 // FlowID is a conntrack flow's identity across snapshots: its protocol,

@@ -102,6 +102,7 @@ func TestOfflineDiffRowKinds(t *testing.T) {
 	a := newTestApp(t, model.NewStoreFrom(b), Options{Offline: &Offline{File: "b", Base: "a", Changed: &Changed{
 		Sockets: map[SocketID]bool{{model.ProtoTCP, netip.MustParseAddrPort("0.0.0.0:8080"), netip.MustParseAddrPort("0.0.0.0:0")}: true},
 		Flows:   map[FlowID]bool{{flow.Proto, flow.Orig.Src, flow.Orig.Dst, flow.Zone}: true},
+		Procs:   map[string]bool{"sshd": true},
 	}}}, 120, 40)
 	c := a.pages[0].(*connsPage)
 	kinds := func(n int, local func(i int) string, kind func(i int) rowKind) map[string]rowKind {
@@ -131,9 +132,68 @@ func TestOfflineDiffRowKinds(t *testing.T) {
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("joined view (-want +got):\n%s", d)
 	}
+	send(a, "P")
+	// The processes view lists processes with TCP connections: sshd.
+	procs := func() map[string]rowKind {
+		return kinds(len(c.procs.idx), func(i int) string { return c.procs.rows[c.procs.idx[i]].Comm }, c.procs.rowKind)
+	}
+	if got := procs(); got["sshd"] != rowHot {
+		t.Errorf("processes view: %v; want sshd (holds a socket that appeared) hot", got)
+	}
+	delete(c.Changed.Procs, "sshd")
+	if got := procs(); got["sshd"] != rowPlain {
+		t.Errorf("processes view: %v; want sshd plain once unchanged", got)
+	}
 	delete(c.Changed.Flows, FlowID{flow.Proto, flow.Orig.Src, flow.Orig.Dst, flow.Zone})
 	got = kinds(len(c.joined.idx), sock(&c.joined.snap, c.joined.idx), c.joined.rowKind)
 	if k := got["10.0.0.1:22 10.0.0.2:50000"]; k == rowHot {
 		t.Errorf("joined view: 10.0.0.1:22 hot with its flow unchanged")
+	}
+}
+
+// TestOfflineDiffCapture: in a diff the Capture tab draws the flows and
+// hosts that moved between the two snapshots as changed, whatever their
+// rate at the time of the newer one; outside a diff, those moving then.
+func TestOfflineDiffCapture(t *testing.T) {
+	b, err := snapshot.ReadFile("testdata/offline-b.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k1 := model.CaptureFlowKey{Proto: model.ProtoTCP, A: netip.MustParseAddrPort("10.0.0.1:22"), B: netip.MustParseAddrPort("10.0.0.2:50000")}
+	k2 := model.CaptureFlowKey{Proto: model.ProtoUDP, A: netip.MustParseAddrPort("10.0.0.1:53"), B: netip.MustParseAddrPort("10.0.0.9:40000")}
+	h1, h2 := netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.9")
+	b.Capture.TopFlows = []model.CaptureFlow{{Key: k1, PacketsAToB: 10, BytesAToB: 9000}, {Key: k2, PacketsAToB: 1, BytesAToB: 100, PacketsPerSec: 3}}
+	b.Capture.TopHosts = []model.CaptureHost{{Addr: h1, PacketsSent: 10, BytesSent: 9000}, {Addr: h2, PacketsSent: 1, BytesSent: 100, PacketsPerSec: 3}}
+	for _, tt := range []struct {
+		name    string
+		changed *Changed
+		flows   map[model.CaptureFlowKey]rowKind
+		hosts   map[netip.Addr]rowKind
+	}{
+		{"diff", &Changed{CaptureFlows: map[model.CaptureFlowKey]bool{k1: true}, CaptureHosts: map[netip.Addr]bool{h1: true}},
+			map[model.CaptureFlowKey]rowKind{k1: rowHot, k2: rowPlain}, map[netip.Addr]rowKind{h1: rowHot, h2: rowPlain}},
+		{"one snapshot", nil,
+			map[model.CaptureFlowKey]rowKind{k1: rowPlain, k2: rowHot}, map[netip.Addr]rowKind{h1: rowPlain, h2: rowHot}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newTestApp(t, model.NewStoreFrom(b), Options{Offline: &Offline{File: "b", Changed: tt.changed}}, 120, 40)
+			send(a, "5")
+			p := a.pages[4].(*capturePage)
+			flows := map[model.CaptureFlowKey]rowKind{}
+			for i := range p.flows.idx {
+				flows[p.snap.Capture.TopFlows[p.flows.idx[i]].Key] = p.flows.rowKind(i)
+			}
+			if d := cmp.Diff(tt.flows, flows); d != "" {
+				t.Errorf("flows (-want +got):\n%s", d)
+			}
+			send(a, "v")
+			hosts := map[netip.Addr]rowKind{}
+			for i := range p.hosts.idx {
+				hosts[p.snap.Capture.TopHosts[p.hosts.idx[i]].Addr] = p.hosts.rowKind(i)
+			}
+			if d := cmp.Diff(tt.hosts, hosts); d != "" {
+				t.Errorf("hosts (-want +got):\n%s", d)
+			}
+		})
 	}
 }
