@@ -747,3 +747,26 @@ func TestIntegrationServeWithCapabilities(t *testing.T) {
 	sendUDP(t, ns, 20, 9)
 	waitMetric(t, ns, u, reason, func(v float64, ok bool) bool { return ok && v-before == 20 })
 }
+
+// TestIntegrationServeLoopbackByDefault: without --listen, serve listens
+// on 127.0.0.1 only: a client on the namespace's other address is
+// refused.
+func TestIntegrationServeLoopbackByDefault(t *testing.T) {
+	ns := testNetns(t)
+	for _, args := range [][]string{{"link", "add", "v0", "type", "veth", "peer", "name", "v1"}, {"addr", "add", "10.99.0.1/24", "dev", "v0"}, {"link", "set", "v0", "up"}, {"link", "set", "v1", "up"}} {
+		if out, err := exec.Command("ip", append([]string{"-n", ns}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	_, log := startIn(t, ns, netlensBinary(t), "serve", "--filter-backend", "none")
+	seen := strings.Join(waitLine(t, log, "listening on", 20*time.Second), "\n")
+	if !strings.Contains(seen, "listening on http 127.0.0.1:9347") {
+		t.Errorf("stderr:\n%s", seen)
+	}
+	if _, code := curlIn(t, ns, "http://127.0.0.1:9347/metrics"); code != 200 {
+		t.Errorf("loopback: HTTP %d, want 200", code)
+	}
+	if body, code := curlIn(t, ns, "http://10.99.0.1:9347/metrics"); code != 0 {
+		t.Errorf("10.99.0.1: HTTP %d, want no connection: %.200s", code, body)
+	}
+}
