@@ -97,6 +97,8 @@ func TestCLIUsage(t *testing.T) {
 		{name: "open missing file", args: []string{"--open", "/nonexistent.json"}, code: 2, stderr: "no such file", noStdout: true},
 		{name: "serve bad listen", args: []string{"serve", "--listen", "256.0.0.1:1"}, code: 2, stderr: "--listen 256.0.0.1:1", noStdout: true},
 		{name: "serve refresh too short", args: []string{"serve", "--refresh", "1ms"}, code: 2, stderr: "too short", noStdout: true},
+		{name: "serve max-netns zero", args: []string{"serve", "--netns", "all", "--max-netns", "0"}, code: 2, stderr: "--max-netns 0: want at least 1", noStdout: true},
+		{name: "netns all outside serve", args: []string{"snapshot", "--netns", "all"}, code: 2, stderr: "--netns all (every namespace) is for netlens serve", noStdout: true},
 		{name: "open with netns", args: []string{"--open", "a.json", "--netns", "inode:1"}, code: 2, stderr: "--netns does not apply", noStdout: true},
 	}
 	for _, tt := range tests {
