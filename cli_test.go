@@ -98,6 +98,7 @@ func TestCLIUsage(t *testing.T) {
 		{name: "serve bad listen", args: []string{"serve", "--listen", "256.0.0.1:1"}, code: 2, stderr: "--listen 256.0.0.1:1", noStdout: true},
 		{name: "serve refresh too short", args: []string{"serve", "--refresh", "1ms"}, code: 2, stderr: "too short", noStdout: true},
 		{name: "serve max-netns zero", args: []string{"serve", "--netns", "all", "--max-netns", "0"}, code: 2, stderr: "--max-netns 0: want at least 1", noStdout: true},
+		{name: "serve netns all bad web config", args: []string{"serve", "--netns", "all", "--listen", "127.0.0.1:0", "--web.config.file", "/nonexistent"}, code: 1, stderr: "--web.config.file /nonexistent", noStdout: true},
 		{name: "netns all outside serve", args: []string{"snapshot", "--netns", "all"}, code: 2, stderr: "--netns all (every namespace) is for netlens serve", noStdout: true},
 		{name: "open with netns", args: []string{"--open", "a.json", "--netns", "inode:1"}, code: 2, stderr: "--netns does not apply", noStdout: true},
 	}

@@ -49,7 +49,8 @@ type nsFleet struct {
 	members    []*nsMember
 	unexported map[string]int
 
-	wg sync.WaitGroup
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 // nsMember is one exported namespace.
@@ -69,8 +70,9 @@ func newNSFleet(o options, host *model.Store, maxNS int, log io.Writer) (*nsFlee
 }
 
 // run discovers the namespaces now, then every f.every until ctx is
-// done; stop waits for it and stops every Runner.
+// done or stop is called; stop ends it and stops every Runner.
 func (f *nsFleet) run(ctx context.Context) {
+	ctx, f.cancel = context.WithCancel(ctx)
 	f.refresh(ctx)
 	f.wg.Add(1)
 	go func() {
@@ -89,6 +91,7 @@ func (f *nsFleet) run(ctx context.Context) {
 }
 
 func (f *nsFleet) stop() {
+	f.cancel()
 	f.wg.Wait()
 	f.mu.Lock()
 	ms := f.members
