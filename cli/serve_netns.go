@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -52,6 +53,9 @@ type nsFleet struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
+
+// errGone is a namespace that went between the listing and its opening.
+var errGone = errors.New("namespace gone")
 
 // nsMember is one exported namespace.
 type nsMember struct {
@@ -151,7 +155,10 @@ func (f *nsFleet) refresh(ctx context.Context) {
 		case f.size() >= f.max:
 			unexported[exporter.UnexportedOverCap]++
 		default:
-			if m, err := f.start(ctx, n); err != nil {
+			if m, err := f.start(ctx, n); errors.Is(err, errGone) {
+				// Gone between the listing and now: the next listing
+				// will not have it.
+			} else if err != nil {
 				fmt.Fprintf(f.log, "netlens serve: --netns all: %s: %v\n", n.Label(), err)
 			} else {
 				f.add(m)
@@ -212,13 +219,16 @@ func (f *nsFleet) newMember(n *netns.Namespace, store *model.Store, stop func())
 // start opens n and runs nsCollectors inside it.
 func (f *nsFleet) start(ctx context.Context, n *netns.Namespace) (*nsMember, error) {
 	fd, err := unix.Open(n.EnterPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) {
+		return nil, errGone
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", n.EnterPath, err)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil || st.Ino != n.Inode {
 		unix.Close(fd)
-		return nil, fmt.Errorf("%s is no longer namespace %d", n.EnterPath, n.Inode)
+		return nil, errGone // the path now names another namespace
 	}
 	specs, err := all.Specs(all.Config{Refresh: f.o.refresh, NetNS: fd, Only: nsCollectors})
 	if err != nil {

@@ -45,10 +45,8 @@ type Collector struct {
 	src Source
 	o   Options
 	// In --netns all (netns.go): socks are the namespace's sockets,
-	// counted from the all-namespaces snapshot, and the host-wide series
-	// (build info) are left to the host's collector.
+	// counted from the all-namespaces snapshot.
 	socks *sockCounts
-	inNS  bool
 }
 
 // New returns a Collector over src.
@@ -65,7 +63,31 @@ func New(src Source, o Options) *Collector {
 var funnelLabels = []string{"layer", "source", "group", "name", "instance"}
 
 func newDesc(name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc("netlens_"+name, help, labels, nil)
+	d := prometheus.NewDesc("netlens_"+name, help, labels, nil)
+	nsDescs[d] = prometheus.NewDesc("netlens_"+name, help, append(labels[:len(labels):len(labels)], nsLabels...), nil)
+	return d
+}
+
+// nsLabels are the labels every per-namespace series has in --netns all
+// (netns.go), after its own.
+var nsLabels = []string{"netns", "container"}
+
+// nsDescs are the descriptions of the metrics with nsLabels, by the
+// description without.
+var nsDescs = map[*prometheus.Desc]*prometheus.Desc{}
+
+// emitter sends metrics to ch; with lv (--netns all: the values of
+// nsLabels) it sends them with nsLabels.
+type emitter struct {
+	ch chan<- prometheus.Metric
+	lv []string
+}
+
+func (e emitter) emit(d *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) {
+	if e.lv != nil {
+		d, labels = nsDescs[d], append(labels, e.lv...)
+	}
+	e.ch <- prometheus.MustNewConstMetric(d, t, v, labels...)
 }
 
 // The metrics. docs/metrics.md lists them with their labels and bounds.
@@ -139,24 +161,28 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector: it reads the Source's latest
 // snapshot once.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	snap := c.src.Snapshot()
-	c.funnel(ch, snap.Counters)
-	dropMonitor(ch, snap.DropMonitor)
-	dropTrace(ch, snap.DropTrace)
-	conntrack(ch, snap.Conntrack)
+	c.collect(emitter{ch: ch}, c.src.Snapshot())
+}
+
+// collect sends the metrics of snap.
+func (c *Collector) collect(e emitter, snap model.Snapshot) {
+	c.funnel(e, snap.Counters)
+	dropMonitor(e, snap.DropMonitor)
+	dropTrace(e, snap.DropTrace)
+	conntrack(e, snap.Conntrack)
 	if c.socks != nil {
-		c.socks.emit(ch)
+		c.socks.emit(e)
 	} else {
-		sockets(ch, snap.Sockets)
+		sockets(e, snap.Sockets)
 	}
-	rules(ch, snap.Rules)
-	capture(ch, snap.Capture)
-	health(ch, snap.Collectors)
+	rules(e, snap.Rules)
+	capture(e, snap.Capture)
+	health(e, snap.Collectors)
 	if !snap.TakenAt.IsZero() {
-		ch <- prometheus.MustNewConstMetric(descTaken, prometheus.GaugeValue, seconds(snap.TakenAt))
+		e.emit(descTaken, prometheus.GaugeValue, seconds(snap.TakenAt))
 	}
-	if !c.inNS {
-		ch <- prometheus.MustNewConstMetric(descBuild, prometheus.GaugeValue, 1, c.o.Version, snap.Kernel)
+	if e.lv == nil {
+		e.emit(descBuild, prometheus.GaugeValue, 1, c.o.Version, snap.Kernel)
 	}
 }
 
@@ -171,7 +197,7 @@ type funnelKey struct {
 
 // funnel exports the drop funnel's counters (the drop monitor's per
 // reason counters are left to dropMonitor), capping instances.
-func (c *Collector) funnel(ch chan<- prometheus.Metric, cs []model.Counter) {
+func (c *Collector) funnel(e emitter, cs []model.Counter) {
 	fc := c.o.Knowledge.Funnel(cs)
 	// Instances of each counter, to cap them.
 	type counterID struct {
@@ -220,7 +246,7 @@ func (c *Collector) funnel(ch chan<- prometheus.Metric, cs []model.Counter) {
 		if k.gauge {
 			d, t = descDropsCurrent, prometheus.GaugeValue
 		}
-		ch <- prometheus.MustNewConstMetric(d, t, float64(sums[k]), string(k.layer), k.source, k.group, k.name, k.instance)
+		e.emit(d, t, float64(sums[k]), string(k.layer), k.source, k.group, k.name, k.instance)
 	}
 }
 
@@ -268,15 +294,15 @@ func (r *reasonSums) add(reason string, layer model.Layer, n uint64) {
 	r.sums[k] += n
 }
 
-func (r *reasonSums) emit(ch chan<- prometheus.Metric, source string) {
+func (r *reasonSums) emit(e emitter, source string) {
 	for _, k := range r.order {
-		ch <- prometheus.MustNewConstMetric(descReason, prometheus.CounterValue, float64(r.sums[k]), k.reason, string(k.layer), source)
+		e.emit(descReason, prometheus.CounterValue, float64(r.sums[k]), k.reason, string(k.layer), source)
 	}
 }
 
 // dropTrace exports the eBPF tracer's reasons, summed over locations
 // (never per flow), and its accounting.
-func dropTrace(ch chan<- prometheus.Metric, t model.DropTrace) {
+func dropTrace(e emitter, t model.DropTrace) {
 	if t.At.IsZero() || !t.Supported {
 		return
 	}
@@ -284,11 +310,11 @@ func dropTrace(ch chan<- prometheus.Metric, t model.DropTrace) {
 	for _, r := range t.Reasons {
 		rs.add(r.Reason, r.Layer, r.Packets)
 	}
-	rs.emit(ch, reasonSourceEBPF)
-	ch <- prometheus.MustNewConstMetric(descTraceSeen, prometheus.CounterValue, float64(t.Seen))
-	ch <- prometheus.MustNewConstMetric(descTraceUnattr, prometheus.CounterValue, float64(t.Unattributed))
-	ch <- prometheus.MustNewConstMetric(descTraceNotAggr, prometheus.CounterValue, float64(t.NotAggregated))
-	ch <- prometheus.MustNewConstMetric(descTraceOtherNS, prometheus.CounterValue, float64(t.OtherNetns))
+	rs.emit(e, reasonSourceEBPF)
+	e.emit(descTraceSeen, prometheus.CounterValue, float64(t.Seen))
+	e.emit(descTraceUnattr, prometheus.CounterValue, float64(t.Unattributed))
+	e.emit(descTraceNotAggr, prometheus.CounterValue, float64(t.NotAggregated))
+	e.emit(descTraceOtherNS, prometheus.CounterValue, float64(t.OtherNetns))
 }
 
 // compareInstance orders instance names with their numbers compared as
@@ -311,7 +337,7 @@ func splitNum(s string) (string, int) {
 	return s[:i], n
 }
 
-func dropMonitor(ch chan<- prometheus.Metric, dm model.DropMonitor) {
+func dropMonitor(e emitter, dm model.DropMonitor) {
 	if dm.At.IsZero() || !dm.Supported {
 		return
 	}
@@ -319,11 +345,11 @@ func dropMonitor(ch chan<- prometheus.Metric, dm model.DropMonitor) {
 	for _, d := range dm.Drops {
 		rs.add(d.Reason, d.Layer, d.Total)
 	}
-	rs.emit(ch, reasonSourceNetDM)
-	ch <- prometheus.MustNewConstMetric(descDropMonLost, prometheus.CounterValue, float64(dm.Lost))
+	rs.emit(e, reasonSourceNetDM)
+	e.emit(descDropMonLost, prometheus.CounterValue, float64(dm.Lost))
 }
 
-func conntrack(ch chan<- prometheus.Metric, st model.ConntrackStats) {
+func conntrack(e emitter, st model.ConntrackStats) {
 	if st.At.IsZero() {
 		return
 	}
@@ -341,7 +367,7 @@ func conntrack(ch chan<- prometheus.Metric, st model.ConntrackStats) {
 		{descCTLost, prometheus.CounterValue, st.EventsLost},
 		{descCTOverrun, prometheus.CounterValue, st.Overruns},
 	} {
-		ch <- prometheus.MustNewConstMetric(m.d, m.t, float64(m.v))
+		e.emit(m.d, m.t, float64(m.v))
 	}
 }
 
@@ -386,11 +412,11 @@ func (c *sockCounts) add(s *model.Socket) {
 	}
 }
 
-func (c *sockCounts) emit(ch chan<- prometheus.Metric) {
+func (c *sockCounts) emit(e emitter) {
 	emit := func(p model.Proto, counts *[nStates]int) {
 		for st, n := range counts {
 			if n > 0 {
-				ch <- prometheus.MustNewConstMetric(descSockets, prometheus.GaugeValue, float64(n), string(p), model.SockState(st).String())
+				e.emit(descSockets, prometheus.GaugeValue, float64(n), string(p), model.SockState(st).String())
 			}
 		}
 	}
@@ -402,46 +428,46 @@ func (c *sockCounts) emit(ch chan<- prometheus.Metric) {
 	}
 }
 
-func sockets(ch chan<- prometheus.Metric, socks []model.Socket) {
+func sockets(e emitter, socks []model.Socket) {
 	var c sockCounts
 	for i := range socks {
 		c.add(&socks[i])
 	}
-	c.emit(ch)
+	c.emit(e)
 }
 
-func rules(ch chan<- prometheus.Metric, rs *model.RulesState) {
+func rules(e emitter, rs *model.RulesState) {
 	if rs == nil {
 		return
 	}
 	for _, r := range rs.Rules {
 		id := strconv.FormatUint(uint64(r.ID), 10)
-		ch <- prometheus.MustNewConstMetric(descRulePkts, prometheus.CounterValue, float64(r.Packets), rs.Backend, id, r.Label)
-		ch <- prometheus.MustNewConstMetric(descRuleBytes, prometheus.CounterValue, float64(r.Bytes), rs.Backend, id, r.Label)
+		e.emit(descRulePkts, prometheus.CounterValue, float64(r.Packets), rs.Backend, id, r.Label)
+		e.emit(descRuleBytes, prometheus.CounterValue, float64(r.Bytes), rs.Backend, id, r.Label)
 	}
 }
 
-func capture(ch chan<- prometheus.Metric, cs model.CaptureStats) {
+func capture(e emitter, cs model.CaptureStats) {
 	if cs.At.IsZero() {
 		return
 	}
 	iface := cs.Interface
-	ch <- prometheus.MustNewConstMetric(descCapPkts, prometheus.CounterValue, float64(cs.Packets), iface)
-	ch <- prometheus.MustNewConstMetric(descCapBytes, prometheus.CounterValue, float64(cs.Bytes), iface)
-	ch <- prometheus.MustNewConstMetric(descCapDrops, prometheus.CounterValue, float64(cs.RingDrops), iface)
+	e.emit(descCapPkts, prometheus.CounterValue, float64(cs.Packets), iface)
+	e.emit(descCapBytes, prometheus.CounterValue, float64(cs.Bytes), iface)
+	e.emit(descCapDrops, prometheus.CounterValue, float64(cs.RingDrops), iface)
 }
 
-func health(ch chan<- prometheus.Metric, cs []model.CollectorStatus) {
+func health(e emitter, cs []model.CollectorStatus) {
 	for _, c := range cs {
 		up := 0.0
 		if c.State == model.StateOK {
 			up = 1
 		}
-		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up, c.Name)
-		ch <- prometheus.MustNewConstMetric(descDuration, prometheus.GaugeValue, c.LastDuration.Seconds(), c.Name)
-		ch <- prometheus.MustNewConstMetric(descErrors, prometheus.CounterValue, float64(c.Errors), c.Name)
+		e.emit(descUp, prometheus.GaugeValue, up, c.Name)
+		e.emit(descDuration, prometheus.GaugeValue, c.LastDuration.Seconds(), c.Name)
+		e.emit(descErrors, prometheus.CounterValue, float64(c.Errors), c.Name)
 		if !c.LastSuccess.IsZero() {
-			ch <- prometheus.MustNewConstMetric(descSuccess, prometheus.GaugeValue, seconds(c.LastSuccess), c.Name)
+			e.emit(descSuccess, prometheus.GaugeValue, seconds(c.LastSuccess), c.Name)
 		}
 	}
 }

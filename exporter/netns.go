@@ -2,7 +2,6 @@ package exporter
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"netlens/model"
 )
@@ -52,64 +51,46 @@ var descUnexported = newDesc("netns_unexported",
 	"Network namespaces netlens serve --netns all found but does not export: over_cap (past --max-netns) or not_enterable (entering needs CAP_SYS_ADMIN).",
 	"reason")
 
-// nsGatherer gathers, on each scrape, base (the process's own metrics)
-// and each namespace's metrics labelled with its netns and container.
-// It is safe for concurrent use.
-type nsGatherer struct {
-	src  NamespaceSource
-	o    Options
-	base prometheus.Gatherer
+// nsCollector is the prometheus.Collector of --netns all: each
+// namespace's metrics with nsLabels, and the host's own (build info, the
+// namespaces left out) without. It is safe for concurrent use.
+type nsCollector struct {
+	src NamespaceSource
+	c   *Collector // options and knowledge; its Source is unused
 }
 
-// Gather implements prometheus.Gatherer.
-func (g *nsGatherer) Gather() ([]*dto.MetricFamily, error) {
-	v := g.src.Namespaces()
+// Describe implements prometheus.Collector.
+func (n nsCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range allDescs {
+		if d != descBuild {
+			d = nsDescs[d]
+		}
+		ch <- d
+	}
+	ch <- descUnexported
+}
+
+// Collect implements prometheus.Collector: one view of the namespaces,
+// the sockets counted per namespace in one pass.
+func (n nsCollector) Collect(ch chan<- prometheus.Metric) {
+	v := n.src.Namespaces()
 	counts := make(map[uint64]*sockCounts, len(v.Namespaces))
-	for _, n := range v.Namespaces {
-		counts[n.Inode] = new(sockCounts)
+	for _, ns := range v.Namespaces {
+		counts[ns.Inode] = new(sockCounts)
 	}
 	for i := range v.Sockets {
 		if c := counts[v.Sockets[i].NetNS]; c != nil {
 			c.add(&v.Sockets[i])
 		}
 	}
-	host := prometheus.NewRegistry()
-	if err := host.Register(hostCollector{v, g.o.Version}); err != nil {
-		return nil, err
-	}
-	gs := make(prometheus.Gatherers, 0, len(v.Namespaces)+2)
-	gs = append(gs, g.base, host)
-	for _, n := range v.Namespaces {
-		reg := prometheus.NewRegistry()
-		c := New(static(n.Snap), g.o)
-		c.socks, c.inNS = counts[n.Inode], true
-		if err := prometheus.WrapRegistererWith(prometheus.Labels{"netns": n.NetNS, "container": n.Container}, reg).Register(c); err != nil {
-			return nil, err
-		}
-		gs = append(gs, reg)
-	}
-	return gs.Gather()
-}
-
-// static is a Source of one snapshot.
-type static model.Snapshot
-
-func (s static) Snapshot() model.Snapshot { return model.Snapshot(s) }
-
-// hostCollector exports, in --netns all, what belongs to no namespace.
-type hostCollector struct {
-	v       NamespacesView
-	version string
-}
-
-func (h hostCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- descBuild
-	ch <- descUnexported
-}
-
-func (h hostCollector) Collect(ch chan<- prometheus.Metric) {
-	ch <- prometheus.MustNewConstMetric(descBuild, prometheus.GaugeValue, 1, h.version, h.v.Kernel)
+	e := emitter{ch: ch}
+	e.emit(descBuild, prometheus.GaugeValue, 1, n.c.o.Version, v.Kernel)
 	for _, r := range []string{UnexportedOverCap, UnexportedNotEnterable} {
-		ch <- prometheus.MustNewConstMetric(descUnexported, prometheus.GaugeValue, float64(h.v.Unexported[r]), r)
+		e.emit(descUnexported, prometheus.GaugeValue, float64(v.Unexported[r]), r)
+	}
+	for _, ns := range v.Namespaces {
+		c := *n.c
+		c.socks = counts[ns.Inode]
+		c.collect(emitter{ch: ch, lv: []string{ns.NetNS, ns.Container}}, ns.Snap)
 	}
 }

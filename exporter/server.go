@@ -32,14 +32,13 @@ const DefaultListen = "127.0.0.1:9347"
 func Handler(src Source, o Options) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	var g prometheus.Gatherer = reg
 	if ns, ok := src.(NamespaceSource); ok {
-		g = &nsGatherer{src: ns, o: o, base: reg}
+		reg.MustRegister(nsCollector{src: ns, c: New(src, o)})
 	} else {
 		reg.MustRegister(New(src, o))
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		EnableOpenMetrics: true,
 		ErrorHandling:     promhttp.ContinueOnError,
 		Timeout:           10 * time.Second,
