@@ -102,6 +102,9 @@ func TestCLIUsage(t *testing.T) {
 		{name: "sysctl set outside net", args: []string{"sysctl", "set", "kernel.panic=1"}, code: 2, stderr: "only net.* sysctls", noStdout: true},
 		{name: "sysctl set revert too short", args: []string{"sysctl", "set", "net.ipv4.ip_forward=1", "--revert", "1s"}, code: 2, stderr: "must be between 5s and 1h", noStdout: true},
 		{name: "sysctl set two args", args: []string{"sysctl", "set", "a=1", "b=2"}, code: 2, stderr: "accepts 1 arg", noStdout: true},
+		{name: "serve max-netns zero", args: []string{"serve", "--netns", "all", "--max-netns", "0"}, code: 2, stderr: "--max-netns 0: want at least 1", noStdout: true},
+		{name: "serve netns all bad web config", args: []string{"serve", "--netns", "all", "--listen", "127.0.0.1:0", "--web.config.file", "/nonexistent"}, code: 1, stderr: "--web.config.file /nonexistent", noStdout: true},
+		{name: "netns all outside serve", args: []string{"snapshot", "--netns", "all"}, code: 2, stderr: "--netns all (every namespace) is for netlens serve", noStdout: true},
 		{name: "open with netns", args: []string{"--open", "a.json", "--netns", "inode:1"}, code: 2, stderr: "--netns does not apply", noStdout: true},
 	}
 	for _, tt := range tests {

@@ -14,10 +14,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"netlens/internal/netnstest"
 )
 
 // startIn starts a command in netns ns and returns it; it is killed when
@@ -254,16 +258,7 @@ func TestIntegrationDiffScripted(t *testing.T) {
 	}
 	a := snap("a.json")
 
-	listener := exec.Command("ip", "netns", "exec", ns, "/usr/bin/python3", "-c",
-		"import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',8080))\ns.listen()\nprint('ok',flush=True)\ntime.sleep(120)")
-	out, _ := listener.StdoutPipe()
-	if err := listener.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { listener.Process.Kill(); listener.Wait() })
-	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
-		t.Fatal(err)
-	}
+	pyListenIn(t, ns)
 	sendUDP(t, ns, 30, 9)
 	if o, err := exec.Command("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.tcp_syncookies=0").CombinedOutput(); err != nil {
 		t.Fatalf("sysctl: %v: %s", err, o)
@@ -468,5 +463,310 @@ func TestIntegrationServeWarnsOffLoopback(t *testing.T) {
 	seen := strings.Join(waitLine(t, log, "is not loopback and there is no --web.config.file", 20*time.Second), "\n")
 	if !strings.Contains(seen, "listening on http [::]:9347") {
 		t.Errorf("stderr:\n%s", seen)
+	}
+}
+
+// metricValue returns the value of the series (name and labels as the
+// text format prints them, labels in order) in a text exposition.
+func metricValue(body, series string) (float64, bool) {
+	for _, l := range strings.Split(body, "\n") {
+		if rest, ok := strings.CutPrefix(l, series+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
+}
+
+// waitMetric scrapes url (bounded) until cond holds for the series'
+// value; it returns the last body.
+func waitMetric(t *testing.T, ns, u, series string, cond func(v float64, ok bool) bool) string {
+	t.Helper()
+	var body string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var code int
+		body, code = curlIn(t, ns, u)
+		v, ok := metricValue(body, series)
+		if code == 200 && cond(v, ok) {
+			return body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: value %v (present %v), HTTP %d; exposition:\n%.4000s", series, v, ok, code, body)
+		}
+	}
+}
+
+// TestIntegrationServeDropTraceReasons: with the eBPF tracer as the drop
+// source, N datagrams to a closed port show as exactly N more
+// NO_SOCKET drops at the transport layer, source="ebpf", none of them
+// unattributed.
+func TestIntegrationServeDropTraceReasons(t *testing.T) {
+	ns := testNetns(t)
+	bin := netlensBinary(t)
+	_, log := startIn(t, ns, bin, "serve", "--listen", "127.0.0.1:9347", "--refresh", "250ms", "--no-owners", "--drop-source", "ebpf", "--filter-backend", "none")
+	waitLine(t, log, "listening on", 20*time.Second)
+	const u = "http://127.0.0.1:9347/metrics"
+	const reason = `netlens_drop_reason_total{layer="transport",reason="NO_SOCKET",source="ebpf"}`
+	body := waitMetric(t, ns, u, `netlens_collector_up{collector="droptrace"}`, func(v float64, ok bool) bool { return ok && v == 1 })
+	before, _ := metricValue(body, reason)
+	const n = 137
+	sendUDP(t, ns, n, 9)
+	var last float64
+	body = waitMetric(t, ns, u, reason, func(v float64, ok bool) bool { last = v; return ok && v-before >= n })
+	// One more refresh: nothing else arrives.
+	time.Sleep(time.Second)
+	body, _ = curlIn(t, ns, u)
+	v, _ := metricValue(body, reason)
+	if v-before != n || last != v {
+		t.Fatalf("%s went from %v to %v (then %v), want +%d", reason, before, last, v, n)
+	}
+	if u, ok := metricValue(body, "netlens_drop_trace_unattributed_total"); !ok || u != 0 {
+		t.Errorf("netlens_drop_trace_unattributed_total = %v (present %v), want 0", u, ok)
+	}
+	if s, ok := metricValue(body, "netlens_drop_trace_seen_total"); !ok || s < n {
+		t.Errorf("netlens_drop_trace_seen_total = %v (present %v), want at least %d", s, ok, n)
+	}
+	if strings.Contains(body, `source="netdm"`) || strings.Contains(body, `source="drop_trace"`) {
+		t.Errorf("reasons of another source, or tracer reasons in the funnel:\n%.4000s", body)
+	}
+}
+
+// seriesValue returns the value of the one series of family name whose
+// labels include every label (`k="v"`) in a text exposition; n is how
+// many series matched.
+func seriesValue(body, name string, labels ...string) (v float64, n int) {
+	for _, l := range strings.Split(body, "\n") {
+		rest, ok := strings.CutPrefix(l, name+"{")
+		if !ok {
+			continue
+		}
+		ls, val, ok := strings.Cut(rest, "} ")
+		if !ok {
+			continue
+		}
+		have := strings.Split(ls, ",")
+		all := true
+		for _, want := range labels {
+			all = all && slices.Contains(have, want)
+		}
+		if all {
+			n++
+			v, _ = strconv.ParseFloat(strings.TrimSpace(val), 64)
+		}
+	}
+	return v, n
+}
+
+// TestIntegrationServeNetnsAll: serve --netns all, run in a namespace of
+// the test's, exports it and two more the test made (one named, one
+// held by a process in a Docker-like cgroup) with netns and container
+// labels: 50, 300 and 200 datagrams to closed ports in each are exactly
+// 50, 300 and 200 under each label; a listener is counted in its own
+// namespace only; each namespace gone between scrapes (its process
+// killed, its name deleted) is gone from the next.
+func TestIntegrationServeNetnsAll(t *testing.T) {
+	own := testNetns(t)
+	b := testNetns(t)
+	const id = "a3c5e7f9b1d3a3c5e7f9b1d3a3c5e7f9b1d3a3c5e7f9b1d3a3c5e7f9b1d3a3c5"
+	c := netnstest.NewUnshared(t, fmt.Sprintf("/system.slice/docker-%s.scope", id))
+	cns := fmt.Sprintf("/proc/%d/ns/net", c.PID)
+	if out, err := exec.Command("nsenter", "--net="+cns, "ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("lo up in %s: %v: %s", cns, err, out)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(cns, &st); err != nil {
+		t.Fatal(err)
+	}
+	cLabels := []string{fmt.Sprintf(`netns="inode:%d"`, st.Ino), `container="a3c5e7f9b1d3"`}
+
+	bin := netlensBinary(t)
+	// Other tests' namespaces come and go on this host: a cap above them.
+	_, log := startIn(t, own, bin, "serve", "--netns", "all", "--max-netns", "10000", "--listen", "127.0.0.1:9347",
+		"--refresh", "250ms", "--no-owners", "--filter-backend", "none", "--drop-source", "counters")
+	waitLine(t, log, "listening on", 60*time.Second)
+	const u = "http://127.0.0.1:9347/metrics"
+
+	listener := pyListenIn(t, b)
+
+	noPorts := func(body string, labels ...string) (float64, int) {
+		return seriesValue(body, "netlens_drops_total", append([]string{`group="Udp"`, `name="NoPorts"`}, labels...)...)
+	}
+	scrape := func(what string, cond func(body string) bool) string {
+		t.Helper()
+		var body string
+		for deadline := time.Now().Add(45 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+			var code int
+			body, code = curlIn(t, own, u)
+			if code == 200 && cond(body) {
+				return body
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; last scrape (HTTP %d):\n%s", what, code, grepLines(body, "NoPorts"))
+			}
+		}
+	}
+	// Every namespace there, its counters read, before anything is sent.
+	ready := func(body string) bool {
+		for _, ls := range [][]string{{`netns="` + own + `"`}, {`netns="` + b + `"`}, cLabels} {
+			if _, n := noPorts(body, ls...); n != 1 {
+				return false
+			}
+		}
+		return true
+	}
+	body := scrape("the three namespaces", ready)
+	for _, ls := range [][]string{{`netns="` + own + `"`}, {`netns="` + b + `"`}, cLabels} {
+		if v, _ := noPorts(body, ls...); v != 0 {
+			t.Fatalf("NoPorts %v in fresh namespace %v, want 0", v, ls)
+		}
+	}
+
+	sendUDP(t, own, 50, 9)
+	sendUDP(t, b, 300, 9)
+	script := "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor i in range(200): s.sendto(b'x',('127.0.0.1',9))\ns.close()"
+	if out, err := exec.Command("nsenter", "--net="+cns, "/usr/bin/python3", "-c", script).CombinedOutput(); err != nil {
+		t.Fatalf("send in %s: %v: %s", cns, err, out)
+	}
+	want := []struct {
+		labels []string
+		n      float64
+	}{{[]string{`netns="` + own + `"`, `container=""`}, 50}, {[]string{`netns="` + b + `"`, `container=""`}, 300}, {cLabels, 200}}
+	body = scrape("the datagrams in every namespace", func(body string) bool {
+		for _, w := range want {
+			if v, n := noPorts(body, w.labels...); n != 1 || v != w.n {
+				return false
+			}
+		}
+		return true
+	})
+	// The scrape that follows says the same.
+	time.Sleep(time.Second)
+	body, _ = curlIn(t, own, u)
+	for _, w := range want {
+		if v, n := noPorts(body, w.labels...); n != 1 || v != w.n {
+			t.Errorf("NoPorts%v = %v (%d series), want %v", w.labels, v, n, w.n)
+		}
+	}
+	if v, n := seriesValue(body, "netlens_sockets", `netns="`+b+`"`, `proto="tcp"`, `state="LISTEN"`); n != 1 || v != 1 {
+		t.Errorf("LISTEN sockets in %s = %v (%d series), want 1", b, v, n)
+	}
+	// In netlens's own namespace, only its own listener.
+	if v, n := seriesValue(body, "netlens_sockets", `netns="`+own+`"`, `proto="tcp"`, `state="LISTEN"`); n != 1 || v != 1 {
+		t.Errorf("LISTEN sockets in %s = %v (%d series), want 1 (serve's)", own, v, n)
+	}
+	for _, ls := range [][]string{{`netns="` + own + `"`}, {`netns="` + b + `"`}, cLabels} {
+		for _, col := range []string{"counters", "conntrack"} {
+			if v, n := seriesValue(body, "netlens_collector_up", append([]string{`collector="` + col + `"`}, ls...)...); n != 1 || v != 1 {
+				t.Errorf("netlens_collector_up{collector=%q}%v = %v (%d series), want 1", col, ls, v, n)
+			}
+		}
+		if _, n := seriesValue(body, "netlens_conntrack_entries", ls...); n != 1 {
+			t.Errorf("netlens_conntrack_entries%v: %d series, want 1", ls, n)
+		}
+	}
+	check := exec.Command("promtool", "check", "metrics")
+	check.Stdin = strings.NewReader(body)
+	if out, err := check.CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+
+	// Gone between scrapes: the process holding c, then b's name.
+	syscall.Kill(c.PID, syscall.SIGKILL)
+	scrape("the killed namespace to go", func(body string) bool { return !strings.Contains(body, cLabels[0]) })
+	// Not ip netns pids: a thread of serve's inside b can make it list
+	// serve.
+	listener.Process.Kill()
+	listener.Wait()
+	if out, err := exec.Command("ip", "netns", "del", b).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns del %s: %v: %s", b, err, out)
+	}
+	body = scrape("the deleted namespace to go", func(body string) bool { return !strings.Contains(body, `netns="`+b+`"`) })
+	if _, n := noPorts(body, `netns="`+own+`"`); n != 1 {
+		t.Errorf("netlens's own namespace went too:\n%s", grepLines(body, "NoPorts"))
+	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// pyListenIn starts a TCP listener on 127.0.0.1:8080 in ns (a python3
+// process, killed when the test ends) and returns once it listens.
+func pyListenIn(t *testing.T, ns string) *exec.Cmd {
+	t.Helper()
+	listener := exec.Command("ip", "netns", "exec", ns, "/usr/bin/python3", "-c",
+		"import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',8080))\ns.listen()\nprint('ok',flush=True)\ntime.sleep(120)")
+	out, _ := listener.StdoutPipe()
+	if err := listener.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { listener.Process.Kill(); listener.Wait() })
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	return listener
+}
+
+// TestIntegrationServeWithCapabilities: as nobody with only the
+// capabilities docs/metrics.md lists (CAP_NET_ADMIN for conntrack, NET_DM
+// and nftables; CAP_BPF and CAP_PERFMON for the eBPF tracer), every
+// collector runs: serve names none it cannot run, every
+// netlens_collector_up is 1, and the tracer counts drops.
+func TestIntegrationServeWithCapabilities(t *testing.T) {
+	ns := testNetns(t)
+	bin := netlensBinary(t)
+	const caps = "-all,+net_admin,+bpf,+perfmon"
+	cmd, log := startIn(t, ns, "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+		"--inh-caps="+caps, "--ambient-caps="+caps, "--bounding-set="+caps,
+		bin, "serve", "--listen", "127.0.0.1:9347", "--refresh", "250ms", "--drop-source", "ebpf", "--filter-backend", "nft")
+	seen := strings.Join(waitLine(t, log, "listening on", 30*time.Second), "\n")
+	if strings.Contains(seen, "cannot run") {
+		t.Errorf("serve with its capabilities cannot run some collectors:\n%s", seen)
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	// Uid nobody; CapEff CAP_NET_ADMIN (12), CAP_PERFMON (38), CAP_BPF (39).
+	if err != nil || !strings.Contains(string(status), "\nUid:\t65534\t65534\t65534\t65534\n") || !strings.Contains(string(status), "\nCapEff:\t000000c000001000\n") {
+		t.Fatalf("serve does not run as nobody with three capabilities: %v\n%s", err, status)
+	}
+	const u = "http://127.0.0.1:9347/metrics"
+	const reason = `netlens_drop_reason_total{layer="transport",reason="NO_SOCKET",source="ebpf"}`
+	body := waitMetric(t, ns, u, `netlens_collector_up{collector="droptrace"}`, func(v float64, ok bool) bool { return ok && v == 1 })
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, "netlens_collector_up{") && !strings.HasSuffix(l, " 1") {
+			t.Errorf("not up as nobody with its capabilities: %s", l)
+		}
+	}
+	before, _ := metricValue(body, reason)
+	sendUDP(t, ns, 20, 9)
+	waitMetric(t, ns, u, reason, func(v float64, ok bool) bool { return ok && v-before == 20 })
+}
+
+// TestIntegrationServeLoopbackByDefault: without --listen, serve listens
+// on 127.0.0.1 only: a client on the namespace's other address is
+// refused.
+func TestIntegrationServeLoopbackByDefault(t *testing.T) {
+	ns := testNetns(t)
+	for _, args := range [][]string{{"link", "add", "v0", "type", "veth", "peer", "name", "v1"}, {"addr", "add", "10.99.0.1/24", "dev", "v0"}, {"link", "set", "v0", "up"}, {"link", "set", "v1", "up"}} {
+		if out, err := exec.Command("ip", append([]string{"-n", ns}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	_, log := startIn(t, ns, netlensBinary(t), "serve", "--filter-backend", "none")
+	seen := strings.Join(waitLine(t, log, "listening on", 20*time.Second), "\n")
+	if !strings.Contains(seen, "listening on http 127.0.0.1:9347") {
+		t.Errorf("stderr:\n%s", seen)
+	}
+	if _, code := curlIn(t, ns, "http://127.0.0.1:9347/metrics"); code != 200 {
+		t.Errorf("loopback: HTTP %d, want 200", code)
+	}
+	if body, code := curlIn(t, ns, "http://10.99.0.1:9347/metrics"); code != 0 {
+		t.Errorf("10.99.0.1: HTTP %d, want no connection: %.200s", code, body)
 	}
 }

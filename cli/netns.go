@@ -50,6 +50,9 @@ func (o *options) openNetNS() error {
 	}
 	h, err := netns.Open(sel, netns.Options{})
 	if err != nil {
+		if errors.Is(err, netns.ErrNotFound) && o.netns == netnsAll {
+			return UsageError{fmt.Errorf("%w: --netns all (every namespace) is for netlens serve; the TUI shows every namespace's sockets from its picker (N)", err)}
+		}
 		if errors.Is(err, netns.ErrNotFound) {
 			return fmt.Errorf("%w (netlens netns lists them)", err)
 		}

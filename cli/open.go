@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -39,6 +40,7 @@ func runOpen(ctx context.Context, o options, file, other string) error {
 			return UsageError{fmt.Errorf("--diff: %w", err)}
 		}
 		off.BaseAt, off.Summary, off.Changed = base.TakenAt, summary(r), changed(r)
+		captureChanged(off.Changed, base.Capture, b.Capture)
 		store, snap = snapshot.DiffStore(base, b), b
 	}
 	taken := snap.TakenAt
@@ -84,9 +86,16 @@ func summary(r diff.Report) string {
 
 // changed is what the TUI draws as changed in a diff.
 func changed(r diff.Report) *ui.Changed {
-	c := &ui.Changed{Sockets: map[ui.SocketID]bool{}, Sysctls: map[string]bool{}, Rules: map[uint32]bool{}}
+	c := &ui.Changed{Sockets: map[ui.SocketID]bool{}, Sysctls: map[string]bool{}, Rules: map[uint32]bool{}, Flows: map[ui.FlowID]bool{}, Procs: map[string]bool{},
+		CaptureFlows: map[model.CaptureFlowKey]bool{}, CaptureHosts: map[netip.Addr]bool{}}
+	for _, f := range r.FlowsAppeared {
+		c.Flows[ui.FlowID{Proto: f.Proto, Src: f.Orig.Src, Dst: f.Orig.Dst, Zone: f.Zone}] = true
+	}
 	for _, s := range r.SocketsAppeared {
 		c.Sockets[ui.SocketID{Proto: s.Proto, Local: s.Local, Remote: s.Remote}] = true
+		for _, p := range s.Owners {
+			c.Procs[p.Comm] = true
+		}
 	}
 	for _, s := range r.Sysctls {
 		c.Sysctls[s.Name] = true
@@ -101,4 +110,28 @@ func changed(r diff.Report) *ui.Changed {
 		c.Rules[x.ID] = true
 	}
 	return c
+}
+
+// captureChanged adds to c the captured flows and hosts of b that are
+// not in a or whose packets grew (netlens diff does not compare
+// captures: they are a sample, not the host's state).
+func captureChanged(c *ui.Changed, a, b model.CaptureStats) {
+	flows := make(map[model.CaptureFlowKey]uint64, len(a.TopFlows))
+	for _, f := range a.TopFlows {
+		flows[f.Key] = f.Packets()
+	}
+	for _, f := range b.TopFlows {
+		if n, ok := flows[f.Key]; !ok || f.Packets() > n {
+			c.CaptureFlows[f.Key] = true
+		}
+	}
+	hosts := make(map[netip.Addr]uint64, len(a.TopHosts))
+	for _, h := range a.TopHosts {
+		hosts[h.Addr] = h.PacketsSent + h.PacketsRecv
+	}
+	for _, h := range b.TopHosts {
+		if n, ok := hosts[h.Addr]; !ok || h.PacketsSent+h.PacketsRecv > n {
+			c.CaptureHosts[h.Addr] = true
+		}
+	}
 }

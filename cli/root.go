@@ -246,7 +246,7 @@ arguments. Each subcommand's --help gives its own.`,
 	pf.MarkHidden("cpuprofile")
 	pf.StringVar(&o.memProfile, "memprofile", "", "write a Go heap profile to this file on exit (for performance work)")
 	pf.MarkHidden("memprofile")
-	pf.StringVar(&o.netns, "netns", "", "read (and change) the network namespace `NS`: NAME (ip netns), PATH, pid:PID or inode:N (netlens netns lists them)")
+	pf.StringVar(&o.netns, "netns", "", "read (and change) the network namespace `NS`: NAME (ip netns), PATH, pid:PID or inode:N (netlens netns lists them); serve also takes all")
 	f.StringVar(&o.debugLog, "debug-log", "", "append a line per namespace switch (goroutines, open files) to this file (for tests)")
 	f.MarkHidden("debug-log")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
@@ -261,8 +261,11 @@ arguments. Each subcommand's --help gives its own.`,
 		if o.open != "" && o.netns != "" {
 			return UsageError{fmt.Errorf("--open shows a file: --netns does not apply\n%s", cmd.UsageString())}
 		}
-		if err := o.openNetNS(); err != nil {
-			return err
+		// serve --netns all exports every namespace (cli/serve_netns.go).
+		if cmd.Name() != "serve" || o.netns != netnsAll {
+			if err := o.openNetNS(); err != nil {
+				return err
+			}
 		}
 		if o.cpuProfile == "" {
 			return nil

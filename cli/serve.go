@@ -16,7 +16,7 @@ import (
 
 func serveCmd(o *options) *cobra.Command {
 	var listen, webConfig string
-	var maxInstances int
+	var maxInstances, maxNetNS int
 	cmd := &cobra.Command{
 		Use:   "serve [--listen ADDR] [--web.config.file FILE]",
 		Short: "Serve the metrics to Prometheus (/metrics) and the JSON snapshot (/snapshot), without the TUI",
@@ -30,6 +30,11 @@ TLS and basic auth come from --web.config.file, in the format of the
 Prometheus exporter-toolkit (as node_exporter's). It runs without
 privileges and says, at start, which collectors cannot run and why.
 
+--netns all exports every network namespace netlens can enter (at most
+--max-netns), each series with netns and container labels: the drop
+funnel's counters, conntrack, sockets by state and collector health of
+each; namespaces that appear or go are followed (docs/metrics.md).
+
 Exit status: 0 when interrupted (Ctrl-C, SIGTERM); 1 when it cannot
 serve (the web configuration, a filter backend asked for by name); 2 for
 invalid flags or arguments (--listen that cannot be bound included).`,
@@ -38,29 +43,55 @@ invalid flags or arguments (--listen that cannot be bound included).`,
 			if o.refresh < 100*time.Millisecond {
 				return UsageError{fmt.Errorf("--refresh %s is too short (minimum 100ms)\n%s", o.refresh, cmd.UsageString())}
 			}
-			return runServe(cmd.Context(), *o, cmd.ErrOrStderr(), listen, webConfig, maxInstances)
+			if maxNetNS < 1 {
+				return UsageError{fmt.Errorf("--max-netns %d: want at least 1\n%s", maxNetNS, cmd.UsageString())}
+			}
+			return runServe(cmd.Context(), *o, cmd.ErrOrStderr(), listen, webConfig, maxInstances, maxNetNS)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&listen, "listen", exporter.DefaultListen, "`ADDR`ESS:port to listen on (another address than loopback exposes the metrics: see --web.config.file)")
 	f.StringVar(&webConfig, "web.config.file", "", "exporter-toolkit web configuration `FILE` (TLS, basic auth)")
 	f.IntVar(&maxInstances, "max-instances", exporter.DefaultMaxInstances, "instances (interfaces, CPUs) kept per counter; the rest are summed into instance=\"other\"")
+	f.IntVar(&maxNetNS, "max-netns", defaultMaxNetNS, "with --netns all, namespaces exported (netlens's own first, then in the order they appear); the rest are counted in netlens_netns_unexported")
 	f.DurationVar(&o.refresh, "refresh", time.Second, "how often the collectors refresh")
 	collectFlags(f, o)
 	return cmd
 }
 
-func runServe(ctx context.Context, o options, stderr io.Writer, listen, webConfig string, maxInstances int) error {
+func runServe(ctx context.Context, o options, stderr io.Writer, listen, webConfig string, maxInstances, maxNetNS int) error {
 	l, err := net.Listen("tcp", listen)
 	if err != nil {
 		return UsageError{fmt.Errorf("--listen %s: %w", listen, err)}
 	}
+	everyNS := o.netns == netnsAll
+	o.allNS = o.allNS || everyNS
 	store, ctx, stop, err := startCollectors(ctx, o)
 	if err != nil {
 		l.Close()
 		return err
 	}
 	defer stop()
+	var src exporter.Source = store
+	if everyNS {
+		fleet, err := newNSFleet(o, store, maxNetNS, stderr)
+		if err != nil {
+			l.Close()
+			return err
+		}
+		fleet.run(ctx)
+		defer fleet.stop()
+		src = fleet
+		v := fleet.Namespaces()
+		fmt.Fprintf(stderr, "netlens serve: --netns all: exporting %d namespaces", len(v.Namespaces))
+		if n := v.Unexported[exporter.UnexportedNotEnterable]; n > 0 {
+			fmt.Fprintf(stderr, "; %d cannot be entered (needs CAP_SYS_ADMIN)", n)
+		}
+		if n := v.Unexported[exporter.UnexportedOverCap]; n > 0 {
+			fmt.Fprintf(stderr, "; %d past --max-netns %d", n, maxNetNS)
+		}
+		fmt.Fprintln(stderr)
+	}
 	firstRound(ctx, store, 5*time.Second)
 	for _, line := range exporter.Unavailable(store.Snapshot()) {
 		fmt.Fprintln(stderr, "netlens serve: cannot run", line)
@@ -74,7 +105,7 @@ func runServe(ctx context.Context, o options, stderr io.Writer, listen, webConfi
 		fmt.Fprintf(stderr, "netlens serve: warning: %s is not loopback and there is no --web.config.file: anyone who reaches it reads the metrics and the snapshot (sockets, processes, rules)\n", l.Addr())
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	h := exporter.Handler(store, exporter.Options{MaxInstances: maxInstances, Version: o.version})
+	h := exporter.Handler(src, exporter.Options{MaxInstances: maxInstances, Version: o.version})
 	return exporter.Serve(ctx, l, h, webConfig, logger)
 }
 

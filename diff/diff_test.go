@@ -117,12 +117,15 @@ func TestCompareOtherChanges(t *testing.T) {
 	b.Rules = &rs
 	b.Collectors = append([]model.CollectorStatus{}, b.Collectors...)
 	b.Collectors[0].State, b.Collectors[0].Reason = model.StateError, "timed out after 2s"
+	ars := *a.Rules // a rule that b no longer has
+	ars.Rules = append(append([]model.Rule{}, ars.Rules...), model.Rule{ID: 99, Enabled: true, Action: model.ActionDrop, Label: "gone"})
+	a.Rules = &ars
 	r, err := Compare(a, b, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := []int{len(r.SocketsGone), len(r.FlowsGone), len(r.Sysctls), len(r.RulesChanged), len(r.RuleCounters), len(r.Collectors)}
-	if d := cmp.Diff([]int{1, 1, 1, 1, 1, 1}, got); d != "" {
+	got := []int{len(r.SocketsGone), len(r.FlowsGone), len(r.Sysctls), len(r.RulesRemoved), len(r.RulesChanged), len(r.RuleCounters), len(r.Collectors)}
+	if d := cmp.Diff([]int{1, 1, 1, 1, 1, 1, 1}, got); d != "" {
 		t.Errorf("changes by kind (-want +got):\n%s\n%+v", d, r)
 	}
 	if r.RuleCounters[0].PacketsDelta != 5 || r.RuleCounters[0].BytesDelta != 300 {
@@ -130,6 +133,12 @@ func TestCompareOtherChanges(t *testing.T) {
 	}
 	if r.Sysctls[0].B != "" {
 		t.Errorf("a sysctl that went away: %+v", r.Sysctls[0])
+	}
+	if c := r.Collectors[0]; c.A != model.StateOK || c.B != model.StateError || c.ReasonB != "timed out after 2s" {
+		t.Errorf("collector health change: %+v", c)
+	}
+	if x := r.RulesRemoved[0]; x.ID != 99 {
+		t.Errorf("rule removed: %+v, want id 99", x)
 	}
 }
 

@@ -44,3 +44,31 @@ func BenchmarkScrape(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkScrapeNamespaces is one /metrics request (text format) of
+// serve --netns all at 64 namespaces (the default --max-netns), each
+// with the fixture's counters, and 100k sockets spread over them,
+// in-process.
+func BenchmarkScrapeNamespaces(b *testing.B) {
+	const nss = 64
+	big := bigSnapshot(100_000, 0)
+	src := &fakeNamespaces{v: NamespacesView{Sockets: big.Sockets, Kernel: "k"}}
+	for i := range src.v.Sockets {
+		src.v.Sockets[i].NetNS = uint64(1 + i%nss)
+	}
+	for i := range nss {
+		snap := snapshottest.Full()
+		snap.Sockets = nil
+		src.v.Namespaces = append(src.v.Namespaces, Namespace{Inode: uint64(1 + i), NetNS: fmt.Sprintf("inode:%d", 1+i), Container: fmt.Sprintf("c%d", i), Snap: snap})
+	}
+	h := Handler(src, Options{})
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+		io.Copy(io.Discard, w.Body)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	b.ReportMetric(float64(w.Body.Len()), "bytes/scrape")
+}

@@ -44,6 +44,9 @@ type Options struct {
 type Collector struct {
 	src Source
 	o   Options
+	// In --netns all (netns.go): socks are the namespace's sockets,
+	// counted from the all-namespaces snapshot.
+	socks *sockCounts
 }
 
 // New returns a Collector over src.
@@ -60,7 +63,31 @@ func New(src Source, o Options) *Collector {
 var funnelLabels = []string{"layer", "source", "group", "name", "instance"}
 
 func newDesc(name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc("netlens_"+name, help, labels, nil)
+	d := prometheus.NewDesc("netlens_"+name, help, labels, nil)
+	nsDescs[d] = prometheus.NewDesc("netlens_"+name, help, append(labels[:len(labels):len(labels)], nsLabels...), nil)
+	return d
+}
+
+// nsLabels are the labels every per-namespace series has in --netns all
+// (netns.go), after its own.
+var nsLabels = []string{"netns", "container"}
+
+// nsDescs are the descriptions of the metrics with nsLabels, by the
+// description without.
+var nsDescs = map[*prometheus.Desc]*prometheus.Desc{}
+
+// emitter sends metrics to ch; with lv (--netns all: the values of
+// nsLabels) it sends them with nsLabels.
+type emitter struct {
+	ch chan<- prometheus.Metric
+	lv []string
+}
+
+func (e emitter) emit(d *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) {
+	if e.lv != nil {
+		d, labels = nsDescs[d], append(labels, e.lv...)
+	}
+	e.ch <- prometheus.MustNewConstMetric(d, t, v, labels...)
 }
 
 // The metrics. docs/metrics.md lists them with their labels and bounds.
@@ -73,10 +100,19 @@ var (
 		"Drop-funnel values that go up and down (a qdisc backlog), as the kernel reports them; labels as netlens_drops_total.",
 		funnelLabels...)
 	descReason = newDesc("drop_reason_total",
-		"Packets the kernel freed as dropped, by drop reason (include/net/dropreason-core.h; \"none\" in summary mode) and the layer it belongs to, as the kernel's drop monitor (NET_DM) reported them since netlens started.",
-		"reason", "layer")
+		"Packets the kernel freed as dropped, by drop reason (include/net/dropreason-core.h; \"none\" in NET_DM summary mode) and the layer it belongs to, since netlens started; "+
+			"source says which reported them: netdm (the kernel's drop monitor) or ebpf (netlens's tracer on skb:kfree_skb). Only one source runs at a time.",
+		"reason", "layer", "source")
 	descDropMonLost = newDesc("drop_monitor_lost_total",
 		"Drop-monitor alerts lost before netlens read them (socket buffer overruns, queue limits): the drop reasons undercount by at least this much.")
+	descTraceSeen = newDesc("drop_trace_seen_total",
+		"Drops the eBPF drop tracer saw in its scope since it started (netlens_drop_reason_total{source=\"ebpf\"} sums to this minus netlens_drop_trace_unattributed_total).")
+	descTraceUnattr = newDesc("drop_trace_unattributed_total",
+		"Drops the eBPF tracer saw but could not count under a reason: its kernel map had no room for their flow, or evicted it before netlens read it. The reasons undercount by exactly this much.")
+	descTraceNotAggr = newDesc("drop_trace_not_aggregated_total",
+		"Drops the eBPF tracer's kernel map refused outright (full); part of netlens_drop_trace_unattributed_total.")
+	descTraceOtherNS = newDesc("drop_trace_other_netns_total",
+		"Drops the eBPF tracer saw in network namespaces out of its scope (not counted in netlens_drop_trace_seen_total).")
 	descCTEntries = newDesc("conntrack_entries", "Connections in the conntrack table (nf_conntrack_count).")
 	descCTMax     = newDesc("conntrack_entries_limit", "Size limit of the conntrack table (nf_conntrack_max): new connections are dropped when it is full.")
 	descCTDrop    = newDesc("conntrack_drop_total", conntrackHelp("drop"))
@@ -110,7 +146,8 @@ func conntrackHelp(name string) string {
 	return e.Title + " (conntrack statistic " + name + ", all CPUs): " + strings.Join(strings.Fields(e.Increments), " ")
 }
 
-var allDescs = []*prometheus.Desc{descDrops, descDropsCurrent, descReason, descDropMonLost, descCTEntries, descCTMax, descCTDrop, descCTEarly,
+var allDescs = []*prometheus.Desc{descDrops, descDropsCurrent, descReason, descDropMonLost,
+	descTraceSeen, descTraceUnattr, descTraceNotAggr, descTraceOtherNS, descCTEntries, descCTMax, descCTDrop, descCTEarly,
 	descCTInsFail, descCTInvalid, descCTLost, descCTOverrun, descSockets, descRulePkts, descRuleBytes, descCapPkts, descCapBytes, descCapDrops,
 	descUp, descDuration, descErrors, descSuccess, descTaken, descBuild}
 
@@ -124,18 +161,29 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector: it reads the Source's latest
 // snapshot once.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	snap := c.src.Snapshot()
-	c.funnel(ch, snap.Counters)
-	dropMonitor(ch, snap.DropMonitor)
-	conntrack(ch, snap.Conntrack)
-	sockets(ch, snap.Sockets)
-	rules(ch, snap.Rules)
-	capture(ch, snap.Capture)
-	health(ch, snap.Collectors)
-	if !snap.TakenAt.IsZero() {
-		ch <- prometheus.MustNewConstMetric(descTaken, prometheus.GaugeValue, seconds(snap.TakenAt))
+	c.collect(emitter{ch: ch}, c.src.Snapshot())
+}
+
+// collect sends the metrics of snap.
+func (c *Collector) collect(e emitter, snap model.Snapshot) {
+	c.funnel(e, snap.Counters)
+	dropMonitor(e, snap.DropMonitor)
+	dropTrace(e, snap.DropTrace)
+	conntrack(e, snap.Conntrack)
+	if c.socks != nil {
+		c.socks.emit(e)
+	} else {
+		sockets(e, snap.Sockets)
 	}
-	ch <- prometheus.MustNewConstMetric(descBuild, prometheus.GaugeValue, 1, c.o.Version, snap.Kernel)
+	rules(e, snap.Rules)
+	capture(e, snap.Capture)
+	health(e, snap.Collectors)
+	if !snap.TakenAt.IsZero() {
+		e.emit(descTaken, prometheus.GaugeValue, seconds(snap.TakenAt))
+	}
+	if e.lv == nil {
+		e.emit(descBuild, prometheus.GaugeValue, 1, c.o.Version, snap.Kernel)
+	}
 }
 
 func seconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
@@ -149,7 +197,7 @@ type funnelKey struct {
 
 // funnel exports the drop funnel's counters (the drop monitor's per
 // reason counters are left to dropMonitor), capping instances.
-func (c *Collector) funnel(ch chan<- prometheus.Metric, cs []model.Counter) {
+func (c *Collector) funnel(e emitter, cs []model.Counter) {
 	fc := c.o.Knowledge.Funnel(cs)
 	// Instances of each counter, to cap them.
 	type counterID struct {
@@ -159,7 +207,7 @@ func (c *Collector) funnel(ch chan<- prometheus.Metric, cs []model.Counter) {
 	instances := map[counterID][]string{}
 	for i := range fc {
 		f := &fc[i]
-		if f.Source == dropMonitorSource || f.Instance == "" {
+		if isReasonSource(f.Source) || f.Instance == "" {
 			continue
 		}
 		id := counterID{f.Layer, f.Source, f.Group, f.Name}
@@ -181,7 +229,7 @@ func (c *Collector) funnel(ch chan<- prometheus.Metric, cs []model.Counter) {
 	var order []funnelKey
 	for i := range fc {
 		f := &fc[i]
-		if f.Source == dropMonitorSource {
+		if isReasonSource(f.Source) {
 			continue
 		}
 		key := funnelKey{f.Layer, f.Source, f.Group, f.Name, f.Instance, f.Kind == model.KindGauge}
@@ -198,12 +246,76 @@ func (c *Collector) funnel(ch chan<- prometheus.Metric, cs []model.Counter) {
 		if k.gauge {
 			d, t = descDropsCurrent, prometheus.GaugeValue
 		}
-		ch <- prometheus.MustNewConstMetric(d, t, float64(sums[k]), string(k.layer), k.source, k.group, k.name, k.instance)
+		e.emit(d, t, float64(sums[k]), string(k.layer), k.source, k.group, k.name, k.instance)
 	}
 }
 
 // dropMonitorSource is the Source of the drop monitor's counters.
 const dropMonitorSource = "drop_monitor"
+
+// isReasonSource says whether counters of source are drop reasons (the
+// drop monitor's and the eBPF tracer's, one series per code location):
+// netlens_drop_reason_total exports them summed over locations, not the
+// funnel.
+func isReasonSource(source string) bool {
+	return source == dropMonitorSource || source == drops.DropTraceSource
+}
+
+// Values of netlens_drop_reason_total's source label.
+const (
+	reasonSourceNetDM = "netdm"
+	reasonSourceEBPF  = "ebpf"
+)
+
+// reasonKey is one series of netlens_drop_reason_total.
+type reasonKey struct {
+	reason string
+	layer  model.Layer
+}
+
+// reasonSums sums packets by (reason, layer) over code locations, in
+// first-seen order.
+type reasonSums struct {
+	sums  map[reasonKey]uint64
+	order []reasonKey
+}
+
+func (r *reasonSums) add(reason string, layer model.Layer, n uint64) {
+	if reason == "" {
+		reason = "none"
+	}
+	k := reasonKey{reason, layer}
+	if r.sums == nil {
+		r.sums = map[reasonKey]uint64{}
+	}
+	if _, ok := r.sums[k]; !ok {
+		r.order = append(r.order, k)
+	}
+	r.sums[k] += n
+}
+
+func (r *reasonSums) emit(e emitter, source string) {
+	for _, k := range r.order {
+		e.emit(descReason, prometheus.CounterValue, float64(r.sums[k]), k.reason, string(k.layer), source)
+	}
+}
+
+// dropTrace exports the eBPF tracer's reasons, summed over locations
+// (never per flow), and its accounting.
+func dropTrace(e emitter, t model.DropTrace) {
+	if t.At.IsZero() || !t.Supported {
+		return
+	}
+	var rs reasonSums
+	for _, r := range t.Reasons {
+		rs.add(r.Reason, r.Layer, r.Packets)
+	}
+	rs.emit(e, reasonSourceEBPF)
+	e.emit(descTraceSeen, prometheus.CounterValue, float64(t.Seen))
+	e.emit(descTraceUnattr, prometheus.CounterValue, float64(t.Unattributed))
+	e.emit(descTraceNotAggr, prometheus.CounterValue, float64(t.NotAggregated))
+	e.emit(descTraceOtherNS, prometheus.CounterValue, float64(t.OtherNetns))
+}
 
 // compareInstance orders instance names with their numbers compared as
 // numbers (cpu2 before cpu10), so the kept set is the natural first N.
@@ -225,33 +337,19 @@ func splitNum(s string) (string, int) {
 	return s[:i], n
 }
 
-func dropMonitor(ch chan<- prometheus.Metric, dm model.DropMonitor) {
+func dropMonitor(e emitter, dm model.DropMonitor) {
 	if dm.At.IsZero() || !dm.Supported {
 		return
 	}
-	type key struct {
-		reason string
-		layer  model.Layer
-	}
-	sums := map[key]uint64{}
-	var order []key
+	var rs reasonSums
 	for _, d := range dm.Drops {
-		k := key{d.Reason, d.Layer}
-		if k.reason == "" {
-			k.reason = "none"
-		}
-		if _, ok := sums[k]; !ok {
-			order = append(order, k)
-		}
-		sums[k] += d.Total
+		rs.add(d.Reason, d.Layer, d.Total)
 	}
-	for _, k := range order {
-		ch <- prometheus.MustNewConstMetric(descReason, prometheus.CounterValue, float64(sums[k]), k.reason, string(k.layer))
-	}
-	ch <- prometheus.MustNewConstMetric(descDropMonLost, prometheus.CounterValue, float64(dm.Lost))
+	rs.emit(e, reasonSourceNetDM)
+	e.emit(descDropMonLost, prometheus.CounterValue, float64(dm.Lost))
 }
 
-func conntrack(ch chan<- prometheus.Metric, st model.ConntrackStats) {
+func conntrack(e emitter, st model.ConntrackStats) {
 	if st.At.IsZero() {
 		return
 	}
@@ -269,7 +367,7 @@ func conntrack(ch chan<- prometheus.Metric, st model.ConntrackStats) {
 		{descCTLost, prometheus.CounterValue, st.EventsLost},
 		{descCTOverrun, prometheus.CounterValue, st.Overruns},
 	} {
-		ch <- prometheus.MustNewConstMetric(m.d, m.t, float64(m.v))
+		e.emit(m.d, m.t, float64(m.v))
 	}
 }
 
@@ -277,82 +375,99 @@ func conntrack(ch chan<- prometheus.Metric, st model.ConntrackStats) {
 // order; a socket of any other is counted under its own name.
 var socketProtos = [...]model.Proto{model.ProtoRAW, model.ProtoTCP, model.ProtoUDP, model.ProtoUDPLite}
 
-func sockets(ch chan<- prometheus.Metric, socks []model.Socket) {
-	// One pass into a small array: at 100k sockets a map keyed by
-	// (proto, state) cost 8 ms a scrape, this well under 1 ms.
-	// States past the last the kernel has are counted as UNKNOWN (0).
-	const states = int(model.StateNewSynRecv) + 1
-	var n [len(socketProtos)][states]int
-	other := map[model.Proto]*[states]int{}
-	for i := range socks {
-		s := &socks[i]
-		st := s.State
-		if int(st) >= states {
-			st = model.StateUnknown
-		}
-		switch s.Proto {
-		case model.ProtoRAW:
-			n[0][st]++
-		case model.ProtoTCP:
-			n[1][st]++
-		case model.ProtoUDP:
-			n[2][st]++
-		case model.ProtoUDPLite:
-			n[3][st]++
-		default:
-			if other[s.Proto] == nil {
-				other[s.Proto] = new([states]int)
-			}
-			other[s.Proto][st]++
-		}
+// nStates are the socket states counted; states past the last the
+// kernel has are counted as UNKNOWN (0).
+const nStates = int(model.StateNewSynRecv) + 1
+
+// sockCounts are sockets counted by (proto, state): one pass into a small
+// array (at 100k sockets a map keyed by (proto, state) cost 8 ms a scrape,
+// this well under 1 ms).
+type sockCounts struct {
+	n     [len(socketProtos)][nStates]int
+	other map[model.Proto]*[nStates]int
+}
+
+func (c *sockCounts) add(s *model.Socket) {
+	st := s.State
+	if int(st) >= nStates {
+		st = model.StateUnknown
 	}
-	emit := func(p model.Proto, counts *[states]int) {
-		for st, c := range counts {
-			if c > 0 {
-				ch <- prometheus.MustNewConstMetric(descSockets, prometheus.GaugeValue, float64(c), string(p), model.SockState(st).String())
+	switch s.Proto {
+	case model.ProtoRAW:
+		c.n[0][st]++
+	case model.ProtoTCP:
+		c.n[1][st]++
+	case model.ProtoUDP:
+		c.n[2][st]++
+	case model.ProtoUDPLite:
+		c.n[3][st]++
+	default:
+		if c.other == nil {
+			c.other = map[model.Proto]*[nStates]int{}
+		}
+		if c.other[s.Proto] == nil {
+			c.other[s.Proto] = new([nStates]int)
+		}
+		c.other[s.Proto][st]++
+	}
+}
+
+func (c *sockCounts) emit(e emitter) {
+	emit := func(p model.Proto, counts *[nStates]int) {
+		for st, n := range counts {
+			if n > 0 {
+				e.emit(descSockets, prometheus.GaugeValue, float64(n), string(p), model.SockState(st).String())
 			}
 		}
 	}
 	for i, p := range socketProtos {
-		emit(p, &n[i])
+		emit(p, &c.n[i])
 	}
-	for _, p := range slices.Sorted(maps.Keys(other)) {
-		emit(p, other[p])
+	for _, p := range slices.Sorted(maps.Keys(c.other)) {
+		emit(p, c.other[p])
 	}
 }
 
-func rules(ch chan<- prometheus.Metric, rs *model.RulesState) {
+func sockets(e emitter, socks []model.Socket) {
+	var c sockCounts
+	for i := range socks {
+		c.add(&socks[i])
+	}
+	c.emit(e)
+}
+
+func rules(e emitter, rs *model.RulesState) {
 	if rs == nil {
 		return
 	}
 	for _, r := range rs.Rules {
 		id := strconv.FormatUint(uint64(r.ID), 10)
-		ch <- prometheus.MustNewConstMetric(descRulePkts, prometheus.CounterValue, float64(r.Packets), rs.Backend, id, r.Label)
-		ch <- prometheus.MustNewConstMetric(descRuleBytes, prometheus.CounterValue, float64(r.Bytes), rs.Backend, id, r.Label)
+		e.emit(descRulePkts, prometheus.CounterValue, float64(r.Packets), rs.Backend, id, r.Label)
+		e.emit(descRuleBytes, prometheus.CounterValue, float64(r.Bytes), rs.Backend, id, r.Label)
 	}
 }
 
-func capture(ch chan<- prometheus.Metric, cs model.CaptureStats) {
+func capture(e emitter, cs model.CaptureStats) {
 	if cs.At.IsZero() {
 		return
 	}
 	iface := cs.Interface
-	ch <- prometheus.MustNewConstMetric(descCapPkts, prometheus.CounterValue, float64(cs.Packets), iface)
-	ch <- prometheus.MustNewConstMetric(descCapBytes, prometheus.CounterValue, float64(cs.Bytes), iface)
-	ch <- prometheus.MustNewConstMetric(descCapDrops, prometheus.CounterValue, float64(cs.RingDrops), iface)
+	e.emit(descCapPkts, prometheus.CounterValue, float64(cs.Packets), iface)
+	e.emit(descCapBytes, prometheus.CounterValue, float64(cs.Bytes), iface)
+	e.emit(descCapDrops, prometheus.CounterValue, float64(cs.RingDrops), iface)
 }
 
-func health(ch chan<- prometheus.Metric, cs []model.CollectorStatus) {
+func health(e emitter, cs []model.CollectorStatus) {
 	for _, c := range cs {
 		up := 0.0
 		if c.State == model.StateOK {
 			up = 1
 		}
-		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up, c.Name)
-		ch <- prometheus.MustNewConstMetric(descDuration, prometheus.GaugeValue, c.LastDuration.Seconds(), c.Name)
-		ch <- prometheus.MustNewConstMetric(descErrors, prometheus.CounterValue, float64(c.Errors), c.Name)
+		e.emit(descUp, prometheus.GaugeValue, up, c.Name)
+		e.emit(descDuration, prometheus.GaugeValue, c.LastDuration.Seconds(), c.Name)
+		e.emit(descErrors, prometheus.CounterValue, float64(c.Errors), c.Name)
 		if !c.LastSuccess.IsZero() {
-			ch <- prometheus.MustNewConstMetric(descSuccess, prometheus.GaugeValue, seconds(c.LastSuccess), c.Name)
+			e.emit(descSuccess, prometheus.GaugeValue, seconds(c.LastSuccess), c.Name)
 		}
 	}
 }

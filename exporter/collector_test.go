@@ -157,3 +157,45 @@ func TestSocketStates(t *testing.T) {
 		t.Errorf("sum %v of %d sockets; %v", total, len(snap.Sockets), got)
 	}
 }
+
+// TestDropTraceReasons: the eBPF tracer's reasons are summed over code
+// locations into netlens_drop_reason_total{source="ebpf"} (never per
+// flow, never in the funnel), with its accounting beside them.
+func TestDropTraceReasons(t *testing.T) {
+	snap := snapshottest.Full()
+	snap.DropMonitor = model.DropMonitor{}
+	snap.DropTrace = model.DropTrace{At: snapshottest.T0, Supported: true, Seen: 12, Attributed: 10, Unattributed: 2, NotAggregated: 1, OtherNetns: 5,
+		Reasons: []model.DropTraceReason{
+			{Reason: "NO_SOCKET", Location: "__udp4_lib_rcv+0x5a", Layer: model.LayerTransport, Packets: 6},
+			{Reason: "NO_SOCKET", Location: "__udp6_lib_rcv+0x60", Layer: model.LayerTransport, Packets: 3},
+			{Reason: "NETFILTER_DROP", Location: "nf_hook_slow+0x90", Layer: model.LayerNetfilter, Packets: 1},
+		},
+		Flows: []model.DropTraceFlow{{Reason: "NO_SOCKET", Layer: model.LayerTransport, Packets: 6, DstPort: 9}},
+	}
+	snap.Counters = append(snap.Counters, model.Counter{RawCounter: model.RawCounter{Layer: model.LayerTransport, Source: "drop_trace", Group: "reason", Instance: "__udp4_lib_rcv+0x5a", Name: "NO_SOCKET", Kind: model.KindCounter, Value: 6}})
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(New(fixed(snap), Options{}))
+	got := series(t, reg, "netlens_drop_reason_total")
+	want := map[string]float64{
+		"layer=transport,reason=NO_SOCKET,source=ebpf":      9,
+		"layer=netfilter,reason=NETFILTER_DROP,source=ebpf": 1,
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("netlens_drop_reason_total (-want +got):\n%s", d)
+	}
+	for name, want := range map[string]float64{
+		"netlens_drop_trace_seen_total":           12,
+		"netlens_drop_trace_unattributed_total":   2,
+		"netlens_drop_trace_not_aggregated_total": 1,
+		"netlens_drop_trace_other_netns_total":    5,
+	} {
+		if got := series(t, reg, name)[""]; got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	for key := range series(t, reg, "netlens_drops_total") {
+		if strings.Contains(key, "drop_trace") {
+			t.Errorf("a tracer reason in the funnel family: %s", key)
+		}
+	}
+}

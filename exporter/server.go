@@ -26,10 +26,17 @@ const DefaultListen = "127.0.0.1:9347"
 // (Prometheus text or OpenMetrics, as the scraper asks), /snapshot (the
 // JSON snapshot, docs/snapshot.md) and a short index at /. Besides the
 // netlens metrics, /metrics has the Go runtime's and the process's own
-// (process_cpu_seconds_total: what serving costs).
+// (process_cpu_seconds_total: what serving costs). When src is a
+// NamespaceSource (--netns all), every metric but those is per
+// namespace, with netns and container labels.
 func Handler(src Source, o Options) http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(New(src, o), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if ns, ok := src.(NamespaceSource); ok {
+		reg.MustRegister(nsCollector{src: ns, c: New(src, o)})
+	} else {
+		reg.MustRegister(New(src, o))
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		EnableOpenMetrics: true,

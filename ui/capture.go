@@ -641,7 +641,15 @@ func (p *captureFlows) View() string {
 }
 
 func (p *captureFlows) rowKind(i int) rowKind {
-	if p.snap.Capture.TopFlows[p.idx[i]].PacketsPerSec > 0 {
+	f := &p.snap.Capture.TopFlows[p.idx[i]]
+	return capturedKind(p.Changed, p.Changed != nil && p.Changed.CaptureFlows[f.Key], f.PacketsPerSec)
+}
+
+// capturedKind is the row kind of a captured flow or host: hot when it
+// is moving (perSec) at the time of the snapshot, or in a diff
+// (changed != nil) when it moved between the two (moved).
+func capturedKind(changed *Changed, moved bool, perSec float64) rowKind {
+	if moved || changed == nil && perSec > 0 {
 		return rowHot
 	}
 	return rowPlain
@@ -737,10 +745,8 @@ func (p *captureHosts) View() string {
 }
 
 func (p *captureHosts) rowKind(i int) rowKind {
-	if p.snap.Capture.TopHosts[p.idx[i]].PacketsPerSec > 0 {
-		return rowHot
-	}
-	return rowPlain
+	h := &p.snap.Capture.TopHosts[p.idx[i]]
+	return capturedKind(p.Changed, p.Changed != nil && p.Changed.CaptureHosts[h.Addr], h.PacketsPerSec)
 }
 
 func (p *captureHosts) detail(i int) []string {

@@ -359,7 +359,10 @@ func flowDetail(f *model.Flow, snap *model.Snapshot) []string {
 
 func (p *flowView) rowKind(i int) rowKind {
 	f := &p.snap.Flows[p.idx[i]]
-	if f.Status&model.StatusSeenReply == 0 {
+	switch {
+	case p.Changed.flowChanged(f):
+		return rowHot
+	case f.Status&model.StatusSeenReply == 0:
 		return rowDim
 	}
 	return rowPlain

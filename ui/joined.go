@@ -359,7 +359,11 @@ func (p *joinView) detail(i int) []string {
 
 func (p *joinView) rowKind(i int) rowKind {
 	si := p.idx[i]
-	if p.flow(si) == nil && canHaveFlow(&p.snap.Sockets[si]) && !p.ctDown() {
+	f := p.flow(si)
+	switch {
+	case p.Changed.socketChanged(&p.snap.Sockets[si]) || f != nil && p.Changed.flowChanged(f):
+		return rowHot
+	case f == nil && canHaveFlow(&p.snap.Sockets[si]) && !p.ctDown():
 		return rowDim
 	}
 	return rowPlain

@@ -34,6 +34,35 @@ type Changed struct {
 	Sysctls map[string]bool
 	// Rules added or changed, or whose counters moved.
 	Rules map[uint32]bool
+	// Flows (conntrack entries) that appeared.
+	Flows map[FlowID]bool
+	// Procs are the names of the processes holding a socket that
+	// appeared.
+	Procs map[string]bool
+	// CaptureFlows and CaptureHosts are the captured flows and hosts
+	// that appeared or whose packets grew.
+	CaptureFlows map[model.CaptureFlowKey]bool
+	CaptureHosts map[netip.Addr]bool
+}
+
+// FlowID is a conntrack flow's identity across snapshots: its protocol,
+// original-direction addresses and zone (ICMP flows: ports 0).
+type FlowID struct {
+	Proto    model.Proto
+	Src, Dst netip.AddrPort
+	Zone     uint16
+}
+
+// flowChanged says whether f appeared between the two snapshots of a
+// diff.
+func (c *Changed) flowChanged(f *model.Flow) bool {
+	return c != nil && c.Flows[FlowID{f.Proto, f.Orig.Src, f.Orig.Dst, f.Zone}]
+}
+
+// socketChanged says whether s appeared between the two snapshots of a
+// diff.
+func (c *Changed) socketChanged(s *model.Socket) bool {
+	return c != nil && c.Sockets[SocketID{s.Proto, s.Local, s.Remote}]
 }
 
 // SocketID is a socket's identity across snapshots: its protocol and

@@ -194,7 +194,7 @@ func (p *procView) View() string {
 }
 
 func (p *procView) rowKind(i int) rowKind {
-	if r := &p.rows[p.idx[i]]; r.RetransPerSec > 0 {
+	if r := &p.rows[p.idx[i]]; r.RetransPerSec > 0 || p.Changed != nil && p.Changed.Procs[r.Comm] {
 		return rowHot
 	}
 	return rowPlain

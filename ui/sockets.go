@@ -429,7 +429,7 @@ func procsDetail(ps []model.Proc) string {
 
 func (p *sockView) rowKind(i int) rowKind {
 	s := &p.snap.Sockets[p.idx[i]]
-	if s.HasDrops && s.Drops > 0 || p.Changed != nil && p.Changed.Sockets[SocketID{s.Proto, s.Local, s.Remote}] {
+	if s.HasDrops && s.Drops > 0 || p.Changed.socketChanged(s) {
 		return rowHot
 	}
 	return rowPlain

@@ -1,0 +1,60 @@
+package snapshot
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"netlens/model"
+	"netlens/snapshot/snapshottest"
+)
+
+// TestDiffStoreDropDeltas: in --open A --diff B the drop reasons of the
+// drop monitor and of the eBPF tracer, and the tracer's flows, show as
+// delta what they counted between the two snapshots (all of it for what
+// A did not have, or when the count went down), and B's namespace.
+func TestDiffStoreDropDeltas(t *testing.T) {
+	a, b := snapshottest.Full(), snapshottest.Full()
+	b.TakenAt = a.TakenAt.Add(10 * time.Second)
+	a.DropMonitor = model.DropMonitor{At: a.TakenAt, Supported: true, Drops: []model.DropReason{
+		{Reason: "NO_SOCKET", Location: "__udp4_lib_rcv+0x5a", Total: 10, Delta: 1},
+		{Reason: "TCP_CSUM", Location: "tcp_v4_rcv+0x10", Total: 50},
+	}}
+	b.DropMonitor = model.DropMonitor{At: b.TakenAt, Supported: true, Drops: []model.DropReason{
+		{Reason: "NO_SOCKET", Location: "__udp4_lib_rcv+0x5a", Total: 40, Delta: 2},
+		{Reason: "TCP_CSUM", Location: "tcp_v4_rcv+0x10", Total: 5},
+		{Reason: "NETFILTER_DROP", Location: "nf_hook_slow+0x90", Total: 7},
+	}}
+	flow := model.DropTraceFlow{Reason: "NO_SOCKET", Location: "__udp4_lib_rcv+0x5a", L3: "ipv4", Proto: "udp", DstPort: 9, Parsed: true}
+	fa, fb, fnew := flow, flow, flow
+	fa.Packets, fb.Packets, fnew.DstPort, fnew.Packets = 3, 33, 10, 4
+	a.DropTrace = model.DropTrace{At: a.TakenAt, Supported: true,
+		Reasons: []model.DropTraceReason{{Reason: "NO_SOCKET", Location: "__udp4_lib_rcv+0x5a", Packets: 3}},
+		Flows:   []model.DropTraceFlow{fa}}
+	b.DropTrace = model.DropTrace{At: b.TakenAt, Supported: true,
+		Reasons: []model.DropTraceReason{{Reason: "NO_SOCKET", Location: "__udp4_lib_rcv+0x5a", Packets: 37, Delta: 1}},
+		Flows:   []model.DropTraceFlow{fb, fnew}}
+	b.NetNS = &model.NetNS{Inode: 7, Name: "blue"}
+
+	got := DiffStore(a, b).Snapshot()
+	var deltas []uint64
+	for _, d := range got.DropMonitor.Drops {
+		deltas = append(deltas, d.Delta)
+	}
+	for _, r := range got.DropTrace.Reasons {
+		deltas = append(deltas, r.Delta)
+	}
+	for _, f := range got.DropTrace.Flows {
+		deltas = append(deltas, f.Delta)
+	}
+	if d := cmp.Diff([]uint64{30, 5, 7, 34, 30, 4}, deltas); d != "" {
+		t.Errorf("deltas: monitor x3, tracer reason, tracer flows x2 (-want +got):\n%s", d)
+	}
+	if got.NetNS == nil || got.NetNS.Name != "blue" {
+		t.Errorf("namespace %+v, want B's", got.NetNS)
+	}
+	if b.DropMonitor.Drops[0].Delta != 2 || b.DropTrace.Flows[0].Delta != 0 {
+		t.Errorf("DiffStore changed its argument")
+	}
+}
