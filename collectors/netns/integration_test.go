@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -336,5 +337,110 @@ func TestIntegrationAllSockets(t *testing.T) {
 		if s.Namespace == b.Name {
 			t.Errorf("socket of the deleted %s: %+v", b.Name, s)
 		}
+	}
+}
+
+// TestIntegrationAllSocketsRedumpsChanged: a namespace is dumped again
+// when something in it changed (a new listener, a UDP bind, a connection,
+// a close) and not otherwise; the sweep dumps the unchanged ones.
+func TestIntegrationAllSocketsRedumpsChanged(t *testing.T) {
+	a, b := netnstest.New(t, "nl-chga"), netnstest.New(t, "nl-chgb")
+	var closers []io.Closer
+	defer func() {
+		for _, c := range closers {
+			c.Close()
+		}
+	}()
+	listen := func(ns *netnstest.NS, network, addr string) io.Closer {
+		t.Helper()
+		var c io.Closer
+		ns.Do(t, func() {
+			var err error
+			if network == "udp4" {
+				c, err = net.ListenPacket(network, addr)
+			} else {
+				c, err = net.Listen(network, addr)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+		closers = append(closers, c)
+		return c
+	}
+	listen(a, "tcp4", "127.0.0.1:47910")
+	listen(b, "tcp4", "127.0.0.1:47911")
+	c := NewAllSockets(Options{}, nil, true)
+	defer c.Close()
+	c.Sweep = 0 // no sweep until the end
+	inoA, inoB := inode(t, "/run/netns/"+a.Name), inode(t, "/run/netns/"+b.Name)
+	var pub lastSockets
+	collect := func() (dumpedA, dumpedB bool) {
+		t.Helper()
+		before := map[uint64]time.Time{}
+		for ino, ps := range c.per {
+			before[ino] = ps.at
+		}
+		if err := c.Collect(context.Background(), &pub); err != nil {
+			t.Fatal(err)
+		}
+		return c.per[inoA].at != before[inoA], c.per[inoB].at != before[inoB]
+	}
+	// has: a socket of proto in ino on local port port, or, if remote,
+	// connected to it.
+	has := func(ino uint64, proto model.Proto, port uint16, remote bool) bool {
+		for _, s := range pub.socks {
+			if s.NetNS == ino && s.Proto == proto && (!remote && s.Local.Port() == port || remote && s.Remote.Port() == port) {
+				return true
+			}
+		}
+		return false
+	}
+	collect()
+	if !has(inoA, model.ProtoTCP, 47910, false) || !has(inoB, model.ProtoTCP, 47911, false) {
+		t.Fatalf("first refresh lacks the listeners; note %s", c.Note())
+	}
+	if da, db := collect(); da || db {
+		t.Errorf("nothing changed, yet dumped again: a %v, b %v (%s)", da, db, c.Note())
+	}
+	steps := []struct {
+		name   string
+		do     func()
+		ino    uint64
+		proto  model.Proto
+		port   uint16
+		remote bool
+		gone   bool
+		wantIn string // the namespace that must be dumped again
+	}{
+		{"a new listener in a", func() { listen(a, "tcp4", "127.0.0.1:47920") }, inoA, model.ProtoTCP, 47920, false, false, "a"},
+		{"a UDP bind in b", func() { listen(b, "udp4", "127.0.0.1:47921") }, inoB, model.ProtoUDP, 47921, false, false, "b"},
+		{"a connection in b", func() {
+			b.Do(t, func() {
+				conn, err := net.Dial("tcp4", "127.0.0.1:47911")
+				if err != nil {
+					t.Fatal(err)
+				}
+				closers = append(closers, conn)
+			})
+		}, inoB, model.ProtoTCP, 47911, true, false, "b"},
+		{"a listener closed in a", func() { closers[0].Close() }, inoA, model.ProtoTCP, 47910, false, true, "a"},
+	}
+	for _, st := range steps {
+		st.do()
+		da, db := collect()
+		if (st.wantIn == "a" && !da) || (st.wantIn == "b" && !db) {
+			t.Errorf("%s: %s not dumped again (a %v, b %v; %s)", st.name, st.wantIn, da, db, c.Note())
+		}
+		if (st.wantIn == "a" && db) || (st.wantIn == "b" && da) {
+			t.Errorf("%s: the other namespace dumped again too (a %v, b %v)", st.name, da, db)
+		}
+		if got := has(st.ino, st.proto, st.port, st.remote); got == st.gone {
+			t.Errorf("%s: socket on port %d present %v, want %v", st.name, st.port, got, !st.gone)
+		}
+	}
+	c.Sweep = time.Minute
+	if da, db := collect(); !da || !db {
+		t.Errorf("the sweep did not dump the unchanged namespaces: a %v, b %v (%s)", da, db, c.Note())
 	}
 }
