@@ -230,6 +230,68 @@ func TestIntegrationBindMountOnly(t *testing.T) {
 	}
 }
 
+// TestIntegrationBindMountOtherMountNS: a namespace held by nothing but
+// a bind mount made inside another mount namespace (invisible in ours,
+// as a container runtime's can be) is found from that process's
+// /proc/PID/mountinfo, entered through its /proc/PID/root, and its
+// details read.
+func TestIntegrationBindMountOtherMountNS(t *testing.T) {
+	netnstest.RequireRoot(t)
+	target := filepath.Join(t.TempDir(), "held-elsewhere")
+	if err := os.WriteFile(target, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	u := netnstest.NewUnshared(t, "")
+	ino := inode(t, fmt.Sprintf("/proc/%d/ns/net", u.PID))
+	// A process in a mount namespace of its own bind-mounts u's network
+	// namespace there, then sleeps.
+	m := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c",
+		fmt.Sprintf("mount --bind /proc/%d/ns/net %s && exec sleep 600", u.PID, target))
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Process.Kill(); m.Wait() })
+	mountinfo := fmt.Sprintf("/proc/%d/mountinfo", m.Process.Pid)
+	for i := 0; ; i++ { // bounded: 5 s
+		if b, _ := os.ReadFile(mountinfo); strings.Contains(string(b), target) {
+			break
+		}
+		if i == 500 {
+			t.Fatalf("the bind mount did not appear in %s", mountinfo)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if b, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(b), target) {
+		t.Fatal("the bind mount is visible in our own mount namespace: the test proves nothing")
+	}
+	p, _ := os.FindProcess(u.PID) // the namespace's only process goes
+	p.Kill()
+	p.Wait()
+	res, err := Discover(Options{Details: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := res.Find(ino)
+	if n == nil {
+		t.Fatalf("net:[%d] bind-mounted at %s in mount namespace of PID %d not found", ino, target, m.Process.Pid)
+	}
+	wantEnter := fmt.Sprintf("/proc/%d/root%s", m.Process.Pid, target)
+	if n.NProcs != 0 || !cmp.Equal(n.Mounts, []string{target}) || n.EnterPath != wantEnter {
+		t.Errorf("got procs %d, mounts %v, enter %s; want 0, [%s], %s", n.NProcs, n.Mounts, n.EnterPath, target, wantEnter)
+	}
+	if n.Sockets == nil || len(n.Interfaces) != 1 || n.Interfaces[0].Name != "lo" {
+		t.Errorf("details not read by entering it: sockets %v, interfaces %+v", n.Sockets, n.Interfaces)
+	}
+	h, err := Open(Selector{Kind: ByInode, Inode: ino}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if h.Namespace.Inode != ino {
+		t.Errorf("opened net:[%d], want %d", h.Namespace.Inode, ino)
+	}
+}
+
 // TestIntegrationOpen: each selector kind opens the namespace it names.
 func TestIntegrationOpen(t *testing.T) {
 	ns := netnstest.New(t, "nl-open")

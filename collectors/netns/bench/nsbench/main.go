@@ -322,6 +322,7 @@ func benchSwitch(args []string) error {
 	fs := flag.NewFlagSet("switch", flag.ExitOnError)
 	conns := fs.Int("conns", 5000, "connections in the namespace (2 sockets each)")
 	runs := fs.Int("runs", 7, "switches timed")
+	only := fs.String("only", "", "run only these collectors (comma-separated; all.Config.Only)")
 	fs.Parse(args)
 	fd, _, cleanup, err := makeNS("nsbench-switch", *conns, 18000)
 	if err != nil {
@@ -333,7 +334,11 @@ func benchSwitch(args []string) error {
 	var cancel context.CancelFunc = func() {}
 	var runner *collectors.Runner
 	start := func(netnsFD int) error {
-		specs, err := all.Specs(all.Config{Refresh: time.Second, Owners: os.Getenv("NOOWNERS") == "", NetNS: netnsFD, SocketOwners: owners})
+		cfg := all.Config{Refresh: time.Second, Owners: os.Getenv("NOOWNERS") == "", NetNS: netnsFD, SocketOwners: owners}
+		if *only != "" {
+			cfg.Only = strings.Split(*only, ",")
+		}
+		specs, err := all.Specs(cfg)
 		if err != nil {
 			return err
 		}
