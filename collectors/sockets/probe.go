@@ -3,10 +3,13 @@ package sockets
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
+
+	"golang.org/x/sys/unix"
 )
 
 // probe holds a namespace's /proc/net/sockstat, /proc/net/sockstat6 and
@@ -93,9 +96,36 @@ func (p *probe) close() {
 	}
 }
 
-// readAgain reads f whole from offset 0 into buf (a seq_file keeps no
-// size: read until end of file).
+// readAgain reads f whole from offset 0 into buf. A seq_file (what
+// /proc/net files are) fills a read until its records end, so a pread
+// that does not fill the buffer has the whole file: one syscall per read.
+// A full buffer is grown and the file read again; a kernel that refuses
+// pread on the file gets seek and reads until end of file.
 func readAgain(f *os.File, buf []byte) ([]byte, error) {
+	if cap(buf) < 4096 {
+		buf = make([]byte, 0, 4096)
+	}
+	for cap(buf) <= 1<<20 {
+		n, err := unix.Pread(int(f.Fd()), buf[:cap(buf)], 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.ESPIPE || err == unix.EINVAL {
+			return readSeek(f, buf[:0])
+		}
+		if err != nil {
+			return buf[:0], err
+		}
+		if n < cap(buf) {
+			return buf[:n], nil
+		}
+		buf = make([]byte, 0, 2*cap(buf))
+	}
+	return buf[:0], fmt.Errorf("%s: more than 1 MiB", f.Name())
+}
+
+// readSeek reads f whole from offset 0 with seek and read.
+func readSeek(f *os.File, buf []byte) ([]byte, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return buf, err
 	}

@@ -88,3 +88,39 @@ func FuzzAppendProbeKey(f *testing.F) {
 		}
 	})
 }
+
+// TestReadAgainGrows: a file larger than the buffer is read whole, by
+// pread and by the seek fallback, and read again from the start.
+func TestReadAgainGrows(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big")
+	want := bytes.Repeat([]byte("0123456789abcdef"), 1000) // 16,000 bytes
+	if err := os.WriteFile(path, want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for i := range 2 {
+		got, err := readAgain(f, nil)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("read %d: %d bytes, %v; want %d", i, len(got), err, len(want))
+		}
+		got, err = readSeek(f, make([]byte, 0, 10))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("seek read %d: %d bytes, %v; want %d", i, len(got), err, len(want))
+		}
+	}
+	// /proc/net/dev of this namespace: a seq_file, read twice alike.
+	d, err := os.Open("/proc/net/dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	a, err1 := readAgain(d, nil)
+	b, err2 := readSeek(d, nil)
+	if err1 != nil || err2 != nil || !bytes.Equal(a[:bytes.IndexByte(a, '\n')], b[:bytes.IndexByte(b, '\n')]) {
+		t.Errorf("/proc/net/dev: %v %v\n%s\n%s", err1, err2, a, b)
+	}
+}
