@@ -332,7 +332,7 @@ func benchSwitch(args []string) error {
 	store := model.NewStore("bench", "bench", time.Now())
 	owners := sockets.NewOwnerCache("")
 	var cancel context.CancelFunc = func() {}
-	var runner *collectors.Runner
+	var runner *collectors.Staged
 	start := func(netnsFD int) error {
 		cfg := all.Config{Refresh: time.Second, Owners: os.Getenv("NOOWNERS") == "", NetNS: netnsFD, SocketOwners: owners}
 		if *only != "" {
@@ -344,8 +344,13 @@ func benchSwitch(args []string) error {
 		}
 		var ctx context.Context
 		ctx, cancel = context.WithCancel(context.Background())
-		runner = collectors.NewRunner(store, specs...)
-		runner.Run(ctx)
+		// As the TUI's switcher does: the sockets collector first, the
+		// others after its first run (STAGED=0: all at once).
+		lead := sockets.Name
+		if os.Getenv("STAGED") == "0" {
+			lead = ""
+		}
+		runner = collectors.RunStaged(ctx, store, specs, lead, time.Second)
 		return nil
 	}
 	stop := func() { cancel(); runner.Wait() }
