@@ -30,7 +30,7 @@ for ((t = 0; t < 600; t++)); do
 done
 echo "namespaces: $(lsns -t net -n -o NS | wc -l), processes: $(ps -e --no-headers | wc -l)"
 "$tmp/netlens" netns --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print("netlens lists", len(d["namespaces"]), "namespaces")'
-hyperfine -N --warmup 3 --runs "${RUNS:-20}" --export-markdown "$tmp/result.md" \
+hyperfine -N --warmup 3 --runs "${RUNS:-15}" --export-markdown "$tmp/result.md" \
 	'lsns -t net' \
 	"$tmp/netlens netns --brief" \
 	"$tmp/netlens netns"
