@@ -41,6 +41,10 @@ const AllSocketsName = "sockets"
 // rediscovered every Rediscover (namespaces that went have their
 // collector closed).
 //
+// Owners come from one pass over /proc for every namespace's sockets,
+// made when a socket appears that the last pass did not see, or every
+// OwnersEvery; in between the last pass's owners are reused by inode.
+//
 // Collect must not be called concurrently with itself (the Runner never
 // does); Note and Close are safe to call from any goroutine.
 type AllSockets struct {
@@ -53,10 +57,13 @@ type AllSockets struct {
 	Budget time.Duration
 	// Sweep bounds the time one Collect spends dumping namespaces whose
 	// counters did not move (10 ms), the longest unread first.
-	Sweep    time.Duration
-	opts     Options
-	owners   *sockets.OwnerCache
-	noOwners bool
+	Sweep time.Duration
+	// OwnersEvery is how long the sockets' owners are reused while no
+	// new socket appears (5 s; see fillOwners).
+	OwnersEvery time.Duration
+	opts        Options
+	owners      *sockets.OwnerCache
+	noOwners    bool
 
 	found  time.Time
 	nss    []Namespace
@@ -65,6 +72,9 @@ type AllSockets struct {
 	merged []model.Socket
 	due    []*nsSockets // scratch: the namespaces to dump
 	swept  []*nsSockets // scratch: the unchanged ones
+	// owned are the owners of the last pass over /proc, by socket inode.
+	owned    map[uint64][]model.Proc
+	ownersAt time.Time
 
 	mu     sync.Mutex
 	note   string
@@ -97,8 +107,8 @@ func NewAllSockets(opt Options, owners *sockets.OwnerCache, noOwners bool) *AllS
 	if owners == nil {
 		owners = sockets.NewOwnerCache(opt.ProcRoot)
 	}
-	return &AllSockets{Rediscover: 5 * time.Second, Budget: 250 * time.Millisecond, Sweep: 10 * time.Millisecond,
-		opts: opt, owners: owners, noOwners: noOwners, per: map[uint64]*nsSockets{}}
+	return &AllSockets{Rediscover: 5 * time.Second, Budget: 250 * time.Millisecond, Sweep: 10 * time.Millisecond, OwnersEvery: 5 * time.Second,
+		opts: opt, owners: owners, noOwners: noOwners, per: map[uint64]*nsSockets{}, owned: map[uint64][]model.Proc{}}
 }
 
 // Name implements collectors.Collector.
@@ -202,12 +212,45 @@ func (a *AllSockets) Collect(ctx context.Context, pub collectors.Publisher) erro
 	out := make([]model.Socket, len(a.merged))
 	copy(out, a.merged)
 	if !a.noOwners {
-		// One pass over /proc/*/fd for every namespace's sockets.
-		if err := a.owners.Fill(ctx, out); err != nil {
-			return fmt.Errorf("socket owners: %w", err)
+		if err := a.fillOwners(ctx, now, out); err != nil {
+			return err
 		}
 	}
 	pub.Publish(model.SocketsUpdate{At: now, Sockets: out})
+	return nil
+}
+
+// fillOwners sets the owners of socks: from one pass over /proc for every
+// namespace's sockets (OwnerCache.Fill, which reads every process's stat:
+// 100 ms a refresh on a host of 5,000 processes) when a socket is new
+// since the last pass or that pass is OwnersEvery old, else from the last
+// pass, by inode. Between passes an owner that forked, exited or passed
+// the socket on is shown as it was, for at most OwnersEvery.
+func (a *AllSockets) fillOwners(ctx context.Context, now time.Time, socks []model.Socket) error {
+	known := now.Sub(a.ownersAt) < a.OwnersEvery
+	for i := 0; known && i < len(socks); i++ {
+		if ino := socks[i].Inode; ino != 0 {
+			_, known = a.owned[ino]
+		}
+	}
+	if known {
+		for i := range socks {
+			if ino := socks[i].Inode; ino != 0 {
+				socks[i].Procs = a.owned[ino]
+			}
+		}
+		return nil
+	}
+	if err := a.owners.Fill(ctx, socks); err != nil {
+		return fmt.Errorf("socket owners: %w", err)
+	}
+	a.ownersAt = now
+	clear(a.owned)
+	for i := range socks {
+		if ino := socks[i].Inode; ino != 0 {
+			a.owned[ino] = socks[i].Procs // shared, never modified (model.Socket.Procs)
+		}
+	}
 	return nil
 }
 

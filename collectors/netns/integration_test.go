@@ -506,3 +506,53 @@ func TestIntegrationAllSocketsRedumpsChanged(t *testing.T) {
 		t.Errorf("the sweep did not dump the unchanged namespaces: a %v, b %v (%s)", da, db, c.Note())
 	}
 }
+
+// TestIntegrationAllSocketsOwners: a socket that appears in a namespace
+// gets its owner at the next refresh (a new pass over /proc), however
+// recent the last pass; the owners of known sockets are kept.
+func TestIntegrationAllSocketsOwners(t *testing.T) {
+	a := netnstest.New(t, "nl-own")
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	listen := func(port int) {
+		a.Do(t, func() {
+			l, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ls = append(ls, l)
+		})
+	}
+	listen(47930)
+	c := NewAllSockets(Options{}, nil, false)
+	defer c.Close()
+	c.OwnersEvery = time.Hour // only a new socket makes a new pass
+	ino := inode(t, "/run/netns/"+a.Name)
+	var pub lastSockets
+	owner := func(port uint16) []model.Proc {
+		t.Helper()
+		if err := c.Collect(context.Background(), &pub); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range pub.socks {
+			if s.NetNS == ino && s.Local.Port() == port {
+				return s.Procs
+			}
+		}
+		t.Fatalf("no socket on port %d in %s", port, a.Name)
+		return nil
+	}
+	for i := range 2 { // the second refresh reuses the first's owners
+		if p := owner(47930); len(p) != 1 || p[0].PID != os.Getpid() {
+			t.Errorf("refresh %d: owner of 47930 %+v, want this process (%d)", i, p, os.Getpid())
+		}
+	}
+	listen(47931)
+	if p := owner(47931); len(p) != 1 || p[0].PID != os.Getpid() {
+		t.Errorf("new socket: owner %+v, want this process (%d)", p, os.Getpid())
+	}
+}
