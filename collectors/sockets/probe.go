@@ -105,8 +105,16 @@ func readAgain(f *os.File, buf []byte) ([]byte, error) {
 	if cap(buf) < 4096 {
 		buf = make([]byte, 0, 4096)
 	}
+	rc, err := f.SyscallConn() // holds the fd while in use: Close may run concurrently
+	if err != nil {
+		return buf[:0], err
+	}
 	for cap(buf) <= 1<<20 {
-		n, err := unix.Pread(int(f.Fd()), buf[:cap(buf)], 0)
+		var n int
+		var err error
+		if cerr := rc.Read(func(fd uintptr) bool { n, err = unix.Pread(int(fd), buf[:cap(buf)], 0); return true }); cerr != nil {
+			return buf[:0], cerr
+		}
 		if err == unix.EINTR {
 			continue
 		}
