@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 
@@ -30,7 +31,12 @@ given to --netns (NAME, PATH, pid:PID or inode:N).`,
 			if err != nil {
 				return err
 			}
-			return netns.Print(cmd.OutOrStdout(), res, asJSON)
+			// Buffered: the table is written cell by cell.
+			w := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
+			if err := netns.Print(w, res, asJSON); err != nil {
+				return err
+			}
+			return w.Flush()
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")

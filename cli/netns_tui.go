@@ -32,7 +32,7 @@ type nsSwitcher struct {
 	mu       sync.Mutex
 	o        options // o.ns is the namespace the collectors run in (nil: our own)
 	cancel   context.CancelFunc
-	runner   *collectors.Runner
+	runner   *collectors.Staged
 	filters  switchingFilters
 	capture  switchingCapture
 	switches int
@@ -79,20 +79,27 @@ func newNSSwitcher(ctx context.Context, o options, store *model.Store) (*nsSwitc
 	return s, nil
 }
 
-// startLocked builds the collectors for s.o and runs them.
+// startLocked builds the collectors for s.o and runs them. After a
+// switch the sockets collector starts alone and the others when its
+// first run has ended, or after a second (collectors.RunStaged): they
+// would share the CPU with the first dump the Connections tab waits for.
 func (s *nsSwitcher) startLocked() error {
-	r, cfg, specs, err := s.o.runnerSpecs(s.store)
+	_, cfg, specs, err := s.o.runnerSpecs(s.store)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(s.parent)
-	s.runner, s.cancel = r, cancel
+	s.cancel = cancel
 	if s.dropWhy == "" {
 		s.dropWhy = cfg.Drops.Why
 	}
 	s.filters.set(tuiFilters(s.store, cfg, specs, s.o.revert))
 	s.capture.set(tuiCapture(specs))
-	r.Run(ctx)
+	if s.switches > 0 {
+		s.runner = collectors.RunStaged(ctx, s.store, specs, sockets.Name, time.Second)
+	} else {
+		s.runner = collectors.RunStaged(ctx, s.store, specs, "", 0) // all at once
+	}
 	// The TUI holds the filter control: it reverts an overdue change
 	// whose revert helper died (the read path only reports it), in the
 	// namespace the collectors run in.

@@ -20,6 +20,7 @@ import (
 	"netlens/collectors"
 	"netlens/collectors/all"
 	"netlens/collectors/procnet"
+	"netlens/collectors/qdisc"
 	"netlens/control/filter"
 	"netlens/internal/netnstest"
 	"netlens/model"
@@ -47,6 +48,11 @@ func (n nsUnderTest) sh(t *testing.T, name string, args ...string) string {
 func (n nsUnderTest) workload(t *testing.T) {
 	t.Helper()
 	n.sh(t, "ip", "link", "set", "lo", "up")
+	// A link and a qdisc of this namespace only, named after its port.
+	dev := fmt.Sprintf("nlq%d", n.port)
+	n.sh(t, "ip", "link", "add", dev, "type", "veth", "peer", "name", dev+"p")
+	n.sh(t, "ip", "link", "set", dev, "up")
+	n.sh(t, "tc", "qdisc", "replace", "dev", dev, "root", "handle", "1:", "pfifo", "limit", "77")
 	n.sh(t, "nft", "add table inet nltest { chain out { type filter hook output priority 0; ct state new,established counter; }; }")
 	script := fmt.Sprintf(`import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", %[1]d)); s.listen()
@@ -74,7 +80,8 @@ time.sleep(600)`, n.port)
 // two held only by processes, every collector built by all.Specs with
 // Config.NetNS reads that namespace: sockets equal `ss -tuwanpH` inside
 // (owners included), counters `nstat -az`, sysctls `sysctl -a`, flows
-// `conntrack -L`, and a filter rule added through the nft backend is in
+// `conntrack -L`, links and qdiscs `ip link` and `tc qdisc`, and a filter
+// rule added through the nft backend is in
 // `nft list ruleset` of that namespace only.
 func TestIntegrationEveryCollectorInNetNS(t *testing.T) {
 	netnstest.RequireRoot(t)
@@ -117,6 +124,7 @@ func TestIntegrationEveryCollectorInNetNS(t *testing.T) {
 			compareSockets(t, n, snap.Sockets)
 			compareCounters(t, n, fd, snap.Counters)
 			compareSysctls(t, n, snap.Sysctls)
+			compareLinksQdiscs(t, n, nss, snap.Counters)
 			compareFlows(t, n, snap.Flows)
 			// Rules: the rule is in this namespace's ruleset and no other's.
 			if snap.Rules == nil || len(snap.Rules.Rules) != 1 || snap.Rules.Rules[0].DstPorts.Min != uint16(7000+i) {
@@ -267,6 +275,39 @@ func compareCounters(t *testing.T, n nsUnderTest, fd int, before []model.Counter
 	}
 	if nst["TcpActiveOpens"] != 1 {
 		t.Errorf("nstat TcpActiveOpens %d, want 1 (the workload's connection): not this namespace?", nst["TcpActiveOpens"])
+	}
+}
+
+// compareLinksQdiscs: the qdisc collector's links and qdiscs are this
+// namespace's (its veth link and pfifo qdisc, as ip and tc list them
+// inside), not another's.
+func compareLinksQdiscs(t *testing.T, n nsUnderTest, all []nsUnderTest, got []model.Counter) {
+	t.Helper()
+	links, qdiscs := map[string]bool{}, map[string]bool{}
+	for _, c := range got {
+		if c.Source != qdisc.Source {
+			continue
+		}
+		switch c.Group {
+		case qdisc.GroupLink:
+			links[c.Instance] = true
+		case qdisc.GroupQdisc:
+			qdiscs[c.Instance] = true
+		}
+	}
+	ipOut := n.sh(t, "ip", "-o", "link", "show")
+	tcOut := n.sh(t, "tc", "qdisc", "show")
+	for _, m := range all {
+		dev := fmt.Sprintf("nlq%d", m.port)
+		own := m.port == n.port
+		inIP := strings.Contains(ipOut, " "+dev+"@") // "7: nlq9101@nlq9101p: <..."
+		if links[dev] != own || inIP != own {
+			t.Errorf("link %s: netlens has it %v, ip link inside %v; want %v", dev, links[dev], inIP, own)
+		}
+		inst := dev + " pfifo 1: root"
+		if qdiscs[inst] != own || strings.Contains(tcOut, "qdisc pfifo 1: dev "+dev+" root") != own {
+			t.Errorf("qdisc %q: netlens has it %v, tc qdisc show inside %v; want %v", inst, qdiscs[inst], strings.Contains(tcOut, "qdisc pfifo 1: dev "+dev+" root"), own)
+		}
 	}
 }
 

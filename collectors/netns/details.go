@@ -79,7 +79,7 @@ func enterOne(t *collectors.NetNSThread, n *Namespace, buf *[]byte) error {
 	if err := t.Enter(fd); err != nil {
 		return err
 	}
-	if ifs, err := readInterfaces(); err == nil {
+	if ifs, err := readInterfaces(buf); err == nil {
 		n.Interfaces = ifs
 	}
 	var s Sockets

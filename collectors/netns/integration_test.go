@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -229,6 +230,68 @@ func TestIntegrationBindMountOnly(t *testing.T) {
 	}
 }
 
+// TestIntegrationBindMountOtherMountNS: a namespace held by nothing but
+// a bind mount made inside another mount namespace (invisible in ours,
+// as a container runtime's can be) is found from that process's
+// /proc/PID/mountinfo, entered through its /proc/PID/root, and its
+// details read.
+func TestIntegrationBindMountOtherMountNS(t *testing.T) {
+	netnstest.RequireRoot(t)
+	target := filepath.Join(t.TempDir(), "held-elsewhere")
+	if err := os.WriteFile(target, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	u := netnstest.NewUnshared(t, "")
+	ino := inode(t, fmt.Sprintf("/proc/%d/ns/net", u.PID))
+	// A process in a mount namespace of its own bind-mounts u's network
+	// namespace there, then sleeps.
+	m := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c",
+		fmt.Sprintf("mount --bind /proc/%d/ns/net %s && exec sleep 600", u.PID, target))
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Process.Kill(); m.Wait() })
+	mountinfo := fmt.Sprintf("/proc/%d/mountinfo", m.Process.Pid)
+	for i := 0; ; i++ { // bounded: 5 s
+		if b, _ := os.ReadFile(mountinfo); strings.Contains(string(b), target) {
+			break
+		}
+		if i == 500 {
+			t.Fatalf("the bind mount did not appear in %s", mountinfo)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if b, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(b), target) {
+		t.Fatal("the bind mount is visible in our own mount namespace: the test proves nothing")
+	}
+	p, _ := os.FindProcess(u.PID) // the namespace's only process goes
+	p.Kill()
+	p.Wait()
+	res, err := Discover(Options{Details: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := res.Find(ino)
+	if n == nil {
+		t.Fatalf("net:[%d] bind-mounted at %s in mount namespace of PID %d not found", ino, target, m.Process.Pid)
+	}
+	wantEnter := fmt.Sprintf("/proc/%d/root%s", m.Process.Pid, target)
+	if n.NProcs != 0 || !cmp.Equal(n.Mounts, []string{target}) || n.EnterPath != wantEnter {
+		t.Errorf("got procs %d, mounts %v, enter %s; want 0, [%s], %s", n.NProcs, n.Mounts, n.EnterPath, target, wantEnter)
+	}
+	if n.Sockets == nil || len(n.Interfaces) != 1 || n.Interfaces[0].Name != "lo" {
+		t.Errorf("details not read by entering it: sockets %v, interfaces %+v", n.Sockets, n.Interfaces)
+	}
+	h, err := Open(Selector{Kind: ByInode, Inode: ino}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if h.Namespace.Inode != ino {
+		t.Errorf("opened net:[%d], want %d", h.Namespace.Inode, ino)
+	}
+}
+
 // TestIntegrationOpen: each selector kind opens the namespace it names.
 func TestIntegrationOpen(t *testing.T) {
 	ns := netnstest.New(t, "nl-open")
@@ -336,5 +399,160 @@ func TestIntegrationAllSockets(t *testing.T) {
 		if s.Namespace == b.Name {
 			t.Errorf("socket of the deleted %s: %+v", b.Name, s)
 		}
+	}
+}
+
+// TestIntegrationAllSocketsRedumpsChanged: a namespace is dumped again
+// when something in it changed (a new listener, a UDP bind, a connection,
+// a close) and not otherwise; the sweep dumps the unchanged ones.
+func TestIntegrationAllSocketsRedumpsChanged(t *testing.T) {
+	a, b := netnstest.New(t, "nl-chga"), netnstest.New(t, "nl-chgb")
+	var closers []io.Closer
+	defer func() {
+		for _, c := range closers {
+			c.Close()
+		}
+	}()
+	listen := func(ns *netnstest.NS, network, addr string) io.Closer {
+		t.Helper()
+		var c io.Closer
+		ns.Do(t, func() {
+			var err error
+			if network == "udp4" {
+				c, err = net.ListenPacket(network, addr)
+			} else {
+				c, err = net.Listen(network, addr)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+		closers = append(closers, c)
+		return c
+	}
+	listen(a, "tcp4", "127.0.0.1:47910")
+	listen(b, "tcp4", "127.0.0.1:47911")
+	c := NewAllSockets(Options{}, nil, true)
+	defer c.Close()
+	c.Sweep = 0 // no sweep until the end
+	inoA, inoB := inode(t, "/run/netns/"+a.Name), inode(t, "/run/netns/"+b.Name)
+	var pub lastSockets
+	collect := func() (dumpedA, dumpedB bool) {
+		t.Helper()
+		before := map[uint64]time.Time{}
+		for ino, ps := range c.per {
+			before[ino] = ps.at
+		}
+		if err := c.Collect(context.Background(), &pub); err != nil {
+			t.Fatal(err)
+		}
+		return c.per[inoA].at != before[inoA], c.per[inoB].at != before[inoB]
+	}
+	// has: a socket of proto in ino on local port port, or, if remote,
+	// connected to it.
+	has := func(ino uint64, proto model.Proto, port uint16, remote bool) bool {
+		for _, s := range pub.socks {
+			if s.NetNS == ino && s.Proto == proto && (!remote && s.Local.Port() == port || remote && s.Remote.Port() == port) {
+				return true
+			}
+		}
+		return false
+	}
+	collect()
+	if !has(inoA, model.ProtoTCP, 47910, false) || !has(inoB, model.ProtoTCP, 47911, false) {
+		t.Fatalf("first refresh lacks the listeners; note %s", c.Note())
+	}
+	if da, db := collect(); da || db {
+		t.Errorf("nothing changed, yet dumped again: a %v, b %v (%s)", da, db, c.Note())
+	}
+	steps := []struct {
+		name   string
+		do     func()
+		ino    uint64
+		proto  model.Proto
+		port   uint16
+		remote bool
+		gone   bool
+		wantIn string // the namespace that must be dumped again
+	}{
+		{"a new listener in a", func() { listen(a, "tcp4", "127.0.0.1:47920") }, inoA, model.ProtoTCP, 47920, false, false, "a"},
+		{"a UDP bind in b", func() { listen(b, "udp4", "127.0.0.1:47921") }, inoB, model.ProtoUDP, 47921, false, false, "b"},
+		{"a connection in b", func() {
+			b.Do(t, func() {
+				conn, err := net.Dial("tcp4", "127.0.0.1:47911")
+				if err != nil {
+					t.Fatal(err)
+				}
+				closers = append(closers, conn)
+			})
+		}, inoB, model.ProtoTCP, 47911, true, false, "b"},
+		{"a listener closed in a", func() { closers[0].Close() }, inoA, model.ProtoTCP, 47910, false, true, "a"},
+	}
+	for _, st := range steps {
+		st.do()
+		da, db := collect()
+		if (st.wantIn == "a" && !da) || (st.wantIn == "b" && !db) {
+			t.Errorf("%s: %s not dumped again (a %v, b %v; %s)", st.name, st.wantIn, da, db, c.Note())
+		}
+		if (st.wantIn == "a" && db) || (st.wantIn == "b" && da) {
+			t.Errorf("%s: the other namespace dumped again too (a %v, b %v)", st.name, da, db)
+		}
+		if got := has(st.ino, st.proto, st.port, st.remote); got == st.gone {
+			t.Errorf("%s: socket on port %d present %v, want %v", st.name, st.port, got, !st.gone)
+		}
+	}
+	c.Sweep = time.Minute
+	if da, db := collect(); !da || !db {
+		t.Errorf("the sweep did not dump the unchanged namespaces: a %v, b %v (%s)", da, db, c.Note())
+	}
+}
+
+// TestIntegrationAllSocketsOwners: a socket that appears in a namespace
+// gets its owner at the next refresh (a new pass over /proc), however
+// recent the last pass; the owners of known sockets are kept.
+func TestIntegrationAllSocketsOwners(t *testing.T) {
+	a := netnstest.New(t, "nl-own")
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	listen := func(port int) {
+		a.Do(t, func() {
+			l, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ls = append(ls, l)
+		})
+	}
+	listen(47930)
+	c := NewAllSockets(Options{}, nil, false)
+	defer c.Close()
+	c.OwnersEvery = time.Hour // only a new socket makes a new pass
+	ino := inode(t, "/run/netns/"+a.Name)
+	var pub lastSockets
+	owner := func(port uint16) []model.Proc {
+		t.Helper()
+		if err := c.Collect(context.Background(), &pub); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range pub.socks {
+			if s.NetNS == ino && s.Local.Port() == port {
+				return s.Procs
+			}
+		}
+		t.Fatalf("no socket on port %d in %s", port, a.Name)
+		return nil
+	}
+	for i := range 2 { // the second refresh reuses the first's owners
+		if p := owner(47930); len(p) != 1 || p[0].PID != os.Getpid() {
+			t.Errorf("refresh %d: owner of 47930 %+v, want this process (%d)", i, p, os.Getpid())
+		}
+	}
+	listen(47931)
+	if p := owner(47931); len(p) != 1 || p[0].PID != os.Getpid() {
+		t.Errorf("new socket: owner %+v, want this process (%d)", p, os.Getpid())
 	}
 }

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -172,7 +174,9 @@ func (d *discovery) get(ino uint64) *Namespace {
 	return n
 }
 
-// processes reads /proc/PID/ns/net and ns/mnt of every process.
+// processes reads /proc/PID/ns/net and ns/mnt of every process (two
+// readlinkat per process, relative to an open /proc; two threads share
+// the processes, since each link costs a path walk in the kernel).
 func (d *discovery) processes() error {
 	f, err := os.Open(d.opt.ProcRoot)
 	if err != nil {
@@ -190,36 +194,73 @@ func (d *discovery) processes() error {
 		}
 	}
 	slices.Sort(pids)
+	links := make([]nsLinks, len(pids))
+	root := int(f.Fd())
+	workers := min(2, runtime.NumCPU())
+	chunk := (len(pids) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := min(w*chunk, len(pids)), min((w+1)*chunk, len(pids))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			readNSLinks(root, pids[lo:hi], links[lo:hi])
+		}()
+	}
+	wg.Wait()
 	seenMnt := map[uint64]bool{}
-	link := make([]byte, 64)
 	base := d.opt.ProcRoot + "/"
-	for _, pid := range pids {
-		dir := base + strconv.Itoa(pid)
-		n, err := unix.Readlink(dir+"/ns/net", link)
+	for i, pid := range pids {
+		l := links[i]
+		if l.unreadable {
+			d.unreadable++
+		}
+		if l.net == 0 {
+			continue // gone, unreadable, or a kernel without namespaces
+		}
+		ns := d.get(l.net)
+		if ns.NProcs == 0 {
+			ns.PID = pid
+			ns.EnterPath = base + strconv.Itoa(pid) + "/ns/net"
+		}
+		ns.NProcs++
+		if l.mnt != 0 && !seenMnt[l.mnt] {
+			seenMnt[l.mnt] = true
+			d.mntPIDs = append(d.mntPIDs, pid)
+		}
+	}
+	return nil
+}
+
+// nsLinks are the namespaces of one process (0: not read).
+type nsLinks struct {
+	net, mnt   uint64
+	unreadable bool
+}
+
+// readNSLinks reads ns/net and ns/mnt of each of pids under the /proc
+// directory root into out.
+func readNSLinks(root int, pids []int, out []nsLinks) {
+	link := make([]byte, 64)
+	path := make([]byte, 0, 32)
+	for i, pid := range pids {
+		path = strconv.AppendInt(path[:0], int64(pid), 10)
+		path = append(path, "/ns/net"...)
+		n, err := unix.Readlinkat(root, string(path), link)
 		if err != nil {
-			if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
-				d.unreadable++
-			}
-			continue // gone, or a kernel without namespaces
+			out[i].unreadable = errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)
+			continue
 		}
 		ino, ok := parseNSRef(string(link[:n]), "net")
 		if !ok {
 			continue
 		}
-		ns := d.get(ino)
-		if ns.NProcs == 0 {
-			ns.PID = pid
-			ns.EnterPath = dir + "/ns/net"
-		}
-		ns.NProcs++
-		if n, err := unix.Readlink(dir+"/ns/mnt", link); err == nil {
-			if mnt, ok := parseNSRef(string(link[:n]), "mnt"); ok && !seenMnt[mnt] {
-				seenMnt[mnt] = true
-				d.mntPIDs = append(d.mntPIDs, pid)
-			}
+		out[i].net = ino
+		path = append(path[:len(path)-3], "mnt"...)
+		if n, err := unix.Readlinkat(root, string(path), link); err == nil {
+			out[i].mnt, _ = parseNSRef(string(link[:n]), "mnt")
 		}
 	}
-	return nil
 }
 
 // named adds the namespaces bind-mounted in the named directories.

@@ -64,6 +64,12 @@ type Collector struct {
 	// rates turns tcp_info counters into rates; clock is its time base.
 	rates rateTracker
 	clock time.Time
+	// probe reads the namespace's sockstat and interface counters;
+	// dumpSum is their fingerprint when the last dump began.
+	probe      *probe
+	probeTried bool
+	dumpSum    uint64
+	dumpSumOK  bool
 
 	mu       sync.Mutex
 	source   string
@@ -158,9 +164,12 @@ func (c *Collector) Stats() Stats {
 // Runner gave up waiting for) is unblocked and fails. Later Collects fail.
 func (c *Collector) Close() error {
 	c.mu.Lock()
-	d := c.diag
+	d, p := c.diag, c.probe
 	c.diag, c.closed = nil, true
 	c.mu.Unlock()
+	if p != nil {
+		p.close()
+	}
 	if d != nil {
 		return d.Close()
 	}
@@ -313,17 +322,69 @@ var dumps = []struct {
 	{protoRAW, afInet}, {protoRAW, afInet6},
 }
 
-// sockstat reads the namespace's socket counts (see sockCounts); on
-// error every table is unknown.
+// sockstat reads the namespace's socket counts (see sockCounts) and
+// keeps the probe's fingerprint as that of this dump; on error every
+// table is unknown.
 func (c *Collector) sockstat() sockCounts {
-	if c.opts.NetNS == 0 {
-		return readSockstat(filepath.Join(c.opts.ProcRoot, "net"))
-	}
-	var counts sockCounts
-	if inNetNS(c.opts.NetNS, func() { counts = readSockstat(filepath.Join(c.opts.ProcRoot, "thread-self", "net")) }) != nil {
+	c.dumpSumOK = false
+	p := c.openProbe()
+	if p == nil {
 		return sockCounts{}
 	}
-	return counts
+	sum, err := p.read()
+	if err != nil {
+		return sockCounts{}
+	}
+	c.dumpSum, c.dumpSumOK = sum, true
+	return p.counts()
+}
+
+// resum takes the probe's fingerprint again as the last dump's.
+func (c *Collector) resum() {
+	if !c.dumpSumOK {
+		return
+	}
+	sum, err := c.probe.read()
+	c.dumpSum, c.dumpSumOK = sum, err == nil
+}
+
+// openProbe returns the namespace's probe, opened (inside the namespace)
+// on first use; nil if it cannot be.
+func (c *Collector) openProbe() *probe {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.probe != nil || c.probeTried || c.closed {
+		return c.probe
+	}
+	c.probeTried = true
+	if c.opts.NetNS == 0 {
+		c.probe = openProbe(filepath.Join(c.opts.ProcRoot, "net"))
+	} else if inNetNS(c.opts.NetNS, func() { c.probe = openProbe(filepath.Join(c.opts.ProcRoot, "thread-self", "net")) }) != nil {
+		c.probe = nil
+	}
+	return c.probe
+}
+
+// Changed reports whether the namespace may hold other sockets, or
+// sockets in other states, than at the last collection: whether its
+// socket counts (/proc/net/sockstat{,6}, the fields that are the
+// namespace's) or its interfaces' packet counters (/proc/net/dev) moved
+// since that collection began. It is true when it cannot tell (no
+// collection yet, the files unreadable). What it misses: a receive queue
+// drained without a packet, connect() on a UDP socket; a caller that
+// skips unchanged namespaces should still collect them now and then.
+// Reading the files needs no setns. Must not be called concurrently with
+// Collect.
+func (c *Collector) Changed() bool {
+	if !c.dumpSumOK {
+		return true
+	}
+	p := c.openProbe()
+	if p == nil {
+		return true
+	}
+	sum, err := p.read()
+	return err != nil || sum != c.dumpSum
 }
 
 // fromDiag dumps every table, except those counts says are empty: the
@@ -351,6 +412,9 @@ func (c *Collector) fromDiag(ctx context.Context, out []model.Socket, counts soc
 		}
 		c.diag, dc = d, d
 		c.mu.Unlock()
+		// The new socket is one more of the namespace's sockets
+		// ("sockets: used"): take the fingerprint again with it.
+		c.resum()
 	}
 	// Forget interface names now and then: indexes get reused.
 	if now := time.Now(); now.Sub(c.namesAt) > namesTTL {

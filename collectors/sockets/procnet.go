@@ -272,21 +272,6 @@ var sockstatTables = map[string]string{
 	"UDPLITE:": "udplite", "UDPLITE6:": "udplite6", "RAW:": "raw", "RAW6:": "raw6",
 }
 
-// readSockstat reads sockstat and sockstat6 under dir into counts; a file
-// that cannot be read leaves its tables unknown.
-func readSockstat(dir string) sockCounts {
-	c := sockCounts{inuse: map[string]uint64{}}
-	for _, name := range []string{"sockstat", "sockstat6"} {
-		f, err := os.Open(filepath.Join(dir, name))
-		if err != nil {
-			continue
-		}
-		parseSockstat(f, &c)
-		f.Close()
-	}
-	return c
-}
-
 // parseSockstat adds the "inuse" counts of the TCP, UDP, UDPLITE and RAW
 // lines of a /proc/net/sockstat{,6} text, and TCP's "tw", to c. A line
 // whose count does not parse is left out (its table stays unknown).

@@ -28,12 +28,13 @@ func helperRecv() error {
 		}
 		keep = append(keep, l)
 		go func() {
+			var conns []net.Conn // kept open (not in keep: other goroutines append to it)
 			for {
 				c, err := l.Accept()
 				if err != nil {
 					return
 				}
-				keep = append(keep, c)
+				conns = append(conns, c)
 				go func() { _, _ = io.Copy(io.Discard, c) }()
 			}
 		}()

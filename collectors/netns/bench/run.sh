@@ -30,7 +30,7 @@ for ((t = 0; t < 600; t++)); do
 done
 echo "namespaces: $(lsns -t net -n -o NS | wc -l), processes: $(ps -e --no-headers | wc -l)"
 "$tmp/netlens" netns --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print("netlens lists", len(d["namespaces"]), "namespaces")'
-hyperfine -N --warmup 3 --runs "${RUNS:-20}" --export-markdown "$tmp/result.md" \
+hyperfine -N --warmup 3 --runs "${RUNS:-15}" --export-markdown "$tmp/result.md" \
 	'lsns -t net' \
 	"$tmp/netlens netns --brief" \
 	"$tmp/netlens netns"
@@ -41,5 +41,10 @@ trap - EXIT
 # own namespaces and connections).
 CGO_ENABLED=0 go build -o /tmp/nsbench.$$ ./collectors/netns/bench/nsbench
 /tmp/nsbench.$$ switch -conns 5000 -runs "${RUNS_SWITCH:-7}"
+# The all-namespaces view twice: on this host as it is (other namespaces,
+# other processes), then alone (a PID namespace of its own, so /proc
+# lists only its processes, and a /run/netns of its own).
 /tmp/nsbench.$$ all -ns 500 -conns 10 -ticks "${TICKS:-15}"
+unshare --pid --fork --mount --mount-proc sh -c \
+	"mount -t tmpfs tmpfs /run/netns && exec /tmp/nsbench.$$ all -ns 500 -conns 10 -ticks ${TICKS:-15}"
 rm -f /tmp/nsbench.$$

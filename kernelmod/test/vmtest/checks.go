@@ -39,6 +39,7 @@ func allChecks() []check {
 		{"revert", checkRevert},
 		{"change-counts-once", checkChangeCountsOnce},
 		{"netns-isolation", checkNetns},
+		{"netns-select", checkNetnsSelect},
 		{"unprivileged", checkUnpriv},
 		{"userns-root-cannot-bypass", checkUserns},
 		{"hooks-only-with-rules", checkLazyHooks},

@@ -12,14 +12,19 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -48,7 +53,12 @@ func main() {
 		}
 	}
 	var err error
+	if os.Args[1] != "hold" {
+		removeLeftovers()
+	}
 	switch os.Args[1] {
+	case "hold":
+		err = hold(os.Args[2:])
 	case "switch":
 		err = benchSwitch(os.Args[2:])
 	case "all":
@@ -63,40 +73,224 @@ func main() {
 	}
 }
 
+// dialIn connects to port on the loopback of the named namespace.
+func dialIn(name string, port int) (net.Conn, error) {
+	fd, err := unix.Open("/run/netns/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	var c net.Conn
+	var derr error
+	if err := collectors.InNetNS(fd, func() { c, derr = dialer.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", port)) }); err != nil {
+		return nil, err
+	}
+	if derr != nil {
+		return nil, fmt.Errorf("dial in %s: %w", name, derr)
+	}
+	return c, nil
+}
+
+// startHolder starts "nsbench hold": a process that listens on port in
+// each named namespace, holds conns connections to it there, accepts
+// every later one, dials more on request, and exits when its stdin
+// closes (holder.stop).
+func startHolder(conns, port int, names []string) (h *holder, err error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, append([]string{"hold", "-conns", fmt.Sprint(conns), "-port", fmt.Sprint(port)}, names...)...)
+	cmd.Env = append(os.Environ(), "NSBENCH_CPUPROFILE=", "NSBENCH_TICKPROFILE=", "GOMAXPROCS=1")
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	stop := func() {
+		in.Close()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+	h = &holder{in: in, out: bufio.NewReader(out), stop: stop}
+	ready := make(chan error, 1)
+	go func() {
+		line, err := h.out.ReadString('\n')
+		if err == nil && line != "ready\n" {
+			err = fmt.Errorf("holder said %q", line)
+		}
+		ready <- err
+	}()
+	select {
+	case err = <-ready:
+	case <-time.After(60 * time.Second):
+		err = errors.New("holder not ready after 60 s")
+	}
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	return h, nil
+}
+
+// holder is a running "nsbench hold".
+type holder struct {
+	in   io.WriteCloser
+	out  *bufio.Reader
+	stop func()
+}
+
+// dial has the holder make one more connection in the named namespace
+// and returns its local port.
+func (h *holder) dial(name string) (int, error) {
+	if _, err := fmt.Fprintf(h.in, "dial %s\n", name); err != nil {
+		return 0, err
+	}
+	line, err := h.out.ReadString('\n')
+	if err != nil {
+		return 0, err
+	}
+	port, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || port == 0 {
+		return 0, fmt.Errorf("holder could not dial in %s (%q)", name, line)
+	}
+	return port, nil
+}
+
+// hold is the holder process (see startHolder).
+func hold(args []string) error {
+	fs := flag.NewFlagSet("hold", flag.ExitOnError)
+	conns := fs.Int("conns", 10, "connections per namespace")
+	port := fs.Int("port", 19000, "port")
+	fs.Parse(args)
+	var held []net.Conn
+	for _, name := range fs.Args() {
+		fd, err := unix.Open("/run/netns/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		var ln net.Listener
+		var lerr error
+		err = collectors.InNetNS(fd, func() { ln, lerr = listenConns(*port, *conns, &held) })
+		unix.Close(fd)
+		if err != nil {
+			return err
+		}
+		if lerr != nil {
+			return lerr
+		}
+		go func() { // as a server does: accept, and hold
+			var mine []net.Conn
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				mine = append(mine, c)
+			}
+		}()
+	}
+	os.Stdout.WriteString("ready\n")
+	// "dial NAME": a new connection in that namespace, held; answered
+	// with its local port. Until the parent closes stdin (or dies).
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		name, ok := strings.CutPrefix(sc.Text(), "dial ")
+		if !ok {
+			continue
+		}
+		c, err := dialIn(name, *port)
+		if err != nil {
+			fmt.Println(0)
+			fmt.Fprintln(os.Stderr, "nsbench hold:", err)
+			continue
+		}
+		held = append(held, c)
+		fmt.Println(c.LocalAddr().(*net.TCPAddr).Port)
+	}
+	runtime.KeepAlive(held)
+	return nil
+}
+
+// listenConns listens on 127.0.0.1:port in the calling thread's
+// namespace and makes conns connections to it, both ends appended to
+// held.
+func listenConns(port, conns int, held *[]net.Conn) (net.Listener, error) {
+	ln, err := listenCfg.Listen(context.Background(), "tcp4", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return nil, err
+	}
+	for range conns {
+		c, err := dialer.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			return ln, err
+		}
+		s, err := ln.Accept()
+		if err != nil {
+			c.Close()
+			return ln, err
+		}
+		*held = append(*held, c, s)
+	}
+	return ln, nil
+}
+
+// removeLeftovers deletes the namespaces of an earlier run that was
+// killed before its cleanup.
+func removeLeftovers() {
+	ents, _ := os.ReadDir("/run/netns")
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "nsbench-") {
+			exec.Command("ip", "netns", "del", e.Name()).Run()
+		}
+	}
+}
+
+// The benchmark's connections are idle, as most are: no TCP keepalive,
+// the kernel's default (Go turns it on every 15 s unless told not to;
+// KEEPALIVE=1 keeps Go's default).
+var (
+	dialer    = net.Dialer{KeepAlive: keepAlive()}
+	listenCfg = net.ListenConfig{KeepAlive: keepAlive()}
+)
+
+func keepAlive() time.Duration {
+	if os.Getenv("KEEPALIVE") != "" {
+		return 0
+	}
+	return -1
+}
+
 // makeNS creates a named namespace with loopback up and conns loopback
 // TCP connections held by this process (2*conns sockets, plus the
 // listener), and returns its open file.
-func makeNS(name string, conns int, port int) (int, func(), error) {
+func makeNS(name string, conns int, port int) (int, net.Listener, func(), error) {
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		return 0, nil, fmt.Errorf("ip netns add %s: %v: %s", name, err, out)
+		return 0, nil, nil, fmt.Errorf("ip netns add %s: %v: %s", name, err, out)
 	}
 	exec.Command("ip", "-n", name, "link", "set", "lo", "up").Run()
 	fd, err := unix.Open("/run/netns/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	var held []net.Conn
 	var ln net.Listener
 	var lerr error
-	if err := collectors.InNetNS(fd, func() {
-		if ln, lerr = net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", port)); lerr != nil {
-			return
-		}
-		for range conns {
-			c, err := net.Dial("tcp4", ln.Addr().String())
-			if err != nil {
-				lerr = err
-				return
-			}
-			s, err := ln.Accept()
-			if err != nil {
-				lerr = err
-				return
-			}
-			held = append(held, c, s)
-		}
-	}); err != nil {
-		return 0, nil, err
+	if err := collectors.InNetNS(fd, func() { ln, lerr = listenConns(port, conns, &held) }); err != nil {
+		return 0, nil, nil, err
 	}
 	cleanup := func() {
 		for _, c := range held {
@@ -110,9 +304,9 @@ func makeNS(name string, conns int, port int) (int, func(), error) {
 	}
 	if lerr != nil {
 		cleanup()
-		return 0, nil, lerr
+		return 0, nil, nil, lerr
 	}
-	return fd, cleanup, nil
+	return fd, ln, cleanup, nil
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -128,8 +322,9 @@ func benchSwitch(args []string) error {
 	fs := flag.NewFlagSet("switch", flag.ExitOnError)
 	conns := fs.Int("conns", 5000, "connections in the namespace (2 sockets each)")
 	runs := fs.Int("runs", 7, "switches timed")
+	only := fs.String("only", "", "run only these collectors (comma-separated; all.Config.Only)")
 	fs.Parse(args)
-	fd, cleanup, err := makeNS("nsbench-switch", *conns, 18000)
+	fd, _, cleanup, err := makeNS("nsbench-switch", *conns, 18000)
 	if err != nil {
 		return err
 	}
@@ -137,16 +332,25 @@ func benchSwitch(args []string) error {
 	store := model.NewStore("bench", "bench", time.Now())
 	owners := sockets.NewOwnerCache("")
 	var cancel context.CancelFunc = func() {}
-	var runner *collectors.Runner
+	var runner *collectors.Staged
 	start := func(netnsFD int) error {
-		specs, err := all.Specs(all.Config{Refresh: time.Second, Owners: os.Getenv("NOOWNERS") == "", NetNS: netnsFD, SocketOwners: owners})
+		cfg := all.Config{Refresh: time.Second, Owners: os.Getenv("NOOWNERS") == "", NetNS: netnsFD, SocketOwners: owners}
+		if *only != "" {
+			cfg.Only = strings.Split(*only, ",")
+		}
+		specs, err := all.Specs(cfg)
 		if err != nil {
 			return err
 		}
 		var ctx context.Context
 		ctx, cancel = context.WithCancel(context.Background())
-		runner = collectors.NewRunner(store, specs...)
-		runner.Run(ctx)
+		// As the TUI's switcher does: the sockets collector first, the
+		// others after its first run (STAGED=0: all at once).
+		lead := sockets.Name
+		if os.Getenv("STAGED") == "0" {
+			lead = ""
+		}
+		runner = collectors.RunStaged(ctx, store, specs, lead, time.Second)
 		return nil
 	}
 	stop := func() { cancel(); runner.Wait() }
@@ -216,6 +420,9 @@ func benchAll(args []string) error {
 	conns := fs.Int("conns", 10, "connections per namespace (2 sockets each)")
 	ticks := fs.Int("ticks", 15, "ticks measured")
 	budget := fs.Duration("budget", 0, "AllSockets.Budget (0: its default)")
+	sweep := fs.Duration("sweep", -1, "AllSockets.Sweep (-1: its default)")
+	withOwners := fs.Bool("owners", true, "find the sockets' processes")
+	probe := fs.Bool("probe", true, "make a new connection before each refresh and check the refresh shows it")
 	fs.Parse(args)
 	var cleanups []func()
 	defer func() {
@@ -223,17 +430,40 @@ func benchAll(args []string) error {
 			c()
 		}
 	}()
-	for i := 0; i < *n; i++ {
-		_, c, err := makeNS(fmt.Sprintf("nsbench-all-%d", i), *conns, 19000)
+	// The sockets are held by other processes, as a host's containers
+	// hold theirs: holders of ten namespaces each.
+	names := make([]string, *n)
+	inos := make([]uint64, *n)
+	for i := range names {
+		names[i] = fmt.Sprintf("nsbench-all-%d", i)
+		if out, err := exec.Command("ip", "netns", "add", names[i]).CombinedOutput(); err != nil {
+			return fmt.Errorf("ip netns add %s: %v: %s", names[i], err, out)
+		}
+		name := names[i]
+		cleanups = append(cleanups, func() { exec.Command("ip", "netns", "del", name).Run() })
+		exec.Command("ip", "-n", names[i], "link", "set", "lo", "up").Run()
+		var st unix.Stat_t
+		if err := unix.Stat("/run/netns/"+names[i], &st); err != nil {
+			return err
+		}
+		inos[i] = st.Ino
+	}
+	var holders []*holder
+	for i := 0; i < *n; i += 10 {
+		h, err := startHolder(*conns, 19000, names[i:min(i+10, *n)])
 		if err != nil {
 			return err
 		}
-		cleanups = append(cleanups, c)
+		holders = append(holders, h)
+		cleanups = append([]func(){h.stop}, cleanups...) // holders end before their namespaces go
 	}
-	col := netns.NewAllSockets(netns.Options{}, nil, false)
+	col := netns.NewAllSockets(netns.Options{}, nil, !*withOwners)
 	defer col.Close()
 	if *budget > 0 {
 		col.Budget = *budget
+	}
+	if *sweep >= 0 {
+		col.Sweep = *sweep
 	}
 	store := model.NewStore("bench", "bench", time.Now())
 	ctx := context.Background()
@@ -242,18 +472,52 @@ func benchAll(args []string) error {
 		return err
 	}
 	fmt.Printf("first refresh (every namespace dumped, owners found): %v wall, %v CPU\n", time.Since(f0).Round(time.Millisecond), (cpuTime() - fc0).Round(time.Millisecond))
+	// Three unmeasured ticks: the namespaces whose counts moved with the
+	// collector's own sockets are dumped once more.
+	for range 3 {
+		time.Sleep(time.Second)
+		if err := col.Collect(ctx, store); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("after 3 more refreshes: %s\n", col.Note())
 	var walls []time.Duration
 	var collectCPU time.Duration
+	if p := os.Getenv("NSBENCH_TICKPROFILE"); p != "" { // the ticks only, not the setup
+		if f, err := os.Create(p); err == nil {
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
 	cpu0, t0 := cpuTime(), time.Now()
 	next := t0
+	fresh := 0
 	for i := 0; i < *ticks; i++ {
 		next = next.Add(time.Second)
 		time.Sleep(time.Until(next))
+		// Before each refresh, a new connection in one namespace (a
+		// different one each tick): the refresh must show it.
+		k := (i * 97) % *n
+		// The holder of the namespace dials: netlens's own process keeps
+		// its fds, as in the TUI.
+		port := 0
+		if *probe {
+			var err error
+			if port, err = holders[k/10].dial(names[k]); err != nil {
+				return err
+			}
+		}
 		w0, c0 := time.Now(), cpuTime()
 		if err := col.Collect(ctx, store); err != nil {
 			return err
 		}
 		collectCPU += cpuTime() - c0
+		for _, s := range store.Snapshot().Sockets {
+			if *probe && s.NetNS == inos[k] && int(s.Local.Port()) == port {
+				fresh++
+				break
+			}
+		}
 		// A frame of the new snapshot (a new App takes it at once: more
 		// than the running TUI does per tick).
 		app := ui.New(store, ui.Options{})
@@ -264,8 +528,11 @@ func benchAll(args []string) error {
 	}
 	cpu, elapsed := cpuTime()-cpu0, time.Since(t0)
 	fmt.Printf("last refresh: %s\n", col.Note())
+	if *probe {
+		fmt.Printf("a connection made just before a refresh was in it: %d of %d ticks\n", fresh, *ticks)
+	}
 	socks := len(store.Snapshot().Sockets)
-	fmt.Printf("all namespaces, %d namespaces x %d sockets (%d sockets in all, owners on; in-process, %d ticks of 1 s): refresh median %v (max %v); CPU %.2f%% of one core, of which the collector %.2f%% (the rest: a new TUI frame each tick)\n",
-		*n, 2**conns+1, socks, *ticks, median(walls).Round(time.Millisecond), slices.Max(walls).Round(time.Millisecond), 100*cpu.Seconds()/elapsed.Seconds(), 100*collectCPU.Seconds()/elapsed.Seconds())
+	fmt.Printf("all namespaces, %d namespaces x %d sockets (%d sockets in all, owners %v; in-process, %d ticks of 1 s): refresh median %v (max %v); CPU %.2f%% of one core, of which the collector %.2f%% (the rest: a new TUI frame each tick)\n",
+		*n, 2**conns+1, socks, *withOwners, *ticks, median(walls).Round(time.Millisecond), slices.Max(walls).Round(time.Millisecond), 100*cpu.Seconds()/elapsed.Seconds(), 100*collectCPU.Seconds()/elapsed.Seconds())
 	return nil
 }

@@ -1,0 +1,89 @@
+package collectors
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"netlens/model"
+)
+
+// Staged runs one collector first and the others once its first run has
+// ended: after a namespace switch the TUI waits for the sockets
+// collector's first dump, and the others' starts (the eBPF drop tracer
+// loads its programs) would share the CPU with it. Its methods must not
+// be called concurrently with each other.
+type Staged struct {
+	runners []*Runner
+	started chan struct{} // closed once the rest are started (or will not be)
+}
+
+// RunStaged starts the collector of specs named lead at once and the
+// others when its first run has ended (its status in store is no longer
+// pending), ctx is done, or bound has passed. Without such a collector,
+// or without others, all start at once. Cancel ctx, then Wait.
+func RunStaged(ctx context.Context, store *model.Store, specs []Spec, lead string, bound time.Duration) *Staged {
+	var first, rest []Spec
+	for _, sp := range specs {
+		if sp.Collector.Name() == lead {
+			first = append(first, sp)
+		} else {
+			rest = append(rest, sp)
+		}
+	}
+	if len(first) == 0 || len(rest) == 0 {
+		first, rest = specs, nil
+	}
+	s := &Staged{started: make(chan struct{})}
+	r := NewRunner(store, first...)
+	s.runners = append(s.runners, r)
+	r.Run(ctx)
+	if len(rest) == 0 {
+		close(s.started)
+		return s
+	}
+	r2 := NewRunner(store, rest...)
+	s.runners = append(s.runners, r2)
+	go func() {
+		defer close(s.started)
+		waitFirstRun(ctx, store, lead, bound)
+		if ctx.Err() == nil {
+			r2.Run(ctx)
+		}
+	}()
+	return s
+}
+
+// Wait waits for the collectors (see Runner.Wait), the ones not started
+// yet included (they are closed without running).
+func (s *Staged) Wait() error {
+	<-s.started
+	var errs []error
+	for _, r := range s.runners {
+		errs = append(errs, r.Wait())
+	}
+	return errors.Join(errs...)
+}
+
+// waitFirstRun waits until the Store's status of the collector name is no
+// longer pending, ctx is done, or bound has passed.
+func waitFirstRun(ctx context.Context, store *model.Store, name string, bound time.Duration) {
+	sub, unsub := store.Subscribe()
+	defer unsub()
+	t := time.NewTimer(bound)
+	defer t.Stop()
+	for {
+		for _, c := range store.Snapshot().Collectors {
+			if c.Name == name && c.State != model.StatePending {
+				return
+			}
+		}
+		select {
+		case <-sub:
+		case <-t.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
