@@ -306,3 +306,17 @@ func helperCollect() int {
 	}
 	return 0
 }
+
+// stopHelper closes a helper's stdin (which tells it to exit) and waits
+// for it, killing it after 5 s.
+func stopHelper(stdin io.Closer, cmd *exec.Cmd) {
+	stdin.Close()
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"netlens/collectors/internal/container"
 	"netlens/model"
 )
 
@@ -47,10 +48,13 @@ type fdEntry struct {
 
 // procState is what the cache knows of one process.
 type procState struct {
-	start uint64    // starttime from /proc/PID/stat: tells a reused PID apart
-	comm  string    // from /proc/PID/stat, as ss prints it
-	fds   []fdEntry // sorted by fd
-	gen   uint64
+	start uint64 // starttime from /proc/PID/stat: tells a reused PID apart
+	comm  string // from /proc/PID/stat, as ss prints it
+	// container is the process's container from /proc/PID/cgroup
+	// (container.Container.Short), "" for none; read once per process.
+	container string
+	fds       []fdEntry // sorted by fd
+	gen       uint64
 	// kthread marks a kernel thread (no fds, no exec); ino is the inode
 	// of its /proc/PID directory, which a reused PID does not share, so
 	// that one stat tells it is the same thread (see scanPID).
@@ -95,6 +99,7 @@ type owners struct {
 
 	dirBuf  []byte
 	statBuf []byte
+	cgBuf   []byte
 	linkBuf []byte
 	newFds  []fdEntry
 	recheck map[int][]int32 // pid -> fds to resolve again
@@ -133,6 +138,7 @@ func newOwners(root string) *owners {
 		unowned: map[uint64]uint64{},
 		dirBuf:  make([]byte, 64<<10),
 		statBuf: make([]byte, 4096),
+		cgBuf:   make([]byte, 16<<10),
 		linkBuf: make([]byte, 256),
 		recheck: map[int][]int32{},
 		fdCount: statFdCount,
@@ -358,7 +364,7 @@ func (o *owners) scanPID(rootfd, pid int, gen uint64, mode scanMode) {
 	}
 	fresh := ps == nil
 	if fresh {
-		ps = &procState{start: start, comm: string(comm)}
+		ps = &procState{start: start, comm: string(comm), container: o.readContainer(rootfd, name)}
 		o.procs[pid] = ps
 		o.stats.Scanned++
 	}
@@ -399,9 +405,9 @@ func (o *owners) scanPID(rootfd, pid int, gen uint64, mode scanMode) {
 		if ino != nf.ino {
 			o.remove(nf.ino, pid, nf.fd)
 			nf.ino = ino
-			o.add(ino, model.Proc{PID: pid, Comm: ps.comm, FD: int(nf.fd)})
+			o.add(ino, model.Proc{PID: pid, Comm: ps.comm, FD: int(nf.fd), Container: ps.container})
 		} else if fresh && ino != 0 {
-			o.add(ino, model.Proc{PID: pid, Comm: ps.comm, FD: int(nf.fd)})
+			o.add(ino, model.Proc{PID: pid, Comm: ps.comm, FD: int(nf.fd), Container: ps.container})
 		}
 	}
 	for ; i < len(old); i++ {
@@ -563,6 +569,23 @@ func parseStat(b []byte) (start, flags uint64, comm []byte, ok bool) {
 	}
 	start, ok = parseUint(f[startField], 10, 64)
 	return start, flags, comm, ok
+}
+
+// readContainer reads <root>/PID/cgroup and returns the process's
+// container as the namespace discovery names it (container.ParseCgroup,
+// then Short: the container's 12-digit ID, its pod in front), or "".
+// The owner cache calls it once per process, when it first sees it.
+func (o *owners) readContainer(rootfd int, pid string) string {
+	f, err := unix.Openat(rootfd, pid+"/cgroup", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return ""
+	}
+	n, err := readFull(f, o.cgBuf)
+	unix.Close(f)
+	if err != nil {
+		return ""
+	}
+	return container.ParseCgroup(o.cgBuf[:n]).Short()
 }
 
 var socketPrefix = []byte("socket:[")

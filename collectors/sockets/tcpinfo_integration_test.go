@@ -58,17 +58,7 @@ func startHelperIn(t *testing.T, ns *netnstest.NS, role string, env ...string) (
 		}
 		close(lines)
 	}()
-	t.Cleanup(func() {
-		pw.Close()
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
+	t.Cleanup(func() { stopHelper(pw, cmd) })
 	select {
 	case l := <-lines:
 		if l != "READY" {
@@ -246,7 +236,7 @@ func TestIntegrationTCPInfoRatesMatchPacing(t *testing.T) {
 	for _, s := range ss[1:] {
 		iv := sender(s.socks, 7101).Rate.Interval.Seconds()
 		secs += iv
-		for _, pr := range model.ProcessRates(s.socks) {
+		for _, pr := range model.ProcessRates(s.socks, nil) {
 			if _, ok := want[pr.Comm]; ok {
 				if len(pr.PIDs) != 1 || pr.Conns != 1 && pr.Comm != "nlsk-recv" {
 					t.Errorf("%s: PIDs %v, %d connections", pr.Comm, pr.PIDs, pr.Conns)
