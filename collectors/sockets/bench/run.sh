@@ -111,6 +111,7 @@ for n in $SIZES; do
 			-n "ss -tan ($label)" "ss -tan" \
 			-n "netlens cold process, no owners ($label)" "$tmp/sockbench once" \
 			-n "ss -tani ($label)" "ss -tani" \
+			-n "netlens cold process, no owners, no tcp_info ($label)" "$tmp/sockbench once -no-tcp-info" \
 			-n "netlens snapshot --no-owners ($label)" "$tmp/netlens snapshot --no-owners -o /dev/null" >&2
 		tail -n +3 "$tmp/hf.$n.md" >>"$hf"
 	fi
