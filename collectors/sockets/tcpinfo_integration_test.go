@@ -386,15 +386,20 @@ func TestIntegrationTCPInfoRetransmitsOneFlow(t *testing.T) {
 // TestIntegrationTCPInfoProcNetHasNoRates reads a namespace where a
 // connection moves data from /proc/net (the fallback when sock_diag is
 // unavailable): there is no tcp_info there, so no socket gets a rate,
-// where sock_diag gives the busy connection one.
+// where sock_diag gives the busy connection one, unless NoTCPInfo
+// leaves tcp_info out of the dump.
 func TestIntegrationTCPInfoProcNetHasNoRates(t *testing.T) {
 	ns := netnstest.New(t, "nlti")
 	ps := []*pacer{{role: "pace-a", port: 7121, rate: 1e6}}
 	startPacers(t, ns, 5, ps)
 	goPacers(t, ps)
 	ctx := context.Background()
-	for _, source := range []string{SourceProcNet, SourceSockDiag} {
-		c := New(Options{NetNS: ns.FD(t), Source: source, NoOwners: true})
+	for _, v := range []struct {
+		source string
+		noInfo bool
+	}{{SourceProcNet, false}, {SourceSockDiag, false}, {SourceSockDiag, true}} {
+		source := v.source
+		c := New(Options{NetNS: ns.FD(t), Source: source, NoOwners: true, NoTCPInfo: v.noInfo})
 		var socks []model.Socket
 		for range 2 {
 			var err error
@@ -408,14 +413,14 @@ func TestIntegrationTCPInfoProcNetHasNoRates(t *testing.T) {
 		if s == nil {
 			t.Fatalf("%s: the connection to 7121 is not listed", source)
 		}
-		switch source {
-		case SourceProcNet:
+		switch {
+		case source == SourceProcNet || v.noInfo:
 			for _, x := range socks {
-				if x.Rate.Known || x.TCP.Len != 0 {
-					t.Errorf("/proc/net: %v %v has tcp_info (%d bytes) or a rate %+v", x.Local, x.Remote, x.TCP.Len, x.Rate)
+				if x.Rate.Known || x.TCP.Len != 0 || x.TCP.Congestion != "" {
+					t.Errorf("%s (no tcp_info %v): %v %v has tcp_info (%d bytes, %q) or a rate %+v", source, v.noInfo, x.Local, x.Remote, x.TCP.Len, x.TCP.Congestion, x.Rate)
 				}
 			}
-		case SourceSockDiag:
+		default:
 			if !s.Rate.Known || s.Rate.TxBps <= 0 {
 				t.Errorf("sock_diag: the sender has no rate: %+v", s.Rate)
 			}
