@@ -57,12 +57,22 @@ func NewUnshared(tb testing.TB, cgroup string) *Unshared {
 }
 
 // MoveToCgroup creates cgroup (a cgroup v2 path such as
-// "/netlens-test.slice/docker-ID.scope") under Cgroup2Root with its
-// parents, and moves process pid into it. When the test ends it calls
-// stop, which must end the process (a cgroup is removable once its last
-// process is reaped), then removes every directory it created, deepest
-// first.
+// "/netlens-test.slice/docker-ID.scope") with MakeCgroup and moves
+// process pid into it.
 func MoveToCgroup(tb testing.TB, pid int, cgroup string, stop func()) {
+	tb.Helper()
+	dir := MakeCgroup(tb, cgroup, stop)
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		tb.Fatalf("move %d into cgroup %s: %v", pid, dir, err)
+	}
+}
+
+// MakeCgroup creates cgroup under Cgroup2Root with its parents and
+// returns its directory (a process joins it by writing its PID to
+// cgroup.procs there). When the test ends it calls stop, which must end
+// every process in it (a cgroup is removable once its last process is
+// reaped), then removes every directory it created, deepest first.
+func MakeCgroup(tb testing.TB, cgroup string, stop func()) string {
 	tb.Helper()
 	root := Cgroup2Root(tb)
 	var made []string
@@ -83,9 +93,7 @@ func MoveToCgroup(tb testing.TB, pid int, cgroup string, stop func()) {
 			}
 		}
 	})
-	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
-		tb.Fatalf("move %d into cgroup %s: %v", pid, dir, err)
-	}
+	return dir
 }
 
 // Cgroup2Root returns the mount point of the cgroup v2 hierarchy
