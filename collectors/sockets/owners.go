@@ -60,6 +60,9 @@ type procState struct {
 	// that one stat tells it is the same thread (see scanPID).
 	kthread bool
 	ino     uint64
+	// fdIno is the inode of a user process's /proc/PID/fd directory
+	// when it was last listed: a reused PID does not share it.
+	fdIno uint64
 }
 
 // ownerEntry holds the processes of one socket inode. procs is never
@@ -94,8 +97,9 @@ type owners struct {
 	stats   OwnerStats
 
 	// fdCount returns the number of open fds of a process without
-	// listing them (statFdCount; tests replace it).
-	fdCount func(rootfd int, pid string) (int, bool)
+	// listing them, and the inode of its fd directory (statFdCount;
+	// tests replace it).
+	fdCount func(rootfd int, pid string) (n int, ino uint64, ok bool)
 
 	dirBuf  []byte
 	statBuf []byte
@@ -319,6 +323,21 @@ func (o *owners) scanPID(rootfd, pid int, gen uint64, mode scanMode) {
 			return
 		}
 	}
+	// A process seen before, none of whose sockets left the table, with
+	// as many fds as last time in the same fd directory (a reused PID
+	// has another): the same process, unless it exec'd, which its stat
+	// tells; that is read every statEvery refreshes (staggered by PID),
+	// since it is the dearest file here and a host has many processes.
+	steady := mode == scanChanged && ps != nil && !ps.kthread && len(o.recheck[pid]) == 0 && gen%listEvery != 0
+	nfd, fdIno, counted := 0, uint64(0), false
+	if steady {
+		nfd, fdIno, counted = o.fdCount(rootfd, name)
+		if counted && fdIno == ps.fdIno && nfd == len(ps.fds) && (uint64(pid)+gen)%statEvery != 0 {
+			ps.gen = gen
+			o.stats.Unlisted++
+			return
+		}
+	}
 	start, flags, comm, ok := o.readStat(rootfd, name)
 	if !ok {
 		return // exited
@@ -332,16 +351,13 @@ func (o *owners) scanPID(rootfd, pid int, gen uint64, mode scanMode) {
 		delete(o.procs, pid)
 		ps = nil
 	}
-	if mode == scanChanged && ps != nil && ps.start == start && ps.comm == string(comm) &&
-		len(o.recheck[pid]) == 0 && gen%listEvery != 0 {
+	if steady && ps.start == start && ps.comm == string(comm) && counted && fdIno == ps.fdIno && nfd == len(ps.fds) {
 		// Same process, none of its sockets left the table, as many fds
 		// as last time: skip the listing (see listEvery for what that
 		// can miss, and for how long).
-		if n, ok := o.fdCount(rootfd, name); ok && n == len(ps.fds) {
-			ps.gen = gen
-			o.stats.Unlisted++
-			return
-		}
+		ps.gen = gen
+		o.stats.Unlisted++
+		return
 	}
 	fdd, err := unix.Openat(rootfd, name+"/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -369,6 +385,10 @@ func (o *owners) scanPID(rootfd, pid int, gen uint64, mode scanMode) {
 		o.stats.Scanned++
 	}
 	ps.gen = gen
+	var st unix.Stat_t
+	if unix.Fstat(fdd, &st) == nil {
+		ps.fdIno = st.Ino
+	}
 	// Merge the directory listing (ascending fd order, as procfs lists
 	// it; sorted to be safe) with the cached entries.
 	o.newFds = o.newFds[:0]
@@ -521,15 +541,21 @@ func (o *owners) remove(ino uint64, pid int, fd int32) {
 // most.
 const listEvery = 16
 
+// statEvery is how often (in refreshes) a process whose fd table looks
+// unchanged has its /proc/PID/stat read, to see an exec (a new comm): a
+// process that exec'd keeps its PID, fds and fd directory, so its new
+// name shows within statEvery refreshes.
+const statEvery = 4
+
 // statFdCount returns the number of open fds of process name from the
 // size of <root>/PID/fd (Linux 6.2 and later; older kernels report 0,
-// which makes the caller list the directory).
-func statFdCount(rootfd int, name string) (int, bool) {
+// which makes the caller list the directory), and the directory's inode.
+func statFdCount(rootfd int, name string) (int, uint64, bool) {
 	var st unix.Stat_t
 	if err := unix.Fstatat(rootfd, name+"/fd", &st, 0); err != nil || st.Size <= 0 {
-		return 0, false
+		return 0, 0, false
 	}
-	return int(st.Size), true
+	return int(st.Size), st.Ino, true
 }
 
 // readStat reads <root>/PID/stat and returns the start time, the flags
