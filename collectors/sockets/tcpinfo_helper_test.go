@@ -26,14 +26,14 @@ func helperRecv() error {
 		if err != nil {
 			return err
 		}
-		keep = append(keep, l)
+		hold(l)
 		go func() {
 			for {
 				c, err := l.Accept()
 				if err != nil {
 					return
 				}
-				keep = append(keep, c)
+				hold(c)
 				go func() { _, _ = io.Copy(io.Discard, c) }()
 			}
 		}()

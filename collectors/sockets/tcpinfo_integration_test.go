@@ -210,6 +210,15 @@ func TestIntegrationTCPInfoRatesMatchPacing(t *testing.T) {
 			tol := p.rate*lag.Seconds() + 0.005*p.rate*iv
 			ssTx := float64(s.ssAcked[p.port] - ss[i-1].ssAcked[p.port])
 			ssRx := float64(s.ssRcv[p.port] - ss[i-1].ssRcv[p.port])
+			// The first interval holds the pacers' start: a pacer the
+			// loaded machine scheduled late sends what is due in one
+			// burst, which can land between netlens's and ss's first
+			// readings (seen at a load average of 13: ss 0.9 MB short of
+			// netlens in the first interval at 2 MB/s). From the second on,
+			// both read a steady flow.
+			if i == 1 {
+				continue
+			}
 			worst = max(worst, math.Abs(dTx-ssTx)/ssTx, math.Abs(dRx-ssRx)/ssRx)
 			if math.Abs(dTx-ssTx) > tol || math.Abs(dRx-ssRx) > tol {
 				t.Errorf("sample %d port %d: netlens acked %.0f received %.0f bytes, ss -tin %.0f and %.0f (tolerance %.0f for a lag change of %v)",
