@@ -45,9 +45,9 @@ sys.stdin.read()
 // TestIntegrationSampledUDPRates runs a capture on a veth in a namespace
 // while a paced UDP sender there sends 2 MB/s to a receiver in another
 // namespace: the sender's socket, joined to the capture's UDP flows
-// (model.SampledUDPRates), has a rate marked sampled, within 5% of the
-// paced rate over the run (each second within 15%); without the
-// capture it has none.
+// (model.SampledUDPRates), has a rate marked sampled every second it
+// sends; over the run the rates account for every byte it sent and are
+// within 5% of the paced rate; without the capture it has none.
 func TestIntegrationSampledUDPRates(t *testing.T) {
 	const rate, port = 2e6, 7400
 	a, b := netnstest.New(t, "udpra"), netnstest.New(t, "udprb")
@@ -94,13 +94,17 @@ while True: s.recv(65536)`, port))
 			t.Fatal(err)
 		}
 	})
+	prevAt := store.Snapshot().Capture.At
 	if _, err := fmt.Fprintln(sendIn, "go"); err != nil {
 		t.Fatal(err)
 	}
+	// Once a second while the sender sends (9 s), and once after it is
+	// done and the ring has drained: the sender's sampled rate, and the
+	// bytes it accounts for (rate times the capture's interval).
 	start := time.Now()
 	var got []float64
-	for i := 1; i <= 8; i++ {
-		time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second)))
+	var bytes float64
+	sample := func(i int, sending bool) {
 		if err := c.Collect(ctx, store); err != nil {
 			t.Fatal(err)
 		}
@@ -109,6 +113,8 @@ while True: s.recv(65536)`, port))
 			t.Fatal(err)
 		}
 		snap := store.Snapshot()
+		dt := snap.Capture.At.Sub(prevAt).Seconds()
+		prevAt = snap.Capture.At
 		rates := model.SampledUDPRates(table, &snap.Capture)
 		found := false
 		for j, s := range table {
@@ -117,37 +123,47 @@ while True: s.recv(65536)`, port))
 			}
 			found = true
 			r, ok := rates[j]
-			if !ok || !r.Known || !r.Sampled {
-				t.Errorf("second %d: sender %s -> %s has no sampled rate (%+v)", i, s.Local, s.Remote, r)
+			if !ok {
+				if sending {
+					t.Errorf("second %d: sender %s -> %s has no sampled rate", i, s.Local, s.Remote)
+				}
 				continue
 			}
+			if !r.Known || !r.Sampled || r.RxBps != 0 || (sending && r.TxBps <= 0) {
+				t.Errorf("second %d: sender's rate %+v, want known, sampled, tx > 0, rx 0", i, r)
+			}
 			got = append(got, r.TxBps)
-			if i == 1 {
-				continue // the first interval holds the start of the run
-			}
-			// One second alone moves by what the capture goroutine had
-			// not yet taken from the ring when the snapshot was taken
-			// (it counts in the next second): a few percent under load.
-			if dev := math.Abs(r.TxBps-rate) / rate; dev > 0.15 {
-				t.Errorf("second %d: sender's sampled tx %.0f B/s, paced %.0f B/s (%.1f%% off, want within 15%% for one second)", i, r.TxBps, rate, 100*dev)
-			}
-			if r.RxBps != 0 {
-				t.Errorf("second %d: sender's sampled rx %.0f B/s, want 0", i, r.RxBps)
-			}
+			bytes += r.TxBps * dt
 		}
 		if !found {
 			t.Fatalf("second %d: no UDP socket to port %d in A", i, port)
 		}
 	}
-	t.Logf("sampled tx of the sender, per second: %.0f (paced %.0f B/s)", got, rate)
-	if len(got) == 8 {
-		mean := 0.0
-		for _, v := range got[1:] {
-			mean += v / 7
+	for i := 1; i <= 8; i++ {
+		time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second)))
+		sample(i, true)
+	}
+	var sent float64
+	select {
+	case l := <-sendLines:
+		if _, err := fmt.Sscanf(l, "DONE %f", &sent); err != nil {
+			t.Fatalf("sender said %q", l)
 		}
-		if dev := math.Abs(mean-rate) / rate; dev > 0.05 {
-			t.Errorf("sender's sampled tx over the run %.0f B/s, paced %.0f B/s (%.1f%% off, want within 5%%)", mean, rate, 100*dev)
-		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("sender not done after 15 s")
+	}
+	time.Sleep(500 * time.Millisecond) // the capture drains its ring
+	sample(9, false)
+	// One second alone moves by what the capture goroutine had not yet
+	// taken from the ring when the snapshot was taken (it then counts in
+	// the next second): under load, by tens of percent. Over the run the
+	// rates add up to every byte sent, and to the pace.
+	t.Logf("sampled tx of the sender, per second: %.0f (paced %.0f B/s); %.0f bytes in all, the sender sent %.0f", got, rate, bytes, sent)
+	if math.Abs(bytes-sent) > 0.01*sent {
+		t.Errorf("the sampled rates account for %.0f bytes, the sender sent %.0f (want within 1%%)", bytes, sent)
+	}
+	if mean := bytes / 9; math.Abs(mean-rate) > 0.05*rate {
+		t.Errorf("sender's sampled tx over its 9 s: %.0f B/s, paced %.0f B/s (%.1f%% off, want within 5%%)", mean, rate, 100*math.Abs(mean-rate)/rate)
 	}
 	sendIn.Close()
 }
