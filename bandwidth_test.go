@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -149,6 +150,59 @@ func BenchmarkTUICPU(b *testing.B) {
 		const hz = 100 // USER_HZ
 		pct := 100 * float64(c1-c0) / hz / t1.Sub(t0).Seconds()
 		b.ReportMetric(pct, "%-of-one-core")
+	}
+}
+
+// BenchmarkTUICPURates is BenchmarkTUICPU run twice at once, side by
+// side on the same loaded machine: the TUI with tcp_info and rates, and
+// the TUI with --no-tcp-info, each in its own namespace with the same
+// churn (10,000 sockets, 500 changing a second), both at 120x40 with a
+// 1 s refresh; CPU time of each whole process from /proc/PID/stat over
+// the same 60 s. With $NETLENS_CPUPROFILE_DIR set, each writes a Go CPU
+// profile there (rates.pprof, norates.pprof). Run with -benchtime=1x.
+func BenchmarkTUICPURates(b *testing.B) {
+	requireRoot(b)
+	bin := netlensBinary(b)
+	type side struct {
+		name  string
+		flags []string
+		ns    string
+		p     *ptyRun
+		c0    uint64
+	}
+	sides := []*side{{name: "rates"}, {name: "norates", flags: []string{"--no-tcp-info"}}}
+	for _, sd := range sides {
+		sd.ns = testNetns(b)
+		churn(b, sd.ns, 10000, 500)
+	}
+	dir := os.Getenv("NETLENS_CPUPROFILE_DIR")
+	for range b.N {
+		for _, sd := range sides {
+			args := append([]string{"netns", "exec", sd.ns, bin, "--refresh", "1s", "--no-mouse"}, sd.flags...)
+			if dir != "" {
+				args = append(args, "--cpuprofile", filepath.Join(dir, sd.name+".pprof"))
+			}
+			p, err := startPTY(120, 40, []string{"TERM=xterm-256color"}, "ip", args...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sd.p = p
+		}
+		time.Sleep(10 * time.Second) // start-up, owner cache warm-up
+		t0 := time.Now()
+		for _, sd := range sides {
+			sd.c0 = cpuTicks(b, sd.p.cmd.Process.Pid)
+		}
+		time.Sleep(60 * time.Second)
+		t1 := time.Now()
+		for _, sd := range sides {
+			c1 := cpuTicks(b, sd.p.cmd.Process.Pid)
+			const hz = 100 // USER_HZ
+			b.ReportMetric(100*float64(c1-sd.c0)/hz/t1.Sub(t0).Seconds(), "%-of-one-core-"+sd.name)
+		}
+		for _, sd := range sides {
+			sd.p.stop()
+		}
 	}
 }
 

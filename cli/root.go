@@ -35,6 +35,7 @@ type options struct {
 	refresh       time.Duration
 	snapshotDir   string
 	noOwners      bool
+	noTCPInfo     bool
 	noMouse       bool
 	filterBackend string
 	pcap          string
@@ -63,7 +64,7 @@ type options struct {
 // exit 2); a backend asked for by name that is unavailable is an error
 // (exit 1) with the reason and how to load it.
 func (o options) config() (all.Config, error) {
-	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners, NetNS: o.nsFD(), SocketOwners: o.owners, AllNamespaces: o.allNS, DropTraceAll: o.dropTraceAll}
+	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners, NoTCPInfo: o.noTCPInfo, NetNS: o.nsFD(), SocketOwners: o.owners, AllNamespaces: o.allNS, DropTraceAll: o.dropTraceAll}
 	drop, err := o.dropChoice()
 	if err != nil {
 		return cfg, err
@@ -315,6 +316,7 @@ arguments. Each subcommand's --help gives its own.`,
 // (the TUI, snapshot, serve and record); the others do not accept them.
 func collectFlags(f *pflag.FlagSet, o *options) {
 	f.BoolVar(&o.noOwners, "no-owners", false, "do not map sockets to processes (cheaper on hosts with many sockets)")
+	f.BoolVar(&o.noTCPInfo, "no-tcp-info", false, "do not ask the kernel for TCP sockets' tcp_info: no rates, RTT or retransmits (cheaper on hosts with 100k sockets)")
 	f.StringVar(&o.filterBackend, "filter-backend", rules.BackendAuto, "filter rules backend: auto (kmod, else nft, else read-only), kmod or nft (an error when unavailable), none")
 	dropFlags(f, o)
 }

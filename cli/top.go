@@ -38,7 +38,9 @@ segments per second: the nethogs view, without capturing a packet.
 
 The first figures come one interval after the start: a rate needs two
 readings. UDP and raw sockets have no byte counters in the kernel and are
-not shown. With --json each interval is one JSON object on its own line.
+not shown. A process in a container is named with its container (from
+/proc/PID/cgroup, as 'netlens netns' reads it): the same program on the
+host and in a container are two rows. With --json each interval is one JSON object on its own line.
 
 Exit status: 0 after --count intervals or when interrupted; 1 when the
 sockets cannot be read; 2 for invalid flags or arguments.`,
@@ -122,7 +124,7 @@ func runTop(ctx context.Context, src socketSource, o topOptions, out, errw io.Wr
 		}
 		iv := topInterval{At: time.Now().UTC(), Interval: o.interval.Seconds(), Source: st.Source}
 		if o.by == "process" {
-			for _, p := range model.ProcessRates(socks) {
+			for _, p := range model.ProcessRates(socks, nil) {
 				if p.Conns > 0 {
 					iv.Processes = append(iv.Processes, p)
 				}
@@ -170,7 +172,7 @@ func printTop(w io.Writer, iv topInterval, by string, first bool) error {
 		return fmtBps(v)
 	}
 	if by == "process" {
-		fmt.Fprintln(tw, "PROCESS\tPIDS\tCONNS\tRX/s\tTX/s\tRETRANS/s\t")
+		fmt.Fprintln(tw, "PROCESS\tCONTAINER\tPIDS\tCONNS\tRX/s\tTX/s\tRETRANS/s\t")
 		for _, p := range iv.Processes {
 			comm := p.Comm
 			if comm == "" {
@@ -180,7 +182,11 @@ func printTop(w io.Writer, iv topInterval, by string, first bool) error {
 			if p.Rated > 0 {
 				rx, tx, re = fmtBps(p.RxBps), fmtBps(p.TxBps), strconv.FormatFloat(p.RetransPerSec, 'f', 1, 64)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t\n", comm, fmtPIDs(p.PIDs), p.Conns, rx, tx, re)
+			ctr := p.Container
+			if ctr == "" {
+				ctr = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t\n", comm, ctr, fmtPIDs(p.PIDs), p.Conns, rx, tx, re)
 		}
 		return tw.Flush()
 	}

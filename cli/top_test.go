@@ -37,10 +37,12 @@ func TestTopPrint(t *testing.T) {
 	known := func(rx, tx, re float64) model.SocketRate {
 		return model.SocketRate{Known: true, Interval: time.Second, RxBps: rx, TxBps: tx, RetransPerSec: re}
 	}
+	curl := topSock("10.0.0.1:5000", "10.0.0.7:22", "curl", 30, known(3e6, 100, 0))
+	curl.Procs[0].Container = "3f4e5a6b7c8d"
 	table := []model.Socket{
 		topSock("10.0.0.1:443", "10.0.0.9:50000", "nginx", 12, known(1200, 5.5e6, 2)),
 		topSock("10.0.0.1:443", "10.0.0.9:50001", "nginx", 11, known(800, 1e6, 0)),
-		topSock("10.0.0.1:5000", "10.0.0.7:22", "curl", 30, known(3e6, 100, 0)),
+		curl,
 		topSock("10.0.0.1:5001", "10.0.0.7:22", "sleepy", 31, model.SocketRate{}),
 		{Proto: model.ProtoUDP, State: model.StateClose, Local: netip.MustParseAddrPort("0.0.0.0:53"), Procs: []model.Proc{{PID: 40, Comm: "dnsmasq"}}},
 	}
@@ -51,10 +53,10 @@ func TestTopPrint(t *testing.T) {
 	}{
 		{"by process", topOptions{by: "process", count: 1}, []string{
 			"sock_diag",
-			"PROCESS  PIDS   CONNS  RX/s     TX/s     RETRANS/s",
-			"nginx    11,12  2      2.0 kB/s 6.5 MB/s 2.0",
-			"curl     30     1      3.0 MB/s 100 B/s  0.0",
-			"sleepy   31     1      -        -        -",
+			"PROCESS CONTAINER PIDS CONNS RX/s TX/s RETRANS/s",
+			"nginx - 11,12 2 2.0 kB/s 6.5 MB/s 2.0",
+			"curl 3f4e5a6b7c8d 30 1 3.0 MB/s 100 B/s 0.0",
+			"sleepy - 31 1 - - -",
 		}},
 		{"by socket, limit 2", topOptions{by: "socket", count: 1, limit: 2}, []string{
 			"sock_diag",
@@ -105,6 +107,7 @@ func cutTimes(s string) []string {
 
 func TestTopJSONAndCount(t *testing.T) {
 	table := []model.Socket{topSock("127.0.0.1:1", "127.0.0.1:2", "a", 1, model.SocketRate{Known: true, Interval: time.Second, TxBps: 5})}
+	table[0].Procs[0].Container = "3f4e5a6b7c8d"
 	var out, errw bytes.Buffer
 	src := &fakeSockets{tables: [][]model.Socket{table}, source: sockets.SourceProcNet}
 	if err := runTop(context.Background(), src, topOptions{by: "process", count: 3, json: true, interval: time.Millisecond}, &out, &errw); err != nil {
@@ -118,9 +121,12 @@ func TestTopJSONAndCount(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[2]), &iv); err != nil {
 		t.Fatal(err)
 	}
-	want := []model.ProcessRate{{Comm: "a", PIDs: []int{1}, Conns: 1, Rated: 1, Sockets: 1, TxBps: 5}}
+	want := []model.ProcessRate{{Comm: "a", Container: "3f4e5a6b7c8d", PIDs: []int{1}, Conns: 1, Rated: 1, Sockets: 1, TxBps: 5}}
 	if diff := cmp.Diff(want, iv.Processes); diff != "" {
 		t.Errorf("processes (-want +got)\n%s", diff)
+	}
+	if !strings.Contains(lines[2], `"container":"3f4e5a6b7c8d"`) {
+		t.Errorf("JSON line has no container: %s", lines[2])
 	}
 	if got := errw.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, "/proc/net, which has no tcp_info") {
 		t.Errorf("stderr %q, want one line saying why there are no rates", got)

@@ -24,7 +24,7 @@ var (
 	socketTags = []string{"proto", "family", "local", "remote", "state", "send_q", "recv_q", "uid", "inode",
 		"cookie,omitempty", "interface,omitempty", "procs,omitempty", "drops", "drops_known", "netns,omitempty", "namespace,omitempty",
 		"tcp,omitzero", "rate,omitzero"}
-	procTags = []string{"pid", "comm", "fd"}
+	procTags = []string{"pid", "comm", "fd", "container,omitempty"}
 
 	flowFast = sameTags[model.Flow](flowTags) && sameTags[model.FlowTuple](tupleTags) &&
 		sameTags[model.ICMPKey](icmpTags)
@@ -195,6 +195,10 @@ func AppendSocket(dst []byte, s *model.Socket) ([]byte, error) {
 			dst = appendString(dst, p.Comm)
 			dst = append(dst, `,"fd":`...)
 			dst = appendInt(dst, int64(p.FD))
+			if p.Container != "" {
+				dst = append(dst, `,"container":`...)
+				dst = appendString(dst, p.Container)
+			}
 			dst = append(dst, '}')
 		}
 		dst = append(dst, ']')

@@ -79,7 +79,12 @@ type CaptureStats struct {
 	// TopHosts are the addresses with the most bytes sent or received,
 	// most first, at most CaptureTopN; HostsTracked and HostsEvicted are
 	// as for flows (at most CaptureMaxHosts).
-	TopHosts     []CaptureHost `json:"top_hosts"`
+	TopHosts []CaptureHost `json:"top_hosts"`
+	// UDPFlows are the UDP flows that carried packets in the last
+	// interval of a live capture, busiest first, at most
+	// CaptureMaxUDPFlows: what the Connections tab joins UDP sockets to
+	// for their sampled rates (SampledUDPRates). Empty for a file.
+	UDPFlows     []CaptureFlow `json:"udp_flows,omitempty"`
 	HostsTracked int           `json:"hosts_tracked"`
 	HostsEvicted uint64        `json:"hosts_evicted"`
 }
@@ -89,6 +94,8 @@ const (
 	CaptureTopN     = 50
 	CaptureMaxFlows = 4096
 	CaptureMaxHosts = 4096
+	// CaptureMaxUDPFlows bounds CaptureStats.UDPFlows.
+	CaptureMaxUDPFlows = 1024
 )
 
 // CaptureProtocols is the order of CaptureStats.Protocols.
@@ -132,8 +139,14 @@ type CaptureFlow struct {
 	BytesBToA     uint64         `json:"bytes_b_to_a"`
 	PacketsPerSec float64        `json:"packets_per_sec"`
 	BitsPerSec    float64        `json:"bits_per_sec"`
-	FirstSeen     time.Time      `json:"first_seen"`
-	LastSeen      time.Time      `json:"last_seen"`
+	// PayloadPerSecAToB and PayloadPerSecBToA are a UDP flow's payload
+	// bytes per second each way, from the datagrams' length fields
+	// (headers left out: what the sockets sent and received); 0 for
+	// other protocols.
+	PayloadPerSecAToB float64   `json:"payload_per_sec_a_to_b,omitempty"`
+	PayloadPerSecBToA float64   `json:"payload_per_sec_b_to_a,omitempty"`
+	FirstSeen         time.Time `json:"first_seen"`
+	LastSeen          time.Time `json:"last_seen"`
 }
 
 // Packets returns the packets in both directions.

@@ -11,6 +11,10 @@ type ProcessRate struct {
 	// Comm is the process name; empty for sockets no process was found
 	// holding (owners turned off, unreadable, or a socket in TIME-WAIT).
 	Comm string `json:"comm"`
+	// Container is the container the processes run in (Proc.Container),
+	// "" on the host or when unknown: one name in two containers is two
+	// rows.
+	Container string `json:"container,omitempty"`
 	// PIDs are the processes of that name holding the sockets, ascending.
 	PIDs []int `json:"pids,omitempty"`
 	// Conns is the number of its TCP connections (sockets other than
@@ -18,6 +22,10 @@ type ProcessRate struct {
 	// Rated of them had a rate this refresh.
 	Conns int `json:"conns"`
 	Rated int `json:"rated"`
+	// Sampled is how many of its UDP sockets have a rate from a running
+	// capture (SampledUDPRates), included in the rates, which are then
+	// partly sampled.
+	Sampled int `json:"sampled,omitempty"`
 	// Sockets counts every socket it holds (UDP, raw and listeners too).
 	Sockets       int     `json:"sockets"`
 	RxBps         float64 `json:"rx_bytes_per_sec"`
@@ -25,37 +33,50 @@ type ProcessRate struct {
 	RetransPerSec float64 `json:"retrans_per_sec"`
 }
 
+// HasRate reports whether any of its sockets has a rate: a TCP
+// connection's from tcp_info or a UDP socket's sampled by a capture.
+func (p ProcessRate) HasRate() bool { return p.Rated > 0 || p.Sampled > 0 }
+
 // Total is RxBps + TxBps, what the process view sorts by.
 func (p ProcessRate) Total() float64 { return p.RxBps + p.TxBps }
 
-// ProcessRates groups socks by the name of the process holding them and
-// sums their rates, busiest (RxBps+TxBps) first, then by name. A socket
-// held by several processes counts once, for the first one in its Procs
-// (its PIDs are all listed). Sockets without a known holder form the row
-// with an empty Comm. It is a pure function, safe for concurrent use.
-func ProcessRates(socks []Socket) []ProcessRate {
-	idx := map[string]int{}
+// ProcessRates groups socks by the name and container of the process
+// holding them and sums their rates, busiest (RxBps+TxBps) first, then
+// by name. A socket held by several processes counts once, for the
+// first one in its Procs (its PIDs are all listed). Sockets without a
+// known holder form the row with an empty Comm. sampled (may be nil) are
+// the UDP sockets' rates from a capture (SampledUDPRates), by index into
+// socks. It is a pure function, safe for concurrent use.
+func ProcessRates(socks []Socket, sampled map[int]SocketRate) []ProcessRate {
+	type procKey struct{ comm, container string }
+	idx := map[procKey]int{}
 	var out []ProcessRate
 	for i := range socks {
 		s := &socks[i]
-		comm := ""
+		var key procKey
 		if len(s.Procs) > 0 {
-			comm = s.Procs[0].Comm
+			key = procKey{s.Procs[0].Comm, s.Procs[0].Container}
 		}
-		j, ok := idx[comm]
+		j, ok := idx[key]
 		if !ok {
 			j = len(out)
-			idx[comm] = j
-			out = append(out, ProcessRate{Comm: comm})
+			idx[key] = j
+			out = append(out, ProcessRate{Comm: key.comm, Container: key.container})
 		}
 		p := &out[j]
 		p.Sockets++
 		for _, pr := range s.Procs {
-			if pr.Comm == comm {
+			if pr.Comm == key.comm && pr.Container == key.container {
 				if k, found := slices.BinarySearch(p.PIDs, pr.PID); !found {
 					p.PIDs = slices.Insert(p.PIDs, k, pr.PID)
 				}
 			}
+		}
+		if r, ok := sampled[i]; ok && r.Sampled {
+			p.Sampled++
+			p.RxBps += r.RxBps
+			p.TxBps += r.TxBps
+			continue
 		}
 		if s.Proto != ProtoTCP || s.State == StateListen || s.State == StateTimeWait || s.State == StateNewSynRecv {
 			continue
@@ -75,7 +96,7 @@ func ProcessRates(socks []Socket) []ProcessRate {
 		if c := cmp.Compare(b.RetransPerSec, a.RetransPerSec); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.Comm, b.Comm)
+		return cmp.Or(cmp.Compare(a.Comm, b.Comm), cmp.Compare(a.Container, b.Container))
 	})
 	return out
 }

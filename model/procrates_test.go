@@ -31,7 +31,7 @@ func TestProcessRates(t *testing.T) {
 		{Comm: "", Conns: 1, Rated: 1, Sockets: 2},
 		{Comm: "dnsmasq", PIDs: []int{40}, Sockets: 1},
 	}
-	if diff := cmp.Diff(want, ProcessRates(socks)); diff != "" {
+	if diff := cmp.Diff(want, ProcessRates(socks, nil)); diff != "" {
 		t.Errorf("ProcessRates (-want +got)\n%s", diff)
 	}
 	if got := TopSockets(socks, 2); !cmp.Equal(got, []int{0, 1}) {
@@ -52,6 +52,28 @@ func BenchmarkProcessRates(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = ProcessRates(socks)
+		_ = ProcessRates(socks, nil)
+	}
+}
+
+func TestProcessRatesContainersAndSampled(t *testing.T) {
+	const ctr = "3f4e5a6b7c8d"
+	web := rated("nginx", []int{50}, 1e3, 2e3, 0)
+	web.Procs[0].Container = ctr
+	socks := []Socket{
+		rated("nginx", []int{12}, 1e3, 1e3, 0),
+		web,
+		{Proto: ProtoUDP, State: StateClose, Procs: []Proc{{PID: 40, Comm: "iperf", Container: ctr}}},
+		{Proto: ProtoUDP, State: StateClose, Procs: []Proc{{PID: 41, Comm: "dnsmasq"}}},
+	}
+	sampled := map[int]SocketRate{2: {Known: true, Sampled: true, RxBps: 10, TxBps: 5e6}}
+	want := []ProcessRate{
+		{Comm: "iperf", Container: ctr, PIDs: []int{40}, Sampled: 1, Sockets: 1, RxBps: 10, TxBps: 5e6},
+		{Comm: "nginx", Container: ctr, PIDs: []int{50}, Conns: 1, Rated: 1, Sockets: 1, RxBps: 1e3, TxBps: 2e3},
+		{Comm: "nginx", PIDs: []int{12}, Conns: 1, Rated: 1, Sockets: 1, RxBps: 1e3, TxBps: 1e3},
+		{Comm: "dnsmasq", PIDs: []int{41}, Sockets: 1},
+	}
+	if diff := cmp.Diff(want, ProcessRates(socks, sampled)); diff != "" {
+		t.Errorf("ProcessRates (-want +got)\n%s", diff)
 	}
 }

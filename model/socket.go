@@ -90,6 +90,10 @@ type Proc struct {
 	PID  int    `json:"pid"`
 	Comm string `json:"comm"`
 	FD   int    `json:"fd"`
+	// Container is the container the process runs in, from its cgroup
+	// ("3f4e5a6b7c8d", the first 12 digits of a Docker ID; "ns/pod ID"
+	// in a Kubernetes pod); empty on the host or when unknown.
+	Container string `json:"container,omitempty"`
 }
 
 // Socket is one socket as the kernel reports it.

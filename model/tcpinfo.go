@@ -144,8 +144,14 @@ func (s CAState) String() string {
 // the first time has no rate yet (Known false), not a spike.
 type SocketRate struct {
 	// Known is set when the socket was seen in the previous collection
-	// too and both had tcp_info byte counters.
+	// too and both had tcp_info byte counters, or (Sampled) when a
+	// capture saw a UDP socket's traffic.
 	Known bool `json:"known"`
+	// Sampled marks a UDP socket's rate taken from a running packet
+	// capture (SampledUDPRates), not from kernel counters: it counts only
+	// what crossed the captured interface, and what the capture ring
+	// dropped is missing from it.
+	Sampled bool `json:"sampled,omitempty"`
 	// Interval is the time between the two collections.
 	Interval time.Duration `json:"interval_ns"`
 	// RxBps is bytes received per second (tcpi_bytes_received), TxBps

@@ -198,5 +198,7 @@ func (p *connsPage) HelpLines(width int) []string {
 		fitString(" Rx/s Tx/s Retr/s: TCP bytes received, bytes acked and segments retransmitted", width),
 		fitString(" per second, from the kernel's tcp_info; - where there are none: UDP and raw", width),
 		fitString(" sockets (no byte counters in the kernel), listeners, sockets from /proc/net,", width),
-		fitString(" and a socket's first refresh. P groups them by process (the nethogs view).", width)}
+		fitString(" and a socket's first refresh. While a capture runs, UDP sockets get rates", width),
+		fitString(" from its packets, marked ~ (sampled: only what crossed the captured interface).", width),
+		fitString(" P groups them by process and container (the nethogs view).", width)}
 }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"cmp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -12,7 +13,8 @@ import (
 
 // Process view columns.
 const (
-	procName = iota
+	procName      = iota
+	procContainer // shown when a process runs in a container
 	procPIDs
 	procConns
 	procRx
@@ -33,7 +35,7 @@ const procHistLen = 60
 type procView struct {
 	listBase[string]
 	rows    []model.ProcessRate
-	hist    map[string][]uint64
+	hist    map[string][]uint64 // by procKey
 	glyphs  Glyphs
 	summary string
 }
@@ -42,21 +44,25 @@ func newProcView(c Common, deps []string, g Glyphs) *procView {
 	p := &procView{glyphs: g, hist: map[string][]uint64{}}
 	p.Common, p.deps = c, deps
 	cols := []column{
-		procName:    {title: "Process", width: 12, flex: 2},
-		procPIDs:    {title: "PIDs", width: 10, flex: 1, drop: 1},
-		procConns:   {title: "Conns", width: 5, right: true},
-		procRx:      {title: "Rx/s", width: 6, right: true},
-		procTx:      {title: "Tx/s", width: 6, right: true},
-		procRetrans: {title: "Retr/s", width: 6, right: true},
-		procSpark:   {title: "Rx+Tx/s", width: 12, flex: 3},
+		procName:      {title: "Process", width: 12, flex: 2},
+		procContainer: {title: "Container", width: 12, drop: 2, off: true},
+		procPIDs:      {title: "PIDs", width: 10, flex: 1, drop: 1},
+		procConns:     {title: "Conns", width: 5, right: true},
+		procRx:        {title: "Rx/s", width: 6, right: true},
+		procTx:        {title: "Tx/s", width: 6, right: true},
+		procRetrans:   {title: "Retr/s", width: 6, right: true},
+		procSpark:     {title: "Rx+Tx/s", width: 12, flex: 3},
 	}
 	rows := func() []model.ProcessRate { return p.rows }
-	byName := func(a, b int) int { return cmp.Compare(rows()[a].Comm, rows()[b].Comm) }
+	byName := func(a, b int) int {
+		r := rows()
+		return cmp.Or(cmp.Compare(r[a].Comm, r[b].Comm), cmp.Compare(r[a].Container, r[b].Container))
+	}
 	rated := func(f func(r *model.ProcessRate) float64) func(a, b int) int {
 		return func(a, b int) int {
 			r := rows()
-			if (r[a].Rated > 0) != (r[b].Rated > 0) {
-				if r[a].Rated > 0 {
+			if r[a].HasRate() != r[b].HasRate() {
+				if r[a].HasRate() {
 					return 1
 				}
 				return -1
@@ -80,25 +86,41 @@ func newProcView(c Common, deps []string, g Glyphs) *procView {
 func (p *procView) Title() string { return "Connections" }
 
 // SetSnapshot implements page. The rows and the rate history move with
-// every new socket table, shown or not, so that the sparklines are full
-// when the view is opened.
+// every new socket table (and, while a capture runs, every capture
+// update: UDP rates come from it), shown or not, so that the sparklines
+// are full when the view is opened.
 func (p *procView) SetSnapshot(s model.Snapshot) {
-	if sameSlice(p.snap.Sockets, s.Sockets) && p.snap.Seq != 0 {
+	if p.sameRows(p.snap, s) && p.snap.Seq != 0 {
 		p.setSnapshot(p, s)
 		return
 	}
-	rows := model.ProcessRates(s.Sockets)
+	rows := model.ProcessRates(s.Sockets, model.SampledUDPRates(s.Sockets, &s.Capture))
 	hist := make(map[string][]uint64, len(rows))
-	for _, r := range rows {
-		h := p.hist[r.Comm]
+	for i := range rows {
+		k := procKey(&rows[i])
+		h := p.hist[k]
 		if len(h) == procHistLen {
 			h = h[1:]
 		}
-		hist[r.Comm] = append(h, uint64(r.Total()))
+		hist[k] = append(h, uint64(rows[i].Total()))
 	}
 	p.hist = hist
 	p.setSnapshot(p, s) // captures the selection among the old rows
 	p.rows = rows
+	// The Container column shows when a process runs in a container.
+	ctr := slices.ContainsFunc(rows, func(r model.ProcessRate) bool { return r.Container != "" })
+	if p.tbl.cols[procContainer].off == ctr {
+		p.tbl.cols[procContainer].off = !ctr
+		p.tbl.layout()
+	}
+}
+
+// procKey identifies a process row: its name and container.
+func procKey(r *model.ProcessRate) string {
+	if r.Container == "" {
+		return r.Comm
+	}
+	return r.Comm + "\x00" + r.Container
 }
 
 // Sync implements page.
@@ -115,17 +137,26 @@ func (p *procView) Update(msg tea.Msg) (page, tea.Cmd) {
 	return p, nil
 }
 
-func (p *procView) sameRows(a, b model.Snapshot) bool { return sameSlice(a.Sockets, b.Sockets) }
-func (p *procView) count() int                        { return len(p.rows) }
+// sameRows: the rows are the same while the socket table is, and, when
+// a live capture gives UDP sockets rates, while its statistics are.
+func (p *procView) sameRows(a, b model.Snapshot) bool {
+	return sameSlice(a.Sockets, b.Sockets) && sameSlice(a.Capture.UDPFlows, b.Capture.UDPFlows)
+}
+func (p *procView) count() int { return len(p.rows) }
 
-// include keeps the processes with a TCP connection: the others (UDP,
-// raw, listeners only) have no rates to show.
-func (p *procView) include(i int) bool { return p.rows[i].Conns > 0 }
-func (p *procView) key(i int) string   { return p.rows[i].Comm }
+// include keeps the processes with a TCP connection or a UDP socket
+// with a sampled rate: the others (UDP without a capture, raw,
+// listeners only) have no rates to show.
+func (p *procView) include(i int) bool { return p.rows[i].Conns > 0 || p.rows[i].Sampled > 0 }
+func (p *procView) key(i int) string   { return procKey(&p.rows[i]) }
 
 func (p *procView) appendHaystack(b []byte, i int) []byte {
 	r := &p.rows[i]
 	b = append(b, procLabel(r.Comm)...)
+	if r.Container != "" {
+		b = append(b, ' ')
+		b = append(b, r.Container...)
+	}
 	for _, pid := range r.PIDs {
 		b = append(b, ' ')
 		b = strconv.AppendInt(b, int64(pid), 10)
@@ -145,14 +176,22 @@ func procLabel(comm string) string {
 func (p *procView) cell(i, c int) string {
 	r := &p.rows[i]
 	rate := func(v float64) string {
-		if r.Rated == 0 {
+		switch {
+		case !r.HasRate():
 			return "-"
+		case r.Sampled > 0:
+			return fmtRateFit(v, 5) + "~" // partly sampled by a capture
 		}
 		return fmtRateFit(v, 6)
 	}
 	switch c {
 	case procName:
 		return procLabel(r.Comm)
+	case procContainer:
+		if r.Container == "" {
+			return "-"
+		}
+		return sanitize(r.Container)
 	case procPIDs:
 		return fmtPIDList(r.PIDs, 3)
 	case procConns:
@@ -162,9 +201,12 @@ func (p *procView) cell(i, c int) string {
 	case procTx:
 		return rate(r.TxBps)
 	case procRetrans:
-		return rate(r.RetransPerSec)
+		if r.Rated == 0 {
+			return "-"
+		}
+		return fmtRateFit(r.RetransPerSec, 6)
 	case procSpark:
-		return sparkString(p.hist[r.Comm], p.tbl.ColWidth(procSpark), p.glyphs)
+		return sparkString(p.hist[procKey(r)], p.tbl.ColWidth(procSpark), p.glyphs)
 	}
 	return ""
 }
@@ -209,12 +251,21 @@ func (p *procView) detail(i int) []string {
 		pids[j] = strconv.Itoa(pid)
 	}
 	first := procLabel(r.Comm)
+	if r.Container != "" {
+		first += "  container " + sanitize(r.Container)
+	}
 	if len(pids) > 0 {
 		first += "  pids " + strings.Join(pids, ", ")
 	}
 	second := strconv.Itoa(r.Conns) + " TCP connections (" + strconv.Itoa(r.Rated) + " with a rate this refresh), " + strconv.Itoa(r.Sockets) + " sockets in all"
-	third := "rates: none yet (a rate needs two refreshes; UDP and raw sockets have none)"
-	if r.Rated > 0 {
+	if r.Sampled > 0 {
+		second += ", " + strconv.Itoa(r.Sampled) + " UDP with a sampled rate"
+	}
+	third := "rates: none yet (a rate needs two refreshes; UDP and raw sockets have none without a capture)"
+	switch {
+	case r.Sampled > 0:
+		third = "rx " + fmtRate(r.RxBps) + "B/s  tx " + fmtRate(r.TxBps) + "B/s (~ sampled: UDP from the capture, TCP from tcp_info)  retransmits " + fmtRate(r.RetransPerSec) + "/s"
+	case r.Rated > 0:
 		third = "rx " + fmtRate(r.RxBps) + "B/s  tx " + fmtRate(r.TxBps) + "B/s  retransmits " + fmtRate(r.RetransPerSec) + "/s (TCP, from tcp_info)"
 	}
 	return []string{first, second, third}
@@ -226,7 +277,7 @@ func procSummary(rows []model.ProcessRate) string {
 	n, conns := 0, 0
 	var rx, tx, re float64
 	for i := range rows {
-		if rows[i].Conns == 0 {
+		if rows[i].Conns == 0 && rows[i].Sampled == 0 {
 			continue
 		}
 		n++

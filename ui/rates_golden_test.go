@@ -37,6 +37,33 @@ func TestGoldenRates(t *testing.T) {
 	}
 }
 
+// TestGoldenSampledUDP is the Connections tab while a live capture runs:
+// the UDP sockets it saw traffic of have rates marked ~ (sampled), in
+// the sockets view, its details, and the process view.
+func TestGoldenSampledUDP(t *testing.T) {
+	tests := []struct {
+		name string
+		w, h int
+		keys []string
+	}{
+		{"SortRx_120x40", 120, 40, []string{"o", "o", "o", "o", "o", "o", "o", "o", "o"}},
+		{"Details_120x40", 120, 40, []string{"o", "o", "o", "o", "o", "o", "o", "o", "o", "home", "enter"}},
+		{"Processes_80x24", 80, 24, []string{"P"}},
+		{"Processes_120x40", 120, 40, []string{"P"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := fixtureStore()
+			s.Publish(model.CaptureUpdate{Stats: model.CaptureStats{At: t0.Add(time.Second), Source: "live", Interface: "eth0", Running: true,
+				UDPFlows: []model.CaptureFlow{{
+					Key:               model.CaptureFlowKey{Proto: model.ProtoUDP, A: ap("10.20.0.5:514"), B: ap("10.20.0.31:40514")},
+					PayloadPerSecAToB: 0, PayloadPerSecBToA: 2.5e6,
+				}}}})
+			runGolden(t, s, tt.w, tt.h, colorprofile.ANSI256, keys(tt.keys...)...)
+		})
+	}
+}
+
 // TestProcViewHistory feeds the process view successive socket tables:
 // each process's sparkline history follows its total rate, a process
 // that leaves is forgotten, and the history is bounded.

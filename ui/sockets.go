@@ -45,6 +45,9 @@ type sockView struct {
 	ord     sockOrder
 	// tr is the eBPF tracer's drops per socket (droptraced.go).
 	tr tracedDrops
+	// sampled are the UDP sockets' rates from a running capture
+	// (model.SampledUDPRates), by socket index; nil without one.
+	sampled map[int]model.SocketRate
 }
 
 func newSockView(c Common, deps []string) *sockView {
@@ -95,16 +98,16 @@ func newSockView(c Common, deps []string) *sockView {
 			return cmp.Or(cmp.Compare(s[a].Proto, s[b].Proto), byLocal(a, b))
 		}},
 		{name: "rx/s", col: connRx, desc: true, prep: prep, cmp: func(a, b int) int {
-			s := socks()
-			return cmp.Or(cmpRate(&s[a], &s[b], s[a].Rate.RxBps, s[b].Rate.RxBps), byLocal(b, a))
+			ra, rb := p.rate(a), p.rate(b)
+			return cmp.Or(cmpRate(&ra, &rb, ra.RxBps, rb.RxBps), byLocal(b, a))
 		}},
 		{name: "tx/s", col: connTx, desc: true, prep: prep, cmp: func(a, b int) int {
-			s := socks()
-			return cmp.Or(cmpRate(&s[a], &s[b], s[a].Rate.TxBps, s[b].Rate.TxBps), byLocal(b, a))
+			ra, rb := p.rate(a), p.rate(b)
+			return cmp.Or(cmpRate(&ra, &rb, ra.TxBps, rb.TxBps), byLocal(b, a))
 		}},
 		{name: "retrans/s", col: connRetrans, desc: true, prep: prep, cmp: func(a, b int) int {
-			s := socks()
-			return cmp.Or(cmpRate(&s[a], &s[b], s[a].Rate.RetransPerSec, s[b].Rate.RetransPerSec), byLocal(b, a))
+			ra, rb := p.rate(a), p.rate(b)
+			return cmp.Or(cmpRate(&ra, &rb, ra.RetransPerSec, rb.RetransPerSec), byLocal(b, a))
 		}},
 		{name: "namespace", col: connNS, prep: prep, cmp: func(a, b int) int {
 			s := socks()
@@ -189,11 +192,24 @@ func (o *sockOrder) cmpLocal(a, b int) int {
 	return x.remote.compare(&y.remote)
 }
 
-// cmpRate orders two sockets by a rate, a socket without a rate below
-// any with one (an ascending order: the rate sorts start descending).
-func cmpRate(a, b *model.Socket, x, y float64) int {
-	if a.Rate.Known != b.Rate.Known {
-		if a.Rate.Known {
+// rate is socket i's rate: tcp_info's, else a sampled one from a
+// capture (UDP), else none.
+func (p *sockView) rate(i int) model.SocketRate {
+	if r := p.snap.Sockets[i].Rate; r.Known {
+		return r
+	}
+	if p.sampled != nil {
+		return p.sampled[i]
+	}
+	return model.SocketRate{}
+}
+
+// cmpRate orders two sockets' rates by one of their figures, a socket
+// without a rate below any with one (an ascending order: the rate sorts
+// start descending).
+func cmpRate(a, b *model.SocketRate, x, y float64) int {
+	if a.Known != b.Known {
+		if a.Known {
 			return 1
 		}
 		return -1
@@ -231,6 +247,11 @@ func (p *sockView) Sync() {
 	if p.fresh() {
 		p.summary = socketSummary(p.snap.Sockets)
 		p.tr.update(&p.snap)
+		sampled := model.SampledUDPRates(p.snap.Sockets, &p.snap.Capture)
+		if len(sampled) > 0 || len(p.sampled) > 0 {
+			p.invalidate() // a rate sort reads them
+		}
+		p.sampled = sampled
 	}
 	p.sync(p)
 }
@@ -335,24 +356,38 @@ func (p *sockView) cell(i, c int) string {
 			return "-"
 		}
 		return fmtCount(s.Drops, 5)
-	case connRx:
-		return rateCell(s, s.Rate.RxBps)
-	case connTx:
-		return rateCell(s, s.Rate.TxBps)
-	case connRetrans:
-		return rateCell(s, s.Rate.RetransPerSec)
+	case connRx, connTx, connRetrans:
+		r := s.Rate
+		if !r.Known && p.sampled != nil {
+			r = p.sampled[i]
+		}
+		switch c {
+		case connRx:
+			return rateCell(&r, r.RxBps)
+		case connTx:
+			return rateCell(&r, r.TxBps)
+		}
+		if r.Sampled {
+			return "-" // a capture does not see retransmits of UDP
+		}
+		return rateCell(&r, r.RetransPerSec)
 	case connNS:
 		return sanitize(s.Namespace)
 	}
 	return ""
 }
 
-// rateCell is a rate of a socket, "-" where it has none: UDP and raw
-// sockets (no byte counters in the kernel), listeners, TIME-WAIT, sockets
-// from /proc/net (no tcp_info), and sockets seen for the first time.
-func rateCell(s *model.Socket, v float64) string {
-	if !s.Rate.Known {
+// rateCell is a figure v of a socket's rate r, "-" where it has none:
+// UDP and raw sockets (no byte counters in the kernel) without a
+// capture, listeners, TIME-WAIT, sockets from /proc/net (no tcp_info),
+// and sockets seen for the first time. A rate sampled by a capture ends
+// in "~".
+func rateCell(r *model.SocketRate, v float64) string {
+	switch {
+	case !r.Known:
 		return "-"
+	case r.Sampled:
+		return fmtRateFit(v, 4) + "~"
 	}
 	return fmtRateFit(v, 5)
 }
@@ -414,7 +449,12 @@ func (p *sockView) detail(i int) []string {
 	case n != nil && !n.All:
 		procs += "  (host PIDs)" + netnsHeader(n)
 	}
-	return append([]string{first, second, procs}, tcpDetail(s)...)
+	more := tcpDetail(s)
+	if r, ok := p.sampled[p.idx[i]]; ok && !s.Rate.Known {
+		more = append(more, "sampled by the capture on "+sanitize(p.snap.Capture.Interface)+": rx "+fmtRate(r.RxBps)+"B/s  tx "+fmtRate(r.TxBps)+
+			"B/s of UDP payload, what crossed that interface")
+	}
+	return append([]string{first, second, procs}, more...)
 }
 
 // procsDetail lists every process holding a socket: "held by

@@ -17,6 +17,9 @@ const sockDetailH = 6
 // state of the connection, its counters and rates, and where its sending
 // time went. Sockets without one say why.
 func tcpDetail(s *model.Socket) []string {
+	if s.Proto == model.ProtoUDP {
+		return []string{"udp: the kernel keeps no byte counters for UDP sockets; rates show -, or ~ when a capture samples them"}
+	}
 	if s.Proto != model.ProtoTCP {
 		return []string{string(s.Proto) + ": the kernel keeps no byte or retransmit counters for " + string(s.Proto) + " sockets; rates show -"}
 	}

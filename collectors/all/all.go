@@ -28,6 +28,9 @@ type Config struct {
 	// Owners maps sockets to the processes holding them (costs a walk of
 	// /proc/*/fd, cached).
 	Owners bool
+	// NoTCPInfo leaves tcp_info out of the socket dumps (no rates):
+	// sockets.Options.NoTCPInfo.
+	NoTCPInfo bool
 	// Only, when not empty, keeps just the collectors of these names.
 	Only []string
 	// Filters is the filter-rule backend the "filters" collector reads;
@@ -94,7 +97,7 @@ func Specs(cfg Config) ([]collectors.Spec, error) {
 		if cfg.AllNamespaces {
 			return netns.NewAllSockets(netns.Options{}, cfg.SocketOwners, !cfg.Owners)
 		}
-		return sockets.New(sockets.Options{NoOwners: !cfg.Owners, NetNS: cfg.NetNS, Owners: cfg.SocketOwners})
+		return sockets.New(sockets.Options{NoOwners: !cfg.Owners, NetNS: cfg.NetNS, Owners: cfg.SocketOwners, NoTCPInfo: cfg.NoTCPInfo})
 	}, cfg.Refresh)
 	// /proc/net counters; the per-interface device counters come from
 	// rtnetlink in the qdisc collector (the namespace's own, and a tenth

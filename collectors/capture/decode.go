@@ -38,6 +38,10 @@ type packetInfo struct {
 	dst     netip.Addr
 	// err is set when a header could not be decoded.
 	err bool
+	// payload is a UDP datagram's payload length from its header's
+	// length field (the whole datagram's, even when the capture is
+	// truncated); 0 for other packets.
+	payload int
 }
 
 // tcpLayer is layers.TCP that never hands its payload to the DNS decoder:
@@ -227,6 +231,7 @@ func (d *decoder) decode(data []byte, pi *packetInfo) {
 		case layers.LayerTypeUDP:
 			pi.layers |= layerUDP
 			proto, sport, dport = model.ProtoUDP, uint16(d.udp.SrcPort), uint16(d.udp.DstPort)
+			pi.payload = max(0, int(d.udp.Length)-8)
 		case layers.LayerTypeICMPv4:
 			pi.layers |= layerICMP
 			proto = model.ProtoICMP

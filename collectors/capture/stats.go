@@ -16,6 +16,10 @@ type flowEntry struct {
 	pktsBA, bytesBA     uint64
 	first, last         time.Time
 	prevPkts, prevBytes uint64
+	// payloadAB and payloadBA are UDP payload bytes each way, with their
+	// values at the last snapshot.
+	payloadAB, payloadBA         uint64
+	prevPayloadAB, prevPayloadBA uint64
 }
 
 // hostEntry is one address's counts (its address is the table's key).
@@ -96,9 +100,11 @@ func (s *stats) add(pi *packetInfo, t time.Time, n, caplen int) {
 	if pi.aIsSrc {
 		f.pktsAB++
 		f.bytesAB += uint64(n)
+		f.payloadAB += uint64(pi.payload)
 	} else {
 		f.pktsBA++
 		f.bytesBA += uint64(n)
+		f.payloadBA += uint64(pi.payload)
 	}
 	h, _ := s.hosts.Get(pi.src)
 	h.pktsTx++
@@ -142,7 +148,7 @@ func (s *stats) snapshot(now time.Time, cs *model.CaptureStats) {
 		s.prevAt, s.prevPackets, s.prevBytes = time.Time{}, 0, 0
 		s.prevProtoPkts, s.prevProtoByte = [numLayers]uint64{}, [numLayers]uint64{}
 		for _, f := range s.flows.All() {
-			f.prevPkts, f.prevBytes = 0, 0
+			f.prevPkts, f.prevBytes, f.prevPayloadAB, f.prevPayloadBA = 0, 0, 0, 0
 		}
 		for _, h := range s.hosts.All() {
 			h.prevPkts, h.prevBytes = 0, 0
@@ -163,19 +169,33 @@ func (s *stats) snapshot(now time.Time, cs *model.CaptureStats) {
 		}
 	}
 	flows := make([]model.CaptureFlow, 0, s.flows.Len())
+	var udp []model.CaptureFlow
 	for k, f := range s.flows.All() {
 		p, b := f.pktsAB+f.pktsBA, f.bytesAB+f.bytesBA
-		flows = append(flows, model.CaptureFlow{
+		cf := model.CaptureFlow{
 			Key: k, PacketsAToB: f.pktsAB, BytesAToB: f.bytesAB, PacketsBToA: f.pktsBA, BytesBToA: f.bytesBA,
 			PacketsPerSec: rate(p-f.prevPkts, dt), BitsPerSec: 8 * rate(b-f.prevBytes, dt),
 			FirstSeen: f.first, LastSeen: f.last,
-		})
-		f.prevPkts, f.prevBytes = p, b
+		}
+		if k.Proto == model.ProtoUDP {
+			cf.PayloadPerSecAToB = rate(f.payloadAB-f.prevPayloadAB, dt)
+			cf.PayloadPerSecBToA = rate(f.payloadBA-f.prevPayloadBA, dt)
+			if p != f.prevPkts && !s.overall {
+				udp = append(udp, cf)
+			}
+		}
+		flows = append(flows, cf)
+		f.prevPkts, f.prevBytes, f.prevPayloadAB, f.prevPayloadBA = p, b, f.payloadAB, f.payloadBA
 	}
-	slices.SortFunc(flows, func(a, b model.CaptureFlow) int {
+	byBytes := func(a, b model.CaptureFlow) int {
 		return cmp.Or(cmp.Compare(b.Bytes(), a.Bytes()), cmp.Compare(b.Packets(), a.Packets()), cmp.Compare(a.Key.String(), b.Key.String()))
-	})
+	}
+	slices.SortFunc(flows, byBytes)
 	cs.TopFlows = slices.Clip(flows[:min(len(flows), model.CaptureTopN)])
+	slices.SortFunc(udp, func(a, b model.CaptureFlow) int {
+		return cmp.Or(cmp.Compare(b.BitsPerSec, a.BitsPerSec), byBytes(a, b))
+	})
+	cs.UDPFlows = slices.Clip(udp[:min(len(udp), model.CaptureMaxUDPFlows)])
 	cs.FlowsTracked, cs.FlowsEvicted = s.flows.Len(), s.flows.Evicted()
 
 	hosts := make([]model.CaptureHost, 0, s.hosts.Len())

@@ -28,7 +28,7 @@ func BenchmarkDumpTCPInfo(b *testing.B) {
 		rates bool
 	}{
 		{"tcp_info=with", extensions, false},
-		{"tcp_info=without", func(ipProto) uint8 { return 1 << (uint8(attrSKMemInfo) - 1) }, false},
+		{"tcp_info=without", memInfoOnly, false},
 		{"tcp_info=with+rates", extensions, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

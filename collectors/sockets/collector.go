@@ -45,6 +45,11 @@ type Options struct {
 	Source string
 	// Now returns the time stamped on updates; time.Now when nil.
 	Now func() time.Time
+	// NoTCPInfo leaves INET_DIAG_INFO and INET_DIAG_CONG out of the TCP
+	// dumps: no tcp_info and no rates, for a cheaper dump where there
+	// are very many sockets (docs/performance.md, "tcp_info: the cost of
+	// rates").
+	NoTCPInfo bool
 }
 
 // Collector publishes the socket table as model.SocketsUpdate. It
@@ -403,6 +408,9 @@ func (c *Collector) fromDiag(ctx context.Context, out []model.Socket, counts soc
 		d, err := c.dial(c.opts.NetNS)
 		if err != nil {
 			return out, err
+		}
+		if c.opts.NoTCPInfo {
+			d.ext = memInfoOnly
 		}
 		c.mu.Lock()
 		if c.closed {

@@ -102,6 +102,10 @@ func extensions(proto ipProto) uint8 {
 	return ext
 }
 
+// memInfoOnly is the idiag_ext mask without tcp_info: INET_DIAG_SKMEMINFO
+// alone (Options.NoTCPInfo).
+func memInfoOnly(ipProto) uint8 { return uint8(1) << (uint8(attrSKMemInfo) - 1) }
+
 // appendDumpRequest appends a SOCK_DIAG_BY_FAMILY dump request for
 // family and proto, asking for the attributes of extensions(proto), to b.
 func appendDumpRequest(b []byte, seq uint32, family uint8, proto ipProto) []byte {

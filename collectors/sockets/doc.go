@@ -24,7 +24,13 @@
 // refreshed incrementally: a process's fd directory is listed only when its
 // fd count changed or one of its sockets left the table (and every 16th
 // collection), and only fd numbers that are new, or whose cached socket
-// has left the table, are resolved again with readlink. See owners.go.
+// has left the table, are resolved again with readlink. Each process's
+// container (its cgroup path read as the namespace discovery reads it,
+// collectors/internal/container) is read once, when the cache first sees
+// the process, and carried on model.Proc. See owners.go.
+//
+// Options.NoTCPInfo leaves tcp_info out of the TCP dumps: no rates, for a
+// cheaper dump on hosts with very many sockets (--no-tcp-info).
 //
 // New(Options{}) is what netlens runs; Collector.Note says what the user
 // should know beyond the source (e.g. owners hidden by missing privileges).

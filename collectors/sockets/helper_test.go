@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -72,7 +73,7 @@ func runHelper(role string) int {
 	case "nobody":
 		var c *net.UDPConn
 		c, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: portNobody})
-		keep = append(keep, c)
+		hold(c)
 	case "collect":
 		return helperCollect()
 	case "recv":
@@ -91,7 +92,24 @@ func runHelper(role string) int {
 	return 0
 }
 
-var keep []any // keeps helper sockets open until exit
+// keep holds a helper's sockets open until it exits; accepting
+// goroutines add to it, hence the lock.
+var (
+	keepMu sync.Mutex
+	keep   []any
+)
+
+func hold(x any) {
+	keepMu.Lock()
+	keep = append(keep, x)
+	keepMu.Unlock()
+}
+
+func held(i int) any {
+	keepMu.Lock()
+	defer keepMu.Unlock()
+	return keep[i]
+}
 
 func helperServer() error {
 	for _, a := range []struct{ network, addr string }{
@@ -104,7 +122,7 @@ func helperServer() error {
 		if err != nil {
 			return err
 		}
-		keep = append(keep, l)
+		hold(l)
 		flood := a.addr == fmt.Sprintf("127.0.0.1:%d", portFlood)
 		go func() {
 			for {
@@ -112,7 +130,7 @@ func helperServer() error {
 				if err != nil {
 					return
 				}
-				keep = append(keep, c)
+				hold(c)
 				if flood {
 					// The client has a small receive buffer and does not
 					// read: what it cannot take stays in our send queue.
@@ -126,12 +144,12 @@ func helperServer() error {
 	if err != nil {
 		return err
 	}
-	keep = append(keep, bl)
+	hold(bl)
 	tw, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", portTimeWait))
 	if err != nil {
 		return err
 	}
-	keep = append(keep, tw)
+	hold(tw)
 	go func() {
 		for {
 			c, err := tw.Accept()
@@ -168,17 +186,17 @@ func helperServer() error {
 		if err != nil {
 			return err
 		}
-		keep = append(keep, c)
+		hold(c)
 	}
 	for _, r := range []struct{ family, proto int }{{unix.AF_INET, unix.IPPROTO_ICMP}, {unix.AF_INET6, unix.IPPROTO_ICMPV6}} {
 		fd, err := unix.Socket(r.family, unix.SOCK_RAW|unix.SOCK_CLOEXEC, r.proto)
 		if err != nil {
 			return fmt.Errorf("raw socket: %w", err)
 		}
-		keep = append(keep, fd)
+		hold(fd)
 	}
 	// Share the dual-stack listener with a child process.
-	f, err := keep[2].(*net.TCPListener).File()
+	f, err := held(2).(*net.TCPListener).File()
 	if err != nil {
 		return err
 	}
@@ -197,7 +215,7 @@ func helperServer() error {
 		return err
 	}
 	f.Close()
-	keep = append(keep, stdin) // the holder exits when we do
+	hold(stdin) // the holder exits when we do
 	if line, _ := bufio.NewReader(out).ReadString('\n'); line != "READY\n" {
 		return fmt.Errorf("holder: %q", line)
 	}
@@ -223,7 +241,7 @@ func helperClient() error {
 	if err != nil {
 		return err
 	}
-	keep = append(keep, c)
+	hold(c)
 	if _, err := c.Write(make([]byte, 3000)); err != nil { // the server never reads
 		return err
 	}
@@ -236,7 +254,7 @@ func helperClient() error {
 		if err != nil {
 			return err
 		}
-		keep = append(keep, c)
+		hold(c)
 	}
 	tw, err := net.DialTimeout("tcp4", fmt.Sprintf("127.0.0.1:%d", portTimeWait), 2*time.Second)
 	if err != nil {
@@ -247,7 +265,7 @@ func helperClient() error {
 	if err != nil {
 		return err
 	}
-	keep = append(keep, u)
+	hold(u)
 	for range 40 {
 		_, _ = u.Write(make([]byte, 1000))
 	}
@@ -255,7 +273,7 @@ func helperClient() error {
 	if err != nil {
 		return err
 	}
-	keep = append(keep, u6)
+	hold(u6)
 	_, _ = u6.Write(make([]byte, 100)) // queued: the server never reads
 	time.Sleep(300 * time.Millisecond)
 	return nil
@@ -267,7 +285,7 @@ func helperRemote() error {
 		if err != nil {
 			return err
 		}
-		keep = append(keep, c)
+		hold(c)
 	}
 	return nil
 }
@@ -305,4 +323,18 @@ func helperCollect() int {
 		return 1
 	}
 	return 0
+}
+
+// stopHelper closes a helper's stdin (which tells it to exit) and waits
+// for it, killing it after 5 s.
+func stopHelper(stdin io.Closer, cmd *exec.Cmd) {
+	stdin.Close()
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"netlens/collectors/internal/container"
 	"netlens/model"
 )
 
@@ -47,15 +48,21 @@ type fdEntry struct {
 
 // procState is what the cache knows of one process.
 type procState struct {
-	start uint64    // starttime from /proc/PID/stat: tells a reused PID apart
-	comm  string    // from /proc/PID/stat, as ss prints it
-	fds   []fdEntry // sorted by fd
-	gen   uint64
+	start uint64 // starttime from /proc/PID/stat: tells a reused PID apart
+	comm  string // from /proc/PID/stat, as ss prints it
+	// container is the process's container from /proc/PID/cgroup
+	// (container.Container.Short), "" for none; read once per process.
+	container string
+	fds       []fdEntry // sorted by fd
+	gen       uint64
 	// kthread marks a kernel thread (no fds, no exec); ino is the inode
 	// of its /proc/PID directory, which a reused PID does not share, so
 	// that one stat tells it is the same thread (see scanPID).
 	kthread bool
 	ino     uint64
+	// fdIno is the inode of a user process's /proc/PID/fd directory
+	// when it was last listed: a reused PID does not share it.
+	fdIno uint64
 }
 
 // ownerEntry holds the processes of one socket inode. procs is never
@@ -90,11 +97,13 @@ type owners struct {
 	stats   OwnerStats
 
 	// fdCount returns the number of open fds of a process without
-	// listing them (statFdCount; tests replace it).
-	fdCount func(rootfd int, pid string) (int, bool)
+	// listing them, and the inode of its fd directory (statFdCount;
+	// tests replace it).
+	fdCount func(rootfd int, pid string) (n int, ino uint64, ok bool)
 
 	dirBuf  []byte
 	statBuf []byte
+	cgBuf   []byte
 	linkBuf []byte
 	newFds  []fdEntry
 	recheck map[int][]int32 // pid -> fds to resolve again
@@ -133,6 +142,7 @@ func newOwners(root string) *owners {
 		unowned: map[uint64]uint64{},
 		dirBuf:  make([]byte, 64<<10),
 		statBuf: make([]byte, 4096),
+		cgBuf:   make([]byte, 16<<10),
 		linkBuf: make([]byte, 256),
 		recheck: map[int][]int32{},
 		fdCount: statFdCount,
@@ -313,6 +323,21 @@ func (o *owners) scanPID(rootfd, pid int, gen uint64, mode scanMode) {
 			return
 		}
 	}
+	// A process seen before, none of whose sockets left the table, with
+	// as many fds as last time in the same fd directory (a reused PID
+	// has another): the same process, unless it exec'd, which its stat
+	// tells; that is read every statEvery refreshes (staggered by PID),
+	// since it is the dearest file here and a host has many processes.
+	steady := mode == scanChanged && ps != nil && !ps.kthread && len(o.recheck[pid]) == 0 && gen%listEvery != 0
+	nfd, fdIno, counted := 0, uint64(0), false
+	if steady {
+		nfd, fdIno, counted = o.fdCount(rootfd, name)
+		if counted && fdIno == ps.fdIno && nfd == len(ps.fds) && (uint64(pid)+gen)%statEvery != 0 {
+			ps.gen = gen
+			o.stats.Unlisted++
+			return
+		}
+	}
 	start, flags, comm, ok := o.readStat(rootfd, name)
 	if !ok {
 		return // exited
@@ -326,16 +351,13 @@ func (o *owners) scanPID(rootfd, pid int, gen uint64, mode scanMode) {
 		delete(o.procs, pid)
 		ps = nil
 	}
-	if mode == scanChanged && ps != nil && ps.start == start && ps.comm == string(comm) &&
-		len(o.recheck[pid]) == 0 && gen%listEvery != 0 {
+	if steady && ps.start == start && ps.comm == string(comm) && counted && fdIno == ps.fdIno && nfd == len(ps.fds) {
 		// Same process, none of its sockets left the table, as many fds
 		// as last time: skip the listing (see listEvery for what that
 		// can miss, and for how long).
-		if n, ok := o.fdCount(rootfd, name); ok && n == len(ps.fds) {
-			ps.gen = gen
-			o.stats.Unlisted++
-			return
-		}
+		ps.gen = gen
+		o.stats.Unlisted++
+		return
 	}
 	fdd, err := unix.Openat(rootfd, name+"/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -358,11 +380,15 @@ func (o *owners) scanPID(rootfd, pid int, gen uint64, mode scanMode) {
 	}
 	fresh := ps == nil
 	if fresh {
-		ps = &procState{start: start, comm: string(comm)}
+		ps = &procState{start: start, comm: string(comm), container: o.readContainer(rootfd, name)}
 		o.procs[pid] = ps
 		o.stats.Scanned++
 	}
 	ps.gen = gen
+	var st unix.Stat_t
+	if unix.Fstat(fdd, &st) == nil {
+		ps.fdIno = st.Ino
+	}
 	// Merge the directory listing (ascending fd order, as procfs lists
 	// it; sorted to be safe) with the cached entries.
 	o.newFds = o.newFds[:0]
@@ -399,9 +425,9 @@ func (o *owners) scanPID(rootfd, pid int, gen uint64, mode scanMode) {
 		if ino != nf.ino {
 			o.remove(nf.ino, pid, nf.fd)
 			nf.ino = ino
-			o.add(ino, model.Proc{PID: pid, Comm: ps.comm, FD: int(nf.fd)})
+			o.add(ino, model.Proc{PID: pid, Comm: ps.comm, FD: int(nf.fd), Container: ps.container})
 		} else if fresh && ino != 0 {
-			o.add(ino, model.Proc{PID: pid, Comm: ps.comm, FD: int(nf.fd)})
+			o.add(ino, model.Proc{PID: pid, Comm: ps.comm, FD: int(nf.fd), Container: ps.container})
 		}
 	}
 	for ; i < len(old); i++ {
@@ -515,15 +541,21 @@ func (o *owners) remove(ino uint64, pid int, fd int32) {
 // most.
 const listEvery = 16
 
+// statEvery is how often (in refreshes) a process whose fd table looks
+// unchanged has its /proc/PID/stat read, to see an exec (a new comm): a
+// process that exec'd keeps its PID, fds and fd directory, so its new
+// name shows within statEvery refreshes.
+const statEvery = 4
+
 // statFdCount returns the number of open fds of process name from the
 // size of <root>/PID/fd (Linux 6.2 and later; older kernels report 0,
-// which makes the caller list the directory).
-func statFdCount(rootfd int, name string) (int, bool) {
+// which makes the caller list the directory), and the directory's inode.
+func statFdCount(rootfd int, name string) (int, uint64, bool) {
 	var st unix.Stat_t
 	if err := unix.Fstatat(rootfd, name+"/fd", &st, 0); err != nil || st.Size <= 0 {
-		return 0, false
+		return 0, 0, false
 	}
-	return int(st.Size), true
+	return int(st.Size), st.Ino, true
 }
 
 // readStat reads <root>/PID/stat and returns the start time, the flags
@@ -563,6 +595,23 @@ func parseStat(b []byte) (start, flags uint64, comm []byte, ok bool) {
 	}
 	start, ok = parseUint(f[startField], 10, 64)
 	return start, flags, comm, ok
+}
+
+// readContainer reads <root>/PID/cgroup and returns the process's
+// container as the namespace discovery names it (container.ParseCgroup,
+// then Short: the container's 12-digit ID, its pod in front), or "".
+// The owner cache calls it once per process, when it first sees it.
+func (o *owners) readContainer(rootfd int, pid string) string {
+	f, err := unix.Openat(rootfd, pid+"/cgroup", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return ""
+	}
+	n, err := readFull(f, o.cgBuf)
+	unix.Close(f)
+	if err != nil {
+		return ""
+	}
+	return container.ParseCgroup(o.cgBuf[:n]).Short()
 }
 
 var socketPrefix = []byte("socket:[")

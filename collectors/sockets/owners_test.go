@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 
 	"netlens/model"
 )
@@ -28,6 +29,18 @@ func (f *fakeProc) proc(pid int, comm string, start int) {
 }
 
 // kthread adds a kernel thread: PF_KTHREAD in its flags, no fds.
+// fdCount is statFdCount on the fake tree: the number of entries of
+// PID/fd and the directory's inode.
+func (f *fakeProc) fdCount(pid string) (int, uint64, bool) {
+	dir := filepath.Join(f.root, pid, "fd")
+	ents, err := os.ReadDir(dir)
+	var st unix.Stat_t
+	if err != nil || unix.Stat(dir, &st) != nil {
+		return 0, 0, false
+	}
+	return len(ents), st.Ino, true
+}
+
 func (f *fakeProc) kthread(pid int, comm string, start int) {
 	f.write(pid, fmt.Sprintf("%d (%s) I 2 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 0 -20 1 0 %d 0 0 18446744073709551615 0 0 0 0 0 0 0 2147483647 0 0 0 0 17 0 0 0 0 0 0\n", pid, comm, start))
 }
@@ -115,12 +128,11 @@ func testOwnersIncremental(t *testing.T, countKnown bool) {
 		t.Fatal(err)
 	}
 	o := newOwners(fp.root)
-	o.fdCount = func(_ int, pid string) (int, bool) {
+	o.fdCount = func(_ int, pid string) (int, uint64, bool) {
 		if !countKnown {
-			return 0, false
+			return 0, 0, false
 		}
-		ents, err := os.ReadDir(filepath.Join(fp.root, pid, "fd"))
-		return len(ents), err == nil
+		return fp.fdCount(pid)
 	}
 
 	type step struct {
@@ -192,11 +204,13 @@ func testOwnersIncremental(t *testing.T, countKnown bool) {
 			readlinks: 0,
 		},
 		{
+			// Its stat is read every statEvery refreshes when nothing
+			// else changed: seen within them.
 			name:      "exec changes comm",
 			change:    func() { fp.proc(200, "bash", 6000) },
 			inodes:    []uint64{1001, 1003, 1004, 1005},
 			want:      map[uint64][]string{1001: {"bash/200/7"}, 1003: {"nginx/100/3"}, 1004: {"nginx/100/0"}, 1005: {"nginx/100/4"}},
-			readlinks: 1, scanned: 1,
+			readlinks: 1, scanned: 1, settle: true,
 		},
 		{
 			name: "pid reused by another process",
@@ -329,10 +343,7 @@ func TestOwnersStaleAtMostListEvery(t *testing.T) {
 	fp.proc(11, "b", 1)
 	fp.fd(11, 4, sockLink(500))
 	o := newOwners(fp.root)
-	o.fdCount = func(_ int, pid string) (int, bool) {
-		ents, err := os.ReadDir(filepath.Join(fp.root, pid, "fd"))
-		return len(ents), err == nil
-	}
+	o.fdCount = func(_ int, pid string) (int, uint64, bool) { return fp.fdCount(pid) }
 	if err := o.refresh(context.Background(), socketsOf(500)); err != nil {
 		t.Fatal(err)
 	}

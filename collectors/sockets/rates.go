@@ -32,7 +32,9 @@ type chronoSample struct {
 type rateState struct {
 	prev   rateSample
 	a0, a1 chronoSample
-	gen    uint32 // the update that last saw the socket
+	cookie uint64
+	gen    uint32 // the update that last saw the socket; 0: a free slot
+	pos    int32  // the socket's place in that update's order
 }
 
 // rateTracker turns the cumulative tcp_info counters of successive
@@ -41,20 +43,67 @@ type rateState struct {
 // are not a rate over the last refresh. Sockets gone from the table are
 // forgotten at the next update. A rateTracker is not safe for concurrent
 // use.
+//
+// The states live in a slab of slots that the map from cookie to slot
+// changes only as sockets come and go. The kernel dumps a steady table
+// in the same order each time, so the tracker first tries the slot of
+// the socket that followed the last one found in the previous update's
+// order, and hashes the cookie only when that guess fails: a steady
+// refresh of 10k sockets does no map work at all.
 type rateTracker struct {
-	state map[uint64]rateState
-	gen   uint32
+	slots       []rateState
+	free        []int32
+	index       map[uint64]int32 // cookie -> slot
+	order, next []int32          // slots in the order of an update's sockets
+	gen         uint32
+	live        int
+}
+
+// find returns the slot of cookie from the last update, trying the slot
+// at *pos in its order first, and moves *pos past it; -1 if unknown.
+func (r *rateTracker) find(cookie uint64, pos *int) int32 {
+	if p := *pos; p < len(r.order) {
+		if j := r.order[p]; r.slots[j].cookie == cookie && r.slots[j].gen != 0 {
+			*pos = p + 1
+			return j
+		}
+	}
+	j, ok := r.index[cookie]
+	if !ok {
+		return -1
+	}
+	*pos = int(r.slots[j].pos) + 1
+	return j
+}
+
+// alloc returns a free slot for cookie.
+func (r *rateTracker) alloc(cookie uint64) int32 {
+	var j int32
+	if n := len(r.free); n > 0 {
+		j, r.free = r.free[n-1], r.free[:n-1]
+	} else {
+		j = int32(len(r.slots))
+		r.slots = append(r.slots, rateState{})
+	}
+	r.slots[j] = rateState{cookie: cookie}
+	r.index[cookie] = j
+	r.live++
+	return j
 }
 
 // update sets Rate on every TCP socket of socks, listeners aside, that
 // has tcp_info byte counters and a cookie, from its counters now and at the previous
 // update. now is a monotonic time (any origin; the same for every call).
 func (r *rateTracker) update(socks []model.Socket, now time.Duration) {
-	if r.state == nil {
-		r.state = map[uint64]rateState{}
+	if r.index == nil {
+		r.index = map[uint64]int32{}
 	}
 	r.gen++
-	seen := 0
+	if r.gen == 0 {
+		r.gen = 1 // 0 marks a free slot
+	}
+	r.next = r.next[:0]
+	pos := 0
 	for i := range socks {
 		s := &socks[i]
 		if s.Cookie == 0 || s.Proto != model.ProtoTCP || s.State == model.StateListen || !s.TCP.HasBytes() {
@@ -62,7 +111,12 @@ func (r *rateTracker) update(socks []model.Socket, now time.Duration) {
 		}
 		cur := rateSample{at: now, acked: s.TCP.BytesAcked, received: s.TCP.BytesReceived, retrans: s.TCP.TotalRetrans}
 		ch := chronoSample{at: now, busy: s.TCP.BusyTime, rwnd: s.TCP.RwndLimited, sndbuf: s.TCP.SndbufLimited}
-		st, known := r.state[s.Cookie]
+		j := r.find(s.Cookie, &pos)
+		known := j >= 0
+		if !known {
+			j = r.alloc(s.Cookie)
+		}
+		st := &r.slots[j]
 		p := st.prev
 		if known && st.gen == r.gen-1 && now > p.at && cur.acked >= p.acked && cur.received >= p.received {
 			dt := now - p.at
@@ -91,18 +145,22 @@ func (r *rateTracker) update(socks []model.Socket, now time.Duration) {
 				}
 			}
 		} else {
-			st = rateState{a0: ch, a1: ch}
+			st.a0, st.a1 = ch, ch
 		}
-		st.prev, st.gen = cur, r.gen
-		r.state[s.Cookie] = st
-		seen++
+		st.prev, st.gen, st.pos = cur, r.gen, int32(len(r.next))
+		r.next = append(r.next, j)
 	}
-	// Forget the sockets that left (one map, not two swapped: it is the
-	// tracker's memory, ~130 bytes a socket).
-	if len(r.state) > seen {
-		for k, st := range r.state {
-			if st.gen != r.gen {
-				delete(r.state, k)
+	r.order, r.next = r.next, r.order
+	// Forget the sockets that left: a pass over the slab, no hashing
+	// unless some did.
+	if r.live > len(r.order) {
+		for j := range r.slots {
+			st := &r.slots[j]
+			if st.gen != 0 && st.gen != r.gen {
+				delete(r.index, st.cookie)
+				st.gen = 0
+				r.free = append(r.free, int32(j))
+				r.live--
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package sockets
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -85,5 +86,51 @@ func BenchmarkRateTracker(b *testing.B) {
 			socks[i].TCP.BytesAcked += 1000
 		}
 		r.update(socks, now)
+	}
+}
+
+// TestRateTrackerOrderChanges feeds the tracker tables whose order
+// moves (sockets come, go, swap places, repeat) and checks every rate
+// against the rule a map keyed by cookie gives: a socket has a rate when
+// it was in the previous table and its counters did not go back.
+func TestRateTrackerOrderChanges(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var r rateTracker
+	type seen struct{ acked uint64 }
+	prev := map[uint64]seen{}
+	acked := map[uint64]uint64{}
+	for step := 1; step <= 200; step++ {
+		var socks []model.Socket
+		for c := uint64(1); c <= 300; c++ {
+			if rng.IntN(10) == 0 {
+				continue // not in this table
+			}
+			acked[c] += uint64(rng.IntN(5000))
+			socks = append(socks, tcpSock(c, acked[c], 0, 0, 0, 0, 0))
+		}
+		// Move some sockets to other places, and list one twice.
+		for range rng.IntN(20) {
+			i, j := rng.IntN(len(socks)), rng.IntN(len(socks))
+			socks[i], socks[j] = socks[j], socks[i]
+		}
+		if step%7 == 0 {
+			socks = append(socks, socks[0])
+		}
+		r.update(socks, time.Duration(step)*time.Second)
+		cur := map[uint64]seen{}
+		dup := map[uint64]bool{}
+		for _, s := range socks {
+			p, ok := prev[s.Cookie]
+			want := ok && !dup[s.Cookie]
+			if s.Rate.Known != want || want && s.Rate.TxBps != float64(s.TCP.BytesAcked-p.acked) {
+				t.Fatalf("step %d: cookie %d rate %+v, want known %v (acked %d -> %d)", step, s.Cookie, s.Rate, want, p.acked, s.TCP.BytesAcked)
+			}
+			dup[s.Cookie] = true
+			cur[s.Cookie] = seen{s.TCP.BytesAcked}
+		}
+		prev = cur
+		if r.live != len(cur) || len(r.index) != len(cur) {
+			t.Fatalf("step %d: %d live slots, %d indexed, want %d", step, r.live, len(r.index), len(cur))
+		}
 	}
 }

@@ -26,15 +26,14 @@ func helperRecv() error {
 		if err != nil {
 			return err
 		}
-		keep = append(keep, l)
+		hold(l)
 		go func() {
-			var conns []net.Conn // kept open (not in keep: other goroutines append to it)
 			for {
 				c, err := l.Accept()
 				if err != nil {
 					return
 				}
-				conns = append(conns, c)
+				hold(c)
 				go func() { _, _ = io.Copy(io.Discard, c) }()
 			}
 		}()

@@ -58,17 +58,7 @@ func startHelperIn(t *testing.T, ns *netnstest.NS, role string, env ...string) (
 		}
 		close(lines)
 	}()
-	t.Cleanup(func() {
-		pw.Close()
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
+	t.Cleanup(func() { stopHelper(pw, cmd) })
 	select {
 	case l := <-lines:
 		if l != "READY" {
@@ -220,6 +210,15 @@ func TestIntegrationTCPInfoRatesMatchPacing(t *testing.T) {
 			tol := p.rate*lag.Seconds() + 0.005*p.rate*iv
 			ssTx := float64(s.ssAcked[p.port] - ss[i-1].ssAcked[p.port])
 			ssRx := float64(s.ssRcv[p.port] - ss[i-1].ssRcv[p.port])
+			// The first interval holds the pacers' start: a pacer the
+			// loaded machine scheduled late sends what is due in one
+			// burst, which can land between netlens's and ss's first
+			// readings (seen at a load average of 13: ss 0.9 MB short of
+			// netlens in the first interval at 2 MB/s). From the second on,
+			// both read a steady flow.
+			if i == 1 {
+				continue
+			}
 			worst = max(worst, math.Abs(dTx-ssTx)/ssTx, math.Abs(dRx-ssRx)/ssRx)
 			if math.Abs(dTx-ssTx) > tol || math.Abs(dRx-ssRx) > tol {
 				t.Errorf("sample %d port %d: netlens acked %.0f received %.0f bytes, ss -tin %.0f and %.0f (tolerance %.0f for a lag change of %v)",
@@ -246,7 +245,7 @@ func TestIntegrationTCPInfoRatesMatchPacing(t *testing.T) {
 	for _, s := range ss[1:] {
 		iv := sender(s.socks, 7101).Rate.Interval.Seconds()
 		secs += iv
-		for _, pr := range model.ProcessRates(s.socks) {
+		for _, pr := range model.ProcessRates(s.socks, nil) {
 			if _, ok := want[pr.Comm]; ok {
 				if len(pr.PIDs) != 1 || pr.Conns != 1 && pr.Comm != "nlsk-recv" {
 					t.Errorf("%s: PIDs %v, %d connections", pr.Comm, pr.PIDs, pr.Conns)
@@ -396,15 +395,20 @@ func TestIntegrationTCPInfoRetransmitsOneFlow(t *testing.T) {
 // TestIntegrationTCPInfoProcNetHasNoRates reads a namespace where a
 // connection moves data from /proc/net (the fallback when sock_diag is
 // unavailable): there is no tcp_info there, so no socket gets a rate,
-// where sock_diag gives the busy connection one.
+// where sock_diag gives the busy connection one, unless NoTCPInfo
+// leaves tcp_info out of the dump.
 func TestIntegrationTCPInfoProcNetHasNoRates(t *testing.T) {
 	ns := netnstest.New(t, "nlti")
 	ps := []*pacer{{role: "pace-a", port: 7121, rate: 1e6}}
 	startPacers(t, ns, 5, ps)
 	goPacers(t, ps)
 	ctx := context.Background()
-	for _, source := range []string{SourceProcNet, SourceSockDiag} {
-		c := New(Options{NetNS: ns.FD(t), Source: source, NoOwners: true})
+	for _, v := range []struct {
+		source string
+		noInfo bool
+	}{{SourceProcNet, false}, {SourceSockDiag, false}, {SourceSockDiag, true}} {
+		source := v.source
+		c := New(Options{NetNS: ns.FD(t), Source: source, NoOwners: true, NoTCPInfo: v.noInfo})
 		var socks []model.Socket
 		for range 2 {
 			var err error
@@ -418,14 +422,14 @@ func TestIntegrationTCPInfoProcNetHasNoRates(t *testing.T) {
 		if s == nil {
 			t.Fatalf("%s: the connection to 7121 is not listed", source)
 		}
-		switch source {
-		case SourceProcNet:
+		switch {
+		case source == SourceProcNet || v.noInfo:
 			for _, x := range socks {
-				if x.Rate.Known || x.TCP.Len != 0 {
-					t.Errorf("/proc/net: %v %v has tcp_info (%d bytes) or a rate %+v", x.Local, x.Remote, x.TCP.Len, x.Rate)
+				if x.Rate.Known || x.TCP.Len != 0 || x.TCP.Congestion != "" {
+					t.Errorf("%s (no tcp_info %v): %v %v has tcp_info (%d bytes, %q) or a rate %+v", source, v.noInfo, x.Local, x.Remote, x.TCP.Len, x.TCP.Congestion, x.Rate)
 				}
 			}
-		case SourceSockDiag:
+		default:
 			if !s.Rate.Known || s.Rate.TxBps <= 0 {
 				t.Errorf("sock_diag: the sender has no rate: %+v", s.Rate)
 			}

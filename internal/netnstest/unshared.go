@@ -48,32 +48,52 @@ func NewUnshared(tb testing.TB, cgroup string) *Unshared {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if cgroup != "" {
-		root := Cgroup2Root(tb)
-		var made []string
-		dir := root
-		for _, e := range strings.Split(strings.Trim(cgroup, "/"), "/") {
-			dir = filepath.Join(dir, e)
-			if err := os.Mkdir(dir, 0o755); err == nil {
-				made = append(made, dir)
-			} else if !os.IsExist(err) {
-				tb.Fatalf("make cgroup %s: %v", dir, err)
-			}
-		}
-		tb.Cleanup(func() {
+		MoveToCgroup(tb, u.PID, cgroup, func() {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
-			for i := len(made) - 1; i >= 0; i-- {
-				// A cgroup is removable once its last process is reaped.
-				for j := 0; j < 100 && os.Remove(made[i]) != nil; j++ {
-					time.Sleep(10 * time.Millisecond)
-				}
-			}
 		})
-		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(u.PID)), 0o644); err != nil {
-			tb.Fatalf("move %d into cgroup %s: %v", u.PID, dir, err)
-		}
 	}
 	return u
+}
+
+// MoveToCgroup creates cgroup (a cgroup v2 path such as
+// "/netlens-test.slice/docker-ID.scope") with MakeCgroup and moves
+// process pid into it.
+func MoveToCgroup(tb testing.TB, pid int, cgroup string, stop func()) {
+	tb.Helper()
+	dir := MakeCgroup(tb, cgroup, stop)
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		tb.Fatalf("move %d into cgroup %s: %v", pid, dir, err)
+	}
+}
+
+// MakeCgroup creates cgroup under Cgroup2Root with its parents and
+// returns its directory (a process joins it by writing its PID to
+// cgroup.procs there). When the test ends it calls stop, which must end
+// every process in it (a cgroup is removable once its last process is
+// reaped), then removes every directory it created, deepest first.
+func MakeCgroup(tb testing.TB, cgroup string, stop func()) string {
+	tb.Helper()
+	root := Cgroup2Root(tb)
+	var made []string
+	dir := root
+	for _, e := range strings.Split(strings.Trim(cgroup, "/"), "/") {
+		dir = filepath.Join(dir, e)
+		if err := os.Mkdir(dir, 0o755); err == nil {
+			made = append(made, dir)
+		} else if !os.IsExist(err) {
+			tb.Fatalf("make cgroup %s: %v", dir, err)
+		}
+	}
+	tb.Cleanup(func() {
+		stop()
+		for i := len(made) - 1; i >= 0; i-- {
+			for j := 0; j < 100 && os.Remove(made[i]) != nil; j++ {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	})
+	return dir
 }
 
 // Cgroup2Root returns the mount point of the cgroup v2 hierarchy

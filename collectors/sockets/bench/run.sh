@@ -13,7 +13,9 @@
 # INET_DIAG_INFO (BenchmarkDumpTCPInfo of the sockets package, medians
 # of 5 counts). The results replace the generated part of RESULTS.md.
 #
-# Environment: SIZES="5000 10000 50000" RUNS=7 PER=8000 (connections per holder
+# Environment: SIZES="5000 10000 50000" RUNS=7 TCPINFO_ONLY=1 (only the
+# tcp_info measurements: in process, and hyperfine of ss -tan, ss -tani and
+# sockbench once with and without tcp_info) PER=8000 (connections per holder
 # process; each needs 2 fds per connection and RLIMIT_NOFILE is often
 # 20000) RESULTS=path/to/RESULTS.md
 set -euo pipefail
@@ -104,14 +106,19 @@ for n in $SIZES; do
 			printf "| %s | %d | %.1f ms | %.1f ms | **%.2fx** | %.1f ms | %.0f ns |\n", label, socks,
 				m["without"] / 1e6, m["with"] / 1e6, m["with"] / m["without"], m["with+rates"] / 1e6, (m["with"] - m["without"]) / socks
 		}' "$tmp/ti.$n.txt" | tee -a "$tirows"
-	ip netns exec "$NS" "$tmp/sockbench" time -runs "$RUNS" -label "$label" | tee -a "$rows"
+	if [ -z "${TCPINFO_ONLY:-}" ]; then
+		ip netns exec "$NS" "$tmp/sockbench" time -runs "$RUNS" -label "$label" | tee -a "$rows"
+	fi
+	snap=(-n "netlens snapshot --no-owners ($label)" "$tmp/netlens snapshot --no-owners -o /dev/null")
+	[ -n "${TCPINFO_ONLY:-}" ] && snap=()
 	if command -v hyperfine >/dev/null; then
 		ip netns exec "$NS" hyperfine -N --warmup 1 --runs "$RUNS" --style basic \
 			--export-markdown "$tmp/hf.$n.md" \
 			-n "ss -tan ($label)" "ss -tan" \
 			-n "netlens cold process, no owners ($label)" "$tmp/sockbench once" \
 			-n "ss -tani ($label)" "ss -tani" \
-			-n "netlens snapshot --no-owners ($label)" "$tmp/netlens snapshot --no-owners -o /dev/null" >&2
+			-n "netlens cold process, no owners, no tcp_info ($label)" "$tmp/sockbench once -no-tcp-info" \
+			"${snap[@]}" >&2
 		tail -n +3 "$tmp/hf.$n.md" >>"$hf"
 	fi
 	echo "TCP sockets at the end: $(ip netns exec "$NS" ss -tanH | wc -l)" >&2
