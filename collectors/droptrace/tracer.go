@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 
@@ -16,9 +18,18 @@ import (
 )
 
 // DefaultMaxFlows is the default size of the kernel's flows map: 16384
-// keys of 72 bytes and values of 32 (about 2.5 MiB of kernel memory with
-// the LRU's overhead; docs/performance.md).
+// keys of 72 bytes with a 32-byte value per possible CPU, preallocated
+// (docs/performance.md gives the memory per CPU count).
 const DefaultMaxFlows = 16384
+
+// Sampling defaults (--drop-trace-sample).
+const (
+	// DefaultSampleMax caps the samples a second per CPU.
+	DefaultSampleMax = 1000
+	// DefaultSampleRing is the samples ring's size in bytes (a power of
+	// two, a multiple of the page size): about 1,200 samples.
+	DefaultSampleRing = 256 << 10
+)
 
 // Attach points.
 const (
@@ -41,6 +52,15 @@ type TracerOptions struct {
 	MaxFlows int
 	// Attach forces AttachBTF or AttachRaw; "" tries AttachBTF first.
 	Attach string
+	// SampleEvery turns on the sampled stream: one drop in SampleEvery
+	// (counted per CPU) is written with its headers to the samples ring.
+	// 0 turns it off (the default: no per-packet work beyond counting).
+	SampleEvery uint32
+	// SampleMax caps the samples a second per CPU (DefaultSampleMax when
+	// 0); samples over the cap are counted as lost.
+	SampleMax uint32
+	// SampleRing is the ring's size in bytes (DefaultSampleRing when 0).
+	SampleRing int
 }
 
 // Tracer is the loaded and attached BPF program with its maps. Its
@@ -55,15 +75,21 @@ type Tracer struct {
 	lnk      link.Link
 	flows    *ebpf.Map
 	counters *ebpf.Map
-	// Buffers for batch reads, reused.
+	ring     *ringbuf.Reader // nil when sampling is off
+	// Buffers for batch reads, reused: vals holds ncpu values per key.
 	keys []rawKey
 	vals []rawVal
+	ncpu int
+	rec  ringbuf.Record
 }
 
 // Counts are the tracer's per-CPU counters summed (enum counter in
 // bpf/droptrace.c).
 type Counts struct {
 	Seen, NotAggregated, NotParsed, OtherNetns uint64
+	// Sampled = Emitted + Lost; LostLimit is the part of Lost over the
+	// per-second cap (the rest found the ring full).
+	Sampled, Emitted, Lost, LostLimit uint64
 }
 
 // Counter indexes (enum counter in bpf/droptrace.c).
@@ -72,6 +98,10 @@ const (
 	ctrNotAggregated        // CTR_NOT_AGGREGATED
 	ctrNotParsed            // CTR_NOT_PARSED
 	ctrOtherNetns           // CTR_OTHER_NETNS
+	ctrSampled              // CTR_SAMPLED
+	ctrEmitted              // CTR_EMITTED
+	ctrLost                 // CTR_LOST
+	ctrLostLimit            // CTR_LOST_LIMIT
 	ctrMax                  // CTR_MAX
 )
 
@@ -88,6 +118,12 @@ const (
 func OpenTracer(opts TracerOptions) (*Tracer, error) {
 	if opts.MaxFlows <= 0 {
 		opts.MaxFlows = DefaultMaxFlows
+	}
+	if opts.SampleMax == 0 {
+		opts.SampleMax = DefaultSampleMax
+	}
+	if opts.SampleRing <= 0 {
+		opts.SampleRing = DefaultSampleRing
 	}
 	kspec, err := btf.LoadKernelSpec()
 	if err != nil {
@@ -140,11 +176,19 @@ func load(opts TracerOptions, attach string, reasons *Reasons, rxSk bool, kspec 
 	}
 	delete(spec.Programs, drop)
 	spec.Maps["flows"].MaxEntries = uint32(opts.MaxFlows)
+	// Off, the ring is one page: the program never writes to it.
+	ring := os.Getpagesize()
+	if opts.SampleEvery > 0 {
+		ring = max(ring, opts.SampleRing)
+	}
+	spec.Maps["samples"].MaxEntries = uint32(ring)
 	for name, v := range map[string]any{
 		"target_netns":  opts.Netns,
 		"skip_reason_a": reasons.notDropped,
 		"skip_reason_b": reasons.consumed,
 		"has_rx_sk":     rxSk,
+		"sample_every":  opts.SampleEvery,
+		"sample_max":    opts.SampleMax,
 	} {
 		if err := spec.Variables[name].Set(v); err != nil {
 			return nil, fmt.Errorf("droptrace: set %s: %w", name, err)
@@ -166,18 +210,34 @@ func load(opts TracerOptions, attach string, reasons *Reasons, rxSk bool, kspec 
 		coll.Close()
 		return nil, wrapLoadErr(attach, err)
 	}
-	return &Tracer{
-		opts: opts, attach: attach, reasons: reasons,
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		lnk.Close()
+		coll.Close()
+		return nil, fmt.Errorf("droptrace: %w", err)
+	}
+	t := &Tracer{
+		opts: opts, attach: attach, reasons: reasons, ncpu: ncpu,
 		coll: coll, lnk: lnk, flows: coll.Maps["flows"], counters: coll.Maps["counters"],
-	}, nil
+	}
+	if opts.SampleEvery > 0 {
+		if t.ring, err = ringbuf.NewReader(coll.Maps["samples"]); err != nil {
+			t.Close()
+			return nil, fmt.Errorf("droptrace: samples ring: %w", err)
+		}
+	}
+	return t, nil
 }
 
-// checkSpec checks that the object's map key and value are the sizes
-// key.go decodes.
+// checkSpec checks that the object's maps are the types and sizes
+// key.go and sample.go decode.
 func checkSpec(spec *ebpf.CollectionSpec) error {
 	m := spec.Maps["flows"]
-	if m == nil || m.KeySize != keySize || m.ValueSize != valSize {
-		return fmt.Errorf("droptrace: embedded object's flows map is not %d/%d bytes", keySize, valSize)
+	if m == nil || m.Type != ebpf.PerCPUHash || m.KeySize != keySize || m.ValueSize != valSize {
+		return fmt.Errorf("droptrace: embedded object's flows map is not a per-CPU hash of %d/%d bytes", keySize, valSize)
+	}
+	if r := spec.Maps["samples"]; r == nil || r.Type != ebpf.RingBuf {
+		return errors.New("droptrace: embedded object has no samples ring")
 	}
 	return nil
 }
@@ -207,6 +267,10 @@ func (t *Tracer) MaxFlows() int { return t.opts.MaxFlows }
 // Netns returns the namespace in scope (0: all).
 func (t *Tracer) Netns() uint32 { return t.opts.Netns }
 
+// Sampling returns one drop in how many is sampled (0: off) and the cap
+// of samples a second per CPU.
+func (t *Tracer) Sampling() (every, max uint32) { return t.opts.SampleEvery, t.opts.SampleMax }
+
 // Counts reads and sums the per-CPU counters.
 func (t *Tracer) Counts() (Counts, error) {
 	t.mu.Lock()
@@ -224,33 +288,37 @@ func (t *Tracer) Counts() (Counts, error) {
 			sums[i] += v
 		}
 	}
-	return Counts{Seen: sums[ctrSeen], NotAggregated: sums[ctrNotAggregated], NotParsed: sums[ctrNotParsed], OtherNetns: sums[ctrOtherNetns]}, nil
+	return Counts{Seen: sums[ctrSeen], NotAggregated: sums[ctrNotAggregated], NotParsed: sums[ctrNotParsed], OtherNetns: sums[ctrOtherNetns],
+		Sampled: sums[ctrSampled], Emitted: sums[ctrEmitted], Lost: sums[ctrLost], LostLimit: sums[ctrLostLimit]}, nil
 }
 
 var errClosed = errors.New("droptrace: tracer closed")
 
-// batchSize is how many flows one BPF_MAP_LOOKUP_BATCH returns.
-const batchSize = 4096
+// batchSize is how many flows one BPF_MAP_LOOKUP_AND_DELETE_BATCH
+// returns.
+const batchSize = 1024
 
-// ReadFlows calls fn with every flow in the kernel's map and returns how
-// many there were. It reads in batches (BPF_MAP_LOOKUP_BATCH, 5.6+) and
-// falls back to iterating key by key. Flows the program updates during
-// the read are seen before or after the update.
-func (t *Tracer) ReadFlows(fn func(flowKey, flowVal)) (int, error) {
+// DrainFlows takes every flow out of the kernel's map, calling fn with
+// its key and its drops since the previous drain (the CPUs' slots
+// summed), and returns how many there were. Each drop is in exactly one
+// drain (bpf/droptrace.c says why). It drains in batches
+// (BPF_MAP_LOOKUP_AND_DELETE_BATCH, 5.6+) and falls back to
+// BPF_MAP_LOOKUP_AND_DELETE_ELEM key by key (5.14+).
+func (t *Tracer) DrainFlows(fn func(flowKey, flowVal)) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.flows == nil {
 		return 0, errClosed
 	}
 	if t.keys == nil {
-		t.keys, t.vals = make([]rawKey, batchSize), make([]rawVal, batchSize)
+		t.keys, t.vals = make([]rawKey, batchSize), make([]rawVal, batchSize*t.ncpu)
 	}
 	total := 0
 	var cursor ebpf.MapBatchCursor
 	for {
-		n, err := t.flows.BatchLookup(&cursor, t.keys, t.vals, nil)
+		n, err := t.flows.BatchLookupAndDelete(&cursor, t.keys, t.vals, nil)
 		for i := range n {
-			if err := emit(t.keys[i][:], t.vals[i][:], fn); err != nil {
+			if err := emit(t.keys[i][:], t.vals[i*t.ncpu:(i+1)*t.ncpu], fn); err != nil {
 				return total, err
 			}
 			total++
@@ -259,42 +327,88 @@ func (t *Tracer) ReadFlows(fn func(flowKey, flowVal)) (int, error) {
 		case errors.Is(err, ebpf.ErrKeyNotExist):
 			return total, nil
 		case errors.Is(err, ebpf.ErrNotSupported) && total == 0:
-			return t.iterate(fn)
+			return t.drainEach(fn)
 		case err != nil:
-			return total, fmt.Errorf("droptrace: read flows: %w", err)
+			return total, fmt.Errorf("droptrace: drain flows: %w", err)
 		}
 	}
 }
 
-// iterate is ReadFlows without batch operations.
-func (t *Tracer) iterate(fn func(flowKey, flowVal)) (int, error) {
+// drainEach is DrainFlows without batch operations. Keys are listed
+// first, then each is looked up and deleted in one call.
+func (t *Tracer) drainEach(fn func(flowKey, flowVal)) (int, error) {
+	var keys []rawKey
 	var k rawKey
-	var v rawVal
-	total := 0
 	it := t.flows.Iterate()
-	for it.Next(&k, &v) {
-		if err := emit(k[:], v[:], fn); err != nil {
+	var vals []rawVal
+	for it.Next(&k, &vals) {
+		keys = append(keys, k)
+	}
+	if err := it.Err(); err != nil {
+		return 0, fmt.Errorf("droptrace: drain flows: %w", err)
+	}
+	total := 0
+	for _, k := range keys {
+		if err := t.flows.LookupAndDelete(&k, &vals); err != nil {
+			if errors.Is(err, ebpf.ErrKeyNotExist) {
+				continue
+			}
+			return total, fmt.Errorf("droptrace: drain flows: %w", err)
+		}
+		if err := emit(k[:], vals, fn); err != nil {
 			return total, err
 		}
 		total++
 	}
-	if err := it.Err(); err != nil {
-		return total, fmt.Errorf("droptrace: read flows: %w", err)
-	}
 	return total, nil
 }
 
-func emit(kb, vb []byte, fn func(flowKey, flowVal)) error {
+// emit decodes a key and its per-CPU values, sums the values and calls
+// fn.
+func emit(kb []byte, vals []rawVal, fn func(flowKey, flowVal)) error {
 	k, err := decodeKey(kb)
 	if err != nil {
 		return err
 	}
-	v, err := decodeVal(vb)
-	if err != nil {
-		return err
+	var sum flowVal
+	for i := range vals {
+		v, err := decodeVal(vals[i][:])
+		if err != nil {
+			return err
+		}
+		sum = sum.add(v)
 	}
-	fn(k, v)
+	fn(k, sum)
 	return nil
+}
+
+// ReadSamples calls fn with each sample waiting in the ring, at most
+// limit of them, without waiting for more, and returns how many it
+// read. It does nothing when sampling is off.
+func (t *Tracer) ReadSamples(limit int, fn func(sample)) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ring == nil {
+		return 0, nil
+	}
+	t.ring.SetDeadline(time.Now())
+	n := 0
+	for n < limit {
+		err := t.ring.ReadInto(&t.rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return n, nil
+		}
+		if err != nil {
+			return n, fmt.Errorf("droptrace: read samples: %w", err)
+		}
+		s, err := decodeSample(t.rec.RawSample)
+		if err != nil {
+			return n, err
+		}
+		fn(s)
+		n++
+	}
+	return n, nil
 }
 
 // Close detaches the program and frees the maps. It is safe to call more
@@ -303,6 +417,10 @@ func (t *Tracer) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var err error
+	if t.ring != nil {
+		t.ring.Close()
+		t.ring = nil
+	}
 	if t.lnk != nil {
 		err = t.lnk.Close()
 		t.lnk = nil

@@ -30,15 +30,18 @@ typedef _Bool bool;
 #define false 0
 
 enum bpf_map_type {
+	BPF_MAP_TYPE_PERCPU_HASH = 5,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
-	BPF_MAP_TYPE_LRU_HASH = 9,
+	BPF_MAP_TYPE_RINGBUF = 27,
 };
 
 enum {
 	BPF_ANY = 0,
 	BPF_NOEXIST = 1,
+	BPF_EXIST = 2,
 };
 
+#define ENOENT 2
 #define EEXIST 17
 
 struct bpf_raw_tracepoint_args {
@@ -84,6 +87,7 @@ struct sk_buff {
 	int skb_iif;
 	__be16 protocol;
 	__u16 network_header;
+	unsigned int tail; /* sk_buff_data_t: an offset from head on 64-bit */
 	unsigned char *head;
 };
 
