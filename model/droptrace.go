@@ -71,6 +71,9 @@ type DropTraceSampling struct {
 	Emitted   uint64 `json:"emitted"`
 	Lost      uint64 `json:"lost"`
 	LostLimit uint64 `json:"lost_limit"`
+	// Read counts the samples netlens has read from the ring (Emitted
+	// once it has caught up).
+	Read uint64 `json:"read"`
 	// Samples are the most recent samples read, newest first.
 	Samples []DropTraceSample `json:"samples"`
 }

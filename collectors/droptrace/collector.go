@@ -39,6 +39,9 @@ type Options struct {
 	// per CPU, with its headers: TracerOptions); 0, the default, is off.
 	// SampleMax caps it per CPU per second (DefaultSampleMax when 0).
 	SampleEvery, SampleMax uint32
+	// SampleRing is the samples ring's size in bytes (DefaultSampleRing
+	// when 0).
+	SampleRing int
 	// Kallsyms is the symbol file ("/proc/kallsyms" when empty).
 	Kallsyms string
 	// Now returns the current time; nil means time.Now.
@@ -59,8 +62,9 @@ type Collector struct {
 	// published are the (reason, location) counters published so far.
 	published map[traceCounterKey]bool
 	// samples are the most recent samples, oldest first (at most
-	// maxSamples).
-	samples []model.DropTraceSample
+	// maxSamples); samplesRead counts every sample read.
+	samples     []model.DropTraceSample
+	samplesRead uint64
 }
 
 // maxSamples is how many samples the collector keeps; samplesPerRead
@@ -165,7 +169,7 @@ func (c *Collector) startLocked() error {
 		ns = 0
 	}
 	t, err := OpenTracer(TracerOptions{Netns: ns, MaxFlows: c.opts.MaxFlows, Attach: c.opts.Attach,
-		SampleEvery: c.opts.SampleEvery, SampleMax: c.opts.SampleMax})
+		SampleEvery: c.opts.SampleEvery, SampleMax: c.opts.SampleMax, SampleRing: c.opts.SampleRing})
 	if err != nil {
 		return err
 	}
@@ -199,6 +203,7 @@ func (c *Collector) readLocked(now time.Time) (model.DropTrace, error) {
 	if _, err := c.tracer.ReadSamples(samplesPerRead, func(s sample) { got = append(got, s) }); err != nil {
 		return model.DropTrace{}, err
 	}
+	c.samplesRead += uint64(len(got))
 	c.addSamples(got, clk)
 	every, maxPerSec := c.tracer.Sampling()
 	t := model.DropTrace{
@@ -208,7 +213,7 @@ func (c *Collector) readLocked(now time.Time) (model.DropTrace, error) {
 		MapEntries: n, MapMax: c.tracer.MaxFlows(),
 		Reasons: a.reasonRows(), Flows: a.flowRows(clk),
 		Sampling: model.DropTraceSampling{Every: every, MaxPerSecond: maxPerSec,
-			Sampled: cnt.Sampled, Emitted: cnt.Emitted, Lost: cnt.Lost, LostLimit: cnt.LostLimit},
+			Sampled: cnt.Sampled, Emitted: cnt.Emitted, Lost: cnt.Lost, LostLimit: cnt.LostLimit, Read: c.samplesRead},
 	}
 	if every > 0 {
 		t.Sampling.Samples = make([]model.DropTraceSample, len(c.samples))
