@@ -75,6 +75,72 @@ func TestIntegrationDropsTraceCommand(t *testing.T) {
 	}
 }
 
+// TestIntegrationDropsTraceSampled runs `netlens drops --trace --json
+// --drop-trace-sample 1` while 7 datagrams go to a closed port: the
+// samples name the flow and carry its headers, and every sampled drop is
+// emitted or lost.
+func TestIntegrationDropsTraceSampled(t *testing.T) {
+	ns := testNetns(t)
+	cmd := exec.Command("ip", "netns", "exec", ns, netlensBinary(t), "drops", "--trace", "--json", "--drop-trace-sample", "1", "--interval", "300ms", "--count", "20")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	type sample struct {
+		Sampling *struct {
+			Every                  uint32
+			Sampled, Emitted, Lost uint64
+			Read                   uint64
+			Samples                []struct {
+				Flow struct {
+					Reason  string `json:"reason"`
+					DstPort uint16 `json:"dport"`
+				} `json:"flow"`
+				Packet struct {
+					Summary string `json:"summary"`
+					Layers  []struct {
+						Name string `json:"name"`
+					} `json:"layers"`
+				} `json:"packet"`
+			}
+		} `json:"sampling"`
+	}
+	if !sc.Scan() {
+		t.Fatalf("no sample: %v", sc.Err())
+	}
+	send := exec.Command("ip", "netns", "exec", ns, "sh", "-c", "for i in 1 2 3 4 5 6 7; do echo x | socat -u - UDP-SENDTO:127.0.0.1:7021; done")
+	if b, err := send.CombinedOutput(); err != nil {
+		t.Fatalf("socat: %v: %s", err, b)
+	}
+	var got int
+	var last sample
+	deadline := time.Now().Add(10 * time.Second)
+	for got < 7 && time.Now().Before(deadline) && sc.Scan() {
+		if err := json.Unmarshal(sc.Bytes(), &last); err != nil || last.Sampling == nil {
+			t.Fatalf("sample %q: %v", sc.Text(), err)
+		}
+		for _, x := range last.Sampling.Samples {
+			if x.Flow.DstPort != 7021 {
+				continue
+			}
+			got++
+			if x.Flow.Reason != "NO_SOCKET" || len(x.Packet.Layers) < 2 || x.Packet.Layers[1].Name != "UDP" || !strings.Contains(x.Packet.Summary, "7021") {
+				t.Errorf("sample %+v", x)
+			}
+		}
+	}
+	sp := last.Sampling
+	if got != 7 || sp == nil || sp.Every != 1 || sp.Emitted+sp.Lost != sp.Sampled || sp.Read != sp.Emitted {
+		t.Errorf("%d samples to port 7021, want 7; sampling %+v", got, sp)
+	}
+}
+
 // TestIntegrationDropsTraceSignals stops `netlens drops --trace` with
 // SIGTERM and with SIGHUP: it exits 0 and leaves no program, map or link
 // (bpftool before and after).

@@ -26,7 +26,7 @@ func addDropSource(cfg Config, add func(string, func() collectors.Collector, tim
 	switch DropChoice(cfg).Source {
 	case droptrace.SourceEBPF:
 		add(DropTrace, func() collectors.Collector {
-			return droptrace.New(droptrace.Options{AllNetns: cfg.DropTraceAll, Netns: traceNetns(cfg.NetNS)})
+			return droptrace.New(droptrace.Options{AllNetns: cfg.DropTraceAll, Netns: traceNetns(cfg.NetNS), SampleEvery: cfg.DropTraceSample})
 		}, cfg.Refresh)
 	case droptrace.SourceNetDM:
 		add(DropMon, func() collectors.Collector { return dropmon.New(dropmon.Options{}) }, cfg.Refresh)
