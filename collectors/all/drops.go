@@ -15,6 +15,10 @@ import (
 // else NET_DM, else counters only). Callers show its Why in the header.
 func DropChoice(cfg Config) droptrace.Choice {
 	if cfg.Drops.Source != "" && cfg.Drops.Source != droptrace.SourceAuto {
+		if cfg.Drops.Why == "" {
+			// Explicit: Select only names it ("NET_DM: --drop-source netdm").
+			return droptrace.Select(cfg.Drops.Source, droptrace.DefaultProbes)
+		}
 		return cfg.Drops
 	}
 	return droptrace.Select(droptrace.SourceAuto, droptrace.DefaultProbes)

@@ -188,6 +188,12 @@ func (c *Collector) readLocked(now time.Time) (model.DropTrace, error) {
 	var ts unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
 	clk := clock{wall: now, mono: uint64(ts.Nano())}
+	// Samples before the counters: the program counts a sample emitted
+	// before it can be read, so Read <= Emitted.
+	var got []sample
+	if _, err := c.tracer.ReadSamples(samplesPerRead, func(s sample) { got = append(got, s) }); err != nil {
+		return model.DropTrace{}, err
+	}
 	cnt, err := c.tracer.Counts()
 	if err != nil {
 		return model.DropTrace{}, err
@@ -197,10 +203,6 @@ func (c *Collector) readLocked(now time.Time) (model.DropTrace, error) {
 	n, err := c.tracer.DrainFlows(func(k flowKey, v flowVal) { a.add(k, v, clk) })
 	a.end()
 	if err != nil {
-		return model.DropTrace{}, err
-	}
-	var got []sample
-	if _, err := c.tracer.ReadSamples(samplesPerRead, func(s sample) { got = append(got, s) }); err != nil {
 		return model.DropTrace{}, err
 	}
 	c.samplesRead += uint64(len(got))

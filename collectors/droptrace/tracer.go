@@ -280,7 +280,10 @@ func (t *Tracer) Counts() (Counts, error) {
 	}
 	var sums [ctrMax]uint64
 	var per []uint64
-	for i := range sums {
+	// Backwards: the program counts a drop as seen (sampled) before it
+	// counts where it went, so a drop in flight shows as seen and not yet
+	// placed, never placed and not seen.
+	for i := ctrMax - 1; i >= 0; i-- {
 		if err := t.counters.Lookup(uint32(i), &per); err != nil {
 			return Counts{}, fmt.Errorf("droptrace: read counter %d: %w", i, err)
 		}

@@ -232,8 +232,8 @@ static __always_inline void sample_drop(struct flow_key *k, __u64 len, __u64 now
 	if (n && bpf_probe_read_kernel(e->data, n & (SAMPLE_BYTES * 2 - 1), head + nhoff))
 		n = 0;
 	e->caplen = n;
+	count(CTR_EMITTED); /* before the sample can be read: Read <= Emitted */
 	bpf_ringbuf_submit(e, 0);
-	count(CTR_EMITTED);
 }
 
 static __always_inline int read_l4(struct flow_key *k, unsigned char *p)
