@@ -252,11 +252,16 @@ func (p *traceView) View() string {
 	// What the map could not hold first: the counts below undercount.
 	warn := d.Unattributed > 0 || d.NotParsed > 0
 	if warn {
-		msg := "! unattributed " + strconv.FormatUint(d.Unattributed, 10) + " (" + strconv.FormatFloat(100*d.UnattributedShare(), 'f', 1, 64) +
-			"%: flows map full, " + itoa(d.MapEntries) + "/" + itoa(d.MapMax) + ")"
-		if d.NotParsed > 0 {
-			msg += ", " + strconv.FormatUint(d.NotParsed, 10) + " without a readable header"
+		var parts []string
+		if d.Unattributed > 0 {
+			parts = append(parts, "unattributed "+strconv.FormatUint(d.Unattributed, 10)+" of "+strconv.FormatUint(d.Seen, 10)+" ("+
+				strconv.FormatFloat(100*d.UnattributedShare(), 'f', 1, 64)+"%): the flows map ("+itoa(d.MapMax)+" keys) was full and refused "+
+				strconv.FormatUint(d.NotAggregated, 10))
 		}
+		if d.NotParsed > 0 {
+			parts = append(parts, strconv.FormatUint(d.NotParsed, 10)+" without a readable header")
+		}
+		msg := "! " + strings.Join(parts, ", ")
 		head += "\n" + s.Warn.Render(fitString(msg, p.Width))
 		p.Height--
 		defer func() { p.Height++ }()
@@ -507,7 +512,7 @@ func (p *traceFlowView) View() string {
 	}
 	left := "[reasons > flows] " + sanitize(p.which.reason) + " at " + sanitize(p.which.location) + ": " + itoa(n) + " flows (enter: " + enter + "; left: back)"
 	head := summaryLine(p.Styles, left, p.sortLabel(), p.Width)
-	empty := p.emptyText("flows", "no flows of this reason in the tracer's map (evicted, or unattributed)")
+	empty := p.emptyText("flows", "no flows of this reason kept (forgotten as least recent, or unattributed)")
 	rows := p.idx
 	return p.render(head, len(p.snap.DropTrace.Flows), empty, func(i, c int) string { return p.cell(rows[i], c) }, nil, p.detail)
 }

@@ -216,3 +216,17 @@ func TestTraceReasonsSampledPackets(t *testing.T) {
 		t.Errorf("left from the flows:\n%s", scr)
 	}
 }
+
+// TestTraceReasonsUnattributed: the map-full accounting on screen, the
+// figures of TestIntegrationMapFull (50,000 flows into 16,384 keys).
+func TestTraceReasonsUnattributed(t *testing.T) {
+	s := traceStore()
+	tr := s.Snapshot().DropTrace
+	tr.Seen, tr.Attributed, tr.Unattributed, tr.NotAggregated, tr.MapMax = 50000, 16384, 33616, 33616, 16384
+	s.Publish(model.DropTraceUpdate{Trace: tr})
+	a := newTestApp(t, s, Options{}, 120, 30)
+	send(a, "2", "v")
+	if scr := screen(a); !strings.Contains(scr, "! unattributed 33616 of 50000 (67.2%): the flows map (16384 keys) was full and refused 33616") {
+		t.Errorf("reasons view lacks the unattributed line:\n%s", scr)
+	}
+}
