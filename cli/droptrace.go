@@ -36,6 +36,9 @@ type traceSample struct {
 	Attributed        uint64  `json:"attributed"`
 	Unattributed      uint64  `json:"unattributed"`
 	UnattributedShare float64 `json:"unattributed_share"`
+	// Missed counts drops the kernel did not run the tracer for
+	// (model.DropTrace.Missed).
+	Missed uint64 `json:"missed"`
 	// Rows are the flows with drops in the interval, most first.
 	Rows []traceRow `json:"rows"`
 	// Sampling is the sampled stream (--drop-trace-sample): its counts
@@ -57,7 +60,7 @@ type traceRow struct {
 func newTraceSample(prev, snap model.Snapshot) traceSample {
 	d := snap.DropTrace
 	s := traceSample{TakenAt: snap.TakenAt, Supported: d.Supported, Reason: d.Reason, Attach: d.Attach,
-		Seen: d.Seen, Attributed: d.Attributed, Unattributed: d.Unattributed, UnattributedShare: d.UnattributedShare(), Rows: []traceRow{}}
+		Seen: d.Seen, Attributed: d.Attributed, Unattributed: d.Unattributed, UnattributedShare: d.UnattributedShare(), Missed: d.Missed, Rows: []traceRow{}}
 	if !prev.TakenAt.IsZero() {
 		s.Interval = snap.TakenAt.Sub(prev.TakenAt).Seconds()
 	}
@@ -98,8 +101,12 @@ func (s traceSample) print(w io.Writer, asJSON bool) error {
 		_, err := fmt.Fprintf(w, "drop trace: %s\n", cmp.Or(s.Reason, "not running"))
 		return err
 	}
-	fmt.Fprintf(w, "%s  %s: %d drops seen, %d attributed, %d unattributed (%.1f%%)\n",
+	fmt.Fprintf(w, "%s  %s: %d drops seen, %d attributed, %d unattributed (%.1f%%)",
 		s.TakenAt.Format(time.TimeOnly), s.Attach, s.Seen, s.Attributed, s.Unattributed, 100*s.UnattributedShare)
+	if s.Missed > 0 {
+		fmt.Fprintf(w, ", %d missed (the tracer was already running on that CPU)", s.Missed)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "DELTA\tTOTAL\tREASON\tLOCATION\tPROTO\tSOURCE\tDESTINATION\tOWNER")
 	for _, r := range s.Rows {

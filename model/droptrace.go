@@ -41,6 +41,10 @@ type DropTrace struct {
 	NotParsed uint64 `json:"not_parsed"`
 	// OtherNetns counts drops in namespaces out of scope (not in Seen).
 	OtherNetns uint64 `json:"other_netns"`
+	// Missed counts the drops the kernel did not run the tracer for: it
+	// was already running on that CPU (the drop happened in an interrupt
+	// of it). They are in no other count, and may be of any namespace.
+	Missed uint64 `json:"missed"`
 	// MapEntries and MapMax are the flows map's fill and size.
 	MapEntries int `json:"map_entries"`
 	MapMax     int `json:"map_max"`

@@ -250,7 +250,7 @@ func (p *traceView) View() string {
 	}
 	head := summaryLine(s, left, p.rightLabel(len(d.Reasons)), p.Width)
 	// What the map could not hold first: the counts below undercount.
-	warn := d.Unattributed > 0 || d.NotParsed > 0
+	warn := d.Unattributed > 0 || d.NotParsed > 0 || d.Missed > 0
 	if warn {
 		var parts []string
 		if d.Unattributed > 0 {
@@ -260,6 +260,9 @@ func (p *traceView) View() string {
 		}
 		if d.NotParsed > 0 {
 			parts = append(parts, strconv.FormatUint(d.NotParsed, 10)+" without a readable header")
+		}
+		if d.Missed > 0 {
+			parts = append(parts, strconv.FormatUint(d.Missed, 10)+" missed (the tracer was already running on that CPU)")
 		}
 		msg := "! " + strings.Join(parts, ", ")
 		head += "\n" + s.Warn.Render(fitString(msg, p.Width))

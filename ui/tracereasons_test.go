@@ -222,11 +222,11 @@ func TestTraceReasonsSampledPackets(t *testing.T) {
 func TestTraceReasonsUnattributed(t *testing.T) {
 	s := traceStore()
 	tr := s.Snapshot().DropTrace
-	tr.Seen, tr.Attributed, tr.Unattributed, tr.NotAggregated, tr.MapMax = 50000, 16384, 33616, 33616, 16384
+	tr.Seen, tr.Attributed, tr.Unattributed, tr.NotAggregated, tr.MapMax, tr.Missed = 50000, 16384, 33616, 33616, 16384, 3
 	s.Publish(model.DropTraceUpdate{Trace: tr})
-	a := newTestApp(t, s, Options{}, 120, 30)
+	a := newTestApp(t, s, Options{}, 200, 30)
 	send(a, "2", "v")
-	if scr := screen(a); !strings.Contains(scr, "! unattributed 33616 of 50000 (67.2%): the flows map (16384 keys) was full and refused 33616") {
+	if scr := screen(a); !strings.Contains(scr, "! unattributed 33616 of 50000 (67.2%): the flows map (16384 keys) was full and refused 33616, 3 missed (the tracer was already running on that CPU)") {
 		t.Errorf("reasons view lacks the unattributed line:\n%s", scr)
 	}
 }

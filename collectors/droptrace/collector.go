@@ -211,7 +211,7 @@ func (c *Collector) readLocked(now time.Time) (model.DropTrace, error) {
 	t := model.DropTrace{
 		At: now, Supported: true, Attach: c.tracer.Attach(), Netns: c.tracer.Netns(),
 		Seen: cnt.Seen, Attributed: a.attributed, NotAggregated: cnt.NotAggregated,
-		NotParsed: cnt.NotParsed, OtherNetns: cnt.OtherNetns,
+		NotParsed: cnt.NotParsed, OtherNetns: cnt.OtherNetns, Missed: cnt.Missed,
 		MapEntries: n, MapMax: c.tracer.MaxFlows(),
 		Reasons: a.reasonRows(), Flows: a.flowRows(clk),
 		Sampling: model.DropTraceSampling{Every: every, MaxPerSecond: maxPerSec,
