@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -195,8 +197,9 @@ func TestIntegrationDropsTraceSignals(t *testing.T) {
 }
 
 // tracerProgs returns the IDs of the loaded kfree_skb_btf programs that
-// process pid holds (bpftool's pids), or all of them when pid is 0:
-// other tests, run at the same time, load their own.
+// process pid holds (a descriptor whose /proc/PID/fdinfo names the
+// program's prog_id), or all of them when pid is 0: other tests, run at
+// the same time, load their own.
 func tracerProgs(t *testing.T, pid int) map[int]bool {
 	t.Helper()
 	b, err := exec.Command("bpftool", "-j", "prog", "list").Output()
@@ -206,24 +209,43 @@ func tracerProgs(t *testing.T, pid int) map[int]bool {
 	var progs []struct {
 		ID   int    `json:"id"`
 		Name string `json:"name"`
-		Pids []struct {
-			Pid int `json:"pid"`
-		} `json:"pids"`
 	}
 	if err := json.Unmarshal(b, &progs); err != nil {
 		t.Fatal(err)
 	}
 	ids := map[int]bool{}
+	var held map[int]bool
+	if pid != 0 {
+		held = heldBy(pid)
+	}
 	for _, p := range progs {
 		if p.Name != "kfree_skb_btf" {
 			continue
 		}
-		held := pid == 0
-		for _, x := range p.Pids {
-			held = held || x.Pid == pid
-		}
-		if held {
+		if pid == 0 || held[p.ID] {
 			ids[p.ID] = true
+		}
+	}
+	return ids
+}
+
+// heldBy returns the IDs of the BPF programs process pid holds a
+// descriptor of (the prog_id line of /proc/PID/fdinfo/N).
+func heldBy(pid int) map[int]bool {
+	ids := map[int]bool{}
+	dir := "/proc/" + strconv.Itoa(pid) + "/fdinfo"
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		b, err := os.ReadFile(dir + "/" + e.Name())
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "prog_id:"); ok {
+				if id, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+					ids[id] = true
+				}
+			}
 		}
 	}
 	return ids
