@@ -22,6 +22,8 @@ const (
 	droptraceMapSamples      = "samples"
 	droptraceProgKfreeSkbBtf = "kfree_skb_btf"
 	droptraceProgKfreeSkbRaw = "kfree_skb_raw"
+	droptraceVarBtfFlowKey   = "btf_flow_key"
+	droptraceVarBtfFlowVal   = "btf_flow_val"
 	droptraceVarHasRxSk      = "has_rx_sk"
 	droptraceVarSampleEvery  = "sample_every"
 	droptraceVarSampleMax    = "sample_max"
@@ -90,6 +92,8 @@ type droptraceMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type droptraceVariableSpecs struct {
+	BtfFlowKey  *ebpf.VariableSpec `ebpf:"btf_flow_key"`
+	BtfFlowVal  *ebpf.VariableSpec `ebpf:"btf_flow_val"`
 	HasRxSk     *ebpf.VariableSpec `ebpf:"has_rx_sk"`
 	SampleEvery *ebpf.VariableSpec `ebpf:"sample_every"`
 	SampleMax   *ebpf.VariableSpec `ebpf:"sample_max"`
@@ -137,6 +141,8 @@ func (m *droptraceMaps) Close() error {
 //
 // It can be passed to loadDroptraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type droptraceVariables struct {
+	BtfFlowKey  *ebpf.Variable `ebpf:"btf_flow_key"`
+	BtfFlowVal  *ebpf.Variable `ebpf:"btf_flow_val"`
 	HasRxSk     *ebpf.Variable `ebpf:"has_rx_sk"`
 	SampleEvery *ebpf.Variable `ebpf:"sample_every"`
 	SampleMax   *ebpf.Variable `ebpf:"sample_max"`

@@ -97,7 +97,7 @@ func bpfList(t *testing.T, kind string, skip map[int]bool) map[int]string {
 }
 
 // ours returns the objects in after, not in before, that the tracer
-// makes (programs kfree_skb_*, maps flows, counters, samples,
+// makes (programs kfree_skb_*, maps flows, flows_inner, counters, samples,
 // sample_states and .rodata, and any link).
 func ours(before, after map[int]string) []string {
 	var out []string
@@ -106,7 +106,7 @@ func ours(before, after map[int]string) []string {
 			continue
 		}
 		n, _, _ := strings.Cut(name, "/")
-		if strings.HasPrefix(n, "kfree_skb") || n == "flows" || n == "counters" || n == "samples" || n == "sample_states" || strings.HasSuffix(n, ".rodata") || n == "" {
+		if strings.HasPrefix(n, "kfree_skb") || n == "flows" || n == "flows_inner" || n == "counters" || n == "samples" || n == "sample_states" || strings.HasSuffix(n, ".rodata") || n == "" {
 			out = append(out, fmt.Sprintf("%d:%s", id, name))
 		}
 	}

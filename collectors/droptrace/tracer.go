@@ -17,9 +17,10 @@ import (
 	"netlens/collectors"
 )
 
-// DefaultMaxFlows is the default size of the kernel's flows map: 16384
-// keys of 72 bytes with a 32-byte value per possible CPU, preallocated
-// (docs/performance.md gives the memory per CPU count).
+// DefaultMaxFlows is the default size of the kernel's flows hashes:
+// 16384 keys of 72 bytes and values of 32, preallocated, twice (one in
+// use, one being drained): about 3.4 MB of kernel memory
+// (docs/performance.md).
 const DefaultMaxFlows = 16384
 
 // Sampling defaults (--drop-trace-sample).
@@ -73,13 +74,14 @@ type Tracer struct {
 	mu       sync.Mutex
 	coll     *ebpf.Collection
 	lnk      link.Link
-	flows    *ebpf.Map
+	flows    *ebpf.Map    // the array of maps holding the hash in use
+	inner    [2]*ebpf.Map // the two hashes; inner[active] is in use
+	active   int
 	counters *ebpf.Map
 	ring     *ringbuf.Reader // nil when sampling is off
-	// Buffers for batch reads, reused: vals holds ncpu values per key.
+	// Buffers for batch reads, reused.
 	keys []rawKey
 	vals []rawVal
-	ncpu int
 	rec  ringbuf.Record
 }
 
@@ -180,7 +182,9 @@ func load(opts TracerOptions, attach string, reasons *Reasons, rxSk bool, kspec 
 		keep, drop = progRaw, progBTF
 	}
 	delete(spec.Programs, drop)
-	spec.Maps["flows"].MaxEntries = uint32(opts.MaxFlows)
+	innerSpec := spec.Maps["flows"].InnerMap.Copy()
+	innerSpec.Name, innerSpec.MaxEntries = innerName, uint32(opts.MaxFlows)
+	spec.Maps["flows"].InnerMap.MaxEntries = uint32(opts.MaxFlows)
 	// Off, the ring is one page: the program never writes to it.
 	ring := os.Getpagesize()
 	if opts.SampleEvery > 0 {
@@ -206,25 +210,31 @@ func load(opts TracerOptions, attach string, reasons *Reasons, rxSk bool, kspec 
 	}
 	prog := coll.Programs[keep]
 	var lnk link.Link
+	t := &Tracer{
+		opts: opts, attach: attach, reasons: reasons,
+		coll: coll, flows: coll.Maps["flows"], counters: coll.Maps["counters"],
+	}
+	for i := range t.inner {
+		if t.inner[i], err = ebpf.NewMap(innerSpec); err != nil {
+			t.Close()
+			return nil, wrapLoadErr(attach, err)
+		}
+	}
+	// The hash in use before the program runs.
+	if err := t.flows.Put(uint32(0), t.inner[0]); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("droptrace: set the flows hash: %w", err)
+	}
 	if attach == AttachBTF {
 		lnk, err = link.AttachTracing(link.TracingOptions{Program: prog, AttachType: ebpf.AttachTraceRawTp})
 	} else {
 		lnk, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: "kfree_skb", Program: prog})
 	}
 	if err != nil {
-		coll.Close()
+		t.Close()
 		return nil, wrapLoadErr(attach, err)
 	}
-	ncpu, err := ebpf.PossibleCPU()
-	if err != nil {
-		lnk.Close()
-		coll.Close()
-		return nil, fmt.Errorf("droptrace: %w", err)
-	}
-	t := &Tracer{
-		opts: opts, attach: attach, reasons: reasons, ncpu: ncpu,
-		coll: coll, lnk: lnk, flows: coll.Maps["flows"], counters: coll.Maps["counters"],
-	}
+	t.lnk = lnk
 	if opts.SampleEvery > 0 {
 		if t.ring, err = ringbuf.NewReader(coll.Maps["samples"]); err != nil {
 			t.Close()
@@ -234,12 +244,18 @@ func load(opts TracerOptions, attach string, reasons *Reasons, rxSk bool, kspec 
 	return t, nil
 }
 
+// innerName names the two flows hashes (bpftool map list).
+const innerName = "flows_inner"
+
 // checkSpec checks that the object's maps are the types and sizes
 // key.go and sample.go decode.
 func checkSpec(spec *ebpf.CollectionSpec) error {
 	m := spec.Maps["flows"]
-	if m == nil || m.Type != ebpf.PerCPUHash || m.KeySize != keySize || m.ValueSize != valSize {
-		return fmt.Errorf("droptrace: embedded object's flows map is not a per-CPU hash of %d/%d bytes", keySize, valSize)
+	if m == nil || m.Type != ebpf.ArrayOfMaps || m.InnerMap == nil {
+		return errors.New("droptrace: embedded object's flows map is not an array of maps")
+	}
+	if in := m.InnerMap; in.Type != ebpf.Hash || in.KeySize != keySize || in.ValueSize != valSize {
+		return fmt.Errorf("droptrace: embedded object's flows hash is not %d/%d bytes", keySize, valSize)
 	}
 	if r := spec.Maps["samples"]; r == nil || r.Type != ebpf.RingBuf {
 		return errors.New("droptrace: embedded object has no samples ring")
@@ -312,27 +328,34 @@ var errClosed = errors.New("droptrace: tracer closed")
 // returns.
 const batchSize = 1024
 
-// DrainFlows takes every flow out of the kernel's map, calling fn with
-// its key and its drops since the previous drain (the CPUs' slots
-// summed), and returns how many there were. Each drop is in exactly one
-// drain (bpf/droptrace.c says why). It drains in batches
-// (BPF_MAP_LOOKUP_AND_DELETE_BATCH, 5.6+) and falls back to
-// BPF_MAP_LOOKUP_AND_DELETE_ELEM key by key (5.14+).
+// DrainFlows takes every flow out of the kernel, calling fn with its
+// key and its drops since the previous drain, and returns how many there
+// were. It puts the other (empty) hash in use, which returns once no
+// program runs with the old one any more (the kernel waits for an RCU
+// grace period on a map-in-map update), then reads and empties the old
+// one: each drop is read exactly once. It reads in batches
+// (BPF_MAP_LOOKUP_AND_DELETE_BATCH, 5.6+) and falls back to key by key.
 func (t *Tracer) DrainFlows(fn func(flowKey, flowVal)) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.flows == nil {
 		return 0, errClosed
 	}
+	next := 1 - t.active
+	if err := t.flows.Put(uint32(0), t.inner[next]); err != nil {
+		return 0, fmt.Errorf("droptrace: swap the flows hash: %w", err)
+	}
+	old := t.inner[t.active]
+	t.active = next
 	if t.keys == nil {
-		t.keys, t.vals = make([]rawKey, batchSize), make([]rawVal, batchSize*t.ncpu)
+		t.keys, t.vals = make([]rawKey, batchSize), make([]rawVal, batchSize)
 	}
 	total := 0
 	var cursor ebpf.MapBatchCursor
 	for {
-		n, err := t.flows.BatchLookupAndDelete(&cursor, t.keys, t.vals, nil)
+		n, err := old.BatchLookupAndDelete(&cursor, t.keys, t.vals, nil)
 		for i := range n {
-			if err := emit(t.keys[i][:], t.vals[i*t.ncpu:(i+1)*t.ncpu], fn); err != nil {
+			if err := emit(t.keys[i][:], t.vals[i:i+1], fn); err != nil {
 				return total, err
 			}
 			total++
@@ -341,21 +364,21 @@ func (t *Tracer) DrainFlows(fn func(flowKey, flowVal)) (int, error) {
 		case errors.Is(err, ebpf.ErrKeyNotExist):
 			return total, nil
 		case errors.Is(err, ebpf.ErrNotSupported) && total == 0:
-			return t.drainEach(fn)
+			return drainEach(old, fn)
 		case err != nil:
 			return total, fmt.Errorf("droptrace: drain flows: %w", err)
 		}
 	}
 }
 
-// drainEach is DrainFlows without batch operations. Keys are listed
-// first, then each is looked up and deleted in one call.
-func (t *Tracer) drainEach(fn func(flowKey, flowVal)) (int, error) {
+// drainEach is DrainFlows without batch operations, on a hash no
+// program writes: keys are listed, then each is read and deleted.
+func drainEach(m *ebpf.Map, fn func(flowKey, flowVal)) (int, error) {
 	var keys []rawKey
 	var k rawKey
-	it := t.flows.Iterate()
-	var vals []rawVal
-	for it.Next(&k, &vals) {
+	var v rawVal
+	it := m.Iterate()
+	for it.Next(&k, &v) {
 		keys = append(keys, k)
 	}
 	if err := it.Err(); err != nil {
@@ -363,13 +386,13 @@ func (t *Tracer) drainEach(fn func(flowKey, flowVal)) (int, error) {
 	}
 	total := 0
 	for _, k := range keys {
-		if err := t.flows.LookupAndDelete(&k, &vals); err != nil {
-			if errors.Is(err, ebpf.ErrKeyNotExist) {
-				continue
-			}
+		if err := m.Lookup(&k, &v); err != nil {
 			return total, fmt.Errorf("droptrace: drain flows: %w", err)
 		}
-		if err := emit(k[:], vals, fn); err != nil {
+		if err := m.Delete(&k); err != nil {
+			return total, fmt.Errorf("droptrace: drain flows: %w", err)
+		}
+		if err := emit(k[:], []rawVal{v}, fn); err != nil {
 			return total, err
 		}
 		total++
@@ -377,8 +400,8 @@ func (t *Tracer) drainEach(fn func(flowKey, flowVal)) (int, error) {
 	return total, nil
 }
 
-// emit decodes a key and its per-CPU values, sums the values and calls
-// fn.
+// emit decodes a key and its values (several: the slots of a per-CPU
+// map), sums the values and calls fn.
 func emit(kb []byte, vals []rawVal, fn func(flowKey, flowVal)) error {
 	k, err := decodeKey(kb)
 	if err != nil {
@@ -442,6 +465,12 @@ func (t *Tracer) Close() error {
 	if t.coll != nil {
 		t.coll.Close()
 		t.coll = nil
+	}
+	for i, m := range t.inner {
+		if m != nil {
+			m.Close()
+			t.inner[i] = nil
+		}
 	}
 	t.flows, t.counters = nil, nil
 	return err

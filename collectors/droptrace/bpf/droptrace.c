@@ -27,18 +27,17 @@
  *   CTR_LOST           not written: the ring was full or the per-second
  *                      cap was reached (CTR_LOST_LIMIT counts the latter)
  *
- * The flows map is a preallocated per-CPU hash, not an LRU: an insert
- * fails only when all max_entries elements are in use, and then the drop
- * is counted in CTR_NOT_AGGREGATED, so nothing is lost silently (an LRU
- * evicts in batches, unread). User space drains it with
- * BPF_MAP_LOOKUP_AND_DELETE_BATCH. The program never writes through a
- * pointer into an element user space might delete at the same moment:
- * it copies its CPU's slot, adds the drop and writes it back with
- * BPF_EXIST, under the bucket lock the drain also takes. If the drain
- * deleted the element in between, BPF_EXIST fails and the drop starts a
- * new element (its slot in the drained copy held only earlier drops):
- * each drop is in exactly one drained value. Only this CPU writes its
- * slot (a program does not nest on one CPU), so the copy is never stale.
+ * The flows are counted in one of two preallocated hashes (not LRUs: an
+ * insert fails only when all max_entries elements are in use, and the
+ * drop is then counted in CTR_NOT_AGGREGATED, so nothing is lost
+ * silently, where an LRU evicts in batches, unread). The program finds
+ * the one in use in the one-slot array of maps "flows"; user space
+ * drains by putting the other, empty, hash in the slot, which waits for
+ * every program still running with the old one to finish (the kernel's
+ * synchronize_rcu for a map-in-map update from user space), and then
+ * reads and empties the old hash, which no program writes any more.
+ * Each drop is therefore read exactly once, and the program keeps the
+ * cheap path: one lookup, then atomic adds through the pointer.
  */
 #include "kernel.h"
 #include <bpf/bpf_helpers.h>
@@ -113,11 +112,25 @@ struct flow_val {
 	__u64 last_ns;
 };
 
+/* Never read: they make clang emit the full key and value types into the
+ * object's BTF (referenced only from the inner map below, two pointers
+ * deep, they would be forward declarations, which the loader cannot
+ * size). They sit in .rodata, which the program has anyway. */
+volatile const struct flow_key btf_flow_key;
+volatile const struct flow_val btf_flow_val;
+
+/* flows holds the hash in use, one of the two the flows are counted in
+ * (the loader makes them, of the inner type below). */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 16384); /* the loader sets the size */
-	__type(key, struct flow_key);
-	__type(value, struct flow_val); /* one per CPU */
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct {
+		__uint(type, BPF_MAP_TYPE_HASH);
+		__uint(max_entries, 16384); /* the loader sets the size */
+		__type(key, struct flow_key);
+		__type(value, struct flow_val);
+	});
 } flows SEC(".maps");
 
 #define SAMPLE_BYTES 128
@@ -164,31 +177,29 @@ static __always_inline void count(__u32 idx)
 		*v += 1; /* per-CPU: no other writer */
 }
 
-/* add_drop adds one drop to this CPU's slot of k's element, by copy:
- * see the header comment. It returns 0, or -1 when the map is full. */
+/* add_drop adds one drop to its flow in the hash in use. It returns 0,
+ * or -1 when the hash is full (or, never in practice, none is in use). */
 static __always_inline int add_drop(struct flow_key *k, __u64 len, __u64 now)
 {
-	for (int try = 0; try < 3; try++) {
-		struct flow_val *v = bpf_map_lookup_elem(&flows, k);
+	__u32 zero = 0;
+	void *m = bpf_map_lookup_elem(&flows, &zero);
+	if (!m)
+		return -1;
+	struct flow_val *v = bpf_map_lookup_elem(m, k);
+	if (!v) {
 		struct flow_val nv = {.packets = 1, .bytes = len, .first_ns = now, .last_ns = now};
-		long ret;
-		if (v && v->packets) {
-			nv.packets = v->packets + 1;
-			nv.bytes = v->bytes + len;
-			nv.first_ns = v->first_ns;
-		}
-		if (v) {
-			ret = bpf_map_update_elem(&flows, k, &nv, BPF_EXIST);
-			if (ret != -ENOENT)
-				return ret ? -1 : 0;
-			continue; /* drained meanwhile: start a new element */
-		}
-		ret = bpf_map_update_elem(&flows, k, &nv, BPF_NOEXIST);
+		long ret = bpf_map_update_elem(m, k, &nv, BPF_NOEXIST);
 		if (ret != -EEXIST)
 			return ret ? -1 : 0;
-		/* Another CPU made it first: add to this CPU's slot of it. */
+		/* Another CPU made it first. */
+		v = bpf_map_lookup_elem(m, k);
+		if (!v)
+			return -1;
 	}
-	return -1;
+	__sync_fetch_and_add(&v->packets, 1);
+	__sync_fetch_and_add(&v->bytes, len);
+	v->last_ns = now;
+	return 0;
 }
 
 /* sample_drop decides whether this drop is sampled and writes it to the

@@ -30,18 +30,17 @@ typedef _Bool bool;
 #define false 0
 
 enum bpf_map_type {
-	BPF_MAP_TYPE_PERCPU_HASH = 5,
+	BPF_MAP_TYPE_HASH = 1,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+	BPF_MAP_TYPE_ARRAY_OF_MAPS = 12,
 	BPF_MAP_TYPE_RINGBUF = 27,
 };
 
 enum {
 	BPF_ANY = 0,
 	BPF_NOEXIST = 1,
-	BPF_EXIST = 2,
 };
 
-#define ENOENT 2
 #define EEXIST 17
 
 struct bpf_raw_tracepoint_args {
