@@ -265,6 +265,16 @@ func kallsyms(path string) *dropmon.Symbols {
 	return s
 }
 
+// RunStats is Tracer.RunStats of the tracer the collector runs.
+func (c *Collector) RunStats() (runs uint64, runtime time.Duration, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tracer == nil {
+		return 0, 0, errClosed
+	}
+	return c.tracer.RunStats()
+}
+
 // Close detaches the tracer. It is safe to call more than once.
 func (c *Collector) Close() error {
 	c.mu.Lock()

@@ -292,6 +292,28 @@ func (t *Tracer) Netns() uint32 { return t.opts.Netns }
 // of samples a second per CPU.
 func (t *Tracer) Sampling() (every, max uint32) { return t.opts.SampleEvery, t.opts.SampleMax }
 
+// RunStats returns how many times the kernel ran the attached program
+// and the time it spent in it: the cost per drop, for the benchmark. The
+// kernel measures the time only while statistics are on
+// (ebpf.EnableStats(unix.BPF_STATS_RUN_TIME), or the
+// kernel.bpf_stats_enabled sysctl).
+func (t *Tracer) RunStats() (runs uint64, runtime time.Duration, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.coll == nil {
+		return 0, 0, errClosed
+	}
+	for _, p := range t.coll.Programs {
+		st, err := p.Stats()
+		if err != nil {
+			return 0, 0, fmt.Errorf("droptrace: program stats: %w", err)
+		}
+		runs += st.RunCount
+		runtime += st.Runtime
+	}
+	return runs, runtime, nil
+}
+
 // Counts reads and sums the per-CPU counters.
 func (t *Tracer) Counts() (Counts, error) {
 	t.mu.Lock()

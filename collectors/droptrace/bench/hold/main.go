@@ -21,6 +21,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
 	"netlens/collectors"
 	"netlens/collectors/dropmon"
 	"netlens/collectors/droptrace"
@@ -49,14 +52,21 @@ func main() {
 	sample := flag.Uint("sample", 0, "sample one drop in N (0: off)")
 	source := flag.String("source", "ebpf", "ebpf (the tracer) or netdm (the drop monitor)")
 	flag.Parse()
+	// The kernel times BPF programs while this descriptor is open: the
+	// tracer's cost per drop (run_time_ns / run_cnt).
+	if stats, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME); err == nil {
+		defer stats.Close()
+	}
 	ino, err := droptrace.NetnsInode(*ns)
 	if err != nil {
 		fail(err)
 	}
 	var c collectors.Collector
+	var tracer *droptrace.Collector
 	switch *source {
 	case "ebpf":
-		c = droptrace.New(droptrace.Options{Netns: ino, MaxFlows: *maxFlows, SampleEvery: uint32(*sample)})
+		tracer = droptrace.New(droptrace.Options{Netns: ino, MaxFlows: *maxFlows, SampleEvery: uint32(*sample)})
+		c = tracer
 	case "netdm":
 		c = dropmon.New(dropmon.Options{})
 	default:
@@ -92,6 +102,11 @@ loop:
 	if err := c.Collect(context.Background(), p); err != nil {
 		fail(err)
 	}
+	var runs uint64
+	var runtime time.Duration
+	if tracer != nil {
+		runs, runtime, _ = tracer.RunStats()
+	}
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	secs := time.Since(start).Seconds()
@@ -109,6 +124,7 @@ loop:
 		"seen": d.Seen, "no_socket": noSocket, "attributed": d.Attributed, "unattributed": d.Unattributed, "not_aggregated": d.NotAggregated,
 		"map_entries": d.MapEntries, "map_max": d.MapMax, "flows": len(d.Flows), "attach": d.Attach,
 		"sampled": d.Sampling.Sampled, "emitted": d.Sampling.Emitted, "lost": d.Sampling.Lost, "read": d.Sampling.Read,
+		"prog_runs": runs, "prog_ns_per_run": float64(runtime.Nanoseconds()) / float64(max(runs, 1)),
 		"netdm_total": p.mon.Total, "netdm_lost": p.mon.Lost, "netdm_queue_dropped": p.mon.QueueDropped,
 	})
 }
