@@ -73,7 +73,7 @@ ppc_off=$(med off '.flood.packets / .flood.cpu_s')
 		ratio=$(awk -v a="$ppc" -v b="$ppc_off" 'BEGIN{printf "%.3f", a/b}')
 		case $m in
 		off) echo "| nothing | $(printf %.0f "$(med off .flood.pps)") | $(printf %.0f "$ppc") | 1 | - | - | - |" ;;
-		netdm) echo "| NET_DM (dropmon, packet mode) | $(printf %.0f "$(med netdm .flood.pps)") | $(printf %.0f "$ppc") | $ratio | $(printf %.1f "$(med netdm .hold.cpu_pct)") | $(sum netdm .hold.netdm_total) / $(sum netdm .noports) | $(sum netdm .hold.netdm_lost) socket overruns, $(sum netdm .hold.netdm_queue_dropped) alerts dropped by the kernel |" ;;
+		netdm) echo "| NET_DM (dropmon, packet mode) | $(printf %.0f "$(med netdm .flood.pps)") | $(printf %.0f "$ppc") | $ratio | $(printf %.1f "$(med netdm .hold.cpu_pct)") | $(sum netdm .hold.netdm_total) / $(sum netdm .noports) | $(sum netdm .hold.netdm_lost) socket overruns, $(jq -s 'map(select(.mode == "netdm") | .hold.netdm_queue_dropped) | max' "$OUT/runs.jsonl") alerts dropped by the kernel (its count since the module loaded) |" ;;
 		ebpf) echo "| eBPF tracer | $(printf %.0f "$(med ebpf .flood.pps)") | $(printf %.0f "$ppc") | $ratio | $(printf %.1f "$(med ebpf .hold.cpu_pct)") | $(sum ebpf .hold.no_socket) / $(sum ebpf .noports) | $(sum ebpf .hold.unattributed) unattributed |" ;;
 		esac
 	done
