@@ -161,8 +161,9 @@ func l4Name(p uint8, parsed bool) string {
 	return strconv.Itoa(int(p))
 }
 
-// add sums two values of one flow (two CPUs' slots): packets and bytes
-// add up, first is the earliest set, last the latest.
+// add sums two values of one flow (of two reads, or of two CPUs' slots
+// of a per-CPU map): packets and bytes add up, first is the earliest
+// set, last the latest.
 func (v flowVal) add(o flowVal) flowVal {
 	if o.Packets == 0 {
 		return v

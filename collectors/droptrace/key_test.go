@@ -159,7 +159,7 @@ func TestAggregatorForgetsOldest(t *testing.T) {
 	}
 }
 
-// TestFlowValAdd sums per-CPU slots: empty slots (zero packets) do not
+// TestFlowValAdd sums values: empty slots (zero packets) do not
 // move first/last.
 func TestFlowValAdd(t *testing.T) {
 	slots := []flowVal{{}, {Packets: 2, Bytes: 20, FirstNs: 50, LastNs: 60}, {}, {Packets: 1, Bytes: 5, FirstNs: 40, LastNs: 45}}

@@ -8,8 +8,8 @@
  * address of the code that freed it. For each drop in the namespace in
  * scope it counts the drop in a per-CPU counter and adds it to a hash
  * keyed by (netns, reason, location, interface, tuple, socket cookie);
- * user space drains that map every refresh. Nothing is streamed per
- * packet by default: the cost stays one lookup and one update per drop.
+ * user space drains it every refresh. Nothing is streamed per
+ * packet by default: the cost stays a hash lookup and two atomic adds.
  * With sample_every set, one drop in sample_every per CPU (at most
  * sample_max a second per CPU) is also written, with its first
  * SAMPLE_BYTES of headers, to the samples ring buffer.
