@@ -126,6 +126,7 @@ bench: build test-deps
 	TIMEOUT=3600 bash kernelmod/test/run-qemu.sh -bench
 	STRESS_CYCLES=500 TIMEOUT=3600 bash kernelmod/test/run-qemu.sh -only='^rmmod-flood$$'
 	bash collectors/droptrace/bench/run.sh
+	bash collectors/droptrace/vmtest/bench.sh
 	bash exporter/bench/run.sh
 
 fuzz:

@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -75,6 +77,72 @@ func TestIntegrationDropsTraceCommand(t *testing.T) {
 	}
 }
 
+// TestIntegrationDropsTraceSampled runs `netlens drops --trace --json
+// --drop-trace-sample 1` while 7 datagrams go to a closed port: the
+// samples name the flow and carry its headers, and every sampled drop is
+// emitted or lost.
+func TestIntegrationDropsTraceSampled(t *testing.T) {
+	ns := testNetns(t)
+	cmd := exec.Command("ip", "netns", "exec", ns, netlensBinary(t), "drops", "--trace", "--json", "--drop-trace-sample", "1", "--interval", "300ms", "--count", "20")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	type sample struct {
+		Sampling *struct {
+			Every                  uint32
+			Sampled, Emitted, Lost uint64
+			Read                   uint64
+			Samples                []struct {
+				Flow struct {
+					Reason  string `json:"reason"`
+					DstPort uint16 `json:"dport"`
+				} `json:"flow"`
+				Packet struct {
+					Summary string `json:"summary"`
+					Layers  []struct {
+						Name string `json:"name"`
+					} `json:"layers"`
+				} `json:"packet"`
+			}
+		} `json:"sampling"`
+	}
+	if !sc.Scan() {
+		t.Fatalf("no sample: %v", sc.Err())
+	}
+	send := exec.Command("ip", "netns", "exec", ns, "sh", "-c", "for i in 1 2 3 4 5 6 7; do echo x | socat -u - UDP-SENDTO:127.0.0.1:7021; done")
+	if b, err := send.CombinedOutput(); err != nil {
+		t.Fatalf("socat: %v: %s", err, b)
+	}
+	var got int
+	var last sample
+	deadline := time.Now().Add(10 * time.Second)
+	for got < 7 && time.Now().Before(deadline) && sc.Scan() {
+		if err := json.Unmarshal(sc.Bytes(), &last); err != nil || last.Sampling == nil {
+			t.Fatalf("sample %q: %v", sc.Text(), err)
+		}
+		for _, x := range last.Sampling.Samples {
+			if x.Flow.DstPort != 7021 {
+				continue
+			}
+			got++
+			if x.Flow.Reason != "NO_SOCKET" || len(x.Packet.Layers) < 2 || x.Packet.Layers[1].Name != "UDP" || !strings.Contains(x.Packet.Summary, "7021") {
+				t.Errorf("sample %+v", x)
+			}
+		}
+	}
+	sp := last.Sampling
+	if got != 7 || sp == nil || sp.Every != 1 || sp.Emitted+sp.Lost != sp.Sampled || sp.Read > sp.Emitted {
+		t.Errorf("%d samples to port 7021, want 7; sampling %+v", got, sp)
+	}
+}
+
 // TestIntegrationDropsTraceSignals stops `netlens drops --trace` with
 // SIGTERM and with SIGHUP: it exits 0 and leaves no program, map or link
 // (bpftool before and after).
@@ -96,7 +164,7 @@ func TestIntegrationDropsTraceSignals(t *testing.T) {
 			if !bufio.NewScanner(out).Scan() {
 				t.Fatal("no first sample")
 			}
-			ids := tracerProgs(t)
+			ids := tracerProgs(t, cmd.Process.Pid)
 			if len(ids) == 0 {
 				t.Fatal("bpftool lists no kfree_skb_btf program while netlens runs")
 			}
@@ -110,7 +178,7 @@ func TestIntegrationDropsTraceSignals(t *testing.T) {
 			deadline := time.Now().Add(5 * time.Second)
 			for {
 				left := 0
-				now := tracerProgs(t)
+				now := tracerProgs(t, 0)
 				for id := range ids {
 					if now[id] {
 						left++
@@ -128,8 +196,11 @@ func TestIntegrationDropsTraceSignals(t *testing.T) {
 	}
 }
 
-// tracerProgs returns the IDs of the loaded kfree_skb_btf programs.
-func tracerProgs(t *testing.T) map[int]bool {
+// tracerProgs returns the IDs of the loaded kfree_skb_btf programs that
+// process pid holds (a descriptor whose /proc/PID/fdinfo names the
+// program's prog_id), or all of them when pid is 0: other tests, run at
+// the same time, load their own.
+func tracerProgs(t *testing.T, pid int) map[int]bool {
 	t.Helper()
 	b, err := exec.Command("bpftool", "-j", "prog", "list").Output()
 	if err != nil {
@@ -143,9 +214,38 @@ func tracerProgs(t *testing.T) map[int]bool {
 		t.Fatal(err)
 	}
 	ids := map[int]bool{}
+	var held map[int]bool
+	if pid != 0 {
+		held = heldBy(pid)
+	}
 	for _, p := range progs {
-		if p.Name == "kfree_skb_btf" {
+		if p.Name != "kfree_skb_btf" {
+			continue
+		}
+		if pid == 0 || held[p.ID] {
 			ids[p.ID] = true
+		}
+	}
+	return ids
+}
+
+// heldBy returns the IDs of the BPF programs process pid holds a
+// descriptor of (the prog_id line of /proc/PID/fdinfo/N).
+func heldBy(pid int) map[int]bool {
+	ids := map[int]bool{}
+	dir := "/proc/" + strconv.Itoa(pid) + "/fdinfo"
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		b, err := os.ReadFile(dir + "/" + e.Name())
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "prog_id:"); ok {
+				if id, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+					ids[id] = true
+				}
+			}
 		}
 	}
 	return ids

@@ -30,7 +30,7 @@ func TestIntegrationE2ETmuxDropTrace(t *testing.T) {
 	s.keys("2", "v")
 	s.waitText("[reasons] eBPF tp_btf/kfree_skb", 15*time.Second)
 	scr := s.waitText("SOCKET_RCVBUFF", 15*time.Second)
-	if !strings.Contains(scr, "source eBPF: permitted (auto)") {
+	if !strings.Contains(scr, "source eBPF: root (auto)") || !strings.Contains(scr, "drops eBPF: root (auto)") {
 		t.Errorf("reasons view does not say the source:\n%s", scr)
 	}
 	s.keys("Enter")
@@ -46,4 +46,24 @@ func TestIntegrationE2ETmuxDropTrace(t *testing.T) {
 	}
 	s.keys("q")
 	s.waitText("EXIT=0", 10*time.Second)
+}
+
+// TestIntegrationE2ETmuxDropSourceHeader runs the TUI with each
+// --drop-source: the header says which source and why.
+func TestIntegrationE2ETmuxDropSourceHeader(t *testing.T) {
+	bin := netlensBinary(t)
+	for _, tt := range []struct{ flag, want string }{
+		{"auto", "drops eBPF: root (auto)"},
+		{"ebpf", "drops eBPF: --drop-source ebpf"},
+		{"netdm", "drops NET_DM: --drop-source netdm"},
+		{"counters", "drops counters: --drop-source counters"},
+	} {
+		t.Run(tt.flag, func(t *testing.T) {
+			ns := testNetns(t)
+			s := startTmux(t, 160, 30, []string{"TERM=xterm-256color"}, fmt.Sprintf("ip netns exec %s %s --drop-source %s; echo EXIT=$?; sleep 60", ns, bin, tt.flag))
+			s.waitText(tt.want, 15*time.Second)
+			s.keys("q")
+			s.waitText("EXIT=0", 10*time.Second)
+		})
+	}
 }

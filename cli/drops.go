@@ -181,7 +181,7 @@ Exit status: 0 on success, and on Ctrl-C (before the first sample too);
 				return err
 			}
 			store := newStore()
-			specs, err := all.Specs(all.Config{Refresh: interval, Only: all.DropsDeps, NetNS: o.nsFD(), Drops: drop, DropTraceAll: o.dropTraceAll})
+			specs, err := all.Specs(all.Config{Refresh: interval, Only: all.DropsDeps, NetNS: o.nsFD(), Drops: drop, DropTraceAll: o.dropTraceAll, DropTraceSample: o.dropSample})
 			if err != nil {
 				return err
 			}

@@ -36,8 +36,15 @@ type traceSample struct {
 	Attributed        uint64  `json:"attributed"`
 	Unattributed      uint64  `json:"unattributed"`
 	UnattributedShare float64 `json:"unattributed_share"`
+	// Missed counts drops the kernel did not run the tracer for
+	// (model.DropTrace.Missed).
+	Missed uint64 `json:"missed"`
 	// Rows are the flows with drops in the interval, most first.
 	Rows []traceRow `json:"rows"`
+	// Sampling is the sampled stream (--drop-trace-sample): its counts
+	// since the tracer started and the samples read in the interval,
+	// newest first. Absent when sampling is off.
+	Sampling *model.DropTraceSampling `json:"sampling,omitempty"`
 }
 
 // traceRow is one traced flow with its owner.
@@ -53,7 +60,7 @@ type traceRow struct {
 func newTraceSample(prev, snap model.Snapshot) traceSample {
 	d := snap.DropTrace
 	s := traceSample{TakenAt: snap.TakenAt, Supported: d.Supported, Reason: d.Reason, Attach: d.Attach,
-		Seen: d.Seen, Attributed: d.Attributed, Unattributed: d.Unattributed, UnattributedShare: d.UnattributedShare(), Rows: []traceRow{}}
+		Seen: d.Seen, Attributed: d.Attributed, Unattributed: d.Unattributed, UnattributedShare: d.UnattributedShare(), Missed: d.Missed, Rows: []traceRow{}}
 	if !prev.TakenAt.IsZero() {
 		s.Interval = snap.TakenAt.Sub(prev.TakenAt).Seconds()
 	}
@@ -73,8 +80,17 @@ func newTraceSample(prev, snap model.Snapshot) traceSample {
 		s.Rows = append(s.Rows, r)
 	}
 	slices.SortStableFunc(s.Rows, func(a, b traceRow) int { return cmp.Compare(b.Delta, a.Delta) })
+	if sp := d.Sampling; sp.Every > 0 {
+		// The samples read since prev: Read counts them.
+		n := min(int(sp.Read-min(prev.DropTrace.Sampling.Read, sp.Read)), len(sp.Samples))
+		sp.Samples = slices.Clone(sp.Samples[:n])
+		s.Sampling = &sp
+	}
 	return s
 }
+
+// maxSampleLines bounds the samples the table prints per interval.
+const maxSampleLines = 10
 
 // print writes the sample as a table, or as one JSON object.
 func (s traceSample) print(w io.Writer, asJSON bool) error {
@@ -85,15 +101,33 @@ func (s traceSample) print(w io.Writer, asJSON bool) error {
 		_, err := fmt.Fprintf(w, "drop trace: %s\n", cmp.Or(s.Reason, "not running"))
 		return err
 	}
-	fmt.Fprintf(w, "%s  %s: %d drops seen, %d attributed, %d unattributed (%.1f%%)\n",
+	fmt.Fprintf(w, "%s  %s: %d drops seen, %d attributed, %d unattributed (%.1f%%)",
 		s.TakenAt.Format(time.TimeOnly), s.Attach, s.Seen, s.Attributed, s.Unattributed, 100*s.UnattributedShare)
+	if s.Missed > 0 {
+		fmt.Fprintf(w, ", %d missed (the tracer was already running on that CPU)", s.Missed)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "DELTA\tTOTAL\tREASON\tLOCATION\tPROTO\tSOURCE\tDESTINATION\tOWNER")
 	for _, r := range s.Rows {
 		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Delta, r.Packets, r.Reason, r.Location,
 			cmp.Or(r.Proto, r.L3), traceEndpoint(r.Src, r.SrcPort, r.DropTraceFlow), traceEndpoint(r.Dst, r.DstPort, r.DropTraceFlow), traceOwner(r))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if sp := s.Sampling; sp != nil {
+		fmt.Fprintf(w, "sampled 1 in %d: %d sampled, %d emitted, %d lost (%d over the cap of %d/s per CPU), %d read\n",
+			sp.Every, sp.Sampled, sp.Emitted, sp.Lost, sp.LostLimit, sp.MaxPerSecond, sp.Read)
+		for i, x := range sp.Samples {
+			if i == maxSampleLines {
+				fmt.Fprintf(w, "  (%d more samples)\n", len(sp.Samples)-i)
+				break
+			}
+			fmt.Fprintf(w, "  %s  %s  %s  %s\n", x.Packet.At.Format("15:04:05.000000"), x.Flow.Reason, x.Flow.Location, x.Packet.Summary)
+		}
+	}
+	return nil
 }
 
 // traceEndpoint formats an address and port ("10.0.0.1:53", "[fd00::1]:53");
@@ -130,6 +164,9 @@ func traceOwner(r traceRow) string {
 	return s
 }
 
+// dropSampleUsage is the --drop-trace-sample help.
+const dropSampleUsage = "the eBPF drop tracer also sends one drop in N (per CPU, at most 1,000 a second per CPU) with its headers: the Drops tab shows them on Enter on a traced flow, drops --trace prints them; every sampled drop is counted as emitted or lost (0: off)"
+
 // dropSourceUsage is the --drop-source help.
 const dropSourceUsage = "where drop reasons come from: ebpf (the eBPF drop tracer: needs CAP_BPF and CAP_PERFMON), netdm (the kernel's drop monitor: CAP_NET_ADMIN), counters (none) or auto (ebpf where permitted, else netdm, else counters)"
 
@@ -148,7 +185,7 @@ func (o options) dropChoice() (droptrace.Choice, error) {
 // that dropped, with reason, location and owner, count times (0: until
 // ctx ends).
 func watchDropTrace(ctx context.Context, w io.Writer, o options, interval time.Duration, count int, asJSON bool) error {
-	cfg := all.Config{Refresh: interval, Owners: !o.noOwners, NetNS: o.nsFD(), DropTraceAll: o.dropTraceAll,
+	cfg := all.Config{Refresh: interval, Owners: !o.noOwners, NetNS: o.nsFD(), DropTraceAll: o.dropTraceAll, DropTraceSample: o.dropSample,
 		Only: []string{all.Sockets, all.DropTrace}, Drops: droptrace.Choice{Source: droptrace.SourceEBPF}}
 	specs, err := all.Specs(cfg)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -80,5 +81,44 @@ func TestTraceSample(t *testing.T) {
 	_ = newTraceSample(prev, model.Snapshot{DropTrace: model.DropTrace{Reason: "needs CAP_BPF and CAP_PERFMON (or root)"}}).print(&b, false)
 	if !strings.Contains(b.String(), "CAP_BPF") {
 		t.Errorf("unsupported: %q", b.String())
+	}
+}
+
+// TestTraceSampleSampling prints the samples read since the previous
+// sample (Read moved by 2: the two newest) and the counts.
+func TestTraceSampleSampling(t *testing.T) {
+	mk := func(read uint64, ports ...uint16) model.Snapshot {
+		var ss []model.DropTraceSample
+		for _, p := range ports {
+			ss = append(ss, model.DropTraceSample{
+				Flow:   model.DropTraceFlow{Reason: "NO_SOCKET", Location: "__udp4_lib_rcv+0x3", Proto: "udp", DstPort: p},
+				Packet: model.CapturedPacket{Summary: "UDP 127.0.0.1:5000 > 127.0.0.1:" + strconv.Itoa(int(p)) + " len 29"}})
+		}
+		return model.Snapshot{DropTrace: model.DropTrace{Supported: true, Sampling: model.DropTraceSampling{
+			Every: 10, MaxPerSecond: 1000, Sampled: read + 1, Emitted: read, Lost: 1, LostLimit: 1, Read: read, Samples: ss}}}
+	}
+	s := newTraceSample(mk(3, 3, 2, 1), mk(5, 5, 4, 3, 2, 1))
+	var ports []uint16
+	for _, x := range s.Sampling.Samples {
+		ports = append(ports, x.Flow.DstPort)
+	}
+	if diff := cmp.Diff([]uint16{5, 4}, ports); diff != "" {
+		t.Errorf("samples of the interval (-want +got)\n%s", diff)
+	}
+	var b bytes.Buffer
+	if err := s.print(&b, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"sampled 1 in 10: 6 sampled, 5 emitted, 1 lost (1 over the cap of 1000/s per CPU), 5 read", "127.0.0.1:5 len 29", "127.0.0.1:4 len 29"} {
+		if !strings.Contains(b.String(), w) {
+			t.Errorf("table lacks %q:\n%s", w, b.String())
+		}
+	}
+	if strings.Contains(b.String(), "127.0.0.1:3 len") {
+		t.Errorf("table prints a sample of the previous interval:\n%s", b.String())
+	}
+	// Off: no sampling section.
+	if s := newTraceSample(model.Snapshot{}, model.Snapshot{DropTrace: model.DropTrace{Supported: true}}); s.Sampling != nil {
+		t.Errorf("sampling off: %+v", s.Sampling)
 	}
 }

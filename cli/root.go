@@ -48,6 +48,7 @@ type options struct {
 	version       string
 	dropSource    string
 	dropTraceAll  bool
+	dropSample    uint32
 	// open and diffWith are --open FILE and --diff FILE (offline TUI).
 	open, diffWith string
 	// record configures the TUI's flight recorder (R).
@@ -64,7 +65,7 @@ type options struct {
 // exit 2); a backend asked for by name that is unavailable is an error
 // (exit 1) with the reason and how to load it.
 func (o options) config() (all.Config, error) {
-	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners, NoTCPInfo: o.noTCPInfo, NetNS: o.nsFD(), SocketOwners: o.owners, AllNamespaces: o.allNS, DropTraceAll: o.dropTraceAll}
+	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners, NoTCPInfo: o.noTCPInfo, NetNS: o.nsFD(), SocketOwners: o.owners, AllNamespaces: o.allNS, DropTraceAll: o.dropTraceAll, DropTraceSample: o.dropSample}
 	drop, err := o.dropChoice()
 	if err != nil {
 		return cfg, err
@@ -325,6 +326,7 @@ func collectFlags(f *pflag.FlagSet, o *options) {
 // of collectFlags, and drops).
 func dropFlags(f *pflag.FlagSet, o *options) {
 	f.StringVar(&o.dropSource, "drop-source", string(droptrace.SourceAuto), dropSourceUsage)
+	f.Uint32Var(&o.dropSample, "drop-trace-sample", 0, dropSampleUsage)
 	f.BoolVar(&o.dropTraceAll, "drop-trace-all-netns", false, "the eBPF drop tracer traces every network namespace, not only the one netlens reads (--netns, else its own)")
 }
 

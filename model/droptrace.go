@@ -12,9 +12,8 @@ import (
 // whether it can run at all.
 //
 // Accounting: every drop in scope is counted in Seen, and then either in
-// a flow (Attributed) or, when the kernel's map had no room for it or
-// evicted its flow before netlens read it, in Unattributed. Seen =
-// Attributed + Unattributed.
+// a flow (Attributed) or, when the kernel's map had no room for it, in
+// Unattributed. Seen = Attributed + Unattributed.
 type DropTrace struct {
 	// At is when the tracer's map was last read.
 	At time.Time `json:"at"`
@@ -33,7 +32,7 @@ type DropTrace struct {
 	// Attributed counts the drops read from the map into flows.
 	Attributed uint64 `json:"attributed"`
 	// Unattributed = Seen - Attributed: drops the map could not hold
-	// (NotAggregated) or whose flow was evicted before it was read.
+	// (NotAggregated; it is emptied every read).
 	Unattributed uint64 `json:"unattributed"`
 	// NotAggregated counts drops the kernel's map refused outright.
 	NotAggregated uint64 `json:"not_aggregated"`
@@ -42,15 +41,73 @@ type DropTrace struct {
 	NotParsed uint64 `json:"not_parsed"`
 	// OtherNetns counts drops in namespaces out of scope (not in Seen).
 	OtherNetns uint64 `json:"other_netns"`
+	// Missed counts the drops the kernel did not run the tracer for: it
+	// was already running on that CPU (the drop happened in an interrupt
+	// of it). They are in no other count, and may be of any namespace.
+	Missed uint64 `json:"missed"`
 	// MapEntries and MapMax are the flows map's fill and size.
 	MapEntries int `json:"map_entries"`
 	MapMax     int `json:"map_max"`
 	// Reasons are the counts per (reason, location) since the tracer
 	// started, most drops first.
 	Reasons []DropTraceReason `json:"reasons"`
-	// Flows are the flows the kernel's map holds, most recently dropped
-	// first.
+	// Flows are the flows netlens holds (at most MapMax, the least
+	// recently dropped forgotten first), most recently dropped first.
 	Flows []DropTraceFlow `json:"flows"`
+	// Sampling is the sampled packet stream (--drop-trace-sample); its
+	// Every is 0 when it is off.
+	Sampling DropTraceSampling `json:"sampling"`
+}
+
+// DropTraceSampling is the drop tracer's optional sampled stream: one
+// drop in Every (counted per CPU), at most MaxPerSecond a second per
+// CPU, is sent to netlens with its headers. Every sampled drop is either
+// emitted or lost: Sampled = Emitted + Lost.
+type DropTraceSampling struct {
+	// Every is the sampling rate, one in Every; 0: off.
+	Every uint32 `json:"every"`
+	// MaxPerSecond caps the samples a second per CPU.
+	MaxPerSecond uint32 `json:"max_per_second"`
+	// Sampled counts the drops chosen since the tracer started, Emitted
+	// those written to the ring, Lost those not written: the ring was
+	// full, or (LostLimit, a part of Lost) the cap was reached.
+	Sampled   uint64 `json:"sampled"`
+	Emitted   uint64 `json:"emitted"`
+	Lost      uint64 `json:"lost"`
+	LostLimit uint64 `json:"lost_limit"`
+	// Read counts the samples netlens has read from the ring (Emitted
+	// once it has caught up).
+	Read uint64 `json:"read"`
+	// Samples are the most recent samples read, newest first.
+	Samples []DropTraceSample `json:"samples"`
+}
+
+// DropTraceSample is one sampled drop: its flow (Packets 1) and its
+// headers from the IP header on, decoded.
+type DropTraceSample struct {
+	Flow   DropTraceFlow  `json:"flow"`
+	Packet CapturedPacket `json:"packet"`
+}
+
+// Same reports whether s and f are the same flow: the same reason,
+// location, namespace, interface, socket and tuple.
+func (s DropTraceSample) Same(f DropTraceFlow) bool {
+	g := s.Flow
+	return g.Code == f.Code && g.Location == f.Location && g.Netns == f.Netns && g.Ifindex == f.Ifindex &&
+		g.Cookie == f.Cookie && g.L3 == f.L3 && g.Proto == f.Proto && g.Src == f.Src && g.Dst == f.Dst &&
+		g.SrcPort == f.SrcPort && g.DstPort == f.DstPort && g.ICMPType == f.ICMPType && g.ICMPCode == f.ICMPCode &&
+		g.Fragment == f.Fragment
+}
+
+// FlowSamples returns the samples of flow f, newest first.
+func (d DropTrace) FlowSamples(f DropTraceFlow) []DropTraceSample {
+	var out []DropTraceSample
+	for _, s := range d.Sampling.Samples {
+		if s.Same(f) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // UnattributedShare returns Unattributed / Seen, 0 when nothing was seen.
@@ -117,8 +174,8 @@ type DropTraceFlow struct {
 	// Cookie is the socket cookie of the socket the packet belonged to
 	// (0 when none): Socket.Cookie holds the same number.
 	Cookie uint64 `json:"cookie,omitempty"`
-	// Packets and Bytes since the flow entered the kernel's map; Delta
-	// the packets since the previous read.
+	// Packets and Bytes since netlens first read the flow; Delta the
+	// packets since the previous read.
 	Packets  uint64    `json:"packets"`
 	Bytes    uint64    `json:"bytes"`
 	Delta    uint64    `json:"delta"`
@@ -136,6 +193,9 @@ func (u DropTraceUpdate) apply(s *Store, snap *Snapshot) {
 	}
 	if u.Trace.Flows == nil {
 		u.Trace.Flows = []DropTraceFlow{}
+	}
+	if u.Trace.Sampling.Samples == nil {
+		u.Trace.Sampling.Samples = []DropTraceSample{}
 	}
 	snap.DropTrace = u.Trace
 	snap.TakenAt = later(snap.TakenAt, u.Trace.At)

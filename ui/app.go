@@ -604,6 +604,10 @@ func (a *App) headerView() string {
 		left += " " + a.opts.Version
 	}
 	left += "  host " + sanitize(a.snap.Host) + netnsHeader(a.snap.NetNS) + "  kernel " + sanitize(a.snap.Kernel) + "  refresh " + a.opts.Refresh.String()
+	if a.opts.DropSource != "" {
+		// Where drop reasons come from, and why (droptrace.Select).
+		left += "  drops " + sanitize(a.opts.DropSource)
+	}
 	state, st := " LIVE ", s.Live
 	if a.feed.paused {
 		state, st = " PAUSED ", s.Paused

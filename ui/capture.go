@@ -498,27 +498,35 @@ func (p *capturePage) packetsView(h int) string {
 		pk := &p.pkts[p.pktCur]
 		lines = append(lines, s.Dim.Render(repeat('-', w)))
 		lines = append(lines, fitString(" packet "+itoa(p.pktCur+1)+" of "+itoa(len(p.pkts))+": "+itoa(pk.Length)+" bytes on the wire, "+itoa(pk.CaptureLength)+" captured", w))
-		for _, l := range pk.Layers {
-			var fb strings.Builder
-			for i, f := range l.Fields {
-				if i > 0 {
-					fb.WriteString("  ")
-				}
-				fb.WriteString(sanitize(f.Name) + "=" + sanitize(f.Value))
-			}
-			for j, t := range wrap(fb.String(), max(w-14, 10)) {
-				head := "            "
-				if j == 0 {
-					head = fitCells(" "+sanitize(l.Name), len(l.Name)+1, 12, false, false)
-				}
-				lines = append(lines, fitString(head+"  "+t, w))
-			}
-		}
-		if pk.Error != "" {
-			lines = append(lines, s.Warn.Render(fitString(" decoding stopped: "+sanitize(pk.Error), w)))
-		}
+		lines = append(lines, layerLines(s, pk, w)...)
 	}
 	return fixHeight(lines, h)
+}
+
+// layerLines are a decoded packet's layers, one or more lines each
+// ("IPv4  version=4  ihl=5 ..."), and why decoding stopped, if it did.
+func layerLines(s *Styles, pk *model.CapturedPacket, w int) []string {
+	var lines []string
+	for _, l := range pk.Layers {
+		var fb strings.Builder
+		for i, f := range l.Fields {
+			if i > 0 {
+				fb.WriteString("  ")
+			}
+			fb.WriteString(sanitize(f.Name) + "=" + sanitize(f.Value))
+		}
+		for j, t := range wrap(fb.String(), max(w-14, 10)) {
+			head := "            "
+			if j == 0 {
+				head = fitCells(" "+sanitize(l.Name), len(l.Name)+1, 12, false, false)
+			}
+			lines = append(lines, fitString(head+"  "+t, w))
+		}
+	}
+	if pk.Error != "" {
+		lines = append(lines, s.Warn.Render(fitString(" decoding stopped: "+sanitize(pk.Error), w)))
+	}
+	return lines
 }
 
 func (p *capturePage) msgLine() string { return resultLine(p.Styles, p.msg, p.msgErr, p.Width) }

@@ -153,3 +153,19 @@ func TestGoldenDrops(t *testing.T) {
 		})
 	}
 }
+
+// TestGoldenDropSource: the header says where drop reasons come from
+// and why, for each --drop-source outcome (droptrace.Select's words).
+func TestGoldenDropSource(t *testing.T) {
+	for _, tt := range []struct{ name, why string }{
+		{"EBPFRoot", "eBPF: root (auto)"},
+		{"NetDMForced", "NET_DM: --drop-source netdm"},
+		{"CountersAuto", "counters: eBPF needs CAP_BPF and CAP_PERFMON (or root); NET_DM absent (CONFIG_NET_DROP_MONITOR) (auto)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := goldenOpts()
+			opts.DropSource = tt.why
+			runGoldenOpts(t, funnelStore(), opts, 160, 24, colorprofile.ANSI256, keys("2")...)
+		})
+	}
+}

@@ -34,8 +34,10 @@ type traceKey struct{ reason, location string }
 // the layer, the count since the tracer started, the rate and a
 // sparkline (from the drop_trace counters the collector publishes). Enter
 // lists the reason's flows (traceFlowView); there, enter shows the flow's
-// socket in the Connections tab, and left or backspace goes back. Not
-// safe for concurrent use.
+// socket in the Connections tab, or, with the sampled stream on
+// (--drop-trace-sample), the flow's sampled packets with their headers
+// first (traceSamplesView: enter again for the connection); left or
+// backspace goes back. Not safe for concurrent use.
 type traceView struct {
 	listBase[traceKey]
 	glyphs Glyphs
@@ -127,6 +129,8 @@ func (p *traceView) SetFilter(f string) {
 func (p *traceView) update(msg tea.Msg) tea.Cmd {
 	if k, ok := msg.(tea.KeyPressMsg); ok {
 		switch {
+		case p.open && p.flows.samplesOpen:
+			return p.flows.update(k)
 		case p.open && isBack(k):
 			p.open = false
 			p.Sync()
@@ -241,15 +245,26 @@ func (p *traceView) View() string {
 	if p.source != "" {
 		left += "  source " + p.source
 	}
+	if sp := &d.Sampling; sp.Every > 0 {
+		left += "  " + samplingLine(sp)
+	}
 	head := summaryLine(s, left, p.rightLabel(len(d.Reasons)), p.Width)
 	// What the map could not hold first: the counts below undercount.
-	warn := d.Unattributed > 0 || d.NotParsed > 0
+	warn := d.Unattributed > 0 || d.NotParsed > 0 || d.Missed > 0
 	if warn {
-		msg := "! unattributed " + strconv.FormatUint(d.Unattributed, 10) + " (" + strconv.FormatFloat(100*d.UnattributedShare(), 'f', 1, 64) +
-			"%: flows map full, " + itoa(d.MapEntries) + "/" + itoa(d.MapMax) + ")"
-		if d.NotParsed > 0 {
-			msg += ", " + strconv.FormatUint(d.NotParsed, 10) + " without a readable header"
+		var parts []string
+		if d.Unattributed > 0 {
+			parts = append(parts, "unattributed "+strconv.FormatUint(d.Unattributed, 10)+" of "+strconv.FormatUint(d.Seen, 10)+" ("+
+				strconv.FormatFloat(100*d.UnattributedShare(), 'f', 1, 64)+"%): the flows map ("+itoa(d.MapMax)+" keys) was full and refused "+
+				strconv.FormatUint(d.NotAggregated, 10))
 		}
+		if d.NotParsed > 0 {
+			parts = append(parts, strconv.FormatUint(d.NotParsed, 10)+" without a readable header")
+		}
+		if d.Missed > 0 {
+			parts = append(parts, strconv.FormatUint(d.Missed, 10)+" missed (the tracer was already running on that CPU)")
+		}
+		msg := "! " + strings.Join(parts, ", ")
 		head += "\n" + s.Warn.Render(fitString(msg, p.Width))
 		p.Height--
 		defer func() { p.Height++ }()
@@ -326,6 +341,10 @@ type traceFlowView struct {
 	which  traceKey
 	owners []int // DropOwners of the snapshot
 	ownOf  model.Snapshot
+	// samples is the selected flow's sampled packets, shown when
+	// samplesOpen.
+	samples     traceSamplesView
+	samplesOpen bool
 }
 
 func newTraceFlowView(c Common) *traceFlowView {
@@ -365,9 +384,27 @@ func (p *traceFlowView) Sync() {
 }
 
 func (p *traceFlowView) update(msg tea.Msg) tea.Cmd {
-	if k, ok := msg.(tea.KeyPressMsg); ok && key.Matches(k, p.Keys.Details) {
+	k, ok := msg.(tea.KeyPressMsg)
+	if ok && p.samplesOpen {
+		switch {
+		case isBack(k):
+			p.samplesOpen = false
+		case key.Matches(k, p.Keys.Details):
+			return showConnectionCmd(connFilter(&p.samples.flow))
+		default:
+			p.samples.update(k, p.Keys)
+		}
+		return nil
+	}
+	if ok && key.Matches(k, p.Keys.Details) {
 		if i := p.selected(); i >= 0 {
-			return showConnectionCmd(connFilter(&p.snap.DropTrace.Flows[i]))
+			f := &p.snap.DropTrace.Flows[i]
+			if p.snap.DropTrace.Sampling.Every > 0 {
+				p.samples = traceSamplesView{flow: *f}
+				p.samplesOpen = true
+				return nil
+			}
+			return showConnectionCmd(connFilter(f))
 		}
 		return nil
 	}
@@ -466,12 +503,19 @@ func conntrackOf(flows []model.Flow, f *model.DropTraceFlow) string {
 	return ""
 }
 
-// View renders the flows of the reason.
+// View renders the flows of the reason, or a flow's samples.
 func (p *traceFlowView) View() string {
+	if p.samplesOpen {
+		return p.samples.view(&p.Common, p.snap.DropTrace)
+	}
 	n := len(p.idx)
-	left := "[reasons > flows] " + sanitize(p.which.reason) + " at " + sanitize(p.which.location) + ": " + itoa(n) + " flows (enter: the connection; left: back)"
+	enter := "the connection"
+	if p.snap.DropTrace.Sampling.Every > 0 {
+		enter = "its sampled packets"
+	}
+	left := "[reasons > flows] " + sanitize(p.which.reason) + " at " + sanitize(p.which.location) + ": " + itoa(n) + " flows (enter: " + enter + "; left: back)"
 	head := summaryLine(p.Styles, left, p.sortLabel(), p.Width)
-	empty := p.emptyText("flows", "no flows of this reason in the tracer's map (evicted, or unattributed)")
+	empty := p.emptyText("flows", "no flows of this reason kept (forgotten as least recent, or unattributed)")
 	rows := p.idx
 	return p.render(head, len(p.snap.DropTrace.Flows), empty, func(i, c int) string { return p.cell(rows[i], c) }, nil, p.detail)
 }
@@ -516,4 +560,64 @@ type showConnectionMsg struct{ filter string }
 // showConnectionCmd returns a command delivering showConnectionMsg.
 func showConnectionCmd(filter string) tea.Cmd {
 	return func() tea.Msg { return showConnectionMsg{filter} }
+}
+
+// samplingLine is the sampled stream's accounting: "sampled 1/10: 2000,
+// emitted 1990, lost 10".
+func samplingLine(sp *model.DropTraceSampling) string {
+	return "sampled 1/" + strconv.FormatUint(uint64(sp.Every), 10) + ": " + strconv.FormatUint(sp.Sampled, 10) +
+		", emitted " + strconv.FormatUint(sp.Emitted, 10) + ", lost " + strconv.FormatUint(sp.Lost, 10)
+}
+
+// traceSamplesView is one traced flow's sampled packets (the tracer's
+// sampled stream, newest first), one line each, and the headers of the
+// selected one, layer by layer. Not safe for concurrent use.
+type traceSamplesView struct {
+	flow model.DropTraceFlow
+	cur  int
+}
+
+func (v *traceSamplesView) update(k tea.KeyPressMsg, keys *KeyMap) {
+	switch {
+	case key.Matches(k, keys.Up):
+		v.cur = max(v.cur-1, 0)
+	case key.Matches(k, keys.Down):
+		v.cur++
+	case key.Matches(k, keys.Home):
+		v.cur = 0
+	case key.Matches(k, keys.End):
+		v.cur = 1 << 30
+	}
+}
+
+func (v *traceSamplesView) view(c *Common, d model.DropTrace) string {
+	s, w := c.Styles, c.Width
+	f := &v.flow
+	pkts := d.FlowSamples(*f)
+	v.cur = min(v.cur, max(len(pkts)-1, 0))
+	head := "[reasons > flows > packets] " + cmp.Or(f.Proto, f.L3) + " " + traceEnd(f.Src, f.SrcPort, f) + " -> " + traceEnd(f.Dst, f.DstPort, f) +
+		": " + itoa(len(pkts)) + " sampled (enter: connection; left: back)"
+	lines := []string{summaryLine(s, head, samplingLine(&d.Sampling), w)}
+	if len(pkts) == 0 {
+		lines = append(lines, s.Dim.Render(fitString("  none of this flow's drops is among the last "+itoa(len(d.Sampling.Samples))+" sampled (one in "+
+			strconv.FormatUint(uint64(d.Sampling.Every), 10)+")", w)))
+		return fixHeight(lines, c.Height)
+	}
+	listH := min(len(pkts), max(c.Height/2-1, 3))
+	top := max(min(v.cur-listH/2, len(pkts)-listH), 0)
+	for i := top; i < top+listH && i < len(pkts); i++ {
+		pk := &pkts[i].Packet
+		text := "  " + pk.At.UTC().Format("15:04:05.000000") + " " + sanitize(pk.Summary)
+		if i == v.cur {
+			lines = append(lines, s.Selected.Render(fitString(text, w)))
+		} else {
+			lines = append(lines, fitString(text, w))
+		}
+	}
+	pk := &pkts[v.cur].Packet
+	lines = append(lines, s.Dim.Render(repeat('-', w)))
+	lines = append(lines, fitString(" packet "+itoa(v.cur+1)+" of "+itoa(len(pkts))+": "+itoa(pk.Length)+" bytes, "+itoa(pk.CaptureLength)+" of its headers read, dropped "+
+		sanitize(f.Reason)+" at "+sanitize(f.Location), w))
+	lines = append(lines, layerLines(s, pk, w)...)
+	return fixHeight(lines, c.Height)
 }

@@ -148,3 +148,85 @@ func TestReasonsCountersOnly(t *testing.T) {
 		t.Errorf("reasons view:\n%s", scr)
 	}
 }
+
+// TestTraceReasonsSampledPackets: with the sampled stream on, the
+// reasons header counts it; enter on a flow shows its sampled packets
+// (not another flow's) with the selected one's headers, and enter there
+// shows the connection.
+func TestTraceReasonsSampledPackets(t *testing.T) {
+	s := traceStore()
+	tr := s.Snapshot().DropTrace
+	flow, other := tr.Flows[0], tr.Flows[1]
+	pkt := func(at time.Time, sport string) model.CapturedPacket {
+		return model.CapturedPacket{At: at, Length: 1028, CaptureLength: 128, Summary: "10.0.0.2:" + sport + " > 10.0.0.1:5353 UDP len 1028",
+			Layers: []model.PacketLayer{
+				{Name: "IPv4", Fields: []model.LayerField{{Name: "src", Value: "10.0.0.2"}, {Name: "dst", Value: "10.0.0.1"}, {Name: "ttl", Value: "64"}}},
+				{Name: "UDP", Fields: []model.LayerField{{Name: "sport", Value: sport}, {Name: "dport", Value: "5353"}, {Name: "length", Value: "1008"}}},
+			}}
+	}
+	t1 := tr.At
+	tr.Sampling = model.DropTraceSampling{Every: 10, MaxPerSecond: 1000, Sampled: 16, Emitted: 15, Lost: 1, Read: 15, Samples: []model.DropTraceSample{
+		{Flow: flow, Packet: pkt(t1, "40000")},
+		{Flow: other, Packet: model.CapturedPacket{At: t1, Summary: "other flow"}},
+		{Flow: flow, Packet: pkt(t1.Add(-time.Second), "40000")},
+	}}
+	s.Publish(model.DropTraceUpdate{Trace: tr})
+	a := newTestApp(t, s, Options{}, 120, 30)
+	send(a, "2", "v")
+	if scr := screen(a); !strings.Contains(scr, "sampled 1/10: 16, emitted 15, lost 1") {
+		t.Errorf("reasons header lacks the sampling counts:\n%s", scr)
+	}
+	send(a, "enter")
+	if scr := screen(a); !strings.Contains(scr, "enter: its sampled packets") {
+		t.Errorf("flows view:\n%s", scr)
+	}
+	if cmd := send(a, "enter"); cmd != nil {
+		t.Fatal("enter on a flow with sampling on: a command, want its packets")
+	}
+	scr := screen(a)
+	for _, w := range []string{"[reasons > flows > packets] udp 10.0.0.2:40000 -> 10.0.0.1:5353: 2 sampled (enter", "sampled 1/10: 16, emitted 15, lost 1",
+		"20:00:01.000000 10.0.0.2:40000 > 10.0.0.1:5353 UDP len 1028", "packet 1 of 2: 1028 bytes, 128 of its headers read, dropped SOCKET_RCVBUFF",
+		"IPv4", "ttl=64", "UDP", "dport=5353"} {
+		if !strings.Contains(scr, w) {
+			t.Errorf("packets view lacks %q:\n%s", w, scr)
+		}
+	}
+	if strings.Contains(scr, "other flow") {
+		t.Errorf("packets view shows another flow's sample:\n%s", scr)
+	}
+	send(a, "down")
+	if scr := screen(a); !strings.Contains(scr, "packet 2 of 2") {
+		t.Errorf("down: not the second packet:\n%s", scr)
+	}
+	cmd := send(a, "enter")
+	if cmd == nil {
+		t.Fatal("enter in the packets: no command")
+	}
+	a.Update(cmd())
+	if _, ok := a.pages[a.active].(*connsPage); !ok || a.pages[a.active].Filter() != "10.0.0.1:5353" {
+		t.Fatalf("after enter: tab %d, filter %q", a.active, a.pages[a.active].Filter())
+	}
+	// Back: packets, then flows, then reasons.
+	send(a, "2", "backspace")
+	if scr := screen(a); !strings.Contains(scr, "[reasons > flows] SOCKET_RCVBUFF") {
+		t.Errorf("left from the packets:\n%s", scr)
+	}
+	send(a, "h")
+	if scr := screen(a); !strings.Contains(scr, "[reasons] eBPF") {
+		t.Errorf("left from the flows:\n%s", scr)
+	}
+}
+
+// TestTraceReasonsUnattributed: the map-full accounting on screen, the
+// figures of TestIntegrationMapFull (50,000 flows into 16,384 keys).
+func TestTraceReasonsUnattributed(t *testing.T) {
+	s := traceStore()
+	tr := s.Snapshot().DropTrace
+	tr.Seen, tr.Attributed, tr.Unattributed, tr.NotAggregated, tr.MapMax, tr.Missed = 50000, 16384, 33616, 33616, 16384, 3
+	s.Publish(model.DropTraceUpdate{Trace: tr})
+	a := newTestApp(t, s, Options{}, 200, 30)
+	send(a, "2", "v")
+	if scr := screen(a); !strings.Contains(scr, "! unattributed 33616 of 50000 (67.2%): the flows map (16384 keys) was full and refused 33616, 3 missed (the tracer was already running on that CPU)") {
+		t.Errorf("reasons view lacks the unattributed line:\n%s", scr)
+	}
+}

@@ -63,6 +63,9 @@ type Config struct {
 	// DropTraceAll makes the eBPF tracer trace every network namespace,
 	// not only netlens's own.
 	DropTraceAll bool
+	// DropTraceSample turns on the eBPF tracer's sampled stream: one
+	// drop in DropTraceSample per CPU, with its headers (0: off).
+	DropTraceSample uint32
 }
 
 // Collector names, for Config.Only and the UI's tab dependencies.

@@ -15,6 +15,10 @@ import (
 // else NET_DM, else counters only). Callers show its Why in the header.
 func DropChoice(cfg Config) droptrace.Choice {
 	if cfg.Drops.Source != "" && cfg.Drops.Source != droptrace.SourceAuto {
+		if cfg.Drops.Why == "" {
+			// Explicit: Select only names it ("NET_DM: --drop-source netdm").
+			return droptrace.Select(cfg.Drops.Source, droptrace.DefaultProbes)
+		}
 		return cfg.Drops
 	}
 	return droptrace.Select(droptrace.SourceAuto, droptrace.DefaultProbes)
@@ -26,7 +30,7 @@ func addDropSource(cfg Config, add func(string, func() collectors.Collector, tim
 	switch DropChoice(cfg).Source {
 	case droptrace.SourceEBPF:
 		add(DropTrace, func() collectors.Collector {
-			return droptrace.New(droptrace.Options{AllNetns: cfg.DropTraceAll, Netns: traceNetns(cfg.NetNS)})
+			return droptrace.New(droptrace.Options{AllNetns: cfg.DropTraceAll, Netns: traceNetns(cfg.NetNS), SampleEvery: cfg.DropTraceSample})
 		}, cfg.Refresh)
 	case droptrace.SourceNetDM:
 		add(DropMon, func() collectors.Collector { return dropmon.New(dropmon.Options{}) }, cfg.Refresh)

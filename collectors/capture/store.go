@@ -96,6 +96,28 @@ type storedData struct {
 // (gopacket.NewPacket); it runs on demand, not per captured packet.
 func describe(data []byte, link layers.LinkType, at time.Time, length int) model.CapturedPacket {
 	first, _ := firstLayer(link)
+	return describeFrom(data, first, at, length)
+}
+
+// DescribeIP decodes, layer by layer, a packet that starts at its IP
+// header (IPv4 or IPv6, by the version nibble), of which data is the
+// first bytes: the drop tracer's samples. It allocates; it is safe for
+// concurrent use.
+func DescribeIP(data []byte, at time.Time, length int) model.CapturedPacket {
+	first := gopacket.LayerTypePayload
+	if len(data) > 0 {
+		switch data[0] >> 4 {
+		case 4:
+			first = layers.LayerTypeIPv4
+		case 6:
+			first = layers.LayerTypeIPv6
+		}
+	}
+	return describeFrom(data, first, at, length)
+}
+
+// describeFrom is describe for a packet whose first layer is first.
+func describeFrom(data []byte, first gopacket.LayerType, at time.Time, length int) model.CapturedPacket {
 	p := gopacket.NewPacket(data, first, gopacket.DecodeOptions{NoCopy: true, Lazy: false})
 	cp := model.CapturedPacket{At: at, Length: length, CaptureLength: len(data), Layers: []model.PacketLayer{}}
 	var summary []string

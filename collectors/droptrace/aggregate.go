@@ -12,39 +12,38 @@ import (
 	"netlens/model/drops"
 )
 
-// aggregator turns successive reads of the kernel's flows map into
-// per-flow deltas and per-(reason, location) totals, and keeps the
+// aggregator turns successive drains of the kernel's flows map into
+// per-flow totals and per-(reason, location) totals, and keeps the
 // accounting. It is not safe for concurrent use (the Collector holds it
 // under its lock).
 //
-// The kernel's map is read, not drained: entries stay until the LRU
-// evicts them, and each value counts from the entry's creation. Deleting
-// entries from user space would race with the program, which adds to an
-// entry through a pointer it looked up, so an increment could land on an
-// entry already copied and freed (or reused for another key). Reading
-// instead, the aggregator remembers each entry's packets and bytes at the
-// last read together with its creation time (first_ns): the delta of an
-// entry is its growth since then, or its whole value when its creation
-// time changed (the entry was evicted and made again) or it is new.
-// What eviction lost — drops added to an entry after its last read and
-// before it was evicted — is then exactly Seen - Attributed, the
-// per-CPU count of drops minus the sum of the deltas read (once the
-// drops in flight during a read have landed: collector.go, readLocked).
+// Each drain returns every flow's drops since the previous drain and
+// empties the map (Tracer.DrainFlows), so each drop is read once: the
+// sum of what the drains returned is Attributed, and Seen - Attributed
+// is exactly what the map refused (NotAggregated), once the drops in
+// flight during a read have landed (collector.go, readLocked). The flows
+// live on here, with their totals since netlens first saw them; at most
+// maxFlows of them, the least recently dropped forgotten first (their
+// drops stay attributed and in their reason's total).
 type aggregator struct {
 	reasons *Reasons
 	syms    *dropmon.Symbols
 	// loadSyms reads the symbols the first time a location is resolved.
 	loadSyms func() *dropmon.Symbols
 	know     *drops.Knowledge
+	maxFlows int
 
-	prev       map[flowKey]seenVal
-	next       map[flowKey]seenVal
+	flows      map[flowKey]*flowState
 	byReason   map[reasonKey]*model.DropTraceReason
 	locations  map[uint64]string
 	attributed uint64
 }
 
-type seenVal struct{ firstNs, packets, bytes uint64 }
+// flowState is one flow's totals since netlens first saw it.
+type flowState struct {
+	packets, bytes, delta uint64
+	firstNs, lastNs       uint64
+}
 
 type reasonKey struct {
 	code     uint32
@@ -55,10 +54,10 @@ type reasonKey struct {
 // few hundred drop sites, so this is never reached in practice.
 const maxReasons = 4096
 
-func newAggregator(reasons *Reasons, loadSyms func() *dropmon.Symbols) *aggregator {
+func newAggregator(reasons *Reasons, maxFlows int, loadSyms func() *dropmon.Symbols) *aggregator {
 	return &aggregator{
-		reasons: reasons, loadSyms: loadSyms, know: drops.Default(),
-		prev: map[flowKey]seenVal{}, next: map[flowKey]seenVal{},
+		reasons: reasons, loadSyms: loadSyms, know: drops.Default(), maxFlows: maxFlows,
+		flows:    map[flowKey]*flowState{},
 		byReason: map[reasonKey]*model.DropTraceReason{}, locations: map[uint64]string{},
 	}
 }
@@ -74,42 +73,58 @@ func (c clock) at(ns uint64) time.Time {
 	return c.wall.Add(-time.Duration(int64(c.mono) - int64(ns)))
 }
 
-// add takes one flow of the current read and returns it as a model value.
-func (a *aggregator) add(k flowKey, v flowVal, c clock) model.DropTraceFlow {
-	dp, db := v.Packets, v.Bytes
-	if p, ok := a.prev[k]; ok && p.firstNs == v.FirstNs && v.Packets >= p.packets {
-		dp, db = v.Packets-p.packets, v.Bytes-p.bytes
+// add takes one flow of the current drain: its drops since the last one.
+func (a *aggregator) add(k flowKey, v flowVal, c clock) {
+	if v.Packets == 0 {
+		return
 	}
-	a.next[k] = seenVal{v.FirstNs, v.Packets, v.Bytes}
-	a.attributed += dp
-
-	name := a.reasons.Name(k.Reason)
-	loc := a.location(k.Location)
-	fn, _, _ := strings.Cut(loc, "+")
-	layer := a.layer(name)
-	last := c.at(v.LastNs)
+	a.attributed += v.Packets
+	st := a.flows[k]
+	if st == nil {
+		st = &flowState{firstNs: v.FirstNs}
+		a.flows[k] = st
+	}
+	st.packets += v.Packets
+	st.bytes += v.Bytes
+	st.delta += v.Packets
+	st.lastNs = max(st.lastNs, v.LastNs)
 
 	rk := reasonKey{k.Reason, k.Location}
 	r := a.byReason[rk]
 	if r == nil && len(a.byReason) < maxReasons {
-		r = &model.DropTraceReason{Reason: name, Code: k.Reason, Location: loc, Function: fn, Layer: layer}
+		name := a.reasons.Name(k.Reason)
+		loc := a.location(k.Location)
+		fn, _, _ := strings.Cut(loc, "+")
+		r = &model.DropTraceReason{Reason: name, Code: k.Reason, Location: loc, Function: fn, Layer: a.layer(name)}
 		a.byReason[rk] = r
 	}
 	if r != nil {
-		r.Packets += dp
-		r.Bytes += db
-		r.Delta += dp
-		if last.After(r.LastSeen) {
+		r.Packets += v.Packets
+		r.Bytes += v.Bytes
+		r.Delta += v.Packets
+		if last := c.at(v.LastNs); last.After(r.LastSeen) {
 			r.LastSeen = last
 		}
 	}
+}
 
+// flow returns a flow as a model value.
+func (a *aggregator) flow(k flowKey, st *flowState, c clock) model.DropTraceFlow {
+	f := a.keyFlow(k)
+	f.Packets, f.Bytes, f.Delta, f.LastSeen = st.packets, st.bytes, st.delta, c.at(st.lastNs)
+	return f
+}
+
+// keyFlow returns what a flow key says as a model value, without counts.
+func (a *aggregator) keyFlow(k flowKey) model.DropTraceFlow {
+	name := a.reasons.Name(k.Reason)
+	loc := a.location(k.Location)
+	fn, _, _ := strings.Cut(loc, "+")
 	parsed := k.Flags&flagParsed != 0
 	f := model.DropTraceFlow{
-		Reason: name, Code: k.Reason, Location: loc, Function: fn, Layer: layer,
+		Reason: name, Code: k.Reason, Location: loc, Function: fn, Layer: a.layer(name),
 		Netns: k.Netns, Ifindex: k.Ifindex, L3: l3Name(k.L3), Proto: l4Name(k.L4, parsed),
 		Src: k.Src, Dst: k.Dst, Fragment: k.Flags&flagFragment != 0, Parsed: parsed, Cookie: k.Cookie,
-		Packets: v.Packets, Bytes: v.Bytes, Delta: dp, LastSeen: last,
 	}
 	if k.Flags&flagL4 != 0 {
 		if k.L4 == protoICMP || k.L4 == protoICMPv6 {
@@ -126,13 +141,47 @@ func (a *aggregator) begin() {
 	for _, r := range a.byReason {
 		r.Delta = 0
 	}
+	for _, st := range a.flows {
+		st.delta = 0
+	}
 }
 
-// end finishes a read: the entries not seen in it were evicted, and are
-// forgotten.
+// end finishes a read: beyond maxFlows, the least recently dropped
+// flows are forgotten.
 func (a *aggregator) end() {
-	a.prev, a.next = a.next, a.prev
-	clear(a.next)
+	if a.maxFlows <= 0 || len(a.flows) <= a.maxFlows {
+		return
+	}
+	type kv struct {
+		k    flowKey
+		last uint64
+	}
+	all := make([]kv, 0, len(a.flows))
+	for k, st := range a.flows {
+		all = append(all, kv{k, st.lastNs})
+	}
+	slices.SortFunc(all, func(x, y kv) int { return cmp.Compare(x.last, y.last) })
+	for _, x := range all[:len(all)-a.maxFlows] {
+		delete(a.flows, x.k)
+	}
+}
+
+// flowRows returns the flows kept, most recently dropped first.
+func (a *aggregator) flowRows(c clock) []model.DropTraceFlow {
+	out := make([]model.DropTraceFlow, 0, len(a.flows))
+	for k, st := range a.flows {
+		out = append(out, a.flow(k, st, c))
+	}
+	slices.SortFunc(out, func(x, y model.DropTraceFlow) int {
+		if c := y.LastSeen.Compare(x.LastSeen); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(y.Packets, x.Packets); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.DstPort, y.DstPort)
+	})
+	return out
 }
 
 // reasonRows returns the per-(reason, location) totals, most drops first.

@@ -1,7 +1,6 @@
 package droptrace
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"netlens/collectors"
+	"netlens/collectors/capture"
 	"netlens/collectors/dropmon"
 	"netlens/model"
 	"netlens/model/drops"
@@ -35,6 +35,13 @@ type Options struct {
 	MaxFlows int
 	// Attach forces AttachBTF or AttachRaw.
 	Attach string
+	// SampleEvery turns on the sampled stream (one drop in SampleEvery
+	// per CPU, with its headers: TracerOptions); 0, the default, is off.
+	// SampleMax caps it per CPU per second (DefaultSampleMax when 0).
+	SampleEvery, SampleMax uint32
+	// SampleRing is the samples ring's size in bytes (DefaultSampleRing
+	// when 0).
+	SampleRing int
 	// Kallsyms is the symbol file ("/proc/kallsyms" when empty).
 	Kallsyms string
 	// Now returns the current time; nil means time.Now.
@@ -54,7 +61,18 @@ type Collector struct {
 	closed bool
 	// published are the (reason, location) counters published so far.
 	published map[traceCounterKey]bool
+	// samples are the most recent samples, oldest first (at most
+	// maxSamples); samplesRead counts every sample read.
+	samples     []model.DropTraceSample
+	samplesRead uint64
 }
+
+// maxSamples is how many samples the collector keeps; samplesPerRead
+// bounds the samples one Collect reads (the ring holds fewer).
+const (
+	maxSamples     = 512
+	samplesPerRead = 8192
+)
 
 // traceCounterKey is a published counter: reason and location.
 type traceCounterKey struct{ reason, location string }
@@ -150,52 +168,81 @@ func (c *Collector) startLocked() error {
 	if c.opts.AllNetns {
 		ns = 0
 	}
-	t, err := OpenTracer(TracerOptions{Netns: ns, MaxFlows: c.opts.MaxFlows, Attach: c.opts.Attach})
+	t, err := OpenTracer(TracerOptions{Netns: ns, MaxFlows: c.opts.MaxFlows, Attach: c.opts.Attach,
+		SampleEvery: c.opts.SampleEvery, SampleMax: c.opts.SampleMax, SampleRing: c.opts.SampleRing})
 	if err != nil {
 		return err
 	}
 	c.tracer = t
-	c.agg = newAggregator(t.Reasons(), func() *dropmon.Symbols { return kallsyms(c.opts.Kallsyms) })
+	c.agg = newAggregator(t.Reasons(), t.MaxFlows(), func() *dropmon.Symbols { return kallsyms(c.opts.Kallsyms) })
 	return nil
 }
 
-// readLocked reads the counters, then the map. The program counts a
-// drop as seen before it adds it to the map, so a drop between the two
-// reads may be in the map but not in the counters read: Seen is then
-// raised to Attributed, and the next read counts it. (Read the other way
-// round, such drops would show as unattributed for one refresh.)
+// readLocked reads the counters, then drains the map and reads the
+// samples. The program counts a drop as seen before it adds it to the
+// map, so a drop between the two reads may be in the map but not in the
+// counters read: Seen is then raised to Attributed, and the next read
+// counts it. (Read the other way round, such drops would show as
+// unattributed for one refresh.)
 func (c *Collector) readLocked(now time.Time) (model.DropTrace, error) {
 	var ts unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
 	clk := clock{wall: now, mono: uint64(ts.Nano())}
+	// Samples before the counters: the program counts a sample emitted
+	// before it can be read, so Read <= Emitted.
+	var got []sample
+	if _, err := c.tracer.ReadSamples(samplesPerRead, func(s sample) { got = append(got, s) }); err != nil {
+		return model.DropTrace{}, err
+	}
 	cnt, err := c.tracer.Counts()
 	if err != nil {
 		return model.DropTrace{}, err
 	}
 	a := c.agg
 	a.begin()
-	flows := make([]model.DropTraceFlow, 0, len(a.prev))
-	n, err := c.tracer.ReadFlows(func(k flowKey, v flowVal) { flows = append(flows, a.add(k, v, clk)) })
+	n, err := c.tracer.DrainFlows(func(k flowKey, v flowVal) { a.add(k, v, clk) })
 	a.end()
 	if err != nil {
 		return model.DropTrace{}, err
 	}
-	slices.SortFunc(flows, func(x, y model.DropTraceFlow) int {
-		if c := y.LastSeen.Compare(x.LastSeen); c != 0 {
-			return c
-		}
-		return cmp.Compare(y.Packets, x.Packets)
-	})
+	c.samplesRead += uint64(len(got))
+	c.addSamples(got, clk)
+	every, maxPerSec := c.tracer.Sampling()
 	t := model.DropTrace{
 		At: now, Supported: true, Attach: c.tracer.Attach(), Netns: c.tracer.Netns(),
 		Seen: cnt.Seen, Attributed: a.attributed, NotAggregated: cnt.NotAggregated,
-		NotParsed: cnt.NotParsed, OtherNetns: cnt.OtherNetns,
+		NotParsed: cnt.NotParsed, OtherNetns: cnt.OtherNetns, Missed: cnt.Missed,
 		MapEntries: n, MapMax: c.tracer.MaxFlows(),
-		Reasons: a.reasonRows(), Flows: flows,
+		Reasons: a.reasonRows(), Flows: a.flowRows(clk),
+		Sampling: model.DropTraceSampling{Every: every, MaxPerSecond: maxPerSec,
+			Sampled: cnt.Sampled, Emitted: cnt.Emitted, Lost: cnt.Lost, LostLimit: cnt.LostLimit, Read: c.samplesRead},
+	}
+	if every > 0 {
+		t.Sampling.Samples = make([]model.DropTraceSample, len(c.samples))
+		for i, s := range c.samples {
+			t.Sampling.Samples[len(c.samples)-1-i] = s
+		}
 	}
 	t.Seen = max(t.Seen, t.Attributed)
 	t.Unattributed = t.Seen - t.Attributed
 	return t, nil
+}
+
+// addSamples keeps the samples read, decoded, oldest first, and
+// forgets the oldest beyond maxSamples (only those kept are decoded).
+func (c *Collector) addSamples(got []sample, clk clock) {
+	if len(got) > maxSamples {
+		got = got[len(got)-maxSamples:]
+	}
+	for _, s := range got {
+		f := c.agg.keyFlow(s.Key)
+		f.Packets, f.Bytes, f.LastSeen = 1, uint64(s.Len), clk.at(s.Ns)
+		p := capture.DescribeIP(s.Data, f.LastSeen, int(s.Len))
+		c.samples = append(c.samples, model.DropTraceSample{Flow: f, Packet: p})
+	}
+	if over := len(c.samples) - maxSamples; over > 0 {
+		c.samples = slices.Delete(c.samples, 0, over)
+	}
 }
 
 var (
@@ -216,6 +263,16 @@ func kallsyms(path string) *dropmon.Symbols {
 		symsCache[path] = s
 	}
 	return s
+}
+
+// RunStats is Tracer.RunStats of the tracer the collector runs.
+func (c *Collector) RunStats() (runs uint64, runtime time.Duration, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tracer == nil {
+		return 0, 0, errClosed
+	}
+	return c.tracer.RunStats()
 }
 
 // Close detaches the tracer. It is safe to call more than once.

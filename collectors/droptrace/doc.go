@@ -2,7 +2,7 @@
 // skb:kfree_skb tracepoint that counts every packet the kernel frees as
 // dropped, in the kernel, per (namespace, drop reason, location,
 // interface, L3/L4 tuple, socket cookie), and the "droptrace" collector
-// that reads those counts every refresh and publishes them as a
+// that drains those counts every refresh and publishes them as a
 // model.DropTrace.
 //
 // It works on kernels without the drop monitor (CONFIG_NET_DROP_MONITOR)
@@ -24,6 +24,10 @@
 // once.
 //
 // Accounting is described in bpf/droptrace.c and aggregate.go: every drop
-// in scope is Seen; a drop is Attributed once its flow has been read from
-// the map; Unattributed = Seen - Attributed is what the LRU map lost.
+// in scope is Seen; a drop is Attributed once its flow has been drained
+// from the map; Unattributed = Seen - Attributed is what the full map
+// refused (NotAggregated). The optional sampled stream (SampleEvery)
+// sends one drop in N with its first 128 header bytes through a ring
+// buffer: Sampled = Emitted + Lost (ring full, or over the per-CPU
+// cap of SampleMax a second).
 package droptrace

@@ -18,9 +18,15 @@ import (
 const (
 	droptraceMapCounters     = "counters"
 	droptraceMapFlows        = "flows"
+	droptraceMapSampleStates = "sample_states"
+	droptraceMapSamples      = "samples"
 	droptraceProgKfreeSkbBtf = "kfree_skb_btf"
 	droptraceProgKfreeSkbRaw = "kfree_skb_raw"
+	droptraceVarBtfFlowKey   = "btf_flow_key"
+	droptraceVarBtfFlowVal   = "btf_flow_val"
 	droptraceVarHasRxSk      = "has_rx_sk"
+	droptraceVarSampleEvery  = "sample_every"
+	droptraceVarSampleMax    = "sample_max"
 	droptraceVarSkipReasonA  = "skip_reason_a"
 	droptraceVarSkipReasonB  = "skip_reason_b"
 	droptraceVarTargetNetns  = "target_netns"
@@ -76,15 +82,21 @@ type droptraceProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type droptraceMapSpecs struct {
-	Counters *ebpf.MapSpec `ebpf:"counters"`
-	Flows    *ebpf.MapSpec `ebpf:"flows"`
+	Counters     *ebpf.MapSpec `ebpf:"counters"`
+	Flows        *ebpf.MapSpec `ebpf:"flows"`
+	SampleStates *ebpf.MapSpec `ebpf:"sample_states"`
+	Samples      *ebpf.MapSpec `ebpf:"samples"`
 }
 
 // droptraceVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type droptraceVariableSpecs struct {
+	BtfFlowKey  *ebpf.VariableSpec `ebpf:"btf_flow_key"`
+	BtfFlowVal  *ebpf.VariableSpec `ebpf:"btf_flow_val"`
 	HasRxSk     *ebpf.VariableSpec `ebpf:"has_rx_sk"`
+	SampleEvery *ebpf.VariableSpec `ebpf:"sample_every"`
+	SampleMax   *ebpf.VariableSpec `ebpf:"sample_max"`
 	SkipReasonA *ebpf.VariableSpec `ebpf:"skip_reason_a"`
 	SkipReasonB *ebpf.VariableSpec `ebpf:"skip_reason_b"`
 	TargetNetns *ebpf.VariableSpec `ebpf:"target_netns"`
@@ -110,14 +122,18 @@ func (o *droptraceObjects) Close() error {
 //
 // It can be passed to loadDroptraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type droptraceMaps struct {
-	Counters *ebpf.Map `ebpf:"counters"`
-	Flows    *ebpf.Map `ebpf:"flows"`
+	Counters     *ebpf.Map `ebpf:"counters"`
+	Flows        *ebpf.Map `ebpf:"flows"`
+	SampleStates *ebpf.Map `ebpf:"sample_states"`
+	Samples      *ebpf.Map `ebpf:"samples"`
 }
 
 func (m *droptraceMaps) Close() error {
 	return _DroptraceClose(
 		m.Counters,
 		m.Flows,
+		m.SampleStates,
+		m.Samples,
 	)
 }
 
@@ -125,7 +141,11 @@ func (m *droptraceMaps) Close() error {
 //
 // It can be passed to loadDroptraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type droptraceVariables struct {
+	BtfFlowKey  *ebpf.Variable `ebpf:"btf_flow_key"`
+	BtfFlowVal  *ebpf.Variable `ebpf:"btf_flow_val"`
 	HasRxSk     *ebpf.Variable `ebpf:"has_rx_sk"`
+	SampleEvery *ebpf.Variable `ebpf:"sample_every"`
+	SampleMax   *ebpf.Variable `ebpf:"sample_max"`
 	SkipReasonA *ebpf.Variable `ebpf:"skip_reason_a"`
 	SkipReasonB *ebpf.Variable `ebpf:"skip_reason_b"`
 	TargetNetns *ebpf.Variable `ebpf:"target_netns"`

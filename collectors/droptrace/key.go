@@ -160,3 +160,19 @@ func l4Name(p uint8, parsed bool) string {
 	}
 	return strconv.Itoa(int(p))
 }
+
+// add sums two values of one flow (of two reads, or of two CPUs' slots
+// of a per-CPU map): packets and bytes add up, first is the earliest
+// set, last the latest.
+func (v flowVal) add(o flowVal) flowVal {
+	if o.Packets == 0 {
+		return v
+	}
+	if v.Packets == 0 || o.FirstNs < v.FirstNs {
+		v.FirstNs = o.FirstNs
+	}
+	v.LastNs = max(v.LastNs, o.LastNs)
+	v.Packets += o.Packets
+	v.Bytes += o.Bytes
+	return v
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"netlens/collectors/capture"
 	"netlens/model"
 )
 
@@ -50,32 +51,33 @@ func TestDecodeRejects(t *testing.T) {
 	}
 }
 
-// TestAggregatorIncarnations reads one flow three times: growth is the
-// delta; an entry made again (evicted, new first_ns) counts whole.
-func TestAggregatorIncarnations(t *testing.T) {
-	a := newAggregator(&Reasons{names: map[uint32]string{3: "NO_SOCKET"}}, nil)
+// TestAggregatorDrains adds four drains of one flow: each drain's
+// packets are its delta and add to the flow's total and to Attributed;
+// an empty drain leaves the total and makes the delta 0.
+func TestAggregatorDrains(t *testing.T) {
+	a := newAggregator(&Reasons{names: map[uint32]string{3: "NO_SOCKET"}}, 10, nil)
 	k := flowKey{Location: 0x10, Reason: 3, L3: ethPIP, L4: protoUDP, Flags: flagParsed | flagL4,
 		Src: netip.MustParseAddr("127.0.0.1"), Dst: netip.MustParseAddr("127.0.0.1"), SPort: 1, DPort: 2}
 	clk := clock{wall: time.Unix(1000, 0), mono: 1000}
 	read := func(v flowVal) model.DropTraceFlow {
 		a.begin()
-		f := a.add(k, v, clk)
+		a.add(k, v, clk)
 		a.end()
-		return f
+		return a.flowRows(clk)[0]
 	}
 	steps := []struct {
-		v          flowVal
-		delta, att uint64
+		v                 flowVal
+		delta, total, att uint64
 	}{
-		{flowVal{Packets: 5, Bytes: 500, FirstNs: 100, LastNs: 200}, 5, 5},
-		{flowVal{Packets: 7, Bytes: 700, FirstNs: 100, LastNs: 300}, 2, 7},
-		{flowVal{Packets: 3, Bytes: 300, FirstNs: 400, LastNs: 500}, 3, 10}, // made again
-		{flowVal{Packets: 3, Bytes: 300, FirstNs: 400, LastNs: 500}, 0, 10},
+		{flowVal{Packets: 5, Bytes: 500, FirstNs: 100, LastNs: 200}, 5, 5, 5},
+		{flowVal{Packets: 2, Bytes: 200, FirstNs: 250, LastNs: 300}, 2, 7, 7},
+		{flowVal{Packets: 3, Bytes: 300, FirstNs: 400, LastNs: 500}, 3, 10, 10},
+		{flowVal{}, 0, 10, 10}, // nothing dropped since
 	}
 	for i, s := range steps {
 		f := read(s.v)
-		if f.Delta != s.delta || a.attributed != s.att {
-			t.Errorf("step %d: delta %d attributed %d, want %d %d", i, f.Delta, a.attributed, s.delta, s.att)
+		if f.Delta != s.delta || f.Packets != s.total || a.attributed != s.att {
+			t.Errorf("step %d: delta %d packets %d attributed %d, want %d %d %d", i, f.Delta, f.Packets, a.attributed, s.delta, s.total, s.att)
 		}
 	}
 	rows := a.reasonRows()
@@ -116,7 +118,7 @@ func FuzzDecodeVal(f *testing.F) {
 		if err != nil {
 			return
 		}
-		a := newAggregator(&Reasons{}, nil)
+		a := newAggregator(&Reasons{}, 1, nil)
 		a.add(flowKey{}, v, clock{})
 		if a.attributed != v.Packets {
 			t.Fatalf("attributed %d of a new flow with %d packets", a.attributed, v.Packets)
@@ -137,4 +139,53 @@ func addSeeds(f *testing.F, dir string) {
 		}
 		f.Add(b)
 	}
+}
+
+// TestAggregatorForgetsOldest keeps maxFlows flows, the most recently
+// dropped; the forgotten ones stay attributed.
+func TestAggregatorForgetsOldest(t *testing.T) {
+	a := newAggregator(&Reasons{}, 2, nil)
+	a.begin()
+	for i := range 3 {
+		a.add(flowKey{Flags: flagL4, DPort: uint16(i)}, flowVal{Packets: 1, FirstNs: uint64(i), LastNs: uint64(10 + i)}, clock{})
+	}
+	a.end()
+	var ports []uint16
+	for _, f := range a.flowRows(clock{}) {
+		ports = append(ports, f.DstPort)
+	}
+	if diff := cmp.Diff([]uint16{2, 1}, ports); diff != "" || a.attributed != 3 {
+		t.Errorf("flows kept (-want +got)\n%s; attributed %d, want 3", diff, a.attributed)
+	}
+}
+
+// TestFlowValAdd sums values: empty slots (zero packets) do not
+// move first/last.
+func TestFlowValAdd(t *testing.T) {
+	slots := []flowVal{{}, {Packets: 2, Bytes: 20, FirstNs: 50, LastNs: 60}, {}, {Packets: 1, Bytes: 5, FirstNs: 40, LastNs: 45}}
+	var sum flowVal
+	for _, v := range slots {
+		sum = sum.add(v)
+	}
+	if diff := cmp.Diff(flowVal{Packets: 3, Bytes: 25, FirstNs: 40, LastNs: 60}, sum); diff != "" {
+		t.Errorf("sum (-want +got)\n%s", diff)
+	}
+}
+
+func FuzzDecodeSample(f *testing.F) {
+	addSeeds(f, "samples")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := decodeSample(b)
+		if err != nil {
+			return
+		}
+		if len(s.Data) > sampleBytes {
+			t.Fatalf("%d header bytes", len(s.Data))
+		}
+		// The headers decode without a panic, whatever they hold.
+		p := capture.DescribeIP(s.Data, time.Time{}, int(s.Len))
+		if p.CaptureLength != len(s.Data) {
+			t.Fatalf("capture length %d, want %d", p.CaptureLength, len(s.Data))
+		}
+	})
 }

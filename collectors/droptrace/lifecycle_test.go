@@ -97,8 +97,8 @@ func bpfList(t *testing.T, kind string, skip map[int]bool) map[int]string {
 }
 
 // ours returns the objects in after, not in before, that the tracer
-// makes (programs kfree_skb_*, maps flows, counters and .rodata, and any
-// link).
+// makes (programs kfree_skb_*, maps flows, flows_inner, counters, samples,
+// sample_states and .rodata, and any link).
 func ours(before, after map[int]string) []string {
 	var out []string
 	for id, name := range after {
@@ -106,15 +106,16 @@ func ours(before, after map[int]string) []string {
 			continue
 		}
 		n, _, _ := strings.Cut(name, "/")
-		if strings.HasPrefix(n, "kfree_skb") || n == "flows" || n == "counters" || strings.HasSuffix(n, ".rodata") || n == "" {
+		if strings.HasPrefix(n, "kfree_skb") || n == "flows" || n == "flows_inner" || n == "counters" || n == "samples" || n == "sample_states" || strings.HasSuffix(n, ".rodata") || n == "" {
 			out = append(out, fmt.Sprintf("%d:%s", id, name))
 		}
 	}
 	return out
 }
 
-// TestIntegrationLifecycle starts and stops the collector 100 times:
-// no program, map or link is left behind (bpftool before and after).
+// TestIntegrationLifecycle starts and stops the collector 100 times,
+// half of them sampling: no program, map or link is left behind
+// (bpftool before and after).
 func TestIntegrationLifecycle(t *testing.T) {
 	ns := netnstest.New(t, "dt-life")
 	kinds := []string{"prog", "map", "link"}
@@ -125,7 +126,8 @@ func TestIntegrationLifecycle(t *testing.T) {
 	ino, err := NetnsInode("/run/netns/" + ns.Name)
 	must(t, err)
 	for i := range 100 {
-		c := New(Options{Netns: ino})
+		// Every other cycle with the sampled stream (its ring and reader).
+		c := New(Options{Netns: ino, SampleEvery: uint32(i % 2)})
 		if _, err := collect(c); err != nil {
 			t.Fatalf("cycle %d: %v", i, err)
 		}

@@ -56,7 +56,8 @@ func portableIncident(t *testing.T, attach string) {
 			r.err = err
 			return
 		}
-		c := New(Options{Netns: ino, Attach: attach})
+		// Sampling every drop: the ring buffer is proven here too.
+		c := New(Options{Netns: ino, Attach: attach, SampleEvery: 1})
 		defer c.Close()
 		if _, r.err = collect(c); r.err != nil {
 			return
@@ -97,6 +98,15 @@ func portableIncident(t *testing.T, attach string) {
 	}
 	if r.noPorts != sent {
 		t.Errorf("Udp NoPorts moved by %d, want %d", r.noPorts, sent)
+	}
+	var sampled int
+	for _, s := range r.tr.Sampling.Samples {
+		if m.ok(s.Flow) && len(s.Packet.Layers) >= 2 && s.Packet.Layers[1].Name == "UDP" {
+			sampled++
+		}
+	}
+	if sp := r.tr.Sampling; sp.Emitted+sp.Lost != sp.Sampled || sampled != sent {
+		t.Errorf("sampling %d of %d sent with UDP headers; sampled %d, emitted %d, lost %d", sampled, sent, sp.Sampled, sp.Emitted, sp.Lost)
 	}
 	var un unix.Utsname
 	if len(fs) > 0 && unix.Uname(&un) == nil {

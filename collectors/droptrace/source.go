@@ -47,10 +47,14 @@ type Choice struct {
 type Probes struct {
 	EBPF  func() error
 	NetDM func() error
+	// Grant says what permits eBPF when EBPF passes ("root"); nil says
+	// "permitted".
+	Grant func() string
 }
 
-// DefaultProbes probe this machine: ProbeEBPF and ProbeNetDM.
-var DefaultProbes = Probes{EBPF: ProbeEBPF, NetDM: ProbeNetDM}
+// DefaultProbes probe this machine: ProbeEBPF, ProbeNetDM and
+// GrantEBPF.
+var DefaultProbes = Probes{EBPF: ProbeEBPF, NetDM: ProbeNetDM, Grant: GrantEBPF}
 
 // Select picks the drop source for want. An explicit choice is kept
 // whatever the probes say (its collector then reports why it cannot
@@ -67,7 +71,11 @@ func Select(want Source, p Probes) Choice {
 	}
 	ebpfErr := p.EBPF()
 	if ebpfErr == nil {
-		return Choice{SourceEBPF, "eBPF: permitted (auto)"}
+		grant := "permitted"
+		if p.Grant != nil {
+			grant = p.Grant()
+		}
+		return Choice{SourceEBPF, "eBPF: " + grant + " (auto)"}
 	}
 	netdmErr := p.NetDM()
 	if netdmErr == nil {
@@ -109,6 +117,21 @@ func ProbeEBPF() error {
 		return errNoBTF
 	}
 	return nil
+}
+
+// GrantEBPF says what lets this process load the tracer: "root",
+// "CAP_BPF and CAP_PERFMON" or "CAP_SYS_ADMIN" (ProbeEBPF having passed).
+func GrantEBPF() string {
+	caps, err := effectiveCaps()
+	switch {
+	case os.Geteuid() == 0:
+		return "root"
+	case err == nil && hasCaps(caps, capBPF, capPerfmon):
+		return "CAP_BPF and CAP_PERFMON"
+	case err == nil && hasCaps(caps, capSysAdmin):
+		return "CAP_SYS_ADMIN"
+	}
+	return "permitted"
 }
 
 // effectiveCaps returns the process's effective capability set.

@@ -26,10 +26,11 @@ func TestSelect(t *testing.T) {
 		p    Probes
 		got  Choice
 	}{
-		{"auto ebpf", SourceAuto, Probes{ok, ok}, Choice{SourceEBPF, "eBPF: permitted (auto)"}},
-		{"auto netdm", SourceAuto, Probes{noPerm, ok}, Choice{SourceNetDM, "NET_DM: eBPF needs CAP_BPF and CAP_PERFMON (or root) (auto)"}},
-		{"auto counters", SourceAuto, Probes{noPerm, noDM}, Choice{SourceCounters, "counters: eBPF needs CAP_BPF and CAP_PERFMON (or root); NET_DM absent (CONFIG_NET_DROP_MONITOR) (auto)"}},
-		{"forced", SourceNetDM, Probes{ok, noDM}, Choice{SourceNetDM, "NET_DM: --drop-source netdm"}},
+		{"auto ebpf", SourceAuto, Probes{EBPF: ok, NetDM: ok}, Choice{SourceEBPF, "eBPF: permitted (auto)"}},
+		{"auto ebpf root", SourceAuto, Probes{EBPF: ok, NetDM: ok, Grant: func() string { return "root" }}, Choice{SourceEBPF, "eBPF: root (auto)"}},
+		{"auto netdm", SourceAuto, Probes{EBPF: noPerm, NetDM: ok}, Choice{SourceNetDM, "NET_DM: eBPF needs CAP_BPF and CAP_PERFMON (or root) (auto)"}},
+		{"auto counters", SourceAuto, Probes{EBPF: noPerm, NetDM: noDM}, Choice{SourceCounters, "counters: eBPF needs CAP_BPF and CAP_PERFMON (or root); NET_DM absent (CONFIG_NET_DROP_MONITOR) (auto)"}},
+		{"forced", SourceNetDM, Probes{EBPF: ok, NetDM: noDM}, Choice{SourceNetDM, "NET_DM: --drop-source netdm"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,7 +56,7 @@ func TestIntegrationProbes(t *testing.T) {
 	if err := ProbeEBPF(); err != nil {
 		t.Fatalf("ProbeEBPF as root: %v", err)
 	}
-	if got := Select(SourceAuto, DefaultProbes); got.Source != SourceEBPF {
+	if got := Select(SourceAuto, DefaultProbes); got.Source != SourceEBPF || got.Why != "eBPF: root (auto)" {
 		t.Errorf("auto as root: %+v", got)
 	}
 	if err := ProbeNetDM(); err != nil && !errors.Is(err, collectors.ErrNotSupported) {

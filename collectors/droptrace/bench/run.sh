@@ -12,13 +12,16 @@
 # (the Udp NoPorts delta from nstat minus the tracer's NO_SOCKET drops and
 # its unattributed ones: drops the kernel counted that the tracer did
 # not). Then memory: the
-# tracer process's RSS and the kernel map's memlock with 50,000 distinct
-# flows into the default 16,384-key map and into a 65,536-key map.
+# tracer process's RSS and the kernel maps' memlock (the two flows hashes)
+# with 50,000 distinct flows into the default 16,384-key hashes and into
+# 65,536-key ones.
 #
-# pwru is not compared: it is not packaged by Debian 12 and not served by
-# the Go module proxy this project reaches, and its BPF objects are
-# generated at build time with clang and its vendored libpcap is linked
-# with cgo, so `go install` cannot build it.
+# pwru is not compared: Debian 12 has no package of it (apt-cache policy
+# pwru: none), the Go module proxy refuses github.com/cilium/pwru (403,
+# "not available"), and its BPF objects are generated at build time with
+# clang and its vendored libpcap is linked with cgo, so `go install`
+# could not build it anyway. NET_DM is compared in the VM
+# (vmtest/bench.sh): this kernel has no drop monitor.
 #
 # Environment: RUNS=5 DURATION=5s RESULTS=path/to/RESULTS.md
 set -euo pipefail
@@ -90,7 +93,7 @@ for i in $(seq "$RUNS"); do
 	stop_hold
 	echo "on  $i: $on"
 	echo "    tracer: $held"
-	jq -c --argjson h "$held" --argjson d "$((after - before))" --argjson j "$((b1 - b0))" '. + {machine_pct: ($j / .seconds), hold_cpu_pct: $h.cpu_pct, hold_max_read_ms: $h.max_read_ms, seen: $h.seen, noports: $d, no_socket: $h.no_socket, uncounted: ($d - $h.no_socket - $h.unattributed), unattributed: $h.unattributed}' <<<"$on" >>"$tmp/on"
+	jq -c --argjson h "$held" --argjson d "$((after - before))" --argjson j "$((b1 - b0))" '. + {machine_pct: ($j / .seconds), hold_cpu_pct: $h.cpu_pct, prog_ns: $h.prog_ns_per_run, hold_max_read_ms: $h.max_read_ms, seen: $h.seen, noports: $d, no_socket: $h.no_socket, uncounted: ($d - $h.no_socket - $h.unattributed), unattributed: $h.unattributed}' <<<"$on" >>"$tmp/on"
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -101,6 +104,9 @@ cpu_on=$(jq '.cpu_s / .seconds * 100' "$tmp/on" | median)
 mach_off=$(jq .machine_pct "$tmp/off" | median)
 mach_on=$(jq .machine_pct "$tmp/on" | median)
 hold_cpu=$(jq .hold_cpu_pct "$tmp/on" | median)
+# The program's own time per run (the kernel's BPF statistics, on while
+# hold runs), and the loss it alone accounts for at the rate off.
+prog_ns=$(jq .prog_ns "$tmp/on" | median)
 uncounted=$(jq -s 'map(.uncounted) | add' "$tmp/on")
 unattributed=$(jq -s 'map(.unattributed) | add' "$tmp/on")
 # Packets per CPU-second of the flood: the rate one CPU would reach, which
@@ -109,19 +115,20 @@ unattributed=$(jq -s 'map(.unattributed) | add' "$tmp/on")
 ppc_off=$(jq '.packets / .cpu_s' "$tmp/off" | median)
 ppc_on=$(jq '.packets / .cpu_s' "$tmp/on" | median)
 loss=$(awk -v a="$ppc_off" -v b="$ppc_on" 'BEGIN{printf "%.1f", (a-b)/a*100}')
+prog_loss=$(awk -v ns="$prog_ns" -v a="$ppc_off" 'BEGIN{printf "%.1f", 100 * (ns * a / 1e9) / (1 + ns * a / 1e9)}')
 
 # Memory: 50,000 distinct flows (one datagram each) into a map of 16,384
 # keys (the default) and of 65,536.
 mem=""
 for size in 16384 65536; do
 	start_hold -max-flows "$size"
-	id=$(bpftool -j map list | jq "[.[] | select(.name == \"flows\" and .max_entries == $size)] | max_by(.id) | .id")
-	memlock=$(bpftool -j map show id "$id" | jq .bytes_memlock)
+	# The two flows hashes (one in use, one drained) of this size, newest.
+	memlock=$(bpftool -j map list | jq "[.[] | select(.name == \"flows_inner\" and .max_entries == $size)] | sort_by(.id) | .[-2:] | map(.bytes_memlock) | add")
 	ip netns exec "$ns" "$tmp/flood" -count 50000 -flows 50000 -port 10000 -sport 9999 >/dev/null
 	sleep 1.5
 	stop_hold
 	echo "memory, map $size: memlock $memlock, tracer $held"
-	mem+="| $size | $(jq -r .map_entries <<<"$held") | $memlock | $(jq -r .rss_kb <<<"$held") | $(jq -r .hwm_kb <<<"$held") | $(jq -r .seen <<<"$held") | $(jq -r .unattributed <<<"$held") |"$'\n'
+	mem+="| $size | $(jq -r .flows <<<"$held") | $(jq -r .attributed <<<"$held") | $memlock | $(jq -r .rss_kb <<<"$held") | $(jq -r .hwm_kb <<<"$held") | $(jq -r .seen <<<"$held") | $(jq -r .unattributed <<<"$held") |"$'\n'
 done
 
 {
@@ -136,8 +143,9 @@ done
 	echo "| on | $(printf %.0f "$pps_on") | $(printf %.0f "$ppc_on") | $(printf %.1f "$cpu_on") | $(printf %.0f "$mach_on") | $(printf %.2f "$hold_cpu") | $uncounted | $unattributed |"
 	echo
 	echo "Throughput loss with the tracer on, per flood CPU-second: $loss% (target <= 5%)."
+	echo "The program's own time per drop (kernel BPF statistics, median of the runs): $(printf %.0f "$prog_ns") ns, against $(awk -v a="$ppc_off" 'BEGIN{printf "%.0f", 1e9/a}') ns per packet off: $prog_loss% of the flood's time."
 	echo
-	echo "| map keys | flows held | map memlock bytes | tracer RSS kB | tracer peak RSS kB | seen | unattributed |"
-	echo "|---|---|---|---|---|---|---|"
+	echo "| map keys | flows kept | attributed | memlock of the two hashes, bytes | tracer RSS kB | tracer peak RSS kB | seen | unattributed |"
+	echo "|---|---|---|---|---|---|---|---|"
 	printf "%s" "$mem"
 } | tee "$RESULTS"

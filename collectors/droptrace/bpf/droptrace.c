@@ -6,22 +6,38 @@
  * kfree_skb(skb, location, reason[, rx_sk])), which the kernel fires for
  * every packet it frees as dropped, with the drop reason (5.17+) and the
  * address of the code that freed it. For each drop in the namespace in
- * scope it counts the drop in a per-CPU counter and adds it to an LRU
- * hash keyed by (netns, reason, location, interface, tuple, socket
- * cookie); user space reads that map every refresh. Nothing is streamed
- * per packet: the cost stays one hash update per drop.
+ * scope it counts the drop in a per-CPU counter and adds it to a hash
+ * keyed by (netns, reason, location, interface, tuple, socket cookie);
+ * user space drains it every refresh. Nothing is streamed per
+ * packet by default: the cost stays a hash lookup and two atomic adds.
+ * With sample_every set, one drop in sample_every per CPU (at most
+ * sample_max a second per CPU) is also written, with its first
+ * SAMPLE_BYTES of headers, to the samples ring buffer.
  *
  * Accounting (each drop in scope lands in CTR_SEEN and then either in
  * the flows map or in CTR_NOT_AGGREGATED):
  *   CTR_SEEN           drops in scope
- *   CTR_NOT_AGGREGATED the map refused the update (no free element)
+ *   CTR_NOT_AGGREGATED the map refused the insert (full: no free element)
  *   CTR_NOT_PARSED     drops whose headers could not be read (still
  *                      aggregated, with an empty tuple)
  *   CTR_OTHER_NETNS    drops outside the namespace in scope (not counted
  *                      in CTR_SEEN)
- * The LRU map evicts the least recently used flow to make room; user
- * space finds what eviction lost as CTR_SEEN minus what it has read from
- * the map (collectors/droptrace/aggregate.go).
+ *   CTR_SAMPLED        drops chosen for the samples ring: each is then in
+ *   CTR_EMITTED        written to the ring, or in
+ *   CTR_LOST           not written: the ring was full or the per-second
+ *                      cap was reached (CTR_LOST_LIMIT counts the latter)
+ *
+ * The flows are counted in one of two preallocated hashes (not LRUs: an
+ * insert fails only when all max_entries elements are in use, and the
+ * drop is then counted in CTR_NOT_AGGREGATED, so nothing is lost
+ * silently, where an LRU evicts in batches, unread). The program finds
+ * the one in use in the one-slot array of maps "flows"; user space
+ * drains by putting the other, empty, hash in the slot, which waits for
+ * every program still running with the old one to finish (the kernel's
+ * synchronize_rcu for a map-in-map update from user space), and then
+ * reads and empties the old hash, which no program writes any more.
+ * Each drop is therefore read exactly once, and the program keeps the
+ * cheap path: one lookup, then atomic adds through the pointer.
  */
 #include "kernel.h"
 #include <bpf/bpf_helpers.h>
@@ -36,12 +52,18 @@ volatile const __u32 target_netns;    /* netns inode in scope; 0: all */
 volatile const __u32 skip_reason_a = ~0U; /* SKB_NOT_DROPPED_YET on this kernel */
 volatile const __u32 skip_reason_b = ~0U; /* SKB_CONSUMED on this kernel */
 volatile const bool has_rx_sk;        /* the tracepoint has rx_sk (6.12+) */
+volatile const __u32 sample_every;    /* sample one drop in this many per CPU; 0: off */
+volatile const __u32 sample_max;      /* at most this many samples a second per CPU; 0: no cap */
 
 enum counter {
 	CTR_SEEN,
 	CTR_NOT_AGGREGATED,
 	CTR_NOT_PARSED,
 	CTR_OTHER_NETNS,
+	CTR_SAMPLED,
+	CTR_EMITTED,
+	CTR_LOST,
+	CTR_LOST_LIMIT,
 	CTR_MAX,
 };
 
@@ -90,12 +112,56 @@ struct flow_val {
 	__u64 last_ns;
 };
 
+/* Never read: they make clang emit the full key and value types into the
+ * object's BTF (referenced only from the inner map below, two pointers
+ * deep, they would be forward declarations, which the loader cannot
+ * size). They sit in .rodata, which the program has anyway. */
+volatile const struct flow_key btf_flow_key;
+volatile const struct flow_val btf_flow_val;
+
+/* flows holds the hash in use, one of the two the flows are counted in
+ * (the loader makes them, of the inner type below). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384); /* the loader sets the size */
-	__type(key, struct flow_key);
-	__type(value, struct flow_val);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct {
+		__uint(type, BPF_MAP_TYPE_HASH);
+		__uint(max_entries, 16384); /* the loader sets the size */
+		__type(key, struct flow_key);
+		__type(value, struct flow_val);
+	});
 } flows SEC(".maps");
+
+#define SAMPLE_BYTES 128
+
+/* sample is one sampled drop in the samples ring. */
+struct sample {
+	__u64 ns;       /* bpf_ktime_get_ns */
+	struct flow_key key;
+	__u32 len;      /* the packet's length (as flow_val.bytes) */
+	__u32 caplen;   /* bytes of data[] read, from the network header */
+	__u8 data[SAMPLE_BYTES];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024); /* the loader sets the size */
+} samples SEC(".maps");
+
+/* sample_state is one CPU's sampling state. */
+struct sample_state {
+	__u64 tick;      /* drops since the last sample */
+	__u64 win_start; /* start of the current one-second window */
+	__u64 win_count; /* samples taken in it */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sample_state);
+} sample_states SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -109,6 +175,76 @@ static __always_inline void count(__u32 idx)
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
 	if (v)
 		*v += 1; /* per-CPU: no other writer */
+}
+
+/* add_drop adds one drop to its flow in the hash in use. It returns 0,
+ * or -1 when the hash is full (or, never in practice, none is in use). */
+static __always_inline int add_drop(struct flow_key *k, __u64 len, __u64 now)
+{
+	__u32 zero = 0;
+	void *m = bpf_map_lookup_elem(&flows, &zero);
+	if (!m)
+		return -1;
+	struct flow_val *v = bpf_map_lookup_elem(m, k);
+	if (!v) {
+		struct flow_val nv = {.packets = 1, .bytes = len, .first_ns = now, .last_ns = now};
+		long ret = bpf_map_update_elem(m, k, &nv, BPF_NOEXIST);
+		if (ret != -EEXIST)
+			return ret ? -1 : 0;
+		/* Another CPU made it first. */
+		v = bpf_map_lookup_elem(m, k);
+		if (!v)
+			return -1;
+	}
+	__sync_fetch_and_add(&v->packets, 1);
+	__sync_fetch_and_add(&v->bytes, len);
+	v->last_ns = now;
+	return 0;
+}
+
+/* sample_drop decides whether this drop is sampled and writes it to the
+ * samples ring with up to SAMPLE_BYTES from the network header. */
+static __always_inline void sample_drop(struct flow_key *k, __u64 len, __u64 now,
+					unsigned char *head, __u32 nhoff, __u32 tail)
+{
+	__u32 zero = 0;
+	struct sample_state *st = bpf_map_lookup_elem(&sample_states, &zero);
+	if (!st)
+		return;
+	if (++st->tick < sample_every)
+		return;
+	st->tick = 0;
+	count(CTR_SAMPLED);
+	if (sample_max) {
+		if (now - st->win_start >= 1000000000ULL) {
+			st->win_start = now;
+			st->win_count = 0;
+		}
+		if (st->win_count >= sample_max) {
+			count(CTR_LOST);
+			count(CTR_LOST_LIMIT);
+			return;
+		}
+		st->win_count++;
+	}
+	struct sample *e = bpf_ringbuf_reserve(&samples, sizeof(*e), 0);
+	if (!e) {
+		count(CTR_LOST);
+		return;
+	}
+	e->ns = now;
+	__builtin_memcpy(&e->key, k, sizeof(*k));
+	e->len = len;
+	__u32 n = 0;
+	if (head && tail > nhoff)
+		n = tail - nhoff;
+	if (n > SAMPLE_BYTES)
+		n = SAMPLE_BYTES;
+	if (n && bpf_probe_read_kernel(e->data, n & (SAMPLE_BYTES * 2 - 1), head + nhoff))
+		n = 0;
+	e->caplen = n;
+	count(CTR_EMITTED); /* before the sample can be read: Read <= Emitted */
+	bpf_ringbuf_submit(e, 0);
 }
 
 static __always_inline int read_l4(struct flow_key *k, unsigned char *p)

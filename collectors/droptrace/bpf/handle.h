@@ -72,26 +72,9 @@ static __always_inline int HANDLE(__u64 *ctx, struct sk_buff *skb, struct sock *
 	}
 
 	__u64 now = bpf_ktime_get_ns();
-	struct flow_val *v = bpf_map_lookup_elem(&flows, &k);
-	if (v) {
-		__sync_fetch_and_add(&v->packets, 1);
-		__sync_fetch_and_add(&v->bytes, len);
-		v->last_ns = now;
-		return 0;
-	}
-	struct flow_val nv = {.packets = 1, .bytes = len, .first_ns = now, .last_ns = now};
-	long ret = bpf_map_update_elem(&flows, &k, &nv, BPF_NOEXIST);
-	if (ret == -EEXIST) {
-		/* Another CPU made it first. */
-		v = bpf_map_lookup_elem(&flows, &k);
-		if (v) {
-			__sync_fetch_and_add(&v->packets, 1);
-			__sync_fetch_and_add(&v->bytes, len);
-			v->last_ns = now;
-			return 0;
-		}
-	}
-	if (ret)
+	if (sample_every)
+		sample_drop(&k, len, now, head, nhoff, RD(skb, tail));
+	if (add_drop(&k, len, now))
 		count(CTR_NOT_AGGREGATED);
 	return 0;
 }

@@ -3,6 +3,9 @@
 // -duration passes, then prints its accounting, its CPU and its memory
 // as JSON. It is the tracer side of the drop tracer's benchmark
 // (collectors/droptrace/bench/run.sh): a whole process, as netlens is.
+// With -source netdm it runs the drop monitor's collector (NET_DM)
+// instead, for the benchmark in the VM (vmtest/bench.sh); -sample N
+// turns on the tracer's sampled stream.
 package main
 
 import (
@@ -18,15 +21,26 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"netlens/collectors"
+	"netlens/collectors/dropmon"
 	"netlens/collectors/droptrace"
 	"netlens/model"
 )
 
-type pub struct{ last model.DropTrace }
+type pub struct {
+	last model.DropTrace
+	mon  model.DropMonitor
+}
 
 func (p *pub) Publish(u model.Update) {
-	if d, ok := u.(model.DropTraceUpdate); ok {
+	switch d := u.(type) {
+	case model.DropTraceUpdate:
 		p.last = d.Trace
+	case model.DropsUpdate:
+		p.mon = d.Monitor
 	}
 }
 
@@ -35,13 +49,30 @@ func main() {
 	interval := flag.Duration("interval", time.Second, "map read interval")
 	dur := flag.Duration("duration", time.Minute, "stop after")
 	maxFlows := flag.Int("max-flows", droptrace.DefaultMaxFlows, "flows map size")
+	sample := flag.Uint("sample", 0, "sample one drop in N (0: off)")
+	source := flag.String("source", "ebpf", "ebpf (the tracer) or netdm (the drop monitor)")
 	flag.Parse()
+	// The kernel times BPF programs while this descriptor is open: the
+	// tracer's cost per drop (run_time_ns / run_cnt).
+	if stats, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME); err == nil {
+		defer stats.Close()
+	}
 	ino, err := droptrace.NetnsInode(*ns)
 	if err != nil {
 		fail(err)
 	}
-	c := droptrace.New(droptrace.Options{Netns: ino, MaxFlows: *maxFlows})
-	defer c.Close()
+	var c collectors.Collector
+	var tracer *droptrace.Collector
+	switch *source {
+	case "ebpf":
+		tracer = droptrace.New(droptrace.Options{Netns: ino, MaxFlows: *maxFlows, SampleEvery: uint32(*sample)})
+		c = tracer
+	case "netdm":
+		c = dropmon.New(dropmon.Options{})
+	default:
+		fail(fmt.Errorf("-source %q: want ebpf or netdm", *source))
+	}
+	defer c.(interface{ Close() error }).Close()
 	p := &pub{}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
@@ -71,6 +102,11 @@ loop:
 	if err := c.Collect(context.Background(), p); err != nil {
 		fail(err)
 	}
+	var runs uint64
+	var runtime time.Duration
+	if tracer != nil {
+		runs, runtime, _ = tracer.RunStats()
+	}
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	secs := time.Since(start).Seconds()
@@ -87,6 +123,9 @@ loop:
 		"rss_kb": status("VmRSS"), "hwm_kb": status("VmHWM"),
 		"seen": d.Seen, "no_socket": noSocket, "attributed": d.Attributed, "unattributed": d.Unattributed, "not_aggregated": d.NotAggregated,
 		"map_entries": d.MapEntries, "map_max": d.MapMax, "flows": len(d.Flows), "attach": d.Attach,
+		"sampled": d.Sampling.Sampled, "emitted": d.Sampling.Emitted, "lost": d.Sampling.Lost, "read": d.Sampling.Read,
+		"prog_runs": runs, "prog_ns_per_run": float64(runtime.Nanoseconds()) / float64(max(runs, 1)),
+		"netdm_total": p.mon.Total, "netdm_lost": p.mon.Lost, "netdm_queue_dropped": p.mon.QueueDropped,
 	})
 }
 
