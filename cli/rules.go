@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -326,8 +327,23 @@ func parseID(s string) (uint32, error) {
 // ruleFlags are the flags that describe a rule.
 type ruleFlags struct {
 	action, hooks, family, proto, src, dst, sport, dport, iif, oif, label string
+	srcSet, dstSet, sportSet, dportSet                                    string
 	priority                                                              uint32
 	disabled                                                              bool
+}
+
+// setText is the text of a set flag: the value itself ("a,b,c"), or the
+// file it names after "@" (one element per line, # comments).
+func setText(v string) (string, error) {
+	name, ok := strings.CutPrefix(v, "@")
+	if !ok {
+		return v, nil
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return "", fmt.Errorf("set file: %w", err)
+	}
+	return string(b), nil
 }
 
 func (rf *ruleFlags) register(fs *pflag.FlagSet) {
@@ -339,6 +355,10 @@ func (rf *ruleFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&rf.dst, "dst", "", "destination address or prefix")
 	fs.StringVar(&rf.sport, "sport", "", "source port or range (1000-2000)")
 	fs.StringVar(&rf.dport, "dport", "", "destination port or range")
+	fs.StringVar(&rf.srcSet, "src-set", "", "source in a set of addresses/prefixes: a,b,c or @FILE (one per line); \"\" removes it")
+	fs.StringVar(&rf.dstSet, "dst-set", "", "destination in a set of addresses/prefixes: a,b,c or @FILE")
+	fs.StringVar(&rf.sportSet, "sport-set", "", "source port in a set of ports: 22,80,443 or @FILE")
+	fs.StringVar(&rf.dportSet, "dport-set", "", "destination port in a set of ports: 22,80,443 or @FILE")
 	fs.StringVar(&rf.iif, "iif", "", "input interface")
 	fs.StringVar(&rf.oif, "oif", "", "output interface")
 	fs.Uint32Var(&rf.priority, "priority", 0, "lower runs first; ties by id")
@@ -365,6 +385,28 @@ func (rf *ruleFlags) rule(fs *pflag.FlagSet, base model.Rule) (model.Rule, error
 	set("dst", func() (err error) { r.Dst, err = rules.ParsePrefix(rf.dst); return })
 	set("sport", func() (err error) { r.SrcPorts, err = rules.ParsePorts(rf.sport); return })
 	set("dport", func() (err error) { r.DstPorts, err = rules.ParsePorts(rf.dport); return })
+	prefixSet := func(v string, dst *[]netip.Prefix) func() error {
+		return func() error {
+			text, err := setText(v)
+			if err == nil {
+				*dst, err = rules.ParsePrefixSet(text)
+			}
+			return err
+		}
+	}
+	portSet := func(v string, dst *[]uint16) func() error {
+		return func() error {
+			text, err := setText(v)
+			if err == nil {
+				*dst, err = rules.ParsePortSet(text)
+			}
+			return err
+		}
+	}
+	set("src-set", prefixSet(rf.srcSet, &r.SrcSet))
+	set("dst-set", prefixSet(rf.dstSet, &r.DstSet))
+	set("sport-set", portSet(rf.sportSet, &r.SrcPortSet))
+	set("dport-set", portSet(rf.dportSet, &r.DstPortSet))
 	set("iif", func() error { r.InIface = rf.iif; return nil })
 	set("oif", func() error { r.OutIface = rf.oif; return nil })
 	set("priority", func() error { r.Priority = rf.priority; return nil })

@@ -62,6 +62,7 @@
 #include <net/netns/generic.h>
 #include <linux/inetdevice.h>
 #include <linux/u64_stats_sync.h>
+#include <linux/refcount.h>
 #include "uapi/netlens.h"
 
 #define NETLENS_HASH_BITS	12
@@ -116,6 +117,36 @@ struct netlens_hook_counts {
 	u64 examined[2][NETLENS_NHOOKS];
 };
 
+/*
+ * struct netlens_set - the elements a rule's source/destination address or
+ * port must be one of.  Immutable once built; shared by the copies of a rule
+ * (a change that does not touch the set, a transaction's saved copy) through
+ * @ref and freed with the last copy, which is itself freed after a grace
+ * period (call_rcu), so the packet path reads it under RCU without a lock.
+ *
+ * Address sets: open addressing with linear probing in @slots (twice the
+ * elements, a power of two), keyed by (masked address, prefix length);
+ * @plens says which lengths are in use, so a lookup costs one probe per
+ * length in use (one for a set of hosts).  Port sets: a 65,536-bit map.
+ */
+struct netlens_set_slot {
+	union nf_inet_addr addr;
+	u8 plen;			/* 0: empty slot */
+};
+
+struct netlens_set {
+	refcount_t ref;
+	u32 n;				/* elements */
+	u8 family;			/* NETLENS_FAMILY_IPV4/IPV6; 0 for a port set */
+	u32 mask;			/* slots - 1 */
+	size_t bytes;			/* what the set costs, for the module-wide bound */
+	unsigned long plens[BITS_TO_LONGS(129)];
+	union {
+		DECLARE_FLEX_ARRAY(struct netlens_set_slot, slots);
+		DECLARE_FLEX_ARRAY(unsigned long, ports);	/* BITS_TO_LONGS(65536) */
+	};
+};
+
 struct netlens_match {
 	u32 hooks;			/* NETLENS_HOOK_* mask */
 	u8 family;			/* NETLENS_FAMILY_* (a bit mask: BOTH = V4|V6) */
@@ -132,6 +163,8 @@ struct netlens_match {
 	u8 tcp_flags, tcp_mask;		/* mask 0: flags not looked at */
 	u32 neg;			/* NETLENS_NEG_* */
 	u8 ct_state;			/* NETLENS_CT_*, 0 = not looked at */
+	/* [NETLENS_SET_*]: NULL = no set; excludes the prefix/range of its field */
+	struct netlens_set *set[NETLENS_SET_FIELD_MAX + 1];
 };
 
 struct netlens_txn;
@@ -222,6 +255,7 @@ void netlens_rules_init(struct netlens_net *nn);
 void netlens_rules_exit(struct netlens_net *nn);
 struct netlens_rule *netlens_rule_alloc(void);
 void netlens_rule_free(struct netlens_rule *r);
+struct netlens_rule *netlens_rule_copy(const struct netlens_rule *r);
 int netlens_tabs_ensure(struct netlens_net *nn);
 int netlens_rule_insert(struct netlens_net *nn, struct netlens_rule *r);
 void netlens_rule_remove(struct netlens_net *nn, struct netlens_rule *r);
@@ -239,6 +273,22 @@ void netlens_txn_free(struct netlens_txn *t);
 void netlens_txn_drop(struct netlens_rule *r);
 void netlens_txn_arm(struct netlens_net *nn);
 void netlens_revert_work(struct work_struct *work);
+
+/* netlens_set.c */
+struct netlens_set *netlens_set_build(const struct genl_info *info, int type,
+				      int field, struct netlink_ext_ack *extack);
+void netlens_set_get(struct netlens_set *s);
+void netlens_set_put(struct netlens_set *s);
+void netlens_sets_get(struct netlens_match *m);
+void netlens_sets_put(struct netlens_match *m);
+bool netlens_set_has_addr(const struct netlens_set *s,
+			  const union nf_inet_addr *a);
+static inline bool netlens_set_has_port(const struct netlens_set *s, u16 port)
+{
+	return test_bit(port, s->ports);
+}
+int netlens_set_fill(struct sk_buff *skb, const struct netlens_set *s,
+		     int attr, u32 *cursor);
 
 /* netlens_hooks.c */
 void netlens_hooks_init(struct netlens_net *nn);

@@ -72,7 +72,29 @@ static const struct genl_multicast_group netlens_mcgrps[] = {
 	[NETLENS_A_RULE_COUNT]		= { .type = NLA_REJECT,		\
 					    .reject_message = "rule count is read-only" }, \
 	[NETLENS_A_HOOKS_REGISTERED]	= { .type = NLA_REJECT,		\
-					    .reject_message = "hook count is read-only" }
+					    .reject_message = "hook count is read-only" }, \
+	[NETLENS_A_RULE_SRC_SET]	= NLA_POLICY_NESTED(netlens_set_policy), \
+	[NETLENS_A_RULE_DST_SET]	= NLA_POLICY_NESTED(netlens_set_policy), \
+	[NETLENS_A_RULE_SPORT_SET]	= NLA_POLICY_NESTED(netlens_set_policy), \
+	[NETLENS_A_RULE_DPORT_SET]	= NLA_POLICY_NESTED(netlens_set_policy), \
+	[NETLENS_A_RULE_SRC_SET_SIZE]	= { .type = NLA_REJECT,		\
+					    .reject_message = "set size is read-only" }, \
+	[NETLENS_A_RULE_DST_SET_SIZE]	= { .type = NLA_REJECT,		\
+					    .reject_message = "set size is read-only" }, \
+	[NETLENS_A_RULE_SPORT_SET_SIZE]	= { .type = NLA_REJECT,		\
+					    .reject_message = "set size is read-only" }, \
+	[NETLENS_A_RULE_DPORT_SET_SIZE]	= { .type = NLA_REJECT,		\
+					    .reject_message = "set size is read-only" }
+
+static const struct nla_policy netlens_pfx_policy[NETLENS_A_PFX_MAX + 1] = {
+	[NETLENS_A_PFX_ADDR]		= { .type = NLA_BINARY, .len = 16 },
+	[NETLENS_A_PFX_PLEN]		= NLA_POLICY_RANGE(NLA_U8, 1, 128),
+};
+
+static const struct nla_policy netlens_set_policy[NETLENS_A_SET_MAX + 1] = {
+	[NETLENS_A_SET_PREFIX]		= NLA_POLICY_NESTED(netlens_pfx_policy),
+	[NETLENS_A_SET_PORT]		= { .type = NLA_U16 },
+};
 
 static const struct nla_policy netlens_create_policy[NETLENS_A_MAX + 1] = {
 	NETLENS_RULE_ATTRS_POLICY,
@@ -115,6 +137,11 @@ static const struct nla_policy netlens_policy_policy[NETLENS_A_MAX + 1] = {
 	[NETLENS_A_REVERT_MS]		= { .type = NLA_U32 },
 };
 
+static const struct nla_policy netlens_get_set_policy[NETLENS_A_MAX + 1] = {
+	[NETLENS_A_RULE_ID]		= NLA_POLICY_MIN(NLA_U32, 1),
+	[NETLENS_A_SET_FIELD]		= NLA_POLICY_MAX(NLA_U8, NETLENS_SET_FIELD_MAX),
+};
+
 /* COUNTERS takes no attribute */
 static const struct nla_policy netlens_counters_policy[NETLENS_A_MAX + 1] = {
 };
@@ -140,6 +167,23 @@ static int netlens_put_addr(struct sk_buff *skb, int aattr, int pattr, u8 fam,
 	if (nla_put(skb, aattr, fam == NETLENS_FAMILY_IPV4 ? 4 : 16, a))
 		return -EMSGSIZE;
 	return nla_put_u8(skb, pattr, plen);
+}
+
+/* the elements of a set are listed by GET_SET; a rule says how many there are */
+static int netlens_put_set_sizes(struct sk_buff *skb, const struct netlens_match *m)
+{
+	static const int attr[] = {
+		[NETLENS_SET_SRC] = NETLENS_A_RULE_SRC_SET_SIZE,
+		[NETLENS_SET_DST] = NETLENS_A_RULE_DST_SET_SIZE,
+		[NETLENS_SET_SPORT] = NETLENS_A_RULE_SPORT_SET_SIZE,
+		[NETLENS_SET_DPORT] = NETLENS_A_RULE_DPORT_SET_SIZE,
+	};
+	int f;
+
+	for (f = 0; f <= NETLENS_SET_FIELD_MAX; f++)
+		if (m->set[f] && nla_put_u32(skb, attr[f], m->set[f]->n))
+			return -EMSGSIZE;
+	return 0;
 }
 
 static int netlens_rule_fill(struct sk_buff *skb, const struct netlens_rule *r)
@@ -176,6 +220,7 @@ static int netlens_rule_fill(struct sk_buff *skb, const struct netlens_rule *r)
 	     (nla_put_u8(skb, NETLENS_A_RULE_REJECT_WITH, r->reject_with) ||
 	      (r->reject_with == NETLENS_REJECT_ICMP_UNREACH &&
 	       nla_put_u8(skb, NETLENS_A_RULE_REJECT_CODE, r->reject_code)))) ||
+	    netlens_put_set_sizes(skb, m) ||
 	    nla_put_u64_64bit(skb, NETLENS_A_RULE_PACKETS, st.packets, NETLENS_A_PAD) ||
 	    nla_put_u64_64bit(skb, NETLENS_A_RULE_BYTES, st.bytes, NETLENS_A_PAD) ||
 	    nla_put_u64_64bit(skb, NETLENS_A_RULE_LAST_HIT_NS, st.last_hit_ns,
@@ -474,13 +519,13 @@ static int netlens_parse_l4(struct genl_info *info, struct netlens_rule *r)
 		m->neg = nla_get_u32(tb[NETLENS_A_RULE_NEGATE]);
 	if (m->ct_state)
 		have |= NETLENS_NEG_CT;
-	if (m->src_plen)
+	if (m->src_plen || m->set[NETLENS_SET_SRC])
 		have |= NETLENS_NEG_SRC;
-	if (m->dst_plen)
+	if (m->dst_plen || m->set[NETLENS_SET_DST])
 		have |= NETLENS_NEG_DST;
-	if (m->sport_min || m->sport_max != 0xffff)
+	if (m->sport_min || m->sport_max != 0xffff || m->set[NETLENS_SET_SPORT])
 		have |= NETLENS_NEG_SPORT;
-	if (m->dport_min || m->dport_max != 0xffff)
+	if (m->dport_min || m->dport_max != 0xffff || m->set[NETLENS_SET_DPORT])
 		have |= NETLENS_NEG_DPORT;
 	if (m->iifname[0])
 		have |= NETLENS_NEG_IIF;
@@ -561,6 +606,77 @@ static int netlens_parse_reject(struct genl_info *info, struct netlens_rule *r)
 		NL_SET_ERR_MSG_ATTR(extack, code,
 				    "ICMP unreachable codes are 0..15 (IPv4) and 0..6 (IPv6)");
 		return -ERANGE;
+	}
+	return 0;
+}
+
+/*
+ * netlens_parse_sets - the address and port sets of the request replace the
+ * rule's (an empty nest removes one); checked against the rule as a whole:
+ * a set excludes the prefix or port range of its field, an address set
+ * fixes the rule's family.  @afam is the family of the rule's prefixes.
+ */
+static int netlens_parse_sets(struct genl_info *info, struct netlens_rule *r,
+			      u8 afam)
+{
+	static const int attr[] = {
+		[NETLENS_SET_SRC] = NETLENS_A_RULE_SRC_SET,
+		[NETLENS_SET_DST] = NETLENS_A_RULE_DST_SET,
+		[NETLENS_SET_SPORT] = NETLENS_A_RULE_SPORT_SET,
+		[NETLENS_SET_DPORT] = NETLENS_A_RULE_DPORT_SET,
+	};
+	struct netlink_ext_ack *extack = info->extack;
+	struct netlens_match *m = &r->m;
+	struct netlens_set *set;
+	u8 setfam = 0;
+	int f;
+
+	for (f = 0; f <= NETLENS_SET_FIELD_MAX; f++) {
+		if (!info->attrs[attr[f]])
+			continue;
+		/* every attribute of the type, not only the last (info->attrs) */
+		set = netlens_set_build(info, attr[f], f, extack);
+		if (IS_ERR(set))
+			return PTR_ERR(set);
+		netlens_set_put(m->set[f]);
+		m->set[f] = set;
+	}
+	if (m->set[NETLENS_SET_SRC] && m->src_plen) {
+		NL_SET_ERR_MSG_MOD(extack, "a rule has a source prefix or a source set, not both");
+		return -EINVAL;
+	}
+	if (m->set[NETLENS_SET_DST] && m->dst_plen) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "a rule has a destination prefix or a destination set, not both");
+		return -EINVAL;
+	}
+	if (m->set[NETLENS_SET_SPORT] && (m->sport_min || m->sport_max != 0xffff)) {
+		NL_SET_ERR_MSG_MOD(extack, "a rule has a source port range or a source port set, not both");
+		return -EINVAL;
+	}
+	if (m->set[NETLENS_SET_DPORT] && (m->dport_min || m->dport_max != 0xffff)) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "a rule has a destination port range or a destination port set, not both");
+		return -EINVAL;
+	}
+	for (f = NETLENS_SET_SRC; f <= NETLENS_SET_DST; f++) {
+		if (!m->set[f])
+			continue;
+		if ((setfam && setfam != m->set[f]->family) ||
+		    (afam && afam != m->set[f]->family)) {
+			NL_SET_ERR_MSG_MOD(extack,
+					   "the rule's sets and prefixes are of different families");
+			return -EINVAL;
+		}
+		setfam = m->set[f]->family;
+	}
+	if (setfam && m->family != setfam) {
+		if (info->attrs[NETLENS_A_RULE_FAMILY]) {
+			NL_SET_ERR_MSG_ATTR(extack, info->attrs[NETLENS_A_RULE_FAMILY],
+					    "family does not match the family of the set");
+			return -EINVAL;
+		}
+		m->family = setfam;
 	}
 	return 0;
 }
@@ -670,8 +786,13 @@ static int netlens_parse_rule(struct genl_info *info, struct netlens_rule *r)
 				  &m->dport_max, false);
 	if (err)
 		return err;
+	err = netlens_parse_sets(info, r, afam);
+	if (err)
+		return err;
 	if ((m->sport_min || m->sport_max != 0xffff ||
-	     m->dport_min || m->dport_max != 0xffff) && !netlens_ports_ok(m->proto)) {
+	     m->dport_min || m->dport_max != 0xffff ||
+	     m->set[NETLENS_SET_SPORT] || m->set[NETLENS_SET_DPORT]) &&
+	    !netlens_ports_ok(m->proto)) {
 		NL_SET_ERR_MSG_MOD(extack,
 				   "ports need protocol tcp (6), udp (17), udplite (136) or sctp (132)");
 		return -EINVAL;
@@ -872,29 +993,26 @@ static int netlens_cmd_change(struct sk_buff *skb, struct genl_info *info)
 		goto unlock;
 	}
 	err = -ENOMEM;
-	nr = kmemdup(old, sizeof(*old), GFP_KERNEL);
+	nr = netlens_rule_copy(old);
 	if (!nr)
 		goto unlock;
-	nr->index = NETLENS_IDX_NONE;
 	err = netlens_parse_rule(info, nr);
 	if (err) {
-		kfree(nr);
+		netlens_rule_free(nr);
 		goto unlock;
 	}
 	if (info->attrs[NETLENS_A_REVERT_MS]) {
-		prev = kmemdup(old, sizeof(*old), GFP_KERNEL);
+		prev = netlens_rule_copy(old);
 		if (!prev) {
-			kfree(nr);
+			netlens_rule_free(nr);
 			err = -ENOMEM;
 			goto unlock;
 		}
 		prev->stats = NULL;
-		prev->owns_stats = 0;
-		prev->index = NETLENS_IDX_NONE;
 		nr->txn = netlens_txn_new(nn, info, old->id, prev);
 		if (!nr->txn) {
-			kfree(prev);
-			kfree(nr);
+			netlens_rule_free(prev);
+			netlens_rule_free(nr);
 			err = -ENOMEM;
 			goto unlock;
 		}
@@ -1097,6 +1215,72 @@ static int netlens_dump_rules(struct sk_buff *skb, struct netlink_callback *cb)
 	return skb->len;
 }
 
+/*
+ * netlens_dump_set - GET_SET: the elements of one set of one rule, as many
+ * messages as they need (each with RULE_ID, SET_FIELD and the set's nest of
+ * elements).  cb->args[0] is where the next message starts; a rule changed
+ * in between flags the dump NLM_F_DUMP_INTR (the client starts again).
+ */
+static int netlens_dump_set(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	static const int attr[] = {
+		[NETLENS_SET_SRC] = NETLENS_A_RULE_SRC_SET,
+		[NETLENS_SET_DST] = NETLENS_A_RULE_DST_SET,
+		[NETLENS_SET_SPORT] = NETLENS_A_RULE_SPORT_SET,
+		[NETLENS_SET_DPORT] = NETLENS_A_RULE_DPORT_SET,
+	};
+	const struct genl_dumpit_info *di = genl_dumpit_info(cb);
+	struct netlens_net *nn = netlens_pernet(sock_net(skb->sk));
+	struct nlattr *id = di->attrs[NETLENS_A_RULE_ID];
+	struct nlattr *fa = di->attrs[NETLENS_A_SET_FIELD];
+	struct netlens_rule *r;
+	const struct netlens_set *set;
+	u32 cursor = cb->args[0];
+	void *hdr;
+	int field, err = 0;
+
+	if (cursor == U32_MAX)	/* done */
+		return 0;
+	if (!id || !fa) {
+		NL_SET_ERR_MSG_MOD(cb->extack, "GET_SET needs RULE_ID and SET_FIELD");
+		return -EINVAL;
+	}
+	field = nla_get_u8(fa);
+	mutex_lock(&nn->lock);
+	cb->seq = nn->gen;
+	r = xa_load(&nn->rules, nla_get_u32(id));
+	if (!r) {
+		NL_SET_ERR_MSG_ATTR(cb->extack, id, "unknown rule id");
+		err = -ENOENT;
+		goto unlock;
+	}
+	set = r->m.set[field];
+	if (!set) {
+		NL_SET_ERR_MSG_ATTR(cb->extack, fa, "the rule has no such set");
+		err = -ENOENT;
+		goto unlock;
+	}
+	while (cursor != U32_MAX) {
+		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+				  &netlens_family, NLM_F_MULTI, NETLENS_CMD_GET_SET);
+		if (!hdr)
+			break;
+		genl_dump_check_consistent(cb, hdr);
+		if (nla_put_u32(skb, NETLENS_A_RULE_ID, r->id) ||
+		    nla_put_u8(skb, NETLENS_A_SET_FIELD, field) ||
+		    netlens_set_fill(skb, set, attr[field], &cursor)) {
+			genlmsg_cancel(skb, hdr);
+			break;
+		}
+		genlmsg_end(skb, hdr);
+	}
+	cb->args[0] = cursor;
+	err = skb->len ?: -EMSGSIZE;
+unlock:
+	mutex_unlock(&nn->lock);
+	return err;
+}
+
 static int netlens_put_hook_stats(struct sk_buff *skb, struct netlens_net *nn)
 {
 	struct netlens_hook_counts sum;
@@ -1198,6 +1382,12 @@ static const struct genl_ops netlens_ops[] = {
 		.doit = netlens_cmd_get,
 		.dumpit = netlens_dump_rules,
 		.policy = netlens_get_policy,
+		.maxattr = NETLENS_A_MAX,
+	},
+	{
+		.cmd = NETLENS_CMD_GET_SET,
+		.dumpit = netlens_dump_set,
+		.policy = netlens_get_set_policy,
 		.maxattr = NETLENS_A_MAX,
 	},
 	{

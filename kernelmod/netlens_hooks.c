@@ -137,6 +137,22 @@ static bool netlens_match(const struct netlens_rule *r,
 	    NETLENS_MISS(m, NETLENS_NEG_DST,
 			 netlens_addr_match(p->family, &p->dst, &m->dst, &m->dst_mask)))
 		return false;
+	if (m->set[NETLENS_SET_DST] &&
+	    NETLENS_MISS(m, NETLENS_NEG_DST,
+			 netlens_set_has_addr(m->set[NETLENS_SET_DST], &p->dst)))
+		return false;
+	if (m->set[NETLENS_SET_SRC] &&
+	    NETLENS_MISS(m, NETLENS_NEG_SRC,
+			 netlens_set_has_addr(m->set[NETLENS_SET_SRC], &p->src)))
+		return false;
+	if (m->set[NETLENS_SET_DPORT] &&
+	    NETLENS_MISS(m, NETLENS_NEG_DPORT, p->has_ports &&
+			 netlens_set_has_port(m->set[NETLENS_SET_DPORT], p->dport)))
+		return false;
+	if (m->set[NETLENS_SET_SPORT] &&
+	    NETLENS_MISS(m, NETLENS_NEG_SPORT, p->has_ports &&
+			 netlens_set_has_port(m->set[NETLENS_SET_SPORT], p->sport)))
+		return false;
 	if (m->src_plen &&
 	    NETLENS_MISS(m, NETLENS_NEG_SRC,
 			 netlens_addr_match(p->family, &p->src, &m->src, &m->src_mask)))

@@ -280,13 +280,32 @@ struct netlens_rule *netlens_rule_alloc(void)
 	return r;
 }
 
-/* netlens_rule_free - free a rule that was never published. */
+/*
+ * netlens_rule_copy - a copy of @r that does not own its counters, with its
+ * own references to the sets; free it with netlens_rule_free() (which then
+ * leaves the counters alone) or publish it with netlens_rule_replace().
+ */
+struct netlens_rule *netlens_rule_copy(const struct netlens_rule *r)
+{
+	struct netlens_rule *c = kmemdup(r, sizeof(*r), GFP_KERNEL_ACCOUNT);
+
+	if (!c)
+		return NULL;
+	c->owns_stats = 0;
+	c->index = NETLENS_IDX_NONE;
+	c->txn = NULL;
+	netlens_sets_get(&c->m);
+	return c;
+}
+
+/* netlens_rule_free - free a rule that was never published (or is no more). */
 void netlens_rule_free(struct netlens_rule *r)
 {
 	if (!r)
 		return;
 	if (r->owns_stats)
 		free_percpu(r->stats);
+	netlens_sets_put(&r->m);
 	kfree(r);
 }
 

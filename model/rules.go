@@ -62,9 +62,17 @@ type Rule struct {
 	SrcPorts PortRange    `json:"sport,omitzero"`
 	DstPorts PortRange    `json:"dport,omitzero"`
 	// InIface and OutIface are interface names; "" is any.
-	InIface  string     `json:"iif,omitempty"`
-	OutIface string     `json:"oif,omitempty"`
-	Action   RuleAction `json:"action"`
+	// SrcSet and DstSet are sets of prefixes of one family the source or
+	// destination must be in, looked up in O(1) (instead of Src or Dst);
+	// SrcPortSet and DstPortSet are sets of ports (instead of a range).
+	// Each holds at most 65,536 elements; nil is no set.
+	SrcSet     []netip.Prefix `json:"src_set,omitempty"`
+	DstSet     []netip.Prefix `json:"dst_set,omitempty"`
+	SrcPortSet []uint16       `json:"sport_set,omitempty"`
+	DstPortSet []uint16       `json:"dport_set,omitempty"`
+	InIface    string         `json:"iif,omitempty"`
+	OutIface   string         `json:"oif,omitempty"`
+	Action     RuleAction     `json:"action"`
 	// Priority orders rules: lower runs first, ties by ID.
 	Priority uint32 `json:"priority"`
 	Label    string `json:"label,omitempty"`

@@ -26,6 +26,7 @@ const (
 	cmdConfirm                 // NETLENS_CMD_CONFIRM
 	cmdEvent                   // NETLENS_CMD_EVENT
 	cmdPolicy                  // NETLENS_CMD_POLICY
+	cmdGetSet                  // NETLENS_CMD_GET_SET
 )
 
 // attr is a top-level attribute type.
@@ -72,7 +73,56 @@ const (
 	attrPolicyFamily                // NETLENS_A_POLICY_FAMILY
 	attrPolicyHook                  // NETLENS_A_POLICY_HOOK
 	attrPolicyVerdict               // NETLENS_A_POLICY_VERDICT
+	attrSrcSet                      // NETLENS_A_RULE_SRC_SET
+	attrDstSet                      // NETLENS_A_RULE_DST_SET
+	attrSportSet                    // NETLENS_A_RULE_SPORT_SET
+	attrDportSet                    // NETLENS_A_RULE_DPORT_SET
+	attrSrcSetSize                  // NETLENS_A_RULE_SRC_SET_SIZE
+	attrDstSetSize                  // NETLENS_A_RULE_DST_SET_SIZE
+	attrSportSetSize                // NETLENS_A_RULE_SPORT_SET_SIZE
+	attrDportSetSize                // NETLENS_A_RULE_DPORT_SET_SIZE
+	attrSetField                    // NETLENS_A_SET_FIELD
 )
+
+// SetMax is the most elements one set can hold.
+const SetMax = 65536 // NETLENS_SET_MAX
+
+// setAttr is an attribute nested in a rule's set.
+type setAttr uint16
+
+const (
+	setUnspec setAttr = iota // NETLENS_A_SET_UNSPEC
+	setPrefix                // NETLENS_A_SET_PREFIX
+	setPort                  // NETLENS_A_SET_PORT
+)
+
+// pfxAttr is an attribute nested in NETLENS_A_SET_PREFIX.
+type pfxAttr uint16
+
+const (
+	pfxUnspec pfxAttr = iota // NETLENS_A_PFX_UNSPEC
+	pfxAddr                  // NETLENS_A_PFX_ADDR
+	pfxPlen                  // NETLENS_A_PFX_PLEN
+)
+
+// SetField names one of the sets a rule can have.
+type SetField uint8
+
+const (
+	SetSrc      SetField = iota // NETLENS_SET_SRC: source address in a set of prefixes
+	SetDst                      // NETLENS_SET_DST: destination address in a set of prefixes
+	SetSrcPorts                 // NETLENS_SET_SPORT: source port in a set of ports
+	SetDstPorts                 // NETLENS_SET_DPORT: destination port in a set of ports
+	numSetFields
+)
+
+// setAttrs are the rule attributes of each set and of its size.
+var setAttrs = [numSetFields]struct{ set, size attr }{
+	SetSrc:      {attrSrcSet, attrSrcSetSize},
+	SetDst:      {attrDstSet, attrDstSetSize},
+	SetSrcPorts: {attrSportSet, attrSportSetSize},
+	SetDstPorts: {attrDportSet, attrDportSetSize},
+}
 
 // hsAttr is an attribute nested in NETLENS_A_HOOK_STATS.
 type hsAttr uint16

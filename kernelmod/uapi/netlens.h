@@ -31,6 +31,7 @@ enum netlens_cmd {
 	NETLENS_CMD_CONFIRM,	/* TXN_ID: keep a change made with REVERT_MS */
 	NETLENS_CMD_EVENT,	/* multicast only: EVENT + rule attrs */
 	NETLENS_CMD_POLICY,	/* POLICY_FAMILY + POLICY_HOOK + POLICY_VERDICT [+ REVERT_MS] -> reply: TXN_ID when reverting */
+	NETLENS_CMD_GET_SET,	/* dumpit: RULE_ID + SET_FIELD -> the set's elements, in chunks */
 
 	__NETLENS_CMD_MAX,
 };
@@ -77,10 +78,57 @@ enum netlens_attr {
 	NETLENS_A_POLICY_FAMILY,	/* u8, NETLENS_FAMILY_IPV4 or _IPV6 */
 	NETLENS_A_POLICY_HOOK,		/* u8, NF_INET_* hook number */
 	NETLENS_A_POLICY_VERDICT,	/* u8, NETLENS_ACTION_ACCEPT or _DROP: what no rule decides */
+	NETLENS_A_RULE_SRC_SET,		/* nested NETLENS_A_SET_PREFIX: source in the set; empty = no set */
+	NETLENS_A_RULE_DST_SET,		/* nested NETLENS_A_SET_PREFIX: destination in the set; empty = no set */
+	NETLENS_A_RULE_SPORT_SET,	/* nested NETLENS_A_SET_PORT: source port in the set; empty = no set */
+	NETLENS_A_RULE_DPORT_SET,	/* nested NETLENS_A_SET_PORT: destination port in the set; empty = no set */
+	NETLENS_A_RULE_SRC_SET_SIZE,	/* u32, read-only, elements of the source set (0 = none) */
+	NETLENS_A_RULE_DST_SET_SIZE,	/* u32, read-only, elements of the destination set */
+	NETLENS_A_RULE_SPORT_SET_SIZE,	/* u32, read-only, elements of the source port set */
+	NETLENS_A_RULE_DPORT_SET_SIZE,	/* u32, read-only, elements of the destination port set */
+	NETLENS_A_SET_FIELD,		/* u8, enum netlens_set_field: which set GET_SET lists */
 
 	__NETLENS_A_MAX,
 };
 #define NETLENS_A_MAX (__NETLENS_A_MAX - 1)
+
+/*
+ * Sets: a rule may match its source or destination against a set of
+ * prefixes, and its source or destination port against a set of ports,
+ * each looked up in O(1).  A set belongs to its rule (no named sets).
+ */
+#define NETLENS_SET_MAX			65536	/* elements in one set */
+
+/* attributes nested in NETLENS_A_RULE_{SRC,DST,SPORT,DPORT}_SET */
+enum netlens_set_attr {
+	NETLENS_A_SET_UNSPEC,
+	NETLENS_A_SET_PREFIX,		/* nested NETLENS_A_PFX_*: one prefix (address sets) */
+	NETLENS_A_SET_PORT,		/* u16, host order: one port (port sets) */
+
+	__NETLENS_A_SET_MAX,
+};
+#define NETLENS_A_SET_MAX (__NETLENS_A_SET_MAX - 1)
+
+/* attributes nested in NETLENS_A_SET_PREFIX */
+enum netlens_pfx_attr {
+	NETLENS_A_PFX_UNSPEC,
+	NETLENS_A_PFX_ADDR,		/* binary, 4 or 16 bytes; every element of a set has one family */
+	NETLENS_A_PFX_PLEN,		/* u8, 1..32 or 1..128; absent = the whole address (a host) */
+
+	__NETLENS_A_PFX_MAX,
+};
+#define NETLENS_A_PFX_MAX (__NETLENS_A_PFX_MAX - 1)
+
+/* which set of a rule, for NETLENS_A_SET_FIELD */
+enum netlens_set_field {
+	NETLENS_SET_SRC,
+	NETLENS_SET_DST,
+	NETLENS_SET_SPORT,
+	NETLENS_SET_DPORT,
+
+	__NETLENS_SET_FIELD_MAX,
+};
+#define NETLENS_SET_FIELD_MAX (__NETLENS_SET_FIELD_MAX - 1)
 
 /* attributes nested in NETLENS_A_HOOK_STATS */
 enum netlens_hook_stats_attr {

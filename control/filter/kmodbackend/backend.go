@@ -12,6 +12,7 @@ import (
 	"netlens/collectors/kmod"
 	"netlens/internal/proto"
 	"netlens/model"
+	"netlens/model/rules"
 )
 
 // Client is what the backend needs of a *kmod.Client; tests give a fake.
@@ -90,6 +91,7 @@ func ToKmod(r model.Rule) (kmod.Rule, error) {
 		ID: r.ID, Disabled: !r.Enabled, Src: r.Src, Dst: r.Dst,
 		SrcPorts: kmod.PortRange(r.SrcPorts), DstPorts: kmod.PortRange(r.DstPorts),
 		InIface: r.InIface, OutIface: r.OutIface, Priority: r.Priority, Label: r.Label,
+		SrcSet: r.SrcSet, DstSet: r.DstSet, SrcPortSet: r.SrcPortSet, DstPortSet: r.DstPortSet,
 	}
 	for _, h := range r.Hooks {
 		bit, ok := hookBits[h]
@@ -142,6 +144,8 @@ func FromKmod(k kmod.Rule, now time.Time) model.Rule {
 		SrcPorts: model.PortRange(k.SrcPorts), DstPorts: model.PortRange(k.DstPorts),
 		InIface: k.InIface, OutIface: k.OutIface, Priority: k.Priority, Label: k.Label,
 		Packets: k.Packets, Bytes: k.Bytes, LastHit: k.LastHit, PendingTxn: k.PendingTxn,
+		SrcSet: rules.NormalizePrefixSet(k.SrcSet), DstSet: rules.NormalizePrefixSet(k.DstSet),
+		SrcPortSet: rules.NormalizePortSet(k.SrcPortSet), DstPortSet: rules.NormalizePortSet(k.DstPortSet),
 	}
 	if r.SrcPorts.Any() {
 		r.SrcPorts = model.PortRange{}
@@ -243,17 +247,24 @@ func (b *Backend) Add(r model.Rule, revert time.Duration) (model.Rule, error) {
 	if err != nil {
 		return model.Rule{}, fmt.Errorf("kmod add: %w", err)
 	}
-	k, err = b.c.Create(k, revert)
+	got, err := b.c.Create(k, revert)
 	if err != nil {
 		return model.Rule{}, wrap("kmod add", err)
 	}
-	return FromKmod(k, b.now()), nil
+	return FromKmod(withSets(got, k), b.now()), nil
 }
 
 // fieldsAll are the fields Change sends: every field of a rule.
 const fieldsAll = kmod.FieldDisabled | kmod.FieldHooks | kmod.FieldFamily | kmod.FieldProto | kmod.FieldSrc |
 	kmod.FieldDst | kmod.FieldSrcPorts | kmod.FieldDstPorts | kmod.FieldInIface | kmod.FieldOutIface |
-	kmod.FieldAction | kmod.FieldPriority | kmod.FieldLabel | kmod.FieldReject
+	kmod.FieldAction | kmod.FieldPriority | kmod.FieldLabel | kmod.FieldReject | kmod.FieldSets
+
+// withSets gives the rule a create or change returned (whose message says
+// only how many elements its sets have) the elements that were sent.
+func withSets(got, sent kmod.Rule) kmod.Rule {
+	got.SrcSet, got.DstSet, got.SrcPortSet, got.DstPortSet = sent.SrcSet, sent.DstSet, sent.SrcPortSet, sent.DstPortSet
+	return got
+}
 
 // Change sets every field of rule id to r's; the kernel keeps the
 // counters and, with a revert deadline, restores the old fields unless
@@ -269,11 +280,11 @@ func (b *Backend) Change(id uint32, r model.Rule, revert time.Duration) (model.R
 	if k.Family == kmod.FamilyUnspec {
 		k.Family = kmod.FamilyBoth
 	}
-	k, err = b.c.Change(id, k, fieldsAll, revert)
+	got, err := b.c.Change(id, k, fieldsAll, revert)
 	if err != nil {
 		return model.Rule{}, wrap("kmod change", err)
 	}
-	return FromKmod(k, b.now()), nil
+	return FromKmod(withSets(got, k), b.now()), nil
 }
 
 // SetEnabled enables or disables rule id.
@@ -282,6 +293,9 @@ func (b *Backend) SetEnabled(id uint32, enabled bool, revert time.Duration) (mod
 		return model.Rule{}, err
 	}
 	k, err := b.c.SetEnabled(id, enabled, revert)
+	if err == nil && k.SetSizes != [len(k.SetSizes)]uint32{} {
+		k, err = b.c.Get(id) // the reply says how big the sets are; this lists them
+	}
 	if err != nil {
 		return model.Rule{}, wrap("kmod enable", err)
 	}

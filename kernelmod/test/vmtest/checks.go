@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"strings"
 	"syscall"
 	"time"
@@ -30,6 +31,7 @@ func allChecks() []check {
 		{"reject", checkReject},
 		{"icmp-tcpflags-negation", checkL4Matches},
 		{"ct-state-allowlist", checkCTState},
+		{"sets", checkSets},
 		{"default-policy", checkPolicy},
 		{"count", checkCount},
 		{"priority-across-indexes", checkPriority},
@@ -126,14 +128,14 @@ func checkCRUD() error {
 			return err
 		}
 		want.ID, want.Family = got.ID, kmod.FamilyIPv4
-		if got != want {
+		if !reflect.DeepEqual(got, want) {
 			return fmt.Errorf("created\n got %+v\nwant %+v", got, want)
 		}
 		g, err := c.Get(got.ID)
 		if err != nil {
 			return err
 		}
-		if g != want {
+		if !reflect.DeepEqual(g, want) {
 			return fmt.Errorf("get\n got %+v\nwant %+v", g, want)
 		}
 		v6, err := c.Create(kmod.Rule{Src: netip.MustParsePrefix("fd00::/64"), Action: kmod.ActionDrop,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -165,7 +166,7 @@ func unpriv() error {
 		return fmt.Errorf("unprivileged fuzz: %w", err)
 	}
 	after, err := c.Dump()
-	if err != nil || len(after) != 1 || after[0] != rules[0] {
+	if err != nil || len(after) != 1 || !reflect.DeepEqual(after[0], rules[0]) {
 		return fmt.Errorf("after the unprivileged fuzz (%d requests succeeded): rules %+v (%v)", errnos[0], after, err)
 	}
 	fmt.Printf("%d random requests: errno histogram %v; the rules are unchanged\n", unprivFuzz, errnos)

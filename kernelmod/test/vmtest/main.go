@@ -59,7 +59,7 @@ func main() {
 	}
 	checks := allChecks()
 	if *runBench {
-		checks = []check{{"load", checkLoad}, {"bench", benchCost}, {"scale", benchScale}}
+		checks = []check{{"load", checkLoad}, {"bench", benchCost}, {"set-vs-nft", benchSetVsNft}, {"scale", benchScale}}
 	}
 	var onlyRE *regexp.Regexp
 	if *only != "" {
