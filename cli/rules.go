@@ -212,6 +212,51 @@ invalid input, which changes nothing.`,
 		}
 	}
 
+	logCmd := &cobra.Command{
+		Use:   "log [ID]",
+		Short: "Stream the packet log: the packets rules with --log match (all such rules, or rule ID)",
+		Long: `netlens rules log streams, until interrupted, one line (or with --json one
+JSON object) per packet a rule with --log matched: rule, hook, verdict,
+addresses, ports, length, TCP flags, interfaces, conntrack state. Each rule
+logs at most its --log-rate packets a second; the rest are counted in the
+rule's log_dropped (netlens rules list --json). A count rule with --log is
+a dry run: it shows which packets a drop rule would hit. Kernel module
+backend only.`,
+		Args: usageArgs(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var id uint32
+			if len(args) == 1 {
+				var err error
+				if id, err = parseID(args[0]); err != nil {
+					return err
+				}
+			}
+			b, err := open()
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			pl, ok := b.(filter.PacketLogger)
+			if !ok {
+				return fmt.Errorf("rules log: the %s backend has no packet log (the netlens kernel module has)", b.Name())
+			}
+			out := cmd.OutOrStdout()
+			enc := json.NewEncoder(out)
+			lost := 0
+			err = pl.PacketLog(cmd.Context(), id, func(p model.LoggedPacket) {
+				if f.json {
+					_ = enc.Encode(p)
+					return
+				}
+				fmt.Fprintln(out, rules.PacketLine(p))
+			}, func() {
+				lost++
+				fmt.Fprintf(cmd.ErrOrStderr(), "rules log: events lost (reading too slowly), %d times so far\n", lost)
+			})
+			return err
+		},
+	}
+
 	confirm := &cobra.Command{
 		Use:   "confirm [TXN]",
 		Short: "Keep a pending change (all pending changes without TXN)",
@@ -294,7 +339,7 @@ invalid input, which changes nothing.`,
 		idCmd("del", "Delete a rule", rules.OpDelete),
 		idCmd("enable", "Enable a rule", rules.OpEnable),
 		idCmd("disable", "Disable a rule", rules.OpDisable),
-		confirm, save, load, watch)
+		confirm, save, load, watch, logCmd)
 	flagErr := func(cmd *cobra.Command, err error) error {
 		return UsageError{fmt.Errorf("%w\n%s", err, cmd.UsageString())}
 	}
@@ -328,8 +373,8 @@ func parseID(s string) (uint32, error) {
 type ruleFlags struct {
 	action, hooks, family, proto, src, dst, sport, dport, iif, oif, label string
 	srcSet, dstSet, sportSet, dportSet                                    string
-	priority                                                              uint32
-	disabled                                                              bool
+	priority, logRate                                                     uint32
+	disabled, log                                                         bool
 }
 
 // setText is the text of a set flag: the value itself ("a,b,c"), or the
@@ -364,6 +409,8 @@ func (rf *ruleFlags) register(fs *pflag.FlagSet) {
 	fs.Uint32Var(&rf.priority, "priority", 0, "lower runs first; ties by id")
 	fs.StringVar(&rf.label, "label", "", "a label (at most 64 bytes)")
 	fs.BoolVar(&rf.disabled, "disabled", false, "add the rule disabled")
+	fs.BoolVar(&rf.log, "log", false, "send the packets the rule matches to the packet log (netlens rules log; kernel module)")
+	fs.Uint32Var(&rf.logRate, "log-rate", 0, "packets a second the rule logs at most, 1-100000 (default 10)")
 }
 
 // rule applies the flags that were given to base, and validates.
@@ -412,6 +459,8 @@ func (rf *ruleFlags) rule(fs *pflag.FlagSet, base model.Rule) (model.Rule, error
 	set("priority", func() error { r.Priority = rf.priority; return nil })
 	set("label", func() error { r.Label = rf.label; return nil })
 	set("disabled", func() error { r.Enabled = !rf.disabled; return nil })
+	set("log", func() error { r.Log = rf.log; return nil })
+	set("log-rate", func() error { r.LogRate = rf.logRate; return nil })
 	if len(errs) > 0 {
 		return model.Rule{}, UsageError{&rules.ValidationError{Fields: errs}}
 	}

@@ -169,6 +169,28 @@ struct netlens_match {
 
 struct netlens_txn;
 
+/* what the rules look at, parsed once per packet (netlens_hooks.c) */
+struct netlens_pkt {
+	u8 family;			/* NETLENS_FAMILY_IPV4 or _IPV6 */
+	u8 proto;
+	bool has_ports, has_icmp, has_tcp_flags;
+	u8 icmp_type, icmp_code, tcp_flags;
+	u8 ct_state;			/* NETLENS_CT_*, when the namespace has ct rules */
+	u16 sport, dport;
+	union nf_inet_addr src, dst;
+	const struct net_device *in, *out;
+};
+
+/*
+ * per-rule packet log state, shared by the copies of a rule like @stats:
+ * a lock-free token bucket (GCRA: @tat is the theoretical arrival time of
+ * the next event, CLOCK_MONOTONIC ns) and the matched packets not logged.
+ */
+struct netlens_log_state {
+	atomic64_t tat;
+	atomic64_t dropped;
+};
+
 /* the hash tables of the indexes, allocated with the first rule that needs them */
 struct netlens_tabs {
 	struct hlist_head b[NETLENS_IDX_HASHED][NETLENS_HASH_SIZE];
@@ -186,6 +208,9 @@ struct netlens_rule {
 	u8 reject_with;			/* NETLENS_REJECT_*, for ACTION_REJECT */
 	u8 reject_code;			/* ICMP/ICMPv6 code, for REJECT_ICMP_UNREACH */
 	u8 ct_held;			/* this copy holds a conntrack reference (ct_rules) */
+	u8 log;				/* send matched packets to the "packets" group */
+	u32 log_rate;			/* log events per second (burst as many) */
+	struct netlens_log_state *logst; /* owned with @stats (@owns_stats) */
 	struct netlens_match m;
 	char label[NETLENS_LABEL_MAX + 1];
 	struct netlens_rule_stats __percpu *stats;
@@ -294,8 +319,18 @@ int netlens_set_fill(struct sk_buff *skb, const struct netlens_set *s,
 void netlens_hooks_init(struct netlens_net *nn);
 int netlens_hooks_sync(struct netlens_net *nn);
 void netlens_hooks_unregister(struct netlens_net *nn);
+u8 netlens_ct_state(const struct sk_buff *skb);
+
+/* netlens_log.c */
+void netlens_log_packet(const struct netlens_rule *r, const struct sk_buff *skb,
+			const struct netlens_pkt *p,
+			const struct nf_hook_state *state, u8 verdict);
+u64 netlens_log_dropped(const struct netlens_rule *r);
 
 /* netlens_genl.c */
+bool netlens_packets_wanted(struct net *net);
+void netlens_packets_send(struct net *net, struct sk_buff *skb);
+struct sk_buff *netlens_packets_new(void **hdr);
 int netlens_genl_init(void);
 void netlens_genl_exit(void);
 void netlens_notify(struct netlens_net *nn, u8 event,

@@ -19,10 +19,12 @@
 
 enum netlens_mcgrp {
 	NETLENS_MCGRP_EVENTS,
+	NETLENS_MCGRP_PACKETS,
 };
 
 static const struct genl_multicast_group netlens_mcgrps[] = {
 	[NETLENS_MCGRP_EVENTS] = { .name = NETLENS_GENL_MCGRP_EVENTS },
+	[NETLENS_MCGRP_PACKETS] = { .name = NETLENS_GENL_MCGRP_PACKETS },
 };
 
 /*
@@ -73,6 +75,10 @@ static const struct genl_multicast_group netlens_mcgrps[] = {
 					    .reject_message = "rule count is read-only" }, \
 	[NETLENS_A_HOOKS_REGISTERED]	= { .type = NLA_REJECT,		\
 					    .reject_message = "hook count is read-only" }, \
+	[NETLENS_A_RULE_LOG]		= NLA_POLICY_MAX(NLA_U8, 1),	\
+	[NETLENS_A_RULE_LOG_RATE]	= NLA_POLICY_FULL_RANGE(NLA_U32, &netlens_log_rate_range), \
+	[NETLENS_A_RULE_LOG_DROPPED]	= { .type = NLA_REJECT,		\
+					    .reject_message = "log drop counter is read-only" }, \
 	[NETLENS_A_RULE_SRC_SET]	= NLA_POLICY_NESTED(netlens_set_policy), \
 	[NETLENS_A_RULE_DST_SET]	= NLA_POLICY_NESTED(netlens_set_policy), \
 	[NETLENS_A_RULE_SPORT_SET]	= NLA_POLICY_NESTED(netlens_set_policy), \
@@ -85,6 +91,11 @@ static const struct genl_multicast_group netlens_mcgrps[] = {
 					    .reject_message = "set size is read-only" }, \
 	[NETLENS_A_RULE_DPORT_SET_SIZE]	= { .type = NLA_REJECT,		\
 					    .reject_message = "set size is read-only" }
+
+static struct netlink_range_validation netlens_log_rate_range __ro_after_init = {
+	.min = 1,
+	.max = NETLENS_LOG_RATE_MAX,
+};
 
 static const struct nla_policy netlens_pfx_policy[NETLENS_A_PFX_MAX + 1] = {
 	[NETLENS_A_PFX_ADDR]		= { .type = NLA_BINARY, .len = 16 },
@@ -157,6 +168,42 @@ static struct genl_family netlens_family;
 static DECLARE_RWSEM(netlens_genl_rwsem);
 static bool netlens_genl_live;
 
+/*
+ * The packet log sends from the hooks (softirq, under RCU), where the
+ * rwsem cannot be taken: it reads netlens_packets_live, which exit clears
+ * and then waits a grace period before the family goes.
+ */
+static bool netlens_packets_live;
+
+/* netlens_packets_wanted - the family is there and someone in @net listens */
+bool netlens_packets_wanted(struct net *net)
+{
+	return READ_ONCE(netlens_packets_live) &&
+	       genl_has_listeners(&netlens_family, net, NETLENS_MCGRP_PACKETS);
+}
+
+/* netlens_packets_new - a CMD_PACKET message; GFP_ATOMIC */
+struct sk_buff *netlens_packets_new(void **hdr)
+{
+	struct sk_buff *skb = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_ATOMIC);
+
+	if (!skb)
+		return NULL;
+	*hdr = genlmsg_put(skb, 0, 0, &netlens_family, 0, NETLENS_CMD_PACKET);
+	if (!*hdr) {
+		nlmsg_free(skb);
+		return NULL;
+	}
+	return skb;
+}
+
+/* netlens_packets_send - multicast a packet log event in @net */
+void netlens_packets_send(struct net *net, struct sk_buff *skb)
+{
+	genlmsg_multicast_netns(&netlens_family, net, skb, 0,
+				NETLENS_MCGRP_PACKETS, GFP_ATOMIC);
+}
+
 /* ---- reply builders ---- */
 
 static int netlens_put_addr(struct sk_buff *skb, int aattr, int pattr, u8 fam,
@@ -221,6 +268,10 @@ static int netlens_rule_fill(struct sk_buff *skb, const struct netlens_rule *r)
 	      (r->reject_with == NETLENS_REJECT_ICMP_UNREACH &&
 	       nla_put_u8(skb, NETLENS_A_RULE_REJECT_CODE, r->reject_code)))) ||
 	    netlens_put_set_sizes(skb, m) ||
+	    nla_put_u8(skb, NETLENS_A_RULE_LOG, r->log) ||
+	    nla_put_u32(skb, NETLENS_A_RULE_LOG_RATE, r->log_rate) ||
+	    nla_put_u64_64bit(skb, NETLENS_A_RULE_LOG_DROPPED, netlens_log_dropped(r),
+			      NETLENS_A_PAD) ||
 	    nla_put_u64_64bit(skb, NETLENS_A_RULE_PACKETS, st.packets, NETLENS_A_PAD) ||
 	    nla_put_u64_64bit(skb, NETLENS_A_RULE_BYTES, st.bytes, NETLENS_A_PAD) ||
 	    nla_put_u64_64bit(skb, NETLENS_A_RULE_LAST_HIT_NS, st.last_hit_ns,
@@ -712,6 +763,10 @@ static int netlens_parse_rule(struct genl_info *info, struct netlens_rule *r)
 		r->action = nla_get_u8(tb[NETLENS_A_RULE_ACTION]);
 	if (tb[NETLENS_A_RULE_PRIORITY])
 		r->priority = nla_get_u32(tb[NETLENS_A_RULE_PRIORITY]);
+	if (tb[NETLENS_A_RULE_LOG])
+		r->log = nla_get_u8(tb[NETLENS_A_RULE_LOG]);
+	if (tb[NETLENS_A_RULE_LOG_RATE])
+		r->log_rate = nla_get_u32(tb[NETLENS_A_RULE_LOG_RATE]);
 	if (tb[NETLENS_A_RULE_LABEL]) {
 		if (nla_strscpy(r->label, tb[NETLENS_A_RULE_LABEL], sizeof(r->label)) < 0) {
 			NL_SET_ERR_MSG_ATTR(extack, tb[NETLENS_A_RULE_LABEL],
@@ -906,6 +961,7 @@ static int netlens_cmd_create(struct sk_buff *skb, struct genl_info *info)
 	r->m.family = NETLENS_FAMILY_BOTH;
 	r->m.sport_max = 0xffff;
 	r->m.dport_max = 0xffff;
+	r->log_rate = NETLENS_LOG_RATE_DEFAULT;
 	err = netlens_parse_rule(info, r);
 	if (err)
 		goto free;
@@ -1009,6 +1065,7 @@ static int netlens_cmd_change(struct sk_buff *skb, struct genl_info *info)
 			goto unlock;
 		}
 		prev->stats = NULL;
+		prev->logst = NULL;
 		nr->txn = netlens_txn_new(nn, info, old->id, prev);
 		if (!nr->txn) {
 			netlens_rule_free(prev);
@@ -1441,6 +1498,7 @@ int netlens_genl_init(void)
 	down_write(&netlens_genl_rwsem);
 	netlens_genl_live = true;
 	up_write(&netlens_genl_rwsem);
+	WRITE_ONCE(netlens_packets_live, true);
 	return 0;
 }
 
@@ -1449,5 +1507,7 @@ void netlens_genl_exit(void)
 	down_write(&netlens_genl_rwsem);
 	netlens_genl_live = false;
 	up_write(&netlens_genl_rwsem);
+	WRITE_ONCE(netlens_packets_live, false);
+	synchronize_net();	/* no hook is still sending a packet event */
 	genl_unregister_family(&netlens_family);
 }

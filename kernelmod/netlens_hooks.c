@@ -21,18 +21,6 @@
 #include <net/netfilter/ipv6/nf_reject.h>
 #include "netlens.h"
 
-/* what the rules look at, parsed once per packet */
-struct netlens_pkt {
-	u8 family;			/* NETLENS_FAMILY_IPV4 or _IPV6 */
-	u8 proto;
-	bool has_ports, has_icmp, has_tcp_flags;
-	u8 icmp_type, icmp_code, tcp_flags;
-	u8 ct_state;			/* NETLENS_CT_*, when the namespace has ct rules */
-	u16 sport, dport;
-	union nf_inet_addr src, dst;
-	const struct net_device *in, *out;
-};
-
 static bool netlens_ports_proto(u8 proto)
 {
 	return proto == IPPROTO_TCP || proto == IPPROTO_UDP ||
@@ -237,6 +225,7 @@ struct netlens_scan {
 	struct netlens_tabs *tabs;	/* NULL: no rule ever needed the hash tables */
 	const struct sk_buff *skb;
 	const struct netlens_pkt *p;
+	const struct nf_hook_state *state;
 	u32 hookbit;
 	bool counting;			/* pass 2: count COUNT rules before @best */
 	const struct netlens_rule *best;
@@ -257,6 +246,9 @@ static void netlens_walk(const struct netlens_probe *pr, struct netlens_scan *s)
 			continue;
 		if (s->counting) {
 			netlens_count(r, s->skb);
+			if (r->log)
+				netlens_log_packet(r, s->skb, s->p, s->state,
+						   NETLENS_ACTION_COUNT);
 		} else {
 			s->best = r;
 			return;
@@ -313,12 +305,15 @@ static void netlens_scan(struct netlens_net *nn, struct netlens_scan *s)
 
 static const struct netlens_rule *
 netlens_lookup(struct netlens_net *nn, const struct sk_buff *skb,
-	       const struct netlens_pkt *p, u32 hookbit, unsigned int *examined)
+	       const struct netlens_pkt *p, const struct nf_hook_state *state,
+	       unsigned int *examined)
 {
+	u32 hookbit = BIT(state->hook);
 	struct netlens_scan s = {
 		.tabs = rcu_dereference(nn->tabs),
 		.skb = skb,
 		.p = p,
+		.state = state,
 		.hookbit = hookbit,
 	};
 
@@ -361,7 +356,7 @@ static void netlens_reject(const struct netlens_rule *r, struct sk_buff *skb,
 }
 
 /* netlens_ct_state - the conntrack state of @skb as a NETLENS_CT_* bit */
-static u8 netlens_ct_state(const struct sk_buff *skb)
+u8 netlens_ct_state(const struct sk_buff *skb)
 {
 	enum ip_conntrack_info ctinfo;
 	const struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
@@ -404,13 +399,15 @@ static unsigned int netlens_hook(void *priv, struct sk_buff *skb,
 		p.out = state->out;
 		if (READ_ONCE(nn->ct_rules))
 			p.ct_state = netlens_ct_state(skb);
-		r = netlens_lookup(nn, skb, &p, BIT(hook), &examined);
+		r = netlens_lookup(nn, skb, &p, state, &examined);
 	}
 	if (!r && READ_ONCE(nn->policy[fi][hook]) == NETLENS_ACTION_DROP &&
 	    READ_ONCE(nn->sysctl_enabled))
 		verdict = NF_DROP;	/* the default policy */
 	if (r) {
 		netlens_count(r, skb);
+		if (r->log)
+			netlens_log_packet(r, skb, &p, state, r->action);
 		if (r->action == NETLENS_ACTION_REJECT)
 			netlens_reject(r, skb, state, fi);
 		if (r->action == NETLENS_ACTION_DROP ||

@@ -5,6 +5,12 @@ const (
 	familyName    = "netlens" // NETLENS_GENL_NAME
 	familyVersion = 1         // NETLENS_GENL_VERSION
 	groupEvents   = "events"  // NETLENS_GENL_MCGRP_EVENTS
+	groupPackets  = "packets" // NETLENS_GENL_MCGRP_PACKETS
+
+	// LogRateDefault is a logging rule's events per second unless set.
+	LogRateDefault = 10 // NETLENS_LOG_RATE_DEFAULT
+	// LogRateMax is the highest log rate.
+	LogRateMax = 100000 // NETLENS_LOG_RATE_MAX
 
 	// LabelMax is the longest label a rule can carry, in bytes.
 	LabelMax = 64 // NETLENS_LABEL_MAX
@@ -27,6 +33,7 @@ const (
 	cmdEvent                   // NETLENS_CMD_EVENT
 	cmdPolicy                  // NETLENS_CMD_POLICY
 	cmdGetSet                  // NETLENS_CMD_GET_SET
+	cmdPacket                  // NETLENS_CMD_PACKET
 )
 
 // attr is a top-level attribute type.
@@ -82,6 +89,25 @@ const (
 	attrSportSetSize                // NETLENS_A_RULE_SPORT_SET_SIZE
 	attrDportSetSize                // NETLENS_A_RULE_DPORT_SET_SIZE
 	attrSetField                    // NETLENS_A_SET_FIELD
+	attrLog                         // NETLENS_A_RULE_LOG
+	attrLogRate                     // NETLENS_A_RULE_LOG_RATE
+	attrLogDropped                  // NETLENS_A_RULE_LOG_DROPPED
+	attrPktHook                     // NETLENS_A_PKT_HOOK
+	attrPktIIF                      // NETLENS_A_PKT_IIF
+	attrPktOIF                      // NETLENS_A_PKT_OIF
+	attrPktVerdict                  // NETLENS_A_PKT_VERDICT
+	attrPktFamily                   // NETLENS_A_PKT_FAMILY
+	attrPktProto                    // NETLENS_A_PKT_PROTO
+	attrPktSrc                      // NETLENS_A_PKT_SRC
+	attrPktDst                      // NETLENS_A_PKT_DST
+	attrPktSport                    // NETLENS_A_PKT_SPORT
+	attrPktDport                    // NETLENS_A_PKT_DPORT
+	attrPktLen                      // NETLENS_A_PKT_LEN
+	attrPktTCPFlags                 // NETLENS_A_PKT_TCP_FLAGS
+	attrPktCTState                  // NETLENS_A_PKT_CT_STATE
+	attrPktTimeNS                   // NETLENS_A_PKT_TIME_NS
+	attrPktICMPType                 // NETLENS_A_PKT_ICMP_TYPE
+	attrPktICMPCode                 // NETLENS_A_PKT_ICMP_CODE
 )
 
 // SetMax is the most elements one set can hold.

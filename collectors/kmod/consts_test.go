@@ -106,8 +106,12 @@ func TestConstantsMatchHeader(t *testing.T) {
 		"NETLENS_CMD_EVENT":    int64(cmdEvent),
 		"NETLENS_CMD_POLICY":   int64(cmdPolicy),
 		"NETLENS_CMD_GET_SET":  int64(cmdGetSet),
-		"__NETLENS_CMD_MAX":    int64(cmdGetSet) + 1,
-		"NETLENS_CMD_MAX":      int64(cmdGetSet),
+		"NETLENS_CMD_PACKET":   int64(cmdPacket),
+		"__NETLENS_CMD_MAX":    int64(cmdPacket) + 1,
+		"NETLENS_CMD_MAX":      int64(cmdPacket),
+
+		"NETLENS_LOG_RATE_DEFAULT": LogRateDefault,
+		"NETLENS_LOG_RATE_MAX":     LogRateMax,
 
 		"NETLENS_A_UNSPEC":              int64(attrUnspec),
 		"NETLENS_A_PAD":                 int64(attrPad),
@@ -158,8 +162,27 @@ func TestConstantsMatchHeader(t *testing.T) {
 		"NETLENS_A_RULE_SPORT_SET_SIZE": int64(attrSportSetSize),
 		"NETLENS_A_RULE_DPORT_SET_SIZE": int64(attrDportSetSize),
 		"NETLENS_A_SET_FIELD":           int64(attrSetField),
-		"__NETLENS_A_MAX":               int64(attrSetField) + 1,
-		"NETLENS_A_MAX":                 int64(attrSetField),
+		"NETLENS_A_RULE_LOG":            int64(attrLog),
+		"NETLENS_A_RULE_LOG_RATE":       int64(attrLogRate),
+		"NETLENS_A_RULE_LOG_DROPPED":    int64(attrLogDropped),
+		"NETLENS_A_PKT_HOOK":            int64(attrPktHook),
+		"NETLENS_A_PKT_IIF":             int64(attrPktIIF),
+		"NETLENS_A_PKT_OIF":             int64(attrPktOIF),
+		"NETLENS_A_PKT_VERDICT":         int64(attrPktVerdict),
+		"NETLENS_A_PKT_FAMILY":          int64(attrPktFamily),
+		"NETLENS_A_PKT_PROTO":           int64(attrPktProto),
+		"NETLENS_A_PKT_SRC":             int64(attrPktSrc),
+		"NETLENS_A_PKT_DST":             int64(attrPktDst),
+		"NETLENS_A_PKT_SPORT":           int64(attrPktSport),
+		"NETLENS_A_PKT_DPORT":           int64(attrPktDport),
+		"NETLENS_A_PKT_LEN":             int64(attrPktLen),
+		"NETLENS_A_PKT_TCP_FLAGS":       int64(attrPktTCPFlags),
+		"NETLENS_A_PKT_CT_STATE":        int64(attrPktCTState),
+		"NETLENS_A_PKT_TIME_NS":         int64(attrPktTimeNS),
+		"NETLENS_A_PKT_ICMP_TYPE":       int64(attrPktICMPType),
+		"NETLENS_A_PKT_ICMP_CODE":       int64(attrPktICMPCode),
+		"__NETLENS_A_MAX":               int64(attrPktICMPCode) + 1,
+		"NETLENS_A_MAX":                 int64(attrPktICMPCode),
 
 		"NETLENS_SET_MAX":         SetMax,
 		"NETLENS_A_SET_UNSPEC":    int64(setUnspec),
@@ -243,8 +266,9 @@ func TestConstantsMatchHeader(t *testing.T) {
 		"NETLENS_HOOK_ALL":          int64(HookAll),
 	}
 	goStrs := map[string]string{
-		"NETLENS_GENL_NAME":         familyName,
-		"NETLENS_GENL_MCGRP_EVENTS": groupEvents,
+		"NETLENS_GENL_NAME":          familyName,
+		"NETLENS_GENL_MCGRP_EVENTS":  groupEvents,
+		"NETLENS_GENL_MCGRP_PACKETS": groupPackets,
 	}
 	if diff := cmp.Diff(nums, goNums); diff != "" {
 		t.Errorf("numeric constants: header vs Go (-header +go):\n%s", diff)

@@ -70,3 +70,15 @@ func FuzzParseEvents(f *testing.F) {
 		_, _ = parseEvents([]genetlink.Message{m})
 	})
 }
+
+// FuzzParsePacket: packet log events (CMD_PACKET attributes), any bytes.
+func FuzzParsePacket(f *testing.F) {
+	addFixtureSeeds(f)
+	f.Add(packetAttrs(samplePacket()))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := parsePacket(b)
+		if err == nil && p.RuleID == 0 {
+			t.Fatalf("accepted an event without a rule id: %+v", p)
+		}
+	})
+}

@@ -78,6 +78,11 @@ type Rule struct {
 	// rules of events carry only SetSizes.
 	SrcSet, DstSet         []netip.Prefix
 	SrcPortSet, DstPortSet []uint16
+	// Log sends every packet the rule matches to the "packets" group
+	// (SubscribePackets), at most LogRate a second with a burst of as many
+	// (0: LogRateDefault); a COUNT+LOG rule is a dry run.
+	Log     bool
+	LogRate uint32
 
 	// Read-only, filled by the kernel.
 	Packets    uint64
@@ -87,6 +92,9 @@ type Rule struct {
 	RevertIn   time.Duration // time left before PendingTxn reverts
 	// SetSizes are the elements of each set, indexed by SetField.
 	SetSizes [numSetFields]uint32
+	// LogDropped counts the matched packets the log did not send: over
+	// LogRate, or the kernel had no memory for the event.
+	LogDropped uint64
 }
 
 // Field selects the fields Change sends.
@@ -110,11 +118,12 @@ const (
 	FieldReject // RejectWith and RejectCode (sent only with ActionReject)
 	FieldL4     // ICMP type/code, TCP flags and Negate
 	FieldSets   // SrcSet, DstSet, SrcPortSet and DstPortSet (an empty one removes the set)
+	FieldLog    // Log and LogRate
 
 	// fieldsCreate is what Create sends.
 	fieldsCreate = FieldDisabled | FieldHooks | FieldFamily | FieldProto | FieldSrc | FieldDst |
 		FieldSrcPorts | FieldDstPorts | FieldInIface | FieldOutIface | FieldAction |
-		FieldPriority | FieldLabel | FieldReject | FieldL4 | FieldSets
+		FieldPriority | FieldLabel | FieldReject | FieldL4 | FieldSets | FieldLog
 )
 
 // setChunk is the most elements put in one set attribute: an IPv6 prefix
@@ -298,6 +307,12 @@ func encodeRule(ae *netlink.AttributeEncoder, r Rule, f Field, create bool) {
 			ae.Uint32(uint16(attrNegate), uint32(r.Negate))
 		}
 	}
+	if f&FieldLog != 0 && !(create && !r.Log && r.LogRate == 0) {
+		ae.Uint8(uint16(attrLog), boolU8(r.Log))
+		if r.LogRate != 0 {
+			ae.Uint32(uint16(attrLogRate), r.LogRate)
+		}
+	}
 	if f&FieldSets != 0 {
 		encodeSet(ae, attrSrcSet, r.SrcSet, nil, !create)
 		encodeSet(ae, attrDstSet, r.DstSet, nil, !create)
@@ -312,6 +327,13 @@ func encodeRule(ae *netlink.AttributeEncoder, r Rule, f Field, create bool) {
 			ae.Uint8(uint16(attrRejectCode), r.RejectCode)
 		}
 	}
+}
+
+func boolU8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // decodeAddr turns 4 or 16 raw bytes into an address.
@@ -452,6 +474,12 @@ func parseAttrs(b []byte) (ruleAttrs, error) {
 			r.SetSizes[SetSrcPorts] = ad.Uint32()
 		case attrDportSetSize:
 			r.SetSizes[SetDstPorts] = ad.Uint32()
+		case attrLog:
+			r.Log = ad.Uint8() != 0
+		case attrLogRate:
+			r.LogRate = ad.Uint32()
+		case attrLogDropped:
+			r.LogDropped = ad.Uint64()
 		case attrSetField:
 			out.setField, out.hasSetField = SetField(ad.Uint8()), true
 		case attrSrcSet, attrDstSet, attrSportSet, attrDportSet:

@@ -1,6 +1,20 @@
 package filter
 
-import "netlens/model/rules"
+import (
+	"context"
+
+	"netlens/model"
+	"netlens/model/rules"
+)
+
+// PacketLogger is a backend with a packet log (the kernel module's; the
+// nft backend does not read nftables' "log group" yet).
+type PacketLogger interface {
+	// PacketLog streams the packets rule id (0: every rule) logs to fn
+	// until ctx is done; lost is called after each receive-buffer overrun
+	// (events the reader was too slow for).
+	PacketLog(ctx context.Context, id uint32, fn func(model.LoggedPacket), lost func()) error
+}
 
 // Control is the filter control the TUI holds (it satisfies
 // ui.FilterControl): a Manager whose changes are published at once, by

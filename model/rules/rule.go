@@ -91,7 +91,7 @@ func SameMatch(a, b model.Rule) bool {
 		slices.Equal(a.SrcSet, b.SrcSet) && slices.Equal(a.DstSet, b.DstSet) &&
 		slices.Equal(a.SrcPortSet, b.SrcPortSet) && slices.Equal(a.DstPortSet, b.DstPortSet) &&
 		a.InIface == b.InIface && a.OutIface == b.OutIface && a.Action == b.Action &&
-		a.Priority == b.Priority && a.Label == b.Label
+		a.Priority == b.Priority && a.Label == b.Label && a.Log == b.Log && a.LogRate == b.LogRate
 }
 
 // Summary is a one-line, readable account of what a rule matches:
@@ -199,4 +199,35 @@ func SortRules(rs []model.Rule) {
 	slices.SortStableFunc(rs, func(a, b model.Rule) int {
 		return cmp.Or(cmp.Compare(a.Priority, b.Priority), cmp.Compare(a.ID, b.ID))
 	})
+}
+
+// PacketLine renders one packet log entry on one line, as `netlens rules
+// log` and the Filters tab's packet log show it:
+// "12:00:01.250 #7 input drop udp 10.0.0.1:5353 -> 10.0.0.2:53 len 60 iif eth0 ct new".
+func PacketLine(p model.LoggedPacket) string {
+	ep := func(a netip.Addr, port uint16) string {
+		if port == 0 && p.SrcPort == 0 && p.DstPort == 0 {
+			return a.String()
+		}
+		return netip.AddrPortFrom(a, port).String()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s #%d %s %s %s %s -> %s len %d", p.At.Format("15:04:05.000"), p.RuleID, p.Hook, p.Verdict,
+		p.Proto, ep(p.Src, p.SrcPort), ep(p.Dst, p.DstPort), p.Len)
+	if p.TCPFlags != "" {
+		b.WriteString(" [" + p.TCPFlags + "]")
+	}
+	if p.ICMP != "" {
+		b.WriteString(" icmp " + p.ICMP)
+	}
+	if p.InIface != "" {
+		b.WriteString(" iif " + p.InIface)
+	}
+	if p.OutIface != "" {
+		b.WriteString(" oif " + p.OutIface)
+	}
+	if p.CTState != "" {
+		b.WriteString(" ct " + p.CTState)
+	}
+	return b.String()
 }

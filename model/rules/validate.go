@@ -19,6 +19,8 @@ const (
 	LabelMax = 64
 	// SetMax is the most elements a set of a rule holds (NETLENS_SET_MAX).
 	SetMax = 65536
+	// LogRateMax is the highest packet log rate of a rule (NETLENS_LOG_RATE_MAX).
+	LogRateMax = 100000
 	// IfNameMax is the longest interface name, in bytes (IFNAMSIZ - 1).
 	IfNameMax = 15
 )
@@ -197,6 +199,9 @@ func Validate(r model.Rule) error {
 		bad("action", "an action is required (accept, drop, reject or count)")
 	default:
 		bad("action", "unknown action %q (accept, drop, reject or count)", r.Action)
+	}
+	if r.LogRate > LogRateMax {
+		bad("log_rate", "at most %d packets a second (%d)", LogRateMax, r.LogRate)
 	}
 	if len(r.Label) > LabelMax {
 		bad("label", "longer than %d bytes (%d)", LabelMax, len(r.Label))

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mdlayher/netlink"
 
+	"netlens/collectors"
 	"netlens/collectors/kmod"
 	"netlens/internal/proto"
 	"netlens/model"
@@ -40,8 +44,11 @@ type Events interface {
 type Backend struct {
 	c         Client
 	subscribe func() (Events, error)
-	readOnly  string
-	now       func() time.Time
+	// packets opens a packet log subscription; nil: the backend has none.
+	packets  func() (*kmod.Packets, error)
+	ifname   func(index uint32) string
+	readOnly string
+	now      func() time.Time
 }
 
 // Dial connects to the module of the caller's network namespace. It
@@ -58,7 +65,17 @@ func DialNetNS(readOnly string, netns int) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return New(c, func() (Events, error) { return kmod.Subscribe(cfg) }, readOnly), nil
+	b := New(c, func() (Events, error) { return kmod.Subscribe(cfg) }, readOnly)
+	b.packets = func() (*kmod.Packets, error) { return kmod.SubscribePackets(cfg) }
+	b.ifname = func(i uint32) string {
+		if netns == 0 {
+			if ifi, err := net.InterfaceByIndex(int(i)); err == nil {
+				return ifi.Name
+			}
+		}
+		return fmt.Sprintf("if%d", i)
+	}
+	return b, nil
 }
 
 // New returns a Backend over c; subscribe opens an events subscription.
@@ -92,6 +109,7 @@ func ToKmod(r model.Rule) (kmod.Rule, error) {
 		SrcPorts: kmod.PortRange(r.SrcPorts), DstPorts: kmod.PortRange(r.DstPorts),
 		InIface: r.InIface, OutIface: r.OutIface, Priority: r.Priority, Label: r.Label,
 		SrcSet: r.SrcSet, DstSet: r.DstSet, SrcPortSet: r.SrcPortSet, DstPortSet: r.DstPortSet,
+		Log: r.Log, LogRate: r.LogRate,
 	}
 	for _, h := range r.Hooks {
 		bit, ok := hookBits[h]
@@ -146,6 +164,10 @@ func FromKmod(k kmod.Rule, now time.Time) model.Rule {
 		Packets: k.Packets, Bytes: k.Bytes, LastHit: k.LastHit, PendingTxn: k.PendingTxn,
 		SrcSet: rules.NormalizePrefixSet(k.SrcSet), DstSet: rules.NormalizePrefixSet(k.DstSet),
 		SrcPortSet: rules.NormalizePortSet(k.SrcPortSet), DstPortSet: rules.NormalizePortSet(k.DstPortSet),
+		Log: k.Log, LogDropped: k.LogDropped,
+	}
+	if k.Log || k.LogRate != kmod.LogRateDefault {
+		r.LogRate = k.LogRate
 	}
 	if r.SrcPorts.Any() {
 		r.SrcPorts = model.PortRange{}
@@ -257,7 +279,7 @@ func (b *Backend) Add(r model.Rule, revert time.Duration) (model.Rule, error) {
 // fieldsAll are the fields Change sends: every field of a rule.
 const fieldsAll = kmod.FieldDisabled | kmod.FieldHooks | kmod.FieldFamily | kmod.FieldProto | kmod.FieldSrc |
 	kmod.FieldDst | kmod.FieldSrcPorts | kmod.FieldDstPorts | kmod.FieldInIface | kmod.FieldOutIface |
-	kmod.FieldAction | kmod.FieldPriority | kmod.FieldLabel | kmod.FieldReject | kmod.FieldSets
+	kmod.FieldAction | kmod.FieldPriority | kmod.FieldLabel | kmod.FieldReject | kmod.FieldSets | kmod.FieldLog
 
 // withSets gives the rule a create or change returned (whose message says
 // only how many elements its sets have) the elements that were sent.
@@ -403,4 +425,99 @@ func (b *Backend) Watch(ctx context.Context, changed func()) error {
 func isTimeout(err error) bool {
 	var t interface{ Timeout() bool }
 	return errors.As(err, &t) && t.Timeout()
+}
+
+// PacketLog streams the packet log of rule id (0: of every rule) to fn, in
+// the order the kernel sent it, until ctx is done. A receive-buffer overrun
+// (the reader was too slow) is reported to lost and the stream goes on.
+func (b *Backend) PacketLog(ctx context.Context, id uint32, fn func(model.LoggedPacket), lost func()) error {
+	if b.packets == nil {
+		return fmt.Errorf("kmod packet log: %w", collectors.ErrNotSupported)
+	}
+	p, err := b.packets()
+	if err != nil {
+		return wrap("kmod packet log", err)
+	}
+	defer p.Close()
+	_ = p.SetReadBuffer(1 << 20)
+	for ctx.Err() == nil {
+		_ = p.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
+		ps, err := p.Receive()
+		switch {
+		case errors.Is(err, kmod.ErrPacketsLost):
+			if lost != nil {
+				lost()
+			}
+			continue
+		case err != nil && isTimeout(err):
+			continue
+		case err != nil:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return wrap("kmod packet log", err)
+		}
+		for _, pk := range ps {
+			if id == 0 || pk.RuleID == id {
+				fn(b.loggedPacket(pk))
+			}
+		}
+	}
+	return nil
+}
+
+var ctNames = map[kmod.CTState]string{kmod.CTNew: "new", kmod.CTEstablished: "established",
+	kmod.CTRelated: "related", kmod.CTInvalid: "invalid", kmod.CTUntracked: "untracked"}
+
+var tcpFlagNames = []string{"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"}
+
+// loggedPacket converts one packet log event.
+func (b *Backend) loggedPacket(p kmod.Packet) model.LoggedPacket {
+	lp := model.LoggedPacket{At: p.Time, RuleID: p.RuleID, Hook: kmod.HookName(p.Hook),
+		Proto: proto.Name(p.Proto), Src: p.Src, Dst: p.Dst, Len: p.Len, CTState: ctNames[p.CTState]}
+	if lp.Proto == "" {
+		lp.Proto = strconv.Itoa(int(p.Proto))
+	}
+	name := b.ifname
+	if name == nil {
+		name = func(i uint32) string { return fmt.Sprintf("if%d", i) }
+	}
+	if p.InIf != 0 {
+		lp.InIface = name(p.InIf)
+	}
+	if p.OutIf != 0 {
+		lp.OutIface = name(p.OutIf)
+	}
+	switch p.Family {
+	case kmod.FamilyIPv4:
+		lp.Family = model.FamilyIPv4
+	case kmod.FamilyIPv6:
+		lp.Family = model.FamilyIPv6
+	}
+	switch p.Verdict {
+	case kmod.ActionAccept:
+		lp.Verdict = model.ActionAccept
+	case kmod.ActionDrop:
+		lp.Verdict = model.ActionDrop
+	case kmod.ActionReject:
+		lp.Verdict = model.ActionReject
+	default:
+		lp.Verdict = model.ActionCount
+	}
+	if p.HasPorts {
+		lp.SrcPort, lp.DstPort = p.SrcPort, p.DstPort
+	}
+	if p.Proto == 6 {
+		var fs []string
+		for i, n := range tcpFlagNames {
+			if p.TCPFlags&(1<<i) != 0 {
+				fs = append(fs, n)
+			}
+		}
+		lp.TCPFlags = strings.Join(fs, ",")
+	}
+	if p.HasICMP {
+		lp.ICMP = fmt.Sprintf("%d/%d", p.ICMPType, p.ICMPCode)
+	}
+	return lp
 }

@@ -16,6 +16,10 @@ import (
 	"netlens/model"
 )
 
+// errNoLog refuses a rule with Log: nftables can log to an nflog group
+// ("log group N"), but netlens does not read nfnetlink_log yet.
+var errNoLog = errors.New("the nft backend has no packet log yet (the netlens kernel module has): add the rule without --log")
+
 // errForeign is returned by decodeRule for a rule netlens did not write.
 var errForeign = errors.New("not a netlens rule")
 
@@ -90,6 +94,9 @@ func be16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
 // encodeRule returns the expressions of one nftables copy of r: its
 // matches, a counter starting at the given values, and its verdict.
 func encodeRule(r model.Rule, packets, bytes uint64) ([]expr.Any, error) {
+	if r.Log {
+		return nil, errNoLog
+	}
 	var ex []expr.Any
 	cmpEq := func(data []byte) expr.Any { return &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: data} }
 	fam := r.Family

@@ -219,7 +219,7 @@ func benchSetVsNft() error {
 		return fmt.Errorf("nftables modules: %w", err)
 	}
 	return withClient(func(c *kmod.Client) error {
-		const n, pk, rounds = 10000, 300, 30
+		const n, pk, rounds = 10000, 1000, 30
 		nc, err := nftables.New()
 		if err != nil {
 			return err

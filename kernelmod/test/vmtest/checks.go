@@ -32,6 +32,7 @@ func allChecks() []check {
 		{"icmp-tcpflags-negation", checkL4Matches},
 		{"ct-state-allowlist", checkCTState},
 		{"sets", checkSets},
+		{"packet-log", checkPacketLog},
 		{"default-policy", checkPolicy},
 		{"count", checkCount},
 		{"priority-across-indexes", checkPriority},
@@ -127,7 +128,7 @@ func checkCRUD() error {
 		if err != nil {
 			return err
 		}
-		want.ID, want.Family = got.ID, kmod.FamilyIPv4
+		want.ID, want.Family, want.LogRate = got.ID, kmod.FamilyIPv4, kmod.LogRateDefault
 		if !reflect.DeepEqual(got, want) {
 			return fmt.Errorf("created\n got %+v\nwant %+v", got, want)
 		}
