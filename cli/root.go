@@ -353,10 +353,11 @@ func runTUI(ctx context.Context, o options) error {
 			return export.Save(o.snapshotDir, s)
 		},
 		Controls: ui.Controls{
-			Filters:  &sw.filters,
-			Capture:  sw.captureControl(),
-			NetNS:    sw,
-			Recorder: tuiRecorder(ctx, store, o),
+			Filters:   &sw.filters,
+			PacketLog: &sw.filters,
+			Capture:   sw.captureControl(),
+			NetNS:     sw,
+			Recorder:  tuiRecorder(ctx, store, o),
 		},
 		Glyphs:     glyphs(o.ascii),
 		CaptureDir: o.snapshotDir,

@@ -2,6 +2,7 @@ package filter
 
 import (
 	"context"
+	"errors"
 
 	"netlens/model"
 	"netlens/model/rules"
@@ -44,4 +45,18 @@ func (c Control) Confirm(txn uint32) error {
 	err := c.Manager.Confirm(txn)
 	c.publish()
 	return err
+}
+
+// ErrNoPacketLog is returned by Control.PacketLog when the backend has no
+// packet log.
+var ErrNoPacketLog = errors.New("this filter backend has no packet log (the netlens kernel module has)")
+
+// PacketLog streams rule id's packet log from the backend (it satisfies
+// ui.PacketLogControl); ErrNoPacketLog when the backend has none.
+func (c Control) PacketLog(ctx context.Context, id uint32, fn func(model.LoggedPacket), lost func()) error {
+	pl, ok := c.Backend.(PacketLogger)
+	if !ok {
+		return ErrNoPacketLog
+	}
+	return pl.PacketLog(ctx, id, fn, lost)
 }
