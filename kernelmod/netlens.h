@@ -249,8 +249,9 @@ struct netlens_net {
 	u32 nindexed;
 	u32 hook_rules[2][NETLENS_NHOOKS];	/* indexed rules per [v4/v6][hook] */
 
-	/* under lock: hooks are registered while the namespace has rules */
-	bool hooks_on;
+	/* under lock: a hook (ops[i]) is registered while a rule or policy needs it */
+	bool op_on[2 * NETLENS_NHOOKS];
+	u32 hooks_on;			/* how many are */
 	u8 policy[2][NETLENS_NHOOKS];	/* NETLENS_ACTION_ACCEPT/DROP; 0 = accept; read locklessly */
 	u32 ct_rules;			/* published rules with a ct match: conntrack is on while > 0 */
 	bool dying;			/* pre_exit ran: never register again */

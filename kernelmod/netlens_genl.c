@@ -1077,6 +1077,9 @@ static int netlens_cmd_change(struct sk_buff *skb, struct genl_info *info)
 	netlens_rule_replace(nn, old, nr);
 	if (nr->txn)
 		netlens_txn_arm(nn);
+	/* the change is made; a hook it needs that cannot be registered is logged */
+	if (netlens_hooks_sync(nn))
+		pr_warn_ratelimited("rule %u: cannot register its netfilter hooks\n", nr->id);
 	netlens_notify(nn, NETLENS_EVENT_CHANGED, nr, 0);
 	netlens_reply_send(msg, info, nr);
 	mutex_unlock(&nn->lock);
@@ -1388,7 +1391,7 @@ static int netlens_cmd_counters(struct sk_buff *skb, struct genl_info *info)
 		goto nospace;
 	mutex_lock(&nn->lock);
 	n = nn->nrules;
-	hooks = nn->hooks_on ? ARRAY_SIZE(nn->ops) : 0;
+	hooks = nn->hooks_on;
 	mutex_unlock(&nn->lock);
 	if (nla_put_u32(msg, NETLENS_A_RULE_COUNT, n) ||
 	    nla_put_u32(msg, NETLENS_A_HOOKS_REGISTERED, hooks) ||

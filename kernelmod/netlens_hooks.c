@@ -479,37 +479,40 @@ void netlens_hooks_init(struct netlens_net *nn)
 }
 
 /*
- * netlens_hooks_sync - register the hooks when the namespace has a rule,
- * unregister them when it has none (as x_tables and nf_tables do), so that
- * a namespace without rules pays nothing per packet.  Lock held.
+ * netlens_hooks_sync - register exactly the hooks (family and hook) where
+ * an enabled rule or a DROP default policy is, and unregister the others
+ * (as nf_tables registers only its base chains' hooks): a namespace without
+ * rules has none, and a rule at LOCAL_IN costs nothing at the other hooks.
+ * Called after every change of the rules or policies.  Lock held.
  *
- * nf_unregister_net_hooks() does not wait for packets already in
+ * nf_unregister_net_hook() does not wait for packets already in
  * netlens_hook(): what they read (@nn, its counters, the index tables) lives
  * until the namespace's .exit, which runs a grace period after .pre_exit
  * (see netlens_main.c), and rules are freed with call_rcu.
  */
 int netlens_hooks_sync(struct netlens_net *nn)
 {
-	bool want = false;
-	int err, f, h;
-
-	for (f = 0; f < 2; f++)
-		for (h = 0; h < NETLENS_NHOOKS; h++)
-			if (nn->policy[f][h] == NETLENS_ACTION_DROP)
-				want = true;
-	want = (want || nn->nrules > 0) && !nn->dying;
+	int err, i, on = 0;
 
 	lockdep_assert_held(&nn->lock);
-	if (want == nn->hooks_on)
-		return 0;
-	if (want) {
-		err = nf_register_net_hooks(nn->net, nn->ops, ARRAY_SIZE(nn->ops));
-		if (err)
-			return err;
-	} else {
-		nf_unregister_net_hooks(nn->net, nn->ops, ARRAY_SIZE(nn->ops));
+	for (i = 0; i < ARRAY_SIZE(nn->ops); i++) {
+		int f = i / NETLENS_NHOOKS, h = i % NETLENS_NHOOKS;
+		bool want = !nn->dying && (nn->hook_rules[f][h] > 0 ||
+					   nn->policy[f][h] == NETLENS_ACTION_DROP);
+
+		if (want != nn->op_on[i]) {
+			if (want) {
+				err = nf_register_net_hook(nn->net, &nn->ops[i]);
+				if (err)
+					return err;
+			} else {
+				nf_unregister_net_hook(nn->net, &nn->ops[i]);
+			}
+			nn->op_on[i] = want;
+		}
+		on += want;
 	}
-	nn->hooks_on = want;
+	nn->hooks_on = on;
 	return 0;
 }
 

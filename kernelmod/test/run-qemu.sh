@@ -37,7 +37,7 @@ VMARGS=""
 for a in "$@"; do
 	case "$a" in
 	-bench) KARGS=${KARGS_BENCH-} SMP=${SMP_BENCH:-1} ;;
-	-only=*|-pin-hooks=*) ;;
+	-only=*|-pin-hooks=*|-flood-rules=*) ;;
 	*) echo "run-qemu: unknown argument $a" >&2; exit 2 ;;
 	esac
 	VMARGS="${VMARGS:+$VMARGS,}$a"

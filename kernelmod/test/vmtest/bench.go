@@ -211,9 +211,9 @@ func nftSetTable(c *nftables.Conn, n int, chain bool) error {
 // source set (the packets are not in it) with nftables' "ip saddr @s drop"
 // over the same 10,000 addresses, both at LOCAL_IN/input: round A has only
 // the netlens rule (nftables chain absent), round B only the nftables chain
-// (netlens without rules: 0 hooks), round C neither. It prints the best
-// round of each and the medians of the per-round ratios A/B and of the
-// added costs (A-C)/(B-C).
+// (netlens without rules: 0 hooks), round C neither, in an order that
+// rotates every round. It prints the best round of each and the medians of
+// the per-round ratios A/B and of the added costs (A-C)/(B-C).
 func benchSetVsNft() error {
 	if err := loadNFT(); err != nil {
 		return fmt.Errorf("nftables modules: %w", err)
@@ -246,7 +246,8 @@ func benchSetVsNft() error {
 		var ratios, added []float64
 		for r := 0; r < rounds; r++ {
 			var d [3]time.Duration
-			for k := 0; k < 3; k++ {
+			for j := 0; j < 3; j++ {
+				k := (j + r) % 3 // rotate the order: no side always runs first
 				switch k {
 				case 0:
 					if _, err := c.Create(rule, 0); err != nil {
@@ -257,6 +258,7 @@ func benchSetVsNft() error {
 						return err
 					}
 				}
+				time.Sleep(50 * time.Millisecond) // the setup's own work (RCU frees, allocations) settles
 				if d[k], err = s.round(pk); err != nil {
 					return err
 				}
