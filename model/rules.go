@@ -110,6 +110,9 @@ type HookVerdicts struct {
 	Seen     uint64 `json:"seen"`
 	Accepted uint64 `json:"accepted"`
 	Dropped  uint64 `json:"dropped"`
+	// Policy is the hook's default verdict (ActionAccept or ActionDrop)
+	// when the backend reports it (the kernel module does).
+	Policy RuleAction `json:"policy,omitempty"`
 }
 
 // RulesState is the filter rules section of a snapshot, and the shape of a

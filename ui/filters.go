@@ -782,6 +782,20 @@ func (p *filtersPage) verdictLine() string {
 	if b.Len() == len(" verdicts seen/dropped:") {
 		b.WriteString(" no packet seen yet")
 	}
+	// a DROP default policy drops what no rule accepts: say where
+	var drops []string
+	for _, h := range rs.Hooks {
+		if h.Policy == model.ActionDrop {
+			fam := "4"
+			if h.Family == model.FamilyIPv6 {
+				fam = "6"
+			}
+			drops = append(drops, hookAbbrev[h.Hook]+fam)
+		}
+	}
+	if len(drops) > 0 {
+		return " policy DROP at " + strings.Join(drops, " ") + ";" + b.String()
+	}
 	return b.String()
 }
 

@@ -62,3 +62,19 @@ func TestFiltersPacketLog(t *testing.T) {
 		t.Errorf("esc does not go back to the rules:\n%s", s)
 	}
 }
+
+// TestFiltersPolicyHeader: a DROP default policy shows in the Filters
+// tab's header, per hook and family.
+func TestFiltersPolicyHeader(t *testing.T) {
+	store := rulesStore()
+	store.Publish(model.RulesUpdate{State: model.RulesState{Backend: "kmod", At: t0.Add(9 * time.Second), Rules: fixtureRules(),
+		Hooks: []model.HookVerdicts{
+			{Family: model.FamilyIPv4, Hook: model.HookInput, Seen: 5, Dropped: 2, Policy: model.ActionDrop},
+			{Family: model.FamilyIPv6, Hook: model.HookInput, Seen: 1, Policy: model.ActionAccept},
+		}}})
+	a := newTestApp(t, store, Options{Controls: Controls{Filters: &fakeFilters{}}}, 120, 40)
+	runKeys(t, a, "4")
+	if s := screen(a); !strings.Contains(s, "policy DROP at in4;") || strings.Contains(s, "in6;") {
+		t.Errorf("no drop policy in the header:\n%s", s)
+	}
+}

@@ -247,7 +247,12 @@ func (b *Backend) Verdicts() ([]model.HookVerdicts, error) {
 		if h.Family == kmod.FamilyIPv6 {
 			fam = model.FamilyIPv6
 		}
-		out = append(out, model.HookVerdicts{Family: fam, Hook: kmod.HookName(h.Hook), Seen: h.Seen, Accepted: h.Accepted, Dropped: h.Dropped})
+		pol := model.ActionAccept
+		if h.Policy == kmod.ActionDrop {
+			pol = model.ActionDrop
+		}
+		out = append(out, model.HookVerdicts{Family: fam, Hook: kmod.HookName(h.Hook), Seen: h.Seen, Accepted: h.Accepted,
+			Dropped: h.Dropped, Policy: pol})
 	}
 	return out, nil
 }

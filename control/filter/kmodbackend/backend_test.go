@@ -130,7 +130,7 @@ func TestConvertRoundTrip(t *testing.T) {
 }
 
 func TestBackendOperations(t *testing.T) {
-	fc := &fakeClient{counters: kmod.Counters{Rules: 1, Hooks: []kmod.HookCounters{{Family: kmod.FamilyIPv6, Hook: 1, Seen: 10, Accepted: 7, Dropped: 3}}}}
+	fc := &fakeClient{counters: kmod.Counters{Rules: 1, Hooks: []kmod.HookCounters{{Family: kmod.FamilyIPv6, Hook: 1, Seen: 10, Accepted: 7, Dropped: 3, Policy: kmod.ActionDrop}}}}
 	b := New(fc, nil, "")
 	r, err := b.Add(model.Rule{Enabled: true, Hooks: []string{model.HookInput}, Action: model.ActionDrop, Label: "a"}, 30*time.Second)
 	if err != nil || r.ID != 1 || r.PendingTxn != 101 || r.RevertAt.IsZero() {
@@ -153,7 +153,7 @@ func TestBackendOperations(t *testing.T) {
 		t.Errorf("calls (-want +got)\n%s", diff)
 	}
 	v, _ := b.Verdicts()
-	if diff := cmp.Diff([]model.HookVerdicts{{Family: model.FamilyIPv6, Hook: "input", Seen: 10, Accepted: 7, Dropped: 3}}, v); diff != "" {
+	if diff := cmp.Diff([]model.HookVerdicts{{Family: model.FamilyIPv6, Hook: "input", Seen: 10, Accepted: 7, Dropped: 3, Policy: model.ActionDrop}}, v); diff != "" {
 		t.Errorf("verdicts (-want +got)\n%s", diff)
 	}
 	ro := New(&fakeClient{}, nil, "read-only: needs CAP_NET_ADMIN")
