@@ -53,6 +53,7 @@ func allChecks() []check {
 		{"load-unload-100", checkLoadCycles},
 		{"rmmod-flood", checkRmmodFlood},
 		{"nft-toggle-flood", checkNftToggleFlood},
+		{"hookonly-flood", checkHookonlyFlood},
 		{"filter-backend-exercise", checkFilterBackend},
 		{"fixtures", checkFixtures},
 	}

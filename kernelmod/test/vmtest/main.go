@@ -44,7 +44,7 @@ type check struct {
 }
 
 // experiments run only when -only names them.
-var experiments = map[string]bool{"nft-toggle-flood": true}
+var experiments = map[string]bool{"nft-toggle-flood": true, "hookonly-flood": true}
 
 func main() {
 	flag.Parse()
