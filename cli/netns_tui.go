@@ -323,6 +323,19 @@ func (f *switchingFilters) Confirm(txn uint32) error {
 	return c.Confirm(txn)
 }
 
+// PacketLog streams a packet log from the filter control running now.
+func (f *switchingFilters) PacketLog(ctx context.Context, id uint32, fn func(model.LoggedPacket), lost func()) error {
+	c, err := f.get()
+	if err != nil {
+		return err
+	}
+	pl, ok := c.(ui.PacketLogControl)
+	if !ok {
+		return fmt.Errorf("no packet log in this namespace")
+	}
+	return pl.PacketLog(ctx, id, fn, lost)
+}
+
 // switchingCapture is the Capture tab's control across switches: it
 // passes calls to the capture collector running now.
 type switchingCapture struct {

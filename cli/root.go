@@ -388,6 +388,7 @@ func runTUI(ctx context.Context, o options) error {
 		},
 		Controls: ui.Controls{
 			Filters:    &sw.filters,
+			PacketLog:  &sw.filters,
 			Capture:    capCtl,
 			CaptureRun: capRun,
 			Sysctl:     sysctls,

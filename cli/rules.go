@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -211,6 +212,51 @@ invalid input, which changes nothing.`,
 		}
 	}
 
+	logCmd := &cobra.Command{
+		Use:   "log [ID]",
+		Short: "Stream the packet log: the packets rules with --log match (all such rules, or rule ID)",
+		Long: `netlens rules log streams, until interrupted, one line (or with --json one
+JSON object) per packet a rule with --log matched: rule, hook, verdict,
+addresses, ports, length, TCP flags, interfaces, conntrack state. Each rule
+logs at most its --log-rate packets a second; the rest are counted in the
+rule's log_dropped (netlens rules list --json). A count rule with --log is
+a dry run: it shows which packets a drop rule would hit. Kernel module
+backend only.`,
+		Args: usageArgs(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var id uint32
+			if len(args) == 1 {
+				var err error
+				if id, err = parseID(args[0]); err != nil {
+					return err
+				}
+			}
+			b, err := open()
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			pl, ok := b.(filter.PacketLogger)
+			if !ok {
+				return fmt.Errorf("rules log: the %s backend has no packet log (the netlens kernel module has)", b.Name())
+			}
+			out := cmd.OutOrStdout()
+			enc := json.NewEncoder(out)
+			lost := 0
+			err = pl.PacketLog(cmd.Context(), id, func(p model.LoggedPacket) {
+				if f.json {
+					_ = enc.Encode(p)
+					return
+				}
+				fmt.Fprintln(out, rules.PacketLine(p))
+			}, func() {
+				lost++
+				fmt.Fprintf(cmd.ErrOrStderr(), "rules log: events lost (reading too slowly), %d times so far\n", lost)
+			})
+			return err
+		},
+	}
+
 	confirm := &cobra.Command{
 		Use:   "confirm [TXN]",
 		Short: "Keep a pending change (all pending changes without TXN)",
@@ -293,7 +339,7 @@ invalid input, which changes nothing.`,
 		idCmd("del", "Delete a rule", rules.OpDelete),
 		idCmd("enable", "Enable a rule", rules.OpEnable),
 		idCmd("disable", "Disable a rule", rules.OpDisable),
-		confirm, save, load, watch)
+		confirm, save, load, watch, logCmd)
 	flagErr := func(cmd *cobra.Command, err error) error {
 		return UsageError{fmt.Errorf("%w\n%s", err, cmd.UsageString())}
 	}
@@ -326,8 +372,23 @@ func parseID(s string) (uint32, error) {
 // ruleFlags are the flags that describe a rule.
 type ruleFlags struct {
 	action, hooks, family, proto, src, dst, sport, dport, iif, oif, label string
-	priority                                                              uint32
-	disabled                                                              bool
+	srcSet, dstSet, sportSet, dportSet                                    string
+	priority, logRate                                                     uint32
+	disabled, log                                                         bool
+}
+
+// setText is the text of a set flag: the value itself ("a,b,c"), or the
+// file it names after "@" (one element per line, # comments).
+func setText(v string) (string, error) {
+	name, ok := strings.CutPrefix(v, "@")
+	if !ok {
+		return v, nil
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return "", fmt.Errorf("set file: %w", err)
+	}
+	return string(b), nil
 }
 
 func (rf *ruleFlags) register(fs *pflag.FlagSet) {
@@ -339,11 +400,17 @@ func (rf *ruleFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&rf.dst, "dst", "", "destination address or prefix")
 	fs.StringVar(&rf.sport, "sport", "", "source port or range (1000-2000)")
 	fs.StringVar(&rf.dport, "dport", "", "destination port or range")
+	fs.StringVar(&rf.srcSet, "src-set", "", "source in a set of addresses/prefixes: a,b,c or @FILE (one per line); \"\" removes it")
+	fs.StringVar(&rf.dstSet, "dst-set", "", "destination in a set of addresses/prefixes: a,b,c or @FILE")
+	fs.StringVar(&rf.sportSet, "sport-set", "", "source port in a set of ports: 22,80,443 or @FILE")
+	fs.StringVar(&rf.dportSet, "dport-set", "", "destination port in a set of ports: 22,80,443 or @FILE")
 	fs.StringVar(&rf.iif, "iif", "", "input interface")
 	fs.StringVar(&rf.oif, "oif", "", "output interface")
 	fs.Uint32Var(&rf.priority, "priority", 0, "lower runs first; ties by id")
 	fs.StringVar(&rf.label, "label", "", "a label (at most 64 bytes)")
 	fs.BoolVar(&rf.disabled, "disabled", false, "add the rule disabled")
+	fs.BoolVar(&rf.log, "log", false, "send the packets the rule matches to the packet log (netlens rules log; kernel module)")
+	fs.Uint32Var(&rf.logRate, "log-rate", 0, "packets a second the rule logs at most, 1-100000 (default 10)")
 }
 
 // rule applies the flags that were given to base, and validates.
@@ -365,11 +432,35 @@ func (rf *ruleFlags) rule(fs *pflag.FlagSet, base model.Rule) (model.Rule, error
 	set("dst", func() (err error) { r.Dst, err = rules.ParsePrefix(rf.dst); return })
 	set("sport", func() (err error) { r.SrcPorts, err = rules.ParsePorts(rf.sport); return })
 	set("dport", func() (err error) { r.DstPorts, err = rules.ParsePorts(rf.dport); return })
+	prefixSet := func(v string, dst *[]netip.Prefix) func() error {
+		return func() error {
+			text, err := setText(v)
+			if err == nil {
+				*dst, err = rules.ParsePrefixSet(text)
+			}
+			return err
+		}
+	}
+	portSet := func(v string, dst *[]uint16) func() error {
+		return func() error {
+			text, err := setText(v)
+			if err == nil {
+				*dst, err = rules.ParsePortSet(text)
+			}
+			return err
+		}
+	}
+	set("src-set", prefixSet(rf.srcSet, &r.SrcSet))
+	set("dst-set", prefixSet(rf.dstSet, &r.DstSet))
+	set("sport-set", portSet(rf.sportSet, &r.SrcPortSet))
+	set("dport-set", portSet(rf.dportSet, &r.DstPortSet))
 	set("iif", func() error { r.InIface = rf.iif; return nil })
 	set("oif", func() error { r.OutIface = rf.oif; return nil })
 	set("priority", func() error { r.Priority = rf.priority; return nil })
 	set("label", func() error { r.Label = rf.label; return nil })
 	set("disabled", func() error { r.Enabled = !rf.disabled; return nil })
+	set("log", func() error { r.Log = rf.log; return nil })
+	set("log-rate", func() error { r.LogRate = rf.logRate; return nil })
 	if len(errs) > 0 {
 		return model.Rule{}, UsageError{&rules.ValidationError{Fields: errs}}
 	}

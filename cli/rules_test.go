@@ -57,6 +57,12 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"confirm", "1", "2"},
 		{"add", "--action", "drop", "--revert", "0s"},
 		{"load", "-"},
+		{"add", "--action", "drop", "--src-set", "10.0.0.1,bogus"},
+		{"add", "--action", "drop", "--src-set", "10.0.0.1", "--src", "10.0.0.0/8"},
+		{"add", "--action", "drop", "--dport-set", "22"},
+		{"add", "--action", "drop", "--src-set", "@/nonexistent/set-file"},
+		{"add", "--action", "count", "--log", "--log-rate", "100001"},
+		{"log", "1", "2"},
 	} {
 		b := &filtermem.Backend{}
 		r := runCLI(t, b, nil, `{"rules":[{"action":"drop","dport":{"min":9,"max":1}}]}`, args...)
@@ -170,4 +176,34 @@ func session(s string) *filter.SSHSession {
 		panic(err)
 	}
 	return &ss
+}
+
+// TestCLISets: --src-set from a file (one per line, comments) and
+// --dport-set from a list reach the backend as the rule's sets; the list
+// shows them; "" removes one.
+func TestCLISets(t *testing.T) {
+	b := &filtermem.Backend{}
+	path := filepath.Join(t.TempDir(), "blocklist")
+	if err := os.WriteFile(path, []byte("# bad hosts\n192.0.2.1\n198.51.100.0/24  # a net\n\n192.0.2.1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, b, nil, "", "add", "--action", "drop", "--proto", "tcp", "--src-set", "@"+path, "--dport-set", "22,443",
+		"--log", "--log-rate", "50", "--no-revert")
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	got := b.Rules[0]
+	if len(got.SrcSet) != 2 || got.SrcSet[0].String() != "192.0.2.1/32" || got.SrcSet[1].String() != "198.51.100.0/24" ||
+		len(got.DstPortSet) != 2 || !got.Log || got.LogRate != 50 || got.Family != model.FamilyIPv4 {
+		t.Fatalf("rule %+v", got)
+	}
+	if r := runCLI(t, b, nil, "", "list"); r.err != nil || !strings.Contains(r.out, "{2 prefixes} -> *:{2 ports}") {
+		t.Errorf("list: %v\n%s", r.err, r.out)
+	}
+	if r := runCLI(t, b, nil, "", "change", "1", "--dport-set", "", "--dport", "22", "--no-revert"); r.err != nil {
+		t.Fatal(r.err)
+	}
+	if got := b.Rules[0]; got.DstPortSet != nil || got.DstPorts != (model.PortRange{Min: 22, Max: 22}) || len(got.SrcSet) != 2 {
+		t.Errorf("after change: %+v", got)
+	}
 }

@@ -62,6 +62,7 @@
 #include <net/netns/generic.h>
 #include <linux/inetdevice.h>
 #include <linux/u64_stats_sync.h>
+#include <linux/refcount.h>
 #include "uapi/netlens.h"
 
 #define NETLENS_HASH_BITS	12
@@ -116,6 +117,36 @@ struct netlens_hook_counts {
 	u64 examined[2][NETLENS_NHOOKS];
 };
 
+/*
+ * struct netlens_set - the elements a rule's source/destination address or
+ * port must be one of.  Immutable once built; shared by the copies of a rule
+ * (a change that does not touch the set, a transaction's saved copy) through
+ * @ref and freed with the last copy, which is itself freed after a grace
+ * period (call_rcu), so the packet path reads it under RCU without a lock.
+ *
+ * Address sets: open addressing with linear probing in @slots (twice the
+ * elements, a power of two), keyed by (masked address, prefix length);
+ * @plens says which lengths are in use, so a lookup costs one probe per
+ * length in use (one for a set of hosts).  Port sets: a 65,536-bit map.
+ */
+struct netlens_set_slot {
+	union nf_inet_addr addr;
+	u8 plen;			/* 0: empty slot */
+};
+
+struct netlens_set {
+	refcount_t ref;
+	u32 n;				/* elements */
+	u8 family;			/* NETLENS_FAMILY_IPV4/IPV6; 0 for a port set */
+	u32 mask;			/* slots - 1 */
+	size_t bytes;			/* what the set costs, for the module-wide bound */
+	unsigned long plens[BITS_TO_LONGS(129)];
+	union {
+		DECLARE_FLEX_ARRAY(struct netlens_set_slot, slots);
+		DECLARE_FLEX_ARRAY(unsigned long, ports);	/* BITS_TO_LONGS(65536) */
+	};
+};
+
 struct netlens_match {
 	u32 hooks;			/* NETLENS_HOOK_* mask */
 	u8 family;			/* NETLENS_FAMILY_* (a bit mask: BOTH = V4|V6) */
@@ -132,9 +163,33 @@ struct netlens_match {
 	u8 tcp_flags, tcp_mask;		/* mask 0: flags not looked at */
 	u32 neg;			/* NETLENS_NEG_* */
 	u8 ct_state;			/* NETLENS_CT_*, 0 = not looked at */
+	/* [NETLENS_SET_*]: NULL = no set; excludes the prefix/range of its field */
+	struct netlens_set *set[NETLENS_SET_FIELD_MAX + 1];
 };
 
 struct netlens_txn;
+
+/* what the rules look at, parsed once per packet (netlens_hooks.c) */
+struct netlens_pkt {
+	u8 family;			/* NETLENS_FAMILY_IPV4 or _IPV6 */
+	u8 proto;
+	bool has_ports, has_icmp, has_tcp_flags;
+	u8 icmp_type, icmp_code, tcp_flags;
+	u8 ct_state;			/* NETLENS_CT_*, when the namespace has ct rules */
+	u16 sport, dport;
+	union nf_inet_addr src, dst;
+	const struct net_device *in, *out;
+};
+
+/*
+ * per-rule packet log state, shared by the copies of a rule like @stats:
+ * a lock-free token bucket (GCRA: @tat is the theoretical arrival time of
+ * the next event, CLOCK_MONOTONIC ns) and the matched packets not logged.
+ */
+struct netlens_log_state {
+	atomic64_t tat;
+	atomic64_t dropped;
+};
 
 /* the hash tables of the indexes, allocated with the first rule that needs them */
 struct netlens_tabs {
@@ -153,6 +208,9 @@ struct netlens_rule {
 	u8 reject_with;			/* NETLENS_REJECT_*, for ACTION_REJECT */
 	u8 reject_code;			/* ICMP/ICMPv6 code, for REJECT_ICMP_UNREACH */
 	u8 ct_held;			/* this copy holds a conntrack reference (ct_rules) */
+	u8 log;				/* send matched packets to the "packets" group */
+	u32 log_rate;			/* log events per second (burst as many) */
+	struct netlens_log_state *logst; /* owned with @stats (@owns_stats) */
 	struct netlens_match m;
 	char label[NETLENS_LABEL_MAX + 1];
 	struct netlens_rule_stats __percpu *stats;
@@ -191,8 +249,9 @@ struct netlens_net {
 	u32 nindexed;
 	u32 hook_rules[2][NETLENS_NHOOKS];	/* indexed rules per [v4/v6][hook] */
 
-	/* under lock: hooks are registered while the namespace has rules */
-	bool hooks_on;
+	/* under lock: a hook (ops[i]) is registered while a rule or policy needs it */
+	bool op_on[2 * NETLENS_NHOOKS];
+	u32 hooks_on;			/* how many are */
 	u8 policy[2][NETLENS_NHOOKS];	/* NETLENS_ACTION_ACCEPT/DROP; 0 = accept; read locklessly */
 	u32 ct_rules;			/* published rules with a ct match: conntrack is on while > 0 */
 	bool dying;			/* pre_exit ran: never register again */
@@ -222,6 +281,7 @@ void netlens_rules_init(struct netlens_net *nn);
 void netlens_rules_exit(struct netlens_net *nn);
 struct netlens_rule *netlens_rule_alloc(void);
 void netlens_rule_free(struct netlens_rule *r);
+struct netlens_rule *netlens_rule_copy(const struct netlens_rule *r);
 int netlens_tabs_ensure(struct netlens_net *nn);
 int netlens_rule_insert(struct netlens_net *nn, struct netlens_rule *r);
 void netlens_rule_remove(struct netlens_net *nn, struct netlens_rule *r);
@@ -240,12 +300,38 @@ void netlens_txn_drop(struct netlens_rule *r);
 void netlens_txn_arm(struct netlens_net *nn);
 void netlens_revert_work(struct work_struct *work);
 
+/* netlens_set.c */
+struct netlens_set *netlens_set_build(const struct genl_info *info, int type,
+				      int field, struct netlink_ext_ack *extack);
+void netlens_set_get(struct netlens_set *s);
+void netlens_set_put(struct netlens_set *s);
+void netlens_sets_get(struct netlens_match *m);
+void netlens_sets_put(struct netlens_match *m);
+bool netlens_set_has_addr(const struct netlens_set *s,
+			  const union nf_inet_addr *a);
+static inline bool netlens_set_has_port(const struct netlens_set *s, u16 port)
+{
+	return test_bit(port, s->ports);
+}
+int netlens_set_fill(struct sk_buff *skb, const struct netlens_set *s,
+		     int attr, u32 *cursor);
+
 /* netlens_hooks.c */
 void netlens_hooks_init(struct netlens_net *nn);
 int netlens_hooks_sync(struct netlens_net *nn);
 void netlens_hooks_unregister(struct netlens_net *nn);
+u8 netlens_ct_state(const struct sk_buff *skb);
+
+/* netlens_log.c */
+void netlens_log_packet(const struct netlens_rule *r, const struct sk_buff *skb,
+			const struct netlens_pkt *p,
+			const struct nf_hook_state *state, u8 verdict);
+u64 netlens_log_dropped(const struct netlens_rule *r);
 
 /* netlens_genl.c */
+bool netlens_packets_wanted(struct net *net);
+void netlens_packets_send(struct net *net, struct sk_buff *skb);
+struct sk_buff *netlens_packets_new(void **hdr);
 int netlens_genl_init(void);
 void netlens_genl_exit(void);
 void netlens_notify(struct netlens_net *nn, u8 event,

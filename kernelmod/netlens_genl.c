@@ -19,10 +19,12 @@
 
 enum netlens_mcgrp {
 	NETLENS_MCGRP_EVENTS,
+	NETLENS_MCGRP_PACKETS,
 };
 
 static const struct genl_multicast_group netlens_mcgrps[] = {
 	[NETLENS_MCGRP_EVENTS] = { .name = NETLENS_GENL_MCGRP_EVENTS },
+	[NETLENS_MCGRP_PACKETS] = { .name = NETLENS_GENL_MCGRP_PACKETS },
 };
 
 /*
@@ -72,7 +74,38 @@ static const struct genl_multicast_group netlens_mcgrps[] = {
 	[NETLENS_A_RULE_COUNT]		= { .type = NLA_REJECT,		\
 					    .reject_message = "rule count is read-only" }, \
 	[NETLENS_A_HOOKS_REGISTERED]	= { .type = NLA_REJECT,		\
-					    .reject_message = "hook count is read-only" }
+					    .reject_message = "hook count is read-only" }, \
+	[NETLENS_A_RULE_LOG]		= NLA_POLICY_MAX(NLA_U8, 1),	\
+	[NETLENS_A_RULE_LOG_RATE]	= NLA_POLICY_FULL_RANGE(NLA_U32, &netlens_log_rate_range), \
+	[NETLENS_A_RULE_LOG_DROPPED]	= { .type = NLA_REJECT,		\
+					    .reject_message = "log drop counter is read-only" }, \
+	[NETLENS_A_RULE_SRC_SET]	= NLA_POLICY_NESTED(netlens_set_policy), \
+	[NETLENS_A_RULE_DST_SET]	= NLA_POLICY_NESTED(netlens_set_policy), \
+	[NETLENS_A_RULE_SPORT_SET]	= NLA_POLICY_NESTED(netlens_set_policy), \
+	[NETLENS_A_RULE_DPORT_SET]	= NLA_POLICY_NESTED(netlens_set_policy), \
+	[NETLENS_A_RULE_SRC_SET_SIZE]	= { .type = NLA_REJECT,		\
+					    .reject_message = "set size is read-only" }, \
+	[NETLENS_A_RULE_DST_SET_SIZE]	= { .type = NLA_REJECT,		\
+					    .reject_message = "set size is read-only" }, \
+	[NETLENS_A_RULE_SPORT_SET_SIZE]	= { .type = NLA_REJECT,		\
+					    .reject_message = "set size is read-only" }, \
+	[NETLENS_A_RULE_DPORT_SET_SIZE]	= { .type = NLA_REJECT,		\
+					    .reject_message = "set size is read-only" }
+
+static struct netlink_range_validation netlens_log_rate_range __ro_after_init = {
+	.min = 1,
+	.max = NETLENS_LOG_RATE_MAX,
+};
+
+static const struct nla_policy netlens_pfx_policy[NETLENS_A_PFX_MAX + 1] = {
+	[NETLENS_A_PFX_ADDR]		= { .type = NLA_BINARY, .len = 16 },
+	[NETLENS_A_PFX_PLEN]		= NLA_POLICY_RANGE(NLA_U8, 1, 128),
+};
+
+static const struct nla_policy netlens_set_policy[NETLENS_A_SET_MAX + 1] = {
+	[NETLENS_A_SET_PREFIX]		= NLA_POLICY_NESTED(netlens_pfx_policy),
+	[NETLENS_A_SET_PORT]		= { .type = NLA_U16 },
+};
 
 static const struct nla_policy netlens_create_policy[NETLENS_A_MAX + 1] = {
 	NETLENS_RULE_ATTRS_POLICY,
@@ -115,6 +148,11 @@ static const struct nla_policy netlens_policy_policy[NETLENS_A_MAX + 1] = {
 	[NETLENS_A_REVERT_MS]		= { .type = NLA_U32 },
 };
 
+static const struct nla_policy netlens_get_set_policy[NETLENS_A_MAX + 1] = {
+	[NETLENS_A_RULE_ID]		= NLA_POLICY_MIN(NLA_U32, 1),
+	[NETLENS_A_SET_FIELD]		= NLA_POLICY_MAX(NLA_U8, NETLENS_SET_FIELD_MAX),
+};
+
 /* COUNTERS takes no attribute */
 static const struct nla_policy netlens_counters_policy[NETLENS_A_MAX + 1] = {
 };
@@ -130,6 +168,42 @@ static struct genl_family netlens_family;
 static DECLARE_RWSEM(netlens_genl_rwsem);
 static bool netlens_genl_live;
 
+/*
+ * The packet log sends from the hooks (softirq, under RCU), where the
+ * rwsem cannot be taken: it reads netlens_packets_live, which exit clears
+ * and then waits a grace period before the family goes.
+ */
+static bool netlens_packets_live;
+
+/* netlens_packets_wanted - the family is there and someone in @net listens */
+bool netlens_packets_wanted(struct net *net)
+{
+	return READ_ONCE(netlens_packets_live) &&
+	       genl_has_listeners(&netlens_family, net, NETLENS_MCGRP_PACKETS);
+}
+
+/* netlens_packets_new - a CMD_PACKET message; GFP_ATOMIC */
+struct sk_buff *netlens_packets_new(void **hdr)
+{
+	struct sk_buff *skb = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_ATOMIC);
+
+	if (!skb)
+		return NULL;
+	*hdr = genlmsg_put(skb, 0, 0, &netlens_family, 0, NETLENS_CMD_PACKET);
+	if (!*hdr) {
+		nlmsg_free(skb);
+		return NULL;
+	}
+	return skb;
+}
+
+/* netlens_packets_send - multicast a packet log event in @net */
+void netlens_packets_send(struct net *net, struct sk_buff *skb)
+{
+	genlmsg_multicast_netns(&netlens_family, net, skb, 0,
+				NETLENS_MCGRP_PACKETS, GFP_ATOMIC);
+}
+
 /* ---- reply builders ---- */
 
 static int netlens_put_addr(struct sk_buff *skb, int aattr, int pattr, u8 fam,
@@ -140,6 +214,23 @@ static int netlens_put_addr(struct sk_buff *skb, int aattr, int pattr, u8 fam,
 	if (nla_put(skb, aattr, fam == NETLENS_FAMILY_IPV4 ? 4 : 16, a))
 		return -EMSGSIZE;
 	return nla_put_u8(skb, pattr, plen);
+}
+
+/* the elements of a set are listed by GET_SET; a rule says how many there are */
+static int netlens_put_set_sizes(struct sk_buff *skb, const struct netlens_match *m)
+{
+	static const int attr[] = {
+		[NETLENS_SET_SRC] = NETLENS_A_RULE_SRC_SET_SIZE,
+		[NETLENS_SET_DST] = NETLENS_A_RULE_DST_SET_SIZE,
+		[NETLENS_SET_SPORT] = NETLENS_A_RULE_SPORT_SET_SIZE,
+		[NETLENS_SET_DPORT] = NETLENS_A_RULE_DPORT_SET_SIZE,
+	};
+	int f;
+
+	for (f = 0; f <= NETLENS_SET_FIELD_MAX; f++)
+		if (m->set[f] && nla_put_u32(skb, attr[f], m->set[f]->n))
+			return -EMSGSIZE;
+	return 0;
 }
 
 static int netlens_rule_fill(struct sk_buff *skb, const struct netlens_rule *r)
@@ -176,6 +267,11 @@ static int netlens_rule_fill(struct sk_buff *skb, const struct netlens_rule *r)
 	     (nla_put_u8(skb, NETLENS_A_RULE_REJECT_WITH, r->reject_with) ||
 	      (r->reject_with == NETLENS_REJECT_ICMP_UNREACH &&
 	       nla_put_u8(skb, NETLENS_A_RULE_REJECT_CODE, r->reject_code)))) ||
+	    netlens_put_set_sizes(skb, m) ||
+	    nla_put_u8(skb, NETLENS_A_RULE_LOG, r->log) ||
+	    nla_put_u32(skb, NETLENS_A_RULE_LOG_RATE, r->log_rate) ||
+	    nla_put_u64_64bit(skb, NETLENS_A_RULE_LOG_DROPPED, netlens_log_dropped(r),
+			      NETLENS_A_PAD) ||
 	    nla_put_u64_64bit(skb, NETLENS_A_RULE_PACKETS, st.packets, NETLENS_A_PAD) ||
 	    nla_put_u64_64bit(skb, NETLENS_A_RULE_BYTES, st.bytes, NETLENS_A_PAD) ||
 	    nla_put_u64_64bit(skb, NETLENS_A_RULE_LAST_HIT_NS, st.last_hit_ns,
@@ -474,13 +570,13 @@ static int netlens_parse_l4(struct genl_info *info, struct netlens_rule *r)
 		m->neg = nla_get_u32(tb[NETLENS_A_RULE_NEGATE]);
 	if (m->ct_state)
 		have |= NETLENS_NEG_CT;
-	if (m->src_plen)
+	if (m->src_plen || m->set[NETLENS_SET_SRC])
 		have |= NETLENS_NEG_SRC;
-	if (m->dst_plen)
+	if (m->dst_plen || m->set[NETLENS_SET_DST])
 		have |= NETLENS_NEG_DST;
-	if (m->sport_min || m->sport_max != 0xffff)
+	if (m->sport_min || m->sport_max != 0xffff || m->set[NETLENS_SET_SPORT])
 		have |= NETLENS_NEG_SPORT;
-	if (m->dport_min || m->dport_max != 0xffff)
+	if (m->dport_min || m->dport_max != 0xffff || m->set[NETLENS_SET_DPORT])
 		have |= NETLENS_NEG_DPORT;
 	if (m->iifname[0])
 		have |= NETLENS_NEG_IIF;
@@ -566,6 +662,77 @@ static int netlens_parse_reject(struct genl_info *info, struct netlens_rule *r)
 }
 
 /*
+ * netlens_parse_sets - the address and port sets of the request replace the
+ * rule's (an empty nest removes one); checked against the rule as a whole:
+ * a set excludes the prefix or port range of its field, an address set
+ * fixes the rule's family.  @afam is the family of the rule's prefixes.
+ */
+static int netlens_parse_sets(struct genl_info *info, struct netlens_rule *r,
+			      u8 afam)
+{
+	static const int attr[] = {
+		[NETLENS_SET_SRC] = NETLENS_A_RULE_SRC_SET,
+		[NETLENS_SET_DST] = NETLENS_A_RULE_DST_SET,
+		[NETLENS_SET_SPORT] = NETLENS_A_RULE_SPORT_SET,
+		[NETLENS_SET_DPORT] = NETLENS_A_RULE_DPORT_SET,
+	};
+	struct netlink_ext_ack *extack = info->extack;
+	struct netlens_match *m = &r->m;
+	struct netlens_set *set;
+	u8 setfam = 0;
+	int f;
+
+	for (f = 0; f <= NETLENS_SET_FIELD_MAX; f++) {
+		if (!info->attrs[attr[f]])
+			continue;
+		/* every attribute of the type, not only the last (info->attrs) */
+		set = netlens_set_build(info, attr[f], f, extack);
+		if (IS_ERR(set))
+			return PTR_ERR(set);
+		netlens_set_put(m->set[f]);
+		m->set[f] = set;
+	}
+	if (m->set[NETLENS_SET_SRC] && m->src_plen) {
+		NL_SET_ERR_MSG_MOD(extack, "a rule has a source prefix or a source set, not both");
+		return -EINVAL;
+	}
+	if (m->set[NETLENS_SET_DST] && m->dst_plen) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "a rule has a destination prefix or a destination set, not both");
+		return -EINVAL;
+	}
+	if (m->set[NETLENS_SET_SPORT] && (m->sport_min || m->sport_max != 0xffff)) {
+		NL_SET_ERR_MSG_MOD(extack, "a rule has a source port range or a source port set, not both");
+		return -EINVAL;
+	}
+	if (m->set[NETLENS_SET_DPORT] && (m->dport_min || m->dport_max != 0xffff)) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "a rule has a destination port range or a destination port set, not both");
+		return -EINVAL;
+	}
+	for (f = NETLENS_SET_SRC; f <= NETLENS_SET_DST; f++) {
+		if (!m->set[f])
+			continue;
+		if ((setfam && setfam != m->set[f]->family) ||
+		    (afam && afam != m->set[f]->family)) {
+			NL_SET_ERR_MSG_MOD(extack,
+					   "the rule's sets and prefixes are of different families");
+			return -EINVAL;
+		}
+		setfam = m->set[f]->family;
+	}
+	if (setfam && m->family != setfam) {
+		if (info->attrs[NETLENS_A_RULE_FAMILY]) {
+			NL_SET_ERR_MSG_ATTR(extack, info->attrs[NETLENS_A_RULE_FAMILY],
+					    "family does not match the family of the set");
+			return -EINVAL;
+		}
+		m->family = setfam;
+	}
+	return 0;
+}
+
+/*
  * netlens_parse_rule - apply the request's rule attributes to @r (defaults
  * for a create, a copy of the current rule for a change) and check the
  * result as a whole.
@@ -596,6 +763,10 @@ static int netlens_parse_rule(struct genl_info *info, struct netlens_rule *r)
 		r->action = nla_get_u8(tb[NETLENS_A_RULE_ACTION]);
 	if (tb[NETLENS_A_RULE_PRIORITY])
 		r->priority = nla_get_u32(tb[NETLENS_A_RULE_PRIORITY]);
+	if (tb[NETLENS_A_RULE_LOG])
+		r->log = nla_get_u8(tb[NETLENS_A_RULE_LOG]);
+	if (tb[NETLENS_A_RULE_LOG_RATE])
+		r->log_rate = nla_get_u32(tb[NETLENS_A_RULE_LOG_RATE]);
 	if (tb[NETLENS_A_RULE_LABEL]) {
 		if (nla_strscpy(r->label, tb[NETLENS_A_RULE_LABEL], sizeof(r->label)) < 0) {
 			NL_SET_ERR_MSG_ATTR(extack, tb[NETLENS_A_RULE_LABEL],
@@ -670,8 +841,13 @@ static int netlens_parse_rule(struct genl_info *info, struct netlens_rule *r)
 				  &m->dport_max, false);
 	if (err)
 		return err;
+	err = netlens_parse_sets(info, r, afam);
+	if (err)
+		return err;
 	if ((m->sport_min || m->sport_max != 0xffff ||
-	     m->dport_min || m->dport_max != 0xffff) && !netlens_ports_ok(m->proto)) {
+	     m->dport_min || m->dport_max != 0xffff ||
+	     m->set[NETLENS_SET_SPORT] || m->set[NETLENS_SET_DPORT]) &&
+	    !netlens_ports_ok(m->proto)) {
 		NL_SET_ERR_MSG_MOD(extack,
 				   "ports need protocol tcp (6), udp (17), udplite (136) or sctp (132)");
 		return -EINVAL;
@@ -785,6 +961,7 @@ static int netlens_cmd_create(struct sk_buff *skb, struct genl_info *info)
 	r->m.family = NETLENS_FAMILY_BOTH;
 	r->m.sport_max = 0xffff;
 	r->m.dport_max = 0xffff;
+	r->log_rate = NETLENS_LOG_RATE_DEFAULT;
 	err = netlens_parse_rule(info, r);
 	if (err)
 		goto free;
@@ -872,29 +1049,27 @@ static int netlens_cmd_change(struct sk_buff *skb, struct genl_info *info)
 		goto unlock;
 	}
 	err = -ENOMEM;
-	nr = kmemdup(old, sizeof(*old), GFP_KERNEL);
+	nr = netlens_rule_copy(old);
 	if (!nr)
 		goto unlock;
-	nr->index = NETLENS_IDX_NONE;
 	err = netlens_parse_rule(info, nr);
 	if (err) {
-		kfree(nr);
+		netlens_rule_free(nr);
 		goto unlock;
 	}
 	if (info->attrs[NETLENS_A_REVERT_MS]) {
-		prev = kmemdup(old, sizeof(*old), GFP_KERNEL);
+		prev = netlens_rule_copy(old);
 		if (!prev) {
-			kfree(nr);
+			netlens_rule_free(nr);
 			err = -ENOMEM;
 			goto unlock;
 		}
 		prev->stats = NULL;
-		prev->owns_stats = 0;
-		prev->index = NETLENS_IDX_NONE;
+		prev->logst = NULL;
 		nr->txn = netlens_txn_new(nn, info, old->id, prev);
 		if (!nr->txn) {
-			kfree(prev);
-			kfree(nr);
+			netlens_rule_free(prev);
+			netlens_rule_free(nr);
 			err = -ENOMEM;
 			goto unlock;
 		}
@@ -902,6 +1077,9 @@ static int netlens_cmd_change(struct sk_buff *skb, struct genl_info *info)
 	netlens_rule_replace(nn, old, nr);
 	if (nr->txn)
 		netlens_txn_arm(nn);
+	/* the change is made; a hook it needs that cannot be registered is logged */
+	if (netlens_hooks_sync(nn))
+		pr_warn_ratelimited("rule %u: cannot register its netfilter hooks\n", nr->id);
 	netlens_notify(nn, NETLENS_EVENT_CHANGED, nr, 0);
 	netlens_reply_send(msg, info, nr);
 	mutex_unlock(&nn->lock);
@@ -1097,6 +1275,72 @@ static int netlens_dump_rules(struct sk_buff *skb, struct netlink_callback *cb)
 	return skb->len;
 }
 
+/*
+ * netlens_dump_set - GET_SET: the elements of one set of one rule, as many
+ * messages as they need (each with RULE_ID, SET_FIELD and the set's nest of
+ * elements).  cb->args[0] is where the next message starts; a rule changed
+ * in between flags the dump NLM_F_DUMP_INTR (the client starts again).
+ */
+static int netlens_dump_set(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	static const int attr[] = {
+		[NETLENS_SET_SRC] = NETLENS_A_RULE_SRC_SET,
+		[NETLENS_SET_DST] = NETLENS_A_RULE_DST_SET,
+		[NETLENS_SET_SPORT] = NETLENS_A_RULE_SPORT_SET,
+		[NETLENS_SET_DPORT] = NETLENS_A_RULE_DPORT_SET,
+	};
+	const struct genl_dumpit_info *di = genl_dumpit_info(cb);
+	struct netlens_net *nn = netlens_pernet(sock_net(skb->sk));
+	struct nlattr *id = di->attrs[NETLENS_A_RULE_ID];
+	struct nlattr *fa = di->attrs[NETLENS_A_SET_FIELD];
+	struct netlens_rule *r;
+	const struct netlens_set *set;
+	u32 cursor = cb->args[0];
+	void *hdr;
+	int field, err = 0;
+
+	if (cursor == U32_MAX)	/* done */
+		return 0;
+	if (!id || !fa) {
+		NL_SET_ERR_MSG_MOD(cb->extack, "GET_SET needs RULE_ID and SET_FIELD");
+		return -EINVAL;
+	}
+	field = nla_get_u8(fa);
+	mutex_lock(&nn->lock);
+	cb->seq = nn->gen;
+	r = xa_load(&nn->rules, nla_get_u32(id));
+	if (!r) {
+		NL_SET_ERR_MSG_ATTR(cb->extack, id, "unknown rule id");
+		err = -ENOENT;
+		goto unlock;
+	}
+	set = r->m.set[field];
+	if (!set) {
+		NL_SET_ERR_MSG_ATTR(cb->extack, fa, "the rule has no such set");
+		err = -ENOENT;
+		goto unlock;
+	}
+	while (cursor != U32_MAX) {
+		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+				  &netlens_family, NLM_F_MULTI, NETLENS_CMD_GET_SET);
+		if (!hdr)
+			break;
+		genl_dump_check_consistent(cb, hdr);
+		if (nla_put_u32(skb, NETLENS_A_RULE_ID, r->id) ||
+		    nla_put_u8(skb, NETLENS_A_SET_FIELD, field) ||
+		    netlens_set_fill(skb, set, attr[field], &cursor)) {
+			genlmsg_cancel(skb, hdr);
+			break;
+		}
+		genlmsg_end(skb, hdr);
+	}
+	cb->args[0] = cursor;
+	err = skb->len ?: -EMSGSIZE;
+unlock:
+	mutex_unlock(&nn->lock);
+	return err;
+}
+
 static int netlens_put_hook_stats(struct sk_buff *skb, struct netlens_net *nn)
 {
 	struct netlens_hook_counts sum;
@@ -1147,7 +1391,7 @@ static int netlens_cmd_counters(struct sk_buff *skb, struct genl_info *info)
 		goto nospace;
 	mutex_lock(&nn->lock);
 	n = nn->nrules;
-	hooks = nn->hooks_on ? ARRAY_SIZE(nn->ops) : 0;
+	hooks = nn->hooks_on;
 	mutex_unlock(&nn->lock);
 	if (nla_put_u32(msg, NETLENS_A_RULE_COUNT, n) ||
 	    nla_put_u32(msg, NETLENS_A_HOOKS_REGISTERED, hooks) ||
@@ -1201,6 +1445,12 @@ static const struct genl_ops netlens_ops[] = {
 		.maxattr = NETLENS_A_MAX,
 	},
 	{
+		.cmd = NETLENS_CMD_GET_SET,
+		.dumpit = netlens_dump_set,
+		.policy = netlens_get_set_policy,
+		.maxattr = NETLENS_A_MAX,
+	},
+	{
 		.cmd = NETLENS_CMD_COUNTERS,
 		.doit = netlens_cmd_counters,
 		.policy = netlens_counters_policy,
@@ -1251,6 +1501,7 @@ int netlens_genl_init(void)
 	down_write(&netlens_genl_rwsem);
 	netlens_genl_live = true;
 	up_write(&netlens_genl_rwsem);
+	WRITE_ONCE(netlens_packets_live, true);
 	return 0;
 }
 
@@ -1259,5 +1510,7 @@ void netlens_genl_exit(void)
 	down_write(&netlens_genl_rwsem);
 	netlens_genl_live = false;
 	up_write(&netlens_genl_rwsem);
+	WRITE_ONCE(netlens_packets_live, false);
+	synchronize_net();	/* no hook is still sending a packet event */
 	genl_unregister_family(&netlens_family);
 }

@@ -21,18 +21,6 @@
 #include <net/netfilter/ipv6/nf_reject.h>
 #include "netlens.h"
 
-/* what the rules look at, parsed once per packet */
-struct netlens_pkt {
-	u8 family;			/* NETLENS_FAMILY_IPV4 or _IPV6 */
-	u8 proto;
-	bool has_ports, has_icmp, has_tcp_flags;
-	u8 icmp_type, icmp_code, tcp_flags;
-	u8 ct_state;			/* NETLENS_CT_*, when the namespace has ct rules */
-	u16 sport, dport;
-	union nf_inet_addr src, dst;
-	const struct net_device *in, *out;
-};
-
 static bool netlens_ports_proto(u8 proto)
 {
 	return proto == IPPROTO_TCP || proto == IPPROTO_UDP ||
@@ -137,6 +125,22 @@ static bool netlens_match(const struct netlens_rule *r,
 	    NETLENS_MISS(m, NETLENS_NEG_DST,
 			 netlens_addr_match(p->family, &p->dst, &m->dst, &m->dst_mask)))
 		return false;
+	if (m->set[NETLENS_SET_DST] &&
+	    NETLENS_MISS(m, NETLENS_NEG_DST,
+			 netlens_set_has_addr(m->set[NETLENS_SET_DST], &p->dst)))
+		return false;
+	if (m->set[NETLENS_SET_SRC] &&
+	    NETLENS_MISS(m, NETLENS_NEG_SRC,
+			 netlens_set_has_addr(m->set[NETLENS_SET_SRC], &p->src)))
+		return false;
+	if (m->set[NETLENS_SET_DPORT] &&
+	    NETLENS_MISS(m, NETLENS_NEG_DPORT, p->has_ports &&
+			 netlens_set_has_port(m->set[NETLENS_SET_DPORT], p->dport)))
+		return false;
+	if (m->set[NETLENS_SET_SPORT] &&
+	    NETLENS_MISS(m, NETLENS_NEG_SPORT, p->has_ports &&
+			 netlens_set_has_port(m->set[NETLENS_SET_SPORT], p->sport)))
+		return false;
 	if (m->src_plen &&
 	    NETLENS_MISS(m, NETLENS_NEG_SRC,
 			 netlens_addr_match(p->family, &p->src, &m->src, &m->src_mask)))
@@ -221,6 +225,7 @@ struct netlens_scan {
 	struct netlens_tabs *tabs;	/* NULL: no rule ever needed the hash tables */
 	const struct sk_buff *skb;
 	const struct netlens_pkt *p;
+	const struct nf_hook_state *state;
 	u32 hookbit;
 	bool counting;			/* pass 2: count COUNT rules before @best */
 	const struct netlens_rule *best;
@@ -241,6 +246,9 @@ static void netlens_walk(const struct netlens_probe *pr, struct netlens_scan *s)
 			continue;
 		if (s->counting) {
 			netlens_count(r, s->skb);
+			if (r->log)
+				netlens_log_packet(r, s->skb, s->p, s->state,
+						   NETLENS_ACTION_COUNT);
 		} else {
 			s->best = r;
 			return;
@@ -297,12 +305,15 @@ static void netlens_scan(struct netlens_net *nn, struct netlens_scan *s)
 
 static const struct netlens_rule *
 netlens_lookup(struct netlens_net *nn, const struct sk_buff *skb,
-	       const struct netlens_pkt *p, u32 hookbit, unsigned int *examined)
+	       const struct netlens_pkt *p, const struct nf_hook_state *state,
+	       unsigned int *examined)
 {
+	u32 hookbit = BIT(state->hook);
 	struct netlens_scan s = {
 		.tabs = rcu_dereference(nn->tabs),
 		.skb = skb,
 		.p = p,
+		.state = state,
 		.hookbit = hookbit,
 	};
 
@@ -345,7 +356,7 @@ static void netlens_reject(const struct netlens_rule *r, struct sk_buff *skb,
 }
 
 /* netlens_ct_state - the conntrack state of @skb as a NETLENS_CT_* bit */
-static u8 netlens_ct_state(const struct sk_buff *skb)
+u8 netlens_ct_state(const struct sk_buff *skb)
 {
 	enum ip_conntrack_info ctinfo;
 	const struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
@@ -388,13 +399,15 @@ static unsigned int netlens_hook(void *priv, struct sk_buff *skb,
 		p.out = state->out;
 		if (READ_ONCE(nn->ct_rules))
 			p.ct_state = netlens_ct_state(skb);
-		r = netlens_lookup(nn, skb, &p, BIT(hook), &examined);
+		r = netlens_lookup(nn, skb, &p, state, &examined);
 	}
 	if (!r && READ_ONCE(nn->policy[fi][hook]) == NETLENS_ACTION_DROP &&
 	    READ_ONCE(nn->sysctl_enabled))
 		verdict = NF_DROP;	/* the default policy */
 	if (r) {
 		netlens_count(r, skb);
+		if (r->log)
+			netlens_log_packet(r, skb, &p, state, r->action);
 		if (r->action == NETLENS_ACTION_REJECT)
 			netlens_reject(r, skb, state, fi);
 		if (r->action == NETLENS_ACTION_DROP ||
@@ -466,37 +479,40 @@ void netlens_hooks_init(struct netlens_net *nn)
 }
 
 /*
- * netlens_hooks_sync - register the hooks when the namespace has a rule,
- * unregister them when it has none (as x_tables and nf_tables do), so that
- * a namespace without rules pays nothing per packet.  Lock held.
+ * netlens_hooks_sync - register exactly the hooks (family and hook) where
+ * an enabled rule or a DROP default policy is, and unregister the others
+ * (as nf_tables registers only its base chains' hooks): a namespace without
+ * rules has none, and a rule at LOCAL_IN costs nothing at the other hooks.
+ * Called after every change of the rules or policies.  Lock held.
  *
- * nf_unregister_net_hooks() does not wait for packets already in
+ * nf_unregister_net_hook() does not wait for packets already in
  * netlens_hook(): what they read (@nn, its counters, the index tables) lives
  * until the namespace's .exit, which runs a grace period after .pre_exit
  * (see netlens_main.c), and rules are freed with call_rcu.
  */
 int netlens_hooks_sync(struct netlens_net *nn)
 {
-	bool want = false;
-	int err, f, h;
-
-	for (f = 0; f < 2; f++)
-		for (h = 0; h < NETLENS_NHOOKS; h++)
-			if (nn->policy[f][h] == NETLENS_ACTION_DROP)
-				want = true;
-	want = (want || nn->nrules > 0) && !nn->dying;
+	int err, i, on = 0;
 
 	lockdep_assert_held(&nn->lock);
-	if (want == nn->hooks_on)
-		return 0;
-	if (want) {
-		err = nf_register_net_hooks(nn->net, nn->ops, ARRAY_SIZE(nn->ops));
-		if (err)
-			return err;
-	} else {
-		nf_unregister_net_hooks(nn->net, nn->ops, ARRAY_SIZE(nn->ops));
+	for (i = 0; i < ARRAY_SIZE(nn->ops); i++) {
+		int f = i / NETLENS_NHOOKS, h = i % NETLENS_NHOOKS;
+		bool want = !nn->dying && (nn->hook_rules[f][h] > 0 ||
+					   nn->policy[f][h] == NETLENS_ACTION_DROP);
+
+		if (want != nn->op_on[i]) {
+			if (want) {
+				err = nf_register_net_hook(nn->net, &nn->ops[i]);
+				if (err)
+					return err;
+			} else {
+				nf_unregister_net_hook(nn->net, &nn->ops[i]);
+			}
+			nn->op_on[i] = want;
+		}
+		on += want;
 	}
-	nn->hooks_on = want;
+	nn->hooks_on = on;
 	return 0;
 }
 

@@ -97,6 +97,16 @@ static void netlens_seq_ports(struct seq_file *seq, u16 min, u16 max, bool neg)
 		seq_printf(seq, " %s%u-%u", bang, min, max);
 }
 
+/* a set shows as "set:N", N its elements (GET_SET lists them) */
+static bool netlens_seq_set(struct seq_file *seq, const struct netlens_set *s,
+			    bool neg)
+{
+	if (!s)
+		return false;
+	seq_printf(seq, " %sset:%u", neg ? "!" : "", s->n);
+	return true;
+}
+
 static int netlens_seq_show(struct seq_file *seq, void *v)
 {
 	const struct netlens_rule *r = v;
@@ -112,14 +122,18 @@ static int netlens_seq_show(struct seq_file *seq, void *v)
 	seq_printf(seq, "%u %u %s %u 0x%02x %s %u", r->id, r->enabled,
 		   netlens_action_names[r->action], r->priority, m->hooks,
 		   netlens_family_names[m->family & 3], m->proto);
-	netlens_seq_addr(seq, m->family, &m->src, m->src_plen,
-			 m->neg & NETLENS_NEG_SRC);
-	netlens_seq_ports(seq, m->sport_min, m->sport_max,
-			  m->neg & NETLENS_NEG_SPORT);
-	netlens_seq_addr(seq, m->family, &m->dst, m->dst_plen,
-			 m->neg & NETLENS_NEG_DST);
-	netlens_seq_ports(seq, m->dport_min, m->dport_max,
-			  m->neg & NETLENS_NEG_DPORT);
+	if (!netlens_seq_set(seq, m->set[NETLENS_SET_SRC], m->neg & NETLENS_NEG_SRC))
+		netlens_seq_addr(seq, m->family, &m->src, m->src_plen,
+				 m->neg & NETLENS_NEG_SRC);
+	if (!netlens_seq_set(seq, m->set[NETLENS_SET_SPORT], m->neg & NETLENS_NEG_SPORT))
+		netlens_seq_ports(seq, m->sport_min, m->sport_max,
+				  m->neg & NETLENS_NEG_SPORT);
+	if (!netlens_seq_set(seq, m->set[NETLENS_SET_DST], m->neg & NETLENS_NEG_DST))
+		netlens_seq_addr(seq, m->family, &m->dst, m->dst_plen,
+				 m->neg & NETLENS_NEG_DST);
+	if (!netlens_seq_set(seq, m->set[NETLENS_SET_DPORT], m->neg & NETLENS_NEG_DPORT))
+		netlens_seq_ports(seq, m->dport_min, m->dport_max,
+				  m->neg & NETLENS_NEG_DPORT);
 	seq_printf(seq, " %s%s %s%s %llu %llu %llu %s\n",
 		   m->neg & NETLENS_NEG_IIF ? "!" : "",
 		   m->iifname[0] ? m->iifname : "*",

@@ -273,6 +273,12 @@ struct netlens_rule *netlens_rule_alloc(void)
 		kfree(r);
 		return NULL;
 	}
+	r->logst = kzalloc(sizeof(*r->logst), GFP_KERNEL_ACCOUNT);
+	if (!r->logst) {
+		free_percpu(r->stats);
+		kfree(r);
+		return NULL;
+	}
 	for_each_possible_cpu(cpu)
 		u64_stats_init(&per_cpu_ptr(r->stats, cpu)->syncp);
 	r->owns_stats = 1;
@@ -280,13 +286,34 @@ struct netlens_rule *netlens_rule_alloc(void)
 	return r;
 }
 
-/* netlens_rule_free - free a rule that was never published. */
+/*
+ * netlens_rule_copy - a copy of @r that does not own its counters, with its
+ * own references to the sets; free it with netlens_rule_free() (which then
+ * leaves the counters alone) or publish it with netlens_rule_replace().
+ */
+struct netlens_rule *netlens_rule_copy(const struct netlens_rule *r)
+{
+	struct netlens_rule *c = kmemdup(r, sizeof(*r), GFP_KERNEL_ACCOUNT);
+
+	if (!c)
+		return NULL;
+	c->owns_stats = 0;
+	c->index = NETLENS_IDX_NONE;
+	c->txn = NULL;
+	netlens_sets_get(&c->m);
+	return c;
+}
+
+/* netlens_rule_free - free a rule that was never published (or is no more). */
 void netlens_rule_free(struct netlens_rule *r)
 {
 	if (!r)
 		return;
-	if (r->owns_stats)
+	if (r->owns_stats) {
 		free_percpu(r->stats);
+		kfree(r->logst);
+	}
+	netlens_sets_put(&r->m);
 	kfree(r);
 }
 
@@ -380,10 +407,13 @@ void netlens_rule_remove(struct netlens_net *nn, struct netlens_rule *r)
 void netlens_rule_replace(struct netlens_net *nn, struct netlens_rule *old,
 			  struct netlens_rule *nr)
 {
-	if (nr->owns_stats && nr->stats != old->stats)
+	if (nr->owns_stats && nr->stats != old->stats) {
 		free_percpu(nr->stats);
+		kfree(nr->logst);
+	}
 	nr->id = old->id;
 	nr->stats = old->stats;
+	nr->logst = old->logst;
 	nr->owns_stats = 1;
 	old->owns_stats = 0;
 	nr->index = NETLENS_IDX_NONE;

@@ -62,7 +62,20 @@ type Rule struct {
 	SrcPorts PortRange    `json:"sport,omitzero"`
 	DstPorts PortRange    `json:"dport,omitzero"`
 	// InIface and OutIface are interface names; "" is any.
-	InIface  string     `json:"iif,omitempty"`
+	// SrcSet and DstSet are sets of prefixes of one family the source or
+	// destination must be in, looked up in O(1) (instead of Src or Dst);
+	// SrcPortSet and DstPortSet are sets of ports (instead of a range).
+	// Each holds at most 65,536 elements; nil is no set.
+	SrcSet     []netip.Prefix `json:"src_set,omitempty"`
+	DstSet     []netip.Prefix `json:"dst_set,omitempty"`
+	SrcPortSet []uint16       `json:"sport_set,omitempty"`
+	DstPortSet []uint16       `json:"dport_set,omitempty"`
+	InIface    string         `json:"iif,omitempty"`
+	// Log sends every packet the rule matches to the packet log, at most
+	// LogRate a second (0: the backend's default, 10); a count rule that
+	// logs is a dry run. Kernel module only.
+	Log      bool       `json:"log,omitempty"`
+	LogRate  uint32     `json:"log_rate,omitempty"`
 	OutIface string     `json:"oif,omitempty"`
 	Action   RuleAction `json:"action"`
 	// Priority orders rules: lower runs first, ties by ID.
@@ -77,6 +90,9 @@ type Rule struct {
 	// LastHit is when the rule last matched a packet, when the backend
 	// knows it (the kernel module does, nftables does not).
 	LastHit time.Time `json:"last_hit,omitzero"`
+	// LogDropped counts the matched packets the log did not send (over
+	// LogRate).
+	LogDropped uint64 `json:"log_dropped,omitempty"`
 	// PendingTxn is the unconfirmed change the rule is part of; the change
 	// is undone at RevertAt unless confirmed.
 	PendingTxn uint32    `json:"pending_txn,omitempty"`
@@ -94,6 +110,9 @@ type HookVerdicts struct {
 	Seen     uint64 `json:"seen"`
 	Accepted uint64 `json:"accepted"`
 	Dropped  uint64 `json:"dropped"`
+	// Policy is the hook's default verdict (ActionAccept or ActionDrop)
+	// when the backend reports it (the kernel module does).
+	Policy RuleAction `json:"policy,omitempty"`
 }
 
 // RulesState is the filter rules section of a snapshot, and the shape of a
@@ -145,4 +164,33 @@ func (u RulesUpdate) apply(s *Store, snap *Snapshot) {
 	}
 	snap.Rules = &st
 	snap.TakenAt = later(snap.TakenAt, st.At)
+}
+
+// LoggedPacket is one packet a rule with Log matched (the packet log).
+type LoggedPacket struct {
+	At     time.Time `json:"at"`
+	RuleID uint32    `json:"rule"`
+	// Hook is where the rule matched (HookInput, ...).
+	Hook string `json:"hook"`
+	// InIface and OutIface are interface names ("" for none).
+	InIface  string `json:"iif,omitempty"`
+	OutIface string `json:"oif,omitempty"`
+	// Verdict is what the rule did: accept, drop, reject, or count (it
+	// went on to the next rule).
+	Verdict RuleAction `json:"verdict"`
+	Family  Family     `json:"family"`
+	Proto   string     `json:"proto"`
+	Src     netip.Addr `json:"src"`
+	Dst     netip.Addr `json:"dst"`
+	// SrcPort and DstPort are 0 for protocols without ports.
+	SrcPort uint16 `json:"sport,omitempty"`
+	DstPort uint16 `json:"dport,omitempty"`
+	Len     uint32 `json:"len"`
+	// TCPFlags are the flags set ("SYN,ACK"), tcp only.
+	TCPFlags string `json:"tcp_flags,omitempty"`
+	// ICMP is "type/code" for icmp and icmpv6.
+	ICMP string `json:"icmp,omitempty"`
+	// CTState is the conntrack state: new, established, related,
+	// invalid or untracked.
+	CTState string `json:"ct_state,omitempty"`
 }

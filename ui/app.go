@@ -113,7 +113,7 @@ func New(store *model.Store, opts Options) *App {
 		newConnsPage(c, opts.Deps.Connections, opts.Deps.Flows, opts.Glyphs),
 		dp,
 		newSysctlPage(c, opts.Deps.Sysctl, ed),
-		newFiltersPage(c, opts.Deps.Filters, opts.Controls.Filters, opts.Now),
+		newFiltersPage(c, opts.Deps.Filters, opts.Controls.Filters, opts.Now).withPacketLog(opts.Controls.PacketLog),
 		newCapturePage(c, opts.Deps.Capture, opts.Controls.Capture, opts.Controls.CaptureRun, opts.CaptureDir, opts.Now),
 	}
 	a.sub, a.unsub = store.Subscribe()

@@ -38,6 +38,7 @@ const (
 	modeForm
 	modeDelete
 	modeGuard
+	modeLog // a rule's live packet log
 )
 
 // filtersInfoLines are the lines above the rules table: the backend (or
@@ -56,7 +57,10 @@ const filtersInfoLines = 2
 type filtersPage struct {
 	listBase[uint32]
 	ctl FilterControl
-	now func() time.Time
+	// logCtl streams packet logs (Enter on a rule); nil: Enter is details.
+	logCtl PacketLogControl
+	log    *packetLogView // the open packet log (modeLog)
+	now    func() time.Time
 	// ticking says that a countdownMsg is on its way.
 	ticking bool
 
@@ -270,6 +274,11 @@ func (p *filtersPage) Update(msg tea.Msg) (page, tea.Cmd) {
 		p.setMsg("confirmed: "+what+" is kept", false)
 		p.mine, p.confirm = pendingTxn{}, false
 		return p, nil
+	case packetLogMsg:
+		if p.log != nil {
+			return p, p.log.handle(msg)
+		}
+		return p, nil
 	case tea.PasteMsg:
 		if p.mode == modeForm {
 			p.form.paste(msg.Content)
@@ -282,6 +291,12 @@ func (p *filtersPage) Update(msg tea.Msg) (page, tea.Cmd) {
 			return p, p.deleteKey(msg)
 		case modeGuard:
 			return p, p.guardKey(msg)
+		case modeLog:
+			if p.log.key(p.Keys, msg, p.pageH) {
+				p.log.close()
+				p.log, p.mode = nil, modeRules
+			}
+			return p, nil
 		}
 		return p, p.rulesKey(msg)
 	case tea.MouseClickMsg:
@@ -376,6 +391,16 @@ func (p *filtersPage) rulesKey(msg tea.KeyPressMsg) tea.Cmd {
 			p.delID = r.ID
 			p.mode = modeDelete
 		}
+	case key.Matches(msg, k.RuleLog) && p.hasLog():
+		r, ok := p.selectedRule()
+		if !ok {
+			p.setMsg("no rule selected", true)
+			return nil
+		}
+		var cmd tea.Cmd
+		p.log, cmd = openPacketLog(p.logCtl, r)
+		p.mode = modeLog
+		return cmd
 	case key.Matches(msg, k.RuleConfirm):
 		if ro := p.readOnly(); ro != "" {
 			p.setMsg("cannot confirm: "+ro, true)
@@ -647,6 +672,8 @@ func (p *filtersPage) View() string {
 		return p.formView()
 	case modeGuard:
 		return p.guardView()
+	case modeLog:
+		return p.log.view(p.Styles, p.Width, p.pageH)
 	}
 	s := p.Styles
 	n := p.count()
@@ -754,6 +781,20 @@ func (p *filtersPage) verdictLine() string {
 	}
 	if b.Len() == len(" verdicts seen/dropped:") {
 		b.WriteString(" no packet seen yet")
+	}
+	// a DROP default policy drops what no rule accepts: say where
+	var drops []string
+	for _, h := range rs.Hooks {
+		if h.Policy == model.ActionDrop {
+			fam := "4"
+			if h.Family == model.FamilyIPv6 {
+				fam = "6"
+			}
+			drops = append(drops, hookAbbrev[h.Hook]+fam)
+		}
+	}
+	if len(drops) > 0 {
+		return " policy DROP at " + strings.Join(drops, " ") + ";" + b.String()
 	}
 	return b.String()
 }
@@ -903,7 +944,11 @@ func (p *filtersPage) ShortHelp() []key.Binding {
 // FullHelp implements page.
 func (p *filtersPage) FullHelp() [][]key.Binding {
 	k := p.Keys
-	return [][]key.Binding{{k.RuleToggle, k.RuleAdd, k.RuleEdit, k.RuleDelete, k.RuleConfirm, k.Details}}
+	last := k.Details
+	if p.hasLog() {
+		last = k.RuleLog
+	}
+	return [][]key.Binding{{k.RuleToggle, k.RuleAdd, k.RuleEdit, k.RuleDelete, k.RuleConfirm, last}}
 }
 
 // countdownMsg is a tick of the pending change's countdown.
@@ -972,4 +1017,16 @@ func (p *filtersPage) HelpLines(width int) []string {
 		fitString(" is undone at its deadline (REVERT IN, also in the header) unless c keeps it;", width),
 		fitString(" one that would cut your SSH session or established connections asks again", width),
 		fitString(" (Y or y twice). Foreign rules (id fN: nft handle N) are shown, never changed.", width)}
+}
+
+// withPacketLog gives the page the packet log control (nil: none).
+func (p *filtersPage) withPacketLog(c PacketLogControl) *filtersPage {
+	p.logCtl = c
+	return p
+}
+
+// hasLog says whether Enter opens the packet log: a control and the
+// kernel module's rules (the nft backend has no packet log).
+func (p *filtersPage) hasLog() bool {
+	return p.logCtl != nil && p.snap.Rules != nil && p.snap.Rules.Backend == "kmod"
 }

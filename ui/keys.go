@@ -43,6 +43,7 @@ type KeyMap struct {
 	RuleEdit    key.Binding
 	RuleDelete  key.Binding
 	RuleConfirm key.Binding
+	RuleLog     key.Binding // the selected rule's live packet log (kernel module)
 
 	// Sysctl tab (and a Drops counter's explanation).
 	SysctlEdit    key.Binding
@@ -98,6 +99,7 @@ func DefaultKeyMap() *KeyMap {
 		RuleEdit:    key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit")),
 		RuleDelete:  key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "delete")),
 		RuleConfirm: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "confirm")),
+		RuleLog:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "packet log")),
 
 		CaptureWrite:  key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "pcapng")),
 		SysctlEdit:    key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit value")),

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"time"
 
 	"netlens/model"
@@ -80,6 +81,20 @@ type Controls struct {
 	// Recorder starts and stops the flight recorder (R); nil turns the
 	// key off.
 	Recorder RecordControl
+	// PacketLog streams a rule's packet log for the Filters tab (Enter on
+	// a rule); nil, or ErrNoPacketLog from it, leaves Enter to details.
+	PacketLog PacketLogControl
+}
+
+// PacketLogControl streams the packet log of a rule (control/filter.Control
+// over the kernel module's "packets" group). PacketLog blocks until ctx is
+// done and is called from a goroutine the Filters tab owns (it cancels ctx
+// when the log view closes); implementations must be safe for concurrent
+// use.
+type PacketLogControl interface {
+	// PacketLog calls fn with every packet rule id logs, and lost after
+	// each receive-buffer overrun, until ctx is done.
+	PacketLog(ctx context.Context, id uint32, fn func(model.LoggedPacket), lost func()) error
 }
 
 // RecordControl starts and stops the flight recorder (R; cli's

@@ -3,6 +3,7 @@ package kmod
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -101,6 +102,11 @@ func (c *Client) execute(op string, cmd command, flags netlink.HeaderFlags, enc 
 		}
 		data = b
 	}
+	if len(data) > sendBufferDefault/2 {
+		if err := c.growSendBuffer(len(data)); err != nil {
+			return nil, fmt.Errorf("kmod %s: request of %d bytes: %w", op, len(data), err)
+		}
+	}
 	msg := genetlink.Message{
 		Header: genetlink.Header{Command: uint8(cmd), Version: familyVersion},
 		Data:   data,
@@ -112,6 +118,31 @@ func (c *Client) execute(op string, cmd command, flags netlink.HeaderFlags, enc 
 		return nil, wrapErr(op, err)
 	}
 	return msgs, nil
+}
+
+// sendBufferDefault is the usual net.core.wmem_default: a request must fit
+// the socket's send buffer, and a rule with large sets can be bigger.
+const sendBufferDefault = 212992
+
+// growSendBuffer makes room for a request of n bytes: SO_SNDBUFFORCE (the
+// caller has CAP_NET_ADMIN when it makes rules), else SO_SNDBUF, which
+// net.core.wmem_max bounds.
+func (c *Client) growSendBuffer(n int) error {
+	want := n + 4096
+	rc, err := c.c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, want)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return c.c.SetWriteBuffer(want)
+	}
+	return nil
 }
 
 func (c *Client) ruleReply(op string, msgs []genetlink.Message) (Rule, error) {
@@ -204,7 +235,106 @@ func (c *Client) Get(id uint32) (Rule, error) {
 	if err != nil {
 		return Rule{}, err
 	}
-	return c.ruleReply("get", msgs)
+	r, err := c.ruleReply("get", msgs)
+	if err != nil {
+		return r, err
+	}
+	return r, c.fillSets(&r)
+}
+
+// fillSets reads the elements of the sets r has (a rule message carries
+// their sizes only).
+func (c *Client) fillSets(r *Rule) error {
+	for f := SetField(0); f < numSetFields; f++ {
+		if r.SetSizes[f] == 0 {
+			continue
+		}
+		pfx, ports, err := c.GetSet(r.ID, f)
+		if err != nil {
+			return err
+		}
+		switch f {
+		case SetSrc:
+			r.SrcSet = pfx
+		case SetDst:
+			r.DstSet = pfx
+		case SetSrcPorts:
+			r.SrcPortSet = ports
+		case SetDstPorts:
+			r.DstPortSet = ports
+		}
+	}
+	return nil
+}
+
+// GetSet returns the elements of one set of rule id: prefixes for SetSrc
+// and SetDst, ports for the port sets, in no particular order. A listing
+// the kernel flags as interrupted (the rule changed meanwhile) is
+// restarted, at most maxDumpRetries times.
+func (c *Client) GetSet(id uint32, f SetField) ([]netip.Prefix, []uint16, error) {
+	for try := 0; ; try++ {
+		pfx, ports, intr, err := c.getSetOnce(id, f)
+		if err != nil || !intr {
+			return pfx, ports, err
+		}
+		if try == maxDumpRetries {
+			return nil, nil, fmt.Errorf("kmod get set: interrupted %d times by concurrent changes", try+1)
+		}
+	}
+}
+
+func (c *Client) getSetOnce(id uint32, f SetField) ([]netip.Prefix, []uint16, bool, error) {
+	ae := netlink.NewAttributeEncoder()
+	ae.Uint32(uint16(attrRuleID), id)
+	ae.Uint8(uint16(attrSetField), uint8(f))
+	data, err := ae.Encode()
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("kmod get set: encode: %w", err)
+	}
+	var (
+		pfx   []netip.Prefix
+		ports []uint16
+	)
+	intr, err := c.dumpEach("get set", cmdGetSet, data, func(a ruleAttrs) {
+		r := a.rule
+		pfx = append(append(pfx, r.SrcSet...), r.DstSet...)
+		ports = append(append(ports, r.SrcPortSet...), r.DstPortSet...)
+	})
+	return pfx, ports, intr, err
+}
+
+// dumpEach runs one dump of cmd and calls each with every message's
+// attributes; intr says the kernel flagged it NLM_F_DUMP_INTR.
+func (c *Client) dumpEach(op string, cmd command, data []byte, each func(ruleAttrs)) (intr bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	msg := genetlink.Message{Header: genetlink.Header{Command: uint8(cmd), Version: familyVersion}, Data: data}
+	req, err := c.c.Send(msg, c.family.ID, netlink.Request|netlink.Dump)
+	if err != nil {
+		return false, wrapErr(op, err)
+	}
+	// Receive reads every part of a multi-part reply up to NLMSG_DONE.
+	gmsgs, nmsgs, err := c.c.Receive()
+	if err != nil {
+		return false, wrapErr(op, err)
+	}
+	if err := netlink.Validate(req, nmsgs); err != nil {
+		return false, wrapErr(op, err)
+	}
+	for i, nm := range nmsgs {
+		if nm.Header.Flags&netlink.DumpInterrupted != 0 {
+			intr = true
+		}
+		if nm.Header.Type != netlink.HeaderType(c.family.ID) || i >= len(gmsgs) {
+			continue
+		}
+		a, err := parseAttrs(gmsgs[i].Data)
+		if err != nil {
+			return false, fmt.Errorf("kmod %s: %w", op, err)
+		}
+		each(a)
+	}
+	return intr, nil
 }
 
 // Dump returns every rule of the namespace in ID order. A dump the kernel
@@ -213,6 +343,16 @@ func (c *Client) Get(id uint32) (Rule, error) {
 func (c *Client) Dump() ([]Rule, error) {
 	for try := 0; ; try++ {
 		rules, intr, err := c.dumpOnce()
+		if err == nil && !intr {
+			for i := range rules {
+				if err = c.fillSets(&rules[i]); err != nil {
+					break
+				}
+			}
+			if errors.Is(err, unix.ENOENT) { // a rule went away meanwhile
+				err, intr = nil, true
+			}
+		}
 		if err != nil || !intr {
 			return rules, err
 		}
@@ -223,37 +363,10 @@ func (c *Client) Dump() ([]Rule, error) {
 }
 
 func (c *Client) dumpOnce() ([]Rule, bool, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	msg := genetlink.Message{Header: genetlink.Header{Command: uint8(cmdGet), Version: familyVersion}}
-	req, err := c.c.Send(msg, c.family.ID, netlink.Request|netlink.Dump)
+	var rules []Rule
+	intr, err := c.dumpEach("dump", cmdGet, nil, func(a ruleAttrs) { rules = append(rules, a.rule) })
 	if err != nil {
-		return nil, false, wrapErr("dump", err)
-	}
-	// Receive reads every part of a multi-part reply up to NLMSG_DONE.
-	gmsgs, nmsgs, err := c.c.Receive()
-	if err != nil {
-		return nil, false, wrapErr("dump", err)
-	}
-	if err := netlink.Validate(req, nmsgs); err != nil {
-		return nil, false, wrapErr("dump", err)
-	}
-	var (
-		rules []Rule
-		intr  bool
-	)
-	for i, nm := range nmsgs {
-		if nm.Header.Flags&netlink.DumpInterrupted != 0 {
-			intr = true
-		}
-		if nm.Header.Type != netlink.HeaderType(c.family.ID) || i >= len(gmsgs) {
-			continue
-		}
-		a, err := parseAttrs(gmsgs[i].Data)
-		if err != nil {
-			return nil, false, fmt.Errorf("kmod dump: %w", err)
-		}
-		rules = append(rules, a.rule)
+		return nil, false, err
 	}
 	return rules, intr, nil
 }

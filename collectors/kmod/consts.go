@@ -5,6 +5,12 @@ const (
 	familyName    = "netlens" // NETLENS_GENL_NAME
 	familyVersion = 1         // NETLENS_GENL_VERSION
 	groupEvents   = "events"  // NETLENS_GENL_MCGRP_EVENTS
+	groupPackets  = "packets" // NETLENS_GENL_MCGRP_PACKETS
+
+	// LogRateDefault is a logging rule's events per second unless set.
+	LogRateDefault = 10 // NETLENS_LOG_RATE_DEFAULT
+	// LogRateMax is the highest log rate.
+	LogRateMax = 100000 // NETLENS_LOG_RATE_MAX
 
 	// LabelMax is the longest label a rule can carry, in bytes.
 	LabelMax = 64 // NETLENS_LABEL_MAX
@@ -26,6 +32,8 @@ const (
 	cmdConfirm                 // NETLENS_CMD_CONFIRM
 	cmdEvent                   // NETLENS_CMD_EVENT
 	cmdPolicy                  // NETLENS_CMD_POLICY
+	cmdGetSet                  // NETLENS_CMD_GET_SET
+	cmdPacket                  // NETLENS_CMD_PACKET
 )
 
 // attr is a top-level attribute type.
@@ -72,7 +80,75 @@ const (
 	attrPolicyFamily                // NETLENS_A_POLICY_FAMILY
 	attrPolicyHook                  // NETLENS_A_POLICY_HOOK
 	attrPolicyVerdict               // NETLENS_A_POLICY_VERDICT
+	attrSrcSet                      // NETLENS_A_RULE_SRC_SET
+	attrDstSet                      // NETLENS_A_RULE_DST_SET
+	attrSportSet                    // NETLENS_A_RULE_SPORT_SET
+	attrDportSet                    // NETLENS_A_RULE_DPORT_SET
+	attrSrcSetSize                  // NETLENS_A_RULE_SRC_SET_SIZE
+	attrDstSetSize                  // NETLENS_A_RULE_DST_SET_SIZE
+	attrSportSetSize                // NETLENS_A_RULE_SPORT_SET_SIZE
+	attrDportSetSize                // NETLENS_A_RULE_DPORT_SET_SIZE
+	attrSetField                    // NETLENS_A_SET_FIELD
+	attrLog                         // NETLENS_A_RULE_LOG
+	attrLogRate                     // NETLENS_A_RULE_LOG_RATE
+	attrLogDropped                  // NETLENS_A_RULE_LOG_DROPPED
+	attrPktHook                     // NETLENS_A_PKT_HOOK
+	attrPktIIF                      // NETLENS_A_PKT_IIF
+	attrPktOIF                      // NETLENS_A_PKT_OIF
+	attrPktVerdict                  // NETLENS_A_PKT_VERDICT
+	attrPktFamily                   // NETLENS_A_PKT_FAMILY
+	attrPktProto                    // NETLENS_A_PKT_PROTO
+	attrPktSrc                      // NETLENS_A_PKT_SRC
+	attrPktDst                      // NETLENS_A_PKT_DST
+	attrPktSport                    // NETLENS_A_PKT_SPORT
+	attrPktDport                    // NETLENS_A_PKT_DPORT
+	attrPktLen                      // NETLENS_A_PKT_LEN
+	attrPktTCPFlags                 // NETLENS_A_PKT_TCP_FLAGS
+	attrPktCTState                  // NETLENS_A_PKT_CT_STATE
+	attrPktTimeNS                   // NETLENS_A_PKT_TIME_NS
+	attrPktICMPType                 // NETLENS_A_PKT_ICMP_TYPE
+	attrPktICMPCode                 // NETLENS_A_PKT_ICMP_CODE
 )
+
+// SetMax is the most elements one set can hold.
+const SetMax = 65536 // NETLENS_SET_MAX
+
+// setAttr is an attribute nested in a rule's set.
+type setAttr uint16
+
+const (
+	setUnspec setAttr = iota // NETLENS_A_SET_UNSPEC
+	setPrefix                // NETLENS_A_SET_PREFIX
+	setPort                  // NETLENS_A_SET_PORT
+)
+
+// pfxAttr is an attribute nested in NETLENS_A_SET_PREFIX.
+type pfxAttr uint16
+
+const (
+	pfxUnspec pfxAttr = iota // NETLENS_A_PFX_UNSPEC
+	pfxAddr                  // NETLENS_A_PFX_ADDR
+	pfxPlen                  // NETLENS_A_PFX_PLEN
+)
+
+// SetField names one of the sets a rule can have.
+type SetField uint8
+
+const (
+	SetSrc      SetField = iota // NETLENS_SET_SRC: source address in a set of prefixes
+	SetDst                      // NETLENS_SET_DST: destination address in a set of prefixes
+	SetSrcPorts                 // NETLENS_SET_SPORT: source port in a set of ports
+	SetDstPorts                 // NETLENS_SET_DPORT: destination port in a set of ports
+	numSetFields
+)
+
+// setAttrs are the rule attributes of each set and of its size.
+var setAttrs = [numSetFields]struct{ set, size attr }{
+	SetSrc:      {attrSrcSet, attrSrcSetSize},
+	SetDst:      {attrDstSet, attrDstSetSize},
+	SetSrcPorts: {attrSportSet, attrSportSetSize},
+	SetDstPorts: {attrDportSet, attrDportSetSize},
+}
 
 // hsAttr is an attribute nested in NETLENS_A_HOOK_STATS.
 type hsAttr uint16

@@ -51,19 +51,10 @@ func Subscribe(cfg *netlink.Config) (*Events, error) {
 }
 
 func subscribe(c *genetlink.Conn) (*Events, error) {
-	cl, err := newClient(c)
-	if err != nil {
-		return nil, err
+	if err := joinGroup(c, groupEvents); err != nil {
+		return nil, fmt.Errorf("kmod events: %w", err)
 	}
-	for _, g := range cl.family.Groups {
-		if g.Name == groupEvents {
-			if err := c.JoinGroup(g.ID); err != nil {
-				return nil, fmt.Errorf("kmod events: join group %q: %w", groupEvents, err)
-			}
-			return &Events{c: c}, nil
-		}
-	}
-	return nil, fmt.Errorf("kmod events: family %q has no group %q", familyName, groupEvents)
+	return &Events{c: c}, nil
 }
 
 // Receive blocks until at least one event arrives.

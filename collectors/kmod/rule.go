@@ -68,6 +68,21 @@ type Rule struct {
 	// CTState matches the packet's conntrack state (any of the set); the
 	// module turns conntrack on in the namespace while such a rule exists.
 	CTState CTState
+	// SrcSet and DstSet match the source or destination against a set of
+	// prefixes of one family (a rule has the prefix or the set of a
+	// field, not both); SrcPortSet and DstPortSet match a port against a
+	// set of ports (Proto tcp, udp, udplite or sctp). Each is looked up in
+	// O(1) and holds at most SetMax elements; nil is no set. Negate's
+	// NegSrc, NegDst, NegSrcPorts and NegDstPorts apply to them. Rules
+	// read back (Get, Dump) carry the elements, in no particular order;
+	// rules of events carry only SetSizes.
+	SrcSet, DstSet         []netip.Prefix
+	SrcPortSet, DstPortSet []uint16
+	// Log sends every packet the rule matches to the "packets" group
+	// (SubscribePackets), at most LogRate a second with a burst of as many
+	// (0: LogRateDefault); a COUNT+LOG rule is a dry run.
+	Log     bool
+	LogRate uint32
 
 	// Read-only, filled by the kernel.
 	Packets    uint64
@@ -75,6 +90,11 @@ type Rule struct {
 	LastHit    time.Time     // zero: never hit
 	PendingTxn uint32        // non-zero: an unconfirmed change that will revert
 	RevertIn   time.Duration // time left before PendingTxn reverts
+	// SetSizes are the elements of each set, indexed by SetField.
+	SetSizes [numSetFields]uint32
+	// LogDropped counts the matched packets the log did not send: over
+	// LogRate, or the kernel had no memory for the event.
+	LogDropped uint64
 }
 
 // Field selects the fields Change sends.
@@ -97,12 +117,101 @@ const (
 	FieldLabel
 	FieldReject // RejectWith and RejectCode (sent only with ActionReject)
 	FieldL4     // ICMP type/code, TCP flags and Negate
+	FieldSets   // SrcSet, DstSet, SrcPortSet and DstPortSet (an empty one removes the set)
+	FieldLog    // Log and LogRate
 
 	// fieldsCreate is what Create sends.
 	fieldsCreate = FieldDisabled | FieldHooks | FieldFamily | FieldProto | FieldSrc | FieldDst |
 		FieldSrcPorts | FieldDstPorts | FieldInIface | FieldOutIface | FieldAction |
-		FieldPriority | FieldLabel | FieldReject | FieldL4
+		FieldPriority | FieldLabel | FieldReject | FieldL4 | FieldSets | FieldLog
 )
+
+// setChunk is the most elements put in one set attribute: an IPv6 prefix
+// takes 32 bytes of the 64 KiB an attribute can hold.
+const setChunk = 1500
+
+// encodeSet puts the prefixes or ports of one set in its nest; an empty set
+// is an empty nest (no set) and is sent only when clear is set.
+func encodeSet(ae *netlink.AttributeEncoder, a attr, pfx []netip.Prefix, ports []uint16, clear bool) {
+	if len(pfx) == 0 && len(ports) == 0 && !clear {
+		return
+	}
+	// an attribute holds at most 64 KiB: a large set goes in several,
+	// which the kernel joins
+	if len(pfx) > setChunk || len(ports) > setChunk {
+		for len(pfx) > 0 || len(ports) > 0 {
+			np, nq := min(len(pfx), setChunk), min(len(ports), setChunk)
+			encodeSet(ae, a, pfx[:np], ports[:nq], false)
+			pfx, ports = pfx[np:], ports[nq:]
+		}
+		return
+	}
+	ae.Nested(uint16(a), func(nae *netlink.AttributeEncoder) error {
+		for _, p := range pfx {
+			nae.Nested(uint16(setPrefix), func(pae *netlink.AttributeEncoder) error {
+				addr := p.Addr()
+				if addr.Is4() {
+					b := addr.As4()
+					pae.Bytes(uint16(pfxAddr), b[:])
+				} else {
+					b := addr.As16()
+					pae.Bytes(uint16(pfxAddr), b[:])
+				}
+				if p.Bits() != addr.BitLen() {
+					pae.Uint8(uint16(pfxPlen), uint8(p.Bits()))
+				}
+				return nil
+			})
+		}
+		for _, port := range ports {
+			nae.Uint16(uint16(setPort), port)
+		}
+		return nil
+	})
+}
+
+// decodeSet reads the elements of one set's nest.
+func decodeSet(ad *netlink.AttributeDecoder) (pfx []netip.Prefix, ports []uint16, err error) {
+	for ad.Next() {
+		switch setAttr(ad.Type()) {
+		case setPort:
+			ports = append(ports, ad.Uint16())
+		case setPrefix:
+			var (
+				addr netip.Addr
+				plen = -1
+			)
+			ad.Nested(func(pad *netlink.AttributeDecoder) error {
+				for pad.Next() {
+					switch pfxAttr(pad.Type()) {
+					case pfxAddr:
+						if addr, err = decodeAddr(pad.Bytes()); err != nil {
+							return err
+						}
+					case pfxPlen:
+						plen = int(pad.Uint8())
+					}
+				}
+				return pad.Err()
+			})
+			if err != nil {
+				return nil, nil, fmt.Errorf("set prefix: %w", err)
+			}
+			if !addr.IsValid() {
+				return nil, nil, fmt.Errorf("set prefix without an address: %w", errBadAttr)
+			}
+			if plen < 0 {
+				plen = addr.BitLen()
+			}
+			p := netip.PrefixFrom(addr, plen)
+			if !p.IsValid() || p.Masked() != p {
+				return nil, nil, fmt.Errorf("set prefix %s/%d: %w", addr, plen, errBadAttr)
+			}
+			pfx = append(pfx, p)
+		}
+	}
+	return pfx, ports, ad.Err()
+}
 
 // encodePrefix puts an address and its prefix length; an invalid prefix
 // sends prefix length 0 (any) when clear is set, nothing otherwise.
@@ -198,6 +307,18 @@ func encodeRule(ae *netlink.AttributeEncoder, r Rule, f Field, create bool) {
 			ae.Uint32(uint16(attrNegate), uint32(r.Negate))
 		}
 	}
+	if f&FieldLog != 0 && !(create && !r.Log && r.LogRate == 0) {
+		ae.Uint8(uint16(attrLog), boolU8(r.Log))
+		if r.LogRate != 0 {
+			ae.Uint32(uint16(attrLogRate), r.LogRate)
+		}
+	}
+	if f&FieldSets != 0 {
+		encodeSet(ae, attrSrcSet, r.SrcSet, nil, !create)
+		encodeSet(ae, attrDstSet, r.DstSet, nil, !create)
+		encodeSet(ae, attrSportSet, nil, r.SrcPortSet, !create)
+		encodeSet(ae, attrDportSet, nil, r.DstPortSet, !create)
+	}
 	if f&FieldReject != 0 && r.Action == ActionReject {
 		if r.RejectWith != RejectUnspec {
 			ae.Uint8(uint16(attrRejectWith), uint8(r.RejectWith))
@@ -206,6 +327,13 @@ func encodeRule(ae *netlink.AttributeEncoder, r Rule, f Field, create bool) {
 			ae.Uint8(uint16(attrRejectCode), r.RejectCode)
 		}
 	}
+}
+
+func boolU8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // decodeAddr turns 4 or 16 raw bytes into an address.
@@ -231,6 +359,9 @@ type ruleAttrs struct {
 	policy          *Policy
 	hooks           []HookCounters
 	revertMS        uint32
+	// setField is the set a GET_SET message lists (hasSetField).
+	setField    SetField
+	hasSetField bool
 }
 
 func (a *ruleAttrs) policyAttr() *Policy {
@@ -335,6 +466,45 @@ func parseAttrs(b []byte) (ruleAttrs, error) {
 			out.policyAttr().Hook = ad.Uint8()
 		case attrPolicyVerdict:
 			out.policyAttr().Verdict = Action(ad.Uint8())
+		case attrSrcSetSize:
+			r.SetSizes[SetSrc] = ad.Uint32()
+		case attrDstSetSize:
+			r.SetSizes[SetDst] = ad.Uint32()
+		case attrSportSetSize:
+			r.SetSizes[SetSrcPorts] = ad.Uint32()
+		case attrDportSetSize:
+			r.SetSizes[SetDstPorts] = ad.Uint32()
+		case attrLog:
+			r.Log = ad.Uint8() != 0
+		case attrLogRate:
+			r.LogRate = ad.Uint32()
+		case attrLogDropped:
+			r.LogDropped = ad.Uint64()
+		case attrSetField:
+			out.setField, out.hasSetField = SetField(ad.Uint8()), true
+		case attrSrcSet, attrDstSet, attrSportSet, attrDportSet:
+			var (
+				pfx   []netip.Prefix
+				ports []uint16
+				serr  error
+			)
+			ad.Nested(func(nad *netlink.AttributeDecoder) error {
+				pfx, ports, serr = decodeSet(nad)
+				return nil
+			})
+			if serr != nil {
+				return out, fmt.Errorf("set: %w", serr)
+			}
+			switch attr(ad.Type()) {
+			case attrSrcSet:
+				r.SrcSet = append(r.SrcSet, pfx...)
+			case attrDstSet:
+				r.DstSet = append(r.DstSet, pfx...)
+			case attrSportSet:
+				r.SrcPortSet = append(r.SrcPortSet, ports...)
+			case attrDportSet:
+				r.DstPortSet = append(r.DstPortSet, ports...)
+			}
 		case attrHookStats:
 			ad.Nested(func(nad *netlink.AttributeDecoder) error {
 				out.hooks = append(out.hooks, parseHookStats(nad))
@@ -404,7 +574,16 @@ func (r Rule) String() string {
 		}
 		return p.String()
 	}
-	s := fmt.Sprintf("#%d %s %s %s:%s -> %s:%s", r.ID, r.Action, proto, pfx(r.Src), r.SrcPorts, pfx(r.Dst), r.DstPorts)
+	// a set shows as "set(N)", N its elements
+	set := func(f SetField, n int, s string) string {
+		if n = max(n, int(r.SetSizes[f])); n > 0 {
+			return fmt.Sprintf("set(%d)", n)
+		}
+		return s
+	}
+	s := fmt.Sprintf("#%d %s %s %s:%s -> %s:%s", r.ID, r.Action, proto,
+		set(SetSrc, len(r.SrcSet), pfx(r.Src)), set(SetSrcPorts, len(r.SrcPortSet), r.SrcPorts.String()),
+		set(SetDst, len(r.DstSet), pfx(r.Dst)), set(SetDstPorts, len(r.DstPortSet), r.DstPorts.String()))
 	if r.Family == FamilyIPv4 || r.Family == FamilyIPv6 {
 		s += " " + r.Family.String()
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
 )
@@ -253,20 +254,45 @@ func TestEncodeDecodeNewMatches(t *testing.T) {
 			Negate: NegICMP, Action: ActionDrop},
 		{ID: 4, Family: FamilyBoth, Proto: 6, TCPFlags: TCPSyn, TCPFlagsMask: TCPSyn | TCPAck, Action: ActionDrop,
 			DstPorts: PortRange{22, 22}, Negate: NegDstPorts | NegTCPFlags},
+		{ID: 5, Family: FamilyIPv4, Proto: 17, Action: ActionDrop, Negate: NegSrc,
+			SrcSet:     []netip.Prefix{netip.MustParsePrefix("192.0.2.1/32"), netip.MustParsePrefix("198.51.100.0/24")},
+			DstPortSet: []uint16{53, 5353, 0, 65535}},
+		{ID: 6, Family: FamilyIPv6, Action: ActionCount,
+			DstSet:     []netip.Prefix{netip.MustParsePrefix("2001:db8::1/128"), netip.MustParsePrefix("2001:db8:1::/48")},
+			SrcPortSet: []uint16{1}},
 	} {
-		ae := netlink.NewAttributeEncoder()
-		ae.Uint32(uint16(attrRuleID), r.ID)
-		encodeRule(ae, r, fieldsCreate, true)
-		b, err := ae.Encode()
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := parseAttrs(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if a.rule != r {
-			t.Errorf("round trip:\n got %+v\nwant %+v", a.rule, r)
-		}
+		roundTrip(t, r)
 	}
+}
+
+// roundTrip encodes r as Create does and checks it decodes to r.
+func roundTrip(t *testing.T, r Rule) {
+	t.Helper()
+	ae := netlink.NewAttributeEncoder()
+	ae.Uint32(uint16(attrRuleID), r.ID)
+	encodeRule(ae, r, fieldsCreate, true)
+	b, err := ae.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := parseAttrs(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(r, a.rule, cmpopts.EquateComparable(netip.Prefix{})); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+}
+
+// TestEncodeLargeSet: a set larger than one attribute can hold (64 KiB)
+// goes in several attributes of the same type, which decode back whole.
+func TestEncodeLargeSet(t *testing.T) {
+	r := Rule{ID: 1, Action: ActionDrop, Proto: 6}
+	for i := 0; i < 10000; i++ {
+		r.SrcSet = append(r.SrcSet, netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 1, 0xd, 0xb8, 14: byte(i >> 8), 15: byte(i)}), 128))
+	}
+	for i := 0; i < SetMax; i++ {
+		r.DstPortSet = append(r.DstPortSet, uint16(i))
+	}
+	roundTrip(t, r)
 }

@@ -1,6 +1,21 @@
 package filter
 
-import "netlens/model/rules"
+import (
+	"context"
+	"errors"
+
+	"netlens/model"
+	"netlens/model/rules"
+)
+
+// PacketLogger is a backend with a packet log (the kernel module's; the
+// nft backend does not read nftables' "log group" yet).
+type PacketLogger interface {
+	// PacketLog streams the packets rule id (0: every rule) logs to fn
+	// until ctx is done; lost is called after each receive-buffer overrun
+	// (events the reader was too slow for).
+	PacketLog(ctx context.Context, id uint32, fn func(model.LoggedPacket), lost func()) error
+}
 
 // Control is the filter control the TUI holds (it satisfies
 // ui.FilterControl): a Manager whose changes are published at once, by
@@ -30,4 +45,18 @@ func (c Control) Confirm(txn uint32) error {
 	err := c.Manager.Confirm(txn)
 	c.publish()
 	return err
+}
+
+// ErrNoPacketLog is returned by Control.PacketLog when the backend has no
+// packet log.
+var ErrNoPacketLog = errors.New("this filter backend has no packet log (the netlens kernel module has)")
+
+// PacketLog streams rule id's packet log from the backend (it satisfies
+// ui.PacketLogControl); ErrNoPacketLog when the backend has none.
+func (c Control) PacketLog(ctx context.Context, id uint32, fn func(model.LoggedPacket), lost func()) error {
+	pl, ok := c.Backend.(PacketLogger)
+	if !ok {
+		return ErrNoPacketLog
+	}
+	return pl.PacketLog(ctx, id, fn, lost)
 }

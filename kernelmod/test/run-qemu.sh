@@ -37,7 +37,7 @@ VMARGS=""
 for a in "$@"; do
 	case "$a" in
 	-bench) KARGS=${KARGS_BENCH-} SMP=${SMP_BENCH:-1} ;;
-	-only=*|-pin-hooks=*) ;;
+	-only=*|-pin-hooks=*|-flood-rules=*) ;;
 	*) echo "run-qemu: unknown argument $a" >&2; exit 2 ;;
 	esac
 	VMARGS="${VMARGS:+$VMARGS,}$a"
@@ -78,6 +78,11 @@ cp "$BUSYBOX" "$OUT/root/bin/busybox"
 cp "$HERE/init" "$OUT/root/init"
 chmod 755 "$OUT/root/init"
 cp "$ROOT/kernelmod/netlens.ko" "$OUT/root/netlens.ko"
+# the hookonly-flood experiment's module: netlens's hooks and nothing else
+# (built in $OUT, so the source tree stays clean)
+cp -r "$HERE/hookonly" "$OUT/hookonly"
+make -s -C "$KDIR" M="$OUT/hookonly" modules >"$OUT/hookonly.log" 2>&1 && cp "$OUT/hookonly/hookonly.ko" "$OUT/root/hookonly.ko" ||
+	echo "run-qemu: hookonly.ko not built (only the hookonly-flood experiment needs it): $(tail -1 "$OUT/hookonly.log")"
 case "$VETH" in
 *.xz) xz -dc "$VETH" >"$OUT/root/veth.ko" ;;
 *.zst) zstd -qdc "$VETH" >"$OUT/root/veth.ko" ;;

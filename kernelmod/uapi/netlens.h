@@ -16,9 +16,12 @@
 #define NETLENS_GENL_NAME		"netlens"
 #define NETLENS_GENL_VERSION		1
 #define NETLENS_GENL_MCGRP_EVENTS	"events"
+#define NETLENS_GENL_MCGRP_PACKETS	"packets"	/* the packet log: CMD_PACKET */
 
 #define NETLENS_LABEL_MAX		64	/* bytes, without the NUL */
 #define NETLENS_REVERT_MS_MAX		3600000	/* one hour */
+#define NETLENS_LOG_RATE_DEFAULT	10	/* packet log events per second of a rule */
+#define NETLENS_LOG_RATE_MAX		100000
 
 enum netlens_cmd {
 	NETLENS_CMD_UNSPEC,
@@ -31,6 +34,8 @@ enum netlens_cmd {
 	NETLENS_CMD_CONFIRM,	/* TXN_ID: keep a change made with REVERT_MS */
 	NETLENS_CMD_EVENT,	/* multicast only: EVENT + rule attrs */
 	NETLENS_CMD_POLICY,	/* POLICY_FAMILY + POLICY_HOOK + POLICY_VERDICT [+ REVERT_MS] -> reply: TXN_ID when reverting */
+	NETLENS_CMD_GET_SET,	/* dumpit: RULE_ID + SET_FIELD -> the set's elements, in chunks */
+	NETLENS_CMD_PACKET,	/* multicast only (group "packets"): RULE_ID + PKT_* of one logged packet */
 
 	__NETLENS_CMD_MAX,
 };
@@ -77,10 +82,76 @@ enum netlens_attr {
 	NETLENS_A_POLICY_FAMILY,	/* u8, NETLENS_FAMILY_IPV4 or _IPV6 */
 	NETLENS_A_POLICY_HOOK,		/* u8, NF_INET_* hook number */
 	NETLENS_A_POLICY_VERDICT,	/* u8, NETLENS_ACTION_ACCEPT or _DROP: what no rule decides */
+	NETLENS_A_RULE_SRC_SET,		/* nested NETLENS_A_SET_PREFIX: source in the set; empty = no set */
+	NETLENS_A_RULE_DST_SET,		/* nested NETLENS_A_SET_PREFIX: destination in the set; empty = no set */
+	NETLENS_A_RULE_SPORT_SET,	/* nested NETLENS_A_SET_PORT: source port in the set; empty = no set */
+	NETLENS_A_RULE_DPORT_SET,	/* nested NETLENS_A_SET_PORT: destination port in the set; empty = no set */
+	NETLENS_A_RULE_SRC_SET_SIZE,	/* u32, read-only, elements of the source set (0 = none) */
+	NETLENS_A_RULE_DST_SET_SIZE,	/* u32, read-only, elements of the destination set */
+	NETLENS_A_RULE_SPORT_SET_SIZE,	/* u32, read-only, elements of the source port set */
+	NETLENS_A_RULE_DPORT_SET_SIZE,	/* u32, read-only, elements of the destination port set */
+	NETLENS_A_SET_FIELD,		/* u8, enum netlens_set_field: which set GET_SET lists */
+	NETLENS_A_RULE_LOG,		/* u8, 0 or 1: send matched packets to the "packets" group */
+	NETLENS_A_RULE_LOG_RATE,	/* u32, log events per second (1..NETLENS_LOG_RATE_MAX), burst as many */
+	NETLENS_A_RULE_LOG_DROPPED,	/* u64, read-only, matched packets not logged: over the rate, or no memory */
+	NETLENS_A_PKT_HOOK,		/* u8, NF_INET_* hook of a logged packet */
+	NETLENS_A_PKT_IIF,		/* u32, input ifindex (0 = none) */
+	NETLENS_A_PKT_OIF,		/* u32, output ifindex (0 = none) */
+	NETLENS_A_PKT_VERDICT,		/* u8, enum netlens_action: what the rule did (COUNT: went on) */
+	NETLENS_A_PKT_FAMILY,		/* u8, NETLENS_FAMILY_IPV4 or _IPV6 */
+	NETLENS_A_PKT_PROTO,		/* u8, IPPROTO_* */
+	NETLENS_A_PKT_SRC,		/* binary, 4 or 16 bytes */
+	NETLENS_A_PKT_DST,		/* binary, 4 or 16 bytes */
+	NETLENS_A_PKT_SPORT,		/* u16, host order; tcp/udp/udplite/sctp only */
+	NETLENS_A_PKT_DPORT,		/* u16, host order; tcp/udp/udplite/sctp only */
+	NETLENS_A_PKT_LEN,		/* u32, bytes from the network header */
+	NETLENS_A_PKT_TCP_FLAGS,	/* u8, tcp only */
+	NETLENS_A_PKT_CT_STATE,		/* u8, a NETLENS_CT_* bit */
+	NETLENS_A_PKT_TIME_NS,		/* u64, CLOCK_REALTIME ns when the rule matched */
+	NETLENS_A_PKT_ICMP_TYPE,	/* u8, icmp/icmpv6 only */
+	NETLENS_A_PKT_ICMP_CODE,	/* u8, icmp/icmpv6 only */
 
 	__NETLENS_A_MAX,
 };
 #define NETLENS_A_MAX (__NETLENS_A_MAX - 1)
+
+/*
+ * Sets: a rule may match its source or destination against a set of
+ * prefixes, and its source or destination port against a set of ports,
+ * each looked up in O(1).  A set belongs to its rule (no named sets).
+ */
+#define NETLENS_SET_MAX			65536	/* elements in one set */
+
+/* attributes nested in NETLENS_A_RULE_{SRC,DST,SPORT,DPORT}_SET */
+enum netlens_set_attr {
+	NETLENS_A_SET_UNSPEC,
+	NETLENS_A_SET_PREFIX,		/* nested NETLENS_A_PFX_*: one prefix (address sets) */
+	NETLENS_A_SET_PORT,		/* u16, host order: one port (port sets) */
+
+	__NETLENS_A_SET_MAX,
+};
+#define NETLENS_A_SET_MAX (__NETLENS_A_SET_MAX - 1)
+
+/* attributes nested in NETLENS_A_SET_PREFIX */
+enum netlens_pfx_attr {
+	NETLENS_A_PFX_UNSPEC,
+	NETLENS_A_PFX_ADDR,		/* binary, 4 or 16 bytes; every element of a set has one family */
+	NETLENS_A_PFX_PLEN,		/* u8, 1..32 or 1..128; absent = the whole address (a host) */
+
+	__NETLENS_A_PFX_MAX,
+};
+#define NETLENS_A_PFX_MAX (__NETLENS_A_PFX_MAX - 1)
+
+/* which set of a rule, for NETLENS_A_SET_FIELD */
+enum netlens_set_field {
+	NETLENS_SET_SRC,
+	NETLENS_SET_DST,
+	NETLENS_SET_SPORT,
+	NETLENS_SET_DPORT,
+
+	__NETLENS_SET_FIELD_MAX,
+};
+#define NETLENS_SET_FIELD_MAX (__NETLENS_SET_FIELD_MAX - 1)
 
 /* attributes nested in NETLENS_A_HOOK_STATS */
 enum netlens_hook_stats_attr {

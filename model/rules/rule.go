@@ -45,7 +45,7 @@ func Normalize(r model.Rule) model.Rule {
 		return cmp.Or(cmp.Compare(ia, ib), cmp.Compare(a, b))
 	})
 	r.Hooks = slices.Compact(hs)
-	if r.Family == "" {
+	if r.Family == "" && len(r.SrcSet) == 0 && len(r.DstSet) == 0 {
 		r.Family = model.RuleFamilyBoth
 		for _, p := range []netip.Prefix{r.Src, r.Dst} {
 			if p.IsValid() {
@@ -56,6 +56,15 @@ func Normalize(r model.Rule) model.Rule {
 	if n, err := ProtoNum(r.Proto); err == nil {
 		r.Proto = ProtoName(n)
 	}
+	if r.Family == "" {
+		for _, set := range [][]netip.Prefix{r.SrcSet, r.DstSet} {
+			if len(set) > 0 {
+				r.Family = familyOf(set[0].Addr())
+			}
+		}
+	}
+	r.SrcSet, r.DstSet = NormalizePrefixSet(r.SrcSet), NormalizePrefixSet(r.DstSet)
+	r.SrcPortSet, r.DstPortSet = NormalizePortSet(r.SrcPortSet), NormalizePortSet(r.DstPortSet)
 	if r.SrcPorts.Any() {
 		r.SrcPorts = model.PortRange{}
 	}
@@ -79,8 +88,10 @@ func SameMatch(a, b model.Rule) bool {
 	a, b = Normalize(a), Normalize(b)
 	return slices.Equal(a.Hooks, b.Hooks) && a.Family == b.Family && a.Proto == b.Proto &&
 		a.Src == b.Src && a.Dst == b.Dst && a.SrcPorts == b.SrcPorts && a.DstPorts == b.DstPorts &&
+		slices.Equal(a.SrcSet, b.SrcSet) && slices.Equal(a.DstSet, b.DstSet) &&
+		slices.Equal(a.SrcPortSet, b.SrcPortSet) && slices.Equal(a.DstPortSet, b.DstPortSet) &&
 		a.InIface == b.InIface && a.OutIface == b.OutIface && a.Action == b.Action &&
-		a.Priority == b.Priority && a.Label == b.Label
+		a.Priority == b.Priority && a.Label == b.Label && a.Log == b.Log && a.LogRate == b.LogRate
 }
 
 // Summary is a one-line, readable account of what a rule matches:
@@ -93,7 +104,8 @@ func Summary(r model.Rule) string {
 	if r.Proto != "" {
 		b.WriteString(r.Proto + " ")
 	}
-	b.WriteString(endpoint(r.Src, r.SrcPorts) + " -> " + endpoint(r.Dst, r.DstPorts))
+	b.WriteString(setEndpoint(r.Src, r.SrcPorts, r.SrcSet, r.SrcPortSet) + " -> " +
+		setEndpoint(r.Dst, r.DstPorts, r.DstSet, r.DstPortSet))
 	if r.InIface != "" {
 		b.WriteString(" iif " + r.InIface)
 	}
@@ -101,6 +113,60 @@ func Summary(r model.Rule) string {
 		b.WriteString(" oif " + r.OutIface)
 	}
 	return b.String()
+}
+
+// setEndpoint is endpoint with sets: "{3 prefixes}" or "*:{2 ports}".
+func setEndpoint(p netip.Prefix, ports model.PortRange, pset []netip.Prefix, portset []uint16) string {
+	if len(pset) == 0 && len(portset) == 0 {
+		return endpoint(p, ports)
+	}
+	s := "*"
+	if p.IsValid() {
+		s = p.String()
+	}
+	if len(pset) > 0 {
+		s = setText(len(pset), "prefix", "prefixes")
+	}
+	switch {
+	case len(portset) > 0:
+		return s + ":" + setText(len(portset), "port", "ports")
+	case !ports.Any():
+		return s + ":" + FormatPorts(ports)
+	}
+	return s
+}
+
+func setText(n int, one, many string) string {
+	if n == 1 {
+		return "{1 " + one + "}"
+	}
+	return fmt.Sprintf("{%d %s}", n, many)
+}
+
+// NormalizePrefixSet returns a set's prefixes masked, sorted and without
+// duplicates (nil for none), as the backends keep them.
+func NormalizePrefixSet(set []netip.Prefix) []netip.Prefix {
+	if len(set) == 0 {
+		return nil
+	}
+	out := make([]netip.Prefix, len(set))
+	for i, p := range set {
+		out[i] = p.Masked()
+	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int {
+		return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
+	})
+	return slices.Compact(out)
+}
+
+// NormalizePortSet returns a port set sorted and without duplicates.
+func NormalizePortSet(set []uint16) []uint16 {
+	if len(set) == 0 {
+		return nil
+	}
+	out := slices.Clone(set)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func endpoint(p netip.Prefix, ports model.PortRange) string {
@@ -133,4 +199,35 @@ func SortRules(rs []model.Rule) {
 	slices.SortStableFunc(rs, func(a, b model.Rule) int {
 		return cmp.Or(cmp.Compare(a.Priority, b.Priority), cmp.Compare(a.ID, b.ID))
 	})
+}
+
+// PacketLine renders one packet log entry on one line, as `netlens rules
+// log` and the Filters tab's packet log show it:
+// "12:00:01.250 #7 input drop udp 10.0.0.1:5353 -> 10.0.0.2:53 len 60 iif eth0 ct new".
+func PacketLine(p model.LoggedPacket) string {
+	ep := func(a netip.Addr, port uint16) string {
+		if port == 0 && p.SrcPort == 0 && p.DstPort == 0 {
+			return a.String()
+		}
+		return netip.AddrPortFrom(a, port).String()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s #%d %s %s %s %s -> %s len %d", p.At.Format("15:04:05.000"), p.RuleID, p.Hook, p.Verdict,
+		p.Proto, ep(p.Src, p.SrcPort), ep(p.Dst, p.DstPort), p.Len)
+	if p.TCPFlags != "" {
+		b.WriteString(" [" + p.TCPFlags + "]")
+	}
+	if p.ICMP != "" {
+		b.WriteString(" icmp " + p.ICMP)
+	}
+	if p.InIface != "" {
+		b.WriteString(" iif " + p.InIface)
+	}
+	if p.OutIface != "" {
+		b.WriteString(" oif " + p.OutIface)
+	}
+	if p.CTState != "" {
+		b.WriteString(" ct " + p.CTState)
+	}
+	return b.String()
 }

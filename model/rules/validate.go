@@ -17,6 +17,10 @@ import (
 const (
 	// LabelMax is the longest label, in bytes (NETLENS_LABEL_MAX).
 	LabelMax = 64
+	// SetMax is the most elements a set of a rule holds (NETLENS_SET_MAX).
+	SetMax = 65536
+	// LogRateMax is the highest packet log rate of a rule (NETLENS_LOG_RATE_MAX).
+	LogRateMax = 100000
 	// IfNameMax is the longest interface name, in bytes (IFNAMSIZ - 1).
 	IfNameMax = 15
 )
@@ -96,8 +100,43 @@ func Validate(r model.Rule) error {
 		}
 		fams = append(fams, familyOf(p.p.Addr()))
 	}
-	if len(fams) == 2 && fams[0] != fams[1] {
-		bad("dst", "source is %s but destination is %s", fams[0], fams[1])
+	for _, p := range []struct {
+		field, single string
+		set           []netip.Prefix
+		prefix        netip.Prefix
+	}{{"src_set", "src", r.SrcSet, r.Src}, {"dst_set", "dst", r.DstSet, r.Dst}} {
+		if len(p.set) == 0 {
+			continue
+		}
+		if p.prefix != (netip.Prefix{}) {
+			bad(p.field, "a rule has a %s prefix or a %s set, not both", p.single, p.single)
+		}
+		if len(p.set) > SetMax {
+			bad(p.field, "a set holds at most %d elements (%d)", SetMax, len(p.set))
+		}
+		var fam model.Family
+		for _, e := range p.set {
+			if msg := prefixProblem(e); msg != "" {
+				bad(p.field, "%s: %s", e, msg)
+				break
+			}
+			if f := familyOf(e.Addr()); fam == "" {
+				fam = f
+			} else if f != fam {
+				bad(p.field, "a set holds IPv4 or IPv6 prefixes, not both")
+				break
+			}
+		}
+		if fam != "" {
+			fams = append(fams, fam)
+		}
+	}
+	if len(fams) >= 2 && slices.ContainsFunc(fams, func(f model.Family) bool { return f != fams[0] }) {
+		if len(r.SrcSet)+len(r.DstSet) == 0 {
+			bad("dst", "source is %s but destination is %s", fams[0], fams[1])
+		} else {
+			bad("family", "the rule's addresses and sets mix IPv4 and IPv6")
+		}
 	}
 	if len(fams) > 0 && (r.Family == model.FamilyIPv4 || r.Family == model.FamilyIPv6) && fams[0] != r.Family {
 		bad("family", "family %s does not match the %s address", r.Family, fams[0])
@@ -117,6 +156,24 @@ func Validate(r model.Rule) error {
 		}
 		if p.r.Min > p.r.Max {
 			bad(p.field, "port range reversed (%d > %d)", p.r.Min, p.r.Max)
+		}
+		if err == nil && !hasPorts(proto) {
+			bad(p.field, "ports need protocol tcp, udp, udplite or sctp")
+		}
+	}
+	for _, p := range []struct {
+		field, single string
+		set           []uint16
+		r             model.PortRange
+	}{{"sport_set", "sport", r.SrcPortSet, r.SrcPorts}, {"dport_set", "dport", r.DstPortSet, r.DstPorts}} {
+		if len(p.set) == 0 {
+			continue
+		}
+		if !p.r.Any() {
+			bad(p.field, "a rule has a %s range or a %s set, not both", p.single, p.single)
+		}
+		if len(p.set) > SetMax {
+			bad(p.field, "a set holds at most %d elements (%d)", SetMax, len(p.set))
 		}
 		if err == nil && !hasPorts(proto) {
 			bad(p.field, "ports need protocol tcp, udp, udplite or sctp")
@@ -142,6 +199,9 @@ func Validate(r model.Rule) error {
 		bad("action", "an action is required (accept, drop, reject or count)")
 	default:
 		bad("action", "unknown action %q (accept, drop, reject or count)", r.Action)
+	}
+	if r.LogRate > LogRateMax {
+		bad("log_rate", "at most %d packets a second (%d)", LogRateMax, r.LogRate)
 	}
 	if len(r.Label) > LabelMax {
 		bad("label", "longer than %d bytes (%d)", LabelMax, len(r.Label))
@@ -271,6 +331,51 @@ func ParseHooks(s string) ([]string, error) {
 			return nil, fmt.Errorf("unknown hook %q (%s or all)", h, strings.Join(Hooks, ", "))
 		}
 		out = append(out, h)
+	}
+	return out, nil
+}
+
+// setFields splits the text of a set: elements separated by commas, spaces
+// or new lines; "#" starts a comment to the end of its line (a set file).
+func setFields(text string) []string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		out = append(out, strings.FieldsFunc(line, func(r rune) bool {
+			return r == ',' || unicode.IsSpace(r)
+		})...)
+	}
+	return out
+}
+
+// ParsePrefixSet parses the elements of an address set, as ParsePrefix
+// does each ("10.0.0.1, 192.0.2.0/24" or a file of one per line); an
+// empty text is no set. It says which line (element) is bad.
+func ParsePrefixSet(text string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for i, f := range setFields(text) {
+		p, err := ParsePrefix(f)
+		if err == nil && !p.IsValid() {
+			err = fmt.Errorf("%q matches every address: give no set instead", f)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("set element %d: %w", i+1, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// ParsePortSet parses the elements of a port set ("22,80,443" or a file of
+// one per line); an empty text is no set.
+func ParsePortSet(text string) ([]uint16, error) {
+	var out []uint16
+	for i, f := range setFields(text) {
+		p, err := parsePort(f)
+		if err != nil {
+			return nil, fmt.Errorf("set element %d: %w", i+1, err)
+		}
+		out = append(out, p)
 	}
 	return out, nil
 }

@@ -52,6 +52,28 @@ func TestValidate(t *testing.T) {
 		{"reversed ports", with(func(r *model.Rule) { r.Proto = "udp"; r.DstPorts = model.PortRange{Min: 2000, Max: 1000} }), "dport", "reversed (2000 > 1000)"},
 		{"ports without proto", with(func(r *model.Rule) { r.DstPorts = ports(22) }), "dport", "need protocol"},
 		{"ports with icmp", with(func(r *model.Rule) { r.Proto = "icmp"; r.SrcPorts = ports(1) }), "sport", "need protocol"},
+		{"sets", with(func(r *model.Rule) {
+			r.Proto = "tcp"
+			r.SrcSet = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.1/32")}
+			r.DstPortSet = []uint16{22, 443}
+		}), "", ""},
+		{"set and prefix", with(func(r *model.Rule) {
+			r.Src = netip.MustParsePrefix("10.0.0.0/8")
+			r.SrcSet = []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}
+		}), "src_set", "not both"},
+		{"set of two families", with(func(r *model.Rule) {
+			r.DstSet = []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("::1/128")}
+		}), "dst_set", "not both"},
+		{"set against address", with(func(r *model.Rule) {
+			r.Dst = netip.MustParsePrefix("::1/128")
+			r.SrcSet = []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}
+		}), "family", "mix IPv4 and IPv6"},
+		{"set element host bits", with(func(r *model.Rule) {
+			r.SrcSet = []netip.Prefix{netip.MustParsePrefix("10.1.2.3/16")}
+		}), "src_set", "did you mean"},
+		{"port set without proto", with(func(r *model.Rule) { r.DstPortSet = []uint16{1} }), "dport_set", "need protocol"},
+		{"port set and range", with(func(r *model.Rule) { r.Proto = "udp"; r.SrcPorts = ports(5); r.SrcPortSet = []uint16{1} }),
+			"sport_set", "not both"},
 		{"long ifname", with(func(r *model.Rule) { r.InIface = "abcdefghijklmnop" }), "iif", "longer than 15"},
 		{"ifname with slash", with(func(r *model.Rule) { r.InIface = "eth/0" }), "iif", "cannot contain"},
 		{"ifname with space", with(func(r *model.Rule) { r.InIface = "eth 0" }), "iif", "cannot contain"},
@@ -204,4 +226,32 @@ func FuzzValidate(f *testing.F) {
 		}
 		_ = Summary(n)
 	})
+}
+
+func TestParseSets(t *testing.T) {
+	pfx, err := ParsePrefixSet("10.0.0.1, 192.0.2.0/24\n# a comment\n2001:db8::1 # trailing\n\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32"), netip.MustParsePrefix("192.0.2.0/24"),
+		netip.MustParsePrefix("2001:db8::1/128")}
+	if diff := cmp.Diff(want, pfx, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("prefix set (-want +got):\n%s", diff)
+	}
+	if _, err := ParsePrefixSet("10.0.0.1,bogus"); err == nil || !strings.Contains(err.Error(), "element 2") {
+		t.Errorf("bad element: %v", err)
+	}
+	if _, err := ParsePrefixSet("any"); err == nil {
+		t.Error("a set element that matches everything is accepted")
+	}
+	ports, err := ParsePortSet("22 80,443")
+	if err != nil || !cmp.Equal(ports, []uint16{22, 80, 443}) {
+		t.Errorf("port set %v %v", ports, err)
+	}
+	if _, err := ParsePortSet("22,70000"); err == nil {
+		t.Error("port 70000 accepted")
+	}
+	if got, err := ParsePortSet(""); got != nil || err != nil {
+		t.Errorf("empty port set: %v %v", got, err)
+	}
 }

@@ -4,14 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mdlayher/netlink"
 
+	"netlens/collectors"
 	"netlens/collectors/kmod"
 	"netlens/internal/proto"
 	"netlens/model"
+	"netlens/model/rules"
 )
 
 // Client is what the backend needs of a *kmod.Client; tests give a fake.
@@ -39,8 +44,11 @@ type Events interface {
 type Backend struct {
 	c         Client
 	subscribe func() (Events, error)
-	readOnly  string
-	now       func() time.Time
+	// packets opens a packet log subscription; nil: the backend has none.
+	packets  func() (*kmod.Packets, error)
+	ifname   func(index uint32) string
+	readOnly string
+	now      func() time.Time
 }
 
 // Dial connects to the module of the caller's network namespace. It
@@ -57,7 +65,17 @@ func DialNetNS(readOnly string, netns int) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return New(c, func() (Events, error) { return kmod.Subscribe(cfg) }, readOnly), nil
+	b := New(c, func() (Events, error) { return kmod.Subscribe(cfg) }, readOnly)
+	b.packets = func() (*kmod.Packets, error) { return kmod.SubscribePackets(cfg) }
+	b.ifname = func(i uint32) string {
+		if netns == 0 {
+			if ifi, err := net.InterfaceByIndex(int(i)); err == nil {
+				return ifi.Name
+			}
+		}
+		return fmt.Sprintf("if%d", i)
+	}
+	return b, nil
 }
 
 // New returns a Backend over c; subscribe opens an events subscription.
@@ -90,6 +108,8 @@ func ToKmod(r model.Rule) (kmod.Rule, error) {
 		ID: r.ID, Disabled: !r.Enabled, Src: r.Src, Dst: r.Dst,
 		SrcPorts: kmod.PortRange(r.SrcPorts), DstPorts: kmod.PortRange(r.DstPorts),
 		InIface: r.InIface, OutIface: r.OutIface, Priority: r.Priority, Label: r.Label,
+		SrcSet: r.SrcSet, DstSet: r.DstSet, SrcPortSet: r.SrcPortSet, DstPortSet: r.DstPortSet,
+		Log: r.Log, LogRate: r.LogRate,
 	}
 	for _, h := range r.Hooks {
 		bit, ok := hookBits[h]
@@ -142,6 +162,12 @@ func FromKmod(k kmod.Rule, now time.Time) model.Rule {
 		SrcPorts: model.PortRange(k.SrcPorts), DstPorts: model.PortRange(k.DstPorts),
 		InIface: k.InIface, OutIface: k.OutIface, Priority: k.Priority, Label: k.Label,
 		Packets: k.Packets, Bytes: k.Bytes, LastHit: k.LastHit, PendingTxn: k.PendingTxn,
+		SrcSet: rules.NormalizePrefixSet(k.SrcSet), DstSet: rules.NormalizePrefixSet(k.DstSet),
+		SrcPortSet: rules.NormalizePortSet(k.SrcPortSet), DstPortSet: rules.NormalizePortSet(k.DstPortSet),
+		Log: k.Log, LogDropped: k.LogDropped,
+	}
+	if k.Log || k.LogRate != kmod.LogRateDefault {
+		r.LogRate = k.LogRate
 	}
 	if r.SrcPorts.Any() {
 		r.SrcPorts = model.PortRange{}
@@ -221,7 +247,12 @@ func (b *Backend) Verdicts() ([]model.HookVerdicts, error) {
 		if h.Family == kmod.FamilyIPv6 {
 			fam = model.FamilyIPv6
 		}
-		out = append(out, model.HookVerdicts{Family: fam, Hook: kmod.HookName(h.Hook), Seen: h.Seen, Accepted: h.Accepted, Dropped: h.Dropped})
+		pol := model.ActionAccept
+		if h.Policy == kmod.ActionDrop {
+			pol = model.ActionDrop
+		}
+		out = append(out, model.HookVerdicts{Family: fam, Hook: kmod.HookName(h.Hook), Seen: h.Seen, Accepted: h.Accepted,
+			Dropped: h.Dropped, Policy: pol})
 	}
 	return out, nil
 }
@@ -243,17 +274,24 @@ func (b *Backend) Add(r model.Rule, revert time.Duration) (model.Rule, error) {
 	if err != nil {
 		return model.Rule{}, fmt.Errorf("kmod add: %w", err)
 	}
-	k, err = b.c.Create(k, revert)
+	got, err := b.c.Create(k, revert)
 	if err != nil {
 		return model.Rule{}, wrap("kmod add", err)
 	}
-	return FromKmod(k, b.now()), nil
+	return FromKmod(withSets(got, k), b.now()), nil
 }
 
 // fieldsAll are the fields Change sends: every field of a rule.
 const fieldsAll = kmod.FieldDisabled | kmod.FieldHooks | kmod.FieldFamily | kmod.FieldProto | kmod.FieldSrc |
 	kmod.FieldDst | kmod.FieldSrcPorts | kmod.FieldDstPorts | kmod.FieldInIface | kmod.FieldOutIface |
-	kmod.FieldAction | kmod.FieldPriority | kmod.FieldLabel | kmod.FieldReject
+	kmod.FieldAction | kmod.FieldPriority | kmod.FieldLabel | kmod.FieldReject | kmod.FieldSets | kmod.FieldLog
+
+// withSets gives the rule a create or change returned (whose message says
+// only how many elements its sets have) the elements that were sent.
+func withSets(got, sent kmod.Rule) kmod.Rule {
+	got.SrcSet, got.DstSet, got.SrcPortSet, got.DstPortSet = sent.SrcSet, sent.DstSet, sent.SrcPortSet, sent.DstPortSet
+	return got
+}
 
 // Change sets every field of rule id to r's; the kernel keeps the
 // counters and, with a revert deadline, restores the old fields unless
@@ -269,11 +307,11 @@ func (b *Backend) Change(id uint32, r model.Rule, revert time.Duration) (model.R
 	if k.Family == kmod.FamilyUnspec {
 		k.Family = kmod.FamilyBoth
 	}
-	k, err = b.c.Change(id, k, fieldsAll, revert)
+	got, err := b.c.Change(id, k, fieldsAll, revert)
 	if err != nil {
 		return model.Rule{}, wrap("kmod change", err)
 	}
-	return FromKmod(k, b.now()), nil
+	return FromKmod(withSets(got, k), b.now()), nil
 }
 
 // SetEnabled enables or disables rule id.
@@ -282,6 +320,9 @@ func (b *Backend) SetEnabled(id uint32, enabled bool, revert time.Duration) (mod
 		return model.Rule{}, err
 	}
 	k, err := b.c.SetEnabled(id, enabled, revert)
+	if err == nil && k.SetSizes != [len(k.SetSizes)]uint32{} {
+		k, err = b.c.Get(id) // the reply says how big the sets are; this lists them
+	}
 	if err != nil {
 		return model.Rule{}, wrap("kmod enable", err)
 	}
@@ -389,4 +430,99 @@ func (b *Backend) Watch(ctx context.Context, changed func()) error {
 func isTimeout(err error) bool {
 	var t interface{ Timeout() bool }
 	return errors.As(err, &t) && t.Timeout()
+}
+
+// PacketLog streams the packet log of rule id (0: of every rule) to fn, in
+// the order the kernel sent it, until ctx is done. A receive-buffer overrun
+// (the reader was too slow) is reported to lost and the stream goes on.
+func (b *Backend) PacketLog(ctx context.Context, id uint32, fn func(model.LoggedPacket), lost func()) error {
+	if b.packets == nil {
+		return fmt.Errorf("kmod packet log: %w", collectors.ErrNotSupported)
+	}
+	p, err := b.packets()
+	if err != nil {
+		return wrap("kmod packet log", err)
+	}
+	defer p.Close()
+	_ = p.SetReadBuffer(1 << 20)
+	for ctx.Err() == nil {
+		_ = p.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
+		ps, err := p.Receive()
+		switch {
+		case errors.Is(err, kmod.ErrPacketsLost):
+			if lost != nil {
+				lost()
+			}
+			continue
+		case err != nil && isTimeout(err):
+			continue
+		case err != nil:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return wrap("kmod packet log", err)
+		}
+		for _, pk := range ps {
+			if id == 0 || pk.RuleID == id {
+				fn(b.loggedPacket(pk))
+			}
+		}
+	}
+	return nil
+}
+
+var ctNames = map[kmod.CTState]string{kmod.CTNew: "new", kmod.CTEstablished: "established",
+	kmod.CTRelated: "related", kmod.CTInvalid: "invalid", kmod.CTUntracked: "untracked"}
+
+var tcpFlagNames = []string{"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"}
+
+// loggedPacket converts one packet log event.
+func (b *Backend) loggedPacket(p kmod.Packet) model.LoggedPacket {
+	lp := model.LoggedPacket{At: p.Time, RuleID: p.RuleID, Hook: kmod.HookName(p.Hook),
+		Proto: proto.Name(p.Proto), Src: p.Src, Dst: p.Dst, Len: p.Len, CTState: ctNames[p.CTState]}
+	if lp.Proto == "" {
+		lp.Proto = strconv.Itoa(int(p.Proto))
+	}
+	name := b.ifname
+	if name == nil {
+		name = func(i uint32) string { return fmt.Sprintf("if%d", i) }
+	}
+	if p.InIf != 0 {
+		lp.InIface = name(p.InIf)
+	}
+	if p.OutIf != 0 {
+		lp.OutIface = name(p.OutIf)
+	}
+	switch p.Family {
+	case kmod.FamilyIPv4:
+		lp.Family = model.FamilyIPv4
+	case kmod.FamilyIPv6:
+		lp.Family = model.FamilyIPv6
+	}
+	switch p.Verdict {
+	case kmod.ActionAccept:
+		lp.Verdict = model.ActionAccept
+	case kmod.ActionDrop:
+		lp.Verdict = model.ActionDrop
+	case kmod.ActionReject:
+		lp.Verdict = model.ActionReject
+	default:
+		lp.Verdict = model.ActionCount
+	}
+	if p.HasPorts {
+		lp.SrcPort, lp.DstPort = p.SrcPort, p.DstPort
+	}
+	if p.Proto == 6 {
+		var fs []string
+		for i, n := range tcpFlagNames {
+			if p.TCPFlags&(1<<i) != 0 {
+				fs = append(fs, n)
+			}
+		}
+		lp.TCPFlags = strings.Join(fs, ",")
+	}
+	if p.HasICMP {
+		lp.ICMP = fmt.Sprintf("%d/%d", p.ICMPType, p.ICMPCode)
+	}
+	return lp
 }

@@ -130,7 +130,7 @@ func TestConvertRoundTrip(t *testing.T) {
 }
 
 func TestBackendOperations(t *testing.T) {
-	fc := &fakeClient{counters: kmod.Counters{Rules: 1, Hooks: []kmod.HookCounters{{Family: kmod.FamilyIPv6, Hook: 1, Seen: 10, Accepted: 7, Dropped: 3}}}}
+	fc := &fakeClient{counters: kmod.Counters{Rules: 1, Hooks: []kmod.HookCounters{{Family: kmod.FamilyIPv6, Hook: 1, Seen: 10, Accepted: 7, Dropped: 3, Policy: kmod.ActionDrop}}}}
 	b := New(fc, nil, "")
 	r, err := b.Add(model.Rule{Enabled: true, Hooks: []string{model.HookInput}, Action: model.ActionDrop, Label: "a"}, 30*time.Second)
 	if err != nil || r.ID != 1 || r.PendingTxn != 101 || r.RevertAt.IsZero() {
@@ -148,12 +148,12 @@ func TestBackendOperations(t *testing.T) {
 	if _, err := b.Change(1, model.Rule{Enabled: true, Hooks: []string{model.HookForward}, Action: model.ActionCount}, 0); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{`create "a" 30s`, "confirm 101", "change 1 0x1 0s", "change 1 0x1 5s", "change 1 0x3fff 0s"}
+	want := []string{`create "a" 30s`, "confirm 101", "change 1 0x1 0s", "change 1 0x1 5s", "change 1 0x1bfff 0s"}
 	if diff := cmp.Diff(want, fc.calls); diff != "" {
 		t.Errorf("calls (-want +got)\n%s", diff)
 	}
 	v, _ := b.Verdicts()
-	if diff := cmp.Diff([]model.HookVerdicts{{Family: model.FamilyIPv6, Hook: "input", Seen: 10, Accepted: 7, Dropped: 3}}, v); diff != "" {
+	if diff := cmp.Diff([]model.HookVerdicts{{Family: model.FamilyIPv6, Hook: "input", Seen: 10, Accepted: 7, Dropped: 3, Policy: model.ActionDrop}}, v); diff != "" {
 		t.Errorf("verdicts (-want +got)\n%s", diff)
 	}
 	ro := New(&fakeClient{}, nil, "read-only: needs CAP_NET_ADMIN")

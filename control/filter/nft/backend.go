@@ -131,7 +131,8 @@ type copyRule struct {
 	meta   meta
 	ok     bool // netlens user data present
 	rule   model.Rule
-	err    error // decode error: foreign
+	sets   setRefs // the sets the copy looks up
+	err    error   // decode error: foreign
 }
 
 // readCopies lists every rule of the table, chain by chain, in chain
@@ -156,8 +157,11 @@ func (b *Backend) readCopies() ([]copyRule, error) {
 		}
 		for _, r := range rs {
 			m, ok := decodeUserData(r.UserData)
-			mr, derr := decodeRule(r.Exprs)
-			out = append(out, copyRule{chain: ch.Name, handle: r.Handle, meta: m, ok: ok, rule: mr, err: derr})
+			mr, refs, derr := decodeRule(r.Exprs)
+			if derr == nil && refs != (setRefs{}) {
+				derr = resolveSets(c, &mr, refs)
+			}
+			out = append(out, copyRule{chain: ch.Name, handle: r.Handle, meta: m, ok: ok, rule: mr, sets: refs, err: derr})
 		}
 	}
 	return out, nil
@@ -259,6 +263,9 @@ func queueRule(c *nftables.Conn, r model.Rule, existing []copyRule, carry map[st
 	}
 	m := meta{ID: r.ID, Priority: r.Priority, Hooks: hookMask(r.Hooks), Label: r.Label}
 	ud := encodeUserData(m)
+	if err := queueSets(c, r); err != nil {
+		return err
+	}
 	for _, h := range r.Hooks {
 		if !slices.Contains(hookChains, h) {
 			return fmt.Errorf("unknown hook %q", h)
@@ -315,6 +322,14 @@ func nextID(copies []copyRule, extra []model.Rule) uint32 {
 		}
 	}
 	return max + 1
+}
+
+// gc removes the sets no rule looks up any more; a failure leaves an
+// unused set behind, which the next change removes.
+func (b *Backend) gc() {
+	if copies, err := b.readCopies(); err == nil {
+		_ = gcSets(b.conn(), copies)
+	}
 }
 
 func flush(c *nftables.Conn, op string) error {
@@ -544,6 +559,7 @@ func (b *Backend) change(op string, copies []copyRule, revert time.Duration, cha
 		b.disarm(st)
 		return err
 	}
+	b.gc()
 	if st != nil {
 		// The deadline counts from the change, not from the helper's
 		// start: the helper follows the state file.

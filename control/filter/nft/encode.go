@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
@@ -14,6 +15,10 @@ import (
 	"netlens/internal/proto"
 	"netlens/model"
 )
+
+// errNoLog refuses a rule with Log: nftables can log to an nflog group
+// ("log group N"), but netlens does not read nfnetlink_log yet.
+var errNoLog = errors.New("the nft backend has no packet log yet (the netlens kernel module has): add the rule without --log")
 
 // errForeign is returned by decodeRule for a rule netlens did not write.
 var errForeign = errors.New("not a netlens rule")
@@ -89,10 +94,21 @@ func be16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
 // encodeRule returns the expressions of one nftables copy of r: its
 // matches, a counter starting at the given values, and its verdict.
 func encodeRule(r model.Rule, packets, bytes uint64) ([]expr.Any, error) {
+	if r.Log {
+		return nil, errNoLog
+	}
 	var ex []expr.Any
 	cmpEq := func(data []byte) expr.Any { return &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: data} }
 	fam := r.Family
 	if fam == "" || fam == model.RuleFamilyBoth {
+		for _, set := range [][]netip.Prefix{r.SrcSet, r.DstSet} {
+			if len(set) > 0 {
+				fam = model.FamilyIPv4
+				if set[0].Addr().Is6() {
+					fam = model.FamilyIPv6
+				}
+			}
+		}
 		for _, p := range []netip.Prefix{r.Src, r.Dst} {
 			if p.IsValid() {
 				fam = model.FamilyIPv4
@@ -145,6 +161,7 @@ func encodeRule(r model.Rule, packets, bytes uint64) ([]expr.Any, error) {
 			ex = append(ex, &expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: be16(pr.Min), ToData: be16(pr.Max)})
 		}
 	}
+	ex = append(ex, setLookups(r)...)
 	if r.InIface != "" {
 		ex = append(ex, &expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1}, cmpEq(ifname(r.InIface)))
 	}
@@ -173,12 +190,13 @@ func encodeRule(r model.Rule, packets, bytes uint64) ([]expr.Any, error) {
 }
 
 // decodeRule reads the matches, counter and verdict of an nftables rule
-// netlens wrote; it returns errForeign for any other expression.
-func decodeRule(ex []expr.Any) (r model.Rule, err error) {
+// netlens wrote, and the names of the sets it looks up (resolveSets reads
+// their elements); it returns errForeign for any other expression.
+func decodeRule(ex []expr.Any) (r model.Rule, refs setRefs, err error) {
 	r.Action = model.ActionCount
 	r.Family = model.RuleFamilyBoth
-	foreign := func(what string) (model.Rule, error) {
-		return model.Rule{}, fmt.Errorf("%s: %w", what, errForeign)
+	foreign := func(what string) (model.Rule, setRefs, error) {
+		return model.Rule{}, setRefs{}, fmt.Errorf("%s: %w", what, errForeign)
 	}
 	seenCounter, seenVerdict := false, false
 	for i := 0; i < len(ex); i++ {
@@ -228,6 +246,15 @@ func decodeRule(ex []expr.Any) (r model.Rule, err error) {
 				return foreign("payload write")
 			}
 			n := next()
+			if lk, ok := n.(*expr.Lookup); ok {
+				f, ok := lookupField(e)
+				if !ok || lk.Invert || lk.IsDestRegSet || lk.SourceRegister != e.DestRegister ||
+					!strings.HasPrefix(lk.SetName, "nl") {
+					return foreign("set lookup")
+				}
+				refs[f] = lk.SetName
+				continue
+			}
 			var mask []byte
 			if bw, ok := n.(*expr.Bitwise); ok {
 				mask = bw.Mask
@@ -317,7 +344,24 @@ func decodeRule(ex []expr.Any) (r model.Rule, err error) {
 	if !seenCounter {
 		return foreign("no counter")
 	}
-	return r, nil
+	return r, refs, nil
+}
+
+// lookupField is the set field a payload load feeds to a lookup.
+func lookupField(p *expr.Payload) (setField, bool) {
+	switch {
+	case p.Base == expr.PayloadBaseTransportHeader && p.Len == 2 && p.Offset == 0:
+		return setSport, true
+	case p.Base == expr.PayloadBaseTransportHeader && p.Len == 2 && p.Offset == 2:
+		return setDport, true
+	case p.Base != expr.PayloadBaseNetworkHeader:
+		return 0, false
+	case p.Len == 4 && p.Offset == 12, p.Len == 16 && p.Offset == 8:
+		return setSaddr, true
+	case p.Len == 4 && p.Offset == 16, p.Len == 16 && p.Offset == 24:
+		return setDaddr, true
+	}
+	return 0, false
 }
 
 func trimNUL(b []byte) []byte {

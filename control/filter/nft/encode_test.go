@@ -3,12 +3,14 @@ package nft
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/nftables/expr"
 
 	"netlens/model"
+	"netlens/model/rules"
 )
 
 var cmpPrefix = cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })
@@ -31,7 +33,7 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := decodeRule(ex)
+		got, _, err := decodeRule(ex)
 		if err != nil {
 			t.Fatalf("decode %+v: %v", r, err)
 		}
@@ -41,7 +43,7 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	}
 	// family both with an address becomes that address's family
 	ex, _ := encodeRule(model.Rule{Family: model.RuleFamilyBoth, Dst: netip.MustParsePrefix("10.0.0.0/24"), Action: model.ActionDrop}, 0, 0)
-	if got, _ := decodeRule(ex); got.Family != model.FamilyIPv4 {
+	if got, _, _ := decodeRule(ex); got.Family != model.FamilyIPv4 {
 		t.Errorf("family %s, want ipv4", got.Family)
 	}
 }
@@ -59,7 +61,7 @@ func TestDecodeForeign(t *testing.T) {
 		"two counters":    {&expr.Counter{}, &expr.Counter{}},
 		"port, bad width": {&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 4}, &expr.Cmp{Register: 1, Data: []byte{0, 0, 0, 1}}, &expr.Counter{}},
 	} {
-		if _, err := decodeRule(ex); !errors.Is(err, errForeign) {
+		if _, _, err := decodeRule(ex); !errors.Is(err, errForeign) {
 			t.Errorf("%s: err %v, want errForeign", name, err)
 		}
 	}
@@ -99,4 +101,43 @@ func FuzzDecodeUserData(f *testing.F) {
 			t.Fatalf("re-encode: %+v != %+v", m2, m)
 		}
 	})
+}
+
+// TestSetElementsRoundTrip: the elements nftSet makes for a set of
+// prefixes (an interval set, adjacent and overlapping prefixes, the last
+// address of the space) read back as the same prefixes, as the kernel
+// lists them (in any order).
+func TestSetElementsRoundTrip(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		set, out []string
+	}{
+		{"hosts", []string{"192.0.2.1/32", "192.0.2.2/32"}, nil},
+		{"adjacent and the end", []string{"10.0.0.0/31", "10.0.0.2/32", "255.255.255.255/32", "0.0.0.0/8"}, nil},
+		{"covered", []string{"10.0.0.0/8", "10.1.0.0/16"}, []string{"10.0.0.0/8"}},
+		{"ipv6", []string{"2001:db8::/32", "::1/128", "ffff::/16"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var set []netip.Prefix
+			for _, s := range tt.set {
+				set = append(set, netip.MustParsePrefix(s))
+			}
+			want := rules.NormalizePrefixSet(set)
+			if tt.out != nil {
+				want = nil
+				for _, s := range tt.out {
+					want = append(want, netip.MustParsePrefix(s))
+				}
+			}
+			s, els := nftSet(model.Rule{ID: 1, SrcSet: set}, setSaddr)
+			slices.Reverse(els)
+			got, err := prefixesOf(s, els)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, rules.NormalizePrefixSet(got), cmpPrefix); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
 }

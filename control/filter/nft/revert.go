@@ -293,7 +293,11 @@ func (b *Backend) restore(prev []model.Rule) error {
 	if err := queueAll(c, copies, rules); err != nil {
 		return err
 	}
-	return flush(c, "nft revert")
+	if err := flush(c, "nft revert"); err != nil {
+		return err
+	}
+	b.gc()
+	return nil
 }
 
 // Pending returns the change waiting for a confirm in the namespace, if

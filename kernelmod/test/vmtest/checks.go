@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"strings"
 	"syscall"
 	"time"
@@ -30,6 +31,8 @@ func allChecks() []check {
 		{"reject", checkReject},
 		{"icmp-tcpflags-negation", checkL4Matches},
 		{"ct-state-allowlist", checkCTState},
+		{"sets", checkSets},
+		{"packet-log", checkPacketLog},
 		{"default-policy", checkPolicy},
 		{"count", checkCount},
 		{"priority-across-indexes", checkPriority},
@@ -51,6 +54,7 @@ func allChecks() []check {
 		{"load-unload-100", checkLoadCycles},
 		{"rmmod-flood", checkRmmodFlood},
 		{"nft-toggle-flood", checkNftToggleFlood},
+		{"hookonly-flood", checkHookonlyFlood},
 		{"filter-backend-exercise", checkFilterBackend},
 		{"fixtures", checkFixtures},
 	}
@@ -126,15 +130,15 @@ func checkCRUD() error {
 		if err != nil {
 			return err
 		}
-		want.ID, want.Family = got.ID, kmod.FamilyIPv4
-		if got != want {
+		want.ID, want.Family, want.LogRate = got.ID, kmod.FamilyIPv4, kmod.LogRateDefault
+		if !reflect.DeepEqual(got, want) {
 			return fmt.Errorf("created\n got %+v\nwant %+v", got, want)
 		}
 		g, err := c.Get(got.ID)
 		if err != nil {
 			return err
 		}
-		if g != want {
+		if !reflect.DeepEqual(g, want) {
 			return fmt.Errorf("get\n got %+v\nwant %+v", g, want)
 		}
 		v6, err := c.Create(kmod.Rule{Src: netip.MustParsePrefix("fd00::/64"), Action: kmod.ActionDrop,

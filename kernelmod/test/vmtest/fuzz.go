@@ -15,7 +15,7 @@ import (
 
 const (
 	nlaFNested    = 1 << 15
-	nlaMaxKnown   = 39 // NETLENS_A_MAX (NETLENS_A_POLICY_VERDICT)
+	nlaMaxKnown   = 48 // NETLENS_A_MAX (NETLENS_A_SET_FIELD)
 	fuzzMessages  = 100000
 	fuzzBatch     = 64
 	fuzzBadFrames = 2000
@@ -67,6 +67,90 @@ func randAttrs(rng *rand.Rand, depth int) []byte {
 	}
 	if rng.IntN(15) == 0 && len(b) > 0 { // truncate mid-attribute
 		b = b[:rng.IntN(len(b))]
+	}
+	return b
+}
+
+// nla appends one attribute.
+func nla(b []byte, typ uint16, val []byte) []byte {
+	hdr := make([]byte, 4)
+	binary.NativeEndian.PutUint16(hdr, uint16(4+len(val)))
+	binary.NativeEndian.PutUint16(hdr[2:], typ)
+	b = append(append(b, hdr...), val...)
+	for len(b)%4 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// setSoup is the payload of a create or change that carries sets (the
+// attributes of issue #14's sets): mostly well-formed rules whose sets hold
+// right and wrong elements (bad address lengths, prefix lengths 0..255,
+// bits beyond the prefix, mixed families, ports in address sets, unknown
+// types, up to 1,500 elements per attribute, several attributes of one
+// set), so that sets are really built, changed,
+// listed and freed, not only refused.
+func setSoup(rng *rand.Rand) []byte {
+	var b []byte
+	if rng.IntN(3) == 0 { // a change of one of the first rules
+		b = nla(b, 2, binary.NativeEndian.AppendUint32(nil, uint32(1+rng.IntN(64))))
+	}
+	b = nla(b, 17, []byte{byte(1 + rng.IntN(4))}) // action
+	if rng.IntN(4) != 0 {
+		b = nla(b, 6, []byte{[]byte{17, 6, 1, 0, 58}[rng.IntN(5)]}) // proto
+	}
+	if rng.IntN(6) == 0 {
+		b = nla(b, 36, binary.NativeEndian.AppendUint32(nil, uint32(rng.IntN(16)))) // negate
+	}
+	for k := 1 + rng.IntN(2); k > 0; k-- {
+		typ := uint16(40 + rng.IntN(4)) // SRC_SET .. DPORT_SET
+		v6 := rng.IntN(3) == 0
+		var set []byte
+		n := rng.IntN(20)
+		if rng.IntN(10) == 0 {
+			n = rng.IntN(1500) // an attribute holds 64 KiB: larger sets come in several
+		}
+		for i := 0; i < n; i++ {
+			switch r := rng.IntN(40); {
+			case r == 0: // unknown element type
+				set = nla(set, uint16(3+rng.IntN(100)), make([]byte, rng.IntN(8)))
+			case r == 1: // a port where a prefix belongs, or a short one
+				set = nla(set, 2, make([]byte, rng.IntN(3)))
+			case typ >= 42: // port sets
+				set = nla(set, 2, binary.NativeEndian.AppendUint16(nil, uint16(rng.Uint32())))
+			default:
+				alen := 4
+				if v6 != (rng.IntN(30) == 0) {
+					alen = 16
+				}
+				if rng.IntN(30) == 0 {
+					alen = rng.IntN(20)
+				}
+				addr := make([]byte, alen)
+				for j := range addr {
+					addr[j] = byte(rng.Uint32())
+				}
+				var pfx []byte
+				if rng.IntN(30) != 0 {
+					pfx = nla(pfx, 1, addr)
+				}
+				if rng.IntN(2) == 0 {
+					plen := alen * 8
+					if rng.IntN(5) == 0 {
+						plen = rng.IntN(256)
+					}
+					if plen < alen*8 && rng.IntN(4) != 0 && plen <= 128 { // mask it, mostly
+						for j := range addr {
+							keep := min(max(plen-8*j, 0), 8)
+							addr[j] &= byte(0xff << (8 - keep))
+						}
+					}
+					pfx = nla(pfx, 2, []byte{byte(plen)})
+				}
+				set = nla(set, 1|nlaFNested, pfx)
+			}
+		}
+		b = nla(b, typ|nlaFNested, set)
 	}
 	return b
 }
@@ -139,36 +223,58 @@ func fuzzFamily(n, badFrames int, seed uint64) (map[int32]int, error) {
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return nil, err
 	}
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+	// 64 errors that each echo a request of up to 100 KiB (sets); without
+	// CAP_NET_ADMIN the buffer stays at net.core.rmem_max, so send fewer at once
+	batch := fuzzBatch
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20); err != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+		batch = 2
+	}
 	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_EXT_ACK, 1)
 	tv := unix.Timeval{Sec: 5}
 	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	kernel := &unix.SockaddrNetlink{Family: unix.AF_NETLINK}
 
 	rng := rand.New(rand.NewPCG(seed, 2))
-	buf := make([]byte, 1<<16)
+	buf := make([]byte, 1<<20) // an error echoes its request, which can be 100 KiB
 	var seq uint32
 	errnos := map[int32]int{}
 	sent := 0
 	t0 := time.Now()
 	for sent < n {
-		for i := 0; i < fuzzBatch; i++ {
+		for i := 0; i < batch; i++ {
 			seq++
 			gen := []byte{byte(rng.IntN(12)), byte(rng.IntN(3)), 0, 0} // cmd, version, reserved
 			if rng.IntN(50) == 0 {
 				gen[2] = byte(rng.Uint32())
 			}
-			payload := append(gen, randAttrs(rng, 0)...)
 			flags := uint16(unix.NLM_F_REQUEST | unix.NLM_F_ACK)
+			var payload []byte
+			switch rng.IntN(8) {
+			case 0, 1: // sets (issue #14): create (1) or change (3), version 1
+				gen[0], gen[1] = []byte{1, 3}[rng.IntN(2)], 1
+				payload = append(gen, setSoup(rng)...)
+			case 2: // list a set (GET_SET, a dump) of one of the first rules
+				gen[0], gen[1] = 10, 1
+				flags |= unix.NLM_F_DUMP
+				a := nla(nil, 2, binary.NativeEndian.AppendUint32(nil, uint32(rng.IntN(66))))
+				a = nla(a, 48, []byte{byte(rng.IntN(6))})
+				payload = append(gen, a...)
+			default:
+				payload = append(gen, randAttrs(rng, 0)...)
+			}
+			if rng.IntN(40) == 0 { // any command as a dump
+				flags |= unix.NLM_F_DUMP
+			}
 			if err := unix.Sendto(fd, nlmsg(fam.ID, flags, seq, payload), 0, kernel); err != nil {
 				return errnos, fmt.Errorf("send %d: %w", sent, err)
 			}
 		}
 		acks := 0
-		for acks < fuzzBatch {
+		for acks < batch {
 			k, _, err := unix.Recvfrom(fd, buf, 0)
 			if err != nil {
-				return errnos, fmt.Errorf("after %d messages, %d/%d acks: %w", sent, acks, fuzzBatch, err)
+				return errnos, fmt.Errorf("after %d messages, %d/%d acks: %w", sent, acks, batch, err)
 			}
 			for b := buf[:k]; len(b) >= 16; {
 				l := int(binary.NativeEndian.Uint32(b))
@@ -176,14 +282,15 @@ func fuzzFamily(n, badFrames int, seed uint64) (map[int32]int, error) {
 				if l < 16 || l > len(b) {
 					break
 				}
-				if typ == unix.NLMSG_ERROR && l >= 20 {
+				// a request gets an ack or error; a dump that started, NLMSG_DONE
+				if (typ == unix.NLMSG_ERROR || typ == unix.NLMSG_DONE) && l >= 20 {
 					acks++
 					errnos[-int32(binary.NativeEndian.Uint32(b[16:]))]++
 				}
 				b = b[(l+3)&^3:]
 			}
 		}
-		sent += fuzzBatch
+		sent += batch
 	}
 	// frames whose netlink length is wrong: the core drops them silently
 	for i := 0; i < badFrames; i++ {

@@ -300,6 +300,9 @@ func checkRmmodFlood() error {
 					return fmt.Errorf("fresh module counts %+v", h)
 				}
 			}
+			if !*floodRules {
+				return nil
+			}
 			var ids []uint32
 			for _, r := range append(append([]kmod.Rule{}, sentinels...), rules...) {
 				got, err := c.Create(r, 0)
@@ -355,7 +358,7 @@ func checkRmmodFlood() error {
 	logf("%d load/unload cycles under flood in %v (%v a cycle); %d datagrams sent, %d counted by the catch-all rules; kmalloc objects %d -> %d, percpu %d kB -> %d kB",
 		*stressN, took.Round(time.Millisecond), (took / time.Duration(max(*stressN, 1))).Round(time.Millisecond),
 		sent, counted, slab0, slab1, pcpu0, pcpu1)
-	if counted == 0 {
+	if counted == 0 && *floodRules {
 		return errors.New("the floods never reached the hooks")
 	}
 	if pcpu1-pcpu0 > 256 {

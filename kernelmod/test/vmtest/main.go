@@ -20,6 +20,7 @@ var (
 	only       = flag.String("only", "", "run only the checks whose name matches this regular expression")
 	pinHooks   = flag.Bool("pin-hooks", true, "rmmod-flood: keep an nftables table with base chains on all hooks, so no hook static key flips (false: the open TCG soft lockup, docs/kernelmod.md)")
 	scaleRules = flag.Int("scale-rules", 100000, "rules per shape of the scale benchmark")
+	floodRules = flag.Bool("flood-rules", true, "rmmod-flood: make rules each cycle (false: load/unload only; with no rule the module registers no hook, the lockup experiment of docs/kernelmod.md)")
 	stressN    = flag.Int("stress-cycles", 30, "load/unload cycles of the rmmod-flood check (30 in make test, 500 in make bench)")
 	unprivRule = flag.Int("rule", 0, "internal: the rule id the unprivileged half expects")
 	usernsMode = flag.Bool("userns-child", false, "internal: run the container half of the userns check")
@@ -43,7 +44,7 @@ type check struct {
 }
 
 // experiments run only when -only names them.
-var experiments = map[string]bool{"nft-toggle-flood": true}
+var experiments = map[string]bool{"nft-toggle-flood": true, "hookonly-flood": true}
 
 func main() {
 	flag.Parse()
@@ -59,7 +60,7 @@ func main() {
 	}
 	checks := allChecks()
 	if *runBench {
-		checks = []check{{"load", checkLoad}, {"bench", benchCost}, {"scale", benchScale}}
+		checks = []check{{"load", checkLoad}, {"bench", benchCost}, {"set-vs-nft", benchSetVsNft}, {"scale", benchScale}}
 	}
 	var onlyRE *regexp.Regexp
 	if *only != "" {

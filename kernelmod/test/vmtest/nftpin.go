@@ -2,12 +2,14 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/google/nftables"
 	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // nftHookTable adds (or, with add false, removes) an inet table with an
@@ -103,6 +105,54 @@ func checkNftToggleFlood() error {
 		i, time.Since(t0).Round(time.Millisecond), sent)
 	if cycleErr != nil {
 		return cycleErr
+	}
+	return err
+}
+
+// checkHookonlyFlood (experiment, run only with -only): the same floods
+// while hookonly.ko — a module that registers netlens's ten hooks in every
+// namespace and unregisters them in .pre_exit, and does nothing else — is
+// loaded and unloaded -stress-cycles times: each unload flips the
+// nf_hooks_needed static keys while a module is GOING, as netlens's does.
+func checkHookonlyFlood() error {
+	if moduleLoaded() {
+		if err := unloadModule(); err != nil {
+			return err
+		}
+	}
+	a, _, cleanup, err := floodTopology()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	stop := startFloods(a)
+	t0 := time.Now()
+	var cycleErr error
+	i := 0
+	for ; i < *stressN && cycleErr == nil; i++ {
+		f, err := os.Open("/hookonly.ko")
+		if err != nil {
+			cycleErr = err
+			break
+		}
+		cycleErr = unix.FinitModule(int(f.Fd()), "", 0)
+		f.Close()
+		if cycleErr != nil {
+			break
+		}
+		time.Sleep(time.Duration(5+i%20) * time.Millisecond)
+		for try := 0; try < 100; try++ {
+			if cycleErr = unix.DeleteModule("hookonly", unix.O_NONBLOCK); cycleErr != unix.EAGAIN && cycleErr != unix.EBUSY {
+				break
+			}
+			sleepMS(20)
+		}
+	}
+	sent, err := stop()
+	logf("hookonly.ko loaded/unloaded %d times under flood in %v; %d datagrams sent",
+		i, time.Since(t0).Round(time.Millisecond), sent)
+	if cycleErr != nil {
+		return fmt.Errorf("cycle %d: %w", i, cycleErr)
 	}
 	return err
 }

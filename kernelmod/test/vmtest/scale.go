@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -85,7 +86,7 @@ func checkManyRules() error {
 			return fmt.Errorf("dump: %d rules, want %d", len(rules), n)
 		}
 		for i := range rules {
-			if rules[i] != created[i] {
+			if !reflect.DeepEqual(rules[i], created[i]) {
 				return fmt.Errorf("rule %d: dump %+v, created %+v", i, rules[i], created[i])
 			}
 		}

@@ -1,0 +1,80 @@
+package ui
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"netlens/model"
+)
+
+// fakePacketLog streams a fixed list of packets, then ends.
+type fakePacketLog struct {
+	pkts []model.LoggedPacket
+	ids  chan uint32
+}
+
+func (f *fakePacketLog) PacketLog(ctx context.Context, id uint32, fn func(model.LoggedPacket), lost func()) error {
+	f.ids <- id
+	for _, p := range f.pkts {
+		fn(p)
+	}
+	lost()
+	return nil
+}
+
+// TestFiltersPacketLog: Enter on a kernel module rule opens its live
+// packet log: the packets in order, the lost count, p pauses, esc goes
+// back to the rules.
+func TestFiltersPacketLog(t *testing.T) {
+	store := rulesStore()
+	store.Publish(model.RulesUpdate{State: model.RulesState{Backend: "kmod", At: t0.Add(9 * time.Second), Rules: fixtureRules()}})
+	lh := netip.MustParseAddr("127.0.0.1")
+	fl := &fakePacketLog{ids: make(chan uint32, 1)}
+	for i := range 3 {
+		fl.pkts = append(fl.pkts, model.LoggedPacket{At: t0.Add(time.Duration(i) * time.Second), RuleID: 1, Hook: model.HookInput,
+			Verdict: model.ActionDrop, Family: model.FamilyIPv4, Proto: "udp", Src: lh, Dst: lh,
+			SrcPort: uint16(40000 + i), DstPort: 53, Len: 60, InIface: "lo", CTState: "new"})
+	}
+	a := newTestApp(t, store, Options{Controls: Controls{Filters: &fakeFilters{}, PacketLog: fl}}, 120, 40)
+	runKeys(t, a, "4", "enter")
+	if id := <-fl.ids; id != 1 {
+		t.Fatalf("packet log of rule %d, want 1", id)
+	}
+	s := screen(a)
+	for i, want := range []string{"packet log of rule 1", "#1 input drop udp 127.0.0.1:40000 -> 127.0.0.1:53 len 60 iif lo ct new",
+		"127.0.0.1:40002 -> 127.0.0.1:53", "3 packets", "lost: 1 overruns", "the packet log ended"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("%d: no %q on screen:\n%s", i, want, s)
+		}
+	}
+	if strings.Index(s, "40000") > strings.Index(s, "40002") {
+		t.Errorf("packets not in order:\n%s", s)
+	}
+	runKeys(t, a, "p")
+	if !strings.Contains(screen(a), "PAUSED") {
+		t.Errorf("p does not pause:\n%s", screen(a))
+	}
+	runKeys(t, a, "esc")
+	if s := screen(a); strings.Contains(s, "packet log of rule") || !strings.Contains(s, "rules, ") {
+		t.Errorf("esc does not go back to the rules:\n%s", s)
+	}
+}
+
+// TestFiltersPolicyHeader: a DROP default policy shows in the Filters
+// tab's header, per hook and family.
+func TestFiltersPolicyHeader(t *testing.T) {
+	store := rulesStore()
+	store.Publish(model.RulesUpdate{State: model.RulesState{Backend: "kmod", At: t0.Add(9 * time.Second), Rules: fixtureRules(),
+		Hooks: []model.HookVerdicts{
+			{Family: model.FamilyIPv4, Hook: model.HookInput, Seen: 5, Dropped: 2, Policy: model.ActionDrop},
+			{Family: model.FamilyIPv6, Hook: model.HookInput, Seen: 1, Policy: model.ActionAccept},
+		}}})
+	a := newTestApp(t, store, Options{Controls: Controls{Filters: &fakeFilters{}}}, 120, 40)
+	runKeys(t, a, "4")
+	if s := screen(a); !strings.Contains(s, "policy DROP at in4;") || strings.Contains(s, "in6;") {
+		t.Errorf("no drop policy in the header:\n%s", s)
+	}
+}
