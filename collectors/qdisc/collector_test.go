@@ -123,7 +123,7 @@ func byName(cs []model.RawCounter, inst string) map[string]uint64 {
 
 func newFake(t *testing.T, k *fakeKernel, opts Options) *Collector {
 	c := New(opts)
-	c.dialer = func() (*netlink.Conn, error) { return nltest.Dial(k.fn), nil }
+	c.sock.Dialer = func() (*netlink.Conn, error) { return nltest.Dial(k.fn), nil }
 	t.Cleanup(func() { c.Close() })
 	return c
 }
