@@ -112,6 +112,7 @@ func New(store *model.Store, opts Options) *App {
 		newSysctlPage(c, opts.Deps.Sysctl),
 		newFiltersPage(c, opts.Deps.Filters, opts.Controls.Filters, opts.Now),
 		newCapturePage(c, opts.Deps.Capture, opts.Controls.Capture, opts.CaptureDir, opts.Now),
+		newIfacesPage(c, opts.Deps.Interfaces, opts.Glyphs),
 	}
 	a.sub, a.unsub = store.Subscribe()
 	a.apply()
@@ -404,7 +405,9 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		a.mode = inputSearch
 		a.input = []rune(a.pages[a.active].Filter())
 	case key.Matches(msg, k.Escape):
+		vc, hasView := a.pages[a.active].(viewCloser)
 		switch {
+		case hasView && vc.CloseView():
 		case a.pages[a.active].Filter() != "":
 			a.setFilter("")
 		default:
