@@ -123,6 +123,7 @@ bench: build test-deps
 	bash collectors/conntrack/bench/run.sh
 	bash collectors/capture/bench/run.sh
 	bash collectors/netns/bench/run.sh
+	bash collectors/links/bench/run.sh
 	bash bench/whole/run.sh
 	TIMEOUT=3600 bash kernelmod/test/run-qemu.sh -bench
 	STRESS_CYCLES=500 TIMEOUT=3600 bash kernelmod/test/run-qemu.sh -only='^rmmod-flood$$'

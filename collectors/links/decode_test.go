@@ -153,3 +153,13 @@ func FuzzParseGStrings(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseLink(b *testing.B) {
+	msg := readFixture(b, "link-va.bin")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseLink(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
