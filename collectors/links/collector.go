@@ -117,7 +117,7 @@ func (c *Collector) Sample(ctx context.Context) ([]model.Interface, error) {
 	var ifs []model.Interface
 	byIndex := map[int32]int{}
 	// Links.
-	b, err := dump(conn, netlink.Message{Header: netlink.Header{Type: rtmGetLink, Flags: netlink.Request | netlink.Dump}, Data: make([]byte, sizeofIfinfomsg)},
+	b, err := rtnl.Dump(conn, netlink.Message{Header: netlink.Header{Type: rtmGetLink, Flags: netlink.Request | netlink.Dump}, Data: make([]byte, sizeofIfinfomsg)},
 		func(m netlink.Message) error {
 			if m.Header.Type != rtmNewLink {
 				return nil
@@ -138,7 +138,7 @@ func (c *Collector) Sample(ctx context.Context) ([]model.Interface, error) {
 	at := c.opts.Now()
 	bad = append(bad, b)
 	// Addresses (both families: AF_UNSPEC).
-	b, err = dump(conn, netlink.Message{Header: netlink.Header{Type: rtmGetAddr, Flags: netlink.Request | netlink.Dump}, Data: make([]byte, sizeofIfaddrmsg)},
+	b, err = rtnl.Dump(conn, netlink.Message{Header: netlink.Header{Type: rtmGetAddr, Flags: netlink.Request | netlink.Dump}, Data: make([]byte, sizeofIfaddrmsg)},
 		func(m netlink.Message) error {
 			if m.Header.Type != rtmNewAddr {
 				return nil
@@ -161,7 +161,7 @@ func (c *Collector) Sample(ctx context.Context) ([]model.Interface, error) {
 		return nil, err
 	}
 	// Qdiscs, then each interface's classes.
-	b, err = dump(conn, netlink.Message{Header: netlink.Header{Type: rtmGetQdisc, Flags: netlink.Request | netlink.Dump}, Data: make([]byte, sizeofTcmsg)},
+	b, err = rtnl.Dump(conn, netlink.Message{Header: netlink.Header{Type: rtmGetQdisc, Flags: netlink.Request | netlink.Dump}, Data: make([]byte, sizeofTcmsg)},
 		func(m netlink.Message) error {
 			if m.Header.Type != rtmNewQdisc {
 				return nil
@@ -186,7 +186,7 @@ func (c *Collector) Sample(ctx context.Context) ([]model.Interface, error) {
 		}
 		req := netlink.Message{Header: netlink.Header{Type: rtmGetTclass, Flags: netlink.Request | netlink.Dump}, Data: make([]byte, sizeofTcmsg)}
 		ne.PutUint32(req.Data[4:], uint32(ifs[i].Index))
-		b, err := dump(conn, req, func(m netlink.Message) error {
+		b, err := rtnl.Dump(conn, req, func(m netlink.Message) error {
 			if m.Header.Type != rtmNewTclass {
 				return nil
 			}
@@ -293,7 +293,6 @@ func tcObject(q qdisc.Qdisc, class bool) model.TCObject {
 	}
 }
 
-
 // ethtool returns the ioctl socket, opened in the namespace on first
 // use; nil when it cannot be opened (each interface's note says so).
 func (c *Collector) ethtool() *ethtoolSock {
@@ -322,6 +321,3 @@ func (c *Collector) ethtool() *ethtoolSock {
 	c.eth = &ethtoolSock{fd: fd, names: map[int32]ethNames{}}
 	return c.eth
 }
-
-
-var dump = rtnl.Dump

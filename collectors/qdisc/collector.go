@@ -279,8 +279,6 @@ func (c *Collector) appendQdisc(out []model.RawCounter, dev string, q Qdisc) []m
 	return out
 }
 
-
-
 // dump runs a dump (rtnl.Dump) and calls fn with each reply's payload.
 func (c *Collector) dump(conn *netlink.Conn, req netlink.Message, fn func([]byte) error) (bad, err error) {
 	return rtnl.Dump(conn, req, func(m netlink.Message) error { return fn(m.Data) })
