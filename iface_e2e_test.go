@@ -83,7 +83,9 @@ func TestIntegrationE2EInterfacesTab(t *testing.T) {
 	s.keys("PageDown")
 	s.waitText("peer_ifindex", 5*time.Second)
 	s.keys("Escape")
-	s.waitFor("back to the list", 5*time.Second, func(scr string) bool { return !strings.Contains(scr, "[interface] nlva") && strings.Contains(scr, "filter: nlva") })
+	s.waitFor("back to the list", 5*time.Second, func(scr string) bool {
+		return !strings.Contains(scr, "[interface] nlva") && strings.Contains(scr, "filter: nlva")
+	})
 	s.keys("q")
 	s.waitText("EXIT=0", 10*time.Second)
 }
