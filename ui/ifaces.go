@@ -126,6 +126,11 @@ func (p *ifacesPage) SetSnapshot(s model.Snapshot) {
 		p.setSnapshot(p, s)
 		return
 	}
+	if nsInode(p.snap.NetNS) != nsInode(s.NetNS) {
+		// Another namespace (N): its eth0 is not this one's.
+		clear(p.hist)
+		clear(p.prev)
+	}
 	hist := make(map[string][]uint64, len(s.Interfaces))
 	moved := make(map[string]bool)
 	prev := make(map[string]uint64, len(s.Interfaces))
@@ -147,6 +152,15 @@ func (p *ifacesPage) SetSnapshot(s model.Snapshot) {
 	}
 	p.hist, p.moved, p.prev = hist, moved, prev
 	p.setSnapshot(p, s)
+}
+
+// nsInode identifies the namespace a snapshot was read in (0: netlens's
+// own).
+func nsInode(ns *model.NetNS) uint64 {
+	if ns == nil {
+		return 0
+	}
+	return ns.Inode
 }
 
 // Sync implements page.

@@ -150,6 +150,12 @@ func TestIfacesHistory(t *testing.T) {
 	if _, ok := p.hist["gone0"]; ok {
 		t.Error("gone0 left and is still remembered")
 	}
+	// Another namespace's eth0 starts a history of its own.
+	p.SetSnapshot(model.Snapshot{Seq: 1000, NetNS: &model.NetNS{Inode: 4026532000}, Interfaces: []model.Interface{
+		{Index: 2, Name: "eth0", Rate: model.InterfaceRate{Known: true, RxBitsPerSec: 7}}}})
+	if h := p.hist["eth0"]; len(h) != 1 || h[0] != 7 {
+		t.Errorf("eth0 of another namespace: history %v, want [7]", h)
+	}
 }
 
 // TestIfacesRows: the cells of the fixture's rows, the default sort
