@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -47,8 +48,9 @@ type Collector struct {
 	opts Options
 
 	sock rtnl.Socket
-	mu   sync.Mutex // guards eth against Close during Collect
+	mu   sync.Mutex // guards eth against Close during Collect, and note
 	eth  *ethtoolSock
+	note string // what the last sample could only partly read
 
 	prev    map[int32]prevSample
 	samples int
@@ -220,7 +222,7 @@ func (c *Collector) Sample(ctx context.Context) ([]model.Interface, error) {
 		l.Rate = rate(c.prev[l.Index], l, at)
 		next[l.Index] = prevSample{name: l.Name, at: at, stats: l.Stats}
 		switch {
-		case c.opts.NoEthtool:
+		case c.opts.NoEthtool || c.sock.Dialer != nil: // a fake kernel has no drivers
 		case eth == nil:
 			l.EthtoolNote = "ethtool: no socket in the namespace"
 		default:
@@ -232,6 +234,7 @@ func (c *Collector) Sample(ctx context.Context) ([]model.Interface, error) {
 		}
 	}
 	c.prev = next
+	c.setNote(ifs)
 	if eth != nil {
 		for idx := range eth.names {
 			if _, ok := byIndex[idx]; !ok {
@@ -244,6 +247,34 @@ func (c *Collector) Sample(ctx context.Context) ([]model.Interface, error) {
 		return ifs, fmt.Errorf("links: skipped messages: %w", err)
 	}
 	return ifs, nil
+}
+
+// setNote records which interfaces' driver statistics could not be
+// read (an error, not a driver without any), for Note.
+func (c *Collector) setNote(ifs []model.Interface) {
+	n, first := 0, ""
+	for i := range ifs {
+		if strings.HasPrefix(ifs[i].EthtoolNote, "ethtool:") {
+			if n == 0 {
+				first = ifs[i].Name + ": " + strings.TrimPrefix(ifs[i].EthtoolNote, "ethtool: ")
+			}
+			n++
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.note = ""
+	if n > 0 {
+		c.note = fmt.Sprintf("driver statistics of %d of %d interfaces unreadable (%s)", n, len(ifs), first)
+	}
+}
+
+// Note implements collectors.Noter: the interfaces whose driver
+// statistics the last sample could not read, and why.
+func (c *Collector) Note() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.note
 }
 
 // rate is an interface's rate since p, its previous sample: unknown on
@@ -296,7 +327,7 @@ func tcObject(q qdisc.Qdisc, class bool) model.TCObject {
 // ethtool returns the ioctl socket, opened in the namespace on first
 // use; nil when it cannot be opened (each interface's note says so).
 func (c *Collector) ethtool() *ethtoolSock {
-	if c.opts.NoEthtool || c.sock.Dialer != nil { // a fake kernel has no drivers
+	if c.opts.NoEthtool || c.sock.Dialer != nil {
 		return nil
 	}
 	c.mu.Lock()
