@@ -10,6 +10,7 @@ import (
 	"github.com/mdlayher/netlink"
 	"github.com/mdlayher/netlink/nltest"
 
+	"netlens/collectors/internal/rtnl/rtnltest"
 	"netlens/model"
 )
 
@@ -93,12 +94,7 @@ func (k *fakeKernel) fn(req []netlink.Message) ([]netlink.Message, error) {
 	default:
 		k.t.Fatalf("unexpected request type %d", req[0].Header.Type)
 	}
-	out = append(out, netlink.Message{Header: netlink.Header{Type: netlink.Done, Flags: netlink.Multi}})
-	for i := range out {
-		out[i].Header.Sequence = req[0].Header.Sequence
-		out[i].Header.PID = req[0].Header.PID
-	}
-	return nltest.Multipart(out)
+	return rtnltest.DumpReply(req[0], out)
 }
 
 func newFake(t *testing.T, k *fakeKernel, now func() time.Time) *Collector {
