@@ -13,10 +13,11 @@ GOTESTFLAGS  ?= -count=1
 
 # Debian packages the tests use: peer tools as oracles (ss, nstat, conntrack,
 # nft, tshark, tcpdump), tmux and sshd for end-to-end runs, traffic tools,
-# and chattr (e2fsprogs: an immutable state directory in the nft revert test).
+# chattr (e2fsprogs: an immutable state directory in the nft revert test),
+# and ethtool (the oracle of the links collector's driver statistics).
 TEST_PKGS := iproute2 tmux openssh-server openssh-client nftables conntrack \
 	tshark tcpdump python3-scapy iputils-ping socat util-linux procps jq hyperfine bc time e2fsprogs \
-	prometheus prometheus-node-exporter curl
+	prometheus prometheus-node-exporter curl ethtool
 
 # Debian packages that build the eBPF objects of collectors/droptrace
 # (make bpf): one pinned clang major, its llvm-strip, libbpf's headers,
@@ -122,6 +123,7 @@ bench: build test-deps
 	bash collectors/conntrack/bench/run.sh
 	bash collectors/capture/bench/run.sh
 	bash collectors/netns/bench/run.sh
+	bash collectors/links/bench/run.sh
 	bash bench/whole/run.sh
 	TIMEOUT=3600 bash kernelmod/test/run-qemu.sh -bench
 	STRESS_CYCLES=500 TIMEOUT=3600 bash kernelmod/test/run-qemu.sh -only='^rmmod-flood$$'

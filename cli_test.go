@@ -167,7 +167,7 @@ func TestSnapshotCommand(t *testing.T) {
 	}
 	m := validateSnapshot(t, []byte(out))
 	states := collectorStates(m)
-	for _, name := range []string{"sockets", "counters", "sysctl", "qdisc", "conntrack", "filters"} {
+	for _, name := range []string{"sockets", "counters", "sysctl", "qdisc", "links", "conntrack", "filters"} {
 		if !strings.HasPrefix(states[name], "ok") {
 			t.Errorf("collector %s: %q", name, states[name])
 		}
@@ -191,6 +191,10 @@ func TestSnapshotCommand(t *testing.T) {
 	}
 	if n := len(m["sysctls"].([]any)); n < 100 {
 		t.Errorf("only %d sysctls", n)
+	}
+	// Every interface, lo first (index 1), with its counters.
+	if ifs, _ := m["interfaces"].([]any); len(ifs) == 0 || ifs[0].(map[string]any)["name"] != "lo" {
+		t.Errorf("interfaces: %.300v, want lo first", m["interfaces"])
 	}
 
 	dir := t.TempDir()

@@ -17,6 +17,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"netlens/model"
+	"netlens/snapshot/snapshottest"
 )
 
 // fullSnapshot returns a snapshot with every field set, so that the schema
@@ -108,6 +109,7 @@ func fullSnapshot() model.Snapshot {
 	}})
 	s.Publish(model.NetNSUpdate{NetNS: &model.NetNS{Inode: 4026532361, Name: "", Path: "/proc/4242/ns/net", PID: 4242,
 		Container: "web-1", Pod: "prod/api-7f9c", Runtime: "containerd", Gone: true}})
+	s.Publish(model.InterfacesUpdate{At: t0, Interfaces: snapshottest.Interfaces()})
 	return s.Snapshot()
 }
 
@@ -154,8 +156,9 @@ func TestSchemaRejects(t *testing.T) {
 	good, _ := Marshal(fullSnapshot())
 	tests := []struct{ name, from, to string }{
 		{"unknown top-level field", `"seq":`, `"extra": 1, "seq":`},
-		{"wrong schema version", `"schema_version": 2`, `"schema_version": 1`},
+		{"wrong schema version", `"schema_version": 3`, `"schema_version": 1`},
 		{"bad state", `"state": "ESTAB"`, `"state": "established"`},
+		{"bad interface operstate", `"operstate": "up"`, `"operstate": "UP"`},
 		{"negative counter", `"value": 25`, `"value": -1`},
 		{"bad address", `"local": "10.0.0.1:22"`, `"local": "10.0.0.1"`},
 		{"bad rule action", `"action": "accept"`, `"action": "masquerade"`},

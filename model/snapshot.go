@@ -44,6 +44,9 @@ type Snapshot struct {
 	// reverted) and the change waiting for a confirm; nil when no change
 	// was ever made in this namespace.
 	SysctlChanges *SysctlChanges `json:"sysctl_changes,omitempty"`
+	// Interfaces are the namespace's network interfaces, by index; nil
+	// until the links collector has run (schema_version 3).
+	Interfaces []Interface `json:"interfaces,omitempty"`
 	// NetNS is the network namespace every section was read in; nil for
 	// netlens's own.
 	NetNS *NetNS `json:"netns,omitempty"`

@@ -45,6 +45,7 @@ const (
 	CollectorCounters  = "counters" // /proc/net counters (procnet)
 	CollectorSysctl    = "sysctl"
 	CollectorQdisc     = "qdisc"
+	CollectorLinks     = "links" // the Interfaces tab: links, addresses, ethtool, tc
 	CollectorDropMon   = "dropmon"
 	CollectorDropTrace = "droptrace" // the eBPF drop tracer
 	CollectorConntrack = "conntrack"

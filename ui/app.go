@@ -115,6 +115,7 @@ func New(store *model.Store, opts Options) *App {
 		newSysctlPage(c, opts.Deps.Sysctl, ed),
 		newFiltersPage(c, opts.Deps.Filters, opts.Controls.Filters, opts.Now).withPacketLog(opts.Controls.PacketLog),
 		newCapturePage(c, opts.Deps.Capture, opts.Controls.Capture, opts.Controls.CaptureRun, opts.CaptureDir, opts.Now),
+		newIfacesPage(c, opts.Deps.Interfaces, opts.Glyphs),
 	}
 	a.sub, a.unsub = store.Subscribe()
 	a.apply()
@@ -407,7 +408,9 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		a.mode = inputSearch
 		a.input = []rune(a.pages[a.active].Filter())
 	case key.Matches(msg, k.Escape):
+		vc, hasView := a.pages[a.active].(viewCloser)
 		switch {
+		case hasView && vc.CloseView():
 		case a.pages[a.active].Filter() != "":
 			a.setFilter("")
 		default:

@@ -85,3 +85,10 @@ type page interface {
 	// width cells wide, or "" (Common).
 	Alarm(width int) string
 }
+
+// viewCloser is a page with a view of its own open over its table (the
+// Interfaces tab's interface in full): esc closes it before it clears
+// the filter. CloseView reports whether a view was open.
+type viewCloser interface {
+	CloseView() bool
+}

@@ -72,6 +72,13 @@ func runGoldenOpts(t *testing.T, store *model.Store, opts Options, w, h int, p c
 	t.Helper()
 	app := New(store, opts)
 	defer app.Close()
+	runGoldenApp(t, app, opts, w, h, p, msgs...)
+}
+
+// runGoldenApp is runGoldenOpts with an App the test made (and fed
+// snapshots) itself.
+func runGoldenApp(t *testing.T, app *App, opts Options, w, h int, p colorprofile.Profile, msgs ...tea.Msg) {
+	t.Helper()
 	tm := teatest.NewTestModel(t, app,
 		teatest.WithInitialTermSize(w, h),
 		teatest.WithProgramOptions(tea.WithColorProfile(p)))

@@ -35,8 +35,8 @@ type Options struct {
 	// Deps names the collectors each tab's data comes from, so that a tab
 	// whose collector is down says why instead of showing an empty table.
 	// Nil fields take DefaultConnectionsDeps, DefaultFlowsDeps,
-	// DefaultDropsDeps, DefaultSysctlDeps, DefaultFiltersDeps and
-	// DefaultCaptureDeps.
+	// DefaultDropsDeps, DefaultSysctlDeps, DefaultFiltersDeps,
+	// DefaultCaptureDeps and DefaultInterfacesDeps.
 	Deps Deps
 	// Controls reach what the UI may act on; see Controls.
 	Controls Controls
@@ -242,6 +242,7 @@ type Deps struct {
 	Sysctl      []string
 	Filters     []string
 	Capture     []string
+	Interfaces  []string
 }
 
 func (o Options) withDefaults() Options {
@@ -268,6 +269,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Deps.Capture == nil {
 		o.Deps.Capture = DefaultCaptureDeps
+	}
+	if o.Deps.Interfaces == nil {
+		o.Deps.Interfaces = DefaultInterfacesDeps
 	}
 	if o.CaptureDir == "" {
 		o.CaptureDir = "."

@@ -14,6 +14,7 @@ import (
 	"netlens/collectors/dropmon"
 	"netlens/collectors/droptrace"
 	"netlens/collectors/filter"
+	"netlens/collectors/links"
 	"netlens/collectors/netns"
 	"netlens/collectors/procnet"
 	"netlens/collectors/qdisc"
@@ -74,6 +75,7 @@ const (
 	Counters  = procnet.Name
 	Sysctl    = sysctl.Name
 	Qdisc     = qdisc.Name
+	Links     = links.Name
 	DropMon   = dropmon.Name
 	Conntrack = conntrack.Name
 	Filters   = filter.Name
@@ -107,6 +109,9 @@ func Specs(cfg Config) ([]collectors.Spec, error) {
 	// of the cost of /sys/class/net/*/statistics).
 	add(Counters, func() collectors.Collector { return counters(cfg.NetNS) }, cfg.Refresh)
 	add(Qdisc, func() collectors.Collector { return qdisc.New(qdisc.Options{Links: true, NetNS: cfg.NetNS}) }, cfg.Refresh)
+	// Every link with its addresses, drivers' statistics and tc tree
+	// (the Interfaces tab); rates need the refresh.
+	add(Links, func() collectors.Collector { return links.New(links.Options{NetNS: cfg.NetNS}) }, cfg.Refresh)
 	// Drop reasons from one source (collectors/all/drops.go); the drop
 	// monitor and the tracer aggregate per Collect: keep them at the
 	// refresh.

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"netlens/collectors"
+	"netlens/collectors/internal/rtnl"
 	"netlens/model"
 )
 
@@ -26,9 +26,6 @@ const (
 	GroupQdisc = "qdisc"      // per qdisc: drops, overlimits, ...
 	GroupLink  = "statistics" // per interface: rtnl_link_stats64 fields
 )
-
-// maxDumpRetries bounds how often a dump flagged NLM_F_DUMP_INTR is redone.
-const maxDumpRetries = 3
 
 // Options configure a Collector.
 type Options struct {
@@ -49,10 +46,7 @@ type Options struct {
 type Collector struct {
 	opts Options
 
-	mu   sync.Mutex // guards conn against Close during Collect
-	conn *netlink.Conn
-	// dialer replaces netlink.Dial in tests (nltest).
-	dialer func() (*netlink.Conn, error)
+	sock rtnl.Socket
 
 	names      map[int32]string
 	sinceNames int  // samples since the names were dumped
@@ -78,7 +72,7 @@ func New(opts Options) *Collector {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Collector{opts: opts, names: map[int32]string{}, wide: map[string]*widened{}}
+	return &Collector{opts: opts, sock: rtnl.Socket{NetNS: opts.NetNS, Who: "qdisc"}, names: map[int32]string{}, wide: map[string]*widened{}}
 }
 
 // Name implements collectors.Collector.
@@ -89,14 +83,7 @@ func (c *Collector) Source() string { return Source }
 
 // Close releases the socket. It is safe to call more than once.
 func (c *Collector) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.conn == nil {
-		return nil
-	}
-	err := c.conn.Close()
-	c.conn = nil
-	return err
+	return c.sock.Close()
 }
 
 // Collect implements collectors.Collector.
@@ -124,7 +111,7 @@ func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error
 // seen within that many samples). Kernels before 4.7, which lack
 // RTM_GETSTATS, get their statistics from the link dump on every call.
 func (c *Collector) Sample(ctx context.Context, out []model.RawCounter) ([]model.RawCounter, error) {
-	conn, err := c.dial()
+	conn, err := c.sock.Get()
 	if err != nil {
 		return out, err
 	}
@@ -157,7 +144,7 @@ func (c *Collector) Sample(ctx context.Context, out []model.RawCounter) ([]model
 		case errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.EINVAL):
 			c.noGetStats, needNames = true, true // before 4.7: statistics from the link dump
 		case err != nil:
-			c.drop(conn)
+			c.sock.Drop(conn)
 			return out, fmt.Errorf("qdisc: dump link statistics: %w", err)
 		}
 		bad = append(bad, b)
@@ -165,7 +152,7 @@ func (c *Collector) Sample(ctx context.Context, out []model.RawCounter) ([]model
 	if needNames || (c.opts.Links && c.noGetStats) {
 		b, err := c.dumpLinks(conn)
 		if err != nil {
-			c.drop(conn)
+			c.sock.Drop(conn)
 			return out, fmt.Errorf("qdisc: dump links: %w", err)
 		}
 		bad = append(bad, b)
@@ -192,7 +179,7 @@ func (c *Collector) Sample(ctx context.Context, out []model.RawCounter) ([]model
 		return nil
 	})
 	if err != nil {
-		c.drop(conn)
+		c.sock.Drop(conn)
 		return out, fmt.Errorf("qdisc: dump qdiscs: %w", err)
 	}
 	bad = append(bad, b)
@@ -292,69 +279,7 @@ func (c *Collector) appendQdisc(out []model.RawCounter, dev string, q Qdisc) []m
 	return out
 }
 
-func (c *Collector) dial() (*netlink.Conn, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.conn != nil {
-		return c.conn, nil
-	}
-	var conn *netlink.Conn
-	var err error
-	if c.dialer != nil {
-		conn, err = c.dialer()
-	} else {
-		conn, err = netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{NetNS: c.opts.NetNS, Strict: true})
-	}
-	if err != nil {
-		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-			return nil, fmt.Errorf("qdisc: open rtnetlink: needs CAP_SYS_ADMIN to enter the namespace: %w: %w", collectors.ErrPermission, err)
-		}
-		return nil, fmt.Errorf("qdisc: open rtnetlink: %w", err)
-	}
-	_ = conn.SetOption(netlink.ExtendedAcknowledge, true)
-	c.conn = conn
-	return conn, nil
-}
-
-// drop closes a socket after a failed dump (a timeout leaves replies
-// queued on it); the next Collect opens a new one.
-func (c *Collector) drop(conn *netlink.Conn) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.conn == conn {
-		_ = conn.Close()
-		c.conn = nil
-	}
-}
-
-// dump sends req and calls fn with the payload of every reply of the
-// last attempt, redoing the dump (at most maxDumpRetries times) while the
-// kernel flags it interrupted. It returns the socket's error; fn's errors
-// (a message that cannot be decoded) are joined into bad, and do not stop
-// the other messages.
+// dump runs a dump (rtnl.Dump) and calls fn with each reply's payload.
 func (c *Collector) dump(conn *netlink.Conn, req netlink.Message, fn func([]byte) error) (bad, err error) {
-	var msgs []netlink.Message
-	for try := 0; ; try++ {
-		msgs, err = conn.Execute(req)
-		if err != nil {
-			return nil, err
-		}
-		intr := false
-		for _, m := range msgs {
-			if m.Header.Flags&netlink.DumpInterrupted != 0 {
-				intr = true
-				break
-			}
-		}
-		if !intr || try >= maxDumpRetries {
-			break
-		}
-	}
-	var errs []error
-	for _, m := range msgs {
-		if err := fn(m.Data); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...), nil
+	return rtnl.Dump(conn, req, func(m netlink.Message) error { return fn(m.Data) })
 }

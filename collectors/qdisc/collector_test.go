@@ -11,6 +11,7 @@ import (
 	"github.com/mdlayher/netlink/nltest"
 	"golang.org/x/sys/unix"
 
+	"netlens/collectors/internal/rtnl/rtnltest"
 	"netlens/model"
 )
 
@@ -98,13 +99,7 @@ func (k *fakeKernel) fn(req []netlink.Message) ([]netlink.Message, error) {
 	default:
 		k.t.Fatalf("unexpected request type %d", req[0].Header.Type)
 	}
-	// The kernel ends a dump with an empty NLMSG_DONE.
-	out = append(out, netlink.Message{Header: netlink.Header{Type: netlink.Done, Flags: netlink.Multi}})
-	for i := range out {
-		out[i].Header.Sequence = req[0].Header.Sequence
-		out[i].Header.PID = req[0].Header.PID
-	}
-	return nltest.Multipart(out)
+	return rtnltest.DumpReply(req[0], out)
 }
 
 type recorder struct{ updates []model.CountersUpdate }
@@ -123,7 +118,7 @@ func byName(cs []model.RawCounter, inst string) map[string]uint64 {
 
 func newFake(t *testing.T, k *fakeKernel, opts Options) *Collector {
 	c := New(opts)
-	c.dialer = func() (*netlink.Conn, error) { return nltest.Dial(k.fn), nil }
+	c.sock.Dialer = func() (*netlink.Conn, error) { return nltest.Dial(k.fn), nil }
 	t.Cleanup(func() { c.Close() })
 	return c
 }

@@ -1,5 +1,7 @@
 package qdisc
 
+import "netlens/model"
+
 // rtnetlink message types (include/uapi/linux/rtnetlink.h).
 const (
 	rtmGetLink  = 18 // RTM_GETLINK
@@ -77,15 +79,4 @@ const (
 // order, as /sys/class/net/IFACE/statistics names its files. Kernels add
 // fields at the end (rx_nohandler in 4.6, rx_otherhost_dropped in 6.0);
 // the attribute's length says how many there are.
-var linkStatNames = [...]string{
-	"rx_packets", "tx_packets", "rx_bytes", "tx_bytes",
-	"rx_errors", "tx_errors", "rx_dropped", "tx_dropped",
-	"multicast", "collisions",
-	"rx_length_errors", "rx_over_errors", "rx_crc_errors", "rx_frame_errors",
-	"rx_fifo_errors", "rx_missed_errors",
-	"tx_aborted_errors", "tx_carrier_errors", "tx_fifo_errors",
-	"tx_heartbeat_errors", "tx_window_errors",
-	"rx_compressed", "tx_compressed",
-	"rx_nohandler",
-	"rx_otherhost_dropped",
-}
+var linkStatNames = model.LinkStatNames

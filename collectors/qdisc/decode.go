@@ -220,3 +220,8 @@ func parseStats(b []byte, stats []uint64) (index int32, out []uint64, ok bool, e
 	}
 	return index, out, ok, nil
 }
+
+// ParseTC decodes the payload of an RTM_NEWQDISC or RTM_NEWTCLASS
+// message, which share struct tcmsg and the TCA_* attributes (a class's
+// TCA_KIND is its qdisc's). It is safe for concurrent use.
+func ParseTC(b []byte) (Qdisc, error) { return parseQdisc(b) }

@@ -15,8 +15,8 @@ var T0 = time.Date(2026, 11, 21, 5, 1, 2, 0, time.UTC)
 
 // Full returns a snapshot of host "web-1" with every section set: two
 // counter samples a second apart (so deltas and rates are not zero),
-// sockets, sysctls, flows, conntrack, drop monitor, capture, rules and
-// collector health.
+// sockets, sysctls, flows, conntrack, drop monitor, capture, rules,
+// interfaces and collector health.
 func Full() model.Snapshot {
 	return Build(Options{})
 }
@@ -115,5 +115,51 @@ func Build(o Options) model.Snapshot {
 			{At: t0, Txn: 9, Name: "net.core.somaxconn", Old: "4096", New: "8192", UID: 0, User: "root", By: "netlens (pid 4242)", Outcome: model.SysctlApplied, RevertAt: t0.Add(30 * time.Second)},
 		},
 	}})
+	s.Publish(model.InterfacesUpdate{At: t0, Interfaces: Interfaces()})
 	return s.Snapshot()
+}
+
+// Interfaces returns the interfaces of Full's snapshot: lo, eth0 (with
+// an fq_codel under mq, ethtool statistics and a rate), a bridge br0
+// and its veth port veth1a, and the VLAN eth0.100, down.
+func Interfaces() []model.Interface {
+	addrs := func(a ...model.InterfaceAddr) []model.InterfaceAddr { return append([]model.InterfaceAddr{}, a...) }
+	none := []model.EthtoolStat{}
+	return []model.Interface{
+		{Index: 1, Name: "lo", LinkType: "loopback", Up: true, OperState: "unknown", Carrier: true, MTU: 65536, TxQueueLen: 1000,
+			MAC: "00:00:00:00:00:00", Qdisc: "noqueue",
+			Addresses: addrs(model.InterfaceAddr{Family: "inet", Address: "127.0.0.1", PrefixLen: 8, Scope: "host"}, model.InterfaceAddr{Family: "inet6", Address: "::1", PrefixLen: 128, Scope: "host"}),
+			Stats:     model.LinkStats{RxPackets: 1200, TxPackets: 1200, RxBytes: 96000, TxBytes: 96000},
+			Rate:      model.InterfaceRate{Known: true, Interval: time.Second, RxBitsPerSec: 8000, TxBitsPerSec: 8000, RxPacketsPerSec: 10, TxPacketsPerSec: 10},
+			Ethtool:   none, EthtoolNote: "the driver has no statistics",
+			TC: []model.TCObject{{Kind: "noqueue", Handle: "0:", Parent: "root"}}},
+		{Index: 2, Name: "eth0", LinkType: "ether", Up: true, OperState: "up", Carrier: true, CarrierChanges: 2, MTU: 1500, TxQueueLen: 1000,
+			MAC: "52:54:00:12:34:56", Qdisc: "mq",
+			Addresses: addrs(model.InterfaceAddr{Family: "inet", Address: "10.0.0.1", PrefixLen: 24, Scope: "global"}, model.InterfaceAddr{Family: "inet6", Address: "fe80::5054:ff:fe12:3456", PrefixLen: 64, Scope: "link"}),
+			Stats: model.LinkStats{RxPackets: 9_000_000, TxPackets: 7_000_000, RxBytes: 12_000_000_000, TxBytes: 3_000_000_000,
+				RxErrors: 3, RxDropped: 1500, TxDropped: 2, RxMissedErrors: 1497, RxCRCErrors: 3, Multicast: 40},
+			Rate: model.InterfaceRate{Known: true, Interval: time.Second, RxBitsPerSec: 941e6, TxBitsPerSec: 12.5e6, RxPacketsPerSec: 81000, TxPacketsPerSec: 21000},
+			Ethtool: []model.EthtoolStat{{Name: "rx_queue_0_packets", Value: 4_500_000}, {Name: "rx_queue_1_packets", Value: 4_500_000},
+				{Name: "rx_missed_errors", Value: 1497}, {Name: "tx_timeout_count", Value: 0}},
+			TC: []model.TCObject{
+				{Kind: "mq", Handle: "0:", Parent: "root", Bytes: 3_000_000_000, Packets: 7_000_000, Drops: 2},
+				{Kind: "fq_codel", Handle: "0:", Parent: ":1", Bytes: 1_500_000_000, Packets: 3_500_000, Drops: 2, Overlimits: 0, Requeues: 1},
+				{Class: true, Kind: "mq", Handle: ":1", Parent: "root", Bytes: 1_500_000_000, Packets: 3_500_000, Drops: 2}}},
+		{Index: 3, Name: "br0", Kind: "bridge", LinkType: "ether", Up: true, OperState: "up", Carrier: true, MTU: 1500,
+			MAC: "02:42:ac:11:00:01", Qdisc: "noqueue",
+			Addresses: addrs(model.InterfaceAddr{Family: "inet", Address: "172.17.0.1", PrefixLen: 16, Scope: "global"}),
+			Stats:     model.LinkStats{RxPackets: 500, TxPackets: 400, RxBytes: 64000, TxBytes: 51200},
+			Rate:      model.InterfaceRate{Known: true, Interval: time.Second, RxBitsPerSec: 1600, TxBitsPerSec: 800, RxPacketsPerSec: 2, TxPacketsPerSec: 1},
+			Ethtool:   none, EthtoolNote: "the driver has no statistics", TC: []model.TCObject{{Kind: "noqueue", Handle: "0:", Parent: "root"}}},
+		{Index: 4, Name: "veth1a", Kind: "veth", LinkType: "ether", Up: true, OperState: "up", Carrier: true, MTU: 1500, TxQueueLen: 1000,
+			MAC: "0a:58:0a:f4:00:05", Master: "br0", MasterIndex: 3, LinkIndex: 5, Qdisc: "noqueue",
+			Addresses: addrs(),
+			Stats:     model.LinkStats{RxPackets: 400, TxPackets: 500, RxBytes: 51200, TxBytes: 64000, TxDropped: 7},
+			Rate:      model.InterfaceRate{Known: true, Interval: time.Second, RxBitsPerSec: 800, TxBitsPerSec: 1600, RxPacketsPerSec: 1, TxPacketsPerSec: 2},
+			Ethtool:   []model.EthtoolStat{{Name: "peer_ifindex", Value: 5}, {Name: "rx_queue_0_xdp_packets", Value: 0}},
+			TC:        []model.TCObject{{Kind: "noqueue", Handle: "0:", Parent: "root"}}},
+		{Index: 6, Name: "eth0.100", Kind: "vlan", LinkType: "ether", OperState: "down", MTU: 1500, MAC: "52:54:00:12:34:56",
+			LinkIndex: 2, VLANID: 100, Qdisc: "noqueue", Addresses: addrs(), Ethtool: none, EthtoolNote: "the driver has no statistics",
+			TC: []model.TCObject{}},
+	}
 }
