@@ -4,7 +4,7 @@ import "time"
 
 // SchemaVersion is the version of the snapshot JSON schema
 // (docs/snapshot.schema.json). Bump it on any incompatible change.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // Snapshot is everything netlens knows at one moment. It is a value: the
 // Store never changes a Snapshot, or any slice in it, once handed out, and
@@ -39,6 +39,9 @@ type Snapshot struct {
 	// Rules are the filter rules and the backend holding them; nil until
 	// the filters collector has run.
 	Rules *RulesState `json:"rules,omitempty"`
+	// IPsec is the xfrm state: SAs and policies, never their keys; zero
+	// until the ipsec collector has run.
+	IPsec IPsec `json:"ipsec,omitzero"`
 	// NetNS is the network namespace every section was read in; nil for
 	// netlens's own.
 	NetNS *NetNS `json:"netns,omitempty"`
