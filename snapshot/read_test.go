@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -82,6 +83,7 @@ func TestDecodeV1(t *testing.T) {
 }
 
 func TestDecodeErrors(t *testing.T) {
+	curVersion := []byte(fmt.Sprintf(`"schema_version": %d`, model.SchemaVersion))
 	plain, _ := export.Marshal(snapshottest.Full())
 	half := plain[:len(plain)/2]
 	tests := []struct {
@@ -95,8 +97,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"truncated gzip", gz(t, plain)[:200], ErrTruncated, "gzip stream ends"},
 		{"truncated zstd", zst(t, plain)[:200], ErrTruncated, "zstd stream ends"},
 		{"gzip of truncated JSON", gz(t, half), ErrTruncated, "ends after"},
-		{"newer version", bytes.Replace(plain, []byte(`"schema_version": 2`), []byte(`"schema_version": 9`), 1), ErrVersion, "newer than this netlens reads"},
-		{"version 0", bytes.Replace(plain, []byte(`"schema_version": 2`), []byte(`"schema_version": 0`), 1), ErrVersion, "older"},
+		{"newer version", bytes.Replace(plain, curVersion, []byte(`"schema_version": 9`), 1), ErrVersion, "newer than this netlens reads"},
+		{"version 0", bytes.Replace(plain, curVersion, []byte(`"schema_version": 0`), 1), ErrVersion, "older"},
 		{"no version", []byte(`{"host": "a"}`), ErrFormat, "no schema_version"},
 		{"no host", []byte(`{"schema_version": 2}`), ErrFormat, "no host"},
 		{"not JSON", []byte("hello"), ErrFormat, "invalid JSON"},
@@ -177,4 +179,17 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("encode/decode is not stable:\n%s\n%s", b, b2)
 		}
 	})
+}
+
+// TestDecodeVersion2 reads a schema 2 snapshot (before ipsec) as today's.
+func TestDecodeVersion2(t *testing.T) {
+	plain, _ := export.Marshal(snapshottest.Full())
+	v2 := bytes.Replace(plain, []byte(fmt.Sprintf(`"schema_version": %d`, model.SchemaVersion)), []byte(`"schema_version": 2`), 1)
+	snap, err := Decode(bytes.NewReader(v2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.SchemaVersion != model.SchemaVersion || snap.Host == "" {
+		t.Errorf("v2 snapshot read as version %d, host %q", snap.SchemaVersion, snap.Host)
+	}
 }
