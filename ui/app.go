@@ -112,6 +112,7 @@ func New(store *model.Store, opts Options) *App {
 		newSysctlPage(c, opts.Deps.Sysctl),
 		newFiltersPage(c, opts.Deps.Filters, opts.Controls.Filters, opts.Now),
 		newCapturePage(c, opts.Deps.Capture, opts.Controls.Capture, opts.CaptureDir, opts.Now),
+		newIPsecPage(c, opts.Deps.IPsec),
 	}
 	a.sub, a.unsub = store.Subscribe()
 	a.apply()

@@ -143,9 +143,11 @@ func TestEndToEndTmux(t *testing.T) {
 		s.waitFor("counters moved since start")
 		s.keys("3")
 		s.waitFor("sysctls, 2 watched")
-		// Tab wraps round from the last tab (Capture, off here).
 		s.keys("5")
 		s.waitFor("Capture is off")
+		// Tab wraps round from the last tab (IPsec).
+		s.keys("6")
+		s.waitFor("[SAs 0]")
 		s.keys("tab")
 		s.waitFor("200 sockets")
 		// The flows view says why conntrack is down; v comes back round.

@@ -34,8 +34,8 @@ type Options struct {
 	// Deps names the collectors each tab's data comes from, so that a tab
 	// whose collector is down says why instead of showing an empty table.
 	// Nil fields take DefaultConnectionsDeps, DefaultFlowsDeps,
-	// DefaultDropsDeps, DefaultSysctlDeps, DefaultFiltersDeps and
-	// DefaultCaptureDeps.
+	// DefaultDropsDeps, DefaultSysctlDeps, DefaultFiltersDeps,
+	// DefaultCaptureDeps and DefaultIPsecDeps.
 	Deps Deps
 	// Controls reach what the UI may act on; see Controls.
 	Controls Controls
@@ -166,6 +166,7 @@ type Deps struct {
 	Sysctl      []string
 	Filters     []string
 	Capture     []string
+	IPsec       []string
 }
 
 func (o Options) withDefaults() Options {
@@ -192,6 +193,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Deps.Capture == nil {
 		o.Deps.Capture = DefaultCaptureDeps
+	}
+	if o.Deps.IPsec == nil {
+		o.Deps.IPsec = DefaultIPsecDeps
 	}
 	if o.CaptureDir == "" {
 		o.CaptureDir = "."

@@ -14,6 +14,7 @@ var (
 	DefaultSysctlDeps      = []string{model.CollectorSysctl}
 	DefaultFiltersDeps     = []string{model.CollectorFilters}
 	DefaultCaptureDeps     = []string{model.CollectorCapture}
+	DefaultIPsecDeps       = []string{model.CollectorIPsec}
 )
 
 // problem is a collector a pane depends on that is not ok.
