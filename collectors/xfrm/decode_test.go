@@ -235,6 +235,8 @@ func FuzzParseSA(f *testing.F) {
 	for name := range seeds {
 		f.Add(readFixture(f, name))
 	}
+	f.Add(readFixture(f, "vm-sa-0.bin"))
+	f.Add(readFixture(f, "vm-sa-1.bin"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		sa, err := parseSA(b)
 		if err == nil && (sa.Proto == "" || sa.Mode == "") {
@@ -247,7 +249,7 @@ func FuzzParseSA(f *testing.F) {
 }
 
 func FuzzParsePolicy(f *testing.F) {
-	for _, n := range []string{"policy-out-tunnel-udp53.bin", "policy-in-block-v6.bin"} {
+	for _, n := range []string{"policy-out-tunnel-udp53.bin", "policy-in-block-v6.bin", "vm-policy-0.bin", "vm-policy-2.bin"} {
 		f.Add(readFixture(f, n))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -256,4 +258,31 @@ func FuzzParsePolicy(f *testing.F) {
 			t.Fatalf("no error and no dir or action: %+v", p)
 		}
 	})
+}
+
+// TestParseKernelMessages decodes the messages Debian's 6.1 kernel sent
+// in the VM's ESP tunnel test (vmtest/run.sh, UPDATE_FIXTURES=1; keys
+// zeroed by the decoder there before they were printed).
+func TestParseKernelMessages(t *testing.T) {
+	for _, name := range []string{"vm-sa-0.bin", "vm-sa-1.bin"} {
+		b := readFixture(t, name)
+		sa, err := parseSA(b)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if sa.Proto != "esp" || sa.Mode != "tunnel" || sa.ReplayWindow != 32 || len(sa.Algorithms) != 2 ||
+			sa.Algorithms[0].Name != "cbc(aes)" || sa.Algorithms[1] != (model.XfrmAlgorithm{Kind: "auth", Name: "hmac(sha256)", KeyBits: 256, ICVBits: 128}) {
+			t.Errorf("%s: %+v", name, sa)
+		}
+		if !keysScrubbed(b) {
+			t.Errorf("%s: key bytes in the fixture", name)
+		}
+		assertNoKeys(t, name, b, tunnelKeys)
+	}
+	for _, name := range []string{"vm-policy-0.bin", "vm-policy-1.bin", "vm-policy-2.bin"} {
+		p, err := parsePolicy(readFixture(t, name))
+		if err != nil || len(p.Templates) != 1 || p.Templates[0].Proto != "esp" || p.Selector.Src.Bits() != 32 {
+			t.Errorf("%s: %+v, %v", name, p, err)
+		}
+	}
 }

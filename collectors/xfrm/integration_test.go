@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"netlens/internal/netnstest"
@@ -362,6 +363,7 @@ func TestIntegrationESPTunnel(t *testing.T) {
 		t.Logf("%s: SA 0x1001 %d bytes %d packets, equal to ip -s xfrm state; %d SAs and %d policies equal to ip -s xfrm",
 			ns.Name, sa.Current.Bytes, sa.Current.Packets, len(x.SAs), len(x.Policies))
 	}
+	printFixtures(t, tn.b)
 	inA := readNS(t, tn.a)
 	if i := slices.IndexFunc(inA.Policies, func(p model.XfrmPolicy) bool { return p.Dir == "out" }); i < 0 || inA.Policies[i].Current.Used.IsZero() {
 		t.Errorf("the out policy has no last use after traffic: %+v", inA.Policies)
@@ -447,5 +449,39 @@ func waitSA(t *testing.T, ns *netnstest.NS, spi uint32, what string, ok func(mod
 			t.Fatalf("%s: SA 0x%x did not count the %s: %+v", ns.Name, spi, what, sa)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// printFixtures prints the SA and policy messages of ns, keys zeroed by
+// the decoder, as "FIXTURE name hex" lines when NETLENS_XFRM_FIXTURES is
+// set (vmtest/run.sh saves them: real kernel replies for the unit tests
+// and fuzz seeds).
+func printFixtures(t *testing.T, ns *netnstest.NS) {
+	t.Helper()
+	if os.Getenv("NETLENS_XFRM_FIXTURES") == "" {
+		return
+	}
+	conn, err := netlink.Dial(unix.NETLINK_XFRM, &netlink.Config{NetNS: ns.FD(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range []struct {
+		typ  netlink.HeaderType
+		name string
+	}{{msgGetSA, "vm-sa"}, {msgGetPolicy, "vm-policy"}} {
+		msgs, err := conn.Execute(netlink.Message{Header: netlink.Header{Type: q.typ, Flags: netlink.Request | netlink.Dump}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, m := range msgs {
+			if q.typ == msgGetSA {
+				if _, err := parseSA(m.Data); err != nil {
+					t.Fatal(err)
+				}
+				assertNoKeys(t, "a printed fixture", m.Data, tunnelKeys)
+			}
+			fmt.Printf("FIXTURE %s-%d %s\n", q.name, i, hex.EncodeToString(m.Data))
+		}
 	}
 }

@@ -12,7 +12,8 @@
 # Needs root, qemu-system-x86, busybox-static, linux-image-amd64
 # (kernelmod/test/deps.sh installs them) and iproute2. Environment:
 # VMLINUZ, TIMEOUT=600, ACCEL=tcg (kvm where nested virtualisation works),
-# TESTOUT (where make test collects the console).
+# UPDATE_FIXTURES=1 (save the kernel's messages the test prints under
+# ../testdata), TESTOUT (where make test collects the console).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -73,11 +74,19 @@ timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 -accel "$accel" -m 1024
 qrc=$?
 set -e
 tr -d '\r' <"$OUT/console.log" >"$OUT/console.txt"
-cat "$OUT/console.txt"
+grep -vE '^FIXTURE ' "$OUT/console.txt"
 
 # make test counts the "--- PASS/FAIL/SKIP" lines (internal/testsum).
 [ -n "${TESTOUT:-}" ] && cp "$OUT/console.txt" "$TESTOUT/xfrm-vmtest.txt"
 
+# The kernel's SA and policy messages (keys zeroed) the test printed:
+# UPDATE_FIXTURES=1 saves them under ../testdata (never during make test).
+fixtures=$OUT/fixtures
+[ "${UPDATE_FIXTURES:-}" = 1 ] && fixtures=$here/../testdata
+mkdir -p "$fixtures"
+{ grep -E '^FIXTURE [a-z0-9-]+ [0-9a-f]+$' "$OUT/console.txt" || true; } | while read -r _ name data; do
+	echo "$data" | xxd -r -p >"$fixtures/$name.bin"
+done
 fail=0
 grep -q 'XFRM-VMTEST-RC=0' "$OUT/console.txt" || fail=1
 # Every test ran against ESP: none skipped or ended early.
