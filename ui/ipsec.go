@@ -29,8 +29,8 @@ const (
 
 // ipsecPage is the IPsec tab: the kernel's SAs (ip -s xfrm state), its
 // policies (ip -s xfrm policy) and the xfrm_stat counters with what
-// increments them, one view at a time (v cycles), each a table with a
-// detail pane (enter). A summary line over the views counts all three.
+// increments them, one view at a time (v cycles), each a table whose
+// selected row enter shows in full in a pane under it. A summary line over the views counts all three.
 // Keys are never in the snapshot, so never on screen. Not safe for
 // concurrent use.
 type ipsecPage struct {
@@ -190,7 +190,6 @@ type saView struct {
 func newSAView(c Common, deps []string) *saView {
 	v := &saView{}
 	v.Common, v.deps = c, deps
-	v.details = true
 	v.detailH = 7
 	cols := []column{
 		saSrc:     {title: "Src", width: 11, flex: 2, keepTail: true},
@@ -506,7 +505,6 @@ type policyView struct {
 func newPolicyView(c Common, deps []string) *policyView {
 	v := &policyView{}
 	v.Common, v.deps = c, deps
-	v.details = true
 	v.detailH = 6
 	cols := []column{
 		polSel:    {title: "Selector", width: 20, flex: 4},
@@ -652,7 +650,6 @@ type xfrmStatView struct {
 func newXfrmStatView(c Common) *xfrmStatView {
 	v := &xfrmStatView{}
 	v.Common, v.deps = c, []string{model.CollectorCounters}
-	v.details = true
 	v.detailH = 8
 	cols := []column{
 		xsName:  {title: "Counter", width: 22},

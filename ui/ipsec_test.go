@@ -87,7 +87,11 @@ func TestGoldenIPsec(t *testing.T) {
 		{"IPsecXfrmStat_120x40", 120, 40, []string{ipsecTab, "v", "v"}},
 		{"IPsecFiltered_80x24", 80, 24, []string{ipsecTab, "/", "f", "d", "0", "0", "enter"}},
 		{"IPsecSortICV_120x40", 120, 40, []string{ipsecTab, "o", "o", "o", "o", "o"}},
-		{"IPsecDetailsHidden_80x24", 80, 24, []string{ipsecTab, "down", "enter"}},
+		{"IPsecDetails_80x24", 80, 24, []string{ipsecTab, "down", "enter"}},
+		{"IPsecDetails_120x40", 120, 40, []string{ipsecTab, "down", "enter"}},
+		{"IPsecPoliciesDetails_80x24", 80, 24, []string{ipsecTab, "v", "enter"}},
+		{"IPsecXfrmStatExplained_80x24", 80, 24, []string{ipsecTab, "v", "v", "enter"}},
+		{"IPsecFilteredDetails_120x40", 120, 40, []string{ipsecTab, "/", "f", "d", "0", "0", "enter", "enter"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -38,13 +38,15 @@ func renderIPsecTab(t *testing.T, x model.IPsec, w, h int) []byte {
 	var out bytes.Buffer
 	for range 3 { // SAs, policies, xfrm_stat
 		out.WriteString(app.View().Content)
+		app.Update(tea.KeyPressMsg{Code: tea.KeyEnter}) // the detail pane
+		out.WriteString(app.View().Content)
 		for range len(x.SAs) + len(x.Policies) {
 			key("j")
 			out.WriteString(app.View().Content)
 		}
 		key("v")
 	}
-	if !strings.Contains(out.String(), "SAs (ip -s xfrm state)") {
+	if !strings.Contains(out.String(), "SAs (ip -s xfrm state)") || !strings.Contains(out.String(), "keys are never read") {
 		t.Fatalf("the IPsec tab was not found:\n%s", app.View().Content)
 	}
 	return out.Bytes()
