@@ -76,9 +76,10 @@ unit: build $(TESTSUM)
 # kmod-test builds netlens.ko warning-free (W=1, and sparse with C=2) and
 # runs its suite in Debian's own kernel under qemu (TCG), then the filter
 # backend against the real module, the drop-monitor tests and the drop
-# tracer's portable incident test in the same kind of VM (this machine's
-# kernel has neither loadable modules nor a drop monitor; the tracer is
-# proven on a second kernel version there). Each suite's console goes to
+# tracer's portable incident test and the IPsec collector's ESP tunnel
+# test in the same kind of VM (this machine's kernel has neither loadable
+# modules, nor a drop monitor, nor ESP; the tracer is proven on a second
+# kernel version there). Each suite's console goes to
 # TESTOUT, where test-summary counts its results.
 kmod-test:
 	@mkdir -p $(TESTOUT)
@@ -87,6 +88,7 @@ kmod-test:
 	TESTOUT=$(abspath $(TESTOUT)) bash control/filter/kmodbackend/vmcheck/run.sh
 	TESTOUT=$(abspath $(TESTOUT)) bash collectors/dropmon/vmtest/run.sh
 	TESTOUT=$(abspath $(TESTOUT)) bash collectors/droptrace/vmtest/run.sh
+	TESTOUT=$(abspath $(TESTOUT)) bash collectors/xfrm/vmtest/run.sh
 
 # test-summary prints the totals of every suite (Go and VM) and fails on
 # any failure or skip not on SKIP_ALLOW, or on a VM suite with no results.

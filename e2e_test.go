@@ -80,14 +80,16 @@ sleep 60`, bin, dir)
 
 	s.keys("5")
 	s.waitText("Capture is off", 5*time.Second)
-	// From the last tab (Interfaces) tab wraps around to Connections;
-	// shift+tab goes back to Interfaces.
 	s.keys("6")
 	s.waitText("interfaces, ", 5*time.Second)
+	// From the last tab (IPsec: none in this namespace) tab wraps around
+	// to Connections; shift+tab goes back.
+	s.keys("7")
+	s.waitText("no SAs: this namespace has no IPsec", 5*time.Second)
 	s.keys("Tab")
 	s.waitText(":47777", 5*time.Second)
 	s.keys("BTab")
-	s.waitText("interfaces, ", 5*time.Second)
+	s.waitText("[SAs 0]", 5*time.Second)
 
 	// A snapshot: the path is shown, the file is valid and complete.
 	s.keys("s")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -107,6 +108,18 @@ func fullSnapshot() model.Snapshot {
 		Pending: []model.PendingChange{{Txn: 7, RevertAt: t0.Add(30 * time.Second)}},
 		Events:  []model.RulesEvent{{At: t0, Txn: 6, By: "revert helper (pid 42)", Message: "reverted at the deadline"}, {At: t0, Txn: 5, By: "netlens (pid 7)", Message: "cannot claim the state file: read-only file system; retrying", Error: true}},
 	}})
+	s.Publish(model.IPsecUpdate{IPsec: model.IPsec{At: t0,
+		SAs: []model.XfrmSA{{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), Proto: "esp", SPI: 0x1001, Mode: "tunnel", ReqID: 1,
+			Selector:   model.XfrmSelector{Src: netip.MustParsePrefix("10.1.0.0/24"), Dst: netip.MustParsePrefix("10.2.0.0/24"), Proto: 17, SrcPort: 1, DstPort: 53, Ifindex: 2},
+			Algorithms: []model.XfrmAlgorithm{{Kind: "aead", Name: "rfc4106(gcm(aes))", KeyBits: 160, ICVBits: 128}},
+			Limits:     model.XfrmLimits{SoftBytes: 1, HardBytes: 2, SoftPackets: 3, HardPackets: 4, SoftAdd: time.Minute, HardAdd: time.Hour, SoftUse: time.Second, HardUse: 2 * time.Second},
+			Current:    model.XfrmUse{Bytes: 840, Packets: 10, Added: t0, Used: t0}, LastUsed: t0,
+			ReplayWindow: 32, OutOfWindow: 1, Replay: 2, IntegrityFailed: 3, Seq: 9, OSeq: 10, ESN: true}},
+		Policies: []model.XfrmPolicy{{Selector: model.XfrmSelector{Src: netip.MustParsePrefix("fd00:1::/64"), Dst: netip.MustParsePrefix("fd00:2::/64")},
+			Dir: "out", Action: "allow", Priority: 100, Index: 1, Type: "main",
+			Templates: []model.XfrmTemplate{{Src: netip.MustParseAddr("fd00::1"), Dst: netip.MustParseAddr("fd00::2"), Proto: "esp", SPI: 0, ReqID: 1, Mode: "tunnel", Optional: true}},
+			Current:   model.XfrmUse{Added: t0}}},
+	}})
 	s.Publish(model.NetNSUpdate{NetNS: &model.NetNS{Inode: 4026532361, Name: "", Path: "/proc/4242/ns/net", PID: 4242,
 		Container: "web-1", Pod: "prod/api-7f9c", Runtime: "containerd", Gone: true}})
 	s.Publish(model.InterfacesUpdate{At: t0, Interfaces: snapshottest.Interfaces()})
@@ -156,7 +169,7 @@ func TestSchemaRejects(t *testing.T) {
 	good, _ := Marshal(fullSnapshot())
 	tests := []struct{ name, from, to string }{
 		{"unknown top-level field", `"seq":`, `"extra": 1, "seq":`},
-		{"wrong schema version", `"schema_version": 3`, `"schema_version": 1`},
+		{"wrong schema version", fmt.Sprintf(`"schema_version": %d`, model.SchemaVersion), `"schema_version": 1`},
 		{"bad state", `"state": "ESTAB"`, `"state": "established"`},
 		{"bad interface operstate", `"operstate": "up"`, `"operstate": "UP"`},
 		{"negative counter", `"value": 25`, `"value": -1`},

@@ -47,6 +47,9 @@ type Snapshot struct {
 	// Interfaces are the namespace's network interfaces, by index; nil
 	// until the links collector has run (schema_version 3).
 	Interfaces []Interface `json:"interfaces,omitempty"`
+	// IPsec is the xfrm state: SAs and policies, never their keys; zero
+	// until the ipsec collector has run.
+	IPsec IPsec `json:"ipsec,omitzero"`
 	// NetNS is the network namespace every section was read in; nil for
 	// netlens's own.
 	NetNS *NetNS `json:"netns,omitempty"`

@@ -51,4 +51,5 @@ const (
 	CollectorConntrack = "conntrack"
 	CollectorFilters   = "filters"
 	CollectorCapture   = "capture"
+	CollectorIPsec     = "ipsec" // SAs and policies over NETLINK_XFRM
 )

@@ -180,3 +180,16 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeVersion2 reads a schema 2 snapshot (before ipsec) as today's.
+func TestDecodeVersion2(t *testing.T) {
+	plain, _ := export.Marshal(snapshottest.Full())
+	v2 := bytes.Replace(plain, []byte(fmt.Sprintf(`"schema_version": %d`, model.SchemaVersion)), []byte(`"schema_version": 2`), 1)
+	snap, err := Decode(bytes.NewReader(v2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.SchemaVersion != model.SchemaVersion || snap.Host == "" {
+		t.Errorf("v2 snapshot read as version %d, host %q", snap.SchemaVersion, snap.Host)
+	}
+}

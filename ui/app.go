@@ -116,6 +116,7 @@ func New(store *model.Store, opts Options) *App {
 		newFiltersPage(c, opts.Deps.Filters, opts.Controls.Filters, opts.Now).withPacketLog(opts.Controls.PacketLog),
 		newCapturePage(c, opts.Deps.Capture, opts.Controls.Capture, opts.Controls.CaptureRun, opts.CaptureDir, opts.Now),
 		newIfacesPage(c, opts.Deps.Interfaces, opts.Glyphs),
+		newIPsecPage(c, opts.Deps.IPsec),
 	}
 	a.sub, a.unsub = store.Subscribe()
 	a.apply()

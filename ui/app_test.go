@@ -227,7 +227,7 @@ func TestTabSwitching(t *testing.T) {
 		key  string
 		want int
 	}{
-		{"tab", 1}, {"tab", 2}, {"tab", 3}, {"tab", 4}, {"tab", 5}, {"tab", 0}, {"shift+tab", 5}, {"shift+tab", 4},
+		{"tab", 1}, {"tab", 2}, {"tab", 3}, {"tab", 4}, {"tab", 5}, {"tab", 6}, {"tab", 0}, {"shift+tab", 6}, {"shift+tab", 5},
 		{"1", 0}, {"3", 2}, {"9", 2}, {"2", 1},
 	}
 	for _, s := range steps {

@@ -145,9 +145,11 @@ func TestEndToEndTmux(t *testing.T) {
 		s.waitFor("sysctls, 2 watched")
 		s.keys("5")
 		s.waitFor("Capture is off")
-		// Tab wraps round from the last tab (Interfaces, empty here).
 		s.keys("6")
 		s.waitFor("0 interfaces, 0 up")
+		// Tab wraps round from the last tab (IPsec).
+		s.keys("7")
+		s.waitFor("[SAs 0]")
 		s.keys("tab")
 		s.waitFor("200 sockets")
 		// The flows view says why conntrack is down; v comes back round.

@@ -36,7 +36,7 @@ type Options struct {
 	// whose collector is down says why instead of showing an empty table.
 	// Nil fields take DefaultConnectionsDeps, DefaultFlowsDeps,
 	// DefaultDropsDeps, DefaultSysctlDeps, DefaultFiltersDeps,
-	// DefaultCaptureDeps and DefaultInterfacesDeps.
+	// DefaultCaptureDeps, DefaultInterfacesDeps and DefaultIPsecDeps.
 	Deps Deps
 	// Controls reach what the UI may act on; see Controls.
 	Controls Controls
@@ -243,6 +243,7 @@ type Deps struct {
 	Filters     []string
 	Capture     []string
 	Interfaces  []string
+	IPsec       []string
 }
 
 func (o Options) withDefaults() Options {
@@ -272,6 +273,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Deps.Interfaces == nil {
 		o.Deps.Interfaces = DefaultInterfacesDeps
+	}
+	if o.Deps.IPsec == nil {
+		o.Deps.IPsec = DefaultIPsecDeps
 	}
 	if o.CaptureDir == "" {
 		o.CaptureDir = "."

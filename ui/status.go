@@ -15,6 +15,7 @@ var (
 	DefaultFiltersDeps     = []string{model.CollectorFilters}
 	DefaultCaptureDeps     = []string{model.CollectorCapture}
 	DefaultInterfacesDeps  = []string{model.CollectorLinks}
+	DefaultIPsecDeps       = []string{model.CollectorIPsec}
 )
 
 // problem is a collector a pane depends on that is not ok.

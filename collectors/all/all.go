@@ -20,6 +20,7 @@ import (
 	"netlens/collectors/qdisc"
 	"netlens/collectors/sockets"
 	"netlens/collectors/sysctl"
+	"netlens/collectors/xfrm"
 )
 
 // Config selects and tunes the collectors.
@@ -81,6 +82,7 @@ const (
 	Filters   = filter.Name
 	Capture   = capture.Name
 	DropTrace = droptrace.Name
+	IPsec     = xfrm.Name
 )
 
 // DropsDeps are the collectors behind the Drops tab and `netlens drops`.
@@ -118,6 +120,8 @@ func Specs(cfg Config) ([]collectors.Spec, error) {
 	addDropSource(cfg, add)
 	// Conntrack: a dump at start and every 10 s, live events between.
 	add(Conntrack, func() collectors.Collector { return conntrack.New(conntrack.Config{NetNS: cfg.NetNS}) }, max(conntrack.DefaultInterval, cfg.Refresh))
+	// IPsec SAs and policies: two dumps, a few hundred bytes per entry.
+	add(IPsec, func() collectors.Collector { return xfrm.New(xfrm.Options{NetNS: cfg.NetNS}) }, cfg.Refresh)
 	// Sysctls change rarely and a full walk reads ~1,000 files.
 	add(Sysctl, func() collectors.Collector {
 		c := sysctl.New("/proc/sys")
