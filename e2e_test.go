@@ -199,12 +199,19 @@ func TestIntegrationE2ETerminals(t *testing.T) {
 			if !strings.Contains(scr, "q quit") {
 				t.Errorf("no footer at 80x24:\n%s", scr)
 			}
+			// Every tab's number fits the bar at 80 columns.
+			if !strings.Contains(scr, "7 IPsec") {
+				t.Errorf("the tab bar does not hold every tab at 80x24:\n%s", scr)
+			}
+			// The Sysctl tab's header, then its rows (which rows fit
+			// depends on the host's sysctls: the first is net.*).
 			s.keys("3")
-			s.waitText("net.core.somaxconn", 5*time.Second)
+			s.waitText("sysctls, ", 5*time.Second)
+			s.waitText("net.", 5*time.Second)
 			s.tmux("resize-window", "-t", s.name, "-x", "70", "-y", "20")
 			s.waitText("terminal too small", 5*time.Second)
 			s.tmux("resize-window", "-t", s.name, "-x", "80", "-y", "24")
-			s.waitText("net.core.somaxconn", 5*time.Second)
+			s.waitText("sysctls, ", 5*time.Second)
 			s.keys("q")
 			s.waitText("EXIT=0", 5*time.Second)
 		})

@@ -722,6 +722,12 @@ func pyListenIn(t *testing.T, ns string) *exec.Cmd {
 func TestIntegrationServeWithCapabilities(t *testing.T) {
 	ns := testNetns(t)
 	bin := netlensBinary(t)
+	// As on a host where a sysctl was ever changed: the change journal's
+	// directory exists, root's, mode 0700. nobody cannot read it, and
+	// the sysctl collector still runs (it says so in its source).
+	if err := os.MkdirAll("/run/netlens/sysctl", 0o700); err != nil {
+		t.Fatal(err)
+	}
 	const caps = "-all,+net_admin,+bpf,+perfmon"
 	cmd, log := startIn(t, ns, "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
 		"--inh-caps="+caps, "--ambient-caps="+caps, "--bounding-set="+caps,

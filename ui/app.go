@@ -742,13 +742,43 @@ func fillCap(texts []string, room, least int) int {
 	return c
 }
 
-// tabLabel is the text of tab i in the tab bar.
-func (a *App) tabLabel(i int) string {
+// shortTitles are the tab titles used when even unpadded full titles do
+// not fit the tab bar.
+var shortTitles = map[string]string{"Connections": "Conns", "Interfaces": "Ifaces"}
+
+// tabLabel is the text of tab i in the tab bar at compaction level lvl:
+// 0 the full title padded, 1 unpadded (how seven tabs fit 80 columns),
+// 2 the short title unpadded.
+func (a *App) tabLabel(i, lvl int) string {
 	p := a.pages[i]
-	if p.Filter() != "" {
-		return " " + itoa(i+1) + " " + p.Title() + " [/] "
+	title := p.Title()
+	if short, ok := shortTitles[title]; ok && lvl > 1 {
+		title = short
 	}
-	return " " + itoa(i+1) + " " + p.Title() + " "
+	pad := " "
+	if lvl > 0 {
+		pad = ""
+	}
+	if p.Filter() != "" {
+		return pad + itoa(i+1) + " " + title + " [/]" + pad
+	}
+	return pad + itoa(i+1) + " " + title + pad
+}
+
+// tabLevel is the least compaction level at which every tab fits the
+// width (the last level when none does: the tabs that fit are shown).
+func (a *App) tabLevel() int {
+	const last = 2
+	for lvl := 0; lvl < last; lvl++ {
+		x := 0
+		for i := range a.pages {
+			x += 1 + len(a.tabLabel(i, lvl))
+		}
+		if x <= a.width {
+			return lvl
+		}
+	}
+	return last
 }
 
 // tabRanges returns the columns [start, end) of each tab that fits in the
@@ -756,8 +786,9 @@ func (a *App) tabLabel(i int) string {
 func (a *App) tabRanges() [][2]int {
 	var out [][2]int
 	x := 0
+	lvl := a.tabLevel()
 	for i := range a.pages {
-		n := len(a.tabLabel(i))
+		n := len(a.tabLabel(i, lvl))
 		if x+1+n > a.width {
 			break
 		}
@@ -771,12 +802,13 @@ func (a *App) tabsView() string {
 	s := &a.styles
 	var b strings.Builder
 	used := 0
+	lvl := a.tabLevel()
 	for i, r := range a.tabRanges() {
 		b.WriteByte(' ')
 		if i == a.active {
-			b.WriteString(s.TabActive.Render(a.tabLabel(i)))
+			b.WriteString(s.TabActive.Render(a.tabLabel(i, lvl)))
 		} else {
-			b.WriteString(s.TabInactive.Render(a.tabLabel(i)))
+			b.WriteString(s.TabInactive.Render(a.tabLabel(i, lvl)))
 		}
 		used = r[1]
 	}

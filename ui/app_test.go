@@ -558,12 +558,13 @@ func TestUnchangedRowsAreNotRecomputed(t *testing.T) {
 func TestMouse(t *testing.T) {
 	a := newTestApp(t, fixtureStore(), Options{}, 80, 24)
 	click := func(x, y int) { a.Update(tea.MouseClickMsg{X: x, Y: y, Button: tea.MouseLeft}) }
-	// The tab bar is line 2: " 1 Connections   2 Drops   3 Sysctl".
-	click(20, 2)
+	// The tab bar is line 2: " 1 Connections 2 Drops 3 Sysctl" (no
+	// padding: seven tabs fit 80 columns only so).
+	click(17, 2)
 	if a.active != 1 {
 		t.Fatalf("click on Drops: tab %d", a.active)
 	}
-	click(30, 2)
+	click(24, 2)
 	if a.active != 2 {
 		t.Fatalf("click on Sysctl: tab %d", a.active)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -40,6 +41,9 @@ type Collector struct {
 
 	mu    sync.Mutex
 	stats Stats
+	// journalDenied: the change journal could not be read (its directory
+	// is root's, mode 0700): the sysctls are still read.
+	journalDenied bool
 }
 
 // New returns a sysctl collector reading root/net, with root
@@ -63,10 +67,17 @@ func (c *Collector) Stats() Stats {
 // of unreadable entries when there are any.
 func (c *Collector) Source() string {
 	st := c.Stats()
-	if len(st.Unreadable) == 0 {
-		return "/proc/sys/net"
+	c.mu.Lock()
+	denied := c.journalDenied
+	c.mu.Unlock()
+	src := "/proc/sys/net"
+	if len(st.Unreadable) != 0 {
+		src += " (" + strconv.Itoa(len(st.Unreadable)) + " unreadable)"
 	}
-	return "/proc/sys/net (" + strconv.Itoa(len(st.Unreadable)) + " unreadable)"
+	if denied {
+		src += "; change journal not readable without root"
+	}
+	return src
 }
 
 // Collect implements collectors.Collector.
@@ -92,10 +103,19 @@ func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error
 			return err
 		}
 		ch, err := ReadChanges(c.StateDir, key)
-		if err != nil {
+		denied := errors.Is(err, fs.ErrPermission)
+		c.mu.Lock()
+		c.journalDenied = denied
+		c.mu.Unlock()
+		switch {
+		case denied:
+			// An unprivileged reader (serve with capabilities, nobody)
+			// still gets every sysctl; Source says what it lacks.
+		case err != nil:
 			return err
+		default:
+			pub.Publish(model.SysctlChangesUpdate{Changes: ch})
 		}
-		pub.Publish(model.SysctlChangesUpdate{Changes: ch})
 	}
 	return nil
 }
