@@ -79,9 +79,21 @@ func TestIntegrationE2EInterfacesTab(t *testing.T) {
 	s.waitFor("the end of the full view", 5*time.Second, func(scr string) bool {
 		return strings.Contains(scr, "nlva.rp_filter") || strings.Contains(scr, "-- sysctls")
 	})
+	// The driver's statistics (veth's peer_ifindex) are between the
+	// counters and the sysctls: page down from the top until they show
+	// (where depends on the terminal's height and the counters' count).
 	s.keys("Home")
-	s.keys("PageDown")
-	s.waitText("peer_ifindex", 5*time.Second)
+	s.waitFor("the top of the full view", 5*time.Second, func(scr string) bool { return strings.Contains(scr, "lines 1-") })
+	for page := 0; !strings.Contains(s.screen(), "peer_ifindex"); page++ {
+		if page == 4 {
+			t.Fatalf("no peer_ifindex (ethtool -S) in four pages of the full view:\n%s", s.screen())
+		}
+		before := regexp.MustCompile(`lines \d+-`).FindString(s.screen())
+		s.keys("PageDown")
+		s.waitFor("the next page", 5*time.Second, func(scr string) bool {
+			return regexp.MustCompile(`lines \d+-`).FindString(scr) != before || strings.Contains(scr, "peer_ifindex")
+		})
+	}
 	s.keys("Escape")
 	s.waitFor("back to the list", 5*time.Second, func(scr string) bool {
 		return !strings.Contains(scr, "[interface] nlva") && strings.Contains(scr, "filter: nlva")

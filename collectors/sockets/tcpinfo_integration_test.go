@@ -185,6 +185,12 @@ func TestIntegrationTCPInfoRatesMatchPacing(t *testing.T) {
 
 	for _, p := range ps {
 		var txBytes, rxBytes, secs, worst float64
+		type diff struct {
+			i           int
+			tx, rx, tol float64
+			msg         string
+		}
+		var diffs []diff
 		for i, s := range ss {
 			snd, rcv := sender(s.socks, p.port), receiver(s.socks, p.port)
 			if snd == nil || rcv == nil {
@@ -220,10 +226,27 @@ func TestIntegrationTCPInfoRatesMatchPacing(t *testing.T) {
 				continue
 			}
 			worst = max(worst, math.Abs(dTx-ssTx)/ssTx, math.Abs(dRx-ssRx)/ssRx)
-			if math.Abs(dTx-ssTx) > tol || math.Abs(dRx-ssRx) > tol {
-				t.Errorf("sample %d port %d: netlens acked %.0f received %.0f bytes, ss -tin %.0f and %.0f (tolerance %.0f for a lag change of %v)",
-					i, p.port, dTx, dRx, ssTx, ssRx, tol, lag)
+			diffs = append(diffs, diff{i, dTx - ssTx, dRx - ssRx, tol,
+				fmt.Sprintf("netlens acked %.0f received %.0f bytes, ss -tin %.0f and %.0f (tolerance %.0f for a lag change of %v)", dTx, dRx, ssTx, ssRx, tol, lag)})
+		}
+		// A pacer the loaded machine stalled sends what is due in one
+		// burst; one landing between netlens's and ss's readings makes
+		// one interval long and the next short by the same bytes (seen
+		// at a load average of 9: ss +184 kB then -180 kB at 2 MB/s).
+		// Such a pair sums within the tolerance; any other difference
+		// is netlens's.
+		within := func(a, b, tol float64) bool { return math.Abs(a) <= tol && math.Abs(b) <= tol }
+		for j, d := range diffs {
+			if within(d.tx, d.rx, d.tol) {
+				continue
 			}
+			paired := j > 0 && within(diffs[j-1].tx+d.tx, diffs[j-1].rx+d.rx, diffs[j-1].tol+d.tol) ||
+				j+1 < len(diffs) && within(d.tx+diffs[j+1].tx, d.rx+diffs[j+1].rx, d.tol+diffs[j+1].tol)
+			if paired {
+				t.Logf("sample %d port %d: %s; made up in the next or previous interval (a pacer's burst between the readings)", d.i, p.port, d.msg)
+				continue
+			}
+			t.Errorf("sample %d port %d: %s", d.i, p.port, d.msg)
 		}
 		t.Logf("port %d: per-interval netlens vs ss -tin byte deltas differ by at most %.2f%%", p.port, 100*worst)
 		for _, r := range []struct {
