@@ -61,7 +61,41 @@ func (t *Tracer) progID() (int, error) {
 // bpfObjects lists the IDs of what bpftool sees: "prog", "map" or "link".
 func bpfObjects(t *testing.T, kind string) map[int]string {
 	t.Helper()
-	return bpfList(t, kind, heldByOthers(kind))
+	skip := heldByOthers(kind)
+	if kind == "map" {
+		// A map another process's program uses is that process's even
+		// when no descriptor of it is open (a loader may close the map
+		// descriptors it does not need once the program holds them).
+		for id := range mapsOfPrograms(t, heldByOthers("prog")) {
+			skip[id] = true
+		}
+	}
+	return bpfList(t, kind, skip)
+}
+
+// mapsOfPrograms returns the IDs of the maps the programs in progs use.
+func mapsOfPrograms(t *testing.T, progs map[int]bool) map[int]bool {
+	t.Helper()
+	out, err := exec.Command("bpftool", "-j", "prog", "list").Output()
+	if err != nil {
+		t.Fatalf("bpftool prog list: %v", err)
+	}
+	var list []struct {
+		ID     int   `json:"id"`
+		MapIDs []int `json:"map_ids"`
+	}
+	if err := json.Unmarshal(out, &list); err != nil {
+		t.Fatalf("bpftool prog list: %v", err)
+	}
+	maps := map[int]bool{}
+	for _, p := range list {
+		if progs[p.ID] {
+			for _, m := range p.MapIDs {
+				maps[m] = true
+			}
+		}
+	}
+	return maps
 }
 
 // bpfList lists the BPF objects of kind that bpftool shows, but those in
