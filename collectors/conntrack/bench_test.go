@@ -43,7 +43,7 @@ func BenchmarkTableFlows(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = tab.flows()
+		_ = tab.snapshot()
 	}
 }
 
