@@ -168,29 +168,30 @@ func (t *table) remove(k flowKey, i int) {
 // shared with the table until its next change and must not be written.
 func (t *table) snapshot() []model.Flow {
 	if !t.shared {
-		sortFlows(t.flows)
-		t.reindex()
+		to := sortFlows(t.flows)
+		// Every flow moved from position i to to[i]: one pass over the
+		// index's slab, no lookup.
+		for _, p := range t.m.All() {
+			*p = to[*p]
+		}
 		t.shared = true
 	}
 	return t.flows[:len(t.flows):len(t.flows)]
 }
 
-// reindex points the index at each flow's position.
-func (t *table) reindex() {
-	for i := range t.flows {
-		p, _ := t.m.Lookup(keyOf(&t.flows[i]))
-		*p = int32(i)
-	}
-}
-
 // sortFlows sorts flows in place: most bytes first, ties by id, then
-// original tuple and zone. Each flow moves once.
-func sortFlows(flows []model.Flow) {
+// original tuple and zone. Each flow moves once. It returns where each
+// went: the flow at position i before is at to[i] after.
+func sortFlows(flows []model.Flow) (to []int32) {
 	keys := make([]sortKey, len(flows))
 	for i := range flows {
 		keys[i] = sortKey{bytes: flows[i].Bytes(), id: flows[i].ID, f: &flows[i], i: int32(i)}
 	}
 	slices.SortFunc(keys, compareKeys)
+	to = make([]int32, len(flows))
+	for i, k := range keys {
+		to[k.i] = int32(i)
+	}
 	// Position i takes the flow at keys[i].i: follow each cycle.
 	done := make([]bool, len(flows))
 	for i := range flows {
@@ -210,6 +211,7 @@ func sortFlows(flows []model.Flow) {
 			j = src
 		}
 	}
+	return to
 }
 
 func compareKeys(a, b sortKey) int {
