@@ -47,7 +47,11 @@ for i in range(50000):
 	b.Logf("conntrack entries in the namespace: %s", strings.TrimSpace(string(out)))
 	for range b.N {
 		start := time.Now()
-		p, err := startPTY(120, 40, []string{"TERM=xterm-256color"}, "ip", "netns", "exec", ns, bin, "--refresh", "1s", "--no-mouse")
+		// TUI100K_ARGS adds flags (--memprofile FILE); TUI100K_OUT
+		// names a file for what the terminal received (with
+		// GODEBUG=gctrace=1 in the environment, the GC's trace).
+		args := append([]string{"netns", "exec", ns, bin, "--refresh", "1s", "--no-mouse"}, strings.Fields(os.Getenv("TUI100K_ARGS"))...)
+		p, err := startPTY(120, 40, []string{"TERM=xterm-256color"}, "ip", args...)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -69,6 +73,11 @@ for i in range(50000):
 		t1, c1 := time.Now(), cpuTicks(b, pid)
 		hwm := vmHWM(b, pid)
 		p.stop()
+		if out := os.Getenv("TUI100K_OUT"); out != "" {
+			if err := os.WriteFile(out, p.since(0), 0o644); err != nil {
+				b.Error(err)
+			}
+		}
 		const hz = 100 // USER_HZ
 		b.ReportMetric(first.Seconds(), "s-first-frame")
 		b.ReportMetric(100*float64(c1-c0)/hz/t1.Sub(t0).Seconds(), "%-of-one-core")

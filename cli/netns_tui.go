@@ -79,10 +79,10 @@ func newNSSwitcher(ctx context.Context, o options, store *model.Store) (*nsSwitc
 	return s, nil
 }
 
-// startLocked builds the collectors for s.o and runs them. After a
-// switch the sockets collector starts alone and the others when its
-// first run has ended, or after a second (collectors.RunStaged): they
-// would share the CPU with the first dump the Connections tab waits for.
+// startLocked builds the collectors for s.o and runs them. The sockets
+// collector starts alone and the others when its first run has ended,
+// or after a second (collectors.RunStaged): they would share the CPU
+// with the first dump the Connections tab waits for.
 func (s *nsSwitcher) startLocked() error {
 	_, cfg, specs, err := s.o.runnerSpecs(s.store)
 	if err != nil {
@@ -95,11 +95,10 @@ func (s *nsSwitcher) startLocked() error {
 	}
 	s.filters.set(tuiFilters(s.store, cfg, specs, s.o.revert))
 	s.capture.set(tuiCapture(specs))
-	if s.switches > 0 {
-		s.runner = collectors.RunStaged(ctx, s.store, specs, sockets.Name, time.Second)
-	} else {
-		s.runner = collectors.RunStaged(ctx, s.store, specs, "", 0) // all at once
-	}
+	// At start too: at 100,000 sockets and flows the conntrack dump
+	// doubled the time to the first frame (docs/performance.md, "The
+	// TUI at 100k").
+	s.runner = collectors.RunStaged(ctx, s.store, specs, sockets.Name, time.Second)
 	// The TUI holds the filter control: it reverts an overdue change
 	// whose revert helper died (the read path only reports it), in the
 	// namespace the collectors run in.

@@ -195,7 +195,7 @@ func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error
 	c.mu.Lock()
 	var flows []model.Flow
 	if c.tab.dirty {
-		flows = c.tab.flows()
+		flows = c.tab.snapshot()
 		c.tab.dirty = false
 	}
 	c.mu.Unlock()

@@ -5,9 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -202,7 +205,7 @@ func TestTableBoundedTopN(t *testing.T) {
 	tab.replace(d)
 	ids := func() []uint32 {
 		var out []uint32
-		for _, f := range tab.flows() {
+		for _, f := range tab.snapshot() {
 			out = append(out, f.ID)
 		}
 		return out
@@ -226,8 +229,8 @@ func TestTableBoundedTopN(t *testing.T) {
 	later.FirstSeen = t0.Add(time.Hour)
 	d.add(later)
 	tab.replace(d)
-	if tab.truncated || tab.len() != 1 || tab.flows()[0].FirstSeen != t0 {
-		t.Errorf("after a small dump: truncated=%v flows=%+v", tab.truncated, tab.flows())
+	if tab.truncated || tab.len() != 1 || tab.snapshot()[0].FirstSeen != t0 {
+		t.Errorf("after a small dump: truncated=%v flows=%+v", tab.truncated, tab.snapshot())
 	}
 }
 
@@ -242,8 +245,8 @@ func TestTableApply(t *testing.T) {
 	b := a
 	b.ID = 99 // same tuple, new entry: replaces
 	tab.apply(event{evNew, b})
-	if tab.len() != 1 || tab.flows()[0].ID != 99 {
-		t.Fatalf("new with a reused tuple: %+v", tab.flows())
+	if tab.len() != 1 || tab.snapshot()[0].ID != 99 {
+		t.Fatalf("new with a reused tuple: %+v", tab.snapshot())
 	}
 	z := a
 	z.Zone = 5 // same tuple, other zone: another entry
@@ -254,17 +257,17 @@ func TestTableApply(t *testing.T) {
 	}
 	tab.apply(event{evDestroy, a}) // a late DESTROY for the replaced entry (id 1)
 	if tab.len() != 2 {
-		t.Fatalf("a stale DESTROY removed the new entry: %+v", tab.flows())
+		t.Fatalf("a stale DESTROY removed the new entry: %+v", tab.snapshot())
 	}
 	tab.apply(event{evDestroy, b})
-	if tab.len() != 1 || tab.flows()[0].Zone != 5 {
-		t.Fatalf("destroy: %+v", tab.flows())
+	if tab.len() != 1 || tab.snapshot()[0].Zone != 5 {
+		t.Fatalf("destroy: %+v", tab.snapshot())
 	}
 	c := z
 	c.ID, c.TCPState = 7, model.TCPEstablished // an UPDATE for a new entry under the tuple replaces
 	c.Mark = 0
 	tab.apply(event{evUpdate, c})
-	if f := tab.flows()[0]; f.ID != 7 || f.TCPState != model.TCPEstablished {
+	if f := tab.snapshot()[0]; f.ID != 7 || f.TCPState != model.TCPEstablished {
 		t.Fatalf("update with a new id: %+v", f)
 	}
 }
@@ -314,7 +317,7 @@ func TestListenAppliesEventsAndCountsENOBUFS(t *testing.T) {
 	if !c.needResync {
 		t.Error("ENOBUFS did not mark the table for a re-dump")
 	}
-	flows := c.tab.flows()
+	flows := c.tab.snapshot()
 	if len(flows) != 1 || flows[0].ID != 1 || flows[0].TCPState != model.TCPEstablished || flows[0].Status&model.StatusAssured == 0 {
 		t.Errorf("table: %+v", flows)
 	}
@@ -374,7 +377,7 @@ func TestResyncAfterLossAndEventsDuringDump(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ids []uint32
-	for _, f := range c.tab.flows() {
+	for _, f := range c.tab.snapshot() {
 		ids = append(ids, f.ID)
 	}
 	if diff := cmp.Diff([]uint32{3, 2, 4}, ids); diff != "" {
@@ -617,7 +620,7 @@ func TestSortFlowsMatchesTableOrder(t *testing.T) {
 		tab.apply(event{evNew, f})
 	}
 	sortFlows(fl)
-	if diff := cmp.Diff(tab.flows(), fl, addrOpts); diff != "" {
+	if diff := cmp.Diff(tab.snapshot(), fl, addrOpts); diff != "" {
 		t.Errorf("sortFlows differs from table order (-table +sortFlows)\n%s", diff)
 	}
 	for i := 1; i < len(fl); i++ {
@@ -812,7 +815,7 @@ func TestRealKernelEvents(t *testing.T) {
 	}
 	// The UDP 5353 flow was deleted, the TCP connection closed: no flow
 	// held is a deleted one, and the TCP flow went through its states.
-	for _, f := range c.tab.flows() {
+	for _, f := range c.tab.snapshot() {
 		if f.ProtoNum == 17 && f.Orig.Dst.Port() == 5353 {
 			t.Errorf("deleted flow still held: %s", FormatFlow(&f, t0))
 		}
@@ -825,4 +828,60 @@ func TestRealKernelEvents(t *testing.T) {
 
 func msgs1(m netlink.Message) func() ([]netlink.Message, error) {
 	return func() ([]netlink.Message, error) { return []netlink.Message{m}, nil }
+}
+
+// TestTableSnapshotsNeverChange checks the copy on write: a slice
+// snapshot handed out stays as it was through every kind of change, and
+// the table, checked against a map after each step, stays right.
+func TestTableSnapshotsNeverChange(t *testing.T) {
+	tab := newTable(64)
+	ref := map[flowKey]model.Flow{}
+	type kept struct{ got, want []model.Flow }
+	var snaps []kept
+	rng := rand.New(rand.NewPCG(1, 2))
+	for step := range 2000 {
+		f := tcpFlow(uint32(rng.IntN(80)), uint16(1000+rng.IntN(80)), uint64(rng.IntN(5000)))
+		k := keyOf(&f)
+		switch rng.IntN(4) {
+		case 0:
+			tab.apply(event{evDestroy, f})
+			if old, ok := ref[k]; ok && (old.ID == f.ID || f.ID == 0 || old.ID == 0) {
+				delete(ref, k)
+			}
+		case 1:
+			d := newTopN(64, 0)
+			clear(ref)
+			for range rng.IntN(70) {
+				g := tcpFlow(uint32(rng.IntN(80)), uint16(1000+rng.IntN(80)), uint64(rng.IntN(5000)))
+				d.add(g)
+			}
+			for _, g := range d.flows {
+				ref[keyOf(&g)] = g // a later entry under a key wins
+			}
+			tab.replace(d)
+		default:
+			tab.apply(event{evNew, f})
+			if _, ok := ref[k]; ok || len(ref) < 64 {
+				ref[k] = f
+			}
+		}
+		if step%7 == 0 {
+			s := tab.snapshot()
+			snaps = append(snaps, kept{s, slices.Clone(s)})
+		}
+		if tab.len() != len(ref) || tab.m.Len() != len(ref) {
+			t.Fatalf("step %d: table holds %d (index %d), want %d", step, tab.len(), tab.m.Len(), len(ref))
+		}
+	}
+	for i, s := range snaps {
+		if diff := cmp.Diff(s.want, s.got, addrOpts); diff != "" {
+			t.Fatalf("snapshot %d changed after it was handed out (-want +got)\n%s", i, diff)
+		}
+	}
+	got := tab.snapshot()
+	want := slices.Collect(maps.Values(ref))
+	sortFlows(want)
+	if diff := cmp.Diff(want, got, addrOpts); diff != "" {
+		t.Errorf("final table (-want +got)\n%s", diff)
+	}
 }

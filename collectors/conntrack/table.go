@@ -40,20 +40,27 @@ type event struct {
 	flow model.Flow
 }
 
-// table is the in-memory conntrack table, bounded to limit flows, in a
-// bounded.Table: one slab allocated up front, so an event allocates
-// nothing. The flows it holds are its own: snapshots get copies (flows).
+// table is the in-memory conntrack table, bounded to limit flows. The
+// flows live in one slice, flows, which is also what a snapshot
+// publishes: snapshot sorts it in place and hands it out, and from then
+// on it is shared and never written again; the first change after that
+// copies it (copy on write). An index, a bounded.Table of keys to
+// positions, finds a flow by its key. So the table costs one list of
+// flows (two while a change waits for the next snapshot) and a small
+// index, where it used to hold a slab of flows and publish a copy of
+// them each refresh. An event allocates nothing unless it is the first
+// change after a snapshot.
 // Past the limit a new flow is not held (truncated is set) rather than
 // evicting one: the kernel is the source of truth, and the next dump
 // picks the flows with the most bytes again (topN).
 // It is not safe for concurrent use; the Collector guards it.
 type table struct {
 	limit int
-	m     *bounded.Table[flowKey, heldFlow]
-	// gen numbers the dumps replace applied (heldFlow.gen).
-	gen uint32
-	// stale is replace's scratch list of keys to delete.
-	stale []flowKey
+	// m maps a held flow's key to its position in flows.
+	m     *bounded.Table[flowKey, int32]
+	flows []model.Flow
+	// shared is set while flows is the slice the last snapshot got.
+	shared bool
 	// truncated is set when the kernel had more entries than limit at the
 	// last dump, or when an event brought a flow that did not fit since.
 	truncated bool
@@ -61,17 +68,11 @@ type table struct {
 	dirty bool
 }
 
-// heldFlow is a flow and the dump that last saw it.
-type heldFlow struct {
-	flow model.Flow
-	gen  uint32
-}
-
 func newTable(limit int) *table {
 	if limit <= 0 {
 		limit = DefaultMaxFlows
 	}
-	return &table{limit: limit, m: bounded.New[flowKey, heldFlow](limit, hashFlowKey), dirty: true}
+	return &table{limit: limit, m: bounded.New[flowKey, int32](limit, hashFlowKey), flows: []model.Flow{}, dirty: true}
 }
 
 func hashFlowKey(k flowKey) uint64 {
@@ -81,29 +82,41 @@ func hashFlowKey(k flowKey) uint64 {
 }
 
 // len returns how many flows the table holds.
-func (t *table) len() int { return t.m.Len() }
+func (t *table) len() int { return len(t.flows) }
+
+// own makes flows the table's own to write: a copy of it if a snapshot
+// has it.
+func (t *table) own() {
+	if !t.shared {
+		return
+	}
+	n := len(t.flows)
+	t.flows = append(make([]model.Flow, 0, min(t.limit, n+n/8+16)), t.flows...)
+	t.shared = false
+}
 
 // apply applies one event. A NEW or UPDATE for a flow that is not held
 // is added while there is room; past the limit it is left out and the
 // table marked truncated (the next dump picks the top flows again).
 func (t *table) apply(ev event) {
 	k := keyOf(&ev.flow)
-	held, ok := t.m.Lookup(k)
+	pos, ok := t.m.Lookup(k)
 	var old *model.Flow
 	if ok {
-		old = &held.flow
+		old = &t.flows[*pos]
 	}
 	switch ev.kind {
 	case evDestroy:
 		// A DESTROY for another entry with the same tuple (one the kernel
 		// replaced, its event late) leaves the held one alone.
 		if ok && (old.ID == ev.flow.ID || ev.flow.ID == 0 || old.ID == 0) {
-			t.m.Delete(k)
-			t.dirty = true
+			t.remove(k, int(*pos))
 		}
 		return
 	case evUpdate:
 		if ok {
+			t.own()
+			old = &t.flows[*pos]
 			if old.ID != ev.flow.ID && ev.flow.ID != 0 {
 				*old = ev.flow // a new entry under the same tuple
 			} else {
@@ -116,47 +129,69 @@ func (t *table) apply(ev event) {
 		if ok {
 			// The old entry's DESTROY was lost or is still to come for a
 			// different id: the kernel has one entry per tuple, the new one.
-			*old = ev.flow
+			t.own()
+			t.flows[*pos] = ev.flow
 			t.dirty = true
 			return
 		}
 	default:
 		return
 	}
-	if t.m.Len() >= t.limit {
+	if len(t.flows) >= t.limit {
 		t.truncated = true
 		return
 	}
-	h, _ := t.m.Get(k)
-	*h = heldFlow{flow: ev.flow, gen: t.gen}
+	t.own()
+	t.flows = append(t.flows, ev.flow)
+	p, _ := t.m.Get(k)
+	*p = int32(len(t.flows) - 1)
 	t.dirty = true
 }
 
-// flows returns copies of the held flows in a new slice, sorted as
-// sortFlows does. It sorts small keys, not the flows, to keep a sort of
-// 100,000 flows cheap.
-func (t *table) flows() []model.Flow {
-	keys := make([]sortKey, 0, t.m.Len())
-	for _, h := range t.m.All() {
-		f := &h.flow
-		keys = append(keys, sortKey{bytes: f.Bytes(), id: f.ID, f: f})
+// remove deletes the flow of key k, at position i: the last flow takes
+// its place.
+func (t *table) remove(k flowKey, i int) {
+	t.own()
+	t.m.Delete(k)
+	last := len(t.flows) - 1
+	if i != last {
+		t.flows[i] = t.flows[last]
+		p, _ := t.m.Lookup(keyOf(&t.flows[i]))
+		*p = int32(i)
 	}
-	slices.SortFunc(keys, compareKeys)
-	out := make([]model.Flow, len(keys))
-	for i, k := range keys {
-		out[i] = *k.f
+	t.flows[last] = model.Flow{}
+	t.flows = t.flows[:last]
+	t.dirty = true
+}
+
+// snapshot returns the held flows, sorted as sortFlows does. The slice is
+// shared with the table until its next change and must not be written.
+func (t *table) snapshot() []model.Flow {
+	if !t.shared {
+		to := sortFlows(t.flows)
+		// Every flow moved from position i to to[i]: one pass over the
+		// index's slab, no lookup.
+		for _, p := range t.m.All() {
+			*p = to[*p]
+		}
+		t.shared = true
 	}
-	return out
+	return t.flows[:len(t.flows):len(t.flows)]
 }
 
 // sortFlows sorts flows in place: most bytes first, ties by id, then
-// original tuple and zone. Each flow moves once.
-func sortFlows(flows []model.Flow) {
+// original tuple and zone. Each flow moves once. It returns where each
+// went: the flow at position i before is at to[i] after.
+func sortFlows(flows []model.Flow) (to []int32) {
 	keys := make([]sortKey, len(flows))
 	for i := range flows {
 		keys[i] = sortKey{bytes: flows[i].Bytes(), id: flows[i].ID, f: &flows[i], i: int32(i)}
 	}
 	slices.SortFunc(keys, compareKeys)
+	to = make([]int32, len(flows))
+	for i, k := range keys {
+		to[k.i] = int32(i)
+	}
 	// Position i takes the flow at keys[i].i: follow each cycle.
 	done := make([]bool, len(flows))
 	for i := range flows {
@@ -176,6 +211,7 @@ func sortFlows(flows []model.Flow) {
 			j = src
 		}
 	}
+	return to
 }
 
 func compareKeys(a, b sortKey) int {
@@ -262,43 +298,35 @@ func (t *topN) down(i int) {
 	}
 }
 
-// replace makes the table hold the flows of a finished dump (copying
-// them from d). Flows it already held keep their FirstSeen. It works in
-// place, in three passes, so that the slab never needs room for both
-// the old and the new flows: update the flows held, delete those the
-// dump did not see, add the new ones.
+// replace makes the table hold the flows of a finished dump: it takes
+// d's slice as its own (d must not be used after). Flows it already held
+// keep their FirstSeen. Of two entries the dump gave under one key (the
+// kernel replaced one while the dump ran), the later is kept.
 func (t *table) replace(d *topN) {
-	t.gen++
-	var fresh int
 	for i := range d.flows {
 		f := &d.flows[i]
-		h, ok := t.m.Lookup(keyOf(f))
-		if !ok {
-			fresh++
-			continue
-		}
-		if h.flow.ID == f.ID && h.flow.FirstSeen.Before(f.FirstSeen) {
-			f.FirstSeen = h.flow.FirstSeen
-		}
-		*h = heldFlow{flow: *f, gen: t.gen}
-	}
-	t.stale = t.stale[:0]
-	for k, h := range t.m.All() {
-		if h.gen != t.gen {
-			t.stale = append(t.stale, k)
-		}
-	}
-	for _, k := range t.stale {
-		t.m.Delete(k)
-	}
-	if fresh > 0 {
-		for i := range d.flows {
-			f := &d.flows[i]
-			if h, isNew := t.m.Get(keyOf(f)); isNew {
-				*h = heldFlow{flow: *f, gen: t.gen}
+		if p, ok := t.m.Lookup(keyOf(f)); ok {
+			if h := &t.flows[*p]; h.ID == f.ID && h.FirstSeen.Before(f.FirstSeen) {
+				f.FirstSeen = h.FirstSeen
 			}
 		}
 	}
-	t.truncated = d.seen > len(d.flows)
+	t.m.Reset()
+	fl := d.flows
+	n := 0
+	for i := range fl {
+		p, fresh := t.m.Get(keyOf(&fl[i]))
+		if !fresh {
+			fl[*p] = fl[i]
+			continue
+		}
+		fl[n] = fl[i]
+		*p = int32(n)
+		n++
+	}
+	clear(fl[n:])
+	t.flows, t.shared = fl[:n], false
+	d.flows = nil
+	t.truncated = d.seen > len(fl)
 	t.dirty = true
 }
