@@ -49,20 +49,9 @@ static __always_inline int HANDLE(__u64 *ctx, struct sk_buff *skb, struct sock *
 	unsigned char *head = RD(skb, head);
 	__u16 nhoff = RD(skb, network_header);
 	__u16 proto = bpf_ntohs(RD(skb, protocol));
-	unsigned char *nh = head + nhoff;
-	if (proto != ETH_P_IP && proto != ETH_P_IPV6 && head) {
-		/* Not set yet (an skb on its way out): the version nibble says. */
-		__u8 v = 0;
-		if (!bpf_probe_read_kernel(&v, 1, nh))
-			proto = (v >> 4) == 4 ? ETH_P_IP : (v >> 4) == 6 ? ETH_P_IPV6 : proto;
-	}
 	int err = -1;
-	if (head && proto == ETH_P_IP)
-		err = parse_ipv4(&k, nh, &len);
-	else if (head && proto == ETH_P_IPV6)
-		err = parse_ipv6(&k, nh, &len);
-	else
-		k.l3proto = proto;
+	if (head)
+		err = parse_ip(&k, head + nhoff, &proto, &len);
 	if (err) {
 		/* Keep the drop, without a tuple. */
 		__u16 l3 = proto;
@@ -71,7 +60,7 @@ static __always_inline int HANDLE(__u64 *ctx, struct sk_buff *skb, struct sock *
 		count(CTR_NOT_PARSED);
 	}
 
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = drop_time();
 	if (sample_every)
 		sample_drop(&k, len, now, head, nhoff, RD(skb, tail));
 	if (add_drop(&k, len, now))
