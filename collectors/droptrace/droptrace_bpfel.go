@@ -20,6 +20,7 @@ const (
 	droptraceMapFlows        = "flows"
 	droptraceMapSampleStates = "sample_states"
 	droptraceMapSamples      = "samples"
+	droptraceMapTickClocks   = "tick_clocks"
 	droptraceProgKfreeSkbBtf = "kfree_skb_btf"
 	droptraceProgKfreeSkbRaw = "kfree_skb_raw"
 	droptraceVarBtfFlowKey   = "btf_flow_key"
@@ -86,6 +87,7 @@ type droptraceMapSpecs struct {
 	Flows        *ebpf.MapSpec `ebpf:"flows"`
 	SampleStates *ebpf.MapSpec `ebpf:"sample_states"`
 	Samples      *ebpf.MapSpec `ebpf:"samples"`
+	TickClocks   *ebpf.MapSpec `ebpf:"tick_clocks"`
 }
 
 // droptraceVariableSpecs contains global variables before they are loaded into the kernel.
@@ -126,6 +128,7 @@ type droptraceMaps struct {
 	Flows        *ebpf.Map `ebpf:"flows"`
 	SampleStates *ebpf.Map `ebpf:"sample_states"`
 	Samples      *ebpf.Map `ebpf:"samples"`
+	TickClocks   *ebpf.Map `ebpf:"tick_clocks"`
 }
 
 func (m *droptraceMaps) Close() error {
@@ -134,6 +137,7 @@ func (m *droptraceMaps) Close() error {
 		m.Flows,
 		m.SampleStates,
 		m.Samples,
+		m.TickClocks,
 	)
 }
 
