@@ -89,12 +89,12 @@ others() { bpftool -j link list | jq '[.[] | select(.type == "raw_tracepoint" an
 # in the same run.
 arms=(off on)
 if [ -n "${BASE:-}" ]; then
-	mkdir "$tmp/base"
-	git -C "$repo" archive HEAD | tar -x -C "$tmp/base"
+	mkdir "$tmp/basetree"
+	git -C "$repo" archive HEAD | tar -x -C "$tmp/basetree"
 	for f in droptrace_bpfel.o droptrace_bpfeb.o droptrace_bpfel.go droptrace_bpfeb.go; do
-		git -C "$repo" show "$BASE:collectors/droptrace/$f" >"$tmp/base/collectors/droptrace/$f"
+		git -C "$repo" show "$BASE:collectors/droptrace/$f" >"$tmp/basetree/collectors/droptrace/$f"
 	done
-	(cd "$tmp/base" && CGO_ENABLED=0 go build -o "$tmp/hold-base" ./collectors/droptrace/bench/hold)
+	(cd "$tmp/basetree" && CGO_ENABLED=0 go build -o "$tmp/hold-base" ./collectors/droptrace/bench/hold)
 	arms+=(base)
 fi
 
