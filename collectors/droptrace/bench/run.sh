@@ -102,8 +102,11 @@ fi
 # statistics off (they cost two clock reads per run: they are measured
 # apart below); appends the result to $tmp/ARM.
 run_arm() {
-	local arm=$1 r=$2 o
+	local arm=$1 r=$2 o before after b0 b1 res
 	o=$(others)
+	# The tracer counts from its start, the warm-up included: so does
+	# the kernel's counter.
+	before=$(noports)
 	case $arm in
 	on) start_hold -stats=false ;;
 	base) start_hold_bin "$tmp/hold-base" -stats=false ;;
@@ -115,8 +118,6 @@ run_arm() {
 		ip netns exec "$ns" "$tmp/flood" -count 64 >/dev/null
 		sleep 1.2
 	fi
-	local before after b0 b1 res
-	before=$(noports)
 	b0=$(busy)
 	res=$(ip netns exec "$ns" "$tmp/flood" -duration "$DURATION")
 	b1=$(busy)
