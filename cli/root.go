@@ -359,6 +359,8 @@ func runTUI(ctx context.Context, o options) error {
 			Capture:  sw.captureControl(),
 			NetNS:    sw,
 			Recorder: tuiRecorder(ctx, store, o),
+			// Always wired: without the tracer, S says it needs it.
+			DropSample: &sw.sample,
 		},
 		Glyphs:     glyphs(o.ascii),
 		CaptureDir: o.snapshotDir,

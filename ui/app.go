@@ -102,6 +102,7 @@ func New(store *model.Store, opts Options) *App {
 	a.styles = *NewStyles(colorprofile.TrueColor)
 	c := Common{Styles: &a.styles, Keys: a.keys}
 	dp := newDropsPage(c, opts.Deps.Drops, ctCollector(opts.Deps), opts.Glyphs)
+	dp.sample = opts.Controls.DropSample
 	dp.tr.source, dp.rs.source = opts.DropSource, opts.DropSource
 	if opts.Offline != nil {
 		c.Changed = opts.Offline.Changed
@@ -283,6 +284,13 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		a.recReported = false
 		if msg.err != nil {
 			a.setStatus("recorder: "+oneLine(msg.err.Error()), true)
+		} else {
+			a.setStatus(msg.text, false)
+		}
+		return a, nil
+	case dropSampleMsg:
+		if msg.err != nil {
+			a.setStatus("drop samples: "+oneLine(msg.err.Error()), true)
 		} else {
 			a.setStatus(msg.text, false)
 		}

@@ -74,6 +74,9 @@ type dropsPage struct {
 	// health, of the collector ctName.
 	ctName string
 	ct     ctHealth
+
+	// sample switches the tracer's sampled stream (S); nil: not here.
+	sample DropSampleControl
 }
 
 func newDropsPage(c Common, deps []string, ctName string, g Glyphs) *dropsPage {
@@ -209,6 +212,9 @@ func (p *dropsPage) Update(msg tea.Msg) (page, tea.Cmd) {
 		p.Sync()
 		return p, nil
 	}
+	if msg, ok := msg.(tea.KeyPressMsg); ok && key.Matches(msg, p.Keys.DropSample) {
+		return p, dropSampleToggleCmd(p.sample)
+	}
 	return p.updateView(msg)
 }
 
@@ -287,6 +293,9 @@ func (p *dropsPage) explainKey() key.Binding {
 
 // FullHelp implements page.
 func (p *dropsPage) FullHelp() [][]key.Binding {
+	if p.sample != nil {
+		return [][]key.Binding{{p.Keys.View, p.Keys.ShowAll, p.explainKey(), p.Keys.DropSample}}
+	}
 	return [][]key.Binding{{p.Keys.View, p.Keys.ShowAll, p.explainKey()}}
 }
 

@@ -73,6 +73,20 @@ type Controls struct {
 	// Recorder starts and stops the flight recorder (R); nil turns the
 	// key off.
 	Recorder RecordControl
+	// DropSample switches the eBPF drop tracer's sampled stream (S in
+	// the Drops tab); nil turns the key off.
+	DropSample DropSampleControl
+}
+
+// DropSampleControl switches the eBPF drop tracer's sampled stream on and
+// off while it runs (S in the Drops tab; cli's switchingSample over
+// collectors/droptrace). Toggle, which may wait for a read of the tracer
+// in progress, is called from tea.Cmds only. Implementations must be safe
+// for concurrent use.
+type DropSampleControl interface {
+	// Toggle switches the stream on (one drop in N per CPU) when it is
+	// off and off when it is on, and says what it did.
+	Toggle() (msg string, err error)
 }
 
 // RecordControl starts and stops the flight recorder (R; cli's

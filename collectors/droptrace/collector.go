@@ -265,6 +265,22 @@ func kallsyms(path string) *dropmon.Symbols {
 	return s
 }
 
+// SetSampling switches the sampled stream (Options.SampleEvery) while the
+// collector runs: one drop in every per CPU, 0 off; before the first
+// Collect it sets what the tracer starts with. It is safe to call
+// concurrently with Collect (it waits for a Collect in progress).
+func (c *Collector) SetSampling(every uint32) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tracer != nil {
+		if err := c.tracer.SetSampleEvery(every); err != nil {
+			return err
+		}
+	}
+	c.opts.SampleEvery = every
+	return nil
+}
+
 // RunStats is Tracer.RunStats of the tracer the collector runs.
 func (c *Collector) RunStats() (runs uint64, runtime time.Duration, err error) {
 	c.mu.Lock()

@@ -55,7 +55,8 @@ type TracerOptions struct {
 	Attach string
 	// SampleEvery turns on the sampled stream: one drop in SampleEvery
 	// (counted per CPU) is written with its headers to the samples ring.
-	// 0 turns it off (the default: no per-packet work beyond counting).
+	// 0 turns it off (the default: no per-packet work beyond counting);
+	// SetSampleEvery changes it while the program runs.
 	SampleEvery uint32
 	// SampleMax caps the samples a second per CPU (DefaultSampleMax when
 	// 0); samples over the cap are counted as lost.
@@ -78,7 +79,7 @@ type Tracer struct {
 	inner    [2]*ebpf.Map // the two hashes; inner[active] is in use
 	active   int
 	counters *ebpf.Map
-	ring     *ringbuf.Reader // nil when sampling is off
+	ring     *ringbuf.Reader
 	// Buffers for batch reads, reused.
 	keys []rawKey
 	vals []rawVal
@@ -185,12 +186,9 @@ func load(opts TracerOptions, attach string, reasons *Reasons, rxSk bool, kspec 
 	innerSpec := spec.Maps["flows"].InnerMap.Copy()
 	innerSpec.Name, innerSpec.MaxEntries = innerName, uint32(opts.MaxFlows)
 	spec.Maps["flows"].InnerMap.MaxEntries = uint32(opts.MaxFlows)
-	// Off, the ring is one page: the program never writes to it.
-	ring := os.Getpagesize()
-	if opts.SampleEvery > 0 {
-		ring = max(ring, opts.SampleRing)
-	}
-	spec.Maps["samples"].MaxEntries = uint32(ring)
+	// The ring has its full size even with sampling off: SetSampleEvery
+	// may switch it on at any time.
+	spec.Maps["samples"].MaxEntries = uint32(max(os.Getpagesize(), opts.SampleRing))
 	for name, v := range map[string]any{
 		"target_netns":  opts.Netns,
 		"skip_reason_a": reasons.notDropped,
@@ -235,11 +233,9 @@ func load(opts TracerOptions, attach string, reasons *Reasons, rxSk bool, kspec 
 		return nil, wrapLoadErr(attach, err)
 	}
 	t.lnk = lnk
-	if opts.SampleEvery > 0 {
-		if t.ring, err = ringbuf.NewReader(coll.Maps["samples"]); err != nil {
-			t.Close()
-			return nil, fmt.Errorf("droptrace: samples ring: %w", err)
-		}
+	if t.ring, err = ringbuf.NewReader(coll.Maps["samples"]); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("droptrace: samples ring: %w", err)
 	}
 	return t, nil
 }
@@ -291,6 +287,26 @@ func (t *Tracer) Netns() uint32 { return t.opts.Netns }
 // Sampling returns one drop in how many is sampled (0: off) and the cap
 // of samples a second per CPU.
 func (t *Tracer) Sampling() (every, max uint32) { return t.opts.SampleEvery, t.opts.SampleMax }
+
+// SetSampleEvery switches the sampled stream while the program runs: one
+// drop in every per CPU from the next drops on, 0 off. Samples already
+// in the ring are still read.
+func (t *Tracer) SetSampleEvery(every uint32) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.coll == nil {
+		return errClosed
+	}
+	v := t.coll.Variables["sample_every"]
+	if v == nil {
+		return errors.New("droptrace: the program has no sample_every")
+	}
+	if err := v.Set(every); err != nil {
+		return fmt.Errorf("droptrace: set sample_every: %w", err)
+	}
+	t.opts.SampleEvery = every
+	return nil
+}
 
 // RunStats returns how many times the kernel ran the attached program
 // and the time it spent in it: the cost per drop, for the benchmark. The
@@ -443,7 +459,7 @@ func emit(kb []byte, vals []rawVal, fn func(flowKey, flowVal)) error {
 
 // ReadSamples calls fn with each sample waiting in the ring, at most
 // limit of them, without waiting for more, and returns how many it
-// read. It does nothing when sampling is off.
+// read.
 func (t *Tracer) ReadSamples(limit int, fn func(sample)) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -52,8 +52,12 @@ volatile const __u32 target_netns;    /* netns inode in scope; 0: all */
 volatile const __u32 skip_reason_a = ~0U; /* SKB_NOT_DROPPED_YET on this kernel */
 volatile const __u32 skip_reason_b = ~0U; /* SKB_CONSUMED on this kernel */
 volatile const bool has_rx_sk;        /* the tracepoint has rx_sk (6.12+) */
-volatile const __u32 sample_every;    /* sample one drop in this many per CPU; 0: off */
 volatile const __u32 sample_max;      /* at most this many samples a second per CPU; 0: no cap */
+
+/* Set by user space at any time (.bss, mapped writable): the Drops tab
+ * switches the sampled stream on and off while the program runs. Off,
+ * it costs the program one load and a branch per drop. */
+volatile __u32 sample_every;          /* sample one drop in this many per CPU; 0: off */
 
 enum counter {
 	CTR_SEEN,
