@@ -44,6 +44,8 @@ type Options struct {
 	SampleRing int
 	// Kallsyms is the symbol file ("/proc/kallsyms" when empty).
 	Kallsyms string
+	// program forces one program of the object (TracerOptions.program).
+	program string
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
@@ -169,7 +171,7 @@ func (c *Collector) startLocked() error {
 		ns = 0
 	}
 	t, err := OpenTracer(TracerOptions{Netns: ns, MaxFlows: c.opts.MaxFlows, Attach: c.opts.Attach,
-		SampleEvery: c.opts.SampleEvery, SampleMax: c.opts.SampleMax, SampleRing: c.opts.SampleRing})
+		SampleEvery: c.opts.SampleEvery, SampleMax: c.opts.SampleMax, SampleRing: c.opts.SampleRing, program: c.opts.program})
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package droptrace
 import (
 	"net"
 	"net/netip"
+	"strconv"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -15,13 +16,30 @@ import (
 // header without extension headers), and reads the L4 header apart when
 // IPv4 options or IPv6 extension headers sit between them
 // (TestIntegrationIncidentUDP6HopByHop). These tests cover the other two
-// cases: the ports are read right, and the bytes are the IP length.
+// cases: the ports are read right, and the bytes are the IP length; each
+// with every program of the object (loads from the packet, copies with
+// bpf_probe_read_kernel, the raw tracepoint), which all load on this
+// kernel.
+
+// eachProgram runs fn in a subtest for each program of the object, with
+// a namespace named name and the program's number.
+func eachProgram(t *testing.T, name string, fn func(t *testing.T, ns *netnstest.NS, opts Options)) {
+	for i, p := range programs {
+		t.Run(p.name, func(t *testing.T) {
+			ns := netnstest.New(t, name+strconv.Itoa(i))
+			fn(t, ns, Options{program: p.name})
+		})
+	}
+}
 
 // TestIntegrationIncidentUDP6ClosedPort: IPv6 UDP without extension
 // headers to a closed port, tuple from the single read.
 func TestIntegrationIncidentUDP6ClosedPort(t *testing.T) {
-	ns := netnstest.New(t, "dt-udp6p")
-	c := newNSCollector(t, ns, Options{})
+	eachProgram(t, "dt-udp6p", testUDP6ClosedPort)
+}
+
+func testUDP6ClosedPort(t *testing.T, ns *netnstest.NS, opts Options) {
+	c := newNSCollector(t, ns, opts)
 	base := readNstat(t, ns)
 	dst := netip.MustParseAddrPort("[::1]:7015")
 	const size = 32
@@ -54,8 +72,11 @@ func TestIntegrationIncidentUDP6ClosedPort(t *testing.T) {
 // options (an IHL of 6) to a closed port: the ports are read after the
 // options.
 func TestIntegrationIncidentUDPWithIPOptions(t *testing.T) {
-	ns := netnstest.New(t, "dt-ipopt")
-	c := newNSCollector(t, ns, Options{})
+	eachProgram(t, "dt-ipopt", testUDPWithIPOptions)
+}
+
+func testUDPWithIPOptions(t *testing.T, ns *netnstest.NS, opts Options) {
+	c := newNSCollector(t, ns, opts)
 	base := readNstat(t, ns)
 	const port, sport, size = 7016, 40016, 24
 	ns.Do(t, func() {
@@ -87,6 +108,32 @@ func TestIntegrationIncidentUDPWithIPOptions(t *testing.T) {
 	for _, f := range fs {
 		if f.L3 != "ipv4" || f.SrcPort != sport || f.Bytes != incidentPackets*(24+8+size) {
 			t.Errorf("flow %+v: want ipv4 from port %d, %d bytes (IHL 6)", f, sport, incidentPackets*(24+8+size))
+		}
+	}
+}
+
+// TestIntegrationProgramOrder: on this kernel (6.16+) the loader takes
+// the program that loads from the packet; forcing the raw tracepoint
+// takes kfree_skb_raw.
+func TestIntegrationProgramOrder(t *testing.T) {
+	ns := netnstest.New(t, "dt-order")
+	ino, err := NetnsInode("/run/netns/" + ns.Name)
+	must(t, err)
+	for _, tt := range []struct {
+		attach, want string
+	}{
+		{"", progBTFDirect},
+		{AttachBTF, progBTFDirect},
+		{AttachRaw, progRaw},
+	} {
+		tr, err := OpenTracer(TracerOptions{Attach: tt.attach, Netns: ino})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := tr.Program()
+		tr.Close()
+		if got != tt.want {
+			t.Errorf("attach %q: program %s, want %s", tt.attach, got, tt.want)
 		}
 	}
 }

@@ -63,6 +63,9 @@ type TracerOptions struct {
 	SampleMax uint32
 	// SampleRing is the ring's size in bytes (DefaultSampleRing when 0).
 	SampleRing int
+	// program, when set, is the only program tried (tests: each of
+	// programs in turn).
+	program string
 }
 
 // Tracer is the loaded and attached BPF program with its maps. Its
@@ -70,6 +73,7 @@ type TracerOptions struct {
 type Tracer struct {
 	opts    TracerOptions
 	attach  string
+	program string // its name in the object (programs)
 	reasons *Reasons
 
 	mu       sync.Mutex
@@ -115,9 +119,21 @@ const (
 
 // Program names in the object.
 const (
-	progBTF = "kfree_skb_btf"
-	progRaw = "kfree_skb_raw"
+	progBTFDirect = "kfree_skb_btf_direct"
+	progBTF       = "kfree_skb_btf"
+	progRaw       = "kfree_skb_raw"
 )
+
+// programs are the object's programs for each attach point, in the order
+// the loader tries them: on tp_btf, first the one that loads the packet's
+// headers directly (kernels from 6.16 on let a tp_btf program read
+// skb->head as untrusted memory; the verifier refuses it before), then
+// the one that copies them with bpf_probe_read_kernel.
+var programs = []struct{ attach, name string }{
+	{AttachBTF, progBTFDirect},
+	{AttachBTF, progBTF},
+	{AttachRaw, progRaw},
+}
 
 // OpenTracer loads the program for this kernel and attaches it. The
 // error wraps collectors.ErrPermission without CAP_BPF and CAP_PERFMON,
@@ -151,13 +167,12 @@ func OpenTracer(opts TracerOptions) (*Tracer, error) {
 	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK.
 	_ = rlimit.RemoveMemlock()
 
-	attaches := []string{AttachBTF, AttachRaw}
-	if opts.Attach != "" {
-		attaches = []string{opts.Attach}
-	}
 	var errs []error
-	for _, a := range attaches {
-		t, err := load(opts, a, reasons, rxSk, kspec)
+	for _, p := range programs {
+		if (opts.Attach != "" && p.attach != opts.Attach) || (opts.program != "" && p.name != opts.program) {
+			continue
+		}
+		t, err := load(opts, p.attach, p.name, reasons, rxSk, kspec)
 		if err == nil {
 			return t, nil
 		}
@@ -169,8 +184,8 @@ func OpenTracer(opts TracerOptions) (*Tracer, error) {
 	return nil, errors.Join(errs...)
 }
 
-// load loads and attaches the program for one attach point.
-func load(opts TracerOptions, attach string, reasons *Reasons, rxSk bool, kspec *btf.Spec) (*Tracer, error) {
+// load loads the program named keep and attaches it to attach.
+func load(opts TracerOptions, attach, keep string, reasons *Reasons, rxSk bool, kspec *btf.Spec) (*Tracer, error) {
 	spec, err := loadDroptrace()
 	if err != nil {
 		return nil, fmt.Errorf("droptrace: parse embedded object: %w", err)
@@ -178,11 +193,11 @@ func load(opts TracerOptions, attach string, reasons *Reasons, rxSk bool, kspec 
 	if err := checkSpec(spec); err != nil {
 		return nil, err
 	}
-	keep, drop := progBTF, progRaw
-	if attach == AttachRaw {
-		keep, drop = progRaw, progBTF
+	for name := range spec.Programs {
+		if name != keep {
+			delete(spec.Programs, name)
+		}
 	}
-	delete(spec.Programs, drop)
 	innerSpec := spec.Maps["flows"].InnerMap.Copy()
 	innerSpec.Name, innerSpec.MaxEntries = innerName, uint32(opts.MaxFlows)
 	spec.Maps["flows"].InnerMap.MaxEntries = uint32(opts.MaxFlows)
@@ -204,12 +219,12 @@ func load(opts TracerOptions, attach string, reasons *Reasons, rxSk bool, kspec 
 	// CO-RE relocates against the kernel BTF already read.
 	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kspec}})
 	if err != nil {
-		return nil, wrapLoadErr(attach, err)
+		return nil, wrapLoadErr(attach+" "+keep, err)
 	}
 	prog := coll.Programs[keep]
 	var lnk link.Link
 	t := &Tracer{
-		opts: opts, attach: attach, reasons: reasons,
+		opts: opts, attach: attach, program: keep, reasons: reasons,
 		coll: coll, flows: coll.Maps["flows"], counters: coll.Maps["counters"],
 	}
 	for i := range t.inner {
@@ -274,6 +289,10 @@ func wrapLoadErr(attach string, err error) error {
 
 // Attach returns the attach point in use (AttachBTF or AttachRaw).
 func (t *Tracer) Attach() string { return t.attach }
+
+// Program returns the name of the program loaded: kfree_skb_btf_direct,
+// kfree_skb_btf or kfree_skb_raw.
+func (t *Tracer) Program() string { return t.program }
 
 // Reasons returns the kernel's drop reasons.
 func (t *Tracer) Reasons() *Reasons { return t.reasons }

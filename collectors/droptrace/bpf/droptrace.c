@@ -428,19 +428,13 @@ static __always_inline int parse_ipv6(struct flow_key *k, unsigned char *nh, con
 	return read_l4(k, nh + (off & 0xffff));
 }
 
-/* parse_ip reads the IP header at nh (and the L4 header after it) and
- * fills the key; proto is skb->protocol in host order. It returns 0, or
- * -1 when the headers could not be read. */
-static __always_inline int parse_ip(struct flow_key *k, unsigned char *nh, __u16 *proto, __u64 *len)
+/* parse_hdr fills the key from the IP header at b, avail bytes of the
+ * packet from nh (b is nh itself where the program may load from the
+ * packet directly, else a copy on the stack); proto is skb->protocol in
+ * host order. It returns 0, or -1 when the headers could not be read. */
+static __always_inline int parse_hdr(struct flow_key *k, unsigned char *nh, const __u8 *b, __u32 avail,
+				     __u16 *proto, __u64 *len)
 {
-	__u8 b[HDR_BYTES];
-	__u32 avail = HDR_BYTES;
-
-	if (bpf_probe_read_kernel(b, HDR_BYTES, nh)) {
-		avail = IPV6_HLEN;
-		if (bpf_probe_read_kernel(b, IPV6_HLEN, nh))
-			return -1;
-	}
 	if (*proto != ETH_P_IP && *proto != ETH_P_IPV6) {
 		/* Not set yet (an skb on its way out): the version nibble says. */
 		__u8 v = b[0] >> 4;
@@ -456,15 +450,49 @@ static __always_inline int parse_ip(struct flow_key *k, unsigned char *nh, __u16
 	return parse_ipv6(k, nh, b, avail, len);
 }
 
+/* parse_ip reads the IP header at nh (and the L4 header after it) into
+ * the stack with one bpf_probe_read_kernel and fills the key from it. */
+static __always_inline int parse_ip(struct flow_key *k, unsigned char *nh, __u16 *proto, __u64 *len)
+{
+	__u8 b[HDR_BYTES];
+	__u32 avail = HDR_BYTES;
+
+	if (bpf_probe_read_kernel(b, HDR_BYTES, nh)) {
+		avail = IPV6_HLEN;
+		if (bpf_probe_read_kernel(b, IPV6_HLEN, nh))
+			return -1;
+	}
+	return parse_hdr(k, nh, b, avail, proto, len);
+}
+
+/* parse_ip_direct fills the key from the headers at nh, loaded directly:
+ * kernels from 6.16 on type skb->head in a tp_btf program as read-only
+ * untrusted memory, read with faulting loads (a fault reads as 0), which
+ * costs no helper call. On older kernels the verifier refuses it and the
+ * loader takes the program that copies with bpf_probe_read_kernel. */
+static __always_inline int parse_ip_direct(struct flow_key *k, unsigned char *nh, __u16 *proto, __u64 *len)
+{
+	return parse_hdr(k, nh, (const __u8 *)nh, HDR_BYTES, proto, len);
+}
+
 #define HANDLE handle_btf
 #define RD(p, f) ((p)->f)
 #define RD_NETNS(p, nf) ((p)->nf.net->ns.inum)
+#define PARSE_IP parse_ip
 #include "handle.h"
 #undef HANDLE
+#undef PARSE_IP
+
+#define HANDLE handle_btf_direct
+#define PARSE_IP parse_ip_direct
+#include "handle.h"
+#undef HANDLE
+#undef PARSE_IP
 #undef RD
 #undef RD_NETNS
 
 #define HANDLE handle_raw
+#define PARSE_IP parse_ip
 #define RD(p, f) BPF_CORE_READ(p, f)
 #define RD_NETNS(p, nf) BPF_CORE_READ(p, nf.net, ns.inum)
 #include "handle.h"
@@ -472,17 +500,33 @@ static __always_inline int parse_ip(struct flow_key *k, unsigned char *nh, __u16
 #undef RD
 #undef RD_NETNS
 
-/* kfree_skb_btf: BTF-typed tracepoint (5.5+ with CONFIG_DEBUG_INFO_BTF). */
-SEC("tp_btf/kfree_skb")
-int kfree_skb_btf(__u64 *ctx)
+/* btf_sk returns the socket of a drop: rx_sk where the tracepoint has
+ * it, else skb->sk. */
+static __always_inline struct sock *btf_sk(__u64 *ctx, struct sk_buff *skb)
 {
-	struct sk_buff *skb = (struct sk_buff *)ctx[0];
 	struct sock *sk = 0;
 	if (has_rx_sk)
 		sk = (struct sock *)ctx[3];
 	if (!sk)
 		sk = skb->sk;
-	return handle_btf(ctx, skb, sk);
+	return sk;
+}
+
+/* kfree_skb_btf_direct: BTF-typed tracepoint reading the packet's
+ * headers with direct loads (6.16+: see parse_ip_direct). */
+SEC("tp_btf/kfree_skb")
+int kfree_skb_btf_direct(__u64 *ctx)
+{
+	struct sk_buff *skb = (struct sk_buff *)ctx[0];
+	return handle_btf_direct(ctx, skb, btf_sk(ctx, skb));
+}
+
+/* kfree_skb_btf: BTF-typed tracepoint (5.5+ with CONFIG_DEBUG_INFO_BTF). */
+SEC("tp_btf/kfree_skb")
+int kfree_skb_btf(__u64 *ctx)
+{
+	struct sk_buff *skb = (struct sk_buff *)ctx[0];
+	return handle_btf(ctx, skb, btf_sk(ctx, skb));
 }
 
 /* kfree_skb_raw: raw tracepoint, for kernels without BTF of their own

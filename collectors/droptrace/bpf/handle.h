@@ -5,8 +5,9 @@
  * CO-RE-relocated) loads, which the tp_btf program may do and which cost
  * no helper call; and as handle_raw, reading them with
  * bpf_probe_read_kernel (BPF_CORE_READ), as a raw tracepoint must.
- * HANDLE names the function, RD(p, field) reads p->field and
- * RD_NETNS(p, net_field) reads p->net_field.net->ns.inum.
+ * HANDLE names the function, RD(p, field) reads p->field,
+ * RD_NETNS(p, net_field) reads p->net_field.net->ns.inum and PARSE_IP
+ * reads the packet's headers (parse_ip, or parse_ip_direct).
  */
 
 /* handle counts and aggregates one drop. sk is the socket the drop
@@ -51,7 +52,7 @@ static __always_inline int HANDLE(__u64 *ctx, struct sk_buff *skb, struct sock *
 	__u16 proto = bpf_ntohs(RD(skb, protocol));
 	int err = -1;
 	if (head)
-		err = parse_ip(&k, head + nhoff, &proto, &len);
+		err = PARSE_IP(&k, head + nhoff, &proto, &len);
 	if (err) {
 		/* Keep the drop, without a tuple. */
 		__u16 l3 = proto;
