@@ -104,6 +104,18 @@ func (c *Collector) Source() string {
 	return "eBPF " + c.tracer.Attach()
 }
 
+// Program returns the name of the program the tracer loaded
+// (kfree_skb_btf_direct, kfree_skb_btf or kfree_skb_raw), "" before the
+// first Collect.
+func (c *Collector) Program() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tracer == nil {
+		return ""
+	}
+	return c.tracer.Program()
+}
+
 // NetnsInode returns the inode of a network namespace file
 // ("/proc/self/ns/net", "/run/netns/NAME"), which is what the tracer
 // compares with the kernel's ns.inum.

@@ -109,8 +109,10 @@ loop:
 	}
 	var runs uint64
 	var runtime time.Duration
+	var program string
 	if tracer != nil {
 		runs, runtime, _ = tracer.RunStats()
+		program = tracer.Program()
 	}
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -127,7 +129,7 @@ loop:
 		"seconds": secs, "cpu_s": cpu, "cpu_pct": 100 * cpu / secs, "max_read_ms": float64(maxRead.Microseconds()) / 1000,
 		"rss_kb": status("VmRSS"), "hwm_kb": status("VmHWM"),
 		"seen": d.Seen, "no_socket": noSocket, "attributed": d.Attributed, "unattributed": d.Unattributed, "not_aggregated": d.NotAggregated,
-		"map_entries": d.MapEntries, "map_max": d.MapMax, "flows": len(d.Flows), "attach": d.Attach,
+		"map_entries": d.MapEntries, "map_max": d.MapMax, "flows": len(d.Flows), "attach": d.Attach, "program": program,
 		"sampled": d.Sampling.Sampled, "emitted": d.Sampling.Emitted, "lost": d.Sampling.Lost, "read": d.Sampling.Read,
 		"prog_runs": runs, "prog_ns_per_run": float64(runtime.Nanoseconds()) / float64(max(runs, 1)),
 		"netdm_total": p.mon.Total, "netdm_lost": p.mon.Lost, "netdm_queue_dropped": p.mon.QueueDropped,
