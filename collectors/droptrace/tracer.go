@@ -193,6 +193,9 @@ func load(opts TracerOptions, attach, keep string, reasons *Reasons, rxSk bool, 
 	if err := checkSpec(spec); err != nil {
 		return nil, err
 	}
+	if spec.Programs[keep] == nil {
+		return nil, fmt.Errorf("droptrace %s: the embedded object has no program %s", attach, keep)
+	}
 	for name := range spec.Programs {
 		if name != keep {
 			delete(spec.Programs, name)
