@@ -112,7 +112,7 @@ func testUDPWithIPOptions(t *testing.T, ns *netnstest.NS, opts Options) {
 	}
 }
 
-// TestIntegrationProgramOrder: on this kernel (6.16+) the loader takes
+// TestIntegrationProgramOrder: on this kernel (6.18) the loader takes
 // the program that loads from the packet; forcing the raw tracepoint
 // takes kfree_skb_raw.
 func TestIntegrationProgramOrder(t *testing.T) {

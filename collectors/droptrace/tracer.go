@@ -126,8 +126,8 @@ const (
 
 // programs are the object's programs for each attach point, in the order
 // the loader tries them: on tp_btf, first the one that loads the packet's
-// headers directly (kernels from 6.16 on let a tp_btf program read
-// skb->head as untrusted memory; the verifier refuses it before), then
+// headers directly (recent kernels, 6.18 here, let a tp_btf program read
+// skb->head as untrusted memory; older ones, 6.1 in the VM, refuse it), then
 // the one that copies them with bpf_probe_read_kernel.
 var programs = []struct{ attach, name string }{
 	{AttachBTF, progBTFDirect},

@@ -466,10 +466,11 @@ static __always_inline int parse_ip(struct flow_key *k, unsigned char *nh, __u16
 }
 
 /* parse_ip_direct fills the key from the headers at nh, loaded directly:
- * kernels from 6.16 on type skb->head in a tp_btf program as read-only
- * untrusted memory, read with faulting loads (a fault reads as 0), which
- * costs no helper call. On older kernels the verifier refuses it and the
- * loader takes the program that copies with bpf_probe_read_kernel. */
+ * recent kernels (6.18 here; not 6.1) type skb->head in a tp_btf program
+ * as read-only untrusted memory, read with faulting loads (a fault reads
+ * as 0), which costs no helper call. On older kernels the verifier
+ * refuses it and the loader takes the program that copies with
+ * bpf_probe_read_kernel. */
 static __always_inline int parse_ip_direct(struct flow_key *k, unsigned char *nh, __u16 *proto, __u64 *len)
 {
 	return parse_hdr(k, nh, (const __u8 *)nh, HDR_BYTES, proto, len);
@@ -513,7 +514,7 @@ static __always_inline struct sock *btf_sk(__u64 *ctx, struct sk_buff *skb)
 }
 
 /* kfree_skb_btf_direct: BTF-typed tracepoint reading the packet's
- * headers with direct loads (6.16+: see parse_ip_direct). */
+ * headers with direct loads (recent kernels: see parse_ip_direct). */
 SEC("tp_btf/kfree_skb")
 int kfree_skb_btf_direct(__u64 *ctx)
 {
