@@ -215,6 +215,8 @@ done
 	echo "The program's own time per drop (kernel BPF statistics on, $CAL_RUNS floods of 200,000, median): $(printf %.0f "$prog_ns") ns, against $(awk -v a="$ppc_off" 'BEGIN{printf "%.0f", 1e9/a}') ns per packet off: $prog_loss% of the flood's time."
 	[ -n "$base_lines" ] && echo "$base_lines"
 	echo
+	echo "pwru is not compared: not installable here (no Debian package, the Go module proxy refuses it; see the head of run.sh). NET_DM: vmtest/bench.sh, RESULTS-vm.md."
+	echo
 	echo "| map keys | flows kept | attributed | memlock of the two hashes, bytes | tracer RSS kB | tracer peak RSS kB | seen | unattributed |"
 	echo "|---|---|---|---|---|---|---|---|"
 	printf "%s" "$mem"
