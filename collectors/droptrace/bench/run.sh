@@ -23,14 +23,14 @@
 # could not build it anyway. NET_DM is compared in the VM
 # (vmtest/bench.sh): this kernel has no drop monitor.
 #
-# Environment: RUNS=15 DURATION=2s CAL_RUNS=3 RESULTS=path/to/RESULTS.md
+# Environment: RUNS=40 DURATION=1s CAL_RUNS=3 RESULTS=path/to/RESULTS.md
 # BASE=<commit> (also runs that commit's BPF program, for old vs new)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
-RUNS=${RUNS:-15}
-DURATION=${DURATION:-2s}
+RUNS=${RUNS:-40}
+DURATION=${DURATION:-1s}
 CAL_RUNS=${CAL_RUNS:-3}
 RESULTS=${RESULTS:-$here/RESULTS.md}
 
