@@ -12,7 +12,8 @@ import (
 // namespace where a process holds a UDP socket it never reads: the Drops
 // tab's reasons view names the source and the reason, enter lists the
 // flow with its owner, enter again shows its connection, whose Drops
-// column counts the traced drops.
+// column counts the traced drops; S switches the sampled stream on and
+// off.
 func TestIntegrationE2ETmuxDropTrace(t *testing.T) {
 	requireTools(t, "socat", "/usr/bin/python3")
 	bin := netlensBinary(t)
@@ -44,6 +45,15 @@ func TestIntegrationE2ETmuxDropTrace(t *testing.T) {
 	if !strings.Contains(scr, "python3") {
 		t.Errorf("connections filtered to the flow:\n%s", scr)
 	}
+	// S in the Drops tab (back on the flows view) switches the sampled
+	// stream on, then off; on, from the next refresh, the flows view
+	// offers the flow's sampled packets, and off again the connection.
+	s.keys("2", "S")
+	s.waitText("drop samples on: one drop in 100 per CPU", 10*time.Second)
+	s.waitText("(enter: its sampled packets; left: back)", 10*time.Second)
+	s.keys("S")
+	s.waitText("drop samples off", 10*time.Second)
+	s.waitText("(enter: the connection; left: back)", 10*time.Second)
 	s.keys("q")
 	s.waitText("EXIT=0", 10*time.Second)
 }

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"netlens/collectors"
+	"netlens/collectors/droptrace"
 	"netlens/collectors/netns"
 	"netlens/collectors/sockets"
 	"netlens/model"
@@ -35,6 +38,7 @@ type nsSwitcher struct {
 	runner   *collectors.Staged
 	filters  switchingFilters
 	capture  switchingCapture
+	sample   switchingSample
 	switches int
 	// recoverWait waits for the runner's recoverLoop to end.
 	recoverWait func()
@@ -65,6 +69,7 @@ func (s *nsSwitcher) nsFD() int {
 func newNSSwitcher(ctx context.Context, o options, store *model.Store) (*nsSwitcher, error) {
 	o.owners = sockets.NewOwnerCache("")
 	s := &nsSwitcher{parent: ctx, o: o, store: store, watchDone: make(chan struct{})}
+	s.sample.init(o.dropSample)
 	if o.debugLog != "" {
 		f, err := os.OpenFile(o.debugLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 		if err != nil {
@@ -95,6 +100,7 @@ func (s *nsSwitcher) startLocked() error {
 	}
 	s.filters.set(tuiFilters(s.store, cfg, specs, s.o.revert))
 	s.capture.set(tuiCapture(specs))
+	s.sample.set(tuiDropTrace(specs))
 	// At start too: at 100,000 sockets and flows the conntrack dump
 	// doubled the time to the first frame (docs/performance.md, "The
 	// TUI at 100k").
@@ -367,6 +373,73 @@ func (c *switchingCapture) WritePcapng(path string, flow *model.CaptureFlowKey) 
 		return 0, fmt.Errorf("no capture runs in this namespace")
 	}
 	return cur.WritePcapng(path, flow)
+}
+
+// switchingSample is the Drops tab's sampled-stream control
+// (ui.DropSampleControl) across switches: it switches the drop tracer
+// running now and gives each new one the setting in force. Safe for
+// concurrent use.
+type switchingSample struct {
+	mu sync.Mutex
+	c  *droptrace.Collector // nil: the drop source is not the tracer
+	// every is the setting in force: one drop in every (0: off); on is
+	// what Toggle switches on (--drop-trace-sample, else
+	// defaultToggleSample).
+	every, on uint32
+}
+
+// defaultToggleSample is the rate S switches on without
+// --drop-trace-sample: one drop in 100 per CPU, so that a flood samples
+// a few a second at most per CPU.
+const defaultToggleSample = 100
+
+// init takes the --drop-trace-sample setting, once.
+func (c *switchingSample) init(every uint32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.every, c.on = every, cmp.Or(every, defaultToggleSample)
+}
+
+// set takes the tracer of a new start (nil: none) before it runs.
+func (c *switchingSample) set(t *droptrace.Collector) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.c = t
+	if t != nil {
+		_ = t.SetSampling(c.every) // not started: it only sets the option
+	}
+}
+
+// Toggle implements ui.DropSampleControl.
+func (c *switchingSample) Toggle() (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.c == nil {
+		return "", errors.New("the sampled stream needs the eBPF drop tracer (--drop-source ebpf)")
+	}
+	every := c.on
+	if c.every != 0 {
+		every = 0
+	}
+	if err := c.c.SetSampling(every); err != nil {
+		return "", err
+	}
+	c.every = every
+	if every == 0 {
+		return "drop samples off", nil
+	}
+	return fmt.Sprintf("drop samples on: one drop in %d per CPU, at most %d a second per CPU (reasons view: enter on a flow)", every, droptrace.DefaultSampleMax), nil
+}
+
+// tuiDropTrace is the drop tracer among the collectors, nil when the drop
+// source is not the tracer.
+func tuiDropTrace(specs []collectors.Spec) *droptrace.Collector {
+	for _, s := range specs {
+		if c, ok := s.Collector.(*droptrace.Collector); ok {
+			return c
+		}
+	}
+	return nil
 }
 
 // captureControl is the Capture tab's control: nil when no capture runs

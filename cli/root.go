@@ -395,6 +395,8 @@ func runTUI(ctx context.Context, o options) error {
 			Sysctl:     sysctls,
 			NetNS:      sw,
 			Recorder:   tuiRecorder(ctx, store, o),
+			// Always wired: without the tracer, S says it needs it.
+			DropSample: &sw.sample,
 		},
 		Glyphs:     glyphs(o.ascii),
 		CaptureDir: o.snapshotDir,

@@ -105,6 +105,7 @@ func New(store *model.Store, opts Options) *App {
 	ed.status = func(s string, isErr bool) { a.setStatus(s, isErr) }
 	dp := newDropsPage(c, opts.Deps.Drops, ctCollector(opts.Deps), opts.Glyphs)
 	dp.ed = ed
+	dp.sample = opts.Controls.DropSample
 	dp.tr.source, dp.rs.source = opts.DropSource, opts.DropSource
 	if opts.Offline != nil {
 		c.Changed = opts.Offline.Changed
@@ -288,6 +289,13 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		a.recReported = false
 		if msg.err != nil {
 			a.setStatus("recorder: "+oneLine(msg.err.Error()), true)
+		} else {
+			a.setStatus(msg.text, false)
+		}
+		return a, nil
+	case dropSampleMsg:
+		if msg.err != nil {
+			a.setStatus("drop samples: "+oneLine(msg.err.Error()), true)
 		} else {
 			a.setStatus(msg.text, false)
 		}

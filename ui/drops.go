@@ -78,6 +78,8 @@ type dropsPage struct {
 	// ed is e on a counter's explanation: it changes the counter's
 	// governing sysctl (shared with the Sysctl tab, which confirms).
 	ed *sysctlEditor
+	// sample switches the tracer's sampled stream (S); nil: not here.
+	sample DropSampleControl
 }
 
 func newDropsPage(c Common, deps []string, ctName string, g Glyphs) *dropsPage {
@@ -226,6 +228,9 @@ func (p *dropsPage) Update(msg tea.Msg) (page, tea.Cmd) {
 		p.Sync()
 		return p, nil
 	}
+	if msg, ok := msg.(tea.KeyPressMsg); ok && key.Matches(msg, p.Keys.DropSample) {
+		return p, dropSampleToggleCmd(p.sample)
+	}
 	return p.updateView(msg)
 }
 
@@ -354,6 +359,9 @@ func (p *dropsPage) explainKey() key.Binding {
 
 // FullHelp implements page.
 func (p *dropsPage) FullHelp() [][]key.Binding {
+	if p.sample != nil {
+		return [][]key.Binding{{p.Keys.View, p.Keys.ShowAll, p.explainKey(), p.Keys.DropSample}}
+	}
 	return [][]key.Binding{{p.Keys.View, p.Keys.ShowAll, p.explainKey()}}
 }
 

@@ -53,6 +53,9 @@ type KeyMap struct {
 	CaptureWrite key.Binding
 	CaptureStart key.Binding // start / stop a capture
 
+	// Drops tab: the drop tracer's sampled stream on and off.
+	DropSample key.Binding
+
 	// Shorter help texts for the footer.
 	shortHelp, shortFilter, shortTab, shortSort, shortPause, shortSnapshot, shortView key.Binding
 
@@ -109,6 +112,8 @@ func DefaultKeyMap() *KeyMap {
 		FilterAccept: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
 		FilterDelete: key.NewBinding(key.WithKeys("backspace", "ctrl+h"), key.WithHelp("bksp", "delete")),
 		FilterClear:  key.NewBinding(key.WithKeys("ctrl+u", "ctrl+w"), key.WithHelp("ctrl+u", "clear")),
+
+		DropSample: key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "drop samples on/off")),
 	}
 	short := func(b key.Binding, desc string) key.Binding {
 		b.SetHelp(b.Help().Key, desc)

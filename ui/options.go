@@ -84,6 +84,9 @@ type Controls struct {
 	// PacketLog streams a rule's packet log for the Filters tab (Enter on
 	// a rule); nil, or ErrNoPacketLog from it, leaves Enter to details.
 	PacketLog PacketLogControl
+	// DropSample switches the eBPF drop tracer's sampled stream (S in
+	// the Drops tab); nil turns the key off.
+	DropSample DropSampleControl
 }
 
 // PacketLogControl streams the packet log of a rule (control/filter.Control
@@ -95,6 +98,17 @@ type PacketLogControl interface {
 	// PacketLog calls fn with every packet rule id logs, and lost after
 	// each receive-buffer overrun, until ctx is done.
 	PacketLog(ctx context.Context, id uint32, fn func(model.LoggedPacket), lost func()) error
+}
+
+// DropSampleControl switches the eBPF drop tracer's sampled stream on and
+// off while it runs (S in the Drops tab; cli's switchingSample over
+// collectors/droptrace). Toggle, which may wait for a read of the tracer
+// in progress, is called from tea.Cmds only. Implementations must be safe
+// for concurrent use.
+type DropSampleControl interface {
+	// Toggle switches the stream on (one drop in N per CPU) when it is
+	// off and off when it is on, and says what it did.
+	Toggle() (msg string, err error)
 }
 
 // RecordControl starts and stops the flight recorder (R; cli's

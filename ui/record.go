@@ -1,6 +1,10 @@
 package ui
 
-import tea "charm.land/bubbletea/v2"
+import (
+	"errors"
+
+	tea "charm.land/bubbletea/v2"
+)
 
 // recordMsg is the result of a Toggle.
 type recordMsg struct {
@@ -14,6 +18,29 @@ func recordToggleCmd(rc RecordControl) tea.Cmd {
 		return recordMsg{text, err}
 	}
 }
+
+// dropSampleMsg is the result of a DropSampleControl.Toggle.
+type dropSampleMsg struct {
+	text string
+	err  error
+}
+
+// dropSampleToggleCmd switches the drop tracer's sampled stream (S in
+// the Drops tab).
+func dropSampleToggleCmd(c DropSampleControl) tea.Cmd {
+	if c == nil {
+		return func() tea.Msg {
+			return dropSampleMsg{err: errNoDropSample}
+		}
+	}
+	return func() tea.Msg {
+		text, err := c.Toggle()
+		return dropSampleMsg{text, err}
+	}
+}
+
+// errNoDropSample is why S does nothing without a control.
+var errNoDropSample = errors.New("the sampled stream needs the eBPF drop tracer, live")
 
 // checkRecorder says in the status line, once, why the recorder stopped
 // by itself (a full disk).

@@ -44,6 +44,8 @@ type Options struct {
 	SampleRing int
 	// Kallsyms is the symbol file ("/proc/kallsyms" when empty).
 	Kallsyms string
+	// program forces one program of the object (TracerOptions.program).
+	program string
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
@@ -100,6 +102,18 @@ func (c *Collector) Source() string {
 		return "eBPF"
 	}
 	return "eBPF " + c.tracer.Attach()
+}
+
+// Program returns the name of the program the tracer loaded
+// (kfree_skb_btf_direct, kfree_skb_btf or kfree_skb_raw), "" before the
+// first Collect.
+func (c *Collector) Program() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tracer == nil {
+		return ""
+	}
+	return c.tracer.Program()
 }
 
 // NetnsInode returns the inode of a network namespace file
@@ -169,7 +183,7 @@ func (c *Collector) startLocked() error {
 		ns = 0
 	}
 	t, err := OpenTracer(TracerOptions{Netns: ns, MaxFlows: c.opts.MaxFlows, Attach: c.opts.Attach,
-		SampleEvery: c.opts.SampleEvery, SampleMax: c.opts.SampleMax, SampleRing: c.opts.SampleRing})
+		SampleEvery: c.opts.SampleEvery, SampleMax: c.opts.SampleMax, SampleRing: c.opts.SampleRing, program: c.opts.program})
 	if err != nil {
 		return err
 	}
@@ -263,6 +277,22 @@ func kallsyms(path string) *dropmon.Symbols {
 		symsCache[path] = s
 	}
 	return s
+}
+
+// SetSampling switches the sampled stream (Options.SampleEvery) while the
+// collector runs: one drop in every per CPU, 0 off; before the first
+// Collect it sets what the tracer starts with. It is safe to call
+// concurrently with Collect (it waits for a Collect in progress).
+func (c *Collector) SetSampling(every uint32) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tracer != nil {
+		if err := c.tracer.SetSampleEvery(every); err != nil {
+			return err
+		}
+	}
+	c.opts.SampleEvery = every
+	return nil
 }
 
 // RunStats is Tracer.RunStats of the tracer the collector runs.

@@ -11,7 +11,10 @@
 // droptrace_bpfel.o / droptrace_bpfeb.o; it reads kernel structures
 // through CO-RE relocations against the running kernel's BTF
 // (/sys/kernel/btf/vmlinux). It attaches as tp_btf/kfree_skb where the
-// kernel has BTF for its tracepoints, else as raw_tp/kfree_skb.
+// kernel has BTF for its tracepoints, else as raw_tp/kfree_skb; on
+// tp_btf it loads the packet's headers directly where the verifier
+// allows it (kfree_skb_btf_direct: recent kernels, 6.18 here), else
+// copies them with one bpf_probe_read_kernel (kfree_skb_btf).
 //
 // Reason names come from the running kernel's own enum skb_drop_reason
 // in its BTF (reasons.go), so they follow the kernel version; where BTF

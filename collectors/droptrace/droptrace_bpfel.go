@@ -16,20 +16,22 @@ import (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	droptraceMapCounters     = "counters"
-	droptraceMapFlows        = "flows"
-	droptraceMapSampleStates = "sample_states"
-	droptraceMapSamples      = "samples"
-	droptraceProgKfreeSkbBtf = "kfree_skb_btf"
-	droptraceProgKfreeSkbRaw = "kfree_skb_raw"
-	droptraceVarBtfFlowKey   = "btf_flow_key"
-	droptraceVarBtfFlowVal   = "btf_flow_val"
-	droptraceVarHasRxSk      = "has_rx_sk"
-	droptraceVarSampleEvery  = "sample_every"
-	droptraceVarSampleMax    = "sample_max"
-	droptraceVarSkipReasonA  = "skip_reason_a"
-	droptraceVarSkipReasonB  = "skip_reason_b"
-	droptraceVarTargetNetns  = "target_netns"
+	droptraceMapCounters           = "counters"
+	droptraceMapFlows              = "flows"
+	droptraceMapSampleStates       = "sample_states"
+	droptraceMapSamples            = "samples"
+	droptraceMapTickClocks         = "tick_clocks"
+	droptraceProgKfreeSkbBtf       = "kfree_skb_btf"
+	droptraceProgKfreeSkbBtfDirect = "kfree_skb_btf_direct"
+	droptraceProgKfreeSkbRaw       = "kfree_skb_raw"
+	droptraceVarBtfFlowKey         = "btf_flow_key"
+	droptraceVarBtfFlowVal         = "btf_flow_val"
+	droptraceVarHasRxSk            = "has_rx_sk"
+	droptraceVarSampleEvery        = "sample_every"
+	droptraceVarSampleMax          = "sample_max"
+	droptraceVarSkipReasonA        = "skip_reason_a"
+	droptraceVarSkipReasonB        = "skip_reason_b"
+	droptraceVarTargetNetns        = "target_netns"
 )
 
 // loadDroptrace returns the embedded CollectionSpec for droptrace.
@@ -74,8 +76,9 @@ type droptraceSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type droptraceProgramSpecs struct {
-	KfreeSkbBtf *ebpf.ProgramSpec `ebpf:"kfree_skb_btf"`
-	KfreeSkbRaw *ebpf.ProgramSpec `ebpf:"kfree_skb_raw"`
+	KfreeSkbBtf       *ebpf.ProgramSpec `ebpf:"kfree_skb_btf"`
+	KfreeSkbBtfDirect *ebpf.ProgramSpec `ebpf:"kfree_skb_btf_direct"`
+	KfreeSkbRaw       *ebpf.ProgramSpec `ebpf:"kfree_skb_raw"`
 }
 
 // droptraceMapSpecs contains maps before they are loaded into the kernel.
@@ -86,6 +89,7 @@ type droptraceMapSpecs struct {
 	Flows        *ebpf.MapSpec `ebpf:"flows"`
 	SampleStates *ebpf.MapSpec `ebpf:"sample_states"`
 	Samples      *ebpf.MapSpec `ebpf:"samples"`
+	TickClocks   *ebpf.MapSpec `ebpf:"tick_clocks"`
 }
 
 // droptraceVariableSpecs contains global variables before they are loaded into the kernel.
@@ -126,6 +130,7 @@ type droptraceMaps struct {
 	Flows        *ebpf.Map `ebpf:"flows"`
 	SampleStates *ebpf.Map `ebpf:"sample_states"`
 	Samples      *ebpf.Map `ebpf:"samples"`
+	TickClocks   *ebpf.Map `ebpf:"tick_clocks"`
 }
 
 func (m *droptraceMaps) Close() error {
@@ -134,6 +139,7 @@ func (m *droptraceMaps) Close() error {
 		m.Flows,
 		m.SampleStates,
 		m.Samples,
+		m.TickClocks,
 	)
 }
 
@@ -155,13 +161,15 @@ type droptraceVariables struct {
 //
 // It can be passed to loadDroptraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type droptracePrograms struct {
-	KfreeSkbBtf *ebpf.Program `ebpf:"kfree_skb_btf"`
-	KfreeSkbRaw *ebpf.Program `ebpf:"kfree_skb_raw"`
+	KfreeSkbBtf       *ebpf.Program `ebpf:"kfree_skb_btf"`
+	KfreeSkbBtfDirect *ebpf.Program `ebpf:"kfree_skb_btf_direct"`
+	KfreeSkbRaw       *ebpf.Program `ebpf:"kfree_skb_raw"`
 }
 
 func (p *droptracePrograms) Close() error {
 	return _DroptraceClose(
 		p.KfreeSkbBtf,
+		p.KfreeSkbBtfDirect,
 		p.KfreeSkbRaw,
 	)
 }

@@ -14,8 +14,11 @@ import (
 // with a hop-by-hop options header: the tuple is read past the extension
 // header.
 func TestIntegrationIncidentUDP6HopByHop(t *testing.T) {
-	ns := netnstest.New(t, "dt-udp6")
-	c := newNSCollector(t, ns, Options{})
+	eachProgram(t, "dt-udp6", testUDP6HopByHop)
+}
+
+func testUDP6HopByHop(t *testing.T, ns *netnstest.NS, opts Options) {
+	c := newNSCollector(t, ns, opts)
 	base := readNstat(t, ns)
 	const port = 7013
 	ns.Do(t, func() {

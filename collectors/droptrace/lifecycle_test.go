@@ -243,14 +243,10 @@ func waitGone(t *testing.T, kinds []string, before map[string]map[int]string) {
 }
 
 // TestIntegrationKilledLeavesNothing kills (SIGKILL) a process with the
-// tracer attached: its program, maps and link go with its descriptors.
+// tracer attached: its program, maps and link (every BPF object it held a
+// descriptor of) go with its descriptors.
 func TestIntegrationKilledLeavesNothing(t *testing.T) {
 	netnstest.RequireRoot(t)
-	kinds := []string{"prog", "map", "link"}
-	before := map[string]map[int]string{}
-	for _, k := range kinds {
-		before[k] = bpfObjects(t, k)
-	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"=hold")
 	out, err := cmd.StdoutPipe()
@@ -265,9 +261,35 @@ func TestIntegrationKilledLeavesNothing(t *testing.T) {
 	if progs := bpfList(t, "prog", nil); !strings.HasPrefix(progs[atoi(t, f[1])], "kfree_skb_btf") {
 		t.Errorf("program %s not listed by bpftool: %v", f[1], progs)
 	}
+	// Exactly what the helper holds (its descriptors): other processes'
+	// tracers come and go meanwhile (go test runs packages at once).
+	held := map[string]map[int]bool{}
+	for _, k := range []string{"prog", "map", "link"} {
+		held[k] = heldBy("/proc/"+strconv.Itoa(cmd.Process.Pid), k)
+	}
+	if !held["prog"][atoi(t, f[1])] || len(held["map"]) == 0 || len(held["link"]) == 0 {
+		t.Errorf("helper holds %v, want program %s, its maps and its link", held, f[1])
+	}
 	must(t, cmd.Process.Signal(syscall.SIGKILL))
 	_ = cmd.Wait()
-	waitGone(t, kinds, before)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var left []string
+		for k, ids := range held {
+			for id, name := range bpfList(t, k, nil) {
+				if ids[id] {
+					left = append(left, fmt.Sprintf("%s %d:%s", k, id, name))
+				}
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("left behind: %v", left)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func atoi(t *testing.T, s string) int {

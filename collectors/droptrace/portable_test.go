@@ -37,6 +37,7 @@ func portableIncident(t *testing.T, attach string) {
 		tr      model.DropTrace
 		noPorts uint64
 		port    uint16
+		program string // the program loaded (Collector.Program)
 		err     error
 	}
 	done := make(chan result, 1)
@@ -86,6 +87,7 @@ func portableIncident(t *testing.T, attach string) {
 		}
 		r.noPorts = after - before
 		r.tr, r.err = collect(c)
+		r.program = c.Program()
 	}()
 	r := <-done
 	if r.err != nil {
@@ -110,7 +112,7 @@ func portableIncident(t *testing.T, attach string) {
 	}
 	var un unix.Utsname
 	if len(fs) > 0 && unix.Uname(&un) == nil {
-		t.Logf("kernel %s, attach %s, NO_SOCKET is reason %d here", unix.ByteSliceToString(un.Release[:]), r.tr.Attach, fs[0].Code)
+		t.Logf("kernel %s, attach %s (program %s), NO_SOCKET is reason %d here", unix.ByteSliceToString(un.Release[:]), r.tr.Attach, r.program, fs[0].Code)
 	}
 }
 

@@ -128,3 +128,59 @@ func TestIntegrationSampleOff(t *testing.T) {
 		t.Errorf("sampling (-want +got)\n%s", diff)
 	}
 }
+
+// TestIntegrationSampleSwitch switches the sampled stream on and off
+// while the tracer runs (the Drops tab's key): off, 100 drops sample
+// nothing; on at one in 10, 1,000 drops sample one in ten per CPU and
+// each sample read carries its flow; off again, 100 more sample nothing
+// and the counts stay where they were.
+func TestIntegrationSampleSwitch(t *testing.T) {
+	ns := netnstest.New(t, "dt-sswitch")
+	c := newNSCollector(t, ns, Options{SampleMax: 1 << 20})
+	dst := netip.MustParseAddrPort("127.0.0.1:4447")
+	sendUDP(t, ns, "127.0.0.1", dst, 100, 1)
+	tr := waitSeen(t, c, 100)
+	if tr.Sampling.Every != 0 || tr.Sampling.Sampled != 0 {
+		t.Fatalf("off: sampling %+v, want nothing sampled", tr.Sampling)
+	}
+
+	must(t, c.SetSampling(10))
+	sendUDP(t, ns, "127.0.0.1", dst, 1000, 1)
+	tr = waitSeen(t, c, 1100)
+	s := tr.Sampling
+	cpus := uint64(ebpf.MustPossibleCPU())
+	if s.Every != 10 || s.Sampled < 100-cpus || s.Sampled > 100 || s.Emitted != s.Sampled || s.Read != s.Emitted || s.Lost != 0 {
+		t.Errorf("on: sampling %+v, want one in 10 of 1000 (%d-100) emitted and read", s, 100-cpus)
+	}
+	if len(s.Samples) == 0 || s.Samples[0].Flow.DstPort != dst.Port() {
+		t.Errorf("on: samples %+v, want the flow to port %d", s.Samples, dst.Port())
+	}
+
+	must(t, c.SetSampling(0))
+	sendUDP(t, ns, "127.0.0.1", dst, 100, 1)
+	tr = waitSeen(t, c, 1200)
+	if tr.Sampling.Every != 0 || tr.Sampling.Sampled != s.Sampled || tr.Sampling.Read != s.Read {
+		t.Errorf("off again: sampling %+v, want the counts of %+v", tr.Sampling, s)
+	}
+}
+
+// TestIntegrationSampleSetBeforeStart: SetSampling before the first
+// Collect (cli gives a namespace switch's new tracer the setting in
+// force) is what the tracer starts with.
+func TestIntegrationSampleSetBeforeStart(t *testing.T) {
+	ns := netnstest.New(t, "dt-sbefore")
+	ino, err := NetnsInode("/run/netns/" + ns.Name)
+	must(t, err)
+	c := New(Options{Netns: ino})
+	t.Cleanup(func() { c.Close() })
+	must(t, c.SetSampling(5))
+	sendUDP(t, ns, "127.0.0.1", netip.MustParseAddrPort("127.0.0.1:4448"), 1, 1) // before the tracer: not seen
+	_, err = collect(c)
+	must(t, err)
+	sendUDP(t, ns, "127.0.0.1", netip.MustParseAddrPort("127.0.0.1:4448"), 50, 1)
+	tr := waitSeen(t, c, 50)
+	cpus := uint64(ebpf.MustPossibleCPU())
+	if s := tr.Sampling; s.Every != 5 || s.Sampled < 10-cpus || s.Sampled > 10 || s.Read != s.Sampled {
+		t.Errorf("sampling %+v, want one in 5 of 50 from the start", s)
+	}
+}

@@ -55,13 +55,17 @@ type TracerOptions struct {
 	Attach string
 	// SampleEvery turns on the sampled stream: one drop in SampleEvery
 	// (counted per CPU) is written with its headers to the samples ring.
-	// 0 turns it off (the default: no per-packet work beyond counting).
+	// 0 turns it off (the default: no per-packet work beyond counting);
+	// SetSampleEvery changes it while the program runs.
 	SampleEvery uint32
 	// SampleMax caps the samples a second per CPU (DefaultSampleMax when
 	// 0); samples over the cap are counted as lost.
 	SampleMax uint32
 	// SampleRing is the ring's size in bytes (DefaultSampleRing when 0).
 	SampleRing int
+	// program, when set, is the only program tried (tests: each of
+	// programs in turn).
+	program string
 }
 
 // Tracer is the loaded and attached BPF program with its maps. Its
@@ -69,6 +73,7 @@ type TracerOptions struct {
 type Tracer struct {
 	opts    TracerOptions
 	attach  string
+	program string // its name in the object (programs)
 	reasons *Reasons
 
 	mu       sync.Mutex
@@ -78,7 +83,7 @@ type Tracer struct {
 	inner    [2]*ebpf.Map // the two hashes; inner[active] is in use
 	active   int
 	counters *ebpf.Map
-	ring     *ringbuf.Reader // nil when sampling is off
+	ring     *ringbuf.Reader
 	// Buffers for batch reads, reused.
 	keys []rawKey
 	vals []rawVal
@@ -114,9 +119,21 @@ const (
 
 // Program names in the object.
 const (
-	progBTF = "kfree_skb_btf"
-	progRaw = "kfree_skb_raw"
+	progBTFDirect = "kfree_skb_btf_direct"
+	progBTF       = "kfree_skb_btf"
+	progRaw       = "kfree_skb_raw"
 )
+
+// programs are the object's programs for each attach point, in the order
+// the loader tries them: on tp_btf, first the one that loads the packet's
+// headers directly (recent kernels, 6.18 here, let a tp_btf program read
+// skb->head as untrusted memory; older ones, 6.1 in the VM, refuse it), then
+// the one that copies them with bpf_probe_read_kernel.
+var programs = []struct{ attach, name string }{
+	{AttachBTF, progBTFDirect},
+	{AttachBTF, progBTF},
+	{AttachRaw, progRaw},
+}
 
 // OpenTracer loads the program for this kernel and attaches it. The
 // error wraps collectors.ErrPermission without CAP_BPF and CAP_PERFMON,
@@ -150,13 +167,12 @@ func OpenTracer(opts TracerOptions) (*Tracer, error) {
 	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK.
 	_ = rlimit.RemoveMemlock()
 
-	attaches := []string{AttachBTF, AttachRaw}
-	if opts.Attach != "" {
-		attaches = []string{opts.Attach}
-	}
 	var errs []error
-	for _, a := range attaches {
-		t, err := load(opts, a, reasons, rxSk, kspec)
+	for _, p := range programs {
+		if (opts.Attach != "" && p.attach != opts.Attach) || (opts.program != "" && p.name != opts.program) {
+			continue
+		}
+		t, err := load(opts, p.attach, p.name, reasons, rxSk, kspec)
 		if err == nil {
 			return t, nil
 		}
@@ -168,8 +184,8 @@ func OpenTracer(opts TracerOptions) (*Tracer, error) {
 	return nil, errors.Join(errs...)
 }
 
-// load loads and attaches the program for one attach point.
-func load(opts TracerOptions, attach string, reasons *Reasons, rxSk bool, kspec *btf.Spec) (*Tracer, error) {
+// load loads the program named keep and attaches it to attach.
+func load(opts TracerOptions, attach, keep string, reasons *Reasons, rxSk bool, kspec *btf.Spec) (*Tracer, error) {
 	spec, err := loadDroptrace()
 	if err != nil {
 		return nil, fmt.Errorf("droptrace: parse embedded object: %w", err)
@@ -177,20 +193,20 @@ func load(opts TracerOptions, attach string, reasons *Reasons, rxSk bool, kspec 
 	if err := checkSpec(spec); err != nil {
 		return nil, err
 	}
-	keep, drop := progBTF, progRaw
-	if attach == AttachRaw {
-		keep, drop = progRaw, progBTF
+	if spec.Programs[keep] == nil {
+		return nil, fmt.Errorf("droptrace %s: the embedded object has no program %s", attach, keep)
 	}
-	delete(spec.Programs, drop)
+	for name := range spec.Programs {
+		if name != keep {
+			delete(spec.Programs, name)
+		}
+	}
 	innerSpec := spec.Maps["flows"].InnerMap.Copy()
 	innerSpec.Name, innerSpec.MaxEntries = innerName, uint32(opts.MaxFlows)
 	spec.Maps["flows"].InnerMap.MaxEntries = uint32(opts.MaxFlows)
-	// Off, the ring is one page: the program never writes to it.
-	ring := os.Getpagesize()
-	if opts.SampleEvery > 0 {
-		ring = max(ring, opts.SampleRing)
-	}
-	spec.Maps["samples"].MaxEntries = uint32(ring)
+	// The ring has its full size even with sampling off: SetSampleEvery
+	// may switch it on at any time.
+	spec.Maps["samples"].MaxEntries = uint32(max(os.Getpagesize(), opts.SampleRing))
 	for name, v := range map[string]any{
 		"target_netns":  opts.Netns,
 		"skip_reason_a": reasons.notDropped,
@@ -206,12 +222,12 @@ func load(opts TracerOptions, attach string, reasons *Reasons, rxSk bool, kspec 
 	// CO-RE relocates against the kernel BTF already read.
 	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kspec}})
 	if err != nil {
-		return nil, wrapLoadErr(attach, err)
+		return nil, wrapLoadErr(attach+" "+keep, err)
 	}
 	prog := coll.Programs[keep]
 	var lnk link.Link
 	t := &Tracer{
-		opts: opts, attach: attach, reasons: reasons,
+		opts: opts, attach: attach, program: keep, reasons: reasons,
 		coll: coll, flows: coll.Maps["flows"], counters: coll.Maps["counters"],
 	}
 	for i := range t.inner {
@@ -235,11 +251,9 @@ func load(opts TracerOptions, attach string, reasons *Reasons, rxSk bool, kspec 
 		return nil, wrapLoadErr(attach, err)
 	}
 	t.lnk = lnk
-	if opts.SampleEvery > 0 {
-		if t.ring, err = ringbuf.NewReader(coll.Maps["samples"]); err != nil {
-			t.Close()
-			return nil, fmt.Errorf("droptrace: samples ring: %w", err)
-		}
+	if t.ring, err = ringbuf.NewReader(coll.Maps["samples"]); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("droptrace: samples ring: %w", err)
 	}
 	return t, nil
 }
@@ -279,6 +293,10 @@ func wrapLoadErr(attach string, err error) error {
 // Attach returns the attach point in use (AttachBTF or AttachRaw).
 func (t *Tracer) Attach() string { return t.attach }
 
+// Program returns the name of the program loaded: kfree_skb_btf_direct,
+// kfree_skb_btf or kfree_skb_raw.
+func (t *Tracer) Program() string { return t.program }
+
 // Reasons returns the kernel's drop reasons.
 func (t *Tracer) Reasons() *Reasons { return t.reasons }
 
@@ -291,6 +309,26 @@ func (t *Tracer) Netns() uint32 { return t.opts.Netns }
 // Sampling returns one drop in how many is sampled (0: off) and the cap
 // of samples a second per CPU.
 func (t *Tracer) Sampling() (every, max uint32) { return t.opts.SampleEvery, t.opts.SampleMax }
+
+// SetSampleEvery switches the sampled stream while the program runs: one
+// drop in every per CPU from the next drops on, 0 off. Samples already
+// in the ring are still read.
+func (t *Tracer) SetSampleEvery(every uint32) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.coll == nil {
+		return errClosed
+	}
+	v := t.coll.Variables["sample_every"]
+	if v == nil {
+		return errors.New("droptrace: the program has no sample_every")
+	}
+	if err := v.Set(every); err != nil {
+		return fmt.Errorf("droptrace: set sample_every: %w", err)
+	}
+	t.opts.SampleEvery = every
+	return nil
+}
 
 // RunStats returns how many times the kernel ran the attached program
 // and the time it spent in it: the cost per drop, for the benchmark. The
@@ -443,7 +481,7 @@ func emit(kb []byte, vals []rawVal, fn func(flowKey, flowVal)) error {
 
 // ReadSamples calls fn with each sample waiting in the ring, at most
 // limit of them, without waiting for more, and returns how many it
-// read. It does nothing when sampling is off.
+// read.
 func (t *Tracer) ReadSamples(limit int, fn func(sample)) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

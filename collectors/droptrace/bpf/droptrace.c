@@ -52,8 +52,12 @@ volatile const __u32 target_netns;    /* netns inode in scope; 0: all */
 volatile const __u32 skip_reason_a = ~0U; /* SKB_NOT_DROPPED_YET on this kernel */
 volatile const __u32 skip_reason_b = ~0U; /* SKB_CONSUMED on this kernel */
 volatile const bool has_rx_sk;        /* the tracepoint has rx_sk (6.12+) */
-volatile const __u32 sample_every;    /* sample one drop in this many per CPU; 0: off */
 volatile const __u32 sample_max;      /* at most this many samples a second per CPU; 0: no cap */
+
+/* Set by user space at any time (.bss, mapped writable): the Drops tab
+ * switches the sampled stream on and off while the program runs. Off,
+ * it costs the program one load and a branch per drop. */
+volatile __u32 sample_every;          /* sample one drop in this many per CPU; 0: off */
 
 enum counter {
 	CTR_SEEN,
@@ -108,8 +112,8 @@ struct flow_key {
 struct flow_val {
 	__u64 packets;
 	__u64 bytes;    /* IP length when parsed, else skb->len */
-	__u64 first_ns; /* bpf_ktime_get_ns at creation: tells incarnations apart */
-	__u64 last_ns;
+	__u64 first_ns; /* drop_time() at creation */
+	__u64 last_ns;  /* drop_time() of the latest drop */
 };
 
 /* Never read: they make clang emit the full key and value types into the
@@ -169,6 +173,41 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
+
+/* tick_clock is one CPU's clock of the current tick: the jiffy of this
+ * CPU's first drop in it and bpf_ktime_get_ns read then. */
+struct tick_clock {
+	__u64 jiffies;
+	__u64 ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tick_clock);
+} tick_clocks SEC(".maps");
+
+/* drop_time returns the time of a drop, CLOCK_MONOTONIC in ns, to a tick
+ * (1-10 ms with the kernel's HZ): the bpf_ktime_get_ns of this CPU's
+ * first drop in the current tick. Reading the clock source costs about
+ * 80 ns a call in a VM (a quarter of the program, measured with the
+ * kernel's BPF statistics); bpf_jiffies64 is a memory read, so under a
+ * flood the clock is read once a tick per CPU. The coarse clock would do
+ * the same, but tracing programs may not call bpf_ktime_get_coarse_ns. */
+static __always_inline __u64 drop_time(void)
+{
+	__u32 zero = 0;
+	struct tick_clock *c = bpf_map_lookup_elem(&tick_clocks, &zero);
+	if (!c)
+		return bpf_ktime_get_ns();
+	__u64 j = bpf_jiffies64();
+	if (c->jiffies != j || !c->ns) {
+		c->jiffies = j;
+		c->ns = bpf_ktime_get_ns();
+	}
+	return c->ns;
+}
 
 static __always_inline void count(__u32 idx)
 {
@@ -232,7 +271,7 @@ static __always_inline void sample_drop(struct flow_key *k, __u64 len, __u64 now
 		count(CTR_LOST);
 		return;
 	}
-	e->ns = now;
+	e->ns = bpf_ktime_get_ns(); /* not now: a sample's time is exact */
 	__builtin_memcpy(&e->key, k, sizeof(*k));
 	e->len = len;
 	__u32 n = 0;
@@ -247,73 +286,113 @@ static __always_inline void sample_drop(struct flow_key *k, __u64 len, __u64 now
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* HDR_BYTES is what the program reads of a packet in one
+ * bpf_probe_read_kernel: an IPv6 header and the 8 bytes after it, or an
+ * IPv4 header without options and 28 after it, so the common drop (TCP,
+ * UDP, ICMP right after the IP header) costs one helper call. IP options
+ * and IPv6 extension headers take more reads. The skb's data area is
+ * followed by its skb_shared_info in the same allocation, so the read does
+ * not leave it; should it fail, the program reads the 40 bytes of an IPv6
+ * header (or an IPv4 header with up to 20 of options) alone. */
+#define HDR_BYTES 48
+#define IPV4_HLEN 20
+#define IPV6_HLEN 40
+
+/* l4_from fills the ports, or ICMP type and code, from the first bytes of
+ * the L4 header at p. */
+static __always_inline void l4_from(struct flow_key *k, const __u8 *p)
+{
+	switch (k->l4proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+		k->sport = ((__u16)p[0] << 8) | p[1];
+		k->dport = ((__u16)p[2] << 8) | p[3];
+		break;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		k->sport = p[0];
+		k->dport = p[1];
+		break;
+	default:
+		return;
+	}
+	k->flags |= FLOW_L4;
+}
+
+/* read_l4 reads the L4 header at p (beyond what was read with the IP
+ * header) and fills the key from it. */
 static __always_inline int read_l4(struct flow_key *k, unsigned char *p)
 {
-	__u16 ports[2];
+	__u8 b[4];
 
 	switch (k->l4proto) {
 	case IPPROTO_TCP:
 	case IPPROTO_UDP:
-		if (bpf_probe_read_kernel(ports, sizeof(ports), p))
-			return -1;
-		k->sport = bpf_ntohs(ports[0]);
-		k->dport = bpf_ntohs(ports[1]);
-		break;
 	case IPPROTO_ICMP:
-	case IPPROTO_ICMPV6: {
-		__u8 tc[2];
-		if (bpf_probe_read_kernel(tc, sizeof(tc), p))
+	case IPPROTO_ICMPV6:
+		if (bpf_probe_read_kernel(b, sizeof(b), p))
 			return -1;
-		k->sport = tc[0];
-		k->dport = tc[1];
-		break;
+		l4_from(k, b);
 	}
-	default:
-		return 0;
-	}
-	k->flags |= FLOW_L4;
 	return 0;
 }
 
-static __always_inline int parse_ipv4(struct flow_key *k, unsigned char *nh, __u64 *len)
+/* parse_ipv4 fills the key from the IPv4 header in b (avail bytes of it
+ * read from nh). */
+static __always_inline int parse_ipv4(struct flow_key *k, unsigned char *nh, const __u8 *b,
+				      __u32 avail, __u64 *len)
 {
-	struct iphdr ip;
+	const struct iphdr *ip = (const void *)b;
 
-	if (bpf_probe_read_kernel(&ip, sizeof(ip), nh))
-		return -1;
-	__u32 ihl = (ip.ihl_version & 0x0f) * 4;
-	if ((ip.ihl_version >> 4) != 4 || ihl < sizeof(ip))
+	__u32 ihl = (ip->ihl_version & 0x0f) * 4;
+	if ((ip->ihl_version >> 4) != 4 || ihl < IPV4_HLEN)
 		return -1;
 	k->l3proto = ETH_P_IP;
-	k->l4proto = ip.protocol;
-	__builtin_memcpy(k->saddr, &ip.saddr, 4);
-	__builtin_memcpy(k->daddr, &ip.daddr, 4);
-	*len = bpf_ntohs(ip.tot_len);
+	k->l4proto = ip->protocol;
+	__builtin_memcpy(k->saddr, &ip->saddr, 4);
+	__builtin_memcpy(k->daddr, &ip->daddr, 4);
+	*len = bpf_ntohs(ip->tot_len);
 	k->flags |= FLOW_PARSED;
-	__u16 frag = bpf_ntohs(ip.frag_off);
+	__u16 frag = bpf_ntohs(ip->frag_off);
 	if (frag & 0x3fff) /* more fragments, or an offset */
 		k->flags |= FLOW_FRAGMENT;
 	if (frag & 0x1fff) /* not the first fragment: no L4 header */
 		return 0;
+	if (ihl == IPV4_HLEN && avail >= IPV4_HLEN + 4) {
+		l4_from(k, b + IPV4_HLEN);
+		return 0;
+	}
 	return read_l4(k, nh + ihl);
 }
 
-static __always_inline int parse_ipv6(struct flow_key *k, unsigned char *nh, __u64 *len)
+/* parse_ipv6 fills the key from the IPv6 header in b (avail bytes read
+ * from nh), walking extension headers with further reads. */
+static __always_inline int parse_ipv6(struct flow_key *k, unsigned char *nh, const __u8 *b,
+				      __u32 avail, __u64 *len)
 {
-	struct ipv6hdr ip;
+	const struct ipv6hdr *ip = (const void *)b;
 
-	if (bpf_probe_read_kernel(&ip, sizeof(ip), nh))
-		return -1;
-	if ((bpf_ntohl(ip.vtc_flow) >> 28) != 6)
+	if ((b[0] >> 4) != 6)
 		return -1;
 	k->l3proto = ETH_P_IPV6;
-	__builtin_memcpy(k->saddr, ip.saddr, 16);
-	__builtin_memcpy(k->daddr, ip.daddr, 16);
-	*len = bpf_ntohs(ip.payload_len) + sizeof(ip);
+	__builtin_memcpy(k->saddr, ip->saddr, 16);
+	__builtin_memcpy(k->daddr, ip->daddr, 16);
+	*len = bpf_ntohs(ip->payload_len) + IPV6_HLEN;
 	k->flags |= FLOW_PARSED;
 
-	__u8 next = ip.nexthdr;
-	__u32 off = sizeof(ip);
+	__u8 next = ip->nexthdr;
+	switch (next) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+	case IPPROTO_ICMPV6:
+		/* No extension header: the L4 header was read with it. */
+		k->l4proto = next;
+		if (avail < HDR_BYTES)
+			return read_l4(k, nh + IPV6_HLEN);
+		l4_from(k, b + IPV6_HLEN);
+		return 0;
+	}
+	__u32 off = IPV6_HLEN;
 	for (int i = 0; i < MAX_EXT_HDRS; i++) {
 		__u8 h[8];
 		switch (next) {
@@ -349,15 +428,72 @@ static __always_inline int parse_ipv6(struct flow_key *k, unsigned char *nh, __u
 	return read_l4(k, nh + (off & 0xffff));
 }
 
+/* parse_hdr fills the key from the IP header at b, avail bytes of the
+ * packet from nh (b is nh itself where the program may load from the
+ * packet directly, else a copy on the stack); proto is skb->protocol in
+ * host order. It returns 0, or -1 when the headers could not be read. */
+static __always_inline int parse_hdr(struct flow_key *k, unsigned char *nh, const __u8 *b, __u32 avail,
+				     __u16 *proto, __u64 *len)
+{
+	if (*proto != ETH_P_IP && *proto != ETH_P_IPV6) {
+		/* Not set yet (an skb on its way out): the version nibble says. */
+		__u8 v = b[0] >> 4;
+		if (v == 4)
+			*proto = ETH_P_IP;
+		else if (v == 6)
+			*proto = ETH_P_IPV6;
+		else
+			return -1;
+	}
+	if (*proto == ETH_P_IP)
+		return parse_ipv4(k, nh, b, avail, len);
+	return parse_ipv6(k, nh, b, avail, len);
+}
+
+/* parse_ip reads the IP header at nh (and the L4 header after it) into
+ * the stack with one bpf_probe_read_kernel and fills the key from it. */
+static __always_inline int parse_ip(struct flow_key *k, unsigned char *nh, __u16 *proto, __u64 *len)
+{
+	__u8 b[HDR_BYTES];
+	__u32 avail = HDR_BYTES;
+
+	if (bpf_probe_read_kernel(b, HDR_BYTES, nh)) {
+		avail = IPV6_HLEN;
+		if (bpf_probe_read_kernel(b, IPV6_HLEN, nh))
+			return -1;
+	}
+	return parse_hdr(k, nh, b, avail, proto, len);
+}
+
+/* parse_ip_direct fills the key from the headers at nh, loaded directly:
+ * recent kernels (6.18 here; not 6.1) type skb->head in a tp_btf program
+ * as read-only untrusted memory, read with faulting loads (a fault reads
+ * as 0), which costs no helper call. On older kernels the verifier
+ * refuses it and the loader takes the program that copies with
+ * bpf_probe_read_kernel. */
+static __always_inline int parse_ip_direct(struct flow_key *k, unsigned char *nh, __u16 *proto, __u64 *len)
+{
+	return parse_hdr(k, nh, (const __u8 *)nh, HDR_BYTES, proto, len);
+}
+
 #define HANDLE handle_btf
 #define RD(p, f) ((p)->f)
 #define RD_NETNS(p, nf) ((p)->nf.net->ns.inum)
+#define PARSE_IP parse_ip
 #include "handle.h"
 #undef HANDLE
+#undef PARSE_IP
+
+#define HANDLE handle_btf_direct
+#define PARSE_IP parse_ip_direct
+#include "handle.h"
+#undef HANDLE
+#undef PARSE_IP
 #undef RD
 #undef RD_NETNS
 
 #define HANDLE handle_raw
+#define PARSE_IP parse_ip
 #define RD(p, f) BPF_CORE_READ(p, f)
 #define RD_NETNS(p, nf) BPF_CORE_READ(p, nf.net, ns.inum)
 #include "handle.h"
@@ -365,17 +501,33 @@ static __always_inline int parse_ipv6(struct flow_key *k, unsigned char *nh, __u
 #undef RD
 #undef RD_NETNS
 
-/* kfree_skb_btf: BTF-typed tracepoint (5.5+ with CONFIG_DEBUG_INFO_BTF). */
-SEC("tp_btf/kfree_skb")
-int kfree_skb_btf(__u64 *ctx)
+/* btf_sk returns the socket of a drop: rx_sk where the tracepoint has
+ * it, else skb->sk. */
+static __always_inline struct sock *btf_sk(__u64 *ctx, struct sk_buff *skb)
 {
-	struct sk_buff *skb = (struct sk_buff *)ctx[0];
 	struct sock *sk = 0;
 	if (has_rx_sk)
 		sk = (struct sock *)ctx[3];
 	if (!sk)
 		sk = skb->sk;
-	return handle_btf(ctx, skb, sk);
+	return sk;
+}
+
+/* kfree_skb_btf_direct: BTF-typed tracepoint reading the packet's
+ * headers with direct loads (recent kernels: see parse_ip_direct). */
+SEC("tp_btf/kfree_skb")
+int kfree_skb_btf_direct(__u64 *ctx)
+{
+	struct sk_buff *skb = (struct sk_buff *)ctx[0];
+	return handle_btf_direct(ctx, skb, btf_sk(ctx, skb));
+}
+
+/* kfree_skb_btf: BTF-typed tracepoint (5.5+ with CONFIG_DEBUG_INFO_BTF). */
+SEC("tp_btf/kfree_skb")
+int kfree_skb_btf(__u64 *ctx)
+{
+	struct sk_buff *skb = (struct sk_buff *)ctx[0];
+	return handle_btf(ctx, skb, btf_sk(ctx, skb));
 }
 
 /* kfree_skb_raw: raw tracepoint, for kernels without BTF of their own

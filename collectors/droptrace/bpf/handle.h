@@ -5,8 +5,9 @@
  * CO-RE-relocated) loads, which the tp_btf program may do and which cost
  * no helper call; and as handle_raw, reading them with
  * bpf_probe_read_kernel (BPF_CORE_READ), as a raw tracepoint must.
- * HANDLE names the function, RD(p, field) reads p->field and
- * RD_NETNS(p, net_field) reads p->net_field.net->ns.inum.
+ * HANDLE names the function, RD(p, field) reads p->field,
+ * RD_NETNS(p, net_field) reads p->net_field.net->ns.inum and PARSE_IP
+ * reads the packet's headers (parse_ip, or parse_ip_direct).
  */
 
 /* handle counts and aggregates one drop. sk is the socket the drop
@@ -49,20 +50,9 @@ static __always_inline int HANDLE(__u64 *ctx, struct sk_buff *skb, struct sock *
 	unsigned char *head = RD(skb, head);
 	__u16 nhoff = RD(skb, network_header);
 	__u16 proto = bpf_ntohs(RD(skb, protocol));
-	unsigned char *nh = head + nhoff;
-	if (proto != ETH_P_IP && proto != ETH_P_IPV6 && head) {
-		/* Not set yet (an skb on its way out): the version nibble says. */
-		__u8 v = 0;
-		if (!bpf_probe_read_kernel(&v, 1, nh))
-			proto = (v >> 4) == 4 ? ETH_P_IP : (v >> 4) == 6 ? ETH_P_IPV6 : proto;
-	}
 	int err = -1;
-	if (head && proto == ETH_P_IP)
-		err = parse_ipv4(&k, nh, &len);
-	else if (head && proto == ETH_P_IPV6)
-		err = parse_ipv6(&k, nh, &len);
-	else
-		k.l3proto = proto;
+	if (head)
+		err = PARSE_IP(&k, head + nhoff, &proto, &len);
 	if (err) {
 		/* Keep the drop, without a tuple. */
 		__u16 l3 = proto;
@@ -71,7 +61,7 @@ static __always_inline int HANDLE(__u64 *ctx, struct sk_buff *skb, struct sock *
 		count(CTR_NOT_PARSED);
 	}
 
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = drop_time();
 	if (sample_every)
 		sample_drop(&k, len, now, head, nhoff, RD(skb, tail));
 	if (add_drop(&k, len, now))
