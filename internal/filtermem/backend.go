@@ -45,6 +45,7 @@ func (m *Backend) List() ([]model.Rule, error) {
 	rules.SortRules(out)
 	return out, nil
 }
+
 // Verdicts reports the policies set (nil when none was).
 func (m *Backend) Verdicts() ([]model.HookVerdicts, error) {
 	m.Mu.Lock()

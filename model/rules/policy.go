@@ -20,9 +20,14 @@ type Policy struct {
 	Verdict model.RuleAction
 }
 
-// String is "drop at ipv4 input".
+// String is "drop at ipv4 input" ("drop at ipv4+ipv6 input" for both
+// families).
 func (p Policy) String() string {
-	return fmt.Sprintf("%s at %s %s", p.Verdict, p.Family, p.Hook)
+	fam := string(p.Family)
+	if p.Family == model.RuleFamilyBoth {
+		fam = "ipv4+ipv6"
+	}
+	return fmt.Sprintf("%s at %s %s", p.Verdict, fam, p.Hook)
 }
 
 // Families returns the families p applies to: both of them for
