@@ -257,6 +257,50 @@ backend only.`,
 		},
 	}
 
+	var policyFamily string
+	policy := &cobra.Command{
+		Use:   "policy [HOOK accept|drop]",
+		Short: "Show the default policies, or set one: what a packet no rule decides gets",
+		Long: `netlens rules policy prints the default policy of every hook and family:
+what a packet that no accept, drop or reject rule decides gets (accept
+until set). With HOOK and a verdict it sets the policy of HOOK
+(prerouting, input, forward, output or postrouting) for --family (both by
+default).
+
+A drop policy is a drop-capable change like a drop rule: it is checked
+against your SSH session and the established connections (the guard names
+the policy when no rule would let them through), refused without --force
+when it would cut your own session, and applied with a revert deadline
+(--revert): unless "netlens rules confirm" comes first, the old policy
+comes back. Add accept rules for what must pass (your SSH port) first.
+Kernel module backend only.`,
+		Example: `  netlens rules add --action accept --proto tcp --dport 22 --label ssh
+  netlens rules policy input drop
+  netlens rules confirm`,
+		Args: usageArgs(func(cmd *cobra.Command, args []string) error {
+			if len(args) != 0 && len(args) != 2 {
+				return fmt.Errorf("want no argument, or HOOK and accept|drop, got %d", len(args))
+			}
+			return nil
+		}),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				b, err := open()
+				if err != nil {
+					return err
+				}
+				defer b.Close()
+				return printPolicies(cmd.OutOrStdout(), b, f.json)
+			}
+			pol, err := rules.ParsePolicy(args[0], args[1], policyFamily)
+			if err != nil {
+				return UsageError{err}
+			}
+			return run(cmd, rules.Op{Kind: rules.OpPolicy, Policy: pol})
+		},
+	}
+	policy.Flags().StringVar(&policyFamily, "family", "both", "ipv4, ipv6 or both")
+
 	confirm := &cobra.Command{
 		Use:   "confirm [TXN]",
 		Short: "Keep a pending change (all pending changes without TXN)",
@@ -339,7 +383,7 @@ backend only.`,
 		idCmd("del", "Delete a rule", rules.OpDelete),
 		idCmd("enable", "Enable a rule", rules.OpEnable),
 		idCmd("disable", "Disable a rule", rules.OpDisable),
-		confirm, save, load, watch, logCmd)
+		confirm, save, load, watch, logCmd, policy)
 	flagErr := func(cmd *cobra.Command, err error) error {
 		return UsageError{fmt.Errorf("%w\n%s", err, cmd.UsageString())}
 	}
@@ -483,12 +527,12 @@ func applyCLI(cmd *cobra.Command, m *filter.Manager, op rules.Op, f cliFlags) er
 	if p.Impact.Cuts() {
 		fmt.Fprintln(errw, "netlens: warning:", p.Impact)
 		for _, h := range p.Impact.Hits {
-			fmt.Fprintf(errw, "  %s %s: dropped at %s (%s) by rule %d %s\n", h.Kind, h.What, h.Hook, h.Dir, h.Rule.ID, rules.Summary(h.Rule))
+			fmt.Fprintf(errw, "  %s %s: dropped at %s (%s) by %s\n", h.Kind, h.What, h.Hook, h.Dir, hitText(h))
 		}
 	}
-	if p.Impact.Session != nil && !f.force {
-		return fmt.Errorf("%w: %s (rule %q, %s) would drop it at %s; use --force to apply anyway",
-			ErrWouldCutSession, p.Impact.Session.What, p.Impact.Session.Rule.Label, rules.Summary(p.Impact.Session.Rule), p.Impact.Session.Hook)
+	if s := p.Impact.Session; s != nil && !f.force {
+		return fmt.Errorf("%w: %s (%s) would drop it at %s; use --force to apply anyway",
+			ErrWouldCutSession, s.What, hitText(*s), s.Hook)
 	}
 	if f.noRevert {
 		p.Revert = 0
@@ -509,17 +553,85 @@ func applyCLI(cmd *cobra.Command, m *filter.Manager, op rules.Op, f cliFlags) er
 		}{op.Kind, res.Rule, res.Txn, res.RevertAt, impactText(p.Impact)})
 	}
 	what := string(op.Kind)
-	if res.Rule.ID != 0 {
+	if op.Kind == rules.OpPolicy {
+		what = "policy " + op.Policy.String()
+	} else if res.Rule.ID != 0 {
 		what = fmt.Sprintf("%s rule %d", op.Kind, res.Rule.ID)
 	} else if op.ID != 0 {
 		what = fmt.Sprintf("%s rule %d", op.Kind, op.ID)
 	}
 	if p.Revert > 0 {
-		fmt.Fprintf(out, "%s: applied; it is undone at %s unless confirmed: netlens rules confirm %d\n",
-			what, res.RevertAt.Format(time.TimeOnly), res.Txn)
+		confirm := fmt.Sprintf("netlens rules confirm %d", res.Txn)
+		if len(res.Txns) > 1 {
+			confirm = "netlens rules confirm (all pending changes)"
+		}
+		fmt.Fprintf(out, "%s: applied; it is undone at %s unless confirmed: %s\n",
+			what, res.RevertAt.Format(time.TimeOnly), confirm)
 		return nil
 	}
 	fmt.Fprintf(out, "%s: done\n", what)
+	return nil
+}
+
+// hitText names what drops a hit: `rule 5 "label" (tcp * -> *:22)` or
+// the default policy.
+func hitText(h rules.Hit) string {
+	if h.Policy != nil {
+		return h.By()
+	}
+	return h.By() + " (" + rules.Summary(h.Rule) + ")"
+}
+
+// printPolicies prints the default policy of every hook and family, as a
+// table or (asJSON) as the backend's hook verdicts.
+func printPolicies(w io.Writer, b filter.Backend, asJSON bool) error {
+	if _, ok := b.(filter.PolicySetter); !ok {
+		return fmt.Errorf("%s backend: %w", b.Name(), filter.ErrNoPolicy)
+	}
+	vs, err := b.Verdicts()
+	if err != nil {
+		return err
+	}
+	var pending []model.PendingChange
+	if pl, ok := b.(rules.PendingLister); ok {
+		pending = pl.PendingList()
+	}
+	if asJSON {
+		type pol struct {
+			Family model.Family     `json:"family"`
+			Hook   string           `json:"hook"`
+			Policy model.RuleAction `json:"policy"`
+		}
+		out := struct {
+			Policies []pol                 `json:"policies"`
+			Pending  []model.PendingChange `json:"pending,omitempty"`
+		}{Policies: []pol{}, Pending: pending}
+		for _, v := range vs {
+			out.Policies = append(out.Policies, pol{v.Family, v.Hook, v.Policy})
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOOK\tIPV4\tIPV6")
+	for _, h := range rules.Hooks {
+		row := []string{h, "", ""}
+		for _, v := range vs {
+			if v.Hook == h {
+				i := 1
+				if v.Family == model.FamilyIPv6 {
+					i = 2
+				}
+				row[i] = string(v.Policy)
+			}
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	tw.Flush()
+	for _, p := range pending {
+		fmt.Fprintf(w, "pending: txn %d reverts at %s unless confirmed\n", p.Txn, p.RevertAt.Format(time.TimeOnly))
+	}
 	return nil
 }
 
@@ -571,6 +683,11 @@ func printRules(w io.Writer, st model.RulesState) {
 			r.Action, r.Priority, r.Packets, r.Bytes, r.Label, pend)
 	}
 	tw.Flush()
+	for _, h := range st.Hooks {
+		if h.Policy == model.ActionDrop {
+			fmt.Fprintf(w, "policy: %s\n", rules.Policy{Family: h.Family, Hook: h.Hook, Verdict: h.Policy})
+		}
+	}
 	for _, p := range st.Pending {
 		fmt.Fprintf(w, "pending: txn %d reverts at %s unless confirmed\n", p.Txn, p.RevertAt.Format(time.TimeOnly))
 	}

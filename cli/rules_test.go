@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -205,5 +206,61 @@ func TestCLISets(t *testing.T) {
 	}
 	if got := b.Rules[0]; got.DstPortSet != nil || got.DstPorts != (model.PortRange{Min: 22, Max: 22}) || len(got.SrcSet) != 2 {
 		t.Errorf("after change: %+v", got)
+	}
+}
+
+// TestCLIPolicy: `rules policy` shows the policies, sets one through the
+// guard (refused when it would cut the session, named), with a revert
+// deadline and a confirm, and refuses bad input with exit 2.
+func TestCLIPolicy(t *testing.T) {
+	b := &filtermem.Backend{}
+	ssh := session("192.0.2.7 50022 10.0.0.1 22")
+	r := runCLI(t, b, ssh, "", "policy", "input", "drop", "--family", "ipv4")
+	if !errors.Is(r.err, ErrWouldCutSession) || !strings.Contains(r.err.Error(), "the default policy (drop at ipv4 input)") {
+		t.Fatalf("drop policy without an accept for ssh: %v", r.err)
+	}
+	if len(b.Policies) != 0 {
+		t.Fatalf("refused policy applied: %v", b.Policies)
+	}
+	if r := runCLI(t, b, ssh, "", "add", "--action", "accept", "--proto", "tcp", "--dport", "22", "--label", "ssh"); r.err != nil {
+		t.Fatal(r.err)
+	}
+	r = runCLI(t, b, ssh, "", "policy", "input", "drop", "--family", "ipv4", "--revert", "7s")
+	if r.err != nil || !strings.Contains(r.out, "policy drop at ipv4 input: applied; it is undone at") || !strings.Contains(r.out, "netlens rules confirm 1") {
+		t.Fatalf("drop policy: %v\n%s", r.err, r.out)
+	}
+	if got := b.Calls[len(b.Calls)-1]; got != "policy drop at ipv4 input revert=7s" {
+		t.Errorf("last call %q", got)
+	}
+	r = runCLI(t, b, ssh, "", "policy")
+	if r.err != nil || !slices.ContainsFunc(strings.Split(r.out, "\n"), func(l string) bool { return slices.Equal(strings.Fields(l), []string{"input", "drop", "accept"}) }) ||
+		!strings.Contains(r.out, "pending: txn 1 reverts at") {
+		t.Errorf("policy table: %v\n%s", r.err, r.out)
+	}
+	if r = runCLI(t, b, ssh, "", "list"); r.err != nil || !strings.Contains(r.out, "policy: drop at ipv4 input\n") || !strings.Contains(r.out, "pending: txn 1") {
+		t.Errorf("list: %v\n%s", r.err, r.out)
+	}
+	if r = runCLI(t, b, ssh, "", "confirm"); r.err != nil {
+		t.Fatalf("confirm: %v", r.err)
+	}
+	// deleting the ssh accept under the drop policy is refused
+	r = runCLI(t, b, ssh, "", "del", "1")
+	if !errors.Is(r.err, ErrWouldCutSession) || !strings.Contains(r.err.Error(), "default policy") {
+		t.Errorf("delete of the ssh accept: %v", r.err)
+	}
+	r = runCLI(t, b, ssh, "", "policy", "input", "accept", "--json")
+	if r.err != nil || !strings.Contains(r.out, `"op": "policy"`) || strings.Contains(r.out, "txn") {
+		t.Errorf("accept policy: %v\n%s", r.err, r.out)
+	}
+	for _, args := range [][]string{
+		{"policy", "input"},
+		{"policy", "ingress", "drop"},
+		{"policy", "input", "reject"},
+		{"policy", "input", "drop", "--family", "ipx"},
+		{"policy", "input", "drop", "extra"},
+	} {
+		if r := runCLI(t, b, ssh, "", args...); !isUsage(r.err) {
+			t.Errorf("%q: err %v, want a UsageError (exit 2)", args, r.err)
+		}
 	}
 }

@@ -12,7 +12,7 @@
  *
  * The packet path (netlens_hooks.c) takes no lock.  It walks the index chains
  * under RCU (the netfilter core holds rcu_read_lock around hooks), reads
- * @plen_map, @nindexed and @enabled with READ_ONCE, and adds to per-CPU
+ * @plen_map, @nindexed, @ndport and @enabled with READ_ONCE, and adds to per-CPU
  * counters.  A rule is never modified once it is published: a change builds
  * a new struct netlens_rule, links it into the indexes, then unlinks the old
  * one and frees it after a grace period (call_rcu).  The per-CPU @stats of a
@@ -57,6 +57,8 @@
 #include <linux/netdevice.h>
 #include <linux/workqueue.h>
 #include <linux/rculist.h>
+#include <linux/jhash.h>
+#include <linux/hash.h>
 #include <net/net_namespace.h>
 #include <net/genetlink.h>
 #include <net/netns/generic.h>
@@ -100,9 +102,12 @@ struct netlens_rule_counts {
 	u64 last_hit_ns;
 };
 
-/* per-CPU verdict counters of one namespace, [family 0=v4 1=v6][hook] */
+/*
+ * per-CPU verdict counters of one namespace, [family 0=v4 1=v6][hook]; a
+ * packet seen is either accepted or dropped, so "seen" is their sum (one
+ * counter fewer to update per packet)
+ */
 struct netlens_hook_stats {
-	u64_stats_t seen[2][NETLENS_NHOOKS];
 	u64_stats_t accepted[2][NETLENS_NHOOKS];
 	u64_stats_t dropped[2][NETLENS_NHOOKS];
 	u64_stats_t examined[2][NETLENS_NHOOKS];	/* rules the lookup looked at */
@@ -138,9 +143,11 @@ struct netlens_set {
 	refcount_t ref;
 	u32 n;				/* elements */
 	u8 family;			/* NETLENS_FAMILY_IPV4/IPV6; 0 for a port set */
+	u8 nplens;			/* prefix lengths in use, longest first in @plen */
 	u32 mask;			/* slots - 1 */
 	size_t bytes;			/* what the set costs, for the module-wide bound */
 	unsigned long plens[BITS_TO_LONGS(129)];
+	u8 plen[129];			/* the lengths of @plens as a list */
 	union {
 		DECLARE_FLEX_ARRAY(struct netlens_set_slot, slots);
 		DECLARE_FLEX_ARRAY(unsigned long, ports);	/* BITS_TO_LONGS(65536) */
@@ -163,16 +170,24 @@ struct netlens_match {
 	u8 tcp_flags, tcp_mask;		/* mask 0: flags not looked at */
 	u32 neg;			/* NETLENS_NEG_* */
 	u8 ct_state;			/* NETLENS_CT_*, 0 = not looked at */
+	u8 needs_l4;			/* looks at ports, ICMP or TCP flags (set by netlens_link) */
 	/* [NETLENS_SET_*]: NULL = no set; excludes the prefix/range of its field */
 	struct netlens_set *set[NETLENS_SET_FIELD_MAX + 1];
 };
 
 struct netlens_txn;
 
-/* what the rules look at, parsed once per packet (netlens_hooks.c) */
+/*
+ * what the rules look at, parsed once per packet (netlens_hooks.c); the L4
+ * header (ports, ICMP type, TCP flags) only when a rule, the port index or
+ * the log first needs it (netlens_pkt_l4).
+ */
 struct netlens_pkt {
 	u8 family;			/* NETLENS_FAMILY_IPV4 or _IPV6 */
 	u8 proto;
+	bool l4_todo;			/* the L4 header at @thoff is not parsed yet */
+	unsigned int thoff;
+	const struct sk_buff *skb;
 	bool has_ports, has_icmp, has_tcp_flags;
 	u8 icmp_type, icmp_code, tcp_flags;
 	u8 ct_state;			/* NETLENS_CT_*, when the namespace has ct rules */
@@ -247,6 +262,7 @@ struct netlens_net {
 	struct hlist_head misc;
 	unsigned long plen_map[NETLENS_IDX_HASHED][BITS_TO_LONGS(129)];
 	u32 nindexed;
+	u32 ndport;			/* rules in the destination port index */
 	u32 hook_rules[2][NETLENS_NHOOKS];	/* indexed rules per [v4/v6][hook] */
 
 	/* under lock: a hook (ops[i]) is registered while a rule or policy needs it */
@@ -294,7 +310,23 @@ void netlens_hook_read_stats(const struct netlens_net *nn,
 			     struct netlens_hook_counts *sum);
 bool netlens_rule_before(const struct netlens_rule *a,
 			 const struct netlens_rule *b);
-u32 netlens_bucket(int idx, const union nf_inet_addr *addr, u8 plen, u16 port);
+/* netlens_bucket - the bucket of a key in hash table @idx; safe anywhere (inline: the packet path hashes up to three keys) */
+static inline u32 netlens_bucket(int idx, const union nf_inet_addr *addr,
+				 u8 plen, u16 port)
+{
+	switch (idx) {
+	case NETLENS_IDX_DST4:
+	case NETLENS_IDX_SRC4:
+		return jhash_2words((__force u32)addr->ip, plen, 0) &
+		       (NETLENS_HASH_SIZE - 1);
+	case NETLENS_IDX_DST6:
+	case NETLENS_IDX_SRC6:
+		return jhash2((const u32 *)addr->all, 4, plen) &
+		       (NETLENS_HASH_SIZE - 1);
+	default:
+		return hash_32(port, NETLENS_HASH_BITS);
+	}
+}
 void netlens_txn_free(struct netlens_txn *t);
 void netlens_txn_drop(struct netlens_rule *r);
 void netlens_txn_arm(struct netlens_net *nn);
@@ -321,6 +353,7 @@ void netlens_hooks_init(struct netlens_net *nn);
 int netlens_hooks_sync(struct netlens_net *nn);
 void netlens_hooks_unregister(struct netlens_net *nn);
 u8 netlens_ct_state(const struct sk_buff *skb);
+bool netlens_match_needs_l4(const struct netlens_match *m);
 
 /* netlens_log.c */
 void netlens_log_packet(const struct netlens_rule *r, const struct sk_buff *skb,

@@ -1163,6 +1163,17 @@ static int netlens_cmd_confirm(struct sk_buff *skb, struct genl_info *info)
 	return 0;
 }
 
+/* netlens_policy_txn - the pending change of a hook's policy, or NULL; lock held. */
+static struct netlens_txn *netlens_policy_txn(struct netlens_net *nn, int fi, int hook)
+{
+	struct netlens_txn *t;
+
+	list_for_each_entry(t, &nn->txns, node)
+		if (t->policy && t->fam == fi && t->hook == hook)
+			return t;
+	return NULL;
+}
+
 /*
  * netlens_cmd_policy - set the default verdict of one hook and family:
  * what a packet no rule decides gets (ACCEPT unless set).  A DROP policy
@@ -1196,6 +1207,17 @@ static int netlens_cmd_policy(struct sk_buff *skb, struct genl_info *info)
 	if (!msg)
 		return -ENOMEM;
 	mutex_lock(&nn->lock);
+	/*
+	 * As for a rule: one unconfirmed change at a time.  Two pending
+	 * changes of one policy would revert in turn, the later to the
+	 * earlier's new verdict (a DROP that outlives both deadlines).
+	 */
+	if (netlens_policy_txn(nn, fi, hook)) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "the policy has an unconfirmed change: confirm it or let it revert first");
+		err = -EBUSY;
+		goto unlock;
+	}
 	old = nn->policy[fi][hook] ?: NETLENS_ACTION_ACCEPT;
 	if (tb[NETLENS_A_REVERT_MS]) {
 		err = -ENOMEM;
@@ -1341,7 +1363,14 @@ unlock:
 	return err;
 }
 
-static int netlens_put_hook_stats(struct sk_buff *skb, struct netlens_net *nn)
+/* the pending policy changes, read under the lock for COUNTERS */
+struct netlens_policy_pending {
+	u32 txn[2][NETLENS_NHOOKS];
+	u32 left_ms[2][NETLENS_NHOOKS];
+};
+
+static int netlens_put_hook_stats(struct sk_buff *skb, struct netlens_net *nn,
+				  const struct netlens_policy_pending *pp)
 {
 	struct netlens_hook_counts sum;
 	struct nlattr *nest;
@@ -1365,7 +1394,10 @@ static int netlens_put_hook_stats(struct sk_buff *skb, struct netlens_net *nn)
 			    nla_put_u64_64bit(skb, NETLENS_A_HS_EXAMINED,
 					      sum.examined[f][h], NETLENS_A_HS_PAD) ||
 			    nla_put_u8(skb, NETLENS_A_HS_POLICY,
-				       READ_ONCE(nn->policy[f][h]) ?: NETLENS_ACTION_ACCEPT)) {
+				       READ_ONCE(nn->policy[f][h]) ?: NETLENS_ACTION_ACCEPT) ||
+			    (pp->txn[f][h] &&
+			     (nla_put_u32(skb, NETLENS_A_HS_TXN_ID, pp->txn[f][h]) ||
+			      nla_put_u32(skb, NETLENS_A_HS_REVERT_MS, pp->left_ms[f][h])))) {
 				nla_nest_cancel(skb, nest);
 				return -EMSGSIZE;
 			}
@@ -1378,6 +1410,9 @@ static int netlens_put_hook_stats(struct sk_buff *skb, struct netlens_net *nn)
 static int netlens_cmd_counters(struct sk_buff *skb, struct genl_info *info)
 {
 	struct netlens_net *nn = netlens_info_nn(info);
+	struct netlens_policy_pending pp = {};
+	unsigned long now = jiffies;
+	struct netlens_txn *t;
 	struct sk_buff *msg;
 	void *hdr;
 	u32 n, hooks;
@@ -1392,10 +1427,17 @@ static int netlens_cmd_counters(struct sk_buff *skb, struct genl_info *info)
 	mutex_lock(&nn->lock);
 	n = nn->nrules;
 	hooks = nn->hooks_on;
+	list_for_each_entry(t, &nn->txns, node) {
+		if (!t->policy)
+			continue;
+		pp.txn[t->fam][t->hook] = t->id;
+		if (time_after(t->deadline, now))
+			pp.left_ms[t->fam][t->hook] = jiffies_to_msecs(t->deadline - now);
+	}
 	mutex_unlock(&nn->lock);
 	if (nla_put_u32(msg, NETLENS_A_RULE_COUNT, n) ||
 	    nla_put_u32(msg, NETLENS_A_HOOKS_REGISTERED, hooks) ||
-	    netlens_put_hook_stats(msg, nn))
+	    netlens_put_hook_stats(msg, nn, &pp))
 		goto cancel;
 	genlmsg_end(msg, hdr);
 	return genlmsg_reply(msg, info);

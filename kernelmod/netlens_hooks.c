@@ -70,9 +70,10 @@ static bool netlens_parse4(const struct sk_buff *skb, struct netlens_pkt *p)
 	p->proto = iph->protocol;
 	p->src.ip = iph->saddr;
 	p->dst.ip = iph->daddr;
-	if (!(iph->frag_off & htons(IP_OFFSET)))
-		netlens_parse_ports(skb, skb_network_offset(skb) + iph->ihl * 4,
-				    p);
+	if (!(iph->frag_off & htons(IP_OFFSET))) {
+		p->thoff = skb_network_offset(skb) + iph->ihl * 4;
+		p->l4_todo = true;
+	}
 	return true;
 }
 
@@ -95,9 +96,29 @@ static bool netlens_parse6(const struct sk_buff *skb, struct netlens_pkt *p)
 	if (proto < 0)
 		return true;	/* no L4 header found: matches proto-any rules only */
 	p->proto = proto;
-	if (!fragoff)
-		netlens_parse_ports(skb, thoff, p);
+	if (!fragoff) {
+		p->thoff = thoff;
+		p->l4_todo = true;
+	}
 	return true;
+}
+
+/* netlens_pkt_l4 - parse the L4 header on its first use */
+static inline void netlens_pkt_l4(struct netlens_pkt *p)
+{
+	if (p->l4_todo) {
+		p->l4_todo = false;
+		netlens_parse_ports(p->skb, p->thoff, p);
+	}
+}
+
+/* netlens_match_needs_l4 - whether a match looks at the L4 header */
+bool netlens_match_needs_l4(const struct netlens_match *m)
+{
+	return m->set[NETLENS_SET_DPORT] || m->set[NETLENS_SET_SPORT] ||
+	       m->dport_min != 0 || m->dport_max != 0xffff ||
+	       m->sport_min != 0 || m->sport_max != 0xffff ||
+	       m->has_icmp_type || m->tcp_mask;
 }
 
 static bool netlens_addr_match(u8 family, const union nf_inet_addr *a,
@@ -113,7 +134,7 @@ static bool netlens_addr_match(u8 family, const union nf_inet_addr *a,
 #define NETLENS_MISS(m, negbit, hit)	(!!(hit) == !!((m)->neg & (negbit)))
 
 static bool netlens_match(const struct netlens_rule *r,
-			  const struct netlens_pkt *p, u32 hookbit)
+			  struct netlens_pkt *p, u32 hookbit)
 {
 	const struct netlens_match *m = &r->m;
 
@@ -121,6 +142,8 @@ static bool netlens_match(const struct netlens_rule *r,
 		return false;
 	if (m->proto && m->proto != p->proto)
 		return false;
+	if (m->needs_l4)
+		netlens_pkt_l4(p);
 	if (m->dst_plen &&
 	    NETLENS_MISS(m, NETLENS_NEG_DST,
 			 netlens_addr_match(p->family, &p->dst, &m->dst, &m->dst_mask)))
@@ -224,7 +247,7 @@ static bool netlens_probe_owns(const struct netlens_probe *pr,
 struct netlens_scan {
 	struct netlens_tabs *tabs;	/* NULL: no rule ever needed the hash tables */
 	const struct sk_buff *skb;
-	const struct netlens_pkt *p;
+	struct netlens_pkt *p;
 	const struct nf_hook_state *state;
 	u32 hookbit;
 	bool counting;			/* pass 2: count COUNT rules before @best */
@@ -246,9 +269,11 @@ static void netlens_walk(const struct netlens_probe *pr, struct netlens_scan *s)
 			continue;
 		if (s->counting) {
 			netlens_count(r, s->skb);
-			if (r->log)
+			if (r->log) {
+				netlens_pkt_l4(s->p);
 				netlens_log_packet(r, s->skb, s->p, s->state,
 						   NETLENS_ACTION_COUNT);
+			}
 		} else {
 			s->best = r;
 			return;
@@ -263,31 +288,44 @@ static void netlens_walk_prefixes(struct netlens_net *nn, int idx,
 	bool v4 = idx == NETLENS_IDX_DST4 || idx == NETLENS_IDX_SRC4;
 	struct netlens_probe pr = { .idx = idx };
 	union nf_inet_addr masked = {};
-	unsigned long plen;
+	int w;
 
-	for_each_set_bit(plen, nn->plen_map[idx], v4 ? 33 : 129) {
-		if (!plen)
-			continue;
-		if (v4)
-			masked.ip = addr->ip & inet_make_mask(plen);
-		else
-			ipv6_addr_prefix(&masked.in6, &addr->in6, plen);
-		pr.plen = plen;
-		pr.head = &s->tabs->b[idx][netlens_bucket(idx, &masked, plen, 0)];
-		netlens_walk(&pr, s);
+	/*
+	 * the prefix lengths in use, a word of the bitmap at a time with
+	 * inline bit operations (for_each_set_bit calls out per length)
+	 */
+	for (w = 0; w < BITS_TO_LONGS(v4 ? 33 : 129); w++) {
+		unsigned long bits = READ_ONCE(nn->plen_map[idx][w]);
+
+		if (!w)
+			bits &= ~1UL;		/* length 0 is never a key */
+		while (bits) {
+			unsigned int plen = w * BITS_PER_LONG + __ffs(bits);
+
+			bits &= bits - 1;
+			if (v4)
+				masked.ip = addr->ip & inet_make_mask(plen);
+			else
+				ipv6_addr_prefix(&masked.in6, &addr->in6, plen);
+			pr.plen = plen;
+			pr.head = &s->tabs->b[idx][netlens_bucket(idx, &masked, plen, 0)];
+			netlens_walk(&pr, s);
+		}
 	}
 }
 
 /* netlens_scan - one pass over every chain the packet can match in. */
 static void netlens_scan(struct netlens_net *nn, struct netlens_scan *s)
 {
-	const struct netlens_pkt *p = s->p;
+	struct netlens_pkt *p = s->p;
 	bool v4 = p->family == NETLENS_FAMILY_IPV4;
 	struct netlens_probe pr = {};
 
 	if (s->tabs) {
 		netlens_walk_prefixes(nn, v4 ? NETLENS_IDX_DST4 : NETLENS_IDX_DST6,
 				      &p->dst, s);
+		if (READ_ONCE(nn->ndport))
+			netlens_pkt_l4(p);	/* the port index needs the ports */
 		if (p->has_ports) {
 			pr.idx = NETLENS_IDX_DPORT;
 			pr.port = p->dport;
@@ -305,7 +343,7 @@ static void netlens_scan(struct netlens_net *nn, struct netlens_scan *s)
 
 static const struct netlens_rule *
 netlens_lookup(struct netlens_net *nn, const struct sk_buff *skb,
-	       const struct netlens_pkt *p, const struct nf_hook_state *state,
+	       struct netlens_pkt *p, const struct nf_hook_state *state,
 	       unsigned int *examined)
 {
 	u32 hookbit = BIT(state->hook);
@@ -385,14 +423,20 @@ static unsigned int netlens_hook(void *priv, struct sk_buff *skb,
 	unsigned int hook = state->hook, examined = 0;
 	unsigned int verdict = NF_ACCEPT;
 	int fi = state->pf == NFPROTO_IPV6;
+	bool bh;
 
 	if (hook >= NETLENS_NHOOKS)
 		return NF_ACCEPT;
 	/*
 	 * LOCAL_OUT runs in process context with BH enabled: disable it so
 	 * that the per-CPU counters have one writer at a time (u64_stats).
+	 * The other hooks run in softirq (or with BH off already): nothing
+	 * to do there.
 	 */
-	local_bh_disable();
+	bh = !in_softirq();
+	if (bh)
+		local_bh_disable();
+	p.skb = skb;
 	if (READ_ONCE(nn->hook_rules[fi][hook]) && READ_ONCE(nn->sysctl_enabled) &&
 	    (fi ? netlens_parse6(skb, &p) : netlens_parse4(skb, &p))) {
 		p.in = state->in;
@@ -406,8 +450,10 @@ static unsigned int netlens_hook(void *priv, struct sk_buff *skb,
 		verdict = NF_DROP;	/* the default policy */
 	if (r) {
 		netlens_count(r, skb);
-		if (r->log)
+		if (r->log) {
+			netlens_pkt_l4(&p);
 			netlens_log_packet(r, skb, &p, state, r->action);
+		}
 		if (r->action == NETLENS_ACTION_REJECT)
 			netlens_reject(r, skb, state, fi);
 		if (r->action == NETLENS_ACTION_DROP ||
@@ -416,12 +462,12 @@ static unsigned int netlens_hook(void *priv, struct sk_buff *skb,
 	}
 	hs = this_cpu_ptr(nn->hstats);
 	u64_stats_update_begin(&hs->syncp);
-	u64_stats_inc(&hs->seen[fi][hook]);
 	u64_stats_add(&hs->examined[fi][hook], examined);
 	u64_stats_inc(verdict == NF_DROP ? &hs->dropped[fi][hook] :
 					   &hs->accepted[fi][hook]);
 	u64_stats_update_end(&hs->syncp);
-	local_bh_enable();
+	if (bh)
+		local_bh_enable();
 	return verdict;
 }
 
@@ -441,7 +487,6 @@ void netlens_hook_read_stats(const struct netlens_net *nn,
 			start = u64_stats_fetch_begin(&s->syncp);
 			for (f = 0; f < 2; f++) {
 				for (h = 0; h < NETLENS_NHOOKS; h++) {
-					c.seen[f][h] = u64_stats_read(&s->seen[f][h]);
 					c.accepted[f][h] = u64_stats_read(&s->accepted[f][h]);
 					c.dropped[f][h] = u64_stats_read(&s->dropped[f][h]);
 					c.examined[f][h] = u64_stats_read(&s->examined[f][h]);
@@ -450,7 +495,7 @@ void netlens_hook_read_stats(const struct netlens_net *nn,
 		} while (u64_stats_fetch_retry(&s->syncp, start));
 		for (f = 0; f < 2; f++) {
 			for (h = 0; h < NETLENS_NHOOKS; h++) {
-				sum->seen[f][h] += c.seen[f][h];
+				sum->seen[f][h] += c.accepted[f][h] + c.dropped[f][h];
 				sum->accepted[f][h] += c.accepted[f][h];
 				sum->dropped[f][h] += c.dropped[f][h];
 				sum->examined[f][h] += c.examined[f][h];

@@ -56,23 +56,6 @@ bool netlens_rule_before(const struct netlens_rule *a,
 	return a->id < b->id;
 }
 
-/* netlens_bucket - the bucket of a key in hash table @idx; safe anywhere. */
-u32 netlens_bucket(int idx, const union nf_inet_addr *addr, u8 plen, u16 port)
-{
-	switch (idx) {
-	case NETLENS_IDX_DST4:
-	case NETLENS_IDX_SRC4:
-		return jhash_2words((__force u32)addr->ip, plen, 0) &
-		       (NETLENS_HASH_SIZE - 1);
-	case NETLENS_IDX_DST6:
-	case NETLENS_IDX_SRC6:
-		return jhash2((const u32 *)addr->all, 4, plen) &
-		       (NETLENS_HASH_SIZE - 1);
-	default:
-		return hash_32(port, NETLENS_HASH_BITS);
-	}
-}
-
 static int netlens_rule_index(const struct netlens_rule *r)
 {
 	const struct netlens_match *m = &r->m;
@@ -176,6 +159,8 @@ static void netlens_account(struct netlens_net *nn,
 	}
 	if (r->action == NETLENS_ACTION_COUNT)
 		WRITE_ONCE(nn->ncount, nn->ncount + delta);
+	if (idx == NETLENS_IDX_DPORT)
+		WRITE_ONCE(nn->ndport, nn->ndport + delta);
 	netlens_count_hooks(nn, r, delta);
 	WRITE_ONCE(nn->nindexed, nn->nindexed + delta);
 }
@@ -204,6 +189,7 @@ static void netlens_link(struct netlens_net *nn, struct netlens_rule *r)
 	r->index = idx;
 	if (idx == NETLENS_IDX_NONE)
 		return;
+	r->m.needs_l4 = netlens_match_needs_l4(&r->m);
 
 	head = netlens_rule_head(nn, r, idx);
 	if (idx == NETLENS_IDX_MISC && nn->misc_tail &&
@@ -417,6 +403,7 @@ void netlens_rule_replace(struct netlens_net *nn, struct netlens_rule *old,
 	nr->owns_stats = 1;
 	old->owns_stats = 0;
 	nr->index = NETLENS_IDX_NONE;
+	nr->m.needs_l4 = netlens_match_needs_l4(&nr->m);
 	xa_store(&nn->rules, nr->id, nr, GFP_KERNEL_ACCOUNT);
 	/* without conntrack a ct match sees every packet as untracked */
 	if (netlens_ct_hold(nn, nr))

@@ -71,15 +71,25 @@ static struct netlens_set_slot *netlens_set_find(const struct netlens_set *s,
 bool netlens_set_has_addr(const struct netlens_set *s,
 			  const union nf_inet_addr *a)
 {
-	bool v4 = s->family == NETLENS_FAMILY_IPV4;
-	union nf_inet_addr masked = {};
-	unsigned long plen;
+	union nf_inet_addr masked;
+	int i;
 
-	for_each_set_bit(plen, s->plens, v4 ? 33 : 129) {
-		if (v4)
-			masked.ip = a->ip & inet_make_mask(plen);
-		else
-			ipv6_addr_prefix(&masked.in6, &a->in6, plen);
+	if (s->family == NETLENS_FAMILY_IPV4) {
+		masked.ip = a->ip;
+		for (i = 0; i < s->nplens; i++) {
+			u8 plen = s->plen[i];
+
+			if (plen < 32)
+				masked.ip = a->ip & inet_make_mask(plen);
+			if (netlens_set_find(s, &masked, plen)->plen)
+				return true;
+		}
+		return false;
+	}
+	for (i = 0; i < s->nplens; i++) {
+		u8 plen = s->plen[i];
+
+		ipv6_addr_prefix(&masked.in6, &a->in6, plen);
 		if (netlens_set_find(s, &masked, plen)->plen)
 			return true;
 	}
@@ -295,6 +305,13 @@ struct netlens_set *netlens_set_build(const struct genl_info *info, int type,
 			netlens_set_put(s);
 			return ERR_PTR(err);
 		}
+	}
+	if (!ports) {
+		int plen;
+
+		for (plen = 128; plen > 0; plen--)
+			if (test_bit(plen, s->plens))
+				s->plen[s->nplens++] = plen;
 	}
 	return s;
 }

@@ -342,6 +342,8 @@ func opText(op rules.Op) string {
 		return "the new rule"
 	case rules.OpLoad:
 		return "the rule set"
+	case rules.OpPolicy:
+		return "the default policy " + op.Policy.String()
 	}
 	return string(op.Kind) + " rule " + strconv.FormatUint(uint64(op.ID), 10)
 }
@@ -877,7 +879,7 @@ func (p *filtersPage) guardView() string {
 	}
 	if h := im.Session; h != nil {
 		lines = append(lines, s.Warn.Render(fitString(" YOUR OWN SSH SESSION would be cut:", w)),
-			s.Warn.Render(fitString("   "+sanitize(h.What)+" at "+h.Hook+" by "+ruleRef(h.Rule), w)))
+			s.Warn.Render(fitString("   "+sanitize(h.What)+" at "+h.Hook+" by "+hitBy(*h), w)))
 	}
 	var n []string
 	if im.Sockets > 0 {
@@ -925,7 +927,15 @@ func (p *filtersPage) guardView() string {
 // hitLine is one connection the guard found: "socket tcp 10.0.0.2:5000 ->
 // 10.0.0.1:22: dropped at input by rule 3".
 func hitLine(h rules.Hit) string {
-	return fitCells(string(h.Kind), len(h.Kind), 11, false, false) + " " + sanitize(h.What) + "  at " + h.Hook + " by " + ruleRef(h.Rule)
+	return fitCells(string(h.Kind), len(h.Kind), 11, false, false) + " " + sanitize(h.What) + "  at " + h.Hook + " by " + hitBy(h)
+}
+
+// hitBy names what drops a hit's packets: a rule, or the default policy.
+func hitBy(h rules.Hit) string {
+	if h.Policy != nil {
+		return h.By()
+	}
+	return ruleRef(h.Rule)
 }
 
 func ruleRef(r model.Rule) string {

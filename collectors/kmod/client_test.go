@@ -390,11 +390,15 @@ func TestDumpRetriesInterrupted(t *testing.T) {
 }
 
 func TestCounters(t *testing.T) {
+	hooks := []HookCounters{
+		{Family: FamilyIPv4, Hook: 1, Seen: 10, Accepted: 8, Dropped: 2, Examined: 40, Policy: ActionDrop, PolicyTxn: 7, PolicyRevertIn: 1500 * time.Millisecond},
+		{Family: FamilyIPv6, Hook: 3, Seen: 5, Accepted: 5, Policy: ActionAccept},
+	}
 	k := &fakeKernel{t: t}
 	k.handle = func(greq genetlink.Message, nreq netlink.Message) ([]netlink.Message, error) {
 		return []netlink.Message{reply(cmdCounters, 0, func(ae *netlink.AttributeEncoder) {
 			ae.Uint32(uint16(attrRuleCount), 3)
-			for _, h := range []HookCounters{{FamilyIPv4, 1, 10, 8, 2, 40, ActionDrop}, {FamilyIPv6, 3, 5, 5, 0, 0, ActionAccept}} {
+			for _, h := range hooks {
 				ae.Nested(uint16(attrHookStats), func(nae *netlink.AttributeEncoder) error {
 					nae.Uint8(uint16(hsFamily), uint8(h.Family))
 					nae.Uint8(uint16(hsHook), h.Hook)
@@ -403,6 +407,10 @@ func TestCounters(t *testing.T) {
 					nae.Uint64(uint16(hsDropped), h.Dropped)
 					nae.Uint64(uint16(hsExamined), h.Examined)
 					nae.Uint8(uint16(hsPolicy), uint8(h.Policy))
+					if h.PolicyTxn != 0 {
+						nae.Uint32(uint16(hsTxnID), h.PolicyTxn)
+						nae.Uint32(uint16(hsRevertMS), uint32(h.PolicyRevertIn.Milliseconds()))
+					}
 					return nil
 				})
 			}
@@ -412,7 +420,7 @@ func TestCounters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Counters{Rules: 3, Hooks: []HookCounters{{FamilyIPv4, 1, 10, 8, 2, 40, ActionDrop}, {FamilyIPv6, 3, 5, 5, 0, 0, ActionAccept}}}
+	want := Counters{Rules: 3, Hooks: hooks}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("counters (-want +got):\n%s", diff)
 	}

@@ -163,6 +163,8 @@ const (
 	hsDropped                // NETLENS_A_HS_DROPPED
 	hsExamined               // NETLENS_A_HS_EXAMINED
 	hsPolicy                 // NETLENS_A_HS_POLICY
+	hsTxnID                  // NETLENS_A_HS_TXN_ID
+	hsRevertMS               // NETLENS_A_HS_REVERT_MS
 )
 
 // Family is the address family a rule applies to.

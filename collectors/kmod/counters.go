@@ -1,6 +1,10 @@
 package kmod
 
-import "github.com/mdlayher/netlink"
+import (
+	"time"
+
+	"github.com/mdlayher/netlink"
+)
 
 // HookCounters are the verdict counters of one hook of one family in a
 // namespace.
@@ -16,6 +20,10 @@ type HookCounters struct {
 	Examined uint64
 	// Policy is the hook's default verdict (ActionAccept or ActionDrop).
 	Policy Action
+	// PolicyTxn is the unconfirmed change of Policy (0: none); unless
+	// confirmed it is reverted in PolicyRevertIn.
+	PolicyTxn      uint32
+	PolicyRevertIn time.Duration
 }
 
 // Counters is the reply of the COUNTERS command.
@@ -46,6 +54,10 @@ func parseHookStats(ad *netlink.AttributeDecoder) HookCounters {
 			h.Examined = ad.Uint64()
 		case hsPolicy:
 			h.Policy = Action(ad.Uint8())
+		case hsTxnID:
+			h.PolicyTxn = ad.Uint32()
+		case hsRevertMS:
+			h.PolicyRevertIn = time.Duration(ad.Uint32()) * time.Millisecond
 		}
 	}
 	return h

@@ -48,6 +48,22 @@ type Backend interface {
 	Close() error
 }
 
+// PolicySetter is a backend with a default policy per hook and family
+// (the kernel module): what a packet no rule decides gets, ACCEPT until
+// set. Its Verdicts report the policies (model.HookVerdicts.Policy).
+type PolicySetter interface {
+	// SetPolicy sets the policy of one family (model.FamilyIPv4 or
+	// FamilyIPv6) and hook. A non-zero revert makes it commit-confirmed:
+	// unless Confirm(txn) comes before revertAt, the old verdict comes
+	// back. A policy with an unconfirmed change cannot change again
+	// until it is confirmed or reverted.
+	SetPolicy(p rules.Policy, revert time.Duration) (txn uint32, revertAt time.Time, err error)
+}
+
+// ErrNoPolicy is wrapped by a policy change on a backend without default
+// policies.
+var ErrNoPolicy = errors.New("this filter backend has no default policy (the netlens kernel module has; nftables: set the policy of your own base chain)")
+
 // ErrReadOnly is wrapped by every change refused by a read-only backend.
 var ErrReadOnly = errors.New("filter rules are read-only")
 
@@ -172,4 +188,6 @@ var (
 	_ Backend = (*nft.Backend)(nil)
 	_ Backend = (*kmodbackend.Backend)(nil)
 	_ Backend = readOnly{}
+
+	_ PolicySetter = (*kmodbackend.Backend)(nil)
 )

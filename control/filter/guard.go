@@ -2,6 +2,7 @@ package filter
 
 import (
 	"fmt"
+	"hash/fnv"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -118,27 +119,117 @@ func localConn(kind rules.HitKind, what string, proto uint8, local, remote netip
 	}}
 }
 
+// State is what decides a packet's verdict: the rules, and the default
+// policies for the packets no rule decides.
+type State struct {
+	Rules    []model.Rule
+	Policies Policies
+}
+
+// Policies are the hooks whose default policy drops, by family and hook:
+// a packet no rule decides there is dropped. Every other policy accepts;
+// nil is all ACCEPT.
+type Policies map[PolicyKey]bool
+
+// PolicyKey is one hook of one family (model.FamilyIPv4 or FamilyIPv6).
+type PolicyKey struct {
+	Family model.Family
+	Hook   string
+}
+
+// PoliciesOf returns the dropping policies among a backend's hook
+// verdicts (model.HookVerdicts.Policy).
+func PoliciesOf(vs []model.HookVerdicts) Policies {
+	var ps Policies
+	for _, v := range vs {
+		if v.Policy == model.ActionDrop {
+			if ps == nil {
+				ps = Policies{}
+			}
+			ps[PolicyKey{v.Family, v.Hook}] = true
+		}
+	}
+	return ps
+}
+
+// With returns a copy of ps with p set (for each of its families).
+func (ps Policies) With(p rules.Policy) Policies {
+	out := make(Policies, len(ps)+2)
+	for k, v := range ps {
+		out[k] = v
+	}
+	for _, f := range p.Families() {
+		k := PolicyKey{f, p.Hook}
+		if p.Verdict == model.ActionDrop {
+			out[k] = true
+		} else {
+			delete(out, k)
+		}
+	}
+	return out
+}
+
+// Dropping returns the dropping policies in hook order, IPv4 first.
+func (ps Policies) Dropping() []rules.Policy {
+	var out []rules.Policy
+	for _, f := range []model.Family{model.FamilyIPv4, model.FamilyIPv6} {
+		for _, h := range rules.Hooks {
+			if ps[PolicyKey{f, h}] {
+				out = append(out, rules.Policy{Family: f, Hook: h, Verdict: model.ActionDrop})
+			}
+		}
+	}
+	return out
+}
+
+func (ps Policies) anyDrop() bool { return len(ps) > 0 }
+
+func packetFamily(p packet) model.Family {
+	if p.src.Addr().Unmap().Is4() {
+		return model.FamilyIPv4
+	}
+	return model.FamilyIPv6
+}
+
 // Assess returns what applying a change from rule set before to rule set
-// after would cut: the connections in (and the operator's session) that
-// the after set drops and the before set does not. It is pure and safe
-// for concurrent use.
+// after would cut (every default policy ACCEPT): see AssessState.
 func Assess(before, after []model.Rule, in GuardInput) rules.Impact {
-	b, a := prepare(before), prepare(after)
+	return AssessState(State{Rules: before}, State{Rules: after}, in)
+}
+
+// AssessState returns what going from state before to state after would
+// cut: the connections in (and the operator's session) whose packets the
+// after state drops — by a rule, or by the default policy of a hook where
+// no rule decides them — and the before state does not. It is pure and
+// safe for concurrent use.
+func AssessState(before, after State, in GuardInput) rules.Impact {
+	b, a := prepare(before.Rules), prepare(after.Rules)
+	pb, pa := before.Policies, after.Policies
 	// Only a packet that some rule of the difference between the two sets
-	// matches can get another verdict: the others are skipped at the cost
-	// of matching the few changed rules.
+	// matches, or that meets a policy that changed, can get another
+	// verdict: the others are skipped at the cost of matching the few
+	// changed rules.
 	delta := difference(a, b)
 	var im rules.Impact
 	check := func(c conn) *rules.Hit {
 		for _, l := range c.legs {
+			fam := packetFamily(l.p)
 			for _, h := range l.hooks {
-				if !delta.any(h, l.p) {
+				k := PolicyKey{fam, h}
+				if pb[k] == pa[k] && !delta.any(h, l.p) {
 					continue
 				}
-				if r, drop := a.verdict(h, l.p); drop {
-					if _, dropBefore := b.verdict(h, l.p); !dropBefore {
-						return &rules.Hit{Kind: c.kind, What: c.what, Hook: h, Dir: l.dir, Rule: r}
+				r, decided := a.verdict(h, l.p)
+				if drop := r.Action.Drops(); (decided && drop) || (!decided && pa[k]) {
+					rb, decidedBefore := b.verdict(h, l.p)
+					if (decidedBefore && rb.Action.Drops()) || (!decidedBefore && pb[k]) {
+						continue
 					}
+					hit := &rules.Hit{Kind: c.kind, What: c.what, Hook: h, Dir: l.dir, Rule: r}
+					if !decided {
+						hit.Policy = &rules.Policy{Family: fam, Hook: h, Verdict: model.ActionDrop}
+					}
+					return hit
 				}
 			}
 		}
@@ -218,6 +309,43 @@ type prepared struct {
 	key   ruleKey
 	proto uint8
 	hooks []string
+	// the rule's sets: nil for none
+	src, dst       *prefixSet
+	sports, dports []uint16 // sorted
+}
+
+// prefixSet is a rule's address set for matching: hosts in a map, the
+// shorter prefixes in a list.
+type prefixSet struct {
+	hosts map[netip.Addr]bool
+	nets  []netip.Prefix
+}
+
+func newPrefixSet(ps []netip.Prefix) *prefixSet {
+	if len(ps) == 0 {
+		return nil
+	}
+	s := &prefixSet{hosts: map[netip.Addr]bool{}}
+	for _, p := range ps {
+		if p.IsSingleIP() {
+			s.hosts[p.Addr().Unmap()] = true
+		} else {
+			s.nets = append(s.nets, p)
+		}
+	}
+	return s
+}
+
+func (s *prefixSet) contains(a netip.Addr) bool {
+	if s.hosts[a] {
+		return true
+	}
+	return slices.ContainsFunc(s.nets, func(p netip.Prefix) bool { return p.Contains(a) })
+}
+
+func inPortSet(set []uint16, port uint16) bool {
+	_, ok := slices.BinarySearch(set, port)
+	return ok
 }
 
 // ruleSet is the decisive (enabled ACCEPT and DROP) rules of a set in
@@ -247,11 +375,37 @@ type ruleKey struct {
 	iif, oif         string
 	action           model.RuleAction
 	enabled, foreign bool
+	sets             uint64 // a hash of the sets' elements
 }
 
+// keyOf returns the key of a normalized rule.
 func keyOf(n model.Rule) ruleKey {
 	return ruleKey{n.ID, n.Priority, strings.Join(n.Hooks, ","), n.Family, n.Proto, n.Src, n.Dst, n.SrcPorts, n.DstPorts,
-		n.InIface, n.OutIface, n.Action, n.Enabled, n.Foreign}
+		n.InIface, n.OutIface, n.Action, n.Enabled, n.Foreign, setsHash(n)}
+}
+
+// setsHash hashes the (normalized, so sorted) sets of a rule: 0 for none.
+func setsHash(n model.Rule) uint64 {
+	if len(n.SrcSet)+len(n.DstSet)+len(n.SrcPortSet)+len(n.DstPortSet) == 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	var buf []byte
+	for i, set := range [][]netip.Prefix{n.SrcSet, n.DstSet} {
+		buf = append(buf[:0], byte(i), 0xff)
+		for _, p := range set {
+			buf, _ = p.AppendBinary(buf)
+		}
+		h.Write(buf)
+	}
+	for i, set := range [][]uint16{n.SrcPortSet, n.DstPortSet} {
+		buf = append(buf[:0], byte(2+i), 0xff)
+		for _, p := range set {
+			buf = append(buf, byte(p>>8), byte(p))
+		}
+		h.Write(buf)
+	}
+	return h.Sum64()
 }
 
 func prepare(rs []model.Rule) ruleSet {
@@ -268,7 +422,8 @@ func prepare(rs []model.Rule) ruleSet {
 			continue
 		}
 		i := len(set.rules)
-		set.rules = append(set.rules, prepared{r: r, key: keyOf(n), proto: proto, hooks: n.Hooks})
+		set.rules = append(set.rules, prepared{r: r, key: keyOf(n), proto: proto, hooks: n.Hooks,
+			src: newPrefixSet(n.SrcSet), dst: newPrefixSet(n.DstSet), sports: n.SrcPortSet, dports: n.DstPortSet})
 		for _, h := range n.Hooks {
 			if !n.DstPorts.Any() && n.DstPorts.Min == n.DstPorts.Max && proto != 0 {
 				k := portKey{h, proto, n.DstPorts.Min}
@@ -319,9 +474,9 @@ func (s ruleSet) any(hook string, p packet) bool {
 	return false
 }
 
-// verdict returns the first rule matching p at hook, and whether it
-// drops. It walks the port bucket of p and the general rules of the hook
-// together, in evaluation order.
+// verdict returns the first rule matching p at hook, and whether there is
+// one (else the hook's policy decides). It walks the port bucket of p and
+// the general rules of the hook together, in evaluation order.
 func (s ruleSet) verdict(hook string, p packet) (model.Rule, bool) {
 	port := s.byPort[portKey{hook, p.proto, p.dst.Port()}]
 	gen := s.general[hook]
@@ -333,7 +488,7 @@ func (s ruleSet) verdict(hook string, p packet) (model.Rule, bool) {
 			i, gen = gen[0], gen[1:]
 		}
 		if matches(s.rules[i], hook, p) {
-			return s.rules[i].r, s.rules[i].r.Action.Drops()
+			return s.rules[i].r, true
 		}
 	}
 	return model.Rule{}, false
@@ -371,6 +526,12 @@ func matches(pr prepared, hook string, p packet) bool {
 	if !inRange(r.SrcPorts, p.src.Port()) || !inRange(r.DstPorts, p.dst.Port()) {
 		return false
 	}
+	if (pr.src != nil && !pr.src.contains(src)) || (pr.dst != nil && !pr.dst.contains(dst)) {
+		return false
+	}
+	if (pr.sports != nil && !inPortSet(pr.sports, p.src.Port())) || (pr.dports != nil && !inPortSet(pr.dports, p.dst.Port())) {
+		return false
+	}
 	for _, ifn := range []string{r.InIface, r.OutIface} {
 		if ifn != "" && p.loopback != (ifn == "lo") {
 			return false
@@ -383,12 +544,26 @@ func inRange(r model.PortRange, port uint16) bool {
 	return r.Any() || (port >= r.Min && port <= r.Max)
 }
 
-// DropCapable reports whether going from rule set before to after can
-// drop traffic that before let through: an enabled DROP rule that was not
-// there (or not enabled) before, or an enabled ACCEPT rule that is gone
-// or disabled while a DROP rule remains. Such a change gets a revert
-// deadline.
+// DropCapable reports whether going from rule set before to after (every
+// default policy ACCEPT) can drop traffic that before let through: see
+// DropCapableState.
 func DropCapable(before, after []model.Rule) bool {
+	return DropCapableState(State{Rules: before}, State{Rules: after})
+}
+
+// DropCapableState reports whether going from state before to after can
+// drop traffic that before let through: a default policy that becomes
+// DROP, an enabled DROP (or REJECT) rule that was not there (or not
+// enabled) before, or an enabled ACCEPT rule that is gone or disabled
+// while a DROP rule or a DROP policy remains. Such a change gets a revert
+// deadline.
+func DropCapableState(bs, as State) bool {
+	for k := range as.Policies {
+		if as.Policies[k] && !bs.Policies[k] {
+			return true
+		}
+	}
+	before, after := bs.Rules, as.Rules
 	keys := func(set []model.Rule) map[ruleKey]bool {
 		m := make(map[ruleKey]bool, len(set))
 		for _, r := range set {
@@ -413,8 +588,8 @@ func DropCapable(before, after []model.Rule) bool {
 	}
 	// An ACCEPT only stops the rules after it in the same table (other
 	// tables and hooks still run), so losing one can drop traffic only
-	// when an enabled DROP rule remains.
-	anyDrop := slices.ContainsFunc(after, func(r model.Rule) bool { return r.Enabled && r.Action.Drops() })
+	// when an enabled DROP rule or a DROP policy remains.
+	anyDrop := as.Policies.anyDrop() || slices.ContainsFunc(after, func(r model.Rule) bool { return r.Enabled && r.Action.Drops() })
 	for _, r := range before {
 		if anyDrop && r.Enabled && r.Action == model.ActionAccept && !has(ka, r) {
 			return true

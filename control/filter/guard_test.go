@@ -206,6 +206,10 @@ func TestDropCapable(t *testing.T) {
 		{"enable a drop", []model.Rule{off(drop(3, nil))}, []model.Rule{drop(3, nil)}, true},
 		{"move a drop in priority", []model.Rule{drop(3, nil)}, []model.Rule{drop(3, func(r *model.Rule) { r.Priority = 1 })}, true},
 		{"no change", []model.Rule{accept22, drop(3, nil)}, []model.Rule{accept22, drop(3, nil)}, false},
+		{"a drop's source set grows", []model.Rule{drop(3, func(r *model.Rule) { r.SrcSet = []netip.Prefix{mustPrefix("192.0.2.1/32")} })},
+			[]model.Rule{drop(3, func(r *model.Rule) { r.SrcSet = []netip.Prefix{mustPrefix("192.0.2.1/32"), mustPrefix("192.0.2.2/32")} })}, true},
+		{"a drop's port set, same elements", []model.Rule{drop(3, func(r *model.Rule) { r.Proto = "tcp"; r.DstPortSet = []uint16{80, 22} })},
+			[]model.Rule{drop(3, func(r *model.Rule) { r.Proto = "tcp"; r.DstPortSet = []uint16{22, 80} })}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -245,7 +249,8 @@ func TestVerdictIndexMatchesLinear(t *testing.T) {
 				src: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(rng.IntN(3))}), 1000),
 				dst: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.9"), uint16(20+rng.IntN(5)))}
 			h := hooks[rng.IntN(len(hooks))]
-			got, gotDrop := set.verdict(h, p)
+			got, decided := set.verdict(h, p)
+			gotDrop := decided && got.Action == model.ActionDrop
 			var want model.Rule
 			wantDrop := false
 			for _, pr := range prepare(sorted).rules {
@@ -259,4 +264,71 @@ func TestVerdictIndexMatchesLinear(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestDropCapablePolicies(t *testing.T) {
+	accept22 := model.Rule{ID: 1, Enabled: true, Hooks: []string{model.HookInput}, Proto: "tcp", DstPorts: ports(22), Action: model.ActionAccept}
+	dropIn4 := Policies{{model.FamilyIPv4, model.HookInput}: true}
+	tests := []struct {
+		name          string
+		before, after State
+		want          bool
+	}{
+		{"policy becomes drop", State{}, State{Policies: dropIn4}, true},
+		{"policy back to accept", State{Policies: dropIn4}, State{}, false},
+		{"drop policy stays", State{Policies: dropIn4}, State{Policies: dropIn4}, false},
+		{"delete an accept under a drop policy", State{Rules: []model.Rule{accept22}, Policies: dropIn4}, State{Policies: dropIn4}, true},
+		{"add an accept under a drop policy", State{Policies: dropIn4}, State{Rules: []model.Rule{accept22}, Policies: dropIn4}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := DropCapableState(tt.before, tt.after); got != tt.want {
+				t.Errorf("DropCapableState = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestAssessPoliciesAndSets(t *testing.T) {
+	ssh := session("192.0.2.7 50022 10.0.0.1 22")
+	in := GuardInput{SSH: ssh}
+	dropIn4 := Policies{{model.FamilyIPv4, model.HookInput}: true}
+	keep := model.Rule{ID: 1, Enabled: true, Hooks: []string{model.HookInput}, Proto: "tcp", Action: model.ActionAccept,
+		SrcSet: []netip.Prefix{mustPrefix("198.51.100.0/24"), mustPrefix("192.0.2.7/32")}}
+	tests := []struct {
+		name          string
+		before, after State
+		want          string // what cuts the session, "" for nothing
+	}{
+		{"drop policy, no rule", State{}, State{Policies: dropIn4}, "the default policy (drop at ipv4 input)"},
+		{"drop policy at output", State{}, State{Policies: Policies{{model.FamilyIPv4, model.HookOutput}: true}}, "the default policy (drop at ipv4 output)"},
+		{"drop policy of the other family", State{}, State{Policies: Policies{{model.FamilyIPv6, model.HookInput}: true}}, ""},
+		{"drop policy, the client in an accept's source set", State{Rules: []model.Rule{keep}}, State{Rules: []model.Rule{keep}, Policies: dropIn4}, ""},
+		{"drop policy, the client not in the set", State{Rules: []model.Rule{setOf(keep, "198.51.100.0/24")}},
+			State{Rules: []model.Rule{setOf(keep, "198.51.100.0/24")}, Policies: dropIn4}, "the default policy (drop at ipv4 input)"},
+		{"accept leaves, drop policy stays", State{Rules: []model.Rule{keep}, Policies: dropIn4}, State{Policies: dropIn4}, "the default policy (drop at ipv4 input)"},
+		{"a drop with the client in its set", State{}, State{Rules: []model.Rule{drop(2, func(r *model.Rule) { r.SrcSet = []netip.Prefix{mustPrefix("192.0.2.0/28")} })}}, `rule 2 "r"`},
+		{"a drop with a port set without 22", State{}, State{Rules: []model.Rule{drop(2, func(r *model.Rule) { r.Proto = "tcp"; r.DstPortSet = []uint16{80, 443} })}}, ""},
+		{"a drop with a port set with 22", State{}, State{Rules: []model.Rule{drop(2, func(r *model.Rule) { r.Proto = "tcp"; r.DstPortSet = []uint16{22, 443} })}}, `rule 2 "r"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			im := AssessState(tt.before, tt.after, in)
+			got := ""
+			if im.Session != nil {
+				got = im.Session.By()
+			}
+			if got != tt.want {
+				t.Errorf("session cut by %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func setOf(r model.Rule, prefixes ...string) model.Rule {
+	r.SrcSet = nil
+	for _, p := range prefixes {
+		r.SrcSet = append(r.SrcSet, mustPrefix(p))
+	}
+	return r
 }

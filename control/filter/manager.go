@@ -3,6 +3,7 @@ package filter
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -49,6 +50,11 @@ func (m *Manager) Plan(op rules.Op) (rules.Plan, error) {
 	if err != nil {
 		return rules.Plan{}, err
 	}
+	pb, err := m.policies()
+	if err != nil {
+		return rules.Plan{}, err
+	}
+	pa := pb
 	p := rules.Plan{Op: op, Before: before}
 	find := func() (int, error) {
 		i := slices.IndexFunc(before, func(r model.Rule) bool { return r.ID == op.ID })
@@ -110,19 +116,75 @@ func (m *Manager) Plan(op rules.Op) (rules.Plan, error) {
 			}
 		}
 		p.Op.Rules = after
+	case rules.OpPolicy:
+		if _, ok := m.Backend.(PolicySetter); !ok {
+			return rules.Plan{}, fmt.Errorf("%s backend: %w", m.Backend.Name(), ErrNoPolicy)
+		}
+		if err := rules.ValidatePolicy(op.Policy); err != nil {
+			return rules.Plan{}, rules.InvalidError{Err: err}
+		}
+		pa = pb.With(op.Policy)
 	default:
 		return rules.Plan{}, rules.InvalidError{Err: fmt.Errorf("unknown operation %q", op.Kind)}
 	}
 	rules.SortRules(after)
 	p.After = after
-	p.DropCapable = DropCapable(before, after)
+	bs, as := State{Rules: before, Policies: pb}, State{Rules: after, Policies: pa}
+	p.DropCapable = DropCapableState(bs, as)
 	if p.DropCapable {
 		p.Revert = m.revert()
 		if m.Guard != nil {
-			p.Impact = Assess(before, after, m.Guard())
+			p.Impact = AssessState(bs, as, m.Guard())
 		}
 	}
 	return p, nil
+}
+
+// policies returns the backend's dropping default policies (nil for a
+// backend without policies).
+func (m *Manager) policies() (Policies, error) {
+	if _, ok := m.Backend.(PolicySetter); !ok {
+		return nil, nil
+	}
+	vs, err := m.Backend.Verdicts()
+	if err != nil {
+		return nil, err
+	}
+	return PoliciesOf(vs), nil
+}
+
+// setPolicy sets p for each of its families: one transaction each when
+// revert is not 0.
+func (m *Manager) setPolicy(p rules.Policy, revert time.Duration) (rules.Result, error) {
+	var res rules.Result
+	ps, ok := m.Backend.(PolicySetter)
+	if !ok {
+		return res, fmt.Errorf("%s backend: %w", m.Backend.Name(), ErrNoPolicy)
+	}
+	var done []string
+	for _, f := range p.Families() {
+		one := p
+		one.Family = f
+		txn, at, err := ps.SetPolicy(one, revert)
+		if err != nil {
+			if len(done) > 0 {
+				err = fmt.Errorf("%w (already set: %s)", err, strings.Join(done, ", "))
+			}
+			return res, err
+		}
+		done = append(done, one.String())
+		if txn != 0 {
+			res.Txns = append(res.Txns, txn)
+			res.RevertAt = at
+		}
+	}
+	if len(res.Txns) > 0 {
+		res.Txn = res.Txns[0]
+	}
+	if len(res.Txns) < 2 {
+		res.Txns = nil
+	}
+	return res, nil
 }
 
 func labelOf(r model.Rule) string {
@@ -150,6 +212,8 @@ func (m *Manager) Apply(p rules.Plan) (rules.Result, error) {
 		res.Rule, err = b.SetEnabled(p.Op.ID, p.Op.Kind == rules.OpEnable, p.Revert)
 	case rules.OpDelete:
 		err = b.Delete(p.Op.ID, p.Revert)
+	case rules.OpPolicy:
+		res, err = m.setPolicy(p.Op.Policy, p.Revert)
 	case rules.OpLoad:
 		var rules []model.Rule
 		for _, r := range p.Op.Rules {
@@ -164,7 +228,9 @@ func (m *Manager) Apply(p rules.Plan) (rules.Result, error) {
 	if err != nil {
 		return rules.Result{}, err
 	}
-	res.Txn, res.RevertAt = res.Rule.PendingTxn, res.Rule.RevertAt
+	if p.Op.Kind != rules.OpPolicy {
+		res.Txn, res.RevertAt = res.Rule.PendingTxn, res.Rule.RevertAt
+	}
 	if res.Txn == 0 && p.Revert > 0 {
 		// delete and load: find the transaction.
 		if rs, err := b.List(); err == nil {

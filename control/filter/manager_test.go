@@ -2,9 +2,12 @@ package filter
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"netlens/internal/filtermem"
 	"netlens/model"
@@ -138,3 +141,114 @@ func TestManagerLoad(t *testing.T) {
 }
 
 var _ Backend = (*filtermem.Backend)(nil)
+
+// noPolicy is a backend without default policies (as nft).
+type noPolicy struct{ Backend }
+
+func TestManagerPolicy(t *testing.T) {
+	b := &filtermem.Backend{}
+	ssh := session("192.0.2.7 50022 10.0.0.1 22")
+	m := &Manager{Backend: b, Revert: 5 * time.Second, Guard: func() GuardInput { return GuardInput{SSH: ssh} }}
+	dropIn := rules.Op{Kind: rules.OpPolicy, Policy: rules.Policy{Family: model.FamilyIPv4, Hook: model.HookInput, Verdict: model.ActionDrop}}
+
+	// a DROP policy with no rule would cut the session: the guard names
+	// the policy
+	p, err := m.Plan(dropIn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.DropCapable || p.Revert != 5*time.Second || p.Impact.Session == nil || p.Impact.Session.Policy == nil {
+		t.Fatalf("drop policy plan: %+v", p)
+	}
+	if want := "YOUR SSH SESSION (tcp 192.0.2.7:50022 -> 10.0.0.1:22) would be cut by the default policy (drop at ipv4 input) at input"; p.Impact.String() != want {
+		t.Errorf("impact text:\n got %s\nwant %s", p.Impact, want)
+	}
+	// an IPv6 DROP policy does not touch the IPv4 session
+	p6, _ := m.Plan(rules.Op{Kind: rules.OpPolicy, Policy: rules.Policy{Family: model.FamilyIPv6, Hook: model.HookInput, Verdict: model.ActionDrop}})
+	if !p6.DropCapable || p6.Impact.Cuts() {
+		t.Errorf("ipv6 policy plan: %+v", p6)
+	}
+
+	// with an ACCEPT for ssh first, the session is safe; unconfirmed, the
+	// policy reverts
+	if _, err := m.Apply(mustPlan(t, m, rules.Op{Kind: rules.OpAdd, Rule: model.Rule{Enabled: true, Action: model.ActionAccept, Proto: "tcp", DstPorts: ports(22), Label: "keep ssh"}})); err != nil {
+		t.Fatal(err)
+	}
+	p = mustPlan(t, m, dropIn)
+	if !p.DropCapable || p.Impact.Cuts() {
+		t.Fatalf("drop policy after keep ssh: %+v", p)
+	}
+	res, err := m.Apply(p)
+	if err != nil || res.Txn == 0 || res.RevertAt.IsZero() {
+		t.Fatalf("apply policy: %v %+v", err, res)
+	}
+	if got := b.Calls[len(b.Calls)-1]; got != "policy drop at ipv4 input revert=5s" {
+		t.Errorf("last call %q", got)
+	}
+	if pcs := rules.PendingChanges(b, nil); len(pcs) != 1 || pcs[0].Txn != res.Txn {
+		t.Errorf("pending after the policy: %+v, want txn %d", pcs, res.Txn)
+	}
+	b.Revert() // the deadline passes
+	if pol := PoliciesOf(mustVerdicts(t, b)); pol.anyDrop() {
+		t.Errorf("after the revert: %v", pol)
+	}
+
+	// confirmed, it stays; then removing the ACCEPT is guarded by the policy
+	if res, err = m.Apply(mustPlan(t, m, dropIn)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Confirm(0); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Calls[len(b.Calls)-1]; got != fmt.Sprintf("confirm %d", res.Txn) {
+		t.Errorf("confirm(0) called %q", got)
+	}
+	p = mustPlan(t, m, rules.Op{Kind: rules.OpDelete, ID: 1})
+	if !p.DropCapable || p.Impact.Session == nil || p.Impact.Session.Policy == nil || p.Impact.Session.Hook != model.HookInput {
+		t.Errorf("delete of keep ssh under a DROP policy: %+v", p.Impact)
+	}
+
+	// back to ACCEPT: cannot drop, no deadline
+	p = mustPlan(t, m, rules.Op{Kind: rules.OpPolicy, Policy: rules.Policy{Family: model.RuleFamilyBoth, Hook: model.HookInput, Verdict: model.ActionAccept}})
+	if p.DropCapable || p.Revert != 0 {
+		t.Errorf("accept policy plan: %+v", p)
+	}
+	if res, err = m.Apply(p); err != nil || res.Txn != 0 {
+		t.Errorf("apply accept: %v %+v", err, res)
+	}
+	if diff := cmp.Diff([]string{"policy accept at ipv4 input revert=0s", "policy accept at ipv6 input revert=0s"}, b.Calls[len(b.Calls)-2:]); diff != "" {
+		t.Errorf("calls (-want +got)\n%s", diff)
+	}
+
+	var ie rules.InvalidError
+	for _, bad := range []rules.Policy{
+		{Family: model.FamilyIPv4, Hook: "ingress", Verdict: model.ActionDrop},
+		{Family: "ipx", Hook: model.HookInput, Verdict: model.ActionDrop},
+		{Family: model.FamilyIPv4, Hook: model.HookInput, Verdict: model.ActionReject},
+	} {
+		if _, err := m.Plan(rules.Op{Kind: rules.OpPolicy, Policy: bad}); !errors.As(err, &ie) {
+			t.Errorf("Plan(policy %+v) = %v, want an InvalidError", bad, err)
+		}
+	}
+	if _, err := (&Manager{Backend: noPolicy{b}}).Plan(dropIn); !errors.Is(err, ErrNoPolicy) {
+		t.Errorf("policy on a backend without: %v", err)
+	}
+}
+
+func mustPlan(t *testing.T, m *Manager, op rules.Op) rules.Plan {
+	t.Helper()
+	p, err := m.Plan(op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func mustVerdicts(t *testing.T, b Backend) []model.HookVerdicts {
+	t.Helper()
+	vs, err := b.Verdicts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vs
+}

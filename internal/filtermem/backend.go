@@ -6,6 +6,7 @@ package filtermem
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"syscall"
@@ -26,6 +27,12 @@ type Backend struct {
 	prev    []model.Rule
 	FailAdd bool     // Replace fails on the second rule
 	Calls   []string // the changes asked for, in order
+	// Policies are the default policies set ("ipv4/input" -> drop), for
+	// SetPolicy; the previous ones are restored by Revert.
+	Policies   map[string]model.RuleAction
+	prevPolicy map[string]model.RuleAction
+	policyTxn  uint32 // pending policy change
+	policyAt   time.Time
 }
 
 func (m *Backend) Name() string     { return "mem" }
@@ -38,7 +45,59 @@ func (m *Backend) List() ([]model.Rule, error) {
 	rules.SortRules(out)
 	return out, nil
 }
-func (m *Backend) Verdicts() ([]model.HookVerdicts, error) { return nil, nil }
+
+// Verdicts reports the policies set (nil when none was).
+func (m *Backend) Verdicts() ([]model.HookVerdicts, error) {
+	m.Mu.Lock()
+	defer m.Mu.Unlock()
+	if m.Policies == nil {
+		return nil, nil
+	}
+	var out []model.HookVerdicts
+	for _, f := range []model.Family{model.FamilyIPv4, model.FamilyIPv6} {
+		for _, h := range rules.Hooks {
+			pol := m.Policies[string(f)+"/"+h]
+			if pol == "" {
+				pol = model.ActionAccept
+			}
+			out = append(out, model.HookVerdicts{Family: f, Hook: h, Policy: pol})
+		}
+	}
+	return out, nil
+}
+
+// SetPolicy sets one family's policy of a hook; with a revert it is the
+// pending transaction (one at a time, as for rules).
+func (m *Backend) SetPolicy(p rules.Policy, revert time.Duration) (uint32, time.Time, error) {
+	m.Mu.Lock()
+	defer m.Mu.Unlock()
+	m.Calls = append(m.Calls, fmt.Sprintf("policy %s revert=%v", p, revert))
+	prev := maps.Clone(m.Policies)
+	if prev == nil {
+		prev = map[string]model.RuleAction{}
+	}
+	if m.Policies == nil {
+		m.Policies = map[string]model.RuleAction{}
+	}
+	m.Policies[string(p.Family)+"/"+p.Hook] = p.Verdict
+	if revert == 0 {
+		return 0, time.Time{}, nil
+	}
+	m.prev, m.prevPolicy = slices.Clone(m.Rules), prev
+	m.txn++
+	m.policyTxn, m.policyAt = m.txn, time.Unix(1000, 0).Add(revert)
+	return m.txn, m.policyAt, nil
+}
+
+// PendingList reports a pending policy change (rules.PendingLister).
+func (m *Backend) PendingList() []model.PendingChange {
+	m.Mu.Lock()
+	defer m.Mu.Unlock()
+	if m.policyTxn == 0 {
+		return nil
+	}
+	return []model.PendingChange{{Txn: m.policyTxn, RevertAt: m.policyAt}}
+}
 
 func (m *Backend) arm(prev []model.Rule, revert time.Duration, ids ...uint32) {
 	if revert > 0 {
@@ -139,6 +198,7 @@ func (m *Backend) Confirm(txn uint32) error {
 	for i := range m.Rules {
 		m.Rules[i].PendingTxn, m.Rules[i].RevertAt = 0, time.Time{}
 	}
+	m.policyTxn, m.prevPolicy = 0, nil
 	return nil
 }
 
@@ -148,6 +208,10 @@ func (m *Backend) Revert() {
 	m.Mu.Lock()
 	defer m.Mu.Unlock()
 	m.Rules = m.prev
+	if m.prevPolicy != nil {
+		m.Policies, m.prevPolicy = m.prevPolicy, nil
+	}
+	m.policyTxn = 0
 }
 
 func (m *Backend) Watch(ctx context.Context, changed func()) error {

@@ -51,14 +51,7 @@ func Exercise(b filter.Backend, logf func(format string, args ...any)) (err erro
 				return 0, err
 			}
 		}
-		got, buf := 0, make([]byte, 64)
-		for {
-			_ = srv.SetReadDeadline(time.Now().Add(150 * time.Millisecond))
-			if _, _, err := srv.ReadFromUDP(buf); err != nil {
-				return got, nil
-			}
-			got++
-		}
+		return Received(srv), nil
 	}
 	expect := func(what string, n, want int) error {
 		got, err := exchange(n)
@@ -155,6 +148,18 @@ func Exercise(b filter.Backend, logf func(format string, args ...any)) (err erro
 		return fmt.Errorf("unconfirmed enable not reverted: %w", err)
 	}
 	return expect("enable reverted", 5, 5)
+}
+
+// Received counts the datagrams srv receives until none comes for 150 ms.
+func Received(srv *net.UDPConn) int {
+	got, buf := 0, make([]byte, 64)
+	for {
+		_ = srv.SetReadDeadline(time.Now().Add(150 * time.Millisecond))
+		if _, _, err := srv.ReadFromUDP(buf); err != nil {
+			return got
+		}
+		got++
+	}
 }
 
 func mustPrefix(s string) netip.Prefix {

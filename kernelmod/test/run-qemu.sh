@@ -17,6 +17,9 @@
 #                                            pinning the hook static keys (the
 #                                            open soft lockup, docs/kernelmod.md)
 #   TIMEOUT=600 kernelmod/test/run-qemu.sh   longer bound (default 600 s)
+#   QEMU_EXTRA="-icount shift=0,sleep=off" kernelmod/test/run-qemu.sh -bench
+#                                            guest time = guest instructions:
+#                                            figures independent of host load
 #
 # Needs the packages of kernelmod/test/deps.sh.
 set -euo pipefail
@@ -112,7 +115,11 @@ echo "nobody:x:65534:65534:nobody:/:/bin/false" >>"$OUT/root/etc/passwd"
 echo "run-qemu: booting (timeout ${TIMEOUT}s)"
 start=$(date +%s)
 set +e
-timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -m 1024 -smp "$SMP" \
+# QEMU_EXTRA adds qemu options: "-icount shift=0,sleep=off" makes guest
+# time count guest instructions (1 ns each), so -bench figures do not
+# depend on the host's load (see docs/performance.md).
+# shellcheck disable=SC2086
+timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -m 1024 -smp "$SMP" ${QEMU_EXTRA:-} \
 	-nographic -no-reboot -nic none \
 	-kernel "$VMLINUZ" -initrd "$OUT/initramfs.gz" \
 	-append "console=ttyS0 panic=-1 oops=panic quiet loglevel=4 $KARGS netlens.args=$VMARGS" \

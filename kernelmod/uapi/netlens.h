@@ -164,6 +164,8 @@ enum netlens_hook_stats_attr {
 	NETLENS_A_HS_DROPPED,		/* u64, packets dropped by a DROP rule */
 	NETLENS_A_HS_EXAMINED,		/* u64, rules looked at by the lookup (its cost) */
 	NETLENS_A_HS_POLICY,		/* u8, the hook's default verdict (NETLENS_ACTION_ACCEPT or _DROP) */
+	NETLENS_A_HS_TXN_ID,		/* u32, the unconfirmed policy change of the hook (only while one is pending) */
+	NETLENS_A_HS_REVERT_MS,		/* u32, ms left before that change is reverted (with HS_TXN_ID) */
 
 	__NETLENS_A_HS_MAX,
 };

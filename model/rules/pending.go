@@ -15,8 +15,15 @@ type Pendinger interface {
 	Pending() (txn uint32, revertAt time.Time, ok bool)
 }
 
+// PendingLister is implemented by backends that can have any number of
+// pending changes no rule shows (kmod: default policy changes).
+type PendingLister interface {
+	PendingList() []model.PendingChange
+}
+
 // PendingChanges returns the changes waiting for a confirm: those of
-// rules, and b's own when b (a backend) is a Pendinger.
+// rules, and b's own when b (a backend) is a Pendinger or a
+// PendingLister.
 func PendingChanges(b any, rules []model.Rule) []model.PendingChange {
 	var out []model.PendingChange
 	add := func(txn uint32, at time.Time) {
@@ -32,6 +39,11 @@ func PendingChanges(b any, rules []model.Rule) []model.PendingChange {
 	if p, ok := b.(Pendinger); ok {
 		if txn, at, ok := p.Pending(); ok {
 			add(txn, at)
+		}
+	}
+	if p, ok := b.(PendingLister); ok {
+		for _, pc := range p.PendingList() {
+			add(pc.Txn, pc.RevertAt)
 		}
 	}
 	slices.SortFunc(out, func(a, b model.PendingChange) int { return cmp.Compare(a.Txn, b.Txn) })

@@ -27,6 +27,8 @@ const (
 	OpDisable OpKind = "disable"
 	OpDelete  OpKind = "delete"
 	OpLoad    OpKind = "load"
+	// OpPolicy sets the default policy of a hook (Op.Policy).
+	OpPolicy OpKind = "policy"
 )
 
 // Op is a change to the rules.
@@ -38,6 +40,8 @@ type Op struct {
 	Rule model.Rule
 	// Rules are the rules to load (they replace every rule).
 	Rules []model.Rule
+	// Policy is the default policy to set (OpPolicy).
+	Policy Policy
 }
 
 // Plan is a change checked against the current rules, before it is
@@ -66,6 +70,9 @@ type Result struct {
 	// confirms them all.
 	Txn      uint32
 	RevertAt time.Time
+	// Txns are all the transactions the change opened when it opened
+	// more than one (a policy of both families: one each).
+	Txns []uint32
 }
 
 // HitKind says what a Hit is.
@@ -86,8 +93,26 @@ type Hit struct {
 	// Hook and Dir say where the packet is dropped (Dir: "in", "out" or
 	// "forward").
 	Hook, Dir string
-	// Rule is the rule that drops it.
+	// Rule is the rule that drops it; zero when Policy is set.
 	Rule model.Rule
+	// Policy is set when no rule decides the packet and the default
+	// policy of its hook drops it.
+	Policy *Policy
+}
+
+// By names what drops the packet: `rule 5 "label"`, "the new rule" or
+// "the default policy (drop at ipv4 input)".
+func (h Hit) By() string {
+	if h.Policy != nil {
+		return "the default policy (" + h.Policy.String() + ")"
+	}
+	if h.Rule.ID == 0 || h.Rule.ID == ^uint32(0) {
+		return "the new rule"
+	}
+	if h.Rule.Label == "" {
+		return fmt.Sprintf("rule %d", h.Rule.ID)
+	}
+	return fmt.Sprintf("rule %d %q", h.Rule.ID, h.Rule.Label)
 }
 
 // Impact is what applying a change would cut.
@@ -111,8 +136,8 @@ func (im Impact) Cuts() bool { return im.Session != nil || im.Sockets > 0 || im.
 func (im Impact) String() string {
 	var parts []string
 	if im.Session != nil {
-		parts = append(parts, fmt.Sprintf("YOUR SSH SESSION (%s) would be cut by rule %d %q at %s",
-			im.Session.What, im.Session.Rule.ID, im.Session.Rule.Label, im.Session.Hook))
+		parts = append(parts, fmt.Sprintf("YOUR SSH SESSION (%s) would be cut by %s at %s",
+			im.Session.What, im.Session.By(), im.Session.Hook))
 	}
 	if im.Sockets > 0 {
 		parts = append(parts, fmt.Sprintf("%d established socket(s)", im.Sockets))

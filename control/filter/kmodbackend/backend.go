@@ -29,6 +29,7 @@ type Client interface {
 	Dump() ([]kmod.Rule, error)
 	Counters() (kmod.Counters, error)
 	Confirm(txn uint32) error
+	SetPolicy(p kmod.Policy, revert time.Duration) (uint32, error)
 	Close() error
 }
 
@@ -255,6 +256,60 @@ func (b *Backend) Verdicts() ([]model.HookVerdicts, error) {
 			Dropped: h.Dropped, Policy: pol})
 	}
 	return out, nil
+}
+
+// SetPolicy sets the default policy of one family and hook; a non-zero
+// revert makes it commit-confirmed by the kernel.
+func (b *Backend) SetPolicy(p rules.Policy, revert time.Duration) (uint32, time.Time, error) {
+	if err := b.refuse("policy"); err != nil {
+		return 0, time.Time{}, err
+	}
+	kp := kmod.Policy{Family: kmod.FamilyIPv4, Verdict: kmod.ActionAccept}
+	switch p.Family {
+	case model.FamilyIPv4:
+	case model.FamilyIPv6:
+		kp.Family = kmod.FamilyIPv6
+	default:
+		return 0, time.Time{}, fmt.Errorf("kmod policy: family %q: one of ipv4 or ipv6", p.Family)
+	}
+	h, ok := rules.HookNum(p.Hook)
+	if !ok {
+		return 0, time.Time{}, fmt.Errorf("kmod policy: unknown hook %q", p.Hook)
+	}
+	kp.Hook = uint8(h)
+	switch p.Verdict {
+	case model.ActionAccept:
+	case model.ActionDrop:
+		kp.Verdict = kmod.ActionDrop
+	default:
+		return 0, time.Time{}, fmt.Errorf("kmod policy: verdict %q: accept or drop", p.Verdict)
+	}
+	now := b.now()
+	txn, err := b.c.SetPolicy(kp, revert)
+	if err != nil {
+		return 0, time.Time{}, wrap("kmod policy "+p.String(), err)
+	}
+	if txn == 0 {
+		return 0, time.Time{}, nil
+	}
+	return txn, now.Add(revert), nil
+}
+
+// PendingList returns the unconfirmed default policy changes (a rule's
+// shows in its PendingTxn). It satisfies rules.PendingLister.
+func (b *Backend) PendingList() []model.PendingChange {
+	cs, err := b.c.Counters()
+	if err != nil {
+		return nil
+	}
+	now := b.now()
+	var out []model.PendingChange
+	for _, h := range cs.Hooks {
+		if h.PolicyTxn != 0 {
+			out = append(out, model.PendingChange{Txn: h.PolicyTxn, RevertAt: now.Add(h.PolicyRevertIn)})
+		}
+	}
+	return out
 }
 
 func (b *Backend) refuse(op string) error {

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"netlens/collectors/kmod"
 	"netlens/model"
+	"netlens/model/rules"
 )
 
 // fakeClient plays the module: ids from 1, commit-confirmed changes
@@ -81,6 +83,68 @@ func (f *fakeClient) Confirm(txn uint32) error {
 	return nil
 }
 func (f *fakeClient) Close() error { return nil }
+
+// SetPolicy plays the module: one unconfirmed change per policy (EBUSY),
+// the pending transaction reported by Counters.
+func (f *fakeClient) SetPolicy(p kmod.Policy, revert time.Duration) (uint32, error) {
+	f.calls = append(f.calls, fmt.Sprintf("policy %d/%d %d %v", p.Family, p.Hook, p.Verdict, revert))
+	i := slices.IndexFunc(f.counters.Hooks, func(h kmod.HookCounters) bool { return h.Family == p.Family && h.Hook == p.Hook })
+	if i < 0 {
+		f.counters.Hooks = append(f.counters.Hooks, kmod.HookCounters{Family: p.Family, Hook: p.Hook})
+		i = len(f.counters.Hooks) - 1
+	}
+	h := &f.counters.Hooks[i]
+	if h.PolicyTxn != 0 {
+		return 0, syscall.EBUSY
+	}
+	h.Policy = p.Verdict
+	if revert > 0 {
+		f.next++
+		h.PolicyTxn, h.PolicyRevertIn = 200+f.next, revert
+	}
+	return h.PolicyTxn, nil
+}
+
+func TestBackendPolicy(t *testing.T) {
+	fc := &fakeClient{}
+	b := New(fc, nil, "")
+	now := time.Unix(1700000000, 0)
+	b.now = func() time.Time { return now }
+	txn, at, err := b.SetPolicy(rules.Policy{Family: model.FamilyIPv6, Hook: model.HookForward, Verdict: model.ActionDrop}, 30*time.Second)
+	if err != nil || txn == 0 || !at.Equal(now.Add(30*time.Second)) {
+		t.Fatalf("SetPolicy: %d %v %v", txn, at, err)
+	}
+	if _, _, err := b.SetPolicy(rules.Policy{Family: model.FamilyIPv6, Hook: model.HookForward, Verdict: model.ActionAccept}, 0); !errors.Is(err, syscall.EBUSY) {
+		t.Errorf("a second change of a pending policy: %v, want EBUSY", err)
+	}
+	if diff := cmp.Diff([]model.PendingChange{{Txn: txn, RevertAt: now.Add(30 * time.Second)}}, b.PendingList(), cmpOpts...); diff != "" {
+		t.Errorf("PendingList (-want +got)\n%s", diff)
+	}
+	vs, err := b.Verdicts()
+	if err != nil || len(vs) != 1 || vs[0].Policy != model.ActionDrop || vs[0].Hook != model.HookForward || vs[0].Family != model.FamilyIPv6 {
+		t.Errorf("Verdicts: %v %+v", err, vs)
+	}
+	if txn, _, err := b.SetPolicy(rules.Policy{Family: model.FamilyIPv4, Hook: model.HookInput, Verdict: model.ActionAccept}, 0); err != nil || txn != 0 {
+		t.Errorf("accept without revert: %d %v", txn, err)
+	}
+	for _, bad := range []rules.Policy{
+		{Family: model.RuleFamilyBoth, Hook: model.HookInput, Verdict: model.ActionDrop},
+		{Family: model.FamilyIPv4, Hook: "ingress", Verdict: model.ActionDrop},
+		{Family: model.FamilyIPv4, Hook: model.HookInput, Verdict: model.ActionReject},
+	} {
+		if _, _, err := b.SetPolicy(bad, 0); err == nil {
+			t.Errorf("SetPolicy(%+v) accepted", bad)
+		}
+	}
+	want := []string{"policy 2/2 2 30s", "policy 2/2 1 0s", "policy 1/1 1 0s"}
+	if diff := cmp.Diff(want, fc.calls); diff != "" {
+		t.Errorf("calls (-want +got)\n%s", diff)
+	}
+	ro := New(&fakeClient{}, nil, "read-only: no CAP_NET_ADMIN")
+	if _, _, err := ro.SetPolicy(rules.Policy{Family: model.FamilyIPv4, Hook: model.HookInput, Verdict: model.ActionDrop}, 0); err == nil {
+		t.Error("read-only backend set a policy")
+	}
+}
 
 var cmpOpts = []cmp.Option{
 	cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),

@@ -18,7 +18,7 @@ var (
 	runBench   = flag.Bool("bench", false, "measure the per-packet cost table instead of running the checks")
 	unprivMode = flag.Bool("unpriv", false, "internal: run the unprivileged half of the permission check")
 	only       = flag.String("only", "", "run only the checks whose name matches this regular expression")
-	pinHooks   = flag.Bool("pin-hooks", true, "rmmod-flood: keep an nftables table with base chains on all hooks, so no hook static key flips (false: the open TCG soft lockup, docs/kernelmod.md)")
+	pinHooks   = flag.Bool("pin-hooks", true, "rmmod-flood and rmmod-under-traffic: keep an nftables table with base chains on all hooks, so no hook static key flips (false: the open TCG soft lockup, docs/kernelmod.md)")
 	scaleRules = flag.Int("scale-rules", 100000, "rules per shape of the scale benchmark")
 	floodRules = flag.Bool("flood-rules", true, "rmmod-flood: make rules each cycle (false: load/unload only; with no rule the module registers no hook, the lockup experiment of docs/kernelmod.md)")
 	stressN    = flag.Int("stress-cycles", 30, "load/unload cycles of the rmmod-flood check (30 in make test, 500 in make bench)")

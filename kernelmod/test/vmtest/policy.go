@@ -1,8 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"netlens/collectors/kmod"
 )
@@ -43,6 +47,21 @@ func checkPolicy() error {
 		hooks, pol, err := state()
 		if err != nil {
 			return err
+		}
+		// the pending change shows in COUNTERS; a second one is refused
+		cs, err := c.Counters()
+		if err != nil {
+			return err
+		}
+		for _, h := range cs.Hooks {
+			pending := h.Family == kmod.FamilyIPv4 && h.Hook == 1
+			if pending != (h.PolicyTxn == txn) || (pending && (h.PolicyRevertIn <= 0 || h.PolicyRevertIn > 800*time.Millisecond)) {
+				return fmt.Errorf("COUNTERS %v hook %d: policy txn %d, %v left; want txn %d on ipv4 input only", h.Family, h.Hook, h.PolicyTxn, h.PolicyRevertIn, txn)
+			}
+		}
+		if _, err := c.SetPolicy(kmod.Policy{Family: kmod.FamilyIPv4, Hook: 1, Verdict: kmod.ActionAccept}, 0); !errors.Is(err, unix.EBUSY) ||
+			!strings.Contains(kmod.KernelMessage(err), "the policy has an unconfirmed change") {
+			return fmt.Errorf("a second change of a pending policy: %v (%q), want EBUSY", err, kmod.KernelMessage(err))
 		}
 		v4, v6 := udp("127.0.0.1:5800"), udp("[::1]:5800")
 		logf("ipv4 input policy drop (txn %d, revert 800ms): %d hooks, policy %v; udp4 %d of %d, udp6 %d of %d", txn, hooks, pol, v4, n, v6, n)

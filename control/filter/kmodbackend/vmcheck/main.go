@@ -59,6 +59,7 @@ func main() {
 		{"cli", checkCLI},
 		{"verdicts", checkVerdicts},
 		{"watch", checkWatch},
+		{"policy", checkPolicy},
 	}
 	failed := 0
 	for _, c := range checks {
