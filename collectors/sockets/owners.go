@@ -113,6 +113,10 @@ type owners struct {
 	// walk of byInode, which holds every socket of the host (all
 	// namespaces) and costs a cache miss per entry.
 	inTable, prevTable []*ownerEntry
+	// ents holds, for each socket of the table being joined, its entry
+	// as last looked up (see entry), so that the passes of a refresh
+	// hash each inode once.
+	ents []*ownerEntry
 }
 
 // OwnerCache is the cache of socket owners (socket inode -> processes,
@@ -180,8 +184,11 @@ func (o *owners) refresh(ctx context.Context, socks []model.Socket) error {
 	o.stats = OwnerStats{}
 	o.prevTable, o.inTable = o.inTable, o.prevTable[:0]
 	// Mark the sockets still in the table.
+	o.ents = slices.Grow(o.ents[:0], len(socks))[:len(socks)]
 	for i := range socks {
-		if e := o.byInode[socks[i].Inode]; e != nil {
+		e := o.byInode[socks[i].Inode]
+		o.ents[i] = e
+		if e != nil {
 			o.seen(e, gen)
 		}
 	}
@@ -223,7 +230,7 @@ func (o *owners) refresh(ctx context.Context, socks []model.Socket) error {
 		if ino == 0 {
 			continue
 		}
-		if e := o.byInode[ino]; e != nil {
+		if e := o.entry(i, ino); e != nil {
 			o.seen(e, gen)
 			socks[i].Procs = e.procs
 		} else if _, known := o.unowned[ino]; known || searched {
@@ -247,6 +254,18 @@ func (o *owners) seen(e *ownerEntry, gen uint64) {
 	}
 }
 
+// entry returns the entry of ino, the inode of the i-th socket of the
+// table: the one looked up before in this refresh unless a scan removed
+// it from byInode since (its procs are then nil), else byInode's.
+func (o *owners) entry(i int, ino uint64) *ownerEntry {
+	if e := o.ents[i]; e != nil && e.procs != nil {
+		return e
+	}
+	e := o.byInode[ino]
+	o.ents[i] = e
+	return e
+}
+
 // hasUnknown says whether a socket of socks has an inode that is neither
 // cached nor known to have no readable owner; it marks those it finds.
 func (o *owners) hasUnknown(socks []model.Socket, gen uint64) bool {
@@ -256,7 +275,7 @@ func (o *owners) hasUnknown(socks []model.Socket, gen uint64) bool {
 		if ino == 0 {
 			continue
 		}
-		if e := o.byInode[ino]; e != nil {
+		if e := o.entry(i, ino); e != nil {
 			o.seen(e, gen)
 			continue
 		}
@@ -538,8 +557,9 @@ func (o *owners) remove(ino uint64, pid int, fd int32) {
 		return
 	}
 	if len(e.procs) == 1 {
-		// prevTable may still point at e: with no procs it asks for no
-		// recheck, as an entry gone from byInode should not.
+		// prevTable and ents may still point at e: with no procs it
+		// asks for no recheck, as an entry gone from byInode should not,
+		// and entry looks the inode up again.
 		e.procs = nil
 		delete(o.byInode, ino)
 		return
