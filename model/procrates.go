@@ -51,17 +51,25 @@ func ProcessRates(socks []Socket, sampled map[int]SocketRate) []ProcessRate {
 	type procKey struct{ comm, container string }
 	idx := map[procKey]int{}
 	var out []ProcessRate
+	// A process's sockets tend to come in runs in a dump: the previous
+	// socket's group is reused without hashing its key again.
+	lastJ := -1
+	var lastKey procKey
 	for i := range socks {
 		s := &socks[i]
 		var key procKey
 		if len(s.Procs) > 0 {
 			key = procKey{s.Procs[0].Comm, s.Procs[0].Container}
 		}
-		j, ok := idx[key]
-		if !ok {
-			j = len(out)
-			idx[key] = j
-			out = append(out, ProcessRate{Comm: key.comm, Container: key.container})
+		j := lastJ
+		if j < 0 || key != lastKey {
+			var ok bool
+			if j, ok = idx[key]; !ok {
+				j = len(out)
+				idx[key] = j
+				out = append(out, ProcessRate{Comm: key.comm, Container: key.container})
+			}
+			lastJ, lastKey = j, key
 		}
 		p := &out[j]
 		p.Sockets++

@@ -107,6 +107,16 @@ type owners struct {
 	linkBuf []byte
 	newFds  []fdEntry
 	recheck map[int][]int32 // pid -> fds to resolve again
+	// inTable lists the entries seen in the table this refresh (each
+	// once, as seen marks it), prevTable those of the refresh before:
+	// the sockets that left the table are found among them, not by a
+	// walk of byInode, which holds every socket of the host (all
+	// namespaces) and costs a cache miss per entry.
+	inTable, prevTable []*ownerEntry
+	// ents holds, for each socket of the table being joined, its entry
+	// as last looked up (see entry), so that the passes of a refresh
+	// hash each inode once.
+	ents []*ownerEntry
 }
 
 // OwnerCache is the cache of socket owners (socket inode -> processes,
@@ -172,16 +182,20 @@ func (o *owners) refresh(ctx context.Context, socks []model.Socket) error {
 	o.gen++
 	gen := o.gen
 	o.stats = OwnerStats{}
+	o.prevTable, o.inTable = o.inTable, o.prevTable[:0]
 	// Mark the sockets still in the table.
+	o.ents = slices.Grow(o.ents[:0], len(socks))[:len(socks)]
 	for i := range socks {
-		if e := o.byInode[socks[i].Inode]; e != nil {
-			e.gen = gen
+		e := o.byInode[socks[i].Inode]
+		o.ents[i] = e
+		if e != nil {
+			o.seen(e, gen)
 		}
 	}
 	// Fds whose socket was in the table last time and is not now: the
 	// number may have been reused, resolve them again.
 	clear(o.recheck)
-	for _, e := range o.byInode {
+	for _, e := range o.prevTable {
 		if e.gen != gen-1 {
 			continue
 		}
@@ -216,8 +230,8 @@ func (o *owners) refresh(ctx context.Context, socks []model.Socket) error {
 		if ino == 0 {
 			continue
 		}
-		if e := o.byInode[ino]; e != nil {
-			e.gen = gen
+		if e := o.entry(i, ino); e != nil {
+			o.seen(e, gen)
 			socks[i].Procs = e.procs
 		} else if _, known := o.unowned[ino]; known || searched {
 			o.unowned[ino] = gen
@@ -231,6 +245,27 @@ func (o *owners) refresh(ctx context.Context, socks []model.Socket) error {
 	return nil
 }
 
+// seen marks e as in the table in refresh gen, listing it in inTable the
+// first time.
+func (o *owners) seen(e *ownerEntry, gen uint64) {
+	if e.gen != gen {
+		e.gen = gen
+		o.inTable = append(o.inTable, e)
+	}
+}
+
+// entry returns the entry of ino, the inode of the i-th socket of the
+// table: the one looked up before in this refresh unless a scan removed
+// it from byInode since (its procs are then nil), else byInode's.
+func (o *owners) entry(i int, ino uint64) *ownerEntry {
+	if e := o.ents[i]; e != nil && e.procs != nil {
+		return e
+	}
+	e := o.byInode[ino]
+	o.ents[i] = e
+	return e
+}
+
 // hasUnknown says whether a socket of socks has an inode that is neither
 // cached nor known to have no readable owner; it marks those it finds.
 func (o *owners) hasUnknown(socks []model.Socket, gen uint64) bool {
@@ -240,8 +275,8 @@ func (o *owners) hasUnknown(socks []model.Socket, gen uint64) bool {
 		if ino == 0 {
 			continue
 		}
-		if e := o.byInode[ino]; e != nil {
-			e.gen = gen
+		if e := o.entry(i, ino); e != nil {
+			o.seen(e, gen)
 			continue
 		}
 		if _, ok := o.unowned[ino]; !ok {
@@ -522,6 +557,10 @@ func (o *owners) remove(ino uint64, pid int, fd int32) {
 		return
 	}
 	if len(e.procs) == 1 {
+		// prevTable and ents may still point at e: with no procs it
+		// asks for no recheck, as an entry gone from byInode should not,
+		// and entry looks the inode up again.
+		e.procs = nil
 		delete(o.byInode, ino)
 		return
 	}

@@ -171,6 +171,7 @@ func TestIntegrationTCPInfoRatesMatchPacing(t *testing.T) {
 	start := time.Now()
 	for i := range samples {
 		time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second)))
+		called := time.Now()
 		socks, st, err := c.Sockets(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -178,7 +179,11 @@ func TestIntegrationTCPInfoRatesMatchPacing(t *testing.T) {
 		if st.Source != SourceSockDiag {
 			t.Fatalf("source %q, want sock_diag", st.Source)
 		}
-		at := time.Now()
+		// netlens read the counters in the dump, not when the owner
+		// join that follows it ended: that join's time varies with the
+		// host's processes (and under -race) by a few hundred ms, which
+		// would count as lag between netlens's and ss's readings.
+		at := called.Add(st.DumpDuration)
 		a, r, ssAt, half := ssCounters(t, ns, ports)
 		ss = append(ss, sample{socks, at, a, r, ssAt, half})
 	}
