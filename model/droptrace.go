@@ -2,6 +2,7 @@ package model
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -275,7 +276,8 @@ func (s Snapshot) DropRule(f DropTraceFlow) (Rule, bool) {
 	return first, true
 }
 
-// matches reports whether r's match covers the flow's tuple.
+// matches reports whether r's match covers the flow's tuple: family,
+// protocol, prefixes and port ranges, and the address and port sets.
 func (r Rule) matches(f DropTraceFlow) bool {
 	switch {
 	case r.Family == FamilyIPv4 && f.L3 != "ipv4", r.Family == FamilyIPv6 && f.L3 != "ipv6":
@@ -287,6 +289,12 @@ func (r Rule) matches(f DropTraceFlow) bool {
 	case !r.SrcPorts.Any() && (f.SrcPort < r.SrcPorts.Min || f.SrcPort > r.SrcPorts.Max):
 		return false
 	case !r.DstPorts.Any() && (f.DstPort < r.DstPorts.Min || f.DstPort > r.DstPorts.Max):
+		return false
+	case r.SrcSet != nil && !slices.ContainsFunc(r.SrcSet, func(p netip.Prefix) bool { return p.Contains(f.Src) }),
+		r.DstSet != nil && !slices.ContainsFunc(r.DstSet, func(p netip.Prefix) bool { return p.Contains(f.Dst) }):
+		return false
+	case r.SrcPortSet != nil && !slices.Contains(r.SrcPortSet, f.SrcPort),
+		r.DstPortSet != nil && !slices.Contains(r.DstPortSet, f.DstPort):
 		return false
 	}
 	return true

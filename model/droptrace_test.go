@@ -26,6 +26,12 @@ func TestDropRuleAndOwner(t *testing.T) {
 		{"other reason", []Rule{drop53}, func() DropTraceFlow { f := flow; f.Reason = "NO_SOCKET"; return f }(), 0},
 		{"ipv6 rule", []Rule{func() Rule { r := drop53; r.Family = FamilyIPv6; return r }()}, flow, 0},
 		{"never counted", []Rule{func() Rule { r := drop53; r.Packets = 0; return r }()}, flow, 0},
+		// Sets (the kernel module's): a set rule first in order decides
+		// only the flows its sets hold.
+		{"port set holds the port", []Rule{drop53, withSets(7, []uint16{53, 853}, nil)}, flow, 7},
+		{"port set lacks the port", []Rule{drop53, withSets(7, []uint16{5353}, nil)}, flow, 2},
+		{"prefix set holds the source", []Rule{drop53, withSets(7, nil, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/30")})}, flow, 7},
+		{"prefix set lacks the source", []Rule{drop53, withSets(7, nil, []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")})}, flow, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,4 +63,11 @@ func TestDropRuleAndOwner(t *testing.T) {
 	if so, exact, ok := s.DropOwner(f); !ok || !exact || so.Inode != 2 {
 		t.Errorf("by cookie: %+v %v %v", so, exact, ok)
 	}
+}
+
+// withSets is a drop rule (ID id, priority 1, counted) matching the
+// destination ports dports and the source prefixes src.
+func withSets(id uint32, dports []uint16, src []netip.Prefix) Rule {
+	return Rule{ID: id, Enabled: true, Family: RuleFamilyBoth, Proto: "udp", DstPortSet: dports, SrcSet: src,
+		Action: ActionDrop, Priority: 1, Packets: 1}
 }
