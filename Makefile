@@ -45,6 +45,7 @@ test-deps:
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags kmodvm ./collectors/droptrace
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 
 lint: vet
@@ -75,8 +76,9 @@ unit: build $(TESTSUM)
 
 # kmod-test builds netlens.ko warning-free (W=1, and sparse with C=2) and
 # runs its suite in Debian's own kernel under qemu (TCG), then the filter
-# backend against the real module, the drop-monitor tests and the drop
-# tracer's portable incident test and the IPsec collector's ESP tunnel
+# backend against the real module, the drop-monitor tests, the drop
+# tracer's portable incident test and its kmod rule attribution test
+# (netlens.ko loaded; -tags kmodvm) and the IPsec collector's ESP tunnel
 # test in the same kind of VM (this machine's kernel has neither loadable
 # modules, nor a drop monitor, nor ESP; the tracer is proven on a second
 # kernel version there). Each suite's console goes to

@@ -2,6 +2,8 @@ package model
 
 import (
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -241,17 +243,29 @@ func (s Snapshot) DropOwner(f DropTraceFlow) (so Socket, exact, ok bool) {
 }
 
 // DropRule attributes a traced NETFILTER_DROP to the netlens filter rule
-// that made it. netlens's rules are evaluated at each hook in priority
-// order (then by ID), the first accept or drop rule that matches deciding;
-// the drop is attributed to the first such rule whose match (family,
-// protocol, addresses, ports) covers the flow's tuple, when it is a drop
-// rule that has counted packets. Rules bound to an interface are taken to
-// match (the flow carries an ifindex, the rule a name). It returns false
-// for other reasons, when the first deciding rule accepts the flow (the
-// drop then came from another table or from iptables: the location is
-// nft_do_chain or ipt_do_table alike), and when no rule matches.
+// that made it, with either backend. A NETFILTER_DROP is a packet freed
+// because a netfilter hook returned NF_DROP: the kernel module's hook
+// (freed in nf_hook_slow) or a chain of any nftables table (nf_hook_slow
+// on 6.1, nft_do_chain on 6.18); the location alone does not tell which
+// rule, or even whether netlens's, except that with the kmod backend a
+// drop freed inside nftables or xtables (nft_*, ipt_*, ip6t_*, ...) is
+// not the module's. Otherwise the join is by tuple and order: netlens's rules are evaluated at each hook in priority order
+// (then by ID), the first accept, drop or reject rule that matches
+// deciding; the drop is attributed to the first such rule whose match
+// (family, protocol, prefixes, port ranges, address and port sets) covers
+// the flow's tuple, when it is a drop or reject rule (a reject drops the
+// packet after sending its ICMP error or RST) whose own counter is not 0.
+// Rules bound to an interface are taken to match (the flow carries an
+// ifindex, the rule a name), and a rule's hooks are not compared (the
+// flow does not say at which hook it was dropped). It returns false for
+// other reasons, when the first deciding rule accepts the flow (the drop
+// then came from another table or from iptables), when no rule matches,
+// and for drops by the kernel module's default policy (no rule decided).
 func (s Snapshot) DropRule(f DropTraceFlow) (Rule, bool) {
 	if f.Reason != "NETFILTER_DROP" || s.Rules == nil || !f.Parsed {
+		return Rule{}, false
+	}
+	if s.Rules.Backend == "kmod" && inTables(f.Function) {
 		return Rule{}, false
 	}
 	rules := make([]Rule, 0, len(s.Rules.Rules))
@@ -269,13 +283,29 @@ func (s Snapshot) DropRule(f DropTraceFlow) (Rule, bool) {
 			first = r
 		}
 	}
-	if first.Action != ActionDrop || first.Packets == 0 {
+	if !first.Drops() || first.Packets == 0 {
 		return Rule{}, false
 	}
 	return first, true
 }
 
-// matches reports whether r's match covers the flow's tuple.
+// inTables reports whether fn is a function of nftables or xtables (the
+// kernel module's drops are freed by the hook's caller, nf_hook_slow).
+func inTables(fn string) bool {
+	for _, p := range []string{"nft_", "nf_tables_", "ipt_", "ip6t_", "arpt_", "ebt_"} {
+		if strings.HasPrefix(fn, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Drops reports whether the rule's action drops the packets it matches
+// (drop, or reject: dropped after the ICMP error or RST is sent).
+func (r Rule) Drops() bool { return r.Action == ActionDrop || r.Action == ActionReject }
+
+// matches reports whether r's match covers the flow's tuple: family,
+// protocol, prefixes and port ranges, and the address and port sets.
 func (r Rule) matches(f DropTraceFlow) bool {
 	switch {
 	case r.Family == FamilyIPv4 && f.L3 != "ipv4", r.Family == FamilyIPv6 && f.L3 != "ipv6":
@@ -287,6 +317,12 @@ func (r Rule) matches(f DropTraceFlow) bool {
 	case !r.SrcPorts.Any() && (f.SrcPort < r.SrcPorts.Min || f.SrcPort > r.SrcPorts.Max):
 		return false
 	case !r.DstPorts.Any() && (f.DstPort < r.DstPorts.Min || f.DstPort > r.DstPorts.Max):
+		return false
+	case r.SrcSet != nil && !slices.ContainsFunc(r.SrcSet, func(p netip.Prefix) bool { return p.Contains(f.Src) }),
+		r.DstSet != nil && !slices.ContainsFunc(r.DstSet, func(p netip.Prefix) bool { return p.Contains(f.Dst) }):
+		return false
+	case r.SrcPortSet != nil && !slices.Contains(r.SrcPortSet, f.SrcPort),
+		r.DstPortSet != nil && !slices.Contains(r.DstPortSet, f.DstPort):
 		return false
 	}
 	return true

@@ -13,23 +13,40 @@ func TestDropRuleAndOwner(t *testing.T) {
 	drop53 := Rule{ID: 2, Enabled: true, Family: RuleFamilyBoth, Proto: "udp", DstPorts: PortRange{53, 53}, Action: ActionDrop, Priority: 10, Packets: 4}
 	acceptNet := Rule{ID: 1, Enabled: true, Family: FamilyIPv4, Src: netip.MustParsePrefix("10.0.0.0/24"), Action: ActionAccept, Priority: 5}
 	count := Rule{ID: 3, Enabled: true, Family: RuleFamilyBoth, Action: ActionCount, Packets: 9}
-	tests := []struct {
-		name  string
-		rules []Rule
-		flow  DropTraceFlow
-		want  uint32 // rule ID, 0: none
-	}{
-		{"the drop rule", []Rule{count, drop53}, flow, 2},
-		{"an accept rule decides first", []Rule{drop53, acceptNet}, flow, 0},
-		{"accept after the drop", []Rule{drop53, func() Rule { r := acceptNet; r.Priority = 20; return r }()}, flow, 2},
-		{"other port", []Rule{drop53}, func() DropTraceFlow { f := flow; f.DstPort = 54; return f }(), 0},
-		{"other reason", []Rule{drop53}, func() DropTraceFlow { f := flow; f.Reason = "NO_SOCKET"; return f }(), 0},
-		{"ipv6 rule", []Rule{func() Rule { r := drop53; r.Family = FamilyIPv6; return r }()}, flow, 0},
-		{"never counted", []Rule{func() Rule { r := drop53; r.Packets = 0; return r }()}, flow, 0},
+	type dropRuleTest struct {
+		name    string
+		rules   []Rule
+		flow    DropTraceFlow
+		want    uint32 // rule ID, 0: none
+		backend string // RulesState.Backend
 	}
+	tests := []dropRuleTest{
+		{"the drop rule", []Rule{count, drop53}, flow, 2, ""},
+		{"an accept rule decides first", []Rule{drop53, acceptNet}, flow, 0, ""},
+		{"accept after the drop", []Rule{drop53, func() Rule { r := acceptNet; r.Priority = 20; return r }()}, flow, 2, ""},
+		{"other port", []Rule{drop53}, func() DropTraceFlow { f := flow; f.DstPort = 54; return f }(), 0, ""},
+		{"other reason", []Rule{drop53}, func() DropTraceFlow { f := flow; f.Reason = "NO_SOCKET"; return f }(), 0, ""},
+		{"ipv6 rule", []Rule{func() Rule { r := drop53; r.Family = FamilyIPv6; return r }()}, flow, 0, ""},
+		{"never counted", []Rule{func() Rule { r := drop53; r.Packets = 0; return r }()}, flow, 0, ""},
+		{"a reject rule", []Rule{func() Rule { r := drop53; r.Action = ActionReject; return r }()}, flow, 2, ""},
+		// Sets (the kernel module's): a set rule first in order decides
+		// only the flows its sets hold.
+		{"port set holds the port", []Rule{drop53, withSets(7, []uint16{53, 853}, nil)}, flow, 7, ""},
+		{"port set lacks the port", []Rule{drop53, withSets(7, []uint16{5353}, nil)}, flow, 2, ""},
+		{"prefix set holds the source", []Rule{drop53, withSets(7, nil, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/30")})}, flow, 7, ""},
+		{"prefix set lacks the source", []Rule{drop53, withSets(7, nil, []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")})}, flow, 2, ""},
+	}
+	inChain := func(f DropTraceFlow) DropTraceFlow { f.Function = "nft_do_chain"; return f }
+	tests = append(tests, []dropRuleTest{
+		// With the kernel module, a drop freed inside nftables is an
+		// nftables table's, not the module's; at nf_hook_slow it may be.
+		{"kmod: freed in nft_do_chain", []Rule{drop53}, inChain(flow), 0, "kmod"},
+		{"kmod: freed in nf_hook_slow", []Rule{drop53}, func() DropTraceFlow { f := flow; f.Function = "nf_hook_slow"; return f }(), 2, "kmod"},
+		{"nft: freed in nft_do_chain", []Rule{drop53}, inChain(flow), 2, "nft"},
+	}...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := Snapshot{Rules: &RulesState{Rules: tt.rules}}
+			s := Snapshot{Rules: &RulesState{Backend: tt.backend, Rules: tt.rules}}
 			r, ok := s.DropRule(tt.flow)
 			if got := map[bool]uint32{true: r.ID}[ok]; got != tt.want {
 				t.Errorf("rule %d (%v), want %d", r.ID, ok, tt.want)
@@ -57,4 +74,11 @@ func TestDropRuleAndOwner(t *testing.T) {
 	if so, exact, ok := s.DropOwner(f); !ok || !exact || so.Inode != 2 {
 		t.Errorf("by cookie: %+v %v %v", so, exact, ok)
 	}
+}
+
+// withSets is a drop rule (ID id, priority 1, counted) matching the
+// destination ports dports and the source prefixes src.
+func withSets(id uint32, dports []uint16, src []netip.Prefix) Rule {
+	return Rule{ID: id, Enabled: true, Family: RuleFamilyBoth, Proto: "udp", DstPortSet: dports, SrcSet: src,
+		Action: ActionDrop, Priority: 1, Packets: 1}
 }

@@ -859,7 +859,7 @@ func (p *filtersPage) detail(i int) []string {
 	if r.Foreign {
 		third += "  foreign: not made by netlens (shown, deletable, never changed)"
 	}
-	if p.snap.DropTrace.Supported && r.Action == model.ActionDrop {
+	if p.snap.DropTrace.Supported && r.Drops() {
 		// The eBPF tracer's NETFILTER_DROP flows this rule decided
 		// (model.Snapshot.DropRule says how).
 		n, fl := p.snap.RuleDrops(r.ID)

@@ -3,10 +3,13 @@
 # second kernel: the Debian kernel under /boot (Linux 6.1: another enum
 # skb_drop_reason, a kfree_skb tracepoint without rx_sk), booted in qemu
 # with an initramfs holding busybox and the static test binary. The same
-# BPF objects load there (CO-RE against that kernel's BTF).
+# BPF objects load there (CO-RE against that kernel's BTF). Then, with
+# netlens.ko loaded, the kmod half of the rule attribution test
+# (kmodrule_test.go, built with -tags kmodvm: the module cannot load on
+# the build machine).
 #
-# Needs root, qemu-system-x86, busybox-static and linux-image-amd64
-# (kernelmod/test/deps.sh installs them). Environment: VMLINUZ,
+# Needs root, qemu-system-x86, busybox-static, linux-image-amd64 and
+# linux-headers-amd64 (kernelmod/test/deps.sh installs them). Environment: VMLINUZ,
 # TIMEOUT=300, ACCEL=tcg (kvm where nested virtualisation works), TESTOUT
 # (where make test collects the console).
 set -euo pipefail
@@ -24,7 +27,8 @@ done
 
 root=$OUT/root
 rm -rf "$root" && mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev"
-(cd "$repo" && CGO_ENABLED=0 go test -c -trimpath -o "$root/droptrace.test" ./collectors/droptrace)
+(cd "$repo" && CGO_ENABLED=0 go test -c -trimpath -tags kmodvm -o "$root/droptrace.test" ./collectors/droptrace)
+sh "$repo/kernelmod/test/module-initramfs.sh" "$root/kmod" "$KVER"
 cp "$(command -v busybox)" "$root/bin/busybox"
 cp "$here/init" "$root/init" && chmod 755 "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$OUT/initramfs.gz"
@@ -42,7 +46,7 @@ set -e
 tr -d '\r' <"$OUT/console.log" >"$OUT/console.txt"
 [ -n "${TESTOUT:-}" ] && cp "$OUT/console.txt" "$TESTOUT/droptrace-vmtest.txt"
 cat "$OUT/console.txt"
-if ! grep -q 'DROPTRACE-VMTEST-RC=0' "$OUT/console.txt"; then
+if grep -nE 'BUG:|WARNING:|Oops|Call Trace' "$OUT/console.txt" || ! grep -q 'DROPTRACE-VMTEST-RC=0' "$OUT/console.txt"; then
 	echo "run.sh: FAIL (qemu exit $qrc; console in $OUT/console.txt)" >&2
 	exit 1
 fi

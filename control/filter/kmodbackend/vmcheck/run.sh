@@ -1,7 +1,7 @@
 #!/bin/sh
 # run.sh boots Debian's kernel in qemu (TCG) with netlens.ko and vmcheck,
 # the filter backend checks against the real module. It builds the module
-# from a copy of kernelmod/ (so that it never touches that build tree).
+# from a copy of kernelmod/ (kernelmod/test/module-initramfs.sh).
 # Needs: linux-image-amd64 linux-headers-amd64 qemu-system-x86 busybox-static
 # cpio (kernelmod/test/deps.sh installs them).
 set -eu
@@ -11,27 +11,13 @@ WORK=${WORK:-$(mktemp -d /tmp/netlens-vmcheck.XXXXXX)}
 TIMEOUT=${TIMEOUT:-300}
 VMLINUZ=${VMLINUZ:-$(ls -1 /boot/vmlinuz-*-amd64 | sort -V | tail -1)}
 KVER=${VMLINUZ#/boot/vmlinuz-}
-KDIR=${KDIR:-/usr/src/linux-headers-$KVER}
-mkdir -p "$WORK/root/bin" "$WORK/kmod"
-cp "$ROOT"/kernelmod/*.c "$ROOT"/kernelmod/*.h "$ROOT"/kernelmod/Kbuild "$ROOT"/kernelmod/Makefile "$WORK/kmod/"
-cp -r "$ROOT"/kernelmod/uapi "$WORK/kmod/"
-make -s -C "$WORK/kmod" KDIR="$KDIR" >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; exit 1; }
+mkdir -p "$WORK/root/bin"
+# netlens.ko and what it depends on (insmod'ed by init before it)
+sh "$ROOT/kernelmod/test/module-initramfs.sh" "$WORK/root" "$KVER"
 (cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$WORK/root/vmcheck" ./control/filter/kmodbackend/vmcheck)
 cp /bin/busybox "$WORK/root/bin/busybox"
 cp "$HERE/init" "$WORK/root/init"
 chmod 755 "$WORK/root/init"
-cp "$WORK/kmod/netlens.ko" "$WORK/root/netlens.ko"
-# what netlens.ko depends on (insmod'ed by init before it)
-for m in kernel/crypto/crc32c_generic kernel/lib/libcrc32c kernel/net/ipv4/netfilter/nf_defrag_ipv4 \
-	kernel/net/ipv6/netfilter/nf_defrag_ipv6 kernel/net/netfilter/nf_conntrack \
-	kernel/net/ipv4/netfilter/nf_reject_ipv4 kernel/net/ipv6/netfilter/nf_reject_ipv6; do
-	src=$(ls /lib/modules/"$KVER"/$m.ko* | head -1)
-	case "$src" in
-	*.xz) xz -dc "$src" >"$WORK/root/$(basename "$m").ko" ;;
-	*.zst) zstd -qdc "$src" >"$WORK/root/$(basename "$m").ko" ;;
-	*) cp "$src" "$WORK/root/$(basename "$m").ko" ;;
-	esac
-done
 mkdir -p "$WORK/root/proc" "$WORK/root/sys" "$WORK/root/dev"
 (cd "$WORK/root" && find . | cpio -o -H newc --quiet | gzip -1) >"$WORK/initramfs.gz"
 echo "vmcheck: booting $KVER (timeout ${TIMEOUT}s)"
