@@ -18,6 +18,11 @@ func TestIntegrationDrainUnderFlood(t *testing.T) {
 	const n = 100000
 	ns := netnstest.New(t, "dt-drain")
 	c := newNSCollector(t, ns, Options{})
+	// Attached and drained once before the flood: the first collect loads
+	// the program and reads the kernel's BTF, which on a loaded machine
+	// can take longer than the whole flood.
+	tr, err := collect(c)
+	must(t, err)
 	base := readNstat(t, ns)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -27,7 +32,7 @@ func TestIntegrationDrainUnderFlood(t *testing.T) {
 	}()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	drains := 0
+	drains, during := 0, 0
 	var total uint64
 	m := match{reason: "NO_SOCKET", proto: "udp", dport: 4447}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); drains++ {
@@ -42,11 +47,12 @@ func TestIntegrationDrainUnderFlood(t *testing.T) {
 		case <-done:
 			deadline = time.Time{}
 		default:
+			during++
 			time.Sleep(2 * time.Millisecond)
 		}
 	}
 	time.Sleep(100 * time.Millisecond) // anything late would show now
-	tr, err := collect(c)
+	tr, err = collect(c)
 	must(t, err)
 	for _, f := range tr.Flows {
 		if m.ok(f) {
@@ -54,9 +60,15 @@ func TestIntegrationDrainUnderFlood(t *testing.T) {
 		}
 	}
 	noPorts := readNstat(t, ns)["UdpNoPorts"] - base["UdpNoPorts"]
-	t.Logf("%d drains; UdpNoPorts %d, NO_SOCKET deltas %d, seen %d, attributed %d, unattributed %d", drains, noPorts, total, tr.Seen, tr.Attributed, tr.Unattributed)
-	if total != noPorts || tr.Unattributed != 0 || tr.NotAggregated != 0 || tr.Seen != tr.Attributed || drains < 10 {
+	t.Logf("%d drains (%d while the flood ran); UdpNoPorts %d, NO_SOCKET deltas %d, seen %d, attributed %d, unattributed %d", drains, during, noPorts, total, tr.Seen, tr.Attributed, tr.Unattributed)
+	if total != noPorts || tr.Unattributed != 0 || tr.NotAggregated != 0 || tr.Seen != tr.Attributed {
 		t.Errorf("after %d drains: NO_SOCKET %d, Udp NoPorts %d; seen %d attributed %d unattributed %d not aggregated %d",
 			drains, total, noPorts, tr.Seen, tr.Attributed, tr.Unattributed, tr.NotAggregated)
+	}
+	// Drains must have swapped the hashes while drops arrived; how many
+	// fit in the flood depends on the machine's load (10 or more when it
+	// is quiet).
+	if during < 3 {
+		t.Errorf("only %d drains while the flood ran: the test did not drain under the flood", during)
 	}
 }
