@@ -164,6 +164,13 @@ func TestConvertRoundTrip(t *testing.T) {
 		{ID: 6, Enabled: true, Hooks: []string{model.HookInput}, Family: model.FamilyIPv4, Proto: "tcp", Action: model.ActionReject,
 			DstPorts: model.PortRange{Min: 25, Max: 25}},
 		{ID: 7, Enabled: true, Hooks: []string{model.HookForward}, Family: model.RuleFamilyBoth, Proto: "udp", Action: model.ActionReject},
+		{ID: 8, Enabled: true, Hooks: []string{model.HookInput}, Family: model.FamilyIPv4, Proto: "tcp", Action: model.ActionDrop,
+			Src: netip.MustParsePrefix("10.0.0.0/8"), DstPorts: model.PortRange{Min: 8080, Max: 8080},
+			CTState: []string{"new", "untracked"}, TCPFlags: "syn/syn,ack", Negate: []string{"src", "tcp_flags", "ct_state"}},
+		{ID: 9, Enabled: true, Hooks: []string{model.HookInput}, Family: model.FamilyIPv6, Proto: "icmpv6", Action: model.ActionDrop,
+			ICMP: "destination-unreachable/4", Negate: []string{"icmp"}},
+		{ID: 10, Enabled: true, Hooks: []string{model.HookInput}, Family: model.FamilyIPv4, Proto: "icmp", Action: model.ActionAccept,
+			ICMP: "echo-request"},
 	}
 	for _, r := range rules {
 		k, err := ToKmod(r)
@@ -184,6 +191,13 @@ func TestConvertRoundTrip(t *testing.T) {
 	got := FromKmod(k, now)
 	if got.PendingTxn != 77 || !got.RevertAt.Equal(now.Add(20*time.Second)) || !got.LastHit.Equal(now) || got.Packets != 5 || !got.DstPorts.Any() {
 		t.Errorf("read-only fields: %+v", got)
+	}
+	if k, _ := ToKmod(rules[5]); k.CTState != kmod.CTNew|kmod.CTUntracked || k.TCPFlags != 0x02 || k.TCPFlagsMask != 0x12 ||
+		k.Negate != kmod.NegSrc|kmod.NegTCPFlags|kmod.NegCT {
+		t.Errorf("stateful rule to the module: ct %#x flags %#x/%#x negate %#x", k.CTState, k.TCPFlags, k.TCPFlagsMask, k.Negate)
+	}
+	if k, _ := ToKmod(rules[6]); !k.ICMPTypeSet || k.ICMPType != 1 || !k.ICMPCodeSet || k.ICMPCode != 4 || k.Negate != kmod.NegICMP {
+		t.Errorf("icmpv6 rule to the module: %+v", k)
 	}
 	if _, err := ToKmod(model.Rule{Action: "masquerade"}); err == nil {
 		t.Error("ToKmod accepted action masquerade")
@@ -212,7 +226,7 @@ func TestBackendOperations(t *testing.T) {
 	if _, err := b.Change(1, model.Rule{Enabled: true, Hooks: []string{model.HookForward}, Action: model.ActionCount}, 0); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{`create "a" 30s`, "confirm 101", "change 1 0x1 0s", "change 1 0x1 5s", "change 1 0x1bfff 0s"}
+	want := []string{`create "a" 30s`, "confirm 101", "change 1 0x1 0s", "change 1 0x1 5s", "change 1 0x1ffff 0s"}
 	if diff := cmp.Diff(want, fc.calls); diff != "" {
 		t.Errorf("calls (-want +got)\n%s", diff)
 	}
