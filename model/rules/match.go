@@ -217,6 +217,10 @@ func normalizeNames(names, order []string) []string {
 	return slices.Compact(out)
 }
 
+// NormalizeNegate returns the names of a Rule.Negate in canonical order
+// without duplicates (nil for none).
+func NormalizeNegate(negate []string) []string { return normalizeNames(negate, Negatable) }
+
 // CutNegation splits a leading "!" (or "!=") off a form or CLI value, as
 // nft's "ip saddr != 10.0.0.0/8": "!10.0.0.0/8" is ("10.0.0.0/8", true).
 func CutNegation(s string) (string, bool) {

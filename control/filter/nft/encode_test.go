@@ -27,6 +27,14 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		{Family: model.RuleFamilyBoth, Proto: "sctp", SrcPorts: model.PortRange{Min: 9, Max: 9}, Action: model.ActionAccept},
 		{Family: model.FamilyIPv4, Proto: "tcp", DstPorts: model.PortRange{Min: 25, Max: 25}, Action: model.ActionReject},
 		{Family: model.RuleFamilyBoth, Proto: "udp", Action: model.ActionReject},
+		{Family: model.RuleFamilyBoth, Proto: "tcp", DstPorts: model.PortRange{Min: 8080, Max: 8080}, CTState: []string{"new"}, Action: model.ActionDrop},
+		{Family: model.RuleFamilyBoth, CTState: []string{"established", "related"}, Negate: []string{"ct_state"}, Action: model.ActionDrop},
+		{Family: model.RuleFamilyBoth, Proto: "icmp", ICMP: "echo-request", Action: model.ActionDrop},
+		{Family: model.FamilyIPv6, Proto: "icmpv6", ICMP: "destination-unreachable/4", Negate: []string{"icmp"}, Action: model.ActionDrop},
+		{Family: model.RuleFamilyBoth, Proto: "tcp", TCPFlags: "syn/syn,ack", Action: model.ActionDrop},
+		{Family: model.RuleFamilyBoth, Proto: "tcp", TCPFlags: "fin,syn,rst,psh,ack,urg,ecn,cwr", Negate: []string{"tcp_flags"}, Action: model.ActionDrop},
+		{Family: model.FamilyIPv4, Proto: "tcp", Src: netip.MustParsePrefix("10.0.0.0/8"), SrcPorts: model.PortRange{Min: 1, Max: 1023},
+			DstPorts: model.PortRange{Min: 22, Max: 22}, InIface: "eth0", Negate: []string{"src", "sport", "dport", "iif"}, Action: model.ActionDrop},
 	}
 	for _, r := range tests {
 		ex, err := encodeRule(r, r.Packets, r.Bytes)
@@ -50,16 +58,19 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 
 func TestDecodeForeign(t *testing.T) {
 	for name, ex := range map[string][]expr.Any{
-		"no counter":      {&expr.Verdict{Kind: expr.VerdictDrop}},
-		"jump":            {&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictJump, Chain: "x"}},
-		"meta mark":       {&expr.Meta{Key: expr.MetaKeyMARK, Register: 1}, &expr.Cmp{Register: 1, Data: []byte{1, 0, 0, 0}}, &expr.Counter{}},
-		"neq":             {&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{6}}, &expr.Counter{}},
-		"after verdict":   {&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictAccept}, &expr.Counter{}},
-		"log":             {&expr.Log{}, &expr.Counter{}},
-		"dangling meta":   {&expr.Counter{}, &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}},
-		"payload ttl":     {&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 8, Len: 1}, &expr.Cmp{Register: 1, Data: []byte{1}}, &expr.Counter{}},
-		"two counters":    {&expr.Counter{}, &expr.Counter{}},
-		"port, bad width": {&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 4}, &expr.Cmp{Register: 1, Data: []byte{0, 0, 0, 1}}, &expr.Counter{}},
+		"no counter":            {&expr.Verdict{Kind: expr.VerdictDrop}},
+		"jump":                  {&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictJump, Chain: "x"}},
+		"meta mark":             {&expr.Meta{Key: expr.MetaKeyMARK, Register: 1}, &expr.Cmp{Register: 1, Data: []byte{1, 0, 0, 0}}, &expr.Counter{}},
+		"after verdict":         {&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictAccept}, &expr.Counter{}},
+		"log":                   {&expr.Log{}, &expr.Counter{}},
+		"dangling meta":         {&expr.Counter{}, &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}},
+		"payload ttl":           {&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 8, Len: 1}, &expr.Cmp{Register: 1, Data: []byte{1}}, &expr.Counter{}},
+		"two counters":          {&expr.Counter{}, &expr.Counter{}},
+		"l4proto neq":           {&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{6}}, &expr.Counter{}},
+		"ct status":             {&expr.Ct{Key: expr.CtKeySTATUS, Register: 1}, &expr.Bitwise{Len: 4, Mask: []byte{1, 0, 0, 0}, Xor: make([]byte, 4)}, &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)}, &expr.Counter{}},
+		"ct state lt":           {&expr.Ct{Key: expr.CtKeySTATE, Register: 1}, &expr.Bitwise{Len: 4, Mask: []byte{8, 0, 0, 0}, Xor: make([]byte, 4)}, &expr.Cmp{Op: expr.CmpOpLt, Register: 1, Data: make([]byte, 4)}, &expr.Counter{}},
+		"tcp flags without tcp": {&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1}, &expr.Cmp{Register: 1, Data: []byte{2}}, &expr.Counter{}},
+		"port, bad width":       {&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 4}, &expr.Cmp{Register: 1, Data: []byte{0, 0, 0, 1}}, &expr.Counter{}},
 	} {
 		if _, _, err := decodeRule(ex); !errors.Is(err, errForeign) {
 			t.Errorf("%s: err %v, want errForeign", name, err)
