@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -242,15 +243,24 @@ func TestIntegrationTCPFlagsSynOnly(t *testing.T) {
 
 // TestIntegrationNegatedSource: "ip saddr != 10.0.0.0/8 udp dport P drop"
 // lets datagrams from 10.0.0.1 through and drops those from 192.0.2.1 and
-// 127.0.0.1.
+// 127.0.0.1; so does "ip saddr != @set" with the set {10.0.0.0/8}.
 func TestIntegrationNegatedSource(t *testing.T) {
+	t.Run("prefix", func(t *testing.T) { testNegatedSource(t, false) })
+	t.Run("set", func(t *testing.T) { testNegatedSource(t, true) })
+}
+
+func testNegatedSource(t *testing.T, set bool) {
 	l := newLab(t)
 	_, u := l.listen(t)
 	port := uint16(u.LocalAddr().(*net.UDPAddr).Port)
 	l.ns.Run(t, "ip", "addr", "add", "10.0.0.1/8", "dev", "lo")
 	l.ns.Run(t, "ip", "addr", "add", "192.0.2.1/24", "dev", "lo")
-	r := l.add(t, model.Rule{Proto: "udp", Src: netipPrefix("10.0.0.0/8"), DstPorts: model.PortRange{Min: port, Max: port},
-		Negate: []string{"src"}, Action: model.ActionDrop})
+	rule := model.Rule{Proto: "udp", Src: netipPrefix("10.0.0.0/8"), DstPorts: model.PortRange{Min: port, Max: port},
+		Negate: []string{"src"}, Action: model.ActionDrop}
+	if set {
+		rule.Src, rule.SrcSet = netip.Prefix{}, []netip.Prefix{netipPrefix("10.0.0.0/8")}
+	}
+	r := l.add(t, rule)
 	from := func(src string, n int) int {
 		l.ns.Do(t, func() {
 			c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP(src)}, u.LocalAddr().(*net.UDPAddr))
@@ -282,7 +292,13 @@ func TestIntegrationNegatedSource(t *testing.T) {
 	if n := l.packets(t, r.ID); n != 6 {
 		t.Errorf("rule counted %d, want 6", n)
 	}
-	l.nftShows(t, "meta nfproto ipv4 ip saddr != 10.0.0.0/8 udp dport "+strconv.Itoa(int(port))+" counter drop")
+	if set {
+		if out := l.ns.Run(t, "nft", "list", "chain", "inet", TableName, "input"); !strings.Contains(out, "ip saddr != @nl") {
+			t.Errorf("nft does not show an inverted set lookup:\n%s", out)
+		}
+	} else {
+		l.nftShows(t, "meta nfproto ipv4 ip saddr != 10.0.0.0/8 udp dport "+strconv.Itoa(int(port))+" counter drop")
+	}
 	rs, err := l.b.List()
 	if err != nil || len(rs) != 1 || strings.Join(rs[0].Negate, ",") != "src" {
 		t.Errorf("read back: %v %+v", err, rs)
