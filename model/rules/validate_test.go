@@ -384,3 +384,43 @@ func FuzzParseMatch(f *testing.F) {
 		_, _ = CutNegation(neg)
 	})
 }
+
+// FuzzValidateMatches: a rule with conntrack state, ICMP, TCP flags and
+// negation that Validate accepts survives Normalize, validates again and
+// normalizes to itself.
+func FuzzValidateMatches(f *testing.F) {
+	f.Add("tcp", "!10.0.0.0/8", "8080", "new", "", "syn/syn,ack", "tcp_flags")
+	f.Add("icmpv6", "", "", "established,related", "128/0", "", "icmp,ct_state")
+	f.Add("icmp", "", "", "", "destination-unreachable", "", "")
+	f.Fuzz(func(t *testing.T, proto, src, dport, ct, icmp, flags, negate string) {
+		r := model.Rule{Enabled: true, Action: model.ActionDrop, Proto: proto, ICMP: icmp, TCPFlags: flags}
+		var err error
+		src, neg := CutNegation(src)
+		if r.Src, err = ParsePrefix(src); err != nil {
+			return
+		}
+		if r.DstPorts, err = ParsePorts(dport); err != nil {
+			return
+		}
+		if r.CTState, err = ParseCTState(ct); err != nil {
+			return
+		}
+		if r.Negate, err = ParseNegate(negate); err != nil {
+			return
+		}
+		if neg {
+			r.Negate = NormalizeNegate(append(r.Negate, "src"))
+		}
+		if Validate(r) != nil {
+			return
+		}
+		n := Normalize(r)
+		if err := Validate(n); err != nil {
+			t.Fatalf("normalized rule fails validation: %v\n%+v", err, n)
+		}
+		if !SameMatch(r, n) || !SameMatch(n, Normalize(n)) {
+			t.Fatalf("Normalize is not idempotent: %+v -> %+v", r, n)
+		}
+		_ = Summary(n)
+	})
+}
