@@ -440,7 +440,7 @@ func (b *Backend) Change(id uint32, r model.Rule, revert time.Duration) (model.R
 		if err != nil {
 			return model.Rule{}, wrap("kmod change", err)
 		}
-		if (old.ICMPTypeSet && !k.ICMPTypeSet) || (old.ICMPCodeSet && old.Proto == k.Proto) {
+		if (old.ICMPTypeSet && !k.ICMPTypeSet) || old.ICMPCodeSet {
 			return model.Rule{}, fmt.Errorf("kmod change: the module cannot take the icmp type or code off rule %d: delete it and add the new rule", id)
 		}
 	}

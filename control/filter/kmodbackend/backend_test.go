@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -237,6 +238,36 @@ func TestBackendOperations(t *testing.T) {
 	ro := New(&fakeClient{}, nil, "read-only: needs CAP_NET_ADMIN")
 	if _, err := ro.Add(model.Rule{Action: model.ActionDrop}, 0); err == nil {
 		t.Error("read-only backend added a rule")
+	}
+}
+
+// TestChangeICMPRefused: the module keeps an icmp rule's type and code
+// when a change leaves them out, so a change that takes them off is
+// refused before it is sent, with what to do instead; one that keeps or
+// sets them goes through.
+func TestChangeICMPRefused(t *testing.T) {
+	fc := &fakeClient{}
+	b := New(fc, nil, "")
+	icmp := model.Rule{Enabled: true, Proto: "icmp", ICMP: "destination-unreachable/3", Action: model.ActionDrop, Label: "icmp"}
+	if _, err := b.Add(icmp, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		icmp string
+		ok   bool
+	}{{"destination-unreachable/1", true}, {"destination-unreachable", false}, {"", false}} {
+		r := icmp
+		r.ICMP = tt.icmp
+		_, err := b.Change(1, r, 0)
+		if (err == nil) != tt.ok {
+			t.Errorf("change to icmp %q: %v, want ok %v", tt.icmp, err, tt.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "delete it and add") {
+			t.Errorf("refusal does not say what to do: %v", err)
+		}
+	}
+	if got, _ := b.List(); got[0].ICMP != "destination-unreachable/1" {
+		t.Errorf("after the changes: %+v", got[0])
 	}
 }
 
