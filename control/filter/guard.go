@@ -90,14 +90,13 @@ type packet struct {
 	proto    uint8
 	src, dst netip.AddrPort
 	loopback bool
-	// ct is the packet's conntrack state: "established" for a connection
-	// conntrack tracks, "" when unknown (conntrack does not track it
-	// yet: once a rule turns it on, the connection is picked up mid-stream
-	// and its first packet is new).
-	ct string
+	// tracked: conntrack tracks the connection, so the packet's state is
+	// established; else it is unknown (once a rule turns conntrack on,
+	// the connection is picked up mid-stream and its first packet is new)
+	tracked bool
 	// icmp is the ICMP type and code of an ICMP flow's packets, when known.
-	icmp      [2]uint8
 	icmpKnown bool
+	icmp      [2]uint8
 }
 
 // tcpKnownMask and tcpKnownFlags are the TCP flags every packet of an
@@ -227,7 +226,9 @@ func AssessState(before, after State, in GuardInput) rules.Impact {
 	// changed rules.
 	delta := difference(a, b)
 	var im rules.Impact
-	check := func(c conn) *rules.Hit {
+	// check returns the first leg of c the after state drops and the
+	// before state did not (a value: most hits are only counted)
+	check := func(c conn) (rules.Hit, bool) {
 		for _, l := range c.legs {
 			fam := packetFamily(l.p)
 			for _, h := range l.hooks {
@@ -241,21 +242,23 @@ func AssessState(before, after State, in GuardInput) rules.Impact {
 					if (decidedBefore && rb.Action.Drops()) || (!decidedBefore && pb[k]) {
 						continue
 					}
-					hit := &rules.Hit{Kind: c.kind, What: c.what, Hook: h, Dir: l.dir, Rule: r}
+					hit := rules.Hit{Kind: c.kind, What: c.what, Hook: h, Dir: l.dir, Rule: r}
 					if !decided {
 						hit.Policy = &rules.Policy{Family: fam, Hook: h, Verdict: model.ActionDrop}
 					}
-					return hit
+					return hit, true
 				}
 			}
 		}
-		return nil
+		return rules.Hit{}, false
 	}
 	tracked := trackedTuples(in.Flows)
 	if in.SSH != nil {
 		s := in.SSH
 		c := localConn(rules.HitSession, fmt.Sprintf("tcp %s -> %s", s.Client, s.Server), 6, s.Server, s.Client)
-		im.Session = check(tracked.mark(c))
+		if h, ok := check(tracked.mark(c)); ok {
+			im.Session = &h
+		}
 	}
 	for _, s := range in.Sockets {
 		if s.State != model.StateEstablished || !s.Remote.IsValid() {
@@ -269,10 +272,10 @@ func AssessState(before, after State, in GuardInput) rules.Impact {
 		if len(s.Procs) > 0 {
 			what += " (" + s.Procs[0].Comm + ")"
 		}
-		if h := check(tracked.mark(localConn(rules.HitSocket, what, proto, s.Local, s.Remote))); h != nil {
+		if h, ok := check(tracked.mark(localConn(rules.HitSocket, what, proto, s.Local, s.Remote))); ok {
 			im.Sockets++
 			if len(im.Hits) < rules.MaxHits {
-				im.Hits = append(im.Hits, *h)
+				im.Hits = append(im.Hits, h)
 			}
 		}
 	}
@@ -280,10 +283,10 @@ func AssessState(before, after State, in GuardInput) rules.Impact {
 		if !liveFlow(f) {
 			continue
 		}
-		if h := check(flowConn(f, in.LocalAddrs)); h != nil {
+		if h, ok := check(flowConn(f, in.LocalAddrs)); ok {
 			im.Flows++
 			if len(im.Hits) < rules.MaxHits {
-				im.Hits = append(im.Hits, *h)
+				im.Hits = append(im.Hits, h)
 			}
 		}
 	}
@@ -319,7 +322,7 @@ func trackedTuples(flows []model.Flow) tuples {
 func (t tuples) mark(c conn) conn {
 	for i, l := range c.legs {
 		if t[tupleKey{l.p.proto, unmapEP(l.p.src), unmapEP(l.p.dst)}] {
-			c.legs[i].p.ct = "established"
+			c.legs[i].p.tracked = true
 		}
 	}
 	return c
@@ -340,8 +343,8 @@ func flowConn(f model.Flow, local []netip.Addr) conn {
 	what := fmt.Sprintf("%s %s", f.Proto, f.Orig)
 	isLocal := func(a netip.Addr) bool { return slices.Contains(local, a.Unmap().WithZone("")) }
 	lo := f.Orig.Src.Addr().IsLoopback() || f.Orig.Dst.Addr().IsLoopback()
-	orig := packet{proto: f.ProtoNum, src: f.Orig.Src, dst: f.Orig.Dst, loopback: lo, ct: "established"}
-	reply := packet{proto: f.ProtoNum, src: f.Reply.Src, dst: f.Reply.Dst, loopback: lo, ct: "established"}
+	orig := packet{proto: f.ProtoNum, src: f.Orig.Src, dst: f.Orig.Dst, loopback: lo, tracked: true}
+	reply := packet{proto: f.ProtoNum, src: f.Reply.Src, dst: f.Reply.Dst, loopback: lo, tracked: true}
 	if k := f.Orig.ICMP; k != nil {
 		orig.icmp, orig.icmpKnown = [2]uint8{k.Type, k.Code}, true
 	}
@@ -458,8 +461,7 @@ type portKey struct {
 type ruleKey struct {
 	id, priority     uint32
 	hooks            string
-	ct, icmp, flags  string
-	negate           string
+	l4               string // conntrack state, ICMP, TCP flags and negation
 	family           model.Family
 	proto            string
 	src, dst         netip.Prefix
@@ -472,9 +474,17 @@ type ruleKey struct {
 
 // keyOf returns the key of a normalized rule.
 func keyOf(n model.Rule) ruleKey {
-	return ruleKey{n.ID, n.Priority, strings.Join(n.Hooks, ","), strings.Join(n.CTState, ","), n.ICMP, n.TCPFlags,
-		strings.Join(n.Negate, ","), n.Family, n.Proto, n.Src, n.Dst, n.SrcPorts, n.DstPorts,
+	return ruleKey{n.ID, n.Priority, strings.Join(n.Hooks, ","), l4Key(n), n.Family, n.Proto, n.Src, n.Dst, n.SrcPorts, n.DstPorts,
 		n.InIface, n.OutIface, n.Action, n.Enabled, n.Foreign, setsHash(n)}
+}
+
+// l4Key is a normalized rule's conntrack state, ICMP, TCP flags and
+// negation in one string ("" for none, the common case).
+func l4Key(n model.Rule) string {
+	if len(n.CTState) == 0 && n.ICMP == "" && n.TCPFlags == "" && len(n.Negate) == 0 {
+		return ""
+	}
+	return strings.Join(n.CTState, ",") + "|" + n.ICMP + "|" + n.TCPFlags + "|" + strings.Join(n.Negate, ",")
 }
 
 // setsHash hashes the (normalized, so sorted) sets of a rule: 0 for none.
@@ -669,11 +679,11 @@ func matches(pr prepared, hook string, p packet) bool {
 		return false
 	}
 	if len(pr.ct) > 0 {
-		if p.ct == "" {
+		if !p.tracked {
 			if !unknown {
 				return false
 			}
-		} else if !pr.hit(negCT, slices.Contains(pr.ct, p.ct)) {
+		} else if !pr.hit(negCT, slices.Contains(pr.ct, "established")) {
 			return false
 		}
 	}

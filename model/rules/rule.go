@@ -72,8 +72,12 @@ func Normalize(r model.Rule) model.Rule {
 		r.DstPorts = model.PortRange{}
 	}
 	r.Action = model.RuleAction(strings.ToLower(string(r.Action)))
-	r.CTState = normalizeNames(lower(r.CTState), CTStates)
-	r.Negate = normalizeNames(lower(r.Negate), Negatable)
+	if len(r.CTState) > 0 {
+		r.CTState = normalizeNames(lower(r.CTState), CTStates)
+	}
+	if len(r.Negate) > 0 {
+		r.Negate = normalizeNames(lower(r.Negate), Negatable)
+	}
 	if pn, err := ProtoNum(r.Proto); err == nil && r.ICMP != "" {
 		if m, err := ParseICMP(r.ICMP, pn); err == nil {
 			r.ICMP = FormatICMP(m, pn)
