@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -150,7 +151,11 @@ invalid input, which changes nothing.`,
 		Use:   "add --action accept|drop|reject|count [match flags]",
 		Short: "Add a rule",
 		Example: `  netlens rules add --action drop --proto tcp --dport 8080 --label "block 8080"
-  netlens rules add --action accept --src 10.0.0.0/8 --hook input,forward`,
+  netlens rules add --action accept --src 10.0.0.0/8 --hook input,forward
+  netlens rules add --action drop --ct-state new --proto tcp --dport 8080
+  netlens rules add --action drop --proto icmp --icmp echo-request
+  netlens rules add --action drop --proto tcp --tcp-flags syn/syn,ack --dport 25
+  netlens rules add --action drop --src '!10.0.0.0/8' --proto tcp --dport 22`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := rf.rule(cmd.Flags(), model.Rule{Enabled: true})
@@ -417,6 +422,7 @@ func parseID(s string) (uint32, error) {
 type ruleFlags struct {
 	action, hooks, family, proto, src, dst, sport, dport, iif, oif, label string
 	srcSet, dstSet, sportSet, dportSet                                    string
+	ctState, icmp, tcpFlags, negate                                       string
 	priority, logRate                                                     uint32
 	disabled, log                                                         bool
 }
@@ -440,7 +446,7 @@ func (rf *ruleFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&rf.hooks, "hook", "", "hooks, comma separated: prerouting, input, forward, output, postrouting, or all (default input)")
 	fs.StringVar(&rf.family, "family", "", "ipv4, ipv6 or both (default: that of the addresses, else both)")
 	fs.StringVar(&rf.proto, "proto", "", "tcp, udp, udplite, sctp, icmp, icmpv6 or a number")
-	fs.StringVar(&rf.src, "src", "", "source address or prefix")
+	fs.StringVar(&rf.src, "src", "", "source address or prefix; a leading ! negates a match (--src '!10.0.0.0/8', as nft's !=)")
 	fs.StringVar(&rf.dst, "dst", "", "destination address or prefix")
 	fs.StringVar(&rf.sport, "sport", "", "source port or range (1000-2000)")
 	fs.StringVar(&rf.dport, "dport", "", "destination port or range")
@@ -450,6 +456,10 @@ func (rf *ruleFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&rf.dportSet, "dport-set", "", "destination port in a set of ports: 22,80,443 or @FILE")
 	fs.StringVar(&rf.iif, "iif", "", "input interface")
 	fs.StringVar(&rf.oif, "oif", "", "output interface")
+	fs.StringVar(&rf.ctState, "ct-state", "", "conntrack state, any of: new, established, related, invalid, untracked (comma separated)")
+	fs.StringVar(&rf.icmp, "icmp", "", "ICMP/ICMPv6 type by name or number, /code optional: echo-request, destination-unreachable/3 (needs --proto icmp or icmpv6)")
+	fs.StringVar(&rf.tcpFlags, "tcp-flags", "", "TCP flags set: syn, or of a mask: syn/syn,ack (a connection's first packet; needs --proto tcp)")
+	fs.StringVar(&rf.negate, "negate", "", "matches that hold when they do not match: src, dst, sport, dport, iif, oif, icmp, tcp_flags, ct_state (or a leading ! on the value)")
 	fs.Uint32Var(&rf.priority, "priority", 0, "lower runs first; ties by id")
 	fs.StringVar(&rf.label, "label", "", "a label (at most 64 bytes)")
 	fs.BoolVar(&rf.disabled, "disabled", false, "add the rule disabled")
@@ -472,34 +482,50 @@ func (rf *ruleFlags) rule(fs *pflag.FlagSet, base model.Rule) (model.Rule, error
 	set("hook", func() (err error) { r.Hooks, err = rules.ParseHooks(rf.hooks); return })
 	set("family", func() error { r.Family = model.Family(strings.ToLower(rf.family)); return nil })
 	set("proto", func() error { r.Proto = rf.proto; return nil })
-	set("src", func() (err error) { r.Src, err = rules.ParsePrefix(rf.src); return })
-	set("dst", func() (err error) { r.Dst, err = rules.ParsePrefix(rf.dst); return })
-	set("sport", func() (err error) { r.SrcPorts, err = rules.ParsePorts(rf.sport); return })
-	set("dport", func() (err error) { r.DstPorts, err = rules.ParsePorts(rf.dport); return })
-	prefixSet := func(v string, dst *[]netip.Prefix) func() error {
+	set("negate", func() (err error) { r.Negate, err = rules.ParseNegate(rf.negate); return })
+	// neg takes a leading "!" off the value of a match and negates it (a
+	// value given without one is not negated any more)
+	neg := func(field, v string) string {
+		v, negated := rules.CutNegation(v)
+		if !fs.Changed("negate") {
+			r.Negate = slices.DeleteFunc(slices.Clone(r.Negate), func(n string) bool { return n == field })
+		}
+		if negated {
+			r.Negate = append(r.Negate, field)
+		}
+		return v
+	}
+	set("src", func() (err error) { r.Src, err = rules.ParsePrefix(neg("src", rf.src)); return })
+	set("dst", func() (err error) { r.Dst, err = rules.ParsePrefix(neg("dst", rf.dst)); return })
+	set("sport", func() (err error) { r.SrcPorts, err = rules.ParsePorts(neg("sport", rf.sport)); return })
+	set("dport", func() (err error) { r.DstPorts, err = rules.ParsePorts(neg("dport", rf.dport)); return })
+	set("ct-state", func() (err error) { r.CTState, err = rules.ParseCTState(neg("ct_state", rf.ctState)); return })
+	set("icmp", func() error { r.ICMP = neg("icmp", rf.icmp); return nil })
+	set("tcp-flags", func() error { r.TCPFlags = neg("tcp_flags", rf.tcpFlags); return nil })
+	prefixSet := func(field, v string, dst *[]netip.Prefix) func() error {
 		return func() error {
-			text, err := setText(v)
+			text, err := setText(neg(field, v))
 			if err == nil {
 				*dst, err = rules.ParsePrefixSet(text)
 			}
 			return err
 		}
 	}
-	portSet := func(v string, dst *[]uint16) func() error {
+	portSet := func(field, v string, dst *[]uint16) func() error {
 		return func() error {
-			text, err := setText(v)
+			text, err := setText(neg(field, v))
 			if err == nil {
 				*dst, err = rules.ParsePortSet(text)
 			}
 			return err
 		}
 	}
-	set("src-set", prefixSet(rf.srcSet, &r.SrcSet))
-	set("dst-set", prefixSet(rf.dstSet, &r.DstSet))
-	set("sport-set", portSet(rf.sportSet, &r.SrcPortSet))
-	set("dport-set", portSet(rf.dportSet, &r.DstPortSet))
-	set("iif", func() error { r.InIface = rf.iif; return nil })
-	set("oif", func() error { r.OutIface = rf.oif; return nil })
+	set("src-set", prefixSet("src", rf.srcSet, &r.SrcSet))
+	set("dst-set", prefixSet("dst", rf.dstSet, &r.DstSet))
+	set("sport-set", portSet("sport", rf.sportSet, &r.SrcPortSet))
+	set("dport-set", portSet("dport", rf.dportSet, &r.DstPortSet))
+	set("iif", func() error { r.InIface = neg("iif", rf.iif); return nil })
+	set("oif", func() error { r.OutIface = neg("oif", rf.oif); return nil })
 	set("priority", func() error { r.Priority = rf.priority; return nil })
 	set("label", func() error { r.Label = rf.label; return nil })
 	set("disabled", func() error { r.Enabled = !rf.disabled; return nil })
@@ -508,6 +534,7 @@ func (rf *ruleFlags) rule(fs *pflag.FlagSet, base model.Rule) (model.Rule, error
 	if len(errs) > 0 {
 		return model.Rule{}, UsageError{&rules.ValidationError{Fields: errs}}
 	}
+	r.Negate = rules.NormalizeNegate(r.Negate)
 	if err := rules.Validate(r); err != nil {
 		return model.Rule{}, UsageError{err}
 	}

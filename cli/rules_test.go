@@ -64,6 +64,12 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"add", "--action", "drop", "--src-set", "@/nonexistent/set-file"},
 		{"add", "--action", "count", "--log", "--log-rate", "100001"},
 		{"log", "1", "2"},
+		{"add", "--action", "drop", "--ct-state", "new,half-open"},
+		{"add", "--action", "drop", "--icmp", "echo-request"},
+		{"add", "--action", "drop", "--proto", "udp", "--tcp-flags", "syn"},
+		{"add", "--action", "drop", "--proto", "tcp", "--tcp-flags", "syn,xmas"},
+		{"add", "--action", "drop", "--negate", "dport"},
+		{"add", "--action", "drop", "--negate", "proto"},
 	} {
 		b := &filtermem.Backend{}
 		r := runCLI(t, b, nil, `{"rules":[{"action":"drop","dport":{"min":9,"max":1}}]}`, args...)
@@ -206,6 +212,64 @@ func TestCLISets(t *testing.T) {
 	}
 	if got := b.Rules[0]; got.DstPortSet != nil || got.DstPorts != (model.PortRange{Min: 22, Max: 22}) || len(got.SrcSet) != 2 {
 		t.Errorf("after change: %+v", got)
+	}
+}
+
+// TestCLIStatefulMatches: --ct-state, --icmp, --tcp-flags, a leading !
+// and --negate make the rule's fields, list shows them, a change of a
+// field without ! takes its negation off, and save/load keeps them.
+func TestCLIStatefulMatches(t *testing.T) {
+	b := &filtermem.Backend{}
+	for _, args := range [][]string{
+		{"add", "--action", "drop", "--ct-state", "new", "--proto", "tcp", "--dport", "8080", "--tcp-flags", "SYN/syn,ack",
+			"--src", "!10.0.0.0/8"},
+		{"add", "--action", "drop", "--proto", "icmp", "--icmp", "!= echo-request", "--iif", "eth0"},
+		{"add", "--action", "accept", "--ct-state", "established,related", "--negate", "ct_state"},
+	} {
+		if r := runCLI(t, b, nil, "", append(args, "--no-revert")...); r.err != nil {
+			t.Fatalf("%q: %v", args, r.err)
+		}
+	}
+	want := []model.Rule{
+		{CTState: []string{"new"}, TCPFlags: "syn/syn,ack", Negate: []string{"src"}},
+		{ICMP: "echo-request", Negate: []string{"icmp"}},
+		{CTState: []string{"established", "related"}, Negate: []string{"ct_state"}},
+	}
+	for i, w := range want {
+		got := rules.Normalize(b.Rules[i])
+		if !slices.Equal(got.CTState, w.CTState) || got.TCPFlags != w.TCPFlags || got.ICMP != w.ICMP || !slices.Equal(got.Negate, w.Negate) {
+			t.Errorf("rule %d: %+v, want %+v", i+1, got, w)
+		}
+	}
+	r := runCLI(t, b, nil, "", "list")
+	for _, s := range []string{"tcp !10.0.0.0/8 -> *:8080 flags syn/syn,ack ct new", "icmp * -> * type !echo-request iif eth0",
+		"ct !established,related"} {
+		if !strings.Contains(r.out, s) {
+			t.Errorf("list lacks %q:\n%s", s, r.out)
+		}
+	}
+	if r := runCLI(t, b, nil, "", "change", "1", "--src", "192.0.2.0/24", "--no-revert"); r.err != nil {
+		t.Fatal(r.err)
+	}
+	if got := b.Rules[0]; got.Negate != nil || got.Src.String() != "192.0.2.0/24" || got.TCPFlags == "" {
+		t.Errorf("after change: %+v", got)
+	}
+	path := filepath.Join(t.TempDir(), "rules.json")
+	if r := runCLI(t, b, nil, "", "save", path); r.err != nil {
+		t.Fatal(r.err)
+	}
+	saved, _ := os.ReadFile(path)
+	if !strings.Contains(string(saved), `"ct_state"`) || !strings.Contains(string(saved), `"negate"`) {
+		t.Fatalf("saved:\n%s", saved)
+	}
+	b2 := &filtermem.Backend{}
+	if r := runCLI(t, b2, nil, "", "load", path, "--no-revert"); r.err != nil {
+		t.Fatal(r.err)
+	}
+	for i := range b.Rules {
+		if !rules.SameMatch(b.Rules[i], b2.Rules[i]) {
+			t.Errorf("rule %d after save and load: %+v, want %+v", i+1, b2.Rules[i], b.Rules[i])
+		}
 	}
 }
 

@@ -305,25 +305,38 @@ func inTables(fn string) bool {
 func (r Rule) Drops() bool { return r.Action == ActionDrop || r.Action == ActionReject }
 
 // matches reports whether r's match covers the flow's tuple: family,
-// protocol, prefixes and port ranges, and the address and port sets.
+// protocol, prefixes and port ranges, and the address and port sets, each
+// negated where r.Negate says so. What the tuple does not carry (conntrack
+// state, TCP flags, the ICMP type of a rule written with nft's names) is
+// decided by the rule's action: the packet was dropped, so an accept rule
+// that needs them did not take it, and a drop or reject rule may have.
 func (r Rule) matches(f DropTraceFlow) bool {
+	neg := func(field string) bool { return slices.Contains(r.Negate, field) }
 	switch {
 	case r.Family == FamilyIPv4 && f.L3 != "ipv4", r.Family == FamilyIPv6 && f.L3 != "ipv6":
 		return false
 	case r.Proto != "" && r.Proto != f.Proto:
 		return false
-	case r.Src.IsValid() && !r.Src.Contains(f.Src), r.Dst.IsValid() && !r.Dst.Contains(f.Dst):
+	}
+	// field is one match: whether the rule has it and whether the flow
+	// is in it; a negated match holds when the flow is not.
+	field := func(name string, has, in bool) bool { return !has || in != neg(name) }
+	srcIn := (!r.Src.IsValid() || r.Src.Contains(f.Src)) &&
+		(r.SrcSet == nil || slices.ContainsFunc(r.SrcSet, func(p netip.Prefix) bool { return p.Contains(f.Src) }))
+	dstIn := (!r.Dst.IsValid() || r.Dst.Contains(f.Dst)) &&
+		(r.DstSet == nil || slices.ContainsFunc(r.DstSet, func(p netip.Prefix) bool { return p.Contains(f.Dst) }))
+	sportIn := (r.SrcPorts.Any() || f.SrcPort >= r.SrcPorts.Min && f.SrcPort <= r.SrcPorts.Max) &&
+		(r.SrcPortSet == nil || slices.Contains(r.SrcPortSet, f.SrcPort))
+	dportIn := (r.DstPorts.Any() || f.DstPort >= r.DstPorts.Min && f.DstPort <= r.DstPorts.Max) &&
+		(r.DstPortSet == nil || slices.Contains(r.DstPortSet, f.DstPort))
+	if !field("src", r.Src.IsValid() || r.SrcSet != nil, srcIn) ||
+		!field("dst", r.Dst.IsValid() || r.DstSet != nil, dstIn) ||
+		!field("sport", !r.SrcPorts.Any() || r.SrcPortSet != nil, sportIn) ||
+		!field("dport", !r.DstPorts.Any() || r.DstPortSet != nil, dportIn) {
 		return false
-	case !r.SrcPorts.Any() && (f.SrcPort < r.SrcPorts.Min || f.SrcPort > r.SrcPorts.Max):
-		return false
-	case !r.DstPorts.Any() && (f.DstPort < r.DstPorts.Min || f.DstPort > r.DstPorts.Max):
-		return false
-	case r.SrcSet != nil && !slices.ContainsFunc(r.SrcSet, func(p netip.Prefix) bool { return p.Contains(f.Src) }),
-		r.DstSet != nil && !slices.ContainsFunc(r.DstSet, func(p netip.Prefix) bool { return p.Contains(f.Dst) }):
-		return false
-	case r.SrcPortSet != nil && !slices.Contains(r.SrcPortSet, f.SrcPort),
-		r.DstPortSet != nil && !slices.Contains(r.DstPortSet, f.DstPort):
-		return false
+	}
+	if len(r.CTState) > 0 || r.TCPFlags != "" || r.ICMP != "" {
+		return r.Drops()
 	}
 	return true
 }

@@ -35,6 +35,15 @@ func TestDropRuleAndOwner(t *testing.T) {
 		{"port set lacks the port", []Rule{drop53, withSets(7, []uint16{5353}, nil)}, flow, 2, ""},
 		{"prefix set holds the source", []Rule{drop53, withSets(7, nil, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/30")})}, flow, 7, ""},
 		{"prefix set lacks the source", []Rule{drop53, withSets(7, nil, []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")})}, flow, 2, ""},
+		// Negation: "saddr != 10.0.0.0/24 accept" does not take 10.0.0.2.
+		{"negated accept does not hold", []Rule{drop53, func() Rule { r := acceptNet; r.Negate = []string{"src"}; return r }()}, flow, 2, ""},
+		{"negated drop port", []Rule{func() Rule { r := drop53; r.Negate = []string{"dport"}; return r }()}, flow, 0, ""},
+		{"negated drop port, other port", []Rule{func() Rule { r := drop53; r.Negate = []string{"dport"}; return r }()}, func() DropTraceFlow { f := flow; f.DstPort = 54; return f }(), 2, ""},
+		{"negated set", []Rule{func() Rule { r := withSets(7, []uint16{5353}, nil); r.Negate = []string{"dport"}; return r }()}, flow, 7, ""},
+		// What the tuple does not carry: an accept rule needing it did
+		// not take a dropped packet; a drop rule may have.
+		{"ct state accept first", []Rule{drop53, func() Rule { r := acceptNet; r.CTState = []string{"established"}; return r }()}, flow, 2, ""},
+		{"ct state drop", []Rule{func() Rule { r := drop53; r.CTState = []string{"new"}; return r }()}, flow, 2, ""},
 	}
 	inChain := func(f DropTraceFlow) DropTraceFlow { f.Function = "nft_do_chain"; return f }
 	tests = append(tests, []dropRuleTest{

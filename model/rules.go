@@ -71,6 +71,24 @@ type Rule struct {
 	SrcPortSet []uint16       `json:"sport_set,omitempty"`
 	DstPortSet []uint16       `json:"dport_set,omitempty"`
 	InIface    string         `json:"iif,omitempty"`
+	// CTState lists the conntrack states a packet must be in, any of
+	// them: "new", "established", "related", "invalid", "untracked"
+	// (nft's ct state); nil is any.
+	CTState []string `json:"ct_state,omitempty"`
+	// ICMP matches an ICMP or ICMPv6 message (Proto icmp or icmpv6): its
+	// type by nft(8) name or number, then optionally "/" and the code:
+	// "echo-request", "destination-unreachable/3", "8/0"; "" is any.
+	ICMP string `json:"icmp,omitempty"`
+	// TCPFlags matches the TCP flags (Proto tcp): "syn" or "syn,ack"
+	// (those flags set, others free), "syn/syn,ack" (of SYN and ACK, only
+	// SYN set: a connection's first packet), as nft's "tcp flags syn /
+	// syn,ack"; "" is any.
+	TCPFlags string `json:"tcp_flags,omitempty"`
+	// Negate lists the matches that hold when they do not match, as
+	// nft's "!=": "src", "dst", "sport", "dport", "iif", "oif", "icmp",
+	// "tcp_flags", "ct_state" (src and dst apply to the address or the
+	// set, sport and dport to the range or the set).
+	Negate []string `json:"negate,omitempty"`
 	// Log sends every packet the rule matches to the packet log, at most
 	// LogRate a second (0: the backend's default, 10); a count rule that
 	// logs is a dry run. Kernel module only.

@@ -3,6 +3,7 @@ package ui
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -496,6 +497,60 @@ func TestFiltersAddAndEdit(t *testing.T) {
 		Action: model.ActionCount, Priority: 20, Label: "probe"}
 	if diff := cmp.Diff(rules.Op{Kind: rules.OpChange, ID: 3, Rule: wantEdit}, ctl.applied[len(ctl.applied)-1], cmpRules); diff != "" {
 		t.Fatalf("edit (-want +got):\n%s", diff)
+	}
+}
+
+// TestFiltersFormStatefulMatches: the form takes ct state, icmp type and
+// tcp flags, and a leading ! negates a field; editing such a rule shows
+// them as typed, and keeps what the form has no field for (a set).
+func TestFiltersFormStatefulMatches(t *testing.T) {
+	ctl := &fakeFilters{res: rules.Result{Rule: model.Rule{ID: 5}}}
+	a := filtersApp(t, rulesStore(), ctl)
+	typeAt := func(field int, text string) {
+		for range field {
+			runKeys(t, a, "down")
+		}
+		runKeys(t, a, "ctrl+u")
+		runText(t, a, text)
+		for range len(newRuleForm(model.Rule{}, 0).fields) - field {
+			runKeys(t, a, "down")
+		}
+	}
+	runKeys(t, a, "a")
+	typeAt(ffProto, "tcp")
+	typeAt(ffSrc, "!10.0.0.0/8")
+	typeAt(ffDport, "8080")
+	typeAt(ffCT, "new")
+	typeAt(ffTCPFlags, "syn/syn,ack")
+	if scr := screen(a); strings.Contains(scr, "invalid") {
+		t.Fatalf("valid form shown invalid:\n%s", scr)
+	}
+	runKeys(t, a, "enter")
+	want := model.Rule{Enabled: true, Hooks: []string{model.HookInput}, Proto: "tcp", Src: netip.MustParsePrefix("10.0.0.0/8"),
+		DstPorts: model.PortRange{Min: 8080, Max: 8080}, CTState: []string{"new"}, TCPFlags: "syn/syn,ack",
+		Negate: []string{"src"}, Action: model.ActionDrop}
+	if diff := cmp.Diff([]rules.Op{{Kind: rules.OpAdd, Rule: want}}, ctl.applied, cmpRules); diff != "" {
+		t.Fatalf("add (-want +got):\n%s", diff)
+	}
+	// an icmp type on a tcp rule is refused next to the field
+	f := newRuleForm(want, 0)
+	f.fields[ffICMP].text = []rune("echo-request")
+	if msg := f.problems()[ffICMP]; !strings.Contains(msg, "needs protocol icmp") {
+		t.Errorf("icmp on tcp: %q", msg)
+	}
+	// editing: the negation is shown, a set and its negation are kept
+	r := want
+	r.Src, r.SrcSet, r.Negate = netip.Prefix{}, []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}, []string{"src", "tcp_flags"}
+	f = newRuleForm(r, 9)
+	if got := f.text(ffTCPFlags); got != "!syn/syn,ack" {
+		t.Errorf("tcp flags field %q, want !syn/syn,ack", got)
+	}
+	got, err := f.rule()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.SrcSet) != 1 || !slices.Equal(got.Negate, []string{"src", "tcp_flags"}) {
+		t.Errorf("edited rule lost its set or negation: %+v", got)
 	}
 }
 

@@ -24,7 +24,10 @@ type formField struct {
 // rules.Validate for the rule) and shows each field's problem next to
 // it. Not safe for concurrent use.
 type ruleForm struct {
-	id     uint32 // the rule edited, 0 to add
+	id uint32 // the rule edited, 0 to add
+	// base is the rule edited: what the form has no field for (sets,
+	// packet log) is kept from it
+	base   model.Rule
 	fields []formField
 	cur    int
 	tried  bool // enter was pressed on an invalid form
@@ -45,6 +48,11 @@ const (
 	ffPriority
 	ffLabel
 	ffEnabled
+	// the stateful and L4 matches come last: the fields above keep their
+	// places
+	ffCT
+	ffICMP
+	ffTCPFlags
 )
 
 func newRuleForm(r model.Rule, id uint32) *ruleForm {
@@ -68,22 +76,30 @@ func newRuleForm(r model.Rule, id uint32) *ruleForm {
 	if !r.Enabled {
 		on = "no"
 	}
-	f := &ruleForm{id: id, fields: []formField{
+	f := &ruleForm{id: id, base: r, fields: []formField{
 		ffHooks:    {name: "hooks", label: "hooks", hint: "prerouting,input,forward,output,postrouting or all"},
 		ffFamily:   {name: "family", label: "family", hint: "ipv4, ipv6, both (empty: from the addresses)"},
 		ffProto:    {name: "proto", label: "proto", hint: "tcp, udp, udplite, sctp, icmp, icmpv6, a number; empty: any"},
-		ffSrc:      {name: "src", label: "src", hint: "address or prefix; empty: any"},
+		ffSrc:      {name: "src", label: "src", hint: "address or prefix, ! to negate (!10.0.0.0/8); empty: any"},
 		ffDst:      {name: "dst", label: "dst", hint: "address or prefix; empty: any"},
 		ffSport:    {name: "sport", label: "src ports", hint: "80 or 1000-2000; empty: any"},
 		ffDport:    {name: "dport", label: "dst ports", hint: "80 or 1000-2000; empty: any"},
 		ffIif:      {name: "iif", label: "in iface", hint: "interface name; empty: any"},
 		ffOif:      {name: "oif", label: "out iface", hint: "interface name; empty: any"},
+		ffCT:       {name: "ct_state", label: "ct state", hint: "new,established,related,invalid,untracked; empty: any"},
+		ffICMP:     {name: "icmp", label: "icmp type", hint: "echo-request or 8, /code optional (proto icmp, icmpv6); empty: any"},
+		ffTCPFlags: {name: "tcp_flags", label: "tcp flags", hint: "syn, or syn/syn,ack: of the mask only these (proto tcp); empty: any"},
 		ffAction:   {name: "action", label: "action", hint: "accept, drop, reject or count"},
 		ffPriority: {name: "priority", label: "priority", hint: "0-4294967295, lower runs first"},
 		ffLabel:    {name: "label", label: "label", hint: "at most 64 bytes"},
 		ffEnabled:  {name: "enabled", label: "enabled", hint: "yes or no"},
 	}}
-	set := func(i int, s string) { f.fields[i].text = []rune(s) }
+	set := func(i int, s string) {
+		if s != "" && rules.Negated(r.Negate, f.fields[i].name) {
+			s = "!" + s
+		}
+		f.fields[i].text = []rune(s)
+	}
 	set(ffHooks, strings.Join(r.Hooks, ","))
 	set(ffFamily, fam)
 	set(ffProto, r.Proto)
@@ -93,6 +109,9 @@ func newRuleForm(r model.Rule, id uint32) *ruleForm {
 	set(ffDport, ports(r.DstPorts))
 	set(ffIif, r.InIface)
 	set(ffOif, r.OutIface)
+	set(ffCT, strings.Join(r.CTState, ","))
+	set(ffICMP, r.ICMP)
+	set(ffTCPFlags, r.TCPFlags)
 	set(ffAction, string(r.Action))
 	set(ffPriority, strconv.FormatUint(uint64(r.Priority), 10))
 	set(ffLabel, r.Label)
@@ -111,22 +130,44 @@ func (f *ruleForm) rule() (model.Rule, error) {
 			errs = append(errs, rules.FieldError{Field: f.fields[i].name, Msg: err.Error()})
 		}
 	}
-	var r model.Rule
+	b := f.base
+	r := model.Rule{SrcSet: b.SrcSet, DstSet: b.DstSet, SrcPortSet: b.SrcPortSet, DstPortSet: b.DstPortSet,
+		Log: b.Log, LogRate: b.LogRate}
+	for _, n := range b.Negate {
+		// a set's negation stays with the set
+		if (n == "src" && len(b.SrcSet) > 0) || (n == "dst" && len(b.DstSet) > 0) ||
+			(n == "sport" && len(b.SrcPortSet) > 0) || (n == "dport" && len(b.DstPortSet) > 0) {
+			r.Negate = append(r.Negate, n)
+		}
+	}
+	// text is a field's text without a leading "!", which negates it
+	text := func(i int) string {
+		t, neg := rules.CutNegation(f.text(i))
+		if neg {
+			r.Negate = append(r.Negate, f.fields[i].name)
+		}
+		return t
+	}
 	var err error
 	r.Hooks, err = rules.ParseHooks(f.text(ffHooks))
 	bad(ffHooks, err)
 	r.Family = model.Family(strings.ToLower(strings.TrimSpace(f.text(ffFamily))))
 	r.Proto = strings.ToLower(strings.TrimSpace(f.text(ffProto)))
-	r.Src, err = rules.ParsePrefix(f.text(ffSrc))
+	r.Src, err = rules.ParsePrefix(text(ffSrc))
 	bad(ffSrc, err)
-	r.Dst, err = rules.ParsePrefix(f.text(ffDst))
+	r.Dst, err = rules.ParsePrefix(text(ffDst))
 	bad(ffDst, err)
-	r.SrcPorts, err = rules.ParsePorts(f.text(ffSport))
+	r.SrcPorts, err = rules.ParsePorts(text(ffSport))
 	bad(ffSport, err)
-	r.DstPorts, err = rules.ParsePorts(f.text(ffDport))
+	r.DstPorts, err = rules.ParsePorts(text(ffDport))
 	bad(ffDport, err)
-	r.InIface = f.text(ffIif)
-	r.OutIface = f.text(ffOif)
+	r.InIface = text(ffIif)
+	r.OutIface = text(ffOif)
+	r.CTState, err = rules.ParseCTState(text(ffCT))
+	bad(ffCT, err)
+	r.ICMP = strings.TrimSpace(text(ffICMP))
+	r.TCPFlags = strings.TrimSpace(text(ffTCPFlags))
+	r.Negate = rules.NormalizeNegate(r.Negate)
 	r.Action = model.RuleAction(strings.ToLower(strings.TrimSpace(f.text(ffAction))))
 	if t := strings.TrimSpace(f.text(ffPriority)); t != "" {
 		n, err := strconv.ParseUint(t, 10, 32)
@@ -201,7 +242,8 @@ func (p *filtersPage) formView() string {
 	if f.id != 0 {
 		title = " Edit rule " + strconv.FormatUint(uint64(f.id), 10)
 	}
-	lines := []string{s.Summary.Render(fitString(title+"  (validated as you type)", w)), ""}
+	head := []string{s.Summary.Render(fitString(title+"  (validated as you type)", w)), ""}
+	var lines []string
 	probs := f.problems()
 	const lw, vw = 11, 22
 	for i, fd := range f.fields {
@@ -223,10 +265,15 @@ func (p *filtersPage) formView() string {
 		}
 		lines = append(lines, line)
 	}
-	lines = append(lines, "")
 	help := " enter: apply   esc: cancel   up/down, tab: field   backspace, ctrl+u: edit"
-	lines = appendFormHelp(lines, s, w, help, probs, f.cur, f.tried, func(i int) string { return f.fields[i].label })
-	return fixHeight(lines, p.pageH-1) + "\n" + p.msgLine()
+	foot := appendFormHelp([]string{""}, s, w, help, probs, f.cur, f.tried, func(i int) string { return f.fields[i].label })
+	// on a short terminal the fields scroll, keeping the current one and
+	// the help in view
+	if room := p.pageH - 1 - len(head) - len(foot); room > 0 && len(lines) > room {
+		first := min(max(f.cur-room/2, 0), len(lines)-room)
+		lines = lines[first : first+room]
+	}
+	return fixHeight(append(append(head, lines...), foot...), p.pageH-1) + "\n" + p.msgLine()
 }
 
 // appendFormHelp appends a form's last lines: help, or, when fields are

@@ -90,7 +90,22 @@ type packet struct {
 	proto    uint8
 	src, dst netip.AddrPort
 	loopback bool
+	// tracked: conntrack tracks the connection, so the packet's state is
+	// established; else it is unknown (once a rule turns conntrack on,
+	// the connection is picked up mid-stream and its first packet is new)
+	tracked bool
+	// icmp is the ICMP type and code of an ICMP flow's packets, when known.
+	icmpKnown bool
+	icmp      [2]uint8
 }
+
+// tcpKnownMask and tcpKnownFlags are the TCP flags every packet of an
+// established connection has: ACK set, SYN clear. The others (FIN, RST,
+// PSH, URG, ECE, CWR) vary from packet to packet.
+const (
+	tcpKnownMask  = rules.TCPSyn | rules.TCPAck
+	tcpKnownFlags = rules.TCPAck
+)
 
 // conn is a connection with its packets and the hooks each passes.
 type conn struct {
@@ -114,8 +129,8 @@ var (
 func localConn(kind rules.HitKind, what string, proto uint8, local, remote netip.AddrPort) conn {
 	lo := local.Addr().IsLoopback() || remote.Addr().IsLoopback()
 	return conn{kind: kind, what: what, legs: []leg{
-		{packet{proto, remote, local, lo}, inHooks, "in"},
-		{packet{proto, local, remote, lo}, outHooks, "out"},
+		{packet{proto: proto, src: remote, dst: local, loopback: lo}, inHooks, "in"},
+		{packet{proto: proto, src: local, dst: remote, loopback: lo}, outHooks, "out"},
 	}}
 }
 
@@ -211,7 +226,9 @@ func AssessState(before, after State, in GuardInput) rules.Impact {
 	// changed rules.
 	delta := difference(a, b)
 	var im rules.Impact
-	check := func(c conn) *rules.Hit {
+	// check returns the first leg of c the after state drops and the
+	// before state did not (a value: most hits are only counted)
+	check := func(c conn) (rules.Hit, bool) {
 		for _, l := range c.legs {
 			fam := packetFamily(l.p)
 			for _, h := range l.hooks {
@@ -225,20 +242,23 @@ func AssessState(before, after State, in GuardInput) rules.Impact {
 					if (decidedBefore && rb.Action.Drops()) || (!decidedBefore && pb[k]) {
 						continue
 					}
-					hit := &rules.Hit{Kind: c.kind, What: c.what, Hook: h, Dir: l.dir, Rule: r}
+					hit := rules.Hit{Kind: c.kind, What: c.what, Hook: h, Dir: l.dir, Rule: r}
 					if !decided {
 						hit.Policy = &rules.Policy{Family: fam, Hook: h, Verdict: model.ActionDrop}
 					}
-					return hit
+					return hit, true
 				}
 			}
 		}
-		return nil
+		return rules.Hit{}, false
 	}
+	tracked := trackedTuples(in.Flows)
 	if in.SSH != nil {
 		s := in.SSH
 		c := localConn(rules.HitSession, fmt.Sprintf("tcp %s -> %s", s.Client, s.Server), 6, s.Server, s.Client)
-		im.Session = check(c)
+		if h, ok := check(tracked.mark(c)); ok {
+			im.Session = &h
+		}
 	}
 	for _, s := range in.Sockets {
 		if s.State != model.StateEstablished || !s.Remote.IsValid() {
@@ -252,10 +272,10 @@ func AssessState(before, after State, in GuardInput) rules.Impact {
 		if len(s.Procs) > 0 {
 			what += " (" + s.Procs[0].Comm + ")"
 		}
-		if h := check(localConn(rules.HitSocket, what, proto, s.Local, s.Remote)); h != nil {
+		if h, ok := check(tracked.mark(localConn(rules.HitSocket, what, proto, s.Local, s.Remote))); ok {
 			im.Sockets++
 			if len(im.Hits) < rules.MaxHits {
-				im.Hits = append(im.Hits, *h)
+				im.Hits = append(im.Hits, h)
 			}
 		}
 	}
@@ -263,14 +283,49 @@ func AssessState(before, after State, in GuardInput) rules.Impact {
 		if !liveFlow(f) {
 			continue
 		}
-		if h := check(flowConn(f, in.LocalAddrs)); h != nil {
+		if h, ok := check(flowConn(f, in.LocalAddrs)); ok {
 			im.Flows++
 			if len(im.Hits) < rules.MaxHits {
-				im.Hits = append(im.Hits, *h)
+				im.Hits = append(im.Hits, h)
 			}
 		}
 	}
 	return im
+}
+
+// tupleKey is one direction of a conntrack flow.
+type tupleKey struct {
+	proto    uint8
+	src, dst netip.AddrPort
+}
+
+// tuples are the directions of the flows conntrack tracks.
+type tuples map[tupleKey]bool
+
+func unmapEP(a netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(a.Addr().Unmap().WithZone(""), a.Port())
+}
+
+func trackedTuples(flows []model.Flow) tuples {
+	t := make(tuples, 2*len(flows))
+	for _, f := range flows {
+		if liveFlow(f) {
+			t[tupleKey{f.ProtoNum, unmapEP(f.Orig.Src), unmapEP(f.Orig.Dst)}] = true
+			t[tupleKey{f.ProtoNum, unmapEP(f.Reply.Src), unmapEP(f.Reply.Dst)}] = true
+		}
+	}
+	return t
+}
+
+// mark gives the packets of c that conntrack tracks the state
+// established.
+func (t tuples) mark(c conn) conn {
+	for i, l := range c.legs {
+		if t[tupleKey{l.p.proto, unmapEP(l.p.src), unmapEP(l.p.dst)}] {
+			c.legs[i].p.tracked = true
+		}
+	}
+	return c
 }
 
 func sameEP(a, b netip.AddrPort) bool {
@@ -288,8 +343,14 @@ func flowConn(f model.Flow, local []netip.Addr) conn {
 	what := fmt.Sprintf("%s %s", f.Proto, f.Orig)
 	isLocal := func(a netip.Addr) bool { return slices.Contains(local, a.Unmap().WithZone("")) }
 	lo := f.Orig.Src.Addr().IsLoopback() || f.Orig.Dst.Addr().IsLoopback()
-	orig := packet{f.ProtoNum, f.Orig.Src, f.Orig.Dst, lo}
-	reply := packet{f.ProtoNum, f.Reply.Src, f.Reply.Dst, lo}
+	orig := packet{proto: f.ProtoNum, src: f.Orig.Src, dst: f.Orig.Dst, loopback: lo, tracked: true}
+	reply := packet{proto: f.ProtoNum, src: f.Reply.Src, dst: f.Reply.Dst, loopback: lo, tracked: true}
+	if k := f.Orig.ICMP; k != nil {
+		orig.icmp, orig.icmpKnown = [2]uint8{k.Type, k.Code}, true
+	}
+	if k := f.Reply.ICMP; k != nil {
+		reply.icmp, reply.icmpKnown = [2]uint8{k.Type, k.Code}, true
+	}
 	c := conn{kind: rules.HitFlow, what: what}
 	switch {
 	case len(local) == 0:
@@ -312,7 +373,39 @@ type prepared struct {
 	// the rule's sets: nil for none
 	src, dst       *prefixSet
 	sports, dports []uint16 // sorted
+	// neg has bit i set when the match rules.Negatable[i] is negated
+	neg uint16
+	// the conntrack states (nil: any), ICMP match and TCP flags
+	ct                []string
+	icmp              *rules.ICMPMatch
+	tcpValue, tcpMask uint8
 }
+
+// Bits of prepared.neg, in the order of rules.Negatable.
+const (
+	negSrc uint16 = 1 << iota
+	negDst
+	negSport
+	negDport
+	negIif
+	negOif
+	negICMP
+	negTCPFlags
+	negCT
+)
+
+func negBits(negate []string) uint16 {
+	var b uint16
+	for _, n := range negate {
+		if i := slices.Index(rules.Negatable, n); i >= 0 {
+			b |= 1 << i
+		}
+	}
+	return b
+}
+
+// hit applies a negation to whether a match matched.
+func (pr *prepared) hit(bit uint16, matched bool) bool { return matched != (pr.neg&bit != 0) }
 
 // prefixSet is a rule's address set for matching: hosts in a map, the
 // shorter prefixes in a list.
@@ -368,6 +461,7 @@ type portKey struct {
 type ruleKey struct {
 	id, priority     uint32
 	hooks            string
+	l4               string // conntrack state, ICMP, TCP flags and negation
 	family           model.Family
 	proto            string
 	src, dst         netip.Prefix
@@ -380,8 +474,17 @@ type ruleKey struct {
 
 // keyOf returns the key of a normalized rule.
 func keyOf(n model.Rule) ruleKey {
-	return ruleKey{n.ID, n.Priority, strings.Join(n.Hooks, ","), n.Family, n.Proto, n.Src, n.Dst, n.SrcPorts, n.DstPorts,
+	return ruleKey{n.ID, n.Priority, strings.Join(n.Hooks, ","), l4Key(n), n.Family, n.Proto, n.Src, n.Dst, n.SrcPorts, n.DstPorts,
 		n.InIface, n.OutIface, n.Action, n.Enabled, n.Foreign, setsHash(n)}
+}
+
+// l4Key is a normalized rule's conntrack state, ICMP, TCP flags and
+// negation in one string ("" for none, the common case).
+func l4Key(n model.Rule) string {
+	if len(n.CTState) == 0 && n.ICMP == "" && n.TCPFlags == "" && len(n.Negate) == 0 {
+		return ""
+	}
+	return strings.Join(n.CTState, ",") + "|" + n.ICMP + "|" + n.TCPFlags + "|" + strings.Join(n.Negate, ",")
 }
 
 // setsHash hashes the (normalized, so sorted) sets of a rule: 0 for none.
@@ -422,10 +525,24 @@ func prepare(rs []model.Rule) ruleSet {
 			continue
 		}
 		i := len(set.rules)
-		set.rules = append(set.rules, prepared{r: r, key: keyOf(n), proto: proto, hooks: n.Hooks,
-			src: newPrefixSet(n.SrcSet), dst: newPrefixSet(n.DstSet), sports: n.SrcPortSet, dports: n.DstPortSet})
+		p := prepared{r: r, key: keyOf(n), proto: proto, hooks: n.Hooks,
+			src: newPrefixSet(n.SrcSet), dst: newPrefixSet(n.DstSet), sports: n.SrcPortSet, dports: n.DstPortSet,
+			neg: negBits(n.Negate), ct: n.CTState}
+		if n.ICMP != "" {
+			m, err := rules.ParseICMP(n.ICMP, proto)
+			if err != nil {
+				continue
+			}
+			p.icmp = &m
+		}
+		if n.TCPFlags != "" {
+			if p.tcpValue, p.tcpMask, err = rules.ParseTCPFlags(n.TCPFlags); err != nil {
+				continue
+			}
+		}
+		set.rules = append(set.rules, p)
 		for _, h := range n.Hooks {
-			if !n.DstPorts.Any() && n.DstPorts.Min == n.DstPorts.Max && proto != 0 {
+			if !n.DstPorts.Any() && n.DstPorts.Min == n.DstPorts.Max && proto != 0 && p.neg&negDport == 0 {
 				k := portKey{h, proto, n.DstPorts.Min}
 				set.byPort[k] = append(set.byPort[k], i)
 			} else {
@@ -497,7 +614,11 @@ func (s ruleSet) verdict(hook string, p packet) (model.Rule, bool) {
 // matches applies the module's match semantics. An interface match is
 // decided only for loopback traffic (lo); for any other traffic the
 // interface is unknown and the guard assumes the rule matches, erring on
-// the side of warning.
+// the side of warning. A conntrack state or ICMP type the guard does not
+// know, or TCP flags that vary between the packets of an established
+// connection, match a dropping rule and not an accepting one (again
+// erring on the side of warning: such a rule may drop, or fail to
+// shield, some packets of the connection).
 func matches(pr prepared, hook string, p packet) bool {
 	r := pr.r
 	if !slices.Contains(pr.hooks, hook) {
@@ -517,27 +638,76 @@ func matches(pr prepared, hook string, p packet) bool {
 	if pr.proto != 0 && pr.proto != p.proto {
 		return false
 	}
-	if r.Src.IsValid() && !r.Src.Contains(src) {
+	if r.Src.IsValid() && !pr.hit(negSrc, r.Src.Contains(src)) {
 		return false
 	}
-	if r.Dst.IsValid() && !r.Dst.Contains(dst) {
+	if r.Dst.IsValid() && !pr.hit(negDst, r.Dst.Contains(dst)) {
 		return false
 	}
-	if !inRange(r.SrcPorts, p.src.Port()) || !inRange(r.DstPorts, p.dst.Port()) {
+	if (!r.SrcPorts.Any() && !pr.hit(negSport, inRange(r.SrcPorts, p.src.Port()))) ||
+		(!r.DstPorts.Any() && !pr.hit(negDport, inRange(r.DstPorts, p.dst.Port()))) {
 		return false
 	}
-	if (pr.src != nil && !pr.src.contains(src)) || (pr.dst != nil && !pr.dst.contains(dst)) {
+	if (pr.src != nil && !pr.hit(negSrc, pr.src.contains(src))) || (pr.dst != nil && !pr.hit(negDst, pr.dst.contains(dst))) {
 		return false
 	}
-	if (pr.sports != nil && !inPortSet(pr.sports, p.src.Port())) || (pr.dports != nil && !inPortSet(pr.dports, p.dst.Port())) {
+	if (pr.sports != nil && !pr.hit(negSport, inPortSet(pr.sports, p.src.Port()))) ||
+		(pr.dports != nil && !pr.hit(negDport, inPortSet(pr.dports, p.dst.Port()))) {
 		return false
 	}
-	for _, ifn := range []string{r.InIface, r.OutIface} {
-		if ifn != "" && p.loopback != (ifn == "lo") {
+	for i, ifn := range []string{r.InIface, r.OutIface} {
+		if ifn == "" {
+			continue
+		}
+		// known only for loopback traffic, or a rule on lo
+		if known := p.loopback || ifn == "lo"; known && !pr.hit(negIif<<i, p.loopback == (ifn == "lo")) {
+			return false
+		}
+	}
+	unknown := r.Action.Drops()
+	if pr.icmp != nil {
+		m := pr.icmp
+		if !p.icmpKnown {
+			if !unknown {
+				return false
+			}
+		} else if !pr.hit(negICMP, p.icmp[0] == m.Type && (!m.HasCode || p.icmp[1] == m.Code)) {
+			return false
+		}
+	}
+	if pr.tcpMask != 0 && !tcpFlagsMay(pr, unknown) {
+		return false
+	}
+	if len(pr.ct) > 0 {
+		if !p.tracked {
+			if !unknown {
+				return false
+			}
+		} else if !pr.hit(negCT, slices.Contains(pr.ct, "established")) {
 			return false
 		}
 	}
 	return true
+}
+
+// tcpFlagsMay reports whether a rule's TCP flags match the packets of an
+// established connection (ACK set, SYN clear, the others varying): when
+// they match all of them, or, for a dropping rule (may), some.
+func tcpFlagsMay(pr prepared, may bool) bool {
+	v, m := pr.tcpValue, pr.tcpMask
+	fixed := m&tcpKnownMask == m // the flags looked at are all known
+	eq := (tcpKnownFlags^v)&m&tcpKnownMask == 0
+	neg := pr.neg&negTCPFlags != 0
+	switch {
+	case fixed:
+		return eq != neg
+	case !neg:
+		// the varying flags can equal v (some packets), never all
+		return may && eq
+	default:
+		// some packets differ from v; all do when the known flags do
+		return !eq || may
+	}
 }
 
 func inRange(r model.PortRange, port uint16) bool {

@@ -332,3 +332,102 @@ func setOf(r model.Rule, prefixes ...string) model.Rule {
 	}
 	return r
 }
+
+// TestAssessStatefulMatches: the guard understands conntrack state, TCP
+// flags, ICMP types and negation. The operator's session is established
+// when conntrack tracks it (a live flow of its tuple); when it does not,
+// its state is unknown (a ct rule turns conntrack on and the session is
+// picked up mid-stream, its first packet new), which a dropping rule is
+// taken to match and an accepting one not.
+func TestAssessStatefulMatches(t *testing.T) {
+	ssh := session("192.0.2.7 50022 10.0.0.1 22")
+	flow := model.Flow{Proto: model.ProtoTCP, ProtoNum: 6, TCPState: model.TCPEstablished,
+		Orig:  model.FlowTuple{Src: ssh.Client, Dst: ssh.Server},
+		Reply: model.FlowTuple{Src: ssh.Server, Dst: ssh.Client}}
+	tracked := []model.Flow{flow}
+	tcp22 := func(mod func(*model.Rule)) func(*model.Rule) {
+		return func(r *model.Rule) {
+			r.Proto, r.DstPorts = "tcp", ports(22)
+			if mod != nil {
+				mod(r)
+			}
+		}
+	}
+	accept := func(id uint32, mod func(*model.Rule)) model.Rule {
+		r := drop(id, mod)
+		r.Action = model.ActionAccept
+		return r
+	}
+	tests := []struct {
+		name    string
+		after   []model.Rule
+		flows   []model.Flow
+		wantCut bool
+	}{
+		{"ct new drop, tracked session", []model.Rule{drop(1, tcp22(func(r *model.Rule) { r.CTState = []string{"new"} }))}, tracked, false},
+		{"ct new drop, untracked session", []model.Rule{drop(1, tcp22(func(r *model.Rule) { r.CTState = []string{"new"} }))}, nil, true},
+		{"ct established drop", []model.Rule{drop(1, tcp22(func(r *model.Rule) { r.CTState = []string{"established"} }))}, tracked, true},
+		{"ct != established drop", []model.Rule{drop(1, tcp22(func(r *model.Rule) {
+			r.CTState, r.Negate = []string{"established", "related"}, []string{"ct_state"}
+		}))}, tracked, false},
+		{"stateful allowlist, tracked", []model.Rule{
+			accept(1, func(r *model.Rule) { r.CTState = []string{"established", "related"} }),
+			drop(2, func(r *model.Rule) { r.Priority = 5 }),
+		}, tracked, false},
+		{"stateful allowlist, untracked", []model.Rule{
+			accept(1, func(r *model.Rule) { r.CTState = []string{"established", "related"} }),
+			drop(2, func(r *model.Rule) { r.Priority = 5 }),
+		}, nil, true},
+		{"syn only drop", []model.Rule{drop(1, tcp22(func(r *model.Rule) { r.TCPFlags = "syn/syn,ack" }))}, nil, false},
+		{"ack drop", []model.Rule{drop(1, tcp22(func(r *model.Rule) { r.TCPFlags = "ack" }))}, nil, true},
+		{"fin drop cuts some packets", []model.Rule{drop(1, tcp22(func(r *model.Rule) { r.TCPFlags = "fin" }))}, nil, true},
+		{"not syn-only drop", []model.Rule{drop(1, tcp22(func(r *model.Rule) {
+			r.TCPFlags, r.Negate = "syn/syn,ack", []string{"tcp_flags"}
+		}))}, nil, true},
+		{"psh accept does not shield every packet", []model.Rule{
+			accept(1, tcp22(func(r *model.Rule) { r.TCPFlags = "psh" })),
+			drop(2, func(r *model.Rule) { r.Priority = 5 }),
+		}, tracked, true},
+		{"icmp drop", []model.Rule{drop(1, func(r *model.Rule) { r.Proto, r.ICMP = "icmp", "echo-request" })}, nil, false},
+		{"saddr != client's prefix", []model.Rule{drop(1, tcp22(func(r *model.Rule) {
+			r.Src, r.Negate = netip.MustParsePrefix("192.0.2.0/24"), []string{"src"}
+		}))}, nil, false},
+		{"saddr != another prefix", []model.Rule{drop(1, tcp22(func(r *model.Rule) {
+			r.Src, r.Negate = netip.MustParsePrefix("10.0.0.0/8"), []string{"src"}
+		}))}, nil, true},
+		{"dport != 22", []model.Rule{drop(1, func(r *model.Rule) {
+			r.Proto, r.DstPorts, r.Negate = "tcp", ports(22), []string{"dport"}
+		})}, nil, false},
+		{"dport != 80", []model.Rule{drop(1, func(r *model.Rule) {
+			r.Proto, r.DstPorts, r.Negate = "tcp", ports(80), []string{"dport"}
+		})}, nil, true},
+		{"iif != lo", []model.Rule{drop(1, func(r *model.Rule) { r.InIface, r.Negate = "lo", []string{"iif"} })}, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			im := Assess(nil, tt.after, GuardInput{SSH: ssh, Flows: tt.flows})
+			if got := im.Session != nil; got != tt.wantCut {
+				t.Fatalf("session cut = %v, want %v (%v)", got, tt.wantCut, im)
+			}
+		})
+	}
+	// a ping flow: its echo requests meet an echo-request drop, and the
+	// echo-reply drop cuts the replies
+	ping := model.Flow{Proto: model.ProtoICMP, ProtoNum: 1, Status: model.StatusSeenReply,
+		Orig:  model.FlowTuple{Src: netip.MustParseAddrPort("10.0.0.9:0"), Dst: netip.MustParseAddrPort("10.0.0.1:0"), ICMP: &model.ICMPKey{Type: 8}},
+		Reply: model.FlowTuple{Src: netip.MustParseAddrPort("10.0.0.1:0"), Dst: netip.MustParseAddrPort("10.0.0.9:0"), ICMP: &model.ICMPKey{Type: 0}}}
+	for icmp, want := range map[string]int{"echo-request": 1, "echo-reply": 1, "destination-unreachable": 0} {
+		im := Assess(nil, []model.Rule{drop(1, func(r *model.Rule) {
+			r.Hooks, r.Proto, r.ICMP = rules.Hooks, "icmp", icmp
+		})}, GuardInput{Flows: []model.Flow{ping}, LocalAddrs: []netip.Addr{netip.MustParseAddr("10.0.0.1")}})
+		if im.Flows != want {
+			t.Errorf("icmp type %s drop: %d flows cut, want %d", icmp, im.Flows, want)
+		}
+	}
+	// the same rule with other matches is another rule
+	a := drop(1, tcp22(nil))
+	b := drop(1, tcp22(func(r *model.Rule) { r.CTState = []string{"new"} }))
+	if !DropCapable([]model.Rule{b}, []model.Rule{a}) {
+		t.Error("dropping ct state new off a drop rule is not drop-capable")
+	}
+}

@@ -38,6 +38,29 @@ func TestParseRulesFile(t *testing.T) {
 	}
 }
 
+// TestParseRulesStateful: a rules file with conntrack state, TCP flags,
+// ICMP type and negation loads and saves back the same.
+func TestParseRulesStateful(t *testing.T) {
+	rs, err := LoadFile("testdata/stateful.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 3 || len(rs[0].CTState) != 2 || rs[1].TCPFlags != "syn/syn,ack" || rs[1].Negate[0] != "src" || rs[2].ICMP != "echo-request" {
+		t.Fatalf("rules: %+v", rs)
+	}
+	var buf bytes.Buffer
+	if err := WriteRules(&buf, model.RulesState{Backend: "kmod", Rules: rs}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := ParseRules(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(rs, again, cmpRules...); diff != "" {
+		t.Errorf("round trip (-want +got)\n%s", diff)
+	}
+}
+
 func TestParseRulesBroken(t *testing.T) {
 	tests := []struct {
 		file string
@@ -48,6 +71,7 @@ func TestParseRulesBroken(t *testing.T) {
 		{"broken-bad-prefix.json", "rules file"},
 		{"broken-truncated.json", "rules file"},
 		{"broken-no-rules.json", `no "rules" list`},
+		{"broken-stateful.json", "tcp_flags: tcp flags need protocol tcp; negate: negates dport, but the rule has no dport match"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

@@ -72,7 +72,31 @@ func Normalize(r model.Rule) model.Rule {
 		r.DstPorts = model.PortRange{}
 	}
 	r.Action = model.RuleAction(strings.ToLower(string(r.Action)))
+	if len(r.CTState) > 0 {
+		r.CTState = normalizeNames(lower(r.CTState), CTStates)
+	}
+	if len(r.Negate) > 0 {
+		r.Negate = normalizeNames(lower(r.Negate), Negatable)
+	}
+	if pn, err := ProtoNum(r.Proto); err == nil && r.ICMP != "" {
+		if m, err := ParseICMP(r.ICMP, pn); err == nil {
+			r.ICMP = FormatICMP(m, pn)
+		}
+	}
+	if r.TCPFlags != "" {
+		if v, m, err := ParseTCPFlags(r.TCPFlags); err == nil {
+			r.TCPFlags = FormatTCPFlags(v, m)
+		}
+	}
 	return r
+}
+
+func lower(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strings.ToLower(strings.TrimSpace(s))
+	}
+	return out
 }
 
 func familyOf(a netip.Addr) model.Family {
@@ -91,7 +115,9 @@ func SameMatch(a, b model.Rule) bool {
 		slices.Equal(a.SrcSet, b.SrcSet) && slices.Equal(a.DstSet, b.DstSet) &&
 		slices.Equal(a.SrcPortSet, b.SrcPortSet) && slices.Equal(a.DstPortSet, b.DstPortSet) &&
 		a.InIface == b.InIface && a.OutIface == b.OutIface && a.Action == b.Action &&
-		a.Priority == b.Priority && a.Label == b.Label && a.Log == b.Log && a.LogRate == b.LogRate
+		a.Priority == b.Priority && a.Label == b.Label && a.Log == b.Log && a.LogRate == b.LogRate &&
+		slices.Equal(a.CTState, b.CTState) && a.ICMP == b.ICMP && a.TCPFlags == b.TCPFlags &&
+		slices.Equal(a.Negate, b.Negate)
 }
 
 // Summary is a one-line, readable account of what a rule matches:
@@ -104,36 +130,59 @@ func Summary(r model.Rule) string {
 	if r.Proto != "" {
 		b.WriteString(r.Proto + " ")
 	}
-	b.WriteString(setEndpoint(r.Src, r.SrcPorts, r.SrcSet, r.SrcPortSet) + " -> " +
-		setEndpoint(r.Dst, r.DstPorts, r.DstSet, r.DstPortSet))
+	neg := func(field string) string {
+		if Negated(r.Negate, field) {
+			return "!"
+		}
+		return ""
+	}
+	b.WriteString(setEndpoint(r.Src, r.SrcPorts, r.SrcSet, r.SrcPortSet, neg("src"), neg("sport")) + " -> " +
+		setEndpoint(r.Dst, r.DstPorts, r.DstSet, r.DstPortSet, neg("dst"), neg("dport")))
+	if r.ICMP != "" {
+		b.WriteString(" type " + neg("icmp") + r.ICMP)
+	}
+	if r.TCPFlags != "" {
+		b.WriteString(" flags " + neg("tcp_flags") + r.TCPFlags)
+	}
 	if r.InIface != "" {
-		b.WriteString(" iif " + r.InIface)
+		b.WriteString(" iif " + neg("iif") + r.InIface)
 	}
 	if r.OutIface != "" {
-		b.WriteString(" oif " + r.OutIface)
+		b.WriteString(" oif " + neg("oif") + r.OutIface)
+	}
+	if len(r.CTState) > 0 {
+		b.WriteString(" ct " + neg("ct_state") + strings.Join(r.CTState, ","))
 	}
 	return b.String()
 }
 
-// setEndpoint is endpoint with sets: "{3 prefixes}" or "*:{2 ports}".
-func setEndpoint(p netip.Prefix, ports model.PortRange, pset []netip.Prefix, portset []uint16) string {
-	if len(pset) == 0 && len(portset) == 0 {
-		return endpoint(p, ports)
-	}
-	s := "*"
+// setEndpoint is endpoint with sets: "{3 prefixes}" or "*:{2 ports}";
+// negAddr and negPort ("!" or "") mark negated matches: "!10.0.0.0/8:!22".
+func setEndpoint(p netip.Prefix, ports model.PortRange, pset []netip.Prefix, portset []uint16, negAddr, negPort string) string {
+	host := "*"
 	if p.IsValid() {
-		s = p.String()
+		host = p.String()
 	}
 	if len(pset) > 0 {
-		s = setText(len(pset), "prefix", "prefixes")
+		host = setText(len(pset), "prefix", "prefixes")
 	}
+	if host != "*" {
+		host = negAddr + host
+	}
+	port := ""
 	switch {
 	case len(portset) > 0:
-		return s + ":" + setText(len(portset), "port", "ports")
+		port = setText(len(portset), "port", "ports")
 	case !ports.Any():
-		return s + ":" + FormatPorts(ports)
+		port = FormatPorts(ports)
 	}
-	return s
+	if port == "" {
+		return host
+	}
+	if p.IsValid() && p.Addr().Is6() && len(pset) == 0 {
+		host = "[" + host + "]"
+	}
+	return host + ":" + negPort + port
 }
 
 func setText(n int, one, many string) string {
@@ -167,20 +216,6 @@ func NormalizePortSet(set []uint16) []uint16 {
 	out := slices.Clone(set)
 	slices.Sort(out)
 	return slices.Compact(out)
-}
-
-func endpoint(p netip.Prefix, ports model.PortRange) string {
-	s := "*"
-	if p.IsValid() {
-		s = p.String()
-	}
-	if ports.Any() {
-		return s
-	}
-	if p.IsValid() && p.Addr().Is6() {
-		s = "[" + s + "]"
-	}
-	return s + ":" + FormatPorts(ports)
 }
 
 // FormatPorts returns "*", "80" or "1000-2000".

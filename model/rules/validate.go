@@ -200,6 +200,7 @@ func Validate(r model.Rule) error {
 	default:
 		bad("action", "unknown action %q (accept, drop, reject or count)", r.Action)
 	}
+	matchProblems(r, proto, err == nil, bad)
 	if r.LogRate > LogRateMax {
 		bad("log_rate", "at most %d packets a second (%d)", LogRateMax, r.LogRate)
 	}
@@ -378,4 +379,44 @@ func ParsePortSet(text string) ([]uint16, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// matchProblems checks the conntrack state, ICMP, TCP flags and negation
+// of a rule (protoOK: proto is the rule's valid protocol number).
+func matchProblems(r model.Rule, proto uint8, protoOK bool, bad func(field, format string, args ...any)) {
+	for _, st := range r.CTState {
+		if !slices.Contains(CTStates, strings.ToLower(strings.TrimSpace(st))) {
+			bad("ct_state", "unknown conntrack state %q (%s)", st, strings.Join(CTStates, ", "))
+			break
+		}
+	}
+	if r.ICMP != "" {
+		if protoOK && proto != 1 && proto != 58 {
+			bad("icmp", "an icmp type needs protocol icmp or icmpv6")
+		} else if _, err := ParseICMP(r.ICMP, proto); err != nil {
+			bad("icmp", "%s", err.Error())
+		}
+	}
+	if r.TCPFlags != "" {
+		if protoOK && proto != 6 {
+			bad("tcp_flags", "tcp flags need protocol tcp")
+		} else if _, _, err := ParseTCPFlags(r.TCPFlags); err != nil {
+			bad("tcp_flags", "%s", err.Error())
+		}
+	}
+	has := map[string]bool{
+		"src": r.Src.IsValid() || len(r.SrcSet) > 0, "dst": r.Dst.IsValid() || len(r.DstSet) > 0,
+		"sport": !r.SrcPorts.Any() || len(r.SrcPortSet) > 0, "dport": !r.DstPorts.Any() || len(r.DstPortSet) > 0,
+		"iif": r.InIface != "", "oif": r.OutIface != "", "icmp": r.ICMP != "", "tcp_flags": r.TCPFlags != "",
+		"ct_state": len(r.CTState) > 0,
+	}
+	for _, n := range r.Negate {
+		n = strings.ToLower(strings.TrimSpace(n))
+		switch {
+		case !slices.Contains(Negatable, n):
+			bad("negate", "cannot negate %q (%s)", n, strings.Join(Negatable, ", "))
+		case !has[n]:
+			bad("negate", "negates %s, but the rule has no %s match", n, n)
+		}
+	}
 }

@@ -84,6 +84,21 @@ func TestValidate(t *testing.T) {
 		{"label too long", with(func(r *model.Rule) { r.Label = strings.Repeat("x", 65) }), "label", "longer than 64"},
 		{"label control", with(func(r *model.Rule) { r.Label = "a\x1b[31m" }), "label", "printable"},
 		{"label bad utf8", with(func(r *model.Rule) { r.Label = "\xff" }), "label", "printable"},
+		{"stateful", with(func(r *model.Rule) {
+			r.Proto, r.DstPorts, r.CTState = "tcp", ports(8080), []string{"new"}
+			r.TCPFlags, r.Src, r.Negate = "syn/syn,ack", netip.MustParsePrefix("10.0.0.0/8"), []string{"src", "ct_state"}
+		}), "", ""},
+		{"icmp type", with(func(r *model.Rule) { r.Proto, r.ICMP = "icmp", "echo-request" }), "", ""},
+		{"icmpv6 type code", with(func(r *model.Rule) { r.Proto, r.ICMP = "icmpv6", "destination-unreachable/4" }), "", ""},
+		{"unknown ct state", with(func(r *model.Rule) { r.CTState = []string{"new", "half-open"} }), "ct_state", "unknown conntrack state"},
+		{"icmp without proto", with(func(r *model.Rule) { r.ICMP = "8" }), "icmp", "needs protocol icmp"},
+		{"icmp bad type", with(func(r *model.Rule) { r.Proto, r.ICMP = "icmp", "ping" }), "icmp", "not a number"},
+		{"icmp bad code", with(func(r *model.Rule) { r.Proto, r.ICMP = "icmp", "3/300" }), "icmp", "icmp code"},
+		{"tcp flags on udp", with(func(r *model.Rule) { r.Proto, r.TCPFlags = "udp", "syn" }), "tcp_flags", "need protocol tcp"},
+		{"tcp flag unknown", with(func(r *model.Rule) { r.Proto, r.TCPFlags = "tcp", "syn,nack" }), "tcp_flags", "unknown tcp flag"},
+		{"tcp flags outside mask", with(func(r *model.Rule) { r.Proto, r.TCPFlags = "tcp", "syn,fin/syn" }), "tcp_flags", "not in the mask"},
+		{"negate unknown", with(func(r *model.Rule) { r.Negate = []string{"proto"} }), "negate", "cannot negate"},
+		{"negate absent match", with(func(r *model.Rule) { r.Negate = []string{"dport"} }), "negate", "no dport match"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -182,6 +197,21 @@ func TestNormalize(t *testing.T) {
 	if got := Summary(r); got != "ipv6 tcp 2001:db8::/32 -> *" {
 		t.Errorf("Summary = %q", got)
 	}
+	st := Normalize(model.Rule{Proto: "TCP", Src: netip.MustParsePrefix("10.0.0.0/8"), DstPorts: ports(22),
+		CTState: []string{"established", "NEW", "new"}, TCPFlags: "SYN / ack,syn", Negate: []string{"dport", "src", "src"},
+		Action: model.ActionDrop})
+	if diff := cmp.Diff([]string{"new", "established"}, st.CTState); diff != "" {
+		t.Errorf("ct state (-want +got)\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"src", "dport"}, st.Negate); diff != "" {
+		t.Errorf("negate (-want +got)\n%s", diff)
+	}
+	if got := Summary(st); got != "ipv4 tcp !10.0.0.0/8 -> *:!22 flags syn/syn,ack ct new,established" {
+		t.Errorf("Summary = %q", got)
+	}
+	if got := Normalize(model.Rule{Proto: "icmpv6", ICMP: "128/0"}).ICMP; got != "echo-request/0" {
+		t.Errorf("icmpv6 128/0 normalized to %q", got)
+	}
 	if got := Summary(model.Rule{Proto: "udp", Dst: netip.MustParsePrefix("2001:db8::1/128"), DstPorts: model.PortRange{Min: 53, Max: 54}, InIface: "eth0"}); got != "udp * -> [2001:db8::1/128]:53-54 iif eth0" {
 		t.Errorf("Summary = %q", got)
 	}
@@ -254,4 +284,143 @@ func TestParseSets(t *testing.T) {
 	if got, err := ParsePortSet(""); got != nil || err != nil {
 		t.Errorf("empty port set: %v %v", got, err)
 	}
+}
+
+func TestParseMatches(t *testing.T) {
+	flags := []struct {
+		in          string
+		value, mask uint8
+		err         string
+	}{
+		{"syn", TCPSyn, TCPSyn, ""},
+		{"syn/syn,ack", TCPSyn, TCPSyn | TCPAck, ""},
+		{"SYN|ACK", TCPSyn | TCPAck, TCPSyn | TCPAck, ""},
+		{"/fin,syn,rst,psh,ack,urg", 0, 0x3f, ""},
+		{"ecn,cwr", TCPEcn | TCPCwr, TCPEcn | TCPCwr, ""},
+		{"", 0, 0, "no tcp flag"},
+		{"syn/", 0, 0, "no tcp flag"},
+		{"fin/syn", 0, 0, "not in the mask"},
+		{"xmas", 0, 0, "unknown tcp flag"},
+	}
+	for _, tt := range flags {
+		v, m, err := ParseTCPFlags(tt.in)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("ParseTCPFlags(%q) = %#x/%#x, %v; want error %q", tt.in, v, m, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || v != tt.value || m != tt.mask {
+			t.Errorf("ParseTCPFlags(%q) = %#x/%#x, %v; want %#x/%#x", tt.in, v, m, err, tt.value, tt.mask)
+		}
+	}
+	icmp := []struct {
+		in    string
+		proto uint8
+		want  ICMPMatch
+		text  string
+	}{
+		{"echo-request", 1, ICMPMatch{Type: 8}, "echo-request"},
+		{"echo-request", 58, ICMPMatch{Type: 128}, "echo-request"},
+		{"3/1", 1, ICMPMatch{Type: 3, Code: 1, HasCode: true}, "destination-unreachable/1"},
+		{"200", 1, ICMPMatch{Type: 200}, "200"},
+	}
+	for _, tt := range icmp {
+		got, err := ParseICMP(tt.in, tt.proto)
+		if err != nil || got != tt.want || FormatICMP(got, tt.proto) != tt.text {
+			t.Errorf("ParseICMP(%q, %d) = %+v (%q), %v; want %+v (%q)", tt.in, tt.proto, got, FormatICMP(got, tt.proto), err, tt.want, tt.text)
+		}
+	}
+	if st, err := ParseCTState("related, new,new"); err != nil || !cmp.Equal(st, []string{"new", "related"}) {
+		t.Errorf("ParseCTState: %v %v", st, err)
+	}
+	if _, err := ParseCTState("new,open"); err == nil {
+		t.Error("ParseCTState accepted open")
+	}
+	if n, err := ParseNegate("dport,src"); err != nil || !cmp.Equal(n, []string{"src", "dport"}) {
+		t.Errorf("ParseNegate: %v %v", n, err)
+	}
+	for in, want := range map[string]string{"!10.0.0.0/8": "10.0.0.0/8", "!= 22": "22", " ! eth0": "eth0"} {
+		if got, neg := CutNegation(in); !neg || got != want {
+			t.Errorf("CutNegation(%q) = %q, %v", in, got, neg)
+		}
+	}
+	if got, neg := CutNegation("10.0.0.0/8"); neg || got != "10.0.0.0/8" {
+		t.Errorf("CutNegation without ! = %q, %v", got, neg)
+	}
+}
+
+// FuzzParseMatch feeds the conntrack state, ICMP, TCP flags and negation
+// parsers arbitrary text: no panic, and what they accept formats to text
+// that parses to the same value.
+func FuzzParseMatch(f *testing.F) {
+	f.Add("new,established", "echo-request", uint8(1), "syn/syn,ack", "src,dport")
+	f.Add("", "3/1", uint8(58), "/fin,syn", "!")
+	f.Add("bogus", "x/y", uint8(6), "syn,,|ack", "ct_state")
+	f.Fuzz(func(t *testing.T, ct, icmp string, proto uint8, flags, neg string) {
+		if st, err := ParseCTState(ct); err == nil {
+			again, err := ParseCTState(strings.Join(st, ","))
+			if err != nil || !cmp.Equal(st, again) {
+				t.Fatalf("ct state %q -> %v -> %v %v", ct, st, again, err)
+			}
+		}
+		if m, err := ParseICMP(icmp, proto); err == nil {
+			again, err := ParseICMP(FormatICMP(m, proto), proto)
+			if err != nil || again != m {
+				t.Fatalf("icmp %q -> %+v -> %+v %v", icmp, m, again, err)
+			}
+		}
+		if v, m, err := ParseTCPFlags(flags); err == nil {
+			v2, m2, err := ParseTCPFlags(FormatTCPFlags(v, m))
+			if err != nil || v2 != v || m2 != m || v&^m != 0 {
+				t.Fatalf("tcp flags %q -> %#x/%#x -> %#x/%#x %v", flags, v, m, v2, m2, err)
+			}
+		}
+		if n, err := ParseNegate(neg); err == nil {
+			if again, err := ParseNegate(strings.Join(n, ",")); err != nil || !cmp.Equal(n, again) {
+				t.Fatalf("negate %q -> %v -> %v %v", neg, n, again, err)
+			}
+		}
+		_, _ = CutNegation(neg)
+	})
+}
+
+// FuzzValidateMatches: a rule with conntrack state, ICMP, TCP flags and
+// negation that Validate accepts survives Normalize, validates again and
+// normalizes to itself.
+func FuzzValidateMatches(f *testing.F) {
+	f.Add("tcp", "!10.0.0.0/8", "8080", "new", "", "syn/syn,ack", "tcp_flags")
+	f.Add("icmpv6", "", "", "established,related", "128/0", "", "icmp,ct_state")
+	f.Add("icmp", "", "", "", "destination-unreachable", "", "")
+	f.Fuzz(func(t *testing.T, proto, src, dport, ct, icmp, flags, negate string) {
+		r := model.Rule{Enabled: true, Action: model.ActionDrop, Proto: proto, ICMP: icmp, TCPFlags: flags}
+		var err error
+		src, neg := CutNegation(src)
+		if r.Src, err = ParsePrefix(src); err != nil {
+			return
+		}
+		if r.DstPorts, err = ParsePorts(dport); err != nil {
+			return
+		}
+		if r.CTState, err = ParseCTState(ct); err != nil {
+			return
+		}
+		if r.Negate, err = ParseNegate(negate); err != nil {
+			return
+		}
+		if neg {
+			r.Negate = NormalizeNegate(append(r.Negate, "src"))
+		}
+		if Validate(r) != nil {
+			return
+		}
+		n := Normalize(r)
+		if err := Validate(n); err != nil {
+			t.Fatalf("normalized rule fails validation: %v\n%+v", err, n)
+		}
+		if !SameMatch(r, n) || !SameMatch(n, Normalize(n)) {
+			t.Fatalf("Normalize is not idempotent: %+v -> %+v", r, n)
+		}
+		_ = Summary(n)
+	})
 }

@@ -152,7 +152,77 @@ func ToKmod(r model.Rule) (kmod.Rule, error) {
 	default:
 		return kmod.Rule{}, fmt.Errorf("unknown action %q", r.Action)
 	}
+	if err := l4ToKmod(r, &k); err != nil {
+		return kmod.Rule{}, err
+	}
 	return k, nil
+}
+
+// ctBits and negBits map the model's names to the module's bits.
+var (
+	ctBits = map[string]kmod.CTState{
+		"new": kmod.CTNew, "established": kmod.CTEstablished, "related": kmod.CTRelated,
+		"invalid": kmod.CTInvalid, "untracked": kmod.CTUntracked,
+	}
+	negBits = map[string]kmod.Negation{
+		"src": kmod.NegSrc, "dst": kmod.NegDst, "sport": kmod.NegSrcPorts, "dport": kmod.NegDstPorts,
+		"iif": kmod.NegInIface, "oif": kmod.NegOutIface, "icmp": kmod.NegICMP, "tcp_flags": kmod.NegTCPFlags,
+		"ct_state": kmod.NegCT,
+	}
+)
+
+// l4ToKmod converts the conntrack state, ICMP, TCP flags and negation.
+func l4ToKmod(r model.Rule, k *kmod.Rule) error {
+	for _, st := range r.CTState {
+		bit, ok := ctBits[st]
+		if !ok {
+			return fmt.Errorf("unknown conntrack state %q", st)
+		}
+		k.CTState |= bit
+	}
+	if r.ICMP != "" {
+		m, err := rules.ParseICMP(r.ICMP, k.Proto)
+		if err != nil {
+			return err
+		}
+		k.ICMPType, k.ICMPTypeSet = m.Type, true
+		k.ICMPCode, k.ICMPCodeSet = m.Code, m.HasCode
+	}
+	if r.TCPFlags != "" {
+		v, m, err := rules.ParseTCPFlags(r.TCPFlags)
+		if err != nil {
+			return err
+		}
+		k.TCPFlags, k.TCPFlagsMask = v, m
+	}
+	for _, n := range r.Negate {
+		bit, ok := negBits[n]
+		if !ok {
+			return fmt.Errorf("cannot negate %q", n)
+		}
+		k.Negate |= bit
+	}
+	return nil
+}
+
+// l4FromKmod is l4ToKmod backwards.
+func l4FromKmod(k kmod.Rule, r *model.Rule) {
+	for _, st := range rules.CTStates {
+		if k.CTState&ctBits[st] != 0 {
+			r.CTState = append(r.CTState, st)
+		}
+	}
+	if k.ICMPTypeSet {
+		r.ICMP = rules.FormatICMP(rules.ICMPMatch{Type: k.ICMPType, Code: k.ICMPCode, HasCode: k.ICMPCodeSet}, k.Proto)
+	}
+	if k.TCPFlagsMask != 0 {
+		r.TCPFlags = rules.FormatTCPFlags(k.TCPFlags, k.TCPFlagsMask)
+	}
+	for _, n := range rules.Negatable {
+		if k.Negate&negBits[n] != 0 {
+			r.Negate = append(r.Negate, n)
+		}
+	}
 }
 
 // FromKmod converts a rule the module reported; now dates its revert
@@ -202,6 +272,7 @@ func FromKmod(k kmod.Rule, now time.Time) model.Rule {
 	default:
 		r.Action = model.ActionCount
 	}
+	l4FromKmod(k, &r)
 	return r
 }
 
@@ -339,7 +410,7 @@ func (b *Backend) Add(r model.Rule, revert time.Duration) (model.Rule, error) {
 // fieldsAll are the fields Change sends: every field of a rule.
 const fieldsAll = kmod.FieldDisabled | kmod.FieldHooks | kmod.FieldFamily | kmod.FieldProto | kmod.FieldSrc |
 	kmod.FieldDst | kmod.FieldSrcPorts | kmod.FieldDstPorts | kmod.FieldInIface | kmod.FieldOutIface |
-	kmod.FieldAction | kmod.FieldPriority | kmod.FieldLabel | kmod.FieldReject | kmod.FieldSets | kmod.FieldLog
+	kmod.FieldAction | kmod.FieldPriority | kmod.FieldLabel | kmod.FieldReject | kmod.FieldL4 | kmod.FieldSets | kmod.FieldLog
 
 // withSets gives the rule a create or change returned (whose message says
 // only how many elements its sets have) the elements that were sent.
@@ -361,6 +432,17 @@ func (b *Backend) Change(id uint32, r model.Rule, revert time.Duration) (model.R
 	}
 	if k.Family == kmod.FamilyUnspec {
 		k.Family = kmod.FamilyBoth
+	}
+	if (k.Proto == 1 || k.Proto == 58) && !k.ICMPCodeSet {
+		// the module keeps an icmp rule's type and code when a change
+		// leaves them out (the uapi has no attribute to clear them)
+		old, err := b.c.Get(id)
+		if err != nil {
+			return model.Rule{}, wrap("kmod change", err)
+		}
+		if (old.ICMPTypeSet && !k.ICMPTypeSet) || old.ICMPCodeSet {
+			return model.Rule{}, fmt.Errorf("kmod change: the module cannot take the icmp type or code off rule %d: delete it and add the new rule", id)
+		}
 	}
 	got, err := b.c.Change(id, k, fieldsAll, revert)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -164,6 +165,13 @@ func TestConvertRoundTrip(t *testing.T) {
 		{ID: 6, Enabled: true, Hooks: []string{model.HookInput}, Family: model.FamilyIPv4, Proto: "tcp", Action: model.ActionReject,
 			DstPorts: model.PortRange{Min: 25, Max: 25}},
 		{ID: 7, Enabled: true, Hooks: []string{model.HookForward}, Family: model.RuleFamilyBoth, Proto: "udp", Action: model.ActionReject},
+		{ID: 8, Enabled: true, Hooks: []string{model.HookInput}, Family: model.FamilyIPv4, Proto: "tcp", Action: model.ActionDrop,
+			Src: netip.MustParsePrefix("10.0.0.0/8"), DstPorts: model.PortRange{Min: 8080, Max: 8080},
+			CTState: []string{"new", "untracked"}, TCPFlags: "syn/syn,ack", Negate: []string{"src", "tcp_flags", "ct_state"}},
+		{ID: 9, Enabled: true, Hooks: []string{model.HookInput}, Family: model.FamilyIPv6, Proto: "icmpv6", Action: model.ActionDrop,
+			ICMP: "destination-unreachable/4", Negate: []string{"icmp"}},
+		{ID: 10, Enabled: true, Hooks: []string{model.HookInput}, Family: model.FamilyIPv4, Proto: "icmp", Action: model.ActionAccept,
+			ICMP: "echo-request"},
 	}
 	for _, r := range rules {
 		k, err := ToKmod(r)
@@ -184,6 +192,13 @@ func TestConvertRoundTrip(t *testing.T) {
 	got := FromKmod(k, now)
 	if got.PendingTxn != 77 || !got.RevertAt.Equal(now.Add(20*time.Second)) || !got.LastHit.Equal(now) || got.Packets != 5 || !got.DstPorts.Any() {
 		t.Errorf("read-only fields: %+v", got)
+	}
+	if k, _ := ToKmod(rules[5]); k.CTState != kmod.CTNew|kmod.CTUntracked || k.TCPFlags != 0x02 || k.TCPFlagsMask != 0x12 ||
+		k.Negate != kmod.NegSrc|kmod.NegTCPFlags|kmod.NegCT {
+		t.Errorf("stateful rule to the module: ct %#x flags %#x/%#x negate %#x", k.CTState, k.TCPFlags, k.TCPFlagsMask, k.Negate)
+	}
+	if k, _ := ToKmod(rules[6]); !k.ICMPTypeSet || k.ICMPType != 1 || !k.ICMPCodeSet || k.ICMPCode != 4 || k.Negate != kmod.NegICMP {
+		t.Errorf("icmpv6 rule to the module: %+v", k)
 	}
 	if _, err := ToKmod(model.Rule{Action: "masquerade"}); err == nil {
 		t.Error("ToKmod accepted action masquerade")
@@ -212,7 +227,7 @@ func TestBackendOperations(t *testing.T) {
 	if _, err := b.Change(1, model.Rule{Enabled: true, Hooks: []string{model.HookForward}, Action: model.ActionCount}, 0); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{`create "a" 30s`, "confirm 101", "change 1 0x1 0s", "change 1 0x1 5s", "change 1 0x1bfff 0s"}
+	want := []string{`create "a" 30s`, "confirm 101", "change 1 0x1 0s", "change 1 0x1 5s", "change 1 0x1ffff 0s"}
 	if diff := cmp.Diff(want, fc.calls); diff != "" {
 		t.Errorf("calls (-want +got)\n%s", diff)
 	}
@@ -223,6 +238,36 @@ func TestBackendOperations(t *testing.T) {
 	ro := New(&fakeClient{}, nil, "read-only: needs CAP_NET_ADMIN")
 	if _, err := ro.Add(model.Rule{Action: model.ActionDrop}, 0); err == nil {
 		t.Error("read-only backend added a rule")
+	}
+}
+
+// TestChangeICMPRefused: the module keeps an icmp rule's type and code
+// when a change leaves them out, so a change that takes them off is
+// refused before it is sent, with what to do instead; one that keeps or
+// sets them goes through.
+func TestChangeICMPRefused(t *testing.T) {
+	fc := &fakeClient{}
+	b := New(fc, nil, "")
+	icmp := model.Rule{Enabled: true, Proto: "icmp", ICMP: "destination-unreachable/3", Action: model.ActionDrop, Label: "icmp"}
+	if _, err := b.Add(icmp, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		icmp string
+		ok   bool
+	}{{"destination-unreachable/1", true}, {"destination-unreachable", false}, {"", false}} {
+		r := icmp
+		r.ICMP = tt.icmp
+		_, err := b.Change(1, r, 0)
+		if (err == nil) != tt.ok {
+			t.Errorf("change to icmp %q: %v, want ok %v", tt.icmp, err, tt.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "delete it and add") {
+			t.Errorf("refusal does not say what to do: %v", err)
+		}
+	}
+	if got, _ := b.List(); got[0].ICMP != "destination-unreachable/1" {
+		t.Errorf("after the changes: %+v", got[0])
 	}
 }
 

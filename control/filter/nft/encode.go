@@ -14,6 +14,7 @@ import (
 
 	"netlens/internal/proto"
 	"netlens/model"
+	"netlens/model/rules"
 )
 
 // errNoLog refuses a rule with Log: nftables can log to an nflog group
@@ -83,6 +84,19 @@ func decodeUserData(ud []byte) (m meta, ok bool) {
 	return m, ok && m.ID != 0
 }
 
+// ctStateBits are the kernel's NF_CT_STATE_*_BIT of each state (nft's
+// ct_state type), in a 32-bit register in host byte order.
+var ctStateBits = map[string]uint32{
+	"invalid":     1 << 0, // NF_CT_STATE_INVALID_BIT
+	"established": 1 << 1, // NF_CT_STATE_BIT(IP_CT_ESTABLISHED)
+	"related":     1 << 2, // NF_CT_STATE_BIT(IP_CT_RELATED)
+	"new":         1 << 3, // NF_CT_STATE_BIT(IP_CT_NEW)
+	"untracked":   1 << 6, // NF_CT_STATE_UNTRACKED_BIT
+}
+
+// tcpFlagsOffset is the offset of the flags byte in the TCP header.
+const tcpFlagsOffset = 13
+
 func ifname(s string) []byte {
 	b := make([]byte, unix.IFNAMSIZ)
 	copy(b, s)
@@ -99,6 +113,33 @@ func encodeRule(r model.Rule, packets, bytes uint64) ([]expr.Any, error) {
 	}
 	var ex []expr.Any
 	cmpEq := func(data []byte) expr.Any { return &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: data} }
+	// cmpOf compares for equality, or for inequality when field is negated
+	// (nft's "!=")
+	cmpOf := func(field string, data []byte) expr.Any {
+		if rules.Negated(r.Negate, field) {
+			return &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: data}
+		}
+		return cmpEq(data)
+	}
+	if len(r.CTState) > 0 {
+		// as nft's "ct state new,established": the state's bit is one of
+		// them (negated: none of them)
+		var bits uint32
+		for _, st := range r.CTState {
+			b, ok := ctStateBits[st]
+			if !ok {
+				return nil, fmt.Errorf("unknown conntrack state %q", st)
+			}
+			bits |= b
+		}
+		op := expr.CmpOpNeq
+		if rules.Negated(r.Negate, "ct_state") {
+			op = expr.CmpOpEq
+		}
+		ex = append(ex, &expr.Ct{Key: expr.CtKeySTATE, Register: 1},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: binary.NativeEndian.AppendUint32(nil, bits), Xor: make([]byte, 4)},
+			&expr.Cmp{Op: op, Register: 1, Data: make([]byte, 4)})
+	}
 	fam := r.Family
 	if fam == "" || fam == model.RuleFamilyBoth {
 		for _, set := range [][]netip.Prefix{r.SrcSet, r.DstSet} {
@@ -148,25 +189,57 @@ func encodeRule(r model.Rule, packets, bytes uint64) ([]expr.Any, error) {
 			}
 			ex = append(ex, &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: uint32(len(a)), Mask: mask, Xor: make([]byte, len(a))})
 		}
-		ex = append(ex, cmpEq(a))
+		ex = append(ex, cmpOf([]string{"src", "dst"}[i], a))
 	}
 	for i, pr := range []model.PortRange{r.SrcPorts, r.DstPorts} {
 		if pr.Any() {
 			continue
 		}
 		ex = append(ex, &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: uint32(2 * i), Len: 2})
+		field := []string{"sport", "dport"}[i]
 		if pr.Min == pr.Max {
-			ex = append(ex, cmpEq(be16(pr.Min)))
+			ex = append(ex, cmpOf(field, be16(pr.Min)))
 		} else {
-			ex = append(ex, &expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: be16(pr.Min), ToData: be16(pr.Max)})
+			op := expr.CmpOpEq
+			if rules.Negated(r.Negate, field) {
+				op = expr.CmpOpNeq
+			}
+			ex = append(ex, &expr.Range{Op: op, Register: 1, FromData: be16(pr.Min), ToData: be16(pr.Max)})
 		}
 	}
 	ex = append(ex, setLookups(r)...)
+	if r.ICMP != "" {
+		// "icmp type echo-request" (1 byte at the start of the ICMP
+		// header); with a code, as nft: type and code in one 2-byte load
+		m, err := rules.ParseICMP(r.ICMP, pn)
+		if err != nil {
+			return nil, err
+		}
+		if m.HasCode {
+			ex = append(ex, &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2},
+				cmpOf("icmp", []byte{m.Type, m.Code}))
+		} else {
+			ex = append(ex, &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
+				cmpOf("icmp", []byte{m.Type}))
+		}
+	}
+	if r.TCPFlags != "" {
+		// "tcp flags syn / syn,ack": the flags byte at offset 13, masked
+		v, m, err := rules.ParseTCPFlags(r.TCPFlags)
+		if err != nil {
+			return nil, err
+		}
+		ex = append(ex, &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: tcpFlagsOffset, Len: 1})
+		if m != 0xff {
+			ex = append(ex, &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{m}, Xor: []byte{0}})
+		}
+		ex = append(ex, cmpOf("tcp_flags", []byte{v}))
+	}
 	if r.InIface != "" {
-		ex = append(ex, &expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1}, cmpEq(ifname(r.InIface)))
+		ex = append(ex, &expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1}, cmpOf("iif", ifname(r.InIface)))
 	}
 	if r.OutIface != "" {
-		ex = append(ex, &expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1}, cmpEq(ifname(r.OutIface)))
+		ex = append(ex, &expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1}, cmpOf("oif", ifname(r.OutIface)))
 	}
 	ex = append(ex, &expr.Counter{Packets: packets, Bytes: bytes})
 	switch r.Action {
@@ -199,6 +272,19 @@ func decodeRule(ex []expr.Any) (r model.Rule, refs setRefs, err error) {
 		return model.Rule{}, setRefs{}, fmt.Errorf("%s: %w", what, errForeign)
 	}
 	seenCounter, seenVerdict := false, false
+	var negate []string
+	// isEq reads a comparison's operator: equality, or inequality of a
+	// negated field
+	isEq := func(op expr.CmpOp, field string) bool {
+		switch op {
+		case expr.CmpOpEq:
+			return true
+		case expr.CmpOpNeq:
+			negate = append(negate, field)
+			return true
+		}
+		return false
+	}
 	for i := 0; i < len(ex); i++ {
 		if seenVerdict {
 			return foreign("expression after the verdict")
@@ -211,9 +297,34 @@ func decodeRule(ex []expr.Any) (r model.Rule, refs setRefs, err error) {
 			return nil
 		}
 		switch e := ex[i].(type) {
+		case *expr.Ct:
+			bw, ok1 := next().(*expr.Bitwise)
+			c, ok2 := next().(*expr.Cmp)
+			if e.Key != expr.CtKeySTATE || e.SourceRegister || !ok1 || !ok2 || len(bw.Mask) != 4 ||
+				!slices.Equal(bw.Xor, make([]byte, 4)) || !slices.Equal(c.Data, make([]byte, 4)) {
+				return foreign("ct match")
+			}
+			bits := binary.NativeEndian.Uint32(bw.Mask)
+			for _, st := range rules.CTStates {
+				if bits&ctStateBits[st] != 0 {
+					r.CTState = append(r.CTState, st)
+					bits &^= ctStateBits[st]
+				}
+			}
+			switch {
+			case bits != 0 || len(r.CTState) == 0:
+				return foreign("ct state bits")
+			case c.Op == expr.CmpOpEq:
+				negate = append(negate, "ct_state")
+			case c.Op != expr.CmpOpNeq:
+				return foreign("ct state comparison")
+			}
 		case *expr.Meta:
 			c, ok := next().(*expr.Cmp)
-			if !ok || c.Op != expr.CmpOpEq || e.SourceRegister || c.Register != e.Register {
+			if !ok || e.SourceRegister || c.Register != e.Register {
+				return foreign("meta without a comparison")
+			}
+			if c.Op != expr.CmpOpEq && !(c.Op == expr.CmpOpNeq && (e.Key == expr.MetaKeyIIFNAME || e.Key == expr.MetaKeyOIFNAME)) {
 				return foreign("meta without an equality")
 			}
 			switch e.Key {
@@ -235,8 +346,10 @@ func decodeRule(ex []expr.Any) (r model.Rule, refs setRefs, err error) {
 				n := string(trimNUL(c.Data))
 				if e.Key == expr.MetaKeyIIFNAME {
 					r.InIface = n
+					isEq(c.Op, "iif")
 				} else {
 					r.OutIface = n
+					isEq(c.Op, "oif")
 				}
 			default:
 				return foreign("meta key")
@@ -248,11 +361,14 @@ func decodeRule(ex []expr.Any) (r model.Rule, refs setRefs, err error) {
 			n := next()
 			if lk, ok := n.(*expr.Lookup); ok {
 				f, ok := lookupField(e)
-				if !ok || lk.Invert || lk.IsDestRegSet || lk.SourceRegister != e.DestRegister ||
+				if !ok || lk.IsDestRegSet || lk.SourceRegister != e.DestRegister ||
 					!strings.HasPrefix(lk.SetName, "nl") {
 					return foreign("set lookup")
 				}
 				refs[f] = lk.SetName
+				if lk.Invert {
+					negate = append(negate, []string{"src", "dst", "sport", "dport"}[f])
+				}
 				continue
 			}
 			var mask []byte
@@ -263,9 +379,10 @@ func decodeRule(ex []expr.Any) (r model.Rule, refs setRefs, err error) {
 			switch e.Base {
 			case expr.PayloadBaseNetworkHeader:
 				c, ok := n.(*expr.Cmp)
-				if !ok || c.Op != expr.CmpOpEq || len(c.Data) != int(e.Len) {
+				if !ok || len(c.Data) != int(e.Len) {
 					return foreign("address match")
 				}
+				op := c.Op
 				a, ok := netip.AddrFromSlice(c.Data)
 				if !ok {
 					return foreign("address")
@@ -281,25 +398,59 @@ func decodeRule(ex []expr.Any) (r model.Rule, refs setRefs, err error) {
 				switch {
 				case e.Len == 4 && e.Offset == 12, e.Len == 16 && e.Offset == 8:
 					r.Src = p
+					ok = isEq(op, "src")
 				case e.Len == 4 && e.Offset == 16, e.Len == 16 && e.Offset == 24:
 					r.Dst = p
+					ok = isEq(op, "dst")
 				default:
 					return foreign("network header field")
 				}
+				if !ok {
+					return foreign("address comparison")
+				}
 			case expr.PayloadBaseTransportHeader:
-				if e.Len != 2 || (e.Offset != 0 && e.Offset != 2) || mask != nil {
+				icmp := r.Proto == "icmp" || r.Proto == "icmpv6"
+				switch {
+				case e.Len == 1 && e.Offset == tcpFlagsOffset && r.Proto == "tcp":
+					c, ok := n.(*expr.Cmp)
+					m := byte(0xff)
+					if mask != nil {
+						if len(mask) != 1 {
+							return foreign("tcp flags mask")
+						}
+						m = mask[0]
+					}
+					if !ok || len(c.Data) != 1 || m == 0 || c.Data[0]&^m != 0 || !isEq(c.Op, "tcp_flags") {
+						return foreign("tcp flags match")
+					}
+					r.TCPFlags = rules.FormatTCPFlags(c.Data[0], m)
+					continue
+				case icmp && e.Offset == 0 && (e.Len == 1 || e.Len == 2):
+					c, ok := n.(*expr.Cmp)
+					if !ok || mask != nil || len(c.Data) != int(e.Len) || !isEq(c.Op, "icmp") {
+						return foreign("icmp match")
+					}
+					m := rules.ICMPMatch{Type: c.Data[0]}
+					if e.Len == 2 {
+						m.Code, m.HasCode = c.Data[1], true
+					}
+					pn, _ := proto.Num(r.Proto)
+					r.ICMP = rules.FormatICMP(m, pn)
+					continue
+				case e.Len != 2 || (e.Offset != 0 && e.Offset != 2) || mask != nil:
 					return foreign("transport header field")
 				}
+				field := []string{"sport", "dport"}[e.Offset/2]
 				var pr model.PortRange
 				switch c := n.(type) {
 				case *expr.Cmp:
-					if c.Op != expr.CmpOpEq || len(c.Data) != 2 {
+					if len(c.Data) != 2 || !isEq(c.Op, field) {
 						return foreign("port match")
 					}
 					pr.Min = binary.BigEndian.Uint16(c.Data)
 					pr.Max = pr.Min
 				case *expr.Range:
-					if c.Op != expr.CmpOpEq || len(c.FromData) != 2 || len(c.ToData) != 2 {
+					if len(c.FromData) != 2 || len(c.ToData) != 2 || !isEq(c.Op, field) {
 						return foreign("port range")
 					}
 					pr.Min, pr.Max = binary.BigEndian.Uint16(c.FromData), binary.BigEndian.Uint16(c.ToData)
@@ -344,6 +495,7 @@ func decodeRule(ex []expr.Any) (r model.Rule, refs setRefs, err error) {
 	if !seenCounter {
 		return foreign("no counter")
 	}
+	r.Negate = rules.NormalizeNegate(negate)
 	return r, refs, nil
 }
 

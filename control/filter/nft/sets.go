@@ -154,7 +154,8 @@ func setLookups(r model.Rule) []expr.Any {
 		default:
 			p = &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: uint32(8 + 16*f), Len: 16}
 		}
-		ex = append(ex, p, &expr.Lookup{SourceRegister: 1, SetName: s.Name})
+		ex = append(ex, p, &expr.Lookup{SourceRegister: 1, SetName: s.Name,
+			Invert: rules.Negated(r.Negate, []string{"src", "dst", "sport", "dport"}[f])})
 	}
 	return ex
 }

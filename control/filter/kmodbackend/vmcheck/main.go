@@ -3,7 +3,8 @@
 // the kmod backend (traffic stops and flows again, counters, commit-
 // confirmed revert and confirm), a revert that survives SIGKILL of the
 // process that made the change, selection (auto picks kmod), and the
-// `netlens rules` command line. It prints "--- PASS:"/"--- FAIL:" lines
+// `netlens rules` command line, the default policy, and the stateful and
+// L4 matches (ct state, tcp flags, icmp type, negation). It prints "--- PASS:"/"--- FAIL:" lines
 // and FILTERS-VMCHECK-RC=<n>.
 package main
 
@@ -60,6 +61,7 @@ func main() {
 		{"verdicts", checkVerdicts},
 		{"watch", checkWatch},
 		{"policy", checkPolicy},
+		{"matches", checkMatches},
 	}
 	failed := 0
 	for _, c := range checks {
