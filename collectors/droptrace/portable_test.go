@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -80,10 +81,18 @@ func portableIncident(t *testing.T, attach string) {
 				return
 			}
 		}
-		after, err := snmpField("/proc/thread-self/net/snmp", "Udp", "NoPorts")
-		if err != nil {
-			r.err = err
-			return
+		// Loopback queues each datagram to the CPU's backlog; on the
+		// emulated CPU ksoftirqd may deliver them after the last send
+		// returns: wait (at most 5 s) until the kernel has counted them.
+		var after uint64
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if after, err = snmpField("/proc/thread-self/net/snmp", "Udp", "NoPorts"); err != nil {
+				r.err = err
+				return
+			}
+			if after-before >= uint64(sent) || time.Now().After(deadline) {
+				break
+			}
 		}
 		r.noPorts = after - before
 		r.tr, r.err = collect(c)
