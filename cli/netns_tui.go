@@ -225,17 +225,24 @@ func (s *nsSwitcher) Switch(inode uint64) error {
 	s.store.Publish(model.NetNSUpdate{NetNS: m, Switch: true})
 	err := s.startLocked()
 	s.switches++
-	s.retireLocked(wait, old, s.switches, inode)
+	var started <-chan struct{}
+	if s.runner != nil {
+		started = s.runner.Started()
+	}
+	s.retireLocked(wait, old, s.switches, inode, started)
 	return err
 }
 
 // retireLocked waits in the background for the collectors wait stands
 // for (nil: none) and closes them, then closes old, the namespace they
 // read (after the collectors that used it). The debug log's line for
-// switch n is written then, after the earlier switches' lines: its
-// goroutine and open-file counts are taken with the collectors of the
-// namespace left closed.
-func (s *nsSwitcher) retireLocked(wait func() error, old *netns.Handle, n int, inode uint64) {
+// switch n is written then, after the earlier switches' lines and once
+// the new collectors have all started (started; at most a second): its
+// goroutine and open-file counts are taken at the same point of every
+// switch, the collectors of the namespace left closed and those of the
+// new one running (the least of a few samples: calls in flight come and
+// go).
+func (s *nsSwitcher) retireLocked(wait func() error, old *netns.Handle, n int, inode uint64, started <-chan struct{}) {
 	prev, done := s.retired, make(chan struct{})
 	s.retired = done
 	debug := s.debug
@@ -251,13 +258,16 @@ func (s *nsSwitcher) retireLocked(wait func() error, old *netns.Handle, n int, i
 		if prev != nil {
 			<-prev
 		}
+		if started != nil {
+			<-started
+		}
 		if debug == nil {
 			return
 		}
 		if err != nil {
 			fmt.Fprintln(debug, "wait:", err)
 		}
-		fmt.Fprintf(debug, "switch %d inode %d goroutines %d fds %d\n", n, inode, runtime.NumGoroutine(), countFDs())
+		fmt.Fprintf(debug, "switch %d inode %d goroutines %d fds %d\n", n, inode, leastGoroutines(), countFDs())
 	}()
 }
 
@@ -321,6 +331,18 @@ func alive(ino uint64, pid int, path string) bool {
 		return true // cannot tell: say nothing
 	}
 	return res.Find(ino) != nil
+}
+
+// leastGoroutines is the least goroutine count of ten samples 20 ms
+// apart: the collectors' calls in flight come and go, what stays is
+// what a leak would grow.
+func leastGoroutines() int {
+	least := runtime.NumGoroutine()
+	for range 9 {
+		time.Sleep(20 * time.Millisecond)
+		least = min(least, runtime.NumGoroutine())
+	}
+	return least
 }
 
 // countFDs is the number of open files of this process (/proc/self/fd).

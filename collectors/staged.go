@@ -65,6 +65,10 @@ func (s *Staged) Wait() error {
 	return errors.Join(errs...)
 }
 
+// Started is closed once every collector has been started (or will not
+// be: the context is done).
+func (s *Staged) Started() <-chan struct{} { return s.started }
+
 // Retire is Wait without waiting: cancel the context given to
 // RunStaged, switch the Store (model.NetNSUpdate with Switch: the
 // collectors' late updates are dropped from then on) and start the next
