@@ -1,8 +1,10 @@
 // Command nsbench measures, in-process, the namespace switch and the
 // all-namespaces view (docs/performance.md; run by ../run.sh as root).
 //
-//	nsbench switch -conns 5000 -runs 7   a namespace with 2*conns sockets: time from the
+//	nsbench switch -conns 5000 -runs 9   a namespace with 2*conns sockets: time from the
 //	                                     switch to the first full frame of the TUI
+//	                                     (WAIT=1: wait for the old collectors first, as
+//	                                     before; STAGED=0: every collector at once)
 //	nsbench all -ns 500 -conns 10 -ticks 15
 //	                                     ns namespaces of 2*conns sockets each: the
 //	                                     all-namespaces sockets collector at a 1 s tick:
@@ -358,25 +360,29 @@ func benchSwitch(args []string) error {
 	// closed in the background (Retire), the Store switched (their late
 	// updates dropped) and the new ones started at once. WAIT=1: the
 	// old way, waiting for the old collectors' calls in flight first.
-	var retiring []<-chan error
-	var retireStart []time.Time
+	var retiring []<-chan time.Duration
 	stop := func() {
 		cancel()
 		if os.Getenv("WAIT") == "1" {
 			runner.Wait()
 			return
 		}
-		retiring, retireStart = append(retiring, runner.Retire()), append(retireStart, time.Now())
+		ch, t0 := runner.Retire(), time.Now()
+		took := make(chan time.Duration, 1)
+		go func() {
+			<-ch
+			took <- time.Since(t0)
+		}()
+		retiring = append(retiring, took)
 	}
 	// retired waits for every retiring runner and returns the longest
 	// time one took to close in the background.
 	retired := func() time.Duration {
 		var longest time.Duration
-		for i, ch := range retiring {
-			<-ch
-			longest = max(longest, time.Since(retireStart[i]))
+		for _, ch := range retiring {
+			longest = max(longest, <-ch)
 		}
-		retiring, retireStart = nil, nil
+		retiring = nil
 		return longest
 	}
 	var ino uint64
