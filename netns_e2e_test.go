@@ -55,14 +55,19 @@ func minFDs(t *testing.T, pid int) int {
 var switchLine = regexp.MustCompile(`(?m)^switch (\d+) inode \d+ goroutines (\d+) fds (\d+)$`)
 
 // goroutinesAt returns the goroutine count the debug log gives for
-// switch n.
+// switch n. The line is written once the collectors of the namespace
+// left are closed, in the background after the switch: it is waited for
+// (at most 15 s).
 func goroutinesAt(t *testing.T, log string, n int) int {
 	t.Helper()
-	b, _ := os.ReadFile(log)
-	for _, m := range switchLine.FindAllStringSubmatch(string(b), -1) {
-		if m[1] == strconv.Itoa(n) {
-			g, _ := strconv.Atoi(m[2])
-			return g
+	var b []byte
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		b, _ = os.ReadFile(log)
+		for _, m := range switchLine.FindAllStringSubmatch(string(b), -1) {
+			if m[1] == strconv.Itoa(n) {
+				g, _ := strconv.Atoi(m[2])
+				return g
+			}
 		}
 	}
 	t.Fatalf("no switch %d in the debug log:\n%s", n, b)

@@ -22,11 +22,17 @@ import (
 )
 
 // nsSwitcher runs the TUI's collectors and moves them to another network
-// namespace on request (ui.NetNSControl): it stops the running
-// collectors (their sockets closed, their goroutines ended), empties what
-// the Store holds of the old namespace, and starts them again inside the
-// new one. It also watches the selected namespace and says in the Store
-// when it has disappeared. It is safe for concurrent use.
+// namespace on request (ui.NetNSControl): it cancels the running
+// collectors, empties what the Store holds of the old namespace, and
+// starts them again inside the new one at once, without waiting for the
+// old ones' calls in flight (up to 0.7 s on a loaded machine,
+// docs/performance.md). The old collectors are closed (their sockets,
+// their goroutines, then the namespace file they used) in the background
+// once those calls have returned, and whatever they publish after the
+// switch is dropped (their Runner publishes through a
+// model.ScopedPublisher of the namespace they were started in). It also
+// watches the selected namespace and says in the Store when it has
+// disappeared. It is safe for concurrent use.
 type nsSwitcher struct {
 	parent context.Context
 	store  *model.Store
@@ -42,6 +48,10 @@ type nsSwitcher struct {
 	switches int
 	// recoverWait waits for the runner's recoverLoop to end.
 	recoverWait func()
+	// retired is closed once the collectors of every namespace left so
+	// far are closed (nil: no switch yet). Retirements end in the order
+	// of the switches.
+	retired chan struct{}
 	// dropWhy is why the drop source was chosen (the header shows it),
 	// from the first start: every namespace gets the same choice.
 	dropWhy string
@@ -112,17 +122,32 @@ func (s *nsSwitcher) startLocked() error {
 	return nil
 }
 
-// stopLocked stops the collectors and waits for them (closing them).
-func (s *nsSwitcher) stopLocked() {
+// detachLocked cancels the running collectors and returns a function
+// that waits for them and closes them (nil when none run).
+func (s *nsSwitcher) detachLocked() (wait func() error) {
 	if s.runner == nil {
-		return
+		return nil
 	}
 	s.cancel()
-	s.recoverWait()
-	if err := s.runner.Wait(); err != nil && s.debug != nil {
-		fmt.Fprintln(s.debug, "wait:", err)
-	}
+	runner, recoverWait := s.runner, s.recoverWait
 	s.runner = nil
+	return func() error {
+		recoverWait()
+		return runner.Wait()
+	}
+}
+
+// stopLocked stops the collectors, waits for them (closing them) and for
+// those of the namespaces left before.
+func (s *nsSwitcher) stopLocked() {
+	if wait := s.detachLocked(); wait != nil {
+		if err := wait(); err != nil && s.debug != nil {
+			fmt.Fprintln(s.debug, "wait:", err)
+		}
+	}
+	if s.retired != nil {
+		<-s.retired
+	}
 }
 
 // Stop stops the collectors and closes the namespace; the watcher ends
@@ -185,7 +210,7 @@ func (s *nsSwitcher) Switch(inode uint64) error {
 	if s.beforeSwitch != nil {
 		s.beforeSwitch()
 	}
-	s.stopLocked()
+	wait := s.detachLocked()
 	old := s.o.ns
 	s.o.ns, s.o.allNS = h, all
 	var m *model.NetNS
@@ -195,16 +220,55 @@ func (s *nsSwitcher) Switch(inode uint64) error {
 	case h != nil:
 		m = h.Namespace.Model()
 	}
+	// From here on the old collectors' updates are dropped (a new
+	// namespace generation): the new ones start at once.
 	s.store.Publish(model.NetNSUpdate{NetNS: m, Switch: true})
 	err := s.startLocked()
-	if old != nil {
-		old.Close() // after the collectors that used it are closed
-	}
 	s.switches++
-	if s.debug != nil {
-		fmt.Fprintf(s.debug, "switch %d inode %d goroutines %d fds %d\n", s.switches, inode, runtime.NumGoroutine(), countFDs())
+	var started <-chan struct{}
+	if s.runner != nil {
+		started = s.runner.Started()
 	}
+	s.retireLocked(wait, old, s.switches, inode, started)
 	return err
+}
+
+// retireLocked waits in the background for the collectors wait stands
+// for (nil: none) and closes them, then closes old, the namespace they
+// read (after the collectors that used it). The debug log's line for
+// switch n is written then, after the earlier switches' lines and once
+// the new collectors have all started (started; at most a second): its
+// goroutine and open-file counts are taken at the same point of every
+// switch, the collectors of the namespace left closed and those of the
+// new one running (the least of a few samples: calls in flight come and
+// go).
+func (s *nsSwitcher) retireLocked(wait func() error, old *netns.Handle, n int, inode uint64, started <-chan struct{}) {
+	prev, done := s.retired, make(chan struct{})
+	s.retired = done
+	debug := s.debug
+	go func() {
+		defer close(done)
+		var err error
+		if wait != nil {
+			err = wait()
+		}
+		if old != nil {
+			old.Close()
+		}
+		if prev != nil {
+			<-prev
+		}
+		if started != nil {
+			<-started
+		}
+		if debug == nil {
+			return
+		}
+		if err != nil {
+			fmt.Fprintln(debug, "wait:", err)
+		}
+		fmt.Fprintf(debug, "switch %d inode %d goroutines %d fds %d\n", n, inode, leastGoroutines(), countFDs())
+	}()
 }
 
 // watch checks every 2 s that the selected namespace still exists (a
@@ -267,6 +331,18 @@ func alive(ino uint64, pid int, path string) bool {
 		return true // cannot tell: say nothing
 	}
 	return res.Find(ino) != nil
+}
+
+// leastGoroutines is the least goroutine count of ten samples 20 ms
+// apart: the collectors' calls in flight come and go, what stays is
+// what a leak would grow.
+func leastGoroutines() int {
+	least := runtime.NumGoroutine()
+	for range 9 {
+		time.Sleep(20 * time.Millisecond)
+		least = min(least, runtime.NumGoroutine())
+	}
+	return least
 }
 
 // countFDs is the number of open files of this process (/proc/self/fd).

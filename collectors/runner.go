@@ -19,9 +19,16 @@ import (
 // A collector that reports not-supported or no-permission is retried at
 // a slower pace (RetryInterval), since those states rarely change.
 //
+// Everything the Runner and its collectors publish goes through a
+// model.ScopedPublisher taken when the Runner is made: once the Store
+// has switched namespace (model.NetNSUpdate with Switch), the Runner's
+// updates are dropped, so a Runner being stopped after a switch, whose
+// calls are still ending, puts nothing into the new namespace's Store.
+//
 // A Runner is safe for concurrent use; Run may be called once.
 type Runner struct {
 	store *model.Store
+	pub   *model.ScopedPublisher
 	specs []Spec
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
@@ -40,12 +47,13 @@ type Runner struct {
 	busy   map[string]bool // collectors whose last Collect has not returned
 }
 
-// NewRunner returns a Runner publishing into store.
+// NewRunner returns a Runner publishing into store, in its current
+// namespace generation (see Runner).
 func NewRunner(store *model.Store, specs ...Spec) *Runner {
-	r := &Runner{store: store, specs: specs, Now: time.Now, RetryInterval: 30 * time.Second, MinTimeout: 2 * time.Second,
+	r := &Runner{store: store, pub: store.Scoped(), specs: specs, Now: time.Now, RetryInterval: 30 * time.Second, MinTimeout: 2 * time.Second,
 		WaitBound: 5 * time.Second, busy: map[string]bool{}}
 	for _, s := range specs {
-		store.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: s.Collector.Name(), State: model.StatePending, Reason: "first run not finished yet", Interval: s.Interval}})
+		r.pub.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: s.Collector.Name(), State: model.StatePending, Reason: "first run not finished yet", Interval: s.Interval}})
 	}
 	return r
 }
@@ -181,7 +189,7 @@ func (r *Runner) runOne(ctx context.Context, s Spec, timeout time.Duration) mode
 				done <- panicError{p}
 			}
 		}()
-		done <- s.Collector.Collect(cctx, r.store)
+		done <- s.Collector.Collect(cctx, r.pub)
 	}()
 	var err error
 	select {
@@ -212,7 +220,7 @@ func (r *Runner) runOne(ctx context.Context, s Spec, timeout time.Duration) mode
 	if n, ok := s.Collector.(Noter); ok && err == nil {
 		st.Note = n.Note()
 	}
-	r.store.Publish(model.StatusUpdate{Status: st})
+	r.pub.Publish(model.StatusUpdate{Status: st})
 	return st.State
 }
 

@@ -65,6 +65,22 @@ func (s *Staged) Wait() error {
 	return errors.Join(errs...)
 }
 
+// Started is closed once every collector has been started (or will not
+// be: the context is done).
+func (s *Staged) Started() <-chan struct{} { return s.started }
+
+// Retire is Wait without waiting: cancel the context given to
+// RunStaged, switch the Store (model.NetNSUpdate with Switch: the
+// collectors' late updates are dropped from then on) and start the next
+// namespace's collectors at once. Retire waits for these collectors on
+// its own goroutine and closes them once their calls in flight have
+// returned; the channel receives Wait's error then.
+func (s *Staged) Retire() <-chan error {
+	done := make(chan error, 1)
+	go func() { done <- s.Wait() }()
+	return done
+}
+
 // waitFirstRun waits until the Store's status of the collector name is no
 // longer pending, ctx is done, or bound has passed.
 func waitFirstRun(ctx context.Context, store *model.Store, name string, bound time.Duration) {

@@ -33,7 +33,8 @@ type NetNS struct {
 // own). With Switch, the collectors have moved to another namespace: every
 // section read in the old one is emptied (and counters start their deltas
 // afresh) for the new one's collectors to fill; the drop monitor's, which
-// is the whole host's, stays.
+// is the whole host's, stays. A Switch also starts a new namespace
+// generation: the ScopedPublishers made before it publish nothing more.
 type NetNSUpdate struct {
 	NetNS  *NetNS
 	Switch bool
@@ -48,6 +49,7 @@ func (u NetNSUpdate) apply(s *Store, snap *Snapshot) {
 	if !u.Switch {
 		return
 	}
+	s.nsGen++
 	snap.Sockets, snap.Sysctls, snap.Flows = []Socket{}, []Sysctl{}, []Flow{}
 	snap.Conntrack, snap.Capture, snap.Rules, snap.SysctlChanges = ConntrackStats{}, CaptureStats{}, nil, nil
 	// Counters: every collector's set goes but the drop monitor's.

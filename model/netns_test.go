@@ -35,3 +35,41 @@ func TestNetNSSwitch(t *testing.T) {
 		t.Errorf("gone: %+v, %d counters (no switch: kept)", snap.NetNS, len(snap.Counters))
 	}
 }
+
+// TestScopedPublisher: a publisher made before a switch publishes
+// nothing after it (not applied, no Seq, no subscriber woken); one made
+// after it does.
+func TestScopedPublisher(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	s := NewStore("h", "k", t0)
+	old := s.Scoped()
+	old.Publish(SocketsUpdate{At: t0, Sockets: []Socket{{Proto: ProtoTCP, Inode: 1}}})
+	if n := len(s.Snapshot().Sockets); n != 1 || old.Stale() {
+		t.Fatalf("before the switch: %d sockets, stale %v", n, old.Stale())
+	}
+	s.Publish(NetNSUpdate{NetNS: &NetNS{Inode: 7}, Switch: true})
+	cur := s.Scoped()
+	sub, unsub := s.Subscribe()
+	defer unsub()
+	seq := s.Snapshot().Seq
+	old.Publish(SocketsUpdate{At: t0, Sockets: []Socket{{Proto: ProtoTCP, Inode: 2}}})
+	old.Publish(StatusUpdate{Status: CollectorStatus{Name: "sockets", State: StateOK}})
+	snap := s.Snapshot()
+	if len(snap.Sockets) != 0 || len(snap.Collectors) != 0 || snap.Seq != seq || !old.Stale() {
+		t.Fatalf("stale publisher after the switch: %d sockets, %d statuses, seq %d -> %d, stale %v", len(snap.Sockets), len(snap.Collectors), seq, snap.Seq, old.Stale())
+	}
+	select {
+	case <-sub:
+		t.Fatal("a dropped update woke a subscriber")
+	default:
+	}
+	cur.Publish(SocketsUpdate{At: t0, Sockets: []Socket{{Proto: ProtoTCP, Inode: 3}}})
+	if got := s.Snapshot().Sockets; len(got) != 1 || got[0].Inode != 3 || cur.Stale() {
+		t.Fatalf("current publisher: %+v", got)
+	}
+	// A NetNSUpdate without Switch (the namespace gone) keeps the generation.
+	s.Publish(NetNSUpdate{NetNS: &NetNS{Inode: 7, Gone: true}})
+	if cur.Stale() {
+		t.Error("Gone started a new generation")
+	}
+}

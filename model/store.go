@@ -92,6 +92,10 @@ type Store struct {
 	// counters in the same order from one update to the next.
 	orders map[string]*setOrder
 	subs   map[chan struct{}]struct{}
+	// nsGen is the namespace generation: a NetNSUpdate with Switch
+	// starts a new one, and a ScopedPublisher of an older one publishes
+	// nothing.
+	nsGen uint64
 }
 
 // NewStore returns an empty Store for the given host and kernel release,
@@ -138,6 +142,53 @@ func (s *Store) Snapshot() Snapshot {
 // Publish applies u and wakes every subscriber.
 func (s *Store) Publish(u Update) {
 	s.mu.Lock()
+	s.applyLocked(u)
+	s.mu.Unlock()
+}
+
+// ScopedPublisher publishes into its Store only while the Store is in
+// the namespace generation the publisher was made in: once a
+// NetNSUpdate with Switch has been applied, every update it is given is
+// dropped (not applied, no subscriber woken). It is what a namespace's
+// collectors publish through, so that those of the namespace left
+// behind, still ending their calls after the switch, cannot put
+// anything under the new namespace's header. The check and the apply
+// are one step under the Store's lock: an update is either applied
+// before the switch (which then empties it) or not at all. It is safe
+// for concurrent use.
+type ScopedPublisher struct {
+	s   *Store
+	gen uint64
+}
+
+// Scoped returns a ScopedPublisher of the Store's current namespace
+// generation.
+func (s *Store) Scoped() *ScopedPublisher {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return &ScopedPublisher{s: s, gen: s.nsGen}
+}
+
+// Publish applies u as Store.Publish does, unless the Store has moved
+// to a later namespace generation.
+func (p *ScopedPublisher) Publish(u Update) {
+	p.s.mu.Lock()
+	if p.s.nsGen == p.gen {
+		p.s.applyLocked(u)
+	}
+	p.s.mu.Unlock()
+}
+
+// Stale says whether the Store has moved to a later namespace
+// generation: whether Publish now drops everything.
+func (p *ScopedPublisher) Stale() bool {
+	p.s.mu.Lock()
+	defer p.s.mu.Unlock()
+	return p.s.nsGen != p.gen
+}
+
+// applyLocked applies u and wakes every subscriber; s.mu is held.
+func (s *Store) applyLocked(u Update) {
 	next := s.cur
 	u.apply(s, &next)
 	next.Seq++
@@ -148,7 +199,6 @@ func (s *Store) Publish(u Update) {
 		default: // a notification is already pending; it covers this one
 		}
 	}
-	s.mu.Unlock()
 }
 
 // Subscribe returns a channel that receives a value after every Publish.

@@ -40,7 +40,7 @@ trap - EXIT
 # The switch and the all-namespaces view, in-process (nsbench makes its
 # own namespaces and connections).
 CGO_ENABLED=0 go build -o /tmp/nsbench.$$ ./collectors/netns/bench/nsbench
-/tmp/nsbench.$$ switch -conns 5000 -runs "${RUNS_SWITCH:-7}"
+/tmp/nsbench.$$ switch -conns 5000 -runs "${RUNS_SWITCH:-9}"
 # The all-namespaces view twice: on this host as it is (other namespaces,
 # other processes), then alone (a PID namespace of its own, so /proc
 # lists only its processes, and a /run/netns of its own).
