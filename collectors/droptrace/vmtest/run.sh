@@ -25,26 +25,15 @@ for tool in qemu-system-x86_64 busybox cpio go; do
 	command -v "$tool" >/dev/null || { echo "run.sh: needs $tool (kernelmod/test/deps.sh)" >&2; exit 2; }
 done
 
+. "$repo/kernelmod/test/vmlib.sh"
+
 root=$OUT/root
 rm -rf "$root" && mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev"
 (cd "$repo" && CGO_ENABLED=0 go test -c -trimpath -tags kmodvm -o "$root/droptrace.test" ./collectors/droptrace)
 sh "$repo/kernelmod/test/module-initramfs.sh" "$root/kmod" "$KVER"
 cp "$(command -v busybox)" "$root/bin/busybox"
 cp "$here/init" "$root/init" && chmod 755 "$root/init"
-(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$OUT/initramfs.gz"
-
-# TCG by default: KVM inside this kind of (nested) VM hangs in the BIOS.
-accel=${ACCEL:-tcg}
-echo "run.sh: booting $KVER ($accel)"
-set +e
-timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 -accel "$accel" -m 1024 -smp 2 \
-	-nographic -no-reboot -nic none \
-	-kernel "$VMLINUZ" -initrd "$OUT/initramfs.gz" \
-	-append "console=ttyS0 panic=-1 quiet loglevel=4" </dev/null >"$OUT/console.log" 2>&1
-qrc=$?
-set -e
-tr -d '\r' <"$OUT/console.log" >"$OUT/console.txt"
-[ -n "${TESTOUT:-}" ] && cp "$OUT/console.txt" "$TESTOUT/droptrace-vmtest.txt"
+vm_boot droptrace
 cat "$OUT/console.txt"
 if grep -nE 'BUG:|WARNING:|Oops|Call Trace' "$OUT/console.txt" || ! grep -q 'DROPTRACE-VMTEST-RC=0' "$OUT/console.txt"; then
 	echo "run.sh: FAIL (qemu exit $qrc; console in $OUT/console.txt)" >&2

@@ -29,13 +29,7 @@ for tool in qemu-system-x86_64 busybox cpio go ldd; do
 done
 IP=$(command -v ip) || { echo "run.sh: needs ip (apt-get install -y iproute2)" >&2; exit 2; }
 
-unpack() { # unpack SRC DST: copy a module, decompressing it
-	case "$1" in
-	*.xz) xz -dc "$1" >"$2" ;;
-	*.zst) zstd -qdc "$1" >"$2" ;;
-	*) cp "$1" "$2" ;;
-	esac
-}
+. "$repo/kernelmod/test/vmlib.sh"
 
 root=$OUT/root
 rm -rf "$root" && mkdir -p "$root/bin" "$root/usr/sbin" "$root/mods" "$root/proc" "$root/sys" "$root/dev" "$root/run" "$root/etc"
@@ -61,32 +55,14 @@ for m in drivers/net/veth net/xfrm/xfrm_algo net/xfrm/xfrm_user crypto/sha3_gene
 	src=$(ls "$MODS"/$m.ko* 2>/dev/null | head -1) || true
 	[ -n "$src" ] && unpack "$src" "$root/mods/$(basename "$m").ko"
 done
-(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$OUT/initramfs.gz"
-
-# TCG by default: KVM inside this kind of (nested) VM hangs in the BIOS.
-accel=${ACCEL:-tcg}
-echo "run.sh: booting $KVER ($accel)"
-set +e
-timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 -accel "$accel" -m 1024 -smp 2 \
-	-nographic -no-reboot -nic none \
-	-kernel "$VMLINUZ" -initrd "$OUT/initramfs.gz" \
-	-append "console=ttyS0 panic=-1 quiet loglevel=4" </dev/null >"$OUT/console.log" 2>&1
-qrc=$?
-set -e
-tr -d '\r' <"$OUT/console.log" >"$OUT/console.txt"
+vm_boot xfrm
 grep -vE '^FIXTURE ' "$OUT/console.txt"
-
-# make test counts the "--- PASS/FAIL/SKIP" lines (internal/testsum).
-[ -n "${TESTOUT:-}" ] && cp "$OUT/console.txt" "$TESTOUT/xfrm-vmtest.txt"
 
 # The kernel's SA and policy messages (keys zeroed) the test printed:
 # UPDATE_FIXTURES=1 saves them under ../testdata (never during make test).
 fixtures=$OUT/fixtures
 [ "${UPDATE_FIXTURES:-}" = 1 ] && fixtures=$here/../testdata
-mkdir -p "$fixtures"
-{ grep -E '^FIXTURE [a-z0-9-]+ [0-9a-f]+$' "$OUT/console.txt" || true; } | while read -r _ name data; do
-	echo "$data" | xxd -r -p >"$fixtures/$name.bin"
-done
+vm_fixtures "$fixtures"
 fail=0
 grep -q 'XFRM-VMTEST-RC=0' "$OUT/console.txt" || fail=1
 # Every test ran against ESP: none skipped or ended early.
