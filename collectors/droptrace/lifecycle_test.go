@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -180,6 +181,12 @@ func TestIntegrationLifecycle(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
+		// cilium/ebpf unmaps a map's memory (.bss, .rodata) in a GC
+		// cleanup, not in Close, and the mapping holds the map: until a
+		// collection runs, a closed tracer's two global-data maps are
+		// alive. A quiet test process may not collect for minutes (a CI
+		// run failed so); collect here, as any allocating program does.
+		runtime.GC()
 		var left []string
 		for _, k := range kinds {
 			for id, name := range bpfList(t, k, nil) {
