@@ -457,7 +457,7 @@ func (rf *ruleFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&rf.iif, "iif", "", "input interface")
 	fs.StringVar(&rf.oif, "oif", "", "output interface")
 	fs.StringVar(&rf.ctState, "ct-state", "", "conntrack state, any of: new, established, related, invalid, untracked (comma separated)")
-	fs.StringVar(&rf.icmp, "icmp", "", "ICMP/ICMPv6 type by name or number, /code optional: echo-request, destination-unreachable/3 (needs --proto icmp or icmpv6)")
+	fs.StringVar(&rf.icmp, "icmp", "", "ICMP/ICMPv6 type and optional /code, each by nft(8) name or number: echo-request, destination-unreachable/port-unreachable, 3/3 (needs --proto icmp or icmpv6)")
 	fs.StringVar(&rf.tcpFlags, "tcp-flags", "", "TCP flags set: syn, or of a mask: syn/syn,ack (a connection's first packet; needs --proto tcp)")
 	fs.StringVar(&rf.negate, "negate", "", "matches that hold when they do not match: src, dst, sport, dport, iif, oif, icmp, tcp_flags, ct_state (or a leading ! on the value)")
 	fs.Uint32Var(&rf.priority, "priority", 0, "lower runs first; ties by id")

@@ -77,7 +77,10 @@ type Rule struct {
 	CTState []string `json:"ct_state,omitempty"`
 	// ICMP matches an ICMP or ICMPv6 message (Proto icmp or icmpv6): its
 	// type by nft(8) name or number, then optionally "/" and the code:
-	// "echo-request", "destination-unreachable/3", "8/0"; "" is any.
+	// "echo-request", "destination-unreachable/3", "8/0"; "" is any. Code
+	// names ("destination-unreachable/port-unreachable") are accepted on
+	// input and kept as numbers here (and in JSON); rules.DisplayICMP
+	// names them for display.
 	ICMP string `json:"icmp,omitempty"`
 	// TCPFlags matches the TCP flags (Proto tcp): "syn" or "syn,ack"
 	// (those flags set, others free), "syn/syn,ack" (of SYN and ACK, only

@@ -87,7 +87,7 @@ func newRuleForm(r model.Rule, id uint32) *ruleForm {
 		ffIif:      {name: "iif", label: "in iface", hint: "interface name; empty: any"},
 		ffOif:      {name: "oif", label: "out iface", hint: "interface name; empty: any"},
 		ffCT:       {name: "ct_state", label: "ct state", hint: "new,established,related,invalid,untracked; empty: any"},
-		ffICMP:     {name: "icmp", label: "icmp type", hint: "echo-request or 8, /code optional (proto icmp, icmpv6); empty: any"},
+		ffICMP:     {name: "icmp", label: "icmp type", hint: "echo-request or 8, /code optional: /port-unreachable or /3 (proto icmp, icmpv6); empty: any"},
 		ffTCPFlags: {name: "tcp_flags", label: "tcp flags", hint: "syn, or syn/syn,ack: of the mask only these (proto tcp); empty: any"},
 		ffAction:   {name: "action", label: "action", hint: "accept, drop, reject or count"},
 		ffPriority: {name: "priority", label: "priority", hint: "0-4294967295, lower runs first"},

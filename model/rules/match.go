@@ -30,29 +30,85 @@ const (
 
 var tcpFlagNames = []string{"fin", "syn", "rst", "psh", "ack", "urg", "ecn", "cwr"}
 
-// icmpTypes4 and icmpTypes6 are nft(8)'s names of ICMP and ICMPv6 types
-// (its icmp_type and icmpv6_type).
-var icmpTypes4 = map[string]uint8{
-	"echo-reply": 0, "destination-unreachable": 3, "source-quench": 4, "redirect": 5,
-	"echo-request": 8, "router-advertisement": 9, "router-solicitation": 10, "time-exceeded": 11,
-	"parameter-problem": 12, "timestamp-request": 13, "timestamp-reply": 14, "info-request": 15,
-	"info-reply": 16, "address-mask-request": 17, "address-mask-reply": 18,
+// icmpName is one of nft(8)'s symbolic constants: a name and its number.
+type icmpName struct {
+	name string
+	num  uint8
 }
 
-var icmpTypes6 = map[string]uint8{
-	"destination-unreachable": 1, "packet-too-big": 2, "time-exceeded": 3, "parameter-problem": 4,
-	"echo-request": 128, "echo-reply": 129, "mld-listener-query": 130, "mld-listener-report": 131,
-	"mld-listener-done": 132, "nd-router-solicit": 133, "nd-router-advert": 134,
-	"nd-neighbor-solicit": 135, "nd-neighbor-advert": 136, "nd-redirect": 137,
-	"router-renumbering": 138, "ind-neighbor-solicit": 141, "ind-neighbor-advert": 142,
-	"mld2-listener-report": 143,
-}
-
-func icmpNames(proto uint8) map[string]uint8 {
-	if proto == 58 {
-		return icmpTypes6
+// The symbol tables of nft(8) (nftables src/proto.c and datatype.c:
+// icmp_type, icmpv6_type, icmp_code, icmpv6_code), in the order nft keeps
+// them; `nft describe icmp type` prints them and
+// TestIntegrationICMPNamesNft checks these against it. A number with two
+// names prints as the first (nft's mld-listener-done, not its alias
+// mld-listener-reduction).
+var (
+	icmpTypes4 = []icmpName{
+		{"echo-reply", 0}, {"destination-unreachable", 3}, {"source-quench", 4}, {"redirect", 5},
+		{"echo-request", 8}, {"router-advertisement", 9}, {"router-solicitation", 10}, {"time-exceeded", 11},
+		{"parameter-problem", 12}, {"timestamp-request", 13}, {"timestamp-reply", 14}, {"info-request", 15},
+		{"info-reply", 16}, {"address-mask-request", 17}, {"address-mask-reply", 18},
 	}
-	return icmpTypes4
+	icmpTypes6 = []icmpName{
+		{"destination-unreachable", 1}, {"packet-too-big", 2}, {"time-exceeded", 3}, {"parameter-problem", 4},
+		{"echo-request", 128}, {"echo-reply", 129}, {"mld-listener-query", 130}, {"mld-listener-report", 131},
+		{"mld-listener-done", 132}, {"mld-listener-reduction", 132}, {"nd-router-solicit", 133},
+		{"nd-router-advert", 134}, {"nd-neighbor-solicit", 135}, {"nd-neighbor-advert", 136},
+		{"nd-redirect", 137}, {"router-renumbering", 138}, {"ind-neighbor-solicit", 141},
+		{"ind-neighbor-advert", 142}, {"mld2-listener-report", 143},
+	}
+	icmpCodes4 = []icmpName{
+		{"net-unreachable", 0}, {"host-unreachable", 1}, {"prot-unreachable", 2}, {"port-unreachable", 3},
+		{"net-prohibited", 9}, {"host-prohibited", 10}, {"admin-prohibited", 13}, {"frag-needed", 4},
+	}
+	icmpCodes6 = []icmpName{
+		{"no-route", 0}, {"admin-prohibited", 1}, {"addr-unreachable", 3}, {"port-unreachable", 4},
+		{"policy-fail", 5}, {"reject-route", 6},
+	}
+)
+
+// icmpTables returns the type and code names of protocol proto (58
+// icmpv6, else icmp).
+func icmpTables(proto uint8) (types, codes []icmpName) {
+	if proto == 58 {
+		return icmpTypes6, icmpCodes6
+	}
+	return icmpTypes4, icmpCodes4
+}
+
+func lookupName(tbl []icmpName, name string) (uint8, bool) {
+	for _, e := range tbl {
+		if e.name == name {
+			return e.num, true
+		}
+	}
+	return 0, false
+}
+
+// nameOf returns the first name of n in tbl, or its number.
+func nameOf(tbl []icmpName, n uint8) string {
+	for _, e := range tbl {
+		if e.num == n {
+			return e.name
+		}
+	}
+	return strconv.Itoa(int(n))
+}
+
+// ICMPTypeNames returns nft(8)'s names of the ICMP (proto 1) or ICMPv6
+// (58) types with their numbers (aliases included).
+func ICMPTypeNames(proto uint8) map[string]uint8 { t, _ := icmpTables(proto); return nameMap(t) }
+
+// ICMPCodeNames returns nft(8)'s names of the ICMP (proto 1) or ICMPv6
+// (58) codes with their numbers.
+func ICMPCodeNames(proto uint8) map[string]uint8 { _, c := icmpTables(proto); return nameMap(c) }
+
+func nameMap(tbl []icmpName) map[string]uint8 {
+	m := make(map[string]uint8, len(tbl))
+	for _, e := range tbl {
+		m[e.name] = e.num
+	}
+	return m
 }
 
 // ICMPMatch is a parsed Rule.ICMP: a type and, when HasCode, a code.
@@ -62,13 +118,17 @@ type ICMPMatch struct {
 }
 
 // ParseICMP parses a Rule.ICMP for protocol proto (1 icmp or 58 icmpv6):
-// "echo-request", "8", "destination-unreachable/3", "3/1".
+// a type and an optional code, each by nft(8)'s name or by number:
+// "echo-request", "8", "destination-unreachable/port-unreachable",
+// "destination-unreachable/3", "3/1". As in nft, a code name does not
+// depend on the type.
 func ParseICMP(s string, proto uint8) (ICMPMatch, error) {
 	s = strings.ToLower(strings.TrimSpace(s))
 	typ, code, hasCode := strings.Cut(s, "/")
 	typ = strings.TrimSpace(typ)
+	types, codes := icmpTables(proto)
 	var m ICMPMatch
-	if n, ok := icmpNames(proto)[typ]; ok {
+	if n, ok := lookupName(types, typ); ok {
 		m.Type = n
 	} else if n, err := strconv.ParseUint(typ, 10, 8); err == nil {
 		m.Type = uint8(n)
@@ -76,28 +136,53 @@ func ParseICMP(s string, proto uint8) (ICMPMatch, error) {
 		return ICMPMatch{}, fmt.Errorf("icmp type %q is not a number 0-255 or a name (echo-request, echo-reply, destination-unreachable, ...)", typ)
 	}
 	if hasCode {
-		n, err := strconv.ParseUint(strings.TrimSpace(code), 10, 8)
-		if err != nil {
-			return ICMPMatch{}, fmt.Errorf("icmp code %q is not a number 0-255", code)
+		code = strings.TrimSpace(code)
+		if n, ok := lookupName(codes, code); ok {
+			m.Code = n
+		} else if n, err := strconv.ParseUint(code, 10, 8); err == nil {
+			m.Code = uint8(n)
+		} else {
+			return ICMPMatch{}, fmt.Errorf("icmp code %q is not a number 0-255 or a name (%s)", code, namesOf(codes))
 		}
-		m.Code, m.HasCode = uint8(n), true
+		m.HasCode = true
 	}
 	return m, nil
 }
 
-// FormatICMP returns the canonical Rule.ICMP of m: the type's name when
-// it has one, then "/code".
-func FormatICMP(m ICMPMatch, proto uint8) string {
-	s := strconv.Itoa(int(m.Type))
-	for name, n := range icmpNames(proto) {
-		if n == m.Type {
-			s = name
-		}
+func namesOf(tbl []icmpName) string {
+	out := make([]string, len(tbl))
+	for i, e := range tbl {
+		out[i] = e.name
 	}
+	return strings.Join(out, ", ")
+}
+
+// FormatICMP returns the canonical Rule.ICMP of m, as stored and in JSON:
+// the type's name when it has one, then "/" and the code as a number
+// ("destination-unreachable/3"). DisplayICMP names the code too.
+func FormatICMP(m ICMPMatch, proto uint8) string {
+	types, _ := icmpTables(proto)
+	s := nameOf(types, m.Type)
 	if m.HasCode {
 		s += "/" + strconv.Itoa(int(m.Code))
 	}
 	return s
+}
+
+// DisplayICMP returns a Rule.ICMP as nft(8) prints it, type and code by
+// name where nft has one, else by number: "destination-unreachable/port-unreachable",
+// "echo-request", "200/7". Text that does not parse is returned as it is.
+func DisplayICMP(s string, proto uint8) string {
+	m, err := ParseICMP(s, proto)
+	if err != nil {
+		return s
+	}
+	types, codes := icmpTables(proto)
+	out := nameOf(types, m.Type)
+	if m.HasCode {
+		out += "/" + nameOf(codes, m.Code)
+	}
+	return out
 }
 
 // ParseTCPFlags parses a Rule.TCPFlags: "syn,ack" (value and mask both

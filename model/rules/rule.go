@@ -139,7 +139,11 @@ func Summary(r model.Rule) string {
 	b.WriteString(setEndpoint(r.Src, r.SrcPorts, r.SrcSet, r.SrcPortSet, neg("src"), neg("sport")) + " -> " +
 		setEndpoint(r.Dst, r.DstPorts, r.DstSet, r.DstPortSet, neg("dst"), neg("dport")))
 	if r.ICMP != "" {
-		b.WriteString(" type " + neg("icmp") + r.ICMP)
+		icmp := r.ICMP
+		if pn, err := ProtoNum(r.Proto); err == nil {
+			icmp = DisplayICMP(icmp, pn)
+		}
+		b.WriteString(" type " + neg("icmp") + icmp)
 	}
 	if r.TCPFlags != "" {
 		b.WriteString(" flags " + neg("tcp_flags") + r.TCPFlags)
@@ -253,7 +257,11 @@ func PacketLine(p model.LoggedPacket) string {
 		b.WriteString(" [" + p.TCPFlags + "]")
 	}
 	if p.ICMP != "" {
-		b.WriteString(" icmp " + p.ICMP)
+		icmp := p.ICMP
+		if pn, err := ProtoNum(p.Proto); err == nil {
+			icmp = DisplayICMP(icmp, pn)
+		}
+		b.WriteString(" icmp " + icmp)
 	}
 	if p.InIface != "" {
 		b.WriteString(" iif " + p.InIface)

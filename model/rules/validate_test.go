@@ -324,11 +324,25 @@ func TestParseMatches(t *testing.T) {
 		{"echo-request", 58, ICMPMatch{Type: 128}, "echo-request"},
 		{"3/1", 1, ICMPMatch{Type: 3, Code: 1, HasCode: true}, "destination-unreachable/1"},
 		{"200", 1, ICMPMatch{Type: 200}, "200"},
+		{"destination-unreachable/port-unreachable", 1, ICMPMatch{Type: 3, Code: 3, HasCode: true}, "destination-unreachable/3"},
+		{"destination-unreachable/port-unreachable", 58, ICMPMatch{Type: 1, Code: 4, HasCode: true}, "destination-unreachable/4"},
+		{"3/admin-prohibited", 1, ICMPMatch{Type: 3, Code: 13, HasCode: true}, "destination-unreachable/13"},
+		{"1/admin-prohibited", 58, ICMPMatch{Type: 1, Code: 1, HasCode: true}, "destination-unreachable/1"},
+		{"mld-listener-reduction", 58, ICMPMatch{Type: 132}, "mld-listener-done"},
+		{" Time-Exceeded / 0 ", 1, ICMPMatch{Type: 11, HasCode: true}, "time-exceeded/0"},
 	}
 	for _, tt := range icmp {
 		got, err := ParseICMP(tt.in, tt.proto)
 		if err != nil || got != tt.want || FormatICMP(got, tt.proto) != tt.text {
 			t.Errorf("ParseICMP(%q, %d) = %+v (%q), %v; want %+v (%q)", tt.in, tt.proto, got, FormatICMP(got, tt.proto), err, tt.want, tt.text)
+		}
+	}
+	for _, bad := range []struct {
+		in    string
+		proto uint8
+	}{{"3/no-route", 1}, {"1/frag-needed", 58}, {"nd-neighbor-solicit", 1}, {"echo-request/", 1}, {"256", 1}} {
+		if m, err := ParseICMP(bad.in, bad.proto); err == nil {
+			t.Errorf("ParseICMP(%q, %d) = %+v, want an error", bad.in, bad.proto, m)
 		}
 	}
 	if st, err := ParseCTState("related, new,new"); err != nil || !cmp.Equal(st, []string{"new", "related"}) {
@@ -357,6 +371,8 @@ func FuzzParseMatch(f *testing.F) {
 	f.Add("new,established", "echo-request", uint8(1), "syn/syn,ack", "src,dport")
 	f.Add("", "3/1", uint8(58), "/fin,syn", "!")
 	f.Add("bogus", "x/y", uint8(6), "syn,,|ack", "ct_state")
+	f.Add("", "destination-unreachable/port-unreachable", uint8(58), "", "")
+	f.Add("", "3/frag-needed", uint8(1), "", "")
 	f.Fuzz(func(t *testing.T, ct, icmp string, proto uint8, flags, neg string) {
 		if st, err := ParseCTState(ct); err == nil {
 			again, err := ParseCTState(strings.Join(st, ","))
@@ -368,6 +384,11 @@ func FuzzParseMatch(f *testing.F) {
 			again, err := ParseICMP(FormatICMP(m, proto), proto)
 			if err != nil || again != m {
 				t.Fatalf("icmp %q -> %+v -> %+v %v", icmp, m, again, err)
+			}
+			// the display form (codes by name) parses back too
+			shown, err := ParseICMP(DisplayICMP(icmp, proto), proto)
+			if err != nil || shown != m {
+				t.Fatalf("icmp %q -> %+v -> shown %q -> %+v %v", icmp, m, DisplayICMP(icmp, proto), shown, err)
 			}
 		}
 		if v, m, err := ParseTCPFlags(flags); err == nil {
@@ -423,4 +444,54 @@ func FuzzValidateMatches(f *testing.F) {
 		}
 		_ = Summary(n)
 	})
+}
+
+// TestICMPNamesBothWays: every name of the tables parses to its number
+// and every number formats to its first name, codes and types alike, in
+// both families.
+func TestICMPNamesBothWays(t *testing.T) {
+	for _, proto := range []uint8{1, 58} {
+		types, codes := icmpTables(proto)
+		for _, tbl := range []struct {
+			kind string
+			tbl  []icmpName
+		}{{"type", types}, {"code", codes}} {
+			for _, e := range tbl.tbl {
+				text := e.name
+				want := ICMPMatch{Type: e.num}
+				if tbl.kind == "code" {
+					text, want = "0/"+e.name, ICMPMatch{Code: e.num, HasCode: true}
+				}
+				got, err := ParseICMP(text, proto)
+				if err != nil {
+					t.Fatalf("proto %d %s %q: %v", proto, tbl.kind, e.name, err)
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("proto %d ParseICMP(%q) (-want +got):\n%s", proto, text, diff)
+				}
+				if back := nameOf(tbl.tbl, e.num); back != e.name {
+					if first, _ := lookupName(tbl.tbl, back); first != e.num {
+						t.Errorf("proto %d %s %d shows as %q", proto, tbl.kind, e.num, back)
+					}
+				}
+			}
+		}
+	}
+	for _, tt := range []struct {
+		in    string
+		proto uint8
+		want  string
+	}{
+		{"destination-unreachable/3", 1, "destination-unreachable/port-unreachable"},
+		{"destination-unreachable/4", 58, "destination-unreachable/port-unreachable"},
+		{"3/4", 1, "destination-unreachable/frag-needed"},
+		{"3/5", 1, "destination-unreachable/5"},
+		{"200/7", 1, "200/7"},
+		{"132", 58, "mld-listener-done"},
+		{"not an icmp", 1, "not an icmp"},
+	} {
+		if got := DisplayICMP(tt.in, tt.proto); got != tt.want {
+			t.Errorf("DisplayICMP(%q, %d) = %q, want %q", tt.in, tt.proto, got, tt.want)
+		}
+	}
 }
