@@ -201,16 +201,17 @@ func (s *tmuxSession) dropPortViaForm(ns, port, label string) {
 // startFilterTUI runs, in a namespace of its own, a TCP listener on port
 // and netlens with the nftables backend and no SSH_CONNECTION, in tmux at
 // 120x40; the shell prints "EXIT=<status>" when netlens ends. The netlens
-// nft table is removed when the test ends.
-func startFilterTUI(t *testing.T, port string) (*tmuxSession, string) {
+// nft table is removed when the test ends. extra are more arguments of
+// netlens (no quotes in them).
+func startFilterTUI(t *testing.T, port string, extra ...string) (*tmuxSession, string) {
 	t.Helper()
 	bin := netlensBinary(t)
 	ns := testNetns(t)
 	script := fmt.Sprintf(`socat TCP-LISTEN:%s,reuseaddr,fork /dev/null &
-env -u SSH_CONNECTION %s --filter-backend nft
+env -u SSH_CONNECTION %s --filter-backend nft %s
 echo "EXIT=$?"
 kill %%1
-sleep 60`, port, bin)
+sleep 60`, port, bin, strings.Join(extra, " "))
 	s := startTmux(t, 120, 40, []string{"TERM=xterm-256color"}, fmt.Sprintf("ip netns exec %s sh -c '%s'", ns, strings.ReplaceAll(script, "'", `'\''`)))
 	deleteNetlensTable(t, ns)
 	return s, ns

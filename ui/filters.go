@@ -38,7 +38,8 @@ const (
 	modeForm
 	modeDelete
 	modeGuard
-	modeLog // a rule's live packet log
+	modeLog    // a rule's live packet log
+	modePolicy // choosing a default policy to set (filterpolicy.go)
 )
 
 // filtersInfoLines are the lines above the rules table: the backend (or
@@ -77,6 +78,7 @@ type filtersPage struct {
 	pageH   int        // the page's height (the list's is less)
 	mine    pendingTxn // the change this UI applied last, until it ends
 	confirm bool       // mine was confirmed here
+	pol     policyChoice
 }
 
 // pendingTxn is a change applied with a revert deadline.
@@ -291,6 +293,8 @@ func (p *filtersPage) Update(msg tea.Msg) (page, tea.Cmd) {
 			return p, p.deleteKey(msg)
 		case modeGuard:
 			return p, p.guardKey(msg)
+		case modePolicy:
+			return p, p.policyKey(msg)
 		case modeLog:
 			if p.log.key(p.Keys, msg, p.pageH) {
 				p.log.close()
@@ -393,6 +397,12 @@ func (p *filtersPage) rulesKey(msg tea.KeyPressMsg) tea.Cmd {
 			p.delID = r.ID
 			p.mode = modeDelete
 		}
+	case key.Matches(msg, k.RulePolicy):
+		if ro := p.readOnly(); ro != "" {
+			p.setMsg("cannot set a policy: "+ro, true)
+			return nil
+		}
+		p.openPolicy()
 	case key.Matches(msg, k.RuleLog) && p.hasLog():
 		r, ok := p.selectedRule()
 		if !ok {
@@ -674,6 +684,8 @@ func (p *filtersPage) View() string {
 		return p.formView()
 	case modeGuard:
 		return p.guardView()
+	case modePolicy:
+		return p.policyView()
 	case modeLog:
 		return p.log.view(p.Styles, p.Width, p.pageH)
 	}
@@ -686,6 +698,9 @@ func (p *filtersPage) View() string {
 		}
 	}
 	left := " " + itoa(n) + " rules, " + itoa(on) + " on, in evaluation order"
+	if p.snap.Rules != nil {
+		left += policySummary(p.snap.Rules.Hooks)
+	}
 	head := summaryLine(s, left, p.rightLabel(n), p.Width)
 	empty := "no rules (a adds one)"
 	if p.readOnly() != "" {
@@ -715,7 +730,7 @@ func (p *filtersPage) infoView() string {
 	case p.ctl == nil:
 		lines = append(lines, s.Dim.Render(fitString(" backend "+rs.Backend+": rules are shown; changing them is not available here", w)))
 	default:
-		lines = append(lines, s.Dim.Render(fitString(" backend "+rs.Backend+":  space on/off  a add  e edit  d delete  c confirm", w)))
+		lines = append(lines, s.Dim.Render(fitString(" backend "+rs.Backend+":  space on/off  a add  e edit  d delete  c confirm  P policy", w)))
 	}
 	if cd := p.countdown(); cd != "" {
 		text := " " + cd + ": press c to keep the change, else it is undone"
@@ -763,10 +778,11 @@ func (p *filtersPage) verdictLine() string {
 	if rs == nil || rs.ReadOnly != "" && len(rs.Hooks) == 0 {
 		return ""
 	}
+	if rs.Backend == rules.BackendNFT {
+		// nftables keeps no verdict counters; the policies are netlens's
+		return " per-hook verdicts: not kept by nftables (the kernel module keeps them)"
+	}
 	if len(rs.Hooks) == 0 {
-		if rs.Backend == rules.BackendNFT {
-			return " per-hook verdicts: not kept by nftables (the kernel module keeps them)"
-		}
 		return " per-hook verdicts: none"
 	}
 	var b strings.Builder
@@ -783,20 +799,6 @@ func (p *filtersPage) verdictLine() string {
 	}
 	if b.Len() == len(" verdicts seen/dropped:") {
 		b.WriteString(" no packet seen yet")
-	}
-	// a DROP default policy drops what no rule accepts: say where
-	var drops []string
-	for _, h := range rs.Hooks {
-		if h.Policy == model.ActionDrop {
-			fam := "4"
-			if h.Family == model.FamilyIPv6 {
-				fam = "6"
-			}
-			drops = append(drops, hookAbbrev[h.Hook]+fam)
-		}
-	}
-	if len(drops) > 0 {
-		return " policy DROP at " + strings.Join(drops, " ") + ";" + b.String()
 	}
 	return b.String()
 }
@@ -948,7 +950,7 @@ func ruleRef(r model.Rule) string {
 // ShortHelp implements page.
 func (p *filtersPage) ShortHelp() []key.Binding {
 	k := p.Keys
-	return []key.Binding{k.RuleToggle, k.RuleAdd, k.RuleEdit, k.RuleDelete, k.RuleConfirm}
+	return []key.Binding{k.RuleToggle, k.RuleAdd, k.RuleEdit, k.RuleDelete, k.RuleConfirm, k.RulePolicy}
 }
 
 // FullHelp implements page.
@@ -958,7 +960,7 @@ func (p *filtersPage) FullHelp() [][]key.Binding {
 	if p.hasLog() {
 		last = k.RuleLog
 	}
-	return [][]key.Binding{{k.RuleToggle, k.RuleAdd, k.RuleEdit, k.RuleDelete, k.RuleConfirm, last}}
+	return [][]key.Binding{{k.RuleToggle, k.RuleAdd, k.RuleEdit, k.RuleDelete, k.RuleConfirm, k.RulePolicy, last}}
 }
 
 // countdownMsg is a tick of the pending change's countdown.
@@ -1026,7 +1028,9 @@ func (p *filtersPage) HelpLines(width int) []string {
 		fitString(" Filters: On * = part of a change waiting for c; a change that can drop traffic", width),
 		fitString(" is undone at its deadline (REVERT IN, also in the header) unless c keeps it;", width),
 		fitString(" one that would cut your SSH session or established connections asks again", width),
-		fitString(" (Y or y twice). Foreign rules (id fN: nft handle N) are shown, never changed.", width)}
+		fitString(" (Y or y twice). Foreign rules (id fN: nft handle N) are shown, never changed.", width),
+		fitString(" P sets a hook's default policy (what no rule decides): a DROP policy is guarded", width),
+		fitString(" and undone at its deadline unless c keeps it, like a dropping rule.", width)}
 }
 
 // withPacketLog gives the page the packet log control (nil: none).

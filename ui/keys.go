@@ -44,6 +44,7 @@ type KeyMap struct {
 	RuleDelete  key.Binding
 	RuleConfirm key.Binding
 	RuleLog     key.Binding // the selected rule's live packet log (kernel module)
+	RulePolicy  key.Binding // set a hook's default policy
 
 	// Sysctl tab (and a Drops counter's explanation).
 	SysctlEdit    key.Binding
@@ -103,6 +104,7 @@ func DefaultKeyMap() *KeyMap {
 		RuleDelete:  key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "delete")),
 		RuleConfirm: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "confirm")),
 		RuleLog:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "packet log")),
+		RulePolicy:  key.NewBinding(key.WithKeys("P"), key.WithHelp("P", "policy")),
 
 		CaptureWrite:  key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "pcapng")),
 		SysctlEdit:    key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit value")),

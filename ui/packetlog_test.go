@@ -74,7 +74,7 @@ func TestFiltersPolicyHeader(t *testing.T) {
 		}}})
 	a := newTestApp(t, store, Options{Controls: Controls{Filters: &fakeFilters{}}}, 120, 40)
 	runKeys(t, a, "4")
-	if s := screen(a); !strings.Contains(s, "policy DROP at in4;") || strings.Contains(s, "in6;") {
+	if s := screen(a); !strings.Contains(s, "in evaluation order; policy DROP at in4, else accept") {
 		t.Errorf("no drop policy in the header:\n%s", s)
 	}
 }

@@ -60,9 +60,14 @@ type PolicySetter interface {
 	SetPolicy(p rules.Policy, revert time.Duration) (txn uint32, revertAt time.Time, err error)
 }
 
+// bothFamilies is a PolicySetter whose SetPolicy takes
+// model.RuleFamilyBoth and sets both families in one transaction (nft:
+// one change is pending at a time, so two would not do).
+type bothFamilies interface{ PolicyBothFamilies() }
+
 // ErrNoPolicy is wrapped by a policy change on a backend without default
 // policies.
-var ErrNoPolicy = errors.New("this filter backend has no default policy (the netlens kernel module has; nftables: set the policy of your own base chain)")
+var ErrNoPolicy = errors.New("this filter backend has no default policy")
 
 // ErrReadOnly is wrapped by every change refused by a read-only backend.
 var ErrReadOnly = errors.New("filter rules are read-only")
@@ -190,4 +195,6 @@ var (
 	_ Backend = readOnly{}
 
 	_ PolicySetter = (*kmodbackend.Backend)(nil)
+	_ PolicySetter = (*nft.Backend)(nil)
+	_ bothFamilies = (*nft.Backend)(nil)
 )

@@ -162,7 +162,11 @@ func (m *Manager) setPolicy(p rules.Policy, revert time.Duration) (rules.Result,
 		return res, fmt.Errorf("%s backend: %w", m.Backend.Name(), ErrNoPolicy)
 	}
 	var done []string
-	for _, f := range p.Families() {
+	fams := p.Families()
+	if _, ok := ps.(bothFamilies); ok {
+		fams = []model.Family{p.Family} // one transaction
+	}
+	for _, f := range fams {
 		one := p
 		one.Family = f
 		txn, at, err := ps.SetPolicy(one, revert)

@@ -133,6 +133,9 @@ type copyRule struct {
 	rule   model.Rule
 	sets   setRefs // the sets the copy looks up
 	err    error   // decode error: foreign
+	// policy is the family of a default policy rule (policy.go), "" for
+	// any other rule; such a copy is neither a netlens rule nor foreign.
+	policy model.Family
 }
 
 // readCopies lists every rule of the table, chain by chain, in chain
@@ -161,7 +164,11 @@ func (b *Backend) readCopies() ([]copyRule, error) {
 			if derr == nil && refs != (setRefs{}) {
 				derr = resolveSets(c, &mr, refs)
 			}
-			out = append(out, copyRule{chain: ch.Name, handle: r.Handle, meta: m, ok: ok, rule: mr, sets: refs, err: derr})
+			cp := copyRule{chain: ch.Name, handle: r.Handle, meta: m, ok: ok, rule: mr, sets: refs, err: derr}
+			if !ok && derr == nil && slices.Contains(hookChains, ch.Name) {
+				cp.policy = decodePolicyUserData(r.UserData)
+			}
+			out = append(out, cp)
 		}
 	}
 	return out, nil
@@ -173,6 +180,9 @@ func group(copies []copyRule) []model.Rule {
 	var order []uint32
 	var out []model.Rule
 	for _, cp := range copies {
+		if cp.policy != "" {
+			continue
+		}
 		if !cp.ok || cp.err != nil {
 			r := cp.rule
 			if cp.err != nil {
@@ -240,9 +250,6 @@ func (b *Backend) List() ([]model.Rule, error) {
 	return rules, nil
 }
 
-// Verdicts returns nil: nftables keeps no per-hook verdict counters.
-func (b *Backend) Verdicts() ([]model.HookVerdicts, error) { return nil, nil }
-
 func hookMask(hooks []string) uint8 {
 	var m uint8
 	for _, h := range hooks {
@@ -291,10 +298,11 @@ func queueRule(c *nftables.Conn, r model.Rule, existing []copyRule, carry map[st
 		var before *copyRule
 		for i := range existing {
 			e := &existing[i]
-			if e.chain != chainName || !e.ok {
+			if e.chain != chainName || !e.ok && e.policy == "" {
 				continue
 			}
-			if cmp.Or(cmp.Compare(e.meta.Priority, r.Priority), cmp.Compare(e.meta.ID, r.ID)) > 0 {
+			// a default policy rule stays last
+			if e.policy != "" || cmp.Or(cmp.Compare(e.meta.Priority, r.Priority), cmp.Compare(e.meta.ID, r.ID)) > 0 {
 				before = e
 				break
 			}
@@ -458,7 +466,7 @@ func (b *Backend) Delete(id uint32, revert time.Duration) error {
 	return b.change("delete", copies, revert, []uint32{id}, func(c *nftables.Conn) error {
 		n := 0
 		for _, cp := range copies {
-			if (cp.ok && cp.meta.ID == id) || (!cp.ok || cp.err != nil) && foreignIDBase+uint32(cp.handle) == id {
+			if (cp.ok && cp.meta.ID == id) || (!cp.ok || cp.err != nil) && cp.policy == "" && foreignIDBase+uint32(cp.handle) == id {
 				if err := c.DelRule(cpRule(cp)); err != nil {
 					return err
 				}
@@ -545,7 +553,7 @@ func (b *Backend) change(op string, copies []copyRule, revert time.Duration, cha
 	var st *revertState
 	if revert > 0 {
 		var err error
-		if st, err = b.arm(group(copies), changed, revert); err != nil {
+		if st, err = b.arm(group(copies), dropPolicies(copies), changed, revert); err != nil {
 			return fmt.Errorf("nft %s: arm the revert: %w", op, err)
 		}
 	}

@@ -26,6 +26,9 @@ type revertState struct {
 	Deadline  time.Time    `json:"deadline"`
 	Changed   []uint32     `json:"changed"`
 	Prev      []model.Rule `json:"prev"`
+	// PrevPolicies are the DROP default policies before the change (nil
+	// in a state file written before netlens had them: left alone).
+	PrevPolicies *[]policyKey `json:"prev_policies,omitempty"`
 	HelperPID int          `json:"helper_pid,omitempty"`
 }
 
@@ -86,12 +89,15 @@ func writeFileAtomic(path string, data []byte) error {
 // once the helper has read it. The helper runs in its own session
 // (setsid), outside this process's process group, so it survives this
 // process being killed (SIGKILL) and the terminal hanging up.
-func (b *Backend) arm(prev []model.Rule, changed []uint32, revert time.Duration) (*revertState, error) {
+func (b *Backend) arm(prev []model.Rule, policies []policyKey, changed []uint32, revert time.Duration) (*revertState, error) {
 	path, err := b.statePath()
 	if err != nil {
 		return nil, err
 	}
-	st := &revertState{Txn: rand.Uint32()>>1 | 1, Deadline: time.Now().Add(revert), Changed: changed, Prev: prev}
+	if policies == nil {
+		policies = []policyKey{}
+	}
+	st := &revertState{Txn: rand.Uint32()>>1 | 1, Deadline: time.Now().Add(revert), Changed: changed, Prev: prev, PrevPolicies: &policies}
 	if err := b.writeState(st); err != nil {
 		return nil, err
 	}
@@ -246,7 +252,7 @@ func (b *Backend) claimAndRestore(path string, st *revertState, logf func(model.
 	case claimErr == nil:
 		defer os.Remove(claimed)
 	}
-	if err := b.restore(st.Prev); err != nil {
+	if err := b.restore(st.Prev, st.PrevPolicies); err != nil {
 		logf(model.RulesEvent{Message: "revert failed: " + err.Error(), Error: true})
 		return false, fmt.Errorf("nft: revert of transaction %d: %w", st.Txn, err)
 	}
@@ -272,7 +278,9 @@ func unwrapLink(err error) error {
 	return err
 }
 
-func (b *Backend) restore(prev []model.Rule) error {
+// restore puts back the rule set prev and, when not nil, the DROP
+// policies, in one transaction.
+func (b *Backend) restore(prev []model.Rule, policies *[]policyKey) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	copies, err := b.readCopies()
@@ -292,6 +300,11 @@ func (b *Backend) restore(prev []model.Rule) error {
 	ensure(c)
 	if err := queueAll(c, copies, rules); err != nil {
 		return err
+	}
+	if policies != nil {
+		if err := queuePolicies(c, copies, *policies); err != nil {
+			return err
+		}
 	}
 	if err := flush(c, "nft revert"); err != nil {
 		return err
