@@ -225,8 +225,10 @@ JSON object) per packet a rule with --log matched: rule, hook, verdict,
 addresses, ports, length, TCP flags, interfaces, conntrack state. Each rule
 logs at most its --log-rate packets a second; the rest are counted in the
 rule's log_dropped (netlens rules list --json). A count rule with --log is
-a dry run: it shows which packets a drop rule would hit. Kernel module
-backend only.`,
+a dry run: it shows which packets a drop rule would hit. Kernel module:
+its "packets" genetlink group, any number of readers. nftables: the
+nfnetlink_log group 20044 of the namespace, one reader at a time (a
+second one is refused: another process reads the group).`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var id uint32
@@ -243,7 +245,7 @@ backend only.`,
 			defer b.Close()
 			pl, ok := b.(filter.PacketLogger)
 			if !ok {
-				return fmt.Errorf("rules log: the %s backend has no packet log (the netlens kernel module has)", b.Name())
+				return fmt.Errorf("rules log: the %s backend has no packet log (the netlens kernel module and nftables have)", b.Name())
 			}
 			out := cmd.OutOrStdout()
 			enc := json.NewEncoder(out)
@@ -463,7 +465,7 @@ func (rf *ruleFlags) register(fs *pflag.FlagSet) {
 	fs.Uint32Var(&rf.priority, "priority", 0, "lower runs first; ties by id")
 	fs.StringVar(&rf.label, "label", "", "a label (at most 64 bytes)")
 	fs.BoolVar(&rf.disabled, "disabled", false, "add the rule disabled")
-	fs.BoolVar(&rf.log, "log", false, "send the packets the rule matches to the packet log (netlens rules log; kernel module)")
+	fs.BoolVar(&rf.log, "log", false, "send the packets the rule matches to the packet log (netlens rules log)")
 	fs.Uint32Var(&rf.logRate, "log-rate", 0, "packets a second the rule logs at most, 1-100000 (default 10)")
 }
 

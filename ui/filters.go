@@ -1039,8 +1039,8 @@ func (p *filtersPage) withPacketLog(c PacketLogControl) *filtersPage {
 	return p
 }
 
-// hasLog says whether Enter opens the packet log: a control and the
-// kernel module's rules (the nft backend has no packet log).
+// hasLog says whether Enter opens the packet log: a control and a backend
+// that logs (the kernel module, nftables).
 func (p *filtersPage) hasLog() bool {
-	return p.logCtl != nil && p.snap.Rules != nil && p.snap.Rules.Backend == "kmod"
+	return p.logCtl != nil && p.snap.Rules != nil && (p.snap.Rules.Backend == rules.BackendKmod || p.snap.Rules.Backend == rules.BackendNFT)
 }

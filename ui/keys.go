@@ -43,7 +43,7 @@ type KeyMap struct {
 	RuleEdit    key.Binding
 	RuleDelete  key.Binding
 	RuleConfirm key.Binding
-	RuleLog     key.Binding // the selected rule's live packet log (kernel module)
+	RuleLog     key.Binding // the selected rule's live packet log
 	RulePolicy  key.Binding // set a hook's default policy
 
 	// Sysctl tab (and a Drops counter's explanation).

@@ -90,7 +90,7 @@ type Controls struct {
 }
 
 // PacketLogControl streams the packet log of a rule (control/filter.Control
-// over the kernel module's "packets" group). PacketLog blocks until ctx is
+// over the kernel module's "packets" group or nftables' log group). PacketLog blocks until ctx is
 // done and is called from a goroutine the Filters tab owns (it cancels ctx
 // when the log view closes); implementations must be safe for concurrent
 // use.

@@ -197,4 +197,5 @@ var (
 	_ PolicySetter = (*kmodbackend.Backend)(nil)
 	_ PolicySetter = (*nft.Backend)(nil)
 	_ bothFamilies = (*nft.Backend)(nil)
+	_ PacketLogger = (*nft.Backend)(nil)
 )

@@ -8,8 +8,8 @@ import (
 	"netlens/model/rules"
 )
 
-// PacketLogger is a backend with a packet log (the kernel module's; the
-// nft backend does not read nftables' "log group" yet).
+// PacketLogger is a backend with a packet log: the kernel module's
+// "packets" group, or the nft backend's nfnetlink_log group.
 type PacketLogger interface {
 	// PacketLog streams the packets rule id (0: every rule) logs to fn
 	// until ctx is done; lost is called after each receive-buffer overrun
@@ -49,7 +49,7 @@ func (c Control) Confirm(txn uint32) error {
 
 // ErrNoPacketLog is returned by Control.PacketLog when the backend has no
 // packet log.
-var ErrNoPacketLog = errors.New("this filter backend has no packet log (the netlens kernel module has)")
+var ErrNoPacketLog = errors.New("this filter backend has no packet log")
 
 // PacketLog streams rule id's packet log from the backend (it satisfies
 // ui.PacketLogControl); ErrNoPacketLog when the backend has none.

@@ -242,6 +242,18 @@ func formatFlagList(v uint8) string {
 	return strings.Join(out, ",")
 }
 
+// PacketTCPFlags returns the flags set in a TCP header's flags byte as the
+// packet log shows them: "SYN,ACK".
+func PacketTCPFlags(b uint8) string {
+	var out []string
+	for i, n := range []string{"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"} {
+		if b&(1<<i) != 0 {
+			out = append(out, n)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
 // FormatTCPFlags returns the canonical Rule.TCPFlags of a value and mask:
 // "syn,ack" when they are equal, else "syn/syn,ack".
 func FormatTCPFlags(value, mask uint8) string {

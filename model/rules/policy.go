@@ -9,7 +9,7 @@ import (
 
 // Policy is the default verdict of one hook and family: what a packet no
 // rule decides (no ACCEPT, DROP or REJECT rule matched) gets. Every
-// policy is ACCEPT until set (kernel module backend only).
+// policy is ACCEPT until set.
 type Policy struct {
 	// Family is model.FamilyIPv4 or model.FamilyIPv6; in an OpPolicy
 	// also model.RuleFamilyBoth (the change is made for each family).

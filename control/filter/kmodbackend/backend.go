@@ -7,13 +7,13 @@ import (
 	"net"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/mdlayher/netlink"
 
 	"netlens/collectors"
 	"netlens/collectors/kmod"
+	"netlens/internal/logloop"
 	"netlens/internal/proto"
 	"netlens/model"
 	"netlens/model/rules"
@@ -582,36 +582,19 @@ func (b *Backend) PacketLog(ctx context.Context, id uint32, fn func(model.Logged
 	}
 	defer p.Close()
 	_ = p.SetReadBuffer(1 << 20)
-	for ctx.Err() == nil {
-		_ = p.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
-		ps, err := p.Receive()
-		switch {
-		case errors.Is(err, kmod.ErrPacketsLost):
-			if lost != nil {
-				lost()
-			}
-			continue
-		case err != nil && isTimeout(err):
-			continue
-		case err != nil:
-			if ctx.Err() != nil {
-				return nil
-			}
-			return wrap("kmod packet log", err)
+	err = logloop.Run(ctx, p.SetReadDeadline, p.Receive, kmod.ErrPacketsLost, lost, func(pk kmod.Packet) {
+		if id == 0 || pk.RuleID == id {
+			fn(b.loggedPacket(pk))
 		}
-		for _, pk := range ps {
-			if id == 0 || pk.RuleID == id {
-				fn(b.loggedPacket(pk))
-			}
-		}
+	})
+	if err != nil {
+		return wrap("kmod packet log", err)
 	}
 	return nil
 }
 
 var ctNames = map[kmod.CTState]string{kmod.CTNew: "new", kmod.CTEstablished: "established",
 	kmod.CTRelated: "related", kmod.CTInvalid: "invalid", kmod.CTUntracked: "untracked"}
-
-var tcpFlagNames = []string{"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"}
 
 // loggedPacket converts one packet log event.
 func (b *Backend) loggedPacket(p kmod.Packet) model.LoggedPacket {
@@ -650,13 +633,7 @@ func (b *Backend) loggedPacket(p kmod.Packet) model.LoggedPacket {
 		lp.SrcPort, lp.DstPort = p.SrcPort, p.DstPort
 	}
 	if p.Proto == 6 {
-		var fs []string
-		for i, n := range tcpFlagNames {
-			if p.TCPFlags&(1<<i) != 0 {
-				fs = append(fs, n)
-			}
-		}
-		lp.TCPFlags = strings.Join(fs, ",")
+		lp.TCPFlags = rules.PacketTCPFlags(p.TCPFlags)
 	}
 	if p.HasICMP {
 		lp.ICMP = fmt.Sprintf("%d/%d", p.ICMPType, p.ICMPCode)

@@ -136,6 +136,8 @@ type copyRule struct {
 	// policy is the family of a default policy rule (policy.go), "" for
 	// any other rule; such a copy is neither a netlens rule nor foreign.
 	policy model.Family
+	// log is set for a rule's log copy (log.go): its counters and rate.
+	log *logCounts
 }
 
 // readCopies lists every rule of the table, chain by chain, in chain
@@ -160,11 +162,22 @@ func (b *Backend) readCopies() ([]copyRule, error) {
 		}
 		for _, r := range rs {
 			m, ok := decodeUserData(r.UserData)
-			mr, refs, derr := decodeRule(r.Exprs)
+			var lc *logCounts
+			exprs := r.Exprs
+			if ok && m.Flags&metaLogCopy != 0 {
+				// the matches, then counter, limit, counter, log
+				if c, err := decodeLogCopy(exprs); err == nil {
+					lc, exprs = &c, exprs[:len(exprs)-3]
+				}
+			}
+			mr, refs, derr := decodeRule(exprs)
+			if ok && m.Flags&metaLogCopy != 0 && lc == nil && derr == nil {
+				derr = fmt.Errorf("log copy without its log: %w", errForeign)
+			}
 			if derr == nil && refs != (setRefs{}) {
 				derr = resolveSets(c, &mr, refs)
 			}
-			cp := copyRule{chain: ch.Name, handle: r.Handle, meta: m, ok: ok, rule: mr, sets: refs, err: derr}
+			cp := copyRule{chain: ch.Name, handle: r.Handle, meta: m, ok: ok, rule: mr, sets: refs, err: derr, log: lc}
 			if !ok && derr == nil && slices.Contains(hookChains, ch.Name) {
 				cp.policy = decodePolicyUserData(r.UserData)
 			}
@@ -180,7 +193,7 @@ func group(copies []copyRule) []model.Rule {
 	var order []uint32
 	var out []model.Rule
 	for _, cp := range copies {
-		if cp.policy != "" {
+		if cp.policy != "" || cp.log != nil && cp.err == nil {
 			continue
 		}
 		if !cp.ok || cp.err != nil {
@@ -221,6 +234,14 @@ func group(copies []copyRule) []model.Rule {
 		r.Bytes += cp.rule.Bytes
 		if cp.chain == DisabledChain {
 			r.Enabled = false
+		}
+	}
+	for _, cp := range copies {
+		if r := byID[cp.meta.ID]; cp.log != nil && cp.err == nil && r != nil {
+			r.Log, r.LogRate = true, cp.log.rate
+			if cp.log.matched > cp.log.sent {
+				r.LogDropped += cp.log.matched - cp.log.sent
+			}
 		}
 	}
 	for _, id := range order {
@@ -295,6 +316,17 @@ func queueRule(c *nftables.Conn, r model.Rule, existing []copyRule, carry map[st
 			return err
 		}
 		nr := &nftables.Rule{Table: table, Chain: ch, Exprs: ex, UserData: ud}
+		queued := []*nftables.Rule{nr}
+		if r.Log {
+			// its log copy goes right before it
+			lex, err := logCopyExprs(r)
+			if err != nil {
+				return err
+			}
+			lm := m
+			lm.Flags |= metaLogCopy
+			queued = []*nftables.Rule{{Table: table, Chain: ch, Exprs: lex, UserData: encodeUserData(lm)}, nr}
+		}
 		var before *copyRule
 		for i := range existing {
 			e := &existing[i]
@@ -307,11 +339,13 @@ func queueRule(c *nftables.Conn, r model.Rule, existing []copyRule, carry map[st
 				break
 			}
 		}
-		if before != nil && chainName != DisabledChain {
-			nr.Position = before.handle
-			c.InsertRule(nr)
-		} else {
-			c.AddRule(nr)
+		for _, q := range queued {
+			if before != nil && chainName != DisabledChain {
+				q.Position = before.handle
+				c.InsertRule(q)
+			} else {
+				c.AddRule(q)
+			}
 		}
 	}
 	return nil
@@ -389,16 +423,21 @@ func (b *Backend) Change(id uint32, r model.Rule, revert time.Duration) (model.R
 	}
 	r.ID = id
 	var mine []copyRule
+	nth := 0 // rule copies (not log copies) seen
 	carry := map[string][2]uint64{}
 	for _, cp := range copies {
 		if cp.ok && cp.meta.ID == id {
 			mine = append(mine, cp)
+			if cp.log != nil {
+				continue // its log counters start again
+			}
 			// a disabled copy's hook is the next base chain in its mask
 			// order; counters go to the same hook when enabled again.
 			hook := cp.chain
 			if hook == DisabledChain {
-				hook = nthHook(cp.meta.Hooks, len(mine)-1)
+				hook = nthHook(cp.meta.Hooks, nth)
 			}
+			nth++
 			carry[hook] = [2]uint64{cp.rule.Packets, cp.rule.Bytes}
 		}
 	}

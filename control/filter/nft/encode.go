@@ -17,10 +17,6 @@ import (
 	"netlens/model/rules"
 )
 
-// errNoLog refuses a rule with Log: nftables can log to an nflog group
-// ("log group N"), but netlens does not read nfnetlink_log yet.
-var errNoLog = errors.New("the nft backend has no packet log yet (the netlens kernel module has): add the rule without --log")
-
 // errForeign is returned by decodeRule for a rule netlens did not write.
 var errForeign = errors.New("not a netlens rule")
 
@@ -30,6 +26,10 @@ const (
 	udataComment = 0    // NFTNL_UDATA_RULE_COMMENT
 	udataNetlens = 0x4e // netlens: version, id, priority, hooks, flags
 	udataVersion = 1
+
+	// metaLogCopy (in meta.Flags): the copy is a rule's packet log
+	// companion (log.go), not the rule.
+	metaLogCopy = 1 << 0
 )
 
 // meta is what a netlens rule keeps in its user data.
@@ -37,6 +37,7 @@ type meta struct {
 	ID       uint32
 	Priority uint32
 	Hooks    uint8 // bit n: hook NF_INET_* n
+	Flags    uint8 // metaLogCopy
 	Label    string
 }
 
@@ -45,6 +46,9 @@ func encodeUserData(m meta) []byte {
 	v = binary.BigEndian.AppendUint32(v, m.ID)
 	v = binary.BigEndian.AppendUint32(v, m.Priority)
 	v = append(v, m.Hooks)
+	if m.Flags != 0 {
+		v = append(v, m.Flags)
+	}
 	var ud []byte
 	if m.Label != "" {
 		// a TLV length is one byte; labels are at most 64 bytes anyway
@@ -76,6 +80,10 @@ func decodeUserData(ud []byte) (m meta, ok bool) {
 				m.ID = binary.BigEndian.Uint32(v[1:])
 				m.Priority = binary.BigEndian.Uint32(v[5:])
 				m.Hooks = v[9]
+				m.Flags = 0
+				if n >= 11 {
+					m.Flags = v[10]
+				}
 				ok = true
 			}
 		}
@@ -108,9 +116,33 @@ func be16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
 // encodeRule returns the expressions of one nftables copy of r: its
 // matches, a counter starting at the given values, and its verdict.
 func encodeRule(r model.Rule, packets, bytes uint64) ([]expr.Any, error) {
-	if r.Log {
-		return nil, errNoLog
+	ex, err := encodeMatches(r)
+	if err != nil {
+		return nil, err
 	}
+	ex = append(ex, &expr.Counter{Packets: packets, Bytes: bytes})
+	switch r.Action {
+	case model.ActionAccept:
+		ex = append(ex, &expr.Verdict{Kind: expr.VerdictAccept})
+	case model.ActionDrop:
+		ex = append(ex, &expr.Verdict{Kind: expr.VerdictDrop})
+	case model.ActionReject:
+		// as the kmod backend: a TCP reset for tcp, else port unreachable
+		// (icmpx: ICMP or ICMPv6 by the packet's family)
+		if r.Proto == "tcp" || r.Proto == "6" {
+			ex = append(ex, &expr.Reject{Type: unix.NFT_REJECT_TCP_RST})
+		} else {
+			ex = append(ex, &expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_PORT_UNREACH})
+		}
+	case model.ActionCount:
+	default:
+		return nil, fmt.Errorf("unknown action %q", r.Action)
+	}
+	return ex, nil
+}
+
+// encodeMatches returns the match expressions of r.
+func encodeMatches(r model.Rule) ([]expr.Any, error) {
 	var ex []expr.Any
 	cmpEq := func(data []byte) expr.Any { return &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: data} }
 	// cmpOf compares for equality, or for inequality when field is negated
@@ -240,24 +272,6 @@ func encodeRule(r model.Rule, packets, bytes uint64) ([]expr.Any, error) {
 	}
 	if r.OutIface != "" {
 		ex = append(ex, &expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1}, cmpOf("oif", ifname(r.OutIface)))
-	}
-	ex = append(ex, &expr.Counter{Packets: packets, Bytes: bytes})
-	switch r.Action {
-	case model.ActionAccept:
-		ex = append(ex, &expr.Verdict{Kind: expr.VerdictAccept})
-	case model.ActionDrop:
-		ex = append(ex, &expr.Verdict{Kind: expr.VerdictDrop})
-	case model.ActionReject:
-		// as the kmod backend: a TCP reset for tcp, else port unreachable
-		// (icmpx: ICMP or ICMPv6 by the packet's family)
-		if r.Proto == "tcp" || r.Proto == "6" {
-			ex = append(ex, &expr.Reject{Type: unix.NFT_REJECT_TCP_RST})
-		} else {
-			ex = append(ex, &expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_PORT_UNREACH})
-		}
-	case model.ActionCount:
-	default:
-		return nil, fmt.Errorf("unknown action %q", r.Action)
 	}
 	return ex, nil
 }

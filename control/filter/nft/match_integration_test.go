@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -34,17 +35,20 @@ func (l *lab) ruleLines(t *testing.T, table, chain string) []string {
 
 // nftShows checks that nft(8) lists the netlens input chain as exactly
 // what it prints for text added by nft itself: the oracle is nft's own
-// compiler and printer, on a scratch table of the same namespace.
-func (l *lab) nftShows(t *testing.T, text string) {
+// compiler and printer, on a scratch table of the same namespace. More
+// texts are more rules, in chain order.
+func (l *lab) nftShows(t *testing.T, texts ...string) {
 	t.Helper()
 	l.ns.Run(t, "nft", "add", "table", "inet", "oracle")
 	l.ns.Run(t, "nft", "add", "chain", "inet", "oracle", "c")
 	defer l.ns.Run(t, "nft", "delete", "table", "inet", "oracle")
-	l.ns.Run(t, "nft", "add", "rule", "inet", "oracle", "c", text)
+	for _, text := range texts {
+		l.ns.Run(t, "nft", "add", "rule", "inet", "oracle", "c", text)
+	}
 	want := l.ruleLines(t, "oracle", "c")
 	got := l.ruleLines(t, TableName, "input")
-	if len(want) != 1 || len(got) != 1 || got[0] != want[0] {
-		t.Errorf("nft lists the netlens rule as %q; for %q nft itself prints %q", got, text, want)
+	if len(want) != len(texts) || !slices.Equal(got, want) {
+		t.Errorf("nft lists the netlens rule as %q; for %q nft itself prints %q", got, texts, want)
 	}
 }
 

@@ -22,14 +22,14 @@ import (
 // revertState is the revert helper's state file: the rule set to restore
 // and when.
 type revertState struct {
-	Txn       uint32       `json:"txn"`
-	Deadline  time.Time    `json:"deadline"`
-	Changed   []uint32     `json:"changed"`
-	Prev      []model.Rule `json:"prev"`
+	Txn      uint32       `json:"txn"`
+	Deadline time.Time    `json:"deadline"`
+	Changed  []uint32     `json:"changed"`
+	Prev     []model.Rule `json:"prev"`
 	// PrevPolicies are the DROP default policies before the change (nil
 	// in a state file written before netlens had them: left alone).
 	PrevPolicies *[]policyKey `json:"prev_policies,omitempty"`
-	HelperPID int          `json:"helper_pid,omitempty"`
+	HelperPID    int          `json:"helper_pid,omitempty"`
 }
 
 // statePath is the state file of the backend's namespace, named after the
