@@ -225,6 +225,7 @@ func TestCLIStatefulMatches(t *testing.T) {
 			"--src", "!10.0.0.0/8"},
 		{"add", "--action", "drop", "--proto", "icmp", "--icmp", "!= echo-request", "--iif", "eth0"},
 		{"add", "--action", "accept", "--ct-state", "established,related", "--negate", "ct_state"},
+		{"add", "--action", "drop", "--proto", "icmpv6", "--icmp", "destination-unreachable/port-unreachable"},
 	} {
 		if r := runCLI(t, b, nil, "", append(args, "--no-revert")...); r.err != nil {
 			t.Fatalf("%q: %v", args, r.err)
@@ -234,6 +235,7 @@ func TestCLIStatefulMatches(t *testing.T) {
 		{CTState: []string{"new"}, TCPFlags: "syn/syn,ack", Negate: []string{"src"}},
 		{ICMP: "echo-request", Negate: []string{"icmp"}},
 		{CTState: []string{"established", "related"}, Negate: []string{"ct_state"}},
+		{ICMP: "destination-unreachable/4"}, // the code's number (JSON keeps it)
 	}
 	for i, w := range want {
 		got := rules.Normalize(b.Rules[i])
@@ -243,7 +245,7 @@ func TestCLIStatefulMatches(t *testing.T) {
 	}
 	r := runCLI(t, b, nil, "", "list")
 	for _, s := range []string{"tcp !10.0.0.0/8 -> *:8080 flags syn/syn,ack ct new", "icmp * -> * type !echo-request iif eth0",
-		"ct !established,related"} {
+		"ct !established,related", "icmpv6 * -> * type destination-unreachable/port-unreachable"} {
 		if !strings.Contains(r.out, s) {
 			t.Errorf("list lacks %q:\n%s", s, r.out)
 		}

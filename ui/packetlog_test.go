@@ -25,12 +25,18 @@ func (f *fakePacketLog) PacketLog(ctx context.Context, id uint32, fn func(model.
 	return nil
 }
 
-// TestFiltersPacketLog: Enter on a kernel module rule opens its live
-// packet log: the packets in order, the lost count, p pauses, esc goes
-// back to the rules.
+// TestFiltersPacketLog: Enter on a rule of the kernel module or of the
+// nft backend opens its live packet log: the packets in order, the lost
+// count, p pauses, esc goes back to the rules.
 func TestFiltersPacketLog(t *testing.T) {
+	for _, backend := range []string{"kmod", "nft"} {
+		t.Run(backend, func(t *testing.T) { testPacketLog(t, backend) })
+	}
+}
+
+func testPacketLog(t *testing.T, backend string) {
 	store := rulesStore()
-	store.Publish(model.RulesUpdate{State: model.RulesState{Backend: "kmod", At: t0.Add(9 * time.Second), Rules: fixtureRules()}})
+	store.Publish(model.RulesUpdate{State: model.RulesState{Backend: backend, At: t0.Add(9 * time.Second), Rules: fixtureRules()}})
 	lh := netip.MustParseAddr("127.0.0.1")
 	fl := &fakePacketLog{ids: make(chan uint32, 1)}
 	for i := range 3 {

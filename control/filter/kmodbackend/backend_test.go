@@ -200,6 +200,27 @@ func TestConvertRoundTrip(t *testing.T) {
 	if k, _ := ToKmod(rules[6]); !k.ICMPTypeSet || k.ICMPType != 1 || !k.ICMPCodeSet || k.ICMPCode != 4 || k.Negate != kmod.NegICMP {
 		t.Errorf("icmpv6 rule to the module: %+v", k)
 	}
+	// ICMP codes by nft name go to the module as numbers and read back
+	// in the canonical form (type name, code number)
+	for _, tt := range []struct {
+		proto, icmp string
+		typ, code   uint8
+		back        string
+	}{
+		{"icmp", "destination-unreachable/port-unreachable", 3, 3, "destination-unreachable/3"},
+		{"icmp", "time-exceeded/host-unreachable", 11, 1, "time-exceeded/1"},
+		{"icmpv6", "destination-unreachable/admin-prohibited", 1, 1, "destination-unreachable/1"},
+	} {
+		r := model.Rule{ID: 11, Enabled: true, Hooks: []string{model.HookInput}, Proto: tt.proto, ICMP: tt.icmp, Action: model.ActionDrop}
+		k, err := ToKmod(r)
+		if err != nil || !k.ICMPTypeSet || !k.ICMPCodeSet || k.ICMPType != tt.typ || k.ICMPCode != tt.code {
+			t.Errorf("%s %s to the module: %+v, %v", tt.proto, tt.icmp, k, err)
+			continue
+		}
+		if got := FromKmod(k, now).ICMP; got != tt.back {
+			t.Errorf("%s %s reads back as %q, want %q", tt.proto, tt.icmp, got, tt.back)
+		}
+	}
 	if _, err := ToKmod(model.Rule{Action: "masquerade"}); err == nil {
 		t.Error("ToKmod accepted action masquerade")
 	}
