@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"net"
 	"net/netip"
 	"os/exec"
 	"strconv"
@@ -13,9 +12,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"golang.org/x/sys/unix"
 
 	"netlens/control/filter/nft"
 	"netlens/internal/netnstest"
@@ -35,17 +31,7 @@ func TestIntegrationRulesLogNftJSON(t *testing.T) {
 	requireTools(t, "nft")
 	bin := netlensBinary(t)
 	a, peer := netnstest.New(t, "nllog"), netnstest.New(t, "nlpeer")
-	netnstest.Run(t, "ip", "link", "add", "nla0", "netns", a.Name, "type", "veth", "peer", "name", "nlb0", "netns", peer.Name)
-	for _, x := range []struct {
-		ns        *netnstest.NS
-		dev, addr string
-	}{{a, "nla0", "10.78.0.1"}, {peer, "nlb0", "10.78.0.2"}} {
-		x.ns.Run(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
-		x.ns.Run(t, "ip", "addr", "add", x.addr+"/24", "dev", x.dev)
-		x.ns.Run(t, "ip", "link", "set", x.dev, "up")
-	}
-	macA := strings.TrimSpace(a.Run(t, "cat", "/sys/class/net/nla0/address"))
-	peer.Run(t, "ip", "neigh", "replace", "10.78.0.1", "lladdr", macA, "dev", "nlb0", "nud", "permanent")
+	netnstest.Veth(t, a, peer, "nla0", "10.78.0.1", "nlb0", "10.78.0.2")
 	netlens := func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command("ip", append([]string{"netns", "exec", a.Name, "env", "-u", "SSH_CONNECTION", bin, "rules", "--filter-backend", "nft"}, args...)...)
@@ -56,26 +42,11 @@ func TestIntegrationRulesLogNftJSON(t *testing.T) {
 		return string(out)
 	}
 	send := func(dport uint16, sports []uint16) {
-		peer.Do(t, func() {
-			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_RAW)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer unix.Close(fd)
-			for i, sp := range sports {
-				ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IPv4(10, 78, 0, 2), DstIP: net.IPv4(10, 78, 0, 1)}
-				udp := &layers.UDP{SrcPort: layers.UDPPort(sp), DstPort: layers.UDPPort(dport)}
-				udp.SetNetworkLayerForChecksum(ip)
-				buf := gopacket.NewSerializeBuffer()
-				if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
-					ip, udp, gopacket.Payload(make([]byte, i))); err != nil {
-					t.Fatal(err)
-				}
-				if err := unix.Sendto(fd, buf.Bytes(), 0, &unix.SockaddrInet4{Addr: [4]byte{10, 78, 0, 1}}); err != nil {
-					t.Fatal(err)
-				}
-			}
-		})
+		var ds []netnstest.UDP
+		for i, sp := range sports {
+			ds = append(ds, netnstest.UDP{SrcPort: sp, DstPort: dport, Payload: i})
+		}
+		peer.SendUDP4(t, netip.MustParseAddr("10.78.0.2"), netip.MustParseAddr("10.78.0.1"), ds)
 	}
 	// logLines starts `rules log --json`, waits until it has bound the
 	// group, runs fn, and returns the lines read within d after it.

@@ -2,7 +2,6 @@ package nft
 
 import (
 	"context"
-	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -11,65 +10,25 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"golang.org/x/sys/unix"
 
 	"netlens/internal/netnstest"
 	"netlens/model"
 )
 
 // logVeth joins the lab's namespace (nla0, 10.77.0.1) and a peer (nlb0,
-// 10.77.0.2) with a veth pair, static neighbours, IPv6 off.
+// 10.77.0.2) with a veth pair.
 func logVeth(t *testing.T, l *lab) *netnstest.NS {
 	t.Helper()
 	peer := netnstest.New(t, "nlpeer")
-	netnstest.Run(t, "ip", "link", "add", "nla0", "netns", l.ns.Name, "type", "veth", "peer", "name", "nlb0", "netns", peer.Name)
-	for _, x := range []struct {
-		ns        *netnstest.NS
-		dev, addr string
-	}{{l.ns, "nla0", "10.77.0.1"}, {peer, "nlb0", "10.77.0.2"}} {
-		x.ns.Run(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
-		x.ns.Run(t, "ip", "addr", "add", x.addr+"/24", "dev", x.dev)
-		x.ns.Run(t, "ip", "link", "set", x.dev, "up")
-	}
-	macA := strings.TrimSpace(l.ns.Run(t, "cat", "/sys/class/net/nla0/address"))
-	macB := strings.TrimSpace(peer.Run(t, "cat", "/sys/class/net/nlb0/address"))
-	l.ns.Run(t, "ip", "neigh", "replace", "10.77.0.2", "lladdr", macB, "dev", "nla0", "nud", "permanent")
-	peer.Run(t, "ip", "neigh", "replace", "10.77.0.1", "lladdr", macA, "dev", "nlb0", "nud", "permanent")
+	netnstest.Veth(t, l.ns, peer, "nla0", "10.77.0.1", "nlb0", "10.77.0.2")
 	return peer
 }
 
-// sent is one crafted datagram: its source port and payload length.
-type sent struct {
-	sport uint16
-	n     int
-}
-
-// sendUDP crafts IPv4/UDP datagrams 10.77.0.2:sport -> 10.77.0.1:dport
-// with gopacket and sends them from peer through a raw socket.
-func sendUDP(t *testing.T, peer *netnstest.NS, dport uint16, ds []sent) {
+// sendUDP sends datagrams 10.77.0.2:sport -> 10.77.0.1:dport from peer,
+// crafted with gopacket.
+func sendUDP(t *testing.T, peer *netnstest.NS, ds []netnstest.UDP) {
 	t.Helper()
-	peer.Do(t, func() {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_RAW)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer unix.Close(fd)
-		for _, d := range ds {
-			ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IPv4(10, 77, 0, 2), DstIP: net.IPv4(10, 77, 0, 1)}
-			udp := &layers.UDP{SrcPort: layers.UDPPort(d.sport), DstPort: layers.UDPPort(dport)}
-			udp.SetNetworkLayerForChecksum(ip)
-			buf := gopacket.NewSerializeBuffer()
-			if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
-				ip, udp, gopacket.Payload(make([]byte, d.n))); err != nil {
-				t.Fatal(err)
-			}
-			if err := unix.Sendto(fd, buf.Bytes(), 0, &unix.SockaddrInet4{Addr: [4]byte{10, 77, 0, 1}}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	})
+	peer.SendUDP4(t, netip.MustParseAddr("10.77.0.2"), netip.MustParseAddr("10.77.0.1"), ds)
 }
 
 // logReader runs PacketLog for rule id until the test ends and collects
@@ -172,15 +131,15 @@ func TestIntegrationPacketLogNft(t *testing.T) {
 		`udp dport 7000 counter`)
 
 	lr := l.readLog(t, 0)
-	var ds []sent
+	var ds []netnstest.UDP
 	var want []logTuple
 	for i := range 40 {
-		d := sent{sport: uint16(40000 + i), n: i * 3}
+		d := netnstest.UDP{SrcPort: uint16(40000 + i), DstPort: 7000, Payload: i * 3}
 		ds = append(ds, d)
 		want = append(want, logTuple{count.ID, "input", "nla0", model.ActionCount, "udp", netip.MustParseAddr("10.77.0.2"),
-			netip.MustParseAddr("10.77.0.1"), d.sport, 7000, uint32(28 + d.n)})
+			netip.MustParseAddr("10.77.0.1"), d.SrcPort, 7000, uint32(28 + d.Payload)})
 	}
-	sendUDP(t, peer, 7000, ds)
+	sendUDP(t, peer, ds)
 	got := lr.wait(len(want), 5*time.Second)
 	if diff := cmp.Diff(want, tuples(got), cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
 		t.Errorf("logged packets (-want +got):\n%s", diff)
@@ -199,12 +158,12 @@ func TestIntegrationPacketLogNft(t *testing.T) {
 	lr.mu.Lock()
 	lr.got = nil
 	lr.mu.Unlock()
-	var ds2 []sent
+	var ds2 []netnstest.UDP
 	for i := range 60 {
-		ds2 = append(ds2, sent{sport: uint16(41000 + i), n: 8})
+		ds2 = append(ds2, netnstest.UDP{SrcPort: uint16(41000 + i), DstPort: 7001, Payload: 8})
 	}
 	start := time.Now()
-	sendUDP(t, peer, 7001, ds2)
+	sendUDP(t, peer, ds2)
 	took := time.Since(start)
 	got = lr.wait(60, 1500*time.Millisecond)
 	maxLogged := 10 + int(took.Seconds()*10) + 1
