@@ -125,7 +125,7 @@ func (p *filtersPage) policyView() string {
 	}
 	lines = append(lines, "",
 		fitString(" set: "+chosen.String(), w),
-		s.Dim.Render(fitString(" A DROP policy is checked by the lockout guard and undone at its deadline unless c keeps it.", w)),
+		s.Dim.Render(fitString(" A DROP policy is guarded and undone at its deadline unless c keeps it.", w)),
 		"",
 		s.FilterPrompt.Render(fitString(" left/right hook  f family  a accept  d drop  enter sets it  esc cancels", w)))
 	return fixHeight(lines, p.pageH)

@@ -202,6 +202,9 @@ func TestGoldenFilters(t *testing.T) {
 		{"FormEdit", rulesStore, &fakeFilters{}, 80, 24, keys("4", "down", "e")},
 		{"DeleteQuestion", rulesStore, &fakeFilters{}, 80, 24, keys("4", "down", "down", "d")},
 		{"Help", rulesStore, &fakeFilters{}, 80, 24, keys("4", "?")},
+		{"Policy_80x24", policyStore, &fakeFilters{}, 80, 24, keys("4")},
+		{"PolicyQuestion_80x24", policyStore, &fakeFilters{}, 80, 24, keys("4", "P", "right", "f")},
+		{"PolicyQuestion_120x40", policyStore, &fakeFilters{}, 120, 40, keys("4", "P")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
