@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"netlens/control/filter/nft"
 	"netlens/internal/filtertest"
@@ -134,5 +135,63 @@ func TestIntegrationCLINftStatefulMatches(t *testing.T) {
 		if !strings.Contains(out, s) {
 			t.Errorf("nft list lacks %q:\n%s", s, out)
 		}
+	}
+}
+
+// TestIntegrationCLINftPolicy: `rules policy input drop` on the nft
+// backend sets both families in one transaction with the revert deadline;
+// `rules policy` and `rules list` show it; unconfirmed, it is back to
+// accept after the deadline; confirmed, it stays; accept needs no
+// deadline.
+func TestIntegrationCLINftPolicy(t *testing.T) {
+	ns, opt := filtertest.NFTNamespace(t)
+	var ferr error
+	ns.Do(t, func() {
+		ferr = func() error {
+			b, err := nft.New(opt)
+			if err != nil {
+				return err
+			}
+			inputRow := func() string {
+				r := runCLI(t, b, nil, "", "policy")
+				for _, line := range strings.Split(r.out, "\n") {
+					if strings.HasPrefix(line, "input ") {
+						return strings.Join(strings.Fields(line), " ")
+					}
+				}
+				return r.out
+			}
+			r := runCLI(t, b, nil, "", "policy", "input", "drop", "--revert", "5s")
+			if r.err != nil || !strings.Contains(r.out, "policy drop at ipv4+ipv6 input: applied; it is undone at") {
+				return fmt.Errorf("policy input drop: %v %s", r.err, r.out)
+			}
+			if got := inputRow(); got != "input drop drop" {
+				return fmt.Errorf("rules policy: %q", got)
+			}
+			if r = runCLI(t, b, nil, "", "list"); !strings.Contains(r.out, "policy: drop at ipv4 input\npolicy: drop at ipv6 input\npending: txn") {
+				return fmt.Errorf("list:\n%s", r.out)
+			}
+			time.Sleep(6500 * time.Millisecond)
+			if got := inputRow(); got != "input accept accept" {
+				return fmt.Errorf("after the deadline: %q", got)
+			}
+			if r = runCLI(t, b, nil, "", "policy", "input", "drop", "--family", "ipv6", "--revert", "5s"); r.err != nil {
+				return r.err
+			}
+			if r = runCLI(t, b, nil, "", "confirm"); r.err != nil {
+				return r.err
+			}
+			time.Sleep(6 * time.Second)
+			if got := inputRow(); got != "input accept drop" {
+				return fmt.Errorf("confirmed, after the deadline: %q", got)
+			}
+			if r = runCLI(t, b, nil, "", "policy", "input", "accept"); r.err != nil || !strings.HasSuffix(r.out, ": done\n") {
+				return fmt.Errorf("accept: %v %s", r.err, r.out)
+			}
+			return nil
+		}()
+	})
+	if ferr != nil {
+		t.Fatal(ferr)
 	}
 }
