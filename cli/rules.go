@@ -280,7 +280,9 @@ the policy when no rule would let them through), refused without --force
 when it would cut your own session, and applied with a revert deadline
 (--revert): unless "netlens rules confirm" comes first, the old policy
 comes back. Add accept rules for what must pass (your SSH port) first.
-Kernel module backend only.`,
+Kernel module: the module's own policy. nftables: a last rule "meta
+nfproto ipv4 drop" in the hook's chain of table inet netlens (its chains
+stay policy accept); both families in one transaction.`,
 		Example: `  netlens rules add --action accept --proto tcp --dport 22 --label ssh
   netlens rules policy input drop
   netlens rules confirm`,
