@@ -541,6 +541,14 @@ func TestFiltersFormStatefulMatches(t *testing.T) {
 	if msg := f.problems()[ffICMP]; !strings.Contains(msg, "needs protocol icmp") {
 		t.Errorf("icmp on tcp: %q", msg)
 	}
+	// an icmp code by nft name is taken, and shown by name in the table
+	f = newRuleForm(model.Rule{Enabled: true, Proto: "icmp", Action: model.ActionDrop}, 0)
+	f.fields[ffICMP].text = []rune("destination-unreachable/port-unreachable")
+	if icmp, err := f.rule(); err != nil || rules.Normalize(icmp).ICMP != "destination-unreachable/3" {
+		t.Errorf("icmp code by name: %+v %v", icmp, err)
+	} else if s := rules.Summary(icmp); !strings.HasSuffix(s, "type destination-unreachable/port-unreachable") {
+		t.Errorf("summary %q", s)
+	}
 	// editing: the negation is shown, a set and its negation are kept
 	r := want
 	r.Src, r.SrcSet, r.Negate = netip.Prefix{}, []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}, []string{"src", "tcp_flags"}
