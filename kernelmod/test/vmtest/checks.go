@@ -57,6 +57,10 @@ func allChecks() []check {
 		{"hookonly-flood", checkHookonlyFlood},
 		{"filter-backend-exercise", checkFilterBackend},
 		{"fixtures", checkFixtures},
+		{"profile-syms", profileSyms},
+		{"profile-hooks", profileHooks},
+		{"profile-create", profileCreate},
+		{"profile-catchall", profileCatchAll},
 	}
 }
 
