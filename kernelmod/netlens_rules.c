@@ -215,6 +215,7 @@ static void netlens_htab_grow(struct netlens_net *nn, int idx)
 	rcu_assign_pointer(nn->htab[idx], t);
 	kvfree_rcu(old, rcu);
 }
+
 static void netlens_count_hooks(struct netlens_net *nn,
 				const struct netlens_rule *r, int delta)
 {
