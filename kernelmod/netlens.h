@@ -7,21 +7,24 @@
  * Each network namespace has one struct netlens_net.  Its @lock (a mutex)
  * serialises every writer: the generic netlink commands, the revert work and
  * namespace teardown.  Under @lock are: @rules (id -> rule), @nrules, the
- * index chains (writers), @plen_cnt, @txns, @next_txn, @gen and every
- * rule's @txn pointer.
+ * index chains and tables (writers), @plen_cnt, @idx_n, @txns, @next_txn,
+ * @gen and every rule's @txn pointer.
  *
- * The packet path (netlens_hooks.c) takes no lock.  It walks the index chains
- * under RCU (the netfilter core holds rcu_read_lock around hooks), reads
- * @plen_map, @nindexed, @ndport and @enabled with READ_ONCE, and adds to per-CPU
- * counters.  A rule is never modified once it is published: a change builds
+ * The packet path (netlens_hooks.c) takes no lock.  It reads the index tables
+ * (@htab) and walks their chains under RCU (the netfilter core holds
+ * rcu_read_lock around hooks), reads @plen_map, @ndport and @enabled with
+ * READ_ONCE, and adds to per-CPU counters.  A rule is never modified once
+ * it is published: a change builds
  * a new struct netlens_rule, links it into the indexes, then unlinks the old
  * one and frees it after a grace period (call_rcu).  The per-CPU @stats of a
  * rule move from the old copy to the new one, so counters survive a change;
  * they are freed only when the rule is deleted (@owns_stats).
  *
- * @tabs (160 KiB of buckets) is allocated by the first command that creates
- * or changes a rule and published with rcu_assign_pointer, so a namespace
- * that never gets a rule costs a few KiB only.
+ * The hash tables @htab (256 buckets each to start, 10 KiB in all) are
+ * allocated by the first command that creates or changes a rule and
+ * published with rcu_assign_pointer, so a namespace that never gets a rule
+ * costs a few KiB only; each doubles as its index grows (struct
+ * netlens_htab), so a chain stays short at any number of rules.
  *
  * Lookup (no linear scan for the common shapes)
  * ----------------------------------------------
@@ -67,8 +70,6 @@
 #include <linux/refcount.h>
 #include "uapi/netlens.h"
 
-#define NETLENS_HASH_BITS	12
-#define NETLENS_HASH_SIZE	(1U << NETLENS_HASH_BITS)
 #define NETLENS_NHOOKS		5	/* NF_INET_NUMHOOKS */
 #define NETLENS_MAX_RULES_HARD	(1 << 20)
 
@@ -206,13 +207,63 @@ struct netlens_log_state {
 	atomic64_t dropped;
 };
 
-/* the hash tables of the indexes, allocated with the first rule that needs them */
-struct netlens_tabs {
-	struct hlist_head b[NETLENS_IDX_HASHED][NETLENS_HASH_SIZE];
+/*
+ * struct netlens_htab - the hash table of one index.  A rule's key hashes to
+ * a 64-bit @hkey (netlens_hkey*); its bucket is the top @bits bits.  The
+ * table doubles when it holds more rules than half its buckets (so a chain
+ * is short and most probes of a key that has no rule find an empty bucket):
+ * the rules are linked into the new table through their other hlist node
+ * (@node says which one this table uses), the new table is published, and
+ * the old one is freed after a grace period; a packet walks either table
+ * whole.  The next doubling waits for that grace period before it reuses
+ * the old nodes (@gp).
+ */
+struct netlens_htab {
+	struct rcu_head rcu;
+	unsigned long gp;		/* get_state_synchronize_rcu() at publication */
+	u8 bits;			/* 1 << bits buckets */
+	u8 node;			/* a rule's node[@node] links it here */
+	struct hlist_head b[];
 };
 
+#define NETLENS_HTAB_MIN_BITS	8	/* 256 buckets (2 KiB) per index to start */
+#define NETLENS_HTAB_MAX_BITS	22
+
+/*
+ * netlens_hkey4/6/port - the hash of an index key: multiplicative (Fibonacci)
+ * hashing, whose top bits pick the bucket.  On IPv4 and ports it is a
+ * bijection of the key, so equal hashes mean equal keys; on IPv6 the match
+ * still compares the address.  Rule keys are the administrator's, so there
+ * is no flooding to defend against: a packet only picks which bucket to
+ * look at.
+ */
+static inline u64 netlens_hkey4(__be32 addr, u8 plen)
+{
+	return (((u64)plen << 32) | (__force u32)addr) * GOLDEN_RATIO_64;
+}
+
+static inline u64 netlens_hkey6(const struct in6_addr *a, u8 plen)
+{
+	u64 hi = ((u64)(__force u32)a->s6_addr32[0] << 32) | (__force u32)a->s6_addr32[1];
+	u64 lo = ((u64)(__force u32)a->s6_addr32[2] << 32) | (__force u32)a->s6_addr32[3];
+
+	return ((hi * GOLDEN_RATIO_64) ^ lo ^ plen) * GOLDEN_RATIO_64;
+}
+
+static inline u64 netlens_hkey_port(u16 port)
+{
+	return ((u64)port + 1) * GOLDEN_RATIO_64;
+}
+
+static inline struct hlist_head *netlens_hbucket(struct netlens_htab *t,
+						 u64 hkey)
+{
+	return &t->b[hkey >> (64 - t->bits)];
+}
+
 struct netlens_rule {
-	struct hlist_node node;		/* index chain, RCU */
+	struct hlist_node node[2];	/* index chain, RCU; see struct netlens_htab */
+	u64 hkey;			/* hash of the index key (hashed indexes) */
 	struct rcu_head rcu;
 	u32 id;
 	u32 priority;
@@ -251,6 +302,7 @@ struct netlens_net {
 	struct xarray rules;		/* id -> struct netlens_rule */
 	u32 nrules;
 	u32 plen_cnt[NETLENS_IDX_HASHED][129];
+	u32 idx_n[NETLENS_IDX_HASHED];	/* rules in each hashed index */
 	u32 ncount;			/* enabled COUNT rules */
 	struct list_head txns;
 	u32 next_txn;
@@ -258,8 +310,8 @@ struct netlens_net {
 	u32 gen;			/* bumped by every change, for dumps */
 
 	/* written under lock, read locklessly by the packet path */
-	struct netlens_tabs __rcu *tabs;	/* set once, freed at namespace exit */
-	struct hlist_head misc;
+	struct netlens_htab __rcu *htab[NETLENS_IDX_HASHED];	/* grow, freed at namespace exit */
+	struct hlist_head misc;		/* through node[0] */
 	unsigned long plen_map[NETLENS_IDX_HASHED][BITS_TO_LONGS(129)];
 	u32 nindexed;
 	u32 ndport;			/* rules in the destination port index */
@@ -310,22 +362,12 @@ void netlens_hook_read_stats(const struct netlens_net *nn,
 			     struct netlens_hook_counts *sum);
 bool netlens_rule_before(const struct netlens_rule *a,
 			 const struct netlens_rule *b);
-/* netlens_bucket - the bucket of a key in hash table @idx; safe anywhere (inline: the packet path hashes up to three keys) */
-static inline u32 netlens_bucket(int idx, const union nf_inet_addr *addr,
-				 u8 plen, u16 port)
+/* netlens_node_rule - the rule whose node[@which] is @n */
+static inline struct netlens_rule *netlens_node_rule(const struct hlist_node *n,
+						     int which)
 {
-	switch (idx) {
-	case NETLENS_IDX_DST4:
-	case NETLENS_IDX_SRC4:
-		return jhash_2words((__force u32)addr->ip, plen, 0) &
-		       (NETLENS_HASH_SIZE - 1);
-	case NETLENS_IDX_DST6:
-	case NETLENS_IDX_SRC6:
-		return jhash2((const u32 *)addr->all, 4, plen) &
-		       (NETLENS_HASH_SIZE - 1);
-	default:
-		return hash_32(port, NETLENS_HASH_BITS);
-	}
+	return (struct netlens_rule *)((const char *)(n - which) -
+				       offsetof(struct netlens_rule, node));
 }
 void netlens_txn_free(struct netlens_txn *t);
 void netlens_txn_drop(struct netlens_rule *r);

@@ -27,9 +27,22 @@ static bool netlens_ports_proto(u8 proto)
 	       proto == IPPROTO_UDPLITE || proto == IPPROTO_SCTP;
 }
 
+/* netlens_ports_set - the ports (and TCP flags) of the L4 header at @h */
+static __always_inline void netlens_ports_set(const u8 *h, struct netlens_pkt *p)
+{
+	p->sport = get_unaligned_be16(h);
+	p->dport = get_unaligned_be16(h + 2);
+	p->has_ports = true;
+	if (p->proto == IPPROTO_TCP) {
+		p->tcp_flags = h[13];
+		p->has_tcp_flags = true;
+	}
+}
+
 /* netlens_parse_ports - ports, and the TCP flags or the ICMP type and code */
-static void netlens_parse_ports(const struct sk_buff *skb, unsigned int off,
-				struct netlens_pkt *p)
+static noinline void netlens_parse_ports(const struct sk_buff *skb,
+					 unsigned int off,
+					 struct netlens_pkt *p)
 {
 	u8 buf[14];
 	const u8 *h;
@@ -46,25 +59,20 @@ static void netlens_parse_ports(const struct sk_buff *skb, unsigned int off,
 	if (!netlens_ports_proto(p->proto))
 		return;
 	h = skb_header_pointer(skb, off, p->proto == IPPROTO_TCP ? 14 : 4, buf);
-	if (!h)
-		return;
-	p->sport = get_unaligned_be16(h);
-	p->dport = get_unaligned_be16(h + 2);
-	p->has_ports = true;
-	if (p->proto == IPPROTO_TCP) {
-		p->tcp_flags = h[13];
-		p->has_tcp_flags = true;
-	}
+	if (h)
+		netlens_ports_set(h, p);
 }
 
+/*
+ * netlens_parse4 - the IPv4 header: linear at every hook (ip_rcv pulled it
+ * on the way in, the stack built it on the way out), so read in place as
+ * ip_tables and nf_tables do
+ */
 static bool netlens_parse4(const struct sk_buff *skb, struct netlens_pkt *p)
 {
-	struct iphdr _iph;
-	const struct iphdr *iph;
+	const struct iphdr *iph = ip_hdr(skb);
 
-	iph = skb_header_pointer(skb, skb_network_offset(skb), sizeof(_iph),
-				 &_iph);
-	if (!iph || iph->ihl < 5)
+	if (iph->ihl < 5)
 		return false;
 	p->family = NETLENS_FAMILY_IPV4;
 	p->proto = iph->protocol;
@@ -103,13 +111,23 @@ static bool netlens_parse6(const struct sk_buff *skb, struct netlens_pkt *p)
 	return true;
 }
 
-/* netlens_pkt_l4 - parse the L4 header on its first use */
-static inline void netlens_pkt_l4(struct netlens_pkt *p)
+/*
+ * netlens_pkt_l4 - parse the L4 header on its first use; UDP and TCP
+ * headers in the linear part are read in place, the rest through
+ * netlens_parse_ports
+ */
+static __always_inline void netlens_pkt_l4(struct netlens_pkt *p)
 {
-	if (p->l4_todo) {
-		p->l4_todo = false;
-		netlens_parse_ports(p->skb, p->thoff, p);
-	}
+	const struct sk_buff *skb = p->skb;
+
+	if (!p->l4_todo)
+		return;
+	p->l4_todo = false;
+	if ((p->proto == IPPROTO_UDP && skb_headlen(skb) >= p->thoff + 4) ||
+	    (p->proto == IPPROTO_TCP && skb_headlen(skb) >= p->thoff + 14))
+		netlens_ports_set(skb->data + p->thoff, p);
+	else
+		netlens_parse_ports(skb, p->thoff, p);
 }
 
 /* netlens_match_needs_l4 - whether a match looks at the L4 header */
@@ -133,8 +151,8 @@ static bool netlens_addr_match(u8 family, const union nf_inet_addr *a,
 /* a match that fails: @hit is whether it matched, @negbit its negation bit */
 #define NETLENS_MISS(m, negbit, hit)	(!!(hit) == !!((m)->neg & (negbit)))
 
-static bool netlens_match(const struct netlens_rule *r,
-			  struct netlens_pkt *p, u32 hookbit)
+static __always_inline bool netlens_match(const struct netlens_rule *r,
+					  struct netlens_pkt *p, u32 hookbit)
 {
 	const struct netlens_match *m = &r->m;
 
@@ -201,18 +219,6 @@ static bool netlens_match(const struct netlens_rule *r,
 	return true;
 }
 
-/*
- * A probe: one chain to walk and the key that chain was looked up with, so
- * that a rule is only taken from the probe of its own key (hash collisions
- * put rules with other keys in the same chain).
- */
-struct netlens_probe {
-	struct hlist_head *head;
-	int idx;
-	u8 plen;
-	u16 port;
-};
-
 /* netlens_count - one hit of @r; BH disabled (one writer per CPU). */
 static void netlens_count(const struct netlens_rule *r,
 			  const struct sk_buff *skb)
@@ -226,26 +232,8 @@ static void netlens_count(const struct netlens_rule *r,
 	u64_stats_update_end(&s->syncp);
 }
 
-static bool netlens_probe_owns(const struct netlens_probe *pr,
-			       const struct netlens_rule *r)
-{
-	switch (pr->idx) {
-	case NETLENS_IDX_DST4:
-	case NETLENS_IDX_DST6:
-		return r->m.dst_plen == pr->plen;
-	case NETLENS_IDX_SRC4:
-	case NETLENS_IDX_SRC6:
-		return r->m.src_plen == pr->plen;
-	case NETLENS_IDX_DPORT:
-		return r->m.dport_min == pr->port;
-	default:
-		return true;
-	}
-}
-
-/* what one pass over the probes is looking for */
+/* what one pass over the chains is looking for */
 struct netlens_scan {
-	struct netlens_tabs *tabs;	/* NULL: no rule ever needed the hash tables */
 	const struct sk_buff *skb;
 	struct netlens_pkt *p;
 	const struct nf_hook_state *state;
@@ -255,104 +243,165 @@ struct netlens_scan {
 	unsigned int examined;		/* rules looked at, both passes */
 };
 
-static void netlens_walk(const struct netlens_probe *pr, struct netlens_scan *s)
+/*
+ * netlens_consider - rule @r of a chain whose key is the packet's (or of
+ * the catch-all list); false when the walk of the chain stops here.  A rule
+ * is only taken from the probe of its own key (@idx and @plen: hash
+ * collisions put rules with other keys, or other prefix lengths, in the
+ * same chain), so no COUNT rule counts a packet twice.
+ */
+static __always_inline bool netlens_consider(const struct netlens_rule *r,
+					     int idx, u8 plen,
+					     struct netlens_scan *s)
 {
-	const struct netlens_rule *r;
+	if (s->best && !netlens_rule_before(r, s->best))
+		return false;
+	if ((r->action == NETLENS_ACTION_COUNT) != s->counting)
+		return true;
+	switch (idx) {
+	case NETLENS_IDX_DST4:
+	case NETLENS_IDX_DST6:
+		if (r->m.dst_plen != plen)
+			return true;
+		break;
+	case NETLENS_IDX_SRC4:
+	case NETLENS_IDX_SRC6:
+		if (r->m.src_plen != plen)
+			return true;
+		break;
+	}
+	if (!netlens_match(r, s->p, s->hookbit))
+		return true;
+	if (!s->counting) {
+		s->best = r;
+		return false;
+	}
+	netlens_count(r, s->skb);
+	if (r->log) {
+		netlens_pkt_l4(s->p);
+		netlens_log_packet(r, s->skb, s->p, s->state, NETLENS_ACTION_COUNT);
+	}
+	return true;
+}
 
-	hlist_for_each_entry_rcu(r, pr->head, node) {
+/* netlens_consider_keyed - netlens_consider out of line, for the hash chains */
+static noinline bool netlens_consider_keyed(const struct netlens_rule *r,
+					    int idx, u8 plen,
+					    struct netlens_scan *s)
+{
+	return netlens_consider(r, idx, plen, s);
+}
+
+/*
+ * netlens_probe - the chain of key @hkey in table @t.  Most chains are
+ * empty or hold rules of other keys, which cost one comparison each.
+ */
+static __always_inline void netlens_probe(struct netlens_htab *t,
+					  u64 hkey, int idx, u8 plen,
+					  struct netlens_scan *s)
+{
+	const struct hlist_node *n;
+	int which;
+
+	/* NULL only before the namespace's first rule (never when a key is in use) */
+	if (unlikely(!t))
+		return;
+	which = t->node;
+	for (n = rcu_dereference(hlist_first_rcu(netlens_hbucket(t, hkey))); n;
+	     n = rcu_dereference(hlist_next_rcu(n))) {
+		const struct netlens_rule *r = netlens_node_rule(n, which);
+
 		s->examined++;
-		if (s->best && !netlens_rule_before(r, s->best))
+		if (r->hkey == hkey && !netlens_consider_keyed(r, idx, plen, s))
 			return;
-		if ((r->action == NETLENS_ACTION_COUNT) != s->counting ||
-		    !netlens_probe_owns(pr, r) ||
-		    !netlens_match(r, s->p, s->hookbit))
-			continue;
-		if (s->counting) {
-			netlens_count(r, s->skb);
-			if (r->log) {
-				netlens_pkt_l4(s->p);
-				netlens_log_packet(r, s->skb, s->p, s->state,
-						   NETLENS_ACTION_COUNT);
-			}
-		} else {
-			s->best = r;
-			return;
-		}
 	}
 }
 
-static void netlens_walk_prefixes(struct netlens_net *nn, int idx,
-				  const union nf_inet_addr *addr,
-				  struct netlens_scan *s)
+/* netlens_probe4 - the IPv4 prefix index @idx: one probe per prefix length in use */
+static __always_inline void netlens_probe4(struct netlens_net *nn, int idx,
+					   __be32 addr, struct netlens_scan *s)
 {
-	bool v4 = idx == NETLENS_IDX_DST4 || idx == NETLENS_IDX_SRC4;
-	struct netlens_probe pr = { .idx = idx };
-	union nf_inet_addr masked = {};
+	struct netlens_htab *t = rcu_dereference(nn->htab[idx]);
 	int w;
 
-	/*
-	 * the prefix lengths in use, a word of the bitmap at a time with
-	 * inline bit operations (for_each_set_bit calls out per length)
-	 */
-	for (w = 0; w < BITS_TO_LONGS(v4 ? 33 : 129); w++) {
+	for (w = 0; w < BITS_TO_LONGS(33); w++) {
 		unsigned long bits = READ_ONCE(nn->plen_map[idx][w]);
 
 		if (!w)
 			bits &= ~1UL;		/* length 0 is never a key */
 		while (bits) {
 			unsigned int plen = w * BITS_PER_LONG + __ffs(bits);
+			__be32 masked = addr & inet_make_mask(plen);
 
 			bits &= bits - 1;
-			if (v4)
-				masked.ip = addr->ip & inet_make_mask(plen);
-			else
-				ipv6_addr_prefix(&masked.in6, &addr->in6, plen);
-			pr.plen = plen;
-			pr.head = &s->tabs->b[idx][netlens_bucket(idx, &masked, plen, 0)];
-			netlens_walk(&pr, s);
+			netlens_probe(t, netlens_hkey4(masked, plen), idx, plen, s);
+		}
+	}
+}
+
+/* netlens_probe6 - the IPv6 prefix index @idx, as netlens_probe4 */
+static noinline void netlens_probe6(struct netlens_net *nn, int idx,
+				    const struct in6_addr *addr,
+				    struct netlens_scan *s)
+{
+	struct netlens_htab *t = rcu_dereference(nn->htab[idx]);
+	struct in6_addr masked;
+	int w;
+
+	for (w = 0; w < BITS_TO_LONGS(129); w++) {
+		unsigned long bits = READ_ONCE(nn->plen_map[idx][w]);
+
+		if (!w)
+			bits &= ~1UL;
+		while (bits) {
+			unsigned int plen = w * BITS_PER_LONG + __ffs(bits);
+
+			bits &= bits - 1;
+			ipv6_addr_prefix(&masked, addr, plen);
+			netlens_probe(t, netlens_hkey6(&masked, plen), idx, plen, s);
 		}
 	}
 }
 
 /* netlens_scan - one pass over every chain the packet can match in. */
-static void netlens_scan(struct netlens_net *nn, struct netlens_scan *s)
+static noinline void netlens_scan(struct netlens_net *nn, struct netlens_scan *s)
 {
 	struct netlens_pkt *p = s->p;
-	bool v4 = p->family == NETLENS_FAMILY_IPV4;
-	struct netlens_probe pr = {};
+	const struct hlist_node *n;
 
-	if (s->tabs) {
-		netlens_walk_prefixes(nn, v4 ? NETLENS_IDX_DST4 : NETLENS_IDX_DST6,
-				      &p->dst, s);
-		if (READ_ONCE(nn->ndport))
-			netlens_pkt_l4(p);	/* the port index needs the ports */
-		if (p->has_ports) {
-			pr.idx = NETLENS_IDX_DPORT;
-			pr.port = p->dport;
-			pr.head = &s->tabs->b[NETLENS_IDX_DPORT]
-				[netlens_bucket(NETLENS_IDX_DPORT, NULL, 0, p->dport)];
-			netlens_walk(&pr, s);
-		}
-		netlens_walk_prefixes(nn, v4 ? NETLENS_IDX_SRC4 : NETLENS_IDX_SRC6,
-				      &p->src, s);
+	if (p->family == NETLENS_FAMILY_IPV4)
+		netlens_probe4(nn, NETLENS_IDX_DST4, p->dst.ip, s);
+	else
+		netlens_probe6(nn, NETLENS_IDX_DST6, &p->dst.in6, s);
+	if (READ_ONCE(nn->ndport)) {
+		netlens_pkt_l4(p);	/* the port index needs the ports */
+		if (p->has_ports)
+			netlens_probe(rcu_dereference(nn->htab[NETLENS_IDX_DPORT]),
+				      netlens_hkey_port(p->dport),
+				      NETLENS_IDX_DPORT, 0, s);
 	}
-	pr.idx = NETLENS_IDX_MISC;
-	pr.head = &nn->misc;
-	netlens_walk(&pr, s);
+	if (p->family == NETLENS_FAMILY_IPV4)
+		netlens_probe4(nn, NETLENS_IDX_SRC4, p->src.ip, s);
+	else
+		netlens_probe6(nn, NETLENS_IDX_SRC6, &p->src.in6, s);
+	for (n = rcu_dereference(hlist_first_rcu(&nn->misc)); n;
+	     n = rcu_dereference(hlist_next_rcu(n))) {
+		s->examined++;
+		if (!netlens_consider(netlens_node_rule(n, 0), NETLENS_IDX_MISC, 0, s))
+			break;
+	}
 }
 
-static const struct netlens_rule *
+static __always_inline const struct netlens_rule *
 netlens_lookup(struct netlens_net *nn, const struct sk_buff *skb,
 	       struct netlens_pkt *p, const struct nf_hook_state *state,
 	       unsigned int *examined)
 {
-	u32 hookbit = BIT(state->hook);
 	struct netlens_scan s = {
-		.tabs = rcu_dereference(nn->tabs),
 		.skb = skb,
 		.p = p,
 		.state = state,
-		.hookbit = hookbit,
+		.hookbit = BIT(state->hook),
 	};
 
 	/* pass 1: the first ACCEPT/DROP rule in (priority, id) order */

@@ -88,46 +88,132 @@ static u8 netlens_index_plen(const struct netlens_rule *r, int idx)
 	}
 }
 
-static struct netlens_tabs *netlens_tabs_locked(struct netlens_net *nn)
+static struct netlens_htab *netlens_htab_locked(struct netlens_net *nn, int idx)
 {
-	return rcu_dereference_protected(nn->tabs, lockdep_is_held(&nn->lock));
+	return rcu_dereference_protected(nn->htab[idx], lockdep_is_held(&nn->lock));
+}
+
+static struct netlens_htab *netlens_htab_alloc(u8 bits, u8 node)
+{
+	struct netlens_htab *t;
+
+	t = kvzalloc(struct_size(t, b, 1UL << bits),
+		     GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!t)
+		return NULL;
+	t->bits = bits;
+	t->node = node;
+	t->gp = get_state_synchronize_rcu();
+	return t;
 }
 
 /* netlens_tabs_ensure - allocate the index hash tables if not done yet. */
 int netlens_tabs_ensure(struct netlens_net *nn)
 {
-	struct netlens_tabs *t;
+	struct netlens_htab *t;
+	int idx;
 
-	if (netlens_tabs_locked(nn))
-		return 0;
-	t = kvzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
-	if (!t)
-		return -ENOMEM;
-	rcu_assign_pointer(nn->tabs, t);
+	for (idx = 0; idx < NETLENS_IDX_HASHED; idx++) {
+		if (netlens_htab_locked(nn, idx))
+			continue;
+		t = netlens_htab_alloc(NETLENS_HTAB_MIN_BITS, 0);
+		if (!t)
+			return -ENOMEM;
+		rcu_assign_pointer(nn->htab[idx], t);
+	}
 	return 0;
 }
 
-static struct hlist_head *netlens_rule_head(struct netlens_net *nn,
-					    const struct netlens_rule *r,
-					    int idx)
+/* netlens_rule_hkey - the hash of @r's key in hashed index @idx */
+static u64 netlens_rule_hkey(const struct netlens_rule *r, int idx)
 {
-	struct hlist_head (*tab)[NETLENS_HASH_SIZE] = netlens_tabs_locked(nn)->b;
-
 	switch (idx) {
 	case NETLENS_IDX_DST4:
+		return netlens_hkey4(r->m.dst.ip, r->m.dst_plen);
 	case NETLENS_IDX_DST6:
-		return &tab[idx][netlens_bucket(idx, &r->m.dst,
-						     r->m.dst_plen, 0)];
+		return netlens_hkey6(&r->m.dst.in6, r->m.dst_plen);
 	case NETLENS_IDX_SRC4:
+		return netlens_hkey4(r->m.src.ip, r->m.src_plen);
 	case NETLENS_IDX_SRC6:
-		return &tab[idx][netlens_bucket(idx, &r->m.src,
-						     r->m.src_plen, 0)];
-	case NETLENS_IDX_DPORT:
-		return &tab[idx][netlens_bucket(idx, NULL, 0,
-						     r->m.dport_min)];
+		return netlens_hkey6(&r->m.src.in6, r->m.src_plen);
 	default:
+		return netlens_hkey_port(r->m.dport_min);
+	}
+}
+
+/*
+ * netlens_rule_head - the chain @r belongs in for index @idx, and in
+ * @which the node of @r that links it there
+ */
+static struct hlist_head *netlens_rule_head(struct netlens_net *nn,
+					    const struct netlens_rule *r,
+					    int idx, int *which)
+{
+	struct netlens_htab *t;
+
+	if (idx >= NETLENS_IDX_HASHED) {
+		*which = 0;
 		return &nn->misc;
 	}
+	t = netlens_htab_locked(nn, idx);
+	*which = t->node;
+	return netlens_hbucket(t, netlens_rule_hkey(r, idx));
+}
+
+/* netlens_chain_add - link @r into @head through node[@which], in (priority, id) order */
+static void netlens_chain_add(struct hlist_head *head, struct netlens_rule *r,
+			      int which, struct netlens_rule *prev)
+{
+	struct hlist_node *n;
+
+	if (!prev) {
+		for (n = head->first; n; n = n->next) {
+			struct netlens_rule *pos = netlens_node_rule(n, which);
+
+			if (netlens_rule_before(r, pos)) {
+				hlist_add_before_rcu(&r->node[which], n);
+				return;
+			}
+			prev = pos;
+		}
+	}
+	if (prev)
+		hlist_add_behind_rcu(&r->node[which], &prev->node[which]);
+	else
+		hlist_add_head_rcu(&r->node[which], head);
+}
+
+/*
+ * netlens_htab_grow - double the table of index @idx (see struct
+ * netlens_htab).  Best effort: without memory the table stays as it is.
+ * Sleeps only when the previous doubling was less than a grace period ago.
+ */
+static void netlens_htab_grow(struct netlens_net *nn, int idx)
+{
+	struct netlens_htab *old = netlens_htab_locked(nn, idx), *t;
+	struct hlist_node *n;
+	u32 i;
+
+	if (old->bits >= NETLENS_HTAB_MAX_BITS)
+		return;
+	t = netlens_htab_alloc(old->bits + 1, !old->node);
+	if (!t)
+		return;
+	/* no packet still walks a table that used these nodes */
+	cond_synchronize_rcu(old->gp);
+	for (i = 0; i < (1U << old->bits); i++) {
+		for (n = old->b[i].first; n; n = n->next) {
+			struct netlens_rule *r = netlens_node_rule(n, old->node);
+
+			/* in (priority, id) order, as in every chain */
+			netlens_chain_add(netlens_hbucket(t, r->hkey), r, t->node, NULL);
+		}
+		if (!(i & 1023))
+			cond_resched();
+	}
+	t->gp = get_state_synchronize_rcu();
+	rcu_assign_pointer(nn->htab[idx], t);
+	kvfree_rcu(old, rcu);
 }
 
 static void netlens_count_hooks(struct netlens_net *nn,
@@ -151,6 +237,8 @@ static void netlens_account(struct netlens_net *nn,
 {
 	u8 plen = netlens_index_plen(r, idx);
 
+	if (idx < NETLENS_IDX_HASHED)
+		nn->idx_n[idx] += delta;
 	if (plen) {
 		if (delta > 0 && nn->plen_cnt[idx][plen]++ == 0)
 			set_bit(plen, nn->plen_map[idx]);
@@ -169,63 +257,56 @@ static void netlens_account(struct netlens_net *nn,
 static struct netlens_rule *netlens_misc_prev(struct netlens_net *nn,
 					      struct netlens_rule *r)
 {
-	if (r->node.pprev == &nn->misc.first)
+	if (r->node[0].pprev == &nn->misc.first)
 		return NULL;
-	return container_of(r->node.pprev, struct netlens_rule, node.next);
+	return container_of(r->node[0].pprev, struct netlens_rule, node[0].next);
 }
 
 /*
  * netlens_link - publish @r in its index, keeping the chain in (priority,
  * id) order.  New rules get the highest id, so on the catch-all list (which
  * can be long) a rule whose priority is not lower than the last one's is
- * appended in O(1) behind @misc_tail; the hashed chains are short.
+ * appended in O(1) behind @misc_tail; the hashed chains are short (their
+ * table doubles past half full).
  */
 static void netlens_link(struct netlens_net *nn, struct netlens_rule *r)
 {
-	int idx = netlens_rule_index(r);
-	struct netlens_rule *pos, *prev = NULL;
+	int idx = netlens_rule_index(r), which;
+	struct netlens_rule *prev = NULL;
 	struct hlist_head *head;
 
 	r->index = idx;
 	if (idx == NETLENS_IDX_NONE)
 		return;
 	r->m.needs_l4 = netlens_match_needs_l4(&r->m);
-
-	head = netlens_rule_head(nn, r, idx);
+	if (idx < NETLENS_IDX_HASHED)
+		r->hkey = netlens_rule_hkey(r, idx);
+	head = netlens_rule_head(nn, r, idx, &which);
 	if (idx == NETLENS_IDX_MISC && nn->misc_tail &&
-	    !netlens_rule_before(r, nn->misc_tail)) {
+	    !netlens_rule_before(r, nn->misc_tail))
 		prev = nn->misc_tail;
-		goto behind;
-	}
-	hlist_for_each_entry(pos, head, node) {
-		if (netlens_rule_before(r, pos)) {
-			hlist_add_before_rcu(&r->node, &pos->node);
-			goto linked;
-		}
-		prev = pos;
-	}
-behind:
-	if (prev)
-		hlist_add_behind_rcu(&r->node, &prev->node);
-	else
-		hlist_add_head_rcu(&r->node, head);
-	if (idx == NETLENS_IDX_MISC)
+	netlens_chain_add(head, r, which, prev);
+	if (idx == NETLENS_IDX_MISC && (!nn->misc_tail || prev))
 		nn->misc_tail = r;
-linked:
 	/* counted after linking: a hook that starts looking finds the rule */
 	netlens_account(nn, r, idx, 1);
+	if (idx < NETLENS_IDX_HASHED &&
+	    nn->idx_n[idx] > (1U << netlens_htab_locked(nn, idx)->bits) / 2)
+		netlens_htab_grow(nn, idx);
 }
 
 static void netlens_unlink(struct netlens_net *nn, struct netlens_rule *r)
 {
-	int idx = r->index;
+	int idx = r->index, which = 0;
 
 	if (idx == NETLENS_IDX_NONE)
 		return;
 	netlens_account(nn, r, idx, -1);
 	if (r == nn->misc_tail)
 		nn->misc_tail = netlens_misc_prev(nn, r);
-	hlist_del_rcu(&r->node);
+	if (idx < NETLENS_IDX_HASHED)
+		which = netlens_htab_locked(nn, idx)->node;
+	hlist_del_rcu(&r->node[which]);
 	r->index = NETLENS_IDX_NONE;
 }
 
@@ -237,12 +318,12 @@ static bool netlens_same_place(struct netlens_net *nn,
 			       const struct netlens_rule *old,
 			       const struct netlens_rule *nr)
 {
-	int idx = netlens_rule_index(nr);
+	int idx = netlens_rule_index(nr), w;
 
 	return old->index != NETLENS_IDX_NONE && idx == old->index &&
 	       nr->priority == old->priority &&
 	       netlens_index_plen(nr, idx) == netlens_index_plen(old, idx) &&
-	       netlens_rule_head(nn, nr, idx) == netlens_rule_head(nn, old, idx);
+	       netlens_rule_head(nn, nr, idx, &w) == netlens_rule_head(nn, old, idx, &w);
 }
 
 /* netlens_rule_alloc - a zeroed rule with its own per-CPU counters; any context that may sleep. */
@@ -410,10 +491,13 @@ void netlens_rule_replace(struct netlens_net *nn, struct netlens_rule *old,
 		pr_warn_ratelimited("rule %u: cannot turn conntrack on\n", nr->id);
 	netlens_ct_release(nn, old);
 	if (netlens_same_place(nn, old, nr)) {
-		int idx = old->index;
+		int idx = old->index, which;
 
+		if (idx < NETLENS_IDX_HASHED)
+			nr->hkey = netlens_rule_hkey(nr, idx);
+		netlens_rule_head(nn, nr, idx, &which);
 		netlens_account(nn, nr, idx, 1);
-		hlist_replace_rcu(&old->node, &nr->node);
+		hlist_replace_rcu(&old->node[which], &nr->node[which]);
 		netlens_account(nn, old, idx, -1);
 		nr->index = idx;
 		old->index = NETLENS_IDX_NONE;
@@ -537,6 +621,7 @@ void netlens_rules_init(struct netlens_net *nn)
 void netlens_rules_exit(struct netlens_net *nn)
 {
 	struct netlens_txn *t, *tmp;
+	int idx;
 
 	mutex_lock(&nn->lock);
 	netlens_rules_flush(nn);
@@ -549,5 +634,6 @@ void netlens_rules_exit(struct netlens_net *nn)
 	}
 	xa_destroy(&nn->rules);
 	/* no packet can see the tables: unhooked in pre_exit, a grace period ago */
-	kvfree(rcu_dereference_protected(nn->tabs, true));
+	for (idx = 0; idx < NETLENS_IDX_HASHED; idx++)
+		kvfree(rcu_dereference_protected(nn->htab[idx], true));
 }

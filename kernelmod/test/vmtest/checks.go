@@ -49,6 +49,7 @@ func allChecks() []check {
 		{"proc-sysctl", checkProcSysctl},
 		{"10k-rules", checkManyRules},
 		{"no-linear-scan", checkNoLinearScan},
+		{"index-growth", checkIndexGrowth},
 		{"malformed-100k", checkMalformed},
 		{"rmmod-under-traffic", checkRmmodTraffic},
 		{"load-unload-100", checkLoadCycles},
@@ -57,6 +58,10 @@ func allChecks() []check {
 		{"hookonly-flood", checkHookonlyFlood},
 		{"filter-backend-exercise", checkFilterBackend},
 		{"fixtures", checkFixtures},
+		{"profile-syms", profileSyms},
+		{"profile-hooks", profileHooks},
+		{"profile-create", profileCreate},
+		{"profile-catchall", profileCatchAll},
 	}
 }
 

@@ -44,7 +44,8 @@ type check struct {
 }
 
 // experiments run only when -only names them.
-var experiments = map[string]bool{"nft-toggle-flood": true, "hookonly-flood": true}
+var experiments = map[string]bool{"nft-toggle-flood": true, "hookonly-flood": true,
+	"profile-syms": true, "profile-hooks": true, "profile-create": true, "profile-catchall": true}
 
 func main() {
 	flag.Parse()
