@@ -39,7 +39,7 @@ func BenchmarkDecodeDatagram(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var err error
-		if out, _, err = decodeDatagram(dg, 1, model.ProtoTCP, nil, out[:0]); err != nil {
+		if out, _, err = decodeDatagram(dg, 1, model.ProtoTCP, nil, nil, out[:0]); err != nil {
 			b.Fatal(err)
 		}
 	}

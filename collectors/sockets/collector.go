@@ -424,6 +424,7 @@ func (c *Collector) fromDiag(ctx context.Context, out []model.Socket, counts soc
 		// ("sockets: used"): take the fingerprint again with it.
 		c.resum()
 	}
+	dc.tcp.reset()
 	// Forget interface names now and then: indexes get reused.
 	if now := time.Now(); now.Sub(c.namesAt) > namesTTL {
 		dc.names.reset()
