@@ -32,8 +32,8 @@ func TestRateTracker(t *testing.T) {
 		}, []model.SocketRate{{}, {}}},
 		{"a second later", 2 * s, []model.Socket{
 			tcpSock(1, 5e9+2e6, 7e9+1e6, 103, 500e3, 100e3, 50e3),
-			tcpSock(3, 10, 10, 0, 0, 0, 0),                                       // new
-			{Proto: model.ProtoTCP, Cookie: 4},                                   // no tcp_info (TIME-WAIT)
+			tcpSock(3, 10, 10, 0, 0, 0, 0),                                        // new
+			{Proto: model.ProtoTCP, Cookie: 4},                                    // no tcp_info (TIME-WAIT)
 			{Proto: model.ProtoTCP, TCP: &model.TCPInfo{Len: 232, BytesAcked: 9}}, // no cookie (/proc/net)
 		}, []model.SocketRate{
 			{Known: true, Interval: s, RxBps: 1e6, TxBps: 2e6, RetransPerSec: 3, Limits: model.SendLimits{Window: s, Busy: 500 * time.Millisecond, Rwnd: 100 * time.Millisecond, Sndbuf: 50 * time.Millisecond}},
