@@ -203,6 +203,14 @@ func (a *App) apply() {
 	a.pages[a.active].Sync()
 }
 
+// firstRows reports whether the Store has sockets and the screen none:
+// the first socket table is shown at once, not up to a refresh interval
+// later (the first frame at 100,000 sockets, docs/performance.md);
+// later tables wait for the interval.
+func (a *App) firstRows() bool {
+	return len(a.snap.Sockets) == 0 && len(a.store.Snapshot().Sockets) > 0
+}
+
 // Update implements tea.Model.
 func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	a.same = false
@@ -268,12 +276,13 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case storeChangedMsg:
 		cmd := waitStoreCmd(a.sub, a.done)
 		a.feed.pending = true
-		if a.feed.paused || a.feed.waiting {
+		first := !a.feed.paused && a.firstRows()
+		if (a.feed.paused || a.feed.waiting) && !first {
 			a.same = true
 			return a, cmd
 		}
 		wait := a.opts.Refresh - a.opts.Now().Sub(a.feed.last)
-		if wait <= 0 {
+		if wait <= 0 || first {
 			a.apply()
 			return a, cmd
 		}
