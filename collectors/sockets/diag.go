@@ -271,7 +271,6 @@ func decodeDiagMsg(p []byte, names *ifNames, tcp *slab[model.TCPInfo], s *model.
 	s.SendQ = ne.Uint32(p[60:])
 	s.UID = ne.Uint32(p[64:])
 	s.Inode = uint64(ne.Uint32(p[68:]))
-	var ti model.TCPInfo
 	for a := p[diagMsgLen:]; len(a) >= 4; {
 		l := int(ne.Uint16(a))
 		typ := diagAttr(ne.Uint16(a[2:]) & 0x3fff) // without NLA_F_NESTED, NLA_F_NET_BYTEORDER
@@ -284,14 +283,20 @@ func decodeDiagMsg(p []byte, names *ifNames, tcp *slab[model.TCPInfo], s *model.
 			s.Drops = uint64(ne.Uint32(v[skMemInfoDrops*4:]))
 			s.HasDrops = true
 		case typ == attrInfo && s.Proto == model.ProtoTCP:
-			decodeTCPInfo(v, &ti)
+			if s.TCP == nil {
+				s.TCP = tcp.alloc()
+			}
+			decodeTCPInfo(v, s.TCP)
 		case typ == attrCong:
-			ti.Congestion = congName(v)
+			if s.TCP == nil {
+				s.TCP = tcp.alloc()
+			}
+			s.TCP.Congestion = congName(v)
 		}
 		a = a[min(align4(l), len(a)):]
 	}
-	if ti != (model.TCPInfo{}) {
-		s.TCP = tcp.put(&ti)
+	if s.TCP != nil && *s.TCP == (model.TCPInfo{}) {
+		s.TCP = nil // a short attribute: nothing known (a slot of the slab unused)
 	}
 	return nil
 }

@@ -23,10 +23,16 @@ func (s *slab[T]) reset() {
 // put stores v and returns where it is. With a nil slab it allocates v
 // alone.
 func (s *slab[T]) put(v *T) *T {
+	p := s.alloc()
+	*p = *v
+	return p
+}
+
+// alloc returns a zero value of the slab to fill in place (no copy of a
+// value built elsewhere). With a nil slab it allocates one alone.
+func (s *slab[T]) alloc() *T {
 	if s == nil {
-		p := new(T)
-		*p = *v
-		return p
+		return new(T)
 	}
 	if len(s.free) == 0 {
 		s.free = make([]T, max(64, s.size))
@@ -35,6 +41,5 @@ func (s *slab[T]) put(v *T) *T {
 	p := &s.free[0]
 	s.free = s.free[1:]
 	s.used++
-	*p = *v
 	return p
 }
