@@ -18,7 +18,13 @@ import (
 // stops and restarts the changes.
 func churn(tb testing.TB, ns string, n, rate int) io.Writer {
 	tb.Helper()
-	cmd := exec.Command("ip", "netns", "exec", ns, "/usr/bin/python3", "testdata/churn.py", fmt.Sprint(n), fmt.Sprint(rate), "300")
+	return churnFor(tb, ns, n, rate, 300)
+}
+
+// churnFor is churn for seconds instead of 300.
+func churnFor(tb testing.TB, ns string, n, rate, seconds int) io.Writer {
+	tb.Helper()
+	cmd := exec.Command("ip", "netns", "exec", ns, "/usr/bin/python3", "testdata/churn.py", fmt.Sprint(n), fmt.Sprint(rate), fmt.Sprint(seconds))
 	in, _ := cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {

@@ -40,19 +40,20 @@ for i in range(50000):
 	// Ten churn.py processes of 10,000 sockets each: one process may
 	// not hold 100,000 descriptors (RLIMIT_NOFILE, and no
 	// CAP_SYS_RESOURCE to raise it here).
+	// They run for as long as the runs take (a run is about 45 s).
+	bins := strings.Fields(os.Getenv("TUI100K_BINS"))
+	if len(bins) == 0 {
+		bins = []string{bin}
+	}
+	rounds, _ := strconv.Atoi(os.Getenv("TUI100K_ROUNDS"))
 	for range 10 {
-		churn(b, ns, 10000, 50)
+		churnFor(b, ns, 10000, 50, 300+60*b.N*max(1, rounds)*len(bins))
 	}
 	out, _ := exec.Command("ip", "netns", "exec", ns, "conntrack", "-C").Output()
 	b.Logf("conntrack entries in the namespace: %s", strings.TrimSpace(string(out)))
 	// TUI100K_BINS names binaries to run in turn instead of this tree's
 	// build (before/after side by side on the same namespace: setting it
 	// up takes minutes); TUI100K_ROUNDS how many times each runs.
-	bins := strings.Fields(os.Getenv("TUI100K_BINS"))
-	if len(bins) == 0 {
-		bins = []string{bin}
-	}
-	rounds, _ := strconv.Atoi(os.Getenv("TUI100K_ROUNDS"))
 	for range b.N {
 		for r := range max(1, rounds) {
 			for i, bin := range bins {

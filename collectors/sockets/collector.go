@@ -127,16 +127,10 @@ func (c *Collector) Name() string { return Name }
 // Source returns the source of the last collection: "sock_diag" or
 // "/proc/net" ("" before the first). When sock_diag lacks a handler for
 // some tables and they were read from /proc/net, it says so:
-// "sock_diag (raw, raw6 from /proc/net)"; when the owners were found
-// with BPF rather than in /proc, it says that too: "sock_diag, owners via
-// bpf iter/task_file" (Stats.Source is the socket source alone, and Note
-// says why BPF was not used where the host lacks something).
+// "sock_diag (raw, raw6 from /proc/net)".
 func (c *Collector) Source() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.stats.Owners.Via == OwnersViaBPF && c.source != "" {
-		return c.source + ", owners via " + OwnersViaBPF
-	}
 	return c.source
 }
 
@@ -154,9 +148,6 @@ func (c *Collector) Note() string {
 	var notes []string
 	if n := st.Owners.Unreadable; n > 0 {
 		notes = append(notes, fmt.Sprintf("owners of %d of %d processes unreadable (needs root or CAP_SYS_PTRACE)", n, st.Owners.Procs))
-	}
-	if st.Owners.Via == OwnersViaProc && st.Owners.NoBPF != "" && st.Owners.NoBPF != noBPFOff && st.Owners.NoBPF != noBPFRoot {
-		notes = append(notes, "owners from /proc/PID/fd, not BPF: "+st.Owners.NoBPF)
 	}
 	if len(st.SkippedProtos) > 0 {
 		notes = append(notes, "no "+strings.Join(st.SkippedProtos, ", ")+" in this kernel")

@@ -253,7 +253,15 @@ func TestIntegrationSocketsMatchSS(t *testing.T) {
 		})
 		checkScenario(t, diagSocks, true)
 		// The owner cache is incremental: a second refresh resolves only
-		// what changed on the host meanwhile, not every fd again.
+		// what changed on the host meanwhile, not every fd again. (When
+		// the BPF iterator filled the cache, the first /proc refresh
+		// after it lists the processes it did not report, with readlinks:
+		// the full pass to compare with.)
+		if first.Owners.Via == OwnersViaBPF {
+			if _, first, err = c.Sockets(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
 		_, again, err := c.Sockets(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -262,7 +270,7 @@ func TestIntegrationSocketsMatchSS(t *testing.T) {
 		if again.Owners.Readlinks*2 > first.Owners.Readlinks {
 			t.Errorf("second refresh resolved %d fd links, the first %d", again.Owners.Readlinks, first.Owners.Readlinks)
 		}
-		if st := c.Stats(); !strings.HasPrefix(c.Source(), st.Source) || !strings.HasPrefix(st.Source, SourceSockDiag) || st.Sockets != len(diagSocks) {
+		if st := c.Stats(); st.Source != c.Source() || !strings.HasPrefix(st.Source, SourceSockDiag) || st.Sockets != len(diagSocks) {
 			t.Errorf("stats %+v, source %q", st, c.Source())
 		}
 	})

@@ -37,23 +37,20 @@ type OwnerStats struct {
 	// because a socket's inode was found nowhere (fd number reuse that the
 	// cheap checks cannot see).
 	FullPasses int
-	// Via says how the socket descriptors were listed: OwnersViaBPF or
-	// OwnersViaProc; NoBPF why not with BPF (empty when they were).
+	// Via says how the descriptors were listed: OwnersViaBPF (the first
+	// refresh, when it can) or OwnersViaProc; NoBPF why not with BPF
+	// (empty when they were).
 	Via   string
 	NoBPF string
 }
 
-// Why the owner cache does not use BPF, when it is no fault of the
-// host (OwnerStats.NoBPF; Note leaves them out).
-const (
-	noBPFOff  = "turned off"
-	noBPFRoot = "procfs not at /proc"
-)
-
 // How the owner cache lists socket descriptors (OwnerStats.Via).
 const (
-	// OwnersViaBPF: a BPF task_file iterator lists every socket
-	// descriptor of the host in one read (bpf/sockfds.c).
+	// OwnersViaBPF: a BPF task_file iterator lists every descriptor of
+	// the host in one read (bpf/sockfds.c). Only the first refresh, of an
+	// empty cache, uses it: it costs less than the /proc walk's first
+	// pass (a readlink per descriptor), but more than its incremental
+	// refreshes, which list only what changed (docs/performance.md).
 	OwnersViaBPF = "bpf iter/task_file"
 	// OwnersViaProc: getdents64 of /proc/PID/fd and readlink of its
 	// new entries, incrementally.
@@ -223,9 +220,9 @@ func (o *owners) refresh(ctx context.Context, socks []model.Socket) error {
 		}
 	}
 	if o.viaBPF(gen) {
-		// Every socket descriptor of the host is known: a socket found
-		// nowhere has no owner this process can see.
-		o.join(socks, gen, true)
+		// Not searched: a process the iterator did not report (seen on
+		// 6.18: PID 1) is listed by the next refresh's /proc walk.
+		o.join(socks, gen, false)
 		return nil
 	}
 	o.stats.Via, o.stats.NoBPF = OwnersViaProc, o.noBPF
@@ -288,19 +285,23 @@ func (o *owners) join(socks []model.Socket, gen uint64, searched bool) {
 	}
 }
 
-// viaBPF brings the cache up to date from the BPF iterator's list of
-// every socket descriptor, when it can be used (see sockFDs): it is
-// opened on the first refresh over /proc. If it fails later, the cache
-// is emptied (the /proc walk keeps every fd of a process, the iterator
-// sockets alone) and the /proc walk takes over for good.
+// viaBPF fills an empty cache from the BPF iterator's list of every
+// descriptor, when it can be used (see sockFDs), and releases the
+// iterator: the /proc walk then keeps the cache up to date, as it would
+// after its own first pass (it finds every descriptor known, so it
+// resolves none again; the first listing of each fd directory records
+// the directory's inode).
 func (o *owners) viaBPF(gen uint64) bool {
+	if len(o.procs) > 0 {
+		return false
+	}
 	if !o.bpfTried {
 		o.bpfTried = true
 		switch {
 		case o.procOnly:
-			o.noBPF = noBPFOff
+			o.noBPF = "turned off"
 		case o.root != "/proc":
-			o.noBPF = noBPFRoot
+			o.noBPF = "procfs not at /proc"
 		default:
 			var err error
 			if o.bpf, err = openSockFDs(); err != nil {
@@ -311,10 +312,11 @@ func (o *owners) viaBPF(gen uint64) bool {
 	if o.bpf == nil {
 		return false
 	}
-	if err := o.scanBPF(gen); err != nil {
+	err := o.scanBPF(gen)
+	o.bpf.close()
+	o.bpf = nil
+	if err != nil {
 		o.noBPF = err.Error()
-		o.bpf.close()
-		o.bpf = nil
 		for pid, ps := range o.procs {
 			o.dropAll(pid, ps)
 		}
@@ -322,13 +324,14 @@ func (o *owners) viaBPF(gen uint64) bool {
 		return false
 	}
 	o.stats.Via = OwnersViaBPF
+	o.lastAll = gen // as a full pass
 	return true
 }
 
-// scanBPF reads every socket descriptor of the host and brings the
-// processes holding them up to date: a process's name, start time and
-// container are read from /proc once, and its stat again every
-// statEvery refreshes (an exec, a reused PID).
+// scanBPF reads every descriptor of the host and brings the processes
+// holding them up to date: a process's name, start time and container
+// are read from /proc once, and its stat again every statEvery
+// refreshes (an exec, a reused PID).
 func (o *owners) scanBPF(gen uint64) error {
 	var err error
 	if o.sockFDs, err = o.bpf.read(o.sockFDs[:0]); err != nil {
@@ -359,8 +362,8 @@ func (o *owners) scanBPF(gen uint64) error {
 	return nil
 }
 
-// bpfProc brings process pid, holding the socket descriptors recs
-// (ascending), up to date.
+// bpfProc brings process pid, holding the descriptors recs (ascending),
+// up to date.
 func (o *owners) bpfProc(rootfd, pid int, recs []sockFD, gen uint64) {
 	ps := o.procs[pid]
 	fresh := false

@@ -12,9 +12,9 @@ import (
 	"github.com/cilium/ebpf/link"
 )
 
-// sockFD is one socket descriptor of a process, as bpf/sockfds.c writes
-// it (struct sockfd): the process (its thread group ID), the descriptor
-// and the socket's inode.
+// sockFD is one descriptor of a process, as bpf/sockfds.c writes it
+// (struct sockfd): the process (its thread group ID), the descriptor and
+// the socket's inode (0: not a socket).
 type sockFD struct {
 	tgid uint32
 	fd   uint32
@@ -23,10 +23,11 @@ type sockFD struct {
 
 const sockFDSize = 16 // sizeof(struct sockfd)
 
-// sockFDs lists every socket descriptor of every process of the host in
-// one read, with a BPF task_file iterator (bpf/sockfds.c): no getdents64
-// per process and no readlink per descriptor, as the /proc walk of the
-// owner cache needs. It needs CAP_BPF and CAP_PERFMON (or root), a kernel
+// sockFDs lists every descriptor of every process of the host, with the
+// inodes of sockets, in one read, with a BPF task_file iterator
+// (bpf/sockfds.c): no getdents64 per process and no readlink per
+// descriptor, as the /proc walk of the owner cache needs on a cold
+// cache. It needs CAP_BPF and CAP_PERFMON (or root), a kernel
 // with BTF and iter/task_file (Linux 5.8+), and the initial PID namespace
 // (the iterator gives the kernel's PIDs, which /proc names only there).
 // A sockFDs is not safe for concurrent use.
@@ -71,8 +72,8 @@ func initialPIDNS() bool {
 	return false
 }
 
-// read appends every socket descriptor of the host to out, grouped by
-// process in ascending PID order and by descriptor within a process.
+// read appends every descriptor of the host to out, grouped by process
+// in ascending PID order and by descriptor within a process.
 func (s *sockFDs) read(out []sockFD) ([]sockFD, error) {
 	r, err := s.it.Open()
 	if err != nil {

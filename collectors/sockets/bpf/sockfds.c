@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * sockfds.c: every socket descriptor of every process, in one read.
+ * sockfds.c: every descriptor of every process, sockets with their
+ * inode, in one read.
  *
  * A task_file iterator (iter/task_file, Linux 5.8+) runs the program for
  * each open file of each process (threads sharing the fd table are
  * visited once), in PID order and ascending fd order within a process.
- * For a socket (an inode of type S_IFSOCK: the "socket:[INODE]" link of
- * /proc/PID/fd/N) it writes (tgid, fd, inode) to the iterator's
- * seq_file. User space reads the whole table with read(2) instead of a
- * getdents64 per process and a readlink per descriptor.
+ * It writes (tgid, fd, inode) to the iterator's seq_file, the inode of a
+ * socket (an inode of type S_IFSOCK: the "socket:[INODE]" link of
+ * /proc/PID/fd/N) and 0 for any other file. User space reads the whole
+ * table with read(2) instead of a getdents64 per process and a readlink
+ * per descriptor.
  */
 #include "kernel.h"
 #include <bpf/bpf_helpers.h>
@@ -36,11 +38,11 @@ int sockfds(struct bpf_iter__task_file *ctx)
 	if (!task || !file)
 		return 0;
 	inode = file->f_inode;
-	if (!inode || (inode->i_mode & S_IFMT) != S_IFSOCK)
-		return 0;
 	r.tgid = task->tgid;
 	r.fd = ctx->fd;
-	r.ino = inode->i_ino;
+	r.ino = 0;
+	if (inode && (inode->i_mode & S_IFMT) == S_IFSOCK)
+		r.ino = inode->i_ino;
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }
