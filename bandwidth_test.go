@@ -171,12 +171,18 @@ func BenchmarkTUICPURates(b *testing.B) {
 	bin := netlensBinary(b)
 	type side struct {
 		name  string
+		bin   string
 		flags []string
 		ns    string
 		p     *ptyRun
 		c0    uint64
 	}
-	sides := []*side{{name: "rates"}, {name: "norates", flags: []string{"--no-tcp-info"}}}
+	sides := []*side{{name: "rates", bin: bin}, {name: "norates", bin: bin, flags: []string{"--no-tcp-info"}}}
+	// TUICPU_AB="OLD NEW" runs two binaries side by side instead, both
+	// with rates: a before/after at the same moment.
+	if ab := strings.Fields(os.Getenv("TUICPU_AB")); len(ab) == 2 {
+		sides = []*side{{name: "a", bin: ab[0]}, {name: "b", bin: ab[1]}}
+	}
 	for _, sd := range sides {
 		sd.ns = testNetns(b)
 		churn(b, sd.ns, 10000, 500)
@@ -184,7 +190,7 @@ func BenchmarkTUICPURates(b *testing.B) {
 	dir := os.Getenv("NETLENS_CPUPROFILE_DIR")
 	for range b.N {
 		for _, sd := range sides {
-			args := append([]string{"netns", "exec", sd.ns, bin, "--refresh", "1s", "--no-mouse"}, sd.flags...)
+			args := append([]string{"netns", "exec", sd.ns, sd.bin, "--refresh", "1s", "--no-mouse"}, sd.flags...)
 			if dir != "" {
 				args = append(args, "--cpuprofile", filepath.Join(dir, sd.name+".pprof"))
 			}

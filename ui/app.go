@@ -203,26 +203,12 @@ func (a *App) apply() {
 	a.pages[a.active].Sync()
 }
 
-// newSockets reports whether the Store holds a socket table the screen
-// does not that should be applied now, since the last apply: the first
-// table (at once, not up to an interval after the empty start: the
-// first frame at 100,000 sockets), or a later one once half an interval
-// has passed. Snapshots are thus applied as the sockets collector
-// publishes them, once a refresh, and the screen never holds the table
-// before the Store's one while the collector builds the next: two
-// generations of the table live instead of three, 50 MB at 100,000
-// sockets (docs/performance.md, "The TUI at 100k"). Changes of other
-// collectors wait for the next table, or an interval and a quarter when
-// none comes.
-func (a *App) newSockets(since time.Duration) bool {
-	cur := a.store.Snapshot().Sockets
-	switch {
-	case len(cur) == 0:
-		return false
-	case len(a.snap.Sockets) == 0:
-		return true
-	}
-	return since >= a.opts.Refresh/2 && (len(cur) != len(a.snap.Sockets) || &cur[0] != &a.snap.Sockets[0])
+// firstRows reports whether the Store has sockets and the screen none:
+// the first socket table is shown at once, not up to a refresh interval
+// after the empty screen of the start (the first frame at 100,000
+// sockets, docs/performance.md); later tables wait for the interval.
+func (a *App) firstRows() bool {
+	return len(a.snap.Sockets) == 0 && len(a.store.Snapshot().Sockets) > 0
 }
 
 // Update implements tea.Model.
@@ -294,8 +280,8 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			a.same = true
 			return a, cmd
 		}
-		since := a.opts.Now().Sub(a.feed.last)
-		if since >= a.opts.Refresh || a.newSockets(since) {
+		wait := a.opts.Refresh - a.opts.Now().Sub(a.feed.last)
+		if wait <= 0 || a.firstRows() {
 			a.apply()
 			return a, cmd
 		}
@@ -303,10 +289,8 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if a.feed.waiting {
 			return a, cmd
 		}
-		// Other changes wait for the next socket table, or for a
-		// quarter of an interval longer (see newSockets).
 		a.feed.waiting = true
-		return a, tea.Batch(cmd, refreshCmd(a.opts.Refresh+a.opts.Refresh/4-since))
+		return a, tea.Batch(cmd, refreshCmd(wait))
 	case refreshMsg:
 		a.feed.waiting = false
 		if a.feed.pending && !a.feed.paused {
