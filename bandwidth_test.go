@@ -210,7 +210,9 @@ func BenchmarkTUICPURates(b *testing.B) {
 		for _, sd := range sides {
 			c1 := cpuTicks(b, sd.p.cmd.Process.Pid)
 			const hz = 100 // USER_HZ
-			b.ReportMetric(100*float64(c1-sd.c0)/hz/t1.Sub(t0).Seconds(), "%-of-one-core-"+sd.name)
+			pct := 100 * float64(c1-sd.c0) / hz / t1.Sub(t0).Seconds()
+			b.Logf("%s %s: %.2f%% of one core, load average %s", sd.name, sd.bin, pct, loadavg())
+			b.ReportMetric(pct, "%-of-one-core-"+sd.name)
 		}
 		for _, sd := range sides {
 			sd.p.stop()
