@@ -97,16 +97,17 @@ kmod-test:
 test-summary: $(TESTSUM)
 	$(TESTSUM) -allow $(SKIP_ALLOW) $(wildcard $(TESTOUT)/*.json) $(wildcard $(TESTOUT)/*.txt)
 
-# bpf regenerates the drop tracer's BPF objects (bpfel and bpfeb, committed)
-# from collectors/droptrace/bpf/*.c with bpf2go and $(BPF_CLANG).
+# bpf regenerates the BPF objects (bpfel and bpfeb, committed) of the drop
+# tracer (collectors/droptrace/bpf/*.c) and of the socket owners' fd
+# iterator (collectors/sockets/bpf/*.c) with bpf2go and $(BPF_CLANG).
 bpf:
-	$(GO) generate ./collectors/droptrace
+	$(GO) generate ./collectors/droptrace ./collectors/sockets
 
 # bpf-check fails when the committed objects differ from what the source
 # compiles to.
 bpf-check: bpf
-	@git diff --quiet -- collectors/droptrace || { git diff --stat -- collectors/droptrace; \
-		echo "collectors/droptrace: BPF objects differ from their source: run make bpf and commit"; exit 1; }
+	@git diff --quiet -- collectors/droptrace collectors/sockets || { git diff --stat -- collectors/droptrace collectors/sockets; \
+		echo "BPF objects differ from their source: run make bpf and commit"; exit 1; }
 
 test: test-deps vet bpf-check unit kmod-test test-summary
 

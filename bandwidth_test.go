@@ -18,7 +18,13 @@ import (
 // stops and restarts the changes.
 func churn(tb testing.TB, ns string, n, rate int) io.Writer {
 	tb.Helper()
-	cmd := exec.Command("ip", "netns", "exec", ns, "/usr/bin/python3", "testdata/churn.py", fmt.Sprint(n), fmt.Sprint(rate), "300")
+	return churnFor(tb, ns, n, rate, 300)
+}
+
+// churnFor is churn for seconds instead of 300.
+func churnFor(tb testing.TB, ns string, n, rate, seconds int) io.Writer {
+	tb.Helper()
+	cmd := exec.Command("ip", "netns", "exec", ns, "/usr/bin/python3", "testdata/churn.py", fmt.Sprint(n), fmt.Sprint(rate), fmt.Sprint(seconds))
 	in, _ := cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
@@ -165,12 +171,18 @@ func BenchmarkTUICPURates(b *testing.B) {
 	bin := netlensBinary(b)
 	type side struct {
 		name  string
+		bin   string
 		flags []string
 		ns    string
 		p     *ptyRun
 		c0    uint64
 	}
-	sides := []*side{{name: "rates"}, {name: "norates", flags: []string{"--no-tcp-info"}}}
+	sides := []*side{{name: "rates", bin: bin}, {name: "norates", bin: bin, flags: []string{"--no-tcp-info"}}}
+	// TUICPU_AB="OLD NEW" runs two binaries side by side instead, both
+	// with rates: a before/after at the same moment.
+	if ab := strings.Fields(os.Getenv("TUICPU_AB")); len(ab) == 2 {
+		sides = []*side{{name: "a", bin: ab[0]}, {name: "b", bin: ab[1]}}
+	}
 	for _, sd := range sides {
 		sd.ns = testNetns(b)
 		churn(b, sd.ns, 10000, 500)
@@ -178,7 +190,7 @@ func BenchmarkTUICPURates(b *testing.B) {
 	dir := os.Getenv("NETLENS_CPUPROFILE_DIR")
 	for range b.N {
 		for _, sd := range sides {
-			args := append([]string{"netns", "exec", sd.ns, bin, "--refresh", "1s", "--no-mouse"}, sd.flags...)
+			args := append([]string{"netns", "exec", sd.ns, sd.bin, "--refresh", "1s", "--no-mouse"}, sd.flags...)
 			if dir != "" {
 				args = append(args, "--cpuprofile", filepath.Join(dir, sd.name+".pprof"))
 			}
@@ -198,7 +210,9 @@ func BenchmarkTUICPURates(b *testing.B) {
 		for _, sd := range sides {
 			c1 := cpuTicks(b, sd.p.cmd.Process.Pid)
 			const hz = 100 // USER_HZ
-			b.ReportMetric(100*float64(c1-sd.c0)/hz/t1.Sub(t0).Seconds(), "%-of-one-core-"+sd.name)
+			pct := 100 * float64(c1-sd.c0) / hz / t1.Sub(t0).Seconds()
+			b.Logf("%s %s: %.2f%% of one core, load average %s", sd.name, sd.bin, pct, loadavg())
+			b.ReportMetric(pct, "%-of-one-core-"+sd.name)
 		}
 		for _, sd := range sides {
 			sd.p.stop()

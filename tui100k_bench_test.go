@@ -40,49 +40,83 @@ for i in range(50000):
 	// Ten churn.py processes of 10,000 sockets each: one process may
 	// not hold 100,000 descriptors (RLIMIT_NOFILE, and no
 	// CAP_SYS_RESOURCE to raise it here).
+	// They run for as long as the runs take (a run is about 45 s).
+	bins := strings.Fields(os.Getenv("TUI100K_BINS"))
+	if len(bins) == 0 {
+		bins = []string{bin}
+	}
+	rounds, _ := strconv.Atoi(os.Getenv("TUI100K_ROUNDS"))
 	for range 10 {
-		churn(b, ns, 10000, 50)
+		churnFor(b, ns, 10000, 50, 300+60*b.N*max(1, rounds)*len(bins))
 	}
 	out, _ := exec.Command("ip", "netns", "exec", ns, "conntrack", "-C").Output()
 	b.Logf("conntrack entries in the namespace: %s", strings.TrimSpace(string(out)))
+	// TUI100K_BINS names binaries to run in turn instead of this tree's
+	// build (before/after side by side on the same namespace: setting it
+	// up takes minutes); TUI100K_ROUNDS how many times each runs.
 	for range b.N {
-		start := time.Now()
-		// TUI100K_ARGS adds flags (--memprofile FILE); TUI100K_OUT
-		// names a file for what the terminal received (with
-		// GODEBUG=gctrace=1 in the environment, the GC's trace).
-		args := append([]string{"netns", "exec", ns, bin, "--refresh", "1s", "--no-mouse"}, strings.Fields(os.Getenv("TUI100K_ARGS"))...)
-		p, err := startPTY(120, 40, []string{"TERM=xterm-256color"}, "ip", args...)
-		if err != nil {
-			b.Fatal(err)
-		}
-		var first time.Duration
-		for deadline := start.Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			if bytes.Contains(p.since(0), []byte("127.0.0.1:")) {
-				first = time.Since(start)
-				break
+		for r := range max(1, rounds) {
+			for i, bin := range bins {
+				first, cpu, mb := tui100kRun(b, ns, bin, fmt.Sprintf("%d.%d", r, i))
+				b.Logf("round %d %s: first frame %.3f s, CPU %.2f%% of one core, peak RSS %.1f MB, load average %s", r, bin, first.Seconds(), cpu, mb, loadavg())
+				b.ReportMetric(first.Seconds(), "s-first-frame")
+				b.ReportMetric(cpu, "%-of-one-core")
+				b.ReportMetric(mb, "MB-peak-RSS")
 			}
 		}
-		if first == 0 {
-			p.stop()
-			b.Fatalf("no socket row on screen after 60 s: %q", p.since(max(0, p.written()-2000)))
-		}
-		time.Sleep(10 * time.Second)
-		pid := p.cmd.Process.Pid
-		t0, c0 := time.Now(), cpuTicks(b, pid)
-		time.Sleep(30 * time.Second)
-		t1, c1 := time.Now(), cpuTicks(b, pid)
-		hwm := vmHWM(b, pid)
-		p.stop()
-		if out := os.Getenv("TUI100K_OUT"); out != "" {
-			if err := os.WriteFile(out, p.since(0), 0o644); err != nil {
-				b.Error(err)
-			}
-		}
-		const hz = 100 // USER_HZ
-		b.ReportMetric(first.Seconds(), "s-first-frame")
-		b.ReportMetric(100*float64(c1-c0)/hz/t1.Sub(t0).Seconds(), "%-of-one-core")
-		b.ReportMetric(float64(hwm)/1024, "MB-peak-RSS")
 	}
+}
+
+// tui100kRun runs bin once in ns and returns the time to its first frame
+// with socket rows, its CPU over 30 s after a 10 s warm-up (percent of one
+// core) and its peak RSS in MB. run ("ROUND.BINARY") replaces {run} in
+// TUI100K_ARGS and is appended to TUI100K_OUT.
+func tui100kRun(b *testing.B, ns, bin, run string) (time.Duration, float64, float64) {
+	start := time.Now()
+	// TUI100K_ARGS adds flags (--memprofile FILE); TUI100K_OUT
+	// names a file for what the terminal received (with
+	// GODEBUG=gctrace=1 in the environment, the GC's trace).
+	extra := strings.ReplaceAll(os.Getenv("TUI100K_ARGS"), "{run}", run)
+	args := append([]string{"netns", "exec", ns, bin, "--refresh", "1s", "--no-mouse"}, strings.Fields(extra)...)
+	p, err := startPTY(120, 40, []string{"TERM=xterm-256color"}, "ip", args...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var first time.Duration
+	for deadline := start.Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if bytes.Contains(p.since(0), []byte("127.0.0.1:")) {
+			first = time.Since(start)
+			break
+		}
+	}
+	if first == 0 {
+		p.stop()
+		b.Fatalf("no socket row on screen after 60 s: %q", p.since(max(0, p.written()-2000)))
+	}
+	time.Sleep(10 * time.Second)
+	pid := p.cmd.Process.Pid
+	t0, c0 := time.Now(), cpuTicks(b, pid)
+	time.Sleep(30 * time.Second)
+	t1, c1 := time.Now(), cpuTicks(b, pid)
+	hwm := vmHWM(b, pid)
+	p.stop()
+	if out := os.Getenv("TUI100K_OUT"); out != "" {
+		if err := os.WriteFile(out+"."+run, p.since(0), 0o644); err != nil {
+			b.Error(err)
+		}
+	}
+	const hz = 100 // USER_HZ
+	return first, 100 * float64(c1-c0) / hz / t1.Sub(t0).Seconds(), float64(hwm) / 1024
+}
+
+// loadavg returns the first three fields of /proc/loadavg.
+func loadavg() string {
+	raw, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(raw))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // vmHWM returns the peak RSS of pid in KiB.

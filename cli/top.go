@@ -133,8 +133,12 @@ func runTop(ctx context.Context, src socketSource, o topOptions, out, errw io.Wr
 		} else {
 			for _, i := range model.TopSockets(socks, o.limit) {
 				s := socks[i]
+				var ti model.TCPInfo // TopSockets gives sockets with a rate, hence a tcp_info
+				if s.TCP != nil {
+					ti = *s.TCP
+				}
 				iv.Sockets = append(iv.Sockets, topSocket{Local: s.Local.String(), Remote: s.Remote.String(), State: s.State, Procs: s.Procs,
-					Rate: s.Rate, RTT: s.TCP.RTT, Cwnd: s.TCP.SndCwnd, Retrans: s.TCP.TotalRetrans, Cong: s.TCP.Congestion})
+					Rate: *s.Rate, RTT: ti.RTT, Cwnd: ti.SndCwnd, Retrans: ti.TotalRetrans, Cong: ti.Congestion})
 			}
 		}
 		if o.json {

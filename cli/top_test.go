@@ -29,8 +29,12 @@ func (f *fakeSockets) Sockets(context.Context) ([]model.Socket, sockets.Stats, e
 }
 
 func topSock(local, remote string, comm string, pid int, rate model.SocketRate) model.Socket {
+	var r *model.SocketRate // nil: no rate yet
+	if rate != (model.SocketRate{}) {
+		r = &rate
+	}
 	return model.Socket{Proto: model.ProtoTCP, State: model.StateEstablished, Local: netip.MustParseAddrPort(local), Remote: netip.MustParseAddrPort(remote),
-		Procs: []model.Proc{{PID: pid, Comm: comm, FD: 3}}, Rate: rate, TCP: model.TCPInfo{Len: 232, RTT: 1500, SndCwnd: 10, TotalRetrans: 4, Congestion: "cubic"}}
+		Procs: []model.Proc{{PID: pid, Comm: comm, FD: 3}}, Rate: r, TCP: &model.TCPInfo{Len: 232, RTT: 1500, SndCwnd: 10, TotalRetrans: 4, Congestion: "cubic"}}
 }
 
 func TestTopPrint(t *testing.T) {

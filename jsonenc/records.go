@@ -216,18 +216,19 @@ func AppendSocket(dst []byte, s *model.Socket) ([]byte, error) {
 		dst = appendString(dst, s.Namespace)
 	}
 	// tcp_info and the rate are rare enough outside busy TCP hosts, and
-	// wide enough, that encoding/json writes them (omitzero: only when
-	// set).
+	// wide enough, that encoding/json writes them (only when set: the
+	// sockets collector sets them only when not zero, which is when
+	// encoding/json wrote them before they were pointers).
 	var err error
-	if s.TCP != (model.TCPInfo{}) {
+	if s.TCP != nil {
 		dst = append(dst, `,"tcp":`...)
-		if dst, err = appendMarshal(dst, &s.TCP); err != nil {
+		if dst, err = appendMarshal(dst, s.TCP); err != nil {
 			return dst, err
 		}
 	}
-	if s.Rate != (model.SocketRate{}) {
+	if s.Rate != nil {
 		dst = append(dst, `,"rate":`...)
-		if dst, err = appendMarshal(dst, &s.Rate); err != nil {
+		if dst, err = appendMarshal(dst, s.Rate); err != nil {
 			return dst, err
 		}
 	}

@@ -342,10 +342,13 @@ func (r Rule) matches(f DropTraceFlow) bool {
 }
 
 // DropOwners returns, for each of s.DropTrace.Flows, the index in
-// s.Sockets of the socket DropOwner would give, or -1. It indexes the
-// sockets once: O(flows + sockets).
+// s.Sockets of the socket DropOwner would give, or -1. The flows are few
+// and the sockets many (100,000 on a busy host, every refresh): it
+// indexes the flows and passes over the sockets once, allocating nothing
+// per socket. O(flows + sockets).
 func (s Snapshot) DropOwners() []int {
-	out := make([]int, len(s.DropTrace.Flows))
+	flows := s.DropTrace.Flows
+	out := make([]int, len(flows))
 	if len(out) == 0 {
 		return out
 	}
@@ -353,32 +356,70 @@ func (s Snapshot) DropOwners() []int {
 		proto string
 		port  uint16
 	}
-	byCookie := make(map[uint64]int, len(s.Sockets))
-	byPort := make(map[portKey][]int, len(s.Sockets))
-	for i, so := range s.Sockets {
-		if so.Cookie != 0 {
-			byCookie[so.Cookie] = i
-		}
-		k := portKey{string(so.Proto), so.Local.Port()}
-		byPort[k] = append(byPort[k], i)
+	// end is one end of a flow that a socket bound to it owns.
+	type end struct {
+		flow int
+		dst  bool // the flow's destination (tried first), else its source
+		addr netip.Addr
 	}
-	for fi, f := range s.DropTrace.Flows {
-		out[fi] = -1
-		if i, ok := byCookie[f.Cookie]; ok && f.Cookie != 0 {
-			out[fi] = i
-			continue
+	// For each flow, the first socket with its cookie and the first
+	// bound to its destination and to its source: DropOwner's order.
+	byCookie := map[uint64][]int{}
+	byPort := map[portKey][]end{}
+	var ports [1 << 16 / 64]uint64 // a port of byPort: skips most sockets' lookup
+	cookie, dst, src := make([]int, len(flows)), make([]int, len(flows)), make([]int, len(flows))
+	for fi, f := range flows {
+		cookie[fi], dst[fi], src[fi] = -1, -1, -1
+		if f.Cookie != 0 {
+			byCookie[f.Cookie] = append(byCookie[f.Cookie], fi)
 		}
 		if f.SrcPort == 0 && f.DstPort == 0 {
 			continue
 		}
-	ends:
-		for _, end := range []netip.AddrPort{netip.AddrPortFrom(f.Dst, f.DstPort), netip.AddrPortFrom(f.Src, f.SrcPort)} {
-			for _, i := range byPort[portKey{f.Proto, end.Port()}] {
-				if la := s.Sockets[i].Local.Addr(); la.Unmap() == end.Addr().Unmap() || la.IsUnspecified() {
-					out[fi] = i
-					break ends
+		for _, e := range []struct {
+			end
+			port uint16
+		}{{end{fi, true, f.Dst.Unmap()}, f.DstPort}, {end{fi, false, f.Src.Unmap()}, f.SrcPort}} {
+			port := e.port
+			k := portKey{f.Proto, port}
+			byPort[k] = append(byPort[k], e.end)
+			ports[port/64] |= 1 << (port % 64)
+		}
+	}
+	for i := range s.Sockets {
+		so := &s.Sockets[i]
+		if so.Cookie != 0 && len(byCookie) > 0 {
+			for _, fi := range byCookie[so.Cookie] {
+				if cookie[fi] < 0 {
+					cookie[fi] = i
 				}
 			}
+		}
+		port := so.Local.Port()
+		if ports[port/64]&(1<<(port%64)) == 0 {
+			continue
+		}
+		for _, e := range byPort[portKey{string(so.Proto), port}] {
+			first := &src[e.flow]
+			if e.dst {
+				first = &dst[e.flow]
+			}
+			if *first >= 0 {
+				continue
+			}
+			if la := so.Local.Addr(); la.Unmap() == e.addr || la.IsUnspecified() {
+				*first = i
+			}
+		}
+	}
+	for fi := range out {
+		switch {
+		case cookie[fi] >= 0:
+			out[fi] = cookie[fi]
+		case dst[fi] >= 0:
+			out[fi] = dst[fi]
+		default:
+			out[fi] = src[fi]
 		}
 	}
 	return out

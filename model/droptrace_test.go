@@ -1,6 +1,7 @@
 package model
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 
@@ -90,4 +91,65 @@ func TestDropRuleAndOwner(t *testing.T) {
 func withSets(id uint32, dports []uint16, src []netip.Prefix) Rule {
 	return Rule{ID: id, Enabled: true, Family: RuleFamilyBoth, Proto: "udp", DstPortSet: dports, SrcSet: src,
 		Action: ActionDrop, Priority: 1, Packets: 1}
+}
+
+// TestDropOwnersMatchesDropOwner checks DropOwners, which indexes the
+// flows, against DropOwner flow by flow on random tables: the same socket
+// for every flow (by cookie, else destination, else source, the first in
+// the table), or none.
+func TestDropOwnersMatchesDropOwner(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	addrs := []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), netip.IPv4Unspecified(),
+		netip.MustParseAddr("::ffff:10.0.0.1"), netip.MustParseAddr("fd00::1"), netip.IPv6Unspecified()}
+	protos := []Proto{ProtoTCP, ProtoUDP, ProtoRAW}
+	for round := range 200 {
+		var s Snapshot
+		for i := range rng.IntN(40) {
+			s.Sockets = append(s.Sockets, Socket{
+				Proto:  protos[rng.IntN(len(protos))],
+				Local:  netip.AddrPortFrom(addrs[rng.IntN(len(addrs))], uint16(rng.IntN(5))),
+				Cookie: uint64(rng.IntN(8)),
+				Inode:  uint64(i + 1),
+			})
+		}
+		for range rng.IntN(20) {
+			s.DropTrace.Flows = append(s.DropTrace.Flows, DropTraceFlow{
+				Proto:   string(protos[rng.IntN(len(protos))]),
+				Src:     addrs[rng.IntN(len(addrs))],
+				Dst:     addrs[rng.IntN(len(addrs))],
+				SrcPort: uint16(rng.IntN(5)),
+				DstPort: uint16(rng.IntN(5)),
+				Cookie:  uint64(rng.IntN(12)),
+			})
+		}
+		want := make([]int, len(s.DropTrace.Flows))
+		for fi, f := range s.DropTrace.Flows {
+			want[fi] = -1
+			if so, _, ok := s.DropOwner(f); ok {
+				want[fi] = int(so.Inode) - 1
+			}
+		}
+		if diff := cmp.Diff(want, s.DropOwners()); diff != "" {
+			t.Fatalf("round %d: DropOwners (-want +got)\n%s", round, diff)
+		}
+	}
+}
+
+// BenchmarkDropOwners joins 64 traced flows to 100,000 sockets, as the
+// Connections tab does every refresh while the drop tracer runs.
+func BenchmarkDropOwners(b *testing.B) {
+	var s Snapshot
+	for i := range 100000 {
+		s.Sockets = append(s.Sockets, Socket{Proto: ProtoTCP, Cookie: uint64(i + 1),
+			Local:  netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(1024+i%60000)),
+			Remote: netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 2}), 80)})
+	}
+	for i := range 64 {
+		s.DropTrace.Flows = append(s.DropTrace.Flows, DropTraceFlow{Proto: "udp", Src: netip.MustParseAddr("10.0.0.2"),
+			Dst: netip.MustParseAddr("10.0.0.1"), SrcPort: 5000, DstPort: uint16(i)})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s.DropOwners()
+	}
 }

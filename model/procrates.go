@@ -90,7 +90,7 @@ func ProcessRates(socks []Socket, sampled map[int]SocketRate) []ProcessRate {
 			continue
 		}
 		p.Conns++
-		if s.Rate.Known {
+		if s.Rate != nil {
 			p.Rated++
 			p.RxBps += s.Rate.RxBps
 			p.TxBps += s.Rate.TxBps
@@ -115,7 +115,7 @@ func ProcessRates(socks []Socket, sampled map[int]SocketRate) []ProcessRate {
 func TopSockets(socks []Socket, n int) []int {
 	var idx []int
 	for i := range socks {
-		if socks[i].Rate.Known {
+		if socks[i].Rate != nil {
 			idx = append(idx, i)
 		}
 	}

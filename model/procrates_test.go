@@ -7,7 +7,7 @@ import (
 )
 
 func rated(comm string, pids []int, rx, tx, re float64) Socket {
-	s := Socket{Proto: ProtoTCP, State: StateEstablished, Rate: SocketRate{Known: true, RxBps: rx, TxBps: tx, RetransPerSec: re}}
+	s := Socket{Proto: ProtoTCP, State: StateEstablished, Rate: &SocketRate{Known: true, RxBps: rx, TxBps: tx, RetransPerSec: re}}
 	for _, p := range pids {
 		s.Procs = append(s.Procs, Proc{PID: p, Comm: comm})
 	}

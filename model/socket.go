@@ -123,9 +123,15 @@ type Socket struct {
 	NetNS     uint64 `json:"netns,omitempty"`
 	Namespace string `json:"namespace,omitempty"`
 	// TCP is the kernel's struct tcp_info and congestion control of a TCP
-	// socket (sock_diag only; zero when unknown: see TCPInfo.Len).
-	TCP TCPInfo `json:"tcp,omitzero"`
+	// socket (sock_diag only; nil when the kernel sent none: a TIME-WAIT
+	// socket, a UDP socket, /proc/net). Its methods take nil for unknown.
+	// It is a pointer, and the sockets collector hands out a collection's
+	// tcp_info from a few large allocations, so that a socket without one
+	// costs 8 bytes instead of 208 and the garbage collector need not scan
+	// it: a list of 100,000 sockets is most of the TUI's memory. Like
+	// every field of a published Socket, what it points to never changes.
+	TCP *TCPInfo `json:"tcp,omitzero"`
 	// Rate is the socket's throughput and retransmits over the last
-	// refresh (zero when unknown: see SocketRate.Known).
-	Rate SocketRate `json:"rate,omitzero"`
+	// refresh (nil when unknown; a pointer for the reasons TCP is).
+	Rate *SocketRate `json:"rate,omitzero"`
 }

@@ -98,14 +98,16 @@ const (
 	TCPInfoLenBytesSent = 216 // tcpi_bytes_sent, tcpi_bytes_retrans (4.19)
 )
 
-// Known reports whether the kernel sent a tcp_info.
-func (t TCPInfo) Known() bool { return t.Len >= TCPInfoLenBase }
+// Known reports whether the kernel sent a tcp_info (false for nil).
+func (t *TCPInfo) Known() bool { return t != nil && t.Len >= TCPInfoLenBase }
 
-// HasBytes reports whether the byte and segment counters are known.
-func (t TCPInfo) HasBytes() bool { return t.Len >= TCPInfoLenBytes }
+// HasBytes reports whether the byte and segment counters are known
+// (false for nil).
+func (t *TCPInfo) HasBytes() bool { return t != nil && t.Len >= TCPInfoLenBytes }
 
-// HasChrono reports whether the busy and limited times are known.
-func (t TCPInfo) HasChrono() bool { return t.Len >= TCPInfoLenChrono }
+// HasChrono reports whether the busy and limited times are known (false
+// for nil).
+func (t *TCPInfo) HasChrono() bool { return t != nil && t.Len >= TCPInfoLenChrono }
 
 // CAState is the TCP congestion-avoidance state (enum tcp_ca_state in
 // include/uapi/linux/tcp.h).

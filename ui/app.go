@@ -203,6 +203,14 @@ func (a *App) apply() {
 	a.pages[a.active].Sync()
 }
 
+// firstRows reports whether the Store has sockets and the screen none:
+// the first socket table is shown at once, not up to a refresh interval
+// after the empty screen of the start (the first frame at 100,000
+// sockets, docs/performance.md); later tables wait for the interval.
+func (a *App) firstRows() bool {
+	return len(a.snap.Sockets) == 0 && len(a.store.Snapshot().Sockets) > 0
+}
+
 // Update implements tea.Model.
 func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	a.same = false
@@ -268,16 +276,20 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case storeChangedMsg:
 		cmd := waitStoreCmd(a.sub, a.done)
 		a.feed.pending = true
-		if a.feed.paused || a.feed.waiting {
+		if a.feed.paused {
 			a.same = true
 			return a, cmd
 		}
 		wait := a.opts.Refresh - a.opts.Now().Sub(a.feed.last)
-		if wait <= 0 {
+		if wait <= 0 || a.firstRows() {
 			a.apply()
 			return a, cmd
 		}
-		a.feed.waiting, a.same = true, true
+		a.same = true
+		if a.feed.waiting {
+			return a, cmd
+		}
+		a.feed.waiting = true
 		return a, tea.Batch(cmd, refreshCmd(wait))
 	case refreshMsg:
 		a.feed.waiting = false

@@ -306,6 +306,39 @@ func TestRefreshCoalesces(t *testing.T) {
 	}
 }
 
+// TestFirstRowsAtOnce: the first socket table is applied as soon as it
+// arrives, not a refresh interval after the empty screen of the start;
+// the tables after it wait for the interval again.
+func TestFirstRowsAtOnce(t *testing.T) {
+	store := model.NewStore("web-1", "6.12.48-netlens", t0)
+	clock := &fakeClock{now: t0}
+	a := newTestApp(t, store, Options{Now: clock.Now, Refresh: time.Second}, 80, 24)
+	a.Update(storeChangedMsg{}) // the start's empty snapshot
+	clock.now = clock.now.Add(100 * time.Millisecond)
+	store.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: "counters", State: model.StateOK}})
+	a.Update(storeChangedMsg{})
+	if !a.feed.waiting {
+		t.Fatal("a change without sockets was applied within the interval")
+	}
+	clock.now = clock.now.Add(100 * time.Millisecond)
+	store.Publish(model.SocketsUpdate{Sockets: fixtureSockets()[:2]})
+	a.Update(storeChangedMsg{})
+	if len(a.snap.Sockets) != 2 {
+		t.Fatalf("the first sockets were not applied at once: %d on screen", len(a.snap.Sockets))
+	}
+	clock.now = clock.now.Add(100 * time.Millisecond)
+	store.Publish(model.SocketsUpdate{Sockets: fixtureSockets()[:3]})
+	a.Update(storeChangedMsg{})
+	if len(a.snap.Sockets) != 2 {
+		t.Fatal("the second table was applied within the interval")
+	}
+	clock.now = clock.now.Add(time.Second)
+	a.Update(refreshMsg{})
+	if len(a.snap.Sockets) != 3 {
+		t.Fatalf("the tick applied %d sockets, want 3", len(a.snap.Sockets))
+	}
+}
+
 func TestWaitStoreCmd(t *testing.T) {
 	store := fixtureStore()
 	a := newTestApp(t, store, Options{}, 80, 24)

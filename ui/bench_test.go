@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 
 	"netlens/model"
@@ -205,5 +206,21 @@ func BenchmarkFlowsFilterKeystroke(b *testing.B) {
 		_ = a.View()
 		send(a, "backspace")
 		_ = a.View()
+	}
+}
+
+// BenchmarkFirstFrame100k is the TUI's first frame of 100,000 sockets:
+// a new App applies the table (the first sort, from scratch) and
+// renders it at 120x40.
+func BenchmarkFirstFrame100k(b *testing.B) {
+	store := benchStore(100000)
+	b.ReportAllocs()
+	for b.Loop() {
+		a := New(store, Options{Now: fixedClock})
+		a.Update(tea.ColorProfileMsg{Profile: colorprofile.ASCII})
+		a.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+		a.Update(storeChangedMsg{})
+		_ = a.View()
+		a.Close()
 	}
 }

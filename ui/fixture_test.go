@@ -46,15 +46,15 @@ func fixtureSockets() []model.Socket {
 			continue
 		}
 		s.Cookie = 5000 + s.Inode
-		s.TCP = model.TCPInfo{Len: 232, RTO: 204000, ATO: 40000, SndMSS: 1448, RcvMSS: 1448, PMTU: 1500, RTT: 20512, RTTVar: 3100, MinRTT: 18100,
+		s.TCP = &model.TCPInfo{Len: 232, RTO: 204000, ATO: 40000, SndMSS: 1448, RcvMSS: 1448, PMTU: 1500, RTT: 20512, RTTVar: 3100, MinRTT: 18100,
 			SndSsthresh: 0x7fffffff, SndCwnd: 10, Reordering: 3, PacingRate: 1 << 20, MaxPacingRate: 1<<64 - 1, Congestion: "cubic",
 			BytesAcked: 1 << 20, BytesReceived: 64 << 10, SegsOut: 900, SegsIn: 700, DataSegsOut: 800, DataSegsIn: 300,
 			BusyTime: 9e6, RwndLimited: 1e6, SndbufLimited: 2e5, BytesSent: 1<<20 + 4096, BytesRetrans: 4096, TotalRetrans: 3}
 		if s.State == model.StateSynSent {
-			s.TCP = model.TCPInfo{Len: 232, RTO: 1000000, SndMSS: 536, SndCwnd: 10, SndSsthresh: 0x7fffffff, Backoff: 1, Retransmits: 1, TotalRetrans: 1, Congestion: "cubic"}
+			s.TCP = &model.TCPInfo{Len: 232, RTO: 1000000, SndMSS: 536, SndCwnd: 10, SndSsthresh: 0x7fffffff, Backoff: 1, Retransmits: 1, TotalRetrans: 1, Congestion: "cubic"}
 			continue // seen for the first time: no rate yet
 		}
-		s.Rate = model.SocketRate{Known: true, Interval: time.Second,
+		s.Rate = &model.SocketRate{Known: true, Interval: time.Second,
 			Limits: model.SendLimits{Window: 12 * time.Second, Busy: 9 * time.Second, Rwnd: 6 * time.Second, Sndbuf: 600 * time.Millisecond}}
 	}
 	for i, r := range []struct {

@@ -73,7 +73,7 @@ func TestProcViewHistory(t *testing.T) {
 	p.SetSize(120, 30)
 	sock := func(comm string, pid int, rx, tx float64) model.Socket {
 		return model.Socket{Proto: model.ProtoTCP, State: model.StateEstablished, Procs: []model.Proc{{PID: pid, Comm: comm}},
-			Rate: model.SocketRate{Known: true, Interval: time.Second, RxBps: rx, TxBps: tx}}
+			Rate: &model.SocketRate{Known: true, Interval: time.Second, RxBps: rx, TxBps: tx}}
 	}
 	for i := range procHistLen + 5 {
 		socks := []model.Socket{sock("curl", 10, float64(i), 0)}

@@ -195,8 +195,8 @@ func (o *sockOrder) cmpLocal(a, b int) int {
 // rate is socket i's rate: tcp_info's, else a sampled one from a
 // capture (UDP), else none.
 func (p *sockView) rate(i int) model.SocketRate {
-	if r := p.snap.Sockets[i].Rate; r.Known {
-		return r
+	if r := p.snap.Sockets[i].Rate; r != nil {
+		return *r
 	}
 	if p.sampled != nil {
 		return p.sampled[i]
@@ -357,10 +357,7 @@ func (p *sockView) cell(i, c int) string {
 		}
 		return fmtCount(s.Drops, 5)
 	case connRx, connTx, connRetrans:
-		r := s.Rate
-		if !r.Known && p.sampled != nil {
-			r = p.sampled[i]
-		}
+		r := p.rate(i)
 		switch c {
 		case connRx:
 			return rateCell(&r, r.RxBps)
@@ -450,7 +447,7 @@ func (p *sockView) detail(i int) []string {
 		procs += "  (host PIDs)" + netnsHeader(n)
 	}
 	more := tcpDetail(s)
-	if r, ok := p.sampled[p.idx[i]]; ok && !s.Rate.Known {
+	if r, ok := p.sampled[p.idx[i]]; ok && s.Rate == nil {
 		more = append(more, "sampled by the capture on "+sanitize(p.snap.Capture.Interface)+": rx "+fmtRate(r.RxBps)+"B/s  tx "+fmtRate(r.TxBps)+
 			"B/s of UDP payload, what crossed that interface")
 	}

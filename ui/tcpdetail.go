@@ -23,7 +23,7 @@ func tcpDetail(s *model.Socket) []string {
 	if s.Proto != model.ProtoTCP {
 		return []string{string(s.Proto) + ": the kernel keeps no byte or retransmit counters for " + string(s.Proto) + " sockets; rates show -"}
 	}
-	t := &s.TCP
+	t := s.TCP
 	if s.State == model.StateListen {
 		return []string{"listener: it moves no data itself; rates are on its connections"}
 	}
@@ -52,7 +52,7 @@ func tcpDetail(s *model.Socket) []string {
 
 	// Counters and rates.
 	b.Reset()
-	if s.Rate.Known {
+	if s.Rate != nil {
 		b.WriteString("rx " + fmtRate(s.Rate.RxBps) + "B/s  tx " + fmtRate(s.Rate.TxBps) + "B/s  retrans " + fmtRate(s.Rate.RetransPerSec) + "/s  ")
 	} else {
 		b.WriteString("rates from the next refresh  ")
@@ -83,12 +83,15 @@ func tcpDetail(s *model.Socket) []string {
 // receiver (its window), a slow sender (the send buffer: the application
 // or its buffer size), or a slow network (the congestion window).
 func limitsLine(s *model.Socket) string {
-	t := &s.TCP
+	t := s.TCP
 	if !t.HasChrono() {
 		return "no busy/limited times (kernel before 4.10)"
 	}
-	l := s.Rate.Limits
-	if !s.Rate.Known || l.Window <= 0 {
+	var l model.SendLimits
+	if s.Rate != nil {
+		l = s.Rate.Limits
+	}
+	if l.Window <= 0 {
 		return "limited: busy " + usec(t.BusyTime) + ", receiver window " + usec(t.RwndLimited) + ", send buffer " + usec(t.SndbufLimited) + " in all"
 	}
 	if l.Busy == 0 {

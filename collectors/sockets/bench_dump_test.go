@@ -89,7 +89,7 @@ func BenchmarkDumpTCP(b *testing.B) {
 			out = out[:0]
 			for _, m := range msgs {
 				s := model.Socket{Proto: model.ProtoTCP}
-				if err := decodeDiagMsg(m.Data, nil, &s); err != nil {
+				if err := decodeDiagMsg(m.Data, nil, nil, &s); err != nil {
 					b.Fatal(err)
 				}
 				out = append(out, s)

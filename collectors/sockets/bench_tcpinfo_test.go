@@ -74,7 +74,7 @@ func BenchmarkDecodeTCPInfoDump(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var err error
-		if out, _, err = decodeDatagram(dg, fixtureSeq, model.ProtoTCP, nil, out[:0]); err != nil {
+		if out, _, err = decodeDatagram(dg, fixtureSeq, model.ProtoTCP, nil, nil, out[:0]); err != nil {
 			b.Fatal(err)
 		}
 		n = len(out)

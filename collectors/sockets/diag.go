@@ -140,11 +140,12 @@ type dumpStatus struct {
 // decodeDatagram decodes one datagram of a sock_diag dump reply: every
 // SOCK_DIAG_BY_FAMILY message in it is decoded straight into a new element
 // appended to out. Messages whose sequence number is not seq are skipped.
-// Interface indexes are named through names (which may be nil). An
+// Interface indexes are named through names (which may be nil). Each
+// socket's tcp_info is stored in tcp (allocated alone when tcp is nil). An
 // NLMSG_ERROR, or an NLMSG_DONE carrying an error, is returned as an error
 // wrapping the errno (with the extended ACK message, if any). On error, out
 // is returned as it was given. It never panics on malformed input.
-func decodeDatagram(b []byte, seq uint32, proto model.Proto, names *ifNames, out []model.Socket) ([]model.Socket, dumpStatus, error) {
+func decodeDatagram(b []byte, seq uint32, proto model.Proto, names *ifNames, tcp *slab[model.TCPInfo], out []model.Socket) ([]model.Socket, dumpStatus, error) {
 	var st dumpStatus
 	start := len(out)
 	ne := binary.NativeEndian
@@ -179,7 +180,7 @@ func decodeDatagram(b []byte, seq uint32, proto model.Proto, names *ifNames, out
 			}
 		case msgSockDiagByFamily:
 			out = append(out, model.Socket{Proto: proto})
-			if err := decodeDiagMsg(payload, names, &out[len(out)-1]); err != nil {
+			if err := decodeDiagMsg(payload, names, tcp, &out[len(out)-1]); err != nil {
 				return out[:start], st, err
 			}
 		}
@@ -237,7 +238,10 @@ func decodeError(p []byte, flags uint16) error {
 // sockets the bytes not yet read and the bytes not yet acknowledged; for
 // UDP and RAW the memory charged to the receive and send buffers.
 // (/proc/net/tcp differs for listeners only: its tx_queue is 0.)
-func decodeDiagMsg(p []byte, names *ifNames, s *model.Socket) error {
+//
+// A tcp_info, or a congestion control name, is stored in tcp (allocated
+// alone when tcp is nil); s.TCP stays nil when the kernel sent neither.
+func decodeDiagMsg(p []byte, names *ifNames, tcp *slab[model.TCPInfo], s *model.Socket) error {
 	if len(p) < diagMsgLen {
 		return fmt.Errorf("inet_diag_msg of %d bytes, want %d: %w", len(p), diagMsgLen, ErrMalformed)
 	}
@@ -279,11 +283,20 @@ func decodeDiagMsg(p []byte, names *ifNames, s *model.Socket) error {
 			s.Drops = uint64(ne.Uint32(v[skMemInfoDrops*4:]))
 			s.HasDrops = true
 		case typ == attrInfo && s.Proto == model.ProtoTCP:
-			decodeTCPInfo(v, &s.TCP)
+			if s.TCP == nil {
+				s.TCP = tcp.alloc()
+			}
+			decodeTCPInfo(v, s.TCP)
 		case typ == attrCong:
+			if s.TCP == nil {
+				s.TCP = tcp.alloc()
+			}
 			s.TCP.Congestion = congName(v)
 		}
 		a = a[min(align4(l), len(a)):]
+	}
+	if s.TCP != nil && *s.TCP == (model.TCPInfo{}) {
+		s.TCP = nil // a short attribute: nothing known (a slot of the slab unused)
 	}
 	return nil
 }

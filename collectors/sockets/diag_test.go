@@ -39,7 +39,7 @@ func TestDecodeRealDumpsMatchSS(t *testing.T) {
 			proto = model.ProtoUDP
 		}
 		var st dumpStatus
-		got, st, err = decodeDatagram(b, fixtureSeq, proto, names, got)
+		got, st, err = decodeDatagram(b, fixtureSeq, proto, names, nil, got)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -284,7 +284,7 @@ func TestDecodeDatagram(t *testing.T) {
 	names := &ifNames{byIndex: map[uint32]string{3: "eth0"}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, st, err := decodeDatagram(tt.in, seq, model.ProtoTCP, names, nil)
+			got, st, err := decodeDatagram(tt.in, seq, model.ProtoTCP, names, nil, nil)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("error %v, want %v", err, tt.wantErr)
@@ -346,7 +346,7 @@ func FuzzDecodeDatagram(f *testing.F) {
 	names := &ifNames{byIndex: map[uint32]string{1: "lo"}}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		prefix := []model.Socket{{Proto: model.ProtoRAW}}
-		out, _, err := decodeDatagram(b, fixtureSeq, model.ProtoTCP, names, prefix)
+		out, _, err := decodeDatagram(b, fixtureSeq, model.ProtoTCP, names, nil, prefix)
 		if len(out) == 0 || out[0].Proto != model.ProtoRAW || (err != nil && len(out) != 1) {
 			t.Fatalf("sockets before the datagram lost or partial result kept: %d, %v", len(out), err)
 		}

@@ -17,14 +17,18 @@
 // and the busy and limited times into a send-limit breakdown; a socket
 // seen for the first time has no rate yet. UDP, UDP-Lite and raw dumps
 // ask for no tcp_info (they have none), and /proc/net has none: there
-// Socket.Rate stays unknown.
+// Socket.Rate stays unknown. A collection's tcp_info and rates live in
+// one slab each (slab.go), which the published sockets point into.
 //
 // Owners (which process holds which socket, as `ss -p` shows) come from
 // the socket:[inode] links under /proc/PID/fd, kept in a cache that is
 // refreshed incrementally: a process's fd directory is listed only when its
 // fd count changed or one of its sockets left the table (and every 16th
 // collection), and only fd numbers that are new, or whose cached socket
-// has left the table, are resolved again with readlink. Each process's
+// has left the table, are resolved again with readlink. Where a BPF
+// task_file iterator loads (root or CAP_BPF+CAP_PERFMON, a kernel with
+// BTF, the initial PID namespace; sockfds.go), it fills the empty cache
+// in one read instead of a readlink per descriptor. Each process's
 // container (its cgroup path read as the namespace discovery reads it,
 // collectors/internal/container) is read once, when the cache first sees
 // the process, and carried on model.Proc. See owners.go.

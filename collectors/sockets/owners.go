@@ -37,7 +37,25 @@ type OwnerStats struct {
 	// because a socket's inode was found nowhere (fd number reuse that the
 	// cheap checks cannot see).
 	FullPasses int
+	// Via says how the descriptors were listed: OwnersViaBPF (the first
+	// refresh, when it can) or OwnersViaProc; NoBPF why not with BPF
+	// (empty when they were).
+	Via   string
+	NoBPF string
 }
+
+// How the owner cache lists socket descriptors (OwnerStats.Via).
+const (
+	// OwnersViaBPF: a BPF task_file iterator lists every descriptor of
+	// the host in one read (bpf/sockfds.c). Only the first refresh, of an
+	// empty cache, uses it: it costs less than the /proc walk's first
+	// pass (a readlink per descriptor), but more than its incremental
+	// refreshes, which list only what changed (docs/performance.md).
+	OwnersViaBPF = "bpf iter/task_file"
+	// OwnersViaProc: getdents64 of /proc/PID/fd and readlink of its
+	// new entries, incrementally.
+	OwnersViaProc = "/proc/PID/fd"
+)
 
 // fdEntry is one open fd of a process: its number and, when it is a
 // socket, the socket's inode (0 otherwise).
@@ -117,6 +135,15 @@ type owners struct {
 	// as last looked up (see entry), so that the passes of a refresh
 	// hash each inode once.
 	ents []*ownerEntry
+
+	// bpf lists the socket descriptors when it can (see viaBPF); nil
+	// otherwise, noBPF saying why. procOnly turns it off (tests compare
+	// the two ways).
+	bpf      *sockFDs
+	bpfTried bool
+	procOnly bool
+	noBPF    string
+	sockFDs  []sockFD
 }
 
 // OwnerCache is the cache of socket owners (socket inode -> processes,
@@ -192,6 +219,13 @@ func (o *owners) refresh(ctx context.Context, socks []model.Socket) error {
 			o.seen(e, gen)
 		}
 	}
+	if o.viaBPF(gen) {
+		// Not searched: a process the iterator did not report (seen on
+		// 6.18: PID 1) is listed by the next refresh's /proc walk.
+		o.join(socks, gen, false)
+		return nil
+	}
+	o.stats.Via, o.stats.NoBPF = OwnersViaProc, o.noBPF
 	// Fds whose socket was in the table last time and is not now: the
 	// number may have been reused, resolve them again.
 	clear(o.recheck)
@@ -225,6 +259,13 @@ func (o *owners) refresh(ctx context.Context, socks []model.Socket) error {
 			return err
 		}
 	}
+	o.join(socks, gen, searched)
+	return nil
+}
+
+// join sets the Procs of socks from the cache, and remembers the inodes
+// found nowhere after a search (searched) as unowned.
+func (o *owners) join(socks []model.Socket, gen uint64, searched bool) {
 	for i := range socks {
 		ino := socks[i].Inode
 		if ino == 0 {
@@ -242,7 +283,133 @@ func (o *owners) refresh(ctx context.Context, socks []model.Socket) error {
 			delete(o.unowned, ino)
 		}
 	}
+}
+
+// viaBPF fills an empty cache from the BPF iterator's list of every
+// descriptor, when it can be used (see sockFDs), and releases the
+// iterator: the /proc walk then keeps the cache up to date, as it would
+// after its own first pass (it finds every descriptor known, so it
+// resolves none again; the first listing of each fd directory records
+// the directory's inode).
+func (o *owners) viaBPF(gen uint64) bool {
+	if len(o.procs) > 0 {
+		return false
+	}
+	if !o.bpfTried {
+		o.bpfTried = true
+		switch {
+		case o.procOnly:
+			o.noBPF = "turned off"
+		case o.root != "/proc":
+			o.noBPF = "procfs not at /proc"
+		default:
+			var err error
+			if o.bpf, err = openSockFDs(); err != nil {
+				o.noBPF = err.Error()
+			}
+		}
+	}
+	if o.bpf == nil {
+		return false
+	}
+	err := o.scanBPF(gen)
+	o.bpf.close()
+	o.bpf = nil
+	if err != nil {
+		o.noBPF = err.Error()
+		for pid, ps := range o.procs {
+			o.dropAll(pid, ps)
+		}
+		clear(o.procs)
+		return false
+	}
+	o.stats.Via = OwnersViaBPF
+	o.lastAll = gen // as a full pass
+	return true
+}
+
+// scanBPF reads every descriptor of the host and brings the processes
+// holding them up to date: a process's name, start time and container
+// are read from /proc once, and its stat again every statEvery
+// refreshes (an exec, a reused PID).
+func (o *owners) scanBPF(gen uint64) error {
+	var err error
+	if o.sockFDs, err = o.bpf.read(o.sockFDs[:0]); err != nil {
+		return err
+	}
+	d, err := unix.Open(o.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", o.root, err)
+	}
+	defer unix.Close(d)
+	recs := o.sockFDs
+	for i := 0; i < len(recs); {
+		j := i + 1
+		for j < len(recs) && recs[j].tgid == recs[i].tgid {
+			j++
+		}
+		o.bpfProc(d, int(recs[i].tgid), recs[i:j], gen)
+		o.stats.Procs++
+		i = j
+	}
+	// Processes that hold no socket any more, or are gone.
+	for pid, ps := range o.procs {
+		if ps.gen != gen {
+			o.dropAll(pid, ps)
+			delete(o.procs, pid)
+		}
+	}
 	return nil
+}
+
+// bpfProc brings process pid, holding the descriptors recs (ascending),
+// up to date.
+func (o *owners) bpfProc(rootfd, pid int, recs []sockFD, gen uint64) {
+	ps := o.procs[pid]
+	fresh := false
+	if ps == nil || (uint64(pid)+gen)%statEvery == 0 {
+		name := strconv.Itoa(pid)
+		start, _, comm, ok := o.readStat(rootfd, name)
+		if !ok {
+			return // exited since
+		}
+		if ps != nil && (ps.start != start || ps.comm != string(comm)) {
+			o.dropAll(pid, ps) // exec'd, or another process under the PID
+			ps = nil
+		}
+		if ps == nil {
+			ps = &procState{start: start, comm: string(comm), container: o.readContainer(rootfd, name)}
+			o.procs[pid] = ps
+			o.stats.Scanned++
+			fresh = true
+		}
+	}
+	ps.gen = gen
+	o.newFds = o.newFds[:0]
+	for _, r := range recs {
+		o.newFds = append(o.newFds, fdEntry{fd: int32(r.fd), ino: r.ino})
+	}
+	old := ps.fds
+	i := 0
+	for _, nf := range o.newFds {
+		for i < len(old) && old[i].fd < nf.fd {
+			o.remove(old[i].ino, pid, old[i].fd) // closed
+			i++
+		}
+		if i < len(old) && old[i].fd == nf.fd {
+			was := old[i].ino
+			i++
+			if was == nf.ino && !fresh {
+				continue
+			}
+			o.remove(was, pid, nf.fd) // the number now holds another socket
+		}
+		o.add(nf.ino, model.Proc{PID: pid, Comm: ps.comm, FD: int(nf.fd), Container: ps.container})
+	}
+	for ; i < len(old); i++ {
+		o.remove(old[i].ino, pid, old[i].fd)
+	}
+	ps.fds = append(ps.fds[:0], o.newFds...)
 }
 
 // seen marks e as in the table in refresh gen, listing it in inTable the

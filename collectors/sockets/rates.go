@@ -57,6 +57,8 @@ type rateTracker struct {
 	order, next []int32          // slots in the order of an update's sockets
 	gen         uint32
 	live        int
+	// rates holds the rates of the update under way.
+	rates slab[model.SocketRate]
 }
 
 // find returns the slot of cookie from the last update, trying the slot
@@ -103,6 +105,7 @@ func (r *rateTracker) update(socks []model.Socket, now time.Duration) {
 		r.gen = 1 // 0 marks a free slot
 	}
 	r.next = r.next[:0]
+	r.rates.reset()
 	pos := 0
 	for i := range socks {
 		s := &socks[i]
@@ -121,7 +124,7 @@ func (r *rateTracker) update(socks []model.Socket, now time.Duration) {
 		if known && st.gen == r.gen-1 && now > p.at && cur.acked >= p.acked && cur.received >= p.received {
 			dt := now - p.at
 			sec := dt.Seconds()
-			s.Rate = model.SocketRate{
+			rate := model.SocketRate{
 				Known:    true,
 				Interval: dt,
 				RxBps:    float64(cur.received-p.received) / sec,
@@ -136,7 +139,7 @@ func (r *rateTracker) update(socks []model.Socket, now time.Duration) {
 				}
 				a := st.a0
 				if ch.busy >= a.busy && ch.rwnd >= a.rwnd && ch.sndbuf >= a.sndbuf {
-					s.Rate.Limits = model.SendLimits{
+					rate.Limits = model.SendLimits{
 						Window: now - a.at,
 						Busy:   time.Duration(ch.busy-a.busy) * time.Microsecond,
 						Rwnd:   time.Duration(ch.rwnd-a.rwnd) * time.Microsecond,
@@ -144,6 +147,7 @@ func (r *rateTracker) update(socks []model.Socket, now time.Duration) {
 					}
 				}
 			}
+			s.Rate = r.rates.put(&rate)
 		} else {
 			st.a0, st.a1 = ch, ch
 		}

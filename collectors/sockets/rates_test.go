@@ -11,7 +11,7 @@ import (
 )
 
 func tcpSock(cookie uint64, acked, received uint64, retrans uint32, busy, rwnd, sndbuf uint64) model.Socket {
-	return model.Socket{Proto: model.ProtoTCP, Cookie: cookie, State: model.StateEstablished, TCP: model.TCPInfo{
+	return model.Socket{Proto: model.ProtoTCP, Cookie: cookie, State: model.StateEstablished, TCP: &model.TCPInfo{
 		Len: 232, BytesAcked: acked, BytesReceived: received, TotalRetrans: retrans,
 		BusyTime: busy, RwndLimited: rwnd, SndbufLimited: sndbuf,
 	}}
@@ -32,9 +32,9 @@ func TestRateTracker(t *testing.T) {
 		}, []model.SocketRate{{}, {}}},
 		{"a second later", 2 * s, []model.Socket{
 			tcpSock(1, 5e9+2e6, 7e9+1e6, 103, 500e3, 100e3, 50e3),
-			tcpSock(3, 10, 10, 0, 0, 0, 0),                                       // new
-			{Proto: model.ProtoTCP, Cookie: 4},                                   // no tcp_info (TIME-WAIT)
-			{Proto: model.ProtoTCP, TCP: model.TCPInfo{Len: 232, BytesAcked: 9}}, // no cookie (/proc/net)
+			tcpSock(3, 10, 10, 0, 0, 0, 0),                                        // new
+			{Proto: model.ProtoTCP, Cookie: 4},                                    // no tcp_info (TIME-WAIT)
+			{Proto: model.ProtoTCP, TCP: &model.TCPInfo{Len: 232, BytesAcked: 9}}, // no cookie (/proc/net)
 		}, []model.SocketRate{
 			{Known: true, Interval: s, RxBps: 1e6, TxBps: 2e6, RetransPerSec: 3, Limits: model.SendLimits{Window: s, Busy: 500 * time.Millisecond, Rwnd: 100 * time.Millisecond, Sndbuf: 50 * time.Millisecond}},
 			{}, {}, {},
@@ -62,7 +62,11 @@ func TestRateTracker(t *testing.T) {
 		r.update(st.socks, st.at)
 		var got []model.SocketRate
 		for _, s := range st.socks {
-			got = append(got, s.Rate)
+			var r model.SocketRate // nil: unknown
+			if s.Rate != nil {
+				r = *s.Rate
+			}
+			got = append(got, r)
 		}
 		if diff := cmp.Diff(st.want, got); diff != "" {
 			t.Errorf("%s: rates (-want +got)\n%s", st.name, diff)
@@ -122,7 +126,7 @@ func TestRateTrackerOrderChanges(t *testing.T) {
 		for _, s := range socks {
 			p, ok := prev[s.Cookie]
 			want := ok && !dup[s.Cookie]
-			if s.Rate.Known != want || want && s.Rate.TxBps != float64(s.TCP.BytesAcked-p.acked) {
+			if (s.Rate != nil) != want || want && s.Rate.TxBps != float64(s.TCP.BytesAcked-p.acked) {
 				t.Fatalf("step %d: cookie %d rate %+v, want known %v (acked %d -> %d)", step, s.Cookie, s.Rate, want, p.acked, s.TCP.BytesAcked)
 			}
 			dup[s.Cookie] = true

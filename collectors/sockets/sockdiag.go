@@ -40,6 +40,9 @@ type diagConn struct {
 	buf   []byte
 	seq   uint32
 	names *ifNames
+	// tcp holds the tcp_info of the collection under way (see
+	// Collector.sockets, which resets it for each).
+	tcp slab[model.TCPInfo]
 	// Interrupted counts dumps that stayed NLM_F_DUMP_INTR after every retry.
 	interrupted uint64
 	// ext returns the idiag_ext mask to request for a protocol;
@@ -154,7 +157,7 @@ func (d *diagConn) dumpOnce(ctx context.Context, family uint8, proto ipProto, ou
 			return out, intr, fmt.Errorf("receive sock_diag reply: %w", err)
 		}
 		var st dumpStatus
-		out, st, err = decodeDatagram(d.buf[:n], seq, mp, d.names, out)
+		out, st, err = decodeDatagram(d.buf[:n], seq, mp, d.names, &d.tcp, out)
 		intr = intr || st.interrupted
 		if err != nil {
 			return out, intr, fmt.Errorf("%s/%s: %w", mp, familyName(family), err)

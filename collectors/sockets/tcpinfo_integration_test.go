@@ -203,12 +203,12 @@ func TestIntegrationTCPInfoRatesMatchPacing(t *testing.T) {
 			}
 			if i == 0 {
 				// Seen for the first time: no rate, not a spike.
-				if snd.Rate.Known || rcv.Rate.Known {
+				if snd.Rate != nil || rcv.Rate != nil {
 					t.Errorf("port %d: rate on first sight: %+v %+v", p.port, snd.Rate, rcv.Rate)
 				}
 				continue
 			}
-			if !snd.Rate.Known || !rcv.Rate.Known {
+			if snd.Rate == nil || rcv.Rate == nil {
 				t.Fatalf("sample %d port %d: no rate: %+v %+v", i, p.port, snd.Rate, rcv.Rate)
 			}
 			iv := snd.Rate.Interval.Seconds()
@@ -453,12 +453,12 @@ func TestIntegrationTCPInfoProcNetHasNoRates(t *testing.T) {
 		switch {
 		case source == SourceProcNet || v.noInfo:
 			for _, x := range socks {
-				if x.Rate.Known || x.TCP.Len != 0 || x.TCP.Congestion != "" {
-					t.Errorf("%s (no tcp_info %v): %v %v has tcp_info (%d bytes, %q) or a rate %+v", source, v.noInfo, x.Local, x.Remote, x.TCP.Len, x.TCP.Congestion, x.Rate)
+				if x.Rate != nil || x.TCP != nil {
+					t.Errorf("%s (no tcp_info %v): %v %v has tcp_info %+v or a rate %+v", source, v.noInfo, x.Local, x.Remote, x.TCP, x.Rate)
 				}
 			}
 		default:
-			if !s.Rate.Known || s.Rate.TxBps <= 0 {
+			if s.Rate == nil || s.Rate.TxBps <= 0 {
 				t.Errorf("sock_diag: the sender has no rate: %+v", s.Rate)
 			}
 		}
