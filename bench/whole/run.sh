@@ -32,7 +32,8 @@
 #             runs each, in alternating order, sender and capturer
 #             pinned to SEND_CPU and CAP_CPU; each tool's own count of
 #             ring drops, the CPU of its whole process per frame, and
-#             the highest rate each captured without a drop in any run.
+#             the highest rate each captured without a drop in any run
+#             at that rate and every lower one.
 #   sockets   netlens snapshot --no-owners  vs  ss -tani,
 #             netlens snapshot              vs  ss -tanp
 #             at SOCKETS sockets (established loopback pairs) in a fresh
@@ -309,7 +310,7 @@ if [[ " $PARTS " == *" live "* ]]; then
 		echo "|---|---|---|---|---|---|---|"
 	} >>"$notes"
 	for mode in udp tcp; do
-		declare -A best=() atmax=()
+		declare -A best=() atmax=() dropped=()
 		frame=$([ "$mode" = udp ] && echo "64 B UDP" || echo "1,514 B TCP")
 		for r in $LIVE_RATES; do
 			declare -A rates=() caps=() dropss=() cpus=() clean=()
@@ -338,18 +339,21 @@ if [[ " $PARTS " == *" live "* ]]; then
 				echo "| $frame | $([ "$r" = 0 ] && echo "max" || echo "$r") | $tool | ${rates[$tool]} | ${caps[$tool]} | ${dropss[$tool]} | ${cpus[$tool]} |" | tee -a "$notes" >&2
 			done
 			for tool in $LIVE_TOOLS; do
+				# A tool's drop-free rate is the highest it reached before
+				# the first rate at which it dropped.
 				c=${clean[$tool]:-no}
-				if [ "$c" != no ] && [ "$c" -gt "${best[$tool]:-0}" ]; then best[$tool]=$c; fi
+				[ "$c" = no ] && dropped[$tool]=1
+				if [ -z "${dropped[$tool]:-}" ] && [ "$c" -gt "${best[$tool]:-0}" ]; then best[$tool]=$c; fi
 				# Whether the tool dropped at the highest rate the sender
 				# reached: if not, its ceiling is the sender's, not its own.
-				[ "$r" = 0 ] && [ "$c" != no ] && atmax[$tool]=1
+				[ "$r" = 0 ] && [ -z "${dropped[$tool]:-}" ] && atmax[$tool]=1
 			done
 			unset rates caps dropss cpus clean
 		done
 		for tool in $LIVE_TOOLS; do
 			bound=""
 			[ -n "${atmax[$tool]:-}" ] && bound=" (no drop even at the sender's maximum: a lower bound)"
-			echo "- $mode, $tool: highest rate without a drop in any run: ${best[$tool]:-0} frames/s$bound" | tee -a "$notes" >&2
+			echo "- $mode, $tool: drop-free up to ${best[$tool]:-0} frames/s (the highest rate reached with no drop in any run at it or at a lower rate; 0: it dropped at the lowest)$bound" | tee -a "$notes" >&2
 		done
 		for peer in tcpdump tcpdump-B; do
 			[[ " $LIVE_TOOLS " == *" $peer "* ]] && [[ " $LIVE_TOOLS " == *" netlens "* ]] || continue
@@ -359,7 +363,7 @@ if [[ " $PARTS " == *" live "* ]]; then
 			pcmd=$([ "$peer" = tcpdump ] && echo "tcpdump -i IF -w /dev/null" || echo "tcpdump -i IF -B $nl_ring_kib -w /dev/null")
 			echo "| live capture, $frame, highest drop-free rate (frames/s; higher is better) | \`netlens capture -i IF\` | $a | - | \`$pcmd\` | $b | - | $ratio |" >>"$rows"
 		done
-		unset best atmax
+		unset best atmax dropped
 	done
 	ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null || true
 	ip netns del "$NSB"
