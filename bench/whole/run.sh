@@ -358,8 +358,8 @@ if [[ " $PARTS " == *" live "* ]]; then
 		for peer in tcpdump tcpdump-B; do
 			[[ " $LIVE_TOOLS " == *" $peer "* ]] && [[ " $LIVE_TOOLS " == *" netlens "* ]] || continue
 			a=${best[netlens]:-0} b=${best[$peer]:-0}
-			ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')
-			[ -n "${atmax[netlens]:-}" ] && ratio="≥ $ratio"
+			ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else if (a > 0) print "(the peer dropped at the lowest rate)"; else print "-" }')
+			[ -n "${atmax[netlens]:-}" ] && [ "$b" -gt 0 ] && ratio="≥ $ratio"
 			pcmd=$([ "$peer" = tcpdump ] && echo "tcpdump -i IF -w /dev/null" || echo "tcpdump -i IF -B $nl_ring_kib -w /dev/null")
 			echo "| live capture, $frame, highest drop-free rate (frames/s; higher is better) | \`netlens capture -i IF\` | $a | - | \`$pcmd\` | $b | - | $ratio |" >>"$rows"
 		done
