@@ -12,12 +12,13 @@ FUZZTIME     ?= 60s
 GOTESTFLAGS  ?= -count=1
 
 # Debian packages the tests use: peer tools as oracles (ss, nstat, conntrack,
-# nft, tshark, tcpdump), tmux and sshd for end-to-end runs, traffic tools,
+# nft, tshark, tcpdump), tmux and sshd for end-to-end runs, traffic tools
+# (netsniff-ng's trafgen: the live-capture sender of bench/whole/run.sh),
 # chattr (e2fsprogs: an immutable state directory in the nft revert test),
 # and ethtool (the oracle of the links collector's driver statistics).
 TEST_PKGS := iproute2 tmux openssh-server openssh-client nftables conntrack \
 	tshark tcpdump python3-scapy iputils-ping socat util-linux procps jq hyperfine bc time e2fsprogs \
-	prometheus prometheus-node-exporter curl ethtool
+	prometheus prometheus-node-exporter curl ethtool netsniff-ng
 
 # Debian packages that build the eBPF objects of collectors/droptrace
 # (make bpf): one pinned clang major, its llvm-strip, libbpf's headers,

@@ -59,6 +59,8 @@ func TestCLIUsage(t *testing.T) {
 		{name: "top interval too short", args: []string{"top", "--interval", "1ms"}, code: 2, stderr: "too short", noStdout: true},
 		{name: "top negative count", args: []string{"top", "--count", "-1"}, code: 2, stderr: "cannot be negative", noStdout: true},
 		{name: "capture needs a source", args: []string{"capture"}, code: 2, stderr: "needs --count", noStdout: true},
+		{name: "capture ring too large", args: []string{"capture", "-i", "lo", "--count", "1", "--ring-mib", "4096"}, code: 2, stderr: "--ring-mib 4096: want 1 to 1024 MiB", noStdout: true},
+		{name: "capture negative ring", args: []string{"capture", "-i", "lo", "--count", "1", "--ring-mib", "-1"}, code: 2, stderr: "--ring-mib -1", noStdout: true},
 		{name: "capture bad filter", args: []string{"capture", "--pcap", "/dev/null", "--filter", "port nonsense("}, code: 2, noStdout: true},
 		{name: "rules help", args: []string{"rules", "--help"}, stdout: "netlens rules"},
 		{name: "rules unknown backend", args: []string{"rules", "list", "--filter-backend", "bogus"}, code: 2, stderr: "unknown filter backend", noStdout: true},

@@ -33,6 +33,9 @@ or arguments.`,
 			if opts.File == "" && opts.Count <= 0 && opts.Duration <= 0 {
 				return UsageError{fmt.Errorf("%w\n%s", errCaptureNeedsCount, cmd.UsageString())}
 			}
+			if opts.RingMiB < 0 || opts.RingMiB > maxRingMiB {
+				return UsageError{fmt.Errorf("--ring-mib %d: want 1 to %d MiB, or 0 for the default\n%s", opts.RingMiB, maxRingMiB, cmd.UsageString())}
+			}
 			opts.NetNS = o.nsFD()
 			w := cmd.OutOrStdout()
 			if opts.Write == "-" {
@@ -47,6 +50,7 @@ or arguments.`,
 	f.StringVar(&opts.Filter, "filter", "", "capture filter in tcpdump syntax")
 	f.IntVar(&opts.Count, "count", 0, "stop after this many packets")
 	f.DurationVar(&opts.Duration, "duration", 0, "stop a live capture after this long")
+	f.IntVar(&opts.RingMiB, "ring-mib", 0, fmt.Sprintf("size of the kernel's capture ring in `MiB` (0: %d); a larger ring rides out longer stalls of netlens at high rates", capture.DefaultRingMiB))
 	f.BoolVar(&opts.JSON, "json", false, "print the statistics as JSON (the snapshot's capture object)")
 	f.StringVarP(&opts.Write, "write", "w", "", "also write the last packets to this pcapng file (new files 0600; - for stdout, statistics then on stderr)")
 	return cmd
@@ -59,6 +63,10 @@ type captureOptions struct {
 	// object) instead of tables.
 	JSON bool
 }
+
+// maxRingMiB bounds --ring-mib: the ring is kernel memory that cannot be
+// swapped out.
+const maxRingMiB = 1024
 
 var errCaptureNeedsCount = errors.New("a live capture needs --count N or --duration D (or read a file with --pcap FILE)")
 

@@ -32,6 +32,10 @@ func TestRunCLIFile(t *testing.T) {
 	if cs.Packets != 34 || cs.Filter != "tcp" || cs.Source != "file" || len(cs.TopFlows) == 0 {
 		t.Errorf("packets %d filter %q source %q flows %d; want 34 tcp file >0", cs.Packets, cs.Filter, cs.Source, len(cs.TopFlows))
 	}
+	// Without -w nothing reads the last packets, so none are kept.
+	if cs.StorePackets != 0 || cs.StoreBytes != 0 {
+		t.Errorf("store %d packets, %d bytes without -w; want none", cs.StorePackets, cs.StoreBytes)
+	}
 	out.Reset()
 	if err := runCapture(context.Background(), &out, captureOptions{OnceOptions: capture.OnceOptions{Options: capture.Options{File: "../collectors/capture/testdata/mixed.pcap"}}}); err != nil {
 		t.Fatal(err)

@@ -192,10 +192,22 @@ func TestWriteSnapshotMatchesEncodingJSON(t *testing.T) {
 
 func TestWriteFlowsMatchesEncodingJSON(t *testing.T) {
 	f := filler{rand.New(rand.NewPCG(19, 3))}
-	for _, n := range []int{0, 1, 5} {
+	// The flows of a dump share their times, which the Writer encodes
+	// once (timeCache): the same instant in another location, or another
+	// instant, must not reuse it.
+	now := time.Now()
+	shared := []time.Time{now, now, now.In(time.FixedZone("X", 3600)), now, now.Add(time.Nanosecond), time.Unix(1e9, 0).UTC(), now.Round(0), now}
+	for _, n := range []int{0, 1, 5, -len(shared)} {
+		share := n < 0
+		if share {
+			n = -n
+		}
 		flows := make([]model.Flow, n)
 		for i := range flows {
 			f.fill(reflect.ValueOf(&flows[i]).Elem())
+			if share {
+				flows[i].FirstSeen, flows[i].Updated = shared[i], shared[(i+1)%len(shared)]
+			}
 		}
 		for _, indent := range []bool{false, true} {
 			var want bytes.Buffer

@@ -57,6 +57,13 @@ var statusJSON = func() (names [32]string) {
 
 // AppendFlow appends f as encoding/json encodes a model.Flow (compact).
 func AppendFlow(dst []byte, f *model.Flow) ([]byte, error) {
+	return appendFlow(dst, f, nil)
+}
+
+// appendFlow is AppendFlow remembering the last time it encoded in tc
+// (nil: none): the flows of one dump all carry the same first_seen and
+// updated.
+func appendFlow(dst []byte, f *model.Flow, tc *timeCache) ([]byte, error) {
 	if !flowFast {
 		return appendMarshal(dst, f)
 	}
@@ -124,9 +131,9 @@ func AppendFlow(dst []byte, f *model.Flow) ([]byte, error) {
 		dst = appendAddrPort(dst, f.NATDst)
 	}
 	dst = append(dst, `,"first_seen":`...)
-	dst, ok1 := appendTime(dst, f.FirstSeen)
+	dst, ok1 := tc.appendTime(dst, f.FirstSeen)
 	dst = append(dst, `,"updated":`...)
-	dst, ok2 := appendTime(dst, f.Updated)
+	dst, ok2 := tc.appendTime(dst, f.Updated)
 	if !ok || !ok1 || !ok2 {
 		return appendMarshal(dst[:start], f)
 	}

@@ -95,6 +95,30 @@ func appendTime(dst []byte, t time.Time) ([]byte, bool) {
 	return append(dst, '"'), true
 }
 
+// timeCache holds the encoding of the last time appendTime appended
+// through it. It is not safe for concurrent use.
+type timeCache struct {
+	t   time.Time
+	enc []byte
+	ok  bool
+}
+
+// appendTime is appendTime that reuses the last encoding when t is the
+// same value (the same instant, location and monotonic reading: the same
+// text). A nil cache encodes every time.
+func (c *timeCache) appendTime(dst []byte, t time.Time) ([]byte, bool) {
+	if c == nil {
+		return appendTime(dst, t)
+	}
+	if c.ok && t == c.t {
+		return append(dst, c.enc...), true
+	}
+	start := len(dst)
+	dst, ok := appendTime(dst, t)
+	c.t, c.enc, c.ok = t, append(c.enc[:0], dst[start:]...), ok
+	return dst, ok
+}
+
 func appendUint(dst []byte, v uint64) []byte { return strconv.AppendUint(dst, v, 10) }
 func appendInt(dst []byte, v int64) []byte   { return strconv.AppendInt(dst, v, 10) }
 

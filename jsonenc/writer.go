@@ -24,6 +24,8 @@ type Writer struct {
 	escape     bool
 	// rec is the scratch buffer records are appended into.
 	rec []byte
+	// times remembers the last time a flow carried.
+	times timeCache
 }
 
 // NewWriter returns a Writer to w, indenting when indent is set.
@@ -140,7 +142,7 @@ func (a *Array) sep() {
 // Flow writes one flow.
 func (a *Array) Flow(f *model.Flow) error {
 	var err error
-	a.w.rec, err = AppendFlow(a.w.rec[:0], f)
+	a.w.rec, err = appendFlow(a.w.rec[:0], f, &a.w.times)
 	if err != nil {
 		return err
 	}

@@ -22,20 +22,27 @@
 #             in a fresh namespace while netlens's collector (ctbench
 #             listen) and `conntrack -E -e NEW,DESTROY` listen side by
 #             side; every NEW and DESTROY must be seen or counted lost.
-#   live      live capture on a veth pair between two namespaces: pacer
-#             sends 64-byte UDP frames, then 1,514-byte TCP segments, at
-#             each rate of LIVE_RATES frames/s for LIVE_DUR s; at each
-#             rate `netlens capture -i IFACE --json` and then
-#             `tcpdump -i IFACE -w /dev/null` capture a run of their own;
-#             their ring drops and CPU per packet, and the highest rate
-#             each captured without a drop.
+#   live      live capture on a veth pair between two namespaces: trafgen
+#             (netsniff-ng) sends 64-byte UDP frames, then 1,514-byte
+#             TCP segments, at each rate of LIVE_RATES frames/s (0: as
+#             fast as it can, LIVE_MAX_COUNT frames) for LIVE_DUR s;
+#             at each rate `netlens capture -i IFACE --json`,
+#             `tcpdump -i IFACE -w /dev/null` and (tcpdump-B) the same
+#             with a ring as large as netlens's (-B) capture LIVE_TRIALS
+#             runs each, in alternating order, sender and capturer
+#             pinned to SEND_CPU and CAP_CPU; each tool's own count of
+#             ring drops, the CPU of its whole process per frame, and
+#             the highest rate each captured without a drop in any run
+#             at that rate and every lower one.
 #   sockets   netlens snapshot --no-owners  vs  ss -tani,
 #             netlens snapshot              vs  ss -tanp
 #             at SOCKETS sockets (established loopback pairs) in a fresh
 #             namespace.
 #
 # Environment: PARTS="capture flows events live sockets" RUNS=5 EV_RATE=200000 EV_DUR=10
-# LIVE_RATES="25000 50000 100000 200000 400000" LIVE_DUR=4 PACKETS=1000000
+# LIVE_RATES="50000 100000 150000 200000 250000 300000 0" LIVE_DUR=3 LIVE_TRIALS=2
+# LIVE_TOOLS="netlens tcpdump tcpdump-B"
+# LIVE_MAX_COUNT=1000000 SEND_CPU=0 CAP_CPU=1 PACKETS=1000000
 # FLOWS="100 1000 5000 10000 100000" CT_SIZES="100000 1000000"
 # SOCKETS=100000 RESULTS=path/to/RESULTS.md
 set -euo pipefail
@@ -43,8 +50,13 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 PARTS=${PARTS:-"capture flows events live sockets"}
-LIVE_RATES=${LIVE_RATES:-"25000 50000 100000 200000 400000"}
-LIVE_DUR=${LIVE_DUR:-4}
+LIVE_RATES=${LIVE_RATES:-"50000 100000 150000 200000 250000 300000 0"}
+LIVE_DUR=${LIVE_DUR:-3}
+LIVE_TRIALS=${LIVE_TRIALS:-2}
+LIVE_TOOLS=${LIVE_TOOLS:-"netlens tcpdump tcpdump-B"}
+LIVE_MAX_COUNT=${LIVE_MAX_COUNT:-1000000}
+SEND_CPU=${SEND_CPU:-0}
+CAP_CPU=${CAP_CPU:-1}
 EV_RATE=${EV_RATE:-200000}
 EV_DUR=${EV_DUR:-10}
 RUNS=${RUNS:-5}
@@ -60,7 +72,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "run.sh: needs root" >&2
 	exit 1
 fi
-for tool in hyperfine tcpdump conntrack ss jq ip go /usr/bin/time; do
+for tool in hyperfine tcpdump trafgen conntrack ss jq ip go taskset /usr/bin/time; do
 	command -v "$tool" >/dev/null || { echo "run.sh: needs $tool (make test-deps)" >&2; exit 1; }
 done
 
@@ -85,7 +97,6 @@ trap cleanup EXIT
 (cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$tmp/netlens" . &&
 	go build -o "$tmp/churngen" ./collectors/capture/bench/churngen &&
 	go build -o "$tmp/ctbench" ./collectors/conntrack/bench/ctbench &&
-	go build -o "$tmp/pacer" ./bench/whole/pacer &&
 	go build -o "$tmp/sockbench" ./collectors/sockets/bench/sockbench)
 nl=$tmp/netlens
 rows=$tmp/rows.md
@@ -217,50 +228,143 @@ if [[ " $PARTS " == *" live "* ]]; then
 	ip netns del "$NSB" 2>/dev/null || true
 	ip netns add "$NSB"
 	ip link add va netns "$NS" type veth peer vb netns "$NSB"
-	ip -n "$NS" addr add 10.99.0.1/24 dev va
-	ip -n "$NSB" addr add 10.99.0.2/24 dev vb
-	# One frame per segment on the wire and in the capture: no GSO.
-	ip -n "$NS" link set va gso_max_segs 1 up 2>/dev/null || ip -n "$NS" link set va up
-	ip -n "$NSB" link set vb gso_max_segs 1 up 2>/dev/null || ip -n "$NSB" link set vb up
-	# The sink stops by itself after 10x -for (bounded if this script dies).
-	in_ns "$tmp/pacer" sink -listen 10.99.0.1:9000 -for 120s >"$tmp/sink" 2>&1 &
-	sink=$!
-	sleep 1
+	ip -n "$NS" link set va up
+	ip -n "$NSB" link set vb up
+	macb=$(ip -n "$NSB" -j link show vb | jq -r '.[0].address')
+	# The frames are addressed to a MAC address that is not va's: the
+	# receiving stack drops them at once (PACKET_OTHERHOST) and answers
+	# nothing, after the packet taps (the captures) have had them.
+	frame_cfg() { # frame_cfg udp|tcp
+		local l4
+		if [ "$1" = udp ]; then
+			l4="udp(sp=40000, dp=9000), fill(0x61, 22)" # 64-byte frames
+		else
+			l4="tcp(sp=40000, dp=9000, seq=1, aseq=1, ack, win=512), fill(0x61, 1460)" # 1,514-byte frames
+		fi
+		echo "{ eth(da=02:00:00:00:00:01, sa=$macb, type=0x0800), ipv4(saddr=10.99.0.2, daddr=10.99.0.1, ttl=64), $l4 }" >"$tmp/$1.cfg"
+	}
+	frame_cfg udp
+	frame_cfg tcp
+	# Sender and capturer on different CPUs when there are two: trafgen
+	# (and the kernel's receive path of the veth, which runs on the
+	# sender's CPU, with the packet taps) on SEND_CPU, the capturing
+	# process on CAP_CPU.
+	pin_send=() pin_cap=()
+	if [ "$(nproc)" -ge 2 ]; then
+		pin_send=(taskset -c "$SEND_CPU")
+		pin_cap=(taskset -c "$CAP_CPU")
+	fi
+	# netlens's ring (its default), for tcpdump-B: tcpdump with as large a
+	# ring (-B, KiB), to tell the ring's size from the rest.
+	nl_ring_kib=$(($(ip netns exec "$NS" "$nl" capture -i va --duration 200ms --json | jq .ring_bytes) / 1024))
+	# live_run TOOL MODE RATE: one capture by TOOL (netlens|tcpdump|tcpdump-B) while
+	# trafgen sends RATE frames/s (0: as fast as it can) of MODE for
+	# LIVE_DUR s; prints "sent seconds captured drops cpu_s".
+	live_run() {
+		local tool=$1 mode=$2 rate=$3 n pace=() cmd
+		if [ "$rate" = 0 ]; then
+			n=$LIVE_MAX_COUNT
+		else
+			n=$((rate * LIVE_DUR))
+			pace=(-b "${rate}pps")
+		fi
+		case $tool in
+		netlens) cmd=("$nl" capture -i va --duration 120s --json) ;;
+		tcpdump) cmd=(tcpdump -i va -w /dev/null) ;;
+		tcpdump-B) cmd=(tcpdump -i va -B "$nl_ring_kib" -w /dev/null) ;;
+		esac
+		# The capturer stops at SIGINT (timeout passes it on), 120 s at
+		# the latest; time(1) reports the CPU of the whole process.
+		ip netns exec "$NS" "${pin_cap[@]}" /usr/bin/time -f "cpu=%U+%S" timeout -s INT 120 "${cmd[@]}" >"$tmp/cap.out" 2>"$tmp/cap.err" &
+		local tpid=$! cpid=""
+		sleep 1.5
+		cpid=$(pgrep -P "$tpid" timeout || true)
+		local out
+		out=$(ip netns exec "$NSB" "${pin_send[@]}" trafgen -Q -o vb -i "$tmp/$mode.cfg" -P 1 -n "$n" "${pace[@]}" 2>&1 | tr -d "\r")
+		# Then long enough for the last, partly filled ring block to be
+		# handed to the reader (tcpdump's libpcap retires it after its
+		# 1 s timeout; netlens after 50 ms).
+		sleep 1.5
+		[ -n "$cpid" ] && kill -INT "$cpid" 2>/dev/null || true
+		wait "$tpid" || true
+		# trafgen: "     N packets outgoing" and "   S sec, U usec on CPU0".
+		local sent secs
+		sent=$(echo "$out" | awk '/packets outgoing/ { print $1 }')
+		secs=$(echo "$out" | awk '/usec on CPU/ { printf "%.6f", $1 + $3 / 1e6 }')
+		local got drops
+		if [ "$tool" = netlens ]; then
+			read -r got drops < <(jq -r '"\(.packets) \(.ring_drops)"' "$tmp/cap.out")
+		else
+			got=$(awk '/packets captured/ { print $1 }' "$tmp/cap.err")
+			drops=$(awk '/dropped by kernel/ { print $1 }' "$tmp/cap.err")
+		fi
+		local cpu
+		cpu=$(sed -n 's/.*cpu=\([0-9.]*\)+\([0-9.]*\).*/\1 \2/p' "$tmp/cap.err" | awk '{ print $1 + $2 }')
+		echo "${sent:-0} ${secs:-0} ${got:-0} ${drops:-1} ${cpu:-0}"
+	}
 	{
 		echo
-		echo "Live capture on a veth between two namespaces, ${LIVE_DUR}s per run; at each rate netlens and tcpdump capture a run each, one after the other:"
+		echo "Live capture on a veth between two namespaces (trafgen on CPU $SEND_CPU, the capturer on CPU $CAP_CPU; ${LIVE_DUR}s of traffic per run, $LIVE_TRIALS runs of each tool per rate, in alternating order; tcpdump-B is tcpdump -B $nl_ring_kib, netlens's ring); a run is drop-free when the tool's own count of ring drops is 0 and it captured every frame sent:"
 		echo
-		echo "| frames | asked /s | sent /s (netlens run) | netlens captured | netlens ring drops | netlens CPU µs/frame | sent /s (tcpdump run) | tcpdump captured | tcpdump dropped | tcpdump CPU µs/frame |"
-		echo "|---|---|---|---|---|---|---|---|---|---|"
+		echo "| frames | asked /s | tool | sent /s (each run) | captured / sent | ring drops | CPU µs/frame |"
+		echo "|---|---|---|---|---|---|---|"
 	} >>"$notes"
 	for mode in udp tcp; do
-		best_nl=0 best_td=0
+		declare -A best=() atmax=() dropped=()
+		frame=$([ "$mode" = udp ] && echo "64 B UDP" || echo "1,514 B TCP")
 		for r in $LIVE_RATES; do
-			in_ns "$nl" capture -i va --duration $((LIVE_DUR + 2))s --json >"$tmp/nl.json" 2>"$tmp/nl.err" &
-			cap=$!
-			sleep 1
-			s1=$(ip netns exec "$NSB" "$tmp/pacer" "$mode" -dst 10.99.0.1:9000 -rate "$r" -for "${LIVE_DUR}s")
-			wait "$cap" || { cat "$tmp/nl.err" >&2; }
-			in_ns /usr/bin/time -f "cpu=%U+%S" timeout -s INT $((LIVE_DUR + 2)) tcpdump -i va -w /dev/null 2>"$tmp/td.err" &
-			cap=$!
-			sleep 1
-			s2=$(ip netns exec "$NSB" "$tmp/pacer" "$mode" -dst 10.99.0.1:9000 -rate "$r" -for "${LIVE_DUR}s")
-			wait "$cap" || true
-			read -r np nd nc < <(jq -r '"\(.packets) \(.ring_drops) \(.cpu_seconds)"' "$tmp/nl.json")
-			tp=$(awk '/packets captured/ { print $1 }' "$tmp/td.err")
-			tdr=$(awk '/dropped by kernel/ { print $1 }' "$tmp/td.err")
-			tc=$(sed -n 's/.*cpu=\([0-9.]*\)+\([0-9.]*\).*/\1 \2/p' "$tmp/td.err" | awk '{ print $1 + $2 }')
-			r1=$(echo "$s1" | sed 's/.*rate=//')
-			r2=$(echo "$s2" | sed 's/.*rate=//')
-			frame=$([ "$mode" = udp ] && echo "64 B UDP" || echo "1,514 B TCP")
-			awk -v f="$frame" -v r="$r" -v r1="$r1" -v np="$np" -v nd="$nd" -v nc="$nc" -v r2="$r2" -v tp="$tp" -v tdr="$tdr" -v tc="$tc" 'BEGIN {
-				printf "| %s | %d | %d | %d | %d | %.2f | %d | %d | %d | %.2f |\n", f, r, r1, np, nd, (np > 0 ? 1e6 * nc / np : 0), r2, tp, tdr, (tp > 0 ? 1e6 * tc / tp : 0) }' | tee -a "$notes" >&2
-			if [ "${nd:-1}" = 0 ] && [ "$r1" -gt "$best_nl" ]; then best_nl=$r1; fi
-			if [ "${tdr:-1}" = 0 ] && [ "$r2" -gt "$best_td" ]; then best_td=$r2; fi
+			declare -A rates=() caps=() dropss=() cpus=() clean=()
+			for trial in $(seq "$LIVE_TRIALS"); do
+				order=$LIVE_TOOLS
+				[ $((trial % 2)) = 0 ] && order=$(echo "$LIVE_TOOLS" | tr ' ' '\n' | tac | tr '\n' ' ')
+				for tool in $order; do
+					read -r sent secs got drops cpu < <(live_run "$tool" "$mode" "$r")
+					rate=$(awk -v n="$sent" -v s="$secs" 'BEGIN { printf "%d", (s > 0 ? n / s : 0) }')
+					rates[$tool]+="${rates[$tool]:+, }$rate"
+					caps[$tool]+="${caps[$tool]:+, }$got/$sent"
+					dropss[$tool]+="${dropss[$tool]:+, }$drops"
+					cpus[$tool]+="${cpus[$tool]:+, }$(awk -v c="$cpu" -v g="$got" 'BEGIN { printf "%.2f", (g > 0 ? 1e6 * c / g : 0) }')"
+					# A step is drop-free for a tool when every run was; its
+					# rate is the lowest any run reached.
+					if [ "$drops" = 0 ] && [ "$got" -ge "$sent" ] && [ "$sent" -gt 0 ]; then
+						if [ -z "${clean[$tool]:-}" ] || [ "${clean[$tool]}" != no ]; then
+							if [ -z "${clean[$tool]:-}" ] || [ "$rate" -lt "${clean[$tool]}" ]; then clean[$tool]=$rate; fi
+						fi
+					else
+						clean[$tool]=no
+					fi
+				done
+			done
+			for tool in $LIVE_TOOLS; do
+				echo "| $frame | $([ "$r" = 0 ] && echo "max" || echo "$r") | $tool | ${rates[$tool]} | ${caps[$tool]} | ${dropss[$tool]} | ${cpus[$tool]} |" | tee -a "$notes" >&2
+			done
+			for tool in $LIVE_TOOLS; do
+				# A tool's drop-free rate is the highest it reached before
+				# the first rate at which it dropped.
+				c=${clean[$tool]:-no}
+				[ "$c" = no ] && dropped[$tool]=1
+				if [ -z "${dropped[$tool]:-}" ] && [ "$c" -gt "${best[$tool]:-0}" ]; then best[$tool]=$c; fi
+				# Whether the tool dropped at the highest rate the sender
+				# reached: if not, its ceiling is the sender's, not its own.
+				[ "$r" = 0 ] && [ -z "${dropped[$tool]:-}" ] && atmax[$tool]=1
+			done
+			unset rates caps dropss cpus clean
 		done
-		echo "- $mode: highest rate captured without a drop: netlens $best_nl frames/s, tcpdump $best_td frames/s (of the rates tried; the sender's own limit caps both)" >>"$notes"
+		for tool in $LIVE_TOOLS; do
+			bound=""
+			[ -n "${atmax[$tool]:-}" ] && bound=" (no drop even at the sender's maximum: a lower bound)"
+			echo "- $mode, $tool: drop-free up to ${best[$tool]:-0} frames/s (the highest rate reached with no drop in any run at it or at a lower rate; 0: it dropped at the lowest)$bound" | tee -a "$notes" >&2
+		done
+		for peer in tcpdump tcpdump-B; do
+			[[ " $LIVE_TOOLS " == *" $peer "* ]] && [[ " $LIVE_TOOLS " == *" netlens "* ]] || continue
+			a=${best[netlens]:-0} b=${best[$peer]:-0}
+			ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else if (a > 0) print "(the peer dropped at the lowest rate)"; else print "-" }')
+			[ -n "${atmax[netlens]:-}" ] && [ "$b" -gt 0 ] && ratio="≥ $ratio"
+			pcmd=$([ "$peer" = tcpdump ] && echo "tcpdump -i IF -w /dev/null" || echo "tcpdump -i IF -B $nl_ring_kib -w /dev/null")
+			echo "| live capture, $frame, highest drop-free rate (frames/s; higher is better) | \`netlens capture -i IF\` | $a | - | \`$pcmd\` | $b | - | $ratio |" >>"$rows"
+		done
+		unset best atmax dropped
 	done
-	kill "$sink" 2>/dev/null || true
 	ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null || true
 	ip netns del "$NSB"
 	ip netns del "$NS"

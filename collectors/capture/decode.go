@@ -178,9 +178,15 @@ func firstLayer(lt layers.LinkType) (gopacket.LayerType, bool) {
 func newDecoderFor(lt layers.LinkType) *decoder {
 	first, _ := firstLayer(lt)
 	d := &decoder{decoded: make([]gopacket.LayerType, 0, 16)}
-	d.parser = gopacket.NewDecodingLayerParser(first,
-		&d.eth, &d.sll, &d.sll2, &d.dot1q, &d.arp, &d.ip4, &d.ip6, &d.ext6, &d.frag6,
-		&d.tcp, &d.udp, &d.icmp4, &d.icmp6, &d.dns)
+	d.parser = gopacket.NewDecodingLayerParser(first)
+	// A slice indexed by layer type, not NewDecodingLayerParser's map:
+	// one map lookup per layer of every packet was 4% of a live capture.
+	var dls gopacket.DecodingLayerContainer = gopacket.DecodingLayerSparse(nil)
+	for _, l := range []gopacket.DecodingLayer{&d.eth, &d.sll, &d.sll2, &d.dot1q, &d.arp, &d.ip4, &d.ip6, &d.ext6, &d.frag6,
+		&d.tcp, &d.udp, &d.icmp4, &d.icmp6, &d.dns} {
+		dls = dls.Put(l)
+	}
+	d.parser.SetDecodingLayerContainer(dls)
 	// Layers netlens does not decode (payloads, other protocols) end the
 	// walk without an error.
 	d.parser.IgnoreUnsupported = true

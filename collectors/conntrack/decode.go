@@ -2,14 +2,12 @@ package conntrack
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"syscall"
 	"time"
 
-	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"netlens/model"
@@ -195,7 +193,10 @@ func decodeTuple(b []byte, t *model.FlowTuple, proto *uint8) error {
 	}
 	if isICMP {
 		t.Src, t.Dst = netip.AddrPortFrom(src, 0), netip.AddrPortFrom(dst, 0)
-		t.ICMP = &icmp
+		// A fresh key, so that icmp itself stays on the stack: no
+		// allocation for the tuples of other protocols.
+		t.ICMP = new(model.ICMPKey)
+		*t.ICMP = icmp
 		return nil
 	}
 	t.Src, t.Dst = netip.AddrPortFrom(src, sport), netip.AddrPortFrom(dst, dport)
@@ -317,104 +318,6 @@ func trimNUL(b []byte) []byte {
 	return b
 }
 
-// dumpFast dumps the conntrack table on c, IPv4 and IPv6, reading into
-// one reused buffer and decoding each entry into a model.Flow for fn (the
-// flow is only valid during the call). A dump the kernel flags
-// NLM_F_DUMP_INTR is restarted (start is called before each try).
-// Entries that fail to decode are counted in badMsgs and skipped.
-func dumpFast(ctx context.Context, c *netlink.Conn, now time.Time, start func(), fn func(*model.Flow)) (badMsgs uint64, err error) {
-	bad, _, err := dumpEach(ctx, c, now, start, func(f *model.Flow) error { fn(f); return nil }, false)
-	return bad, err
-}
-
-// dumpEach is dumpFast with a callback that may stop the dump (its error
-// is returned; the rest of the dump is left unread, so c is then only
-// good for closing). In stream mode an entry is
-// passed to fn as soon as it is decoded and an interrupted dump is not
-// restarted (what fn was given cannot be taken back, as with
-// `conntrack -L`): it runs to its end and reports interrupted, since the
-// kernel may have skipped or repeated entries.
-func dumpEach(ctx context.Context, c *netlink.Conn, now time.Time, start func(), fn func(*model.Flow) error, stream bool) (badMsgs uint64, interrupted bool, err error) {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return 0, false, err
-	}
-	buf := make([]byte, recvBufSize)
-	var f model.Flow
-	for try := 0; try < dumpRetries; try++ {
-		start()
-		badMsgs = 0
-		req, err := c.Send(request(msgCTGet, netlink.Request|netlink.Dump))
-		if err != nil {
-			return 0, false, permError("dump", err)
-		}
-		intr, done := false, false
-		for !done {
-			if ctx.Err() != nil {
-				// Drain what is left so the socket stays usable.
-				_, _ = dumpDrain(rc, buf, req.Header.Sequence)
-				return badMsgs, intr, ctx.Err()
-			}
-			var n int
-			var rerr error
-			if err := rc.Read(func(fd uintptr) bool {
-				n, _, rerr = unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT)
-				return rerr != unix.EAGAIN
-			}); err != nil {
-				return badMsgs, intr, permError("dump", err)
-			}
-			if rerr != nil {
-				return badMsgs, intr, permError("dump", rerr)
-			}
-			b := buf[:n]
-			for len(b) >= unix.NLMSG_HDRLEN {
-				l := int(binary.NativeEndian.Uint32(b))
-				if l < unix.NLMSG_HDRLEN || l > len(b) {
-					return badMsgs, intr, fmt.Errorf("conntrack dump: %w: message length %d of %d bytes", ErrDecode, l, len(b))
-				}
-				typ := binary.NativeEndian.Uint16(b[4:])
-				flags := binary.NativeEndian.Uint16(b[6:])
-				seq := binary.NativeEndian.Uint32(b[8:])
-				payload := b[unix.NLMSG_HDRLEN:l]
-				if al := (l + 3) &^ 3; al < len(b) {
-					b = b[al:]
-				} else {
-					b = nil
-				}
-				if seq != req.Header.Sequence {
-					continue // a stale reply
-				}
-				if flags&unix.NLM_F_DUMP_INTR != 0 {
-					intr = true
-				}
-				switch {
-				case typ == unix.NLMSG_DONE:
-					done = true
-				case typ == unix.NLMSG_ERROR:
-					if err := nlError(flags, payload); err != nil {
-						return badMsgs, intr, permError("dump", err)
-					}
-					done = true
-				case typ == nfnlSubsysCTNetlink<<8|uint16(msgCTNew) && (!intr || stream):
-					if len(payload) < nfgenmsgLen || decodeFlow(payload[nfgenmsgLen:], now, &f) != nil {
-						badMsgs++
-						continue
-					}
-					if err := fn(&f); err != nil {
-						// The rest of the dump is left unread: the
-						// connection is only good for closing.
-						return badMsgs, intr, err
-					}
-				}
-			}
-		}
-		if !intr || stream {
-			return badMsgs, intr, nil
-		}
-	}
-	return badMsgs, true, errDumpInterrupted
-}
-
 // nlError returns the error an NLMSG_ERROR payload carries (nil for an
 // ACK), with the kernel's extended ACK message when it sent one.
 func nlError(flags uint16, payload []byte) error {
@@ -452,28 +355,4 @@ func nlError(flags uint16, payload []byte) error {
 		return errno
 	}
 	return fmt.Errorf("%w (%s)", errno, msg)
-}
-
-// dumpDrain reads and discards the rest of a dump (bounded).
-func dumpDrain(rc syscall.RawConn, buf []byte, seq uint32) (int, error) {
-	for i := 0; i < 1<<20; i++ {
-		var n int
-		var rerr error
-		if err := rc.Read(func(fd uintptr) bool {
-			n, _, rerr = unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT)
-			return rerr != unix.EAGAIN
-		}); err != nil || rerr != nil {
-			return i, err
-		}
-		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
-		if err != nil {
-			return i, err
-		}
-		for _, m := range msgs {
-			if m.Header.Seq == seq && (m.Header.Type == unix.NLMSG_DONE || m.Header.Type == unix.NLMSG_ERROR) {
-				return i, nil
-			}
-		}
-	}
-	return 0, nil
 }

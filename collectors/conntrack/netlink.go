@@ -139,16 +139,9 @@ func globalStats(c *netlink.Conn) (entries, maxEntries uint64, err error) {
 	buf := make([]byte, 8192)
 	found := false
 	for range 4 { // the reply, then the ACK; stale datagrams are skipped
-		var n int
-		var rerr error
-		if err := rc.Read(func(fd uintptr) bool {
-			n, _, rerr = unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT)
-			return rerr != unix.EAGAIN
-		}); err != nil {
-			return 0, 0, err
-		}
-		if rerr != nil {
-			return 0, 0, permError("global stats", rerr)
+		n, err := recv(rc, buf)
+		if err != nil {
+			return 0, 0, permError("global stats", err)
 		}
 		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
 		if err != nil {
@@ -176,6 +169,20 @@ func globalStats(c *netlink.Conn) (entries, maxEntries uint64, err error) {
 		}
 	}
 	return entries, maxEntries, errors.New("conntrack global stats: no ACK")
+}
+
+// recv reads one datagram from rc into buf, waiting for it in the
+// runtime's poller, and returns its length.
+func recv(rc syscall.RawConn, buf []byte) (int, error) {
+	var n int
+	var rerr error
+	if err := rc.Read(func(fd uintptr) bool {
+		n, _, rerr = unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT)
+		return rerr != unix.EAGAIN
+	}); err != nil {
+		return 0, err
+	}
+	return n, rerr
 }
 
 // setRcvBuf gives the socket a receive buffer of n bytes: SO_RCVBUFFORCE
