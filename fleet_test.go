@@ -321,7 +321,7 @@ type diffResult struct {
 	} `json:"sockets_appeared"`
 	Counters []struct {
 		Group, Name, Source string
-		Delta       uint64
+		Delta               uint64
 	} `json:"counters"`
 	Sysctls []struct {
 		Name, A, B string
