@@ -122,9 +122,10 @@ func TestIntegrationE2ENetnsPicker(t *testing.T) {
 	t.Logf("after 102 switches: open files %d -> %d, goroutines %d -> %d", fdStart, fdEnd, goStart, goEnd)
 	// The goroutine count is taken at the same point of each switch, but
 	// Bubble Tea commands and the refresh ticker can be in flight at
-	// that point (CI saw 20 -> 22). A leak of one per switch would show
-	// +100 here, so a slack of 4 still catches any per-switch leak.
-	if fdEnd > fdStart || goEnd > goStart+4 {
+	// that point (CI saw 20 -> 22, and 26 -> 31 once the conntrack dump
+	// got its own reader goroutine). A leak of one per switch would show
+	// +100 here, so a slack of 10 still catches any per-switch leak.
+	if fdEnd > fdStart || goEnd > goStart+10 {
 		t.Errorf("leak: open files %d -> %d, goroutines %d -> %d", fdStart, fdEnd, goStart, goEnd)
 	}
 
