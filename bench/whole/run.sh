@@ -270,8 +270,11 @@ if [[ " $PARTS " == *" live "* ]]; then
 		fi
 		case $tool in
 		netlens) cmd=("$nl" capture -i va --duration 120s --json) ;;
-		tcpdump) cmd=(tcpdump -i va -w /dev/null) ;;
-		tcpdump-B) cmd=(tcpdump -i va -B "$nl_ring_kib" -w /dev/null) ;;
+		# -Z root: as root, tcpdump drops to its own user and first chowns
+		# the -w file to it, /dev/null included (a run left the host's
+		# /dev/null owned by tcpdump).
+		tcpdump) cmd=(tcpdump -Z root -i va -w /dev/null) ;;
+		tcpdump-B) cmd=(tcpdump -Z root -i va -B "$nl_ring_kib" -w /dev/null) ;;
 		esac
 		# The capturer stops at SIGINT (timeout passes it on), 120 s at
 		# the latest; time(1) reports the CPU of the whole process.

@@ -99,7 +99,7 @@ if [ "$(id -u)" = 0 ]; then
 	sleep 1
 	ip netns exec "$A" "$tmp/capbench" -i c0 -d "${LIVE_SECONDS}s" > "$tmp/live.netlens" &
 	nl=$!
-	( TIMEFORMAT='%U %S'; { time ip netns exec "$A" timeout -s INT "${LIVE_SECONDS}s" tcpdump -i c0 -w /dev/null 2>/dev/null; } 2> "$tmp/live.tcpdump" ) &
+	( TIMEFORMAT='%U %S'; { time ip netns exec "$A" timeout -s INT "${LIVE_SECONDS}s" tcpdump -Z root -i c0 -w /dev/null 2>/dev/null; } 2> "$tmp/live.tcpdump" ) &
 	td=$!
 	sleep 1
 	TIMEFORMAT='%R'
