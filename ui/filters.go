@@ -78,7 +78,11 @@ type filtersPage struct {
 	pageH   int        // the page's height (the list's is less)
 	mine    pendingTxn // the change this UI applied last, until it ends
 	confirm bool       // mine was confirmed here
-	pol     policyChoice
+	// confirming: a Confirm call is in flight. Until its answer, a refresh
+	// that no longer lists mine as pending is that confirm's doing, not
+	// "confirmed elsewhere".
+	confirming bool
+	pol        policyChoice
 }
 
 // pendingTxn is a change applied with a revert deadline.
@@ -142,7 +146,7 @@ func (p *filtersPage) Sync() {
 // here, confirmed elsewhere, or reverted at its deadline (the collector
 // reports it gone).
 func (p *filtersPage) followPending() {
-	if p.mine.revertAt.IsZero() {
+	if p.mine.revertAt.IsZero() || p.confirming {
 		return
 	}
 	now := p.now()
@@ -212,8 +216,9 @@ type applyDoneMsg struct {
 
 // confirmDoneMsg is the result of FilterControl.Confirm.
 type confirmDoneMsg struct {
-	txn uint32
-	err error
+	txn  uint32
+	what string // the change confirmed, as the UI named it when applied
+	err  error
 }
 
 func (planDoneMsg) filtersMsg()    {}
@@ -237,9 +242,9 @@ func applyCmd(ctl FilterControl, pl rules.Plan) tea.Cmd {
 }
 
 // confirmCmd confirms txn (0: every pending change) off the UI goroutine.
-func confirmCmd(ctl FilterControl, txn uint32) tea.Cmd {
+func confirmCmd(ctl FilterControl, txn uint32, what string) tea.Cmd {
 	return func() tea.Msg {
-		return confirmDoneMsg{txn: txn, err: ctl.Confirm(txn)}
+		return confirmDoneMsg{txn: txn, what: what, err: ctl.Confirm(txn)}
 	}
 }
 
@@ -263,15 +268,15 @@ func (p *filtersPage) Update(msg tea.Msg) (page, tea.Cmd) {
 		p.applied(msg)
 		return p, nil
 	case confirmDoneMsg:
-		p.busy = false
+		p.busy, p.confirming = false, false
 		if msg.err != nil {
 			p.setMsg("confirm failed: "+oneLine(msg.err.Error()), true)
 			return p, nil
 		}
 		p.confirm = p.mine.txn != 0
 		what := "the pending change"
-		if p.mine.what != "" {
-			what = p.mine.what
+		if msg.what != "" {
+			what = msg.what
 		}
 		p.setMsg("confirmed: "+what+" is kept", false)
 		p.mine, p.confirm = pendingTxn{}, false
@@ -426,9 +431,9 @@ func (p *filtersPage) rulesKey(msg tea.KeyPressMsg) tea.Cmd {
 			p.setMsg("busy: the last change has not finished", true)
 			return nil
 		}
-		p.busy = true
+		p.busy, p.confirming = true, true
 		p.setMsg("confirming...", false)
-		return confirmCmd(p.ctl, p.mine.txn)
+		return confirmCmd(p.ctl, p.mine.txn, p.mine.what)
 	default:
 		p.handleKey(msg)
 	}

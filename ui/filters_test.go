@@ -668,6 +668,40 @@ func TestFiltersCountdownAndConfirm(t *testing.T) {
 	}
 }
 
+// TestFiltersConfirmRacesRefresh: the collector's refresh can report the
+// change gone (the confirm already reached the backend) before the
+// Confirm call's answer reaches the UI. The confirm still names the
+// change ("confirmed: disable rule 2 is kept"), not "confirmed
+// elsewhere" then "the pending change" (a CI run saw that order).
+func TestFiltersConfirmRacesRefresh(t *testing.T) {
+	clock := &fakeClock{now: fixedClock()}
+	ctl := &fakeFilters{plan: rules.Plan{DropCapable: true, Revert: 30 * time.Second},
+		res: rules.Result{Rule: model.Rule{ID: 2}, Txn: 4242, RevertAt: clock.now.Add(30 * time.Second)}}
+	store := rulesStore()
+	a := newTestApp(t, store, Options{Controls: Controls{Filters: ctl}, Now: clock.Now, Refresh: time.Millisecond}, 80, 24)
+	runKeys(t, a, "4", "down", "space")
+	store.Publish(model.RulesUpdate{State: model.RulesState{Backend: "nft", At: clock.now, Rules: fixtureRules(),
+		Pending: []model.PendingChange{{Txn: 4242, RevertAt: clock.now.Add(30 * time.Second)}}}})
+	a.apply()
+	_, cmd := a.Update(press("c"))
+	if cmd == nil {
+		t.Fatal("c returned no command")
+	}
+	// The refresh lands first: no pending change any more.
+	store.Publish(model.RulesUpdate{State: model.RulesState{Backend: "nft", At: clock.now, Rules: fixtureRules()}})
+	a.apply()
+	a.pages[a.active].Sync()
+	if scr := screen(a); strings.Contains(scr, "confirmed elsewhere") {
+		t.Fatalf("a confirm in flight was taken for one made elsewhere:\n%s", scr)
+	}
+	for _, m := range collect(t, cmd) {
+		run(t, a, m)
+	}
+	if scr := screen(a); !strings.Contains(scr, "confirmed: disable rule 2 is kept") {
+		t.Fatalf("the confirm does not name the change:\n%s", scr)
+	}
+}
+
 func TestFiltersRevertShown(t *testing.T) {
 	clock := &fakeClock{now: fixedClock()}
 	ctl := &fakeFilters{plan: rules.Plan{DropCapable: true, Revert: 30 * time.Second},
