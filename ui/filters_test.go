@@ -668,12 +668,10 @@ func TestFiltersCountdownAndConfirm(t *testing.T) {
 	}
 }
 
-// TestFiltersConfirmRacesRefresh: the collector's refresh can report the
-// change gone (the confirm already reached the backend) before the
-// Confirm call's answer reaches the UI. The confirm still names the
-// change ("confirmed: disable rule 2 is kept"), not "confirmed
-// elsewhere" then "the pending change" (a CI run saw that order).
-func TestFiltersConfirmRacesRefresh(t *testing.T) {
+// pendingRuleApp disables rule 2 in the Filters tab with a 30 s revert
+// deadline (txn 4242), and the collector then reports it pending.
+func pendingRuleApp(t *testing.T) (*App, *model.Store, *fakeClock) {
+	t.Helper()
 	clock := &fakeClock{now: fixedClock()}
 	ctl := &fakeFilters{plan: rules.Plan{DropCapable: true, Revert: 30 * time.Second},
 		res: rules.Result{Rule: model.Rule{ID: 2}, Txn: 4242, RevertAt: clock.now.Add(30 * time.Second)}}
@@ -683,6 +681,16 @@ func TestFiltersConfirmRacesRefresh(t *testing.T) {
 	store.Publish(model.RulesUpdate{State: model.RulesState{Backend: "nft", At: clock.now, Rules: fixtureRules(),
 		Pending: []model.PendingChange{{Txn: 4242, RevertAt: clock.now.Add(30 * time.Second)}}}})
 	a.apply()
+	return a, store, clock
+}
+
+// TestFiltersConfirmRacesRefresh: the collector's refresh can report the
+// change gone (the confirm already reached the backend) before the
+// Confirm call's answer reaches the UI. The confirm still names the
+// change ("confirmed: disable rule 2 is kept"), not "confirmed
+// elsewhere" then "the pending change" (a CI run saw that order).
+func TestFiltersConfirmRacesRefresh(t *testing.T) {
+	a, store, clock := pendingRuleApp(t)
 	_, cmd := a.Update(press("c"))
 	if cmd == nil {
 		t.Fatal("c returned no command")
@@ -703,17 +711,9 @@ func TestFiltersConfirmRacesRefresh(t *testing.T) {
 }
 
 func TestFiltersRevertShown(t *testing.T) {
-	clock := &fakeClock{now: fixedClock()}
-	ctl := &fakeFilters{plan: rules.Plan{DropCapable: true, Revert: 30 * time.Second},
-		res: rules.Result{Rule: model.Rule{ID: 2}, Txn: 4242, RevertAt: clock.now.Add(30 * time.Second)}}
-	store := rulesStore()
-	a := newTestApp(t, store, Options{Controls: Controls{Filters: ctl}, Now: clock.Now, Refresh: time.Millisecond}, 80, 24)
-	runKeys(t, a, "4", "down", "space")
 	// The collector reports the change pending, then (after the
 	// deadline) gone: the kernel or the helper reverted it.
-	store.Publish(model.RulesUpdate{State: model.RulesState{Backend: "nft", At: clock.now, Rules: fixtureRules(),
-		Pending: []model.PendingChange{{Txn: 4242, RevertAt: clock.now.Add(30 * time.Second)}}}})
-	a.apply()
+	a, store, clock := pendingRuleApp(t)
 	clock.now = clock.now.Add(31 * time.Second)
 	store.Publish(model.RulesUpdate{State: model.RulesState{Backend: "nft", At: clock.now, Rules: fixtureRules()[:1]}})
 	a.apply()
