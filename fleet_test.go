@@ -647,6 +647,15 @@ func TestIntegrationServeNetnsAll(t *testing.T) {
 		}
 		return true
 	})
+	// The listener in b: the all-namespaces sockets collector dumps the
+	// namespaces that changed within a budget a refresh, the longest
+	// unread first, so on a host where other namespaces hold many
+	// sockets it can come a few refreshes later.
+	listens := func(body, ns string) bool {
+		v, n := seriesValue(body, "netlens_sockets", `netns="`+ns+`"`, `proto="tcp"`, `state="LISTEN"`)
+		return n == 1 && v == 1
+	}
+	scrape("the listener in "+b, func(body string) bool { return listens(body, b) && listens(body, own) })
 	// The scrape that follows says the same.
 	time.Sleep(time.Second)
 	body, _ = curlIn(t, own, u)
