@@ -35,7 +35,11 @@ type App struct {
 	width, height int
 
 	snap model.Snapshot // on screen
-	feed feed           // how the Store's snapshots reach the screen
+	// lease holds snap's socket list: every page reads the snapshot on
+	// screen, and the sockets collector fills a list again once the
+	// screen has moved to the next (model.Store.Hold).
+	lease *model.Lease
+	feed  feed // how the Store's snapshots reach the screen
 	// same says that the last Update changed nothing on screen (a Store
 	// notification to be applied later): View returns view again. Bubble
 	// Tea calls View after every message, and collectors publish several
@@ -133,6 +137,7 @@ func (a *App) Close() {
 	a.closeOnce.Do(func() {
 		a.unsub()
 		close(a.done)
+		a.lease.Release()
 	})
 }
 
@@ -185,12 +190,15 @@ func (a *App) Init() tea.Cmd {
 // apply shows the Store's latest snapshot, if it is new.
 func (a *App) apply() {
 	a.feed.pending = false
-	snap := a.store.Snapshot()
+	snap, lease := a.store.Hold()
 	a.feed.last = a.opts.Now()
 	if a.feed.applied && snap.Seq == a.snap.Seq {
+		lease.Release()
 		return
 	}
-	a.snap, a.feed.applied = snap, true
+	held := a.lease
+	defer held.Release() // once every page has the new snapshot
+	a.snap, a.lease, a.feed.applied = snap, lease, true
 	a.checkRecorder()
 	was := a.ct.alarm()
 	a.ct = conntrackHealth(&a.snap, ctCollector(a.opts.Deps))
@@ -208,7 +216,12 @@ func (a *App) apply() {
 // after the empty screen of the start (the first frame at 100,000
 // sockets, docs/performance.md); later tables wait for the interval.
 func (a *App) firstRows() bool {
-	return len(a.snap.Sockets) == 0 && len(a.store.Snapshot().Sockets) > 0
+	if len(a.snap.Sockets) > 0 {
+		return false
+	}
+	snap, lease := a.store.Hold()
+	lease.Release()
+	return len(snap.Sockets) > 0
 }
 
 // Update implements tea.Model.
@@ -460,7 +473,7 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			return a, nil
 		}
 		a.setStatus("saving snapshot...", false)
-		return a, saveSnapshotCmd(a.opts.SaveSnapshot, a.snap)
+		return a, saveSnapshotCmd(a.opts.SaveSnapshot, a.snap, a.lease.Retain())
 	default:
 		return a.updatePage(msg)
 	}
