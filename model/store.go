@@ -160,6 +160,14 @@ func (s *Store) Hold() (Snapshot, *Lease) {
 	return s.cur, &Lease{g: s.sockGen.Ref()}
 }
 
+// SocketsSeq returns the current snapshot's SocketsSeq: whether a
+// reader's socket list is the latest, without taking the snapshot.
+func (s *Store) SocketsSeq() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur.SocketsSeq
+}
+
 // Status returns the status of the named collector in the current
 // snapshot, if known (Snapshot.Status, without taking the snapshot).
 func (s *Store) Status(name string) (CollectorStatus, bool) {

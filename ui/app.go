@@ -76,6 +76,7 @@ type App struct {
 type feed struct {
 	applied bool      // the snapshot on screen came from the Store
 	last    time.Time // when it was taken
+	socksAt time.Time // when its socket table was (see newSockets)
 	paused  bool      // p: keep it on screen
 	pending bool      // the Store changed since, while paused or waiting
 	waiting bool      // a refreshMsg is on its way: the interval has not passed
@@ -198,6 +199,9 @@ func (a *App) apply() {
 	}
 	held := a.lease
 	defer held.Release() // once every page has the new snapshot
+	if snap.SocketsSeq != a.snap.SocketsSeq {
+		a.feed.socksAt = a.feed.last
+	}
 	a.snap, a.lease, a.feed.applied = snap, lease, true
 	a.checkRecorder()
 	was := a.ct.alarm()
@@ -222,6 +226,18 @@ func (a *App) firstRows() bool {
 	snap, lease := a.store.Hold()
 	lease.Release()
 	return len(snap.Sockets) > 0
+}
+
+// newSockets reports whether the Store has a socket table the screen has
+// not, and the screen took its last one at least half an interval ago:
+// a new socket table is shown as it arrives (at most two an interval),
+// other changes at most once an interval. The screen then gives back
+// the table it leaves before the sockets collector starts its next
+// collection, which fills that table's memory again instead of taking
+// 53 MB more at 100,000 sockets (docs/performance.md, "The TUI at
+// 100k", round 3).
+func (a *App) newSockets() bool {
+	return a.store.SocketsSeq() != a.snap.SocketsSeq && a.opts.Now().Sub(a.feed.socksAt) >= a.opts.Refresh/2
 }
 
 // Update implements tea.Model.
@@ -294,7 +310,7 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return a, cmd
 		}
 		wait := a.opts.Refresh - a.opts.Now().Sub(a.feed.last)
-		if wait <= 0 || a.firstRows() {
+		if wait <= 0 || a.firstRows() || a.newSockets() {
 			a.apply()
 			return a, cmd
 		}

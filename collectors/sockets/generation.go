@@ -5,7 +5,7 @@ import "netlens/model"
 // maxGenerations bounds the collections a Collector keeps to fill again:
 // the Store's list, the one a reader (the screen) may still hold, and one
 // more (docs/performance.md, "The TUI at 100k", round 3).
-const maxGenerations = 3
+const maxGenerations = 2
 
 // generation is the memory of one collection: the socket list and the
 // slabs its sockets' TCP and Rate point into, with the list's lifetime.
