@@ -9,17 +9,19 @@ import (
 )
 
 // memoryFloor is the soft memory limit the TUI starts with: below about
-// half of it live, the limit is never reached and GOGC=100 decides when
-// the GC runs, as before (the TUI at 10k sockets lives in about 40 MB).
+// half of it live, the limit is never reached and GOGC (gcPercent)
+// decides when the GC runs (the TUI at 10k sockets lives in about 40 MB).
 const memoryFloor = 256 << 20
 
 // memoryLimit is the soft memory limit for a live heap of live bytes:
 // floor, or 1.5 times the live heap when that is more. With GOGC=100
 // alone the heap grows to twice the live heap before a collection; at
 // 100,000 sockets that was 500 MB of RSS for 180-230 MB live (two or
-// three generations of the socket list, docs/performance.md). The limit
-// follows the live heap, so a host with more sockets than the floor holds
-// gets a higher limit instead of a GC that never stops.
+// three generations of the socket list, docs/performance.md). Since the
+// socket lists are filled again (round 3) gcPercent keeps the heap
+// lower, and the limit is the backstop for what makes garbage faster.
+// The limit follows the live heap, so a host with more sockets than the
+// floor holds gets a higher limit instead of a GC that never stops.
 func memoryLimit(live, floor int64) int64 {
 	return max(floor, live+live/2)
 }
