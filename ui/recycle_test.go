@@ -97,3 +97,30 @@ func TestSocketTablesAtOnce(t *testing.T) {
 		t.Fatalf("the tick applied %d sockets, want 4", len(a.snap.Sockets))
 	}
 }
+
+// TestJoinFollowsRefilledList: the joined view joins a list filled
+// again in the same memory (other sockets, same length, same flows)
+// afresh rather than keeping the join of the list that was there.
+func TestJoinFollowsRefilledList(t *testing.T) {
+	store := flowStore()
+	snap, lease := store.Hold()
+	buf := slices.Clone(snap.Sockets)
+	lease.Release()
+	store.Publish(model.SocketsUpdate{Sockets: buf})
+	a := newTestApp(t, store, Options{}, 120, 40)
+	send(a, "v", "v") // the joined view
+	p := conns(a).joined
+	check := func(when string) {
+		t.Helper()
+		a.apply()
+		a.View()
+		want := model.JoinSocketsFlows(p.snap.Sockets, p.snap.Flows)[:len(p.snap.Sockets)]
+		if diff := cmp.Diff(want, p.join); diff != "" {
+			t.Fatalf("%s: join (-want +got):\n%s", when, diff)
+		}
+	}
+	check("first list")
+	slices.Reverse(buf) // the collector fills the same memory again
+	store.Publish(model.SocketsUpdate{Sockets: buf})
+	check("the list filled again")
+}
