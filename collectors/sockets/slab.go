@@ -53,12 +53,3 @@ func (s *slab[T]) alloc() *T {
 	s.used++
 	return p
 }
-
-// size is how many values the slab's chunks hold.
-func (s *slab[T]) size() int {
-	n := 0
-	for _, c := range s.chunks {
-		n += len(c)
-	}
-	return n
-}
