@@ -30,18 +30,51 @@ func TestMemoryLimit(t *testing.T) {
 	}
 }
 
+func TestGCPercent(t *testing.T) {
+	const mb = 1 << 20
+	tests := []struct {
+		name string
+		live int64
+		want int
+	}{
+		{"nothing live yet", 0, 100},
+		{"up to 32 MB: the default", 32 * mb, 100},
+		{"10k sockets: 32 MB of room", 40 * mb, 80},
+		{"100k sockets: 32 MB of room", 184 * mb, 17},
+		{"1M sockets: an eighth", 2000 * mb, 12},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := gcPercent(tt.live); got != tt.want {
+				t.Errorf("gcPercent(%d) = %d, want %d", tt.live, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestTuneMemory(t *testing.T) {
-	t.Cleanup(func() { debug.SetMemoryLimit(math.MaxInt64) })
+	t.Cleanup(func() { debug.SetMemoryLimit(math.MaxInt64); debug.SetGCPercent(100) })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	t.Setenv("GOMEMLIMIT", "1GiB") // the user's setting stands
+	t.Setenv("GOMEMLIMIT", "1GiB") // the user's settings stand
+	t.Setenv("GOGC", "100")
 	debug.SetMemoryLimit(math.MaxInt64)
+	debug.SetGCPercent(100)
 	tuneMemory(ctx, 1<<40, time.Hour)
 	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
 		t.Errorf("with GOMEMLIMIT set the limit became %d", got)
 	}
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC set GOGC became %d", got)
+	}
+	os.Unsetenv("GOGC")
+	tuneMemory(ctx, 1<<40, time.Hour)
+	if got, want := debug.SetGCPercent(100), gcPercent(liveHeap()); got != want {
+		t.Errorf("GOGC %d, want %d (gcPercent of the live heap)", got, want)
+	}
 
+	t.Setenv("GOGC", "100")
 	t.Setenv("GOMEMLIMIT", "")
 	os.Unsetenv("GOMEMLIMIT")
 	tuneMemory(ctx, 1<<40, time.Hour)

@@ -298,7 +298,8 @@ func (s *nsSwitcher) watch(ctx context.Context) {
 		if h == nil {
 			continue
 		}
-		snap := s.store.Snapshot()
+		snap, lease := s.store.Hold()
+		lease.Release() // the namespace only
 		if snap.NetNS == nil || snap.NetNS.Inode != ino || snap.NetNS.Gone || alive(ino, pid, path) {
 			continue
 		}

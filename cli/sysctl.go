@@ -232,7 +232,8 @@ func (t *sysctlTUI) publish(c *ctlsysctl.Control, force bool) {
 			delete(names, n)
 		}
 	}
-	snap := t.store.Snapshot()
+	snap, lease := t.store.Hold()
+	lease.Release() // the sysctls only
 	out := slices.Clone(snap.Sysctls)
 	changed := false
 	for i := range out {

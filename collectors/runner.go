@@ -239,8 +239,7 @@ func (r *Runner) snapshotStatus(name string) (runState, bool) {
 	r.busyMu.Lock()
 	b := r.busy[name]
 	r.busyMu.Unlock()
-	snap := r.store.Snapshot()
-	st, ok := snap.Status(name)
+	st, ok := r.store.Status(name)
 	return runState{status: st, busy: b}, ok
 }
 

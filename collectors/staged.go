@@ -89,10 +89,8 @@ func waitFirstRun(ctx context.Context, store *model.Store, name string, bound ti
 	t := time.NewTimer(bound)
 	defer t.Stop()
 	for {
-		for _, c := range store.Snapshot().Collectors {
-			if c.Name == name && c.State != model.StatePending {
-				return
-			}
+		if c, ok := store.Status(name); ok && c.State != model.StatePending {
+			return
 		}
 		select {
 		case <-sub:

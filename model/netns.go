@@ -50,7 +50,8 @@ func (u NetNSUpdate) apply(s *Store, snap *Snapshot) {
 		return
 	}
 	s.nsGen++
-	snap.Sockets, snap.Sysctls, snap.Flows = []Socket{}, []Sysctl{}, []Flow{}
+	s.setSockets(snap, []Socket{}, nil)
+	snap.Sysctls, snap.Flows = []Sysctl{}, []Flow{}
 	snap.Conntrack, snap.Capture, snap.Rules, snap.SysctlChanges = ConntrackStats{}, CaptureStats{}, nil, nil
 	// Counters: every collector's set goes but the drop monitor's.
 	var sets [][]Counter

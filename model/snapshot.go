@@ -16,8 +16,15 @@ type Snapshot struct {
 	TakenAt       time.Time `json:"taken_at"`
 	StartedAt     time.Time `json:"started_at"`
 	// Seq grows by one with every update the Store applies.
-	Seq        uint64            `json:"seq"`
-	Sockets    []Socket          `json:"sockets"`
+	Seq     uint64   `json:"seq"`
+	Sockets []Socket `json:"sockets"`
+	// SocketsSeq is the Seq of the update that last replaced Sockets: two
+	// snapshots of a Store with the same SocketsSeq have the same socket
+	// list, and two with different ones never do, even when the sockets
+	// collector filled the same memory again (see SocketsGen). Readers
+	// that remember what they computed from a list compare it, not the
+	// slice's address. Not part of the JSON.
+	SocketsSeq uint64            `json:"-"`
 	Counters   []Counter         `json:"counters"`
 	Sysctls    []Sysctl          `json:"sysctls"`
 	Collectors []CollectorStatus `json:"collectors"`

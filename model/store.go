@@ -14,10 +14,14 @@ type Update interface {
 	apply(s *Store, snap *Snapshot)
 }
 
-// SocketsUpdate replaces the socket table.
+// SocketsUpdate replaces the socket table. Gen, when set, is the list's
+// lifetime (see SocketsGen) with a reference taken for this update
+// (Gen.Ref): the Store releases it once it no longer shows the list, or
+// at once if it drops the update (ScopedPublisher).
 type SocketsUpdate struct {
 	At      time.Time
 	Sockets []Socket
+	Gen     *SocketsGen
 }
 
 // CountersUpdate replaces every counter previously published by Collector
@@ -96,6 +100,9 @@ type Store struct {
 	// starts a new one, and a ScopedPublisher of an older one publishes
 	// nothing.
 	nsGen uint64
+	// sockGen is the lifetime of cur.Sockets (nil when its publisher
+	// gave none); the Store holds one reference to it.
+	sockGen *SocketsGen
 }
 
 // NewStore returns an empty Store for the given host and kernel release,
@@ -132,11 +139,50 @@ func NewStoreFrom(snap Snapshot) *Store {
 }
 
 // Snapshot returns the current snapshot. It is safe to keep and read from
-// any goroutine; it never changes.
+// any goroutine; it never changes. Its socket list is never filled again
+// (see SocketsGen): a reader that takes a snapshot every refresh should
+// use Hold.
 func (s *Store) Snapshot() Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.sockGen.pin()
 	return s.cur
+}
+
+// Hold returns the current snapshot, as Snapshot does, and a Lease on its
+// socket list: the snapshot never changes until the Lease is released;
+// after that its Sockets (and their TCP and Rate) must not be read, since
+// the sockets collector may fill the list again. The rest of the
+// snapshot stays valid.
+func (s *Store) Hold() (Snapshot, *Lease) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur, &Lease{g: s.sockGen.Ref()}
+}
+
+// SocketsSeq returns the current snapshot's SocketsSeq: whether a
+// reader's socket list is the latest, without taking the snapshot.
+func (s *Store) SocketsSeq() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur.SocketsSeq
+}
+
+// Status returns the status of the named collector in the current
+// snapshot, if known (Snapshot.Status, without taking the snapshot).
+func (s *Store) Status(name string) (CollectorStatus, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur.Status(name)
+}
+
+// setSockets makes socks, of lifetime g (nil: unknown), the current
+// socket list, releasing the Store's reference to the one it replaces.
+func (s *Store) setSockets(snap *Snapshot, socks []Socket, g *SocketsGen) {
+	s.sockGen.release()
+	s.sockGen = g
+	snap.Sockets = socks
+	snap.SocketsSeq = snap.Seq + 1 // the Seq this update gets
 }
 
 // Publish applies u and wakes every subscriber.
@@ -175,6 +221,8 @@ func (p *ScopedPublisher) Publish(u Update) {
 	p.s.mu.Lock()
 	if p.s.nsGen == p.gen {
 		p.s.applyLocked(u)
+	} else if su, ok := u.(SocketsUpdate); ok {
+		su.Gen.release()
 	}
 	p.s.mu.Unlock()
 }
@@ -221,7 +269,7 @@ func (u SocketsUpdate) apply(s *Store, snap *Snapshot) {
 	if u.Sockets == nil {
 		u.Sockets = []Socket{}
 	}
-	snap.Sockets = u.Sockets
+	s.setSockets(snap, u.Sockets, u.Gen)
 	snap.TakenAt = later(snap.TakenAt, u.At)
 }
 

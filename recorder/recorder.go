@@ -199,6 +199,23 @@ type Source interface {
 	Snapshot() model.Snapshot
 }
 
+// holder is a Source that lends its snapshot's socket list (a
+// model.Store): Run gives it back after each write, so that the sockets
+// collector can fill it again.
+type holder interface {
+	Hold() (model.Snapshot, *model.Lease)
+}
+
+// write writes src's snapshot.
+func (r *Recorder) write(src Source) (string, error) {
+	if h, ok := src.(holder); ok {
+		snap, lease := h.Hold()
+		defer lease.Release()
+		return r.Write(snap)
+	}
+	return r.Write(src.Snapshot())
+}
+
 // Run writes src's snapshot every Interval until ctx is done (nil) or a
 // write fails (the error). written, when not nil, is called after each
 // file.
@@ -214,7 +231,7 @@ func (r *Recorder) Run(ctx context.Context, src Source, written func(path string
 		if ctx.Err() != nil {
 			return nil
 		}
-		p, err := r.Write(src.Snapshot())
+		p, err := r.write(src)
 		if err != nil {
 			return err
 		}

@@ -35,7 +35,11 @@ type App struct {
 	width, height int
 
 	snap model.Snapshot // on screen
-	feed feed           // how the Store's snapshots reach the screen
+	// lease holds snap's socket list: every page reads the snapshot on
+	// screen, and the sockets collector fills a list again once the
+	// screen has moved to the next (model.Store.Hold).
+	lease *model.Lease
+	feed  feed // how the Store's snapshots reach the screen
 	// same says that the last Update changed nothing on screen (a Store
 	// notification to be applied later): View returns view again. Bubble
 	// Tea calls View after every message, and collectors publish several
@@ -72,6 +76,7 @@ type App struct {
 type feed struct {
 	applied bool      // the snapshot on screen came from the Store
 	last    time.Time // when it was taken
+	socksAt time.Time // when its socket table was (see newSockets)
 	paused  bool      // p: keep it on screen
 	pending bool      // the Store changed since, while paused or waiting
 	waiting bool      // a refreshMsg is on its way: the interval has not passed
@@ -133,6 +138,7 @@ func (a *App) Close() {
 	a.closeOnce.Do(func() {
 		a.unsub()
 		close(a.done)
+		a.lease.Release()
 	})
 }
 
@@ -185,12 +191,18 @@ func (a *App) Init() tea.Cmd {
 // apply shows the Store's latest snapshot, if it is new.
 func (a *App) apply() {
 	a.feed.pending = false
-	snap := a.store.Snapshot()
+	snap, lease := a.store.Hold()
 	a.feed.last = a.opts.Now()
 	if a.feed.applied && snap.Seq == a.snap.Seq {
+		lease.Release()
 		return
 	}
-	a.snap, a.feed.applied = snap, true
+	held := a.lease
+	defer held.Release() // once every page has the new snapshot
+	if snap.SocketsSeq != a.snap.SocketsSeq {
+		a.feed.socksAt = a.feed.last
+	}
+	a.snap, a.lease, a.feed.applied = snap, lease, true
 	a.checkRecorder()
 	was := a.ct.alarm()
 	a.ct = conntrackHealth(&a.snap, ctCollector(a.opts.Deps))
@@ -208,7 +220,24 @@ func (a *App) apply() {
 // after the empty screen of the start (the first frame at 100,000
 // sockets, docs/performance.md); later tables wait for the interval.
 func (a *App) firstRows() bool {
-	return len(a.snap.Sockets) == 0 && len(a.store.Snapshot().Sockets) > 0
+	if len(a.snap.Sockets) > 0 {
+		return false
+	}
+	snap, lease := a.store.Hold()
+	lease.Release()
+	return len(snap.Sockets) > 0
+}
+
+// newSockets reports whether the Store has a socket table the screen has
+// not, and the screen took its last one at least half an interval ago:
+// a new socket table is shown as it arrives (at most two an interval),
+// other changes at most once an interval. The screen then gives back
+// the table it leaves before the sockets collector starts its next
+// collection, which fills that table's memory again instead of taking
+// 53 MB more at 100,000 sockets (docs/performance.md, "The TUI at
+// 100k", round 3).
+func (a *App) newSockets() bool {
+	return a.store.SocketsSeq() != a.snap.SocketsSeq && a.opts.Now().Sub(a.feed.socksAt) >= a.opts.Refresh/2
 }
 
 // Update implements tea.Model.
@@ -281,7 +310,7 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return a, cmd
 		}
 		wait := a.opts.Refresh - a.opts.Now().Sub(a.feed.last)
-		if wait <= 0 || a.firstRows() {
+		if wait <= 0 || a.firstRows() || a.newSockets() {
 			a.apply()
 			return a, cmd
 		}
@@ -460,7 +489,7 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			return a, nil
 		}
 		a.setStatus("saving snapshot...", false)
-		return a, saveSnapshotCmd(a.opts.SaveSnapshot, a.snap)
+		return a, saveSnapshotCmd(a.opts.SaveSnapshot, a.snap, a.lease.Retain())
 	default:
 		return a.updatePage(msg)
 	}

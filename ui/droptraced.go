@@ -17,6 +17,7 @@ type tracedDrops struct {
 	on       bool // the tracer runs: the Drops column counts its drops
 	flowsOf  []model.DropTraceFlow
 	socksOf  []model.Socket
+	socksSeq uint64                    // socksOf's SocketsSeq
 	packets  map[int]uint64            // by socket index
 	byReason map[int]map[string]uint64 // by socket index, then reason
 }
@@ -25,10 +26,10 @@ type tracedDrops struct {
 // changed.
 func (t *tracedDrops) update(s *model.Snapshot) {
 	t.on = s.DropTrace.Supported
-	if !t.on || sameSlice(t.flowsOf, s.DropTrace.Flows) && sameSlice(t.socksOf, s.Sockets) {
+	if !t.on || sameSlice(t.flowsOf, s.DropTrace.Flows) && sameSlice(t.socksOf, s.Sockets) && t.socksSeq == s.SocketsSeq {
 		return
 	}
-	t.flowsOf, t.socksOf = s.DropTrace.Flows, s.Sockets
+	t.flowsOf, t.socksOf, t.socksSeq = s.DropTrace.Flows, s.Sockets, s.SocketsSeq
 	t.packets, t.byReason = map[int]uint64{}, map[int]map[string]uint64{}
 	for fi, si := range s.DropOwners() {
 		if si < 0 {

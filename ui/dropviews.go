@@ -220,9 +220,10 @@ const topSocketsShown = 100
 // first. Not safe for concurrent use.
 type dropSockView struct {
 	listBase[sockKey]
-	top   []model.Socket
-	topOf []model.Socket
-	known bool // some socket's drops are known
+	top    []model.Socket
+	topOf  []model.Socket
+	topSeq uint64 // topOf's SocketsSeq
+	known  bool   // some socket's drops are known
 }
 
 func newDropSockView(c Common) *dropSockView {
@@ -248,8 +249,8 @@ func newDropSockView(c Common) *dropSockView {
 func (p *dropSockView) SetSnapshot(s model.Snapshot) { p.setSnapshot(p, s) }
 
 func (p *dropSockView) Sync() {
-	if p.fresh() && !sameSlice(p.topOf, p.snap.Sockets) {
-		p.top, p.topOf = drops.TopSockets(p.snap.Sockets, topSocketsShown), p.snap.Sockets
+	if p.fresh() && (!sameSlice(p.topOf, p.snap.Sockets) || p.topSeq != p.snap.SocketsSeq) {
+		p.top, p.topOf, p.topSeq = drops.TopSockets(p.snap.Sockets, topSocketsShown), p.snap.Sockets, p.snap.SocketsSeq
 		p.known = false
 		for i := range p.snap.Sockets {
 			if p.snap.Sockets[i].HasDrops {
@@ -261,7 +262,7 @@ func (p *dropSockView) Sync() {
 	p.sync(p)
 }
 
-func (p *dropSockView) sameRows(a, b model.Snapshot) bool { return sameSlice(a.Sockets, b.Sockets) }
+func (p *dropSockView) sameRows(a, b model.Snapshot) bool { return sameSockets(&a, &b) }
 func (p *dropSockView) count() int                        { return len(p.top) }
 func (p *dropSockView) include(i int) bool                { return true }
 func (p *dropSockView) key(i int) sockKey {

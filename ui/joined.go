@@ -39,6 +39,7 @@ type joinView struct {
 	// the flows changed.
 	join      []model.SocketFlow
 	joinSocks []model.Socket
+	joinSeq   uint64 // joinSocks' SocketsSeq
 	joinFlows []model.Flow
 	orphans   int // flows without a local socket
 	matched   int // sockets with a flow
@@ -64,7 +65,7 @@ func newJoinView(c Common, deps []string) *joinView {
 		joinTTL:    {title: "TTL", width: 6, right: true, drop: 4},
 	}
 	socks := func() []model.Socket { return p.snap.Sockets }
-	prep := func() { p.ord.build(p.snap.Sockets) }
+	prep := func() { p.ord.build(&p.snap) }
 	byLocal := p.ord.cmpLocal
 	flowOf := func(i int) *model.Flow {
 		if fi := p.join[i].Flow; fi >= 0 {
@@ -124,7 +125,7 @@ func (p *joinView) Title() string { return "Connections" }
 // keeps the order when the sort reads only the sockets (the flows change
 // every few seconds; re-sorting 50,000 sockets for them is waste).
 func (p *joinView) SetSnapshot(s model.Snapshot) {
-	if sameSlice(p.snap.Sockets, s.Sockets) && !sameSlice(p.snap.Flows, s.Flows) && !p.sorts[p.sortIdx].joined {
+	if sameSockets(&p.snap, &s) && !sameSlice(p.snap.Flows, s.Flows) && !p.sorts[p.sortIdx].joined {
 		p.snap = s
 		p.hayValid = false
 		p.dirty = true
@@ -147,11 +148,11 @@ func (p *joinView) Sync() {
 // joined already.
 func (p *joinView) joinNow() {
 	socks, flows := p.snap.Sockets, p.snap.Flows
-	if p.join != nil && sameSlice(socks, p.joinSocks) && sameSlice(flows, p.joinFlows) {
+	if p.join != nil && sameSlice(socks, p.joinSocks) && p.joinSeq == p.snap.SocketsSeq && sameSlice(flows, p.joinFlows) {
 		return
 	}
 	rows := model.JoinSocketsFlows(socks, flows)
-	p.join, p.joinSocks, p.joinFlows = rows[:len(socks)], socks, flows
+	p.join, p.joinSocks, p.joinSeq, p.joinFlows = rows[:len(socks)], socks, p.snap.SocketsSeq, flows
 	p.orphans = len(rows) - len(socks)
 	p.matched = 0
 	for _, r := range p.join {
@@ -197,7 +198,7 @@ func (p *joinView) Update(msg tea.Msg) (page, tea.Cmd) {
 }
 
 func (p *joinView) sameRows(a, b model.Snapshot) bool {
-	return sameSlice(a.Sockets, b.Sockets) && sameSlice(a.Flows, b.Flows)
+	return sameSockets(&a, &b) && sameSlice(a.Flows, b.Flows)
 }
 func (p *joinView) count() int       { return len(p.snap.Sockets) }
 func (p *joinView) include(int) bool { return true }

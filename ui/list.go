@@ -50,6 +50,13 @@ type listSource[K comparable] interface {
 	sameRows(a, b model.Snapshot) bool
 }
 
+// sameSockets reports whether a and b hold the same socket list: the
+// same slice of the same update (the sockets collector fills the memory
+// of a list nobody holds any more again: model.Snapshot.SocketsSeq).
+func sameSockets(a, b *model.Snapshot) bool {
+	return a.SocketsSeq == b.SocketsSeq && sameSlice(a.Sockets, b.Sockets)
+}
+
 // sameSlice reports whether a and b are the same slice (not merely equal).
 func sameSlice[T any](a, b []T) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])

@@ -41,9 +41,11 @@ func refreshCmd(d time.Duration) tea.Cmd {
 	return tea.Tick(d, func(time.Time) tea.Msg { return refreshMsg{} })
 }
 
-// saveSnapshotCmd saves snap with save, off the UI goroutine.
-func saveSnapshotCmd(save func(model.Snapshot) (string, error), snap model.Snapshot) tea.Cmd {
+// saveSnapshotCmd saves snap with save, off the UI goroutine, and then
+// releases lease, its hold on snap's sockets.
+func saveSnapshotCmd(save func(model.Snapshot) (string, error), snap model.Snapshot, lease *model.Lease) tea.Cmd {
 	return func() tea.Msg {
+		defer lease.Release()
 		path, err := save(snap)
 		return snapshotSavedMsg{path: path, err: err}
 	}

@@ -140,7 +140,7 @@ func (p *procView) Update(msg tea.Msg) (page, tea.Cmd) {
 // sameRows: the rows are the same while the socket table is, and, when
 // a live capture gives UDP sockets rates, while its statistics are.
 func (p *procView) sameRows(a, b model.Snapshot) bool {
-	return sameSlice(a.Sockets, b.Sockets) && sameSlice(a.Capture.UDPFlows, b.Capture.UDPFlows)
+	return sameSockets(&a, &b) && sameSlice(a.Capture.UDPFlows, b.Capture.UDPFlows)
 }
 func (p *procView) count() int { return len(p.rows) }
 

@@ -71,7 +71,7 @@ func newSockView(c Common, deps []string) *sockView {
 	socks := func() []model.Socket { return p.snap.Sockets }
 	// Address sorts compare precomputed integer keys (sockOrd); the
 	// others break ties by local address the same way.
-	prep := func() { p.ord.build(p.snap.Sockets) }
+	prep := func() { p.ord.build(&p.snap) }
 	byLocal := p.ord.cmpLocal
 	sorts := []sortSpec{
 		{name: "local", col: connLocal, prep: prep, cmp: byLocal},
@@ -161,14 +161,17 @@ type sockOrd struct {
 type sockOrder struct {
 	ord []sockOrd     // sort keys, by socket
 	of  *model.Socket // the first socket of the rows ord was built for
+	seq uint64        // and the SocketsSeq of their snapshot
 }
 
-// build computes the sort keys of socks, unless they are those of the
-// same rows already.
-func (o *sockOrder) build(socks []model.Socket) {
-	if len(o.ord) == len(socks) && (len(socks) == 0 || o.of == &socks[0]) {
+// build computes the sort keys of snap's sockets, unless they are those
+// of the same rows already.
+func (o *sockOrder) build(snap *model.Snapshot) {
+	socks := snap.Sockets
+	if len(o.ord) == len(socks) && (len(socks) == 0 || o.of == &socks[0] && o.seq == snap.SocketsSeq) {
 		return
 	}
+	o.seq = snap.SocketsSeq
 	o.ord = o.ord[:0]
 	for i := range socks {
 		s := &socks[i]
@@ -281,7 +284,7 @@ func (p *sockView) matchTerm(i int, t *filterTerm) bool {
 	return false
 }
 
-func (p *sockView) sameRows(a, b model.Snapshot) bool { return sameSlice(a.Sockets, b.Sockets) }
+func (p *sockView) sameRows(a, b model.Snapshot) bool { return sameSockets(&a, &b) }
 func (p *sockView) count() int                        { return len(p.snap.Sockets) }
 func (p *sockView) include(int) bool                  { return true }
 func (p *sockView) key(i int) sockKey {

@@ -377,7 +377,7 @@ func (p *traceFlowView) show(k traceKey) {
 func (p *traceFlowView) SetSnapshot(s model.Snapshot) { p.setSnapshot(p, s) }
 
 func (p *traceFlowView) Sync() {
-	if p.fresh() && (!sameSlice(p.ownOf.DropTrace.Flows, p.snap.DropTrace.Flows) || !sameSlice(p.ownOf.Sockets, p.snap.Sockets)) {
+	if p.fresh() && (!sameSlice(p.ownOf.DropTrace.Flows, p.snap.DropTrace.Flows) || !sameSockets(&p.ownOf, &p.snap)) {
 		p.owners, p.ownOf = p.snap.DropOwners(), p.snap
 	}
 	p.sync(p)
@@ -413,7 +413,7 @@ func (p *traceFlowView) update(msg tea.Msg) tea.Cmd {
 }
 
 func (p *traceFlowView) sameRows(a, b model.Snapshot) bool {
-	return sameSlice(a.DropTrace.Flows, b.DropTrace.Flows) && sameSlice(a.Sockets, b.Sockets) && sameSlice(a.Flows, b.Flows)
+	return sameSlice(a.DropTrace.Flows, b.DropTrace.Flows) && sameSockets(&a, &b) && sameSlice(a.Flows, b.Flows)
 }
 func (p *traceFlowView) count() int { return len(p.snap.DropTrace.Flows) }
 func (p *traceFlowView) include(i int) bool {

@@ -69,6 +69,8 @@ type Collector struct {
 	// rates turns tcp_info counters into rates; clock is its time base.
 	rates rateTracker
 	clock time.Time
+	// gens are the published collections to fill again once free.
+	gens generations
 	// probe reads the namespace's sockstat and interface counters;
 	// dumpSum is their fingerprint when the last dump began.
 	probe      *probe
@@ -182,8 +184,12 @@ func (c *Collector) Close() error {
 }
 
 // Collect reads the socket table, resolves owners unless turned off, and
-// publishes a model.SocketsUpdate.
+// publishes a model.SocketsUpdate. The list it publishes, and the tcp_info
+// and rates its sockets point to, are filled again by a later Collect
+// once no reader holds them (model.SocketsGen; readers that take the
+// Store's snapshot with Hold release it).
 func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error {
+	g := c.gens.take(c.last)
 	var early func([]model.Socket)
 	if !c.opts.NoOwners && c.owners == nil {
 		// The first run reads every process's descriptors, which takes
@@ -191,27 +197,28 @@ func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error
 		// first (a copy: the owners are filled in place), so that the
 		// screen has its rows at once, then again with their owners.
 		early = func(socks []model.Socket) {
-			pub.Publish(model.SocketsUpdate{At: c.opts.Now(), Sockets: slices.Clone(socks)})
+			pub.Publish(model.SocketsUpdate{At: c.opts.Now(), Sockets: slices.Clone(socks), Gen: g.life.Ref()})
 		}
 	}
-	socks, _, err := c.collect(ctx, early)
-	if err != nil {
-		return err
+	socks, _, err := c.collect(ctx, early, g)
+	if err == nil {
+		pub.Publish(model.SocketsUpdate{At: c.opts.Now(), Sockets: socks, Gen: g.life.Ref()})
 	}
-	pub.Publish(model.SocketsUpdate{At: c.opts.Now(), Sockets: socks})
-	return nil
+	c.gens.put(g)
+	return err
 }
 
 // Sockets reads the socket table and its owners once, without publishing.
-// Like Collect, it must not be called concurrently with itself or Collect.
+// The list is the caller's: it is never filled again. Like Collect, it
+// must not be called concurrently with itself or Collect.
 func (c *Collector) Sockets(ctx context.Context) ([]model.Socket, Stats, error) {
-	return c.collect(ctx, nil)
+	return c.collect(ctx, nil, newGeneration(c.last))
 }
 
-// collect is Sockets that, when early is set, calls it with the sockets
-// before their owners are looked up.
-func (c *Collector) collect(ctx context.Context, early func([]model.Socket)) ([]model.Socket, Stats, error) {
-	socks, st, err := c.sockets(ctx, early)
+// collect is Sockets into g that, when early is set, calls it with the
+// sockets before their owners are looked up.
+func (c *Collector) collect(ctx context.Context, early func([]model.Socket), g *generation) ([]model.Socket, Stats, error) {
+	socks, st, err := c.sockets(ctx, early, g)
 	c.mu.Lock()
 	if err == nil {
 		c.stats = st
@@ -223,7 +230,7 @@ func (c *Collector) collect(ctx context.Context, early func([]model.Socket)) ([]
 	return socks, st, err
 }
 
-func (c *Collector) sockets(ctx context.Context, early func([]model.Socket)) ([]model.Socket, Stats, error) {
+func (c *Collector) sockets(ctx context.Context, early func([]model.Socket), g *generation) ([]model.Socket, Stats, error) {
 	var st Stats
 	t0 := time.Now()
 	counts := c.sockstat()
@@ -231,21 +238,27 @@ func (c *Collector) sockets(ctx context.Context, early func([]model.Socket)) ([]
 	if hint == 0 {
 		hint = counts.hint()
 	}
-	socks := make([]model.Socket, 0, hint+hint/8+64)
+	socks := g.socks[:0] // a generation filled again keeps its list's memory
+	if cap(socks) < hint {
+		socks = make([]model.Socket, 0, hint+hint/8+64)
+	}
+	if g.tcp.hint == 0 {
+		g.tcp.hint, g.rates.hint = hint, hint
+	}
 	var err error
 	switch c.opts.Source {
 	case SourceProcNet:
 		socks, err = c.fromProcNet(socks)
 		st.Source = SourceProcNet
 	case SourceSockDiag:
-		socks, err = c.fromDiag(ctx, socks, counts, &st)
+		socks, err = c.fromDiag(ctx, socks, counts, &st, &g.tcp)
 		st.Source = diagSource(st.ProcNetTables)
 	case "":
 		c.mu.Lock()
 		down := c.diagDown
 		c.mu.Unlock()
 		if down == nil {
-			socks, err = c.fromDiag(ctx, socks, counts, &st)
+			socks, err = c.fromDiag(ctx, socks, counts, &st, &g.tcp)
 			st.Source = diagSource(st.ProcNetTables)
 			// The kernel and privileges do not change under a running
 			// collector: once sock_diag is missing or denied, stay on
@@ -264,6 +277,7 @@ func (c *Collector) sockets(ctx context.Context, early func([]model.Socket)) ([]
 	default:
 		return nil, st, fmt.Errorf("unknown socket source %q", c.opts.Source)
 	}
+	g.socks = socks // its memory, to fill again, also when the collection failed
 	if err != nil {
 		return nil, st, err
 	}
@@ -277,7 +291,9 @@ func (c *Collector) sockets(ctx context.Context, early func([]model.Socket)) ([]
 	if c.clock.IsZero() {
 		c.clock = t0
 	}
+	c.rates.rates = &g.rates
 	c.rates.update(socks, time.Since(c.clock))
+	c.rates.rates = nil
 	c.last = len(socks)
 	st.Sockets = len(socks)
 	if !c.opts.NoOwners {
@@ -400,7 +416,7 @@ func (c *Collector) Changed() bool {
 // shared by every namespace, 262,144 buckets here), whether or not it
 // finds anything. TCP over IPv4 is always dumped: its answer tells
 // whether sock_diag works at all.
-func (c *Collector) fromDiag(ctx context.Context, out []model.Socket, counts sockCounts, st *Stats) ([]model.Socket, error) {
+func (c *Collector) fromDiag(ctx context.Context, out []model.Socket, counts sockCounts, st *Stats, tcp *slab[model.TCPInfo]) ([]model.Socket, error) {
 	c.mu.Lock()
 	dc, closed := c.diag, c.closed
 	c.mu.Unlock()
@@ -427,7 +443,8 @@ func (c *Collector) fromDiag(ctx context.Context, out []model.Socket, counts soc
 		// ("sockets: used"): take the fingerprint again with it.
 		c.resum()
 	}
-	dc.tcp.reset()
+	dc.tcp = tcp
+	defer func() { dc.tcp = nil }()
 	// Forget interface names now and then: indexes get reused.
 	if now := time.Now(); now.Sub(c.namesAt) > namesTTL {
 		dc.names.reset()

@@ -57,8 +57,10 @@ type rateTracker struct {
 	order, next []int32          // slots in the order of an update's sockets
 	gen         uint32
 	live        int
-	// rates holds the rates of the update under way.
-	rates slab[model.SocketRate]
+	// rates holds the rates of the update under way: its generation's
+	// slab (Collector.sockets sets it for each); nil allocates each
+	// alone.
+	rates *slab[model.SocketRate]
 }
 
 // find returns the slot of cookie from the last update, trying the slot
@@ -105,7 +107,6 @@ func (r *rateTracker) update(socks []model.Socket, now time.Duration) {
 		r.gen = 1 // 0 marks a free slot
 	}
 	r.next = r.next[:0]
-	r.rates.reset()
 	pos := 0
 	for i := range socks {
 		s := &socks[i]

@@ -3,21 +3,21 @@ package sockets
 // slab hands out the values of one collection from a few large
 // allocations instead of one per socket: the tcp_info and rates that
 // model.Socket points to. A published list keeps its chunks alive; the
-// next collection starts new ones (reset), since what a published list
-// points to is never written again. A slab is not safe for concurrent
-// use.
+// slab is filled again (rewind) only once no reader holds that list any
+// more (see generation). A slab is not safe for concurrent use.
 type slab[T any] struct {
-	free []T
-	used int // values handed out since the last reset
-	size int // the next chunk's length
+	chunks [][]T // every chunk, in the order they are filled
+	ci     int   // the chunk being filled
+	off    int   // the next value in it
+	used   int   // values handed out since the last rewind
+	hint   int   // values the first chunk is made for: the last collection's
 }
 
-// reset starts a new collection: the first chunk holds as many values as
-// the last collection took, and an eighth more.
-func (s *slab[T]) reset() {
-	s.free = nil
-	s.size = max(64, s.used+s.used/8)
-	s.used = 0
+// rewind starts a new collection in the same chunks: the values handed
+// out are overwritten. Only for a slab nobody reads any more.
+func (s *slab[T]) rewind() {
+	s.hint = max(s.hint, s.used)
+	s.ci, s.off, s.used = 0, 0, 0
 }
 
 // put stores v and returns where it is. With a nil slab it allocates v
@@ -34,12 +34,22 @@ func (s *slab[T]) alloc() *T {
 	if s == nil {
 		return new(T)
 	}
-	if len(s.free) == 0 {
-		s.free = make([]T, max(64, s.size))
-		s.size = max(64, s.used/4) // later chunks grow with the collection
+	for s.ci < len(s.chunks) && s.off == len(s.chunks[s.ci]) {
+		s.ci, s.off = s.ci+1, 0
 	}
-	p := &s.free[0]
-	s.free = s.free[1:]
+	if s.ci == len(s.chunks) {
+		// The first chunk holds what the last collection took and an
+		// eighth more; later ones grow with the collection.
+		n := max(64, s.used/4)
+		if s.ci == 0 {
+			n = max(64, s.hint+s.hint/8)
+		}
+		s.chunks = append(s.chunks, make([]T, n))
+	}
+	p := &s.chunks[s.ci][s.off]
+	var zero T
+	*p = zero // a rewound slab's value of an earlier collection
+	s.off++
 	s.used++
 	return p
 }

@@ -40,9 +40,10 @@ type diagConn struct {
 	buf   []byte
 	seq   uint32
 	names *ifNames
-	// tcp holds the tcp_info of the collection under way (see
-	// Collector.sockets, which resets it for each).
-	tcp slab[model.TCPInfo]
+	// tcp holds the tcp_info of the collection under way: its
+	// generation's slab (Collector.fromDiag sets it for each); nil
+	// allocates each alone.
+	tcp *slab[model.TCPInfo]
 	// Interrupted counts dumps that stayed NLM_F_DUMP_INTR after every retry.
 	interrupted uint64
 	// ext returns the idiag_ext mask to request for a protocol;
@@ -157,7 +158,7 @@ func (d *diagConn) dumpOnce(ctx context.Context, family uint8, proto ipProto, ou
 			return out, intr, fmt.Errorf("receive sock_diag reply: %w", err)
 		}
 		var st dumpStatus
-		out, st, err = decodeDatagram(d.buf[:n], seq, mp, d.names, &d.tcp, out)
+		out, st, err = decodeDatagram(d.buf[:n], seq, mp, d.names, d.tcp, out)
 		intr = intr || st.interrupted
 		if err != nil {
 			return out, intr, fmt.Errorf("%s/%s: %w", mp, familyName(family), err)
