@@ -297,3 +297,52 @@ func TestIntegrationNetnsAsNobody(t *testing.T) {
 		t.Errorf("--netns as nobody: %v: %s", err, out)
 	}
 }
+
+// TestIntegrationNetnsRulesChangeTheNamespace: `netlens --netns NS rules
+// add` changes the rules of NS (nft list ruleset inside it shows the
+// rule) and not those of the host; --netns naming no namespace fails
+// before anything is changed. (The rules command's own pre-run hook once
+// hid the root's, so --netns was ignored and the host's rules changed.)
+func TestIntegrationNetnsRulesChangeTheNamespace(t *testing.T) {
+	requireRoot(t)
+	ns := testNetns(t)
+	label := fmt.Sprintf("audit-ns-%d", time.Now().UnixNano()%1000000)
+	// Should the rule land on the host, take it away again (a count
+	// rule: it never drops).
+	t.Cleanup(func() {
+		out, _, _ := runNetlens(t, "rules", "list", "--json", "--filter-backend", "nft")
+		var st struct {
+			Rules []struct {
+				ID    uint32 `json:"id"`
+				Label string `json:"label"`
+			} `json:"rules"`
+		}
+		json.Unmarshal([]byte(out), &st)
+		for _, r := range st.Rules {
+			if r.Label == label {
+				runNetlens(t, "rules", "del", strconv.Itoa(int(r.ID)), "--filter-backend", "nft")
+			}
+		}
+	})
+	if _, stderr, code := runNetlens(t, "--netns", ns, "rules", "add", "--filter-backend", "nft", "--action", "count", "--proto", "udp", "--dport", "47998", "--label", label); code != 0 {
+		t.Fatalf("rules add --netns: exit %d: %s", code, stderr)
+	}
+	inside, err := exec.Command("ip", "netns", "exec", ns, "nft", "list", "ruleset").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft list ruleset in %s: %v: %s", ns, err, inside)
+	}
+	if !strings.Contains(string(inside), `comment "`+label+`"`) {
+		t.Errorf("nft list ruleset in the namespace has no rule %q:\n%s", label, inside)
+	}
+	host, _ := exec.Command("nft", "list", "ruleset").CombinedOutput()
+	if strings.Contains(string(host), label) {
+		t.Errorf("the host's ruleset has the namespace's rule %q", label)
+	}
+	out, stderr, code := runNetlens(t, "--netns", ns, "rules", "list", "--filter-backend", "nft")
+	if code != 0 || !strings.Contains(out, label) {
+		t.Errorf("rules list --netns: exit %d, no rule %q: %s\n%s", code, label, stderr, out)
+	}
+	if _, stderr, code := runNetlens(t, "--netns", "nl-no-such-namespace", "rules", "list"); code != 1 || !strings.Contains(stderr, "no such network namespace") {
+		t.Errorf("rules --netns of a missing namespace: exit %d, want 1 naming it: %s", code, stderr)
+	}
+}

@@ -190,6 +190,10 @@ func tuiCaptureRun(o options, store *model.Store, sw *nsSwitcher) (ui.CaptureCon
 // new subcommand is a file cli/<name>.go with a function returning its
 // *cobra.Command, added to the list below.
 func NewRoot(version string) *cobra.Command {
+	// Every pre-run hook from the root down runs, not only the nearest:
+	// the root's opens --netns, and a subcommand with a hook of its own
+	// (rules checks --revert) must not skip it.
+	cobra.EnableTraverseRunHooks = true
 	o := options{version: version}
 	root := &cobra.Command{
 		Use:   "netlens",
