@@ -259,3 +259,31 @@ func TestIntegrationCLISysctl(t *testing.T) {
 		t.Fatalf("last journal entry %v", last)
 	}
 }
+
+// TestIntegrationCLISysctlAsNobody: without CAP_NET_ADMIN, sysctl set
+// fails (exit 1) naming the capability, before any revert state or
+// journal is touched, and the value stays (sysctl -n as the oracle).
+func TestIntegrationCLISysctlAsNobody(t *testing.T) {
+	bin := netlensBinary(t)
+	ns := testNetns(t)
+	orig := nsSysctl(t, ns, e2eSysctl)
+	for _, extra := range [][]string{{"--revert", "5s"}, {"--no-revert"}} {
+		args := append([]string{"netns", "exec", ns, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
+			"env", "-u", "SSH_CONNECTION", bin, "sysctl", "set", e2eSysctl + "=1234"}, extra...)
+		cmd := exec.Command("ip", args...)
+		cmd.Dir = "/"
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != 1 || !strings.Contains(string(out), "needs CAP_NET_ADMIN") || strings.Contains(string(out), "mkdir") {
+			t.Errorf("set %v as nobody: exit %d, want 1 naming CAP_NET_ADMIN (and no state or journal error):\n%s", extra, code, out)
+		}
+		if got := nsSysctl(t, ns, e2eSysctl); got != orig {
+			t.Fatalf("%s = %s after a refused change as nobody, want %s", e2eSysctl, got, orig)
+		}
+	}
+}
