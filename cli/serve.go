@@ -60,6 +60,9 @@ invalid flags or arguments (--listen that cannot be bound included).`,
 }
 
 func runServe(ctx context.Context, o options, stderr io.Writer, listen, webConfig string, maxInstances, maxNetNS int) error {
+	if err := exporter.CheckWebConfig(webConfig); err != nil {
+		return err
+	}
 	l, err := net.Listen("tcp", listen)
 	if err != nil {
 		return UsageError{fmt.Errorf("--listen %s: %w", listen, err)}
