@@ -173,6 +173,9 @@ Exit status: 0 on success, and on Ctrl-C (before the first sample too);
 			if interval < 100*time.Millisecond {
 				return UsageError{fmt.Errorf("--interval %s is too short (minimum 100ms)\n%s", interval, cmd.UsageString())}
 			}
+			if count < 0 {
+				return UsageError{fmt.Errorf("--count %d: want a number of samples, or 0 until interrupted\n%s", count, cmd.UsageString())}
+			}
 			if trace {
 				return watchDropTrace(cmd.Context(), cmd.OutOrStdout(), *o, interval, count, asJSON)
 			}

@@ -222,6 +222,9 @@ arguments. Each subcommand's --help gives its own.`,
 			if err := filter.CheckRevert(o.revert); err != nil {
 				return UsageError{fmt.Errorf("%w\n%s", err, cmd.UsageString())}
 			}
+			if err := checkRecord(o.record, "record-"); err != nil {
+				return UsageError{fmt.Errorf("%w\n%s", err, cmd.UsageString())}
+			}
 			if o.open != "" {
 				return runOpen(cmd.Context(), o, o.open, o.diffWith)
 			}
