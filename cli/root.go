@@ -287,6 +287,18 @@ arguments. Each subcommand's --help gives its own.`,
 		return pprof.StartCPUProfile(f)
 	}
 
+	// A command that printed to a stdout that took nothing (a full disk,
+	// /dev/full) fails as ls or cat do, instead of exiting 0 with its
+	// output lost: the first write error is kept and returned once the
+	// command has run.
+	out := &stickyWriter{w: os.Stdout}
+	root.SetOut(out)
+	root.PersistentPostRunE = func(*cobra.Command, []string) error {
+		if err := out.Err(); err != nil {
+			return fmt.Errorf("write standard output: %w", err)
+		}
+		return nil
+	}
 	root.AddCommand(
 		snapshotCmd(&o),
 		flowsCmd(&o),
