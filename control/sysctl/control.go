@@ -331,7 +331,7 @@ func (c *Control) Confirm() (model.SysctlPending, error) {
 
 // Changes returns the namespace's pending change and journal.
 func (c *Control) Changes() (*model.SysctlChanges, error) {
-	key, err := colsysctl.NetNSKey(c.opt.NetNS)
+	key, err := collectors.NetNSKey(c.opt.NetNS)
 	if err != nil {
 		return nil, err
 	}
@@ -407,7 +407,7 @@ func RecoverLoop(ctx context.Context, c *Control, every time.Duration, after fun
 }
 
 func (c *Control) paths() (string, string) {
-	key, err := colsysctl.NetNSKey(c.opt.NetNS)
+	key, err := collectors.NetNSKey(c.opt.NetNS)
 	if err != nil {
 		return "", ""
 	}
@@ -415,7 +415,7 @@ func (c *Control) paths() (string, string) {
 }
 
 func (c *Control) statePath() (string, error) {
-	key, err := colsysctl.NetNSKey(c.opt.NetNS)
+	key, err := collectors.NetNSKey(c.opt.NetNS)
 	if err != nil {
 		return "", err
 	}
