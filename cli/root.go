@@ -80,6 +80,11 @@ func (o options) config() (all.Config, error) {
 	case o.pcap != "" && o.captureIface != "":
 		return cfg, UsageError{errors.New("--pcap and --capture exclude each other")}
 	case o.pcap != "":
+		// A file that is missing or not a capture is said now, not in
+		// the Capture tab, retried every refresh.
+		if err := capture.CheckFile(o.pcap); err != nil {
+			return cfg, err
+		}
 		cfg.Capture = &capture.Options{File: o.pcap, Filter: o.captureFilter}
 	case o.captureIface != "":
 		cfg.Capture = &capture.Options{Interface: o.captureIface, Filter: o.captureFilter}
