@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -135,6 +136,29 @@ func TestCLIUsage(t *testing.T) {
 			}
 			if tt.noStdout && out != "" {
 				t.Errorf("stdout not empty: %q", out)
+			}
+		})
+	}
+}
+
+// TestTUINeedsTerminal: the TUI (live or --open) started without a
+// terminal (stdin /dev/null, no controlling terminal: cron, ssh without
+// -t) exits 1 saying it needs one and what to use instead (it said
+// "bubbletea: error opening TTY: ...").
+func TestTUINeedsTerminal(t *testing.T) {
+	for _, args := range [][]string{{"--filter-backend", "none"}, {"--open", "ui/testdata/offline-a.json"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			cmd := exec.Command(netlensBinary(t), args...)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // no controlling terminal
+			var o, e bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &o, &e
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+				t.Fatalf("exit %v, want 1; stderr %q", err, e.String())
+			}
+			if want := "netlens: the TUI needs a terminal"; !strings.HasPrefix(e.String(), want) || !strings.Contains(e.String(), "netlens snapshot") {
+				t.Errorf("stderr %q, want %q... naming the commands for scripts", e.String(), want)
 			}
 		})
 	}

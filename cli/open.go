@@ -43,6 +43,9 @@ func runOpen(ctx context.Context, o options, file, other string) error {
 		captureChanged(off.Changed, base.Capture, b.Capture)
 		store, snap = snapshot.DiffStore(base, b), b
 	}
+	if err := needTerminal(); err != nil {
+		return err
+	}
 	taken := snap.TakenAt
 	return ui.Run(ctx, store, ui.Options{
 		Refresh: o.refresh,

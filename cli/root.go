@@ -76,22 +76,29 @@ func (o options) config() (all.Config, error) {
 		return cfg, err
 	}
 	cfg.Filters = b
+	cfg.Capture, err = o.captureOptions()
+	return cfg, err
+}
+
+// captureOptions are the capture collector's options from --pcap,
+// --capture and --capture-filter (nil: no capture at start).
+func (o options) captureOptions() (*capture.Options, error) {
 	switch {
 	case o.pcap != "" && o.captureIface != "":
-		return cfg, UsageError{errors.New("--pcap and --capture exclude each other")}
+		return nil, UsageError{errors.New("--pcap and --capture exclude each other")}
 	case o.pcap != "":
 		// A file that is missing or not a capture is said now, not in
 		// the Capture tab, retried every refresh.
 		if err := capture.CheckFile(o.pcap); err != nil {
-			return cfg, err
+			return nil, err
 		}
-		cfg.Capture = &capture.Options{File: o.pcap, Filter: o.captureFilter}
+		return &capture.Options{File: o.pcap, Filter: o.captureFilter}, nil
 	case o.captureIface != "":
-		cfg.Capture = &capture.Options{Interface: o.captureIface, Filter: o.captureFilter}
+		return &capture.Options{Interface: o.captureIface, Filter: o.captureFilter}, nil
 	case o.captureFilter != "":
-		return cfg, UsageError{errors.New("--capture-filter needs --capture IFACE or --pcap FILE")}
+		return nil, UsageError{errors.New("--capture-filter needs --capture IFACE or --pcap FILE")}
 	}
-	return cfg, nil
+	return nil, nil
 }
 
 func (o options) runner(store *model.Store) (*collectors.Runner, error) {
@@ -391,6 +398,11 @@ func runTUI(ctx context.Context, o options) error {
 	}
 	defer sw.Stop()
 	defer cancel()
+	// After the flags and the backends were checked (bad input says so
+	// first), before the controls start.
+	if err := needTerminal(); err != nil {
+		return err
+	}
 	capCtl, capRun := tuiCaptureRun(o, store, sw)
 	sysctls := &sysctlTUI{store: store, nsFD: sw.nsFD, revert: o.revert}
 	sysDone := make(chan struct{})
@@ -425,4 +437,18 @@ func runTUI(ctx context.Context, o options) error {
 		Glyphs:     glyphs(o.ascii),
 		CaptureDir: o.snapshotDir,
 	})
+}
+
+// needTerminal returns an error when the TUI has no terminal to run in:
+// standard input is not one and /dev/tty does not open (cron, a pipe,
+// ssh without -t). It is checked before anything starts.
+func needTerminal() error {
+	if isTerminal(os.Stdin) {
+		return nil
+	}
+	f, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err == nil {
+		return f.Close()
+	}
+	return fmt.Errorf("the TUI needs a terminal (%v); for scripts: netlens snapshot, flows, drops, top, capture, rules, sysctl, serve, record, diff", err)
 }
