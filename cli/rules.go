@@ -97,6 +97,9 @@ invalid input, which changes nothing.`,
 		if err := filter.CheckRevert(f.revert); err != nil {
 			return UsageError{err}
 		}
+		if f.noRevert && cmd.Flags().Changed("revert") {
+			return UsageError{errors.New("--no-revert and --revert exclude each other")}
+		}
 		return nil
 	}
 	pf := root.PersistentFlags()

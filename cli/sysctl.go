@@ -57,6 +57,9 @@ which changes nothing.`,
 			if !ok {
 				return UsageError{fmt.Errorf("sysctl set %q: want NAME=VALUE", args[0])}
 			}
+			if noRevert && cmd.Flags().Changed("revert") {
+				return UsageError{errors.New("--no-revert and --revert exclude each other")}
+			}
 			d := revert
 			if noRevert {
 				d = 0
