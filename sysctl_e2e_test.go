@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	colsysctl "netlens/collectors/sysctl"
 )
 
 // The sysctl these tests change: net.ipv4.tcp_keepalive_time is per
@@ -284,6 +286,19 @@ func TestIntegrationCLISysctlAsNobody(t *testing.T) {
 		}
 		if got := nsSysctl(t, ns, e2eSysctl); got != orig {
 			t.Fatalf("%s = %s after a refused change as nobody, want %s", e2eSysctl, got, orig)
+		}
+	}
+	// The journal and the pending change are root's: log and confirm
+	// say so (the directory as netlens makes it on a first change).
+	if err := os.MkdirAll(colsysctl.DefaultStateDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []string{"log", "confirm"} {
+		cmd := exec.Command("ip", "netns", "exec", ns, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", bin, "sysctl", sub)
+		cmd.Dir = "/"
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "are root's: run as root") {
+			t.Errorf("sysctl %s as nobody: %v, want exit 1 saying the files are root's:\n%s", sub, err, out)
 		}
 	}
 }
