@@ -346,3 +346,28 @@ func TestIntegrationNetnsRulesChangeTheNamespace(t *testing.T) {
 		t.Errorf("rules --netns of a missing namespace: exit %d, want 1 naming it: %s", code, stderr)
 	}
 }
+
+// TestIntegrationRulesWithoutRoot: with CAP_NET_ADMIN but not root (the
+// README's setcap), a change that needs the revert state under
+// /run/netlens/nft (root's) fails saying so, and changes nothing (nft
+// list ruleset inside as the oracle).
+func TestIntegrationRulesWithoutRoot(t *testing.T) {
+	requireRoot(t)
+	bin := netlensBinary(t)
+	ns := testNetns(t)
+	if err := os.MkdirAll("/run/netlens/nft", 0o700); err != nil { // as netlens makes it
+		t.Fatal(err)
+	}
+	cmd := exec.Command("ip", "netns", "exec", ns, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+		"--inh-caps=+net_admin", "--ambient-caps=+net_admin", "env", "-u", "SSH_CONNECTION",
+		bin, "rules", "add", "--filter-backend", "nft", "--action", "drop", "--proto", "tcp", "--dport", "47997", "--revert", "10s")
+	cmd.Dir = "/"
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "/run/netlens/nft is root's") {
+		t.Errorf("rules add with CAP_NET_ADMIN only: %v, want exit 1 saying /run/netlens/nft is root's:\n%s", err, out)
+	}
+	rs, _ := exec.Command("ip", "netns", "exec", ns, "nft", "list", "ruleset").CombinedOutput()
+	if strings.Contains(string(rs), "47997") {
+		t.Errorf("the refused change is in the ruleset:\n%s", rs)
+	}
+}

@@ -70,6 +70,11 @@ func (b *Backend) pending() (*revertState, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
+	if errors.Is(err, fs.ErrPermission) {
+		// CAP_NET_ADMIN without root (setcap): the nftables change
+		// would work, its revert state cannot be kept.
+		return nil, fmt.Errorf("%w: %s is root's: changing rules keeps their revert state there (run as root)", err, b.opt.StateDir)
+	}
 	if err != nil {
 		return nil, err
 	}
