@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -36,6 +37,10 @@ func runOpen(ctx context.Context, o options, file, other string) error {
 			off.Base, off.File = file, other
 		}
 		r, err := diff.Compare(base, b, diff.Options{})
+		if errors.Is(err, diff.ErrDifferentHosts) {
+			// The TUI has no --force (netlens diff has).
+			return UsageError{fmt.Errorf("--diff: %s is of host %q, %s of %q: the TUI compares snapshots of one host (netlens diff --force compares others)", off.Base, base.Host, off.File, b.Host)}
+		}
 		if err != nil {
 			return UsageError{fmt.Errorf("--diff: %w", err)}
 		}
