@@ -108,7 +108,7 @@ func New(store *model.Store, opts Options) *App {
 	dp.sample = opts.Controls.DropSample
 	dp.tr.source, dp.rs.source = opts.DropSource, opts.DropSource
 	if opts.Offline != nil {
-		c.Changed = opts.Offline.Changed
+		c.Changed, c.Offline = opts.Offline.Changed, true
 	}
 	a.pages = []page{
 		newConnsPage(c, opts.Deps.Connections, opts.Deps.Flows, opts.Glyphs),
