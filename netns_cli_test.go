@@ -371,3 +371,28 @@ func TestIntegrationRulesWithoutRoot(t *testing.T) {
 		t.Errorf("the refused change is in the ruleset:\n%s", rs)
 	}
 }
+
+// TestIntegrationRulesPolicyPending: with nftables, `rules policy` lists
+// a default policy change that waits for its confirm, as `rules list`
+// does (it listed only the kernel module's).
+func TestIntegrationRulesPolicyPending(t *testing.T) {
+	requireRoot(t)
+	ns := testNetns(t)
+	run := func(args ...string) string {
+		t.Helper()
+		out, stderr, code := runNetlens(t, append([]string{"--netns", ns, "rules", "--filter-backend", "nft"}, args...)...)
+		if code != 0 {
+			t.Fatalf("rules %v: exit %d: %s", args, code, stderr)
+		}
+		return out
+	}
+	run("policy", "output", "drop", "--revert", "30s")
+	if out := run("policy"); !strings.Contains(out, "pending: txn ") {
+		t.Errorf("rules policy lists no pending change:\n%s", out)
+	}
+	if out := run("policy", "--json"); !strings.Contains(out, `"pending"`) {
+		t.Errorf("rules policy --json lists no pending change:\n%s", out)
+	}
+	run("confirm")
+	run("policy", "output", "accept")
+}

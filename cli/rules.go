@@ -641,10 +641,9 @@ func printPolicies(w io.Writer, b filter.Backend, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	var pending []model.PendingChange
-	if pl, ok := b.(rules.PendingLister); ok {
-		pending = pl.PendingList()
-	}
+	// Both kinds of backend: the module lists its pending policy
+	// changes, nftables has its one pending change.
+	pending := rules.PendingChanges(b, nil)
 	if asJSON {
 		type pol struct {
 			Family model.Family     `json:"family"`
