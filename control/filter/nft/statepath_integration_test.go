@@ -46,24 +46,23 @@ func TestIntegrationStatePathNotInherited(t *testing.T) {
 	const name = "nlnft-reuse"
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
 	// The inode of a deleted namespace is freed once the kernel's cleanup
-	// has run (a workqueue, after an RCU grace period); then the next
-	// namespace gets it, unless another process makes one first: try
-	// for at most 40 namespaces, 50 ms apart.
-	ip("netns", "add", name)
-	p1, ino1 := path(name)
-	ip("netns", "del", name)
-	for range 40 {
-		time.Sleep(50 * time.Millisecond)
+	// has run (a workqueue, after an RCU grace period); a later namespace
+	// gets it, unless another process takes it first: make and delete
+	// namespaces (at most 150, 20 ms apart) until one gets the inode of
+	// one deleted before.
+	dead := map[uint64]string{}
+	for range 150 {
 		ip("netns", "add", name)
-		p2, ino2 := path(name)
+		p, ino := path(name)
 		ip("netns", "del", name)
-		if ino2 != ino1 {
-			continue
+		if old, ok := dead[ino]; ok {
+			if old == p {
+				t.Fatalf("two namespaces, one made after the other was gone, with inode %d share the state file %s", ino, p)
+			}
+			return
 		}
-		if p1 == p2 {
-			t.Fatalf("two namespaces, one after the other, with inode %d share the state file %s", ino1, p1)
-		}
-		return
+		dead[ino] = p
+		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("the inode %d of a deleted namespace was not reused in 40 tries", ino1)
+	t.Fatalf("no inode of %d deleted namespaces was reused", len(dead))
 }
