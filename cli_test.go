@@ -100,6 +100,7 @@ func TestCLIUsage(t *testing.T) {
 		{name: "sysctl set no-revert with revert", args: []string{"sysctl", "set", "net.ipv4.ip_forward=1", "--no-revert", "--revert", "10s"}, code: 2, stderr: "--no-revert and --revert exclude each other", noStdout: true},
 		{name: "rules no-revert with revert", args: []string{"rules", "add", "--action", "count", "--no-revert", "--revert", "10s"}, code: 2, stderr: "--no-revert and --revert exclude each other", noStdout: true},
 		{name: "capture negative count", args: []string{"capture", "-i", "lo", "--count", "-1", "--duration", "1s"}, code: 2, stderr: "--count -1 --duration 1s: want a number of packets and a time, not negative", noStdout: true},
+		{name: "serve max-instances zero", args: []string{"serve", "--max-instances", "0"}, code: 2, stderr: "--max-instances 0: want at least 1", noStdout: true},
 		{name: "tui pcap missing", args: []string{"--pcap", "/nonexistent.pcap"}, code: 1, stderr: "open /nonexistent.pcap: no such file or directory", noStdout: true},
 		{name: "tui pcap not a pcap", args: []string{"--pcap", "README.md"}, code: 1, stderr: "read README.md: not a pcap or pcapng file", noStdout: true},
 		{name: "capture pcap not a pcap", args: []string{"capture", "--pcap", "README.md"}, code: 1, stderr: "read README.md: not a pcap or pcapng file", noStdout: true},
