@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -249,4 +250,20 @@ func heldBy(pid int) map[int]bool {
 		}
 	}
 	return ids
+}
+
+// TestIntegrationDropsTraceAsNobody: drops --trace without CAP_BPF and
+// CAP_PERFMON fails at once (exit 1) saying so on stderr, instead of
+// printing the reason on stdout every interval and exiting 0.
+func TestIntegrationDropsTraceAsNobody(t *testing.T) {
+	requireRoot(t)
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
+		netlensBinary(t), "drops", "--trace", "--count", "3", "--interval", "200ms")
+	cmd.Dir = "/"
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(e.String(), "needs CAP_BPF and CAP_PERFMON") || o.Len() != 0 {
+		t.Errorf("drops --trace as nobody: %v, want exit 1, the capabilities on stderr, nothing on stdout\nstdout: %s\nstderr: %s", err, o.String(), e.String())
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -96,6 +97,19 @@ func TestCLIUsage(t *testing.T) {
 		{name: "record interval too short", args: []string{"record", "--dir", ".", "--interval", "1ms"}, code: 2, stderr: "too short", noStdout: true},
 		{name: "record keep 0", args: []string{"record", "--dir", ".", "--keep", "0"}, code: 2, stderr: "--keep must be at least 1", noStdout: true},
 		{name: "diff without open", args: []string{"--diff", "b.json"}, code: 2, stderr: "--diff needs --open", noStdout: true},
+		{name: "sysctl set no-revert with revert", args: []string{"sysctl", "set", "net.ipv4.ip_forward=1", "--no-revert", "--revert", "10s"}, code: 2, stderr: "--no-revert and --revert exclude each other", noStdout: true},
+		{name: "rules no-revert with revert", args: []string{"rules", "add", "--action", "count", "--no-revert", "--revert", "10s"}, code: 2, stderr: "--no-revert and --revert exclude each other", noStdout: true},
+		{name: "capture negative count", args: []string{"capture", "-i", "lo", "--count", "-1", "--duration", "1s"}, code: 2, stderr: "--count -1 --duration 1s: want a number of packets and a time, not negative", noStdout: true},
+		{name: "serve max-instances zero", args: []string{"serve", "--max-instances", "0"}, code: 2, stderr: "--max-instances 0: want at least 1", noStdout: true},
+		{name: "tui pcap missing", args: []string{"--pcap", "/nonexistent.pcap"}, code: 1, stderr: "open /nonexistent.pcap: no such file or directory", noStdout: true},
+		{name: "tui pcap not a pcap", args: []string{"--pcap", "README.md"}, code: 1, stderr: "read README.md: not a pcap or pcapng file", noStdout: true},
+		{name: "capture pcap not a pcap", args: []string{"capture", "--pcap", "README.md"}, code: 1, stderr: "read README.md: not a pcap or pcapng file", noStdout: true},
+		{name: "record negative max-bytes", args: []string{"record", "--dir", ".", "--max-bytes", "-5"}, code: 2, stderr: "--max-bytes -5: want a number of bytes, or 0 for no limit", noStdout: true},
+		{name: "tui record keep 0", args: []string{"--record-keep", "0"}, code: 2, stderr: "--record-keep must be at least 1", noStdout: true},
+		{name: "tui record interval too short", args: []string{"--record-interval", "1ms"}, code: 2, stderr: "--record-interval 1ms is too short", noStdout: true},
+		{name: "tui record negative max-bytes", args: []string{"--record-max-bytes", "-1"}, code: 2, stderr: "--record-max-bytes -1", noStdout: true},
+		{name: "drops negative count", args: []string{"drops", "--count", "-1"}, code: 2, stderr: "--count -1: want a number of samples, or 0", noStdout: true},
+		{name: "drops trace negative count", args: []string{"drops", "--trace", "--count", "-1"}, code: 2, stderr: "--count -1", noStdout: true},
 		{name: "open missing file", args: []string{"--open", "/nonexistent.json"}, code: 2, stderr: "no such file", noStdout: true},
 		{name: "serve bad listen", args: []string{"serve", "--listen", "256.0.0.1:1"}, code: 2, stderr: "--listen 256.0.0.1:1", noStdout: true},
 		{name: "serve refresh too short", args: []string{"serve", "--refresh", "1ms"}, code: 2, stderr: "too short", noStdout: true},
@@ -126,6 +140,29 @@ func TestCLIUsage(t *testing.T) {
 			}
 			if tt.noStdout && out != "" {
 				t.Errorf("stdout not empty: %q", out)
+			}
+		})
+	}
+}
+
+// TestTUINeedsTerminal: the TUI (live or --open) started without a
+// terminal (stdin /dev/null, no controlling terminal: cron, ssh without
+// -t) exits 1 saying it needs one and what to use instead (it said
+// "bubbletea: error opening TTY: ...").
+func TestTUINeedsTerminal(t *testing.T) {
+	for _, args := range [][]string{{"--filter-backend", "none"}, {"--open", "ui/testdata/offline-a.json"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			cmd := exec.Command(netlensBinary(t), args...)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // no controlling terminal
+			var o, e bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &o, &e
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+				t.Fatalf("exit %v, want 1; stderr %q", err, e.String())
+			}
+			if want := "netlens: the TUI needs a terminal"; !strings.HasPrefix(e.String(), want) || !strings.Contains(e.String(), "netlens snapshot") {
+				t.Errorf("stderr %q, want %q... naming the commands for scripts", e.String(), want)
 			}
 		})
 	}

@@ -130,3 +130,38 @@ func TestCaptureFileMode(t *testing.T) {
 		})
 	}
 }
+
+// TestStdoutFull: every command whose output cannot be written (stdout
+// is /dev/full) exits 1 saying so, as ls or cat do, instead of 0 with
+// the output lost.
+func TestStdoutFull(t *testing.T) {
+	bin := netlensBinary(t)
+	tests := [][]string{
+		{"version"},
+		{"rules", "list", "--filter-backend", "none"},
+		{"sysctl", "log"},
+		{"diff", "ui/testdata/offline-a.json", "ui/testdata/offline-a.json"},
+	}
+	for _, args := range tests {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+			if err != nil {
+				t.Skipf("no /dev/full: %v", err)
+			}
+			defer full.Close()
+			cmd := exec.Command(bin, args...)
+			var stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = full, &stderr
+			err = cmd.Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != 1 || !strings.Contains(stderr.String(), "no space left on device") {
+				t.Errorf("exit %d, want 1 saying the output was lost: %q", code, stderr.String())
+			}
+		})
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	colsysctl "netlens/collectors/sysctl"
 )
 
 // The sysctl these tests change: net.ipv4.tcp_keepalive_time is per
@@ -257,5 +259,46 @@ func TestIntegrationCLISysctl(t *testing.T) {
 	last, _ := j[3].(map[string]any)
 	if last["outcome"] != "kept" || last["new"] != orig || last["user"] != "root" {
 		t.Fatalf("last journal entry %v", last)
+	}
+}
+
+// TestIntegrationCLISysctlAsNobody: without CAP_NET_ADMIN, sysctl set
+// fails (exit 1) naming the capability, before any revert state or
+// journal is touched, and the value stays (sysctl -n as the oracle).
+func TestIntegrationCLISysctlAsNobody(t *testing.T) {
+	bin := netlensBinary(t)
+	ns := testNetns(t)
+	orig := nsSysctl(t, ns, e2eSysctl)
+	for _, extra := range [][]string{{"--revert", "5s"}, {"--no-revert"}} {
+		args := append([]string{"netns", "exec", ns, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
+			"env", "-u", "SSH_CONNECTION", bin, "sysctl", "set", e2eSysctl + "=1234"}, extra...)
+		cmd := exec.Command("ip", args...)
+		cmd.Dir = "/"
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != 1 || !strings.Contains(string(out), "needs CAP_NET_ADMIN") || strings.Contains(string(out), "mkdir") {
+			t.Errorf("set %v as nobody: exit %d, want 1 naming CAP_NET_ADMIN (and no state or journal error):\n%s", extra, code, out)
+		}
+		if got := nsSysctl(t, ns, e2eSysctl); got != orig {
+			t.Fatalf("%s = %s after a refused change as nobody, want %s", e2eSysctl, got, orig)
+		}
+	}
+	// The journal and the pending change are root's: log and confirm
+	// say so (the directory as netlens makes it on a first change).
+	if err := os.MkdirAll(colsysctl.DefaultStateDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []string{"log", "confirm"} {
+		cmd := exec.Command("ip", "netns", "exec", ns, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", bin, "sysctl", sub)
+		cmd.Dir = "/"
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "are root's: run as root") {
+			t.Errorf("sysctl %s as nobody: %v, want exit 1 saying the files are root's:\n%s", sub, err, out)
+		}
 	}
 }

@@ -30,6 +30,9 @@ CAP_NET_RAW, a file that cannot be read or written); 2 for invalid flags
 or arguments.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Count < 0 || opts.Duration < 0 {
+				return UsageError{fmt.Errorf("--count %d --duration %s: want a number of packets and a time, not negative\n%s", opts.Count, opts.Duration, cmd.UsageString())}
+			}
 			if opts.File == "" && opts.Count <= 0 && opts.Duration <= 0 {
 				return UsageError{fmt.Errorf("%w\n%s", errCaptureNeedsCount, cmd.UsageString())}
 			}

@@ -69,8 +69,16 @@ func TestIntegrationCLICount(t *testing.T) {
 			c.Close()
 		}
 	})
-	ns.Run(t, "ping", "-c", "2", "-i", "0.05", "127.0.0.1")
-	if err := <-errc; err != nil {
+	// Ping until the capture has its 4 packets: it may start after the
+	// first pings on a loaded machine (at most 400 pings, 20 s).
+	ping := ns.Command("ping", "-q", "-c", "400", "-i", "0.05", "127.0.0.1")
+	if err := ping.Start(); err != nil {
+		t.Fatal(err)
+	}
+	err := <-errc
+	ping.Process.Kill()
+	ping.Wait()
+	if err != nil {
 		t.Fatal(err)
 	}
 	var cs model.CaptureStats

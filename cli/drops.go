@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,10 +29,12 @@ type dropsSample struct {
 	// Counters are the snapshot's counters (docs/snapshot.md, counter)
 	// that moved, in funnel order.
 	Counters []model.Counter `json:"counters"`
-	// Reasons are the drop monitor's aggregates with a non-zero delta.
+	// Reasons are the drop reasons with a non-zero delta: the drop
+	// monitor's aggregates or the eBPF tracer's, whichever --drop-source
+	// chose.
 	Reasons []model.DropReason `json:"reasons"`
-	// DropMonitor says whether the drop monitor runs ("" when it does)
-	// or why not.
+	// DropMonitor says whether the source of drop reasons (the drop
+	// monitor or the eBPF tracer) runs ("" when it does) or why not.
 	DropMonitor string `json:"drop_monitor,omitempty"`
 	// Lost and QueueDropped are the drop monitor's notifications lost so
 	// far (docs/snapshot.md, drop monitor): its reasons undercount.
@@ -60,12 +63,22 @@ func newDropsSample(prev, snap model.Snapshot) dropsSample {
 			s.Reasons = append(s.Reasons, d)
 		}
 	}
+	// The eBPF tracer's reasons (kfree_skb: drops in the stack), when it
+	// is the drop source.
+	for _, d := range snap.DropTrace.Reasons {
+		if d.Delta > 0 {
+			s.Reasons = append(s.Reasons, model.DropReason{Reason: d.Reason, Layer: d.Layer, Location: d.Location, Origin: "sw", Delta: d.Delta, Total: d.Packets, LastSeen: d.LastSeen})
+		}
+	}
 	s.Lost, s.QueueDropped = snap.DropMonitor.Lost, snap.DropMonitor.QueueDropped
 	if !snap.DropMonitor.Supported {
 		s.DropMonitor = snap.DropMonitor.Reason
 		if st, ok := snap.Status(model.CollectorDropMon); ok && s.DropMonitor == "" {
 			s.DropMonitor = st.Reason
 		}
+	}
+	if st, ok := snap.Status(model.CollectorDropTrace); ok && !snap.DropTrace.Supported && s.DropMonitor == "" {
+		s.DropMonitor = cmp.Or(snap.DropTrace.Reason, st.Reason)
 	}
 	s.TopSockets = drops.TopSockets(snap.Sockets, topDropSockets)
 	if s.TopSockets == nil {
@@ -172,6 +185,9 @@ Exit status: 0 on success, and on Ctrl-C (before the first sample too);
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if interval < 100*time.Millisecond {
 				return UsageError{fmt.Errorf("--interval %s is too short (minimum 100ms)\n%s", interval, cmd.UsageString())}
+			}
+			if count < 0 {
+				return UsageError{fmt.Errorf("--count %d: want a number of samples, or 0 until interrupted\n%s", count, cmd.UsageString())}
 			}
 			if trace {
 				return watchDropTrace(cmd.Context(), cmd.OutOrStdout(), *o, interval, count, asJSON)

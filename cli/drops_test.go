@@ -103,3 +103,31 @@ drop reasons: kernel has no drop monitor (CONFIG_NET_DROP_MONITOR)
 		t.Errorf("JSON sample: %+v", s)
 	}
 }
+
+// TestDropsSampleTracerReasons: with the eBPF tracer as the drop source
+// (--drop-source auto picks it where it may load), the reasons that moved
+// are the tracer's, as they are the drop monitor's with NET_DM; a tracer
+// that cannot run says why.
+func TestDropsSampleTracerReasons(t *testing.T) {
+	t0 := time.Date(2026, 11, 21, 5, 50, 0, 0, time.UTC)
+	snap := model.Snapshot{TakenAt: t0, DropTrace: model.DropTrace{At: t0, Supported: true, Reasons: []model.DropTraceReason{
+		{Reason: "NO_SOCKET", Location: "__udp4_lib_rcv+0x4bc", Layer: model.LayerTransport, Packets: 25, Delta: 20},
+		{Reason: "TCP_CSUM", Location: "tcp_v4_rcv+0x10", Layer: model.LayerTransport, Packets: 5},
+	}}}
+	s := newDropsSample(model.Snapshot{TakenAt: t0.Add(-time.Second)}, snap)
+	want := []model.DropReason{{Reason: "NO_SOCKET", Layer: model.LayerTransport, Location: "__udp4_lib_rcv+0x4bc", Origin: "sw", Delta: 20, Total: 25}}
+	if d := cmp.Diff(want, s.Reasons); d != "" {
+		t.Errorf("reasons (-want +got):\n%s", d)
+	}
+	var b bytes.Buffer
+	if err := printMoved(&b, []model.Snapshot{{TakenAt: t0.Add(-time.Second)}, snap}, false); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "drop reason NO_SOCKET") {
+		t.Errorf("text lacks the tracer's reason:\n%s", b.String())
+	}
+	off := model.Snapshot{TakenAt: t0, Collectors: []model.CollectorStatus{{Name: "droptrace", State: model.StateNoPermission, Reason: "needs CAP_BPF and CAP_PERFMON (or root)"}}}
+	if s := newDropsSample(model.Snapshot{}, off); s.DropMonitor != "needs CAP_BPF and CAP_PERFMON (or root)" {
+		t.Errorf("tracer not running: note %q, want its reason", s.DropMonitor)
+	}
+}

@@ -185,6 +185,11 @@ func (o options) dropChoice() (droptrace.Choice, error) {
 // that dropped, with reason, location and owner, count times (0: until
 // ctx ends).
 func watchDropTrace(ctx context.Context, w io.Writer, o options, interval time.Duration, count int, asJSON bool) error {
+	// The tracer is all this command shows: without it, fail now
+	// rather than print why every interval.
+	if err := droptrace.ProbeEBPF(); err != nil {
+		return fmt.Errorf("drops --trace: the eBPF drop tracer: %w", err)
+	}
 	cfg := all.Config{Refresh: interval, Owners: !o.noOwners, NetNS: o.nsFD(), DropTraceAll: o.dropTraceAll, DropTraceSample: o.dropSample,
 		Only: []string{all.Sockets, all.DropTrace}, Drops: droptrace.Choice{Source: droptrace.SourceEBPF}}
 	specs, err := all.Specs(cfg)

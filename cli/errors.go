@@ -3,6 +3,8 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
+	"sync"
 
 	"netlens/collectors/capture"
 	"netlens/model/rules"
@@ -39,4 +41,31 @@ func ExitCode(err error) int {
 		return 2
 	}
 	return 1
+}
+
+// stickyWriter writes to w and keeps the first error a write returned;
+// it is safe for concurrent use.
+type stickyWriter struct {
+	mu  sync.Mutex
+	w   io.Writer
+	err error
+}
+
+func (s *stickyWriter) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err != nil {
+		s.mu.Lock()
+		if s.err == nil {
+			s.err = err
+		}
+		s.mu.Unlock()
+	}
+	return n, err
+}
+
+// Err is the first error a write returned, or nil.
+func (s *stickyWriter) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
 }

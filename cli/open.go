@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -36,12 +37,19 @@ func runOpen(ctx context.Context, o options, file, other string) error {
 			off.Base, off.File = file, other
 		}
 		r, err := diff.Compare(base, b, diff.Options{})
+		if errors.Is(err, diff.ErrDifferentHosts) {
+			// The TUI has no --force (netlens diff has).
+			return UsageError{fmt.Errorf("--diff: %s is of host %q, %s of %q: the TUI compares snapshots of one host (netlens diff --force compares others)", off.Base, base.Host, off.File, b.Host)}
+		}
 		if err != nil {
 			return UsageError{fmt.Errorf("--diff: %w", err)}
 		}
 		off.BaseAt, off.Summary, off.Changed = base.TakenAt, summary(r), changed(r)
 		captureChanged(off.Changed, base.Capture, b.Capture)
 		store, snap = snapshot.DiffStore(base, b), b
+	}
+	if err := needTerminal(); err != nil {
+		return err
 	}
 	taken := snap.TakenAt
 	return ui.Run(ctx, store, ui.Options{

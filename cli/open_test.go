@@ -1,7 +1,12 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -67,5 +72,24 @@ func TestCaptureChanged(t *testing.T) {
 	want := &ui.Changed{CaptureFlows: map[model.CaptureFlowKey]bool{k(2): true, k(4): true}, CaptureHosts: map[netip.Addr]bool{h(2): true, h(4): true}}
 	if d := cmp.Diff(want, c); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
+	}
+}
+
+// TestOpenDiffOtherHost: --open A --diff B of two hosts is refused
+// (exit 2) naming both, without the hint of netlens diff's --force, a
+// flag the TUI does not have.
+func TestOpenDiffOtherHost(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile("../ui/testdata/offline-b.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "other.json")
+	if err := os.WriteFile(other, bytes.Replace(data, []byte(`"host": "`), []byte(`"host": "other-`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = runOpen(context.Background(), options{}, "../ui/testdata/offline-a.json", other)
+	if ExitCode(err) != 2 || !strings.Contains(err.Error(), `"other-web-1"`) || strings.Contains(err.Error(), "(--force") {
+		t.Errorf("err %v (exit %d), want exit 2 naming both hosts, without --force as if the TUI had it", err, ExitCode(err))
 	}
 }

@@ -33,13 +33,11 @@ be written or the disk is too full to go on; 2 for invalid flags or
 arguments.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			switch {
-			case ro.Dir == "":
+			if ro.Dir == "" {
 				return UsageError{fmt.Errorf("record needs --dir\n%s", cmd.UsageString())}
-			case ro.Interval < 100*time.Millisecond:
-				return UsageError{fmt.Errorf("--interval %s is too short (minimum 100ms)\n%s", ro.Interval, cmd.UsageString())}
-			case ro.Keep < 1:
-				return UsageError{fmt.Errorf("--keep must be at least 1\n%s", cmd.UsageString())}
+			}
+			if err := checkRecord(ro, ""); err != nil {
+				return UsageError{fmt.Errorf("%w\n%s", err, cmd.UsageString())}
 			}
 			return runRecord(cmd.Context(), *o, ro, cmd.ErrOrStderr(), verbose)
 		},
@@ -140,4 +138,19 @@ func tuiRecorder(ctx context.Context, store *model.Store, o options) *recordCont
 		ro.MinFree = recorder.DefaultMinFree
 	}
 	return &recordControl{ctx: ctx, store: store, opts: ro}
+}
+
+// checkRecord checks the flight recorder's interval, keep and byte
+// budget, given by the flags --PREFIXinterval, --PREFIXkeep and
+// --PREFIXmax-bytes (record's own, or the TUI's --record-*).
+func checkRecord(ro recorder.Options, prefix string) error {
+	switch {
+	case ro.Interval < 100*time.Millisecond:
+		return fmt.Errorf("--%sinterval %s is too short (minimum 100ms)", prefix, ro.Interval)
+	case ro.Keep < 1:
+		return fmt.Errorf("--%skeep must be at least 1", prefix)
+	case ro.MaxBytes < 0:
+		return fmt.Errorf("--%smax-bytes %d: want a number of bytes, or 0 for no limit", prefix, ro.MaxBytes)
+	}
+	return nil
 }

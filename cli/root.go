@@ -76,17 +76,29 @@ func (o options) config() (all.Config, error) {
 		return cfg, err
 	}
 	cfg.Filters = b
+	cfg.Capture, err = o.captureOptions()
+	return cfg, err
+}
+
+// captureOptions are the capture collector's options from --pcap,
+// --capture and --capture-filter (nil: no capture at start).
+func (o options) captureOptions() (*capture.Options, error) {
 	switch {
 	case o.pcap != "" && o.captureIface != "":
-		return cfg, UsageError{errors.New("--pcap and --capture exclude each other")}
+		return nil, UsageError{errors.New("--pcap and --capture exclude each other")}
 	case o.pcap != "":
-		cfg.Capture = &capture.Options{File: o.pcap, Filter: o.captureFilter}
+		// A file that is missing or not a capture is said now, not in
+		// the Capture tab, retried every refresh.
+		if err := capture.CheckFile(o.pcap); err != nil {
+			return nil, err
+		}
+		return &capture.Options{File: o.pcap, Filter: o.captureFilter}, nil
 	case o.captureIface != "":
-		cfg.Capture = &capture.Options{Interface: o.captureIface, Filter: o.captureFilter}
+		return &capture.Options{Interface: o.captureIface, Filter: o.captureFilter}, nil
 	case o.captureFilter != "":
-		return cfg, UsageError{errors.New("--capture-filter needs --capture IFACE or --pcap FILE")}
+		return nil, UsageError{errors.New("--capture-filter needs --capture IFACE or --pcap FILE")}
 	}
-	return cfg, nil
+	return nil, nil
 }
 
 func (o options) runner(store *model.Store) (*collectors.Runner, error) {
@@ -190,6 +202,10 @@ func tuiCaptureRun(o options, store *model.Store, sw *nsSwitcher) (ui.CaptureCon
 // new subcommand is a file cli/<name>.go with a function returning its
 // *cobra.Command, added to the list below.
 func NewRoot(version string) *cobra.Command {
+	// Every pre-run hook from the root down runs, not only the nearest:
+	// the root's opens --netns, and a subcommand with a hook of its own
+	// (rules checks --revert) must not skip it.
+	cobra.EnableTraverseRunHooks = true
 	o := options{version: version}
 	root := &cobra.Command{
 		Use:   "netlens",
@@ -216,6 +232,9 @@ arguments. Each subcommand's --help gives its own.`,
 				return UsageError{fmt.Errorf("--refresh %s is too short (minimum 100ms)\n%s", o.refresh, cmd.UsageString())}
 			}
 			if err := filter.CheckRevert(o.revert); err != nil {
+				return UsageError{fmt.Errorf("%w\n%s", err, cmd.UsageString())}
+			}
+			if err := checkRecord(o.record, "record-"); err != nil {
 				return UsageError{fmt.Errorf("%w\n%s", err, cmd.UsageString())}
 			}
 			if o.open != "" {
@@ -280,6 +299,18 @@ arguments. Each subcommand's --help gives its own.`,
 		return pprof.StartCPUProfile(f)
 	}
 
+	// A command that printed to a stdout that took nothing (a full disk,
+	// /dev/full) fails as ls or cat do, instead of exiting 0 with its
+	// output lost: the first write error is kept and returned once the
+	// command has run.
+	out := &stickyWriter{w: os.Stdout}
+	root.SetOut(out)
+	root.PersistentPostRunE = func(*cobra.Command, []string) error {
+		if err := out.Err(); err != nil {
+			return fmt.Errorf("write standard output: %w", err)
+		}
+		return nil
+	}
 	root.AddCommand(
 		snapshotCmd(&o),
 		flowsCmd(&o),
@@ -367,6 +398,11 @@ func runTUI(ctx context.Context, o options) error {
 	}
 	defer sw.Stop()
 	defer cancel()
+	// After the flags and the backends were checked (bad input says so
+	// first), before the controls start.
+	if err := needTerminal(); err != nil {
+		return err
+	}
 	capCtl, capRun := tuiCaptureRun(o, store, sw)
 	sysctls := &sysctlTUI{store: store, nsFD: sw.nsFD, revert: o.revert}
 	sysDone := make(chan struct{})
@@ -401,4 +437,18 @@ func runTUI(ctx context.Context, o options) error {
 		Glyphs:     glyphs(o.ascii),
 		CaptureDir: o.snapshotDir,
 	})
+}
+
+// needTerminal returns an error when the TUI has no terminal to run in:
+// standard input is not one and /dev/tty does not open (cron, a pipe,
+// ssh without -t). It is checked before anything starts.
+func needTerminal() error {
+	if isTerminal(os.Stdin) {
+		return nil
+	}
+	f, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err == nil {
+		return f.Close()
+	}
+	return fmt.Errorf("the TUI needs a terminal (%v); for scripts: netlens snapshot, flows, drops, top, capture, rules, sysctl, serve, record, diff", err)
 }

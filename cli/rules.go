@@ -97,6 +97,9 @@ invalid input, which changes nothing.`,
 		if err := filter.CheckRevert(f.revert); err != nil {
 			return UsageError{err}
 		}
+		if f.noRevert && cmd.Flags().Changed("revert") {
+			return UsageError{errors.New("--no-revert and --revert exclude each other")}
+		}
 		return nil
 	}
 	pf := root.PersistentFlags()
@@ -243,6 +246,21 @@ second one is refused: another process reads the group).`,
 				return err
 			}
 			defer b.Close()
+			// A rule that does not exist or does not log would show
+			// nothing, silently, until interrupted: say so.
+			rs, err := b.List()
+			if err != nil {
+				return err
+			}
+			i := slices.IndexFunc(rs, func(r model.Rule) bool { return r.ID == id || (id == 0 && r.Log) })
+			switch {
+			case id != 0 && i < 0:
+				return UsageError{fmt.Errorf("no rule with id %d", id)}
+			case id != 0 && !rs[i].Log:
+				fmt.Fprintf(cmd.ErrOrStderr(), "netlens: rule %d does not log: nothing shows until it does (netlens rules change %d --log)\n", id, id)
+			case i < 0:
+				fmt.Fprintln(cmd.ErrOrStderr(), "netlens: no rule logs: nothing shows until one does (a rule with --log)")
+			}
 			pl, ok := b.(filter.PacketLogger)
 			if !ok {
 				return fmt.Errorf("rules log: the %s backend has no packet log (the netlens kernel module and nftables have)", b.Name())
@@ -623,10 +641,9 @@ func printPolicies(w io.Writer, b filter.Backend, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	var pending []model.PendingChange
-	if pl, ok := b.(rules.PendingLister); ok {
-		pending = pl.PendingList()
-	}
+	// Both kinds of backend: the module lists its pending policy
+	// changes, nftables has its one pending change.
+	pending := rules.PendingChanges(b, nil)
 	if asJSON {
 		type pol struct {
 			Family model.Family     `json:"family"`

@@ -64,6 +64,7 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"add", "--action", "drop", "--src-set", "@/nonexistent/set-file"},
 		{"add", "--action", "count", "--log", "--log-rate", "100001"},
 		{"log", "1", "2"},
+		{"log", "99"},
 		{"add", "--action", "drop", "--ct-state", "new,half-open"},
 		{"add", "--action", "drop", "--icmp", "echo-request"},
 		{"add", "--action", "drop", "--proto", "udp", "--tcp-flags", "syn"},

@@ -43,6 +43,9 @@ invalid flags or arguments (--listen that cannot be bound included).`,
 			if o.refresh < 100*time.Millisecond {
 				return UsageError{fmt.Errorf("--refresh %s is too short (minimum 100ms)\n%s", o.refresh, cmd.UsageString())}
 			}
+			if maxInstances < 1 {
+				return UsageError{fmt.Errorf("--max-instances %d: want at least 1\n%s", maxInstances, cmd.UsageString())}
+			}
 			if maxNetNS < 1 {
 				return UsageError{fmt.Errorf("--max-netns %d: want at least 1\n%s", maxNetNS, cmd.UsageString())}
 			}
@@ -60,6 +63,9 @@ invalid flags or arguments (--listen that cannot be bound included).`,
 }
 
 func runServe(ctx context.Context, o options, stderr io.Writer, listen, webConfig string, maxInstances, maxNetNS int) error {
+	if err := exporter.CheckWebConfig(webConfig); err != nil {
+		return err
+	}
 	l, err := net.Listen("tcp", listen)
 	if err != nil {
 		return UsageError{fmt.Errorf("--listen %s: %w", listen, err)}

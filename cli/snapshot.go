@@ -32,8 +32,9 @@ func snapshotCmd(o *options) *cobra.Command {
 
 Exit status: 0 when at least one collector succeeded (the others say why
 in their status); 1 when none did (the snapshot is still written, every
-status filled) or the file could not be written; 2 for invalid flags or
-arguments.`,
+status filled), when interrupted (Ctrl-C, SIGTERM) before every collector
+had run (written too, those saying pending), or the file could not be
+written; 2 for invalid flags or arguments.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if so.timeout <= 0 {
@@ -76,6 +77,25 @@ func runSnapshot(ctx context.Context, o options, so snapshotOptions) error {
 	}
 	if err != nil {
 		return err
+	}
+	return snapshotStatus(ctx, snap)
+}
+
+// snapshotStatus is how a written snapshot ends: an error when ctx was
+// cancelled (Ctrl-C, SIGTERM) before every collector had run, naming
+// those that had not (the file holds what the others read), else
+// anyCollectorOK.
+func snapshotStatus(ctx context.Context, snap model.Snapshot) error {
+	if ctx.Err() != nil {
+		var pending []string
+		for _, c := range snap.Collectors {
+			if c.State == model.StatePending {
+				pending = append(pending, c.Name)
+			}
+		}
+		if len(pending) > 0 {
+			return fmt.Errorf("interrupted before %s had run: the snapshot was written without them (their status says pending)", strings.Join(pending, ", "))
+		}
 	}
 	return anyCollectorOK(snap)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"reflect"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	colsysctl "netlens/collectors/sysctl"
 	"netlens/control/filter"
 	ctlsysctl "netlens/control/sysctl"
 	"netlens/model"
@@ -57,6 +59,9 @@ which changes nothing.`,
 			if !ok {
 				return UsageError{fmt.Errorf("sysctl set %q: want NAME=VALUE", args[0])}
 			}
+			if noRevert && cmd.Flags().Changed("revert") {
+				return UsageError{errors.New("--no-revert and --revert exclude each other")}
+			}
 			d := revert
 			if noRevert {
 				d = 0
@@ -94,7 +99,7 @@ which changes nothing.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := ctl().Confirm()
 			if err != nil {
-				return err
+				return rootsFiles(err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "confirmed: %s = %s is kept (it was %s)\n", p.Name, p.New, p.Old)
 			return nil
@@ -107,7 +112,7 @@ which changes nothing.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ch, err := ctl().Changes()
 			if err != nil {
-				return err
+				return rootsFiles(err)
 			}
 			printSysctlChanges(cmd.OutOrStdout(), ch)
 			return nil
@@ -263,4 +268,13 @@ func (t *sysctlTUI) loop(ctx context.Context, every time.Duration) {
 		case <-tk.C:
 		}
 	}
+}
+
+// rootsFiles says why a sysctl change file cannot be read without
+// privileges: they are root's (0700 /run/netlens/sysctl).
+func rootsFiles(err error) error {
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("%w (the sysctl changes under %s are root's: run as root)", err, colsysctl.DefaultStateDir)
+	}
+	return err
 }

@@ -153,3 +153,16 @@ func TestCompareRefusesOtherHost(t *testing.T) {
 		t.Fatalf("forced: %v %q", err, r.HostB)
 	}
 }
+
+// TestRateText: rates in the text report are short (a few significant
+// digits), not every digit of a float64.
+func TestRateText(t *testing.T) {
+	for _, tt := range []struct {
+		r    float64
+		want string
+	}{{0, "0"}, {3, "3"}, {30.1, "30.1"}, {2.0 / 3, "0.667"}, {0.007651174375908229, "0.00765"}, {1234.567, "1235"}, {0.00001, "<0.0001"}} {
+		if got := rateText(tt.r); got != tt.want {
+			t.Errorf("rateText(%v) = %q, want %q", tt.r, got, tt.want)
+		}
+	}
+}

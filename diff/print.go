@@ -90,7 +90,7 @@ func WriteText(w io.Writer, r Report) error {
 			if c.Reset {
 				reset = " (reset)"
 			}
-			fmt.Fprintf(bw, "  ~ %-9s %s  +%d  %s/s%s\n", c.Layer, name, c.Delta, strconv.FormatFloat(c.Rate, 'f', -1, 64), reset)
+			fmt.Fprintf(bw, "  ~ %-9s %s  +%d  %s/s%s\n", c.Layer, name, c.Delta, rateText(c.Rate), reset)
 		}
 	}
 	if section("sysctls changed", len(r.Sysctls)) {
@@ -115,7 +115,7 @@ func WriteText(w io.Writer, r Report) error {
 	}
 	if section("rule counters moved", len(r.RuleCounters)) {
 		for _, x := range r.RuleCounters {
-			fmt.Fprintf(bw, "  ~ #%d %s  +%d packets  +%d bytes  %s pkt/s\n", x.ID, strconv.Quote(x.Label), x.PacketsDelta, x.BytesDelta, strconv.FormatFloat(x.PacketsRate, 'f', -1, 64))
+			fmt.Fprintf(bw, "  ~ #%d %s  +%d packets  +%d bytes  %s pkt/s\n", x.ID, strconv.Quote(x.Label), x.PacketsDelta, x.BytesDelta, rateText(x.PacketsRate))
 		}
 	}
 	if section("flows appeared", len(r.FlowsAppeared)) {
@@ -177,4 +177,18 @@ func flowLine(f Flow) string {
 		line += fmt.Sprintf(" zone=%d", f.Zone)
 	}
 	return line
+}
+
+// rateText is a rate a person reads: whole above 100, else three
+// significant digits (0.00765, 30.1), "<0.0001" for less.
+func rateText(r float64) string {
+	switch {
+	case r == 0:
+		return "0"
+	case r >= 100:
+		return strconv.FormatFloat(r, 'f', 0, 64)
+	case r < 0.0001:
+		return "<0.0001"
+	}
+	return strconv.FormatFloat(r, 'g', 3, 64)
 }

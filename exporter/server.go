@@ -59,16 +59,27 @@ func Handler(src Source, o Options) http.Handler {
 	return mux
 }
 
+// CheckWebConfig reads and checks the exporter-toolkit web configuration
+// file webConfig (empty: none, nil), its certificate and key files
+// included: what Serve refuses, said before anything starts.
+func CheckWebConfig(webConfig string) error {
+	if webConfig == "" {
+		return nil
+	}
+	if err := web.Validate(webConfig); err != nil {
+		return fmt.Errorf("--web.config.file %s: %w", webConfig, err)
+	}
+	return nil
+}
+
 // Serve serves h on l until ctx is done, with TLS and basic auth as the
 // exporter-toolkit web configuration file webConfig says (empty: plain
 // HTTP, no auth); logger may be nil. A bad web configuration is an error before anything
 // is served.
 func Serve(ctx context.Context, l net.Listener, h http.Handler, webConfig string, logger *slog.Logger) error {
-	if webConfig != "" {
-		if err := web.Validate(webConfig); err != nil {
-			l.Close()
-			return fmt.Errorf("--web.config.file %s: %w", webConfig, err)
-		}
+	if err := CheckWebConfig(webConfig); err != nil {
+		l.Close()
+		return err
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

@@ -2,12 +2,14 @@ package recorder
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -62,6 +64,9 @@ type Recorder struct {
 	// lastName and dup number the files of snapshots with one TakenAt.
 	lastName string
 	dup      int
+	// host is the host part of the names written (set by Write): the
+	// files rotate counts and removes.
+	host string
 }
 
 // New returns a Recorder for o, after checking Dir is a directory.
@@ -124,6 +129,9 @@ func (r *Recorder) Write(snap model.Snapshot) (string, error) {
 	// Two snapshots of one instant (a store that did not change between
 	// intervals) get numbered names that sort after the first.
 	name := FileName(snap)
+	if m := recording.FindStringSubmatch(name); m != nil {
+		r.host = m[1]
+	}
 	if name == r.lastName {
 		r.dup++
 	} else {
@@ -142,28 +150,44 @@ func (r *Recorder) Write(snap model.Snapshot) (string, error) {
 	return path, r.rotate()
 }
 
-// Files returns the recorded files in Dir, oldest first.
+// Files returns the recorded files in Dir, oldest first: once it has
+// written, only those of its own host.
 func (r *Recorder) Files() ([]string, error) {
-	return Files(r.o.Dir)
+	return files(r.o.Dir, r.host)
 }
 
-// Files returns the snapshot files a recorder wrote in dir, oldest
-// first (their names sort in time order: the timestamp, then the
-// number of a second file of the same instant).
+// Files returns the snapshot files recorders wrote in dir (any host),
+// oldest first.
 func Files(dir string) ([]string, error) {
+	return files(dir, "")
+}
+
+// recording matches the name of a recorded file (FileName, with the
+// number of a second file of the same instant): its host, its time.
+var recording = regexp.MustCompile(`^netlens-(.+)-([0-9]{8}T[0-9]{6}Z\.[0-9]{3}(?:-[0-9]{4})?)\.json\.gz$`)
+
+// files returns the recorded files in dir of host ("": any), oldest
+// first (by time, then host). Nothing else is a recording, not even
+// another netlens-*.json.gz: rotation must never remove it.
+func files(dir, host string) ([]string, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
+	type rec struct{ path, host, at string }
+	var recs []rec
 	for _, e := range ents {
-		if n := e.Name(); e.Type().IsRegular() && strings.HasPrefix(n, "netlens-") && strings.HasSuffix(n, Suffix) {
-			out = append(out, filepath.Join(dir, n))
+		m := recording.FindStringSubmatch(e.Name())
+		if !e.Type().IsRegular() || m == nil || (host != "" && m[1] != host) {
+			continue
 		}
+		recs = append(recs, rec{filepath.Join(dir, e.Name()), m[1], m[2]})
 	}
-	slices.SortFunc(out, func(a, b string) int {
-		return strings.Compare(strings.TrimSuffix(a, Suffix), strings.TrimSuffix(b, Suffix))
-	})
+	slices.SortFunc(recs, func(a, b rec) int { return cmp.Or(strings.Compare(a.at, b.at), strings.Compare(a.host, b.host)) })
+	out := make([]string, len(recs))
+	for i, x := range recs {
+		out[i] = x.path
+	}
 	return out, nil
 }
 

@@ -175,3 +175,42 @@ func TestIntegrationFullTmpfs(t *testing.T) {
 		t.Errorf("the earlier file: %v", err)
 	}
 }
+
+// TestRotateOnlyOwnRecordings: rotation removes only this host's
+// recordings: not another host's recorded into the same directory, not
+// a netlens-*.json.gz file that is no recording (whose name would sort
+// as the newest and be kept in place of the snapshot just written).
+func TestRotateOnlyOwnRecordings(t *testing.T) {
+	dir := t.TempDir()
+	host := snapAt(0).Host
+	foreign := []string{
+		"netlens-other.json.gz",
+		"netlens-" + host + "-notatime.json.gz",
+		"netlens-" + host + "x-20990101T000000Z.000.json.gz", // another host, named alike
+		"netlens-web-20200101T000000Z.000.json.gz",
+	}
+	for _, f := range foreign {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("not ours"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := New(Options{Dir: dir, Keep: 2, MinFree: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	for i := range 5 {
+		if last, err = r.Write(snapAt(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range foreign {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("rotation removed %s: %v", f, err)
+		}
+	}
+	files, _ := r.Files()
+	if len(files) != 2 || files[1] != last {
+		t.Errorf("own recordings %v, want 2 ending with %s", files, last)
+	}
+}

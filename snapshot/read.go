@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -194,15 +196,49 @@ func jsonErr(data []byte, err error) error {
 		return fmt.Errorf("%w: the JSON ends after %d bytes, in the middle of the snapshot", ErrTruncated, len(data))
 	case errors.As(err, &se):
 		return fmt.Errorf("%w: invalid JSON at byte %d: %v", ErrFormat, se.Offset, err)
+	case errors.As(err, &te) && te.Field == "":
+		return fmt.Errorf("%w: a JSON %s, not an object", ErrFormat, te.Value)
 	case errors.As(err, &te):
-		return fmt.Errorf("%w: field %s: %v", ErrFormat, te.Field, err)
+		return fmt.Errorf("%w: field %s: a JSON %s where %s belongs", ErrFormat, te.Field, te.Value, jsonKind(te.Type))
 	}
 	return fmt.Errorf("%w: %v", ErrFormat, err)
+}
+
+var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+
+// jsonKind names what JSON value a Go type decodes from ("an array").
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "another value"
+	}
+	// Addresses, prefixes and times are strings in JSON.
+	if t.Implements(textUnmarshaler) || reflect.PointerTo(t).Implements(textUnmarshaler) {
+		return "a string"
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "another value"
 }
 
 func readErr(c Compression, n int64, err error) error {
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: the %s stream ends after %d bytes of snapshot", ErrTruncated, c, n)
+	}
+	if c == None {
+		return err // an uncompressed file that cannot be read (a directory)
 	}
 	return fmt.Errorf("%w: %s: %v", ErrFormat, c, err)
 }

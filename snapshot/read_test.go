@@ -105,9 +105,11 @@ func TestDecodeErrors(t *testing.T) {
 		{"no version", []byte(`{"host": "a"}`), ErrFormat, "no schema_version"},
 		{"no host", []byte(`{"schema_version": 2}`), ErrFormat, "no host"},
 		{"not JSON", []byte("hello"), ErrFormat, "invalid JSON"},
-		{"array", []byte("[1,2]"), ErrFormat, ""},
+		{"array", []byte("[1,2]"), ErrFormat, "a JSON array, not an object"},
 		{"trailing data", append(append([]byte{}, plain...), []byte("{}")...), ErrFormat, "invalid JSON"},
-		{"wrong type", bytes.Replace(plain, []byte(`"seq": `), []byte(`"seq": "x", "was": `), 1), ErrFormat, "seq"},
+		{"wrong type", bytes.Replace(plain, []byte(`"seq": `), []byte(`"seq": "x", "was": `), 1), ErrFormat, "field seq: a JSON string where a number belongs"},
+		{"number for an address", bytes.Replace(plain, []byte(`"local": "`), []byte(`"local": 5, "was": "`), 1), ErrFormat, "field sockets.local: a JSON number where a string belongs"},
+		{"wrong type in a list", bytes.Replace(plain, []byte(`"sockets": [`), []byte(`"sockets": "x", "was": [`), 1), ErrFormat, "field sockets: a JSON string where an array belongs"},
 		{"bad gzip header", []byte{0x1f, 0x8b, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, ErrFormat, "gzip"},
 	}
 	for _, tt := range tests {
@@ -119,7 +121,19 @@ func TestDecodeErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.msg) {
 				t.Errorf("err = %q, want it to say %q", err, tt.msg)
 			}
+			if strings.Contains(err.Error(), "Go ") {
+				t.Errorf("err = %q speaks of Go types", err)
+			}
 		})
+	}
+}
+
+// TestReadFileDirectory: a directory is named as one, not as a format.
+func TestReadFileDirectory(t *testing.T) {
+	dir := t.TempDir()
+	_, err := ReadFile(dir)
+	if err == nil || err.Error() != dir+": read "+dir+": is a directory" {
+		t.Errorf("err = %v, want %s: read %s: is a directory", err, dir, dir)
 	}
 }
 

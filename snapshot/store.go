@@ -10,7 +10,8 @@ import (
 // deltas and rates, and the deltas of its drop reasons (drop monitor and
 // eBPF tracer, per reason and per traced flow), are from a to b (over
 // b.TakenAt - a.TakenAt): what `netlens --open A --diff B` shows, so
-// that what moved between the two is what is shown as moving.
+// that what moved between the two is what is shown as moving. Every
+// other section is B's.
 func DiffStore(a, b model.Snapshot) *model.Store {
 	s := model.NewStore(b.Host, b.Kernel, a.TakenAt)
 	s.Publish(model.CountersUpdate{Collector: "snapshot", At: a.TakenAt, Counters: raw(a.Counters)})
@@ -35,6 +36,15 @@ func DiffStore(a, b model.Snapshot) *model.Store {
 	}
 	if b.Rules != nil {
 		s.Publish(model.RulesUpdate{State: *b.Rules})
+	}
+	if b.SysctlChanges != nil {
+		s.Publish(model.SysctlChangesUpdate{Changes: b.SysctlChanges})
+	}
+	if b.Interfaces != nil {
+		s.Publish(model.InterfacesUpdate{At: b.TakenAt, Interfaces: b.Interfaces})
+	}
+	if !b.IPsec.At.IsZero() {
+		s.Publish(model.IPsecUpdate{IPsec: b.IPsec})
 	}
 	for _, c := range b.Collectors {
 		s.Publish(model.StatusUpdate{Status: c})

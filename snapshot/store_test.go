@@ -1,10 +1,13 @@
 package snapshot
 
 import (
+	"net/netip"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"netlens/model"
 	"netlens/snapshot/snapshottest"
@@ -56,5 +59,33 @@ func TestDiffStoreDropDeltas(t *testing.T) {
 	}
 	if b.DropMonitor.Drops[0].Delta != 2 || b.DropTrace.Flows[0].Delta != 0 {
 		t.Errorf("DiffStore changed its argument")
+	}
+}
+
+// TestDiffStoreKeepsEverySection: in --open A --diff B every section of
+// B that DiffStore does not count again from A (the counters and drop
+// reasons) is B's, as --open B alone shows it; a section added to the
+// snapshot and forgotten by DiffStore fails here (the Interfaces and
+// IPsec tabs and the sysctl journal were once empty in a diff).
+func TestDiffStoreKeepsEverySection(t *testing.T) {
+	a, b := snapshottest.Full(), snapshottest.Full()
+	b.TakenAt = a.TakenAt.Add(10 * time.Second)
+	b.IPsec = model.IPsec{At: b.TakenAt, SAs: []model.XfrmSA{{Proto: "esp", SPI: 0x1000, Mode: "tunnel"}}, Policies: []model.XfrmPolicy{}}
+	b.NetNS = &model.NetNS{Inode: 7, Name: "blue"}
+	got := DiffStore(a, b).Snapshot()
+	recounted := map[string]bool{"Counters": true, "DropMonitor": true, "DropTrace": true, "StartedAt": true, "Seq": true}
+	gv, bv := reflect.ValueOf(got), reflect.ValueOf(b)
+	for i := range bv.NumField() {
+		name := bv.Type().Field(i).Name
+		if recounted[name] {
+			continue
+		}
+		if bv.Field(i).IsZero() {
+			t.Errorf("snapshottest.Full leaves %s empty: fill it so that this test covers it", name)
+			continue
+		}
+		if d := cmp.Diff(bv.Field(i).Interface(), gv.Field(i).Interface(), cmpopts.EquateComparable(netip.Addr{}, netip.AddrPort{}, netip.Prefix{})); d != "" {
+			t.Errorf("%s (-B +diff store):\n%s", name, d)
+		}
 	}
 }

@@ -113,7 +113,7 @@ func New(store *model.Store, opts Options) *App {
 	dp.sample = opts.Controls.DropSample
 	dp.tr.source, dp.rs.source = opts.DropSource, opts.DropSource
 	if opts.Offline != nil {
-		c.Changed = opts.Offline.Changed
+		c.Changed, c.Offline = opts.Offline.Changed, true
 	}
 	a.pages = []page{
 		newConnsPage(c, opts.Deps.Connections, opts.Deps.Flows, opts.Glyphs),
@@ -622,10 +622,13 @@ func (a *App) render() string {
 }
 
 func (a *App) tooSmallView() string {
-	lines := []string{
+	var lines []string // wrapped, not cut: the sizes and q fit in 20x5
+	for _, l := range []string{
 		"terminal too small",
 		"need " + itoa(MinWidth) + "x" + itoa(MinHeight) + ", have " + itoa(a.width) + "x" + itoa(a.height),
 		"enlarge the window, or press q to quit",
+	} {
+		lines = append(lines, wrap(l, a.width)...)
 	}
 	out := make([]string, 0, a.height)
 	top := max((a.height-len(lines))/2, 0)

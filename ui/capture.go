@@ -413,7 +413,7 @@ func (p *capturePage) View() string {
 	cs := &p.snap.Capture
 	if cs.At.IsZero() {
 		ps := problems(p.snap, p.deps)
-		return paneMessage(s, w, p.Height, ps)
+		return paneMessage(s, w, p.Height, ps, p.Offline)
 	}
 	var b strings.Builder
 	b.WriteString(p.infoView())

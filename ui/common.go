@@ -17,6 +17,9 @@ type Common struct {
 	// Changed, when the TUI shows a diff of two snapshot files, is what
 	// differs between them; nil otherwise.
 	Changed *Changed
+	// Offline is true when the TUI shows snapshot files: a collector
+	// they have no status of never reports (the snapshot predates it).
+	Offline bool
 }
 
 // SetSize records the size of the page's area.

@@ -199,7 +199,7 @@ func (l *listBase[K]) tableHeight() int {
 func (l *listBase[K]) render(head string, dataLen int, empty string, cell func(i, c int) string, kind func(i int) rowKind, detail func(i int) []string) string {
 	s := l.Styles
 	if dataLen == 0 && len(l.problems) > 0 {
-		return head + "\n" + paneMessage(s, l.Width, l.Height-1, l.problems)
+		return head + "\n" + paneMessage(s, l.Width, l.Height-1, l.problems, l.Offline)
 	}
 	warn := l.fitTable(l.problems, l.tableHeight())
 	out := head + "\n" + warn + l.tbl.View(s, cell, kind, empty)

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -195,5 +196,21 @@ func TestOfflineDiffCapture(t *testing.T) {
 				t.Errorf("hosts (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+// TestOfflineSectionNotInSnapshot: a tab whose collector the snapshot
+// file does not have (taken by an older netlens: no links, no ipsec)
+// says the snapshot has no such section, not that it waits for a first
+// sample that will never come.
+func TestOfflineSectionNotInSnapshot(t *testing.T) {
+	store, opts := offlineStore(t)
+	a := newTestApp(t, store, opts, 100, 30)
+	for _, tab := range []string{"6", "7"} {
+		send(a, tab)
+		scr := screen(a)
+		if strings.Contains(scr, "waiting for the first sample") || strings.Contains(scr, "has not reported yet") || !strings.Contains(scr, "not reported in this snapshot") {
+			t.Errorf("tab %s of a snapshot without its section:\n%s", tab, scr)
+		}
 	}
 }

@@ -96,11 +96,17 @@ func oneLine(s string) string {
 }
 
 // paneMessage renders an explanation in place of a table: why the pane is
-// empty and what to do. It returns exactly h lines of at most w cells.
-func paneMessage(s *Styles, w, h int, ps []problem) string {
+// empty and what to do (offline, a collector the snapshot files have no
+// status of is not in them). It returns exactly h lines of at most w
+// cells.
+func paneMessage(s *Styles, w, h int, ps []problem, offline bool) string {
 	var lines []string
 	lines = append(lines, "")
 	for _, p := range ps {
+		if offline && !p.known {
+			lines = append(lines, s.PaneTitle.Render(fitString("  "+p.status.Name+": not reported in this snapshot (taken by a netlens without it, or before it ran)", w)), "")
+			continue
+		}
 		lines = append(lines, s.PaneTitle.Render(fitString("  "+describe(p.status), w)))
 		if t := hint(p.status); t != "" {
 			for _, l := range wrap(t, w-4) {

@@ -67,9 +67,19 @@ func newFileReader(r *bufio.Reader) (packetSource, layers.LinkType, error) {
 	}
 	pr, err := pcapgo.NewReader(r)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("not a pcap or pcapng file: %w", err)
 	}
 	return pr, pr.LinkType(), nil
+}
+
+// CheckFile opens the pcap or pcapng file path and reads its header, as
+// a capture of it would: what --pcap checks before the TUI starts.
+func CheckFile(path string) error {
+	f, err := openFile(path)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // packetRecord is one packet to write.

@@ -92,8 +92,12 @@ func Dial(group uint16, opt Options) (*Conn, error) {
 	}
 	if err != nil {
 		c.Close()
-		if errors.Is(err, unix.EBUSY) {
-			return nil, fmt.Errorf("nflog: bind group %d: %w: %w", group, ErrBusy, err)
+		// The kernel refuses a group another socket holds with EPERM
+		// (before looking at the command; EBUSY on older kernels), as it
+		// refuses a caller without CAP_NET_ADMIN: with the capability,
+		// EPERM is the other reader.
+		if errors.Is(err, unix.EBUSY) || (errors.Is(err, unix.EPERM) && collectors.HasCapability(unix.CAP_NET_ADMIN)) {
+			return nil, fmt.Errorf("nflog: bind group %d: %w (one reader per group and namespace): %w", group, ErrBusy, err)
 		}
 		return nil, classify(fmt.Sprintf("nflog: bind group %d", group), err)
 	}

@@ -98,7 +98,7 @@ func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error
 	pub.Publish(model.SysctlsUpdate{At: c.Now(), Sysctls: out})
 	if c.StateDir != "" {
 		// The change journal of the namespace this thread reads in.
-		key, err := NetNSKey(0)
+		key, err := collectors.NetNSKey(0)
 		if err != nil {
 			return err
 		}

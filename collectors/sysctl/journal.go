@@ -10,12 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
-	"golang.org/x/sys/unix"
-
-	"netlens/collectors"
 	"netlens/internal/reverthelper"
 	"netlens/model"
 )
@@ -23,8 +19,9 @@ import (
 // The sysctl change journal and the pending change of a namespace are
 // files that control/sysctl writes and this package reads (the collector
 // publishes them; a snapshot shows them): under StateDir,
-// netns-INODE.json is the change waiting for a confirm (State) and
-// netns-INODE.log the journal, JSON lines of model.SysctlChange.
+// netns-KEY.json is the change waiting for a confirm (State) and
+// netns-KEY.log the journal, JSON lines of model.SysctlChange, KEY being
+// the namespace's collectors.NetNSKey.
 
 // DefaultStateDir is where the journal and the pending change live.
 const DefaultStateDir = "/run/netlens/sysctl"
@@ -48,55 +45,10 @@ type State struct {
 }
 
 // Paths returns the pending change's and the journal's files of the
-// namespace whose key (NetNSKey) is key, under dir.
+// namespace whose key (collectors.NetNSKey) is key, under dir.
 func Paths(dir, key string) (state, journal string) {
 	base := filepath.Join(dir, "netns-"+key)
 	return base + ".json", base + ".log"
-}
-
-// soNetNSCookie is SO_NETNS_COOKIE (Linux 5.14).
-const soNetNSCookie = 71
-
-// NetNSKey names the network namespace open as fd (0: the calling
-// thread's) for its files: "INODE-COOKIE". The inode alone is reused
-// once a namespace is gone (a new namespace would inherit the journal of
-// a dead one); the namespace cookie (SO_NETNS_COOKIE) is never reused
-// while the system runs, and /run, where the files are, does not outlive
-// a boot. Kernels without the cookie get "INODE".
-func NetNSKey(fd int) (string, error) {
-	var st unix.Stat_t
-	var err error
-	if fd > 0 {
-		err = unix.Fstat(fd, &st)
-	} else {
-		err = unix.Stat("/proc/thread-self/ns/net", &st)
-	}
-	if err != nil {
-		return "", fmt.Errorf("netns inode: %w", err)
-	}
-	key := strconv.FormatUint(st.Ino, 10)
-	var cookie uint64
-	var cerr error
-	get := func() {
-		s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			cerr = err
-			return
-		}
-		defer unix.Close(s)
-		cookie, cerr = unix.GetsockoptUint64(s, unix.SOL_SOCKET, soNetNSCookie)
-	}
-	if fd > 0 {
-		if err := collectors.InNetNS(fd, get); err != nil {
-			return "", fmt.Errorf("netns cookie: %w", err)
-		}
-	} else {
-		get()
-	}
-	if cerr == nil {
-		key += "-" + strconv.FormatUint(cookie, 10)
-	}
-	return key, nil
 }
 
 // ReadState reads a pending change's file.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"netlens/model"
@@ -59,7 +58,7 @@ func (m *Manager) Plan(op rules.Op) (rules.Plan, error) {
 	find := func() (int, error) {
 		i := slices.IndexFunc(before, func(r model.Rule) bool { return r.ID == op.ID })
 		if i < 0 {
-			return 0, rules.InvalidError{Err: fmt.Errorf("no rule with id %d: %w", op.ID, syscall.ENOENT)}
+			return 0, rules.InvalidError{Err: fmt.Errorf("no rule with id %d", op.ID)}
 		}
 		if before[i].Foreign && op.Kind != rules.OpDelete {
 			return 0, rules.InvalidError{Err: fmt.Errorf("rule %d was not made by netlens: change it where it was made", op.ID)}

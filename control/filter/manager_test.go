@@ -101,6 +101,11 @@ func TestManagerInvalid(t *testing.T) {
 	if !strings.Contains(err.Error(), `rule 2 ("bad"): iif: interface name cannot contain '/'`) {
 		t.Errorf("load error does not name the rule: %v", err)
 	}
+	// In words, without an errno's ("no rule with id 9: no such file or
+	// directory").
+	if _, err := m.Plan(rules.Op{Kind: rules.OpDelete, ID: 9}); err == nil || err.Error() != "no rule with id 9" {
+		t.Errorf("delete of a missing rule: %v, want: no rule with id 9", err)
+	}
 	if len(b.Calls) != 0 {
 		t.Errorf("invalid input reached the backend: %v", b.Calls)
 	}

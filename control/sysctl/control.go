@@ -145,6 +145,29 @@ func (c *Control) write(name, value string) error {
 	return nil
 }
 
+// writable opens a dotted name for writing, and writes nothing: the
+// kernel checks the permission at open, so a caller without it is told
+// which capability it lacks (an error wrapping collectors.ErrPermission)
+// before a revert state, a helper or a journal line exists.
+func (c *Control) writable(name string) error {
+	var err error
+	if nerr := c.inNS(func() {
+		var f *os.File
+		if f, err = os.OpenFile(procPath(c.opt.Root, name), os.O_WRONLY, 0); err == nil {
+			f.Close()
+		}
+	}); nerr != nil {
+		return nerr
+	}
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("%s: writing net.* sysctls needs CAP_NET_ADMIN (or root): %w", name, collectors.ErrPermission)
+	}
+	if err != nil {
+		return fmt.Errorf("open %s for writing: %w", name, err)
+	}
+	return nil
+}
+
 // session is the SSH path in the control's namespace.
 func (c *Control) session() Session {
 	var s Session
@@ -205,6 +228,9 @@ func (c *Control) Apply(p Plan) (Result, error) {
 	}
 	if cur != p.Old {
 		return Result{}, fmt.Errorf("%s: %w (%q, not %q): plan it again", p.Name, ErrChanged, cur, p.Old)
+	}
+	if err := c.writable(p.Name); err != nil {
+		return Result{}, err
 	}
 	uid, who := whoAmI()
 	entry := model.SysctlChange{Name: p.Name, Old: p.Old, New: p.New}
@@ -305,7 +331,7 @@ func (c *Control) Confirm() (model.SysctlPending, error) {
 
 // Changes returns the namespace's pending change and journal.
 func (c *Control) Changes() (*model.SysctlChanges, error) {
-	key, err := colsysctl.NetNSKey(c.opt.NetNS)
+	key, err := collectors.NetNSKey(c.opt.NetNS)
 	if err != nil {
 		return nil, err
 	}
@@ -381,7 +407,7 @@ func RecoverLoop(ctx context.Context, c *Control, every time.Duration, after fun
 }
 
 func (c *Control) paths() (string, string) {
-	key, err := colsysctl.NetNSKey(c.opt.NetNS)
+	key, err := collectors.NetNSKey(c.opt.NetNS)
 	if err != nil {
 		return "", ""
 	}
@@ -389,7 +415,7 @@ func (c *Control) paths() (string, string) {
 }
 
 func (c *Control) statePath() (string, error) {
-	key, err := colsysctl.NetNSKey(c.opt.NetNS)
+	key, err := collectors.NetNSKey(c.opt.NetNS)
 	if err != nil {
 		return "", err
 	}

@@ -61,6 +61,10 @@ type Backend struct {
 	// their state file (its directory read-only): not reverted again.
 	reverted map[uint32]bool
 	mem      memLog // log entries the log file could not take
+	// key names the namespace's state and log files (statePath), once
+	// computed.
+	keyMu sync.Mutex
+	key   string
 }
 
 // New returns a Backend for the namespace of opt.NetNS. It fails with an

@@ -17,7 +17,7 @@ import (
 	"netlens/model"
 )
 
-// The revert log of a namespace is netns-INODE.log next to its state
+// The revert log of a namespace is netns-INODE-COOKIE.log next to its state
 // file, JSON lines of model.RulesEvent. The revert helper writes it on
 // its standard output, which arm opened on that file (so the helper can
 // log even when the directory turns read-only); a process that reverts

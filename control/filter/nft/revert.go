@@ -9,11 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"netlens/collectors"
 	"netlens/internal/atomicfile"
 	"netlens/internal/reverthelper"
 	"netlens/model"
@@ -32,20 +30,22 @@ type revertState struct {
 	HelperPID    int          `json:"helper_pid,omitempty"`
 }
 
-// statePath is the state file of the backend's namespace, named after the
-// namespace's inode so that namespaces do not share it.
+// statePath is the state file of the backend's namespace, named after
+// the namespace's collectors.NetNSKey (inode and cookie) so that
+// namespaces do not share it, not even one made after another is gone
+// with its inode. The key is computed once per Backend (its namespace
+// does not change).
 func (b *Backend) statePath() (string, error) {
-	var st unix.Stat_t
-	var err error
-	if b.opt.NetNS > 0 {
-		err = unix.Fstat(b.opt.NetNS, &st)
-	} else {
-		err = unix.Stat("/proc/thread-self/ns/net", &st)
+	b.keyMu.Lock()
+	defer b.keyMu.Unlock()
+	if b.key == "" {
+		key, err := collectors.NetNSKey(b.opt.NetNS)
+		if err != nil {
+			return "", err
+		}
+		b.key = key
 	}
-	if err != nil {
-		return "", fmt.Errorf("netns inode: %w", err)
-	}
-	return filepath.Join(b.opt.StateDir, "netns-"+strconv.FormatUint(st.Ino, 10)+".json"), nil
+	return filepath.Join(b.opt.StateDir, "netns-"+b.key+".json"), nil
 }
 
 func readState(path string) (*revertState, error) {
@@ -69,6 +69,11 @@ func (b *Backend) pending() (*revertState, error) {
 	st, err := readState(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
+	}
+	if errors.Is(err, fs.ErrPermission) {
+		// CAP_NET_ADMIN without root (setcap): the nftables change
+		// would work, its revert state cannot be kept.
+		return nil, fmt.Errorf("%w: %s is root's: changing rules keeps their revert state there (run as root)", err, b.opt.StateDir)
 	}
 	if err != nil {
 		return nil, err
