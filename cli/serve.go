@@ -89,7 +89,11 @@ func runServe(ctx context.Context, o options, stderr io.Writer, listen, webConfi
 		defer fleet.stop()
 		src = fleet
 		v := fleet.Namespaces()
-		fmt.Fprintf(stderr, "netlens serve: --netns all: exporting %d namespaces", len(v.Namespaces))
+		noun := "namespaces"
+		if len(v.Namespaces) == 1 {
+			noun = "namespace"
+		}
+		fmt.Fprintf(stderr, "netlens serve: --netns all: exporting %d %s", len(v.Namespaces), noun)
 		if n := v.Unexported[exporter.UnexportedNotEnterable]; n > 0 {
 			fmt.Fprintf(stderr, "; %d cannot be entered (needs CAP_SYS_ADMIN)", n)
 		}
