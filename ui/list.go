@@ -355,9 +355,23 @@ func (l *listBase[K]) sortOrder(src listSource[K]) {
 // keySeed seeds keysSum's hash.
 var keySeed = maphash.MakeSeed()
 
+// keyHasher is a listSource whose rows have a cheaper fingerprint than
+// hashing their whole key: keysSum uses it. Two rows of different keys
+// may share a fingerprint; that costs the sort its head start (see
+// sortOrder), never its result.
+type keyHasher interface {
+	keyHash(i int) uint64
+}
+
 // keysSum fingerprints the keys of src's first n rows, in order.
 func keysSum[K comparable](src listSource[K], n int) uint64 {
 	sum := uint64(n)
+	if h, ok := src.(keyHasher); ok {
+		for i := range n {
+			sum = bits.RotateLeft64(sum, 7)*0x100000001b3 ^ h.keyHash(i)
+		}
+		return sum
+	}
 	for i := range n {
 		sum = bits.RotateLeft64(sum, 7)*0x100000001b3 ^ maphash.Comparable(keySeed, src.key(i))
 	}

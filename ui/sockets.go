@@ -292,6 +292,13 @@ func (p *sockView) key(i int) sockKey {
 	return sockKey{proto: s.Proto, local: s.Local, remote: s.Remote, inode: s.Inode}
 }
 
+// keyHash implements keyHasher: the inode (a socket's own, 0 in
+// TIME-WAIT) and the ports, without hashing addresses and protocol.
+func (p *sockView) keyHash(i int) uint64 {
+	s := &p.snap.Sockets[i]
+	return s.Inode*0x9e3779b97f4a7c15 ^ uint64(s.Local.Port())<<32 ^ uint64(s.Remote.Port())<<16
+}
+
 func (p *sockView) appendHaystack(b []byte, i int) []byte {
 	s := &p.snap.Sockets[i]
 	b = appendSockText(b, s)

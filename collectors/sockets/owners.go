@@ -33,6 +33,10 @@ type OwnerStats struct {
 	Unlisted int
 	// Readlinks is how many fd links were resolved with readlink.
 	Readlinks int
+	// SameTable says that the table was the last refresh's, inode for
+	// inode, and the scan changed nothing: its owners were the last
+	// ones, with no lookup per socket.
+	SameTable bool
 	// FullPasses counts refreshes that re-resolved every cached fd
 	// because a socket's inode was found nowhere (fd number reuse that the
 	// cheap checks cannot see).
@@ -87,7 +91,7 @@ type procState struct {
 // modified in place once built: published snapshots share it.
 type ownerEntry struct {
 	procs []model.Proc
-	gen   uint64 // refresh in which the socket was last seen in the table
+	gen   uint64 // tableGen of the last table the socket was seen in
 }
 
 // owners maps socket inodes to the processes holding them, from the
@@ -135,6 +139,22 @@ type owners struct {
 	// as last looked up (see entry), so that the passes of a refresh
 	// hash each inode once.
 	ents []*ownerEntry
+	// tableGen is the refresh that last marked the table (see seen): a
+	// refresh whose table is the last one's, inode for inode, keeps the
+	// marks (and tableGen) as they are instead of marking every socket
+	// again.
+	tableGen uint64
+	// lastInos and lastProcs are the inodes of the last table joined, in
+	// order, and the owners it gave each; lastClean says that it left
+	// no socket to search for (every one owned, or known to have no
+	// readable owner). With mutations (the count of owners added to or
+	// removed from sockets of the table), they let a refresh of the same
+	// table whose scan changed none of its sockets give the same owners
+	// without a lookup (see refresh).
+	lastInos  []uint64
+	lastProcs [][]model.Proc
+	lastClean bool
+	mutations uint64
 
 	// bpf lists the socket descriptors when it can (see viaBPF); nil
 	// otherwise, noBPF saying why. procOnly turns it off (tests compare
@@ -209,42 +229,59 @@ func (o *owners) refresh(ctx context.Context, socks []model.Socket) error {
 	o.gen++
 	gen := o.gen
 	o.stats = OwnerStats{}
-	o.prevTable, o.inTable = o.inTable, o.prevTable[:0]
-	// Mark the sockets still in the table.
-	o.ents = slices.Grow(o.ents[:0], len(socks))[:len(socks)]
-	for i := range socks {
-		e := o.byInode[socks[i].Inode]
-		o.ents[i] = e
-		if e != nil {
-			o.seen(e, gen)
+	clear(o.recheck)
+	// The same table as last time, every socket then owned or known to
+	// have none: no socket left it (nothing to resolve again), the marks
+	// stand, and unless the scan changes the cache the owners are the
+	// last ones (see sameTable).
+	same := o.sameTable(socks)
+	if !same {
+		prevGen := o.tableGen
+		o.tableGen = gen
+		o.prevTable, o.inTable = o.inTable, o.prevTable[:0]
+		// Mark the sockets still in the table.
+		o.ents = slices.Grow(o.ents[:0], len(socks))[:len(socks)]
+		for i := range socks {
+			e := o.byInode[socks[i].Inode]
+			o.ents[i] = e
+			if e != nil {
+				o.seen(e)
+			}
 		}
-	}
-	if o.viaBPF(gen) {
-		// Not searched: a process the iterator did not report (seen on
-		// 6.18: PID 1) is listed by the next refresh's /proc walk.
-		o.join(socks, gen, false)
-		return nil
+		if o.viaBPF(gen) {
+			// Not searched: a process the iterator did not report (seen on
+			// 6.18: PID 1) is listed by the next refresh's /proc walk.
+			o.join(socks, gen, false)
+			return nil
+		}
+		// Fds whose socket was in the table last time and is not now:
+		// the number may have been reused, resolve them again.
+		for _, e := range o.prevTable {
+			if e.gen != prevGen {
+				continue
+			}
+			for _, p := range e.procs {
+				o.recheck[p.PID] = append(o.recheck[p.PID], int32(p.FD))
+			}
+		}
 	}
 	o.stats.Via, o.stats.NoBPF = OwnersViaProc, o.noBPF
-	// Fds whose socket was in the table last time and is not now: the
-	// number may have been reused, resolve them again.
-	clear(o.recheck)
-	for _, e := range o.prevTable {
-		if e.gen != gen-1 {
-			continue
-		}
-		for _, p := range e.procs {
-			o.recheck[p.PID] = append(o.recheck[p.PID], int32(p.FD))
-		}
-	}
+	mutations := o.mutations
 	if err := o.scan(ctx, gen, scanChanged); err != nil {
 		return err
+	}
+	if same && o.mutations == mutations {
+		o.stats.SameTable = true
+		for i := range socks {
+			socks[i].Procs = o.lastProcs[i]
+		}
+		return nil
 	}
 	// Sockets found nowhere: look at the fds not holding a socket of the
 	// table, then (at most every listEvery refreshes) at every fd.
 	searched := true
 	for _, mode := range []scanMode{scanNonTable, scanAll} {
-		if !o.hasUnknown(socks, gen) {
+		if !o.hasUnknown(socks) {
 			break
 		}
 		if mode == scanAll {
@@ -264,25 +301,51 @@ func (o *owners) refresh(ctx context.Context, socks []model.Socket) error {
 }
 
 // join sets the Procs of socks from the cache, and remembers the inodes
-// found nowhere after a search (searched) as unowned.
+// found nowhere after a search (searched) as unowned. It keeps the table
+// and its owners for the next refresh (see sameTable).
 func (o *owners) join(socks []model.Socket, gen uint64, searched bool) {
+	clean := true
+	o.lastInos = slices.Grow(o.lastInos[:0], len(socks))[:len(socks)]
+	o.lastProcs = slices.Grow(o.lastProcs[:0], len(socks))[:len(socks)]
 	for i := range socks {
 		ino := socks[i].Inode
-		if ino == 0 {
-			continue
+		o.lastInos[i] = ino
+		if ino != 0 {
+			if e := o.entry(i, ino); e != nil {
+				o.seen(e)
+				socks[i].Procs = e.procs
+			} else if _, known := o.unowned[ino]; known || searched {
+				o.unowned[ino] = gen
+			} else {
+				clean = false // to be searched for again
+			}
 		}
-		if e := o.entry(i, ino); e != nil {
-			o.seen(e, gen)
-			socks[i].Procs = e.procs
-		} else if _, known := o.unowned[ino]; known || searched {
-			o.unowned[ino] = gen
-		}
+		o.lastProcs[i] = socks[i].Procs
 	}
+	o.lastClean = clean
 	for ino, g := range o.unowned {
 		if g != gen {
 			delete(o.unowned, ino)
 		}
 	}
+}
+
+// sameTable says whether socks holds the inodes of the last table
+// joined, in the same order (the kernel keeps its dump order for a
+// steady table), and that table left nothing to search for. Such a
+// refresh skips the per-socket work: the marks of the last table stand,
+// no socket left it, and when the scan changes nothing in the cache the
+// owners are those of the last join.
+func (o *owners) sameTable(socks []model.Socket) bool {
+	if !o.lastClean || len(socks) != len(o.lastInos) || len(o.ents) != len(socks) {
+		return false
+	}
+	for i := range socks {
+		if socks[i].Inode != o.lastInos[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // viaBPF fills an empty cache from the BPF iterator's list of every
@@ -412,11 +475,11 @@ func (o *owners) bpfProc(rootfd, pid int, recs []sockFD, gen uint64) {
 	ps.fds = append(ps.fds[:0], o.newFds...)
 }
 
-// seen marks e as in the table in refresh gen, listing it in inTable the
+// seen marks e as in the table of tableGen, listing it in inTable the
 // first time.
-func (o *owners) seen(e *ownerEntry, gen uint64) {
-	if e.gen != gen {
-		e.gen = gen
+func (o *owners) seen(e *ownerEntry) {
+	if e.gen != o.tableGen {
+		e.gen = o.tableGen
 		o.inTable = append(o.inTable, e)
 	}
 }
@@ -435,7 +498,7 @@ func (o *owners) entry(i int, ino uint64) *ownerEntry {
 
 // hasUnknown says whether a socket of socks has an inode that is neither
 // cached nor known to have no readable owner; it marks those it finds.
-func (o *owners) hasUnknown(socks []model.Socket, gen uint64) bool {
+func (o *owners) hasUnknown(socks []model.Socket) bool {
 	unknown := false
 	for i := range socks {
 		ino := socks[i].Inode
@@ -443,7 +506,7 @@ func (o *owners) hasUnknown(socks []model.Socket, gen uint64) bool {
 			continue
 		}
 		if e := o.entry(i, ino); e != nil {
-			o.seen(e, gen)
+			o.seen(e)
 			continue
 		}
 		if _, ok := o.unowned[ino]; !ok {
@@ -530,7 +593,7 @@ func (o *owners) scanPID(rootfd, pid int, gen uint64, mode scanMode) {
 	// has another): the same process, unless it exec'd, which its stat
 	// tells; that is read every statEvery refreshes (staggered by PID),
 	// since it is the dearest file here and a host has many processes.
-	steady := mode == scanChanged && ps != nil && !ps.kthread && len(o.recheck[pid]) == 0 && gen%listEvery != 0
+	steady := mode == scanChanged && ps != nil && !ps.kthread && len(o.recheck[pid]) == 0 && !listDue(pid, gen, len(ps.fds))
 	nfd, fdIno, counted := 0, uint64(0), false
 	if steady {
 		nfd, fdIno, counted = o.fdCount(rootfd, name)
@@ -671,7 +734,7 @@ func (o *owners) resolveAgain(mode scanMode, e *fdEntry, recheck []int32) bool {
 			return true
 		}
 		oe := o.byInode[e.ino]
-		return oe == nil || oe.gen != o.gen
+		return oe == nil || oe.gen != o.tableGen
 	}
 	_, again := slices.BinarySearch(recheck, e.fd)
 	return again
@@ -694,6 +757,9 @@ func (o *owners) add(ino uint64, p model.Proc) {
 		return
 	}
 	e := o.byInode[ino]
+	if o.ofTable(e, ino) {
+		o.mutations++
+	}
 	if e == nil {
 		e = &ownerEntry{}
 		o.byInode[ino] = e
@@ -710,6 +776,18 @@ func (o *owners) add(ino uint64, p model.Proc) {
 	e.procs = procs
 }
 
+// ofTable says whether socket ino, whose entry is e (nil if none), is
+// in the table last marked: an owner added to or removed from it changes
+// what a join gives (see mutations). The sockets of other processes and
+// namespaces, which a host opens and closes all the time, do not.
+func (o *owners) ofTable(e *ownerEntry, ino uint64) bool {
+	if e != nil {
+		return e.gen == o.tableGen
+	}
+	_, ok := o.unowned[ino]
+	return ok
+}
+
 // remove forgets that pid holds ino through fd.
 func (o *owners) remove(ino uint64, pid int, fd int32) {
 	if ino == 0 {
@@ -722,6 +800,9 @@ func (o *owners) remove(ino uint64, pid int, fd int32) {
 	idx := slices.IndexFunc(e.procs, func(p model.Proc) bool { return p.PID == pid && p.FD == int(fd) })
 	if idx < 0 {
 		return
+	}
+	if o.ofTable(e, ino) {
+		o.mutations++
 	}
 	if len(e.procs) == 1 {
 		// prevTable and ents may still point at e: with no procs it
@@ -743,9 +824,26 @@ func (o *owners) remove(ino uint64, pid int, fd int32) {
 // in recheck, and a socket of the table found nowhere triggers a pass that
 // lists everything. What it can miss is a process closing a socket that
 // lives on in another process while opening something else: its stale
-// ownership lasts until the next full listing, listEvery refreshes at
-// most.
+// ownership lasts until the next full listing of that process: listEvery
+// refreshes at most, longer for a process of more than listBatch fds
+// (see listDue).
 const listEvery = 16
+
+// listBatch is how many fds a process may hold for each listEvery
+// refreshes between the listings of its unchanged fd table: procfs makes
+// a listing cost about a microsecond per fd (a dentry per entry), so a
+// server holding 10,000 sockets would cost 10-20 ms each time.
+const listBatch = 1024
+
+// listDue says whether refresh gen lists the fd directory of pid, which
+// holds nfds fds, although its count has not changed: every listEvery
+// refreshes, and every listEvery more for each listBatch fds past the
+// first (a process of 10,000 fds: every 160), staggered by PID so that
+// the processes of a host are not listed in the same refresh.
+func listDue(pid int, gen uint64, nfds int) bool {
+	period := uint64(listEvery * max(1, (nfds+listBatch-1)/listBatch))
+	return (uint64(pid)+gen)%period == 0
+}
 
 // statEvery is how often (in refreshes) a process whose fd table looks
 // unchanged has its /proc/PID/stat read, to see an exec (a new comm): a

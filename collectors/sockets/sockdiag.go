@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"syscall"
 	"time"
 	"unsafe"
@@ -20,6 +21,11 @@ import (
 // dump datagram after the reader's buffer but caps it near 32 KiB; 64 KiB
 // always holds one whole.
 const recvBufSize = 64 << 10
+
+// yieldEvery is how many dump datagrams a dump reads (each a raw system
+// call, see recvfrom) before it lets other goroutines run: 8 datagrams
+// are 1-2 ms of the kernel's work.
+const yieldEvery = 8
 
 // maxDumpRetries bounds how often a dump flagged NLM_F_DUMP_INTR is
 // restarted before its (possibly inconsistent) result is kept.
@@ -52,6 +58,7 @@ type diagConn struct {
 
 	readFn  func(fd uintptr) bool
 	recvN   int
+	recvs   int // datagrams read, for yieldEvery
 	recvErr error
 }
 
@@ -157,6 +164,9 @@ func (d *diagConn) dumpOnce(ctx context.Context, family uint8, proto ipProto, ou
 		if err != nil {
 			return out, intr, fmt.Errorf("receive sock_diag reply: %w", err)
 		}
+		if d.recvs++; d.recvs%yieldEvery == 0 {
+			runtime.Gosched() // see recvfrom
+		}
 		var st dumpStatus
 		out, st, err = decodeDatagram(d.buf[:n], seq, mp, d.names, d.tcp, out)
 		intr = intr || st.interrupted
@@ -187,8 +197,18 @@ func (d *diagConn) send(b []byte) error {
 // read allocates no closure; it leaves its results in recvN and recvErr.
 // It calls recvfrom(2) without asking for the source address, which
 // unix.Recvfrom would allocate for every datagram.
+//
+// The call is a raw one (no entersyscall): the socket is non-blocking,
+// and each call is the kernel building the next datagram of the dump
+// (0.1-0.3 ms of CPU), not a wait. As an ordinary system call, the Go
+// scheduler's monitor took the P from it whenever another goroutine was
+// runnable and handed it to another thread, about 130 times a refresh
+// at 10k sockets, each time waking a thread and restarting its own
+// 20 µs polling (docs/performance.md, "The TUI's CPU at 10k sockets",
+// round 4). dumpOnce yields every yieldEvery datagrams instead, so that
+// the dump holds its P for about a millisecond at a time.
 func (d *diagConn) recvfrom(fd uintptr) bool {
-	n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&d.buf[0])), uintptr(len(d.buf)), unix.MSG_TRUNC, 0, 0)
+	n, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&d.buf[0])), uintptr(len(d.buf)), unix.MSG_TRUNC, 0, 0)
 	d.recvN, d.recvErr = int(n), nil
 	if errno != 0 {
 		d.recvN, d.recvErr = 0, errno

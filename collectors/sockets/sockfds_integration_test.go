@@ -52,17 +52,15 @@ for line in sys.stdin:
 	return in, out
 }
 
-// TestIntegrationOwnersBPFMatchProc checks the owners of a cache filled
-// by the BPF task_file iterator against a cache of the /proc walk alone
-// and against `ss -tanp`, at a few thousand sockets in a namespace, and
-// after a tenth of the connections are replaced twice (the /proc walk
-// then keeps the iterator's cache up to date).
-func TestIntegrationOwnersBPFMatchProc(t *testing.T) {
+// ownersNetns makes a namespace for an owners test compared with ss
+// (its name, and the namespace open), removed when the test ends.
+func ownersNetns(t *testing.T, name string) (string, *os.File) {
+	t.Helper()
 	requireRoot(t)
 	if _, err := exec.LookPath("ss"); err != nil {
 		t.Skip("needs ss (apt-get install iproute2)")
 	}
-	ns := fmt.Sprintf("nlsk-bpf-%d", os.Getpid())
+	ns := fmt.Sprintf("nlsk-%s-%d", name, os.Getpid())
 	run(t, "ip", "netns", "add", ns)
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
 	run(t, "ip", "-n", ns, "link", "set", "lo", "up")
@@ -70,7 +68,17 @@ func TestIntegrationOwnersBPFMatchProc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nsf.Close()
+	t.Cleanup(func() { nsf.Close() })
+	return ns, nsf
+}
+
+// TestIntegrationOwnersBPFMatchProc checks the owners of a cache filled
+// by the BPF task_file iterator against a cache of the /proc walk alone
+// and against `ss -tanp`, at a few thousand sockets in a namespace, and
+// after a tenth of the connections are replaced twice (the /proc walk
+// then keeps the iterator's cache up to date).
+func TestIntegrationOwnersBPFMatchProc(t *testing.T) {
+	ns, nsf := ownersNetns(t, "bpf")
 	ctl, ack := sockHolder(t, ns, 1500)
 
 	c := New(Options{NetNS: int(nsf.Fd()), NoOwners: true, NoTCPInfo: true})
