@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -66,7 +67,7 @@ func runServe(ctx context.Context, o options, stderr io.Writer, listen, webConfi
 	if err := exporter.CheckWebConfig(webConfig); err != nil {
 		return err
 	}
-	l, err := net.Listen("tcp", listen)
+	l, err := net.Listen(listenNetwork(listen), listen)
 	if err != nil {
 		return UsageError{fmt.Errorf("--listen %s: %w", listen, err)}
 	}
@@ -156,4 +157,20 @@ func firstRound(ctx context.Context, store *model.Store, timeout time.Duration) 
 			return
 		}
 	}
+}
+
+// listenNetwork is the network for net.Listen of addr: "tcp4" when its
+// host is an IPv4 address, so that --listen 0.0.0.0:P binds IPv4 alone
+// (Go's "tcp" binds an IPv4 wildcard as a dual-stack [::], exposing the
+// metrics over IPv6 too, which the user did not ask for); "tcp" for IPv6
+// literals, host names and an empty host, as Go decides.
+func listenNetwork(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "tcp"
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Is4() {
+		return "tcp4"
+	}
+	return "tcp"
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,5 +43,33 @@ func TestServeBadWebConfig(t *testing.T) {
 				t.Errorf("serve said it was listening or ran its collectors before refusing its web configuration:\n%s", out.String())
 			}
 		})
+	}
+}
+
+// TestListenNetwork: an IPv4 --listen address binds IPv4 alone; Go's
+// "tcp" would bind 0.0.0.0 as a dual-stack [::] and expose the metrics
+// over IPv6 as well.
+func TestListenNetwork(t *testing.T) {
+	for _, tt := range []struct{ addr, want string }{
+		{"127.0.0.1:9347", "tcp4"},
+		{"0.0.0.0:9347", "tcp4"},
+		{"[::]:9347", "tcp"},
+		{"[::1]:9347", "tcp"},
+		{":9347", "tcp"},
+		{"localhost:9347", "tcp"},
+		{"no port", "tcp"},
+	} {
+		if got := listenNetwork(tt.addr); got != tt.want {
+			t.Errorf("listenNetwork(%q) = %q, want %q", tt.addr, got, tt.want)
+		}
+	}
+	// The wildcard, bound (no traffic): the address is IPv4's, not [::].
+	l, err := net.Listen(listenNetwork("0.0.0.0:0"), "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if a := l.Addr().(*net.TCPAddr); a.IP.To4() == nil || !a.IP.IsUnspecified() {
+		t.Errorf("--listen 0.0.0.0:0 bound %v, want 0.0.0.0", a)
 	}
 }
