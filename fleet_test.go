@@ -469,8 +469,16 @@ func TestIntegrationServeWarnsOffLoopback(t *testing.T) {
 	ns := testNetns(t)
 	_, log := startIn(t, ns, netlensBinary(t), "serve", "--listen", "0.0.0.0:9347", "--filter-backend", "none")
 	seen := strings.Join(waitLine(t, log, "is not loopback and there is no --web.config.file", 20*time.Second), "\n")
-	if !strings.Contains(seen, "listening on http [::]:9347") {
+	// An IPv4 address binds IPv4 alone (not Go's dual-stack [::]).
+	if !strings.Contains(seen, "listening on http 0.0.0.0:9347") {
 		t.Errorf("stderr:\n%s", seen)
+	}
+	out, err := exec.Command("ip", "netns", "exec", ns, "ss", "-tlnH", "sport = :9347").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ss: %v: %s", err, out)
+	}
+	if !strings.Contains(string(out), "0.0.0.0:9347") || strings.Contains(string(out), "[::]") || strings.Contains(string(out), "*:9347") {
+		t.Errorf("ss -tln: want one IPv4 listener on 0.0.0.0:9347:\n%s", out)
 	}
 }
 
