@@ -20,16 +20,24 @@ func runNetlens(t *testing.T, args ...string) (stdout, stderr string, code int) 
 	cmd := exec.Command(netlensBinary(t), args...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
+	code = exitCode(t, cmd.Run())
+	return o.String(), e.String(), code
+}
+
+// exitCode is the exit status a command's Run or Output error says: 0
+// for nil, the status of an *exec.ExitError; any other error (the
+// command did not run) fails the test.
+func exitCode(t *testing.T, err error) int {
+	t.Helper()
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
+		return 0
 	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	default:
-		t.Fatal(err)
+		return ee.ExitCode()
 	}
-	return o.String(), e.String(), code
+	t.Fatal(err)
+	return 0
 }
 
 func TestCLIUsage(t *testing.T) {

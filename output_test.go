@@ -152,13 +152,7 @@ func TestStdoutFull(t *testing.T) {
 			cmd := exec.Command(bin, args...)
 			var stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = full, &stderr
-			err = cmd.Run()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
+			code := exitCode(t, cmd.Run())
 			if code != 1 || !strings.Contains(stderr.String(), "no space left on device") {
 				t.Errorf("exit %d, want 1 saying the output was lost: %q", code, stderr.String())
 			}

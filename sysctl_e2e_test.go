@@ -206,12 +206,7 @@ func TestIntegrationCLISysctl(t *testing.T) {
 	run := func(args ...string) (string, int) {
 		cmd := exec.Command("ip", append([]string{"netns", "exec", ns, "env", "-u", "SSH_CONNECTION", bin, "sysctl"}, args...)...)
 		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
+		code := exitCode(t, err)
 		return string(out), code
 	}
 	orig := nsSysctl(t, ns, e2eSysctl)
@@ -275,12 +270,7 @@ func TestIntegrationCLISysctlAsNobody(t *testing.T) {
 		cmd := exec.Command("ip", args...)
 		cmd.Dir = "/"
 		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
+		code := exitCode(t, err)
 		if code != 1 || !strings.Contains(string(out), "needs CAP_NET_ADMIN") || strings.Contains(string(out), "mkdir") {
 			t.Errorf("set %v as nobody: exit %d, want 1 naming CAP_NET_ADMIN (and no state or journal error):\n%s", extra, code, out)
 		}

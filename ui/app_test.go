@@ -307,6 +307,15 @@ func TestRefreshCoalesces(t *testing.T) {
 	}
 }
 
+// publishSockets advances clock by after, publishes the first n fixture
+// sockets and tells a; it returns how many sockets a shows.
+func publishSockets(a *App, store *model.Store, clock *fakeClock, after time.Duration, n int) int {
+	clock.now = clock.now.Add(after)
+	store.Publish(model.SocketsUpdate{Sockets: fixtureSockets()[:n]})
+	a.Update(storeChangedMsg{})
+	return len(a.snap.Sockets)
+}
+
 // TestFirstRowsAtOnce: the first socket table is applied as soon as it
 // arrives, not a refresh interval after the empty screen of the start;
 // the tables after it wait for the interval again.
@@ -321,16 +330,10 @@ func TestFirstRowsAtOnce(t *testing.T) {
 	if !a.feed.waiting {
 		t.Fatal("a change without sockets was applied within the interval")
 	}
-	clock.now = clock.now.Add(100 * time.Millisecond)
-	store.Publish(model.SocketsUpdate{Sockets: fixtureSockets()[:2]})
-	a.Update(storeChangedMsg{})
-	if len(a.snap.Sockets) != 2 {
+	if publishSockets(a, store, clock, 100*time.Millisecond, 2) != 2 {
 		t.Fatalf("the first sockets were not applied at once: %d on screen", len(a.snap.Sockets))
 	}
-	clock.now = clock.now.Add(100 * time.Millisecond)
-	store.Publish(model.SocketsUpdate{Sockets: fixtureSockets()[:3]})
-	a.Update(storeChangedMsg{})
-	if len(a.snap.Sockets) != 2 {
+	if publishSockets(a, store, clock, 100*time.Millisecond, 3) != 2 {
 		t.Fatal("the second table was applied within the interval")
 	}
 	clock.now = clock.now.Add(time.Second)

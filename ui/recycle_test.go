@@ -79,16 +79,10 @@ func TestSocketTablesAtOnce(t *testing.T) {
 	if len(a.snap.Sysctls) != 0 || !a.feed.waiting {
 		t.Fatal("a change without a socket table was applied within the interval")
 	}
-	clock.now = clock.now.Add(100 * time.Millisecond)
-	store.Publish(model.SocketsUpdate{Sockets: fixtureSockets()[:3]})
-	a.Update(storeChangedMsg{})
-	if len(a.snap.Sockets) != 3 || len(a.snap.Sysctls) != 1 {
+	if publishSockets(a, store, clock, 100*time.Millisecond, 3) != 3 || len(a.snap.Sysctls) != 1 {
 		t.Fatalf("a socket table 0.7 s after the last was not applied at once: %d sockets, %d sysctls on screen", len(a.snap.Sockets), len(a.snap.Sysctls))
 	}
-	clock.now = clock.now.Add(300 * time.Millisecond)
-	store.Publish(model.SocketsUpdate{Sockets: fixtureSockets()[:4]})
-	a.Update(storeChangedMsg{})
-	if len(a.snap.Sockets) != 3 {
+	if publishSockets(a, store, clock, 300*time.Millisecond, 4) != 3 {
 		t.Fatal("a socket table 0.3 s after the last was applied at once")
 	}
 	clock.now = clock.now.Add(time.Second)
