@@ -3,9 +3,10 @@ package cli
 import (
 	"context"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
-	"time"
+	"sync"
 )
 
 // memoryFloor is the soft memory limit the TUI starts with: below about
@@ -28,24 +29,25 @@ func memoryLimit(live, floor int64) int64 {
 
 // gcHeadroom is the least garbage the heap may gather between two
 // collections (see gcPercent).
-const gcHeadroom = 32 << 20
+const gcHeadroom = 16 << 20
 
 // gcPercent is the GOGC for a live heap of live bytes: the heap may grow
-// by an eighth of the live heap, or gcHeadroom when that is more, before
-// the next collection, and never by more than the live heap (GOGC=100,
-// the default, which is what a live heap of up to 32 MB gets). The socket
-// lists are filled again rather than thrown away (docs/performance.md,
-// "The TUI at 100k", round 3), so a TUI at 100,000 sockets makes a few MB
-// of garbage a second: a small GOGC costs a collection every few seconds
-// and keeps the heap near the live one. Unlike a memory limit under the
-// live heap plus a socket list, it cannot make the GC run back to back
-// while a collection briefly holds one more list: the goal follows the
-// live heap of the last cycle.
+// by a sixteenth of the live heap, or gcHeadroom when that is more,
+// before the next collection, and never by more than the live heap
+// (GOGC=100, the default, which is what a live heap of up to 16 MB
+// gets). The socket lists are filled again rather than thrown away
+// (docs/performance.md, "The TUI at 100k", round 3), so a TUI at 100,000
+// sockets makes a few MB of garbage a second (conntrack's dumps, the
+// UI): a small GOGC costs a collection every few seconds and keeps the
+// heap near the live one. Unlike a memory limit under the live heap plus
+// a socket list, it cannot make the GC run back to back while a
+// collection briefly holds one more list: the goal follows the live
+// heap of the last cycle.
 func gcPercent(live int64) int {
 	if live <= 0 {
 		return 100
 	}
-	room := max(live/8, gcHeadroom)
+	room := max(live/16, gcHeadroom)
 	return int(min(100, 100*room/live))
 }
 
@@ -62,16 +64,23 @@ func liveHeap() int64 {
 
 // tuneMemory sets the soft memory limit (runtime/debug.SetMemoryLimit)
 // to memoryLimit, and GOGC (debug.SetGCPercent) to gcPercent, of the live
-// heap now and every interval until ctx is done. GOMEMLIMIT and GOGC in
-// the environment turn each off: the user's choice stands.
-func tuneMemory(ctx context.Context, floor int64, every time.Duration) {
+// heap now and after every garbage collection until ctx is done, so that
+// the next goal always follows the last cycle's live heap: a goal set
+// from a cycle that met a passing peak (a conntrack dump's list beside
+// the published one) does not outlive the next cycle, and the first
+// seconds, when the heap grows fastest, get it too. GOMEMLIMIT and GOGC
+// in the environment turn each off: the user's choice stands.
+func tuneMemory(ctx context.Context, floor int64) {
 	_, limitSet := os.LookupEnv("GOMEMLIMIT")
 	_, gogcSet := os.LookupEnv("GOGC")
 	if limitSet && gogcSet {
 		return
 	}
+	var mu sync.Mutex // set runs on the cleanup goroutine and here
 	percent := 100
 	set := func() {
+		mu.Lock()
+		defer mu.Unlock()
 		live := liveHeap()
 		if live < 0 {
 			return
@@ -85,16 +94,31 @@ func tuneMemory(ctx context.Context, floor int64, every time.Duration) {
 		}
 	}
 	set()
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
+	afterEachGC(ctx, set)
+}
+
+// afterEachGC calls fn after every garbage collection until ctx is done:
+// a sentinel allocated unreachable has a cleanup that the collection
+// which frees it runs, which calls fn and allocates the next sentinel.
+// fn runs on the runtime's cleanup goroutine and must not block.
+func afterEachGC(ctx context.Context, fn func()) {
+	var arm func()
+	arm = func() {
+		// Not tiny (tiny allocations share a block and may never be
+		// freed alone): a pointer keeps it out of the tiny allocator.
+		s := &gcSentinel{}
+		runtime.AddCleanup(s, func(struct{}) {
+			if ctx.Err() != nil {
 				return
-			case <-t.C:
-				set()
 			}
-		}
-	}()
+			fn()
+			arm()
+		}, struct{}{})
+	}
+	arm()
+}
+
+type gcSentinel struct {
+	_ *byte
+	_ [16]byte
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"math"
 	"os"
+	"runtime"
 	"runtime/debug"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -38,10 +40,10 @@ func TestGCPercent(t *testing.T) {
 		want int
 	}{
 		{"nothing live yet", 0, 100},
-		{"up to 32 MB: the default", 32 * mb, 100},
-		{"10k sockets: 32 MB of room", 40 * mb, 80},
-		{"100k sockets: 32 MB of room", 184 * mb, 17},
-		{"1M sockets: an eighth", 2000 * mb, 12},
+		{"up to 16 MB: the default", 16 * mb, 100},
+		{"10k sockets: 16 MB of room", 40 * mb, 40},
+		{"100k sockets: 16 MB of room", 184 * mb, 8},
+		{"1M sockets: a sixteenth", 2000 * mb, 6},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,7 +63,7 @@ func TestTuneMemory(t *testing.T) {
 	t.Setenv("GOGC", "100")
 	debug.SetMemoryLimit(math.MaxInt64)
 	debug.SetGCPercent(100)
-	tuneMemory(ctx, 1<<40, time.Hour)
+	tuneMemory(ctx, 1<<40)
 	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
 		t.Errorf("with GOMEMLIMIT set the limit became %d", got)
 	}
@@ -69,7 +71,7 @@ func TestTuneMemory(t *testing.T) {
 		t.Errorf("with GOGC set GOGC became %d", got)
 	}
 	os.Unsetenv("GOGC")
-	tuneMemory(ctx, 1<<40, time.Hour)
+	tuneMemory(ctx, 1<<40)
 	if got, want := debug.SetGCPercent(100), gcPercent(liveHeap()); got != want {
 		t.Errorf("GOGC %d, want %d (gcPercent of the live heap)", got, want)
 	}
@@ -77,8 +79,42 @@ func TestTuneMemory(t *testing.T) {
 	t.Setenv("GOGC", "100")
 	t.Setenv("GOMEMLIMIT", "")
 	os.Unsetenv("GOMEMLIMIT")
-	tuneMemory(ctx, 1<<40, time.Hour)
+	tuneMemory(ctx, 1<<40)
 	if got := debug.SetMemoryLimit(-1); got != 1<<40 {
 		t.Errorf("limit %d, want the floor %d", got, int64(1<<40))
+	}
+}
+
+// TestAfterEachGC checks that the hook runs after every collection, and
+// no more once its context is done.
+func TestAfterEachGC(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var n atomic.Int64
+	afterEachGC(ctx, func() { n.Add(1) })
+	// Cleanups run on their own goroutine after the cycle that freed the
+	// sentinel: wait for each, within a bound.
+	waitFor := func(want int64) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); n.Load() < want; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("after %d collections the hook ran %d times", want, n.Load())
+			}
+			runtime.GC()
+		}
+	}
+	for i := int64(1); i <= 3; i++ {
+		runtime.GC()
+		waitFor(i)
+	}
+	cancel()
+	runtime.GC()
+	time.Sleep(50 * time.Millisecond) // the cleanup of the last sentinel, which returns
+	before := n.Load()
+	for range 3 {
+		runtime.GC()
+	}
+	time.Sleep(50 * time.Millisecond)
+	if got := n.Load(); got != before {
+		t.Errorf("the hook ran %d times after its context was done", got-before)
 	}
 }

@@ -391,7 +391,7 @@ func runTUI(ctx context.Context, o options) error {
 	store := o.newStore()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	tuneMemory(ctx, memoryFloor, 2*time.Second)
+	tuneMemory(ctx, memoryFloor)
 	sw, err := newNSSwitcher(ctx, o, store)
 	if err != nil {
 		return err

@@ -120,7 +120,7 @@ func New(opts Options) *Collector {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Collector{opts: opts, dial: dialDiag}
+	return &Collector{opts: opts, dial: dialDiag, gens: generations{wait: genWait}}
 }
 
 // Name returns "sockets".
@@ -189,7 +189,7 @@ func (c *Collector) Close() error {
 // once no reader holds them (model.SocketsGen; readers that take the
 // Store's snapshot with Hold release it).
 func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error {
-	g := c.gens.take(c.last)
+	g := c.gens.take(ctx, c.last)
 	var early func([]model.Socket)
 	if !c.opts.NoOwners && c.owners == nil {
 		// The first run reads every process's descriptors, which takes
@@ -240,7 +240,7 @@ func (c *Collector) sockets(ctx context.Context, early func([]model.Socket), g *
 	}
 	socks := g.socks[:0] // a generation filled again keeps its list's memory
 	if cap(socks) < hint {
-		socks = make([]model.Socket, 0, hint+hint/8+64)
+		socks = make([]model.Socket, 0, hint+hint/32+64) // 3% to grow: 0.7 MB at 100k
 	}
 	if g.tcp.hint == 0 {
 		g.tcp.hint, g.rates.hint = hint, hint

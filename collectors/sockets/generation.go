@@ -1,11 +1,23 @@
 package sockets
 
-import "netlens/model"
+import (
+	"context"
+	"time"
+
+	"netlens/model"
+)
 
 // maxGenerations bounds the collections a Collector keeps to fill again:
 // the Store's list, the one a reader (the screen) may still hold, and one
 // more (docs/performance.md, "The TUI at 100k", round 3).
 const maxGenerations = 2
+
+// genWait is how long take waits for a reader to give a kept generation
+// back before it takes new memory (see take).
+const genWait = 500 * time.Millisecond
+
+// genPoll is how often take looks again while it waits.
+const genPoll = 5 * time.Millisecond
 
 // generation is the memory of one collection: the socket list and the
 // slabs its sockets' TCP and Rate point into, with the list's lifetime.
@@ -27,12 +39,65 @@ type generations struct {
 	// those that filled a free generation again (tests and benchmarks
 	// read them).
 	made, reused uint64
+	// waited counts the takes that had to wait for a reader, and late
+	// those that then took new memory all the same.
+	waited, late uint64
+	// wait is how long take waits for a kept generation to be given
+	// back (genWait when New made the Collector; 0: not at all).
+	wait time.Duration
 }
 
 // take returns a generation to fill: a kept one nobody reads any more,
 // rewound, or else a new one whose list and slabs are sized for hint
 // sockets. It is no longer kept until put back.
-func (gs *generations) take(hint int) *generation {
+//
+// With maxGenerations kept and none free, a reader is late giving one
+// back (the screen has not shown the Store's list yet, busy with the
+// last one): take waits up to gs.wait for it, as long as ctx lasts,
+// before it takes new memory. A third generation is 53 MB at 100,000
+// sockets, and its cycle of the GC would set the heap's goal from a
+// live heap that held it (docs/performance.md, "The TUI at 100k",
+// round 4); the wait only delays a collection the screen could not have
+// shown sooner.
+func (gs *generations) take(ctx context.Context, hint int) *generation {
+	if g := gs.takeFree(); g != nil {
+		return g
+	}
+	if len(gs.kept) >= maxGenerations && gs.wait > 0 {
+		gs.waited++
+		if g := gs.waitFree(ctx); g != nil {
+			return g
+		}
+		gs.late++
+	}
+	gs.made++
+	return newGeneration(hint)
+}
+
+// waitFree waits up to gs.wait, while ctx lasts, for a kept generation
+// to be free and returns it as takeFree does; nil if none was in time.
+func (gs *generations) waitFree(ctx context.Context) *generation {
+	t := time.NewTimer(gs.wait)
+	defer t.Stop()
+	tick := time.NewTicker(genPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			return nil
+		case <-tick.C:
+			if g := gs.takeFree(); g != nil {
+				return g
+			}
+		}
+	}
+}
+
+// takeFree returns a kept generation nobody reads any more, rewound and
+// no longer kept, or nil.
+func (gs *generations) takeFree() *generation {
 	for i, g := range gs.kept {
 		if !g.life.Free() {
 			continue
@@ -44,8 +109,7 @@ func (gs *generations) take(hint int) *generation {
 		g.rates.rewind()
 		return g
 	}
-	gs.made++
-	return newGeneration(hint)
+	return nil
 }
 
 // newGeneration returns an empty generation whose list and slabs are

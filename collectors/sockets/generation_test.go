@@ -178,3 +178,65 @@ func TestIntegrationRecycledListsNeverChange(t *testing.T) {
 	}
 	t.Logf("%d collections: %d into new memory, %d into free lists", rounds, c.gens.made, c.gens.reused)
 }
+
+// TestTakeWaitsForAReader: with two generations kept and none free, take
+// waits for a reader to give one back instead of taking new memory, up to
+// its bound and while its context lasts.
+func TestTakeWaitsForAReader(t *testing.T) {
+	store := model.NewStore("h", "k", time.Now())
+	gs := generations{wait: 5 * time.Second}
+	ctx := context.Background()
+	publish := func(g *generation) {
+		store.Publish(model.SocketsUpdate{At: time.Now(), Sockets: g.socks, Gen: g.life.Ref()})
+		gs.put(g)
+	}
+	g1 := gs.take(ctx, 10)
+	publish(g1)
+	_, screen := store.Hold() // the screen shows g1
+	g2 := gs.take(ctx, 10)    // one kept: new memory, no wait
+	publish(g2)               // the Store lets g1 go; the screen has not yet
+	if gs.made != 2 || gs.waited != 0 {
+		t.Fatalf("made %d, waited %d: want 2 new generations and no wait", gs.made, gs.waited)
+	}
+
+	go func() { time.Sleep(30 * time.Millisecond); screen.Release() }()
+	start := time.Now()
+	g3 := gs.take(ctx, 10)
+	if g3 != g1 {
+		t.Errorf("take gave new memory (%p), want g1 (%p) once the screen gave it back", g3, g1)
+	}
+	if d := time.Since(start); d < 20*time.Millisecond {
+		t.Errorf("take returned after %v, before the screen gave g1 back", d)
+	}
+	if gs.made != 2 || gs.reused != 1 || gs.waited != 1 || gs.late != 0 {
+		t.Errorf("made %d reused %d waited %d late %d, want 2 1 1 0", gs.made, gs.reused, gs.waited, gs.late)
+	}
+
+	// The screen holds g2 past the bound: new memory after the wait.
+	_, screen = store.Hold()
+	defer screen.Release()
+	publish(g3)
+	gs.wait = 20 * time.Millisecond
+	start = time.Now()
+	if g := gs.take(ctx, 10); g == g2 || g == g3 {
+		t.Error("take gave a generation a reader holds")
+	}
+	if d := time.Since(start); d < gs.wait {
+		t.Errorf("take gave up after %v, before its bound %v", d, gs.wait)
+	}
+	if gs.made != 3 || gs.late != 1 {
+		t.Errorf("made %d late %d, want 3 1", gs.made, gs.late)
+	}
+
+	// A context done ends the wait at once.
+	gs.wait = time.Hour
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	start = time.Now()
+	if g := gs.take(done, 10); g == g2 || g == g3 {
+		t.Error("take gave a generation a reader holds")
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("take waited %v with its context done", d)
+	}
+}
