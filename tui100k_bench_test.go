@@ -99,6 +99,7 @@ func tui100kRun(b *testing.B, ns, bin, run string) (time.Duration, float64, floa
 	time.Sleep(30 * time.Second)
 	t1, c1 := time.Now(), cpuTicks(b, pid)
 	hwm := vmHWM(b, pid)
+	b.Logf("run %s at exit: %s", run, rssParts(pid))
 	p.stop()
 	if out := os.Getenv("TUI100K_OUT"); out != "" {
 		if err := os.WriteFile(out+"."+run, p.since(0), 0o644); err != nil {
@@ -117,6 +118,21 @@ func loadavg() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// rssParts returns the RSS of pid now by kind (anonymous: the heap and
+// the runtime; file: the binary's pages), from /proc/PID/status.
+func rssParts(pid int) string {
+	raw, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	var parts []string
+	for l := range strings.SplitSeq(string(raw), "\n") {
+		for _, k := range []string{"VmRSS:", "RssAnon:", "RssFile:"} {
+			if v, ok := strings.CutPrefix(l, k); ok {
+				parts = append(parts, k+" "+strings.TrimSpace(v))
+			}
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // vmHWM returns the peak RSS of pid in KiB.

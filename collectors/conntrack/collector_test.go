@@ -869,8 +869,14 @@ func TestTableSnapshotsNeverChange(t *testing.T) {
 			s := tab.snapshot()
 			snaps = append(snaps, kept{s, slices.Clone(s)})
 		}
-		if tab.len() != len(ref) || tab.m.Len() != len(ref) {
-			t.Fatalf("step %d: table holds %d (index %d), want %d", step, tab.len(), tab.m.Len(), len(ref))
+		if tab.len() != len(ref) || tab.x.len() != len(ref) {
+			t.Fatalf("step %d: table holds %d (index %d), want %d", step, tab.len(), tab.x.len(), len(ref))
+		}
+		for i := range tab.flows {
+			k := keyOf(&tab.flows[i])
+			if s, ok := tab.x.find(tab.flows, k, hashFlowKey(k)); !ok || tab.x.pos(s) != int32(i) {
+				t.Fatalf("step %d: the index does not find flow %d where it is", step, i)
+			}
 		}
 	}
 	for i, s := range snaps {

@@ -44,8 +44,8 @@ type event struct {
 // flows live in one slice, flows, which is also what a snapshot
 // publishes: snapshot sorts it in place and hands it out, and from then
 // on it is shared and never written again; the first change after that
-// copies it (copy on write). An index, a bounded.Table of keys to
-// positions, finds a flow by its key. So the table costs one list of
+// copies it (copy on write). An index of positions (posIndex) finds a
+// flow by its key. So the table costs one list of
 // flows (two while a change waits for the next snapshot) and a small
 // index, where it used to hold a slab of flows and publish a copy of
 // them each refresh. An event allocates nothing unless it is the first
@@ -56,8 +56,8 @@ type event struct {
 // It is not safe for concurrent use; the Collector guards it.
 type table struct {
 	limit int
-	// m maps a held flow's key to its position in flows.
-	m     *bounded.Table[flowKey, int32]
+	// x finds a held flow's position in flows by its key.
+	x     *posIndex
 	flows []model.Flow
 	// shared is set while flows is the slice the last snapshot got.
 	shared bool
@@ -72,7 +72,7 @@ func newTable(limit int) *table {
 	if limit <= 0 {
 		limit = DefaultMaxFlows
 	}
-	return &table{limit: limit, m: bounded.New[flowKey, int32](limit, hashFlowKey), flows: []model.Flow{}, dirty: true}
+	return &table{limit: limit, x: newPosIndex(), flows: []model.Flow{}, dirty: true}
 }
 
 func hashFlowKey(k flowKey) uint64 {
@@ -100,23 +100,24 @@ func (t *table) own() {
 // table marked truncated (the next dump picks the top flows again).
 func (t *table) apply(ev event) {
 	k := keyOf(&ev.flow)
-	pos, ok := t.m.Lookup(k)
+	h := hashFlowKey(k)
+	slot, ok := t.x.find(t.flows, k, h)
 	var old *model.Flow
 	if ok {
-		old = &t.flows[*pos]
+		old = &t.flows[t.x.pos(slot)]
 	}
 	switch ev.kind {
 	case evDestroy:
 		// A DESTROY for another entry with the same tuple (one the kernel
 		// replaced, its event late) leaves the held one alone.
 		if ok && (old.ID == ev.flow.ID || ev.flow.ID == 0 || old.ID == 0) {
-			t.remove(k, int(*pos))
+			t.remove(slot)
 		}
 		return
 	case evUpdate:
 		if ok {
 			t.own()
-			old = &t.flows[*pos]
+			old = &t.flows[t.x.pos(slot)]
 			if old.ID != ev.flow.ID && ev.flow.ID != 0 {
 				*old = ev.flow // a new entry under the same tuple
 			} else {
@@ -130,7 +131,7 @@ func (t *table) apply(ev event) {
 			// The old entry's DESTROY was lost or is still to come for a
 			// different id: the kernel has one entry per tuple, the new one.
 			t.own()
-			t.flows[*pos] = ev.flow
+			t.flows[t.x.pos(slot)] = ev.flow
 			t.dirty = true
 			return
 		}
@@ -143,21 +144,22 @@ func (t *table) apply(ev event) {
 	}
 	t.own()
 	t.flows = append(t.flows, ev.flow)
-	p, _ := t.m.Get(k)
-	*p = int32(len(t.flows) - 1)
+	t.x.insert(h, int32(len(t.flows)-1))
 	t.dirty = true
 }
 
-// remove deletes the flow of key k, at position i: the last flow takes
-// its place.
-func (t *table) remove(k flowKey, i int) {
+// remove deletes the flow whose position index slot holds: the last
+// flow takes its place.
+func (t *table) remove(slot int) {
 	t.own()
-	t.m.Delete(k)
+	i := int(t.x.pos(slot))
+	t.x.delete(slot)
 	last := len(t.flows) - 1
 	if i != last {
+		k := keyOf(&t.flows[last])
+		s, _ := t.x.find(t.flows, k, hashFlowKey(k))
+		t.x.set(s, int32(i))
 		t.flows[i] = t.flows[last]
-		p, _ := t.m.Lookup(keyOf(&t.flows[i]))
-		*p = int32(i)
 	}
 	t.flows[last] = model.Flow{}
 	t.flows = t.flows[:last]
@@ -170,10 +172,8 @@ func (t *table) snapshot() []model.Flow {
 	if !t.shared {
 		to := sortFlows(t.flows)
 		// Every flow moved from position i to to[i]: one pass over the
-		// index's slab, no lookup.
-		for _, p := range t.m.All() {
-			*p = to[*p]
-		}
+		// index, no lookup.
+		t.x.remap(to)
 		t.shared = true
 	}
 	return t.flows[:len(t.flows):len(t.flows)]
@@ -305,23 +305,26 @@ func (t *topN) down(i int) {
 func (t *table) replace(d *topN) {
 	for i := range d.flows {
 		f := &d.flows[i]
-		if p, ok := t.m.Lookup(keyOf(f)); ok {
-			if h := &t.flows[*p]; h.ID == f.ID && h.FirstSeen.Before(f.FirstSeen) {
+		k := keyOf(f)
+		if s, ok := t.x.find(t.flows, k, hashFlowKey(k)); ok {
+			if h := &t.flows[t.x.pos(s)]; h.ID == f.ID && h.FirstSeen.Before(f.FirstSeen) {
 				f.FirstSeen = h.FirstSeen
 			}
 		}
 	}
-	t.m.Reset()
+	t.x.reset()
 	fl := d.flows
 	n := 0
 	for i := range fl {
-		p, fresh := t.m.Get(keyOf(&fl[i]))
-		if !fresh {
-			fl[*p] = fl[i]
+		// The index holds positions in fl[:n], the flows kept so far.
+		k := keyOf(&fl[i])
+		h := hashFlowKey(k)
+		if s, ok := t.x.find(fl[:n], k, h); ok {
+			fl[t.x.pos(s)] = fl[i]
 			continue
 		}
 		fl[n] = fl[i]
-		*p = int32(n)
+		t.x.insert(h, int32(n))
 		n++
 	}
 	clear(fl[n:])
