@@ -29,17 +29,19 @@ func memoryLimit(live, floor int64) int64 {
 
 // gcHeadroom is the least garbage the heap may gather between two
 // collections (see gcPercent).
-const gcHeadroom = 16 << 20
+const gcHeadroom = 8 << 20
 
 // gcPercent is the GOGC for a live heap of live bytes: the heap may grow
-// by a sixteenth of the live heap, or gcHeadroom when that is more,
+// by a thirty-second of the live heap, or gcHeadroom when that is more,
 // before the next collection, and never by more than the live heap
-// (GOGC=100, the default, which is what a live heap of up to 16 MB
-// gets). The socket lists are filled again rather than thrown away
-// (docs/performance.md, "The TUI at 100k", round 3), so a TUI at 100,000
-// sockets makes a few MB of garbage a second (conntrack's dumps, the
-// UI): a small GOGC costs a collection every few seconds and keeps the
-// heap near the live one. Unlike a memory limit under the live heap plus
+// (GOGC=100, the default, which is what a live heap of up to 8 MB gets).
+// The socket and flow lists are filled again rather than thrown away
+// (docs/performance.md, "The TUI at 100k", rounds 3 and 4), so a TUI at
+// 100,000 sockets makes about 1 MB of garbage a second (the UI): a small
+// GOGC costs a collection every few seconds and keeps the heap near the
+// live one. The room is what the heap's peak has over the live heap,
+// which at 100,000 sockets already holds two socket lists and two flow
+// lists: 16 MB of room cost 16 MB of peak. Unlike a memory limit under the live heap plus
 // a socket list, it cannot make the GC run back to back while a
 // collection briefly holds one more list: the goal follows the live
 // heap of the last cycle.
@@ -47,7 +49,7 @@ func gcPercent(live int64) int {
 	if live <= 0 {
 		return 100
 	}
-	room := max(live/16, gcHeadroom)
+	room := max(live/32, gcHeadroom)
 	return int(min(100, 100*room/live))
 }
 

@@ -40,10 +40,10 @@ func TestGCPercent(t *testing.T) {
 		want int
 	}{
 		{"nothing live yet", 0, 100},
-		{"up to 16 MB: the default", 16 * mb, 100},
-		{"10k sockets: 16 MB of room", 40 * mb, 40},
-		{"100k sockets: 16 MB of room", 184 * mb, 8},
-		{"1M sockets: a sixteenth", 2000 * mb, 6},
+		{"up to 8 MB: the default", 8 * mb, 100},
+		{"10k sockets: 8 MB of room", 40 * mb, 20},
+		{"100k sockets: 8 MB of room", 184 * mb, 4},
+		{"1M sockets: a thirty-second", 2000 * mb, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,7 +6,8 @@ import "sync/atomic"
 // The sockets collector fills a list, and the tcp_info and rates its
 // sockets point to, again once nobody reads them any more, instead of
 // allocating 53 MB for every refresh at 100,000 sockets
-// (docs/performance.md, "The TUI at 100k"). A SocketsGen counts the
+// (docs/performance.md, "The TUI at 100k"); the conntrack collector does
+// the same with its flow lists (FlowsUpdate.Gen), 27 MB at 65,536 flows. A SocketsGen counts the
 // references to its list: one for each SocketsUpdate carrying it until a
 // Store has replaced it (or dropped it), one for each Lease. Store.Snapshot,
 // which hands the list out with no way to give it back, pins it: a pinned
@@ -51,12 +52,13 @@ func (g *SocketsGen) Free() bool {
 	return g.refs.Load() == 0 && !g.pinned.Load()
 }
 
-// Lease is one reader's hold on the socket list of a Snapshot it took
-// with Store.Hold: until Release, the list, and the TCP and Rate of its
-// sockets, are not filled again. A Lease is safe for concurrent use; its
-// zero value and nil hold nothing.
+// Lease is one reader's hold on the socket and flow lists of a Snapshot
+// it took with Store.Hold: until Release, the lists, and the TCP and Rate
+// of its sockets, are not filled again. A Lease is safe for concurrent
+// use; its zero value and nil hold nothing.
 type Lease struct {
-	g    *SocketsGen
+	g    *SocketsGen // the socket list's
+	f    *SocketsGen // the flow list's
 	done atomic.Bool
 }
 
@@ -64,18 +66,19 @@ type Lease struct {
 // reads it after the holder of l may have released l. l must not be
 // released yet. Nil-safe.
 func (l *Lease) Retain() *Lease {
-	if l == nil || l.g == nil {
+	if l == nil || l.g == nil && l.f == nil {
 		return &Lease{}
 	}
 	if l.done.Load() {
 		panic("model: Lease retained after its release")
 	}
-	return &Lease{g: l.g.Ref()}
+	return &Lease{g: l.g.Ref(), f: l.f.Ref()}
 }
 
 // Release gives the list back. Calling it again does nothing. Nil-safe.
 func (l *Lease) Release() {
-	if l != nil && l.g != nil && l.done.CompareAndSwap(false, true) {
+	if l != nil && l.done.CompareAndSwap(false, true) {
 		l.g.release()
+		l.f.release()
 	}
 }

@@ -51,7 +51,8 @@ func (u NetNSUpdate) apply(s *Store, snap *Snapshot) {
 	}
 	s.nsGen++
 	s.setSockets(snap, []Socket{}, nil)
-	snap.Sysctls, snap.Flows = []Sysctl{}, []Flow{}
+	s.setFlows(snap, []Flow{}, nil)
+	snap.Sysctls = []Sysctl{}
 	snap.Conntrack, snap.Capture, snap.Rules, snap.SysctlChanges = ConntrackStats{}, CaptureStats{}, nil, nil
 	// Counters: every collector's set goes but the drop monitor's.
 	var sets [][]Counter

@@ -31,6 +31,10 @@ type Snapshot struct {
 	// Flows is the conntrack table (at most ConntrackStats.FlowsLimit
 	// entries: see ConntrackStats.FlowsTruncated).
 	Flows []Flow `json:"flows"`
+	// FlowsSeq is to Flows what SocketsSeq is to Sockets: the conntrack
+	// collector fills a list nobody holds again too. Not part of the
+	// JSON.
+	FlowsSeq uint64 `json:"-"`
 	// Conntrack is the conntrack table's health; zero until the conntrack
 	// collector has run.
 	Conntrack ConntrackStats `json:"conntrack,omitzero"`

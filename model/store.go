@@ -38,10 +38,13 @@ type SysctlsUpdate struct {
 	Sysctls []Sysctl
 }
 
-// FlowsUpdate replaces the conntrack flow table.
+// FlowsUpdate replaces the conntrack flow table. Gen, when set, is the
+// list's lifetime with a reference taken for this update, as in
+// SocketsUpdate.
 type FlowsUpdate struct {
 	At    time.Time
 	Flows []Flow
+	Gen   *SocketsGen
 }
 
 // ConntrackStatsUpdate replaces the conntrack table's statistics.
@@ -101,8 +104,9 @@ type Store struct {
 	// nothing.
 	nsGen uint64
 	// sockGen is the lifetime of cur.Sockets (nil when its publisher
-	// gave none); the Store holds one reference to it.
-	sockGen *SocketsGen
+	// gave none); the Store holds one reference to it. flowGen is that
+	// of cur.Flows.
+	sockGen, flowGen *SocketsGen
 }
 
 // NewStore returns an empty Store for the given host and kernel release,
@@ -139,25 +143,26 @@ func NewStoreFrom(snap Snapshot) *Store {
 }
 
 // Snapshot returns the current snapshot. It is safe to keep and read from
-// any goroutine; it never changes. Its socket list is never filled again
-// (see SocketsGen): a reader that takes a snapshot every refresh should
-// use Hold.
+// any goroutine; it never changes. Its socket and flow lists are never
+// filled again (see SocketsGen): a reader that takes a snapshot every
+// refresh should use Hold.
 func (s *Store) Snapshot() Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sockGen.pin()
+	s.flowGen.pin()
 	return s.cur
 }
 
 // Hold returns the current snapshot, as Snapshot does, and a Lease on its
-// socket list: the snapshot never changes until the Lease is released;
-// after that its Sockets (and their TCP and Rate) must not be read, since
-// the sockets collector may fill the list again. The rest of the
-// snapshot stays valid.
+// socket and flow lists: the snapshot never changes until the Lease is
+// released; after that its Sockets (and their TCP and Rate) and Flows
+// must not be read, since the collectors may fill the lists again. The
+// rest of the snapshot stays valid.
 func (s *Store) Hold() (Snapshot, *Lease) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.cur, &Lease{g: s.sockGen.Ref()}
+	return s.cur, &Lease{g: s.sockGen.Ref(), f: s.flowGen.Ref()}
 }
 
 // SocketsSeq returns the current snapshot's SocketsSeq: whether a
@@ -183,6 +188,14 @@ func (s *Store) setSockets(snap *Snapshot, socks []Socket, g *SocketsGen) {
 	s.sockGen = g
 	snap.Sockets = socks
 	snap.SocketsSeq = snap.Seq + 1 // the Seq this update gets
+}
+
+// setFlows is setSockets for the flow list.
+func (s *Store) setFlows(snap *Snapshot, flows []Flow, g *SocketsGen) {
+	s.flowGen.release()
+	s.flowGen = g
+	snap.Flows = flows
+	snap.FlowsSeq = snap.Seq + 1
 }
 
 // Publish applies u and wakes every subscriber.
@@ -221,8 +234,13 @@ func (p *ScopedPublisher) Publish(u Update) {
 	p.s.mu.Lock()
 	if p.s.nsGen == p.gen {
 		p.s.applyLocked(u)
-	} else if su, ok := u.(SocketsUpdate); ok {
-		su.Gen.release()
+	} else {
+		switch u := u.(type) {
+		case SocketsUpdate:
+			u.Gen.release()
+		case FlowsUpdate:
+			u.Gen.release()
+		}
 	}
 	p.s.mu.Unlock()
 }
@@ -285,7 +303,7 @@ func (u FlowsUpdate) apply(s *Store, snap *Snapshot) {
 	if u.Flows == nil {
 		u.Flows = []Flow{}
 	}
-	snap.Flows = u.Flows
+	s.setFlows(snap, u.Flows, u.Gen)
 	snap.TakenAt = later(snap.TakenAt, u.At)
 }
 

@@ -171,7 +171,7 @@ func (p *flowView) Update(msg tea.Msg) (page, tea.Cmd) {
 	return p, nil
 }
 
-func (p *flowView) sameRows(a, b model.Snapshot) bool { return sameSlice(a.Flows, b.Flows) }
+func (p *flowView) sameRows(a, b model.Snapshot) bool { return sameFlows(&a, &b) }
 func (p *flowView) count() int                        { return len(p.snap.Flows) }
 func (p *flowView) include(int) bool                  { return true }
 func (p *flowView) key(i int) flowKey {

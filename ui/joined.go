@@ -41,8 +41,9 @@ type joinView struct {
 	joinSocks []model.Socket
 	joinSeq   uint64 // joinSocks' SocketsSeq
 	joinFlows []model.Flow
-	orphans   int // flows without a local socket
-	matched   int // sockets with a flow
+	joinFSeq  uint64 // joinFlows' FlowsSeq
+	orphans   int    // flows without a local socket
+	matched   int    // sockets with a flow
 
 	ord sockOrder
 }
@@ -125,7 +126,7 @@ func (p *joinView) Title() string { return "Connections" }
 // keeps the order when the sort reads only the sockets (the flows change
 // every few seconds; re-sorting 50,000 sockets for them is waste).
 func (p *joinView) SetSnapshot(s model.Snapshot) {
-	if sameSockets(&p.snap, &s) && !sameSlice(p.snap.Flows, s.Flows) && !p.sorts[p.sortIdx].joined {
+	if sameSockets(&p.snap, &s) && !sameFlows(&p.snap, &s) && !p.sorts[p.sortIdx].joined {
 		p.snap = s
 		p.hayValid = false
 		p.dirty = true
@@ -148,11 +149,11 @@ func (p *joinView) Sync() {
 // joined already.
 func (p *joinView) joinNow() {
 	socks, flows := p.snap.Sockets, p.snap.Flows
-	if p.join != nil && sameSlice(socks, p.joinSocks) && p.joinSeq == p.snap.SocketsSeq && sameSlice(flows, p.joinFlows) {
+	if p.join != nil && sameSlice(socks, p.joinSocks) && p.joinSeq == p.snap.SocketsSeq && sameSlice(flows, p.joinFlows) && p.joinFSeq == p.snap.FlowsSeq {
 		return
 	}
 	rows := model.JoinSocketsFlows(socks, flows)
-	p.join, p.joinSocks, p.joinSeq, p.joinFlows = rows[:len(socks)], socks, p.snap.SocketsSeq, flows
+	p.join, p.joinSocks, p.joinSeq, p.joinFlows, p.joinFSeq = rows[:len(socks)], socks, p.snap.SocketsSeq, flows, p.snap.FlowsSeq
 	p.orphans = len(rows) - len(socks)
 	p.matched = 0
 	for _, r := range p.join {
@@ -198,7 +199,7 @@ func (p *joinView) Update(msg tea.Msg) (page, tea.Cmd) {
 }
 
 func (p *joinView) sameRows(a, b model.Snapshot) bool {
-	return sameSockets(&a, &b) && sameSlice(a.Flows, b.Flows)
+	return sameSockets(&a, &b) && sameFlows(&a, &b)
 }
 func (p *joinView) count() int       { return len(p.snap.Sockets) }
 func (p *joinView) include(int) bool { return true }

@@ -57,6 +57,12 @@ func sameSockets(a, b *model.Snapshot) bool {
 	return a.SocketsSeq == b.SocketsSeq && sameSlice(a.Sockets, b.Sockets)
 }
 
+// sameFlows is sameSockets for the flow list (the conntrack collector
+// fills lists again too: model.Snapshot.FlowsSeq).
+func sameFlows(a, b *model.Snapshot) bool {
+	return a.FlowsSeq == b.FlowsSeq && sameSlice(a.Flows, b.Flows)
+}
+
 // sameSlice reports whether a and b are the same slice (not merely equal).
 func sameSlice[T any](a, b []T) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])

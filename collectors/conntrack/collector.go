@@ -194,13 +194,15 @@ func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error
 
 	c.mu.Lock()
 	var flows []model.Flow
+	var gen *model.SocketsGen
 	if c.tab.dirty {
 		flows = c.tab.snapshot()
+		gen = c.tab.life.Ref() // before the table may change again: see table.takeList
 		c.tab.dirty = false
 	}
 	c.mu.Unlock()
 	if flows != nil {
-		pub.Publish(model.FlowsUpdate{At: now, Flows: flows})
+		pub.Publish(model.FlowsUpdate{At: now, Flows: flows, Gen: gen})
 	}
 	st = c.publishStats(pub, st)
 	pub.Publish(model.CountersUpdate{Collector: Name, At: now, Counters: counters(st)})
@@ -504,7 +506,15 @@ func (c *Collector) dump(ctx context.Context, hint int) error {
 			return dumpFast(ctx, c.dumpConn, now, start, fn)
 		}
 	}
-	bad, err := do(ctx, start, func() { d = newTopN(c.cfg.MaxFlows, hint) }, func(f *model.Flow) { d.add(*f) })
+	bad, err := do(ctx, start, func() {
+		if d != nil { // tried again
+			d.reset()
+			return
+		}
+		c.mu.Lock()
+		d = c.tab.newTopN(hint)
+		c.mu.Unlock()
+	}, func(f *model.Flow) { d.add(*f) })
 	end := c.cfg.Now()
 
 	c.mu.Lock()
@@ -513,6 +523,9 @@ func (c *Collector) dump(ctx context.Context, hint int) error {
 	c.st.DecodeErrors += bad
 	if err != nil {
 		c.needResync = true
+		if d != nil {
+			c.tab.keepList(d.flows, d.life) // never published: free
+		}
 		for _, e := range c.pending {
 			c.tab.apply(e)
 		}

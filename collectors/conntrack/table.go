@@ -45,11 +45,12 @@ type event struct {
 // publishes: snapshot sorts it in place and hands it out, and from then
 // on it is shared and never written again; the first change after that
 // copies it (copy on write). An index of positions (posIndex) finds a
-// flow by its key. So the table costs one list of
-// flows (two while a change waits for the next snapshot) and a small
-// index, where it used to hold a slab of flows and publish a copy of
-// them each refresh. An event allocates nothing unless it is the first
-// change after a snapshot.
+// flow by its key. A list published is filled again, by a later copy or
+// dump, once nobody reads it (its life, a model.SocketsGen, is free):
+// the table keeps maxSpareLists of them (spare) instead of allocating 27
+// MB at 65,536 flows for every dump (docs/performance.md, "The TUI at
+// 100k", round 4). So the table costs one list of flows, two once a dump
+// or a change after a snapshot has needed a second, and a small index.
 // Past the limit a new flow is not held (truncated is set) rather than
 // evicting one: the kernel is the source of truth, and the next dump
 // picks the flows with the most bytes again (topN).
@@ -59,6 +60,14 @@ type table struct {
 	// x finds a held flow's position in flows by its key.
 	x     *posIndex
 	flows []model.Flow
+	// life is flows' lifetime once published (a snapshot hands it out).
+	life *model.SocketsGen
+	// spare are lists published before, their memory (length 0) and
+	// lifetime, oldest first: filled again once free (takeList).
+	spare []flowList
+	// made and reused count the lists takeList allocated and those it
+	// filled again (tests read them).
+	made, reused uint64
 	// shared is set while flows is the slice the last snapshot got.
 	shared bool
 	// truncated is set when the kernel had more entries than limit at the
@@ -72,7 +81,49 @@ func newTable(limit int) *table {
 	if limit <= 0 {
 		limit = DefaultMaxFlows
 	}
-	return &table{limit: limit, x: newPosIndex(), flows: []model.Flow{}, dirty: true}
+	return &table{limit: limit, x: newPosIndex(), flows: []model.Flow{}, life: new(model.SocketsGen), dirty: true}
+}
+
+// maxSpareLists bounds the published lists a table keeps to fill again:
+// the one the Store (and the screen) had before the current one. A
+// table whose lists are held longer (a paused screen, a reader that
+// pins them with Store.Snapshot) allocates new ones, as it always did.
+const maxSpareLists = 1
+
+// flowList is the memory of a list of flows a table filled, and its
+// lifetime once published.
+type flowList struct {
+	mem  []model.Flow // length 0, its capacity the list's
+	life *model.SocketsGen
+}
+
+// takeList returns the memory of a spare list nobody reads any more
+// (length 0) and its lifetime, or else a new list of capacity hint and a
+// new lifetime. The list is no longer spare.
+func (t *table) takeList(hint int) ([]model.Flow, *model.SocketsGen) {
+	for i, l := range t.spare {
+		if l.life.Free() {
+			t.spare = append(t.spare[:i], t.spare[i+1:]...)
+			t.reused++
+			return l.mem, l.life
+		}
+	}
+	t.made++
+	return make([]model.Flow, 0, hint), new(model.SocketsGen)
+}
+
+// keepList keeps the memory of flows, of lifetime life, to fill again
+// once free; past maxSpareLists the oldest is let go (to the garbage
+// collector, once its readers are done). A list never published is free
+// at once.
+func (t *table) keepList(flows []model.Flow, life *model.SocketsGen) {
+	if cap(flows) == 0 {
+		return
+	}
+	t.spare = append(t.spare, flowList{flows[:0], life})
+	if len(t.spare) > maxSpareLists {
+		t.spare = append(t.spare[:0], t.spare[1:]...)
+	}
 }
 
 func hashFlowKey(k flowKey) uint64 {
@@ -91,7 +142,10 @@ func (t *table) own() {
 		return
 	}
 	n := len(t.flows)
-	t.flows = append(make([]model.Flow, 0, min(t.limit, n+n/8+16)), t.flows...)
+	mem, life := t.takeList(min(t.limit, n+n/8+16))
+	old, oldLife := t.flows, t.life
+	t.flows, t.life = append(mem, old...), life
+	t.keepList(old, oldLife) // free once the snapshots that have it are let go
 	t.shared = false
 }
 
@@ -167,7 +221,10 @@ func (t *table) remove(slot int) {
 }
 
 // snapshot returns the held flows, sorted as sortFlows does. The slice is
-// shared with the table until its next change and must not be written.
+// shared with the table until its next change and must not be written. A
+// reader that publishes it takes a reference to t.life (Ref) before the
+// table changes again: the table fills its memory again once life is
+// free.
 func (t *table) snapshot() []model.Flow {
 	if !t.shared {
 		to := sortFlows(t.flows)
@@ -247,13 +304,29 @@ func compareTuples(a, b *model.Flow) int {
 type topN struct {
 	limit int
 	flows []model.Flow
-	heap  []int32 // indexes into flows; built when flows is full
+	life  *model.SocketsGen // flows' lifetime, when a table's list
+	heap  []int32           // indexes into flows; built when flows is full
 	seen  int
 }
 
 // newTopN returns a topN for limit flows expecting about hint of them.
 func newTopN(limit, hint int) *topN {
-	return &topN{limit: limit, flows: make([]model.Flow, 0, min(limit, max(hint, 1024)))}
+	return &topN{limit: limit, flows: make([]model.Flow, 0, topNCap(limit, hint)), life: new(model.SocketsGen)}
+}
+
+func topNCap(limit, hint int) int { return min(limit, max(hint, 1024)) }
+
+// newTopN returns a topN for t's limit of flows, expecting about hint of
+// them, in a list of t's (takeList); t.keepList takes it back if the
+// dump fails.
+func (t *table) newTopN(hint int) *topN {
+	mem, life := t.takeList(topNCap(t.limit, hint))
+	return &topN{limit: t.limit, flows: mem, life: life}
+}
+
+// reset empties d for a dump tried again.
+func (d *topN) reset() {
+	d.flows, d.heap, d.seen = d.flows[:0], nil, 0
 }
 
 func (t *topN) add(f model.Flow) {
@@ -328,7 +401,9 @@ func (t *table) replace(d *topN) {
 		n++
 	}
 	clear(fl[n:])
-	t.flows, t.shared = fl[:n], false
+	old, oldLife := t.flows, t.life
+	t.flows, t.life, t.shared = fl[:n], d.life, false
+	t.keepList(old, oldLife)
 	d.flows = nil
 	t.truncated = d.seen > len(fl)
 	t.dirty = true
