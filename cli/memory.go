@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
+	"time"
 )
 
 // memoryFloor is the soft memory limit the TUI starts with: below about
@@ -28,28 +29,35 @@ func memoryLimit(live, floor int64) int64 {
 }
 
 // gcHeadroom is the least garbage the heap may gather between two
-// collections (see gcPercent).
-const gcHeadroom = 8 << 20
+// collections (see gcPercent); startHeadroom is that of the first
+// startFor of the TUI.
+const (
+	gcHeadroom    = 8 << 20
+	startHeadroom = 32 << 20
+	startFor      = 3 * time.Second
+)
 
 // gcPercent is the GOGC for a live heap of live bytes: the heap may grow
-// by a thirty-second of the live heap, or gcHeadroom when that is more,
-// before the next collection, and never by more than the live heap
-// (GOGC=100, the default, which is what a live heap of up to 8 MB gets).
+// by a thirty-second of the live heap, or room when that is more, before
+// the next collection, and never by more than the live heap (GOGC=100,
+// the default, which is what a live heap of up to room gets).
+//
 // The socket and flow lists are filled again rather than thrown away
 // (docs/performance.md, "The TUI at 100k", rounds 3 and 4), so a TUI at
-// 100,000 sockets makes about 1 MB of garbage a second (the UI): a small
-// GOGC costs a collection every few seconds and keeps the heap near the
-// live one. The room is what the heap's peak has over the live heap,
-// which at 100,000 sockets already holds two socket lists and two flow
-// lists: 16 MB of room cost 16 MB of peak. Unlike a memory limit under the live heap plus
-// a socket list, it cannot make the GC run back to back while a
-// collection briefly holds one more list: the goal follows the live
-// heap of the last cycle.
-func gcPercent(live int64) int {
+// 100,000 sockets makes about 1 MB of garbage a second (the UI): with
+// gcHeadroom of room a collection every few seconds keeps the heap's peak
+// 8 MB over the live heap, which at 100,000 sockets holds two socket
+// lists and two flow lists already. Unlike a memory limit under the live
+// heap plus a socket list, it cannot make the GC run back to back while
+// a collection briefly holds one more list: the goal follows the live
+// heap of the last cycle. In the first seconds, while the heap grows
+// from nothing to all of that, startHeadroom: 8 MB made 20 collections
+// before the first frame, whose assists slowed the first dump's decoding.
+func gcPercent(live, room int64) int {
 	if live <= 0 {
 		return 100
 	}
-	room := max(live/32, gcHeadroom)
+	room = max(live/32, room)
 	return int(min(100, 100*room/live))
 }
 
@@ -78,8 +86,9 @@ func tuneMemory(ctx context.Context, floor int64) {
 	if limitSet && gogcSet {
 		return
 	}
-	var mu sync.Mutex // set runs on the cleanup goroutine and here
+	var mu sync.Mutex // set runs on the cleanup goroutine, a timer and here
 	percent := 100
+	room := int64(startHeadroom)
 	set := func() {
 		mu.Lock()
 		defer mu.Unlock()
@@ -90,13 +99,22 @@ func tuneMemory(ctx context.Context, floor int64) {
 		if !limitSet {
 			debug.SetMemoryLimit(memoryLimit(live, floor))
 		}
-		if p := gcPercent(live); !gogcSet && p != percent {
+		if p := gcPercent(live, room); !gogcSet && p != percent {
 			debug.SetGCPercent(p)
 			percent = p
 		}
 	}
 	set()
 	afterEachGC(ctx, set)
+	time.AfterFunc(startFor, func() {
+		if ctx.Err() != nil {
+			return
+		}
+		mu.Lock()
+		room = gcHeadroom
+		mu.Unlock()
+		set()
+	})
 }
 
 // afterEachGC calls fn after every garbage collection until ctx is done:

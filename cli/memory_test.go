@@ -35,20 +35,22 @@ func TestMemoryLimit(t *testing.T) {
 func TestGCPercent(t *testing.T) {
 	const mb = 1 << 20
 	tests := []struct {
-		name string
-		live int64
-		want int
+		name       string
+		live, room int64
+		want       int
 	}{
-		{"nothing live yet", 0, 100},
-		{"up to 8 MB: the default", 8 * mb, 100},
-		{"10k sockets: 8 MB of room", 40 * mb, 20},
-		{"100k sockets: 8 MB of room", 184 * mb, 4},
-		{"1M sockets: a thirty-second", 2000 * mb, 3},
+		{"nothing live yet", 0, gcHeadroom, 100},
+		{"up to 8 MB: the default", 8 * mb, gcHeadroom, 100},
+		{"10k sockets: 8 MB of room", 40 * mb, gcHeadroom, 20},
+		{"100k sockets: 8 MB of room", 184 * mb, gcHeadroom, 4},
+		{"1M sockets: a thirty-second", 2000 * mb, gcHeadroom, 3},
+		{"starting: 32 MB of room", 100 * mb, startHeadroom, 32},
+		{"starting, 1M sockets: a thirty-second", 2000 * mb, startHeadroom, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := gcPercent(tt.live); got != tt.want {
-				t.Errorf("gcPercent(%d) = %d, want %d", tt.live, got, tt.want)
+			if got := gcPercent(tt.live, tt.room); got != tt.want {
+				t.Errorf("gcPercent(%d, %d) = %d, want %d", tt.live, tt.room, got, tt.want)
 			}
 		})
 	}
@@ -72,7 +74,7 @@ func TestTuneMemory(t *testing.T) {
 	}
 	os.Unsetenv("GOGC")
 	tuneMemory(ctx, 1<<40)
-	if got, want := debug.SetGCPercent(100), gcPercent(liveHeap()); got != want {
+	if got, want := debug.SetGCPercent(100), gcPercent(liveHeap(), startHeadroom); got != want {
 		t.Errorf("GOGC %d, want %d (gcPercent of the live heap)", got, want)
 	}
 
