@@ -99,7 +99,9 @@ func tui100kRun(b *testing.B, ns, bin, run string) (time.Duration, float64, floa
 	time.Sleep(30 * time.Second)
 	t1, c1 := time.Now(), cpuTicks(b, pid)
 	hwm := vmHWM(b, pid)
-	b.Logf("run %s at exit: %s", run, rssParts(pid))
+	// On stderr, not b.Logf: a benchmark's log is cut after a few lines,
+	// which the rounds' results fill.
+	fmt.Fprintf(os.Stderr, "run %s at exit: %s\n", run, rssParts(pid))
 	p.stop()
 	if out := os.Getenv("TUI100K_OUT"); out != "" {
 		if err := os.WriteFile(out+"."+run, p.since(0), 0o644); err != nil {
