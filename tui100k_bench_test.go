@@ -58,7 +58,9 @@ for i in range(50000):
 		for r := range max(1, rounds) {
 			for i, bin := range bins {
 				first, cpu, mb := tui100kRun(b, ns, bin, fmt.Sprintf("%d.%d", r, i))
-				b.Logf("round %d %s: first frame %.3f s, CPU %.2f%% of one core, peak RSS %.1f MB, load average %s", r, bin, first.Seconds(), cpu, mb, loadavg())
+				line := fmt.Sprintf("round %d %s: first frame %.3f s, CPU %.2f%% of one core, peak RSS %.1f MB, load average %s", r, bin, first.Seconds(), cpu, mb, loadavg())
+				b.Log(line)
+				fmt.Fprintln(os.Stderr, line) // all of them: the log is cut past a few lines
 				b.ReportMetric(first.Seconds(), "s-first-frame")
 				b.ReportMetric(cpu, "%-of-one-core")
 				b.ReportMetric(mb, "MB-peak-RSS")
