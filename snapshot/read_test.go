@@ -21,9 +21,10 @@ import (
 )
 
 // CmpOpts compare snapshots (netip values have unexported fields; a
-// snapshot's SocketsSeq is its Store's, not part of the file).
+// snapshot's SocketsSeq and FlowsSeq are its Store's, not part of the
+// file).
 var cmpOpts = []cmp.Option{
-	cmpopts.IgnoreFields(model.Snapshot{}, "SocketsSeq"),
+	cmpopts.IgnoreFields(model.Snapshot{}, "SocketsSeq", "FlowsSeq"),
 	cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
 	cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b }),
 	cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),

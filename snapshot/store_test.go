@@ -74,8 +74,8 @@ func TestDiffStoreKeepsEverySection(t *testing.T) {
 	b.NetNS = &model.NetNS{Inode: 7, Name: "blue"}
 	got := DiffStore(a, b).Snapshot()
 	recounted := map[string]bool{"Counters": true, "DropMonitor": true, "DropTrace": true, "StartedAt": true, "Seq": true,
-		// The store's own sequence of socket lists (not in the JSON).
-		"SocketsSeq": true}
+		// The store's own sequences of socket and flow lists (not in the JSON).
+		"SocketsSeq": true, "FlowsSeq": true}
 	gv, bv := reflect.ValueOf(got), reflect.ValueOf(b)
 	for i := range bv.NumField() {
 		name := bv.Type().Field(i).Name

@@ -55,6 +55,9 @@ type flowView struct {
 
 	ord   []flowOrd
 	ordOf *model.Flow
+	// ordSeq is ordOf's FlowsSeq: the conntrack collector fills the
+	// memory of a list nobody holds again.
+	ordSeq uint64
 }
 
 func newFlowView(c Common, deps []string) *flowView {
@@ -124,7 +127,7 @@ func newFlowView(c Common, deps []string) *flowView {
 // are those of the same rows already.
 func (p *flowView) buildOrd() {
 	fs := p.snap.Flows
-	if len(p.ord) == len(fs) && (len(fs) == 0 || p.ordOf == &fs[0]) {
+	if len(p.ord) == len(fs) && (len(fs) == 0 || p.ordOf == &fs[0] && p.ordSeq == p.snap.FlowsSeq) {
 		return
 	}
 	p.ord = p.ord[:0]
@@ -137,7 +140,7 @@ func (p *flowView) buildOrd() {
 		})
 	}
 	if len(fs) > 0 {
-		p.ordOf = &fs[0]
+		p.ordOf, p.ordSeq = &fs[0], p.snap.FlowsSeq
 	}
 }
 

@@ -118,3 +118,49 @@ func TestJoinFollowsRefilledList(t *testing.T) {
 	store.Publish(model.SocketsUpdate{Sockets: buf})
 	check("the list filled again")
 }
+
+// TestViewsFollowRefilledFlows: the flows view's order and the joined
+// view's join are computed again for a flow list filled again in the
+// same memory (the conntrack collector fills a list nobody holds again),
+// told apart by FlowsSeq: they are what a fresh copy of the list gives.
+func TestViewsFollowRefilledFlows(t *testing.T) {
+	store := flowStore()
+	snap, lease := store.Hold()
+	buf := slices.Clone(snap.Flows)
+	lease.Release()
+	store.Publish(model.FlowsUpdate{Flows: buf})
+	a := newTestApp(t, store, Options{}, 120, 40)
+	show := func(a *App, keys ...string) (flows []model.Flow, join []model.SocketFlow) {
+		send(a, keys...)
+		a.apply()
+		a.View()
+		p := conns(a)
+		for _, i := range p.flows.order {
+			flows = append(flows, p.flows.snap.Flows[i])
+		}
+		return flows, p.joined.join
+	}
+	show(a, "v")      // the flows view
+	show(a, "v", "v") // the joined view, and back to the sockets view
+	// The same memory, other flows: bytes moved between them so that the
+	// order by bytes changes, and the list reversed.
+	for i := range buf {
+		buf[i].OrigBytes = uint64(1000 * (i + 1))
+	}
+	slices.Reverse(buf)
+	store.Publish(model.FlowsUpdate{Flows: buf})
+
+	fresh := flowStore()
+	fresh.Publish(model.FlowsUpdate{Flows: slices.Clone(buf)})
+	b := newTestApp(t, fresh, Options{}, 120, 40)
+	gotFlows, _ := show(a, "v") // the flows view
+	wantFlows, _ := show(b, "v")
+	if diff := cmp.Diff(wantFlows, gotFlows, cmp.Comparer(func(x, y model.Flow) bool { return x == y })); diff != "" {
+		t.Errorf("flows in the flows view's order (-fresh copy +refilled):\n%s", diff)
+	}
+	_, gotJoin := show(a, "v") // the joined view
+	_, wantJoin := show(b, "v")
+	if diff := cmp.Diff(wantJoin, gotJoin); diff != "" {
+		t.Errorf("the joined view's join (-fresh copy +refilled):\n%s", diff)
+	}
+}
