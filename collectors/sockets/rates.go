@@ -100,11 +100,7 @@ func (r *rateTracker) alloc(cookie uint64) int32 {
 // update. now is a monotonic time (any origin; the same for every call).
 func (r *rateTracker) update(socks []model.Socket, now time.Duration) {
 	if r.index == nil {
-		// Sized for the first table (and a little more), not grown to it
-		// by doubling: 3-4 MB less at 100,000 sockets.
-		n := len(socks) + len(socks)/32
-		r.index = make(map[uint64]int32, n)
-		r.slots = make([]rateState, 0, n)
+		r.index = map[uint64]int32{}
 	}
 	r.gen++
 	if r.gen == 0 {
