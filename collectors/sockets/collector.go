@@ -89,8 +89,11 @@ type Collector struct {
 	openIter func() (*tcpIter, error)
 	iter     *tcpIter
 	iterDown error
-	owners   *owners
-	last     int // sockets in the previous collection, to size the next
+	// diagTCP counts collections that read TCP from sock_diag while the
+	// iterator was not yet tried (see tcpIterator).
+	diagTCP int
+	owners  *owners
+	last    int // sockets in the previous collection, to size the next
 	// namesAt is when the interface name cache was last emptied.
 	namesAt time.Time
 	// rates turns tcp_info counters into rates; clock is its time base.
@@ -583,6 +586,13 @@ func (c *Collector) fromDiag(ctx context.Context, out []model.Socket, counts soc
 // it on first use; nil when TCP comes from sock_diag (asked for, or the
 // iterator unavailable: iterDown says why). With Options.TCPSource
 // TCPSourceIter, an unavailable iterator is an error.
+//
+// Unless asked for, the iterator is first tried at a Collector's second
+// collection: loading it (parsing the kernel's BTF, the verifier) costs
+// about 50 ms of CPU once, more than it saves on one collection below
+// about 100,000 sockets, so a one-shot command (snapshot, top's first
+// line) does not pay for it and the TUI's first frame does not wait for
+// it.
 func (c *Collector) tcpIterator() (*tcpIter, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -593,6 +603,10 @@ func (c *Collector) tcpIterator() (*tcpIter, error) {
 	}
 	if c.iter != nil || c.openIter == nil || c.closed {
 		return c.iter, nil
+	}
+	if c.opts.TCPSource == "" && c.diagTCP == 0 {
+		c.diagTCP++
+		return nil, nil
 	}
 	if c.iterDown == nil {
 		it, err := c.openIter()

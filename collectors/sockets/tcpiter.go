@@ -15,6 +15,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
@@ -185,7 +186,10 @@ func loadTCPIter() (*tcpIterProg, error) {
 		return nil, fmt.Errorf("kernel BTF: struct tcp_info of %d bytes", ti.Size)
 	}
 	p := &tcpIterProg{conv: jiffies{hz: hz}, infoLen: uint16(ti.Size)}
-	if err := loadTcpiterObjects(&p.objs, nil); err != nil {
+	// The kernel's BTF, parsed once for the size above and the program's
+	// CO-RE relocations.
+	opts := &ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: spec}}
+	if err := loadTcpiterObjects(&p.objs, opts); err != nil {
 		return nil, fmt.Errorf("load the TCP iterator: %w", err)
 	}
 	p.it, err = link.AttachIter(link.IterOptions{Program: p.objs.Tcpiter})

@@ -498,3 +498,49 @@ func TestIntegrationTCPIterOracle(t *testing.T) {
 	}
 	t.Fatalf("ss -tanieH (-) vs the iterator (+) in 10 attempts; last:\n%s", last)
 }
+
+// TestIntegrationTCPIterDefault: by default the first collection reads
+// TCP from sock_diag and later ones from the iterator; $NETLENS_TCP_SOURCE
+// keeps sock_diag; an iterator that cannot be loaded leaves TCP on
+// sock_diag with the reason in Stats and Note, and a forced one is an
+// error, not a fall back to /proc/net.
+func TestIntegrationTCPIterDefault(t *testing.T) {
+	ns := tcpIterEnv(t)
+	fd := ns.FD(t)
+	ctx := context.Background()
+	sources := func(c *Collector) []string {
+		t.Helper()
+		var got []string
+		for range 3 {
+			if _, _, err := c.Sockets(ctx); err != nil {
+				t.Fatal(err)
+			}
+			st := c.Stats()
+			got = append(got, st.TCPSource+" | "+c.Source()+" | "+st.TCPFallbackReason+" | "+c.Note())
+		}
+		c.Close()
+		return got
+	}
+	iter := TCPSourceIter + " | sock_diag (tcp from iter/tcp) |  | "
+	diag := TCPSourceSockDiag + " | sock_diag |  | "
+	if diff := gocmp.Diff([]string{diag, iter, iter}, sources(New(Options{NetNS: fd, NoOwners: true}))); diff != "" {
+		t.Errorf("default (-want +got)\n%s", diff)
+	}
+	t.Setenv(TCPSourceEnv, TCPSourceSockDiag)
+	if diff := gocmp.Diff([]string{diag, diag, diag}, sources(New(Options{NetNS: fd, NoOwners: true}))); diff != "" {
+		t.Errorf("%s=%s (-want +got)\n%s", TCPSourceEnv, TCPSourceSockDiag, diff)
+	}
+	t.Setenv(TCPSourceEnv, "")
+	c := New(Options{NetNS: fd, NoOwners: true})
+	c.openIter = func() (*tcpIter, error) { return nil, errors.New("no BTF") }
+	down := TCPSourceSockDiag + " | sock_diag | iter/tcp unavailable: no BTF | TCP from sock_diag: iter/tcp unavailable: no BTF"
+	if diff := gocmp.Diff([]string{diag, down, down}, sources(c)); diff != "" {
+		t.Errorf("iterator unavailable (-want +got)\n%s", diff)
+	}
+	c = New(Options{NetNS: fd, NoOwners: true, TCPSource: TCPSourceIter})
+	c.openIter = func() (*tcpIter, error) { return nil, fmt.Errorf("load: %w", syscall.EPERM) }
+	if _, st, err := c.Sockets(ctx); err == nil || !strings.Contains(err.Error(), "iter/tcp unavailable") || st.Source == SourceProcNet {
+		t.Errorf("forced iterator unavailable: source %q, error %v", st.Source, err)
+	}
+	c.Close()
+}
