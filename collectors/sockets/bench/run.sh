@@ -102,13 +102,21 @@ for n in $SIZES; do
 		}
 		/^BenchmarkDumpTCPInfo\// {
 			split($1, p, "[=-]"); v = p[2]
-			for (i = 1; i <= NF; i++) { if ($(i+1) == "ns/op") ns[v, ++cnt[v]] = $i; if ($(i+1) == "sockets") socks = $i }
+			k = ++cnt[v]
+			for (i = 1; i <= NF; i++) {
+				if ($(i+1) == "ns/op") ns[v, k] = $i
+				if ($(i+1) == "cpu-ms/op") cpu[v, k] = $i
+				if ($(i+1) == "sockets") socks = $i
+			}
 		}
 		END {
-			for (v in cnt) { for (i = 1; i <= cnt[v]; i++) a[i] = ns[v, i]; m[v] = median(a, cnt[v]) }
-			printf "| %s | %d | %.1f ms | %.1f ms | **%.2fx** | %.1f ms | %.0f ns | %.1f ms | **%.2fx** |\n", label, socks,
+			for (v in cnt) {
+				for (i = 1; i <= cnt[v]; i++) a[i] = ns[v, i]; m[v] = median(a, cnt[v])
+				for (i = 1; i <= cnt[v]; i++) a[i] = cpu[v, i]; c[v] = median(a, cnt[v])
+			}
+			printf "| %s | %d | %.1f ms | %.1f ms | **%.2fx** | %.1f ms | %.0f ns | %.1f ms | **%.2fx** | %.1f / %.1f / %.1f ms | **%.2fx** |\n", label, socks,
 				m["without"] / 1e6, m["with"] / 1e6, m["with"] / m["without"], m["with+rates"] / 1e6, (m["with"] - m["without"]) / socks,
-				m["iter"] / 1e6, m["iter"] / m["with"]
+				m["iter"] / 1e6, m["iter"] / m["with"], c["without"], c["with"], c["iter"], c["iter"] / c["with"]
 		}' "$tmp/ti.$n.txt" | tee -a "$tirows"
 	if [ -z "${TCPINFO_ONLY:-}" ]; then
 		ip netns exec "$NS" "$tmp/sockbench" time -runs "$RUNS" -label "$label" | tee -a "$rows"
@@ -145,8 +153,8 @@ done
 	echo
 	echo "In process (wall clock), the TCP dumps (IPv4 and IPv6) decoded, with INET_DIAG_SKMEMINFO alone and with INET_DIAG_INFO and INET_DIAG_CONG added (what sock_diag is asked for), with the rate tracker's pass, and the same sockets with tcp_info read through the TCP iterator (bpf/tcpiter.c); medians of 5 counts of ${RUNS} dumps:"
 	echo
-	echo "| size | TCP sockets | without tcp_info | with tcp_info | ratio | with tcp_info + rates | cost per socket | TCP iterator, with tcp_info | iterator / sock_diag with tcp_info |"
-	echo "|---|---|---|---|---|---|---|---|---|"
+	echo "| size | TCP sockets | without tcp_info | with tcp_info | ratio | with tcp_info + rates | cost per socket | TCP iterator, with tcp_info | iterator / sock_diag with tcp_info | CPU (getrusage): without / with / iterator | CPU: iterator / with |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|"
 	cat "$tirows"
 	if [ -s "$hf" ]; then
 		echo
