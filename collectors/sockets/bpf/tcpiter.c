@@ -182,8 +182,8 @@ static __always_inline __u64 sock_ino(struct sock *sk)
 	__u64 ino = 0;
 
 	if (bpf_core_field_exists(sk->sk_ino))
-		return BPF_CORE_READ(sk, sk_ino);
-	sa = (struct socket_alloc *)BPF_CORE_READ(sk, sk_socket);
+		return sk->sk_ino;
+	sa = (struct socket_alloc *)sk->sk_socket;
 	if (sa)
 		bpf_probe_read_kernel(&ino, sizeof(ino), &sa->vfs_inode.i_ino);
 	return ino;
@@ -193,12 +193,12 @@ static __always_inline __u64 sock_ino(struct sock *sk)
 static __always_inline __u32 sock_drops(struct sock *sk)
 {
 	if (bpf_core_field_exists(sk->sk_drop_counters)) {
-		struct numa_drop_counters *ndc = BPF_CORE_READ(sk, sk_drop_counters);
+		struct numa_drop_counters *ndc = sk->sk_drop_counters;
 
 		if (ndc)
-			return BPF_CORE_READ(ndc, drops0.counter) + BPF_CORE_READ(ndc, drops1.counter);
+			return ndc->drops0.counter + ndc->drops1.counter;
 	}
-	return BPF_CORE_READ(sk, sk_drops.counter);
+	return sk->sk_drops.counter;
 }
 
 /* tcp_fill is the part of tcp_get_info past the listener's fields. */
@@ -222,9 +222,9 @@ static __always_inline void tcp_fill(struct tcprec *r, struct sock *sk, struct t
 	r->delack_max = icsk->icsk_delack_max;
 	r->rto_min = icsk->icsk_rto_min;
 	/* tcp_rto_min: a route's locked rto_min metric overrides the socket's. */
-	dst = BPF_CORE_READ(sk, sk_dst_cache);
+	dst = sk->sk_dst_cache;
 	if (dst) {
-		unsigned long m = BPF_CORE_READ(dst, _metrics) & ~DST_METRICS_FLAGS;
+		unsigned long m = dst->_metrics & ~DST_METRICS_FLAGS;
 		__u32 lock = 0;
 
 		if (m && !bpf_probe_read_kernel(&lock, sizeof(lock), (void *)(m + 4 * (RTAX_LOCK - 1))) &&
@@ -313,8 +313,8 @@ int tcpiter(struct bpf_iter__tcp *ctx)
 	r.dport = skc->skc_dport;
 	r.ifindex = skc->skc_bound_dev_if;
 	if (r.family == AF_INET6) {
-		BPF_CORE_READ_INTO(&r.saddr, skc, skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(&r.daddr, skc, skc_v6_daddr);
+		__builtin_memcpy(r.saddr, &skc->skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(r.daddr, &skc->skc_v6_daddr, 16);
 	} else {
 		r.saddr[0] = skc->skc_rcv_saddr;
 		r.daddr[0] = skc->skc_daddr;
