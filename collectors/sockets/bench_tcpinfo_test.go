@@ -58,7 +58,7 @@ func BenchmarkDumpTCPInfo(b *testing.B) {
 			for b.Loop() {
 				out = out[:0]
 				if it != nil {
-					if out, err = it.read(0, d.names, nil, true, out); err != nil {
+					if out, err = it.read(ctx, 0, d.names, nil, true, out); err != nil {
 						b.Fatal(err)
 					}
 					continue

@@ -170,9 +170,10 @@ func New(opts Options) *Collector {
 func (c *Collector) Name() string { return Name }
 
 // Source returns the source of the last collection: "sock_diag" or
-// "/proc/net" ("" before the first). When sock_diag lacks a handler for
-// some tables and they were read from /proc/net, it says so:
-// "sock_diag (raw, raw6 from /proc/net)".
+// "/proc/net" ("" before the first). When TCP came from the TCP iterator,
+// or sock_diag lacks a handler for some tables and they were read from
+// /proc/net, it says so: "sock_diag (tcp from iter/tcp; raw, raw6 from
+// /proc/net)".
 func (c *Collector) Source() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -184,7 +185,8 @@ const namesTTL = 30 * time.Second
 
 // Note returns what a user should know about the last collection beyond
 // its source, or "": the owners it could not see and why, tables neither
-// source had, dumps kept although the kernel flagged them inconsistent.
+// source had, dumps kept although the kernel flagged them inconsistent,
+// why TCP came from sock_diag rather than the TCP iterator.
 // "owners of 41 of 97 processes unreadable (needs root or CAP_SYS_PTRACE)"
 func (c *Collector) Note() string {
 	c.mu.Lock()
@@ -519,9 +521,12 @@ func (c *Collector) fromDiag(ctx context.Context, out []model.Socket, counts soc
 				continue // the iterator gave both families
 			}
 			var ierr error
-			if out, ierr = it.read(c.opts.NetNS, dc.names, tcp, !c.opts.NoTCPInfo, out); ierr == nil {
+			if out, ierr = it.read(ctx, c.opts.NetNS, dc.names, tcp, !c.opts.NoTCPInfo, out); ierr == nil {
 				st.TCPSource = TCPSourceIter
 				continue
+			}
+			if ctx.Err() != nil {
+				return out, ierr
 			}
 			if c.opts.TCPSource == TCPSourceIter {
 				return out, fmt.Errorf("%v", ierr)

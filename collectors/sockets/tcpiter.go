@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -333,10 +334,10 @@ func (t *tcpIter) close() {
 // namespace file; 0 for the calling thread's) to out. tcpInfo false
 // leaves out tcp_info and the congestion control, as
 // Options.NoTCPInfo does for sock_diag.
-func (t *tcpIter) read(netns int, names *ifNames, tcp *slab[model.TCPInfo], tcpInfo bool, out []model.Socket) ([]model.Socket, error) {
+func (t *tcpIter) read(ctx context.Context, netns int, names *ifNames, tcp *slab[model.TCPInfo], tcpInfo bool, out []model.Socket) ([]model.Socket, error) {
 	start := len(out)
 	d := tcpDecoder{conv: t.p.conv, infoLen: t.p.infoLen, names: names, tcp: tcp, tcpInfo: tcpInfo}
-	err := t.records(netns, func(b []byte) error {
+	err := t.records(ctx, netns, func(b []byte) error {
 		var err error
 		out, err = d.decode(b, out)
 		return err
@@ -348,8 +349,9 @@ func (t *tcpIter) read(netns int, names *ifNames, tcp *slab[model.TCPInfo], tcpI
 }
 
 // records runs the iterator in network namespace netns (0: the calling
-// thread's) and hands fn its records, whole ones, a buffer at a time.
-func (t *tcpIter) records(netns int, fn func([]byte) error) error {
+// thread's) and hands fn its records, whole ones, a buffer at a time. It
+// stops with ctx's error when ctx is done.
+func (t *tcpIter) records(ctx context.Context, netns int, fn func([]byte) error) error {
 	var r io.ReadCloser
 	var err error
 	if netns == 0 {
@@ -381,6 +383,9 @@ func (t *tcpIter) records(netns int, fn func([]byte) error) error {
 		}
 		have = copy(t.buf, t.buf[whole:have])
 		if reads%yieldIterReads == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			runtime.Gosched()
 		}
 	}
