@@ -330,3 +330,15 @@ func FuzzDecodeTCPRec(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseConfigHZ(f *testing.F) {
+	f.Add("CONFIG_HZ_250=y\nCONFIG_HZ=250\n")
+	f.Add("CONFIG_HZ=\n")
+	f.Add("CONFIG_HZ=99999999999\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		hz, err := parseConfigHZ(strings.NewReader(in))
+		if (err == nil) == (hz == 0) {
+			t.Fatalf("%q: HZ %d with error %v", in, hz, err)
+		}
+	})
+}
