@@ -297,6 +297,38 @@ func TestIntegrationTCPIterParity(t *testing.T) {
 	t.Fatalf("the iterator's sockets differ from sock_diag's in 10 attempts; last:\n%s", last)
 }
 
+// TestIntegrationTCPIterParityNoTCPInfo: with NoTCPInfo the iterator
+// gives what sock_diag gives without INET_DIAG_INFO: no tcp_info, the
+// drops of SKMEMINFO.
+func TestIntegrationTCPIterParityNoTCPInfo(t *testing.T) {
+	ns := tcpIterEnv(t)
+	fd := ns.FD(t)
+	iter := New(Options{NetNS: fd, NoOwners: true, NoTCPInfo: true, TCPSource: TCPSourceIter})
+	diag := New(Options{NetNS: fd, NoOwners: true, NoTCPInfo: true, TCPSource: TCPSourceSockDiag})
+	t.Cleanup(func() { iter.Close(); diag.Close() })
+	read := func(c *Collector) []model.Socket {
+		socks, _, err := c.Sockets(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tcpOnly(socks)
+	}
+	var last string
+	for range 10 {
+		d, it := read(diag), read(iter)
+		if last = gocmp.Diff(d, it, equateAddrs); last == "" {
+			for _, s := range it {
+				if s.TCP != nil || s.Rate != nil {
+					t.Fatalf("%v %v: tcp_info %+v, rate %+v without tcp_info", s.Local, s.Remote, s.TCP, s.Rate)
+				}
+			}
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("sock_diag (-) vs the iterator (+) without tcp_info, 10 attempts; last:\n%s", last)
+}
+
 // checkTCPIterCoverage fails unless socks (the iterator's) hold every
 // kind of socket tcpIterEnv made, with the values that show it.
 func checkTCPIterCoverage(t *testing.T, socks []model.Socket) {

@@ -17,6 +17,11 @@
  * computes the delivery rate and the chrono times. User space reads the
  * records with read(2) in large chunks: no netlink message, no attribute
  * to walk.
+ *
+ * The fields follow tcp_get_info of Linux 6.x (6.18 here: tcpi_ato
+ * clamped by tcp_delack_max, sk_ino, sk_drops_read); a kernel lacking a
+ * field this program reads fails its CO-RE relocation at load, and the
+ * collector then reads TCP from sock_diag.
  */
 #include "kernel.h"
 #include <bpf/bpf_helpers.h>
