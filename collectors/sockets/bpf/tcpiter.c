@@ -283,7 +283,7 @@ static __always_inline void full_fill(struct tcprec *r, struct tcp_sock *tp)
 	r->ino = sock_ino(sk);
 	r->drops = sock_drops(sk);
 	if (ca)
-		bpf_probe_read_kernel_str(r->cong, sizeof(r->cong), ca->name);
+		__builtin_memcpy(r->cong, ca->name, sizeof(r->cong));
 	/* What tcp_get_info reports of every socket, listeners included. */
 	r->pacing_rate = sk->sk_pacing_rate;
 	r->max_pacing_rate = sk->sk_max_pacing_rate;
