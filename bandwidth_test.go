@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"netlens/collectors/sockets"
 )
 
 // churn starts testdata/churn.py in netns ns: n sockets of which rate
@@ -166,6 +168,8 @@ func BenchmarkTUICPU(b *testing.B) {
 // 1 s refresh; CPU time of each whole process from /proc/PID/stat over
 // the same 60 s. With $NETLENS_CPUPROFILE_DIR set, each writes a Go CPU
 // profile there (rates.pprof, norates.pprof). Run with -benchtime=1x.
+// With $NETLENS_TCP_SOURCE=sock_diag in the environment (BenchmarkTUICPU
+// too), the TUI reads TCP from sock_diag instead of the TCP iterator.
 func BenchmarkTUICPURates(b *testing.B) {
 	requireRoot(b)
 	bin := netlensBinary(b)
@@ -173,6 +177,7 @@ func BenchmarkTUICPURates(b *testing.B) {
 		name  string
 		bin   string
 		flags []string
+		env   []string
 		ns    string
 		p     *ptyRun
 		c0    uint64
@@ -182,6 +187,12 @@ func BenchmarkTUICPURates(b *testing.B) {
 	// with rates: a before/after at the same moment.
 	if ab := strings.Fields(os.Getenv("TUICPU_AB")); len(ab) == 2 {
 		sides = []*side{{name: "a", bin: ab[0]}, {name: "b", bin: ab[1]}}
+	}
+	// TUICPU_TCP=1 runs the binary twice, both with rates: TCP sockets
+	// from the BPF TCP iterator (the default as root) and from sock_diag
+	// (NETLENS_TCP_SOURCE=sock_diag).
+	if os.Getenv("TUICPU_TCP") != "" {
+		sides = []*side{{name: "iter", bin: bin}, {name: "sockdiag", bin: bin, env: []string{sockets.TCPSourceEnv + "=" + sockets.TCPSourceSockDiag}}}
 	}
 	for _, sd := range sides {
 		sd.ns = testNetns(b)
@@ -194,7 +205,7 @@ func BenchmarkTUICPURates(b *testing.B) {
 			if dir != "" {
 				args = append(args, "--cpuprofile", filepath.Join(dir, sd.name+".pprof"))
 			}
-			p, err := startPTY(120, 40, []string{"TERM=xterm-256color"}, "ip", args...)
+			p, err := startPTY(120, 40, append([]string{"TERM=xterm-256color"}, sd.env...), "ip", args...)
 			if err != nil {
 				b.Fatal(err)
 			}

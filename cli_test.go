@@ -440,3 +440,34 @@ func TestDropsInterrupted(t *testing.T) {
 		t.Fatal("drops did not end 15s after SIGINT")
 	}
 }
+
+// TestIntegrationDropsExplicitSourceUnavailable runs `netlens drops` as
+// nobody with a drop source named that needs privileges: it fails (exit
+// 1) naming the source and what it lacks, instead of printing counters
+// and exiting 0; auto, on the same account, still samples.
+func TestIntegrationDropsExplicitSourceUnavailable(t *testing.T) {
+	requireRoot(t)
+	bin := netlensBinary(t)
+	run := func(src string) (string, string, int) {
+		cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
+			bin, "drops", "--drop-source", src, "--interval", "100ms", "--count", "1")
+		cmd.Dir = "/"
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		code := exitCode(t, cmd.Run())
+		return o.String(), e.String(), code
+	}
+	for _, tt := range []struct{ src, want string }{
+		{"ebpf", "--drop-source ebpf: the eBPF drop tracer cannot run here"},
+		{"netdm", "--drop-source netdm: the kernel's drop monitor cannot run here"},
+	} {
+		out, errOut, code := run(tt.src)
+		if code != 1 || !strings.Contains(errOut, tt.want) || out != "" {
+			t.Errorf("drops --drop-source %s as nobody: exit %d, stdout %q, stderr %q; want exit 1, no output, stderr naming %q",
+				tt.src, code, out, errOut, tt.want)
+		}
+	}
+	if out, errOut, code := run("auto"); code != 0 || out == "" {
+		t.Errorf("drops --drop-source auto as nobody: exit %d, stdout %q, stderr %q; want a sample and exit 0", code, out, errOut)
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"netlens/collectors"
 	"netlens/collectors/all"
+	"netlens/collectors/droptrace"
 	"netlens/model"
 	"netlens/model/drops"
 )
@@ -179,6 +180,9 @@ the drops, the kernel's drop reason, the function that dropped them, the
 tuple and the owning process (by socket cookie; ~ when joined by tuple),
 with the share of drops the tracer could not attribute to a flow.
 
+A --drop-source named explicitly (ebpf, netdm) that cannot run here is
+an error, not a quiet fall back to the counters; auto picks what can.
+
 Exit status: 0 on success, and on Ctrl-C (before the first sample too);
 1 when it fails; 2 for invalid flags or arguments.`,
 		Args: noArgs,
@@ -194,6 +198,9 @@ Exit status: 0 on success, and on Ctrl-C (before the first sample too);
 			}
 			drop, err := o.dropChoice()
 			if err != nil {
+				return err
+			}
+			if err := requireDropSource(droptrace.Source(o.dropSource)); err != nil {
 				return err
 			}
 			store := newStore()

@@ -180,6 +180,25 @@ func (o options) dropChoice() (droptrace.Choice, error) {
 	return all.DropChoice(all.Config{Drops: droptrace.Choice{Source: src}}), nil
 }
 
+// requireDropSource fails a command that prints drops (not the TUI,
+// whose Drops tab says why a source cannot run) when the source named by
+// --drop-source cannot run here: asked for by name, it is not replaced
+// by another, and printing samples without it would exit 0 with nothing
+// the user asked for. auto and counters always run.
+func requireDropSource(src droptrace.Source) error {
+	switch src {
+	case droptrace.SourceEBPF:
+		if err := droptrace.ProbeEBPF(); err != nil {
+			return fmt.Errorf("--drop-source ebpf: the eBPF drop tracer cannot run here: %w (--drop-source auto picks what can)", err)
+		}
+	case droptrace.SourceNetDM:
+		if err := droptrace.ProbeNetDM(); err != nil {
+			return fmt.Errorf("--drop-source netdm: the kernel's drop monitor cannot run here: %w (--drop-source auto picks what can)", err)
+		}
+	}
+	return nil
+}
+
 // watchDropTrace is `netlens drops --trace`: the sockets (for owners) and
 // the eBPF tracer, sampled every interval; each sample prints the flows
 // that dropped, with reason, location and owner, count times (0: until

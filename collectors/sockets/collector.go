@@ -23,6 +23,20 @@ const (
 	SourceProcNet  = "/proc/net"
 )
 
+// Sources of TCP sockets when sock_diag is the source (Options.TCPSource).
+const (
+	// TCPSourceIter is the BPF TCP iterator (bpf/tcpiter.c, tcpiter.go).
+	TCPSourceIter = "iter/tcp"
+	// TCPSourceSockDiag is sock_diag's TCP dumps.
+	TCPSourceSockDiag = "sock_diag"
+)
+
+// TCPSourceEnv names the environment variable that sets
+// Options.TCPSource when it is empty: NETLENS_TCP_SOURCE=sock_diag makes
+// a whole netlens process read TCP from sock_diag (benchmarks compare the
+// two paths so).
+const TCPSourceEnv = "NETLENS_TCP_SOURCE"
+
 // Options configure a Collector. The zero value collects the caller's
 // network namespace from sock_diag, falling back to /proc/net, with owners.
 type Options struct {
@@ -50,6 +64,14 @@ type Options struct {
 	// are very many sockets (docs/performance.md, "tcp_info: the cost of
 	// rates").
 	NoTCPInfo bool
+	// TCPSource chooses how TCP sockets are read when sock_diag is the
+	// source: empty for the BPF TCP iterator when it can be loaded (root
+	// or CAP_BPF+CAP_PERFMON, BTF, Linux 5.9+), else sock_diag, with the
+	// reason in Stats.TCPFallbackReason and Note; TCPSourceIter to
+	// require the iterator; TCPSourceSockDiag for sock_diag's dumps. When
+	// empty, $NETLENS_TCP_SOURCE (TCPSourceEnv) is used. UDP and raw
+	// sockets always come from sock_diag.
+	TCPSource string
 }
 
 // Collector publishes the socket table as model.SocketsUpdate. It
@@ -60,10 +82,18 @@ type Options struct {
 type Collector struct {
 	opts Options
 
-	diag   *diagConn
-	dial   func(netns int) (*diagConn, error) // dialDiag; tests replace it
-	owners *owners
-	last   int // sockets in the previous collection, to size the next
+	diag *diagConn
+	dial func(netns int) (*diagConn, error) // dialDiag; tests replace it
+	// openIter opens the TCP iterator (newTCPIter); nil when TCP comes
+	// from sock_diag. iter is the open one; iterDown why it is not used.
+	openIter func() (*tcpIter, error)
+	iter     *tcpIter
+	iterDown error
+	// diagTCP counts collections that read TCP from sock_diag while the
+	// iterator was not yet tried (see tcpIterator).
+	diagTCP int
+	owners  *owners
+	last    int // sockets in the previous collection, to size the next
 	// namesAt is when the interface name cache was last emptied.
 	namesAt time.Time
 	// rates turns tcp_info counters into rates; clock is its time base.
@@ -92,6 +122,12 @@ type Stats struct {
 	Source string
 	// FallbackReason says why sock_diag was not used (empty if it was).
 	FallbackReason string
+	// TCPSource is where TCP sockets came from: TCPSourceIter or
+	// TCPSourceSockDiag (empty with /proc/net).
+	TCPSource string
+	// TCPFallbackReason says why the TCP iterator was not used when it
+	// was not asked to be (Options.TCPSource empty).
+	TCPFallbackReason string
 	// Interrupted counts sock_diag dumps kept although the kernel flagged
 	// them NLM_F_DUMP_INTR after every retry.
 	Interrupted uint64
@@ -120,16 +156,24 @@ func New(opts Options) *Collector {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Collector{opts: opts, dial: dialDiag, gens: generations{wait: genWait}}
+	if opts.TCPSource == "" {
+		opts.TCPSource = os.Getenv(TCPSourceEnv)
+	}
+	c := &Collector{opts: opts, dial: dialDiag, gens: generations{wait: genWait}}
+	if opts.TCPSource != TCPSourceSockDiag {
+		c.openIter = newTCPIter
+	}
+	return c
 }
 
 // Name returns "sockets".
 func (c *Collector) Name() string { return Name }
 
 // Source returns the source of the last collection: "sock_diag" or
-// "/proc/net" ("" before the first). When sock_diag lacks a handler for
-// some tables and they were read from /proc/net, it says so:
-// "sock_diag (raw, raw6 from /proc/net)".
+// "/proc/net" ("" before the first). When TCP came from the TCP iterator,
+// or sock_diag lacks a handler for some tables and they were read from
+// /proc/net, it says so: "sock_diag (tcp from iter/tcp; raw, raw6 from
+// /proc/net)".
 func (c *Collector) Source() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -141,7 +185,8 @@ const namesTTL = 30 * time.Second
 
 // Note returns what a user should know about the last collection beyond
 // its source, or "": the owners it could not see and why, tables neither
-// source had, dumps kept although the kernel flagged them inconsistent.
+// source had, dumps kept although the kernel flagged them inconsistent,
+// why TCP came from sock_diag rather than the TCP iterator.
 // "owners of 41 of 97 processes unreadable (needs root or CAP_SYS_PTRACE)"
 func (c *Collector) Note() string {
 	c.mu.Lock()
@@ -157,6 +202,9 @@ func (c *Collector) Note() string {
 	if st.Interrupted > 0 {
 		notes = append(notes, fmt.Sprintf("%d dumps inconsistent after %d retries", st.Interrupted, maxDumpRetries))
 	}
+	if st.TCPFallbackReason != "" {
+		notes = append(notes, "TCP from sock_diag: "+st.TCPFallbackReason)
+	}
 	return strings.Join(notes, "; ")
 }
 
@@ -171,11 +219,14 @@ func (c *Collector) Stats() Stats {
 // Runner gave up waiting for) is unblocked and fails. Later Collects fail.
 func (c *Collector) Close() error {
 	c.mu.Lock()
-	d, p := c.diag, c.probe
-	c.diag, c.closed = nil, true
+	d, p, it := c.diag, c.probe, c.iter
+	c.diag, c.iter, c.closed = nil, nil, true
 	c.mu.Unlock()
 	if p != nil {
 		p.close()
+	}
+	if it != nil {
+		it.close()
 	}
 	if d != nil {
 		return d.Close()
@@ -252,14 +303,14 @@ func (c *Collector) sockets(ctx context.Context, early func([]model.Socket), g *
 		st.Source = SourceProcNet
 	case SourceSockDiag:
 		socks, err = c.fromDiag(ctx, socks, counts, &st, &g.tcp)
-		st.Source = diagSource(st.ProcNetTables)
+		st.Source = diagSource(st)
 	case "":
 		c.mu.Lock()
 		down := c.diagDown
 		c.mu.Unlock()
 		if down == nil {
 			socks, err = c.fromDiag(ctx, socks, counts, &st, &g.tcp)
-			st.Source = diagSource(st.ProcNetTables)
+			st.Source = diagSource(st)
 			// The kernel and privileges do not change under a running
 			// collector: once sock_diag is missing or denied, stay on
 			// /proc/net.
@@ -270,6 +321,7 @@ func (c *Collector) sockets(ctx context.Context, early func([]model.Socket), g *
 			}
 		}
 		if down != nil {
+			st.TCPSource, st.TCPFallbackReason = "", ""
 			st.FallbackReason = down.Error()
 			socks, err = c.fromProcNet(socks[:0])
 			st.Source = SourceProcNet
@@ -321,13 +373,21 @@ func (c *Collector) sockets(ctx context.Context, early func([]model.Socket), g *
 	return socks, st, nil
 }
 
-// diagSource names the source of a sock_diag collection that read tables
-// from /proc/net where sock_diag has no handler.
-func diagSource(procNetTables []string) string {
-	if len(procNetTables) == 0 {
+// diagSource names the source of a sock_diag collection that read TCP
+// from the TCP iterator, or tables from /proc/net where sock_diag has no
+// handler: "sock_diag (tcp from iter/tcp; raw, raw6 from /proc/net)".
+func diagSource(st Stats) string {
+	var parts []string
+	if st.TCPSource == TCPSourceIter {
+		parts = append(parts, "tcp from "+TCPSourceIter)
+	}
+	if len(st.ProcNetTables) > 0 {
+		parts = append(parts, strings.Join(st.ProcNetTables, ", ")+" from /proc/net")
+	}
+	if len(parts) == 0 {
 		return SourceSockDiag
 	}
-	return SourceSockDiag + " (" + strings.Join(procNetTables, ", ") + " from /proc/net)"
+	return SourceSockDiag + " (" + strings.Join(parts, "; ") + ")"
 }
 
 func isCapability(err error) bool {
@@ -450,7 +510,32 @@ func (c *Collector) fromDiag(ctx context.Context, out []model.Socket, counts soc
 		dc.names.reset()
 		c.namesAt = now
 	}
+	it, err := c.tcpIterator()
+	if err != nil {
+		return out, err
+	}
+	st.TCPSource = TCPSourceSockDiag
 	for _, d := range dumps {
+		if d.proto == protoTCP && it != nil {
+			if d.family == afInet6 {
+				continue // the iterator gave both families
+			}
+			var ierr error
+			if out, ierr = it.read(ctx, c.opts.NetNS, dc.names, tcp, !c.opts.NoTCPInfo, out); ierr == nil {
+				st.TCPSource = TCPSourceIter
+				continue
+			}
+			if ctx.Err() != nil {
+				return out, ierr
+			}
+			if c.opts.TCPSource == TCPSourceIter {
+				return out, fmt.Errorf("%v", ierr)
+			}
+			// An iterator that loaded but cannot be read is not tried
+			// again: this and later collections dump TCP from sock_diag.
+			c.dropIter(ierr)
+			it = nil
+		}
 		if name := procNetName(d.proto, d.family); name != "tcp" && counts.empty(name) {
 			st.Empty = append(st.Empty, name)
 			continue
@@ -494,7 +579,65 @@ func (c *Collector) fromDiag(ctx context.Context, out []model.Socket, counts soc
 		return out, err
 	}
 	st.Interrupted = dc.interrupted
+	c.mu.Lock()
+	if c.iterDown != nil && c.opts.TCPSource == "" {
+		st.TCPFallbackReason = c.iterDown.Error()
+	}
+	c.mu.Unlock()
 	return out, nil
+}
+
+// tcpIterator returns the TCP iterator to read TCP sockets with, opening
+// it on first use; nil when TCP comes from sock_diag (asked for, or the
+// iterator unavailable: iterDown says why). With Options.TCPSource
+// TCPSourceIter, an unavailable iterator is an error.
+//
+// Unless asked for, the iterator is first tried at a Collector's second
+// collection: loading it (parsing the kernel's BTF, the verifier) costs
+// about 50 ms of CPU once, more than it saves on one collection below
+// about 100,000 sockets, so a one-shot command (snapshot, top's first
+// line) does not pay for it and the TUI's first frame does not wait for
+// it.
+func (c *Collector) tcpIterator() (*tcpIter, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch c.opts.TCPSource {
+	case "", TCPSourceIter, TCPSourceSockDiag:
+	default:
+		return nil, fmt.Errorf("unknown TCP socket source %q", c.opts.TCPSource)
+	}
+	if c.iter != nil || c.openIter == nil || c.closed {
+		return c.iter, nil
+	}
+	if c.opts.TCPSource == "" && c.diagTCP == 0 {
+		c.diagTCP++
+		return nil, nil
+	}
+	if c.iterDown == nil {
+		it, err := c.openIter()
+		if err == nil {
+			c.iter = it
+			return it, nil
+		}
+		c.iterDown = fmt.Errorf("%s unavailable: %w", TCPSourceIter, err)
+	}
+	if c.opts.TCPSource == TCPSourceIter {
+		// Not wrapped: the iterator's EPERM is no reason to leave
+		// sock_diag for /proc/net.
+		return nil, fmt.Errorf("%v", c.iterDown)
+	}
+	return nil, nil
+}
+
+// dropIter gives up the TCP iterator for good after err.
+func (c *Collector) dropIter(err error) {
+	c.mu.Lock()
+	it := c.iter
+	c.iter, c.iterDown = nil, fmt.Errorf("%s failed: %w", TCPSourceIter, err)
+	c.mu.Unlock()
+	if it != nil {
+		it.close()
+	}
 }
 
 func (c *Collector) fromProcNet(out []model.Socket) ([]model.Socket, error) {

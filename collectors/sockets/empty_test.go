@@ -38,7 +38,16 @@ func TestIntegrationEmptyTablesNotDumped(t *testing.T) {
 		return lis, err
 	})
 	tcpAddr := lis.Addr().String()
-	c := New(Options{NetNS: ns.FD(t), NoOwners: true})
+	// The TCP iterator reads both families in one walk: with it, only
+	// the other tables are skipped.
+	it := New(Options{NetNS: ns.FD(t), NoOwners: true, TCPSource: TCPSourceIter})
+	defer it.Close()
+	if _, st, err := it.Sockets(context.Background()); err != nil {
+		t.Fatal(err)
+	} else if want := []string{"udp", "udp6", "udplite", "udplite6", "raw", "raw6"}; !slices.Equal(st.Empty, want) {
+		t.Errorf("with the TCP iterator, tables not dumped: %v, want %v", st.Empty, want)
+	}
+	c := New(Options{NetNS: ns.FD(t), NoOwners: true, TCPSource: TCPSourceSockDiag})
 	defer c.Close()
 	collect := func() ([]model.Socket, Stats) {
 		t.Helper()

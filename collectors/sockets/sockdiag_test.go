@@ -216,6 +216,7 @@ func TestCollectorWithFakeKernel(t *testing.T) {
 	})
 	c := New(Options{ProcRoot: fakeProcRoot(t)})
 	c.dial = func(int) (*diagConn, error) { return d, nil }
+	c.openIter = nil // the fake kernel has no TCP iterator
 	defer c.Close()
 	socks, st, err := c.Sockets(context.Background())
 	if err != nil {

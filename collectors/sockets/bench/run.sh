@@ -7,15 +7,18 @@
 # then times, interleaved in the same run:
 #   - netlens socket collection without owners  vs  ss -tan
 #   - steady-state netlens collection with owners (warm cache)  vs  ss -tanp
-# and, with hyperfine when installed, a cold `sockbench once` process vs
-# `ss -tan`, and `netlens snapshot --no-owners` vs `ss -tani` (both with
-# tcp_info). In process it also times the TCP dumps with and without
-# INET_DIAG_INFO (BenchmarkDumpTCPInfo of the sockets package, medians
-# of 5 counts). The results replace the generated part of RESULTS.md.
+# and, with hyperfine when installed, cold `sockbench once` processes
+# (TCP from the BPF TCP iterator, and from sock_diag with and without
+# tcp_info) vs `ss -tan` and `ss -tani`, and `netlens snapshot
+# --no-owners` (TCP from the iterator, and from sock_diag through
+# NETLENS_TCP_SOURCE) vs `ss -tani` (all with tcp_info). In process it
+# also times the TCP dumps with and without INET_DIAG_INFO, and the TCP
+# iterator (BenchmarkDumpTCPInfo of the sockets package, medians of 5
+# counts). The results replace the generated part of RESULTS.md.
 #
 # Environment: SIZES="5000 10000 50000" RUNS=7 TCPINFO_ONLY=1 (only the
-# tcp_info measurements: in process, and hyperfine of ss -tan, ss -tani and
-# sockbench once with and without tcp_info) PER=8000 (connections per holder
+# tcp_info measurements: in process, and hyperfine of ss -tan, ss -tani,
+# sockbench once and netlens snapshot) PER=8000 (connections per holder
 # process; each needs 2 fds per connection and RLIMIT_NOFILE is often
 # 20000) RESULTS=path/to/RESULTS.md
 set -euo pipefail
@@ -99,25 +102,36 @@ for n in $SIZES; do
 		}
 		/^BenchmarkDumpTCPInfo\// {
 			split($1, p, "[=-]"); v = p[2]
-			for (i = 1; i <= NF; i++) { if ($(i+1) == "ns/op") ns[v, ++cnt[v]] = $i; if ($(i+1) == "sockets") socks = $i }
+			k = ++cnt[v]
+			for (i = 1; i <= NF; i++) {
+				if ($(i+1) == "ns/op") ns[v, k] = $i
+				if ($(i+1) == "cpu-ms/op") cpu[v, k] = $i
+				if ($(i+1) == "sockets") socks = $i
+			}
 		}
 		END {
-			for (v in cnt) { for (i = 1; i <= cnt[v]; i++) a[i] = ns[v, i]; m[v] = median(a, cnt[v]) }
-			printf "| %s | %d | %.1f ms | %.1f ms | **%.2fx** | %.1f ms | %.0f ns |\n", label, socks,
-				m["without"] / 1e6, m["with"] / 1e6, m["with"] / m["without"], m["with+rates"] / 1e6, (m["with"] - m["without"]) / socks
+			for (v in cnt) {
+				for (i = 1; i <= cnt[v]; i++) a[i] = ns[v, i]; m[v] = median(a, cnt[v])
+				for (i = 1; i <= cnt[v]; i++) a[i] = cpu[v, i]; c[v] = median(a, cnt[v])
+			}
+			printf "| %s | %d | %.1f ms | %.1f ms | **%.2fx** | %.1f ms | %.0f ns | %.1f ms | **%.2fx** | %.1f / %.1f / %.1f ms | **%.2fx** |\n", label, socks,
+				m["without"] / 1e6, m["with"] / 1e6, m["with"] / m["without"], m["with+rates"] / 1e6, (m["with"] - m["without"]) / socks,
+				m["iter"] / 1e6, m["iter"] / m["with"], c["without"], c["with"], c["iter"], c["iter"] / c["with"]
 		}' "$tmp/ti.$n.txt" | tee -a "$tirows"
 	if [ -z "${TCPINFO_ONLY:-}" ]; then
 		ip netns exec "$NS" "$tmp/sockbench" time -runs "$RUNS" -label "$label" | tee -a "$rows"
 	fi
-	snap=(-n "netlens snapshot --no-owners ($label)" "$tmp/netlens snapshot --no-owners -o /dev/null")
-	[ -n "${TCPINFO_ONLY:-}" ] && snap=()
+	snap=(-n "netlens snapshot --no-owners, TCP from iter/tcp ($label)" "$tmp/netlens snapshot --no-owners -o /dev/null"
+		-n "netlens snapshot --no-owners, TCP from sock_diag ($label)" "env NETLENS_TCP_SOURCE=sock_diag $tmp/netlens snapshot --no-owners -o /dev/null")
+
 	if command -v hyperfine >/dev/null; then
 		ip netns exec "$NS" hyperfine -N --warmup 1 --runs "$RUNS" --style basic \
 			--export-markdown "$tmp/hf.$n.md" \
 			-n "ss -tan ($label)" "ss -tan" \
-			-n "netlens cold process, no owners ($label)" "$tmp/sockbench once" \
 			-n "ss -tani ($label)" "ss -tani" \
-			-n "netlens cold process, no owners, no tcp_info ($label)" "$tmp/sockbench once -no-tcp-info" \
+			-n "netlens cold process, no owners, TCP from iter/tcp ($label)" "$tmp/sockbench once -tcp-source iter/tcp" \
+			-n "netlens cold process, no owners, TCP from sock_diag ($label)" "$tmp/sockbench once -tcp-source sock_diag" \
+			-n "netlens cold process, no owners, no tcp_info, TCP from sock_diag ($label)" "$tmp/sockbench once -no-tcp-info -tcp-source sock_diag" \
 			"${snap[@]}" >&2
 		tail -n +3 "$tmp/hf.$n.md" >>"$hf"
 	fi
@@ -137,10 +151,10 @@ done
 	echo "|---|---|---|---|---|---|---|---|---|"
 	cat "$rows"
 	echo
-	echo "In process, the TCP dumps (IPv4 and IPv6) decoded, with INET_DIAG_SKMEMINFO alone and with INET_DIAG_INFO and INET_DIAG_CONG added (what netlens asks for), and with the rate tracker's pass; medians of 5 counts of ${RUNS} dumps:"
+	echo "In process (wall clock), the TCP dumps (IPv4 and IPv6) decoded, with INET_DIAG_SKMEMINFO alone and with INET_DIAG_INFO and INET_DIAG_CONG added (what sock_diag is asked for), with the rate tracker's pass, and the same sockets with tcp_info read through the TCP iterator (bpf/tcpiter.c); medians of 5 counts of ${RUNS} dumps:"
 	echo
-	echo "| size | TCP sockets | without tcp_info | with tcp_info | ratio | with tcp_info + rates | cost per socket |"
-	echo "|---|---|---|---|---|---|---|"
+	echo "| size | TCP sockets | without tcp_info | with tcp_info | ratio | with tcp_info + rates | cost per socket | TCP iterator, with tcp_info | iterator / sock_diag with tcp_info | CPU (getrusage): without / with / iterator | CPU: iterator / with |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|"
 	cat "$tirows"
 	if [ -s "$hf" ]; then
 		echo

@@ -4,7 +4,7 @@
 //
 //	sockbench hold -n 50000            open 50000 connections, print READY, hold until stdin closes
 //	sockbench time -runs 7             time collection vs ss -tan / ss -tanp, print a Markdown table row
-//	sockbench once [-owners] [-no-tcp-info]  collect once and exit (a cold process, for hyperfine)
+//	sockbench once [-owners] [-no-tcp-info] [-tcp-source iter/tcp|sock_diag]  collect once and exit (a cold process, for hyperfine)
 //	sockbench print [-owners] [-proc]  print the socket table as `ss -tuwanpH` would (for eyeballing)
 package main
 
@@ -48,8 +48,9 @@ func once(args []string) error {
 	fs := flag.NewFlagSet("once", flag.ExitOnError)
 	owners := fs.Bool("owners", false, "resolve owning processes")
 	noInfo := fs.Bool("no-tcp-info", false, "leave INET_DIAG_INFO and INET_DIAG_CONG out of the TCP dumps")
+	tcpSource := fs.String("tcp-source", "", "read TCP from "+sockets.TCPSourceIter+" or "+sockets.TCPSourceSockDiag+" (default: the iterator when it loads)")
 	_ = fs.Parse(args)
-	c := sockets.New(sockets.Options{NoOwners: !*owners, NoTCPInfo: *noInfo})
+	c := sockets.New(sockets.Options{NoOwners: !*owners, NoTCPInfo: *noInfo, TCPSource: *tcpSource})
 	defer c.Close()
 	_, _, err := c.Sockets(context.Background())
 	return err

@@ -1,0 +1,546 @@
+package sockets
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+
+	"netlens/model"
+)
+
+// The TCP iterator (bpf/tcpiter.c) reads every TCP socket of a namespace
+// with what sock_diag reports of it, tcp_info included, at about 0.6 of
+// the kernel's cost of the sock_diag dump and without a netlink attribute
+// to decode (docs/performance.md, "The TCP iterator"). It needs CAP_BPF
+// and CAP_PERFMON (or root), a kernel with BTF and iter/tcp (Linux 5.9+),
+// and the kernel's HZ (from /proc/config.gz or /boot/config-RELEASE) to
+// turn its jiffies into the microseconds and milliseconds of tcp_info.
+
+// tcpRecSize is sizeof(struct tcprec) in bpf/tcpiter.c.
+const tcpRecSize = 280
+
+// Offsets of the fields of struct tcprec.
+const (
+	trCookie        = 0
+	trIno           = 8
+	trSaddr         = 16
+	trDaddr         = 32
+	trSport         = 48 // host order
+	trDport         = 50 // network order
+	trFamily        = 52
+	trState         = 53
+	trKind          = 54
+	trFlags         = 55
+	trUID           = 56
+	trIfindex       = 60
+	trRqueue        = 64
+	trWqueue        = 68
+	trDrops         = 72
+	trCAState       = 76
+	trRetransmits   = 77
+	trBackoff       = 78
+	trAppLimited    = 79
+	trRTO           = 80 // jiffies
+	trATO           = 84 // jiffies
+	trDelackMax     = 88 // jiffies
+	trRTOMin        = 92 // jiffies
+	trDstRTOMinMs   = 96
+	trSndMSS        = 100
+	trRcvMSS        = 104
+	trUnacked       = 108
+	trSacked        = 112
+	trLost          = 116
+	trRetrans       = 120
+	trDataSentSince = 124 // jiffies
+	trDataRecvSince = 128 // jiffies
+	trPMTU          = 132
+	trRTT           = 136
+	trRTTVar        = 140
+	trSndSsthresh   = 144
+	trSndCwnd       = 148
+	trReordering    = 152
+	trTotalRetrans  = 156
+	trPacingRate    = 160
+	trMaxPacingRate = 168
+	trBytesAcked    = 176
+	trBytesReceived = 184
+	trSegsOut       = 192
+	trSegsIn        = 196
+	trNotsentBytes  = 200
+	trMinRTT        = 204
+	trDataSegsIn    = 208
+	trDataSegsOut   = 212
+	trRateDelivered = 216
+	trRateInterval  = 220
+	trChronoStat    = 224 // 3 x __u32, jiffies
+	trChronoSince   = 236 // jiffies
+	trChronoType    = 240
+	trBytesSent     = 248
+	trBytesRetrans  = 256
+	trCong          = 264 // char[16]
+)
+
+// Kinds of socket in struct tcprec.
+const (
+	kindFull = 0 // a full socket
+	kindTW   = 1 // TIME-WAIT
+	kindReq  = 2 // a request socket (SYN-RECV)
+)
+
+// Flags of struct tcprec.
+const (
+	recTCP       = 1 // a tcp_sock: the tcp_info fields are set
+	recDstRTOMin = 2 // its route locks rto_min (dst_rto_min_ms)
+)
+
+// TCP states of struct tcprec.state.
+const tcpListen = 10 // TCP_LISTEN
+
+// tcpIterProg is the loaded and attached TCP iterator with what decoding
+// its records needs. One serves every Collector of the process: the
+// namespace an iterator walks is the one it is opened in. Safe for
+// concurrent use (each Open is an iterator of its own).
+type tcpIterProg struct {
+	objs tcpiterObjects
+	it   *link.Iter
+	conv jiffies
+	// infoLen is sizeof(struct tcp_info) of the running kernel: the
+	// length of the INET_DIAG_INFO sock_diag sends.
+	infoLen uint16
+}
+
+// tcpIterShared holds the process's tcpIterProg, loaded on first use and
+// released when the last Collector using it closes. A failure is kept:
+// neither the kernel nor the process's privileges change under it.
+var tcpIterShared struct {
+	mu   sync.Mutex
+	p    *tcpIterProg
+	refs int
+	err  error
+}
+
+// acquireTCPIter returns the process's TCP iterator, loading it on first
+// use; the error says why it cannot be used. Each successful call is
+// paired with a releaseTCPIter.
+func acquireTCPIter() (*tcpIterProg, error) {
+	s := &tcpIterShared
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return nil, s.err
+	}
+	if s.p == nil {
+		p, err := loadTCPIter()
+		if err != nil {
+			s.err = err
+			return nil, err
+		}
+		s.p = p
+	}
+	s.refs++
+	return s.p, nil
+}
+
+// releaseTCPIter drops a reference taken by acquireTCPIter and unloads
+// the iterator after the last.
+func releaseTCPIter() {
+	s := &tcpIterShared
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refs--; s.refs == 0 && s.p != nil {
+		s.p.it.Close()
+		s.p.objs.Close()
+		s.p = nil
+	}
+}
+
+func loadTCPIter() (*tcpIterProg, error) {
+	hz, err := kernelHZ()
+	if err != nil {
+		return nil, err
+	}
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return nil, fmt.Errorf("kernel BTF: %w", err)
+	}
+	var ti *btf.Struct
+	if err := spec.TypeByName("tcp_info", &ti); err != nil {
+		return nil, fmt.Errorf("kernel BTF: struct tcp_info: %w", err)
+	}
+	if ti.Size < model.TCPInfoLenBytesSent || ti.Size > 0xffff {
+		return nil, fmt.Errorf("kernel BTF: struct tcp_info of %d bytes", ti.Size)
+	}
+	p := &tcpIterProg{conv: jiffies{hz: hz}, infoLen: uint16(ti.Size)}
+	// The kernel's BTF, parsed once for the size above and the program's
+	// CO-RE relocations.
+	opts := &ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: spec}}
+	if err := loadTcpiterObjects(&p.objs, opts); err != nil {
+		return nil, fmt.Errorf("load the TCP iterator: %w", err)
+	}
+	p.it, err = link.AttachIter(link.IterOptions{Program: p.objs.Tcpiter})
+	if err != nil {
+		p.objs.Close()
+		return nil, fmt.Errorf("attach the TCP iterator: %w", err)
+	}
+	return p, nil
+}
+
+// kernelHZ returns the kernel's CONFIG_HZ, read from /proc/config.gz or
+// /boot/config-RELEASE (where libbpf and cilium/ebpf read Kconfig).
+func kernelHZ() (uint32, error) {
+	var uts unix.Utsname
+	if err := unix.Uname(&uts); err != nil {
+		return 0, fmt.Errorf("uname: %w", err)
+	}
+	release := string(bytes.TrimRight(uts.Release[:], "\x00"))
+	for _, path := range []string{"/proc/config.gz", "/boot/config-" + release} {
+		f, err := os.Open(path)
+		if err != nil {
+			continue
+		}
+		var r io.Reader = f
+		if path == "/proc/config.gz" {
+			z, err := gzip.NewReader(f)
+			if err != nil {
+				f.Close()
+				continue
+			}
+			r = z
+		}
+		hz, err := parseConfigHZ(r)
+		f.Close()
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", path, err)
+		}
+		return hz, nil
+	}
+	return 0, errors.New("kernel HZ unknown: no /proc/config.gz or /boot/config-" + release)
+}
+
+// parseConfigHZ returns CONFIG_HZ of a kernel .config.
+func parseConfigHZ(r io.Reader) (uint32, error) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if v, ok := bytes.CutPrefix(sc.Bytes(), []byte("CONFIG_HZ=")); ok {
+			hz, err := strconv.ParseUint(string(v), 10, 32)
+			if err != nil || hz == 0 {
+				return 0, fmt.Errorf("CONFIG_HZ=%s: %w", v, ErrMalformed)
+			}
+			return uint32(hz), nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("no CONFIG_HZ: %w", ErrMalformed)
+}
+
+// jiffies converts the kernel's jiffies as include/linux/jiffies.h and
+// kernel/time/time.c do on a 64-bit kernel with HZ hz.
+type jiffies struct{ hz uint32 }
+
+// usecs is jiffies_to_usecs(j).
+func (c jiffies) usecs(j uint32) uint32 {
+	if 1000000%c.hz == 0 {
+		return 1000000 / c.hz * j
+	}
+	g := gcd(1000000, uint64(c.hz))
+	return uint32(uint64(j) * (1000000 / g) / (uint64(c.hz) / g))
+}
+
+// msecs is jiffies_to_msecs(j).
+func (c jiffies) msecs(j uint32) uint32 {
+	switch {
+	case c.hz <= 1000 && 1000%c.hz == 0:
+		return 1000 / c.hz * j
+	case c.hz > 1000 && c.hz%1000 == 0:
+		d := c.hz / 1000
+		return uint32((uint64(j) + uint64(d) - 1) / uint64(d))
+	}
+	g := gcd(1000, uint64(c.hz))
+	num, den := 1000/g, uint64(c.hz)/g
+	return uint32((uint64(j)*num + den - 1) / den)
+}
+
+// fromMsecs is msecs_to_jiffies(m), rounding up.
+func (c jiffies) fromMsecs(m uint32) uint32 {
+	switch {
+	case c.hz <= 1000 && 1000%c.hz == 0:
+		d := 1000 / c.hz
+		return uint32((uint64(m) + uint64(d) - 1) / uint64(d))
+	case c.hz > 1000 && c.hz%1000 == 0:
+		return m * (c.hz / 1000)
+	}
+	return uint32((uint64(m)*uint64(c.hz) + 999) / 1000)
+}
+
+func gcd(a, b uint64) uint64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// tcpIter reads a namespace's TCP sockets through the process's TCP
+// iterator into model.Socket values equal to what the sock_diag dump
+// gives. Not safe for concurrent use.
+type tcpIter struct {
+	p   *tcpIterProg
+	buf []byte
+}
+
+// tcpIterBuf is how much a read(2) of the iterator asks for: the kernel
+// fills its seq_file buffer (32 KiB at first) and copies it out whole.
+const tcpIterBuf = 128 << 10
+
+// yieldIterReads is how many reads of the iterator a collection makes
+// before it lets other goroutines run (see diagConn.recvfrom: the reads
+// are the kernel's work, not waits).
+const yieldIterReads = 8
+
+func newTCPIter() (*tcpIter, error) {
+	p, err := acquireTCPIter()
+	if err != nil {
+		return nil, err
+	}
+	return &tcpIter{p: p, buf: make([]byte, tcpIterBuf)}, nil
+}
+
+// close releases the iterator.
+func (t *tcpIter) close() {
+	if t.p != nil {
+		releaseTCPIter()
+		t.p = nil
+	}
+}
+
+// read appends the TCP sockets of network namespace netns (an open
+// namespace file; 0 for the calling thread's) to out. tcpInfo false
+// leaves out tcp_info and the congestion control, as
+// Options.NoTCPInfo does for sock_diag.
+func (t *tcpIter) read(ctx context.Context, netns int, names *ifNames, tcp *slab[model.TCPInfo], tcpInfo bool, out []model.Socket) ([]model.Socket, error) {
+	start := len(out)
+	d := tcpDecoder{conv: t.p.conv, infoLen: t.p.infoLen, names: names, tcp: tcp, tcpInfo: tcpInfo}
+	err := t.records(ctx, netns, func(b []byte) error {
+		var err error
+		out, err = d.decode(b, out)
+		return err
+	})
+	if err != nil {
+		return out[:start], err
+	}
+	return out, nil
+}
+
+// records runs the iterator in network namespace netns (0: the calling
+// thread's) and hands fn its records, whole ones, a buffer at a time. It
+// stops with ctx's error when ctx is done.
+func (t *tcpIter) records(ctx context.Context, netns int, fn func([]byte) error) error {
+	var r io.ReadCloser
+	var err error
+	if netns == 0 {
+		r, err = t.p.it.Open()
+	} else if nerr := inNetNS(netns, func() { r, err = t.p.it.Open() }); nerr != nil {
+		return nerr
+	}
+	if err != nil {
+		return fmt.Errorf("open the TCP iterator: %w", err)
+	}
+	defer r.Close()
+	fd := r.(*os.File).Fd()
+	have := 0
+	for reads := 1; ; reads++ {
+		n, _, errno := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&t.buf[have])), uintptr(len(t.buf)-have))
+		if errno == unix.EINTR || errno == unix.EAGAIN {
+			continue
+		}
+		if errno != 0 {
+			return fmt.Errorf("read the TCP iterator: %w", errno)
+		}
+		if n == 0 {
+			break
+		}
+		have += int(n)
+		whole := have - have%tcpRecSize
+		if err := fn(t.buf[:whole]); err != nil {
+			return err
+		}
+		have = copy(t.buf, t.buf[whole:have])
+		if reads%yieldIterReads == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			runtime.Gosched()
+		}
+	}
+	if have != 0 {
+		return fmt.Errorf("TCP iterator: %d bytes left, not a whole %d-byte record: %w", have, tcpRecSize, ErrMalformed)
+	}
+	return nil
+}
+
+// tcpDecoder turns struct tcprec records into model.Socket values.
+type tcpDecoder struct {
+	conv    jiffies
+	infoLen uint16
+	names   *ifNames
+	tcp     *slab[model.TCPInfo]
+	tcpInfo bool
+}
+
+// decode appends the sockets of b, whole records in native byte order,
+// to out. On error out is returned as it was given. It never panics.
+func (d *tcpDecoder) decode(b []byte, out []model.Socket) ([]model.Socket, error) {
+	if len(b)%tcpRecSize != 0 {
+		return out, fmt.Errorf("TCP iterator: %d bytes, not a whole number of %d-byte records: %w", len(b), tcpRecSize, ErrMalformed)
+	}
+	if d.conv.hz == 0 {
+		return out, fmt.Errorf("TCP iterator: no HZ: %w", ErrMalformed)
+	}
+	start := len(out)
+	for ; len(b) >= tcpRecSize; b = b[tcpRecSize:] {
+		out = append(out, model.Socket{Proto: model.ProtoTCP})
+		if err := d.decodeRec(b[:tcpRecSize], &out[len(out)-1]); err != nil {
+			return out[:start], err
+		}
+	}
+	return out, nil
+}
+
+// decodeRec decodes one record into s, as decodeDiagMsg decodes the
+// sock_diag message of the same socket.
+func (d *tcpDecoder) decodeRec(r []byte, s *model.Socket) error {
+	ne := binary.NativeEndian
+	u32 := func(off int) uint32 { return ne.Uint32(r[off:]) }
+	u64 := func(off int) uint64 { return ne.Uint64(r[off:]) }
+	sport := ne.Uint16(r[trSport:])
+	dport := binary.BigEndian.Uint16(r[trDport:])
+	switch r[trFamily] {
+	case afInet:
+		s.Family = model.FamilyIPv4
+		s.Local = netip.AddrPortFrom(netip.AddrFrom4([4]byte(r[trSaddr:trSaddr+4])), sport)
+		s.Remote = netip.AddrPortFrom(netip.AddrFrom4([4]byte(r[trDaddr:trDaddr+4])), dport)
+	case afInet6:
+		s.Family = model.FamilyIPv6
+		s.Local = netip.AddrPortFrom(netip.AddrFrom16([16]byte(r[trSaddr:trSaddr+16])), sport)
+		s.Remote = netip.AddrPortFrom(netip.AddrFrom16([16]byte(r[trDaddr:trDaddr+16])), dport)
+	default:
+		return fmt.Errorf("TCP iterator: address family %d: %w", r[trFamily], ErrMalformed)
+	}
+	s.State = model.SockState(r[trState])
+	s.Cookie = u64(trCookie)
+	if ifindex := u32(trIfindex); ifindex != 0 {
+		s.Interface = d.names.name(ifindex)
+	}
+	kind, flags := r[trKind], r[trFlags]
+	switch kind {
+	case kindTW, kindReq:
+		return nil // no uid, inode, queues, drops or tcp_info
+	case kindFull:
+	default:
+		return fmt.Errorf("TCP iterator: socket kind %d: %w", kind, ErrMalformed)
+	}
+	s.UID = u32(trUID)
+	if flags&recTCP == 0 {
+		return nil
+	}
+	s.Inode = u64(trIno)
+	s.RecvQ = u32(trRqueue)
+	s.SendQ = u32(trWqueue)
+	s.Drops = uint64(u32(trDrops))
+	s.HasDrops = true
+	if !d.tcpInfo {
+		return nil
+	}
+	t := d.tcp.alloc()
+	s.TCP = t
+	t.Len = d.infoLen
+	t.Congestion = congName(cstring(r[trCong : trCong+16]))
+	t.PacingRate = u64(trPacingRate)
+	t.MaxPacingRate = u64(trMaxPacingRate)
+	t.Reordering = u32(trReordering)
+	t.SndCwnd = u32(trSndCwnd)
+	t.Unacked = u32(trUnacked)
+	t.Sacked = u32(trSacked)
+	if s.State == tcpListen {
+		return nil // tcp_get_info stops here for a listener
+	}
+	c := d.conv
+	t.CAState = model.CAState(r[trCAState])
+	t.Retransmits = r[trRetransmits]
+	t.Backoff = r[trBackoff]
+	t.DeliveryRateAppLimited = r[trAppLimited] != 0
+	t.RTO = c.usecs(u32(trRTO))
+	// tcp_delack_max: the socket's delayed-ACK ceiling, or its minimum
+	// RTO if lower, which a route may lock (tcp_rto_min).
+	rtoMin := u32(trRTOMin)
+	if flags&recDstRTOMin != 0 {
+		rtoMin = c.fromMsecs(u32(trDstRTOMinMs))
+	}
+	t.ATO = c.usecs(min(u32(trATO), u32(trDelackMax), rtoMin))
+	t.SndMSS = u32(trSndMSS)
+	t.RcvMSS = u32(trRcvMSS)
+	t.Lost = u32(trLost)
+	t.Retrans = u32(trRetrans)
+	t.LastDataSent = c.msecs(u32(trDataSentSince))
+	t.LastDataRecv = c.msecs(u32(trDataRecvSince))
+	t.PMTU = u32(trPMTU)
+	t.RTT = u32(trRTT)
+	t.RTTVar = u32(trRTTVar)
+	t.SndSsthresh = u32(trSndSsthresh)
+	t.TotalRetrans = u32(trTotalRetrans)
+	t.BytesAcked = u64(trBytesAcked)
+	t.BytesReceived = u64(trBytesReceived)
+	t.SegsOut = u32(trSegsOut)
+	t.SegsIn = u32(trSegsIn)
+	t.NotsentBytes = u32(trNotsentBytes)
+	t.MinRTT = u32(trMinRTT)
+	t.DataSegsIn = u32(trDataSegsIn)
+	t.DataSegsOut = u32(trDataSegsOut)
+	// tcp_compute_delivery_rate
+	if rate, intv := u32(trRateDelivered), u32(trRateInterval); rate != 0 && intv != 0 {
+		t.DeliveryRate = uint64(rate) * uint64(t.SndMSS) * 1000000 / uint64(intv)
+	}
+	// tcp_get_info_chrono_stats: TCP_CHRONO_BUSY, _RWND_LIMITED,
+	// _SNDBUF_LIMITED are 1, 2, 3; the running one has the time since it
+	// began added.
+	var stats [3]uint64
+	ctype := u32(trChronoType)
+	for i := range stats {
+		stats[i] = uint64(u32(trChronoStat + 4*i))
+		if uint32(i+1) == ctype {
+			stats[i] += uint64(u32(trChronoSince))
+		}
+		stats[i] *= uint64(1000000 / c.hz)
+	}
+	t.BusyTime = stats[0] + stats[1] + stats[2]
+	t.RwndLimited = stats[1]
+	t.SndbufLimited = stats[2]
+	t.BytesSent = u64(trBytesSent)
+	t.BytesRetrans = u64(trBytesRetrans)
+	return nil
+}
+
+// cstring is b up to its first NUL.
+func cstring(b []byte) []byte {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		return b[:i]
+	}
+	return b
+}
