@@ -42,6 +42,12 @@ func (g *SocketsGen) pin() {
 	}
 }
 
+// Pinned reports whether the list was handed out for good
+// (Store.Snapshot): it will never be free. Nil-safe.
+func (g *SocketsGen) Pinned() bool {
+	return g != nil && g.pinned.Load()
+}
+
 // Free reports whether nobody reads the list any more and nobody can
 // again: no update, Store or Lease holds it, and it was never pinned.
 // Once true it stays true (a list leaves the Store for good), so its

@@ -2,6 +2,7 @@ package sockets
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"netlens/model"
@@ -63,6 +64,10 @@ func (gs *generations) take(ctx context.Context, hint int) *generation {
 	if g := gs.takeFree(); g != nil {
 		return g
 	}
+	// A pinned generation never comes back (Store.Snapshot handed its
+	// list out for good: a scrape of `serve`, a sample of `top`): it is
+	// not kept, and not waited for.
+	gs.kept = slices.DeleteFunc(gs.kept, func(g *generation) bool { return g.life.Pinned() })
 	if len(gs.kept) >= maxGenerations && gs.wait > 0 {
 		gs.waited++
 		if g := gs.waitFree(ctx); g != nil {

@@ -240,3 +240,38 @@ func TestTakeWaitsForAReader(t *testing.T) {
 		t.Errorf("take waited %v with its context done", d)
 	}
 }
+
+// TestTakeDoesNotWaitForPinned: a list handed out for good (Store.Snapshot,
+// as serve's scrapes and top's samples take it) is never given back, so
+// take neither waits for it nor keeps it: with the other kept generation
+// in the Store, it takes new memory at once.
+func TestTakeDoesNotWaitForPinned(t *testing.T) {
+	store := model.NewStore("h", "k", time.Now())
+	gs := generations{wait: 5 * time.Second}
+	ctx := context.Background()
+	publish := func(g *generation) {
+		store.Publish(model.SocketsUpdate{At: time.Now(), Sockets: g.socks, Gen: g.life.Ref()})
+		gs.put(g)
+	}
+	g1 := gs.take(ctx, 10)
+	publish(g1)
+	_ = store.Snapshot() // a scrape: g1 is pinned
+	g2 := gs.take(ctx, 10)
+	publish(g2) // the Store lets g1 go; it stays pinned
+	start := time.Now()
+	g3 := gs.take(ctx, 10)
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("take waited %v for a pinned generation", d)
+	}
+	if g3 == g1 || g3 == g2 {
+		t.Error("take gave a generation that is pinned or in the Store")
+	}
+	if gs.waited != 0 || gs.made != 3 {
+		t.Errorf("waited %d made %d, want 0 3", gs.waited, gs.made)
+	}
+	for _, g := range gs.kept {
+		if g == g1 {
+			t.Error("the pinned generation is still kept")
+		}
+	}
+}
