@@ -183,13 +183,8 @@ func TestIntegrationRecycledListsNeverChange(t *testing.T) {
 // waits for a reader to give one back instead of taking new memory, up to
 // its bound and while its context lasts.
 func TestTakeWaitsForAReader(t *testing.T) {
-	store := model.NewStore("h", "k", time.Now())
-	gs := generations{wait: 5 * time.Second}
+	store, gs, publish := waitingGenerations()
 	ctx := context.Background()
-	publish := func(g *generation) {
-		store.Publish(model.SocketsUpdate{At: time.Now(), Sockets: g.socks, Gen: g.life.Ref()})
-		gs.put(g)
-	}
 	g1 := gs.take(ctx, 10)
 	publish(g1)
 	_, screen := store.Hold() // the screen shows g1
@@ -246,13 +241,8 @@ func TestTakeWaitsForAReader(t *testing.T) {
 // take neither waits for it nor keeps it: with the other kept generation
 // in the Store, it takes new memory at once.
 func TestTakeDoesNotWaitForPinned(t *testing.T) {
-	store := model.NewStore("h", "k", time.Now())
-	gs := generations{wait: 5 * time.Second}
+	store, gs, publish := waitingGenerations()
 	ctx := context.Background()
-	publish := func(g *generation) {
-		store.Publish(model.SocketsUpdate{At: time.Now(), Sockets: g.socks, Gen: g.life.Ref()})
-		gs.put(g)
-	}
 	g1 := gs.take(ctx, 10)
 	publish(g1)
 	_ = store.Snapshot() // a scrape: g1 is pinned
@@ -273,5 +263,17 @@ func TestTakeDoesNotWaitForPinned(t *testing.T) {
 		if g == g1 {
 			t.Error("the pinned generation is still kept")
 		}
+	}
+}
+
+// waitingGenerations returns a Store, generations that wait 5 s for a
+// reader, and publish, which publishes a generation's list to the Store
+// and keeps it, as the collector does.
+func waitingGenerations() (*model.Store, *generations, func(*generation)) {
+	store := model.NewStore("h", "k", time.Now())
+	gs := &generations{wait: 5 * time.Second}
+	return store, gs, func(g *generation) {
+		store.Publish(model.SocketsUpdate{At: time.Now(), Sockets: g.socks, Gen: g.life.Ref()})
+		gs.put(g)
 	}
 }
