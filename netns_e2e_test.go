@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,21 +36,84 @@ func pickNetNS(s *tmuxSession, name string) {
 }
 
 // minFDs is the fewest open files pid has over five reads 200 ms apart
-// (a collector may hold a /proc file open for a moment).
-func minFDs(t *testing.T, pid int) int {
+// (a collector may hold a /proc file open for a moment), with what they
+// are at that read (fd number -> link target).
+func minFDs(t *testing.T, pid int) (int, map[string]string) {
 	t.Helper()
-	least := -1
+	least, files := -1, map[string]string(nil)
 	for range 5 {
-		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		dir := fmt.Sprintf("/proc/%d/fd", pid)
+		ents, err := os.ReadDir(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if least < 0 || len(ents) < least {
-			least = len(ents)
+			least, files = len(ents), map[string]string{}
+			for _, e := range ents {
+				files[e.Name()], _ = os.Readlink(dir + "/" + e.Name())
+			}
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	return least
+	return least, files
+}
+
+// waitTCPIter waits (at most 10 s) until process pid holds the TCP
+// iterator's BPF link (link_type iter in its fdinfo): it is loaded at a
+// sockets collector's second collection and kept from then on, so open
+// files counted before it would count it as a leak.
+func waitTCPIter(t *testing.T, pid int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		dir := fmt.Sprintf("/proc/%d/fd", pid)
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			if target, _ := os.Readlink(dir + "/" + e.Name()); target != "anon_inode:bpf_link" {
+				continue
+			}
+			info, _ := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%s", pid, e.Name()))
+			if strings.Contains(string(info), "link_type:\titer") {
+				return
+			}
+		}
+	}
+	t.Fatal("the TCP iterator's link did not appear in 10 s")
+}
+
+// fdClass is an open file's target without what differs between two
+// files of one kind: a socket's inode, a thread's ID in a /proc path.
+func fdClass(target string) string {
+	target = strings.TrimSuffix(target, " (deleted)")
+	if strings.HasPrefix(target, "socket:[") {
+		return "socket"
+	}
+	if f := strings.Split(target, "/"); len(f) > 5 && f[1] == "proc" && f[3] == "task" {
+		return "/proc/task/" + strings.Join(f[5:], "/")
+	}
+	return target
+}
+
+// fdDiff lists the kinds of open files (fdClass) b has more of than a,
+// and fewer: "+anon_inode:bpf-link", "-socket".
+func fdDiff(a, b map[string]string) []string {
+	count := map[string]int{}
+	for _, v := range a {
+		count[fdClass(v)]--
+	}
+	for _, v := range b {
+		count[fdClass(v)]++
+	}
+	var d []string
+	for v, n := range count {
+		for ; n > 0; n-- {
+			d = append(d, "+"+v)
+		}
+		for ; n < 0; n++ {
+			d = append(d, "-"+v)
+		}
+	}
+	sort.Strings(d)
+	return d
 }
 
 var switchLine = regexp.MustCompile(`(?m)^switch (\d+) inode \d+ goroutines (\d+) fds (\d+)$`)
@@ -111,22 +175,23 @@ func TestIntegrationE2ENetnsPicker(t *testing.T) {
 		t.Fatalf("netlens processes: %v", procs)
 	}
 	pid := procs[0]
-	fdStart := minFDs(t, pid)
+	waitTCPIter(t, pid)
+	fdStart, filesStart := minFDs(t, pid)
 	goStart := goroutinesAt(t, log, 2)
 	for i := range 100 {
 		pickNetNS(s, []string{a, b}[i%2])
 	}
 	s.waitFor("b's listener after 100 switches", 30*time.Second, func(scr string) bool { return socat(47882).MatchString(scr) })
-	fdEnd := minFDs(t, pid)
+	fdEnd, filesEnd := minFDs(t, pid)
 	goEnd := goroutinesAt(t, log, 102)
-	t.Logf("after 102 switches: open files %d -> %d, goroutines %d -> %d", fdStart, fdEnd, goStart, goEnd)
+	t.Logf("after 102 switches: open files %d -> %d %v, goroutines %d -> %d", fdStart, fdEnd, fdDiff(filesStart, filesEnd), goStart, goEnd)
 	// The goroutine count is taken at the same point of each switch, but
 	// Bubble Tea commands and the refresh ticker can be in flight at
 	// that point (CI saw 20 -> 22, and 26 -> 31 once the conntrack dump
 	// got its own reader goroutine). A leak of one per switch would show
 	// +100 here, so a slack of 10 still catches any per-switch leak.
 	if fdEnd > fdStart || goEnd > goStart+10 {
-		t.Errorf("leak: open files %d -> %d, goroutines %d -> %d", fdStart, fdEnd, goStart, goEnd)
+		t.Errorf("leak: open files %d -> %d %v, goroutines %d -> %d", fdStart, fdEnd, fdDiff(filesStart, filesEnd), goStart, goEnd)
 	}
 
 	// c disappears while selected.

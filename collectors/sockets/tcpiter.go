@@ -126,48 +126,28 @@ type tcpIterProg struct {
 }
 
 // tcpIterShared holds the process's tcpIterProg, loaded on first use and
-// released when the last Collector using it closes. A failure is kept:
-// neither the kernel nor the process's privileges change under it.
+// kept for the life of the process (two file descriptors: the program
+// and its link): a TUI switching namespaces closes one Collector and
+// opens another, and unloading with the last would make every switch
+// load the program again (about 50 ms of CPU and a parse of the kernel's
+// BTF). A failure is kept too: neither the kernel nor the process's
+// privileges change under it.
 var tcpIterShared struct {
-	mu   sync.Mutex
-	p    *tcpIterProg
-	refs int
-	err  error
+	mu  sync.Mutex
+	p   *tcpIterProg
+	err error
 }
 
 // acquireTCPIter returns the process's TCP iterator, loading it on first
-// use; the error says why it cannot be used. Each successful call is
-// paired with a releaseTCPIter.
+// use; the error says why it cannot be used.
 func acquireTCPIter() (*tcpIterProg, error) {
 	s := &tcpIterShared
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.err != nil {
-		return nil, s.err
+	if s.p == nil && s.err == nil {
+		s.p, s.err = loadTCPIter()
 	}
-	if s.p == nil {
-		p, err := loadTCPIter()
-		if err != nil {
-			s.err = err
-			return nil, err
-		}
-		s.p = p
-	}
-	s.refs++
-	return s.p, nil
-}
-
-// releaseTCPIter drops a reference taken by acquireTCPIter and unloads
-// the iterator after the last.
-func releaseTCPIter() {
-	s := &tcpIterShared
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.refs--; s.refs == 0 && s.p != nil {
-		s.p.it.Close()
-		s.p.objs.Close()
-		s.p = nil
-	}
+	return s.p, s.err
 }
 
 func loadTCPIter() (*tcpIterProg, error) {
@@ -322,12 +302,10 @@ func newTCPIter() (*tcpIter, error) {
 	return &tcpIter{p: p, buf: make([]byte, tcpIterBuf)}, nil
 }
 
-// close releases the iterator.
+// close lets go of the iterator (the program stays loaded: see
+// tcpIterShared).
 func (t *tcpIter) close() {
-	if t.p != nil {
-		releaseTCPIter()
-		t.p = nil
-	}
+	t.p, t.buf = nil, nil
 }
 
 // read appends the TCP sockets of network namespace netns (an open
