@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,6 +52,7 @@ type Collector struct {
 
 // New returns a Collector over src.
 func New(src Source, o Options) *Collector {
+	initDescs()
 	if o.MaxInstances <= 0 {
 		o.MaxInstances = DefaultMaxInstances
 	}
@@ -91,7 +93,17 @@ func (e emitter) emit(d *prometheus.Desc, t prometheus.ValueType, v float64, lab
 }
 
 // The metrics. docs/metrics.md lists them with their labels and bounds.
+// They are made by initDescs on first use, not at start: the help texts
+// read the knowledge file, which commands other than the exporter never
+// need (it cost every command about 2 ms and 3,600 allocations).
 var (
+	descDrops, descDropsCurrent, descReason, descDropMonLost, descTraceSeen, descTraceUnattr, descTraceNotAggr, descTraceOtherNS, descCTEntries, descCTMax, descCTDrop, descCTEarly, descCTInsFail, descCTInvalid, descCTLost, descCTOverrun, descSockets, descRulePkts, descRuleBytes, descCapPkts, descCapBytes, descCapDrops, descUp, descDuration, descErrors, descSuccess, descTaken, descBuild,
+	descUnexported *prometheus.Desc
+)
+
+// initDescs makes the metric descriptions; New and every Describe and
+// Collect call it.
+var initDescs = sync.OnceFunc(func() {
 	descDrops = newDesc("drops_total",
 		"Drop-like kernel counters of the drop funnel, by layer in the order a received packet meets them (nic, softnet, qdisc, ip, netfilter, transport, socket, ipsec): "+
 			"name is the kernel's own counter name, source and group where it was read; what each one means, its causes and settings are in docs/drops.md (model/drops/knowledge.json).",
@@ -114,26 +126,33 @@ var (
 	descTraceOtherNS = newDesc("drop_trace_other_netns_total",
 		"Drops the eBPF tracer saw in network namespaces out of its scope (not counted in netlens_drop_trace_seen_total).")
 	descCTEntries = newDesc("conntrack_entries", "Connections in the conntrack table (nf_conntrack_count).")
-	descCTMax     = newDesc("conntrack_entries_limit", "Size limit of the conntrack table (nf_conntrack_max): new connections are dropped when it is full.")
-	descCTDrop    = newDesc("conntrack_drop_total", conntrackHelp("drop"))
-	descCTEarly   = newDesc("conntrack_early_drop_total", conntrackHelp("early_drop"))
+	descCTMax = newDesc("conntrack_entries_limit", "Size limit of the conntrack table (nf_conntrack_max): new connections are dropped when it is full.")
+	descCTDrop = newDesc("conntrack_drop_total", conntrackHelp("drop"))
+	descCTEarly = newDesc("conntrack_early_drop_total", conntrackHelp("early_drop"))
 	descCTInsFail = newDesc("conntrack_insert_failed_total", conntrackHelp("insert_failed"))
 	descCTInvalid = newDesc("conntrack_invalid_total", conntrackHelp("invalid"))
-	descCTLost    = newDesc("conntrack_events_lost_total", "Conntrack events netlens lost (ENOBUFS on its event socket): flows it may have missed until the next resync.")
+	descCTLost = newDesc("conntrack_events_lost_total", "Conntrack events netlens lost (ENOBUFS on its event socket): flows it may have missed until the next resync.")
 	descCTOverrun = newDesc("conntrack_event_overruns_total", "Times netlens's conntrack event socket overran and a full dump resynced the flow table.")
-	descSockets   = newDesc("sockets", "Sockets by transport protocol and state as ss prints it (ESTAB, LISTEN, UNCONN, TIME-WAIT, ...).", "proto", "state")
-	descRulePkts  = newDesc("rule_packets_total", "Packets that matched a netlens filter rule, by rule id and label.", "backend", "id", "label")
+	descSockets = newDesc("sockets", "Sockets by transport protocol and state as ss prints it (ESTAB, LISTEN, UNCONN, TIME-WAIT, ...).", "proto", "state")
+	descRulePkts = newDesc("rule_packets_total", "Packets that matched a netlens filter rule, by rule id and label.", "backend", "id", "label")
 	descRuleBytes = newDesc("rule_bytes_total", "Bytes that matched a netlens filter rule, by rule id and label.", "backend", "id", "label")
-	descCapPkts   = newDesc("capture_packets_total", "Packets netlens's capture saw since it started.", "interface")
-	descCapBytes  = newDesc("capture_bytes_total", "Bytes netlens's capture saw since it started.", "interface")
-	descCapDrops  = newDesc("capture_ring_drops_total", "Packets the kernel dropped because netlens's capture ring was full (PACKET_STATISTICS tp_drops).", "interface")
-	descUp        = newDesc("collector_up", "Whether the collector's last run succeeded (1) or not (0: no permission, not supported, error, or not run yet).", "collector")
-	descDuration  = newDesc("collector_last_duration_seconds", "How long the collector's last run took.", "collector")
-	descErrors    = newDesc("collector_errors_total", "Runs of the collector that failed since netlens started (errors, timeouts, missing capabilities).", "collector")
-	descSuccess   = newDesc("collector_last_success_timestamp_seconds", "When the collector last ran successfully, in seconds since the Unix epoch (absent if never).", "collector")
-	descTaken     = newDesc("snapshot_timestamp_seconds", "When the newest data behind these metrics was read, in seconds since the Unix epoch.")
-	descBuild     = newDesc("build_info", "Always 1; labels say the netlens version and the kernel release.", "version", "kernel")
-)
+	descCapPkts = newDesc("capture_packets_total", "Packets netlens's capture saw since it started.", "interface")
+	descCapBytes = newDesc("capture_bytes_total", "Bytes netlens's capture saw since it started.", "interface")
+	descCapDrops = newDesc("capture_ring_drops_total", "Packets the kernel dropped because netlens's capture ring was full (PACKET_STATISTICS tp_drops).", "interface")
+	descUp = newDesc("collector_up", "Whether the collector's last run succeeded (1) or not (0: no permission, not supported, error, or not run yet).", "collector")
+	descDuration = newDesc("collector_last_duration_seconds", "How long the collector's last run took.", "collector")
+	descErrors = newDesc("collector_errors_total", "Runs of the collector that failed since netlens started (errors, timeouts, missing capabilities).", "collector")
+	descSuccess = newDesc("collector_last_success_timestamp_seconds", "When the collector last ran successfully, in seconds since the Unix epoch (absent if never).", "collector")
+	descTaken = newDesc("snapshot_timestamp_seconds", "When the newest data behind these metrics was read, in seconds since the Unix epoch.")
+	descBuild = newDesc("build_info", "Always 1; labels say the netlens version and the kernel release.", "version", "kernel")
+	descUnexported = newDesc("netns_unexported",
+		"Network namespaces netlens serve --netns all found but does not export: over_cap (past --max-netns) or not_enterable (entering needs CAP_SYS_ADMIN).",
+		"reason")
+	allDescs = []*prometheus.Desc{descDrops, descDropsCurrent, descReason, descDropMonLost,
+		descTraceSeen, descTraceUnattr, descTraceNotAggr, descTraceOtherNS, descCTEntries, descCTMax, descCTDrop, descCTEarly,
+		descCTInsFail, descCTInvalid, descCTLost, descCTOverrun, descSockets, descRulePkts, descRuleBytes, descCapPkts, descCapBytes, descCapDrops,
+		descUp, descDuration, descErrors, descSuccess, descTaken, descBuild}
+})
 
 // conntrackHelp is the HELP of a conntrack statistic, from the knowledge
 // file (model/drops/knowledge.json): its title and what increments
@@ -146,13 +165,12 @@ func conntrackHelp(name string) string {
 	return e.Title + " (conntrack statistic " + name + ", all CPUs): " + strings.Join(strings.Fields(e.Increments), " ")
 }
 
-var allDescs = []*prometheus.Desc{descDrops, descDropsCurrent, descReason, descDropMonLost,
-	descTraceSeen, descTraceUnattr, descTraceNotAggr, descTraceOtherNS, descCTEntries, descCTMax, descCTDrop, descCTEarly,
-	descCTInsFail, descCTInvalid, descCTLost, descCTOverrun, descSockets, descRulePkts, descRuleBytes, descCapPkts, descCapBytes, descCapDrops,
-	descUp, descDuration, descErrors, descSuccess, descTaken, descBuild}
+// allDescs are the descriptions Describe sends (initDescs).
+var allDescs []*prometheus.Desc
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	initDescs()
 	for _, d := range allDescs {
 		ch <- d
 	}
@@ -161,6 +179,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector: it reads the Source's latest
 // snapshot once.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	initDescs()
 	c.collect(emitter{ch: ch}, c.src.Snapshot())
 }
 

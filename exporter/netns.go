@@ -46,11 +46,6 @@ type NamespaceSource interface {
 	Source
 	Namespaces() NamespacesView
 }
-
-var descUnexported = newDesc("netns_unexported",
-	"Network namespaces netlens serve --netns all found but does not export: over_cap (past --max-netns) or not_enterable (entering needs CAP_SYS_ADMIN).",
-	"reason")
-
 // nsCollector is the prometheus.Collector of --netns all: each
 // namespace's metrics with nsLabels, and the host's own (build info, the
 // namespaces left out) without. It is safe for concurrent use.
@@ -61,6 +56,7 @@ type nsCollector struct {
 
 // Describe implements prometheus.Collector.
 func (n nsCollector) Describe(ch chan<- *prometheus.Desc) {
+	initDescs()
 	for _, d := range allDescs {
 		if d != descBuild {
 			d = nsDescs[d]
@@ -73,6 +69,7 @@ func (n nsCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector: one view of the namespaces,
 // the sockets counted per namespace in one pass.
 func (n nsCollector) Collect(ch chan<- prometheus.Metric) {
+	initDescs()
 	v := n.src.Namespaces()
 	counts := make(map[uint64]*sockCounts, len(v.Namespaces))
 	for _, ns := range v.Namespaces {
