@@ -46,6 +46,7 @@ type NamespaceSource interface {
 	Source
 	Namespaces() NamespacesView
 }
+
 // nsCollector is the prometheus.Collector of --netns all: each
 // namespace's metrics with nsLabels, and the host's own (build info, the
 // namespaces left out) without. It is safe for concurrent use.
