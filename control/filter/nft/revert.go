@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"netlens/collectors"
@@ -48,6 +49,22 @@ func (b *Backend) statePath() (string, error) {
 	return filepath.Join(b.opt.StateDir, "netns-"+b.key+".json"), nil
 }
 
+// legacyStatePath is where netlens before ffc561d kept the state file of
+// the namespace whose state file is path: named by the namespace's inode
+// alone ("netns-INODE.json"); "" for a path without an inode.
+func legacyStatePath(path string) string {
+	name := strings.TrimSuffix(filepath.Base(path), ".json")
+	ino, _, ok := strings.Cut(strings.TrimPrefix(name, "netns-"), "-")
+	if !ok || ino == "" {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(path), "netns-"+ino+".json")
+}
+
+// ErrLegacyState is a pending change an older netlens left under the
+// inode-only name (legacyStatePath).
+var ErrLegacyState = errors.New("a revert state an older netlens wrote is waiting")
+
 func readState(path string) (*revertState, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -68,6 +85,22 @@ func (b *Backend) pending() (*revertState, error) {
 	}
 	st, err := readState(path)
 	if errors.Is(err, fs.ErrNotExist) {
+		// An older netlens named the file by the inode alone: its
+		// change may still be pending, its helper (the older binary)
+		// still waiting to put back the rules it holds, over any change
+		// made now. It cannot be told whether the file is this
+		// namespace's or one's gone before that had this inode, so it
+		// is neither applied nor ignored: changes wait until it is
+		// gone.
+		if old := legacyStatePath(path); old != "" {
+			if lst, lerr := readState(old); lerr == nil {
+				return nil, fmt.Errorf("%w: %s (transaction %d, deadline %s, helper pid %d) is named by the namespace's inode alone, so it may be a namespace's that is gone: "+
+					"if its helper still runs, it reverts at the deadline; otherwise check its prev rules against `netlens rules list`, put back what is missing by hand and remove the file",
+					ErrLegacyState, old, lst.Txn, lst.Deadline.Format(time.DateTime), lst.HelperPID)
+			} else if !errors.Is(lerr, fs.ErrNotExist) {
+				return nil, lerr
+			}
+		}
 		return nil, nil
 	}
 	if errors.Is(err, fs.ErrPermission) {
