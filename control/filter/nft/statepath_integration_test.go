@@ -80,12 +80,7 @@ func TestIntegrationStatePathNotInherited(t *testing.T) {
 // it is removed changes go through.
 func TestIntegrationLegacyStateFile(t *testing.T) {
 	netnstest.RequireRoot(t)
-	ns := netnstest.New(t, "nlnft-legacy")
-	fd, err := unix.Open("/run/netns/"+ns.Name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
+	fd := netnstest.New(t, "nlnft-legacy").FD(t)
 	var fst unix.Stat_t
 	if err := unix.Fstat(fd, &fst); err != nil {
 		t.Fatal(err)
