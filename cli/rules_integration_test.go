@@ -61,6 +61,21 @@ func TestIntegrationCLINft(t *testing.T) {
 			if len(final) != 2 || !final[0].Enabled || final[0].Label != "keep ssh" || final[1].Label != "v6" {
 				t.Errorf("after loading the saved file: %+v", final)
 			}
+			// nft keeps the saved ids (the exporter's id labels too).
+			for i := range final {
+				if i < len(after) && final[i].ID != after[i].ID {
+					t.Errorf("rule %q: id %d after load, %d when saved", final[i].Label, final[i].ID, after[i].ID)
+				}
+			}
+			// Two rules with one id: refused, nothing changed.
+			dup := strings.Replace(string(saved), fmt.Sprintf(`"id": %d,`, after[1].ID), fmt.Sprintf(`"id": %d,`, after[0].ID), 1)
+			os.WriteFile(filepath.Join(dir, "dup.json"), []byte(dup), 0o600)
+			if r = runCLI(t, b, nil, "", "load", filepath.Join(dir, "dup.json")); r.err == nil || !strings.Contains(r.err.Error(), fmt.Sprintf("id %d is rule 1's too", after[0].ID)) {
+				t.Errorf("load with a duplicate id: %v", r.err)
+			}
+			if again, _ := b.List(); fmt.Sprint(again) != fmt.Sprint(final) {
+				t.Errorf("a load with a duplicate id changed the rules")
+			}
 			return nil
 		}()
 	})

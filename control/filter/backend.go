@@ -65,6 +65,12 @@ type PolicySetter interface {
 // one change is pending at a time, so two would not do).
 type bothFamilies interface{ PolicyBothFamilies() }
 
+// loadKeepsIDs is a Backend whose Replace keeps the non-zero ids of the
+// rules it is given (nft: the ids live in the rules' comments). The
+// module's ids are its own: it makes a load's rules before it deletes
+// the old ones, so they get new ids there.
+type loadKeepsIDs interface{ ReplaceKeepsIDs() }
+
 // ErrNoPolicy is wrapped by a policy change on a backend without default
 // policies.
 var ErrNoPolicy = errors.New("this filter backend has no default policy")

@@ -101,12 +101,26 @@ func (m *Manager) Plan(op rules.Op) (rules.Plan, error) {
 		after = slices.Delete(after, i, i+1)
 	case rules.OpLoad:
 		after = nil
+		// A backend that can keeps the ids the file has (what `rules
+		// save` wrote), so that a save and load leaves rule ids, and the
+		// id labels of the exporter's series, as they were.
+		_, keepIDs := m.Backend.(loadKeepsIDs)
+		ids := map[uint32]int{}
 		for i, r := range op.Rules {
 			if err := rules.Validate(r); err != nil {
 				return rules.Plan{}, rules.InvalidError{Err: fmt.Errorf("rule %d%s: %w", i+1, labelOf(r), err)}
 			}
 			r = rules.Normalize(r)
-			r.ID, r.Packets, r.Bytes, r.Rate, r.LastHit, r.PendingTxn, r.RevertAt = 0, 0, 0, 0, time.Time{}, 0, time.Time{}
+			if !keepIDs {
+				r.ID = 0
+			}
+			if r.ID != 0 {
+				if j, dup := ids[r.ID]; dup {
+					return rules.Plan{}, rules.InvalidError{Err: fmt.Errorf("rule %d%s: id %d is rule %d's too", i+1, labelOf(r), r.ID, j+1)}
+				}
+				ids[r.ID] = i
+			}
+			r.Packets, r.Bytes, r.Rate, r.LastHit, r.PendingTxn, r.RevertAt = 0, 0, 0, time.Time{}, 0, time.Time{}
 			after = append(after, r)
 		}
 		for _, r := range before {

@@ -26,8 +26,10 @@ const (
 // `netlens rules save` writes and the "rules" section of a snapshot).
 // Every rule is validated; the error of the first bad one names it by
 // position and label. Unknown fields are refused, so that a typo
-// ("dpotr") is not silently a rule that matches everything. Counters,
-// ids and pending state in the file are ignored by a load. It is pure.
+// ("dpotr") is not silently a rule that matches everything. Counters and
+// pending state in the file are ignored by a load; ids are kept where
+// the backend can (nft; the module gives a load's rules new ids). It is
+// pure.
 func ParseRules(r io.Reader) ([]model.Rule, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
 	if err != nil {

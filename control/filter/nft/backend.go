@@ -621,3 +621,8 @@ func (b *Backend) change(op string, copies []copyRule, revert time.Duration, cha
 	}
 	return nil
 }
+
+// ReplaceKeepsIDs marks Replace as keeping the ids of the rules it is
+// given (below foreignIDBase): a load of what `rules save` wrote keeps
+// the rules' ids.
+func (b *Backend) ReplaceKeepsIDs() {}
