@@ -16,7 +16,9 @@
 // failed write leaves nothing behind. Before each write the recorder
 // checks the free space of the directory's filesystem; below MinFree it
 // stops with an error that says so (ErrLowSpace), as it does when the
-// disk fills during a write (ENOSPC), rather than fill the disk.
+// disk fills during a write (ENOSPC), rather than fill the disk; and
+// when one snapshot alone is larger than MaxBytes (ErrOverBudget), rather
+// than keep a directory over its budget.
 //
 // A Recorder is safe for concurrent use.
 package recorder

@@ -26,6 +26,11 @@ import (
 // filesystem is (nearly) full.
 var ErrLowSpace = errors.New("not enough free space")
 
+// ErrOverBudget is wrapped by the error that stops the recorder when one
+// snapshot alone is larger than MaxBytes: keeping it would break the
+// budget, and the files already kept stay.
+var ErrOverBudget = errors.New("a snapshot is larger than the byte budget")
+
 // Defaults of Options.
 const (
 	DefaultInterval = 10 * time.Second
@@ -47,7 +52,8 @@ type Options struct {
 	// Keep is how many snapshot files to keep at most (the newest).
 	Keep int
 	// MaxBytes, when above zero, bounds the bytes the kept files take;
-	// the oldest go first. The newest file is always kept.
+	// the oldest go first. A snapshot larger than MaxBytes by itself is
+	// not written (ErrOverBudget).
 	MaxBytes int64
 	// MinFree is the free space (bytes) of Dir's filesystem below which
 	// the recorder stops rather than write.
@@ -109,8 +115,9 @@ func FileName(snap model.Snapshot) string {
 
 // Write records snap (gzip-compressed, atomically) and rotates the
 // directory. It returns the path written. An error wrapping ErrLowSpace
-// means the filesystem is full or below MinFree: nothing was written
-// and recording should stop.
+// means the filesystem is full or below MinFree, one wrapping
+// ErrOverBudget that the snapshot alone is larger than MaxBytes: nothing
+// was written, no file removed, and recording should stop.
 func (r *Recorder) Write(snap model.Snapshot) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -121,6 +128,10 @@ func (r *Recorder) Write(snap model.Snapshot) (string, error) {
 	}
 	if err := zw.Close(); err != nil {
 		return "", err
+	}
+	if r.o.MaxBytes > 0 && int64(buf.Len()) > r.o.MaxBytes {
+		return "", fmt.Errorf("%w: this one takes %d bytes compressed, the budget is %d bytes (--max-bytes): nothing written%s, recording stopped",
+			ErrOverBudget, buf.Len(), r.o.MaxBytes, r.keptFiles())
 	}
 	if free, err := r.statfs(r.o.Dir); err == nil && free < uint64(r.o.MinFree)+uint64(buf.Len()) {
 		return "", fmt.Errorf("%w on %s: %s free, the floor is %s (--min-free) and a snapshot takes %s: recording stopped",
@@ -189,6 +200,19 @@ func files(dir, host string) ([]string, error) {
 		out[i] = x.path
 	}
 	return out, nil
+}
+
+// keptFiles says which files of this recorder stay after a refused
+// write: " (the 3 files recorded before stay)", "" for none.
+func (r *Recorder) keptFiles() string {
+	files, _ := r.Files()
+	switch len(files) {
+	case 0:
+		return ""
+	case 1:
+		return " (the file recorded before stays)"
+	}
+	return fmt.Sprintf(" (the %d files recorded before stay)", len(files))
 }
 
 // rotate removes the oldest files past Keep or MaxBytes.

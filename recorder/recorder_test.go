@@ -3,6 +3,7 @@ package recorder
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -214,3 +215,35 @@ func TestRotateOnlyOwnRecordings(t *testing.T) {
 		t.Errorf("own recordings %v, want 2 ending with %s", files, last)
 	}
 }
+
+// TestMaxBytesSmallerThanASnapshot: a budget one snapshot alone exceeds
+// stops the recorder with ErrOverBudget, which names both sizes; the
+// file is not written and the ones kept stay.
+func TestMaxBytesSmallerThanASnapshot(t *testing.T) {
+	dir := t.TempDir()
+	r, _ := New(Options{Dir: dir, Keep: 100, MinFree: 1})
+	p, err := r.Write(snapAt(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(p)
+	r.o.MaxBytes = fi.Size() / 2
+	_, err = r.Write(snapAt(1))
+	if !errors.Is(err, ErrOverBudget) || !strings.Contains(err.Error(), fmt.Sprintf("the budget is %d bytes", fi.Size()/2)) || !strings.Contains(err.Error(), "the file recorded before stays") {
+		t.Fatalf("Write over the budget: %v, want ErrOverBudget with the sizes", err)
+	}
+	files, _ := r.Files()
+	if len(files) != 1 || files[0] != p {
+		t.Errorf("files after a refused write: %v, want only %s", files, p)
+	}
+	// Run stops with it.
+	r.o.Interval = time.Millisecond
+	if err := r.Run(t.Context(), staticSource{snapAt(2)}, nil); !errors.Is(err, ErrOverBudget) {
+		t.Errorf("Run: %v, want ErrOverBudget", err)
+	}
+}
+
+// staticSource is a Source whose snapshot never changes.
+type staticSource struct{ snap model.Snapshot }
+
+func (s staticSource) Snapshot() model.Snapshot { return s.snap }
