@@ -54,14 +54,24 @@ func TestKeepRotates(t *testing.T) {
 	}
 }
 
-func TestMaxBytesRotates(t *testing.T) {
-	dir := t.TempDir()
-	r, _ := New(Options{Dir: dir, Keep: 100, MinFree: 1})
+// recordOne returns a Recorder (keeping 100, no byte budget) over a new
+// directory that holds one file, the snapshot snapAt(0), and that file.
+func recordOne(t *testing.T) (*Recorder, string, os.FileInfo) {
+	t.Helper()
+	r, _ := New(Options{Dir: t.TempDir(), Keep: 100, MinFree: 1})
 	p, err := r.Write(snapAt(0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fi, _ := os.Stat(p)
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, p, fi
+}
+
+func TestMaxBytesRotates(t *testing.T) {
+	r, _, fi := recordOne(t)
 	r.o.MaxBytes = 3*fi.Size() + fi.Size()/2
 	for i := 1; i < 20; i++ {
 		if _, err := r.Write(snapAt(i)); err != nil {
@@ -220,15 +230,9 @@ func TestRotateOnlyOwnRecordings(t *testing.T) {
 // stops the recorder with ErrOverBudget, which names both sizes; the
 // file is not written and the ones kept stay.
 func TestMaxBytesSmallerThanASnapshot(t *testing.T) {
-	dir := t.TempDir()
-	r, _ := New(Options{Dir: dir, Keep: 100, MinFree: 1})
-	p, err := r.Write(snapAt(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fi, _ := os.Stat(p)
+	r, p, fi := recordOne(t)
 	r.o.MaxBytes = fi.Size() / 2
-	_, err = r.Write(snapAt(1))
+	_, err := r.Write(snapAt(1))
 	if !errors.Is(err, ErrOverBudget) || !strings.Contains(err.Error(), fmt.Sprintf("the budget is %d bytes", fi.Size()/2)) || !strings.Contains(err.Error(), "the file recorded before stays") {
 		t.Fatalf("Write over the budget: %v, want ErrOverBudget with the sizes", err)
 	}
