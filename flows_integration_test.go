@@ -13,7 +13,7 @@ import (
 // 5,000 UDP entries (loopback datagrams to as many ports, tracked by an
 // nft ct rule) and checks `netlens flows` against conntrack -L: --json
 // lists every entry (as many as conntrack -L prints lines), compact
-// unless --indent; --limit lists fewer and says so, in JSON and on
+// unless --indent, each entry once; --limit lists fewer and says so, in JSON and on
 // standard error. (make bench checks the same at 100,000 entries.)
 func TestIntegrationFlowsCommand(t *testing.T) {
 	const n = 5000
@@ -48,6 +48,22 @@ for p in range(20000, 20000 + `+strconv.Itoa(n)+`):
 	}
 	if len(flows) != want {
 		t.Errorf("flows --json lists %d entries, conntrack -L %d", len(flows), want)
+	}
+	// Each datagram of the dump is in it once (the reader packs several
+	// into one buffer): every port sent to, once.
+	seen := map[string]int{}
+	for _, f := range flows {
+		if orig, ok := f["orig"].(map[string]any); ok {
+			if dst, _ := orig["dst"].(string); strings.HasPrefix(dst, "127.0.0.1:") {
+				seen[strings.TrimPrefix(dst, "127.0.0.1:")]++
+			}
+		}
+	}
+	for p := 20000; p < 20000+n; p++ {
+		if c := seen[strconv.Itoa(p)]; c != 1 {
+			t.Errorf("flows --json lists the entry to 127.0.0.1:%d %d times, want once", p, c)
+			break
+		}
 	}
 	if strings.Count(out, "\n") != 1 {
 		t.Errorf("flows --json is not compact: %d lines", strings.Count(out, "\n"))

@@ -185,6 +185,20 @@ func recv(rc syscall.RawConn, buf []byte) (int, error) {
 	return n, rerr
 }
 
+// recvReady is recv that does not wait: unix.EAGAIN when no datagram is
+// queued.
+func recvReady(rc syscall.RawConn, buf []byte) (int, error) {
+	var n int
+	var rerr error
+	if err := rc.Read(func(fd uintptr) bool {
+		n, _, rerr = unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT)
+		return true
+	}); err != nil {
+		return 0, err
+	}
+	return n, rerr
+}
+
 // setRcvBuf gives the socket a receive buffer of n bytes: SO_RCVBUFFORCE
 // (needs CAP_NET_ADMIN; ignores net.core.rmem_max), else SO_RCVBUF
 // (capped at net.core.rmem_max). It returns the size the kernel reports
