@@ -129,20 +129,20 @@ func (r *Recorder) Write(snap model.Snapshot) (string, error) {
 	if err := zw.Close(); err != nil {
 		return "", err
 	}
-	if r.o.MaxBytes > 0 && int64(buf.Len()) > r.o.MaxBytes {
-		return "", fmt.Errorf("%w: this one takes %d bytes compressed, the budget is %d bytes (--max-bytes): nothing written%s, recording stopped",
-			ErrOverBudget, buf.Len(), r.o.MaxBytes, r.keptFiles())
-	}
 	if free, err := r.statfs(r.o.Dir); err == nil && free < uint64(r.o.MinFree)+uint64(buf.Len()) {
 		return "", fmt.Errorf("%w on %s: %s free, the floor is %s (--min-free) and a snapshot takes %s: recording stopped",
 			ErrLowSpace, r.o.Dir, human(int64(free)), human(r.o.MinFree), human(int64(buf.Len())))
 	}
-	// Two snapshots of one instant (a store that did not change between
-	// intervals) get numbered names that sort after the first.
 	name := FileName(snap)
 	if m := recording.FindStringSubmatch(name); m != nil {
-		r.host = m[1]
+		r.host = m[1] // before keptFiles: only this host's files count
 	}
+	if r.o.MaxBytes > 0 && int64(buf.Len()) > r.o.MaxBytes {
+		return "", fmt.Errorf("%w: this one takes %d bytes compressed, the budget is %d bytes (--max-bytes): nothing written%s, recording stopped",
+			ErrOverBudget, buf.Len(), r.o.MaxBytes, r.keptFiles())
+	}
+	// Two snapshots of one instant (a store that did not change between
+	// intervals) get numbered names that sort after the first.
 	if name == r.lastName {
 		r.dup++
 	} else {

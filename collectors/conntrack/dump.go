@@ -52,6 +52,9 @@ type dumpReader struct {
 	free chan []byte
 	full chan datagram
 	quit chan struct{}
+	// failed is an error fill met after it had filled part of a buffer:
+	// that part is handed over first, the error with the next.
+	failed error
 }
 
 // newRecvBuffers returns a dumpReader's buffers, for startReceiver: made once
@@ -91,15 +94,26 @@ func (r *dumpReader) run(rc syscall.RawConn, seq uint32) {
 }
 
 // fill reads datagrams into buf until the next one might not fit, the
-// dump ends, or none is ready and buf holds some already (the decoder
-// should not wait for the kernel while there is work). It returns the
-// bytes filled and whether the last datagram held the dump's end.
+// dump ends, or none is queued and buf holds some already. (In a dump
+// that is rare: netlink_recvmsg queues the next skb of a dump in the
+// call that returns the previous one, so a buffer is usually handed
+// over full, about seven datagrams after its first.) It returns the
+// bytes filled and whether the last datagram held the dump's end; an
+// error after some bytes is kept for the next call (failed), so that
+// the entries before it are decoded.
 func (r *dumpReader) fill(rc syscall.RawConn, buf []byte, seq uint32) (n int, ended bool, err error) {
+	if err, r.failed = r.failed, nil; err != nil {
+		return 0, false, err
+	}
 	for len(buf)-n >= recvBufSize {
 		var m int
 		if n == 0 {
 			m, err = recv(rc, buf)
 		} else if m, err = recvReady(rc, buf[n:]); err == unix.EAGAIN {
+			return n, false, nil
+		}
+		if err != nil && n > 0 {
+			r.failed = err
 			return n, false, nil
 		}
 		if err != nil {

@@ -302,11 +302,10 @@ func newTCPIter() (*tcpIter, error) {
 	return &tcpIter{p: p, buf: make([]byte, tcpIterBuf)}, nil
 }
 
-// close lets go of the iterator (the program stays loaded: see
-// tcpIterShared).
-func (t *tcpIter) close() {
-	t.p, t.buf = nil, nil
-}
+// close lets go of the iterator. Nothing is released: the program stays
+// loaded (tcpIterShared), and a read still running on another goroutine
+// (Collector.Close does not wait for one) keeps its buffer.
+func (t *tcpIter) close() {}
 
 // read appends the TCP sockets of network namespace netns (an open
 // namespace file; 0 for the calling thread's) to out. tcpInfo false

@@ -66,10 +66,11 @@ type PolicySetter interface {
 type bothFamilies interface{ PolicyBothFamilies() }
 
 // loadKeepsIDs is a Backend whose Replace keeps the non-zero ids of the
-// rules it is given (nft: the ids live in the rules' comments). The
-// module's ids are its own: it makes a load's rules before it deletes
-// the old ones, so they get new ids there.
-type loadKeepsIDs interface{ ReplaceKeepsIDs() }
+// rules it is given (nft: the ids live in the rules' comments), ids
+// under the bound ReplaceKeepsIDs returns. The module's ids are its
+// own: it makes a load's rules before it deletes the old ones, so they
+// get new ids there.
+type loadKeepsIDs interface{ ReplaceKeepsIDs() (bound uint32) }
 
 // ErrNoPolicy is wrapped by a policy change on a backend without default
 // policies.

@@ -103,8 +103,20 @@ func (m *Manager) Plan(op rules.Op) (rules.Plan, error) {
 		after = nil
 		// A backend that can keeps the ids the file has (what `rules
 		// save` wrote), so that a save and load leaves rule ids, and the
-		// id labels of the exporter's series, as they were.
-		_, keepIDs := m.Backend.(loadKeepsIDs)
+		// id labels of the exporter's series, as they were. Rules
+		// without one get theirs here, after the highest the file or
+		// the backend has, in file order: the plan and its guard check
+		// the order the backend will apply ((priority, id)).
+		keeper, keepIDs := m.Backend.(loadKeepsIDs)
+		var bound, next uint32
+		if keepIDs {
+			bound = keeper.ReplaceKeepsIDs()
+			for _, r := range before {
+				if !r.Foreign && r.ID < bound {
+					next = max(next, r.ID)
+				}
+			}
+		}
 		ids := map[uint32]int{}
 		for i, r := range op.Rules {
 			if err := rules.Validate(r); err != nil {
@@ -115,13 +127,28 @@ func (m *Manager) Plan(op rules.Op) (rules.Plan, error) {
 				r.ID = 0
 			}
 			if r.ID != 0 {
+				if r.ID >= bound {
+					return rules.Plan{}, rules.InvalidError{Err: fmt.Errorf("rule %d%s: id %d out of range (1-%d)", i+1, labelOf(r), r.ID, bound-1)}
+				}
 				if j, dup := ids[r.ID]; dup {
 					return rules.Plan{}, rules.InvalidError{Err: fmt.Errorf("rule %d%s: id %d is rule %d's too", i+1, labelOf(r), r.ID, j+1)}
 				}
 				ids[r.ID] = i
+				next = max(next, r.ID)
 			}
 			r.Packets, r.Bytes, r.Rate, r.LastHit, r.PendingTxn, r.RevertAt = 0, 0, 0, time.Time{}, 0, time.Time{}
 			after = append(after, r)
+		}
+		if keepIDs {
+			for i := range after {
+				if after[i].ID == 0 {
+					if next+1 >= bound {
+						return rules.Plan{}, rules.InvalidError{Err: fmt.Errorf("rule %d%s: no id left under %d for it (the file's ids go up to %d)", i+1, labelOf(after[i]), bound, next)}
+					}
+					next++
+					after[i].ID = next
+				}
+			}
 		}
 		for _, r := range before {
 			if r.Foreign { // Replace leaves foreign rules alone

@@ -257,3 +257,46 @@ func mustVerdicts(t *testing.T, b Backend) []model.HookVerdicts {
 	}
 	return vs
 }
+
+// keepIDs is a filtermem.Backend whose Replace keeps ids under 1<<31,
+// as nft's does.
+type keepIDs struct{ *filtermem.Backend }
+
+func (keepIDs) ReplaceKeepsIDs() uint32 { return 1 << 31 }
+
+// TestManagerLoadKeepsIDs: on a backend that keeps ids, a load keeps the
+// file's and gives the rules without one the next ids in file order, so
+// that the plan (and the guard) sees the order the backend applies;
+// duplicate ids, ids out of range and no id left are refused.
+func TestManagerLoadKeepsIDs(t *testing.T) {
+	b := keepIDs{&filtermem.Backend{}}
+	m := &Manager{Backend: b, Revert: time.Second}
+	if _, err := b.Add(model.Rule{Enabled: true, Action: model.ActionCount, Label: "old"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	drop := model.Rule{ID: 3, Enabled: true, Action: model.ActionDrop, Proto: "tcp", Label: "drop"}
+	accept := model.Rule{Enabled: true, Action: model.ActionAccept, Proto: "tcp", Label: "accept"}
+	p, err := m.Plan(rules.Op{Kind: rules.OpLoad, Rules: []model.Rule{drop, accept}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range p.Op.Rules {
+		got = append(got, fmt.Sprintf("%s=%d", r.Label, r.ID))
+	}
+	if want := []string{"drop=3", "accept=4"}; !cmp.Equal(got, want) {
+		t.Errorf("load plan ids %v, want %v", got, want)
+	}
+	for _, bad := range []struct {
+		rules []model.Rule
+		want  string
+	}{
+		{[]model.Rule{drop, drop}, "rule 2 (\"drop\"): id 3 is rule 1's too"},
+		{[]model.Rule{{ID: 1 << 31, Action: model.ActionDrop}}, "id 2147483648 out of range"},
+		{[]model.Rule{{ID: 1<<31 - 1, Action: model.ActionDrop}, accept}, "no id left"},
+	} {
+		if _, err := m.Plan(rules.Op{Kind: rules.OpLoad, Rules: bad.rules}); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("load of %v: %v, want an error with %q", bad.rules, err, bad.want)
+		}
+	}
+}

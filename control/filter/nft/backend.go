@@ -355,19 +355,54 @@ func queueRule(c *nftables.Conn, r model.Rule, existing []copyRule, carry map[st
 	return nil
 }
 
-func nextID(copies []copyRule, extra []model.Rule) uint32 {
+// idAlloc hands out ids for new rules: one more than the highest of the
+// rules it was made from, then on; when that reaches foreignIDBase (a
+// loaded file held an id just under it), the lowest ids none of them
+// has. Ids at or above foreignIDBase are foreign rules'.
+type idAlloc struct {
+	used    map[uint32]bool
+	next    uint32
+	wrapped bool
+}
+
+func newIDAlloc(copies []copyRule, extra []model.Rule) *idAlloc {
+	a := &idAlloc{used: map[uint32]bool{}}
 	var max uint32
+	note := func(id uint32) {
+		if id < foreignIDBase {
+			a.used[id] = true
+			if id > max {
+				max = id
+			}
+		}
+	}
 	for _, cp := range copies {
-		if cp.ok && cp.meta.ID > max && cp.meta.ID < foreignIDBase {
-			max = cp.meta.ID
+		if cp.ok {
+			note(cp.meta.ID)
 		}
 	}
 	for _, r := range extra {
-		if r.ID > max && r.ID < foreignIDBase {
-			max = r.ID
+		note(r.ID)
+	}
+	a.next = max + 1
+	return a
+}
+
+// take returns a free id and marks it used.
+func (a *idAlloc) take() uint32 {
+	for a.next < foreignIDBase && (a.next == 0 || a.used[a.next]) {
+		a.next++
+	}
+	if a.next >= foreignIDBase && !a.wrapped {
+		a.next, a.wrapped = 1, true
+		for a.used[a.next] {
+			a.next++
 		}
 	}
-	return max + 1
+	id := a.next
+	a.used[id] = true
+	a.next++
+	return id
 }
 
 // gc removes the sets no rule looks up any more; a failure leaves an
@@ -407,7 +442,7 @@ func (b *Backend) Add(r model.Rule, revert time.Duration) (model.Rule, error) {
 	if err != nil {
 		return model.Rule{}, err
 	}
-	r.ID = nextID(copies, nil)
+	r.ID = newIDAlloc(copies, nil).take()
 	if err := b.change("add", copies, revert, []uint32{r.ID}, func(c *nftables.Conn) error {
 		return queueRule(c, r, copies, nil)
 	}); err != nil {
@@ -534,12 +569,11 @@ func (b *Backend) Replace(rules []model.Rule, revert time.Duration) error {
 		return err
 	}
 	rules = slices.Clone(rules)
-	next := nextID(copies, rules)
+	ids := newIDAlloc(copies, rules)
 	var changed []uint32
 	for i := range rules {
 		if rules[i].ID == 0 || rules[i].ID >= foreignIDBase {
-			rules[i].ID = next
-			next++
+			rules[i].ID = ids.take()
 		}
 		changed = append(changed, rules[i].ID)
 	}
@@ -623,6 +657,6 @@ func (b *Backend) change(op string, copies []copyRule, revert time.Duration, cha
 }
 
 // ReplaceKeepsIDs marks Replace as keeping the ids of the rules it is
-// given (below foreignIDBase): a load of what `rules save` wrote keeps
-// the rules' ids.
-func (b *Backend) ReplaceKeepsIDs() {}
+// given, below foreignIDBase (which it returns): a load of what `rules
+// save` wrote keeps the rules' ids.
+func (b *Backend) ReplaceKeepsIDs() uint32 { return foreignIDBase }
