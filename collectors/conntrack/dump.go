@@ -93,6 +93,9 @@ func (r *dumpReader) run(rc syscall.RawConn, seq uint32) {
 	}
 }
 
+// errEmptyRead is a read of no bytes in the middle of a dump.
+var errEmptyRead = fmt.Errorf("conntrack dump: %w: an empty read before NLMSG_DONE", ErrDecode)
+
 // fill reads datagrams into buf until the next one might not fit, the
 // dump ends, or none is queued and buf holds some already. (In a dump
 // that is rare: netlink_recvmsg queues the next skb of a dump in the
@@ -111,6 +114,11 @@ func (r *dumpReader) fill(rc syscall.RawConn, buf []byte, seq uint32) (n int, en
 			m, err = recv(rc, buf)
 		} else if m, err = recvReady(rc, buf[n:]); err == unix.EAGAIN {
 			return n, false, nil
+		}
+		if err == nil && m <= 0 {
+			// Netlink never returns an empty datagram in a dump: an end
+			// without NLMSG_DONE, and no reason to read on.
+			err = errEmptyRead
 		}
 		if err != nil && n > 0 {
 			r.failed = err

@@ -2,6 +2,7 @@ package conntrack
 
 import (
 	"encoding/binary"
+	"errors"
 	"os"
 	"syscall"
 	"testing"
@@ -83,6 +84,82 @@ func FuzzDumpEnds(f *testing.F) {
 		}
 		if got != want {
 			t.Errorf("dumpEnds = %v, ParseNetlinkMessage says %v", got, want)
+		}
+	})
+}
+
+// TestReaderFill runs the dump reader over a SOCK_SEQPACKET pair standing
+// for the netlink socket: datagrams of odd lengths are packed into one
+// buffer, each padded to 4 bytes, so that the decoder's walk finds every
+// message; the reader stops at the dump's end; an end without
+// NLMSG_DONE (an empty read) is an error handed over after the datagrams
+// before it.
+func TestReaderFill(t *testing.T) {
+	const seq = 9
+	pair := func(t *testing.T) (syscall.RawConn, int) {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := os.NewFile(uintptr(fds[0]), "dump")
+		t.Cleanup(func() { f.Close(); unix.Close(fds[1]) })
+		rc, err := f.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rc, fds[1]
+	}
+	// An entry message whose length is not a multiple of 4, sent alone:
+	// the datagram ends without padding.
+	entry := func(i byte) []byte {
+		m := nlmsg(nfnlSubsysCTNetlink<<8, seq, []byte{2, 0, 0, 0, i, i, i})
+		return m[:unix.NLMSG_HDRLEN+7]
+	}
+	walk := func(b []byte) (payloads []byte, done bool) {
+		for len(b) >= unix.NLMSG_HDRLEN {
+			l := int(binary.NativeEndian.Uint32(b))
+			if binary.NativeEndian.Uint16(b[4:]) == unix.NLMSG_DONE {
+				done = true
+			} else {
+				payloads = append(payloads, b[unix.NLMSG_HDRLEN+4])
+			}
+			b = b[min(len(b), (l+3)&^3):]
+		}
+		return payloads, done
+	}
+	read := func(t *testing.T, rc syscall.RawConn) (got []byte, done bool, err error) {
+		r := startReceiver(rc, seq, newRecvBuffers())
+		for d := range r.full {
+			p, dn := walk(d.buf[:d.n])
+			got, done = append(got, p...), done || dn
+			if d.err != nil {
+				err = d.err
+			}
+			r.free <- d.buf
+		}
+		return got, done, err
+	}
+
+	t.Run("packed", func(t *testing.T) {
+		rc, w := pair(t)
+		for i := byte(1); i <= 20; i++ {
+			unix.Write(w, entry(i))
+		}
+		unix.Write(w, nlmsg(unix.NLMSG_DONE, seq, []byte{0, 0, 0, 0}))
+		got, done, err := read(t, rc)
+		if err != nil || !done || len(got) != 20 || got[0] != 1 || got[19] != 20 {
+			t.Errorf("read %v, done %v, err %v; want entries 1-20 and the end", got, done, err)
+		}
+	})
+	t.Run("empty read", func(t *testing.T) {
+		rc, w := pair(t)
+		for i := byte(1); i <= 3; i++ {
+			unix.Write(w, entry(i))
+		}
+		unix.Shutdown(w, unix.SHUT_WR) // the next read returns 0 bytes
+		got, done, err := read(t, rc)
+		if !errors.Is(err, ErrDecode) || done || len(got) != 3 {
+			t.Errorf("read %v, done %v, err %v; want entries 1-3, then ErrDecode", got, done, err)
 		}
 	})
 }
