@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"sync"
 	"syscall"
 	"time"
 
@@ -57,14 +58,35 @@ type dumpReader struct {
 	failed error
 }
 
-// newRecvBuffers returns a dumpReader's buffers, for startReceiver: made once
-// per dump and reused by its tries.
+// recvChunks keeps receive buffers between dumps: a collector dumps every
+// few seconds, and a small table needs one buffer, a large one four.
+var recvChunks = sync.Pool{New: func() any { return make([]byte, recvChunk) }}
+
+// newRecvBuffers returns a dumpReader's buffers, for startReceiver: one
+// set per dump, reused by its tries. They are taken from recvChunks when
+// the reader first needs each (nil until then) and given back by
+// putRecvBuffers.
 func newRecvBuffers() chan []byte {
 	free := make(chan []byte, recvBuffers)
 	for range recvBuffers {
-		free <- make([]byte, recvChunk)
+		free <- nil
 	}
 	return free
+}
+
+// putRecvBuffers gives the buffers back in free to recvChunks, once the
+// dump's reader has ended.
+func putRecvBuffers(free chan []byte) {
+	for {
+		select {
+		case buf := <-free:
+			if buf != nil {
+				recvChunks.Put(buf)
+			}
+		default:
+			return
+		}
+	}
 }
 
 // startReceiver starts reading the replies of the request with sequence
@@ -83,6 +105,9 @@ func (r *dumpReader) run(rc syscall.RawConn, seq uint32) {
 		case buf = <-r.free:
 		case <-r.quit:
 			return
+		}
+		if buf == nil {
+			buf = recvChunks.Get().([]byte)
 		}
 		n, ended, rerr := r.fill(rc, buf, seq)
 		// full holds as many datagrams as there are buffers: never blocks.
@@ -202,6 +227,7 @@ func dumpEach(ctx context.Context, c *netlink.Conn, now time.Time, start func(),
 		return 0, false, err
 	}
 	free := newRecvBuffers()
+	defer putRecvBuffers(free) // every path has ended its reader by then
 	var f model.Flow
 	for try := 0; try < dumpRetries; try++ {
 		start()
