@@ -53,7 +53,10 @@ for i in range(50000):
 	b.Logf("conntrack entries in the namespace: %s", strings.TrimSpace(string(out)))
 	// TUI100K_BINS names binaries to run in turn instead of this tree's
 	// build (before/after side by side on the same namespace: setting it
-	// up takes minutes); TUI100K_ROUNDS how many times each runs.
+	// up takes minutes); TUI100K_ROUNDS how many times each runs;
+	// TUI100K_COLD=1 drops the page, dentry and inode caches before each
+	// run (a first run on the host: the binary read from disk, /proc's
+	// descriptors looked up afresh), its first frame timed from there.
 	for range b.N {
 		for r := range max(1, rounds) {
 			for i, bin := range bins {
@@ -79,6 +82,14 @@ func tui100kRun(b *testing.B, ns, bin, run string) (time.Duration, float64, floa
 	// names a file for what the terminal received (with
 	// GODEBUG=gctrace=1 in the environment, the GC's trace).
 	extra := strings.ReplaceAll(os.Getenv("TUI100K_ARGS"), "{run}", run)
+	if os.Getenv("TUI100K_COLD") != "" {
+		// A first run on the host: no page cache for the binary, no
+		// dentries or inodes for /proc's descriptors (drop_caches=3).
+		if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0); err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+	}
 	args := append([]string{"netns", "exec", ns, bin, "--refresh", "1s", "--no-mouse"}, strings.Fields(extra)...)
 	p, err := startPTY(120, 40, []string{"TERM=xterm-256color"}, "ip", args...)
 	if err != nil {

@@ -49,18 +49,7 @@ func TestIntegrationEmptyTablesNotDumped(t *testing.T) {
 	}
 	c := New(Options{NetNS: ns.FD(t), NoOwners: true, TCPSource: TCPSourceSockDiag})
 	defer c.Close()
-	collect := func() ([]model.Socket, Stats) {
-		t.Helper()
-		socks, st, err := c.Sockets(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		ss := strings.Count(ns.Run(t, "ss", "-tuwanH"), "\n")
-		if len(socks) != ss {
-			t.Fatalf("%d sockets, ss lists %d", len(socks), ss)
-		}
-		return socks, st
-	}
+	collect := func() ([]model.Socket, Stats) { t.Helper(); return collectAsSS(t, ns, c) }
 	socks, st := collect()
 	if want := []string{"tcp6", "udp", "udp6", "udplite", "udplite6", "raw", "raw6"}; !slices.Equal(st.Empty, want) {
 		t.Errorf("tables not dumped: %v, want %v", st.Empty, want)
@@ -102,4 +91,90 @@ func TestIntegrationEmptyTablesNotDumped(t *testing.T) {
 	if findSocket(socks, model.ProtoUDP, udpAddr) == nil {
 		t.Errorf("the UDP socket %s is missing", udpAddr)
 	}
+}
+
+// TestIntegrationEmptyTCPNotWalked: with the TCP iterator, a namespace
+// whose sockstat counts no TCP socket and no TIME-WAIT socket is not
+// walked; a listener, and later a TIME-WAIT socket alone, make it walked
+// again, and the sockets found are ss's each time.
+func TestIntegrationEmptyTCPNotWalked(t *testing.T) {
+	ns := netnstest.New(t, "nlsk-emptytcp")
+	c := New(Options{NetNS: ns.FD(t), NoOwners: true, TCPSource: TCPSourceIter})
+	defer c.Close()
+	collect := func() ([]model.Socket, Stats) {
+		t.Helper()
+		socks, st := collectAsSS(t, ns, c)
+		if st.TCPSource != TCPSourceIter {
+			t.Fatalf("TCP source %q, want %q", st.TCPSource, TCPSourceIter)
+		}
+		return socks, st
+	}
+	walked := func(st Stats) bool {
+		return !slices.Contains(st.Empty, "tcp") && !slices.Contains(st.Empty, "tcp6")
+	}
+	if _, st := collect(); walked(st) {
+		t.Errorf("an empty namespace was walked: tables not dumped %v", st.Empty)
+	}
+
+	var lis net.Listener
+	var err error
+	ns.Do(t, func() { lis, err = net.Listen("tcp6", "[::1]:0") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	socks, st := collect()
+	if !walked(st) {
+		t.Errorf("a namespace with a listener was not walked: tables not dumped %v", st.Empty)
+	}
+	if findSocket(socks, model.ProtoTCP, addr) == nil {
+		t.Fatalf("the listener %s is missing", addr)
+	}
+
+	// A connection closed by its client, then the listener closed: only
+	// the client's TIME-WAIT socket is left, which sockstat counts as tw,
+	// not inuse.
+	ns.Do(t, func() {
+		var conn net.Conn
+		if conn, err = net.Dial("tcp6", addr); err != nil {
+			return
+		}
+		var srv net.Conn
+		if srv, err = lis.Accept(); err != nil {
+			return
+		}
+		conn.Close()
+		srv.Close()
+		lis.Close()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; strings.Count(ns.Run(t, "ss", "-tanH"), "\n") != 1 && i < 100; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if out := ns.Run(t, "ss", "-tanH"); !strings.Contains(out, "TIME-WAIT") || strings.Count(out, "\n") != 1 {
+		t.Fatalf("want one TIME-WAIT socket left, ss -tan says:\n%s", out)
+	}
+	socks, st = collect()
+	if !walked(st) {
+		t.Errorf("a namespace with a TIME-WAIT socket was not walked: tables not dumped %v", st.Empty)
+	}
+	if len(socks) != 1 || socks[0].State != model.StateTimeWait {
+		t.Errorf("sockets %+v, want the TIME-WAIT socket alone", socks)
+	}
+}
+
+// collectAsSS collects c's sockets once and checks they are as many as
+// ss lists in ns.
+func collectAsSS(t *testing.T, ns *netnstest.NS, c *Collector) ([]model.Socket, Stats) {
+	t.Helper()
+	socks, st, err := c.Sockets(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ss := strings.Count(ns.Run(t, "ss", "-tuwanH"), "\n"); len(socks) != ss {
+		t.Fatalf("%d sockets, ss lists %d", len(socks), ss)
+	}
+	return socks, st
 }
