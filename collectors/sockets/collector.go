@@ -474,9 +474,9 @@ func (c *Collector) Changed() bool {
 // fromDiag dumps every table, except those counts says are empty: the
 // kernel walks a whole hash table for a dump (TCP's established table is
 // shared by every namespace, 262,144 buckets here), whether or not it
-// finds anything. TCP over IPv4 is always dumped from sock_diag: its
-// answer tells whether sock_diag works at all; the TCP iterator skips an
-// empty namespace too.
+// finds anything. TCP over IPv4 is dumped from sock_diag at least once
+// on each netlink socket, empty or not: its answer tells whether
+// sock_diag works at all. The TCP iterator skips an empty namespace too.
 func (c *Collector) fromDiag(ctx context.Context, out []model.Socket, counts sockCounts, st *Stats, tcp *slab[model.TCPInfo]) ([]model.Socket, error) {
 	c.mu.Lock()
 	dc, closed := c.diag, c.closed
@@ -547,13 +547,16 @@ func (c *Collector) fromDiag(ctx context.Context, out []model.Socket, counts soc
 			c.dropIter(ierr)
 			it = nil
 		}
-		if name := procNetName(d.proto, d.family); name != "tcp" && counts.empty(name) {
+		if name := procNetName(d.proto, d.family); (name != "tcp" || dc.tcpOK) && counts.empty(name) {
 			st.Empty = append(st.Empty, name)
 			continue
 		}
 		var err error
 		out, err = dc.dump(ctx, d.family, d.proto, out)
 		if err == nil {
+			if d.proto == protoTCP && d.family == afInet {
+				dc.tcpOK = true
+			}
 			continue
 		}
 		// A kernel without UDP-Lite, raw_diag or IPv6 has no handler for

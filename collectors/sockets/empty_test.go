@@ -178,3 +178,50 @@ func collectAsSS(t *testing.T, ns *netnstest.NS, c *Collector) ([]model.Socket, 
 	}
 	return socks, st
 }
+
+// TestIntegrationEmptyTCPSockDiag: from sock_diag, TCP over IPv4 is
+// dumped on the first collection whatever sockstat says (the answer
+// tells whether sock_diag works), then skipped while the namespace has
+// no TCP socket and no TIME-WAIT one, and dumped again for an IPv4
+// TIME-WAIT socket alone.
+func TestIntegrationEmptyTCPSockDiag(t *testing.T) {
+	ns := netnstest.New(t, "nlsk-emptydiag")
+	c := New(Options{NetNS: ns.FD(t), NoOwners: true, TCPSource: TCPSourceSockDiag})
+	defer c.Close()
+	if _, st := collectAsSS(t, ns, c); slices.Contains(st.Empty, "tcp") {
+		t.Errorf("the first collection did not dump tcp: tables not dumped %v", st.Empty)
+	}
+	if _, st := collectAsSS(t, ns, c); !slices.Contains(st.Empty, "tcp") || !slices.Contains(st.Empty, "tcp6") {
+		t.Errorf("an empty namespace's TCP tables were dumped again: tables not dumped %v", st.Empty)
+	}
+	var err error
+	ns.Do(t, func() {
+		var lis net.Listener
+		if lis, err = net.Listen("tcp4", "127.0.0.1:0"); err != nil {
+			return
+		}
+		defer lis.Close()
+		var conn, srv net.Conn
+		if conn, err = net.Dial("tcp4", lis.Addr().String()); err != nil {
+			return
+		}
+		if srv, err = lis.Accept(); err != nil {
+			return
+		}
+		conn.Close()
+		srv.Close()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; !strings.Contains(ns.Run(t, "ss", "-tanH"), "TIME-WAIT") && i < 100; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	socks, st := collectAsSS(t, ns, c)
+	if slices.Contains(st.Empty, "tcp") {
+		t.Errorf("an IPv4 TIME-WAIT socket's table was not dumped: tables not dumped %v", st.Empty)
+	}
+	if len(socks) != 1 || socks[0].State != model.StateTimeWait {
+		t.Errorf("sockets %+v, want the TIME-WAIT socket alone", socks)
+	}
+}

@@ -311,8 +311,8 @@ func (c sockCounts) hint() int {
 
 // empty reports whether table is known to hold no socket: its dump would
 // find nothing. TIME-WAIT sockets are counted for both TCP tables
-// together, so tcp6 is empty only when there are none.
+// together, so neither is empty while there are any.
 func (c sockCounts) empty(table string) bool {
 	v, ok := c.inuse[table]
-	return ok && v == 0 && (table != "tcp6" || c.tw == 0)
+	return ok && v == 0 && (table != "tcp" && table != "tcp6" || c.tw == 0)
 }

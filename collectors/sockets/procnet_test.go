@@ -212,6 +212,14 @@ UDP6: inuse x
 	if !c.empty("tcp6") {
 		t.Error("tcp6 with no socket and no TIME-WAIT is not empty")
 	}
+	c.inuse["tcp"], c.tw = 0, 1
+	if c.empty("tcp") {
+		t.Error("tcp with a TIME-WAIT socket (IPv4 or IPv6) is empty")
+	}
+	c.tw = 0
+	if !c.empty("tcp") {
+		t.Error("tcp with no socket and no TIME-WAIT is not empty")
+	}
 }
 
 func FuzzParseSockstat(f *testing.F) {
@@ -227,7 +235,7 @@ func FuzzParseSockstat(f *testing.F) {
 			t.Fatalf("hint %d", n)
 		}
 		for table, v := range c.inuse {
-			if v >= 1<<31 || (v == 0) != c.empty(table) && table != "tcp6" {
+			if v >= 1<<31 || (v == 0) != c.empty(table) && table != "tcp" && table != "tcp6" {
 				t.Fatalf("%s: inuse %d, empty %v", table, v, c.empty(table))
 			}
 		}

@@ -52,6 +52,9 @@ type diagConn struct {
 	tcp *slab[model.TCPInfo]
 	// Interrupted counts dumps that stayed NLM_F_DUMP_INTR after every retry.
 	interrupted uint64
+	// tcpOK is set once a TCP dump worked on this socket: sock_diag is
+	// known to answer, and an empty TCP table need not be dumped.
+	tcpOK bool
 	// ext returns the idiag_ext mask to request for a protocol;
 	// extensions when nil (benchmarks compare other masks).
 	ext func(ipProto) uint8
