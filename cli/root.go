@@ -32,10 +32,12 @@ import (
 
 // options are the flags shared by the TUI and the commands that collect.
 type options struct {
-	refresh       time.Duration
-	snapshotDir   string
-	noOwners      bool
-	noTCPInfo     bool
+	refresh     time.Duration
+	snapshotDir string
+	noOwners    bool
+	noTCPInfo   bool
+	// once is set by commands that run the collectors once (snapshot).
+	once          bool
 	noMouse       bool
 	filterBackend string
 	pcap          string
@@ -65,7 +67,7 @@ type options struct {
 // exit 2); a backend asked for by name that is unavailable is an error
 // (exit 1) with the reason and how to load it.
 func (o options) config() (all.Config, error) {
-	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners, NoTCPInfo: o.noTCPInfo, NetNS: o.nsFD(), SocketOwners: o.owners, AllNamespaces: o.allNS, DropTraceAll: o.dropTraceAll, DropTraceSample: o.dropSample}
+	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners, NoTCPInfo: o.noTCPInfo, Once: o.once, NetNS: o.nsFD(), SocketOwners: o.owners, AllNamespaces: o.allNS, DropTraceAll: o.dropTraceAll, DropTraceSample: o.dropSample}
 	drop, err := o.dropChoice()
 	if err != nil {
 		return cfg, err

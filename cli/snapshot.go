@@ -54,6 +54,7 @@ written; 2 for invalid flags or arguments.`,
 // snapshot as JSON, compact unless --indent or stdout is a terminal.
 func runSnapshot(ctx context.Context, o options, so snapshotOptions) error {
 	store := o.newStore()
+	o.once = true
 	r, err := o.runner(store)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package jsonenc
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
@@ -93,7 +94,16 @@ func (f filler) fill(v reflect.Value) {
 			v.SetUint(x)
 		}
 	case reflect.Float32, reflect.Float64:
-		v.SetFloat(f.r.Float64() * 1e6)
+		// Both of encoding/json's forms: plain, and exponents below 1e-6
+		// and from 1e21 on.
+		switch f.r.IntN(4) {
+		case 0:
+			v.SetFloat(0)
+		case 1:
+			v.SetFloat(f.r.Float64() * 1e6)
+		default:
+			v.SetFloat((f.r.Float64() - 0.5) * math.Pow(10, float64(f.r.IntN(60)-30)))
+		}
 	case reflect.String:
 		v.SetString(nasty[f.r.IntN(len(nasty))])
 	case reflect.Pointer:
@@ -126,7 +136,7 @@ func (f filler) fill(v reflect.Value) {
 }
 
 func TestAppendersKnowEveryField(t *testing.T) {
-	for name, ok := range map[string]bool{"flow": flowFast, "socket": socketFast} {
+	for name, ok := range map[string]bool{"flow": flowFast, "socket": socketFast, "tcp_info": tcpFast, "rate": rateFast} {
 		if !ok {
 			t.Errorf("the %s appender does not know the fields of its model type (records.go): it falls back to encoding/json", name)
 		}
@@ -306,5 +316,37 @@ func BenchmarkMarshalFlow(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		json.Marshal(fl)
+	}
+}
+
+// TestAppendRateNotANumber: a rate encoding/json refuses (NaN, an
+// infinity) gets encoding/json's error, and nothing is appended.
+func TestAppendRateNotANumber(t *testing.T) {
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		r := model.SocketRate{Known: true, TxBps: v}
+		_, want := json.Marshal(r)
+		got, err := appendRate([]byte("x"), &r)
+		if err == nil || want == nil || err.Error() != want.Error() {
+			t.Errorf("%v: error %v, want %v", v, err, want)
+		}
+		if string(got) != "x" {
+			t.Errorf("%v: appended %q", v, got)
+		}
+	}
+}
+
+// TestAppendFloatMatchesEncodingJSON: every float64 form, edges included.
+func TestAppendFloatMatchesEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 3))
+	vals := []float64{0, math.Copysign(0, -1), 1e-6, 9.999999e-7, 1e21, 9.99999e20, -1e21, 5e-324, math.MaxFloat64, 1, -1, 0.1, 123456789.125}
+	for range 20000 {
+		vals = append(vals, math.Float64frombits(r.Uint64()))
+	}
+	for _, v := range vals {
+		want, err := json.Marshal(v)
+		got, ok := appendFloat(nil, v)
+		if (err == nil) != ok || ok && string(got) != string(want) {
+			t.Fatalf("%v (%#x): got %q %v, want %q %v", v, math.Float64bits(v), got, ok, want, err)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package jsonenc
 
 import (
+	"math"
 	"net/netip"
 	"strconv"
 	"time"
@@ -117,6 +118,29 @@ func (c *timeCache) appendTime(dst []byte, t time.Time) ([]byte, bool) {
 	dst, ok := appendTime(dst, t)
 	c.t, c.enc, c.ok = t, append(c.enc[:0], dst[start:]...), ok
 	return dst, ok
+}
+
+// appendFloat appends f as encoding/json encodes a float64: the shortest
+// decimal that reads back as f, in exponent form below 1e-6 and from
+// 1e21 on, with a one-digit negative exponent unpadded ("1e-7"). It
+// returns false, having appended nothing, for NaN and the infinities,
+// which JSON cannot hold.
+func appendFloat(dst []byte, f float64) ([]byte, bool) {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return dst, false
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst, true
 }
 
 func appendUint(dst []byte, v uint64) []byte { return strconv.AppendUint(dst, v, 10) }
