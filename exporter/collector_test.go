@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -157,6 +158,48 @@ func TestSocketStates(t *testing.T) {
 		t.Errorf("sum %v of %d sockets; %v", total, len(snap.Sockets), got)
 	}
 }
+
+// TestSocketCountsFollowTheList: the counts of a Store's socket list are
+// kept between scrapes (SocketsSeq) and follow every new list, the same
+// memory filled again included; a snapshot without a SocketsSeq is
+// counted afresh at each scrape.
+func TestSocketCountsFollowTheList(t *testing.T) {
+	store := model.NewStore("h", "k", time.Now())
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(New(store, Options{}))
+	list := make([]model.Socket, 3)
+	publish := func(state model.SockState) {
+		for i := range list {
+			list[i] = model.Socket{Proto: model.ProtoTCP, State: state}
+		}
+		store.Publish(model.SocketsUpdate{At: time.Now(), Sockets: list})
+	}
+	publish(model.StateListen)
+	for range 2 {
+		if got := series(t, reg, "netlens_sockets"); got["proto=tcp,state=LISTEN"] != 3 || len(got) != 1 {
+			t.Fatalf("after the first list: %v", got)
+		}
+	}
+	publish(model.StateEstablished) // the same memory, filled again
+	if got := series(t, reg, "netlens_sockets"); got["proto=tcp,state=ESTAB"] != 3 || len(got) != 1 {
+		t.Fatalf("after the second list: %v", got)
+	}
+
+	src := &model.Snapshot{Sockets: []model.Socket{{Proto: model.ProtoUDP, State: model.StateClose}}}
+	reg = prometheus.NewPedanticRegistry()
+	reg.MustRegister(New(sourceFunc(func() model.Snapshot { return *src }), Options{}))
+	if got := series(t, reg, "netlens_sockets"); got["proto=udp,state=UNCONN"] != 1 {
+		t.Fatalf("a snapshot without SocketsSeq: %v", got)
+	}
+	src.Sockets = append(src.Sockets, model.Socket{Proto: model.ProtoUDP, State: model.StateClose})
+	if got := series(t, reg, "netlens_sockets"); got["proto=udp,state=UNCONN"] != 2 {
+		t.Fatalf("a changed snapshot without SocketsSeq: %v", got)
+	}
+}
+
+type sourceFunc func() model.Snapshot
+
+func (f sourceFunc) Snapshot() model.Snapshot { return f() }
 
 // TestDropTraceReasons: the eBPF tracer's reasons are summed over code
 // locations into netlens_drop_reason_total{source="ebpf"} (never per
