@@ -51,11 +51,14 @@ type Collector struct {
 	// counted is the last socket list's counts, by its SocketsSeq: a
 	// scrape between two collections counts nothing again (at 100,000
 	// sockets, a quarter of a scrape's CPU).
-	counted struct {
-		sync.Mutex
-		seq    uint64
-		counts sockCounts
-	}
+	counted *countCache
+}
+
+// countCache is a socket list's counts and its SocketsSeq.
+type countCache struct {
+	sync.Mutex
+	seq    uint64
+	counts sockCounts
 }
 
 // New returns a Collector over src.
@@ -67,7 +70,7 @@ func New(src Source, o Options) *Collector {
 	if o.Knowledge == nil {
 		o.Knowledge = drops.Default()
 	}
-	return &Collector{src: src, o: o}
+	return &Collector{src: src, o: o, counted: new(countCache)}
 }
 
 var funnelLabels = []string{"layer", "source", "group", "name", "instance"}
