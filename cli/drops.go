@@ -28,7 +28,7 @@ type dropsSample struct {
 	TakenAt  time.Time `json:"taken_at"`
 	Interval float64   `json:"interval_s"`
 	// Counters are the snapshot's counters (docs/snapshot.md, counter)
-	// that moved, in funnel order.
+	// that moved, in funnel order, but for the drop reasons' (Reasons).
 	Counters []model.Counter `json:"counters"`
 	// Reasons are the drop reasons with a non-zero delta: the drop
 	// monitor's aggregates or the eBPF tracer's, whichever --drop-source
@@ -57,7 +57,12 @@ func newDropsSample(prev, snap model.Snapshot) dropsSample {
 		s.Interval = snap.TakenAt.Sub(prev.TakenAt).Seconds()
 	}
 	for _, c := range drops.Moved(drops.Funnel(snap.Counters)) {
-		s.Counters = append(s.Counters, c.Counter)
+		// The drop monitor's and the tracer's reasons are in Reasons,
+		// with the interval's own delta (the tracer's counter of a
+		// reason first seen starts a refresh late): not twice.
+		if !drops.IsReasonSource(c.Source) {
+			s.Counters = append(s.Counters, c.Counter)
+		}
 	}
 	for _, d := range snap.DropMonitor.Drops {
 		if d.Delta > 0 {
