@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -96,6 +97,34 @@ func TestIntegrationCLICount(t *testing.T) {
 		if n := len(strings.Fields(string(b))); n != 4 {
 			t.Errorf("tshark reads %d ICMP packets from %s, want 4", n, path)
 		}
+	}
+}
+
+// TestIntegrationCLIWriteUnwritable: `capture -i lo --duration 30s -w
+// DIR/missing/x` fails at once, before capturing (it used to capture
+// for the whole --duration, or until Ctrl-C, and lose it all at the
+// write); nothing is created.
+func TestIntegrationCLIWriteUnwritable(t *testing.T) {
+	ns := netnstest.New(t, "capw")
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go ns.Do(t, func() {
+		errc <- runCapture(ctx, &bytes.Buffer{}, captureOptions{OnceOptions: capture.OnceOptions{Options: capture.Options{Interface: "lo"},
+			Write: filepath.Join(dir, "missing", "x"), Duration: 30 * time.Second}})
+	})
+	select {
+	case err := <-errc:
+		if err == nil || ExitCode(err) != 1 || !strings.Contains(err.Error(), "cannot create a file in") {
+			t.Errorf("err %v (exit %d), want the unwritable path, exit 1", err, ExitCode(err))
+		}
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatalf("still capturing after 10s with an unwritable -w; then: %v", <-errc)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("left %v in %s", ents, dir)
 	}
 }
 
