@@ -363,6 +363,11 @@ stay policy accept); both families in one transaction.`,
 				return err
 			}
 			defer b.Close()
+			// No backend read any rule: an empty file would, loaded
+			// later, delete every rule.
+			if b.Name() == rules.BackendNone {
+				return fmt.Errorf("rules save: no filter backend to read the rules from (%s): nothing written", b.ReadOnly())
+			}
 			st, err := state(b)
 			if err != nil {
 				return err
