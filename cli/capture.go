@@ -80,6 +80,9 @@ func runCapture(ctx context.Context, w io.Writer, opts captureOptions) error {
 	if opts.File == "" && opts.Count <= 0 && opts.Duration <= 0 {
 		return UsageError{errCaptureNeedsCount}
 	}
+	if opts.File != "" && opts.Interface != "" {
+		return UsageError{errors.New("-i and --pcap exclude each other: capture on an interface or read a file")}
+	}
 	// -w is written once the capture ends: a path that cannot be
 	// written fails now, not after the capture, losing it.
 	if opts.Write != "" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -162,5 +163,11 @@ func TestRunCaptureUsage(t *testing.T) {
 	err := runCapture(context.Background(), nil, captureOptions{OnceOptions: capture.OnceOptions{Options: capture.Options{Interface: "lo"}}})
 	if ExitCode(err) != 2 {
 		t.Fatalf("runCapture without --count: %v", err)
+	}
+	// -i and --pcap: the file was read and -i ignored without a word.
+	err = runCapture(context.Background(), &bytes.Buffer{}, captureOptions{OnceOptions: capture.OnceOptions{Options: capture.Options{Interface: "lo", Count: 1,
+		File: "../collectors/capture/testdata/mixed.pcap"}}})
+	if ExitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "exclude each other") {
+		t.Errorf("runCapture -i lo --pcap FILE: exit %d (%v), want 2", ExitCode(err), err)
 	}
 }
