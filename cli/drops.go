@@ -199,6 +199,13 @@ Exit status: 0 on success, and on Ctrl-C (before the first sample too);
 				return UsageError{fmt.Errorf("--count %d: want a number of samples, or 0 until interrupted\n%s", count, cmd.UsageString())}
 			}
 			if trace {
+				// --trace is the eBPF tracer: another source named (or
+				// a bad name) is not ignored.
+				if src, err := droptrace.ParseSource(o.dropSource); err != nil {
+					return UsageError{fmt.Errorf("%w\n%s", err, cmd.UsageString())}
+				} else if src != droptrace.SourceAuto && src != droptrace.SourceEBPF {
+					return UsageError{fmt.Errorf("--trace prints the eBPF drop tracer's flows: --drop-source %s does not apply\n%s", src, cmd.UsageString())}
+				}
 				return watchDropTrace(cmd.Context(), cmd.OutOrStdout(), *o, interval, count, asJSON)
 			}
 			drop, err := o.dropChoice()
