@@ -220,6 +220,7 @@ Exit status: 0 on success, and on Ctrl-C (before the first sample too);
 			if err != nil {
 				return err
 			}
+			startReasons(cmd.Context(), specs, interval)
 			r := collectors.NewRunner(store, specs...)
 			defer r.Wait()
 			return watchDrops(cmd.Context(), cmd.OutOrStdout(), r, interval, count, asJSON)
@@ -231,6 +232,24 @@ Exit status: 0 on success, and on Ctrl-C (before the first sample too);
 	cmd.Flags().IntVar(&count, "count", 1, "samples to print (0: until interrupted)")
 	dropFlags(cmd.Flags(), o)
 	return cmd
+}
+
+// startReasons runs the source of drop reasons among specs (the eBPF
+// tracer, the drop monitor) once, into a store of its own: it counts
+// from its first run, which attaches it (the tracer's load takes a
+// while), and the counters count from their first read, done meanwhile;
+// started first, both count from the baseline run after, and the first
+// sample's reasons do not miss the drops during the load.
+func startReasons(ctx context.Context, specs []collectors.Spec, interval time.Duration) {
+	var src []collectors.Spec
+	for _, s := range specs {
+		if n := s.Collector.Name(); n == model.CollectorDropTrace || n == model.CollectorDropMon {
+			src = append(src, s)
+		}
+	}
+	if len(src) > 0 {
+		collectors.NewRunner(newStore(), src...).Once(ctx, max(interval, 2*time.Second))
+	}
 }
 
 // watchDrops is `netlens drops`: it runs every collector of r once to set the
