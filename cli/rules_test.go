@@ -163,7 +163,7 @@ func TestCLIListSaveLoad(t *testing.T) {
 // TestCLISaveWithoutBackend: with no backend that reads the rules (no
 // module, no CAP_NET_ADMIN for nftables, or --filter-backend none),
 // `rules save` fails and writes nothing: the file it wrote, with no
-// rules, loaded later, deleted every rule.
+// rules, loaded later, deleted every rule. `rules policy` says why.
 func TestCLISaveWithoutBackend(t *testing.T) {
 	b, err := filter.Open(filter.Options{Backend: rules.BackendNone})
 	if err != nil {
@@ -178,6 +178,11 @@ func TestCLISaveWithoutBackend(t *testing.T) {
 	}
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("save wrote %s (stat: %v)", path, err)
+	}
+	// rules policy says why too (it said only "none backend: this
+	// filter backend has no default policy").
+	if r := runCLI(t, b, nil, "", "policy"); ExitCode(r.err) != 1 || !strings.Contains(fmt.Sprint(r.err), "backend none chosen") {
+		t.Errorf("policy: exit %d (%v); want 1 and the reason", ExitCode(r.err), r.err)
 	}
 }
 
