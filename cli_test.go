@@ -134,6 +134,7 @@ func TestCLIUsage(t *testing.T) {
 		{name: "capture interface and pcap", args: []string{"capture", "-i", "lo", "--count", "1", "--pcap", "/dev/null"}, code: 2, stderr: "exclude each other", noStdout: true},
 		{name: "netns help gives exit codes", args: []string{"netns", "--help"}, stdout: "Exit status: 0"},
 		{name: "version help gives exit codes", args: []string{"version", "--help"}, stdout: "Exit status: 0"},
+		{name: "diff with netns", args: []string{"diff", "--netns", "nosuch", "a.json", "b.json"}, code: 2, stderr: "--netns does not apply", noStdout: true},
 		{name: "open with netns", args: []string{"--open", "a.json", "--netns", "inode:1"}, code: 2, stderr: "--netns does not apply", noStdout: true},
 	}
 	for _, tt := range tests {
