@@ -563,14 +563,12 @@ func TestIntegrationCollectorLive(t *testing.T) {
 	}
 }
 
-// TestIntegrationOnceDurationStops: a live capture of a steady stream
-// (pings on lo every 10 ms: 200 packets a second, no gap long enough for
-// a read timeout) with a 500 ms --duration stops at it, with about 100
-// packets; it stopped only every 256 packets (1.3 s here; 6 s for a
-// Ctrl-C at 40 packets a second).
-func TestIntegrationOnceDurationStops(t *testing.T) {
-	ns := netnstest.New(t, "capdur")
-	ping := ns.Command("ping", "-q", "-c", "1000", "-i", "0.01", "127.0.0.1") // at most 10 s
+// onceDuringPings runs Once with opts in a new namespace while 1,000
+// pings go to 127.0.0.1 every interval (seconds) there.
+func onceDuringPings(t *testing.T, interval string, opts OnceOptions) *model.CaptureStats {
+	t.Helper()
+	ns := netnstest.New(t, "caponce")
+	ping := ns.Command("ping", "-q", "-c", "1000", "-i", interval, "127.0.0.1")
 	if err := ping.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -578,12 +576,20 @@ func TestIntegrationOnceDurationStops(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	var cs *model.CaptureStats
 	var err error
-	ns.Do(t, func() {
-		cs, _, err = Once(context.Background(), OnceOptions{Options: Options{Interface: "lo", Filter: "icmp"}, Duration: 500 * time.Millisecond})
-	})
+	ns.Do(t, func() { cs, _, err = Once(context.Background(), opts) })
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cs
+}
+
+// TestIntegrationOnceDurationStops: a live capture of a steady stream
+// (pings on lo every 10 ms: 200 packets a second, no gap long enough for
+// a read timeout) with a 500 ms --duration stops at it, with about 100
+// packets; it stopped only every 256 packets (1.3 s here; 6 s for a
+// Ctrl-C at 40 packets a second).
+func TestIntegrationOnceDurationStops(t *testing.T) {
+	cs := onceDuringPings(t, "0.01", OnceOptions{Options: Options{Interface: "lo", Filter: "icmp"}, Duration: 500 * time.Millisecond})
 	if cs.Packets == 0 || cs.Packets >= 200 {
 		t.Errorf("%d packets in a 500 ms capture of 200 a second; want about 100 (it ran to 256)", cs.Packets)
 	}
@@ -594,22 +600,8 @@ func TestIntegrationOnceDurationStops(t *testing.T) {
 // on its pcapng does (packets over first to last packet): they counted
 // from before the ring's setup too, 30% low on a 40-packet capture.
 func TestIntegrationOnceRateFromReady(t *testing.T) {
-	ns := netnstest.New(t, "caprate")
-	ping := ns.Command("ping", "-q", "-c", "1000", "-i", "0.005", "127.0.0.1") // at most 5 s
-	if err := ping.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ping.Process.Kill(); _ = ping.Wait() })
-	time.Sleep(200 * time.Millisecond)
 	path := filepath.Join(t.TempDir(), "rate.pcapng")
-	var cs *model.CaptureStats
-	var err error
-	ns.Do(t, func() {
-		cs, _, err = Once(context.Background(), OnceOptions{Options: Options{Interface: "lo", Filter: "icmp", Count: 40}, Duration: 10 * time.Second, Write: path})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs := onceDuringPings(t, "0.005", OnceOptions{Options: Options{Interface: "lo", Filter: "icmp", Count: 40}, Duration: 10 * time.Second, Write: path})
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
