@@ -129,6 +129,12 @@ func TestCLIUsage(t *testing.T) {
 		{name: "serve max-netns zero", args: []string{"serve", "--netns", "all", "--max-netns", "0"}, code: 2, stderr: "--max-netns 0: want at least 1", noStdout: true},
 		{name: "serve netns all bad web config", args: []string{"serve", "--netns", "all", "--listen", "127.0.0.1:0", "--web.config.file", "/nonexistent"}, code: 1, stderr: "--web.config.file /nonexistent", noStdout: true},
 		{name: "netns all outside serve", args: []string{"snapshot", "--netns", "all"}, code: 2, stderr: "--netns all (every namespace) is for netlens serve", noStdout: true},
+		{name: "drops trace with another drop source", args: []string{"drops", "--trace", "--drop-source", "netdm"}, code: 2, stderr: "--drop-source netdm does not apply", noStdout: true},
+		{name: "drops trace unknown drop source", args: []string{"drops", "--trace", "--drop-source", "bogus"}, code: 2, stderr: `drop source "bogus"`, noStdout: true},
+		{name: "capture interface and pcap", args: []string{"capture", "-i", "lo", "--count", "1", "--pcap", "/dev/null"}, code: 2, stderr: "exclude each other", noStdout: true},
+		{name: "netns help gives exit codes", args: []string{"netns", "--help"}, stdout: "Exit status: 0"},
+		{name: "version help gives exit codes", args: []string{"version", "--help"}, stdout: "Exit status: 0"},
+		{name: "diff with netns", args: []string{"diff", "--netns", "nosuch", "a.json", "b.json"}, code: 2, stderr: "--netns does not apply", noStdout: true},
 		{name: "open with netns", args: []string{"--open", "a.json", "--netns", "inode:1"}, code: 2, stderr: "--netns does not apply", noStdout: true},
 	}
 	for _, tt := range tests {

@@ -12,7 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"golang.org/x/sys/unix"
+
+	"netlens/internal/netnstest"
 )
 
 // cgroup2Root returns the writable cgroup v2 mount, or skips.
@@ -254,8 +258,8 @@ for i in range(300):
 
 // TestIntegrationNetnsAsNobody: without privileges `netlens netns` lists
 // what /proc allows (the named namespaces, its own) and marks every
-// namespace as not enterable, saying it needs CAP_SYS_ADMIN; --netns
-// then fails with that reason.
+// namespace but its own as not enterable, saying it needs CAP_SYS_ADMIN;
+// --netns then fails with that reason.
 func TestIntegrationNetnsAsNobody(t *testing.T) {
 	requireRoot(t)
 	bin := netlensBinary(t)
@@ -286,7 +290,11 @@ func TestIntegrationNetnsAsNobody(t *testing.T) {
 	for _, n := range got.Namespaces {
 		named = named || (len(n.Names) == 1 && n.Names[0] == ns)
 		current = current || n.Current
-		if n.Enterable || !strings.Contains(n.Reason, "CAP_SYS_ADMIN") {
+		if n.Current {
+			if !n.Enterable || n.Reason != "" {
+				t.Errorf("as nobody: own namespace %+v, want enterable (it needs no entering)", n)
+			}
+		} else if n.Enterable || !strings.Contains(n.Reason, "CAP_SYS_ADMIN") {
 			t.Errorf("as nobody: %+v, want not enterable, needs CAP_SYS_ADMIN", n)
 		}
 	}
@@ -295,6 +303,99 @@ func TestIntegrationNetnsAsNobody(t *testing.T) {
 	}
 	if out, err := asNobody("--netns", ns, "flows"); err == nil || !strings.Contains(out, "CAP_SYS_ADMIN") {
 		t.Errorf("--netns as nobody: %v: %s", err, out)
+	}
+}
+
+// TestIntegrationNetnsOwnAsNobody: without privileges `netlens netns`
+// lists its own namespace's interfaces, addresses and socket counts as
+// `ip addr` and /proc/net/sockstat show them to the same user, and does
+// not say it needs CAP_SYS_ADMIN to enter it (it said so, and left them
+// out, though reading them needs no entering and --netns takes it).
+func TestIntegrationNetnsOwnAsNobody(t *testing.T) {
+	requireRoot(t)
+	bin := netlensBinary(t)
+	ns := testNetns(t)
+	for _, args := range [][]string{{"-n", ns, "link", "add", "nlown0", "type", "veth", "peer", "name", "nlown1"}, {"-n", ns, "addr", "add", "10.78.0.1/24", "dev", "nlown0"},
+		{"-n", ns, "link", "set", "nlown0", "up"}} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	// One UDP socket in the namespace, for its socket counts.
+	udp := exec.Command("ip", "netns", "exec", ns, "socat", "-u", "UDP-RECV:9999", "OPEN:/dev/null")
+	if err := udp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { udp.Process.Kill(); udp.Wait() })
+	for i := 0; i < 50 && !strings.Contains(netnstest.Run(t, "ip", "netns", "exec", ns, "ss", "-Hlun"), ":9999"); i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	asNobody := func(args ...string) string {
+		cmd := exec.Command("ip", append([]string{"netns", "exec", ns, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"}, args...)...)
+		cmd.Dir = "/"
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%v as nobody: %v", args, err)
+		}
+		return string(out)
+	}
+	var got struct {
+		Namespaces []struct {
+			Current    bool `json:"current"`
+			Enterable  bool `json:"enterable"`
+			Reason     string
+			Interfaces []struct {
+				Name  string   `json:"name"`
+				Addrs []string `json:"addrs"`
+			} `json:"interfaces"`
+			Sockets *struct {
+				UDP int `json:"udp"`
+			} `json:"sockets"`
+		} `json:"namespaces"`
+	}
+	if out := asNobody(bin, "netns", "--json"); json.Unmarshal([]byte(out), &got) != nil {
+		t.Fatalf("not JSON:\n%s", out)
+	}
+	// The oracle: ip, as the same user in the same namespace.
+	var ipAddrs []struct {
+		Name  string `json:"ifname"`
+		Addrs []struct {
+			Local  string `json:"local"`
+			Prefix int    `json:"prefixlen"`
+		} `json:"addr_info"`
+	}
+	if err := json.Unmarshal([]byte(asNobody("ip", "-j", "addr")), &ipAddrs); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{}
+	for _, l := range ipAddrs {
+		want[l.Name] = []string{}
+		for _, a := range l.Addrs {
+			want[l.Name] = append(want[l.Name], fmt.Sprintf("%s/%d", a.Local, a.Prefix))
+		}
+	}
+	own := 0
+	for _, n := range got.Namespaces {
+		if !n.Current {
+			continue
+		}
+		own++
+		if !n.Enterable || n.Reason != "" {
+			t.Errorf("own namespace: enterable %v, reason %q; want enterable, no reason", n.Enterable, n.Reason)
+		}
+		gotAddrs := map[string][]string{}
+		for _, it := range n.Interfaces {
+			gotAddrs[it.Name] = append([]string{}, it.Addrs...)
+		}
+		if d := cmp.Diff(want, gotAddrs, cmpopts.SortSlices(func(a, b string) bool { return a < b })); d != "" {
+			t.Errorf("own namespace's interfaces, against ip -j addr (-want +got):\n%s", d)
+		}
+		if n.Sockets == nil || n.Sockets.UDP != 1 {
+			t.Errorf("own namespace: sockets %+v, want its one UDP socket", n.Sockets)
+		}
+	}
+	if own != 1 {
+		t.Errorf("%d namespaces marked current, want 1", own)
 	}
 }
 

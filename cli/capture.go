@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"netlens/collectors/capture"
+	"netlens/internal/atomicfile"
 )
 
 func captureCmd(o *options) *cobra.Command {
@@ -78,6 +79,16 @@ var errCaptureNeedsCount = errors.New("a live capture needs --count N or --durat
 func runCapture(ctx context.Context, w io.Writer, opts captureOptions) error {
 	if opts.File == "" && opts.Count <= 0 && opts.Duration <= 0 {
 		return UsageError{errCaptureNeedsCount}
+	}
+	if opts.File != "" && opts.Interface != "" {
+		return UsageError{errors.New("-i and --pcap exclude each other: capture on an interface or read a file")}
+	}
+	// -w is written once the capture ends: a path that cannot be
+	// written fails now, not after the capture, losing it.
+	if opts.Write != "" {
+		if err := atomicfile.Check(opts.Write); err != nil {
+			return err
+		}
 	}
 	cs, n, runErr := capture.Once(ctx, opts.OnceOptions)
 	if cs == nil {

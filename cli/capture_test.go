@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -99,6 +101,34 @@ func TestIntegrationCLICount(t *testing.T) {
 	}
 }
 
+// TestIntegrationCLIWriteUnwritable: `capture -i lo --duration 30s -w
+// DIR/missing/x` fails at once, before capturing (it used to capture
+// for the whole --duration, or until Ctrl-C, and lose it all at the
+// write); nothing is created.
+func TestIntegrationCLIWriteUnwritable(t *testing.T) {
+	ns := netnstest.New(t, "capw")
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go ns.Do(t, func() {
+		errc <- runCapture(ctx, &bytes.Buffer{}, captureOptions{OnceOptions: capture.OnceOptions{Options: capture.Options{Interface: "lo"},
+			Write: filepath.Join(dir, "missing", "x"), Duration: 30 * time.Second}})
+	})
+	select {
+	case err := <-errc:
+		if err == nil || ExitCode(err) != 1 || !strings.Contains(err.Error(), "cannot create a file in") {
+			t.Errorf("err %v (exit %d), want the unwritable path, exit 1", err, ExitCode(err))
+		}
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatalf("still capturing after 10s with an unwritable -w; then: %v", <-errc)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("left %v in %s", ents, dir)
+	}
+}
+
 // TestRunCLIFiles: a pcapng file (editcap's conversion of mixed.pcap)
 // gives the same statistics as the pcap; a file cut short gives the
 // statistics of what it holds, then an error.
@@ -133,5 +163,11 @@ func TestRunCaptureUsage(t *testing.T) {
 	err := runCapture(context.Background(), nil, captureOptions{OnceOptions: capture.OnceOptions{Options: capture.Options{Interface: "lo"}}})
 	if ExitCode(err) != 2 {
 		t.Fatalf("runCapture without --count: %v", err)
+	}
+	// -i and --pcap: the file was read and -i ignored without a word.
+	err = runCapture(context.Background(), &bytes.Buffer{}, captureOptions{OnceOptions: capture.OnceOptions{Options: capture.Options{Interface: "lo", Count: 1,
+		File: "../collectors/capture/testdata/mixed.pcap"}}})
+	if ExitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "exclude each other") {
+		t.Errorf("runCapture -i lo --pcap FILE: exit %d (%v), want 2", ExitCode(err), err)
 	}
 }

@@ -24,7 +24,7 @@ and went away, and the collectors whose health changed.
 
 Like diff(1) it exits 0 when nothing changed, 1 when something did and
 2 on bad input (unreadable, truncated or too new a file, or snapshots
-of two hosts without --force).`,
+of two hosts without --force) or when the output cannot be written.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 2 {
 				return UsageError{fmt.Errorf("diff needs two snapshot files, got %d\n%s", len(args), cmd.UsageString())}
@@ -52,7 +52,9 @@ of two hosts without --force).`,
 				err = diff.WriteText(cmd.OutOrStdout(), r)
 			}
 			if err != nil {
-				return err
+				// Trouble, as diff(1) has it: 2 whether or not they
+				// differ (1 would say "different", 0 "same").
+				return UsageError{fmt.Errorf("write standard output: %w", err)}
 			}
 			if !r.Equal() {
 				return ExitStatus(1)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -41,6 +42,29 @@ func TestDiffExitStatus(t *testing.T) {
 				t.Errorf("output does not contain %q:\n%s", tt.stdout, out.String())
 			}
 		})
+	}
+}
+
+// fullWriter fails every write as /dev/full does.
+type fullWriter struct{}
+
+func (fullWriter) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
+
+// TestDiffWriteError: output that cannot be written (stdout on a full
+// disk, /dev/full) is trouble, exit 2 as diff(1)'s, whether the snapshots
+// differ or not: 1 would tell a script they differ, 0 that they are the
+// same.
+func TestDiffWriteError(t *testing.T) {
+	const a, b = "../ui/testdata/offline-a.json", "../ui/testdata/offline-b.json"
+	for _, args := range [][]string{{a, a}, {a, b}, {"--json", a, a}, {"--json", a, b}} {
+		cmd := diffCmd()
+		cmd.SetOut(fullWriter{})
+		cmd.SetArgs(args)
+		cmd.SilenceUsage, cmd.SilenceErrors = true, true
+		err := cmd.ExecuteContext(context.Background())
+		if got := ExitCode(err); got != 2 || !errors.Is(err, syscall.ENOSPC) {
+			t.Errorf("%v: exit %d (%v), want 2 with the write error", args, got, err)
+		}
 	}
 }
 

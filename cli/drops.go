@@ -28,7 +28,7 @@ type dropsSample struct {
 	TakenAt  time.Time `json:"taken_at"`
 	Interval float64   `json:"interval_s"`
 	// Counters are the snapshot's counters (docs/snapshot.md, counter)
-	// that moved, in funnel order.
+	// that moved, in funnel order, but for the drop reasons' (Reasons).
 	Counters []model.Counter `json:"counters"`
 	// Reasons are the drop reasons with a non-zero delta: the drop
 	// monitor's aggregates or the eBPF tracer's, whichever --drop-source
@@ -57,7 +57,12 @@ func newDropsSample(prev, snap model.Snapshot) dropsSample {
 		s.Interval = snap.TakenAt.Sub(prev.TakenAt).Seconds()
 	}
 	for _, c := range drops.Moved(drops.Funnel(snap.Counters)) {
-		s.Counters = append(s.Counters, c.Counter)
+		// The drop monitor's and the tracer's reasons are in Reasons,
+		// with the interval's own delta (the tracer's counter of a
+		// reason first seen starts a refresh late): not twice.
+		if !drops.IsReasonSource(c.Source) {
+			s.Counters = append(s.Counters, c.Counter)
+		}
 	}
 	for _, d := range snap.DropMonitor.Drops {
 		if d.Delta > 0 {
@@ -194,6 +199,13 @@ Exit status: 0 on success, and on Ctrl-C (before the first sample too);
 				return UsageError{fmt.Errorf("--count %d: want a number of samples, or 0 until interrupted\n%s", count, cmd.UsageString())}
 			}
 			if trace {
+				// --trace is the eBPF tracer: another source named (or
+				// a bad name) is not ignored.
+				if src, err := droptrace.ParseSource(o.dropSource); err != nil {
+					return UsageError{fmt.Errorf("%w\n%s", err, cmd.UsageString())}
+				} else if src != droptrace.SourceAuto && src != droptrace.SourceEBPF {
+					return UsageError{fmt.Errorf("--trace prints the eBPF drop tracer's flows: --drop-source %s does not apply\n%s", src, cmd.UsageString())}
+				}
 				return watchDropTrace(cmd.Context(), cmd.OutOrStdout(), *o, interval, count, asJSON)
 			}
 			drop, err := o.dropChoice()
@@ -208,6 +220,7 @@ Exit status: 0 on success, and on Ctrl-C (before the first sample too);
 			if err != nil {
 				return err
 			}
+			startReasons(cmd.Context(), specs, interval)
 			r := collectors.NewRunner(store, specs...)
 			defer r.Wait()
 			return watchDrops(cmd.Context(), cmd.OutOrStdout(), r, interval, count, asJSON)
@@ -219,6 +232,24 @@ Exit status: 0 on success, and on Ctrl-C (before the first sample too);
 	cmd.Flags().IntVar(&count, "count", 1, "samples to print (0: until interrupted)")
 	dropFlags(cmd.Flags(), o)
 	return cmd
+}
+
+// startReasons runs the source of drop reasons among specs (the eBPF
+// tracer, the drop monitor) once, into a store of its own: it counts
+// from its first run, which attaches it (the tracer's load takes a
+// while), and the counters count from their first read, done meanwhile;
+// started first, both count from the baseline run after, and the first
+// sample's reasons do not miss the drops during the load.
+func startReasons(ctx context.Context, specs []collectors.Spec, interval time.Duration) {
+	var src []collectors.Spec
+	for _, s := range specs {
+		if n := s.Collector.Name(); n == model.CollectorDropTrace || n == model.CollectorDropMon {
+			src = append(src, s)
+		}
+	}
+	if len(src) > 0 {
+		collectors.NewRunner(newStore(), src...).Once(ctx, max(interval, 2*time.Second))
+	}
 }
 
 // watchDrops is `netlens drops`: it runs every collector of r once to set the

@@ -131,3 +131,47 @@ func TestDropsSampleTracerReasons(t *testing.T) {
 		t.Errorf("tracer not running: note %q, want its reason", s.DropMonitor)
 	}
 }
+
+// TestDropsSampleReasonsOnce: the drop monitor's and the tracer's reasons
+// are also counters in the snapshot (sources drop_monitor and
+// drop_trace, for the funnel's histories); netlens drops lists each
+// reason once, under Reasons with the interval's delta, not again as a
+// counter (whose delta, for a reason the tracer first saw, is a refresh
+// late: the whole total at once).
+func TestDropsSampleReasonsOnce(t *testing.T) {
+	t0 := time.Date(2026, 11, 21, 5, 50, 0, 0, time.UTC)
+	counter := func(source, group, name string, delta uint64) model.Counter {
+		return model.Counter{RawCounter: model.RawCounter{Layer: model.LayerTransport, Source: source, Group: group, Name: name,
+			Instance: "__udp4_lib_rcv+0x4bc", Kind: model.KindCounter, Value: delta}, Delta: delta, Total: delta}
+	}
+	snap := model.Snapshot{TakenAt: t0,
+		Counters: []model.Counter{
+			counter("/proc/net/snmp", "Udp", "NoPorts", 13),
+			counter("drop_trace", "reason", "NO_SOCKET", 23),
+			counter("drop_monitor", "reason", "NO_SOCKET", 13),
+		},
+		DropMonitor: model.DropMonitor{Supported: true, Drops: []model.DropReason{
+			{Reason: "NO_SOCKET", Layer: model.LayerTransport, Location: "__udp4_lib_rcv+0x4bc", Origin: "sw", Delta: 13, Total: 23},
+		}},
+		DropTrace: model.DropTrace{At: t0, Supported: true, Reasons: []model.DropTraceReason{
+			{Reason: "NO_SOCKET", Location: "__udp4_lib_rcv+0x4bc", Layer: model.LayerTransport, Packets: 23, Delta: 13},
+		}},
+	}
+	s := newDropsSample(model.Snapshot{TakenAt: t0.Add(-time.Second)}, snap)
+	var got []string
+	for _, c := range s.Counters {
+		got = append(got, c.Source+" "+c.Name)
+	}
+	if d := cmp.Diff([]string{"/proc/net/snmp NoPorts"}, got); d != "" {
+		t.Errorf("counters (-want +got):\n%s", d)
+	}
+	var b bytes.Buffer
+	if err := printMoved(&b, []model.Snapshot{{TakenAt: t0.Add(-time.Second)}, snap}, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, dup := range []string{"drop_trace reason", "drop_monitor reason"} {
+		if strings.Contains(b.String(), dup) {
+			t.Errorf("text lists %q besides the reasons:\n%s", dup, b.String())
+		}
+	}
+}

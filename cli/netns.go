@@ -24,7 +24,10 @@ processes (/proc/*/ns/net) and those held only by bind mounts (mountinfo).
 Containers and pods are recognised from their processes' cgroups (Docker,
 containerd, CRI-O, Podman, machined, LXC, Kubernetes); names come from the
 runtimes' state files. '*' marks netlens's own namespace. Any of them can be
-given to --netns (NAME, PATH, pid:PID or inode:N).`,
+given to --netns (NAME, PATH, pid:PID or inode:N).
+
+Exit status: 0 on success; 1 when /proc cannot be read or the output
+cannot be written; 2 for invalid flags or arguments.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := netns.Discover(netns.Options{Details: !brief})

@@ -284,6 +284,11 @@ arguments. Each subcommand's --help gives its own.`,
 		if o.open != "" && o.netns != "" {
 			return UsageError{fmt.Errorf("--open shows a file: --netns does not apply\n%s", cmd.UsageString())}
 		}
+		// diff reads files; failing to open a namespace would exit 1,
+		// which diff means as "different".
+		if cmd.Name() == "diff" && o.netns != "" {
+			return UsageError{fmt.Errorf("diff compares files: --netns does not apply\n%s", cmd.UsageString())}
+		}
 		// serve --netns all exports every namespace (cli/serve_netns.go).
 		if cmd.Name() != "serve" || o.netns != netnsAll {
 			if err := o.openNetNS(); err != nil {

@@ -363,6 +363,11 @@ stay policy accept); both families in one transaction.`,
 				return err
 			}
 			defer b.Close()
+			// No backend read any rule: an empty file would, loaded
+			// later, delete every rule.
+			if b.Name() == rules.BackendNone {
+				return fmt.Errorf("rules save: no filter backend to read the rules from (%s): nothing written", b.ReadOnly())
+			}
 			st, err := state(b)
 			if err != nil {
 				return err
@@ -635,6 +640,10 @@ func hitText(h rules.Hit) string {
 // table or (asJSON) as the backend's hook verdicts.
 func printPolicies(w io.Writer, b filter.Backend, asJSON bool) error {
 	if _, ok := b.(filter.PolicySetter); !ok {
+		if why := b.ReadOnly(); why != "" {
+			// Why there is no other backend (no CAP_NET_ADMIN, ...).
+			return fmt.Errorf("%s backend: %w (%s)", b.Name(), filter.ErrNoPolicy, why)
+		}
 		return fmt.Errorf("%s backend: %w", b.Name(), filter.ErrNoPolicy)
 	}
 	vs, err := b.Verdicts()

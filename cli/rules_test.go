@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -156,6 +157,32 @@ func TestCLIListSaveLoad(t *testing.T) {
 	}
 	if len(b2.Calls) != 1 {
 		t.Errorf("bad load reached the backend: %v", b2.Calls)
+	}
+}
+
+// TestCLISaveWithoutBackend: with no backend that reads the rules (no
+// module, no CAP_NET_ADMIN for nftables, or --filter-backend none),
+// `rules save` fails and writes nothing: the file it wrote, with no
+// rules, loaded later, deleted every rule. `rules policy` says why.
+func TestCLISaveWithoutBackend(t *testing.T) {
+	b, err := filter.Open(filter.Options{Backend: rules.BackendNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "rules.json")
+	for _, arg := range []string{path, "-"} {
+		r := runCLI(t, b, nil, "", "save", arg)
+		if ExitCode(r.err) != 1 || !strings.Contains(fmt.Sprint(r.err), "backend none chosen") || r.out != "" {
+			t.Errorf("save %s: exit %d (%v), output %q; want 1, the reason, nothing written", arg, ExitCode(r.err), r.err, r.out)
+		}
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("save wrote %s (stat: %v)", path, err)
+	}
+	// rules policy says why too (it said only "none backend: this
+	// filter backend has no default policy").
+	if r := runCLI(t, b, nil, "", "policy"); ExitCode(r.err) != 1 || !strings.Contains(fmt.Sprint(r.err), "backend none chosen") {
+		t.Errorf("policy: exit %d (%v); want 1 and the reason", ExitCode(r.err), r.err)
 	}
 }
 

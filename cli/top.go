@@ -107,7 +107,7 @@ func runTop(ctx context.Context, src socketSource, o topOptions, out, errw io.Wr
 	enc := json.NewEncoder(out)
 	tick := time.NewTicker(o.interval)
 	defer tick.Stop()
-	warned := false
+	warned, ownersWarned := false, false
 	for n := 0; o.count == 0 || n < o.count; n++ {
 		select {
 		case <-ctx.Done():
@@ -121,6 +121,10 @@ func runTop(ctx context.Context, src socketSource, o topOptions, out, errw io.Wr
 		if st.Source == sockets.SourceProcNet && !warned {
 			fmt.Fprintf(errw, "netlens top: no rates: sockets come from /proc/net, which has no tcp_info (%s)\n", st.FallbackReason)
 			warned = true
+		}
+		if n := st.Owners.Unreadable; n > 0 && !ownersWarned {
+			fmt.Fprintf(errw, "netlens top: owners of %d of %d processes unreadable (needs root or CAP_SYS_PTRACE): their sockets are (unknown)\n", n, st.Owners.Procs)
+			ownersWarned = true
 		}
 		iv := topInterval{At: time.Now().UTC(), Interval: o.interval.Seconds(), Source: st.Source}
 		if o.by == "process" {

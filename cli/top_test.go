@@ -20,12 +20,28 @@ type fakeSockets struct {
 	tables [][]model.Socket
 	source string
 	n      int
+	// unreadable processes of 10 (owners unknown).
+	unreadable int
 }
 
 func (f *fakeSockets) Sockets(context.Context) ([]model.Socket, sockets.Stats, error) {
 	t := f.tables[min(f.n, len(f.tables)-1)]
 	f.n++
-	return t, sockets.Stats{Source: f.source, FallbackReason: "sock_diag denied"}, nil
+	return t, sockets.Stats{Source: f.source, FallbackReason: "sock_diag denied", Owners: sockets.OwnerStats{Procs: 10, Unreadable: f.unreadable}}, nil
+}
+
+// TestTopUnreadableOwners: without CAP_SYS_PTRACE other users' sockets
+// are "(unknown)"; top says why, once, on stderr (it did not).
+func TestTopUnreadableOwners(t *testing.T) {
+	table := []model.Socket{topSock("127.0.0.1:1", "127.0.0.1:2", "a", 1, model.SocketRate{Known: true, Interval: time.Second, TxBps: 5})}
+	var out, errw bytes.Buffer
+	src := &fakeSockets{tables: [][]model.Socket{table}, source: sockets.SourceSockDiag, unreadable: 4}
+	if err := runTop(context.Background(), src, topOptions{by: "process", count: 2, interval: time.Millisecond}, &out, &errw); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := errw.String(), "netlens top: owners of 4 of 10 processes unreadable (needs root or CAP_SYS_PTRACE): their sockets are (unknown)\n"; got != want {
+		t.Errorf("stderr %q, want %q", got, want)
+	}
 }
 
 func topSock(local, remote string, comm string, pid int, rate model.SocketRate) model.Socket {

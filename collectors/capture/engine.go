@@ -213,12 +213,16 @@ func (e *engine) run(ctx context.Context, src packetSource, live *afpacket.TPack
 	n := 0 // packets accepted
 	userFilter := e.filter != nil && live == nil
 	var err error
+	done := ctx.Done()
 	for i := 0; ; i++ {
 		if i&255 == 0 {
 			e.sampleCPU(live)
-			if ctx.Err() != nil {
-				break
-			}
+		}
+		// Every packet: a steady stream leaves no read timeout, and
+		// every 256 packets was seconds at tens a second (--duration
+		// and Ctrl-C overran by up to 256 packets).
+		if closed(done) {
+			break
 		}
 		var data []byte
 		var ci gopacket.CaptureInfo
@@ -260,6 +264,18 @@ func (e *engine) run(ctx context.Context, src packetSource, live *afpacket.TPack
 	}
 	e.mu.Unlock()
 	return e.err
+}
+
+// closed reports whether done is closed, without blocking: a receive
+// that does not block is a couple of atomic loads (a nil done, as
+// context.Background's, is never closed).
+func closed(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
 }
 
 // ethernetLike reports whether an interface's packets carry Ethernet

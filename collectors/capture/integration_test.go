@@ -20,6 +20,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/afpacket"
 	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 
 	"golang.org/x/sys/unix"
 
@@ -559,5 +560,73 @@ func TestIntegrationCollectorLive(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"tp_drops", "tp_freeze_q_cnt"}, names); diff != "" {
 		t.Errorf("capture counters (-want +got):\n%s", diff)
+	}
+}
+
+// onceDuringPings runs Once with opts in a new namespace while 1,000
+// pings go to 127.0.0.1 every interval (seconds) there.
+func onceDuringPings(t *testing.T, interval string, opts OnceOptions) *model.CaptureStats {
+	t.Helper()
+	ns := netnstest.New(t, "caponce")
+	ping := ns.Command("ping", "-q", "-c", "1000", "-i", interval, "127.0.0.1")
+	if err := ping.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ping.Process.Kill(); _ = ping.Wait() })
+	time.Sleep(200 * time.Millisecond)
+	var cs *model.CaptureStats
+	var err error
+	ns.Do(t, func() { cs, _, err = Once(context.Background(), opts) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// TestIntegrationOnceDurationStops: a live capture of a steady stream
+// (pings on lo every 10 ms: 200 packets a second, no gap long enough for
+// a read timeout) with a 500 ms --duration stops at it, with about 100
+// packets; it stopped only every 256 packets (1.3 s here; 6 s for a
+// Ctrl-C at 40 packets a second).
+func TestIntegrationOnceDurationStops(t *testing.T) {
+	cs := onceDuringPings(t, "0.01", OnceOptions{Options: Options{Interface: "lo", Filter: "icmp"}, Duration: 500 * time.Millisecond})
+	if cs.Packets == 0 || cs.Packets >= 200 {
+		t.Errorf("%d packets in a 500 ms capture of 200 a second; want about 100 (it ran to 256)", cs.Packets)
+	}
+}
+
+// TestIntegrationOnceRateFromReady: a live capture's packets/s count
+// from when the capture is ready, as capinfos's "Average packet rate"
+// on its pcapng does (packets over first to last packet): they counted
+// from before the ring's setup too, 30% low on a 40-packet capture.
+func TestIntegrationOnceRateFromReady(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rate.pcapng")
+	cs := onceDuringPings(t, "0.005", OnceOptions{Options: Options{Interface: "lo", Filter: "icmp", Count: 40}, Duration: 10 * time.Second, Write: path})
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first, last time.Time
+	n := 0
+	for ; ; n++ {
+		_, ci, err := r.ReadPacketData()
+		if err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			first = ci.Timestamp
+		}
+		last = ci.Timestamp
+	}
+	want := float64(n) / last.Sub(first).Seconds()
+	if n != 40 || cs.Packets != 40 || cs.PacketsPerSec < 0.9*want || cs.PacketsPerSec > 1.1*want {
+		t.Errorf("%d packets (file %d) at %.0f/s; want 40 at %.0f/s (capinfos's rate, within 10%%)", cs.Packets, n, cs.PacketsPerSec, want)
 	}
 }

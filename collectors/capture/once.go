@@ -60,6 +60,9 @@ func Once(ctx context.Context, opts OnceOptions) (stats *model.CaptureStats, wri
 			defer cancel()
 		}
 		e.prevCPUAt = start
+		// Rates count from when the capture is ready, not from before
+		// the ring's setup (tens of milliseconds to allocate).
+		start = attached
 		e.st.prevAt = start
 		if err := e.run(ctx, tp, tp, attached); err != nil {
 			return nil, 0, err
@@ -68,6 +71,11 @@ func Once(ctx context.Context, opts OnceOptions) (stats *model.CaptureStats, wri
 	now := time.Now()
 	if opts.File == "" {
 		e.st.prevAt = start
+		if opts.Count > 0 && e.st.packets >= uint64(opts.Count) {
+			// Ended by its last packet, which reached netlens up to a
+			// block timeout (50 ms) later.
+			now = e.st.lastPkt
+		}
 	}
 	cs := e.snapshot(now)
 	if opts.Write != "" {

@@ -14,8 +14,9 @@ import (
 
 // details fills in the interfaces and socket counts of each namespace.
 // With CAP_SYS_ADMIN one locked thread enters each namespace in turn
-// (collectors.WithNetNSThread); without, namespaces with a process get
-// their socket counts from /proc/PID/net/sockstat{,6}.
+// (collectors.WithNetNSThread); without, netlens's own namespace is read
+// where it runs and the others with a process get their socket counts
+// from /proc/PID/net/sockstat{,6}.
 func details(procRoot string, nss []Namespace, admin bool) {
 	fromProc := func(n *Namespace, buf *[]byte) {
 		if n.PID == 0 {
@@ -37,6 +38,11 @@ func details(procRoot string, nss []Namespace, admin bool) {
 	if !admin {
 		var buf []byte
 		for i := range nss {
+			if nss[i].Current {
+				// Read where netlens runs, as in an entered one.
+				readHere(&nss[i], &buf)
+				continue
+			}
 			fromProc(&nss[i], &buf)
 		}
 		return
@@ -79,6 +85,13 @@ func enterOne(t *collectors.NetNSThread, n *Namespace, buf *[]byte) error {
 	if err := t.Enter(fd); err != nil {
 		return err
 	}
+	readHere(n, buf)
+	return nil
+}
+
+// readHere reads the interfaces and socket counts of the namespace the
+// calling thread is in into n.
+func readHere(n *Namespace, buf *[]byte) {
 	if ifs, err := readInterfaces(buf); err == nil {
 		n.Interfaces = ifs
 	}
@@ -89,5 +102,4 @@ func enterOne(t *collectors.NetNSThread, n *Namespace, buf *[]byte) error {
 		}
 	}
 	n.Sockets = &s
-	return nil
 }

@@ -134,8 +134,10 @@ func Discover(opt Options) (*Result, error) {
 			d.describe(n)
 			nm.name(n.Container)
 		}
-		n.Enterable = admin
-		if !admin {
+		// Its own namespace needs no entering (--netns accepts it
+		// without CAP_SYS_ADMIN).
+		n.Enterable = admin || n.Current
+		if !n.Enterable {
 			n.Reason = "entering needs CAP_SYS_ADMIN"
 		}
 		res.Namespaces = append(res.Namespaces, *n)

@@ -52,6 +52,48 @@ func Write(path string, perm fs.FileMode, fill func(io.Writer) error) error {
 	return nil
 }
 
+// Check returns the error Write would meet creating path, without
+// writing it, so that a command can refuse an output it cannot write
+// before it does the work (a capture). For a regular file or a new name
+// it creates a temporary file next to the target and removes it; a
+// device, FIFO, socket or descriptor is not opened (a FIFO would wait for
+// a reader). Errors name path, as Write's do.
+func Check(path string) error {
+	if err := check(path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func check(path string) error {
+	if path == "" {
+		return errors.New("empty file name")
+	}
+	if path == "-" {
+		return nil
+	}
+	t, err := resolve(path)
+	if err != nil || t.fd >= 0 || t.inPlace {
+		return err
+	}
+	if t.info != nil {
+		switch m := t.info.Mode(); {
+		case m.IsDir():
+			return fmt.Errorf("%s is a directory", t.path)
+		case m&fs.ModeDevice != 0 && m&fs.ModeCharDevice == 0:
+			return fmt.Errorf("refusing to write to block device %s", t.path)
+		case !m.IsRegular():
+			return nil
+		}
+	}
+	f, err := createTemp(filepath.Dir(t.path), filepath.Base(t.path), Private)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return unwrap(os.Remove(f.Name()))
+}
+
 // target is what a path names once symbolic links are followed.
 type target struct {
 	path string      // the file to write (links resolved)

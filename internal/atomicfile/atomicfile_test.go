@@ -182,6 +182,40 @@ func TestErrorsNamePath(t *testing.T) {
 	}
 }
 
+// TestCheck: Check says what Write would say for a target it cannot
+// write, and leaves nothing behind for one it can: the file does not
+// appear, an existing one is untouched, no temporary is left.
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ path, want string }{
+		{filepath.Join(dir, "missing", "out"), "cannot create a file in " + filepath.Join(dir, "missing") + ": no such file or directory"},
+		{filepath.Join(file, "out"), "is not a directory"},
+		{dir, "is a directory"},
+		{"", "empty file name"},
+	} {
+		err := Check(tt.path)
+		if err == nil || !bytes.Contains([]byte(err.Error()), []byte(tt.want)) || !bytes.Contains([]byte(err.Error()), []byte("write "+tt.path)) {
+			t.Errorf("%q: err %v, want it to name the path and say %q", tt.path, err, tt.want)
+		}
+	}
+	for _, path := range []string{filepath.Join(dir, "new"), file, "/dev/null", "-"} {
+		if err := Check(path); err != nil {
+			t.Errorf("%s: %v", path, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Check created the file (stat: %v)", err)
+	}
+	if got := mustRead(t, file); got != "old" {
+		t.Errorf("content %q, want old", got)
+	}
+	noTemps(t, dir, "file")
+}
+
 // TestSymlinkKept: a link is followed, its target written atomically and
 // the link kept; a dangling link creates its target.
 func TestSymlinkKept(t *testing.T) {

@@ -183,6 +183,15 @@ const (
 	dropMonitorReason = "reason"
 )
 
+// IsReasonSource says whether counters of source are drop reasons (the
+// drop monitor's and the eBPF tracer's, one counter per reason and code
+// location): the same drops as the snapshot's drop_monitor.drops and
+// drop_trace.reasons, published as counters for the funnel's deltas and
+// histories.
+func IsReasonSource(source string) bool {
+	return source == dropMonitorSource || source == DropTraceSource
+}
+
 // Lookup returns the entry for a counter, whatever its Instance. Counters
 // of the drop monitor's reasons get an entry made from the reason.
 func (k *Knowledge) Lookup(key model.CounterKey) (Entry, bool) {
