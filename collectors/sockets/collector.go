@@ -111,6 +111,13 @@ type Collector struct {
 	probeTried bool
 	dumpSum    uint64
 	dumpSumOK  bool
+	// quietTCP is, for tcp and tcp6, the fingerprint of the last
+	// collection that found the table empty (ok false when it found a
+	// socket, or had no fingerprint): see tcpQuiet.
+	quietTCP [2]struct {
+		sum uint64
+		ok  bool
+	}
 
 	mu       sync.Mutex
 	source   string
@@ -429,6 +436,25 @@ func (c *Collector) sockstat() sockCounts {
 	return p.counts()
 }
 
+// tcpQuiet reports whether TCP table t (0: tcp, 1: tcp6) need not be
+// read: sockstat counts no socket in it and no TIME-WAIT socket, the last
+// collection that read it found it empty, and nothing moved since that
+// collection began (the probe's fingerprint: sockstat and the
+// interfaces' packet counters). Sockstat alone is not enough: a request
+// (SYN-RECV) socket is in the table without being counted, and outlives
+// its listener until its SYN-ACK timer fires (up to two minutes); it
+// needs a packet to exist, which moves the fingerprint.
+func (c *Collector) tcpQuiet(counts sockCounts, t int) bool {
+	q := c.quietTCP[t]
+	return counts.empty([...]string{"tcp", "tcp6"}[t]) && q.ok && c.dumpSumOK && q.sum == c.dumpSum
+}
+
+// noteTCP records that this collection read TCP table t (0: tcp, 1: tcp6)
+// and found n sockets in it.
+func (c *Collector) noteTCP(t, n int) {
+	c.quietTCP[t].sum, c.quietTCP[t].ok = c.dumpSum, c.dumpSumOK && n == 0
+}
+
 // resum takes the probe's fingerprint again as the last dump's.
 func (c *Collector) resum() {
 	if !c.dumpSumOK {
@@ -527,19 +553,26 @@ func (c *Collector) fromDiag(ctx context.Context, out []model.Socket, counts soc
 			if d.family == afInet6 {
 				continue // the iterator gave both families
 			}
-			// No TCP socket in the namespace, in either family, and no
-			// TIME-WAIT one: the iterator would walk the shared hash
-			// tables (262,144 buckets here, about 3 ms of kernel time)
-			// to find nothing. A socket made since sockstat was read is
-			// found at the next collection, as for the other tables.
-			if counts.empty("tcp") && counts.empty("tcp6") {
+			// Both TCP tables quiet (tcpQuiet): the iterator would walk
+			// the shared hash tables (262,144 buckets here, about 3 ms
+			// of kernel time) to find nothing.
+			if c.tcpQuiet(counts, 0) && c.tcpQuiet(counts, 1) {
 				st.Empty = append(st.Empty, "tcp", "tcp6")
 				st.TCPSource = TCPSourceIter
 				continue
 			}
+			before := len(out)
 			var ierr error
 			if out, ierr = it.read(ctx, c.opts.NetNS, dc.names, tcp, !c.opts.NoTCPInfo, out); ierr == nil {
 				st.TCPSource = TCPSourceIter
+				v6 := 0
+				for i := range out[before:] {
+					if out[before+i].Family == model.FamilyIPv6 {
+						v6++
+					}
+				}
+				c.noteTCP(0, len(out)-before-v6)
+				c.noteTCP(1, v6)
 				continue
 			}
 			if ctx.Err() != nil {
@@ -553,14 +586,27 @@ func (c *Collector) fromDiag(ctx context.Context, out []model.Socket, counts soc
 			c.dropIter(ierr)
 			it = nil
 		}
-		if name := procNetName(d.proto, d.family); (name != "tcp" || dc.tcpOK) && counts.empty(name) {
+		// A TCP table is skipped only when quiet, and TCP over IPv4 not
+		// before a dump of it worked on this netlink socket.
+		name, tcpTable := procNetName(d.proto, d.family), -1
+		if d.proto == protoTCP {
+			tcpTable = 0
+			if d.family == afInet6 {
+				tcpTable = 1
+			}
+		}
+		if tcpTable < 0 && counts.empty(name) || tcpTable >= 0 && (tcpTable == 1 || dc.tcpOK) && c.tcpQuiet(counts, tcpTable) {
 			st.Empty = append(st.Empty, name)
 			continue
 		}
+		before := len(out)
 		var err error
 		out, err = dc.dump(ctx, d.family, d.proto, out)
 		if err == nil {
-			if d.proto == protoTCP && d.family == afInet {
+			if tcpTable >= 0 {
+				c.noteTCP(tcpTable, len(out)-before)
+			}
+			if tcpTable == 0 {
 				dc.tcpOK = true
 			}
 			continue

@@ -259,8 +259,9 @@ func parseUint(b []byte, base uint64, bits uint) (uint64, bool) {
 
 // sockCounts are the counts of /proc/net/sockstat and sockstat6: for
 // each table ("tcp", "udp6", ... as procNetName names them) the sockets
-// in use, which are the ones its dump finds, and the TIME-WAIT sockets of
-// both TCP tables. A table not listed is not known.
+// in use, and the TIME-WAIT sockets of both TCP tables. A dump finds
+// those, and in a TCP table request (SYN-RECV) sockets too, which are
+// not counted (Collector.tcpQuiet). A table not listed is not known.
 type sockCounts struct {
 	inuse map[string]uint64
 	tw    uint64
@@ -310,7 +311,8 @@ func (c sockCounts) hint() int {
 }
 
 // empty reports whether table is known to hold no socket: its dump would
-// find nothing. TIME-WAIT sockets are counted for both TCP tables
+// find nothing (for a TCP table, but a request socket: see
+// Collector.tcpQuiet). TIME-WAIT sockets are counted for both TCP tables
 // together, so neither is empty while there are any.
 func (c sockCounts) empty(table string) bool {
 	v, ok := c.inuse[table]
