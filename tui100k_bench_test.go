@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -54,7 +55,7 @@ for i in range(50000):
 	// TUI100K_BINS names binaries to run in turn instead of this tree's
 	// build (before/after side by side on the same namespace: setting it
 	// up takes minutes); TUI100K_ROUNDS how many times each runs;
-	// TUI100K_COLD=1 drops the page, dentry and inode caches before each
+	// TUI100K_COLD=1 (true) drops the page, dentry and inode caches before each
 	// run (a first run on the host: the binary read from disk, /proc's
 	// descriptors looked up afresh), its first frame timed from there.
 	for range b.N {
@@ -82,9 +83,11 @@ func tui100kRun(b *testing.B, ns, bin, run string) (time.Duration, float64, floa
 	// names a file for what the terminal received (with
 	// GODEBUG=gctrace=1 in the environment, the GC's trace).
 	extra := strings.ReplaceAll(os.Getenv("TUI100K_ARGS"), "{run}", run)
-	if os.Getenv("TUI100K_COLD") != "" {
+	if cold, _ := strconv.ParseBool(os.Getenv("TUI100K_COLD")); cold {
 		// A first run on the host: no page cache for the binary, no
-		// dentries or inodes for /proc's descriptors (drop_caches=3).
+		// dentries or inodes for /proc's descriptors (drop_caches=3,
+		// after a sync: dirty pages are not dropped).
+		syscall.Sync()
 		if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0); err != nil {
 			b.Fatal(err)
 		}
