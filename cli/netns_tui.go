@@ -178,7 +178,7 @@ func (s *nsSwitcher) List() ([]ui.NetNSChoice, error) {
 		n := &res.Namespaces[i]
 		m := n.Model()
 		c := ui.NetNSChoice{Inode: n.Inode, Name: m.Name, Container: m.Container, Pod: m.Pod, PID: n.PID,
-			Command: n.Cmdline, Procs: n.NProcs, Sockets: -1, Own: n.Current, Enterable: n.Enterable || n.Current, Reason: n.Reason}
+			Command: n.Cmdline, Procs: n.NProcs, Sockets: -1, Own: n.Current, Host: n.Host, Enterable: n.Enterable || n.Current, Reason: n.Reason}
 		if c.Name == "" && len(n.Mounts) > 0 {
 			c.Name = n.Mounts[0]
 		}

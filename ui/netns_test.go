@@ -40,10 +40,37 @@ func (f *fakeNetNS) Switch(inode uint64) error {
 	return nil
 }
 
+// TestNetNSChoiceLabel: netlens's own namespace is called host only when
+// it is PID 1's: run in a named namespace (ip netns exec) or a container,
+// the picker and the status line name that one, and the host's is still
+// called host.
+func TestNetNSChoiceLabel(t *testing.T) {
+	tests := []struct {
+		name string
+		c    NetNSChoice
+		want string
+	}{
+		{"own is the host's", NetNSChoice{Inode: 1, Own: true, Host: true, Name: "x"}, "host (netlens's own)"},
+		{"own is named", NetNSChoice{Inode: 2, Own: true, Name: "tta"}, "tta (netlens's own)"},
+		{"own is a container's", NetNSChoice{Inode: 3, Own: true, Container: "web-1"}, "web-1 (netlens's own)"},
+		{"own has no name", NetNSChoice{Inode: 4, Own: true}, "net:[4] (netlens's own)"},
+		{"host, not own", NetNSChoice{Inode: 5, Host: true}, "host"},
+		{"named", NetNSChoice{Inode: 6, Name: "blue"}, "blue"},
+		{"all", NetNSChoice{Inode: AllNamespaces, All: true}, "all namespaces"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.c.label(); got != tt.want {
+				t.Errorf("label() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestNetNSPicker(t *testing.T) {
 	store := fixtureStore()
 	ctl := &fakeNetNS{store: store, choices: []NetNSChoice{
-		{Inode: 4026531840, Own: true, Enterable: true, PID: 1, Command: "/sbin/init", Procs: 120, Sockets: 30},
+		{Inode: 4026531840, Own: true, Host: true, Enterable: true, PID: 1, Command: "/sbin/init", Procs: 120, Sockets: 30},
 		{Inode: 4026532300, Name: "blue", Enterable: true, Sockets: 2},
 		{Inode: 4026532400, Container: "web-1", Pod: "prod/api-7f9c", PID: 4242, Command: "nginx: master", Procs: 3, Enterable: true, Sockets: 5},
 		{Inode: 4026532500, Container: "0123456789ab", PID: 5000, Command: "sleep 600", Procs: 1, Reason: "entering needs CAP_SYS_ADMIN", Sockets: -1},

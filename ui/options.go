@@ -239,6 +239,7 @@ type NetNSChoice struct {
 	Procs     int
 	Sockets   int  // TCP+UDP+raw in use; -1 unknown
 	Own       bool // netlens's own namespace
+	Host      bool // PID 1's namespace: the host's
 	All       bool // the all-namespaces view (Inode is AllNamespaces)
 	Enterable bool
 	Reason    string // why it cannot be entered
