@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"netlens/collectors"
 	"netlens/collectors/droptrace"
 	"netlens/collectors/netns"
@@ -216,7 +218,13 @@ func (s *nsSwitcher) Switch(inode uint64) error {
 	var m *model.NetNS
 	switch {
 	case all:
+		// Inode: netlens's own, where the other sections are read (the
+		// joined view matches only its sockets with the flows).
 		m = &model.NetNS{All: true, Name: "all namespaces"}
+		var st unix.Stat_t
+		if unix.Stat("/proc/self/ns/net", &st) == nil {
+			m.Inode = st.Ino
+		}
 	case h != nil:
 		m = h.Namespace.Model()
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -183,5 +184,33 @@ func TestAllNamespacesColumn(t *testing.T) {
 	a.apply()
 	if strings.Contains(screen(a), "Namespace") {
 		t.Errorf("Namespace column outside the all-namespaces view:\n%s", screen(a))
+	}
+}
+
+// TestAllNamespacesJoinOwnFlows: in the all-namespaces view the flows are
+// netlens's own namespace's: a socket of another namespace whose tuple
+// matches one of them (the far end of a veth pair) is not joined to it.
+func TestAllNamespacesJoinOwnFlows(t *testing.T) {
+	store := model.NewStore("h", "k", fixedClock())
+	ap := netip.MustParseAddrPort
+	store.Publish(model.NetNSUpdate{NetNS: &model.NetNS{All: true, Name: "all namespaces", Inode: 7}, Switch: true})
+	store.Publish(model.SocketsUpdate{Sockets: []model.Socket{
+		{Proto: model.ProtoTCP, Local: ap("10.77.0.1:58888"), Remote: ap("10.77.0.2:8080"), State: model.StateEstablished, Namespace: "tta", NetNS: 7},
+		{Proto: model.ProtoTCP, Local: ap("10.77.0.2:8080"), Remote: ap("10.77.0.1:58888"), State: model.StateEstablished, Namespace: "ttb", NetNS: 8},
+	}})
+	f := flow(1, 6, "10.77.0.1:58888", "10.77.0.2:8080", "10.77.0.2:8080", "10.77.0.1:58888", model.TCPEstablished, model.StatusSeenReply|model.StatusAssured, time.Hour)
+	store.Publish(model.FlowsUpdate{At: t0, Flows: []model.Flow{f}})
+	a := newTestApp(t, store, Options{}, 160, 30)
+	send(a, "v", "v") // the joined view
+	want := map[string]string{"10.77.0.1:58888": "ESTAB A", "10.77.0.2:8080": "other netns"}
+	r := rows(a)
+	if len(r) != 2 || !strings.Contains(screen(a), "2 sockets, 1 with a conntrack flow") {
+		t.Fatalf("joined view:\n%s", screen(a))
+	}
+	for _, row := range r {
+		f := strings.Fields(row)
+		if w := want[f[1]]; !strings.Contains(row, w) {
+			t.Errorf("socket %s: %q, want %q", f[1], row, w)
+		}
 	}
 }
