@@ -129,6 +129,9 @@ func New(store *model.Store, opts Options) *App {
 	if opts.Offline != nil && opts.Offline.Summary != "" {
 		a.setStatus(opts.Offline.Summary, false)
 	}
+	if opts.Warning != "" {
+		a.setStatus(opts.Warning, true)
+	}
 	return a
 }
 
@@ -607,15 +610,23 @@ func (a *App) render() string {
 	b.WriteByte('\n')
 	b.WriteString(a.tabsView())
 	b.WriteByte('\n')
+	var body string
 	if a.mode == inputHelp {
-		b.WriteString(a.fullHelpView())
+		body = a.fullHelpView()
 	} else if a.mode == inputPicker {
-		b.WriteString(a.pickerView(max(a.height-a.top()-chromeBottom, 1)))
+		body = a.pickerView(max(a.height-a.top()-chromeBottom, 1))
 	} else {
-		b.WriteString(a.pages[a.active].View())
+		body = a.pages[a.active].View()
 	}
+	status := a.statusView()
+	if n := strings.Count(status, "\n"); n > 0 {
+		// An error that needs more lines takes the page's last ones.
+		lines := strings.Split(body, "\n")
+		body = strings.Join(lines[:max(len(lines)-n, 1)], "\n")
+	}
+	b.WriteString(body)
 	b.WriteByte('\n')
-	b.WriteString(a.statusView())
+	b.WriteString(status)
 	b.WriteByte('\n')
 	b.WriteString(a.footerView())
 	return b.String()
@@ -867,6 +878,10 @@ func (a *App) tabsView() string {
 	return b.String() + strings.Repeat(" ", max(a.width-used, 0))
 }
 
+// statusLines is the most lines the status takes (the page gives up its
+// last ones); a longer one is cut.
+const statusLines = 3
+
 func (a *App) statusView() string {
 	s := &a.styles
 	w := a.width
@@ -885,7 +900,19 @@ func (a *App) statusView() string {
 		if a.statusErr {
 			st = s.StatusErr
 		}
-		return st.Render(fitString(" "+a.status, w))
+		if width(a.status)+1 <= w {
+			return st.Render(fitString(" "+a.status, w))
+		}
+		// A status is read whole (an error, the path a snapshot went
+		// to): on up to statusLines lines.
+		lines := wrap(a.status, w-1)
+		if len(lines) > statusLines {
+			lines = append(lines[:statusLines-1], strings.Join(lines[statusLines-1:], " "))
+		}
+		for i, l := range lines {
+			lines[i] = st.Render(fitString(" "+l, w))
+		}
+		return strings.Join(lines, "\n")
 	case a.pages[a.active].Filter() != "":
 		return s.Dim.Render(fitString(" filter: "+a.pages[a.active].Filter()+"   (/ edit, esc clear)", w))
 	}

@@ -715,3 +715,28 @@ func TestSortFingerprintCollision(t *testing.T) {
 	}
 	checkSortFromLast(t, next)
 }
+
+// TestStatusErrorWraps: an error too long for one status line (a
+// Warning at start: the --snapshot-dir that cannot be written) is shown
+// whole on more lines, which the page gives up; the screen keeps its
+// height and the key line.
+func TestStatusErrorWraps(t *testing.T) {
+	warn := "--snapshot-dir /var/tmp/incident-42/snapshots: no such directory: s and R cannot save there (create it or make it writable, or restart with another --snapshot-dir)"
+	a := newTestApp(t, fixtureStore(), Options{Warning: warn}, 80, 24)
+	lines := strings.Split(screen(a), "\n")
+	if len(lines) != 24 {
+		t.Fatalf("%d lines, want 24:\n%s", len(lines), screen(a))
+	}
+	got := strings.Join(strings.Fields(strings.Join(lines[len(lines)-4:len(lines)-1], " ")), " ")
+	if !strings.HasSuffix(got, warn) {
+		t.Errorf("the status lines do not hold the whole warning:\n%s", strings.Join(lines[len(lines)-4:], "\n"))
+	}
+	if !strings.Contains(lines[len(lines)-1], "q quit") {
+		t.Errorf("the key line is gone: %q", lines[len(lines)-1])
+	}
+	// esc clears it and the page has its lines back.
+	send(a, "esc")
+	if s := screen(a); strings.Contains(s, "snapshot-dir") || len(strings.Split(s, "\n")) != 24 {
+		t.Errorf("after esc:\n%s", s)
+	}
+}

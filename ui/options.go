@@ -55,6 +55,10 @@ type Options struct {
 	// Offline, when set, says the TUI shows snapshot files, not a live
 	// host (netlens --open): the header says whose snapshot and when.
 	Offline *Offline
+	// Warning, when set, is shown in the status line at start, as an
+	// error: what will fail and why (an output directory that cannot be
+	// written), before the user finds out by losing a snapshot.
+	Warning string
 }
 
 // Controls are the UI's only way to act on the host or on a running
