@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -59,6 +60,9 @@ type App struct {
 
 	status    string
 	statusErr bool
+	// statusExtra is how many lines the status took beyond its own, from
+	// the page's bottom, in the last render.
+	statusExtra int
 	// recReported is set once the status line said why the recorder
 	// stopped by itself.
 	recReported bool
@@ -124,6 +128,13 @@ func New(store *model.Store, opts Options) *App {
 		newIfacesPage(c, opts.Deps.Interfaces, opts.Glyphs),
 		newIPsecPage(c, opts.Deps.IPsec),
 	}
+	// The number keys: as many as there are tabs.
+	nums := make([]string, len(a.pages))
+	for i := range nums {
+		nums[i] = strconv.Itoa(i + 1)
+	}
+	a.keys.Tab.SetKeys(nums...)
+	a.keys.Tab.SetHelp("1-"+nums[len(nums)-1], "go to tab")
 	a.sub, a.unsub = store.Subscribe()
 	a.apply()
 	if opts.Offline != nil && opts.Offline.Summary != "" {
@@ -390,7 +401,7 @@ func (a *App) handleClick(msg tea.MouseClickMsg) (tea.Model, tea.Cmd) {
 			}
 		}
 		return a, nil
-	case msg.Y >= a.top() && msg.Y < a.height-chromeBottom:
+	case msg.Y >= a.top() && msg.Y < a.height-chromeBottom-a.statusExtra:
 		m := msg
 		m.Y -= a.top()
 		return a.updatePage(m)
@@ -619,7 +630,8 @@ func (a *App) render() string {
 		body = a.pages[a.active].View()
 	}
 	status := a.statusView()
-	if n := strings.Count(status, "\n"); n > 0 {
+	a.statusExtra = strings.Count(status, "\n")
+	if n := a.statusExtra; n > 0 {
 		// An error that needs more lines takes the page's last ones.
 		lines := strings.Split(body, "\n")
 		body = strings.Join(lines[:max(len(lines)-n, 1)], "\n")

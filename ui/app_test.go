@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -738,5 +739,30 @@ func TestStatusErrorWraps(t *testing.T) {
 	send(a, "esc")
 	if s := screen(a); strings.Contains(s, "snapshot-dir") || len(strings.Split(s, "\n")) != 24 {
 		t.Errorf("after esc:\n%s", s)
+	}
+}
+
+// TestHelpNumberKeys: the help names the number keys there are tabs for
+// (it said 1-9 for seven tabs; 8 and 9 did nothing).
+func TestHelpNumberKeys(t *testing.T) {
+	a := newTestApp(t, fixtureStore(), Options{}, 120, 40)
+	n := len(a.pages)
+	send(a, "?")
+	s := screen(a)
+	if want := "1-" + strconv.Itoa(n) + "       go to tab"; !strings.Contains(s, want) || strings.Contains(s, "1-9") {
+		t.Errorf("help does not say %q:\n%s", want, s)
+	}
+	send(a, "esc", strconv.Itoa(n))
+	if a.active != n-1 {
+		t.Errorf("%d shows tab %d", n, a.active+1)
+	}
+}
+
+// TestProcSummaryOne: one process holding one connection is said so
+// ("1 processes, 1 connections" before).
+func TestProcSummaryOne(t *testing.T) {
+	got := procSummary([]model.ProcessRate{{Comm: "socat", Conns: 1}})
+	if want := "1 process, 1 connection: rx 0B/s tx 0B/s retrans 0/s"; got != want {
+		t.Errorf("procSummary = %q, want %q", got, want)
 	}
 }
