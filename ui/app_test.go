@@ -766,3 +766,39 @@ func TestProcSummaryOne(t *testing.T) {
 		t.Errorf("procSummary = %q, want %q", got, want)
 	}
 }
+
+// TestEscClosesPanes: esc closes the detail pane enter opened, on every
+// tab that has one, before it clears the filter (it only cleared the
+// filter: the pane stayed until enter again, but on Interfaces).
+func TestEscClosesPanes(t *testing.T) {
+	a := newTestApp(t, fixtureStore(), Options{}, 120, 40)
+	pane := func() bool { return strings.Contains(screen(a), strings.Repeat("-", 120)) }
+	for _, tab := range []string{"1", "2", "3"} {
+		send(a, tab)
+		if pane() {
+			send(a, "enter") // Sysctl opens with its pane
+		}
+		send(a, "enter")
+		if !pane() {
+			t.Fatalf("tab %s: enter opened no pane:\n%s", tab, screen(a))
+		}
+		send(a, "esc")
+		if pane() {
+			t.Errorf("tab %s: esc left the pane open:\n%s", tab, screen(a))
+		}
+	}
+	// The pane first, then the filter.
+	send(a, "1", "/", "t", "c", "p", "enter", "enter")
+	send(a, "esc")
+	if pane() || a.pages[0].Filter() != "tcp" {
+		t.Errorf("first esc: pane %v, filter %q; want the pane closed, the filter kept", pane(), a.pages[0].Filter())
+	}
+	send(a, "esc")
+	if a.pages[0].Filter() != "" {
+		t.Errorf("second esc: filter %q, want it cleared", a.pages[0].Filter())
+	}
+	send(a, "?")
+	if s := screen(a); !strings.Contains(s, "esc       close/back, clear filter") {
+		t.Errorf("help does not say what esc does:\n%s", s)
+	}
+}

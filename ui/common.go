@@ -89,9 +89,10 @@ type page interface {
 	Alarm(width int) string
 }
 
-// viewCloser is a page with a view of its own open over its table (the
-// Interfaces tab's interface in full): esc closes it before it clears
-// the filter. CloseView reports whether a view was open.
+// viewCloser is a page with something open over or under its table (a
+// detail pane, the Interfaces tab's interface in full, the flows of a
+// drop reason): esc closes it, the innermost first, before it clears the
+// filter. CloseView reports whether something was open.
 type viewCloser interface {
 	CloseView() bool
 }

@@ -106,6 +106,12 @@ func (p *connsPage) Update(msg tea.Msg) (page, tea.Cmd) {
 	return p, cmd
 }
 
+// CloseView implements viewCloser for the view shown.
+func (p *connsPage) CloseView() bool {
+	vc, ok := p.cur().(viewCloser)
+	return ok && vc.CloseView()
+}
+
 // setView shows view v.
 func (p *connsPage) setView(v connView) {
 	p.view = v

@@ -234,6 +234,21 @@ func (p *dropsPage) Update(msg tea.Msg) (page, tea.Cmd) {
 	return p.updateView(msg)
 }
 
+// CloseView implements viewCloser for the view shown: a reason's
+// flows or samples go back a level, else the detail pane closes.
+func (p *dropsPage) CloseView() bool {
+	switch p.view {
+	case viewReasons:
+		if p.tr.active() {
+			return p.tr.CloseView()
+		}
+		return p.rs.CloseView()
+	case viewDropSockets:
+		return p.ss.CloseView()
+	}
+	return p.listBase.CloseView()
+}
+
 func (p *dropsPage) updateView(msg tea.Msg) (page, tea.Cmd) {
 	switch p.view {
 	case viewReasons:

@@ -107,6 +107,17 @@ func (p *ipsecPage) Update(msg tea.Msg) (page, tea.Cmd) {
 	return p, nil
 }
 
+// CloseView implements viewCloser for the view shown.
+func (p *ipsecPage) CloseView() bool {
+	switch p.view {
+	case viewSAs:
+		return p.sas.CloseView()
+	case viewPolicies:
+		return p.pols.CloseView()
+	}
+	return p.stat.CloseView()
+}
+
 // View implements page: the views line, then the view.
 func (p *ipsecPage) View() string {
 	snap := &p.sas.snap
