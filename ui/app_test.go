@@ -802,3 +802,14 @@ func TestEscClosesPanes(t *testing.T) {
 		t.Errorf("help does not say what esc does:\n%s", s)
 	}
 }
+
+// TestFiltersSummaryOne: one rule is "1 rule" ("1 rules" before).
+func TestFiltersSummaryOne(t *testing.T) {
+	s := fixtureStore()
+	s.Publish(model.RulesUpdate{State: model.RulesState{Backend: "nft", At: t0, Rules: fixtureRules()[:1]}})
+	a := newTestApp(t, s, Options{}, 120, 40)
+	send(a, "4")
+	if scr := screen(a); !strings.Contains(scr, " 1 rule, 1 on, in evaluation order") {
+		t.Errorf("summary:\n%s", scr)
+	}
+}
