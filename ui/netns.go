@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -208,10 +209,18 @@ func (a *App) pickerView(h int) string {
 		title string
 		w     int
 	}{{"", 1}, {"INODE", 10}, {"NAME", nameW}, {"CONTAINER", 14}, {"POD", 22}, {"PID", 7}, {"PROCS", 5}, {"SOCKS", 5}, {"COMMAND", 0}}
+	// CONTAINER and POD take their room only when a namespace has one:
+	// on a host without containers the PID and command keep theirs at
+	// 80 columns.
+	hasCtr := slices.ContainsFunc(p.all, func(c NetNSChoice) bool { return c.Container != "" })
+	hasPod := slices.ContainsFunc(p.all, func(c NetNSChoice) bool { return c.Pod != "" })
 	row := func(vals []string) string {
 		var b strings.Builder
 		used := 0
 		for i, c := range cols {
+			if i == 3 && !hasCtr || i == 4 && !hasPod {
+				continue
+			}
 			cw := c.w
 			if cw == 0 {
 				cw = max(w-used-1, 1)

@@ -3,6 +3,7 @@ package ui
 import (
 	"errors"
 	"net/netip"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -212,5 +213,24 @@ func TestAllNamespacesJoinOwnFlows(t *testing.T) {
 		if w := want[f[1]]; !strings.Contains(row, w) {
 			t.Errorf("socket %s: %q, want %q", f[1], row, w)
 		}
+	}
+}
+
+// TestNetNSPickerNarrow: at 80 columns, on a host without containers,
+// the picker shows each namespace's PID and command (empty CONTAINER and
+// POD columns took their room: the PID was cut, the command gone).
+func TestNetNSPickerNarrow(t *testing.T) {
+	store := fixtureStore()
+	ctl := &fakeNetNS{store: store, choices: []NetNSChoice{
+		{Inode: 4026531840, Own: true, Host: true, Enterable: true, PID: 1, Command: "/sbin/init", Procs: 120, Sockets: 30},
+		{Inode: 4026532300, Name: "blue", Enterable: true, PID: 43312, Command: "socat TCP-LISTEN:8080", Procs: 2, Sockets: 2},
+	}}
+	a := newTestApp(t, store, Options{Controls: Controls{NetNS: ctl}}, 80, 24)
+	if cmd := send(a, "N"); cmd != nil {
+		a.Update(cmd())
+	}
+	s := screen(a)
+	if strings.Contains(s, "CONTAINER") || !regexp.MustCompile(`4026532300 blue +43312 +2 +2 +socat TCP-LISTEN:8080`).MatchString(s) {
+		t.Errorf("picker at 80 columns:\n%s", s)
 	}
 }
