@@ -551,16 +551,22 @@ func TestIntegrationE2ESnapshotDirMissing(t *testing.T) {
 	requireTmux(t)
 	bin := netlensBinary(t)
 	ns := testNetns(t)
-	dir := filepath.Join(t.TempDir(), "incident")
+	// A short path, as one typed: the warning fits in three lines of 80.
+	tmp, err := os.MkdirTemp("", "nl-sd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
+	dir := filepath.Join(tmp, "incident")
 	s := startTmux(t, 80, 24, []string{"TERM=xterm-256color"}, fmt.Sprintf("ip netns exec %s %s --snapshot-dir %s; echo EXIT=$?; sleep 60", ns, bin, dir))
-	scr := s.waitText("s and R cannot save", 15*time.Second)
-	flat := strings.Join(strings.Fields(scr), " ")
-	if !strings.Contains(flat, "--snapshot-dir "+dir+": no such directory: s and R cannot save there (create it or make it writable, or restart with another --snapshot-dir)") {
+	flatten := func(scr string) string { return strings.Join(strings.Fields(scr), " ") }
+	scr := s.waitFor("the warning", 15*time.Second, func(scr string) bool { return strings.Contains(flatten(scr), "s and R cannot save") })
+	if !strings.Contains(flatten(scr), "--snapshot-dir "+dir+": no such directory: s and R cannot save there (create it or make it writable, or restart with another --snapshot-dir)") {
 		t.Errorf("the warning is not whole:\n%s", scr)
 	}
 	s.keys("s")
 	failed := "snapshot failed: --snapshot-dir " + dir + ": no such directory"
-	s.waitFor(failed, 10*time.Second, func(scr string) bool { return strings.Contains(strings.Join(strings.Fields(scr), " "), failed) })
+	s.waitFor(failed, 10*time.Second, func(scr string) bool { return strings.Contains(flatten(scr), failed) })
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -473,10 +473,12 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		a.input = []rune(a.pages[a.active].Filter())
 	case key.Matches(msg, k.Escape):
 		vc, hasView := a.pages[a.active].(viewCloser)
+		pc, hasPane := a.pages[a.active].(paneCloser)
 		switch {
 		case hasView && vc.CloseView():
 		case a.pages[a.active].Filter() != "":
 			a.setFilter("")
+		case hasPane && pc.ClosePane():
 		default:
 			a.setStatus("", false)
 		}

@@ -768,7 +768,7 @@ func TestProcSummaryOne(t *testing.T) {
 }
 
 // TestEscClosesPanes: esc closes the detail pane enter opened, on every
-// tab that has one, before it clears the filter (it only cleared the
+// tab that has one, once it has cleared the filter (it only cleared the
 // filter: the pane stayed until enter again, but on Interfaces).
 func TestEscClosesPanes(t *testing.T) {
 	a := newTestApp(t, fixtureStore(), Options{}, 120, 40)
@@ -787,18 +787,18 @@ func TestEscClosesPanes(t *testing.T) {
 			t.Errorf("tab %s: esc left the pane open:\n%s", tab, screen(a))
 		}
 	}
-	// The pane first, then the filter.
+	// The filter first, then the pane.
 	send(a, "1", "/", "t", "c", "p", "enter", "enter")
 	send(a, "esc")
-	if pane() || a.pages[0].Filter() != "tcp" {
-		t.Errorf("first esc: pane %v, filter %q; want the pane closed, the filter kept", pane(), a.pages[0].Filter())
+	if !pane() || a.pages[0].Filter() != "" {
+		t.Errorf("first esc: pane %v, filter %q; want the filter cleared, the pane kept", pane(), a.pages[0].Filter())
 	}
 	send(a, "esc")
-	if a.pages[0].Filter() != "" {
-		t.Errorf("second esc: filter %q, want it cleared", a.pages[0].Filter())
+	if pane() {
+		t.Error("second esc: the pane is open")
 	}
 	send(a, "?")
-	if s := screen(a); !strings.Contains(s, "esc       close/back, clear filter") {
+	if s := screen(a); !strings.Contains(s, "esc       back, clear filter, close") {
 		t.Errorf("help does not say what esc does:\n%s", s)
 	}
 }

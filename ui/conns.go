@@ -106,10 +106,10 @@ func (p *connsPage) Update(msg tea.Msg) (page, tea.Cmd) {
 	return p, cmd
 }
 
-// CloseView implements viewCloser for the view shown.
-func (p *connsPage) CloseView() bool {
-	vc, ok := p.cur().(viewCloser)
-	return ok && vc.CloseView()
+// ClosePane implements paneCloser for the view shown.
+func (p *connsPage) ClosePane() bool {
+	pc, ok := p.cur().(paneCloser)
+	return ok && pc.ClosePane()
 }
 
 // setView shows view v.

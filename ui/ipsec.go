@@ -107,15 +107,15 @@ func (p *ipsecPage) Update(msg tea.Msg) (page, tea.Cmd) {
 	return p, nil
 }
 
-// CloseView implements viewCloser for the view shown.
-func (p *ipsecPage) CloseView() bool {
+// ClosePane implements paneCloser for the view shown.
+func (p *ipsecPage) ClosePane() bool {
 	switch p.view {
 	case viewSAs:
-		return p.sas.CloseView()
+		return p.sas.ClosePane()
 	case viewPolicies:
-		return p.pols.CloseView()
+		return p.pols.ClosePane()
 	}
-	return p.stat.CloseView()
+	return p.stat.ClosePane()
 }
 
 // View implements page: the views line, then the view.

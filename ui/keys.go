@@ -59,8 +59,8 @@ type KeyMap struct {
 
 	// Shorter help texts for the footer.
 	shortHelp, shortFilter, shortTab, shortSort, shortPause, shortSnapshot, shortView key.Binding
-	// escBack is esc in the full help: it closes what is open, then
-	// clears the filter.
+	// escBack is esc in the full help: it goes back from a view, clears
+	// the filter, then closes the detail pane.
 	escBack key.Binding
 
 	// Filter input.
@@ -131,7 +131,7 @@ func DefaultKeyMap() *KeyMap {
 	k.shortPause = short(k.Pause, "pause")
 	k.shortSnapshot = short(k.Snapshot, "snapshot")
 	k.shortView = short(k.View, "view")
-	k.escBack = short(k.Escape, "close/back, clear filter")
+	k.escBack = short(k.Escape, "back, clear filter, close")
 	return k
 }
 

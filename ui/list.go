@@ -474,8 +474,8 @@ func (l *listBase[K]) handleMouse(msg tea.MouseMsg) {
 	}
 }
 
-// CloseView closes the detail pane (esc); it reports whether it was open.
-func (l *listBase[K]) CloseView() bool {
+// ClosePane closes the detail pane (esc); it reports whether it was open.
+func (l *listBase[K]) ClosePane() bool {
 	if !l.details {
 		return false
 	}

@@ -155,8 +155,7 @@ func (p *traceView) update(msg tea.Msg) tea.Cmd {
 }
 
 // CloseView goes back a level (esc, as left): from a flow's samples to
-// the flows, from the flows to the reasons; else it closes the detail
-// pane.
+// the flows, from the flows to the reasons; it reports whether it did.
 func (p *traceView) CloseView() bool {
 	switch {
 	case p.open && p.flows.samplesOpen:
@@ -165,7 +164,7 @@ func (p *traceView) CloseView() bool {
 		p.open = false
 		p.Sync()
 	default:
-		return p.listBase.CloseView()
+		return false
 	}
 	return true
 }
