@@ -542,3 +542,51 @@ sleep 60`, bin)
 	}
 	t.Logf("TUI killed; the helper undid the rule %.1f s after it was applied (deadline 30 s)", took.Seconds())
 }
+
+// TestIntegrationE2ESnapshotDirMissing: a --snapshot-dir that does not
+// exist is reported at start, whole, on an 80x24 terminal (s and R would
+// fail); s says why in a few words and writes nothing; once the
+// directory exists s saves a complete snapshot that --open reads back.
+func TestIntegrationE2ESnapshotDirMissing(t *testing.T) {
+	requireTmux(t)
+	bin := netlensBinary(t)
+	ns := testNetns(t)
+	// A short path, as one typed: the warning fits in three lines of 80.
+	tmp, err := os.MkdirTemp("", "nl-sd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
+	dir := filepath.Join(tmp, "incident")
+	s := startTmux(t, 80, 24, []string{"TERM=xterm-256color"}, fmt.Sprintf("ip netns exec %s %s --snapshot-dir %s; echo EXIT=$?; sleep 60", ns, bin, dir))
+	flatten := func(scr string) string { return strings.Join(strings.Fields(scr), " ") }
+	scr := s.waitFor("the warning", 15*time.Second, func(scr string) bool { return strings.Contains(flatten(scr), "s and R cannot save") })
+	if !strings.Contains(flatten(scr), "--snapshot-dir "+dir+": no such directory: s and R cannot save there (create it or make it writable, or restart with another --snapshot-dir)") {
+		t.Errorf("the warning is not whole:\n%s", scr)
+	}
+	s.keys("s")
+	failed := "snapshot failed: --snapshot-dir " + dir + ": no such directory"
+	s.waitFor(failed, 10*time.Second, func(scr string) bool { return strings.Contains(flatten(scr), failed) })
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s.keys("s")
+	// The path is whole, on a second status line if need be.
+	saved := regexp.MustCompile(`snapshot saved:([^?]*\.json)\s*\n \? help`)
+	scr = s.waitFor("the saved snapshot's path", 10*time.Second, func(scr string) bool { return saved.MatchString(scr) })
+	path := strings.Join(strings.Fields(saved.FindStringSubmatch(scr)[1]), "")
+	if !strings.HasPrefix(path, dir+"/netlens-") {
+		t.Fatalf("snapshot path %q, want in %s:\n%s", path, dir, scr)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	validateSnapshot(t, b)
+	s.keys("q")
+	s.waitText("EXIT=0", 10*time.Second)
+	o := startTmux(t, 80, 24, []string{"TERM=xterm-256color"}, fmt.Sprintf("%s --open %s; echo EXIT=$?; sleep 60", bin, path))
+	o.waitText("OFFLINE", 10*time.Second)
+	o.keys("q")
+	o.waitText("EXIT=0", 10*time.Second)
+}

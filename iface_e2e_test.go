@@ -77,7 +77,7 @@ func TestIntegrationE2EInterfacesTab(t *testing.T) {
 	}
 	s.keys("End")
 	s.waitFor("the end of the full view", 5*time.Second, func(scr string) bool {
-		return strings.Contains(scr, "nlva.rp_filter") || strings.Contains(scr, "-- sysctls")
+		return strings.Contains(scr, "ipv4.rp_filter") || strings.Contains(scr, "-- sysctls")
 	})
 	// The driver's statistics (veth's peer_ifindex) are between the
 	// counters and the sysctls: page down from the top until they show

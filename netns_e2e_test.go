@@ -237,3 +237,42 @@ func TestIntegrationSSHNetnsPicker(t *testing.T) {
 	})
 	s.keys("q")
 }
+
+// TestIntegrationE2ENetnsOwnNotHost: netlens started inside a named
+// namespace (ip netns exec) names that namespace as its own, in the
+// picker, the status line and the all-namespaces Namespace column, and
+// keeps "host" for the host's (it had called its own "host").
+func TestIntegrationE2ENetnsOwnNotHost(t *testing.T) {
+	requireTmux(t)
+	requireTools(t, "socat")
+	bin := netlensBinary(t)
+	a := testNetns(t)
+	listenIn(t, a, 47891)
+	s := startTmux(t, 160, 40, []string{"TERM=xterm-256color"}, fmt.Sprintf("ip netns exec %s %s; echo EXIT=$?; sleep 60", a, bin))
+	s.waitText("0.0.0.0:47891", 15*time.Second)
+	s.keys("N")
+	scr := s.waitText("Network namespaces", 10*time.Second)
+	own := regexp.MustCompile(`(?m)^\* \d+ +` + regexp.QuoteMeta(a[:10]) + `\S* \(own\)`)
+	host := regexp.MustCompile(`(?m)^  \d+ +host +`)
+	scr = s.waitFor("the picker's rows", 10*time.Second, func(scr string) bool { return own.MatchString(scr) && host.MatchString(scr) })
+	if strings.Contains(scr, "host (netlens's own)") {
+		t.Errorf("netlens's own namespace is %s, not the host's:\n%s", a, scr)
+	}
+	s.keys("Enter")
+	s.waitText("now reading namespace "+a+" (netlens's own)", 10*time.Second)
+	// All namespaces: the listener's Namespace column is a, not host.
+	s.keys("N")
+	s.waitText("all namespaces", 10*time.Second)
+	s.keys("Home", "Enter")
+	s.waitText("netns ALL", 10*time.Second)
+	s.keys("/")
+	s.literal("47891")
+	s.keys("Enter")
+	row := regexp.MustCompile(`tcp\s+0\.0\.0\.0:47891\s.*LISTEN.*\s(\S+)\s*\n`)
+	scr = s.waitFor("the listener's row", 15*time.Second, func(scr string) bool { return row.MatchString(scr) })
+	if m := row.FindStringSubmatch(scr); m[1] != a {
+		t.Errorf("the listener's namespace is %q, want %s:\n%s", m[1], a, scr)
+	}
+	s.keys("q")
+	s.waitText("EXIT=0", 10*time.Second)
+}

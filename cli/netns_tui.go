@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"netlens/collectors"
 	"netlens/collectors/droptrace"
 	"netlens/collectors/netns"
@@ -178,7 +180,7 @@ func (s *nsSwitcher) List() ([]ui.NetNSChoice, error) {
 		n := &res.Namespaces[i]
 		m := n.Model()
 		c := ui.NetNSChoice{Inode: n.Inode, Name: m.Name, Container: m.Container, Pod: m.Pod, PID: n.PID,
-			Command: n.Cmdline, Procs: n.NProcs, Sockets: -1, Own: n.Current, Enterable: n.Enterable || n.Current, Reason: n.Reason}
+			Command: n.Cmdline, Procs: n.NProcs, Sockets: -1, Own: n.Current, Host: n.Host, Enterable: n.Enterable || n.Current, Reason: n.Reason}
 		if c.Name == "" && len(n.Mounts) > 0 {
 			c.Name = n.Mounts[0]
 		}
@@ -216,7 +218,13 @@ func (s *nsSwitcher) Switch(inode uint64) error {
 	var m *model.NetNS
 	switch {
 	case all:
+		// Inode: netlens's own, where the other sections are read (the
+		// joined view matches only its sockets with the flows).
 		m = &model.NetNS{All: true, Name: "all namespaces"}
+		var st unix.Stat_t
+		if unix.Stat("/proc/self/ns/net", &st) == nil {
+			m.Inode = st.Ino
+		}
 	case h != nil:
 		m = h.Namespace.Model()
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"netlens/internal/atomicfile"
 	"netlens/model"
 	"netlens/recorder"
 )
@@ -83,6 +84,7 @@ type recordControl struct {
 	ctx   context.Context
 	store *model.Store
 	opts  recorder.Options
+	flag  string // the flag that named opts.Dir, for errors
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
@@ -98,7 +100,14 @@ func (c *recordControl) Toggle() (string, error) {
 		cancel()
 		<-done
 		files, _ := recorder.Files(c.opts.Dir)
-		return fmt.Sprintf("recorder stopped: %d snapshots in %s", len(files), c.opts.Dir), nil
+		n := fmt.Sprintf("%d snapshots", len(files))
+		if len(files) == 1 {
+			n = "1 snapshot"
+		}
+		return fmt.Sprintf("recorder stopped: %s in %s", n, c.opts.Dir), nil
+	}
+	if err := atomicfile.CheckDir(c.opts.Dir); err != nil {
+		return "", fmt.Errorf("%s %w", c.flag, err)
 	}
 	rec, err := recorder.New(c.opts)
 	if err != nil {
@@ -130,14 +139,43 @@ func (c *recordControl) Recording() (bool, error) {
 // tuiRecorder is the TUI's recorder control, writing into --record-dir
 // (--snapshot-dir when not given).
 func tuiRecorder(ctx context.Context, store *model.Store, o options) *recordControl {
-	ro := o.record
-	if ro.Dir == "" {
-		ro.Dir = o.snapshotDir
-	}
+	ro, flag := recordDir(o)
 	if ro.MinFree == 0 {
 		ro.MinFree = recorder.DefaultMinFree
 	}
-	return &recordControl{ctx: ctx, store: store, opts: ro}
+	return &recordControl{ctx: ctx, store: store, opts: ro, flag: flag}
+}
+
+// recordDir is the TUI's recorder options with their directory filled
+// in, and the flag that names it: --record-dir, else --snapshot-dir.
+func recordDir(o options) (recorder.Options, string) {
+	ro := o.record
+	if ro.Dir == "" {
+		ro.Dir = o.snapshotDir
+		return ro, "--snapshot-dir"
+	}
+	return ro, "--record-dir"
+}
+
+// outDirWarning says, for the TUI's status line at start, which of its
+// output directories (--snapshot-dir for s, the recorder's for R) cannot
+// be written and what to do; "" when both can.
+func outDirWarning(o options) string {
+	ro, flag := recordDir(o)
+	snapErr := atomicfile.CheckDir(o.snapshotDir)
+	var recErr error
+	if flag == "--record-dir" && ro.Dir != o.snapshotDir {
+		recErr = atomicfile.CheckDir(ro.Dir)
+	}
+	switch {
+	case snapErr != nil && flag == "--snapshot-dir":
+		return fmt.Sprintf("--snapshot-dir %v: s and R cannot save there (create it or make it writable, or restart with another --snapshot-dir)", snapErr)
+	case snapErr != nil:
+		return fmt.Sprintf("--snapshot-dir %v: s cannot save there (create it or make it writable, or restart with another --snapshot-dir)", snapErr)
+	case recErr != nil:
+		return fmt.Sprintf("--record-dir %v: R cannot record there (create it or make it writable, or restart with another --record-dir)", recErr)
+	}
+	return ""
 }
 
 // checkRecord checks the flight recorder's interval, keep and byte

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -37,5 +38,35 @@ func TestRecordControl(t *testing.T) {
 	}
 	if on, stopped := rc.Recording(); on || stopped != nil {
 		t.Fatalf("after stop: on %v, stopped %v", on, stopped)
+	}
+}
+
+// TestOutDirWarning: the TUI says at start which output directory s and
+// R cannot write, and what to do; R's error names the flag.
+func TestOutDirWarning(t *testing.T) {
+	ok := t.TempDir()
+	missing := filepath.Join(ok, "missing")
+	tests := []struct {
+		name      string
+		snap, rec string
+		want      string // "" for none
+	}{
+		{"both fine", ok, "", ""},
+		{"record dir fine", ok, ok, ""},
+		{"snapshot dir missing, R uses it", missing, "", "--snapshot-dir " + missing + ": no such directory: s and R cannot save there (create it or make it writable, or restart with another --snapshot-dir)"},
+		{"snapshot dir missing", missing, ok, "--snapshot-dir " + missing + ": no such directory: s cannot save there"},
+		{"record dir missing", ok, missing, "--record-dir " + missing + ": no such directory: R cannot record there"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := outDirWarning(options{snapshotDir: tt.snap, record: recorder.Options{Dir: tt.rec}})
+			if tt.want == "" && got != "" || !strings.HasPrefix(got, tt.want) {
+				t.Errorf("outDirWarning = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	rc := tuiRecorder(context.Background(), newStore(), options{snapshotDir: ok, record: recorder.Options{Dir: missing}})
+	if _, err := rc.Toggle(); err == nil || err.Error() != "--record-dir "+missing+": no such directory" {
+		t.Errorf("R into a missing --record-dir: %v", err)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	ctlcapture "netlens/control/capture"
 	"netlens/control/filter"
 	"netlens/export"
+	"netlens/internal/atomicfile"
 	"netlens/model"
 	"netlens/model/rules"
 	"netlens/recorder"
@@ -428,8 +429,12 @@ func runTUI(ctx context.Context, o options) error {
 		NoMouse:    o.noMouse,
 		Deps:       ui.Deps{Drops: all.DropsDeps},
 		SaveSnapshot: func(s model.Snapshot) (string, error) {
+			if err := atomicfile.CheckDir(o.snapshotDir); err != nil {
+				return "", fmt.Errorf("--snapshot-dir %w", err)
+			}
 			return export.Save(o.snapshotDir, s)
 		},
+		Warning: outDirWarning(o),
 		Controls: ui.Controls{
 			Filters:    &sw.filters,
 			PacketLog:  &sw.filters,

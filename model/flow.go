@@ -555,15 +555,22 @@ type SocketFlow struct {
 }
 
 // JoinSocketsFlows joins sockets with their conntrack flows on the
-// 5-tuple (see FlowIndex.Lookup). It returns one row per socket, in order,
-// with its flow if any, followed by one row per flow no socket matched
-// (forwarded or NATed-through traffic, connections of other namespaces),
-// in order. It is a pure function.
-func JoinSocketsFlows(socks []Socket, flows []Flow) []SocketFlow {
+// 5-tuple (see FlowIndex.Lookup). netns is the inode of the namespace the
+// flows were read in: a socket of another (its NetNS set and not netns:
+// the all-namespaces view) has no flow there, whatever its tuple; 0 takes
+// every socket as the flows' namespace's. It returns one row per socket,
+// in order, with its flow if any, followed by one row per flow no socket
+// matched (forwarded or NATed-through traffic, connections of other
+// namespaces), in order. It is a pure function.
+func JoinSocketsFlows(socks []Socket, flows []Flow, netns uint64) []SocketFlow {
 	ix := IndexFlows(flows)
 	used := make([]bool, len(flows))
 	rows := make([]SocketFlow, 0, len(socks)+len(flows))
 	for si, s := range socks {
+		if netns != 0 && s.NetNS != 0 && s.NetNS != netns {
+			rows = append(rows, SocketFlow{Socket: si, Flow: -1, Dir: DirNone})
+			continue
+		}
 		fi, dir, ok := ix.Lookup(s)
 		if ok {
 			used[fi] = true

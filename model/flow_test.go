@@ -69,11 +69,21 @@ func TestJoinSocketsFlows(t *testing.T) {
 		{5, -1, DirNone},
 		{-1, 2, DirNone},
 	}
-	if diff := cmp.Diff(want, JoinSocketsFlows(socks, flows)); diff != "" {
+	if diff := cmp.Diff(want, JoinSocketsFlows(socks, flows, 0)); diff != "" {
 		t.Errorf("(-want +got)\n%s", diff)
 	}
-	if got := JoinSocketsFlows(nil, nil); len(got) != 0 {
+	if got := JoinSocketsFlows(nil, nil, 0); len(got) != 0 {
 		t.Errorf("empty join: %v", got)
+	}
+	// All namespaces (flows read in net:[7]): the far end of flow 0 in
+	// another namespace, and the socket itself in ours.
+	socks = []Socket{
+		{Proto: ProtoTCP, Local: ap("10.0.0.1:5000"), Remote: ap("192.0.2.9:443"), NetNS: 7},
+		{Proto: ProtoTCP, Local: ap("192.0.2.9:443"), Remote: ap("198.51.100.1:5000"), NetNS: 8},
+	}
+	want = []SocketFlow{{0, 0, DirOriginal}, {1, -1, DirNone}, {-1, 1, DirNone}, {-1, 2, DirNone}, {-1, 3, DirNone}}
+	if diff := cmp.Diff(want, JoinSocketsFlows(socks, flows, 7)); diff != "" {
+		t.Errorf("all namespaces (-want +got)\n%s", diff)
 	}
 }
 

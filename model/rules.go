@@ -108,8 +108,10 @@ type Rule struct {
 	Bytes   uint64 `json:"bytes"`
 	// Rate is packets per second between the last two samples.
 	Rate float64 `json:"rate_pps"`
-	// LastHit is when the rule last matched a packet, when the backend
-	// knows it (the kernel module does, nftables does not).
+	// LastHit is when the rule last matched a packet: the kernel module
+	// keeps it; for nftables, which does not, it is when netlens saw the
+	// counter move (to within a refresh; zero until it moves while
+	// netlens runs).
 	LastHit time.Time `json:"last_hit,omitzero"`
 	// LogDropped counts the matched packets the log did not send (over
 	// LogRate).

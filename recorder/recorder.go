@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"netlens/export"
+	"netlens/internal/atomicfile"
 	"netlens/model"
 )
 
@@ -75,7 +76,8 @@ type Recorder struct {
 	host string
 }
 
-// New returns a Recorder for o, after checking Dir is a directory.
+// New returns a Recorder for o, after checking Dir is a directory it can
+// write into (atomicfile.CheckDir).
 func New(o Options) (*Recorder, error) {
 	if o.Interval <= 0 {
 		o.Interval = DefaultInterval
@@ -86,12 +88,8 @@ func New(o Options) (*Recorder, error) {
 	if o.MinFree < 0 {
 		o.MinFree = 0
 	}
-	fi, err := os.Stat(o.Dir)
-	if err != nil {
+	if err := atomicfile.CheckDir(o.Dir); err != nil {
 		return nil, fmt.Errorf("record: %w", err)
-	}
-	if !fi.IsDir() {
-		return nil, fmt.Errorf("record: %s is not a directory", o.Dir)
 	}
 	return &Recorder{o: o, statfs: available}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -59,6 +60,9 @@ type App struct {
 
 	status    string
 	statusErr bool
+	// statusExtra is how many lines the status took beyond its own, from
+	// the page's bottom, in the last render.
+	statusExtra int
 	// recReported is set once the status line said why the recorder
 	// stopped by itself.
 	recReported bool
@@ -124,10 +128,20 @@ func New(store *model.Store, opts Options) *App {
 		newIfacesPage(c, opts.Deps.Interfaces, opts.Glyphs),
 		newIPsecPage(c, opts.Deps.IPsec),
 	}
+	// The number keys: as many as there are tabs.
+	nums := make([]string, len(a.pages))
+	for i := range nums {
+		nums[i] = strconv.Itoa(i + 1)
+	}
+	a.keys.Tab.SetKeys(nums...)
+	a.keys.Tab.SetHelp("1-"+nums[len(nums)-1], "go to tab")
 	a.sub, a.unsub = store.Subscribe()
 	a.apply()
 	if opts.Offline != nil && opts.Offline.Summary != "" {
 		a.setStatus(opts.Offline.Summary, false)
+	}
+	if opts.Warning != "" {
+		a.setStatus(opts.Warning, true)
 	}
 	return a
 }
@@ -387,7 +401,7 @@ func (a *App) handleClick(msg tea.MouseClickMsg) (tea.Model, tea.Cmd) {
 			}
 		}
 		return a, nil
-	case msg.Y >= a.top() && msg.Y < a.height-chromeBottom:
+	case msg.Y >= a.top() && msg.Y < a.height-chromeBottom-a.statusExtra:
 		m := msg
 		m.Y -= a.top()
 		return a.updatePage(m)
@@ -459,10 +473,12 @@ func (a *App) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		a.input = []rune(a.pages[a.active].Filter())
 	case key.Matches(msg, k.Escape):
 		vc, hasView := a.pages[a.active].(viewCloser)
+		pc, hasPane := a.pages[a.active].(paneCloser)
 		switch {
 		case hasView && vc.CloseView():
 		case a.pages[a.active].Filter() != "":
 			a.setFilter("")
+		case hasPane && pc.ClosePane():
 		default:
 			a.setStatus("", false)
 		}
@@ -607,15 +623,24 @@ func (a *App) render() string {
 	b.WriteByte('\n')
 	b.WriteString(a.tabsView())
 	b.WriteByte('\n')
+	var body string
 	if a.mode == inputHelp {
-		b.WriteString(a.fullHelpView())
+		body = a.fullHelpView()
 	} else if a.mode == inputPicker {
-		b.WriteString(a.pickerView(max(a.height-a.top()-chromeBottom, 1)))
+		body = a.pickerView(max(a.height-a.top()-chromeBottom, 1))
 	} else {
-		b.WriteString(a.pages[a.active].View())
+		body = a.pages[a.active].View()
 	}
+	status := a.statusView()
+	a.statusExtra = strings.Count(status, "\n")
+	if n := a.statusExtra; n > 0 {
+		// An error that needs more lines takes the page's last ones.
+		lines := strings.Split(body, "\n")
+		body = strings.Join(lines[:max(len(lines)-n, 1)], "\n")
+	}
+	b.WriteString(body)
 	b.WriteByte('\n')
-	b.WriteString(a.statusView())
+	b.WriteString(status)
 	b.WriteByte('\n')
 	b.WriteString(a.footerView())
 	return b.String()
@@ -867,6 +892,10 @@ func (a *App) tabsView() string {
 	return b.String() + strings.Repeat(" ", max(a.width-used, 0))
 }
 
+// statusLines is the most lines the status takes (the page gives up its
+// last ones); a longer one is cut.
+const statusLines = 3
+
 func (a *App) statusView() string {
 	s := &a.styles
 	w := a.width
@@ -885,7 +914,19 @@ func (a *App) statusView() string {
 		if a.statusErr {
 			st = s.StatusErr
 		}
-		return st.Render(fitString(" "+a.status, w))
+		if width(a.status)+1 <= w {
+			return st.Render(fitString(" "+a.status, w))
+		}
+		// A status is read whole (an error, the path a snapshot went
+		// to): on up to statusLines lines.
+		lines := wrap(a.status, w-1)
+		if len(lines) > statusLines {
+			lines = append(lines[:statusLines-1], strings.Join(lines[statusLines-1:], " "))
+		}
+		for i, l := range lines {
+			lines[i] = st.Render(fitString(" "+l, w))
+		}
+		return strings.Join(lines, "\n")
 	case a.pages[a.active].Filter() != "":
 		return s.Dim.Render(fitString(" filter: "+a.pages[a.active].Filter()+"   (/ edit, esc clear)", w))
 	}

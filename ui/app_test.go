@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -714,4 +715,101 @@ func TestSortFingerprintCollision(t *testing.T) {
 		}
 	}
 	checkSortFromLast(t, next)
+}
+
+// TestStatusErrorWraps: an error too long for one status line (a
+// Warning at start: the --snapshot-dir that cannot be written) is shown
+// whole on more lines, which the page gives up; the screen keeps its
+// height and the key line.
+func TestStatusErrorWraps(t *testing.T) {
+	warn := "--snapshot-dir /var/tmp/incident-42/snapshots: no such directory: s and R cannot save there (create it or make it writable, or restart with another --snapshot-dir)"
+	a := newTestApp(t, fixtureStore(), Options{Warning: warn}, 80, 24)
+	lines := strings.Split(screen(a), "\n")
+	if len(lines) != 24 {
+		t.Fatalf("%d lines, want 24:\n%s", len(lines), screen(a))
+	}
+	got := strings.Join(strings.Fields(strings.Join(lines[len(lines)-4:len(lines)-1], " ")), " ")
+	if !strings.HasSuffix(got, warn) {
+		t.Errorf("the status lines do not hold the whole warning:\n%s", strings.Join(lines[len(lines)-4:], "\n"))
+	}
+	if !strings.Contains(lines[len(lines)-1], "q quit") {
+		t.Errorf("the key line is gone: %q", lines[len(lines)-1])
+	}
+	// esc clears it and the page has its lines back.
+	send(a, "esc")
+	if s := screen(a); strings.Contains(s, "snapshot-dir") || len(strings.Split(s, "\n")) != 24 {
+		t.Errorf("after esc:\n%s", s)
+	}
+}
+
+// TestHelpNumberKeys: the help names the number keys there are tabs for
+// (it said 1-9 for seven tabs; 8 and 9 did nothing).
+func TestHelpNumberKeys(t *testing.T) {
+	a := newTestApp(t, fixtureStore(), Options{}, 120, 40)
+	n := len(a.pages)
+	send(a, "?")
+	s := screen(a)
+	if want := "1-" + strconv.Itoa(n) + "       go to tab"; !strings.Contains(s, want) || strings.Contains(s, "1-9") {
+		t.Errorf("help does not say %q:\n%s", want, s)
+	}
+	send(a, "esc", strconv.Itoa(n))
+	if a.active != n-1 {
+		t.Errorf("%d shows tab %d", n, a.active+1)
+	}
+}
+
+// TestProcSummaryOne: one process holding one connection is said so
+// ("1 processes, 1 connections" before).
+func TestProcSummaryOne(t *testing.T) {
+	got := procSummary([]model.ProcessRate{{Comm: "socat", Conns: 1}})
+	if want := "1 process, 1 connection: rx 0B/s tx 0B/s retrans 0/s"; got != want {
+		t.Errorf("procSummary = %q, want %q", got, want)
+	}
+}
+
+// TestEscClosesPanes: esc closes the detail pane enter opened, on every
+// tab that has one, once it has cleared the filter (it only cleared the
+// filter: the pane stayed until enter again, but on Interfaces).
+func TestEscClosesPanes(t *testing.T) {
+	a := newTestApp(t, fixtureStore(), Options{}, 120, 40)
+	pane := func() bool { return strings.Contains(screen(a), strings.Repeat("-", 120)) }
+	for _, tab := range []string{"1", "2", "3"} {
+		send(a, tab)
+		if pane() {
+			send(a, "enter") // Sysctl opens with its pane
+		}
+		send(a, "enter")
+		if !pane() {
+			t.Fatalf("tab %s: enter opened no pane:\n%s", tab, screen(a))
+		}
+		send(a, "esc")
+		if pane() {
+			t.Errorf("tab %s: esc left the pane open:\n%s", tab, screen(a))
+		}
+	}
+	// The filter first, then the pane.
+	send(a, "1", "/", "t", "c", "p", "enter", "enter")
+	send(a, "esc")
+	if !pane() || a.pages[0].Filter() != "" {
+		t.Errorf("first esc: pane %v, filter %q; want the filter cleared, the pane kept", pane(), a.pages[0].Filter())
+	}
+	send(a, "esc")
+	if pane() {
+		t.Error("second esc: the pane is open")
+	}
+	send(a, "?")
+	if s := screen(a); !strings.Contains(s, "esc       back, clear filter, close") {
+		t.Errorf("help does not say what esc does:\n%s", s)
+	}
+}
+
+// TestFiltersSummaryOne: one rule is "1 rule" ("1 rules" before).
+func TestFiltersSummaryOne(t *testing.T) {
+	s := fixtureStore()
+	s.Publish(model.RulesUpdate{State: model.RulesState{Backend: "nft", At: t0, Rules: fixtureRules()[:1]}})
+	a := newTestApp(t, s, Options{}, 120, 40)
+	send(a, "4")
+	if scr := screen(a); !strings.Contains(scr, " 1 rule, 1 on, in evaluation order") {
+		t.Errorf("summary:\n%s", scr)
+	}
 }

@@ -446,8 +446,12 @@ func (p *capturePage) infoView() string {
 			state = "file read to its end"
 		}
 	}
-	first := " Capture " + src + "  " + state + "  " + fmtRate(cs.PacketsPerSec) + " pkt/s  " + fmtBits(cs.BitsPerSec) +
-		"  total " + fmtCount(cs.Packets, 5) + " pkts " + fmtCount(cs.Bytes, 5) + "B"
+	rates := fmtRate(cs.PacketsPerSec) + " pkt/s  " + fmtBits(cs.BitsPerSec) + "  "
+	if !cs.Running {
+		rates = "" // a stopped capture's last interval is not now
+	}
+	first := " Capture " + src + "  " + state + "  " + rates +
+		"total " + fmtCount(cs.Packets, 5) + " pkts " + fmtCount(cs.Bytes, 5) + "B"
 	lost := " lost: ring drops " + fmtCount(cs.RingDrops, 9) + "  freezes " + fmtCount(cs.RingFreezes, 6) +
 		"  decode errors " + fmtCount(cs.DecodeErrors, 9) + "  truncated " + fmtCount(cs.Truncated, 9)
 	if cs.NonEthernet > 0 {
@@ -459,14 +463,22 @@ func (p *capturePage) infoView() string {
 		lostSt = s.Warn
 	}
 	var pb strings.Builder
-	pb.WriteString(" pkt/s by proto:")
+	byProto := " pkt/s by proto:"
+	if !cs.Running {
+		byProto = " packets by proto:"
+	}
+	pb.WriteString(byProto)
 	for _, pr := range cs.Protocols {
 		if pr.Packets == 0 {
 			continue
 		}
-		pb.WriteString(" " + pr.Name + " " + fmtRate(pr.PacketsPerSec))
+		if cs.Running {
+			pb.WriteString(" " + pr.Name + " " + fmtRate(pr.PacketsPerSec))
+		} else {
+			pb.WriteString(" " + pr.Name + " " + fmtCount(pr.Packets, 7))
+		}
 	}
-	if pb.Len() == len(" pkt/s by proto:") {
+	if pb.Len() == len(byProto) {
 		pb.WriteString(" nothing captured yet")
 	}
 	return s.Summary.Render(fitString(first, w)) + "\n" + lostSt.Render(fitString(lost, w)) + "\n" + s.Dim.Render(fitString(pb.String(), w))
@@ -629,9 +641,9 @@ func (p *captureFlows) cell(i, c int) string {
 	case cfBytes:
 		return fmtCount(f.Bytes(), 5)
 	case cfPPS:
-		return fmtRate(f.PacketsPerSec)
+		return captureRate(&p.snap.Capture, f.PacketsPerSec)
 	case cfBPS:
-		return fmtRate(f.BitsPerSec)
+		return captureRate(&p.snap.Capture, f.BitsPerSec)
 	}
 	return ""
 }
@@ -650,7 +662,24 @@ func (p *captureFlows) View() string {
 
 func (p *captureFlows) rowKind(i int) rowKind {
 	f := &p.snap.Capture.TopFlows[p.idx[i]]
-	return capturedKind(p.Changed, p.Changed != nil && p.Changed.CaptureFlows[f.Key], f.PacketsPerSec)
+	return capturedKind(p.Changed, p.Changed != nil && p.Changed.CaptureFlows[f.Key], nowRate(&p.snap.Capture, f.PacketsPerSec))
+}
+
+// captureRate is a rate cell of the capture's flows and hosts: "-" once
+// it stopped (its last interval's rates are not the traffic now).
+func captureRate(cs *model.CaptureStats, v float64) string {
+	if !cs.Running {
+		return "-"
+	}
+	return fmtRate(v)
+}
+
+// nowRate is a rate of the capture while it runs, 0 once it stopped.
+func nowRate(cs *model.CaptureStats, v float64) float64 {
+	if !cs.Running {
+		return 0
+	}
+	return v
 }
 
 // capturedKind is the row kind of a captured flow or host: hot when it
@@ -733,9 +762,9 @@ func (p *captureHosts) cell(i, c int) string {
 	case chPackets:
 		return fmtCount(h.PacketsSent+h.PacketsRecv, 7)
 	case chPPS:
-		return fmtRate(h.PacketsPerSec)
+		return captureRate(&p.snap.Capture, h.PacketsPerSec)
 	case chBPS:
-		return fmtRate(h.BitsPerSec)
+		return captureRate(&p.snap.Capture, h.BitsPerSec)
 	}
 	return ""
 }
@@ -754,7 +783,7 @@ func (p *captureHosts) View() string {
 
 func (p *captureHosts) rowKind(i int) rowKind {
 	h := &p.snap.Capture.TopHosts[p.idx[i]]
-	return capturedKind(p.Changed, p.Changed != nil && p.Changed.CaptureHosts[h.Addr], h.PacketsPerSec)
+	return capturedKind(p.Changed, p.Changed != nil && p.Changed.CaptureHosts[h.Addr], nowRate(&p.snap.Capture, h.PacketsPerSec))
 }
 
 func (p *captureHosts) detail(i int) []string {

@@ -204,3 +204,45 @@ func TestCaptureOff(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptureStoppedRates: once the capture stopped, its last interval's
+// rates are not shown as the traffic now (they stayed, frozen, next to
+// "stopped"): the header has totals, the protocols their packet counts,
+// the flows' and hosts' rate cells "-".
+func TestCaptureStoppedRates(t *testing.T) {
+	s := captureStore()
+	snap := s.Snapshot()
+	cs := snap.Capture
+	cs.Running = false
+	s.Publish(model.CaptureUpdate{Stats: cs})
+	a := newTestApp(t, s, Options{}, 120, 40)
+	send(a, "5")
+	scr := screen(a)
+	for _, want := range []string{"stopped  total 1235k pkts", "packets by proto: eth 1234567"} {
+		if !strings.Contains(scr, want) {
+			t.Errorf("stopped capture lacks %q:\n%s", want, scr)
+		}
+	}
+	if strings.Contains(scr, "pkt/s  ") || strings.Contains(scr, "15230") {
+		t.Errorf("stopped capture shows a rate:\n%s", scr)
+	}
+	for _, v := range []string{"", "v"} {
+		if v != "" {
+			send(a, v)
+		}
+		n := 0
+		for _, r := range strings.Split(screen(a), "\n") {
+			f := strings.Fields(r)
+			if len(f) < 3 || f[1] == "Connections" || !strings.ContainsAny(f[0][:1], "0123456789") && f[0] != "tcp" && f[0] != "udp" && f[0] != "icmpv6" {
+				continue // not a flow or host row
+			}
+			n++
+			if f[len(f)-1] != "-" || f[len(f)-2] != "-" {
+				t.Errorf("rates of a stopped capture: %q", r)
+			}
+		}
+		if n < 3 {
+			t.Errorf("view %q: %d rows:\n%s", v, n, screen(a))
+		}
+	}
+}

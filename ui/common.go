@@ -90,8 +90,16 @@ type page interface {
 }
 
 // viewCloser is a page with a view of its own open over its table (the
-// Interfaces tab's interface in full): esc closes it before it clears
-// the filter. CloseView reports whether a view was open.
+// Interfaces tab's interface in full, the flows of a drop reason): esc
+// closes it, a level at a time, before it clears the filter. CloseView
+// reports whether a view was open.
 type viewCloser interface {
 	CloseView() bool
+}
+
+// paneCloser is a page whose detail pane (enter) may be open: esc closes
+// it once there is no filter left to clear. ClosePane reports whether it
+// was open.
+type paneCloser interface {
+	ClosePane() bool
 }

@@ -106,6 +106,12 @@ func (p *connsPage) Update(msg tea.Msg) (page, tea.Cmd) {
 	return p, cmd
 }
 
+// ClosePane implements paneCloser for the view shown.
+func (p *connsPage) ClosePane() bool {
+	pc, ok := p.cur().(paneCloser)
+	return ok && pc.ClosePane()
+}
+
 // setView shows view v.
 func (p *connsPage) setView(v connView) {
 	p.view = v

@@ -234,6 +234,26 @@ func (p *dropsPage) Update(msg tea.Msg) (page, tea.Cmd) {
 	return p.updateView(msg)
 }
 
+// CloseView implements viewCloser: a reason's flows or samples go back
+// a level.
+func (p *dropsPage) CloseView() bool {
+	return p.view == viewReasons && p.tr.active() && p.tr.CloseView()
+}
+
+// ClosePane implements paneCloser for the view shown.
+func (p *dropsPage) ClosePane() bool {
+	switch p.view {
+	case viewReasons:
+		if p.tr.active() {
+			return p.tr.ClosePane()
+		}
+		return p.rs.ClosePane()
+	case viewDropSockets:
+		return p.ss.ClosePane()
+	}
+	return p.listBase.ClosePane()
+}
+
 func (p *dropsPage) updateView(msg tea.Msg) (page, tea.Cmd) {
 	switch p.view {
 	case viewReasons:

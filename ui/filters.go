@@ -702,7 +702,7 @@ func (p *filtersPage) View() string {
 			on++
 		}
 	}
-	left := " " + itoa(n) + " rules, " + itoa(on) + " on, in evaluation order"
+	left := " " + nouns(n, "rule", "rules") + ", " + itoa(on) + " on, in evaluation order"
 	if p.snap.Rules != nil {
 		left += policySummary(p.snap.Rules.Hooks)
 	}

@@ -362,7 +362,7 @@ func TestFiltersAddedRuleSelectable(t *testing.T) {
 	runKeys(t, a, "down", "down", "down", "down")
 	runText(t, a, "47791")
 	runKeys(t, a, "enter")
-	if scr := screen(a); !strings.Contains(scr, "1 rules") || !strings.Contains(scr, "tcp * -> *:47791") {
+	if scr := screen(a); !strings.Contains(scr, "1 rule,") || !strings.Contains(scr, "tcp * -> *:47791") {
 		t.Fatalf("the added rule is not shown at once:\n%s", scr)
 	}
 	runKeys(t, a, "space")

@@ -113,11 +113,12 @@ func ifaceDetail(l *model.Interface, sysctls []model.Sysctl, w int) []string {
 	add("")
 	add("-- sysctls (net.ipv4.conf." + name + ".*, net.ipv6.conf." + name + ".*) --")
 	kv = kv[:0]
-	for _, fam := range []string{"net.ipv4.conf.", "net.ipv6.conf."} {
-		prefix := fam + l.Name + "."
+	// Named by family: both have accept_redirects, forwarding, mtu...
+	for _, fam := range []string{"ipv4", "ipv6"} {
+		prefix := "net." + fam + ".conf." + l.Name + "."
 		for _, s := range sysctls {
 			if strings.HasPrefix(s.Name, prefix) {
-				kv = append(kv, [2]string{sanitize(strings.TrimPrefix(s.Name, fam)), strings.Join(strings.Fields(sanitize(s.Value)), " ")})
+				kv = append(kv, [2]string{fam + "." + sanitize(strings.TrimPrefix(s.Name, prefix)), strings.Join(strings.Fields(sanitize(s.Value)), " ")})
 			}
 		}
 	}

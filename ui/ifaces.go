@@ -154,10 +154,10 @@ func (p *ifacesPage) SetSnapshot(s model.Snapshot) {
 	p.setSnapshot(p, s)
 }
 
-// nsInode identifies the namespace a snapshot was read in (0: netlens's
-// own).
+// nsInode identifies the namespace a snapshot's interfaces were read in
+// (0: netlens's own, also in the all-namespaces view).
 func nsInode(ns *model.NetNS) uint64 {
-	if ns == nil {
+	if ns == nil || ns.All {
 		return 0
 	}
 	return ns.Inode

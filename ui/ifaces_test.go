@@ -212,7 +212,10 @@ func TestIfacesRows(t *testing.T) {
 func TestIfacesDetail(t *testing.T) {
 	ifs := ifaceFixture(0)
 	lines := ifaceDetail(&ifs[1], append(fixtureSysctls(), model.Sysctl{Name: "net.ipv4.conf.eth0.rp_filter", Value: "1"},
-		model.Sysctl{Name: "net.ipv4.conf.eth00.rp_filter", Value: "9"}), 100)
+		model.Sysctl{Name: "net.ipv4.conf.eth00.rp_filter", Value: "9"},
+		// Both families have accept_redirects: each is named by its own.
+		model.Sysctl{Name: "net.ipv4.conf.eth0.accept_redirects", Value: "1"},
+		model.Sysctl{Name: "net.ipv6.conf.eth0.accept_redirects", Value: "0"}), 100)
 	// Columns pad with spaces: compare words.
 	text := strings.Join(strings.Fields(strings.Join(lines, "\n")), " ")
 	for _, want := range []string{
@@ -220,7 +223,8 @@ func TestIfacesDetail(t *testing.T) {
 		"rx_missed_errors 1497", "rx_dropped", "rx_otherhost_dropped",
 		"-- driver statistics (ethtool -S eth0) --", "rx_queue_0_drops 750",
 		"qdisc fq_codel 0: parent :1", "Sent 1500000000 bytes 3500000 pkt (dropped 2, overlimits 0 requeues 1)", "backlog 0b 0p requeues 1",
-		"class mq :1 root", "eth0.rp_filter 1", "eth0.forwarding 0",
+		"class mq :1 root", "ipv4.rp_filter 1", "ipv4.forwarding 0",
+		"ipv4.accept_redirects 1", "ipv6.accept_redirects 0",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("detail lacks %q:\n%s", want, text)

@@ -107,6 +107,17 @@ func (p *ipsecPage) Update(msg tea.Msg) (page, tea.Cmd) {
 	return p, nil
 }
 
+// ClosePane implements paneCloser for the view shown.
+func (p *ipsecPage) ClosePane() bool {
+	switch p.view {
+	case viewSAs:
+		return p.sas.ClosePane()
+	case viewPolicies:
+		return p.pols.ClosePane()
+	}
+	return p.stat.ClosePane()
+}
+
 // View implements page: the views line, then the view.
 func (p *ipsecPage) View() string {
 	snap := &p.sas.snap

@@ -28,7 +28,8 @@ const (
 // socket with the conntrack flow it belongs to (model.JoinSocketsFlows),
 // so that a process, its socket state and its conntrack state and NAT
 // show together. Sockets that cannot have a flow (listening, unconnected)
-// show "-", connected ones without a flow "no flow". Flows of no local
+// show "-", connected ones without a flow "no flow" (in the all-namespaces
+// view, those of another namespace than the flows' "other netns"). Flows of no local
 // socket (forwarded traffic) are counted in the summary and listed by
 // the flows view. Not safe for concurrent use.
 type joinView struct {
@@ -152,7 +153,7 @@ func (p *joinView) joinNow() {
 	if p.join != nil && sameSlice(socks, p.joinSocks) && p.joinSeq == p.snap.SocketsSeq && sameSlice(flows, p.joinFlows) && p.joinFSeq == p.snap.FlowsSeq {
 		return
 	}
-	rows := model.JoinSocketsFlows(socks, flows)
+	rows := model.JoinSocketsFlows(socks, flows, flowsNetNS(p.snap.NetNS))
 	p.join, p.joinSocks, p.joinSeq, p.joinFlows, p.joinFSeq = rows[:len(socks)], socks, p.snap.SocketsSeq, flows, p.snap.FlowsSeq
 	p.orphans = len(rows) - len(socks)
 	p.matched = 0
@@ -161,6 +162,15 @@ func (p *joinView) joinNow() {
 			p.matched++
 		}
 	}
+}
+
+// flowsNetNS is the inode of the namespace the flows were read in, in the
+// all-namespaces view (where every socket carries its own); 0 elsewhere.
+func flowsNetNS(ns *model.NetNS) uint64 {
+	if ns == nil || !ns.All {
+		return 0
+	}
+	return ns.Inode
 }
 
 // describe sets the summary line, and the warning's note while conntrack
@@ -237,9 +247,14 @@ func (p *joinView) ctCell(i int) string {
 	if f := p.flow(i); f != nil {
 		return flowStateCell(f)
 	}
+	s := &p.snap.Sockets[i]
 	switch {
-	case !canHaveFlow(&p.snap.Sockets[i]):
+	case !canHaveFlow(s):
 		return "-"
+	case s.NetNS != 0 && s.NetNS != flowsNetNS(p.snap.NetNS) && flowsNetNS(p.snap.NetNS) != 0:
+		// All namespaces: its flow would be in its namespace's table,
+		// which netlens does not read.
+		return "other netns"
 	case p.ctDown():
 		return "unknown"
 	}

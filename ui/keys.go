@@ -59,6 +59,9 @@ type KeyMap struct {
 
 	// Shorter help texts for the footer.
 	shortHelp, shortFilter, shortTab, shortSort, shortPause, shortSnapshot, shortView key.Binding
+	// escBack is esc in the full help: it goes back from a view, clears
+	// the filter, then closes the detail pane.
+	escBack key.Binding
 
 	// Filter input.
 	FilterAccept key.Binding
@@ -128,6 +131,7 @@ func DefaultKeyMap() *KeyMap {
 	k.shortPause = short(k.Pause, "pause")
 	k.shortSnapshot = short(k.Snapshot, "snapshot")
 	k.shortView = short(k.View, "view")
+	k.escBack = short(k.Escape, "back, clear filter, close")
 	return k
 }
 
@@ -140,7 +144,7 @@ func (k *KeyMap) globalShort() []key.Binding {
 func (k *KeyMap) globalFull() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.End},
-		{k.NextTab, k.PrevTab, k.Tab, k.Filter, k.Escape, k.Sort, k.Reverse},
+		{k.NextTab, k.PrevTab, k.Tab, k.Filter, k.escBack, k.Sort, k.Reverse},
 		{k.Pause, k.Redraw, k.Snapshot, k.Record, k.NetNS, k.Help, k.Quit},
 	}
 }

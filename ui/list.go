@@ -474,6 +474,16 @@ func (l *listBase[K]) handleMouse(msg tea.MouseMsg) {
 	}
 }
 
+// ClosePane closes the detail pane (esc); it reports whether it was open.
+func (l *listBase[K]) ClosePane() bool {
+	if !l.details {
+		return false
+	}
+	l.details = false
+	l.tbl.SetSize(l.Width, max(l.tableHeight(), 1))
+	return true
+}
+
 // update handles a message for a list with no keys of its own:
 // movement, sort, the detail pane, the mouse.
 func (l *listBase[K]) update(msg tea.Msg) {

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -10,13 +11,19 @@ import (
 	"netlens/model"
 )
 
-// label is what the picker and the status line call the choice.
+// label is what the picker and the status line call the choice; netlens's
+// own is marked, and called host only when it is PID 1's (netlens may run
+// in another: ip netns exec, a container).
 func (c NetNSChoice) label() string {
+	if c.Own && !c.All {
+		c.Own = false
+		return c.label() + " (netlens's own)"
+	}
 	switch {
 	case c.All:
 		return "all namespaces"
-	case c.Own:
-		return "host (netlens's own)"
+	case c.Host:
+		return "host"
 	case c.Name != "":
 		return c.Name
 	case c.Pod != "" && c.Container != "":
@@ -181,6 +188,13 @@ func (a *App) handlePickerKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 }
 
 // pickerView draws the picker in the page area (h lines).
+// nameW is the width of the picker's NAME column; ownMark is what marks
+// netlens's own namespace there when its label does not fit.
+const (
+	nameW   = 24
+	ownMark = " (own)"
+)
+
 func (a *App) pickerView(h int) string {
 	p, s, w := a.picker, &a.styles, a.width
 	lines := []string{s.Summary.Render(fitString(" Network namespaces — type to filter, enter switches, esc closes   filter: "+string(p.filter), w))}
@@ -194,11 +208,19 @@ func (a *App) pickerView(h int) string {
 	cols := []struct {
 		title string
 		w     int
-	}{{"", 1}, {"INODE", 10}, {"NAME", 24}, {"CONTAINER", 14}, {"POD", 22}, {"PID", 7}, {"PROCS", 5}, {"SOCKS", 5}, {"COMMAND", 0}}
+	}{{"", 1}, {"INODE", 10}, {"NAME", nameW}, {"CONTAINER", 14}, {"POD", 22}, {"PID", 7}, {"PROCS", 5}, {"SOCKS", 5}, {"COMMAND", 0}}
+	// CONTAINER and POD take their room only when a namespace has one:
+	// on a host without containers the PID and command keep theirs at
+	// 80 columns.
+	hasCtr := slices.ContainsFunc(p.all, func(c NetNSChoice) bool { return c.Container != "" })
+	hasPod := slices.ContainsFunc(p.all, func(c NetNSChoice) bool { return c.Pod != "" })
 	row := func(vals []string) string {
 		var b strings.Builder
 		used := 0
 		for i, c := range cols {
+			if i == 3 && !hasCtr || i == 4 && !hasPod {
+				continue
+			}
 			cw := c.w
 			if cw == 0 {
 				cw = max(w-used-1, 1)
@@ -234,16 +256,22 @@ func (a *App) pickerView(h int) string {
 		if !c.Enterable {
 			cmd = "(" + c.Reason + ") " + cmd
 		}
-		name := c.Name
-		if c.Own || c.All {
-			name = c.label()
+		name := sanitize(c.Name)
+		if c.Own || c.All || c.Host {
+			name = sanitize(c.label())
+		}
+		if c.Own && !c.All && width(name) > nameW {
+			// The mark stays whole: the name is cut instead.
+			base := c
+			base.Own = false
+			name = strings.TrimRight(fitString(sanitize(base.label()), nameW-len(ownMark)), " ") + ownMark
 		}
 		inode := strconv.FormatUint(c.Inode, 10)
 		procs := itoa(c.Procs)
 		if c.All {
 			inode, procs = "*", "-"
 		}
-		line := row([]string{mark, inode, sanitize(name), sanitize(c.Container), sanitize(c.Pod), pid, procs, socks, cmd})
+		line := row([]string{mark, inode, name, sanitize(c.Container), sanitize(c.Pod), pid, procs, socks, cmd})
 		if i == p.sel {
 			line = s.Selected.Render(line)
 		}

@@ -3,9 +3,11 @@ package ui
 import (
 	"errors"
 	"net/netip"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -40,10 +42,37 @@ func (f *fakeNetNS) Switch(inode uint64) error {
 	return nil
 }
 
+// TestNetNSChoiceLabel: netlens's own namespace is called host only when
+// it is PID 1's: run in a named namespace (ip netns exec) or a container,
+// the picker and the status line name that one, and the host's is still
+// called host.
+func TestNetNSChoiceLabel(t *testing.T) {
+	tests := []struct {
+		name string
+		c    NetNSChoice
+		want string
+	}{
+		{"own is the host's", NetNSChoice{Inode: 1, Own: true, Host: true, Name: "x"}, "host (netlens's own)"},
+		{"own is named", NetNSChoice{Inode: 2, Own: true, Name: "tta"}, "tta (netlens's own)"},
+		{"own is a container's", NetNSChoice{Inode: 3, Own: true, Container: "web-1"}, "web-1 (netlens's own)"},
+		{"own has no name", NetNSChoice{Inode: 4, Own: true}, "net:[4] (netlens's own)"},
+		{"host, not own", NetNSChoice{Inode: 5, Host: true}, "host"},
+		{"named", NetNSChoice{Inode: 6, Name: "blue"}, "blue"},
+		{"all", NetNSChoice{Inode: AllNamespaces, All: true}, "all namespaces"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.c.label(); got != tt.want {
+				t.Errorf("label() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestNetNSPicker(t *testing.T) {
 	store := fixtureStore()
 	ctl := &fakeNetNS{store: store, choices: []NetNSChoice{
-		{Inode: 4026531840, Own: true, Enterable: true, PID: 1, Command: "/sbin/init", Procs: 120, Sockets: 30},
+		{Inode: 4026531840, Own: true, Host: true, Enterable: true, PID: 1, Command: "/sbin/init", Procs: 120, Sockets: 30},
 		{Inode: 4026532300, Name: "blue", Enterable: true, Sockets: 2},
 		{Inode: 4026532400, Container: "web-1", Pod: "prod/api-7f9c", PID: 4242, Command: "nginx: master", Procs: 3, Enterable: true, Sockets: 5},
 		{Inode: 4026532500, Container: "0123456789ab", PID: 5000, Command: "sleep 600", Procs: 1, Reason: "entering needs CAP_SYS_ADMIN", Sockets: -1},
@@ -156,5 +185,52 @@ func TestAllNamespacesColumn(t *testing.T) {
 	a.apply()
 	if strings.Contains(screen(a), "Namespace") {
 		t.Errorf("Namespace column outside the all-namespaces view:\n%s", screen(a))
+	}
+}
+
+// TestAllNamespacesJoinOwnFlows: in the all-namespaces view the flows are
+// netlens's own namespace's: a socket of another namespace whose tuple
+// matches one of them (the far end of a veth pair) is not joined to it.
+func TestAllNamespacesJoinOwnFlows(t *testing.T) {
+	store := model.NewStore("h", "k", fixedClock())
+	ap := netip.MustParseAddrPort
+	store.Publish(model.NetNSUpdate{NetNS: &model.NetNS{All: true, Name: "all namespaces", Inode: 7}, Switch: true})
+	store.Publish(model.SocketsUpdate{Sockets: []model.Socket{
+		{Proto: model.ProtoTCP, Local: ap("10.77.0.1:58888"), Remote: ap("10.77.0.2:8080"), State: model.StateEstablished, Namespace: "tta", NetNS: 7},
+		{Proto: model.ProtoTCP, Local: ap("10.77.0.2:8080"), Remote: ap("10.77.0.1:58888"), State: model.StateEstablished, Namespace: "ttb", NetNS: 8},
+	}})
+	f := flow(1, 6, "10.77.0.1:58888", "10.77.0.2:8080", "10.77.0.2:8080", "10.77.0.1:58888", model.TCPEstablished, model.StatusSeenReply|model.StatusAssured, time.Hour)
+	store.Publish(model.FlowsUpdate{At: t0, Flows: []model.Flow{f}})
+	a := newTestApp(t, store, Options{}, 160, 30)
+	send(a, "v", "v") // the joined view
+	want := map[string]string{"10.77.0.1:58888": "ESTAB A", "10.77.0.2:8080": "other netns"}
+	r := rows(a)
+	if len(r) != 2 || !strings.Contains(screen(a), "2 sockets, 1 with a conntrack flow") {
+		t.Fatalf("joined view:\n%s", screen(a))
+	}
+	for _, row := range r {
+		f := strings.Fields(row)
+		if w := want[f[1]]; !strings.Contains(row, w) {
+			t.Errorf("socket %s: %q, want %q", f[1], row, w)
+		}
+	}
+}
+
+// TestNetNSPickerNarrow: at 80 columns, on a host without containers,
+// the picker shows each namespace's PID and command (empty CONTAINER and
+// POD columns took their room: the PID was cut, the command gone).
+func TestNetNSPickerNarrow(t *testing.T) {
+	store := fixtureStore()
+	ctl := &fakeNetNS{store: store, choices: []NetNSChoice{
+		{Inode: 4026531840, Own: true, Host: true, Enterable: true, PID: 1, Command: "/sbin/init", Procs: 120, Sockets: 30},
+		{Inode: 4026532300, Name: "blue", Enterable: true, PID: 43312, Command: "socat TCP-LISTEN:8080", Procs: 2, Sockets: 2},
+	}}
+	a := newTestApp(t, store, Options{Controls: Controls{NetNS: ctl}}, 80, 24)
+	if cmd := send(a, "N"); cmd != nil {
+		a.Update(cmd())
+	}
+	s := screen(a)
+	if strings.Contains(s, "CONTAINER") || !regexp.MustCompile(`4026532300 blue +43312 +2 +2 +socat TCP-LISTEN:8080`).MatchString(s) {
+		t.Errorf("picker at 80 columns:\n%s", s)
 	}
 }

@@ -55,6 +55,10 @@ type Options struct {
 	// Offline, when set, says the TUI shows snapshot files, not a live
 	// host (netlens --open): the header says whose snapshot and when.
 	Offline *Offline
+	// Warning, when set, is shown in the status line at start, as an
+	// error: what will fail and why (an output directory that cannot be
+	// written), before the user finds out by losing a snapshot.
+	Warning string
 }
 
 // Controls are the UI's only way to act on the host or on a running
@@ -239,6 +243,7 @@ type NetNSChoice struct {
 	Procs     int
 	Sockets   int  // TCP+UDP+raw in use; -1 unknown
 	Own       bool // netlens's own namespace
+	Host      bool // PID 1's namespace: the host's
 	All       bool // the all-namespaces view (Inode is AllNamespaces)
 	Enterable bool
 	Reason    string // why it cannot be entered

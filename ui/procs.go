@@ -284,5 +284,13 @@ func procSummary(rows []model.ProcessRate) string {
 		conns += rows[i].Conns
 		rx, tx, re = rx+rows[i].RxBps, tx+rows[i].TxBps, re+rows[i].RetransPerSec
 	}
-	return strconv.Itoa(n) + " processes, " + strconv.Itoa(conns) + " connections: rx " + fmtRate(rx) + "B/s tx " + fmtRate(tx) + "B/s retrans " + fmtRate(re) + "/s"
+	return nouns(n, "process", "processes") + ", " + nouns(conns, "connection", "connections") + ": rx " + fmtRate(rx) + "B/s tx " + fmtRate(tx) + "B/s retrans " + fmtRate(re) + "/s"
+}
+
+// nouns is "1 process", "2 processes".
+func nouns(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }

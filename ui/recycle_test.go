@@ -108,7 +108,7 @@ func TestJoinFollowsRefilledList(t *testing.T) {
 		t.Helper()
 		a.apply()
 		a.View()
-		want := model.JoinSocketsFlows(p.snap.Sockets, p.snap.Flows)[:len(p.snap.Sockets)]
+		want := model.JoinSocketsFlows(p.snap.Sockets, p.snap.Flows, flowsNetNS(p.snap.NetNS))[:len(p.snap.Sockets)]
 		if diff := cmp.Diff(want, p.join); diff != "" {
 			t.Fatalf("%s: join (-want +got):\n%s", when, diff)
 		}

@@ -257,8 +257,9 @@ func (p *sysctlPage) journalLines() []string {
 	s, w := p.Styles, p.Width
 	var out []string
 	if pc := p.ed.pending; pc != nil {
+		// What to do first: the line may be cut.
 		out = append(out, s.Warn.Render(fitString(" pending: "+sanitize(pc.Name)+" "+sanitize(pc.Old)+" -> "+sanitize(pc.New)+
-			", written back at "+pc.RevertAt.Local().Format("15:04:05")+" unless c keeps it", w)))
+			": c keeps it, else written back at "+pc.RevertAt.Local().Format("15:04:05"), w)))
 	}
 	j := p.ed.journal
 	for _, e := range j[max(len(j)-sysctlJournalLines, 0):] {

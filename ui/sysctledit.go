@@ -269,7 +269,7 @@ func (e *sysctlEditor) result(msg tea.Msg, refresh func()) (tea.Cmd, bool) {
 			e.setMsg(p.Name+": "+p.Old+" -> "+p.New+" (kept: no revert deadline)", false)
 		} else {
 			e.mine = &model.SysctlPending{Txn: msg.res.Txn, Name: p.Name, Old: p.Old, New: p.New, RevertAt: msg.res.RevertAt}
-			e.setMsg(p.Name+": "+p.Old+" -> "+p.New+" applied; press c on Sysctl to keep it, else it is written back in "+p.Revert.String(), false)
+			e.setMsg(p.Name+": "+p.Old+" -> "+p.New+" applied; press c on Sysctl to keep it (else written back in "+p.Revert.String()+")", false)
 		}
 		refresh()
 		return nil, true
@@ -322,6 +322,10 @@ func (e *sysctlEditor) view(s *Styles, w, h int) string {
 			lines = append(lines, s.StatusErr.Render(fitString("   "+l, w)))
 		}
 	}
-	lines = append(lines, "", s.Dim.Render(fitString(" enter: check and apply (with a revert deadline: c on Sysctl keeps it)   esc: cancel   ctrl+u: clear", w)))
+	// The keys are read whole: wrapped, not cut.
+	lines = append(lines, "")
+	for _, l := range wrap("enter: check and apply (with a revert deadline: c on Sysctl keeps it)   esc: cancel   ctrl+u: clear", w-1) {
+		lines = append(lines, s.Dim.Render(fitString(" "+l, w)))
+	}
 	return fixHeight(lines, h)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/google/go-cmp/cmp"
 
 	"netlens/model"
@@ -163,5 +164,26 @@ func TestDropsEditNoSysctl(t *testing.T) {
 	}
 	if n > 0 && !strings.Contains(scr, "Change "+name) {
 		t.Fatalf("the editor is not open on %s:\n%s", name, scr)
+	}
+}
+
+// TestSysctlEditNarrow: at 80 columns the editor's keys are read whole
+// (esc: cancel was cut to "esc: c~") and the pending change's line says
+// what to do before when (the "unless c keeps it" at its end was cut).
+func TestSysctlEditNarrow(t *testing.T) {
+	ctl := &fakeSysctl{}
+	a := sysctlApp(t, ctl)
+	a.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	if scr := strings.Join(strings.Fields(screen(a)), " "); !strings.Contains(scr, "esc: cancel ctrl+u: clear") {
+		t.Errorf("the editor's keys are cut:\n%s", screen(a))
+	}
+	runKeys(t, a, "ctrl+u")
+	runText(t, a, "8192")
+	runKeys(t, a, "enter")
+	// What control/sysctl publishes once it applied the change.
+	a.store.Publish(model.SysctlChangesUpdate{Changes: &model.SysctlChanges{Pending: &model.SysctlPending{Txn: 7, Name: "net.core.somaxconn", Old: "4096", New: "8192", RevertAt: t0.Add(30 * time.Second)}}})
+	a.apply()
+	if scr := screen(a); !strings.Contains(scr, " pending: net.core.somaxconn 4096 -> 8192: c keeps it, else written back at") {
+		t.Errorf("the pending line:\n%s", scr)
 	}
 }

@@ -154,6 +154,21 @@ func (p *traceView) update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
+// CloseView goes back a level (esc, as left): from a flow's samples to
+// the flows, from the flows to the reasons; it reports whether it did.
+func (p *traceView) CloseView() bool {
+	switch {
+	case p.open && p.flows.samplesOpen:
+		p.flows.samplesOpen = false
+	case p.open:
+		p.open = false
+		p.Sync()
+	default:
+		return false
+	}
+	return true
+}
+
 // isBack reports whether k is the key back from the flows to the
 // reasons: left, h or backspace.
 func isBack(k tea.KeyPressMsg) bool {

@@ -55,6 +55,7 @@ type Collector struct {
 type sample struct {
 	packets uint64
 	at      time.Time
+	hit     time.Time // when the counter was last seen to move
 }
 
 // New returns the collector over b.
@@ -171,12 +172,22 @@ func (c *Collector) publish(pub collectors.Publisher) error {
 	next := make(map[uint32]sample, len(rs))
 	for i := range rs {
 		r := &rs[i]
-		if p, ok := c.prev[r.ID]; ok && r.Packets >= p.packets {
+		p, ok := c.prev[r.ID]
+		hit := p.hit
+		if ok && r.Packets >= p.packets {
 			if dt := now.Sub(p.at).Seconds(); dt > 0 {
 				r.Rate = float64(r.Packets-p.packets) / dt
 			}
+			if r.Packets > p.packets {
+				hit = now
+			}
 		}
-		next[r.ID] = sample{r.Packets, now}
+		if r.LastHit.IsZero() {
+			// A backend that does not keep it (nftables): when the
+			// counter was seen to move, to within a refresh.
+			r.LastHit = hit
+		}
+		next[r.ID] = sample{r.Packets, now, hit}
 	}
 	c.prev = next
 	c.mu.Unlock()

@@ -288,11 +288,7 @@ func (a *AllSockets) open(n *Namespace) (*nsSockets, error) {
 			return nil, fmt.Errorf("%s is no longer net:[%d]", n.EnterPath, n.Inode)
 		}
 	}
-	label := n.Label()
-	if n.Current {
-		label = "host"
-	}
-	ps := &nsSockets{fd: fd, ino: n.Inode, label: label, col: sockets.New(sockets.Options{ProcRoot: a.opts.ProcRoot, NetNS: fd, NoOwners: true})}
+	ps := &nsSockets{fd: fd, ino: n.Inode, label: n.Label(), col: sockets.New(sockets.Options{ProcRoot: a.opts.ProcRoot, NetNS: fd, NoOwners: true})}
 	a.per[n.Inode] = ps
 	return ps, nil
 }

@@ -177,6 +177,16 @@ func TestIntegrationDiscover(t *testing.T) {
 	if got.Label() != "prod/api-7f9c "+tn.kubeID[:12] {
 		t.Errorf("Label() = %q", got.Label())
 	}
+	// The kernel threads' namespace is the host's; no test namespace is.
+	host := res.Find(inode(t, "/proc/2/ns/net"))
+	if host == nil || !host.Host || host.Label() != "host" {
+		t.Errorf("kthreadd's namespace: %+v, want Host and Label() host", host)
+	}
+	for i := range res.Namespaces {
+		if n := &res.Namespaces[i]; n.Host && n != host {
+			t.Errorf("net:[%d] (%s) is marked Host too", n.Inode, n.Label())
+		}
+	}
 	// Every namespace lsns lists is discovered (lsns may list namespaces
 	// made or gone between the two reads: only those that exist in both
 	// are compared).

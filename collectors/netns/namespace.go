@@ -23,6 +23,11 @@ type Namespace struct {
 	Inode uint64 `json:"inode"`
 	// Current is true for the namespace netlens itself runs in.
 	Current bool `json:"current,omitempty"`
+	// Host is true for the host's namespace (init_net): that of the
+	// kernel threads (kthreadd, PID 2), else of PID 1. It is false for
+	// every namespace when neither can be read (a container's PID
+	// namespace, no ptrace access to PID 1).
+	Host bool `json:"host,omitempty"`
 	// Names are the names under the named directories (ip netns,
 	// Docker's sandbox keys).
 	Names []string `json:"names,omitempty"`
@@ -51,10 +56,12 @@ type Namespace struct {
 	Reason    string `json:"reason,omitempty"`
 }
 
-// Label returns the namespace's display name: its first name, else its
-// container, else "net:[INODE]".
+// Label returns the namespace's display name: "host" for PID 1's, else
+// its first name, else its container, else "net:[INODE]".
 func (n *Namespace) Label() string {
 	switch {
+	case n.Host:
+		return "host"
 	case len(n.Names) > 0:
 		return n.Names[0]
 	case n.Container != nil:
@@ -119,6 +126,7 @@ func Discover(opt Options) (*Result, error) {
 	if err := unix.Stat(filepath.Join(opt.ProcRoot, "self/ns/net"), &own); err != nil {
 		return nil, fmt.Errorf("stat own network namespace: %w", err)
 	}
+	host := hostInode(opt.ProcRoot, own.Dev)
 	d := &discovery{opt: opt, byIno: map[uint64]*Namespace{}, nsfsDev: own.Dev}
 	if err := d.processes(); err != nil {
 		return nil, err
@@ -130,6 +138,7 @@ func Discover(opt Options) (*Result, error) {
 	nm := &namer{files: state}
 	for _, n := range d.byIno {
 		n.Current = n.Inode == own.Ino
+		n.Host = n.Inode == host
 		if n.PID > 0 {
 			d.describe(n)
 			nm.name(n.Container)
@@ -155,6 +164,22 @@ func Discover(opt Options) (*Result, error) {
 		details(opt.ProcRoot, res.Namespaces, admin)
 	}
 	return res, nil
+}
+
+// hostInode returns the inode of the host's network namespace, init_net,
+// on the nsfs device dev: kthreadd's (PID 2: kernel threads live in
+// init_net, and reading a kernel thread's namespace needs no ptrace
+// access), else PID 1's; 0 when neither can be read.
+func hostInode(procRoot string, dev uint64) uint64 {
+	var st unix.Stat_t
+	comm, _ := os.ReadFile(filepath.Join(procRoot, "2/comm"))
+	if string(bytes.TrimSpace(comm)) == "kthreadd" && unix.Stat(filepath.Join(procRoot, "2/ns/net"), &st) == nil && st.Dev == dev {
+		return st.Ino
+	}
+	if unix.Stat(filepath.Join(procRoot, "1/ns/net"), &st) == nil && st.Dev == dev {
+		return st.Ino
+	}
+	return 0
 }
 
 // discovery is the state of one Discover.
