@@ -343,9 +343,13 @@ func (r Rule) matches(f DropTraceFlow) bool {
 
 // DropOwners returns, for each of s.DropTrace.Flows, the index in
 // s.Sockets of the socket DropOwner would give, or -1. The flows are few
-// and the sockets many (100,000 on a busy host, every refresh): it
-// indexes the flows and passes over the sockets once, allocating nothing
-// per socket. O(flows + sockets).
+// (up to the tracer's bound, thousands after a flood) and the sockets
+// many (100,000 on a busy host, every refresh): it indexes the flows'
+// ends by protocol, port and address and passes over the sockets once,
+// resolving each distinct end at the first socket bound to it, so many
+// flows to one port (a SYN flood's drops to one listener, each a flow of
+// its own) cost one lookup per socket, not one per flow. It allocates
+// nothing per socket. O(flows + sockets + ends under a wildcard bind).
 func (s Snapshot) DropOwners() []int {
 	flows := s.DropTrace.Flows
 	out := make([]int, len(flows))
@@ -356,36 +360,55 @@ func (s Snapshot) DropOwners() []int {
 		proto string
 		port  uint16
 	}
-	// end is one end of a flow that a socket bound to it owns.
-	type end struct {
-		flow int
-		dst  bool // the flow's destination (tried first), else its source
+	type endKey struct {
+		portKey
 		addr netip.Addr
 	}
-	// For each flow, the first socket with its cookie and the first
-	// bound to its destination and to its source: DropOwner's order.
+	// An end is one distinct (protocol, port, address) among the flows'
+	// destinations and sources: the first socket bound to it, to its
+	// address or to the wildcard, owns every flow end that is it.
+	type end struct {
+		sock int
+	}
+	// byPort lists a port's ends that no socket has claimed yet, for a
+	// socket bound to the wildcard address (few: listeners).
+	type portEnds struct {
+		open []*end
+	}
 	byCookie := map[uint64][]int{}
-	byPort := map[portKey][]end{}
+	ends := map[endKey]*end{}
+	byPort := map[portKey]*portEnds{}
 	var ports [1 << 16 / 64]uint64 // a port of byPort: skips most sockets' lookup
-	cookie, dst, src := make([]int, len(flows)), make([]int, len(flows)), make([]int, len(flows))
+	cookie := make([]int, len(flows))
+	dst, src := make([]*end, len(flows)), make([]*end, len(flows))
+	endOf := func(proto string, port uint16, addr netip.Addr) *end {
+		k := endKey{portKey{proto, port}, addr.Unmap()}
+		e := ends[k]
+		if e == nil {
+			e = &end{sock: -1}
+			ends[k] = e
+			pe := byPort[k.portKey]
+			if pe == nil {
+				pe = &portEnds{}
+				byPort[k.portKey] = pe
+			}
+			pe.open = append(pe.open, e)
+			ports[port/64] |= 1 << (port % 64)
+		}
+		return e
+	}
 	for fi, f := range flows {
-		cookie[fi], dst[fi], src[fi] = -1, -1, -1
+		cookie[fi] = -1
 		if f.Cookie != 0 {
 			byCookie[f.Cookie] = append(byCookie[f.Cookie], fi)
 		}
 		if f.SrcPort == 0 && f.DstPort == 0 {
 			continue
 		}
-		for _, e := range []struct {
-			end
-			port uint16
-		}{{end{fi, true, f.Dst.Unmap()}, f.DstPort}, {end{fi, false, f.Src.Unmap()}, f.SrcPort}} {
-			port := e.port
-			k := portKey{f.Proto, port}
-			byPort[k] = append(byPort[k], e.end)
-			ports[port/64] |= 1 << (port % 64)
-		}
+		dst[fi] = endOf(f.Proto, f.DstPort, f.Dst)
+		src[fi] = endOf(f.Proto, f.SrcPort, f.Src)
 	}
+	open := len(ends)
 	for i := range s.Sockets {
 		so := &s.Sockets[i]
 		if so.Cookie != 0 && len(byCookie) > 0 {
@@ -395,31 +418,41 @@ func (s Snapshot) DropOwners() []int {
 				}
 			}
 		}
+		if open == 0 {
+			continue
+		}
 		port := so.Local.Port()
 		if ports[port/64]&(1<<(port%64)) == 0 {
 			continue
 		}
-		for _, e := range byPort[portKey{string(so.Proto), port}] {
-			first := &src[e.flow]
-			if e.dst {
-				first = &dst[e.flow]
+		pk := portKey{string(so.Proto), port}
+		la := so.Local.Addr()
+		if !la.IsUnspecified() {
+			if e := ends[endKey{pk, la.Unmap()}]; e != nil && e.sock < 0 {
+				e.sock = i
+				open--
 			}
-			if *first >= 0 {
-				continue
-			}
-			if la := so.Local.Addr(); la.Unmap() == e.addr || la.IsUnspecified() {
-				*first = i
+			continue
+		}
+		pe := byPort[pk]
+		if pe == nil {
+			continue
+		}
+		for _, e := range pe.open {
+			if e.sock < 0 {
+				e.sock = i
+				open--
 			}
 		}
+		pe.open = pe.open[:0]
 	}
 	for fi := range out {
-		switch {
-		case cookie[fi] >= 0:
-			out[fi] = cookie[fi]
-		case dst[fi] >= 0:
-			out[fi] = dst[fi]
-		default:
-			out[fi] = src[fi]
+		out[fi] = cookie[fi]
+		if out[fi] < 0 && dst[fi] != nil {
+			out[fi] = dst[fi].sock
+			if out[fi] < 0 {
+				out[fi] = src[fi].sock
+			}
 		}
 	}
 	return out

@@ -153,3 +153,28 @@ func BenchmarkDropOwners(b *testing.B) {
 		s.DropOwners()
 	}
 }
+
+// BenchmarkDropOwnersFlood joins 4,096 traced flows, a flood's drops to
+// one listening port from as many source ports, to 100,000 sockets of
+// which 10,000 are connections accepted on that port: each socket on the
+// port used to walk every flow to it (seconds a refresh at 100k).
+func BenchmarkDropOwnersFlood(b *testing.B) {
+	var s Snapshot
+	lo, peer := netip.AddrFrom4([4]byte{127, 0, 0, 1}), netip.AddrFrom4([4]byte{127, 0, 1, 1})
+	for i := range 100000 {
+		port := uint16(20000 + i%60000)
+		if i%10 == 0 {
+			port = 17010
+		}
+		s.Sockets = append(s.Sockets, Socket{Proto: ProtoTCP, Cookie: uint64(i + 1),
+			Local: netip.AddrPortFrom(lo, port), Remote: netip.AddrPortFrom(peer, uint16(1024+i%60000))})
+	}
+	for i := range 4096 {
+		s.DropTrace.Flows = append(s.DropTrace.Flows, DropTraceFlow{Proto: "tcp", Src: peer, Dst: lo,
+			SrcPort: uint16(1024 + i), DstPort: 17010, Cookie: uint64(1 << 40)})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s.DropOwners()
+	}
+}
