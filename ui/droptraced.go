@@ -17,30 +17,31 @@ type tracedDrops struct {
 	on       bool // the tracer runs: the Drops column counts its drops
 	flowsOf  []model.DropTraceFlow
 	socksOf  []model.Socket
-	socksSeq uint64                    // socksOf's SocketsSeq
-	packets  map[int]uint64            // by socket index
-	byReason map[int]map[string]uint64 // by socket index, then reason
+	socksSeq uint64         // socksOf's SocketsSeq
+	owners   []int          // by flow of flowsOf: the socket index that owns it, or -1
+	packets  map[int]uint64 // by socket index
 }
 
 // update recomputes the counts when the snapshot's flows or sockets
-// changed.
+// changed. After a flood the tracer keeps thousands of flows, and the
+// sockets change every refresh: it allocates per socket that owns a
+// flow, not per flow, and leaves the breakdown by reason to reasons.
 func (t *tracedDrops) update(s *model.Snapshot) {
 	t.on = s.DropTrace.Supported
 	if !t.on || sameSlice(t.flowsOf, s.DropTrace.Flows) && sameSlice(t.socksOf, s.Sockets) && t.socksSeq == s.SocketsSeq {
 		return
 	}
 	t.flowsOf, t.socksOf, t.socksSeq = s.DropTrace.Flows, s.Sockets, s.SocketsSeq
-	t.packets, t.byReason = map[int]uint64{}, map[int]map[string]uint64{}
-	for fi, si := range s.DropOwners() {
+	t.owners = s.DropOwners()
+	clear(t.packets)
+	for fi, si := range t.owners {
 		if si < 0 {
 			continue
 		}
-		f := &s.DropTrace.Flows[fi]
-		t.packets[si] += f.Packets
-		if t.byReason[si] == nil {
-			t.byReason[si] = map[string]uint64{}
+		if t.packets == nil {
+			t.packets = map[int]uint64{}
 		}
-		t.byReason[si][f.Reason] += f.Packets
+		t.packets[si] += t.flowsOf[fi].Packets
 	}
 }
 
@@ -50,7 +51,15 @@ func (t *tracedDrops) count(i int) uint64 { return t.packets[i] }
 // reasons lists socket i's traced drops by reason, most first:
 // "SOCKET_RCVBUFF 120, NO_SOCKET 3"; "" when none.
 func (t *tracedDrops) reasons(i int) string {
-	m := t.byReason[i]
+	if t.packets[i] == 0 {
+		return ""
+	}
+	m := map[string]uint64{}
+	for fi, si := range t.owners {
+		if si == i {
+			m[t.flowsOf[fi].Reason] += t.flowsOf[fi].Packets
+		}
+	}
 	if len(m) == 0 {
 		return ""
 	}

@@ -37,6 +37,16 @@ type aggregator struct {
 	byReason   map[reasonKey]*model.DropTraceReason
 	locations  map[uint64]string
 	attributed uint64
+
+	// gen counts the changes to the flow and reason rows (a drop added,
+	// a delta cleared, a flow forgotten); flowRows and reasonRows return
+	// the slices they made at the same gen again, so that the UI, which
+	// joins the flows to every socket, can tell that nothing moved
+	// (after a flood thousands of flows stay).
+	gen                 uint64
+	flowRws             []model.DropTraceFlow
+	reasRows            []model.DropTraceReason
+	flowsGen, reasonGen uint64
 }
 
 // flowState is one flow's totals since netlens first saw it.
@@ -79,6 +89,7 @@ func (a *aggregator) add(k flowKey, v flowVal, c clock) {
 		return
 	}
 	a.attributed += v.Packets
+	a.gen++
 	st := a.flows[k]
 	if st == nil {
 		st = &flowState{firstNs: v.FirstNs}
@@ -139,10 +150,16 @@ func (a *aggregator) keyFlow(k flowKey) model.DropTraceFlow {
 // begin starts a read: deltas of the previous one are cleared.
 func (a *aggregator) begin() {
 	for _, r := range a.byReason {
-		r.Delta = 0
+		if r.Delta != 0 {
+			r.Delta = 0
+			a.gen++
+		}
 	}
 	for _, st := range a.flows {
-		st.delta = 0
+		if st.delta != 0 {
+			st.delta = 0
+			a.gen++
+		}
 	}
 }
 
@@ -164,10 +181,16 @@ func (a *aggregator) end() {
 	for _, x := range all[:len(all)-a.maxFlows] {
 		delete(a.flows, x.k)
 	}
+	a.gen++
 }
 
-// flowRows returns the flows kept, most recently dropped first.
+// flowRows returns the flows kept, most recently dropped first: the
+// same slice as the last call while nothing changed (the caller must not
+// modify it).
 func (a *aggregator) flowRows(c clock) []model.DropTraceFlow {
+	if a.flowRws != nil && a.flowsGen == a.gen {
+		return a.flowRws
+	}
 	out := make([]model.DropTraceFlow, 0, len(a.flows))
 	for k, st := range a.flows {
 		out = append(out, a.flow(k, st, c))
@@ -181,11 +204,16 @@ func (a *aggregator) flowRows(c clock) []model.DropTraceFlow {
 		}
 		return cmp.Compare(x.DstPort, y.DstPort)
 	})
+	a.flowRws, a.flowsGen = out, a.gen
 	return out
 }
 
-// reasonRows returns the per-(reason, location) totals, most drops first.
+// reasonRows returns the per-(reason, location) totals, most drops
+// first: the same slice as the last call while nothing changed.
 func (a *aggregator) reasonRows() []model.DropTraceReason {
+	if a.reasRows != nil && a.reasonGen == a.gen {
+		return a.reasRows
+	}
 	out := make([]model.DropTraceReason, 0, len(a.byReason))
 	for _, r := range a.byReason {
 		out = append(out, *r)
@@ -199,6 +227,7 @@ func (a *aggregator) reasonRows() []model.DropTraceReason {
 		}
 		return cmp.Compare(x.Location, y.Location)
 	})
+	a.reasRows, a.reasonGen = out, a.gen
 	return out
 }
 

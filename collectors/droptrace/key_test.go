@@ -189,3 +189,45 @@ func FuzzDecodeSample(f *testing.F) {
 		}
 	})
 }
+
+// TestAggregatorRowsKeptWhileQuiet checks that a read in which nothing
+// changed returns the previous read's flow and reason slices (the UI
+// then skips joining thousands of flows to every socket), and that a
+// drop, a cleared delta or a forgotten flow makes new ones.
+func TestAggregatorRowsKeptWhileQuiet(t *testing.T) {
+	a := newAggregator(&Reasons{names: map[uint32]string{3: "NO_SOCKET"}}, 1, nil)
+	key := func(port uint16) flowKey {
+		return flowKey{Location: 0x10, Reason: 3, L3: ethPIP, L4: protoUDP, Flags: flagParsed | flagL4,
+			Src: netip.MustParseAddr("127.0.0.1"), Dst: netip.MustParseAddr("127.0.0.1"), SPort: 1, DPort: port}
+	}
+	clk := clock{wall: time.Unix(1000, 0), mono: 1000}
+	type rows struct {
+		flows   []model.DropTraceFlow
+		reasons []model.DropTraceReason
+	}
+	var ns uint64
+	read := func(adds ...flowKey) rows {
+		a.begin()
+		for _, k := range adds {
+			ns += 100 // the newer flow is kept
+			a.add(k, flowVal{Packets: 1, Bytes: 60, FirstNs: ns, LastNs: ns}, clk)
+		}
+		a.end()
+		return rows{a.flowRows(clk), a.reasonRows()}
+	}
+	same := func(x, y rows) bool {
+		return &x.flows[0] == &y.flows[0] && &x.reasons[0] == &y.reasons[0]
+	}
+	r1 := read(key(1))
+	r2 := read() // the delta of 1 cleared: new rows
+	if same(r1, r2) || r2.flows[0].Delta != 0 || r2.reasons[0].Delta != 0 {
+		t.Fatalf("a cleared delta kept the rows: %+v", r2.flows)
+	}
+	if r3 := read(); !same(r2, r3) {
+		t.Error("a quiet read made new rows")
+	}
+	r4 := read(key(2)) // a drop, and flow 1 forgotten (maxFlows 1)
+	if same(r2, r4) || len(r4.flows) != 1 || r4.flows[0].DstPort != 2 || r4.reasons[0].Packets != 2 {
+		t.Errorf("after a drop: %+v %+v", r4.flows, r4.reasons)
+	}
+}
