@@ -342,79 +342,131 @@ func (r Rule) matches(f DropTraceFlow) bool {
 }
 
 // DropOwners returns, for each of s.DropTrace.Flows, the index in
-// s.Sockets of the socket DropOwner would give, or -1. The flows are few
-// (up to the tracer's bound, thousands after a flood) and the sockets
-// many (100,000 on a busy host, every refresh): it indexes the flows'
-// ends by protocol, port and address and passes over the sockets once,
-// resolving each distinct end at the first socket bound to it, so many
-// flows to one port (a SYN flood's drops to one listener, each a flow of
-// its own) cost one lookup per socket, not one per flow. It allocates
-// nothing per socket. O(flows + sockets + ends under a wildcard bind).
+// s.Sockets of the socket DropOwner would give, or -1. A caller that
+// asks every refresh keeps a DropOwnerIndex instead.
 func (s Snapshot) DropOwners() []int {
+	var x DropOwnerIndex
+	return x.Owners(&s)
+}
+
+// DropOwnerIndex joins traced flows to their sockets (DropOwners) again
+// and again: the flows are few (up to the tracer's bound, thousands after
+// a flood) and change only when something drops, the sockets many
+// (100,000 on a busy host) and new every refresh. It indexes the flows'
+// ends by protocol, port and address, and keeps that index while the
+// flows are the same slice; each Owners passes over the sockets once,
+// resolving each distinct end at the first socket bound to it, so many
+// flows to one port (a flood's drops to one listener, each a flow of its
+// own) cost one lookup per socket, not one per flow. O(sockets) a call,
+// and nothing allocated but the result while the flows stay. The zero
+// value is ready to use; not safe for concurrent use.
+type DropOwnerIndex struct {
+	flows []DropTraceFlow // what the index is of
+	// byCookie has each cookie's first flow, nextCookie the next flow
+	// with the same cookie (-1 ends the chain).
+	byCookie   map[uint64]int
+	nextCookie []int
+	// An end is one distinct (protocol, port, address) among the flows'
+	// destinations and sources: the first socket bound to its address,
+	// or to the wildcard on its port, owns every flow end that is it.
+	ends     map[dropEndKey]int32
+	dst, src []int32 // by flow: its ends, -1 for a flow without ports
+	// byPort has a port's last end, prevOfPort the port's end before
+	// each (-1: none), for a socket bound to the wildcard address.
+	byPort     map[dropPortKey]int32
+	prevOfPort []int32
+	ports      [1 << 16 / 64]uint64 // a port of byPort: skips most sockets' lookup
+	// Per call: the socket of each end (-1: none yet), and the pass in
+	// which a wildcard socket claimed a port's ends.
+	sock     []int
+	portPass []uint32 // by a port's last end
+	pass     uint32
+}
+
+type dropPortKey struct {
+	proto string
+	port  uint16
+}
+
+type dropEndKey struct {
+	dropPortKey
+	addr netip.Addr
+}
+
+// index builds the index of flows.
+func (x *DropOwnerIndex) index(flows []DropTraceFlow) {
+	n := min(2*len(flows), 1<<16)
+	*x = DropOwnerIndex{flows: flows, nextCookie: make([]int, len(flows)),
+		ends: make(map[dropEndKey]int32, n), dst: make([]int32, len(flows)), src: make([]int32, len(flows)),
+		byPort: make(map[dropPortKey]int32, n), prevOfPort: make([]int32, 0, n)}
+	for fi := len(flows) - 1; fi >= 0; fi-- { // backwards: each chain in flow order
+		x.nextCookie[fi] = -1
+		if c := flows[fi].Cookie; c != 0 {
+			if x.byCookie == nil {
+				x.byCookie = make(map[uint64]int, len(flows))
+			}
+			if first, ok := x.byCookie[c]; ok {
+				x.nextCookie[fi] = first
+			}
+			x.byCookie[c] = fi
+		}
+	}
+	endOf := func(proto string, port uint16, addr netip.Addr) int32 {
+		k := dropEndKey{dropPortKey{proto, port}, addr.Unmap()}
+		e, ok := x.ends[k]
+		if !ok {
+			e = int32(len(x.prevOfPort))
+			x.ends[k] = e
+			prev, ok := x.byPort[k.dropPortKey]
+			if !ok {
+				prev = -1
+			}
+			x.prevOfPort = append(x.prevOfPort, prev)
+			x.byPort[k.dropPortKey] = e
+			x.ports[port/64] |= 1 << (port % 64)
+		}
+		return e
+	}
+	for fi, f := range flows {
+		x.dst[fi], x.src[fi] = -1, -1
+		if f.SrcPort == 0 && f.DstPort == 0 {
+			continue
+		}
+		x.dst[fi] = endOf(f.Proto, f.DstPort, f.Dst)
+		x.src[fi] = endOf(f.Proto, f.SrcPort, f.Src)
+	}
+	x.sock = make([]int, len(x.prevOfPort))
+	x.portPass = make([]uint32, len(x.prevOfPort))
+}
+
+// Owners returns, for each of s.DropTrace.Flows, the index in s.Sockets
+// of the socket DropOwner would give, or -1: by cookie, else the first
+// socket bound to the flow's destination, else to its source.
+func (x *DropOwnerIndex) Owners(s *Snapshot) []int {
 	flows := s.DropTrace.Flows
 	out := make([]int, len(flows))
 	if len(out) == 0 {
 		return out
 	}
-	type portKey struct {
-		proto string
-		port  uint16
+	if len(x.flows) != len(flows) || &x.flows[0] != &flows[0] {
+		x.index(flows)
 	}
-	type endKey struct {
-		portKey
-		addr netip.Addr
+	for fi := range out {
+		out[fi] = -1 // by cookie, first
 	}
-	// An end is one distinct (protocol, port, address) among the flows'
-	// destinations and sources: the first socket bound to it, to its
-	// address or to the wildcard, owns every flow end that is it.
-	type end struct {
-		sock int
+	for e := range x.sock {
+		x.sock[e] = -1
 	}
-	// byPort lists a port's ends that no socket has claimed yet, for a
-	// socket bound to the wildcard address (few: listeners).
-	type portEnds struct {
-		open []*end
-	}
-	byCookie := map[uint64][]int{}
-	ends := map[endKey]*end{}
-	byPort := map[portKey]*portEnds{}
-	var ports [1 << 16 / 64]uint64 // a port of byPort: skips most sockets' lookup
-	cookie := make([]int, len(flows))
-	dst, src := make([]*end, len(flows)), make([]*end, len(flows))
-	endOf := func(proto string, port uint16, addr netip.Addr) *end {
-		k := endKey{portKey{proto, port}, addr.Unmap()}
-		e := ends[k]
-		if e == nil {
-			e = &end{sock: -1}
-			ends[k] = e
-			pe := byPort[k.portKey]
-			if pe == nil {
-				pe = &portEnds{}
-				byPort[k.portKey] = pe
-			}
-			pe.open = append(pe.open, e)
-			ports[port/64] |= 1 << (port % 64)
-		}
-		return e
-	}
-	for fi, f := range flows {
-		cookie[fi] = -1
-		if f.Cookie != 0 {
-			byCookie[f.Cookie] = append(byCookie[f.Cookie], fi)
-		}
-		if f.SrcPort == 0 && f.DstPort == 0 {
-			continue
-		}
-		dst[fi] = endOf(f.Proto, f.DstPort, f.Dst)
-		src[fi] = endOf(f.Proto, f.SrcPort, f.Src)
-	}
-	open := len(ends)
+	x.pass++
+	open := len(x.sock)
 	for i := range s.Sockets {
 		so := &s.Sockets[i]
-		if so.Cookie != 0 && len(byCookie) > 0 {
-			for _, fi := range byCookie[so.Cookie] {
-				if cookie[fi] < 0 {
-					cookie[fi] = i
+		if so.Cookie != 0 && x.byCookie != nil {
+			if fi, ok := x.byCookie[so.Cookie]; ok {
+				for ; fi >= 0; fi = x.nextCookie[fi] {
+					if out[fi] < 0 {
+						out[fi] = i
+					}
 				}
 			}
 		}
@@ -422,36 +474,33 @@ func (s Snapshot) DropOwners() []int {
 			continue
 		}
 		port := so.Local.Port()
-		if ports[port/64]&(1<<(port%64)) == 0 {
+		if x.ports[port/64]&(1<<(port%64)) == 0 {
 			continue
 		}
-		pk := portKey{string(so.Proto), port}
+		pk := dropPortKey{string(so.Proto), port}
 		la := so.Local.Addr()
 		if !la.IsUnspecified() {
-			if e := ends[endKey{pk, la.Unmap()}]; e != nil && e.sock < 0 {
-				e.sock = i
+			if e, ok := x.ends[dropEndKey{pk, la.Unmap()}]; ok && x.sock[e] < 0 {
+				x.sock[e] = i
 				open--
 			}
 			continue
 		}
-		pe := byPort[pk]
-		if pe == nil {
-			continue
-		}
-		for _, e := range pe.open {
-			if e.sock < 0 {
-				e.sock = i
-				open--
+		if last, ok := x.byPort[pk]; ok && x.portPass[last] != x.pass {
+			x.portPass[last] = x.pass // all of the port's ends claimed
+			for e := last; e >= 0; e = x.prevOfPort[e] {
+				if x.sock[e] < 0 {
+					x.sock[e] = i
+					open--
+				}
 			}
 		}
-		pe.open = pe.open[:0]
 	}
 	for fi := range out {
-		out[fi] = cookie[fi]
-		if out[fi] < 0 && dst[fi] != nil {
-			out[fi] = dst[fi].sock
+		if out[fi] < 0 && x.dst[fi] >= 0 {
+			out[fi] = x.sock[x.dst[fi]]
 			if out[fi] < 0 {
-				out[fi] = src[fi].sock
+				out[fi] = x.sock[x.src[fi]]
 			}
 		}
 	}

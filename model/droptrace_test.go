@@ -102,7 +102,9 @@ func TestDropOwnersMatchesDropOwner(t *testing.T) {
 	addrs := []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), netip.IPv4Unspecified(),
 		netip.MustParseAddr("::ffff:10.0.0.1"), netip.MustParseAddr("fd00::1"), netip.IPv6Unspecified()}
 	protos := []Proto{ProtoTCP, ProtoUDP, ProtoRAW}
-	for round := range 200 {
+	var x DropOwnerIndex // kept across rounds, as the UI keeps one
+	var lastFlows []DropTraceFlow
+	for round := range 400 {
 		var s Snapshot
 		for i := range rng.IntN(40) {
 			s.Sockets = append(s.Sockets, Socket{
@@ -112,7 +114,10 @@ func TestDropOwnersMatchesDropOwner(t *testing.T) {
 				Inode:  uint64(i + 1),
 			})
 		}
-		for range rng.IntN(20) {
+		if round%2 == 1 { // the same flows, new sockets: the index is reused
+			s.DropTrace.Flows = lastFlows
+		}
+		for range rng.IntN(20) * (1 - round%2) {
 			s.DropTrace.Flows = append(s.DropTrace.Flows, DropTraceFlow{
 				Proto:   string(protos[rng.IntN(len(protos))]),
 				Src:     addrs[rng.IntN(len(addrs))],
@@ -129,8 +134,12 @@ func TestDropOwnersMatchesDropOwner(t *testing.T) {
 				want[fi] = int(so.Inode) - 1
 			}
 		}
+		lastFlows = s.DropTrace.Flows
 		if diff := cmp.Diff(want, s.DropOwners()); diff != "" {
 			t.Fatalf("round %d: DropOwners (-want +got)\n%s", round, diff)
+		}
+		if diff := cmp.Diff(want, x.Owners(&s)); diff != "" {
+			t.Fatalf("round %d: DropOwnerIndex.Owners (-want +got)\n%s", round, diff)
 		}
 	}
 }
@@ -149,8 +158,9 @@ func BenchmarkDropOwners(b *testing.B) {
 			Dst: netip.MustParseAddr("10.0.0.1"), SrcPort: 5000, DstPort: uint16(i)})
 	}
 	b.ReportAllocs()
+	var x DropOwnerIndex
 	for b.Loop() {
-		s.DropOwners()
+		x.Owners(&s)
 	}
 }
 
@@ -174,7 +184,8 @@ func BenchmarkDropOwnersFlood(b *testing.B) {
 			SrcPort: uint16(1024 + i), DstPort: 17010, Cookie: uint64(1 << 40)})
 	}
 	b.ReportAllocs()
+	var x DropOwnerIndex
 	for b.Loop() {
-		s.DropOwners()
+		x.Owners(&s)
 	}
 }

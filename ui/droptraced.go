@@ -17,8 +17,9 @@ type tracedDrops struct {
 	on       bool // the tracer runs: the Drops column counts its drops
 	flowsOf  []model.DropTraceFlow
 	socksOf  []model.Socket
-	socksSeq uint64         // socksOf's SocketsSeq
-	owners   []int          // by flow of flowsOf: the socket index that owns it, or -1
+	socksSeq uint64 // socksOf's SocketsSeq
+	owners   []int  // by flow of flowsOf: the socket index that owns it, or -1
+	index    model.DropOwnerIndex
 	packets  map[int]uint64 // by socket index
 }
 
@@ -32,7 +33,7 @@ func (t *tracedDrops) update(s *model.Snapshot) {
 		return
 	}
 	t.flowsOf, t.socksOf, t.socksSeq = s.DropTrace.Flows, s.Sockets, s.SocketsSeq
-	t.owners = s.DropOwners()
+	t.owners = t.index.Owners(s)
 	clear(t.packets)
 	for fi, si := range t.owners {
 		if si < 0 {

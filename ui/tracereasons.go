@@ -355,6 +355,7 @@ type traceFlowView struct {
 	listBase[traceFlowKey]
 	which  traceKey
 	owners []int // DropOwners of the snapshot
+	index  model.DropOwnerIndex
 	ownOf  model.Snapshot
 	// samples is the selected flow's sampled packets, shown when
 	// samplesOpen.
@@ -393,7 +394,7 @@ func (p *traceFlowView) SetSnapshot(s model.Snapshot) { p.setSnapshot(p, s) }
 
 func (p *traceFlowView) Sync() {
 	if p.fresh() && (!sameSlice(p.ownOf.DropTrace.Flows, p.snap.DropTrace.Flows) || !sameSockets(&p.ownOf, &p.snap)) {
-		p.owners, p.ownOf = p.snap.DropOwners(), p.snap
+		p.owners, p.ownOf = p.index.Owners(&p.snap), p.snap
 	}
 	p.sync(p)
 }
