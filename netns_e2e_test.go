@@ -241,7 +241,8 @@ func TestIntegrationSSHNetnsPicker(t *testing.T) {
 // TestIntegrationE2ENetnsOwnNotHost: netlens started inside a named
 // namespace (ip netns exec) names that namespace as its own, in the
 // picker, the status line and the all-namespaces Namespace column, and
-// keeps "host" for the host's (it had called its own "host").
+// keeps "host" for the host's (it had called its own "host"); the header
+// names it from the start (it had looked like the host's).
 func TestIntegrationE2ENetnsOwnNotHost(t *testing.T) {
 	requireTmux(t)
 	requireTools(t, "socat")
@@ -250,6 +251,7 @@ func TestIntegrationE2ENetnsOwnNotHost(t *testing.T) {
 	listenIn(t, a, 47891)
 	s := startTmux(t, 160, 40, []string{"TERM=xterm-256color"}, fmt.Sprintf("ip netns exec %s %s; echo EXIT=$?; sleep 60", a, bin))
 	s.waitText("0.0.0.0:47891", 15*time.Second)
+	s.waitText("netns "+a, 10*time.Second)
 	s.keys("N")
 	scr := s.waitText("Network namespaces", 10*time.Second)
 	own := regexp.MustCompile(`(?m)^\* \d+ +` + regexp.QuoteMeta(a[:10]) + `\S* \(own\)`)
@@ -260,6 +262,7 @@ func TestIntegrationE2ENetnsOwnNotHost(t *testing.T) {
 	}
 	s.keys("Enter")
 	s.waitText("now reading namespace "+a+" (netlens's own)", 10*time.Second)
+	s.waitText("netns "+a, 10*time.Second) // still named after the switch back
 	// All namespaces: the listener's Namespace column is a, not host.
 	s.keys("N")
 	s.waitText("all namespaces", 10*time.Second)

@@ -58,6 +58,11 @@ type nsSwitcher struct {
 	// from the first start: every namespace gets the same choice.
 	dropWhy string
 
+	// own is netlens's own namespace as the header names it, when it is
+	// not the host's (ip netns exec, a container); nil until ownNetNS
+	// has looked, and for the host's.
+	own *model.NetNS
+
 	watchDone chan struct{}
 	// beforeSwitch runs before the collectors move (the TUI's own
 	// capture stops: it reads the namespace being left).
@@ -93,7 +98,56 @@ func newNSSwitcher(ctx context.Context, o options, store *model.Store) (*nsSwitc
 		return nil, err
 	}
 	go s.watch(ctx)
+	if o.ns == nil && !o.allNS {
+		go s.nameOwn()
+	}
 	return s, nil
+}
+
+// nameOwn looks up netlens's own namespace once (a walk of /proc, off
+// the start's path) and, when it is not the host's, has the header name
+// it while the collectors read it: run under ip netns exec or in a
+// container, netlens would otherwise show another namespace's tables
+// under a header that looks like the host's.
+func (s *nsSwitcher) nameOwn() {
+	m := ownNetNS()
+	if m == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.own = m
+	if s.o.ns == nil && !s.o.allNS {
+		s.store.Publish(model.NetNSUpdate{NetNS: m})
+	}
+}
+
+// ownNetNS returns what the header shows of netlens's own network
+// namespace, or nil when it is the host's or cannot be told (neither
+// PID 1's nor the kernel threads' namespace readable: then every
+// namespace would look like another).
+func ownNetNS() *model.NetNS {
+	res, err := netns.Discover(netns.Options{})
+	if err != nil {
+		return nil
+	}
+	var own *netns.Namespace
+	host := false
+	for i := range res.Namespaces {
+		n := &res.Namespaces[i]
+		host = host || n.Host
+		if n.Current {
+			own = n
+		}
+	}
+	if own == nil || own.Host || !host {
+		return nil
+	}
+	m := own.Model()
+	if m.Name == "" && len(own.Mounts) > 0 {
+		m.Name = own.Mounts[0]
+	}
+	return m
 }
 
 // startLocked builds the collectors for s.o and runs them. The sockets
@@ -227,6 +281,8 @@ func (s *nsSwitcher) Switch(inode uint64) error {
 		}
 	case h != nil:
 		m = h.Namespace.Model()
+	default:
+		m = s.own // netlens's own: named when it is not the host's
 	}
 	// From here on the old collectors' updates are dropped (a new
 	// namespace generation): the new ones start at once.
