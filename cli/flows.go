@@ -64,6 +64,9 @@ func runFlows(cmd *cobra.Command, o flowsOptions, netns int) error {
 	if o.limit < 0 {
 		return UsageError{fmt.Errorf("--limit %d: want a number of entries, or 0 for all\n%s", o.limit, cmd.UsageString())}
 	}
+	if o.indent && !o.json {
+		return UsageError{fmt.Errorf("--indent indents JSON: use it with --json\n%s", cmd.UsageString())}
+	}
 	indent := o.indent || isTerminal(stdout)
 	if o.limit > 0 {
 		flows, st, err := conntrack.DumpOnce(ctx, conntrack.Config{MaxFlows: o.limit, NetNS: netns})

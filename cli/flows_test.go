@@ -2,7 +2,9 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,5 +53,20 @@ func TestFlowsNote(t *testing.T) {
 		if got := flowsNote(tt.st); got != tt.want {
 			t.Errorf("flowsNote(%+v) = %q, want %q", tt.st, got, tt.want)
 		}
+	}
+}
+
+// TestFlowsIndentNeedsJSON: --indent without --json is refused (exit 2)
+// saying why, before the table is read: it used to be ignored.
+func TestFlowsIndentNeedsJSON(t *testing.T) {
+	cmd := flowsCmd(&options{})
+	cmd.SetArgs([]string{"--indent"})
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	err := cmd.ExecuteContext(context.Background())
+	if ExitCode(err) != 2 || !strings.Contains(err.Error(), "--indent indents JSON: use it with --json") || out.Len() != 0 {
+		t.Errorf("flows --indent: err %v (exit %d), stdout %q; want exit 2 naming --json, no output", err, ExitCode(err), out.String())
 	}
 }

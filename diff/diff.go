@@ -210,14 +210,26 @@ func counters(a, b []model.Counter, interval time.Duration) []Counter {
 	return out
 }
 
+// sysctlGauges are sysctls that count live objects rather than set
+// anything: their value differs between any two snapshots of a busy
+// host, so the sysctl section leaves them out (the flows that make
+// nf_conntrack_count are the flows section).
+var sysctlGauges = map[string]bool{
+	"net.netfilter.nf_conntrack_count": true,
+}
+
 func sysctls(a, b []model.Sysctl) []Sysctl {
 	ma := make(map[string]string, len(a))
 	for _, s := range a {
-		ma[s.Name] = s.Value
+		if !sysctlGauges[s.Name] {
+			ma[s.Name] = s.Value
+		}
 	}
 	mb := make(map[string]string, len(b))
 	for _, s := range b {
-		mb[s.Name] = s.Value
+		if !sysctlGauges[s.Name] {
+			mb[s.Name] = s.Value
+		}
 	}
 	var out []Sysctl
 	for name, vb := range mb {

@@ -166,3 +166,19 @@ func TestRateText(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareSysctlGauge: nf_conntrack_count counts flows, it sets
+// nothing: a new value is no sysctl change (it was one in every diff of
+// a busy host), while a setting beside it still is.
+func TestCompareSysctlGauge(t *testing.T) {
+	a, b := snapshottest.Full(), snapshottest.Full()
+	a.Sysctls = []model.Sysctl{{Name: "net.netfilter.nf_conntrack_count", Value: "120"}, {Name: "net.core.somaxconn", Value: "4096"}}
+	b.Sysctls = []model.Sysctl{{Name: "net.netfilter.nf_conntrack_count", Value: "5321"}, {Name: "net.core.somaxconn", Value: "128"}}
+	r, err := Compare(a, b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]Sysctl{{Name: "net.core.somaxconn", A: "4096", B: "128"}}, r.Sysctls); d != "" {
+		t.Errorf("sysctls changed (-want +got):\n%s", d)
+	}
+}
