@@ -22,6 +22,7 @@ const (
 	joinDir
 	joinXlat
 	joinTTL
+	joinNS // the all-namespaces view only
 )
 
 // joinView is the Connections tab's joined view: one row per local
@@ -65,6 +66,7 @@ func newJoinView(c Common, deps []string) *joinView {
 		joinDir:    {title: "Dir", width: 5, drop: 2},
 		joinXlat:   {title: "Translated", width: 15, flex: 1, keepTail: true, drop: 3},
 		joinTTL:    {title: "TTL", width: 6, right: true, drop: 4},
+		joinNS:     {title: "Namespace", width: 12, flex: 2, off: true},
 	}
 	socks := func() []model.Socket { return p.snap.Sockets }
 	prep := func() { p.ord.build(&p.snap) }
@@ -115,6 +117,10 @@ func newJoinView(c Common, deps []string) *joinView {
 			s := socks()
 			return cmp.Or(cmp.Compare(s[a].Proto, s[b].Proto), byLocal(a, b))
 		}},
+		{name: "namespace", col: joinNS, prep: prep, cmp: func(a, b int) int {
+			s := socks()
+			return cmp.Or(cmp.Compare(s[a].Namespace, s[b].Namespace), byLocal(a, b))
+		}},
 	}
 	p.init(cols, sorts, 0)
 	return p
@@ -127,6 +133,11 @@ func (p *joinView) Title() string { return "Connections" }
 // keeps the order when the sort reads only the sockets (the flows change
 // every few seconds; re-sorting 50,000 sockets for them is waste).
 func (p *joinView) SetSnapshot(s model.Snapshot) {
+	// The Namespace column shows in the all-namespaces view only.
+	if all := s.NetNS != nil && s.NetNS.All; p.tbl.cols[joinNS].off == all {
+		p.tbl.cols[joinNS].off = !all
+		p.tbl.layout()
+	}
 	if sameSockets(&p.snap, &s) && !sameFlows(&p.snap, &s) && !p.sorts[p.sortIdx].joined {
 		p.snap = s
 		p.hayValid = false
@@ -314,6 +325,8 @@ func (p *joinView) cell(i, c int) string {
 		return p.ctCell(i)
 	case joinProc:
 		return fmtProcs(s.Procs)
+	case joinNS:
+		return sanitize(s.Namespace)
 	}
 	if f == nil {
 		return ""

@@ -190,7 +190,8 @@ func TestAllNamespacesColumn(t *testing.T) {
 
 // TestAllNamespacesJoinOwnFlows: in the all-namespaces view the flows are
 // netlens's own namespace's: a socket of another namespace whose tuple
-// matches one of them (the far end of a veth pair) is not joined to it.
+// matches one of them (the far end of a veth pair) is not joined to it;
+// each row names its namespace.
 func TestAllNamespacesJoinOwnFlows(t *testing.T) {
 	store := model.NewStore("h", "k", fixedClock())
 	ap := netip.MustParseAddrPort
@@ -213,6 +214,13 @@ func TestAllNamespacesJoinOwnFlows(t *testing.T) {
 		if w := want[f[1]]; !strings.Contains(row, w) {
 			t.Errorf("socket %s: %q, want %q", f[1], row, w)
 		}
+		// The joined view has the Namespace column too.
+		if ns := map[string]string{"10.77.0.1:58888": "tta", "10.77.0.2:8080": "ttb"}[f[1]]; f[len(f)-1] != ns {
+			t.Errorf("socket %s: namespace %q, want %q: %q", f[1], f[len(f)-1], ns, row)
+		}
+	}
+	if !strings.Contains(screen(a), "Namespace") {
+		t.Errorf("no Namespace column in the joined view:\n%s", screen(a))
 	}
 }
 
