@@ -1,0 +1,1268 @@
+package ruleset
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/netip"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+)
+
+// The kernel's bytecode is a register machine: loads (meta, payload, ct, fib,
+// immediate) fill a register, and cmp/lookup/range/nat read it. nft(8) turns
+// that back into "lhs rhs" statements; the formatter below does the same with
+// a map from register to the pending left-hand side, and knows from the
+// left-hand side how to print the right-hand side's bytes.
+
+// kind says how a register's bytes print as a right-hand side.
+type kind int
+
+const (
+	kindHex        kind = iota // raw bytes, 0x0a0b
+	kindBEInt                  // big-endian unsigned (ports, ttl, lengths)
+	kindHostInt                // host-endian unsigned (meta skuid, ct zone)
+	kindMark                   // host-endian u32 as 0x00000001
+	kindAddr                   // IPv4 or IPv6 by length (ct saddr)
+	kindIPv4                   // dotted quad
+	kindIPv6                   // RFC 5952 text
+	kindEther                  // aa:bb:cc:dd:ee:ff
+	kindIfname                 // NUL-padded name; unpadded is a wildcard "eth*"
+	kindString                 // NUL-padded string, never a wildcard (ct helper)
+	kindIfindex                // host-endian u32 ifindex, printed as its name
+	kindProto                  // IP protocol number as its name
+	kindNfproto                // ipv4, ipv6
+	kindEthertype              // big-endian ethertype as ip, ip6, arp...
+	kindPkttype                // host, broadcast, multicast, other
+	kindCtState                // ct state bits
+	kindCtStatus               // ct status bits
+	kindCtDir                  // original, reply
+	kindTCPFlags               // tcp flags bits
+	kindICMPType               // icmp type names
+	kindICMPv6Type             // icmpv6 type names
+	kindAddrType               // fib type: local, unicast...
+	kindFibPresent             // fib ... present: missing/exists
+)
+
+// reg is what a register holds: a loaded left-hand side (lhs != "") or an
+// immediate value (lhs == "", imm set).
+type reg struct {
+	lhs  string
+	kind kind
+	size int    // bytes loaded
+	full int    // the field's full size when only a prefix of it was loaded
+	mask []byte // bitwise mask applied after the load, nil if none
+	xor  []byte // bitwise xor applied with the mask
+	imm  []byte // immediate value
+	stmt int    // statement count at load time: a concatenation loads in one
+	dep  depKind
+}
+
+// depKind marks the protocol matches that nft emits as dependencies of a
+// later header match (meta l4proto tcp before tcp dport) and hides again
+// when it lists the rule.
+type depKind int
+
+const (
+	depNone depKind = iota
+	depL3           // meta nfproto, meta protocol, ether type
+	depL4           // meta l4proto, ip protocol, ip6 nexthdr
+)
+
+// formatter holds the state of rendering one rule.
+type formatter struct {
+	family nftables.TableFamily
+	regs   map[uint32]*reg
+	out    []string // statements; "" is one a later match made implicit
+	l3     string   // network header protocol: "ip", "ip6" or "" unknown
+	l4     int      // transport protocol number, -1 unknown
+	l3dep  int      // index in out of the pending network dependency, -1 none
+	l4dep  int      // index in out of the pending transport dependency, -1 none
+}
+
+// Text renders a rule's expressions as nft(8) lists them (nft list chain), as far as
+// it knows them, without the counter's figures: e.g.
+// `ip saddr 10.0.0.0/8 tcp dport 22 counter drop`. An expression it cannot render
+// appears as `[kind]` (e.g. `[exthdr]`), never dropped silently, and it never panics
+// on any input.
+func Text(family nftables.TableFamily, exprs []expr.Any) string {
+	f := &formatter{family: family, regs: map[uint32]*reg{}, l4: -1, l3dep: -1, l4dep: -1}
+	switch family {
+	case nftables.TableFamilyIPv4:
+		f.l3 = "ip"
+	case nftables.TableFamilyIPv6:
+		f.l3 = "ip6"
+	}
+	for i := 0; i < len(exprs); i++ {
+		i += f.expr(exprs, i)
+	}
+	kept := f.out[:0]
+	for _, s := range f.out {
+		if s != "" {
+			kept = append(kept, s)
+		}
+	}
+	return strings.Join(kept, " ")
+}
+
+// Verdict returns the rule's terminal verdict as nft writes it: "accept", "drop",
+// "reject", "return", "jump NAME", "goto NAME", "queue", "continue"; "" when the rule
+// has none (it only counts, logs, sets marks...).
+func Verdict(exprs []expr.Any) string {
+	v := ""
+	for _, x := range exprs {
+		if isNil(x) {
+			continue
+		}
+		switch e := x.(type) {
+		case *expr.Verdict:
+			switch e.Kind {
+			case expr.VerdictAccept, expr.VerdictDrop, expr.VerdictReturn,
+				expr.VerdictJump, expr.VerdictGoto, expr.VerdictQueue, expr.VerdictContinue:
+				v = verdictText(e)
+			}
+		case *expr.Reject:
+			v = "reject"
+		case *expr.Queue:
+			v = "queue"
+		}
+	}
+	return v
+}
+
+// isNil reports a nil interface or a typed nil pointer, which a type switch
+// would otherwise hand on as a usable *expr.X.
+func isNil(x expr.Any) bool {
+	if x == nil {
+		return true
+	}
+	v := reflect.ValueOf(x)
+	return v.Kind() == reflect.Pointer && v.IsNil()
+}
+
+// kindName is the `[kind]` placeholder for an expression it cannot render.
+func kindName(x expr.Any) string {
+	if x == nil {
+		return "[nil]"
+	}
+	t := reflect.TypeOf(x)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return "[" + strings.ToLower(t.Name()) + "]"
+}
+
+// emit appends a statement and starts a new one.
+func (f *formatter) emit(s string) {
+	f.out = append(f.out, s)
+}
+
+// kill hides a dependency the statement just rendered makes implicit.
+func (f *formatter) kill(idx *int) {
+	if *idx >= 0 && *idx < len(f.out) {
+		f.out[*idx] = ""
+	}
+	*idx = -1
+}
+
+// slot maps a register to its 32-bit slot: the 16-byte registers 1-4 alias
+// the 32-bit registers 8-23 four at a time, and nft mixes both numberings
+// (a concatenation loads into reg 1 then reg 9).
+func slot(r uint32) uint32 {
+	if r >= 1 && r <= 4 {
+		return 8 + (r-1)*4
+	}
+	return r
+}
+
+func (f *formatter) get(r uint32) *reg {
+	return f.regs[slot(r)]
+}
+
+// load records a left-hand side in register r.
+func (f *formatter) load(r uint32, lhs string, k kind, size int) *reg {
+	g := &reg{lhs: lhs, kind: k, size: size, stmt: len(f.out)}
+	f.regs[slot(r)] = g
+	return g
+}
+
+// expr renders exprs[i] and returns how many following expressions it used
+// as well (a cmp >= / cmp <= pair is one range).
+func (f *formatter) expr(exprs []expr.Any, i int) int {
+	x := exprs[i]
+	if isNil(x) {
+		f.emit(kindName(x))
+		return 0
+	}
+	switch e := x.(type) {
+	case *expr.Meta:
+		f.meta(e)
+	case *expr.Payload:
+		f.payload(e)
+	case *expr.Ct:
+		f.ct(e)
+	case *expr.Fib:
+		f.fib(e)
+	case *expr.Immediate:
+		if e.Register == 0 {
+			// Data into the verdict register is no verdict nft could write.
+			f.emit(kindName(e))
+			return 0
+		}
+		f.regs[slot(e.Register)] = &reg{imm: append([]byte(nil), e.Data...), size: len(e.Data), stmt: len(f.out)}
+	case *expr.Bitwise:
+		f.bitwise(e)
+	case *expr.Byteorder:
+		src := f.get(e.SourceRegister)
+		if src == nil || src.lhs == "" {
+			delete(f.regs, slot(e.DestRegister))
+			return 0
+		}
+		g := *src
+		if g.kind == kindBEInt {
+			g.kind = kindHostInt // the value is in host order now
+		}
+		f.regs[slot(e.DestRegister)] = &g
+	case *expr.Cmp:
+		return f.cmp(exprs, i, e)
+	case *expr.Range:
+		f.rangeExpr(e)
+	case *expr.Lookup:
+		f.lookup(e)
+	case *expr.Counter:
+		f.emit("counter")
+	case *expr.Log:
+		f.emit(logText(e))
+	case *expr.Limit:
+		f.emit(limitText(e))
+	case *expr.Quota:
+		s := "quota "
+		if e.Over {
+			s += "over "
+		}
+		s += byteUnits(e.Bytes)
+		if e.Consumed > 0 {
+			s += " used " + byteUnits(e.Consumed)
+		}
+		f.emit(s)
+	case *expr.Connlimit:
+		s := "ct count "
+		if e.Flags&1 != 0 { // NFT_CONNLIMIT_F_INV
+			s += "over "
+		}
+		f.emit(s + strconv.FormatUint(uint64(e.Count), 10))
+	case *expr.Reject:
+		f.emit(f.rejectText(e))
+	case *expr.NAT:
+		f.emit(f.natText(e))
+	case *expr.Masq:
+		s := "masquerade"
+		if e.ToPorts {
+			s += " to :" + f.portRange(e.RegProtoMin, e.RegProtoMax)
+		}
+		f.emit(s + natFlags(e.Random, e.FullyRandom, e.Persistent))
+	case *expr.Redir:
+		s := "redirect"
+		if e.RegisterProtoMin != 0 {
+			s += " to :" + f.portRange(e.RegisterProtoMin, e.RegisterProtoMax)
+		}
+		f.emit(s + natFlags(e.Flags&expr.NF_NAT_RANGE_PROTO_RANDOM != 0,
+			e.Flags&expr.NF_NAT_RANGE_PROTO_RANDOM_FULLY != 0,
+			e.Flags&expr.NF_NAT_RANGE_PERSISTENT != 0))
+	case *expr.Notrack:
+		f.emit("notrack")
+	case *expr.Match:
+		f.emit("xt match " + strconv.Quote(e.Name))
+	case *expr.Target:
+		f.emit("xt target " + strconv.Quote(e.Name))
+	case *expr.Queue:
+		f.emit(queueText(e))
+	case *expr.Verdict:
+		f.emit(verdictText(e))
+	case *expr.Dynset:
+		f.dynset(e)
+	case *expr.Objref:
+		f.emit(objrefText(e))
+	default:
+		f.emit(kindName(x))
+	}
+	return 0
+}
+
+// loadKey is how a meta or ct key prints and how many bytes it loads.
+type loadKey struct {
+	name string
+	kind kind
+	size int
+}
+
+// metaKeys; the unqualified ones print without "meta", as nft does.
+var metaKeys = map[expr.MetaKey]loadKey{
+	expr.MetaKeyLEN:        {"meta length", kindHostInt, 4},
+	expr.MetaKeyPROTOCOL:   {"meta protocol", kindEthertype, 2},
+	expr.MetaKeyPRIORITY:   {"meta priority", kindHex, 4},
+	expr.MetaKeyMARK:       {"meta mark", kindMark, 4},
+	expr.MetaKeyIIF:        {"iif", kindIfindex, 4},
+	expr.MetaKeyOIF:        {"oif", kindIfindex, 4},
+	expr.MetaKeyIIFNAME:    {"iifname", kindIfname, 16},
+	expr.MetaKeyOIFNAME:    {"oifname", kindIfname, 16},
+	expr.MetaKeyIIFTYPE:    {"iiftype", kindHostInt, 2},
+	expr.MetaKeyOIFTYPE:    {"oiftype", kindHostInt, 2},
+	expr.MetaKeySKUID:      {"meta skuid", kindHostInt, 4},
+	expr.MetaKeySKGID:      {"meta skgid", kindHostInt, 4},
+	expr.MetaKeyNFTRACE:    {"meta nftrace", kindHostInt, 1},
+	expr.MetaKeyRTCLASSID:  {"meta rtclassid", kindHostInt, 4},
+	expr.MetaKeySECMARK:    {"meta secmark", kindHostInt, 4},
+	expr.MetaKeyNFPROTO:    {"meta nfproto", kindNfproto, 1},
+	expr.MetaKeyL4PROTO:    {"meta l4proto", kindProto, 1},
+	expr.MetaKeyBRIIIFNAME: {"meta ibrname", kindIfname, 16},
+	expr.MetaKeyBRIOIFNAME: {"meta obrname", kindIfname, 16},
+	expr.MetaKeyPKTTYPE:    {"meta pkttype", kindPkttype, 1},
+	expr.MetaKeyCPU:        {"meta cpu", kindHostInt, 4},
+	expr.MetaKeyIIFGROUP:   {"iifgroup", kindHostInt, 4},
+	expr.MetaKeyOIFGROUP:   {"oifgroup", kindHostInt, 4},
+	expr.MetaKeyCGROUP:     {"meta cgroup", kindHostInt, 4},
+	expr.MetaKeyPRANDOM:    {"meta random", kindHostInt, 4},
+}
+
+func (f *formatter) meta(e *expr.Meta) {
+	m, ok := metaKeys[e.Key]
+	if !ok {
+		m.name = "[meta]"
+	}
+	if !e.SourceRegister {
+		g := f.load(e.Register, m.name, m.kind, m.size)
+		switch e.Key {
+		case expr.MetaKeyNFPROTO, expr.MetaKeyPROTOCOL:
+			g.dep = depL3
+		case expr.MetaKeyL4PROTO:
+			g.dep = depL4
+		}
+		return
+	}
+	// meta mark set 0x1: the value is an immediate or another load.
+	v, ok := f.setValue(e.Register, m.kind)
+	if !ok || m.name == "[meta]" {
+		f.emit("[meta]")
+		return
+	}
+	f.emit(m.name + " set " + v)
+}
+
+// setValue is what a set statement writes from register r.
+func (f *formatter) setValue(r uint32, k kind) (string, bool) {
+	g := f.get(r)
+	switch {
+	case g == nil:
+		return "", false
+	case g.lhs != "":
+		return g.lhs, true
+	default:
+		return format(k, g.imm), true
+	}
+}
+
+// field is a header field nft names.
+type field struct {
+	name string
+	off  uint32
+	size uint32
+	kind kind
+}
+
+var (
+	etherFields = []field{{"daddr", 0, 6, kindEther}, {"saddr", 6, 6, kindEther}, {"type", 12, 2, kindEthertype}}
+	ipFields    = []field{{"length", 2, 2, kindBEInt}, {"id", 4, 2, kindBEInt}, {"ttl", 8, 1, kindBEInt},
+		{"protocol", 9, 1, kindProto}, {"checksum", 10, 2, kindBEInt}, {"saddr", 12, 4, kindIPv4}, {"daddr", 16, 4, kindIPv4}}
+	ip6Fields = []field{{"length", 4, 2, kindBEInt}, {"nexthdr", 6, 1, kindProto}, {"hoplimit", 7, 1, kindBEInt},
+		{"saddr", 8, 16, kindIPv6}, {"daddr", 24, 16, kindIPv6}}
+	portFields = []field{{"sport", 0, 2, kindBEInt}, {"dport", 2, 2, kindBEInt}}
+	tcpFields  = append(portFields[:2:2], field{"sequence", 4, 4, kindBEInt}, field{"ackseq", 8, 4, kindBEInt},
+		field{"flags", 13, 1, kindTCPFlags}, field{"window", 14, 2, kindBEInt},
+		field{"checksum", 16, 2, kindBEInt}, field{"urgptr", 18, 2, kindBEInt})
+	udpFields   = append(portFields[:2:2], field{"length", 4, 2, kindBEInt}, field{"checksum", 6, 2, kindBEInt})
+	icmpFields  = []field{{"type", 0, 1, kindICMPType}, {"code", 1, 1, kindBEInt}, {"checksum", 2, 2, kindBEInt}}
+	icmp6Fields = []field{{"type", 0, 1, kindICMPv6Type}, {"code", 1, 1, kindBEInt}, {"checksum", 2, 2, kindBEInt}}
+)
+
+// transport maps an IP protocol number to the header nft names after it.
+var transport = map[int]struct {
+	name   string
+	fields []field
+}{
+	1:   {"icmp", icmpFields},
+	6:   {"tcp", tcpFields},
+	17:  {"udp", udpFields},
+	33:  {"dccp", portFields},
+	58:  {"icmpv6", icmp6Fields},
+	132: {"sctp", portFields},
+	136: {"udplite", portFields},
+}
+
+// lookupField finds the field at off/size; a shorter load at an address's
+// offset is a prefix match (ip saddr 10.0.0.0/8 loads one byte).
+func lookupField(fields []field, off, size uint32) (field, bool) {
+	for _, fl := range fields {
+		if fl.off != off {
+			continue
+		}
+		if fl.size == size {
+			return fl, true
+		}
+		if size > 0 && size < fl.size && (fl.kind == kindIPv4 || fl.kind == kindIPv6 || fl.kind == kindEther) {
+			return fl, true
+		}
+	}
+	return field{}, false
+}
+
+// payloadLHS names a header field, hiding the protocol match it depends on.
+func (f *formatter) payloadLHS(base expr.PayloadBase, off, size uint32) (lhs string, fl field, ok bool) {
+	switch base {
+	case expr.PayloadBaseLLHeader:
+		if fl, ok := lookupField(etherFields, off, size); ok {
+			return "ether " + fl.name, fl, true
+		}
+	case expr.PayloadBaseNetworkHeader:
+		fields := ipFields
+		if f.l3 == "ip6" {
+			fields = ip6Fields
+		}
+		if f.l3 != "" {
+			if fl, ok := lookupField(fields, off, size); ok {
+				f.kill(&f.l3dep)
+				return f.l3 + " " + fl.name, fl, true
+			}
+		}
+	case expr.PayloadBaseTransportHeader:
+		if t, known := transport[f.l4]; known {
+			if fl, ok := lookupField(t.fields, off, size); ok {
+				f.kill(&f.l4dep)
+				return t.name + " " + fl.name, fl, true
+			}
+		}
+		// No single protocol before it (meta l4proto { tcp, udp }): nft's
+		// protocol-less transport header.
+		if fl, ok := lookupField(portFields, off, size); ok {
+			return "th " + fl.name, fl, true
+		}
+	}
+	// nft's raw payload syntax, offsets and lengths in bits.
+	names := map[expr.PayloadBase]string{expr.PayloadBaseLLHeader: "ll",
+		expr.PayloadBaseNetworkHeader: "nh", expr.PayloadBaseTransportHeader: "th"}
+	b, known := names[base]
+	if !known {
+		b = strconv.FormatUint(uint64(base), 10)
+	}
+	return fmt.Sprintf("@%s,%d,%d", b, uint64(off)*8, uint64(size)*8), field{kind: kindHex, size: size}, false
+}
+
+func (f *formatter) payload(e *expr.Payload) {
+	lhs, fl, _ := f.payloadLHS(e.Base, e.Offset, e.Len)
+	if e.OperationType == expr.PayloadWrite {
+		v, ok := f.setValue(e.SourceRegister, fl.kind)
+		if !ok {
+			f.emit(kindName(e))
+			return
+		}
+		f.emit(lhs + " set " + v)
+		return
+	}
+	g := f.load(e.DestRegister, lhs, fl.kind, int(e.Len))
+	if int(fl.size) > g.size {
+		g.full = int(fl.size)
+	}
+	switch lhs {
+	case "ether type":
+		g.dep = depL3
+	case "ip protocol", "ip6 nexthdr":
+		g.dep = depL4
+	}
+}
+
+var ctKeys = map[expr.CtKey]loadKey{
+	expr.CtKeySTATE:      {"state", kindCtState, 4},
+	expr.CtKeyDIRECTION:  {"direction", kindCtDir, 1},
+	expr.CtKeySTATUS:     {"status", kindCtStatus, 4},
+	expr.CtKeyMARK:       {"mark", kindMark, 4},
+	expr.CtKeySECMARK:    {"secmark", kindHostInt, 4},
+	expr.CtKeyEXPIRATION: {"expiration", kindHostInt, 4},
+	expr.CtKeyHELPER:     {"helper", kindString, 16},
+	expr.CtKeyL3PROTOCOL: {"l3proto", kindNfproto, 1},
+	expr.CtKeySRC:        {"saddr", kindAddr, 16},
+	expr.CtKeyDST:        {"daddr", kindAddr, 16},
+	expr.CtKeyPROTOCOL:   {"protocol", kindProto, 1},
+	expr.CtKeyPROTOSRC:   {"proto-src", kindBEInt, 2},
+	expr.CtKeyPROTODST:   {"proto-dst", kindBEInt, 2},
+	expr.CtKeyLABELS:     {"label", kindHex, 16},
+	expr.CtKeyPKTS:       {"packets", kindHostInt, 8},
+	expr.CtKeyBYTES:      {"bytes", kindHostInt, 8},
+	expr.CtKeyAVGPKT:     {"avgpkt", kindHostInt, 8},
+	expr.CtKeyZONE:       {"zone", kindHostInt, 2},
+	expr.CtKeyEVENTMASK:  {"event", kindHex, 4},
+}
+
+func (f *formatter) ct(e *expr.Ct) {
+	c, ok := ctKeys[e.Key]
+	if !ok || e.SourceRegister || e.Register == 0 {
+		// ct KEY set: google/nftables does not decode the source register,
+		// so the value set is unknown.
+		f.emit(kindName(e))
+		return
+	}
+	lhs := "ct " + c.name
+	switch e.Key {
+	case expr.CtKeySRC, expr.CtKeyDST, expr.CtKeyPROTOSRC, expr.CtKeyPROTODST:
+		// These keys only exist per direction.
+		dir := "original "
+		if e.Direction == 1 {
+			dir = "reply "
+		}
+		fam := ""
+		if e.Key == expr.CtKeySRC || e.Key == expr.CtKeyDST {
+			if f.l3 != "" {
+				fam = f.l3 + " "
+			}
+		}
+		lhs = "ct " + dir + fam + c.name
+	}
+	f.load(e.Register, lhs, c.kind, c.size)
+}
+
+func (f *formatter) fib(e *expr.Fib) {
+	var in []string
+	for _, fl := range []struct {
+		on   bool
+		name string
+	}{{e.FlagSADDR, "saddr"}, {e.FlagDADDR, "daddr"}, {e.FlagMARK, "mark"}, {e.FlagIIF, "iif"}, {e.FlagOIF, "oif"}} {
+		if fl.on {
+			in = append(in, fl.name)
+		}
+	}
+	var res string
+	var k kind
+	switch {
+	case e.ResultOIF:
+		res, k = "oif", kindIfindex
+	case e.ResultOIFNAME:
+		res, k = "oifname", kindIfname
+	case e.ResultADDRTYPE:
+		res, k = "type", kindAddrType
+	default:
+		f.emit(kindName(e))
+		return
+	}
+	if e.FlagPRESENT {
+		k = kindFibPresent
+	}
+	f.load(e.Register, "fib "+strings.Join(in, " . ")+" "+res, k, 4)
+}
+
+func (f *formatter) bitwise(e *expr.Bitwise) {
+	src := f.get(e.SourceRegister)
+	if src == nil || src.lhs == "" || src.mask != nil {
+		// Nothing nft would write: let the reader of the result say so.
+		delete(f.regs, slot(e.DestRegister))
+		return
+	}
+	g := *src
+	g.mask = append([]byte(nil), e.Mask...)
+	g.xor = append([]byte(nil), e.Xor...)
+	f.regs[slot(e.DestRegister)] = &g
+}
+
+// cmpOps are the cmp operators as nft writes them; == is "", which nft omits.
+var cmpOps = map[expr.CmpOp]string{expr.CmpOpEq: "", expr.CmpOpNeq: "!= ", expr.CmpOpLt: "< ",
+	expr.CmpOpLte: "<= ", expr.CmpOpGt: "> ", expr.CmpOpGte: ">= "}
+
+// opText is a cmp operator followed by a space, "" for ==.
+func opText(op expr.CmpOp) string {
+	if s, ok := cmpOps[op]; ok {
+		return s
+	}
+	return "[op " + strconv.FormatUint(uint64(op), 10) + "] "
+}
+
+func (f *formatter) cmp(exprs []expr.Any, i int, e *expr.Cmp) int {
+	g := f.get(e.Register)
+	if g == nil || g.lhs == "" {
+		f.emit(kindName(e))
+		return 0
+	}
+	// nft writes a range as cmp >= then cmp <= on the same register.
+	if e.Op == expr.CmpOpGte && g.mask == nil && i+1 < len(exprs) {
+		if next, ok := exprs[i+1].(*expr.Cmp); ok && next != nil && next.Op == expr.CmpOpLte && next.Register == e.Register {
+			f.emit(g.lhs + " " + f.value(g, e.Data) + "-" + f.value(g, next.Data))
+			return 1
+		}
+	}
+	if g.mask != nil {
+		f.emit(f.masked(g, e.Op, e.Data))
+		return 0
+	}
+	f.emit(g.lhs + " " + opText(e.Op) + f.value(g, e.Data))
+	if e.Op == expr.CmpOpEq {
+		f.dependency(g, e.Data)
+	}
+	return 0
+}
+
+// dependency remembers a protocol match the next header match may make
+// implicit, and sets the context that names that header.
+func (f *formatter) dependency(g *reg, data []byte) {
+	idx := len(f.out) - 1
+	switch g.dep {
+	case depL3:
+		l3 := ""
+		switch {
+		case g.kind == kindNfproto && len(data) == 1:
+			l3 = map[byte]string{2: "ip", 10: "ip6"}[data[0]]
+		case g.kind == kindEthertype && len(data) == 2:
+			l3 = map[uint16]string{0x0800: "ip", 0x86dd: "ip6"}[binary.BigEndian.Uint16(data)]
+		}
+		if l3 != "" {
+			f.l3, f.l3dep = l3, idx
+		}
+	case depL4:
+		if len(data) != 1 {
+			return
+		}
+		f.l4, f.l4dep = int(data[0]), idx
+		// meta l4proto icmp implies ipv4 (icmpv6 ipv6): nft hides the
+		// nfproto match before it.
+		if (f.l4 == 1 && f.l3 == "ip") || (f.l4 == 58 && f.l3 == "ip6") {
+			f.kill(&f.l3dep)
+		}
+	}
+}
+
+// masked renders a cmp on a register a bitwise went through.
+func (f *formatter) masked(g *reg, op expr.CmpOp, data []byte) string {
+	if len(g.xor) > 0 && !allZero(g.xor) {
+		return g.lhs + " & " + hexBytes(g.mask) + " ^ " + hexBytes(g.xor) + " " + opSym(op) + " " + hexBytes(data)
+	}
+	switch g.kind {
+	case kindIPv4, kindIPv6:
+		// A prefix mask: ip saddr 10.0.0.0/12.
+		if bits, ok := prefixLen(g.mask); ok && (op == expr.CmpOpEq || op == expr.CmpOpNeq) && len(data) == len(g.mask) {
+			full := g.full
+			if full < len(data) {
+				full = len(data)
+			}
+			return g.lhs + " " + opText(op) + addrText(g.kind, pad(data, full)) + "/" + strconv.Itoa(bits)
+		}
+	case kindCtState, kindCtStatus, kindTCPFlags:
+		// ct state established,related: any of the mask's bits set.
+		if op == expr.CmpOpNeq && allZero(data) {
+			return g.lhs + " " + flagNames(g.kind, g.mask, ",")
+		}
+		m := flagNames(g.kind, g.mask, " | ")
+		if strings.Contains(m, " | ") {
+			m = "(" + m + ")"
+		}
+		return g.lhs + " & " + m + " " + opSym(op) + " " + flagNames(g.kind, data, " | ")
+	}
+	return g.lhs + " & " + format(g.kind, g.mask) + " " + opSym(op) + " " + format(g.kind, data)
+}
+
+// opSym is a cmp operator spelled out, == included (after a mask nft writes it).
+func opSym(op expr.CmpOp) string {
+	if op == expr.CmpOpEq {
+		return "=="
+	}
+	return strings.TrimSuffix(opText(op), " ")
+}
+
+// value formats a right-hand side for the register's left-hand side; a
+// short load of an address is a prefix.
+func (f *formatter) value(g *reg, data []byte) string {
+	if g.full > g.size && len(data) == g.size {
+		return addrText(g.kind, pad(data, g.full)) + "/" + strconv.Itoa(8*g.size)
+	}
+	return format(g.kind, data)
+}
+
+func (f *formatter) rangeExpr(e *expr.Range) {
+	g := f.get(e.Register)
+	if g == nil || g.lhs == "" {
+		f.emit(kindName(e))
+		return
+	}
+	f.emit(g.lhs + " " + opText(e.Op) + f.value(g, e.FromData) + "-" + f.value(g, e.ToData))
+}
+
+// concat is the left-hand side starting at register r: one load, or a
+// concatenation (ip saddr . tcp dport) loaded into consecutive slots.
+func (f *formatter) concat(r uint32) string {
+	s := slot(r)
+	first := f.regs[s]
+	if first == nil || first.lhs == "" {
+		return ""
+	}
+	parts := []string{first.lhs}
+	for g := first; g.size > 0; {
+		s += uint32((g.size + 3) / 4)
+		next := f.regs[s]
+		if next == nil || next.lhs == "" || next.stmt != first.stmt || next == first {
+			break
+		}
+		parts = append(parts, next.lhs)
+		g = next
+		if len(parts) > 16 {
+			break
+		}
+	}
+	return strings.Join(parts, " . ")
+}
+
+func (f *formatter) lookup(e *expr.Lookup) {
+	lhs := f.concat(e.SourceRegister)
+	if lhs == "" {
+		f.emit(kindName(e))
+		return
+	}
+	set := "@" + e.SetName
+	if e.SetName == "" {
+		set = "@[set id " + strconv.FormatUint(uint64(e.SetID), 10) + "]"
+	}
+	if e.IsDestRegSet {
+		if e.DestRegister == 0 {
+			f.emit(lhs + " vmap " + set)
+			return
+		}
+		// A map's value feeds a later statement (dnat to ip daddr map @m).
+		f.load(e.DestRegister, lhs+" map "+set, kindHex, 0)
+		return
+	}
+	if e.Invert {
+		set = "!= " + set
+	}
+	f.emit(lhs + " " + set)
+}
+
+func (f *formatter) dynset(e *expr.Dynset) {
+	key := f.concat(e.SrcRegKey)
+	ops := map[uint32]string{0: "add", 1: "update", 2: "delete"}
+	op, ok := ops[e.Operation]
+	if key == "" || !ok {
+		f.emit(kindName(e))
+		return
+	}
+	in := key
+	if e.Timeout > 0 {
+		in += " timeout " + durationText(e.Timeout)
+	}
+	if len(e.Exprs) > 0 {
+		in += " " + Text(f.family, e.Exprs)
+	}
+	f.emit(op + " @" + e.SetName + " { " + in + " }")
+}
+
+// durationText is a duration as nft writes it: 1h30m, 10s.
+func durationText(d time.Duration) string {
+	var b strings.Builder
+	for _, u := range []struct {
+		d time.Duration
+		s string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}, {time.Millisecond, "ms"}} {
+		if n := d / u.d; n > 0 {
+			b.WriteString(strconv.FormatInt(int64(n), 10) + u.s)
+			d -= n * u.d
+		}
+	}
+	if b.Len() == 0 {
+		return "0s"
+	}
+	return b.String()
+}
+
+// verdictWords are the verdicts that take no chain.
+var verdictWords = map[expr.VerdictKind]string{expr.VerdictAccept: "accept", expr.VerdictDrop: "drop",
+	expr.VerdictReturn: "return", expr.VerdictContinue: "continue", expr.VerdictQueue: "queue", expr.VerdictBreak: "break"}
+
+func verdictText(e *expr.Verdict) string {
+	switch e.Kind {
+	case expr.VerdictJump:
+		return "jump " + e.Chain
+	case expr.VerdictGoto:
+		return "goto " + e.Chain
+	}
+	if w, ok := verdictWords[e.Kind]; ok {
+		return w
+	}
+	return "[verdict]"
+}
+
+func queueText(e *expr.Queue) string {
+	s := "queue"
+	var flags []string
+	if e.Flag&expr.QueueFlagBypass != 0 {
+		flags = append(flags, "bypass")
+	}
+	if e.Flag&expr.QueueFlagFanout != 0 {
+		flags = append(flags, "fanout")
+	}
+	if len(flags) > 0 {
+		s += " flags " + strings.Join(flags, ",")
+	}
+	s += " to " + strconv.Itoa(int(e.Num))
+	if e.Total > 1 {
+		s += "-" + strconv.Itoa(int(e.Num)+int(e.Total)-1)
+	}
+	return s
+}
+
+func objrefText(e *expr.Objref) string {
+	// NFT_OBJECT_* numbers.
+	forms := map[int]string{1: "counter name ", 2: "quota name ", 3: "ct helper set ", 4: "limit name ",
+		7: "ct timeout set ", 8: "meta secmark set ", 9: "ct expectation set ", 10: "synproxy name "}
+	p, ok := forms[e.Type]
+	if !ok {
+		return kindName(e)
+	}
+	return p + strconv.Quote(e.Name)
+}
+
+var logLevels = []string{"emerg", "alert", "crit", "err", "warn", "notice", "info", "debug", "audit"}
+
+func logText(e *expr.Log) string {
+	// e.Key has bit n set for each NFTA_LOG_* attribute n the kernel sent.
+	const (
+		attrGroup    = 1
+		attrPrefix   = 2
+		attrSnaplen  = 3
+		attrQthresh  = 4
+		attrLevel    = 5
+		attrFlags    = 6
+		defaultLevel = expr.LogLevelWarning
+	)
+	has := func(a uint) bool { return e.Key&(1<<a) != 0 }
+	s := "log"
+	if has(attrPrefix) || len(e.Data) > 0 {
+		s += " prefix " + strconv.Quote(string(e.Data))
+	}
+	if has(attrGroup) {
+		s += " group " + strconv.Itoa(int(e.Group))
+	}
+	if has(attrSnaplen) {
+		s += " snaplen " + strconv.FormatUint(uint64(e.Snaplen), 10)
+	}
+	if has(attrQthresh) {
+		s += " queue-threshold " + strconv.Itoa(int(e.QThreshold))
+	}
+	if has(attrLevel) && e.Level != defaultLevel {
+		if int(e.Level) < len(logLevels) {
+			s += " level " + logLevels[e.Level]
+		} else {
+			s += " level " + strconv.FormatUint(uint64(e.Level), 10)
+		}
+	}
+	fl := e.Flags
+	if fl&expr.LogFlagsMask == expr.LogFlagsMask {
+		return s + " flags all"
+	}
+	if fl&(expr.LogFlagsTCPSeq|expr.LogFlagsTCPOpt) != 0 {
+		var t []string
+		if fl&expr.LogFlagsTCPSeq != 0 {
+			t = append(t, "sequence")
+		}
+		if fl&expr.LogFlagsTCPOpt != 0 {
+			t = append(t, "options")
+		}
+		s += " flags tcp " + strings.Join(t, ",")
+	}
+	if fl&expr.LogFlagsIPOpt != 0 {
+		s += " flags ip options"
+	}
+	if fl&expr.LogFlagsUID != 0 {
+		s += " flags skuid"
+	}
+	if fl&expr.LogFlagsMACDecode != 0 {
+		s += " flags ether"
+	}
+	return s
+}
+
+func limitText(e *expr.Limit) string {
+	units := map[expr.LimitTime]string{expr.LimitTimeSecond: "second", expr.LimitTimeMinute: "minute",
+		expr.LimitTimeHour: "hour", expr.LimitTimeDay: "day", expr.LimitTimeWeek: "week"}
+	unit, ok := units[e.Unit]
+	if !ok {
+		unit = strconv.FormatUint(uint64(e.Unit), 10) + "s"
+	}
+	s := "limit rate "
+	if e.Over {
+		s += "over "
+	}
+	if e.Type == expr.LimitTypePktBytes {
+		s += byteUnits(e.Rate) + "/" + unit
+		if e.Burst != 0 {
+			s += " burst " + byteUnits(uint64(e.Burst))
+		}
+		return s
+	}
+	s += strconv.FormatUint(e.Rate, 10) + "/" + unit
+	// 5 packets is the default burst, which nft leaves out.
+	if e.Burst != 0 && e.Burst != 5 {
+		s += " burst " + strconv.FormatUint(uint64(e.Burst), 10) + " packets"
+	}
+	return s
+}
+
+// byteUnits is a byte count in the largest unit that divides it: 2 mbytes.
+func byteUnits(n uint64) string {
+	unit := "bytes"
+	for _, u := range []string{"kbytes", "mbytes"} {
+		if n == 0 || n%1024 != 0 {
+			break
+		}
+		n /= 1024
+		unit = u
+	}
+	return strconv.FormatUint(n, 10) + " " + unit
+}
+
+var (
+	icmpCodes  = map[uint8]string{0: "net-unreachable", 1: "host-unreachable", 2: "prot-unreachable", 3: "port-unreachable", 9: "net-prohibited", 10: "host-prohibited", 13: "admin-prohibited"}
+	icmp6Codes = map[uint8]string{0: "no-route", 1: "admin-prohibited", 3: "addr-unreachable", 4: "port-unreachable", 5: "policy-fail", 6: "reject-route"}
+	icmpxCodes = map[uint8]string{0: "no-route", 1: "port-unreachable", 2: "host-unreachable", 3: "admin-prohibited"}
+)
+
+func (f *formatter) rejectText(e *expr.Reject) string {
+	name := func(codes map[uint8]string, c uint8) string {
+		if n, ok := codes[c]; ok {
+			return n
+		}
+		return strconv.Itoa(int(c))
+	}
+	switch e.Type {
+	case 1: // NFT_REJECT_TCP_RST
+		return "reject with tcp reset"
+	case 2: // NFT_REJECT_ICMPX_UNREACH; port-unreachable is the default nft omits
+		if e.Code == 1 {
+			return "reject"
+		}
+		return "reject with icmpx " + name(icmpxCodes, e.Code)
+	case 0: // NFT_REJECT_ICMP_UNREACH, icmp or icmpv6 by the family
+		if f.l3 == "ip6" {
+			if e.Code == 4 && f.family == nftables.TableFamilyIPv6 {
+				return "reject"
+			}
+			return "reject with icmpv6 " + name(icmp6Codes, e.Code)
+		}
+		if e.Code == 3 && f.family == nftables.TableFamilyIPv4 {
+			return "reject"
+		}
+		return "reject with icmp " + name(icmpCodes, e.Code)
+	}
+	return kindName(e)
+}
+
+func (f *formatter) natText(e *expr.NAT) string {
+	var s string
+	switch e.Type {
+	case expr.NATTypeSourceNAT:
+		s = "snat"
+	case expr.NATTypeDestNAT:
+		s = "dnat"
+	default:
+		return kindName(e)
+	}
+	addrKind := kindAddr
+	switch e.Family {
+	case uint32(nftables.TableFamilyIPv4):
+		addrKind = kindIPv4
+	case uint32(nftables.TableFamilyIPv6):
+		addrKind = kindIPv6
+	}
+	if f.family != nftables.TableFamilyIPv4 && f.family != nftables.TableFamilyIPv6 {
+		// In inet tables nft names the address family.
+		switch addrKind {
+		case kindIPv4:
+			s += " ip"
+		case kindIPv6:
+			s += " ip6"
+		}
+	}
+	if e.Prefix {
+		s += " prefix"
+	}
+	addr := ""
+	if e.RegAddrMin != 0 {
+		addr = f.regText(e.RegAddrMin, addrKind)
+		if e.RegAddrMax != 0 && e.RegAddrMax != e.RegAddrMin {
+			addr += "-" + f.regText(e.RegAddrMax, addrKind)
+		}
+	}
+	port := ""
+	if e.RegProtoMin != 0 {
+		port = ":" + f.portRange(e.RegProtoMin, e.RegProtoMax)
+		if addrKind == kindIPv6 || strings.Contains(addr, ":") {
+			addr = "[" + addr + "]"
+		}
+	}
+	if addr != "" || port != "" {
+		s += " to " + addr + port
+	}
+	return s + natFlags(e.Random, e.FullyRandom, e.Persistent)
+}
+
+// regText is a register's value for a statement that reads it (nat).
+func (f *formatter) regText(r uint32, k kind) string {
+	g := f.get(r)
+	switch {
+	case g == nil:
+		return "[reg " + strconv.FormatUint(uint64(r), 10) + "]"
+	case g.lhs != "":
+		return g.lhs
+	}
+	return format(k, g.imm)
+}
+
+// portRange is a nat port or port range from its registers.
+func (f *formatter) portRange(min, max uint32) string {
+	s := f.regText(min, kindBEInt)
+	if max != 0 && max != min {
+		s += "-" + f.regText(max, kindBEInt)
+	}
+	return s
+}
+
+func natFlags(random, fully, persistent bool) string {
+	var fl []string
+	if random {
+		fl = append(fl, "random")
+	}
+	if fully {
+		fl = append(fl, "fully-random")
+	}
+	if persistent {
+		fl = append(fl, "persistent")
+	}
+	if len(fl) == 0 {
+		return ""
+	}
+	return " " + strings.Join(fl, ",")
+}
+
+// ifName resolves an interface index as nft does (in the reader's own
+// namespace); a variable so tests do not depend on the host's interfaces.
+var ifName = func(idx int) (string, bool) {
+	ifc, err := net.InterfaceByIndex(idx)
+	if err != nil {
+		return "", false
+	}
+	return ifc.Name, true
+}
+
+var (
+	protoNames  = map[uint64]string{1: "icmp", 2: "igmp", 6: "tcp", 17: "udp", 33: "dccp", 41: "ipv6", 47: "gre", 50: "esp", 51: "ah", 58: "ipv6-icmp", 132: "sctp", 136: "udplite"}
+	pkttypes    = map[uint64]string{0: "host", 1: "broadcast", 2: "multicast", 3: "other"}
+	ethertypes  = map[uint64]string{0x0800: "ip", 0x86dd: "ip6", 0x0806: "arp", 0x8100: "vlan", 0x88a8: "8021ad"}
+	nfprotos    = map[uint64]string{2: "ipv4", 10: "ipv6"}
+	ctDirs      = map[uint64]string{0: "original", 1: "reply"}
+	addrTypes   = map[uint64]string{0: "unspec", 1: "unicast", 2: "local", 3: "broadcast", 4: "anycast", 5: "multicast", 6: "blackhole", 7: "unreachable", 8: "prohibit", 9: "throw", 10: "nat", 11: "xresolve"}
+	icmpTypes   = map[uint64]string{0: "echo-reply", 3: "destination-unreachable", 4: "source-quench", 5: "redirect", 8: "echo-request", 9: "router-advertisement", 10: "router-solicitation", 11: "time-exceeded", 12: "parameter-problem", 13: "timestamp-request", 14: "timestamp-reply", 15: "info-request", 16: "info-reply", 17: "address-mask-request", 18: "address-mask-reply"}
+	icmp6Types  = map[uint64]string{1: "destination-unreachable", 2: "packet-too-big", 3: "time-exceeded", 4: "parameter-problem", 128: "echo-request", 129: "echo-reply", 130: "mld-listener-query", 131: "mld-listener-report", 132: "mld-listener-done", 133: "nd-router-solicit", 134: "nd-router-advert", 135: "nd-neighbor-solicit", 136: "nd-neighbor-advert", 137: "nd-redirect", 138: "router-renumbering", 141: "ind-neighbor-solicit", 142: "ind-neighbor-advert", 143: "mld2-listener-report"}
+	ctStateBits = []string{0: "invalid", 1: "established", 2: "related", 3: "new", 6: "untracked"}
+	ctStatBits  = []string{0: "expected", 1: "seen-reply", 2: "assured", 3: "confirmed", 4: "snat", 5: "dnat", 9: "dying"}
+	tcpBits     = []string{"fin", "syn", "rst", "psh", "ack", "urg", "ecn", "cwr"}
+)
+
+// format prints a right-hand side's bytes for a left-hand side of kind k;
+// bytes of a length the kind does not expect print as hex.
+func format(k kind, data []byte) string {
+	switch k {
+	case kindBEInt:
+		if n, ok := uintBE(data); ok {
+			return strconv.FormatUint(n, 10)
+		}
+	case kindHostInt:
+		if n, ok := uintHost(data); ok {
+			return strconv.FormatUint(n, 10)
+		}
+	case kindMark:
+		if len(data) == 4 {
+			return fmt.Sprintf("0x%08x", binary.NativeEndian.Uint32(data))
+		}
+	case kindAddr, kindIPv4, kindIPv6, kindEther:
+		if s := addrText(k, data); s != "" {
+			return s
+		}
+	case kindIfname, kindString:
+		if i := strings.IndexByte(string(data), 0); i >= 0 {
+			return strconv.Quote(string(data[:i]))
+		}
+		if k == kindIfname && len(data) < 16 {
+			// A cmp on fewer bytes than the name, none NUL: a prefix match.
+			return strconv.Quote(string(data) + "*")
+		}
+		return strconv.Quote(string(data))
+	case kindIfindex:
+		if len(data) == 4 {
+			idx := binary.NativeEndian.Uint32(data)
+			if name, ok := ifName(int(idx)); ok {
+				return strconv.Quote(name)
+			}
+			return strconv.FormatUint(uint64(idx), 10)
+		}
+	case kindProto:
+		return named(protoNames, data, uintBE)
+	case kindNfproto:
+		return named(nfprotos, data, uintBE)
+	case kindEthertype:
+		if len(data) == 2 {
+			if n, ok := ethertypes[uint64(binary.BigEndian.Uint16(data))]; ok {
+				return n
+			}
+		}
+	case kindPkttype:
+		return named(pkttypes, data, uintBE)
+	case kindCtDir:
+		return named(ctDirs, data, uintBE)
+	case kindAddrType:
+		return named(addrTypes, data, uintHost)
+	case kindICMPType:
+		return named(icmpTypes, data, uintBE)
+	case kindICMPv6Type:
+		return named(icmp6Types, data, uintBE)
+	case kindCtState, kindCtStatus, kindTCPFlags:
+		if (k == kindTCPFlags && len(data) == 1) || (k != kindTCPFlags && len(data) == 4) {
+			return flagNames(k, data, ",")
+		}
+	case kindFibPresent:
+		if n, ok := uintHost(data); ok {
+			if n == 0 {
+				return "missing"
+			}
+			return "exists"
+		}
+	}
+	return hexBytes(data)
+}
+
+// named prints a number by its name, else in decimal.
+func named(names map[uint64]string, data []byte, num func([]byte) (uint64, bool)) string {
+	n, ok := num(data)
+	if !ok {
+		return hexBytes(data)
+	}
+	if s, ok := names[n]; ok {
+		return s
+	}
+	return strconv.FormatUint(n, 10)
+}
+
+// flagNames prints a bitmask's set bits by name, joined by sep; bits
+// without a name print as hex.
+func flagNames(k kind, data []byte, sep string) string {
+	var n uint64
+	var names []string
+	switch k {
+	case kindTCPFlags:
+		if len(data) != 1 {
+			return hexBytes(data)
+		}
+		n, names = uint64(data[0]), tcpBits
+	case kindCtState, kindCtStatus:
+		if len(data) != 4 {
+			return hexBytes(data)
+		}
+		n, names = uint64(binary.NativeEndian.Uint32(data)), ctStateBits
+		if k == kindCtStatus {
+			names = ctStatBits
+		}
+	}
+	var parts []string
+	for bit := range names {
+		if n&(1<<bit) != 0 && names[bit] != "" {
+			parts = append(parts, names[bit])
+			n &^= 1 << bit
+		}
+	}
+	if n != 0 || len(parts) == 0 {
+		parts = append(parts, fmt.Sprintf("0x%x", n))
+	}
+	return strings.Join(parts, sep)
+}
+
+// addrText prints an address; "" when the length fits no address.
+func addrText(k kind, data []byte) string {
+	switch {
+	case k == kindEther && len(data) == 6:
+		return net.HardwareAddr(data).String()
+	case (k == kindIPv4 || k == kindAddr) && len(data) == 4:
+		return netip.AddrFrom4([4]byte(data)).String()
+	case (k == kindIPv6 || k == kindAddr) && len(data) == 16:
+		return netip.AddrFrom16([16]byte(data)).String()
+	}
+	return ""
+}
+
+// prefixLen is the length of a mask that is leading ones then zeros.
+func prefixLen(mask []byte) (int, bool) {
+	bits, zero := 0, false
+	for _, b := range mask {
+		for i := 7; i >= 0; i-- {
+			if b&(1<<i) != 0 {
+				if zero {
+					return 0, false
+				}
+				bits++
+			} else {
+				zero = true
+			}
+		}
+	}
+	return bits, true
+}
+
+// uintBE and uintHost read a 1, 2, 4 or 8 byte unsigned integer.
+func uintBE(b []byte) (uint64, bool)   { return uintOf(binary.BigEndian, b) }
+func uintHost(b []byte) (uint64, bool) { return uintOf(binary.NativeEndian, b) }
+
+func uintOf(order binary.ByteOrder, b []byte) (uint64, bool) {
+	switch len(b) {
+	case 1:
+		return uint64(b[0]), true
+	case 2:
+		return uint64(order.Uint16(b)), true
+	case 4:
+		return uint64(order.Uint32(b)), true
+	case 8:
+		return order.Uint64(b), true
+	}
+	return 0, false
+}
+
+func hexBytes(b []byte) string {
+	if len(b) == 0 {
+		return "0x"
+	}
+	return "0x" + hex.EncodeToString(b)
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// pad extends a prefix's bytes with zeros to the address's length.
+func pad(b []byte, n int) []byte {
+	if len(b) >= n {
+		return b
+	}
+	out := make([]byte, n)
+	copy(out, b)
+	return out
+}
