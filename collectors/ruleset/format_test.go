@@ -1,0 +1,341 @@
+package ruleset
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/xt"
+)
+
+// Builders for the expressions nft and iptables-nft write, all through
+// register 1 as they do.
+
+func ld(key expr.MetaKey) *expr.Meta { return &expr.Meta{Key: key, Register: 1} }
+
+func eq(data []byte) *expr.Cmp { return &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: data} }
+
+func cmpOp(op expr.CmpOp, data []byte) *expr.Cmp { return &expr.Cmp{Op: op, Register: 1, Data: data} }
+
+func nh(off, n uint32) *expr.Payload {
+	return &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: n}
+}
+
+func th(off, n uint32) *expr.Payload {
+	return &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: off, Len: n}
+}
+
+func ctLoad(key expr.CtKey) *expr.Ct { return &expr.Ct{Key: key, Register: 1} }
+
+func mask(m []byte) *expr.Bitwise {
+	return &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: uint32(len(m)), Mask: m, Xor: make([]byte, len(m))}
+}
+
+func imm(r uint32, data []byte) *expr.Immediate { return &expr.Immediate{Register: r, Data: data} }
+
+func host32(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) }
+
+func be16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
+
+func ip(s string) []byte { return netip.MustParseAddr(s).AsSlice() }
+
+func ifname(s string) []byte { b := make([]byte, 16); copy(b, s); return b }
+
+func verdict(k expr.VerdictKind) *expr.Verdict { return &expr.Verdict{Kind: k} }
+
+// tcp22 is meta l4proto tcp; tcp dport 22, as nft writes tcp dport 22.
+func tcp22() []expr.Any {
+	return []expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{6}), th(2, 2), eq(be16(22))}
+}
+
+func join(parts ...[]expr.Any) []expr.Any {
+	var out []expr.Any
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+const (
+	inet = nftables.TableFamilyINet
+	ipv4 = nftables.TableFamilyIPv4
+	ipv6 = nftables.TableFamilyIPv6
+)
+
+func TestText(t *testing.T) {
+	// iif resolves names through ifName; pin it so the host does not matter.
+	old := ifName
+	ifName = func(idx int) (string, bool) { return "lo", idx == 1 }
+	t.Cleanup(func() { ifName = old })
+
+	tests := []struct {
+		name   string
+		family nftables.TableFamily
+		exprs  []expr.Any
+		want   string
+	}{
+		// meta
+		{"l4proto", inet, []expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{6})}, "meta l4proto tcp"},
+		{"l4proto icmpv6", inet, []expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{58})}, "meta l4proto ipv6-icmp"},
+		{"l4proto number", inet, []expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{200})}, "meta l4proto 200"},
+		{"nfproto", inet, []expr.Any{ld(expr.MetaKeyNFPROTO), eq([]byte{10})}, "meta nfproto ipv6"},
+		{"iifname", inet, []expr.Any{ld(expr.MetaKeyIIFNAME), eq(ifname("eth0"))}, `iifname "eth0"`},
+		{"oifname wildcard", inet, []expr.Any{ld(expr.MetaKeyOIFNAME), eq([]byte("veth"))}, `oifname "veth*"`},
+		{"oifname !=", inet, []expr.Any{ld(expr.MetaKeyOIFNAME), cmpOp(expr.CmpOpNeq, ifname("eth0"))}, `oifname != "eth0"`},
+		{"iif known", inet, []expr.Any{ld(expr.MetaKeyIIF), eq(host32(1))}, `iif "lo"`},
+		{"oif unknown", inet, []expr.Any{ld(expr.MetaKeyOIF), eq(host32(7))}, "oif 7"},
+		{"mark", inet, []expr.Any{ld(expr.MetaKeyMARK), eq(host32(1))}, "meta mark 0x00000001"},
+		{"mark masked", inet, []expr.Any{ld(expr.MetaKeyMARK), mask(host32(0xff00)), eq(host32(0x100))},
+			"meta mark & 0x0000ff00 == 0x00000100"},
+		{"skuid", inet, []expr.Any{ld(expr.MetaKeySKUID), eq(host32(1000))}, "meta skuid 1000"},
+		{"pkttype", inet, []expr.Any{ld(expr.MetaKeyPKTTYPE), eq([]byte{1})}, "meta pkttype broadcast"},
+		{"mark set", inet, []expr.Any{imm(1, host32(2)), &expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1}},
+			"meta mark set 0x00000002"},
+		{"mark set ct mark", inet, []expr.Any{ctLoad(expr.CtKeyMARK), &expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1}},
+			"meta mark set ct mark"},
+
+		// payload
+		{"ip saddr iptables-nft mask", ipv4, []expr.Any{nh(12, 4), mask([]byte{255, 0, 0, 0}), eq(ip("10.0.0.0"))},
+			"ip saddr 10.0.0.0/8"},
+		{"ip saddr nft short load", ipv4, []expr.Any{nh(12, 1), eq([]byte{10})}, "ip saddr 10.0.0.0/8"},
+		{"ip saddr /12", ipv4, []expr.Any{nh(12, 2), mask([]byte{255, 0xf0}), eq([]byte{172, 16})}, "ip saddr 172.16.0.0/12"},
+		{"ip saddr != prefix", ipv4, []expr.Any{nh(12, 4), mask([]byte{255, 255, 0, 0}), cmpOp(expr.CmpOpNeq, ip("192.168.0.0"))},
+			"ip saddr != 192.168.0.0/16"},
+		{"ip daddr !=", ipv4, []expr.Any{nh(16, 4), cmpOp(expr.CmpOpNeq, ip("192.168.1.1"))}, "ip daddr != 192.168.1.1"},
+		{"ip daddr odd mask", ipv4, []expr.Any{nh(16, 4), mask(ip("0.0.255.0")), eq(ip("0.0.1.0"))}, "ip daddr & 0.0.255.0 == 0.0.1.0"},
+		{"ip protocol", ipv4, []expr.Any{nh(9, 1), eq([]byte{17})}, "ip protocol udp"},
+		{"ip ttl", ipv4, []expr.Any{nh(8, 1), cmpOp(expr.CmpOpLt, []byte{5})}, "ip ttl < 5"},
+		{"ip6 saddr", ipv6, []expr.Any{nh(8, 16), eq(ip("2001:db8::1"))}, "ip6 saddr 2001:db8::1"},
+		{"ip6 daddr prefix", ipv6, []expr.Any{nh(24, 4), eq(ip("2001:db8::")[:4])}, "ip6 daddr 2001:db8::/32"},
+		{"ip6 nexthdr", ipv6, []expr.Any{nh(6, 1), eq([]byte{58})}, "ip6 nexthdr ipv6-icmp"},
+		{"inet ip saddr hides nfproto", inet, []expr.Any{ld(expr.MetaKeyNFPROTO), eq([]byte{2}), nh(12, 4), eq(ip("1.2.3.4"))},
+			"ip saddr 1.2.3.4"},
+		{"inet network header without nfproto is raw", inet, []expr.Any{nh(12, 4), eq(ip("1.2.3.4"))}, "@nh,96,32 0x01020304"},
+		{"tcp dport after meta l4proto", ipv4, tcp22(), "tcp dport 22"},
+		{"tcp dport after ip protocol (iptables-nft)", ipv4, []expr.Any{nh(9, 1), eq([]byte{6}), th(2, 2), eq(be16(22))},
+			"tcp dport 22"},
+		{"udp sport", inet, []expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{17}), th(0, 2), cmpOp(expr.CmpOpGte, be16(1024))},
+			"udp sport >= 1024"},
+		{"ip saddr tcp dport counter drop", inet, join([]expr.Any{ld(expr.MetaKeyNFPROTO), eq([]byte{2}), nh(12, 1), eq([]byte{10})},
+			tcp22(), []expr.Any{&expr.Counter{Packets: 5, Bytes: 300}, verdict(expr.VerdictDrop)}),
+			"ip saddr 10.0.0.0/8 tcp dport 22 counter drop"},
+		{"th dport after a set of protocols", inet, []expr.Any{ld(expr.MetaKeyL4PROTO), &expr.Lookup{SourceRegister: 1, SetName: "__set0"},
+			th(2, 2), eq(be16(53))}, "meta l4proto @__set0 th dport 53"},
+		{"icmp type hides l4proto and nfproto", inet, []expr.Any{ld(expr.MetaKeyNFPROTO), eq([]byte{2}), ld(expr.MetaKeyL4PROTO), eq([]byte{1}),
+			th(0, 1), eq([]byte{8})}, "icmp type echo-request"},
+		{"icmpv6 type", ipv6, []expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{58}), th(0, 1), eq([]byte{135})}, "icmpv6 type nd-neighbor-solicit"},
+		{"tcp flags syn", inet, []expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{6}), th(13, 1), mask([]byte{2}), cmpOp(expr.CmpOpNeq, []byte{0})},
+			"tcp flags syn"},
+		{"tcp flags masked ==", inet, []expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{6}), th(13, 1), mask([]byte{0x12}), eq([]byte{2})},
+			"tcp flags & (syn | ack) == syn"},
+		{"raw network payload", ipv4, []expr.Any{nh(0, 1), eq([]byte{0x45})}, "@nh,0,8 0x45"},
+
+		// cmp operators and ranges
+		{"!=", ipv4, []expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{6}), th(2, 2), cmpOp(expr.CmpOpNeq, be16(22))}, "tcp dport != 22"},
+		{"<", ipv4, []expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{6}), th(2, 2), cmpOp(expr.CmpOpLt, be16(22))}, "tcp dport < 22"},
+		{">", ipv4, []expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{6}), th(2, 2), cmpOp(expr.CmpOpGt, be16(22))}, "tcp dport > 22"},
+		{"<=", ipv4, []expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{6}), th(2, 2), cmpOp(expr.CmpOpLte, be16(22))}, "tcp dport <= 22"},
+		{">=", ipv4, []expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{6}), th(2, 2), cmpOp(expr.CmpOpGte, be16(22))}, "tcp dport >= 22"},
+		{"range", ipv4, []expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{6}), th(2, 2),
+			&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: be16(1000), ToData: be16(2000)}}, "tcp dport 1000-2000"},
+		{"range !=", ipv4, []expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{6}), th(2, 2),
+			&expr.Range{Op: expr.CmpOpNeq, Register: 1, FromData: be16(1000), ToData: be16(2000)}}, "tcp dport != 1000-2000"},
+		{"range as cmp pair", ipv4, []expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{6}), th(2, 2),
+			cmpOp(expr.CmpOpGte, be16(1000)), cmpOp(expr.CmpOpLte, be16(2000))}, "tcp dport 1000-2000"},
+
+		// sets and maps
+		{"named set", ipv4, []expr.Any{nh(12, 4), &expr.Lookup{SourceRegister: 1, SetName: "blocklist"}}, "ip saddr @blocklist"},
+		{"named set inverted", ipv4, []expr.Any{nh(12, 4), &expr.Lookup{SourceRegister: 1, SetName: "blocklist", Invert: true}},
+			"ip saddr != @blocklist"},
+		{"anonymous set", ipv4, []expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{6}), th(2, 2), &expr.Lookup{SourceRegister: 1, SetName: "__set0"}},
+			"tcp dport @__set0"},
+		{"concatenation", inet, []expr.Any{ld(expr.MetaKeyNFPROTO), eq([]byte{2}), ld(expr.MetaKeyL4PROTO), eq([]byte{6}),
+			nh(12, 4), &expr.Payload{DestRegister: 9, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+			&expr.Lookup{SourceRegister: 1, SetName: "pairs"}}, "ip saddr . tcp dport @pairs"},
+		{"vmap", ipv4, join(tcp22()[:3], []expr.Any{&expr.Lookup{SourceRegister: 1, SetName: "portv", IsDestRegSet: true}}),
+			"tcp dport vmap @portv"},
+		{"dynset", ipv4, []expr.Any{nh(12, 4), &expr.Dynset{SrcRegKey: 1, SetName: "dyn", Operation: 1, Timeout: 30 * time.Second}},
+			"update @dyn { ip saddr timeout 30s }"},
+
+		// ct
+		{"ct state established,related", inet, []expr.Any{ctLoad(expr.CtKeySTATE), mask(host32(6)), cmpOp(expr.CmpOpNeq, host32(0)),
+			&expr.Counter{}, verdict(expr.VerdictAccept)}, "ct state established,related counter accept"},
+		{"ct state invalid", inet, []expr.Any{ctLoad(expr.CtKeySTATE), mask(host32(1)), cmpOp(expr.CmpOpNeq, host32(0)),
+			verdict(expr.VerdictDrop)}, "ct state invalid drop"},
+		{"ct state new", inet, []expr.Any{ctLoad(expr.CtKeySTATE), mask(host32(8)), cmpOp(expr.CmpOpNeq, host32(0))}, "ct state new"},
+		{"ct state == new", inet, []expr.Any{ctLoad(expr.CtKeySTATE), eq(host32(8))}, "ct state new"},
+		{"ct status", inet, []expr.Any{ctLoad(expr.CtKeySTATUS), mask(host32(32)), cmpOp(expr.CmpOpNeq, host32(0))}, "ct status dnat"},
+		{"ct mark", inet, []expr.Any{ctLoad(expr.CtKeyMARK), eq(host32(16))}, "ct mark 0x00000010"},
+		{"ct original saddr", ipv4, []expr.Any{ctLoad(expr.CtKeySRC), eq(ip("10.1.2.3"))}, "ct original ip saddr 10.1.2.3"},
+		{"notrack", inet, []expr.Any{&expr.Notrack{}}, "notrack"},
+
+		// statements
+		{"counter bare", inet, []expr.Any{&expr.Counter{Packets: 10, Bytes: 1000}}, "counter"},
+		{"log prefix", inet, []expr.Any{&expr.Log{Key: 1<<2 | 1<<5, Data: []byte("in: "), Level: expr.LogLevelWarning}}, `log prefix "in: "`},
+		{"log level", inet, []expr.Any{&expr.Log{Key: 1<<2 | 1<<5, Data: []byte("x"), Level: expr.LogLevelInfo}}, `log prefix "x" level info`},
+		{"log group", inet, []expr.Any{&expr.Log{Key: 1<<1 | 1<<2, Data: []byte("nflog"), Group: 2}}, `log prefix "nflog" group 2`},
+		{"log flags", inet, []expr.Any{&expr.Log{Key: 1 << 6, Flags: expr.LogFlagsTCPSeq | expr.LogFlagsTCPOpt | expr.LogFlagsUID}},
+			"log flags tcp sequence,options flags skuid"},
+		{"limit", inet, []expr.Any{&expr.Limit{Type: expr.LimitTypePkts, Rate: 10, Unit: expr.LimitTimeSecond, Burst: 5}}, "limit rate 10/second"},
+		{"limit over burst", inet, []expr.Any{&expr.Limit{Type: expr.LimitTypePkts, Rate: 10, Unit: expr.LimitTimeMinute, Burst: 20, Over: true}},
+			"limit rate over 10/minute burst 20 packets"},
+		{"limit bytes", inet, []expr.Any{&expr.Limit{Type: expr.LimitTypePktBytes, Rate: 2 << 20, Unit: expr.LimitTimeSecond}},
+			"limit rate 2 mbytes/second"},
+		{"quota", inet, []expr.Any{&expr.Quota{Bytes: 100 << 20, Over: true}}, "quota over 100 mbytes"},
+		{"xt match", ipv4, []expr.Any{&expr.Match{Name: "comment", Info: func() *xt.Comment { c := xt.Comment("k8s"); return &c }()}},
+			`xt match "comment"`},
+		{"xt target", ipv4, []expr.Any{&expr.Target{Name: "MASQUERADE"}}, `xt target "MASQUERADE"`},
+		{"fib type", inet, []expr.Any{&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true}, eq(host32(2)), verdict(expr.VerdictAccept)},
+			"fib daddr type local accept"},
+		{"fib oif missing", inet, []expr.Any{&expr.Fib{Register: 1, FlagSADDR: true, FlagIIF: true, ResultOIF: true, FlagPRESENT: true},
+			eq(host32(0)), verdict(expr.VerdictDrop)}, "fib saddr . iif oif missing drop"},
+		{"fib oif", inet, []expr.Any{&expr.Fib{Register: 1, FlagDADDR: true, ResultOIF: true}, eq(host32(1))}, `fib daddr oif "lo"`},
+
+		// reject
+		{"reject inet", inet, []expr.Any{&expr.Reject{Type: 2, Code: 1}}, "reject"},
+		{"reject icmpx", inet, []expr.Any{&expr.Reject{Type: 2, Code: 3}}, "reject with icmpx admin-prohibited"},
+		{"reject tcp reset", inet, []expr.Any{&expr.Reject{Type: 1}}, "reject with tcp reset"},
+		{"reject ip", ipv4, []expr.Any{&expr.Reject{Type: 0, Code: 3}}, "reject"},
+		{"reject ip host-unreachable", ipv4, []expr.Any{&expr.Reject{Type: 0, Code: 1}}, "reject with icmp host-unreachable"},
+		{"reject ip6", ipv6, []expr.Any{&expr.Reject{Type: 0, Code: 4}}, "reject"},
+		{"reject ip6 admin-prohibited", ipv6, []expr.Any{&expr.Reject{Type: 0, Code: 1}}, "reject with icmpv6 admin-prohibited"},
+
+		// nat
+		{"snat", ipv4, []expr.Any{imm(1, ip("1.2.3.4")), &expr.NAT{Type: expr.NATTypeSourceNAT, Family: 2, RegAddrMin: 1, RegAddrMax: 1}},
+			"snat to 1.2.3.4"},
+		{"snat inet", inet, []expr.Any{imm(1, ip("1.2.3.4")), &expr.NAT{Type: expr.NATTypeSourceNAT, Family: 2, RegAddrMin: 1}},
+			"snat ip to 1.2.3.4"},
+		{"dnat addr:port", ipv4, join(tcp22(), []expr.Any{imm(1, ip("10.0.0.1")), imm(2, be16(80)),
+			&expr.NAT{Type: expr.NATTypeDestNAT, Family: 2, RegAddrMin: 1, RegAddrMax: 1, RegProtoMin: 2, RegProtoMax: 2, Specified: true}}),
+			"tcp dport 22 dnat to 10.0.0.1:80"},
+		{"dnat range", ipv4, []expr.Any{imm(1, ip("10.0.0.1")), imm(2, ip("10.0.0.9")),
+			&expr.NAT{Type: expr.NATTypeDestNAT, Family: 2, RegAddrMin: 1, RegAddrMax: 2}}, "dnat to 10.0.0.1-10.0.0.9"},
+		{"snat ipv6 port", ipv6, []expr.Any{imm(1, ip("2001:db8::1")), imm(2, be16(8080)),
+			&expr.NAT{Type: expr.NATTypeSourceNAT, Family: 10, RegAddrMin: 1, RegAddrMax: 1, RegProtoMin: 2, RegProtoMax: 2}},
+			"snat to [2001:db8::1]:8080"},
+		{"snat flags", ipv4, []expr.Any{imm(1, ip("1.2.3.4")), &expr.NAT{Type: expr.NATTypeSourceNAT, Family: 2, RegAddrMin: 1,
+			Random: true, Persistent: true}}, "snat to 1.2.3.4 random,persistent"},
+		{"masquerade", ipv4, []expr.Any{ld(expr.MetaKeyOIFNAME), eq(ifname("eth0")), &expr.Masq{}}, `oifname "eth0" masquerade`},
+		{"masquerade ports fully-random", ipv4, []expr.Any{imm(1, be16(1024)), imm(2, be16(2048)),
+			&expr.Masq{ToPorts: true, RegProtoMin: 1, RegProtoMax: 2, FullyRandom: true}}, "masquerade to :1024-2048 fully-random"},
+		{"redirect", ipv4, []expr.Any{&expr.Redir{}}, "redirect"},
+		{"redirect to port", ipv4, []expr.Any{imm(1, be16(8080)), &expr.Redir{RegisterProtoMin: 1, RegisterProtoMax: 1, Flags: 2}},
+			"redirect to :8080"},
+
+		// verdicts and queue
+		{"accept", inet, []expr.Any{verdict(expr.VerdictAccept)}, "accept"},
+		{"drop", inet, []expr.Any{verdict(expr.VerdictDrop)}, "drop"},
+		{"return", inet, []expr.Any{verdict(expr.VerdictReturn)}, "return"},
+		{"continue", inet, []expr.Any{verdict(expr.VerdictContinue)}, "continue"},
+		{"queue verdict", inet, []expr.Any{verdict(expr.VerdictQueue)}, "queue"},
+		{"jump", inet, []expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: "KUBE-SERVICES"}}, "jump KUBE-SERVICES"},
+		{"goto", inet, []expr.Any{&expr.Verdict{Kind: expr.VerdictGoto, Chain: "sub"}}, "goto sub"},
+		{"queue", inet, []expr.Any{&expr.Queue{Num: 0, Total: 1}}, "queue to 0"},
+		{"queue flags range", inet, []expr.Any{&expr.Queue{Num: 2, Total: 3, Flag: expr.QueueFlagBypass}}, "queue flags bypass to 2-4"},
+		{"empty", inet, nil, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Text(tc.family, tc.exprs); got != tc.want {
+				t.Errorf("Text = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestVerdict(t *testing.T) {
+	runExprCases(t, "Verdict", Verdict, []exprCase{
+		{"accept", []expr.Any{&expr.Counter{}, verdict(expr.VerdictAccept)}, "accept"},
+		{"drop", []expr.Any{verdict(expr.VerdictDrop)}, "drop"},
+		{"return", []expr.Any{verdict(expr.VerdictReturn)}, "return"},
+		{"continue", []expr.Any{verdict(expr.VerdictContinue)}, "continue"},
+		{"queue verdict", []expr.Any{verdict(expr.VerdictQueue)}, "queue"},
+		{"queue statement", []expr.Any{&expr.Queue{Num: 1}}, "queue"},
+		{"jump", []expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: "DOCKER"}}, "jump DOCKER"},
+		{"goto", []expr.Any{&expr.Verdict{Kind: expr.VerdictGoto, Chain: "sub"}}, "goto sub"},
+		{"reject", []expr.Any{&expr.Reject{Type: 1}}, "reject"},
+		{"counts only", []expr.Any{&expr.Counter{}}, ""},
+		{"sets a mark", []expr.Any{imm(1, host32(1)), &expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1}}, ""},
+		{"logs", []expr.Any{&expr.Log{Data: []byte("x")}, &expr.Limit{Rate: 1, Unit: expr.LimitTimeSecond}}, ""},
+		{"no exprs", nil, ""},
+		{"nils", []expr.Any{nil, (*expr.Verdict)(nil), (*expr.Reject)(nil)}, ""},
+		{"no nft verdict", []expr.Any{verdict(expr.VerdictStolen)}, ""},
+	})
+}
+
+// TestTextGarbage: what nft would never write still renders, as [kind]
+// where nothing better is known, and never panics.
+func TestTextGarbage(t *testing.T) {
+	runExprCases(t, "Text", func(e []expr.Any) string { return Text(ipv4, e) }, []exprCase{
+		{"nil", []expr.Any{nil}, "[nil]"},
+		{"typed nil", []expr.Any{(*expr.Meta)(nil), (*expr.Cmp)(nil), (*expr.Exthdr)(nil)}, "[meta] [cmp] [exthdr]"},
+		{"cmp on a register never loaded", []expr.Any{&expr.Cmp{Register: 3, Data: []byte{1}}}, "[cmp]"},
+		{"lookup on a register never loaded", []expr.Any{&expr.Lookup{SourceRegister: 2, SetName: "s"}}, "[lookup]"},
+		{"range on a register never loaded", []expr.Any{&expr.Range{Register: 2}}, "[range]"},
+		{"bitwise of nothing", []expr.Any{&expr.Bitwise{SourceRegister: 4, DestRegister: 1, Mask: []byte{1}}, eq([]byte{1})}, "[cmp]"},
+		{"cmp on an immediate", []expr.Any{imm(1, []byte{1}), eq([]byte{1})}, "[cmp]"},
+		{"unknown expression", []expr.Any{&expr.Exthdr{}, &expr.Hash{}, &expr.Numgen{}, &expr.SecMark{}}, "[exthdr] [hash] [numgen] [secmark]"},
+		{"address of the wrong length", []expr.Any{nh(12, 4), eq([]byte{10, 0, 0})}, "ip saddr 0x0a0000"},
+		{"mark of the wrong length", []expr.Any{ld(expr.MetaKeyMARK), eq([]byte{1, 2})}, "meta mark 0x0102"},
+		{"port of odd length", []expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{6}), th(2, 2), eq([]byte{1, 2, 3})}, "tcp dport 0x010203"},
+		{"ct state of the wrong length", []expr.Any{ctLoad(expr.CtKeySTATE), mask([]byte{1}), cmpOp(expr.CmpOpNeq, []byte{0})}, "ct state 0x01"},
+		{"empty cmp data", []expr.Any{ld(expr.MetaKeyL4PROTO), eq(nil)}, "meta l4proto 0x"},
+		{"unknown meta key", []expr.Any{ld(expr.MetaKey(999)), eq([]byte{1})}, "[meta] 0x01"},
+		{"unknown cmp op", []expr.Any{ld(expr.MetaKeyL4PROTO), cmpOp(expr.CmpOp(42), []byte{6})}, "meta l4proto [op 42] tcp"},
+		{"immediate into the verdict register", []expr.Any{imm(0, []byte{1})}, "[immediate]"},
+		{"ct set", []expr.Any{&expr.Ct{Key: expr.CtKeyMARK, SourceRegister: true}}, "[ct]"},
+		{"meta set from nothing", []expr.Any{&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 2}}, "[meta]"},
+		{"nat from registers never loaded", []expr.Any{&expr.NAT{Type: expr.NATTypeSourceNAT, Family: 2, RegAddrMin: 1}}, "snat to [reg 1]"},
+		{"nat of no type", []expr.Any{&expr.NAT{Type: 7}}, "[nat]"},
+		{"unknown verdict", []expr.Any{verdict(expr.VerdictKind(77))}, "[verdict]"},
+		{"unknown reject", []expr.Any{&expr.Reject{Type: 9}}, "[reject]"},
+		{"fib without a result", []expr.Any{&expr.Fib{Register: 1}}, "[fib]"},
+		{"odd registers", []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1 << 31}, &expr.Lookup{SourceRegister: 1 << 31, SetName: "s"}},
+			"meta l4proto @s"},
+		{"unknown limit unit", []expr.Any{&expr.Limit{Rate: 1, Unit: 7}}, "limit rate 1/7s"},
+		{"log level out of range", []expr.Any{&expr.Log{Key: 1 << 5, Level: 99}}, "log level 99"},
+		{"unknown objref", []expr.Any{&expr.Objref{Type: 99, Name: "x"}}, "[objref]"},
+		{"dynset without a key", []expr.Any{&expr.Dynset{SetName: "s"}}, "[dynset]"},
+	})
+}
+
+// exprCase is a rule's expressions and what a function of them returns.
+type exprCase struct {
+	name  string
+	exprs []expr.Any
+	want  string
+}
+
+func runExprCases(t *testing.T, what string, fn func([]expr.Any) string, cases []exprCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := fn(tc.exprs); got != tc.want {
+				t.Errorf("%s = %q, want %q", what, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestTextTypedNils hands every expression type as a typed nil pointer, the
+// form a type switch would otherwise let through.
+func TestTextTypedNils(t *testing.T) {
+	nils := []expr.Any{(*expr.Bitwise)(nil), (*expr.Byteorder)(nil), (*expr.Cmp)(nil), (*expr.Connlimit)(nil),
+		(*expr.Counter)(nil), (*expr.Ct)(nil), (*expr.Dynset)(nil), (*expr.Exthdr)(nil), (*expr.Fib)(nil),
+		(*expr.Immediate)(nil), (*expr.Limit)(nil), (*expr.Log)(nil), (*expr.Lookup)(nil), (*expr.Masq)(nil),
+		(*expr.Match)(nil), (*expr.Meta)(nil), (*expr.NAT)(nil), (*expr.Notrack)(nil), (*expr.Objref)(nil),
+		(*expr.Payload)(nil), (*expr.Queue)(nil), (*expr.Quota)(nil), (*expr.Range)(nil), (*expr.Redir)(nil),
+		(*expr.Reject)(nil), (*expr.Target)(nil), (*expr.Verdict)(nil)}
+	want := "[bitwise] [byteorder] [cmp] [connlimit] [counter] [ct] [dynset] [exthdr] [fib] [immediate] [limit] " +
+		"[log] [lookup] [masq] [match] [meta] [nat] [notrack] [objref] [payload] [queue] [quota] [range] [redir] " +
+		"[reject] [target] [verdict]"
+	if got := Text(inet, nils); got != want {
+		t.Errorf("Text = %q\nwant %q", got, want)
+	}
+	if got := Verdict(nils); got != "" {
+		t.Errorf("Verdict = %q, want none", got)
+	}
+}
