@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/xt"
 )
 
 // integrationRuleset is loaded into a fresh network namespace and listed back
@@ -21,7 +23,10 @@ import (
 //   - queue: this kernel has no nft_queue, so the rule cannot be loaded;
 //   - ct mark set / ct ... set: google/nftables does not decode the ct
 //     expression's source register, so Text shows [ct];
-//   - xt match/target: nft cannot write them (iptables-nft does).
+//   - xt match/target: nft cannot write them, and this nft (built with
+//     libxtables, no iptables installed) lists a rule's xt match as nothing
+//     at all ("accept" for xt match "comment" accept): addIptablesNftRules
+//     puts them in chain ipt XT, checked against fixed text instead.
 const integrationRuleset = `
 table inet filt {
 	set blocklist { type ipv4_addr; elements = { 192.0.2.1 } }
@@ -107,6 +112,31 @@ table ip nat {
 		type filter hook forward priority 0;
 		reject with icmp host-unreachable
 		reject
+	}
+}
+table bridge br {
+	chain forward {
+		type filter hook forward priority 0;
+		ether type arp counter
+		ether saddr 00:11:22:33:44:55 drop
+		ip saddr 10.0.0.1 counter
+		ip6 daddr fe80::1 udp dport 547 counter
+		meta protocol ip6 counter
+	}
+}
+table netdev nd {
+	chain ingress {
+		type filter hook ingress device lo priority 0;
+		meta protocol ip udp dport 53 counter
+		ip daddr 10.0.0.0/24 counter
+		meta pkttype host counter
+	}
+}
+table ip ipt {
+	chain INPUT {
+		type filter hook input priority 0;
+	}
+	chain XT {
 	}
 }
 table ip6 f6 {
@@ -201,10 +231,6 @@ func TestIntegrationTextMatchesNft(t *testing.T) {
 		}
 	})
 	run(integrationRuleset, "ip", "netns", "exec", ns, "nft", "-f", "-")
-	want := parseNftList(t, run("", "ip", "netns", "exec", ns, "nft", "-a", "list", "ruleset"))
-	if len(want) < 20 {
-		t.Fatalf("nft listed %d rules, want the ruleset's 20 and more", len(want))
-	}
 
 	f, err := os.Open("/run/netns/" + ns)
 	if err != nil {
@@ -216,6 +242,13 @@ func TestIntegrationTextMatchesNft(t *testing.T) {
 		t.Fatalf("nftables.New: %v", err)
 	}
 	defer conn.CloseLasting()
+	addIptablesNftRules(t, conn)
+
+	want := parseNftList(t, run("", "ip", "netns", "exec", ns, "nft", "-a", "list", "ruleset"))
+	if len(want) < 20 {
+		t.Fatalf("nft listed %d rules, want the ruleset's 20 and more", len(want))
+	}
+
 	tables, err := conn.ListTables()
 	if err != nil {
 		t.Fatalf("ListTables: %v", err)
@@ -225,6 +258,7 @@ func TestIntegrationTextMatchesNft(t *testing.T) {
 		t.Fatalf("ListChains: %v", err)
 	}
 	seen := 0
+	var xtGot []string
 	for _, tb := range tables {
 		for _, ch := range chains {
 			if ch.Table.Name != tb.Name || ch.Table.Family != tb.Family {
@@ -242,7 +276,12 @@ func TestIntegrationTextMatchesNft(t *testing.T) {
 					continue
 				}
 				seen++
-				if got := Text(tb.Family, r.Exprs); got != line {
+				got := Text(tb.Family, r.Exprs)
+				if tb.Name == "ipt" && ch.Name == "XT" {
+					xtGot = append(xtGot, got)
+					continue
+				}
+				if got != line {
 					t.Errorf("%s %s %s handle %d:\n Text: %s\n  nft: %s", k.family, k.table, k.chain, k.handle, got, line)
 				}
 				// The verdict is the statement nft ends the rule with.
@@ -252,8 +291,52 @@ func TestIntegrationTextMatchesNft(t *testing.T) {
 			}
 		}
 	}
+	if strings.Join(xtGot, "\n") != strings.Join(xtWant, "\n") {
+		t.Errorf("chain XT: Text %q, want %q", xtGot, xtWant)
+	}
 	if seen != len(want) {
 		t.Errorf("compared %d rules, nft listed %d", seen, len(want))
 	}
-	t.Logf("compared %d rules with nft", seen)
+	t.Logf("compared %d rules with nft, %d xt rules with fixed text", seen-len(xtGot), len(xtGot))
 }
+
+// addIptablesNftRules adds rules in the shapes iptables-nft writes (nft
+// itself writes these matches differently): a full-width load and mask for
+// a prefix, ip protocol before the port, an unpadded interface name for
+// eth+, a port range as one range expression.
+func addIptablesNftRules(t *testing.T, conn *nftables.Conn) {
+	t.Helper()
+	table := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: "ipt"}
+	chain := &nftables.Chain{Table: table, Name: "INPUT"}
+	tcp := []expr.Any{nh(9, 1), eq([]byte{6}), th(2, 2), eq(be16(22))}
+	for _, exprs := range [][]expr.Any{
+		// -s 10.0.0.0/8 -p tcp --dport 22 -j ACCEPT
+		join([]expr.Any{nh(12, 4), mask([]byte{255, 0, 0, 0}), eq(ip("10.0.0.0"))}, tcp,
+			[]expr.Any{&expr.Counter{}, verdict(expr.VerdictAccept)}),
+		// -i eth+ -p udp --dport 1000:2000 -j DROP
+		{ld(expr.MetaKeyIIFNAME), eq([]byte("eth")), nh(9, 1), eq([]byte{17}), th(2, 2),
+			&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: be16(1000), ToData: be16(2000)},
+			&expr.Counter{}, verdict(expr.VerdictDrop)},
+		// -m mark --mark 0x4000/0x4000 -j RETURN
+		{ld(expr.MetaKeyMARK), mask(host32(0x4000)), eq(host32(0x4000)), &expr.Counter{}, verdict(expr.VerdictReturn)},
+		// ! -d 192.168.0.0/16 -j ACCEPT
+		{nh(16, 4), mask([]byte{255, 255, 0, 0}), cmpOp(expr.CmpOpNeq, ip("192.168.0.0")), &expr.Counter{}, verdict(expr.VerdictAccept)},
+	} {
+		conn.AddRule(&nftables.Rule{Table: table, Chain: chain, Exprs: exprs})
+	}
+	// Docker's and kube-proxy's xt matches: -m comment, -m addrtype.
+	comment := xt.Comment("kube-system/dns")
+	xtChain := &nftables.Chain{Table: table, Name: "XT"}
+	for _, exprs := range [][]expr.Any{
+		{&expr.Match{Name: "comment", Info: &comment}, &expr.Counter{}, verdict(expr.VerdictAccept)},
+		{&expr.Match{Name: "addrtype", Rev: 1, Info: &xt.AddrTypeV1{Dest: uint16(xt.AddrTypeLocal)}}, verdict(expr.VerdictReturn)},
+	} {
+		conn.AddRule(&nftables.Rule{Table: table, Chain: xtChain, Exprs: exprs})
+	}
+	if err := conn.Flush(); err != nil {
+		t.Fatalf("adding iptables-nft style rules: %v", err)
+	}
+}
+
+// xtWant is chain ipt XT as Text renders it after the kernel's round trip.
+var xtWant = []string{`xt match "comment" counter accept`, `xt match "addrtype" return`}
