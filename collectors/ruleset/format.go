@@ -48,6 +48,8 @@ const (
 	kindICMPv6Type             // icmpv6 type names
 	kindAddrType               // fib type: local, unicast...
 	kindFibPresent             // fib ... present: missing/exists
+	kindDSCP                   // dscp names: cs1, af41, ef
+	kindECN                    // ecn names: not-ect, ect1, ect0, ce
 )
 
 // reg is what a register holds: a loaded left-hand side (lhs != "") or an
@@ -62,6 +64,8 @@ type reg struct {
 	imm  []byte // immediate value
 	stmt int    // statement count at load time: a concatenation loads in one
 	dep  depKind
+	hdr  string // a raw network header load's protocol, for its bit fields
+	off  uint32 // that load's offset
 }
 
 // depKind marks the protocol matches that nft emits as dependencies of a
@@ -361,11 +365,33 @@ func (f *formatter) setValue(r uint32, k kind) (string, bool) {
 	switch {
 	case g == nil:
 		return "", false
+	case g.lhs != "" && g.mask != nil:
+		return maskedValue(g), true
 	case g.lhs != "":
 		return g.lhs, true
 	default:
 		return format(k, g.imm), true
 	}
+}
+
+// maskedValue is a load through a bitwise as the value of a set statement:
+// meta mark set meta mark | 0x00004000.
+func maskedValue(g *reg) string {
+	m, x := g.mask, g.xor
+	ones, inverse := true, len(m) == len(x)
+	for i, b := range m {
+		ones = ones && b == 0xff
+		inverse = inverse && i < len(x) && b^x[i] == 0xff
+	}
+	switch {
+	case allZero(x):
+		return g.lhs + " & " + format(g.kind, m)
+	case ones:
+		return g.lhs + " ^ " + format(g.kind, x)
+	case inverse:
+		return g.lhs + " | " + format(g.kind, x)
+	}
+	return "(" + g.lhs + " & " + format(g.kind, m) + ") ^ " + format(g.kind, x)
 }
 
 // field is a header field nft names.
@@ -390,6 +416,49 @@ var (
 	icmpFields  = []field{{"type", 0, 1, kindICMPType}, {"code", 1, 1, kindBEInt}, {"checksum", 2, 2, kindBEInt}}
 	icmp6Fields = []field{{"type", 0, 1, kindICMPv6Type}, {"code", 1, 1, kindBEInt}, {"checksum", 2, 2, kindBEInt}}
 )
+
+// bitfield is a header field narrower than a byte's boundaries, matched as
+// a load, a mask and a cmp of the shifted value.
+type bitfield struct {
+	hdr, name string
+	off       uint32
+	mask      []byte
+	shift     uint
+	kind      kind
+}
+
+var bitfields = []bitfield{
+	{"ip", "version", 0, []byte{0xf0}, 4, kindBEInt},
+	{"ip", "hdrlength", 0, []byte{0x0f}, 0, kindBEInt},
+	{"ip", "dscp", 1, []byte{0xfc}, 2, kindDSCP},
+	{"ip", "ecn", 1, []byte{0x03}, 0, kindECN},
+	{"ip6", "version", 0, []byte{0xf0}, 4, kindBEInt},
+	{"ip6", "dscp", 0, []byte{0x0f, 0xc0}, 6, kindDSCP},
+	{"ip6", "ecn", 1, []byte{0x30}, 4, kindECN},
+	{"ip6", "flowlabel", 1, []byte{0x0f, 0xff, 0xff}, 0, kindBEInt},
+}
+
+// bitfieldText renders a masked cmp on a bit field (ip dscp cs1); "" when
+// the load and mask are no field nft names.
+func bitfieldText(g *reg, op expr.CmpOp, data []byte) string {
+	for _, bf := range bitfields {
+		if bf.hdr != g.hdr || bf.off != g.off || string(bf.mask) != string(g.mask) || len(data) != len(bf.mask) {
+			continue
+		}
+		var n uint64
+		for i, b := range data {
+			n = n<<8 | uint64(b&bf.mask[i])
+		}
+		n >>= bf.shift
+		names := map[kind]map[uint64]string{kindDSCP: dscpNames, kindECN: ecnNames}[bf.kind]
+		v, ok := names[n]
+		if !ok {
+			v = strconv.FormatUint(n, 10)
+		}
+		return g.hdr + " " + bf.name + " " + opText(op) + v
+	}
+	return ""
+}
 
 // transport maps an IP protocol number to the header nft names after it.
 var transport = map[int]struct {
@@ -435,8 +504,8 @@ func (f *formatter) payloadLHS(base expr.PayloadBase, off, size uint32) (lhs str
 			fields = ip6Fields
 		}
 		if f.l3 != "" {
+			f.kill(&f.l3dep)
 			if fl, ok := lookupField(fields, off, size); ok {
-				f.kill(&f.l3dep)
 				return f.l3 + " " + fl.name, fl, true
 			}
 		}
@@ -464,7 +533,7 @@ func (f *formatter) payloadLHS(base expr.PayloadBase, off, size uint32) (lhs str
 }
 
 func (f *formatter) payload(e *expr.Payload) {
-	lhs, fl, _ := f.payloadLHS(e.Base, e.Offset, e.Len)
+	lhs, fl, named := f.payloadLHS(e.Base, e.Offset, e.Len)
 	if e.OperationType == expr.PayloadWrite {
 		v, ok := f.setValue(e.SourceRegister, fl.kind)
 		if !ok {
@@ -477,6 +546,10 @@ func (f *formatter) payload(e *expr.Payload) {
 	g := f.load(e.DestRegister, lhs, fl.kind, int(e.Len))
 	if int(fl.size) > g.size {
 		g.full = int(fl.size)
+	}
+	if !named && e.Base == expr.PayloadBaseNetworkHeader && f.l3 != "" {
+		// Maybe a bit field (ip dscp): the mask that follows says which.
+		g.hdr, g.off = f.l3, e.Offset
 	}
 	switch lhs {
 	case "ether type":
@@ -647,6 +720,11 @@ func (f *formatter) masked(g *reg, op expr.CmpOp, data []byte) string {
 	if len(g.xor) > 0 && !allZero(g.xor) {
 		return g.lhs + " & " + hexBytes(g.mask) + " ^ " + hexBytes(g.xor) + " " + opSym(op) + " " + hexBytes(data)
 	}
+	if g.hdr != "" {
+		if s := bitfieldText(g, op, data); s != "" {
+			return s
+		}
+	}
 	switch g.kind {
 	case kindIPv4, kindIPv6:
 		// A prefix mask: ip saddr 10.0.0.0/12.
@@ -658,15 +736,18 @@ func (f *formatter) masked(g *reg, op expr.CmpOp, data []byte) string {
 			return g.lhs + " " + opText(op) + addrText(g.kind, pad(data, full)) + "/" + strconv.Itoa(bits)
 		}
 	case kindCtState, kindCtStatus, kindTCPFlags:
-		// ct state established,related: any of the mask's bits set.
-		if op == expr.CmpOpNeq && allZero(data) {
-			return g.lhs + " " + flagNames(g.kind, g.mask, ",")
+		// nft's bitmask forms: ct state established,related (any of them),
+		// tcp flags ! fin,syn (none of them), tcp flags syn / syn,ack (these
+		// of those).
+		m := flagNames(g.kind, g.mask, ",")
+		switch {
+		case op == expr.CmpOpNeq && allZero(data):
+			return g.lhs + " " + m
+		case op == expr.CmpOpEq && allZero(data):
+			return g.lhs + " ! " + m
+		case op == expr.CmpOpEq || op == expr.CmpOpNeq:
+			return g.lhs + " " + opText(op) + flagNames(g.kind, data, ",") + " / " + m
 		}
-		m := flagNames(g.kind, g.mask, " | ")
-		if strings.Contains(m, " | ") {
-			m = "(" + m + ")"
-		}
-		return g.lhs + " & " + m + " " + opSym(op) + " " + flagNames(g.kind, data, " | ")
 	}
 	return g.lhs + " & " + format(g.kind, g.mask) + " " + opSym(op) + " " + format(g.kind, data)
 }
@@ -1073,6 +1154,10 @@ var (
 	ctStateBits = []string{0: "invalid", 1: "established", 2: "related", 3: "new", 6: "untracked"}
 	ctStatBits  = []string{0: "expected", 1: "seen-reply", 2: "assured", 3: "confirmed", 4: "snat", 5: "dnat", 9: "dying"}
 	tcpBits     = []string{"fin", "syn", "rst", "psh", "ack", "urg", "ecn", "cwr"}
+	dscpNames   = map[uint64]string{0x00: "cs0", 0x08: "cs1", 0x10: "cs2", 0x18: "cs3", 0x20: "cs4", 0x28: "cs5", 0x30: "cs6", 0x38: "cs7",
+		0x01: "lephb", 0x0a: "af11", 0x0c: "af12", 0x0e: "af13", 0x12: "af21", 0x14: "af22", 0x16: "af23", 0x1a: "af31", 0x1c: "af32",
+		0x1e: "af33", 0x22: "af41", 0x24: "af42", 0x26: "af43", 0x2c: "va", 0x2e: "ef"}
+	ecnNames = map[uint64]string{0: "not-ect", 1: "ect1", 2: "ect0", 3: "ce"}
 )
 
 // format prints a right-hand side's bytes for a left-hand side of kind k;

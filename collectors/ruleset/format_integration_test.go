@@ -23,6 +23,9 @@ import (
 //   - queue: this kernel has no nft_queue, so the rule cannot be loaded;
 //   - ct mark set / ct ... set: google/nftables does not decode the ct
 //     expression's source register, so Text shows [ct];
+//   - ct original ip saddr (any ct key with a direction): google/nftables
+//     v0.3.0 reads the u8 NFTA_CT_DIRECTION as a u32, and GetRules fails
+//     for the whole chain ("attribute 3 is not a uint32");
 //   - xt match/target: nft cannot write them, and this nft (built with
 //     libxtables, no iptables installed) lists a rule's xt match as nothing
 //     at all ("accept" for xt match "comment" accept): addIptablesNftRules
@@ -33,6 +36,10 @@ table inet filt {
 	set pairs { type ipv4_addr . inet_service; elements = { 192.0.2.1 . 22 } }
 	set dyn { type ipv4_addr; flags dynamic,timeout; timeout 1m; }
 	map portv { type inet_service : verdict; elements = { 22 : accept } }
+	map svc { type ipv4_addr . inet_proto . inet_service : verdict; elements = { 10.96.0.10 . udp . 53 : goto sub } }
+	counter cnt { }
+	quota q { 100 mbytes }
+	ct helper ftp-std { type "ftp" protocol tcp; }
 	chain input {
 		type filter hook input priority 0; policy accept;
 		ct state established,related counter accept
@@ -81,6 +88,37 @@ table inet filt {
 		meta mark set 0x00000002
 		notrack
 		continue
+		meta mark set meta mark | 0x00004000
+		meta mark set meta mark & 0xffff00ff
+		meta mark set ct mark
+		ip daddr . meta l4proto . th dport vmap @svc
+		tcp flags & (syn | ack) == syn counter
+		log
+		log level debug flags tcp sequence,options
+		log flags all
+		counter name "cnt"
+		quota name "q"
+		tcp dport 21 ct helper set "ftp-std"
+		quota over 100 mbytes drop
+		ct count over 10 drop
+		add @dyn { ip saddr }
+		meta nftrace set 1
+		ct direction original counter
+		ct l3proto ipv4 counter
+		ct protocol tcp counter
+		meta skgid 100 counter
+		meta cpu 1 counter
+		iifgroup 2 counter
+		ip dscp cs1 counter
+		ip length > 1000 counter
+		tcp flags & (fin | syn) == 0 counter
+		tcp flags != syn / syn,ack counter
+		ct state & (established | related) == established counter
+		ip6 dscp ef counter
+		ip ecn ce counter
+		ip6 flowlabel 1234 counter
+		ip version 4 counter
+		ip hdrlength 5 counter
 	}
 	chain sub {
 		goto sub2
@@ -99,6 +137,9 @@ table ip nat {
 		type nat hook postrouting priority 100;
 		oifname "eth0" masquerade
 		oifname "eth1" masquerade random
+		oifname "eth2" meta l4proto tcp masquerade to :1024-2048
+		ip daddr 1.2.3.5 snat to 5.6.7.9 persistent
+		ip daddr 1.2.3.6 snat to 5.6.7.10 random,fully-random,persistent
 		ip daddr 1.2.3.4 snat to 5.6.7.8
 	}
 	chain pre {
