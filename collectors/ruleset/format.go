@@ -1031,6 +1031,8 @@ func (f *formatter) rejectText(e *expr.Reject) string {
 		}
 		return "reject with icmpx " + name(icmpxCodes, e.Code)
 	case 0: // NFT_REJECT_ICMP_UNREACH, icmp or icmpv6 by the family
+		// In inet tables it needs meta nfproto before it, which nft hides.
+		f.kill(&f.l3dep)
 		if f.l3 == "ip6" {
 			if e.Code == 4 && f.family == nftables.TableFamilyIPv6 {
 				return "reject"

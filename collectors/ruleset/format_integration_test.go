@@ -119,6 +119,15 @@ table inet filt {
 		ip6 flowlabel 1234 counter
 		ip version 4 counter
 		ip hdrlength 5 counter
+		ip saddr 192.0.2.9 reject with icmp port-unreachable
+		ip6 saddr 2001:db8::9 reject with icmpv6 admin-prohibited
+		meta nfproto ipv4 reject with icmp host-unreachable
+		meta nfproto ipv6 reject with icmpv6 port-unreachable
+		reject with icmpx host-unreachable
+		meta l4proto tcp reject with tcp reset
+		iifname "lo" oifname != "lo" ct state related,established counter accept
+		ip daddr 172.17.0.2 iifname != "docker0" oifname "docker0" tcp dport 80 counter accept
+		udp dport 53 meta mark set 0x00000001 counter
 	}
 	chain sub {
 		goto sub2

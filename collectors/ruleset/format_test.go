@@ -237,6 +237,10 @@ func TestText(t *testing.T) {
 		{"reject ip", ipv4, []expr.Any{&expr.Reject{Type: 0, Code: 3}}, "reject"},
 		{"reject ip host-unreachable", ipv4, []expr.Any{&expr.Reject{Type: 0, Code: 1}}, "reject with icmp host-unreachable"},
 		{"reject ip6", ipv6, []expr.Any{&expr.Reject{Type: 0, Code: 4}}, "reject"},
+		{"reject inet icmp hides nfproto", inet, []expr.Any{ld(expr.MetaKeyNFPROTO), eq([]byte{2}), &expr.Reject{Type: 0, Code: 1}},
+			"reject with icmp host-unreachable"},
+		{"reject inet icmpv6", inet, []expr.Any{ld(expr.MetaKeyNFPROTO), eq([]byte{10}), &expr.Reject{Type: 0, Code: 4}},
+			"reject with icmpv6 port-unreachable"},
 		{"reject ip6 admin-prohibited", ipv6, []expr.Any{&expr.Reject{Type: 0, Code: 1}}, "reject with icmpv6 admin-prohibited"},
 
 		// nat
