@@ -88,6 +88,7 @@ type formatter struct {
 	l4     int      // transport protocol number, -1 unknown
 	l3dep  int      // index in out of the pending network dependency, -1 none
 	l4dep  int      // index in out of the pending transport dependency, -1 none
+	depth  int      // nesting of dynset statements, bounded against cycles
 }
 
 // Text renders a rule's expressions as nft(8) lists them (nft list chain), as far as
@@ -96,7 +97,15 @@ type formatter struct {
 // appears as `[kind]` (e.g. `[exthdr]`), never dropped silently, and it never panics
 // on any input.
 func Text(family nftables.TableFamily, exprs []expr.Any) string {
-	f := &formatter{family: family, regs: map[uint32]*reg{}, l4: -1, l3dep: -1, l4dep: -1}
+	return text(family, exprs, 0)
+}
+
+// maxDepth bounds dynset statements inside dynset statements: nft nests
+// one; hand-built expressions could nest themselves.
+const maxDepth = 4
+
+func text(family nftables.TableFamily, exprs []expr.Any, depth int) string {
+	f := &formatter{family: family, regs: map[uint32]*reg{}, l4: -1, l3dep: -1, l4dep: -1, depth: depth}
 	switch family {
 	case nftables.TableFamilyIPv4:
 		f.l3 = "ip"
@@ -246,39 +255,17 @@ func (f *formatter) expr(exprs []expr.Any, i int) int {
 	case *expr.Limit:
 		f.emit(limitText(e))
 	case *expr.Quota:
-		s := "quota "
-		if e.Over {
-			s += "over "
-		}
-		s += byteUnits(e.Bytes)
-		if e.Consumed > 0 {
-			s += " used " + byteUnits(e.Consumed)
-		}
-		f.emit(s)
+		f.emit(quotaText(e))
 	case *expr.Connlimit:
-		s := "ct count "
-		if e.Flags&1 != 0 { // NFT_CONNLIMIT_F_INV
-			s += "over "
-		}
-		f.emit(s + strconv.FormatUint(uint64(e.Count), 10))
+		f.emit(connlimitText(e))
 	case *expr.Reject:
 		f.emit(f.rejectText(e))
 	case *expr.NAT:
 		f.emit(f.natText(e))
 	case *expr.Masq:
-		s := "masquerade"
-		if e.ToPorts {
-			s += " to :" + f.portRange(e.RegProtoMin, e.RegProtoMax)
-		}
-		f.emit(s + natFlags(e.Random, e.FullyRandom, e.Persistent))
+		f.emit(f.masqText(e))
 	case *expr.Redir:
-		s := "redirect"
-		if e.RegisterProtoMin != 0 {
-			s += " to :" + f.portRange(e.RegisterProtoMin, e.RegisterProtoMax)
-		}
-		f.emit(s + natFlags(e.Flags&expr.NF_NAT_RANGE_PROTO_RANDOM != 0,
-			e.Flags&expr.NF_NAT_RANGE_PROTO_RANDOM_FULLY != 0,
-			e.Flags&expr.NF_NAT_RANGE_PERSISTENT != 0))
+		f.emit(f.redirText(e))
 	case *expr.Notrack:
 		f.emit("notrack")
 	case *expr.Match:
@@ -583,9 +570,16 @@ var ctKeys = map[expr.CtKey]loadKey{
 
 func (f *formatter) ct(e *expr.Ct) {
 	c, ok := ctKeys[e.Key]
+	if ok && e.SourceRegister {
+		if v, known := f.setValue(e.Register, c.kind); known {
+			f.emit("ct " + c.name + " set " + v)
+			return
+		}
+	}
 	if !ok || e.SourceRegister || e.Register == 0 {
-		// ct KEY set: google/nftables does not decode the source register,
-		// so the value set is unknown.
+		// google/nftables v0.3.0 decodes a ct set (ct mark set ...) as a
+		// load into register 0: it does not read the source register, so
+		// the value set is unknown.
 		f.emit(kindName(e))
 		return
 	}
@@ -831,7 +825,7 @@ func (f *formatter) dynset(e *expr.Dynset) {
 	key := f.concat(e.SrcRegKey)
 	ops := map[uint32]string{0: "add", 1: "update", 2: "delete"}
 	op, ok := ops[e.Operation]
-	if key == "" || !ok {
+	if key == "" || !ok || f.depth >= maxDepth {
 		f.emit(kindName(e))
 		return
 	}
@@ -840,7 +834,7 @@ func (f *formatter) dynset(e *expr.Dynset) {
 		in += " timeout " + durationText(e.Timeout)
 	}
 	if len(e.Exprs) > 0 {
-		in += " " + Text(f.family, e.Exprs)
+		in += " " + text(f.family, e.Exprs, f.depth+1)
 	}
 	f.emit(op + " @" + e.SetName + " { " + in + " }")
 }
@@ -968,6 +962,26 @@ func logText(e *expr.Log) string {
 		s += " flags ether"
 	}
 	return s
+}
+
+func quotaText(e *expr.Quota) string {
+	s := "quota "
+	if e.Over {
+		s += "over "
+	}
+	s += byteUnits(e.Bytes)
+	if e.Consumed > 0 {
+		s += " used " + byteUnits(e.Consumed)
+	}
+	return s
+}
+
+func connlimitText(e *expr.Connlimit) string {
+	s := "ct count "
+	if e.Flags&1 != 0 { // NFT_CONNLIMIT_F_INV
+		s += "over "
+	}
+	return s + strconv.FormatUint(uint64(e.Count), 10)
 }
 
 func limitText(e *expr.Limit) string {
@@ -1117,6 +1131,25 @@ func (f *formatter) portRange(min, max uint32) string {
 	return s
 }
 
+func (f *formatter) masqText(e *expr.Masq) string {
+	s := "masquerade"
+	if e.ToPorts {
+		s += " to :" + f.portRange(e.RegProtoMin, e.RegProtoMax)
+	}
+	return s + natFlags(e.Random, e.FullyRandom, e.Persistent)
+}
+
+func (f *formatter) redirText(e *expr.Redir) string {
+	s := "redirect"
+	if e.RegisterProtoMin != 0 {
+		s += " to :" + f.portRange(e.RegisterProtoMin, e.RegisterProtoMax)
+	}
+	return s + natFlags(e.Flags&expr.NF_NAT_RANGE_PROTO_RANDOM != 0,
+		e.Flags&expr.NF_NAT_RANGE_PROTO_RANDOM_FULLY != 0,
+		e.Flags&expr.NF_NAT_RANGE_PERSISTENT != 0)
+}
+
+// natFlags are the flags nft writes after a nat statement, in its order.
 func natFlags(random, fully, persistent bool) string {
 	var fl []string
 	if random {

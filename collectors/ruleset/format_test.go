@@ -197,6 +197,8 @@ func TestText(t *testing.T) {
 		{"ct status", inet, []expr.Any{ctLoad(expr.CtKeySTATUS), mask(host32(32)), cmpOp(expr.CmpOpNeq, host32(0))}, "ct status dnat"},
 		{"ct mark", inet, []expr.Any{ctLoad(expr.CtKeyMARK), eq(host32(16))}, "ct mark 0x00000010"},
 		{"ct original saddr", ipv4, []expr.Any{ctLoad(expr.CtKeySRC), eq(ip("10.1.2.3"))}, "ct original ip saddr 10.1.2.3"},
+		{"ct mark set meta mark", inet, []expr.Any{ld(expr.MetaKeyMARK), &expr.Ct{Key: expr.CtKeyMARK, SourceRegister: true, Register: 1}},
+			"ct mark set meta mark"},
 		{"notrack", inet, []expr.Any{&expr.Notrack{}}, "notrack"},
 
 		// statements
@@ -339,6 +341,11 @@ func TestTextGarbage(t *testing.T) {
 		{"log level out of range", []expr.Any{&expr.Log{Key: 1 << 5, Level: 99}}, "log level 99"},
 		{"unknown objref", []expr.Any{&expr.Objref{Type: 99, Name: "x"}}, "[objref]"},
 		{"dynset without a key", []expr.Any{&expr.Dynset{SetName: "s"}}, "[dynset]"},
+		{"dynset inside itself", func() []expr.Any {
+			d := &expr.Dynset{SrcRegKey: 1, SetName: "s"}
+			d.Exprs = []expr.Any{nh(12, 4), d}
+			return []expr.Any{nh(12, 4), d}
+		}(), "add @s { ip saddr add @s { ip saddr add @s { ip saddr add @s { ip saddr [dynset] } } } }"},
 	})
 }
 
