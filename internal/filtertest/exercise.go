@@ -33,7 +33,11 @@ func Exercise(b filter.Backend, logf func(format string, args ...any)) (err erro
 	if err != nil {
 		return err
 	}
-	m := &filter.Manager{Backend: b, Revert: 1500 * time.Millisecond}
+	// The deadline leaves room for a slow machine between the apply and
+	// the datagrams that must be dropped: under qemu's TCG on a loaded
+	// host 1.5 s was once not enough (the rule was reverted before they
+	// were sent).
+	m := &filter.Manager{Backend: b, Revert: 3 * time.Second}
 	srv, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		return err
@@ -95,7 +99,7 @@ func Exercise(b filter.Backend, logf func(format string, args ...any)) (err erro
 	if err := expect("pending drop rule", 5, 0); err != nil {
 		return err
 	}
-	if err := waitRules(b, 5*time.Second, func(rs []model.Rule) bool { return len(rs) == len(start) }); err != nil {
+	if err := waitRules(b, m.Revert+5*time.Second, func(rs []model.Rule) bool { return len(rs) == len(start) }); err != nil {
 		return fmt.Errorf("unconfirmed add not reverted: %w", err)
 	}
 	if err := expect("reverted", 5, 5); err != nil {
@@ -137,7 +141,7 @@ func Exercise(b filter.Backend, logf func(format string, args ...any)) (err erro
 	if err := expect("pending enable", 3, 0); err != nil {
 		return err
 	}
-	if err := waitRules(b, 5*time.Second, func(rs []model.Rule) bool {
+	if err := waitRules(b, m.Revert+5*time.Second, func(rs []model.Rule) bool {
 		for _, r := range rs {
 			if r.ID == id {
 				return !r.Enabled && r.PendingTxn == 0
