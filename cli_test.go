@@ -220,7 +220,7 @@ func TestSnapshotCommand(t *testing.T) {
 	}
 	m := validateSnapshot(t, []byte(out))
 	states := collectorStates(m)
-	for _, name := range []string{"sockets", "counters", "sysctl", "qdisc", "links", "conntrack", "filters"} {
+	for _, name := range []string{"sockets", "counters", "sysctl", "qdisc", "links", "conntrack", "filters", "nftables"} {
 		if !strings.HasPrefix(states[name], "ok") {
 			t.Errorf("collector %s: %q", name, states[name])
 		}

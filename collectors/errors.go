@@ -2,6 +2,7 @@ package collectors
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"syscall"
 
@@ -32,4 +33,19 @@ func Classify(err error) model.CollectorState {
 	default:
 		return model.StateError
 	}
+}
+
+// NetlinkError wraps err, from netlink operation op (a request or a
+// dump), so that Classify tells a missing CAP_NET_ADMIN (EPERM) and a
+// kernel without the subsystem (EPROTONOSUPPORT, EAFNOSUPPORT; absent
+// says what is missing: "no nf_tables in this kernel") from other
+// failures, each named in the message.
+func NetlinkError(op, absent string, err error) error {
+	switch {
+	case errors.Is(err, syscall.EPERM), errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("%s: needs CAP_NET_ADMIN: %w: %w", op, ErrPermission, err)
+	case errors.Is(err, syscall.EPROTONOSUPPORT), errors.Is(err, syscall.EAFNOSUPPORT):
+		return fmt.Errorf("%s: %s: %w: %w", op, absent, ErrNotSupported, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
 }

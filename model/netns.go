@@ -54,6 +54,7 @@ func (u NetNSUpdate) apply(s *Store, snap *Snapshot) {
 	s.setFlows(snap, []Flow{}, nil)
 	snap.Sysctls = []Sysctl{}
 	snap.Conntrack, snap.Capture, snap.Rules, snap.SysctlChanges = ConntrackStats{}, CaptureStats{}, nil, nil
+	snap.IPsec, snap.NFTables = IPsec{}, NFTables{}
 	// Counters: every collector's set goes but the drop monitor's.
 	var sets [][]Counter
 	for name, set := range s.bySet {

@@ -61,6 +61,9 @@ type Snapshot struct {
 	// IPsec is the xfrm state: SAs and policies, never their keys; zero
 	// until the ipsec collector has run.
 	IPsec IPsec `json:"ipsec,omitzero"`
+	// NFTables is the nftables ruleset outside netlens's own table, read
+	// only; zero until the nftables collector has run.
+	NFTables NFTables `json:"nftables,omitzero"`
 	// NetNS is the network namespace every section was read in; nil for
 	// netlens's own.
 	NetNS *NetNS `json:"netns,omitempty"`

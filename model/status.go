@@ -51,5 +51,6 @@ const (
 	CollectorConntrack = "conntrack"
 	CollectorFilters   = "filters"
 	CollectorCapture   = "capture"
-	CollectorIPsec     = "ipsec" // SAs and policies over NETLINK_XFRM
+	CollectorIPsec     = "ipsec"    // SAs and policies over NETLINK_XFRM
+	CollectorNFTables  = "nftables" // the ruleset outside netlens's own table, read only
 )

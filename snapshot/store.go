@@ -46,6 +46,9 @@ func DiffStore(a, b model.Snapshot) *model.Store {
 	if !b.IPsec.At.IsZero() {
 		s.Publish(model.IPsecUpdate{IPsec: b.IPsec})
 	}
+	if !b.NFTables.At.IsZero() {
+		s.Publish(model.NFTablesUpdate{NFTables: b.NFTables})
+	}
 	for _, c := range b.Collectors {
 		s.Publish(model.StatusUpdate{Status: c})
 	}

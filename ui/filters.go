@@ -83,6 +83,11 @@ type filtersPage struct {
 	// "confirmed elsewhere".
 	confirming bool
 	pol        policyChoice
+
+	// sys is the other view (v): the nftables ruleset outside netlens's
+	// table, read only; showSys says it is on screen.
+	sys     *nftView
+	showSys bool
 }
 
 // pendingTxn is a change applied with a revert deadline.
@@ -94,7 +99,7 @@ type pendingTxn struct {
 }
 
 func newFiltersPage(c Common, deps []string, ctl FilterControl, now func() time.Time) *filtersPage {
-	p := &filtersPage{ctl: ctl, now: now}
+	p := &filtersPage{ctl: ctl, now: now, sys: newNFTView(c, []string{model.CollectorNFTables})}
 	p.Common, p.deps = c, deps
 	cols := []column{
 		frID:      {title: "ID", width: 4, right: true},
@@ -124,7 +129,24 @@ func newFiltersPage(c Common, deps []string, ctl FilterControl, now func() time.
 func (p *filtersPage) Title() string { return "Filters" }
 
 // SetSnapshot implements page.
-func (p *filtersPage) SetSnapshot(s model.Snapshot) { p.setSnapshot(p, s) }
+func (p *filtersPage) SetSnapshot(s model.Snapshot) {
+	p.setSnapshot(p, s)
+	p.sys.SetSnapshot(s)
+}
+
+// SetFilter implements page: the filter applies to both views.
+func (p *filtersPage) SetFilter(f string) {
+	p.listBase.SetFilter(f)
+	p.sys.SetFilter(f)
+}
+
+// ClosePane implements paneCloser for the view shown.
+func (p *filtersPage) ClosePane() bool {
+	if p.showSys {
+		return p.sys.ClosePane()
+	}
+	return p.listBase.ClosePane()
+}
 
 // Sync implements page.
 func (p *filtersPage) Sync() {
@@ -140,6 +162,9 @@ func (p *filtersPage) Sync() {
 		p.followPending()
 	}
 	p.sync(p)
+	if p.showSys {
+		p.sys.Sync()
+	}
 }
 
 // followPending notices the end of the change this UI applied: confirmed
@@ -195,6 +220,7 @@ func (p *filtersPage) CapturesKeys() bool { return p.mode != modeRules }
 func (p *filtersPage) SetSize(w, h int) {
 	p.pageH = h
 	p.listBase.SetSize(w, max(h-filtersInfoLines-1, 1))
+	p.sys.SetSize(w, max(h-1, 1)) // under the views line
 }
 
 // filtersMsg is a result for the Filters tab, delivered to it whichever
@@ -307,13 +333,31 @@ func (p *filtersPage) Update(msg tea.Msg) (page, tea.Cmd) {
 			}
 			return p, nil
 		}
+		if key.Matches(msg, p.Keys.View) {
+			p.showSys = !p.showSys
+			p.Sync()
+			return p, nil
+		}
+		if p.showSys {
+			p.sys.update(msg)
+			return p, nil
+		}
 		return p, p.rulesKey(msg)
 	case tea.MouseClickMsg:
+		if p.showSys && p.mode == modeRules {
+			msg.Y-- // the views line
+			p.sys.handleMouse(msg)
+			return p, nil
+		}
 		if p.mode == modeRules {
 			msg.Y -= filtersInfoLines
 			p.handleMouse(msg)
 		}
 	case tea.MouseMsg:
+		if p.showSys && p.mode == modeRules {
+			p.sys.handleMouse(msg)
+			return p, nil
+		}
 		if p.mode == modeRules {
 			p.handleMouse(msg)
 		}
@@ -694,6 +738,9 @@ func (p *filtersPage) View() string {
 	case modeLog:
 		return p.log.view(p.Styles, p.Width, p.pageH)
 	}
+	if p.showSys {
+		return p.viewsLine() + "\n" + p.sys.View()
+	}
 	s := p.Styles
 	n := p.count()
 	on := 0
@@ -952,10 +999,34 @@ func ruleRef(r model.Rule) string {
 	return "rule " + ruleID(&r)
 }
 
+// viewsLine names the two views, the one shown in brackets.
+func (p *filtersPage) viewsLine() string {
+	names := []string{"netlens rules " + itoa(len(p.rules)), "nftables " + itoa(p.sys.ruleCount())}
+	cur := 0
+	if p.showSys {
+		cur = 1
+	}
+	var b strings.Builder
+	for i, n := range names {
+		if i > 0 {
+			b.WriteString("  ")
+		}
+		if i == cur {
+			b.WriteString("[" + n + "]")
+		} else {
+			b.WriteString(" " + n + " ")
+		}
+	}
+	return p.Styles.Dim.Render(fitString(b.String()+"   (v: next view)", p.Width))
+}
+
 // ShortHelp implements page.
 func (p *filtersPage) ShortHelp() []key.Binding {
 	k := p.Keys
-	return []key.Binding{k.RuleToggle, k.RuleAdd, k.RuleEdit, k.RuleDelete, k.RuleConfirm, k.RulePolicy}
+	if p.showSys {
+		return []key.Binding{k.shortView, k.Details}
+	}
+	return []key.Binding{k.RuleToggle, k.RuleAdd, k.RuleEdit, k.RuleDelete, k.RuleConfirm, k.RulePolicy, k.shortView}
 }
 
 // FullHelp implements page.
@@ -965,7 +1036,7 @@ func (p *filtersPage) FullHelp() [][]key.Binding {
 	if p.hasLog() {
 		last = k.RuleLog
 	}
-	return [][]key.Binding{{k.RuleToggle, k.RuleAdd, k.RuleEdit, k.RuleDelete, k.RuleConfirm, k.RulePolicy, last}}
+	return [][]key.Binding{{k.RuleToggle, k.RuleAdd, k.RuleEdit, k.RuleDelete, k.RuleConfirm, k.RulePolicy, last, k.View}}
 }
 
 // countdownMsg is a tick of the pending change's countdown.
@@ -1035,7 +1106,8 @@ func (p *filtersPage) HelpLines(width int) []string {
 		fitString(" one that would cut your SSH session or established connections asks again", width),
 		fitString(" (Y or y twice). Foreign rules (id fN: nft handle N) are shown, never changed.", width),
 		fitString(" P sets a hook's default policy (what no rule decides): a DROP policy is guarded", width),
-		fitString(" and undone at its deadline unless c keeps it, like a dropping rule.", width)}
+		fitString(" and undone at its deadline unless c keeps it, like a dropping rule.", width),
+		fitString(" v: the rest of the nftables ruleset, read only (rule counters, rates, policies).", width)}
 }
 
 // withPacketLog gives the page the packet log control (nil: none).

@@ -18,6 +18,7 @@ import (
 	"netlens/collectors/netns"
 	"netlens/collectors/procnet"
 	"netlens/collectors/qdisc"
+	"netlens/collectors/ruleset"
 	"netlens/collectors/sockets"
 	"netlens/collectors/sysctl"
 	"netlens/collectors/xfrm"
@@ -86,6 +87,7 @@ const (
 	Capture   = capture.Name
 	DropTrace = droptrace.Name
 	IPsec     = xfrm.Name
+	NFTables  = ruleset.Name
 )
 
 // DropsDeps are the collectors behind the Drops tab and `netlens drops`.
@@ -125,6 +127,9 @@ func Specs(cfg Config) ([]collectors.Spec, error) {
 	add(Conntrack, func() collectors.Collector { return conntrack.New(conntrack.Config{NetNS: cfg.NetNS}) }, max(conntrack.DefaultInterval, cfg.Refresh))
 	// IPsec SAs and policies: two dumps, a few hundred bytes per entry.
 	add(IPsec, func() collectors.Collector { return xfrm.New(xfrm.Options{NetNS: cfg.NetNS}) }, cfg.Refresh)
+	// The nftables ruleset outside netlens's table (read only): a few
+	// dumps, one per chain; rates need the refresh.
+	add(NFTables, func() collectors.Collector { return ruleset.New(ruleset.Options{NetNS: cfg.NetNS}) }, cfg.Refresh)
 	// Sysctls change rarely and a full walk reads ~1,000 files.
 	add(Sysctl, func() collectors.Collector {
 		c := sysctl.New("/proc/sys")

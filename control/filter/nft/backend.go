@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"sync"
 	"syscall"
@@ -91,13 +90,7 @@ func (b *Backend) ReadOnly() string { return "" }
 func (b *Backend) Close() error { return nil }
 
 func classify(op string, err error) error {
-	switch {
-	case errors.Is(err, unix.EPERM), errors.Is(err, os.ErrPermission):
-		return fmt.Errorf("%s: needs CAP_NET_ADMIN: %w: %w", op, collectors.ErrPermission, err)
-	case errors.Is(err, unix.EPROTONOSUPPORT), errors.Is(err, unix.EAFNOSUPPORT):
-		return fmt.Errorf("%s: no nf_tables in this kernel: %w: %w", op, collectors.ErrNotSupported, err)
-	}
-	return fmt.Errorf("%s: %w", op, err)
+	return collectors.NetlinkError(op, "no nf_tables in this kernel", err)
 }
 
 func (b *Backend) conn() *nftables.Conn {

@@ -1,0 +1,112 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+
+	"netlens/model"
+)
+
+// nftFixture is a ruleset as iptables-nft and an nft file leave it: a
+// filter table with a base chain (policy drop) jumping to a regular one,
+// rules with and without counters.
+func nftFixture() model.NFTables {
+	return model.NFTables{At: t0, Tables: 2, Chains: []model.NFTChain{
+		{Family: "inet", Table: "fw", Name: "input", Type: "filter", Hook: "input", Priority: 0, Policy: "drop", Rules: []model.NFTRule{
+			{Handle: 4, Text: "ct state established,related counter accept", Verdict: "accept", Counter: true, Packets: 9000, Bytes: 800000, Delta: 30, Rate: 30},
+			{Handle: 5, Text: "tcp dport 22 accept", Verdict: "accept"},
+			{Handle: 6, Text: "jump ssh_guard", Verdict: "jump ssh_guard"},
+		}},
+		{Family: "inet", Table: "fw", Name: "ssh_guard", Rules: []model.NFTRule{
+			{Handle: 8, Text: "ip saddr 10.9.0.0/16 counter drop", Verdict: "drop", Counter: true, Packets: 120, Bytes: 7200, Delta: 12, Rate: 12},
+		}},
+		{Family: "ip", Table: "nat", Name: "POSTROUTING", Type: "nat", Hook: "postrouting", Priority: 100, Policy: "accept", Rules: []model.NFTRule{
+			{Handle: 3, Text: "oifname \"eth0\" counter masquerade", Counter: true, Packets: 5, Bytes: 300},
+		}},
+	}}
+}
+
+// nftRows is rows(a) without the table's header line (the views line
+// above the summary moves it into what rows returns).
+func nftRows(a *App) []string {
+	r := rows(a)
+	if len(r) > 0 && strings.HasPrefix(r[0], "Table") {
+		r = r[1:]
+	}
+	return r
+}
+
+// TestNFTablesView: v on the Filters tab shows the ruleset outside
+// netlens's table, a row per rule (its counter, or - without one) and
+// per base chain's policy, sorts by packets, filters, and the details
+// pane tells a rule without a counter.
+func TestNFTablesView(t *testing.T) {
+	store := fixtureStore()
+	store.Publish(model.NFTablesUpdate{NFTables: nftFixture()})
+	a := newTestApp(t, store, Options{}, 140, 30)
+	send(a, "4", "v")
+	s := screen(a)
+	for _, want := range []string{"[nftables 5]", "2 tables, 3 chains, 5 rules (read only)", "input (input 0)", "POSTROUTING (post"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("no %q:\n%s", want, s)
+		}
+	}
+	r := nftRows(a)
+	// In order: input's three rules and its policy, ssh_guard's rule,
+	// POSTROUTING's rule and its policy.
+	if len(r) != 7 {
+		t.Fatalf("%d rows, want 7:\n%s", len(r), s)
+	}
+	checks := []struct {
+		row  int
+		want []string
+	}{
+		{0, []string{"inet fw", "4", "ct state established,related counter accept", "accept", "9000", "30"}},
+		{1, []string{"tcp dport 22 accept", "-"}},
+		{3, []string{"policy (what no rule decided)", "drop"}},
+		{4, []string{"ssh_guard", "ip saddr 10.9.0.0/16 counter drop", "drop", "120", "12"}},
+		{6, []string{"POSTROUTING", "policy", "accept"}},
+	}
+	for _, c := range checks {
+		for _, w := range c.want {
+			if !strings.Contains(r[c.row], w) {
+				t.Errorf("row %d %q: no %q", c.row, r[c.row], w)
+			}
+		}
+	}
+	// Sort by packets (o cycles order -> packets): the busiest first.
+	send(a, "o")
+	if r := nftRows(a); !strings.Contains(r[0], "established") || !strings.Contains(r[1], "10.9.0.0/16") {
+		t.Errorf("by packets: %q", r)
+	}
+	// The filter applies to this view.
+	send(a, "/")
+	for _, k := range "masquerade" {
+		send(a, string(k))
+	}
+	send(a, "enter")
+	if r := nftRows(a); len(r) != 1 || !strings.Contains(r[0], "masquerade") {
+		t.Errorf("filter masquerade: %q", r)
+	}
+	send(a, "esc")
+	// Details of a rule without a counter.
+	send(a, "o", "o", "home", "down", "enter") // back to the order; the second row
+	if s := screen(a); !strings.Contains(s, "no counter expression") || !strings.Contains(s, "tcp dport 22 accept # handle 5") {
+		t.Errorf("details of a rule without a counter:\n%s", s)
+	}
+	// v again: netlens's own rules.
+	send(a, "esc", "v")
+	if s := screen(a); !strings.Contains(s, "rules, 0 on, in evaluation order") || strings.Contains(s, "[nftables") {
+		t.Errorf("v did not return to netlens's rules:\n%s", s)
+	}
+}
+
+// TestNFTablesViewNotRead: before the collector has reported the view
+// says it waits for it.
+func TestNFTablesViewNotRead(t *testing.T) {
+	a := newTestApp(t, fixtureStore(), Options{}, 100, 24)
+	send(a, "4", "v")
+	if s := screen(a); !strings.Contains(s, "nftables: waiting for the first sample") {
+		t.Errorf("no word that the ruleset is not read:\n%s", s)
+	}
+}
