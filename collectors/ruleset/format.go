@@ -47,7 +47,7 @@ const (
 	kindICMPType               // icmp type names
 	kindICMPv6Type             // icmpv6 type names
 	kindAddrType               // fib type: local, unicast...
-	kindFibPresent             // fib ... present: missing/exists
+	kindPresent                // fib, tcp option, exthdr presence: missing/exists
 	kindDSCP                   // dscp names: cs1, af41, ef
 	kindECN                    // ecn names: not-ect, ect1, ect0, ce
 )
@@ -222,6 +222,10 @@ func (f *formatter) expr(exprs []expr.Any, i int) int {
 		f.ct(e)
 	case *expr.Fib:
 		f.fib(e)
+	case *expr.Exthdr:
+		f.exthdr(e)
+	case *expr.Numgen:
+		f.numgen(e)
 	case *expr.Immediate:
 		if e.Register == 0 {
 			// Data into the verdict register is no verdict nft could write.
@@ -238,8 +242,11 @@ func (f *formatter) expr(exprs []expr.Any, i int) int {
 			return 0
 		}
 		g := *src
-		if g.kind == kindBEInt {
-			g.kind = kindHostInt // the value is in host order now
+		switch {
+		case e.Op == expr.ByteorderNtoh && g.kind == kindBEInt:
+			g.kind = kindHostInt
+		case e.Op == expr.ByteorderHton && g.kind == kindHostInt:
+			g.kind = kindBEInt
 		}
 		f.regs[slot(e.DestRegister)] = &g
 	case *expr.Cmp:
@@ -626,9 +633,87 @@ func (f *formatter) fib(e *expr.Fib) {
 		return
 	}
 	if e.FlagPRESENT {
-		k = kindFibPresent
+		k = kindPresent
 	}
 	f.load(e.Register, "fib "+strings.Join(in, " . ")+" "+res, k, 4)
+}
+
+// tcpOptions are the TCP options nft names, with their fields past the
+// common kind and length, by offset.
+var tcpOptions = map[uint8]struct {
+	name   string
+	fields []field
+}{
+	0: {"eol", nil},
+	1: {"nop", nil},
+	2: {"maxseg", []field{{"size", 2, 2, kindBEInt}}},
+	3: {"window", []field{{"count", 2, 1, kindBEInt}}},
+	4: {"sack-perm", nil},
+	5: {"sack", nil},
+	8: {"timestamp", []field{{"tsval", 2, 4, kindBEInt}, {"tsecr", 6, 4, kindBEInt}}},
+}
+
+// ip6Exthdrs are the IPv6 extension headers nft names, by next header.
+var ip6Exthdrs = map[uint8]string{0: "hbh", 43: "rt", 44: "frag", 60: "dst", 135: "mh"}
+
+// exthdr renders the tcp option and IPv6 extension header matches nft
+// writes: tcp option maxseg size 1400, tcp option sack-perm exists,
+// exthdr frag exists, tcp option maxseg size set 1360.
+func (f *formatter) exthdr(e *expr.Exthdr) {
+	present := e.Flags&1 != 0 // NFT_EXTHDR_F_PRESENT
+	var lhs string
+	fl := field{kind: kindPresent, size: 1}
+	switch e.Op {
+	case expr.ExthdrOpTcpopt:
+		opt, ok := tcpOptions[e.Type]
+		if !ok {
+			break
+		}
+		lhs = "tcp option " + opt.name
+		if present {
+			break
+		}
+		fields := append([]field{{"kind", 0, 1, kindBEInt}, {"length", 1, 1, kindBEInt}}, opt.fields...)
+		if fl, ok = lookupField(fields, e.Offset, e.Len); ok && fl.size == e.Len {
+			lhs += " " + fl.name
+		} else {
+			lhs = ""
+		}
+	case expr.ExthdrOpIpv6:
+		if name, ok := ip6Exthdrs[e.Type]; ok && present {
+			lhs = "exthdr " + name
+			if f.l3 == "ip6" {
+				f.kill(&f.l3dep)
+			}
+		}
+	}
+	switch {
+	case lhs == "":
+		f.emit(kindName(e))
+	case e.SourceRegister != 0:
+		if v, ok := f.setValue(e.SourceRegister, fl.kind); ok && !present {
+			f.emit(lhs + " set " + v)
+		} else {
+			f.emit(kindName(e))
+		}
+	default:
+		f.load(e.DestRegister, lhs, fl.kind, int(fl.size))
+	}
+}
+
+// numgen loads nft's number generator: numgen random mod 2.
+func (f *formatter) numgen(e *expr.Numgen) {
+	types := map[uint32]string{0: "inc", 1: "random"} // NFT_NG_*
+	t, ok := types[e.Type]
+	if !ok {
+		f.emit(kindName(e))
+		return
+	}
+	lhs := "numgen " + t + " mod " + strconv.FormatUint(uint64(e.Modulus), 10)
+	if e.Offset != 0 {
+		lhs += " offset " + strconv.FormatUint(uint64(e.Offset), 10)
+	}
+	f.load(e.Register, lhs, kindHostInt, 4)
 }
 
 func (f *formatter) bitwise(e *expr.Bitwise) {
@@ -1256,7 +1341,7 @@ func format(k kind, data []byte) string {
 		if (k == kindTCPFlags && len(data) == 1) || (k != kindTCPFlags && len(data) == 4) {
 			return flagNames(k, data, ",")
 		}
-	case kindFibPresent:
+	case kindPresent:
 		if n, ok := uintHost(data); ok {
 			if n == 0 {
 				return "missing"
