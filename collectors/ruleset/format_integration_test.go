@@ -213,7 +213,8 @@ table ip6 f6 {
 }
 `
 
-// nftRuleLine matches a rule line of nft -a list ruleset.
+// nftHandle finds a rule line's handle in nft -a list ruleset; nftCounter
+// its counter's figures, which Text leaves out.
 var (
 	nftHandle  = regexp.MustCompile(` # handle (\d+)$`)
 	nftCounter = regexp.MustCompile(`counter packets \d+ bytes \d+`)
