@@ -50,6 +50,9 @@ const (
 	kindPresent                // fib, tcp option, exthdr presence: missing/exists
 	kindDSCP                   // dscp names: cs1, af41, ef
 	kindECN                    // ecn names: not-ect, ect1, ect0, ce
+	kindICMPCode               // icmp code names
+	kindICMPv6Code             // icmpv6 code names
+	kindArphrd                 // host-endian u16 link type: ether, loopback
 )
 
 // reg is what a register holds: a loaded left-hand side (lhs != "") or an
@@ -77,6 +80,7 @@ const (
 	depNone depKind = iota
 	depL3           // meta nfproto, meta protocol, ether type
 	depL4           // meta l4proto, ip protocol, ip6 nexthdr
+	depLL           // meta iiftype ether, before ether saddr in inet tables
 )
 
 // formatter holds the state of rendering one rule.
@@ -88,6 +92,7 @@ type formatter struct {
 	l4     int      // transport protocol number, -1 unknown
 	l3dep  int      // index in out of the pending network dependency, -1 none
 	l4dep  int      // index in out of the pending transport dependency, -1 none
+	lldep  int      // index in out of the pending link layer dependency, -1 none
 	depth  int      // nesting of dynset statements, bounded against cycles
 }
 
@@ -105,7 +110,7 @@ func Text(family nftables.TableFamily, exprs []expr.Any) string {
 const maxDepth = 4
 
 func text(family nftables.TableFamily, exprs []expr.Any, depth int) string {
-	f := &formatter{family: family, regs: map[uint32]*reg{}, l4: -1, l3dep: -1, l4dep: -1, depth: depth}
+	f := &formatter{family: family, regs: map[uint32]*reg{}, l4: -1, l3dep: -1, l4dep: -1, lldep: -1, depth: depth}
 	switch family {
 	case nftables.TableFamilyIPv4:
 		f.l3 = "ip"
@@ -310,8 +315,8 @@ var metaKeys = map[expr.MetaKey]loadKey{
 	expr.MetaKeyOIF:        {"oif", kindIfindex, 4},
 	expr.MetaKeyIIFNAME:    {"iifname", kindIfname, 16},
 	expr.MetaKeyOIFNAME:    {"oifname", kindIfname, 16},
-	expr.MetaKeyIIFTYPE:    {"iiftype", kindHostInt, 2},
-	expr.MetaKeyOIFTYPE:    {"oiftype", kindHostInt, 2},
+	expr.MetaKeyIIFTYPE:    {"meta iiftype", kindArphrd, 2},
+	expr.MetaKeyOIFTYPE:    {"meta oiftype", kindArphrd, 2},
 	expr.MetaKeySKUID:      {"meta skuid", kindHostInt, 4},
 	expr.MetaKeySKGID:      {"meta skgid", kindHostInt, 4},
 	expr.MetaKeyNFTRACE:    {"meta nftrace", kindHostInt, 1},
@@ -341,6 +346,8 @@ func (f *formatter) meta(e *expr.Meta) {
 			g.dep = depL3
 		case expr.MetaKeyL4PROTO:
 			g.dep = depL4
+		case expr.MetaKeyIIFTYPE:
+			g.dep = depLL
 		}
 		return
 	}
@@ -407,8 +414,8 @@ var (
 		field{"flags", 13, 1, kindTCPFlags}, field{"window", 14, 2, kindBEInt},
 		field{"checksum", 16, 2, kindBEInt}, field{"urgptr", 18, 2, kindBEInt})
 	udpFields   = append(portFields[:2:2], field{"length", 4, 2, kindBEInt}, field{"checksum", 6, 2, kindBEInt})
-	icmpFields  = []field{{"type", 0, 1, kindICMPType}, {"code", 1, 1, kindBEInt}, {"checksum", 2, 2, kindBEInt}}
-	icmp6Fields = []field{{"type", 0, 1, kindICMPv6Type}, {"code", 1, 1, kindBEInt}, {"checksum", 2, 2, kindBEInt}}
+	icmpFields  = []field{{"type", 0, 1, kindICMPType}, {"code", 1, 1, kindICMPCode}, {"checksum", 2, 2, kindBEInt}}
+	icmp6Fields = []field{{"type", 0, 1, kindICMPv6Type}, {"code", 1, 1, kindICMPv6Code}, {"checksum", 2, 2, kindBEInt}}
 )
 
 // bitfield is a header field narrower than a byte's boundaries, matched as
@@ -490,6 +497,7 @@ func (f *formatter) payloadLHS(base expr.PayloadBase, off, size uint32) (lhs str
 	switch base {
 	case expr.PayloadBaseLLHeader:
 		if fl, ok := lookupField(etherFields, off, size); ok {
+			f.kill(&f.lldep)
 			return "ether " + fl.name, fl, true
 		}
 	case expr.PayloadBaseNetworkHeader:
@@ -770,6 +778,10 @@ func (f *formatter) cmp(exprs []expr.Any, i int, e *expr.Cmp) int {
 func (f *formatter) dependency(g *reg, data []byte) {
 	idx := len(f.out) - 1
 	switch g.dep {
+	case depLL:
+		if len(data) == 2 && binary.NativeEndian.Uint16(data) == 1 { // ARPHRD_ETHER
+			f.lldep = idx
+		}
 	case depL3:
 		l3 := ""
 		switch {
@@ -1109,17 +1121,14 @@ func byteUnits(n uint64) string {
 }
 
 var (
-	icmpCodes  = map[uint8]string{0: "net-unreachable", 1: "host-unreachable", 2: "prot-unreachable", 3: "port-unreachable", 9: "net-prohibited", 10: "host-prohibited", 13: "admin-prohibited"}
-	icmp6Codes = map[uint8]string{0: "no-route", 1: "admin-prohibited", 3: "addr-unreachable", 4: "port-unreachable", 5: "policy-fail", 6: "reject-route"}
-	icmpxCodes = map[uint8]string{0: "no-route", 1: "port-unreachable", 2: "host-unreachable", 3: "admin-prohibited"}
+	icmpCodes  = map[uint64]string{0: "net-unreachable", 1: "host-unreachable", 2: "prot-unreachable", 3: "port-unreachable", 4: "frag-needed", 9: "net-prohibited", 10: "host-prohibited", 13: "admin-prohibited"}
+	icmp6Codes = map[uint64]string{0: "no-route", 1: "admin-prohibited", 3: "addr-unreachable", 4: "port-unreachable", 5: "policy-fail", 6: "reject-route"}
+	icmpxCodes = map[uint64]string{0: "no-route", 1: "port-unreachable", 2: "host-unreachable", 3: "admin-prohibited"}
 )
 
 func (f *formatter) rejectText(e *expr.Reject) string {
-	name := func(codes map[uint8]string, c uint8) string {
-		if n, ok := codes[c]; ok {
-			return n
-		}
-		return strconv.Itoa(int(c))
+	name := func(codes map[uint64]string, c uint8) string {
+		return named(codes, []byte{c}, uintBE)
 	}
 	switch e.Type {
 	case 1: // NFT_REJECT_TCP_RST
@@ -1278,6 +1287,7 @@ var (
 		0x01: "lephb", 0x0a: "af11", 0x0c: "af12", 0x0e: "af13", 0x12: "af21", 0x14: "af22", 0x16: "af23", 0x1a: "af31", 0x1c: "af32",
 		0x1e: "af33", 0x22: "af41", 0x24: "af42", 0x26: "af43", 0x2c: "va", 0x2e: "ef"}
 	ecnNames = map[uint64]string{0: "not-ect", 1: "ect1", 2: "ect0", 3: "ce"}
+	arphrds  = map[uint64]string{1: "ether", 512: "ppp", 768: "ipip", 769: "ipip6", 772: "loopback", 776: "sit", 778: "ipgre"}
 )
 
 // format prints a right-hand side's bytes for a left-hand side of kind k;
@@ -1337,6 +1347,12 @@ func format(k kind, data []byte) string {
 		return named(icmpTypes, data, uintBE)
 	case kindICMPv6Type:
 		return named(icmp6Types, data, uintBE)
+	case kindICMPCode:
+		return named(icmpCodes, data, uintBE)
+	case kindICMPv6Code:
+		return named(icmp6Codes, data, uintBE)
+	case kindArphrd:
+		return named(arphrds, data, uintHost)
 	case kindCtState, kindCtStatus, kindTCPFlags:
 		if (k == kindTCPFlags && len(data) == 1) || (k != kindTCPFlags && len(data) == 4) {
 			return flagNames(k, data, ",")

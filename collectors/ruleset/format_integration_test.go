@@ -138,6 +138,21 @@ table inet filt {
 		tcp option timestamp tsval 5 counter
 		exthdr frag exists counter
 		numgen random mod 2 1 counter
+		meta nfproto ipv6 fib saddr . mark . iif oif missing drop
+		ip6 daddr ::ffff:0.0.0.0/96 drop
+		ip6 saddr ::ffff:10.1.2.3 drop
+		ip6 daddr fe80::/64 udp dport 546 ct state new,untracked accept
+		fib daddr type local counter jump sub
+		ip saddr 172.17.0.0/16 oifname != "docker0" counter
+		iifname "docker0" oifname != "docker0" counter accept
+		fib daddr . iif type != local counter
+		ip daddr 224.0.0.0/4 counter
+		ip6 hoplimit 255 counter
+		udp length < 20 counter
+		icmp code 3 counter
+		ether saddr 00:11:22:33:44:55 counter
+		meta iiftype loopback counter
+		icmpv6 code admin-prohibited counter
 	}
 	chain sub {
 		goto sub2

@@ -158,6 +158,11 @@ func TestText(t *testing.T) {
 		{"ip6 dscp", ipv6, []expr.Any{nh(0, 2), mask([]byte{0x0f, 0xc0}), eq([]byte{0x0b, 0x80})}, "ip6 dscp ef"},
 		{"ip6 flowlabel", ipv6, []expr.Any{nh(1, 3), mask([]byte{0x0f, 0xff, 0xff}), eq([]byte{0, 0x04, 0xd2})}, "ip6 flowlabel 1234"},
 		{"unnamed bit field", ipv4, []expr.Any{nh(1, 1), mask([]byte{0x0c}), eq([]byte{0x04})}, "@nh,8,8 & 0x0c == 0x04"},
+		{"icmp code", ipv4, []expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{1}), th(1, 1), eq([]byte{3})}, "icmp code port-unreachable"},
+		{"ether saddr hides iiftype", inet, []expr.Any{ld(expr.MetaKeyIIFTYPE), eq(binary.NativeEndian.AppendUint16(nil, 1)),
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseLLHeader, Offset: 6, Len: 6}, eq([]byte{0, 0x11, 0x22, 0x33, 0x44, 0x55})},
+			"ether saddr 00:11:22:33:44:55"},
+		{"iiftype", inet, []expr.Any{ld(expr.MetaKeyIIFTYPE), eq(binary.NativeEndian.AppendUint16(nil, 772))}, "meta iiftype loopback"},
 		{"raw network payload", ipv4, []expr.Any{nh(0, 1), eq([]byte{0x45})}, "@nh,0,8 0x45"},
 
 		// cmp operators and ranges
