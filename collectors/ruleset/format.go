@@ -1293,6 +1293,9 @@ var (
 // format prints a right-hand side's bytes for a left-hand side of kind k;
 // bytes of a length the kind does not expect print as hex.
 func format(k kind, data []byte) string {
+	if n, ok := namedKinds[k]; ok {
+		return named(n.names, data, n.read)
+	}
 	switch k {
 	case kindBEInt:
 		if n, ok := uintBE(data); ok {
@@ -1327,32 +1330,12 @@ func format(k kind, data []byte) string {
 			}
 			return strconv.FormatUint(uint64(idx), 10)
 		}
-	case kindProto:
-		return named(protoNames, data, uintBE)
-	case kindNfproto:
-		return named(nfprotos, data, uintBE)
 	case kindEthertype:
 		if len(data) == 2 {
 			if n, ok := ethertypes[uint64(binary.BigEndian.Uint16(data))]; ok {
 				return n
 			}
 		}
-	case kindPkttype:
-		return named(pkttypes, data, uintBE)
-	case kindCtDir:
-		return named(ctDirs, data, uintBE)
-	case kindAddrType:
-		return named(addrTypes, data, uintHost)
-	case kindICMPType:
-		return named(icmpTypes, data, uintBE)
-	case kindICMPv6Type:
-		return named(icmp6Types, data, uintBE)
-	case kindICMPCode:
-		return named(icmpCodes, data, uintBE)
-	case kindICMPv6Code:
-		return named(icmp6Codes, data, uintBE)
-	case kindArphrd:
-		return named(arphrds, data, uintHost)
 	case kindCtState, kindCtStatus, kindTCPFlags:
 		if (k == kindTCPFlags && len(data) == 1) || (k != kindTCPFlags && len(data) == 4) {
 			return flagNames(k, data, ",")
@@ -1366,6 +1349,23 @@ func format(k kind, data []byte) string {
 		}
 	}
 	return hexBytes(data)
+}
+
+// namedKinds are the kinds whose values are numbers with names.
+var namedKinds = map[kind]struct {
+	names map[uint64]string
+	read  func([]byte) (uint64, bool)
+}{
+	kindProto:      {protoNames, uintBE},
+	kindNfproto:    {nfprotos, uintBE},
+	kindPkttype:    {pkttypes, uintBE},
+	kindCtDir:      {ctDirs, uintBE},
+	kindAddrType:   {addrTypes, uintHost},
+	kindICMPType:   {icmpTypes, uintBE},
+	kindICMPv6Type: {icmp6Types, uintBE},
+	kindICMPCode:   {icmpCodes, uintBE},
+	kindICMPv6Code: {icmp6Codes, uintBE},
+	kindArphrd:     {arphrds, uintHost},
 }
 
 // named prints a number by its name, else in decimal.
