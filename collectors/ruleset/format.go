@@ -47,9 +47,12 @@ const (
 	kindICMPType               // icmp type names
 	kindICMPv6Type             // icmpv6 type names
 	kindAddrType               // fib type: local, unicast...
-	kindFibPresent             // fib ... present: missing/exists
+	kindPresent                // fib, tcp option, exthdr presence: missing/exists
 	kindDSCP                   // dscp names: cs1, af41, ef
 	kindECN                    // ecn names: not-ect, ect1, ect0, ce
+	kindICMPCode               // icmp code names
+	kindICMPv6Code             // icmpv6 code names
+	kindArphrd                 // host-endian u16 link type: ether, loopback
 )
 
 // reg is what a register holds: a loaded left-hand side (lhs != "") or an
@@ -77,6 +80,7 @@ const (
 	depNone depKind = iota
 	depL3           // meta nfproto, meta protocol, ether type
 	depL4           // meta l4proto, ip protocol, ip6 nexthdr
+	depLL           // meta iiftype ether, before ether saddr in inet tables
 )
 
 // formatter holds the state of rendering one rule.
@@ -88,6 +92,7 @@ type formatter struct {
 	l4     int      // transport protocol number, -1 unknown
 	l3dep  int      // index in out of the pending network dependency, -1 none
 	l4dep  int      // index in out of the pending transport dependency, -1 none
+	lldep  int      // index in out of the pending link layer dependency, -1 none
 	depth  int      // nesting of dynset statements, bounded against cycles
 }
 
@@ -105,7 +110,7 @@ func Text(family nftables.TableFamily, exprs []expr.Any) string {
 const maxDepth = 4
 
 func text(family nftables.TableFamily, exprs []expr.Any, depth int) string {
-	f := &formatter{family: family, regs: map[uint32]*reg{}, l4: -1, l3dep: -1, l4dep: -1, depth: depth}
+	f := &formatter{family: family, regs: map[uint32]*reg{}, l4: -1, l3dep: -1, l4dep: -1, lldep: -1, depth: depth}
 	switch family {
 	case nftables.TableFamilyIPv4:
 		f.l3 = "ip"
@@ -222,6 +227,10 @@ func (f *formatter) expr(exprs []expr.Any, i int) int {
 		f.ct(e)
 	case *expr.Fib:
 		f.fib(e)
+	case *expr.Exthdr:
+		f.exthdr(e)
+	case *expr.Numgen:
+		f.numgen(e)
 	case *expr.Immediate:
 		if e.Register == 0 {
 			// Data into the verdict register is no verdict nft could write.
@@ -238,8 +247,11 @@ func (f *formatter) expr(exprs []expr.Any, i int) int {
 			return 0
 		}
 		g := *src
-		if g.kind == kindBEInt {
-			g.kind = kindHostInt // the value is in host order now
+		switch {
+		case e.Op == expr.ByteorderNtoh && g.kind == kindBEInt:
+			g.kind = kindHostInt
+		case e.Op == expr.ByteorderHton && g.kind == kindHostInt:
+			g.kind = kindBEInt
 		}
 		f.regs[slot(e.DestRegister)] = &g
 	case *expr.Cmp:
@@ -303,8 +315,8 @@ var metaKeys = map[expr.MetaKey]loadKey{
 	expr.MetaKeyOIF:        {"oif", kindIfindex, 4},
 	expr.MetaKeyIIFNAME:    {"iifname", kindIfname, 16},
 	expr.MetaKeyOIFNAME:    {"oifname", kindIfname, 16},
-	expr.MetaKeyIIFTYPE:    {"iiftype", kindHostInt, 2},
-	expr.MetaKeyOIFTYPE:    {"oiftype", kindHostInt, 2},
+	expr.MetaKeyIIFTYPE:    {"meta iiftype", kindArphrd, 2},
+	expr.MetaKeyOIFTYPE:    {"meta oiftype", kindArphrd, 2},
 	expr.MetaKeySKUID:      {"meta skuid", kindHostInt, 4},
 	expr.MetaKeySKGID:      {"meta skgid", kindHostInt, 4},
 	expr.MetaKeyNFTRACE:    {"meta nftrace", kindHostInt, 1},
@@ -334,6 +346,8 @@ func (f *formatter) meta(e *expr.Meta) {
 			g.dep = depL3
 		case expr.MetaKeyL4PROTO:
 			g.dep = depL4
+		case expr.MetaKeyIIFTYPE:
+			g.dep = depLL
 		}
 		return
 	}
@@ -400,8 +414,8 @@ var (
 		field{"flags", 13, 1, kindTCPFlags}, field{"window", 14, 2, kindBEInt},
 		field{"checksum", 16, 2, kindBEInt}, field{"urgptr", 18, 2, kindBEInt})
 	udpFields   = append(portFields[:2:2], field{"length", 4, 2, kindBEInt}, field{"checksum", 6, 2, kindBEInt})
-	icmpFields  = []field{{"type", 0, 1, kindICMPType}, {"code", 1, 1, kindBEInt}, {"checksum", 2, 2, kindBEInt}}
-	icmp6Fields = []field{{"type", 0, 1, kindICMPv6Type}, {"code", 1, 1, kindBEInt}, {"checksum", 2, 2, kindBEInt}}
+	icmpFields  = []field{{"type", 0, 1, kindICMPType}, {"code", 1, 1, kindICMPCode}, {"checksum", 2, 2, kindBEInt}}
+	icmp6Fields = []field{{"type", 0, 1, kindICMPv6Type}, {"code", 1, 1, kindICMPv6Code}, {"checksum", 2, 2, kindBEInt}}
 )
 
 // bitfield is a header field narrower than a byte's boundaries, matched as
@@ -483,6 +497,7 @@ func (f *formatter) payloadLHS(base expr.PayloadBase, off, size uint32) (lhs str
 	switch base {
 	case expr.PayloadBaseLLHeader:
 		if fl, ok := lookupField(etherFields, off, size); ok {
+			f.kill(&f.lldep)
 			return "ether " + fl.name, fl, true
 		}
 	case expr.PayloadBaseNetworkHeader:
@@ -626,9 +641,87 @@ func (f *formatter) fib(e *expr.Fib) {
 		return
 	}
 	if e.FlagPRESENT {
-		k = kindFibPresent
+		k = kindPresent
 	}
 	f.load(e.Register, "fib "+strings.Join(in, " . ")+" "+res, k, 4)
+}
+
+// tcpOptions are the TCP options nft names, with their fields past the
+// common kind and length, by offset.
+var tcpOptions = map[uint8]struct {
+	name   string
+	fields []field
+}{
+	0: {"eol", nil},
+	1: {"nop", nil},
+	2: {"maxseg", []field{{"size", 2, 2, kindBEInt}}},
+	3: {"window", []field{{"count", 2, 1, kindBEInt}}},
+	4: {"sack-perm", nil},
+	5: {"sack", nil},
+	8: {"timestamp", []field{{"tsval", 2, 4, kindBEInt}, {"tsecr", 6, 4, kindBEInt}}},
+}
+
+// ip6Exthdrs are the IPv6 extension headers nft names, by next header.
+var ip6Exthdrs = map[uint8]string{0: "hbh", 43: "rt", 44: "frag", 60: "dst", 135: "mh"}
+
+// exthdr renders the tcp option and IPv6 extension header matches nft
+// writes: tcp option maxseg size 1400, tcp option sack-perm exists,
+// exthdr frag exists, tcp option maxseg size set 1360.
+func (f *formatter) exthdr(e *expr.Exthdr) {
+	present := e.Flags&1 != 0 // NFT_EXTHDR_F_PRESENT
+	var lhs string
+	fl := field{kind: kindPresent, size: 1}
+	switch e.Op {
+	case expr.ExthdrOpTcpopt:
+		opt, ok := tcpOptions[e.Type]
+		if !ok {
+			break
+		}
+		lhs = "tcp option " + opt.name
+		if present {
+			break
+		}
+		fields := append([]field{{"kind", 0, 1, kindBEInt}, {"length", 1, 1, kindBEInt}}, opt.fields...)
+		if fl, ok = lookupField(fields, e.Offset, e.Len); ok && fl.size == e.Len {
+			lhs += " " + fl.name
+		} else {
+			lhs = ""
+		}
+	case expr.ExthdrOpIpv6:
+		if name, ok := ip6Exthdrs[e.Type]; ok && present {
+			lhs = "exthdr " + name
+			if f.l3 == "ip6" {
+				f.kill(&f.l3dep)
+			}
+		}
+	}
+	switch {
+	case lhs == "":
+		f.emit(kindName(e))
+	case e.SourceRegister != 0:
+		if v, ok := f.setValue(e.SourceRegister, fl.kind); ok && !present {
+			f.emit(lhs + " set " + v)
+		} else {
+			f.emit(kindName(e))
+		}
+	default:
+		f.load(e.DestRegister, lhs, fl.kind, int(fl.size))
+	}
+}
+
+// numgen loads nft's number generator: numgen random mod 2.
+func (f *formatter) numgen(e *expr.Numgen) {
+	types := map[uint32]string{0: "inc", 1: "random"} // NFT_NG_*
+	t, ok := types[e.Type]
+	if !ok {
+		f.emit(kindName(e))
+		return
+	}
+	lhs := "numgen " + t + " mod " + strconv.FormatUint(uint64(e.Modulus), 10)
+	if e.Offset != 0 {
+		lhs += " offset " + strconv.FormatUint(uint64(e.Offset), 10)
+	}
+	f.load(e.Register, lhs, kindHostInt, 4)
 }
 
 func (f *formatter) bitwise(e *expr.Bitwise) {
@@ -685,6 +778,10 @@ func (f *formatter) cmp(exprs []expr.Any, i int, e *expr.Cmp) int {
 func (f *formatter) dependency(g *reg, data []byte) {
 	idx := len(f.out) - 1
 	switch g.dep {
+	case depLL:
+		if len(data) == 2 && binary.NativeEndian.Uint16(data) == 1 { // ARPHRD_ETHER
+			f.lldep = idx
+		}
 	case depL3:
 		l3 := ""
 		switch {
@@ -1024,17 +1121,14 @@ func byteUnits(n uint64) string {
 }
 
 var (
-	icmpCodes  = map[uint8]string{0: "net-unreachable", 1: "host-unreachable", 2: "prot-unreachable", 3: "port-unreachable", 9: "net-prohibited", 10: "host-prohibited", 13: "admin-prohibited"}
-	icmp6Codes = map[uint8]string{0: "no-route", 1: "admin-prohibited", 3: "addr-unreachable", 4: "port-unreachable", 5: "policy-fail", 6: "reject-route"}
-	icmpxCodes = map[uint8]string{0: "no-route", 1: "port-unreachable", 2: "host-unreachable", 3: "admin-prohibited"}
+	icmpCodes  = map[uint64]string{0: "net-unreachable", 1: "host-unreachable", 2: "prot-unreachable", 3: "port-unreachable", 4: "frag-needed", 9: "net-prohibited", 10: "host-prohibited", 13: "admin-prohibited"}
+	icmp6Codes = map[uint64]string{0: "no-route", 1: "admin-prohibited", 3: "addr-unreachable", 4: "port-unreachable", 5: "policy-fail", 6: "reject-route"}
+	icmpxCodes = map[uint64]string{0: "no-route", 1: "port-unreachable", 2: "host-unreachable", 3: "admin-prohibited"}
 )
 
 func (f *formatter) rejectText(e *expr.Reject) string {
-	name := func(codes map[uint8]string, c uint8) string {
-		if n, ok := codes[c]; ok {
-			return n
-		}
-		return strconv.Itoa(int(c))
+	name := func(codes map[uint64]string, c uint8) string {
+		return named(codes, []byte{c}, uintBE)
 	}
 	switch e.Type {
 	case 1: // NFT_REJECT_TCP_RST
@@ -1193,11 +1287,15 @@ var (
 		0x01: "lephb", 0x0a: "af11", 0x0c: "af12", 0x0e: "af13", 0x12: "af21", 0x14: "af22", 0x16: "af23", 0x1a: "af31", 0x1c: "af32",
 		0x1e: "af33", 0x22: "af41", 0x24: "af42", 0x26: "af43", 0x2c: "va", 0x2e: "ef"}
 	ecnNames = map[uint64]string{0: "not-ect", 1: "ect1", 2: "ect0", 3: "ce"}
+	arphrds  = map[uint64]string{1: "ether", 512: "ppp", 768: "ipip", 769: "ipip6", 772: "loopback", 776: "sit", 778: "ipgre"}
 )
 
 // format prints a right-hand side's bytes for a left-hand side of kind k;
 // bytes of a length the kind does not expect print as hex.
 func format(k kind, data []byte) string {
+	if n, ok := namedKinds[k]; ok {
+		return named(n.names, data, n.read)
+	}
 	switch k {
 	case kindBEInt:
 		if n, ok := uintBE(data); ok {
@@ -1232,31 +1330,17 @@ func format(k kind, data []byte) string {
 			}
 			return strconv.FormatUint(uint64(idx), 10)
 		}
-	case kindProto:
-		return named(protoNames, data, uintBE)
-	case kindNfproto:
-		return named(nfprotos, data, uintBE)
 	case kindEthertype:
 		if len(data) == 2 {
 			if n, ok := ethertypes[uint64(binary.BigEndian.Uint16(data))]; ok {
 				return n
 			}
 		}
-	case kindPkttype:
-		return named(pkttypes, data, uintBE)
-	case kindCtDir:
-		return named(ctDirs, data, uintBE)
-	case kindAddrType:
-		return named(addrTypes, data, uintHost)
-	case kindICMPType:
-		return named(icmpTypes, data, uintBE)
-	case kindICMPv6Type:
-		return named(icmp6Types, data, uintBE)
 	case kindCtState, kindCtStatus, kindTCPFlags:
 		if (k == kindTCPFlags && len(data) == 1) || (k != kindTCPFlags && len(data) == 4) {
 			return flagNames(k, data, ",")
 		}
-	case kindFibPresent:
+	case kindPresent:
 		if n, ok := uintHost(data); ok {
 			if n == 0 {
 				return "missing"
@@ -1265,6 +1349,23 @@ func format(k kind, data []byte) string {
 		}
 	}
 	return hexBytes(data)
+}
+
+// namedKinds are the kinds whose values are numbers with names.
+var namedKinds = map[kind]struct {
+	names map[uint64]string
+	read  func([]byte) (uint64, bool)
+}{
+	kindProto:      {protoNames, uintBE},
+	kindNfproto:    {nfprotos, uintBE},
+	kindPkttype:    {pkttypes, uintBE},
+	kindCtDir:      {ctDirs, uintBE},
+	kindAddrType:   {addrTypes, uintHost},
+	kindICMPType:   {icmpTypes, uintBE},
+	kindICMPv6Type: {icmp6Types, uintBE},
+	kindICMPCode:   {icmpCodes, uintBE},
+	kindICMPv6Code: {icmp6Codes, uintBE},
+	kindArphrd:     {arphrds, uintHost},
 }
 
 // named prints a number by its name, else in decimal.

@@ -26,6 +26,9 @@ import (
 //   - ct original ip saddr (any ct key with a direction): google/nftables
 //     v0.3.0 reads the u8 NFTA_CT_DIRECTION as a u32, and GetRules fails
 //     for the whole chain ("attribute 3 is not a uint32");
+//   - numgen inc mod 4 offset 10 < 12: nft converts the value with a
+//     byteorder expression, which google/nftables v0.3.0 drops when it
+//     decodes, so Text sees a host-order number (201326592);
 //   - xt match/target: nft cannot write them, and this nft (built with
 //     libxtables, no iptables installed) lists a rule's xt match as nothing
 //     at all ("accept" for xt match "comment" accept): addIptablesNftRules
@@ -128,6 +131,28 @@ table inet filt {
 		iifname "lo" oifname != "lo" ct state related,established counter accept
 		ip daddr 172.17.0.2 iifname != "docker0" oifname "docker0" tcp dport 80 counter accept
 		udp dport 53 meta mark set 0x00000001 counter
+		tcp flags syn tcp option maxseg size set 1360
+		tcp option maxseg size > 1400 counter
+		tcp option sack-perm exists counter
+		tcp option window count 7 counter
+		tcp option timestamp tsval 5 counter
+		exthdr frag exists counter
+		numgen random mod 2 1 counter
+		meta nfproto ipv6 fib saddr . mark . iif oif missing drop
+		ip6 daddr ::ffff:0.0.0.0/96 drop
+		ip6 saddr ::ffff:10.1.2.3 drop
+		ip6 daddr fe80::/64 udp dport 546 ct state new,untracked accept
+		fib daddr type local counter jump sub
+		ip saddr 172.17.0.0/16 oifname != "docker0" counter
+		iifname "docker0" oifname != "docker0" counter accept
+		fib daddr . iif type != local counter
+		ip daddr 224.0.0.0/4 counter
+		ip6 hoplimit 255 counter
+		udp length < 20 counter
+		icmp code 3 counter
+		ether saddr 00:11:22:33:44:55 counter
+		meta iiftype loopback counter
+		icmpv6 code admin-prohibited counter
 	}
 	chain sub {
 		goto sub2
@@ -203,7 +228,8 @@ table ip6 f6 {
 }
 `
 
-// nftRuleLine matches a rule line of nft -a list ruleset.
+// nftHandle finds a rule line's handle in nft -a list ruleset; nftCounter
+// its counter's figures, which Text leaves out.
 var (
 	nftHandle  = regexp.MustCompile(` # handle (\d+)$`)
 	nftCounter = regexp.MustCompile(`counter packets \d+ bytes \d+`)

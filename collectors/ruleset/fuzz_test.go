@@ -41,7 +41,7 @@ func (r *fuzzBytes) exprs() []expr.Any {
 	var out []expr.Any
 	for len(r.b) > 0 && len(out) < 32 {
 		var e expr.Any
-		switch r.byte() % 24 {
+		switch r.byte() % 25 {
 		case 0:
 			e = &expr.Meta{Key: expr.MetaKey(r.byte() % 30), Register: r.reg(), SourceRegister: r.byte()%4 == 0}
 		case 1:
@@ -91,7 +91,10 @@ func (r *fuzzBytes) exprs() []expr.Any {
 		case 20:
 			e = &expr.Counter{}
 		case 21:
-			e = &expr.Exthdr{}
+			e = &expr.Exthdr{Op: expr.ExthdrOp(r.byte() % 3), Type: r.byte(), Offset: uint32(r.byte() % 12), Len: uint32(r.byte() % 6),
+				Flags: uint32(r.byte() % 2), DestRegister: r.reg(), SourceRegister: r.reg()}
+		case 23:
+			e = &expr.Numgen{Register: r.reg(), Type: uint32(r.byte() % 3), Modulus: r.u32(), Offset: r.u32()}
 		case 22:
 			e = (*expr.Cmp)(nil)
 		default:
