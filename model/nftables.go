@@ -30,6 +30,9 @@ type NFTChain struct {
 	Priority int32     `json:"priority,omitempty"`
 	Policy   string    `json:"policy,omitempty"` // accept, drop
 	Rules    []NFTRule `json:"rules"`
+	// Unreadable says why the chain's rules are missing: the kernel sent
+	// them and netlens could not decode them.
+	Unreadable string `json:"unreadable,omitempty"`
 }
 
 // NFTRule is one rule of a chain, with its counter when it has one.

@@ -20,11 +20,17 @@ const (
 	nrRate
 )
 
-// nftRow is one row of the ruleset table: a rule, or a base chain's
-// policy (rule -1), which decides what no rule of the chain did.
+// nftRow is one row of the ruleset table: a rule, a base chain's policy
+// (rule policyRow), which decides what no rule of the chain did, or a
+// chain whose rules netlens could not decode (rule unreadableRow).
 type nftRow struct {
 	chain, rule int // indexes into NFTables.Chains and the chain's Rules
 }
+
+const (
+	policyRow     = -1
+	unreadableRow = -2
+)
 
 type nftKey struct {
 	family, table, chain string
@@ -90,11 +96,14 @@ func (v *nftView) Sync() {
 		v.rows = v.rows[:0]
 		for ci := range v.rowsOf {
 			ch := &v.rowsOf[ci]
+			if ch.Unreadable != "" {
+				v.rows = append(v.rows, nftRow{ci, unreadableRow})
+			}
 			for ri := range ch.Rules {
 				v.rows = append(v.rows, nftRow{ci, ri})
 			}
 			if ch.Hook != "" {
-				v.rows = append(v.rows, nftRow{ci, -1})
+				v.rows = append(v.rows, nftRow{ci, policyRow})
 			}
 		}
 	}
@@ -110,8 +119,11 @@ func (v *nftView) key(i int) nftKey {
 	r := v.rows[i]
 	ch := &v.rowsOf[r.chain]
 	k := nftKey{family: ch.Family, table: ch.Table, chain: ch.Name}
-	if r.rule >= 0 {
+	switch {
+	case r.rule >= 0:
 		k.handle = ch.Rules[r.rule].Handle
+	case r.rule == unreadableRow:
+		k.handle = ^uint64(0)
 	}
 	return k
 }
@@ -148,6 +160,15 @@ func (v *nftView) cell(i, c int) string {
 		return sanitize(ch.Family + " " + ch.Table)
 	case nrChain:
 		return sanitize(chainLabel(ch))
+	}
+	if r == nil && v.rows[i].rule == unreadableRow {
+		switch c {
+		case nrRule:
+			return sanitize("[rules not decoded: " + ch.Unreadable + "]")
+		case nrPackets, nrBytes, nrRate:
+			return "-"
+		}
+		return ""
 	}
 	if r == nil { // the chain's policy
 		switch c {
@@ -190,7 +211,7 @@ func (v *nftView) rowKind(i int) rowKind {
 	switch {
 	case r != nil && r.Delta > 0 && r.Drops():
 		return rowHot
-	case r != nil && r.Drops(), r == nil && v.chainOf(si).Policy == "drop":
+	case r != nil && r.Drops(), r == nil && v.rows[si].rule == policyRow && v.chainOf(si).Policy == "drop":
 		return rowMarked
 	case r != nil && r.Delta > 0:
 		return rowHot
@@ -233,6 +254,8 @@ func (v *nftView) detail(i int) []string {
 	}
 	paras := []string{sanitize(where)}
 	switch {
+	case r == nil && v.rows[si].rule == unreadableRow:
+		paras = append(paras, sanitize("its rules could not be decoded: "+ch.Unreadable+" (nft list chain "+ch.Family+" "+ch.Table+" "+ch.Name+" shows them)"))
 	case r == nil:
 		paras = append(paras, "policy "+ch.Policy+": the verdict for a packet no rule of the chain accepted or dropped (nftables keeps no counter of it; the Drops tab's NETFILTER_DROP counts its drops)")
 	case r.Counter:

@@ -110,3 +110,22 @@ func TestNFTablesViewNotRead(t *testing.T) {
 		t.Errorf("no word that the ruleset is not read:\n%s", s)
 	}
 }
+
+// TestNFTablesViewUndecodable: a chain whose rules could not be decoded
+// has a row saying so, and its details tell how to see them.
+func TestNFTablesViewUndecodable(t *testing.T) {
+	store := fixtureStore()
+	store.Publish(model.NFTablesUpdate{NFTables: model.NFTables{At: t0, Tables: 1, Chains: []model.NFTChain{
+		{Family: "inet", Table: "t", Name: "odd", Rules: []model.NFTRule{}, Unreadable: "netlink: attribute 3 is not a uint32; length: 1"},
+	}}})
+	a := newTestApp(t, store, Options{}, 140, 30)
+	send(a, "4", "v")
+	r := nftRows(a)
+	if len(r) != 1 || !strings.Contains(r[0], "[rules not decoded: netlink: attribute 3") {
+		t.Fatalf("rows %q", r)
+	}
+	send(a, "enter")
+	if s := screen(a); !strings.Contains(s, "nft list chain inet t odd shows them") {
+		t.Errorf("details:\n%s", s)
+	}
+}

@@ -138,7 +138,7 @@ func joinNote(a, b string) string {
 // Read lists the ruleset and sets each rule's Delta and Rate from the
 // previous Read.
 func (c *Collector) Read(ctx context.Context) (model.NFTables, error) {
-	t, left, err := read(ctx, c.opts.NetNS, MaxRules)
+	t, left, unreadable, err := read(ctx, c.opts.NetNS, MaxRules)
 	if err != nil {
 		return model.NFTables{}, err
 	}
@@ -148,6 +148,13 @@ func (c *Collector) Read(ctx context.Context) (model.NFTables, error) {
 	c.note = ""
 	if left > 0 {
 		c.note = fmt.Sprintf("%d rules past the first %d not read", left, MaxRules)
+	}
+	if unreadable > 0 {
+		chains := "1 chain"
+		if unreadable > 1 {
+			chains = fmt.Sprintf("%d chains", unreadable)
+		}
+		c.note = joinNote(c.note, "the rules of "+chains+" could not be decoded (the chain says why)")
 	}
 	dt := t.At.Sub(c.at).Seconds()
 	next := make(map[ruleID]uint64, len(c.prev))
@@ -175,19 +182,19 @@ func (c *Collector) Read(ctx context.Context) (model.NFTables, error) {
 
 // read lists the ruleset of namespace netns (0: the caller's), at most
 // maxRules rules; left counts the rules of the chains left out past it.
-func read(ctx context.Context, netns, maxRules int) (t model.NFTables, left int, err error) {
+func read(ctx context.Context, netns, maxRules int) (t model.NFTables, left, unreadable int, err error) {
 	conn, err := nftables.New(nftables.WithNetNSFd(netns), nftables.AsLasting())
 	if err != nil {
-		return t, 0, classify("open nf_tables netlink", err)
+		return t, 0, 0, classify("open nf_tables netlink", err)
 	}
 	defer conn.CloseLasting()
 	tables, err := conn.ListTables()
 	if err != nil {
-		return t, 0, classify("list tables", err)
+		return t, 0, 0, classify("list tables", err)
 	}
 	chains, err := conn.ListChains()
 	if err != nil {
-		return t, 0, classify("list chains", err)
+		return t, 0, 0, classify("list chains", err)
 	}
 	t.Chains = []model.NFTChain{}
 	n := 0
@@ -205,14 +212,25 @@ func read(ctx context.Context, netns, maxRules int) (t model.NFTables, left int,
 		sortChains(mine)
 		for _, ch := range mine {
 			if err := ctx.Err(); err != nil {
-				return t, 0, err
+				return t, 0, 0, err
 			}
 			rules, err := conn.GetRules(tb, ch)
 			if err != nil {
-				if errors.Is(err, unix.ENOENT) || errors.Is(err, os.ErrNotExist) {
+				switch {
+				case errors.Is(err, unix.ENOENT) || errors.Is(err, os.ErrNotExist):
 					continue // deleted between the two listings
+				case errors.Is(err, unix.EPERM) || errors.Is(err, os.ErrPermission):
+					return t, 0, 0, classify("list the rules of "+familyName(tb.Family)+" "+tb.Name+" "+ch.Name, err)
 				}
-				return t, 0, classify("list the rules of "+familyName(tb.Family)+" "+tb.Name+" "+ch.Name, err)
+				// The chain's rules came but did not decode
+				// (google/nftables v0.3.0 fails a whole dump on a ct
+				// key with a direction, "ct original ip saddr"): the
+				// chain is listed without them, and the note says why.
+				m := chain(tb, ch, nil)
+				m.Unreadable = err.Error()
+				t.Chains = append(t.Chains, m)
+				unreadable++
+				continue
 			}
 			if n+len(rules) > maxRules {
 				left += len(rules)
@@ -222,7 +240,7 @@ func read(ctx context.Context, netns, maxRules int) (t model.NFTables, left int,
 			t.Chains = append(t.Chains, chain(tb, ch, rules))
 		}
 	}
-	return t, left, nil
+	return t, left, unreadable, nil
 }
 
 // chain returns ch of table tb with its rules as the model has them.

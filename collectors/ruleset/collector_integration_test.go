@@ -282,3 +282,35 @@ func TestIntegrationRulesetDuty(t *testing.T) {
 		}
 	}
 }
+
+// TestIntegrationRulesetUndecodable: a chain whose rules the library
+// cannot decode (a ct key with a direction) is listed without them,
+// saying why, and the other chains are read as usual.
+func TestIntegrationRulesetUndecodable(t *testing.T) {
+	ns, fd := testNS(t)
+	nsRun(t, ns, "nft", "add table inet t; add chain inet t odd; add rule inet t odd ct original ip saddr 10.0.0.1 counter; "+
+		"add chain inet t plain; add rule inet t plain udp dport 9 counter drop")
+	c := New(Options{NetNS: fd})
+	got, err := c.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]model.NFTChain{}
+	for _, ch := range got.Chains {
+		byName[ch.Name] = ch
+	}
+	odd, plain := byName["odd"], byName["plain"]
+	if len(odd.Rules) != 0 || odd.Unreadable == "" {
+		// Once google/nftables decodes it, the chain must come whole.
+		if len(odd.Rules) != 1 || odd.Unreadable != "" {
+			t.Errorf("chain odd: %+v", odd)
+		}
+	}
+	if len(plain.Rules) != 1 || plain.Rules[0].Text != "udp dport 9 counter drop" || plain.Unreadable != "" {
+		t.Errorf("chain plain: %+v", plain)
+	}
+	if odd.Unreadable != "" && !strings.Contains(c.Note(), "the rules of 1 chain could not be decoded") {
+		t.Errorf("note %q", c.Note())
+	}
+	t.Logf("chain odd: %d rules, unreadable %q", len(odd.Rules), odd.Unreadable)
+}
