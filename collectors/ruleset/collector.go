@@ -210,6 +210,7 @@ func read(ctx context.Context, netns, maxRules int) (t model.NFTables, left, unr
 			}
 		}
 		sortChains(mine)
+		sets := newSetCache(conn, tb)
 		for _, ch := range mine {
 			if err := ctx.Err(); err != nil {
 				return t, 0, 0, err
@@ -226,7 +227,7 @@ func read(ctx context.Context, netns, maxRules int) (t model.NFTables, left, unr
 				// (google/nftables v0.3.0 fails a whole dump on a ct
 				// key with a direction, "ct original ip saddr"): the
 				// chain is listed without them, and the note says why.
-				m := chain(tb, ch, nil)
+				m := chain(tb, ch, nil, nil)
 				m.Unreadable = err.Error()
 				t.Chains = append(t.Chains, m)
 				unreadable++
@@ -237,14 +238,15 @@ func read(ctx context.Context, netns, maxRules int) (t model.NFTables, left, unr
 				continue
 			}
 			n += len(rules)
-			t.Chains = append(t.Chains, chain(tb, ch, rules))
+			t.Chains = append(t.Chains, chain(tb, ch, rules, sets.lookup))
 		}
 	}
 	return t, left, unreadable, nil
 }
 
-// chain returns ch of table tb with its rules as the model has them.
-func chain(tb *nftables.Table, ch *nftables.Chain, rules []*nftables.Rule) model.NFTChain {
+// chain returns ch of table tb with its rules as the model has them, their
+// anonymous sets inline as far as sets knows them.
+func chain(tb *nftables.Table, ch *nftables.Chain, rules []*nftables.Rule, sets Sets) model.NFTChain {
 	m := model.NFTChain{Family: familyName(tb.Family), Table: tb.Name, Name: ch.Name, Rules: make([]model.NFTRule, 0, len(rules))}
 	if ch.Hooknum != nil {
 		m.Type = string(ch.Type)
@@ -258,7 +260,7 @@ func chain(tb *nftables.Table, ch *nftables.Chain, rules []*nftables.Rule) model
 		}
 	}
 	for _, r := range rules {
-		mr := model.NFTRule{Handle: r.Handle, Text: Text(tb.Family, r.Exprs), Verdict: Verdict(r.Exprs)}
+		mr := model.NFTRule{Handle: r.Handle, Text: TextWithSets(tb.Family, r.Exprs, sets), Verdict: Verdict(r.Exprs)}
 		for _, e := range r.Exprs {
 			if ctr, ok := e.(*expr.Counter); ok {
 				mr.Counter, mr.Packets, mr.Bytes = true, ctr.Packets, ctr.Bytes
@@ -268,6 +270,56 @@ func chain(tb *nftables.Table, ch *nftables.Chain, rules []*nftables.Rule) model
 		m.Rules = append(m.Rules, mr)
 	}
 	return m
+}
+
+// setCache resolves the anonymous sets a table's rules name, for one Read:
+// the table's sets are listed when a rule first names one, a set's elements
+// fetched when a rule first names it, each at most once. A set that fails
+// to list or decode stays unknown, and its rules name it (@__set0).
+type setCache struct {
+	conn   *nftables.Conn
+	table  *nftables.Table
+	listed bool
+	sets   map[string]*nftables.Set
+	elems  map[string][]nftables.SetElement
+	failed map[string]bool
+}
+
+func newSetCache(conn *nftables.Conn, tb *nftables.Table) *setCache {
+	return &setCache{conn: conn, table: tb}
+}
+
+// lookup is the cache as a Sets.
+func (c *setCache) lookup(name string) (*nftables.Set, []nftables.SetElement, bool) {
+	if !c.listed {
+		c.listed = true
+		c.sets, c.elems, c.failed = map[string]*nftables.Set{}, map[string][]nftables.SetElement{}, map[string]bool{}
+		sets, err := c.conn.GetSets(c.table)
+		if err != nil {
+			// google/nftables fails the whole listing on a set type it
+			// does not know: every set of the table stays unknown.
+			return nil, nil, false
+		}
+		for _, s := range sets {
+			if s.Anonymous {
+				c.sets[s.Name] = s
+			}
+		}
+	}
+	s, ok := c.sets[name]
+	if !ok || c.failed[name] {
+		return nil, nil, false
+	}
+	els, ok := c.elems[name]
+	if !ok {
+		var err error
+		if els, err = c.conn.GetSetElements(s); err != nil {
+			c.failed[name] = true
+			return nil, nil, false
+		}
+		c.elems[name] = els
+	}
+	return s, els, true
 }
 
 // sortChains puts base chains first, by hook and priority (the order a

@@ -1,12 +1,14 @@
 package ruleset
 
 import (
+	"cmp"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"net"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +71,9 @@ type reg struct {
 	dep  depKind
 	hdr  string // a raw network header load's protocol, for its bit fields
 	off  uint32 // that load's offset
+	// mapOf renders a data map lookup's value (tcp dport map { 80 :
+	// 10.0.0.1 }) once the statement reading it says the value's kind.
+	mapOf func(vals []part) string
 }
 
 // depKind marks the protocol matches that nft emits as dependencies of a
@@ -94,6 +99,7 @@ type formatter struct {
 	l4dep  int      // index in out of the pending transport dependency, -1 none
 	lldep  int      // index in out of the pending link layer dependency, -1 none
 	depth  int      // nesting of dynset statements, bounded against cycles
+	sets   Sets     // resolves anonymous sets; nil renders them as @name
 }
 
 // Text renders a rule's expressions as nft(8) lists them (nft list chain), as far as
@@ -102,15 +108,27 @@ type formatter struct {
 // appears as `[kind]` (e.g. `[exthdr]`), never dropped silently, and it never panics
 // on any input.
 func Text(family nftables.TableFamily, exprs []expr.Any) string {
-	return text(family, exprs, 0)
+	return text(family, exprs, 0, nil)
+}
+
+// Sets resolves a rule's anonymous sets: the set's elements by name (as in
+// expr.Lookup.SetName, "__set0"), and whether it is known.
+type Sets func(name string) (*nftables.Set, []nftables.SetElement, bool)
+
+// TextWithSets is Text with anonymous sets (and maps) rendered inline as nft
+// does: tcp dport { 22, 80 }, tcp dport vmap { 22 : accept }. A set sets does
+// not know, or whose elements do not fit the rule's key, renders as in Text
+// (@__set0); nil sets is Text.
+func TextWithSets(family nftables.TableFamily, exprs []expr.Any, sets Sets) string {
+	return text(family, exprs, 0, sets)
 }
 
 // maxDepth bounds dynset statements inside dynset statements: nft nests
 // one; hand-built expressions could nest themselves.
 const maxDepth = 4
 
-func text(family nftables.TableFamily, exprs []expr.Any, depth int) string {
-	f := &formatter{family: family, regs: map[uint32]*reg{}, l4: -1, l3dep: -1, l4dep: -1, lldep: -1, depth: depth}
+func text(family nftables.TableFamily, exprs []expr.Any, depth int, sets Sets) string {
+	f := &formatter{family: family, regs: map[uint32]*reg{}, l4: -1, l3dep: -1, l4dep: -1, lldep: -1, depth: depth, sets: sets}
 	switch family {
 	case nftables.TableFamilyIPv4:
 		f.l3 = "ip"
@@ -366,6 +384,8 @@ func (f *formatter) setValue(r uint32, k kind) (string, bool) {
 	switch {
 	case g == nil:
 		return "", false
+	case g.mapOf != nil:
+		return g.mapOf([]part{{kind: k}}), true
 	case g.lhs != "" && g.mask != nil:
 		return maskedValue(g), true
 	case g.lhs != "":
@@ -872,50 +892,95 @@ func (f *formatter) rangeExpr(e *expr.Range) {
 // concat is the left-hand side starting at register r: one load, or a
 // concatenation (ip saddr . tcp dport) loaded into consecutive slots.
 func (f *formatter) concat(r uint32) string {
+	var parts []string
+	for _, g := range f.concatRegs(r) {
+		parts = append(parts, g.lhs)
+	}
+	return strings.Join(parts, " . ")
+}
+
+// concatRegs are the loads of the left-hand side starting at register r,
+// nil if r holds none.
+func (f *formatter) concatRegs(r uint32) []*reg {
 	s := slot(r)
 	first := f.regs[s]
 	if first == nil || first.lhs == "" {
-		return ""
+		return nil
 	}
-	parts := []string{first.lhs}
+	parts := []*reg{first}
 	for g := first; g.size > 0; {
 		s += uint32((g.size + 3) / 4)
 		next := f.regs[s]
 		if next == nil || next.lhs == "" || next.stmt != first.stmt || next == first {
 			break
 		}
-		parts = append(parts, next.lhs)
+		parts = append(parts, next)
 		g = next
 		if len(parts) > 16 {
 			break
 		}
 	}
-	return strings.Join(parts, " . ")
+	return parts
 }
 
 func (f *formatter) lookup(e *expr.Lookup) {
-	lhs := f.concat(e.SourceRegister)
-	if lhs == "" {
+	regs := f.concatRegs(e.SourceRegister)
+	if len(regs) == 0 {
 		f.emit(kindName(e))
 		return
 	}
-	set := "@" + e.SetName
-	if e.SetName == "" {
-		set = "@[set id " + strconv.FormatUint(uint64(e.SetID), 10) + "]"
+	var names []string
+	for _, g := range regs {
+		names = append(names, g.lhs)
+	}
+	lhs := strings.Join(names, " . ")
+	keys := make([]part, len(regs))
+	for i, g := range regs {
+		keys[i] = part{g.kind, g.size}
+	}
+	// ref is the set as the rule names it: inline elements when they are
+	// known, else @name.
+	ref := func(vals func([]byte) string) string {
+		if s, ok := f.inline(e.SetName, keys, vals); ok {
+			return s
+		}
+		if e.SetName == "" {
+			return "@[set id " + strconv.FormatUint(uint64(e.SetID), 10) + "]"
+		}
+		return "@" + e.SetName
 	}
 	if e.IsDestRegSet {
 		if e.DestRegister == 0 {
-			f.emit(lhs + " vmap " + set)
+			f.emit(lhs + " vmap " + ref(verdictData))
 			return
 		}
-		// A map's value feeds a later statement (dnat to ip daddr map @m).
-		f.load(e.DestRegister, lhs+" map "+set, kindHex, 0)
+		// A map's value feeds a later statement (dnat to ip daddr map
+		// @m), which knows how it prints.
+		g := f.load(e.DestRegister, lhs+" map @"+e.SetName, kindHex, 0)
+		g.mapOf = func(vals []part) string {
+			return lhs + " map " + ref(func(b []byte) string { return partsText(vals, b) })
+		}
 		return
 	}
+	op := ""
 	if e.Invert {
-		set = "!= " + set
+		op = "!= "
 	}
-	f.emit(lhs + " " + set)
+	if g := regs[0]; len(regs) == 1 && g.mask != nil && allZero(g.xor) {
+		// tcp flags & (syn | ack) == { syn, ack }
+		op = "== "
+		if e.Invert {
+			op = "!= "
+		}
+		m := format(g.kind, g.mask)
+		if g.kind == kindTCPFlags || g.kind == kindCtState || g.kind == kindCtStatus {
+			if m = flagNames(g.kind, g.mask, " | "); strings.Contains(m, " | ") {
+				m = "(" + m + ")"
+			}
+		}
+		lhs += " & " + m
+	}
+	f.emit(lhs + " " + op + ref(nil))
 }
 
 func (f *formatter) dynset(e *expr.Dynset) {
@@ -931,7 +996,7 @@ func (f *formatter) dynset(e *expr.Dynset) {
 		in += " timeout " + durationText(e.Timeout)
 	}
 	if len(e.Exprs) > 0 {
-		in += " " + text(f.family, e.Exprs, f.depth+1)
+		in += " " + text(f.family, e.Exprs, f.depth+1, f.sets)
 	}
 	f.emit(op + " @" + e.SetName + " { " + in + " }")
 }
@@ -1184,9 +1249,22 @@ func (f *formatter) natText(e *expr.NAT) string {
 	if e.Prefix {
 		s += " prefix"
 	}
-	addr := ""
+	if g := f.get(e.RegAddrMin); g != nil && g.mapOf != nil && e.RegProtoMin != 0 && f.get(e.RegProtoMin) == nil {
+		// The address and the port from one map: dnat ip to tcp dport
+		// map { 80 : 10.0.0.1 . 8080 }; nft names the family here.
+		size := map[kind]int{kindIPv4: 4, kindIPv6: 16}[addrKind]
+		if size > 0 && slot(e.RegProtoMin) == slot(e.RegAddrMin)+uint32(size/4) {
+			fam := map[kind]string{kindIPv4: " ip", kindIPv6: " ip6"}[addrKind]
+			s = strings.TrimSuffix(strings.TrimSuffix(s, " ip"), " ip6") + fam
+			return s + " to " + g.mapOf([]part{{addrKind, size}, {kindBEInt, 2}}) + natFlags(e.Random, e.FullyRandom, e.Persistent)
+		}
+	}
+	addr, isMap := "", false
 	if e.RegAddrMin != 0 {
 		addr = f.regText(e.RegAddrMin, addrKind)
+		if g := f.get(e.RegAddrMin); g != nil && g.mapOf != nil {
+			isMap = true
+		}
 		if e.RegAddrMax != 0 && e.RegAddrMax != e.RegAddrMin {
 			addr += "-" + f.regText(e.RegAddrMax, addrKind)
 		}
@@ -1194,7 +1272,7 @@ func (f *formatter) natText(e *expr.NAT) string {
 	port := ""
 	if e.RegProtoMin != 0 {
 		port = ":" + f.portRange(e.RegProtoMin, e.RegProtoMax)
-		if addrKind == kindIPv6 || strings.Contains(addr, ":") {
+		if !isMap && (addrKind == kindIPv6 || strings.Contains(addr, ":")) {
 			addr = "[" + addr + "]"
 		}
 	}
@@ -1210,6 +1288,8 @@ func (f *formatter) regText(r uint32, k kind) string {
 	switch {
 	case g == nil:
 		return "[reg " + strconv.FormatUint(uint64(r), 10) + "]"
+	case g.mapOf != nil:
+		return g.mapOf([]part{{kind: k}})
 	case g.lhs != "":
 		return g.lhs
 	}
@@ -1486,4 +1566,301 @@ func pad(b []byte, n int) []byte {
 	out := make([]byte, n)
 	copy(out, b)
 	return out
+}
+
+// part is one component of a set's key or data: how it prints and how many
+// bytes it has (0: all there are). A concatenation's components each take
+// a multiple of 4 bytes, as registers do.
+type part struct {
+	kind kind
+	size int
+}
+
+// item is a set element as nft lists it: a value, or a range from start to
+// end inclusive, with its data (a map's value) if any.
+type item struct {
+	start, end, data []byte
+}
+
+// inline renders the anonymous set name as nft writes it inline, "{ 22, 80 }",
+// with each element's data printed by vals (nil: a set, no data); false when
+// the set is not known or its elements do not fit the key's parts.
+func (f *formatter) inline(name string, keys []part, vals func([]byte) string) (string, bool) {
+	if f.sets == nil || name == "" {
+		return "", false
+	}
+	set, elems, ok := f.sets(name)
+	if !ok || set == nil || !set.Anonymous {
+		return "", false
+	}
+	return elemsText(set.Interval, elems, keys, vals)
+}
+
+// elemsText renders a set's elements as nft lists them, "{ 10.0.0.0/8,
+// 192.168.1.1 }", in nft's order: false when an element does not fit keys.
+//
+// The kernel keeps an interval set (flags interval) as a start element and
+// an end element flagged IntervalEnd whose key is the range's end plus one;
+// a concatenation's intervals are one element with Key and KeyEnd. Its keys
+// are big-endian whatever the type, so host-order values are swapped back.
+func elemsText(interval bool, elems []nftables.SetElement, keys []part, vals func([]byte) string) (string, bool) {
+	width := 0
+	for _, k := range keys {
+		if k.size <= 0 {
+			return "", false
+		}
+		width += (k.size + 3) / 4 * 4
+	}
+	if len(keys) == 1 {
+		width = keys[0].size // a single key is not padded
+	}
+	for _, el := range elems {
+		if len(el.Key) != width || (len(el.KeyEnd) != 0 && len(el.KeyEnd) != width) {
+			return "", false
+		}
+	}
+	var items []item
+	switch {
+	case interval && hasKeyEnd(elems):
+		// Concatenated ranges (pipapo): nft lists them in the kernel's order.
+		for _, el := range elems {
+			if el.IntervalEnd {
+				continue
+			}
+			end := el.KeyEnd
+			if len(end) == 0 {
+				end = el.Key
+			}
+			items = append(items, item{el.Key, end, el.Val})
+		}
+	case interval:
+		items = intervals(elems)
+	default:
+		for _, el := range elems {
+			items = append(items, item{el.Key, el.Key, el.Val})
+		}
+		// nft sorts them by value: a single key in its type's byte order,
+		// a concatenation as one number in the host's.
+		host := len(keys) > 1 || hostOrder(keys[0].kind)
+		slices.SortStableFunc(items, func(a, b item) int { return compareNum(a.start, b.start, host) })
+	}
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		s := ""
+		off := 0
+		for i, k := range keys {
+			n := k.size
+			if len(keys) == 1 {
+				n = width
+			}
+			if i > 0 {
+				s += " . "
+			}
+			s += rangeText(k.kind, it.start[off:off+n], it.end[off:off+n], interval)
+			off += (n + 3) / 4 * 4
+		}
+		if vals != nil {
+			s += " : " + vals(it.data)
+		}
+		out = append(out, s)
+	}
+	return "{ " + strings.Join(out, ", ") + " }", true
+}
+
+func hasKeyEnd(elems []nftables.SetElement) bool {
+	for _, el := range elems {
+		if len(el.KeyEnd) != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// intervals pairs an interval set's elements into ranges as nft's
+// interval_map_decompose does: sorted by key, ends before starts of the
+// same key; a start runs to the next end (exclusive), or to the next start,
+// or to the largest key.
+func intervals(elems []nftables.SetElement) []item {
+	sorted := slices.Clone(elems)
+	// At one key an end sorts first: it closes the range before.
+	rank := map[bool]int{true: 0, false: 1}
+	slices.SortStableFunc(sorted, func(a, b nftables.SetElement) int {
+		return cmp.Or(compareNum(a.Key, b.Key, false), rank[a.IntervalEnd]-rank[b.IntervalEnd])
+	})
+	var items []item
+	for i, el := range sorted {
+		if el.IntervalEnd {
+			continue
+		}
+		var end []byte
+		switch {
+		case i+1 < len(sorted):
+			end = minusOne(sorted[i+1].Key)
+		default:
+			end = bytesOf(0xff, len(el.Key))
+		}
+		if end == nil || compareNum(end, el.Key, false) < 0 {
+			end = el.Key // the next key is the start's own: a single value
+		}
+		items = append(items, item{el.Key, end, el.Val})
+	}
+	return items
+}
+
+// rangeText is one key component from lo to hi (big-endian when the set is
+// an interval set): a value, a prefix 10.0.0.0/8 (addresses and marks, as
+// nft 1.0.6 writes them), a wildcard "eth*" (interface names), or a range
+// 1000-2000.
+func rangeText(k kind, lo, hi []byte, interval bool) string {
+	show := func(b []byte) string {
+		if interval && hostOrder(k) && k != kindIfname && k != kindString {
+			b = reversed(b)
+		}
+		return format(k, b)
+	}
+	if string(lo) == string(hi) {
+		return show(lo)
+	}
+	if bits, ok := prefixOf(lo, hi); ok {
+		switch k {
+		case kindIPv4, kindIPv6, kindAddr, kindMark:
+			return show(lo) + "/" + strconv.Itoa(bits)
+		case kindIfname, kindString:
+			if n := strings.IndexByte(string(lo), 0); bits%8 == 0 && n > 0 && n <= bits/8 {
+				return strconv.Quote(string(lo[:n]) + "*")
+			}
+			return show(lo) + "/" + strconv.Itoa(bits)
+		}
+	}
+	return show(lo) + "-" + show(hi)
+}
+
+// prefixOf reports whether lo-hi is a prefix: the same leading bits, then
+// all zeros in lo and all ones in hi; bits is that prefix's length.
+func prefixOf(lo, hi []byte) (int, bool) {
+	if len(lo) != len(hi) {
+		return 0, false
+	}
+	bits, same := 0, true
+	for i := range lo {
+		for j := 7; j >= 0; j-- {
+			l, h := lo[i]>>j&1, hi[i]>>j&1
+			switch {
+			case same && l == h:
+				bits++
+			case l != 0 || h != 1:
+				return 0, false
+			default:
+				same = false
+			}
+		}
+	}
+	return bits, true
+}
+
+// hostOrder reports the kinds nft keeps in host byte order.
+func hostOrder(k kind) bool {
+	switch k {
+	case kindHostInt, kindMark, kindIfindex, kindCtState, kindCtStatus, kindArphrd, kindAddrType,
+		kindIfname, kindString, kindPresent:
+		return true
+	}
+	return false
+}
+
+// littleEndian: the host's byte order, which the kernel's host-order keys
+// are in.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// compareNum compares two keys as numbers, big-endian or (host) in the
+// host's order; keys of different lengths compare by length first.
+func compareNum(a, b []byte, host bool) int {
+	if len(a) != len(b) {
+		return len(a) - len(b)
+	}
+	if host && littleEndian {
+		for i := len(a) - 1; i >= 0; i-- {
+			if a[i] != b[i] {
+				return int(a[i]) - int(b[i])
+			}
+		}
+		return 0
+	}
+	return strings.Compare(string(a), string(b))
+}
+
+// minusOne is a big-endian number less one; nil for zero.
+func minusOne(b []byte) []byte {
+	if allZero(b) {
+		return nil
+	}
+	out := slices.Clone(b)
+	for i := len(out) - 1; i >= 0; i-- {
+		out[i]--
+		if out[i] != 0xff {
+			break
+		}
+	}
+	return out
+}
+
+func bytesOf(c byte, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = c
+	}
+	return b
+}
+
+func reversed(b []byte) []byte {
+	out := slices.Clone(b)
+	slices.Reverse(out)
+	return out
+}
+
+// partsText prints a map's data: one value, or a concatenation (10.0.0.1 .
+// 8080) whose components take 4 bytes each or a multiple of 4.
+func partsText(vals []part, b []byte) string {
+	if len(vals) == 1 && (vals[0].size == 0 || vals[0].size == len(b)) {
+		return format(vals[0].kind, b)
+	}
+	var out []string
+	off := 0
+	for _, v := range vals {
+		n := v.size
+		if n <= 0 || off+n > len(b) {
+			return hexBytes(b)
+		}
+		out = append(out, format(v.kind, b[off:off+n]))
+		off += (n + 3) / 4 * 4
+	}
+	return strings.Join(out, " . ")
+}
+
+// verdictData prints a verdict map element's data: the kernel's nested
+// NFTA_VERDICT_CODE (big-endian int32) and NFTA_VERDICT_CHAIN attributes,
+// which google/nftables v0.3.0 hands over undecoded in SetElement.Val.
+func verdictData(b []byte) string {
+	var v expr.Verdict
+	code := false
+	for len(b) >= 4 {
+		n := int(binary.NativeEndian.Uint16(b))
+		typ := binary.NativeEndian.Uint16(b[2:]) & 0x3fff // without NLA_F_NESTED, NLA_F_NET_BYTEORDER
+		if n < 4 || n > len(b) {
+			break
+		}
+		payload := b[4:n]
+		switch {
+		case typ == 1 && len(payload) == 4: // NFTA_VERDICT_CODE
+			v.Kind = expr.VerdictKind(int32(binary.BigEndian.Uint32(payload)))
+			code = true
+		case typ == 2: // NFTA_VERDICT_CHAIN
+			v.Chain = strings.TrimRight(string(payload), "\x00")
+		}
+		b = b[min((n+3)&^3, len(b)):]
+	}
+	if !code {
+		return "[verdict]"
+	}
+	return verdictText(&v)
 }
