@@ -1597,7 +1597,8 @@ func (f *formatter) inline(name string, keys []part, vals func([]byte) string) (
 }
 
 // elemsText renders a set's elements as nft lists them, "{ 10.0.0.0/8,
-// 192.168.1.1 }", in nft's order: false when an element does not fit keys.
+// 192.168.1.1 }", in nft's order: false when there are none or an element
+// does not fit keys.
 //
 // The kernel keeps an interval set (flags interval) as a start element and
 // an end element flagged IntervalEnd whose key is the range's end plus one;
@@ -1643,6 +1644,9 @@ func elemsText(interval bool, elems []nftables.SetElement, keys []part, vals fun
 		// a concatenation as one number in the host's.
 		host := len(keys) > 1 || hostOrder(keys[0].kind)
 		slices.SortStableFunc(items, func(a, b item) int { return compareNum(a.start, b.start, host) })
+	}
+	if len(items) == 0 {
+		return "", false // nft never makes an empty anonymous set
 	}
 	out := make([]string, 0, len(items))
 	for _, it := range items {

@@ -403,3 +403,160 @@ func TestTextTypedNils(t *testing.T) {
 		t.Errorf("Verdict = %q, want none", got)
 	}
 }
+
+// el is a set element with key k; end marks an interval's end.
+func el(k []byte) nftables.SetElement { return nftables.SetElement{Key: k} }
+
+func elEnd(k []byte) nftables.SetElement { return nftables.SetElement{Key: k, IntervalEnd: true} }
+
+// verdictVal is a verdict map element's data as the kernel sends it:
+// NFTA_VERDICT_CODE, then NFTA_VERDICT_CHAIN if chain is not "".
+func verdictVal(code int32, chain string) []byte {
+	attr := func(typ uint16, p []byte) []byte {
+		b := binary.NativeEndian.AppendUint16(nil, uint16(4+len(p)))
+		b = binary.NativeEndian.AppendUint16(b, typ)
+		b = append(b, p...)
+		for len(b)%4 != 0 {
+			b = append(b, 0)
+		}
+		return b
+	}
+	b := attr(1, binary.BigEndian.AppendUint32(nil, uint32(code)))
+	if chain != "" {
+		b = append(b, attr(2, append([]byte(chain), 0))...)
+	}
+	return b
+}
+
+// pad4 is a concatenation's component, padded to its register's 4 bytes.
+func pad4(b []byte) []byte { return pad(b, (len(b)+3)/4*4) }
+
+func cat(parts ...[]byte) []byte {
+	var out []byte
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// testSets serves the anonymous sets of a test by name.
+func testSets(sets map[string]*nftables.Set, elems map[string][]nftables.SetElement) Sets {
+	return func(name string) (*nftables.Set, []nftables.SetElement, bool) {
+		s, ok := sets[name]
+		return s, elems[name], ok
+	}
+}
+
+func TestTextWithSets(t *testing.T) {
+	anon := &nftables.Set{Name: "__set0", Anonymous: true}
+	interval := &nftables.Set{Name: "__set0", Anonymous: true, Interval: true}
+	lookup := &expr.Lookup{SourceRegister: 1, SetName: "__set0"}
+	vmap := &expr.Lookup{SourceRegister: 1, SetName: "__set0", IsDestRegSet: true}
+	tcpDport := join(tcp22()[:3])
+	// l4dport is meta l4proto . th dport, a concatenation.
+	l4dport := []expr.Any{ld(expr.MetaKeyL4PROTO), &expr.Payload{DestRegister: 9, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2}}
+	saddr := []expr.Any{nh(12, 4)}
+	tests := []struct {
+		name   string
+		family nftables.TableFamily
+		set    *nftables.Set
+		elems  []nftables.SetElement
+		exprs  []expr.Any
+		want   string
+	}{
+		{"ports sorted", ipv4, anon, []nftables.SetElement{el(be16(443)), el(be16(22)), el(be16(80))},
+			join(tcpDport, []expr.Any{lookup, verdict(expr.VerdictAccept)}), "tcp dport { 22, 80, 443 } accept"},
+		{"big-endian order", ipv4, anon, []nftables.SetElement{el(be16(256)), el(be16(1))},
+			join(tcpDport, []expr.Any{lookup}), "tcp dport { 1, 256 }"},
+		{"inverted", ipv4, anon, []nftables.SetElement{el(be16(80)), el(be16(22))},
+			join(tcpDport, []expr.Any{&expr.Lookup{SourceRegister: 1, SetName: "__set0", Invert: true}, verdict(expr.VerdictDrop)}),
+			"tcp dport != { 22, 80 } drop"},
+		{"prefix and address", ipv4, interval, []nftables.SetElement{elEnd(ip("192.168.1.2")), el(ip("192.168.1.1")),
+			elEnd(ip("11.0.0.0")), el(ip("10.0.0.0")), elEnd(ip("0.0.0.0"))},
+			join(saddr, []expr.Any{lookup, verdict(expr.VerdictDrop)}), "ip saddr { 10.0.0.0/8, 192.168.1.1 } drop"},
+		{"range and port", ipv4, interval, []nftables.SetElement{elEnd(be16(3001)), el(be16(3000)), elEnd(be16(2001)),
+			el(be16(1000)), elEnd(be16(0))}, join(tcpDport, []expr.Any{lookup}), "tcp dport { 1000-2000, 3000 }"},
+		{"address range", ipv4, interval, []nftables.SetElement{elEnd(ip("10.0.0.6")), el(ip("10.0.0.1"))},
+			join(saddr, []expr.Any{lookup}), "ip saddr { 10.0.0.1-10.0.0.5 }"},
+		{"to the last key", ipv4, interval, []nftables.SetElement{el(ip("128.0.0.0")), elEnd(ip("1.2.3.5")), el(ip("1.2.3.4")),
+			elEnd(ip("0.0.0.0"))}, join(saddr, []expr.Any{lookup}), "ip saddr { 1.2.3.4, 128.0.0.0/1 }"},
+		{"port range to the last", ipv4, interval, []nftables.SetElement{el(be16(65000)), elEnd(be16(2)), el(be16(1))},
+			join(tcpDport, []expr.Any{lookup}), "tcp dport { 1, 65000-65535 }"},
+		{"start after start", ipv4, interval, []nftables.SetElement{el(be16(10)), el(be16(20))},
+			join(tcpDport, []expr.Any{lookup}), "tcp dport { 10-19, 20-65535 }"},
+		{"ipv6", ipv6, interval, []nftables.SetElement{elEnd(ip("2001:db9::")), el(ip("2001:db8::")), elEnd(ip("::2")), el(ip("::1"))},
+			[]expr.Any{nh(8, 16), lookup}, "ip6 saddr { ::1, 2001:db8::/32 }"},
+		{"interface wildcard", inet, interval, []nftables.SetElement{elEnd(ifname("veti")), el(ifname("veth")),
+			elEnd(cat(ifname("lo")[:15], []byte{1})), el(ifname("lo"))},
+			[]expr.Any{ld(expr.MetaKeyIIFNAME), lookup}, `iifname { "lo", "veth*" }`},
+		{"interface names host order", inet, anon, []nftables.SetElement{el(ifname("ab")), el(ifname("ba")), el(ifname("a")), el(ifname("b"))},
+			[]expr.Any{ld(expr.MetaKeyIIFNAME), lookup}, `iifname { "a", "b", "ba", "ab" }`},
+		{"ct state", inet, anon, []nftables.SetElement{el(host32(4)), el(host32(2))},
+			[]expr.Any{ctLoad(expr.CtKeySTATE), lookup, verdict(expr.VerdictAccept)}, "ct state { established, related } accept"},
+		{"marks host order", inet, anon, []nftables.SetElement{el(host32(0x100)), el(host32(2))},
+			[]expr.Any{ld(expr.MetaKeyMARK), lookup}, "meta mark { 0x00000002, 0x00000100 }"},
+		{"mark intervals are big-endian", inet, interval, []nftables.SetElement{elEnd(be32(11)), el(be32(5)), elEnd(be32(2)),
+			el(be32(1)), elEnd(be32(0))}, []expr.Any{ld(expr.MetaKeyMARK), lookup}, "meta mark { 0x00000001, 0x00000005-0x0000000a }"},
+		{"mark prefix", inet, interval, []nftables.SetElement{elEnd(be32(0x20)), el(be32(0x10))},
+			[]expr.Any{ld(expr.MetaKeyMARK), lookup}, "meta mark { 0x00000010/28 }"},
+		{"concatenation", inet, anon, []nftables.SetElement{el(cat(pad4([]byte{17}), pad4(be16(53)))), el(cat(pad4([]byte{6}), pad4(be16(22))))},
+			join(l4dport, []expr.Any{lookup}), "meta l4proto . th dport { tcp . 22, udp . 53 }"},
+		{"concatenated ranges", ipv4, interval, []nftables.SetElement{
+			{Key: cat(ip("10.0.0.0"), pad4(be16(22))), KeyEnd: cat(ip("10.255.255.255"), pad4(be16(25)))},
+			{Key: cat(ip("192.168.0.1"), pad4(be16(80))), KeyEnd: cat(ip("192.168.0.1"), pad4(be16(80)))}},
+			[]expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{6}), nh(12, 4), &expr.Payload{DestRegister: 9, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2}, lookup},
+			"ip saddr . tcp dport { 10.0.0.0/8 . 22-25, 192.168.0.1 . 80 }"},
+		{"verdict map", ipv4, &nftables.Set{Name: "__set0", Anonymous: true, IsMap: true}, []nftables.SetElement{
+			{Key: be16(80), Val: verdictVal(-3, "x")}, {Key: be16(23), Val: verdictVal(0, "")}, {Key: be16(22), Val: verdictVal(1, "")},
+			{Key: be16(81), Val: verdictVal(-4, "y")}, {Key: be16(82), Val: verdictVal(-5, "")}},
+			join(tcpDport, []expr.Any{vmap}), "tcp dport vmap { 22 : accept, 23 : drop, 80 : jump x, 81 : goto y, 82 : return }"},
+		{"verdict map of intervals", ipv4, &nftables.Set{Name: "__set0", Anonymous: true, IsMap: true, Interval: true}, []nftables.SetElement{
+			elEnd(be16(2001)), {Key: be16(1000), Val: verdictVal(1, "")}, elEnd(be16(23)), {Key: be16(22), Val: verdictVal(0, "")}, elEnd(be16(0))},
+			join(tcpDport, []expr.Any{vmap}), "tcp dport vmap { 22 : drop, 1000-2000 : accept }"},
+		{"undecodable verdict", ipv4, &nftables.Set{Name: "__set0", Anonymous: true, IsMap: true}, []nftables.SetElement{
+			{Key: be16(22), Val: []byte{1, 2}}}, join(tcpDport, []expr.Any{vmap}), "tcp dport vmap { 22 : [verdict] }"},
+		{"dnat map", ipv4, &nftables.Set{Name: "__set0", Anonymous: true, IsMap: true}, []nftables.SetElement{
+			{Key: be16(8080), Val: ip("10.0.0.2")}, {Key: be16(80), Val: ip("10.0.0.1")}},
+			join(tcpDport, []expr.Any{&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: "__set0"},
+				&expr.NAT{Type: expr.NATTypeDestNAT, Family: 2, RegAddrMin: 1, RegAddrMax: 1}}),
+			"dnat to tcp dport map { 80 : 10.0.0.1, 8080 : 10.0.0.2 }"},
+		{"dnat map of address and port", ipv4, &nftables.Set{Name: "__set0", Anonymous: true, IsMap: true}, []nftables.SetElement{
+			{Key: be16(80), Val: cat(ip("10.0.0.1"), pad4(be16(8080)))}},
+			join(tcpDport, []expr.Any{&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: "__set0"},
+				&expr.NAT{Type: expr.NATTypeDestNAT, Family: 2, RegAddrMin: 1, RegProtoMin: 9}}),
+			"dnat ip to tcp dport map { 80 : 10.0.0.1 . 8080 }"},
+		{"mark map", ipv4, &nftables.Set{Name: "__set0", Anonymous: true, IsMap: true}, []nftables.SetElement{{Key: be16(22), Val: host32(1)}},
+			join(tcpDport, []expr.Any{&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: "__set0"},
+				&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1}}),
+			"meta mark set tcp dport map { 22 : 0x00000001 }"},
+		{"masked", ipv4, anon, []nftables.SetElement{el([]byte{0x10}), el([]byte{0x02})},
+			join(tcpDport[:2], []expr.Any{th(13, 1), mask([]byte{0x12}), lookup}), "tcp flags & (syn | ack) == { syn, ack }"},
+
+		// What it cannot render inline stays the set's name.
+		{"unknown set", ipv4, nil, nil, join(tcpDport, []expr.Any{lookup}), "tcp dport @__set0"},
+		{"named set", ipv4, &nftables.Set{Name: "__set0"}, []nftables.SetElement{el(be16(22))},
+			join(tcpDport, []expr.Any{lookup}), "tcp dport @__set0"},
+		{"key of another size", ipv4, anon, []nftables.SetElement{el(be16(22)), el([]byte{1, 2, 3})},
+			join(tcpDport, []expr.Any{lookup}), "tcp dport @__set0"},
+		{"no elements", ipv4, anon, nil, join(tcpDport, []expr.Any{lookup}), "tcp dport @__set0"},
+		{"only ends", ipv4, interval, []nftables.SetElement{elEnd(be16(0))}, join(tcpDport, []expr.Any{lookup}), "tcp dport @__set0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sets := testSets(map[string]*nftables.Set{}, map[string][]nftables.SetElement{"__set0": tc.elems})
+			if tc.set != nil {
+				sets = testSets(map[string]*nftables.Set{"__set0": tc.set}, map[string][]nftables.SetElement{"__set0": tc.elems})
+			}
+			if got := TextWithSets(tc.family, tc.exprs, sets); got != tc.want {
+				t.Errorf("TextWithSets = %q\n                   want %q", got, tc.want)
+			}
+		})
+	}
+	// Without sets it is Text.
+	exprs := join(tcpDport, []expr.Any{lookup})
+	if got, want := TextWithSets(ipv4, exprs, nil), Text(ipv4, exprs); got != want {
+		t.Errorf("TextWithSets(nil) = %q, Text %q", got, want)
+	}
+}
+
+func be32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }

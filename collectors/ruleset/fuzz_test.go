@@ -120,3 +120,36 @@ func FuzzText(f *testing.F) {
 		_ = Verdict(exprs)
 	})
 }
+
+// elems builds up to 16 set elements from the input: keys, interval ends,
+// concatenated ranges' ends and data of any length.
+func (r *fuzzBytes) elems() []nftables.SetElement {
+	var out []nftables.SetElement
+	for n := int(r.byte() % 16); n > 0 && len(r.b) > 0; n-- {
+		e := nftables.SetElement{Key: r.data(), IntervalEnd: r.byte()%3 == 0}
+		if r.byte()%4 == 0 {
+			e.KeyEnd = r.data()
+		}
+		if r.byte()%2 == 0 {
+			e.Val = r.data()
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// FuzzTextWithSets: no set, however its elements fit the rule's key, makes
+// TextWithSets panic.
+func FuzzTextWithSets(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte{0, 3, 0, 16, 1, 1, 2, 2, 2, 5, 1, 0, 0, 0, 0, 1, 0, 1, 2, 2, 0, 22, 1, 1, 1, 2, 0, 80, 1, 1}) // tcp dport { 22, 80 }
+	f.Add([]byte{1, 1, 1, 12, 4, 5, 1, 0, 0, 0, 0, 1, 0, 2, 4, 10, 0, 0, 0, 1, 1, 1, 4, 11, 0, 0, 0, 0, 1, 1}) // ip saddr, interval
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r := &fuzzBytes{b: in}
+		fam := nftables.TableFamily(r.byte() % 12)
+		set := &nftables.Set{Anonymous: true, Interval: r.byte()%2 == 0, IsMap: r.byte()%2 == 0}
+		exprs := r.exprs()
+		elems := r.elems()
+		_ = TextWithSets(fam, exprs, func(string) (*nftables.Set, []nftables.SetElement, bool) { return set, elems, true })
+	})
+}
