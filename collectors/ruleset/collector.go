@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -291,6 +292,10 @@ func newSetCache(conn *nftables.Conn, tb *nftables.Table) *setCache {
 
 // lookup is the cache as a Sets.
 func (c *setCache) lookup(name string) (*nftables.Set, []nftables.SetElement, bool) {
+	if !strings.HasPrefix(name, "__") {
+		// A named set: nft names it (@blocklist), there is nothing to fetch.
+		return nil, nil, false
+	}
 	if !c.listed {
 		c.listed = true
 		c.sets, c.elems, c.failed = map[string]*nftables.Set{}, map[string][]nftables.SetElement{}, map[string]bool{}

@@ -956,6 +956,13 @@ func (f *formatter) lookup(e *expr.Lookup) {
 		}
 		// A map's value feeds a later statement (dnat to ip daddr map
 		// @m), which knows how it prints.
+		if n := f.dataLen(e.SetName); n > 4 {
+			// The value fills as many registers as it needs: what they
+			// held is gone (the key's later parts).
+			for s := slot(e.DestRegister) + 1; s < slot(e.DestRegister)+uint32((n+3)/4); s++ {
+				delete(f.regs, s)
+			}
+		}
 		g := f.load(e.DestRegister, lhs+" map @"+e.SetName, kindHex, 0)
 		g.mapOf = func(vals []part) string {
 			return lhs + " map " + ref(func(b []byte) string { return partsText(vals, b) })
@@ -1594,6 +1601,21 @@ func (f *formatter) inline(name string, keys []part, vals func([]byte) string) (
 		return "", false
 	}
 	return elemsText(set.Interval, elems, keys, vals)
+}
+
+// dataLen is the length of an anonymous map's values, 0 if unknown.
+func (f *formatter) dataLen(name string) int {
+	if f.sets == nil {
+		return 0
+	}
+	if _, elems, ok := f.sets(name); ok {
+		for _, el := range elems {
+			if len(el.Val) > 0 && len(el.Val) <= 64 {
+				return len(el.Val)
+			}
+		}
+	}
+	return 0
 }
 
 // elemsText renders a set's elements as nft lists them, "{ 10.0.0.0/8,

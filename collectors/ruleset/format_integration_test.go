@@ -483,6 +483,31 @@ table ip nat {
 		meta mark set tcp dport map { 22 : 0x1, 80 : 0x2 }
 	}
 }
+table ip nat2 {
+	chain pre {
+		type nat hook prerouting priority -100;
+		dnat ip to ip saddr . tcp dport map { 10.0.0.1 . 80 : 1.2.3.4 . 8080 }
+		meta l4proto { tcp, udp } th dport { 53, 5353 } counter
+	}
+}
+table inet firewalld {
+	chain filter_INPUT {
+		type filter hook input priority 10; policy accept;
+		ct state { established, related } accept
+		ct state { invalid } drop
+		ct state != { established } counter
+		meta l4proto { icmp, ipv6-icmp } accept
+		tcp dport 22 ct state { new, untracked } accept
+		ip6 daddr { fe80::/64 } udp dport 546 accept
+		meta nfproto ipv4 ip saddr { 10.0.0.1, 10.0.0.2 } counter
+		ip daddr . meta l4proto . th dport vmap { 10.96.0.10 . udp . 53 : goto x }
+		ct mark & 0xff == { 1, 2 } counter
+		meta mark & 0x0000ff00 == { 0x100, 0x200 } counter
+		iifname { "lo", "veth*" } meta l4proto { tcp, udp } th dport { 53, 1000-2000 } ct state { new } counter accept
+	}
+	chain x {
+	}
+}
 table bridge br {
 	chain forward {
 		type filter hook forward priority 0;
