@@ -72,6 +72,8 @@ func TestDiffStoreKeepsEverySection(t *testing.T) {
 	b.TakenAt = a.TakenAt.Add(10 * time.Second)
 	b.IPsec = model.IPsec{At: b.TakenAt, SAs: []model.XfrmSA{{Proto: "esp", SPI: 0x1000, Mode: "tunnel"}}, Policies: []model.XfrmPolicy{}}
 	b.NetNS = &model.NetNS{Inode: 7, Name: "blue"}
+	b.NFTables = model.NFTables{At: b.TakenAt, Tables: 1, Chains: []model.NFTChain{{Family: "inet", Table: "fw", Name: "input",
+		Type: "filter", Hook: "input", Policy: "drop", Rules: []model.NFTRule{{Handle: 4, Text: "tcp dport 22 counter accept", Verdict: "accept", Counter: true, Packets: 3, Bytes: 180}}}}}
 	got := DiffStore(a, b).Snapshot()
 	recounted := map[string]bool{"Counters": true, "DropMonitor": true, "DropTrace": true, "StartedAt": true, "Seq": true,
 		// The store's own sequences of socket and flow lists (not in the JSON).
