@@ -1,6 +1,10 @@
 package model
 
-import "time"
+import (
+	"cmp"
+	"slices"
+	"time"
+)
 
 // NFTables is the namespace's nftables ruleset outside netlens's own
 // table (inet netlens, which Rules holds): what iptables-nft (Docker,
@@ -71,4 +75,30 @@ func (u NFTablesUpdate) apply(s *Store, snap *Snapshot) {
 	}
 	snap.NFTables = u.NFTables
 	snap.TakenAt = later(snap.TakenAt, u.NFTables.At)
+}
+
+// NFTRuleRef is one rule of the ruleset, with its chain.
+type NFTRuleRef struct {
+	Chain *NFTChain
+	Rule  *NFTRule
+}
+
+// Dropping returns the rules that drop or reject and counted packets at
+// the last reading (Delta > 0), most first, and the base chains whose
+// policy is drop: where a NETFILTER_DROP that no netlens rule made may
+// have come from. It is a correlation in time, not an attribution.
+func (t *NFTables) Dropping() (rules []NFTRuleRef, policies []*NFTChain) {
+	for i := range t.Chains {
+		ch := &t.Chains[i]
+		if ch.Hook != "" && ch.Policy == "drop" {
+			policies = append(policies, ch)
+		}
+		for j := range ch.Rules {
+			if r := &ch.Rules[j]; r.Drops() && r.Delta > 0 {
+				rules = append(rules, NFTRuleRef{ch, r})
+			}
+		}
+	}
+	slices.SortStableFunc(rules, func(a, b NFTRuleRef) int { return cmp.Compare(b.Rule.Delta, a.Rule.Delta) })
+	return rules, policies
 }

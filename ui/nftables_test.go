@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -127,5 +128,27 @@ func TestNFTablesViewUndecodable(t *testing.T) {
 	send(a, "enter")
 	if s := screen(a); !strings.Contains(s, "nft list chain inet t odd shows them") {
 		t.Errorf("details:\n%s", s)
+	}
+}
+
+// TestNetfilterDropOtherTables: a traced NETFILTER_DROP that no netlens
+// rule made names, under the Drops tab's flows, the other tables' rules
+// that dropped at the last reading and their drop policies.
+func TestNetfilterDropOtherTables(t *testing.T) {
+	s := model.NewStore("h", "6.18", t0)
+	f := model.DropTraceFlow{Reason: "NETFILTER_DROP", Code: 7, Location: "nft_do_chain+0x4c", Function: "nft_do_chain", Layer: model.LayerNetfilter,
+		L3: "ipv4", Proto: "tcp", Parsed: true, Src: netip.MustParseAddr("10.9.0.5"), Dst: netip.MustParseAddr("10.0.0.1"),
+		SrcPort: 40000, DstPort: 22, Packets: 12, Delta: 12, LastSeen: t0}
+	s.Publish(model.DropTraceUpdate{Trace: model.DropTrace{At: t0, Supported: true, Attach: "tp_btf/kfree_skb", Seen: 12, Attributed: 12,
+		Reasons: []model.DropTraceReason{{Reason: "NETFILTER_DROP", Code: 7, Location: "nft_do_chain+0x4c", Function: "nft_do_chain",
+			Layer: model.LayerNetfilter, Packets: 12, Delta: 12, LastSeen: t0}},
+		Flows: []model.DropTraceFlow{f}}})
+	s.Publish(model.StatusUpdate{Status: model.CollectorStatus{Name: model.CollectorDropTrace, State: model.StateOK}})
+	s.Publish(model.NFTablesUpdate{NFTables: nftFixture()})
+	a := newTestApp(t, s, Options{}, 220, 30)
+	send(a, "2", "v", "enter")
+	want := "no netlens rule; other tables that dropped at the last reading (Filters, v): inet fw ssh_guard #8 +12 (ip saddr 10.9.0.0/16 counter drop); policy drop of inet fw input"
+	if scr := screen(a); !strings.Contains(scr, "[reasons > flows] NETFILTER_DROP") || !strings.Contains(scr, want) {
+		t.Errorf("flows of NETFILTER_DROP lack %q:\n%s", want, scr)
 	}
 }

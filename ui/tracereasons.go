@@ -381,7 +381,11 @@ func newTraceFlowView(c Common) *traceFlowView {
 		{name: "delta", col: tfDelta, desc: true, cmp: func(a, b int) int { f := fs(); return cmp.Compare(f[a].Delta, f[b].Delta) }},
 	}
 	p.init(cols, sorts, 0)
-	p.detailH = 3
+	// The selected flow in full under the table, always: enter goes to
+	// its connection, so the pane has no key of its own. For a
+	// NETFILTER_DROP it names the netlens rule that dropped it, or the
+	// other tables' rules that dropped at the time.
+	p.detailH, p.details = 3, true
 	return p
 }
 
@@ -548,13 +552,43 @@ func (p *traceFlowView) detail(i int) []string {
 	if f.Cookie != 0 {
 		second += "  socket cookie " + strconv.FormatUint(f.Cookie, 10)
 	}
-	if r, ok := p.snap.DropRule(*f); ok {
+	r, ok := p.snap.DropRule(*f)
+	if ok {
 		second += "  dropped by netlens rule " + strconv.FormatUint(uint64(r.ID), 10)
 		if r.Label != "" {
 			second += " (" + sanitize(r.Label) + ")"
 		}
+		return []string{first, second}
+	}
+	if f.Reason == "NETFILTER_DROP" {
+		if third := otherTablesLine(&p.snap.NFTables); third != "" {
+			return []string{first, second, third}
+		}
 	}
 	return []string{first, second}
+}
+
+// otherTablesLine names, for a NETFILTER_DROP no netlens rule made, the
+// other tables' dropping rules that counted packets at the last reading
+// and their drop policies (the Filters tab's v view): "" when there are
+// none. A correlation in time, and it says so.
+func otherTablesLine(t *model.NFTables) string {
+	rules, policies := t.Dropping()
+	var parts []string
+	for _, x := range rules[:min(len(rules), 3)] {
+		parts = append(parts, x.Chain.Family+" "+x.Chain.Table+" "+x.Chain.Name+" #"+strconv.FormatUint(x.Rule.Handle, 10)+
+			" +"+strconv.FormatUint(x.Rule.Delta, 10)+" ("+x.Rule.Text+")")
+	}
+	if len(rules) > 3 {
+		parts = append(parts, "and "+itoa(len(rules)-3)+" more")
+	}
+	for _, ch := range policies[:min(len(policies), 2)] {
+		parts = append(parts, "policy drop of "+ch.Family+" "+ch.Table+" "+ch.Name)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return sanitize("no netlens rule; other tables that dropped at the last reading (Filters, v): " + strings.Join(parts, "; "))
 }
 
 // connFilter is the Connections filter that shows the socket of a traced
