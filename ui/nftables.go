@@ -12,6 +12,7 @@ import (
 const (
 	nrTable = iota
 	nrChain
+	nrHook
 	nrHandle
 	nrRule
 	nrVerdict
@@ -55,6 +56,7 @@ func newNFTView(c Common, deps []string) *nftView {
 	cols := []column{
 		nrTable:   {title: "Table", width: 8, flex: 1, drop: 2},
 		nrChain:   {title: "Chain", width: 10, flex: 2},
+		nrHook:    {title: "Hook", width: 15, drop: 4},
 		nrHandle:  {title: "#", width: 6, right: true, drop: 3},
 		nrRule:    {title: "Rule", width: 20, flex: 5},
 		nrVerdict: {title: "Verdict", width: 7, flex: 1},
@@ -128,7 +130,7 @@ func (v *nftView) key(i int) nftKey {
 	return k
 }
 func (v *nftView) appendHaystack(b []byte, i int) []byte {
-	for c := nrTable; c <= nrVerdict; c++ {
+	for c := nrTable; c <= nrVerdict; c++ { // the hook too: "prerouting" finds the chains at it
 		b = append(b, v.cell(i, c)...)
 		b = append(b, ' ')
 	}
@@ -145,12 +147,13 @@ func (v *nftView) rule(i int) *model.NFTRule {
 	return &v.rowsOf[r.chain].Rules[r.rule]
 }
 
-// chainLabel is "input (filter 0)" for a base chain, its name otherwise.
-func chainLabel(ch *model.NFTChain) string {
+// hookLabel is "input 10" (hook and priority) for a base chain, "" for
+// a regular one.
+func hookLabel(ch *model.NFTChain) string {
 	if ch.Hook == "" {
-		return ch.Name
+		return ""
 	}
-	return ch.Name + " (" + ch.Hook + " " + strconv.Itoa(int(ch.Priority)) + ")"
+	return ch.Hook + " " + strconv.Itoa(int(ch.Priority))
 }
 
 func (v *nftView) cell(i, c int) string {
@@ -159,7 +162,9 @@ func (v *nftView) cell(i, c int) string {
 	case nrTable:
 		return sanitize(ch.Family + " " + ch.Table)
 	case nrChain:
-		return sanitize(chainLabel(ch))
+		return sanitize(ch.Name)
+	case nrHook:
+		return sanitize(hookLabel(ch))
 	}
 	if r == nil && v.rows[i].rule == unreadableRow {
 		switch c {
