@@ -73,7 +73,7 @@ const maxDuty = 0.05
 // its table, and a chain deleted and made again gives its rules new
 // handles.
 type ruleID struct {
-	family nftables.TableFamily
+	family string // as nft writes it: ip, inet, ...
 	table  string
 	handle uint64
 }
@@ -161,13 +161,12 @@ func (c *Collector) Read(ctx context.Context) (model.NFTables, error) {
 	next := make(map[ruleID]uint64, len(c.prev))
 	for i := range t.Chains {
 		ch := &t.Chains[i]
-		fam := familyOf(ch.Family)
 		for j := range ch.Rules {
 			r := &ch.Rules[j]
 			if !r.Counter {
 				continue
 			}
-			k := ruleID{fam, ch.Table, r.Handle}
+			k := ruleID{ch.Family, ch.Table, r.Handle}
 			next[k] = r.Packets
 			if p, ok := c.prev[k]; ok && r.Packets >= p {
 				r.Delta = r.Packets - p
@@ -367,16 +366,6 @@ func familyName(f nftables.TableFamily) string {
 		return "netdev"
 	}
 	return fmt.Sprintf("family-%d", f)
-}
-
-func familyOf(name string) nftables.TableFamily {
-	for _, f := range []nftables.TableFamily{nftables.TableFamilyIPv4, nftables.TableFamilyIPv6, nftables.TableFamilyINet,
-		nftables.TableFamilyARP, nftables.TableFamilyBridge, nftables.TableFamilyNetdev} {
-		if familyName(f) == name {
-			return f
-		}
-	}
-	return nftables.TableFamilyUnspecified
 }
 
 // hookName is a base chain's hook as nft(8) writes it: the netfilter
