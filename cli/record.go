@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"netlens/internal/atomicfile"
-	"netlens/model"
 	"netlens/recorder"
 )
 
@@ -82,7 +81,7 @@ func runRecord(ctx context.Context, o options, ro recorder.Options, stderr io.Wr
 // TUI's own Store. It is safe for concurrent use.
 type recordControl struct {
 	ctx   context.Context
-	store *model.Store
+	store recorder.Source
 	opts  recorder.Options
 	flag  string // the flag that named opts.Dir, for errors
 
@@ -138,7 +137,7 @@ func (c *recordControl) Recording() (bool, error) {
 
 // tuiRecorder is the TUI's recorder control, writing into --record-dir
 // (--snapshot-dir when not given).
-func tuiRecorder(ctx context.Context, store *model.Store, o options) *recordControl {
+func tuiRecorder(ctx context.Context, store recorder.Source, o options) *recordControl {
 	ro, flag := recordDir(o)
 	if ro.MinFree == 0 {
 		ro.MinFree = recorder.DefaultMinFree

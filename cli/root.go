@@ -60,7 +60,10 @@ type options struct {
 	debugLog string              // --debug-log: the TUI logs each namespace switch
 	owners   *sockets.OwnerCache // kept across the TUI's namespace switches
 	allNS    bool                // the TUI's all-namespaces view
-	ns       *netns.Handle       // the namespace --netns opened (nil: our own)
+	// tcpCounters reads TCP sockets without their tcp_info, counters
+	// aside (the TUI: sockets.Options.TCPCountersOnly).
+	tcpCounters bool
+	ns          *netns.Handle // the namespace --netns opened (nil: our own)
 }
 
 // config returns the collectors' configuration, opening the filter
@@ -68,7 +71,7 @@ type options struct {
 // exit 2); a backend asked for by name that is unavailable is an error
 // (exit 1) with the reason and how to load it.
 func (o options) config() (all.Config, error) {
-	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners, NoTCPInfo: o.noTCPInfo, Once: o.once, NetNS: o.nsFD(), SocketOwners: o.owners, AllNamespaces: o.allNS, DropTraceAll: o.dropTraceAll, DropTraceSample: o.dropSample}
+	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners, NoTCPInfo: o.noTCPInfo, TCPCountersOnly: o.tcpCounters, Once: o.once, NetNS: o.nsFD(), SocketOwners: o.owners, AllNamespaces: o.allNS, DropTraceAll: o.dropTraceAll, DropTraceSample: o.dropSample}
 	drop, err := o.dropChoice()
 	if err != nil {
 		return cfg, err
@@ -400,6 +403,9 @@ func runTUI(ctx context.Context, o options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	tuneMemory(ctx, memoryFloor)
+	// The table's sockets without tcp_info: the detail pane asks for the
+	// selected one's, a saved snapshot is filled (cli/tcpinfo.go).
+	o.tcpCounters = true
 	sw, err := newNSSwitcher(ctx, o, store)
 	if err != nil {
 		return err
@@ -432,6 +438,10 @@ func runTUI(ctx context.Context, o options) error {
 			if err := atomicfile.CheckDir(o.snapshotDir); err != nil {
 				return "", fmt.Errorf("--snapshot-dir %w", err)
 			}
+			s, err := withTCPInfo(ctx, sw.nsFD(), s)
+			if err != nil {
+				return "", err
+			}
 			return export.Save(o.snapshotDir, s)
 		},
 		Warning: outDirWarning(o),
@@ -442,7 +452,8 @@ func runTUI(ctx context.Context, o options) error {
 			CaptureRun: capRun,
 			Sysctl:     sysctls,
 			NetNS:      sw,
-			Recorder:   tuiRecorder(ctx, store, o),
+			Recorder:   tuiRecorder(ctx, tcpInfoSource{ctx: ctx, store: store, nsFD: sw.nsFD}, o),
+			TCPInfo:    tcpInfoControl{nsFD: sw.nsFD},
 			// Always wired: without the tracer, S says it needs it.
 			DropSample: &sw.sample,
 		},

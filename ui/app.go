@@ -120,7 +120,7 @@ func New(store *model.Store, opts Options) *App {
 		c.Changed, c.Offline = opts.Offline.Changed, true
 	}
 	a.pages = []page{
-		newConnsPage(c, opts.Deps.Connections, opts.Deps.Flows, opts.Glyphs),
+		newConnsPage(c, opts.Deps.Connections, opts.Deps.Flows, opts.Glyphs, opts.Controls.TCPInfo),
 		dp,
 		newSysctlPage(c, opts.Deps.Sysctl, ed),
 		newFiltersPage(c, opts.Deps.Filters, opts.Controls.Filters, opts.Now).withPacketLog(opts.Controls.PacketLog),

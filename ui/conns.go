@@ -45,10 +45,12 @@ type connsPage struct {
 // newConnsPage returns the Connections tab. sockDeps are the collectors
 // of the sockets view, flowDeps those of the flows view; the joined view
 // depends on both.
-func newConnsPage(c Common, sockDeps, flowDeps []string, g Glyphs) *connsPage {
+func newConnsPage(c Common, sockDeps, flowDeps []string, g Glyphs, tcp TCPInfoControl) *connsPage {
+	socks := newSockView(c, sockDeps)
+	socks.lookCtl = tcp
 	return &connsPage{
 		Common: c,
-		socks:  newSockView(c, sockDeps),
+		socks:  socks,
 		flows:  newFlowView(c, flowDeps),
 		joined: newJoinView(c, append(append([]string{}, sockDeps...), flowDeps...)),
 		procs:  newProcView(c, sockDeps, g),

@@ -91,6 +91,22 @@ type Controls struct {
 	// DropSample switches the eBPF drop tracer's sampled stream (S in
 	// the Drops tab); nil turns the key off.
 	DropSample DropSampleControl
+	// TCPInfo reads the tcp_info of the socket selected in the
+	// Connections tab when the table has none (the TUI reads its sockets
+	// counters only); nil leaves the detail pane to the table's.
+	TCPInfo TCPInfoControl
+}
+
+// TCPInfoControl reads one TCP socket's tcp_info now (cli's over
+// sockets.LookupTCPInfo, in the collectors' namespace): the TUI's socket
+// table carries only the counters its rates need, and the Connections
+// detail pane asks for the selected socket's tcp_info, once per socket
+// table while the pane is open. Called from tea.Cmds only; safe for
+// concurrent use.
+type TCPInfoControl interface {
+	// TCPInfo returns s's tcp_info; nil and no error for a socket that
+	// has none (TIME-WAIT).
+	TCPInfo(ctx context.Context, s model.Socket) (*model.TCPInfo, error)
 }
 
 // PacketLogControl streams the packet log of a rule (control/filter.Control

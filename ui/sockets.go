@@ -48,6 +48,10 @@ type sockView struct {
 	// sampled are the UDP sockets' rates from a running capture
 	// (model.SampledUDPRates), by socket index; nil without one.
 	sampled map[int]model.SocketRate
+	// lookCtl reads the selected socket's tcp_info when the table has
+	// none (tcplookup.go); look is its last answer.
+	lookCtl TCPInfoControl
+	look    tcpLookup
 }
 
 func newSockView(c Common, deps []string) *sockView {
@@ -456,7 +460,7 @@ func (p *sockView) detail(i int) []string {
 	case n != nil && !n.All:
 		procs += "  (host PIDs)" + netnsHeader(n)
 	}
-	more := tcpDetail(s)
+	more := p.tcpLines(s)
 	if r, ok := p.sampled[p.idx[i]]; ok && s.Rate == nil {
 		more = append(more, "sampled by the capture on "+sanitize(p.snap.Capture.Interface)+": rx "+fmtRate(r.RxBps)+"B/s  tx "+fmtRate(r.TxBps)+
 			"B/s of UDP payload, what crossed that interface")

@@ -34,6 +34,9 @@ type Config struct {
 	// NoTCPInfo leaves tcp_info out of the socket dumps (no rates):
 	// sockets.Options.NoTCPInfo.
 	NoTCPInfo bool
+	// TCPCountersOnly reads TCP sockets without their tcp_info, the
+	// counters rates need aside: sockets.Options.TCPCountersOnly.
+	TCPCountersOnly bool
 	// Once is for collectors run once (Runner.Once: netlens snapshot):
 	// nothing is kept for a next collection (sockets.Options.Once).
 	Once bool
@@ -109,7 +112,7 @@ func Specs(cfg Config) ([]collectors.Spec, error) {
 		if cfg.AllNamespaces {
 			return netns.NewAllSockets(netns.Options{}, cfg.SocketOwners, !cfg.Owners)
 		}
-		return sockets.New(sockets.Options{NoOwners: !cfg.Owners, NetNS: cfg.NetNS, Owners: cfg.SocketOwners, NoTCPInfo: cfg.NoTCPInfo, Once: cfg.Once})
+		return sockets.New(sockets.Options{NoOwners: !cfg.Owners, NetNS: cfg.NetNS, Owners: cfg.SocketOwners, NoTCPInfo: cfg.NoTCPInfo, TCPCountersOnly: cfg.TCPCountersOnly, Once: cfg.Once})
 	}, cfg.Refresh)
 	// /proc/net counters; the per-interface device counters come from
 	// rtnetlink in the qdisc collector (the namespace's own, and a tenth

@@ -45,7 +45,7 @@ func BenchmarkDumpTCPInfo(b *testing.B) {
 			d.ext = bc.ext
 			var it *tcpIter
 			if bc.iter {
-				if it, err = newTCPIter(); err != nil {
+				if it, err = newTCPIter(false); err != nil {
 					b.Fatal(err)
 				}
 				defer it.close()
@@ -58,7 +58,7 @@ func BenchmarkDumpTCPInfo(b *testing.B) {
 			for b.Loop() {
 				out = out[:0]
 				if it != nil {
-					if out, err = it.read(ctx, 0, d.names, nil, true, out); err != nil {
+					if out, err = it.read(ctx, 0, d.names, nil, nil, true, out); err != nil {
 						b.Fatal(err)
 					}
 					continue
@@ -70,7 +70,7 @@ func BenchmarkDumpTCPInfo(b *testing.B) {
 				}
 				if bc.rates {
 					clock++
-					r.update(out, timeOf(clock))
+					r.update(out, nil, timeOf(clock))
 				}
 			}
 			b.ReportMetric(float64(processCPU(b)-cpu0)/1e6/float64(b.N), "cpu-ms/op")

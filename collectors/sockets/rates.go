@@ -25,6 +25,17 @@ type chronoSample struct {
 	busy, rwnd, sndbuf uint64
 }
 
+// tcpCounters are what the rate tracker needs of a socket's tcp_info,
+// for a socket read without it (a counters-only TCP iterator,
+// Options.TCPCountersOnly): the byte and retransmit counters and the
+// chrono times, in microseconds. ok is false for a socket without them.
+type tcpCounters struct {
+	ok                 bool
+	retrans            uint32
+	acked, received    uint64
+	busy, rwnd, sndbuf uint64
+}
+
 // rateState is what the tracker remembers of a socket between
 // collections: the last sample, and two anchors of the chrono counters
 // at least limitWindow apart, so that the limit breakdown spans between
@@ -96,9 +107,10 @@ func (r *rateTracker) alloc(cookie uint64) int32 {
 }
 
 // update sets Rate on every TCP socket of socks, listeners aside, that
-// has tcp_info byte counters and a cookie, from its counters now and at the previous
-// update. now is a monotonic time (any origin; the same for every call).
-func (r *rateTracker) update(socks []model.Socket, now time.Duration) {
+// has tcp_info byte counters, or counters in cnt at its index, and a
+// cookie, from its counters now and at the previous update. now is a
+// monotonic time (any origin; the same for every call).
+func (r *rateTracker) update(socks []model.Socket, cnt []tcpCounters, now time.Duration) {
 	if r.index == nil {
 		r.index = map[uint64]int32{}
 	}
@@ -110,11 +122,24 @@ func (r *rateTracker) update(socks []model.Socket, now time.Duration) {
 	pos := 0
 	for i := range socks {
 		s := &socks[i]
-		if s.Cookie == 0 || s.Proto != model.ProtoTCP || s.State == model.StateListen || !s.TCP.HasBytes() {
+		if s.Cookie == 0 || s.Proto != model.ProtoTCP || s.State == model.StateListen {
 			continue
 		}
-		cur := rateSample{at: now, acked: s.TCP.BytesAcked, received: s.TCP.BytesReceived, retrans: s.TCP.TotalRetrans}
-		ch := chronoSample{at: now, busy: s.TCP.BusyTime, rwnd: s.TCP.RwndLimited, sndbuf: s.TCP.SndbufLimited}
+		var cur rateSample
+		var ch chronoSample
+		hasChrono := true
+		switch {
+		case s.TCP.HasBytes():
+			cur = rateSample{at: now, acked: s.TCP.BytesAcked, received: s.TCP.BytesReceived, retrans: s.TCP.TotalRetrans}
+			ch = chronoSample{at: now, busy: s.TCP.BusyTime, rwnd: s.TCP.RwndLimited, sndbuf: s.TCP.SndbufLimited}
+			hasChrono = s.TCP.HasChrono()
+		case i < len(cnt) && cnt[i].ok:
+			c := &cnt[i]
+			cur = rateSample{at: now, acked: c.acked, received: c.received, retrans: c.retrans}
+			ch = chronoSample{at: now, busy: c.busy, rwnd: c.rwnd, sndbuf: c.sndbuf}
+		default:
+			continue
+		}
 		j := r.find(s.Cookie, &pos)
 		known := j >= 0
 		if !known {
@@ -134,7 +159,7 @@ func (r *rateTracker) update(socks []model.Socket, now time.Duration) {
 				// right across a wrap.
 				RetransPerSec: float64(cur.retrans-p.retrans) / sec,
 			}
-			if s.TCP.HasChrono() {
+			if hasChrono {
 				if now-st.a1.at >= limitWindow {
 					st.a0, st.a1 = st.a1, ch
 				}

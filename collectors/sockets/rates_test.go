@@ -59,7 +59,7 @@ func TestRateTracker(t *testing.T) {
 		}, []model.SocketRate{{}}},
 	}
 	for _, st := range steps {
-		r.update(st.socks, st.at)
+		r.update(st.socks, nil, st.at)
 		var got []model.SocketRate
 		for _, s := range st.socks {
 			var r model.SocketRate // nil: unknown
@@ -89,7 +89,7 @@ func BenchmarkRateTracker(b *testing.B) {
 		for i := range socks {
 			socks[i].TCP.BytesAcked += 1000
 		}
-		r.update(socks, now)
+		r.update(socks, nil, now)
 	}
 }
 
@@ -120,7 +120,7 @@ func TestRateTrackerOrderChanges(t *testing.T) {
 		if step%7 == 0 {
 			socks = append(socks, socks[0])
 		}
-		r.update(socks, time.Duration(step)*time.Second)
+		r.update(socks, nil, time.Duration(step)*time.Second)
 		cur := map[uint64]seen{}
 		dup := map[uint64]bool{}
 		for _, s := range socks {

@@ -149,12 +149,25 @@ func ssCounters(t *testing.T, ns *netnstest.NS, ports []int) (acked, received ma
 // per-socket and per-process rates equal the paced rates within 5%, and
 // every interval's byte count equals the delta of `ss -tin`'s
 // bytes_acked / bytes_received read at the same times.
+//
+// It runs twice: with tcp_info, and counters only (the TUI's reading,
+// Options.TCPCountersOnly), whose rates must be as right.
 func TestIntegrationTCPInfoRatesMatchPacing(t *testing.T) {
+	for _, counters := range []bool{false, true} {
+		name := "tcp_info"
+		if counters {
+			name = "counters-only"
+		}
+		t.Run(name, func(t *testing.T) { ratesMatchPacing(t, counters) })
+	}
+}
+
+func ratesMatchPacing(t *testing.T, counters bool) {
 	ns := netnstest.New(t, "nlti")
 	ps := []*pacer{{role: "pace-a", port: 7101, rate: 2e6}, {role: "pace-b", port: 7102, rate: 5e6}}
 	ports := []int{7101, 7102}
 	startPacers(t, ns, 12, ps)
-	c := New(Options{NetNS: ns.FD(t)})
+	c := New(Options{NetNS: ns.FD(t), TCPCountersOnly: counters})
 	defer c.Close()
 	ctx := context.Background()
 
@@ -178,6 +191,16 @@ func TestIntegrationTCPInfoRatesMatchPacing(t *testing.T) {
 		}
 		if !strings.HasPrefix(st.Source, SourceSockDiag) {
 			t.Fatalf("source %q, want sock_diag", st.Source)
+		}
+		// Counters only: from the iterator (the first collection reads
+		// sock_diag), without tcp_info.
+		if counters && i > 0 {
+			if st.TCPSource != TCPSourceIter {
+				t.Fatalf("sample %d: TCP from %q, want the iterator", i, st.TCPSource)
+			}
+			if s := sender(socks, 7101); s == nil || s.TCP != nil {
+				t.Fatalf("sample %d: counters only, the sender has tcp_info: %+v", i, s)
+			}
 		}
 		// netlens read the counters in the dump, not when the owner
 		// join that follows it ended: that join's time varies with the

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"unsafe"
@@ -107,6 +108,7 @@ const (
 const (
 	recTCP       = 1 // a tcp_sock: the tcp_info fields are set
 	recDstRTOMin = 2 // its route locks rto_min (dst_rto_min_ms)
+	recCounters  = 4 // counters only: queues, counters and chrono times
 )
 
 // TCP states of struct tcprec.state.
@@ -125,32 +127,37 @@ type tcpIterProg struct {
 	infoLen uint16
 }
 
-// tcpIterShared holds the process's tcpIterProg, loaded on first use and
+// tcpIterShared holds the process's tcpIterProgs, the full one ([0]) and
+// the counters-only one ([1], Options.TCPCountersOnly), each loaded on
+// first use and
 // kept for the life of the process (two file descriptors: the program
 // and its link): a TUI switching namespaces closes one Collector and
 // opens another, and unloading with the last would make every switch
 // load the program again (about 50 ms of CPU and a parse of the kernel's
 // BTF). A failure is kept too: neither the kernel nor the process's
 // privileges change under it.
-var tcpIterShared struct {
+var tcpIterShared [2]struct {
 	mu  sync.Mutex
 	p   *tcpIterProg
 	err error
 }
 
-// acquireTCPIter returns the process's TCP iterator, loading it on first
-// use; the error says why it cannot be used.
-func acquireTCPIter() (*tcpIterProg, error) {
-	s := &tcpIterShared
+// acquireTCPIter returns the process's TCP iterator, full or counters
+// only, loading it on first use; the error says why it cannot be used.
+func acquireTCPIter(countersOnly bool) (*tcpIterProg, error) {
+	s := &tcpIterShared[0]
+	if countersOnly {
+		s = &tcpIterShared[1]
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.p == nil && s.err == nil {
-		s.p, s.err = loadTCPIter()
+		s.p, s.err = loadTCPIter(countersOnly)
 	}
 	return s.p, s.err
 }
 
-func loadTCPIter() (*tcpIterProg, error) {
+func loadTCPIter(countersOnly bool) (*tcpIterProg, error) {
 	hz, err := kernelHZ()
 	if err != nil {
 		return nil, err
@@ -170,7 +177,20 @@ func loadTCPIter() (*tcpIterProg, error) {
 	// The kernel's BTF, parsed once for the size above and the program's
 	// CO-RE relocations.
 	opts := &ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: spec}}
-	if err := loadTcpiterObjects(&p.objs, opts); err != nil {
+	cs, err := loadTcpiter()
+	if err != nil {
+		return nil, fmt.Errorf("load the TCP iterator: %w", err)
+	}
+	if countersOnly {
+		v := cs.Variables["counters_only"]
+		if v == nil {
+			return nil, errors.New("load the TCP iterator: no counters_only in its object")
+		}
+		if err := v.Set(uint32(1)); err != nil {
+			return nil, fmt.Errorf("load the TCP iterator: %w", err)
+		}
+	}
+	if err := cs.LoadAndAssign(&p.objs, opts); err != nil {
 		return nil, fmt.Errorf("load the TCP iterator: %w", err)
 	}
 	p.it, err = link.AttachIter(link.IterOptions{Program: p.objs.Tcpiter})
@@ -294,8 +314,10 @@ const tcpIterBuf = 128 << 10
 // are the kernel's work, not waits).
 const yieldIterReads = 8
 
-func newTCPIter() (*tcpIter, error) {
-	p, err := acquireTCPIter()
+// newTCPIter returns a reader of the process's TCP iterator, full or
+// counters only (Options.TCPCountersOnly).
+func newTCPIter(countersOnly bool) (*tcpIter, error) {
+	p, err := acquireTCPIter(countersOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -310,16 +332,21 @@ func (t *tcpIter) close() {}
 // read appends the TCP sockets of network namespace netns (an open
 // namespace file; 0 for the calling thread's) to out. tcpInfo false
 // leaves out tcp_info and the congestion control, as
-// Options.NoTCPInfo does for sock_diag.
-func (t *tcpIter) read(ctx context.Context, netns int, names *ifNames, tcp *slab[model.TCPInfo], tcpInfo bool, out []model.Socket) ([]model.Socket, error) {
+// Options.NoTCPInfo does for sock_diag. A counters-only iterator's
+// sockets get no tcp_info: their counters go to cnt, at their index in
+// out (cnt may be nil with a full iterator).
+func (t *tcpIter) read(ctx context.Context, netns int, names *ifNames, tcp *slab[model.TCPInfo], cnt *[]tcpCounters, tcpInfo bool, out []model.Socket) ([]model.Socket, error) {
 	start := len(out)
-	d := tcpDecoder{conv: t.p.conv, infoLen: t.p.infoLen, names: names, tcp: tcp, tcpInfo: tcpInfo}
+	d := tcpDecoder{conv: t.p.conv, infoLen: t.p.infoLen, names: names, tcp: tcp, cnt: cnt, tcpInfo: tcpInfo}
 	err := t.records(ctx, netns, func(b []byte) error {
 		var err error
 		out, err = d.decode(b, out)
 		return err
 	})
 	if err != nil {
+		if cnt != nil && len(*cnt) > start {
+			*cnt = (*cnt)[:start]
+		}
 		return out[:start], err
 	}
 	return out, nil
@@ -372,12 +399,53 @@ func (t *tcpIter) records(ctx context.Context, netns int, fn func([]byte) error)
 	return nil
 }
 
+// chrono returns the busy, receiver-window-limited and
+// send-buffer-limited times (us) of record r, as
+// tcp_get_info_chrono_stats computes them: TCP_CHRONO_BUSY,
+// _RWND_LIMITED, _SNDBUF_LIMITED are 1, 2, 3; the running one has the
+// time since it began added.
+func (d *tcpDecoder) chrono(r []byte) (busy, rwnd, sndbuf uint64) {
+	ne := binary.NativeEndian
+	var stats [3]uint64
+	ctype := ne.Uint32(r[trChronoType:])
+	for i := range stats {
+		stats[i] = uint64(ne.Uint32(r[trChronoStat+4*i:]))
+		if uint32(i+1) == ctype {
+			stats[i] += uint64(ne.Uint32(r[trChronoSince:]))
+		}
+		stats[i] *= uint64(1000000 / d.conv.hz)
+	}
+	return stats[0] + stats[1] + stats[2], stats[1], stats[2]
+}
+
+// counters puts the counters of counters-only record r in (*d.cnt)[idx].
+func (d *tcpDecoder) counters(r []byte, idx int) {
+	ne := binary.NativeEndian
+	c := tcpCounters{
+		ok:       true,
+		acked:    ne.Uint64(r[trBytesAcked:]),
+		received: ne.Uint64(r[trBytesReceived:]),
+		retrans:  ne.Uint32(r[trTotalRetrans:]),
+	}
+	c.busy, c.rwnd, c.sndbuf = d.chrono(r)
+	cnt := *d.cnt
+	if old := len(cnt); idx >= old {
+		cnt = slices.Grow(cnt, idx+1-old)[:idx+1]
+		clear(cnt[old:idx]) // sockets without counters, and a reused array's
+	}
+	cnt[idx] = c
+	*d.cnt = cnt
+}
+
 // tcpDecoder turns struct tcprec records into model.Socket values.
 type tcpDecoder struct {
 	conv    jiffies
 	infoLen uint16
 	names   *ifNames
 	tcp     *slab[model.TCPInfo]
+	// cnt gets the counters of counters-only records (recCounters), at
+	// the index of their socket in out; nil drops them.
+	cnt     *[]tcpCounters
 	tcpInfo bool
 }
 
@@ -393,7 +461,7 @@ func (d *tcpDecoder) decode(b []byte, out []model.Socket) ([]model.Socket, error
 	start := len(out)
 	for ; len(b) >= tcpRecSize; b = b[tcpRecSize:] {
 		out = append(out, model.Socket{Proto: model.ProtoTCP})
-		if err := d.decodeRec(b[:tcpRecSize], &out[len(out)-1]); err != nil {
+		if err := d.decodeRec(b[:tcpRecSize], &out[len(out)-1], len(out)-1); err != nil {
 			return out[:start], err
 		}
 	}
@@ -402,7 +470,7 @@ func (d *tcpDecoder) decode(b []byte, out []model.Socket) ([]model.Socket, error
 
 // decodeRec decodes one record into s, as decodeDiagMsg decodes the
 // sock_diag message of the same socket.
-func (d *tcpDecoder) decodeRec(r []byte, s *model.Socket) error {
+func (d *tcpDecoder) decodeRec(r []byte, s *model.Socket, idx int) error {
 	ne := binary.NativeEndian
 	u32 := func(off int) uint32 { return ne.Uint32(r[off:]) }
 	u64 := func(off int) uint64 { return ne.Uint64(r[off:]) }
@@ -443,6 +511,12 @@ func (d *tcpDecoder) decodeRec(r []byte, s *model.Socket) error {
 	s.Drops = uint64(u32(trDrops))
 	s.HasDrops = true
 	if !d.tcpInfo {
+		return nil
+	}
+	if flags&recCounters != 0 {
+		if d.cnt != nil && s.State != tcpListen {
+			d.counters(r, idx)
+		}
 		return nil
 	}
 	t := d.tcp.alloc()
@@ -494,21 +568,7 @@ func (d *tcpDecoder) decodeRec(r []byte, s *model.Socket) error {
 	if rate, intv := u32(trRateDelivered), u32(trRateInterval); rate != 0 && intv != 0 {
 		t.DeliveryRate = uint64(rate) * uint64(t.SndMSS) * 1000000 / uint64(intv)
 	}
-	// tcp_get_info_chrono_stats: TCP_CHRONO_BUSY, _RWND_LIMITED,
-	// _SNDBUF_LIMITED are 1, 2, 3; the running one has the time since it
-	// began added.
-	var stats [3]uint64
-	ctype := u32(trChronoType)
-	for i := range stats {
-		stats[i] = uint64(u32(trChronoStat + 4*i))
-		if uint32(i+1) == ctype {
-			stats[i] += uint64(u32(trChronoSince))
-		}
-		stats[i] *= uint64(1000000 / c.hz)
-	}
-	t.BusyTime = stats[0] + stats[1] + stats[2]
-	t.RwndLimited = stats[1]
-	t.SndbufLimited = stats[2]
+	t.BusyTime, t.RwndLimited, t.SndbufLimited = d.chrono(r)
 	t.BytesSent = u64(trBytesSent)
 	t.BytesRetrans = u64(trBytesRetrans)
 	return nil

@@ -16,7 +16,8 @@ import (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	tcpiterProgTcpiter = "tcpiter"
+	tcpiterProgTcpiter     = "tcpiter"
+	tcpiterVarCountersOnly = "counters_only"
 )
 
 // loadTcpiter returns the embedded CollectionSpec for tcpiter.
@@ -74,6 +75,7 @@ type tcpiterMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcpiterVariableSpecs struct {
+	CountersOnly *ebpf.VariableSpec `ebpf:"counters_only"`
 }
 
 // tcpiterObjects contains all objects after they have been loaded into the kernel.
@@ -106,6 +108,7 @@ func (m *tcpiterMaps) Close() error {
 //
 // It can be passed to loadTcpiterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcpiterVariables struct {
+	CountersOnly *ebpf.Variable `ebpf:"counters_only"`
 }
 
 // tcpiterPrograms contains all programs after they have been loaded into the kernel.

@@ -1,0 +1,61 @@
+package cli
+
+import (
+	"context"
+	"time"
+
+	"netlens/collectors/sockets"
+	"netlens/model"
+)
+
+// The TUI reads its sockets counters only (sockets.Options.TCPCountersOnly):
+// its table has rates but no tcp_info. tcpInfoControl gives the detail
+// pane the selected socket's, and withTCPInfo gives a snapshot saved from
+// the TUI (s, the recorder) every socket's, as netlens snapshot has them.
+
+// tcpInfoControl is the TUI's ui.TCPInfoControl: one socket's tcp_info
+// from sock_diag, in the namespace the collectors read.
+type tcpInfoControl struct{ nsFD func() int }
+
+func (c tcpInfoControl) TCPInfo(ctx context.Context, s model.Socket) (*model.TCPInfo, error) {
+	return sockets.LookupTCPInfo(ctx, c.nsFD(), s)
+}
+
+// fillTimeout bounds the dump withTCPInfo makes (a second or so at
+// 100,000 sockets).
+const fillTimeout = 20 * time.Second
+
+// withTCPInfo returns snap with the tcp_info of its TCP sockets, read now
+// in namespace fd; snap as it was, and why, when they cannot be read. The
+// all-namespaces view's sockets have theirs.
+func withTCPInfo(ctx context.Context, fd int, snap model.Snapshot) (model.Snapshot, error) {
+	if snap.NetNS != nil && snap.NetNS.All {
+		return snap, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, fillTimeout)
+	defer cancel()
+	socks, err := sockets.FillTCPInfo(ctx, fd, snap.Sockets)
+	snap.Sockets = socks
+	return snap, err
+}
+
+// tcpInfoSource is the TUI's Store as the recorder's source, with every
+// TCP socket's tcp_info (withTCPInfo).
+type tcpInfoSource struct {
+	ctx   context.Context
+	store *model.Store
+	nsFD  func() int
+}
+
+func (s tcpInfoSource) Snapshot() model.Snapshot {
+	snap, _ := withTCPInfo(s.ctx, s.nsFD(), s.store.Snapshot())
+	return snap
+}
+
+// Hold lends the Store's snapshot, as model.Store.Hold does; the tcp_info
+// filled in is the snapshot's own (a copy of the socket list).
+func (s tcpInfoSource) Hold() (model.Snapshot, *model.Lease) {
+	snap, lease := s.store.Hold()
+	snap, _ = withTCPInfo(s.ctx, s.nsFD(), snap)
+	return snap, lease
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"netlens/internal/netnstest"
+)
+
+// TestIntegrationE2ETCPInfoDetail: the TUI reads its sockets counters
+// only, so the Connections detail pane asks the kernel for the selected
+// socket's tcp_info. In a real terminal, with a sender moving about
+// 1 MB/s in a namespace: the sender's pane shows its congestion control
+// and MSS as `ss -tin` does, its RTT, and its rates; a snapshot saved
+// with s holds the socket's whole tcp_info, as netlens snapshot has it.
+func TestIntegrationE2ETCPInfoDetail(t *testing.T) {
+	requireTmux(t)
+	ns := testNetns(t)
+	const port = 47813
+	startPacedTraffic(t, ns, port, "")
+	dir := t.TempDir()
+	bin := netlensBinary(t)
+	s := startTmux(t, 140, 40, []string{"TERM=xterm-256color"}, fmt.Sprintf("exec ip netns exec %s %s --ascii --snapshot-dir %s", ns, bin, dir))
+	s.waitText("[sockets]", 20*time.Second)
+	s.waitText("nlsend", 20*time.Second) // the owners are known
+	s.keys("/")
+	s.literal("nlsend")
+	s.keys("Enter")
+	s.waitText("filter: nlsend", 5*time.Second)
+	s.keys("Enter") // the detail pane
+
+	ss := func() (cong, mss string) {
+		out := netnstest.Run(t, "ip", "netns", "exec", ns, "ss", "-tinH", "state", "established", "dport", "=", fmt.Sprint(port))
+		m := regexp.MustCompile(`\b(cubic|reno|bbr)\b.*\bmss:(\d+)`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("ss -tin: no congestion control and mss:\n%s", out)
+		}
+		return m[1], m[2]
+	}
+	cong, mss := ss()
+	pane := regexp.MustCompile(`(?m)^(\w+)  rtt ([\d.]+)/([\d.]+) ms.*\bcwnd \d+.*\bmss (\d+)`)
+	scr := s.waitFor("the sender's tcp_info in the detail pane", 10*time.Second, func(scr string) bool {
+		m := pane.FindStringSubmatch(scr)
+		return m != nil && m[1] == cong && m[4] == mss && strings.Contains(scr, "acked ")
+	})
+	if strings.Contains(scr, "asking the kernel") || strings.Contains(scr, "no tcp_info") {
+		t.Fatalf("the pane says it has no tcp_info:\n%s", scr)
+	}
+	// Its rates: about 1 MB/s sent.
+	s.waitFor("the sender's rate in the pane", 10*time.Second, func(scr string) bool {
+		m := regexp.MustCompile(`tx ([\d.]+[kM]?)B/s`).FindStringSubmatch(scr)
+		return m != nil && rateOf(m[1]) > 100e3
+	})
+	t.Logf("detail pane:\n%s", scr)
+
+	// A snapshot saved from the TUI has the socket's tcp_info.
+	s.keys("s")
+	scr = s.waitText("snapshot saved: ", 10*time.Second)
+	m := regexp.MustCompile(`snapshot saved: (\S+\.json)`).FindStringSubmatch(scr)
+	if m == nil {
+		t.Fatalf("no path on screen:\n%s", scr)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, filepath.Base(m[1])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap struct {
+		Sockets []struct {
+			Proto  string `json:"proto"`
+			State  string `json:"state"`
+			Remote string `json:"remote"`
+			TCP    *struct {
+				Congestion string `json:"congestion"`
+				SndMSS     uint32 `json:"snd_mss"`
+				BytesAcked uint64 `json:"bytes_acked"`
+			} `json:"tcp"`
+		} `json:"sockets"`
+	}
+	if err := json.Unmarshal(b, &snap); err != nil {
+		t.Fatal(err)
+	}
+	found, withInfo, established := false, 0, 0
+	for _, sk := range snap.Sockets {
+		if sk.Proto != "tcp" || sk.State != "ESTAB" {
+			continue
+		}
+		established++
+		if sk.TCP != nil {
+			withInfo++
+		}
+		if strings.HasSuffix(sk.Remote, fmt.Sprintf(":%d", port)) {
+			found = true
+			if sk.TCP == nil || sk.TCP.Congestion != cong || fmt.Sprint(sk.TCP.SndMSS) != mss || sk.TCP.BytesAcked == 0 {
+				t.Errorf("the sender in the snapshot: tcp_info %+v, want %s, mss %s, bytes acked", sk.TCP, cong, mss)
+			}
+		}
+	}
+	if !found || withInfo != established {
+		t.Errorf("snapshot: sender found %v; %d of %d established TCP sockets with tcp_info", found, withInfo, established)
+	}
+	s.keys("q")
+}
