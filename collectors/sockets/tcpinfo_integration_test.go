@@ -172,6 +172,12 @@ func ratesMatchPacing(t *testing.T, counters bool) {
 	ctx := context.Background()
 
 	const samples = 11
+	// Counters only, the first collection (sock_diag, before the
+	// iterator is tried) reads no counters: rates start a sample later.
+	first := 1
+	if counters {
+		first = 2
+	}
 	type sample struct {
 		socks          []model.Socket
 		at             time.Time
@@ -224,7 +230,7 @@ func ratesMatchPacing(t *testing.T, counters bool) {
 			if snd == nil || rcv == nil {
 				t.Fatalf("sample %d: connection to %d not found", i, p.port)
 			}
-			if i == 0 {
+			if i < first {
 				// Seen for the first time: no rate, not a spike.
 				if snd.Rate != nil || rcv.Rate != nil {
 					t.Errorf("port %d: rate on first sight: %+v %+v", p.port, snd.Rate, rcv.Rate)
@@ -293,7 +299,7 @@ func ratesMatchPacing(t *testing.T, counters bool) {
 	want := map[string][2]float64{"nlsk-pace-a": {0, 2e6}, "nlsk-pace-b": {0, 5e6}, "nlsk-recv": {7e6, 0}}
 	sums := map[string][2]float64{}
 	var secs float64
-	for _, s := range ss[1:] {
+	for _, s := range ss[first:] {
 		iv := sender(s.socks, 7101).Rate.Interval.Seconds()
 		secs += iv
 		for _, pr := range model.ProcessRates(s.socks, nil) {
