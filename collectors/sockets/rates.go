@@ -120,6 +120,7 @@ func (r *rateTracker) update(socks []model.Socket, cnt []tcpCounters, now time.D
 	}
 	r.next = r.next[:0]
 	pos := 0
+	var last *model.SocketRate // the last rate stored in this update
 	for i := range socks {
 		s := &socks[i]
 		if s.Cookie == 0 || s.Proto != model.ProtoTCP || s.State == model.StateListen {
@@ -173,7 +174,15 @@ func (r *rateTracker) update(socks []model.Socket, cnt []tcpCounters, now time.D
 					}
 				}
 			}
-			s.Rate = r.rates.put(&rate)
+			// Idle sockets seen at the same collections have the same
+			// rate (zeros over the same interval and window): they
+			// share one value, which never changes once published (a
+			// run of them in the table's order; 14 MB of rates at
+			// 100,000 mostly idle sockets otherwise).
+			if last == nil || *last != rate {
+				last = r.rates.put(&rate)
+			}
+			s.Rate = last
 		} else {
 			st.a0, st.a1 = ch, ch
 		}

@@ -138,3 +138,56 @@ func TestRateTrackerOrderChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestRateTrackerCountersOnly: sockets read counters only (no tcp_info,
+// their counters in cnt by index) get the rates sockets with tcp_info
+// get; idle sockets of one update share one rate value, a busy one has
+// its own, and none is shared across updates.
+func TestRateTrackerCountersOnly(t *testing.T) {
+	const n = 6
+	socks := make([]model.Socket, n)
+	cnt := make([]tcpCounters, n)
+	for i := range socks {
+		socks[i] = model.Socket{Proto: model.ProtoTCP, State: model.StateEstablished, Cookie: uint64(i + 1)}
+		cnt[i] = tcpCounters{ok: true, acked: 1000, received: 500}
+	}
+	cnt[4].ok = false // no counters: no rate
+	var r rateTracker
+	r.update(socks, cnt, time.Second)
+	for i := range socks {
+		if socks[i].Rate != nil {
+			t.Fatalf("socket %d: a rate on first sight", i)
+		}
+	}
+	cnt[2].acked += 4000 // socket 2 sent 4000 bytes in 2 s
+	cnt[2].busy = 1500000
+	r.update(socks, cnt[:5], 3*time.Second) // socket 5 beyond cnt: none
+	prev := socks[0].Rate
+	for i, s := range socks {
+		switch i {
+		case 4, 5:
+			if s.Rate != nil {
+				t.Errorf("socket %d without counters: rate %+v", i, s.Rate)
+			}
+		case 2:
+			if s.Rate == nil || s.Rate.TxBps != 2000 || s.Rate.Limits.Busy != 1500*time.Millisecond || s.Rate == socks[0].Rate {
+				t.Errorf("busy socket: rate %+v", s.Rate)
+			}
+		default:
+			if s.Rate == nil || *s.Rate != (model.SocketRate{Known: true, Interval: 2 * time.Second, Limits: model.SendLimits{Window: 2 * time.Second}}) {
+				t.Errorf("idle socket %d: rate %+v", i, s.Rate)
+			}
+			if s.Rate != socks[0].Rate && i != 3 {
+				t.Errorf("idle socket %d: its own rate value, not the run's", i)
+			}
+		}
+	}
+	// Socket 3 follows the busy one: a new value, equal to the idle ones'.
+	if *socks[3].Rate != *socks[0].Rate {
+		t.Errorf("idle sockets 0 and 3 differ: %+v %+v", socks[0].Rate, socks[3].Rate)
+	}
+	r.update(socks, cnt, 4*time.Second)
+	if socks[0].Rate == prev {
+		t.Error("an update reused the previous update's rate value")
+	}
+}
