@@ -177,3 +177,31 @@ func TestIntegrationLookupTCPInfo(t *testing.T) {
 		t.Error("a UDP socket: no error")
 	}
 }
+
+// BenchmarkLookupTCPInfo times one LookupTCPInfo (a netlink socket
+// opened, one exact sock_diag request, its answer decoded): what the
+// TUI's detail pane costs a refresh while it is open.
+func BenchmarkLookupTCPInfo(b *testing.B) {
+	loopbackConns(b, 1000)
+	full := New(Options{NoOwners: true, TCPSource: TCPSourceSockDiag})
+	defer full.Close()
+	socks, _, err := full.Sockets(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var s model.Socket
+	for _, x := range socks {
+		if x.TCP != nil && x.State == model.StateEstablished {
+			s = x
+		}
+	}
+	if s.Cookie == 0 {
+		b.Fatal("no established socket")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := LookupTCPInfo(context.Background(), 0, s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
