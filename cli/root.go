@@ -438,9 +438,11 @@ func runTUI(ctx context.Context, o options) error {
 			if err := atomicfile.CheckDir(o.snapshotDir); err != nil {
 				return "", fmt.Errorf("--snapshot-dir %w", err)
 			}
-			s, err := withTCPInfo(ctx, sw.nsFD(), s)
-			if err != nil {
-				return "", err
+			if !o.noTCPInfo {
+				var err error
+				if s, err = withTCPInfo(ctx, sw.nsFD(), s); err != nil {
+					return "", err
+				}
 			}
 			return export.Save(o.snapshotDir, s)
 		},
@@ -452,8 +454,8 @@ func runTUI(ctx context.Context, o options) error {
 			CaptureRun: capRun,
 			Sysctl:     sysctls,
 			NetNS:      sw,
-			Recorder:   tuiRecorder(ctx, tcpInfoSource{ctx: ctx, store: store, nsFD: sw.nsFD}, o),
-			TCPInfo:    tcpInfoControl{nsFD: sw.nsFD},
+			Recorder:   tuiRecorder(ctx, recordSource(ctx, store, sw, o), o),
+			TCPInfo:    tcpControl(sw, o),
 			// Always wired: without the tracer, S says it needs it.
 			DropSample: &sw.sample,
 		},

@@ -6,6 +6,8 @@ import (
 
 	"netlens/collectors/sockets"
 	"netlens/model"
+	"netlens/recorder"
+	"netlens/ui"
 )
 
 // The TUI reads its sockets counters only (sockets.Options.TCPCountersOnly):
@@ -37,6 +39,24 @@ func withTCPInfo(ctx context.Context, fd int, snap model.Snapshot) (model.Snapsh
 	socks, err := sockets.FillTCPInfo(ctx, fd, snap.Sockets)
 	snap.Sockets = socks
 	return snap, err
+}
+
+// tcpControl is the TUI's ui.TCPInfoControl: none with --no-tcp-info,
+// whose table has neither tcp_info nor rates.
+func tcpControl(sw *nsSwitcher, o options) ui.TCPInfoControl {
+	if o.noTCPInfo {
+		return nil
+	}
+	return tcpInfoControl{nsFD: sw.nsFD}
+}
+
+// recordSource is what the TUI's recorder writes: the Store's
+// snapshots, with every TCP socket's tcp_info unless --no-tcp-info.
+func recordSource(ctx context.Context, store *model.Store, sw *nsSwitcher, o options) recorder.Source {
+	if o.noTCPInfo {
+		return store
+	}
+	return tcpInfoSource{ctx: ctx, store: store, nsFD: sw.nsFD}
 }
 
 // tcpInfoSource is the TUI's Store as the recorder's source, with every

@@ -16,7 +16,7 @@ const tcpLookupTimeout = 2 * time.Second
 // gave it (the TUI reads its socket table counters only).
 type tcpLookup struct {
 	cookie uint64 // the socket asked about
-	seq    uint64 // the SocketsSeq of the table it was asked at
+	seq    uint64 // the SocketsSeq of the table of the last answer
 	info   *model.TCPInfo
 	err    error
 	busy   bool // a call is under way
@@ -32,16 +32,13 @@ type tcpInfoMsg struct {
 
 // needsLookup reports whether the detail pane of s has to ask for its
 // tcp_info: a full TCP socket of the table's own namespace, read
-// without it.
+// without it, not a listener (whose pane says it moves no data). The
+// kernel reports sk_drops (HasDrops) of full sockets only: TIME-WAIT
+// sockets, in the TIME-WAIT or FIN-WAIT-2 substate, and request sockets
+// have neither drops nor tcp_info.
 func needsLookup(s *model.Socket) bool {
-	if s.Proto != model.ProtoTCP || s.TCP != nil || s.Cookie == 0 || s.Namespace != "" {
-		return false
-	}
-	switch s.State {
-	case model.StateListen, model.StateTimeWait, model.StateNewSynRecv:
-		return false
-	}
-	return true
+	return s.Proto == model.ProtoTCP && s.TCP == nil && s.HasDrops && s.Cookie != 0 && s.Namespace == "" &&
+		s.State != model.StateListen
 }
 
 // lookupCmd asks for the selected socket's tcp_info while the detail pane
@@ -64,7 +61,6 @@ func (p *sockView) lookupCmd() tea.Cmd {
 		p.look = tcpLookup{cookie: s.Cookie}
 	}
 	p.look.busy = true
-	p.look.seq = p.snap.SocketsSeq
 	// What the lookup needs, not the table's memory.
 	q := model.Socket{Proto: s.Proto, Family: s.Family, Local: s.Local, Remote: s.Remote, State: s.State, Cookie: s.Cookie, Interface: s.Interface}
 	ctl, seq := p.lookCtl, p.snap.SocketsSeq
@@ -82,7 +78,7 @@ func (p *sockView) takeLookup(m tcpInfoMsg) {
 		return // the selection moved on; its own call follows
 	}
 	p.look.busy = false
-	p.look.info, p.look.err, p.look.done = m.info, m.err, true
+	p.look.seq, p.look.info, p.look.err, p.look.done = m.seq, m.info, m.err, true
 }
 
 // tcpLines is the detail pane's tcp_info part for s: the table's, else

@@ -205,3 +205,50 @@ func BenchmarkLookupTCPInfo(b *testing.B) {
 		}
 	}
 }
+
+// TestIntegrationFillTCPInfo: a counters-only table filled by
+// FillTCPInfo has the tcp_info of every full TCP socket, listeners
+// included, as a full reading has it (the fields that do not move by
+// themselves), in a copy: the table read stays without.
+func TestIntegrationFillTCPInfo(t *testing.T) {
+	ns := tcpIterEnv(t)
+	fd := ns.FD(t)
+	ctx := context.Background()
+	cnt := New(Options{NetNS: fd, NoOwners: true, TCPSource: TCPSourceIter, TCPCountersOnly: true})
+	t.Cleanup(func() { cnt.Close() })
+	socks, _, err := cnt.Sockets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filled, err := FillTCPInfo(ctx, fd, socks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(filled) != len(socks) || len(socks) > 0 && &filled[0] == &socks[0] {
+		t.Fatalf("%d sockets filled of %d, or not a copy", len(filled), len(socks))
+	}
+	full, listeners := 0, 0
+	for i, s := range filled {
+		if socks[i].TCP != nil {
+			t.Fatalf("the table read was changed: %+v", socks[i].TCP)
+		}
+		if s.Proto != model.ProtoTCP || !s.HasDrops { // TIME-WAIT, request sockets: no tcp_info
+			continue
+		}
+		if s.TCP == nil || s.TCP.SndCwnd == 0 {
+			t.Errorf("%v %v %s: no tcp_info after FillTCPInfo: %+v", s.Local, s.Remote, s.State, s.TCP)
+			continue
+		}
+		full++
+		if s.State == model.StateListen {
+			listeners++
+		}
+	}
+	if full < 10 || listeners < 3 {
+		t.Fatalf("%d full TCP sockets filled, %d listeners", full, listeners)
+	}
+	// Nothing to fill: the same list back.
+	if again, err := FillTCPInfo(ctx, fd, filled); err != nil || &again[0] != &filled[0] {
+		t.Errorf("a filled table filled again: %v, copied %v", err, &again[0] != &filled[0])
+	}
+}

@@ -135,9 +135,13 @@ func exactRequest(s model.Socket, ifindex uint32) ([]byte, error) {
 // with. socks is not changed: the result is a copy when anything was
 // filled, socks itself otherwise. Sockets are matched by cookie.
 func FillTCPInfo(ctx context.Context, netns int, socks []model.Socket) ([]model.Socket, error) {
+	// Only full sockets have one to fill: TIME-WAIT sockets (in the
+	// TIME-WAIT or FIN-WAIT-2 substate) and request sockets have no
+	// tcp_info, nor sk_drops, which both sources report of every full
+	// socket (HasDrops).
 	need := false
 	for i := range socks {
-		if s := &socks[i]; s.Proto == model.ProtoTCP && s.TCP == nil && s.Cookie != 0 && s.Namespace == "" {
+		if s := &socks[i]; s.Proto == model.ProtoTCP && s.TCP == nil && s.HasDrops && s.Cookie != 0 && s.Namespace == "" {
 			need = true
 			break
 		}
