@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"netlens/internal/netnstest"
+	"netlens/model"
+	"netlens/recorder"
+	"netlens/snapshot"
 )
 
 // TestIntegrationE2ETCPInfoDetail: the TUI reads its sockets counters
@@ -24,9 +27,9 @@ func TestIntegrationE2ETCPInfoDetail(t *testing.T) {
 	ns := testNetns(t)
 	const port = 47813
 	startPacedTraffic(t, ns, port, "")
-	dir := t.TempDir()
+	dir, recDir := t.TempDir(), t.TempDir()
 	bin := netlensBinary(t)
-	s := startTmux(t, 140, 40, []string{"TERM=xterm-256color"}, fmt.Sprintf("exec ip netns exec %s %s --ascii --snapshot-dir %s", ns, bin, dir))
+	s := startTmux(t, 140, 40, []string{"TERM=xterm-256color"}, fmt.Sprintf("exec ip netns exec %s %s --ascii --snapshot-dir %s --record-dir %s --record-interval 1s", ns, bin, dir, recDir))
 	s.waitText("[sockets]", 20*time.Second)
 	s.waitText("nlsend", 20*time.Second) // the owners are known
 	s.keys("/")
@@ -103,6 +106,35 @@ func TestIntegrationE2ETCPInfoDetail(t *testing.T) {
 	}
 	if !found || withInfo != established {
 		t.Errorf("snapshot: sender found %v; %d of %d established TCP sockets with tcp_info", found, withInfo, established)
+	}
+
+	// The flight recorder's snapshots have it too.
+	s.keys("R")
+	s.waitText("recording a snapshot every 1s", 5*time.Second)
+	var files []string
+	for deadline := time.Now().Add(10 * time.Second); len(files) < 2 && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		files, _ = recorder.Files(recDir)
+	}
+	s.keys("R")
+	s.waitText("recorder stopped", 5*time.Second)
+	if len(files) < 2 {
+		t.Fatalf("the recorder wrote %d files in 10 s", len(files))
+	}
+	rec, err := snapshot.ReadFile(files[len(files)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	found = false
+	for _, sk := range rec.Sockets {
+		if sk.Proto == model.ProtoTCP && sk.Remote.Port() == port && sk.State == model.StateEstablished {
+			found = true
+			if sk.TCP == nil || sk.TCP.Congestion != cong || fmt.Sprint(sk.TCP.SndMSS) != mss {
+				t.Errorf("the sender in the recorder's snapshot: tcp_info %+v", sk.TCP)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the recorder's snapshot %s lacks the sender", files[len(files)-1])
 	}
 	s.keys("q")
 }

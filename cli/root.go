@@ -438,13 +438,17 @@ func runTUI(ctx context.Context, o options) error {
 			if err := atomicfile.CheckDir(o.snapshotDir); err != nil {
 				return "", fmt.Errorf("--snapshot-dir %w", err)
 			}
+			// Every TCP socket's tcp_info; without it, and saying so,
+			// when it cannot be read: the snapshot is not lost for it.
+			var fillErr error
 			if !o.noTCPInfo {
-				var err error
-				if s, err = withTCPInfo(ctx, sw.nsFD(), s); err != nil {
-					return "", err
-				}
+				s, fillErr = withTCPInfo(ctx, sw.nsFD(), s)
 			}
-			return export.Save(o.snapshotDir, s)
+			path, err := export.Save(o.snapshotDir, s)
+			if err == nil && fillErr != nil {
+				path += " (without tcp_info: " + fillErr.Error() + ")"
+			}
+			return path, err
 		},
 		Warning: outDirWarning(o),
 		Controls: ui.Controls{

@@ -93,6 +93,9 @@ func (p *sockView) tcpLines(s *model.Socket) []string {
 	if p.look.err != nil {
 		return []string{"no tcp_info: " + sanitize(p.look.err.Error())}
 	}
+	if p.look.info == nil {
+		return []string{"no tcp_info: the kernel has none for it now (it closed: TIME-WAIT)"}
+	}
 	c := *s
 	c.TCP = p.look.info
 	return tcpDetail(&c)

@@ -315,7 +315,10 @@ func (c *Collector) sockets(ctx context.Context, early func([]model.Socket), g *
 		hint = counts.hint()
 	}
 	c.cnt = c.cnt[:0]
-	if c.opts.TCPCountersOnly && cap(c.cnt) < hint {
+	c.mu.Lock()
+	counters := c.opts.TCPCountersOnly && !c.opts.NoTCPInfo && c.iter != nil
+	c.mu.Unlock()
+	if counters && cap(c.cnt) < hint {
 		c.cnt = make([]tcpCounters, 0, hint+hint/32)
 	}
 	socks := g.socks[:0] // a generation filled again keeps its list's memory

@@ -3,6 +3,7 @@ package sockets
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"testing"
@@ -130,6 +131,19 @@ func TestIntegrationLookupTCPInfo(t *testing.T) {
 		checked++
 		if s.Interface != "" {
 			devBound++
+			// A device whose name was unknown when the socket was read
+			// ("ifN", ifNames): its index is in the name.
+			var ifi *net.Interface
+			var err error
+			ns.Do(t, func() { ifi, err = net.InterfaceByName(s.Interface) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			byIndex := s
+			byIndex.Interface = fmt.Sprintf("if%d", ifi.Index)
+			if ti, err := LookupTCPInfo(ctx, fd, byIndex); err != nil || ti == nil {
+				t.Errorf("%v %v on %s: %+v %v", s.Local, s.Remote, byIndex.Interface, ti, err)
+			}
 		}
 	}
 	if checked < 6 {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mdlayher/netlink"
@@ -36,13 +38,17 @@ func LookupTCPInfo(ctx context.Context, netns int, s model.Socket) (*model.TCPIn
 	if s.Proto != model.ProtoTCP {
 		return nil, fmt.Errorf("%s socket: tcp_info is TCP's", s.Proto)
 	}
-	// A socket bound to a device is found only with its index.
+	// A socket bound to a device is found only with its index: by its
+	// name, or from the "ifN" a name unknown when it was read stands for.
 	var ifindex uint32
 	if s.Interface != "" {
 		for i, name := range dumpLinks(netns) {
 			if name == s.Interface {
 				ifindex = i
 			}
+		}
+		if n, err := strconv.ParseUint(strings.TrimPrefix(s.Interface, "if"), 10, 32); ifindex == 0 && err == nil && strings.HasPrefix(s.Interface, "if") {
+			ifindex = uint32(n)
 		}
 	}
 	req, err := exactRequest(s, ifindex)
@@ -149,11 +155,22 @@ func FillTCPInfo(ctx context.Context, netns int, socks []model.Socket) ([]model.
 	if !need {
 		return socks, nil
 	}
+	info, err := ReadTCPInfo(ctx, netns)
+	if err != nil {
+		return socks, err
+	}
+	return WithTCPInfo(socks, info), nil
+}
+
+// ReadTCPInfo returns the tcp_info of every full TCP socket of network
+// namespace netns (an open namespace file; 0 for the caller's) by cookie,
+// from one sock_diag dump.
+func ReadTCPInfo(ctx context.Context, netns int) (map[uint64]*model.TCPInfo, error) {
 	c := New(Options{NetNS: netns, NoOwners: true, Once: true, TCPSource: TCPSourceSockDiag})
 	defer c.Close()
 	now, _, err := c.Sockets(ctx)
 	if err != nil {
-		return socks, fmt.Errorf("tcp_info: %w", err)
+		return nil, fmt.Errorf("tcp_info: %w", err)
 	}
 	info := make(map[uint64]*model.TCPInfo, len(now))
 	for i := range now {
@@ -161,11 +178,18 @@ func FillTCPInfo(ctx context.Context, netns int, socks []model.Socket) ([]model.
 			info[now[i].Cookie] = now[i].TCP
 		}
 	}
+	return info, nil
+}
+
+// WithTCPInfo returns a copy of socks where the TCP sockets without
+// tcp_info have theirs from info (ReadTCPInfo), by cookie; socks is not
+// changed.
+func WithTCPInfo(socks []model.Socket, info map[uint64]*model.TCPInfo) []model.Socket {
 	out := slices.Clone(socks)
 	for i := range out {
 		if s := &out[i]; s.Proto == model.ProtoTCP && s.TCP == nil && s.Namespace == "" {
 			s.TCP = info[s.Cookie]
 		}
 	}
-	return out, nil
+	return out
 }

@@ -20,13 +20,15 @@ func (s *slab[T]) rewind() {
 	for _, c := range s.chunks {
 		room += len(c)
 	}
-	if s.used < room/4 {
+	if room > 64 && s.used <= room/4 {
 		// The last collection took a quarter of the room or less (its
 		// sockets were read counters only, Options.TCPCountersOnly, so
 		// there is no tcp_info; idle sockets share their rate): let
 		// the chunks go rather than keep a table's worth of values
 		// alive for nothing (20 MB of tcp_info, 14 MB of rates at
-		// 100,000 sockets), and size the next from what it took.
+		// 100,000 sockets), and size the next from what it took. Not a
+		// chunk of the least size (64): a few shared rates would make a
+		// collection allocate it again every time.
 		s.chunks, s.hint = nil, s.used
 	}
 	s.hint = max(s.hint, s.used)

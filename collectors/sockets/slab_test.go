@@ -22,6 +22,16 @@ func TestSlabLetsGoWhenUnused(t *testing.T) {
 	if p := s.alloc(); p == nil || *p != 0 || len(s.chunks) != 1 || len(s.chunks[0]) > 64 {
 		t.Fatalf("after letting go: a value %v, %d chunks (first of %d)", p, len(s.chunks), len(s.chunks[0]))
 	}
+	// A chunk of the least size is kept, however little of it a
+	// collection takes: a few values a collection allocate nothing.
+	if n := testing.AllocsPerRun(100, func() {
+		s.rewind()
+		for range 10 {
+			s.alloc()
+		}
+	}); n != 0 || len(s.chunks) != 1 {
+		t.Fatalf("10 values a collection: %v allocations a collection, %d chunks", n, len(s.chunks))
+	}
 
 	// A collection that took a fifth of the room: the next first chunk
 	// is sized to it.
