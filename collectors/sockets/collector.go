@@ -315,8 +315,11 @@ func (c *Collector) sockets(ctx context.Context, early func([]model.Socket), g *
 		hint = counts.hint()
 	}
 	c.cnt = c.cnt[:0]
+	// Sized once for the table when counters are read, or will be (the
+	// iterator opens at the second collection): grown socket by socket,
+	// it would double past the table and leave the copies as garbage.
 	c.mu.Lock()
-	counters := c.opts.TCPCountersOnly && !c.opts.NoTCPInfo && c.iter != nil
+	counters := c.opts.TCPCountersOnly && !c.opts.NoTCPInfo && c.openIter != nil && c.iterDown == nil
 	c.mu.Unlock()
 	if counters && cap(c.cnt) < hint {
 		c.cnt = make([]tcpCounters, 0, hint+hint/32)
