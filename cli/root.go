@@ -336,7 +336,7 @@ arguments. Each subcommand's --help gives its own.`,
 		RulesCmd(RulesConfig{Open: func(opt filter.Options) (filter.Backend, error) {
 			opt.NetNS = o.nsFD()
 			return filter.Open(opt)
-		}}),
+		}, NetNS: func() int { return o.nsFD() }}),
 		versionCmd(version),
 	)
 	flagErr := func(cmd *cobra.Command, err error) error {

@@ -19,6 +19,7 @@ import (
 
 	"netlens/collectors"
 	"netlens/collectors/conntrack"
+	"netlens/collectors/ruleset"
 	"netlens/collectors/sockets"
 	"netlens/control/filter"
 	"netlens/control/filter/nft"
@@ -34,6 +35,9 @@ type RulesConfig struct {
 	Guard func(ctx context.Context) filter.GuardInput
 	// Open opens the backend (nil: filter.Open); tests replace it.
 	Open func(filter.Options) (filter.Backend, error)
+	// NetNS returns the open file of the namespace `rules ruleset` reads
+	// (--netns); nil or 0: netlens's own.
+	NetNS func() int
 }
 
 type cliFlags struct {
@@ -148,6 +152,59 @@ invalid input, which changes nothing.`,
 			return nil
 		},
 	}
+
+	var every time.Duration
+	rulesetCmd := &cobra.Command{
+		Use:   "ruleset",
+		Short: "List the nftables ruleset outside netlens's own table, with counters (read only)",
+		Long: `netlens rules ruleset lists what else filters here, read only: every
+nftables table but netlens's own (iptables-nft's from Docker or
+kube-proxy, firewalld's, an nft file's), each chain with its type, hook,
+priority and policy, and each rule as nft lists it with its counter's
+packets and bytes. With --interval it reads twice and gives each rule's
+packets in between and per second: which rules are matching, and
+dropping, now. --json prints the snapshot's "nftables" section
+(docs/snapshot.md).
+
+Exit status: 0; 1 when the ruleset cannot be read (it needs
+CAP_NET_ADMIN); 2 for invalid flags.`,
+		Example: `  netlens rules ruleset
+  netlens rules ruleset --interval 2s
+  netlens --netns pid:4242 rules ruleset --json`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if every < 0 {
+				return UsageError{fmt.Errorf("--interval %s: not a duration to wait", every)}
+			}
+			fd := 0
+			if cfg.NetNS != nil {
+				fd = cfg.NetNS()
+			}
+			ctx := cmd.Context()
+			c := ruleset.New(ruleset.Options{NetNS: fd})
+			t, err := c.Read(ctx)
+			if err == nil && every > 0 {
+				select {
+				case <-time.After(every):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				t, err = c.Read(ctx)
+			}
+			if err != nil {
+				return fmt.Errorf("nftables ruleset: %w", err)
+			}
+			if note := c.Note(); note != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), "netlens: nftables ruleset: "+note)
+			}
+			if f.json {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(t)
+			}
+			printRuleset(cmd.OutOrStdout(), t, every)
+			return nil
+		},
+	}
+	rulesetCmd.Flags().DurationVar(&every, "interval", 0, "read twice this long apart: each rule's packets in between and per second")
 
 	var rf ruleFlags
 	add := &cobra.Command{
@@ -415,7 +472,7 @@ stay policy accept); both families in one transaction.`,
 		idCmd("del", "Delete a rule", rules.OpDelete),
 		idCmd("enable", "Enable a rule", rules.OpEnable),
 		idCmd("disable", "Disable a rule", rules.OpDisable),
-		confirm, save, load, watch, logCmd, policy)
+		confirm, save, load, watch, logCmd, policy, rulesetCmd)
 	flagErr := func(cmd *cobra.Command, err error) error {
 		return UsageError{fmt.Errorf("%w\n%s", err, cmd.UsageString())}
 	}
@@ -775,4 +832,57 @@ func defaultGuard(ctx context.Context) filter.GuardInput {
 	r.Once(ctx, 3*time.Second)
 	r.Wait()
 	return filter.GuardFromSnapshot(store.Snapshot())
+}
+
+// printRuleset writes the nftables ruleset t as `netlens rules ruleset`
+// lists it: a line per table and chain, a line per rule with its handle,
+// its text as nft lists it and its counter; with every > 0 (two readings
+// that far apart) also its packets in between and per second. A chain
+// whose rules could not be decoded says why.
+func printRuleset(w io.Writer, t model.NFTables, every time.Duration) {
+	if len(t.Chains) == 0 {
+		fmt.Fprintln(w, "no nftables table (netlens's own left out)")
+		return
+	}
+	table := ""
+	for _, ch := range t.Chains {
+		if k := ch.Family + " " + ch.Table; k != table {
+			table = k
+			fmt.Fprintln(w, "table "+sanitizeLine(k))
+		}
+		head := "  chain " + sanitizeLine(ch.Name)
+		if ch.Hook != "" {
+			head += fmt.Sprintf("  type %s hook %s priority %d", ch.Type, ch.Hook, ch.Priority)
+			if ch.Policy != "" {
+				head += "  policy " + ch.Policy
+			}
+		}
+		fmt.Fprintln(w, head)
+		if ch.Unreadable != "" {
+			fmt.Fprintln(w, "    (rules not readable: "+sanitizeLine(ch.Unreadable)+")")
+			continue
+		}
+		for _, r := range ch.Rules {
+			line := fmt.Sprintf("    %-6d %s", r.Handle, sanitizeLine(r.Text))
+			if r.Counter {
+				line += fmt.Sprintf("  [packets %d bytes %d", r.Packets, r.Bytes)
+				if every > 0 {
+					line += fmt.Sprintf(", +%d in %s, %.1f/s", r.Delta, every, r.Rate)
+				}
+				line += "]"
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
+}
+
+// sanitizeLine replaces control characters (a rule's comment is anyone's
+// text) so that a line cannot move the terminal's cursor or colour it.
+func sanitizeLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
+			return '?'
+		}
+		return r
+	}, s)
 }
