@@ -168,7 +168,7 @@ func owners(ps []model.Proc) string {
 }
 
 func flowLine(f Flow) string {
-	line := string(f.Proto)
+	line := f.Proto.String()
 	if f.State != "" {
 		line += " " + f.State
 	}

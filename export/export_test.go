@@ -58,7 +58,7 @@ func fullSnapshot() model.Snapshot {
 			Reply:    model.FlowTuple{Src: netip.MustParseAddrPort("10.0.0.5:8080"), Dst: netip.MustParseAddrPort("10.0.0.1:61000")},
 			TCPState: model.TCPEstablished, Status: model.StatusSeenReply | model.StatusAssured | model.StatusConfirmed | model.StatusSrcNAT | model.StatusDstNAT,
 			Timeout: 431999 * time.Second, Mark: 1, Zone: 3, Helper: "ftp", OrigPackets: 3, OrigBytes: 180, ReplyPackets: 2, ReplyBytes: 120, CountersKnown: true,
-			Start: t0.Add(-time.Minute), NAT: model.NATBoth, NATSrc: netip.MustParseAddrPort("10.0.0.1:61000"), NATDst: netip.MustParseAddrPort("10.0.0.5:8080"),
+			Start: t0.Add(-time.Minute), NAT: model.NATBoth,
 			FirstSeen: t0, Updated: t0},
 		{ID: 8, Family: model.FamilyIPv6, Proto: model.ProtoICMPv6, ProtoNum: 58,
 			Orig:   model.FlowTuple{Src: netip.MustParseAddrPort("[fd00::1]:0"), Dst: netip.MustParseAddrPort("[fd00::2]:0"), ICMP: &model.ICMPKey{Type: 128, Code: 0, ID: 9}},

@@ -447,7 +447,7 @@ func (c *sockCounts) emit(e emitter) {
 	emit := func(p model.Proto, counts *[nStates]int) {
 		for st, n := range counts {
 			if n > 0 {
-				e.emit(descSockets, prometheus.GaugeValue, float64(n), string(p), model.SockState(st).String())
+				e.emit(descSockets, prometheus.GaugeValue, float64(n), p.String(), model.SockState(st).String())
 			}
 		}
 	}

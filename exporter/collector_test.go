@@ -146,7 +146,7 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 // by name; the counts add up.
 func TestSocketStates(t *testing.T) {
 	snap := bigSnapshot(1000, 0)
-	snap.Sockets = append(snap.Sockets, model.Socket{Proto: model.ProtoTCP, State: 200}, model.Socket{Proto: "sctp", State: model.StateListen})
+	snap.Sockets = append(snap.Sockets, model.Socket{Proto: model.ProtoTCP, State: 200}, model.Socket{Proto: model.ProtoSCTP, State: model.StateListen})
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(New(fixed(snap), Options{}))
 	got := series(t, reg, "netlens_sockets")

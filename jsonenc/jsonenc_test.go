@@ -24,6 +24,8 @@ type filler struct{ r *rand.Rand }
 var (
 	addrPortType = reflect.TypeFor[netip.AddrPort]()
 	addrType     = reflect.TypeFor[netip.Addr]()
+	protoType    = reflect.TypeFor[model.Proto]()
+	natType      = reflect.TypeFor[model.NATKind]()
 	timeType     = reflect.TypeFor[time.Time]()
 )
 
@@ -57,6 +59,12 @@ func (f filler) fill(v reflect.Value) {
 		return
 	case addrType:
 		v.Set(reflect.ValueOf(f.addr()))
+		return
+	case protoType: // one byte that names a protocol
+		v.SetUint(uint64(f.r.IntN(int(model.ProtoUnknown) + 1)))
+		return
+	case natType:
+		v.SetUint(uint64(f.r.IntN(int(model.NATSrc) + 1)))
 		return
 	case timeType:
 		var t time.Time

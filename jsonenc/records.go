@@ -15,14 +15,13 @@ import (
 // not used: encoding/json encodes it, and TestAppendersKnowEveryField
 // fails until this package catches up.
 var (
-	flowTags = []string{"id", "family", "proto", "proto_num", "orig", "reply", "tcp_state,omitempty", "status",
-		"timeout_ns", "mark", "zone", "helper,omitempty", "orig_packets", "orig_bytes", "reply_packets",
-		"reply_bytes", "counters_known", "start,omitzero", "nat,omitempty", "nat_src,omitzero", "nat_dst,omitzero",
-		"first_seen", "updated"}
+	flowTags = []string{"id", "status", "mark", "zone", "proto", "proto_num", "tcp_state,omitempty",
+		"nat,omitempty", "counters_known", "family", "orig", "reply", "timeout_ns", "helper,omitempty",
+		"orig_packets", "orig_bytes", "reply_packets", "reply_bytes", "start,omitzero", "first_seen", "updated"}
 	tupleTags  = []string{"src", "dst", "icmp,omitempty"}
 	icmpTags   = []string{"type", "code", "id"}
-	socketTags = []string{"proto", "family", "local", "remote", "state", "send_q", "recv_q", "uid", "inode",
-		"cookie,omitempty", "interface,omitempty", "procs,omitempty", "drops", "drops_known", "netns,omitempty", "namespace,omitempty",
+	socketTags = []string{"proto", "state", "drops_known", "send_q", "recv_q", "uid", "family", "local", "remote", "inode",
+		"cookie,omitempty", "interface,omitempty", "procs,omitempty", "drops", "netns,omitempty", "namespace,omitempty",
 		"tcp,omitzero", "rate,omitzero"}
 	procTags = []string{"pid", "comm", "fd", "container,omitempty"}
 	tcpTags  = []string{"len", "ca_state", "retransmits", "backoff", "rto_us", "ato_us", "snd_mss", "rcv_mss",
@@ -83,7 +82,7 @@ func appendFlow(dst []byte, f *model.Flow, tc *timeCache) ([]byte, error) {
 	dst = append(dst, `,"family":`...)
 	dst = appendString(dst, string(f.Family))
 	dst = append(dst, `,"proto":`...)
-	dst = appendString(dst, string(f.Proto))
+	dst = appendString(dst, f.Proto.String())
 	dst = append(dst, `,"proto_num":`...)
 	dst = appendUint(dst, uint64(f.ProtoNum))
 	dst = append(dst, `,"orig":`...)
@@ -128,17 +127,19 @@ func appendFlow(dst []byte, f *model.Flow, tc *timeCache) ([]byte, error) {
 		dst = append(dst, `,"start":`...)
 		dst, ok = appendTime(dst, f.Start)
 	}
-	if f.NAT != "" {
+	if f.NAT != model.NATNone {
 		dst = append(dst, `,"nat":`...)
-		dst = appendString(dst, string(f.NAT))
+		dst = appendString(dst, f.NAT.String())
 	}
-	if f.NATSrc != (netip.AddrPort{}) {
-		dst = append(dst, `,"nat_src":`...)
-		dst = appendAddrPort(dst, f.NATSrc)
-	}
-	if f.NATDst != (netip.AddrPort{}) {
-		dst = append(dst, `,"nat_dst":`...)
-		dst = appendAddrPort(dst, f.NATDst)
+	if src, to := f.NATAddrs(); src != (netip.AddrPort{}) || to != (netip.AddrPort{}) {
+		if src != (netip.AddrPort{}) {
+			dst = append(dst, `,"nat_src":`...)
+			dst = appendAddrPort(dst, src)
+		}
+		if to != (netip.AddrPort{}) {
+			dst = append(dst, `,"nat_dst":`...)
+			dst = appendAddrPort(dst, to)
+		}
 	}
 	dst = append(dst, `,"first_seen":`...)
 	dst, ok1 := tc.appendTime(dst, f.FirstSeen)
@@ -174,7 +175,7 @@ func AppendSocket(dst []byte, s *model.Socket) ([]byte, error) {
 		return appendMarshal(dst, s)
 	}
 	dst = append(dst, `{"proto":`...)
-	dst = appendString(dst, string(s.Proto))
+	dst = appendString(dst, s.Proto.String())
 	dst = append(dst, `,"family":`...)
 	dst = appendString(dst, string(s.Family))
 	dst = append(dst, `,"local":`...)

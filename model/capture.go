@@ -126,7 +126,7 @@ type CaptureFlowKey struct {
 
 // String returns "tcp 10.0.0.1:5000 <-> 10.0.0.2:80".
 func (k CaptureFlowKey) String() string {
-	return string(k.Proto) + " " + k.A.String() + " <-> " + k.B.String()
+	return k.Proto.String() + " " + k.A.String() + " <-> " + k.B.String()
 }
 
 // CaptureFlow is one flow's counts. AToB are the packets from A to B,

@@ -231,7 +231,7 @@ func (s Snapshot) DropOwner(f DropTraceFlow) (so Socket, exact, ok bool) {
 	}
 	for _, end := range []netip.AddrPort{netip.AddrPortFrom(f.Dst, f.DstPort), netip.AddrPortFrom(f.Src, f.SrcPort)} {
 		for _, so := range s.Sockets {
-			if string(so.Proto) != f.Proto || so.Local.Port() != end.Port() {
+			if so.Proto.String() != f.Proto || so.Local.Port() != end.Port() {
 				continue
 			}
 			if la := so.Local.Addr(); la.Unmap() == end.Addr().Unmap() || la.IsUnspecified() {
@@ -477,7 +477,7 @@ func (x *DropOwnerIndex) Owners(s *Snapshot) []int {
 		if x.ports[port/64]&(1<<(port%64)) == 0 {
 			continue
 		}
-		pk := dropPortKey{string(so.Proto), port}
+		pk := dropPortKey{so.Proto.String(), port}
 		la := so.Local.Addr()
 		if !la.IsUnspecified() {
 			if e, ok := x.ends[dropEndKey{pk, la.Unmap()}]; ok && x.sock[e] < 0 {

@@ -119,7 +119,7 @@ func TestDropOwnersMatchesDropOwner(t *testing.T) {
 		}
 		for range rng.IntN(20) * (1 - round%2) {
 			s.DropTrace.Flows = append(s.DropTrace.Flows, DropTraceFlow{
-				Proto:   string(protos[rng.IntN(len(protos))]),
+				Proto:   (protos[rng.IntN(len(protos))]).String(),
 				Src:     addrs[rng.IntN(len(addrs))],
 				Dst:     addrs[rng.IntN(len(addrs))],
 				SrcPort: uint16(rng.IntN(5)),

@@ -8,17 +8,6 @@ import (
 	"time"
 )
 
-// Protocols a conntrack flow can carry beyond those of sockets (ProtoTCP,
-// ProtoUDP, ProtoUDPLite). Names are conntrack(8)'s.
-const (
-	ProtoICMP    Proto = "icmp"
-	ProtoICMPv6  Proto = "icmpv6"
-	ProtoSCTP    Proto = "sctp"
-	ProtoDCCP    Proto = "dccp"
-	ProtoGRE     Proto = "gre"
-	ProtoUnknown Proto = "unknown" // any other protocol: see Flow.ProtoNum
-)
-
 // FlowProto returns the Proto for an IP protocol number as conntrack(8)
 // names it ("unknown" for protocols it has no tracker for).
 func FlowProto(num uint8) Proto {
@@ -233,16 +222,47 @@ func (s *TCPState) UnmarshalText(b []byte) error {
 	return fmt.Errorf("unknown conntrack TCP state %q", b)
 }
 
-// NATKind says which translations a flow undergoes.
-type NATKind string
+// NATKind says which translations a flow undergoes. It is one byte, its
+// values in the order of their names ("", "both", "dnat", "snat"); JSON
+// and text have the name.
+type NATKind uint8
 
 // NAT kinds.
 const (
-	NATNone NATKind = ""
-	NATSrc  NATKind = "snat"
-	NATDst  NATKind = "dnat"
-	NATBoth NATKind = "both"
+	NATNone NATKind = iota // ""
+	NATBoth                // "both"
+	NATDst                 // "dnat"
+	NATSrc                 // "snat"
 )
+
+var natNames = [...]string{NATNone: "", NATBoth: "both", NATDst: "dnat", NATSrc: "snat"}
+
+// String returns the kind's name ("snat"), "" for NATNone.
+func (k NATKind) String() string {
+	if int(k) < len(natNames) {
+		return natNames[k]
+	}
+	return fmt.Sprintf("NATKind(%d)", uint8(k))
+}
+
+// MarshalText returns the name.
+func (k NATKind) MarshalText() ([]byte, error) {
+	if int(k) >= len(natNames) {
+		return nil, fmt.Errorf("invalid NAT kind %d", uint8(k))
+	}
+	return []byte(natNames[k]), nil
+}
+
+// UnmarshalText reads a name.
+func (k *NATKind) UnmarshalText(b []byte) error {
+	for i, n := range natNames {
+		if n == string(b) {
+			*k = NATKind(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown NAT kind %q", b)
+}
 
 // DeriveNAT works out the NAT a flow undergoes from its tuples, as the
 // kernel does (nf_nat_setup_info): without NAT the reply tuple is the
@@ -288,33 +308,39 @@ func DeriveNAT(orig, reply FlowTuple) (kind NATKind, src, dst netip.AddrPort) {
 // when CountersKnown is set (net.netfilter.nf_conntrack_acct was on when
 // the flow began). Timeout is the time left as of Updated.
 type Flow struct {
+	// The one- to four-byte fields come first, so that they share words:
+	// a Flow is held tens of thousands of times, twice (flowJSON has the
+	// order JSON writes).
+
 	// ID is the kernel's id for the entry (CTA_ID).
-	ID       uint32    `json:"id"`
-	Family   Family    `json:"family"`
-	Proto    Proto     `json:"proto"`
-	ProtoNum uint8     `json:"proto_num"`
-	Orig     FlowTuple `json:"orig"`
-	Reply    FlowTuple `json:"reply"`
+	ID     uint32     `json:"id"`
+	Status FlowStatus `json:"status"`
+	Mark   uint32     `json:"mark"`
+	Zone   uint16     `json:"zone"`
+	Proto  Proto      `json:"proto"`
+	// ProtoNum is the IP protocol number.
+	ProtoNum uint8 `json:"proto_num"`
 	// TCPState is set for TCP flows only.
-	TCPState TCPState      `json:"tcp_state,omitempty"`
-	Status   FlowStatus    `json:"status"`
-	Timeout  time.Duration `json:"timeout_ns"`
-	Mark     uint32        `json:"mark"`
-	Zone     uint16        `json:"zone"`
+	TCPState TCPState `json:"tcp_state,omitempty"`
+	// NAT is DeriveNAT(Orig, Reply)'s kind; NATAddrs its addresses,
+	// which snapshots write as nat_src and nat_dst (they are not kept:
+	// 64 bytes a flow).
+	NAT           NATKind   `json:"nat,omitempty"`
+	CountersKnown bool      `json:"counters_known"`
+	Family        Family    `json:"family"`
+	Orig          FlowTuple `json:"orig"`
+	Reply         FlowTuple `json:"reply"`
+	// Timeout is the time left as of Updated.
+	Timeout time.Duration `json:"timeout_ns"`
 	// Helper is the conntrack helper attached (ftp, sip, ...), if any.
-	Helper        string `json:"helper,omitempty"`
-	OrigPackets   uint64 `json:"orig_packets"`
-	OrigBytes     uint64 `json:"orig_bytes"`
-	ReplyPackets  uint64 `json:"reply_packets"`
-	ReplyBytes    uint64 `json:"reply_bytes"`
-	CountersKnown bool   `json:"counters_known"`
+	Helper       string `json:"helper,omitempty"`
+	OrigPackets  uint64 `json:"orig_packets"`
+	OrigBytes    uint64 `json:"orig_bytes"`
+	ReplyPackets uint64 `json:"reply_packets"`
+	ReplyBytes   uint64 `json:"reply_bytes"`
 	// Start is when the flow began (net.netfilter.nf_conntrack_timestamp
 	// on); zero otherwise.
 	Start time.Time `json:"start,omitzero"`
-	// NAT, NATSrc and NATDst are DeriveNAT(Orig, Reply).
-	NAT    NATKind        `json:"nat,omitempty"`
-	NATSrc netip.AddrPort `json:"nat_src,omitzero"`
-	NATDst netip.AddrPort `json:"nat_dst,omitzero"`
 	// FirstSeen is when netlens first saw the flow; Updated when a dump or
 	// event last told it about the flow.
 	FirstSeen time.Time `json:"first_seen"`
@@ -350,8 +376,16 @@ func (f Flow) State() string {
 	return ""
 }
 
-// SetNAT fills NAT, NATSrc and NATDst from the tuples.
-func (f *Flow) SetNAT() { f.NAT, f.NATSrc, f.NATDst = DeriveNAT(f.Orig, f.Reply) }
+// SetNAT fills NAT from the tuples.
+func (f *Flow) SetNAT() { f.NAT, _, _ = DeriveNAT(f.Orig, f.Reply) }
+
+// NATAddrs returns the source the flow's packets leave with after SNAT
+// and the destination they reach after DNAT, each the zero AddrPort when
+// that translation is absent (DeriveNAT).
+func (f *Flow) NATAddrs() (src, dst netip.AddrPort) {
+	_, src, dst = DeriveNAT(f.Orig, f.Reply)
+	return src, dst
+}
 
 // ConntrackCPU is one CPU's conntrack statistics (CTA_STATS_* of
 // IPCTNL_MSG_CT_GET_STATS_CPU, what `conntrack -S` prints), or their sum.

@@ -3,6 +3,9 @@ package model
 import (
 	"encoding/json"
 	"net/netip"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -242,5 +245,65 @@ func TestFlowsAndConntrackUpdates(t *testing.T) {
 	}
 	if f, ok := m["flows"].([]any); !ok || len(f) != 0 {
 		t.Errorf("flows not an empty list: %s", b)
+	}
+}
+
+// TestFlowJSONHasEveryField: Flow.MarshalJSON writes flowJSON, which must
+// carry every field of Flow (in JSON's order, not Flow's), plus the NAT
+// addresses.
+func TestFlowJSONHasEveryField(t *testing.T) {
+	tags := func(ty reflect.Type) (out []string) {
+		for f := range ty.Fields() {
+			out = append(out, f.Tag.Get("json"))
+		}
+		return out
+	}
+	want := append(tags(reflect.TypeFor[Flow]()), "nat_src,omitzero", "nat_dst,omitzero")
+	got := tags(reflect.TypeFor[flowJSON]())
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("flowJSON's fields %v, want Flow's and the NAT addresses: %v", got, want)
+	}
+}
+
+// TestFlowJSONNATAddrs: the NAT addresses are written from the tuples and
+// read back as the same flow.
+func TestFlowJSONNATAddrs(t *testing.T) {
+	f := Flow{ID: 7, Family: FamilyIPv4, Proto: ProtoTCP, ProtoNum: 6,
+		Orig:  FlowTuple{Src: ap("10.0.0.1:5000"), Dst: ap("198.51.100.1:80")},
+		Reply: FlowTuple{Src: ap("10.0.0.5:8080"), Dst: ap("203.0.113.1:61000")}}
+	f.SetNAT()
+	b, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"nat":"both","nat_src":"203.0.113.1:61000","nat_dst":"10.0.0.5:8080","first_seen"`) {
+		t.Errorf("JSON without the NAT addresses in place: %s", b)
+	}
+	var back Flow
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.NAT != NATBoth || back.Orig != f.Orig || back.Reply != f.Reply {
+		t.Errorf("read back %+v, want %+v", back, f)
+	}
+	if src, dst := back.NATAddrs(); src != ap("203.0.113.1:61000") || dst != ap("10.0.0.5:8080") {
+		t.Errorf("NATAddrs after reading back: %v %v", src, dst)
+	}
+}
+
+// TestSocketJSONHasEveryField: Socket.MarshalJSON writes socketJSON, which
+// must carry every field of Socket.
+func TestSocketJSONHasEveryField(t *testing.T) {
+	tags := func(ty reflect.Type) (out []string) {
+		for f := range ty.Fields() {
+			out = append(out, f.Tag.Get("json"))
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got, want := tags(reflect.TypeFor[socketJSON]()), tags(reflect.TypeFor[Socket]()); !slices.Equal(got, want) {
+		t.Errorf("socketJSON's fields %v, want Socket's: %v", got, want)
 	}
 }

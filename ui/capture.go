@@ -631,7 +631,7 @@ func (p *captureFlows) cell(i, c int) string {
 	f := &p.snap.Capture.TopFlows[i]
 	switch c {
 	case cfProto:
-		return string(f.Key.Proto)
+		return f.Key.Proto.String()
 	case cfA:
 		return flowAddr(f.Key.A)
 	case cfB:

@@ -282,7 +282,7 @@ func (p *dropSockView) cell(i, c int) string {
 	s := &p.top[i]
 	switch c {
 	case dsProto:
-		return string(s.Proto)
+		return s.Proto.String()
 	case dsLocal:
 		return fmtAddr(s.Local)
 	case dsRemote:
@@ -318,7 +318,7 @@ func (p *dropSockView) View() string {
 // buffer sysctls with their current values.
 func (p *dropSockView) detail(i int) []string {
 	s := &p.top[p.idx[i]]
-	first := string(s.Proto) + " " + fmtAddr(s.Local) + " -> " + fmtAddr(s.Remote) + "  " + s.State.String() +
+	first := s.Proto.String() + " " + fmtAddr(s.Local) + " -> " + fmtAddr(s.Remote) + "  " + s.State.String() +
 		"  " + fmtProcs(s.Procs) + "  drops " + strconv.FormatUint(s.Drops, 10) + "  recv-q " + strconv.FormatUint(uint64(s.RecvQ), 10)
 	out := []string{first, "sk_drops: packets this socket dropped since it was created, mostly a full receive buffer (SO_RCVBUF)."}
 	names := []string{"net.core.rmem_default", "net.core.rmem_max"}

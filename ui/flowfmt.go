@@ -68,21 +68,22 @@ func protoCell(p model.Proto, num uint8) string {
 	case model.ProtoUnknown:
 		return strconv.Itoa(int(num))
 	}
-	return string(p)
+	return p.String()
 }
 
 // natCell is a flow's NAT kind: "snat", "dnat", "both" or "".
-func natCell(f *model.Flow) string { return string(f.NAT) }
+func natCell(f *model.Flow) string { return f.NAT.String() }
 
 // natAddr is the translated address of a flow: the new source for SNAT,
 // the new destination for DNAT and for both (the detail pane shows the
 // two).
 func natAddr(f *model.Flow) string {
+	src, dst := f.NATAddrs()
 	switch f.NAT {
 	case model.NATSrc:
-		return fmtAddr(f.NATSrc)
+		return fmtAddr(src)
 	case model.NATDst, model.NATBoth:
-		return fmtAddr(f.NATDst)
+		return fmtAddr(dst)
 	}
 	return ""
 }
@@ -91,11 +92,12 @@ func natAddr(f *model.Flow) string {
 // 198.51.100.1:5000; DNAT 198.51.100.1:80 goes to 10.0.0.5:8080".
 func natDetail(f *model.Flow) string {
 	var parts []string
+	src, dst := f.NATAddrs()
 	if f.NAT == model.NATSrc || f.NAT == model.NATBoth {
-		parts = append(parts, "SNAT: source "+fmtAddr(f.Orig.Src)+" leaves as "+fmtAddr(f.NATSrc))
+		parts = append(parts, "SNAT: source "+fmtAddr(f.Orig.Src)+" leaves as "+fmtAddr(src))
 	}
 	if f.NAT == model.NATDst || f.NAT == model.NATBoth {
-		parts = append(parts, "DNAT: destination "+fmtAddr(f.Orig.Dst)+" goes to "+fmtAddr(f.NATDst))
+		parts = append(parts, "DNAT: destination "+fmtAddr(f.Orig.Dst)+" goes to "+fmtAddr(dst))
 	}
 	if len(parts) == 0 {
 		return "no NAT"
@@ -217,7 +219,7 @@ func canHaveFlow(s *model.Socket) bool {
 func matchFlowTerm(f *model.Flow, t *filterTerm) bool {
 	switch t.key {
 	case "proto":
-		return string(f.Proto) == t.val || (f.Proto == model.ProtoUnknown && t.numOK && t.num == uint64(f.ProtoNum))
+		return f.Proto.String() == t.val || (f.Proto == model.ProtoUnknown && t.numOK && t.num == uint64(f.ProtoNum))
 	case "port":
 		for _, ap := range [...]netip.AddrPort{f.Orig.Src, f.Orig.Dst, f.Reply.Src, f.Reply.Dst} {
 			if t.matchPort(ap.Port()) {

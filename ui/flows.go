@@ -193,7 +193,7 @@ func (p *flowView) appendHaystack(b []byte, i int) []byte {
 // original tuple (and the reply tuple when NAT makes it say more), the
 // state and flags, the NAT, and the mark, zone and helper when set.
 func appendFlowHaystack(b []byte, f *model.Flow) []byte {
-	b = append(b, f.Proto...)
+	b = append(b, f.Proto.String()...)
 	b = append(b, ' ')
 	b = appendTuple(b, f.Orig)
 	if f.NAT != model.NATNone || f.Orig.ICMP != nil {
@@ -207,12 +207,13 @@ func appendFlowHaystack(b []byte, f *model.Flow) []byte {
 	b = append(b, flowStateCell(f)...)
 	if f.NAT != model.NATNone {
 		b = append(b, ' ')
-		b = append(b, f.NAT...)
+		b = append(b, f.NAT.String()...)
 		b = append(b, ' ')
+		src, dst := f.NATAddrs()
 		if f.NAT == model.NATSrc {
-			b = appendAddr(b, f.NATSrc)
+			b = appendAddr(b, src)
 		} else {
-			b = appendAddr(b, f.NATDst)
+			b = appendAddr(b, dst)
 		}
 	}
 	if f.Mark != 0 {
@@ -334,7 +335,7 @@ func (p *flowView) detail(i int) []string {
 // flowDetail describes f on four lines.
 func flowDetail(f *model.Flow, snap *model.Snapshot) []string {
 	st := &snap.Conntrack
-	first := string(f.Proto) + " " + flowStateLong(f) + "  timeout " + fmtDur(f.TimeoutLeft(snap.TakenAt)) + " left  age " +
+	first := f.Proto.String() + " " + flowStateLong(f) + "  timeout " + fmtDur(f.TimeoutLeft(snap.TakenAt)) + " left  age " +
 		flowAgeCell(f, st, snap.TakenAt) + "  mark " + strconv.FormatUint(uint64(f.Mark), 10) + "  zone " + strconv.FormatUint(uint64(f.Zone), 10)
 	if f.Helper != "" {
 		first += "  helper " + sanitize(f.Helper)
@@ -396,7 +397,7 @@ func flowSummary(flows []model.Flow, st *model.ConntrackStats) string {
 	}
 	var byProto []pc
 	for p, n := range protos {
-		byProto = append(byProto, pc{string(p), n})
+		byProto = append(byProto, pc{p.String(), n})
 	}
 	slices.SortFunc(byProto, func(a, b pc) int { return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.name, b.name)) })
 	var b strings.Builder

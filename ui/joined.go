@@ -279,7 +279,7 @@ func (p *joinView) matchTerm(i int, t *filterTerm) bool {
 	s, f := &p.snap.Sockets[i], p.flow(i)
 	switch t.key {
 	case "proto":
-		return string(s.Proto) == t.val
+		return s.Proto.String() == t.val
 	case "port":
 		if t.matchPort(s.Local.Port()) || t.matchPort(s.Remote.Port()) {
 			return true
@@ -362,7 +362,7 @@ func (p *joinView) View() string {
 func (p *joinView) detail(i int) []string {
 	si := p.idx[i]
 	s := &p.snap.Sockets[si]
-	first := string(s.Proto) + " " + fmtAddr(s.Local) + " -> " + fmtAddr(s.Remote) + "  " + s.State.String()
+	first := s.Proto.String() + " " + fmtAddr(s.Local) + " -> " + fmtAddr(s.Remote) + "  " + s.State.String()
 	if len(s.Procs) > 0 {
 		first += "  " + procsDetail(s.Procs)
 	} else {

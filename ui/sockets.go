@@ -275,7 +275,7 @@ func (p *sockView) matchTerm(i int, t *filterTerm) bool {
 	s := &p.snap.Sockets[i]
 	switch t.key {
 	case "proto":
-		return string(s.Proto) == t.val
+		return s.Proto.String() == t.val
 	case "port":
 		return t.matchPort(s.Local.Port()) || t.matchPort(s.Remote.Port())
 	case "addr":
@@ -325,7 +325,7 @@ func appendSockText(b []byte, s *model.Socket) []byte {
 		b = append(b, s.Namespace...)
 		b = append(b, ' ')
 	}
-	b = append(b, s.Proto...)
+	b = append(b, s.Proto.String()...)
 	b = append(b, ' ')
 	b = appendAddr(b, s.Local)
 	b = append(b, ' ')
@@ -347,7 +347,7 @@ func (p *sockView) cell(i, c int) string {
 	s := &p.snap.Sockets[i]
 	switch c {
 	case connProto:
-		return string(s.Proto)
+		return s.Proto.String()
 	case connLocal:
 		return fmtAddr(s.Local)
 	case connRemote:
@@ -433,7 +433,7 @@ func (p *sockView) View() string {
 // it, and what the table leaves out.
 func (p *sockView) detail(i int) []string {
 	s := &p.snap.Sockets[p.idx[i]]
-	first := string(s.Proto) + " " + fmtAddr(s.Local) + " -> " + fmtAddr(s.Remote) + "  " + s.State.String()
+	first := s.Proto.String() + " " + fmtAddr(s.Local) + " -> " + fmtAddr(s.Remote) + "  " + s.State.String()
 	if s.Interface != "" {
 		first += "  dev " + sanitize(s.Interface)
 	}

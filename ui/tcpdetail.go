@@ -21,7 +21,7 @@ func tcpDetail(s *model.Socket) []string {
 		return []string{"udp: the kernel keeps no byte counters for UDP sockets; rates show -, or ~ when a capture samples them"}
 	}
 	if s.Proto != model.ProtoTCP {
-		return []string{string(s.Proto) + ": the kernel keeps no byte or retransmit counters for " + string(s.Proto) + " sockets; rates show -"}
+		return []string{s.Proto.String() + ": the kernel keeps no byte or retransmit counters for " + s.Proto.String() + " sockets; rates show -"}
 	}
 	t := s.TCP
 	if s.State == model.StateListen {

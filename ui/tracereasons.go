@@ -506,7 +506,7 @@ func conntrackOf(flows []model.Flow, f *model.DropTraceFlow) string {
 	src, dst := netip.AddrPortFrom(f.Src, f.SrcPort), netip.AddrPortFrom(f.Dst, f.DstPort)
 	for i := range flows {
 		x := &flows[i]
-		if string(x.Proto) != f.Proto {
+		if x.Proto.String() != f.Proto {
 			continue
 		}
 		if (x.Orig.Src == src && x.Orig.Dst == dst) || (x.Reply.Src == src && x.Reply.Dst == dst) {
@@ -515,7 +515,7 @@ func conntrackOf(flows []model.Flow, f *model.DropTraceFlow) string {
 				st = x.TCPState.String()
 			}
 			if x.NAT != model.NATNone {
-				st += " NAT " + string(x.NAT)
+				st += " NAT " + x.NAT.String()
 			}
 			return st
 		}

@@ -213,7 +213,7 @@ func compareSockets(t *testing.T, n nsUnderTest, got []model.Socket) {
 		}
 		slices.Sort(pids)
 		pids = slices.Compact(pids)
-		ours = append(ours, strings.Join([]string{string(s.Proto), s.State.String(), s.Local.String(), s.Remote.String(), strings.Join(pids, ",")}, " "))
+		ours = append(ours, strings.Join([]string{s.Proto.String(), s.State.String(), s.Local.String(), s.Remote.String(), strings.Join(pids, ",")}, " "))
 	}
 	slices.Sort(want)
 	slices.Sort(ours)

@@ -218,7 +218,7 @@ func (d *decoder) decode(data []byte, pi *packetInfo) {
 			pi.layers |= layerIPv4
 			pi.src = netip.AddrFrom4([4]byte(d.ip4.SrcIP.To4()))
 			pi.dst = netip.AddrFrom4([4]byte(d.ip4.DstIP.To4()))
-			proto = "ip"
+			proto = model.ProtoIP
 			if d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0 {
 				pi.layers |= layerFragment
 			}
@@ -226,7 +226,7 @@ func (d *decoder) decode(data []byte, pi *packetInfo) {
 			pi.layers |= layerIPv6
 			pi.src = netip.AddrFrom16([16]byte(d.ip6.SrcIP.To16()))
 			pi.dst = netip.AddrFrom16([16]byte(d.ip6.DstIP.To16()))
-			proto = "ip"
+			proto = model.ProtoIP
 		case layers.LayerTypeIPv6Fragment:
 			if d.frag6.FragmentOffset != 0 || d.frag6.MoreFragments {
 				pi.layers |= layerFragment
@@ -258,7 +258,7 @@ func (d *decoder) decode(data []byte, pi *packetInfo) {
 	if err != nil {
 		pi.err = true
 	}
-	if proto == "" {
+	if proto == model.ProtoNone {
 		return
 	}
 	// A header that failed to decode (a truncated TCP header) leaves an

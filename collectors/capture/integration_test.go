@@ -375,7 +375,7 @@ func captureRound(t *testing.T, last bool) bool {
 	}
 	gotF := map[string]flowCount{}
 	for k, f := range e.st.flows.All() {
-		if k.Proto == "tcp" || k.Proto == "udp" {
+		if k.Proto == model.ProtoTCP || k.Proto == model.ProtoUDP {
 			gotF[k.String()] = flowCount{f.pktsAB, f.bytesAB, f.pktsBA, f.bytesBA}
 		}
 	}

@@ -118,7 +118,11 @@ func tsharkCounts(t *testing.T, path, lim string) (map[string]uint64, map[string
 		if !fwd {
 			a, b = b, a
 		}
-		k := model.CaptureFlowKey{Proto: model.Proto(proto), A: a, B: b}.String()
+		pr, err := model.ParseProto(proto)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := model.CaptureFlowKey{Proto: pr, A: a, B: b}.String()
 		c := flows[k]
 		if fwd {
 			c.PacketsAToB++

@@ -58,10 +58,7 @@ func newStats() *stats {
 }
 
 func hashFlowKey(k model.CaptureFlowKey) uint64 {
-	h := uint64(len(k.Proto))
-	if len(k.Proto) > 0 {
-		h = h<<8 | uint64(k.Proto[0])
-	}
+	h := uint64(k.Proto)
 	return bounded.HashAddrPort(bounded.HashAddrPort(h, k.A), k.B)
 }
 

@@ -161,7 +161,7 @@ func TestToModel(t *testing.T) {
 		Reply:  model.FlowTuple{Src: netip.MustParseAddrPort("10.0.0.2:53"), Dst: netip.MustParseAddrPort("10.0.0.1:5000")},
 		Status: model.StatusConfirmed, Timeout: 30 * time.Second, FirstSeen: t0, Updated: t0}
 	for _, want := range []model.Flow{tcp, icmp6, udp} {
-		t.Run(string(want.Proto), func(t *testing.T) {
+		t.Run(want.Proto.String(), func(t *testing.T) {
 			var ev ct.Event
 			if err := ev.Unmarshal(flowMsg(t, evUpdate, want)); err != nil {
 				t.Fatal(err)
@@ -172,8 +172,8 @@ func TestToModel(t *testing.T) {
 			}
 		})
 	}
-	if icmp6.NAT != model.NATSrc || icmp6.NATSrc != netip.MustParseAddrPort("[fd02::1]:77") {
-		t.Errorf("icmpv6 masquerade: %s %s", icmp6.NAT, icmp6.NATSrc)
+	if src, _ := icmp6.NATAddrs(); icmp6.NAT != model.NATSrc || src != netip.MustParseAddrPort("[fd02::1]:77") {
+		t.Errorf("icmpv6 masquerade: %s %s", icmp6.NAT, src)
 	}
 }
 
@@ -754,7 +754,8 @@ func TestRealKernelDump(t *testing.T) {
 	for _, f := range flows {
 		switch {
 		case f.ProtoNum == 6:
-			dnat = f.NAT == model.NATBoth && f.NATDst == netip.MustParseAddrPort("10.2.0.2:80") && f.CountersKnown && !f.Start.IsZero() &&
+			_, to := f.NATAddrs()
+			dnat = f.NAT == model.NATBoth && to == netip.MustParseAddrPort("10.2.0.2:80") && f.CountersKnown && !f.Start.IsZero() &&
 				f.TCPState == model.TCPEstablished && f.Status&model.StatusAssured != 0
 		case f.ProtoNum == 17 && f.Mark == 42:
 			mark = f.NAT == model.NATSrc && f.Family == model.FamilyIPv4

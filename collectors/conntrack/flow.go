@@ -84,7 +84,7 @@ func merge(old, u model.Flow) model.Flow {
 	n.Timeout = u.Timeout
 	n.Updated = u.Updated
 	n.Reply = u.Reply
-	n.NAT, n.NATSrc, n.NATDst = u.NAT, u.NATSrc, u.NATDst
+	n.NAT = u.NAT
 	if u.TCPState != model.TCPNone {
 		n.TCPState = u.TCPState
 	}

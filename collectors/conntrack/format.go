@@ -58,11 +58,12 @@ func AppendFlow(b []byte, f *model.Flow, now time.Time) []byte {
 	if f.Helper != "" {
 		b = fmt.Appendf(b, " helper=%s", f.Helper)
 	}
-	if f.NATSrc.IsValid() {
-		b = fmt.Appendf(b, " [SNAT %s]", f.NATSrc)
+	src, dst := f.NATAddrs()
+	if src.IsValid() {
+		b = fmt.Appendf(b, " [SNAT %s]", src)
 	}
-	if f.NATDst.IsValid() {
-		b = fmt.Appendf(b, " [DNAT %s]", f.NATDst)
+	if dst.IsValid() {
+		b = fmt.Appendf(b, " [DNAT %s]", dst)
 	}
 	return b
 }

@@ -285,11 +285,11 @@ func TestParseConntrackL(t *testing.T) {
 		Orig:        model.FlowTuple{Src: netip.MustParseAddrPort("10.1.0.2:36470"), Dst: netip.MustParseAddrPort("10.1.0.1:8080")},
 		Reply:       model.FlowTuple{Src: netip.MustParseAddrPort("10.2.0.2:80"), Dst: netip.MustParseAddrPort("10.2.0.1:36470")},
 		OrigPackets: 2, OrigBytes: 112, ReplyPackets: 1, ReplyBytes: 60, CountersKnown: true,
-		NAT: model.NATBoth, NATSrc: netip.MustParseAddrPort("10.2.0.1:36470"), NATDst: netip.MustParseAddrPort("10.2.0.2:80")}
+		NAT: model.NATBoth}
 	udp6 := model.Flow{ID: 1345128143, Family: model.FamilyIPv6, Proto: model.ProtoUDP, ProtoNum: 17, Timeout: 19 * time.Second, Zone: 7,
 		Orig:  model.FlowTuple{Src: netip.MustParseAddrPort("[fd01::2]:59455"), Dst: netip.MustParseAddrPort("[fd02::2]:7777")},
 		Reply: model.FlowTuple{Src: netip.MustParseAddrPort("[fd02::2]:7777"), Dst: netip.MustParseAddrPort("[fd02::1]:59455")},
-		NAT:   model.NATSrc, NATSrc: netip.MustParseAddrPort("[fd02::1]:59455")}
+		NAT:   model.NATSrc}
 	icmp := model.Flow{ID: 1237678555, Family: model.FamilyIPv4, Proto: model.ProtoICMP, ProtoNum: 1, Timeout: 29 * time.Second, Status: model.StatusSeenReply,
 		Orig:        model.FlowTuple{Src: netip.MustParseAddrPort("10.2.0.1:0"), Dst: netip.MustParseAddrPort("10.2.0.2:0"), ICMP: &model.ICMPKey{Type: 8, ID: 9176}},
 		Reply:       model.FlowTuple{Src: netip.MustParseAddrPort("10.2.0.2:0"), Dst: netip.MustParseAddrPort("10.2.0.1:0"), ICMP: &model.ICMPKey{Type: 0, ID: 9176}},

@@ -751,7 +751,7 @@ func (c *Collector) fromProcNet(out []model.Socket) ([]model.Socket, error) {
 
 // procNetName is the /proc/net table of proto and family: "tcp", "raw6".
 func procNetName(p ipProto, family uint8) string {
-	n := string(p.model())
+	n := p.model().String()
 	if family == afInet6 {
 		n += "6"
 	}

@@ -132,7 +132,7 @@ func ssLinesOf(socks []model.Socket, withProcs bool) []ssLine {
 		if s.Proto == model.ProtoUDPLite {
 			continue
 		}
-		l := ssLine{Proto: string(s.Proto), State: s.State.String(), RecvQ: s.RecvQ, SendQ: s.SendQ,
+		l := ssLine{Proto: s.Proto.String(), State: s.State.String(), RecvQ: s.RecvQ, SendQ: s.SendQ,
 			Local: s.Local, Iface: s.Interface, Remote: s.Remote}
 		if (s.Proto == model.ProtoUDP || s.Proto == model.ProtoRAW) && s.State == model.StateEstablished {
 			l.State = "ESTAB"

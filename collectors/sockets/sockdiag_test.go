@@ -224,7 +224,7 @@ func TestCollectorWithFakeKernel(t *testing.T) {
 	}
 	var got []string
 	for _, s := range socks {
-		got = append(got, string(s.Proto)+" "+s.Local.String())
+		got = append(got, s.Proto.String()+" "+s.Local.String())
 	}
 	slices.Sort(got)
 	want := []string{"raw 0.0.0.0:1", "raw [::]:58", "tcp 127.0.0.1:443", "tcp 127.0.0.1:80"}

@@ -267,7 +267,7 @@ func AssessState(before, after State, in GuardInput) rules.Impact {
 		if in.SSH != nil && s.Proto == model.ProtoTCP && sameEP(s.Local, in.SSH.Server) && sameEP(s.Remote, in.SSH.Client) {
 			continue // the session itself
 		}
-		proto, _ := rules.ProtoNum(string(s.Proto))
+		proto, _ := rules.ProtoNum(s.Proto.String())
 		what := fmt.Sprintf("%s %s <-> %s", s.Proto, s.Local, s.Remote)
 		if len(s.Procs) > 0 {
 			what += " (" + s.Procs[0].Comm + ")"
