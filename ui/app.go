@@ -269,12 +269,18 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // tickCmds are the pages' next ticks (nil when none needs one).
 func (a *App) tickCmds() tea.Cmd {
 	var cmds []tea.Cmd
-	for _, p := range a.pages {
-		if t := p.TickCmd(); t != nil {
+	for i, p := range a.pages {
+		if t := p.TickCmd(a.shown(i)); t != nil {
 			cmds = append(cmds, t)
 		}
 	}
 	return tea.Batch(cmds...)
+}
+
+// shown reports whether page i is on screen: the active tab, neither the
+// full help nor the namespace picker over it, the terminal not too small.
+func (a *App) shown(i int) bool {
+	return i == a.active && a.mode != inputHelp && a.mode != inputPicker && !a.tooSmall()
 }
 
 // background hands a page the results of its commands and its ticks,

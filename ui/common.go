@@ -35,7 +35,7 @@ func (c *Common) CapturesKeys() bool { return false }
 func (c *Common) Background(tea.Msg, func()) (tea.Cmd, bool) { return nil, false }
 
 // TickCmd is none by default.
-func (c *Common) TickCmd() tea.Cmd { return nil }
+func (c *Common) TickCmd(bool) tea.Cmd { return nil }
 
 // Alarm is none by default.
 func (c *Common) Alarm(width int) string { return "" }
@@ -82,8 +82,10 @@ type page interface {
 	// (unless paused). Common takes none.
 	Background(msg tea.Msg, refresh func()) (tea.Cmd, bool)
 	// TickCmd returns the command for the page's next tick, or nil when
-	// it needs none (an idle screen writes nothing). Common: nil.
-	TickCmd() tea.Cmd
+	// it needs none (an idle screen writes nothing). The App asks every
+	// page after each message, whichever tab is shown; shown says whether
+	// this page is on screen (App.shown). Common: nil.
+	TickCmd(shown bool) tea.Cmd
 	// Alarm is what the header shows on every tab, fitted to a screen
 	// width cells wide, or "" (Common).
 	Alarm(width int) string

@@ -1069,8 +1069,9 @@ func (p *filtersPage) Background(msg tea.Msg, refresh func()) (tea.Cmd, bool) {
 }
 
 // TickCmd implements page: a tick once a second while a filter change
-// waits for its confirm, so that the countdown moves; nil otherwise.
-func (p *filtersPage) TickCmd() tea.Cmd {
+// waits for its confirm, so that the countdown moves (in the header, on
+// every tab); nil otherwise.
+func (p *filtersPage) TickCmd(bool) tea.Cmd {
 	if p.ticking {
 		return nil
 	}

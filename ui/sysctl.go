@@ -118,8 +118,9 @@ func (p *sysctlPage) Background(msg tea.Msg, refresh func()) (tea.Cmd, bool) {
 	return p.ed.result(msg, refresh)
 }
 
-// TickCmd implements page: the countdown of a change waiting for c.
-func (p *sysctlPage) TickCmd() tea.Cmd { return p.ed.tickCmd() }
+// TickCmd implements page: the countdown of a change waiting for c, on
+// every tab.
+func (p *sysctlPage) TickCmd(bool) tea.Cmd { return p.ed.tickCmd() }
 
 // Alarm implements page.
 func (p *sysctlPage) Alarm(width int) string { return p.ed.alarm(width) }

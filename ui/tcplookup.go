@@ -112,9 +112,12 @@ func (p *connsPage) Background(msg tea.Msg, _ func()) (tea.Cmd, bool) {
 }
 
 // TickCmd implements page: the selected socket's tcp_info lookup while
-// the sockets view and its detail pane are on screen.
-func (p *connsPage) TickCmd() tea.Cmd {
-	if p.view != viewSockets {
+// the sockets view and its detail pane are on screen. None while another
+// tab is: the tab shown again asks at once if the socket table changed
+// since its last answer (the App asks every page after each message, the
+// tab switch's included).
+func (p *connsPage) TickCmd(shown bool) tea.Cmd {
+	if !shown || p.view != viewSockets {
 		return nil
 	}
 	return p.socks.lookupCmd()

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
+
 	"netlens/model"
 )
 
@@ -49,11 +51,30 @@ func countersOnly() []model.Socket {
 func lookup(a *App) bool {
 	p := a.pages[0].(*connsPage)
 	p.socks.look.busy = false
-	cmd := p.TickCmd()
+	cmd := p.TickCmd(a.shown(0))
 	if cmd == nil {
 		return false
 	}
 	a.Update(cmd())
+	return true
+}
+
+// madeLookup hands msg to a and reports whether its Update made a
+// tcp_info lookup (the sockets view is busy with one after it); if it
+// did, it answers it as lookup does.
+func madeLookup(t *testing.T, a *App, msg tea.Msg) bool {
+	t.Helper()
+	p := a.pages[0].(*connsPage)
+	if p.socks.look.busy {
+		t.Fatal("a lookup left unanswered")
+	}
+	a.Update(msg)
+	if !p.socks.look.busy {
+		return false
+	}
+	if !lookup(a) {
+		t.Fatal("the lookup made is not made again")
+	}
 	return true
 }
 
@@ -127,5 +148,72 @@ func TestDetailAsksForTCPInfo(t *testing.T) {
 	}
 	if !strings.Contains(screen(a), "listener: it moves no data itself") {
 		t.Errorf("the listener's pane:\n%s", screen(a))
+	}
+}
+
+// TestTCPInfoOnlyOnScreen: with the detail pane open, the Connections
+// tab asks for tcp_info once per socket table while it is on screen,
+// never while another tab (or the full help) is, and once on coming back
+// when the socket table changed since its last answer.
+func TestTCPInfoOnlyOnScreen(t *testing.T) {
+	store := fixtureStore()
+	store.Publish(model.SocketsUpdate{At: t0.Add(2 * time.Second), Sockets: countersOnly()})
+	var est model.Socket
+	for _, s := range countersOnly() {
+		if s.Inode == 1006 { // sshd's connection, 10.20.0.5:22
+			est = s
+		}
+	}
+	ctl := &fakeTCPInfo{info: map[uint64]*model.TCPInfo{est.Cookie: {Len: 232, RTT: 31500, SndCwnd: 42, Congestion: "bbr"}}}
+	clock := &fakeClock{now: t0}
+	a := newTestApp(t, store, Options{Now: clock.Now, Refresh: time.Second, Controls: Controls{TCPInfo: ctl}}, 120, 40)
+	send(a, "/")
+	for _, r := range "10.20.0.5:22 " {
+		send(a, string(r))
+	}
+	send(a, "enter", "enter") // the filter, then the pane
+	if !lookup(a) {
+		t.Fatal("no lookup with the pane open on an established socket")
+	}
+	// refresh publishes a new socket table an interval later: the App
+	// applies it at once.
+	refresh := func() tea.Msg {
+		clock.now = clock.now.Add(time.Second)
+		store.Publish(model.SocketsUpdate{At: clock.now, Sockets: countersOnly()})
+		return storeChangedMsg{}
+	}
+	steps := []struct {
+		name string
+		msg  func() tea.Msg
+		want bool
+	}{
+		{"refresh on screen", refresh, true},
+		{"another refresh on screen", refresh, true},
+		{"a message, no new table", func() tea.Msg { return refreshMsg{} }, false},
+		{"to the Drops tab", func() tea.Msg { return press("2") }, false},
+		{"refresh on Drops", refresh, false},
+		{"another refresh on Drops", refresh, false},
+		{"back to Connections", func() tea.Msg { return press("1") }, true},
+		{"a message after coming back", func() tea.Msg { return refreshMsg{} }, false},
+		{"away and back, no new table", func() tea.Msg { send(a, "2"); return press("1") }, false},
+		{"refresh after coming back", refresh, true},
+		{"the full help", func() tea.Msg { return press("?") }, false},
+		{"refresh under the help", refresh, false},
+		{"the help closed", func() tea.Msg { return press("?") }, true},
+	}
+	calls := len(ctl.calls)
+	for _, st := range steps {
+		if got := madeLookup(t, a, st.msg()); got != st.want {
+			t.Errorf("%s: lookup made %v, want %v", st.name, got, st.want)
+		}
+		if st.want {
+			calls++
+		}
+		if len(ctl.calls) != calls {
+			t.Fatalf("%s: %d calls, want %d", st.name, len(ctl.calls), calls)
+		}
+	}
+	if a.active != 0 || !strings.Contains(screen(a), "bbr  rtt 31.5") {
+		t.Errorf("the pane after coming back:\n%s", screen(a))
 	}
 }

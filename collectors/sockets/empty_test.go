@@ -116,9 +116,7 @@ func TestIntegrationEmptyTablesNotDumped(t *testing.T) {
 // TIME-WAIT socket alone, make it walked again, and the sockets found are
 // ss's each time.
 func TestIntegrationEmptyTCPNotWalked(t *testing.T) {
-	ns := netnstest.New(t, "nlsk-emptytcp")
-	c := New(Options{NetNS: ns.FD(t), NoOwners: true, TCPSource: TCPSourceIter})
-	defer c.Close()
+	ns, c := emptyNS(t, "nlsk-emptytcp", TCPSourceIter)
 	collect := func() ([]model.Socket, Stats) {
 		t.Helper()
 		socks, st := collectAsSS(t, ns, c)
@@ -155,25 +153,7 @@ func TestIntegrationEmptyTCPNotWalked(t *testing.T) {
 	// A connection closed by its client, then the listener closed: only
 	// the client's TIME-WAIT socket is left, which sockstat counts as tw,
 	// not inuse.
-	ns.Do(t, func() {
-		var conn net.Conn
-		if conn, err = net.Dial("tcp6", addr); err != nil {
-			return
-		}
-		var srv net.Conn
-		if srv, err = lis.Accept(); err != nil {
-			return
-		}
-		conn.Close()
-		srv.Close()
-		lis.Close()
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; strings.Count(ns.Run(t, "ss", "-tanH"), "\n") != 1 && i < 100; i++ {
-		time.Sleep(20 * time.Millisecond)
-	}
+	timeWaitAlone(t, ns, lis)
 	if out := ns.Run(t, "ss", "-tanH"); !strings.Contains(out, "TIME-WAIT") || strings.Count(out, "\n") != 1 {
 		t.Fatalf("want one TIME-WAIT socket left, ss -tan says:\n%s", out)
 	}
@@ -200,44 +180,69 @@ func collectAsSS(t *testing.T, ns *netnstest.NS, c *Collector) ([]model.Socket, 
 	return socks, st
 }
 
+// emptyNS returns a new network namespace named after prefix and a
+// collector of its sockets, TCP from source, without owners; the
+// collector is closed when the test ends, before the namespace.
+func emptyNS(t *testing.T, prefix, source string) (*netnstest.NS, *Collector) {
+	t.Helper()
+	ns := netnstest.New(t, prefix)
+	c := New(Options{NetNS: ns.FD(t), NoOwners: true, TCPSource: source})
+	t.Cleanup(func() { c.Close() })
+	return ns, c
+}
+
+// timeWaitAlone leaves a TIME-WAIT socket in ns: it connects to lis, a
+// listener in ns, closes the connection from the client's side first
+// (the client's side waits), then the server's and lis, and waits (up
+// to 2 s) for ss to list that socket alone. The caller checks that it
+// does, if it needs to.
+func timeWaitAlone(t *testing.T, ns *netnstest.NS, lis net.Listener) {
+	t.Helper()
+	var err error
+	ns.Do(t, func() {
+		defer lis.Close()
+		var conn, srv net.Conn
+		if conn, err = net.Dial(lis.Addr().Network(), lis.Addr().String()); err != nil {
+			return
+		}
+		if srv, err = lis.Accept(); err != nil {
+			conn.Close()
+			return
+		}
+		conn.Close()
+		srv.Close() // after the client: the client's side waits
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 100 {
+		if out := ns.Run(t, "ss", "-tanH"); strings.Contains(out, "TIME-WAIT") && strings.Count(out, "\n") == 1 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestIntegrationEmptyTCPSockDiag: from sock_diag, TCP over IPv4 is
 // dumped on the first collection whatever sockstat says (the answer
 // tells whether sock_diag works), then skipped while the namespace has
 // no TCP socket and no TIME-WAIT one and nothing moved, and dumped again
 // for an IPv4 TIME-WAIT socket alone.
 func TestIntegrationEmptyTCPSockDiag(t *testing.T) {
-	ns := netnstest.New(t, "nlsk-emptydiag")
-	c := New(Options{NetNS: ns.FD(t), NoOwners: true, TCPSource: TCPSourceSockDiag})
-	defer c.Close()
+	ns, c := emptyNS(t, "nlsk-emptydiag", TCPSourceSockDiag)
 	if _, st := collectAsSS(t, ns, c); slices.Contains(st.Empty, "tcp") {
 		t.Errorf("the first collection did not dump tcp: tables not dumped %v", st.Empty)
 	}
 	if _, st := collectAsSS(t, ns, c); !slices.Contains(st.Empty, "tcp") || !slices.Contains(st.Empty, "tcp6") {
 		t.Errorf("an empty namespace's TCP tables were dumped again: tables not dumped %v", st.Empty)
 	}
+	var lis net.Listener
 	var err error
-	ns.Do(t, func() {
-		var lis net.Listener
-		if lis, err = net.Listen("tcp4", "127.0.0.1:0"); err != nil {
-			return
-		}
-		defer lis.Close()
-		var conn, srv net.Conn
-		if conn, err = net.Dial("tcp4", lis.Addr().String()); err != nil {
-			return
-		}
-		if srv, err = lis.Accept(); err != nil {
-			return
-		}
-		conn.Close()
-		srv.Close()
-	})
+	ns.Do(t, func() { lis, err = net.Listen("tcp4", "127.0.0.1:0") })
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; !strings.Contains(ns.Run(t, "ss", "-tanH"), "TIME-WAIT") && i < 100; i++ {
-		time.Sleep(20 * time.Millisecond)
-	}
+	timeWaitAlone(t, ns, lis)
 	socks, st := collectAsSS(t, ns, c)
 	if slices.Contains(st.Empty, "tcp") {
 		t.Errorf("an IPv4 TIME-WAIT socket's table was not dumped: tables not dumped %v", st.Empty)
@@ -256,12 +261,10 @@ func TestIntegrationEmptyTCPSockDiag(t *testing.T) {
 func TestIntegrationEmptyTCPRequestSocket(t *testing.T) {
 	for _, source := range []string{TCPSourceIter, TCPSourceSockDiag} {
 		t.Run(source, func(t *testing.T) {
-			ns := netnstest.New(t, "nlsk-reqsk")
+			ns, c := emptyNS(t, "nlsk-reqsk", source)
 			// SYN-ACKs are dropped on their way in: the client never
 			// answers, and the request socket waits for its timer.
 			ns.Run(t, "nft", "add table inet nlreq { chain in { type filter hook input priority 0; tcp flags & (syn|ack) == (syn|ack) drop; }; }")
-			c := New(Options{NetNS: ns.FD(t), NoOwners: true, TCPSource: source})
-			defer c.Close()
 			for range 2 {
 				collectAsSS(t, ns, c)
 			}
