@@ -2,10 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -142,5 +145,70 @@ func TestIntegrationRulesRuleset(t *testing.T) {
 	// A bad interval is a usage error.
 	if out, err := nsRun(bin, "rules", "ruleset", "--interval", "-1s"); err == nil || err.(*exec.ExitError).ExitCode() != 2 {
 		t.Errorf("--interval -1s: %v: %s", err, out)
+	}
+}
+
+// TestIntegrationRulesRulesetNetns runs `netlens --netns NAME rules
+// ruleset` from the host namespace on a namespace whose rules match a
+// veth by index (iif, oif, an anonymous set of them), the veth's index
+// one the host has no device of: each rule's text is the one nft lists in
+// that namespace, the device named as it names it.
+func TestIntegrationRulesRulesetNetns(t *testing.T) {
+	ns := testNetns(t)
+	peer := testNetns(t)
+	bin := netlensBinary(t)
+	idx := 0
+	for i := 5000 + os.Getpid()%1000; i < 7000; i++ {
+		if _, err := net.InterfaceByIndex(i); err != nil {
+			idx = i
+			break
+		}
+	}
+	if idx == 0 {
+		t.Fatal("no free interface index from 5000")
+	}
+	nsRun := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v: %s", args, err, out)
+		}
+		return string(out)
+	}
+	nsRun("ip", "link", "add", "nlv-cli", "index", strconv.Itoa(idx), "type", "veth", "peer", "name", "nlv-cli-p", "netns", peer)
+	nsRun("nft", `add table inet fw; add chain inet fw in { type filter hook input priority 0; policy accept; }; `+
+		`add rule inet fw in iif "nlv-cli" accept; add rule inet fw in iif { "lo", "nlv-cli" } tcp dport { 22, 80 } accept; `+
+		`add chain inet fw out { type filter hook output priority 0; policy accept; }; add rule inet fw out oif != "nlv-cli" udp dport 9 drop`)
+	nft := nsRun("nft", "-a", "list", "ruleset")
+
+	// From the host, --netns: not under ip netns exec.
+	out, err := exec.Command(bin, "--netns", ns, "rules", "ruleset", "--json").CombinedOutput()
+	if err != nil {
+		t.Fatalf("--netns %s rules ruleset --json: %v: %s", ns, err, out)
+	}
+	var got model.NFTables
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	n := 0
+	for _, ch := range got.Chains {
+		for _, r := range ch.Rules {
+			n++
+			if want := fmt.Sprintf("%s # handle %d\n", r.Text, r.Handle); !strings.Contains(nft, want) {
+				t.Errorf("chain %s handle %d: %q not as nft lists it:\n%s", ch.Name, r.Handle, r.Text, nft)
+			}
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d rules, want 3: %+v", n, got)
+	}
+	out, err = exec.Command(bin, "--netns", ns, "rules", "ruleset").CombinedOutput()
+	if err != nil {
+		t.Fatalf("--netns %s rules ruleset: %v: %s", ns, err, out)
+	}
+	for _, want := range []string{`iif "nlv-cli" accept`, `iif { "lo", "nlv-cli" } tcp dport { 22, 80 } accept`, `oif != "nlv-cli" udp dport 9 drop`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("text lacks %q:\n%s", want, out)
+		}
 	}
 }

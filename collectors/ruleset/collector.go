@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -54,6 +53,10 @@ type Options struct {
 type Collector struct {
 	opts Options
 
+	// rmu serialises Reads: sets is theirs.
+	rmu  sync.Mutex
+	sets *setCache
+
 	mu   sync.Mutex
 	prev map[ruleID]uint64 // packets of each rule at the previous reading
 	at   time.Time         // when that was
@@ -83,7 +86,7 @@ func New(opts Options) *Collector {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Collector{opts: opts}
+	return &Collector{opts: opts, sets: newSetCache()}
 }
 
 // Name implements collectors.Collector.
@@ -137,9 +140,14 @@ func joinNote(a, b string) string {
 }
 
 // Read lists the ruleset and sets each rule's Delta and Rate from the
-// previous Read.
+// previous Read. The elements of anonymous sets are kept from one Read
+// to the next (setCache); interface indexes are named as the
+// namespace read has them. Read is safe for concurrent use (Reads take
+// turns).
 func (c *Collector) Read(ctx context.Context) (model.NFTables, error) {
-	t, left, unreadable, err := read(ctx, c.opts.NetNS, MaxRules)
+	c.rmu.Lock()
+	t, left, unreadable, err := read(ctx, c.opts.NetNS, MaxRules, c.sets)
+	c.rmu.Unlock()
 	if err != nil {
 		return model.NFTables{}, err
 	}
@@ -182,12 +190,20 @@ func (c *Collector) Read(ctx context.Context) (model.NFTables, error) {
 
 // read lists the ruleset of namespace netns (0: the caller's), at most
 // maxRules rules; left counts the rules of the chains left out past it.
-func read(ctx context.Context, netns, maxRules int) (t model.NFTables, left, unreadable int, err error) {
+// The elements of anonymous sets come from cache, which is brought up to
+// date (nil: a cache for this read alone); interface indexes are named
+// from the namespace's links, dumped once if a rule has one.
+func read(ctx context.Context, netns, maxRules int, cache *setCache) (t model.NFTables, left, unreadable int, err error) {
 	conn, err := nftables.New(nftables.WithNetNSFd(netns), nftables.AsLasting())
 	if err != nil {
 		return t, 0, 0, classify("open nf_tables netlink", err)
 	}
 	defer conn.CloseLasting()
+	if cache == nil {
+		cache = newSetCache()
+	}
+	sets := cache.begin(netns, conn)
+	links := &linkNames{read: func() (map[uint32]string, error) { return readLinks(netns) }}
 	tables, err := conn.ListTables()
 	if err != nil {
 		return t, 0, 0, classify("list tables", err)
@@ -210,7 +226,7 @@ func read(ctx context.Context, netns, maxRules int) (t model.NFTables, left, unr
 			}
 		}
 		sortChains(mine)
-		sets := newSetCache(conn, tb)
+		env := Env{Sets: sets.sets(tb), Ifname: links.name}
 		for _, ch := range mine {
 			if err := ctx.Err(); err != nil {
 				return t, 0, 0, err
@@ -227,7 +243,7 @@ func read(ctx context.Context, netns, maxRules int) (t model.NFTables, left, unr
 				// (google/nftables v0.3.0 fails a whole dump on a ct
 				// key with a direction, "ct original ip saddr"): the
 				// chain is listed without them, and the note says why.
-				m := chain(tb, ch, nil, nil)
+				m := chain(tb, ch, nil, Env{})
 				m.Unreadable = err.Error()
 				t.Chains = append(t.Chains, m)
 				unreadable++
@@ -238,15 +254,15 @@ func read(ctx context.Context, netns, maxRules int) (t model.NFTables, left, unr
 				continue
 			}
 			n += len(rules)
-			t.Chains = append(t.Chains, chain(tb, ch, rules, sets.lookup))
+			t.Chains = append(t.Chains, chain(tb, ch, rules, env))
 		}
 	}
 	return t, left, unreadable, nil
 }
 
-// chain returns ch of table tb with its rules as the model has them, their
-// anonymous sets inline as far as sets knows them.
-func chain(tb *nftables.Table, ch *nftables.Chain, rules []*nftables.Rule, sets Sets) model.NFTChain {
+// chain returns ch of table tb with its rules as the model has them,
+// their anonymous sets and interface indexes as far as env knows them.
+func chain(tb *nftables.Table, ch *nftables.Chain, rules []*nftables.Rule, env Env) model.NFTChain {
 	m := model.NFTChain{Family: familyName(tb.Family), Table: tb.Name, Name: ch.Name, Rules: make([]model.NFTRule, 0, len(rules))}
 	if ch.Hooknum != nil {
 		m.Type = string(ch.Type)
@@ -260,7 +276,7 @@ func chain(tb *nftables.Table, ch *nftables.Chain, rules []*nftables.Rule, sets 
 		}
 	}
 	for _, r := range rules {
-		mr := model.NFTRule{Handle: r.Handle, Text: TextWithSets(tb.Family, r.Exprs, sets), Verdict: Verdict(r.Exprs)}
+		mr := model.NFTRule{Handle: r.Handle, Text: TextIn(tb.Family, r.Exprs, env), Verdict: Verdict(r.Exprs)}
 		for _, e := range r.Exprs {
 			if ctr, ok := e.(*expr.Counter); ok {
 				mr.Counter, mr.Packets, mr.Bytes = true, ctr.Packets, ctr.Bytes
@@ -270,60 +286,6 @@ func chain(tb *nftables.Table, ch *nftables.Chain, rules []*nftables.Rule, sets 
 		m.Rules = append(m.Rules, mr)
 	}
 	return m
-}
-
-// setCache resolves the anonymous sets a table's rules name, for one Read:
-// the table's sets are listed when a rule first names one, a set's elements
-// fetched when a rule first names it, each at most once. A set that fails
-// to list or decode stays unknown, and its rules name it (@__set0).
-type setCache struct {
-	conn   *nftables.Conn
-	table  *nftables.Table
-	listed bool
-	sets   map[string]*nftables.Set
-	elems  map[string][]nftables.SetElement
-	failed map[string]bool
-}
-
-func newSetCache(conn *nftables.Conn, tb *nftables.Table) *setCache {
-	return &setCache{conn: conn, table: tb}
-}
-
-// lookup is the cache as a Sets.
-func (c *setCache) lookup(name string) (*nftables.Set, []nftables.SetElement, bool) {
-	if !strings.HasPrefix(name, "__") {
-		// A named set: nft names it (@blocklist), there is nothing to fetch.
-		return nil, nil, false
-	}
-	if !c.listed {
-		c.listed = true
-		c.sets, c.elems, c.failed = map[string]*nftables.Set{}, map[string][]nftables.SetElement{}, map[string]bool{}
-		sets, err := c.conn.GetSets(c.table)
-		if err != nil {
-			// google/nftables fails the whole listing on a set type it
-			// does not know: every set of the table stays unknown.
-			return nil, nil, false
-		}
-		for _, s := range sets {
-			if s.Anonymous {
-				c.sets[s.Name] = s
-			}
-		}
-	}
-	s, ok := c.sets[name]
-	if !ok || c.failed[name] {
-		return nil, nil, false
-	}
-	els, ok := c.elems[name]
-	if !ok {
-		var err error
-		if els, err = c.conn.GetSetElements(s); err != nil {
-			c.failed[name] = true
-			return nil, nil, false
-		}
-		c.elems[name] = els
-	}
-	return s, els, true
 }
 
 // sortChains puts base chains first, by hook and priority (the order a

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
+
 	"netlens/control/filter/nft"
 	"netlens/model"
 )
@@ -313,4 +315,80 @@ func TestIntegrationRulesetUndecodable(t *testing.T) {
 		t.Errorf("note %q", c.Note())
 	}
 	t.Logf("chain odd: %d rules, unreadable %q", len(odd.Rules), odd.Unreadable)
+}
+
+// TestIntegrationRulesetSetCache: the elements of anonymous sets are
+// fetched once, not at every Read; a rule replaced by one with another
+// anonymous set, a set's name given to a new rule's set, and a table
+// deleted and made again with the same names all show the new elements,
+// each Read's text as nft lists it.
+func TestIntegrationRulesetSetCache(t *testing.T) {
+	ns, fd := testNS(t)
+	nsRun(t, ns, "nft", "add table inet t; add chain inet t c { type filter hook input priority 0; policy accept; }; "+
+		"add rule inet t c tcp dport { 22, 80 } accept; add rule inet t c ip saddr { 10.0.0.1, 10.0.0.2 } counter; "+
+		"add rule inet t c udp dport 9 counter drop")
+	c := New(Options{NetNS: fd})
+	// read reads the ruleset, checks every rule against nft's listing and
+	// the listings and fetches so far, and returns the handles of the
+	// rules by their text's first words.
+	read := func(step string, lists, fetches int) map[string]uint64 {
+		t.Helper()
+		got, err := c.Read(context.Background())
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		want := parseNftList(t, nsRun(t, ns, "nft", "-a", "list", "ruleset"))
+		handles := map[string]uint64{}
+		n := 0
+		for _, ch := range got.Chains {
+			for _, r := range ch.Rules {
+				n++
+				k := ruleKey{ch.Family, ch.Table, ch.Name, r.Handle}
+				if r.Text != want[k] {
+					t.Errorf("%s: %v:\n Text: %s\n  nft: %s", step, k, r.Text, want[k])
+				}
+				handles[strings.Join(strings.Fields(r.Text)[:2], " ")] = r.Handle
+			}
+		}
+		if n != len(want) {
+			t.Errorf("%s: %d rules, nft lists %d", step, n, len(want))
+		}
+		if c.sets.lists != lists || c.sets.fetches != fetches {
+			t.Errorf("%s: %d listings and %d fetches in all, want %d and %d", step, c.sets.lists, c.sets.fetches, lists, fetches)
+		}
+		var names []string
+		for _, sets := range c.sets.index {
+			for name, s := range sets {
+				names = append(names, fmt.Sprintf("%s=%d/%d", name, s.key.table, s.key.set))
+			}
+		}
+		t.Logf("%s: sets %v", step, names)
+		return handles
+	}
+	h := read("first read", 1, 2)
+	tk := tableKey{nftables.TableFamilyINet, "t"}
+	first := c.sets.index[tk]["__set0"].key
+	nsRun(t, ns, "bash", "-c", "echo x > /dev/udp/127.0.0.1/9") // counters move, the ruleset does not
+	read("second read", 1, 2)
+	read("third read", 1, 2)
+
+	nsRun(t, ns, "nft", fmt.Sprintf("replace rule inet t c handle %d tcp dport { 443, 8443 } accept", h["tcp dport"]))
+	h = read("rule replaced", 2, 3)
+
+	// Two transactions: the name the deleted rule's set had is free for
+	// the next rule's.
+	nsRun(t, ns, "nft", fmt.Sprintf("delete rule inet t c handle %d", h["ip saddr"]))
+	nsRun(t, ns, "nft", "add rule inet t c ip saddr { 192.0.2.7, 192.0.2.9 } counter")
+	read("set name given again", 3, 4)
+	if k := c.sets.index[tk]["__set0"].key; k == first || k.table != first.table {
+		t.Errorf("__set0 is set %v, was %v: the kernel did not give the name to the new rule's set", k, first)
+	}
+
+	nsRun(t, ns, "nft", "delete table inet t; add table inet t; add chain inet t c { type filter hook input priority 0; policy accept; }; "+
+		"add rule inet t c tcp dport { 25, 587 } accept; add rule inet t c ip saddr { 10.9.9.9, 10.8.8.8 } counter")
+	read("table made again", 4, 6)
+	read("and read again", 4, 6)
+	if len(c.sets.elems) != 2 {
+		t.Errorf("%d sets' elements kept, want the 2 the ruleset has", len(c.sets.elems))
+	}
 }

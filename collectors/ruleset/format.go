@@ -99,36 +99,58 @@ type formatter struct {
 	l4dep  int      // index in out of the pending transport dependency, -1 none
 	lldep  int      // index in out of the pending link layer dependency, -1 none
 	depth  int      // nesting of dynset statements, bounded against cycles
-	sets   Sets     // resolves anonymous sets; nil renders them as @name
+	env    Env      // resolves anonymous sets and interface indexes
 }
 
 // Text renders a rule's expressions as nft(8) lists them (nft list chain), as far as
 // it knows them, without the counter's figures: e.g.
 // `ip saddr 10.0.0.0/8 tcp dport 22 counter drop`. An expression it cannot render
 // appears as `[kind]` (e.g. `[exthdr]`), never dropped silently, and it never panics
-// on any input.
+// on any input. It resolves nothing outside the rule: anonymous sets render as
+// @__set0 and interface indexes as numbers (TextIn resolves them).
 func Text(family nftables.TableFamily, exprs []expr.Any) string {
-	return text(family, exprs, 0, nil)
+	return text(family, exprs, 0, Env{})
 }
 
 // Sets resolves a rule's anonymous sets: the set's elements by name (as in
 // expr.Lookup.SetName, "__set0"), and whether it is known.
 type Sets func(name string) (*nftables.Set, []nftables.SetElement, bool)
 
+// Ifname names an interface index (meta iif and oif, fib's oif) as the
+// network namespace the rule was read from does, and whether that
+// namespace has a device of that index.
+type Ifname func(idx uint32) (string, bool)
+
+// Env is what a rule refers to outside itself, resolved in the namespace
+// its ruleset was read from. A nil field resolves nothing: a set renders
+// as @__set0, an interface index as its number, which is what nft prints
+// for an index its namespace has no device of.
+type Env struct {
+	Sets   Sets
+	Ifname Ifname
+}
+
 // TextWithSets is Text with anonymous sets (and maps) rendered inline as nft
 // does: tcp dport { 22, 80 }, tcp dport vmap { 22 : accept }. A set sets does
 // not know, or whose elements do not fit the rule's key, renders as in Text
 // (@__set0); nil sets is Text.
 func TextWithSets(family nftables.TableFamily, exprs []expr.Any, sets Sets) string {
-	return text(family, exprs, 0, sets)
+	return text(family, exprs, 0, Env{Sets: sets})
+}
+
+// TextIn is Text with what env resolves: anonymous sets inline as in
+// TextWithSets, interface indexes by their names in quotes (iif "eth0")
+// as nft prints them. It is pure: env is all it knows of the host.
+func TextIn(family nftables.TableFamily, exprs []expr.Any, env Env) string {
+	return text(family, exprs, 0, env)
 }
 
 // maxDepth bounds dynset statements inside dynset statements: nft nests
 // one; hand-built expressions could nest themselves.
 const maxDepth = 4
 
-func text(family nftables.TableFamily, exprs []expr.Any, depth int, sets Sets) string {
-	f := &formatter{family: family, regs: map[uint32]*reg{}, l4: -1, l3dep: -1, l4dep: -1, lldep: -1, depth: depth, sets: sets}
+func text(family nftables.TableFamily, exprs []expr.Any, depth int, env Env) string {
+	f := &formatter{family: family, regs: map[uint32]*reg{}, l4: -1, l3dep: -1, l4dep: -1, lldep: -1, depth: depth, env: env}
 	switch family {
 	case nftables.TableFamilyIPv4:
 		f.l3 = "ip"
@@ -387,17 +409,17 @@ func (f *formatter) setValue(r uint32, k kind) (string, bool) {
 	case g.mapOf != nil:
 		return g.mapOf([]part{{kind: k}}), true
 	case g.lhs != "" && g.mask != nil:
-		return maskedValue(g), true
+		return f.maskedValue(g), true
 	case g.lhs != "":
 		return g.lhs, true
 	default:
-		return format(k, g.imm), true
+		return f.format(k, g.imm), true
 	}
 }
 
 // maskedValue is a load through a bitwise as the value of a set statement:
 // meta mark set meta mark | 0x00004000.
-func maskedValue(g *reg) string {
+func (f *formatter) maskedValue(g *reg) string {
 	m, x := g.mask, g.xor
 	ones, inverse := true, len(m) == len(x)
 	for i, b := range m {
@@ -406,13 +428,13 @@ func maskedValue(g *reg) string {
 	}
 	switch {
 	case allZero(x):
-		return g.lhs + " & " + format(g.kind, m)
+		return g.lhs + " & " + f.format(g.kind, m)
 	case ones:
-		return g.lhs + " ^ " + format(g.kind, x)
+		return g.lhs + " ^ " + f.format(g.kind, x)
 	case inverse:
-		return g.lhs + " | " + format(g.kind, x)
+		return g.lhs + " | " + f.format(g.kind, x)
 	}
-	return "(" + g.lhs + " & " + format(g.kind, m) + ") ^ " + format(g.kind, x)
+	return "(" + g.lhs + " & " + f.format(g.kind, m) + ") ^ " + f.format(g.kind, x)
 }
 
 // field is a header field nft names.
@@ -860,7 +882,7 @@ func (f *formatter) masked(g *reg, op expr.CmpOp, data []byte) string {
 			return g.lhs + " " + opText(op) + flagNames(g.kind, data, ",") + " / " + m
 		}
 	}
-	return g.lhs + " & " + format(g.kind, g.mask) + " " + opSym(op) + " " + format(g.kind, data)
+	return g.lhs + " & " + f.format(g.kind, g.mask) + " " + opSym(op) + " " + f.format(g.kind, data)
 }
 
 // opSym is a cmp operator spelled out, == included (after a mask nft writes it).
@@ -877,7 +899,7 @@ func (f *formatter) value(g *reg, data []byte) string {
 	if g.full > g.size && len(data) == g.size {
 		return addrText(g.kind, pad(data, g.full)) + "/" + strconv.Itoa(8*g.size)
 	}
-	return format(g.kind, data)
+	return f.format(g.kind, data)
 }
 
 func (f *formatter) rangeExpr(e *expr.Range) {
@@ -965,7 +987,7 @@ func (f *formatter) lookup(e *expr.Lookup) {
 		}
 		g := f.load(e.DestRegister, lhs+" map @"+e.SetName, kindHex, 0)
 		g.mapOf = func(vals []part) string {
-			return lhs + " map " + ref(func(b []byte) string { return partsText(vals, b) })
+			return lhs + " map " + ref(func(b []byte) string { return f.partsText(vals, b) })
 		}
 		return
 	}
@@ -979,7 +1001,7 @@ func (f *formatter) lookup(e *expr.Lookup) {
 		if e.Invert {
 			op = "!= "
 		}
-		m := format(g.kind, g.mask)
+		m := f.format(g.kind, g.mask)
 		if g.kind == kindTCPFlags || g.kind == kindCtState || g.kind == kindCtStatus {
 			if m = flagNames(g.kind, g.mask, " | "); strings.Contains(m, " | ") {
 				m = "(" + m + ")"
@@ -1003,7 +1025,7 @@ func (f *formatter) dynset(e *expr.Dynset) {
 		in += " timeout " + durationText(e.Timeout)
 	}
 	if len(e.Exprs) > 0 {
-		in += " " + text(f.family, e.Exprs, f.depth+1, f.sets)
+		in += " " + text(f.family, e.Exprs, f.depth+1, f.env)
 	}
 	f.emit(op + " @" + e.SetName + " { " + in + " }")
 }
@@ -1300,7 +1322,7 @@ func (f *formatter) regText(r uint32, k kind) string {
 	case g.lhs != "":
 		return g.lhs
 	}
-	return format(k, g.imm)
+	return f.format(k, g.imm)
 }
 
 // portRange is a nat port or port range from its registers.
@@ -1348,16 +1370,6 @@ func natFlags(random, fully, persistent bool) string {
 	return " " + strings.Join(fl, ",")
 }
 
-// ifName resolves an interface index as nft does (in the reader's own
-// namespace); a variable so tests do not depend on the host's interfaces.
-var ifName = func(idx int) (string, bool) {
-	ifc, err := net.InterfaceByIndex(idx)
-	if err != nil {
-		return "", false
-	}
-	return ifc.Name, true
-}
-
 var (
 	protoNames  = map[uint64]string{1: "icmp", 2: "igmp", 6: "tcp", 17: "udp", 33: "dccp", 41: "ipv6", 47: "gre", 50: "esp", 51: "ah", 58: "ipv6-icmp", 132: "sctp", 136: "udplite"}
 	pkttypes    = map[uint64]string{0: "host", 1: "broadcast", 2: "multicast", 3: "other"}
@@ -1379,7 +1391,7 @@ var (
 
 // format prints a right-hand side's bytes for a left-hand side of kind k;
 // bytes of a length the kind does not expect print as hex.
-func format(k kind, data []byte) string {
+func (f *formatter) format(k kind, data []byte) string {
 	if n, ok := namedKinds[k]; ok {
 		return named(n.names, data, n.read)
 	}
@@ -1412,8 +1424,10 @@ func format(k kind, data []byte) string {
 	case kindIfindex:
 		if len(data) == 4 {
 			idx := binary.NativeEndian.Uint32(data)
-			if name, ok := ifName(int(idx)); ok {
-				return strconv.Quote(name)
+			if f.env.Ifname != nil {
+				if name, ok := f.env.Ifname(idx); ok {
+					return strconv.Quote(name)
+				}
 			}
 			return strconv.FormatUint(uint64(idx), 10)
 		}
@@ -1593,22 +1607,22 @@ type item struct {
 // with each element's data printed by vals (nil: a set, no data); false when
 // the set is not known or its elements do not fit the key's parts.
 func (f *formatter) inline(name string, keys []part, vals func([]byte) string) (string, bool) {
-	if f.sets == nil || name == "" {
+	if f.env.Sets == nil || name == "" {
 		return "", false
 	}
-	set, elems, ok := f.sets(name)
+	set, elems, ok := f.env.Sets(name)
 	if !ok || set == nil || !set.Anonymous {
 		return "", false
 	}
-	return elemsText(set.Interval, elems, keys, vals)
+	return f.elemsText(set.Interval, elems, keys, vals)
 }
 
 // dataLen is the length of an anonymous map's values, 0 if unknown.
 func (f *formatter) dataLen(name string) int {
-	if f.sets == nil {
+	if f.env.Sets == nil {
 		return 0
 	}
-	if _, elems, ok := f.sets(name); ok {
+	if _, elems, ok := f.env.Sets(name); ok {
 		for _, el := range elems {
 			if len(el.Val) > 0 && len(el.Val) <= 64 {
 				return len(el.Val)
@@ -1626,7 +1640,7 @@ func (f *formatter) dataLen(name string) int {
 // an end element flagged IntervalEnd whose key is the range's end plus one;
 // a concatenation's intervals are one element with Key and KeyEnd. Its keys
 // are big-endian whatever the type, so host-order values are swapped back.
-func elemsText(interval bool, elems []nftables.SetElement, keys []part, vals func([]byte) string) (string, bool) {
+func (f *formatter) elemsText(interval bool, elems []nftables.SetElement, keys []part, vals func([]byte) string) (string, bool) {
 	width := 0
 	for _, k := range keys {
 		if k.size <= 0 {
@@ -1682,7 +1696,7 @@ func elemsText(interval bool, elems []nftables.SetElement, keys []part, vals fun
 			if i > 0 {
 				s += " . "
 			}
-			s += rangeText(k.kind, it.start[off:off+n], it.end[off:off+n], interval)
+			s += f.rangeText(k.kind, it.start[off:off+n], it.end[off:off+n], interval)
 			off += (n + 3) / 4 * 4
 		}
 		if vals != nil {
@@ -1737,12 +1751,12 @@ func intervals(elems []nftables.SetElement) []item {
 // an interval set): a value, a prefix 10.0.0.0/8 (addresses and marks, as
 // nft 1.0.6 writes them), a wildcard "eth*" (interface names), or a range
 // 1000-2000.
-func rangeText(k kind, lo, hi []byte, interval bool) string {
+func (f *formatter) rangeText(k kind, lo, hi []byte, interval bool) string {
 	show := func(b []byte) string {
 		if interval && hostOrder(k) && k != kindIfname && k != kindString {
 			b = reversed(b)
 		}
-		return format(k, b)
+		return f.format(k, b)
 	}
 	if string(lo) == string(hi) {
 		return show(lo)
@@ -1846,9 +1860,9 @@ func reversed(b []byte) []byte {
 
 // partsText prints a map's data: one value, or a concatenation (10.0.0.1 .
 // 8080) whose components take 4 bytes each or a multiple of 4.
-func partsText(vals []part, b []byte) string {
+func (f *formatter) partsText(vals []part, b []byte) string {
 	if len(vals) == 1 && (vals[0].size == 0 || vals[0].size == len(b)) {
-		return format(vals[0].kind, b)
+		return f.format(vals[0].kind, b)
 	}
 	var out []string
 	off := 0
@@ -1857,7 +1871,7 @@ func partsText(vals []part, b []byte) string {
 		if n <= 0 || off+n > len(b) {
 			return hexBytes(b)
 		}
-		out = append(out, format(v.kind, b[off:off+n]))
+		out = append(out, f.format(v.kind, b[off:off+n]))
 		off += (n + 3) / 4 * 4
 	}
 	return strings.Join(out, " . ")

@@ -328,6 +328,12 @@ func TestIntegrationTextMatchesNft(t *testing.T) {
 		t.Fatalf("nft listed %d rules, want the ruleset's 20 and more", len(want))
 	}
 
+	// Interface indexes are named as the namespace names them.
+	links, err := readLinks(int(f.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := Env{Ifname: func(idx uint32) (string, bool) { s, ok := links[idx]; return s, ok }}
 	tables, err := conn.ListTables()
 	if err != nil {
 		t.Fatalf("ListTables: %v", err)
@@ -355,7 +361,7 @@ func TestIntegrationTextMatchesNft(t *testing.T) {
 					continue
 				}
 				seen++
-				got := Text(tb.Family, r.Exprs)
+				got := TextIn(tb.Family, r.Exprs, env)
 				if tb.Name == "ipt" && ch.Name == "XT" {
 					xtGot = append(xtGot, got)
 					continue
@@ -528,7 +534,7 @@ func TestIntegrationAnonymousSetsMatchNft(t *testing.T) {
 	}
 	nsRun(t, ns, "nft", "-f", file)
 	want := parseNftList(t, nsRun(t, ns, "nft", "-a", "list", "ruleset"))
-	got, _, unreadable, err := read(context.Background(), fd, MaxRules)
+	got, _, unreadable, err := read(context.Background(), fd, MaxRules, nil)
 	if err != nil || unreadable != 0 {
 		t.Fatalf("read: %v, %d chains unreadable", err, unreadable)
 	}

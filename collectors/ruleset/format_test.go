@@ -66,10 +66,8 @@ const (
 )
 
 func TestText(t *testing.T) {
-	// iif resolves names through ifName; pin it so the host does not matter.
-	old := ifName
-	ifName = func(idx int) (string, bool) { return "lo", idx == 1 }
-	t.Cleanup(func() { ifName = old })
+	// iif names index 1 "lo" and no other, whatever the host has.
+	env := Env{Ifname: func(idx uint32) (string, bool) { return "lo", idx == 1 }}
 
 	tests := []struct {
 		name   string
@@ -295,8 +293,8 @@ func TestText(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := Text(tc.family, tc.exprs); got != tc.want {
-				t.Errorf("Text = %q, want %q", got, tc.want)
+			if got := TextIn(tc.family, tc.exprs, env); got != tc.want {
+				t.Errorf("TextIn = %q, want %q", got, tc.want)
 			}
 		})
 	}
@@ -556,6 +554,52 @@ func TestTextWithSets(t *testing.T) {
 	exprs := join(tcpDport, []expr.Any{lookup})
 	if got, want := TextWithSets(ipv4, exprs, nil), Text(ipv4, exprs); got != want {
 		t.Errorf("TextWithSets(nil) = %q, Text %q", got, want)
+	}
+}
+
+// TestTextIfname: interface indexes are named by the Env's Ifname alone
+// (the namespace the ruleset was read from), never by the host's devices;
+// an index it does not name, or no Ifname, prints as nft prints an index
+// its namespace has no device of: the number.
+func TestTextIfname(t *testing.T) {
+	var asked []uint32
+	ns := Env{Ifname: func(idx uint32) (string, bool) {
+		asked = append(asked, idx)
+		name, ok := map[uint32]string{2: "veth-b", 5: "eth0"}[idx]
+		return name, ok
+	}}
+	ifSet := &nftables.Set{Name: "__set0", Anonymous: true}
+	ns.Sets = testSets(map[string]*nftables.Set{"__set0": ifSet},
+		map[string][]nftables.SetElement{"__set0": {el(host32(9)), el(host32(5)), el(host32(2))}})
+	lookup := &expr.Lookup{SourceRegister: 1, SetName: "__set0"}
+	tests := []struct {
+		name  string
+		env   Env
+		exprs []expr.Any
+		want  string
+	}{
+		{"iif in the namespace", ns, []expr.Any{ld(expr.MetaKeyIIF), eq(host32(2)), verdict(expr.VerdictAccept)}, `iif "veth-b" accept`},
+		{"oif !=", ns, []expr.Any{ld(expr.MetaKeyOIF), cmpOp(expr.CmpOpNeq, host32(5))}, `oif != "eth0"`},
+		// The host's lo is index 1; the namespace read names no 1.
+		{"index the namespace lacks", ns, []expr.Any{ld(expr.MetaKeyIIF), eq(host32(1)), verdict(expr.VerdictDrop)}, "iif 1 drop"},
+		{"fib oif", ns, []expr.Any{&expr.Fib{Register: 1, FlagDADDR: true, ResultOIF: true}, eq(host32(5))}, `fib daddr oif "eth0"`},
+		{"anonymous set", ns, []expr.Any{ld(expr.MetaKeyIIF), lookup, verdict(expr.VerdictAccept)}, `iif { "veth-b", "eth0", 9 } accept`},
+		{"no resolver", Env{}, []expr.Any{ld(expr.MetaKeyOIF), eq(host32(1))}, "oif 1"},
+		{"short data", ns, []expr.Any{ld(expr.MetaKeyIIF), eq([]byte{2, 0})}, "iif 0x0200"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := TextIn(inet, tc.exprs, tc.env); got != tc.want {
+				t.Errorf("TextIn = %q, want %q", got, tc.want)
+			}
+		})
+	}
+	// Text resolves nothing: not even the host's lo.
+	if got := Text(inet, []expr.Any{ld(expr.MetaKeyIIF), eq(host32(1))}); got != "iif 1" {
+		t.Errorf("Text = %q, want iif 1", got)
+	}
+	if len(asked) == 0 {
+		t.Error("Ifname never asked")
 	}
 }
 

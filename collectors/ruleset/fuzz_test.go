@@ -153,3 +153,16 @@ func FuzzTextWithSets(f *testing.F) {
 		_ = TextWithSets(fam, exprs, func(string) (*nftables.Set, []nftables.SetElement, bool) { return set, elems, true })
 	})
 }
+
+// FuzzParseMessages: no table, set or link message, however malformed,
+// makes its decoder panic.
+func FuzzParseMessages(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte{1, 0, 0, 0, 6, 0, 1, 0, 't', 0, 0, 0, 12, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 1})
+	f.Add([]byte{1, 0, 0, 0, 6, 0, 1, 0, 't', 0, 0, 0, 11, 0, 2, 0, '_', '_', 's', '0', 0, 0, 0, 0, 8, 0, 3, 0, 0, 0, 0, 1})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		_, _, _ = parseTable(in)
+		_, _, _, _ = parseSet(in)
+		_, _, _ = parseLink(in)
+	})
+}
