@@ -191,3 +191,29 @@ func TestRateTrackerCountersOnly(t *testing.T) {
 		t.Error("an update reused the previous update's rate value")
 	}
 }
+
+// TestRateTrackerSizedAtFirstUpdate: the first update allocates the slab
+// once, for its TCP sockets that may get a rate (not listeners, not UDP,
+// not those without a cookie), instead of growing it socket by socket.
+func TestRateTrackerSizedAtFirstUpdate(t *testing.T) {
+	const n = 1000
+	var socks []model.Socket
+	var cnt []tcpCounters
+	for i := range n {
+		socks = append(socks, model.Socket{Proto: model.ProtoTCP, State: model.StateEstablished, Cookie: uint64(i + 1)})
+		cnt = append(cnt, tcpCounters{ok: true})
+	}
+	socks = append(socks, model.Socket{Proto: model.ProtoTCP, State: model.StateListen, Cookie: 5000},
+		model.Socket{Proto: model.ProtoUDP, Cookie: 5001}, model.Socket{Proto: model.ProtoTCP, State: model.StateEstablished})
+	cnt = append(cnt, tcpCounters{ok: true}, tcpCounters{ok: true}, tcpCounters{ok: true})
+	var r rateTracker
+	r.update(socks, cnt, time.Second)
+	if len(r.slots) != n || cap(r.slots) != n {
+		t.Errorf("slab of %d slots, capacity %d, want %d and %d", len(r.slots), cap(r.slots), n, n)
+	}
+	r.update(socks, cnt, 2*time.Second)
+	if socks[0].Rate == nil || socks[n].Rate != nil || socks[n+1].Rate != nil || socks[n+2].Rate != nil {
+		t.Errorf("rates: %v for a connection, %v %v %v for a listener, UDP and no cookie",
+			socks[0].Rate, socks[n].Rate, socks[n+1].Rate, socks[n+2].Rate)
+	}
+}
