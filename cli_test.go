@@ -333,6 +333,28 @@ func TestSnapshotCommandBadPath(t *testing.T) {
 	}
 }
 
+// TestRecordDirKernelFS: `record --dir /proc` (or /sys) exits 1 at
+// once with a one-line error saying no file can be created there, even
+// for root, whose permission bits pass (it used to start, and fail at
+// its first snapshot).
+func TestRecordDirKernelFS(t *testing.T) {
+	for _, tt := range []struct{ dir, fs string }{{"/proc", "proc"}, {"/sys", "sysfs"}} {
+		t.Run(tt.dir, func(t *testing.T) {
+			out, errOut, code := runNetlens(t, "record", "--dir", tt.dir, "--interval", "1s")
+			want := "netlens: record: " + tt.dir + ": not writable: permission denied"
+			if os.Geteuid() == 0 {
+				want = "netlens: record: " + tt.dir + ": cannot create a file there: a " + tt.fs + " file system, not storage ("
+			}
+			if code != 1 || !strings.HasPrefix(errOut, want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+				t.Errorf("exit %d, stderr %q; want 1 and %q... on one line", code, errOut, want)
+			}
+			if out != "" {
+				t.Errorf("stdout %q", out)
+			}
+		})
+	}
+}
+
 // TestIntegrationSnapshotAsNobody runs `netlens snapshot` with no
 // privileges: it still writes a valid snapshot, and every collector that
 // could not run says why.

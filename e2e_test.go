@@ -590,3 +590,25 @@ func TestIntegrationE2ESnapshotDirMissing(t *testing.T) {
 	o.keys("q")
 	o.waitText("EXIT=0", 10*time.Second)
 }
+
+// TestIntegrationE2ESnapshotDirKernelFS: `--snapshot-dir /proc`, where
+// no file can be created even by root, is reported at start as a missing
+// directory is (it started with no warning, and s failed only when
+// pressed); s says why and writes nothing.
+func TestIntegrationE2ESnapshotDirKernelFS(t *testing.T) {
+	requireTmux(t)
+	bin := netlensBinary(t)
+	ns := testNetns(t)
+	s := startTmux(t, 80, 24, []string{"TERM=xterm-256color"}, fmt.Sprintf("ip netns exec %s %s --snapshot-dir /proc; echo EXIT=$?; sleep 60", ns, bin))
+	flatten := func(scr string) string { return strings.Join(strings.Fields(scr), " ") }
+	why := "--snapshot-dir /proc: cannot create a file there: a proc file system, not storage (no such file or directory)"
+	scr := s.waitFor("the warning", 15*time.Second, func(scr string) bool { return strings.Contains(flatten(scr), "s and R cannot save") })
+	if !strings.Contains(flatten(scr), why+": s and R cannot save there (create it or make it writable, or restart with another --snapshot-dir)") {
+		t.Errorf("the warning is not whole:\n%s", scr)
+	}
+	s.keys("s")
+	failed := "snapshot failed: " + why
+	s.waitFor(failed, 10*time.Second, func(scr string) bool { return strings.Contains(flatten(scr), failed) })
+	s.keys("q")
+	s.waitText("EXIT=0", 10*time.Second)
+}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,6 +47,14 @@ func TestRecordControl(t *testing.T) {
 func TestOutDirWarning(t *testing.T) {
 	ok := t.TempDir()
 	missing := filepath.Join(ok, "missing")
+	// /proc and /sys: no file can be created there, even by root, whose
+	// permission bits pass (there was no warning, and s failed when
+	// pressed).
+	procWhy, sysWhy := "not writable: permission denied", "not writable: permission denied"
+	if os.Geteuid() == 0 {
+		procWhy = "cannot create a file there: a proc file system, not storage (no such file or directory)"
+		sysWhy = "cannot create a file there: a sysfs file system, not storage (permission denied)"
+	}
 	tests := []struct {
 		name      string
 		snap, rec string
@@ -56,6 +65,8 @@ func TestOutDirWarning(t *testing.T) {
 		{"snapshot dir missing, R uses it", missing, "", "--snapshot-dir " + missing + ": no such directory: s and R cannot save there (create it or make it writable, or restart with another --snapshot-dir)"},
 		{"snapshot dir missing", missing, ok, "--snapshot-dir " + missing + ": no such directory: s cannot save there"},
 		{"record dir missing", ok, missing, "--record-dir " + missing + ": no such directory: R cannot record there"},
+		{"snapshot dir /proc", "/proc", "", "--snapshot-dir /proc: " + procWhy + ": s and R cannot save there"},
+		{"record dir /sys", ok, "/sys", "--record-dir /sys: " + sysWhy + ": R cannot record there"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,5 +79,9 @@ func TestOutDirWarning(t *testing.T) {
 	rc := tuiRecorder(context.Background(), newStore(), options{snapshotDir: ok, record: recorder.Options{Dir: missing}})
 	if _, err := rc.Toggle(); err == nil || err.Error() != "--record-dir "+missing+": no such directory" {
 		t.Errorf("R into a missing --record-dir: %v", err)
+	}
+	rc = tuiRecorder(context.Background(), newStore(), options{snapshotDir: "/proc"})
+	if _, err := rc.Toggle(); err == nil || err.Error() != "--snapshot-dir /proc: "+procWhy {
+		t.Errorf("R into --snapshot-dir /proc: %v", err)
 	}
 }

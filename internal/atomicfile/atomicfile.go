@@ -90,8 +90,7 @@ func check(path string) error {
 	if err != nil {
 		return err
 	}
-	f.Close()
-	return unwrap(os.Remove(f.Name()))
+	return removeTemp(f)
 }
 
 // target is what a path names once symbolic links are followed.
@@ -341,8 +340,27 @@ func writeInPlace(path string, fill func(io.Writer) error, why error) error {
 }
 
 // createTemp creates a new file next to the target, with mode (the umask
-// applies), that nothing else can have opened.
+// applies), that nothing else can have opened. Its error says "cannot
+// create a file in DIR".
 func createTemp(dir, base string, mode fs.FileMode) (*os.File, error) {
+	f, err := openTemp(dir, base, mode)
+	if err != nil {
+		if fi, serr := os.Stat(dir); serr == nil && !fi.IsDir() {
+			return nil, fmt.Errorf("%s is not a directory", dir)
+		}
+		return nil, fmt.Errorf("cannot create a file in %s: %w", dir, err)
+	}
+	return f, nil
+}
+
+// errNoTempName is openTemp finding every name it tried taken.
+var errNoTempName = errors.New("no free temporary name")
+
+// openTemp creates a new file in dir named ".BASE.tmp-" and 12 random hex
+// digits, with mode (the umask applies). O_EXCL makes it a file this call
+// created: a name that exists, the user's or another writer's, is never
+// opened, only skipped. Its error is the errno (or errNoTempName).
+func openTemp(dir, base string, mode fs.FileMode) (*os.File, error) {
 	var b [6]byte
 	for range 100 {
 		_, _ = rand.Read(b[:])
@@ -352,14 +370,23 @@ func createTemp(dir, base string, mode fs.FileMode) (*os.File, error) {
 			continue
 		}
 		if err != nil {
-			if fi, serr := os.Stat(dir); serr == nil && !fi.IsDir() {
-				return nil, fmt.Errorf("%s is not a directory", dir)
-			}
-			return nil, fmt.Errorf("cannot create a file in %s: %w", dir, unwrap(err))
+			return nil, unwrap(err)
 		}
 		return f, nil
 	}
-	return nil, fmt.Errorf("cannot create a file in %s: no free temporary name", dir)
+	return nil, errNoTempName
+}
+
+// removeTemp closes and removes f, a file openTemp created that was only
+// made to see whether a file can be created (Check, CheckDir). Both are
+// done whatever the other returns, so that nothing is left behind; its
+// error, if the file could not be removed, names it.
+func removeTemp(f *os.File) error {
+	f.Close() // nothing was written: close has nothing to report
+	if err := os.Remove(f.Name()); err != nil {
+		return fmt.Errorf("remove %s: %w", f.Name(), unwrap(err))
+	}
+	return nil
 }
 
 // unwrap drops an *os.PathError or *os.LinkError wrapper, whose path
