@@ -55,6 +55,7 @@ const (
 	kindICMPCode               // icmp code names
 	kindICMPv6Code             // icmpv6 code names
 	kindArphrd                 // host-endian u16 link type: ether, loopback
+	kindCtEvent                // ct event bits: new, destroy
 )
 
 // reg is what a register holds: a loaded left-hand side (lhs != "") or an
@@ -150,13 +151,7 @@ func TextIn(family nftables.TableFamily, exprs []expr.Any, env Env) string {
 const maxDepth = 4
 
 func text(family nftables.TableFamily, exprs []expr.Any, depth int, env Env) string {
-	f := &formatter{family: family, regs: map[uint32]*reg{}, l4: -1, l3dep: -1, l4dep: -1, lldep: -1, depth: depth, env: env}
-	switch family {
-	case nftables.TableFamilyIPv4:
-		f.l3 = "ip"
-	case nftables.TableFamilyIPv6:
-		f.l3 = "ip6"
-	}
+	f := newFormatter(family, depth, env)
 	for i := 0; i < len(exprs); i++ {
 		i += f.expr(exprs, i)
 	}
@@ -167,6 +162,18 @@ func text(family nftables.TableFamily, exprs []expr.Any, depth int, env Env) str
 		}
 	}
 	return strings.Join(kept, " ")
+}
+
+// newFormatter starts rendering a rule of family.
+func newFormatter(family nftables.TableFamily, depth int, env Env) *formatter {
+	f := &formatter{family: family, regs: map[uint32]*reg{}, l4: -1, l3dep: -1, l4dep: -1, lldep: -1, depth: depth, env: env}
+	switch family {
+	case nftables.TableFamilyIPv4:
+		f.l3 = "ip"
+	case nftables.TableFamilyIPv6:
+		f.l3 = "ip6"
+	}
+	return f
 }
 
 // Verdict returns the rule's terminal verdict as nft writes it: "accept", "drop",
@@ -332,6 +339,32 @@ func (f *formatter) expr(exprs []expr.Any, i int) int {
 		f.dynset(e)
 	case *expr.Objref:
 		f.emit(objrefText(e))
+	case *expr.Rt:
+		f.rt(e)
+	case *expr.Socket:
+		f.socket(e)
+	case *Xfrm:
+		f.xfrm(e)
+	case *Osf:
+		f.osf(e)
+	case *Tunnel:
+		f.tunnel(e)
+	case *Inner:
+		f.inner(e)
+	case *expr.Dup:
+		f.emit(f.dupText(e))
+	case *Fwd:
+		f.emit(f.fwdText(e))
+	case *expr.TProxy:
+		f.emit(f.tproxyText(e))
+	case *expr.SynProxy:
+		f.emit(synproxyText(e))
+	case *Last:
+		f.emit(lastText(e))
+	case *Unknown:
+		f.emit(unknownText(e))
+	case *Undecoded:
+		f.emit(undecodedText(e))
 	default:
 		f.emit(kindName(x))
 	}
@@ -622,8 +655,21 @@ var ctKeys = map[expr.CtKey]loadKey{
 	expr.CtKeyBYTES:      {"bytes", kindHostInt, 8},
 	expr.CtKeyAVGPKT:     {"avgpkt", kindHostInt, 8},
 	expr.CtKeyZONE:       {"zone", kindHostInt, 2},
-	expr.CtKeyEVENTMASK:  {"event", kindHex, 4},
+	expr.CtKeyEVENTMASK:  {"event", kindCtEvent, 4},
+	ctKeySrcIP:           {"ip saddr", kindIPv4, 4},
+	ctKeyDstIP:           {"ip daddr", kindIPv4, 4},
+	ctKeySrcIP6:          {"ip6 saddr", kindIPv6, 16},
+	ctKeyDstIP6:          {"ip6 daddr", kindIPv6, 16},
 }
+
+// The ct keys nft writes for "ct original ip saddr" (include/uapi/linux/
+// netfilter/nf_tables.h), which google/nftables does not name.
+const (
+	ctKeySrcIP  expr.CtKey = 19 // NFT_CT_SRC_IP
+	ctKeyDstIP  expr.CtKey = 20 // NFT_CT_DST_IP
+	ctKeySrcIP6 expr.CtKey = 21 // NFT_CT_SRC_IP6
+	ctKeyDstIP6 expr.CtKey = 22 // NFT_CT_DST_IP6
+)
 
 func (f *formatter) ct(e *expr.Ct) {
 	c, ok := ctKeys[e.Key]
@@ -634,15 +680,16 @@ func (f *formatter) ct(e *expr.Ct) {
 		}
 	}
 	if !ok || e.SourceRegister || e.Register == 0 {
-		// google/nftables v0.3.0 decodes a ct set (ct mark set ...) as a
-		// load into register 0: it does not read the source register, so
-		// the value set is unknown.
+		// A ct set whose value is unknown, or a load into no register
+		// (google/nftables v0.3.0 decodes a ct set as one: it does not
+		// read the source register; exprs.go does).
 		f.emit(kindName(e))
 		return
 	}
 	lhs := "ct " + c.name
 	switch e.Key {
-	case expr.CtKeySRC, expr.CtKeyDST, expr.CtKeyPROTOSRC, expr.CtKeyPROTODST:
+	case expr.CtKeySRC, expr.CtKeyDST, expr.CtKeyPROTOSRC, expr.CtKeyPROTODST,
+		ctKeySrcIP, ctKeyDstIP, ctKeySrcIP6, ctKeyDstIP6:
 		// These keys only exist per direction.
 		dir := "original "
 		if e.Direction == 1 {
@@ -1381,6 +1428,9 @@ var (
 	icmp6Types  = map[uint64]string{1: "destination-unreachable", 2: "packet-too-big", 3: "time-exceeded", 4: "parameter-problem", 128: "echo-request", 129: "echo-reply", 130: "mld-listener-query", 131: "mld-listener-report", 132: "mld-listener-done", 133: "nd-router-solicit", 134: "nd-router-advert", 135: "nd-neighbor-solicit", 136: "nd-neighbor-advert", 137: "nd-redirect", 138: "router-renumbering", 141: "ind-neighbor-solicit", 142: "ind-neighbor-advert", 143: "mld2-listener-report"}
 	ctStateBits = []string{0: "invalid", 1: "established", 2: "related", 3: "new", 6: "untracked"}
 	ctStatBits  = []string{0: "expected", 1: "seen-reply", 2: "assured", 3: "confirmed", 4: "snat", 5: "dnat", 9: "dying"}
+	// ctEventBits are the conntrack events (enum ip_conntrack_events) as
+	// nft names them: ct event set new,destroy.
+	ctEventBits = []string{"new", "related", "destroy", "reply", "assured", "protoinfo", "helper", "mark", "seqadj", "secmark", "label"}
 	tcpBits     = []string{"fin", "syn", "rst", "psh", "ack", "urg", "ecn", "cwr"}
 	dscpNames   = map[uint64]string{0x00: "cs0", 0x08: "cs1", 0x10: "cs2", 0x18: "cs3", 0x20: "cs4", 0x28: "cs5", 0x30: "cs6", 0x38: "cs7",
 		0x01: "lephb", 0x0a: "af11", 0x0c: "af12", 0x0e: "af13", 0x12: "af21", 0x14: "af22", 0x16: "af23", 0x1a: "af31", 0x1c: "af32",
@@ -1437,7 +1487,7 @@ func (f *formatter) format(k kind, data []byte) string {
 				return n
 			}
 		}
-	case kindCtState, kindCtStatus, kindTCPFlags:
+	case kindCtState, kindCtStatus, kindCtEvent, kindTCPFlags:
 		if (k == kindTCPFlags && len(data) == 1) || (k != kindTCPFlags && len(data) == 4) {
 			return flagNames(k, data, ",")
 		}
@@ -1492,13 +1542,16 @@ func flagNames(k kind, data []byte, sep string) string {
 			return hexBytes(data)
 		}
 		n, names = uint64(data[0]), tcpBits
-	case kindCtState, kindCtStatus:
+	case kindCtState, kindCtStatus, kindCtEvent:
 		if len(data) != 4 {
 			return hexBytes(data)
 		}
 		n, names = uint64(binary.NativeEndian.Uint32(data)), ctStateBits
-		if k == kindCtStatus {
+		switch k {
+		case kindCtStatus:
 			names = ctStatBits
+		case kindCtEvent:
+			names = ctEventBits
 		}
 	}
 	var parts []string
@@ -1801,7 +1854,7 @@ func prefixOf(lo, hi []byte) (int, bool) {
 // hostOrder reports the kinds nft keeps in host byte order.
 func hostOrder(k kind) bool {
 	switch k {
-	case kindHostInt, kindMark, kindIfindex, kindCtState, kindCtStatus, kindArphrd, kindAddrType,
+	case kindHostInt, kindMark, kindIfindex, kindCtState, kindCtStatus, kindCtEvent, kindArphrd, kindAddrType,
 		kindIfname, kindString, kindPresent:
 		return true
 	}
