@@ -334,8 +334,11 @@ func decodeExpr(fam byte, b []byte, depth int) (e expr.Any, err error) {
 	return e, nil
 }
 
+// decodeCt decodes a ct load or set into expr.Ct, or into a CtDir for a
+// key whose direction is optional given one (ct original bytes).
 func decodeCt(_ byte, ad *netlink.AttributeDecoder) (expr.Any, error) {
 	e := &expr.Ct{}
+	dir := false
 	for ad.Next() {
 		switch ad.Type() {
 		case nftaCtDreg:
@@ -343,10 +346,13 @@ func decodeCt(_ byte, ad *netlink.AttributeDecoder) (expr.Any, error) {
 		case nftaCtKey:
 			e.Key = expr.CtKey(ad.Uint32())
 		case nftaCtDirection:
-			e.Direction = uint32(ad.Uint8())
+			e.Direction, dir = uint32(ad.Uint8()), true
 		case nftaCtSreg:
 			e.Register, e.SourceRegister = ad.Uint32(), true
 		}
+	}
+	if dir && ctDirOptional[e.Key] {
+		return &CtDir{Ct: *e}, nil
 	}
 	return e, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/nftables"
@@ -82,6 +83,11 @@ func fixtureEnv(links map[uint32]string) Env {
 // each rule as nft listed it.
 func TestRulesFixture(t *testing.T) {
 	rules, links := readRulesFixture(t)
+	// The fixture was captured in UTC: nft lists meta time and meta hour
+	// in local time.
+	local := time.Local
+	time.Local = time.UTC
+	defer func() { time.Local = local }()
 	env := fixtureEnv(links)
 	for _, fr := range rules {
 		r, err := parseRule(fr.payload)
@@ -375,4 +381,37 @@ func FuzzDecodeExprs(f *testing.F) {
 			t.Fatalf("%d placeholders, error %v", shown, r.bad)
 		}
 	})
+}
+
+// TestUnknownLoadForgetsRegister: a load the formatter cannot render
+// shows as [kind], and what reads its register next shows as unknown,
+// not as the value an earlier load left there ("meta nfproto ipv4
+// [exthdr] meta nfproto 1" for ip option ra exists).
+func TestUnknownLoadForgetsRegister(t *testing.T) {
+	nfproto := &expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1}
+	for _, tt := range []struct {
+		name string
+		load expr.Any
+		want string
+	}{
+		{"exthdr", &expr.Exthdr{Op: 9, DestRegister: 1, Len: 1}, "[exthdr] [cmp]"},
+		{"ct", &expr.Ct{Key: 99, Register: 1}, "[ct] [cmp]"},
+		{"fib", &expr.Fib{Register: 1}, "[fib] [cmp]"},
+		{"numgen", &expr.Numgen{Type: 9, Register: 1}, "[numgen] [cmp]"},
+		{"hash", &expr.Hash{Type: 9, DestRegister: 1}, "[hash] [cmp]"},
+		{"rt", &expr.Rt{Key: 99, Register: 1}, "[rt] [cmp]"},
+		{"socket", &expr.Socket{Key: 99, Register: 1}, "[socket] [cmp]"},
+		{"xfrm", &Xfrm{Key: 99, Register: 1}, "[xfrm] [cmp]"},
+		{"osf", &Osf{TTL: 9, Register: 1}, "[osf] [cmp]"},
+		{"tunnel", &Tunnel{Key: 9, Register: 1}, "[tunnel] [cmp]"},
+		{"inner", &Inner{Type: 9, Expr: &expr.Payload{DestRegister: 1}}, "[inner] [cmp]"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Text(nftables.TableFamilyINet, []expr.Any{nfproto, &expr.Cmp{Register: 1, Data: []byte{2}}, tt.load,
+				&expr.Cmp{Register: 1, Data: []byte{1}}})
+			if want := "meta nfproto ipv4 " + tt.want; got != want {
+				t.Errorf("(-want +got):\n%s", cmp.Diff(want, got))
+			}
+		})
+	}
 }

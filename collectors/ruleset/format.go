@@ -56,6 +56,11 @@ const (
 	kindICMPv6Code             // icmpv6 code names
 	kindArphrd                 // host-endian u16 link type: ether, loopback
 	kindCtEvent                // ct event bits: new, destroy
+	kindTime                   // host-endian s64 ns since the epoch, local: "2030-01-01 00:00:00"
+	kindDay                    // u8 day of the week: "Monday"
+	kindHour                   // host-endian u32 s since midnight UTC, local: "10:00"
+	kindTCHandle               // host-endian u32 tc handle: 1:2, none, root
+	kindMillis                 // host-endian u32 ms as a duration: 5s
 )
 
 // reg is what a register holds: a loaded left-hand side (lhs != "") or an
@@ -71,7 +76,10 @@ type reg struct {
 	stmt int    // statement count at load time: a concatenation loads in one
 	dep  depKind
 	hdr  string // a raw network header load's protocol, for its bit fields
-	off  uint32 // that load's offset
+	// swapped: a byteorder turned the host-order value to network order
+	// (its right-hand sides are read back in host order).
+	swapped bool
+	off     uint32 // that load's offset
 	// mapOf renders a data map lookup's value (tcp dport map { 80 :
 	// 10.0.0.1 }) once the statement reading it says the value's kind.
 	mapOf func(vals []part) string
@@ -299,6 +307,10 @@ func (f *formatter) expr(exprs []expr.Any, i int) int {
 			g.kind = kindHostInt
 		case e.Op == expr.ByteorderHton && g.kind == kindHostInt:
 			g.kind = kindBEInt
+		case e.Op == expr.ByteorderHton && hostOrder(g.kind) && e.Size == e.Len && int(e.Len) == g.size:
+			// nft compares times in network order (meta time <
+			// "2030-01-01", meta hour "10:00"-"12:00").
+			g.swapped = !g.swapped
 		}
 		f.regs[slot(e.DestRegister)] = &g
 	case *expr.Cmp:
@@ -341,6 +353,10 @@ func (f *formatter) expr(exprs []expr.Any, i int) int {
 		f.emit(objrefText(e))
 	case *expr.Rt:
 		f.rt(e)
+	case *expr.Hash:
+		f.hash(e)
+	case *CtDir:
+		f.ctDir(e)
 	case *expr.Socket:
 		f.socket(e)
 	case *Xfrm:
@@ -382,7 +398,7 @@ type loadKey struct {
 var metaKeys = map[expr.MetaKey]loadKey{
 	expr.MetaKeyLEN:        {"meta length", kindHostInt, 4},
 	expr.MetaKeyPROTOCOL:   {"meta protocol", kindEthertype, 2},
-	expr.MetaKeyPRIORITY:   {"meta priority", kindHex, 4},
+	expr.MetaKeyPRIORITY:   {"meta priority", kindTCHandle, 4},
 	expr.MetaKeyMARK:       {"meta mark", kindMark, 4},
 	expr.MetaKeyIIF:        {"iif", kindIfindex, 4},
 	expr.MetaKeyOIF:        {"oif", kindIfindex, 4},
@@ -404,8 +420,31 @@ var metaKeys = map[expr.MetaKey]loadKey{
 	expr.MetaKeyIIFGROUP:   {"iifgroup", kindHostInt, 4},
 	expr.MetaKeyOIFGROUP:   {"oifgroup", kindHostInt, 4},
 	expr.MetaKeyCGROUP:     {"meta cgroup", kindHostInt, 4},
-	expr.MetaKeyPRANDOM:    {"meta random", kindHostInt, 4},
+	expr.MetaKeyPRANDOM:    {"meta random", kindBEInt, 4},
+	metaKeySecpath:         {"meta ipsec", kindPresent, 1},
+	metaKeyIifkind:         {"meta iifkind", kindString, 16},
+	metaKeyOifkind:         {"meta oifkind", kindString, 16},
+	metaKeyBriIifpvid:      {"meta ibrpvid", kindHostInt, 2},
+	metaKeyTimeNS:          {"meta time", kindTime, 8},
+	metaKeyTimeDay:         {"meta day", kindDay, 1},
+	metaKeyTimeHour:        {"meta hour", kindHour, 4},
+	metaKeySdif:            {"meta sdif", kindIfindex, 4},
+	metaKeySdifname:        {"meta sdifname", kindIfname, 16},
 }
+
+// The meta keys google/nftables does not name (include/uapi/linux/
+// netfilter/nf_tables.h, enum nft_meta_keys: NFT_META_PRANDOM is 24).
+const (
+	metaKeySecpath    expr.MetaKey = 25 // NFT_META_SECPATH
+	metaKeyIifkind    expr.MetaKey = 26 // NFT_META_IIFKIND
+	metaKeyOifkind    expr.MetaKey = 27 // NFT_META_OIFKIND
+	metaKeyBriIifpvid expr.MetaKey = 28 // NFT_META_BRI_IIFPVID
+	metaKeyTimeNS     expr.MetaKey = 30 // NFT_META_TIME_NS
+	metaKeyTimeDay    expr.MetaKey = 31 // NFT_META_TIME_DAY
+	metaKeyTimeHour   expr.MetaKey = 32 // NFT_META_TIME_HOUR
+	metaKeySdif       expr.MetaKey = 33 // NFT_META_SDIF
+	metaKeySdifname   expr.MetaKey = 34 // NFT_META_SDIFNAME
+)
 
 func (f *formatter) meta(e *expr.Meta) {
 	m, ok := metaKeys[e.Key]
@@ -642,7 +681,7 @@ var ctKeys = map[expr.CtKey]loadKey{
 	expr.CtKeySTATUS:     {"status", kindCtStatus, 4},
 	expr.CtKeyMARK:       {"mark", kindMark, 4},
 	expr.CtKeySECMARK:    {"secmark", kindHostInt, 4},
-	expr.CtKeyEXPIRATION: {"expiration", kindHostInt, 4},
+	expr.CtKeyEXPIRATION: {"expiration", kindMillis, 4},
 	expr.CtKeyHELPER:     {"helper", kindString, 16},
 	expr.CtKeyL3PROTOCOL: {"l3proto", kindNfproto, 1},
 	expr.CtKeySRC:        {"saddr", kindAddr, 16},
@@ -660,6 +699,7 @@ var ctKeys = map[expr.CtKey]loadKey{
 	ctKeyDstIP:           {"ip daddr", kindIPv4, 4},
 	ctKeySrcIP6:          {"ip6 saddr", kindIPv6, 16},
 	ctKeyDstIP6:          {"ip6 daddr", kindIPv6, 16},
+	ctKeyID:              {"id", kindBEInt, 4},
 }
 
 // The ct keys nft writes for "ct original ip saddr" (include/uapi/linux/
@@ -669,6 +709,7 @@ const (
 	ctKeyDstIP  expr.CtKey = 20 // NFT_CT_DST_IP
 	ctKeySrcIP6 expr.CtKey = 21 // NFT_CT_SRC_IP6
 	ctKeyDstIP6 expr.CtKey = 22 // NFT_CT_DST_IP6
+	ctKeyID     expr.CtKey = 23 // NFT_CT_ID
 )
 
 func (f *formatter) ct(e *expr.Ct) {
@@ -680,10 +721,15 @@ func (f *formatter) ct(e *expr.Ct) {
 		}
 	}
 	if !ok || e.SourceRegister || e.Register == 0 {
-		// A ct set whose value is unknown, or a load into no register
-		// (google/nftables v0.3.0 decodes a ct set as one: it does not
-		// read the source register; exprs.go does).
-		f.emit(kindName(e))
+		// A ct set whose value is unknown, a key it does not name, or a
+		// load into no register (google/nftables v0.3.0 decodes a ct
+		// set as one: it does not read the source register; exprs.go
+		// does).
+		if e.SourceRegister {
+			f.emit(kindName(e))
+		} else {
+			f.unknownLoad(e, e.Register)
+		}
 		return
 	}
 	lhs := "ct " + c.name
@@ -726,7 +772,7 @@ func (f *formatter) fib(e *expr.Fib) {
 	case e.ResultADDRTYPE:
 		res, k = "type", kindAddrType
 	default:
-		f.emit(kindName(e))
+		f.unknownLoad(e, e.Register)
 		return
 	}
 	if e.FlagPRESENT {
@@ -785,6 +831,8 @@ func (f *formatter) exthdr(e *expr.Exthdr) {
 		}
 	}
 	switch {
+	case lhs == "" && e.SourceRegister == 0:
+		f.unknownLoad(e, e.DestRegister)
 	case lhs == "":
 		f.emit(kindName(e))
 	case e.SourceRegister != 0:
@@ -803,7 +851,7 @@ func (f *formatter) numgen(e *expr.Numgen) {
 	types := map[uint32]string{0: "inc", 1: "random"} // NFT_NG_*
 	t, ok := types[e.Type]
 	if !ok {
-		f.emit(kindName(e))
+		f.unknownLoad(e, e.Register)
 		return
 	}
 	lhs := "numgen " + t + " mod " + strconv.FormatUint(uint64(e.Modulus), 10)
@@ -943,6 +991,9 @@ func opSym(op expr.CmpOp) string {
 // value formats a right-hand side for the register's left-hand side; a
 // short load of an address is a prefix.
 func (f *formatter) value(g *reg, data []byte) string {
+	if g.swapped && littleEndian && len(data) == g.size {
+		data = reversed(data)
+	}
 	if g.full > g.size && len(data) == g.size {
 		return addrText(g.kind, pad(data, g.full)) + "/" + strconv.Itoa(8*g.size)
 	}
@@ -1498,6 +1549,10 @@ func (f *formatter) format(k kind, data []byte) string {
 			}
 			return "exists"
 		}
+	case kindTime, kindDay, kindHour, kindTCHandle, kindMillis:
+		if s, ok := timeText(k, data); ok {
+			return s
+		}
 	}
 	return hexBytes(data)
 }
@@ -1855,6 +1910,7 @@ func prefixOf(lo, hi []byte) (int, bool) {
 func hostOrder(k kind) bool {
 	switch k {
 	case kindHostInt, kindMark, kindIfindex, kindCtState, kindCtStatus, kindCtEvent, kindArphrd, kindAddrType,
+		kindTime, kindDay, kindHour, kindTCHandle, kindMillis,
 		kindIfname, kindString, kindPresent:
 		return true
 	}

@@ -1,6 +1,7 @@
 package ruleset
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -33,7 +34,7 @@ var rtKeys = map[expr.RtKey]loadKey{
 func (f *formatter) rt(e *expr.Rt) {
 	k, ok := rtKeys[e.Key]
 	if !ok {
-		f.emit(kindName(e))
+		f.unknownLoad(e, e.Register)
 		return
 	}
 	f.load(e.Register, k.name, k.kind, k.size)
@@ -54,7 +55,7 @@ var socketKeys = map[expr.SocketKey]loadKey{
 func (f *formatter) socket(e *expr.Socket) {
 	k, ok := socketKeys[e.Key]
 	if !ok {
-		f.emit(kindName(e))
+		f.unknownLoad(e, e.Register)
 		return
 	}
 	if e.Key == expr.SocketKeyCgroupv2 {
@@ -77,7 +78,7 @@ var xfrmKeys = map[uint32]loadKey{
 func (f *formatter) xfrm(e *Xfrm) {
 	k, ok := xfrmKeys[e.Key]
 	if !ok || e.Dir > 1 {
-		f.emit(kindName(e))
+		f.unknownLoad(e, e.Register)
 		return
 	}
 	lhs := "ipsec in "
@@ -100,7 +101,7 @@ func (f *formatter) osf(e *Osf) {
 	case 2:
 		lhs += "ttl skip "
 	default:
-		f.emit(kindName(e))
+		f.unknownLoad(e, e.Register)
 		return
 	}
 	if e.Flags&1 != 0 { // NFT_OSF_F_VERSION
@@ -120,7 +121,7 @@ func (f *formatter) tunnel(e *Tunnel) {
 	case 1: // NFT_TUNNEL_ID
 		k = loadKey{"tunnel id", kindHostInt, 4}
 	default:
-		f.emit(kindName(e))
+		f.unknownLoad(e, e.Register)
 		return
 	}
 	if e.Mode != 0 {
@@ -140,6 +141,7 @@ func (f *formatter) inner(e *Inner) {
 	tun, ok := innerTypes[e.Type]
 	if !ok || isNil(e.Expr) {
 		f.emit(kindName(e))
+		f.forgetLoad(e.Expr)
 		return
 	}
 	sub := newFormatter(f.family, f.depth, f.env)
@@ -168,6 +170,7 @@ func (f *formatter) inner(e *Inner) {
 		}
 	}
 	f.emit("[inner " + tun + " " + strings.Trim(kindName(e.Expr), "[]") + "]")
+	f.forgetLoad(e.Expr)
 }
 
 // dupText is the dup statement: dup to 10.0.0.2 device "eth0"; in the
@@ -289,4 +292,131 @@ func msDuration(ms uint64) time.Duration {
 		return math.MaxInt64
 	}
 	return time.Duration(ms) * time.Millisecond
+}
+
+// days are the days of the week as meta day has them (0 is Sunday).
+var days = []string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"}
+
+// timeText prints the time kinds as nft does: meta time in local time,
+// meta hour moved from UTC to the local zone as nft moves it, tc handles,
+// ct expiration as a duration.
+func timeText(k kind, data []byte) (string, bool) {
+	n, ok := uintHost(data)
+	if !ok {
+		return "", false
+	}
+	switch {
+	case k == kindTime && len(data) == 8:
+		return strconv.Quote(time.Unix(0, int64(n)).Format("2006-01-02 15:04:05")), true
+	case k == kindDay && len(data) == 1 && n < uint64(len(days)):
+		return strconv.Quote(days[n]), true
+	case k == kindHour && len(data) == 4 && n < 86400:
+		_, off := time.Now().Zone()
+		sec := (int64(n) + int64(off)) % 86400
+		if sec < 0 {
+			sec += 86400
+		}
+		s := fmt.Sprintf("%02d:%02d", sec/3600, sec/60%60)
+		if sec%60 != 0 {
+			s += fmt.Sprintf(":%02d", sec%60)
+		}
+		return strconv.Quote(s), true
+	case k == kindTCHandle && len(data) == 4:
+		switch n {
+		case 0:
+			return "none", true
+		case 0xffffffff:
+			return "root", true
+		}
+		return fmt.Sprintf("%x:%x", n>>16, n&0xffff), true
+	case k == kindMillis && len(data) == 4:
+		return durationText(time.Duration(n) * time.Millisecond), true
+	}
+	return "", false
+}
+
+// hash loads a hash of registers: jhash ip saddr . tcp dport mod 10 seed
+// 0xdeadbeef, symhash mod 2 offset 100.
+func (f *formatter) hash(e *expr.Hash) {
+	var lhs string
+	switch e.Type {
+	case expr.HashTypeJenkins:
+		in := f.concat(e.SourceRegister)
+		if in == "" {
+			f.unknownLoad(e, e.DestRegister)
+			return
+		}
+		lhs = "jhash " + in
+	case expr.HashTypeSym:
+		lhs = "symhash"
+	default:
+		f.unknownLoad(e, e.DestRegister)
+		return
+	}
+	lhs += " mod " + strconv.FormatUint(uint64(e.Modulus), 10)
+	if e.Seed != 0 {
+		lhs += fmt.Sprintf(" seed 0x%x", e.Seed)
+	}
+	if e.Offset != 0 {
+		lhs += " offset " + strconv.FormatUint(uint64(e.Offset), 10)
+	}
+	f.load(e.DestRegister, lhs, kindHostInt, 4)
+}
+
+// unknownLoad shows a load it cannot render as [kind] and forgets what
+// register r held: what reads it next shows as unknown too, not as the
+// register's earlier value.
+func (f *formatter) unknownLoad(e expr.Any, r uint32) {
+	f.emit(kindName(e))
+	delete(f.regs, slot(r))
+}
+
+// forgetLoad forgets the register a load inside an inner expression
+// would have written.
+func (f *formatter) forgetLoad(x expr.Any) {
+	switch x := x.(type) {
+	case *expr.Payload:
+		if x != nil {
+			delete(f.regs, slot(x.DestRegister))
+		}
+	case *expr.Meta:
+		if x != nil && !x.SourceRegister {
+			delete(f.regs, slot(x.Register))
+		}
+	}
+}
+
+// CtDir is a ct load of a key whose direction is optional (packets,
+// bytes, avgpkt, zone) given one: ct original bytes. expr.Ct cannot say
+// whether its Direction was given for those keys (google/nftables sends
+// it only for the keys that need one).
+type CtDir struct {
+	decodeOnly
+	Ct expr.Ct
+}
+
+// ctDirOptional are the ct keys that take a direction or none.
+var ctDirOptional = map[expr.CtKey]bool{expr.CtKeyPKTS: true, expr.CtKeyBYTES: true, expr.CtKeyAVGPKT: true, expr.CtKeyZONE: true}
+
+// ctDir renders a ct load or set with its direction: ct original zone 5,
+// ct reply packets 5.
+func (f *formatter) ctDir(e *CtDir) {
+	c, ok := ctKeys[e.Ct.Key]
+	if !ok || !ctDirOptional[e.Ct.Key] || e.Ct.Direction > 1 {
+		f.emit(kindName(e))
+		return
+	}
+	dir := "original "
+	if e.Ct.Direction == 1 {
+		dir = "reply "
+	}
+	if e.Ct.SourceRegister {
+		if v, known := f.setValue(e.Ct.Register, c.kind); known {
+			f.emit("ct " + dir + c.name + " set " + v)
+		} else {
+			f.emit(kindName(e))
+		}
+		return
+	}
+	f.load(e.Ct.Register, "ct "+dir+c.name, c.kind, c.size)
 }
