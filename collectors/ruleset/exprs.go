@@ -78,6 +78,16 @@ const (
 	nftaInnerFlags   = 3 // NFTA_INNER_FLAGS, NLA_U32
 	nftaInnerHdrsize = 4 // NFTA_INNER_HDRSIZE, NLA_U32
 	nftaInnerExpr    = 5 // NFTA_INNER_EXPR, nested NFTA_EXPR_*
+
+	nftaDynsetSetName     = 1  // NFTA_DYNSET_SET_NAME, NLA_STRING
+	nftaDynsetSetID       = 2  // NFTA_DYNSET_SET_ID, NLA_U32
+	nftaDynsetOp          = 3  // NFTA_DYNSET_OP, NLA_U32
+	nftaDynsetSregKey     = 4  // NFTA_DYNSET_SREG_KEY, NLA_U32
+	nftaDynsetSregData    = 5  // NFTA_DYNSET_SREG_DATA, NLA_U32
+	nftaDynsetTimeout     = 6  // NFTA_DYNSET_TIMEOUT, NLA_U64 (ms)
+	nftaDynsetExpr        = 7  // NFTA_DYNSET_EXPR, nested NFTA_EXPR_*
+	nftaDynsetFlags       = 9  // NFTA_DYNSET_FLAGS, NLA_U32
+	nftaDynsetExpressions = 10 // NFTA_DYNSET_EXPRESSIONS, nested NFTA_LIST_ELEM
 )
 
 // maxExprs bounds the expressions decoded of one rule: the kernel takes at
@@ -171,7 +181,6 @@ var libExprs = map[string]func() expr.Any{
 	"cmp":          func() expr.Any { return &expr.Cmp{} },
 	"connlimit":    func() expr.Any { return &expr.Connlimit{} },
 	"counter":      func() expr.Any { return &expr.Counter{} },
-	"dynset":       func() expr.Any { return &expr.Dynset{} },
 	"exthdr":       func() expr.Any { return &expr.Exthdr{} },
 	"fib":          func() expr.Any { return &expr.Fib{} },
 	"flow_offload": func() expr.Any { return &expr.FlowOffload{} },
@@ -200,8 +209,8 @@ var libExprs = map[string]func() expr.Any{
 
 // ownDecoders decode the expressions google/nftables v0.3.0 leaves out or
 // misreads: into its types where it has one (ct, byteorder, rt, dup,
-// tproxy), into this package's otherwise (and inner, which decodeExpr
-// decodes with its nesting depth).
+// tproxy), into this package's otherwise (and inner and dynset, which
+// nest expressions: decodeExpr decodes them with its nesting depth).
 var ownDecoders = map[string]func(fam byte, ad *netlink.AttributeDecoder) (expr.Any, error){
 	"ct":        decodeCt,
 	"byteorder": decodeByteorder,
@@ -290,7 +299,7 @@ func decodeExpr(fam byte, b []byte, depth int) (e expr.Any, err error) {
 		// nests its data (maybe none) in NFTA_EXPR_DATA: without it a
 		// zero value would render as what the rule is not (an
 		// immediate as "drop").
-		if _, known := libExprs[name]; known || ownDecoders[name] != nil || name == "inner" {
+		if _, known := libExprs[name]; known || ownDecoders[name] != nil || name == "inner" || name == "dynset" {
 			return fail(errors.New("no NFTA_EXPR_DATA"))
 		}
 	}
@@ -313,7 +322,7 @@ func decodeExpr(fam byte, b []byte, depth int) (e expr.Any, err error) {
 		return e, nil
 	}
 	dec, ok := ownDecoders[name]
-	if !ok && name != "inner" {
+	if !ok && name != "inner" && name != "dynset" {
 		return &Unknown{Name: name}, fmt.Errorf("%w: unknown expression %q", ErrExpr, name)
 	}
 	ad, err = netlink.NewAttributeDecoder(data)
@@ -321,8 +330,11 @@ func decodeExpr(fam byte, b []byte, depth int) (e expr.Any, err error) {
 		return fail(err)
 	}
 	ad.ByteOrder = binary.BigEndian
-	if name == "inner" {
+	switch name {
+	case "inner":
 		return decodeInner(fam, ad, depth, fail)
+	case "dynset":
+		return decodeDynset(fam, ad, depth, fail)
 	}
 	e, err = dec(fam, ad)
 	if err == nil {
@@ -517,12 +529,63 @@ func decodeInner(fam byte, ad *netlink.AttributeDecoder, depth int, fail func(er
 	if inner == nil {
 		return fail(errors.New("no NFTA_INNER_EXPR"))
 	}
-	if depth >= 2 {
-		return fail(errors.New("inner expression nested too deep"))
+	if depth >= maxNesting {
+		return fail(errors.New("expressions nested too deep"))
 	}
 	var err error
 	if e.Expr, err = decodeExpr(fam, inner, depth+1); err != nil {
 		return fail(fmt.Errorf("its expression: %v", strings.TrimPrefix(err.Error(), ErrExpr.Error()+": ")))
 	}
 	return e, nil
+}
+
+// maxNesting bounds expressions inside expressions (a dynset's, an
+// inner's): the kernel nests one level.
+const maxNesting = 2
+
+// decodeDynset decodes a dynset (add @s { ip saddr counter }) into
+// expr.Dynset, its expressions as a rule's are (google/nftables decodes
+// them with its own switch, dropping what it does not know). One of them
+// that does not decode is kept as such, and reported: the dynset is.
+func decodeDynset(fam byte, ad *netlink.AttributeDecoder, depth int, fail func(error) (expr.Any, error)) (expr.Any, error) {
+	e := &expr.Dynset{}
+	var bad error
+	nested := func(exprs []expr.Any, err error) {
+		e.Exprs = append(e.Exprs, exprs...)
+		if err != nil && bad == nil {
+			bad = err
+		}
+	}
+	for ad.Next() {
+		switch ad.Type() {
+		case nftaDynsetSetName:
+			e.SetName = ad.String()
+		case nftaDynsetSetID:
+			e.SetID = ad.Uint32()
+		case nftaDynsetOp:
+			e.Operation = ad.Uint32()
+		case nftaDynsetSregKey:
+			e.SrcRegKey = ad.Uint32()
+		case nftaDynsetSregData:
+			e.SrcRegData = ad.Uint32()
+		case nftaDynsetTimeout:
+			e.Timeout = msDuration(ad.Uint64())
+		case nftaDynsetFlags:
+			e.Invert = ad.Uint32()&unix.NFT_DYNSET_F_INV != 0
+		case nftaDynsetExpr, nftaDynsetExpressions:
+			if depth >= maxNesting {
+				return fail(errors.New("expressions nested too deep"))
+			}
+			if ad.Type() == nftaDynsetExpr {
+				x, err := decodeExpr(fam, ad.Bytes(), depth+1)
+				nested([]expr.Any{x}, err)
+			} else {
+				nested(decodeList(fam, ad.Bytes(), depth+1))
+			}
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return fail(err)
+	}
+	return e, bad
 }

@@ -107,6 +107,8 @@ table netdev n {
 	}
 }
 table inet x {
+	set dyn { type ipv4_addr; flags dynamic; }
+	set dyn2 { type ipv4_addr; flags dynamic,timeout; timeout 1m; }
 	chain c {
 		type filter hook prerouting priority 0;
 		tcp dport 80 tproxy ip to 127.0.0.1:80
@@ -143,6 +145,9 @@ table inet x {
 		meta priority none
 		meta sdif "lo"
 		meta sdifname "x"
+		add @dyn { ip saddr counter }
+		update @dyn2 { ip saddr timeout 30s limit rate 10/second }
+		add @dyn { ip saddr ct count over 5 }
 	}
 }
 `
