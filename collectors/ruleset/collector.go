@@ -155,21 +155,7 @@ func (c *Collector) Read(ctx context.Context) (model.NFTables, error) {
 	t.At = c.opts.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.note = ""
-	if st.left > 0 {
-		c.note = fmt.Sprintf("%d rules past the first %d not read", st.left, MaxRules)
-	}
-	if st.unreadable > 0 {
-		chains := "1 chain"
-		if st.unreadable > 1 {
-			chains = fmt.Sprintf("%d chains", st.unreadable)
-		}
-		c.note = joinNote(c.note, "rules of "+chains+" could not be decoded (the chain says why)")
-	}
-	if st.undecoded > 0 {
-		c.note = joinNote(c.note, fmt.Sprintf("%d rules have expressions netlens cannot decode (shown as [unknown expression ...] or [undecoded expression ...]): %v",
-			st.undecoded, st.firstBad))
-	}
+	c.note = noteOf(st)
 	dt := t.At.Sub(c.at).Seconds()
 	next := make(map[ruleID]uint64, len(c.prev))
 	for i := range t.Chains {
@@ -191,6 +177,31 @@ func (c *Collector) Read(ctx context.Context) (model.NFTables, error) {
 	}
 	c.prev, c.at = next, t.At
 	return t, nil
+}
+
+// noteOf is the collector's note on what a read left out or could not
+// decode, "" when it read everything.
+func noteOf(st readStats) string {
+	note := ""
+	if st.left > 0 {
+		note = fmt.Sprintf("%d rules past the first %d not read", st.left, MaxRules)
+	}
+	if st.unreadable > 0 {
+		chains := "1 chain"
+		if st.unreadable > 1 {
+			chains = fmt.Sprintf("%d chains", st.unreadable)
+		}
+		note = joinNote(note, "rules of "+chains+" could not be decoded (the chain says why)")
+	}
+	if st.undecoded > 0 {
+		rules := "1 rule has an expression"
+		if st.undecoded > 1 {
+			rules = fmt.Sprintf("%d rules have expressions", st.undecoded)
+		}
+		note = joinNote(note, fmt.Sprintf("%s netlens cannot decode, shown as [unknown expression ...] or [undecoded expression ...] (first: %v)",
+			rules, st.firstBad))
+	}
+	return note
 }
 
 // readStats is what a read left out or could not decode.

@@ -439,3 +439,26 @@ func TestUnknownLoadForgetsRegister(t *testing.T) {
 		})
 	}
 }
+
+// TestNoteOf: the collector's note says what a read could not decode.
+func TestNoteOf(t *testing.T) {
+	_, bad := decodeExprs(byte(nftables.TableFamilyINet), list(t, elem(t, "frobnicate", u32s(t, 1))))
+	for _, tt := range []struct {
+		name string
+		st   readStats
+		want string
+	}{
+		{"everything read", readStats{}, ""},
+		{"one rule", readStats{undecoded: 1, firstBad: bad},
+			`1 rule has an expression netlens cannot decode, shown as [unknown expression ...] or [undecoded expression ...] (first: malformed nf_tables expression: unknown expression "frobnicate")`},
+		{"all of it", readStats{left: 5, unreadable: 2, undecoded: 3, firstBad: bad},
+			`5 rules past the first 100000 not read; rules of 2 chains could not be decoded (the chain says why); ` +
+				`3 rules have expressions netlens cannot decode, shown as [unknown expression ...] or [undecoded expression ...] (first: malformed nf_tables expression: unknown expression "frobnicate")`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := noteOf(tt.st); got != tt.want {
+				t.Errorf("(-want +got):\n%s", cmp.Diff(tt.want, got))
+			}
+		})
+	}
+}

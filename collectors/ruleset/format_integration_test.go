@@ -380,6 +380,33 @@ func TestIntegrationTextMatchesNft(t *testing.T) {
 		t.Errorf("compared %d rules, nft listed %d", seen, len(want))
 	}
 	t.Logf("compared %d rules with nft, %d xt rules with fixed text", seen-len(xtGot), len(xtGot))
+
+	// The collector decodes the rules itself (exprs.go), not through
+	// GetRules: the same ruleset, the same text.
+	got, st, err := read(context.Background(), int(f.Fd()), MaxRules, nil)
+	if err != nil || st != (readStats{}) {
+		t.Fatalf("read: %v, %+v", err, st)
+	}
+	seen, xtGot = 0, nil
+	for _, ch := range got.Chains {
+		for _, r := range ch.Rules {
+			k := ruleKey{ch.Family, ch.Table, ch.Name, r.Handle}
+			seen++
+			if ch.Table == "ipt" && ch.Name == "XT" {
+				xtGot = append(xtGot, r.Text)
+				continue
+			}
+			if line := want[k]; r.Text != line {
+				t.Errorf("read: %s %s %s handle %d:\n Text: %s\n  nft: %s", k.family, k.table, k.chain, k.handle, r.Text, line)
+			}
+		}
+	}
+	if strings.Join(xtGot, "\n") != strings.Join(xtWant, "\n") {
+		t.Errorf("read: chain XT: %q, want %q", xtGot, xtWant)
+	}
+	if seen != len(want) {
+		t.Errorf("read: %d rules, nft listed %d", seen, len(want))
+	}
 }
 
 // addIptablesNftRules adds rules in the shapes iptables-nft writes (nft
