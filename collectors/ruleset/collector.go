@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"netlens/collectors"
@@ -146,7 +147,7 @@ func joinNote(a, b string) string {
 // turns).
 func (c *Collector) Read(ctx context.Context) (model.NFTables, error) {
 	c.rmu.Lock()
-	t, left, unreadable, err := read(ctx, c.opts.NetNS, MaxRules, c.sets)
+	t, st, err := read(ctx, c.opts.NetNS, MaxRules, c.sets)
 	c.rmu.Unlock()
 	if err != nil {
 		return model.NFTables{}, err
@@ -154,17 +155,7 @@ func (c *Collector) Read(ctx context.Context) (model.NFTables, error) {
 	t.At = c.opts.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.note = ""
-	if left > 0 {
-		c.note = fmt.Sprintf("%d rules past the first %d not read", left, MaxRules)
-	}
-	if unreadable > 0 {
-		chains := "1 chain"
-		if unreadable > 1 {
-			chains = fmt.Sprintf("%d chains", unreadable)
-		}
-		c.note = joinNote(c.note, "the rules of "+chains+" could not be decoded (the chain says why)")
-	}
+	c.note = noteOf(st)
 	dt := t.At.Sub(c.at).Seconds()
 	next := make(map[ruleID]uint64, len(c.prev))
 	for i := range t.Chains {
@@ -188,15 +179,48 @@ func (c *Collector) Read(ctx context.Context) (model.NFTables, error) {
 	return t, nil
 }
 
+// noteOf is the collector's note on what a read left out or could not
+// decode, "" when it read everything.
+func noteOf(st readStats) string {
+	note := ""
+	if st.left > 0 {
+		note = fmt.Sprintf("%d rules past the first %d not read", st.left, MaxRules)
+	}
+	if st.unreadable > 0 {
+		chains := "1 chain"
+		if st.unreadable > 1 {
+			chains = fmt.Sprintf("%d chains", st.unreadable)
+		}
+		note = joinNote(note, "rules of "+chains+" could not be decoded (the chain says why)")
+	}
+	if st.undecoded > 0 {
+		rules := "1 rule has an expression"
+		if st.undecoded > 1 {
+			rules = fmt.Sprintf("%d rules have expressions", st.undecoded)
+		}
+		note = joinNote(note, fmt.Sprintf("%s netlens cannot decode, shown as [unknown expression ...] or [undecoded expression ...] (first: %v)",
+			rules, st.firstBad))
+	}
+	return note
+}
+
+// readStats is what a read left out or could not decode.
+type readStats struct {
+	left       int   // rules of the chains left out past maxRules
+	unreadable int   // chains whose rules, or some of them, did not decode
+	undecoded  int   // rules with an expression that did not decode
+	firstBad   error // why the first of those did not
+}
+
 // read lists the ruleset of namespace netns (0: the caller's), at most
-// maxRules rules; left counts the rules of the chains left out past it.
+// maxRules rules; st.left counts the rules of the chains left out past it.
 // The elements of anonymous sets come from cache, which is brought up to
 // date (nil: a cache for this read alone); interface indexes are named
 // from the namespace's links, dumped once if a rule has one.
-func read(ctx context.Context, netns, maxRules int, cache *setCache) (t model.NFTables, left, unreadable int, err error) {
+func read(ctx context.Context, netns, maxRules int, cache *setCache) (t model.NFTables, st readStats, err error) {
 	conn, err := nftables.New(nftables.WithNetNSFd(netns), nftables.AsLasting())
 	if err != nil {
-		return t, 0, 0, classify("open nf_tables netlink", err)
+		return t, readStats{}, classify("open nf_tables netlink", err)
 	}
 	defer conn.CloseLasting()
 	if cache == nil {
@@ -204,13 +228,21 @@ func read(ctx context.Context, netns, maxRules int, cache *setCache) (t model.NF
 	}
 	sets := cache.begin(netns, conn)
 	links := &linkNames{read: func() (map[uint32]string, error) { return readLinks(netns) }}
+	// The rules are dumped over a socket of this package's (getRules):
+	// google/nftables's GetRules drops the expressions it cannot decode.
+	var nl *netlink.Conn
+	defer func() {
+		if nl != nil {
+			nl.Close()
+		}
+	}()
 	tables, err := conn.ListTables()
 	if err != nil {
-		return t, 0, 0, classify("list tables", err)
+		return t, readStats{}, classify("list tables", err)
 	}
 	chains, err := conn.ListChains()
 	if err != nil {
-		return t, 0, 0, classify("list chains", err)
+		return t, readStats{}, classify("list chains", err)
 	}
 	t.Chains = []model.NFTChain{}
 	n := 0
@@ -229,40 +261,63 @@ func read(ctx context.Context, netns, maxRules int, cache *setCache) (t model.NF
 		env := Env{Sets: sets.sets(tb), Ifname: links.name}
 		for _, ch := range mine {
 			if err := ctx.Err(); err != nil {
-				return t, 0, 0, err
+				return t, readStats{}, err
 			}
-			rules, err := conn.GetRules(tb, ch)
+			if nl == nil {
+				if nl, err = dialNFT(netns); err != nil {
+					return t, readStats{}, classify("open nf_tables netlink", err)
+				}
+			}
+			rules, bad, err := getRules(nl, tb, ch)
 			if err != nil {
+				// A dump that failed may leave replies queued: the
+				// next chain's is dumped over a new socket.
+				nl.Close()
+				nl = nil
 				switch {
 				case errors.Is(err, unix.ENOENT) || errors.Is(err, os.ErrNotExist):
 					continue // deleted between the two listings
 				case errors.Is(err, unix.EPERM) || errors.Is(err, os.ErrPermission):
-					return t, 0, 0, classify("list the rules of "+familyName(tb.Family)+" "+tb.Name+" "+ch.Name, err)
+					return t, readStats{}, classify("list the rules of "+familyName(tb.Family)+" "+tb.Name+" "+ch.Name, err)
 				}
-				// The chain's rules came but did not decode
-				// (google/nftables v0.3.0 fails a whole dump on a ct
-				// key with a direction, "ct original ip saddr"): the
-				// chain is listed without them, and the note says why.
+				// The dump failed part way: the chain is listed
+				// without its rules, and the note says why.
 				m := chain(tb, ch, nil, Env{})
 				m.Unreadable = err.Error()
 				t.Chains = append(t.Chains, m)
-				unreadable++
+				st.unreadable++
 				continue
 			}
 			if n+len(rules) > maxRules {
-				left += len(rules)
+				st.left += len(rules)
 				continue
 			}
 			n += len(rules)
-			t.Chains = append(t.Chains, chain(tb, ch, rules, env))
+			m := chain(tb, ch, rules, env)
+			if bad != nil {
+				// Rules whose own attributes did not decode are
+				// left out; the chain says so, its other rules
+				// are listed.
+				m.Unreadable = bad.Error()
+				st.unreadable++
+			}
+			for _, r := range rules {
+				if r.bad != nil {
+					st.undecoded++
+					if st.firstBad == nil {
+						st.firstBad = r.bad
+					}
+				}
+			}
+			t.Chains = append(t.Chains, m)
 		}
 	}
-	return t, left, unreadable, nil
+	return t, st, nil
 }
 
 // chain returns ch of table tb with its rules as the model has them,
 // their anonymous sets and interface indexes as far as env knows them.
-func chain(tb *nftables.Table, ch *nftables.Chain, rules []*nftables.Rule, env Env) model.NFTChain {
+func chain(tb *nftables.Table, ch *nftables.Chain, rules []rule, env Env) model.NFTChain {
 	m := model.NFTChain{Family: familyName(tb.Family), Table: tb.Name, Name: ch.Name, Rules: make([]model.NFTRule, 0, len(rules))}
 	if ch.Hooknum != nil {
 		m.Type = string(ch.Type)

@@ -55,6 +55,12 @@ const (
 	kindICMPCode               // icmp code names
 	kindICMPv6Code             // icmpv6 code names
 	kindArphrd                 // host-endian u16 link type: ether, loopback
+	kindCtEvent                // ct event bits: new, destroy
+	kindTime                   // host-endian s64 ns since the epoch, local: "2030-01-01 00:00:00"
+	kindDay                    // u8 day of the week: "Monday"
+	kindHour                   // host-endian u32 s since midnight UTC, local: "10:00"
+	kindTCHandle               // host-endian u32 tc handle: 1:2, none, root
+	kindMillis                 // host-endian u32 ms as a duration: 5s
 )
 
 // reg is what a register holds: a loaded left-hand side (lhs != "") or an
@@ -70,7 +76,10 @@ type reg struct {
 	stmt int    // statement count at load time: a concatenation loads in one
 	dep  depKind
 	hdr  string // a raw network header load's protocol, for its bit fields
-	off  uint32 // that load's offset
+	// swapped: a byteorder turned the host-order value to network order
+	// (its right-hand sides are read back in host order).
+	swapped bool
+	off     uint32 // that load's offset
 	// mapOf renders a data map lookup's value (tcp dport map { 80 :
 	// 10.0.0.1 }) once the statement reading it says the value's kind.
 	mapOf func(vals []part) string
@@ -150,13 +159,7 @@ func TextIn(family nftables.TableFamily, exprs []expr.Any, env Env) string {
 const maxDepth = 4
 
 func text(family nftables.TableFamily, exprs []expr.Any, depth int, env Env) string {
-	f := &formatter{family: family, regs: map[uint32]*reg{}, l4: -1, l3dep: -1, l4dep: -1, lldep: -1, depth: depth, env: env}
-	switch family {
-	case nftables.TableFamilyIPv4:
-		f.l3 = "ip"
-	case nftables.TableFamilyIPv6:
-		f.l3 = "ip6"
-	}
+	f := newFormatter(family, depth, env)
 	for i := 0; i < len(exprs); i++ {
 		i += f.expr(exprs, i)
 	}
@@ -167,6 +170,18 @@ func text(family nftables.TableFamily, exprs []expr.Any, depth int, env Env) str
 		}
 	}
 	return strings.Join(kept, " ")
+}
+
+// newFormatter starts rendering a rule of family.
+func newFormatter(family nftables.TableFamily, depth int, env Env) *formatter {
+	f := &formatter{family: family, regs: map[uint32]*reg{}, l4: -1, l3dep: -1, l4dep: -1, lldep: -1, depth: depth, env: env}
+	switch family {
+	case nftables.TableFamilyIPv4:
+		f.l3 = "ip"
+	case nftables.TableFamilyIPv6:
+		f.l3 = "ip6"
+	}
+	return f
 }
 
 // Verdict returns the rule's terminal verdict as nft writes it: "accept", "drop",
@@ -292,6 +307,10 @@ func (f *formatter) expr(exprs []expr.Any, i int) int {
 			g.kind = kindHostInt
 		case e.Op == expr.ByteorderHton && g.kind == kindHostInt:
 			g.kind = kindBEInt
+		case e.Op == expr.ByteorderHton && hostOrder(g.kind) && e.Size == e.Len && int(e.Len) == g.size:
+			// nft compares times in network order (meta time <
+			// "2030-01-01", meta hour "10:00"-"12:00").
+			g.swapped = !g.swapped
 		}
 		f.regs[slot(e.DestRegister)] = &g
 	case *expr.Cmp:
@@ -332,6 +351,36 @@ func (f *formatter) expr(exprs []expr.Any, i int) int {
 		f.dynset(e)
 	case *expr.Objref:
 		f.emit(objrefText(e))
+	case *expr.Rt:
+		f.rt(e)
+	case *expr.Hash:
+		f.hash(e)
+	case *CtDir:
+		f.ctDir(e)
+	case *expr.Socket:
+		f.socket(e)
+	case *Xfrm:
+		f.xfrm(e)
+	case *Osf:
+		f.osf(e)
+	case *Tunnel:
+		f.tunnel(e)
+	case *Inner:
+		f.inner(e)
+	case *expr.Dup:
+		f.emit(f.dupText(e))
+	case *Fwd:
+		f.emit(f.fwdText(e))
+	case *expr.TProxy:
+		f.emit(f.tproxyText(e))
+	case *expr.SynProxy:
+		f.emit(synproxyText(e))
+	case *Last:
+		f.emit(lastText(e))
+	case *Unknown:
+		f.emit(unknownText(e))
+	case *Undecoded:
+		f.emit(undecodedText(e))
 	default:
 		f.emit(kindName(x))
 	}
@@ -349,7 +398,7 @@ type loadKey struct {
 var metaKeys = map[expr.MetaKey]loadKey{
 	expr.MetaKeyLEN:        {"meta length", kindHostInt, 4},
 	expr.MetaKeyPROTOCOL:   {"meta protocol", kindEthertype, 2},
-	expr.MetaKeyPRIORITY:   {"meta priority", kindHex, 4},
+	expr.MetaKeyPRIORITY:   {"meta priority", kindTCHandle, 4},
 	expr.MetaKeyMARK:       {"meta mark", kindMark, 4},
 	expr.MetaKeyIIF:        {"iif", kindIfindex, 4},
 	expr.MetaKeyOIF:        {"oif", kindIfindex, 4},
@@ -371,8 +420,31 @@ var metaKeys = map[expr.MetaKey]loadKey{
 	expr.MetaKeyIIFGROUP:   {"iifgroup", kindHostInt, 4},
 	expr.MetaKeyOIFGROUP:   {"oifgroup", kindHostInt, 4},
 	expr.MetaKeyCGROUP:     {"meta cgroup", kindHostInt, 4},
-	expr.MetaKeyPRANDOM:    {"meta random", kindHostInt, 4},
+	expr.MetaKeyPRANDOM:    {"meta random", kindBEInt, 4},
+	metaKeySecpath:         {"meta ipsec", kindPresent, 1},
+	metaKeyIifkind:         {"meta iifkind", kindString, 16},
+	metaKeyOifkind:         {"meta oifkind", kindString, 16},
+	metaKeyBriIifpvid:      {"meta ibrpvid", kindHostInt, 2},
+	metaKeyTimeNS:          {"meta time", kindTime, 8},
+	metaKeyTimeDay:         {"meta day", kindDay, 1},
+	metaKeyTimeHour:        {"meta hour", kindHour, 4},
+	metaKeySdif:            {"meta sdif", kindIfindex, 4},
+	metaKeySdifname:        {"meta sdifname", kindIfname, 16},
 }
+
+// The meta keys google/nftables does not name (include/uapi/linux/
+// netfilter/nf_tables.h, enum nft_meta_keys: NFT_META_PRANDOM is 24).
+const (
+	metaKeySecpath    expr.MetaKey = 25 // NFT_META_SECPATH
+	metaKeyIifkind    expr.MetaKey = 26 // NFT_META_IIFKIND
+	metaKeyOifkind    expr.MetaKey = 27 // NFT_META_OIFKIND
+	metaKeyBriIifpvid expr.MetaKey = 28 // NFT_META_BRI_IIFPVID
+	metaKeyTimeNS     expr.MetaKey = 30 // NFT_META_TIME_NS
+	metaKeyTimeDay    expr.MetaKey = 31 // NFT_META_TIME_DAY
+	metaKeyTimeHour   expr.MetaKey = 32 // NFT_META_TIME_HOUR
+	metaKeySdif       expr.MetaKey = 33 // NFT_META_SDIF
+	metaKeySdifname   expr.MetaKey = 34 // NFT_META_SDIFNAME
+)
 
 func (f *formatter) meta(e *expr.Meta) {
 	m, ok := metaKeys[e.Key]
@@ -609,7 +681,7 @@ var ctKeys = map[expr.CtKey]loadKey{
 	expr.CtKeySTATUS:     {"status", kindCtStatus, 4},
 	expr.CtKeyMARK:       {"mark", kindMark, 4},
 	expr.CtKeySECMARK:    {"secmark", kindHostInt, 4},
-	expr.CtKeyEXPIRATION: {"expiration", kindHostInt, 4},
+	expr.CtKeyEXPIRATION: {"expiration", kindMillis, 4},
 	expr.CtKeyHELPER:     {"helper", kindString, 16},
 	expr.CtKeyL3PROTOCOL: {"l3proto", kindNfproto, 1},
 	expr.CtKeySRC:        {"saddr", kindAddr, 16},
@@ -622,8 +694,23 @@ var ctKeys = map[expr.CtKey]loadKey{
 	expr.CtKeyBYTES:      {"bytes", kindHostInt, 8},
 	expr.CtKeyAVGPKT:     {"avgpkt", kindHostInt, 8},
 	expr.CtKeyZONE:       {"zone", kindHostInt, 2},
-	expr.CtKeyEVENTMASK:  {"event", kindHex, 4},
+	expr.CtKeyEVENTMASK:  {"event", kindCtEvent, 4},
+	ctKeySrcIP:           {"ip saddr", kindIPv4, 4},
+	ctKeyDstIP:           {"ip daddr", kindIPv4, 4},
+	ctKeySrcIP6:          {"ip6 saddr", kindIPv6, 16},
+	ctKeyDstIP6:          {"ip6 daddr", kindIPv6, 16},
+	ctKeyID:              {"id", kindBEInt, 4},
 }
+
+// The ct keys nft writes for "ct original ip saddr" (include/uapi/linux/
+// netfilter/nf_tables.h), which google/nftables does not name.
+const (
+	ctKeySrcIP  expr.CtKey = 19 // NFT_CT_SRC_IP
+	ctKeyDstIP  expr.CtKey = 20 // NFT_CT_DST_IP
+	ctKeySrcIP6 expr.CtKey = 21 // NFT_CT_SRC_IP6
+	ctKeyDstIP6 expr.CtKey = 22 // NFT_CT_DST_IP6
+	ctKeyID     expr.CtKey = 23 // NFT_CT_ID
+)
 
 func (f *formatter) ct(e *expr.Ct) {
 	c, ok := ctKeys[e.Key]
@@ -634,15 +721,21 @@ func (f *formatter) ct(e *expr.Ct) {
 		}
 	}
 	if !ok || e.SourceRegister || e.Register == 0 {
-		// google/nftables v0.3.0 decodes a ct set (ct mark set ...) as a
-		// load into register 0: it does not read the source register, so
-		// the value set is unknown.
-		f.emit(kindName(e))
+		// A ct set whose value is unknown, a key it does not name, or a
+		// load into no register (google/nftables v0.3.0 decodes a ct
+		// set as one: it does not read the source register; exprs.go
+		// does).
+		if e.SourceRegister {
+			f.emit(kindName(e))
+		} else {
+			f.unknownLoad(e, e.Register)
+		}
 		return
 	}
 	lhs := "ct " + c.name
 	switch e.Key {
-	case expr.CtKeySRC, expr.CtKeyDST, expr.CtKeyPROTOSRC, expr.CtKeyPROTODST:
+	case expr.CtKeySRC, expr.CtKeyDST, expr.CtKeyPROTOSRC, expr.CtKeyPROTODST,
+		ctKeySrcIP, ctKeyDstIP, ctKeySrcIP6, ctKeyDstIP6:
 		// These keys only exist per direction.
 		dir := "original "
 		if e.Direction == 1 {
@@ -679,7 +772,7 @@ func (f *formatter) fib(e *expr.Fib) {
 	case e.ResultADDRTYPE:
 		res, k = "type", kindAddrType
 	default:
-		f.emit(kindName(e))
+		f.unknownLoad(e, e.Register)
 		return
 	}
 	if e.FlagPRESENT {
@@ -738,6 +831,8 @@ func (f *formatter) exthdr(e *expr.Exthdr) {
 		}
 	}
 	switch {
+	case lhs == "" && e.SourceRegister == 0:
+		f.unknownLoad(e, e.DestRegister)
 	case lhs == "":
 		f.emit(kindName(e))
 	case e.SourceRegister != 0:
@@ -756,7 +851,7 @@ func (f *formatter) numgen(e *expr.Numgen) {
 	types := map[uint32]string{0: "inc", 1: "random"} // NFT_NG_*
 	t, ok := types[e.Type]
 	if !ok {
-		f.emit(kindName(e))
+		f.unknownLoad(e, e.Register)
 		return
 	}
 	lhs := "numgen " + t + " mod " + strconv.FormatUint(uint64(e.Modulus), 10)
@@ -896,6 +991,9 @@ func opSym(op expr.CmpOp) string {
 // value formats a right-hand side for the register's left-hand side; a
 // short load of an address is a prefix.
 func (f *formatter) value(g *reg, data []byte) string {
+	if g.swapped && littleEndian && len(data) == g.size {
+		data = reversed(data)
+	}
 	if g.full > g.size && len(data) == g.size {
 		return addrText(g.kind, pad(data, g.full)) + "/" + strconv.Itoa(8*g.size)
 	}
@@ -1381,6 +1479,9 @@ var (
 	icmp6Types  = map[uint64]string{1: "destination-unreachable", 2: "packet-too-big", 3: "time-exceeded", 4: "parameter-problem", 128: "echo-request", 129: "echo-reply", 130: "mld-listener-query", 131: "mld-listener-report", 132: "mld-listener-done", 133: "nd-router-solicit", 134: "nd-router-advert", 135: "nd-neighbor-solicit", 136: "nd-neighbor-advert", 137: "nd-redirect", 138: "router-renumbering", 141: "ind-neighbor-solicit", 142: "ind-neighbor-advert", 143: "mld2-listener-report"}
 	ctStateBits = []string{0: "invalid", 1: "established", 2: "related", 3: "new", 6: "untracked"}
 	ctStatBits  = []string{0: "expected", 1: "seen-reply", 2: "assured", 3: "confirmed", 4: "snat", 5: "dnat", 9: "dying"}
+	// ctEventBits are the conntrack events (enum ip_conntrack_events) as
+	// nft names them: ct event set new,destroy.
+	ctEventBits = []string{"new", "related", "destroy", "reply", "assured", "protoinfo", "helper", "mark", "seqadj", "secmark", "label"}
 	tcpBits     = []string{"fin", "syn", "rst", "psh", "ack", "urg", "ecn", "cwr"}
 	dscpNames   = map[uint64]string{0x00: "cs0", 0x08: "cs1", 0x10: "cs2", 0x18: "cs3", 0x20: "cs4", 0x28: "cs5", 0x30: "cs6", 0x38: "cs7",
 		0x01: "lephb", 0x0a: "af11", 0x0c: "af12", 0x0e: "af13", 0x12: "af21", 0x14: "af22", 0x16: "af23", 0x1a: "af31", 0x1c: "af32",
@@ -1437,7 +1538,7 @@ func (f *formatter) format(k kind, data []byte) string {
 				return n
 			}
 		}
-	case kindCtState, kindCtStatus, kindTCPFlags:
+	case kindCtState, kindCtStatus, kindCtEvent, kindTCPFlags:
 		if (k == kindTCPFlags && len(data) == 1) || (k != kindTCPFlags && len(data) == 4) {
 			return flagNames(k, data, ",")
 		}
@@ -1447,6 +1548,10 @@ func (f *formatter) format(k kind, data []byte) string {
 				return "missing"
 			}
 			return "exists"
+		}
+	case kindTime, kindDay, kindHour, kindTCHandle, kindMillis:
+		if s, ok := timeText(k, data); ok {
+			return s
 		}
 	}
 	return hexBytes(data)
@@ -1492,13 +1597,16 @@ func flagNames(k kind, data []byte, sep string) string {
 			return hexBytes(data)
 		}
 		n, names = uint64(data[0]), tcpBits
-	case kindCtState, kindCtStatus:
+	case kindCtState, kindCtStatus, kindCtEvent:
 		if len(data) != 4 {
 			return hexBytes(data)
 		}
 		n, names = uint64(binary.NativeEndian.Uint32(data)), ctStateBits
-		if k == kindCtStatus {
+		switch k {
+		case kindCtStatus:
 			names = ctStatBits
+		case kindCtEvent:
+			names = ctEventBits
 		}
 	}
 	var parts []string
@@ -1801,7 +1909,8 @@ func prefixOf(lo, hi []byte) (int, bool) {
 // hostOrder reports the kinds nft keeps in host byte order.
 func hostOrder(k kind) bool {
 	switch k {
-	case kindHostInt, kindMark, kindIfindex, kindCtState, kindCtStatus, kindArphrd, kindAddrType,
+	case kindHostInt, kindMark, kindIfindex, kindCtState, kindCtStatus, kindCtEvent, kindArphrd, kindAddrType,
+		kindTime, kindDay, kindHour, kindTCHandle, kindMillis,
 		kindIfname, kindString, kindPresent:
 		return true
 	}
