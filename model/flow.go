@@ -253,15 +253,17 @@ func (k NATKind) MarshalText() ([]byte, error) {
 	return []byte(natNames[k]), nil
 }
 
-// UnmarshalText reads a name.
+// UnmarshalText reads a name; one it does not know reads as NATNone
+// (the addresses, Flow.NATAddrs, still follow from the tuples), so that
+// a snapshot from a newer netlens still loads.
 func (k *NATKind) UnmarshalText(b []byte) error {
+	*k = NATNone
 	for i, n := range natNames {
 		if n == string(b) {
 			*k = NATKind(i)
-			return nil
 		}
 	}
-	return fmt.Errorf("unknown NAT kind %q", b)
+	return nil
 }
 
 // DeriveNAT works out the NAT a flow undergoes from its tuples, as the

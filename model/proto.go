@@ -65,11 +65,14 @@ func (p Proto) MarshalText() ([]byte, error) {
 	return []byte(protoNames[p]), nil
 }
 
-// UnmarshalText reads a name.
+// UnmarshalText reads a name; a name it does not know (a protocol a
+// newer netlens names) reads as ProtoUnknown, so that a snapshot from a
+// newer netlens of the same schema still loads (snapshot.Decode).
+// ParseProto is the strict form.
 func (p *Proto) UnmarshalText(b []byte) error {
 	v, err := ParseProto(string(b))
 	if err != nil {
-		return err
+		v = ProtoUnknown
 	}
 	*p = v
 	return nil

@@ -116,9 +116,13 @@ func (r *rateTracker) update(socks []model.Socket, cnt []tcpCounters, now time.D
 		// grown slot by slot, 100,000 sockets left 15 MB of the slab's
 		// old copies to the GC at once, at the TUI's start, when its
 		// heap peaks.
+		// Only sockets the loop below gives a slot: none with
+		// --no-tcp-info, none in TIME-WAIT (no counters).
 		n := 0
 		for i := range socks {
-			if s := &socks[i]; s.Cookie != 0 && s.Proto == model.ProtoTCP && s.State != model.StateListen {
+			s := &socks[i]
+			if s.Cookie != 0 && s.Proto == model.ProtoTCP && s.State != model.StateListen &&
+				(s.TCP.HasBytes() || i < len(cnt) && cnt[i].ok) {
 				n++
 			}
 		}

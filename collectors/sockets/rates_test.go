@@ -217,3 +217,17 @@ func TestRateTrackerSizedAtFirstUpdate(t *testing.T) {
 			socks[0].Rate, socks[n].Rate, socks[n+1].Rate, socks[n+2].Rate)
 	}
 }
+
+// TestRateTrackerNothingToRate: without counters (--no-tcp-info, or
+// TIME-WAIT sockets) the first update allocates no slots.
+func TestRateTrackerNothingToRate(t *testing.T) {
+	socks := make([]model.Socket, 1000)
+	for i := range socks {
+		socks[i] = model.Socket{Proto: model.ProtoTCP, State: model.StateEstablished, Cookie: uint64(i + 1)}
+	}
+	var r rateTracker
+	r.update(socks, nil, time.Second)
+	if cap(r.slots) != 0 {
+		t.Errorf("slab of capacity %d for sockets without counters", cap(r.slots))
+	}
+}
