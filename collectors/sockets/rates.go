@@ -111,13 +111,14 @@ func (r *rateTracker) alloc(cookie uint64) int32 {
 // cookie, from its counters now and at the previous update. now is a
 // monotonic time (any origin; the same for every call).
 func (r *rateTracker) update(socks []model.Socket, cnt []tcpCounters, now time.Duration) {
-	if r.index == nil {
-		// The first update sizes the slab and the map for its sockets:
-		// grown slot by slot, 100,000 sockets left 15 MB of the slab's
-		// old copies to the GC at once, at the TUI's start, when its
-		// heap peaks.
-		// Only sockets the loop below gives a slot: none with
-		// --no-tcp-info, none in TIME-WAIT (no counters).
+	if cap(r.slots) == 0 {
+		// The first update with counters sizes the slab and the map
+		// for the sockets it gives a slot: grown slot by slot,
+		// 100,000 sockets left 15 MB of the slab's old copies to the GC
+		// at once, at the TUI's start, when its heap peaks. An update
+		// without counters (the TUI's first collection, sock_diag
+		// without tcp_info; --no-tcp-info; TIME-WAIT sockets) sizes
+		// nothing.
 		n := 0
 		for i := range socks {
 			s := &socks[i]
@@ -126,9 +127,14 @@ func (r *rateTracker) update(socks []model.Socket, cnt []tcpCounters, now time.D
 				n++
 			}
 		}
-		r.index = make(map[uint64]int32, n)
-		r.slots = make([]rateState, 0, n)
-		r.order, r.next = make([]int32, 0, n), make([]int32, 0, n)
+		if n > 0 {
+			r.index = make(map[uint64]int32, n) // empty until now: no slot was ever given
+			r.slots = make([]rateState, 0, n)
+			r.order, r.next = make([]int32, 0, n), make([]int32, 0, n)
+		}
+	}
+	if r.index == nil {
+		r.index = map[uint64]int32{}
 	}
 	r.gen++
 	if r.gen == 0 {

@@ -231,3 +231,28 @@ func TestRateTrackerNothingToRate(t *testing.T) {
 		t.Errorf("slab of capacity %d for sockets without counters", cap(r.slots))
 	}
 }
+
+// TestRateTrackerSizedWhenCountersCome: the TUI's first collection has no
+// counters (sock_diag without tcp_info); the slab is sized at the first
+// update that has them.
+func TestRateTrackerSizedWhenCountersCome(t *testing.T) {
+	const n = 500
+	socks := make([]model.Socket, n)
+	cnt := make([]tcpCounters, n)
+	for i := range socks {
+		socks[i] = model.Socket{Proto: model.ProtoTCP, State: model.StateEstablished, Cookie: uint64(i + 1)}
+	}
+	var r rateTracker
+	r.update(socks, nil, time.Second)
+	for i := range cnt {
+		cnt[i] = tcpCounters{ok: true}
+	}
+	r.update(socks, cnt, 2*time.Second)
+	if len(r.slots) != n || cap(r.slots) != n {
+		t.Errorf("slab of %d slots, capacity %d, want %d and %d", len(r.slots), cap(r.slots), n, n)
+	}
+	r.update(socks, cnt, 3*time.Second)
+	if socks[0].Rate == nil || !socks[0].Rate.Known {
+		t.Errorf("no rate at the third update: %v", socks[0].Rate)
+	}
+}
