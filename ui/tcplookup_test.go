@@ -78,20 +78,27 @@ func madeLookup(t *testing.T, a *App, msg tea.Msg) bool {
 	return true
 }
 
+// countersOnlyStore returns the fixture store with its socket table read
+// counters only, and sshd's established connection (10.20.0.5:22) in it.
+func countersOnlyStore() (*model.Store, model.Socket) {
+	store := fixtureStore()
+	store.Publish(model.SocketsUpdate{At: t0.Add(2 * time.Second), Sockets: countersOnly()})
+	var est model.Socket
+	for _, s := range countersOnly() {
+		if s.Inode == 1006 {
+			est = s
+		}
+	}
+	return store, est
+}
+
 // TestDetailAsksForTCPInfo: with the socket table read counters only,
 // the detail pane of a TCP socket says it is asking, then shows the
 // tcp_info the control gave; it asks once per socket table and again
 // when the selection moves; a socket gone says so; no lookup for a
 // listener or with the pane closed.
 func TestDetailAsksForTCPInfo(t *testing.T) {
-	store := fixtureStore()
-	store.Publish(model.SocketsUpdate{At: t0.Add(2 * time.Second), Sockets: countersOnly()})
-	var est model.Socket
-	for _, s := range countersOnly() {
-		if s.Inode == 1006 { // sshd's connection, 10.20.0.5:22
-			est = s
-		}
-	}
+	store, est := countersOnlyStore()
 	ctl := &fakeTCPInfo{info: map[uint64]*model.TCPInfo{est.Cookie: {Len: 232, RTT: 31500, RTTVar: 2000, SndCwnd: 42, SndMSS: 1448, SndSsthresh: 0x7fffffff, Congestion: "bbr", BytesAcked: 3 << 20}}}
 	a := newTestApp(t, store, Options{Controls: Controls{TCPInfo: ctl}}, 120, 40)
 	if lookup(a) {
@@ -156,14 +163,7 @@ func TestDetailAsksForTCPInfo(t *testing.T) {
 // never while another tab (or the full help) is, and once on coming back
 // when the socket table changed since its last answer.
 func TestTCPInfoOnlyOnScreen(t *testing.T) {
-	store := fixtureStore()
-	store.Publish(model.SocketsUpdate{At: t0.Add(2 * time.Second), Sockets: countersOnly()})
-	var est model.Socket
-	for _, s := range countersOnly() {
-		if s.Inode == 1006 { // sshd's connection, 10.20.0.5:22
-			est = s
-		}
-	}
+	store, est := countersOnlyStore()
 	ctl := &fakeTCPInfo{info: map[uint64]*model.TCPInfo{est.Cookie: {Len: 232, RTT: 31500, SndCwnd: 42, Congestion: "bbr"}}}
 	clock := &fakeClock{now: t0}
 	a := newTestApp(t, store, Options{Now: clock.Now, Refresh: time.Second, Controls: Controls{TCPInfo: ctl}}, 120, 40)

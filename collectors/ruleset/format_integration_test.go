@@ -14,6 +14,8 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/xt"
+
+	"netlens/model"
 )
 
 // integrationRuleset is loaded into a fresh network namespace and listed back
@@ -245,6 +247,32 @@ type ruleKey struct {
 
 // parseNftList reads nft -a list ruleset into rule key -> rule text, with
 // the handle comment dropped and the counter's figures as the bare word.
+// matchNft compares every rule of got with nft's listing of it (want,
+// from parseNftList): each must be listed, with the same text, and every
+// rule listed must be in got. It returns the texts of the rules it found.
+func matchNft(t *testing.T, got model.NFTables, want map[ruleKey]string) []string {
+	t.Helper()
+	var texts []string
+	for _, ch := range got.Chains {
+		for _, r := range ch.Rules {
+			k := ruleKey{ch.Family, ch.Table, ch.Name, r.Handle}
+			line, ok := want[k]
+			if !ok {
+				t.Errorf("%v: rule not in nft's listing", k)
+				continue
+			}
+			texts = append(texts, r.Text)
+			if r.Text != line {
+				t.Errorf("%s %s %s handle %d:\n Text: %s\n  nft: %s", k.family, k.table, k.chain, k.handle, r.Text, line)
+			}
+		}
+	}
+	if len(texts) != len(want) {
+		t.Errorf("compared %d rules, nft listed %d", len(texts), len(want))
+	}
+	return texts
+}
+
 func parseNftList(t *testing.T, out string) map[ruleKey]string {
 	t.Helper()
 	rules := map[ruleKey]string{}
@@ -562,26 +590,12 @@ func TestIntegrationAnonymousSetsMatchNft(t *testing.T) {
 	if err != nil || st.unreadable != 0 || st.undecoded != 0 {
 		t.Fatalf("read: %v, %+v", err, st)
 	}
-	seen, inline := 0, 0
-	for _, ch := range got.Chains {
-		for _, r := range ch.Rules {
-			k := ruleKey{ch.Family, ch.Table, ch.Name, r.Handle}
-			line, ok := want[k]
-			if !ok {
-				t.Errorf("%v: rule not in nft's listing", k)
-				continue
-			}
-			seen++
-			if strings.Contains(r.Text, "{ ") {
-				inline++
-			}
-			if r.Text != line {
-				t.Errorf("%s %s %s handle %d:\n Text: %s\n  nft: %s", k.family, k.table, k.chain, k.handle, r.Text, line)
-			}
+	texts := matchNft(t, got, want)
+	seen, inline := len(texts), 0
+	for _, text := range texts {
+		if strings.Contains(text, "{ ") {
+			inline++
 		}
-	}
-	if seen != len(want) {
-		t.Errorf("compared %d rules, nft listed %d", seen, len(want))
 	}
 	if inline < 40 {
 		t.Errorf("%d rules with elements inline, want the ruleset's 40 and more", inline)

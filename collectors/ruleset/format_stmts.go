@@ -145,28 +145,32 @@ func (f *formatter) inner(e *Inner) {
 		return
 	}
 	sub := newFormatter(f.family, f.depth, f.env)
+	// loaded takes the inner load sub made into reg, prefixed with the
+	// tunnel's name; false when sub could not name it.
+	loaded := func(reg uint32) bool {
+		g := sub.get(reg)
+		if g == nil || g.lhs == "" {
+			return false
+		}
+		c := *g
+		c.lhs, c.stmt, c.dep = tun+" "+g.lhs, len(f.out), depNone
+		f.regs[slot(reg)] = &c
+		return true
+	}
 	switch x := e.Expr.(type) {
 	case *expr.Payload:
-		if x.OperationType != expr.PayloadLoad {
-			break
-		}
-		sub.payload(x)
-		if g := sub.get(x.DestRegister); g != nil && g.lhs != "" {
-			c := *g
-			c.lhs, c.stmt, c.dep = tun+" "+g.lhs, len(f.out), depNone
-			f.regs[slot(x.DestRegister)] = &c
-			return
+		if x.OperationType == expr.PayloadLoad {
+			sub.payload(x)
+			if loaded(x.DestRegister) {
+				return
+			}
 		}
 	case *expr.Meta:
-		if x.SourceRegister {
-			break
-		}
-		sub.meta(x)
-		if g := sub.get(x.Register); g != nil && g.lhs != "" {
-			c := *g
-			c.lhs, c.stmt, c.dep = tun+" "+g.lhs, len(f.out), depNone
-			f.regs[slot(x.Register)] = &c
-			return
+		if !x.SourceRegister {
+			sub.meta(x)
+			if loaded(x.Register) {
+				return
+			}
 		}
 	}
 	f.emit("[inner " + tun + " " + strings.Trim(kindName(e.Expr), "[]") + "]")

@@ -89,26 +89,7 @@ func TestIntegrationRulesetIfnamesInNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := 0
-	var texts []string
-	for _, ch := range got.Chains {
-		for _, r := range ch.Rules {
-			k := ruleKey{ch.Family, ch.Table, ch.Name, r.Handle}
-			line, ok := want[k]
-			if !ok {
-				t.Errorf("%v: rule not in nft's listing", k)
-				continue
-			}
-			seen++
-			texts = append(texts, r.Text)
-			if r.Text != line {
-				t.Errorf("%s %s %s handle %d:\n Text: %s\n  nft: %s", k.family, k.table, k.chain, k.handle, r.Text, line)
-			}
-		}
-	}
-	if seen != len(want) {
-		t.Errorf("compared %d rules, nft listed %d", seen, len(want))
-	}
+	texts := matchNft(t, got, want)
 	// What nft shows must be what this test means: names of the
 	// namespace, and the deleted device's index.
 	all := strings.Join(texts, "\n")
@@ -122,5 +103,5 @@ func TestIntegrationRulesetIfnamesInNamespace(t *testing.T) {
 		t.Errorf("no rule naming nl-clash (index %d, the host's %s) in\n%s", clash.Index, clash.Name, all)
 	}
 	t.Logf("compared %d rules with nft in the namespace; veth index %d, shared index %d (host %s), deleted %d",
-		seen, vethIdx, clash.Index, clash.Name, goneIdx)
+		len(texts), vethIdx, clash.Index, clash.Name, goneIdx)
 }
