@@ -1,6 +1,7 @@
 package sockets
 
 import (
+	"slices"
 	"time"
 
 	"netlens/model"
@@ -91,6 +92,27 @@ func (r *rateTracker) find(cookie uint64, pos *int) int32 {
 	return j
 }
 
+// size makes the slab and the map, until now never used, room for the
+// sockets of socks from index from on that get a slot (TCP, not
+// listening, with a cookie and counters), at the first socket given one:
+// grown slot by slot, 100,000 sockets left 15 MB of the slab's old copies
+// to the GC at once, at the TUI's start, when its heap peaks. An update
+// without counters (the TUI's first collection, sock_diag without
+// tcp_info; --no-tcp-info; TIME-WAIT sockets) never gets here.
+func (r *rateTracker) size(socks []model.Socket, cnt []tcpCounters, from int) {
+	n := 0
+	for i := from; i < len(socks); i++ {
+		s := &socks[i]
+		if s.Cookie != 0 && s.Proto == model.ProtoTCP && s.State != model.StateListen &&
+			(s.TCP.HasBytes() || i < len(cnt) && cnt[i].ok) {
+			n++
+		}
+	}
+	r.index = make(map[uint64]int32, n) // empty until now: no slot was ever given
+	r.slots = make([]rateState, 0, n)
+	r.order, r.next = slices.Grow(r.order, n), slices.Grow(r.next, n)
+}
+
 // alloc returns a free slot for cookie.
 func (r *rateTracker) alloc(cookie uint64) int32 {
 	var j int32
@@ -111,28 +133,6 @@ func (r *rateTracker) alloc(cookie uint64) int32 {
 // cookie, from its counters now and at the previous update. now is a
 // monotonic time (any origin; the same for every call).
 func (r *rateTracker) update(socks []model.Socket, cnt []tcpCounters, now time.Duration) {
-	if cap(r.slots) == 0 {
-		// The first update with counters sizes the slab and the map
-		// for the sockets it gives a slot: grown slot by slot,
-		// 100,000 sockets left 15 MB of the slab's old copies to the GC
-		// at once, at the TUI's start, when its heap peaks. An update
-		// without counters (the TUI's first collection, sock_diag
-		// without tcp_info; --no-tcp-info; TIME-WAIT sockets) sizes
-		// nothing.
-		n := 0
-		for i := range socks {
-			s := &socks[i]
-			if s.Cookie != 0 && s.Proto == model.ProtoTCP && s.State != model.StateListen &&
-				(s.TCP.HasBytes() || i < len(cnt) && cnt[i].ok) {
-				n++
-			}
-		}
-		if n > 0 {
-			r.index = make(map[uint64]int32, n) // empty until now: no slot was ever given
-			r.slots = make([]rateState, 0, n)
-			r.order, r.next = make([]int32, 0, n), make([]int32, 0, n)
-		}
-	}
 	if r.index == nil {
 		r.index = map[uint64]int32{}
 	}
@@ -166,6 +166,9 @@ func (r *rateTracker) update(socks []model.Socket, cnt []tcpCounters, now time.D
 		j := r.find(s.Cookie, &pos)
 		known := j >= 0
 		if !known {
+			if cap(r.slots) == 0 {
+				r.size(socks, cnt, i)
+			}
 			j = r.alloc(s.Cookie)
 		}
 		st := &r.slots[j]
