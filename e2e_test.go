@@ -445,8 +445,11 @@ sleep 60`, bin, pcap, dir)
 		}
 	}
 	s.keys("Enter")
-	scr = s.waitText("last packets, oldest first", 10*time.Second)
-	if !strings.Contains(scr, "Ethernet") || !regexp.MustCompile(`packet \d+ of \d+`).MatchString(scr) {
+	s.waitText("last packets, oldest first", 10*time.Second)
+	// The pane says "decoding..." until its packets are decoded (a
+	// command of its own): wait for them, not only for the pane.
+	scr = s.waitText("Ethernet", 10*time.Second)
+	if !strings.Contains(scr, "last packets, oldest first") || !regexp.MustCompile(`packet \d+ of \d+`).MatchString(scr) {
 		t.Fatalf("no packet decoded layer by layer:\n%s", scr)
 	}
 	s.keys("w")
