@@ -63,6 +63,13 @@ type nsSwitcher struct {
 	// has looked, and for the host's.
 	own *model.NetNS
 
+	// users counts, for each namespace file opened by a switch, the
+	// calls outside the collectors using it now (holdNS): a switch closes
+	// the file it leaves only once they are done, so that a lookup or a
+	// sysctl change in flight does not enter a closed file, or another
+	// file given its number since.
+	users map[*netns.Handle]*sync.WaitGroup
+
 	watchDone chan struct{}
 	// beforeSwitch runs before the collectors move (the TUI's own
 	// capture stops: it reads the namespace being left).
@@ -76,16 +83,72 @@ func (s *nsSwitcher) setBeforeSwitch(f func()) {
 }
 
 // nsFD is the open file of the namespace the collectors read (0: our
-// own).
+// own). It is for the collectors only, which a switch waits for before it
+// closes the file; anything else uses holdNS.
 func (s *nsSwitcher) nsFD() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.o.nsFD()
 }
 
+// holdNS returns the open file of the namespace the collectors read (0:
+// our own) and a release the caller must call when it no longer uses the
+// file: until then a switch to another namespace does not close it. The
+// TUI's lookups, snapshots, sysctl changes and captures run beside the
+// collectors, on their own goroutines, and may outlast a switch.
+func (s *nsSwitcher) holdNS() (fd int, release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.holdNSLocked()
+}
+
+// holdFilters returns the filter control of the namespace the TUI shows
+// and a release of that namespace's file (holdNS), both taken under the
+// switcher's lock: the control and the file are the same namespace's.
+func (s *nsSwitcher) holdFilters() (ui.FilterControl, func(), error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, err := s.filters.get()
+	if err != nil {
+		return nil, nil, err
+	}
+	_, release := s.holdNSLocked()
+	return c, release, nil
+}
+
+func (s *nsSwitcher) holdNSLocked() (fd int, release func()) {
+	h := s.o.ns
+	if h == nil {
+		return s.o.nsFD(), func() {}
+	}
+	if s.users == nil {
+		s.users = map[*netns.Handle]*sync.WaitGroup{}
+	}
+	wg := s.users[h]
+	if wg == nil {
+		wg = new(sync.WaitGroup)
+		s.users[h] = wg
+	}
+	wg.Add(1)
+	return s.o.nsFD(), sync.OnceFunc(wg.Done)
+}
+
+// usersLocked takes h's users out of s.users, for the closer of h to
+// wait for: once h is no longer s.o.ns nobody new holds it (nil: no
+// users, or h nil).
+func (s *nsSwitcher) usersLocked(h *netns.Handle) *sync.WaitGroup {
+	if h == nil {
+		return nil
+	}
+	wg := s.users[h]
+	delete(s.users, h)
+	return wg
+}
+
 func newNSSwitcher(ctx context.Context, o options, store *model.Store) (*nsSwitcher, error) {
 	o.owners = sockets.NewOwnerCache("")
 	s := &nsSwitcher{parent: ctx, o: o, store: store, watchDone: make(chan struct{})}
+	s.filters.hold = s.holdFilters
 	s.sample.init(o.dropSample)
 	if o.debugLog != "" {
 		f, err := os.OpenFile(o.debugLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
@@ -213,6 +276,9 @@ func (s *nsSwitcher) Stop() {
 	defer s.mu.Unlock()
 	s.stopLocked()
 	if s.o.ns != nil {
+		if wg := s.usersLocked(s.o.ns); wg != nil {
+			wg.Wait()
+		}
 		s.o.ns.Close()
 		s.o.ns = nil
 	}
@@ -293,20 +359,21 @@ func (s *nsSwitcher) Switch(inode uint64) error {
 	if s.runner != nil {
 		started = s.runner.Started()
 	}
-	s.retireLocked(wait, old, s.switches, inode, started)
+	s.retireLocked(wait, old, s.usersLocked(old), s.switches, inode, started)
 	return err
 }
 
 // retireLocked waits in the background for the collectors wait stands
 // for (nil: none) and closes them, then closes old, the namespace they
-// read (after the collectors that used it). The debug log's line for
+// read, after the collectors and after users, the other holders of old
+// (holdNS; nil: none). The debug log's line for
 // switch n is written then, after the earlier switches' lines and once
 // the new collectors have all started (started; at most a second): its
 // goroutine and open-file counts are taken at the same point of every
 // switch, the collectors of the namespace left closed and those of the
 // new one running (the least of a few samples: calls in flight come and
 // go).
-func (s *nsSwitcher) retireLocked(wait func() error, old *netns.Handle, n int, inode uint64, started <-chan struct{}) {
+func (s *nsSwitcher) retireLocked(wait func() error, old *netns.Handle, users *sync.WaitGroup, n int, inode uint64, started <-chan struct{}) {
 	prev, done := s.retired, make(chan struct{})
 	s.retired = done
 	debug := s.debug
@@ -315,6 +382,9 @@ func (s *nsSwitcher) retireLocked(wait func() error, old *netns.Handle, n int, i
 		var err error
 		if wait != nil {
 			err = wait()
+		}
+		if users != nil {
+			users.Wait()
 		}
 		if old != nil {
 			old.Close()
@@ -421,6 +491,10 @@ func countFDs() int {
 type switchingFilters struct {
 	mu  sync.Mutex
 	cur ui.FilterControl
+	// hold, when set, returns cur with its namespace's file held
+	// (nsSwitcher.holdFilters): a rule change in flight during a switch
+	// must not enter a file closed, or reused, under it.
+	hold func() (ui.FilterControl, func(), error)
 }
 
 func (f *switchingFilters) set(c ui.FilterControl) {
@@ -445,27 +519,40 @@ func statIno(st os.FileInfo) uint64 {
 	return 0
 }
 
-func (f *switchingFilters) Plan(op rules.Op) (rules.Plan, error) {
+// held returns the control running now and the release of its
+// namespace's file.
+func (f *switchingFilters) held() (ui.FilterControl, func(), error) {
+	if f.hold != nil {
+		return f.hold()
+	}
 	c, err := f.get()
+	return c, func() {}, err
+}
+
+func (f *switchingFilters) Plan(op rules.Op) (rules.Plan, error) {
+	c, release, err := f.held()
 	if err != nil {
 		return rules.Plan{}, err
 	}
+	defer release()
 	return c.Plan(op)
 }
 
 func (f *switchingFilters) Apply(p rules.Plan) (rules.Result, error) {
-	c, err := f.get()
+	c, release, err := f.held()
 	if err != nil {
 		return rules.Result{}, err
 	}
+	defer release()
 	return c.Apply(p)
 }
 
 func (f *switchingFilters) Confirm(txn uint32) error {
-	c, err := f.get()
+	c, release, err := f.held()
 	if err != nil {
 		return err
 	}
+	defer release()
 	return c.Confirm(txn)
 }
 

@@ -199,7 +199,7 @@ func tuiCaptureRun(o options, store *model.Store, sw *nsSwitcher) (ui.CaptureCon
 	if o.captureIface != "" || o.pcap != "" {
 		return sw.captureControl(), nil
 	}
-	c := ctlcapture.New(store, sw.nsFD, 0)
+	c := ctlcapture.New(store, sw.holdNS, 0)
 	sw.setBeforeSwitch(func() { _ = c.Close() })
 	return c, c
 }
@@ -418,7 +418,7 @@ func runTUI(ctx context.Context, o options) error {
 		return err
 	}
 	capCtl, capRun := tuiCaptureRun(o, store, sw)
-	sysctls := &sysctlTUI{store: store, nsFD: sw.nsFD, revert: o.revert}
+	sysctls := &sysctlTUI{store: store, holdNS: sw.holdNS, revert: o.revert}
 	sysDone := make(chan struct{})
 	go func() {
 		defer close(sysDone)
@@ -442,7 +442,9 @@ func runTUI(ctx context.Context, o options) error {
 			// when it cannot be read: the snapshot is not lost for it.
 			var fillErr error
 			if !o.noTCPInfo {
-				s, fillErr = withTCPInfo(ctx, sw.nsFD(), s)
+				fd, release := sw.holdNS()
+				s, fillErr = withTCPInfo(ctx, fd, s)
+				release()
 			}
 			path, err := export.Save(o.snapshotDir, s)
 			if err == nil && fillErr != nil {

@@ -172,26 +172,32 @@ func printSysctlChanges(w io.Writer, ch *model.SysctlChanges) {
 // It is safe for concurrent use.
 type sysctlTUI struct {
 	store  *model.Store
-	nsFD   func() int
+	holdNS func() (int, func())
 	revert time.Duration
 
 	mu   sync.Mutex
 	last *model.SysctlChanges // what loop published last
 }
 
-func (t *sysctlTUI) ctl() *ctlsysctl.Control {
-	return ctlsysctl.New(ctlsysctl.Options{NetNS: t.nsFD()})
+// ctl returns a control of the sysctls of the namespace the TUI shows,
+// and the release of that namespace's file, to call when done with it.
+func (t *sysctlTUI) ctl() (*ctlsysctl.Control, func()) {
+	fd, release := t.holdNS()
+	return ctlsysctl.New(ctlsysctl.Options{NetNS: fd}), release
 }
 
 // Plan implements ui.SysctlControl.
 func (t *sysctlTUI) Plan(name, value string) (ui.SysctlPlan, error) {
-	p, err := t.ctl().Plan(name, value, t.revert)
+	c, release := t.ctl()
+	defer release()
+	p, err := c.Plan(name, value, t.revert)
 	return ui.SysctlPlan(p), err
 }
 
 // Apply implements ui.SysctlControl.
 func (t *sysctlTUI) Apply(p ui.SysctlPlan) (ui.SysctlResult, error) {
-	c := t.ctl()
+	c, release := t.ctl()
+	defer release()
 	res, err := c.Apply(ctlsysctl.Plan(p))
 	t.publish(c, true)
 	return ui.SysctlResult(res), err
@@ -199,7 +205,8 @@ func (t *sysctlTUI) Apply(p ui.SysctlPlan) (ui.SysctlResult, error) {
 
 // Confirm implements ui.SysctlControl.
 func (t *sysctlTUI) Confirm() (model.SysctlPending, error) {
-	c := t.ctl()
+	c, release := t.ctl()
+	defer release()
 	p, err := c.Confirm()
 	t.publish(c, true)
 	return p, err
@@ -259,9 +266,10 @@ func (t *sysctlTUI) loop(ctx context.Context, every time.Duration) {
 	tk := time.NewTicker(every)
 	defer tk.Stop()
 	for {
-		c := t.ctl()
+		c, release := t.ctl()
 		_, _ = c.Recover()
 		t.publish(c, false)
+		release()
 		select {
 		case <-ctx.Done():
 			return

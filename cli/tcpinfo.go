@@ -17,10 +17,12 @@ import (
 
 // tcpInfoControl is the TUI's ui.TCPInfoControl: one socket's tcp_info
 // from sock_diag, in the namespace the collectors read.
-type tcpInfoControl struct{ nsFD func() int }
+type tcpInfoControl struct{ holdNS func() (int, func()) }
 
 func (c tcpInfoControl) TCPInfo(ctx context.Context, s model.Socket) (*model.TCPInfo, error) {
-	return sockets.LookupTCPInfo(ctx, c.nsFD(), s)
+	fd, release := c.holdNS()
+	defer release()
+	return sockets.LookupTCPInfo(ctx, fd, s)
 }
 
 // fillTimeout bounds the dump withTCPInfo makes (0.3-1 s at 100,000
@@ -49,7 +51,7 @@ func tcpControl(sw *nsSwitcher, o options) ui.TCPInfoControl {
 	if o.noTCPInfo {
 		return nil
 	}
-	return tcpInfoControl{nsFD: sw.nsFD}
+	return tcpInfoControl{holdNS: sw.holdNS}
 }
 
 // recordSource is what the TUI's recorder writes: the Store's
@@ -58,19 +60,21 @@ func recordSource(ctx context.Context, store *model.Store, sw *nsSwitcher, o opt
 	if o.noTCPInfo {
 		return store
 	}
-	return tcpInfoSource{ctx: ctx, store: store, nsFD: sw.nsFD}
+	return tcpInfoSource{ctx: ctx, store: store, holdNS: sw.holdNS}
 }
 
 // tcpInfoSource is the TUI's Store as the recorder's source, with every
 // TCP socket's tcp_info (withTCPInfo).
 type tcpInfoSource struct {
-	ctx   context.Context
-	store *model.Store
-	nsFD  func() int
+	ctx    context.Context
+	store  *model.Store
+	holdNS func() (int, func())
 }
 
 func (s tcpInfoSource) Snapshot() model.Snapshot {
-	snap, _ := withTCPInfo(s.ctx, s.nsFD(), s.store.Snapshot())
+	fd, release := s.holdNS()
+	defer release()
+	snap, _ := withTCPInfo(s.ctx, fd, s.store.Snapshot())
 	return snap
 }
 
@@ -82,7 +86,9 @@ func (s tcpInfoSource) Snapshot() model.Snapshot {
 func (s tcpInfoSource) Hold() (model.Snapshot, *model.Lease) {
 	ctx, cancel := context.WithTimeout(s.ctx, fillTimeout)
 	defer cancel()
-	info, err := sockets.ReadTCPInfo(ctx, s.nsFD())
+	fd, release := s.holdNS()
+	info, err := sockets.ReadTCPInfo(ctx, fd)
+	release()
 	snap, lease := s.store.Hold()
 	if err == nil && !allNamespaces(&snap) {
 		snap.Sockets = sockets.WithTCPInfo(snap.Sockets, info)

@@ -39,7 +39,7 @@ var (
 // Running are quick.
 type Control struct {
 	pub      collectors.Publisher
-	netns    func() int
+	netns    func() (int, func())
 	interval time.Duration
 
 	mu   sync.Mutex
@@ -50,14 +50,16 @@ type Control struct {
 
 // New returns a Control publishing to pub every interval (1 s when 0).
 // netns returns the open namespace file the capture opens its socket in
-// (0: netlens's own); it is asked at each Start, so a capture follows the
-// namespace the TUI shows. A nil netns is netlens's own namespace.
-func New(pub collectors.Publisher, netns func() int, interval time.Duration) *Control {
+// (0: netlens's own) and a release, called once the file is no longer
+// used: the caller keeps the file open until then. It is asked at each
+// Start and Interfaces, so a capture follows the namespace the TUI shows.
+// A nil netns is netlens's own namespace.
+func New(pub collectors.Publisher, netns func() (int, func()), interval time.Duration) *Control {
 	if interval <= 0 {
 		interval = capcol.DefaultInterval
 	}
 	if netns == nil {
-		netns = func() int { return 0 }
+		netns = func() (int, func()) { return 0, func() {} }
 	}
 	return &Control{pub: pub, netns: netns, interval: interval}
 }
@@ -98,7 +100,9 @@ func (c *Control) Interfaces() ([]string, error) {
 	var ifs []net.Interface
 	var err error
 	list := func() { ifs, err = net.Interfaces() }
-	if ns := c.netns(); ns != 0 {
+	ns, release := c.netns()
+	defer release()
+	if ns != 0 {
 		if nerr := collectors.InNetNS(ns, list); nerr != nil {
 			return nil, fmt.Errorf("list interfaces: %w", nerr)
 		}
@@ -124,8 +128,9 @@ func (c *Control) Start(req model.CaptureRequest) error {
 		return err
 	}
 	// Asked before taking the lock: a namespace switch holds its own lock
-	// while it stops the capture (Close).
-	ns := c.netns()
+	// while it stops the capture (Close). Held until the ring is open.
+	ns, release := c.netns()
+	defer release()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.runningLocked() {

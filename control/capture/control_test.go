@@ -86,7 +86,7 @@ func TestIntegrationStartStop(t *testing.T) {
 	a.Run(t, "ping", "-c1", "-W2", "10.78.0.2")
 	pub := &lastCapture{}
 	fd := a.FD(t)
-	c := New(pub, func() int { return fd }, 200*time.Millisecond)
+	c := New(pub, func() (int, func()) { return fd, func() {} }, 200*time.Millisecond)
 	names, err := c.Interfaces()
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +158,7 @@ func TestIntegrationCountLimit(t *testing.T) {
 	a := netnstest.New(t, "ccapn")
 	pub := &lastCapture{}
 	fd := a.FD(t)
-	c := New(pub, func() int { return fd }, 100*time.Millisecond)
+	c := New(pub, func() (int, func()) { return fd, func() {} }, 100*time.Millisecond)
 	if err := c.Start(model.CaptureRequest{Interface: "lo", Filter: "udp", Count: 5}); err != nil {
 		t.Fatal(err)
 	}
