@@ -29,7 +29,12 @@ var update = flag.Bool("update", false, "rewrite "+rulesFixture+" from this kern
 // more has what the library decodes but the formatter did not name before
 // (meta ipsec, time, day, hour, iifkind, sdif; jhash and symhash; ct id,
 // expiration, ct original bytes; meta priority): none of it lost, but
-// it showed as [meta], [hash] or hex.
+// it showed as [meta], [hash] or hex. Chain inet x hdrs, the vlan rules
+// of netdev n and table bridge b have the header fields nft names that
+// the formatter showed raw or as [exthdr]: tcp options (mptcp, fastopen,
+// sack1...), ip options, sctp chunks, dccp type, vlan fields, ip
+// frag-off; and ranges of named values, which nft prints as numbers
+// (meta day 1-5).
 //
 // Left out, unit-tested on attribute bytes instead (TestDecodeExprs):
 // last, tunnel and inner: the kernel has them (nft_last is built in,
@@ -104,6 +109,26 @@ table netdev n {
 		dup to "lo"
 		ether saddr 00:11:22:33:44:55 dup to "d0"
 		fwd to "lo"
+		vlan id 10
+		vlan pcp 3
+		ether type 8021q vlan type ip
+		vlan id 10 ip saddr 1.2.3.4
+		ether type vlan vlan id 10
+		ether type 8021ad vlan id 3
+		vlan id 1-5
+		ether type 0x0800-0x0806
+	}
+}
+table bridge b {
+	chain fw {
+		type filter hook forward priority 0;
+		vlan id 10
+		vlan pcp 3
+		vlan type ip
+		vlan cfi 1
+		vlan id 4094 vlan type ip6 counter
+		vlan id != 10
+		vlan id 10 tcp dport 22
 	}
 }
 table inet x {
@@ -148,6 +173,72 @@ table inet x {
 		add @dyn { ip saddr counter }
 		update @dyn2 { ip saddr timeout 30s limit rate 10/second }
 		add @dyn { ip saddr ct count over 5 }
+	}
+	chain hdrs {
+		tcp option mptcp subtype 1
+		tcp option mptcp subtype 0-2
+		tcp option mptcp exists
+		tcp option fastopen exists
+		tcp option md5sig missing
+		tcp option sack-perm exists
+		tcp option timestamp tsval 5
+		tcp option timestamp tsecr 6
+		tcp option window count 7
+		tcp option maxseg size 1400
+		tcp option sack0 left 1
+		tcp option sack0 right 2
+		tcp option sack1 left 3
+		tcp option sack2 right 4
+		tcp option sack3 left 5
+		tcp option fastopen length 4
+		tcp option 200 exists
+		tcp option @255,8,8 5
+		meta l4proto tcp tcp option sack exists
+		ip option ra exists
+		ip option lsrr ptr 4
+		ip option rr exists
+		ip option ssrr exists
+		ip option rr ptr 5
+		ip option ssrr addr 16909060
+		ip option ra value 0
+		ip option lsrr type 131
+		ip option ra missing
+		ip option rr exists ip saddr 1.2.3.4
+		sctp chunk data exists
+		sctp chunk init num-inbound-streams 1
+		sctp chunk data tsn 5
+		sctp chunk data flags 2
+		sctp chunk init-ack a-rwnd 4
+		sctp chunk sack cum-tsn-ack 5
+		sctp chunk abort missing
+		sctp chunk heartbeat type 4
+		sctp chunk shutdown cum-tsn-ack 1
+		sctp chunk forward-tsn new-cum-tsn 9
+		sctp chunk asconf seqno 5
+		sctp chunk data ppid 7
+		meta l4proto sctp sctp chunk cookie-echo exists
+		sctp vtag 5
+		dccp type request
+		dccp type response
+		dccp type != ack
+		dccp type 12
+		dccp type 0-1
+		ip frag-off & 0x1fff != 0
+		ip frag-off & 0x2000 == 0x2000
+		ip frag-off & 0x4000 != 0
+		ip frag-off 0
+		ip dscp 3
+		vlan id 10
+		vlan pcp 3
+		vlan type ip
+		ether type vlan vlan id 10
+		vlan dei 1
+		vlan id 10 vlan pcp 2
+		meta day "Monday"-"Friday"
+		meta day != "Monday"-"Tuesday"
+		meta l4proto 6-17
+		icmp type 0-8
+		meta pkttype 0-1
 	}
 }
 `
