@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -344,4 +345,69 @@ func attrString(b []byte, typ uint16) string {
 		}
 	}
 	return ""
+}
+
+// ctLabelsRuleset matches and sets conntrack labels by bit: nft names
+// them from /etc/connlabel.conf, printing a bit it has no name for as
+// its number.
+const ctLabelsRuleset = `
+table inet l {
+	chain c {
+		ct label 5
+		ct label set 5
+		ct label 127
+		ct label != 3
+		ct label 0
+		ct label 64 counter
+		ct label 1 ct label set 64
+	}
+}
+`
+
+// TestIntegrationCtLabelsMatchNft lists ctLabelsRuleset with nft twice:
+// with the host's /etc/connlabel.conf (where there is none, as here, the
+// bits print as numbers) and with a file of the test's laid over /etc in
+// a mount namespace of nft's own (overlayfs: the host's /etc is not
+// touched), and checks the collector renders each rule as nft does,
+// reading its names from the same file.
+func TestIntegrationCtLabelsMatchNft(t *testing.T) {
+	ns, fd := testNS(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "labels.nft")
+	if err := os.WriteFile(file, []byte(ctLabelsRuleset), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nsRun(t, ns, "nft", "-f", file)
+	conf := filepath.Join(dir, "etc", "connlabel.conf")
+	saved := connlabelConf
+	t.Cleanup(func() { connlabelConf = saved })
+	compare := func(listing string) {
+		t.Helper()
+		want := parseNftList(t, listing)
+		got, st, err := read(context.Background(), fd, MaxRules, nil)
+		if err != nil || st.unreadable != 0 || st.undecoded != 0 {
+			t.Fatalf("read: %v, %+v", err, st)
+		}
+		texts := matchNft(t, got, want)
+		t.Logf("compared %d rules with nft: %q", len(texts), texts)
+	}
+	compare(nsRun(t, ns, "nft", "-a", "list", "ruleset"))
+
+	if err := os.Mkdir(filepath.Dir(conf), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	labels := "# netlens test labels\n0 zero\n5 x\n\t0x40 web # comment\n5 again\n"
+	if err := os.WriteFile(conf, []byte(labels), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	connlabelConf = conf
+	script := `mount -t overlay overlay -o lowerdir="$1":/etc /etc && exec ip netns exec "$2" nft -a list ruleset`
+	out, err := exec.Command("unshare", "-m", "sh", "-c", script, "sh", filepath.Dir(conf), ns).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft list ruleset with %s over /etc: %v: %s", conf, err, out)
+	}
+	if !strings.Contains(string(out), `ct label "x"`) {
+		t.Fatalf("nft did not read the labels laid over /etc:\n%s", out)
+	}
+	compare(string(out))
 }

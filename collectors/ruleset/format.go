@@ -134,13 +134,19 @@ type Sets func(name string) (*nftables.Set, []nftables.SetElement, bool)
 // namespace has a device of that index.
 type Ifname func(idx uint32) (string, bool)
 
+// CtLabel names a conntrack label bit as nft does (ct label "x", from
+// /etc/connlabel.conf: ConnLabels), and whether it has a name.
+type CtLabel func(bit uint32) (string, bool)
+
 // Env is what a rule refers to outside itself, resolved in the namespace
 // its ruleset was read from. A nil field resolves nothing: a set renders
 // as @__set0, an interface index as its number, which is what nft prints
-// for an index its namespace has no device of.
+// for an index its namespace has no device of, a ct label bit as its
+// number, as nft prints one it has no name for.
 type Env struct {
-	Sets   Sets
-	Ifname Ifname
+	Sets    Sets
+	Ifname  Ifname
+	CtLabel CtLabel
 }
 
 // TextWithSets is Text with anonymous sets (and maps) rendered inline as nft
@@ -741,7 +747,7 @@ var ctKeys = map[expr.CtKey]loadKey{
 	expr.CtKeyPROTOCOL:   {"protocol", kindProto, 1},
 	expr.CtKeyPROTOSRC:   {"proto-src", kindBEInt, 2},
 	expr.CtKeyPROTODST:   {"proto-dst", kindBEInt, 2},
-	expr.CtKeyLABELS:     {"label", kindHex, 16},
+	expr.CtKeyLABELS:     {"label", kindCtLabel, 16},
 	expr.CtKeyPKTS:       {"packets", kindHostInt, 8},
 	expr.CtKeyBYTES:      {"bytes", kindHostInt, 8},
 	expr.CtKeyAVGPKT:     {"avgpkt", kindHostInt, 8},
@@ -974,6 +980,13 @@ func (f *formatter) masked(g *reg, op expr.CmpOp, data []byte) string {
 			}
 			return g.lhs + " " + opText(op) + addrText(g.kind, pad(data, full)) + "/" + strconv.Itoa(bits)
 		}
+	case kindCtLabel:
+		// ct label 5: the label's bit is set.
+		if _, one := labelBitOf(g.mask); one && op == expr.CmpOpNeq && allZero(data) && len(data) == len(g.mask) {
+			return g.lhs + " " + f.format(kindCtLabel, g.mask)
+		}
+		// No form nft writes: the bitmaps as they are.
+		return g.lhs + " & " + hexBytes(g.mask) + " " + opSym(op) + " " + hexBytes(data)
 	case kindCtState, kindCtStatus, kindTCPFlags:
 		// nft's bitmask forms: ct state established,related (any of them),
 		// tcp flags ! fin,syn (none of them), tcp flags syn / syn,ack (these
@@ -1583,12 +1596,47 @@ func (f *formatter) format(k kind, data []byte) string {
 			}
 			return "exists"
 		}
+	case kindCtLabel:
+		// nft prints a label by its lowest bit: its name, else its number.
+		if bit, _ := labelBitOf(data); bit >= 0 {
+			if f.env.CtLabel != nil {
+				if name, ok := f.env.CtLabel(uint32(bit)); ok {
+					return strconv.Quote(name)
+				}
+			}
+			return strconv.Itoa(bit)
+		}
 	case kindTime, kindDay, kindHour, kindTCHandle, kindMillis:
 		if s, ok := timeText(k, data); ok {
 			return s
 		}
 	}
 	return hexBytes(data)
+}
+
+// labelBitOf is the lowest bit set in a 128-bit ct label bitmap (host
+// order), -1 if none, and whether it is the only one.
+func labelBitOf(b []byte) (bit int, one bool) {
+	if len(b) != 16 {
+		return -1, false
+	}
+	bit = -1
+	for i := range b {
+		c := b[i]
+		if !littleEndian {
+			c = b[len(b)-1-i]
+		}
+		for j := 0; j < 8; j++ {
+			if c&(1<<j) == 0 {
+				continue
+			}
+			if bit >= 0 {
+				return bit, false
+			}
+			bit = 8*i + j
+		}
+	}
+	return bit, bit >= 0
 }
 
 // namedKinds are the kinds whose values are numbers with names.

@@ -715,3 +715,37 @@ func ipopt(typ uint8, off, n, flags uint32) *expr.Exthdr {
 func sctpChunk(typ uint8, off, n, flags uint32) *expr.Exthdr {
 	return exthdr(exthdrOpSCTP, typ, off, n, flags)
 }
+
+// label is a ct label bitmap with bits set, in host order.
+func label(bits ...int) []byte {
+	b := make([]byte, 16)
+	for _, bit := range bits {
+		i := bit / 8
+		if !littleEndian {
+			i = 15 - i
+		}
+		b[i] |= 1 << (bit % 8)
+	}
+	return b
+}
+
+// TestTextCtLabel: a label prints by its bit's name where the Env's
+// CtLabel has one (from /etc/connlabel.conf), else by its number, as nft
+// prints them.
+func TestTextCtLabel(t *testing.T) {
+	named := Env{CtLabel: func(bit uint32) (string, bool) { return "web", bit == 64 }}
+	setLabel := &expr.Ct{Key: expr.CtKeyLABELS, Register: 1, SourceRegister: true}
+	tests := []exprCase{
+		{"bit set", []expr.Any{ctLoad(expr.CtKeyLABELS), mask(label(5)), cmpOp(expr.CmpOpNeq, label())}, "ct label 5"},
+		{"named bit", []expr.Any{ctLoad(expr.CtKeyLABELS), mask(label(64)), cmpOp(expr.CmpOpNeq, label())}, `ct label "web"`},
+		{"last bit", []expr.Any{ctLoad(expr.CtKeyLABELS), mask(label(127)), cmpOp(expr.CmpOpNeq, label())}, "ct label 127"},
+		{"set", []expr.Any{imm(1, label(64)), setLabel}, `ct label set "web"`},
+		{"unmasked cmp", []expr.Any{ctLoad(expr.CtKeyLABELS), cmpOp(expr.CmpOpNeq, label(3))}, "ct label != 3"},
+		{"two bits print the lowest", []expr.Any{ctLoad(expr.CtKeyLABELS), eq(label(9, 3))}, "ct label 3"},
+		{"two bits masked", []expr.Any{ctLoad(expr.CtKeyLABELS), mask(label(1, 2)), cmpOp(expr.CmpOpNeq, label())},
+			"ct label & " + hexBytes(label(1, 2)) + " != " + hexBytes(label())},
+		{"no bit", []expr.Any{ctLoad(expr.CtKeyLABELS), eq(label())}, "ct label " + hexBytes(label())},
+		{"wrong length", []expr.Any{ctLoad(expr.CtKeyLABELS), eq([]byte{1})}, "ct label 0x01"},
+	}
+	runExprCases(t, "TextIn", func(exprs []expr.Any) string { return TextIn(inet, exprs, named) }, tests)
+}
