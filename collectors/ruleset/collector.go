@@ -216,7 +216,8 @@ type readStats struct {
 // maxRules rules; st.left counts the rules of the chains left out past it.
 // The elements of anonymous sets come from cache, which is brought up to
 // date (nil: a cache for this read alone); interface indexes are named
-// from the namespace's links, dumped once if a rule has one.
+// from the namespace's links, dumped once if a rule has one, and ct
+// label bits from /etc/connlabel.conf, read once if a rule has one.
 func read(ctx context.Context, netns, maxRules int, cache *setCache) (t model.NFTables, st readStats, err error) {
 	conn, err := nftables.New(nftables.WithNetNSFd(netns), nftables.AsLasting())
 	if err != nil {
@@ -227,7 +228,8 @@ func read(ctx context.Context, netns, maxRules int, cache *setCache) (t model.NF
 		cache = newSetCache()
 	}
 	sets := cache.begin(netns, conn)
-	links := &linkNames{read: func() (map[uint32]string, error) { return readLinks(netns) }}
+	links := &lazyNames{read: func() (map[uint32]string, error) { return readLinks(netns) }}
+	labels := &lazyNames{read: ConnLabels}
 	// The rules are dumped over a socket of this package's (getRules):
 	// google/nftables's GetRules drops the expressions it cannot decode.
 	var nl *netlink.Conn
@@ -258,7 +260,7 @@ func read(ctx context.Context, netns, maxRules int, cache *setCache) (t model.NF
 			}
 		}
 		sortChains(mine)
-		env := Env{Sets: sets.sets(tb), Ifname: links.name}
+		env := Env{Sets: sets.sets(tb), Ifname: links.name, CtLabel: labels.name}
 		for _, ch := range mine {
 			if err := ctx.Err(); err != nil {
 				return t, readStats{}, err

@@ -8,7 +8,8 @@
 // interface indexes) it learns from an Env. sets.go keeps the elements of
 // anonymous sets from one read to the next, listing them again only when
 // the ruleset's generation moves; ifnames.go names interface indexes as
-// the namespace read names them. rules.go dumps a chain's rules and
+// the namespace read names them, connlabel.go ct label bits as nft
+// names them from /etc/connlabel.conf. rules.go dumps a chain's rules and
 // exprs.go decodes their expressions, every one of them: google/nftables
 // decodes tables, chains and sets, but drops the rule expressions it has
 // no case for.

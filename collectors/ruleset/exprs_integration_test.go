@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -29,7 +30,12 @@ var update = flag.Bool("update", false, "rewrite "+rulesFixture+" from this kern
 // more has what the library decodes but the formatter did not name before
 // (meta ipsec, time, day, hour, iifkind, sdif; jhash and symhash; ct id,
 // expiration, ct original bytes; meta priority): none of it lost, but
-// it showed as [meta], [hash] or hex.
+// it showed as [meta], [hash] or hex. Chain inet x hdrs, the vlan rules
+// of netdev n and table bridge b have the header fields nft names that
+// the formatter showed raw or as [exthdr]: tcp options (mptcp, fastopen,
+// sack1...), ip options, sctp chunks, dccp type, vlan fields, ip
+// frag-off; and ranges of named values, which nft prints as numbers
+// (meta day 1-5).
 //
 // Left out, unit-tested on attribute bytes instead (TestDecodeExprs):
 // last, tunnel and inner: the kernel has them (nft_last is built in,
@@ -104,6 +110,26 @@ table netdev n {
 		dup to "lo"
 		ether saddr 00:11:22:33:44:55 dup to "d0"
 		fwd to "lo"
+		vlan id 10
+		vlan pcp 3
+		ether type 8021q vlan type ip
+		vlan id 10 ip saddr 1.2.3.4
+		ether type vlan vlan id 10
+		ether type 8021ad vlan id 3
+		vlan id 1-5
+		ether type 0x0800-0x0806
+	}
+}
+table bridge b {
+	chain fw {
+		type filter hook forward priority 0;
+		vlan id 10
+		vlan pcp 3
+		vlan type ip
+		vlan cfi 1
+		vlan id 4094 vlan type ip6 counter
+		vlan id != 10
+		vlan id 10 tcp dport 22
 	}
 }
 table inet x {
@@ -148,6 +174,72 @@ table inet x {
 		add @dyn { ip saddr counter }
 		update @dyn2 { ip saddr timeout 30s limit rate 10/second }
 		add @dyn { ip saddr ct count over 5 }
+	}
+	chain hdrs {
+		tcp option mptcp subtype 1
+		tcp option mptcp subtype 0-2
+		tcp option mptcp exists
+		tcp option fastopen exists
+		tcp option md5sig missing
+		tcp option sack-perm exists
+		tcp option timestamp tsval 5
+		tcp option timestamp tsecr 6
+		tcp option window count 7
+		tcp option maxseg size 1400
+		tcp option sack0 left 1
+		tcp option sack0 right 2
+		tcp option sack1 left 3
+		tcp option sack2 right 4
+		tcp option sack3 left 5
+		tcp option fastopen length 4
+		tcp option 200 exists
+		tcp option @255,8,8 5
+		meta l4proto tcp tcp option sack exists
+		ip option ra exists
+		ip option lsrr ptr 4
+		ip option rr exists
+		ip option ssrr exists
+		ip option rr ptr 5
+		ip option ssrr addr 16909060
+		ip option ra value 0
+		ip option lsrr type 131
+		ip option ra missing
+		ip option rr exists ip saddr 1.2.3.4
+		sctp chunk data exists
+		sctp chunk init num-inbound-streams 1
+		sctp chunk data tsn 5
+		sctp chunk data flags 2
+		sctp chunk init-ack a-rwnd 4
+		sctp chunk sack cum-tsn-ack 5
+		sctp chunk abort missing
+		sctp chunk heartbeat type 4
+		sctp chunk shutdown cum-tsn-ack 1
+		sctp chunk forward-tsn new-cum-tsn 9
+		sctp chunk asconf seqno 5
+		sctp chunk data ppid 7
+		meta l4proto sctp sctp chunk cookie-echo exists
+		sctp vtag 5
+		dccp type request
+		dccp type response
+		dccp type != ack
+		dccp type 12
+		dccp type 0-1
+		ip frag-off & 0x1fff != 0
+		ip frag-off & 0x2000 == 0x2000
+		ip frag-off & 0x4000 != 0
+		ip frag-off 0
+		ip dscp 3
+		vlan id 10
+		vlan pcp 3
+		vlan type ip
+		ether type vlan vlan id 10
+		vlan dei 1
+		vlan id 10 vlan pcp 2
+		meta day "Monday"-"Friday"
+		meta day != "Monday"-"Tuesday"
+		meta l4proto 6-17
+		icmp type 0-8
+		meta pkttype 0-1
 	}
 }
 `
@@ -253,4 +345,69 @@ func attrString(b []byte, typ uint16) string {
 		}
 	}
 	return ""
+}
+
+// ctLabelsRuleset matches and sets conntrack labels by bit: nft names
+// them from /etc/connlabel.conf, printing a bit it has no name for as
+// its number.
+const ctLabelsRuleset = `
+table inet l {
+	chain c {
+		ct label 5
+		ct label set 5
+		ct label 127
+		ct label != 3
+		ct label 0
+		ct label 64 counter
+		ct label 1 ct label set 64
+	}
+}
+`
+
+// TestIntegrationCtLabelsMatchNft lists ctLabelsRuleset with nft twice:
+// with the host's /etc/connlabel.conf (where there is none, as here, the
+// bits print as numbers) and with a file of the test's laid over /etc in
+// a mount namespace of nft's own (overlayfs: the host's /etc is not
+// touched), and checks the collector renders each rule as nft does,
+// reading its names from the same file.
+func TestIntegrationCtLabelsMatchNft(t *testing.T) {
+	ns, fd := testNS(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "labels.nft")
+	if err := os.WriteFile(file, []byte(ctLabelsRuleset), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nsRun(t, ns, "nft", "-f", file)
+	conf := filepath.Join(dir, "etc", "connlabel.conf")
+	saved := connlabelConf
+	t.Cleanup(func() { connlabelConf = saved })
+	compare := func(listing string) {
+		t.Helper()
+		want := parseNftList(t, listing)
+		got, st, err := read(context.Background(), fd, MaxRules, nil)
+		if err != nil || st.unreadable != 0 || st.undecoded != 0 {
+			t.Fatalf("read: %v, %+v", err, st)
+		}
+		texts := matchNft(t, got, want)
+		t.Logf("compared %d rules with nft: %q", len(texts), texts)
+	}
+	compare(nsRun(t, ns, "nft", "-a", "list", "ruleset"))
+
+	if err := os.Mkdir(filepath.Dir(conf), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	labels := "# netlens test labels\n0 zero\n5 x\n\t0x40 web # comment\n5 again\n"
+	if err := os.WriteFile(conf, []byte(labels), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	connlabelConf = conf
+	script := `mount -t overlay overlay -o lowerdir="$1":/etc /etc && exec ip netns exec "$2" nft -a list ruleset`
+	out, err := exec.Command("unshare", "-m", "sh", "-c", script, "sh", filepath.Dir(conf), ns).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft list ruleset with %s over /etc: %v: %s", conf, err, out)
+	}
+	if !strings.Contains(string(out), `ct label "x"`) {
+		t.Fatalf("nft did not read the labels laid over /etc:\n%s", out)
+	}
+	compare(string(out))
 }

@@ -61,6 +61,8 @@ const (
 	kindHour                   // host-endian u32 s since midnight UTC, local: "10:00"
 	kindTCHandle               // host-endian u32 tc handle: 1:2, none, root
 	kindMillis                 // host-endian u32 ms as a duration: 5s
+	kindDCCPType               // dccp packet type names: request, response
+	kindCtLabel                // host-endian 128-bit ct label bitmap: a bit's number or name
 )
 
 // reg is what a register holds: a loaded left-hand side (lhs != "") or an
@@ -99,16 +101,18 @@ const (
 
 // formatter holds the state of rendering one rule.
 type formatter struct {
-	family nftables.TableFamily
-	regs   map[uint32]*reg
-	out    []string // statements; "" is one a later match made implicit
-	l3     string   // network header protocol: "ip", "ip6" or "" unknown
-	l4     int      // transport protocol number, -1 unknown
-	l3dep  int      // index in out of the pending network dependency, -1 none
-	l4dep  int      // index in out of the pending transport dependency, -1 none
-	lldep  int      // index in out of the pending link layer dependency, -1 none
-	depth  int      // nesting of dynset statements, bounded against cycles
-	env    Env      // resolves anonymous sets and interface indexes
+	family  nftables.TableFamily
+	regs    map[uint32]*reg
+	out     []string // statements; "" is one a later match made implicit
+	l3      string   // network header protocol: "ip", "ip6" or "" unknown
+	l4      int      // transport protocol number, -1 unknown
+	l3dep   int      // index in out of the pending network dependency, -1 none
+	l4dep   int      // index in out of the pending transport dependency, -1 none
+	lldep   int      // index in out of the pending link layer dependency, -1 none
+	vlan    bool     // an ether type 8021q or 8021ad match: a VLAN header follows the Ethernet header
+	vlandep int      // index in out of the pending ether type 8021q a vlan field hides, -1 none
+	depth   int      // nesting of dynset statements, bounded against cycles
+	env     Env      // resolves anonymous sets and interface indexes
 }
 
 // Text renders a rule's expressions as nft(8) lists them (nft list chain), as far as
@@ -130,13 +134,19 @@ type Sets func(name string) (*nftables.Set, []nftables.SetElement, bool)
 // namespace has a device of that index.
 type Ifname func(idx uint32) (string, bool)
 
+// CtLabel names a conntrack label bit as nft does (ct label "x", from
+// /etc/connlabel.conf: ConnLabels), and whether it has a name.
+type CtLabel func(bit uint32) (string, bool)
+
 // Env is what a rule refers to outside itself, resolved in the namespace
 // its ruleset was read from. A nil field resolves nothing: a set renders
 // as @__set0, an interface index as its number, which is what nft prints
-// for an index its namespace has no device of.
+// for an index its namespace has no device of, a ct label bit as its
+// number, as nft prints one it has no name for.
 type Env struct {
-	Sets   Sets
-	Ifname Ifname
+	Sets    Sets
+	Ifname  Ifname
+	CtLabel CtLabel
 }
 
 // TextWithSets is Text with anonymous sets (and maps) rendered inline as nft
@@ -174,7 +184,7 @@ func text(family nftables.TableFamily, exprs []expr.Any, depth int, env Env) str
 
 // newFormatter starts rendering a rule of family.
 func newFormatter(family nftables.TableFamily, depth int, env Env) *formatter {
-	f := &formatter{family: family, regs: map[uint32]*reg{}, l4: -1, l3dep: -1, l4dep: -1, lldep: -1, depth: depth, env: env}
+	f := &formatter{family: family, regs: map[uint32]*reg{}, l4: -1, l3dep: -1, l4dep: -1, lldep: -1, vlandep: -1, depth: depth, env: env}
 	switch family {
 	case nftables.TableFamilyIPv4:
 		f.l3 = "ip"
@@ -519,7 +529,7 @@ type field struct {
 
 var (
 	etherFields = []field{{"daddr", 0, 6, kindEther}, {"saddr", 6, 6, kindEther}, {"type", 12, 2, kindEthertype}}
-	ipFields    = []field{{"length", 2, 2, kindBEInt}, {"id", 4, 2, kindBEInt}, {"ttl", 8, 1, kindBEInt},
+	ipFields    = []field{{"length", 2, 2, kindBEInt}, {"id", 4, 2, kindBEInt}, {"frag-off", 6, 2, kindBEInt}, {"ttl", 8, 1, kindBEInt},
 		{"protocol", 9, 1, kindProto}, {"checksum", 10, 2, kindBEInt}, {"saddr", 12, 4, kindIPv4}, {"daddr", 16, 4, kindIPv4}}
 	ip6Fields = []field{{"length", 4, 2, kindBEInt}, {"nexthdr", 6, 1, kindProto}, {"hoplimit", 7, 1, kindBEInt},
 		{"saddr", 8, 16, kindIPv6}, {"daddr", 24, 16, kindIPv6}}
@@ -527,13 +537,18 @@ var (
 	tcpFields  = append(portFields[:2:2], field{"sequence", 4, 4, kindBEInt}, field{"ackseq", 8, 4, kindBEInt},
 		field{"flags", 13, 1, kindTCPFlags}, field{"window", 14, 2, kindBEInt},
 		field{"checksum", 16, 2, kindBEInt}, field{"urgptr", 18, 2, kindBEInt})
-	udpFields   = append(portFields[:2:2], field{"length", 4, 2, kindBEInt}, field{"checksum", 6, 2, kindBEInt})
+	udpFields  = append(portFields[:2:2], field{"length", 4, 2, kindBEInt}, field{"checksum", 6, 2, kindBEInt})
+	sctpFields = append(portFields[:2:2], field{"vtag", 4, 4, kindBEInt}, field{"checksum", 8, 4, kindBEInt})
+	// vlanType is the VLAN header's protocol field, 4 bytes past its
+	// start (vlanOff); its other fields are bit fields.
+	vlanType    = field{"type", vlanOff + 2, 2, kindEthertype}
 	icmpFields  = []field{{"type", 0, 1, kindICMPType}, {"code", 1, 1, kindICMPCode}, {"checksum", 2, 2, kindBEInt}}
 	icmp6Fields = []field{{"type", 0, 1, kindICMPv6Type}, {"code", 1, 1, kindICMPv6Code}, {"checksum", 2, 2, kindBEInt}}
 )
 
 // bitfield is a header field narrower than a byte's boundaries, matched as
-// a load, a mask and a cmp of the shifted value.
+// a load, a mask and a cmp of the shifted value. hdr is the header as a
+// load names it (reg.hdr), off its offset in that header.
 type bitfield struct {
 	hdr, name string
 	off       uint32
@@ -541,6 +556,11 @@ type bitfield struct {
 	shift     uint
 	kind      kind
 }
+
+// vlanOff is where a VLAN header starts in the link layer header: after
+// the Ethernet addresses and the ether type 8021q (nft's proto_vlan
+// stacked on proto_eth).
+const vlanOff = 14
 
 var bitfields = []bitfield{
 	{"ip", "version", 0, []byte{0xf0}, 4, kindBEInt},
@@ -551,28 +571,53 @@ var bitfields = []bitfield{
 	{"ip6", "dscp", 0, []byte{0x0f, 0xc0}, 6, kindDSCP},
 	{"ip6", "ecn", 1, []byte{0x30}, 4, kindECN},
 	{"ip6", "flowlabel", 1, []byte{0x0f, 0xff, 0xff}, 0, kindBEInt},
+	{"vlan", "pcp", 0, []byte{0xe0}, 5, kindBEInt},
+	{"vlan", "dei", 0, []byte{0x10}, 4, kindBEInt}, // nft lists cfi as dei
+	{"vlan", "id", 0, []byte{0x0f, 0xff}, 0, kindBEInt},
+	{"dccp", "type", 8, []byte{0x1e}, 1, kindDCCPType},
+	{"tcp option mptcp", "subtype", 2, []byte{0xf0}, 4, kindBEInt},
 }
 
-// bitfieldText renders a masked cmp on a bit field (ip dscp cs1); "" when
-// the load and mask are no field nft names.
-func bitfieldText(g *reg, op expr.CmpOp, data []byte) string {
-	for _, bf := range bitfields {
-		if bf.hdr != g.hdr || bf.off != g.off || string(bf.mask) != string(g.mask) || len(data) != len(bf.mask) {
-			continue
-		}
-		var n uint64
-		for i, b := range data {
-			n = n<<8 | uint64(b&bf.mask[i])
-		}
-		n >>= bf.shift
-		names := map[kind]map[uint64]string{kindDSCP: dscpNames, kindECN: ecnNames}[bf.kind]
-		v, ok := names[n]
-		if !ok {
-			v = strconv.FormatUint(n, 10)
-		}
-		return g.hdr + " " + bf.name + " " + opText(op) + v
+// bitfieldOf is the bit field a masked load is of, nil when its load and
+// mask are no field nft names.
+func bitfieldOf(g *reg) *bitfield {
+	if g.hdr == "" || g.mask == nil || !allZero(g.xor) {
+		return nil
 	}
-	return ""
+	for i := range bitfields {
+		bf := &bitfields[i]
+		if bf.hdr == g.hdr && bf.off == g.off && string(bf.mask) == string(g.mask) {
+			return bf
+		}
+	}
+	return nil
+}
+
+// bitfieldLHS names a bit field, hiding the protocol match that the field
+// makes implicit (ether type 8021q before vlan id, meta l4proto dccp before
+// dccp type).
+func (f *formatter) bitfieldLHS(bf *bitfield) string {
+	switch bf.hdr {
+	case "vlan":
+		f.kill(&f.vlandep)
+	case "dccp":
+		f.kill(&f.l4dep)
+	}
+	return bf.hdr + " " + bf.name
+}
+
+// value is the bit field's value in data, the masked load's bytes, as nft
+// prints it: by name where its kind has names, as a number in a range
+// (ranged); hex when data is not the field's length.
+func (bf *bitfield) value(data []byte, ranged bool) string {
+	if len(data) != len(bf.mask) {
+		return hexBytes(data)
+	}
+	var n uint64
+	for i, b := range data {
+		n = n<<8 | uint64(b&bf.mask[i])
+	}
+	return numberText(bf.kind, n>>bf.shift, ranged)
 }
 
 // transport maps an IP protocol number to the header nft names after it.
@@ -585,7 +630,7 @@ var transport = map[int]struct {
 	17:  {"udp", udpFields},
 	33:  {"dccp", portFields},
 	58:  {"icmpv6", icmp6Fields},
-	132: {"sctp", portFields},
+	132: {"sctp", sctpFields},
 	136: {"udplite", portFields},
 }
 
@@ -613,6 +658,10 @@ func (f *formatter) payloadLHS(base expr.PayloadBase, off, size uint32) (lhs str
 		if fl, ok := lookupField(etherFields, off, size); ok {
 			f.kill(&f.lldep)
 			return "ether " + fl.name, fl, true
+		}
+		if f.vlan && off == vlanType.off && size == vlanType.size {
+			f.kill(&f.lldep)
+			return "vlan " + vlanType.name, vlanType, true
 		}
 	case expr.PayloadBaseNetworkHeader:
 		fields := ipFields
@@ -663,12 +712,21 @@ func (f *formatter) payload(e *expr.Payload) {
 	if int(fl.size) > g.size {
 		g.full = int(fl.size)
 	}
-	if !named && e.Base == expr.PayloadBaseNetworkHeader && f.l3 != "" {
-		// Maybe a bit field (ip dscp): the mask that follows says which.
-		g.hdr, g.off = f.l3, e.Offset
+	if !named {
+		// Maybe a bit field (ip dscp, vlan id, dccp type): the mask
+		// that follows says which.
+		switch {
+		case e.Base == expr.PayloadBaseNetworkHeader && f.l3 != "":
+			g.hdr, g.off = f.l3, e.Offset
+		case e.Base == expr.PayloadBaseTransportHeader && transport[f.l4].name != "":
+			g.hdr, g.off = transport[f.l4].name, e.Offset
+		case e.Base == expr.PayloadBaseLLHeader && f.vlan && e.Offset >= vlanOff && e.Offset < vlanOff+2:
+			f.kill(&f.lldep)
+			g.hdr, g.off = "vlan", e.Offset-vlanOff
+		}
 	}
 	switch lhs {
-	case "ether type":
+	case "ether type", "vlan type":
 		g.dep = depL3
 	case "ip protocol", "ip6 nexthdr":
 		g.dep = depL4
@@ -689,7 +747,7 @@ var ctKeys = map[expr.CtKey]loadKey{
 	expr.CtKeyPROTOCOL:   {"protocol", kindProto, 1},
 	expr.CtKeyPROTOSRC:   {"proto-src", kindBEInt, 2},
 	expr.CtKeyPROTODST:   {"proto-dst", kindBEInt, 2},
-	expr.CtKeyLABELS:     {"label", kindHex, 16},
+	expr.CtKeyLABELS:     {"label", kindCtLabel, 16},
 	expr.CtKeyPKTS:       {"packets", kindHostInt, 8},
 	expr.CtKeyBYTES:      {"bytes", kindHostInt, 8},
 	expr.CtKeyAVGPKT:     {"avgpkt", kindHostInt, 8},
@@ -781,71 +839,6 @@ func (f *formatter) fib(e *expr.Fib) {
 	f.load(e.Register, "fib "+strings.Join(in, " . ")+" "+res, k, 4)
 }
 
-// tcpOptions are the TCP options nft names, with their fields past the
-// common kind and length, by offset.
-var tcpOptions = map[uint8]struct {
-	name   string
-	fields []field
-}{
-	0: {"eol", nil},
-	1: {"nop", nil},
-	2: {"maxseg", []field{{"size", 2, 2, kindBEInt}}},
-	3: {"window", []field{{"count", 2, 1, kindBEInt}}},
-	4: {"sack-perm", nil},
-	5: {"sack", nil},
-	8: {"timestamp", []field{{"tsval", 2, 4, kindBEInt}, {"tsecr", 6, 4, kindBEInt}}},
-}
-
-// ip6Exthdrs are the IPv6 extension headers nft names, by next header.
-var ip6Exthdrs = map[uint8]string{0: "hbh", 43: "rt", 44: "frag", 60: "dst", 135: "mh"}
-
-// exthdr renders the tcp option and IPv6 extension header matches nft
-// writes: tcp option maxseg size 1400, tcp option sack-perm exists,
-// exthdr frag exists, tcp option maxseg size set 1360.
-func (f *formatter) exthdr(e *expr.Exthdr) {
-	present := e.Flags&1 != 0 // NFT_EXTHDR_F_PRESENT
-	var lhs string
-	fl := field{kind: kindPresent, size: 1}
-	switch e.Op {
-	case expr.ExthdrOpTcpopt:
-		opt, ok := tcpOptions[e.Type]
-		if !ok {
-			break
-		}
-		lhs = "tcp option " + opt.name
-		if present {
-			break
-		}
-		fields := append([]field{{"kind", 0, 1, kindBEInt}, {"length", 1, 1, kindBEInt}}, opt.fields...)
-		if fl, ok = lookupField(fields, e.Offset, e.Len); ok && fl.size == e.Len {
-			lhs += " " + fl.name
-		} else {
-			lhs = ""
-		}
-	case expr.ExthdrOpIpv6:
-		if name, ok := ip6Exthdrs[e.Type]; ok && present {
-			lhs = "exthdr " + name
-			if f.l3 == "ip6" {
-				f.kill(&f.l3dep)
-			}
-		}
-	}
-	switch {
-	case lhs == "" && e.SourceRegister == 0:
-		f.unknownLoad(e, e.DestRegister)
-	case lhs == "":
-		f.emit(kindName(e))
-	case e.SourceRegister != 0:
-		if v, ok := f.setValue(e.SourceRegister, fl.kind); ok && !present {
-			f.emit(lhs + " set " + v)
-		} else {
-			f.emit(kindName(e))
-		}
-	default:
-		f.load(e.DestRegister, lhs, fl.kind, int(fl.size))
-	}
-}
-
 // numgen loads nft's number generator: numgen random mod 2.
 func (f *formatter) numgen(e *expr.Numgen) {
 	types := map[uint32]string{0: "inc", 1: "random"} // NFT_NG_*
@@ -893,10 +886,19 @@ func (f *formatter) cmp(exprs []expr.Any, i int, e *expr.Cmp) int {
 		return 0
 	}
 	// nft writes a range as cmp >= then cmp <= on the same register.
-	if e.Op == expr.CmpOpGte && g.mask == nil && i+1 < len(exprs) {
-		if next, ok := exprs[i+1].(*expr.Cmp); ok && next != nil && next.Op == expr.CmpOpLte && next.Register == e.Register {
-			f.emit(g.lhs + " " + f.value(g, e.Data) + "-" + f.value(g, next.Data))
-			return 1
+	if e.Op == expr.CmpOpGte && i+1 < len(exprs) {
+		next, ok := exprs[i+1].(*expr.Cmp)
+		if ok && next != nil && next.Op == expr.CmpOpLte && next.Register == e.Register {
+			bf := bitfieldOf(g)
+			switch {
+			case g.mask == nil:
+				f.emit(g.lhs + " " + f.rangeValue(g, e.Data) + "-" + f.rangeValue(g, next.Data))
+				return 1
+			case bf != nil:
+				// dccp type 0-1: a range of a bit field.
+				f.emit(f.bitfieldLHS(bf) + " " + bf.value(e.Data, true) + "-" + bf.value(next.Data, true))
+				return 1
+			}
 		}
 	}
 	if g.mask != nil {
@@ -925,7 +927,18 @@ func (f *formatter) dependency(g *reg, data []byte) {
 		case g.kind == kindNfproto && len(data) == 1:
 			l3 = map[byte]string{2: "ip", 10: "ip6"}[data[0]]
 		case g.kind == kindEthertype && len(data) == 2:
-			l3 = map[uint16]string{0x0800: "ip", 0x86dd: "ip6"}[binary.BigEndian.Uint16(data)]
+			et := binary.BigEndian.Uint16(data)
+			if et == ethP8021Q || et == ethP8021AD {
+				// A VLAN header follows (one: a stacked one's
+				// fields are left unnamed). vlan id hides an
+				// ether type 8021q, never an 8021ad.
+				f.vlan = g.lhs == "ether type"
+				if f.vlan && et == ethP8021Q {
+					f.vlandep = idx
+				}
+				return
+			}
+			l3 = map[uint16]string{0x0800: "ip", 0x86dd: "ip6"}[et]
 		}
 		if l3 != "" {
 			f.l3, f.l3dep = l3, idx
@@ -943,15 +956,19 @@ func (f *formatter) dependency(g *reg, data []byte) {
 	}
 }
 
+// The ether types of a VLAN header (include/uapi/linux/if_ether.h).
+const (
+	ethP8021Q  = 0x8100 // ETH_P_8021Q
+	ethP8021AD = 0x88a8 // ETH_P_8021AD
+)
+
 // masked renders a cmp on a register a bitwise went through.
 func (f *formatter) masked(g *reg, op expr.CmpOp, data []byte) string {
 	if len(g.xor) > 0 && !allZero(g.xor) {
 		return g.lhs + " & " + hexBytes(g.mask) + " ^ " + hexBytes(g.xor) + " " + opSym(op) + " " + hexBytes(data)
 	}
-	if g.hdr != "" {
-		if s := bitfieldText(g, op, data); s != "" {
-			return s
-		}
+	if bf := bitfieldOf(g); bf != nil && len(data) == len(bf.mask) {
+		return f.bitfieldLHS(bf) + " " + opText(op) + bf.value(data, false)
 	}
 	switch g.kind {
 	case kindIPv4, kindIPv6:
@@ -963,6 +980,13 @@ func (f *formatter) masked(g *reg, op expr.CmpOp, data []byte) string {
 			}
 			return g.lhs + " " + opText(op) + addrText(g.kind, pad(data, full)) + "/" + strconv.Itoa(bits)
 		}
+	case kindCtLabel:
+		// ct label 5: the label's bit is set.
+		if _, one := labelBitOf(g.mask); one && op == expr.CmpOpNeq && allZero(data) && len(data) == len(g.mask) {
+			return g.lhs + " " + f.format(kindCtLabel, g.mask)
+		}
+		// No form nft writes: the bitmaps as they are.
+		return g.lhs + " & " + hexBytes(g.mask) + " " + opSym(op) + " " + hexBytes(data)
 	case kindCtState, kindCtStatus, kindTCPFlags:
 		// nft's bitmask forms: ct state established,related (any of them),
 		// tcp flags ! fin,syn (none of them), tcp flags syn / syn,ack (these
@@ -1000,13 +1024,27 @@ func (f *formatter) value(g *reg, data []byte) string {
 	return f.format(g.kind, data)
 }
 
+// rangeValue formats a bound of a range: as value does, but the kinds
+// whose values have names (meta day, meta l4proto, ether type) as numbers,
+// which is how nft prints a range of them (meta day 1-5).
+func (f *formatter) rangeValue(g *reg, data []byte) string {
+	b := data
+	if g.swapped && littleEndian && len(b) == g.size {
+		b = reversed(b)
+	}
+	if s, ok := numericText(g.kind, b); ok {
+		return s
+	}
+	return f.value(g, data)
+}
+
 func (f *formatter) rangeExpr(e *expr.Range) {
 	g := f.get(e.Register)
 	if g == nil || g.lhs == "" {
 		f.emit(kindName(e))
 		return
 	}
-	f.emit(g.lhs + " " + opText(e.Op) + f.value(g, e.FromData) + "-" + f.value(g, e.ToData))
+	f.emit(g.lhs + " " + opText(e.Op) + f.rangeValue(g, e.FromData) + "-" + f.rangeValue(g, e.ToData))
 }
 
 // concat is the left-hand side starting at register r: one load, or a
@@ -1056,7 +1094,17 @@ func (f *formatter) lookup(e *expr.Lookup) {
 	lhs := strings.Join(names, " . ")
 	keys := make([]part, len(regs))
 	for i, g := range regs {
-		keys[i] = part{g.kind, g.size}
+		keys[i] = part{kind: g.kind, size: g.size}
+	}
+	// A bit field's elements are its values shifted into place: vlan id
+	// { 10, 20 }, dccp type { request, response }.
+	bf := (*bitfield)(nil)
+	if len(regs) == 1 {
+		if bf = bitfieldOf(regs[0]); bf != nil && len(bf.mask) == regs[0].size {
+			lhs, keys[0].bf = f.bitfieldLHS(bf), bf
+		} else {
+			bf = nil
+		}
 	}
 	// ref is the set as the rule names it: inline elements when they are
 	// known, else @name.
@@ -1093,7 +1141,7 @@ func (f *formatter) lookup(e *expr.Lookup) {
 	if e.Invert {
 		op = "!= "
 	}
-	if g := regs[0]; len(regs) == 1 && g.mask != nil && allZero(g.xor) {
+	if g := regs[0]; bf == nil && len(regs) == 1 && g.mask != nil && allZero(g.xor) {
 		// tcp flags & (syn | ack) == { syn, ack }
 		op = "== "
 		if e.Invert {
@@ -1383,7 +1431,7 @@ func (f *formatter) natText(e *expr.NAT) string {
 		if size > 0 && slot(e.RegProtoMin) == slot(e.RegAddrMin)+uint32(size/4) {
 			fam := map[kind]string{kindIPv4: " ip", kindIPv6: " ip6"}[addrKind]
 			s = strings.TrimSuffix(strings.TrimSuffix(s, " ip"), " ip6") + fam
-			return s + " to " + g.mapOf([]part{{addrKind, size}, {kindBEInt, 2}}) + natFlags(e.Random, e.FullyRandom, e.Persistent)
+			return s + " to " + g.mapOf([]part{{kind: addrKind, size: size}, {kind: kindBEInt, size: 2}}) + natFlags(e.Random, e.FullyRandom, e.Persistent)
 		}
 	}
 	addr, isMap := "", false
@@ -1471,7 +1519,8 @@ func natFlags(random, fully, persistent bool) string {
 var (
 	protoNames  = map[uint64]string{1: "icmp", 2: "igmp", 6: "tcp", 17: "udp", 33: "dccp", 41: "ipv6", 47: "gre", 50: "esp", 51: "ah", 58: "ipv6-icmp", 132: "sctp", 136: "udplite"}
 	pkttypes    = map[uint64]string{0: "host", 1: "broadcast", 2: "multicast", 3: "other"}
-	ethertypes  = map[uint64]string{0x0800: "ip", 0x86dd: "ip6", 0x0806: "arp", 0x8100: "vlan", 0x88a8: "8021ad"}
+	ethertypes  = map[uint64]string{0x0800: "ip", 0x86dd: "ip6", 0x0806: "arp", ethP8021Q: "8021q", ethP8021AD: "8021ad"}
+	dccpTypes   = map[uint64]string{0: "request", 1: "response", 2: "data", 3: "ack", 4: "dataack", 5: "closereq", 6: "close", 7: "reset", 8: "sync", 9: "syncack"}
 	nfprotos    = map[uint64]string{2: "ipv4", 10: "ipv6"}
 	ctDirs      = map[uint64]string{0: "original", 1: "reply"}
 	addrTypes   = map[uint64]string{0: "unspec", 1: "unicast", 2: "local", 3: "broadcast", 4: "anycast", 5: "multicast", 6: "blackhole", 7: "unreachable", 8: "prohibit", 9: "throw", 10: "nat", 11: "xresolve"}
@@ -1494,7 +1543,11 @@ var (
 // bytes of a length the kind does not expect print as hex.
 func (f *formatter) format(k kind, data []byte) string {
 	if n, ok := namedKinds[k]; ok {
-		return named(n.names, data, n.read)
+		v, ok := n.read(data)
+		if !ok {
+			return hexBytes(data)
+		}
+		return numberText(k, v, false)
 	}
 	switch k {
 	case kindBEInt:
@@ -1532,12 +1585,6 @@ func (f *formatter) format(k kind, data []byte) string {
 			}
 			return strconv.FormatUint(uint64(idx), 10)
 		}
-	case kindEthertype:
-		if len(data) == 2 {
-			if n, ok := ethertypes[uint64(binary.BigEndian.Uint16(data))]; ok {
-				return n
-			}
-		}
 	case kindCtState, kindCtStatus, kindCtEvent, kindTCPFlags:
 		if (k == kindTCPFlags && len(data) == 1) || (k != kindTCPFlags && len(data) == 4) {
 			return flagNames(k, data, ",")
@@ -1549,12 +1596,47 @@ func (f *formatter) format(k kind, data []byte) string {
 			}
 			return "exists"
 		}
+	case kindCtLabel:
+		// nft prints a label by its lowest bit: its name, else its number.
+		if bit, _ := labelBitOf(data); bit >= 0 {
+			if f.env.CtLabel != nil {
+				if name, ok := f.env.CtLabel(uint32(bit)); ok {
+					return strconv.Quote(name)
+				}
+			}
+			return strconv.Itoa(bit)
+		}
 	case kindTime, kindDay, kindHour, kindTCHandle, kindMillis:
 		if s, ok := timeText(k, data); ok {
 			return s
 		}
 	}
 	return hexBytes(data)
+}
+
+// labelBitOf is the lowest bit set in a 128-bit ct label bitmap (host
+// order), -1 if none, and whether it is the only one.
+func labelBitOf(b []byte) (bit int, one bool) {
+	if len(b) != 16 {
+		return -1, false
+	}
+	bit = -1
+	for i := range b {
+		c := b[i]
+		if !littleEndian {
+			c = b[len(b)-1-i]
+		}
+		for j := 0; j < 8; j++ {
+			if c&(1<<j) == 0 {
+				continue
+			}
+			if bit >= 0 {
+				return bit, false
+			}
+			bit = 8*i + j
+		}
+	}
+	return bit, bit >= 0
 }
 
 // namedKinds are the kinds whose values are numbers with names.
@@ -1572,6 +1654,46 @@ var namedKinds = map[kind]struct {
 	kindICMPCode:   {icmpCodes, uintBE},
 	kindICMPv6Code: {icmp6Codes, uintBE},
 	kindArphrd:     {arphrds, uintHost},
+	kindEthertype:  {ethertypes, uintBE},
+	kindDSCP:       {dscpNames, uintBE},
+	kindECN:        {ecnNames, uintBE},
+	kindDCCPType:   {dccpTypes, uintBE},
+}
+
+// baseFormats are how nft prints a value of a named kind that has no name,
+// or any in a range: its base type's format; decimal for the kinds not
+// listed.
+var baseFormats = map[kind]string{kindEthertype: "0x%04x", kindDSCP: "0x%02x", kindECN: "0x%x"}
+
+// numberText prints n of a kind in namedKinds: by its name, unless it has
+// none or is a range's bound (ranged): nft prints those in the kind's
+// base format (it prints ranges with NFT_CTX_OUTPUT_NUMERIC_ALL).
+func numberText(k kind, n uint64, ranged bool) string {
+	if s, ok := namedKinds[k].names[n]; ok && !ranged {
+		return s
+	}
+	if f, ok := baseFormats[k]; ok {
+		return fmt.Sprintf(f, n)
+	}
+	return strconv.FormatUint(n, 10)
+}
+
+// numericText prints a range's bound of a kind whose values have names
+// (namedKinds, meta day) as nft does, as a number; false for other kinds
+// and for bytes of a length the kind does not expect.
+func numericText(k kind, data []byte) (string, bool) {
+	if k == kindDay && len(data) == 1 {
+		return strconv.Itoa(int(data[0])), true
+	}
+	n, ok := namedKinds[k]
+	if !ok {
+		return "", false
+	}
+	v, ok := n.read(data)
+	if !ok {
+		return "", false
+	}
+	return numberText(k, v, true), true
 }
 
 // named prints a number by its name, else in decimal.
@@ -1703,6 +1825,7 @@ func pad(b []byte, n int) []byte {
 type part struct {
 	kind kind
 	size int
+	bf   *bitfield // the bit field a masked key is of, nil if none
 }
 
 // item is a set element as nft lists it: a value, or a range from start to
@@ -1804,7 +1927,7 @@ func (f *formatter) elemsText(interval bool, elems []nftables.SetElement, keys [
 			if i > 0 {
 				s += " . "
 			}
-			s += f.rangeText(k.kind, it.start[off:off+n], it.end[off:off+n], interval)
+			s += f.rangeText(k, it.start[off:off+n], it.end[off:off+n], interval)
 			off += (n + 3) / 4 * 4
 		}
 		if vals != nil {
@@ -1859,28 +1982,37 @@ func intervals(elems []nftables.SetElement) []item {
 // an interval set): a value, a prefix 10.0.0.0/8 (addresses and marks, as
 // nft 1.0.6 writes them), a wildcard "eth*" (interface names), or a range
 // 1000-2000.
-func (f *formatter) rangeText(k kind, lo, hi []byte, interval bool) string {
-	show := func(b []byte) string {
+func (f *formatter) rangeText(p part, lo, hi []byte, interval bool) string {
+	k := p.kind
+	// show prints a value, or a range's bound (ranged), which nft prints
+	// as a number where its kind has names (meta day { 1-5 }).
+	show := func(b []byte, ranged bool) string {
 		if interval && hostOrder(k) && k != kindIfname && k != kindString {
 			b = reversed(b)
+		}
+		if p.bf != nil {
+			return p.bf.value(b, ranged)
+		}
+		if s, ok := numericText(k, b); ok && ranged {
+			return s
 		}
 		return f.format(k, b)
 	}
 	if string(lo) == string(hi) {
-		return show(lo)
+		return show(lo, false)
 	}
 	if bits, ok := prefixOf(lo, hi); ok {
 		switch k {
 		case kindIPv4, kindIPv6, kindAddr, kindMark:
-			return show(lo) + "/" + strconv.Itoa(bits)
+			return show(lo, false) + "/" + strconv.Itoa(bits)
 		case kindIfname, kindString:
 			if n := strings.IndexByte(string(lo), 0); bits%8 == 0 && n > 0 && n <= bits/8 {
 				return strconv.Quote(string(lo[:n]) + "*")
 			}
-			return show(lo) + "/" + strconv.Itoa(bits)
+			return show(lo, false) + "/" + strconv.Itoa(bits)
 		}
 	}
-	return show(lo) + "-" + show(hi)
+	return show(lo, true) + "-" + show(hi, true)
 }
 
 // prefixOf reports whether lo-hi is a prefix: the same leading bits, then

@@ -527,6 +527,29 @@ table inet fw {
 		tcp flags { syn, ack } counter
 		tcp flags & (syn | ack) == { syn, ack } counter
 		iifname "lo" tcp dport { 22, 80 } ct state new counter accept
+		meta hour { "10:00"-"12:00" }
+		meta hour { "10:00"-"12:00", "14:00"-"16:30" } counter
+		meta hour { "10:00", "11:30" }
+		meta day { "Monday", "Friday" }
+		meta day { "Saturday", "Sunday", "Tuesday" } accept
+		meta day { "Monday"-"Friday", "Sunday" }
+		meta time { "2026-01-01 00:00"-"2026-06-01 00:00" }
+		meta time { "2026-01-01 00:00", "2027-01-01 12:30:05" }
+		meta day vmap { "Monday" : accept, "Friday" : drop }
+		meta day vmap { "Monday"-"Wednesday" : accept }
+		meta hour vmap { "10:00"-"12:00" : accept }
+		meta mark set meta day map { "Monday" : 1, "Tuesday" : 2 }
+		meta day . meta hour { "Monday" . "10:00"-"12:00" }
+		meta l4proto { 6-17, sctp }
+		dccp type { request, response }
+		dccp type != { request, 5 }
+		tcp option mptcp subtype { 1, 2 }
+		sctp chunk data tsn { 1, 5 }
+		ip option lsrr ptr { 4, 8 }
+		vlan id { 10, 20 }
+		vlan pcp { 1, 3 }
+		ip dscp { cs1, ef }
+		ip frag-off & 0x1fff { 0, 1 }
 	}
 	chain x {
 	}
@@ -569,6 +592,9 @@ table inet firewalld {
 table bridge br {
 	chain forward {
 		type filter hook forward priority 0;
+		vlan id { 10, 20 }
+		vlan id 10 vlan type { ip, ip6 }
+		vlan id { 1-5, 4094 } counter
 		ether type { ip, arp } counter
 		ether saddr { 00:11:22:33:44:55, 00:00:00:00:00:01 } counter
 	}

@@ -210,6 +210,66 @@ func TestText(t *testing.T) {
 			"tcp option sack-perm exists"},
 		{"exthdr frag missing", inet, []expr.Any{ld(expr.MetaKeyNFPROTO), eq([]byte{10}),
 			&expr.Exthdr{Op: expr.ExthdrOpIpv6, Type: 44, Len: 1, Flags: 1, DestRegister: 1}, eq([]byte{0})}, "exthdr frag missing"},
+		{"tcp option mptcp exists", inet, []expr.Any{tcpopt(30, 0, 1, 1), eq([]byte{1})}, "tcp option mptcp exists"},
+		{"tcp option fastopen missing", inet, []expr.Any{tcpopt(34, 0, 1, 1), eq([]byte{0})}, "tcp option fastopen missing"},
+		{"tcp option mptcp subtype", inet, []expr.Any{tcpopt(30, 2, 1, 0), mask([]byte{0xf0}), eq([]byte{0x10})},
+			"tcp option mptcp subtype 1"},
+		{"tcp option mptcp subtype range", inet, []expr.Any{tcpopt(30, 2, 1, 0), mask([]byte{0xf0}),
+			cmpOp(expr.CmpOpGte, []byte{0}), cmpOp(expr.CmpOpLte, []byte{0x20})}, "tcp option mptcp subtype 0-2"},
+		{"tcp option mptcp other mask", inet, []expr.Any{tcpopt(30, 2, 1, 0), mask([]byte{0x0f}), eq([]byte{1})},
+			"[exthdr] & 0x0f == 0x01"},
+		{"tcp option sack left", inet, []expr.Any{tcpopt(5, 2, 4, 0), eq(be32(1))}, "tcp option sack left 1"},
+		{"tcp option sack1 right", inet, []expr.Any{tcpopt(5, 14, 4, 0), eq(be32(2))}, "tcp option sack1 right 2"},
+		{"tcp option sack3 left", inet, []expr.Any{tcpopt(5, 26, 4, 0), eq(be32(5))}, "tcp option sack3 left 5"},
+		{"tcp option timestamp tsecr", inet, []expr.Any{tcpopt(8, 6, 4, 0), eq(be32(6))}, "tcp option timestamp tsecr 6"},
+		{"tcp option window count", inet, []expr.Any{tcpopt(3, 2, 1, 0), eq([]byte{7})}, "tcp option window count 7"},
+		{"tcp option hides l4proto", inet, []expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{6}), tcpopt(4, 0, 1, 1), eq([]byte{1})},
+			"tcp option sack-perm exists"},
+		{"tcp option unknown kind", inet, []expr.Any{tcpopt(200, 0, 1, 1), eq([]byte{1})}, "tcp option 200 exists"},
+		{"tcp option unknown kind raw", inet, []expr.Any{tcpopt(255, 1, 1, 0), eq([]byte{5})}, "tcp option @255,8,8 5"},
+		{"ip option ra exists", inet, []expr.Any{ld(expr.MetaKeyNFPROTO), eq([]byte{2}), ipopt(148, 0, 1, 1), eq([]byte{1})},
+			"ip option ra exists"},
+		{"ip option lsrr ptr", ipv4, []expr.Any{ipopt(131, 2, 1, 0), eq([]byte{4})}, "ip option lsrr ptr 4"},
+		{"ip option rr addr", ipv4, []expr.Any{ipopt(7, 3, 4, 0), eq(be32(16909060))}, "ip option rr addr 16909060"},
+		{"ip option ssrr missing", ipv4, []expr.Any{ipopt(137, 0, 1, 1), eq([]byte{0})}, "ip option ssrr missing"},
+		{"ip option of no field", ipv4, []expr.Any{ipopt(148, 3, 1, 0), eq([]byte{0})}, "[exthdr] [cmp]"},
+		{"ip option unknown", ipv4, []expr.Any{ipopt(68, 0, 1, 1), eq([]byte{1})}, "[exthdr] [cmp]"},
+		{"sctp chunk data exists", inet, []expr.Any{sctpChunk(0, 0, 1, 1), eq([]byte{1})}, "sctp chunk data exists"},
+		{"sctp chunk init num-inbound-streams", inet, []expr.Any{sctpChunk(1, 14, 2, 0), eq(be16(1))},
+			"sctp chunk init num-inbound-streams 1"},
+		{"sctp chunk forward-tsn", inet, []expr.Any{sctpChunk(192, 4, 4, 0), eq(be32(9))}, "sctp chunk forward-tsn new-cum-tsn 9"},
+		{"sctp chunk unknown", inet, []expr.Any{sctpChunk(99, 0, 1, 1), eq([]byte{1})}, "[exthdr] [cmp]"},
+		{"sctp vtag", inet, []expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{132}), th(4, 4), eq(be32(5))}, "sctp vtag 5"},
+		{"dccp type", inet, []expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{33}), th(8, 1), mask([]byte{0x1e}), eq([]byte{0x02})},
+			"dccp type response"},
+		{"dccp type unnamed", inet, []expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{33}), th(8, 1), mask([]byte{0x1e}),
+			cmpOp(expr.CmpOpNeq, []byte{0x18})}, "dccp type != 12"},
+		{"dccp type range", inet, []expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{33}), th(8, 1), mask([]byte{0x1e}),
+			cmpOp(expr.CmpOpGte, []byte{0}), cmpOp(expr.CmpOpLte, []byte{2})}, "dccp type 0-1"},
+		{"ip frag-off masked", ipv4, []expr.Any{nh(6, 2), mask(be16(0x1fff)), cmpOp(expr.CmpOpNeq, be16(0))}, "ip frag-off & 8191 != 0"},
+		{"ip frag-off flag", ipv4, []expr.Any{nh(6, 2), mask(be16(0x2000)), eq(be16(0x2000))}, "ip frag-off & 8192 == 8192"},
+		{"ip frag-off", ipv4, []expr.Any{nh(6, 2), eq(be16(0))}, "ip frag-off 0"},
+		{"ip dscp unnamed", ipv4, []expr.Any{nh(1, 1), mask([]byte{0xfc}), eq([]byte{0x0c})}, "ip dscp 0x03"},
+		{"vlan id", netdev, join(etherType8021q(), []expr.Any{ll(14, 2), mask(be16(0x0fff)), eq(be16(10))}), "vlan id 10"},
+		{"vlan pcp", netdev, join(etherType8021q(), []expr.Any{ll(14, 1), mask([]byte{0xe0}), eq([]byte{0x60})}), "vlan pcp 3"},
+		{"vlan dei", bridge, []expr.Any{ll(12, 2), eq(be16(0x8100)), ll(14, 1), mask([]byte{0x10}), eq([]byte{0x10})}, "vlan dei 1"},
+		{"vlan type keeps ether type", netdev, join(etherType8021q(), []expr.Any{ll(16, 2), eq(be16(0x0800))}),
+			"ether type 8021q vlan type ip"},
+		{"vlan id, type and ip saddr", netdev, join(etherType8021q(), []expr.Any{ll(14, 2), mask(be16(0x0fff)), eq(be16(10)),
+			ll(16, 2), eq(be16(0x0800)), nh(12, 4), eq(ip("1.2.3.4"))}), "vlan id 10 ip saddr 1.2.3.4"},
+		{"vlan id after 8021ad", bridge, []expr.Any{ll(12, 2), eq(be16(0x88a8)), ll(14, 2), mask(be16(0x0fff)), eq(be16(3))},
+			"ether type 8021ad vlan id 3"},
+		{"vlan id range", bridge, []expr.Any{ll(12, 2), eq(be16(0x8100)), ll(14, 2), mask(be16(0x0fff)),
+			cmpOp(expr.CmpOpGte, be16(1)), cmpOp(expr.CmpOpLte, be16(5))}, "vlan id 1-5"},
+		{"no vlan without ether type", bridge, []expr.Any{ll(14, 2), mask(be16(0x0fff)), eq(be16(10))}, "@ll,112,16 & 0x0fff == 0x000a"},
+		{"stacked vlan unnamed", bridge, []expr.Any{ll(12, 2), eq(be16(0x8100)), ll(16, 2), eq(be16(0x8100)),
+			ll(18, 2), mask(be16(0x0fff)), eq(be16(10))}, "ether type 8021q vlan type 8021q @ll,144,16 & 0x0fff == 0x000a"},
+		{"ether type range", netdev, []expr.Any{ll(12, 2), cmpOp(expr.CmpOpGte, be16(0x0800)), cmpOp(expr.CmpOpLte, be16(0x0806))},
+			"ether type 0x0800-0x0806"},
+		{"meta day range", inet, []expr.Any{ld(metaKeyTimeDay), cmpOp(expr.CmpOpGte, []byte{1}), cmpOp(expr.CmpOpLte, []byte{5})},
+			"meta day 1-5"},
+		{"meta l4proto range", inet, []expr.Any{ld(expr.MetaKeyL4PROTO), &expr.Range{Op: expr.CmpOpNeq, Register: 1,
+			FromData: []byte{6}, ToData: []byte{17}}}, "meta l4proto != 6-17"},
 		{"numgen", inet, []expr.Any{&expr.Numgen{Register: 1, Type: 1, Modulus: 2}, eq(host32(1))}, "numgen random mod 2 1"},
 		{"notrack", inet, []expr.Any{&expr.Notrack{}}, "notrack"},
 
@@ -538,6 +598,25 @@ func TestTextWithSets(t *testing.T) {
 			join(tcpDport, []expr.Any{lookup}), "tcp dport @__set0"},
 		{"no elements", ipv4, anon, nil, join(tcpDport, []expr.Any{lookup}), "tcp dport @__set0"},
 		{"only ends", ipv4, interval, []nftables.SetElement{elEnd(be16(0))}, join(tcpDport, []expr.Any{lookup}), "tcp dport @__set0"},
+		{"dccp type bit field", inet, anon, []nftables.SetElement{el([]byte{0x02}), el([]byte{0x00})},
+			[]expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{33}), th(8, 1), mask([]byte{0x1e}), lookup}, "dccp type { request, response }"},
+		{"dccp type bit field inverted", inet, anon, []nftables.SetElement{el([]byte{0x0a}), el([]byte{0x18})},
+			[]expr.Any{ld(expr.MetaKeyL4PROTO), eq([]byte{33}), th(8, 1), mask([]byte{0x1e}),
+				&expr.Lookup{SourceRegister: 1, SetName: "__set0", Invert: true}}, "dccp type != { closereq, 12 }"},
+		{"vlan id bit field", netdev, anon, []nftables.SetElement{el(be16(20)), el(be16(10))},
+			join(etherType8021q(), []expr.Any{ll(14, 2), mask(be16(0x0fff)), lookup}), "vlan id { 10, 20 }"},
+		{"vlan id bit field range", bridge, interval, []nftables.SetElement{elEnd(be16(0)), el(be16(1)), elEnd(be16(6))},
+			[]expr.Any{ll(12, 2), eq(be16(0x8100)), ll(14, 2), mask(be16(0x0fff)), lookup}, "vlan id { 1-5 }"},
+		{"ip dscp bit field", ipv4, anon, []nftables.SetElement{el([]byte{0xb8}), el([]byte{0x20})},
+			[]expr.Any{nh(1, 1), mask([]byte{0xfc}), lookup}, "ip dscp { cs1, ef }"},
+		{"ip frag-off masked", ipv4, anon, []nftables.SetElement{el(be16(1)), el(be16(0))},
+			[]expr.Any{nh(6, 2), mask(be16(0x1fff)), lookup}, "ip frag-off & 8191 == { 0, 1 }"},
+		{"meta day range numeric", inet, interval, []nftables.SetElement{elEnd([]byte{0}), el([]byte{0}), elEnd([]byte{6})},
+			[]expr.Any{ld(metaKeyTimeDay), lookup}, "meta day { 0-5 }"},
+		{"meta day names", inet, anon, []nftables.SetElement{el([]byte{5}), el([]byte{1})},
+			[]expr.Any{ld(metaKeyTimeDay), lookup}, `meta day { "Monday", "Friday" }`},
+		{"meta l4proto range numeric", inet, interval, []nftables.SetElement{elEnd([]byte{0}), el([]byte{6}), elEnd([]byte{18}), el([]byte{132}), elEnd([]byte{133})},
+			[]expr.Any{ld(expr.MetaKeyL4PROTO), lookup}, "meta l4proto { 6-17, sctp }"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -604,3 +683,69 @@ func TestTextIfname(t *testing.T) {
 }
 
 func be32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+
+const (
+	netdev = nftables.TableFamilyNetdev
+	bridge = nftables.TableFamilyBridge
+)
+
+// ll loads n bytes at off of the link layer header into register 1.
+func ll(off, n uint32) *expr.Payload {
+	return &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseLLHeader, Offset: off, Len: n}
+}
+
+// etherType8021q is a netdev rule's ether type 8021q, with the meta
+// iiftype ether before it that nft adds.
+func etherType8021q() []expr.Any {
+	return []expr.Any{ld(expr.MetaKeyIIFTYPE), eq(binary.NativeEndian.AppendUint16(nil, 1)), ll(12, 2), eq(be16(0x8100))}
+}
+
+// exthdr loads n bytes at off of an option or chunk of type typ
+// (NFT_EXTHDR_OP_*) into register 1; flags 1 loads its presence.
+func exthdr(op expr.ExthdrOp, typ uint8, off, n, flags uint32) *expr.Exthdr {
+	return &expr.Exthdr{Op: op, Type: typ, Offset: off, Len: n, Flags: flags, DestRegister: 1}
+}
+
+func tcpopt(typ uint8, off, n, flags uint32) *expr.Exthdr {
+	return exthdr(expr.ExthdrOpTcpopt, typ, off, n, flags)
+}
+func ipopt(typ uint8, off, n, flags uint32) *expr.Exthdr {
+	return exthdr(exthdrOpIPv4, typ, off, n, flags)
+}
+func sctpChunk(typ uint8, off, n, flags uint32) *expr.Exthdr {
+	return exthdr(exthdrOpSCTP, typ, off, n, flags)
+}
+
+// label is a ct label bitmap with bits set, in host order.
+func label(bits ...int) []byte {
+	b := make([]byte, 16)
+	for _, bit := range bits {
+		i := bit / 8
+		if !littleEndian {
+			i = 15 - i
+		}
+		b[i] |= 1 << (bit % 8)
+	}
+	return b
+}
+
+// TestTextCtLabel: a label prints by its bit's name where the Env's
+// CtLabel has one (from /etc/connlabel.conf), else by its number, as nft
+// prints them.
+func TestTextCtLabel(t *testing.T) {
+	named := Env{CtLabel: func(bit uint32) (string, bool) { return "web", bit == 64 }}
+	setLabel := &expr.Ct{Key: expr.CtKeyLABELS, Register: 1, SourceRegister: true}
+	tests := []exprCase{
+		{"bit set", []expr.Any{ctLoad(expr.CtKeyLABELS), mask(label(5)), cmpOp(expr.CmpOpNeq, label())}, "ct label 5"},
+		{"named bit", []expr.Any{ctLoad(expr.CtKeyLABELS), mask(label(64)), cmpOp(expr.CmpOpNeq, label())}, `ct label "web"`},
+		{"last bit", []expr.Any{ctLoad(expr.CtKeyLABELS), mask(label(127)), cmpOp(expr.CmpOpNeq, label())}, "ct label 127"},
+		{"set", []expr.Any{imm(1, label(64)), setLabel}, `ct label set "web"`},
+		{"unmasked cmp", []expr.Any{ctLoad(expr.CtKeyLABELS), cmpOp(expr.CmpOpNeq, label(3))}, "ct label != 3"},
+		{"two bits print the lowest", []expr.Any{ctLoad(expr.CtKeyLABELS), eq(label(9, 3))}, "ct label 3"},
+		{"two bits masked", []expr.Any{ctLoad(expr.CtKeyLABELS), mask(label(1, 2)), cmpOp(expr.CmpOpNeq, label())},
+			"ct label & " + hexBytes(label(1, 2)) + " != " + hexBytes(label())},
+		{"no bit", []expr.Any{ctLoad(expr.CtKeyLABELS), eq(label())}, "ct label " + hexBytes(label())},
+		{"wrong length", []expr.Any{ctLoad(expr.CtKeyLABELS), eq([]byte{1})}, "ct label 0x01"},
+	}
+	runExprCases(t, "TextIn", func(exprs []expr.Any) string { return TextIn(inet, exprs, named) }, tests)
+}

@@ -91,7 +91,9 @@ func (r *fuzzBytes) exprs() []expr.Any {
 		case 20:
 			e = &expr.Counter{}
 		case 21:
-			e = &expr.Exthdr{Op: expr.ExthdrOp(r.byte() % 3), Type: r.byte(), Offset: uint32(r.byte() % 12), Len: uint32(r.byte() % 6),
+			// Ops 0-3 are IPv6 extension headers, tcp options, ip options
+			// and sctp chunks, 4 none; offsets up to a SACK's last block.
+			e = &expr.Exthdr{Op: expr.ExthdrOp(r.byte() % 5), Type: r.byte(), Offset: uint32(r.byte() % 36), Len: uint32(r.byte() % 6),
 				Flags: uint32(r.byte() % 2), DestRegister: r.reg(), SourceRegister: r.reg()}
 		case 23:
 			e = &expr.Numgen{Register: r.reg(), Type: uint32(r.byte() % 3), Modulus: r.u32(), Offset: r.u32()}

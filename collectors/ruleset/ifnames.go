@@ -77,18 +77,20 @@ func parseLink(b []byte) (uint32, string, error) {
 	return idx, name, nil
 }
 
-// linkNames is an Ifname over one namespace's links, read once, when the
-// first index is asked (most rulesets name no interface by index): one
-// per Read, so a device made or renamed since the last Read is named
-// as it is now. A dump that fails names nothing, and every index prints
-// as its number. It is not safe for concurrent use.
-type linkNames struct {
+// lazyNames names numbers from a table read once, when the first number
+// is asked (most rulesets name no interface by index and no ct label):
+// the Ifname over one namespace's links, the CtLabel over
+// /etc/connlabel.conf. One per Read, so a device made or renamed, or a
+// label named, since the last Read is named as it is now. A read that
+// fails names nothing, and every number prints as such. It is not safe
+// for concurrent use.
+type lazyNames struct {
 	read  func() (map[uint32]string, error)
 	names map[uint32]string
 	done  bool
 }
 
-func (n *linkNames) name(idx uint32) (string, bool) {
+func (n *lazyNames) name(idx uint32) (string, bool) {
 	if !n.done {
 		n.done = true
 		n.names, _ = n.read()
