@@ -68,9 +68,12 @@ func redrawBytes(tb testing.TB, n, rate int, steady time.Duration, keys string) 
 	time.Sleep(steady)
 	perRefresh = float64(p.written()-start) / steady.Seconds()
 
-	// Idle: nothing changes; the screen must not be written to.
+	// Idle: nothing changes; the screen must not be written to. The
+	// last changes reach it over the next two refreshes (the rates of the
+	// last sends, then none), later than 2 s when the machine is loaded:
+	// wait until it has been still for 2.5 refreshes.
 	fmt.Fprintln(ctl, "pause")
-	time.Sleep(2500 * time.Millisecond) // let the last change reach the screen
+	p.waitQuiet(2500*time.Millisecond, 15*time.Second)
 	start = p.written()
 	time.Sleep(5 * time.Second)
 	idle = p.written() - start
@@ -78,13 +81,13 @@ func redrawBytes(tb testing.TB, n, rate int, steady time.Duration, keys string) 
 	// Paused: changes happen, the screen stays still.
 	fmt.Fprintln(ctl, "go")
 	p.send("p")
-	time.Sleep(1500 * time.Millisecond)
+	p.waitQuiet(1500*time.Millisecond, 10*time.Second) // the frame that says so
 	start = p.written()
 	time.Sleep(4 * time.Second)
 	paused = p.written() - start
 	p.send("p")
 	fmt.Fprintln(ctl, "pause")
-	time.Sleep(2500 * time.Millisecond)
+	p.waitQuiet(2500*time.Millisecond, 15*time.Second)
 
 	// Full repaint of the same (now still) frame.
 	start = p.written()

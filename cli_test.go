@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -396,30 +397,55 @@ func TestIntegrationSnapshotAsNobody(t *testing.T) {
 }
 
 // TestIntegrationDropsCommand runs `netlens drops --json` in a namespace
-// while UDP datagrams go to a closed port there: the second sample shows
-// Udp NoPorts moving at the transport layer.
+// while UDP datagrams go to a closed port there: a sample shows Udp
+// NoPorts moving by them at the transport layer.
 func TestIntegrationDropsCommand(t *testing.T) {
 	bin := netlensBinary(t)
 	ns := testNetns(t)
-	cmd := exec.Command("ip", "netns", "exec", ns, bin, "drops", "--json", "--interval", "1s", "--count", "3")
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
+	cmd := exec.Command("ip", "netns", "exec", ns, bin, "drops", "--json", "--interval", "1s", "--count", "4")
+	lines, moved := dropsNoPorts(t, cmd, func() {
+		send := exec.Command("ip", "netns", "exec", ns, "/usr/bin/python3", "-c",
+			"import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor i in range(20): s.sendto(b'x',('127.0.0.1',9))")
+		if b, err := send.CombinedOutput(); err != nil {
+			t.Fatalf("send: %v: %s", err, b)
+		}
+	})
+	if len(lines) != 4 {
+		t.Fatalf("want 4 JSON lines, got %d:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+	if moved != 20 {
+		t.Errorf("Udp NoPorts moved by %d over the samples, want 20:\n%s", moved, strings.Join(lines, "\n"))
+	}
+}
+
+// dropsNoPorts runs cmd, a `netlens drops --json --interval 1s --count
+// N` reading a namespace, calls send once its first sample is out, and
+// returns its JSON lines and how far Udp NoPorts moved over them (each
+// time at the transport layer). The baseline is then read before send,
+// and send has N-1 intervals to land before the last sample whatever the
+// load: a fixed wait after the start (1.5 s) could end before the
+// baseline of a slow start, or leave a slow sender after the last
+// sample.
+func dropsNoPorts(t *testing.T, cmd *exec.Cmd, send func()) (lines []string, moved uint64) {
+	t.Helper()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond)
-	send := exec.Command("ip", "netns", "exec", ns, "/usr/bin/python3", "-c",
-		"import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor i in range(20): s.sendto(b'x',('127.0.0.1',9))")
-	if b, err := send.CombinedOutput(); err != nil {
-		t.Fatalf("send: %v: %s", err, b)
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		if lines = append(lines, sc.Text()); len(lines) == 1 {
+			send()
+		}
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("drops: %v: %s", err, errOut.String())
-	}
-	var moved uint64
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 3 {
-		t.Fatalf("want 3 JSON lines, got %d:\n%s", len(lines), out.String())
 	}
 	for _, line := range lines {
 		var s struct {
@@ -440,9 +466,7 @@ func TestIntegrationDropsCommand(t *testing.T) {
 			}
 		}
 	}
-	if moved != 20 {
-		t.Errorf("Udp NoPorts moved by %d over the samples, want 20:\n%s", moved, out.String())
-	}
+	return lines, moved
 }
 
 // TestDropsInterrupted: Ctrl-C before the first sample is a normal end of

@@ -188,13 +188,29 @@ func TestIntegrationPrometheusScrapesServe(t *testing.T) {
 
 	sendUDP(t, ns, 500, 9)
 
+	// serve reads the counters every 250 ms, sendUDP's burst takes some
+	// milliseconds (more on a loaded machine): a read inside it exposes
+	// part of the 500 until the next read, and a scrape then may take
+	// it. So wait for a scrape with all of them; more is a failure.
 	var v1 float64
-	wait("a scrape that sees the datagrams", func() bool {
+	var seen []float64
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(250 * time.Millisecond) {
 		v1 = mustQuery(t, ns, prom, series)
-		return v1 != v0
-	})
+		if len(seen) == 0 || seen[len(seen)-1] != v1 {
+			seen = append(seen, v1)
+		}
+		if v1-v0 >= 500 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no scrape with the 500 datagrams in 60 s: NoPorts from %v, values scraped %v", v0, seen)
+		}
+	}
 	if v1-v0 != 500 {
-		t.Fatalf("raw counter delta %v, want 500 (from %v to %v)", v1-v0, v0, v1)
+		t.Fatalf("raw counter delta %v, want 500 (from %v to %v; values scraped %v)", v1-v0, v0, v1, seen)
+	}
+	if slices.ContainsFunc(seen, func(v float64) bool { return v > v0 && v < v0+500 }) {
+		t.Logf("a scrape took the counter in the middle of the burst: values scraped %v", seen)
 	}
 	// The scrape that follows changes nothing.
 	last := mustQuery(t, ns, prom, "timestamp("+series+")")

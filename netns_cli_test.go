@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -221,34 +220,12 @@ for i in range(300):
 	// drops: the namespace's Udp NoPorts moves by the datagrams sent
 	// inside it (the host's is left alone by this test).
 	traffic.Wait()
-	drops := exec.Command(netlensBinary(t), "--netns", ns, "drops", "--json", "--interval", "1s", "--count", "2")
-	var dout bytes.Buffer
-	drops.Stdout = &dout
-	if err := drops.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(1500 * time.Millisecond)
-	run("/usr/bin/python3", "-c", "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor i in range(20): s.sendto(b'x',('127.0.0.1',9))")
-	if err := drops.Wait(); err != nil {
-		t.Fatalf("drops --netns: %v", err)
-	}
-	var moved uint64
-	for _, line := range strings.Split(strings.TrimSpace(dout.String()), "\n") {
-		var smp struct {
-			Counters []struct {
-				Group, Name string
-				Delta       uint64
-			}
-		}
-		json.Unmarshal([]byte(line), &smp)
-		for _, c := range smp.Counters {
-			if c.Group == "Udp" && c.Name == "NoPorts" {
-				moved += c.Delta
-			}
-		}
-	}
+	drops := exec.Command(netlensBinary(t), "--netns", ns, "drops", "--json", "--interval", "1s", "--count", "4")
+	lines, moved := dropsNoPorts(t, drops, func() {
+		run("/usr/bin/python3", "-c", "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor i in range(20): s.sendto(b'x',('127.0.0.1',9))")
+	})
 	if moved != 20 {
-		t.Errorf("drops --netns: Udp NoPorts moved by %d, want 20:\n%s", moved, dout.String())
+		t.Errorf("drops --netns: Udp NoPorts moved by %d, want 20:\n%s", moved, strings.Join(lines, "\n"))
 	}
 	out, stderr, code = runNetlens(t, "--netns", ns, "rules", "list", "--filter-backend", "nft")
 	if code != 0 {

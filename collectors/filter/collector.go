@@ -158,6 +158,13 @@ func (c *Collector) publish(pub collectors.Publisher) error {
 	// Reading never writes: an overdue change is reported (Note), and
 	// reverted only by the control side (control/filter.RecoverLoop,
 	// `netlens rules`).
+	//
+	// The backend's own pending changes are read before the rules: a
+	// change reverted between the two reads is then published still
+	// pending beside the rules as they were, or gone with the rules put
+	// back, never gone beside the rules it left (the TUI said REVERTED
+	// with the reverted rule still in its table).
+	own := rules.BackendPending(c.b)
 	rs, err := c.b.List()
 	if err != nil {
 		return err
@@ -193,7 +200,7 @@ func (c *Collector) publish(pub collectors.Publisher) error {
 	c.mu.Unlock()
 	st := model.RulesState{
 		Backend: c.b.Name(), ReadOnly: c.b.ReadOnly(), At: now,
-		Rules: rs, Hooks: hooks, Pending: rules.PendingChanges(c.b, rs), Events: rules.Events(c.b),
+		Rules: rs, Hooks: hooks, Pending: rules.MergePending(own, rs), Events: rules.Events(c.b),
 	}
 	c.mu.Lock()
 	c.overdue = rules.OverdueNote(rules.Overdue(&st, now))

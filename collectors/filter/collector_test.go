@@ -61,3 +61,48 @@ func TestLastHitSeen(t *testing.T) {
 	step(6, 9, t0.Add(2*time.Second), kmodHit) // moved
 	step(6, 9, t0.Add(2*time.Second), kmodHit) // stays
 }
+
+// revertingSource is a fakeSource with a pending change (Pendinger, as
+// the nft backend) that is reverted, its rule gone with it, as soon as
+// a List has read the rules: the revert lands between the reads of one
+// publish.
+type revertingSource struct {
+	fakeSource
+	txn uint32
+	at  time.Time
+}
+
+func (r *revertingSource) Pending() (uint32, time.Time, bool) { return r.txn, r.at, r.txn != 0 }
+
+func (r *revertingSource) List() ([]model.Rule, error) {
+	rs, err := r.fakeSource.List()
+	r.rules, r.txn = nil, 0 // the revert helper puts back the rules as they were
+	return rs, err
+}
+
+// TestRevertBetweenReadsStaysPending: a pending change reverted while a
+// publish reads the rules is published still pending with the rule it
+// left, and gone together with that rule at the next publish; never
+// gone with its rule still listed (which the TUI showed as REVERTED
+// beside the rule still on).
+func TestRevertBetweenReadsStaysPending(t *testing.T) {
+	at := time.Date(2026, 12, 5, 0, 30, 0, 0, time.UTC)
+	// A pending add: the rule carries nothing, as when the state file is
+	// read after the rules.
+	src := &revertingSource{fakeSource: fakeSource{rules: []model.Rule{{ID: 1, Packets: 3}}}, txn: 7, at: at}
+	c := New(src)
+	defer c.Close()
+	pub := &lastRules{}
+	if err := c.Collect(context.Background(), pub); err != nil {
+		t.Fatal(err)
+	}
+	if len(pub.st.Rules) != 1 || len(pub.st.Pending) != 1 || pub.st.Pending[0] != (model.PendingChange{Txn: 7, RevertAt: at}) {
+		t.Fatalf("reverted while read: rules %+v, pending %+v; want the rule, still pending", pub.st.Rules, pub.st.Pending)
+	}
+	if err := c.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if len(pub.st.Rules) != 0 || len(pub.st.Pending) != 0 {
+		t.Fatalf("after the revert: rules %+v, pending %+v; want neither", pub.st.Rules, pub.st.Pending)
+	}
+}

@@ -108,6 +108,11 @@ func TestIntegrationDiscover(t *testing.T) {
 	os.WriteFile(filepath.Join(state, "docker", tn.dockerID, "config.v2.json"), []byte(`{"ID":"`+tn.dockerID+`","Name":"/web-1"}`), 0o644)
 	os.MkdirAll(filepath.Join(state, "pods", "prod_api-7f9c_"+tn.podUID), 0o755)
 
+	// lsns is read before and after Discover: other packages' tests make
+	// and remove namespaces at any moment, and only those lsns lists
+	// both times, held by the same process, were there for all of
+	// Discover's walk.
+	lsBefore := lsns(t)
 	res, err := Discover(Options{Details: true, State: &StateFiles{DockerContainers: filepath.Join(state, "docker"), PodLogs: filepath.Join(state, "pods")}})
 	if err != nil {
 		t.Fatal(err)
@@ -187,15 +192,23 @@ func TestIntegrationDiscover(t *testing.T) {
 			t.Errorf("net:[%d] (%s) is marked Host too", n.Inode, n.Label())
 		}
 	}
-	// Every namespace lsns lists is discovered (lsns may list namespaces
-	// made or gone between the two reads: only those that exist in both
-	// are compared).
-	for ino := range ls {
-		if n := res.Find(ino); n == nil {
-			if _, err := os.Stat(fmt.Sprintf("/proc/%d/ns/net", *ls[ino].PID)); err == nil {
-				t.Errorf("lsns lists net:[%d] (pid %v), netlens does not", ino, *ls[ino].PID)
-			}
+	// Every namespace lsns lists before and after Discover, held by the
+	// same process both times, is discovered: one made during the walk
+	// (or after it, before the second lsns) may or may not be, one gone
+	// is not.
+	compared := 0
+	for ino, e := range ls {
+		b, ok := lsBefore[ino]
+		if !ok || e.PID == nil || b.PID == nil || *e.PID != *b.PID {
+			continue
 		}
+		compared++
+		if n := res.Find(ino); n == nil {
+			t.Errorf("lsns lists net:[%d] (pid %d) before and after Discover, netlens does not", ino, *e.PID)
+		}
+	}
+	if compared < 3 {
+		t.Errorf("only %d namespaces listed by lsns before and after Discover: the host's and the two test processes' at least", compared)
 	}
 }
 

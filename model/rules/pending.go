@@ -25,6 +25,29 @@ type PendingLister interface {
 // rules, and b's own when b (a backend) is a Pendinger or a
 // PendingLister.
 func PendingChanges(b any, rules []model.Rule) []model.PendingChange {
+	return MergePending(BackendPending(b), rules)
+}
+
+// BackendPending returns b's own pending changes when b (a backend) is a
+// Pendinger or a PendingLister. A reader that reads them before the
+// rules (MergePending) never sees a change gone with the rules it left:
+// a change reverted between the two reads is seen still pending.
+func BackendPending(b any) []model.PendingChange {
+	var out []model.PendingChange
+	if p, ok := b.(Pendinger); ok {
+		if txn, at, ok := p.Pending(); ok {
+			out = append(out, model.PendingChange{Txn: txn, RevertAt: at})
+		}
+	}
+	if p, ok := b.(PendingLister); ok {
+		out = append(out, p.PendingList()...)
+	}
+	return out
+}
+
+// MergePending returns the changes of rules and own (BackendPending),
+// each transaction once (the first seen, rules first), by transaction.
+func MergePending(own []model.PendingChange, rules []model.Rule) []model.PendingChange {
 	var out []model.PendingChange
 	add := func(txn uint32, at time.Time) {
 		if !slices.ContainsFunc(out, func(p model.PendingChange) bool { return p.Txn == txn }) {
@@ -36,15 +59,8 @@ func PendingChanges(b any, rules []model.Rule) []model.PendingChange {
 			add(r.PendingTxn, r.RevertAt)
 		}
 	}
-	if p, ok := b.(Pendinger); ok {
-		if txn, at, ok := p.Pending(); ok {
-			add(txn, at)
-		}
-	}
-	if p, ok := b.(PendingLister); ok {
-		for _, pc := range p.PendingList() {
-			add(pc.Txn, pc.RevertAt)
-		}
+	for _, pc := range own {
+		add(pc.Txn, pc.RevertAt)
 	}
 	slices.SortFunc(out, func(a, b model.PendingChange) int { return cmp.Compare(a.Txn, b.Txn) })
 	return out

@@ -253,12 +253,16 @@ func group(copies []copyRule) []model.Rule {
 // List returns the rules in evaluation order, with their counters and the
 // pending revert deadline of a change not yet confirmed.
 func (b *Backend) List() ([]model.Rule, error) {
+	// The pending change is read before the rules: one reverted between
+	// the two reads is then seen pending on the rules it left, or gone
+	// with the rules put back, never gone beside the rules it left.
+	st, perr := b.pendingView()
 	copies, err := b.readCopies()
 	if err != nil {
 		return nil, err
 	}
 	rules := group(copies)
-	if st, err := b.pending(); err == nil && st != nil {
+	if perr == nil && st != nil {
 		for i := range rules {
 			if slices.Contains(st.Changed, rules[i].ID) {
 				rules[i].PendingTxn, rules[i].RevertAt = st.Txn, st.Deadline

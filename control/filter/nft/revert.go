@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"netlens/collectors"
 	"netlens/internal/atomicfile"
 	"netlens/internal/reverthelper"
@@ -112,6 +114,47 @@ func (b *Backend) pending() (*revertState, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// claimedSuffix names a claimed state file: path+claimedSuffix is the
+// state file a reverting process renamed away (claimAndRestore), kept
+// until the rules are put back.
+const claimedSuffix = ".reverting"
+
+// claimFresh is how long a claimed state file still counts as its
+// change pending for readers (pendingView): a revert takes milliseconds;
+// a claimed file older than this is one whose claimer died.
+const claimFresh = 10 * time.Second
+
+// pendingView is the pending change as readers (List, Pending) report
+// it: the state file's, or, while its revert is under way, the claimed
+// file's. The state file is claimed before the rules are put back, so a
+// reader between the two would otherwise see the change's rules with no
+// change pending (the TUI said REVERTED beside the rule still on).
+func (b *Backend) pendingView() (*revertState, error) {
+	st, err := b.pending()
+	if err != nil || st != nil {
+		return st, err
+	}
+	path, err := b.statePath()
+	if err != nil {
+		return nil, err
+	}
+	return claimedState(path+claimedSuffix, time.Now()), nil
+}
+
+// claimedState returns the state in the claimed file at path when it
+// was claimed (renamed: its ctime) within claimFresh of now, else nil.
+func claimedState(path string, now time.Time) *revertState {
+	var fst unix.Stat_t
+	if err := unix.Stat(path, &fst); err != nil || now.Sub(time.Unix(fst.Ctim.Unix())) > claimFresh {
+		return nil
+	}
+	st, err := readState(path)
+	if err != nil {
+		return nil
+	}
+	return st
 }
 
 // writeFileAtomic writes a state file (0600, in a 0700 directory made if
@@ -272,7 +315,7 @@ const (
 // read-only. Every outcome is logged with logf. It reports whether it
 // reverted.
 func (b *Backend) claimAndRestore(path string, st *revertState, logf func(model.RulesEvent), done string) (bool, error) {
-	claimed := path + ".reverting"
+	claimed := path + claimedSuffix
 	var claimErr error
 	for try := 1; try <= claimTries; try++ {
 		claimErr = os.Rename(path, claimed)
@@ -354,7 +397,7 @@ func (b *Backend) restore(prev []model.Rule, policies *[]policyKey) error {
 // Pending returns the change waiting for a confirm in the namespace, if
 // any (a pending delete shows in no rule).
 func (b *Backend) Pending() (txn uint32, revertAt time.Time, ok bool) {
-	st, err := b.pending()
+	st, err := b.pendingView()
 	if err != nil || st == nil {
 		return 0, time.Time{}, false
 	}

@@ -30,7 +30,9 @@ func (b *Backend) Watch(ctx context.Context, changed func()) error {
 		}
 	}()
 	path, _ := b.statePath()
-	lastState := stateStamp(path)
+	// The claimed file too: its removal ends a revert (pendingView).
+	stamp := func() string { return stateStamp(path) + "|" + stateStamp(path+claimedSuffix) }
+	lastState := stamp()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -48,7 +50,7 @@ func (b *Backend) Watch(ctx context.Context, changed func()) error {
 				changed()
 			}
 		case <-tick.C:
-			if s := stateStamp(path); s != lastState {
+			if s := stamp(); s != lastState {
 				lastState = s
 				changed()
 			}
