@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"netlens/collectors"
@@ -29,6 +30,10 @@ var (
 	ErrNotRunning = errors.New("no capture runs")
 	// ErrLimit: a request without a limit, or one out of range.
 	ErrLimit = errors.New("capture limit")
+	// ErrClosed: Close was called while Start was opening the capture
+	// (a namespace switch, netlens quitting): it is not started, as it
+	// would read the namespace being left.
+	ErrClosed = errors.New("the capture was stopped while it started (the namespace changed): start it again")
 )
 
 // Control starts and stops one capture at a time and publishes its
@@ -41,6 +46,9 @@ type Control struct {
 	pub      collectors.Publisher
 	netns    func() (int, func())
 	interval time.Duration
+	// closes counts the calls to Close: Start gives up when one came
+	// between its asking netns and its taking mu.
+	closes atomic.Uint64
 
 	mu   sync.Mutex
 	cur  *capcol.Collector // the last capture started (running or not)
@@ -128,11 +136,17 @@ func (c *Control) Start(req model.CaptureRequest) error {
 		return err
 	}
 	// Asked before taking the lock: a namespace switch holds its own lock
-	// while it stops the capture (Close). Held until the ring is open.
+	// while it stops the capture (Close). Held until the ring is open. A
+	// Close in between (a switch done meanwhile found nothing to stop)
+	// means ns is the namespace left: no capture is opened in it.
+	closes := c.closes.Load()
 	ns, release := c.netns()
 	defer release()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closes.Load() != closes {
+		return ErrClosed
+	}
 	if c.runningLocked() {
 		return ErrRunning
 	}
@@ -212,9 +226,11 @@ func (c *Control) runningLocked() bool {
 	}
 }
 
-// Close stops a running capture (netlens quits). It is safe to call when
-// none runs.
+// Close stops a running capture (netlens quits, the TUI switches to
+// another namespace), and a Start under way (ErrClosed). It is safe to
+// call when none runs.
 func (c *Control) Close() error {
+	c.closes.Add(1)
 	if err := c.Stop(); err != nil && !errors.Is(err, ErrNotRunning) {
 		return err
 	}

@@ -14,6 +14,27 @@ import (
 	"netlens/model"
 )
 
+// TestStartClosedMeanwhile: a Close between Start's asking for the
+// namespace and its opening the capture (a switch away from that
+// namespace, which found no capture to stop) makes Start give up: the
+// capture would read the namespace being left, under the new one's name.
+func TestStartClosedMeanwhile(t *testing.T) {
+	var c *Control
+	held, released := 0, 0
+	c = New(&lastCapture{}, func() (int, func()) {
+		held++
+		_ = c.Close() // the switch, while Start holds the old namespace
+		return 0, func() { released++ }
+	}, time.Second)
+	err := c.Start(model.CaptureRequest{Interface: "lo", Count: 1})
+	if !errors.Is(err, ErrClosed) {
+		t.Fatalf("Start: %v, want ErrClosed", err)
+	}
+	if c.Running() || held != 1 || released != 1 {
+		t.Errorf("running %v, namespace held %d and released %d times, want not running, 1 and 1", c.Running(), held, released)
+	}
+}
+
 func TestCheckRequest(t *testing.T) {
 	tests := []struct {
 		name string
