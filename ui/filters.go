@@ -148,6 +148,21 @@ func (p *filtersPage) ClosePane() bool {
 	return p.listBase.ClosePane()
 }
 
+// namespaceSwitched closes the packet log open when the TUI moved to
+// another namespace: it streams a rule of the namespace left, which the
+// tab no longer shows. It reports whether one was open.
+func (p *filtersPage) namespaceSwitched() bool {
+	if p.log == nil {
+		return false
+	}
+	p.log.close()
+	p.log = nil
+	if p.mode == modeLog {
+		p.mode = modeRules
+	}
+	return true
+}
+
 // Sync implements page.
 func (p *filtersPage) Sync() {
 	if p.fresh() {

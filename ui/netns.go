@@ -132,7 +132,13 @@ func (a *App) updateNetNS(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.err != nil {
 			a.setStatus("namespace "+msg.label+": "+oneLine(msg.err.Error()), true)
 		} else {
-			a.setStatus("now reading namespace "+msg.label, false)
+			status := "now reading namespace " + msg.label
+			for _, pg := range a.pages {
+				if fp, ok := pg.(*filtersPage); ok && fp.namespaceSwitched() {
+					status += " (the packet log of the namespace left is closed)"
+				}
+			}
+			a.setStatus(status, false)
 		}
 	}
 	return a, nil

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -66,6 +67,50 @@ func testPacketLog(t *testing.T, backend string) {
 	runKeys(t, a, "esc")
 	if s := screen(a); strings.Contains(s, "packet log of rule") || !strings.Contains(s, "rules, ") {
 		t.Errorf("esc does not go back to the rules:\n%s", s)
+	}
+}
+
+// blockingPacketLog streams nothing until its context ends, which it
+// reports on done.
+type blockingPacketLog struct{ done chan struct{} }
+
+func (f *blockingPacketLog) PacketLog(ctx context.Context, id uint32, fn func(model.LoggedPacket), lost func()) error {
+	<-ctx.Done()
+	close(f.done)
+	return ctx.Err()
+}
+
+// TestFiltersPacketLogClosedOnSwitch: a namespace switch closes the
+// packet log open in the Filters tab (it streams a rule of the namespace
+// left) and says so; a switch that failed leaves it open.
+func TestFiltersPacketLogClosedOnSwitch(t *testing.T) {
+	store := rulesStore()
+	store.Publish(model.RulesUpdate{State: model.RulesState{Backend: "nft", At: t0.Add(9 * time.Second), Rules: fixtureRules()}})
+	fl := &blockingPacketLog{done: make(chan struct{})}
+	a := newTestApp(t, store, Options{Controls: Controls{Filters: &fakeFilters{}, PacketLog: fl}}, 120, 40)
+	runKeys(t, a, "4")
+	// Enter opens the log; its command, which waits for the stream's
+	// next event, would wait until the stream ends: not run.
+	a.Update(press("enter"))
+	if s := screen(a); !strings.Contains(s, "packet log of rule 1") {
+		t.Fatalf("no packet log open:\n%s", s)
+	}
+	run(t, a, netnsSwitchedMsg{label: "nl-other", err: errors.New("no such namespace")})
+	if s := screen(a); !strings.Contains(s, "packet log of rule 1") {
+		t.Fatalf("a failed switch closed the packet log:\n%s", s)
+	}
+	run(t, a, netnsSwitchedMsg{label: "nl-other"})
+	select {
+	case <-fl.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the packet log's stream was not cancelled by the switch")
+	}
+	s := screen(a)
+	if strings.Contains(s, "packet log of rule") || !strings.Contains(s, "rules, ") {
+		t.Errorf("the packet log still shows after the switch:\n%s", s)
+	}
+	if !strings.Contains(s, "packet log of the namespace left is closed") {
+		t.Errorf("the status does not say the packet log closed:\n%s", s)
 	}
 }
 
