@@ -145,12 +145,7 @@ func TestRateTrackerOrderChanges(t *testing.T) {
 // its own, and none is shared across updates.
 func TestRateTrackerCountersOnly(t *testing.T) {
 	const n = 6
-	socks := make([]model.Socket, n)
-	cnt := make([]tcpCounters, n)
-	for i := range socks {
-		socks[i] = model.Socket{Proto: model.ProtoTCP, State: model.StateEstablished, Cookie: uint64(i + 1)}
-		cnt[i] = tcpCounters{ok: true, acked: 1000, received: 500}
-	}
+	socks, cnt := connections(n, tcpCounters{ok: true, acked: 1000, received: 500})
 	cnt[4].ok = false // no counters: no rate
 	var r rateTracker
 	r.update(socks, cnt, time.Second)
@@ -197,12 +192,7 @@ func TestRateTrackerCountersOnly(t *testing.T) {
 // not those without a cookie), instead of growing it socket by socket.
 func TestRateTrackerSizedAtFirstUpdate(t *testing.T) {
 	const n = 1000
-	var socks []model.Socket
-	var cnt []tcpCounters
-	for i := range n {
-		socks = append(socks, model.Socket{Proto: model.ProtoTCP, State: model.StateEstablished, Cookie: uint64(i + 1)})
-		cnt = append(cnt, tcpCounters{ok: true})
-	}
+	socks, cnt := connections(n, tcpCounters{ok: true})
 	socks = append(socks, model.Socket{Proto: model.ProtoTCP, State: model.StateListen, Cookie: 5000},
 		model.Socket{Proto: model.ProtoUDP, Cookie: 5001}, model.Socket{Proto: model.ProtoTCP, State: model.StateEstablished})
 	cnt = append(cnt, tcpCounters{ok: true}, tcpCounters{ok: true}, tcpCounters{ok: true})
@@ -221,10 +211,7 @@ func TestRateTrackerSizedAtFirstUpdate(t *testing.T) {
 // TestRateTrackerNothingToRate: without counters (--no-tcp-info, or
 // TIME-WAIT sockets) the first update allocates no slots.
 func TestRateTrackerNothingToRate(t *testing.T) {
-	socks := make([]model.Socket, 1000)
-	for i := range socks {
-		socks[i] = model.Socket{Proto: model.ProtoTCP, State: model.StateEstablished, Cookie: uint64(i + 1)}
-	}
+	socks, _ := connections(1000, tcpCounters{})
 	var r rateTracker
 	r.update(socks, nil, time.Second)
 	if cap(r.slots) != 0 {
@@ -237,11 +224,7 @@ func TestRateTrackerNothingToRate(t *testing.T) {
 // update that has them.
 func TestRateTrackerSizedWhenCountersCome(t *testing.T) {
 	const n = 500
-	socks := make([]model.Socket, n)
-	cnt := make([]tcpCounters, n)
-	for i := range socks {
-		socks[i] = model.Socket{Proto: model.ProtoTCP, State: model.StateEstablished, Cookie: uint64(i + 1)}
-	}
+	socks, cnt := connections(n, tcpCounters{})
 	var r rateTracker
 	r.update(socks, nil, time.Second)
 	for i := range cnt {
@@ -255,4 +238,16 @@ func TestRateTrackerSizedWhenCountersCome(t *testing.T) {
 	if socks[0].Rate == nil || !socks[0].Rate.Known {
 		t.Errorf("no rate at the third update: %v", socks[0].Rate)
 	}
+}
+
+// connections returns n established TCP sockets with cookies 1..n and
+// their counters, each c.
+func connections(n int, c tcpCounters) ([]model.Socket, []tcpCounters) {
+	socks := make([]model.Socket, n)
+	cnt := make([]tcpCounters, n)
+	for i := range socks {
+		socks[i] = model.Socket{Proto: model.ProtoTCP, State: model.StateEstablished, Cookie: uint64(i + 1)}
+		cnt[i] = c
+	}
+	return socks, cnt
 }
