@@ -16,7 +16,9 @@ import (
 // the attributes the collector asks for (INET_DIAG_INFO, INET_DIAG_CONG,
 // INET_DIAG_SKMEMINFO) and with INET_DIAG_SKMEMINFO alone, plus the rate
 // tracker's pass over the result; and the same sockets with tcp_info
-// through the TCP iterator (bpf/tcpiter.c), decoded into the same values. It opens 2000 loopback connections
+// through the TCP iterator (bpf/tcpiter.c), decoded into the same values,
+// and through the counters-only iterator the TUI reads (queues and the
+// counters rates need). It opens 2000 loopback connections
 // unless $NETLENS_BENCH_SOCKETS=namespace, which benchmarks the sockets
 // the namespace already holds (collectors/sockets/bench/run.sh runs it
 // so, at 10k and 100k sockets).
@@ -30,11 +32,14 @@ func BenchmarkDumpTCPInfo(b *testing.B) {
 		ext   func(ipProto) uint8
 		rates bool
 		iter  bool
+		// counters: the counters-only iterator (Options.TCPCountersOnly)
+		counters bool
 	}{
-		{"tcp_info=with", extensions, false, false},
-		{"tcp_info=without", memInfoOnly, false, false},
-		{"tcp_info=with+rates", extensions, true, false},
-		{"tcp_info=iter", nil, false, true},
+		{"tcp_info=with", extensions, false, false, false},
+		{"tcp_info=without", memInfoOnly, false, false, false},
+		{"tcp_info=with+rates", extensions, true, false, false},
+		{"tcp_info=iter", nil, false, true, false},
+		{"tcp_info=iter-counters", nil, false, true, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			d, err := dialDiag(0)
@@ -45,18 +50,26 @@ func BenchmarkDumpTCPInfo(b *testing.B) {
 			d.ext = bc.ext
 			var it *tcpIter
 			if bc.iter {
-				if it, err = newTCPIter(false); err != nil {
+				if it, err = newTCPIter(bc.counters); err != nil {
 					b.Fatal(err)
 				}
 				defer it.close()
 			}
 			var out []model.Socket
+			var cnt []tcpCounters
 			var r rateTracker
 			var clock int64
 			b.ReportAllocs()
 			cpu0 := processCPU(b)
 			for b.Loop() {
 				out = out[:0]
+				if it != nil && bc.counters {
+					cnt = cnt[:0]
+					if out, err = it.read(ctx, 0, d.names, nil, &cnt, false, out); err != nil {
+						b.Fatal(err)
+					}
+					continue
+				}
 				if it != nil {
 					if out, err = it.read(ctx, 0, d.names, nil, nil, true, out); err != nil {
 						b.Fatal(err)
