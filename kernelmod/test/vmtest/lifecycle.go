@@ -17,15 +17,6 @@ import (
 // hooks, rules drop and count, a revert is pending, a subscriber listens
 // and another namespace holds rules; then loads it again.
 func checkRmmodTraffic() error {
-	// the open TCG soft lockup of unhooking during an unload under traffic
-	// (docs/kernelmod.md; seen here once, Dec 3): pin the hook static
-	// keys as rmmod-flood does, so this tests what netlens frees and when
-	if *pinHooks {
-		if err := nftHookTable(true); err != nil {
-			return fmt.Errorf("pin the hook static keys: %w", err)
-		}
-		defer nftHookTable(false)
-	}
 	c, err := dial()
 	if err != nil {
 		return err
@@ -248,12 +239,6 @@ func checkRmmodFlood() error {
 		if err := unloadModule(); err != nil {
 			return err
 		}
-	}
-	if *pinHooks {
-		if err := nftHookTable(true); err != nil {
-			return fmt.Errorf("pin the hook static keys: %w", err)
-		}
-		defer nftHookTable(false)
 	}
 	a, _, cleanup, err := floodTopology()
 	if err != nil {
