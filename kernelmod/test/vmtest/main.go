@@ -18,7 +18,7 @@ var (
 	runBench   = flag.Bool("bench", false, "measure the per-packet cost table instead of running the checks")
 	unprivMode = flag.Bool("unpriv", false, "internal: run the unprivileged half of the permission check")
 	only       = flag.String("only", "", "run only the checks whose name matches this regular expression")
-	pinHooks   = flag.Bool("pin-hooks", true, "before the first check, add an nftables table with base chains on all hooks and keep it, so no hook static key flips during the run (false: the open TCG soft lockup, docs/kernelmod.md)")
+	pinHooks   = flag.Bool("pin-hooks", true, "before the first check (not with -bench, not for experiments), add an nftables table with base chains on all hooks and keep it, so no hook static key flips during the run (false: the open TCG soft lockup, docs/kernelmod.md)")
 	scaleRules = flag.Int("scale-rules", 100000, "rules per shape of the scale benchmark")
 	floodRules = flag.Bool("flood-rules", true, "rmmod-flood: make rules each cycle (false: load/unload only; with no rule the module registers no hook, the lockup experiment of docs/kernelmod.md)")
 	stressN    = flag.Int("stress-cycles", 30, "load/unload cycles of the rmmod-flood check (30 in make test, 500 in make bench)")
@@ -42,10 +42,6 @@ type check struct {
 	name string
 	fn   func() error
 }
-
-// flipExperiments need the hook static keys to flip: they run unpinned,
-// alone (-only), and refuse to run once a check has pinned the keys.
-var flipExperiments = map[string]bool{"nft-toggle-flood": true, "hookonly-flood": true}
 
 // experiments run only when -only names them.
 var experiments = map[string]bool{"nft-toggle-flood": true, "hookonly-flood": true,
@@ -82,7 +78,9 @@ func main() {
 			continue
 		}
 		ran++
-		if *pinHooks && !flipExperiments[c.name] {
+		// the checks only: -bench compares per-packet costs with
+		// nftables', and the experiments measure or flip the keys
+		if *pinHooks && !*runBench && !experiments[c.name] {
 			if err := pinHookKeys(); err != nil {
 				failed++
 				fmt.Printf("=== RUN %s\n--- FAIL: %s: %v\n", c.name, c.name, err)

@@ -18,7 +18,8 @@ import (
 var hookKeysPinned bool
 
 // pinHookKeys adds the nftHookTable once, before the first check (main,
-// with -pin-hooks), and never removes it. Any flip of the keys while a
+// with -pin-hooks; not for -bench or the experiments, which run unpinned
+// as before), and never removes it. Any flip of the keys while a
 // packet passes a hook site is the open TCG soft lockup
 // (docs/kernelmod.md), and removing a pin flips them back: on Dec 5 CI
 // locked up when rmmod-under-traffic removed its own pin at its end, just
