@@ -17,6 +17,7 @@ import (
 	"netlens/collectors"
 	"netlens/collectors/all"
 	"netlens/collectors/capture"
+	"netlens/collectors/conntrack"
 	"netlens/collectors/droptrace"
 	filtercol "netlens/collectors/filter"
 	"netlens/collectors/netns"
@@ -63,7 +64,10 @@ type options struct {
 	// tcpCounters reads TCP sockets without their tcp_info, counters
 	// aside (the TUI: sockets.Options.TCPCountersOnly).
 	tcpCounters bool
-	ns          *netns.Handle // the namespace --netns opened (nil: our own)
+	// flowCounters says whether the TUI shows or records the flows'
+	// counters (conntrack.Config.Demand); nil outside the TUI.
+	flowCounters *conntrack.Demand
+	ns           *netns.Handle // the namespace --netns opened (nil: our own)
 }
 
 // config returns the collectors' configuration, opening the filter
@@ -71,7 +75,7 @@ type options struct {
 // exit 2); a backend asked for by name that is unavailable is an error
 // (exit 1) with the reason and how to load it.
 func (o options) config() (all.Config, error) {
-	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners, NoTCPInfo: o.noTCPInfo, TCPCountersOnly: o.tcpCounters, Once: o.once, NetNS: o.nsFD(), SocketOwners: o.owners, AllNamespaces: o.allNS, DropTraceAll: o.dropTraceAll, DropTraceSample: o.dropSample}
+	cfg := all.Config{Refresh: o.refresh, Owners: !o.noOwners, NoTCPInfo: o.noTCPInfo, TCPCountersOnly: o.tcpCounters, Once: o.once, NetNS: o.nsFD(), SocketOwners: o.owners, AllNamespaces: o.allNS, DropTraceAll: o.dropTraceAll, DropTraceSample: o.dropSample, FlowCounters: o.flowCounters}
 	drop, err := o.dropChoice()
 	if err != nil {
 		return cfg, err
@@ -406,6 +410,9 @@ func runTUI(ctx context.Context, o options) error {
 	// The table's sockets without tcp_info: the detail pane asks for the
 	// selected one's, a saved snapshot is filled (cli/tcpinfo.go).
 	o.tcpCounters = true
+	// The flows' counters are dumped while a view shows them or the
+	// recorder runs (the UI says which: Controls.FlowCounters).
+	o.flowCounters = new(conntrack.Demand)
 	sw, err := newNSSwitcher(ctx, o, store)
 	if err != nil {
 		return err
@@ -440,15 +447,22 @@ func runTUI(ctx context.Context, o options) error {
 			}
 			// Every TCP socket's tcp_info; without it, and saying so,
 			// when it cannot be read: the snapshot is not lost for it.
-			var fillErr error
+			var fillErr, flowErr error
+			fd, release := sw.holdNS()
 			if !o.noTCPInfo {
-				fd, release := sw.holdNS()
 				s, fillErr = withTCPInfo(ctx, fd, s)
-				release()
 			}
+			// The flows' counters as of now, not of the last dump (made
+			// only while a view shows them); as they were, and saying so,
+			// when the table cannot be read again.
+			s, flowErr = withFreshFlows(ctx, fd, s, time.Now())
+			release()
 			path, err := export.Save(o.snapshotDir, s)
 			if err == nil && fillErr != nil {
 				path += " (without tcp_info: " + fillErr.Error() + ")"
+			}
+			if err == nil && flowErr != nil {
+				path += " (flow counters as of " + s.Conntrack.LastDump.Format(time.TimeOnly) + ": " + flowErr.Error() + ")"
 			}
 			return path, err
 		},
@@ -462,6 +476,8 @@ func runTUI(ctx context.Context, o options) error {
 			NetNS:      sw,
 			Recorder:   tuiRecorder(ctx, recordSource(ctx, store, sw, o), o),
 			TCPInfo:    tcpControl(sw, o),
+			// The flows' counters are dumped while this says so.
+			FlowCounters: o.flowCounters,
 			// Always wired: without the tracer, S says it needs it.
 			DropSample: &sw.sample,
 		},

@@ -69,6 +69,10 @@ type App struct {
 
 	picker *nsPicker // the namespace picker's state while mode is inputPicker (netns.go)
 
+	// flowCounters is what Controls.FlowCounters was last told: 0 not
+	// yet, 1 not wanted, 2 wanted.
+	flowCounters int8
+
 	sub       <-chan struct{}
 	unsub     func()
 	done      chan struct{}
@@ -258,12 +262,39 @@ func (a *App) newSockets() bool {
 func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	a.same = false
 	m, cmd := a.update(msg)
+	a.tellFlowCounters()
 	// A page's timer runs on every tab (a pending filter change counts
 	// down in the header).
 	if t := a.tickCmds(); t != nil {
 		cmd = tea.Batch(cmd, t)
 	}
 	return m, cmd
+}
+
+// tellFlowCounters tells Controls.FlowCounters, when it changed, whether
+// the flows' counters are wanted: the Connections tab's Flows or Joined
+// view is the active one (the help or the picker over it counts, so that
+// a glance at the help does not stop the refresh), or the recorder runs.
+func (a *App) tellFlowCounters() {
+	ctl := a.opts.Controls.FlowCounters
+	if ctl == nil {
+		return
+	}
+	on := false
+	if cp, ok := a.pages[a.active].(*connsPage); ok {
+		on = cp.view == viewFlows || cp.view == viewJoined
+	}
+	if rc := a.opts.Controls.Recorder; !on && rc != nil {
+		on, _ = rc.Recording()
+	}
+	v := int8(1)
+	if on {
+		v = 2
+	}
+	if v != a.flowCounters {
+		a.flowCounters = v
+		ctl.Want(on)
+	}
 }
 
 // tickCmds are the pages' next ticks (nil when none needs one).

@@ -95,6 +95,20 @@ type Controls struct {
 	// Connections tab when the table has none (the TUI reads its sockets
 	// counters only); nil leaves the detail pane to the table's.
 	TCPInfo TCPInfoControl
+	// FlowCounters is told whether the flows' byte and packet counts are
+	// wanted (cli's conntrack.Demand); nil leaves them always refreshed.
+	FlowCounters FlowCountersControl
+}
+
+// FlowCountersControl is told whether anything on screen or being
+// recorded needs the conntrack flows' counters: the Connections tab's
+// Flows or Joined view is active, or the recorder runs. While nothing
+// does, the conntrack collector makes no periodic dump (events keep the
+// flows themselves current), the larger part of the TUI's CPU at
+// 100,000 flows. Want is called from Update on every change; it must be
+// quick and safe for concurrent use.
+type FlowCountersControl interface {
+	Want(on bool)
 }
 
 // TCPInfoControl reads one TCP socket's tcp_info now (cli's over

@@ -75,6 +75,10 @@ type Config struct {
 	// DropTraceSample turns on the eBPF tracer's sampled stream: one
 	// drop in DropTraceSample per CPU, with its headers (0: off).
 	DropTraceSample uint32
+	// FlowCounters, when set, says whether the flows' byte and packet
+	// counts are wanted (conntrack.Config.Demand): the TUI's, shared by
+	// the conntrack collectors of every namespace it visits.
+	FlowCounters *conntrack.Demand
 }
 
 // Collector names, for Config.Only and the UI's tab dependencies.
@@ -126,8 +130,11 @@ func Specs(cfg Config) ([]collectors.Spec, error) {
 	// monitor and the tracer aggregate per Collect: keep them at the
 	// refresh.
 	addDropSource(cfg, add)
-	// Conntrack: a dump at start and every 10 s, live events between.
-	add(Conntrack, func() collectors.Collector { return conntrack.New(conntrack.Config{NetNS: cfg.NetNS}) }, max(conntrack.DefaultInterval, cfg.Refresh))
+	// Conntrack: a dump at start and every 10 s (while the counters are
+	// wanted), live events between.
+	add(Conntrack, func() collectors.Collector {
+		return conntrack.New(conntrack.Config{NetNS: cfg.NetNS, Demand: cfg.FlowCounters})
+	}, max(conntrack.DefaultInterval, cfg.Refresh))
 	// IPsec SAs and policies: two dumps, a few hundred bytes per entry.
 	add(IPsec, func() collectors.Collector { return xfrm.New(xfrm.Options{NetNS: cfg.NetNS}) }, cfg.Refresh)
 	// The nftables ruleset outside netlens's table (read only): a few

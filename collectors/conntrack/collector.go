@@ -49,6 +49,14 @@ type Config struct {
 	// NoEvents turns the event listener off: the table is then only as
 	// fresh as the last dump.
 	NoEvents bool
+	// Demand, when set, says whether anyone looks at the flows' byte and
+	// packet counts (the TUI: while its Flows or Joined view is on screen
+	// or its recorder runs). While it says no, and events keep the table
+	// current, the periodic dump of every Refresh is not made: at 100,000
+	// entries it is a third of the TUI's CPU. The first dump, RequestDump
+	// and the re-dump after lost events are made all the same. nil: the
+	// counters are always wanted.
+	Demand *Demand
 	// NetNS is an open network namespace file to work in (0: the
 	// caller's).
 	NetNS int
@@ -161,7 +169,7 @@ func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error
 	// A dump runs on its own goroutine, so that a table too big to dump
 	// within ctx still gets dumped: Collect waits for it while ctx lasts,
 	// and a later Collect publishes what it found.
-	if c.dumping == nil && c.dumpDue(now) {
+	if c.dumping == nil && c.dumpDue(now, st.Events) {
 		done := make(chan struct{})
 		c.dumping = done
 		hint := int(st.Count + st.Count/8)
@@ -443,7 +451,7 @@ func (c *Collector) checkDrops() {
 }
 
 // dumpDue says whether Collect should dump now.
-func (c *Collector) dumpDue(now time.Time) bool {
+func (c *Collector) dumpDue(now time.Time, eventsOn bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.st.Dumps == 0 || c.requested.Load() {
@@ -453,8 +461,25 @@ func (c *Collector) dumpDue(now time.Time) bool {
 	if c.needResync {
 		return since >= max(time.Second, 10*c.st.DumpDuration)
 	}
+	// Only the counters would be refreshed: events keep the flows and
+	// their states current (the kernel sends them and the listener runs).
+	if c.cfg.Demand != nil && !c.cfg.Demand.Wanted() && eventsOn && c.listening {
+		return false
+	}
 	return since >= max(c.cfg.Refresh, 20*c.st.DumpDuration)
 }
+
+// Demand says whether the flows' byte and packet counts are wanted
+// (Config.Demand): one value shared by the collectors of every namespace
+// the TUI visits. The zero value wants them. Safe for concurrent use.
+type Demand struct{ idle atomic.Bool }
+
+// Want sets whether the counters are wanted. A collector whose counters
+// are older than its Refresh dumps at its next Collect after Want(true).
+func (d *Demand) Want(on bool) { d.idle.Store(!on) }
+
+// Wanted reports whether the counters are wanted.
+func (d *Demand) Wanted() bool { return !d.idle.Load() }
 
 // dump replaces the table with a fresh dump. Events that arrive during it
 // are queued and applied after it, in order, so the table ends current.

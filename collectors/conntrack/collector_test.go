@@ -351,7 +351,7 @@ func TestResyncAfterLossAndEventsDuringDump(t *testing.T) {
 		c.mu.Unlock()
 		return 0, nil
 	}
-	if !c.dumpDue(now) {
+	if !c.dumpDue(now, true) {
 		t.Fatal("no first dump")
 	}
 	if err := c.dump(context.Background(), 0); err != nil {
@@ -361,14 +361,14 @@ func TestResyncAfterLossAndEventsDuringDump(t *testing.T) {
 		t.Fatalf("first dump: %d flows, %+v", c.tab.len(), c.st)
 	}
 	now = now.Add(2 * time.Second)
-	if c.dumpDue(now) {
+	if c.dumpDue(now, true) {
 		t.Fatal("dump due before Refresh")
 	}
 	// Events were lost: a re-dump is due, not before a second has passed.
 	c.mu.Lock()
 	c.needResync = true
 	c.mu.Unlock()
-	if !c.dumpDue(now) || c.dumpDue(c.st.LastDump.Add(500*time.Millisecond)) {
+	if !c.dumpDue(now, true) || c.dumpDue(c.st.LastDump.Add(500*time.Millisecond), true) {
 		t.Fatal("re-dump not due after loss, or due too soon")
 	}
 	kernel = append(kernel, tcpFlow(3, 3000, 300))
@@ -387,7 +387,7 @@ func TestResyncAfterLossAndEventsDuringDump(t *testing.T) {
 		t.Errorf("stats after re-dump: %+v resync=%v", c.st, c.needResync)
 	}
 	c.RequestDump()
-	if !c.dumpDue(now) {
+	if !c.dumpDue(now, true) {
 		t.Error("RequestDump did not make a dump due")
 	}
 	// A failed dump keeps the table, applies the queued events and asks
@@ -404,6 +404,70 @@ func TestResyncAfterLossAndEventsDuringDump(t *testing.T) {
 	}
 	if c.tab.len() != 2 || !c.needResync {
 		t.Errorf("after a failed dump: %d flows, resync=%v", c.tab.len(), c.needResync)
+	}
+}
+
+// TestDemandSkipsCounterDumps: with Demand saying no, the periodic dump
+// (counters only) is not made while events keep the table; the first
+// dump, RequestDump, a re-dump after loss, and a table without events
+// (the sysctl off, or no listener) are dumped as before; Want(true)
+// makes a dump due at once when the counters are older than Refresh.
+func TestDemandSkipsCounterDumps(t *testing.T) {
+	now := t0
+	var d Demand
+	if !d.Wanted() {
+		t.Fatal("the zero Demand does not want the counters")
+	}
+	d.Want(false)
+	c := New(Config{Now: func() time.Time { return now }, Refresh: 10 * time.Second, Demand: &d})
+	c.fakeDump = func(ctx context.Context, now time.Time, start func(), fn func(*model.Flow)) (uint64, error) {
+		start()
+		f := tcpFlow(1, 1000, 100)
+		fn(&f)
+		return 0, nil
+	}
+	c.mu.Lock()
+	c.listening = true
+	c.mu.Unlock()
+	if !c.dumpDue(now, true) {
+		t.Fatal("no first dump while the counters are not wanted")
+	}
+	if err := c.dump(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Minute)
+	if c.dumpDue(now, true) {
+		t.Error("a counters-only dump is due while nobody wants the counters")
+	}
+	if !c.dumpDue(now, false) {
+		t.Error("no dump due with the events sysctl off: the table would go stale")
+	}
+	c.mu.Lock()
+	c.listening = false
+	c.mu.Unlock()
+	if !c.dumpDue(now, true) {
+		t.Error("no dump due without an event listener")
+	}
+	c.mu.Lock()
+	c.listening, c.needResync = true, true
+	c.mu.Unlock()
+	if !c.dumpDue(now, true) {
+		t.Error("no re-dump due after lost events")
+	}
+	c.mu.Lock()
+	c.needResync = false
+	c.mu.Unlock()
+	c.RequestDump()
+	if !c.dumpDue(now, true) {
+		t.Error("RequestDump did not make a dump due")
+	}
+	c.requested.Store(false)
+	d.Want(true)
+	if !c.dumpDue(now, true) {
+		t.Error("wanted again a minute after the last dump, and no dump due")
+	}
+	if c.dumpDue(c.st.LastDump.Add(5*time.Second), true) {
+		t.Error("wanted, and a dump due before Refresh")
 	}
 }
 

@@ -15,7 +15,9 @@
 //
 //   - A full dump runs on the first Collect, on RequestDump, every
 //     Config.Refresh (conntrack events carry no byte counts) and after
-//     events were lost. It is streamed and holds at most Config.MaxFlows
+//     events were lost. With Config.Demand (the TUI), the dump of every
+//     Refresh is made only while the counters are wanted, as long as
+//     events keep the table current. It is streamed and holds at most Config.MaxFlows
 //     flows (DefaultMaxFlows): past that, the flows with the most bytes.
 //     It runs on the collector's own goroutine and socket: Collect waits
 //     for it while its context lasts, and a dump that outlasts one run is

@@ -543,21 +543,8 @@ func TestIntegrationEventsNoSilentLoss(t *testing.T) {
 // ns as fast as it can (bounded by deadline) and returns how many it made.
 func shortFlowsOn(t *testing.T, ns *netns, port uint16, n int, deadline time.Duration) int {
 	t.Helper()
-	var ln net.Listener
-	ns.do(t, func() (err error) {
-		ln, err = net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(int(port)))
-		return err
-	})
+	ln := serveTCP(t, ns, "127.0.0.1:"+strconv.Itoa(int(port)), func(c net.Conn) { c.Close() })
 	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
 	var made atomic.Int64
 	stop := time.Now().Add(deadline)
 	var wg sync.WaitGroup
@@ -581,6 +568,27 @@ func shortFlowsOn(t *testing.T, ns *netns, port uint16, n int, deadline time.Dur
 	}
 	wg.Wait()
 	return int(made.Load())
+}
+
+// serveTCP listens on addr in ns and hands each connection accepted to
+// handle until the listener is closed.
+func serveTCP(t *testing.T, ns *netns, addr string, handle func(net.Conn)) net.Listener {
+	t.Helper()
+	var ln net.Listener
+	ns.do(t, func() (err error) {
+		ln, err = net.Listen("tcp", addr)
+		return err
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			handle(c)
+		}
+	}()
+	return ln
 }
 
 // settle collects until the listener has read every queued event and no
@@ -949,4 +957,93 @@ func TestIntegrationEmptyNamespaceSkipsWalk(t *testing.T) {
 		t.Fatalf("%d flows, want the 3 made", len(snap.Flows))
 	}
 	compareTable(t, ns, snap.Flows)
+}
+
+// TestIntegrationDemand: while Demand says the counters are not wanted,
+// no periodic dump is made, yet events keep the table equal to
+// `conntrack -L` (a new flow appears, its state moves); the counters stay
+// as of the first dump. Want(true) makes the next Collect dump, and the
+// counters are then conntrack's.
+func TestIntegrationDemand(t *testing.T) {
+	requireRoot(t)
+	ns := loopbackLab(t, "demand")
+	ns.run(t, "sysctl", "-qw", "net.netfilter.nf_conntrack_acct=1")
+	ln := serveTCP(t, ns, "127.0.0.1:0", func(c net.Conn) { go io.Copy(io.Discard, c) })
+	defer ln.Close()
+	dial := func() net.Conn {
+		var c net.Conn
+		ns.do(t, func() (err error) {
+			c, err = net.DialTimeout("tcp", ln.Addr().String(), time.Second)
+			return err
+		})
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	first := dial()
+	if _, err := first.Write(make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+
+	var d Demand
+	d.Want(false)
+	c := New(Config{NetNS: ns.fd(), Refresh: 200 * time.Millisecond, Demand: &d})
+	defer c.Close()
+	store := model.NewStore("h", "k", time.Now())
+	settle(t, c, store)
+	bytesOf := func(flows []model.Flow, port uint16) uint64 {
+		for _, f := range flows {
+			if f.ProtoNum == 6 && f.Orig.Src.Port() == port {
+				return f.OrigBytes
+			}
+		}
+		return 0
+	}
+	port := uint16(first.LocalAddr().(*net.TCPAddr).Port)
+	before := bytesOf(store.Snapshot().Flows, port)
+	if before == 0 {
+		t.Fatalf("the first dump has no counters for port %d: %+v", port, store.Snapshot().Flows)
+	}
+
+	// More bytes on the first flow, a second flow: past several
+	// Refreshes, no dump, the flows still conntrack's.
+	if _, err := first.Write(make([]byte, 50000)); err != nil {
+		t.Fatal(err)
+	}
+	dial()
+	for range 5 {
+		time.Sleep(250 * time.Millisecond)
+		if err := c.Collect(context.Background(), store); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settle(t, c, store)
+	snap := store.Snapshot()
+	if snap.Conntrack.Dumps != 1 {
+		t.Errorf("%d dumps while the counters were not wanted, want 1", snap.Conntrack.Dumps)
+	}
+	compareTable(t, ns, snap.Flows)
+	if got := bytesOf(snap.Flows, port); got != before {
+		t.Errorf("counters moved without a dump: %d bytes, were %d", got, before)
+	}
+
+	d.Want(true)
+	if err := c.Collect(context.Background(), store); err != nil {
+		t.Fatal(err)
+	}
+	snap = store.Snapshot()
+	if snap.Conntrack.Dumps != 2 {
+		t.Fatalf("%d dumps after Want(true), want 2", snap.Conntrack.Dumps)
+	}
+	var want uint64
+	for _, f := range ns.oracle(t) {
+		if f.ProtoNum == 6 && f.Orig.Src.Port() == port {
+			want = f.OrigBytes
+		}
+	}
+	got := bytesOf(snap.Flows, port)
+	if got != want || got < before+50000 {
+		t.Errorf("after Want(true): %d bytes, conntrack -L says %d (%d before the 50,000 written)", got, want, before)
+	}
+	t.Logf("counters: %d bytes at the first dump, %d after Want(true) (conntrack -L %d); dumps %d", before, got, want, snap.Conntrack.Dumps)
 }
