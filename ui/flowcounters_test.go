@@ -3,6 +3,9 @@ package ui
 import (
 	"slices"
 	"testing"
+	"time"
+
+	"netlens/model"
 )
 
 // fakeDemand records what Controls.FlowCounters is told.
@@ -47,4 +50,30 @@ func TestFlowCountersWanted(t *testing.T) {
 	rec.on = false
 	send(a, "v", "v")
 	check("recorder off, sockets view", false, true, false, true, false, true, false)
+}
+
+// TestCountersAge: the flows view says how old its counters are when the
+// last dump is older than staleCounters, and says nothing otherwise or
+// when the kernel keeps no counters.
+func TestCountersAge(t *testing.T) {
+	taken := t0.Add(time.Hour)
+	for _, tc := range []struct {
+		age  time.Duration
+		acct bool
+		want string
+	}{
+		{65 * time.Second, true, "; counters as of 1m5s ago"},
+		{12 * time.Second, true, ""},
+		{65 * time.Second, false, ""},
+	} {
+		snap := model.Snapshot{TakenAt: taken, Conntrack: model.ConntrackStats{Accounting: tc.acct, LastDump: taken.Add(-tc.age)}}
+		if got := countersAge(&snap); got != tc.want {
+			t.Errorf("age %v acct %v: %q, want %q", tc.age, tc.acct, got, tc.want)
+		}
+	}
+	var never model.Snapshot
+	never.TakenAt, never.Conntrack.Accounting = taken, true
+	if got := countersAge(&never); got != "" {
+		t.Errorf("no dump yet: %q", got)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -289,7 +290,7 @@ func flowCell(f *model.Flow, c int, snap *model.Snapshot) string {
 // View implements page.
 func (p *flowView) View() string {
 	n := len(p.snap.Flows)
-	head := flowHead(p.Styles, "[flows] ", p.summary, &p.snap.Conntrack, p.rightLabel(n), p.Width)
+	head := flowHead(p.Styles, "[flows] ", p.summary+countersAge(&p.snap), &p.snap.Conntrack, p.rightLabel(n), p.Width)
 	empty := p.emptyText("flows", "no flows (the conntrack table is empty)")
 	rows := p.idx
 	return p.render(head, n, empty, func(i, c int) string { return p.cell(rows[i], c) }, p.rowKind, p.detail)
@@ -308,6 +309,24 @@ func flowHead(s *Styles, tag, summary string, st *model.ConntrackStats, right st
 	}
 	rest := room - len(tag) - len(lost) - 1
 	return s.Summary.Render(tag) + s.Warn.Render(lost) + " " + s.Summary.Render(fitString(summary, rest)) + " " + s.Dim.Render(right)
+}
+
+// staleCounters is how old the last dump may be before the flows and
+// joined views say how old their counters are: conntrack's refresh
+// (10 s) and a collection's interval (2 s), and some slack. The TUI dumps
+// for the counters only while one of those views is shown
+// (Controls.FlowCounters): on coming back to them, the counters are
+// those of the last dump until the next one, at most a collection later.
+const staleCounters = 15 * time.Second
+
+// countersAge is "; counters as of 1m05s ago" when the flows' counters
+// are older than staleCounters, else "".
+func countersAge(snap *model.Snapshot) string {
+	st := &snap.Conntrack
+	if !st.Accounting || st.LastDump.IsZero() || snap.TakenAt.Sub(st.LastDump) <= staleCounters {
+		return ""
+	}
+	return "; counters as of " + fmtDur(snap.TakenAt.Sub(st.LastDump)) + " ago"
 }
 
 // lostLabel says how many conntrack events the kernel dropped for

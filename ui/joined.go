@@ -352,7 +352,7 @@ func (p *joinView) cell(i, c int) string {
 // View implements page.
 func (p *joinView) View() string {
 	n := len(p.snap.Sockets)
-	head := flowHead(p.Styles, "[joined] ", p.summary, &p.snap.Conntrack, p.rightLabel(n), p.Width)
+	head := flowHead(p.Styles, "[joined] ", p.summary+countersAge(&p.snap), &p.snap.Conntrack, p.rightLabel(n), p.Width)
 	rows := p.idx
 	empty := p.emptyText("sockets", "no sockets")
 	return p.render(head, n, empty, func(i, c int) string { return p.cell(rows[i], c) }, p.rowKind, p.detail)
