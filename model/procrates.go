@@ -55,46 +55,76 @@ func ProcessRates(socks []Socket, sampled map[int]SocketRate) []ProcessRate {
 	// socket's group is reused without hashing its key again.
 	lastJ := -1
 	var lastKey procKey
-	for i := range socks {
-		s := &socks[i]
-		var key procKey
-		if len(s.Procs) > 0 {
-			key = procKey{s.Procs[0].Comm, s.Procs[0].Container}
-		}
-		j := lastJ
-		if j < 0 || key != lastKey {
-			var ok bool
-			if j, ok = idx[key]; !ok {
-				j = len(out)
-				idx[key] = j
-				out = append(out, ProcessRate{Comm: key.comm, Container: key.container})
+	// known remembers, by PID modulo its size, a PID and the group (plus
+	// one, 0 for none) whose PIDs hold it already, which spares most
+	// sockets the binary search of their group's PIDs.
+	var known [64]struct{ pid, j int }
+	// The sockets go by batches: first the first holder of each socket
+	// of a batch, in a loop of independent loads (every socket's Procs is
+	// an allocation of its own, scattered in memory: the CPU fetches
+	// many at once there, but one at a time in the loop that uses them:
+	// a quarter to a third less time in BenchmarkProcessRates100k).
+	const batch = 128
+	type holder struct {
+		procKey
+		pid int
+	}
+	var heads [batch]holder
+	for base := 0; base < len(socks); base += batch {
+		part := socks[base:min(base+batch, len(socks))]
+		for k := range part {
+			var h holder
+			if ps := part[k].Procs; len(ps) > 0 {
+				h = holder{procKey{ps[0].Comm, ps[0].Container}, ps[0].PID}
 			}
-			lastJ, lastKey = j, key
+			heads[k] = h
 		}
-		p := &out[j]
-		p.Sockets++
-		for _, pr := range s.Procs {
-			if pr.Comm == key.comm && pr.Container == key.container {
-				if k, found := slices.BinarySearch(p.PIDs, pr.PID); !found {
-					p.PIDs = slices.Insert(p.PIDs, k, pr.PID)
+		for k := range part {
+			s, h := &part[k], &heads[k]
+			j := lastJ
+			if j < 0 || h.procKey != lastKey {
+				var ok bool
+				if j, ok = idx[h.procKey]; !ok {
+					j = len(out)
+					idx[h.procKey] = j
+					out = append(out, ProcessRate{Comm: h.comm, Container: h.container})
+				}
+				lastJ, lastKey = j, h.procKey
+			}
+			p := &out[j]
+			p.Sockets++
+			for n := range s.Procs {
+				pid := h.pid
+				if n > 0 {
+					pr := &s.Procs[n]
+					if pr.Comm != h.comm || pr.Container != h.container {
+						continue
+					}
+					pid = pr.PID
+				}
+				if c := &known[uint(pid)%uint(len(known))]; c.pid != pid || c.j != j+1 {
+					p.PIDs = insertPID(p.PIDs, pid)
+					c.pid, c.j = pid, j+1
 				}
 			}
-		}
-		if r, ok := sampled[i]; ok && r.Sampled {
-			p.Sampled++
-			p.RxBps += r.RxBps
-			p.TxBps += r.TxBps
-			continue
-		}
-		if s.Proto != ProtoTCP || s.State == StateListen || s.State == StateTimeWait || s.State == StateNewSynRecv {
-			continue
-		}
-		p.Conns++
-		if s.Rate != nil {
-			p.Rated++
-			p.RxBps += s.Rate.RxBps
-			p.TxBps += s.Rate.TxBps
-			p.RetransPerSec += s.Rate.RetransPerSec
+			if len(sampled) > 0 {
+				if r, ok := sampled[base+k]; ok && r.Sampled {
+					p.Sampled++
+					p.RxBps += r.RxBps
+					p.TxBps += r.TxBps
+					continue
+				}
+			}
+			if s.Proto != ProtoTCP || s.State == StateListen || s.State == StateTimeWait || s.State == StateNewSynRecv {
+				continue
+			}
+			p.Conns++
+			if s.Rate != nil {
+				p.Rated++
+				p.RxBps += s.Rate.RxBps
+				p.TxBps += s.Rate.TxBps
+				p.RetransPerSec += s.Rate.RetransPerSec
+			}
 		}
 	}
 	slices.SortStableFunc(out, func(a, b ProcessRate) int {
@@ -107,6 +137,14 @@ func ProcessRates(socks []Socket, sampled map[int]SocketRate) []ProcessRate {
 		return cmp.Or(cmp.Compare(a.Comm, b.Comm), cmp.Compare(a.Container, b.Container))
 	})
 	return out
+}
+
+// insertPID inserts pid into the ascending pids, unless it is there.
+func insertPID(pids []int, pid int) []int {
+	if at, found := slices.BinarySearch(pids, pid); !found {
+		return slices.Insert(pids, at, pid)
+	}
+	return pids
 }
 
 // TopSockets returns the indexes of the n busiest sockets of socks with a

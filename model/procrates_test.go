@@ -1,7 +1,12 @@
 package model
 
 import (
+	stdcmp "cmp"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -75,5 +80,180 @@ func TestProcessRatesContainersAndSampled(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, ProcessRates(socks, sampled)); diff != "" {
 		t.Errorf("ProcessRates (-want +got)\n%s", diff)
+	}
+}
+
+// procRatesTable is a socket table like the TUI's at 100,000 sockets
+// (BenchmarkTUI100k): n-ish loopback TCP sockets of ten python3
+// processes (each its own Comm string, as the owners collector reads
+// one per process), each socket with its own one-Proc slice, allocated
+// in another order than the table's (the collector allocates in
+// descriptor order, the kernel dumps in hash order), one listener per
+// process, an sshd listener, a resolver's UDP sockets, a container's
+// connections and some TIME-WAIT sockets without a holder. Idle
+// sockets share one Rate (as the sockets collector stores them);
+// active of them have their own.
+func procRatesTable(n, active int, rng *rand.Rand) []Socket {
+	type owner struct {
+		pid             int
+		comm, container string
+	}
+	var py []owner
+	for i := range 10 {
+		py = append(py, owner{pid: 2000 + i, comm: strings.Clone("python3")})
+	}
+	sshd := owner{pid: 800, comm: "sshd"}
+	resolved := owner{pid: 500, comm: "systemd-resolve"}
+	web := owner{pid: 3100, comm: "nginx", container: "3f4e5a6b7c8d"}
+	socks := make([]Socket, n)
+	owners := make([]*owner, n)
+	idle := &SocketRate{Known: true, Interval: time.Second}
+	for i := range socks {
+		s := &socks[i]
+		s.Proto, s.State, s.Rate = ProtoTCP, StateEstablished, idle
+		switch r := rng.IntN(1000); {
+		case r == 0:
+			s.State, s.Rate = StateTimeWait, nil
+		case r == 1:
+			s.Proto, s.State, s.Rate = ProtoUDP, StateClose, nil
+			owners[i] = &resolved
+		case r < 4:
+			owners[i] = &web
+		default:
+			owners[i] = &py[rng.IntN(len(py))]
+		}
+	}
+	for _, o := range append(py, sshd) {
+		j := rng.IntN(n)
+		socks[j] = Socket{Proto: ProtoTCP, State: StateListen}
+		owners[j] = &o
+	}
+	for range active {
+		i := rng.IntN(n)
+		if socks[i].State == StateEstablished {
+			socks[i].Rate = &SocketRate{Known: true, Interval: time.Second, RxBps: float64(rng.IntN(1e6)), TxBps: float64(rng.IntN(1e6))}
+		}
+	}
+	for _, i := range rng.Perm(n) {
+		if o := owners[i]; o != nil {
+			socks[i].Procs = []Proc{{PID: o.pid, Comm: o.comm, FD: 3 + i, Container: o.container}}
+		}
+	}
+	return socks
+}
+
+// BenchmarkProcessRates100k groups a socket table like the TUI's at
+// 100,000 sockets (procRatesTable), which the process view does for
+// every new table, shown or not.
+func BenchmarkProcessRates100k(b *testing.B) {
+	socks := procRatesTable(100000, 500, rand.New(rand.NewPCG(1, 2)))
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = ProcessRates(socks, nil)
+	}
+}
+
+// processRatesRef is ProcessRates written plainly: the sockets of each
+// row listed in the order of the rows' first sockets, then each row
+// summed from its list, its PIDs a set, and the same sort.
+func processRatesRef(socks []Socket, sampled map[int]SocketRate) []ProcessRate {
+	type key struct{ comm, container string }
+	var order []key
+	members := map[key][]int{}
+	for i, s := range socks {
+		var k key
+		if len(s.Procs) > 0 {
+			k = key{s.Procs[0].Comm, s.Procs[0].Container}
+		}
+		if _, ok := members[k]; !ok {
+			order = append(order, k)
+		}
+		members[k] = append(members[k], i)
+	}
+	var out []ProcessRate
+	for _, k := range order {
+		r := ProcessRate{Comm: k.comm, Container: k.container}
+		pids := map[int]bool{}
+		for _, i := range members[k] {
+			s := &socks[i]
+			r.Sockets++
+			for _, pr := range s.Procs {
+				if pr.Comm == k.comm && pr.Container == k.container {
+					pids[pr.PID] = true
+				}
+			}
+			sr, ok := sampled[i]
+			conn := s.Proto == ProtoTCP && !slices.Contains([]SockState{StateListen, StateTimeWait, StateNewSynRecv}, s.State)
+			switch {
+			case ok && sr.Sampled:
+				r.Sampled++
+				r.RxBps, r.TxBps = r.RxBps+sr.RxBps, r.TxBps+sr.TxBps
+			case conn && s.Rate != nil:
+				r.Conns, r.Rated = r.Conns+1, r.Rated+1
+				r.RxBps, r.TxBps, r.RetransPerSec = r.RxBps+s.Rate.RxBps, r.TxBps+s.Rate.TxBps, r.RetransPerSec+s.Rate.RetransPerSec
+			case conn:
+				r.Conns++
+			}
+		}
+		for pid := range pids {
+			r.PIDs = append(r.PIDs, pid)
+		}
+		slices.Sort(r.PIDs)
+		out = append(out, r)
+	}
+	slices.SortStableFunc(out, func(a, b ProcessRate) int {
+		return stdcmp.Or(stdcmp.Compare(b.Total(), a.Total()), stdcmp.Compare(b.RetransPerSec, a.RetransPerSec),
+			stdcmp.Compare(a.Comm, b.Comm), stdcmp.Compare(a.Container, b.Container))
+	})
+	return out
+}
+
+// TestProcessRatesMatchesReference compares ProcessRates with
+// processRatesRef on random tables: sockets held by several processes
+// (of one name or several), by none, in containers, UDP sockets with a
+// sampled rate, runs of one process and interleaved ones, more PIDs than
+// ProcessRates remembers, and tables of fewer and more sockets than a
+// batch.
+func TestProcessRatesMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	comms := []string{"", "nginx", "curl", "python3", "sshd"}
+	ctrs := []string{"", "", "3f4e5a6b7c8d", "ns/pod"}
+	states := []SockState{StateEstablished, StateListen, StateTimeWait, StateNewSynRecv, StateClose, StateCloseWait}
+	for round := range 300 {
+		n := rng.IntN(700)
+		npid := 1 + rng.IntN(200) // over 64: two PIDs share a slot of known
+		socks := make([]Socket, n)
+		var sampled map[int]SocketRate
+		if round%3 == 0 {
+			sampled = map[int]SocketRate{}
+		}
+		for i := range socks {
+			s := &socks[i]
+			s.Proto = []Proto{ProtoTCP, ProtoTCP, ProtoUDP}[rng.IntN(3)]
+			s.State = states[rng.IntN(len(states))]
+			if rng.IntN(3) > 0 {
+				s.Rate = &SocketRate{Known: true, RxBps: float64(rng.IntN(1000)), TxBps: float64(rng.IntN(1000)), RetransPerSec: float64(rng.IntN(3))}
+			}
+			if i > 0 && rng.IntN(4) == 0 {
+				// A run: the previous socket's holders, in a slice
+				// of its own.
+				s.Procs = slices.Clone(socks[i-1].Procs)
+			} else {
+				for range rng.IntN(4) {
+					comm := comms[rng.IntN(len(comms))]
+					if rng.IntN(2) == 0 && len(s.Procs) > 0 {
+						comm = s.Procs[0].Comm // more PIDs of one name
+					}
+					s.Procs = append(s.Procs, Proc{PID: rng.IntN(npid) - 1, Comm: strings.Clone(comm), FD: rng.IntN(100), Container: ctrs[rng.IntN(len(ctrs))]})
+				}
+			}
+			if sampled != nil && s.Proto == ProtoUDP && rng.IntN(2) == 0 {
+				sampled[i] = SocketRate{Known: true, Sampled: rng.IntN(4) > 0, RxBps: float64(rng.IntN(1e4)), TxBps: float64(rng.IntN(1e4))}
+			}
+		}
+		want, got := processRatesRef(socks, sampled), ProcessRates(socks, sampled)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("round %d, %d sockets (-reference +ProcessRates):\n%s", round, n, diff)
+		}
 	}
 }

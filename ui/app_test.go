@@ -660,38 +660,46 @@ func TestFilterKeystrokeDoesNotSort(t *testing.T) {
 }
 
 // TestSortSteadyRows: a snapshot holding the same rows in the same places
-// with other queues (a steady table) starts its sort from the last order;
-// the result is the order a fresh screen sorts from scratch, by every
-// sort.
+// with other queues (a steady table) keeps the last order of an address
+// sort (keyOnly) and starts the others from the last order; the result
+// is the order a fresh screen sorts from scratch, by every sort.
 func TestSortSteadyRows(t *testing.T) {
 	next := fixtureSockets()
 	for i := range next {
 		next[i].RecvQ = uint32((i * 7919) % 101)
 		next[i].SendQ = uint32((i * 104729) % 37)
 	}
-	checkSortFromLast(t, next)
+	checkSortFromLast(t, next, true)
 }
 
 // checkSortFromLast publishes next over the fixture's sockets on a screen
-// sorted by each sort in turn: the sort must start from the last order
-// and give the order a fresh screen of next gives.
-func checkSortFromLast(t *testing.T, next []model.Socket) {
+// sorted by each sort in turn: the order must be the one a fresh screen
+// of next gives. When same (next holds the fixture's rows in their
+// places), a keyOnly sort must keep the last order and the others start
+// from it; else every sort must sort from scratch.
+func checkSortFromLast(t *testing.T, next []model.Socket, same bool) {
 	t.Helper()
 	for k := range 8 {
 		keys := slices.Repeat([]string{"o"}, k)
 		store := fixtureStore()
 		a := newTestApp(t, store, Options{}, 120, 40)
 		send(a, keys...)
-		reuses := a.pages[0].(*connsPage).socks.reuses
+		sv := a.pages[0].(*connsPage).socks
+		reuses, keeps, runs := sv.reuses, sv.keeps, sv.sortRuns
 		store.Publish(model.SocketsUpdate{Sockets: next})
 		a.apply()
 		fresh := fixtureStore()
 		fresh.Publish(model.SocketsUpdate{Sockets: next})
 		b := newTestApp(t, fresh, Options{}, 120, 40)
 		send(b, keys...)
-		sv := a.pages[0].(*connsPage).socks
-		if sv.reuses != reuses+1 {
-			t.Errorf("sort %d: the update's sort did not start from the last order", k)
+		keyOnly := sv.sorts[sv.sortIdx].keyOnly
+		switch got := [3]int{sv.reuses - reuses, sv.keeps - keeps, sv.sortRuns - runs}; {
+		case same && keyOnly && got != [3]int{0, 1, 0}:
+			t.Errorf("sort %d (%s): %d reuses, %d keeps, %d sorts: want the last order kept", k, sv.sorts[sv.sortIdx].name, got[0], got[1], got[2])
+		case same && !keyOnly && got != [3]int{1, 0, 1}:
+			t.Errorf("sort %d (%s): %d reuses, %d keeps, %d sorts: want a sort from the last order", k, sv.sorts[sv.sortIdx].name, got[0], got[1], got[2])
+		case !same && got != [3]int{0, 0, 1}:
+			t.Errorf("sort %d (%s): %d reuses, %d keeps, %d sorts: want a sort from scratch", k, sv.sorts[sv.sortIdx].name, got[0], got[1], got[2])
 		}
 		got, want := sv.idx, b.pages[0].(*connsPage).socks.idx
 		if diff := cmp.Diff(want, got); diff != "" {
@@ -700,11 +708,12 @@ func checkSortFromLast(t *testing.T, next []model.Socket) {
 	}
 }
 
-// TestSortFingerprintCollision: rows whose addresses changed under the
-// same inodes and ports share the keys' fingerprint (keyHash leaves the
-// addresses out); the sort starts from the last order and must still
-// give the order a fresh screen gives, by every sort.
-func TestSortFingerprintCollision(t *testing.T) {
+// TestSortAddressesChanged: rows whose addresses changed under the same
+// inodes and ports (UDP sockets connected again) are other rows: the
+// keys' fingerprint tells them apart (keyHash hashes the addresses), so
+// that an address sort does not keep the last order, and every sort
+// gives the order a fresh screen gives.
+func TestSortAddressesChanged(t *testing.T) {
 	next := fixtureSockets()
 	for i := range next {
 		s := &next[i]
@@ -714,7 +723,7 @@ func TestSortFingerprintCollision(t *testing.T) {
 			s.Local = netip.AddrPortFrom(netip.AddrFrom4(a), s.Local.Port())
 		}
 	}
-	checkSortFromLast(t, next)
+	checkSortFromLast(t, next, false)
 }
 
 // TestStatusErrorWraps: an error too long for one status line (a

@@ -82,6 +82,7 @@ func newFlowView(c Common, deps []string) *flowView {
 	fs := func() []model.Flow { return p.snap.Flows }
 	prep := p.buildOrd
 	bySrc := p.cmpSrc
+	// The address and zone sorts read only what flowKey holds (keyOnly).
 	sorts := []sortSpec{
 		{name: "bytes", col: flowBytes, desc: true, prep: prep, cmp: func(a, b int) int {
 			return cmp.Or(cmp.Compare(p.ord[a].bytes, p.ord[b].bytes), -bySrc(a, b))
@@ -95,8 +96,8 @@ func newFlowView(c Common, deps []string) *flowView {
 		{name: "ttl", col: flowTTL, prep: prep, cmp: func(a, b int) int {
 			return cmp.Or(cmp.Compare(p.ord[a].expires, p.ord[b].expires), bySrc(a, b))
 		}},
-		{name: "source", col: flowSrc, prep: prep, cmp: bySrc},
-		{name: "destination", col: flowDst, prep: prep, cmp: func(a, b int) int {
+		{name: "source", col: flowSrc, keyOnly: true, prep: prep, cmp: bySrc},
+		{name: "destination", col: flowDst, keyOnly: true, prep: prep, cmp: func(a, b int) int {
 			return cmp.Or(p.ord[a].dst.compare(&p.ord[b].dst), bySrc(a, b))
 		}},
 		{name: "state", col: flowState, prep: prep, cmp: func(a, b int) int {
@@ -111,7 +112,7 @@ func newFlowView(c Common, deps []string) *flowView {
 			f := fs()
 			return cmp.Or(cmp.Compare(f[a].Proto, f[b].Proto), bySrc(a, b))
 		}},
-		{name: "zone", col: flowZone, prep: prep, cmp: func(a, b int) int {
+		{name: "zone", col: flowZone, keyOnly: true, prep: prep, cmp: func(a, b int) int {
 			f := fs()
 			return cmp.Or(cmp.Compare(f[a].Zone, f[b].Zone), bySrc(a, b))
 		}},

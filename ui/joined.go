@@ -69,6 +69,8 @@ func newJoinView(c Common, deps []string) *joinView {
 		joinNS:     {title: "Namespace", width: 12, flex: 2, off: true},
 	}
 	socks := func() []model.Socket { return p.snap.Sockets }
+	// As in the sockets view, the address and protocol sorts read only
+	// what sockKey holds (keyOnly).
 	prep := func() { p.ord.build(&p.snap) }
 	byLocal := p.ord.cmpLocal
 	flowOf := func(i int) *model.Flow {
@@ -78,8 +80,8 @@ func newJoinView(c Common, deps []string) *joinView {
 		return nil
 	}
 	sorts := []sortSpec{
-		{name: "local", col: joinLocal, prep: prep, cmp: byLocal},
-		{name: "remote", col: joinRemote, prep: prep, cmp: func(a, b int) int {
+		{name: "local", col: joinLocal, keyOnly: true, prep: prep, cmp: byLocal},
+		{name: "remote", col: joinRemote, keyOnly: true, prep: prep, cmp: func(a, b int) int {
 			return cmp.Or(p.ord.ord[a].remote.compare(&p.ord.ord[b].remote), byLocal(a, b))
 		}},
 		{name: "state", col: joinState, prep: prep, cmp: func(a, b int) int {
@@ -113,7 +115,7 @@ func newJoinView(c Common, deps []string) *joinView {
 			}
 			return cmp.Or(cmp.Compare(x, y), -byLocal(a, b))
 		}},
-		{name: "proto", col: joinProto, prep: prep, cmp: func(a, b int) int {
+		{name: "proto", col: joinProto, keyOnly: true, prep: prep, cmp: func(a, b int) int {
 			s := socks()
 			return cmp.Or(cmp.Compare(s[a].Proto, s[b].Proto), byLocal(a, b))
 		}},

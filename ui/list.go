@@ -31,6 +31,15 @@ type sortSpec struct {
 	// joined marks a joined view's sort that reads the flows (the others
 	// read only the sockets, and survive a new flow table).
 	joined bool
+	// keyOnly marks a sort whose comparison reads nothing of a row but
+	// what its key (listSource.key) holds, such as its addresses: values
+	// that cannot change while the key stays the same, unlike a state,
+	// a queue, a rate, a counter or a process name. When the rows are
+	// those of the last sort, in the same places, and the sort and its
+	// direction are those of the last sort too, the last order is the
+	// order: sortOrder keeps it, with no prep and no sort. Set it only
+	// where that holds of cmp and of everything prep builds for it.
+	keyOnly bool
 }
 
 // listSource is what a list page tells listBase about its rows. Indexes are
@@ -92,16 +101,22 @@ type listBase[K comparable] struct {
 	order      []int
 	orderValid bool
 	// sortedSum fingerprints the keys of the rows order was last sorted
-	// from, by index (sortedN rows; sortedSet once there was a sort).
-	// When the next data holds the same rows in the same places (a
-	// steady table: only counters and queues move), the sort starts from
-	// the last order, which it then finishes in about one pass. A hash,
-	// not a copy of the keys, which took 9 MB at 100,000 sockets: a
-	// collision (odds about 2^-64) only makes a sort start from the last
-	// order, and it ends in the same order (the comparison is total).
-	sortedSum uint64
-	sortedN   int
-	sortedSet bool
+	// from, by index (sortedN rows; sortedSet once there was a sort),
+	// and sortedIdx and sortedDesc the sort and direction it was sorted
+	// by. When the next data holds the same rows in the same places (a
+	// steady table: only counters and queues move), a keyOnly sort by
+	// the same sort and direction keeps the last order as it is; any
+	// other sort starts from the last order, which it then finishes in
+	// about one pass. A hash, not a copy of the keys, which took 9 MB at
+	// 100,000 sockets: a collision (odds about 2^-64 with keysSum's
+	// hashes) makes a sort start from the last order, and it ends in
+	// the same order (the comparison is total), but a keyOnly sort
+	// keeps an order that is not the new rows' until they change again.
+	sortedSum  uint64
+	sortedN    int
+	sortedSet  bool
+	sortedIdx  int
+	sortedDesc bool
 
 	// Lower-case haystacks, built once per snapshot when a filter is in
 	// use: row i's text is hay[hayOff[i]:hayOff[i+1]].
@@ -136,8 +151,9 @@ type listBase[K comparable] struct {
 	detailH int
 
 	// recomputes counts the filter-and-sort runs, sortRuns the sorts,
-	// reuses the sorts that started from the last order (for tests).
-	recomputes, sortRuns, reuses int
+	// reuses the sorts that started from the last order, keeps the
+	// times the last order was kept without a sort (for tests).
+	recomputes, sortRuns, reuses, keeps int
 }
 
 // Init implements page; a list page has no work of its own to start.
@@ -318,12 +334,17 @@ rows:
 	}
 }
 
-// sortOrder sorts every row the page includes.
+// sortOrder sorts every row the page includes. When those are the rows
+// of the last sort, in the same places, it starts from their last order,
+// or keeps it as it is for a keyOnly sort by the same sort and direction.
 func (l *listBase[K]) sortOrder(src listSource[K]) {
 	n := src.count()
 	sum := keysSum(src, n)
 	same := l.sortedSet && l.sortedN == n && l.sortedSum == sum
+	spec, desc := l.sorts[l.sortIdx], l.desc
+	sameSort := l.sortedSet && l.sortedIdx == l.sortIdx && l.sortedDesc == desc
 	l.sortedSum, l.sortedN, l.sortedSet = sum, n, true
+	l.sortedIdx, l.sortedDesc = l.sortIdx, desc
 	order := l.order[:0]
 	inc := 0
 	for i := range n {
@@ -331,21 +352,30 @@ func (l *listBase[K]) sortOrder(src listSource[K]) {
 			inc++
 		}
 	}
-	if same && inc == len(l.order) && !slices.ContainsFunc(l.order, func(i int) bool { return !src.include(i) }) {
+	// The same rows are included as at the last sort when as many are
+	// and none of the last order is left out (which, when every row is
+	// included, needs no look: the last order is then all n of them).
+	switch {
+	case same && inc == len(l.order) && (inc == n || !slices.ContainsFunc(l.order, func(i int) bool { return !src.include(i) })):
+		if spec.keyOnly && sameSort {
+			// The same keys in the same places, and a comparison of
+			// keys and indexes only: the last order is this one.
+			l.orderValid = true
+			l.keeps++
+			return
+		}
 		order = l.order // the same rows: start from their last order
 		l.reuses++
-	} else {
+	default:
 		for i := range n {
 			if src.include(i) {
 				order = append(order, i)
 			}
 		}
 	}
-	spec := l.sorts[l.sortIdx]
 	if spec.prep != nil {
 		spec.prep()
 	}
-	desc := l.desc
 	slices.SortFunc(order, func(a, b int) int {
 		c := spec.cmp(a, b)
 		if desc {
@@ -362,9 +392,11 @@ func (l *listBase[K]) sortOrder(src listSource[K]) {
 var keySeed = maphash.MakeSeed()
 
 // keyHasher is a listSource whose rows have a cheaper fingerprint than
-// hashing their whole key: keysSum uses it. Two rows of different keys
-// may share a fingerprint; that costs the sort its head start (see
-// sortOrder), never its result.
+// hashing their whole key: keysSum uses it. It must hash every part of
+// the key that a keyOnly sort of the page reads, mixed as well as a
+// hash of the whole key (two different keys sharing a fingerprint by
+// chance, odds about 2^-64): a keyOnly sort keeps its last order when
+// the fingerprints of the rows match (see sortOrder).
 type keyHasher interface {
 	keyHash(i int) uint64
 }

@@ -3,6 +3,7 @@ package ui
 import (
 	"cmp"
 	"encoding/binary"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -74,12 +75,13 @@ func newSockView(c Common, deps []string) *sockView {
 	}
 	socks := func() []model.Socket { return p.snap.Sockets }
 	// Address sorts compare precomputed integer keys (sockOrd); the
-	// others break ties by local address the same way.
+	// others break ties by local address the same way. The address and
+	// protocol sorts read only what sockKey holds (keyOnly).
 	prep := func() { p.ord.build(&p.snap) }
 	byLocal := p.ord.cmpLocal
 	sorts := []sortSpec{
-		{name: "local", col: connLocal, prep: prep, cmp: byLocal},
-		{name: "remote", col: connRemote, prep: prep, cmp: func(a, b int) int {
+		{name: "local", col: connLocal, keyOnly: true, prep: prep, cmp: byLocal},
+		{name: "remote", col: connRemote, keyOnly: true, prep: prep, cmp: func(a, b int) int {
 			if c := p.ord.ord[a].remote.compare(&p.ord.ord[b].remote); c != 0 {
 				return c
 			}
@@ -97,7 +99,7 @@ func newSockView(c Common, deps []string) *sockView {
 		}},
 		{name: "uid", col: connUID, cmp: func(a, b int) int { s := socks(); return cmp.Compare(s[a].UID, s[b].UID) }},
 		{name: "drops", col: connDrops, desc: true, cmp: func(a, b int) int { s := socks(); return cmp.Compare(s[a].Drops, s[b].Drops) }},
-		{name: "proto", col: connProto, prep: prep, cmp: func(a, b int) int {
+		{name: "proto", col: connProto, keyOnly: true, prep: prep, cmp: func(a, b int) int {
 			s := socks()
 			return cmp.Or(cmp.Compare(s[a].Proto, s[b].Proto), byLocal(a, b))
 		}},
@@ -135,10 +137,7 @@ type addrOrd struct {
 func newAddrOrd(ap netip.AddrPort) addrOrd {
 	a := ap.Addr()
 	o := addrOrd{port: ap.Port(), bits: uint8(a.BitLen())}
-	b := a.As16()
-	if a.IsValid() {
-		o.hi, o.lo = binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
-	}
+	o.hi, o.lo = addrWords(a) // zeros for no address
 	return o
 }
 
@@ -296,11 +295,42 @@ func (p *sockView) key(i int) sockKey {
 	return sockKey{proto: s.Proto, local: s.Local, remote: s.Remote, inode: s.Inode}
 }
 
-// keyHash implements keyHasher: the inode (a socket's own, 0 in
-// TIME-WAIT) and the ports, without hashing addresses and protocol.
+// keyHash implements keyHasher: the socket's key but for its addresses'
+// zones (no sort reads them), in three 64x64-bit products folded to 64
+// bits (wyhash's mum). The addresses are in: a UDP socket connected
+// again keeps its inode and ports, and the address sorts keep their
+// order on a matching fingerprint. About twice the time of the inode and
+// ports alone (0.6 against 0.3 ms at 100,000 sockets), which sufficed
+// while a fingerprint only gave the sort a head start.
 func (p *sockView) keyHash(i int) uint64 {
 	s := &p.snap.Sockets[i]
-	return s.Inode*0x9e3779b97f4a7c15 ^ uint64(s.Local.Port())<<32 ^ uint64(s.Remote.Port())<<16
+	l, r := s.Local.Addr(), s.Remote.Addr()
+	var lhi, llo, rhi, rlo uint64
+	if l.Is4() && r.Is4() {
+		lb, rb := l.As4(), r.As4() // cheaper than As16
+		llo, rlo = uint64(binary.BigEndian.Uint32(lb[:])), uint64(binary.BigEndian.Uint32(rb[:]))
+	} else {
+		lhi, llo = addrWords(l)
+		rhi, rlo = addrWords(r)
+	}
+	// BitLen tells an IPv4 address from its IPv4-mapped IPv6 form, and
+	// both from none.
+	rest := uint64(s.Local.Port())<<48 | uint64(s.Remote.Port())<<32 | uint64(l.BitLen())<<16 | uint64(r.BitLen())<<8 | uint64(s.Proto)
+	return mum(lhi^0xa0761d6478bd642f, llo^0xe7037ed1a0b428db) ^
+		mum(rhi^0x8ebc6af09c88c6e3, rlo^0x589965cc75374cc3) ^
+		mum(s.Inode^0x1d8e4e27c47d124f, rest^0x9e3779b97f4a7c15)
+}
+
+// addrWords is a's 16 bytes (As16) as two big-endian words.
+func addrWords(a netip.Addr) (hi, lo uint64) {
+	b := a.As16()
+	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+}
+
+// mum folds the 128-bit product of a and b to 64 bits.
+func mum(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
 }
 
 func (p *sockView) appendHaystack(b []byte, i int) []byte {
