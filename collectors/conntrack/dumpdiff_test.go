@@ -183,3 +183,32 @@ func TestReplaceSameAsBefore(t *testing.T) {
 		}
 	}
 }
+
+// TestDumpAllocatesNothing: once a table has dumped and sorted, another
+// dump, past its limit, and its sort allocate nothing but the small
+// topN: its heap and the sort's memory are the last dump's, the list
+// one let go.
+func TestDumpAllocatesNothing(t *testing.T) {
+	tab := newTable(64)
+	flows := make([]model.Flow, 100)
+	for i := range flows {
+		flows[i] = tcpFlow(uint32(i), uint16(1000+i), uint64(i*37%100))
+	}
+	dump := func() {
+		d := tab.newTopN(len(flows))
+		for i := range flows {
+			flows[i].OrigBytes += uint64(i % 3) // the top churns
+			d.add(flows[i])
+		}
+		tab.replace(d)
+		tab.snapshot() // not published: its list is free at once
+	}
+	dump()
+	dump()
+	if n := testing.AllocsPerRun(20, dump); n > 1 {
+		t.Errorf("a dump allocated %v times", n)
+	}
+	if tab.len() != 64 || !tab.truncated {
+		t.Errorf("held %d, truncated %v", tab.len(), tab.truncated)
+	}
+}

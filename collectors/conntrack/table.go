@@ -50,7 +50,8 @@ type event struct {
 // the table keeps maxSpareLists of them (spare) instead of allocating 27
 // MB at 65,536 flows for every dump (docs/performance.md, "The TUI at
 // 100k", round 4). So the table costs one list of flows, two once a dump
-// or a change after a snapshot has needed a second, and a small index.
+// or a change after a snapshot has needed a second, a small index, and
+// the scratch of its dumps and sorts (heap, sort).
 // Past the limit a new flow is not held (truncated is set) rather than
 // evicting one: the kernel is the source of truth, and the next dump
 // picks the flows with the most bytes again (topN).
@@ -68,6 +69,12 @@ type table struct {
 	// made and reused count the lists takeList allocated and those it
 	// filled again (tests read them).
 	made, reused uint64
+	// heap is the memory of the last dump's topN heap and sort the
+	// scratch of sortFlows, used again by the next dump and sort: 2.3 MB
+	// at 65,536 flows, kept, where every dump allocated 2.1 MB. Neither
+	// is ever published; heap is the running dump's while it runs.
+	heap []topEntry
+	sort sortScratch
 	// shared is set while flows is the slice the last snapshot got.
 	shared bool
 	// truncated is set when the kernel had more entries than limit at the
@@ -227,7 +234,7 @@ func (t *table) remove(slot int) {
 // free.
 func (t *table) snapshot() []model.Flow {
 	if !t.shared {
-		to := sortFlows(t.flows)
+		to := t.sort.sortFlows(t.flows)
 		// Every flow moved from position i to to[i]: one pass over the
 		// index, no lookup.
 		t.x.remap(to)
@@ -240,26 +247,53 @@ func (t *table) snapshot() []model.Flow {
 // original tuple and zone. Each flow moves once. It returns where each
 // went: the flow at position i before is at to[i] after.
 func sortFlows(flows []model.Flow) (to []int32) {
-	keys := make([]sortKey, len(flows))
-	for i := range flows {
-		keys[i] = sortKey{bytes: flows[i].Bytes(), id: flows[i].ID, f: &flows[i], i: int32(i)}
+	var s sortScratch
+	return s.sortFlows(flows)
+}
+
+// sortScratch is the memory sortFlows works in, kept to sort again
+// without allocating. Its keys hold no pointer: kept between sorts,
+// they keep no list of flows alive.
+type sortScratch struct {
+	keys []sortKey
+	to   []int32
+}
+
+// sortFlows is sortFlows in s's memory; to is s's, good until the next
+// sort.
+func (s *sortScratch) sortFlows(flows []model.Flow) (to []int32) {
+	n := len(flows)
+	if cap(s.keys) < n {
+		s.keys, s.to = make([]sortKey, n), make([]int32, n)
 	}
-	slices.SortFunc(keys, compareKeys)
-	to = make([]int32, len(flows))
+	keys, to := s.keys[:n], s.to[:n]
+	for i := range flows {
+		keys[i] = sortKey{bytes: flows[i].Bytes(), id: flows[i].ID, i: int32(i)}
+	}
+	slices.SortFunc(keys, func(a, b sortKey) int {
+		// Not cmp.Or: it would compare the tuples of every pair.
+		if c := cmp.Compare(b.bytes, a.bytes); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.id, b.id); c != 0 {
+			return c
+		}
+		return compareTuples(&flows[a.i], &flows[b.i])
+	})
 	for i, k := range keys {
 		to[k.i] = int32(i)
 	}
-	// Position i takes the flow at keys[i].i: follow each cycle.
-	done := make([]bool, len(flows))
+	// Position i takes the flow at keys[i].i: follow each cycle. A
+	// position filled is marked done by making its key point at itself.
 	for i := range flows {
-		if done[i] || int(keys[i].i) == i {
+		if int(keys[i].i) == i {
 			continue
 		}
 		tmp := flows[i]
 		j := i
 		for {
-			done[j] = true
 			src := int(keys[j].i)
+			keys[j].i = int32(j)
 			if src == i {
 				flows[j] = tmp
 				break
@@ -271,22 +305,11 @@ func sortFlows(flows []model.Flow) (to []int32) {
 	return to
 }
 
-func compareKeys(a, b sortKey) int {
-	// Not cmp.Or: it would compare the tuples of every pair.
-	if c := cmp.Compare(b.bytes, a.bytes); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a.id, b.id); c != 0 {
-		return c
-	}
-	return compareTuples(a.f, b.f)
-}
-
+// sortKey is what sortFlows sorts a flow by, and its index.
 type sortKey struct {
 	bytes uint64
 	id    uint32
-	i     int32 // index of the flow (sortFlows)
-	f     *model.Flow
+	i     int32
 }
 
 func compareTuples(a, b *model.Flow) int {
@@ -300,13 +323,24 @@ func compareTuples(a, b *model.Flow) int {
 // topN keeps the limit flows with the most bytes of those it is given, so
 // that a dump of any size holds at most limit flows. Flows stay where
 // they were appended; once full, a min-heap of their indexes (on bytes)
-// finds the one to replace.
+// finds the one to replace. Each heap entry carries its flow's bytes: a
+// sift compares entries without reading the flows, whose list (20 MB
+// at 65,536 flows) the heap's random walk would miss the cache on at
+// every step (about 40% of a 100,000-entry dump's time in Go went
+// there: BenchmarkPeriodicDump).
 type topN struct {
 	limit int
 	flows []model.Flow
 	life  *model.SocketsGen // flows' lifetime, when a table's list
-	heap  []int32           // indexes into flows; built when flows is full
+	heap  []topEntry        // built when flows is full
 	seen  int
+}
+
+// topEntry is a topN heap entry: the index of a flow in flows and its
+// bytes.
+type topEntry struct {
+	bytes uint64
+	i     int32
 }
 
 // newTopN returns a topN for limit flows expecting about hint of them.
@@ -317,16 +351,18 @@ func newTopN(limit, hint int) *topN {
 func topNCap(limit, hint int) int { return min(limit, max(hint, 1024)) }
 
 // newTopN returns a topN for t's limit of flows, expecting about hint of
-// them, in a list of t's (takeList); t.keepList takes it back if the
-// dump fails.
+// them, in a list of t's (takeList) and the heap memory of its last
+// dump; t.keepList takes the list back if the dump fails.
 func (t *table) newTopN(hint int) *topN {
 	mem, life := t.takeList(topNCap(t.limit, hint))
-	return &topN{limit: t.limit, flows: mem, life: life}
+	h := t.heap
+	t.heap = nil
+	return &topN{limit: t.limit, flows: mem, life: life, heap: h[:0]}
 }
 
 // reset empties d for a dump tried again.
 func (d *topN) reset() {
-	d.flows, d.heap, d.seen = d.flows[:0], nil, 0
+	d.flows, d.heap, d.seen = d.flows[:0], d.heap[:0], 0
 }
 
 func (t *topN) add(f model.Flow) {
@@ -335,23 +371,25 @@ func (t *topN) add(f model.Flow) {
 		t.flows = append(t.flows, f)
 		return
 	}
-	if t.heap == nil {
-		t.heap = make([]int32, len(t.flows))
-		for i := range t.heap {
-			t.heap[i] = int32(i)
+	if len(t.heap) == 0 { // flows just filled up (limit > 0)
+		t.heap = slices.Grow(t.heap[:0], len(t.flows))
+		for i := range t.flows {
+			t.heap = append(t.heap, topEntry{t.flows[i].Bytes(), int32(i)})
 		}
 		for i := len(t.heap)/2 - 1; i >= 0; i-- {
 			t.down(i)
 		}
 	}
-	if len(t.heap) == 0 || f.Bytes() <= t.flows[t.heap[0]].Bytes() {
+	b := f.Bytes()
+	if len(t.heap) == 0 || b <= t.heap[0].bytes {
 		return
 	}
-	t.flows[t.heap[0]] = f
+	t.flows[t.heap[0].i] = f
+	t.heap[0].bytes = b
 	t.down(0)
 }
 
-func (t *topN) bytes(i int) uint64 { return t.flows[t.heap[i]].Bytes() }
+func (t *topN) bytes(i int) uint64 { return t.heap[i].bytes }
 
 func (t *topN) down(i int) {
 	n := len(t.heap)
@@ -404,7 +442,8 @@ func (t *table) replace(d *topN) {
 	old, oldLife := t.flows, t.life
 	t.flows, t.life, t.shared = fl[:n], d.life, false
 	t.keepList(old, oldLife)
-	d.flows = nil
+	t.heap = d.heap[:0]
+	d.flows, d.heap = nil, nil
 	t.truncated = d.seen > len(fl)
 	t.dirty = true
 }
