@@ -3,15 +3,12 @@ package cli
 import (
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"netlens/internal/netnstest"
 	"netlens/model"
 )
 
@@ -19,61 +16,32 @@ import (
 // the flows' counters gets them dumped again, equal to conntrack -L's;
 // one whose counters are recent is left as it is.
 func TestWithFreshFlows(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates a network namespace and nftables rules")
-	}
-	for _, tool := range []string{"ip", "nft", "conntrack"} {
+	ns := netnstest.New(t, "nlfresh")
+	for _, tool := range []string{"nft", "conntrack"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s", tool)
+			t.Skipf("needs %s (apt-get install -y nftables conntrack)", tool)
 		}
 	}
-	name := fmt.Sprintf("nlfresh%d", os.Getpid())
-	run := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command("ip", append([]string{"netns", "exec", name}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
-	run("ip", "link", "set", "lo", "up")
-	run("sysctl", "-qw", "net.netfilter.nf_conntrack_acct=1")
-	run("nft", "add table inet t; add chain inet t out { type filter hook output priority 0; }; add rule inet t out ct state new counter")
-	f, err := os.Open("/run/netns/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	ns.Run(t, "sysctl", "-qw", "net.netfilter.nf_conntrack_acct=1")
+	ns.Run(t, "nft", "add table inet t; add chain inet t out { type filter hook output priority 0; }; add rule inet t out ct state new counter")
+	fd := ns.FD(t)
 
 	// One TCP connection in the namespace, 20,000 bytes written.
 	var ln net.Listener
 	var conn net.Conn
-	inNS := func(fn func() error) {
-		t.Helper()
-		done := make(chan error)
-		go func() {
-			runtime.LockOSThread() // the thread is left in the namespace and dies with the goroutine
-			if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-				done <- err
-				return
-			}
-			done <- fn()
-		}()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-	}
-	inNS(func() (err error) {
+	ns.Do(t, func() {
+		var err error
 		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			return err
+			t.Error(err)
+			return
 		}
-		conn, err = net.Dial("tcp", ln.Addr().String())
-		return err
+		if conn, err = net.Dial("tcp", ln.Addr().String()); err != nil {
+			t.Error(err)
+		}
 	})
+	if t.Failed() {
+		t.FailNow()
+	}
 	defer ln.Close()
 	defer conn.Close()
 	srv, err := ln.Accept()
@@ -91,7 +59,7 @@ func TestWithFreshFlows(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	port := conn.LocalAddr().(*net.TCPAddr).Port
 	var want uint64
-	for _, line := range strings.Split(run("conntrack", "-L", "-p", "tcp", "--sport", fmt.Sprint(port)), "\n") {
+	for _, line := range strings.Split(ns.Run(t, "conntrack", "-L", "-p", "tcp", "--sport", fmt.Sprint(port)), "\n") {
 		// src=... dst=... sport=P dport=Q packets=N bytes=B (the original direction first)
 		if i := strings.Index(line, " bytes="); i >= 0 {
 			fmt.Sscanf(line[i+len(" bytes="):], "%d", &want)
@@ -104,7 +72,7 @@ func TestWithFreshFlows(t *testing.T) {
 
 	now := time.Now()
 	old := model.Snapshot{Conntrack: model.ConntrackStats{Dumps: 3, LastDump: now.Add(-time.Minute), FlowsLimit: 100}}
-	got, err := withFreshFlows(t.Context(), int(f.Fd()), old, now)
+	got, err := withFreshFlows(t.Context(), fd, old, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +87,7 @@ func TestWithFreshFlows(t *testing.T) {
 		t.Errorf("fresh flows: %d bytes (conntrack -L %d), stats %+v", bytes, want, st)
 	}
 	recent := model.Snapshot{Conntrack: model.ConntrackStats{Dumps: 3, LastDump: now.Add(-time.Second)}}
-	if got, err := withFreshFlows(t.Context(), int(f.Fd()), recent, now); err != nil || got.Flows != nil || got.Conntrack.Dumps != 3 {
+	if got, err := withFreshFlows(t.Context(), fd, recent, now); err != nil || got.Flows != nil || got.Conntrack.Dumps != 3 {
 		t.Errorf("recent counters dumped again: %d flows, %+v, %v", len(got.Flows), got.Conntrack, err)
 	}
 }
