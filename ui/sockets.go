@@ -43,7 +43,11 @@ type sockKey struct {
 type sockView struct {
 	listBase[sockKey]
 	summary string // "1234 sockets: 800 ESTAB, 12 LISTEN, ..."
-	ord     sockOrder
+	// sumOf and sumSeq are the list summary was counted from: a new
+	// snapshot (a counter's, twice a second) with the same list keeps it.
+	sumOf  []model.Socket
+	sumSeq uint64
+	ord    sockOrder
 	// tr is the eBPF tracer's drops per socket (droptraced.go).
 	tr tracedDrops
 	// sampled are the UDP sockets' rates from a running capture
@@ -251,7 +255,10 @@ func (p *sockView) SetSnapshot(s model.Snapshot) {
 // Sync implements page.
 func (p *sockView) Sync() {
 	if p.fresh() {
-		p.summary = socketSummary(p.snap.Sockets)
+		if !sameSlice(p.sumOf, p.snap.Sockets) || p.sumSeq != p.snap.SocketsSeq || p.summary == "" {
+			p.summary = socketSummary(p.snap.Sockets)
+			p.sumOf, p.sumSeq = p.snap.Sockets, p.snap.SocketsSeq
+		}
 		p.tr.update(&p.snap)
 		sampled := model.SampledUDPRates(p.snap.Sockets, &p.snap.Capture)
 		if len(sampled) > 0 || len(p.sampled) > 0 {
