@@ -159,7 +159,7 @@ func wholeRecords(b []byte) int {
 	}
 }
 
-// TCP states of struct tcprec.state.
+// TCP states of struct rechdr.state.
 const tcpListen = 10 // TCP_LISTEN
 
 // tcpIterProg is the loaded and attached TCP iterator with what decoding
