@@ -33,10 +33,17 @@ import (
 // and the kernel's HZ (from /proc/config.gz or /boot/config-RELEASE) to
 // turn its jiffies into the microseconds and milliseconds of tcp_info.
 
-// tcpRecSize is sizeof(struct tcprec) in bpf/tcpiter.c.
-const tcpRecSize = 280
+// Sizes of the records of bpf/tcpiter.c: every one begins with a struct
+// rechdr, whose flags (trFlags) tell a struct tcpcnt (recCounters, the
+// counters-only iterator's) from a struct tcprec (the full iterator's).
+const (
+	tcpHdrSize = 76  // sizeof(struct rechdr)
+	tcpRecSize = 280 // sizeof(struct tcprec)
+	tcpCntSize = 120 // sizeof(struct tcpcnt)
+)
 
-// Offsets of the fields of struct tcprec.
+// Offsets of the fields of struct tcprec, struct rechdr's (trCookie to
+// trDrops) included.
 const (
 	trCookie        = 0
 	trIno           = 8
@@ -89,7 +96,7 @@ const (
 	trDataSegsOut   = 212
 	trRateDelivered = 216
 	trRateInterval  = 220
-	trChronoStat    = 224 // 3 x __u32, jiffies
+	trChronoStat    = 224 // struct chrono: 3 x __u32, jiffies
 	trChronoSince   = 236 // jiffies
 	trChronoType    = 240
 	trBytesSent     = 248
@@ -97,21 +104,62 @@ const (
 	trCong          = 264 // char[16]
 )
 
-// Kinds of socket in struct tcprec.
+// Offsets of the fields of struct tcpcnt past its struct rechdr.
+const (
+	tcTotalRetrans  = 76
+	tcBytesAcked    = 80
+	tcBytesReceived = 88
+	tcChronoStat    = 96 // struct chrono: 3 x __u32, jiffies
+	tcChronoSince   = 108
+	tcChronoType    = 112
+)
+
+// Offsets of since and type in struct chrono, both records' chrono
+// times (at trChronoStat and tcChronoStat).
+const (
+	chronoSince = trChronoSince - trChronoStat
+	chronoType  = trChronoType - trChronoStat
+)
+
+// Kinds of socket in struct rechdr.
 const (
 	kindFull = 0 // a full socket
 	kindTW   = 1 // TIME-WAIT
 	kindReq  = 2 // a request socket (SYN-RECV)
 )
 
-// Flags of struct tcprec.
+// Flags of struct rechdr.
 const (
 	recTCP       = 1 // a tcp_sock: the tcp_info fields are set
 	recDstRTOMin = 2 // its route locks rto_min (dst_rto_min_ms)
-	recCounters  = 4 // counters only: queues, counters and chrono times
+	recCounters  = 4 // a struct tcpcnt: queues, counters and chrono times
 )
 
-// TCP states of struct tcprec.state.
+// tcpRecLen returns the size of the record b begins with, as its
+// header's flags give it, or 0 if b is shorter than a header.
+func tcpRecLen(b []byte) int {
+	switch {
+	case len(b) < tcpHdrSize:
+		return 0
+	case b[trFlags]&recCounters != 0:
+		return tcpCntSize
+	}
+	return tcpRecSize
+}
+
+// wholeRecords returns the length of the whole records b begins with.
+func wholeRecords(b []byte) int {
+	n := 0
+	for {
+		l := tcpRecLen(b[n:])
+		if l == 0 || l > len(b)-n {
+			return n
+		}
+		n += l
+	}
+}
+
+// TCP states of struct rechdr.state.
 const tcpListen = 10 // TCP_LISTEN
 
 // tcpIterProg is the loaded and attached TCP iterator with what decoding
@@ -381,7 +429,7 @@ func (t *tcpIter) records(ctx context.Context, netns int, fn func([]byte) error)
 			break
 		}
 		have += int(n)
-		whole := have - have%tcpRecSize
+		whole := wholeRecords(t.buf[:have])
 		if err := fn(t.buf[:whole]); err != nil {
 			return err
 		}
@@ -394,40 +442,40 @@ func (t *tcpIter) records(ctx context.Context, netns int, fn func([]byte) error)
 		}
 	}
 	if have != 0 {
-		return fmt.Errorf("TCP iterator: %d bytes left, not a whole %d-byte record: %w", have, tcpRecSize, ErrMalformed)
+		return fmt.Errorf("TCP iterator: %d bytes left, not a whole record: %w", have, ErrMalformed)
 	}
 	return nil
 }
 
 // chrono returns the busy, receiver-window-limited and
-// send-buffer-limited times (us) of record r, as
-// tcp_get_info_chrono_stats computes them: TCP_CHRONO_BUSY,
+// send-buffer-limited times (us) of c, a record's struct chrono,
+// as tcp_get_info_chrono_stats computes them: TCP_CHRONO_BUSY,
 // _RWND_LIMITED, _SNDBUF_LIMITED are 1, 2, 3; the running one has the
 // time since it began added.
-func (d *tcpDecoder) chrono(r []byte) (busy, rwnd, sndbuf uint64) {
+func (d *tcpDecoder) chrono(c []byte) (busy, rwnd, sndbuf uint64) {
 	ne := binary.NativeEndian
 	var stats [3]uint64
-	ctype := ne.Uint32(r[trChronoType:])
+	ctype := ne.Uint32(c[chronoType:])
 	for i := range stats {
-		stats[i] = uint64(ne.Uint32(r[trChronoStat+4*i:]))
+		stats[i] = uint64(ne.Uint32(c[4*i:]))
 		if uint32(i+1) == ctype {
-			stats[i] += uint64(ne.Uint32(r[trChronoSince:]))
+			stats[i] += uint64(ne.Uint32(c[chronoSince:]))
 		}
 		stats[i] *= uint64(1000000 / d.conv.hz)
 	}
 	return stats[0] + stats[1] + stats[2], stats[1], stats[2]
 }
 
-// counters puts the counters of counters-only record r in (*d.cnt)[idx].
+// counters puts the counters of struct tcpcnt r in (*d.cnt)[idx].
 func (d *tcpDecoder) counters(r []byte, idx int) {
 	ne := binary.NativeEndian
 	c := tcpCounters{
 		ok:       true,
-		acked:    ne.Uint64(r[trBytesAcked:]),
-		received: ne.Uint64(r[trBytesReceived:]),
-		retrans:  ne.Uint32(r[trTotalRetrans:]),
+		acked:    ne.Uint64(r[tcBytesAcked:]),
+		received: ne.Uint64(r[tcBytesReceived:]),
+		retrans:  ne.Uint32(r[tcTotalRetrans:]),
 	}
-	c.busy, c.rwnd, c.sndbuf = d.chrono(r)
+	c.busy, c.rwnd, c.sndbuf = d.chrono(r[tcChronoStat:tcpCntSize])
 	cnt := *d.cnt
 	if old := len(cnt); idx >= old {
 		cnt = slices.Grow(cnt, idx+1-old)[:idx+1]
@@ -437,7 +485,8 @@ func (d *tcpDecoder) counters(r []byte, idx int) {
 	*d.cnt = cnt
 }
 
-// tcpDecoder turns struct tcprec records into model.Socket values.
+// tcpDecoder turns struct tcprec and struct tcpcnt records into
+// model.Socket values.
 type tcpDecoder struct {
 	conv    jiffies
 	infoLen uint16
@@ -452,24 +501,26 @@ type tcpDecoder struct {
 // decode appends the sockets of b, whole records in native byte order,
 // to out. On error out is returned as it was given. It never panics.
 func (d *tcpDecoder) decode(b []byte, out []model.Socket) ([]model.Socket, error) {
-	if len(b)%tcpRecSize != 0 {
-		return out, fmt.Errorf("TCP iterator: %d bytes, not a whole number of %d-byte records: %w", len(b), tcpRecSize, ErrMalformed)
+	if whole := wholeRecords(b); whole != len(b) {
+		return out, fmt.Errorf("TCP iterator: %d bytes, a record cut short at byte %d: %w", len(b), whole, ErrMalformed)
 	}
 	if d.conv.hz == 0 {
 		return out, fmt.Errorf("TCP iterator: no HZ: %w", ErrMalformed)
 	}
 	start := len(out)
-	for ; len(b) >= tcpRecSize; b = b[tcpRecSize:] {
+	for len(b) > 0 {
+		n := tcpRecLen(b)
 		out = append(out, model.Socket{Proto: model.ProtoTCP})
-		if err := d.decodeRec(b[:tcpRecSize], &out[len(out)-1], len(out)-1); err != nil {
+		if err := d.decodeRec(b[:n], &out[len(out)-1], len(out)-1); err != nil {
 			return out[:start], err
 		}
+		b = b[n:]
 	}
 	return out, nil
 }
 
-// decodeRec decodes one record into s, as decodeDiagMsg decodes the
-// sock_diag message of the same socket.
+// decodeRec decodes one record, of the size tcpRecLen gives, into s, as
+// decodeDiagMsg decodes the sock_diag message of the same socket.
 func (d *tcpDecoder) decodeRec(r []byte, s *model.Socket, idx int) error {
 	ne := binary.NativeEndian
 	u32 := func(off int) uint32 { return ne.Uint32(r[off:]) }
@@ -494,6 +545,13 @@ func (d *tcpDecoder) decodeRec(r []byte, s *model.Socket, idx int) error {
 		s.Interface = d.names.name(ifindex)
 	}
 	kind, flags := r[trKind], r[trFlags]
+	valid := uint8(recTCP | recDstRTOMin) // of a struct tcprec
+	if flags&recCounters != 0 {
+		valid = recTCP | recCounters // of a struct tcpcnt
+	}
+	if flags&^valid != 0 {
+		return fmt.Errorf("TCP iterator: record flags %#x: %w", flags, ErrMalformed)
+	}
 	switch kind {
 	case kindTW, kindReq:
 		return nil // no uid, inode, queues, drops or tcp_info
@@ -568,7 +626,7 @@ func (d *tcpDecoder) decodeRec(r []byte, s *model.Socket, idx int) error {
 	if rate, intv := u32(trRateDelivered), u32(trRateInterval); rate != 0 && intv != 0 {
 		t.DeliveryRate = uint64(rate) * uint64(t.SndMSS) * 1000000 / uint64(intv)
 	}
-	t.BusyTime, t.RwndLimited, t.SndbufLimited = d.chrono(r)
+	t.BusyTime, t.RwndLimited, t.SndbufLimited = d.chrono(r[trChronoStat:tcpRecSize])
 	t.BytesSent = u64(trBytesSent)
 	t.BytesRetrans = u64(trBytesRetrans)
 	return nil

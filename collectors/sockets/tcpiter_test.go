@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,18 +16,19 @@ import (
 	"netlens/model"
 )
 
-// TestTCPRecLayout checks the offsets tcpiter.go reads struct tcprec at
-// against bpf/tcpiter.c, whose _Static_asserts hold clang to the same
-// offsets and size.
+// TestTCPRecLayout checks the offsets tcpiter.go reads struct tcprec,
+// struct tcpcnt and their struct rechdr at against bpf/tcpiter.c, whose
+// _Static_asserts hold clang to the same offsets and sizes.
 func TestTCPRecLayout(t *testing.T) {
 	src, err := os.ReadFile("bpf/tcpiter.c")
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]int{
-		"cookie": trCookie, "ino": trIno, "saddr": trSaddr, "daddr": trDaddr, "sport": trSport, "dport": trDport,
-		"family": trFamily, "state": trState, "kind": trKind, "flags": trFlags, "uid": trUID, "ifindex": trIfindex,
-		"rqueue": trRqueue, "wqueue": trWqueue, "drops": trDrops, "ca_state": trCAState, "retransmits": trRetransmits,
+		"h.cookie": trCookie, "h.ino": trIno, "h.saddr": trSaddr, "h.daddr": trDaddr, "h.sport": trSport,
+		"h.dport": trDport, "h.family": trFamily, "h.state": trState, "h.kind": trKind, "h.flags": trFlags,
+		"h.uid": trUID, "h.ifindex": trIfindex, "h.rqueue": trRqueue, "h.wqueue": trWqueue, "h.drops": trDrops,
+		"ca_state": trCAState, "retransmits": trRetransmits,
 		"backoff": trBackoff, "app_limited": trAppLimited, "rto": trRTO, "ato": trATO, "delack_max": trDelackMax,
 		"rto_min": trRTOMin, "dst_rto_min_ms": trDstRTOMinMs, "snd_mss": trSndMSS, "rcv_mss": trRcvMSS,
 		"unacked": trUnacked, "sacked": trSacked, "lost": trLost, "retrans": trRetrans,
@@ -36,20 +38,42 @@ func TestTCPRecLayout(t *testing.T) {
 		"bytes_acked": trBytesAcked, "bytes_received": trBytesReceived, "segs_out": trSegsOut, "segs_in": trSegsIn,
 		"notsent_bytes": trNotsentBytes, "min_rtt": trMinRTT, "data_segs_in": trDataSegsIn,
 		"data_segs_out": trDataSegsOut, "rate_delivered": trRateDelivered, "rate_interval_us": trRateInterval,
-		"chrono_stat": trChronoStat, "chrono_since": trChronoSince, "chrono_type": trChronoType,
+		"chrono.stat": trChronoStat, "chrono.since": trChronoSince, "chrono.type": trChronoType,
 		"bytes_sent": trBytesSent, "bytes_retrans": trBytesRetrans, "cong": trCong,
 		"sizeof": tcpRecSize,
 	}
-	got := map[string]int{}
-	for _, m := range regexp.MustCompile(`(?m)^RECORD_OFFSET\((\w+), (\d+)\);`).FindAllStringSubmatch(string(src), -1) {
-		got[m[1]], _ = strconv.Atoi(m[2])
-	}
-	if m := regexp.MustCompile(`(?m)^RECORD_SIZE\((\d+)\);`).FindStringSubmatch(string(src)); m != nil {
-		got["sizeof"], _ = strconv.Atoi(m[1])
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, layout(src, "RECORD")); diff != "" {
 		t.Errorf("struct tcprec offsets (-tcpiter.go +bpf/tcpiter.c)\n%s", diff)
 	}
+	want = map[string]int{
+		"h": 0, "total_retrans": tcTotalRetrans, "bytes_acked": tcBytesAcked, "bytes_received": tcBytesReceived,
+		"chrono.stat": tcChronoStat, "chrono.since": tcChronoSince, "chrono.type": tcChronoType,
+		"sizeof": tcpCntSize,
+	}
+	if diff := cmp.Diff(want, layout(src, "COUNTERS")); diff != "" {
+		t.Errorf("struct tcpcnt offsets (-tcpiter.go +bpf/tcpiter.c)\n%s", diff)
+	}
+	m := regexp.MustCompile(`(?m)^_Static_assert\(sizeof\(struct rechdr\) == (\d+),`).FindSubmatch(src)
+	if m == nil || string(m[1]) != strconv.Itoa(tcpHdrSize) {
+		t.Errorf("sizeof(struct rechdr): %q in bpf/tcpiter.c, %d in tcpiter.go", m, tcpHdrSize)
+	}
+	// Both records' struct chrono.
+	if tcChronoSince-tcChronoStat != chronoSince || tcChronoType-tcChronoStat != chronoType {
+		t.Errorf("struct tcpcnt's chrono fields are not laid out as struct tcprec's")
+	}
+}
+
+// layout returns the offsets of the PREFIX_OFFSET lines of C source src,
+// and its PREFIX_SIZE as "sizeof".
+func layout(src []byte, prefix string) map[string]int {
+	got := map[string]int{}
+	for _, m := range regexp.MustCompile(`(?m)^`+prefix+`_OFFSET\(([\w.]+), (\d+)\);`).FindAllSubmatch(src, -1) {
+		got[string(m[1])], _ = strconv.Atoi(string(m[2]))
+	}
+	if m := regexp.MustCompile(`(?m)^` + prefix + `_SIZE\((\d+)\);`).FindSubmatch(src); m != nil {
+		got["sizeof"], _ = strconv.Atoi(string(m[1]))
+	}
+	return got
 }
 
 func TestJiffies(t *testing.T) {
@@ -272,17 +296,80 @@ func TestDecodeTCPRec(t *testing.T) {
 	}
 }
 
+// counted is the counters-only record (struct tcpcnt) of the socket of
+// established.
+func counted() []byte {
+	r := make([]byte, tcpCntSize)
+	copy(r, established()[:tcpHdrSize])
+	r[trFlags] = recTCP | recCounters
+	ne := binary.NativeEndian
+	ne.PutUint32(r[tcTotalRetrans:], 9)
+	ne.PutUint64(r[tcBytesAcked:], 1e9)
+	ne.PutUint64(r[tcBytesReceived:], 2e9)
+	ne.PutUint32(r[tcChronoStat:], 100)  // busy
+	ne.PutUint32(r[tcChronoStat+4:], 20) // rwnd-limited
+	ne.PutUint32(r[tcChronoStat+8:], 5)  // sndbuf-limited
+	ne.PutUint32(r[tcChronoSince:], 10)
+	ne.PutUint32(r[tcChronoType:], 2) // TCP_CHRONO_RWND_LIMITED
+	return r
+}
+
+func TestDecodeTCPCnt(t *testing.T) {
+	names := &ifNames{byIndex: map[uint32]string{1: "lo"}}
+	want := model.Socket{
+		Proto: model.ProtoTCP, Family: model.FamilyIPv4, State: model.StateEstablished,
+		Local: netip.MustParseAddrPort("10.0.0.1:443"), Remote: netip.MustParseAddrPort("10.0.0.2:50000"),
+		RecvQ: 11, SendQ: 22, UID: 1000, Inode: 777, Cookie: 0x1234, Interface: "lo", Drops: 3, HasDrops: true,
+	}
+	wantCnt := tcpCounters{ok: true, retrans: 9, acked: 1e9, received: 2e9,
+		busy: 135 * 4000, rwnd: 30 * 4000, sndbuf: 5 * 4000}
+	tw := counted()
+	clear(tw[tcpHdrSize:])
+	tw[trKind], tw[trState], tw[trFlags] = kindTW, uint8(model.StateTimeWait), recCounters
+	// Three sockets: a full record between two counters-only ones, each
+	// as long as its flags say.
+	b := slices.Concat(counted(), established()[:], tw)
+	var cnt []tcpCounters
+	d := tcpDecoder{conv: jiffies{hz: 250}, infoLen: 280, names: names, cnt: &cnt, tcpInfo: true}
+	out, err := d.decode(b, []model.Socket{{Proto: model.ProtoUDP}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 4 || out[2].TCP == nil || out[3].State != model.StateTimeWait || out[3].HasDrops {
+		t.Fatalf("%d sockets: %+v", len(out), out)
+	}
+	if diff := cmp.Diff(want, out[1], equateAddrs); diff != "" {
+		t.Errorf("counters-only socket (-want +got)\n%s", diff)
+	}
+	if diff := cmp.Diff([]tcpCounters{1: wantCnt}, cnt, cmp.AllowUnexported(tcpCounters{})); diff != "" {
+		t.Errorf("counters (-want +got)\n%s", diff)
+	}
+
+	for _, tt := range []struct {
+		name string
+		b    []byte
+	}{
+		{"header cut short", counted()[:tcpHdrSize-1]},
+		{"record cut short", counted()[:tcpCntSize-1]},
+		{"a full record's length", slices.Concat(counted(), make([]byte, tcpRecSize-tcpCntSize))},
+		{"second record cut short", slices.Concat(counted(), counted()[:tcpHdrSize+8])},
+		{"full record flagged counters", func() []byte { r := established(); r[trFlags] |= recCounters; return r[:] }()},
+		{"counters record with a route's rto_min", func() []byte { r := counted(); r[trFlags] |= recDstRTOMin; return r }()},
+		{"unknown flag", func() []byte { r := counted(); r[trFlags] |= 0x80; return r }()},
+	} {
+		cnt = nil
+		out, err := d.decode(tt.b, []model.Socket{{Proto: model.ProtoUDP}})
+		if !errors.Is(err, ErrMalformed) || len(out) != 1 {
+			t.Errorf("%s: error %v with %d sockets, want ErrMalformed and the prefix alone", tt.name, err, len(out))
+		}
+	}
+}
+
 // TestDecodeTCPRecFixture decodes records the iterator wrote for the
 // sockets of tcpIterEnv (testdata/tcpiter_records.bin, from this
 // machine's kernel, little-endian).
 func TestDecodeTCPRecFixture(t *testing.T) {
-	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
-		t.Skip("the fixture is little-endian")
-	}
-	b, err := os.ReadFile("testdata/tcpiter_records.bin")
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := leFixture(t, "testdata/tcpiter_records.bin")
 	d := tcpDecoder{conv: jiffies{hz: 250}, infoLen: 280, tcpInfo: true}
 	socks, err := d.decode(b, nil)
 	if err != nil {
@@ -295,11 +382,63 @@ func TestDecodeTCPRecFixture(t *testing.T) {
 			t.Errorf("%v %v %v: tcp_info %v", s.State, s.Local, s.Remote, s.TCP != nil)
 		}
 	}
-	want := map[string]int{
-		"ipv4 LISTEN": 6, "ipv6 LISTEN": 2, "ipv4 ESTAB": 8, "ipv6 ESTAB": 3, "ipv4 TIME-WAIT": 1,
-		"ipv4 FIN-WAIT-2": 1, "ipv4 CLOSE-WAIT": 1, "ipv4 SYN-RECV": 1, "ipv4 SYN-SENT": 1,
+	if diff := cmp.Diff(fixtureStates, states); diff != "" {
+		t.Errorf("sockets by family and state (-want +got)\n%s", diff)
 	}
-	if diff := cmp.Diff(want, states); diff != "" {
+}
+
+// leFixture returns the records of little-endian fixture path, or skips
+// the test on a big-endian machine.
+func leFixture(t *testing.T, path string) []byte {
+	t.Helper()
+	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
+		t.Skip("the fixture is little-endian")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// fixtureStates counts the sockets of the fixtures by family and state.
+var fixtureStates = map[string]int{
+	"ipv4 LISTEN": 6, "ipv6 LISTEN": 2, "ipv4 ESTAB": 8, "ipv6 ESTAB": 3, "ipv4 TIME-WAIT": 1,
+	"ipv4 FIN-WAIT-2": 1, "ipv4 CLOSE-WAIT": 1, "ipv4 SYN-RECV": 1, "ipv4 SYN-SENT": 1,
+}
+
+// TestDecodeTCPCntFixture decodes records the counters-only iterator
+// wrote for the sockets of tcpIterEnv (testdata/tcpiter_counters.bin,
+// from this machine's kernel, little-endian).
+func TestDecodeTCPCntFixture(t *testing.T) {
+	b := leFixture(t, "testdata/tcpiter_counters.bin")
+	if len(b)%tcpCntSize != 0 {
+		t.Fatalf("%d bytes, not whole %d-byte records", len(b), tcpCntSize)
+	}
+	var cnt []tcpCounters
+	d := tcpDecoder{conv: jiffies{hz: 250}, infoLen: 280, cnt: &cnt, tcpInfo: true}
+	socks, err := d.decode(b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(socks) != len(b)/tcpCntSize {
+		t.Fatalf("%d sockets from %d records", len(socks), len(b)/tcpCntSize)
+	}
+	states := map[string]int{}
+	acked := false
+	for i, s := range socks {
+		states[string(s.Family)+" "+s.State.String()]++
+		full := s.State != model.StateTimeWait && s.State != model.StateFinWait2 && s.State != model.StateSynRecv
+		hasCnt := i < len(cnt) && cnt[i].ok
+		if s.TCP != nil || s.HasDrops != full || hasCnt != (full && s.State != model.StateListen) {
+			t.Errorf("%v %v %v: tcp_info %v, drops %v, counters %v", s.State, s.Local, s.Remote, s.TCP != nil, s.HasDrops, hasCnt)
+		}
+		acked = acked || hasCnt && cnt[i].acked > 1
+	}
+	if !acked {
+		t.Error("no socket with bytes acked")
+	}
+	if diff := cmp.Diff(fixtureStates, states); diff != "" {
 		t.Errorf("sockets by family and state (-want +got)\n%s", diff)
 	}
 }
@@ -309,19 +448,42 @@ func FuzzDecodeTCPRec(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	c, err := os.ReadFile("testdata/tcpiter_counters.bin")
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Add(b, uint32(250))
 	f.Add(established()[:], uint32(300))
 	f.Add(b[:tcpRecSize+7], uint32(1000))
+	f.Add(c, uint32(250))
+	f.Add(slices.Concat(counted(), established()[:], counted()), uint32(100))
+	f.Add(c[:tcpCntSize+tcpHdrSize], uint32(1000))
 	names := &ifNames{byIndex: map[uint32]string{1: "lo"}}
 	f.Fuzz(func(t *testing.T, b []byte, hz uint32) {
-		d := tcpDecoder{conv: jiffies{hz: hz}, infoLen: 280, names: names, tcpInfo: true}
+		var cnt []tcpCounters
+		d := tcpDecoder{conv: jiffies{hz: hz}, infoLen: 280, names: names, cnt: &cnt, tcpInfo: true}
 		prefix := []model.Socket{{Proto: model.ProtoRAW}}
 		out, err := d.decode(b, prefix)
 		if len(out) == 0 || out[0].Proto != model.ProtoRAW || (err != nil && len(out) != 1) {
 			t.Fatalf("sockets before the records lost or partial result kept: %d, %v", len(out), err)
 		}
-		if err == nil && len(out)-1 != len(b)/tcpRecSize {
-			t.Fatalf("%d sockets from %d bytes", len(out)-1, len(b))
+		// Without error, b is whole records, each as long as its flags say.
+		n := 0
+		for rest := b; len(rest) > 0 && err == nil; n++ {
+			l := tcpRecLen(rest)
+			if l == 0 || l > len(rest) {
+				t.Fatalf("no error from %d bytes ending in a partial record", len(b))
+			}
+			if want := map[bool]int{false: tcpRecSize, true: tcpCntSize}[rest[trFlags]&recCounters != 0]; l != want {
+				t.Fatalf("a record of %d bytes, flags %#x", l, rest[trFlags])
+			}
+			rest = rest[l:]
+		}
+		if err == nil && len(out)-1 != n {
+			t.Fatalf("%d sockets from %d records", len(out)-1, n)
+		}
+		if len(cnt) > len(out) {
+			t.Fatalf("%d counters for %d sockets", len(cnt), len(out))
 		}
 		for _, s := range out[1:] {
 			if s.Proto != model.ProtoTCP || (s.Family != model.FamilyIPv4 && s.Family != model.FamilyIPv6) {

@@ -2,7 +2,8 @@
 /*
  * tcpiter.c: every TCP socket of a network namespace with what sock_diag
  * reports of it (inet_diag_msg, INET_DIAG_INFO, INET_DIAG_CONG,
- * INET_DIAG_SKMEMINFO's drops), one fixed-size record per socket.
+ * INET_DIAG_SKMEMINFO's drops), one fixed-size record per socket: a
+ * struct tcprec, or with counters_only the smaller struct tcpcnt.
  *
  * A TCP iterator (iter/tcp, Linux 5.9+) runs the program for each socket
  * of the listening and established hash tables of the namespace the
@@ -32,11 +33,13 @@ char __license[] SEC("license") = "GPL";
 /*
  * counters_only, set at load (tcpiter.go, Options.TCPCountersOnly), fills
  * of a full socket's tcp_info only what rates need: the byte and
- * retransmit counters and the chrono times. Its record has
- * FLAG_COUNTERS. The rest of tcp_info lies on a dozen more cache lines of
- * the socket (icsk, the route, the pacing and window fields): skipping
- * them takes about a quarter off the kernel's walk of a cold table
- * (docs/performance.md, "Counters-only reads").
+ * retransmit counters and the chrono times. The rest of tcp_info lies on
+ * a dozen more cache lines of the socket (icsk, the route, the pacing and
+ * window fields): skipping them takes about a quarter off the kernel's
+ * walk of a cold table (docs/performance.md, "Counters-only reads"). Its
+ * records are struct tcpcnt (120 bytes, FLAG_COUNTERS), not struct
+ * tcprec (280): the kernel copies less than half as much to the seq_file
+ * buffer and then to user space.
  */
 volatile const __u32 counters_only = 0;
 
@@ -50,22 +53,23 @@ volatile const __u32 counters_only = 0;
 #define RTAX_RTO_MIN 13
 #define DST_METRICS_FLAGS 0x3UL
 
-/* Kinds of socket (struct tcprec.kind). */
+/* Kinds of socket (struct rechdr.kind). */
 #define KIND_FULL 0 /* a full socket (struct sock) */
 #define KIND_TW 1   /* a TIME-WAIT socket (struct inet_timewait_sock) */
 #define KIND_REQ 2  /* a request socket (struct request_sock) */
 
-/* struct tcprec.flags */
+/* struct rechdr.flags */
 #define FLAG_TCP 1         /* a tcp_sock: the tcp_info fields are set */
 #define FLAG_DST_RTO_MIN 2 /* its route locks rto_min: dst_rto_min_ms */
-#define FLAG_COUNTERS 4    /* counters_only: queues, counters and chrono times alone */
+#define FLAG_COUNTERS 4    /* counters_only: a struct tcpcnt, not a struct tcprec */
 
 /*
- * struct tcprec is one record; the Go side (tcpiter.go, parseTCPRec)
- * reads the same layout, in native byte order. Times marked "jiffies"
- * are raw; "since" ones are tcp_jiffies32 minus the kernel's time stamp.
+ * struct rechdr begins every record: the socket's identity, state and
+ * queues. The Go side (tcpiter.go, tcpRecLen and decodeRec) reads it in
+ * native byte order at the same offsets in both layouts below, and tells
+ * them apart by FLAG_COUNTERS in flags.
  */
-struct tcprec {
+struct rechdr {
 	__u64 cookie;
 	__u64 ino;
 	__u32 saddr[4]; /* network order; IPv4 in saddr[0] */
@@ -81,6 +85,22 @@ struct tcprec {
 	__u32 rqueue;
 	__u32 wqueue;
 	__u32 drops;
+} __attribute__((packed, aligned(4))); /* 76 bytes, not padded to 80 */
+
+/* struct chrono is tcp_sock's chrono times, in both records. */
+struct chrono {
+	__u32 stat[3]; /* jiffies: chrono_stat */
+	__u32 since;   /* jiffies since chrono_start */
+	__u32 type;    /* chrono_type */
+};
+
+/*
+ * struct tcprec is the record of the full iterator (counters_only unset):
+ * the header, then tcp_info. Times marked "jiffies" are raw; "since"
+ * ones are tcp_jiffies32 minus the kernel's time stamp.
+ */
+struct tcprec {
+	struct rechdr h;
 	/* tcp_info */
 	__u8 ca_state;
 	__u8 retransmits;
@@ -118,34 +138,46 @@ struct tcprec {
 	__u32 data_segs_out;
 	__u32 rate_delivered;
 	__u32 rate_interval_us;
-	__u32 chrono_stat[3]; /* jiffies */
-	__u32 chrono_since;   /* jiffies since chrono_start */
-	__u32 chrono_type;
+	struct chrono chrono;
 	__u32 pad;
 	__u64 bytes_sent;
 	__u64 bytes_retrans;
 	char cong[16];
 };
 
-/* The offsets tcpiter.go reads the record at (TestTCPRecLayout reads
+/*
+ * struct tcpcnt is the record of the counters-only iterator, every one
+ * of its sockets' (FLAG_COUNTERS set in h.flags): the header, then what
+ * rates need. Less than half of struct tcprec: the kernel copies, and
+ * user space reads, that much less per socket.
+ */
+struct tcpcnt {
+	struct rechdr h;
+	__u32 total_retrans;
+	__u64 bytes_acked;
+	__u64 bytes_received;
+	struct chrono chrono;
+};
+
+/* The offsets tcpiter.go reads the records at (TestTCPRecLayout reads
  * these lines). */
 #define RECORD_OFFSET(f, off) _Static_assert(__builtin_offsetof(struct tcprec, f) == off, #f)
 #define RECORD_SIZE(n) _Static_assert(sizeof(struct tcprec) == n, "sizeof")
-RECORD_OFFSET(cookie, 0);
-RECORD_OFFSET(ino, 8);
-RECORD_OFFSET(saddr, 16);
-RECORD_OFFSET(daddr, 32);
-RECORD_OFFSET(sport, 48);
-RECORD_OFFSET(dport, 50);
-RECORD_OFFSET(family, 52);
-RECORD_OFFSET(state, 53);
-RECORD_OFFSET(kind, 54);
-RECORD_OFFSET(flags, 55);
-RECORD_OFFSET(uid, 56);
-RECORD_OFFSET(ifindex, 60);
-RECORD_OFFSET(rqueue, 64);
-RECORD_OFFSET(wqueue, 68);
-RECORD_OFFSET(drops, 72);
+RECORD_OFFSET(h.cookie, 0);
+RECORD_OFFSET(h.ino, 8);
+RECORD_OFFSET(h.saddr, 16);
+RECORD_OFFSET(h.daddr, 32);
+RECORD_OFFSET(h.sport, 48);
+RECORD_OFFSET(h.dport, 50);
+RECORD_OFFSET(h.family, 52);
+RECORD_OFFSET(h.state, 53);
+RECORD_OFFSET(h.kind, 54);
+RECORD_OFFSET(h.flags, 55);
+RECORD_OFFSET(h.uid, 56);
+RECORD_OFFSET(h.ifindex, 60);
+RECORD_OFFSET(h.rqueue, 64);
+RECORD_OFFSET(h.wqueue, 68);
+RECORD_OFFSET(h.drops, 72);
 RECORD_OFFSET(ca_state, 76);
 RECORD_OFFSET(retransmits, 77);
 RECORD_OFFSET(backoff, 78);
@@ -182,13 +214,25 @@ RECORD_OFFSET(data_segs_in, 208);
 RECORD_OFFSET(data_segs_out, 212);
 RECORD_OFFSET(rate_delivered, 216);
 RECORD_OFFSET(rate_interval_us, 220);
-RECORD_OFFSET(chrono_stat, 224);
-RECORD_OFFSET(chrono_since, 236);
-RECORD_OFFSET(chrono_type, 240);
+RECORD_OFFSET(chrono.stat, 224);
+RECORD_OFFSET(chrono.since, 236);
+RECORD_OFFSET(chrono.type, 240);
 RECORD_OFFSET(bytes_sent, 248);
 RECORD_OFFSET(bytes_retrans, 256);
 RECORD_OFFSET(cong, 264);
 RECORD_SIZE(280);
+
+#define COUNTERS_OFFSET(f, off) _Static_assert(__builtin_offsetof(struct tcpcnt, f) == off, #f)
+#define COUNTERS_SIZE(n) _Static_assert(sizeof(struct tcpcnt) == n, "sizeof")
+COUNTERS_OFFSET(h, 0);
+COUNTERS_OFFSET(total_retrans, 76);
+COUNTERS_OFFSET(bytes_acked, 80);
+COUNTERS_OFFSET(bytes_received, 88);
+COUNTERS_OFFSET(chrono.stat, 96);
+COUNTERS_OFFSET(chrono.since, 108);
+COUNTERS_OFFSET(chrono.type, 112);
+COUNTERS_SIZE(120);
+_Static_assert(sizeof(struct rechdr) == 76, "sizeof(struct rechdr)");
 
 /* sock_ino is sock_i_ino(sk): sk->sk_ino from Linux 6.18, before that the
  * inode allocated with the struct socket (one cache miss, where
@@ -218,6 +262,16 @@ static __always_inline __u32 sock_drops(struct sock *sk)
 	return sk->sk_drops.counter;
 }
 
+/* chrono_fill reads tp's chrono times at jiffies now. */
+static __always_inline void chrono_fill(struct chrono *c, struct tcp_sock *tp, __u32 now)
+{
+	c->stat[0] = tp->chrono_stat[0];
+	c->stat[1] = tp->chrono_stat[1];
+	c->stat[2] = tp->chrono_stat[2];
+	c->type = BPF_CORE_READ_BITFIELD(tp, chrono_type);
+	c->since = now - tp->chrono_start;
+}
+
 /* tcp_fill is the part of tcp_get_info past the listener's fields. */
 static __always_inline void tcp_fill(struct tcprec *r, struct sock *sk, struct tcp_sock *tp)
 {
@@ -226,10 +280,10 @@ static __always_inline void tcp_fill(struct tcprec *r, struct sock *sk, struct t
 	__u32 now = (__u32)bpf_jiffies64();
 	__u32 seq;
 
-	r->rqueue = tp->rcv_nxt - tp->copied_seq;
-	if ((__s32)r->rqueue < 0)
-		r->rqueue = 0;
-	r->wqueue = tp->write_seq - tp->snd_una;
+	r->h.rqueue = tp->rcv_nxt - tp->copied_seq;
+	if ((__s32)r->h.rqueue < 0)
+		r->h.rqueue = 0;
+	r->h.wqueue = tp->write_seq - tp->snd_una;
 
 	r->ca_state = BPF_CORE_READ_BITFIELD(icsk, icsk_ca_state);
 	r->retransmits = icsk->icsk_retransmits;
@@ -247,7 +301,7 @@ static __always_inline void tcp_fill(struct tcprec *r, struct sock *sk, struct t
 		if (m && !bpf_probe_read_kernel(&lock, sizeof(lock), (void *)(m + 4 * (RTAX_LOCK - 1))) &&
 		    (lock & (1 << RTAX_RTO_MIN)) &&
 		    !bpf_probe_read_kernel(&r->dst_rto_min_ms, sizeof(__u32), (void *)(m + 4 * (RTAX_RTO_MIN - 1))))
-			r->flags |= FLAG_DST_RTO_MIN;
+			r->h.flags |= FLAG_DST_RTO_MIN;
 	}
 	r->snd_mss = tp->mss_cache;
 	r->rcv_mss = icsk->icsk_ack.rcv_mss;
@@ -266,11 +320,7 @@ static __always_inline void tcp_fill(struct tcprec *r, struct sock *sk, struct t
 	r->bytes_received = tp->bytes_received;
 	seq = tp->write_seq - tp->snd_nxt;
 	r->notsent_bytes = (__s32)seq > 0 ? seq : 0;
-	r->chrono_stat[0] = tp->chrono_stat[0];
-	r->chrono_stat[1] = tp->chrono_stat[1];
-	r->chrono_stat[2] = tp->chrono_stat[2];
-	r->chrono_type = BPF_CORE_READ_BITFIELD(tp, chrono_type);
-	r->chrono_since = now - tp->chrono_start;
+	chrono_fill(&r->chrono, tp, now);
 	r->segs_out = tp->segs_out;
 	r->segs_in = tp->segs_in;
 	r->data_segs_in = tp->data_segs_in;
@@ -283,45 +333,15 @@ static __always_inline void tcp_fill(struct tcprec *r, struct sock *sk, struct t
 	r->bytes_retrans = tp->bytes_retrans;
 }
 
-/* full_fill is inet_sk_diag_fill's part of a full TCP socket: inode,
- * drops, congestion control, queues and tcp_info. */
+/* full_fill is inet_sk_diag_fill's part of a full TCP socket past the
+ * header: drops, congestion control, queues and tcp_info. */
 static __always_inline void full_fill(struct tcprec *r, struct tcp_sock *tp)
 {
 	struct sock *sk = (struct sock *)tp;
 	struct inet_connection_sock *icsk = (struct inet_connection_sock *)tp;
 	const struct tcp_congestion_ops *ca;
 
-	r->flags |= FLAG_TCP;
-	r->ino = sock_ino(sk);
-	if (counters_only) {
-		/* sk_drops_read for a TCP socket: only UDP and raw sockets
-		 * have sk_drop_counters (Linux 6.18), so TCP's stay in
-		 * sk_drops, and the pointer's cache line is not read. */
-		r->drops = sk->sk_drops.counter;
-		r->flags |= FLAG_COUNTERS;
-		if (r->state == TCP_LISTEN) {
-			r->rqueue = sk->sk_ack_backlog;
-			r->wqueue = sk->sk_max_ack_backlog;
-			return;
-		}
-		r->rqueue = tp->rcv_nxt - tp->copied_seq;
-		if ((__s32)r->rqueue < 0)
-			r->rqueue = 0;
-		r->wqueue = tp->write_seq - tp->snd_una;
-		r->total_retrans = tp->total_retrans;
-		r->bytes_acked = tp->bytes_acked;
-		r->bytes_received = tp->bytes_received;
-		r->chrono_stat[0] = tp->chrono_stat[0];
-		r->chrono_stat[1] = tp->chrono_stat[1];
-		r->chrono_stat[2] = tp->chrono_stat[2];
-		r->chrono_type = BPF_CORE_READ_BITFIELD(tp, chrono_type);
-		r->chrono_since = (__u32)bpf_jiffies64() - tp->chrono_start;
-		return;
-	}
-	r->drops = sock_drops(sk);
-	/* Read here, not where ca is declared: a load there (which clang
-	 * keeps ahead of the branch) cost counters_only a cache line per
-	 * socket that it never uses. */
+	r->h.drops = sock_drops(sk);
 	ca = icsk->icsk_ca_ops;
 	if (ca)
 		__builtin_memcpy(r->cong, ca->name, sizeof(r->cong));
@@ -330,62 +350,114 @@ static __always_inline void full_fill(struct tcprec *r, struct tcp_sock *tp)
 	r->max_pacing_rate = sk->sk_max_pacing_rate;
 	r->reordering = tp->reordering;
 	r->snd_cwnd = tp->snd_cwnd;
-	if (r->state == TCP_LISTEN) {
+	if (r->h.state == TCP_LISTEN) {
 		/* tcp_diag_get_info and tcp_get_info: the accept queue and its limit. */
-		r->rqueue = sk->sk_ack_backlog;
-		r->wqueue = sk->sk_max_ack_backlog;
-		r->unacked = r->rqueue;
-		r->sacked = r->wqueue;
+		r->h.rqueue = sk->sk_ack_backlog;
+		r->h.wqueue = sk->sk_max_ack_backlog;
+		r->unacked = r->h.rqueue;
+		r->sacked = r->h.wqueue;
 		return;
 	}
 	tcp_fill(r, sk, tp);
+}
+
+/* counters_fill is full_fill of counters_only: the header's drops and
+ * queues, the byte and retransmit counters and the chrono times. */
+static __always_inline void counters_fill(struct tcpcnt *c, struct tcp_sock *tp)
+{
+	struct sock *sk = (struct sock *)tp;
+
+	/* sk_drops_read for a TCP socket: only UDP and raw sockets have
+	 * sk_drop_counters (Linux 6.18), so TCP's stay in sk_drops, and the
+	 * pointer's cache line is not read. */
+	c->h.drops = sk->sk_drops.counter;
+	if (c->h.state == TCP_LISTEN) {
+		c->h.rqueue = sk->sk_ack_backlog;
+		c->h.wqueue = sk->sk_max_ack_backlog;
+		return;
+	}
+	c->h.rqueue = tp->rcv_nxt - tp->copied_seq;
+	if ((__s32)c->h.rqueue < 0)
+		c->h.rqueue = 0;
+	c->h.wqueue = tp->write_seq - tp->snd_una;
+	c->total_retrans = tp->total_retrans;
+	c->bytes_acked = tp->bytes_acked;
+	c->bytes_received = tp->bytes_received;
+	chrono_fill(&c->chrono, tp, (__u32)bpf_jiffies64());
+}
+
+/* header_fill fills the header of socket skc's record, h zeroed but for
+ * its flags, and returns the socket's tcp_sock if it is a full one. */
+static __always_inline struct tcp_sock *header_fill(struct rechdr *h, struct sock_common *skc, __u32 uid)
+{
+	struct tcp_timewait_sock *tw;
+	struct tcp_sock *tp;
+
+	h->cookie = bpf_get_socket_cookie(skc);
+	h->family = skc->skc_family;
+	h->state = skc->skc_state;
+	h->sport = skc->skc_num;
+	h->dport = skc->skc_dport;
+	h->ifindex = skc->skc_bound_dev_if;
+	if (h->family == AF_INET6) {
+		__builtin_memcpy(h->saddr, &skc->skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(h->daddr, &skc->skc_v6_daddr, 16);
+	} else {
+		h->saddr[0] = skc->skc_rcv_saddr;
+		h->daddr[0] = skc->skc_daddr;
+	}
+
+	switch (h->state) {
+	case TCP_TIME_WAIT:
+		/* inet_twsk_diag_fill: the substate, no uid, inode or queues. */
+		h->kind = KIND_TW;
+		tw = bpf_skc_to_tcp_timewait_sock(skc);
+		if (tw)
+			h->state = ((struct inet_timewait_sock *)tw)->tw_substate;
+		return NULL;
+	case TCP_NEW_SYN_RECV:
+		/* inet_req_diag_fill: SYN-RECV, no uid, inode or queues. */
+		h->kind = KIND_REQ;
+		h->state = TCP_SYN_RECV;
+		return NULL;
+	}
+	h->kind = KIND_FULL;
+	h->uid = uid;
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (tp) {
+		h->flags |= FLAG_TCP;
+		h->ino = sock_ino((struct sock *)tp);
+	}
+	return tp;
 }
 
 SEC("iter/tcp")
 int tcpiter(struct bpf_iter__tcp *ctx)
 {
 	struct sock_common *skc = ctx->sk_common;
-	struct tcp_timewait_sock *tw;
 	struct tcp_sock *tp;
-	struct tcprec r;
 
 	if (!skc)
 		return 0;
-	__builtin_memset(&r, 0, sizeof(r));
-	r.cookie = bpf_get_socket_cookie(skc);
-	r.family = skc->skc_family;
-	r.state = skc->skc_state;
-	r.sport = skc->skc_num;
-	r.dport = skc->skc_dport;
-	r.ifindex = skc->skc_bound_dev_if;
-	if (r.family == AF_INET6) {
-		__builtin_memcpy(r.saddr, &skc->skc_v6_rcv_saddr, 16);
-		__builtin_memcpy(r.daddr, &skc->skc_v6_daddr, 16);
-	} else {
-		r.saddr[0] = skc->skc_rcv_saddr;
-		r.daddr[0] = skc->skc_daddr;
-	}
+	if (counters_only) {
+		/* Every record of counters_only is a struct tcpcnt, whatever
+		 * its socket: FLAG_COUNTERS tells the reader its size. */
+		struct tcpcnt c;
 
-	switch (r.state) {
-	case TCP_TIME_WAIT:
-		/* inet_twsk_diag_fill: the substate, no uid, inode or queues. */
-		r.kind = KIND_TW;
-		tw = bpf_skc_to_tcp_timewait_sock(skc);
-		if (tw)
-			r.state = ((struct inet_timewait_sock *)tw)->tw_substate;
-		break;
-	case TCP_NEW_SYN_RECV:
-		/* inet_req_diag_fill: SYN-RECV, no uid, inode or queues. */
-		r.kind = KIND_REQ;
-		r.state = TCP_SYN_RECV;
-		break;
-	default:
-		r.kind = KIND_FULL;
-		r.uid = ctx->uid;
-		tp = bpf_skc_to_tcp_sock(skc);
+		__builtin_memset(&c, 0, sizeof(c));
+		c.h.flags = FLAG_COUNTERS;
+		tp = header_fill(&c.h, skc, ctx->uid);
 		if (tp)
-			full_fill(&r, tp);
+			counters_fill(&c, tp);
+		bpf_seq_write(ctx->meta->seq, &c, sizeof(c));
+		return 0;
 	}
+	struct tcprec r;
+
+	__builtin_memset(&r, 0, sizeof(r));
+	tp = header_fill(&r.h, skc, ctx->uid);
+	if (tp)
+		full_fill(&r, tp);
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }
