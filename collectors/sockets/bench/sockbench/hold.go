@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -41,7 +42,12 @@ func hold(args []string) error {
 	var accepted atomic.Int64
 	var lns []net.Listener
 	for p := range *ports {
-		l, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", *base+p))
+		// No keepalive on either end (Go's default is a probe every 15 s):
+		// at 100,000 connections the probes come at once, overflow the
+		// loopback's backlog and abort tens of thousands of connections
+		// in the middle of a benchmark.
+		lc := net.ListenConfig{KeepAlive: -1}
+		l, err := lc.Listen(context.Background(), "tcp4", fmt.Sprintf("127.0.0.1:%d", *base+p))
 		if err != nil {
 			return err
 		}
@@ -67,7 +73,7 @@ func hold(args []string) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(w+1))}, Timeout: 5 * time.Second}
+			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(w+1))}, Timeout: 5 * time.Second, KeepAlive: -1}
 			for i := w; i < *n; i += workers {
 				if time.Now().After(deadline) {
 					dialErr.Store(errors.New("timed out opening connections"))
