@@ -48,6 +48,16 @@ func (p ProcessRate) Total() float64 { return p.RxBps + p.TxBps }
 // the UDP sockets' rates from a capture (SampledUDPRates), by index into
 // socks. It is a pure function, safe for concurrent use.
 func ProcessRates(socks []Socket, sampled map[int]SocketRate) []ProcessRate {
+	out := groupRates(socks, sampled, nil)
+	sortProcessRates(out)
+	return out
+}
+
+// groupRates is ProcessRates without the sort: the rows in the order of
+// their first sockets. If memo is not nil (of len(socks)), it also
+// records there each socket's row, whether it is a connection, and its
+// Procs (see ProcessRater).
+func groupRates(socks []Socket, sampled map[int]SocketRate, memo []rateSock) []ProcessRate {
 	type procKey struct{ comm, container string }
 	idx := map[procKey]int{}
 	var out []ProcessRate
@@ -93,6 +103,9 @@ func ProcessRates(socks []Socket, sampled map[int]SocketRate) []ProcessRate {
 			}
 			p := &out[j]
 			p.Sockets++
+			if memo != nil {
+				memo[base+k] = newRateSock(s, j)
+			}
 			for n := range s.Procs {
 				pid := h.pid
 				if n > 0 {
@@ -109,24 +122,47 @@ func ProcessRates(socks []Socket, sampled map[int]SocketRate) []ProcessRate {
 			}
 			if len(sampled) > 0 {
 				if r, ok := sampled[base+k]; ok && r.Sampled {
-					p.Sampled++
-					p.RxBps += r.RxBps
-					p.TxBps += r.TxBps
+					p.addSampled(&r)
 					continue
 				}
 			}
-			if s.Proto != ProtoTCP || s.State == StateListen || s.State == StateTimeWait || s.State == StateNewSynRecv {
-				continue
-			}
-			p.Conns++
-			if s.Rate != nil {
-				p.Rated++
-				p.RxBps += s.Rate.RxBps
-				p.TxBps += s.Rate.TxBps
-				p.RetransPerSec += s.Rate.RetransPerSec
-			}
+			p.addConn(s)
 		}
 	}
+	return out
+}
+
+// addSampled adds to p a UDP socket's rate r from a capture.
+func (p *ProcessRate) addSampled(r *SocketRate) {
+	p.Sampled++
+	p.RxBps += r.RxBps
+	p.TxBps += r.TxBps
+}
+
+// addConn adds s to p's connections, and its rate, if it is one (see
+// isConn).
+func (p *ProcessRate) addConn(s *Socket) {
+	if !isConn(s) {
+		return
+	}
+	p.Conns++
+	if s.Rate != nil {
+		p.Rated++
+		p.RxBps += s.Rate.RxBps
+		p.TxBps += s.Rate.TxBps
+		p.RetransPerSec += s.Rate.RetransPerSec
+	}
+}
+
+// isConn says s counts in a row's Conns: a TCP socket other than a
+// listener, a TIME-WAIT or a request socket.
+func isConn(s *Socket) bool {
+	return s.Proto == ProtoTCP && s.State != StateListen && s.State != StateTimeWait && s.State != StateNewSynRecv
+}
+
+// sortProcessRates sorts rows the way ProcessRates returns them:
+// busiest first, then by retransmits, name and container (stable).
+func sortProcessRates(out []ProcessRate) {
 	slices.SortStableFunc(out, func(a, b ProcessRate) int {
 		if c := cmp.Compare(b.Total(), a.Total()); c != 0 {
 			return c
@@ -136,7 +172,6 @@ func ProcessRates(socks []Socket, sampled map[int]SocketRate) []ProcessRate {
 		}
 		return cmp.Or(cmp.Compare(a.Comm, b.Comm), cmp.Compare(a.Container, b.Container))
 	})
-	return out
 }
 
 // insertPID inserts pid into the ascending pids, unless it is there.
