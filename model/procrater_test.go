@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -12,8 +13,8 @@ import (
 // random tables, each the last one changed the ways a refresh changes
 // it (in a list of its own, as the sockets collector publishes them):
 // new rates only (the common case, which must reuse the grouping),
-// a socket's Procs replaced (by a copy, another process, a shorter view
-// of the same array, an empty slice), states and protocols changed (to
+// a socket's Procs replaced (by a copy, another process, a shorter or
+// longer view of the same array, an empty slice), states and protocols changed (to
 // and from connections, or between two connection states: the grouping
 // must be reused too), sockets inserted, removed and swapped, other
 // sampled UDP rates, an empty table and a new one; and compares each
@@ -25,6 +26,7 @@ func TestProcessRaterMatchesProcessRates(t *testing.T) {
 	var socks []Socket
 	var sampled map[int]SocketRate
 	var prev, prevCopy []ProcessRate
+	var hidden []Proc
 	npid := 100
 	resumsWanted := 0
 	const steps = 5000
@@ -32,7 +34,20 @@ func TestProcessRaterMatchesProcessRates(t *testing.T) {
 		next := slices.Clone(socks)
 		same := false // only the rates change: the grouping must be reused
 		what := rng.IntN(16)
+		if hidden != nil && rng.IntN(4) == 0 {
+			// The holders of a socket that had none in a view of
+			// their array come back: the grouping before had its
+			// Procs' data pointer, but not its holders.
+			for i := range next {
+				if len(next[i].Procs) == 0 && unsafe.SliceData(next[i].Procs) == unsafe.SliceData(hidden) {
+					next[i].Procs = hidden
+					what = -1 // not the same table
+				}
+			}
+			hidden = nil
+		}
 		switch {
+		case what < 0:
 		case what < 6 || len(next) == 0 && what < 12:
 			same = len(next) > 0 || what < 2
 			for i := range next {
@@ -62,8 +77,10 @@ func TestProcessRaterMatchesProcessRates(t *testing.T) {
 			case 0:
 				s.Procs = slices.Clone(s.Procs) // same holders, another slice
 			case 1:
-				if len(s.Procs) > 0 {
-					s.Procs = s.Procs[:rng.IntN(len(s.Procs))] // same array, fewer holders
+				if len(s.Procs) > 0 && rng.IntN(2) == 0 {
+					hidden, s.Procs = s.Procs, s.Procs[:0] // for a later step
+				} else {
+					s.Procs = s.Procs[:rng.IntN(cap(s.Procs)+1)] // same array, other holders at the end (or none)
 				}
 			case 2:
 				s.Procs = []Proc{}

@@ -54,10 +54,10 @@ func ProcessRates(socks []Socket, sampled map[int]SocketRate) []ProcessRate {
 }
 
 // groupRates is ProcessRates without the sort: the rows in the order of
-// their first sockets. If memo is not nil (of len(socks)), it also
-// records there each socket's row, whether it is a connection, and its
-// Procs (see ProcessRater).
-func groupRates(socks []Socket, sampled map[int]SocketRate, memo []rateSock) []ProcessRate {
+// their first sockets. If m is not nil, it records there each socket's
+// row, Procs and first holder's PID, and takes a socket's first holder
+// from the last grouping that m has when it can (see rateMemo).
+func groupRates(socks []Socket, sampled map[int]SocketRate, m *rateMemo) []ProcessRate {
 	type procKey struct{ comm, container string }
 	idx := map[procKey]int{}
 	var out []ProcessRate
@@ -85,7 +85,17 @@ func groupRates(socks []Socket, sampled map[int]SocketRate, memo []rateSock) []P
 		for k := range part {
 			var h holder
 			if ps := part[k].Procs; len(ps) > 0 {
-				h = holder{procKey{ps[0].Comm, ps[0].Container}, ps[0].PID}
+				hinted := false
+				if m != nil {
+					var row *ProcessRate
+					var pid int
+					if row, pid, hinted = m.sameHolder(base+k, ps); hinted {
+						h = holder{procKey{row.Comm, row.Container}, pid}
+					}
+				}
+				if !hinted {
+					h = holder{procKey{ps[0].Comm, ps[0].Container}, ps[0].PID}
+				}
 			}
 			heads[k] = h
 		}
@@ -103,8 +113,8 @@ func groupRates(socks []Socket, sampled map[int]SocketRate, memo []rateSock) []P
 			}
 			p := &out[j]
 			p.Sockets++
-			if memo != nil {
-				memo[base+k] = newRateSock(s, j)
+			if m != nil {
+				m.socks[base+k], m.pids[base+k] = newRateSock(s, j), h.pid
 			}
 			for n := range s.Procs {
 				pid := h.pid

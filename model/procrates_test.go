@@ -309,30 +309,69 @@ func sameTableRates(socks []Socket, k int, rng *rand.Rand) [][]Socket {
 
 // BenchmarkProcessRatesSameTable100k groups the same table of 100,000
 // sockets (procRatesTable) with new rates each call, the TUI's common
-// case: ProcessRates from scratch, and a ProcessRater that reuses the
-// grouping of the last call.
+// case: ProcessRates from scratch, and a ProcessRater, which reuses the
+// grouping of the last call (see benchGroupings).
 func BenchmarkProcessRatesSameTable100k(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	tables := sameTableRates(procRatesTable(100000, 500, rng), 4, rng)
-	b.Run("ProcessRates", func(b *testing.B) {
-		b.ReportAllocs()
-		n := 0
-		for b.Loop() {
-			_ = ProcessRates(tables[n%len(tables)], nil)
-			n++
+	benchGroupings(b, sameTableRates(procRatesTable(100000, 500, rng), 4, rng), true)
+}
+
+// BenchmarkProcessRatesChurn100k groups, in turn, two tables of 100,000
+// sockets (procRatesTable) one of which is the other with 100 sockets
+// closed and 100 opened at random places: ProcessRates, and a
+// ProcessRater, which cannot reuse its last grouping but takes the
+// first holders of the sockets it had from it (see benchGroupings).
+func BenchmarkProcessRatesChurn100k(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	a := procRatesTable(100000, 500, rng)
+	opened := procRatesTable(100, 0, rng)
+	c := slices.Clone(a)
+	for i := range opened {
+		j := rng.IntN(len(c))
+		c = slices.Delete(c, j, j+1)
+		j = rng.IntN(len(c) + 1)
+		c = slices.Insert(c, j, opened[i])
+	}
+	benchGroupings(b, [][]Socket{a, c}, false)
+}
+
+// benchGroupings groups tables in turn with ProcessRates and with a
+// ProcessRater (which reuses its grouping every call after the first,
+// or never: reuse), with the CPU caches warm from the last call or, in
+// the cold runs, emptied before each (by writing 128 MiB, untimed), as
+// in the TUI, where a second of other work separates two tables.
+func benchGroupings(b *testing.B, tables [][]Socket, reuse bool) {
+	var evict []byte
+	for _, cold := range []bool{false, true} {
+		name := ""
+		if cold {
+			name, evict = "/cold", make([]byte, 128<<20)
 		}
-	})
-	b.Run("ProcessRater", func(b *testing.B) {
-		var r ProcessRater
-		r.Rates(tables[len(tables)-1], nil)
-		b.ReportAllocs()
-		n := 0
-		for b.Loop() {
-			_ = r.Rates(tables[n%len(tables)], nil)
-			n++
+		loop := func(b *testing.B, rates func([]Socket) []ProcessRate) {
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				if cold {
+					b.StopTimer()
+					for i := 0; i < len(evict); i += 64 {
+						evict[i]++
+					}
+					b.StartTimer()
+				}
+				_ = rates(tables[n%len(tables)])
+				n++
+			}
 		}
-		if r.resums != n {
-			b.Fatalf("the grouping was reused %d times in %d calls after the first", r.resums, n)
-		}
-	})
+		b.Run("ProcessRates"+name, func(b *testing.B) {
+			loop(b, func(socks []Socket) []ProcessRate { return ProcessRates(socks, nil) })
+		})
+		b.Run("ProcessRater"+name, func(b *testing.B) {
+			var r ProcessRater
+			r.Rates(tables[len(tables)-1], nil)
+			loop(b, func(socks []Socket) []ProcessRate { return r.Rates(socks, nil) })
+			if want := map[bool]int{true: b.N}[reuse]; r.resums != want {
+				b.Fatalf("the grouping was reused %d times in %d calls after the first, want %d", r.resums, b.N, want)
+			}
+		})
+	}
 }
