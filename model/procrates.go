@@ -48,6 +48,16 @@ func (p ProcessRate) Total() float64 { return p.RxBps + p.TxBps }
 // the UDP sockets' rates from a capture (SampledUDPRates), by index into
 // socks. It is a pure function, safe for concurrent use.
 func ProcessRates(socks []Socket, sampled map[int]SocketRate) []ProcessRate {
+	out := groupRates(socks, sampled, nil)
+	sortProcessRates(out)
+	return out
+}
+
+// groupRates is ProcessRates without the sort: the rows in the order of
+// their first sockets. If m is not nil, it records there each socket's
+// row, Procs and first holder's PID, and takes a socket's first holder
+// from the last grouping that m has when it can (see rateMemo).
+func groupRates(socks []Socket, sampled map[int]SocketRate, m *rateMemo) []ProcessRate {
 	type procKey struct{ comm, container string }
 	idx := map[procKey]int{}
 	var out []ProcessRate
@@ -75,7 +85,17 @@ func ProcessRates(socks []Socket, sampled map[int]SocketRate) []ProcessRate {
 		for k := range part {
 			var h holder
 			if ps := part[k].Procs; len(ps) > 0 {
-				h = holder{procKey{ps[0].Comm, ps[0].Container}, ps[0].PID}
+				hinted := false
+				if m != nil {
+					var row *ProcessRate
+					var pid int
+					if row, pid, hinted = m.sameHolder(base+k, ps); hinted {
+						h = holder{procKey{row.Comm, row.Container}, pid}
+					}
+				}
+				if !hinted {
+					h = holder{procKey{ps[0].Comm, ps[0].Container}, ps[0].PID}
+				}
 			}
 			heads[k] = h
 		}
@@ -93,6 +113,9 @@ func ProcessRates(socks []Socket, sampled map[int]SocketRate) []ProcessRate {
 			}
 			p := &out[j]
 			p.Sockets++
+			if m != nil {
+				m.socks[base+k], m.pids[base+k] = newRateSock(s, j), h.pid
+			}
 			for n := range s.Procs {
 				pid := h.pid
 				if n > 0 {
@@ -109,24 +132,47 @@ func ProcessRates(socks []Socket, sampled map[int]SocketRate) []ProcessRate {
 			}
 			if len(sampled) > 0 {
 				if r, ok := sampled[base+k]; ok && r.Sampled {
-					p.Sampled++
-					p.RxBps += r.RxBps
-					p.TxBps += r.TxBps
+					p.addSampled(&r)
 					continue
 				}
 			}
-			if s.Proto != ProtoTCP || s.State == StateListen || s.State == StateTimeWait || s.State == StateNewSynRecv {
-				continue
-			}
-			p.Conns++
-			if s.Rate != nil {
-				p.Rated++
-				p.RxBps += s.Rate.RxBps
-				p.TxBps += s.Rate.TxBps
-				p.RetransPerSec += s.Rate.RetransPerSec
-			}
+			p.addConn(s)
 		}
 	}
+	return out
+}
+
+// addSampled adds to p a UDP socket's rate r from a capture.
+func (p *ProcessRate) addSampled(r *SocketRate) {
+	p.Sampled++
+	p.RxBps += r.RxBps
+	p.TxBps += r.TxBps
+}
+
+// addConn adds s to p's connections, and its rate, if it is one (see
+// isConn).
+func (p *ProcessRate) addConn(s *Socket) {
+	if !isConn(s) {
+		return
+	}
+	p.Conns++
+	if s.Rate != nil {
+		p.Rated++
+		p.RxBps += s.Rate.RxBps
+		p.TxBps += s.Rate.TxBps
+		p.RetransPerSec += s.Rate.RetransPerSec
+	}
+}
+
+// isConn says s counts in a row's Conns: a TCP socket other than a
+// listener, a TIME-WAIT or a request socket.
+func isConn(s *Socket) bool {
+	return s.Proto == ProtoTCP && s.State != StateListen && s.State != StateTimeWait && s.State != StateNewSynRecv
+}
+
+// sortProcessRates sorts rows the way ProcessRates returns them:
+// busiest first, then by retransmits, name and container (stable).
+func sortProcessRates(out []ProcessRate) {
 	slices.SortStableFunc(out, func(a, b ProcessRate) int {
 		if c := cmp.Compare(b.Total(), a.Total()); c != 0 {
 			return c
@@ -136,7 +182,6 @@ func ProcessRates(socks []Socket, sampled map[int]SocketRate) []ProcessRate {
 		}
 		return cmp.Or(cmp.Compare(a.Comm, b.Comm), cmp.Compare(a.Container, b.Container))
 	})
-	return out
 }
 
 // insertPID inserts pid into the ascending pids, unless it is there.

@@ -216,44 +216,162 @@ func processRatesRef(socks []Socket, sampled map[int]SocketRate) []ProcessRate {
 // batch.
 func TestProcessRatesMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
-	comms := []string{"", "nginx", "curl", "python3", "sshd"}
-	ctrs := []string{"", "", "3f4e5a6b7c8d", "ns/pod"}
-	states := []SockState{StateEstablished, StateListen, StateTimeWait, StateNewSynRecv, StateClose, StateCloseWait}
 	for round := range 300 {
 		n := rng.IntN(700)
 		npid := 1 + rng.IntN(200) // over 64: two PIDs share a slot of known
 		socks := make([]Socket, n)
+		for i := range socks {
+			randomSocket(&socks[i], socks[:i], npid, rng)
+		}
 		var sampled map[int]SocketRate
 		if round%3 == 0 {
-			sampled = map[int]SocketRate{}
-		}
-		for i := range socks {
-			s := &socks[i]
-			s.Proto = []Proto{ProtoTCP, ProtoTCP, ProtoUDP}[rng.IntN(3)]
-			s.State = states[rng.IntN(len(states))]
-			if rng.IntN(3) > 0 {
-				s.Rate = &SocketRate{Known: true, RxBps: float64(rng.IntN(1000)), TxBps: float64(rng.IntN(1000)), RetransPerSec: float64(rng.IntN(3))}
-			}
-			if i > 0 && rng.IntN(4) == 0 {
-				// A run: the previous socket's holders, in a slice
-				// of its own.
-				s.Procs = slices.Clone(socks[i-1].Procs)
-			} else {
-				for range rng.IntN(4) {
-					comm := comms[rng.IntN(len(comms))]
-					if rng.IntN(2) == 0 && len(s.Procs) > 0 {
-						comm = s.Procs[0].Comm // more PIDs of one name
-					}
-					s.Procs = append(s.Procs, Proc{PID: rng.IntN(npid) - 1, Comm: strings.Clone(comm), FD: rng.IntN(100), Container: ctrs[rng.IntN(len(ctrs))]})
-				}
-			}
-			if sampled != nil && s.Proto == ProtoUDP && rng.IntN(2) == 0 {
-				sampled[i] = SocketRate{Known: true, Sampled: rng.IntN(4) > 0, RxBps: float64(rng.IntN(1e4)), TxBps: float64(rng.IntN(1e4))}
-			}
+			sampled = randomSampled(socks, rng)
 		}
 		want, got := processRatesRef(socks, sampled), ProcessRates(socks, sampled)
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("round %d, %d sockets (-reference +ProcessRates):\n%s", round, n, diff)
 		}
+	}
+}
+
+var (
+	randomStates = []SockState{StateEstablished, StateListen, StateTimeWait, StateNewSynRecv, StateClose, StateCloseWait, StateSynSent}
+	randomComms  = []string{"", "nginx", "curl", "python3", "sshd"}
+	randomCtrs   = []string{"", "", "3f4e5a6b7c8d", "ns/pod"}
+)
+
+// randomSocket sets *s to a random socket after the sockets before (of
+// PIDs below npid): TCP or UDP, in one of randomStates, with a rate or
+// none, held by none to three processes of randomComms, often several
+// of one name, or by the previous socket's holders (a run, in a slice
+// of its own).
+func randomSocket(s *Socket, before []Socket, npid int, rng *rand.Rand) {
+	*s = Socket{Proto: []Proto{ProtoTCP, ProtoTCP, ProtoUDP}[rng.IntN(3)], State: randomStates[rng.IntN(len(randomStates))]}
+	if rng.IntN(3) > 0 {
+		s.Rate = randomRate(rng)
+	}
+	if len(before) > 0 && rng.IntN(4) == 0 {
+		s.Procs = slices.Clone(before[len(before)-1].Procs)
+		return
+	}
+	for range rng.IntN(4) {
+		comm := randomComms[rng.IntN(len(randomComms))]
+		if rng.IntN(2) == 0 && len(s.Procs) > 0 {
+			comm = s.Procs[0].Comm // more PIDs of one name
+		}
+		s.Procs = append(s.Procs, Proc{PID: rng.IntN(npid) - 1, Comm: strings.Clone(comm), FD: rng.IntN(100), Container: randomCtrs[rng.IntN(len(randomCtrs))]})
+	}
+}
+
+// randomRate is a rate of whole numbers or, as often, of fractions
+// (whose sums depend on the order they are added in).
+func randomRate(rng *rand.Rand) *SocketRate {
+	if rng.IntN(2) == 0 {
+		return &SocketRate{Known: true, RxBps: float64(rng.IntN(1000)), TxBps: float64(rng.IntN(1000)), RetransPerSec: float64(rng.IntN(3))}
+	}
+	return &SocketRate{Known: true, RxBps: rng.Float64() * 1e6, TxBps: rng.Float64() * 1e3, RetransPerSec: rng.Float64()}
+}
+
+// randomSampled gives about half the UDP sockets of socks a rate from a
+// capture, most of them sampled.
+func randomSampled(socks []Socket, rng *rand.Rand) map[int]SocketRate {
+	sampled := map[int]SocketRate{}
+	for i := range socks {
+		if socks[i].Proto == ProtoUDP && rng.IntN(2) == 0 {
+			sampled[i] = SocketRate{Known: true, Sampled: rng.IntN(4) > 0, RxBps: float64(rng.IntN(1e4)), TxBps: float64(rng.IntN(1e4))}
+		}
+	}
+	return sampled
+}
+
+// sameTableRates returns k copies of socks, each a list of its own with
+// the same Procs slices (as the owners collector gives a table whose
+// sockets did not change) and new Rates: the sockets collector's next
+// refreshes of an unchanged table.
+func sameTableRates(socks []Socket, k int, rng *rand.Rand) [][]Socket {
+	tables := make([][]Socket, k)
+	for t := range tables {
+		next := slices.Clone(socks)
+		idle := &SocketRate{Known: true, Interval: time.Second}
+		for i := range next {
+			if next[i].Rate == nil {
+				continue
+			}
+			next[i].Rate = idle
+			if rng.IntN(200) == 0 {
+				next[i].Rate = &SocketRate{Known: true, Interval: time.Second, RxBps: float64(rng.IntN(1e6)), TxBps: float64(rng.IntN(1e6)), RetransPerSec: float64(rng.IntN(3))}
+			}
+		}
+		tables[t] = next
+	}
+	return tables
+}
+
+// BenchmarkProcessRatesSameTable100k groups the same table of 100,000
+// sockets (procRatesTable) with new rates each call, the TUI's common
+// case: ProcessRates from scratch, and a ProcessRater, which reuses the
+// grouping of the last call (see benchGroupings).
+func BenchmarkProcessRatesSameTable100k(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	benchGroupings(b, sameTableRates(procRatesTable(100000, 500, rng), 4, rng), true)
+}
+
+// BenchmarkProcessRatesChurn100k groups, in turn, two tables of 100,000
+// sockets (procRatesTable) one of which is the other with 100 sockets
+// closed and 100 opened at random places: ProcessRates, and a
+// ProcessRater, which cannot reuse its last grouping but takes the
+// first holders of the sockets it had from it (see benchGroupings).
+func BenchmarkProcessRatesChurn100k(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	a := procRatesTable(100000, 500, rng)
+	opened := procRatesTable(100, 0, rng)
+	c := slices.Clone(a)
+	for i := range opened {
+		j := rng.IntN(len(c))
+		c = slices.Delete(c, j, j+1)
+		j = rng.IntN(len(c) + 1)
+		c = slices.Insert(c, j, opened[i])
+	}
+	benchGroupings(b, [][]Socket{a, c}, false)
+}
+
+// benchGroupings groups tables in turn with ProcessRates and with a
+// ProcessRater (which reuses its grouping every call after the first,
+// or never: reuse), with the CPU caches warm from the last call or, in
+// the cold runs, emptied before each (by writing 128 MiB, untimed), as
+// in the TUI, where a second of other work separates two tables.
+func benchGroupings(b *testing.B, tables [][]Socket, reuse bool) {
+	var evict []byte
+	for _, cold := range []bool{false, true} {
+		name := ""
+		if cold {
+			name, evict = "/cold", make([]byte, 128<<20)
+		}
+		loop := func(b *testing.B, rates func([]Socket) []ProcessRate) {
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				if cold {
+					b.StopTimer()
+					for i := 0; i < len(evict); i += 64 {
+						evict[i]++
+					}
+					b.StartTimer()
+				}
+				_ = rates(tables[n%len(tables)])
+				n++
+			}
+		}
+		b.Run("ProcessRates"+name, func(b *testing.B) {
+			loop(b, func(socks []Socket) []ProcessRate { return ProcessRates(socks, nil) })
+		})
+		b.Run("ProcessRater"+name, func(b *testing.B) {
+			var r ProcessRater
+			r.Rates(tables[len(tables)-1], nil)
+			loop(b, func(socks []Socket) []ProcessRate { return r.Rates(socks, nil) })
+			if want := map[bool]int{true: b.N}[reuse]; r.resums != want {
+				b.Fatalf("the grouping was reused %d times in %d calls after the first, want %d", r.resums, b.N, want)
+			}
+		})
 	}
 }

@@ -35,6 +35,7 @@ const procHistLen = 60
 type procView struct {
 	listBase[string]
 	rows    []model.ProcessRate
+	rater   model.ProcessRater  // groups each new table: mostly the last one's sockets
 	hist    map[string][]uint64 // by procKey
 	glyphs  Glyphs
 	summary string
@@ -94,7 +95,7 @@ func (p *procView) SetSnapshot(s model.Snapshot) {
 		p.setSnapshot(p, s)
 		return
 	}
-	rows := model.ProcessRates(s.Sockets, model.SampledUDPRates(s.Sockets, &s.Capture))
+	rows := p.rater.Rates(s.Sockets, model.SampledUDPRates(s.Sockets, &s.Capture))
 	hist := make(map[string][]uint64, len(rows))
 	for i := range rows {
 		k := procKey(&rows[i])
