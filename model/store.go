@@ -93,7 +93,17 @@ type Store struct {
 	counters map[CounterKey]*counterState
 	// counterGen counts CountersUpdates, to find counters that vanished.
 	counterGen uint64
-	bySet      map[string][]Counter
+	// bySet is each collector's last set, sorted. Its lists are the
+	// Store's alone: no snapshot refers to one (cur.Counters is a new
+	// list their counters are copied into), so an update with the keys
+	// of the one before is written over its collector's list.
+	bySet map[string][]Counter
+	// countersStale says cur.Counters is not the merge of bySet: a
+	// CountersUpdate or a namespace switch changed bySet since. The
+	// merge is made when a reader next takes the snapshot (current),
+	// not for every update: the collectors publish several updates a
+	// refresh, each a new list of every counter that nobody read.
+	countersStale bool
 	// orders remembers, per collector, the order its last update came in
 	// and the permutation that sorted it: collectors publish the same
 	// counters in the same order from one update to the next.
@@ -151,7 +161,7 @@ func (s *Store) Snapshot() Snapshot {
 	defer s.mu.Unlock()
 	s.sockGen.pin()
 	s.flowGen.pin()
-	return s.cur
+	return s.current()
 }
 
 // Hold returns the current snapshot, as Snapshot does, and a Lease on its
@@ -162,7 +172,33 @@ func (s *Store) Snapshot() Snapshot {
 func (s *Store) Hold() (Snapshot, *Lease) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.cur, &Lease{g: s.sockGen.Ref(), f: s.flowGen.Ref()}
+	return s.current(), &Lease{g: s.sockGen.Ref(), f: s.flowGen.Ref()}
+}
+
+// current returns s.cur, its Counters first brought up to date if
+// stale; s.mu is held. Every snapshot the Store hands out comes from it.
+// The merged list is new, and never written once made.
+func (s *Store) current() Snapshot {
+	if s.countersStale {
+		s.cur.Counters = s.mergeSets()
+		s.countersStale = false
+	}
+	return s.cur
+}
+
+// mergeSets returns a new list of every collector's counters (bySet),
+// sorted; s.mu is held.
+func (s *Store) mergeSets() []Counter {
+	names := make([]string, 0, len(s.bySet))
+	for name := range s.bySet {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	sets := make([][]Counter, len(names))
+	for i, name := range names {
+		sets[i] = s.bySet[name]
+	}
+	return mergeCounters(sets)
 }
 
 // SocketsSeq returns the current snapshot's SocketsSeq: whether a
@@ -255,10 +291,12 @@ func (p *ScopedPublisher) Stale() bool {
 
 // applyLocked applies u and wakes every subscriber; s.mu is held.
 func (s *Store) applyLocked(u Update) {
-	next := s.cur
-	u.apply(s, &next)
-	next.Seq++
-	s.cur = next
+	// In place: the snapshots handed out are copies of s.cur, and an
+	// update replaces the slices and pointers in it, never writes into
+	// them. (A copy of s.cur to apply to escapes, through the Update
+	// interface: 1.5 KB for every update.)
+	u.apply(s, &s.cur)
+	s.cur.Seq++
 	for ch := range s.subs {
 		select {
 		case ch <- struct{}{}:
@@ -337,9 +375,17 @@ func (u CountersUpdate) apply(s *Store, snap *Snapshot) {
 		s.orders[u.Collector] = ord
 	}
 	// Each collector's set is kept sorted, and the snapshot's list is
-	// their merge: O(n) per update rather than a sort of every counter.
-	pos := ord.positions(u.Counters)
-	out := make([]Counter, len(u.Counters))
+	// their merge (made by current, when read): O(n) rather than a sort
+	// of every counter. The usual update has the keys of the one before
+	// in the same order, and is written over its set's list, which no
+	// snapshot refers to (see bySet).
+	pos, same := ord.positions(u.Counters)
+	prev := s.bySet[u.Collector]
+	reused := same && len(prev) == len(u.Counters)
+	out := prev
+	if !reused {
+		out = make([]Counter, len(u.Counters))
+	}
 	for i, raw := range u.Counters {
 		c := Counter{RawCounter: raw}
 		k := raw.Key()
@@ -382,7 +428,11 @@ func (u CountersUpdate) apply(s *Store, snap *Snapshot) {
 	// sample, rather than taking a delta against a value of the object it
 	// replaced. A global counter (no Instance) missing from one update (a
 	// file that failed to parse) is kept: its next delta spans the gap.
-	for _, old := range s.bySet[u.Collector] {
+	// A reused list had the keys of this update: none to forget.
+	for _, old := range prev {
+		if reused {
+			break
+		}
 		if old.Instance == "" {
 			continue
 		}
@@ -392,16 +442,8 @@ func (u CountersUpdate) apply(s *Store, snap *Snapshot) {
 		}
 	}
 	s.bySet[u.Collector] = out
-	names := make([]string, 0, len(s.bySet))
-	for name := range s.bySet {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	sets := make([][]Counter, len(names))
-	for i, name := range names {
-		sets[i] = s.bySet[name]
-	}
-	snap.Counters = mergeCounters(sets)
+	s.countersStale = true
+	snap.Counters = nil // until current merges bySet
 	snap.TakenAt = later(snap.TakenAt, u.At)
 }
 
@@ -414,15 +456,15 @@ type setOrder struct {
 // positions returns, for each counter of cs, its index in cs sorted by
 // compareRaw. When cs has the keys of the previous update in the
 // same order (the usual case: collectors publish the same counters in
-// the same order) it reuses the previous answer. The result is valid
-// until the next call.
-func (o *setOrder) positions(cs []RawCounter) []int32 {
-	same := len(cs) == len(o.keys)
+// the same order) it reuses the previous answer, and same is true. The
+// result is valid until the next call.
+func (o *setOrder) positions(cs []RawCounter) (pos []int32, same bool) {
+	same = len(cs) == len(o.keys)
 	for i := 0; same && i < len(cs); i++ {
 		same = cs[i].Key() == o.keys[i]
 	}
 	if same {
-		return o.pos
+		return o.pos, true
 	}
 	o.keys = o.keys[:0]
 	perm := make([]int32, len(cs))
@@ -435,7 +477,7 @@ func (o *setOrder) positions(cs []RawCounter) []int32 {
 	for rank, i := range perm {
 		o.pos[i] = int32(rank)
 	}
-	return o.pos
+	return o.pos, false
 }
 
 // mergeCounters merges sorted lists into one new list; on equal keys the
