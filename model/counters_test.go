@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -138,3 +139,43 @@ func TestSteadyCountersUpdateAllocates(t *testing.T) {
 }
 
 const sizeofCounter = unsafe.Sizeof(Counter{})
+
+// TestPublishedStatusesNeverChange is TestPublishedCountersNeverChange
+// for the collectors' statuses, which the Store writes in place and
+// copies into a snapshot when one is taken; a status update with
+// nobody reading allocates nothing.
+func TestPublishedStatusesNeverChange(t *testing.T) {
+	s := NewStore("h", "k", time.Unix(0, 0))
+	names := []string{"sockets", "counters", "qdisc", "conntrack", "links"}
+	type kept struct{ got, want []CollectorStatus }
+	var keep []kept
+	for r := range 50 {
+		for i, name := range names[:min(len(names), 1+r/3)] { // one more collector every third round
+			s.Publish(StatusUpdate{CollectorStatus{Name: name, State: StateOK, Errors: uint64(r), LastRun: time.Unix(int64(r), 0)}})
+			if (r+i)%3 == 0 {
+				snap := s.Snapshot()
+				if !slices.IsSortedFunc(snap.Collectors, func(a, b CollectorStatus) int { return strings.Compare(a.Name, b.Name) }) {
+					t.Fatalf("round %d: not sorted: %+v", r, snap.Collectors)
+				}
+				if st, ok := snap.Status(name); !ok || st.Errors != uint64(r) {
+					t.Fatalf("round %d: %s: %+v, %v", r, name, st, ok)
+				}
+				keep = append(keep, kept{snap.Collectors, slices.Clone(snap.Collectors)})
+			}
+		}
+	}
+	for i, k := range keep {
+		if !slices.Equal(k.want, k.got) {
+			t.Fatalf("snapshot %d: the statuses changed after it was taken (-then +now)\n%s", i, cmp.Diff(k.want, k.got))
+		}
+	}
+	if st, ok := s.Status("links"); !ok || st.Errors != 49 {
+		t.Fatalf("Status(links): %+v, %v", st, ok)
+	}
+	// Boxed once: what the publisher's conversion to an Update allocates
+	// is not the Store's.
+	var u Update = StatusUpdate{CollectorStatus{Name: "qdisc", State: StateError, Reason: "x"}}
+	if n := testing.AllocsPerRun(100, func() { s.Publish(u) }); n != 0 {
+		t.Fatalf("a status update allocates %v times", n)
+	}
+}

@@ -104,6 +104,11 @@ type Store struct {
 	// not for every update: the collectors publish several updates a
 	// refresh, each a new list of every counter that nobody read.
 	countersStale bool
+	// statuses is the collectors' statuses, by name, as StatusUpdates
+	// left them: the Store's alone, written in place.
+	// cur.Collectors is a copy, made by current when statusesStale.
+	statuses      []CollectorStatus
+	statusesStale bool
 	// orders remembers, per collector, the order its last update came in
 	// and the permutation that sorted it: collectors publish the same
 	// counters in the same order from one update to the next.
@@ -149,6 +154,7 @@ func NewStore(host, kernel string, now time.Time) *Store {
 func NewStoreFrom(snap Snapshot) *Store {
 	s := NewStore(snap.Host, snap.Kernel, snap.StartedAt)
 	s.cur = snap
+	s.statuses = slices.Clone(snap.Collectors)
 	return s
 }
 
@@ -175,13 +181,17 @@ func (s *Store) Hold() (Snapshot, *Lease) {
 	return s.current(), &Lease{g: s.sockGen.Ref(), f: s.flowGen.Ref()}
 }
 
-// current returns s.cur, its Counters first brought up to date if
-// stale; s.mu is held. Every snapshot the Store hands out comes from it.
-// The merged list is new, and never written once made.
+// current returns s.cur, its Counters and Collectors first brought up to
+// date if stale; s.mu is held. Every snapshot the Store hands out comes
+// from it. The lists it makes are new, and never written once made.
 func (s *Store) current() Snapshot {
 	if s.countersStale {
 		s.cur.Counters = s.mergeSets()
 		s.countersStale = false
+	}
+	if s.statusesStale {
+		s.cur.Collectors = slices.Clone(s.statuses)
+		s.statusesStale = false
 	}
 	return s.cur
 }
@@ -214,7 +224,12 @@ func (s *Store) SocketsSeq() uint64 {
 func (s *Store) Status(name string) (CollectorStatus, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.cur.Status(name)
+	for _, c := range s.statuses {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return CollectorStatus{}, false
 }
 
 // setSockets makes socks, of lifetime g (nil: unknown), the current
@@ -350,20 +365,19 @@ func (u ConntrackStatsUpdate) apply(s *Store, snap *Snapshot) {
 	snap.TakenAt = later(snap.TakenAt, u.Stats.At)
 }
 
+// apply writes the status into s.statuses, which no snapshot refers to:
+// the snapshots' lists are copies (current), made once a refresh rather
+// than for each collector's run.
 func (u StatusUpdate) apply(s *Store, snap *Snapshot) {
-	next := make([]CollectorStatus, 0, len(snap.Collectors)+1)
-	replaced := false
-	for _, c := range snap.Collectors {
-		if c.Name == u.Status.Name {
-			c, replaced = u.Status, true
-		}
-		next = append(next, c)
+	i := slices.IndexFunc(s.statuses, func(c CollectorStatus) bool { return c.Name == u.Status.Name })
+	if i >= 0 {
+		s.statuses[i] = u.Status
+	} else {
+		s.statuses = append(s.statuses, u.Status)
+		slices.SortFunc(s.statuses, func(a, b CollectorStatus) int { return cmp.Compare(a.Name, b.Name) })
 	}
-	if !replaced {
-		next = append(next, u.Status)
-		slices.SortFunc(next, func(a, b CollectorStatus) int { return cmp.Compare(a.Name, b.Name) })
-	}
-	snap.Collectors = next
+	s.statusesStale = true
+	snap.Collectors = nil // until current copies s.statuses
 }
 
 func (u CountersUpdate) apply(s *Store, snap *Snapshot) {
