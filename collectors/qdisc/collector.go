@@ -56,6 +56,9 @@ type Collector struct {
 	linkVals   []uint64
 	wide       map[string]*widened // 32-bit qdisc counters widened to 64, by Instance
 	last       int
+	// dumper receives the dumps into memory kept from one sample to the
+	// next (every parse copies what it keeps out of the messages).
+	dumper rtnl.Dumper
 }
 
 // widened keeps the last 32-bit values of a qdisc's wrapping counters and
@@ -279,7 +282,8 @@ func (c *Collector) appendQdisc(out []model.RawCounter, dev string, q Qdisc) []m
 	return out
 }
 
-// dump runs a dump (rtnl.Dump) and calls fn with each reply's payload.
+// dump runs a dump (rtnl.Dumper) and calls fn with each reply's
+// payload, valid only during the call.
 func (c *Collector) dump(conn *netlink.Conn, req netlink.Message, fn func([]byte) error) (bad, err error) {
-	return rtnl.Dump(conn, req, func(m netlink.Message) error { return fn(m.Data) })
+	return c.dumper.Dump(conn, req, func(m netlink.Message) error { return fn(m.Data) })
 }
