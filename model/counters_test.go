@@ -179,3 +179,24 @@ func TestPublishedStatusesNeverChange(t *testing.T) {
 		t.Fatalf("a status update allocates %v times", n)
 	}
 }
+
+// TestCountersUpdateListNotKept scribbles over a CountersUpdate's list
+// once it is published (what a collectors.CountersCopier's collector
+// does when it fills it again): the snapshot, and the deltas of the
+// next update, are those of what was published.
+func TestCountersUpdateListNotKept(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	s := NewStore("h", "k", t0)
+	list := []RawCounter{{Layer: LayerIP, Source: "/proc/net/snmp", Group: "Ip", Name: "InReceives", Kind: KindCounter, Value: 10}}
+	s.Publish(CountersUpdate{Collector: "c", At: t0, Counters: list})
+	snap := s.Snapshot()
+	list[0] = RawCounter{Layer: LayerNIC, Source: "x", Name: "y", Kind: KindGauge, Value: 999}
+	if c := snap.Counters[0]; c.Name != "InReceives" || c.Value != 10 {
+		t.Fatalf("snapshot: %+v", c)
+	}
+	list[0] = RawCounter{Layer: LayerIP, Source: "/proc/net/snmp", Group: "Ip", Name: "InReceives", Kind: KindCounter, Value: 15}
+	s.Publish(CountersUpdate{Collector: "c", At: t0.Add(time.Second), Counters: list})
+	if c := s.Snapshot().Counters[0]; c.Delta != 5 || c.Value != 15 {
+		t.Fatalf("next update: %+v", c)
+	}
+}

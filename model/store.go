@@ -296,6 +296,16 @@ func (p *ScopedPublisher) Publish(u Update) {
 	p.s.mu.Unlock()
 }
 
+// CopiesCounters says that Publish copies a CountersUpdate's Counters
+// and keeps no reference to the list (collectors.CountersCopier):
+// CountersUpdate.apply copies each RawCounter into the Store's own list
+// and each key into setOrder, under the lock, and a dropped update is
+// not kept either.
+func (p *ScopedPublisher) CopiesCounters() {}
+
+// CopiesCounters is ScopedPublisher.CopiesCounters for the Store.
+func (s *Store) CopiesCounters() {}
+
 // Stale says whether the Store has moved to a later namespace
 // generation: whether Publish now drops everything.
 func (p *ScopedPublisher) Stale() bool {
