@@ -13,6 +13,18 @@ type Publisher interface {
 	Publish(model.Update)
 }
 
+// CountersCopier is a Publisher that copies a CountersUpdate's
+// Counters during Publish and keeps no reference to the list once
+// Publish has returned (*model.Store and *model.ScopedPublisher, which
+// the Runner gives): a collector publishing into one may fill the same
+// list again for its next update, instead of allocating one every
+// refresh. Into any other Publisher (tests keep what they are given)
+// every update must have a list of its own.
+type CountersCopier interface {
+	Publisher
+	CopiesCounters()
+}
+
 // Collector reads one kernel interface and publishes what it read.
 //
 // Collect is called by the Runner, never concurrently with itself. It

@@ -56,10 +56,8 @@ func (u NetNSUpdate) apply(s *Store, snap *Snapshot) {
 	snap.Conntrack, snap.Capture, snap.Rules, snap.SysctlChanges = ConntrackStats{}, CaptureStats{}, nil, nil
 	snap.IPsec, snap.NFTables = IPsec{}, NFTables{}
 	// Counters: every collector's set goes but the drop monitor's.
-	var sets [][]Counter
 	for name, set := range s.bySet {
 		if len(set) > 0 && set[0].Source == dropMonitorSource {
-			sets = append(sets, set)
 			continue
 		}
 		for _, c := range set {
@@ -68,10 +66,8 @@ func (u NetNSUpdate) apply(s *Store, snap *Snapshot) {
 		delete(s.bySet, name)
 		delete(s.orders, name)
 	}
-	snap.Counters = mergeCounters(sets)
-	if snap.Counters == nil {
-		snap.Counters = []Counter{}
-	}
+	s.countersStale = true
+	snap.Counters = nil // until Store.current merges bySet
 }
 
 // dropMonitorSource is the Source of the drop monitor's counters

@@ -93,7 +93,22 @@ type Store struct {
 	counters map[CounterKey]*counterState
 	// counterGen counts CountersUpdates, to find counters that vanished.
 	counterGen uint64
-	bySet      map[string][]Counter
+	// bySet is each collector's last set, sorted. Its lists are the
+	// Store's alone: no snapshot refers to one (cur.Counters is a new
+	// list their counters are copied into), so an update with the keys
+	// of the one before is written over its collector's list.
+	bySet map[string][]Counter
+	// countersStale says cur.Counters is not the merge of bySet: a
+	// CountersUpdate or a namespace switch changed bySet since. The
+	// merge is made when a reader next takes the snapshot (current),
+	// not for every update: the collectors publish several updates a
+	// refresh, each a new list of every counter that nobody read.
+	countersStale bool
+	// statuses is the collectors' statuses, by name, as StatusUpdates
+	// left them: the Store's alone, written in place.
+	// cur.Collectors is a copy, made by current when statusesStale.
+	statuses      []CollectorStatus
+	statusesStale bool
 	// orders remembers, per collector, the order its last update came in
 	// and the permutation that sorted it: collectors publish the same
 	// counters in the same order from one update to the next.
@@ -139,6 +154,7 @@ func NewStore(host, kernel string, now time.Time) *Store {
 func NewStoreFrom(snap Snapshot) *Store {
 	s := NewStore(snap.Host, snap.Kernel, snap.StartedAt)
 	s.cur = snap
+	s.statuses = slices.Clone(snap.Collectors)
 	return s
 }
 
@@ -151,7 +167,7 @@ func (s *Store) Snapshot() Snapshot {
 	defer s.mu.Unlock()
 	s.sockGen.pin()
 	s.flowGen.pin()
-	return s.cur
+	return s.current()
 }
 
 // Hold returns the current snapshot, as Snapshot does, and a Lease on its
@@ -162,7 +178,37 @@ func (s *Store) Snapshot() Snapshot {
 func (s *Store) Hold() (Snapshot, *Lease) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.cur, &Lease{g: s.sockGen.Ref(), f: s.flowGen.Ref()}
+	return s.current(), &Lease{g: s.sockGen.Ref(), f: s.flowGen.Ref()}
+}
+
+// current returns s.cur, its Counters and Collectors first brought up to
+// date if stale; s.mu is held. Every snapshot the Store hands out comes
+// from it. The lists it makes are new, and never written once made.
+func (s *Store) current() Snapshot {
+	if s.countersStale {
+		s.cur.Counters = s.mergeSets()
+		s.countersStale = false
+	}
+	if s.statusesStale {
+		s.cur.Collectors = slices.Clone(s.statuses)
+		s.statusesStale = false
+	}
+	return s.cur
+}
+
+// mergeSets returns a new list of every collector's counters (bySet),
+// sorted; s.mu is held.
+func (s *Store) mergeSets() []Counter {
+	names := make([]string, 0, len(s.bySet))
+	for name := range s.bySet {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	sets := make([][]Counter, len(names))
+	for i, name := range names {
+		sets[i] = s.bySet[name]
+	}
+	return mergeCounters(sets)
 }
 
 // SocketsSeq returns the current snapshot's SocketsSeq: whether a
@@ -178,7 +224,12 @@ func (s *Store) SocketsSeq() uint64 {
 func (s *Store) Status(name string) (CollectorStatus, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.cur.Status(name)
+	for _, c := range s.statuses {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return CollectorStatus{}, false
 }
 
 // setSockets makes socks, of lifetime g (nil: unknown), the current
@@ -245,6 +296,16 @@ func (p *ScopedPublisher) Publish(u Update) {
 	p.s.mu.Unlock()
 }
 
+// CopiesCounters says that Publish copies a CountersUpdate's Counters
+// and keeps no reference to the list (collectors.CountersCopier):
+// CountersUpdate.apply copies each RawCounter into the Store's own list
+// and each key into setOrder, under the lock, and a dropped update is
+// not kept either.
+func (p *ScopedPublisher) CopiesCounters() {}
+
+// CopiesCounters is ScopedPublisher.CopiesCounters for the Store.
+func (s *Store) CopiesCounters() {}
+
 // Stale says whether the Store has moved to a later namespace
 // generation: whether Publish now drops everything.
 func (p *ScopedPublisher) Stale() bool {
@@ -255,10 +316,12 @@ func (p *ScopedPublisher) Stale() bool {
 
 // applyLocked applies u and wakes every subscriber; s.mu is held.
 func (s *Store) applyLocked(u Update) {
-	next := s.cur
-	u.apply(s, &next)
-	next.Seq++
-	s.cur = next
+	// In place: the snapshots handed out are copies of s.cur, and an
+	// update replaces the slices and pointers in it, never writes into
+	// them. (A copy of s.cur to apply to escapes, through the Update
+	// interface: 1.5 KB for every update.)
+	u.apply(s, &s.cur)
+	s.cur.Seq++
 	for ch := range s.subs {
 		select {
 		case ch <- struct{}{}:
@@ -312,20 +375,19 @@ func (u ConntrackStatsUpdate) apply(s *Store, snap *Snapshot) {
 	snap.TakenAt = later(snap.TakenAt, u.Stats.At)
 }
 
+// apply writes the status into s.statuses, which no snapshot refers to:
+// the snapshots' lists are copies (current), made once a refresh rather
+// than for each collector's run.
 func (u StatusUpdate) apply(s *Store, snap *Snapshot) {
-	next := make([]CollectorStatus, 0, len(snap.Collectors)+1)
-	replaced := false
-	for _, c := range snap.Collectors {
-		if c.Name == u.Status.Name {
-			c, replaced = u.Status, true
-		}
-		next = append(next, c)
+	i := slices.IndexFunc(s.statuses, func(c CollectorStatus) bool { return c.Name == u.Status.Name })
+	if i >= 0 {
+		s.statuses[i] = u.Status
+	} else {
+		s.statuses = append(s.statuses, u.Status)
+		slices.SortFunc(s.statuses, func(a, b CollectorStatus) int { return cmp.Compare(a.Name, b.Name) })
 	}
-	if !replaced {
-		next = append(next, u.Status)
-		slices.SortFunc(next, func(a, b CollectorStatus) int { return cmp.Compare(a.Name, b.Name) })
-	}
-	snap.Collectors = next
+	s.statusesStale = true
+	snap.Collectors = nil // until current copies s.statuses
 }
 
 func (u CountersUpdate) apply(s *Store, snap *Snapshot) {
@@ -337,9 +399,17 @@ func (u CountersUpdate) apply(s *Store, snap *Snapshot) {
 		s.orders[u.Collector] = ord
 	}
 	// Each collector's set is kept sorted, and the snapshot's list is
-	// their merge: O(n) per update rather than a sort of every counter.
-	pos := ord.positions(u.Counters)
-	out := make([]Counter, len(u.Counters))
+	// their merge (made by current, when read): O(n) rather than a sort
+	// of every counter. The usual update has the keys of the one before
+	// in the same order, and is written over its set's list, which no
+	// snapshot refers to (see bySet).
+	pos, same := ord.positions(u.Counters)
+	prev := s.bySet[u.Collector]
+	reused := same && len(prev) == len(u.Counters)
+	out := prev
+	if !reused {
+		out = make([]Counter, len(u.Counters))
+	}
 	for i, raw := range u.Counters {
 		c := Counter{RawCounter: raw}
 		k := raw.Key()
@@ -382,7 +452,11 @@ func (u CountersUpdate) apply(s *Store, snap *Snapshot) {
 	// sample, rather than taking a delta against a value of the object it
 	// replaced. A global counter (no Instance) missing from one update (a
 	// file that failed to parse) is kept: its next delta spans the gap.
-	for _, old := range s.bySet[u.Collector] {
+	// A reused list had the keys of this update: none to forget.
+	for _, old := range prev {
+		if reused {
+			break
+		}
 		if old.Instance == "" {
 			continue
 		}
@@ -392,16 +466,8 @@ func (u CountersUpdate) apply(s *Store, snap *Snapshot) {
 		}
 	}
 	s.bySet[u.Collector] = out
-	names := make([]string, 0, len(s.bySet))
-	for name := range s.bySet {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	sets := make([][]Counter, len(names))
-	for i, name := range names {
-		sets[i] = s.bySet[name]
-	}
-	snap.Counters = mergeCounters(sets)
+	s.countersStale = true
+	snap.Counters = nil // until current merges bySet
 	snap.TakenAt = later(snap.TakenAt, u.At)
 }
 
@@ -414,15 +480,15 @@ type setOrder struct {
 // positions returns, for each counter of cs, its index in cs sorted by
 // compareRaw. When cs has the keys of the previous update in the
 // same order (the usual case: collectors publish the same counters in
-// the same order) it reuses the previous answer. The result is valid
-// until the next call.
-func (o *setOrder) positions(cs []RawCounter) []int32 {
-	same := len(cs) == len(o.keys)
+// the same order) it reuses the previous answer, and same is true. The
+// result is valid until the next call.
+func (o *setOrder) positions(cs []RawCounter) (pos []int32, same bool) {
+	same = len(cs) == len(o.keys)
 	for i := 0; same && i < len(cs); i++ {
 		same = cs[i].Key() == o.keys[i]
 	}
 	if same {
-		return o.pos
+		return o.pos, true
 	}
 	o.keys = o.keys[:0]
 	perm := make([]int32, len(cs))
@@ -435,7 +501,7 @@ func (o *setOrder) positions(cs []RawCounter) []int32 {
 	for rank, i := range perm {
 		o.pos[i] = int32(rank)
 	}
-	return o.pos
+	return o.pos, false
 }
 
 // mergeCounters merges sorted lists into one new list; on equal keys the

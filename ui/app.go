@@ -650,6 +650,9 @@ func (a *App) render() string {
 		return a.tooSmallView()
 	}
 	var b strings.Builder
+	// The screen's lines and their escape sequences: one allocation
+	// rather than a doubling series of them.
+	b.Grow(a.height * (a.width + 48))
 	b.WriteString(a.headerView())
 	b.WriteByte('\n')
 	if a.ct.alarm() {

@@ -47,7 +47,18 @@ func fit(b *strings.Builder, s string, w int, right, keepTail bool) {
 		return
 	}
 	if isASCII(s) {
-		b.WriteString(fitCells(s, len(s), w, right, keepTail))
+		// fitCells, written into b: no padded copy of every cell.
+		if len(s) > w {
+			s = truncate(s, w, keepTail)
+		}
+		pad := max(w-len(s), 0)
+		if right {
+			writeSpaces(b, pad)
+		}
+		b.WriteString(s)
+		if !right {
+			writeSpaces(b, pad)
+		}
 		return
 	}
 	out := fitCells(s, width(s), w, right, keepTail)
@@ -56,6 +67,18 @@ func fit(b *strings.Builder, s string, w int, right, keepTail bool) {
 		out = fitCells(s, len(s), w, right, keepTail)
 	}
 	b.WriteString(out)
+}
+
+// spaces is what writeSpaces writes from.
+const spaces = "                                                                "
+
+// writeSpaces writes n spaces to b.
+func writeSpaces(b *strings.Builder, n int) {
+	for n > 0 {
+		k := min(n, len(spaces))
+		b.WriteString(spaces[:k])
+		n -= k
+	}
 }
 
 // fitCells is fit for s of sw cells.

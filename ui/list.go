@@ -224,7 +224,7 @@ func (l *listBase[K]) render(head string, dataLen int, empty string, cell func(i
 		return head + "\n" + paneMessage(s, l.Width, l.Height-1, l.problems, l.Offline)
 	}
 	warn := l.fitTable(l.problems, l.tableHeight())
-	out := head + "\n" + warn + l.tbl.View(s, cell, kind, empty)
+	out := l.tbl.ViewAfter(head+"\n"+warn, s, cell, kind, empty)
 	if !l.details {
 		return out
 	}

@@ -219,8 +219,19 @@ func (t *table) clamp() {
 // and shown columns); kind says how to draw row i. empty is shown on the
 // first row when there are no rows.
 func (t *table) View(s *Styles, cell func(i, c int) string, kind func(i int) rowKind, empty string) string {
+	return t.ViewAfter("", s, cell, kind, empty)
+}
+
+// ViewAfter is prefix followed by View, in one string: a page's lines
+// above the table are not copied again to go before it.
+func (t *table) ViewAfter(prefix string, s *Styles, cell func(i, c int) string, kind func(i int) rowKind, empty string) string {
 	var out strings.Builder
+	// The rows, each a line of t.width cells and a few escape sequences
+	// when styled: one allocation, rather than a doubling series.
+	out.Grow(len(prefix) + (t.rows()+1)*(t.width+32))
+	out.WriteString(prefix)
 	var b strings.Builder
+	b.Grow(t.width)
 	// Header.
 	first := true
 	for i, c := range t.cols {
@@ -255,6 +266,7 @@ func (t *table) View(s *Styles, cell func(i, c int) string, kind func(i int) row
 			continue
 		}
 		b.Reset()
+		b.Grow(t.width) // the row's own buffer (text keeps it): one allocation
 		first := true
 		for ci, c := range t.cols {
 			w := t.widths[ci]
@@ -267,7 +279,10 @@ func (t *table) View(s *Styles, cell func(i, c int) string, kind func(i int) row
 			first = false
 			fit(&b, cell(i, ci), w, c.right, c.keepTail)
 		}
-		text := padRight(b.String(), t.width)
+		if n := t.width - width(b.String()); n > 0 { // padRight, in b
+			writeSpaces(&b, n)
+		}
+		text := b.String()
 		var st lipgloss.Style
 		styled := true
 		switch {

@@ -54,6 +54,9 @@ type Collector struct {
 
 	prev    map[int32]prevSample
 	samples int
+	// dumper receives the dumps into memory kept from one sample to the
+	// next (every parse copies what it keeps out of the messages).
+	dumper rtnl.Dumper
 }
 
 // prevSample is an interface's counters at the previous sample.
@@ -119,7 +122,7 @@ func (c *Collector) Sample(ctx context.Context) ([]model.Interface, error) {
 	var ifs []model.Interface
 	byIndex := map[int32]int{}
 	// Links.
-	b, err := rtnl.Dump(conn, netlink.Message{Header: netlink.Header{Type: rtmGetLink, Flags: netlink.Request | netlink.Dump}, Data: make([]byte, sizeofIfinfomsg)},
+	b, err := c.dumper.Dump(conn, netlink.Message{Header: netlink.Header{Type: rtmGetLink, Flags: netlink.Request | netlink.Dump}, Data: make([]byte, sizeofIfinfomsg)},
 		func(m netlink.Message) error {
 			if m.Header.Type != rtmNewLink {
 				return nil
@@ -140,7 +143,7 @@ func (c *Collector) Sample(ctx context.Context) ([]model.Interface, error) {
 	at := c.opts.Now()
 	bad = append(bad, b)
 	// Addresses (both families: AF_UNSPEC).
-	b, err = rtnl.Dump(conn, netlink.Message{Header: netlink.Header{Type: rtmGetAddr, Flags: netlink.Request | netlink.Dump}, Data: make([]byte, sizeofIfaddrmsg)},
+	b, err = c.dumper.Dump(conn, netlink.Message{Header: netlink.Header{Type: rtmGetAddr, Flags: netlink.Request | netlink.Dump}, Data: make([]byte, sizeofIfaddrmsg)},
 		func(m netlink.Message) error {
 			if m.Header.Type != rtmNewAddr {
 				return nil
@@ -163,7 +166,7 @@ func (c *Collector) Sample(ctx context.Context) ([]model.Interface, error) {
 		return nil, err
 	}
 	// Qdiscs, then each interface's classes.
-	b, err = rtnl.Dump(conn, netlink.Message{Header: netlink.Header{Type: rtmGetQdisc, Flags: netlink.Request | netlink.Dump}, Data: make([]byte, sizeofTcmsg)},
+	b, err = c.dumper.Dump(conn, netlink.Message{Header: netlink.Header{Type: rtmGetQdisc, Flags: netlink.Request | netlink.Dump}, Data: make([]byte, sizeofTcmsg)},
 		func(m netlink.Message) error {
 			if m.Header.Type != rtmNewQdisc {
 				return nil
@@ -188,7 +191,7 @@ func (c *Collector) Sample(ctx context.Context) ([]model.Interface, error) {
 		}
 		req := netlink.Message{Header: netlink.Header{Type: rtmGetTclass, Flags: netlink.Request | netlink.Dump}, Data: make([]byte, sizeofTcmsg)}
 		ne.PutUint32(req.Data[4:], uint32(ifs[i].Index))
-		b, err := rtnl.Dump(conn, req, func(m netlink.Message) error {
+		b, err := c.dumper.Dump(conn, req, func(m netlink.Message) error {
 			if m.Header.Type != rtmNewTclass {
 				return nil
 			}

@@ -60,6 +60,9 @@ type Collector struct {
 	p    *parser
 	buf  []byte
 	last int // counters in the previous update, to size the next
+	// spare is the list of the previous update when its publisher
+	// copied it (collectors.CountersCopier): the next is filled in it.
+	spare []model.RawCounter
 
 	mu      sync.Mutex
 	missing []string
@@ -102,13 +105,20 @@ func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error
 		return err
 	}
 	pub.Publish(model.CountersUpdate{Collector: Name, At: c.Now(), Counters: out})
+	if _, ok := pub.(collectors.CountersCopier); ok {
+		c.spare = out[:0] // the publisher kept nothing of it
+	}
 	return err
 }
 
 // collect reads every file. It returns nil counters when nothing could be
 // read.
 func (c *Collector) collect(ctx context.Context) ([]model.RawCounter, error) {
-	out := make([]model.RawCounter, 0, c.last)
+	out := c.spare
+	c.spare = nil
+	if out == nil {
+		out = make([]model.RawCounter, 0, c.last)
+	}
 	var missing []string
 	var errs []error
 	read := 0

@@ -197,7 +197,8 @@ func TestCollectorCancelled(t *testing.T) {
 
 // BenchmarkCollect measures one full collection of this machine's
 // /proc/net (every file the Collector reads), publishing into a no-op;
-// "with-sysfs" adds /sys/class/net/*/statistics.
+// "with-sysfs" adds /sys/class/net/*/statistics; "proc-into-store"
+// publishes into a Store.
 func BenchmarkCollect(b *testing.B) {
 	for _, sys := range []string{"", "/sys"} {
 		name := map[string]string{"": "proc", "/sys": "with-sysfs"}[sys]
@@ -212,6 +213,18 @@ func BenchmarkCollect(b *testing.B) {
 			}
 		})
 	}
+	// Into a Store (a CountersCopier: the list is filled again), what
+	// the Store's apply allocates included.
+	b.Run("proc-into-store", func(b *testing.B) {
+		c := New("/proc")
+		s := model.NewStore("h", "k", time.Now())
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := c.Collect(context.Background(), s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // BenchmarkParse measures the parsers alone on the fixtures.
@@ -280,5 +293,50 @@ func TestCollectorForgetsOldNames(t *testing.T) {
 	}
 	if n := len(c.p.names); n > 3000 {
 		t.Errorf("intern table holds %d names after 2000 interfaces came and went", n)
+	}
+}
+
+// TestCollectReusesListOnlyForACopier collects this machine's /proc/net
+// into a Store, whose Publish copies the counters, and into a recorder,
+// which keeps the updates: into the Store the second collection fills
+// the first one's list again, and the first snapshot is unchanged; into
+// the recorder every update has a list of its own.
+func TestCollectReusesListOnlyForACopier(t *testing.T) {
+	var _ collectors.CountersCopier = (*model.Store)(nil)
+	var _ collectors.CountersCopier = (*model.ScopedPublisher)(nil)
+	c := New("/proc")
+	s := model.NewStore("h", "k", time.Now())
+	if err := c.Collect(context.Background(), s.Scoped()); err != nil {
+		t.Fatal(err)
+	}
+	first := s.Snapshot()
+	want := append([]model.Counter(nil), first.Counters...)
+	spare := c.spare
+	if cap(spare) == 0 {
+		t.Fatal("no spare list after publishing into a Store")
+	}
+	if err := c.Collect(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	if c.spare == nil || &c.spare[:1][0] != &spare[:1][0] {
+		t.Error("the second collection did not fill the first one's list")
+	}
+	if diff := cmp.Diff(want, first.Counters); diff != "" {
+		t.Errorf("the first snapshot changed (-then +now)\n%s", diff)
+	}
+	if len(s.Snapshot().Counters) != len(want) {
+		t.Errorf("%d counters, then %d", len(want), len(s.Snapshot().Counters))
+	}
+
+	r := &recorder{}
+	c = New("/proc")
+	for range 2 {
+		if err := c.Collect(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := r.updates[0].(model.CountersUpdate).Counters, r.updates[1].(model.CountersUpdate).Counters
+	if c.spare != nil || &a[0] == &b[0] {
+		t.Error("a list reused for a publisher that keeps its updates")
 	}
 }

@@ -56,6 +56,12 @@ type Collector struct {
 	linkVals   []uint64
 	wide       map[string]*widened // 32-bit qdisc counters widened to 64, by Instance
 	last       int
+	// dumper receives the dumps into memory kept from one sample to the
+	// next (every parse copies what it keeps out of the messages).
+	dumper rtnl.Dumper
+	// spare is the list of the previous update when its publisher
+	// copied it (collectors.CountersCopier): the next is filled in it.
+	spare []model.RawCounter
 }
 
 // widened keeps the last 32-bit values of a qdisc's wrapping counters and
@@ -88,7 +94,12 @@ func (c *Collector) Close() error {
 
 // Collect implements collectors.Collector.
 func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error {
-	out, err := c.Sample(ctx, make([]model.RawCounter, 0, c.last))
+	buf := c.spare
+	c.spare = nil
+	if buf == nil {
+		buf = make([]model.RawCounter, 0, c.last)
+	}
+	out, err := c.Sample(ctx, buf)
 	if err != nil && !errors.Is(err, ErrMalformed) {
 		// A dump that failed part way: publishing the part would make
 		// the Store forget the rest and restart their deltas.
@@ -96,6 +107,9 @@ func (c *Collector) Collect(ctx context.Context, pub collectors.Publisher) error
 	}
 	c.last = len(out)
 	pub.Publish(model.CountersUpdate{Collector: Name, At: c.opts.Now(), Counters: out})
+	if _, ok := pub.(collectors.CountersCopier); ok {
+		c.spare = out[:0] // the publisher kept nothing of it
+	}
 	return err
 }
 
@@ -279,7 +293,8 @@ func (c *Collector) appendQdisc(out []model.RawCounter, dev string, q Qdisc) []m
 	return out
 }
 
-// dump runs a dump (rtnl.Dump) and calls fn with each reply's payload.
+// dump runs a dump (rtnl.Dumper) and calls fn with each reply's
+// payload, valid only during the call.
 func (c *Collector) dump(conn *netlink.Conn, req netlink.Message, fn func([]byte) error) (bad, err error) {
-	return rtnl.Dump(conn, req, func(m netlink.Message) error { return fn(m.Data) })
+	return c.dumper.Dump(conn, req, func(m netlink.Message) error { return fn(m.Data) })
 }

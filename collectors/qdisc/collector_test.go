@@ -3,6 +3,7 @@ package qdisc
 import (
 	"context"
 	"encoding/binary"
+	"slices"
 	"testing"
 	"time"
 
@@ -263,5 +264,45 @@ func TestCollectorWithoutGetStats(t *testing.T) {
 	}
 	if k.linkDumps != 3 {
 		t.Errorf("%d link dumps, want one per sample", k.linkDumps)
+	}
+}
+
+// TestCollectorReusesListOnlyForACopier: into a Store (a
+// collectors.CountersCopier) the second Collect fills the first one's
+// list again and the first snapshot is unchanged; into a recorder each
+// update has its own list.
+func TestCollectorReusesListOnlyForACopier(t *testing.T) {
+	k := &fakeKernel{t: t, qdiscs: func(int) [][]byte {
+		return [][]byte{readFixture(t, "qdisc-tbf-va.bin"), readFixture(t, "qdisc-noqueue-lo.bin")}
+	}}
+	c := newFake(t, k, Options{Links: true})
+	s := model.NewStore("h", "k", time.Unix(0, 0))
+	if err := c.Collect(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	first := s.Snapshot()
+	want := slices.Clone(first.Counters)
+	spare := c.spare
+	if cap(spare) == 0 {
+		t.Fatal("no spare list after publishing into a Store")
+	}
+	if err := c.Collect(context.Background(), s.Scoped()); err != nil {
+		t.Fatal(err)
+	}
+	if cap(c.spare) == 0 || &c.spare[:1][0] != &spare[:1][0] {
+		t.Error("the second Collect did not fill the first one's list")
+	}
+	if diff := cmp.Diff(want, first.Counters); diff != "" {
+		t.Errorf("the first snapshot changed (-then +now)\n%s", diff)
+	}
+	c = newFake(t, k, Options{Links: true})
+	var rec recorder
+	for range 2 {
+		if err := c.Collect(context.Background(), &rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.spare != nil || &rec.updates[0].Counters[0] == &rec.updates[1].Counters[0] {
+		t.Error("a list reused for a publisher that keeps its updates")
 	}
 }

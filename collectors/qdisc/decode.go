@@ -1,12 +1,11 @@
 package qdisc
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
-
-	"github.com/mdlayher/netlink"
 )
 
 // ErrMalformed is wrapped by errors about a kernel message netlens cannot
@@ -70,28 +69,33 @@ func parseQdisc(b []byte) (Qdisc, error) {
 	q.Ifindex = int32(ne.Uint32(b[4:8]))
 	q.Handle = ne.Uint32(b[8:12])
 	q.Parent = ne.Uint32(b[12:16])
-	ad, err := netlink.NewAttributeDecoder(b[sizeofTcmsg:])
+	ad, err := newAttrs(b[sizeofTcmsg:])
 	if err != nil {
 		return q, fmt.Errorf("qdisc attributes: %w: %w", ErrMalformed, err)
 	}
-	ad.ByteOrder = ne
 	haveStats2 := false
 	var old []byte
-	for ad.Next() {
-		switch tcaAttr(ad.Type()) {
+	for ad.next() {
+		switch tcaAttr(ad.typ) {
 		case tcaKind:
-			q.Kind = ad.String()
+			q.Kind = attrString(ad.v)
 		case tcaStats2:
 			haveStats2 = true
-			ad.Nested(func(nd *netlink.AttributeDecoder) error {
-				parseStats2(nd, &q)
-				return nil
-			})
+			// A nested list that does not decode is the message's
+			// error, as with AttributeDecoder.Nested.
+			nd, err := newAttrs(ad.v)
+			if err == nil {
+				parseStats2(&nd, &q)
+				err = nd.err
+			}
+			if err != nil {
+				ad.err = err
+			}
 		case tcaStats:
-			old = ad.Bytes()
+			old = ad.v
 		}
 	}
-	if err := ad.Err(); err != nil {
+	if err := ad.err; err != nil {
 		return q, fmt.Errorf("qdisc attributes of ifindex %d handle %s: %w: %w", q.Ifindex, HandleString(q.Handle), ErrMalformed, err)
 	}
 	if !haveStats2 && len(old) >= sizeofTcStats {
@@ -110,10 +114,10 @@ func parseQdisc(b []byte) (Qdisc, error) {
 	return q, nil
 }
 
-func parseStats2(nd *netlink.AttributeDecoder, q *Qdisc) {
-	for nd.Next() {
-		v := nd.Bytes()
-		switch tcaStatsAttr(nd.Type()) {
+func parseStats2(nd *attrs, q *Qdisc) {
+	for nd.next() {
+		v := nd.v
+		switch tcaStatsAttr(nd.typ) {
 		case tcaStatsBasic:
 			// struct gnet_stats_basic { u64 bytes; u32 packets; } (12 bytes
 			// packed in older kernels, 16 padded in newer)
@@ -162,16 +166,16 @@ func parseLink(b []byte, stats []uint64) (Link, error) {
 	}
 	// struct ifinfomsg { u8 family; u8 pad; u16 type; int index; u32 flags; u32 change; }
 	l.Index = int32(ne.Uint32(b[4:8]))
-	ad, err := netlink.NewAttributeDecoder(b[sizeofIfinfomsg:])
+	ad, err := newAttrs(b[sizeofIfinfomsg:])
 	if err != nil {
 		return l, fmt.Errorf("link attributes: %w: %w", ErrMalformed, err)
 	}
-	for ad.Next() {
-		switch linkAttr(ad.Type()) {
+	for ad.next() {
+		switch linkAttr(ad.typ) {
 		case iflaIfname:
-			l.Name = ad.String()
+			l.Name = attrString(ad.v)
 		case iflaStats64:
-			v := ad.Bytes()
+			v := ad.v
 			n := min(len(v)/8, len(linkStatNames))
 			stats = stats[:0]
 			for i := range n {
@@ -180,7 +184,7 @@ func parseLink(b []byte, stats []uint64) (Link, error) {
 			l.Stats = stats
 		}
 	}
-	if err := ad.Err(); err != nil {
+	if err := ad.err; err != nil {
 		return l, fmt.Errorf("link attributes of ifindex %d: %w: %w", l.Index, ErrMalformed, err)
 	}
 	if l.Name == "" {
@@ -199,23 +203,23 @@ func parseStats(b []byte, stats []uint64) (index int32, out []uint64, ok bool, e
 	}
 	// struct if_stats_msg { u8 family; u8 pad1; u16 pad2; u32 ifindex; u32 filter_mask; }
 	index = int32(ne.Uint32(b[4:8]))
-	ad, err := netlink.NewAttributeDecoder(b[sizeofIfStatsMsg:])
+	ad, err := newAttrs(b[sizeofIfStatsMsg:])
 	if err != nil {
 		return index, stats, false, fmt.Errorf("stats attributes of ifindex %d: %w: %w", index, ErrMalformed, err)
 	}
 	out = stats[:0]
-	for ad.Next() {
-		if ad.Type() != iflaStatsLink64 {
+	for ad.next() {
+		if ad.typ != iflaStatsLink64 {
 			continue
 		}
-		v := ad.Bytes()
+		v := ad.v
 		n := min(len(v)/8, len(linkStatNames))
 		for i := range n {
 			out = append(out, ne.Uint64(v[8*i:]))
 		}
 		ok = true
 	}
-	if err := ad.Err(); err != nil {
+	if err := ad.err; err != nil {
 		return index, out, false, fmt.Errorf("stats attributes of ifindex %d: %w: %w", index, ErrMalformed, err)
 	}
 	return index, out, ok, nil
@@ -225,3 +229,60 @@ func parseStats(b []byte, stats []uint64) (index int32, out []uint64, ok bool, e
 // message, which share struct tcmsg and the TCA_* attributes (a class's
 // TCA_KIND is its qdisc's). It is safe for concurrent use.
 func ParseTC(b []byte) (Qdisc, error) { return parseQdisc(b) }
+
+// attrs walks a list of netlink attributes as netlink.AttributeDecoder
+// does (NewAttributeDecoder's check of the whole list, then Next: a
+// zero-length attribute is empty, a length under the header's or past
+// the end is an error; the type's two flag bits are masked off), but
+// gives each payload as a slice of the message, not a copy: decoding a
+// dump allocates nothing for each attribute. A payload must not be kept
+// past the message (the rtnl.Dumper's buffer is reused).
+type attrs struct {
+	b   []byte
+	i   int
+	typ uint16 // of the current attribute, flags masked
+	v   []byte // its payload, in b
+	err error
+}
+
+var errInvalidAttribute = errors.New("invalid attribute; length too short or too large")
+
+const nlaHdrLen = 4
+
+func nlaAlign(n int) int { return (n + 3) &^ 3 }
+
+func newAttrs(b []byte) (attrs, error) {
+	for i := 0; i < len(b); {
+		if len(b)-i < nlaHdrLen {
+			return attrs{}, errInvalidAttribute
+		}
+		i += nlaAlign(max(int(ne.Uint16(b[i:])), nlaHdrLen))
+	}
+	return attrs{b: b}, nil
+}
+
+// next moves to the next attribute; false at the end or on an error
+// (err).
+func (a *attrs) next() bool {
+	if a.err != nil || a.i >= len(a.b) {
+		return false
+	}
+	b := a.b[a.i:]
+	if len(b) < nlaHdrLen {
+		a.err = errInvalidAttribute
+		return false
+	}
+	l := int(ne.Uint16(b))
+	if l > len(b) || l != 0 && l < nlaHdrLen {
+		a.err = errInvalidAttribute
+		return false
+	}
+	a.typ = ne.Uint16(b[2:]) & 0x3fff // not NLA_F_NESTED, NLA_F_NET_BYTEORDER
+	a.v = b[nlaHdrLen:max(l, nlaHdrLen)]
+	a.i += nlaAlign(max(l, nlaHdrLen))
+	return true
+}
+
+// attrString is a string attribute's value without its NULs, as
+// AttributeDecoder.String gives it.
+func attrString(v []byte) string { return string(bytes.TrimRight(v, "\x00")) }

@@ -2,11 +2,14 @@ package qdisc
 
 import (
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/mdlayher/netlink"
 )
 
 func readFixture(t testing.TB, name string) []byte {
@@ -187,5 +190,69 @@ func BenchmarkParseStats(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_, st, _, _ = parseStats(msg, st)
+	}
+}
+
+// TestAttrsWalkAsAttributeDecoder walks the attributes of the fixtures,
+// of every truncation of them and of random bytes with attrs and with
+// netlink.AttributeDecoder: the same types, payloads and errors.
+func TestAttrsWalkAsAttributeDecoder(t *testing.T) {
+	type attr struct {
+		typ uint16
+		v   string
+	}
+	walkAD := func(b []byte) ([]attr, bool) {
+		ad, err := netlink.NewAttributeDecoder(b)
+		if err != nil {
+			return nil, false
+		}
+		var out []attr
+		for ad.Next() {
+			out = append(out, attr{ad.Type(), string(ad.Bytes())})
+		}
+		return out, ad.Err() == nil
+	}
+	walk := func(b []byte) ([]attr, bool) {
+		a, err := newAttrs(b)
+		if err != nil {
+			return nil, false
+		}
+		var out []attr
+		for a.next() {
+			out = append(out, attr{a.typ, string(a.v)})
+		}
+		return out, a.err == nil
+	}
+	var inputs [][]byte
+	for _, f := range []struct {
+		name string
+		hdr  int
+	}{{"qdisc-tbf-va.bin", sizeofTcmsg}, {"qdisc-noqueue-lo.bin", sizeofTcmsg}, {"link-va.bin", sizeofIfinfomsg}, {"stats-va.bin", sizeofIfStatsMsg}} {
+		b := readFixture(t, f.name)
+		attrsOf := b[min(f.hdr, len(b)):]
+		for n := range len(attrsOf) + 1 {
+			inputs = append(inputs, attrsOf[:n])
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		b := make([]byte, r.IntN(40))
+		for i := range b {
+			b[i] = byte(r.IntN(4)) // small lengths and types: every case
+			if r.IntN(3) == 0 {
+				b[i] = byte(r.IntN(256))
+			}
+		}
+		inputs = append(inputs, b)
+	}
+	for _, b := range inputs {
+		want, wantOK := walkAD(b)
+		got, ok := walk(b)
+		if ok != wantOK || !slices.Equal(got, want) {
+			t.Fatalf("%x: attrs %v %v, AttributeDecoder %v %v", b, got, ok, want, wantOK)
+		}
+	}
+	if len(inputs) < 20100 {
+		t.Fatalf("%d inputs: fixtures missing", len(inputs))
 	}
 }

@@ -79,6 +79,18 @@ func (ns *NS) Run(tb testing.TB, name string, args ...string) string {
 	return Run(tb, "ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
 }
 
+// VethPairs adds n veth pairs to the namespace, "v<i>a" and "v<i>b",
+// both up (the benchmarks' many interfaces).
+func (ns *NS) VethPairs(tb testing.TB, n int) {
+	tb.Helper()
+	for i := range n {
+		a, b := fmt.Sprintf("v%da", i), fmt.Sprintf("v%db", i)
+		ns.Run(tb, "ip", "link", "add", a, "type", "veth", "peer", "name", b)
+		ns.Run(tb, "ip", "link", "set", a, "up")
+		ns.Run(tb, "ip", "link", "set", b, "up")
+	}
+}
+
 // Command returns an exec.Cmd that runs inside the namespace.
 func (ns *NS) Command(name string, args ...string) *exec.Cmd {
 	return exec.Command("ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
