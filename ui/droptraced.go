@@ -14,13 +14,12 @@ import (
 // else by tuple: model.Snapshot.DropOwners), for the Connections tab's
 // Drops column and details. Not safe for concurrent use.
 type tracedDrops struct {
-	on       bool // the tracer runs: the Drops column counts its drops
-	flowsOf  []model.DropTraceFlow
-	socksOf  []model.Socket
-	socksSeq uint64 // socksOf's SocketsSeq
-	owners   []int  // by flow of flowsOf: the socket index that owns it, or -1
-	index    model.DropOwnerIndex
-	packets  map[int]uint64 // by socket index
+	on      bool // the tracer runs: the Drops column counts its drops
+	flowsOf []model.DropTraceFlow
+	socksOf listID // the socket list owners were found in
+	owners  []int  // by flow of flowsOf: the socket index that owns it, or -1
+	index   model.DropOwnerIndex
+	packets map[int]uint64 // by socket index
 }
 
 // update recomputes the counts when the snapshot's flows or sockets
@@ -29,10 +28,11 @@ type tracedDrops struct {
 // flow, not per flow, and leaves the breakdown by reason to reasons.
 func (t *tracedDrops) update(s *model.Snapshot) {
 	t.on = s.DropTrace.Supported
-	if !t.on || sameSlice(t.flowsOf, s.DropTrace.Flows) && sameSlice(t.socksOf, s.Sockets) && t.socksSeq == s.SocketsSeq {
+	id := idOf(s.Sockets, s.SocketsSeq)
+	if !t.on || sameSlice(t.flowsOf, s.DropTrace.Flows) && t.socksOf == id {
 		return
 	}
-	t.flowsOf, t.socksOf, t.socksSeq = s.DropTrace.Flows, s.Sockets, s.SocketsSeq
+	t.flowsOf, t.socksOf = s.DropTrace.Flows, id
 	t.owners = t.index.Owners(s)
 	clear(t.packets)
 	for fi, si := range t.owners {

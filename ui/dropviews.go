@@ -220,10 +220,9 @@ const topSocketsShown = 100
 // first. Not safe for concurrent use.
 type dropSockView struct {
 	listBase[sockKey]
-	top    []model.Socket
-	topOf  []model.Socket
-	topSeq uint64 // topOf's SocketsSeq
-	known  bool   // some socket's drops are known
+	top   []model.Socket
+	topOf listID // the list top was taken from
+	known bool   // some socket's drops are known
 }
 
 func newDropSockView(c Common) *dropSockView {
@@ -249,8 +248,8 @@ func newDropSockView(c Common) *dropSockView {
 func (p *dropSockView) SetSnapshot(s model.Snapshot) { p.setSnapshot(p, s) }
 
 func (p *dropSockView) Sync() {
-	if p.fresh() && (!sameSlice(p.topOf, p.snap.Sockets) || p.topSeq != p.snap.SocketsSeq) {
-		p.top, p.topOf, p.topSeq = drops.TopSockets(p.snap.Sockets, topSocketsShown), p.snap.Sockets, p.snap.SocketsSeq
+	if id := idOf(p.snap.Sockets, p.snap.SocketsSeq); p.fresh() && p.topOf != id {
+		p.top, p.topOf = drops.TopSockets(p.snap.Sockets, topSocketsShown), id
 		p.known = false
 		for i := range p.snap.Sockets {
 			if p.snap.Sockets[i].HasDrops {

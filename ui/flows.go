@@ -55,10 +55,7 @@ type flowView struct {
 	summary string
 
 	ord   []flowOrd
-	ordOf *model.Flow
-	// ordSeq is ordOf's FlowsSeq: the conntrack collector fills the
-	// memory of a list nobody holds again.
-	ordSeq uint64
+	ordOf listID // the list ord was built for
 }
 
 func newFlowView(c Common, deps []string) *flowView {
@@ -129,9 +126,11 @@ func newFlowView(c Common, deps []string) *flowView {
 // are those of the same rows already.
 func (p *flowView) buildOrd() {
 	fs := p.snap.Flows
-	if len(p.ord) == len(fs) && (len(fs) == 0 || p.ordOf == &fs[0] && p.ordSeq == p.snap.FlowsSeq) {
+	id := idOf(fs, p.snap.FlowsSeq)
+	if len(p.ord) == len(fs) && (len(fs) == 0 || p.ordOf == id) {
 		return
 	}
+	p.ordOf = id
 	p.ord = p.ord[:0]
 	for i := range fs {
 		f := &fs[i]
@@ -140,9 +139,6 @@ func (p *flowView) buildOrd() {
 			bytes: f.OrigBytes + f.ReplyBytes, packets: f.OrigPackets + f.ReplyPackets,
 			start: flowStart(f).UnixNano(), expires: f.Updated.Add(f.Timeout).UnixNano(),
 		})
-	}
-	if len(fs) > 0 {
-		p.ordOf, p.ordSeq = &fs[0], p.snap.FlowsSeq
 	}
 }
 

@@ -43,11 +43,10 @@ type sockKey struct {
 type sockView struct {
 	listBase[sockKey]
 	summary string // "1234 sockets: 800 ESTAB, 12 LISTEN, ..."
-	// sumOf and sumSeq are the list summary was counted from: a new
-	// snapshot (a counter's, twice a second) with the same list keeps it.
-	sumOf  []model.Socket
-	sumSeq uint64
-	ord    sockOrder
+	// sumOf is the list summary was counted from: a new snapshot (a
+	// counter's, twice a second) with the same list keeps it.
+	sumOf listID
+	ord   sockOrder
 	// tr is the eBPF tracer's drops per socket (droptraced.go).
 	tr tracedDrops
 	// sampled are the UDP sockets' rates from a running capture
@@ -166,26 +165,23 @@ type sockOrd struct {
 
 // sockOrder holds the sort keys of a socket table.
 type sockOrder struct {
-	ord []sockOrd     // sort keys, by socket
-	of  *model.Socket // the first socket of the rows ord was built for
-	seq uint64        // and the SocketsSeq of their snapshot
+	ord []sockOrd // sort keys, by socket
+	of  listID    // the list ord was built for
 }
 
 // build computes the sort keys of snap's sockets, unless they are those
 // of the same rows already.
 func (o *sockOrder) build(snap *model.Snapshot) {
 	socks := snap.Sockets
-	if len(o.ord) == len(socks) && (len(socks) == 0 || o.of == &socks[0] && o.seq == snap.SocketsSeq) {
+	id := idOf(socks, snap.SocketsSeq)
+	if len(o.ord) == len(socks) && (len(socks) == 0 || o.of == id) {
 		return
 	}
-	o.seq = snap.SocketsSeq
+	o.of = id
 	o.ord = o.ord[:0]
 	for i := range socks {
 		s := &socks[i]
 		o.ord = append(o.ord, sockOrd{local: newAddrOrd(s.Local), remote: newAddrOrd(s.Remote), proto: s.Proto})
-	}
-	if len(socks) > 0 {
-		o.of = &socks[0]
 	}
 }
 
@@ -255,9 +251,9 @@ func (p *sockView) SetSnapshot(s model.Snapshot) {
 // Sync implements page.
 func (p *sockView) Sync() {
 	if p.fresh() {
-		if !sameSlice(p.sumOf, p.snap.Sockets) || p.sumSeq != p.snap.SocketsSeq || p.summary == "" {
+		if id := idOf(p.snap.Sockets, p.snap.SocketsSeq); id != p.sumOf || p.summary == "" {
 			p.summary = socketSummary(p.snap.Sockets)
-			p.sumOf, p.sumSeq = p.snap.Sockets, p.snap.SocketsSeq
+			p.sumOf = id
 		}
 		p.tr.update(&p.snap)
 		sampled := model.SampledUDPRates(p.snap.Sockets, &p.snap.Capture)
