@@ -1,13 +1,13 @@
 package dropmon
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // maxSymbolSize bounds how far past a symbol's address an address is
@@ -16,10 +16,22 @@ import (
 const maxSymbolSize = 1 << 20
 
 // symtab is the kernel's text symbols, sorted by address. It is
-// immutable once built and safe for concurrent use.
+// immutable once built and safe for concurrent use. The names are kept
+// back to back in one string (no allocation per symbol: /proc/kallsyms
+// has 100,000-200,000 of them).
 type symtab struct {
 	addrs []uint64
-	names []string // "sym" or "sym [module]"
+	ends  []uint32 // the name of symbol i is blob[ends[i-1]:ends[i]]
+	blob  string   // "sym" or "sym [module]", back to back
+}
+
+// name returns the name of symbol i: "sym" or "sym [module]".
+func (s *symtab) name(i int) string {
+	start := uint32(0)
+	if i > 0 {
+		start = s.ends[i-1]
+	}
+	return s.blob[start:s.ends[i]]
 }
 
 // Kallsyms reads /proc/kallsyms (path): the kernel's symbols, used to
@@ -38,37 +50,91 @@ func readKallsyms(path string) (*symtab, error) {
 // parseKallsyms parses the text of /proc/kallsyms: "ADDR TYPE NAME" and,
 // for modules, "\t[MODULE]". Only text symbols (t, T) are kept.
 func parseKallsyms(r io.Reader) (*symtab, error) {
-	s := &symtab{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	b, err := readWhole(r)
+	if err != nil {
+		return nil, fmt.Errorf("kallsyms: %w", err)
+	}
+	lines := bytes.Count(b, []byte{'\n'}) + 1
+	s := &symtab{addrs: make([]uint64, 0, lines), ends: make([]uint32, 0, lines)}
+	// The names are gathered at the front of the text they are read
+	// from: a line's name never lands past where it was read (it starts
+	// at least 4 bytes into its line, and the names before it took no
+	// more room than their lines), so the copy overwrites only text
+	// already parsed.
+	blob := b[:0]
 	n, nonzero := 0, false
-	for sc.Scan() {
-		n++
-		f := bytes.Fields(sc.Bytes())
-		if len(f) < 3 {
-			return nil, fmt.Errorf("kallsyms line %d: %q: %w", n, sc.Bytes(), ErrMalformed)
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
 		}
-		if len(f[1]) != 1 || (f[1][0] != 't' && f[1][0] != 'T') {
+		n++
+		addrText, rest := field(line)
+		typ, rest := field(rest)
+		name, rest := field(rest)
+		if len(name) == 0 {
+			return nil, fmt.Errorf("kallsyms line %d: %q: %w", n, line, ErrMalformed)
+		}
+		if len(typ) != 1 || (typ[0] != 't' && typ[0] != 'T') {
 			continue
 		}
-		addr, err := strconv.ParseUint(string(f[0]), 16, 64)
-		if err != nil {
-			return nil, fmt.Errorf("kallsyms line %d: %w: %w", n, ErrMalformed, err)
+		addr, ok := parseHex(addrText)
+		if !ok {
+			return nil, fmt.Errorf("kallsyms line %d: %w: address %q", n, ErrMalformed, addrText)
 		}
 		nonzero = nonzero || addr != 0
-		name := string(f[2])
-		if len(f) > 3 {
-			name += " " + string(f[3])
+		blob = append(blob, name...)
+		if mod, _ := field(rest); len(mod) > 0 {
+			blob = append(blob, ' ')
+			blob = append(blob, mod...)
+		}
+		if len(blob) > 1<<32-1 {
+			return nil, fmt.Errorf("kallsyms: over 4 GiB of names: %w", ErrMalformed)
 		}
 		s.addrs = append(s.addrs, addr)
-		s.names = append(s.names, name)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("kallsyms: %w", err)
+		s.ends = append(s.ends, uint32(len(blob)))
 	}
 	if !nonzero {
 		return nil, fmt.Errorf("kallsyms: every address is 0 (kernel.kptr_restrict or no CAP_SYSLOG)")
 	}
+	s.blob = string(blob)
+	if !slices.IsSorted(s.addrs) {
+		s.sort()
+	}
+	return s, nil
+}
+
+// readWhole reads r to its end, without trusting a size: /proc files
+// say 0. A file is read into 8 MiB at first (a distribution kernel's
+// /proc/kallsyms is 5-6 MB): pages not written to are not touched, where
+// growing by doubling would write 16 MB, the kernel faulting in every
+// page of it.
+func readWhole(r io.Reader) ([]byte, error) {
+	size := 64 << 10
+	if _, ok := r.(*os.File); ok {
+		size = 8 << 20
+	}
+	b := make([]byte, 0, size)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(b) == cap(b) {
+			b = slices.Grow(b, len(b))
+		}
+	}
+}
+
+// sort orders s by address, symbols at one address in the order they
+// came (resolve takes the last of them).
+func (s *symtab) sort() {
 	idx := make([]int, len(s.addrs))
 	for i := range idx {
 		idx[i] = i
@@ -82,12 +148,61 @@ func parseKallsyms(r io.Reader) (*symtab, error) {
 		}
 		return 0
 	})
-	addrs, names := make([]uint64, len(idx)), make([]string, len(idx))
+	addrs, ends := make([]uint64, len(idx)), make([]uint32, len(idx))
+	blob := make([]byte, 0, len(s.blob))
 	for i, j := range idx {
-		addrs[i], names[i] = s.addrs[j], s.names[j]
+		addrs[i] = s.addrs[j]
+		blob = append(blob, s.name(j)...)
+		ends[i] = uint32(len(blob))
 	}
-	s.addrs, s.names = addrs, names
-	return s, nil
+	s.addrs, s.ends, s.blob = addrs, ends, string(blob)
+}
+
+// field returns the first field of b, split at ASCII white space, and
+// what follows it.
+func field(b []byte) (f, rest []byte) {
+	i := 0
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	j := i
+	for j < len(b) && !isSpace(b[j]) {
+		j++
+	}
+	return b[i:j], b[j:]
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'
+}
+
+// parseHex parses b, hex digits with no prefix, as
+// strconv.ParseUint(b, 16, 64) does.
+func parseHex(b []byte) (uint64, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	for len(b) > 1 && b[0] == '0' {
+		b = b[1:]
+	}
+	if len(b) > 16 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | uint64(c)
+	}
+	return v, true
 }
 
 // resolve returns pc as "symbol+0xoffset" (with " [module]" for module
@@ -108,10 +223,10 @@ func (s *symtab) resolve(pc uint64) string {
 	if i < 0 || pc-s.addrs[i] > maxSymbolSize {
 		return ""
 	}
-	name, mod, _ := bytes.Cut([]byte(s.names[i]), []byte(" "))
-	out := string(name) + "+0x" + strconv.FormatUint(pc-s.addrs[i], 16)
+	name, mod, _ := strings.Cut(s.name(i), " ")
+	out := name + "+0x" + strconv.FormatUint(pc-s.addrs[i], 16)
 	if len(mod) > 0 {
-		out += " " + string(mod)
+		out += " " + mod
 	}
 	return out
 }

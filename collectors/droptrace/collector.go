@@ -264,8 +264,9 @@ var (
 	symsCache = map[string]*dropmon.Symbols{}
 )
 
-// kallsyms reads the symbol file once per process (a quarter of a second
-// for /proc/kallsyms' 200,000 lines): symbols of modules loaded later
+// kallsyms reads the symbol file once per process (about 50 ms for
+// /proc/kallsyms' 121,000 lines, 36 ms of it the kernel's formatting of
+// them): symbols of modules loaded later
 // resolve to hex. Without CAP_SYSLOG (or with kptr_restrict) it is nil
 // and every location stays in hex.
 func kallsyms(path string) *dropmon.Symbols {
