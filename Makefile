@@ -47,6 +47,10 @@ test-deps:
 vet:
 	$(GO) vet ./...
 	$(GO) vet -tags kmodvm ./collectors/droptrace
+	# The static binary is copied to other machines: it must build for
+	# arm64 and for 32-bit (a constant that overflows int fails here).
+	GOARCH=arm64 $(GO) vet ./...
+	GOARCH=386 $(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 
 lint: vet

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -75,7 +76,7 @@ func parseKallsyms(r io.Reader) (*symtab, error) {
 		typ, rest := field(rest)
 		name, rest := field(rest)
 		if len(name) == 0 {
-			return nil, fmt.Errorf("kallsyms line %d: %q: %w", n, line, ErrMalformed)
+			return nil, fmt.Errorf("kallsyms line %d: %q: %w", n, line[:min(len(line), 256)], ErrMalformed)
 		}
 		if len(typ) != 1 || (typ[0] != 't' && typ[0] != 'T') {
 			continue
@@ -90,7 +91,7 @@ func parseKallsyms(r io.Reader) (*symtab, error) {
 			blob = append(blob, ' ')
 			blob = append(blob, mod...)
 		}
-		if len(blob) > 1<<32-1 {
+		if uint64(len(blob)) > math.MaxUint32 {
 			return nil, fmt.Errorf("kallsyms: over 4 GiB of names: %w", ErrMalformed)
 		}
 		s.addrs = append(s.addrs, addr)
@@ -102,6 +103,10 @@ func parseKallsyms(r io.Reader) (*symtab, error) {
 	s.blob = string(blob)
 	if !slices.IsSorted(s.addrs) {
 		s.sort()
+	} else if cap(s.addrs)-len(s.addrs) > len(s.addrs)/8 {
+		// Sized for every line: data symbols (CONFIG_KALLSYMS_ALL)
+		// would leave room kept for nothing.
+		s.addrs, s.ends = slices.Clone(s.addrs), slices.Clone(s.ends)
 	}
 	return s, nil
 }
