@@ -139,14 +139,16 @@ func glyphs(ascii bool) ui.Glyphs {
 
 // tuiFilters is the Filters tab's control: a filter.Manager over the
 // filters collector's backend, guarded by the SSH session and the
-// snapshot's sockets and flows; after a change the collector publishes at
+// snapshot's sockets and flows, in the namespace shown (guardInNetNS); after a change the collector publishes at
 // once. Nil when the filters collector does not run.
 func tuiFilters(store *model.Store, cfg all.Config, specs []collectors.Spec, revert time.Duration) ui.FilterControl {
 	b, c := filtersBackend(cfg, specs)
 	if c == nil {
 		return nil
 	}
-	m := &filter.Manager{Backend: b, Revert: revert, Guard: func() filter.GuardInput { return filter.GuardFromSnapshot(store.Snapshot()) }}
+	m := &filter.Manager{Backend: b, Revert: revert, Guard: func() filter.GuardInput {
+		return guardInNetNS(filter.GuardFromSnapshot(store.Snapshot()), cfg.NetNS)
+	}}
 	return filter.Control{Manager: m, Published: c.Refresh}
 }
 

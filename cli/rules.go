@@ -58,7 +58,13 @@ func RulesCmd(cfg RulesConfig) *cobra.Command {
 		cfg.Open = filter.Open
 	}
 	if cfg.Guard == nil {
-		cfg.Guard = defaultGuard
+		cfg.Guard = func(ctx context.Context) filter.GuardInput {
+			ns := 0
+			if cfg.NetNS != nil {
+				ns = cfg.NetNS()
+			}
+			return defaultGuard(ctx, ns)
+		}
 	}
 	var f cliFlags
 	root := &cobra.Command{
@@ -823,15 +829,40 @@ func EventLine(e model.RulesEvent) string {
 
 // defaultGuard is SSH_CONNECTION plus one pass of the sockets and
 // conntrack collectors (each bounded; a collector that cannot run adds
-// nothing).
-func defaultGuard(ctx context.Context) filter.GuardInput {
+// nothing), in the network namespace netns (an open namespace file; 0
+// for netlens's own), the one the rules are changed in (guardInNetNS).
+func defaultGuard(ctx context.Context, netns int) filter.GuardInput {
 	store := model.NewStore("", "", time.Now())
-	ct := conntrack.New(conntrack.Config{NoEvents: true})
-	r := collectors.NewRunner(store, collectors.Spec{Collector: sockets.New(sockets.Options{}), Interval: time.Second},
+	ct := conntrack.New(conntrack.Config{NoEvents: true, NetNS: netns})
+	r := collectors.NewRunner(store, collectors.Spec{Collector: sockets.New(sockets.Options{NetNS: netns}), Interval: time.Second},
 		collectors.Spec{Collector: ct, Interval: time.Second})
 	r.Once(ctx, 3*time.Second)
 	r.Wait()
-	return filter.GuardFromSnapshot(store.Snapshot())
+	return guardInNetNS(filter.GuardFromSnapshot(store.Snapshot()), netns)
+}
+
+// guardInNetNS is in for a change in the network namespace netns (an
+// open namespace file; 0: netlens's own, in unchanged): the host's
+// addresses are that namespace's, and the SSH session is checked only
+// where it can pass, when its server address is one of the namespace's
+// or conntrack there tracks it (forwarded). in's sockets and flows must
+// be the namespace's.
+func guardInNetNS(in filter.GuardInput, netns int) filter.GuardInput {
+	if netns == 0 {
+		return in
+	}
+	var addrs []netip.Addr
+	if err := collectors.InNetNS(netns, func() { addrs = filter.LocalAddrs() }); err != nil || len(addrs) == 0 {
+		// Unknown: every flow is checked at every hook, and the
+		// session is kept.
+		in.LocalAddrs = nil
+		return in
+	}
+	in.LocalAddrs = addrs
+	if in.SSH != nil && !filter.SessionPasses(*in.SSH, addrs, in.Flows) {
+		in.SSH = nil
+	}
+	return in
 }
 
 // printRuleset writes the nftables ruleset t as `netlens rules ruleset`

@@ -43,3 +43,23 @@ func LocalAddrs() []netip.Addr {
 func GuardFromSnapshot(s model.Snapshot) GuardInput {
 	return GuardInput{SSH: SessionFromEnv(), Sockets: s.Sockets, Flows: s.Flows, LocalAddrs: LocalAddrs()}
 }
+
+// SessionPasses reports whether the SSH session s can pass through the
+// network namespace whose addresses are local and whose conntrack flows
+// are flows: its server address is one of local, or a flow tracks it
+// (the namespace forwards it).
+func SessionPasses(s SSHSession, local []netip.Addr, flows []model.Flow) bool {
+	for _, a := range local {
+		if a == s.Server.Addr().Unmap().WithZone("") {
+			return true
+		}
+	}
+	for _, f := range flows {
+		for _, t := range [2]model.FlowTuple{f.Orig, f.Reply} {
+			if (sameEP(t.Src, s.Client) && sameEP(t.Dst, s.Server)) || (sameEP(t.Src, s.Server) && sameEP(t.Dst, s.Client)) {
+				return true
+			}
+		}
+	}
+	return false
+}
