@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,7 +11,6 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
-	"netlens/collectors"
 	"netlens/internal/atomicfile"
 )
 
@@ -50,8 +50,10 @@ func openFile(path string) (*fileSource, error) {
 	return &fileSource{packetSource: src, f: f, link: lt}, nil
 }
 
-// errLinkType is returned for files whose frames netlens does not decode.
-var errLinkType = fmt.Errorf("not supported (netlens decodes Ethernet, LINUX_SLL and LINUX_SLL2 frames): %w", collectors.ErrNotSupported)
+// errLinkType is returned for files and interfaces whose frames netlens
+// does not decode: a limit of netlens, not of the kernel
+// (collectors.ErrNotSupported says "by this kernel").
+var errLinkType = errors.New("not supported: netlens decodes Ethernet, LINUX_SLL and LINUX_SLL2 frames")
 
 func newFileReader(r *bufio.Reader) (packetSource, layers.LinkType, error) {
 	magic, err := r.Peek(4)
