@@ -40,7 +40,8 @@ The first figures come one interval after the start: a rate needs two
 readings. UDP and raw sockets have no byte counters in the kernel and are
 not shown. A process in a container is named with its container (from
 /proc/PID/cgroup, as 'netlens netns' reads it): the same program on the
-host and in a container are two rows. With --json each interval is one JSON object on its own line.
+host and in a container are two rows. With --json each interval is one JSON object on its own line;
+its "processes" (or, --by socket, "sockets") array is [] when none qualify.
 
 Exit status: 0 after --count intervals or when interrupted; 1 when the
 sockets cannot be read; 2 for invalid flags or arguments.`,
@@ -80,9 +81,12 @@ type topInterval struct {
 	At       time.Time `json:"at"`
 	Interval float64   `json:"interval_sec"`
 	// Source is the socket source; rates need "sock_diag".
-	Source    string              `json:"source"`
-	Processes []model.ProcessRate `json:"processes,omitempty"`
-	Sockets   []topSocket         `json:"sockets,omitempty"`
+	Source string `json:"source"`
+	// Processes (--by process) or Sockets (--by socket): the one asked
+	// for is always there, [] when nothing qualifies (never nil); the
+	// other is nil, and left out.
+	Processes []model.ProcessRate `json:"processes,omitzero"`
+	Sockets   []topSocket         `json:"sockets,omitzero"`
 }
 
 // topSocket is a socket of `netlens top --by socket --json`.
@@ -128,6 +132,7 @@ func runTop(ctx context.Context, src socketSource, o topOptions, out, errw io.Wr
 		}
 		iv := topInterval{At: time.Now().UTC(), Interval: o.interval.Seconds(), Source: st.Source}
 		if o.by == "process" {
+			iv.Processes = []model.ProcessRate{}
 			for _, p := range model.ProcessRates(socks, nil) {
 				if p.Conns > 0 {
 					iv.Processes = append(iv.Processes, p)
@@ -135,6 +140,7 @@ func runTop(ctx context.Context, src socketSource, o topOptions, out, errw io.Wr
 			}
 			iv.Processes = iv.Processes[:limitRows(len(iv.Processes), o.limit)]
 		} else {
+			iv.Sockets = []topSocket{}
 			for _, i := range model.TopSockets(socks, o.limit) {
 				s := socks[i]
 				var ti model.TCPInfo // TopSockets gives sockets with a rate, hence a tcp_info

@@ -152,3 +152,26 @@ func TestTopJSONAndCount(t *testing.T) {
 		t.Errorf("stderr %q, want one line saying why there are no rates", got)
 	}
 }
+
+// TestTopJSONEmpty: an interval where nothing qualifies has its array,
+// empty: the key was left out, and a script reading d["processes"]
+// failed. The other --by's array, not computed, stays out.
+func TestTopJSONEmpty(t *testing.T) {
+	for _, tt := range []struct{ by, key, other string }{{"process", "processes", "sockets"}, {"socket", "sockets", "processes"}} {
+		var out, errw bytes.Buffer
+		src := &fakeSockets{tables: [][]model.Socket{nil}, source: sockets.SourceSockDiag}
+		if err := runTop(context.Background(), src, topOptions{by: tt.by, count: 1, json: true, interval: time.Millisecond}, &out, &errw); err != nil {
+			t.Fatal(err)
+		}
+		var iv map[string]json.RawMessage
+		if err := json.Unmarshal(out.Bytes(), &iv); err != nil {
+			t.Fatalf("--by %s: %v\n%s", tt.by, err, out.String())
+		}
+		if got, ok := iv[tt.key]; !ok || string(got) != "[]" {
+			t.Errorf("--by %s: %q is %s (present %v), want []:\n%s", tt.by, tt.key, got, ok, out.String())
+		}
+		if _, ok := iv[tt.other]; ok {
+			t.Errorf("--by %s: %q present:\n%s", tt.by, tt.other, out.String())
+		}
+	}
+}

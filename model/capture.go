@@ -51,7 +51,9 @@ type CaptureStats struct {
 
 	// CPUSeconds is the CPU time the capture goroutine used (user and
 	// system, its thread's) since it started; CPUPercent its share of one
-	// CPU over the last interval.
+	// CPU over the last interval (between CPU readings, at most 100; for
+	// a replayed file, over the wall time the replay took; 0 once a
+	// stopped capture's last interval was reported).
 	CPUSeconds float64 `json:"cpu_seconds"`
 	CPUPercent float64 `json:"cpu_percent"`
 	// RingBytes is the size of the kernel ring; StoreBytes the memory held

@@ -43,6 +43,16 @@ func TestCollectorReplaysFile(t *testing.T) {
 	if len(pk) == 0 || pk[len(pk)-1].Layers[0].Name != "Ethernet" {
 		t.Fatalf("FlowPackets = %+v", pk)
 	}
+	if cs.CPUSeconds <= 0 || cs.CPUPercent < 0 || cs.CPUPercent > 100 {
+		t.Errorf("cpu_seconds %v cpu_percent %v, want > 0 and within [0, 100] (one thread)", cs.CPUSeconds, cs.CPUPercent)
+	}
+	// Ended, and its last interval reported: it uses no CPU now.
+	if err := c.Collect(context.Background(), store); err != nil {
+		t.Fatal(err)
+	}
+	if cs = store.Snapshot().Capture; cs.CPUPercent != 0 || cs.CPUSeconds <= 0 {
+		t.Errorf("after the end: cpu_seconds %v cpu_percent %v, want > 0 and 0", cs.CPUSeconds, cs.CPUPercent)
+	}
 }
 
 func TestNewRefusesBadFilter(t *testing.T) {

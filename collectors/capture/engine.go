@@ -88,10 +88,14 @@ type engine struct {
 	nonEthernet            uint64
 	// notEther are the interfaces without Ethernet headers, by index, as
 	// of when a capture on all interfaces opened.
-	notEther  map[int]bool
-	cpu       time.Duration
-	prevCPU   time.Duration
-	prevCPUAt time.Time
+	notEther map[int]bool
+	// The capture thread's CPU time: cpuBase its clock when run started;
+	// cpu the time used since then as of the last reading, taken at cpuAt;
+	// prevCPU and prevCPUAt the reading the last snapshot's figure ended
+	// at, and cpuPct that figure.
+	cpuBase, cpu, prevCPU time.Duration
+	cpuAt, prevCPUAt      time.Time
+	cpuPct                float64
 }
 
 func newEngine(opts Options) (*engine, error) {
@@ -204,9 +208,15 @@ func (e *engine) openLiveHere() (*afpacket.TPacket, time.Time, error) {
 func (e *engine) run(ctx context.Context, src packetSource, live *afpacket.TPacket, verifyBefore time.Time) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	// The wall time first, the CPU clock second (and the other way
+	// round in sampleCPU): the wall interval holds the CPU one, so the
+	// share stays within one CPU.
+	at := time.Now()
+	base := threadCPU()
 	e.mu.Lock()
 	e.running = true
-	e.prevCPUAt = time.Now()
+	e.cpuBase, e.cpu, e.prevCPU, e.cpuPct = base, 0, 0, 0
+	e.cpuAt, e.prevCPUAt = at, at
 	e.mu.Unlock()
 	d := newDecoderFor(e.link)
 	var pi packetInfo
@@ -295,14 +305,24 @@ func (e *engine) packet(d *decoder, pi *packetInfo, data []byte, ci *gopacket.Ca
 	e.mu.Unlock()
 }
 
+// threadCPU returns the calling thread's CPU clock (user and system
+// time). Unlike getrusage(RUSAGE_THREAD), which lags the running thread
+// by up to a scheduler tick (milliseconds: more than a whole replay of a
+// small file takes), it is exact to the nanosecond. 0 if it cannot be
+// read.
+func threadCPU() time.Duration {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
+}
+
 // sampleCPU reads the calling thread's CPU time (the capture goroutine is
 // locked to it) and the ring's statistics.
 func (e *engine) sampleCPU(live *afpacket.TPacket) {
-	var ru unix.Rusage
-	cpu := time.Duration(0)
-	if unix.Getrusage(unix.RUSAGE_THREAD, &ru) == nil {
-		cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
+	cpu := threadCPU()
+	at := time.Now()
 	var drops, freezes uint64
 	if live != nil {
 		if _, v3, err := live.SocketStats(); err == nil {
@@ -310,7 +330,9 @@ func (e *engine) sampleCPU(live *afpacket.TPacket) {
 		}
 	}
 	e.mu.Lock()
-	e.cpu = cpu
+	if cpu >= e.cpuBase {
+		e.cpu, e.cpuAt = cpu-e.cpuBase, at
+	}
 	if live != nil {
 		e.ringDrops, e.ringFreezes = drops, freezes
 	}
@@ -336,10 +358,20 @@ func (e *engine) snapshot(now time.Time) model.CaptureStats {
 	}
 	e.st.snapshot(now, &cs)
 	cs.CPUSeconds = e.cpu.Seconds()
-	if dt := now.Sub(e.prevCPUAt); dt > 0 && e.cpu >= e.prevCPU {
-		cs.CPUPercent = 100 * float64(e.cpu-e.prevCPU) / float64(dt)
+	// The share is over the interval between two readings of the CPU
+	// clock, each with the time it was taken (not now: the last reading
+	// may be up to a poll timeout old, or from when a replay ended).
+	if dt := e.cpuAt.Sub(e.prevCPUAt); dt > 0 {
+		pct := 100 * float64(e.cpu-e.prevCPU) / float64(dt)
+		// One thread uses at most one CPU; the two clocks may disagree
+		// by a little over a short interval.
+		e.cpuPct = min(max(pct, 0), 100)
+		e.prevCPU, e.prevCPUAt = e.cpu, e.cpuAt
+	} else if !e.running {
+		// Stopped, and its last interval already reported.
+		e.cpuPct = 0
 	}
-	e.prevCPU, e.prevCPUAt = e.cpu, now
+	cs.CPUPercent = e.cpuPct
 	return cs
 }
 

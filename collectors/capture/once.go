@@ -59,7 +59,6 @@ func Once(ctx context.Context, opts OnceOptions) (stats *model.CaptureStats, wri
 			ctx, cancel = context.WithTimeout(ctx, opts.Duration)
 			defer cancel()
 		}
-		e.prevCPUAt = start
 		// Rates count from when the capture is ready, not from before
 		// the ring's setup (tens of milliseconds to allocate).
 		start = attached
