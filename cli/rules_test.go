@@ -160,6 +160,59 @@ func TestCLIListSaveLoad(t *testing.T) {
 	}
 }
 
+// TestCLIPortZero: --dport 0 (and --sport 0, 0-0, 0-80) is refused with
+// exit 2 and adds nothing: the zero port range is any port, so it made a
+// drop rule of every port. A rules file's port range from 0 is refused too.
+func TestCLIPortZero(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"add", "--action", "drop", "--proto", "tcp", "--dport", "0"},
+			"dport: port 0 is not a port to filter on: want 1-65535 (leave it out to match any port)"},
+		{[]string{"add", "--action", "drop", "--proto", "tcp", "--sport", "0"}, "sport: port 0 is not a port to filter on"},
+		{[]string{"add", "--action", "drop", "--proto", "udp", "--dport", "0-0"}, "dport: port 0 is not a port to filter on"},
+		{[]string{"add", "--action", "drop", "--proto", "tcp", "--dport", "0-80"}, "dport: port range 0-80 includes port 0"},
+		{[]string{"add", "--action", "drop", "--proto", "tcp", "--dport", "!0"}, "dport: port 0 is not a port to filter on"},
+		{[]string{"add", "--action", "drop", "--proto", "tcp", "--dport", "70000"}, `port "70000" is not a number 1-65535`},
+		{[]string{"change", "1", "--dport", "0"}, "dport: port 0 is not a port to filter on"},
+		{[]string{"load", "-"}, `rule 1 ("zero"): dport: port 0 is not a port to filter on`},
+	} {
+		b := &filtermem.Backend{}
+		if tt.args[0] == "change" {
+			if r := runCLI(t, b, nil, "", "add", "--action", "drop", "--proto", "tcp", "--dport", "9", "--no-revert"); r.err != nil {
+				t.Fatal(r.err)
+			}
+		}
+		before := fmt.Sprint(b.Rules)
+		r := runCLI(t, b, nil, `{"rules":[{"action":"drop","proto":"tcp","label":"zero","dport":{"min":0,"max":0}}]}`, tt.args...)
+		if ExitCode(r.err) != 2 || !strings.Contains(r.err.Error(), tt.want) {
+			t.Errorf("%q: exit %d (%v), want 2 and %q", tt.args, ExitCode(r.err), r.err, tt.want)
+		}
+		if r.err != nil && strings.Contains(r.err.Error(), "\n") {
+			t.Errorf("%q: the message is not one line: %q", tt.args, r.err)
+		}
+		if fmt.Sprint(b.Rules) != before {
+			t.Errorf("%q changed the rules: %+v", tt.args, b.Rules)
+		}
+	}
+	// 1 and 65535 are ports; "" and any are any port.
+	b := &filtermem.Backend{}
+	for _, args := range [][]string{
+		{"add", "--action", "drop", "--proto", "tcp", "--dport", "1", "--no-revert"},
+		{"add", "--action", "drop", "--proto", "tcp", "--sport", "65535", "--no-revert"},
+		{"add", "--action", "count", "--proto", "tcp", "--dport", "any", "--no-revert"},
+	} {
+		if r := runCLI(t, b, nil, "", args...); r.err != nil {
+			t.Errorf("%q: %v", args, r.err)
+		}
+	}
+	if len(b.Rules) != 3 || b.Rules[0].DstPorts != (model.PortRange{Min: 1, Max: 1}) ||
+		b.Rules[1].SrcPorts != (model.PortRange{Min: 65535, Max: 65535}) || !b.Rules[2].DstPorts.Any() {
+		t.Errorf("rules: %+v", b.Rules)
+	}
+}
+
 // TestCLISaveWithoutBackend: with no backend that reads the rules (no
 // module, no CAP_NET_ADMIN for nftables, or --filter-backend none),
 // `rules save` fails and writes nothing: the file it wrote, with no

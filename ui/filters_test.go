@@ -416,6 +416,8 @@ func TestFiltersFormValidation(t *testing.T) {
 		{"prefix with host bits", ffDst, "10.0.0.1/8", "did you mean 10.0.0.0/8", "dst"},
 		{"reversed port range", ffDport, "2000-1000", "port range reversed", "dport"},
 		{"ports without tcp", ffDport, "53", "ports need protocol", "dport"},
+		{"port 0", ffDport, "0", "port 0 is not a port to filter on", "dport"},
+		{"port range from 0", ffSport, "0-80", "port range 0-80 includes port 0", "sport"},
 		{"bad interface", ffIif, "eth0/1", "interface name cannot contain", "iif"},
 		{"oif at input", ffOif, "eth0", "never matches at prerouting or input", "oif"},
 		{"unknown action", ffAction, "x", "unknown action", "action"},

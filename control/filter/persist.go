@@ -53,10 +53,34 @@ func ParseRules(r io.Reader) ([]model.Rule, error) {
 	if len(st.Rules) > MaxRules {
 		return nil, fmt.Errorf("rules file: %d rules, at most %d", len(st.Rules), MaxRules)
 	}
+	// A port range with min 0 is refused: {"min": 0, "max": 0} (or 65535)
+	// decodes to the zero PortRange, any port, as if absent, so it is
+	// looked for in the file itself.
+	var given struct {
+		Rules []struct {
+			SrcPorts *model.PortRange `json:"sport"`
+			DstPorts *model.PortRange `json:"dport"`
+		} `json:"rules"`
+	}
+	if err := json.NewDecoder(bytes.NewReader(data)).Decode(&given); err != nil {
+		return nil, fmt.Errorf("rules file: %w", err)
+	}
 	out := make([]model.Rule, 0, len(st.Rules))
 	for i, r := range st.Rules {
 		if r.Foreign {
 			continue
+		}
+		var zero []rules.FieldError
+		for _, p := range []struct {
+			field string
+			r     *model.PortRange
+		}{{"sport", given.Rules[i].SrcPorts}, {"dport", given.Rules[i].DstPorts}} {
+			if p.r != nil && p.r.Min == 0 {
+				zero = append(zero, rules.FieldError{Field: p.field, Msg: rules.PortZeroMsg(*p.r)})
+			}
+		}
+		if len(zero) > 0 {
+			return nil, fmt.Errorf("rule %d%s: %w", i+1, labelOf(r), &rules.ValidationError{Fields: zero})
 		}
 		if err := rules.Validate(r); err != nil {
 			return nil, fmt.Errorf("rule %d%s: %w", i+1, labelOf(r), err)

@@ -3,6 +3,7 @@ package filter
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,6 +81,38 @@ func TestParseRulesBroken(t *testing.T) {
 				t.Errorf("LoadFile = %v, want an error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestParseRulesPortZero: a port range from 0 in a rules file is refused,
+// {"min": 0, "max": 0} above all: it decodes to the zero PortRange, any
+// port, so a drop rule "for port 0" would drop every port.
+func TestParseRulesPortZero(t *testing.T) {
+	const rule = `{"rules":[{"action":"accept","proto":"tcp","dport":{"min":22,"max":22}},{"action":"drop","proto":"tcp","label":"zero",%s}]}`
+	tests := []struct {
+		ports string
+		want  string // "" = valid
+	}{
+		{`"dport":{"min":0,"max":0}`, `rule 2 ("zero"): dport: port 0 is not a port to filter on: want 1-65535 (leave it out to match any port)`},
+		{`"sport":{"min":0,"max":0}`, `rule 2 ("zero"): sport: port 0 is not a port to filter on`},
+		{`"dport":{"min":0}`, `dport: port 0 is not a port to filter on`},
+		{`"dport":{"min":0,"max":80}`, `dport: port range 0-80 includes port 0, which is not a port to filter on: want 1-65535`},
+		{`"dport":{"min":0,"max":65535}`, `dport: port range 0-65535 includes port 0`},
+		{`"dport":{"min":1,"max":65535}`, ""},
+		{`"dport":null`, ""},
+		{`"dport_set":[0,80]`, ""}, // a set's 0 is port 0 itself
+	}
+	for _, tt := range tests {
+		rs, err := ParseRules(strings.NewReader(fmt.Sprintf(rule, tt.ports)))
+		if tt.want == "" {
+			if err != nil || len(rs) != 2 {
+				t.Errorf("%s: %v %+v, want 2 rules", tt.ports, err, rs)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.want) || rs != nil {
+			t.Errorf("%s: %v %+v, want an error containing %q", tt.ports, err, rs, tt.want)
+		}
 	}
 }
 

@@ -154,7 +154,9 @@ func Validate(r model.Rule) error {
 		if p.r.Any() {
 			continue
 		}
-		if p.r.Min > p.r.Max {
+		if p.r.Min == 0 {
+			bad(p.field, "%s", PortZeroMsg(p.r))
+		} else if p.r.Min > p.r.Max {
 			bad(p.field, "port range reversed (%d > %d)", p.r.Min, p.r.Max)
 		}
 		if err == nil && !hasPorts(proto) {
@@ -284,22 +286,27 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 	return p, nil
 }
 
-// ParsePorts parses "", "*", "80" or "1000-2000".
+// ParsePorts parses "", "*", "80" or "1000-2000". "", "*" and "any" are
+// any port (the zero PortRange); a port or range that includes port 0 is
+// refused, as the zero range would otherwise silently mean any port.
 func ParsePorts(s string) (model.PortRange, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || s == "*" || s == "any" {
 		return model.PortRange{}, nil
 	}
 	lo, hi, isRange := strings.Cut(s, "-")
-	min, err := parsePort(lo)
+	min, err := parsePort(lo, "1-65535")
 	if err != nil {
 		return model.PortRange{}, err
 	}
 	max := min
 	if isRange {
-		if max, err = parsePort(hi); err != nil {
+		if max, err = parsePort(hi, "1-65535"); err != nil {
 			return model.PortRange{}, err
 		}
+	}
+	if r := (model.PortRange{Min: min, Max: max}); min == 0 || max == 0 {
+		return model.PortRange{}, errors.New(PortZeroMsg(r))
 	}
 	if min > max {
 		return model.PortRange{}, fmt.Errorf("port range reversed (%d > %d)", min, max)
@@ -307,10 +314,22 @@ func ParsePorts(s string) (model.PortRange, error) {
 	return model.PortRange{Min: min, Max: max}, nil
 }
 
-func parsePort(s string) (uint16, error) {
+// PortZeroMsg says why a port range the user gave that includes port 0
+// (its Min, or its Max, is 0) is refused.
+func PortZeroMsg(r model.PortRange) string {
+	const why = "not a port to filter on: want 1-65535 (leave it out to match any port)"
+	if r.Min == r.Max {
+		return "port 0 is " + why
+	}
+	return fmt.Sprintf("port range %d-%d includes port 0, which is %s", r.Min, r.Max, why)
+}
+
+// parsePort parses a port number 0-65535; a bad one's message says it
+// wants one of want ("1-65535" for a range, which refuses 0 itself).
+func parsePort(s, want string) (uint16, error) {
 	n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 16)
 	if err != nil {
-		return 0, fmt.Errorf("port %q is not a number 0-65535", s)
+		return 0, fmt.Errorf("port %q is not a number %s", s, want)
 	}
 	return uint16(n), nil
 }
@@ -372,7 +391,9 @@ func ParsePrefixSet(text string) ([]netip.Prefix, error) {
 func ParsePortSet(text string) ([]uint16, error) {
 	var out []uint16
 	for i, f := range setFields(text) {
-		p, err := parsePort(f)
+		// A set matches its ports as they are: port 0 is port 0 there,
+		// not any port.
+		p, err := parsePort(f, "0-65535")
 		if err != nil {
 			return nil, fmt.Errorf("set element %d: %w", i+1, err)
 		}

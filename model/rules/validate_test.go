@@ -51,6 +51,11 @@ func TestValidate(t *testing.T) {
 		{"icmp in ipv6", with(func(r *model.Rule) { r.Family = model.FamilyIPv6; r.Proto = "icmp" }), "proto", "does not exist"},
 		{"reversed ports", with(func(r *model.Rule) { r.Proto = "udp"; r.DstPorts = model.PortRange{Min: 2000, Max: 1000} }), "dport", "reversed (2000 > 1000)"},
 		{"ports without proto", with(func(r *model.Rule) { r.DstPorts = ports(22) }), "dport", "need protocol"},
+		// A range from 0 (a rules file's {"min": 0, "max": 80}) includes
+		// port 0; {0, 0} and {0, 65535} are the zero value, any port.
+		{"range from port 0", with(func(r *model.Rule) { r.Proto = "tcp"; r.DstPorts = model.PortRange{Min: 0, Max: 80} }), "dport", "port range 0-80 includes port 0"},
+		{"sport range from port 0", with(func(r *model.Rule) { r.Proto = "udp"; r.SrcPorts = model.PortRange{Min: 0, Max: 1} }), "sport", "want 1-65535"},
+		{"any port as 0-65535", with(func(r *model.Rule) { r.Proto = "tcp"; r.DstPorts = model.PortRange{Min: 0, Max: 65535} }), "", ""},
 		{"ports with icmp", with(func(r *model.Rule) { r.Proto = "icmp"; r.SrcPorts = ports(1) }), "sport", "need protocol"},
 		{"sets", with(func(r *model.Rule) {
 			r.Proto = "tcp"
@@ -159,9 +164,25 @@ func TestParseFields(t *testing.T) {
 		{"1000-2000", model.PortRange{Min: 1000, Max: 2000}, ""},
 		{" 1000 - 2000 ", model.PortRange{Min: 1000, Max: 2000}, ""},
 		{"2000-1000", model.PortRange{}, "reversed"},
-		{"65536", model.PortRange{}, "0-65535"},
+		{"80-79", model.PortRange{}, "port range reversed (80 > 79)"},
+		{"65536", model.PortRange{}, `port "65536" is not a number 1-65535`},
 		{"http", model.PortRange{}, "not a number"},
 		{"1-", model.PortRange{}, "not a number"},
+		{"*", model.PortRange{}, ""},
+		{"any", model.PortRange{}, ""},
+		{"1", ports(1), ""},
+		{"65535", ports(65535), ""},
+		{"1-65535", model.PortRange{Min: 1, Max: 65535}, ""},
+		{"80-80", ports(80), ""},
+		// Port 0 is refused: the zero PortRange is any port, so "0"
+		// would silently match every port.
+		{"0", model.PortRange{}, "port 0 is not a port to filter on: want 1-65535 (leave it out to match any port)"},
+		{" 0 ", model.PortRange{}, "port 0 is not a port to filter on"},
+		{"00", model.PortRange{}, "port 0 is not a port to filter on"},
+		{"0-0", model.PortRange{}, "port 0 is not a port to filter on"},
+		{"0-80", model.PortRange{}, "port range 0-80 includes port 0, which is not a port to filter on: want 1-65535"},
+		{"0-65535", model.PortRange{}, "port range 0-65535 includes port 0"},
+		{"80-0", model.PortRange{}, "port range 80-0 includes port 0"},
 	}
 	for _, tt := range prt {
 		got, err := ParsePorts(tt.in)
@@ -280,6 +301,10 @@ func TestParseSets(t *testing.T) {
 	}
 	if _, err := ParsePortSet("22,70000"); err == nil {
 		t.Error("port 70000 accepted")
+	}
+	// A set matches its ports as they are: 0 is port 0, not any port.
+	if got, err := ParsePortSet("0,22"); err != nil || !cmp.Equal(got, []uint16{0, 22}) {
+		t.Errorf("port set with 0: %v %v", got, err)
 	}
 	if got, err := ParsePortSet(""); got != nil || err != nil {
 		t.Errorf("empty port set: %v %v", got, err)
