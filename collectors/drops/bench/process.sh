@@ -43,7 +43,7 @@ trap 'ip netns del "$ns" 2>/dev/null || true; rm -f "$json"' EXIT
 # to name their locations.
 timeout 600 ip netns exec "$ns" bash -c 'for i in $(seq 60000); do echo x >/dev/udp/127.0.0.1/9; sleep 0.01; done' 2>/dev/null &
 trickle=$!
-trap 'kill "$trickle" 2>/dev/null; ip netns del "$ns" 2>/dev/null || true; rm -f "$json"' EXIT
+trap 'kill "$trickle" 2>/dev/null || true; ip netns del "$ns" 2>/dev/null || true; rm -f "$json"' EXIT
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 hyperfine -N -w 3 -r "$RUNS" --export-json "$json" \
