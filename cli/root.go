@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -349,6 +350,27 @@ arguments. Each subcommand's --help gives its own.`,
 		return UsageError{fmt.Errorf("%w\n%s", err, cmd.UsageString())}
 	}
 	root.SetFlagErrorFunc(flagErr)
+	// `help TOPIC` and `completion SHELL` with a topic or shell that does
+	// not exist are usage errors (exit 2), as an unknown command is,
+	// not help and exit 0 as cobra's own commands have it.
+	root.SetHelpCommand(&cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, rest, err := root.Find(args)
+			if err != nil || len(rest) > 0 || (cmd == root && len(args) > 0) {
+				return UsageError{fmt.Errorf("unknown help topic %q\n%s", strings.Join(args, " "), root.UsageString())}
+			}
+			return cmd.Help()
+		},
+	})
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Args = noArgs
+			c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+		}
+	}
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		c.SetFlagErrorFunc(flagErr)
@@ -386,6 +408,14 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	}
 	if !cmd.HasParent() {
 		return UsageError{fmt.Errorf("unknown command %q\n%s", args[0], cmd.UsageString())}
+	}
+	if cmd.HasAvailableSubCommands() {
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		cmd.SuggestionsMinimumDistance = 2
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		}
+		return UsageError{fmt.Errorf("%s\n%s", msg, cmd.UsageString())}
 	}
 	return UsageError{fmt.Errorf("%s takes no arguments, got %q\n%s", cmd.CommandPath(), args, cmd.UsageString())}
 }
