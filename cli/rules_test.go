@@ -169,7 +169,7 @@ func TestCLIPortZero(t *testing.T) {
 		want string
 	}{
 		{[]string{"add", "--action", "drop", "--proto", "tcp", "--dport", "0"},
-			"dport: port 0 is not a port to filter on: want 1-65535 (leave it out to match any port)"},
+			"dport: port 0 is not a port to filter on: want 1-65535 (leave it out, or say any, to match any port)"},
 		{[]string{"add", "--action", "drop", "--proto", "tcp", "--sport", "0"}, "sport: port 0 is not a port to filter on"},
 		{[]string{"add", "--action", "drop", "--proto", "udp", "--dport", "0-0"}, "dport: port 0 is not a port to filter on"},
 		{[]string{"add", "--action", "drop", "--proto", "tcp", "--dport", "0-80"}, "dport: port range 0-80 includes port 0"},

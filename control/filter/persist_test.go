@@ -93,7 +93,7 @@ func TestParseRulesPortZero(t *testing.T) {
 		ports string
 		want  string // "" = valid
 	}{
-		{`"dport":{"min":0,"max":0}`, `rule 2 ("zero"): dport: port 0 is not a port to filter on: want 1-65535 (leave it out to match any port)`},
+		{`"dport":{"min":0,"max":0}`, `rule 2 ("zero"): dport: port 0 is not a port to filter on: want 1-65535 (leave it out, or say any, to match any port)`},
 		{`"sport":{"min":0,"max":0}`, `rule 2 ("zero"): sport: port 0 is not a port to filter on`},
 		{`"dport":{"min":0}`, `dport: port 0 is not a port to filter on`},
 		{`"dport":{"min":0,"max":80}`, `dport: port range 0-80 includes port 0, which is not a port to filter on: want 1-65535`},

@@ -317,7 +317,7 @@ func ParsePorts(s string) (model.PortRange, error) {
 // PortZeroMsg says why a port range the user gave that includes port 0
 // (its Min, or its Max, is 0) is refused.
 func PortZeroMsg(r model.PortRange) string {
-	const why = "not a port to filter on: want 1-65535 (leave it out to match any port)"
+	const why = "not a port to filter on: want 1-65535 (leave it out, or say any, to match any port)"
 	if r.Min == r.Max {
 		return "port 0 is " + why
 	}

@@ -176,7 +176,7 @@ func TestParseFields(t *testing.T) {
 		{"80-80", ports(80), ""},
 		// Port 0 is refused: the zero PortRange is any port, so "0"
 		// would silently match every port.
-		{"0", model.PortRange{}, "port 0 is not a port to filter on: want 1-65535 (leave it out to match any port)"},
+		{"0", model.PortRange{}, "port 0 is not a port to filter on: want 1-65535 (leave it out, or say any, to match any port)"},
 		{" 0 ", model.PortRange{}, "port 0 is not a port to filter on"},
 		{"00", model.PortRange{}, "port 0 is not a port to filter on"},
 		{"0-0", model.PortRange{}, "port 0 is not a port to filter on"},
