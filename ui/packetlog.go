@@ -167,11 +167,12 @@ func (v *packetLogView) view(s *Styles, width, height int) string {
 	var lines []string
 	lines = append(lines, s.TableHeader.Render(fitString(sanitize(head), width)))
 	if n == 0 {
-		msg := "  waiting for packets (the rule logs only when it matches"
+		lines = append(lines, s.Dim.Render(fitString("  waiting for packets (the rule logs only when it matches)", width)))
 		if !v.rule.Log {
-			msg += "; this rule has no log: edit it and set log"
+			// The rule form has no log field: the CLI sets it.
+			msg := "  this rule has no log: netlens rules change " + strconv.FormatUint(uint64(v.rule.ID), 10) + " --log sets it"
+			lines = append(lines, s.Dim.Render(fitString(msg, width)))
 		}
-		lines = append(lines, s.Dim.Render(msg+")"))
 	}
 	for _, p := range v.pkts[start:end] {
 		lines = append(lines, fitString(sanitize(" "+rules.PacketLine(p)), width))

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -127,5 +128,22 @@ func TestFiltersPolicyHeader(t *testing.T) {
 	runKeys(t, a, "4")
 	if s := screen(a); !strings.Contains(s, "in evaluation order; policy DROP at in4, else accept") {
 		t.Errorf("no drop policy in the header:\n%s", s)
+	}
+}
+
+// TestFiltersPacketLogNoLogAdvice: the packet log of a rule without log
+// says how to set it: the rule form has no log field, the CLI sets it.
+func TestFiltersPacketLogNoLogAdvice(t *testing.T) {
+	store := rulesStore()
+	rs := fixtureRules()
+	rs[0].Log = false
+	store.Publish(model.RulesUpdate{State: model.RulesState{Backend: "nft", At: t0.Add(9 * time.Second), Rules: rs}})
+	fl := &fakePacketLog{ids: make(chan uint32, 1)}
+	a := newTestApp(t, store, Options{Controls: Controls{Filters: &fakeFilters{}, PacketLog: fl}}, 120, 40)
+	runKeys(t, a, "4", "enter")
+	<-fl.ids
+	want := fmt.Sprintf("this rule has no log: netlens rules change %d --log sets it", rs[0].ID)
+	if s := screen(a); !strings.Contains(s, want) {
+		t.Errorf("no %q on screen:\n%s", want, s)
 	}
 }
