@@ -317,6 +317,16 @@ func read(ctx context.Context, netns, maxRules int, cache *setCache) (t model.NF
 	return t, st, nil
 }
 
+// ruleText is a rule as nft lists it: its expressions (TextIn), then
+// the comment in its user data, if it has one.
+func ruleText(fam nftables.TableFamily, exprs []expr.Any, userData []byte, env Env) string {
+	t := TextIn(fam, exprs, env)
+	if c, ok := ruleComment(userData); ok {
+		t += ` comment "` + c + `"`
+	}
+	return t
+}
+
 // chain returns ch of table tb with its rules as the model has them,
 // their anonymous sets and interface indexes as far as env knows them.
 func chain(tb *nftables.Table, ch *nftables.Chain, rules []rule, env Env) model.NFTChain {
@@ -333,7 +343,7 @@ func chain(tb *nftables.Table, ch *nftables.Chain, rules []rule, env Env) model.
 		}
 	}
 	for _, r := range rules {
-		mr := model.NFTRule{Handle: r.Handle, Text: TextIn(tb.Family, r.Exprs, env), Verdict: Verdict(r.Exprs)}
+		mr := model.NFTRule{Handle: r.Handle, Text: ruleText(tb.Family, r.Exprs, r.UserData, env), Verdict: Verdict(r.Exprs)}
 		for _, e := range r.Exprs {
 			if ctr, ok := e.(*expr.Counter); ok {
 				mr.Counter, mr.Packets, mr.Bytes = true, ctr.Packets, ctr.Bytes

@@ -52,6 +52,8 @@ table inet filt {
 		ct state new counter
 		ct state new,untracked counter
 		iifname "lo" accept
+		tcp dport 8080 counter comment "hx count"
+		udp dport 53 accept comment "dns: k8s-\\ 'x'"
 		iifname "veth*" accept
 		oifname != "eth0" counter
 		iif "lo" accept
@@ -386,7 +388,7 @@ func TestIntegrationTextMatchesNft(t *testing.T) {
 					continue
 				}
 				seen++
-				got := TextIn(tb.Family, r.Exprs, env)
+				got := ruleText(tb.Family, r.Exprs, r.UserData, env)
 				if tb.Name == "ipt" && ch.Name == "XT" {
 					xtGot = append(xtGot, got)
 					continue
@@ -395,6 +397,9 @@ func TestIntegrationTextMatchesNft(t *testing.T) {
 					t.Errorf("%s %s %s handle %d:\n Text: %s\n  nft: %s", k.family, k.table, k.chain, k.handle, got, line)
 				}
 				// The verdict is the statement nft ends the rule with.
+				if c, ok := ruleComment(r.UserData); ok {
+					line = strings.TrimSuffix(line, ` comment "`+c+`"`)
+				}
 				if v := Verdict(r.Exprs); v != "" && !strings.HasSuffix(line, v) && !strings.Contains(line, v+" with") {
 					t.Errorf("%v: Verdict %q, nft: %s", k, v, line)
 				}

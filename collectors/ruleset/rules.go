@@ -1,6 +1,7 @@
 package ruleset
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -94,4 +95,29 @@ func parseRule(b []byte) (rule, error) {
 		r.Exprs, r.bad = decodeExprs(fam, exprs)
 	}
 	return r, nil
+}
+
+// udataRuleComment is the type of a rule's comment in its user data
+// (NFTNL_UDATA_RULE_COMMENT, libnftnl's udata.h).
+const udataRuleComment = 0
+
+// ruleComment returns the comment in a rule's user data
+// (NFTA_RULE_USERDATA: type, length, value records, as libnftnl writes
+// them), without its terminating NUL, as nft lists it (comment "..."). A
+// record that runs past the end ends the search.
+func ruleComment(ud []byte) (string, bool) {
+	for len(ud) >= 2 {
+		typ, n := ud[0], int(ud[1])
+		if len(ud) < 2+n {
+			return "", false
+		}
+		if v := ud[2 : 2+n]; typ == udataRuleComment {
+			if i := bytes.IndexByte(v, 0); i >= 0 {
+				v = v[:i]
+			}
+			return string(v), true
+		}
+		ud = ud[2+n:]
+	}
+	return "", false
 }
