@@ -96,6 +96,35 @@ type pendingTxn struct {
 	revertAt time.Time
 	what     string
 	seen     bool // the collector has reported it pending
+	// ns is the namespace it was made in (nsInode), nsName what the tab
+	// calls it; away says the tab has said it is pending there while
+	// another namespace is shown.
+	ns     uint64
+	nsName string
+	away   bool
+}
+
+// elsewhere says whether the namespace shown is not the one mine was made
+// in: the rules and pending changes on screen say nothing about it.
+func (p *filtersPage) elsewhere() bool {
+	return !p.mine.revertAt.IsZero() && nsInode(p.snap.NetNS) != p.mine.ns
+}
+
+// pendingThere is the status of mine while another namespace is shown:
+// "add rule 5: pending in hx-a (c there keeps it; undone at 12:00:30)".
+func (p *filtersPage) pendingThere() string {
+	return p.mine.what + ": pending in " + p.mine.nsName + " (c there keeps it; undone at " + p.mine.revertAt.Local().Format("15:04:05") + ")"
+}
+
+// nsLabel is what the tabs call the namespace n a change was made in.
+func nsLabel(n *model.NetNS) string {
+	switch {
+	case nsInode(n) == 0:
+		return "netlens's own namespace"
+	case n.Name != "":
+		return sanitize(n.Name)
+	}
+	return "net:[" + strconv.FormatUint(n.Inode, 10) + "]"
 }
 
 func newFiltersPage(c Common, deps []string, ctl FilterControl, now func() time.Time) *filtersPage {
@@ -184,12 +213,32 @@ func (p *filtersPage) Sync() {
 
 // followPending notices the end of the change this UI applied: confirmed
 // here, confirmed elsewhere, or reverted at its deadline (the collector
-// reports it gone).
+// reports it gone). While another namespace is shown (N), whose pending
+// changes are not mine's, it only says mine is pending there.
 func (p *filtersPage) followPending() {
 	if p.mine.revertAt.IsZero() || p.confirming {
 		return
 	}
+	if p.elsewhere() {
+		if p.now().After(p.mine.revertAt.Add(revertGrace)) {
+			// Not to count down for ever: the helper has undone it there
+			// unless a c there (netlens rules confirm) kept it.
+			p.setMsg(p.mine.what+" (in "+p.mine.nsName+"): its deadline "+p.mine.revertAt.Local().Format("15:04:05")+" passed while another namespace was shown: undone unless confirmed there", true)
+			p.mine, p.confirm = pendingTxn{}, false
+			return
+		}
+		if !p.mine.away {
+			p.setMsg(p.pendingThere(), false)
+			p.mine.away = true
+		}
+		return
+	}
 	now := p.now()
+	overdue := now.After(p.mine.revertAt.Add(revertGrace))
+	if p.snap.Rules == nil && !overdue {
+		// Nothing read yet (just back from another namespace, say).
+		return
+	}
 	present := false
 	if p.snap.Rules != nil && p.mine.txn != 0 {
 		for _, pc := range p.snap.Rules.Pending {
@@ -200,11 +249,14 @@ func (p *filtersPage) followPending() {
 	}
 	if present {
 		p.mine.seen = true
+		if p.mine.away {
+			p.mine.away = false
+			p.setMsg(p.mine.what+": still pending; press c to keep it, else it is undone at "+p.mine.revertAt.Local().Format("15:04:05"), false)
+		}
 		return
 	}
 	// Not (or no longer) pending. Before the collector has shown it at
 	// all, only the deadline tells.
-	overdue := now.After(p.mine.revertAt.Add(revertGrace))
 	if !p.mine.seen && !overdue && !p.confirm {
 		return
 	}
@@ -314,13 +366,15 @@ func (p *filtersPage) Update(msg tea.Msg) (page, tea.Cmd) {
 			p.setMsg("confirm failed: "+oneLine(msg.err.Error()), true)
 			return p, nil
 		}
-		p.confirm = p.mine.txn != 0
 		what := "the pending change"
 		if msg.what != "" {
 			what = msg.what
 		}
 		p.setMsg("confirmed: "+what+" is kept", false)
-		p.mine, p.confirm = pendingTxn{}, false
+		if msg.txn == p.mine.txn {
+			// (else it confirmed this namespace's, mine waits in another)
+			p.mine, p.confirm = pendingTxn{}, false
+		}
 		return p, nil
 	case packetLogMsg:
 		if p.log != nil {
@@ -482,7 +536,17 @@ func (p *filtersPage) rulesKey(msg tea.KeyPressMsg) tea.Cmd {
 			p.setMsg("cannot confirm: "+ro, true)
 			return nil
 		}
-		if p.mine.txn == 0 && (p.snap.Rules == nil || len(p.snap.Rules.Pending) == 0) {
+		txn, what := p.mine.txn, p.mine.what
+		if p.elsewhere() {
+			// The control is this namespace's: it confirms this one's
+			// pending changes, never mine.
+			txn, what = 0, ""
+		}
+		if txn == 0 && (p.snap.Rules == nil || len(p.snap.Rules.Pending) == 0) {
+			if p.elsewhere() {
+				p.setMsg("nothing to confirm here: "+p.pendingThere(), true)
+				return nil
+			}
 			p.setMsg("nothing to confirm: no change is pending", true)
 			return nil
 		}
@@ -492,7 +556,7 @@ func (p *filtersPage) rulesKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		p.busy, p.confirming = true, true
 		p.setMsg("confirming...", false)
-		return confirmCmd(p.ctl, p.mine.txn, p.mine.what)
+		return confirmCmd(p.ctl, txn, what)
 	default:
 		p.handleKey(msg)
 	}
@@ -585,7 +649,8 @@ func (p *filtersPage) applied(msg applyDoneMsg) {
 		return
 	}
 	if msg.plan.Revert > 0 && !msg.res.RevertAt.IsZero() {
-		p.mine, p.confirm = pendingTxn{txn: msg.res.Txn, revertAt: msg.res.RevertAt, what: what}, false
+		p.mine, p.confirm = pendingTxn{txn: msg.res.Txn, revertAt: msg.res.RevertAt, what: what,
+			ns: nsInode(p.snap.NetNS), nsName: nsLabel(p.snap.NetNS)}, false
 		p.setMsg(what+": applied; press c to keep it, else it is undone at "+msg.res.RevertAt.Local().Format("15:04:05"), false)
 		return
 	}
@@ -602,7 +667,7 @@ func (p *filtersPage) revertAt() (time.Time, int) {
 	}
 	if p.snap.Rules != nil {
 		for _, pc := range p.snap.Rules.Pending {
-			if pc.Txn == p.mine.txn && p.mine.txn != 0 {
+			if pc.Txn == p.mine.txn && p.mine.txn != 0 && !p.elsewhere() {
 				continue
 			}
 			n++
@@ -801,7 +866,10 @@ func (p *filtersPage) infoView() string {
 	}
 	if cd := p.countdown(); cd != "" {
 		text := " " + cd + ": press c to keep the change, else it is undone"
-		if p.mine.what != "" {
+		switch {
+		case p.elsewhere():
+			text = " " + cd + ": " + p.mine.what + " -- pending in " + p.mine.nsName + ": c there keeps it, else it is undone"
+		case p.mine.what != "":
 			text = " " + cd + ": " + p.mine.what + " -- press c to keep it, else it is undone"
 		}
 		lines = append(lines, s.Alarm.Render(fitString(text, w)))
@@ -1099,7 +1167,13 @@ func (p *filtersPage) TickCmd(bool) tea.Cmd {
 
 // Alarm implements page: the countdown of a pending filter change,
 // " REVERT IN 25s: c on Filters keeps it ", or "".
-func (p *filtersPage) Alarm(width int) string { return alarmText(p.countdown(), "Filters", width) }
+func (p *filtersPage) Alarm(width int) string {
+	tab := "Filters"
+	if p.elsewhere() {
+		tab += " in " + p.mine.nsName
+	}
+	return alarmText(p.countdown(), tab, width)
+}
 
 // alarmText is the header's countdown cd with the tab whose c keeps the
 // change, when the header has room for it; "" when cd is.

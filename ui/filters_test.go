@@ -825,3 +825,82 @@ func (a *App) filtersPage() *filtersPage {
 	}
 	return nil
 }
+
+// TestFiltersPendingInOtherNamespace: a change made in one namespace
+// (hx-a) is not in the pending list of the namespace switched to (N):
+// the tab says it waits in hx-a, not "confirmed elsewhere", and c there
+// does not confirm it; back in hx-a the usual tracking concludes.
+func TestFiltersPendingInOtherNamespace(t *testing.T) {
+	hxA := &model.NetNS{Inode: 4026532101, Name: "hx-a", Path: "/run/netns/hx-a"}
+	hxB := &model.NetNS{Inode: 4026532202, Name: "hx-b", Path: "/run/netns/hx-b"}
+	for _, tc := range []struct {
+		name      string
+		back      time.Duration // back in hx-a this long after the change
+		want      string
+		confirmed bool
+	}{
+		{name: "confirmed", back: 20 * time.Second, want: "disable rule 2: confirmed elsewhere", confirmed: true},
+		{name: "reverted", back: 31 * time.Second, want: "REVERTED: disable rule 2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := &fakeClock{now: fixedClock()}
+			start := clock.now
+			deadline := start.Add(30 * time.Second)
+			ctl := &fakeFilters{plan: rules.Plan{DropCapable: true, Revert: 30 * time.Second},
+				res: rules.Result{Rule: model.Rule{ID: 2}, Txn: 4242, RevertAt: deadline}}
+			store := rulesStore()
+			store.Publish(model.NetNSUpdate{NetNS: hxA})
+			a := newTestApp(t, store, Options{Controls: Controls{Filters: ctl}, Now: clock.Now, Refresh: time.Millisecond}, 100, 24)
+			runKeys(t, a, "4", "down", "space")
+			show := func(ns *model.NetNS, pending ...model.PendingChange) {
+				t.Helper()
+				if nsInode(a.snap.NetNS) != nsInode(ns) {
+					store.Publish(model.NetNSUpdate{NetNS: ns, Switch: true})
+					a.apply()
+					a.pages[a.active].Sync()
+				}
+				store.Publish(model.RulesUpdate{State: model.RulesState{Backend: "nft", At: clock.now, Rules: fixtureRules(), Pending: pending}})
+				a.apply()
+				a.pages[a.active].Sync()
+			}
+			show(hxA, model.PendingChange{Txn: 4242, RevertAt: deadline})
+			// To hx-b, where another change (the same txn number, another
+			// namespace's state) is pending too.
+			clock.now = start.Add(2 * time.Second)
+			show(hxB, model.PendingChange{Txn: 7, RevertAt: start.Add(40 * time.Second)})
+			there := "disable rule 2: pending in hx-a (c there keeps it; undone at " + deadline.Local().Format("15:04:05") + ")"
+			scr := screen(a)
+			if strings.Contains(scr, "confirmed elsewhere") || !strings.Contains(scr, there) {
+				t.Fatalf("in hx-b the change of hx-a is not said pending there:\n%s", scr)
+			}
+			if header := strings.SplitN(scr, "\n", 2)[0]; !strings.Contains(header, "REVERT IN 28s (2 changes): c on Filters in hx-a keeps it") {
+				t.Fatalf("header does not name the namespace:\n%s", scr)
+			}
+			// c in hx-b confirms hx-b's change, not hx-a's.
+			_, cmd := a.Update(press("c"))
+			for _, m := range collect(t, cmd) {
+				run(t, a, m)
+			}
+			if diff := cmp.Diff([]uint32{0}, ctl.confirms); diff != "" {
+				t.Fatalf("confirms in hx-b (-want +got):\n%s", diff)
+			}
+			clock.now = start.Add(5 * time.Second)
+			show(hxB)
+			if scr := screen(a); strings.Contains(scr, "confirmed elsewhere") || !strings.Contains(scr, "REVERT IN 25s") {
+				t.Fatalf("hx-a's change stopped counting down after a confirm in hx-b:\n%s", scr)
+			}
+			// Back in hx-a: nothing read yet, then the change gone.
+			clock.now = start.Add(tc.back)
+			store.Publish(model.NetNSUpdate{NetNS: hxA, Switch: true})
+			a.apply()
+			a.pages[a.active].Sync()
+			if scr := screen(a); strings.Contains(scr, "confirmed elsewhere") || strings.Contains(scr, "REVERTED") {
+				t.Fatalf("concluded before hx-a's rules were read:\n%s", scr)
+			}
+			show(hxA)
+			if scr := screen(a); !strings.Contains(scr, tc.want) {
+				t.Fatalf("back in hx-a, want %q:\n%s", tc.want, scr)
+			}
+		})
+	}
+}

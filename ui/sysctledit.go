@@ -44,6 +44,12 @@ type sysctlEditor struct {
 	pending *model.SysctlPending
 	journal []model.SysctlChange
 	ticking bool
+	// mineNS is the namespace mine was made in (nsInode), mineNSName
+	// what to call it; shownNS and shownName the latest snapshot's.
+	// While they differ, that snapshot's journal and pending change say
+	// nothing about mine, and c there does not keep it.
+	mineNS, shownNS       uint64
+	mineNSName, shownName string
 
 	msg    string
 	msgErr bool
@@ -90,11 +96,11 @@ func (e *sysctlEditor) open(name, value string) string {
 // setSnapshot takes the journal and the pending change of s; a change of
 // this UI that the journal says was reverted or confirmed ends here.
 func (e *sysctlEditor) setSnapshot(s model.Snapshot) {
-	e.pending, e.journal = nil, nil
+	e.pending, e.journal, e.shownNS, e.shownName = nil, nil, nsInode(s.NetNS), nsLabel(s.NetNS)
 	if sc := s.SysctlChanges; sc != nil {
 		e.pending, e.journal = sc.Pending, sc.Journal
 	}
-	if e.mine == nil {
+	if e.mine == nil || e.elsewhere() {
 		return
 	}
 	for _, j := range e.journal {
@@ -119,6 +125,10 @@ func (e *sysctlEditor) setMsg(s string, isErr bool) {
 		e.status(s, isErr)
 	}
 }
+
+// elsewhere says whether mine waits in a namespace other than the one
+// shown.
+func (e *sysctlEditor) elsewhere() bool { return e.mine != nil && e.mineNS != e.shownNS }
 
 // revertAt is the deadline of the change waiting for a confirm, if any.
 func (e *sysctlEditor) revertAt() (model.SysctlPending, bool) {
@@ -145,7 +155,13 @@ func (e *sysctlEditor) countdown() string {
 }
 
 // alarm is the header's countdown, with the key that keeps the change.
-func (e *sysctlEditor) alarm(width int) string { return alarmText(e.countdown(), "Sysctl", width) }
+func (e *sysctlEditor) alarm(width int) string {
+	tab := "Sysctl"
+	if e.elsewhere() {
+		tab += " in " + e.mineNSName
+	}
+	return alarmText(e.countdown(), tab, width)
+}
 
 // tickCmd is the countdown's next tick while a change waits.
 func (e *sysctlEditor) tickCmd() tea.Cmd {
@@ -163,6 +179,11 @@ func (e *sysctlEditor) tickCmd() tea.Cmd {
 func (e *sysctlEditor) confirm() tea.Cmd {
 	if _, ok := e.revertAt(); !ok || e.ctl == nil {
 		e.setMsg("no sysctl change waits for a confirm", false)
+		return nil
+	}
+	if e.elsewhere() && e.pending == nil {
+		// The control is the namespace shown's: it cannot keep mine.
+		e.setMsg("no sysctl change waits here: "+e.mine.Name+" = "+e.mine.New+" waits in "+e.mineNSName+" (c on Sysctl there keeps it)", false)
 		return nil
 	}
 	ctl := e.ctl
@@ -269,6 +290,7 @@ func (e *sysctlEditor) result(msg tea.Msg, refresh func()) (tea.Cmd, bool) {
 			e.setMsg(p.Name+": "+p.Old+" -> "+p.New+" (kept: no revert deadline)", false)
 		} else {
 			e.mine = &model.SysctlPending{Txn: msg.res.Txn, Name: p.Name, Old: p.Old, New: p.New, RevertAt: msg.res.RevertAt}
+			e.mineNS, e.mineNSName = e.shownNS, e.shownName
 			e.setMsg(p.Name+": "+p.Old+" -> "+p.New+" applied; press c on Sysctl to keep it (else written back in "+p.Revert.String()+")", false)
 		}
 		refresh()
@@ -277,7 +299,9 @@ func (e *sysctlEditor) result(msg tea.Msg, refresh func()) (tea.Cmd, bool) {
 		if msg.err != nil {
 			e.setMsg("confirm: "+oneLine(msg.err.Error()), true)
 		} else {
-			e.mine = nil
+			if !e.elsewhere() {
+				e.mine = nil
+			}
 			e.setMsg("confirmed: "+msg.p.Name+" = "+msg.p.New+" is kept", false)
 		}
 		refresh()

@@ -63,12 +63,20 @@ func sysctlApp(t *testing.T, ctl *fakeSysctl) *App {
 	return a
 }
 
-func TestSysctlEditApplyConfirm(t *testing.T) {
+// sysctlApplied is sysctlApp after net.core.somaxconn was set to 8192
+// with a revert deadline.
+func sysctlApplied(t *testing.T) (*App, *fakeSysctl) {
+	t.Helper()
 	ctl := &fakeSysctl{}
 	a := sysctlApp(t, ctl)
 	runKeys(t, a, "ctrl+u")
 	runText(t, a, "8192")
 	runKeys(t, a, "enter")
+	return a, ctl
+}
+
+func TestSysctlEditApplyConfirm(t *testing.T) {
+	a, ctl := sysctlApplied(t)
 	if diff := cmp.Diff([]string{"net.core.somaxconn=8192"}, ctl.planned); diff != "" {
 		t.Fatalf("planned (-want +got):\n%s", diff)
 	}
@@ -185,5 +193,34 @@ func TestSysctlEditNarrow(t *testing.T) {
 	a.apply()
 	if scr := screen(a); !strings.Contains(scr, " pending: net.core.somaxconn 4096 -> 8192: c keeps it, else written back at") {
 		t.Errorf("the pending line:\n%s", scr)
+	}
+}
+
+// TestSysctlPendingInOtherNamespace: after a switch (N) the header names
+// the namespace whose c keeps the change, and c in the other namespace
+// does not pass the confirm to its control; back there, c keeps it.
+func TestSysctlPendingInOtherNamespace(t *testing.T) {
+	a, ctl := sysctlApplied(t)
+	switchTo := func(ns *model.NetNS) {
+		t.Helper()
+		a.store.Publish(model.NetNSUpdate{NetNS: ns, Switch: true})
+		a.apply()
+	}
+	switchTo(&model.NetNS{Inode: 4026532202, Name: "hx-b"})
+	header := func() string { return strings.SplitN(screen(a), "\n", 2)[0] }
+	if h := header(); !strings.Contains(h, "SYSCTL REVERT IN 20s: c on Sysctl in netlens's own namespace keeps it") {
+		t.Fatalf("the header does not name the namespace of the change:\n%s", screen(a))
+	}
+	runKeys(t, a, "c")
+	if scr := screen(a); ctl.confirmed != 0 || !strings.Contains(scr, "waits in netlens's own namespace (c on Sysctl there keeps it)") {
+		t.Fatalf("c in hx-b: %d confirms; screen:\n%s", ctl.confirmed, scr)
+	}
+	switchTo(nil)
+	if h := header(); !strings.Contains(h, "SYSCTL REVERT IN 20s: c on Sysctl keeps it") {
+		t.Fatalf("back in the namespace of the change:\n%s", screen(a))
+	}
+	runKeys(t, a, "c")
+	if ctl.confirmed != 1 || !strings.Contains(screen(a), "confirmed: net.core.somaxconn = 8192 is kept") || strings.Contains(header(), "REVERT") {
+		t.Fatalf("confirm %d times; screen:\n%s", ctl.confirmed, screen(a))
 	}
 }
