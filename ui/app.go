@@ -724,7 +724,7 @@ func (a *App) headerView() string {
 	if a.opts.Version != "" {
 		left += " " + a.opts.Version
 	}
-	left += "  host " + sanitize(a.snap.Host) + netnsHeader(a.snap.NetNS) + "  kernel " + sanitize(a.snap.Kernel) + "  refresh " + a.opts.Refresh.String()
+	left += "  host " + sanitize(a.snap.Host) + netnsHeader(a.snap.NetNS) + "  kernel " + sanitize(a.snap.Kernel) + "  refresh " + fmtDuration(a.opts.Refresh)
 	if a.opts.DropSource != "" {
 		// Where drop reasons come from, and why (droptrace.Select).
 		left += "  drops " + sanitize(a.opts.DropSource)
@@ -1075,7 +1075,7 @@ func (a *App) collectorLines() []string {
 				text += "  from " + sanitize(c.Source)
 			}
 			if c.LastDuration > 0 {
-				text += "  took " + c.LastDuration.Round(time.Microsecond).String()
+				text += "  took " + fmtDuration(c.LastDuration.Round(time.Microsecond))
 			}
 			if n := oneLine(c.Note); n != "" {
 				text += "  note: " + n

@@ -190,7 +190,7 @@ func describeCapture(r model.CaptureRequest) string {
 		s += ", until " + itoa(r.Count) + " packets"
 	}
 	if r.Duration > 0 {
-		s += ", for " + r.Duration.String()
+		s += ", for " + fmtDuration(r.Duration)
 	}
 	return s
 }
