@@ -724,7 +724,7 @@ func (a *App) headerView() string {
 	if a.opts.Version != "" {
 		left += " " + a.opts.Version
 	}
-	left += "  host " + sanitize(a.snap.Host) + netnsHeader(a.snap.NetNS) + "  kernel " + sanitize(a.snap.Kernel) + "  refresh " + a.opts.Refresh.String()
+	left += "  host " + sanitize(a.snap.Host) + netnsHeader(a.snap.NetNS) + "  kernel " + sanitize(a.snap.Kernel) + "  refresh " + fmtDuration(a.opts.Refresh)
 	if a.opts.DropSource != "" {
 		// Where drop reasons come from, and why (droptrace.Select).
 		left += "  drops " + sanitize(a.opts.DropSource)
@@ -1030,12 +1030,12 @@ func (a *App) fullHelpView() string {
 	}
 	lines := []string{a.styles.Summary.Render(fitString(" Keys", a.width))}
 	lines = append(lines, fullHelp(&a.styles, groups, a.width)...)
-	lines = append(lines, "",
-		fitString(" / keeps rows with every word in their columns, any case; o sorts by the next", a.width),
-		fitString(" column (^ or v in its header); s saves the snapshot on screen, even paused.", a.width))
+	lines = append(lines, "")
+	lines = append(lines, helpText(a.width, "/ keeps rows with every word in their columns, any case; "+
+		"o sorts by the next column (^ or v in its header); s saves the snapshot on screen, even paused.")...)
 	lines = append(lines, p.HelpLines(a.width)...)
+	lines = append(lines, helpText(a.width, "? or esc closes this help.")...)
 	lines = append(lines,
-		fitString(" ? or esc closes this help.", a.width),
 		"", a.styles.Summary.Render(fitString(" Collectors", a.width)))
 	lines = append(lines, a.collectorLines()...)
 	// Longer than the screen (80x24): it scrolls, and says so.
@@ -1053,7 +1053,7 @@ func (a *App) fullHelpView() string {
 	return fixHeight(lines, h)
 }
 
-// collectorLines describes every collector on one line each: name, state,
+// collectorLines describes every collector, wrapped: name, state,
 // where its data comes from or why it is down, and how long its last run
 // took.
 func (a *App) collectorLines() []string {
@@ -1075,7 +1075,7 @@ func (a *App) collectorLines() []string {
 				text += "  from " + sanitize(c.Source)
 			}
 			if c.LastDuration > 0 {
-				text += "  took " + c.LastDuration.Round(time.Microsecond).String()
+				text += "  took " + fmtDuration(c.LastDuration.Round(time.Microsecond))
 			}
 			if n := oneLine(c.Note); n != "" {
 				text += "  note: " + n
@@ -1088,7 +1088,29 @@ func (a *App) collectorLines() []string {
 				text += ": " + r
 			}
 		}
-		out = append(out, " "+fitString(c.Name, nw)+"  "+st.Render(fitString(text, max(a.width-nw-3, 1))))
+		// Wrapped under the state, not cut: a reason can be long.
+		tw := max(a.width-nw-3, 1)
+		parts := []string{text}
+		if width(text) > tw {
+			parts = wrap(text, tw)
+		}
+		for i, l := range parts {
+			name := ""
+			if i == 0 {
+				name = c.Name
+			}
+			out = append(out, " "+fitString(name, nw)+"  "+st.Render(fitString(l, tw)))
+		}
+	}
+	return out
+}
+
+// helpText is a paragraph of the full help wrapped to w cells: each line
+// indented by one space and fitted to w.
+func helpText(w int, para string) []string {
+	var out []string
+	for _, l := range wrap(para, max(w-1, 1)) {
+		out = append(out, fitString(" "+l, w))
 	}
 	return out
 }

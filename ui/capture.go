@@ -190,7 +190,7 @@ func describeCapture(r model.CaptureRequest) string {
 		s += ", until " + itoa(r.Count) + " packets"
 	}
 	if r.Duration > 0 {
-		s += ", for " + r.Duration.String()
+		s += ", for " + fmtDuration(r.Duration)
 	}
 	return s
 }
@@ -808,9 +808,9 @@ func (p *capturePage) Background(msg tea.Msg, _ func()) (tea.Cmd, bool) {
 
 // HelpLines implements page.
 func (p *capturePage) HelpLines(width int) []string {
-	return []string{
-		fitString(" Capture: c starts a capture (interface, filter, limit) and stops it;", width),
-		fitString(" enter on a flow shows its last packets layer by layer; w writes the", width),
-		fitString(" stored packets (or the open flow's) to a pcapng file in --snapshot-dir.", width),
-		fitString(" Ring drops are packets the kernel lost before netlens saw them.", width)}
+	return helpText(width,
+		"Capture: c starts a capture (interface, filter, limit) and stops it; "+
+			"enter on a flow shows its last packets layer by layer; w writes the "+
+			"stored packets (or the open flow's) to a pcapng file in --snapshot-dir. "+
+			"Ring drops are packets the kernel lost before netlens saw them.")
 }

@@ -71,7 +71,7 @@ type page interface {
 	ShortHelp() []key.Binding
 	FullHelp() [][]key.Binding
 	// HelpLines are what the full help (?) says about the page, under
-	// the keys, each fitted to width (Common: none).
+	// the keys, wrapped to width (helpText; Common: none).
 	HelpLines(width int) []string
 	// CapturesKeys reports whether a form, a question or a view open on
 	// the page takes every key (Common: never).

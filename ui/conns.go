@@ -198,15 +198,15 @@ func cycleNAT(f string) string {
 
 // HelpLines implements page.
 func (p *connsPage) HelpLines(width int) []string {
-	return []string{
-		fitString(" Connections: v shows sockets, flows, joined; flow State A assured, U unreplied;", width),
-		fitString(" Bytes and Packets are original/reply direction.", width),
-		fitString(" Filter terms: proto:udp port:53 addr:10.0.0.0/8 state:estab mark:N zone:N", width),
-		fitString(" nat:snat|dnat|both|any|none (n cycles it).", width),
-		fitString(" Rx/s Tx/s Retr/s: TCP bytes received, bytes acked and segments retransmitted", width),
-		fitString(" per second, from the kernel's tcp_info; - where there are none: UDP and raw", width),
-		fitString(" sockets (no byte counters in the kernel), listeners, sockets from /proc/net,", width),
-		fitString(" and a socket's first refresh. While a capture runs, UDP sockets get rates", width),
-		fitString(" from its packets, marked ~ (sampled: only what crossed the captured interface).", width),
-		fitString(" P groups them by process and container (the nethogs view).", width)}
+	return helpText(width,
+		"Connections: v shows sockets, flows, joined; flow State A assured, U "+
+			"unreplied; Bytes and Packets are original/reply direction. Filter terms: "+
+			"proto:udp port:53 addr:10.0.0.0/8 state:estab mark:N zone:N "+
+			"nat:snat|dnat|both|any|none (n cycles it). Rx/s Tx/s Retr/s: TCP bytes "+
+			"received, bytes acked and segments retransmitted per second, from the "+
+			"kernel's tcp_info; - where there are none: UDP and raw sockets (no byte "+
+			"counters in the kernel), listeners, sockets from /proc/net, and a "+
+			"socket's first refresh. While a capture runs, UDP sockets get rates from "+
+			"its packets, marked ~ (sampled: only what crossed the captured "+
+			"interface). P groups them by process and container (the nethogs view).")
 }

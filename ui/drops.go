@@ -529,17 +529,17 @@ func (p *dropsPage) rowKind(i int) rowKind {
 
 // HelpLines is what the full help says about the Drops tab, in w cells.
 func (p *dropsPage) HelpLines(w int) []string {
-	return []string{
-		fitString(" Funnel: every drop counter netlens knows, in the order a received packet meets", w),
-		fitString(" them. History: one cell per sample, newest right, scaled to the largest shown", w),
-		fitString(" (blank: zero). A row stays highlighted 10 s after it moved. enter explains a", w),
-		fitString(" counter: what increments it, causes, its settings with their values, traps.", w),
-		fitString(" v: drop reasons per location (eBPF tracer or drop monitor; with the tracer,", w),
-		fitString(" enter lists a reason's flows with owner and conntrack state, enter on a flow", w),
-		fitString(" shows it in Connections, left goes back), then the sockets with most drops.", w),
-		fitString(" Netfilter: drop = a new flow refused, table full; early_drop = an unassured", w),
-		fitString(" flow evicted to make room; insert_failed = lost an insert race (clash);", w),
-		fitString(" invalid = a packet that fits no valid state (e.g. out of window). TABLE FULL:", w),
-		fitString(" raise net.netfilter.nf_conntrack_max (and nf_conntrack_buckets).", w),
-	}
+	return helpText(w,
+		"Funnel: every drop counter netlens knows, in the order a received packet "+
+			"meets them. History: one cell per sample, newest right, scaled to the "+
+			"largest shown (blank: zero). A row stays highlighted 10 s after it "+
+			"moved. enter explains a counter: what increments it, causes, its "+
+			"settings with their values, traps. v: drop reasons per location (eBPF "+
+			"tracer or drop monitor; with the tracer, enter lists a reason's flows "+
+			"with owner and conntrack state, enter on a flow shows it in Connections, "+
+			"left goes back), then the sockets with most drops. Netfilter: drop = a "+
+			"new flow refused, table full; early_drop = an unassured flow evicted to "+
+			"make room; insert_failed = lost an insert race (clash); invalid = a "+
+			"packet that fits no valid state (e.g. out of window). TABLE FULL: raise "+
+			"net.netfilter.nf_conntrack_max (and nf_conntrack_buckets).")
 }

@@ -1190,14 +1190,15 @@ func alarmText(cd, tab string, width int) string {
 
 // HelpLines implements page.
 func (p *filtersPage) HelpLines(width int) []string {
-	return []string{
-		fitString(" Filters: On * = part of a change waiting for c; a change that can drop traffic", width),
-		fitString(" is undone at its deadline (REVERT IN, also in the header) unless c keeps it;", width),
-		fitString(" one that would cut your SSH session or established connections asks again", width),
-		fitString(" (Y or y twice). Foreign rules (id fN: nft handle N) are shown, never changed.", width),
-		fitString(" P sets a hook's default policy (what no rule decides): a DROP policy is guarded", width),
-		fitString(" and undone at its deadline unless c keeps it, like a dropping rule.", width),
-		fitString(" v: the rest of the nftables ruleset, read only (rule counters, rates, policies).", width)}
+	return helpText(width,
+		"Filters: On * = part of a change waiting for c; a change that can drop "+
+			"traffic is undone at its deadline (REVERT IN, also in the header) unless "+
+			"c keeps it; one that would cut your SSH session or established "+
+			"connections asks again (Y or y twice). Foreign rules (id fN: nft handle "+
+			"N) are shown, never changed. P sets a hook's default policy (what no "+
+			"rule decides): a DROP policy is guarded and undone at its deadline "+
+			"unless c keeps it, like a dropping rule. v: the rest of the nftables "+
+			"ruleset, read only (rule counters, rates, policies).")
 }
 
 // withPacketLog gives the page the packet log control (nil: none).

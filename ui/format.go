@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -130,6 +131,12 @@ func asciiOnly(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// fmtDuration is d as time.Duration.String writes it, but in ASCII: "us"
+// for microseconds where Go writes "\u00b5s" (the UI draws ASCII only).
+func fmtDuration(d time.Duration) string {
+	return strings.Replace(d.String(), "\u00b5s", "us", 1)
 }
 
 // fitString is fit into a new string.

@@ -252,16 +252,16 @@ func (p *ifacesPage) detailKey() key.Binding {
 // HelpLines is what the full help says about the Interfaces tab, in w
 // cells.
 func (p *ifacesPage) HelpLines(w int) []string {
-	return []string{
-		fitString(" Interfaces: every link of the namespace (ip -s link), busiest first. b/s are", w),
-		fitString(" bits per second, p/s packets, over the last refresh (- until a second sample);", w),
-		fitString(" Rx+Tx: a minute of the total bit rate. Errors and drops are totals since the", w),
-		fitString(" interface appeared; a row is highlighted when one grew. State: up, down,", w),
-		fitString(" no-link (up without a carrier), or the kernel's operstate. / filters by name,", w),
-		fitString(" kind, master or address. enter: the interface in full: every counter, the", w),
-		fitString(" driver's statistics (ethtool -S), its qdiscs and classes (tc -s), and its", w),
-		fitString(" sysctls (net.ipv4.conf.IF, net.ipv6.conf.IF); enter or esc goes back.", w),
-	}
+	return helpText(w,
+		"Interfaces: every link of the namespace (ip -s link), busiest first. b/s "+
+			"are bits per second, p/s packets, over the last refresh (- until a "+
+			"second sample); Rx+Tx: a minute of the total bit rate. Errors and drops "+
+			"are totals since the interface appeared; a row is highlighted when one "+
+			"grew. State: up, down, no-link (up without a carrier), or the kernel's "+
+			"operstate. / filters by name, kind, master or address. enter: the "+
+			"interface in full: every counter, the driver's statistics (ethtool -S), "+
+			"its qdiscs and classes (tc -s), and its sysctls (net.ipv4.conf.IF, "+
+			"net.ipv6.conf.IF); enter or esc goes back.")
 }
 
 func (p *ifacesPage) sameRows(a, b model.Snapshot) bool { return sameSlice(a.Interfaces, b.Interfaces) }

@@ -162,13 +162,12 @@ func (p *ipsecPage) FullHelp() [][]key.Binding {
 
 // HelpLines is what the full help says about the IPsec tab, in w cells.
 func (p *ipsecPage) HelpLines(w int) []string {
-	return []string{
-		fitString(" IPsec: the kernel's SAs (ip -s xfrm state), policies (ip -s xfrm policy) and", w),
-		fitString(" /proc/net/xfrm_stat; v cycles, enter shows the selected row in full, / filters.", w),
-		fitString(" Hard left: time to the SA's hard lifetime (the kernel deletes it then). Replay:", w),
-		fitString(" packets dropped as replays; ICV fail: integrity check failures. Keys are never", w),
-		fitString(" read past the decoder, so never shown or saved.", w),
-	}
+	return helpText(w,
+		"IPsec: the kernel's SAs (ip -s xfrm state), policies (ip -s xfrm policy) "+
+			"and /proc/net/xfrm_stat; v cycles, enter shows the selected row in full, "+
+			"/ filters. Hard left: time to the SA's hard lifetime (the kernel deletes "+
+			"it then). Replay: packets dropped as replays; ICV fail: integrity check "+
+			"failures. Keys are never read past the decoder, so never shown or saved.")
 }
 
 // Columns of the SAs table.

@@ -203,7 +203,7 @@ const (
 
 func (a *App) pickerView(h int) string {
 	p, s, w := a.picker, &a.styles, a.width
-	lines := []string{s.Summary.Render(fitString(" Network namespaces — type to filter, enter switches, esc closes   filter: "+string(p.filter), w))}
+	lines := []string{s.Summary.Render(fitString(" Network namespaces - type to filter, enter switches, esc closes   filter: "+string(p.filter), w))}
 	switch {
 	case p.loading:
 		lines = append(lines, fitString(" reading /proc and /run/netns...", w))

@@ -196,7 +196,7 @@ func (v *packetLogView) view(s *Styles, width, height int) string {
 	if v.ended != "" {
 		status += "; " + v.ended
 	}
-	status += "   p pause  ↑↓ pgup pgdn scroll  esc back"
+	status += "   p pause  up/down pgup pgdn scroll  esc back"
 	lines = append(lines, s.Dim.Render(fitString(status, width)))
 	return strings.Join(lines, "\n")
 }

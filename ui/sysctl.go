@@ -187,11 +187,12 @@ func (p *sysctlPage) FullHelp() [][]key.Binding {
 
 // HelpLines implements page.
 func (p *sysctlPage) HelpLines(width int) []string {
-	return []string{
-		fitString(" Sysctl: e changes the selected value (also on a Drops counter's explanation):", width),
-		fitString(" it is checked, written, and written back at its deadline (SYSCTL REVERT IN, also", width),
-		fitString(" in the header) unless c keeps it, even if netlens is killed; a change that could", width),
-		fitString(" cut your SSH session asks again (Y or y twice). The last changes are listed below.", width)}
+	return helpText(width,
+		"Sysctl: e changes the selected value (also on a Drops counter's "+
+			"explanation): it is checked, written, and written back at its deadline "+
+			"(SYSCTL REVERT IN, also in the header) unless c keeps it, even if "+
+			"netlens is killed; a change that could cut your SSH session asks again "+
+			"(Y or y twice). The last changes are listed below.")
 }
 
 func (p *sysctlPage) sameRows(a, b model.Snapshot) bool { return sameSlice(a.Sysctls, b.Sysctls) }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"slices"
 	"strings"
 
 	"charm.land/lipgloss/v2"
@@ -214,6 +215,56 @@ func (t *table) clamp() {
 	t.offset = max(min(t.offset, t.n-r), 0)
 }
 
+// sortMark is what follows the sort column's title: ^ ascending, v
+// descending.
+func (t *table) sortMark() string {
+	if t.sortDesc {
+		return "v"
+	}
+	return "^"
+}
+
+// headerWidths are the widths of the header's cells: the columns' widths,
+// except that a sort column whose title and mark do not fit (Recv-Q^ in
+// 6 cells) takes a cell from a neighbour's header whose title is shorter
+// than its column. The rows keep the columns' widths; only the header's
+// cells move by one. Taking the right neighbour's first cell leaves the
+// sort title over its rows (the mark in the gap), and a right-aligned
+// neighbour's title in place; taking the left neighbour's last cell moves
+// the sort title left by one but leaves a left-aligned neighbour's title
+// in place. The choice moves the fewest titles.
+func (t *table) headerWidths() []int {
+	hw := t.widths
+	sc := t.sortCol
+	if sc < 0 || sc >= len(t.cols) || hw[sc] == 0 || width(t.cols[sc].title)+1 <= hw[sc] {
+		return hw
+	}
+	left, right := -1, -1
+	for i := sc - 1; i >= 0 && left < 0; i-- {
+		if hw[i] > 0 {
+			left = i
+		}
+	}
+	for i := sc + 1; i < len(hw) && right < 0; i++ {
+		if hw[i] > 0 {
+			right = i
+		}
+	}
+	room := func(n int) bool { return n >= 0 && width(t.cols[n].title) < hw[n] }
+	for _, c := range []struct {
+		n     int
+		right bool // the neighbour's alignment
+	}{{right, true}, {left, false}, {right, false}, {left, true}} {
+		if room(c.n) && t.cols[c.n].right == c.right {
+			hw = slices.Clone(hw)
+			hw[c.n]--
+			hw[sc]++
+			return hw
+		}
+	}
+	return hw
+}
+
 // View renders the header and the visible rows: exactly height lines.
 // cell returns the text of row i, column c (only called for visible rows
 // and shown columns); kind says how to draw row i. empty is shown on the
@@ -233,9 +284,10 @@ func (t *table) ViewAfter(prefix string, s *Styles, cell func(i, c int) string, 
 	var b strings.Builder
 	b.Grow(t.width)
 	// Header.
+	hw := t.headerWidths()
 	first := true
 	for i, c := range t.cols {
-		w := t.widths[i]
+		w := hw[i]
 		if w == 0 {
 			continue
 		}
@@ -245,11 +297,7 @@ func (t *table) ViewAfter(prefix string, s *Styles, cell func(i, c int) string, 
 		first = false
 		title := c.title
 		if i == t.sortCol {
-			if t.sortDesc {
-				title += "v"
-			} else {
-				title += "^"
-			}
+			title += t.sortMark()
 		}
 		fit(&b, title, w, c.right, false)
 	}
