@@ -65,12 +65,8 @@ func parseKallsyms(r io.Reader) (*symtab, error) {
 	blob := b[:0]
 	n, nonzero := 0, false
 	for len(b) > 0 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
+		var line []byte
+		line, b, _ = bytes.Cut(b, []byte{'\n'})
 		n++
 		addrText, rest := field(line)
 		typ, rest := field(rest)
